@@ -1,0 +1,172 @@
+import { z } from 'zod';
+
+/**
+ * The environment config: tenant-controlled feature flags and limits, stored per
+ * environment, sent to clients in `auth:ok` and enforced by the server.
+ * Types and ranges (ranges are ours; the docs give only the defaults).
+ */
+export const envConfigShape = {
+  // Media
+  allowImages: z.boolean(),
+  allowAudio: z.boolean(),
+  allowVideo: z.boolean(),
+  maxFileSizeMb: z.number().int().min(1).max(100),
+  maxAttachmentsPerComment: z.number().int().min(0).max(20),
+  // Features
+  allowReactions: z.boolean(),
+  allowDrawing: z.boolean(),
+  allowMentions: z.boolean(),
+  // Display
+  showCursors: z.boolean(),
+  showPresence: z.boolean(),
+  showTypingIndicators: z.boolean(),
+  // P2P / Real-Time Data
+  allowP2P: z.boolean(),
+  p2pMeshLimit: z.number().int().min(2).max(50),
+  p2pPersistIntervalMs: z.number().int().min(1000).max(600_000),
+  p2pStateTTLDays: z.number().int().min(1).max(3650),
+  p2pMaxStateBytes: z.number().int().min(1024).max(104_857_600),
+  maxSharedObjects: z.number().int().min(1).max(1000),
+  allowP2PBinary: z.boolean(),
+} as const;
+
+/** A complete config; unknown keys rejected. */
+export const envConfigSchema = z.object(envConfigShape).strict();
+export type EnvConfig = z.infer<typeof envConfigSchema>;
+export type EnvConfigKey = keyof EnvConfig;
+
+/** A partial update: every key optional, unknown keys rejected. */
+export const envConfigPatchSchema = envConfigSchema.partial().strict();
+export type EnvConfigPatch = Partial<EnvConfig>;
+
+/** The documented defaults. */
+export const DEFAULT_ENV_CONFIG: Readonly<EnvConfig> = Object.freeze({
+  allowImages: true,
+  allowAudio: true,
+  allowVideo: true,
+  maxFileSizeMb: 10,
+  maxAttachmentsPerComment: 5,
+  allowReactions: true,
+  allowDrawing: true,
+  allowMentions: true,
+  showCursors: true,
+  showPresence: true,
+  showTypingIndicators: true,
+  allowP2P: false,
+  p2pMeshLimit: 6,
+  p2pPersistIntervalMs: 5000,
+  p2pStateTTLDays: 30,
+  p2pMaxStateBytes: 5_242_880,
+  maxSharedObjects: 20,
+  allowP2PBinary: false,
+});
+
+export interface EnvConfigField {
+  key: EnvConfigKey;
+  label: string;
+  kind: 'boolean' | 'number';
+  description: string;
+  min?: number;
+  max?: number;
+  unit?: string;
+}
+
+export interface EnvConfigGroup {
+  name: 'Media' | 'Features' | 'Display' | 'P2P';
+  fields: EnvConfigField[];
+}
+
+function numberRange(key: EnvConfigKey): { min: number; max: number } {
+  const schema = envConfigShape[key] as z.ZodNumber;
+  return { min: schema.minValue ?? 0, max: schema.maxValue ?? Number.MAX_SAFE_INTEGER };
+}
+
+const bool = (key: EnvConfigKey, label: string, description: string): EnvConfigField => ({
+  key,
+  label,
+  kind: 'boolean',
+  description,
+});
+const num = (key: EnvConfigKey, label: string, description: string, unit?: string): EnvConfigField => ({
+  key,
+  label,
+  kind: 'number',
+  description,
+  ...numberRange(key),
+  ...(unit ? { unit } : {}),
+});
+
+/** The settings grouped as in the docs and the panel's Configure Environment modal. */
+export const ENV_CONFIG_GROUPS: readonly EnvConfigGroup[] = [
+  {
+    name: 'Media',
+    fields: [
+      bool('allowImages', 'Allow Images', 'Enable image file attachments'),
+      bool('allowAudio', 'Allow Audio', 'Enable audio recording attachments'),
+      bool('allowVideo', 'Allow Video', 'Enable video recording attachments'),
+      num('maxFileSizeMb', 'Max File Size (MB)', 'Per-file upload size limit', 'MB'),
+      num('maxAttachmentsPerComment', 'Max Attachments per Comment', 'How many files can be attached to one comment'),
+    ],
+  },
+  {
+    name: 'Features',
+    fields: [
+      bool('allowReactions', 'Allow Reactions', 'Enable emoji reactions on comments'),
+      bool('allowDrawing', 'Allow Drawing', 'Enable freehand drawing overlay'),
+      bool('allowMentions', 'Allow Mentions', 'Enable @mention autocomplete'),
+    ],
+  },
+  {
+    name: 'Display',
+    fields: [
+      bool('showCursors', 'Show Cursors', 'Show live cursor positions'),
+      bool('showPresence', 'Show Presence', 'Show presence avatars in the toolbar'),
+      bool('showTypingIndicators', 'Show Typing Indicators', 'Show "is typing..." in threads'),
+    ],
+  },
+  {
+    name: 'P2P',
+    fields: [
+      bool('allowP2P', 'Allow P2P', 'Enable P2P data channels (WebRTC + CRDT)'),
+      num('p2pMeshLimit', 'P2P Mesh Limit', 'Max peers for direct P2P mesh; beyond this, WebSocket fallback'),
+      num('p2pPersistIntervalMs', 'P2P Persist Interval (ms)', 'How often CRDT state auto-saves to the server', 'ms'),
+      num('p2pStateTTLDays', 'P2P State TTL (days)', 'Days of inactivity before persisted P2P state is cleaned up', 'days'),
+      num('p2pMaxStateBytes', 'P2P Max State (bytes)', 'Max CRDT state size per room', 'bytes'),
+      num('maxSharedObjects', 'Max Shared Objects', 'Max shared data structures per room'),
+      bool('allowP2PBinary', 'Allow P2P Binary', 'Allow binary data on raw P2P channels'),
+    ],
+  },
+];
+
+/**
+ * Parses `key=value` strings (as typed on a command line) into a validated patch.
+ * Throws a message naming the offending key.
+ */
+export function parseEnvConfigAssignments(assignments: string[]): EnvConfigPatch {
+  const patch: Record<string, unknown> = {};
+  for (const assignment of assignments) {
+    const eq = assignment.indexOf('=');
+    if (eq <= 0) throw new Error(`expected key=value, got "${assignment}"`);
+    const key = assignment.slice(0, eq).trim();
+    const raw = assignment.slice(eq + 1).trim();
+    if (!(key in envConfigShape)) {
+      throw new Error(`unknown setting "${key}" (known: ${Object.keys(envConfigShape).join(', ')})`);
+    }
+    const field = ENV_CONFIG_GROUPS.flatMap((g) => g.fields).find((f) => f.key === key)!;
+    if (field.kind === 'boolean') {
+      if (raw === 'true' || raw === 'on' || raw === '1') patch[key] = true;
+      else if (raw === 'false' || raw === 'off' || raw === '0') patch[key] = false;
+      else throw new Error(`${key} must be true or false, got "${raw}"`);
+    } else {
+      const n = Number(raw);
+      if (raw === '' || !Number.isFinite(n)) throw new Error(`${key} must be a number, got "${raw}"`);
+      patch[key] = n;
+    }
+  }
+  const result = envConfigPatchSchema.safeParse(patch);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new Error(`${issue.path.join('.')}: ${issue.message}`);
+  }
+  return result.data as EnvConfigPatch;
+}

@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { LIMITS } from './limits.ts';
+
+/** Field schemas reused by REST bodies and WebSocket messages. */
+
+// No control characters (C0, DEL, C1) and no lone surrogates in user-visible or id strings.
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+const cleanString = (max: number, what: string) =>
+  z
+    .string()
+    .max(max, `${what} must be at most ${max} characters`)
+    .refine((s) => !CONTROL_CHARS.test(s), `${what} must not contain control characters`)
+    .refine((s) => !LONE_SURROGATE.test(s), `${what} must be valid Unicode`);
+
+/** A client-generated object id (thread, comment): letters, digits, `_` and `-`. */
+export const clientId = z
+  .string()
+  .min(1)
+  .max(LIMITS.idLength)
+  .regex(/^[A-Za-z0-9_-]+$/, 'must contain only letters, digits, "_" and "-"');
+
+/** Any server-issued or client-issued object id accepted in paths. */
+export const objectId = clientId;
+
+export const roomId = cleanString(LIMITS.roomIdLength, 'room').min(1, 'room must not be empty');
+/** Your system's user id (the `externalId`). */
+export const externalUserId = cleanString(LIMITS.userIdLength, 'userId')
+  .min(1, 'userId must not be empty')
+  .refine((s) => s.trim() === s, 'userId must not start or end with whitespace');
+export const displayName = cleanString(LIMITS.nameLength, 'name').refine(
+  (s) => s.trim().length > 0,
+  'name must not be blank',
+);
+export const avatarUrl = z
+  .string()
+  .max(LIMITS.urlLength)
+  .refine((s) => {
+    try {
+      const u = new URL(s);
+      return u.protocol === 'https:' || u.protocol === 'http:';
+    } catch {
+      return false;
+    }
+  }, 'avatar must be an http(s) URL');
+export const hexColor = z.string().regex(/^#[0-9a-fA-F]{6}$/, 'color must look like #6366f1');
+
+export const commentBody = z
+  .string()
+  .max(LIMITS.commentBodyLength, `body must be at most ${LIMITS.commentBodyLength} characters`)
+  .refine((s) => !LONE_SURROGATE.test(s), 'body must be valid Unicode')
+  .refine((s) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s), 'body must not contain control characters');
+
+export const mentions = z
+  .array(externalUserId)
+  .max(LIMITS.mentionsPerComment, `at most ${LIMITS.mentionsPerComment} mentions`);
+
+export const attachmentIds = z.array(clientId).max(LIMITS.attachmentsPerCommentHardCap);
+
+const EMOJI = /^(?:\p{Extended_Pictographic}|\p{Emoji_Component}|\p{Regional_Indicator}|\u200d|\ufe0f|\u20e3)+$/u;
+export const emoji = z
+  .string()
+  .min(1)
+  .max(LIMITS.emojiLength)
+  .refine((s) => EMOJI.test(s) && /\p{Extended_Pictographic}|\p{Regional_Indicator}/u.test(s), 'emoji must be an emoji character');
+
+const unit = z.number().min(0).max(1);
+
+/** Where a thread is pinned: page-relative x/y (0–1), optionally anchored to an element. */
+export const pinPosition = z
+  .object({
+    x: unit,
+    y: unit,
+    selector: cleanString(LIMITS.selectorLength, 'selector').optional(),
+    path: cleanString(LIMITS.pathLength, 'path').optional(),
+    /** Offset inside the anchored element, relative to its box (0–1). */
+    offsetX: unit.optional(),
+    offsetY: unit.optional(),
+  })
+  .strict();
+export type PinPosition = z.infer<typeof pinPosition>;
+
+export const deviceType = z.enum(['desktop', 'mobile', 'tablet']);
+export type DeviceType = z.infer<typeof deviceType>;

@@ -1,0 +1,33 @@
+import { buildOpenApiDocument, LIMITS } from '@pulse/protocol';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { ServerContext } from './context.ts';
+import { registerRestApi } from './rest/api-v1.ts';
+import { installErrorHandling } from './rest/errors.ts';
+import { VERSION } from './version.ts';
+
+/** The HTTP application: every route of the one port. */
+export async function buildApp(ctx: ServerContext, health: () => Promise<Record<string, unknown>>): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: ctx.options.logLevel === 'silent' ? false : { level: ctx.options.logLevel },
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: LIMITS.restBodyBytes,
+    trustProxy: true,
+    return503OnClosing: true,
+  });
+  installErrorHandling(app);
+
+  app.get('/healthz', async (_request, reply) => {
+    const report = await health();
+    void reply.status(report.status === 'ok' ? 200 : 503).send(report);
+    return reply;
+  });
+
+  let openApi: Record<string, unknown> | undefined;
+  app.get('/api/v1/openapi.json', async (request) => {
+    openApi ??= buildOpenApiDocument(ctx.options.publicUrl ?? `${request.protocol}://${request.host}`, VERSION);
+    return openApi;
+  });
+
+  registerRestApi(app, ctx);
+  return app;
+}

@@ -1,0 +1,30 @@
+import { PulseError } from '@pulse/protocol';
+import { hashKey } from '../ids.ts';
+import type { Store } from '../store/index.ts';
+import type { KeyRecord } from '../store/types.ts';
+
+/** Resolves a presented key to its active record, or throws the right 401. */
+async function activeKey(store: Store, presented: string, kind: KeyRecord['kind']): Promise<KeyRecord> {
+  const key = await store.findKeyByHash(hashKey(presented));
+  if (!key || key.kind !== kind) throw new PulseError('invalid_api_key');
+  if (key.revokedAt) throw new PulseError('key_revoked');
+  return key;
+}
+
+/** `Authorization: Bearer sk_…` → the secret key, for REST and POST /auth/token. */
+export async function authenticateSecretKey(store: Store, authorization: string | undefined): Promise<KeyRecord> {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+  if (!match) throw new PulseError('unauthorized', 'Send your secret key as "Authorization: Bearer sk_…".');
+  const presented = match[1]!;
+  if (presented.startsWith('pk_')) throw new PulseError('publishable_key_not_allowed');
+  if (!presented.startsWith('sk_')) throw new PulseError('invalid_api_key');
+  return activeKey(store, presented, 'secret');
+}
+
+/** A publishable key presented by a client (WebSocket `auth`, uploads). */
+export async function authenticatePublishableKey(store: Store, presented: string | undefined): Promise<KeyRecord> {
+  if (!presented) throw new PulseError('unauthorized', 'A publishable key (pk_…) is required.');
+  if (presented.startsWith('sk_')) throw new PulseError('secret_key_not_allowed');
+  if (!presented.startsWith('pk_')) throw new PulseError('invalid_api_key');
+  return activeKey(store, presented, 'publishable');
+}

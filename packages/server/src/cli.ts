@@ -1,0 +1,225 @@
+import { parseArgs } from 'node:util';
+import { parseEnvConfigAssignments, PulseError } from '@pulse/protocol';
+import { hashPassword } from './auth/passwords.ts';
+import { newAdminId, nowIso } from './ids.ts';
+import { optionsFromEnv, type ServerOptions } from './options.ts';
+import { openContext, startPulseServer, type PulseServer } from './server.ts';
+
+const USAGE = `Usage: pulse <command> [options]
+
+  start                                   run the server (PULSE_PORT, PULSE_DATA_DIR, DATABASE_URL, …)
+  env create <name>                       create an environment and print its keys (secret shown once)
+  env list                                list environments with their counts
+  env rename <envId> <name>               rename an environment
+  env keys <envId>                        list an environment's keys (prefixes, dates, status)
+  env rotate <envId>                      new key pair; the old pair stops working at once
+  env revoke <envId> <keyId|keyPrefix>    revoke one key for good
+  env config <envId> [key=value …]        show or change the environment's config
+  admin create --email E --password P [--name N] [--role admin|member]
+
+Add --json to any env or admin command for one JSON object on stdout.
+Exit codes: 0 success, 2 invalid input or unknown object, 1 anything else.`;
+
+class UsageError extends Error {}
+
+type Out = { json: boolean; print: (human: string, data: unknown) => void };
+
+function output(json: boolean): Out {
+  return {
+    json,
+    print(human, data) {
+      process.stdout.write(json ? JSON.stringify(data) + '\n' : human + '\n');
+    },
+  };
+}
+
+function need(value: string | undefined, what: string): string {
+  if (!value) throw new UsageError(`missing ${what}`);
+  return value;
+}
+
+async function withContext<T>(options: ServerOptions, fn: (c: Awaited<ReturnType<typeof openContext>>) => Promise<T>): Promise<T> {
+  const context = await openContext(options);
+  try {
+    return await fn(context);
+  } finally {
+    await context.store.close();
+  }
+}
+
+async function envCommand(args: string[], out: Out, options: ServerOptions): Promise<void> {
+  const [sub, ...rest] = args;
+  await withContext(options, async ({ environments }) => {
+    switch (sub) {
+      case 'create': {
+        const env = await environments.create(need(rest.join(' ').trim(), '<name>'));
+        out.print(
+          [
+            `Created environment "${env.name}" (${env.id})`,
+            `  Publishable key: ${env.publishableKey}`,
+            `  Secret key:      ${env.secretKey}`,
+            `The secret key is shown only this once: store it in your backend's secrets now.`,
+          ].join('\n'),
+          { id: env.id, name: env.name, publishableKey: env.publishableKey, secretKey: env.secretKey },
+        );
+        return;
+      }
+      case 'list': {
+        const list = await environments.list();
+        const lines = list.map(
+          (e) => `${e.id}  ${e.name}  rooms=${e.counts.rooms} threads=${e.counts.threads} users=${e.counts.users} comments=${e.counts.comments}`,
+        );
+        out.print(lines.join('\n') || 'No environments.', { environments: list });
+        return;
+      }
+      case 'rename': {
+        const [envId, ...name] = rest;
+        const env = await environments.rename(need(envId, '<envId>'), need(name.join(' ').trim(), '<name>'));
+        out.print(`Renamed ${env.id} to "${env.name}"`, { id: env.id, name: env.name });
+        return;
+      }
+      case 'keys': {
+        const keys = await environments.keys(need(rest[0], '<envId>'));
+        out.print(
+          keys.map((k) => `${k.id}  ${k.kind.padEnd(11)}  ${k.value ?? k.prefix + '…'}  created ${k.createdAt}  ${k.status}`).join('\n'),
+          { keys: keys.map(({ environmentId: _e, ...k }) => k) },
+        );
+        return;
+      }
+      case 'rotate': {
+        const envId = need(rest[0], '<envId>');
+        const pair = await environments.rotate(envId);
+        out.print(
+          [
+            `Rotated the keys of ${envId}; the old keys stopped working.`,
+            `  Publishable key: ${pair.publishableKey}`,
+            `  Secret key:      ${pair.secretKey}`,
+            `The secret key is shown only this once.`,
+          ].join('\n'),
+          { id: envId, publishableKey: pair.publishableKey, secretKey: pair.secretKey, revokedKeyIds: pair.revokedKeyIds },
+        );
+        return;
+      }
+      case 'revoke': {
+        const key = await environments.revoke(need(rest[0], '<envId>'), need(rest[1], '<keyId|keyPrefix>'));
+        out.print(`Revoked ${key.kind} key ${key.id} (${key.prefix}…)`, { id: key.id, kind: key.kind, prefix: key.prefix, revokedAt: key.revokedAt });
+        return;
+      }
+      case 'config': {
+        const [envId, ...assignments] = rest;
+        const id = need(envId, '<envId>');
+        let patch;
+        try {
+          patch = parseEnvConfigAssignments(assignments);
+        } catch (err) {
+          throw new UsageError((err as Error).message);
+        }
+        const config = assignments.length ? await environments.updateConfig(id, patch) : await environments.config(id);
+        out.print(
+          Object.entries(config)
+            .map(([k, v]) => `${k.padEnd(26)} ${String(v)}`)
+            .join('\n'),
+          config,
+        );
+        return;
+      }
+      default:
+        throw new UsageError(sub ? `unknown command "env ${sub}"` : 'missing env command');
+    }
+  });
+}
+
+async function adminCommand(args: string[], out: Out, options: ServerOptions): Promise<void> {
+  const { positionals, values } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { email: { type: 'string' }, password: { type: 'string' }, name: { type: 'string' }, role: { type: 'string' } },
+  });
+  if (positionals[0] !== 'create') throw new UsageError(positionals[0] ? `unknown command "admin ${positionals[0]}"` : 'missing admin command');
+  const email = need(values.email, '--email').trim().toLowerCase();
+  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw new UsageError(`--email: "${email}" is not an email address`);
+  const password = need(values.password, '--password');
+  if (password.length < 8) throw new UsageError('--password: must be at least 8 characters');
+  const role = values.role ?? 'admin';
+  if (role !== 'admin' && role !== 'member') throw new UsageError('--role: must be admin or member');
+  const name = (values.name ?? email.split('@')[0]!).trim();
+  await withContext(options, async ({ store }) => {
+    if (await store.findAdminByEmail(email)) throw new PulseError('already_exists', `An admin with email ${email} already exists.`);
+    const id = newAdminId();
+    await store.createAdmin({ id, email, name, role, passwordHash: await hashPassword(password), createdAt: nowIso() });
+    out.print(`Created ${role} ${email}. Log in at /panel.`, { id, email, name, role });
+  });
+}
+
+function banner(server: PulseServer): string {
+  const base = server.ctx.options.publicUrl ?? server.url;
+  const lines = [
+    '',
+    `  Pulse is running at ${base}`,
+    '',
+    `  Admin panel   ${base}/panel`,
+    `  Demo          ${base}/demo`,
+    `  REST API      ${base}/api/v1   (OpenAPI: ${base}/api/v1/openapi.json)`,
+    `  WebSocket     ${base.replace(/^http/, 'ws')}/`,
+    `  Storage       ${server.ctx.options.databaseUrl ? 'PostgreSQL' : `SQLite in ${server.ctx.options.dataDir}`}`,
+  ];
+  if (server.firstRun) {
+    lines.push(
+      '',
+      `  First run: created the "${server.firstRun.environmentName}" environment (${server.firstRun.environmentId})`,
+      `    Publishable key  ${server.firstRun.publishableKey}`,
+      `    Secret key       ${server.firstRun.secretKey}`,
+      '    The secret key is printed only this once; store it now (or rotate later: npx pulse env rotate <envId>).',
+    );
+  }
+  lines.push('', '  Create the first admin:  npx pulse admin create --email you@example.com --password <password>', '');
+  return lines.join('\n');
+}
+
+async function start(options: ServerOptions): Promise<number> {
+  const server = await startPulseServer(options);
+  process.stdout.write(banner(server) + '\n');
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      server.app.log.info(`${signal} received, shutting down`);
+      void server.close().then(resolve, resolve);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const json = argv.includes('--json');
+  const args = argv.filter((a) => a !== '--json');
+  const out = output(json);
+  try {
+    const options = optionsFromEnv();
+    const [command, ...rest] = args;
+    switch (command) {
+      case 'start':
+        return await start(options);
+      case 'env':
+        await envCommand(rest, out, options);
+        return 0;
+      case 'admin':
+        await adminCommand(rest, out, options);
+        return 0;
+      case 'help':
+      case '--help':
+      case '-h':
+      case undefined:
+        process.stdout.write(USAGE + '\n');
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (err) {
+    const userError = err instanceof UsageError || (err instanceof PulseError && err.status < 500);
+    const message = err instanceof Error ? err.message : String(err);
+    if (json) process.stderr.write(JSON.stringify({ error: { code: err instanceof PulseError ? err.code : 'usage', message } }) + '\n');
+    else process.stderr.write(`pulse: ${message}\n${err instanceof UsageError ? '\n' + USAGE + '\n' : ''}`);
+    return userError ? 2 : 1;
+  }
+}

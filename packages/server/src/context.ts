@@ -1,0 +1,23 @@
+import type { PresenceEntry } from '@pulse/protocol';
+import type { TokenService } from './auth/tokens.ts';
+import type { CollabService } from './domain/collab.ts';
+import type { ConfigCache } from './domain/config-cache.ts';
+import type { EnvironmentService } from './domain/environments.ts';
+import type { ServerOptions } from './options.ts';
+import type { Store } from './store/index.ts';
+
+/** Who answers "who is in this room right now". */
+export interface PresenceReader {
+  list(envId: string, roomId: string): Promise<PresenceEntry[]>;
+}
+
+/** Everything a request handler may use; built once at start-up. */
+export interface ServerContext {
+  options: ServerOptions;
+  store: Store;
+  tokens: TokenService;
+  environments: EnvironmentService;
+  configs: ConfigCache;
+  collab: CollabService;
+  presence: PresenceReader;
+}

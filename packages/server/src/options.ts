@@ -1,0 +1,41 @@
+import { resolve } from 'node:path';
+
+/** Server configuration, read from the environment (documented in docs/configuration.md). */
+export interface ServerOptions {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl?: string;
+  redisUrl?: string;
+  /** Public base URL (https://collab.example.com) used for absolute links; defaults to the listen address. */
+  publicUrl?: string;
+  secret?: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  sqliteSynchronous: 'normal' | 'full';
+}
+
+function port(value: string | undefined, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`PULSE_PORT must be a port number, got "${value}"`);
+  return n;
+}
+
+export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerOptions {
+  const level = (env.PULSE_LOG_LEVEL ?? 'info') as ServerOptions['logLevel'];
+  const sync = env.PULSE_SQLITE_SYNC ?? 'normal';
+  if (sync !== 'normal' && sync !== 'full') throw new Error(`PULSE_SQLITE_SYNC must be "normal" or "full", got "${sync}"`);
+  const publicUrl = env.PULSE_PUBLIC_URL?.replace(/\/+$/, '');
+  if (publicUrl && !/^https?:\/\//.test(publicUrl)) throw new Error(`PULSE_PUBLIC_URL must start with http:// or https://`);
+  return {
+    port: port(env.PULSE_PORT, 4567),
+    host: env.PULSE_HOST || '127.0.0.1',
+    dataDir: resolve(env.PULSE_DATA_DIR || './data'),
+    ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : {}),
+    ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}),
+    ...(publicUrl ? { publicUrl } : {}),
+    ...(env.PULSE_SECRET ? { secret: env.PULSE_SECRET } : {}),
+    logLevel: level,
+    sqliteSynchronous: sync,
+  };
+}

@@ -1,0 +1,200 @@
+import {
+  colorForUser,
+  LIMITS,
+  PulseError,
+  REST_ROUTES,
+  TOKEN_DEFAULT_LIFETIME_S,
+  roomId as roomIdSchema,
+  type RestRouteName,
+} from '@pulse/protocol';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { authenticateSecretKey } from '../auth/keys.ts';
+import type { ServerContext } from '../context.ts';
+import type { Actor } from '../domain/actor.ts';
+import { decodeCursor } from '../store/paging.ts';
+import type { KeyRecord, PageRequest } from '../store/types.ts';
+import { parseInput, parseParam } from './validation.ts';
+
+type Params = Record<string, string>;
+interface Call {
+  request: FastifyRequest;
+  params: Params;
+  envId: string;
+  key: KeyRecord;
+}
+type Handler = (call: Call) => Promise<unknown | { status: number; body: unknown }>;
+
+const BACKEND: Actor = { kind: 'backend' };
+const withStatus = (status: number, body: unknown) => ({ [STATUS]: status, body });
+const STATUS = Symbol('status');
+
+function page(query: { limit?: number; cursor?: string }): PageRequest {
+  return { limit: query.limit ?? LIMITS.pageDefault, ...(query.cursor ? { after: decodeCursor(query.cursor) } : {}) };
+}
+
+/** The REST API v1 and POST /auth/token: one handler per entry of the protocol's route table. */
+function handlers(ctx: ServerContext): Record<RestRouteName, Handler> {
+  const { store, collab } = ctx;
+  const r = REST_ROUTES;
+
+  const requireRoom = async (envId: string, roomId: string) => {
+    const room = await store.getRoom(envId, roomId);
+    if (!room) throw new PulseError('room_not_found');
+    const { seq: _seq, ...rest } = room;
+    return rest;
+  };
+  const requireThread = async (envId: string, threadId: string) => {
+    const thread = await store.getThread(envId, threadId);
+    if (!thread) throw new PulseError('thread_not_found');
+    return thread;
+  };
+
+  return {
+    async mintToken({ request, envId, key }) {
+      const body = parseInput(r.mintToken.body, request.body);
+      const { token, expiresAt } = await ctx.tokens.mint(
+        key,
+        { externalId: body.userId, name: body.name, avatar: body.avatar ?? null, ...(body.color ? { color: body.color } : {}) },
+        body.expiresIn ?? TOKEN_DEFAULT_LIFETIME_S,
+      );
+      const existing = await store.getUser(envId, body.userId);
+      const user = {
+        id: `${envId}:${body.userId}`,
+        externalId: body.userId,
+        name: body.name,
+        avatar: body.avatar ?? null,
+        color: body.color ?? existing?.color ?? colorForUser(body.userId),
+      };
+      return { token, expiresAt: expiresAt.toISOString(), user };
+    },
+
+    async listRooms({ request, envId }) {
+      return store.listRooms(envId, page(parseInput(r.listRooms.query, request.query, 'query')));
+    },
+
+    async getRoom({ envId, params }) {
+      const room = await requireRoom(envId, params.roomId!);
+      const threads = await store.listThreads(envId, room.id, {}, { limit: 10_000 });
+      return { room, threads: threads.items };
+    },
+
+    async getPresence({ envId, params }) {
+      return { items: await ctx.presence.list(envId, params.roomId!) };
+    },
+
+    async listThreads({ request, envId, params }) {
+      const query = parseInput(r.listThreads.query, request.query, 'query');
+      await requireRoom(envId, params.roomId!);
+      const resolved = query.resolved === undefined ? {} : { resolved: query.resolved === 'true' };
+      return store.listThreads(envId, params.roomId!, resolved, page(query));
+    },
+
+    async createThread({ request, envId, params }) {
+      const body = parseInput(r.createThread.body, request.body);
+      parseParam(roomIdSchema, params.roomId, 'roomId');
+      const thread = await collab.createThread(envId, BACKEND, {
+        ...(body.id ? { id: body.id } : {}),
+        roomId: params.roomId!,
+        authorId: body.userId,
+        body: body.body,
+        mentions: body.mentions ?? [],
+        position: body.position ?? null,
+      });
+      return withStatus(201, { thread });
+    },
+
+    async getThread({ envId, params }) {
+      const full = await store.getThreadWithComments(envId, params.threadId!);
+      if (!full) throw new PulseError('thread_not_found');
+      const { comments, ...thread } = full;
+      return { thread, comments };
+    },
+
+    async patchThread({ request, envId, params }) {
+      const body = parseInput(r.patchThread.body, request.body);
+      return { thread: await collab.setResolved(envId, BACKEND, params.threadId!, body.resolved) };
+    },
+
+    async deleteThread({ envId, params }) {
+      await collab.deleteThread(envId, BACKEND, params.threadId!);
+      return { deleted: true };
+    },
+
+    async listComments({ request, envId, params }) {
+      const query = parseInput(r.listComments.query, request.query, 'query');
+      await requireThread(envId, params.threadId!);
+      return store.listComments(envId, params.threadId!, page(query));
+    },
+
+    async createComment({ request, envId, params }) {
+      const body = parseInput(r.createComment.body, request.body);
+      const comment = await collab.addComment(envId, BACKEND, {
+        ...(body.id ? { id: body.id } : {}),
+        threadId: params.threadId!,
+        authorId: body.userId,
+        body: body.body,
+        mentions: body.mentions ?? [],
+      });
+      return withStatus(201, { comment });
+    },
+
+    async patchComment({ request, envId, params }) {
+      const body = parseInput(r.patchComment.body, request.body);
+      const comment = await collab.editComment(envId, BACKEND, params.commentId!, { body: body.body, mentions: body.mentions ?? [] });
+      return { comment };
+    },
+
+    async deleteComment({ envId, params }) {
+      await collab.deleteComment(envId, BACKEND, params.commentId!);
+      return { deleted: true };
+    },
+
+    async addReaction({ request, envId, params }) {
+      const body = parseInput(r.addReaction.body, request.body);
+      const { reaction, created } = await collab.addReaction(envId, BACKEND, {
+        commentId: params.commentId!,
+        userId: body.userId,
+        emoji: body.emoji,
+      });
+      return withStatus(created ? 201 : 200, { reaction });
+    },
+
+    async deleteReaction({ envId, params }) {
+      await collab.removeReaction(envId, BACKEND, params.reactionId!);
+      return { deleted: true };
+    },
+
+    async listUsers({ request, envId }) {
+      return store.listUsers(envId, page(parseInput(r.listUsers.query, request.query, 'query')));
+    },
+
+    async putUser({ request, envId, params }) {
+      const body = parseInput(r.putUser.body, request.body);
+      const user = await collab.upsertUser(envId, {
+        externalId: params.userId!,
+        name: body.name,
+        avatar: body.avatar ?? null,
+        ...(body.color ? { color: body.color } : {}),
+      });
+      return { user };
+    },
+  };
+}
+
+export function registerRestApi(app: FastifyInstance, ctx: ServerContext): void {
+  const table = handlers(ctx);
+  for (const [name, route] of Object.entries(REST_ROUTES) as [RestRouteName, (typeof REST_ROUTES)[RestRouteName]][]) {
+    const handler = table[name];
+    app.route({
+      method: route.method,
+      url: route.path,
+      handler: async (request, reply) => {
+        const key = await authenticateSecretKey(ctx.store, request.headers.authorization);
+        const result = await handler({ request, params: request.params as Params, envId: key.environmentId, key });
+        const status = (result as { [STATUS]?: number })[STATUS];
+        void reply.status(status ?? route.status).send(status ? (result as { body: unknown }).body : result);
+        return reply;
+      },
+    });
+  }
+}

@@ -1,0 +1,40 @@
+import { PulseError, type ErrorCode } from '@pulse/protocol';
+import type { FastifyError, FastifyInstance } from 'fastify';
+
+/** Maps Fastify's own errors (body parsing, limits) onto the catalogue. */
+function fromFastify(err: FastifyError): PulseError | undefined {
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new PulseError('payload_too_large');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new PulseError('unsupported_media_type');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new PulseError('invalid_json', 'The body is empty; send a JSON object.');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new PulseError('validation_failed', 'Content-Length does not match the body.');
+  }
+  if (err instanceof SyntaxError || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY') return new PulseError('invalid_json');
+  if (err.statusCode === 400 && /prototype|constructor/i.test(err.message ?? '')) return new PulseError('invalid_json', 'The body contains a forbidden key.');
+  return undefined;
+}
+
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const known = err instanceof PulseError ? err : fromFastify(err);
+    if (known) {
+      void reply.status(known.status).send(known.toBody());
+      return;
+    }
+    if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+      const code: ErrorCode = err.statusCode === 413 ? 'payload_too_large' : err.statusCode === 415 ? 'unsupported_media_type' : 'validation_failed';
+      const e = new PulseError(code, err.message);
+      void reply.status(err.statusCode).send(e.toBody());
+      return;
+    }
+    request.log.error({ err }, 'unhandled error');
+    void reply.status(500).send(new PulseError('internal_error').toBody());
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send(new PulseError('not_found', `No route ${request.method} ${request.url.split('?')[0]}`).toBody());
+  });
+}

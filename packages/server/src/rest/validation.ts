@@ -1,0 +1,24 @@
+import { PulseError } from '@pulse/protocol';
+import type { z } from 'zod';
+
+/** Parses input with a protocol schema; a failure becomes `validation_failed` naming the field. */
+export function parseInput<T extends z.ZodType>(schema: T, value: unknown, where: 'body' | 'query' = 'body'): z.infer<T> {
+  const result = schema.safeParse(value ?? (where === 'query' ? {} : undefined));
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  if (issue.code === 'unrecognized_keys') {
+    throw new PulseError('validation_failed', `${where}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`);
+  }
+  const path = issue.path.length ? issue.path.join('.') : where;
+  if (issue.code === 'invalid_type' && issue.path.length === 0) {
+    throw new PulseError('validation_failed', `${where}: expected a JSON object`);
+  }
+  throw new PulseError('validation_failed', `${path}: ${issue.message}`);
+}
+
+/** Validates one path parameter. */
+export function parseParam<T extends z.ZodType>(schema: T, value: unknown, name: string): z.infer<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new PulseError('validation_failed', `${name}: ${result.error.issues[0]!.message}`);
+}

@@ -1,0 +1,109 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './app.ts';
+import { loadServerSecret } from './auth/secret.ts';
+import { TokenService } from './auth/tokens.ts';
+import type { ServerContext } from './context.ts';
+import { ControlPoller } from './control/poller.ts';
+import { CollabService } from './domain/collab.ts';
+import { ConfigCache } from './domain/config-cache.ts';
+import { EnvironmentService, type KeyPair } from './domain/environments.ts';
+import { noRoomEvents } from './domain/events.ts';
+import type { ServerOptions } from './options.ts';
+import { openStore } from './store/index.ts';
+
+export interface PulseServer {
+  app: FastifyInstance;
+  ctx: ServerContext;
+  /** http://host:port the server listens on. */
+  url: string;
+  /** Set on the very first start: the Development environment and its keys (shown once). */
+  firstRun?: { environmentId: string; environmentName: string } & KeyPair;
+  close(): Promise<void>;
+}
+
+export async function openContext(options: ServerOptions) {
+  if (!options.databaseUrl) mkdirSync(options.dataDir, { recursive: true });
+  const store = await openStore({
+    ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+    sqliteFile: join(options.dataDir, 'pulse.db'),
+    sqliteSynchronous: options.sqliteSynchronous,
+  });
+  const environments = new EnvironmentService(store);
+  const configs = new ConfigCache(store);
+  return { store, environments, configs };
+}
+
+/** Starts Pulse: storage, the HTTP app and (later) realtime, on one port. */
+export async function startPulseServer(options: ServerOptions): Promise<PulseServer> {
+  const { store, environments, configs } = await openContext(options);
+  try {
+    const { secret } = loadServerSecret(options.dataDir, options.secret);
+    const tokens = new TokenService(secret, store);
+    const collab = new CollabService(store, configs, noRoomEvents);
+
+    let firstRun: PulseServer['firstRun'];
+    if ((await store.listEnvironments()).length === 0) {
+      const dev = await environments.create('Development');
+      firstRun = { environmentId: dev.id, environmentName: dev.name, publishableKey: dev.publishableKey, secretKey: dev.secretKey };
+    }
+
+    const ctx: ServerContext = {
+      options,
+      store,
+      tokens,
+      environments,
+      configs,
+      collab,
+      presence: { list: async () => [] },
+    };
+
+    environments.onChange((change) => configs.invalidate(change.environmentId));
+    let controlError: string | undefined;
+    const poller = new ControlPoller(
+      store,
+      (event) => {
+        controlError = undefined;
+        configs.invalidate(event.environmentId);
+      },
+      (err) => {
+        controlError = String((err as Error).message ?? err);
+        app.log.warn({ err }, 'control log poll failed; retrying');
+      },
+    );
+
+    const health = async () => {
+      const checks: Record<string, string> = {};
+      try {
+        await store.ping();
+        checks.database = 'ok';
+      } catch (err) {
+        checks.database = `error: ${(err as Error).message}`;
+      }
+      if (controlError) checks.control = `error: ${controlError}`;
+      const ok = Object.values(checks).every((v) => v === 'ok');
+      return { status: ok ? 'ok' : 'degraded', driver: store.dialect, checks };
+    };
+
+    const app = await buildApp(ctx, health);
+    await poller.start();
+    const address = await app.listen({ port: options.port, host: options.host });
+    const url = address.replace('[::1]', 'localhost');
+
+    return {
+      app,
+      ctx,
+      url,
+      ...(firstRun ? { firstRun } : {}),
+      async close() {
+        poller.stop();
+        await app.close();
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}

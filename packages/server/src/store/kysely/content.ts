@@ -1,0 +1,447 @@
+import { colorForUser, PulseError, type Comment, type Reaction, type Thread, type User } from '@pulse/protocol';
+import type { Kysely, Selectable, Transaction } from 'kysely';
+import { isUniqueViolation } from '../errors.ts';
+import { toPage } from '../paging.ts';
+import type { Database } from '../schema.ts';
+import type { PageRequest, RoomRepo, ThreadRepo, UserRepo } from '../types.ts';
+
+type Db = Kysely<Database> | Transaction<Database>;
+type ThreadRow = Selectable<Database['threads']>;
+type CommentRow = Selectable<Database['comments']>;
+type ReactionRow = Selectable<Database['reactions']>;
+type UserRow = Selectable<Database['users']>;
+
+const toUser = (envId: string, r: UserRow): User => ({
+  id: `${envId}:${r.external_id}`,
+  externalId: r.external_id,
+  name: r.name,
+  avatar: r.avatar,
+  color: r.color,
+  createdAt: r.created_at,
+});
+
+function toThread(r: ThreadRow): Thread {
+  const position = r.position ? JSON.parse(r.position) : null;
+  return {
+    id: r.id,
+    roomId: r.room_id,
+    resolved: r.resolved === 1,
+    position,
+    positionX: position ? position.x : null,
+    positionY: position ? position.y : null,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+const toReaction = (r: ReactionRow): Reaction => ({
+  id: r.id,
+  targetId: r.comment_id,
+  targetType: 'comment',
+  userId: r.user_id,
+  emoji: r.emoji,
+  createdAt: r.created_at,
+});
+
+function toComment(r: CommentRow, reactions: Reaction[] = []): Comment {
+  return {
+    id: r.id,
+    threadId: r.thread_id,
+    userId: r.user_id,
+    body: r.body,
+    mentions: JSON.parse(r.mentions),
+    createdAt: r.created_at,
+    editedAt: r.edited_at,
+    reactions,
+    attachments: [],
+  };
+}
+
+/** Rows after the cursor in (created_at, id) order. */
+function afterCursor<QB extends { where: (...args: any[]) => QB }>(qb: QB, page: PageRequest, idColumn = 'id'): QB {
+  const after = page.after;
+  if (!after) return qb;
+  return qb.where((eb: any) =>
+    eb.or([eb('created_at', '>', after.createdAt), eb.and([eb('created_at', '=', after.createdAt), eb(idColumn, '>', after.id)])]),
+  );
+}
+
+async function reactionsByComment(db: Db, envId: string, commentIds: string[]): Promise<Map<string, Reaction[]>> {
+  const map = new Map<string, Reaction[]>();
+  if (commentIds.length === 0) return map;
+  const rows = await db
+    .selectFrom('reactions')
+    .selectAll()
+    .where('environment_id', '=', envId)
+    .where('comment_id', 'in', commentIds)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+  for (const r of rows) {
+    const list = map.get(r.comment_id) ?? [];
+    list.push(toReaction(r));
+    map.set(r.comment_id, list);
+  }
+  return map;
+}
+
+async function withReactions(db: Db, envId: string, rows: CommentRow[]): Promise<Comment[]> {
+  const reactions = await reactionsByComment(
+    db,
+    envId,
+    rows.map((r) => r.id),
+  );
+  return rows.map((r) => toComment(r, reactions.get(r.id) ?? []));
+}
+
+async function bumpSeq(trx: Db, envId: string, roomId: string): Promise<number> {
+  const r = await trx
+    .updateTable('rooms')
+    .set((eb) => ({ seq: eb('seq', '+', 1) }))
+    .where('environment_id', '=', envId)
+    .where('id', '=', roomId)
+    .returning('seq')
+    .executeTakeFirstOrThrow();
+  return Number(r.seq);
+}
+
+async function insertRoomIfMissing(db: Db, envId: string, roomId: string, at: string): Promise<void> {
+  await db
+    .insertInto('rooms')
+    .values({ environment_id: envId, id: roomId, seq: 0, metadata: null, created_at: at })
+    .onConflict((oc) => oc.columns(['environment_id', 'id']).doNothing())
+    .execute();
+}
+
+export function contentRepo(db: Kysely<Database>): UserRepo & RoomRepo & ThreadRepo {
+  const tx = <T>(fn: (trx: Transaction<Database>) => Promise<T>) => db.transaction().execute(fn);
+
+  return {
+    async upsertUser(envId, profile, at) {
+      const row = await db
+        .insertInto('users')
+        .values({
+          environment_id: envId,
+          external_id: profile.externalId,
+          name: profile.name,
+          avatar: profile.avatar,
+          color: profile.color ?? colorForUser(profile.externalId),
+          created_at: at,
+          updated_at: at,
+        })
+        .onConflict((oc) =>
+          oc.columns(['environment_id', 'external_id']).doUpdateSet((eb) => ({
+            name: eb.ref('excluded.name'),
+            avatar: eb.ref('excluded.avatar'),
+            updated_at: eb.ref('excluded.updated_at'),
+            ...(profile.color ? { color: eb.ref('excluded.color') } : {}),
+          })),
+        )
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return toUser(envId, row);
+    },
+
+    async getUser(envId, externalId) {
+      const r = await db.selectFrom('users').selectAll().where('environment_id', '=', envId).where('external_id', '=', externalId).executeTakeFirst();
+      return r && toUser(envId, r);
+    },
+
+    async listUsers(envId, page) {
+      const rows = await afterCursor(db.selectFrom('users').selectAll().where('environment_id', '=', envId), page, 'external_id')
+        .orderBy('created_at')
+        .orderBy('external_id')
+        .limit(page.limit + 1)
+        .execute();
+      return toPage(
+        rows.map((r) => ({ ...r, id: r.external_id })),
+        page.limit,
+        (r) => toUser(envId, r),
+      );
+    },
+
+    async ensureRoom(envId, roomId, at) {
+      await insertRoomIfMissing(db, envId, roomId, at);
+      const r = await db.selectFrom('rooms').selectAll().where('environment_id', '=', envId).where('id', '=', roomId).executeTakeFirstOrThrow();
+      return { id: r.id, environmentId: envId, metadata: r.metadata ? JSON.parse(r.metadata) : null, createdAt: r.created_at };
+    },
+
+    async getRoom(envId, roomId) {
+      const r = await db.selectFrom('rooms').selectAll().where('environment_id', '=', envId).where('id', '=', roomId).executeTakeFirst();
+      return r && { id: r.id, environmentId: envId, metadata: r.metadata ? JSON.parse(r.metadata) : null, createdAt: r.created_at, seq: Number(r.seq) };
+    },
+
+    async listRooms(envId, page) {
+      const rows = await afterCursor(db.selectFrom('rooms').selectAll().where('environment_id', '=', envId), page)
+        .orderBy('created_at')
+        .orderBy('id')
+        .limit(page.limit + 1)
+        .execute();
+      return toPage(rows, page.limit, (r) => ({
+        id: r.id,
+        environmentId: envId,
+        metadata: r.metadata ? JSON.parse(r.metadata) : null,
+        createdAt: r.created_at,
+      }));
+    },
+
+    async createThread(envId, thread, first) {
+      try {
+        return await tx(async (trx) => {
+          await insertRoomIfMissing(trx, envId, thread.roomId, thread.createdAt);
+          const threadRow = await trx
+            .insertInto('threads')
+            .values({
+              environment_id: envId,
+              id: thread.id,
+              room_id: thread.roomId,
+              resolved: 0,
+              position: thread.position ? JSON.stringify(thread.position) : null,
+              created_by: thread.createdBy,
+              created_at: thread.createdAt,
+              updated_at: thread.createdAt,
+            })
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          const commentRow = await trx
+            .insertInto('comments')
+            .values({
+              environment_id: envId,
+              id: first.id,
+              thread_id: thread.id,
+              room_id: thread.roomId,
+              user_id: first.userId,
+              body: first.body,
+              mentions: JSON.stringify(first.mentions),
+              created_at: first.createdAt,
+              edited_at: null,
+            })
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          const seq = await bumpSeq(trx, envId, thread.roomId);
+          return { value: { ...toThread(threadRow), comments: [toComment(commentRow)] }, roomId: thread.roomId, seq };
+        });
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new PulseError('already_exists', `A thread or comment with id "${thread.id}" already exists.`);
+        throw err;
+      }
+    },
+
+    async getThread(envId, threadId) {
+      const r = await db.selectFrom('threads').selectAll().where('environment_id', '=', envId).where('id', '=', threadId).executeTakeFirst();
+      return r && toThread(r);
+    },
+
+    async getThreadWithComments(envId, threadId) {
+      const r = await db.selectFrom('threads').selectAll().where('environment_id', '=', envId).where('id', '=', threadId).executeTakeFirst();
+      if (!r) return undefined;
+      const comments = await db
+        .selectFrom('comments')
+        .selectAll()
+        .where('environment_id', '=', envId)
+        .where('thread_id', '=', threadId)
+        .orderBy('created_at')
+        .orderBy('id')
+        .execute();
+      return { ...toThread(r), comments: await withReactions(db, envId, comments) };
+    },
+
+    async listThreads(envId, roomId, filter, page) {
+      let q = db.selectFrom('threads').selectAll().where('environment_id', '=', envId).where('room_id', '=', roomId);
+      if (filter.resolved !== undefined) q = q.where('resolved', '=', filter.resolved ? 1 : 0);
+      const rows = await afterCursor(q, page).orderBy('created_at').orderBy('id').limit(page.limit + 1).execute();
+      return toPage(rows, page.limit, toThread);
+    },
+
+    async listRoomThreadsWithComments(envId, roomId) {
+      const [threads, comments, reactions] = await Promise.all([
+        db.selectFrom('threads').selectAll().where('environment_id', '=', envId).where('room_id', '=', roomId).orderBy('created_at').orderBy('id').execute(),
+        db.selectFrom('comments').selectAll().where('environment_id', '=', envId).where('room_id', '=', roomId).orderBy('created_at').orderBy('id').execute(),
+        db.selectFrom('reactions').selectAll().where('environment_id', '=', envId).where('room_id', '=', roomId).orderBy('created_at').orderBy('id').execute(),
+      ]);
+      const reactionsByComment = new Map<string, Reaction[]>();
+      for (const r of reactions) {
+        const list = reactionsByComment.get(r.comment_id) ?? [];
+        list.push(toReaction(r));
+        reactionsByComment.set(r.comment_id, list);
+      }
+      const commentsByThread = new Map<string, Comment[]>();
+      for (const c of comments) {
+        const list = commentsByThread.get(c.thread_id) ?? [];
+        list.push(toComment(c, reactionsByComment.get(c.id) ?? []));
+        commentsByThread.set(c.thread_id, list);
+      }
+      return threads.map((t) => ({ ...toThread(t), comments: commentsByThread.get(t.id) ?? [] }));
+    },
+
+    async setThreadResolved(envId, threadId, resolved, at) {
+      return tx(async (trx) => {
+        const r = await trx
+          .updateTable('threads')
+          .set({ resolved: resolved ? 1 : 0, updated_at: at })
+          .where('environment_id', '=', envId)
+          .where('id', '=', threadId)
+          .returningAll()
+          .executeTakeFirst();
+        if (!r) return undefined;
+        return { value: toThread(r), roomId: r.room_id, seq: await bumpSeq(trx, envId, r.room_id) };
+      });
+    },
+
+    async deleteThread(envId, threadId) {
+      return tx(async (trx) => {
+        const r = await trx.deleteFrom('threads').where('environment_id', '=', envId).where('id', '=', threadId).returningAll().executeTakeFirst();
+        if (!r) return undefined;
+        return { value: toThread(r), roomId: r.room_id, seq: await bumpSeq(trx, envId, r.room_id) };
+      });
+    },
+
+    async createComment(envId, comment) {
+      try {
+        return await tx(async (trx) => {
+          const thread = await trx
+            .updateTable('threads')
+            .set({ updated_at: comment.createdAt })
+            .where('environment_id', '=', envId)
+            .where('id', '=', comment.threadId)
+            .returning('room_id')
+            .executeTakeFirst();
+          if (!thread) throw new PulseError('thread_not_found');
+          const row = await trx
+            .insertInto('comments')
+            .values({
+              environment_id: envId,
+              id: comment.id,
+              thread_id: comment.threadId,
+              room_id: thread.room_id,
+              user_id: comment.userId,
+              body: comment.body,
+              mentions: JSON.stringify(comment.mentions),
+              created_at: comment.createdAt,
+              edited_at: null,
+            })
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          return { value: toComment(row), roomId: thread.room_id, seq: await bumpSeq(trx, envId, thread.room_id) };
+        });
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new PulseError('already_exists', `A comment with id "${comment.id}" already exists.`);
+        throw err;
+      }
+    },
+
+    async getComment(envId, commentId) {
+      const r = await db.selectFrom('comments').selectAll().where('environment_id', '=', envId).where('id', '=', commentId).executeTakeFirst();
+      if (!r) return undefined;
+      return (await withReactions(db, envId, [r]))[0];
+    },
+
+    async listComments(envId, threadId, page) {
+      const rows = await afterCursor(
+        db.selectFrom('comments').selectAll().where('environment_id', '=', envId).where('thread_id', '=', threadId),
+        page,
+      )
+        .orderBy('created_at')
+        .orderBy('id')
+        .limit(page.limit + 1)
+        .execute();
+      const result = toPage(rows, page.limit, (r) => r);
+      return { items: await withReactions(db, envId, result.items), nextCursor: result.nextCursor };
+    },
+
+    async updateComment(envId, commentId, change, at) {
+      return tx(async (trx) => {
+        const r = await trx
+          .updateTable('comments')
+          .set({ body: change.body, mentions: JSON.stringify(change.mentions), edited_at: at })
+          .where('environment_id', '=', envId)
+          .where('id', '=', commentId)
+          .returningAll()
+          .executeTakeFirst();
+        if (!r) return undefined;
+        await trx.updateTable('threads').set({ updated_at: at }).where('environment_id', '=', envId).where('id', '=', r.thread_id).execute();
+        const [comment] = await withReactions(trx, envId, [r]);
+        return { value: comment!, roomId: r.room_id, seq: await bumpSeq(trx, envId, r.room_id) };
+      });
+    },
+
+    async deleteComment(envId, commentId) {
+      return tx(async (trx) => {
+        const r = await trx.deleteFrom('comments').where('environment_id', '=', envId).where('id', '=', commentId).returningAll().executeTakeFirst();
+        if (!r) return undefined;
+        const left = await trx
+          .selectFrom('comments')
+          .select('id')
+          .where('environment_id', '=', envId)
+          .where('thread_id', '=', r.thread_id)
+          .limit(1)
+          .executeTakeFirst();
+        if (!left) await trx.deleteFrom('threads').where('environment_id', '=', envId).where('id', '=', r.thread_id).execute();
+        return {
+          value: { comment: toComment(r), threadDeleted: !left },
+          roomId: r.room_id,
+          seq: await bumpSeq(trx, envId, r.room_id),
+        };
+      });
+    },
+
+    async addReaction(envId, reaction) {
+      const attempt = () =>
+        tx(async (trx) => {
+          const comment = await trx
+            .selectFrom('comments')
+            .select('room_id')
+            .where('environment_id', '=', envId)
+            .where('id', '=', reaction.commentId)
+            .executeTakeFirst();
+          if (!comment) throw new PulseError('comment_not_found');
+          const existing = await trx
+            .selectFrom('reactions')
+            .selectAll()
+            .where('environment_id', '=', envId)
+            .where('comment_id', '=', reaction.commentId)
+            .where('user_id', '=', reaction.userId)
+            .where('emoji', '=', reaction.emoji)
+            .executeTakeFirst();
+          if (existing) {
+            const room = await trx.selectFrom('rooms').select('seq').where('environment_id', '=', envId).where('id', '=', comment.room_id).executeTakeFirstOrThrow();
+            return { value: { reaction: toReaction(existing), created: false }, roomId: comment.room_id, seq: Number(room.seq) };
+          }
+          const row = await trx
+            .insertInto('reactions')
+            .values({
+              environment_id: envId,
+              id: reaction.id,
+              comment_id: reaction.commentId,
+              room_id: comment.room_id,
+              user_id: reaction.userId,
+              emoji: reaction.emoji,
+              created_at: reaction.createdAt,
+            })
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          return { value: { reaction: toReaction(row), created: true }, roomId: comment.room_id, seq: await bumpSeq(trx, envId, comment.room_id) };
+        });
+      try {
+        return await attempt();
+      } catch (err) {
+        // A concurrent identical reaction won the race: the retry finds and returns it.
+        if (isUniqueViolation(err)) return attempt();
+        throw err;
+      }
+    },
+
+    async getReaction(envId, reactionId) {
+      const r = await db.selectFrom('reactions').selectAll().where('environment_id', '=', envId).where('id', '=', reactionId).executeTakeFirst();
+      return r && toReaction(r);
+    },
+
+    async deleteReaction(envId, reactionId) {
+      return tx(async (trx) => {
+        const r = await trx.deleteFrom('reactions').where('environment_id', '=', envId).where('id', '=', reactionId).returningAll().executeTakeFirst();
+        if (!r) return undefined;
+        return { value: toReaction(r), roomId: r.room_id, seq: await bumpSeq(trx, envId, r.room_id) };
+      });
+    },
+  };
+}

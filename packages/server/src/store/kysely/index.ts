@@ -1,0 +1,27 @@
+import { Migrator, sql, type Kysely } from 'kysely';
+import { PulseMigrationProvider, type Dialect } from '../migrations.ts';
+import type { Database } from '../schema.ts';
+import type { Store } from '../types.ts';
+import { contentRepo } from './content.ts';
+import { environmentRepo } from './environments.ts';
+
+/** Both drivers share this implementation; they differ only in how the Kysely instance is built. */
+export function kyselyStore(db: Kysely<Database>, dialect: Dialect, onClose: () => Promise<void> = () => db.destroy()): Store {
+  return {
+    dialect,
+    ...environmentRepo(db),
+    ...contentRepo(db),
+    async migrate() {
+      const migrator = new Migrator({ db, provider: new PulseMigrationProvider(dialect) });
+      const { error, results } = await migrator.migrateToLatest();
+      const failed = results?.find((r) => r.status === 'Error');
+      if (error || failed) {
+        throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${String((error as Error)?.message ?? error)}`);
+      }
+    },
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    close: onClose,
+  };
+}

@@ -1,0 +1,138 @@
+import { type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/** One set of migrations for both drivers; the few dialect differences are spelled out inline. */
+function migrations(dialect: Dialect): Record<string, Migration> {
+  const autoId = dialect === 'postgres' ? 'bigserial' : 'integer';
+  return {
+    '0001_initial': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('environments')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('config', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+
+        await db.schema
+          .createTable('api_keys')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('environment_id', 'text', (c) => c.notNull().references('environments.id').onDelete('cascade'))
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('key_hash', 'text', (c) => c.notNull().unique())
+          .addColumn('prefix', 'text', (c) => c.notNull())
+          .addColumn('value', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('revoked_at', 'text')
+          .execute();
+        await db.schema.createIndex('api_keys_env').on('api_keys').columns(['environment_id', 'created_at']).execute();
+
+        await db.schema
+          .createTable('users')
+          .addColumn('environment_id', 'text', (c) => c.notNull().references('environments.id').onDelete('cascade'))
+          .addColumn('external_id', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('avatar', 'text')
+          .addColumn('color', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('users_pk', ['environment_id', 'external_id'])
+          .execute();
+        await db.schema.createIndex('users_env_created').on('users').columns(['environment_id', 'created_at', 'external_id']).execute();
+
+        await db.schema
+          .createTable('rooms')
+          .addColumn('environment_id', 'text', (c) => c.notNull().references('environments.id').onDelete('cascade'))
+          .addColumn('id', 'text', (c) => c.notNull())
+          .addColumn('seq', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('metadata', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('rooms_pk', ['environment_id', 'id'])
+          .execute();
+        await db.schema.createIndex('rooms_env_created').on('rooms').columns(['environment_id', 'created_at', 'id']).execute();
+
+        await db.schema
+          .createTable('threads')
+          .addColumn('environment_id', 'text', (c) => c.notNull())
+          .addColumn('id', 'text', (c) => c.notNull())
+          .addColumn('room_id', 'text', (c) => c.notNull())
+          .addColumn('resolved', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('position', 'text')
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('threads_pk', ['environment_id', 'id'])
+          .addForeignKeyConstraint('threads_room_fk', ['environment_id', 'room_id'], 'rooms', ['environment_id', 'id'], (c) =>
+            c.onDelete('cascade'),
+          )
+          .execute();
+        await db.schema.createIndex('threads_room').on('threads').columns(['environment_id', 'room_id', 'created_at', 'id']).execute();
+
+        await db.schema
+          .createTable('comments')
+          .addColumn('environment_id', 'text', (c) => c.notNull())
+          .addColumn('id', 'text', (c) => c.notNull())
+          .addColumn('thread_id', 'text', (c) => c.notNull())
+          .addColumn('room_id', 'text', (c) => c.notNull())
+          .addColumn('user_id', 'text', (c) => c.notNull())
+          .addColumn('body', 'text', (c) => c.notNull())
+          .addColumn('mentions', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('edited_at', 'text')
+          .addPrimaryKeyConstraint('comments_pk', ['environment_id', 'id'])
+          .addForeignKeyConstraint('comments_thread_fk', ['environment_id', 'thread_id'], 'threads', ['environment_id', 'id'], (c) =>
+            c.onDelete('cascade'),
+          )
+          .execute();
+        await db.schema.createIndex('comments_thread').on('comments').columns(['environment_id', 'thread_id', 'created_at', 'id']).execute();
+        await db.schema.createIndex('comments_user').on('comments').columns(['environment_id', 'user_id']).execute();
+        await db.schema.createIndex('comments_env_created').on('comments').columns(['environment_id', 'created_at']).execute();
+        await db.schema.createIndex('comments_room').on('comments').columns(['environment_id', 'room_id']).execute();
+
+        await db.schema
+          .createTable('reactions')
+          .addColumn('environment_id', 'text', (c) => c.notNull())
+          .addColumn('id', 'text', (c) => c.notNull())
+          .addColumn('comment_id', 'text', (c) => c.notNull())
+          .addColumn('room_id', 'text', (c) => c.notNull())
+          .addColumn('user_id', 'text', (c) => c.notNull())
+          .addColumn('emoji', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('reactions_pk', ['environment_id', 'id'])
+          .addUniqueConstraint('reactions_one_per_user', ['environment_id', 'comment_id', 'user_id', 'emoji'])
+          .addForeignKeyConstraint('reactions_comment_fk', ['environment_id', 'comment_id'], 'comments', ['environment_id', 'id'], (c) =>
+            c.onDelete('cascade'),
+          )
+          .execute();
+        await db.schema.createIndex('reactions_room').on('reactions').columns(['environment_id', 'room_id']).execute();
+
+        await db.schema
+          .createTable('control_events')
+          .addColumn('id', autoId, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+          .addColumn('environment_id', 'text')
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+
+        await db.schema
+          .createTable('admins')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('email', 'text', (c) => c.notNull().unique())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('role', 'text', (c) => c.notNull())
+          .addColumn('password_hash', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
+  };
+}
+
+export class PulseMigrationProvider implements MigrationProvider {
+  constructor(private readonly dialect: Dialect) {}
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return migrations(this.dialect);
+  }
+}

@@ -1,0 +1,85 @@
+import type { Generated } from 'kysely';
+
+/**
+ * Table shapes, identical on SQLite and PostgreSQL. Timestamps are ISO 8601 text (sortable),
+ * booleans are 0/1 integers and JSON is text, so both drivers read back the same values.
+ * Every row of environment data carries `environment_id` as the first column of its key.
+ */
+export interface Database {
+  environments: {
+    id: string;
+    name: string;
+    config: string;
+    created_at: string;
+  };
+  api_keys: {
+    id: string;
+    environment_id: string;
+    kind: 'publishable' | 'secret';
+    key_hash: string;
+    prefix: string;
+    value: string | null;
+    created_at: string;
+    revoked_at: string | null;
+  };
+  users: {
+    environment_id: string;
+    external_id: string;
+    name: string;
+    avatar: string | null;
+    color: string;
+    created_at: string;
+    updated_at: string;
+  };
+  rooms: {
+    environment_id: string;
+    id: string;
+    seq: number;
+    metadata: string | null;
+    created_at: string;
+  };
+  threads: {
+    environment_id: string;
+    id: string;
+    room_id: string;
+    resolved: number;
+    position: string | null;
+    created_by: string;
+    created_at: string;
+    updated_at: string;
+  };
+  comments: {
+    environment_id: string;
+    id: string;
+    thread_id: string;
+    room_id: string;
+    user_id: string;
+    body: string;
+    mentions: string;
+    created_at: string;
+    edited_at: string | null;
+  };
+  reactions: {
+    environment_id: string;
+    id: string;
+    comment_id: string;
+    room_id: string;
+    user_id: string;
+    emoji: string;
+    created_at: string;
+  };
+  control_events: {
+    id: Generated<number>;
+    environment_id: string | null;
+    kind: string;
+    created_at: string;
+  };
+  admins: {
+    id: string;
+    email: string;
+    name: string;
+    role: 'admin' | 'member';
+    password_hash: string;
+    created_at: string;
+  };
+}

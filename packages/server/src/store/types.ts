@@ -1,0 +1,192 @@
+import type {
+  ApiKeyInfo,
+  Comment,
+  EnvConfig,
+  EnvConfigPatch,
+  EnvironmentCounts,
+  KeyKind,
+  Page,
+  PinPosition,
+  Reaction,
+  Room,
+  Thread,
+  ThreadWithComments,
+  User,
+} from '@pulse/protocol';
+import type { Dialect } from './migrations.ts';
+
+/**
+ * The durable store. Invariants every driver keeps (checked by the conformance suite):
+ * - every method that takes `envId` reads and writes only that environment's rows;
+ *   an object of another environment is reported exactly like a missing one;
+ * - a method either applies all of its writes or none (one transaction);
+ * - a write that resolves has been committed;
+ * - every change to a room's threads, comments or reactions increments the room's `seq`
+ *   exactly once, and returns the new value;
+ * - lists are ordered by (createdAt, id) ascending and page with an opaque cursor.
+ */
+export interface Store
+  extends EnvironmentRepo,
+    KeyRepo,
+    ControlRepo,
+    UserRepo,
+    RoomRepo,
+    ThreadRepo,
+    AdminRepo {
+  readonly dialect: Dialect;
+  migrate(): Promise<void>;
+  /** Cheap round trip, for health checks. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface PageRequest {
+  limit: number;
+  /** Exclusive lower bound in (createdAt, id) order. */
+  after?: { createdAt: string; id: string };
+}
+
+export interface EnvironmentRow {
+  id: string;
+  name: string;
+  createdAt: string;
+}
+
+export interface NewKey {
+  id: string;
+  kind: KeyKind;
+  keyHash: string;
+  prefix: string;
+  value: string | null;
+}
+
+export interface KeyRecord extends ApiKeyInfo {
+  environmentId: string;
+}
+
+export interface EnvironmentRepo {
+  createEnvironment(env: EnvironmentRow & { config: EnvConfig }, keys: NewKey[]): Promise<void>;
+  listEnvironments(): Promise<EnvironmentRow[]>;
+  getEnvironment(envId: string): Promise<EnvironmentRow | undefined>;
+  renameEnvironment(envId: string, name: string): Promise<EnvironmentRow | undefined>;
+  countEnvironment(envId: string): Promise<EnvironmentCounts>;
+  getConfig(envId: string): Promise<EnvConfig | undefined>;
+  /** Merges the patch into the stored config in one transaction; returns the full result. */
+  updateConfig(envId: string, patch: EnvConfigPatch): Promise<EnvConfig | undefined>;
+}
+
+export interface KeyRepo {
+  listKeys(envId: string): Promise<KeyRecord[]>;
+  findKeyByHash(keyHash: string): Promise<KeyRecord | undefined>;
+  findKey(keyId: string): Promise<KeyRecord | undefined>;
+  /** Revokes one active key; returns it, or undefined when it does not exist in the environment. */
+  revokeKey(envId: string, keyId: string, at: string): Promise<KeyRecord | undefined>;
+  /** Revokes every active key of the environment and adds the new ones, atomically. Returns the revoked keys. */
+  rotateKeys(envId: string, newKeys: NewKey[], at: string): Promise<KeyRecord[]>;
+}
+
+export interface ControlEvent {
+  id: number;
+  environmentId: string | null;
+  kind: string;
+  createdAt: string;
+}
+
+/** A change log that running servers poll, so changes made by the CLI or another node reach them. */
+export interface ControlRepo {
+  appendControlEvent(envId: string | null, kind: string, at: string): Promise<void>;
+  controlEventsAfter(id: number, limit: number): Promise<ControlEvent[]>;
+  lastControlEventId(): Promise<number>;
+}
+
+export interface UserProfile {
+  externalId: string;
+  name: string;
+  avatar: string | null;
+  /** Undefined keeps the stored colour (or assigns one for a new user). */
+  color?: string;
+}
+
+export interface UserRepo {
+  upsertUser(envId: string, profile: UserProfile, at: string): Promise<User>;
+  getUser(envId: string, externalId: string): Promise<User | undefined>;
+  listUsers(envId: string, page: PageRequest): Promise<Page<User>>;
+}
+
+export interface RoomRepo {
+  ensureRoom(envId: string, roomId: string, at: string): Promise<Room>;
+  getRoom(envId: string, roomId: string): Promise<(Room & { seq: number }) | undefined>;
+  listRooms(envId: string, page: PageRequest): Promise<Page<Room>>;
+}
+
+export interface NewComment {
+  id: string;
+  threadId: string;
+  userId: string;
+  body: string;
+  mentions: string[];
+  createdAt: string;
+}
+
+export interface NewThread {
+  id: string;
+  roomId: string;
+  position: PinPosition | null;
+  createdBy: string;
+  createdAt: string;
+}
+
+export interface Sequenced<T> {
+  value: T;
+  roomId: string;
+  seq: number;
+}
+
+export interface ThreadRepo {
+  /** Creates the room if needed, the thread and its first comment. Throws `already_exists` on a duplicate id. */
+  createThread(envId: string, thread: NewThread, first: Omit<NewComment, 'threadId'>): Promise<Sequenced<ThreadWithComments>>;
+  getThread(envId: string, threadId: string): Promise<Thread | undefined>;
+  getThreadWithComments(envId: string, threadId: string): Promise<ThreadWithComments | undefined>;
+  listThreads(envId: string, roomId: string, filter: { resolved?: boolean }, page: PageRequest): Promise<Page<Thread>>;
+  /** Every thread of a room with its comments and reactions (a room's full state). */
+  listRoomThreadsWithComments(envId: string, roomId: string): Promise<ThreadWithComments[]>;
+  setThreadResolved(envId: string, threadId: string, resolved: boolean, at: string): Promise<Sequenced<Thread> | undefined>;
+  deleteThread(envId: string, threadId: string): Promise<Sequenced<Thread> | undefined>;
+
+  /** Throws `thread_not_found` or `already_exists`. */
+  createComment(envId: string, comment: NewComment): Promise<Sequenced<Comment>>;
+  getComment(envId: string, commentId: string): Promise<Comment | undefined>;
+  listComments(envId: string, threadId: string, page: PageRequest): Promise<Page<Comment>>;
+  updateComment(
+    envId: string,
+    commentId: string,
+    change: { body: string; mentions: string[] },
+    at: string,
+  ): Promise<Sequenced<Comment> | undefined>;
+  /** Deletes the comment, and its thread when it was the last one. */
+  deleteComment(envId: string, commentId: string): Promise<Sequenced<{ comment: Comment; threadDeleted: boolean }> | undefined>;
+
+  /** One reaction per user per emoji per comment: an existing one is returned with `created: false`. Throws `comment_not_found`. */
+  addReaction(
+    envId: string,
+    reaction: { id: string; commentId: string; userId: string; emoji: string; createdAt: string },
+  ): Promise<Sequenced<{ reaction: Reaction; created: boolean }>>;
+  getReaction(envId: string, reactionId: string): Promise<Reaction | undefined>;
+  deleteReaction(envId: string, reactionId: string): Promise<Sequenced<Reaction> | undefined>;
+}
+
+export interface AdminRow {
+  id: string;
+  email: string;
+  name: string;
+  role: 'admin' | 'member';
+  passwordHash: string;
+  createdAt: string;
+}
+
+export interface AdminRepo {
+  createAdmin(admin: AdminRow): Promise<void>;
+  findAdminByEmail(email: string): Promise<AdminRow | undefined>;
+  listAdmins(): Promise<AdminRow[]>;
+  countAdmins(): Promise<number>;
+}
