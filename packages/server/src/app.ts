@@ -15,6 +15,8 @@ export async function buildApp(ctx: ServerContext, health: () => Promise<Record<
     return503OnClosing: true,
   });
   installErrorHandling(app);
+  // JSON only: a text/plain body gets 415 rather than reaching a handler as a string.
+  app.removeContentTypeParser('text/plain');
 
   app.get('/healthz', async (_request, reply) => {
     const report = await health();

@@ -6,6 +6,8 @@ export interface ServerOptions {
   host: string;
   dataDir: string;
   databaseUrl?: string;
+  /** PostgreSQL schema to use instead of the connection's default (created when missing). */
+  databaseSchema?: string;
   redisUrl?: string;
   /** Public base URL (https://collab.example.com) used for absolute links; defaults to the listen address. */
   publicUrl?: string;
@@ -32,6 +34,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerOpti
     host: env.PULSE_HOST || '127.0.0.1',
     dataDir: resolve(env.PULSE_DATA_DIR || './data'),
     ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : {}),
+    ...(env.PULSE_DB_SCHEMA ? { databaseSchema: env.PULSE_DB_SCHEMA } : {}),
     ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}),
     ...(publicUrl ? { publicUrl } : {}),
     ...(env.PULSE_SECRET ? { secret: env.PULSE_SECRET } : {}),

@@ -27,6 +27,7 @@ export async function openContext(options: ServerOptions) {
   if (!options.databaseUrl) mkdirSync(options.dataDir, { recursive: true });
   const store = await openStore({
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+    ...(options.databaseSchema ? { databaseSchema: options.databaseSchema } : {}),
     sqliteFile: join(options.dataDir, 'pulse.db'),
     sqliteSynchronous: options.sqliteSynchronous,
   });

@@ -6,6 +6,7 @@ export type { Store } from './types.ts';
 
 export interface StoreConfig {
   databaseUrl?: string;
+  databaseSchema?: string;
   sqliteFile: string;
   sqliteSynchronous?: 'normal' | 'full';
 }
@@ -13,7 +14,10 @@ export interface StoreConfig {
 /** PostgreSQL when a database URL is configured, otherwise the embedded SQLite file. Migrated on open. */
 export async function openStore(config: StoreConfig): Promise<Store> {
   const store = config.databaseUrl
-    ? await openPostgresStore({ connectionString: config.databaseUrl })
+    ? await openPostgresStore({
+        connectionString: config.databaseUrl,
+        ...(config.databaseSchema ? { schema: config.databaseSchema } : {}),
+      })
     : openSqliteStore({ file: config.sqliteFile, synchronous: config.sqliteSynchronous ?? 'normal' });
   await store.migrate();
   return store;

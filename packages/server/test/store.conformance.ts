@@ -1,0 +1,216 @@
+import { DEFAULT_ENV_CONFIG, PulseError } from '@pulse/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashKey } from '../src/ids.ts';
+import type { Store } from '../src/store/index.ts';
+import type { NewKey } from '../src/store/types.ts';
+
+/** One suite, run against every Store driver: the invariants written on the Store interface. */
+export function describeStoreConformance(name: string, open: () => Promise<{ store: Store; cleanup: () => Promise<void> }>) {
+  describe(`Store conformance: ${name}`, () => {
+    let store: Store;
+    let cleanup: () => Promise<void>;
+    let n = 0;
+    const at = (offsetMs = 0) => new Date(Date.UTC(2026, 0, 1) + offsetMs).toISOString();
+    const key = (envId: string, kind: 'publishable' | 'secret'): NewKey => {
+      const value = `${kind === 'secret' ? 'sk' : 'pk'}_${envId}_${++n}`;
+      return { id: `key_${envId}_${n}`, kind, keyHash: hashKey(value), prefix: value.slice(0, 11), value: kind === 'publishable' ? value : null };
+    };
+    const env = async (id: string) => {
+      await store.createEnvironment({ id, name: id, createdAt: at(), config: { ...DEFAULT_ENV_CONFIG } }, [key(id, 'publishable'), key(id, 'secret')]);
+      await store.upsertUser(id, { externalId: 'alice', name: 'Alice', avatar: null }, at());
+      await store.upsertUser(id, { externalId: 'bob', name: 'Bob', avatar: null }, at());
+      return id;
+    };
+    const thread = (envId: string, id: string, roomId = 'room-1', t = 0) =>
+      store.createThread(envId, { id, roomId, position: { x: 0.5, y: 0.25 }, createdBy: 'alice', createdAt: at(t) }, {
+        id: `${id}-c1`,
+        userId: 'alice',
+        body: `first of ${id}`,
+        mentions: ['bob'],
+        createdAt: at(t),
+      });
+
+    beforeAll(async () => {
+      ({ store, cleanup } = await open());
+      await store.migrate();
+      await store.migrate(); // idempotent
+      await env('env_a');
+      await env('env_b');
+    });
+    afterAll(async () => {
+      await store.close();
+      await cleanup();
+    });
+
+    it('creates, lists, renames and counts environments', async () => {
+      const list = await store.listEnvironments();
+      expect(list.map((e) => e.id)).toEqual(['env_a', 'env_b']);
+      expect(await store.renameEnvironment('env_a', 'Renamed')).toMatchObject({ id: 'env_a', name: 'Renamed' });
+      expect(await store.renameEnvironment('env_missing', 'x')).toBeUndefined();
+      expect(await store.countEnvironment('env_b')).toEqual({ rooms: 0, threads: 0, users: 2, comments: 0 });
+    });
+
+    it('keeps config per environment, merging patches over the stored values', async () => {
+      expect(await store.getConfig('env_a')).toEqual(DEFAULT_ENV_CONFIG);
+      const next = await store.updateConfig('env_a', { allowReactions: false, maxFileSizeMb: 25 });
+      expect(next).toMatchObject({ allowReactions: false, maxFileSizeMb: 25, allowDrawing: true });
+      expect(await store.getConfig('env_a')).toEqual(next);
+      expect(await store.getConfig('env_b')).toEqual(DEFAULT_ENV_CONFIG);
+      await expect(store.updateConfig('env_a', { maxFileSizeMb: -1 })).rejects.toThrow();
+      expect(await store.getConfig('env_a')).toEqual(next);
+      expect(await store.updateConfig('env_missing', {})).toBeUndefined();
+      await store.updateConfig('env_a', DEFAULT_ENV_CONFIG);
+    });
+
+    it('finds keys by hash, revokes one, and rotates atomically', async () => {
+      const keys = await store.listKeys('env_b');
+      expect(keys).toHaveLength(2);
+      const pk = keys.find((k) => k.kind === 'publishable')!;
+      expect(await store.findKeyByHash(hashKey(pk.value!))).toMatchObject({ id: pk.id, environmentId: 'env_b', status: 'active' });
+      expect(await store.revokeKey('env_a', pk.id, at())).toBeUndefined(); // other environment's key
+      const revoked = await store.revokeKey('env_b', pk.id, at(5));
+      expect(revoked).toMatchObject({ status: 'revoked', revokedAt: at(5) });
+      const rotatedAway = await store.rotateKeys('env_b', [key('env_b', 'publishable'), key('env_b', 'secret')], at(10));
+      expect(rotatedAway.map((k) => k.kind)).toEqual(['secret']); // the pk was already revoked
+      const after = await store.listKeys('env_b');
+      expect(after.filter((k) => k.status === 'active')).toHaveLength(2);
+      expect(after).toHaveLength(4);
+      expect(await store.findKey(pk.id)).toMatchObject({ status: 'revoked' });
+    });
+
+    it('appends and follows the control log', async () => {
+      const before = await store.lastControlEventId();
+      await store.appendControlEvent('env_a', 'config.updated', at());
+      await store.appendControlEvent(null, 'test', at());
+      const events = await store.controlEventsAfter(before, 10);
+      expect(events.map((e) => [e.environmentId, e.kind])).toEqual([
+        ['env_a', 'config.updated'],
+        [null, 'test'],
+      ]);
+      expect(await store.lastControlEventId()).toBe(events[1]!.id);
+    });
+
+    it('upserts users, keeping their colour and creation date', async () => {
+      const first = await store.upsertUser('env_a', { externalId: 'carol', name: 'Carol', avatar: null, color: '#123456' }, at(1));
+      const again = await store.upsertUser('env_a', { externalId: 'carol', name: 'Carol C', avatar: 'https://x.test/a.png' }, at(2));
+      expect(again).toEqual({ ...first, name: 'Carol C', avatar: 'https://x.test/a.png' });
+      expect(first.id).toBe('env_a:carol');
+      expect(await store.getUser('env_b', 'carol')).toBeUndefined();
+      const page1 = await store.listUsers('env_a', { limit: 2 });
+      expect(page1.items).toHaveLength(2);
+      expect(page1.nextCursor).not.toBeNull();
+    });
+
+    it('creates a thread with its first comment and bumps the room sequence', async () => {
+      const created = await thread('env_a', 'th1');
+      expect(created.value).toMatchObject({ id: 'th1', roomId: 'room-1', resolved: false, positionX: 0.5, positionY: 0.25 });
+      expect(created.value.comments).toHaveLength(1);
+      expect(created.value.comments[0]).toMatchObject({ id: 'th1-c1', userId: 'alice', mentions: ['bob'], editedAt: null });
+      const second = await thread('env_a', 'th2', 'room-1', 1);
+      expect(second.seq).toBe(created.seq + 1);
+      expect((await store.getRoom('env_a', 'room-1'))!.seq).toBe(second.seq);
+    });
+
+    it('rejects a duplicate thread id without writing anything', async () => {
+      const room = await store.getRoom('env_a', 'room-1');
+      const counts = await store.countEnvironment('env_a');
+      await expect(thread('env_a', 'th1')).rejects.toMatchObject({ code: 'already_exists' });
+      expect(await store.countEnvironment('env_a')).toEqual(counts);
+      expect((await store.getRoom('env_a', 'room-1'))!.seq).toBe(room!.seq);
+    });
+
+    it('scopes every object by environment', async () => {
+      await thread('env_b', 'th1'); // the same client id in another environment is another thread
+      expect((await store.getThreadWithComments('env_b', 'th1'))!.comments[0]!.body).toBe('first of th1');
+      expect(await store.getThread('env_b', 'th2')).toBeUndefined();
+      expect(await store.getComment('env_b', 'th2-c1')).toBeUndefined();
+      await expect(
+        store.createComment('env_b', { id: 'x1', threadId: 'th2', userId: 'bob', body: 'hi', mentions: [], createdAt: at() }),
+      ).rejects.toMatchObject({ code: 'thread_not_found' });
+      expect(await store.deleteComment('env_b', 'th2-c1')).toBeUndefined();
+      expect(await store.deleteThread('env_b', 'th2')).toBeUndefined();
+      expect(await store.setThreadResolved('env_b', 'th2', true, at())).toBeUndefined();
+      expect(await store.updateComment('env_b', 'th2-c1', { body: 'x', mentions: [] }, at())).toBeUndefined();
+      await expect(
+        store.addReaction('env_b', { id: 'r-x', commentId: 'th2-c1', userId: 'bob', emoji: '👍', createdAt: at() }),
+      ).rejects.toMatchObject({ code: 'comment_not_found' });
+      expect((await store.getThread('env_a', 'th2'))!.resolved).toBe(false);
+      expect((await store.listRooms('env_b', { limit: 10 })).items.map((r) => r.environmentId)).toEqual(['env_b']);
+    });
+
+    it('adds, edits, pages and deletes comments', async () => {
+      for (let i = 0; i < 5; i++) {
+        await store.createComment('env_a', { id: `th2-r${i}`, threadId: 'th2', userId: 'bob', body: `reply ${i}`, mentions: [], createdAt: at(100 + i) });
+      }
+      await expect(
+        store.createComment('env_a', { id: 'th2-r0', threadId: 'th2', userId: 'bob', body: 'dup', mentions: [], createdAt: at(200) }),
+      ).rejects.toBeInstanceOf(PulseError);
+      const p1 = await store.listComments('env_a', 'th2', { limit: 4 });
+      expect(p1.items.map((c) => c.id)).toEqual(['th2-c1', 'th2-r0', 'th2-r1', 'th2-r2']);
+      const p2 = await store.listComments('env_a', 'th2', { limit: 4, after: { createdAt: at(102), id: 'th2-r2' } });
+      expect(p2.items.map((c) => c.id)).toEqual(['th2-r3', 'th2-r4']);
+      expect(p2.nextCursor).toBeNull();
+      const edited = await store.updateComment('env_a', 'th2-r0', { body: 'edited', mentions: ['alice'] }, at(300));
+      expect(edited!.value).toMatchObject({ body: 'edited', mentions: ['alice'], editedAt: at(300) });
+      const deleted = await store.deleteComment('env_a', 'th2-r4');
+      expect(deleted!.value.threadDeleted).toBe(false);
+    });
+
+    it('keeps one reaction per user per emoji per comment', async () => {
+      const a = await store.addReaction('env_a', { id: 'r1', commentId: 'th2-c1', userId: 'bob', emoji: '👍', createdAt: at() });
+      const b = await store.addReaction('env_a', { id: 'r2', commentId: 'th2-c1', userId: 'bob', emoji: '👍', createdAt: at() });
+      expect(a.value.created).toBe(true);
+      expect(b.value).toEqual({ reaction: a.value.reaction, created: false });
+      expect(b.seq).toBe(a.seq);
+      await store.addReaction('env_a', { id: 'r3', commentId: 'th2-c1', userId: 'alice', emoji: '👍', createdAt: at(1) });
+      expect((await store.getComment('env_a', 'th2-c1'))!.reactions.map((r) => r.id)).toEqual(['r1', 'r3']);
+      expect((await store.deleteReaction('env_a', 'r3'))!.value.id).toBe('r3');
+      expect(await store.deleteReaction('env_a', 'r3')).toBeUndefined();
+      expect(await store.getReaction('env_a', 'r1')).toMatchObject({ targetId: 'th2-c1', targetType: 'comment' });
+    });
+
+    it('resolves, filters and returns a room with everything in it', async () => {
+      await store.setThreadResolved('env_a', 'th1', true, at(400));
+      const resolved = await store.listThreads('env_a', 'room-1', { resolved: true }, { limit: 10 });
+      expect(resolved.items.map((t) => t.id)).toEqual(['th1']);
+      const open = await store.listThreads('env_a', 'room-1', { resolved: false }, { limit: 10 });
+      expect(open.items.map((t) => t.id)).toEqual(['th2']);
+      const full = await store.listRoomThreadsWithComments('env_a', 'room-1');
+      expect(full.map((t) => [t.id, t.comments.length])).toEqual([
+        ['th1', 1],
+        ['th2', 5],
+      ]);
+      expect(full[1]!.comments[0]!.reactions).toHaveLength(1);
+    });
+
+    it('deletes the thread with its last comment, and cascades reactions', async () => {
+      const result = await store.deleteComment('env_a', 'th1-c1');
+      expect(result!.value.threadDeleted).toBe(true);
+      expect(await store.getThread('env_a', 'th1')).toBeUndefined();
+      const gone = await store.deleteThread('env_a', 'th2');
+      expect(gone!.value.id).toBe('th2');
+      expect(await store.getReaction('env_a', 'r1')).toBeUndefined();
+      expect(await store.getComment('env_a', 'th2-r0')).toBeUndefined();
+      expect(await store.countEnvironment('env_a')).toMatchObject({ threads: 0, comments: 0, rooms: 1 });
+      expect(await store.countEnvironment('env_b')).toMatchObject({ threads: 1, comments: 1 });
+    });
+
+    it('pages rooms in creation order with a cursor', async () => {
+      for (let i = 0; i < 3; i++) await store.ensureRoom('env_a', `page-room-${i}`, at(1000 + i));
+      await store.ensureRoom('env_a', 'page-room-0', at(5000)); // idempotent, keeps its creation date
+      const first = await store.listRooms('env_a', { limit: 2 });
+      expect(first.items.map((r) => r.id)).toEqual(['room-1', 'page-room-0']);
+      const last = first.items[1]!;
+      const second = await store.listRooms('env_a', { limit: 2, after: { createdAt: last.createdAt, id: last.id } });
+      expect(second.items.map((r) => r.id)).toEqual(['page-room-1', 'page-room-2']);
+    });
+
+    it('stores admins with unique emails', async () => {
+      const admin = { id: 'adm_1', email: 'a@x.test', name: 'A', role: 'admin' as const, passwordHash: 'h', createdAt: at() };
+      await store.createAdmin(admin);
+      await expect(store.createAdmin({ ...admin, id: 'adm_2' })).rejects.toThrow();
+      expect(await store.findAdminByEmail('a@x.test')).toEqual(admin);
+      expect(await store.countAdmins()).toBe(1);
+    });
+  });
+}
