@@ -1,0 +1,129 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './helpers/process.ts';
+import { startTestServer, type TestServer } from './helpers/server.ts';
+import { postgresAvailable } from './helpers/services.ts';
+
+/** Polls until `check` passes or `ms` elapse; returns how long it took. */
+async function within(ms: number, check: () => Promise<boolean>): Promise<number> {
+  const start = Date.now();
+  while (!(await check())) {
+    if (Date.now() - start > ms) throw new Error(`not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return Date.now() - start;
+}
+
+for (const driver of ['sqlite', 'postgres'] as const) {
+  describe.skipIf(driver === 'postgres' && !postgresAvailable)(`pulse CLI on ${driver}`, () => {
+    let t: TestServer;
+    beforeAll(async () => {
+      t = await startTestServer(driver);
+    });
+    afterAll(() => t.close());
+    const cli = (...args: string[]) => runCli(args, t.childEnv);
+
+    it('creates environments whose keys work on the running server at once', async () => {
+      const created = await cli('env', 'create', 'Staging', '--json');
+      expect(created.code).toBe(0);
+      expect(Object.keys(created.json).sort()).toEqual(['id', 'name', 'publishableKey', 'secretKey']);
+      expect(created.json).toMatchObject({ name: 'Staging', id: expect.stringMatching(/^env_/) });
+      expect(created.json.publishableKey).toMatch(/^pk_[0-9a-f]{48}$/);
+      expect(created.json.secretKey).toMatch(/^sk_[0-9a-f]{48}$/);
+      expect(created.stdout.trim().split('\n')).toHaveLength(1);
+      expect((await t.api('GET', '/api/v1/rooms', undefined, created.json.secretKey)).status).toBe(200);
+
+      const list = await cli('env', 'list', '--json');
+      expect(list.json.environments.map((e: any) => e.name)).toEqual(['Development', 'Staging']);
+      expect(list.json.environments[0].counts).toEqual({ rooms: 0, threads: 0, users: 0, comments: 0 });
+      // The secret is never printed again.
+      const keys = await cli('env', 'keys', created.json.id, '--json');
+      expect(JSON.stringify(keys.json)).not.toContain(created.json.secretKey);
+      expect(keys.json.keys.find((k: any) => k.kind === 'secret').prefix).toBe(created.json.secretKey.slice(0, 11));
+    });
+
+    it('renames', async () => {
+      const r = await cli('env', 'rename', t.envId, 'Dev', 'Box', '--json');
+      expect(r.json).toEqual({ id: t.envId, name: 'Dev Box' });
+      expect((await t.server.ctx.environments.get(t.envId)).name).toBe('Dev Box');
+    });
+
+    it('rotates: the old pair stops working on the running server, the new pair works', async () => {
+      const env = (await cli('env', 'create', 'Rotating', '--json')).json;
+      const rotated = await cli('env', 'rotate', env.id, '--json');
+      expect(rotated.code).toBe(0);
+      expect(rotated.json.publishableKey).toMatch(/^pk_/);
+      expect(rotated.json.secretKey).toMatch(/^sk_/);
+      expect(rotated.json.publishableKey).not.toBe(env.publishableKey);
+      const old = await t.api('GET', '/api/v1/rooms', undefined, env.secretKey);
+      expect(old.status).toBe(401);
+      expect(old.body.error.code).toBe('key_revoked');
+      expect((await t.api('GET', '/api/v1/rooms', undefined, rotated.json.secretKey)).status).toBe(200);
+    });
+
+    it('revokes one key by prefix or id, for good', async () => {
+      const env = (await cli('env', 'create', 'Revoking', '--json')).json;
+      const r = await cli('env', 'revoke', env.id, env.secretKey.slice(0, 11), '--json');
+      expect(r.code).toBe(0);
+      expect(r.json).toMatchObject({ kind: 'secret', revokedAt: expect.any(String) });
+      expect((await t.api('GET', '/api/v1/rooms', undefined, env.secretKey)).status).toBe(401);
+      const missing = await cli('env', 'revoke', env.id, 'key_nope');
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toContain('key_nope');
+    });
+
+    it('changes config, validated, and the running server applies it within a second', async () => {
+      await t.api('PUT', '/api/v1/users/u1', { name: 'U' });
+      const thread = (await t.api('POST', '/api/v1/rooms/cfg/threads', { userId: 'u1', body: 'hi' })).body.thread;
+      const commentId = thread.comments[0].id;
+      // Prime the server's config cache with allowReactions on.
+      expect((await t.api('POST', `/api/v1/comments/${commentId}/reactions`, { userId: 'u1', emoji: '👍' })).status).toBe(201);
+
+      const r = await cli('env', 'config', t.envId, 'allowReactions=false', 'maxFileSizeMb=25', '--json');
+      expect(r.code).toBe(0);
+      expect(Object.keys(r.json)).toHaveLength(18);
+      expect(r.json).toMatchObject({ allowReactions: false, maxFileSizeMb: 25, allowP2P: false, p2pMeshLimit: 6 });
+      const took = await within(1000, async () => {
+        const res = await t.api('POST', `/api/v1/comments/${commentId}/reactions`, { userId: 'u1', emoji: '🎉' });
+        return res.status === 403 && res.body.error.code === 'feature_disabled';
+      });
+      expect(took).toBeLessThan(1000);
+
+      const shown = await cli('env', 'config', t.envId, '--json');
+      expect(shown.json.allowReactions).toBe(false);
+    });
+
+    it('rejects unknown settings and out-of-range values with exit code 2 and a clear message', async () => {
+      const unknown = await cli('env', 'config', t.envId, 'allowTeleport=true');
+      expect(unknown.code).toBe(2);
+      expect(unknown.stderr).toContain('unknown setting "allowTeleport"');
+      const range = await cli('env', 'config', t.envId, 'maxFileSizeMb=0', '--json');
+      expect(range.code).toBe(2);
+      expect(range.stdout).toBe('');
+      expect(JSON.parse(range.stderr).error.message).toContain('maxFileSizeMb');
+      const notBool = await cli('env', 'config', t.envId, 'allowImages=maybe');
+      expect(notBool.code).toBe(2);
+      expect((await cli('env', 'config', 'env_missing', '--json')).code).toBe(2);
+      expect((await t.server.ctx.environments.config(t.envId)).maxFileSizeMb).toBe(25);
+    });
+
+    it('creates admins, refusing duplicates and bad input', async () => {
+      const ok = await cli('admin', 'create', '--email', 'Ops@Example.com', '--password', 'correct horse', '--name', 'Ops', '--json');
+      expect(ok.code).toBe(0);
+      expect(ok.json).toMatchObject({ email: 'ops@example.com', name: 'Ops', role: 'admin' });
+      const stored = await t.server.ctx.store.findAdminByEmail('ops@example.com');
+      expect(stored!.passwordHash).toMatch(/^scrypt\$/);
+      expect(stored!.passwordHash).not.toContain('correct horse');
+      expect((await cli('admin', 'create', '--email', 'ops@example.com', '--password', 'another one')).code).toBe(2);
+      expect((await cli('admin', 'create', '--email', 'm@example.com', '--password', 'short')).code).toBe(2);
+      expect((await cli('admin', 'create', '--email', 'm@example.com', '--password', 'long enough', '--role', 'owner')).code).toBe(2);
+      const member = await cli('admin', 'create', '--email', 'm@example.com', '--password', 'long enough', '--role', 'member', '--json');
+      expect(member.json.role).toBe('member');
+    });
+
+    it('prints usage for unknown commands', async () => {
+      const r = await cli('frobnicate');
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('Usage: pulse');
+    });
+  });
+}
