@@ -59,11 +59,15 @@ export const mentions = z
 export const attachmentIds = z.array(clientId).max(LIMITS.attachmentsPerCommentHardCap);
 
 const EMOJI = /^(?:\p{Extended_Pictographic}|\p{Emoji_Component}|\p{Regional_Indicator}|\u200d|\ufe0f|\u20e3)+$/u;
+const KEYCAP = /^[0-9#*]\ufe0f?\u20e3$/u;
 export const emoji = z
   .string()
   .min(1)
   .max(LIMITS.emojiLength)
-  .refine((s) => EMOJI.test(s) && /\p{Extended_Pictographic}|\p{Regional_Indicator}/u.test(s), 'emoji must be an emoji character');
+  .refine(
+    (s) => EMOJI.test(s) && (/\p{Extended_Pictographic}|\p{Regional_Indicator}/u.test(s) || KEYCAP.test(s)),
+    'emoji must be an emoji character',
+  );
 
 const unit = z.number().min(0).max(1);
 

@@ -8,3 +8,6 @@ export * from './timing.ts';
 export * from './palette.ts';
 export * from './events.ts';
 export * from './rest-routes.ts';
+export * from './close-codes.ts';
+export * from './realtime-models.ts';
+export * from './messages.ts';

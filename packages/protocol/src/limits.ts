@@ -12,6 +12,18 @@ export const LIMITS = {
   selectorLength: 1024,
   pathLength: 2048,
   environmentNameLength: 80,
+  /** Points in one drawing stroke, and strokes kept per room. */
+  strokePoints: 2000,
+  strokesPerRoom: 5000,
+  /** Largest WebSocket frame handled; bigger frames get `message_too_big`. */
+  wsMessageBytes: 64 * 1024,
+  /** Frames above this are not even read: the socket is closed with MESSAGE_TOO_BIG. */
+  wsHardMessageBytes: 1024 * 1024,
+  /** Connections one room accepts before ROOM_FULL. */
+  connectionsPerRoom: 2000,
+  /** Notifications and activity entries sent in auth:ok. */
+  notificationsInState: 50,
+  activityInState: 50,
   /** Largest JSON body accepted by the REST API. */
   restBodyBytes: 256 * 1024,
   /** Page size for list endpoints: default and maximum. */

@@ -1,5 +1,5 @@
-import { buildOpenApiDocument, LIMITS } from '@pulse/protocol';
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import { buildOpenApiDocument, LIMITS, PulseError } from '@pulse/protocol';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { ServerContext } from './context.ts';
 import { registerRestApi } from './rest/api-v1.ts';
 import { installErrorHandling } from './rest/errors.ts';
@@ -13,6 +13,13 @@ export async function buildApp(ctx: ServerContext, health: () => Promise<Record<
     bodyLimit: LIMITS.restBodyBytes,
     trustProxy: true,
     return503OnClosing: true,
+    // Room ids may be 256 characters, several times longer once percent-encoded.
+    maxParamLength: 4096,
+    // Router errors (bad percent-encoding, over-long parameters) answer in the catalogue's shape.
+    frameworkErrors: (err, _request, reply) => {
+      const e = new PulseError('validation_failed', `path: ${err.message}`);
+      void (reply as FastifyReply).status(e.status).send(e.toBody());
+    },
   });
   installErrorHandling(app);
   // JSON only: a text/plain body gets 415 rather than reaching a handler as a string.

@@ -4,6 +4,7 @@ import {
   PulseError,
   REST_ROUTES,
   TOKEN_DEFAULT_LIFETIME_S,
+  externalUserId,
   roomId as roomIdSchema,
   type RestRouteName,
 } from '@pulse/protocol';
@@ -25,8 +26,9 @@ interface Call {
 type Handler = (call: Call) => Promise<unknown | { status: number; body: unknown }>;
 
 const BACKEND: Actor = { kind: 'backend' };
-const withStatus = (status: number, body: unknown) => ({ [STATUS]: status, body });
 const STATUS = Symbol('status');
+/** A handler result with another status than the route's default. */
+const withStatus = (status: number, body: unknown) => ({ [STATUS]: status, body });
 
 function page(query: { limit?: number; cursor?: string }): PageRequest {
   return { limit: query.limit ?? LIMITS.pageDefault, ...(query.cursor ? { after: decodeCursor(query.cursor) } : {}) };
@@ -170,8 +172,9 @@ function handlers(ctx: ServerContext): Record<RestRouteName, Handler> {
 
     async putUser({ request, envId, params }) {
       const body = parseInput(r.putUser.body, request.body);
+      const externalId = parseParam(externalUserId, params.userId, 'userId');
       const user = await collab.upsertUser(envId, {
-        externalId: params.userId!,
+        externalId,
         name: body.name,
         avatar: body.avatar ?? null,
         ...(body.color ? { color: body.color } : {}),
@@ -183,13 +186,18 @@ function handlers(ctx: ServerContext): Record<RestRouteName, Handler> {
 
 export function registerRestApi(app: FastifyInstance, ctx: ServerContext): void {
   const table = handlers(ctx);
+  const keys = new WeakMap<FastifyRequest, KeyRecord>();
   for (const [name, route] of Object.entries(REST_ROUTES) as [RestRouteName, (typeof REST_ROUTES)[RestRouteName]][]) {
     const handler = table[name];
     app.route({
       method: route.method,
       url: route.path,
+      // Credentials are checked before the body is read: an unauthenticated caller learns nothing else.
+      onRequest: async (request) => {
+        keys.set(request, await authenticateSecretKey(ctx.store, request.headers.authorization));
+      },
       handler: async (request, reply) => {
-        const key = await authenticateSecretKey(ctx.store, request.headers.authorization);
+        const key = keys.get(request)!;
         const result = await handler({ request, params: request.params as Params, envId: key.environmentId, key });
         const status = (result as { [STATUS]?: number })[STATUS];
         void reply.status(status ?? route.status).send(status ? (result as { body: unknown }).body : result);

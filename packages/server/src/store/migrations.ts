@@ -127,6 +127,62 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0002_realtime': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('notifications')
+          .addColumn('environment_id', 'text', (c) => c.notNull())
+          .addColumn('id', 'text', (c) => c.notNull())
+          .addColumn('user_id', 'text', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('room_id', 'text', (c) => c.notNull())
+          .addColumn('thread_id', 'text', (c) => c.notNull())
+          .addColumn('comment_id', 'text', (c) => c.notNull())
+          .addColumn('actor_id', 'text', (c) => c.notNull())
+          .addColumn('preview', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('read_at', 'text')
+          .addPrimaryKeyConstraint('notifications_pk', ['environment_id', 'id'])
+          .addForeignKeyConstraint('notifications_comment_fk', ['environment_id', 'comment_id'], 'comments', ['environment_id', 'id'], (c) =>
+            c.onDelete('cascade'),
+          )
+          .execute();
+        await db.schema.createIndex('notifications_user').on('notifications').columns(['environment_id', 'user_id', 'created_at']).execute();
+        await db.schema.createIndex('notifications_comment').on('notifications').columns(['environment_id', 'comment_id']).execute();
+
+        await db.schema
+          .createTable('activity')
+          .addColumn('environment_id', 'text', (c) => c.notNull())
+          .addColumn('id', 'text', (c) => c.notNull())
+          .addColumn('room_id', 'text', (c) => c.notNull())
+          .addColumn('user_id', 'text')
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('thread_id', 'text')
+          .addColumn('comment_id', 'text')
+          .addColumn('preview', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('activity_pk', ['environment_id', 'id'])
+          .execute();
+        await db.schema.createIndex('activity_room').on('activity').columns(['environment_id', 'room_id', 'created_at']).execute();
+
+        await db.schema
+          .createTable('strokes')
+          .addColumn('environment_id', 'text', (c) => c.notNull())
+          .addColumn('id', 'text', (c) => c.notNull())
+          .addColumn('room_id', 'text', (c) => c.notNull())
+          .addColumn('user_id', 'text', (c) => c.notNull())
+          .addColumn('points', 'text', (c) => c.notNull())
+          .addColumn('color', 'text', (c) => c.notNull())
+          .addColumn('width', 'real', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('strokes_pk', ['environment_id', 'id'])
+          .addForeignKeyConstraint('strokes_room_fk', ['environment_id', 'room_id'], 'rooms', ['environment_id', 'id'], (c) =>
+            c.onDelete('cascade'),
+          )
+          .execute();
+        await db.schema.createIndex('strokes_room').on('strokes').columns(['environment_id', 'room_id', 'created_at']).execute();
+      },
+    },
   };
 }
 

@@ -68,6 +68,40 @@ export interface Database {
     emoji: string;
     created_at: string;
   };
+  notifications: {
+    environment_id: string;
+    id: string;
+    user_id: string;
+    kind: 'mention' | 'reply';
+    room_id: string;
+    thread_id: string;
+    comment_id: string;
+    actor_id: string;
+    preview: string;
+    created_at: string;
+    read_at: string | null;
+  };
+  activity: {
+    environment_id: string;
+    id: string;
+    room_id: string;
+    user_id: string | null;
+    kind: string;
+    thread_id: string | null;
+    comment_id: string | null;
+    preview: string | null;
+    created_at: string;
+  };
+  strokes: {
+    environment_id: string;
+    id: string;
+    room_id: string;
+    user_id: string;
+    points: string;
+    color: string;
+    width: number;
+    created_at: string;
+  };
   control_events: {
     id: Generated<number>;
     environment_id: string | null;

@@ -21,6 +21,26 @@ export function openSqliteStore(options: SqliteOptions): Store {
   database.pragma('foreign_keys = ON');
   // The CLI writes to the same file while a server runs: wait for the lock rather than fail.
   database.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
   return kyselyStore(db, 'sqlite');
+}
+
+/**
+ * Kysely prepares every query anew; preparing costs more than running our small statements.
+ * The SQL text of a Kysely query is stable (values are bound), so statements are cached by text.
+ */
+function withStatementCache(database: BetterSqlite3.Database, max = 500) {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => database.close(),
+    prepare(sql: string) {
+      let statement = cache.get(sql);
+      if (!statement) {
+        if (cache.size >= max) cache.clear();
+        statement = database.prepare(sql);
+        cache.set(sql, statement);
+      }
+      return statement;
+    },
+  };
 }
