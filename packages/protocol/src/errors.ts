@@ -58,6 +58,8 @@ export const ERROR_CATALOGUE = {
   file_too_large: { status: 413, message: 'The file is larger than the environment allows.' },
   unsupported_media_type: { status: 415, message: 'Unsupported Content-Type; send application/json.' },
   rate_limited: { status: 429, message: 'Too many requests; slow down.' },
+  room_full: { status: 429, message: 'This room has reached its connection limit.' },
+  already_authenticated: { status: 400, message: 'This connection is already authenticated; open a new one to change rooms.' },
   // 5xx
   internal_error: { status: 500, message: 'Something went wrong on the server.' },
   service_unavailable: { status: 503, message: 'The service is temporarily unavailable.' },

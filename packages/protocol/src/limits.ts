@@ -19,6 +19,12 @@ export const LIMITS = {
   wsMessageBytes: 64 * 1024,
   /** Frames above this are not even read: the socket is closed with MESSAGE_TOO_BIG. */
   wsHardMessageBytes: 1024 * 1024,
+  /** Past this much unsent data a socket gets no ephemeral frames (cursors…) until it drains. */
+  wsSoftBufferBytes: 256 * 1024,
+  /** Past this much unsent data a socket is closed with SLOW_CONSUMER, to resync on reconnect. */
+  wsHardBufferBytes: 4 * 1024 * 1024,
+  /** Clicks and emoji drops relayed per user per tick; more are dropped. */
+  oneShotsPerTick: 8,
   /** Connections one room accepts before ROOM_FULL. */
   connectionsPerRoom: 2000,
   /** Notifications and activity entries sent in auth:ok. */

@@ -8,6 +8,10 @@ export const newKeyId = () => `key_${hex(8)}`;
 export const newThreadId = () => `thread_${hex(12)}`;
 export const newCommentId = () => `comment_${hex(12)}`;
 export const newReactionId = () => `reaction_${hex(12)}`;
+export const newActivityId = () => `act_${hex(12)}`;
+export const newNotificationId = () => `ntf_${hex(12)}`;
+export const newStrokeId = () => `stroke_${hex(12)}`;
+export const newConnectionId = () => `conn_${hex(8)}`;
 export const newAdminId = () => `adm_${hex(8)}`;
 
 /** API keys carry 192 bits of randomness. */

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import type { HubOptions } from './realtime/hub.ts';
 
 /** Server configuration, read from the environment (documented in docs/configuration.md). */
 export interface ServerOptions {
@@ -14,6 +15,8 @@ export interface ServerOptions {
   secret?: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   sqliteSynchronous: 'normal' | 'full';
+  /** Realtime timing overrides (tests shorten them). */
+  realtime?: HubOptions;
 }
 
 function port(value: string | undefined, fallback: number): number {

@@ -9,8 +9,10 @@ import { ControlPoller } from './control/poller.ts';
 import { CollabService } from './domain/collab.ts';
 import { ConfigCache } from './domain/config-cache.ts';
 import { EnvironmentService, type KeyPair } from './domain/environments.ts';
-import { noRoomEvents } from './domain/events.ts';
+import { noRealtime } from './domain/events.ts';
 import type { ServerOptions } from './options.ts';
+import { MemoryBus, type Bus } from './realtime/bus.ts';
+import { RealtimeHub } from './realtime/hub.ts';
 import { openStore } from './store/index.ts';
 
 export interface PulseServer {
@@ -20,6 +22,7 @@ export interface PulseServer {
   url: string;
   /** Set on the very first start: the Development environment and its keys (shown once). */
   firstRun?: { environmentId: string; environmentName: string } & KeyPair;
+  hub: RealtimeHub;
   close(): Promise<void>;
 }
 
@@ -42,7 +45,8 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
   try {
     const { secret } = loadServerSecret(options.dataDir, options.secret);
     const tokens = new TokenService(secret, store);
-    const collab = new CollabService(store, configs, noRoomEvents);
+    const collab = new CollabService(store, configs, noRealtime);
+    const bus: Bus = new MemoryBus();
 
     let firstRun: PulseServer['firstRun'];
     if ((await store.listEnvironments()).length === 0) {
@@ -59,14 +63,21 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
       collab,
       presence: { list: async () => [] },
     };
+    const hub = new RealtimeHub(ctx, bus, options.realtime);
+    collab.setSink(hub);
+    ctx.presence = { list: (envId, roomId) => hub.presence(envId, roomId) };
 
-    environments.onChange((change) => configs.invalidate(change.environmentId));
+    const environmentChanged = (envId: string | null, kind: string) => {
+      configs.invalidate(envId);
+      if (envId) hub.environmentChanged(envId, kind).catch((err) => app.log.error({ err }, 'applying an environment change failed'));
+    };
+    environments.onChange((change) => environmentChanged(change.environmentId, change.kind));
     let controlError: string | undefined;
     const poller = new ControlPoller(
       store,
       (event) => {
         controlError = undefined;
-        configs.invalidate(event.environmentId);
+        environmentChanged(event.environmentId, event.kind);
       },
       (err) => {
         controlError = String((err as Error).message ?? err);
@@ -83,11 +94,13 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
         checks.database = `error: ${(err as Error).message}`;
       }
       if (controlError) checks.control = `error: ${controlError}`;
+      checks.bus = bus.health();
       const ok = Object.values(checks).every((v) => v === 'ok');
       return { status: ok ? 'ok' : 'degraded', driver: store.dialect, checks };
     };
 
     const app = await buildApp(ctx, health);
+    hub.attach(app.server);
     await poller.start();
     const address = await app.listen({ port: options.port, host: options.host });
     const url = address.replace('[::1]', 'localhost');
@@ -97,9 +110,12 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
       ctx,
       url,
       ...(firstRun ? { firstRun } : {}),
+      hub,
       async close() {
         poller.stop();
+        await hub.close();
         await app.close();
+        await bus.close();
         await store.close();
       },
     };

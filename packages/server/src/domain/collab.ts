@@ -1,18 +1,21 @@
 import {
+  LIMITS,
   PulseError,
+  type ActivityKind,
   type Comment,
+  type DrawStroke,
   type PinPosition,
   type Reaction,
   type Thread,
   type ThreadWithComments,
   type User,
 } from '@pulse/protocol';
-import { newCommentId, newReactionId, newThreadId, nowIso } from '../ids.ts';
+import { newActivityId, newCommentId, newNotificationId, newReactionId, newStrokeId, newThreadId, nowIso } from '../ids.ts';
 import type { Store } from '../store/index.ts';
-import type { UserProfile } from '../store/types.ts';
+import type { Effects, NewActivity, NewNotification, Sequenced, UserProfile } from '../store/types.ts';
 import { canModerate, type Actor } from './actor.ts';
 import type { ConfigCache } from './config-cache.ts';
-import type { RoomEventSink } from './events.ts';
+import type { RealtimeSink } from './events.ts';
 
 export interface NewThreadInput {
   id?: string;
@@ -31,34 +34,54 @@ export interface NewCommentInput {
   mentions?: string[];
 }
 
+const PREVIEW_CHARS = 140;
+const preview = (body: string) => (body.length > PREVIEW_CHARS ? body.slice(0, PREVIEW_CHARS - 1) + '…' : body);
 const unique = (ids: string[] = []) => [...new Set(ids)];
+const actorUserId = (actor: Actor) => (actor.kind === 'user' ? actor.externalId : null);
+
+function activity(kind: ActivityKind, userId: string | null, fields: Partial<NewActivity> = {}): NewActivity {
+  return {
+    id: newActivityId(),
+    roomId: '', // filled in by the store once the object's room is known
+    userId,
+    kind,
+    threadId: null,
+    commentId: null,
+    preview: null,
+    createdAt: nowIso(),
+    ...fields,
+  };
+}
 
 /**
- * Threads, comments, reactions and users: every durable change goes through here, whether it
- * arrives over REST, WebSocket or the panel. Each change is committed to the store first and
- * only then announced to the room.
+ * Threads, comments, reactions, drawing and notifications: every durable change goes through
+ * here, whether it arrives over REST, WebSocket or the panel. Each change is committed to the
+ * store (with its activity entry and notifications, in one transaction) and only then announced.
  */
 export class CollabService {
   readonly #store: Store;
   readonly #configs: ConfigCache;
-  #events: RoomEventSink;
+  #sink: RealtimeSink;
 
-  constructor(store: Store, configs: ConfigCache, events: RoomEventSink) {
+  constructor(store: Store, configs: ConfigCache, sink: RealtimeSink) {
     this.#store = store;
     this.#configs = configs;
-    this.#events = events;
+    this.#sink = sink;
   }
 
-  setEventSink(events: RoomEventSink): void {
-    this.#events = events;
+  setSink(sink: RealtimeSink): void {
+    this.#sink = sink;
+  }
+
+  async #requireFeature(envId: string, flag: 'allowReactions' | 'allowDrawing' | 'allowMentions', what: string) {
+    const config = await this.#configs.require(envId);
+    if (!config[flag]) throw new PulseError('feature_disabled', `${what} are turned off for this environment.`);
   }
 
   async #checkComment(envId: string, body: string, mentions: string[]): Promise<void> {
     if (body.trim().length === 0) throw new PulseError('validation_failed', 'body: must not be empty');
-    if (mentions.length > 0) {
-      const config = await this.#configs.require(envId);
-      if (!config.allowMentions) throw new PulseError('feature_disabled', 'Mentions are turned off for this environment.');
-    }
+    if (mentions.length > LIMITS.mentionsPerComment) throw new PulseError('too_many_mentions');
+    if (mentions.length > 0) await this.#requireFeature(envId, 'allowMentions', 'Mentions');
   }
 
   async #requireUser(envId: string, externalId: string): Promise<User> {
@@ -72,79 +95,119 @@ export class CollabService {
     return user;
   }
 
+  #notifications(
+    kind: 'mention' | 'reply',
+    recipients: string[],
+    fields: { threadId: string; commentId: string; actorId: string; body: string; roomId?: string },
+  ): NewNotification[] {
+    const at = nowIso();
+    return recipients
+      .filter((userId) => userId !== fields.actorId)
+      .map((userId) => ({
+        id: newNotificationId(),
+        userId,
+        kind,
+        roomId: fields.roomId ?? '',
+        threadId: fields.threadId,
+        commentId: fields.commentId,
+        actorId: fields.actorId,
+        preview: preview(fields.body),
+        createdAt: at,
+      }));
+  }
+
+  #announce<T>(envId: string, result: Sequenced<T>, event: Parameters<RealtimeSink['roomEvent']>[2]): void {
+    this.#sink.roomEvent(envId, result.roomId, result.activity ? { ...event, activity: result.activity } : event);
+    for (const { userId, ...notification } of result.notifications ?? []) this.#sink.notification(envId, userId, notification);
+  }
+
   upsertUser(envId: string, profile: UserProfile): Promise<User> {
     return this.#store.upsertUser(envId, profile, nowIso());
   }
 
-  async createThread(envId: string, actor: Actor, input: NewThreadInput): Promise<ThreadWithComments> {
+  async createThread(envId: string, input: NewThreadInput): Promise<ThreadWithComments> {
     const mentions = unique(input.mentions);
     await this.#checkComment(envId, input.body, mentions);
     await this.#requireUser(envId, input.authorId);
     const at = nowIso();
-    const { value, roomId, seq } = await this.#store.createThread(
+    const threadId = input.id ?? newThreadId();
+    const commentId = newCommentId();
+    const effects: Effects = {
+      activity: activity('thread.created', input.authorId, { threadId, commentId, preview: preview(input.body) }),
+      notifications: this.#notifications('mention', mentions, { threadId, commentId, actorId: input.authorId, body: input.body, roomId: input.roomId }),
+    };
+    const result = await this.#store.createThread(
       envId,
-      { id: input.id ?? newThreadId(), roomId: input.roomId, position: input.position ?? null, createdBy: input.authorId, createdAt: at },
-      { id: newCommentId(), userId: input.authorId, body: input.body, mentions, createdAt: at },
+      { id: threadId, roomId: input.roomId, position: input.position ?? null, createdBy: input.authorId, createdAt: at },
+      { id: commentId, userId: input.authorId, body: input.body, mentions, createdAt: at },
+      effects,
     );
-    void actor;
-    this.#events.roomEvent(envId, roomId, { type: 'thread:created', seq, thread: value });
-    return value;
+    this.#announce(envId, result, { type: 'thread:created', seq: result.seq, thread: result.value });
+    return result.value;
   }
 
-  async addComment(envId: string, actor: Actor, input: NewCommentInput): Promise<Comment> {
+  async addComment(envId: string, input: NewCommentInput): Promise<Comment> {
     const mentions = unique(input.mentions);
     await this.#checkComment(envId, input.body, mentions);
     await this.#requireUser(envId, input.authorId);
-    void actor;
-    const { value, roomId, seq } = await this.#store.createComment(envId, {
-      id: input.id ?? newCommentId(),
-      threadId: input.threadId,
-      userId: input.authorId,
-      body: input.body,
-      mentions,
-      createdAt: nowIso(),
-    });
-    this.#events.roomEvent(envId, roomId, { type: 'comment:created', seq, comment: value });
-    return value;
+    const participants = await this.#store.threadParticipants(envId, input.threadId);
+    const commentId = input.id ?? newCommentId();
+    const fields = { threadId: input.threadId, commentId, actorId: input.authorId, body: input.body };
+    const effects: Effects = {
+      activity: activity('comment.created', input.authorId, { threadId: input.threadId, commentId, preview: preview(input.body) }),
+      notifications: [
+        ...this.#notifications('mention', mentions, fields),
+        ...this.#notifications('reply', participants.filter((p) => !mentions.includes(p)), fields),
+      ],
+    };
+    const result = await this.#store.createComment(
+      envId,
+      { id: commentId, threadId: input.threadId, userId: input.authorId, body: input.body, mentions, createdAt: nowIso() },
+      effects,
+    );
+    this.#announce(envId, result, { type: 'comment:created', seq: result.seq, comment: result.value });
+    return result.value;
   }
 
   async #ownedComment(envId: string, actor: Actor, commentId: string): Promise<Comment> {
     const comment = await this.#store.getComment(envId, commentId);
     if (!comment) throw new PulseError('comment_not_found');
-    if (!canModerate(actor) && actor.kind === 'user' && comment.userId !== actor.externalId) throw new PulseError('not_author');
+    if (!canModerate(actor) && comment.userId !== actorUserId(actor)) throw new PulseError('not_author');
     return comment;
   }
 
   async editComment(envId: string, actor: Actor, commentId: string, change: { body: string; mentions?: string[] }): Promise<Comment> {
-    await this.#ownedComment(envId, actor, commentId);
+    const before = await this.#ownedComment(envId, actor, commentId);
     const mentions = unique(change.mentions);
     await this.#checkComment(envId, change.body, mentions);
-    const result = await this.#store.updateComment(envId, commentId, { body: change.body, mentions }, nowIso());
+    const added = mentions.filter((m) => !before.mentions.includes(m));
+    const effects: Effects = {
+      activity: activity('comment.edited', actorUserId(actor) ?? before.userId, { threadId: before.threadId, commentId, preview: preview(change.body) }),
+      notifications: this.#notifications('mention', added, { threadId: before.threadId, commentId, actorId: before.userId, body: change.body }),
+    };
+    const result = await this.#store.updateComment(envId, commentId, { body: change.body, mentions }, nowIso(), effects);
     if (!result) throw new PulseError('comment_not_found');
-    this.#events.roomEvent(envId, result.roomId, { type: 'comment:updated', seq: result.seq, comment: result.value });
+    this.#announce(envId, result, { type: 'comment:updated', seq: result.seq, comment: result.value });
     return result.value;
   }
 
   async deleteComment(envId: string, actor: Actor, commentId: string): Promise<{ threadDeleted: boolean }> {
-    await this.#ownedComment(envId, actor, commentId);
-    const result = await this.#store.deleteComment(envId, commentId);
+    const before = await this.#ownedComment(envId, actor, commentId);
+    const effects: Effects = {
+      activity: activity('comment.deleted', actorUserId(actor), { threadId: before.threadId, commentId }),
+    };
+    const result = await this.#store.deleteComment(envId, commentId, effects);
     if (!result) throw new PulseError('comment_not_found');
     const { comment, threadDeleted } = result.value;
-    this.#events.roomEvent(envId, result.roomId, {
-      type: 'comment:deleted',
-      seq: result.seq,
-      commentId,
-      threadId: comment.threadId,
-      threadDeleted,
-    });
+    this.#announce(envId, result, { type: 'comment:deleted', seq: result.seq, commentId, threadId: comment.threadId, threadDeleted });
     return { threadDeleted };
   }
 
   async setResolved(envId: string, actor: Actor, threadId: string, resolved: boolean): Promise<Thread> {
-    void actor;
-    const result = await this.#store.setThreadResolved(envId, threadId, resolved, nowIso());
+    const effects: Effects = { activity: activity(resolved ? 'thread.resolved' : 'thread.reopened', actorUserId(actor), { threadId }) };
+    const result = await this.#store.setThreadResolved(envId, threadId, resolved, nowIso(), effects);
     if (!result) throw new PulseError('thread_not_found');
-    this.#events.roomEvent(envId, result.roomId, { type: 'thread:updated', seq: result.seq, thread: result.value });
+    this.#announce(envId, result, { type: 'thread:updated', seq: result.seq, thread: result.value });
     return result.value;
   }
 
@@ -154,34 +217,46 @@ export class CollabService {
       if (!thread) throw new PulseError('thread_not_found');
       if (thread.comments[0]?.userId !== actor.externalId) throw new PulseError('forbidden', 'Only the author of a thread can delete it.');
     }
-    const result = await this.#store.deleteThread(envId, threadId);
+    const effects: Effects = { activity: activity('thread.deleted', actorUserId(actor), { threadId }) };
+    const result = await this.#store.deleteThread(envId, threadId, effects);
     if (!result) throw new PulseError('thread_not_found');
-    this.#events.roomEvent(envId, result.roomId, { type: 'thread:deleted', seq: result.seq, threadId });
+    this.#announce(envId, result, { type: 'thread:deleted', seq: result.seq, threadId });
   }
 
-  async addReaction(envId: string, actor: Actor, input: { commentId: string; userId: string; emoji: string }): Promise<{ reaction: Reaction; created: boolean }> {
-    const config = await this.#configs.require(envId);
-    if (!config.allowReactions) throw new PulseError('feature_disabled', 'Reactions are turned off for this environment.');
+  async addReaction(envId: string, input: { commentId: string; userId: string; emoji: string }): Promise<{ reaction: Reaction; created: boolean }> {
+    await this.#requireFeature(envId, 'allowReactions', 'Reactions');
     await this.#requireUser(envId, input.userId);
-    void actor;
     const result = await this.#store.addReaction(envId, { id: newReactionId(), createdAt: nowIso(), ...input });
-    if (result.value.created) {
-      this.#events.roomEvent(envId, result.roomId, { type: 'reaction:added', seq: result.seq, reaction: result.value.reaction });
-    }
+    if (result.value.created) this.#announce(envId, result, { type: 'reaction:added', seq: result.seq, reaction: result.value.reaction });
     return result.value;
   }
 
   async removeReaction(envId: string, actor: Actor, reactionId: string): Promise<void> {
     const existing = await this.#store.getReaction(envId, reactionId);
     if (!existing) throw new PulseError('reaction_not_found');
-    if (actor.kind === 'user' && existing.userId !== actor.externalId) throw new PulseError('forbidden', 'You can only remove your own reactions.');
+    if (!canModerate(actor) && existing.userId !== actorUserId(actor)) throw new PulseError('forbidden', 'You can only remove your own reactions.');
     const result = await this.#store.deleteReaction(envId, reactionId);
     if (!result) throw new PulseError('reaction_not_found');
-    this.#events.roomEvent(envId, result.roomId, {
-      type: 'reaction:removed',
-      seq: result.seq,
-      reactionId,
-      targetId: result.value.targetId,
-    });
+    this.#announce(envId, result, { type: 'reaction:removed', seq: result.seq, reactionId, targetId: result.value.targetId });
+  }
+
+  async addStroke(envId: string, roomId: string, stroke: Omit<DrawStroke, 'id' | 'createdAt'> & { id?: string }): Promise<DrawStroke> {
+    await this.#requireFeature(envId, 'allowDrawing', 'Drawing');
+    const result = await this.#store.addStroke(envId, roomId, { ...stroke, id: stroke.id ?? newStrokeId(), createdAt: nowIso() }, LIMITS.strokesPerRoom);
+    this.#announce(envId, result, { type: 'draw:stroke', seq: result.seq, stroke: result.value });
+    return result.value;
+  }
+
+  async clearDrawing(envId: string, actor: Actor, roomId: string): Promise<void> {
+    await this.#requireFeature(envId, 'allowDrawing', 'Drawing');
+    const effects: Effects = { activity: { ...activity('drawing.cleared', actorUserId(actor)), roomId } };
+    const result = await this.#store.clearDrawing(envId, roomId, effects);
+    this.#announce(envId, result, { type: 'draw:clear', seq: result.seq, userId: actorUserId(actor) });
+  }
+
+  async markNotificationsRead(envId: string, userId: string, ids: string[] | 'all'): Promise<string[]> {
+    const changed = await this.#store.markNotificationsRead(envId, userId, ids, nowIso());
+    if (changed.length) this.#sink.notificationsRead(envId, userId, changed, ids === 'all');
+    return changed;
   }
 }

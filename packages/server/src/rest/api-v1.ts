@@ -94,7 +94,7 @@ function handlers(ctx: ServerContext): Record<RestRouteName, Handler> {
     async createThread({ request, envId, params }) {
       const body = parseInput(r.createThread.body, request.body);
       parseParam(roomIdSchema, params.roomId, 'roomId');
-      const thread = await collab.createThread(envId, BACKEND, {
+      const thread = await collab.createThread(envId, {
         ...(body.id ? { id: body.id } : {}),
         roomId: params.roomId!,
         authorId: body.userId,
@@ -130,7 +130,7 @@ function handlers(ctx: ServerContext): Record<RestRouteName, Handler> {
 
     async createComment({ request, envId, params }) {
       const body = parseInput(r.createComment.body, request.body);
-      const comment = await collab.addComment(envId, BACKEND, {
+      const comment = await collab.addComment(envId, {
         ...(body.id ? { id: body.id } : {}),
         threadId: params.threadId!,
         authorId: body.userId,
@@ -153,7 +153,7 @@ function handlers(ctx: ServerContext): Record<RestRouteName, Handler> {
 
     async addReaction({ request, envId, params }) {
       const body = parseInput(r.addReaction.body, request.body);
-      const { reaction, created } = await collab.addReaction(envId, BACKEND, {
+      const { reaction, created } = await collab.addReaction(envId, {
         commentId: params.commentId!,
         userId: body.userId,
         emoji: body.emoji,

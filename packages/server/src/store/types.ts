@@ -1,4 +1,9 @@
 import type {
+  ActivityEntry,
+  ActivityKind,
+  DrawStroke,
+  Notification,
+  NotificationKind,
   ApiKeyInfo,
   Comment,
   EnvConfig,
@@ -32,6 +37,9 @@ export interface Store
     UserRepo,
     RoomRepo,
     ThreadRepo,
+    NotificationRepo,
+    ActivityRepo,
+    DrawingRepo,
     AdminRepo {
   readonly dialect: Dialect;
   migrate(): Promise<void>;
@@ -140,21 +148,59 @@ export interface Sequenced<T> {
   value: T;
   roomId: string;
   seq: number;
+  /** The activity entry written with the change, when one was asked for. */
+  activity?: ActivityEntry;
+  /** The notifications written with the change. */
+  notifications?: StoredNotification[];
+}
+
+export interface NewActivity {
+  id: string;
+  roomId: string;
+  userId: string | null;
+  kind: ActivityKind;
+  threadId: string | null;
+  commentId: string | null;
+  preview: string | null;
+  createdAt: string;
+}
+
+export interface NewNotification {
+  id: string;
+  userId: string;
+  kind: NotificationKind;
+  roomId: string;
+  threadId: string;
+  commentId: string;
+  actorId: string;
+  preview: string;
+  createdAt: string;
+}
+
+/** A notification with its recipient. */
+export type StoredNotification = Notification & { userId: string };
+
+/** Rows written in the same transaction as a change. */
+export interface Effects {
+  activity?: NewActivity;
+  notifications?: NewNotification[];
 }
 
 export interface ThreadRepo {
   /** Creates the room if needed, the thread and its first comment. Throws `already_exists` on a duplicate id. */
-  createThread(envId: string, thread: NewThread, first: Omit<NewComment, 'threadId'>): Promise<Sequenced<ThreadWithComments>>;
+  createThread(envId: string, thread: NewThread, first: Omit<NewComment, 'threadId'>, effects?: Effects): Promise<Sequenced<ThreadWithComments>>;
   getThread(envId: string, threadId: string): Promise<Thread | undefined>;
   getThreadWithComments(envId: string, threadId: string): Promise<ThreadWithComments | undefined>;
   listThreads(envId: string, roomId: string, filter: { resolved?: boolean }, page: PageRequest): Promise<Page<Thread>>;
   /** Every thread of a room with its comments and reactions (a room's full state). */
   listRoomThreadsWithComments(envId: string, roomId: string): Promise<ThreadWithComments[]>;
-  setThreadResolved(envId: string, threadId: string, resolved: boolean, at: string): Promise<Sequenced<Thread> | undefined>;
-  deleteThread(envId: string, threadId: string): Promise<Sequenced<Thread> | undefined>;
+  setThreadResolved(envId: string, threadId: string, resolved: boolean, at: string, effects?: Effects): Promise<Sequenced<Thread> | undefined>;
+  deleteThread(envId: string, threadId: string, effects?: Effects): Promise<Sequenced<Thread> | undefined>;
+  /** External ids of everyone who commented in the thread, in order of first comment. */
+  threadParticipants(envId: string, threadId: string): Promise<string[]>;
 
   /** Throws `thread_not_found` or `already_exists`. */
-  createComment(envId: string, comment: NewComment): Promise<Sequenced<Comment>>;
+  createComment(envId: string, comment: NewComment, effects?: Effects): Promise<Sequenced<Comment>>;
   getComment(envId: string, commentId: string): Promise<Comment | undefined>;
   listComments(envId: string, threadId: string, page: PageRequest): Promise<Page<Comment>>;
   updateComment(
@@ -162,9 +208,14 @@ export interface ThreadRepo {
     commentId: string,
     change: { body: string; mentions: string[] },
     at: string,
+    effects?: Effects,
   ): Promise<Sequenced<Comment> | undefined>;
   /** Deletes the comment, and its thread when it was the last one. */
-  deleteComment(envId: string, commentId: string): Promise<Sequenced<{ comment: Comment; threadDeleted: boolean }> | undefined>;
+  deleteComment(
+    envId: string,
+    commentId: string,
+    effects?: Effects,
+  ): Promise<Sequenced<{ comment: Comment; threadDeleted: boolean }> | undefined>;
 
   /** One reaction per user per emoji per comment: an existing one is returned with `created: false`. Throws `comment_not_found`. */
   addReaction(
@@ -173,6 +224,26 @@ export interface ThreadRepo {
   ): Promise<Sequenced<{ reaction: Reaction; created: boolean }>>;
   getReaction(envId: string, reactionId: string): Promise<Reaction | undefined>;
   deleteReaction(envId: string, reactionId: string): Promise<Sequenced<Reaction> | undefined>;
+}
+
+export interface NotificationRepo {
+  /** The user's newest notifications, newest first. */
+  listNotifications(envId: string, userId: string, limit: number): Promise<Notification[]>;
+  /** Marks the given (or all) unread notifications read; returns the ids that changed. */
+  markNotificationsRead(envId: string, userId: string, ids: string[] | 'all', at: string): Promise<string[]>;
+}
+
+export interface ActivityRepo {
+  /** The room's newest activity entries, oldest first. */
+  listActivity(envId: string, roomId: string, limit: number): Promise<ActivityEntry[]>;
+}
+
+export interface DrawingRepo {
+  /** Adds a stroke (creating the room if needed), dropping the oldest beyond `maxStrokes`. */
+  addStroke(envId: string, roomId: string, stroke: DrawStroke, maxStrokes: number): Promise<Sequenced<DrawStroke>>;
+  /** Removes every stroke of the room; returns how many. */
+  clearDrawing(envId: string, roomId: string, effects?: Effects): Promise<Sequenced<number>>;
+  listStrokes(envId: string, roomId: string): Promise<DrawStroke[]>;
 }
 
 export interface AdminRow {

@@ -2,8 +2,10 @@ import { colorForUser, PulseError, type Comment, type Reaction, type Thread, typ
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import { isUniqueViolation } from '../errors.ts';
 import { toPage } from '../paging.ts';
+import { applyEffects } from './realtime.ts';
+import { bumpSeq, insertRoomIfMissing } from './rooms.ts';
 import type { Database } from '../schema.ts';
-import type { PageRequest, RoomRepo, ThreadRepo, UserRepo } from '../types.ts';
+import type { Effects, PageRequest, RoomRepo, ThreadRepo, UserRepo } from '../types.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 type ThreadRow = Selectable<Database['threads']>;
@@ -94,23 +96,13 @@ async function withReactions(db: Db, envId: string, rows: CommentRow[]): Promise
   return rows.map((r) => toComment(r, reactions.get(r.id) ?? []));
 }
 
-async function bumpSeq(trx: Db, envId: string, roomId: string): Promise<number> {
-  const r = await trx
-    .updateTable('rooms')
-    .set((eb) => ({ seq: eb('seq', '+', 1) }))
-    .where('environment_id', '=', envId)
-    .where('id', '=', roomId)
-    .returning('seq')
-    .executeTakeFirstOrThrow();
-  return Number(r.seq);
-}
-
-async function insertRoomIfMissing(db: Db, envId: string, roomId: string, at: string): Promise<void> {
-  await db
-    .insertInto('rooms')
-    .values({ environment_id: envId, id: roomId, seq: 0, metadata: null, created_at: at })
-    .onConflict((oc) => oc.columns(['environment_id', 'id']).doNothing())
-    .execute();
+/** Effects are prepared before the room of the object is known; the store fills it in. */
+function withRoom(effects: Effects | undefined, roomId: string): Effects | undefined {
+  if (!effects) return undefined;
+  return {
+    ...(effects.activity ? { activity: { ...effects.activity, roomId } } : {}),
+    ...(effects.notifications ? { notifications: effects.notifications.map((n) => ({ ...n, roomId })) } : {}),
+  };
 }
 
 export function contentRepo(db: Kysely<Database>): UserRepo & RoomRepo & ThreadRepo {
@@ -185,7 +177,7 @@ export function contentRepo(db: Kysely<Database>): UserRepo & RoomRepo & ThreadR
       }));
     },
 
-    async createThread(envId, thread, first) {
+    async createThread(envId, thread, first, effects) {
       try {
         return await tx(async (trx) => {
           await insertRoomIfMissing(trx, envId, thread.roomId, thread.createdAt);
@@ -219,7 +211,8 @@ export function contentRepo(db: Kysely<Database>): UserRepo & RoomRepo & ThreadR
             .returningAll()
             .executeTakeFirstOrThrow();
           const seq = await bumpSeq(trx, envId, thread.roomId);
-          return { value: { ...toThread(threadRow), comments: [toComment(commentRow)] }, roomId: thread.roomId, seq };
+          const applied = await applyEffects(trx, envId, effects);
+          return { value: { ...toThread(threadRow), comments: [toComment(commentRow)] }, roomId: thread.roomId, seq, ...applied };
         });
       } catch (err) {
         if (isUniqueViolation(err)) throw new PulseError('already_exists', `A thread or comment with id "${thread.id}" already exists.`);
@@ -274,7 +267,7 @@ export function contentRepo(db: Kysely<Database>): UserRepo & RoomRepo & ThreadR
       return threads.map((t) => ({ ...toThread(t), comments: commentsByThread.get(t.id) ?? [] }));
     },
 
-    async setThreadResolved(envId, threadId, resolved, at) {
+    async setThreadResolved(envId, threadId, resolved, at, effects) {
       return tx(async (trx) => {
         const r = await trx
           .updateTable('threads')
@@ -284,19 +277,33 @@ export function contentRepo(db: Kysely<Database>): UserRepo & RoomRepo & ThreadR
           .returningAll()
           .executeTakeFirst();
         if (!r) return undefined;
-        return { value: toThread(r), roomId: r.room_id, seq: await bumpSeq(trx, envId, r.room_id) };
+        const seq = await bumpSeq(trx, envId, r.room_id);
+        return { value: toThread(r), roomId: r.room_id, seq, ...(await applyEffects(trx, envId, withRoom(effects, r.room_id))) };
       });
     },
 
-    async deleteThread(envId, threadId) {
+    async deleteThread(envId, threadId, effects) {
       return tx(async (trx) => {
         const r = await trx.deleteFrom('threads').where('environment_id', '=', envId).where('id', '=', threadId).returningAll().executeTakeFirst();
         if (!r) return undefined;
-        return { value: toThread(r), roomId: r.room_id, seq: await bumpSeq(trx, envId, r.room_id) };
+        const seq = await bumpSeq(trx, envId, r.room_id);
+        return { value: toThread(r), roomId: r.room_id, seq, ...(await applyEffects(trx, envId, withRoom(effects, r.room_id))) };
       });
     },
 
-    async createComment(envId, comment) {
+    async threadParticipants(envId, threadId) {
+      const rows = await db
+        .selectFrom('comments')
+        .select('user_id')
+        .where('environment_id', '=', envId)
+        .where('thread_id', '=', threadId)
+        .orderBy('created_at')
+        .orderBy('id')
+        .execute();
+      return [...new Set(rows.map((r) => r.user_id))];
+    },
+
+    async createComment(envId, comment, effects) {
       try {
         return await tx(async (trx) => {
           const thread = await trx
@@ -322,7 +329,8 @@ export function contentRepo(db: Kysely<Database>): UserRepo & RoomRepo & ThreadR
             })
             .returningAll()
             .executeTakeFirstOrThrow();
-          return { value: toComment(row), roomId: thread.room_id, seq: await bumpSeq(trx, envId, thread.room_id) };
+          const seq = await bumpSeq(trx, envId, thread.room_id);
+          return { value: toComment(row), roomId: thread.room_id, seq, ...(await applyEffects(trx, envId, withRoom(effects, thread.room_id))) };
         });
       } catch (err) {
         if (isUniqueViolation(err)) throw new PulseError('already_exists', `A comment with id "${comment.id}" already exists.`);
@@ -349,7 +357,7 @@ export function contentRepo(db: Kysely<Database>): UserRepo & RoomRepo & ThreadR
       return { items: await withReactions(db, envId, result.items), nextCursor: result.nextCursor };
     },
 
-    async updateComment(envId, commentId, change, at) {
+    async updateComment(envId, commentId, change, at, effects) {
       return tx(async (trx) => {
         const r = await trx
           .updateTable('comments')
@@ -361,11 +369,12 @@ export function contentRepo(db: Kysely<Database>): UserRepo & RoomRepo & ThreadR
         if (!r) return undefined;
         await trx.updateTable('threads').set({ updated_at: at }).where('environment_id', '=', envId).where('id', '=', r.thread_id).execute();
         const [comment] = await withReactions(trx, envId, [r]);
-        return { value: comment!, roomId: r.room_id, seq: await bumpSeq(trx, envId, r.room_id) };
+        const seq = await bumpSeq(trx, envId, r.room_id);
+        return { value: comment!, roomId: r.room_id, seq, ...(await applyEffects(trx, envId, withRoom(effects, r.room_id))) };
       });
     },
 
-    async deleteComment(envId, commentId) {
+    async deleteComment(envId, commentId, effects) {
       return tx(async (trx) => {
         const r = await trx.deleteFrom('comments').where('environment_id', '=', envId).where('id', '=', commentId).returningAll().executeTakeFirst();
         if (!r) return undefined;
@@ -377,10 +386,12 @@ export function contentRepo(db: Kysely<Database>): UserRepo & RoomRepo & ThreadR
           .limit(1)
           .executeTakeFirst();
         if (!left) await trx.deleteFrom('threads').where('environment_id', '=', envId).where('id', '=', r.thread_id).execute();
+        const seq = await bumpSeq(trx, envId, r.room_id);
         return {
           value: { comment: toComment(r), threadDeleted: !left },
           roomId: r.room_id,
-          seq: await bumpSeq(trx, envId, r.room_id),
+          seq,
+          ...(await applyEffects(trx, envId, withRoom(effects, r.room_id))),
         };
       });
     },

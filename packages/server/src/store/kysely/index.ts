@@ -4,6 +4,7 @@ import type { Database } from '../schema.ts';
 import type { Store } from '../types.ts';
 import { contentRepo } from './content.ts';
 import { environmentRepo } from './environments.ts';
+import { realtimeRepo } from './realtime.ts';
 
 /** Both drivers share this implementation; they differ only in how the Kysely instance is built. */
 export function kyselyStore(db: Kysely<Database>, dialect: Dialect, onClose: () => Promise<void> = () => db.destroy()): Store {
@@ -11,6 +12,7 @@ export function kyselyStore(db: Kysely<Database>, dialect: Dialect, onClose: () 
     dialect,
     ...environmentRepo(db),
     ...contentRepo(db),
+    ...realtimeRepo(db),
     async migrate() {
       const migrator = new Migrator({ db, provider: new PulseMigrationProvider(dialect) });
       const { error, results } = await migrator.migrateToLatest();

@@ -1,0 +1,78 @@
+import { LIMITS, type DeviceType, type PresenceStatus, type PulseUser, type ServerMessage } from '@pulse/protocol';
+import type { WebSocket } from 'ws';
+import { TokenBucket } from './rate-limit.ts';
+import type { LocalRoom } from './room.ts';
+
+export type Delivery = 'durable' | 'ephemeral';
+
+/** Identity of an authenticated connection. */
+export interface ConnectionIdentity {
+  envId: string;
+  roomId: string;
+  user: PulseUser;
+  publishableKeyId: string;
+  secretKeyId: string;
+}
+
+/**
+ * One WebSocket. Kept small (a few fields, no timers of its own): idle sockets are the bulk
+ * of a server's memory. Timeouts are enforced by the hub's sweeper.
+ */
+export class Connection {
+  readonly id: string;
+  readonly ws: WebSocket;
+  readonly openedAt = Date.now();
+  lastSeen = Date.now();
+  identity: ConnectionIdentity | undefined;
+  room: LocalRoom | undefined;
+  deviceType: DeviceType = 'desktop';
+  status: PresenceStatus = 'online';
+  appearOffline = false;
+  authenticating = false;
+  /** Frames that arrived for this socket while its auth:ok was being prepared. */
+  backlog: Buffer[] | undefined;
+  readonly messages = new TokenBucket(200, 100);
+  readonly durable = new TokenBucket(40, 10);
+  strikes = 0;
+
+  constructor(id: string, ws: WebSocket) {
+    this.id = id;
+    this.ws = ws;
+  }
+
+  get open(): boolean {
+    return this.ws.readyState === 1;
+  }
+
+  /**
+   * Sends a pre-serialised frame. Ephemeral frames are dropped for a socket that is behind;
+   * durable ones never are, but a socket past the hard limit is closed to resync.
+   */
+  sendFrame(frame: Buffer, delivery: Delivery): void {
+    if (!this.open) return;
+    if (this.backlog) {
+      if (delivery === 'durable') this.backlog.push(frame);
+      return;
+    }
+    const buffered = this.ws.bufferedAmount;
+    if (delivery === 'ephemeral' && buffered > LIMITS.wsSoftBufferBytes) return;
+    if (buffered > LIMITS.wsHardBufferBytes) {
+      this.close(4410, 'slow consumer');
+      return;
+    }
+    this.ws.send(frame, { binary: false });
+  }
+
+  send(message: ServerMessage): void {
+    this.sendFrame(Buffer.from(JSON.stringify(message)), 'durable');
+  }
+
+  /** Sends directly, bypassing the backlog (auth:ok itself, and errors). */
+  sendNow(message: ServerMessage): void {
+    if (this.open) this.ws.send(JSON.stringify(message));
+  }
+
+  close(code: number, reason: string): void {
+    if (this.ws.readyState === 0 || this.ws.readyState === 1) this.ws.close(code, reason.slice(0, 120));
+  }
+}

@@ -1,0 +1,332 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import {
+  AUTH_TIMEOUT_MS,
+  CLOSE_CODES,
+  LIMITS,
+  PRESENCE_LEAVE_GRACE_MS,
+  PRESENCE_OFFLINE_AFTER_MS,
+  PulseError,
+  type DurableRoomEvent,
+  type EnvConfig,
+  type ErrorCode,
+  type Notification,
+  type PresenceEntry,
+  type PresenceMember,
+  type ServerMessage,
+} from '@pulse/protocol';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { ServerContext } from '../context.ts';
+import type { RealtimeSink } from '../domain/events.ts';
+import { newConnectionId } from '../ids.ts';
+import { roomChannel, userChannel, type Bus } from './bus.ts';
+import { Connection, type Delivery } from './connection.ts';
+import { handleMessage } from './handlers.ts';
+import { LocalRoom } from './room.ts';
+
+export interface HubOptions {
+  /** How long a user stays present after their last socket closed. */
+  leaveGraceMs?: number;
+  authTimeoutMs?: number;
+  offlineAfterMs?: number;
+  connectionsPerRoom?: number;
+}
+
+const DURABLE_PREFIX = 'd';
+const EPHEMERAL_PREFIX = 'e';
+
+/** Close code for an authentication failure: a bad key cannot be fixed by retrying, a bad token can. */
+export function closeCodeFor(code: ErrorCode): number {
+  switch (code) {
+    case 'invalid_api_key':
+    case 'key_revoked':
+    case 'secret_key_not_allowed':
+    case 'unauthorized':
+      return CLOSE_CODES.FORBIDDEN;
+    case 'auth_timeout':
+      return CLOSE_CODES.AUTH_TIMEOUT;
+    case 'rate_limited':
+      return CLOSE_CODES.RATE_LIMITED;
+    case 'room_full':
+      return CLOSE_CODES.ROOM_FULL;
+    case 'validation_failed':
+    case 'invalid_message':
+    case 'unknown_message_type':
+    case 'not_authenticated':
+      return CLOSE_CODES.BAD_REQUEST;
+    default:
+      return CLOSE_CODES.UNAUTHORIZED;
+  }
+}
+
+/**
+ * The realtime server: accepts sockets on `/`, authenticates them into rooms, routes their
+ * messages, and fans room events out through the bus. It is also the sink through which
+ * domain services announce durable changes.
+ */
+export class RealtimeHub implements RealtimeSink {
+  readonly ctx: ServerContext;
+  readonly bus: Bus;
+  readonly options: Required<HubOptions>;
+  readonly #wss: WebSocketServer;
+  readonly #connections = new Set<Connection>();
+  readonly #rooms = new Map<string, LocalRoom>();
+  readonly #envConnections = new Map<string, Set<Connection>>();
+  readonly #envConfigs = new Map<string, EnvConfig>();
+  readonly #userSubscriptions = new Map<string, { count: number; unsubscribe: () => void }>();
+  readonly #sweeper: NodeJS.Timeout;
+  #closing = false;
+
+  constructor(ctx: ServerContext, bus: Bus, options: HubOptions = {}) {
+    this.ctx = ctx;
+    this.bus = bus;
+    this.options = {
+      leaveGraceMs: options.leaveGraceMs ?? PRESENCE_LEAVE_GRACE_MS,
+      authTimeoutMs: options.authTimeoutMs ?? AUTH_TIMEOUT_MS,
+      offlineAfterMs: options.offlineAfterMs ?? PRESENCE_OFFLINE_AFTER_MS,
+      connectionsPerRoom: options.connectionsPerRoom ?? LIMITS.connectionsPerRoom,
+    };
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.wsHardMessageBytes, perMessageDeflate: false, clientTracking: false });
+    this.#sweeper = setInterval(() => this.#sweep(), Math.min(1000, this.options.authTimeoutMs / 2));
+    this.#sweeper.unref();
+  }
+
+  attach(server: Server): void {
+    server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const path = (request.url ?? '/').split('?')[0];
+      if (path !== '/' || this.#closing) {
+        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+        return;
+      }
+      this.#wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws));
+    });
+  }
+
+  #accept(ws: WebSocket): void {
+    const conn = new Connection(newConnectionId(), ws);
+    this.#connections.add(conn);
+    ws.on('message', (data: RawData, isBinary: boolean) => this.#onMessage(conn, data, isBinary));
+    ws.on('close', () => this.#onClose(conn));
+    ws.on('error', () => conn.close(CLOSE_CODES.MESSAGE_TOO_BIG, 'message too big'));
+  }
+
+  #onMessage(conn: Connection, data: RawData, isBinary: boolean): void {
+    conn.lastSeen = Date.now();
+    const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer | ArrayBuffer).byteLength;
+    if (isBinary) return this.error(conn, 'invalid_message', 'Frames must be JSON text.');
+    if (size > LIMITS.wsMessageBytes) return this.error(conn, 'message_too_big', `Frames are limited to ${LIMITS.wsMessageBytes} bytes.`);
+    let message: unknown;
+    try {
+      message = JSON.parse(data.toString());
+    } catch {
+      return this.error(conn, 'invalid_message', 'The frame is not valid JSON.');
+    }
+    void handleMessage(this, conn, message).catch((err) => this.#fail(conn, err, message));
+  }
+
+  #fail(conn: Connection, err: unknown, message: unknown): void {
+    const ref = typeof (message as { ref?: unknown })?.ref === 'string' ? (message as { ref: string }).ref : undefined;
+    if (err instanceof PulseError) return this.error(conn, err.code, err.message, ref);
+    console.error('[pulse] realtime handler failed:', err);
+    this.error(conn, 'internal_error', undefined, ref);
+  }
+
+  error(conn: Connection, code: ErrorCode, message?: string, ref?: string): void {
+    const e = new PulseError(code, message);
+    conn.sendNow({ type: 'error', code, message: e.message, ...(ref ? { ref } : {}) });
+  }
+
+  /** Ends a connection's authentication with an error: auth:error, then the matching close code. */
+  rejectAuth(conn: Connection, err: PulseError): void {
+    conn.sendNow({ type: 'auth:error', code: err.code, message: err.message });
+    conn.close(closeCodeFor(err.code), err.code);
+  }
+
+  #onClose(conn: Connection): void {
+    this.#connections.delete(conn);
+    this.detach(conn);
+  }
+
+  /** Removes a connection from its room and subscriptions (on close, or when it closed during auth). */
+  detach(conn: Connection): void {
+    const identity = conn.identity;
+    const room = conn.room;
+    if (!identity || !room || !room.connections.has(conn)) return;
+    room.connections.delete(conn);
+    room.presence.remove(conn);
+    const envConns = this.#envConnections.get(identity.envId);
+    envConns?.delete(conn);
+    if (envConns?.size === 0) {
+      this.#envConnections.delete(identity.envId);
+      this.#envConfigs.delete(identity.envId);
+    }
+    this.#releaseUser(identity.envId, identity.user.id);
+    if (room.connections.size === 0) this.#maybeDisposeRoom(room);
+  }
+
+  #maybeDisposeRoom(room: LocalRoom): void {
+    // Presence leaves after a grace period; the room stays until its last member has left.
+    const check = () => {
+      if (room.connections.size === 0 && room.presence.size === 0 && this.#rooms.get(roomKey(room.envId, room.roomId)) === room) {
+        room.flush();
+        room.dispose();
+        this.#rooms.delete(roomKey(room.envId, room.roomId));
+      }
+    };
+    if (room.presence.size === 0) check();
+    else setTimeout(check, this.options.leaveGraceMs + 50).unref();
+  }
+
+  /** Adds an authenticated connection to its room; events start buffering for it at once. */
+  join(conn: Connection, config: EnvConfig): LocalRoom {
+    const { envId, roomId, user } = conn.identity!;
+    const key = roomKey(envId, roomId);
+    let room = this.#rooms.get(key);
+    if (!room) {
+      room = new LocalRoom(envId, roomId, this.options.leaveGraceMs, {
+        publish: (delivery, json) => this.bus.publish(roomChannel(envId, roomId), (delivery === 'durable' ? DURABLE_PREFIX : EPHEMERAL_PREFIX) + json),
+        showPresence: () => this.#envConfigs.get(envId)?.showPresence !== false,
+      });
+      const r = room;
+      room.unsubscribe = this.bus.subscribe(roomChannel(envId, roomId), (payload) => this.#fromBus(r, payload));
+      this.#rooms.set(key, room);
+    }
+    if (room.connections.size >= this.options.connectionsPerRoom) throw new PulseError('room_full');
+    conn.backlog = [];
+    conn.room = room;
+    room.connections.add(conn);
+    let envConns = this.#envConnections.get(envId);
+    if (!envConns) this.#envConnections.set(envId, (envConns = new Set()));
+    envConns.add(conn);
+    this.#envConfigs.set(envId, config);
+    this.#retainUser(envId, user.id);
+    return room;
+  }
+
+  #fromBus(room: LocalRoom, payload: string): void {
+    const delivery: Delivery = payload.charCodeAt(0) === 101 /* e */ ? 'ephemeral' : 'durable';
+    room.deliver(Buffer.from(payload.slice(1)), delivery);
+  }
+
+  #retainUser(envId: string, userId: string): void {
+    const key = `${envId}\u0000${userId}`;
+    const sub = this.#userSubscriptions.get(key);
+    if (sub) {
+      sub.count++;
+      return;
+    }
+    const unsubscribe = this.bus.subscribe(userChannel(envId, userId), (payload) => {
+      const frame = Buffer.from(payload);
+      for (const conn of this.#envConnections.get(envId) ?? []) if (conn.identity?.user.id === userId) conn.sendFrame(frame, 'durable');
+    });
+    this.#userSubscriptions.set(key, { count: 1, unsubscribe });
+  }
+
+  #releaseUser(envId: string, userId: string): void {
+    const key = `${envId}\u0000${userId}`;
+    const sub = this.#userSubscriptions.get(key);
+    if (sub && --sub.count === 0) {
+      sub.unsubscribe();
+      this.#userSubscriptions.delete(key);
+    }
+  }
+
+  configFor(envId: string): EnvConfig | undefined {
+    return this.#envConfigs.get(envId);
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const conn of this.#connections) {
+      if (!conn.identity) {
+        if (!conn.authenticating && now - conn.openedAt > this.options.authTimeoutMs) this.rejectAuth(conn, new PulseError('auth_timeout'));
+      } else if (now - conn.lastSeen > this.options.offlineAfterMs) {
+        conn.close(CLOSE_CODES.HEARTBEAT_TIMEOUT, 'no heartbeat');
+      }
+    }
+  }
+
+  // --- RealtimeSink: durable changes from the domain services, to every node.
+
+  roomEvent(envId: string, roomId: string, event: DurableRoomEvent): void {
+    this.bus.publish(roomChannel(envId, roomId), DURABLE_PREFIX + JSON.stringify(event));
+  }
+
+  notification(envId: string, userId: string, notification: Notification): void {
+    this.bus.publish(userChannel(envId, userId), JSON.stringify({ type: 'notification:created', notification } satisfies ServerMessage));
+  }
+
+  notificationsRead(envId: string, userId: string, ids: string[], all: boolean): void {
+    this.bus.publish(userChannel(envId, userId), JSON.stringify({ type: 'notifications:read', ids, all } satisfies ServerMessage));
+  }
+
+  /** Pushes a changed config to this node's sockets of the environment. */
+  configUpdated(envId: string, config: EnvConfig): void {
+    const conns = this.#envConnections.get(envId);
+    if (!conns) return;
+    this.#envConfigs.set(envId, config);
+    const frame = Buffer.from(JSON.stringify({ type: 'config:updated', config } satisfies ServerMessage));
+    for (const conn of conns) conn.sendFrame(frame, 'durable');
+  }
+
+  // --- Control events (keys, config) from this process or any other.
+
+  async environmentChanged(envId: string, kind: string): Promise<void> {
+    const conns = this.#envConnections.get(envId);
+    if (!conns || conns.size === 0) return;
+    if (kind === 'config.updated') {
+      this.ctx.configs.invalidate(envId);
+      const config = await this.ctx.configs.get(envId);
+      if (config) this.configUpdated(envId, config);
+      return;
+    }
+    if (kind === 'keys.rotated' || kind === 'key.revoked') {
+      const keys = await this.ctx.store.listKeys(envId);
+      const revoked = new Set(keys.filter((k) => k.revokedAt).map((k) => k.id));
+      for (const conn of conns) {
+        const id = conn.identity!;
+        if (revoked.has(id.publishableKeyId)) {
+          conn.sendNow({ type: 'error', code: 'key_revoked', message: new PulseError('key_revoked').message });
+          conn.close(CLOSE_CODES.FORBIDDEN, 'key_revoked');
+        } else if (revoked.has(id.secretKeyId)) {
+          conn.sendNow({ type: 'error', code: 'token_revoked', message: new PulseError('token_revoked').message });
+          conn.close(CLOSE_CODES.UNAUTHORIZED, 'token_revoked');
+        }
+      }
+    }
+  }
+
+  async presenceMembers(envId: string, roomId: string): Promise<PresenceMember[]> {
+    return this.#rooms.get(roomKey(envId, roomId))?.presence.list() ?? [];
+  }
+
+  /** Live presence of a room on this node, in the REST shape. */
+  async presence(envId: string, roomId: string): Promise<PresenceEntry[]> {
+    const room = this.#rooms.get(roomKey(envId, roomId));
+    if (!room) return [];
+    return room.presence.list().map((m) => ({
+      user: { id: `${envId}:${m.userId}`, name: m.user.name, avatar: m.user.avatar, color: m.user.color },
+      status: m.status,
+      lastSeen: m.lastSeen,
+    }));
+  }
+
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    clearInterval(this.#sweeper);
+    for (const conn of this.#connections) conn.close(CLOSE_CODES.SERVER_SHUTTING_DOWN, 'server shutting down');
+    for (const room of this.#rooms.values()) room.dispose();
+    this.#rooms.clear();
+    for (const sub of this.#userSubscriptions.values()) sub.unsubscribe();
+    this.#userSubscriptions.clear();
+    this.#wss.close();
+  }
+}
+
+function roomKey(envId: string, roomId: string): string {
+  return `${envId}\u0000${roomId}`;
+}

@@ -1,0 +1,97 @@
+import { LIMITS, ROOM_TICK_MS, type EphemeralEvent } from '@pulse/protocol';
+import type { Connection, Delivery } from './connection.ts';
+import { RoomPresence, type PresenceChange } from './presence.ts';
+
+/** The latest ephemeral state of one user since the last tick. */
+interface Pending {
+  cursor?: EphemeralEvent;
+  viewport?: EphemeralEvent;
+  selection?: EphemeralEvent;
+  typing?: Map<string, EphemeralEvent>;
+  oneShots?: EphemeralEvent[];
+}
+
+export interface RoomOutput {
+  /** Publish a frame to every node's sockets in this room (including this node's). */
+  publish(delivery: Delivery, json: string): void;
+  /** Whether presence changes are shown in this environment right now. */
+  showPresence(): boolean;
+}
+
+/**
+ * One room on this node: its local sockets, its presence, and the ephemeral events waiting for
+ * the next tick. Ephemeral events are coalesced per user (the last cursor wins) and leave as one
+ * frame per tick, serialised once for every recipient.
+ */
+export class LocalRoom {
+  readonly envId: string;
+  readonly roomId: string;
+  readonly connections = new Set<Connection>();
+  readonly presence: RoomPresence;
+  readonly #pending = new Map<string, Pending>();
+  readonly #out: RoomOutput;
+  #timer: NodeJS.Timeout | undefined;
+  unsubscribe: (() => void) | undefined;
+
+  constructor(envId: string, roomId: string, graceMs: number, out: RoomOutput) {
+    this.envId = envId;
+    this.roomId = roomId;
+    this.#out = out;
+    this.presence = new RoomPresence(graceMs, (change) => this.#presenceChanged(change));
+  }
+
+  #presenceChanged(change: PresenceChange): void {
+    if (this.#out.showPresence()) this.#out.publish('durable', JSON.stringify(change));
+  }
+
+  /** A frame from the bus, for this node's sockets. */
+  deliver(frame: Buffer, delivery: Delivery): void {
+    for (const conn of this.connections) conn.sendFrame(frame, delivery);
+  }
+
+  queue(userId: string, event: EphemeralEvent): void {
+    let p = this.#pending.get(userId);
+    if (!p) this.#pending.set(userId, (p = {}));
+    switch (event.type) {
+      case 'cursor:move':
+      case 'cursor:leave':
+        p.cursor = event;
+        break;
+      case 'viewport':
+        p.viewport = event;
+        break;
+      case 'selection':
+        p.selection = event;
+        break;
+      case 'typing':
+        (p.typing ??= new Map()).set(event.threadId, event);
+        break;
+      default:
+        if ((p.oneShots ??= []).length < LIMITS.oneShotsPerTick) p.oneShots.push(event);
+    }
+    this.#timer ??= setTimeout(() => this.flush(), ROOM_TICK_MS);
+  }
+
+  flush(): void {
+    this.#timer = undefined;
+    if (this.#pending.size === 0) return;
+    const events: EphemeralEvent[] = [];
+    for (const p of this.#pending.values()) {
+      if (p.cursor) events.push(p.cursor);
+      if (p.viewport) events.push(p.viewport);
+      if (p.selection) events.push(p.selection);
+      if (p.typing) for (const t of p.typing.values()) events.push(t);
+      if (p.oneShots) events.push(...p.oneShots);
+    }
+    this.#pending.clear();
+    this.#out.publish('ephemeral', JSON.stringify({ type: 'batch', events }));
+  }
+
+  dispose(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#pending.clear();
+    this.presence.dispose();
+    this.unsubscribe?.();
+  }
+}

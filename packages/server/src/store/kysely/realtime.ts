@@ -1,0 +1,177 @@
+import type { ActivityEntry, DrawStroke, Notification } from '@pulse/protocol';
+import type { Kysely, Selectable, Transaction } from 'kysely';
+import type { Database } from '../schema.ts';
+import type { ActivityRepo, DrawingRepo, Effects, NotificationRepo, StoredNotification } from '../types.ts';
+import { bumpSeq, insertRoomIfMissing } from './rooms.ts';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+const toNotification = (r: Selectable<Database['notifications']>): Notification => ({
+  id: r.id,
+  kind: r.kind,
+  roomId: r.room_id,
+  threadId: r.thread_id,
+  commentId: r.comment_id,
+  actorId: r.actor_id,
+  preview: r.preview,
+  createdAt: r.created_at,
+  read: r.read_at !== null,
+});
+
+const toActivity = (r: Selectable<Database['activity']>): ActivityEntry => ({
+  id: r.id,
+  roomId: r.room_id,
+  userId: r.user_id,
+  kind: r.kind as ActivityEntry['kind'],
+  threadId: r.thread_id,
+  commentId: r.comment_id,
+  preview: r.preview,
+  createdAt: r.created_at,
+});
+
+const toStroke = (r: Selectable<Database['strokes']>): DrawStroke => ({
+  id: r.id,
+  userId: r.user_id,
+  points: JSON.parse(r.points),
+  color: r.color,
+  width: Number(r.width),
+  createdAt: r.created_at,
+});
+
+/** Writes the side effects of a change (activity entry, notifications) inside its transaction. */
+export async function applyEffects(trx: Db, envId: string, effects: Effects | undefined) {
+  let activity: ActivityEntry | undefined;
+  const notifications: StoredNotification[] = [];
+  if (effects?.activity) {
+    const a = effects.activity;
+    const row = {
+      environment_id: envId,
+      id: a.id,
+      room_id: a.roomId,
+      user_id: a.userId,
+      kind: a.kind,
+      thread_id: a.threadId,
+      comment_id: a.commentId,
+      preview: a.preview,
+      created_at: a.createdAt,
+    };
+    await trx.insertInto('activity').values(row).execute();
+    activity = toActivity(row);
+  }
+  if (effects?.notifications?.length) {
+    const rows = effects.notifications.map((n) => ({
+      environment_id: envId,
+      id: n.id,
+      user_id: n.userId,
+      kind: n.kind,
+      room_id: n.roomId,
+      thread_id: n.threadId,
+      comment_id: n.commentId,
+      actor_id: n.actorId,
+      preview: n.preview,
+      created_at: n.createdAt,
+      read_at: null,
+    }));
+    await trx.insertInto('notifications').values(rows).execute();
+    for (const row of rows) notifications.push({ ...toNotification(row), userId: row.user_id });
+  }
+  return { activity, notifications };
+}
+
+export function realtimeRepo(db: Kysely<Database>): NotificationRepo & ActivityRepo & DrawingRepo {
+  return {
+    async listNotifications(envId, userId, limit) {
+      const rows = await db
+        .selectFrom('notifications')
+        .selectAll()
+        .where('environment_id', '=', envId)
+        .where('user_id', '=', userId)
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(limit)
+        .execute();
+      return rows.map(toNotification);
+    },
+
+    async markNotificationsRead(envId, userId, ids, at) {
+      let q = db
+        .updateTable('notifications')
+        .set({ read_at: at })
+        .where('environment_id', '=', envId)
+        .where('user_id', '=', userId)
+        .where('read_at', 'is', null);
+      if (ids !== 'all') {
+        if (ids.length === 0) return [];
+        q = q.where('id', 'in', ids);
+      }
+      const rows = await q.returning('id').execute();
+      return rows.map((r) => r.id);
+    },
+
+    async listActivity(envId, roomId, limit) {
+      const rows = await db
+        .selectFrom('activity')
+        .selectAll()
+        .where('environment_id', '=', envId)
+        .where('room_id', '=', roomId)
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(limit)
+        .execute();
+      return rows.reverse().map(toActivity);
+    },
+
+    async addStroke(envId, roomId, stroke, maxStrokes) {
+      return db.transaction().execute(async (trx) => {
+        await insertRoomIfMissing(trx, envId, roomId, stroke.createdAt);
+        const row = {
+          environment_id: envId,
+          id: stroke.id,
+          room_id: roomId,
+          user_id: stroke.userId,
+          points: JSON.stringify(stroke.points),
+          color: stroke.color,
+          width: stroke.width,
+          created_at: stroke.createdAt,
+        };
+        await trx.insertInto('strokes').values(row).execute();
+        // Keep the newest strokes only: the oldest beyond the cap are dropped.
+        const overflow = await trx
+          .selectFrom('strokes')
+          .select('id')
+          .where('environment_id', '=', envId)
+          .where('room_id', '=', roomId)
+          .orderBy('created_at', 'desc')
+          .orderBy('id', 'desc')
+          .offset(maxStrokes)
+          .limit(100)
+          .execute();
+        if (overflow.length) {
+          await trx.deleteFrom('strokes').where('environment_id', '=', envId).where('id', 'in', overflow.map((o) => o.id)).execute();
+        }
+        return { value: toStroke(row), roomId, seq: await bumpSeq(trx, envId, roomId) };
+      });
+    },
+
+    async clearDrawing(envId, roomId, effects) {
+      return db.transaction().execute(async (trx) => {
+        await insertRoomIfMissing(trx, envId, roomId, effects?.activity?.createdAt ?? new Date().toISOString());
+        const deleted = await trx.deleteFrom('strokes').where('environment_id', '=', envId).where('room_id', '=', roomId).executeTakeFirst();
+        const { activity } = await applyEffects(trx, envId, effects);
+        return { value: Number(deleted.numDeletedRows), roomId, seq: await bumpSeq(trx, envId, roomId), ...(activity ? { activity } : {}) };
+      });
+    },
+
+    async listStrokes(envId, roomId) {
+      const rows = await db
+        .selectFrom('strokes')
+        .selectAll()
+        .where('environment_id', '=', envId)
+        .where('room_id', '=', roomId)
+        .orderBy('created_at')
+        .orderBy('id')
+        .execute();
+      return rows.map(toStroke);
+    },
+  };
+}
