@@ -5,6 +5,16 @@ import { registerRestApi } from './rest/api-v1.ts';
 import { installErrorHandling } from './rest/errors.ts';
 import { VERSION } from './version.ts';
 
+/** JSON.parse that refuses prototype-poisoning keys. */
+function secureJsonParse(text: string): unknown {
+  return JSON.parse(text, (key, value) => {
+    if (key === '__proto__' || (key === 'constructor' && value && typeof value === 'object' && 'prototype' in value)) {
+      throw new PulseError('invalid_json', 'The body contains a forbidden key.');
+    }
+    return value;
+  });
+}
+
 /** The HTTP application: every route of the one port. */
 export async function buildApp(ctx: ServerContext, health: () => Promise<Record<string, unknown>>): Promise<FastifyInstance> {
   const app = Fastify({
@@ -14,7 +24,7 @@ export async function buildApp(ctx: ServerContext, health: () => Promise<Record<
     trustProxy: true,
     return503OnClosing: true,
     // Room ids may be 256 characters, several times longer once percent-encoded.
-    maxParamLength: 4096,
+    routerOptions: { maxParamLength: 4096 },
     // Router errors (bad percent-encoding, over-long parameters) answer in the catalogue's shape.
     frameworkErrors: (err, _request, reply) => {
       const e = new PulseError('validation_failed', `path: ${err.message}`);
@@ -24,6 +34,17 @@ export async function buildApp(ctx: ServerContext, health: () => Promise<Record<
   installErrorHandling(app);
   // JSON only: a text/plain body gets 415 rather than reaching a handler as a string.
   app.removeContentTypeParser('text/plain');
+  // An empty JSON body (a DELETE sent with Content-Type: application/json) is no body at all.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const text = body as string;
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, secureJsonParse(text));
+    } catch (err) {
+      done(err instanceof PulseError ? err : new PulseError('invalid_json'), undefined);
+    }
+  });
 
   app.get('/healthz', async (_request, reply) => {
     const report = await health();
@@ -32,8 +53,9 @@ export async function buildApp(ctx: ServerContext, health: () => Promise<Record<
   });
 
   let openApi: Record<string, unknown> | undefined;
-  app.get('/api/v1/openapi.json', async (request) => {
-    openApi ??= buildOpenApiDocument(ctx.options.publicUrl ?? `${request.protocol}://${request.host}`, VERSION);
+  app.get('/api/v1/openapi.json', async () => {
+    // Relative to wherever the document was fetched from, unless a public URL is configured.
+    openApi ??= buildOpenApiDocument(ctx.options.publicUrl ?? '/', VERSION);
     return openApi;
   });
 

@@ -130,11 +130,17 @@ async function envCommand(args: string[], out: Out, options: ServerOptions): Pro
 }
 
 async function adminCommand(args: string[], out: Out, options: ServerOptions): Promise<void> {
-  const { positionals, values } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { email: { type: 'string' }, password: { type: 'string' }, name: { type: 'string' }, role: { type: 'string' } },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { email: { type: 'string' }, password: { type: 'string' }, name: { type: 'string' }, role: { type: 'string' } },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { positionals, values } = parsed;
   if (positionals[0] !== 'create') throw new UsageError(positionals[0] ? `unknown command "admin ${positionals[0]}"` : 'missing admin command');
   const email = need(values.email, '--email').trim().toLowerCase();
   if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw new UsageError(`--email: "${email}" is not an email address`);
@@ -151,7 +157,7 @@ async function adminCommand(args: string[], out: Out, options: ServerOptions): P
   });
 }
 
-function banner(server: PulseServer): string {
+function banner(server: PulseServer, hasAdmin: boolean): string {
   const base = server.ctx.options.publicUrl ?? server.url;
   const lines = [
     '',
@@ -172,13 +178,14 @@ function banner(server: PulseServer): string {
       '    The secret key is printed only this once; store it now (or rotate later: npx pulse env rotate <envId>).',
     );
   }
-  lines.push('', '  Create the first admin:  npx pulse admin create --email you@example.com --password <password>', '');
+  if (!hasAdmin) lines.push('', '  Create the first admin:  npx pulse admin create --email you@example.com --password <password>');
+  lines.push('');
   return lines.join('\n');
 }
 
 async function start(options: ServerOptions): Promise<number> {
   const server = await startPulseServer(options);
-  process.stdout.write(banner(server) + '\n');
+  process.stdout.write(banner(server, (await server.ctx.store.countAdmins()) > 0) + '\n');
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       server.app.log.info(`${signal} received, shutting down`);
@@ -218,7 +225,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     const userError = err instanceof UsageError || (err instanceof PulseError && err.status < 500);
     const message = err instanceof Error ? err.message : String(err);
-    if (json) process.stderr.write(JSON.stringify({ error: { code: err instanceof PulseError ? err.code : 'usage', message } }) + '\n');
+    const code = err instanceof PulseError ? err.code : err instanceof UsageError ? 'usage' : 'internal_error';
+    if (json) process.stderr.write(JSON.stringify({ error: { code, message } }) + '\n');
     else process.stderr.write(`pulse: ${message}\n${err instanceof UsageError ? '\n' + USAGE + '\n' : ''}`);
     return userError ? 2 : 1;
   }

@@ -26,8 +26,11 @@ function port(value: string | undefined, fallback: number): number {
   return n;
 }
 
+const LOG_LEVELS: ServerOptions['logLevel'][] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
 export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerOptions {
-  const level = (env.PULSE_LOG_LEVEL ?? 'info') as ServerOptions['logLevel'];
+  const level = (env.PULSE_LOG_LEVEL || 'info') as ServerOptions['logLevel'];
+  if (!LOG_LEVELS.includes(level)) throw new Error(`PULSE_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
   const sync = env.PULSE_SQLITE_SYNC ?? 'normal';
   if (sync !== 'normal' && sync !== 'full') throw new Error(`PULSE_SQLITE_SYNC must be "normal" or "full", got "${sync}"`);
   const publicUrl = env.PULSE_PUBLIC_URL?.replace(/\/+$/, '');

@@ -72,17 +72,10 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
       if (envId) hub.environmentChanged(envId, kind).catch((err) => app.log.error({ err }, 'applying an environment change failed'));
     };
     environments.onChange((change) => environmentChanged(change.environmentId, change.kind));
-    let controlError: string | undefined;
     const poller = new ControlPoller(
       store,
-      (event) => {
-        controlError = undefined;
-        environmentChanged(event.environmentId, event.kind);
-      },
-      (err) => {
-        controlError = String((err as Error).message ?? err);
-        app.log.warn({ err }, 'control log poll failed; retrying');
-      },
+      (event) => environmentChanged(event.environmentId, event.kind),
+      (err) => app.log.warn({ err }, 'control log poll failed; retrying'),
     );
 
     const health = async () => {
@@ -93,7 +86,7 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
       } catch (err) {
         checks.database = `error: ${(err as Error).message}`;
       }
-      if (controlError) checks.control = `error: ${controlError}`;
+      if (poller.lastError) checks.control = `error: ${poller.lastError}`;
       checks.bus = bus.health();
       const ok = Object.values(checks).every((v) => v === 'ok');
       return { status: ok ? 'ok' : 'degraded', driver: store.dialect, checks };

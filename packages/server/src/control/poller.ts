@@ -11,6 +11,8 @@ export class ControlPoller {
   readonly #onEvent: (event: ControlEvent) => void;
   readonly #onError: (err: unknown) => void;
   #last = 0;
+  /** The last poll's failure, until a poll succeeds. */
+  lastError: string | undefined;
   #timer: NodeJS.Timeout | undefined;
   #polling = false;
 
@@ -38,7 +40,9 @@ export class ControlPoller {
         }
         if (events.length < 100) break;
       }
+      this.lastError = undefined;
     } catch (err) {
+      this.lastError = String((err as Error)?.message ?? err);
       this.#onError(err);
     } finally {
       this.#polling = false;

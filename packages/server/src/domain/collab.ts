@@ -178,7 +178,8 @@ export class CollabService {
 
   async editComment(envId: string, actor: Actor, commentId: string, change: { body: string; mentions?: string[] }): Promise<Comment> {
     const before = await this.#ownedComment(envId, actor, commentId);
-    const mentions = unique(change.mentions);
+    // Mentions left out of an edit stay as they were.
+    const mentions = unique(change.mentions ?? before.mentions);
     await this.#checkComment(envId, change.body, mentions);
     const added = mentions.filter((m) => !before.mentions.includes(m));
     const effects: Effects = {

@@ -277,7 +277,7 @@ const HANDLERS: { [T in ClientMessage['type']]: Handler<T> } = {
   'comment:edit': async (hub, conn, m) => {
     durableRateLimit(conn);
     await commentInRoom(hub, conn, m.commentId);
-    await hub.ctx.collab.editComment(conn.identity!.envId, actorOf(conn), m.commentId, { body: m.body, mentions: m.mentions ?? [] });
+    await hub.ctx.collab.editComment(conn.identity!.envId, actorOf(conn), m.commentId, { body: m.body, ...(m.mentions ? { mentions: m.mentions } : {}) });
     ack(conn, m.ref, { id: m.commentId });
   },
   'comment:delete': async (hub, conn, m) => {

@@ -142,7 +142,7 @@ function handlers(ctx: ServerContext): Record<RestRouteName, Handler> {
 
     async patchComment({ request, envId, params }) {
       const body = parseInput(r.patchComment.body, request.body);
-      const comment = await collab.editComment(envId, BACKEND, params.commentId!, { body: body.body, mentions: body.mentions ?? [] });
+      const comment = await collab.editComment(envId, BACKEND, params.commentId!, { body: body.body, ...(body.mentions ? { mentions: body.mentions } : {}) });
       return { comment };
     },
 

@@ -3,6 +3,7 @@ import type { z } from 'zod';
 
 /** Parses input with a protocol schema; a failure becomes `validation_failed` naming the field. */
 export function parseInput<T extends z.ZodType>(schema: T, value: unknown, where: 'body' | 'query' = 'body'): z.infer<T> {
+  if (where === 'body' && value === undefined) throw new PulseError('invalid_json', 'The body is empty; send a JSON object.');
   const result = schema.safeParse(value ?? (where === 'query' ? {} : undefined));
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
