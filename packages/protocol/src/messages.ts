@@ -86,6 +86,8 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
   // Durable: stored, sequenced, acknowledged.
   m('thread:create', {
     id: clientId,
+    /** Client-generated id of the first comment (optional; makes optimistic updates exact). */
+    commentId: clientId.optional(),
     body: commentBody,
     mentions,
     position: pinPosition.nullable(),

@@ -19,6 +19,7 @@ import type { RealtimeSink } from './events.ts';
 
 export interface NewThreadInput {
   id?: string;
+  commentId?: string;
   roomId: string;
   authorId: string;
   body: string;
@@ -131,7 +132,7 @@ export class CollabService {
     await this.#requireUser(envId, input.authorId);
     const at = nowIso();
     const threadId = input.id ?? newThreadId();
-    const commentId = newCommentId();
+    const commentId = input.commentId ?? newCommentId();
     const effects: Effects = {
       activity: activity('thread.created', input.authorId, { threadId, commentId, preview: preview(input.body) }),
       notifications: this.#notifications('mention', mentions, { threadId, commentId, actorId: input.authorId, body: input.body, roomId: input.roomId }),

@@ -229,7 +229,7 @@ const HANDLERS: { [T in ClientMessage['type']]: Handler<T> } = {
     requireNoAttachments(m.attachmentIds);
     const { envId, roomId, user } = conn.identity!;
     try {
-      const thread = await hub.ctx.collab.createThread(envId, { id: m.id, roomId, authorId: user.id, body: m.body, mentions: m.mentions, position: m.position });
+      const thread = await hub.ctx.collab.createThread(envId, { id: m.id, ...(m.commentId ? { commentId: m.commentId } : {}), roomId, authorId: user.id, body: m.body, mentions: m.mentions, position: m.position });
       ack(conn, m.ref, { id: thread.id });
     } catch (err) {
       // A retried create (offline queue, reconnect) is acknowledged, not refused.

@@ -10,6 +10,10 @@ export type Driver = 'sqlite' | 'postgres';
 export interface TestServer {
   server: PulseServer;
   url: string;
+  /** ws://127.0.0.1:port */
+  wsUrl: string;
+  /** Stops the server (storage kept) and starts it again on the same port. */
+  restart(): Promise<void>;
   envId: string;
   publishableKey: string;
   secretKey: string;
@@ -40,21 +44,33 @@ export function testStorage(driver: Driver) {
 }
 
 /** A real Pulse server on a random loopback port with its own storage. */
-export async function startTestServer(driver: Driver = 'sqlite'): Promise<TestServer> {
+export async function startTestServer(driver: Driver = 'sqlite', overrides: Partial<ServerOptions> = {}): Promise<TestServer> {
   const storage = testStorage(driver);
-  const options: ServerOptions = { ...optionsFromEnv({ ...storage.env, PULSE_LOG_LEVEL: 'silent' }), port: 0, host: '127.0.0.1' };
-  const server = await startPulseServer(options);
+  const options: ServerOptions = {
+    ...optionsFromEnv({ ...storage.env, PULSE_LOG_LEVEL: 'silent' }),
+    port: 0,
+    host: '127.0.0.1',
+    ...overrides,
+  };
+  let server = await startPulseServer(options);
   const first = server.firstRun!;
   const url = server.url;
-  return {
+  const port = Number(new URL(url).port);
+  const handle: TestServer = {
     server,
     url,
+    wsUrl: url.replace(/^http/, 'ws'),
+    async restart() {
+      await handle.server.close();
+      server = await startPulseServer({ ...options, port });
+      handle.server = server;
+    },
     envId: first.environmentId,
     publishableKey: first.publishableKey,
     secretKey: first.secretKey,
     options,
     childEnv: { ...process.env, ...storage.env },
-    async api(method, path, body, key = first.secretKey) {
+    async api(method: string, path: string, body?: unknown, key: string = first.secretKey) {
       const res = await fetch(url + path, {
         method,
         headers: {
@@ -73,8 +89,9 @@ export async function startTestServer(driver: Driver = 'sqlite'): Promise<TestSe
       return { status: res.status, body: parsed };
     },
     async close() {
-      await server.close();
+      await handle.server.close();
       await storage.cleanup();
     },
   };
+  return handle;
 }

@@ -1,0 +1,4 @@
+export { PulseClient, type ClientEvents, type ConnectionState, type PulseClientOptions, type PulseErrorEvent, type TokenProvider } from './client.ts';
+export { PulseState, type ClientThread, type StateEvents } from './state.ts';
+export type { SocketConstructor, SocketLike } from './socket.ts';
+export type * from '@pulse/protocol';
