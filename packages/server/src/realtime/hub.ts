@@ -114,18 +114,21 @@ export class RealtimeHub implements RealtimeSink {
     conn.lastSeen = Date.now();
     const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer | ArrayBuffer).byteLength;
     if (isBinary) return this.error(conn, 'invalid_message', 'Frames must be JSON text.');
-    if (size > LIMITS.wsMessageBytes) return this.error(conn, 'message_too_big', `Frames are limited to ${LIMITS.wsMessageBytes} bytes.`);
     let message: unknown;
     try {
       message = JSON.parse(data.toString());
     } catch {
       return this.error(conn, 'invalid_message', 'The frame is not valid JSON.');
     }
+    if (size > LIMITS.wsMessageBytes) {
+      // Still parsed (ws caps frames at wsHardMessageBytes) so the answer can carry the request's ref.
+      return this.error(conn, 'message_too_big', `Frames are limited to ${LIMITS.wsMessageBytes} bytes.`, refOf(message));
+    }
     void handleMessage(this, conn, message).catch((err) => this.#fail(conn, err, message));
   }
 
   #fail(conn: Connection, err: unknown, message: unknown): void {
-    const ref = typeof (message as { ref?: unknown })?.ref === 'string' ? (message as { ref: string }).ref : undefined;
+    const ref = refOf(message);
     if (err instanceof PulseError) return this.error(conn, err.code, err.message, ref);
     console.error('[pulse] realtime handler failed:', err);
     this.error(conn, 'internal_error', undefined, ref);
@@ -325,6 +328,11 @@ export class RealtimeHub implements RealtimeSink {
     this.#userSubscriptions.clear();
     this.#wss.close();
   }
+}
+
+function refOf(message: unknown): string | undefined {
+  const ref = (message as { ref?: unknown } | null)?.ref;
+  return typeof ref === 'string' && ref.length <= 64 ? ref : undefined;
 }
 
 function roomKey(envId: string, roomId: string): string {

@@ -211,7 +211,7 @@ export function contentRepo(db: Kysely<Database>): UserRepo & RoomRepo & ThreadR
             .returningAll()
             .executeTakeFirstOrThrow();
           const seq = await bumpSeq(trx, envId, thread.roomId);
-          const applied = await applyEffects(trx, envId, effects);
+          const applied = await applyEffects(trx, envId, withRoom(effects, thread.roomId));
           return { value: { ...toThread(threadRow), comments: [toComment(commentRow)] }, roomId: thread.roomId, seq, ...applied };
         });
       } catch (err) {
