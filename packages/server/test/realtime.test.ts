@@ -4,10 +4,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, mintToken, RawSocket, sleep, waitFor } from './helpers/clients.ts';
 import { runCli } from './helpers/process.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
+import { postgresAvailable } from './helpers/services.ts';
 
 const FAST = { realtime: { leaveGraceMs: 150, authTimeoutMs: 400, offlineAfterMs: 60_000 } };
 
-describe('realtime over WebSocket', () => {
+for (const driver of ['sqlite', 'postgres'] as const)
+describe.skipIf(driver === 'postgres' && !postgresAvailable)(`realtime over WebSocket (${driver})`, () => {
   let t: TestServer;
   const open: (PulseClient | RawSocket)[] = [];
   const client = async (userId: string, room = 'room-1', options = {}) => {
@@ -22,7 +24,7 @@ describe('realtime over WebSocket', () => {
   };
 
   beforeAll(async () => {
-    t = await startTestServer('sqlite', FAST);
+    t = await startTestServer(driver, FAST);
   });
   afterEach(() => {
     for (const c of open.splice(0)) (c instanceof RawSocket ? c.close() : c.disconnect());

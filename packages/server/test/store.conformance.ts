@@ -205,6 +205,57 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(second.items.map((r) => r.id)).toEqual(['page-room-1', 'page-room-2']);
     });
 
+    it('writes activity and notifications in the same transaction as the change', async () => {
+      const effects = {
+        activity: { id: 'act-1', roomId: 'fx-room', userId: 'alice', kind: 'thread.created' as const, threadId: 'fx', commentId: 'fx-c1', preview: 'p', createdAt: at(1) },
+        notifications: [
+          { id: 'ntf-1', userId: 'bob', kind: 'mention' as const, roomId: '', threadId: 'fx', commentId: 'fx-c1', actorId: 'alice', preview: 'p', createdAt: at(1) },
+        ],
+      };
+      const result = await store.createThread('env_b', { id: 'fx', roomId: 'fx-room', position: null, createdBy: 'alice', createdAt: at(1) }, {
+        id: 'fx-c1', userId: 'alice', body: 'p', mentions: ['bob'], createdAt: at(1),
+      }, effects);
+      expect(result.activity).toMatchObject({ id: 'act-1', roomId: 'fx-room', kind: 'thread.created' });
+      expect(result.notifications).toEqual([expect.objectContaining({ id: 'ntf-1', userId: 'bob', roomId: 'fx-room', read: false })]);
+      expect(await store.listActivity('env_b', 'fx-room', 10)).toHaveLength(1);
+      expect(await store.listActivity('env_a', 'fx-room', 10)).toHaveLength(0);
+      // A failing change writes none of its effects.
+      await expect(store.createThread('env_b', { id: 'fx', roomId: 'fx-room', position: null, createdBy: 'alice', createdAt: at(2) }, {
+        id: 'fx-c2', userId: 'alice', body: 'p', mentions: [], createdAt: at(2),
+      }, { ...effects, activity: { ...effects.activity, id: 'act-2' } })).rejects.toMatchObject({ code: 'already_exists' });
+      expect(await store.listActivity('env_b', 'fx-room', 10)).toHaveLength(1);
+      expect(await store.threadParticipants('env_b', 'fx')).toEqual(['alice']);
+    });
+
+    it('keeps notifications per user with read state', async () => {
+      const list = await store.listNotifications('env_b', 'bob', 10);
+      expect(list).toEqual([expect.objectContaining({ id: 'ntf-1', read: false })]);
+      expect(await store.listNotifications('env_a', 'bob', 10)).toEqual([]);
+      expect(await store.markNotificationsRead('env_a', 'bob', 'all', at(5))).toEqual([]);
+      expect(await store.markNotificationsRead('env_b', 'alice', ['ntf-1'], at(5))).toEqual([]); // not hers
+      expect(await store.markNotificationsRead('env_b', 'bob', ['ntf-1'], at(5))).toEqual(['ntf-1']);
+      expect(await store.markNotificationsRead('env_b', 'bob', 'all', at(6))).toEqual([]);
+      expect((await store.listNotifications('env_b', 'bob', 10))[0]!.read).toBe(true);
+      // Deleting the comment removes its notifications.
+      await store.deleteThread('env_b', 'fx');
+      expect(await store.listNotifications('env_b', 'bob', 10)).toEqual([]);
+    });
+
+    it('keeps a drawing per room, capped, and clears it', async () => {
+      const stroke = (id: string, t: number) => ({ id, userId: 'alice', points: [[0.1, 0.2], [0.3, 0.4]] as [number, number][], color: '#000000', width: 2, createdAt: at(t) });
+      const first = await store.addStroke('env_a', 'draw-room', stroke('s1', 1), 2);
+      await store.addStroke('env_a', 'draw-room', stroke('s2', 2), 2);
+      const third = await store.addStroke('env_a', 'draw-room', stroke('s3', 3), 2);
+      expect(third.seq).toBe(first.seq + 2);
+      expect((await store.listStrokes('env_a', 'draw-room')).map((s) => s.id)).toEqual(['s2', 's3']); // oldest dropped
+      expect((await store.listStrokes('env_a', 'draw-room'))[0]!.points).toEqual([[0.1, 0.2], [0.3, 0.4]]);
+      expect(await store.listStrokes('env_b', 'draw-room')).toEqual([]);
+      const cleared = await store.clearDrawing('env_a', 'draw-room');
+      expect(cleared.value).toBe(2);
+      expect(cleared.seq).toBe(third.seq + 1);
+      expect(await store.listStrokes('env_a', 'draw-room')).toEqual([]);
+    });
+
     it('stores admins with unique emails', async () => {
       const admin = { id: 'adm_1', email: 'a@x.test', name: 'A', role: 'admin' as const, passwordHash: 'h', createdAt: at() };
       await store.createAdmin(admin);
