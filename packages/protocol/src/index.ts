@@ -11,3 +11,4 @@ export * from './rest-routes.ts';
 export * from './close-codes.ts';
 export * from './realtime-models.ts';
 export * from './messages.ts';
+export * from './media.ts';

@@ -102,7 +102,7 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
     mentions: mentions.optional(),
     attachmentIds: attachmentIds.optional(),
   }),
-  m('comment:edit', { commentId: clientId, body: commentBody, mentions: mentions.optional() }),
+  m('comment:edit', { commentId: clientId, body: commentBody, mentions: mentions.optional(), attachmentIds: attachmentIds.optional() }),
   m('comment:delete', { commentId: clientId }),
   m('reaction:add', { targetId: clientId, targetType: z.literal('comment').optional(), emoji }),
   m('reaction:remove', { reactionId: clientId }),

@@ -14,6 +14,14 @@ import type { ServerOptions } from './options.ts';
 import { MemoryBus, type Bus } from './realtime/bus.ts';
 import { RealtimeHub } from './realtime/hub.ts';
 import { openStore } from './store/index.ts';
+import { AttachmentService } from './domain/attachments.ts';
+import { DiskFileStore } from './files/file-store.ts';
+import { registerFilesRoute } from './files/files-route.ts';
+import { FileLinks } from './files/links.ts';
+import { registerUploadRoute } from './files/upload-route.ts';
+
+/** How often uploads that were never attached are looked for. */
+const UPLOAD_SWEEP_MS = 60 * 60 * 1000;
 
 export interface PulseServer {
   app: FastifyInstance;
@@ -23,16 +31,18 @@ export interface PulseServer {
   /** Set on the very first start: the Development environment and its keys (shown once). */
   firstRun?: { environmentId: string; environmentName: string } & KeyPair;
   hub: RealtimeHub;
+  attachments: AttachmentService;
   close(): Promise<void>;
 }
 
-export async function openContext(options: ServerOptions) {
+export async function openContext(options: ServerOptions, links = new FileLinks()) {
   if (!options.databaseUrl) mkdirSync(options.dataDir, { recursive: true });
   const store = await openStore({
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
     ...(options.databaseSchema ? { databaseSchema: options.databaseSchema } : {}),
     sqliteFile: join(options.dataDir, 'pulse.db'),
     sqliteSynchronous: options.sqliteSynchronous,
+    links,
   });
   const environments = new EnvironmentService(store);
   const configs = new ConfigCache(store);
@@ -41,11 +51,15 @@ export async function openContext(options: ServerOptions) {
 
 /** Starts Pulse: storage, the HTTP app and (later) realtime, on one port. */
 export async function startPulseServer(options: ServerOptions): Promise<PulseServer> {
-  const { store, environments, configs } = await openContext(options);
+  const links = new FileLinks();
+  const { store, environments, configs } = await openContext(options, links);
   try {
     const { secret } = loadServerSecret(options.dataDir, options.secret);
     const tokens = new TokenService(secret, store);
-    const collab = new CollabService(store, configs, noRealtime);
+    const files = new DiskFileStore(join(options.dataDir, 'files'));
+    await files.cleanStaging();
+    const attachments = new AttachmentService(store, files);
+    const collab = new CollabService(store, configs, attachments, noRealtime);
     const bus: Bus = new MemoryBus();
 
     let firstRun: PulseServer['firstRun'];
@@ -93,10 +107,17 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
     };
 
     const app = await buildApp(ctx, health);
+    registerUploadRoute(app, ctx, attachments);
+    registerFilesRoute(app, ctx, attachments);
     hub.attach(app.server);
     await poller.start();
     const address = await app.listen({ port: options.port, host: options.host });
     const url = address.replace('[::1]', 'localhost');
+    links.base = options.publicUrl ?? url;
+    const sweepUploads = () => attachments.sweep().catch((err) => app.log.warn({ err }, 'removing stale uploads failed'));
+    const sweeper = setInterval(sweepUploads, UPLOAD_SWEEP_MS);
+    sweeper.unref();
+    void sweepUploads();
 
     return {
       app,
@@ -104,7 +125,9 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
       url,
       ...(firstRun ? { firstRun } : {}),
       hub,
+      attachments,
       async close() {
+        clearInterval(sweeper);
         poller.stop();
         await hub.close();
         await app.close();

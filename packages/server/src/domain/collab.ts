@@ -15,6 +15,7 @@ import type { Store } from '../store/index.ts';
 import type { Effects, NewActivity, NewNotification, Sequenced, UserProfile } from '../store/types.ts';
 import { canModerate, type Actor } from './actor.ts';
 import type { ConfigCache } from './config-cache.ts';
+import type { AttachmentService } from './attachments.ts';
 import type { RealtimeSink } from './events.ts';
 
 export interface NewThreadInput {
@@ -25,6 +26,7 @@ export interface NewThreadInput {
   body: string;
   mentions?: string[];
   position?: PinPosition | null;
+  attachmentIds?: string[];
 }
 
 export interface NewCommentInput {
@@ -33,6 +35,7 @@ export interface NewCommentInput {
   authorId: string;
   body: string;
   mentions?: string[];
+  attachmentIds?: string[];
 }
 
 const PREVIEW_CHARS = 140;
@@ -62,12 +65,24 @@ function activity(kind: ActivityKind, userId: string | null, fields: Partial<New
 export class CollabService {
   readonly #store: Store;
   readonly #configs: ConfigCache;
+  readonly #attachments: AttachmentService;
   #sink: RealtimeSink;
 
-  constructor(store: Store, configs: ConfigCache, sink: RealtimeSink) {
+  constructor(store: Store, configs: ConfigCache, attachments: AttachmentService, sink: RealtimeSink) {
     this.#store = store;
     this.#configs = configs;
+    this.#attachments = attachments;
     this.#sink = sink;
+  }
+
+  /**
+   * The `attach` effect for a comment's attachments. Users attach only their own uploads;
+   * the backend (actor null) may attach any upload of the environment.
+   */
+  async #attach(envId: string, ids: string[] | undefined, ownerId: string | null, commentId?: string): Promise<Effects['attach']> {
+    if (ids === undefined) return undefined;
+    const config = await this.#configs.require(envId);
+    return { ids: await this.#attachments.validate(envId, ids, ownerId, config, commentId), userId: ownerId };
   }
 
   setSink(sink: RealtimeSink): void {
@@ -79,8 +94,9 @@ export class CollabService {
     if (!config[flag]) throw new PulseError('feature_disabled', `${what} are turned off for this environment.`);
   }
 
-  async #checkComment(envId: string, body: string, mentions: string[]): Promise<void> {
-    if (body.trim().length === 0) throw new PulseError('validation_failed', 'body: must not be empty');
+  async #checkComment(envId: string, body: string, mentions: string[], attachmentIds: string[] = []): Promise<void> {
+    // A comment may be only attachments (a voice note, a screenshot).
+    if (body.trim().length === 0 && attachmentIds.length === 0) throw new PulseError('validation_failed', 'body: must not be empty');
     if (mentions.length > LIMITS.mentionsPerComment) throw new PulseError('too_many_mentions');
     if (mentions.length > 0) await this.#requireFeature(envId, 'allowMentions', 'Mentions');
   }
@@ -118,6 +134,9 @@ export class CollabService {
   }
 
   #announce<T>(envId: string, result: Sequenced<T>, event: Parameters<RealtimeSink['roomEvent']>[2]): void {
+    if (result.removedAttachments?.length) {
+      this.#attachments.deleteFiles(envId, result.removedAttachments).catch((err) => console.error('[pulse] deleting attachment files failed:', err));
+    }
     this.#sink.roomEvent(envId, result.roomId, result.activity ? { ...event, activity: result.activity } : event);
     for (const { userId, ...notification } of result.notifications ?? []) this.#sink.notification(envId, userId, notification);
   }
@@ -126,16 +145,18 @@ export class CollabService {
     return this.#store.upsertUser(envId, profile, nowIso());
   }
 
-  async createThread(envId: string, input: NewThreadInput): Promise<ThreadWithComments> {
+  async createThread(envId: string, actor: Actor, input: NewThreadInput): Promise<ThreadWithComments> {
     const mentions = unique(input.mentions);
-    await this.#checkComment(envId, input.body, mentions);
+    await this.#checkComment(envId, input.body, mentions, input.attachmentIds);
     await this.#requireUser(envId, input.authorId);
+    const attach = await this.#attach(envId, input.attachmentIds, actorUserId(actor));
     const at = nowIso();
     const threadId = input.id ?? newThreadId();
     const commentId = input.commentId ?? newCommentId();
     const effects: Effects = {
       activity: activity('thread.created', input.authorId, { threadId, commentId, preview: preview(input.body) }),
       notifications: this.#notifications('mention', mentions, { threadId, commentId, actorId: input.authorId, body: input.body, roomId: input.roomId }),
+      ...(attach ? { attach } : {}),
     };
     const result = await this.#store.createThread(
       envId,
@@ -147,10 +168,11 @@ export class CollabService {
     return result.value;
   }
 
-  async addComment(envId: string, input: NewCommentInput): Promise<Comment> {
+  async addComment(envId: string, actor: Actor, input: NewCommentInput): Promise<Comment> {
     const mentions = unique(input.mentions);
-    await this.#checkComment(envId, input.body, mentions);
+    await this.#checkComment(envId, input.body, mentions, input.attachmentIds);
     await this.#requireUser(envId, input.authorId);
+    const attach = await this.#attach(envId, input.attachmentIds, actorUserId(actor));
     const participants = await this.#store.threadParticipants(envId, input.threadId);
     const commentId = input.id ?? newCommentId();
     const fields = { threadId: input.threadId, commentId, actorId: input.authorId, body: input.body };
@@ -160,6 +182,7 @@ export class CollabService {
         ...this.#notifications('mention', mentions, fields),
         ...this.#notifications('reply', participants.filter((p) => !mentions.includes(p)), fields),
       ],
+      ...(attach ? { attach } : {}),
     };
     const result = await this.#store.createComment(
       envId,
@@ -177,15 +200,22 @@ export class CollabService {
     return comment;
   }
 
-  async editComment(envId: string, actor: Actor, commentId: string, change: { body: string; mentions?: string[] }): Promise<Comment> {
+  async editComment(
+    envId: string,
+    actor: Actor,
+    commentId: string,
+    change: { body: string; mentions?: string[]; attachmentIds?: string[] },
+  ): Promise<Comment> {
     const before = await this.#ownedComment(envId, actor, commentId);
-    // Mentions left out of an edit stay as they were.
+    // Mentions and attachments left out of an edit stay as they were.
     const mentions = unique(change.mentions ?? before.mentions);
-    await this.#checkComment(envId, change.body, mentions);
+    await this.#checkComment(envId, change.body, mentions, change.attachmentIds ?? before.attachments.map((a) => a.id));
+    const attach = await this.#attach(envId, change.attachmentIds, canModerate(actor) ? null : before.userId, commentId);
     const added = mentions.filter((m) => !before.mentions.includes(m));
     const effects: Effects = {
       activity: activity('comment.edited', actorUserId(actor) ?? before.userId, { threadId: before.threadId, commentId, preview: preview(change.body) }),
       notifications: this.#notifications('mention', added, { threadId: before.threadId, commentId, actorId: before.userId, body: change.body }),
+      ...(attach ? { attach } : {}),
     };
     const result = await this.#store.updateComment(envId, commentId, { body: change.body, mentions }, nowIso(), effects);
     if (!result) throw new PulseError('comment_not_found');

@@ -174,10 +174,6 @@ async function commentInRoom(hub: RealtimeHub, conn: Connection, commentId: stri
   return comment;
 }
 
-function requireNoAttachments(ids: string[] | undefined): void {
-  if (ids && ids.length > 0) throw new PulseError('attachment_not_found', `attachmentIds: no attachment "${ids[0]}"`);
-}
-
 function durableRateLimit(conn: Connection): void {
   if (!conn.durable.take()) {
     strike(conn);
@@ -226,10 +222,18 @@ const HANDLERS: { [T in ClientMessage['type']]: Handler<T> } = {
 
   'thread:create': async (hub, conn, m) => {
     durableRateLimit(conn);
-    requireNoAttachments(m.attachmentIds);
     const { envId, roomId, user } = conn.identity!;
     try {
-      const thread = await hub.ctx.collab.createThread(envId, { id: m.id, ...(m.commentId ? { commentId: m.commentId } : {}), roomId, authorId: user.id, body: m.body, mentions: m.mentions, position: m.position });
+      const thread = await hub.ctx.collab.createThread(envId, actorOf(conn), {
+        id: m.id,
+        ...(m.commentId ? { commentId: m.commentId } : {}),
+        roomId,
+        authorId: user.id,
+        body: m.body,
+        mentions: m.mentions,
+        position: m.position,
+        ...(m.attachmentIds ? { attachmentIds: m.attachmentIds } : {}),
+      });
       ack(conn, m.ref, { id: thread.id });
     } catch (err) {
       // A retried create (offline queue, reconnect) is acknowledged, not refused.
@@ -254,16 +258,16 @@ const HANDLERS: { [T in ClientMessage['type']]: Handler<T> } = {
   },
   'comment:create': async (hub, conn, m) => {
     durableRateLimit(conn);
-    requireNoAttachments(m.attachmentIds);
     await threadInRoom(hub, conn, m.threadId);
     const { envId, user } = conn.identity!;
     try {
-      const comment = await hub.ctx.collab.addComment(envId, {
+      const comment = await hub.ctx.collab.addComment(envId, actorOf(conn), {
         ...(m.id ? { id: m.id } : {}),
         threadId: m.threadId,
         authorId: user.id,
         body: m.body,
         mentions: m.mentions ?? [],
+        ...(m.attachmentIds ? { attachmentIds: m.attachmentIds } : {}),
       });
       ack(conn, m.ref, { id: comment.id });
     } catch (err) {
@@ -277,7 +281,11 @@ const HANDLERS: { [T in ClientMessage['type']]: Handler<T> } = {
   'comment:edit': async (hub, conn, m) => {
     durableRateLimit(conn);
     await commentInRoom(hub, conn, m.commentId);
-    await hub.ctx.collab.editComment(conn.identity!.envId, actorOf(conn), m.commentId, { body: m.body, ...(m.mentions ? { mentions: m.mentions } : {}) });
+    await hub.ctx.collab.editComment(conn.identity!.envId, actorOf(conn), m.commentId, {
+      body: m.body,
+      ...(m.mentions ? { mentions: m.mentions } : {}),
+      ...(m.attachmentIds ? { attachmentIds: m.attachmentIds } : {}),
+    });
     ack(conn, m.ref, { id: m.commentId });
   },
   'comment:delete': async (hub, conn, m) => {

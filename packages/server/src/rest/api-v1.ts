@@ -94,13 +94,14 @@ function handlers(ctx: ServerContext): Record<RestRouteName, Handler> {
     async createThread({ request, envId, params }) {
       const body = parseInput(r.createThread.body, request.body);
       parseParam(roomIdSchema, params.roomId, 'roomId');
-      const thread = await collab.createThread(envId, {
+      const thread = await collab.createThread(envId, BACKEND, {
         ...(body.id ? { id: body.id } : {}),
         roomId: params.roomId!,
         authorId: body.userId,
         body: body.body,
         mentions: body.mentions ?? [],
         position: body.position ?? null,
+        ...(body.attachmentIds ? { attachmentIds: body.attachmentIds } : {}),
       });
       return withStatus(201, { thread });
     },
@@ -130,19 +131,24 @@ function handlers(ctx: ServerContext): Record<RestRouteName, Handler> {
 
     async createComment({ request, envId, params }) {
       const body = parseInput(r.createComment.body, request.body);
-      const comment = await collab.addComment(envId, {
+      const comment = await collab.addComment(envId, BACKEND, {
         ...(body.id ? { id: body.id } : {}),
         threadId: params.threadId!,
         authorId: body.userId,
         body: body.body,
         mentions: body.mentions ?? [],
+        ...(body.attachmentIds ? { attachmentIds: body.attachmentIds } : {}),
       });
       return withStatus(201, { comment });
     },
 
     async patchComment({ request, envId, params }) {
       const body = parseInput(r.patchComment.body, request.body);
-      const comment = await collab.editComment(envId, BACKEND, params.commentId!, { body: body.body, ...(body.mentions ? { mentions: body.mentions } : {}) });
+      const comment = await collab.editComment(envId, BACKEND, params.commentId!, {
+        body: body.body,
+        ...(body.mentions ? { mentions: body.mentions } : {}),
+        ...(body.attachmentIds ? { attachmentIds: body.attachmentIds } : {}),
+      });
       return { comment };
     },
 

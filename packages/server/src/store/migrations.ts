@@ -183,6 +183,30 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('strokes_room').on('strokes').columns(['environment_id', 'room_id', 'created_at']).execute();
       },
     },
+    '0003_attachments': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('attachments')
+          .addColumn('environment_id', 'text', (c) => c.notNull())
+          .addColumn('id', 'text', (c) => c.notNull())
+          .addColumn('user_id', 'text', (c) => c.notNull())
+          .addColumn('comment_id', 'text')
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('filename', 'text', (c) => c.notNull())
+          .addColumn('mime_type', 'text', (c) => c.notNull())
+          .addColumn('size_bytes', 'integer', (c) => c.notNull())
+          .addColumn('width', 'integer')
+          .addColumn('height', 'integer')
+          .addColumn('duration_ms', 'integer')
+          .addColumn('has_thumbnail', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('position', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('attachments_pk', ['environment_id', 'id'])
+          .execute();
+        await db.schema.createIndex('attachments_comment').on('attachments').columns(['environment_id', 'comment_id']).execute();
+        await db.schema.createIndex('attachments_unattached').on('attachments').columns(['comment_id', 'created_at']).execute();
+      },
+    },
   };
 }
 

@@ -1,5 +1,6 @@
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
+import { FileLinks } from '../files/links.ts';
 import type { Database } from './schema.ts';
 import { kyselyStore } from './kysely/index.ts';
 import type { Store } from './types.ts';
@@ -9,6 +10,7 @@ export interface PostgresOptions {
   /** Schema to use instead of `public` (created if missing); tests use a fresh one per run. */
   schema?: string;
   maxConnections?: number;
+  links?: FileLinks;
 }
 
 const INT8_OID = 20;
@@ -30,5 +32,5 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
   pool.on('error', (err) => console.error('[pulse] postgres pool error:', err.message));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   if (schema) await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
-  return kyselyStore(db, 'postgres');
+  return kyselyStore(db, 'postgres', options.links ?? new FileLinks());
 }

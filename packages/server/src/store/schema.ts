@@ -102,6 +102,22 @@ export interface Database {
     width: number;
     created_at: string;
   };
+  attachments: {
+    environment_id: string;
+    id: string;
+    user_id: string;
+    comment_id: string | null;
+    type: 'image' | 'audio' | 'video';
+    filename: string;
+    mime_type: string;
+    size_bytes: number;
+    width: number | null;
+    height: number | null;
+    duration_ms: number | null;
+    has_thumbnail: number;
+    position: number;
+    created_at: string;
+  };
   control_events: {
     id: Generated<number>;
     environment_id: string | null;

@@ -1,5 +1,6 @@
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
+import { FileLinks } from '../files/links.ts';
 import type { Database } from './schema.ts';
 import { kyselyStore } from './kysely/index.ts';
 import type { Store } from './types.ts';
@@ -12,6 +13,7 @@ export interface SqliteOptions {
    * acknowledged write; `full` also survives a power loss, at the cost of one fsync per commit.
    */
   synchronous?: 'normal' | 'full';
+  links?: FileLinks;
 }
 
 export function openSqliteStore(options: SqliteOptions): Store {
@@ -22,7 +24,7 @@ export function openSqliteStore(options: SqliteOptions): Store {
   // The CLI writes to the same file while a server runs: wait for the lock rather than fail.
   database.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
-  return kyselyStore(db, 'sqlite');
+  return kyselyStore(db, 'sqlite', options.links ?? new FileLinks());
 }
 
 /**

@@ -1,4 +1,6 @@
 import type {
+  Attachment,
+  AttachmentType,
   ActivityEntry,
   ActivityKind,
   DrawStroke,
@@ -40,6 +42,7 @@ export interface Store
     NotificationRepo,
     ActivityRepo,
     DrawingRepo,
+    AttachmentRepo,
     AdminRepo {
   readonly dialect: Dialect;
   migrate(): Promise<void>;
@@ -152,6 +155,8 @@ export interface Sequenced<T> {
   activity?: ActivityEntry;
   /** The notifications written with the change. */
   notifications?: StoredNotification[];
+  /** Attachments whose rows the change removed: their files are to be deleted. */
+  removedAttachments?: string[];
 }
 
 export interface NewActivity {
@@ -184,6 +189,35 @@ export type StoredNotification = Notification & { userId: string };
 export interface Effects {
   activity?: NewActivity;
   notifications?: NewNotification[];
+  /**
+   * Uploads to attach to the comment the change creates (or edits, where the list replaces
+   * the comment's attachments). Each must be unattached; `userId`, when set, must own it.
+   */
+  attach?: { ids: string[]; userId: string | null };
+}
+
+export interface NewAttachment {
+  id: string;
+  userId: string;
+  type: AttachmentType;
+  filename: string;
+  mimeType: string;
+  sizeBytes: number;
+  width?: number;
+  height?: number;
+  durationMs?: number;
+  hasThumbnail: boolean;
+  createdAt: string;
+}
+
+export type AttachmentRecord = Attachment & { userId: string; commentId: string | null; createdAt: string };
+
+export interface AttachmentRepo {
+  createAttachment(envId: string, attachment: NewAttachment): Promise<AttachmentRecord>;
+  getAttachment(envId: string, id: string): Promise<AttachmentRecord | undefined>;
+  /** Uploads never attached and created before `before`, in any environment. */
+  staleAttachments(before: string, limit: number): Promise<{ envId: string; id: string }[]>;
+  deleteAttachments(envId: string, ids: string[]): Promise<void>;
 }
 
 export interface ThreadRepo {

@@ -1,7 +1,9 @@
-import { colorForUser, PulseError, type Comment, type Reaction, type Thread, type User } from '@pulse/protocol';
+import { colorForUser, PulseError, type Attachment, type Comment, type Reaction, type Thread, type User } from '@pulse/protocol';
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import { isUniqueViolation } from '../errors.ts';
 import { toPage } from '../paging.ts';
+import type { FileLinks } from '../../files/links.ts';
+import { applyAttach, attachmentsOfComments, attachmentsOfRoom, removeAttachmentsOf } from './attachments.ts';
 import { applyEffects } from './realtime.ts';
 import { bumpSeq, insertRoomIfMissing } from './rooms.ts';
 import type { Database } from '../schema.ts';
@@ -45,7 +47,7 @@ const toReaction = (r: ReactionRow): Reaction => ({
   createdAt: r.created_at,
 });
 
-function toComment(r: CommentRow, reactions: Reaction[] = []): Comment {
+function toComment(r: CommentRow, reactions: Reaction[] = [], attachments: Attachment[] = []): Comment {
   return {
     id: r.id,
     threadId: r.thread_id,
@@ -55,7 +57,7 @@ function toComment(r: CommentRow, reactions: Reaction[] = []): Comment {
     createdAt: r.created_at,
     editedAt: r.edited_at,
     reactions,
-    attachments: [],
+    attachments,
   };
 }
 
@@ -87,13 +89,11 @@ async function reactionsByComment(db: Db, envId: string, commentIds: string[]): 
   return map;
 }
 
-async function withReactions(db: Db, envId: string, rows: CommentRow[]): Promise<Comment[]> {
-  const reactions = await reactionsByComment(
-    db,
-    envId,
-    rows.map((r) => r.id),
-  );
-  return rows.map((r) => toComment(r, reactions.get(r.id) ?? []));
+/** Comments with their reactions and attachments. */
+async function withExtras(db: Db, envId: string, rows: CommentRow[], links: FileLinks): Promise<Comment[]> {
+  const ids = rows.map((r) => r.id);
+  const [reactions, attachments] = await Promise.all([reactionsByComment(db, envId, ids), attachmentsOfComments(db, envId, ids, links)]);
+  return rows.map((r) => toComment(r, reactions.get(r.id) ?? [], attachments.get(r.id) ?? []));
 }
 
 /** Effects are prepared before the room of the object is known; the store fills it in. */
@@ -105,7 +105,7 @@ function withRoom(effects: Effects | undefined, roomId: string): Effects | undef
   };
 }
 
-export function contentRepo(db: Kysely<Database>): UserRepo & RoomRepo & ThreadRepo {
+export function contentRepo(db: Kysely<Database>, links: FileLinks): UserRepo & RoomRepo & ThreadRepo {
   const tx = <T>(fn: (trx: Transaction<Database>) => Promise<T>) => db.transaction().execute(fn);
 
   return {
@@ -210,9 +210,11 @@ export function contentRepo(db: Kysely<Database>): UserRepo & RoomRepo & ThreadR
             })
             .returningAll()
             .executeTakeFirstOrThrow();
+          await applyAttach(trx, envId, first.id, effects?.attach, false);
           const seq = await bumpSeq(trx, envId, thread.roomId);
           const applied = await applyEffects(trx, envId, withRoom(effects, thread.roomId));
-          return { value: { ...toThread(threadRow), comments: [toComment(commentRow)] }, roomId: thread.roomId, seq, ...applied };
+          const [comment] = await withExtras(trx, envId, [commentRow], links);
+          return { value: { ...toThread(threadRow), comments: [comment!] }, roomId: thread.roomId, seq, ...applied };
         });
       } catch (err) {
         if (isUniqueViolation(err)) throw new PulseError('already_exists', `A thread or comment with id "${thread.id}" already exists.`);
@@ -236,7 +238,7 @@ export function contentRepo(db: Kysely<Database>): UserRepo & RoomRepo & ThreadR
         .orderBy('created_at')
         .orderBy('id')
         .execute();
-      return { ...toThread(r), comments: await withReactions(db, envId, comments) };
+      return { ...toThread(r), comments: await withExtras(db, envId, comments, links) };
     },
 
     async listThreads(envId, roomId, filter, page) {
@@ -247,10 +249,11 @@ export function contentRepo(db: Kysely<Database>): UserRepo & RoomRepo & ThreadR
     },
 
     async listRoomThreadsWithComments(envId, roomId) {
-      const [threads, comments, reactions] = await Promise.all([
+      const [threads, comments, reactions, attachments] = await Promise.all([
         db.selectFrom('threads').selectAll().where('environment_id', '=', envId).where('room_id', '=', roomId).orderBy('created_at').orderBy('id').execute(),
         db.selectFrom('comments').selectAll().where('environment_id', '=', envId).where('room_id', '=', roomId).orderBy('created_at').orderBy('id').execute(),
         db.selectFrom('reactions').selectAll().where('environment_id', '=', envId).where('room_id', '=', roomId).orderBy('created_at').orderBy('id').execute(),
+        attachmentsOfRoom(db, envId, roomId, links),
       ]);
       const reactionsByComment = new Map<string, Reaction[]>();
       for (const r of reactions) {
@@ -261,7 +264,7 @@ export function contentRepo(db: Kysely<Database>): UserRepo & RoomRepo & ThreadR
       const commentsByThread = new Map<string, Comment[]>();
       for (const c of comments) {
         const list = commentsByThread.get(c.thread_id) ?? [];
-        list.push(toComment(c, reactionsByComment.get(c.id) ?? []));
+        list.push(toComment(c, reactionsByComment.get(c.id) ?? [], attachments.get(c.id) ?? []));
         commentsByThread.set(c.thread_id, list);
       }
       return threads.map((t) => ({ ...toThread(t), comments: commentsByThread.get(t.id) ?? [] }));
@@ -284,10 +287,12 @@ export function contentRepo(db: Kysely<Database>): UserRepo & RoomRepo & ThreadR
 
     async deleteThread(envId, threadId, effects) {
       return tx(async (trx) => {
+        const commentIds = await trx.selectFrom('comments').select('id').where('environment_id', '=', envId).where('thread_id', '=', threadId).execute();
+        const removedAttachments = await removeAttachmentsOf(trx, envId, commentIds.map((c) => c.id));
         const r = await trx.deleteFrom('threads').where('environment_id', '=', envId).where('id', '=', threadId).returningAll().executeTakeFirst();
         if (!r) return undefined;
         const seq = await bumpSeq(trx, envId, r.room_id);
-        return { value: toThread(r), roomId: r.room_id, seq, ...(await applyEffects(trx, envId, withRoom(effects, r.room_id))) };
+        return { value: toThread(r), roomId: r.room_id, seq, removedAttachments, ...(await applyEffects(trx, envId, withRoom(effects, r.room_id))) };
       });
     },
 
@@ -329,8 +334,10 @@ export function contentRepo(db: Kysely<Database>): UserRepo & RoomRepo & ThreadR
             })
             .returningAll()
             .executeTakeFirstOrThrow();
+          await applyAttach(trx, envId, comment.id, effects?.attach, false);
           const seq = await bumpSeq(trx, envId, thread.room_id);
-          return { value: toComment(row), roomId: thread.room_id, seq, ...(await applyEffects(trx, envId, withRoom(effects, thread.room_id))) };
+          const [created] = await withExtras(trx, envId, [row], links);
+          return { value: created!, roomId: thread.room_id, seq, ...(await applyEffects(trx, envId, withRoom(effects, thread.room_id))) };
         });
       } catch (err) {
         if (isUniqueViolation(err)) throw new PulseError('already_exists', `A comment with id "${comment.id}" already exists.`);
@@ -341,7 +348,7 @@ export function contentRepo(db: Kysely<Database>): UserRepo & RoomRepo & ThreadR
     async getComment(envId, commentId) {
       const r = await db.selectFrom('comments').selectAll().where('environment_id', '=', envId).where('id', '=', commentId).executeTakeFirst();
       if (!r) return undefined;
-      return (await withReactions(db, envId, [r]))[0];
+      return (await withExtras(db, envId, [r], links))[0];
     },
 
     async listComments(envId, threadId, page) {
@@ -354,7 +361,7 @@ export function contentRepo(db: Kysely<Database>): UserRepo & RoomRepo & ThreadR
         .limit(page.limit + 1)
         .execute();
       const result = toPage(rows, page.limit, (r) => r);
-      return { items: await withReactions(db, envId, result.items), nextCursor: result.nextCursor };
+      return { items: await withExtras(db, envId, result.items, links), nextCursor: result.nextCursor };
     },
 
     async updateComment(envId, commentId, change, at, effects) {
@@ -368,14 +375,16 @@ export function contentRepo(db: Kysely<Database>): UserRepo & RoomRepo & ThreadR
           .executeTakeFirst();
         if (!r) return undefined;
         await trx.updateTable('threads').set({ updated_at: at }).where('environment_id', '=', envId).where('id', '=', r.thread_id).execute();
-        const [comment] = await withReactions(trx, envId, [r]);
+        const removedAttachments = await applyAttach(trx, envId, commentId, effects?.attach, true);
+        const [comment] = await withExtras(trx, envId, [r], links);
         const seq = await bumpSeq(trx, envId, r.room_id);
-        return { value: comment!, roomId: r.room_id, seq, ...(await applyEffects(trx, envId, withRoom(effects, r.room_id))) };
+        return { value: comment!, roomId: r.room_id, seq, removedAttachments, ...(await applyEffects(trx, envId, withRoom(effects, r.room_id))) };
       });
     },
 
     async deleteComment(envId, commentId, effects) {
       return tx(async (trx) => {
+        const removedAttachments = await removeAttachmentsOf(trx, envId, [commentId]);
         const r = await trx.deleteFrom('comments').where('environment_id', '=', envId).where('id', '=', commentId).returningAll().executeTakeFirst();
         if (!r) return undefined;
         const left = await trx
@@ -391,6 +400,7 @@ export function contentRepo(db: Kysely<Database>): UserRepo & RoomRepo & ThreadR
           value: { comment: toComment(r), threadDeleted: !left },
           roomId: r.room_id,
           seq,
+          removedAttachments,
           ...(await applyEffects(trx, envId, withRoom(effects, r.room_id))),
         };
       });

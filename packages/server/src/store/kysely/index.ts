@@ -3,15 +3,18 @@ import { PulseMigrationProvider, type Dialect } from '../migrations.ts';
 import type { Database } from '../schema.ts';
 import type { Store } from '../types.ts';
 import { contentRepo } from './content.ts';
+import type { FileLinks } from '../../files/links.ts';
+import { attachmentRepo } from './attachments.ts';
 import { environmentRepo } from './environments.ts';
 import { realtimeRepo } from './realtime.ts';
 
 /** Both drivers share this implementation; they differ only in how the Kysely instance is built. */
-export function kyselyStore(db: Kysely<Database>, dialect: Dialect, onClose: () => Promise<void> = () => db.destroy()): Store {
+export function kyselyStore(db: Kysely<Database>, dialect: Dialect, links: FileLinks, onClose: () => Promise<void> = () => db.destroy()): Store {
   return {
     dialect,
     ...environmentRepo(db),
-    ...contentRepo(db),
+    ...contentRepo(db, links),
+    ...attachmentRepo(db, links),
     ...realtimeRepo(db),
     async migrate() {
       const migrator = new Migrator({ db, provider: new PulseMigrationProvider(dialect) });

@@ -1,0 +1,122 @@
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ATTACHMENT_FLAGS, PulseError, UNATTACHED_UPLOAD_TTL_MS, type Attachment, type EnvConfig } from '@pulse/protocol';
+import type { FileStore } from '../files/file-store.ts';
+import { inspectMedia, makeThumbnail } from '../files/media.ts';
+import { nowIso } from '../ids.ts';
+import type { Store } from '../store/index.ts';
+import type { AttachmentRecord } from '../store/types.ts';
+
+/** Attachment ids carry 128 random bits: knowing one is the capability to read the file. */
+export const newAttachmentId = () => randomBytes(16).toString('hex');
+
+export const fileKey = (envId: string, id: string) => `${envId}/${id}`;
+export const thumbnailKey = (envId: string, id: string) => `${envId}/${id}.thumb`;
+
+const publicShape = ({ userId: _u, commentId: _c, createdAt: _t, ...a }: AttachmentRecord): Attachment => a;
+
+/** Uploads, their checks against the environment's media limits, and the life of their files. */
+export class AttachmentService {
+  readonly #store: Store;
+  readonly #files: FileStore;
+
+  constructor(store: Store, files: FileStore) {
+    this.#store = store;
+    this.#files = files;
+  }
+
+  get files(): FileStore {
+    return this.#files;
+  }
+
+  /**
+   * Streams an upload to a staged file, never more than the environment's limit; sniffs and
+   * checks it; writes the file, its thumbnail and its record. Nothing is kept on failure.
+   */
+  async upload(envId: string, userId: string, config: EnvConfig, file: Readable, filename: string): Promise<Attachment> {
+    const limitBytes = config.maxFileSizeMb * 1024 * 1024;
+    const staged = await this.#files.stage();
+    let size = 0;
+    let tooLarge = false;
+    try {
+      file.on('limit', () => (tooLarge = true));
+      file.on('data', (chunk: Buffer) => (size += chunk.length));
+      await pipeline(file, staged.stream);
+      if (tooLarge || size > limitBytes) throw new PulseError('file_too_large', `Files are limited to ${config.maxFileSizeMb} MB in this environment.`);
+      if (size === 0) throw new PulseError('no_file', 'The file is empty.');
+      const media = await inspectMedia(staged.path);
+      const flag = ATTACHMENT_FLAGS[media.type];
+      if (!config[flag.flag]) throw new PulseError(flag.error);
+      const id = newAttachmentId();
+      const thumbnail = media.type === 'image' ? await makeThumbnail(staged.path) : undefined;
+      await this.#files.commit(staged, fileKey(envId, id));
+      if (thumbnail) await this.#files.put(thumbnailKey(envId, id), thumbnail);
+      const record = await this.#store.createAttachment(envId, {
+        id,
+        userId,
+        type: media.type,
+        filename: safeFilename(filename, media.mimeType),
+        mimeType: media.mimeType,
+        sizeBytes: size,
+        ...(media.width ? { width: media.width } : {}),
+        ...(media.height ? { height: media.height } : {}),
+        ...(media.durationMs !== undefined ? { durationMs: media.durationMs } : {}),
+        hasThumbnail: Boolean(thumbnail),
+        createdAt: nowIso(),
+      });
+      return publicShape(record);
+    } catch (err) {
+      await staged.discard();
+      throw err;
+    }
+  }
+
+  /**
+   * Checks the attachments a comment is about to get: each exists in the environment, is the
+   * author's own upload (unless `ownerId` is null: the backend may attach any), and is not
+   * attached to another comment; and there are not more than the environment allows.
+   */
+  async validate(envId: string, ids: string[] | undefined, ownerId: string | null, config: EnvConfig, commentId?: string): Promise<string[]> {
+    const unique = [...new Set(ids ?? [])];
+    if (unique.length > config.maxAttachmentsPerComment) {
+      throw new PulseError('too_many_attachments', `attachmentIds: at most ${config.maxAttachmentsPerComment} attachments per comment in this environment.`);
+    }
+    for (const id of unique) {
+      const a = await this.#store.getAttachment(envId, id);
+      if (!a) throw new PulseError('attachment_not_found', `attachmentIds: no attachment "${id}".`);
+      if (ownerId !== null && a.userId !== ownerId) throw new PulseError('forbidden', `attachmentIds: "${id}" was uploaded by someone else.`);
+      if (a.commentId !== null && a.commentId !== commentId) throw new PulseError('attachment_in_use', `attachmentIds: "${id}" is already attached to another comment.`);
+    }
+    return unique;
+  }
+
+  /** Deletes the files of attachments whose records are gone. */
+  async deleteFiles(envId: string, ids: string[] | undefined): Promise<void> {
+    for (const id of ids ?? []) {
+      await this.#files.delete(fileKey(envId, id));
+      await this.#files.delete(thumbnailKey(envId, id));
+    }
+  }
+
+  /** Removes uploads never attached within UNATTACHED_UPLOAD_TTL_MS. */
+  async sweep(now = Date.now()): Promise<number> {
+    const before = new Date(now - UNATTACHED_UPLOAD_TTL_MS).toISOString();
+    let removed = 0;
+    for (;;) {
+      const stale = await this.#store.staleAttachments(before, 200);
+      if (stale.length === 0) return removed;
+      for (const { envId, id } of stale) {
+        await this.#store.deleteAttachments(envId, [id]);
+        await this.deleteFiles(envId, [id]);
+        removed++;
+      }
+    }
+  }
+}
+
+/** Keeps the name readable but harmless: no paths, no control characters, bounded length. */
+function safeFilename(name: string, mimeType: string): string {
+  const base = (name.split(/[\\/]/).pop() ?? '').replace(/[\u0000-\u001f\u007f"<>|*?:]/g, '_').trim().slice(0, 200);
+  return base || `attachment.${mimeType.split('/')[1]}`;
+}

@@ -1,0 +1,77 @@
+import { fileTypeFromFile } from 'file-type';
+import { parseFile } from 'music-metadata';
+import sharp from 'sharp';
+import { MAX_IMAGE_PIXELS, PulseError, SUPPORTED_MIME_TYPES, THUMBNAIL_SIZE_PX, type AttachmentType } from '@pulse/protocol';
+
+export interface MediaInfo {
+  type: AttachmentType;
+  mimeType: string;
+  width?: number;
+  height?: number;
+  durationMs?: number;
+}
+
+const unsupported = (detail: string) => new PulseError('unsupported_file_type', `${detail} Supported: ${Object.values(SUPPORTED_MIME_TYPES).flat().join(', ')}.`);
+
+/** Sniffed MIME types that are spellings of a supported one. */
+const ALIASES: Record<string, string> = {
+  'audio/x-m4a': 'audio/mp4',
+  'audio/x-wav': 'audio/wav',
+  'audio/vnd.wave': 'audio/wav',
+};
+
+/**
+ * Decides what a file is from its bytes alone (never its name or declared type), and reads its
+ * dimensions or duration with the decoders; a file they cannot read is refused.
+ */
+export async function inspectMedia(path: string): Promise<MediaInfo> {
+  const sniffed = await fileTypeFromFile(path);
+  if (!sniffed) throw unsupported('The file type could not be recognised.');
+  const mime = ALIASES[sniffed.mime] ?? sniffed.mime;
+
+  if (SUPPORTED_MIME_TYPES.image.includes(mime)) {
+    try {
+      const meta = await sharp(path, { limitInputPixels: MAX_IMAGE_PIXELS, animated: mime === 'image/gif' || mime === 'image/webp' }).metadata();
+      if (!meta.width || !meta.height) throw new Error('no dimensions');
+      return { type: 'image', mimeType: mime, width: meta.width, height: meta.pageHeight ?? meta.height };
+    } catch {
+      throw unsupported(`The file looks like ${mime} but is not a readable image.`);
+    }
+  }
+
+  // Containers that hold either sound or pictures are told apart by their tracks.
+  const container = mime === 'video/webm' || mime === 'audio/webm' ? 'webm' : mime === 'video/mp4' || mime === 'audio/mp4' ? 'mp4' : null;
+  if (container || SUPPORTED_MIME_TYPES.audio.includes(mime)) {
+    let meta;
+    try {
+      meta = await parseFile(path, { duration: true, skipCovers: true });
+    } catch {
+      throw unsupported(`The file looks like ${mime} but is not readable media.`);
+    }
+    const { hasVideo, hasAudio, duration } = meta.format;
+    let type: AttachmentType;
+    let mimeType = mime;
+    if (container) {
+      type = hasVideo ? 'video' : 'audio';
+      mimeType = `${type}/${container}`;
+    } else {
+      if (hasVideo) throw unsupported(`${mime} with a video track is not supported.`);
+      type = 'audio';
+    }
+    if (type === 'audio' && hasAudio === false) throw unsupported('The file has no audio track.');
+    if (!SUPPORTED_MIME_TYPES[type].includes(mimeType)) throw unsupported(`${mimeType} is not supported.`);
+    return { type, mimeType, ...(duration !== undefined && Number.isFinite(duration) ? { durationMs: Math.round(duration * 1000) } : {}) };
+  }
+
+  throw unsupported(`${mime} is not supported.`);
+}
+
+/** A square JPEG thumbnail, cropped to fill. */
+export async function makeThumbnail(path: string): Promise<Buffer> {
+  return sharp(path, { limitInputPixels: MAX_IMAGE_PIXELS })
+    .rotate()
+    .resize(THUMBNAIL_SIZE_PX, THUMBNAIL_SIZE_PX, { fit: 'cover' })
+    .flatten({ background: '#ffffff' })
+    .jpeg({ quality: 80, mozjpeg: true })
+    .toBuffer();
+}
