@@ -19,6 +19,7 @@ import {
 import { Emitter } from './emitter.ts';
 import { resolveWebSocket, socketUrl, type SocketConstructor, type SocketLike } from './socket.ts';
 import { PulseState } from './state.ts';
+import { httpBase, uploadFile, type UploadOptions } from './upload.ts';
 
 export type ConnectionState = 'connected' | 'connecting' | 'disconnected';
 
@@ -113,6 +114,8 @@ export class PulseClient {
   };
   readonly #typing = new Map<string, { sentAt: number; timer: ReturnType<typeof setTimeout> }>();
   #generation = 0;
+  /** The token of the current connection, for uploads. */
+  #token: string | undefined;
 
   constructor(options: PulseClientOptions) {
     for (const key of ['apiKey', 'room', 'endpoint'] as const) {
@@ -214,6 +217,7 @@ export class PulseClient {
       return this.#scheduleReconnect();
     }
     if (generation !== this.#generation || !this.#wanted) return;
+    this.#token = token;
     const socket = new Ctor(socketUrl(this.#options.endpoint));
     this.#socket = socket;
     socket.onopen = () => {
@@ -543,6 +547,19 @@ export class PulseClient {
     this.#enqueue(ids === 'all' ? { type: 'notifications:read', all: true } : { type: 'notifications:read', ids }, () =>
       this.state.notificationsRead(ids === 'all' ? [] : ids, ids === 'all'),
     );
+  }
+
+  // ------------------------------------------------------------------ attachments
+
+  /**
+   * Uploads a file (image, audio or video) for attaching to a thread or reply; resolves with
+   * the attachment record, whose `id` goes into `attachmentIds`. Reports progress; rejects with
+   * an `UploadError` carrying the server's code (e.g. `file_too_large`, `images_disabled`).
+   */
+  async upload(file: Blob, options: UploadOptions = {}) {
+    let token = this.#token;
+    if (!token) token = typeof this.#options.token === 'function' ? await this.#options.token() : this.#options.token;
+    return uploadFile({ baseUrl: httpBase(this.#options.endpoint), apiKey: this.#options.apiKey, token }, file, options);
   }
 
   // ------------------------------------------------------------------ presence and live interactions

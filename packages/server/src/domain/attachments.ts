@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ATTACHMENT_FLAGS, PulseError, UNATTACHED_UPLOAD_TTL_MS, type Attachment, type EnvConfig } from '@pulse/protocol';
 import type { FileStore } from '../files/file-store.ts';
-import { inspectMedia, makeThumbnail } from '../files/media.ts';
+import { inspectMedia } from '../files/media.ts';
 import { nowIso } from '../ids.ts';
 import type { Store } from '../store/index.ts';
 import type { AttachmentRecord } from '../store/types.ts';
@@ -40,16 +40,23 @@ export class AttachmentService {
     let size = 0;
     let tooLarge = false;
     try {
-      file.on('limit', () => (tooLarge = true));
+      // At the limit, stop at once: the rest of the body is never read.
+      file.on('limit', () => {
+        tooLarge = true;
+        staged.stream.destroy(new PulseError('file_too_large', `Files are limited to ${config.maxFileSizeMb} MB in this environment.`));
+      });
       file.on('data', (chunk: Buffer) => (size += chunk.length));
-      await pipeline(file, staged.stream);
+      await pipeline(file, staged.stream).catch((err) => {
+        if (tooLarge) throw new PulseError('file_too_large', `Files are limited to ${config.maxFileSizeMb} MB in this environment.`);
+        throw err;
+      });
       if (tooLarge || size > limitBytes) throw new PulseError('file_too_large', `Files are limited to ${config.maxFileSizeMb} MB in this environment.`);
       if (size === 0) throw new PulseError('no_file', 'The file is empty.');
       const media = await inspectMedia(staged.path);
       const flag = ATTACHMENT_FLAGS[media.type];
       if (!config[flag.flag]) throw new PulseError(flag.error);
       const id = newAttachmentId();
-      const thumbnail = media.type === 'image' ? await makeThumbnail(staged.path) : undefined;
+      const thumbnail = media.thumbnail;
       await this.#files.commit(staged, fileKey(envId, id));
       if (thumbnail) await this.#files.put(thumbnailKey(envId, id), thumbnail);
       const record = await this.#store.createAttachment(envId, {

@@ -63,7 +63,11 @@ export function registerFilesRoute(app: FastifyInstance, ctx: ServerContext, att
       const rangeHeader = request.headers.range;
       const range = rangeHeader ? parseRange(rangeHeader, size) : undefined;
       if (range === 'invalid') {
-        return reply.status(416).header('content-range', `bytes */${size}`).send(new PulseError('validation_failed', 'Range not satisfiable.').toBody());
+        return reply
+          .status(416)
+          .header('content-range', `bytes */${size}`)
+          .header('content-type', 'application/json; charset=utf-8')
+          .send(JSON.stringify(new PulseError('validation_failed', 'Range not satisfiable.').toBody()));
       }
       if (range) {
         void reply.status(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`).header('content-length', range.end - range.start + 1);

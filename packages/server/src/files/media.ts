@@ -9,6 +9,8 @@ export interface MediaInfo {
   width?: number;
   height?: number;
   durationMs?: number;
+  /** Images only: a square JPEG thumbnail (making it proves the image decodes). */
+  thumbnail?: Buffer;
 }
 
 const unsupported = (detail: string) => new PulseError('unsupported_file_type', `${detail} Supported: ${Object.values(SUPPORTED_MIME_TYPES).flat().join(', ')}.`);
@@ -33,7 +35,8 @@ export async function inspectMedia(path: string): Promise<MediaInfo> {
     try {
       const meta = await sharp(path, { limitInputPixels: MAX_IMAGE_PIXELS, animated: mime === 'image/gif' || mime === 'image/webp' }).metadata();
       if (!meta.width || !meta.height) throw new Error('no dimensions');
-      return { type: 'image', mimeType: mime, width: meta.width, height: meta.pageHeight ?? meta.height };
+      const thumbnail = await makeThumbnail(path);
+      return { type: 'image', mimeType: mime, width: meta.width, height: meta.pageHeight ?? meta.height, thumbnail };
     } catch {
       throw unsupported(`The file looks like ${mime} but is not a readable image.`);
     }
@@ -66,9 +69,9 @@ export async function inspectMedia(path: string): Promise<MediaInfo> {
   throw unsupported(`${mime} is not supported.`);
 }
 
-/** A square JPEG thumbnail, cropped to fill. */
-export async function makeThumbnail(path: string): Promise<Buffer> {
-  return sharp(path, { limitInputPixels: MAX_IMAGE_PIXELS })
+/** A square JPEG thumbnail, cropped to fill; decoding the whole image, it fails on a broken one. */
+async function makeThumbnail(path: string): Promise<Buffer> {
+  return sharp(path, { limitInputPixels: MAX_IMAGE_PIXELS, failOn: 'truncated' })
     .rotate()
     .resize(THUMBNAIL_SIZE_PX, THUMBNAIL_SIZE_PX, { fit: 'cover' })
     .flatten({ background: '#ffffff' })

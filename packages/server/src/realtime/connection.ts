@@ -72,7 +72,7 @@ export class Connection {
     if (this.open) this.ws.send(JSON.stringify(message));
   }
 
-  close(code: number, reason: string): void {
-    if (this.ws.readyState === 0 || this.ws.readyState === 1) this.ws.close(code, reason.slice(0, 120));
+  close(code: number, reason: string | undefined): void {
+    if (this.ws.readyState === 0 || this.ws.readyState === 1) this.ws.close(code, String(reason ?? '').slice(0, 120));
   }
 }

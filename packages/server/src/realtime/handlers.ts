@@ -19,11 +19,20 @@ const RATE_LIMIT_STRIKES = 20;
 
 /** Parses a frame into a client message, or throws the error the client should get. */
 function parse(raw: unknown): ClientMessage {
-  const result = clientMessageSchema.safeParse(raw);
+  let result: ReturnType<typeof clientMessageSchema.safeParse>;
+  try {
+    result = clientMessageSchema.safeParse(raw);
+  } catch {
+    // Pathological nesting can exhaust the stack inside validation.
+    throw new PulseError('invalid_message', 'The message is nested too deeply.');
+  }
   if (result.success) return result.data;
   const type = (raw as { type?: unknown } | null)?.type;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new PulseError('invalid_message', 'A frame must be a JSON object with a "type".');
-  if (typeof type !== 'string' || !KNOWN_TYPES.has(type)) throw new PulseError('unknown_message_type', `Unknown message type ${JSON.stringify(type)}.`);
+  if (typeof type !== 'string' || !KNOWN_TYPES.has(type)) {
+    const shown = typeof type === 'string' ? JSON.stringify(type.slice(0, 64)) : `(a ${Array.isArray(type) ? 'array' : typeof type})`;
+    throw new PulseError('unknown_message_type', `Unknown message type ${shown}.`);
+  }
   const issue = result.error.issues.find((i) => i.path[0] !== 'type') ?? result.error.issues[0]!;
   const path = issue.path.join('.');
   const detail = issue.code === 'unrecognized_keys' ? `unknown field ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
@@ -37,7 +46,7 @@ export async function handleMessage(hub: RealtimeHub, conn: Connection, raw: unk
     try {
       message = parse(raw);
     } catch (err) {
-      hub.rejectAuth(conn, err as PulseError);
+      hub.rejectAuth(conn, err instanceof PulseError ? err : new PulseError('invalid_message'));
       return;
     }
     if (message.type !== 'auth') {

@@ -35,7 +35,10 @@ export interface HubOptions {
 const DURABLE_PREFIX = 'd';
 const EPHEMERAL_PREFIX = 'e';
 
-/** Close code for an authentication failure: a bad key cannot be fixed by retrying, a bad token can. */
+/**
+ * Close code for a refused authentication: a bad key cannot be fixed by retrying (4403), a bad
+ * token can with a fresh one (4401); anything else the client sent first is a bad request (4400).
+ */
 export function closeCodeFor(code: ErrorCode): number {
   switch (code) {
     case 'invalid_api_key':
@@ -43,19 +46,22 @@ export function closeCodeFor(code: ErrorCode): number {
     case 'secret_key_not_allowed':
     case 'unauthorized':
       return CLOSE_CODES.FORBIDDEN;
+    case 'invalid_token':
+    case 'token_expired':
+    case 'token_revoked':
+    case 'environment_mismatch':
+      return CLOSE_CODES.UNAUTHORIZED;
     case 'auth_timeout':
       return CLOSE_CODES.AUTH_TIMEOUT;
     case 'rate_limited':
       return CLOSE_CODES.RATE_LIMITED;
     case 'room_full':
       return CLOSE_CODES.ROOM_FULL;
-    case 'validation_failed':
-    case 'invalid_message':
-    case 'unknown_message_type':
-    case 'not_authenticated':
-      return CLOSE_CODES.BAD_REQUEST;
+    case 'internal_error':
+    case 'service_unavailable':
+      return 1011;
     default:
-      return CLOSE_CODES.UNAUTHORIZED;
+      return CLOSE_CODES.BAD_REQUEST;
   }
 }
 
@@ -113,18 +119,24 @@ export class RealtimeHub implements RealtimeSink {
   #onMessage(conn: Connection, data: RawData, isBinary: boolean): void {
     conn.lastSeen = Date.now();
     const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer | ArrayBuffer).byteLength;
-    if (isBinary) return this.error(conn, 'invalid_message', 'Frames must be JSON text.');
+    if (isBinary) return this.#refuse(conn, 'invalid_message', 'Frames must be JSON text.');
     let message: unknown;
     try {
       message = JSON.parse(data.toString());
     } catch {
-      return this.error(conn, 'invalid_message', 'The frame is not valid JSON.');
+      return this.#refuse(conn, 'invalid_message', 'The frame is not valid JSON.');
     }
     if (size > LIMITS.wsMessageBytes) {
       // Still parsed (ws caps frames at wsHardMessageBytes) so the answer can carry the request's ref.
-      return this.error(conn, 'message_too_big', `Frames are limited to ${LIMITS.wsMessageBytes} bytes.`, refOf(message));
+      return this.#refuse(conn, 'message_too_big', `Frames are limited to ${LIMITS.wsMessageBytes} bytes.`, refOf(message));
     }
     void handleMessage(this, conn, message).catch((err) => this.#fail(conn, err, message));
+  }
+
+  /** A frame that cannot be handled: an error, or for a socket not yet authenticated the end of it. */
+  #refuse(conn: Connection, code: ErrorCode, message: string, ref?: string): void {
+    if (!conn.identity && !conn.authenticating) return this.rejectAuth(conn, new PulseError(code, message));
+    this.error(conn, code, message, ref);
   }
 
   #fail(conn: Connection, err: unknown, message: unknown): void {
