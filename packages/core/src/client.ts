@@ -114,6 +114,8 @@ export class PulseClient {
   };
   readonly #typing = new Map<string, { sentAt: number; timer: ReturnType<typeof setTimeout> }>();
   #generation = 0;
+  #status: PresenceStatus = 'online';
+  #appearOffline = false;
   /** The token of the current connection, for uploads. */
   #token: string | undefined;
 
@@ -169,8 +171,9 @@ export class PulseClient {
   setRoom(room: string): void {
     if (room === this.#options.room) return;
     this.#options.room = room;
-    // Operations are about the room they were made in; those not yet sent are dropped.
-    for (const [ref, op] of this.#ops) if (op.room !== room && op.sends === 0) this.#ops.delete(ref);
+    // Operations belong to the room they were made in: they cannot follow to another room.
+    for (const [ref, op] of this.#ops) if (op.room !== room) this.#ops.delete(ref);
+    this.#events.emit('queue', this.#ops.size);
     this.#restart();
   }
 
@@ -322,10 +325,14 @@ export class PulseClient {
         return;
       case 'error':
         return this.#onError(message);
-      case 'ack':
+      case 'ack': {
+        const op = this.#ops.get(message.ref);
         this.#ops.delete(message.ref);
+        // A retried create may be acknowledged without a new event: the thread is stored either way.
+        if (op?.message.type === 'thread:create') this.state.confirmThread(op.message.id);
         this.#events.emit('queue', this.#ops.size);
         return;
+      }
       case 'batch':
         return this.state.ephemeral(message.events);
       case 'presence:join':
@@ -337,8 +344,13 @@ export class PulseClient {
         return this.state.notificationCreated(message.notification);
       case 'notifications:read':
         return this.state.notificationsRead(message.ids, message.all);
-      case 'config:updated':
-        return this.state.setConfig(message.config);
+      case 'config:updated': {
+        const presenceWasOff = !this.state.config.showPresence;
+        this.state.setConfig(message.config);
+        // Presence changes were not sent while it was off: fetch the current room.
+        if (presenceWasOff && message.config.showPresence) this.#resync();
+        return;
+      }
       case 'room:state':
         this.#buffered.clear();
         clearTimeout(this.#gapTimer);
@@ -365,6 +377,9 @@ export class PulseClient {
       op.sends++;
       this.#sendRaw(op.message);
     }
+    // Presence choices survive reconnects.
+    if (this.#status !== 'online') this.#sendRaw({ type: 'presence:update', status: this.#status });
+    if (this.#appearOffline) this.#sendRaw({ type: 'presence:appear-offline', appearOffline: true });
     clearInterval(this.#heartbeat);
     this.#heartbeat = setInterval(() => this.#sendLive({ type: 'presence:heartbeat' }), PRESENCE_HEARTBEAT_MS);
     (this.#heartbeat as { unref?: () => void }).unref?.();
@@ -581,13 +596,15 @@ export class PulseClient {
     else c.timer = setTimeout(flush, wait);
   }
 
-  /** Sets your presence status. */
+  /** Sets your presence status (kept across reconnects). */
   updatePresence(status: PresenceStatus): void {
+    this.#status = status;
     this.#sendLive({ type: 'presence:update', status });
   }
 
-  /** Hides you from everyone's presence (you still see them). */
+  /** Hides you from everyone's presence and live cursors (you still see them); kept across reconnects. */
   setAppearOffline(appearOffline: boolean): void {
+    this.#appearOffline = appearOffline;
     this.#sendLive({ type: 'presence:appear-offline', appearOffline });
   }
 

@@ -284,6 +284,14 @@ export class PulseState {
     this.#putThread({ ...thread, pending: true });
     this.#emitThreads();
   }
+  /** @internal The server has the thread. */
+  confirmThread(threadId: string): void {
+    const t = this.#threads.get(threadId);
+    if (t?.pending) {
+      this.#threads.set(threadId, { ...t, pending: false });
+      this.#emitThreads();
+    }
+  }
   /** @internal */
   optimisticComment(comment: Comment): void {
     this.#putComment(comment);

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { parseEnvConfigAssignments, PulseError } from '@pulse/protocol';
 import { hashPassword } from './auth/passwords.ts';
 import { newAdminId, nowIso } from './ids.ts';
+import { runClusterCheck } from './cluster-check.ts';
 import { optionsFromEnv, type ServerOptions } from './options.ts';
 import { openContext, startPulseServer, type PulseServer } from './server.ts';
 
@@ -178,7 +179,11 @@ function banner(server: PulseServer, hasAdmin: boolean): string {
       '    The secret key is printed only this once; store it now (or rotate later: npx pulse env rotate <envId>).',
     );
   }
-  if (!hasAdmin) lines.push('', '  Create the first admin:  npx pulse admin create --email you@example.com --password <password>');
+  if (!hasAdmin) {
+    lines.push('', '  No admin yet. Create the first one:');
+    if (server.setupToken) lines.push(`    in the browser:  ${base}/panel/setup?token=${server.setupToken}   (one-time setup token)`);
+    lines.push('    or here:         npx pulse admin create --email you@example.com --password <password>');
+  }
   lines.push('');
   return lines.join('\n');
 }
@@ -206,6 +211,7 @@ export async function main(argv: string[]): Promise<number> {
     const [command, ...rest] = args;
     switch (command) {
       case 'start':
+        if (rest.includes('--cluster-check')) return await runClusterCheck(options, (line) => process.stdout.write(line + '\n'));
         return await start(options);
       case 'env':
         await envCommand(rest, out, options);

@@ -11,7 +11,10 @@ import { ConfigCache } from './domain/config-cache.ts';
 import { EnvironmentService, type KeyPair } from './domain/environments.ts';
 import { noRealtime } from './domain/events.ts';
 import type { ServerOptions } from './options.ts';
-import { MemoryBus, type Bus } from './realtime/bus.ts';
+import type { Bus } from './realtime/bus.ts';
+import { createBus } from './realtime/bus-factory.ts';
+import { registerPanel } from './panel-api/index.ts';
+import { registerStatic } from './static/index.ts';
 import { RealtimeHub } from './realtime/hub.ts';
 import { openStore } from './store/index.ts';
 import { AttachmentService } from './domain/attachments.ts';
@@ -32,6 +35,8 @@ export interface PulseServer {
   firstRun?: { environmentId: string; environmentName: string } & KeyPair;
   hub: RealtimeHub;
   attachments: AttachmentService;
+  /** One-time token for the panel's first-run setup page (while no admin exists). */
+  setupToken?: string;
   close(): Promise<void>;
 }
 
@@ -60,7 +65,7 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
     await files.cleanStaging();
     const attachments = new AttachmentService(store, files);
     const collab = new CollabService(store, configs, attachments, noRealtime);
-    const bus: Bus = new MemoryBus();
+    const bus: Bus = await createBus(options);
 
     let firstRun: PulseServer['firstRun'];
     if ((await store.listEnvironments()).length === 0) {
@@ -109,6 +114,8 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
     const app = await buildApp(ctx, health);
     registerUploadRoute(app, ctx, attachments);
     registerFilesRoute(app, ctx, attachments);
+    const panel = await registerPanel(app, ctx);
+    await registerStatic(app, ctx);
     hub.attach(app.server);
     await poller.start();
     const address = await app.listen({ port: options.port, host: options.host });
@@ -124,6 +131,7 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
       ctx,
       url,
       ...(firstRun ? { firstRun } : {}),
+      ...(panel.setupToken ? { setupToken: panel.setupToken } : {}),
       hub,
       attachments,
       async close() {

@@ -34,6 +34,7 @@ export class Connection {
   readonly messages = new TokenBucket(200, 100);
   readonly durable = new TokenBucket(40, 10);
   strikes = 0;
+  strikeWindowStart = 0;
 
   constructor(id: string, ws: WebSocket) {
     this.id = id;

@@ -15,7 +15,8 @@ import type { Connection } from './connection.ts';
 import type { RealtimeHub } from './hub.ts';
 
 const KNOWN_TYPES = new Set(clientMessageSchema.options.map((o) => o.shape.type.value as string));
-const RATE_LIMIT_STRIKES = 20;
+const RATE_LIMIT_STRIKES = 50;
+const STRIKE_WINDOW_MS = 10_000;
 
 /** Parses a frame into a client message, or throws the error the client should get. */
 function parse(raw: unknown): ClientMessage {
@@ -68,8 +69,13 @@ export async function handleMessage(hub: RealtimeHub, conn: Connection, raw: unk
   await handler(hub, conn, message as never);
 }
 
-/** A connection that keeps hitting its limits is closed. */
+/** A connection that keeps hitting its limits (RATE_LIMIT_STRIKES within STRIKE_WINDOW_MS) is closed. */
 function strike(conn: Connection): void {
+  const now = Date.now();
+  if (now - conn.strikeWindowStart > STRIKE_WINDOW_MS) {
+    conn.strikeWindowStart = now;
+    conn.strikes = 0;
+  }
   if (++conn.strikes > RATE_LIMIT_STRIKES) conn.close(CLOSE_CODES.RATE_LIMITED, 'rate limited');
 }
 
@@ -195,6 +201,8 @@ type Flag = 'showCursors' | 'showPresence' | 'showTypingIndicators';
 /** Queues an ephemeral event for the room's next tick, unless the environment turned its feature off. */
 function relay(hub: RealtimeHub, conn: Connection, flag: Flag | null, event: EphemeralEvent): void {
   if (flag && hub.configFor(conn.identity!.envId)?.[flag] === false) return;
+  // Someone appearing offline leaves no live traces either.
+  if (conn.appearOffline) return;
   conn.room!.queue(conn.identity!.user.id, event);
 }
 
@@ -322,14 +330,20 @@ const HANDLERS: { [T in ClientMessage['type']]: Handler<T> } = {
   'draw:stroke': async (hub, conn, m) => {
     durableRateLimit(conn);
     const { envId, roomId, user } = conn.identity!;
-    const stroke = await hub.ctx.collab.addStroke(envId, roomId, {
-      ...(m.id ? { id: m.id } : {}),
-      userId: user.id,
-      points: m.points,
-      color: m.color,
-      width: m.width,
-    });
-    ack(conn, m.ref, { id: stroke.id });
+    try {
+      const stroke = await hub.ctx.collab.addStroke(envId, roomId, {
+        ...(m.id ? { id: m.id } : {}),
+        userId: user.id,
+        points: m.points,
+        color: m.color,
+        width: m.width,
+      });
+      ack(conn, m.ref, { id: stroke.id });
+    } catch (err) {
+      // A retried stroke (offline queue) is acknowledged; its client id makes it the same stroke.
+      if (err instanceof PulseError && err.code === 'already_exists' && m.id) return ack(conn, m.ref, { id: m.id });
+      throw err;
+    }
   },
   'draw:clear': async (hub, conn, m) => {
     durableRateLimit(conn);

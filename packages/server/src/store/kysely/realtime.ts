@@ -1,4 +1,5 @@
-import type { ActivityEntry, DrawStroke, Notification } from '@pulse/protocol';
+import { PulseError, type ActivityEntry, type DrawStroke, type Notification } from '@pulse/protocol';
+import { isUniqueViolation } from '../errors.ts';
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { Database } from '../schema.ts';
 import type { ActivityRepo, DrawingRepo, Effects, NotificationRepo, StoredNotification } from '../types.ts';
@@ -134,7 +135,12 @@ export function realtimeRepo(db: Kysely<Database>): NotificationRepo & ActivityR
           width: stroke.width,
           created_at: stroke.createdAt,
         };
-        await trx.insertInto('strokes').values(row).execute();
+        try {
+          await trx.insertInto('strokes').values(row).execute();
+        } catch (err) {
+          if (isUniqueViolation(err)) throw new PulseError('already_exists', `A stroke with id "${stroke.id}" already exists.`);
+          throw err;
+        }
         // Keep the newest strokes only: the oldest beyond the cap are dropped.
         const overflow = await trx
           .selectFrom('strokes')
