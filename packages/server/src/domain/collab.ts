@@ -133,9 +133,10 @@ export class CollabService {
       }));
   }
 
-  #announce<T>(envId: string, result: Sequenced<T>, event: Parameters<RealtimeSink['roomEvent']>[2]): void {
+  /** After a commit: removes files the change detached, then tells the room and the notified users. */
+  async #announce<T>(envId: string, result: Sequenced<T>, event: Parameters<RealtimeSink['roomEvent']>[2]): Promise<void> {
     if (result.removedAttachments?.length) {
-      this.#attachments.deleteFiles(envId, result.removedAttachments).catch((err) => console.error('[pulse] deleting attachment files failed:', err));
+      await this.#attachments.deleteFiles(envId, result.removedAttachments).catch((err) => console.error('[pulse] deleting attachment files failed:', err));
     }
     this.#sink.roomEvent(envId, result.roomId, result.activity ? { ...event, activity: result.activity } : event);
     for (const { userId, ...notification } of result.notifications ?? []) this.#sink.notification(envId, userId, notification);
@@ -164,7 +165,7 @@ export class CollabService {
       { id: commentId, userId: input.authorId, body: input.body, mentions, createdAt: at },
       effects,
     );
-    this.#announce(envId, result, { type: 'thread:created', seq: result.seq, thread: result.value });
+    await this.#announce(envId, result, { type: 'thread:created', seq: result.seq, thread: result.value });
     return result.value;
   }
 
@@ -189,7 +190,7 @@ export class CollabService {
       { id: commentId, threadId: input.threadId, userId: input.authorId, body: input.body, mentions, createdAt: nowIso() },
       effects,
     );
-    this.#announce(envId, result, { type: 'comment:created', seq: result.seq, comment: result.value });
+    await this.#announce(envId, result, { type: 'comment:created', seq: result.seq, comment: result.value });
     return result.value;
   }
 
@@ -219,7 +220,7 @@ export class CollabService {
     };
     const result = await this.#store.updateComment(envId, commentId, { body: change.body, mentions }, nowIso(), effects);
     if (!result) throw new PulseError('comment_not_found');
-    this.#announce(envId, result, { type: 'comment:updated', seq: result.seq, comment: result.value });
+    await this.#announce(envId, result, { type: 'comment:updated', seq: result.seq, comment: result.value });
     return result.value;
   }
 
@@ -231,7 +232,7 @@ export class CollabService {
     const result = await this.#store.deleteComment(envId, commentId, effects);
     if (!result) throw new PulseError('comment_not_found');
     const { comment, threadDeleted } = result.value;
-    this.#announce(envId, result, { type: 'comment:deleted', seq: result.seq, commentId, threadId: comment.threadId, threadDeleted });
+    await this.#announce(envId, result, { type: 'comment:deleted', seq: result.seq, commentId, threadId: comment.threadId, threadDeleted });
     return { threadDeleted };
   }
 
@@ -239,7 +240,7 @@ export class CollabService {
     const effects: Effects = { activity: activity(resolved ? 'thread.resolved' : 'thread.reopened', actorUserId(actor), { threadId }) };
     const result = await this.#store.setThreadResolved(envId, threadId, resolved, nowIso(), effects);
     if (!result) throw new PulseError('thread_not_found');
-    this.#announce(envId, result, { type: 'thread:updated', seq: result.seq, thread: result.value });
+    await this.#announce(envId, result, { type: 'thread:updated', seq: result.seq, thread: result.value });
     return result.value;
   }
 
@@ -252,14 +253,14 @@ export class CollabService {
     const effects: Effects = { activity: activity('thread.deleted', actorUserId(actor), { threadId }) };
     const result = await this.#store.deleteThread(envId, threadId, effects);
     if (!result) throw new PulseError('thread_not_found');
-    this.#announce(envId, result, { type: 'thread:deleted', seq: result.seq, threadId });
+    await this.#announce(envId, result, { type: 'thread:deleted', seq: result.seq, threadId });
   }
 
   async addReaction(envId: string, input: { commentId: string; userId: string; emoji: string }): Promise<{ reaction: Reaction; created: boolean }> {
     await this.#requireFeature(envId, 'allowReactions', 'Reactions');
     await this.#requireUser(envId, input.userId);
     const result = await this.#store.addReaction(envId, { id: newReactionId(), createdAt: nowIso(), ...input });
-    if (result.value.created) this.#announce(envId, result, { type: 'reaction:added', seq: result.seq, reaction: result.value.reaction });
+    if (result.value.created) await this.#announce(envId, result, { type: 'reaction:added', seq: result.seq, reaction: result.value.reaction });
     return result.value;
   }
 
@@ -269,13 +270,13 @@ export class CollabService {
     if (!canModerate(actor) && existing.userId !== actorUserId(actor)) throw new PulseError('forbidden', 'You can only remove your own reactions.');
     const result = await this.#store.deleteReaction(envId, reactionId);
     if (!result) throw new PulseError('reaction_not_found');
-    this.#announce(envId, result, { type: 'reaction:removed', seq: result.seq, reactionId, targetId: result.value.targetId });
+    await this.#announce(envId, result, { type: 'reaction:removed', seq: result.seq, reactionId, targetId: result.value.targetId });
   }
 
   async addStroke(envId: string, roomId: string, stroke: Omit<DrawStroke, 'id' | 'createdAt'> & { id?: string }): Promise<DrawStroke> {
     await this.#requireFeature(envId, 'allowDrawing', 'Drawing');
     const result = await this.#store.addStroke(envId, roomId, { ...stroke, id: stroke.id ?? newStrokeId(), createdAt: nowIso() }, LIMITS.strokesPerRoom);
-    this.#announce(envId, result, { type: 'draw:stroke', seq: result.seq, stroke: result.value });
+    await this.#announce(envId, result, { type: 'draw:stroke', seq: result.seq, stroke: result.value });
     return result.value;
   }
 
@@ -283,7 +284,7 @@ export class CollabService {
     await this.#requireFeature(envId, 'allowDrawing', 'Drawing');
     const effects: Effects = { activity: { ...activity('drawing.cleared', actorUserId(actor)), roomId } };
     const result = await this.#store.clearDrawing(envId, roomId, effects);
-    this.#announce(envId, result, { type: 'draw:clear', seq: result.seq, userId: actorUserId(actor) });
+    await this.#announce(envId, result, { type: 'draw:clear', seq: result.seq, userId: actorUserId(actor) });
   }
 
   async markNotificationsRead(envId: string, userId: string, ids: string[] | 'all'): Promise<string[]> {
