@@ -263,5 +263,141 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(await store.findAdminByEmail('a@x.test')).toEqual(admin);
       expect(await store.countAdmins()).toBe(1);
     });
+
+    // ------------------------------------------------------------------ admin panel
+
+    it('changes roles and removes admins together with their sessions', async () => {
+      const member = { id: 'adm_m', email: 'm@x.test', name: 'M', role: 'member' as const, passwordHash: 'h', createdAt: at(1) };
+      await store.createAdmin(member);
+      await expect(store.createAdmin({ ...member, id: 'adm_m2' })).rejects.toMatchObject({ code: 'already_exists' });
+      expect((await store.listAdmins()).map((a) => a.id)).toEqual(['adm_1', 'adm_m']);
+      expect(await store.getAdmin('adm_m')).toEqual(member);
+      expect(await store.getAdmin('adm_missing')).toBeUndefined();
+      expect(await store.updateAdminRole('adm_m', 'admin')).toEqual({ ...member, role: 'admin' });
+      expect(await store.updateAdminRole('adm_missing', 'admin')).toBeUndefined();
+      await store.createAdminSession({ id: 'sess_m', adminId: 'adm_m', csrfToken: 'c', createdAt: at(), expiresAt: at(60_000) });
+      expect(await store.deleteAdmin('adm_m')).toBe(true);
+      expect(await store.deleteAdmin('adm_m')).toBe(false);
+      expect(await store.findAdminSession('sess_m', at())).toBeUndefined();
+      expect(await store.countAdmins()).toBe(1);
+    });
+
+    it('keeps admin sessions until they expire, reading the account as it is now', async () => {
+      const session = { id: 'sess_1', adminId: 'adm_1', csrfToken: 'csrf-1', createdAt: at(), expiresAt: at(60_000) };
+      await store.createAdminSession(session);
+      await store.createAdminSession({ ...session, id: 'sess_old', expiresAt: at(10) });
+      const found = await store.findAdminSession('sess_1', at(1000));
+      expect(found).toEqual({ session, admin: expect.objectContaining({ id: 'adm_1', role: 'admin' }) });
+      await store.updateAdminRole('adm_1', 'member');
+      expect((await store.findAdminSession('sess_1', at(1000)))!.admin.role).toBe('member');
+      await store.updateAdminRole('adm_1', 'admin');
+      expect(await store.findAdminSession('sess_1', at(60_000))).toBeUndefined(); // expired at that instant
+      expect(await store.findAdminSession('sess_missing', at())).toBeUndefined();
+      expect(await store.deleteExpiredAdminSessions(at(1000))).toBe(1); // sess_old only
+      expect(await store.findAdminSession('sess_1', at(1000))).toBeDefined();
+      await store.deleteAdminSession('sess_1');
+      expect(await store.findAdminSession('sess_1', at(1000))).toBeUndefined();
+    });
+
+    it('counts login failures per key within a window', async () => {
+      await store.recordLoginFailure('email:a@x.test', at(1000));
+      await store.recordLoginFailure('email:a@x.test', at(2000));
+      await store.recordLoginFailure('ip:127.0.0.1', at(2000));
+      expect(await store.loginFailures('email:a@x.test', at(0))).toEqual({ count: 2, oldest: at(1000) });
+      expect(await store.loginFailures('email:a@x.test', at(1500))).toEqual({ count: 1, oldest: at(2000) });
+      expect(await store.loginFailures('email:b@x.test', at(0))).toEqual({ count: 0, oldest: null });
+      await store.clearLoginFailures('email:a@x.test');
+      expect((await store.loginFailures('email:a@x.test', at(0))).count).toBe(0);
+      expect((await store.loginFailures('ip:127.0.0.1', at(0))).count).toBe(1);
+      await store.pruneLoginFailures(at(3000));
+      expect((await store.loginFailures('ip:127.0.0.1', at(0))).count).toBe(0);
+    });
+
+    it('lists audit entries per environment, newest first, paged', async () => {
+      const entry = (id: string, envId: string | null, t: number) => ({
+        id, environmentId: envId, actorId: 'adm_1', actorName: 'A', actorEmail: 'a@x.test', action: 'config.updated', detail: `change ${id}`, createdAt: at(t),
+      });
+      for (let i = 0; i < 5; i++) await store.appendAudit(entry(`aud_a${i}`, 'env_a', i));
+      await store.appendAudit(entry('aud_b0', 'env_b', 0));
+      await store.appendAudit({ ...entry('aud_team', null, 0), actorId: null, actorName: 'CLI', actorEmail: null });
+      const first = await store.listAudit('env_a', { offset: 0, limit: 2 });
+      expect(first).toEqual({ items: [entry('aud_a4', 'env_a', 4), entry('aud_a3', 'env_a', 3)], total: 5 });
+      expect((await store.listAudit('env_a', { offset: 4, limit: 2 })).items.map((e) => e.id)).toEqual(['aud_a0']);
+      expect((await store.listAudit('env_b', { offset: 0, limit: 10 })).items.map((e) => e.id)).toEqual(['aud_b0']);
+      expect((await store.listAudit(null, { offset: 0, limit: 10 })).items).toEqual([expect.objectContaining({ id: 'aud_team', actorName: 'CLI' })]);
+      expect(await store.listAudit('env_missing', { offset: 0, limit: 10 })).toEqual({ items: [], total: 0 });
+    });
+
+    it('counts comments and active users per day', async () => {
+      const day = (d: number, ms = 0) => new Date(Date.UTC(2026, 2, d) + ms).toISOString();
+      await env('env_stats');
+      await env('env_other');
+      await store.upsertUser('env_stats', { externalId: 'dora', name: 'Dora', avatar: null }, day(2, 5000)); // seen on day 2 only
+      await store.createThread('env_stats', { id: 'st1', roomId: 'r', position: null, createdBy: 'alice', createdAt: day(1) }, {
+        id: 'st1-c1', userId: 'alice', body: 'a', mentions: [], createdAt: day(1),
+      });
+      await store.createComment('env_stats', { id: 'st1-c2', threadId: 'st1', userId: 'bob', body: 'b', mentions: [], createdAt: day(3) });
+      await store.createComment('env_stats', { id: 'st1-c3', threadId: 'st1', userId: 'bob', body: 'c', mentions: [], createdAt: day(3, 1000) });
+      await store.addReaction('env_stats', { id: 'st-r1', commentId: 'st1-c1', userId: 'alice', emoji: '👍', createdAt: day(3, 2000) });
+      // Another environment's activity never counts.
+      await store.createThread('env_other', { id: 'st1', roomId: 'r', position: null, createdBy: 'alice', createdAt: day(3) }, {
+        id: 'st1-c1', userId: 'alice', body: 'x', mentions: [], createdAt: day(3),
+      });
+      const stats = await store.dailyActivity('env_stats', '2026-03-02');
+      expect(stats).toEqual([
+        { day: '2026-03-02', comments: 0, activeUsers: 1 },
+        { day: '2026-03-03', comments: 2, activeUsers: 2 },
+      ]);
+      expect((await store.dailyActivity('env_stats', '2026-03-01'))[0]).toEqual({ day: '2026-03-01', comments: 1, activeUsers: 1 });
+    });
+
+    it('browses rooms, threads, comments and users with counts, search and pages', async () => {
+      const e = await env('env_browse');
+      for (let i = 0; i < 3; i++) await store.ensureRoom(e, `docs/page_${i}`, at(10 + i));
+      await store.ensureRoom(e, 'docs/pageX1', at(20)); // "_" in a search is literal, so this one never matches "page_"
+      await store.createThread(e, { id: 'bt1', roomId: 'docs/page_1', position: null, createdBy: 'alice', createdAt: at(30) }, {
+        id: 'bt1-c1', userId: 'alice', body: 'first body', mentions: [], createdAt: at(30),
+      });
+      await store.createComment(e, { id: 'bt1-c2', threadId: 'bt1', userId: 'bob', body: 'second', mentions: [], createdAt: at(31) });
+      await store.createComment(e, { id: 'bt1-c3', threadId: 'bt1', userId: 'ghost', body: 'from a user with no record', mentions: [], createdAt: at(32) });
+      await store.addReaction(e, { id: 'br1', commentId: 'bt1-c2', userId: 'alice', emoji: '🎉', createdAt: at(33) });
+      await store.createThread(e, { id: 'bt2', roomId: 'docs/page_1', position: null, createdBy: 'bob', createdAt: at(40) }, {
+        id: 'bt2-c1', userId: 'bob', body: 'other', mentions: [], createdAt: at(40),
+      });
+      await store.setThreadResolved(e, 'bt2', true, at(41));
+
+      const rooms = await store.browseRooms(e, { offset: 0, limit: 2 });
+      expect(rooms.total).toBe(4);
+      expect(rooms.items.map((r) => r.id)).toEqual(['docs/pageX1', 'docs/page_2']); // newest first
+      const searched = await store.browseRooms(e, { search: 'PAGE_', offset: 0, limit: 10 });
+      expect(searched.items.map((r) => r.id)).toEqual(['docs/page_2', 'docs/page_1', 'docs/page_0']);
+      expect(searched.items[1]).toEqual({ id: 'docs/page_1', createdAt: at(11), threads: 2, comments: 4 });
+      expect((await store.browseRooms(e, { search: '%', offset: 0, limit: 10 })).total).toBe(0);
+      expect((await store.browseRooms('env_a', { search: 'page_1', offset: 0, limit: 10 })).total).toBe(0);
+
+      const threads = await store.browseThreads(e, 'docs/page_1', { offset: 0, limit: 10 });
+      expect(threads.total).toBe(2);
+      expect(threads.items[0]).toMatchObject({ id: 'bt2', resolved: true, comments: 1, firstComment: { body: 'other', userId: 'bob' } });
+      expect(threads.items[1]).toMatchObject({ id: 'bt1', resolved: false, comments: 3, createdAt: at(30), firstComment: { body: 'first body', userId: 'alice' } });
+      expect((await store.browseThreads(e, 'docs/page_1', { offset: 1, limit: 1 })).items.map((t) => t.id)).toEqual(['bt1']);
+      expect((await store.browseThreads('env_a', 'docs/page_1', { offset: 0, limit: 10 })).total).toBe(0);
+
+      const comments = await store.browseComments(e, 'bt1', { offset: 0, limit: 2 });
+      expect(comments.total).toBe(3);
+      expect(comments.items.map((c) => c.id)).toEqual(['bt1-c1', 'bt1-c2']); // conversation order
+      expect(comments.items[1]).toMatchObject({
+        body: 'second', editedAt: null, author: { externalId: 'bob', name: 'Bob', avatar: null, color: expect.stringMatching(/^#/) },
+        reactions: [expect.objectContaining({ emoji: '🎉', userId: 'alice' })], attachments: [],
+      });
+      const ghost = (await store.browseComments(e, 'bt1', { offset: 2, limit: 2 })).items[0]!;
+      expect(ghost.author).toEqual({ externalId: 'ghost', name: null, avatar: null, color: null });
+      expect((await store.browseComments('env_a', 'bt1', { offset: 0, limit: 10 })).total).toBe(0);
+
+      const users = await store.browseUsers(e, { offset: 0, limit: 10 });
+      expect(users.total).toBe(2);
+      expect(users.items.find((u) => u.externalId === 'bob')).toMatchObject({ name: 'Bob', comments: 2, firstSeen: at() });
+      expect((await store.browseUsers(e, { search: 'ALI', offset: 0, limit: 10 })).items.map((u) => u.externalId)).toEqual(['alice']);
+      expect((await store.browseUsers(e, { search: 'nobody', offset: 0, limit: 10 })).items).toEqual([]);
+    });
   });
 }

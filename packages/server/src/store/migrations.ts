@@ -207,6 +207,52 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('attachments_unattached').on('attachments').columns(['comment_id', 'created_at']).execute();
       },
     },
+    '0004_admin_panel': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('admin_sessions')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('admin_id', 'text', (c) => c.notNull().references('admins.id').onDelete('cascade'))
+          .addColumn('csrf_token', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('admin_sessions_admin').on('admin_sessions').columns(['admin_id']).execute();
+        await db.schema.createIndex('admin_sessions_expiry').on('admin_sessions').columns(['expires_at']).execute();
+
+        await db.schema
+          .createTable('login_failures')
+          .addColumn('id', autoId, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+          .addColumn('key', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('login_failures_key').on('login_failures').columns(['key', 'created_at']).execute();
+        await db.schema.createIndex('login_failures_created').on('login_failures').columns(['created_at']).execute();
+
+        await db.schema
+          .createTable('audit_log')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('environment_id', 'text')
+          .addColumn('actor_id', 'text')
+          .addColumn('actor_name', 'text', (c) => c.notNull())
+          .addColumn('actor_email', 'text')
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('detail', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('audit_log_env').on('audit_log').columns(['environment_id', 'created_at']).execute();
+
+        await db.schema
+          .createTable('user_days')
+          .addColumn('environment_id', 'text', (c) => c.notNull().references('environments.id').onDelete('cascade'))
+          .addColumn('user_id', 'text', (c) => c.notNull())
+          .addColumn('day', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('user_days_pk', ['environment_id', 'day', 'user_id'])
+          .execute();
+        // Analytics read comments and reactions per environment and day.
+        await db.schema.createIndex('reactions_env_created').on('reactions').columns(['environment_id', 'created_at']).execute();
+      },
+    },
   };
 }
 

@@ -132,4 +132,32 @@ export interface Database {
     password_hash: string;
     created_at: string;
   };
+  admin_sessions: {
+    id: string;
+    admin_id: string;
+    csrf_token: string;
+    created_at: string;
+    expires_at: string;
+  };
+  login_failures: {
+    id: Generated<number>;
+    key: string;
+    created_at: string;
+  };
+  audit_log: {
+    id: string;
+    environment_id: string | null;
+    actor_id: string | null;
+    actor_name: string;
+    actor_email: string | null;
+    action: string;
+    detail: string | null;
+    created_at: string;
+  };
+  /** One row per user per UTC day they were seen (connected or updated): "active users per day". */
+  user_days: {
+    environment_id: string;
+    user_id: string;
+    day: string;
+  };
 }

@@ -21,6 +21,9 @@ import type {
   User,
 } from '@pulse/protocol';
 import type { Dialect } from './migrations.ts';
+import type { AdminRepo, AdminSessionRepo, AnalyticsRepo, AuditRepo, BrowseRepo, LoginThrottleRepo } from './panel-types.ts';
+
+export type * from './panel-types.ts';
 
 /**
  * The durable store. Invariants every driver keeps (checked by the conformance suite):
@@ -43,7 +46,12 @@ export interface Store
     ActivityRepo,
     DrawingRepo,
     AttachmentRepo,
-    AdminRepo {
+    AdminRepo,
+    AdminSessionRepo,
+    LoginThrottleRepo,
+    AuditRepo,
+    AnalyticsRepo,
+    BrowseRepo {
   readonly dialect: Dialect;
   migrate(): Promise<void>;
   /** Cheap round trip, for health checks. */
@@ -278,20 +286,4 @@ export interface DrawingRepo {
   /** Removes every stroke of the room; returns how many. */
   clearDrawing(envId: string, roomId: string, effects?: Effects): Promise<Sequenced<number>>;
   listStrokes(envId: string, roomId: string): Promise<DrawStroke[]>;
-}
-
-export interface AdminRow {
-  id: string;
-  email: string;
-  name: string;
-  role: 'admin' | 'member';
-  passwordHash: string;
-  createdAt: string;
-}
-
-export interface AdminRepo {
-  createAdmin(admin: AdminRow): Promise<void>;
-  findAdminByEmail(email: string): Promise<AdminRow | undefined>;
-  listAdmins(): Promise<AdminRow[]>;
-  countAdmins(): Promise<number>;
 }

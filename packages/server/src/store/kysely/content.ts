@@ -7,7 +7,7 @@ import { applyAttach, attachmentsOfComments, attachmentsOfRoom, removeAttachment
 import { applyEffects } from './realtime.ts';
 import { bumpSeq, insertRoomIfMissing } from './rooms.ts';
 import type { Database } from '../schema.ts';
-import type { Effects, PageRequest, RoomRepo, ThreadRepo, UserRepo } from '../types.ts';
+import type { Effects, PageRequest, RoomRepo, ThreadRepo, UserProfile, UserRepo } from '../types.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 type ThreadRow = Selectable<Database['threads']>;
@@ -90,7 +90,7 @@ async function reactionsByComment(db: Db, envId: string, commentIds: string[]): 
 }
 
 /** Comments with their reactions and attachments. */
-async function withExtras(db: Db, envId: string, rows: CommentRow[], links: FileLinks): Promise<Comment[]> {
+export async function withExtras(db: Db, envId: string, rows: CommentRow[], links: FileLinks): Promise<Comment[]> {
   const ids = rows.map((r) => r.id);
   const [reactions, attachments] = await Promise.all([reactionsByComment(db, envId, ids), attachmentsOfComments(db, envId, ids, links)]);
   return rows.map((r) => toComment(r, reactions.get(r.id) ?? [], attachments.get(r.id) ?? []));
@@ -105,33 +105,45 @@ function withRoom(effects: Effects | undefined, roomId: string): Effects | undef
   };
 }
 
+async function upsertUserRow(db: Db, envId: string, profile: UserProfile, at: string): Promise<UserRow> {
+  return db
+    .insertInto('users')
+    .values({
+      environment_id: envId,
+      external_id: profile.externalId,
+      name: profile.name,
+      avatar: profile.avatar,
+      color: profile.color ?? colorForUser(profile.externalId),
+      created_at: at,
+      updated_at: at,
+    })
+    .onConflict((oc) =>
+      oc.columns(['environment_id', 'external_id']).doUpdateSet((eb) => ({
+        name: eb.ref('excluded.name'),
+        avatar: eb.ref('excluded.avatar'),
+        updated_at: eb.ref('excluded.updated_at'),
+        ...(profile.color ? { color: eb.ref('excluded.color') } : {}),
+      })),
+    )
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
 export function contentRepo(db: Kysely<Database>, links: FileLinks): UserRepo & RoomRepo & ThreadRepo {
   const tx = <T>(fn: (trx: Transaction<Database>) => Promise<T>) => db.transaction().execute(fn);
 
   return {
     async upsertUser(envId, profile, at) {
-      const row = await db
-        .insertInto('users')
-        .values({
-          environment_id: envId,
-          external_id: profile.externalId,
-          name: profile.name,
-          avatar: profile.avatar,
-          color: profile.color ?? colorForUser(profile.externalId),
-          created_at: at,
-          updated_at: at,
-        })
-        .onConflict((oc) =>
-          oc.columns(['environment_id', 'external_id']).doUpdateSet((eb) => ({
-            name: eb.ref('excluded.name'),
-            avatar: eb.ref('excluded.avatar'),
-            updated_at: eb.ref('excluded.updated_at'),
-            ...(profile.color ? { color: eb.ref('excluded.color') } : {}),
-          })),
-        )
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      return toUser(envId, row);
+      return tx(async (trx) => {
+        const row = await upsertUserRow(trx, envId, profile, at);
+        // Seen today: what "active users per day" counts.
+        await trx
+          .insertInto('user_days')
+          .values({ environment_id: envId, user_id: profile.externalId, day: at.slice(0, 10) })
+          .onConflict((oc) => oc.columns(['environment_id', 'day', 'user_id']).doNothing())
+          .execute();
+        return toUser(envId, row);
+      });
     },
 
     async getUser(envId, externalId) {

@@ -1,7 +1,7 @@
 import { DEFAULT_ENV_CONFIG, envConfigSchema, type EnvConfig, type EnvironmentCounts } from '@pulse/protocol';
 import type { Kysely, Selectable } from 'kysely';
 import type { Database } from '../schema.ts';
-import type { AdminRepo, ControlRepo, EnvironmentRepo, KeyRecord, KeyRepo, NewKey } from '../types.ts';
+import type { ControlRepo, EnvironmentRepo, KeyRecord, KeyRepo, NewKey } from '../types.ts';
 
 type KeyRow = Selectable<Database['api_keys']>;
 
@@ -44,7 +44,7 @@ function keyRows(envId: string, keys: NewKey[], at: string) {
   }));
 }
 
-export function environmentRepo(db: Kysely<Database>): EnvironmentRepo & KeyRepo & ControlRepo & AdminRepo {
+export function environmentRepo(db: Kysely<Database>): EnvironmentRepo & KeyRepo & ControlRepo {
   const count = async (table: 'rooms' | 'threads' | 'users' | 'comments', envId: string) => {
     const row = await db
       .selectFrom(table)
@@ -169,35 +169,6 @@ export function environmentRepo(db: Kysely<Database>): EnvironmentRepo & KeyRepo
         .select((eb) => eb.fn.max('id').as('id'))
         .executeTakeFirst();
       return Number(r?.id ?? 0);
-    },
-
-    async createAdmin(admin) {
-      await db
-        .insertInto('admins')
-        .values({
-          id: admin.id,
-          email: admin.email,
-          name: admin.name,
-          role: admin.role,
-          password_hash: admin.passwordHash,
-          created_at: admin.createdAt,
-        })
-        .execute();
-    },
-
-    async findAdminByEmail(email) {
-      const r = await db.selectFrom('admins').selectAll().where('email', '=', email).executeTakeFirst();
-      return r && { id: r.id, email: r.email, name: r.name, role: r.role, passwordHash: r.password_hash, createdAt: r.created_at };
-    },
-
-    async listAdmins() {
-      const rows = await db.selectFrom('admins').selectAll().orderBy('created_at').execute();
-      return rows.map((r) => ({ id: r.id, email: r.email, name: r.name, role: r.role, passwordHash: r.password_hash, createdAt: r.created_at }));
-    },
-
-    async countAdmins() {
-      const r = await db.selectFrom('admins').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-      return Number(r.n);
     },
   };
 }

@@ -4,7 +4,9 @@ import type { Database } from '../schema.ts';
 import type { Store } from '../types.ts';
 import { contentRepo } from './content.ts';
 import type { FileLinks } from '../../files/links.ts';
+import { adminRepo } from './admin.ts';
 import { attachmentRepo } from './attachments.ts';
+import { browseRepo } from './browse.ts';
 import { environmentRepo } from './environments.ts';
 import { realtimeRepo } from './realtime.ts';
 
@@ -16,6 +18,8 @@ export function kyselyStore(db: Kysely<Database>, dialect: Dialect, links: FileL
     ...contentRepo(db, links),
     ...attachmentRepo(db, links),
     ...realtimeRepo(db),
+    ...adminRepo(db),
+    ...browseRepo(db, links),
     async migrate() {
       const migrator = new Migrator({ db, provider: new PulseMigrationProvider(dialect) });
       const { error, results } = await migrator.migrateToLatest();

@@ -1,0 +1,213 @@
+import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
+import type { FileLinks } from '../../files/links.ts';
+import type { Database } from '../schema.ts';
+import type { AnalyticsRepo, BrowseRepo, DailyActivity } from '../types.ts';
+import { withExtras } from './content.ts';
+
+/** `%text%` for LIKE … ESCAPE '\', with the wildcards in the text taken literally, lower-cased. */
+function containsPattern(text: string): string {
+  return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/** A case-insensitive "contains" on a column, identical on SQLite and PostgreSQL. */
+const contains = (column: string, text: string) => sql<boolean>`lower(${sql.ref(column)}) like ${containsPattern(text)} escape '\\'`;
+
+/** The data browser's and the analytics' reads: counts and summaries, paged by offset. */
+export function browseRepo(db: Kysely<Database>, links: FileLinks): BrowseRepo & AnalyticsRepo {
+  return {
+    async browseRooms(envId, query) {
+      const base = () => {
+        let q = db.selectFrom('rooms as r').where('r.environment_id', '=', envId);
+        if (query.search) q = q.where(contains('r.id', query.search));
+        return q;
+      };
+      const [rows, total] = await Promise.all([
+        base()
+          .select((eb) => [
+            'r.id',
+            'r.created_at',
+            eb
+              .selectFrom('threads as t')
+              .select(eb.fn.countAll<number>().as('n'))
+              .whereRef('t.environment_id', '=', 'r.environment_id')
+              .whereRef('t.room_id', '=', 'r.id')
+              .as('threads'),
+            eb
+              .selectFrom('comments as c')
+              .select(eb.fn.countAll<number>().as('n'))
+              .whereRef('c.environment_id', '=', 'r.environment_id')
+              .whereRef('c.room_id', '=', 'r.id')
+              .as('comments'),
+          ])
+          .orderBy('r.created_at', 'desc')
+          .orderBy('r.id', 'desc')
+          .limit(query.limit)
+          .offset(query.offset)
+          .execute(),
+        base()
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow(),
+      ]);
+      return {
+        items: rows.map((r) => ({ id: r.id, createdAt: r.created_at, threads: Number(r.threads ?? 0), comments: Number(r.comments ?? 0) })),
+        total: Number(total.n),
+      };
+    },
+
+    async browseThreads(envId, roomId, page) {
+      const base = () => db.selectFrom('threads as t').where('t.environment_id', '=', envId).where('t.room_id', '=', roomId);
+      // The thread's first comment, by the same order the thread shows its comments in.
+      const firstComment = (eb: ExpressionBuilder<Database & { t: Database['threads'] }, 't'>) =>
+        eb
+          .selectFrom('comments as c')
+          .whereRef('c.environment_id', '=', 't.environment_id')
+          .whereRef('c.thread_id', '=', 't.id')
+          .orderBy('c.created_at')
+          .orderBy('c.id')
+          .limit(1);
+      const [rows, total] = await Promise.all([
+        base()
+          .select((eb) => [
+            't.id',
+            't.room_id',
+            't.resolved',
+            't.created_at',
+            't.updated_at',
+            eb
+              .selectFrom('comments as c')
+              .select(eb.fn.countAll<number>().as('n'))
+              .whereRef('c.environment_id', '=', 't.environment_id')
+              .whereRef('c.thread_id', '=', 't.id')
+              .as('comments'),
+            firstComment(eb).select('c.body').as('first_body'),
+            firstComment(eb).select('c.user_id').as('first_user'),
+          ])
+          .orderBy('t.created_at', 'desc')
+          .orderBy('t.id', 'desc')
+          .limit(page.limit)
+          .offset(page.offset)
+          .execute(),
+        base()
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow(),
+      ]);
+      return {
+        items: rows.map((r) => ({
+          id: r.id,
+          roomId: r.room_id,
+          resolved: Number(r.resolved) === 1,
+          createdAt: r.created_at,
+          updatedAt: r.updated_at,
+          comments: Number(r.comments ?? 0),
+          firstComment: r.first_body != null && r.first_user != null ? { body: r.first_body, userId: r.first_user } : null,
+        })),
+        total: Number(total.n),
+      };
+    },
+
+    async browseComments(envId, threadId, page) {
+      const base = () => db.selectFrom('comments').where('environment_id', '=', envId).where('thread_id', '=', threadId);
+      const [rows, total] = await Promise.all([
+        base().selectAll().orderBy('created_at').orderBy('id').limit(page.limit).offset(page.offset).execute(),
+        base()
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow(),
+      ]);
+      const comments = await withExtras(db, envId, rows, links);
+      const authorIds = [...new Set(rows.map((r) => r.user_id))];
+      const users = authorIds.length
+        ? await db.selectFrom('users').selectAll().where('environment_id', '=', envId).where('external_id', 'in', authorIds).execute()
+        : [];
+      const byId = new Map(users.map((u) => [u.external_id, u]));
+      return {
+        items: comments.map((c) => {
+          const u = byId.get(c.userId);
+          return {
+            id: c.id,
+            threadId: c.threadId,
+            body: c.body,
+            createdAt: c.createdAt,
+            editedAt: c.editedAt,
+            author: { externalId: c.userId, name: u?.name ?? null, avatar: u?.avatar ?? null, color: u?.color ?? null },
+            reactions: c.reactions,
+            attachments: c.attachments,
+          };
+        }),
+        total: Number(total.n),
+      };
+    },
+
+    async browseUsers(envId, query) {
+      const base = () => {
+        let q = db.selectFrom('users as u').where('u.environment_id', '=', envId);
+        const search = query.search;
+        if (search) q = q.where((eb) => eb.or([contains('u.name', search), contains('u.external_id', search)]));
+        return q;
+      };
+      const [rows, total] = await Promise.all([
+        base()
+          .select((eb) => [
+            'u.external_id',
+            'u.name',
+            'u.avatar',
+            'u.color',
+            'u.created_at',
+            eb
+              .selectFrom('comments as c')
+              .select(eb.fn.countAll<number>().as('n'))
+              .whereRef('c.environment_id', '=', 'u.environment_id')
+              .whereRef('c.user_id', '=', 'u.external_id')
+              .as('comments'),
+          ])
+          .orderBy('u.created_at', 'desc')
+          .orderBy('u.external_id', 'desc')
+          .limit(query.limit)
+          .offset(query.offset)
+          .execute(),
+        base()
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow(),
+      ]);
+      return {
+        items: rows.map((r) => ({
+          externalId: r.external_id,
+          name: r.name,
+          avatar: r.avatar,
+          color: r.color,
+          comments: Number(r.comments ?? 0),
+          firstSeen: r.created_at,
+        })),
+        total: Number(total.n),
+      };
+    },
+
+    async dailyActivity(envId, sinceDay) {
+      const since = `${sinceDay}T00:00:00.000Z`;
+      const day = sql<string>`substr(created_at, 1, 10)`;
+      const [comments, active] = await Promise.all([
+        sql<{ day: string; n: number }>`
+          select ${day} as day, count(*) as n from comments
+          where environment_id = ${envId} and created_at >= ${since}
+          group by ${day}`.execute(db),
+        sql<{ day: string; n: number }>`
+          select day, count(distinct user_id) as n from (
+            select ${day} as day, user_id from comments where environment_id = ${envId} and created_at >= ${since}
+            union
+            select ${day} as day, user_id from reactions where environment_id = ${envId} and created_at >= ${since}
+            union
+            select day, user_id from user_days where environment_id = ${envId} and day >= ${sinceDay}
+          ) seen
+          group by day`.execute(db),
+      ]);
+      const days = new Map<string, DailyActivity>();
+      const entry = (d: string) => {
+        let e = days.get(d);
+        if (!e) days.set(d, (e = { day: d, comments: 0, activeUsers: 0 }));
+        return e;
+      };
+      for (const r of comments.rows) entry(r.day).comments = Number(r.n);
+      for (const r of active.rows) entry(r.day).activeUsers = Number(r.n);
+      return [...days.values()].sort((a, b) => a.day.localeCompare(b.day));
+    },
+  };
+}

@@ -1,0 +1,167 @@
+import type { Attachment, Reaction } from '@pulse/protocol';
+
+/**
+ * Store contracts behind the admin panel: admin accounts, their sessions, the login throttle,
+ * the audit log, analytics and the data browser. Same invariants as the rest of the Store
+ * (see types.ts); the exceptions are spelled out on each method.
+ */
+
+export type AdminRole = 'admin' | 'member';
+
+export interface AdminRow {
+  id: string;
+  email: string;
+  name: string;
+  role: AdminRole;
+  passwordHash: string;
+  createdAt: string;
+}
+
+export interface AdminRepo {
+  /** Throws `already_exists` when the email is taken. */
+  createAdmin(admin: AdminRow): Promise<void>;
+  findAdminByEmail(email: string): Promise<AdminRow | undefined>;
+  getAdmin(id: string): Promise<AdminRow | undefined>;
+  /** Oldest first. */
+  listAdmins(): Promise<AdminRow[]>;
+  countAdmins(): Promise<number>;
+  updateAdminRole(id: string, role: AdminRole): Promise<AdminRow | undefined>;
+  /** Removes the account and every session of it; false when it did not exist. */
+  deleteAdmin(id: string): Promise<boolean>;
+}
+
+export interface AdminSessionRow {
+  /** The SHA-256 of the cookie value: the cookie itself is never stored. */
+  id: string;
+  adminId: string;
+  csrfToken: string;
+  createdAt: string;
+  expiresAt: string;
+}
+
+export interface AdminSessionRepo {
+  createAdminSession(session: AdminSessionRow): Promise<void>;
+  /**
+   * The session and its account as they are now (a role change shows at once), or undefined
+   * when the session does not exist, has expired by `now`, or its account was removed.
+   */
+  findAdminSession(id: string, now: string): Promise<{ session: AdminSessionRow; admin: AdminRow } | undefined>;
+  deleteAdminSession(id: string): Promise<void>;
+  /** Removes sessions that expired before `now`; returns how many. */
+  deleteExpiredAdminSessions(now: string): Promise<number>;
+}
+
+/** Failed login attempts, counted per key ("email:…", "ip:…") so every node sees the same count. */
+export interface LoginThrottleRepo {
+  recordLoginFailure(key: string, at: string): Promise<void>;
+  /** Failures of the key at or after `since`, and the time of the oldest of them. */
+  loginFailures(key: string, since: string): Promise<{ count: number; oldest: string | null }>;
+  clearLoginFailures(key: string): Promise<void>;
+  /** Forgets failures older than `before`, for every key. */
+  pruneLoginFailures(before: string): Promise<void>;
+}
+
+export interface AuditEntry {
+  id: string;
+  /** Null for account-wide operations (team changes). */
+  environmentId: string | null;
+  /** The admin account, or null for the CLI. Kept as written even after the account is removed. */
+  actorId: string | null;
+  actorName: string;
+  actorEmail: string | null;
+  /** What was done: `keys.rotated`, `key.revoked`, `config.updated`, `comment.deleted`, … */
+  action: string;
+  /** A one-line human description of the change (which key, which settings). */
+  detail: string | null;
+  createdAt: string;
+}
+
+export interface OffsetPage {
+  /** Zero-based. */
+  offset: number;
+  limit: number;
+}
+
+export interface Counted<T> {
+  items: T[];
+  /** How many items match in all (for Previous/Next and "page 2 of 5"). */
+  total: number;
+}
+
+export interface AuditRepo {
+  appendAudit(entry: AuditEntry): Promise<void>;
+  /** Newest first (the one list that is not oldest first). `envId` null lists account-wide entries. */
+  listAudit(envId: string | null, page: OffsetPage): Promise<Counted<AuditEntry>>;
+}
+
+export interface DailyActivity {
+  /** YYYY-MM-DD (UTC). */
+  day: string;
+  comments: number;
+  /** Distinct users who connected, commented or reacted that day. */
+  activeUsers: number;
+}
+
+export interface AnalyticsRepo {
+  /** Days from `sinceDay` (inclusive) that have any activity, oldest first. */
+  dailyActivity(envId: string, sinceDay: string): Promise<DailyActivity[]>;
+}
+
+export interface RoomSummary {
+  id: string;
+  createdAt: string;
+  threads: number;
+  comments: number;
+}
+
+export interface ThreadSummary {
+  id: string;
+  roomId: string;
+  resolved: boolean;
+  createdAt: string;
+  updatedAt: string;
+  comments: number;
+  /** The first comment's body and author (external id), or null when the thread has none. */
+  firstComment: { body: string; userId: string } | null;
+}
+
+export interface CommentAuthor {
+  externalId: string;
+  /** Null when the author's user record is gone. */
+  name: string | null;
+  avatar: string | null;
+  color: string | null;
+}
+
+export interface BrowsedComment {
+  id: string;
+  threadId: string;
+  body: string;
+  createdAt: string;
+  editedAt: string | null;
+  author: CommentAuthor;
+  reactions: Reaction[];
+  attachments: Attachment[];
+}
+
+export interface UserSummary {
+  externalId: string;
+  name: string;
+  avatar: string | null;
+  color: string;
+  comments: number;
+  /** When the user was first seen (created). */
+  firstSeen: string;
+}
+
+/**
+ * The data browser's reads. Rooms, threads and users are listed newest first; a thread's comments
+ * oldest first (conversation order). `search` matches case-insensitively anywhere in the room id,
+ * or in the user's name or external id; `%` and `_` in it are literal.
+ */
+export interface BrowseRepo {
+  browseRooms(envId: string, query: { search?: string } & OffsetPage): Promise<Counted<RoomSummary>>;
+  browseThreads(envId: string, roomId: string, page: OffsetPage): Promise<Counted<ThreadSummary>>;
+  browseComments(envId: string, threadId: string, page: OffsetPage): Promise<Counted<BrowsedComment>>;
+  browseUsers(envId: string, query: { search?: string } & OffsetPage): Promise<Counted<UserSummary>>;
+}
