@@ -15,7 +15,7 @@ import {
   type ServerMessage,
   type TextSelection,
   type ViewportState,
-} from '@pulse/protocol';
+} from '@pulse/protocol/lite';
 import { Emitter } from './emitter.ts';
 import { resolveWebSocket, socketUrl, type SocketConstructor, type SocketLike } from './socket.ts';
 import { PulseState } from './state.ts';

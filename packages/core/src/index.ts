@@ -2,4 +2,4 @@ export { PulseClient, type ClientEvents, type ConnectionState, type PulseClientO
 export { PulseState, type ClientThread, type StateEvents } from './state.ts';
 export { UploadError, type UploadOptions } from './upload.ts';
 export type { SocketConstructor, SocketLike } from './socket.ts';
-export type * from '@pulse/protocol';
+export type * from '@pulse/protocol/lite';

@@ -17,7 +17,7 @@ import {
   type TextSelection,
   type ThreadWithComments,
   type ViewportState,
-} from '@pulse/protocol';
+} from '@pulse/protocol/lite';
 import { Emitter } from './emitter.ts';
 
 /** A thread as the client holds it: `pending` until the server has stored it. */

@@ -1,4 +1,4 @@
-import { isErrorCode, type Attachment, type ErrorCode } from '@pulse/protocol';
+import { isErrorCode, type Attachment, type ErrorCode } from '@pulse/protocol/lite';
 
 export interface UploadOptions {
   /** Called as bytes leave: `loaded` of `total` bytes. */

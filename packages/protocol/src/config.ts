@@ -39,27 +39,7 @@ export type EnvConfigKey = keyof EnvConfig;
 export const envConfigPatchSchema = envConfigSchema.partial().strict();
 export type EnvConfigPatch = Partial<EnvConfig>;
 
-/** The documented defaults. */
-export const DEFAULT_ENV_CONFIG: Readonly<EnvConfig> = Object.freeze({
-  allowImages: true,
-  allowAudio: true,
-  allowVideo: true,
-  maxFileSizeMb: 10,
-  maxAttachmentsPerComment: 5,
-  allowReactions: true,
-  allowDrawing: true,
-  allowMentions: true,
-  showCursors: true,
-  showPresence: true,
-  showTypingIndicators: true,
-  allowP2P: false,
-  p2pMeshLimit: 6,
-  p2pPersistIntervalMs: 5000,
-  p2pStateTTLDays: 30,
-  p2pMaxStateBytes: 5_242_880,
-  maxSharedObjects: 20,
-  allowP2PBinary: false,
-});
+export { DEFAULT_ENV_CONFIG } from './config-defaults.ts';
 
 export interface EnvConfigField {
   key: EnvConfigKey;
@@ -75,6 +55,7 @@ export interface EnvConfigGroup {
   name: 'Media' | 'Features' | 'Display' | 'P2P';
   fields: EnvConfigField[];
 }
+
 
 function numberRange(key: EnvConfigKey): { min: number; max: number } {
   const schema = envConfigShape[key] as z.ZodNumber;

@@ -1,5 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.ts';
+import { registerDemo } from './demo.ts';
+import { registerDirectory } from './directory.ts';
+import { registerSdk } from './sdk.ts';
 
-/** The widget bundle at /sdk and the demo at /demo. */
-export async function registerStatic(_app: FastifyInstance, _ctx: ServerContext): Promise<void> {}
+/** The widget bundle at /sdk, the user directory the widget asks for names, and the demo at /demo. */
+export async function registerStatic(app: FastifyInstance, ctx: ServerContext): Promise<void> {
+  registerSdk(app);
+  registerDirectory(app, ctx);
+  registerDemo(app, ctx);
+}

@@ -1,0 +1,54 @@
+import { PulseError, type PulseUser } from '@pulse/protocol';
+import type { FastifyInstance } from 'fastify';
+import type { ServerContext } from '../context.ts';
+
+const MAX_IDS = 100;
+const SEARCH_RESULTS = 10;
+const SEARCH_SCAN = 5000;
+
+const toPulseUser = (u: { externalId: string; name: string; avatar: string | null; color: string }): PulseUser => ({
+  id: u.externalId,
+  name: u.name,
+  avatar: u.avatar,
+  color: u.color,
+});
+
+/**
+ * GET /api/v1/directory/users?ids=a,b | ?q=text — names and colours of the environment's users
+ * for the widget (comment authors who are offline, @mention suggestions). Same credentials as
+ * the WebSocket: X-Pulse-Key (pk_) and X-Pulse-Token (user JWT).
+ */
+export function registerDirectory(app: FastifyInstance, ctx: ServerContext): void {
+  const cors = { 'access-control-allow-origin': '*', 'access-control-allow-headers': 'X-Pulse-Key, X-Pulse-Token', 'access-control-max-age': '600' };
+  app.options('/api/v1/directory/users', async (_request, reply) => reply.headers(cors).status(204).send());
+  app.get('/api/v1/directory/users', async (request, reply) => {
+    void reply.headers(cors);
+    const pk = request.headers['x-pulse-key'];
+    const token = request.headers['x-pulse-token'];
+    if (typeof pk !== 'string' || typeof token !== 'string') throw new PulseError('unauthorized', 'Send X-Pulse-Key and X-Pulse-Token.');
+    const { environmentId: envId } = await ctx.tokens.verify(pk, token);
+    const query = request.query as { ids?: string; q?: string };
+    if (typeof query.ids === 'string') {
+      const ids = [...new Set(query.ids.split(',').map((s) => s.trim()).filter(Boolean))].slice(0, MAX_IDS);
+      const users = await Promise.all(ids.map((id) => ctx.store.getUser(envId, id)));
+      return { items: users.filter((u) => u !== undefined).map(toPulseUser) };
+    }
+    if (typeof query.q === 'string') {
+      const q = query.q.trim().toLowerCase().slice(0, 100);
+      const found: PulseUser[] = [];
+      let after: { createdAt: string; id: string } | undefined;
+      for (let scanned = 0; scanned < SEARCH_SCAN && found.length < SEARCH_RESULTS; ) {
+        const page = await ctx.store.listUsers(envId, { limit: 200, ...(after ? { after } : {}) });
+        for (const u of page.items) {
+          if (found.length < SEARCH_RESULTS && (u.name.toLowerCase().includes(q) || u.externalId.toLowerCase().startsWith(q))) found.push(toPulseUser(u));
+        }
+        scanned += page.items.length;
+        const last = page.items.at(-1);
+        if (!page.nextCursor || !last) break;
+        after = { createdAt: last.createdAt, id: last.externalId };
+      }
+      return { items: found };
+    }
+    throw new PulseError('validation_failed', 'Pass ids=… or q=….');
+  });
+}

@@ -1,0 +1,351 @@
+import type { PulseClient } from '@pulse/core';
+import type { Attachment, EnvConfig, PulseUser } from '@pulse/protocol/lite';
+import { html, LitElement, nothing, type PropertyValues } from 'lit';
+import { formatDuration } from './format.ts';
+import { icons } from './icons.ts';
+import { styles } from './styles.ts';
+
+interface PendingFile {
+  key: number;
+  name: string;
+  preview?: string;
+  progress: number;
+  attachment?: Attachment;
+  error?: string;
+}
+
+export interface ComposerSubmit {
+  body: string;
+  mentions: string[];
+  attachmentIds: string[];
+}
+
+let nextKey = 1;
+
+/**
+ * The comment composer: text with @mention autocomplete, attachments (pick, drop, paste,
+ * record) with previews and upload progress. Emits `submit` with the body, the mentioned
+ * user ids and the uploaded attachment ids.
+ */
+export class PulseComposer extends LitElement {
+  static override styles = styles;
+  static override properties = {
+    client: { attribute: false },
+    users: { attribute: false },
+    config: { attribute: false },
+    threadId: { attribute: false },
+    placeholder: {},
+    submitLabel: {},
+    initial: {},
+    floating: { type: Boolean },
+    text: { state: true },
+    files: { state: true },
+    query: { state: true },
+    selected: { state: true },
+    recording: { state: true },
+    elapsed: { state: true },
+    error: { state: true },
+    dragging: { state: true },
+  };
+
+  declare client: PulseClient;
+  declare users: PulseUser[];
+  declare config: EnvConfig;
+  declare threadId: string | undefined;
+  declare placeholder: string;
+  declare submitLabel: string;
+  declare initial: string;
+  declare floating: boolean;
+  declare text: string;
+  declare files: PendingFile[];
+  declare query: string | null;
+  declare selected: number;
+  declare recording: 'audio' | 'video' | null;
+  declare elapsed: number;
+  declare error: string;
+  declare dragging: boolean;
+  #recorder: MediaRecorder | undefined;
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor() {
+    super();
+    this.users = [];
+    this.placeholder = 'Write a comment…';
+    this.submitLabel = 'Send';
+    this.initial = '';
+    this.floating = false;
+    this.text = '';
+    this.files = [];
+    this.query = null;
+    this.selected = 0;
+    this.recording = null;
+    this.elapsed = 0;
+    this.error = '';
+    this.dragging = false;
+  }
+
+  override willUpdate(changed: PropertyValues): void {
+    if (changed.has('initial') && this.initial) this.text = this.initial;
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    this.#stopRecording(true);
+    if (this.threadId) this.client?.stopTyping(this.threadId);
+  }
+
+  override focus(): void {
+    this.updateComplete.then(() => this.renderRoot.querySelector('textarea')?.focus());
+  }
+
+  get #suggestions(): PulseUser[] {
+    if (this.query === null || !this.config?.allowMentions) return [];
+    const q = this.query.toLowerCase();
+    return this.users.filter((u) => u.id !== this.client.state.user?.id && (u.name.toLowerCase().includes(q) || u.id.toLowerCase().startsWith(q))).slice(0, 6);
+  }
+
+  #onInput(e: Event): void {
+    const area = e.target as HTMLTextAreaElement;
+    this.text = area.value;
+    this.error = '';
+    const before = area.value.slice(0, area.selectionStart);
+    const m = /(^|\s)@([\w.\-:|]*)$/.exec(before);
+    this.query = m ? m[2]! : null;
+    this.selected = 0;
+    if (this.query !== null) this.dispatchEvent(new CustomEvent('mention-query', { detail: this.query, bubbles: true, composed: true }));
+    if (this.threadId && this.text.trim()) this.client.startTyping(this.threadId);
+  }
+
+  #insertMention(user: PulseUser): void {
+    const area = this.renderRoot.querySelector('textarea')!;
+    const before = this.text.slice(0, area.selectionStart).replace(/@([\w.\-:|]*)$/, `@${user.id} `);
+    const after = this.text.slice(area.selectionStart);
+    this.text = before + after;
+    this.query = null;
+    this.updateComplete.then(() => {
+      area.focus();
+      area.setSelectionRange(before.length, before.length);
+    });
+  }
+
+  #onKeydown(e: KeyboardEvent): void {
+    const list = this.#suggestions;
+    if (list.length > 0) {
+      if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+        e.preventDefault();
+        this.selected = (this.selected + (e.key === 'ArrowDown' ? 1 : list.length - 1)) % list.length;
+        return;
+      }
+      if (e.key === 'Enter' || e.key === 'Tab') {
+        e.preventDefault();
+        this.#insertMention(list[this.selected]!);
+        return;
+      }
+      if (e.key === 'Escape') {
+        e.stopPropagation();
+        this.query = null;
+        return;
+      }
+    }
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      this.#submit();
+    }
+    if (e.key === 'Escape') this.dispatchEvent(new CustomEvent('cancel', { bubbles: true, composed: true }));
+  }
+
+  #submit(): void {
+    const body = this.text.trim();
+    const uploading = this.files.some((f) => !f.attachment && !f.error);
+    if (uploading) {
+      this.error = 'Wait for the uploads to finish.';
+      return;
+    }
+    const attachmentIds = this.files.filter((f) => f.attachment).map((f) => f.attachment!.id);
+    if (!body && attachmentIds.length === 0) return;
+    const mentions = this.config?.allowMentions
+      ? [...new Set([...body.matchAll(/@([\w.\-:|]+)/g)].map((m) => m[1]!).filter((id) => this.users.some((u) => u.id === id)))]
+      : [];
+    this.dispatchEvent(new CustomEvent<ComposerSubmit>('submit', { detail: { body, mentions, attachmentIds }, bubbles: true, composed: true }));
+    if (this.threadId) this.client.stopTyping(this.threadId);
+    this.text = '';
+    this.files = [];
+    this.error = '';
+  }
+
+  #allowed(file: Blob): string | null {
+    const c = this.config;
+    const type = file.type.split('/')[0];
+    if (type === 'image' && !c.allowImages) return 'Images are turned off here.';
+    if (type === 'audio' && !c.allowAudio) return 'Audio is turned off here.';
+    if (type === 'video' && !c.allowVideo) return 'Video is turned off here.';
+    if (file.size > c.maxFileSizeMb * 1024 * 1024) return `Files are limited to ${c.maxFileSizeMb} MB.`;
+    if (this.files.length >= c.maxAttachmentsPerComment) return `At most ${c.maxAttachmentsPerComment} attachments per comment.`;
+    return null;
+  }
+
+  get #canAttach(): boolean {
+    const c = this.config;
+    return Boolean(c && c.maxAttachmentsPerComment > 0 && (c.allowImages || c.allowAudio || c.allowVideo));
+  }
+
+  addFiles(list: Iterable<File>): void {
+    for (const file of list) {
+      const problem = this.#allowed(file);
+      if (problem) {
+        this.error = problem;
+        continue;
+      }
+      const pending: PendingFile = {
+        key: nextKey++,
+        name: file.name || file.type,
+        progress: 0,
+        ...(file.type.startsWith('image/') ? { preview: URL.createObjectURL(file) } : {}),
+      };
+      this.files = [...this.files, pending];
+      const update = (change: Partial<PendingFile>) => {
+        this.files = this.files.map((f) => (f.key === pending.key ? { ...f, ...change } : f));
+      };
+      this.client
+        .upload(file, { onProgress: ({ loaded, total }) => update({ progress: total ? loaded / total : 0 }) })
+        .then((attachment) => update({ attachment, progress: 1 }))
+        .catch((err: Error & { code?: string }) => update({ error: err.message || 'Upload failed' }));
+    }
+  }
+
+  #remove(key: number): void {
+    const f = this.files.find((x) => x.key === key);
+    if (f?.preview) URL.revokeObjectURL(f.preview);
+    this.files = this.files.filter((x) => x.key !== key);
+  }
+
+  #onPick(e: Event): void {
+    const input = e.target as HTMLInputElement;
+    if (input.files) this.addFiles(input.files);
+    input.value = '';
+  }
+
+  #onPaste(e: ClipboardEvent): void {
+    const files = [...(e.clipboardData?.files ?? [])];
+    if (files.length && this.#canAttach) {
+      e.preventDefault();
+      this.addFiles(files);
+    }
+  }
+
+  #onDrop(e: DragEvent): void {
+    e.preventDefault();
+    this.dragging = false;
+    if (e.dataTransfer?.files.length && this.#canAttach) this.addFiles(e.dataTransfer.files);
+  }
+
+  async #record(kind: 'audio' | 'video'): Promise<void> {
+    if (this.recording) return this.#stopRecording(false);
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia(kind === 'video' ? { audio: true, video: { width: 640, height: 480 } } : { audio: true });
+      const mimeType = kind === 'video' ? 'video/webm' : 'audio/webm';
+      const recorder = new MediaRecorder(stream, MediaRecorder.isTypeSupported(mimeType) ? { mimeType } : {});
+      const chunks: Blob[] = [];
+      recorder.ondataavailable = (ev) => ev.data.size && chunks.push(ev.data);
+      recorder.onstop = () => {
+        stream.getTracks().forEach((t) => t.stop());
+        if ((recorder as MediaRecorder & { discard?: boolean }).discard) return;
+        const blob = new Blob(chunks, { type: recorder.mimeType || mimeType });
+        const name = `${kind === 'video' ? 'video' : 'voice'}-${new Date().toISOString().slice(11, 19).replace(/:/g, '')}.webm`;
+        this.addFiles([new File([blob], name, { type: blob.type })]);
+      };
+      recorder.start(250);
+      this.#recorder = recorder;
+      this.recording = kind;
+      this.elapsed = 0;
+      const started = Date.now();
+      this.#timer = setInterval(() => (this.elapsed = Date.now() - started), 250);
+    } catch (err) {
+      this.error = `Could not record: ${(err as Error).message}`;
+    }
+  }
+
+  #stopRecording(discard: boolean): void {
+    clearInterval(this.#timer);
+    if (this.#recorder && this.#recorder.state !== 'inactive') {
+      (this.#recorder as MediaRecorder & { discard?: boolean }).discard = discard;
+      this.#recorder.stop();
+    }
+    this.#recorder = undefined;
+    this.recording = null;
+  }
+
+  override render() {
+    const c = this.config;
+    const suggestions = this.#suggestions;
+    const busy = this.files.some((f) => !f.attachment && !f.error);
+    return html`<div
+      class="composer ${this.floating ? 'floating' : ''} ${this.dragging ? 'dragging' : ''}"
+      @dragover=${(e: DragEvent) => {
+        if (!this.#canAttach) return;
+        e.preventDefault();
+        this.dragging = true;
+      }}
+      @dragleave=${() => (this.dragging = false)}
+      @drop=${this.#onDrop}
+    >
+      ${suggestions.length
+        ? html`<ul class="suggestions" role="listbox" aria-label="Mention someone">
+            ${suggestions.map(
+              (u, i) =>
+                html`<li role="option" aria-selected=${i === this.selected} @mousedown=${(e: Event) => (e.preventDefault(), this.#insertMention(u))}>
+                  <span class="avatar small" style="--user-color:${u.color}">${u.name.slice(0, 1).toUpperCase()}</span><span class="name">${u.name}</span
+                  ><span class="small">@${u.id}</span>
+                </li>`,
+            )}
+          </ul>`
+        : nothing}
+      <label class="sr-only" for="text">${this.placeholder}</label>
+      <textarea
+        id="text"
+        .value=${this.text}
+        placeholder=${this.placeholder}
+        @input=${this.#onInput}
+        @keydown=${this.#onKeydown}
+        @paste=${this.#onPaste}
+        @blur=${() => setTimeout(() => (this.query = null), 150)}
+      ></textarea>
+      ${this.files.length
+        ? html`<div class="pending-files">
+            ${this.files.map(
+              (f) => html`<div class="pending-file ${f.error ? 'failed' : ''}" title=${f.error ?? f.name}>
+                ${f.preview ? html`<img src=${f.preview} alt=${f.name} />` : html`<span>${f.error ? '!' : f.name.split('.').pop()}</span>`}
+                ${!f.attachment && !f.error ? html`<div class="bar" style="width:${Math.round(f.progress * 100)}%"></div>` : nothing}
+                <button class="remove" aria-label="Remove ${f.name}" @click=${() => this.#remove(f.key)}>×</button>
+              </div>`,
+            )}
+          </div>`
+        : nothing}
+      ${this.error ? html`<div class="error-text" role="alert">${this.error}</div>` : nothing}
+      <div class="row">
+        ${this.#canAttach
+          ? html`<label class="icon-btn" title="Attach a file" aria-label="Attach a file" tabindex="0" @keydown=${(e: KeyboardEvent) =>
+                e.key === 'Enter' && (e.currentTarget as HTMLElement).querySelector('input')?.click()}>
+                ${icons.attach}<input type="file" hidden multiple accept=${[c.allowImages ? 'image/*' : '', c.allowAudio ? 'audio/*' : '', c.allowVideo ? 'video/*' : ''].filter(Boolean).join(',')} @change=${this.#onPick}
+              /></label>
+              ${c.allowAudio && typeof MediaRecorder !== 'undefined'
+                ? html`<button class="icon-btn" aria-label=${this.recording === 'audio' ? 'Stop recording' : 'Record audio'} @click=${() => this.#record('audio')} ?disabled=${this.recording === 'video'}>
+                    ${this.recording === 'audio' ? icons.stop : icons.mic}
+                  </button>`
+                : nothing}
+              ${c.allowVideo && typeof MediaRecorder !== 'undefined'
+                ? html`<button class="icon-btn" aria-label=${this.recording === 'video' ? 'Stop recording' : 'Record video'} @click=${() => this.#record('video')} ?disabled=${this.recording === 'audio'}>
+                    ${this.recording === 'video' ? icons.stop : icons.video}
+                  </button>`
+                : nothing}`
+          : nothing}
+        ${this.recording ? html`<span class="recording" role="status">● Recording ${formatDuration(this.elapsed)}</span>` : nothing}
+        <span class="grow"></span>
+        <slot name="extra"></slot>
+        <button class="primary" ?disabled=${busy || (!this.text.trim() && !this.files.some((f) => f.attachment))} @click=${this.#submit}>${this.submitLabel}</button>
+      </div>
+    </div>`;
+  }
+}
+
+if (!customElements.get('pulse-composer')) customElements.define('pulse-composer', PulseComposer);

@@ -1,0 +1,45 @@
+/** "just now", "5 min ago", "3 h ago", "2 d ago", then a date. */
+export function relativeTime(iso: string, now = Date.now()): string {
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (s < 45) return 'just now';
+  const m = Math.round(s / 60);
+  if (m < 60) return `${m} min ago`;
+  const h = Math.round(m / 60);
+  if (h < 24) return `${h} h ago`;
+  const d = Math.round(h / 24);
+  if (d < 7) return `${d} d ago`;
+  return new Date(iso).toLocaleDateString();
+}
+
+export function initials(name: string): string {
+  const parts = name.trim().split(/\s+/).filter(Boolean);
+  const letters = parts.length > 1 ? [parts[0]![0], parts[parts.length - 1]![0]] : [...(parts[0] ?? '?')].slice(0, 2);
+  return letters.join('').toUpperCase();
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+export function formatDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+/** The parts of a comment body, with @mentions of known users marked, for rendering as text. */
+export function splitMentions(body: string, names: Map<string, string>): { text: string; mention?: string }[] {
+  const out: { text: string; mention?: string }[] = [];
+  const re = /@([\w.\-:|]+)/g;
+  let last = 0;
+  for (const m of body.matchAll(re)) {
+    const id = m[1]!;
+    if (!names.has(id)) continue;
+    if (m.index! > last) out.push({ text: body.slice(last, m.index) });
+    out.push({ text: `@${names.get(id)}`, mention: id });
+    last = m.index! + m[0].length;
+  }
+  if (last < body.length) out.push({ text: body.slice(last) });
+  return out;
+}

@@ -1,0 +1,2 @@
+export { PulseWidget } from './pulse-widget.ts';
+export { PulseComposer } from './composer.ts';

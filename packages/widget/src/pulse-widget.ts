@@ -1,0 +1,622 @@
+import { PulseClient, type ClientThread, type ConnectionState, type TokenProvider } from '@pulse/core';
+import {
+  DEFAULT_ENV_CONFIG,
+  type ActivityEntry,
+  type CursorPosition,
+  type EnvConfig,
+  type Notification,
+  type PinPosition,
+  type PresenceMember,
+  type PulseUser,
+} from '@pulse/protocol/lite';
+import { html, LitElement, nothing, type PropertyValues } from 'lit';
+import { docSize, pinAt, resolvePin } from './anchor.ts';
+import type { ComposerSubmit } from './composer.ts';
+import './composer.ts';
+import { UserDirectory } from './directory.ts';
+import { Overlay } from './overlay.ts';
+import { loadPreferences, savePreferences, DEFAULT_PREFERENCES, type Preferences } from './preferences.ts';
+import { styles } from './styles.ts';
+import { renderPanel, renderThreadPopover } from './views/panels.ts';
+import { renderToolbar } from './views/toolbar.ts';
+
+export type Panel = 'threads' | 'notifications' | 'activity' | 'settings';
+export type Mode = 'none' | 'pin' | 'draw' | 'emoji';
+const VIEWPORT_THROTTLE_MS = 100;
+const IDLE_AFTER_MS = 2 * 60_000;
+const STROKE_CHUNK_MS = 350;
+
+/**
+ * `<pulse-widget>`: live cursors, presence, pinned comment threads, drawing and an activity feed
+ * for the page it is on. Attributes: `api-key`, `token`, `room`, `endpoint`, `position`, `display`.
+ * Property `tokenProvider`: a function returning a fresh token, called on every (re)connect.
+ */
+export class PulseWidget extends LitElement {
+  static override styles = styles;
+  static override properties = {
+    apiKey: { attribute: 'api-key' },
+    token: {},
+    room: {},
+    endpoint: {},
+    position: { reflect: true },
+    display: { reflect: true },
+    tokenProvider: { attribute: false },
+    connection: { state: true },
+    queued: { state: true },
+    everConnected: { state: true },
+    fatal: { state: true },
+    user: { state: true },
+    config: { state: true },
+    threads: { state: true },
+    presence: { state: true },
+    notifications: { state: true },
+    activity: { state: true },
+    typing: { state: true },
+    panel: { state: true },
+    openThreadId: { state: true },
+    popoverThreadId: { state: true },
+    mode: { state: true },
+    draft: { state: true },
+    following: { state: true },
+    prefs: { state: true },
+    open: { state: true },
+    lightbox: { state: true },
+    editing: { state: true },
+    pickerFor: { state: true },
+    emojiChoice: { state: true },
+    drawColor: { state: true },
+    drawWidth: { state: true },
+    pinPositions: { state: true },
+    directoryVersion: { state: true },
+  };
+
+  declare apiKey: string | null;
+  declare token: string | null;
+  declare room: string | null;
+  declare endpoint: string | null;
+  declare position: 'bottom-right' | 'bottom-left' | 'top-right' | 'top-left';
+  declare display: 'floating' | 'inline';
+  declare tokenProvider: TokenProvider | undefined;
+  declare connection: ConnectionState;
+  declare queued: number;
+  declare everConnected: boolean;
+  declare fatal: string;
+  declare user: PulseUser | null;
+  declare config: EnvConfig;
+  declare threads: ClientThread[];
+  declare presence: PresenceMember[];
+  declare notifications: Notification[];
+  declare activity: ActivityEntry[];
+  declare typing: { userId: string; threadId: string }[];
+  declare panel: Panel | null;
+  declare openThreadId: string | null;
+  declare popoverThreadId: string | null;
+  declare mode: Mode;
+  declare draft: { position: PinPosition; x: number; y: number } | null;
+  declare following: string | null;
+  declare prefs: Preferences;
+  declare open: boolean;
+  declare lightbox: string | null;
+  declare editing: string | null;
+  declare pickerFor: string | null;
+  declare emojiChoice: string;
+  declare drawColor: string;
+  declare drawWidth: number;
+  declare pinPositions: Map<string, { x: number; y: number }>;
+  declare directoryVersion: number;
+
+  client: PulseClient | undefined;
+  readonly directory = new UserDirectory();
+  #overlay: Overlay | undefined;
+  #unsubscribe: (() => void)[] = [];
+  #lastViewport = 0;
+  #programmaticScrollUntil = 0;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #stroke: { points: [number, number][]; flushed: number; timer?: ReturnType<typeof setInterval> } | undefined;
+  #layoutTimer: ReturnType<typeof setTimeout> | undefined;
+  #resizeObserver: ResizeObserver | undefined;
+  #mutationObserver: MutationObserver | undefined;
+  #frame = 0;
+
+  constructor() {
+    super();
+    this.apiKey = null;
+    this.token = null;
+    this.room = null;
+    this.endpoint = null;
+    this.position = 'bottom-right';
+    this.display = 'floating';
+    this.connection = 'disconnected';
+    this.queued = 0;
+    this.everConnected = false;
+    this.fatal = '';
+    this.user = null;
+    this.config = { ...DEFAULT_ENV_CONFIG };
+    this.threads = [];
+    this.presence = [];
+    this.notifications = [];
+    this.activity = [];
+    this.typing = [];
+    this.panel = null;
+    this.openThreadId = null;
+    this.popoverThreadId = null;
+    this.mode = 'none';
+    this.draft = null;
+    this.following = null;
+    this.prefs = { ...DEFAULT_PREFERENCES };
+    this.open = false;
+    this.lightbox = null;
+    this.editing = null;
+    this.pickerFor = null;
+    this.emojiChoice = '🎉';
+    this.drawColor = '#ef4444';
+    this.drawWidth = 4;
+    this.pinPositions = new Map();
+    this.directoryVersion = 0;
+    this.directory.onChange = () => this.directoryVersion++;
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    document.addEventListener('pointermove', this.#onPointerMove, { passive: true });
+    document.documentElement.addEventListener('mouseleave', this.#onPointerLeave);
+    document.addEventListener('click', this.#onPageClick, true);
+    document.addEventListener('keydown', this.#onKeydown);
+    addEventListener('scroll', this.#onScroll, { passive: true });
+    addEventListener('wheel', this.#onManualScroll, { passive: true });
+    addEventListener('touchmove', this.#onManualScroll, { passive: true });
+    addEventListener('resize', this.#scheduleLayout);
+    document.addEventListener('visibilitychange', this.#onVisibility);
+    this.#resizeObserver = new ResizeObserver(this.#scheduleLayout);
+    this.#resizeObserver.observe(document.documentElement);
+    this.#mutationObserver = new MutationObserver(this.#scheduleLayout);
+    this.#mutationObserver.observe(document.body, { childList: true, subtree: true, attributes: true, attributeFilter: ['class', 'style', 'hidden'] });
+    this.#reconnect();
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    document.removeEventListener('pointermove', this.#onPointerMove);
+    document.documentElement.removeEventListener('mouseleave', this.#onPointerLeave);
+    document.removeEventListener('click', this.#onPageClick, true);
+    document.removeEventListener('keydown', this.#onKeydown);
+    removeEventListener('scroll', this.#onScroll);
+    removeEventListener('wheel', this.#onManualScroll);
+    removeEventListener('touchmove', this.#onManualScroll);
+    removeEventListener('resize', this.#scheduleLayout);
+    document.removeEventListener('visibilitychange', this.#onVisibility);
+    this.#resizeObserver?.disconnect();
+    this.#mutationObserver?.disconnect();
+    this.#teardown();
+    this.#overlay?.destroy();
+    this.#overlay = undefined;
+  }
+
+  override firstUpdated(): void {
+    this.#overlay = new Overlay(this.renderRoot as unknown as HTMLElement, (id) => {
+      const u = this.userInfo(id);
+      return { name: u.name, color: u.color };
+    });
+    this.#applyVisibility();
+    this.#overlay.setStrokes(this.client?.state.drawing ?? []);
+  }
+
+  override updated(changed: PropertyValues): void {
+    const connectionKeys = ['apiKey', 'endpoint'];
+    if (connectionKeys.some((k) => changed.has(k) && changed.get(k) !== undefined)) this.#reconnect();
+    else if (changed.has('room') && changed.get('room') !== undefined && this.client && this.room) {
+      this.#resetRoomView();
+      this.client.setRoom(this.room);
+    } else if ((changed.has('token') && changed.get('token') !== undefined) || (changed.has('tokenProvider') && changed.get('tokenProvider') !== undefined)) {
+      if (this.client) this.client.setToken(this.#tokenSource()!);
+      else this.#reconnect();
+    } else if (!this.client && ['token', 'room', 'tokenProvider'].some((k) => changed.has(k))) this.#reconnect();
+    if (['threads', 'prefs', 'config'].some((k) => changed.has(k))) this.#scheduleLayout();
+    if (['prefs', 'config'].some((k) => changed.has(k))) this.#applyVisibility();
+  }
+
+  #tokenSource(): string | TokenProvider | undefined {
+    return this.tokenProvider ?? this.token ?? undefined;
+  }
+
+  #resetRoomView(): void {
+    this.openThreadId = null;
+    this.popoverThreadId = null;
+    this.draft = null;
+    this.following = null;
+    this.#overlay?.clearCursors();
+  }
+
+  #teardown(): void {
+    for (const off of this.#unsubscribe) off();
+    this.#unsubscribe = [];
+    this.client?.disconnect();
+    this.client = undefined;
+  }
+
+  #reconnect(): void {
+    this.#teardown();
+    const token = this.#tokenSource();
+    if (!this.isConnected || !this.apiKey || !this.room || !this.endpoint || !token) return;
+    let client: PulseClient;
+    try {
+      client = new PulseClient({ apiKey: this.apiKey, token, room: this.room, endpoint: this.endpoint });
+    } catch (err) {
+      this.fatal = (err as Error).message;
+      return;
+    }
+    this.client = client;
+    this.fatal = '';
+    const s = client.state;
+    const base = this.endpoint.replace(/^ws(s?):\/\//, 'http$1://').replace(/\/+$/, '');
+    this.directory.setTarget({ baseUrl: base, apiKey: this.apiKey, token: () => (typeof token === 'function' ? token() : token) });
+    this.#unsubscribe = [
+      client.on('connection', (c) => {
+        this.connection = c;
+        if (c === 'connected') this.everConnected = true;
+      }),
+      client.on('queue', (n) => (this.queued = n)),
+      client.on('auth:error', (e) => (this.fatal = `${e.message} (${e.code})`)),
+      client.on('error', (e) => this.dispatchEvent(new CustomEvent('pulse-error', { detail: e, bubbles: true, composed: true }))),
+      s.on('auth', (user) => {
+        this.user = user;
+        this.fatal = '';
+        this.directory.add([user]);
+        this.prefs = loadPreferences(user.id);
+        if (this.prefs.appearOffline) client.setAppearOffline(true);
+        this.dispatchEvent(new CustomEvent('pulse-ready', { detail: { user }, bubbles: true, composed: true }));
+      }),
+      s.on('config', (config) => (this.config = config)),
+      s.on('threads', (threads) => (this.threads = threads)),
+      s.on('presence', (presence) => {
+        this.presence = presence;
+        this.directory.add(presence.map((p) => p.user));
+        if (this.following && !presence.some((p) => p.userId === this.following)) this.following = null;
+      }),
+      s.on('notifications', (n) => (this.notifications = n)),
+      s.on('activity-logs', (a) => (this.activity = a)),
+      s.on('typing', () => (this.typing = s.typing)),
+      s.on('cursor', ({ userId, position }) => this.#overlay?.setCursor(userId, position)),
+      s.on('click', ({ userId, position }) => this.#overlay?.ripple(userId, position)),
+      s.on('emoji-drop', ({ emoji, position }) => this.#overlay?.emoji(emoji, position)),
+      s.on('viewport', (v) => this.#followViewport(v.userId, v)),
+      s.on('drawing', (strokes) => this.#overlay?.setStrokes(strokes)),
+      s.on('draw-stroke', () => this.#overlay?.setStrokes(s.drawing)),
+      s.on('draw-clear', () => this.#overlay?.setStrokes([])),
+    ];
+    client.connect();
+  }
+
+  // ------------------------------------------------------------------ helpers used by views
+
+  userInfo(id: string): PulseUser {
+    void this.directoryVersion;
+    const present = this.presence.find((p) => p.userId === id)?.user;
+    return present ?? this.directory.get(id) ?? { id, name: id, avatar: null, color: '#9ca3af' };
+  }
+
+  get pinnedThreads(): ClientThread[] {
+    return this.threads.filter((t) => t.position);
+  }
+
+  pinNumber(threadId: string): number {
+    return this.pinnedThreads.findIndex((t) => t.id === threadId) + 1;
+  }
+
+  setPrefs(change: Partial<Preferences>): void {
+    this.prefs = { ...this.prefs, ...change };
+    if (this.user) savePreferences(this.user.id, this.prefs);
+    if ('appearOffline' in change) this.client?.setAppearOffline(this.prefs.appearOffline);
+    if (change.shareCursor === false) this.client?.moveCursor(null);
+  }
+
+  togglePanel(panel: Panel): void {
+    this.panel = this.panel === panel ? null : panel;
+    this.openThreadId = null;
+    if (this.panel) this.updateComplete.then(() => (this.renderRoot.querySelector('.panel [data-autofocus]') as HTMLElement | null)?.focus());
+  }
+
+  setMode(mode: Mode): void {
+    this.mode = this.mode === mode ? 'none' : mode;
+    this.draft = null;
+    this.popoverThreadId = null;
+  }
+
+  openThread(threadId: string, where: 'panel' | 'popover' = 'panel'): void {
+    if (where === 'panel') {
+      this.panel = 'threads';
+      this.openThreadId = threadId;
+      this.popoverThreadId = null;
+    } else {
+      this.popoverThreadId = this.popoverThreadId === threadId ? null : threadId;
+    }
+    this.editing = null;
+    this.pickerFor = null;
+  }
+
+  follow(userId: string | null): void {
+    this.following = this.following === userId ? null : userId;
+  }
+
+  submitNewThread(e: CustomEvent<ComposerSubmit>, position: PinPosition | null): void {
+    if (!this.client) return;
+    const { body, mentions, attachmentIds } = e.detail;
+    const id = this.client.createThread(body, { mentions, position, attachmentIds });
+    this.draft = null;
+    this.mode = 'none';
+    if (position) this.popoverThreadId = id;
+    else this.openThreadId = id;
+  }
+
+  // ------------------------------------------------------------------ page events
+
+  #relative(pageX: number, pageY: number): CursorPosition {
+    const { width, height } = docSize();
+    return { x: Math.min(1, Math.max(0, pageX / width)), y: Math.min(1, Math.max(0, pageY / height)), pageX, pageY };
+  }
+
+  #isOwnEvent(e: Event): boolean {
+    return e.composedPath().includes(this);
+  }
+
+  #onPointerMove = (e: PointerEvent): void => {
+    this.#markActive();
+    if (!this.client || !this.prefs.shareCursor || this.prefs.appearOffline || !this.config.showCursors) return;
+    this.client.moveCursor(this.#relative(e.pageX, e.pageY));
+  };
+
+  #onPointerLeave = (): void => {
+    this.client?.moveCursor(null);
+  };
+
+  #onPageClick = (e: MouseEvent): void => {
+    if (this.#isOwnEvent(e) || !this.client || this.mode !== 'none') return;
+    if (this.prefs.shareCursor && !this.prefs.appearOffline && this.config.showCursors) this.client.sendClick(this.#relative(e.pageX, e.pageY));
+  };
+
+  #onKeydown = (e: KeyboardEvent): void => {
+    this.#markActive();
+    if (e.key === 'Escape') {
+      if (this.lightbox) this.lightbox = null;
+      else if (this.following) this.following = null;
+      else if (this.draft) this.draft = null;
+      else if (this.mode !== 'none') this.mode = 'none';
+      else if (this.popoverThreadId) this.popoverThreadId = null;
+      else if (this.openThreadId) this.openThreadId = null;
+      else if (this.panel) this.panel = null;
+      return;
+    }
+    if (this.following && ['ArrowUp', 'ArrowDown', 'PageUp', 'PageDown', 'Home', 'End', ' '].includes(e.key) && !this.#isOwnEvent(e)) this.following = null;
+  };
+
+  #onManualScroll = (e: Event): void => {
+    if (this.following && !this.#isOwnEvent(e)) this.following = null;
+  };
+
+  #onScroll = (): void => {
+    this.#markActive();
+    if (!this.#frame) {
+      this.#frame = requestAnimationFrame(() => {
+        this.#frame = 0;
+        const layer = this.renderRoot.querySelector('.pins-page') as HTMLElement | null;
+        if (layer) layer.style.transform = `translate(${-scrollX}px, ${-scrollY}px)`;
+      });
+    }
+    const now = Date.now();
+    if (now < this.#programmaticScrollUntil) return;
+    if (now - this.#lastViewport < VIEWPORT_THROTTLE_MS) return;
+    this.#lastViewport = now;
+    this.#sendViewport();
+  };
+
+  #sendViewport(): void {
+    if (!this.client || this.prefs.appearOffline) return;
+    const el = document.documentElement;
+    const maxY = Math.max(1, el.scrollHeight - innerHeight);
+    const maxX = Math.max(1, el.scrollWidth - innerWidth);
+    this.client.sendViewport({
+      scrollX,
+      scrollY,
+      width: innerWidth,
+      height: innerHeight,
+      ratioX: Math.min(1, Math.max(0, scrollX / maxX)),
+      ratioY: Math.min(1, Math.max(0, scrollY / maxY)),
+    });
+  }
+
+  #followViewport(userId: string, v: { scrollX: number; scrollY: number; ratioY?: number; ratioX?: number }): void {
+    if (userId !== this.following) return;
+    const el = document.documentElement;
+    const top = v.ratioY !== undefined ? v.ratioY * Math.max(0, el.scrollHeight - innerHeight) : v.scrollY;
+    const left = v.ratioX !== undefined ? v.ratioX * Math.max(0, el.scrollWidth - innerWidth) : v.scrollX;
+    this.#programmaticScrollUntil = Date.now() + 400;
+    scrollTo({ top, left, behavior: 'auto' });
+  }
+
+  #onVisibility = (): void => {
+    this.client?.updatePresence(document.hidden ? 'idle' : 'online');
+    if (!document.hidden) this.#markActive();
+  };
+
+  #markActive(): void {
+    if (!this.client) return;
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => this.client?.updatePresence('idle'), IDLE_AFTER_MS);
+    if (this.presence.find((p) => p.userId === this.user?.id)?.status === 'idle') this.client.updatePresence('online');
+  }
+
+  // ------------------------------------------------------------------ layout of pins and visibility
+
+  #scheduleLayout = (): void => {
+    clearTimeout(this.#layoutTimer);
+    this.#layoutTimer = setTimeout(() => {
+      const size = docSize();
+      const next = new Map<string, { x: number; y: number }>();
+      for (const t of this.pinnedThreads) next.set(t.id, resolvePin(t.position!, size));
+      const same = next.size === this.pinPositions.size && [...next].every(([id, p]) => {
+        const q = this.pinPositions.get(id);
+        return q && Math.abs(q.x - p.x) < 0.5 && Math.abs(q.y - p.y) < 0.5;
+      });
+      if (!same) this.pinPositions = next;
+    }, 50);
+  };
+
+  #applyVisibility(): void {
+    if (!this.#overlay) return;
+    this.#overlay.cursorsVisible = this.config.showCursors && this.prefs.showCursors;
+    this.#overlay.drawingVisible = this.config.allowDrawing && this.prefs.showDrawing;
+    if (!this.config.allowDrawing && this.mode === 'draw') this.mode = 'none';
+  }
+
+  // ------------------------------------------------------------------ modes: pin, draw, emoji
+
+  #catcherClick = (e: MouseEvent): void => {
+    const catcher = e.currentTarget as HTMLElement;
+    if (this.mode === 'pin') {
+      catcher.style.pointerEvents = 'none';
+      const target = document.elementFromPoint(e.clientX, e.clientY);
+      catcher.style.pointerEvents = '';
+      const position = pinAt(e.pageX, e.pageY, target && !this.contains(target) ? target : null);
+      this.draft = { position, x: e.clientX, y: e.clientY };
+      this.mode = 'none';
+    } else if (this.mode === 'emoji' && this.client) {
+      const p = this.#relative(e.pageX, e.pageY);
+      this.client.sendEmoji(this.emojiChoice, p);
+      this.#overlay?.emoji(this.emojiChoice, p);
+      this.mode = 'none';
+    }
+  };
+
+  #drawPoint(e: PointerEvent): [number, number] {
+    const { width, height } = docSize();
+    return [Math.min(1, Math.max(0, e.pageX / width)), Math.min(1, Math.max(0, e.pageY / height))];
+  }
+
+  #drawStart = (e: PointerEvent): void => {
+    if (this.mode !== 'draw' || !this.client) return;
+    (e.currentTarget as HTMLElement).setPointerCapture(e.pointerId);
+    this.#stroke = { points: [this.#drawPoint(e)], flushed: 0 };
+    // Long strokes go out in pieces, so the others see them while they are being drawn.
+    this.#stroke.timer = setInterval(() => this.#flushStroke(false), STROKE_CHUNK_MS);
+    this.#overlay?.setLiveStroke({ points: this.#stroke.points, color: this.drawColor, width: this.drawWidth });
+  };
+
+  #drawMove = (e: PointerEvent): void => {
+    if (!this.#stroke) return;
+    const p = this.#drawPoint(e);
+    const last = this.#stroke.points[this.#stroke.points.length - 1]!;
+    if (Math.abs(p[0] - last[0]) + Math.abs(p[1] - last[1]) < 0.0008) return;
+    this.#stroke.points.push(p);
+    this.#overlay?.setLiveStroke({ points: this.#stroke.points, color: this.drawColor, width: this.drawWidth });
+  };
+
+  #drawEnd = (): void => {
+    if (!this.#stroke) return;
+    clearInterval(this.#stroke.timer);
+    this.#flushStroke(true);
+    this.#stroke = undefined;
+    this.#overlay?.setLiveStroke(undefined);
+  };
+
+  #flushStroke(final: boolean): void {
+    const stroke = this.#stroke;
+    if (!stroke || !this.client) return;
+    // Each piece starts where the previous ended, so the pieces join up.
+    const piece = stroke.points.slice(Math.max(0, stroke.flushed - 1));
+    if (piece.length < (final ? 1 : 2) || (!final && stroke.points.length - stroke.flushed < 2)) return;
+    for (let i = 0; i < piece.length; i += 2000) this.client.drawStroke(piece.slice(i, i + 2000), this.drawColor, this.drawWidth);
+    stroke.flushed = stroke.points.length;
+    this.#overlay?.setStrokes(this.client.state.drawing);
+  }
+
+  // ------------------------------------------------------------------ render
+
+  override render() {
+    const ready = Boolean(this.client);
+    const inlineClosed = this.display === 'inline' && !this.open;
+    return html`
+      ${this.display === 'inline'
+        ? html`<span @click=${() => (this.open = !this.open)} @keydown=${(e: KeyboardEvent) => e.key === 'Enter' && (this.open = !this.open)}><slot></slot></span>`
+        : nothing}
+      ${this.#renderPins()}
+      ${this.mode !== 'none'
+        ? html`<div
+              class="catcher ${this.mode === 'draw' ? 'draw' : ''}"
+              @click=${this.#catcherClick}
+              @pointerdown=${this.#drawStart}
+              @pointermove=${this.#drawMove}
+              @pointerup=${this.#drawEnd}
+              @pointercancel=${this.#drawEnd}
+            ></div>
+            <div class="mode-hint" role="status">
+              ${this.mode === 'pin' ? 'Click anywhere to comment · Esc to cancel' : this.mode === 'draw' ? 'Draw on the page · Esc to stop' : `Click to drop ${this.emojiChoice}`}
+            </div>`
+        : nothing}
+      ${this.draft ? renderThreadPopover(this, null) : nothing}
+      ${this.popoverThreadId ? renderThreadPopover(this, this.popoverThreadId) : nothing}
+      ${this.#renderBanners()}
+      ${inlineClosed || !ready
+        ? !ready && this.fatal
+          ? html`<div class="banner warn" role="alert">Pulse: ${this.fatal}</div>`
+          : nothing
+        : html`<div class="dock ${this.position}">${this.panel ? renderPanel(this) : nothing} ${renderToolbar(this)}</div>`}
+      ${this.lightbox
+        ? html`<div class="lightbox" role="dialog" aria-label="Image" @click=${() => (this.lightbox = null)}>
+            <img src=${this.lightbox} alt="Attachment" />
+            <button class="secondary" aria-label="Close image" @click=${() => (this.lightbox = null)}>Close</button>
+          </div>`
+        : nothing}
+    `;
+  }
+
+  #renderPins() {
+    if (!this.prefs.showPins || this.pinnedThreads.length === 0) return nothing;
+    return html`<div class="pins">
+      <div class="pins-page" style="transform: translate(${-scrollX}px, ${-scrollY}px)">
+        ${this.pinnedThreads.map((t, i) => {
+          const at = this.pinPositions.get(t.id);
+          if (!at) return nothing;
+          const author = this.userInfo(t.comments[0]?.userId ?? '');
+          return html`<button
+            class="pin ${t.resolved ? 'resolved' : ''} ${this.popoverThreadId === t.id ? 'active' : ''}"
+            style="left:${at.x}px;top:${at.y}px;--user-color:${author.color}"
+            aria-label="Comment ${i + 1} by ${author.name}${t.resolved ? ' (resolved)' : ''}"
+            @click=${() => this.openThread(t.id, 'popover')}
+          >
+            ${i + 1}
+          </button>`;
+        })}
+      </div>
+    </div>`;
+  }
+
+  #renderBanners() {
+    const followed = this.following ? this.userInfo(this.following) : null;
+    return html`
+      ${followed
+        ? html`<div class="follow-frame" style="--user-color:${followed.color}"></div>
+            <div class="banner" role="status">
+              <span>Following <strong>${followed.name}</strong></span>
+              <button @click=${() => (this.following = null)}>Stop</button>
+            </div>`
+        : nothing}
+      ${this.everConnected && this.connection !== 'connected'
+        ? html`<div class="banner warn" role="status" style=${followed ? 'top:56px' : ''}>
+            ${this.connection === 'connecting' ? 'Reconnecting…' : 'Disconnected'}${this.queued
+              ? ` · ${this.queued} change${this.queued === 1 ? '' : 's'} waiting to sync`
+              : ''}
+          </div>`
+        : nothing}
+    `;
+  }
+}
+
+if (!customElements.get('pulse-widget')) customElements.define('pulse-widget', PulseWidget);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'pulse-widget': PulseWidget;
+  }
+}

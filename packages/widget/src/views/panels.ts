@@ -1,0 +1,316 @@
+import type { ClientThread } from '@pulse/core';
+import type { Attachment, Comment, ThreadWithComments } from '@pulse/protocol/lite';
+import { html, nothing } from 'lit';
+import type { ComposerSubmit } from '../composer.ts';
+import { formatBytes, initials, relativeTime, splitMentions } from '../format.ts';
+import { icons } from '../icons.ts';
+import type { PulseWidget } from '../pulse-widget.ts';
+
+const REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '😢', '🙏', '👀', '🔥', '✅', '🚀', '💯'];
+
+function avatar(w: PulseWidget, userId: string) {
+  const u = w.userInfo(userId);
+  return html`<span class="avatar small" style="--user-color:${u.color}" aria-hidden="true">${u.avatar ? html`<img src=${u.avatar} alt="" />` : initials(u.name)}</span>`;
+}
+
+function mentionNames(w: PulseWidget, comment: Comment): Map<string, string> {
+  return new Map(comment.mentions.map((id) => [id, w.userInfo(id).name]));
+}
+
+function renderAttachment(w: PulseWidget, a: Attachment) {
+  if (a.type === 'image') {
+    return html`<button class="thumb" aria-label="Open image ${a.filename}" @click=${() => (w.lightbox = a.url)}>
+      <img src=${a.thumbnailUrl ?? a.url} alt=${a.filename} loading="lazy" />
+    </button>`;
+  }
+  if (a.type === 'audio') return html`<audio controls preload="metadata" src=${a.url} aria-label=${a.filename}></audio>`;
+  return html`<video controls preload="metadata" src=${a.url} width="240" aria-label=${a.filename}></video>`;
+}
+
+function renderComment(w: PulseWidget, thread: ClientThread, comment: Comment) {
+  const author = w.userInfo(comment.userId);
+  const mine = comment.userId === w.user?.id;
+  const c = w.config;
+  const grouped = new Map<string, { count: number; mine?: string }>();
+  for (const r of comment.reactions) {
+    const g = grouped.get(r.emoji) ?? { count: 0 };
+    g.count++;
+    if (r.userId === w.user?.id) g.mine = r.id;
+    grouped.set(r.emoji, g);
+  }
+  const react = (emoji: string) => {
+    const existing = grouped.get(emoji)?.mine;
+    if (existing) w.client?.removeReaction(existing);
+    else w.client?.addReaction(comment.id, 'comment', emoji);
+    w.pickerFor = null;
+  };
+  const editing = w.editing === comment.id;
+  return html`<div class="comment" data-comment=${comment.id}>
+    <div class="meta">
+      ${avatar(w, comment.userId)}<span class="name">${author.name}</span><span title=${new Date(comment.createdAt).toLocaleString()}
+        >${relativeTime(comment.createdAt)}</span
+      >${comment.editedAt ? html`<span class="edited">(edited)</span>` : nothing}
+    </div>
+    ${editing
+      ? html`<pulse-composer
+          .client=${w.client!}
+          .users=${w.directory.known()}
+          .config=${c}
+          .threadId=${thread.id}
+          .initial=${comment.body}
+          submitLabel="Save"
+          @submit=${(e: CustomEvent<ComposerSubmit>) => {
+            e.stopPropagation();
+            w.client?.editComment(comment.id, e.detail.body, e.detail.mentions);
+            w.editing = null;
+          }}
+          @cancel=${() => (w.editing = null)}
+        ></pulse-composer>`
+      : html`<div class="text">${splitMentions(comment.body, mentionNames(w, comment)).map((p) => (p.mention ? html`<span class="mention">${p.text}</span>` : p.text))}</div>`}
+    ${comment.attachments.length ? html`<div class="attachments">${comment.attachments.map((a) => renderAttachment(w, a))}</div>` : nothing}
+    <div class="actions">
+      ${c.allowReactions
+        ? html`${[...grouped].map(
+              ([emoji, g]) =>
+                html`<button class="chip ${g.mine ? 'mine' : ''}" aria-pressed=${g.mine ? 'true' : 'false'} aria-label="${emoji} ${g.count}" @click=${() => react(emoji)}>
+                  ${emoji} ${g.count}
+                </button>`,
+            )}
+            <button class="icon-btn" aria-label="Add a reaction" aria-expanded=${w.pickerFor === comment.id ? 'true' : 'false'} @click=${() => (w.pickerFor = w.pickerFor === comment.id ? null : comment.id)}>
+              ☺︎+
+            </button>`
+        : nothing}
+      ${mine && !editing
+        ? html`<button class="icon-btn" @click=${() => (w.editing = comment.id)}>Edit</button
+            ><button class="icon-btn danger" @click=${() => w.client?.deleteComment(comment.id)}>Delete</button>`
+        : nothing}
+    </div>
+    ${w.pickerFor === comment.id
+      ? html`<div class="picker" role="menu" aria-label="Reactions">
+          ${REACTIONS.map((e) => html`<button role="menuitem" aria-label="React with ${e}" @click=${() => react(e)}>${e}</button>`)}
+        </div>`
+      : nothing}
+  </div>`;
+}
+
+function typingLine(w: PulseWidget, threadId: string) {
+  if (!w.config.showTypingIndicators) return nothing;
+  const names = w.typing.filter((t) => t.threadId === threadId && t.userId !== w.user?.id).map((t) => w.userInfo(t.userId).name);
+  const text = names.length === 0 ? '' : names.length === 1 ? `${names[0]} is typing…` : `${names.slice(0, -1).join(', ')} and ${names.at(-1)} are typing…`;
+  return html`<div class="typing" aria-live="polite">${text}</div>`;
+}
+
+/** One thread: its comments, the reply composer, resolve and delete. */
+export function renderThread(w: PulseWidget, thread: ClientThread) {
+  const first = thread.comments[0];
+  const mine = first?.userId === w.user?.id;
+  return html`
+    <div class="body">${thread.comments.map((c) => renderComment(w, thread, c))}</div>
+    ${typingLine(w, thread.id)}
+    <pulse-composer
+      .client=${w.client!}
+      .users=${w.directory.known()}
+      .config=${w.config}
+      .threadId=${thread.id}
+      placeholder="Reply…"
+      submitLabel="Reply"
+      @mention-query=${(e: CustomEvent<string>) => void w.directory.search(e.detail)}
+      @submit=${(e: CustomEvent<ComposerSubmit>) => w.client?.reply(thread.id, e.detail.body, e.detail.mentions, e.detail.attachmentIds)}
+    >
+      <span slot="extra">
+        <button class="secondary" @click=${() => w.client?.resolveThread(thread.id, !thread.resolved)}>${thread.resolved ? 'Reopen' : 'Resolve'}</button>
+        ${mine ? html`<button class="icon-btn danger" aria-label="Delete thread" @click=${() => w.client?.deleteThread(thread.id)}>${icons.trash}</button>` : nothing}
+      </span>
+    </pulse-composer>
+  `;
+}
+
+function threadCard(w: PulseWidget, t: ThreadWithComments) {
+  const first = t.comments[0];
+  const n = w.pinNumber(t.id);
+  return html`<button class="thread-card" @click=${() => w.openThread(t.id)} aria-label="Open thread${n ? ` ${n}` : ''}">
+    <div class="meta">
+      ${n ? html`<span class="num">${n}</span>` : nothing}${first ? avatar(w, first.userId) : nothing}
+      <span class="name">${first ? w.userInfo(first.userId).name : ''}</span><span>${relativeTime(t.createdAt)}</span>
+      <span>· ${t.comments.length} ${t.comments.length === 1 ? 'comment' : 'comments'}</span>
+    </div>
+    <div class="preview">${first?.body || (first?.attachments.length ? `📎 ${first.attachments.length} attachment(s)` : '')}</div>
+  </button>`;
+}
+
+function threadsPanel(w: PulseWidget) {
+  const open = w.openThreadId ? w.threads.find((t) => t.id === w.openThreadId) : undefined;
+  if (w.openThreadId && open) {
+    const n = w.pinNumber(open.id);
+    return html`<section class="panel" role="dialog" aria-label="Thread">
+      <header>
+        <button class="icon-btn" aria-label="Back to all comments" data-autofocus @click=${() => (w.openThreadId = null)}>${icons.back}</button>
+        <h2>${n ? `#${n} ` : ''}${open.resolved ? 'Resolved thread' : 'Thread'}</h2>
+        <button class="icon-btn" aria-label="Close" @click=${() => (w.panel = null)}>${icons.close}</button>
+      </header>
+      ${renderThread(w, open)}
+    </section>`;
+  }
+  const active = w.threads.filter((t) => !t.resolved).sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
+  const resolved = w.threads.filter((t) => t.resolved).sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
+  return html`<section class="panel" role="dialog" aria-label="Comments">
+    <header>
+      <h2>Comments</h2>
+      <button class="icon-btn" aria-label="Close comments" data-autofocus @click=${() => (w.panel = null)}>${icons.close}</button>
+    </header>
+    <div class="body">
+      ${w.threads.length === 0
+        ? html`<div class="empty">No comments yet.<br />Use the pin to comment on anything on this page, or start a thread below.</div>`
+        : html`${active.length ? html`<div class="section-title">Active (${active.length})</div>${active.map((t) => threadCard(w, t))}` : nothing}
+          ${resolved.length ? html`<div class="section-title">Resolved (${resolved.length})</div>${resolved.map((t) => threadCard(w, t))}` : nothing}`}
+    </div>
+    <pulse-composer
+      .client=${w.client!}
+      .users=${w.directory.known()}
+      .config=${w.config}
+      placeholder="Start a thread about this page…"
+      submitLabel="Post"
+      @mention-query=${(e: CustomEvent<string>) => void w.directory.search(e.detail)}
+      @submit=${(e: CustomEvent<ComposerSubmit>) => w.submitNewThread(e, null)}
+    ></pulse-composer>
+  </section>`;
+}
+
+function notificationsPanel(w: PulseWidget) {
+  const unread = w.notifications.filter((n) => !n.read).length;
+  return html`<section class="panel" role="dialog" aria-label="Notifications">
+    <header>
+      <h2>Notifications</h2>
+      <span>
+        ${unread ? html`<button class="icon-btn" @click=${() => w.client?.markNotificationsRead('all')}>Mark all read</button>` : nothing}
+        <button class="icon-btn" aria-label="Close notifications" data-autofocus @click=${() => (w.panel = null)}>${icons.close}</button>
+      </span>
+    </header>
+    <div class="body">
+      ${w.notifications.length === 0
+        ? html`<div class="empty">You're all caught up. Mentions and replies to your threads show up here.</div>`
+        : w.notifications.map(
+            (n) => html`<button
+              class="list-item ${n.read ? '' : 'unread'}"
+              @click=${() => {
+                if (!n.read) w.client?.markNotificationsRead([n.id]);
+                if (n.roomId === w.room) w.openThread(n.threadId);
+              }}
+            >
+              ${avatar(w, n.actorId)}
+              <span>
+                <span><span class="name">${w.userInfo(n.actorId).name}</span> ${n.kind === 'mention' ? 'mentioned you' : 'replied'}${n.roomId !== w.room ? ` in ${n.roomId}` : ''}</span>
+                <div class="small">${n.preview}</div>
+                <div class="small">${relativeTime(n.createdAt)}</div>
+              </span>
+            </button>`,
+          )}
+    </div>
+  </section>`;
+}
+
+const ACTIVITY_TEXT: Record<string, string> = {
+  'thread.created': 'started a thread',
+  'thread.resolved': 'resolved a thread',
+  'thread.reopened': 'reopened a thread',
+  'thread.deleted': 'deleted a thread',
+  'comment.created': 'replied',
+  'comment.edited': 'edited a comment',
+  'comment.deleted': 'deleted a comment',
+  'drawing.cleared': 'cleared the drawing',
+};
+
+function activityPanel(w: PulseWidget) {
+  const entries = [...w.activity].reverse();
+  return html`<section class="panel" role="dialog" aria-label="Activity">
+    <header>
+      <h2>Activity</h2>
+      <button class="icon-btn" aria-label="Close activity" data-autofocus @click=${() => (w.panel = null)}>${icons.close}</button>
+    </header>
+    <div class="body">
+      ${entries.length === 0
+        ? html`<div class="empty">Nothing has happened in this room yet.</div>`
+        : entries.map(
+            (a) => html`<button class="list-item" ?disabled=${!a.threadId || !w.threads.some((t) => t.id === a.threadId)} @click=${() => a.threadId && w.openThread(a.threadId)}>
+              ${a.userId ? avatar(w, a.userId) : html`<span class="avatar small">⚙︎</span>`}
+              <span>
+                <span><span class="name">${a.userId ? w.userInfo(a.userId).name : 'A moderator'}</span> ${ACTIVITY_TEXT[a.kind] ?? a.kind}</span>
+                ${a.preview ? html`<div class="small">${a.preview}</div>` : nothing}
+                <div class="small">${relativeTime(a.createdAt)}</div>
+              </span>
+            </button>`,
+          )}
+    </div>
+  </section>`;
+}
+
+function settingsPanel(w: PulseWidget) {
+  const c = w.config;
+  const row = (label: string, key: keyof typeof w.prefs, shown = true) =>
+    shown
+      ? html`<label class="setting"><span>${label}</span><input type="checkbox" .checked=${w.prefs[key]} @change=${(e: Event) => w.setPrefs({ [key]: (e.target as HTMLInputElement).checked })} /></label>`
+      : nothing;
+  return html`<section class="panel" role="dialog" aria-label="Settings">
+    <header>
+      <h2>Settings</h2>
+      <button class="icon-btn" aria-label="Close settings" data-autofocus @click=${() => (w.panel = null)}>${icons.close}</button>
+    </header>
+    <div class="body">
+      ${row("Show others' cursors", 'showCursors', c.showCursors)} ${row('Share my cursor', 'shareCursor', c.showCursors)}
+      ${row('Show comment pins', 'showPins')} ${row('Show drawings', 'showDrawing', c.allowDrawing)}
+      ${row('Appear offline', 'appearOffline', c.showPresence)}
+      <div class="setting small">Signed in as <strong>${w.user?.name ?? '…'}</strong> · room <code>${w.room}</code></div>
+    </div>
+  </section>`;
+}
+
+export function renderPanel(w: PulseWidget) {
+  switch (w.panel) {
+    case 'threads':
+      return threadsPanel(w);
+    case 'notifications':
+      return notificationsPanel(w);
+    case 'activity':
+      return activityPanel(w);
+    case 'settings':
+      return settingsPanel(w);
+    default:
+      return nothing;
+  }
+}
+
+/** A thread (or the composer for a new pinned thread) in a popover next to its pin. */
+export function renderThreadPopover(w: PulseWidget, threadId: string | null) {
+  const thread = threadId ? w.threads.find((t) => t.id === threadId) : undefined;
+  if (threadId && !thread) return nothing;
+  const anchor = thread ? w.pinPositions.get(thread.id) : undefined;
+  const x = thread ? (anchor ? anchor.x - scrollX : innerWidth / 2) : w.draft!.x;
+  const y = thread ? (anchor ? anchor.y - scrollY : innerHeight / 2) : w.draft!.y;
+  const width = Math.min(340, innerWidth - 24);
+  const left = Math.max(12, Math.min(x + 18, innerWidth - width - 12));
+  const top = Math.max(12, Math.min(y - 20, innerHeight - 320));
+  const close = () => (thread ? (w.popoverThreadId = null) : (w.draft = null));
+  return html`<section class="popover" role="dialog" aria-label=${thread ? `Thread ${w.pinNumber(thread.id)}` : 'New comment'} style="left:${left}px;top:${top}px">
+    <header style="display:flex;justify-content:space-between;align-items:center;padding:8px 12px;border-bottom:1px solid var(--_border)">
+      <strong>${thread ? `#${w.pinNumber(thread.id)}${thread.resolved ? ' · resolved' : ''}` : 'New comment'}</strong>
+      <button class="icon-btn" aria-label="Close" @click=${close}>${icons.close}</button>
+    </header>
+    ${thread
+      ? renderThread(w, thread)
+      : html`<div style="padding:10px 12px">
+          <pulse-composer
+            floating
+            .client=${w.client!}
+            .users=${w.directory.known()}
+            .config=${w.config}
+            placeholder="Add a comment…"
+            submitLabel="Comment"
+            @mention-query=${(e: CustomEvent<string>) => void w.directory.search(e.detail)}
+            @submit=${(e: CustomEvent<ComposerSubmit>) => w.submitNewThread(e, w.draft!.position)}
+            @cancel=${close}
+          ></pulse-composer>
+        </div>`}
+  </section>`;
+}
+
+export { formatBytes };
