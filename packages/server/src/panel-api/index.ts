@@ -1,12 +1,42 @@
+import { randomBytes } from 'node:crypto';
+import { PulseError } from '@pulse/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.ts';
+import { registerAuthRoutes, type SetupState } from './auth-routes.ts';
+import { registerDataRoutes } from './data-routes.ts';
+import { registerEnvironmentRoutes } from './environment-routes.ts';
+import { API, panelRouter } from './routing.ts';
+import { PanelSessions } from './session.ts';
+import { PANEL_DIST, registerPanelStatic } from './static.ts';
+import { registerTeamRoutes } from './team-routes.ts';
+import { LoginThrottle } from './throttle.ts';
 
 export interface PanelRegistration {
   /** One-time token for the first-run setup page, when no admin exists yet. */
   setupToken?: string;
 }
 
-/** The admin panel (static app at /panel) and its API. */
-export async function registerPanel(_app: FastifyInstance, _ctx: ServerContext): Promise<PanelRegistration> {
-  return {};
+/** The admin panel: its API under /panel/api (docs/admin-api.md) and the built SPA at /panel. */
+export async function registerPanel(app: FastifyInstance, ctx: ServerContext, options: { dist?: string } = {}): Promise<PanelRegistration> {
+  const setup: SetupState = { token: (await ctx.store.countAdmins()) === 0 ? randomBytes(16).toString('hex') : undefined };
+  const sessions = new PanelSessions(ctx.store);
+  const router = panelRouter(app, sessions);
+
+  registerAuthRoutes(router, ctx.store, sessions, new LoginThrottle(ctx.store), setup);
+  registerEnvironmentRoutes(router, ctx);
+  registerDataRoutes(router, ctx);
+  registerTeamRoutes(router, ctx.store);
+
+  // Unknown API paths answer in JSON, never with the app's HTML.
+  app.all(`${API}/*`, async (request) => {
+    throw new PulseError('not_found', `No route ${request.method} ${request.url.split('?')[0]}`);
+  });
+  app.all(API, async (request) => {
+    throw new PulseError('not_found', `No route ${request.method} ${request.url.split('?')[0]}`);
+  });
+
+  // The page itself gets a CSRF cookie, so the login and setup forms can send it back.
+  registerPanelStatic(app, options.dist ?? PANEL_DIST, (reply, request) => sessions.ensureCsrfCookie(request, reply));
+
+  return setup.token ? { setupToken: setup.token } : {};
 }
