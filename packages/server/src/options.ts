@@ -10,6 +10,8 @@ export interface ServerOptions {
   /** PostgreSQL schema to use instead of the connection's default (created when missing). */
   databaseSchema?: string;
   redisUrl?: string;
+  /** Prefix of every Redis key and channel (PULSE_REDIS_PREFIX), so deployments can share one Redis. */
+  redisPrefix?: string;
   /** Public base URL (https://collab.example.com) used for absolute links; defaults to the listen address. */
   publicUrl?: string;
   secret?: string;
@@ -42,9 +44,26 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerOpti
     ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : {}),
     ...(env.PULSE_DB_SCHEMA ? { databaseSchema: env.PULSE_DB_SCHEMA } : {}),
     ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}),
+    ...(env.PULSE_REDIS_PREFIX ? { redisPrefix: env.PULSE_REDIS_PREFIX } : {}),
     ...(publicUrl ? { publicUrl } : {}),
     ...(env.PULSE_SECRET ? { secret: env.PULSE_SECRET } : {}),
     logLevel: level,
     sqliteSynchronous: sync,
+    ...realtimeTiming(env),
   };
+}
+
+/** Cluster presence timing overrides (tests shorten them; not meant for production). */
+function realtimeTiming(env: NodeJS.ProcessEnv): Pick<ServerOptions, 'realtime'> {
+  const ms = (name: string) => {
+    const value = env[name];
+    if (value === undefined || value === '') return undefined;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive number of milliseconds, got "${value}"`);
+    return n;
+  };
+  const clusterNodeTtlMs = ms('PULSE_CLUSTER_NODE_TTL_MS');
+  const leaveGraceMs = ms('PULSE_PRESENCE_LEAVE_GRACE_MS');
+  if (clusterNodeTtlMs === undefined && leaveGraceMs === undefined) return {};
+  return { realtime: { ...(clusterNodeTtlMs ? { clusterNodeTtlMs } : {}), ...(leaveGraceMs ? { leaveGraceMs } : {}) } };
 }

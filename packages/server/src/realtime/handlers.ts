@@ -117,6 +117,11 @@ export async function authenticate(hub: RealtimeHub, conn: Connection, message: 
     };
     conn.deviceType = message.deviceType ?? 'desktop';
     const room = hub.join(conn, config);
+    if (room.ready) {
+      // Cluster mode: the room's channel and the other nodes' presence first.
+      await room.ready;
+      if (!room.connections.has(conn)) return; // closed meanwhile (already detached)
+    }
     room.presence.add(conn);
     const [state, notifications] = await Promise.all([
       loadRoomState(hub, envId, message.room, config),
@@ -153,7 +158,7 @@ export async function authenticate(hub: RealtimeHub, conn: Connection, message: 
  * A room's full state. The sequence number is read first: an event committed meanwhile is
  * then both in the snapshot and delivered after it, and clients apply events idempotently.
  */
-async function loadRoomState(hub: RealtimeHub, envId: string, roomId: string, config: EnvConfig): Promise<RoomState> {
+export async function loadRoomState(hub: RealtimeHub, envId: string, roomId: string, config: EnvConfig): Promise<RoomState> {
   const { store } = hub.ctx;
   await store.ensureRoom(envId, roomId, new Date().toISOString());
   const seq = (await store.getRoom(envId, roomId))?.seq ?? 0;

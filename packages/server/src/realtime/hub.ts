@@ -21,7 +21,8 @@ import type { RealtimeSink } from '../domain/events.ts';
 import { newConnectionId } from '../ids.ts';
 import { roomChannel, userChannel, type Bus } from './bus.ts';
 import { Connection, type Delivery } from './connection.ts';
-import { handleMessage } from './handlers.ts';
+import { ClusterPresence, toEntry, type PresenceWire } from './cluster-presence.ts';
+import { handleMessage, loadRoomState } from './handlers.ts';
 import { LocalRoom } from './room.ts';
 
 export interface HubOptions {
@@ -30,10 +31,17 @@ export interface HubOptions {
   authTimeoutMs?: number;
   offlineAfterMs?: number;
   connectionsPerRoom?: number;
+  /**
+   * Cluster mode: how long a node counts as alive after its last heartbeat (it heartbeats three
+   * times per period). A node that dies has its users leave every node's presence within this
+   * plus two checks (at most 5 s each). Default half the offline timeout.
+   */
+  clusterNodeTtlMs?: number;
 }
 
 const DURABLE_PREFIX = 'd';
 const EPHEMERAL_PREFIX = 'e';
+const PRESENCE_PREFIX = 'p';
 
 /**
  * Close code for a refused authentication: a bad key cannot be fixed by retrying (4403), a bad
@@ -81,6 +89,8 @@ export class RealtimeHub implements RealtimeSink {
   readonly #envConfigs = new Map<string, EnvConfig>();
   readonly #userSubscriptions = new Map<string, { count: number; unsubscribe: () => void }>();
   readonly #sweeper: NodeJS.Timeout;
+  /** Cluster mode (Redis bus): presence shared with the other nodes. */
+  readonly #cluster: ClusterPresence | undefined;
   #closing = false;
 
   constructor(ctx: ServerContext, bus: Bus, options: HubOptions = {}) {
@@ -91,10 +101,40 @@ export class RealtimeHub implements RealtimeSink {
       authTimeoutMs: options.authTimeoutMs ?? AUTH_TIMEOUT_MS,
       offlineAfterMs: options.offlineAfterMs ?? PRESENCE_OFFLINE_AFTER_MS,
       connectionsPerRoom: options.connectionsPerRoom ?? LIMITS.connectionsPerRoom,
+      clusterNodeTtlMs: options.clusterNodeTtlMs ?? PRESENCE_OFFLINE_AFTER_MS / 2,
     };
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.wsHardMessageBytes, perMessageDeflate: false, clientTracking: false });
     this.#sweeper = setInterval(() => this.#sweep(), Math.min(1000, this.options.authTimeoutMs / 2));
     this.#sweeper.unref();
+    const link = bus.cluster;
+    if (link) {
+      const cluster = new ClusterPresence(link, { nodeTtlMs: this.options.clusterNodeTtlMs, leaveGraceMs: this.options.leaveGraceMs }, () => this.#clusterRooms());
+      this.#cluster = cluster;
+      void cluster.start();
+      link.onRecovered(() => void this.#recover());
+    }
+  }
+
+  *#clusterRooms() {
+    for (const room of this.#rooms.values()) if (room.cluster) yield room.cluster;
+  }
+
+  /**
+   * After a Redis outage: presence is written, announced and read again, and every socket gets
+   * its room's full state, since events of other nodes published meanwhile did not reach it.
+   */
+  async #recover(): Promise<void> {
+    try {
+      await this.#cluster?.recover();
+      for (const room of [...this.#rooms.values()]) {
+        if (room.connections.size === 0) continue;
+        const config = this.#envConfigs.get(room.envId) ?? (await this.ctx.configs.require(room.envId));
+        const state = await loadRoomState(this, room.envId, room.roomId, config);
+        room.deliver(Buffer.from(JSON.stringify({ type: 'room:state', room: state } satisfies ServerMessage)), 'durable');
+      }
+    } catch (err) {
+      console.error('[pulse] resynchronising rooms after a Redis outage failed:', err);
+    }
   }
 
   attach(server: Server): void {
@@ -198,12 +238,26 @@ export class RealtimeHub implements RealtimeSink {
     const key = roomKey(envId, roomId);
     let room = this.#rooms.get(key);
     if (!room) {
-      room = new LocalRoom(envId, roomId, this.options.leaveGraceMs, {
-        publish: (delivery, json) => this.bus.publish(roomChannel(envId, roomId), (delivery === 'durable' ? DURABLE_PREFIX : EPHEMERAL_PREFIX) + json),
-        showPresence: () => this.#envConfigs.get(envId)?.showPresence !== false,
-      });
+      const channel = roomChannel(envId, roomId);
+      room = new LocalRoom(
+        envId,
+        roomId,
+        this.options.leaveGraceMs,
+        {
+          publish: (delivery, json) =>
+            delivery === 'durable' ? this.bus.publish(channel, DURABLE_PREFIX + json) : this.bus.publish(channel, EPHEMERAL_PREFIX + json, 'ephemeral'),
+          showPresence: () => this.#envConfigs.get(envId)?.showPresence !== false,
+          publishPresence: (json) => this.bus.publish(channel, PRESENCE_PREFIX + json),
+        },
+        this.#cluster,
+      );
       const r = room;
-      room.unsubscribe = this.bus.subscribe(roomChannel(envId, roomId), (payload) => this.#fromBus(r, payload));
+      room.unsubscribe = this.bus.subscribe(channel, (payload) => this.#fromBus(r, payload));
+      if (r.cluster) {
+        const cluster = this.#cluster!;
+        // Subscribed first, then loaded: a change made meanwhile arrives as a message (newer versions win).
+        r.ready = this.bus.subscribed(channel).then(() => cluster.load(r.cluster!));
+      }
       this.#rooms.set(key, room);
     }
     if (room.connections.size >= this.options.connectionsPerRoom) throw new PulseError('room_full');
@@ -219,7 +273,16 @@ export class RealtimeHub implements RealtimeSink {
   }
 
   #fromBus(room: LocalRoom, payload: string): void {
-    const delivery: Delivery = payload.charCodeAt(0) === 101 /* e */ ? 'ephemeral' : 'durable';
+    const kind = payload.charCodeAt(0);
+    if (kind === 112 /* p */) {
+      try {
+        room.cluster?.remote(JSON.parse(payload.slice(1)) as PresenceWire);
+      } catch (err) {
+        console.error('[pulse] bad presence message from the bus:', err);
+      }
+      return;
+    }
+    const delivery: Delivery = kind === 101 /* e */ ? 'ephemeral' : 'durable';
     room.deliver(Buffer.from(payload.slice(1)), delivery);
   }
 
@@ -311,19 +374,29 @@ export class RealtimeHub implements RealtimeSink {
     }
   }
 
+  /** Who is in a room: on this node, or in cluster mode on every node. */
   async presenceMembers(envId: string, roomId: string): Promise<PresenceMember[]> {
-    return this.#rooms.get(roomKey(envId, roomId))?.presence.list() ?? [];
+    const room = this.#rooms.get(roomKey(envId, roomId));
+    if (!this.#cluster) return room?.presence.list() ?? [];
+    if (room?.cluster) {
+      if (room.ready) await room.ready;
+      return room.cluster.list();
+    }
+    try {
+      return await this.#cluster.members(envId, roomId);
+    } catch (err) {
+      throw new PulseError('service_unavailable', `Presence is unavailable: ${(err as Error).message}`);
+    }
   }
 
-  /** Live presence of a room on this node, in the REST shape. */
+  /** Live presence of a room, in the REST shape. */
   async presence(envId: string, roomId: string): Promise<PresenceEntry[]> {
-    const room = this.#rooms.get(roomKey(envId, roomId));
-    if (!room) return [];
-    return room.presence.list().map((m) => ({
-      user: { id: `${envId}:${m.userId}`, name: m.user.name, avatar: m.user.avatar, color: m.user.color },
-      status: m.status,
-      lastSeen: m.lastSeen,
-    }));
+    if (!this.#cluster) {
+      const room = this.#rooms.get(roomKey(envId, roomId));
+      if (!room) return [];
+      return room.presence.list().map((m) => toEntry(envId, m));
+    }
+    return (await this.presenceMembers(envId, roomId)).map((m) => toEntry(envId, m));
   }
 
   get connectionCount(): number {
@@ -333,6 +406,7 @@ export class RealtimeHub implements RealtimeSink {
   async close(): Promise<void> {
     this.#closing = true;
     clearInterval(this.#sweeper);
+    await this.#cluster?.close();
     for (const conn of this.#connections) conn.close(CLOSE_CODES.SERVER_SHUTTING_DOWN, 'server shutting down');
     for (const room of this.#rooms.values()) room.dispose();
     this.#rooms.clear();

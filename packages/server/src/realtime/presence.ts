@@ -6,6 +6,30 @@ interface Slot {
   connections: Set<Connection>;
   leaveTimer: NodeJS.Timeout | undefined;
   visible: boolean;
+  /** Cluster mode: what was last reported of this slot (status, device, visibility, user). */
+  reported?: string;
+}
+
+/** This node's part of one user's presence in a room (cluster mode shares it with the other nodes). */
+export interface NodeSlot {
+  member: PresenceMember;
+  /** The user has a tab here that does not appear offline. */
+  visible: boolean;
+  /** The user chose to appear offline (on a tab here). */
+  hidden: boolean;
+  /** When the newest of the user's sockets here opened (epoch ms): its device type is the user's. */
+  openedAt: number;
+}
+
+export interface PresenceOutput {
+  /** A visible change of the user's presence as seen from this node's sockets alone. */
+  emit(change: PresenceChange): void;
+  /** Cluster mode: every change of this node's slot for a user, visible or not; undefined once it is gone. */
+  slot?(userId: string, slot: NodeSlot | undefined): void;
+  /** Cluster mode: the user chose appear-offline (true) or to be seen again (false) on a socket here. */
+  hide?(userId: string, hidden: boolean): void;
+  /** Cluster mode: whether the user appears offline on another node (decides a first tab here). */
+  hiddenElsewhere?(userId: string): boolean;
 }
 
 export type PresenceChange =
@@ -21,10 +45,12 @@ export class RoomPresence {
   readonly #slots = new Map<string, Slot>();
   readonly #graceMs: number;
   readonly #emit: (change: PresenceChange) => void;
+  readonly #out: PresenceOutput;
 
-  constructor(graceMs: number, emit: (change: PresenceChange) => void) {
+  constructor(graceMs: number, out: PresenceOutput) {
     this.#graceMs = graceMs;
-    this.#emit = emit;
+    this.#out = out;
+    this.#emit = (change) => out.emit(change);
   }
 
   #recompute(slot: Slot): { changed: boolean; wasVisible: boolean } {
@@ -48,6 +74,19 @@ export class RoomPresence {
     if (slot.visible && !wasVisible) this.#emit({ type: 'presence:join', member: slot.member });
     else if (!slot.visible && wasVisible) this.#emit({ type: 'presence:leave', userId: slot.member.userId });
     else if (slot.visible && changed) this.#emit({ type: 'presence:update', member: slot.member });
+    if (this.#out.slot) this.#report(slot);
+  }
+
+  /** Cluster mode: hands this node's slot on when anything the other nodes show has changed. */
+  #report(slot: Slot): void {
+    const hidden = !slot.visible && slot.connections.size > 0;
+    const { user, status, deviceType } = slot.member;
+    const signature = `${status}|${deviceType}|${slot.visible}|${hidden}|${user.name}|${user.avatar}|${user.color}`;
+    if (signature === slot.reported) return;
+    slot.reported = signature;
+    let openedAt = 0;
+    for (const c of slot.connections) if (c.openedAt > openedAt) openedAt = c.openedAt;
+    this.#out.slot!(user.id, { member: slot.member, visible: slot.visible, hidden, openedAt });
   }
 
   add(conn: Connection): void {
@@ -72,8 +111,8 @@ export class RoomPresence {
       clearTimeout(slot.leaveTimer);
       slot.leaveTimer = undefined;
     }
-    // A user's appear-offline choice holds for all of their tabs.
-    const hidden = [...slot.connections].some((c) => c.appearOffline);
+    // A user's appear-offline choice holds for all of their tabs (in cluster mode, on every node).
+    const hidden = slot.connections.size > 0 ? [...slot.connections].some((c) => c.appearOffline) : this.#out.hiddenElsewhere?.(identity.user.id);
     if (hidden) conn.appearOffline = true;
     slot.connections.add(conn);
     slot.member = { ...slot.member, user: identity.user, lastSeen: new Date().toISOString() };
@@ -94,6 +133,7 @@ export class RoomPresence {
       if (slot.connections.size > 0 || this.#slots.get(slot.member.userId) !== slot) return;
       this.#slots.delete(slot.member.userId);
       if (slot.visible) this.#emit({ type: 'presence:leave', userId: slot.member.userId });
+      this.#out.slot?.(slot.member.userId, undefined);
     };
     if (this.#graceMs <= 0) leave();
     else {
@@ -111,10 +151,28 @@ export class RoomPresence {
   }
 
   setAppearOffline(conn: Connection, appearOffline: boolean): void {
-    const slot = conn.identity ? this.#slots.get(conn.identity.user.id) : undefined;
+    const userId = conn.identity?.user.id;
+    if (!userId || !this.#slots.has(userId)) return;
+    this.#out.hide?.(userId, appearOffline);
+    this.userAppearsOffline(userId, appearOffline);
+  }
+
+  /** Applies a user's appear-offline choice to all of their sockets here (made here or on another node). */
+  userAppearsOffline(userId: string, appearOffline: boolean): void {
+    const slot = this.#slots.get(userId);
     if (!slot) return;
     for (const c of slot.connections) c.appearOffline = appearOffline;
-    this.changed(conn);
+    const { changed, wasVisible } = this.#recompute(slot);
+    this.#announce(slot, changed, wasVisible);
+  }
+
+  /** Cluster mode: this node's current slots, to hand on again after a Redis outage. */
+  *slots(): Iterable<[string, NodeSlot]> {
+    for (const [userId, slot] of this.#slots) {
+      let openedAt = 0;
+      for (const c of slot.connections) if (c.openedAt > openedAt) openedAt = c.openedAt;
+      yield [userId, { member: slot.member, visible: slot.visible, hidden: !slot.visible && slot.connections.size > 0, openedAt }];
+    }
   }
 
   touch(conn: Connection): void {

@@ -1,6 +1,7 @@
 import { LIMITS, ROOM_TICK_MS, type EphemeralEvent } from '@pulse/protocol';
 import type { Connection, Delivery } from './connection.ts';
-import { RoomPresence, type PresenceChange } from './presence.ts';
+import { ClusterRoomPresence, type ClusterPresence, type PresenceWire } from './cluster-presence.ts';
+import { RoomPresence, type PresenceChange, type PresenceOutput } from './presence.ts';
 
 /** The latest ephemeral state of one user since the last tick. */
 interface Pending {
@@ -16,6 +17,8 @@ export interface RoomOutput {
   publish(delivery: Delivery, json: string): void;
   /** Whether presence changes are shown in this environment right now. */
   showPresence(): boolean;
+  /** Cluster mode: publish a presence message to the other nodes in this room. */
+  publishPresence?(json: string): void;
 }
 
 /**
@@ -28,16 +31,42 @@ export class LocalRoom {
   readonly roomId: string;
   readonly connections = new Set<Connection>();
   readonly presence: RoomPresence;
+  /** Cluster mode: the room's presence on every node, merged. */
+  readonly cluster: ClusterRoomPresence | undefined;
+  /** Cluster mode: settles once the room's channel is subscribed and its stored presence loaded. */
+  ready: Promise<void> | undefined;
   readonly #pending = new Map<string, Pending>();
   readonly #out: RoomOutput;
   #timer: NodeJS.Timeout | undefined;
   unsubscribe: (() => void) | undefined;
 
-  constructor(envId: string, roomId: string, graceMs: number, out: RoomOutput) {
+  constructor(envId: string, roomId: string, graceMs: number, out: RoomOutput, cluster?: ClusterPresence) {
     this.envId = envId;
     this.roomId = roomId;
     this.#out = out;
-    this.presence = new RoomPresence(graceMs, (change) => this.#presenceChanged(change));
+    if (!cluster) {
+      this.cluster = undefined;
+      this.presence = new RoomPresence(graceMs, { emit: (change) => this.#presenceChanged(change) });
+      return;
+    }
+    // Each node merges every node's slots and tells its own sockets what changed.
+    const view = new ClusterRoomPresence(cluster, {
+      envId,
+      roomId,
+      deliver: (change) => {
+        if (out.showPresence()) this.deliver(Buffer.from(JSON.stringify(change)), 'durable');
+      },
+      publish: (wire: PresenceWire) => out.publishPresence!(JSON.stringify(wire)),
+      appearOffline: (userId, hidden) => this.presence.userAppearsOffline(userId, hidden),
+    });
+    this.cluster = view;
+    const output: PresenceOutput = {
+      emit: () => undefined,
+      slot: (userId, slot) => view.local(userId, slot),
+      hide: (userId, hidden) => view.hide(userId, hidden),
+      hiddenElsewhere: (userId) => view.hiddenElsewhere(userId),
+    };
+    this.presence = new RoomPresence(graceMs, output);
   }
 
   #presenceChanged(change: PresenceChange): void {

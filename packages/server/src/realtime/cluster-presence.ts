@@ -1,0 +1,366 @@
+import type { PresenceEntry, PresenceMember } from '@pulse/protocol';
+import type { ClusterLink } from './bus.ts';
+import type { NodeSlot, PresenceChange } from './presence.ts';
+
+/**
+ * One node's slot of one user in one room, as every node keeps it: in Redis (a hash per room,
+ * field `<nodeId>:<userId>`) and in the memory of every node with sockets in the room. Versions
+ * come from the owning node's counter, so a newer state always wins whatever the arrival order.
+ */
+export interface SlotRecord {
+  v: number;
+  /** Gone (tombstone, memory only). */
+  gone?: true;
+  member?: PresenceMember;
+  visible?: boolean;
+  hidden?: boolean;
+  openedAt?: number;
+}
+
+/** A presence message on a room channel ('p' + JSON): a slot changed (r), or an appear-offline choice (h). */
+export interface PresenceWire {
+  n: string;
+  u: string;
+  r?: SlotRecord;
+  h?: boolean;
+}
+
+/** The user as every node shows them: one avatar for all their tabs on all nodes. */
+export function aggregate(records: Iterable<SlotRecord>): PresenceMember | undefined {
+  let newest: SlotRecord | undefined;
+  let online = false;
+  let lastSeen = '';
+  for (const r of records) {
+    if (r.gone || !r.visible || !r.member) continue;
+    if (!newest || r.openedAt! > newest.openedAt!) newest = r;
+    if (r.member.status === 'online') online = true;
+    if (r.member.lastSeen > lastSeen) lastSeen = r.member.lastSeen;
+  }
+  if (!newest) return undefined;
+  return { ...newest.member!, status: online ? 'online' : 'idle', lastSeen };
+}
+
+export const toEntry = (envId: string, m: PresenceMember): PresenceEntry => ({
+  user: { id: `${envId}:${m.userId}`, name: m.user.name, avatar: m.user.avatar, color: m.user.color },
+  status: m.status,
+  lastSeen: m.lastSeen,
+});
+
+/** What a room's cluster view needs from its room and from the node. */
+export interface ClusterRoomHost {
+  readonly envId: string;
+  readonly roomId: string;
+  /** Delivers a presence change to this node's sockets in the room (not to other nodes). */
+  deliver(change: PresenceChange): void;
+  /** Publishes a presence message on the room channel. */
+  publish(wire: PresenceWire): void;
+  /** Applies an appear-offline choice made on another node to this node's sockets. */
+  appearOffline(userId: string, hidden: boolean): void;
+}
+
+/**
+ * Presence of one room across the cluster, on one node: every node's slots, merged per user.
+ * Changes of this node's slots are written to Redis and published; other nodes' changes arrive
+ * on the room channel; nodes that stopped heartbeating are dropped. Every change of the merged
+ * view is delivered to this node's sockets, so each node serialises its own presence frames.
+ */
+export class ClusterRoomPresence {
+  readonly #users = new Map<string, Map<string, SlotRecord>>();
+  readonly #shown = new Map<string, PresenceMember>();
+  readonly #host: ClusterRoomHost;
+  readonly #cluster: ClusterPresence;
+  readonly hashKey: string;
+
+  constructor(cluster: ClusterPresence, host: ClusterRoomHost) {
+    this.#cluster = cluster;
+    this.#host = host;
+    this.hashKey = cluster.hashKey(host.envId, host.roomId);
+  }
+
+  /** This node's slot of a user changed (from RoomPresence). */
+  local(userId: string, slot: NodeSlot | undefined): void {
+    const v = this.#cluster.nextVersion();
+    const record: SlotRecord = slot ? { v, member: slot.member, visible: slot.visible, hidden: slot.hidden, openedAt: slot.openedAt } : { v, gone: true };
+    this.#put(userId, this.#cluster.nodeId, record);
+    this.#cluster.write(this, userId, record);
+    this.#host.publish({ n: this.#cluster.nodeId, u: userId, r: record });
+  }
+
+  /** A user chose appear-offline (or not) on a socket here: every node applies it to the user's sockets. */
+  hide(userId: string, hidden: boolean): void {
+    this.#host.publish({ n: this.#cluster.nodeId, u: userId, h: hidden });
+  }
+
+  hiddenElsewhere(userId: string): boolean {
+    for (const [node, r] of this.#users.get(userId) ?? []) if (node !== this.#cluster.nodeId && !r.gone && r.hidden) return true;
+    return false;
+  }
+
+  /** A presence message from another node. */
+  remote(wire: PresenceWire): void {
+    if (wire.n === this.#cluster.nodeId) return;
+    if (wire.h !== undefined) this.#host.appearOffline(wire.u, wire.h);
+    if (wire.r) this.#put(wire.u, wire.n, wire.r);
+  }
+
+  /** Merges the slots stored in Redis (from live nodes), at creation and after an outage. */
+  load(stored: Iterable<[node: string, userId: string, record: SlotRecord]>): void {
+    for (const [node, userId, record] of stored) if (node !== this.#cluster.nodeId) this.#put(userId, node, record);
+  }
+
+  /** Forgets a node that stopped heartbeating: its users leave unless they are here through another node. */
+  dropNode(node: string): string[] {
+    const fields: string[] = [];
+    for (const [userId, byNode] of this.#users) {
+      if (!byNode.delete(node)) continue;
+      fields.push(`${node}:${userId}`);
+      if (byNode.size === 0) this.#users.delete(userId);
+      this.#recompute(userId);
+    }
+    return fields;
+  }
+
+  /** Nodes other than this one with slots here. */
+  otherNodes(into: Set<string>): void {
+    for (const byNode of this.#users.values()) for (const node of byNode.keys()) if (node !== this.#cluster.nodeId) into.add(node);
+  }
+
+  /** Publishes one of this node's slots again (after an outage). */
+  announce(userId: string, record: SlotRecord): void {
+    this.#host.publish({ n: this.#cluster.nodeId, u: userId, r: record });
+  }
+
+  /** This node's live slots (to write and publish again after an outage). */
+  *ownRecords(): Iterable<[string, SlotRecord]> {
+    for (const [userId, byNode] of this.#users) {
+      const r = byNode.get(this.#cluster.nodeId);
+      if (r && !r.gone) yield [userId, r];
+    }
+  }
+
+  get hasOwnSlots(): boolean {
+    for (const _ of this.ownRecords()) return true;
+    return false;
+  }
+
+  list(): PresenceMember[] {
+    return [...this.#shown.values()];
+  }
+
+  #put(userId: string, node: string, record: SlotRecord): void {
+    let byNode = this.#users.get(userId);
+    const existing = byNode?.get(node);
+    // Tombstones stay (until the room closes here) so that an older state read later cannot revive a slot.
+    if (existing && existing.v >= record.v) return;
+    if (!byNode) this.#users.set(userId, (byNode = new Map()));
+    byNode.set(node, record);
+    this.#recompute(userId);
+  }
+
+  #recompute(userId: string): void {
+    const byNode = this.#users.get(userId);
+    const now = byNode ? aggregate(byNode.values()) : undefined;
+    const before = this.#shown.get(userId);
+    if (now) this.#shown.set(userId, now);
+    else this.#shown.delete(userId);
+    if (now && !before) this.#host.deliver({ type: 'presence:join', member: now });
+    else if (!now && before) this.#host.deliver({ type: 'presence:leave', userId });
+    else if (now && before && (now.status !== before.status || now.deviceType !== before.deviceType || now.user.name !== before.user.name))
+      this.#host.deliver({ type: 'presence:update', member: now });
+  }
+}
+
+export interface ClusterPresenceOptions {
+  /** How long a node counts as alive after its last heartbeat; it heartbeats three times per period. */
+  nodeTtlMs: number;
+  /** How long a node's users stay after it shut down cleanly (they may reconnect elsewhere meanwhile). */
+  leaveGraceMs: number;
+  log?: (message: string) => void;
+}
+
+/**
+ * The node-level side of cluster presence: this node's heartbeat key, the hashes of the rooms it
+ * has sockets in, detection of nodes that died (their key expired: their users leave every
+ * node's presence), repair after a Redis outage, and presence of rooms this node does not hold.
+ */
+export class ClusterPresence {
+  readonly #link: ClusterLink;
+  readonly #options: ClusterPresenceOptions;
+  readonly #rooms: () => Iterable<ClusterRoomPresence>;
+  readonly #misses = new Map<string, number>();
+  readonly #timers: NodeJS.Timeout[] = [];
+  readonly #log: (message: string) => void;
+  #version = 0;
+  #quietUntil = 0;
+  #heartbeats = 0;
+
+  constructor(link: ClusterLink, options: ClusterPresenceOptions, rooms: () => Iterable<ClusterRoomPresence>) {
+    this.#link = link;
+    this.#options = options;
+    this.#rooms = rooms;
+    this.#log = options.log ?? ((m) => console.warn(`[pulse] ${m}`));
+  }
+
+  get nodeId(): string {
+    return this.#link.nodeId;
+  }
+
+  nextVersion(): number {
+    return ++this.#version;
+  }
+
+  hashKey(envId: string, roomId: string): string {
+    return `${this.#link.prefix}presence:${envId}:${roomId}`;
+  }
+
+  #nodeKey(node: string): string {
+    return `${this.#link.prefix}node:${node}`;
+  }
+
+  async start(): Promise<void> {
+    const beat = Math.max(50, Math.floor(this.#options.nodeTtlMs / 3));
+    await this.heartbeat();
+    this.#timers.push(setInterval(() => void this.heartbeat(), beat), setInterval(() => void this.checkNodes(), Math.min(beat, 5_000)));
+    for (const t of this.#timers) t.unref();
+  }
+
+  /** Stores (or removes) one of this node's slots in the room's hash. */
+  write(room: ClusterRoomPresence, userId: string, record: SlotRecord): void {
+    if (!this.#link.ready()) return; // written again on recovery
+    const field = `${this.nodeId}:${userId}`;
+    const redis = this.#link.redis;
+    const done = record.gone
+      ? redis.hdel(room.hashKey, field)
+      : redis.multi().hset(room.hashKey, field, JSON.stringify(record)).pexpire(room.hashKey, this.#options.nodeTtlMs).exec();
+    done.catch(() => undefined); // a failed write shows as an outage; recovery writes everything again
+  }
+
+  /** Refreshes this node's key and the hashes it has slots in; a node found presumed dead hands its slots on again. */
+  async heartbeat(): Promise<void> {
+    if (!this.#link.ready()) return;
+    const ttl = this.#options.nodeTtlMs;
+    try {
+      const pipeline = this.#link.redis.pipeline().set(this.#nodeKey(this.nodeId), String(Date.now()), 'PX', ttl, 'GET');
+      for (const room of this.#rooms()) if (room.hasOwnSlots) pipeline.pexpire(room.hashKey, ttl);
+      const results = await pipeline.exec();
+      const previous = results?.[0]?.[1];
+      if (this.#heartbeats++ > 0 && previous === null) {
+        this.#log('cluster: this node was presumed dead (its heartbeat had expired); announcing its presence again');
+        await this.republish();
+      }
+    } catch {
+      // Redis is down: the bus reports it and recovery repairs presence.
+    }
+  }
+
+  /** Drops nodes whose heartbeat key is gone (two checks in a row), from every room here and from Redis. */
+  async checkNodes(): Promise<void> {
+    if (!this.#link.ready() || Date.now() < this.#quietUntil) return;
+    const nodes = new Set<string>();
+    for (const room of this.#rooms()) room.otherNodes(nodes);
+    for (const node of this.#misses.keys()) if (!nodes.has(node)) this.#misses.delete(node);
+    if (nodes.size === 0) return;
+    const ids = [...nodes];
+    let alive: (string | null)[];
+    try {
+      alive = await this.#link.redis.mget(...ids.map((n) => this.#nodeKey(n)));
+    } catch {
+      return;
+    }
+    const dead: string[] = [];
+    ids.forEach((node, i) => {
+      if (alive[i] !== null) return this.#misses.delete(node);
+      const misses = (this.#misses.get(node) ?? 0) + 1;
+      this.#misses.set(node, misses);
+      if (misses >= 2) dead.push(node);
+    });
+    for (const node of dead) {
+      this.#misses.delete(node);
+      this.#log(`cluster: node ${node} stopped heartbeating; removing its users from presence`);
+      for (const room of this.#rooms()) {
+        const fields = room.dropNode(node);
+        if (fields.length) this.#link.redis.hdel(room.hashKey, ...fields).catch(() => undefined);
+      }
+    }
+  }
+
+  /** Reads the slots of live nodes from a room's hash (dropping those of dead nodes). */
+  async #read(hashKey: string): Promise<[string, string, SlotRecord][]> {
+    const redis = this.#link.redis;
+    const hash = await redis.hgetall(hashKey);
+    const entries: [string, string, SlotRecord][] = [];
+    for (const [field, json] of Object.entries(hash)) {
+      const at = field.indexOf(':');
+      try {
+        entries.push([field.slice(0, at), field.slice(at + 1), JSON.parse(json) as SlotRecord]);
+      } catch {
+        // not ours
+      }
+    }
+    const nodes = [...new Set(entries.map((e) => e[0]))];
+    if (nodes.length === 0) return [];
+    const alive = await redis.mget(...nodes.map((n) => this.#nodeKey(n)));
+    const live = new Set(nodes.filter((_, i) => alive[i] !== null));
+    return entries.filter((e) => live.has(e[0]) || e[0] === this.nodeId);
+  }
+
+  /** Loads a room's stored slots into its view (when the room starts on this node, and after an outage). */
+  async load(room: ClusterRoomPresence): Promise<void> {
+    if (!this.#link.ready()) return;
+    try {
+      room.load(await this.#read(room.hashKey));
+    } catch (err) {
+      this.#log(`cluster: reading presence failed (${(err as Error).message}); repaired on recovery`);
+    }
+  }
+
+  /** Presence of a room this node holds no sockets of, merged from Redis. */
+  async members(envId: string, roomId: string): Promise<PresenceMember[]> {
+    const byUser = new Map<string, SlotRecord[]>();
+    for (const [, userId, record] of await this.#read(this.hashKey(envId, roomId))) {
+      let list = byUser.get(userId);
+      if (!list) byUser.set(userId, (list = []));
+      list.push(record);
+    }
+    const out: PresenceMember[] = [];
+    for (const records of byUser.values()) {
+      const m = aggregate(records);
+      if (m) out.push(m);
+    }
+    return out;
+  }
+
+  /** Writes this node's slots again (Redis may have restarted empty, or declared this node dead). */
+  async republish(): Promise<void> {
+    const ttl = this.#options.nodeTtlMs;
+    const pipeline = this.#link.redis.pipeline().set(this.#nodeKey(this.nodeId), String(Date.now()), 'PX', ttl);
+    for (const room of this.#rooms()) {
+      let any = false;
+      for (const [userId, record] of room.ownRecords()) {
+        pipeline.hset(room.hashKey, `${this.nodeId}:${userId}`, JSON.stringify(record));
+        room.announce(userId, record);
+        any = true;
+      }
+      if (any) pipeline.pexpire(room.hashKey, ttl);
+    }
+    await pipeline.exec();
+  }
+
+  /**
+   * After a Redis outage: this node's slots are written and announced again, every room's view is
+   * reloaded, and no node is declared dead until the others have had a full period to heartbeat.
+   */
+  async recover(): Promise<void> {
+    this.#quietUntil = Date.now() + this.#options.nodeTtlMs;
+    this.#misses.clear();
+    await this.republish();
+    for (const room of this.#rooms()) await this.load(room);
+  }
+
+  /** Stops heartbeating; this node's users leave the other nodes' presence after the leave grace period. */
+  async close(): Promise<void> {
+    for (const t of this.#timers) clearInterval(t);
+    if (!this.#link.ready()) return;
+    await this.#link.redis.pexpire(this.#nodeKey(this.nodeId), Math.max(1, this.#options.leaveGraceMs)).catch(() => undefined);
+  }
+}
