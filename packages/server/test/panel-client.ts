@@ -1,3 +1,6 @@
+import { hashPassword } from '../src/auth/passwords.ts';
+import type { TestServer } from './helpers/server.ts';
+
 /**
  * A test client for the admin API that behaves like a browser: it keeps the cookies the server
  * sets (per path /panel) and sends the CSRF cookie's value back in X-CSRF-Token, unless told not to.
@@ -84,3 +87,21 @@ export class PanelClient {
     return res;
   }
 }
+
+/** An account (created in the store when missing) signed in through the API. */
+export async function signedInAdmin(t: TestServer, email = 'admin@example.com', role: 'admin' | 'member' = 'admin'): Promise<PanelClient> {
+  if (!(await t.server.ctx.store.findAdminByEmail(email))) {
+    await t.server.ctx.store.createAdmin({
+      id: `adm_${email.replace(/\W/g, '')}`,
+      email,
+      name: email.split('@')[0]!,
+      role,
+      passwordHash: await hashPassword('panel password'),
+      createdAt: new Date().toISOString(),
+    });
+  }
+  const c = new PanelClient(t.url);
+  await c.login(email, 'panel password');
+  return c;
+}
+

@@ -32,5 +32,5 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
   pool.on('error', (err) => console.error('[pulse] postgres pool error:', err.message));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   if (schema) await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
-  return kyselyStore(db, 'postgres', options.links ?? new FileLinks());
+  return kyselyStore(db, 'postgres', options.links ?? new FileLinks(), () => db.destroy(), schema);
 }

@@ -11,7 +11,14 @@ import { environmentRepo } from './environments.ts';
 import { realtimeRepo } from './realtime.ts';
 
 /** Both drivers share this implementation; they differ only in how the Kysely instance is built. */
-export function kyselyStore(db: Kysely<Database>, dialect: Dialect, links: FileLinks, onClose: () => Promise<void> = () => db.destroy()): Store {
+export function kyselyStore(
+  db: Kysely<Database>,
+  dialect: Dialect,
+  links: FileLinks,
+  onClose: () => Promise<void> = () => db.destroy(),
+  /** The PostgreSQL schema the tables live in, when not the default one. */
+  schema?: string,
+): Store {
   return {
     dialect,
     ...environmentRepo(db),
@@ -21,7 +28,9 @@ export function kyselyStore(db: Kysely<Database>, dialect: Dialect, links: FileL
     ...adminRepo(db),
     ...browseRepo(db, links),
     async migrate() {
-      const migrator = new Migrator({ db, provider: new PulseMigrationProvider(dialect) });
+      // Kysely looks for its bookkeeping tables in every schema unless told which one: with
+      // several Pulse schemas in one database (tests, tenants) it would find another's.
+      const migrator = new Migrator({ db, provider: new PulseMigrationProvider(dialect), ...(schema ? { migrationTableSchema: schema } : {}) });
       const { error, results } = await migrator.migrateToLatest();
       const failed = results?.find((r) => r.status === 'Error');
       if (error || failed) {
