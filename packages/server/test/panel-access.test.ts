@@ -13,6 +13,8 @@ interface Fixture {
   envId: string;
   keyId: string;
   threadId: string;
+  /** A second thread, for the thread deletion. */
+  otherThreadId: string;
   commentId: string;
   otherAdminId: string;
 }
@@ -26,7 +28,7 @@ const WRITES: Route[] = [
   { method: 'POST', path: (f) => `/environments/${f.envId}/keys/${f.keyId}/revoke` },
   { method: 'POST', path: (f) => `/environments/${f.envId}/keys/rotate` },
   { method: 'PATCH', path: (f) => `/environments/${f.envId}/config`, body: { allowImages: false } },
-  { method: 'DELETE', path: (f) => `/environments/${f.envId}/threads/${f.threadId}` },
+  { method: 'DELETE', path: (f) => `/environments/${f.envId}/threads/${f.otherThreadId}` },
   { method: 'DELETE', path: (f) => `/environments/${f.envId}/comments/${f.commentId}` },
   { method: 'PATCH', path: (f) => `/environments/${f.envId}/comments/${f.commentId}`, body: { body: 'edited' } },
   { method: 'POST', path: () => '/team', body: { email: 'new@example.com', name: 'New', password: 'new password', role: 'admin' } },
@@ -51,7 +53,7 @@ const READS: Route[] = [
   { method: 'GET', path: () => '/team/audit' },
 ];
 
-const label = (r: Route) => `${r.method} ${r.path({ envId: ':envId', keyId: ':keyId', threadId: ':threadId', commentId: ':commentId', otherAdminId: ':adminId' })}`;
+const label = (r: Route) => `${r.method} ${r.path({ envId: ':envId', keyId: ':keyId', threadId: ':threadId', otherThreadId: ':threadId', commentId: ':commentId', otherAdminId: ':adminId' })}`;
 
 for (const driver of ['sqlite', 'postgres'] as const) {
   describe.skipIf(driver === 'postgres' && !postgresAvailable)(`Admin API: access control on every route (${driver})`, () => {
@@ -81,9 +83,10 @@ for (const driver of ['sqlite', 'postgres'] as const) {
       await anonymous.get('/setup'); // holds a valid CSRF cookie: only the session is missing
       await t.api('PUT', '/api/v1/users/alice', { name: 'Alice' });
       const thread = (await t.api('POST', '/api/v1/rooms/room-1/threads', { userId: 'alice', body: 'keep me' })).body.thread;
+      const other2 = (await t.api('POST', '/api/v1/rooms/room-1/threads', { userId: 'alice', body: 'keep me too' })).body.thread;
       const keys = (await admin.get(`/environments/${t.envId}/keys`)).body.keys;
       const other = (await admin.get('/team')).body.members.find((m: any) => m.email === 'other@example.com');
-      f = { envId: t.envId, keyId: keys[0].id, threadId: thread.id, commentId: thread.comments[0].id, otherAdminId: other.id };
+      f = { envId: t.envId, keyId: keys[0].id, threadId: thread.id, otherThreadId: other2.id, commentId: thread.comments[0].id, otherAdminId: other.id };
     });
     afterAll(async () => {
       await t?.close();
