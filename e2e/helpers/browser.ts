@@ -1,5 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
@@ -25,9 +24,11 @@ export interface BrowserSession {
   close(): Promise<void>;
 }
 
-/** Launches headless Chromium with the flags this network needs (no background traffic). */
+/**
+ * Launches headless Chromium with the flags this network needs (no background traffic). Playwright
+ * gives every launch a fresh temporary profile (its replacement for --user-data-dir).
+ */
 export async function launchBrowser(extraArgs: string[] = []): Promise<BrowserSession> {
-  const profile = mkdtempSync(join(tmpdir(), 'pulse-chromium-'));
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -40,7 +41,6 @@ export async function launchBrowser(extraArgs: string[] = []): Promise<BrowserSe
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
-      `--user-data-dir=${profile}`,
       ...extraArgs,
     ],
   });
@@ -59,7 +59,6 @@ export async function launchBrowser(extraArgs: string[] = []): Promise<BrowserSe
     async close() {
       for (const c of contexts) await c.close().catch(() => {});
       await browser.close();
-      rmSync(profile, { recursive: true, force: true });
     },
   };
 }

@@ -45,6 +45,9 @@ describe('attachments', () => {
       ['tone.wav', 'audio', 'audio/wav', { durationMs: 1500 }],
       ['clip.webm', 'video', 'video/webm', { durationMs: 1208 }],
       ['clip.mp4', 'video', 'video/mp4', {}],
+      // Recorded by Chromium's MediaRecorder (fake devices): live WebM without a duration header.
+      ['recorded-audio.webm', 'audio', 'audio/webm', { durationMs: 1200 }],
+      ['recorded-video.webm', 'video', 'video/webm', { durationMs: 1200 }],
     ])('accepts %s as %s (%s)', async (name, type, mimeType, extra) => {
       const bytes = fixture(name);
       // The declared type is deliberately wrong: only the content counts.

@@ -534,7 +534,8 @@ export class PulseWidget extends LitElement {
   // ------------------------------------------------------------------ render
 
   override render() {
-    const ready = Boolean(this.client);
+    // The toolbar appears once signed in; until then nothing can be done with it.
+    const ready = Boolean(this.client && this.user);
     const inlineClosed = this.display === 'inline' && !this.open;
     return html`
       ${this.display === 'inline'

@@ -417,6 +417,21 @@ export const styles = css`
     background: var(--_soft);
     color: var(--_fg);
   }
+  .icon-btn svg {
+    width: 18px;
+    height: 18px;
+    fill: none;
+    stroke: currentColor;
+    stroke-width: 2;
+    stroke-linecap: round;
+    stroke-linejoin: round;
+    vertical-align: middle;
+  }
+  label.icon-btn {
+    display: inline-grid;
+    place-items: center;
+    cursor: pointer;
+  }
   .empty {
     color: var(--_muted);
     text-align: center;
@@ -869,7 +884,9 @@ export const styles = css`
       max-height: calc(100vh - 80px);
     }
     .toolbar {
-      justify-content: space-between;
+      flex-wrap: wrap;
+      justify-content: center;
+      border-radius: 20px;
     }
   }
 `;

@@ -1,6 +1,7 @@
 import { fileTypeFromFile } from 'file-type';
 import { parseFile } from 'music-metadata';
 import sharp from 'sharp';
+import { inspectRecordedWebm } from './webm.ts';
 import { MAX_IMAGE_PIXELS, PulseError, SUPPORTED_MIME_TYPES, THUMBNAIL_SIZE_PX, type AttachmentType } from '@pulse/protocol';
 
 export interface MediaInfo {
@@ -45,13 +46,16 @@ export async function inspectMedia(path: string): Promise<MediaInfo> {
   // Containers that hold either sound or pictures are told apart by their tracks.
   const container = mime === 'video/webm' || mime === 'audio/webm' ? 'webm' : mime === 'video/mp4' || mime === 'audio/mp4' ? 'mp4' : null;
   if (container || SUPPORTED_MIME_TYPES.audio.includes(mime)) {
-    let meta;
+    let format: { hasVideo?: boolean; hasAudio?: boolean; duration?: number };
     try {
-      meta = await parseFile(path, { duration: true, skipCovers: true });
+      format = (await parseFile(path, { duration: true, skipCovers: true })).format;
     } catch {
-      throw unsupported(`The file looks like ${mime} but is not readable media.`);
+      // Browser recordings (MediaRecorder) are WebM streams that general parsers refuse.
+      const webm = container === 'webm' ? await inspectRecordedWebm(path) : undefined;
+      if (!webm) throw unsupported(`The file looks like ${mime} but is not readable media.`);
+      format = { hasVideo: webm.hasVideo, hasAudio: webm.hasAudio, ...(webm.durationMs ? { duration: webm.durationMs / 1000 } : {}) };
     }
-    const { hasVideo, hasAudio, duration } = meta.format;
+    const { hasVideo, hasAudio, duration } = format;
     let type: AttachmentType;
     let mimeType = mime;
     if (container) {

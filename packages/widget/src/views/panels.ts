@@ -2,7 +2,7 @@ import type { ClientThread } from '@pulse/core';
 import type { Attachment, Comment, ThreadWithComments } from '@pulse/protocol/lite';
 import { html, nothing } from 'lit';
 import type { ComposerSubmit } from '../composer.ts';
-import { formatBytes, initials, relativeTime, splitMentions } from '../format.ts';
+import { initials, relativeTime, splitMentions } from '../format.ts';
 import { icons } from '../icons.ts';
 import type { PulseWidget } from '../pulse-widget.ts';
 
@@ -134,7 +134,13 @@ function threadCard(w: PulseWidget, t: ThreadWithComments) {
       <span class="name">${first ? w.userInfo(first.userId).name : ''}</span><span>${relativeTime(t.createdAt)}</span>
       <span>· ${t.comments.length} ${t.comments.length === 1 ? 'comment' : 'comments'}</span>
     </div>
-    <div class="preview">${first?.body || (first?.attachments.length ? `📎 ${first.attachments.length} attachment(s)` : '')}</div>
+    <div class="preview">
+      ${first?.body
+        ? splitMentions(first.body, mentionNames(w, first)).map((p) => (p.mention ? html`<span class="mention">${p.text}</span>` : p.text))
+        : first?.attachments.length
+          ? `${first.attachments.length} attachment${first.attachments.length === 1 ? '' : 's'}`
+          : ''}
+    </div>
   </button>`;
 }
 
@@ -313,4 +319,3 @@ export function renderThreadPopover(w: PulseWidget, threadId: string | null) {
   </section>`;
 }
 
-export { formatBytes };

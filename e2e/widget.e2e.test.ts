@@ -1,0 +1,271 @@
+import type { Page } from 'playwright-core';
+import sharp from 'sharp';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../packages/server/test/helpers/server.ts';
+import { browserAvailable, launchBrowser, watchConsole, type BrowserSession } from './helpers/browser.ts';
+
+const PHOTO = new URL('../packages/server/test/fixtures/media/photo.png', import.meta.url).pathname;
+
+/** Two or three people on the demo page, in separate browser contexts, against a real server. */
+describe.skipIf(!browserAvailable)('<pulse-widget> in Chromium', () => {
+  let t: TestServer;
+  let s: BrowserSession;
+  let alice: Page;
+  let bob: Page;
+  const errors: Record<string, string[]> = {};
+  const room = 'e2e-demo';
+
+  const w = (page: Page) => page.locator('pulse-widget');
+  const open = async (as: string, name = as) => {
+    const context = await s.context();
+    const page = await context.newPage();
+    errors[name] = watchConsole(page);
+    await page.goto(`${t.url}/demo/?as=${encodeURIComponent(as)}&room=${room}`);
+    await w(page).locator('.toolbar').waitFor();
+    return page;
+  };
+  const canvasInk = (page: Page) =>
+    page.evaluate(() => {
+      const canvas = document.querySelector('pulse-widget')!.shadowRoot!.querySelector('canvas.drawing') as HTMLCanvasElement;
+      const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+      let ink = 0;
+      for (let i = 3; i < data.length; i += 4) if (data[i]! > 0) ink++;
+      return ink;
+    });
+
+  beforeAll(async () => {
+    t = await startTestServer('sqlite', { realtime: { leaveGraceMs: 500 } });
+    s = await launchBrowser(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream']);
+    alice = await open('alice', 'alice');
+    bob = await open('bob', 'bob');
+  }, 60_000);
+  afterAll(async () => {
+    await s?.close();
+    await t?.close();
+  });
+
+  it('shows presence avatars of the others', async () => {
+    await expect.poll(() => w(alice).locator('.avatars button[aria-label^="Bob Smith"]').count()).toBe(1);
+    await expect.poll(() => w(bob).locator('.avatars button[aria-label^="Alice Chen"]').count()).toBe(1);
+    await s.screenshot(alice, 'widget-presence');
+  });
+
+  it('shows a cursor in the other window at the same place, with the name', async () => {
+    await alice.mouse.move(500, 330);
+    await alice.mouse.move(520, 340, { steps: 3 });
+    const cursor = w(bob).locator('.cursor');
+    await expect.poll(() => cursor.count()).toBe(1);
+    await expect.poll(() => cursor.locator('.cursor-label').textContent()).toBe('Alice Chen');
+    await bob.waitForTimeout(200);
+    const box = (await cursor.boundingBox())!;
+    expect(Math.abs(box.x - 520)).toBeLessThan(6);
+    expect(Math.abs(box.y - 340)).toBeLessThan(6);
+    await s.screenshot(bob, 'widget-cursor');
+  });
+
+  it('shows a click ripple for the others', async () => {
+    await alice.mouse.click(640, 520);
+    await expect.poll(() => w(bob).locator('.ripple').count(), { timeout: 2000 }).toBeGreaterThan(0);
+  });
+
+  let threadPin: { x: number; y: number };
+  it('pins a comment to an element; the other sees the pin on the same element', async () => {
+    const target = (await alice.locator('#kpi-conversion').boundingBox())!;
+    await w(alice).getByRole('button', { name: 'Add a comment' }).click();
+    await alice.mouse.click(target.x + 30, target.y + 20);
+    const composer = w(alice).locator('.popover pulse-composer textarea');
+    await composer.fill('Conversion jumped here, is it the redesign? @bo');
+    await expect.poll(() => w(alice).locator('.popover .suggestions li').count()).toBeGreaterThan(0);
+    await expect(w(alice).locator('.popover .suggestions li').first().textContent()).resolves.toContain('Bob Smith');
+    await composer.press('Enter'); // picks the suggestion
+    await expect.poll(() => composer.inputValue()).toContain('@bob ');
+    await composer.press('Enter'); // sends
+    const pin = w(bob).locator('.pin');
+    await expect.poll(() => pin.count()).toBe(1);
+    const pinBox = (await pin.boundingBox())!;
+    const bobTarget = (await bob.locator('#kpi-conversion').boundingBox())!;
+    // The pin's tip sits at the click offset inside the element.
+    expect(Math.abs(pinBox.x + 2 - (bobTarget.x + 30))).toBeLessThan(6);
+    expect(Math.abs(pinBox.y + 28 - (bobTarget.y + 20))).toBeLessThan(6);
+    threadPin = { x: pinBox.x + 10, y: pinBox.y + 10 };
+    await s.screenshot(alice, 'widget-thread-popover');
+  });
+
+  it('notifies the mentioned user', async () => {
+    await expect.poll(() => w(bob).locator('button[aria-label="Notifications"] .badge').textContent()).toBe('1');
+  });
+
+  it('replies, shows typing, reacts, edits and deletes, live in the other window', async () => {
+    await bob.mouse.click(threadPin.x, threadPin.y);
+    const reply = w(bob).locator('.popover pulse-composer textarea');
+    await reply.pressSequentially('Looking into it', { delay: 20 });
+    await expect.poll(() => w(alice).locator('.popover .typing').textContent()).toContain('Bob Smith is typing');
+    await s.screenshot(alice, 'widget-typing');
+    await reply.press('Enter');
+    await expect.poll(() => w(alice).locator('.popover .comment').count()).toBe(2);
+
+    // Alice reacts to Bob's reply.
+    const bobsComment = w(alice).locator('.popover .comment').nth(1);
+    await bobsComment.getByRole('button', { name: 'Add a reaction' }).click();
+    await bobsComment.getByRole('menuitem', { name: 'React with 👍' }).click();
+    await expect.poll(() => w(bob).locator('.popover .comment').nth(1).locator('.chip').textContent()).toContain('👍 1');
+
+    // Bob edits, then deletes, his reply.
+    const mine = w(bob).locator('.popover .comment').nth(1);
+    await mine.getByRole('button', { name: 'Edit' }).click();
+    const edit = mine.locator('pulse-composer textarea');
+    await edit.fill('Looking into it: the Safari fix shipped too');
+    await edit.press('Enter');
+    await expect.poll(() => bobsComment.locator('.text').textContent()).toContain('Safari fix shipped');
+    await expect.poll(() => bobsComment.locator('.edited').count()).toBe(1);
+    await mine.getByRole('button', { name: 'Delete' }).click();
+    await expect.poll(() => w(alice).locator('.popover .comment').count()).toBe(1);
+  });
+
+  it('uploads an image shown as a thumbnail to the other', async () => {
+    await w(bob).locator('.popover pulse-composer input[type=file]').setInputFiles(PHOTO);
+    await expect.poll(() => w(bob).locator('.popover .pending-file img').count()).toBe(1);
+    await expect.poll(() => w(bob).locator('.popover pulse-composer button.primary').isEnabled()).toBe(true);
+    await w(bob).locator('.popover pulse-composer textarea').fill('Screenshot of the funnel');
+    await w(bob).locator('.popover pulse-composer button.primary').click();
+    const thumb = w(alice).locator('.popover .thumb img');
+    await expect.poll(() => thumb.count()).toBe(1);
+    await expect.poll(() => thumb.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(200);
+    expect(await thumb.getAttribute('src')).toContain('?thumb=1');
+    await s.screenshot(alice, 'widget-image');
+    await thumb.click();
+    await expect.poll(() => w(alice).locator('.lightbox img').count()).toBe(1);
+    await alice.keyboard.press('Escape');
+    await expect.poll(() => w(alice).locator('.lightbox').count()).toBe(0);
+  });
+
+  it('records audio with the microphone and plays it for the other', async () => {
+    const record = w(bob).locator('.popover pulse-composer').getByRole('button', { name: 'Record audio' });
+    await record.click();
+    await expect.poll(() => w(bob).locator('.popover .recording').count()).toBe(1);
+    await bob.waitForTimeout(1200);
+    await w(bob).locator('.popover pulse-composer').getByRole('button', { name: 'Stop recording' }).click();
+    await expect.poll(() => w(bob).locator('.popover pulse-composer button.primary').isEnabled(), { timeout: 10_000 }).toBe(true);
+    await w(bob).locator('.popover pulse-composer button.primary').click();
+    const audio = w(alice).locator('.popover audio');
+    await expect.poll(() => audio.count(), { timeout: 10_000 }).toBe(1);
+    const duration = await audio.evaluate(
+      (el: HTMLAudioElement) => new Promise<number>((resolve) => (el.readyState >= 1 ? resolve(el.duration) : el.addEventListener('loadedmetadata', () => resolve(el.duration)))),
+    );
+    expect(duration).toBeGreaterThan(0.5);
+  });
+
+  it('resolves a thread for everyone', async () => {
+    await w(alice).locator('.popover').getByRole('button', { name: 'Resolve' }).click();
+    await expect.poll(() => w(bob).locator('.pin.resolved').count()).toBe(1);
+    await alice.keyboard.press('Escape');
+    await bob.keyboard.press('Escape');
+    await w(bob).getByRole('button', { name: 'Comments' }).click();
+    await expect.poll(() => w(bob).locator('.panel .section-title').allTextContents()).toEqual(['Resolved (1)']);
+    await s.screenshot(bob, 'widget-comments-panel');
+    await bob.keyboard.press('Escape');
+  });
+
+  it('draws for the other, and for someone who arrives later', async () => {
+    await w(alice).getByRole('button', { name: 'Draw' }).click();
+    await alice.mouse.move(200, 600);
+    await alice.mouse.down();
+    for (let i = 1; i <= 10; i++) await alice.mouse.move(200 + i * 25, 600 - i * 8);
+    await alice.mouse.up();
+    await expect.poll(() => canvasInk(bob)).toBeGreaterThan(200);
+    await alice.keyboard.press('Escape');
+    const carol = await open('carol', 'carol');
+    await expect.poll(() => canvasInk(carol)).toBeGreaterThan(200);
+    await s.screenshot(carol, 'widget-drawing-late-joiner');
+    await carol.context().close();
+  });
+
+  it('follows another user’s scrolling, and stops on Escape', async () => {
+    await w(bob).locator('.avatars button[aria-label^="Alice Chen"]').click();
+    await expect.poll(() => w(bob).locator('.banner').first().textContent()).toContain('Following Alice Chen');
+    await alice.evaluate(() => scrollTo(0, document.documentElement.scrollHeight));
+    await expect.poll(() => bob.evaluate(() => scrollY)).toBeGreaterThan(300);
+    await s.screenshot(bob, 'widget-following');
+    await bob.keyboard.press('Escape');
+    await expect.poll(() => w(bob).locator('.banner').count()).toBe(0);
+    await alice.evaluate(() => scrollTo(0, 0));
+    await bob.evaluate(() => scrollTo(0, 0));
+  });
+
+  it('hides a feature as soon as the environment turns it off', async () => {
+    await expect.poll(() => w(alice).getByRole('button', { name: 'Draw' }).count()).toBe(1);
+    await t.server.ctx.environments.updateConfig(t.envId, { allowDrawing: false, showPresence: false });
+    await expect.poll(() => w(alice).getByRole('button', { name: 'Draw' }).count()).toBe(0);
+    await expect.poll(() => w(alice).locator('.avatars').count()).toBe(0);
+    await t.server.ctx.environments.updateConfig(t.envId, { allowDrawing: true, showPresence: true });
+    await expect.poll(() => w(alice).getByRole('button', { name: 'Draw' }).count()).toBe(1);
+    await expect.poll(() => w(alice).locator('.avatars').count()).toBe(1);
+  });
+
+  it('shows it is reconnecting while the server restarts, then carries on', async () => {
+    await t.server.close();
+    await expect.poll(() => w(alice).locator('.banner.warn').textContent(), { timeout: 5000 }).toContain('Reconnecting');
+    await s.screenshot(alice, 'widget-reconnecting');
+    await t.restart();
+    await expect.poll(() => w(alice).locator('.banner.warn').count(), { timeout: 15_000 }).toBe(0);
+    await w(alice).getByRole('button', { name: 'Comments' }).click();
+    const composer = w(alice).locator('.panel pulse-composer textarea');
+    await composer.fill('Back after the restart');
+    await composer.press('Enter');
+    await w(bob).getByRole('button', { name: 'Comments' }).click();
+    await expect.poll(() => w(bob).locator('.panel').textContent(), { timeout: 10_000 }).toContain('Back after the restart');
+  }, 40_000);
+
+  it('renders hostile names and comment bodies as inert text', async () => {
+    const evil = '<img src=x onerror="window.__xss=1">';
+    const mallory = await open(evil, 'mallory');
+    await w(mallory).getByRole('button', { name: 'Comments' }).click();
+    const composer = w(mallory).locator('.panel pulse-composer textarea');
+    await composer.fill(`hello ${evil}<script>window.__xss=2</script>`);
+    await composer.press('Enter');
+    await alice.keyboard.press('Escape'); // back from the thread to the list
+    await expect.poll(() => w(alice).locator('.panel').textContent()).toContain('<script>window.__xss=2</script>');
+    await expect.poll(() => w(alice).locator('.avatars button').first().getAttribute('aria-label')).toBeTruthy();
+    const names = await w(alice).locator('.panel .name').allTextContents();
+    expect(names).toContain(evil);
+    for (const page of [alice, bob, mallory]) {
+      expect(await page.evaluate(() => (window as { __xss?: number }).__xss)).toBeUndefined();
+      expect(await w(page).locator('img[src="x"]').count()).toBe(0);
+    }
+    await s.screenshot(alice, 'widget-xss-inert');
+    await mallory.context().close();
+  });
+
+  it('stays readable at 320 px wide, keyboard first', async () => {
+    const context = await s.context({ viewport: { width: 320, height: 640 } });
+    const page = await context.newPage();
+    errors.narrow = watchConsole(page);
+    await page.goto(`${t.url}/demo/?as=dave&room=${room}`);
+    await w(page).locator('.toolbar').waitFor();
+    const bar = (await w(page).locator('.toolbar').boundingBox())!;
+    expect(bar.x).toBeGreaterThanOrEqual(0);
+    expect(bar.x + bar.width).toBeLessThanOrEqual(320);
+    await w(page).getByRole('button', { name: 'Comments' }).focus();
+    await page.keyboard.press('Enter');
+    const panel = (await w(page).locator('.panel').boundingBox())!;
+    expect(panel.width).toBeLessThanOrEqual(320);
+    const toolbar = (await w(page).locator('.toolbar').boundingBox())!;
+    expect(toolbar.x + toolbar.width).toBeLessThanOrEqual(320);
+    await page.waitForTimeout(250); // let the panel finish sliding in
+    await s.screenshot(page, 'widget-320px');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => w(page).locator('.panel').count()).toBe(0);
+    await context.close();
+  });
+
+  it('logs no errors in the console', () => {
+    for (const [who, list] of Object.entries(errors)) expect({ who, errors: list.filter((e) => !/WebSocket|ERR_CONNECTION_REFUSED|status of 503/.test(e)) }).toEqual({ who, errors: [] });
+  });
+
+  it('keeps the bundle small', () => {
+    const bundle = readFileSync(new URL('../packages/widget/dist/pulse-widget.js', import.meta.url));
+    void sharp;
+    expect(bundle.length).toBeLessThan(200 * 1024);
+  });
+});
