@@ -1,8 +1,10 @@
 import { CLOSE_CODES } from '@pulse/protocol';
 import type { PulseClient } from '@pulse/core';
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RedisBus } from '../src/realtime/redis-bus.ts';
 import { connectClient, RawSocket, sleep, waitFor } from './helpers/clients.ts';
-import { redisAvailable, startCluster, startRedis, stopRedis, type ClusterNode, type TestCluster } from './helpers/cluster.ts';
+import { clearPrefix, redisAvailable, REDIS_URL, startCluster, startRedis, stopRedis, type ClusterNode, type TestCluster } from './helpers/cluster.ts';
 import { runCli } from './helpers/process.ts';
 import { postgresAvailable } from './helpers/services.ts';
 
@@ -13,6 +15,76 @@ import { postgresAvailable } from './helpers/services.ts';
  */
 const NODE_TTL_MS = 1500;
 const GRACE_MS = 300;
+
+// One file for everything that touches Redis: the Redis restart below must not hit a suite running beside it.
+describe.skipIf(!redisAvailable)('RedisBus', () => {
+  const prefix = `pulse-t-bus-${process.pid}-${Date.now()}:`;
+  const buses: RedisBus[] = [];
+  const logs: string[] = [];
+  const bus = async (url = REDIS_URL, connectWaitMs?: number) => {
+    const b = await RedisBus.connect({ url, prefix, log: (m) => logs.push(m), ...(connectWaitMs ? { connectWaitMs } : {}) });
+    buses.push(b);
+    return b;
+  };
+  let admin: Redis;
+  beforeAll(() => {
+    admin = new Redis(REDIS_URL);
+  });
+  afterAll(async () => {
+    await Promise.all(buses.map((b) => b.close()));
+    admin.disconnect();
+    await clearPrefix(prefix);
+  });
+  const subscribers = async (channel: string) => ((await admin.pubsub('NUMSUB', prefix + channel)) as [string, number])[1];
+
+  it('subscribes a channel once per node however many handlers it has, and unsubscribes with the last', async () => {
+    const b = await bus();
+    const offA = b.subscribe('room:e1:r1', () => undefined);
+    const offB = b.subscribe('room:e1:r1', () => undefined);
+    await b.subscribed('room:e1:r1');
+    expect(await subscribers('room:e1:r1')).toBe(1);
+    offA();
+    await sleep(50);
+    expect(await subscribers('room:e1:r1')).toBe(1);
+    offB();
+    await waitFor(async () => (await subscribers('room:e1:r1')) === 0, 2000, 'the UNSUBSCRIBE');
+    expect(b.channelCount).toBe(0);
+  });
+
+  it('delivers a publish once to its own node at once (no Redis round trip) and once to every other subscribed node', async () => {
+    const [a, b, c] = [await bus(), await bus(), await bus()];
+    const got: Record<string, string[]> = { a: [], b: [], c: [] };
+    a.subscribe('room:e1:r2', (p) => got.a!.push(p));
+    b.subscribe('room:e1:r2', (p) => got.b!.push(p));
+    c.subscribe('room:e1:other', (p) => got.c!.push(p));
+    await Promise.all([a.subscribed('room:e1:r2'), b.subscribed('room:e1:r2'), c.subscribed('room:e1:other')]);
+    a.publish('room:e1:r2', 'd{"n":1}');
+    expect(got.a).toEqual(['d{"n":1}']); // synchronously
+    await waitFor(() => got.b!.length === 1);
+    await sleep(100);
+    expect(got).toEqual({ a: ['d{"n":1}'], b: ['d{"n":1}'], c: [] });
+  });
+
+  it('holds two Redis connections per node, whatever the number of rooms', async () => {
+    const b = await bus();
+    for (let i = 0; i < 200; i++) b.subscribe(`room:e1:many-${i}`, () => undefined);
+    await b.subscribed('room:e1:many-199');
+    const list = (await admin.client('LIST')) as string;
+    expect(list.split('\n').filter((l) => l.includes(`name=pulse:${b.nodeId}:`))).toHaveLength(2);
+    expect(await subscribers('room:e1:many-123')).toBe(1);
+  });
+
+  it('starts degraded when Redis cannot be reached, says so in health, and still delivers locally', async () => {
+    const b = await bus('redis://127.0.0.1:1', 300);
+    expect(b.health()).toMatch(/^error: redis unavailable/);
+    expect(logs.some((l) => l.includes('not reachable at start-up'))).toBe(true);
+    const got: string[] = [];
+    b.subscribe('room:e1:r3', (p) => got.push(p));
+    b.publish('room:e1:r3', 'e{}', 'ephemeral');
+    b.publish('room:e1:r3', 'd{}');
+    expect(got).toEqual(['e{}', 'd{}']);
+  });
+});
 
 describe.skipIf(!postgresAvailable || !redisAvailable)('cluster: three nodes on one PostgreSQL and one Redis', () => {
   let cluster: TestCluster;
@@ -226,6 +298,27 @@ describe.skipIf(!postgresAvailable || !redisAvailable)('cluster: three nodes on 
     done = Date.now();
     for (const s of sockets) expect((await s.waitClosed(1000)).code).toBe(CLOSE_CODES.UNAUTHORIZED);
     expect(Date.now() - done).toBeLessThan(1000);
+  });
+
+  it('passes `pulse start --cluster-check` with the cluster’s settings, and fails it with a different secret or no Redis', async () => {
+    const good = await runCli(['start', '--cluster-check'], cluster.env);
+    expect(good.code).toBe(0);
+    expect(good.stdout).toMatch(/✓ PostgreSQL\s+reachable .* migrated/);
+    expect(good.stdout).toMatch(/✓ Redis\s+reachable .*PUBLISH\/SUBSCRIBE round trip/);
+    expect(good.stdout).toMatch(/✓ Nodes\s+3 node\(s\) running under this prefix, all with this PULSE_SECRET/);
+    expect(good.stdout).toMatch(/! PULSE_PUBLIC_URL/);
+    expect(good.stdout).toContain('Ready for cluster mode');
+
+    const otherSecret = await runCli(['start', '--cluster-check'], { ...cluster.env, PULSE_SECRET: 'x'.repeat(40) });
+    expect(otherSecret.code).toBe(1);
+    expect(otherSecret.stdout).toMatch(/✗ Nodes\s+3 of 3 running node\(s\) use a different PULSE_SECRET/);
+
+    const { REDIS_URL: _r, PULSE_SECRET: _s, ...noRedis } = cluster.env;
+    const bad = await runCli(['start', '--cluster-check'], noRedis);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/✗ Redis\s+REDIS_URL is not set/);
+    expect(bad.stdout).toMatch(/✗ PULSE_SECRET\s+not set/);
+    expect(bad.stdout).toContain('Not ready: 2 problem(s)');
   });
 
   it('removes the users of a node killed with -9 from every node’s presence, with presence:leave', async () => {

@@ -1,4 +1,5 @@
 import type { PresenceEntry, PresenceMember } from '@pulse/protocol';
+import { parseBeacon, type NodeBeacon } from '../cluster/fingerprint.ts';
 import type { ClusterLink } from './bus.ts';
 import type { NodeSlot, PresenceChange } from './presence.ts';
 
@@ -175,6 +176,8 @@ export interface ClusterPresenceOptions {
   nodeTtlMs: number;
   /** How long a node's users stay after it shut down cleanly (they may reconnect elsewhere meanwhile). */
   leaveGraceMs: number;
+  /** secretFingerprint() of this node's PULSE_SECRET, published with its heartbeat. */
+  secretFingerprint: string;
   log?: (message: string) => void;
 }
 
@@ -217,9 +220,14 @@ export class ClusterPresence {
     return `${this.#link.prefix}node:${node}`;
   }
 
+  #beacon(): string {
+    return JSON.stringify({ t: Date.now(), fp: this.#options.secretFingerprint } satisfies NodeBeacon);
+  }
+
   async start(): Promise<void> {
     const beat = Math.max(50, Math.floor(this.#options.nodeTtlMs / 3));
     await this.heartbeat();
+    await this.#compareSecrets();
     this.#timers.push(setInterval(() => void this.heartbeat(), beat), setInterval(() => void this.checkNodes(), Math.min(beat, 5_000)));
     for (const t of this.#timers) t.unref();
   }
@@ -240,7 +248,7 @@ export class ClusterPresence {
     if (!this.#link.ready()) return;
     const ttl = this.#options.nodeTtlMs;
     try {
-      const pipeline = this.#link.redis.pipeline().set(this.#nodeKey(this.nodeId), String(Date.now()), 'PX', ttl, 'GET');
+      const pipeline = this.#link.redis.pipeline().set(this.#nodeKey(this.nodeId), this.#beacon(), 'PX', ttl, 'GET');
       for (const room of this.#rooms()) if (room.hasOwnSlots) pipeline.pexpire(room.hashKey, ttl);
       const results = await pipeline.exec();
       const previous = results?.[0]?.[1];
@@ -250,6 +258,23 @@ export class ClusterPresence {
       }
     } catch {
       // Redis is down: the bus reports it and recovery repairs presence.
+    }
+  }
+
+  /** Tokens minted on one node must verify on every other: say so loudly when the secrets differ. */
+  async #compareSecrets(): Promise<void> {
+    const own = this.#options.secretFingerprint;
+    if (own === 'unset') {
+      this.#log('cluster: PULSE_SECRET is not set; each node signs tokens with its own secret, so tokens minted on one node fail on the others. Set the same PULSE_SECRET on every node.');
+    }
+    try {
+      const others = await liveNodes(this.#link.redis, this.#link.prefix);
+      const differing = others.filter(([id, b]) => id !== this.nodeId && b.fp !== own);
+      if (differing.length) {
+        this.#log(`cluster: ${differing.length} other node(s) use a different PULSE_SECRET (${differing.map(([id]) => id).join(', ')}); tokens will not verify across nodes`);
+      }
+    } catch {
+      // Redis is down: the cluster check reports it too.
     }
   }
 
@@ -333,7 +358,7 @@ export class ClusterPresence {
   /** Writes this node's slots again (Redis may have restarted empty, or declared this node dead). */
   async republish(): Promise<void> {
     const ttl = this.#options.nodeTtlMs;
-    const pipeline = this.#link.redis.pipeline().set(this.#nodeKey(this.nodeId), String(Date.now()), 'PX', ttl);
+    const pipeline = this.#link.redis.pipeline().set(this.#nodeKey(this.nodeId), this.#beacon(), 'PX', ttl);
     for (const room of this.#rooms()) {
       let any = false;
       for (const [userId, record] of room.ownRecords()) {
@@ -363,4 +388,23 @@ export class ClusterPresence {
     if (!this.#link.ready()) return;
     await this.#link.redis.pexpire(this.#nodeKey(this.nodeId), Math.max(1, this.#options.leaveGraceMs)).catch(() => undefined);
   }
+}
+
+/** Nodes with a live heartbeat key under a prefix, with what they published. */
+export async function liveNodes(redis: ClusterLink['redis'], prefix: string): Promise<[string, NodeBeacon][]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}node:*`, 'COUNT', 500);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  if (keys.length === 0) return [];
+  const values = await redis.mget(...keys);
+  const out: [string, NodeBeacon][] = [];
+  keys.forEach((key, i) => {
+    const beacon = parseBeacon(values[i]);
+    if (beacon) out.push([key.slice(prefix.length + 'node:'.length), beacon]);
+  });
+  return out;
 }

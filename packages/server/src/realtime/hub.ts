@@ -21,6 +21,7 @@ import type { RealtimeSink } from '../domain/events.ts';
 import { newConnectionId } from '../ids.ts';
 import { roomChannel, userChannel, type Bus } from './bus.ts';
 import { Connection, type Delivery } from './connection.ts';
+import { secretFingerprint } from '../cluster/fingerprint.ts';
 import { ClusterPresence, toEntry, type PresenceWire } from './cluster-presence.ts';
 import { handleMessage, loadRoomState } from './handlers.ts';
 import { LocalRoom } from './room.ts';
@@ -108,7 +109,11 @@ export class RealtimeHub implements RealtimeSink {
     this.#sweeper.unref();
     const link = bus.cluster;
     if (link) {
-      const cluster = new ClusterPresence(link, { nodeTtlMs: this.options.clusterNodeTtlMs, leaveGraceMs: this.options.leaveGraceMs }, () => this.#clusterRooms());
+      const cluster = new ClusterPresence(
+        link,
+        { nodeTtlMs: this.options.clusterNodeTtlMs, leaveGraceMs: this.options.leaveGraceMs, secretFingerprint: secretFingerprint(ctx.options.secret) },
+        () => this.#clusterRooms(),
+      );
       this.#cluster = cluster;
       void cluster.start();
       link.onRecovered(() => void this.#recover());
