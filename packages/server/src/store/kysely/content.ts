@@ -96,6 +96,12 @@ export async function withExtras(db: Db, envId: string, rows: CommentRow[], link
   return rows.map((r) => toComment(r, reactions.get(r.id) ?? [], attachments.get(r.id) ?? []));
 }
 
+/** A comment just inserted: it has no reactions yet, and attachments only if the change attached some. */
+async function freshComment(trx: Db, envId: string, row: CommentRow, effects: Effects | undefined, links: FileLinks): Promise<Comment> {
+  const attachments = effects?.attach?.ids.length ? ((await attachmentsOfComments(trx, envId, [row.id], links)).get(row.id) ?? []) : [];
+  return toComment(row, [], attachments);
+}
+
 /** Effects are prepared before the room of the object is known; the store fills it in. */
 function withRoom(effects: Effects | undefined, roomId: string): Effects | undefined {
   if (!effects) return undefined;
@@ -225,8 +231,8 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks): UserRepo & 
           await applyAttach(trx, envId, first.id, effects?.attach, false);
           const seq = await bumpSeq(trx, envId, thread.roomId);
           const applied = await applyEffects(trx, envId, withRoom(effects, thread.roomId));
-          const [comment] = await withExtras(trx, envId, [commentRow], links);
-          return { value: { ...toThread(threadRow), comments: [comment!] }, roomId: thread.roomId, seq, ...applied };
+          const comment = await freshComment(trx, envId, commentRow, effects, links);
+          return { value: { ...toThread(threadRow), comments: [comment] }, roomId: thread.roomId, seq, ...applied };
         });
       } catch (err) {
         if (isUniqueViolation(err)) throw new PulseError('already_exists', `A thread or comment with id "${thread.id}" already exists.`);
@@ -348,8 +354,8 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks): UserRepo & 
             .executeTakeFirstOrThrow();
           await applyAttach(trx, envId, comment.id, effects?.attach, false);
           const seq = await bumpSeq(trx, envId, thread.room_id);
-          const [created] = await withExtras(trx, envId, [row], links);
-          return { value: created!, roomId: thread.room_id, seq, ...(await applyEffects(trx, envId, withRoom(effects, thread.room_id))) };
+          const created = await freshComment(trx, envId, row, effects, links);
+          return { value: created, roomId: thread.room_id, seq, ...(await applyEffects(trx, envId, withRoom(effects, thread.room_id))) };
         });
       } catch (err) {
         if (isUniqueViolation(err)) throw new PulseError('already_exists', `A comment with id "${comment.id}" already exists.`);
