@@ -1,0 +1,157 @@
+import { useMemo, useState } from 'react';
+import { ApiError, patch, seg, type Config, type ConfigField, type ConfigGroup } from '../api.ts';
+import { Button } from './controls.tsx';
+import { InlineError, useToast } from './feedback.tsx';
+import { Modal } from './modal.tsx';
+
+const GROUP_TITLES: Record<string, string> = { Media: 'Media', Features: 'Features', Display: 'Display', P2P: 'P2P / Real-Time Data' };
+
+function problem(field: ConfigField, raw: string): string | undefined {
+  if (raw.trim() === '') return 'Enter a number.';
+  const n = Number(raw);
+  if (!Number.isInteger(n)) return 'Enter a whole number.';
+  if (field.min !== undefined && n < field.min) return `At least ${field.min}.`;
+  if (field.max !== undefined && n > field.max) return `At most ${field.max}.`;
+  return undefined;
+}
+
+/** Configure Environment: every feature flag, grouped as on the config page; Save applies at once. */
+export function ConfigureModal({
+  envId,
+  config,
+  defaults,
+  groups,
+  readOnly,
+  onClose,
+  onSaved,
+}: {
+  envId: string;
+  config: Config;
+  defaults: Config;
+  groups: ConfigGroup[];
+  readOnly: boolean;
+  onClose: () => void;
+  onSaved: (config: Config) => void;
+}) {
+  const toast = useToast();
+  const [values, setValues] = useState<Record<string, boolean | string>>(() =>
+    Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === 'number' ? String(v) : v])),
+  );
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string>();
+  const fields = useMemo(() => groups.flatMap((g) => g.fields), [groups]);
+
+  const problems = Object.fromEntries(fields.filter((f) => f.kind === 'number').map((f) => [f.key, problem(f, String(values[f.key]))]));
+  const changes: Config = {};
+  for (const f of fields) {
+    const v = values[f.key];
+    const next = f.kind === 'number' ? Number(v) : Boolean(v);
+    if (next !== config[f.key] && !(f.kind === 'number' && problems[f.key])) changes[f.key] = next;
+  }
+  const invalid = Object.values(problems).some(Boolean);
+  const dirty = Object.keys(changes).length > 0;
+
+  const save = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      const res = await patch<{ config: Config }>(`/environments/${seg(envId)}/config`, changes);
+      toast('Configuration saved. Connected clients have the new settings.');
+      onSaved(res.config);
+    } catch (err) {
+      setError(err instanceof ApiError ? err.message : String(err));
+      setBusy(false);
+    }
+  };
+
+  const restoreDefaults = () => setValues(Object.fromEntries(Object.entries(defaults).map(([k, v]) => [k, typeof v === 'number' ? String(v) : v])));
+
+  return (
+    <Modal
+      title="Configure Environment"
+      onClose={onClose}
+      size="lg"
+      footer={
+        readOnly ? (
+          <Button onClick={onClose}>Close</Button>
+        ) : (
+          <>
+            <Button variant="ghost" onClick={restoreDefaults} disabled={busy} className="footer-left">
+              Restore defaults
+            </Button>
+            <Button onClick={onClose} disabled={busy}>
+              Cancel
+            </Button>
+            <Button variant="primary" onClick={save} busy={busy} disabled={!dirty || invalid}>
+              Save{dirty ? ` (${Object.keys(changes).length})` : ''}
+            </Button>
+          </>
+        )
+      }
+    >
+      <p className="muted">
+        {readOnly
+          ? 'You have view-only access: these are the current settings.'
+          : 'Changes apply as soon as you save: connected widgets receive the new settings live, and the server enforces them.'}
+      </p>
+      <div className="config-groups">
+        {groups.map((group) => (
+          <fieldset key={group.name} className="config-group">
+            <legend>{GROUP_TITLES[group.name] ?? group.name}</legend>
+            {group.fields.map((f) => {
+              const id = `cfg-${f.key}`;
+              const changed = f.key in changes;
+              if (f.kind === 'boolean') {
+                return (
+                  <div key={f.key} className={`config-row${changed ? ' is-changed' : ''}`}>
+                    <div className="config-text">
+                      <label htmlFor={id}>{f.label}</label>
+                      <small>{f.description}</small>
+                    </div>
+                    <input
+                      id={id}
+                      name={f.key}
+                      type="checkbox"
+                      role="switch"
+                      className="switch"
+                      checked={Boolean(values[f.key])}
+                      disabled={readOnly || busy}
+                      onChange={(e) => setValues((v) => ({ ...v, [f.key]: e.target.checked }))}
+                    />
+                  </div>
+                );
+              }
+              return (
+                <div key={f.key} className={`config-row${changed ? ' is-changed' : ''}`}>
+                  <div className="config-text">
+                    <label htmlFor={id}>{f.label}</label>
+                    <small>
+                      {f.description} · {f.min}–{f.max}
+                      {f.unit ? ` ${f.unit}` : ''}
+                    </small>
+                    {problems[f.key] && <small className="field-error">{problems[f.key]}</small>}
+                  </div>
+                  <input
+                    id={id}
+                    name={f.key}
+                    type="number"
+                    inputMode="numeric"
+                    min={f.min}
+                    max={f.max}
+                    step={1}
+                    className={`number${problems[f.key] ? ' is-invalid' : ''}`}
+                    value={String(values[f.key])}
+                    disabled={readOnly || busy}
+                    aria-invalid={Boolean(problems[f.key])}
+                    onChange={(e) => setValues((v) => ({ ...v, [f.key]: e.target.value }))}
+                  />
+                </div>
+              );
+            })}
+          </fieldset>
+        ))}
+      </div>
+      <InlineError message={error} />
+    </Modal>
+  );
+}

@@ -1,0 +1,55 @@
+/** Dates, numbers and labels as the panel shows them. */
+
+const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const dateOnly = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
+const number = new Intl.NumberFormat();
+
+export const formatDateTime = (iso: string) => dateTime.format(new Date(iso));
+export const formatDate = (iso: string) => dateOnly.format(new Date(iso));
+export const formatNumber = (n: number) => number.format(n);
+
+export function formatRelative(iso: string, now = Date.now()): string {
+  const s = Math.round((now - Date.parse(iso)) / 1000);
+  if (s < 45) return 'just now';
+  const m = Math.round(s / 60);
+  if (m < 60) return `${m} min ago`;
+  const h = Math.round(m / 60);
+  if (h < 24) return `${h} h ago`;
+  const d = Math.round(h / 24);
+  if (d < 30) return `${d} day${d === 1 ? '' : 's'} ago`;
+  return formatDate(iso);
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+export const plural = (n: number, one: string, many = `${one}s`) => `${formatNumber(n)} ${n === 1 ? one : many}`;
+
+const ACTIONS: Record<string, string> = {
+  'environment.created': 'Created the environment',
+  'environment.renamed': 'Renamed the environment',
+  'keys.rotated': 'Rotated the keys',
+  'key.revoked': 'Revoked a key',
+  'config.updated': 'Changed the configuration',
+  'thread.deleted': 'Deleted a thread',
+  'comment.deleted': 'Deleted a comment',
+  'comment.edited': 'Edited a comment',
+  'team.setup': 'Set up the panel',
+  'team.added': 'Added a team member',
+  'team.removed': 'Removed a team member',
+  'team.role_changed': 'Changed a role',
+};
+
+export const actionLabel = (action: string) => ACTIONS[action] ?? action;
+
+/** Two letters for an avatar placeholder. */
+export function initials(name: string): string {
+  const words = name.trim().split(/\s+/).filter(Boolean);
+  if (words.length === 0) return '?';
+  const first = [...words[0]!][0] ?? '';
+  const last = words.length > 1 ? ([...words[words.length - 1]!][0] ?? '') : '';
+  return (first + last).toUpperCase();
+}
