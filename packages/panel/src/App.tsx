@@ -20,17 +20,10 @@ export function App() {
   const load = useCallback(async () => {
     setBoot({ state: 'loading' });
     try {
-      const me = await get<{ admin: Admin }>('/me');
-      setBoot({ state: 'signed-in', admin: me.admin });
+      const session = await get<{ admin: Admin | null; setupRequired: boolean }>('/session');
+      setBoot(session.admin ? { state: 'signed-in', admin: session.admin } : { state: 'signed-out', setupRequired: session.setupRequired });
     } catch (err) {
-      if (err instanceof ApiError && err.status === 401) {
-        try {
-          const setup = await get<{ required: boolean }>('/setup');
-          setBoot({ state: 'signed-out', setupRequired: setup.required });
-        } catch (inner) {
-          setBoot({ state: 'error', error: inner as ApiError });
-        }
-      } else setBoot({ state: 'error', error: err as ApiError });
+      setBoot({ state: 'error', error: err instanceof ApiError ? err : new ApiError(0, 'error', String(err)) });
     }
   }, []);
 
@@ -42,8 +35,11 @@ export function App() {
   const signedInId = boot.state === 'signed-in' ? boot.admin.id : null;
   useEffect(() => {
     if (!signedInId) return;
-    get<{ admin: Admin }>('/me').then(
-      ({ admin }) => setBoot((b) => (b.state === 'signed-in' && (b.admin.role !== admin.role || b.admin.name !== admin.name) ? { state: 'signed-in', admin } : b)),
+    get<{ admin: Admin | null }>('/session').then(
+      ({ admin }) => {
+        if (!admin) return setBoot({ state: 'signed-out', setupRequired: false, notice: 'Your session has ended. Log in again.' });
+        setBoot((b) => (b.state === 'signed-in' && (b.admin.role !== admin.role || b.admin.name !== admin.name) ? { state: 'signed-in', admin } : b));
+      },
       () => {},
     );
   }, [path, signedInId]);

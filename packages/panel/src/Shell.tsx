@@ -31,7 +31,7 @@ function Redirect({ to }: { to: string }) {
 
 function Page({ path }: { path: string }): ReactNode {
   let m: Record<string, string> | null;
-  if (path === '/' || path === '') return <Redirect to="/environments" />;
+  if (path === '/' || path === '' || path === '/login' || path === '/setup') return <Redirect to="/environments" />;
   if (match('/environments', path)) return <EnvironmentsPage />;
   if ((m = match('/environments/:envId', path))) return <EnvironmentPage envId={m.envId!} />;
   if ((m = match('/environments/:envId/data', path))) return <DataPage envId={m.envId!} view={{ kind: 'rooms' }} />;

@@ -170,7 +170,7 @@ export function onUnauthorized(listener: () => void): () => void {
   return () => unauthorizedListeners.delete(listener);
 }
 
-const AUTH_PATHS = ['/me', '/login', '/setup'];
+const AUTH_PATHS = ['/me', '/session', '/login', '/setup'];
 
 export async function api<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };

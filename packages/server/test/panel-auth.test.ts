@@ -39,6 +39,7 @@ for (const driver of ['sqlite', 'postgres'] as const) {
       const res = await owner.get('/setup');
       expect(res.status).toBe(200);
       expect(res.body).toEqual({ required: true });
+      expect((await owner.get('/session')).body).toEqual({ admin: null, setupRequired: true, csrfToken: owner.csrfToken });
       expect(res.headers.get('cache-control')).toBe('no-store');
       // The page's CSRF cookie: readable by the page's script, SameSite=Strict, scoped to /panel.
       const csrf = res.setCookies.find((c) => c.startsWith('pulse_csrf='))!;
@@ -91,11 +92,15 @@ for (const driver of ['sqlite', 'postgres'] as const) {
 
     it('logs in with email and password, case-insensitively on the email', async () => {
       const c = client();
+      const anonymous = await c.get('/session');
+      expect(anonymous.status).toBe(200);
+      expect(anonymous.body).toEqual({ admin: null, setupRequired: false, csrfToken: c.csrfToken });
       expectError(await c.get('/me'), 401, 'unauthorized');
       expect(c.csrfToken).toBeDefined(); // even a 401 hands out the CSRF cookie
       const res = await c.login('OWNER@example.com', OWNER.password);
       expect(res.body.admin.email).toBe(OWNER.email);
       expect((await c.get('/me')).status).toBe(200);
+      expect((await c.get('/session')).body).toMatchObject({ admin: { email: OWNER.email, role: 'admin' }, setupRequired: false });
     });
 
     it('marks the session cookie Secure when the request came over https', async () => {

@@ -75,6 +75,13 @@ export function registerAuthRoutes(router: PanelRouter, store: Store, sessions: 
     return new Status(204);
   });
 
+  // What the app needs to start, always 200: who is signed in (or null) and whether setup is needed.
+  router.route('GET', '/session', 'public', async ({ request, reply, signedIn }) => {
+    const csrfToken = sessions.ensureCsrfCookie(request, reply, signedIn);
+    if (signedIn) return { admin: adminView(signedIn.admin), setupRequired: false, csrfToken };
+    return { admin: null, setupRequired: (await store.countAdmins()) === 0, csrfToken };
+  });
+
   router.route('GET', '/me', 'public', async ({ request, reply, signedIn }) => {
     const csrfToken = sessions.ensureCsrfCookie(request, reply, signedIn);
     if (!signedIn) throw new PulseError('unauthorized', 'Not logged in.');
