@@ -116,8 +116,6 @@ export class PulseClient {
   #generation = 0;
   #status: PresenceStatus = 'online';
   #appearOffline = false;
-  /** The token of the current connection, for uploads. */
-  #token: string | undefined;
 
   constructor(options: PulseClientOptions) {
     for (const key of ['apiKey', 'room', 'endpoint'] as const) {
@@ -220,7 +218,6 @@ export class PulseClient {
       return this.#scheduleReconnect();
     }
     if (generation !== this.#generation || !this.#wanted) return;
-    this.#token = token;
     const socket = new Ctor(socketUrl(this.#options.endpoint));
     this.#socket = socket;
     socket.onopen = () => {
@@ -572,9 +569,16 @@ export class PulseClient {
    * an `UploadError` carrying the server's code (e.g. `file_too_large`, `images_disabled`).
    */
   async upload(file: Blob, options: UploadOptions = {}) {
-    let token = this.#token;
-    if (!token) token = typeof this.#options.token === 'function' ? await this.#options.token() : this.#options.token;
-    return uploadFile({ baseUrl: httpBase(this.#options.endpoint), apiKey: this.#options.apiKey, token }, file, options);
+    return uploadFile({ baseUrl: httpBase(this.#options.endpoint), apiKey: this.#options.apiKey, token: await this.currentToken() }, file, options);
+  }
+
+  /**
+   * A token for HTTP calls beside the socket (uploads, user lookups): fresh from the token
+   * provider when there is one (a page may stay open past the socket's token), else the token.
+   */
+  async currentToken(): Promise<string> {
+    if (typeof this.#options.token === 'function') return this.#options.token();
+    return this.#options.token;
   }
 
   // ------------------------------------------------------------------ presence and live interactions

@@ -1,5 +1,5 @@
 export { PulseClient, type ClientEvents, type ConnectionState, type PulseClientOptions, type PulseErrorEvent, type TokenProvider } from './client.ts';
 export { PulseState, type ClientThread, type StateEvents } from './state.ts';
-export { UploadError, type UploadOptions } from './upload.ts';
+export { httpBase, UploadError, type UploadOptions } from './upload.ts';
 export type { SocketConstructor, SocketLike } from './socket.ts';
 export type * from '@pulse/protocol/lite';

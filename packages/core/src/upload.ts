@@ -113,6 +113,7 @@ async function uploadWithFetch(target: UploadTarget, file: Blob, name: string, o
       duplex: 'half',
     } as RequestInit);
   } catch (err) {
+    if ((err as Error).name === 'AbortError') throw new UploadError('validation_failed', 'The upload was aborted.', 0);
     throw new UploadError('service_unavailable', `The upload could not reach the server: ${(err as Error).message}`, 0);
   }
   const text = await res.text();

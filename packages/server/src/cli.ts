@@ -165,7 +165,7 @@ function banner(server: PulseServer, hasAdmin: boolean): string {
     `  Pulse is running at ${base}`,
     '',
     `  Admin panel   ${base}/panel`,
-    `  Demo          ${base}/demo`,
+    server.ctx.options.demo ? `  Demo          ${base}/demo   (mints tokens for anyone: PULSE_DEMO=off in production)` : '  Demo          off (PULSE_DEMO=off)',
     `  REST API      ${base}/api/v1   (OpenAPI: ${base}/api/v1/openapi.json)`,
     `  WebSocket     ${base.replace(/^http/, 'ws')}/`,
     `  Storage       ${server.ctx.options.databaseUrl ? 'PostgreSQL' : `SQLite in ${server.ctx.options.dataDir}`}`,

@@ -17,6 +17,8 @@ export interface ServerOptions {
   secret?: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   sqliteSynchronous: 'normal' | 'full';
+  /** Serve /demo (with its token route for anyone): on by default, PULSE_DEMO=off in production. */
+  demo: boolean;
   /** Realtime timing overrides (tests shorten them). */
   realtime?: HubOptions;
 }
@@ -49,6 +51,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerOpti
     ...(env.PULSE_SECRET ? { secret: env.PULSE_SECRET } : {}),
     logLevel: level,
     sqliteSynchronous: sync,
+    demo: env.PULSE_DEMO !== 'off',
     ...realtimeTiming(env),
   };
 }

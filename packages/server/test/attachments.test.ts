@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { UploadError } from '@pulse/core';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, mintToken, waitFor } from './helpers/clients.ts';
+import { connectClient, mintToken, RawSocket, waitFor } from './helpers/clients.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 
 const MEDIA = new URL('./fixtures/media/', import.meta.url).pathname;
@@ -283,6 +283,28 @@ describe('attachments', () => {
       expect(cross).toMatchObject({ status: 404, body: { error: { code: 'attachment_not_found' } } });
       alice.disconnect();
       bob.disconnect();
+    });
+
+    it('acknowledges a retried create whose attachments it already attached (lost ack)', async () => {
+      const s = new RawSocket(t.wsUrl);
+      await s.auth(t, 'retrier', 'retry-room');
+      const tokenR = await mintToken(t, 'retrier');
+      const a = (await upload(fixture('photo.png'), 'a.png', { token: tokenR })).body;
+      const create = { type: 'thread:create', id: 'retry-thread', commentId: 'retry-comment', body: 'with file', mentions: [], position: null, attachmentIds: [a.id] };
+      s.send({ ...create, ref: 'first' });
+      await s.next('ack', 3000, (m) => m.ref === 'first');
+      s.send({ ...create, ref: 'again' });
+      expect(await s.next('ack', 3000, (m) => m.ref === 'again')).toMatchObject({ id: 'retry-thread' });
+      s.send({ type: 'comment:create', ref: 'c1', id: 'retry-reply', threadId: 'retry-thread', body: 'more', attachmentIds: [] });
+      await s.next('ack', 3000, (m) => m.ref === 'c1');
+      const b = (await upload(fixture('anim.gif'), 'b.gif', { token: tokenR })).body;
+      const reply = { type: 'comment:create', id: 'retry-reply-2', threadId: 'retry-thread', body: 'file reply', attachmentIds: [b.id] };
+      s.send({ ...reply, ref: 'r1' });
+      await s.next('ack', 3000, (m) => m.ref === 'r1');
+      s.send({ ...reply, ref: 'r2' });
+      expect(await s.next('ack', 3000, (m) => m.ref === 'r2')).toMatchObject({ id: 'retry-reply-2' });
+      expect(s.messages.filter((m) => m.type === 'error')).toEqual([]);
+      s.close();
     });
 
     it('lets the backend attach any upload over REST, edit the set, and removes detached files', async () => {

@@ -162,6 +162,10 @@ export class PulseComposer extends LitElement {
       return;
     }
     const attachmentIds = this.files.filter((f) => f.attachment).map((f) => f.attachment!.id);
+    if (this.files.some((f) => f.error)) {
+      this.error = 'Remove the failed upload first.';
+      return;
+    }
     if (!body && attachmentIds.length === 0) return;
     const mentions = this.config?.allowMentions
       ? [...new Set([...body.matchAll(/@([\w.\-:|]+)/g)].map((m) => m[1]!).filter((id) => this.users.some((u) => u.id === id)))]
@@ -180,7 +184,7 @@ export class PulseComposer extends LitElement {
     if (type === 'audio' && !c.allowAudio) return 'Audio is turned off here.';
     if (type === 'video' && !c.allowVideo) return 'Video is turned off here.';
     if (file.size > c.maxFileSizeMb * 1024 * 1024) return `Files are limited to ${c.maxFileSizeMb} MB.`;
-    if (this.files.length >= c.maxAttachmentsPerComment) return `At most ${c.maxAttachmentsPerComment} attachments per comment.`;
+    if (this.files.filter((f) => !f.error).length >= c.maxAttachmentsPerComment) return `At most ${c.maxAttachmentsPerComment} attachments per comment.`;
     return null;
   }
 

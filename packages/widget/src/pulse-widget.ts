@@ -1,4 +1,4 @@
-import { PulseClient, type ClientThread, type ConnectionState, type TokenProvider } from '@pulse/core';
+import { httpBase, PulseClient, type ClientThread, type ConnectionState, type TokenProvider } from '@pulse/core';
 import {
   DEFAULT_ENV_CONFIG,
   type ActivityEntry,
@@ -117,6 +117,7 @@ export class PulseWidget extends LitElement {
   #resizeObserver: ResizeObserver | undefined;
   #mutationObserver: MutationObserver | undefined;
   #frame = 0;
+  #updatedOnce = false;
 
   constructor() {
     super();
@@ -204,15 +205,19 @@ export class PulseWidget extends LitElement {
   }
 
   override updated(changed: PropertyValues): void {
-    const connectionKeys = ['apiKey', 'endpoint'];
-    if (connectionKeys.some((k) => changed.has(k) && changed.get(k) !== undefined)) this.#reconnect();
-    else if (changed.has('room') && changed.get('room') !== undefined && this.client && this.room) {
-      this.#resetRoomView();
-      this.client.setRoom(this.room);
-    } else if ((changed.has('token') && changed.get('token') !== undefined) || (changed.has('tokenProvider') && changed.get('tokenProvider') !== undefined)) {
-      if (this.client) this.client.setToken(this.#tokenSource()!);
-      else this.#reconnect();
-    } else if (!this.client && ['token', 'room', 'tokenProvider'].some((k) => changed.has(k))) this.#reconnect();
+    // The first update carries the initial values, which connectedCallback already used.
+    const first = !this.#updatedOnce;
+    this.#updatedOnce = true;
+    if (!first || !this.client) {
+      if (!this.client || changed.has('apiKey') || changed.has('endpoint')) {
+        if (['apiKey', 'endpoint', 'token', 'room', 'tokenProvider'].some((k) => changed.has(k))) this.#reconnect();
+      } else if (changed.has('room') && this.room) {
+        this.#resetRoomView();
+        this.client.setRoom(this.room);
+      } else if ((changed.has('token') || changed.has('tokenProvider')) && this.#tokenSource()) {
+        this.client.setToken(this.#tokenSource()!);
+      }
+    }
     if (['threads', 'prefs', 'config'].some((k) => changed.has(k))) this.#scheduleLayout();
     if (['prefs', 'config'].some((k) => changed.has(k))) this.#applyVisibility();
   }
@@ -250,8 +255,7 @@ export class PulseWidget extends LitElement {
     this.client = client;
     this.fatal = '';
     const s = client.state;
-    const base = this.endpoint.replace(/^ws(s?):\/\//, 'http$1://').replace(/\/+$/, '');
-    this.directory.setTarget({ baseUrl: base, apiKey: this.apiKey, token: () => (typeof token === 'function' ? token() : token) });
+    this.directory.setTarget({ baseUrl: httpBase(this.endpoint), apiKey: this.apiKey, token: () => client.currentToken() });
     this.#unsubscribe = [
       client.on('connection', (c) => {
         this.connection = c;
@@ -539,7 +543,7 @@ export class PulseWidget extends LitElement {
     const inlineClosed = this.display === 'inline' && !this.open;
     return html`
       ${this.display === 'inline'
-        ? html`<span @click=${() => (this.open = !this.open)} @keydown=${(e: KeyboardEvent) => e.key === 'Enter' && (this.open = !this.open)}><slot></slot></span>`
+        ? html`<span @click=${() => (this.open = !this.open)}><slot></slot></span>`
         : nothing}
       ${this.#renderPins()}
       ${this.mode !== 'none'

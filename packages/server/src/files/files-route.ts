@@ -61,10 +61,12 @@ export function registerFilesRoute(app: FastifyInstance, ctx: ServerContext, att
       if (request.headers['if-none-match'] === etag) return reply.status(304).send();
 
       const rangeHeader = request.headers.range;
-      const range = rangeHeader ? parseRange(rangeHeader, size) : undefined;
+      // Several ranges at once are allowed to be ignored (RFC 9110): the whole file is sent.
+      const range = rangeHeader && !rangeHeader.includes(',') ? parseRange(rangeHeader, size) : undefined;
       if (range === 'invalid') {
         return reply
           .status(416)
+          .header('cache-control', 'no-store')
           .header('content-range', `bytes */${size}`)
           .header('content-type', 'application/json; charset=utf-8')
           .send(JSON.stringify(new PulseError('validation_failed', 'Range not satisfiable.').toBody()));

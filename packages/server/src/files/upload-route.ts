@@ -17,7 +17,7 @@ function receiveFile(request: FastifyRequest, handle: (file: NodeJS.ReadableStre
   return new Promise<Attachment>((resolve, reject) => {
     let parser: BusboyInstance;
     try {
-      parser = new Busboy({ headers: request.headers as never, limits: { fileSize: limitBytes, files: 1, fields: 10, parts: 11, fieldSize: 1024 } });
+      parser = new Busboy({ headers: request.headers as never, limits: { fileSize: limitBytes, files: 5, fields: 10, parts: 15, fieldSize: 1024 } });
     } catch {
       reject(new PulseError('no_file', 'Send multipart/form-data with the file in a field named "file".'));
       return;

@@ -178,6 +178,12 @@ const ack = (conn: Connection, ref: string | undefined, extra: { id?: string; se
   if (ref) conn.send({ type: 'ack', ref, ...extra });
 };
 
+/**
+ * What a retried create (offline queue, lost ack) runs into: its id exists, or its attachments
+ * are already attached to it. The handler then checks the object is the sender's and acks.
+ */
+const isRetryConflict = (err: PulseError) => err.code === 'already_exists' || err.code === 'attachment_in_use';
+
 /** The thread exists in the connection's room (ids from other rooms or environments are unknown here). */
 async function threadInRoom(hub: RealtimeHub, conn: Connection, threadId: string) {
   const { envId, roomId } = conn.identity!;
@@ -259,7 +265,7 @@ const HANDLERS: { [T in ClientMessage['type']]: Handler<T> } = {
       ack(conn, m.ref, { id: thread.id });
     } catch (err) {
       // A retried create (offline queue, reconnect) is acknowledged, not refused.
-      if (err instanceof PulseError && err.code === 'already_exists') {
+      if (err instanceof PulseError && isRetryConflict(err)) {
         const existing = await hub.ctx.store.getThreadWithComments(envId, m.id);
         if (existing && existing.roomId === roomId && existing.comments[0]?.userId === user.id) return ack(conn, m.ref, { id: m.id });
       }
@@ -293,7 +299,7 @@ const HANDLERS: { [T in ClientMessage['type']]: Handler<T> } = {
       });
       ack(conn, m.ref, { id: comment.id });
     } catch (err) {
-      if (err instanceof PulseError && err.code === 'already_exists' && m.id) {
+      if (err instanceof PulseError && isRetryConflict(err) && m.id) {
         const existing = await hub.ctx.store.getComment(envId, m.id);
         if (existing && existing.threadId === m.threadId && existing.userId === user.id) return ack(conn, m.ref, { id: m.id });
       }

@@ -8,5 +8,5 @@ import { registerSdk } from './sdk.ts';
 export async function registerStatic(app: FastifyInstance, ctx: ServerContext): Promise<void> {
   registerSdk(app);
   registerDirectory(app, ctx);
-  registerDemo(app, ctx);
+  if (ctx.options.demo) registerDemo(app, ctx);
 }
