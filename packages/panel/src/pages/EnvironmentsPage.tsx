@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { ApiError, post, type Environment, type KeyPair } from '../api.ts';
-import { Button } from '../components/controls.tsx';
+import { Button, Field } from '../components/controls.tsx';
 import { EmptyState, ErrorState, InlineError, Spinner } from '../components/feedback.tsx';
 import { KeyPairModal } from '../components/keys.tsx';
 import { Modal } from '../components/modal.tsx';
@@ -45,11 +45,9 @@ function CreateEnvironment({ onClose, onCreated }: { onClose: () => void; onCrea
       }
     >
       <form id="create-env" className="form" onSubmit={submit} noValidate>
-        <label className="field">
-          <span>Name</span>
-          <input name="name" value={name} maxLength={NAME_MAX} placeholder="e.g. Production, Staging" onChange={(e) => setName(e.target.value)} autoFocus />
-          <small className="muted">Each environment has its own data and its own key pair.</small>
-        </label>
+        <Field label="Name" hint="Each environment has its own data and its own key pair.">
+          {(p) => <input {...p} name="name" value={name} maxLength={NAME_MAX} placeholder="e.g. Production, Staging" onChange={(e) => setName(e.target.value)} autoFocus />}
+        </Field>
         <InlineError message={error} />
       </form>
     </Modal>

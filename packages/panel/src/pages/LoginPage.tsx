@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { ApiError, post, type Admin } from '../api.ts';
-import { Button } from '../components/controls.tsx';
+import { Button, Field } from '../components/controls.tsx';
 import { InlineError } from '../components/feedback.tsx';
 import { AuthLayout } from './AuthLayout.tsx';
 
@@ -27,14 +27,12 @@ export function LoginPage({ notice, onDone }: { notice?: string | undefined; onD
     <AuthLayout title="Log in" subtitle="Manage your environments, keys and collaboration data.">
       {notice && <p className="auth-notice">{notice}</p>}
       <form className="form" onSubmit={submit} noValidate>
-        <label className="field">
-          <span>Email</span>
-          <input type="email" name="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.target.value)} autoFocus />
-        </label>
-        <label className="field">
-          <span>Password</span>
-          <input type="password" name="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} />
-        </label>
+        <Field label="Email">
+          {(p) => <input {...p} type="email" name="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.target.value)} autoFocus />}
+        </Field>
+        <Field label="Password">
+          {(p) => <input {...p} type="password" name="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} />}
+        </Field>
         <InlineError message={error} />
         <Button type="submit" variant="primary" busy={busy} disabled={!email || !password} className="btn-block">
           Log in

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { ApiError, post, type Admin } from '../api.ts';
-import { Button } from '../components/controls.tsx';
+import { Button, Field } from '../components/controls.tsx';
 import { InlineError } from '../components/feedback.tsx';
 import { Link } from '../router.tsx';
 import { AuthLayout } from './AuthLayout.tsx';
@@ -55,39 +55,26 @@ export function SetupPage({ setupRequired, onDone }: { setupRequired: boolean; o
     }
   };
 
-  const hint = (key: keyof typeof problems) => (touched && problems[key] ? <small className="field-error">{problems[key]}</small> : null);
+  const shown = (key: keyof typeof problems) => (touched ? problems[key] : undefined);
 
   return (
     <AuthLayout title="Welcome to Pulse" subtitle="Create the first Admin account for this server. You can invite your team afterwards.">
       <form className="form" onSubmit={submit} noValidate>
-        {(
-          <label className="field">
-            <span>Setup token</span>
-            <input name="token" value={token} onChange={(e) => setToken(e.target.value)} className="mono" spellCheck={false} />
-            <small className="muted">{fromUrl ? 'Filled in from your setup link.' : 'Printed on the server console when Pulse starts without an admin.'}</small>
-            {hint('token')}
-          </label>
-        )}
-        <label className="field">
-          <span>Your name</span>
-          <input name="name" autoComplete="name" value={name} onChange={(e) => setName(e.target.value)} maxLength={100} autoFocus />
-          {hint('name')}
-        </label>
-        <label className="field">
-          <span>Email</span>
-          <input type="email" name="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} />
-          {hint('email')}
-        </label>
-        <label className="field">
-          <span>Password</span>
-          <input type="password" name="password" autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} />
-          {hint('password') ?? <small className="muted">At least {MIN_PASSWORD} characters.</small>}
-        </label>
-        <label className="field">
-          <span>Confirm password</span>
-          <input type="password" name="confirm" autoComplete="new-password" value={confirm} onChange={(e) => setConfirm(e.target.value)} />
-          {hint('confirm')}
-        </label>
+        <Field label="Setup token" hint={fromUrl ? 'Filled in from your setup link.' : 'Printed on the server console when Pulse starts without an admin.'} error={shown('token')}>
+          {(p) => <input {...p} name="token" value={token} onChange={(e) => setToken(e.target.value)} className="mono" spellCheck={false} />}
+        </Field>
+        <Field label="Your name" error={shown('name')}>
+          {(p) => <input {...p} name="name" autoComplete="name" value={name} onChange={(e) => setName(e.target.value)} maxLength={100} autoFocus />}
+        </Field>
+        <Field label="Email" error={shown('email')}>
+          {(p) => <input {...p} type="email" name="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} />}
+        </Field>
+        <Field label="Password" hint={shown('password') ? undefined : `At least ${MIN_PASSWORD} characters.`} error={shown('password')}>
+          {(p) => <input {...p} type="password" name="password" autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} />}
+        </Field>
+        <Field label="Confirm password" error={shown('confirm')}>
+          {(p) => <input {...p} type="password" name="confirm" autoComplete="new-password" value={confirm} onChange={(e) => setConfirm(e.target.value)} />}
+        </Field>
         <InlineError message={error} />
         <Button type="submit" variant="primary" busy={busy} className="btn-block">
           Create admin account

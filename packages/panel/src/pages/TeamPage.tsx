@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { ApiError, del, patch, post, query, seg, type Admin, type AuditEntry, type Paged, type Role } from '../api.ts';
-import { Avatar, Badge, Button, Pager } from '../components/controls.tsx';
+import { Avatar, Badge, Button, Field, Pager } from '../components/controls.tsx';
 import { EmptyState, ErrorState, InlineError, Spinner, useToast } from '../components/feedback.tsx';
 import { ConfirmDialog, Modal } from '../components/modal.tsx';
 import { actionLabel, formatDate, formatDateTime, formatRelative } from '../format.ts';
@@ -43,26 +43,23 @@ function AddMember({ onClose, onAdded }: { onClose: () => void; onAdded: (member
       }
     >
       <form id="add-member" className="form" onSubmit={submit} noValidate>
-        <label className="field">
-          <span>Email</span>
-          <input type="email" name="email" value={email} onChange={(e) => setEmail(e.target.value)} autoComplete="off" autoFocus />
-        </label>
-        <label className="field">
-          <span>Name</span>
-          <input name="name" value={name} maxLength={100} onChange={(e) => setName(e.target.value)} autoComplete="off" />
-        </label>
-        <label className="field">
-          <span>Password</span>
-          <input type="password" name="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="new-password" />
-          <small className="muted">At least 8 characters. Share it with them securely.</small>
-        </label>
-        <label className="field">
-          <span>Role</span>
-          <select name="role" value={role} onChange={(e) => setRole(e.target.value as Role)}>
-            <option value="member">Member: view-only</option>
-            <option value="admin">Admin: full access</option>
-          </select>
-        </label>
+        <Field label="Email">
+          {(p) => <input {...p} type="email" name="email" value={email} onChange={(e) => setEmail(e.target.value)} autoComplete="off" autoFocus />}
+        </Field>
+        <Field label="Name">
+          {(p) => <input {...p} name="name" value={name} maxLength={100} onChange={(e) => setName(e.target.value)} autoComplete="off" />}
+        </Field>
+        <Field label="Password" hint="At least 8 characters. Share it with them securely.">
+          {(p) => <input {...p} type="password" name="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="new-password" />}
+        </Field>
+        <Field label="Role">
+          {(p) => (
+            <select {...p} name="role" value={role} onChange={(e) => setRole(e.target.value as Role)}>
+              <option value="member">Member: view-only</option>
+              <option value="admin">Admin: full access</option>
+            </select>
+          )}
+        </Field>
         <InlineError message={error} />
       </form>
     </Modal>
