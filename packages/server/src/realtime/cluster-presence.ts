@@ -196,6 +196,7 @@ export class ClusterPresence {
   #version = 0;
   #quietUntil = 0;
   #heartbeats = 0;
+  #closed = false;
 
   constructor(link: ClusterLink, options: ClusterPresenceOptions, rooms: () => Iterable<ClusterRoomPresence>) {
     this.#link = link;
@@ -228,6 +229,7 @@ export class ClusterPresence {
     const beat = Math.max(50, Math.floor(this.#options.nodeTtlMs / 3));
     await this.heartbeat();
     await this.#compareSecrets();
+    if (this.#closed) return;
     this.#timers.push(setInterval(() => void this.heartbeat(), beat), setInterval(() => void this.checkNodes(), Math.min(beat, 5_000)));
     for (const t of this.#timers) t.unref();
   }
@@ -384,6 +386,7 @@ export class ClusterPresence {
 
   /** Stops heartbeating; this node's users leave the other nodes' presence after the leave grace period. */
   async close(): Promise<void> {
+    this.#closed = true;
     for (const t of this.#timers) clearInterval(t);
     if (!this.#link.ready()) return;
     await this.#link.redis.pexpire(this.#nodeKey(this.nodeId), Math.max(1, this.#options.leaveGraceMs)).catch(() => undefined);
