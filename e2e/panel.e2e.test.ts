@@ -1,7 +1,8 @@
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../packages/server/test/helpers/server.ts';
-import { browserAvailable, launchBrowser, watchConsole, type BrowserSession } from './helpers/browser.ts';
+import { join } from 'node:path';
+import { browserAvailable, launchBrowser, SCREENSHOTS, watchConsole, type BrowserSession } from './helpers/browser.ts';
 
 /**
  * The admin panel in Chromium, as a new operator uses it: first-run setup with the console's
@@ -90,7 +91,8 @@ describe.skipIf(!browserAvailable)('Admin panel in Chromium', { timeout: 60_000 
   let envId: string;
   let widgetServed = false;
 
-  const shot = (page: Page, name: string) => s.screenshot(page, `panel-${name}`);
+  const shot = (page: Page, name: string, fullPage = false) =>
+    fullPage ? page.screenshot({ path: join(SCREENSHOTS, `panel-${name}.png`), fullPage: true }).then(() => undefined) : s.screenshot(page, `panel-${name}`);
   const mint = async (secretKey: string, userId = 'reader', name = 'Rita Reader') =>
     fetch(`${t.url}/auth/token`, {
       method: 'POST',
@@ -193,7 +195,7 @@ describe.skipIf(!browserAvailable)('Admin panel in Chromium', { timeout: 60_000 
     expect(html).not.toContain(keys.secretKey);
     expect(html).toContain(`${keys.secretKey.slice(0, 11)}…`);
     expect(html).toContain(keys.publishableKey);
-    await shot(admin, 'environment');
+    await shot(admin, 'environment', true);
   });
 
   it('connects a client page with those keys (token minted with the sk)', async () => {
@@ -260,7 +262,7 @@ describe.skipIf(!browserAvailable)('Admin panel in Chromium', { timeout: 60_000 
     await expect.poll(() => admin.locator('tr[data-key-status="revoked"]').count()).toBe(2);
     await expect.poll(() => admin.locator('tr[data-key-status="active"]').count()).toBe(2);
     await admin.getByText('Rotated the keys').waitFor();
-    await shot(admin, 'environment-after-rotation');
+    await shot(admin, 'environment-after-rotation', true);
     keys = next;
     await connectClient(keys.publishableKey, keys.secretKey); // back with the new pair
     await expect.poll(() => client.locator('#status').textContent()).toBe('connected');
@@ -345,7 +347,7 @@ describe.skipIf(!browserAvailable)('Admin panel in Chromium', { timeout: 60_000 
     expect(await member.getByRole('button', { name: 'Revoke' }).count()).toBe(0);
     expect(await member.getByRole('button', { name: 'Configure Environment' }).count()).toBe(0);
     expect(await member.getByRole('button', { name: 'Edit name' }).count()).toBe(0);
-    await shot(member, 'member-environment');
+    await shot(member, 'member-environment', true);
     await member.getByRole('button', { name: 'View Configuration' }).click();
     const config = member.getByRole('dialog', { name: 'Configure Environment' });
     await config.getByRole('switch', { name: 'Allow Reactions' }).waitFor();
@@ -419,7 +421,7 @@ describe.skipIf(!browserAvailable)('Admin panel in Chromium', { timeout: 60_000 
     await phone.getByRole('heading', { name: 'API Keys' }).waitFor();
     const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow).toBeLessThanOrEqual(0);
-    await shot(phone, 'mobile-environment');
+    await shot(phone, 'mobile-environment', true);
     await phone.getByRole('button', { name: 'Menu' }).click();
     await phone.getByRole('link', { name: 'Team' }).waitFor();
     await shot(phone, 'mobile-menu');

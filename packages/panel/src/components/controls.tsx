@@ -83,12 +83,12 @@ export function SearchInput({ value, onChange, placeholder, label }: { value: st
   );
 }
 
-export function Pager({ page, totalPages, total, noun, onPage }: { page: number; totalPages: number; total: number; noun: string; onPage: (page: number) => void }) {
+export function Pager({ page, totalPages, total, noun, nouns = `${noun}s`, onPage }: { page: number; totalPages: number; total: number; noun: string; nouns?: string; onPage: (page: number) => void }) {
   if (total === 0) return null;
   return (
     <nav className="pager" aria-label="Pagination">
       <span className="muted">
-        Page {page} of {totalPages} · {total} {total === 1 ? noun : `${noun}s`}
+        Page {page} of {totalPages} · {total} {total === 1 ? noun : nouns}
       </span>
       <div className="pager-buttons">
         <Button size="sm" onClick={() => onPage(page - 1)} disabled={page <= 1}>

@@ -191,7 +191,7 @@ function AuditLog({ envId, version }: { envId: string; version: number }) {
           </tbody>
         </table>
       </div>
-      <Pager page={log.data.page} totalPages={log.data.totalPages} total={log.data.total} noun="entry" onPage={setPage} />
+      <Pager page={log.data.page} totalPages={log.data.totalPages} total={log.data.total} noun="entry" nouns="entries" onPage={setPage} />
     </>
   );
 }
@@ -209,7 +209,10 @@ export function EnvironmentPage({ envId }: { envId: string }) {
   const [rotating, setRotating] = useState(false);
   const [newPair, setNewPair] = useState<KeyPair>();
   const [version, setVersion] = useState(0);
-  const changed = () => setVersion((v) => v + 1);
+  const changed = () => {
+    setVersion((v) => v + 1);
+    analytics.reload();
+  };
 
   if (env.loading && !env.data) return <Spinner label="Loading the environment…" />;
   if (env.error) {
@@ -279,18 +282,6 @@ export function EnvironmentPage({ envId }: { envId: string }) {
       <EnvironmentTabs envId={envId} active="overview" />
 
       <section className="section">
-        <h2>Analytics</h2>
-        {analytics.loading && !analytics.data && <Spinner label="Loading analytics…" />}
-        {analytics.error && <ErrorState error={analytics.error} onRetry={analytics.reload} />}
-        {analytics.data && (
-          <div className="card">
-            <Stats counts={analytics.data.counts} />
-            <ActivityChart days={analytics.data.days} />
-          </div>
-        )}
-      </section>
-
-      <section className="section">
         <div className="section-head">
           <h2>API Keys</h2>
           <p className="muted small">The publishable key goes in your frontend; the secret key stays on your backend and is shown only when created.</p>
@@ -306,6 +297,18 @@ export function EnvironmentPage({ envId }: { envId: string }) {
               changed();
             }}
           />
+        )}
+      </section>
+
+      <section className="section">
+        <h2>Analytics</h2>
+        {analytics.loading && !analytics.data && <Spinner label="Loading analytics…" />}
+        {analytics.error && <ErrorState error={analytics.error} onRetry={analytics.reload} />}
+        {analytics.data && (
+          <div className="card">
+            <Stats counts={analytics.data.counts} />
+            <ActivityChart days={analytics.data.days} />
+          </div>
         )}
       </section>
 
