@@ -69,6 +69,7 @@ for (const driver of ['sqlite', 'postgres'] as const) {
       expect(res.status, JSON.stringify(res.body)).toBe(201);
       expect(res.body.admin).toEqual({ id: expect.stringMatching(/^adm_/), email: OWNER.email, name: OWNER.name, role: 'admin', createdAt: expect.any(String) });
       expect(res.body.csrfToken).toBe(owner.csrfToken);
+      expect(res.setCookies.map((c) => c.split('=')[0]).sort()).toEqual(['pulse_csrf', 'pulse_session']); // each once
       const session = res.setCookies.find((c) => c.startsWith('pulse_session='))!;
       expect(session).toMatch(/; Path=\/panel; SameSite=Strict; HttpOnly; Max-Age=(\d+)/);
       expect(Number(/Max-Age=(\d+)/.exec(session)![1])).toBe(ADMIN_SESSION_TTL_MS / 1000);

@@ -39,5 +39,7 @@ export function setCookie(request: FastifyRequest, reply: FastifyReply, name: st
   if (options.maxAge !== undefined) parts.push(`Max-Age=${options.maxAge}`);
   const existing = reply.getHeader('set-cookie');
   const list = existing === undefined ? [] : Array.isArray(existing) ? existing.map(String) : [String(existing)];
+  // Fastify appends to Set-Cookie on every header() call: replace the whole list instead.
+  reply.removeHeader('set-cookie');
   void reply.header('set-cookie', [...list.filter((c) => !c.startsWith(`${name}=`)), parts.join('; ')]);
 }
