@@ -1,8 +1,10 @@
+import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parseEnvConfigAssignments, PulseError } from '@pulse/protocol';
 import { hashPassword } from './auth/passwords.ts';
 import { newAdminId, nowIso } from './ids.ts';
 import { runClusterCheck } from './cluster-check.ts';
+import { audit, describeChanges } from './panel-api/audit.ts';
 import { optionsFromEnv, type ServerOptions } from './options.ts';
 import { openContext, startPulseServer, type PulseServer } from './server.ts';
 
@@ -48,12 +50,22 @@ async function withContext<T>(options: ServerOptions, fn: (c: Awaited<ReturnType
   }
 }
 
+/** Who ran the CLI, for the audit log the panel shows. */
+function cliUser(): { cli: string } {
+  try {
+    return { cli: userInfo().username };
+  } catch {
+    return { cli: 'unknown user' };
+  }
+}
+
 async function envCommand(args: string[], out: Out, options: ServerOptions): Promise<void> {
   const [sub, ...rest] = args;
-  await withContext(options, async ({ environments }) => {
+  await withContext(options, async ({ environments, store }) => {
     switch (sub) {
       case 'create': {
         const env = await environments.create(need(rest.join(' ').trim(), '<name>'));
+        await audit(store, cliUser(), env.id, 'environment.created', `created "${env.name}" with a new key pair`);
         out.print(
           [
             `Created environment "${env.name}" (${env.id})`,
@@ -75,7 +87,9 @@ async function envCommand(args: string[], out: Out, options: ServerOptions): Pro
       }
       case 'rename': {
         const [envId, ...name] = rest;
-        const env = await environments.rename(need(envId, '<envId>'), need(name.join(' ').trim(), '<name>'));
+        const before = await environments.get(need(envId, '<envId>'));
+        const env = await environments.rename(before.id, need(name.join(' ').trim(), '<name>'));
+        await audit(store, cliUser(), env.id, 'environment.renamed', `"${before.name}" → "${env.name}"`);
         out.print(`Renamed ${env.id} to "${env.name}"`, { id: env.id, name: env.name });
         return;
       }
@@ -90,6 +104,7 @@ async function envCommand(args: string[], out: Out, options: ServerOptions): Pro
       case 'rotate': {
         const envId = need(rest[0], '<envId>');
         const pair = await environments.rotate(envId);
+        await audit(store, cliUser(), envId, 'keys.rotated', `new pair ${pair.publishableKey.slice(0, 11)}… / ${pair.secretKey.slice(0, 11)}…`);
         out.print(
           [
             `Rotated the keys of ${envId}; the old keys stopped working.`,
@@ -103,6 +118,7 @@ async function envCommand(args: string[], out: Out, options: ServerOptions): Pro
       }
       case 'revoke': {
         const key = await environments.revoke(need(rest[0], '<envId>'), need(rest[1], '<keyId|keyPrefix>'));
+        await audit(store, cliUser(), key.environmentId, 'key.revoked', `${key.kind} key ${key.prefix}…`);
         out.print(`Revoked ${key.kind} key ${key.id} (${key.prefix}…)`, { id: key.id, kind: key.kind, prefix: key.prefix, revokedAt: key.revokedAt });
         return;
       }
@@ -115,7 +131,10 @@ async function envCommand(args: string[], out: Out, options: ServerOptions): Pro
         } catch (err) {
           throw new UsageError((err as Error).message);
         }
-        const config = assignments.length ? await environments.updateConfig(id, patch) : await environments.config(id);
+        const before = await environments.config(id);
+        const config = assignments.length ? await environments.updateConfig(id, patch) : before;
+        const changes = describeChanges(before, config);
+        if (changes) await audit(store, cliUser(), id, 'config.updated', changes);
         out.print(
           Object.entries(config)
             .map(([k, v]) => `${k.padEnd(26)} ${String(v)}`)

@@ -209,5 +209,20 @@ for (const driver of ['sqlite', 'postgres'] as const) {
       expectError(await admin.get(`/environments/${id}/audit?foo=1`), 400, 'validation_failed', '"foo"');
       expect((await admin.get(`/environments/${id}/audit?page=2`)).body).toMatchObject({ items: [], page: 2, total: 5 });
     });
+
+    it('logs key and config changes made with the CLI too', async () => {
+      const { spawnSync } = await import('node:child_process');
+      const { fileURLToPath } = await import('node:url');
+      const bin = fileURLToPath(new URL('../bin/pulse.mjs', import.meta.url));
+      const env = (await admin.post('/environments', { name: 'Via CLI' })).body.environment;
+      const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args, '--json'], { env: t.childEnv, encoding: 'utf8' });
+      expect(run('env', 'config', env.id, 'allowImages=false').status).toBe(0);
+      expect(run('env', 'rotate', env.id).status).toBe(0);
+      const items = (await admin.get(`/environments/${env.id}/audit`)).body.items;
+      expect(items.slice(0, 2)).toEqual([
+        expect.objectContaining({ action: 'keys.rotated', actorId: null, actorEmail: null, actorName: expect.stringMatching(/^CLI \(.+\)$/) }),
+        expect.objectContaining({ action: 'config.updated', detail: 'allowImages on → off', actorName: expect.stringMatching(/^CLI /) }),
+      ]);
+    });
   });
 }

@@ -6,7 +6,7 @@ import type { AdminRow, AuditEntry } from '../store/types.ts';
 /** Appends who did what to the audit log. Failures to write it fail the request: no silent gaps. */
 export async function audit(
   store: Store,
-  actor: AdminRow,
+  actor: AdminRow | { cli: string },
   environmentId: string | null,
   action: string,
   detail: string | null = null,
@@ -14,9 +14,10 @@ export async function audit(
   const entry: AuditEntry = {
     id: `aud_${randomBytes(10).toString('hex')}`,
     environmentId,
-    actorId: actor.id,
-    actorName: actor.name,
-    actorEmail: actor.email,
+    // The CLI has no account: it is recorded as "CLI (<system user>)".
+    actorId: 'cli' in actor ? null : actor.id,
+    actorName: 'cli' in actor ? `CLI (${actor.cli})` : actor.name,
+    actorEmail: 'cli' in actor ? null : actor.email,
     action,
     detail,
     createdAt: nowIso(),
