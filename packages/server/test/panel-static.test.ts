@@ -51,7 +51,14 @@ describe('Panel static files', () => {
   });
 
   it('falls back to index.html for client routes', async () => {
-    for (const url of ['/panel/environments', '/panel/environments/env_1/data/rooms/a%2Fb/threads/t1', '/panel/team', '/panel/setup?token=abc']) {
+    for (const url of [
+      '/panel/environments',
+      '/panel/environments/env_1/data/rooms/a%2Fb/threads/t1',
+      '/panel/environments/env_1/data/rooms/100%25', // a room id with a percent sign
+      '/panel/environments/env_1/data/rooms/notes.md', // a room id that looks like a file
+      '/panel/team',
+      '/panel/setup?token=abc',
+    ]) {
       const res = await app.inject({ url });
       expect(res.statusCode, url).toBe(200);
       expect(res.body).toBe(INDEX);

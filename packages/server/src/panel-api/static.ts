@@ -79,13 +79,8 @@ export function registerPanelStatic(app: FastifyInstance, dist: string = PANEL_D
   };
 
   const serve = async (request: FastifyRequest, reply: FastifyReply) => {
-    const rest = (request.params as { '*'?: string })['*'] ?? '';
-    let path: string;
-    try {
-      path = decodeURIComponent(rest);
-    } catch {
-      return reply.status(400).send({ error: { code: 'validation_failed', message: 'path: bad percent-encoding' } });
-    }
+    // Fastify has already percent-decoded the wildcard ("a%2Fb" is "a/b", "100%25" is "100%").
+    const path = (request.params as { '*'?: string })['*'] ?? '';
     const file = normalize(join(root, path));
     const inside = file.startsWith(root) && !path.includes('\0');
     if (inside && path !== '' && path !== 'index.html' && (await isFile(file))) {
@@ -96,8 +91,9 @@ export function registerPanelStatic(app: FastifyInstance, dist: string = PANEL_D
         .header('cache-control', hashed ? 'public, max-age=31536000, immutable' : 'public, max-age=300')
         .send(await readFile(file));
     }
-    // A missing file that looks like one (an old hashed asset, a typo) is a 404, not the app.
-    if (path.startsWith('assets/') || /\.[a-z0-9]{1,6}$/i.test(path)) {
+    // A missing file that looks like one (an old hashed asset, /panel/robots.txt) is a 404, not the
+    // app. Deeper paths are client routes, whatever they end with (a room id may be "notes.md").
+    if (path.startsWith('assets/') || (!path.includes('/') && /\.[a-z0-9]{1,6}$/i.test(path))) {
       return reply.status(404).header('content-type', 'text/plain; charset=utf-8').send('Not found');
     }
     return sendIndex(request, reply);
