@@ -347,6 +347,20 @@ describe.skipIf(!browserAvailable)('Admin panel in Chromium', { timeout: 60_000 
     await shot(admin, 'team');
   });
 
+  it('shows clear empty and not-found states', async () => {
+    const dev = (await admin.evaluate(() => fetch('/panel/api/environments').then((r) => r.json()))).environments.find((e: any) => e.name === 'Development');
+    await admin.goto(`${t.url}/panel/environments/${dev.id}/data`);
+    await admin.getByText('No rooms yet').waitFor();
+    await shot(admin, 'data-empty');
+    await admin.getByRole('searchbox', { name: 'Search rooms by ID' }).fill('nothing-like-this');
+    await admin.getByText('No rooms match “nothing-like-this”').waitFor();
+    await admin.goto(`${t.url}/panel/environments/env_does_not_exist`);
+    await admin.getByText('Environment not found').waitFor();
+    await shot(admin, 'environment-not-found');
+    await admin.goto(`${t.url}/panel/no/such/page`);
+    await admin.getByText('Page not found').waitFor();
+  });
+
   it('lets a Member look but not rotate, revoke, configure or moderate (UI and API)', async () => {
     const context = await s.context();
     context.setDefaultTimeout(10_000);
@@ -444,7 +458,7 @@ describe.skipIf(!browserAvailable)('Admin panel in Chromium', { timeout: 60_000 
   });
 
   it('logged no unexpected errors in the admin console', () => {
-    // The wrong-password step answers 401 on purpose.
-    expect(adminErrors.filter((e) => !/status of 401/.test(e))).toEqual([]);
+    // The wrong-password step answers 401 and the not-found step 404, on purpose.
+    expect(adminErrors.filter((e) => !/status of 40[14]/.test(e))).toEqual([]);
   });
 });

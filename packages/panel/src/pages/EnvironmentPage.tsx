@@ -218,7 +218,11 @@ export function EnvironmentPage({ envId }: { envId: string }) {
   if (env.error) {
     return (
       <div className="page">
-        <ErrorState title={env.error.status === 404 ? 'Environment not found' : 'Could not load the environment'} error={env.error} onRetry={env.error.status === 404 ? undefined : env.reload} />
+        {env.error.status === 404 ? (
+          <ErrorState title="Environment not found" error={new Error(`There is no environment “${envId}”. Check the address, or pick one from the list.`)} />
+        ) : (
+          <ErrorState title="Could not load the environment" error={env.error} onRetry={env.reload} />
+        )}
         <p>
           <Link to="/environments">← All environments</Link>
         </p>
