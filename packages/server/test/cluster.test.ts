@@ -10,10 +10,10 @@ import { postgresAvailable } from './helpers/services.ts';
 
 /**
  * Cluster mode end to end: three `pulse start` processes on one PostgreSQL schema and one Redis
- * prefix, clients on different nodes. Heartbeats are shortened (node TTL 1.5 s) so that a killed
+ * prefix, clients on different nodes. Heartbeats are shortened (node TTL 2 s) so that a killed
  * node's users leave within seconds instead of the production timeout.
  */
-const NODE_TTL_MS = 1500;
+const NODE_TTL_MS = 2000;
 const GRACE_MS = 300;
 
 // One file for everything that touches Redis: the Redis restart below must not hit a suite running beside it.
