@@ -22,7 +22,8 @@ import { newConnectionId } from '../ids.ts';
 import { roomChannel, userChannel, type Bus } from './bus.ts';
 import { Connection, type Delivery } from './connection.ts';
 import { secretFingerprint } from '../cluster/fingerprint.ts';
-import { ClusterPresence, toEntry, type PresenceWire } from './cluster-presence.ts';
+import { ClusterPresence } from './cluster-presence.ts';
+import { toEntry, type PresenceWire } from './cluster-room-presence.ts';
 import { handleMessage, loadRoomState } from './handlers.ts';
 import { LocalRoom } from './room.ts';
 

@@ -1,6 +1,7 @@
 import { LIMITS, ROOM_TICK_MS, type EphemeralEvent } from '@pulse/protocol';
 import type { Connection, Delivery } from './connection.ts';
-import { ClusterRoomPresence, type ClusterPresence, type PresenceWire } from './cluster-presence.ts';
+import type { ClusterPresence } from './cluster-presence.ts';
+import { ClusterRoomPresence, type PresenceWire } from './cluster-room-presence.ts';
 import { RoomPresence, type PresenceChange, type PresenceOutput } from './presence.ts';
 
 /** The latest ephemeral state of one user since the last tick. */

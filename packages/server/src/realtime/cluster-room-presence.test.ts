@@ -1,6 +1,7 @@
 import type { PresenceMember } from '@pulse/protocol';
 import { describe, expect, it } from 'vitest';
-import { aggregate, ClusterRoomPresence, type ClusterPresence, type PresenceWire, type SlotRecord } from './cluster-presence.ts';
+import type { ClusterPresence } from './cluster-presence.ts';
+import { aggregate, ClusterRoomPresence, type PresenceWire, type SlotRecord } from './cluster-room-presence.ts';
 import type { PresenceChange } from './presence.ts';
 
 const member = (userId: string, status: 'online' | 'idle' = 'online', deviceType: 'desktop' | 'mobile' = 'desktop', lastSeen = '2026-01-01T00:00:00.000Z'): PresenceMember => ({
