@@ -69,7 +69,7 @@ export class RedisBus implements Bus, ClusterLink {
     this.#sub = new Redis(options.url, { ...common, connectionName: `pulse:${this.nodeId}:sub`, autoResubscribe: false });
     for (const conn of [this.redis, this.#sub]) {
       conn.on('error', (err: Error) => this.#lost(err.message));
-      conn.on('close', () => this.#lost('connection closed'));
+      conn.on('close', () => this.#lost(this.#lastError || 'connection closed'));
       conn.on('ready', () => this.#ready(conn));
     }
     this.#sub.on('message', (channel: string, message: string) => this.#received(channel, message));
