@@ -1,6 +1,7 @@
 import {
   clientMessageSchema,
   CLOSE_CODES,
+  DURABLE_TYPES,
   LIMITS,
   PulseError,
   type ClientMessage,
@@ -83,20 +84,8 @@ function isEphemeral(m: ClientMessage): boolean {
   return !('ref' in m && m.ref) && !DURABLE.has(m.type);
 }
 
-const DURABLE = new Set<string>([
-  'thread:create',
-  'thread:resolve',
-  'thread:delete',
-  'comment:create',
-  'comment:edit',
-  'comment:delete',
-  'reaction:add',
-  'reaction:remove',
-  'draw:stroke',
-  'draw:clear',
-  'notifications:read',
-  'room:resync',
-]);
+/** Requests that expect an answer: they are refused with rate_limited rather than dropped. */
+const DURABLE = new Set<string>([...DURABLE_TYPES, 'room:resync']);
 
 export async function authenticate(hub: RealtimeHub, conn: Connection, message: ClientMessageOf<'auth'>): Promise<void> {
   const { ctx } = hub;
