@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, type ReadStream, type WriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 /**
@@ -8,6 +8,9 @@ import { dirname, join } from 'node:path';
  * are atomic: a file is staged and renamed into place only when complete, so a crash never
  * leaves a partial file that could be served.
  */
+/** A staged upload untouched this long was abandoned by a crash. */
+const STALE_STAGING_MS = 60 * 60 * 1000;
+
 export interface FileStore {
   /** A writable stage for an upload in progress. */
   stage(): Promise<StagedFile>;
@@ -92,8 +95,22 @@ export class DiskFileStore implements FileStore {
     await rm(this.#path(key), { force: true });
   }
 
-  /** Removes staged files left by a crash. */
-  async cleanStaging(): Promise<void> {
-    await rm(this.#staging, { recursive: true, force: true });
+  /**
+   * Removes staged files left by a crash. Only old ones: with a shared files volume, another
+   * node's upload in progress is also in the staging folder.
+   */
+  async cleanStaging(olderThanMs = STALE_STAGING_MS): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(this.#staging);
+    } catch {
+      return;
+    }
+    const cutoff = Date.now() - olderThanMs;
+    for (const name of names) {
+      const path = join(this.#staging, name);
+      const info = await stat(path).catch(() => undefined);
+      if (info && info.mtimeMs < cutoff) await rm(path, { force: true });
+    }
   }
 }

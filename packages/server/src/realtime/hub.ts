@@ -19,6 +19,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { ServerContext } from '../context.ts';
 import type { RealtimeSink } from '../domain/events.ts';
 import { newConnectionId } from '../ids.ts';
+import { isUnavailable } from '../store/errors.ts';
 import { roomChannel, userChannel, type Bus } from './bus.ts';
 import { Connection, type Delivery } from './connection.ts';
 import { secretFingerprint } from '../cluster/fingerprint.ts';
@@ -188,6 +189,7 @@ export class RealtimeHub implements RealtimeSink {
   #fail(conn: Connection, err: unknown, message: unknown): void {
     const ref = refOf(message);
     if (err instanceof PulseError) return this.error(conn, err.code, err.message, ref);
+    if (isUnavailable(err)) return this.error(conn, 'service_unavailable', undefined, ref);
     console.error('[pulse] realtime handler failed:', err);
     this.error(conn, 'internal_error', undefined, ref);
   }

@@ -1,5 +1,6 @@
 import { PulseError, type ErrorCode } from '@pulse/protocol';
 import type { FastifyError, FastifyInstance } from 'fastify';
+import { isUnavailable } from '../store/errors.ts';
 
 /** Maps Fastify's own errors (body parsing, limits) onto the catalogue. */
 function fromFastify(err: FastifyError): PulseError | undefined {
@@ -29,6 +30,11 @@ export function installErrorHandling(app: FastifyInstance): void {
       const code: ErrorCode = err.statusCode === 413 ? 'payload_too_large' : err.statusCode === 415 ? 'unsupported_media_type' : 'validation_failed';
       const e = new PulseError(code, err.message);
       void reply.status(err.statusCode).send(e.toBody());
+      return;
+    }
+    if (isUnavailable(err)) {
+      request.log.warn({ err }, 'database unavailable');
+      void reply.status(503).header('retry-after', '5').send(new PulseError('service_unavailable').toBody());
       return;
     }
     request.log.error({ err }, 'unhandled error');
