@@ -253,6 +253,12 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('reactions_env_created').on('reactions').columns(['environment_id', 'created_at']).execute();
       },
     },
+    '0005_thread_participants': {
+      async up(db: Kysely<any>) {
+        // Who took part in a thread is asked on every reply (reply notifications): answer it from an index.
+        await db.schema.createIndex('comments_thread_user').on('comments').columns(['environment_id', 'thread_id', 'user_id']).execute();
+      },
+    },
   };
 }
 

@@ -1,3 +1,5 @@
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { FileLinks } from '../files/links.ts';
@@ -23,8 +25,12 @@ export function openSqliteStore(options: SqliteOptions): Store {
   database.pragma('foreign_keys = ON');
   // The CLI writes to the same file while a server runs: wait for the lock rather than fail.
   database.pragma('busy_timeout = 5000');
+  const checkpointer = options.file === ':memory:' ? undefined : startCheckpointer(database, options.file);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
-  return kyselyStore(db, 'sqlite', options.links ?? new FileLinks());
+  return kyselyStore(db, 'sqlite', options.links ?? new FileLinks(), async () => {
+    await checkpointer?.stop();
+    await db.destroy();
+  });
 }
 
 /**
@@ -46,3 +52,40 @@ function withStatementCache(database: BetterSqlite3.Database, max = 500) {
     },
   };
 }
+
+/**
+ * WAL checkpoints copy committed pages into the database file and fsync it; run on the writer's
+ * thread they stall every request behind them for milliseconds. A worker thread with its own
+ * connection checkpoints instead (PASSIVE: it never blocks the writer), and the main connection's
+ * automatic checkpoints are turned off. Should the worker fail, they are turned back on.
+ */
+function startCheckpointer(database: BetterSqlite3.Database, file: string) {
+  const worker = new Worker(CHECKPOINT_WORKER, { eval: true, workerData: { file, intervalMs: 500 } });
+  worker.unref();
+  database.pragma('wal_autocheckpoint = 0');
+  let stopped = false;
+  const fallBack = () => {
+    if (!stopped && database.open) database.pragma('wal_autocheckpoint = 1000');
+  };
+  worker.on('error', (err) => {
+    console.error('[pulse] WAL checkpoint worker failed; checkpointing on the main thread:', err.message);
+    fallBack();
+  });
+  worker.on('exit', fallBack);
+  return {
+    async stop() {
+      stopped = true;
+      await worker.terminate();
+    },
+  };
+}
+
+const CHECKPOINT_WORKER = `
+const { workerData } = require('node:worker_threads');
+const Database = require(${JSON.stringify(createRequire(import.meta.url).resolve('better-sqlite3'))});
+const db = new Database(workerData.file);
+db.pragma('busy_timeout = 1000');
+setInterval(() => {
+  try { db.pragma('wal_checkpoint(PASSIVE)'); } catch {}
+}, workerData.intervalMs);
+`;

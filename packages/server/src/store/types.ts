@@ -238,7 +238,7 @@ export interface ThreadRepo {
   listRoomThreadsWithComments(envId: string, roomId: string): Promise<ThreadWithComments[]>;
   setThreadResolved(envId: string, threadId: string, resolved: boolean, at: string, effects?: Effects): Promise<Sequenced<Thread> | undefined>;
   deleteThread(envId: string, threadId: string, effects?: Effects): Promise<Sequenced<Thread> | undefined>;
-  /** External ids of everyone who commented in the thread, in order of first comment. */
+  /** External ids of everyone who commented in the thread (each once, in no particular order). */
   threadParticipants(envId: string, threadId: string): Promise<string[]>;
 
   /** Throws `thread_not_found` or `already_exists`. */

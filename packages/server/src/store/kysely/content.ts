@@ -318,12 +318,11 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks): UserRepo & 
       const rows = await db
         .selectFrom('comments')
         .select('user_id')
+        .distinct()
         .where('environment_id', '=', envId)
         .where('thread_id', '=', threadId)
-        .orderBy('created_at')
-        .orderBy('id')
         .execute();
-      return [...new Set(rows.map((r) => r.user_id))];
+      return rows.map((r) => r.user_id);
     },
 
     async createComment(envId, comment, effects) {
