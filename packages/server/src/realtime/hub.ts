@@ -90,7 +90,8 @@ export class RealtimeHub implements RealtimeSink {
   readonly #rooms = new Map<string, LocalRoom>();
   readonly #envConnections = new Map<string, Set<Connection>>();
   readonly #envConfigs = new Map<string, EnvConfig>();
-  readonly #userSubscriptions = new Map<string, { count: number; unsubscribe: () => void }>();
+  /** Per user of this node: their sockets (any room) and the subscription to their channel. */
+  readonly #userSubscriptions = new Map<string, { connections: Set<Connection>; unsubscribe: () => void }>();
   readonly #sweeper: NodeJS.Timeout;
   /** Cluster mode (Redis bus): presence shared with the other nodes. */
   readonly #cluster: ClusterPresence | undefined;
@@ -223,7 +224,7 @@ export class RealtimeHub implements RealtimeSink {
       this.#envConnections.delete(identity.envId);
       this.#envConfigs.delete(identity.envId);
     }
-    this.#releaseUser(identity.envId, identity.user.id);
+    this.#releaseUser(conn);
     if (room.connections.size === 0) this.#maybeDisposeRoom(room);
   }
 
@@ -276,7 +277,7 @@ export class RealtimeHub implements RealtimeSink {
     if (!envConns) this.#envConnections.set(envId, (envConns = new Set()));
     envConns.add(conn);
     this.#envConfigs.set(envId, config);
-    this.#retainUser(envId, user.id);
+    this.#retainUser(conn);
     return room;
   }
 
@@ -294,24 +295,27 @@ export class RealtimeHub implements RealtimeSink {
     room.deliver(Buffer.from(payload.slice(1)), delivery);
   }
 
-  #retainUser(envId: string, userId: string): void {
-    const key = `${envId}\u0000${userId}`;
-    const sub = this.#userSubscriptions.get(key);
-    if (sub) {
-      sub.count++;
+  #retainUser(conn: Connection): void {
+    const { envId, user } = conn.identity!;
+    const key = `${envId}\u0000${user.id}`;
+    const existing = this.#userSubscriptions.get(key);
+    if (existing) {
+      existing.connections.add(conn);
       return;
     }
-    const unsubscribe = this.bus.subscribe(userChannel(envId, userId), (payload) => {
+    const connections = new Set([conn]);
+    const unsubscribe = this.bus.subscribe(userChannel(envId, user.id), (payload) => {
       const frame = Buffer.from(payload);
-      for (const conn of this.#envConnections.get(envId) ?? []) if (conn.identity?.user.id === userId) conn.sendFrame(frame, 'durable');
+      for (const c of connections) c.sendFrame(frame, 'durable');
     });
-    this.#userSubscriptions.set(key, { count: 1, unsubscribe });
+    this.#userSubscriptions.set(key, { connections, unsubscribe });
   }
 
-  #releaseUser(envId: string, userId: string): void {
-    const key = `${envId}\u0000${userId}`;
+  #releaseUser(conn: Connection): void {
+    const { envId, user } = conn.identity!;
+    const key = `${envId}\u0000${user.id}`;
     const sub = this.#userSubscriptions.get(key);
-    if (sub && --sub.count === 0) {
+    if (sub && sub.connections.delete(conn) && sub.connections.size === 0) {
       sub.unsubscribe();
       this.#userSubscriptions.delete(key);
     }
