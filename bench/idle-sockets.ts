@@ -10,7 +10,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import WebSocket, { WebSocketServer } from 'ws';
+import { createRequire } from 'node:module';
+import WebSocket from 'ws';
+
+const require = createRequire(import.meta.url);
 
 const { values } = parseArgs({ options: { sockets: { type: 'string', default: '2000' } } });
 const N = Number(values.sockets);
@@ -121,10 +124,6 @@ async function measureBareWs(): Promise<number> {
   child.kill();
   return ((after - before) * 1024) / N;
 }
-
-import { createRequire } from 'node:module';
-const require = createRequire(import.meta.url);
-void WebSocketServer;
 
 const bare = await measureBareWs();
 const pulse = await measurePulse();

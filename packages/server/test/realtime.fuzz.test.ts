@@ -1,4 +1,5 @@
 import {
+  DURABLE_TYPES,
   clientMessageSchema,
   CLOSE_CODES,
   ERROR_CATALOGUE,
@@ -46,18 +47,7 @@ const KNOWN_TYPES = new Set(clientMessageSchema.options.map((o) => o.shape.type.
 /** Codes that only the frame-validation layer (hub + parse) gives; no handler throws them. */
 const VALIDATION_CODES = new Set(['invalid_message', 'unknown_message_type', 'message_too_big', 'already_authenticated']);
 /** Requests that draw from the per-connection durable bucket (40 burst, 10/s). */
-const DURABLE_LIMITED = new Set([
-  'thread:create',
-  'thread:resolve',
-  'thread:delete',
-  'comment:create',
-  'comment:edit',
-  'comment:delete',
-  'reaction:add',
-  'reaction:remove',
-  'draw:stroke',
-  'draw:clear',
-]);
+const DURABLE_LIMITED = new Set<string>(DURABLE_TYPES.filter((t) => t !== 'notifications:read'));
 /** Valid requests that are always answered (ack or error) when they carry a ref. */
 const ANSWERED_WITH_REF = new Set([...DURABLE_LIMITED, 'notifications:read', 'room:resync', 'presence:update', 'presence:heartbeat', 'presence:appear-offline']);
 

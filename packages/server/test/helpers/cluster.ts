@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { Redis } from 'ioredis';
-import type { TestServer } from './server.ts';
+import { apiRequest, type TestServer } from './server.ts';
 import { killHard, spawnServer, type ServerProcess } from './process.ts';
 import { dropSchema, freshSchema, PG_URL, REDIS_URL } from './services.ts';
 
@@ -56,25 +56,6 @@ export interface TestCluster {
   close(): Promise<void>;
 }
 
-async function request(base: string, method: string, path: string, body: unknown, key: string | undefined) {
-  const res = await fetch(base + path, {
-    method,
-    headers: {
-      ...(key ? { authorization: `Bearer ${key}` } : {}),
-      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-    },
-    ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // leave as text
-  }
-  return { status: res.status, body: parsed as any };
-}
-
 /**
  * Starts `count` Pulse processes sharing a fresh PostgreSQL schema, a fresh Redis prefix and one
  * PULSE_SECRET, each with its own data dir. The first creates the Development environment.
@@ -122,7 +103,7 @@ export async function startCluster(count: number, extraEnv: NodeJS.ProcessEnv = 
         publishableKey,
         secretKey,
         process: proc,
-        api: (method, path, body, key = secretKey) => request(proc.url, method, path, body, key),
+        api: (method, path, body, key = secretKey) => apiRequest(proc.url, method, path, body, key),
         asTestServer: undefined as unknown as TestServer,
         kill: () => killHard(proc.child),
       };

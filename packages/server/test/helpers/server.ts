@@ -43,6 +43,26 @@ export function testStorage(driver: Driver) {
   };
 }
 
+/** One REST call with a key; the body is parsed as JSON when it is JSON. */
+export async function apiRequest(base: string, method: string, path: string, body: unknown, key: string | undefined): Promise<{ status: number; body: any }> {
+  const res = await fetch(base + path, {
+    method,
+    headers: {
+      ...(key ? { authorization: `Bearer ${key}` } : {}),
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
+    ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // leave as text
+  }
+  return { status: res.status, body: parsed };
+}
+
 /** A real Pulse server on a random loopback port with its own storage. */
 export async function startTestServer(driver: Driver = 'sqlite', overrides: Partial<ServerOptions> = {}): Promise<TestServer> {
   const storage = testStorage(driver);
@@ -70,24 +90,7 @@ export async function startTestServer(driver: Driver = 'sqlite', overrides: Part
     secretKey: first.secretKey,
     options,
     childEnv: { ...process.env, ...storage.env },
-    async api(method: string, path: string, body?: unknown, key: string = first.secretKey) {
-      const res = await fetch(url + path, {
-        method,
-        headers: {
-          ...(key ? { authorization: `Bearer ${key}` } : {}),
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        },
-        ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
-      });
-      const text = await res.text();
-      let parsed: unknown = text;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        // leave as text
-      }
-      return { status: res.status, body: parsed };
-    },
+    api: (method: string, path: string, body?: unknown, key: string = first.secretKey) => apiRequest(url, method, path, body, key),
     async close() {
       await handle.server.close();
       await storage.cleanup();
