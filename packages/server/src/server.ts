@@ -93,7 +93,9 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
     environments.onChange((change) => environmentChanged(change.environmentId, change.kind));
     const poller = new ControlPoller(
       store,
-      (event) => environmentChanged(event.environmentId, event.kind),
+      (event) => {
+        if (!environments.wroteEvent(event.id)) environmentChanged(event.environmentId, event.kind);
+      },
       (err) => app.log.warn({ err }, 'control log poll failed; retrying'),
     );
 

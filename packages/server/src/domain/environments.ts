@@ -40,9 +40,15 @@ function newPair(): { pair: KeyPair; rows: NewKey[] } {
 export class EnvironmentService {
   readonly #store: Store;
   readonly #listeners = new Set<ControlListener>();
+  readonly #own = new Set<number>();
 
   constructor(store: Store) {
     this.#store = store;
+  }
+
+  /** True for a control-log event this instance wrote (and so already announced to its listeners). */
+  wroteEvent(id: number): boolean {
+    return this.#own.delete(id);
   }
 
   /** Local, synchronous notification of changes made through this instance. */
@@ -52,7 +58,10 @@ export class EnvironmentService {
   }
 
   async #changed(environmentId: string, kind: ControlKind, revokedKeyIds?: string[]) {
-    await this.#store.appendControlEvent(environmentId, kind, nowIso());
+    const id = await this.#store.appendControlEvent(environmentId, kind, nowIso());
+    // Listeners here have applied it already; the control-log poller of this process skips it.
+    this.#own.add(id);
+    if (this.#own.size > 1000) this.#own.delete(this.#own.values().next().value!);
     for (const listener of this.#listeners) listener({ environmentId, kind, ...(revokedKeyIds ? { revokedKeyIds } : {}) });
   }
 

@@ -113,7 +113,8 @@ export interface ControlEvent {
 
 /** A change log that running servers poll, so changes made by the CLI or another node reach them. */
 export interface ControlRepo {
-  appendControlEvent(envId: string | null, kind: string, at: string): Promise<void>;
+  /** Returns the event's id. */
+  appendControlEvent(envId: string | null, kind: string, at: string): Promise<number>;
   controlEventsAfter(id: number, limit: number): Promise<ControlEvent[]>;
   lastControlEventId(): Promise<number>;
 }

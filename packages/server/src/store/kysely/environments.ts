@@ -155,7 +155,12 @@ export function environmentRepo(db: Kysely<Database>): EnvironmentRepo & KeyRepo
     },
 
     async appendControlEvent(envId, kind, at) {
-      await db.insertInto('control_events').values({ environment_id: envId, kind, created_at: at }).execute();
+      const row = await db
+        .insertInto('control_events')
+        .values({ environment_id: envId, kind, created_at: at })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      return Number(row.id);
     },
 
     async controlEventsAfter(id, limit) {
