@@ -124,6 +124,8 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect((await store.getThreadWithComments('env_b', 'th1'))!.comments[0]!.body).toBe('first of th1');
       expect(await store.getThread('env_b', 'th2')).toBeUndefined();
       expect(await store.getComment('env_b', 'th2-c1')).toBeUndefined();
+      expect(await store.commentRoom('env_b', 'th2-c1')).toBeUndefined();
+      expect(await store.commentRoom('env_a', 'th2-c1')).toBe('room-1');
       await expect(
         store.createComment('env_b', { id: 'x1', threadId: 'th2', userId: 'bob', body: 'hi', mentions: [], createdAt: at() }),
       ).rejects.toMatchObject({ code: 'thread_not_found' });

@@ -181,12 +181,9 @@ async function threadInRoom(hub: RealtimeHub, conn: Connection, threadId: string
   return thread;
 }
 
-async function commentInRoom(hub: RealtimeHub, conn: Connection, commentId: string) {
-  const comment = await hub.ctx.store.getComment(conn.identity!.envId, commentId);
-  if (!comment) throw new PulseError('comment_not_found');
-  const thread = await hub.ctx.store.getThread(conn.identity!.envId, comment.threadId);
-  if (!thread || thread.roomId !== conn.identity!.roomId) throw new PulseError('comment_not_found');
-  return comment;
+async function commentInRoom(hub: RealtimeHub, conn: Connection, commentId: string): Promise<void> {
+  const roomId = await hub.ctx.store.commentRoom(conn.identity!.envId, commentId);
+  if (roomId !== conn.identity!.roomId) throw new PulseError('comment_not_found');
 }
 
 function durableRateLimit(conn: Connection): void {

@@ -362,6 +362,11 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks): UserRepo & 
       }
     },
 
+    async commentRoom(envId, commentId) {
+      const r = await db.selectFrom('comments').select('room_id').where('environment_id', '=', envId).where('id', '=', commentId).executeTakeFirst();
+      return r?.room_id;
+    },
+
     async getComment(envId, commentId) {
       const r = await db.selectFrom('comments').selectAll().where('environment_id', '=', envId).where('id', '=', commentId).executeTakeFirst();
       if (!r) return undefined;
