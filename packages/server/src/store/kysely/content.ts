@@ -7,6 +7,7 @@ import { applyAttach, attachmentsOfComments, attachmentsOfRoom, removeAttachment
 import { applyEffects } from './realtime.ts';
 import { bumpSeq, insertRoomIfMissing } from './rooms.ts';
 import type { Database } from '../schema.ts';
+import type { WriteTx } from './writer.ts';
 import type { Effects, PageRequest, RoomRepo, ThreadRepo, UserProfile, UserRepo } from '../types.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -135,8 +136,7 @@ async function upsertUserRow(db: Db, envId: string, profile: UserProfile, at: st
     .executeTakeFirstOrThrow();
 }
 
-export function contentRepo(db: Kysely<Database>, links: FileLinks): UserRepo & RoomRepo & ThreadRepo {
-  const tx = <T>(fn: (trx: Transaction<Database>) => Promise<T>) => db.transaction().execute(fn);
+export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx): UserRepo & RoomRepo & ThreadRepo {
 
   return {
     async upsertUser(envId, profile, at) {

@@ -9,6 +9,7 @@ import { attachmentRepo } from './attachments.ts';
 import { browseRepo } from './browse.ts';
 import { environmentRepo } from './environments.ts';
 import { realtimeRepo } from './realtime.ts';
+import { BatchWriter, type WriteTx } from './writer.ts';
 
 /** Both drivers share this implementation; they differ only in how the Kysely instance is built. */
 export function kyselyStore(
@@ -19,12 +20,14 @@ export function kyselyStore(
   /** The PostgreSQL schema the tables live in, when not the default one. */
   schema?: string,
 ): Store {
+  const writer = new BatchWriter(db, { concurrency: dialect === 'sqlite' ? 1 : 4 });
+  const tx: WriteTx = (work) => writer.run(work);
   return {
     dialect,
     ...environmentRepo(db),
-    ...contentRepo(db, links),
+    ...contentRepo(db, links, tx),
     ...attachmentRepo(db, links),
-    ...realtimeRepo(db),
+    ...realtimeRepo(db, tx),
     ...adminRepo(db),
     ...browseRepo(db, links),
     async migrate() {

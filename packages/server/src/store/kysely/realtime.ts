@@ -2,6 +2,7 @@ import { PulseError, type ActivityEntry, type DrawStroke, type Notification } fr
 import { isUniqueViolation } from '../errors.ts';
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { Database } from '../schema.ts';
+import type { WriteTx } from './writer.ts';
 import type { ActivityRepo, DrawingRepo, Effects, NotificationRepo, StoredNotification } from '../types.ts';
 import { bumpSeq, insertRoomIfMissing } from './rooms.ts';
 
@@ -79,7 +80,7 @@ export async function applyEffects(trx: Db, envId: string, effects: Effects | un
   return { activity, notifications };
 }
 
-export function realtimeRepo(db: Kysely<Database>): NotificationRepo & ActivityRepo & DrawingRepo {
+export function realtimeRepo(db: Kysely<Database>, tx: WriteTx): NotificationRepo & ActivityRepo & DrawingRepo {
   return {
     async listNotifications(envId, userId, limit) {
       const rows = await db
@@ -123,7 +124,7 @@ export function realtimeRepo(db: Kysely<Database>): NotificationRepo & ActivityR
     },
 
     async addStroke(envId, roomId, stroke, maxStrokes) {
-      return db.transaction().execute(async (trx) => {
+      return tx(async (trx) => {
         await insertRoomIfMissing(trx, envId, roomId, stroke.createdAt);
         const row = {
           environment_id: envId,
@@ -160,7 +161,7 @@ export function realtimeRepo(db: Kysely<Database>): NotificationRepo & ActivityR
     },
 
     async clearDrawing(envId, roomId, effects) {
-      return db.transaction().execute(async (trx) => {
+      return tx(async (trx) => {
         await insertRoomIfMissing(trx, envId, roomId, effects?.activity?.createdAt ?? new Date().toISOString());
         const deleted = await trx.deleteFrom('strokes').where('environment_id', '=', envId).where('room_id', '=', roomId).executeTakeFirst();
         const { activity } = await applyEffects(trx, envId, effects);
