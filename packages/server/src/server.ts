@@ -1,7 +1,7 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
+import { secureDataDir } from './data-dir.ts';
 import { loadServerSecret } from './auth/secret.ts';
 import { TokenService } from './auth/tokens.ts';
 import type { ServerContext } from './context.ts';
@@ -41,7 +41,7 @@ export interface PulseServer {
 }
 
 export async function openContext(options: ServerOptions, links = new FileLinks()) {
-  if (!options.databaseUrl) mkdirSync(options.dataDir, { recursive: true });
+  if (!options.databaseUrl) secureDataDir(options.dataDir);
   const store = await openStore({
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
     ...(options.databaseSchema ? { databaseSchema: options.databaseSchema } : {}),

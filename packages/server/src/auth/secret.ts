@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PRIVATE_FILE_MODE, secureDataDir, tightenMode } from '../data-dir.ts';
 
 /**
  * The server secret, from which token-signing keys are derived. Taken from PULSE_SECRET when
@@ -12,7 +13,7 @@ export function loadServerSecret(dataDir: string, fromEnv: string | undefined): 
     if (fromEnv.length < 32) throw new Error('PULSE_SECRET must be at least 32 characters long');
     return { secret: Buffer.from(fromEnv, 'utf8'), created: false, source: 'PULSE_SECRET' };
   }
-  mkdirSync(dataDir, { recursive: true });
+  secureDataDir(dataDir);
   const file = join(dataDir, 'secret.key');
   let created = false;
   try {
@@ -21,7 +22,7 @@ export function loadServerSecret(dataDir: string, fromEnv: string | undefined): 
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
-  if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
+  tightenMode(file, PRIVATE_FILE_MODE);
   const text = readFileSync(file, 'utf8').trim();
   if (text.length < 32) throw new Error(`${file} is corrupt: expected a 64-character hex secret`);
   return { secret: Buffer.from(text, 'utf8'), created, source: file };

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
+import { securePrivateFile, tightenMode, PRIVATE_FILE_MODE } from '../data-dir.ts';
 import { FileLinks } from '../files/links.ts';
 import type { Database } from './schema.ts';
 import { kyselyStore } from './kysely/index.ts';
@@ -19,13 +20,18 @@ export interface SqliteOptions {
 }
 
 export function openSqliteStore(options: SqliteOptions): Store {
+  const onDisk = options.file !== ':memory:';
+  // Admin password hashes and every tenant's content: 0600. SQLite gives the -wal and -shm
+  // files the database file's mode, so the file is created private before SQLite opens it.
+  if (onDisk) securePrivateFile(options.file);
   const database = new BetterSqlite3(options.file);
   database.pragma('journal_mode = WAL');
+  if (onDisk) for (const suffix of ['-wal', '-shm']) tightenMode(options.file + suffix, PRIVATE_FILE_MODE);
   database.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
   database.pragma('foreign_keys = ON');
   // The CLI writes to the same file while a server runs: wait for the lock rather than fail.
   database.pragma('busy_timeout = 5000');
-  const checkpointer = options.file === ':memory:' ? undefined : startCheckpointer(database, options.file);
+  const checkpointer = !onDisk ? undefined : startCheckpointer(database, options.file);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
   return kyselyStore(db, 'sqlite', options.links ?? new FileLinks(), async () => {
     await checkpointer?.stop();
