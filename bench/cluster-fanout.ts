@@ -34,6 +34,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import WebSocket from 'ws';
+import { pulseReady } from './lib.ts';
 
 const { values } = parseArgs({
   options: {
@@ -206,7 +207,7 @@ async function run(s: Scenario, result: Result): Promise<Result> {
   };
   const first = await startNode(env, 'A');
   const pk = /Publishable key\s+(pk_\w+)/.exec(first.out)![1]!;
-  const sk = /Secret key\s+(sk_\w+)/.exec(first.out)![1]!;
+  const sk = pulseReady(first.out)!.sk;
   const envId = /environment \((\S+)\)/.exec(first.out)![1]!;
   const nodes = [first.node];
   for (let i = 1; i < s.nodes; i++) nodes.push((await startNode(env, String.fromCharCode(65 + i))).node);

@@ -11,22 +11,29 @@
  * so does the baseline, bench/baseline/naive-comments.ts (Fastify + better-sqlite3 + ws, no
  * auth), driven by the same generator, so the ratio is printed.
  *
- *   npx tsx bench/comment-delivery.ts [--rate 200] [--rate 200,500,2000] [--seconds 10] [--warmup 2]
- *                                     [--rooms 50] [--per-room 20] [--server pulse,naive] [--retry-noisy 2]
+ *   npx tsx bench/comment-delivery.ts [--rate 500,1000,2000,3000,4000] [--full] [--driver sqlite|postgres]
+ *                                     [--seconds 10] [--warmup 2] [--rooms 50] [--per-room 20]
+ *                                     [--server pulse,naive] [--retry-noisy 2] [--quiet-wait 60]
  *                                     [--cpu-prof DIR] [--json]
+ *
+ * The rates form a ladder: a server "holds" a rate when delivery p99 ≤ 50 ms, nothing is lost and
+ * nothing is refused; a server is not tried above the first rate it fails (--full tries them all).
+ * Lost = acked but not delivered to every other socket of the room, or sent and never answered.
+ * Refused = answered with an error (rate_limited, service_unavailable, …), reported by code.
+ * Printed: p99 at the first rate (500/s) and the largest rate held, Pulse and naive, as ratios.
+ * --driver postgres runs both servers on PostgreSQL at 127.0.0.1:5432/test (PULSE_BENCH_PG_URL),
+ *   each in a fresh schema dropped at the end (Pulse: PULSE_DB_SCHEMA; target: holds ≥ 1,000/s).
  *
  * --retry-noisy K runs a measurement again (up to K times) when other processes on the machine
  *   used more than 15% of a core during it (column other%).
  * Profiling aids for the server child: BENCH_SERVER_NODE_FLAGS="--import ./bench/tools/sql-timing.mjs
  *   --import ./bench/tools/loop-lag.mjs" with SQL_TIMING_OUT=FILE / LOOP_LAG_OUT=FILE (see bench/README.md).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import {
-  baselineReady,
+  boundRun,
+  type Driver,
   fmt,
   GeneratorProbe,
   generatorSaturated,
@@ -39,20 +46,22 @@ import {
   pinSelf,
   pool,
   processCpuMicros,
-  PULSE_BIN,
-  pulseReady,
   readNumber,
+  runCleanups,
   sleep,
-  spawnServer,
+  startComments,
   runQuietly,
   table,
-  type ServerHandle,
   waitForQuiet,
 } from './lib.ts';
 
 const { values } = parseArgs({
   options: {
-    rate: { type: 'string', default: '200' },
+    rate: { type: 'string', default: '500,1000,2000,3000,4000' },
+    full: { type: 'boolean', default: false },
+    driver: { type: 'string', default: 'sqlite' },
+    'quiet-wait': { type: 'string', default: '60' },
+    'p99-limit': { type: 'string', default: '50' },
     seconds: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '2' },
     rooms: { type: 'string', default: '50' },
@@ -73,8 +82,15 @@ const RETRY_NOISY = Number(values['retry-noisy']);
 const SERVERS = values.server.split(',') as Array<'pulse' | 'naive'>;
 const PER_POSTER_MAX = 8;
 const DRAIN_MS = 5000;
+const DRIVER = values.driver as Driver;
+if (DRIVER !== 'sqlite' && DRIVER !== 'postgres') throw new Error(`--driver must be sqlite or postgres, got ${values.driver}`);
+const QUIET_WAIT_MS = Number(values['quiet-wait']) * 1000;
+const P99_LIMIT_MS = Number(values['p99-limit']);
+/** Errors that are the server saying no (explicit back-pressure), not failures. */
+const REFUSALS = new Set(['rate_limited', 'service_unavailable']);
 
 pinSelf();
+boundRun(60);
 
 const COMMENT_CREATED = Buffer.from('{"type":"comment:created"');
 const ACK = Buffer.from('{"type":"ack"');
@@ -104,22 +120,30 @@ interface Result {
   neighbourPct: number;
   errors: Record<string, number>;
   errorCount: number;
-}
-
-async function startServer(kind: 'pulse' | 'naive', rate: number): Promise<{ server: ServerHandle; cleanup: () => void }> {
-  const dataDir = mkdtempSync(join(tmpdir(), `bench-comments-${kind}-`));
-  const nodeFlags = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`, `--cpu-prof-name=comments-${kind}-${rate}.cpuprofile`] : [];
-  const server =
-    kind === 'pulse'
-      ? await spawnServer({ args: [PULSE_BIN, 'start'], env: { PULSE_DATA_DIR: dataDir, PULSE_PORT: '0', PULSE_LOG_LEVEL: 'warn' }, ready: pulseReady, nodeFlags })
-      : await spawnServer({ args: ['--import', 'tsx', 'bench/baseline/naive-comments.ts'], env: { DATA_DIR: dataDir, PORT: '0' }, ready: baselineReady, nodeFlags });
-  return { server, cleanup: () => rmSync(dataDir, { recursive: true, force: true }) };
+  /** Comments answered with an error, by code (whole run). */
+  refused: Record<string, number>;
+  refusedCount: number;
+  /** Acked but missing at one or more of the room's other sockets. */
+  lostUndelivered: number;
+  /** Sent, never acked nor refused within the drain. */
+  lostUnanswered: number;
+  lost: number;
+  holds: boolean;
 }
 
 async function run(kind: 'pulse' | 'naive', rate: number): Promise<Result> {
-  const quiet = await waitForQuiet();
+  const quiet = await waitForQuiet(QUIET_WAIT_MS);
   if (quiet >= 10) console.warn(`  (the machine is still busy: ${fmt(quiet, 0)}% of a core used by other processes; running anyway)`);
-  const { server, cleanup } = await startServer(kind, rate);
+  const nodeFlags = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`, `--cpu-prof-name=comments-${kind}-${rate}.cpuprofile`] : undefined;
+  const server = await startComments(kind, DRIVER, nodeFlags ? { nodeFlags } : {});
+  try {
+    return await measure(kind, rate, server);
+  } finally {
+    await server.stopAndClean();
+  }
+}
+
+async function measure(kind: 'pulse' | 'naive', rate: number, server: Awaited<ReturnType<typeof startComments>>): Promise<Result> {
   const wsUrl = server.url.replace(/^http/, 'ws') + '/';
   const perRoomPosters = Math.min(PER_ROOM, Math.ceil(Math.max(ROOMS, Math.ceil(rate / PER_POSTER_MAX)) / ROOMS));
   const roomOf = (i: number) => `comments-bench-${Math.floor(i / PER_ROOM)}`;
@@ -128,6 +152,10 @@ async function run(kind: 'pulse' | 'naive', rate: number): Promise<Result> {
   const total = Math.round(rate * (WARMUP + SECONDS));
   const firstMeasured = Math.round(rate * WARMUP);
   const sendAt = new Float64Array(total);
+  // Per comment: deliveries seen at the other sockets, and 1 = acked, 2 = answered with an error.
+  const deliveredTo = new Uint16Array(total);
+  const answer = new Uint8Array(total);
+  const refused: Record<string, number> = {};
   let measureFrom = Infinity; // send time of the first measured comment
   const hist = new LatencyHistogram();
   const ackHist = new LatencyHistogram();
@@ -151,8 +179,10 @@ async function run(kind: 'pulse' | 'naive', rate: number): Promise<Result> {
       if (p === -1) return;
       const from = readNumber(data, p + MARK.length);
       const sentAt = readNumber(data, numEnd + 1);
+      const j = readNumber(data, numEnd + 1);
       if (from === self) return;
       deliveredAll++;
+      if (j < total) deliveredTo[j]!++;
       if (sentAt >= measureFrom - 0.0005) {
         delivered++;
         hist.record(now - sentAt);
@@ -166,6 +196,8 @@ async function run(kind: 'pulse' | 'naive', rate: number): Promise<Result> {
         return;
       }
       const j = readNumber(data, p + REF.length);
+      if (answer[j]) return;
+      answer[j] = 1;
       acked++;
       if (j >= firstMeasured) {
         ackedMeasured++;
@@ -173,8 +205,14 @@ async function run(kind: 'pulse' | 'naive', rate: number): Promise<Result> {
       }
     } else if (startsWith(data, ERROR)) {
       const e = JSON.parse(data.toString()) as { code: string; ref?: string };
-      bump(e.code);
-      if (e.ref?.startsWith('c')) failed++;
+      if (e.ref?.startsWith('c')) {
+        const j = Number(e.ref.slice(1));
+        if (answer[j]) return;
+        answer[j] = 2;
+        failed++;
+        if (REFUSALS.has(e.code)) refused[e.code] = (refused[e.code] ?? 0) + 1;
+        else bump(e.code);
+      } else bump(e.code);
     }
   };
 
@@ -247,7 +285,7 @@ async function run(kind: 'pulse' | 'naive', rate: number): Promise<Result> {
         if (j === firstMeasured) measureFrom = at;
         sendAt[j] = at;
         sockets[poster]!.send(
-          `{"type":"comment:create","ref":"c${j}","threadId":"bench-thread-${room}","body":"bench~${poster}~${at}~ comment ${j}${FILLER}"}`,
+          `{"type":"comment:create","ref":"c${j}","threadId":"bench-thread-${room}","body":"bench~${poster}~${at}~${j}~ comment${FILLER}"}`,
         );
       }
       if (sent >= total) {
@@ -269,11 +307,17 @@ async function run(kind: 'pulse' | 'naive', rate: number): Promise<Result> {
   clearInterval(heartbeat);
   stopping = true;
   for (const ws of sockets) ws?.terminate();
-  await server.stop();
-  cleanup();
 
-  const missing = total - acked - failed;
-  if (missing > 0) errors.unanswered = missing;
+  let lostUndelivered = 0;
+  let lostUnanswered = 0;
+  for (let j = 0; j < total; j++) {
+    if (answer[j] === 0) lostUnanswered++;
+    else if (answer[j] === 1 && deliveredTo[j]! < PER_ROOM - 1) lostUndelivered++;
+  }
+  const refusedCount = Object.values(refused).reduce((a, b) => a + b, 0);
+  const errorCount = Object.values(errors).reduce((a, b) => a + b, 0);
+  const p99 = hist.percentile(99);
+  const lost = lostUndelivered + lostUnanswered;
   const serverCpuUs = cpu1 - cpu0;
   return {
     server: kind,
@@ -284,7 +328,7 @@ async function run(kind: 'pulse' | 'naive', rate: number): Promise<Result> {
     delivered,
     expected: ackedMeasured * (PER_ROOM - 1),
     p50: hist.percentile(50),
-    p99: hist.percentile(99),
+    p99,
     max: hist.max,
     ackP50: ackHist.percentile(50),
     ackP99: ackHist.percentile(99),
@@ -296,34 +340,50 @@ async function run(kind: 'pulse' | 'naive', rate: number): Promise<Result> {
     saturated: generatorSaturated(gen),
     neighbourPct,
     errors,
-    errorCount: Object.values(errors).reduce((a, b) => a + b, 0),
+    errorCount,
+    refused,
+    refusedCount,
+    lostUndelivered,
+    lostUnanswered,
+    lost,
+    holds: p99 <= P99_LIMIT_MS && lost === 0 && refusedCount === 0 && errorCount === 0,
   };
 }
 
 console.log(
-  `comment delivery: ${SOCKETS} sockets in ${ROOMS} rooms (${PER_ROOM} per room), ${WARMUP}s warm-up + ${SECONDS}s measured per rate; ` +
-    `server on core 0, generator on core 1 (taskset: ${hasTaskset}); node ${process.version}`,
+  `comment delivery (${DRIVER}): ${SOCKETS} sockets in ${ROOMS} rooms (${PER_ROOM} per room), ${WARMUP}s warm-up + ${SECONDS}s measured per rate; ` +
+    `holds = p99 ≤ ${P99_LIMIT_MS} ms, 0 lost, 0 refused; server on core 0, generator on core 1 (taskset: ${hasTaskset}); node ${process.version}`,
 );
 const results: Result[] = [];
-for (const rate of RATES) {
-  for (const kind of SERVERS) {
-    const r = await runQuietly(() => run(kind, rate), RETRY_NOISY, `${kind} ${rate}/s`);
-    results.push(r);
-    console.log(
-      `  ${kind.padEnd(5)} ${String(rate).padStart(5)}/s (${r.posters} posters): ${fmt(r.achievedPerS, 0)}/s sent, ${fmt(r.ackedPerS, 0)}/s acked, ` +
-        `${r.delivered}/${r.expected} delivered, p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms, max ${fmt(r.max, 1)} ms, ` +
-        `server CPU ${fmt(r.serverCpuPct, 0)}%, generator CPU ${fmt(r.genCpuPct, 0)}% lag p99 ${fmt(r.genLagP99, 1)} ms, neighbours ${fmt(r.neighbourPct, 0)}%` +
-        (r.errorCount ? `, errors ${JSON.stringify(r.errors)}` : '') +
-        (r.saturated ? '  ⚠ GENERATOR SATURATED' : '') +
-        (r.neighbourPct > NEIGHBOUR_WARN_PCT ? '  ⚠ other processes used CPU during this run' : ''),
-    );
+const failedAt = new Set<string>();
+try {
+  for (const rate of RATES) {
+    for (const kind of SERVERS) {
+      if (failedAt.has(kind) && !values.full) continue;
+      const r = await runQuietly(() => run(kind, rate), RETRY_NOISY, `${kind} ${rate}/s`);
+      results.push(r);
+      if (!r.holds) failedAt.add(kind);
+      console.log(
+        `  ${kind.padEnd(5)} ${String(rate).padStart(5)}/s (${r.posters} posters): ${fmt(r.achievedPerS, 0)}/s sent, ${fmt(r.ackedPerS, 0)}/s acked, ` +
+          `${r.delivered}/${r.expected} delivered, p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms, max ${fmt(r.max, 1)} ms, ` +
+          `lost ${r.lost} (${r.lostUndelivered} acked-undelivered, ${r.lostUnanswered} unanswered), refused ${r.refusedCount ? JSON.stringify(r.refused) : 0}, ` +
+          `server CPU ${fmt(r.serverCpuPct, 0)}%, generator CPU ${fmt(r.genCpuPct, 0)}% lag p99 ${fmt(r.genLagP99, 1)} ms, neighbours ${fmt(r.neighbourPct, 0)}%` +
+          (r.errorCount ? `, errors ${JSON.stringify(r.errors)}` : '') +
+          (r.holds ? '  holds' : '  FAILS') +
+          (r.saturated ? '  ⚠ GENERATOR SATURATED' : '') +
+          (r.neighbourPct > NEIGHBOUR_WARN_PCT ? '  ⚠ other processes used CPU during this run' : ''),
+      );
+    }
+    if (SERVERS.every((k) => failedAt.has(k)) && !values.full) break;
   }
+} finally {
+  await runCleanups();
 }
 
 console.log('');
 console.log(
   table(
-    ['server', 'rate/s', 'sent/s', 'acked/s', 'delivered', 'expected', 'p50 ms', 'p99 ms', 'max ms', 'ack p99', 'srv CPU%', 'µs CPU/acked', 'errors', 'gen lag p99', 'other%'],
+    ['server', 'rate/s', 'sent/s', 'acked/s', 'delivered', 'expected', 'p50 ms', 'p99 ms', 'max ms', 'ack p99', 'lost', 'refused', 'errors', 'srv CPU%', 'µs CPU/acked', 'gen lag p99', 'other%', 'holds'],
     results.map((r) => [
       r.server,
       String(r.rate),
@@ -335,24 +395,35 @@ console.log(
       fmt(r.p99, 2),
       fmt(r.max, 1),
       fmt(r.ackP99, 2),
+      String(r.lost),
+      String(r.refusedCount),
+      String(r.errorCount),
       fmt(r.serverCpuPct, 0),
       fmt(r.cpuUsPerComment, 0),
-      String(r.errorCount),
       fmt(r.genLagP99, 1) + (r.saturated ? ' ⚠' : ''),
       fmt(r.neighbourPct, 0) + (r.neighbourPct > NEIGHBOUR_WARN_PCT ? ' ⚠' : ''),
+      r.holds ? 'yes' : 'no',
     ]),
   ),
 );
-if (SERVERS.includes('pulse') && SERVERS.includes('naive')) {
-  console.log('');
-  for (const rate of RATES) {
-    const p = results.find((r) => r.server === 'pulse' && r.rate === rate)!;
-    const n = results.find((r) => r.server === 'naive' && r.rate === rate)!;
-    console.log(
-      `${rate}/s: Pulse/naive p50 ${fmt(p.p50 / n.p50, 2)}×, p99 ${fmt(p.p99 / n.p99, 2)}×, server CPU per comment ${fmt(p.cpuUsPerComment / n.cpuUsPerComment, 2)}×`,
-    );
-  }
+console.log('');
+const first = RATES[0]!;
+const at = (kind: string, rate: number) => results.find((r) => r.server === kind && r.rate === rate);
+const largest = (kind: string) => Math.max(0, ...results.filter((r) => r.server === kind && r.holds).map((r) => r.rate));
+const lowerBound = (kind: string) => (results.filter((r) => r.server === kind).every((r) => r.holds) ? ' (the largest tried: a lower bound)' : '');
+for (const kind of SERVERS) {
+  const r = at(kind, first);
+  console.log(
+    `${kind}: p99 at ${first}/s ${r ? fmt(r.p99, 2) : '-'} ms; largest rate held ${largest(kind) || 'none'}${largest(kind) ? '/s' : ''}${lowerBound(kind)}`,
+  );
 }
+if (SERVERS.includes('pulse') && SERVERS.includes('naive')) {
+  const p = at('pulse', first);
+  const n = at('naive', first);
+  if (p && n) console.log(`Pulse/naive at ${first}/s: p99 ${fmt(p.p99 / n.p99, 2)}×, server CPU per comment ${fmt(p.cpuUsPerComment / n.cpuUsPerComment, 2)}×`);
+  console.log(`Pulse/naive largest rate held: ${largest('naive') ? fmt(largest('pulse') / largest('naive'), 2) + '×' : '-'}`);
+}
+if (DRIVER === 'postgres' && SERVERS.includes('pulse')) console.log(`target (postgres): Pulse holds ≥ 1,000/s: ${largest('pulse') >= 1000 ? 'met' : 'NOT met'}`);
 const sat = results.filter((r) => r.saturated);
 if (sat.length) console.log(`⚠ generator saturated at: ${sat.map((r) => `${r.server} ${r.rate}/s`).join(', ')}; those latencies include queueing in this process.`);
 const noisy = results.filter((r) => r.neighbourPct > NEIGHBOUR_WARN_PCT);

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
 import WebSocket from 'ws';
+import { pulseReady } from './lib.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -61,12 +62,11 @@ async function measurePulse(): Promise<number> {
   const url = await new Promise<string>((resolve) => {
     child.stdout!.on('data', (d) => {
       out += d;
-      const m = /Pulse is running at (\S+)/.exec(out);
-      if (m && /Secret key\s+sk_/.test(out)) resolve(m[1]!);
+      const ready = pulseReady(out);
+      if (ready) resolve(ready.url);
     });
   });
-  const sk = /Secret key\s+(sk_\w+)/.exec(out)![1]!;
-  const pk = /Publishable key\s+(pk_\w+)/.exec(out)![1]!;
+  const { sk, pk } = pulseReady(out)!;
   const tokens = await Promise.all(
     Array.from({ length: 50 }, async (_, i) => {
       const r = await fetch(`${url}/auth/token`, {

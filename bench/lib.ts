@@ -4,8 +4,13 @@
  * from /proc, a fixed-bin latency histogram, and an event-loop lag probe for the generator.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import pg from 'pg';
 
 export const ROOT = new URL('..', import.meta.url).pathname;
 export const PULSE_BIN = new URL('../packages/server/bin/pulse.mjs', import.meta.url).pathname;
@@ -94,6 +99,17 @@ export interface SpawnOptions {
   timeoutMs?: number;
 }
 
+/**
+ * The caller's environment minus what would point a server child at the caller's own services:
+ * a benchmark never inherits DATABASE_URL / REDIS_URL (or a schema / key prefix); it passes its
+ * own explicitly.
+ */
+export function scrubbedEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const k of ['DATABASE_URL', 'REDIS_URL', 'PULSE_DB_SCHEMA', 'PULSE_REDIS_PREFIX', 'PULSE_DATA_DIR', 'PULSE_PORT', 'PULSE_SECRET']) delete env[k];
+  return env;
+}
+
 /** Starts a server as `taskset -c 0 node …` (taskset execs node, so the child pid is node's). */
 export async function spawnServer(o: SpawnOptions): Promise<ServerHandle> {
   // BENCH_SERVER_NODE_FLAGS: extra node flags for every server child (profiling aids).
@@ -101,7 +117,9 @@ export async function spawnServer(o: SpawnOptions): Promise<ServerHandle> {
   const nodeArgs = [...extra, ...(o.nodeFlags ?? []), ...o.args];
   const cmd = hasTaskset ? 'taskset' : process.execPath;
   const args = hasTaskset ? ['-c', '0', process.execPath, ...nodeArgs] : nodeArgs;
-  const child = spawn(cmd, args, { env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT });
+  const child = spawn(cmd, args, { env: { ...scrubbedEnv(), ...o.env }, stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   let out = '';
   const found = await new Promise<{ url: string; pk?: string; sk?: string }>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -140,11 +158,17 @@ export async function spawnServer(o: SpawnOptions): Promise<ServerHandle> {
   };
 }
 
+/**
+ * Pulse's first-run banner: the URL and the keys. When stdout is not a terminal (as here) the
+ * secret key is not printed but written to a 0600 file in the data dir whose path is printed.
+ */
 export function pulseReady(stdout: string) {
   const m = /Pulse is running at (\S+)/.exec(stdout);
   const pk = /Publishable key\s+(pk_\w+)/.exec(stdout);
-  const sk = /Secret key\s+(sk_\w+)/.exec(stdout);
-  return m && pk && sk ? { url: m[1]!, pk: pk[1]!, sk: sk[1]! } : undefined;
+  let sk = /Secret key\s+(sk_\w+)/.exec(stdout)?.[1];
+  const file = /Secret key\s+not printed.*?written to (\S+)/.exec(stdout)?.[1];
+  if (!sk && file) sk = /Secret key\s+(sk_\w+)/.exec(readFileSync(file, 'utf8'))?.[1];
+  return m && pk && sk ? { url: m[1]!, pk: pk[1]!, sk } : undefined;
 }
 
 /** Baselines print `listening at http://127.0.0.1:PORT`. */
@@ -340,3 +364,169 @@ export async function runQuietly<T extends { neighbourPct: number }>(fn: () => P
     console.log(`  (${label}: other processes used ${r.neighbourPct.toFixed(0)}% of a core during the run; running it again)`);
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Cleanup on every exit path: server children are killed and temp data removed on a normal end,
+// an exception, SIGINT/SIGTERM, or the run's time bound; PostgreSQL schemas are dropped on the
+// paths that can still run async code (normal end, exception caught by main, signal, time bound).
+
+const children = new Set<ChildProcess>();
+const tempDirs = new Set<string>();
+const asyncCleanups = new Set<() => Promise<void>>();
+
+function killChildrenSync(): void {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+  tempDirs.clear();
+}
+
+/** Runs the async cleanups (schema drops), each bounded to 5 s. */
+export async function runCleanups(): Promise<void> {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  const all = [...asyncCleanups];
+  asyncCleanups.clear();
+  await Promise.all(all.map((f) => Promise.race([f().catch((e) => console.error(`cleanup failed: ${e}`)), sleep(5000)])));
+  killChildrenSync();
+}
+
+process.once('exit', killChildrenSync);
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    console.error(`\n${sig}: stopping servers, removing temp data`);
+    void runCleanups().finally(() => process.exit(130));
+  });
+}
+
+/**
+ * Bounds the whole run: after `minutes`, servers are stopped, temp data removed and the process
+ * exits with code 2. Call once at the start of a benchmark.
+ */
+export function boundRun(minutes: number): void {
+  setTimeout(() => {
+    console.error(`\nthe run exceeded its bound of ${minutes} min: stopping`);
+    void runCleanups().finally(() => process.exit(2));
+  }, minutes * 60_000).unref();
+}
+
+/** A fresh temp dir, removed by `remove()` or at exit whatever happens. */
+export function tempDir(prefix: string): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.add(path);
+  return {
+    path,
+    remove: () => {
+      rmSync(path, { recursive: true, force: true });
+      tempDirs.delete(path);
+    },
+  };
+}
+
+/** PostgreSQL the benchmarks use (trust auth, database `test`); PULSE_BENCH_PG_URL overrides. */
+export const PG_URL = process.env.PULSE_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** A fresh schema name, dropped by `drop()` or on a signal / time bound (the server creates it). */
+export function pgSchema(tag: string): { name: string; drop: () => Promise<void> } {
+  const name = `bench_${tag}_${process.pid}_${randomBytes(3).toString('hex')}`;
+  const drop = async () => {
+    asyncCleanups.delete(drop);
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect();
+    try {
+      await c.query(`drop schema if exists "${name}" cascade`);
+    } finally {
+      await c.end();
+    }
+  };
+  asyncCleanups.add(drop);
+  return { name, drop };
+}
+
+export type Driver = 'sqlite' | 'postgres';
+
+/**
+ * Starts Pulse (`pulse start`) or the naive baseline (bench/baseline/naive-comments.ts) on a temp
+ * data dir and, with the postgres driver, a fresh schema. `stop()` stops the server and removes
+ * both.
+ */
+export async function startComments(
+  kind: 'pulse' | 'naive',
+  driver: Driver,
+  opts: { nodeFlags?: string[]; pinned?: boolean } = {},
+): Promise<ServerHandle & { stopAndClean: () => Promise<void> }> {
+  const dir = tempDir(`bench-${kind}-`);
+  const schema = driver === 'postgres' ? pgSchema(kind) : undefined;
+  const pgEnv =
+    kind === 'pulse'
+      ? schema && { DATABASE_URL: PG_URL, PULSE_DB_SCHEMA: schema.name }
+      : schema && { NAIVE_DATABASE_URL: PG_URL, NAIVE_DB_SCHEMA: schema.name };
+  try {
+    const server =
+      kind === 'pulse'
+        ? await spawnServer({
+            args: [PULSE_BIN, 'start'],
+            env: { PULSE_DATA_DIR: dir.path, PULSE_PORT: '0', PULSE_LOG_LEVEL: 'warn', ...pgEnv },
+            ready: pulseReady,
+            ...(opts.nodeFlags ? { nodeFlags: opts.nodeFlags } : {}),
+          })
+        : await spawnServer({
+            args: ['--import', 'tsx', 'bench/baseline/naive-comments.ts'],
+            env: { DATA_DIR: dir.path, PORT: '0', ...pgEnv },
+            ready: baselineReady,
+            ...(opts.nodeFlags ? { nodeFlags: opts.nodeFlags } : {}),
+          });
+    return {
+      ...server,
+      stopAndClean: async () => {
+        await server.stop();
+        dir.remove();
+        await schema?.drop();
+      },
+    };
+  } catch (err) {
+    dir.remove();
+    await schema?.drop();
+    throw err;
+  }
+}
+
+/** Resident set size of a process in kB (VmRSS from /proc/<pid>/status). */
+export function rssKb(pid: number): number {
+  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+export interface HttpResult {
+  status: number;
+  body: Buffer;
+}
+
+/**
+ * One HTTP request on a keep-alive agent; rejects after `timeoutMs`. Lighter than fetch for a
+ * load loop: no streams or Response objects, the body is read as one Buffer.
+ */
+export function httpRequest(
+  agent: http.Agent,
+  url: URL,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: string,
+  timeoutMs = 10_000,
+): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { agent, host: url.hostname, port: url.port, method, path, headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) }));
+        res.on('error', reject);
+      },
+    );
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+export const keepAliveAgent = (maxSockets: number) => new http.Agent({ keepAlive: true, maxSockets });

@@ -1,110 +1,246 @@
 /**
- * REST write throughput and latency: POST /api/v1/threads/:id/comments with C concurrent
- * clients for D seconds, against a Pulse server in a child process (pinned to core 0 with
- * taskset when available; this script runs on core 1). Prints writes/s and p50/p99 per driver.
+ * REST throughput, Pulse against the naive baseline in one run (bench/baseline/naive-comments.ts:
+ * Fastify + better-sqlite3 or pg, no auth, no validation):
  *
- *   npx tsx bench/rest-comments.ts [--seconds 10] [--concurrency 16] [--driver sqlite|postgres|both]
+ *   write  POST /api/v1/threads/:id/comments  Pulse: Bearer sk_ authentication, schema validation,
+ *          the comment, its notifications and activity, broadcast to the room (none connected)
+ *   read   GET  /api/v1/threads/:id            a thread of 20 comments
+ *
+ * C keep-alive connections (an http.Agent loop in this process, pinned to core 1; each server a
+ * child process on core 0), each sending its next request as soon as the previous one is
+ * answered, for `--warmup` s (not counted) then `--seconds` s. Reported: requests/s, p50/p99,
+ * non-2xx answers, server CPU per request, and Pulse ÷ naive (targets: write ≥ 0.5×, read ≥ 0.8×).
+ *
+ *   npx tsx bench/rest-comments.ts [--driver sqlite|postgres] [--seconds 5] [--warmup 1]
+ *                                  [--concurrency 32] [--server pulse,naive] [--quiet-wait 30] [--json]
+ *
+ * --driver postgres: both servers on PostgreSQL at 127.0.0.1:5432/test (PULSE_BENCH_PG_URL), each
+ * in a fresh schema dropped at the end.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
+import {
+  boundRun,
+  type Driver,
+  fmt,
+  GeneratorProbe,
+  hasTaskset,
+  httpRequest,
+  keepAliveAgent,
+  LatencyHistogram,
+  NEIGHBOUR_WARN_PCT,
+  NeighbourProbe,
+  pinSelf,
+  processCpuMicros,
+  runCleanups,
+  startComments,
+  table,
+  waitForQuiet,
+} from './lib.ts';
 
 const { values } = parseArgs({
   options: {
-    seconds: { type: 'string', default: '10' },
-    concurrency: { type: 'string', default: '16' },
-    driver: { type: 'string', default: 'both' },
+    seconds: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '1' },
+    concurrency: { type: 'string', default: '32' },
+    driver: { type: 'string', default: 'sqlite' },
+    server: { type: 'string', default: 'pulse,naive' },
+    'quiet-wait': { type: 'string', default: '30' },
+    json: { type: 'boolean', default: false },
   },
 });
 const SECONDS = Number(values.seconds);
+const WARMUP = Number(values.warmup);
 const CONCURRENCY = Number(values.concurrency);
-const PG_URL = process.env.PULSE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const BIN = new URL('../packages/server/bin/pulse.mjs', import.meta.url).pathname;
+const DRIVER = values.driver as Driver;
+if (DRIVER !== 'sqlite' && DRIVER !== 'postgres') throw new Error(`--driver must be sqlite or postgres, got ${values.driver}`);
+const SERVERS = values.server.split(',') as Array<'pulse' | 'naive'>;
+const READ_THREADS = 16;
+const COMMENTS_PER_READ_THREAD = 20;
+const TARGETS = { write: 0.5, read: 0.8 };
 
-const hasTaskset = (() => {
-  try {
-    execFileSync('taskset', ['-c', '0', 'true']);
-    return true;
-  } catch {
-    return false;
-  }
-})();
-if (hasTaskset) execFileSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' });
+pinSelf();
+boundRun(10);
 
-function percentile(sorted: number[], p: number) {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+interface PhaseResult {
+  server: string;
+  phase: 'write' | 'read';
+  reqPerS: number;
+  p50: number;
+  p99: number;
+  max: number;
+  non2xx: Record<string, number>;
+  serverCpuPct: number;
+  cpuUsPerReq: number;
+  genCpuPct: number;
+  neighbourPct: number;
 }
 
-async function run(driver: 'sqlite' | 'postgres') {
-  const dataDir = mkdtempSync(join(tmpdir(), 'pulse-bench-'));
-  const schema = `pulse_bench_${Date.now()}`;
-  const env = {
-    ...process.env,
-    PULSE_DATA_DIR: dataDir,
-    PULSE_PORT: '0',
-    PULSE_LOG_LEVEL: 'warn',
-    ...(driver === 'postgres' ? { DATABASE_URL: PG_URL, PULSE_DB_SCHEMA: schema } : {}),
-  };
-  const cmd = hasTaskset ? 'taskset' : process.execPath;
-  const args = hasTaskset ? ['-c', '0', process.execPath, BIN, 'start'] : [BIN, 'start'];
-  const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  const url = await new Promise<string>((resolve) => {
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /Pulse is running at (\S+)/.exec(out);
-      if (m && /Secret key\s+sk_/.test(out)) resolve(m[1]!);
-    });
-  });
-  const sk = /Secret key\s+(sk_\w+)/.exec(out)![1]!;
-  const headers = { authorization: `Bearer ${sk}`, 'content-type': 'application/json' };
-  await fetch(`${url}/api/v1/users/bench`, { method: 'PUT', headers, body: JSON.stringify({ name: 'Bench' }) });
-  const threads: string[] = [];
-  for (let i = 0; i < CONCURRENCY; i++) {
-    const r = await fetch(`${url}/api/v1/rooms/bench-${i % 8}/threads`, { method: 'POST', headers, body: JSON.stringify({ userId: 'bench', body: 'x' }) });
-    threads.push(((await r.json()) as any).thread.id);
-  }
-  const latencies: number[] = [];
-  let errors = 0;
-  const deadline = performance.now() + SECONDS * 1000;
+type Send = (worker: number, n: number) => Promise<{ status: number; body: Buffer }>;
+
+/** C closed-loop workers for warmup + seconds; only requests started after the warm-up count. */
+async function closedLoop(serverPid: number, send: Send): Promise<Omit<PhaseResult, 'server' | 'phase'>> {
+  const hist = new LatencyHistogram();
+  const non2xx: Record<string, number> = {};
+  const t0 = performance.now();
+  const measureFrom = t0 + WARMUP * 1000;
+  const until = measureFrom + SECONDS * 1000;
+  let cpu0 = 0;
+  let cpu1 = 0;
+  const probe = new GeneratorProbe();
+  const neighbours = new NeighbourProbe(serverPid);
+  let gen = { cpuPct: NaN };
+  let neighbourPct = NaN;
+  const startTimer = setTimeout(() => {
+    cpu0 = processCpuMicros(serverPid);
+    probe.start();
+    neighbours.start();
+  }, WARMUP * 1000);
+  const stopTimer = setTimeout(() => {
+    cpu1 = processCpuMicros(serverPid);
+    gen = probe.stop();
+    neighbourPct = neighbours.stop();
+  }, (WARMUP + SECONDS) * 1000);
   await Promise.all(
-    threads.map(async (threadId, i) => {
-      let n = 0;
-      while (performance.now() < deadline) {
-        const t0 = performance.now();
-        const r = await fetch(`${url}/api/v1/threads/${threadId}/comments`, {
-          method: 'POST',
-          headers,
-          body: JSON.stringify({ userId: 'bench', body: `comment ${i}-${n++} with a realistic amount of text in it` }),
-        });
-        await r.arrayBuffer();
-        if (r.status === 201) latencies.push(performance.now() - t0);
-        else errors++;
+    Array.from({ length: CONCURRENCY }, async (_, w) => {
+      for (let n = 0; ; n++) {
+        const start = performance.now();
+        if (start >= until) return;
+        let status: number | string;
+        try {
+          status = (await send(w, n)).status;
+        } catch (err) {
+          status = (err as Error).message;
+        }
+        const end = performance.now();
+        if (start < measureFrom || end > until) continue;
+        if (typeof status === 'number' && status >= 200 && status < 300) hist.record(end - start);
+        else non2xx[String(status)] = (non2xx[String(status)] ?? 0) + 1;
       }
     }),
   );
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
-  rmSync(dataDir, { recursive: true, force: true });
-  if (driver === 'postgres') {
-    const c = new pg.Client({ connectionString: PG_URL });
-    await c.connect();
-    await c.query(`drop schema if exists ${schema} cascade`);
-    await c.end();
-  }
-  latencies.sort((a, b) => a - b);
+  clearTimeout(startTimer);
+  clearTimeout(stopTimer);
+  const cpuUs = cpu1 - cpu0;
   return {
-    driver,
-    writesPerSecond: Math.round(latencies.length / SECONDS),
-    p50ms: +percentile(latencies, 50).toFixed(2),
-    p99ms: +percentile(latencies, 99).toFixed(2),
-    errors,
+    reqPerS: hist.count / SECONDS,
+    p50: hist.percentile(50),
+    p99: hist.percentile(99),
+    max: hist.max,
+    non2xx,
+    serverCpuPct: cpuUs / 1e4 / SECONDS,
+    cpuUsPerReq: cpuUs / Math.max(1, hist.count),
+    genCpuPct: gen.cpuPct,
+    neighbourPct,
   };
 }
 
-const drivers = values.driver === 'both' ? (['sqlite', 'postgres'] as const) : ([values.driver] as ['sqlite' | 'postgres']);
-console.log(`POST /api/v1/threads/:id/comments, ${CONCURRENCY} concurrent clients, ${SECONDS}s each, taskset: ${hasTaskset}`);
-for (const d of drivers) console.log(JSON.stringify(await run(d)));
+async function run(kind: 'pulse' | 'naive'): Promise<PhaseResult[]> {
+  const quiet = await waitForQuiet(Number(values['quiet-wait']) * 1000);
+  if (quiet >= 10) console.warn(`  (the machine is still busy: ${fmt(quiet, 0)}% of a core used by other processes; running anyway)`);
+  const server = await startComments(kind, DRIVER);
+  const agent = keepAliveAgent(CONCURRENCY);
+  try {
+    const url = new URL(server.url);
+    const headers: Record<string, string> = { 'content-type': 'application/json', ...(server.sk ? { authorization: `Bearer ${server.sk}` } : {}) };
+    const call = async (method: string, path: string, body?: unknown) => {
+      const r = await httpRequest(agent, url, method, path, headers, body === undefined ? undefined : JSON.stringify(body));
+      if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.body}`);
+      return JSON.parse(r.body.toString()) as any;
+    };
+    if (kind === 'pulse') {
+      await call('PUT', '/api/v1/users/bench', { name: 'Bench' });
+      for (let k = 0; k < 5; k++) await call('PUT', `/api/v1/users/reader-${k}`, { name: `Reader ${k}` });
+    }
+    const newThread = async (i: number) =>
+      (await call('POST', `/api/v1/rooms/rest-bench-${i % 8}/threads`, { userId: 'bench', body: 'A thread to comment on' })).thread.id as string;
+
+    // Read set first (the write phase must not grow these threads): 16 threads of 20 comments.
+    const readThreads: string[] = [];
+    for (let i = 0; i < READ_THREADS; i++) {
+      const id = await newThread(i);
+      readThreads.push(id);
+      for (let k = 1; k < COMMENTS_PER_READ_THREAD; k++) {
+        await call('POST', `/api/v1/threads/${id}/comments`, { userId: `reader-${k % 5}`, body: `Comment ${k} with a realistic amount of text in it, about one sentence long.` });
+      }
+    }
+    const check = await call('GET', `/api/v1/threads/${readThreads[0]}`);
+    if (check.comments?.length !== COMMENTS_PER_READ_THREAD) throw new Error(`${kind}: GET thread returned ${check.comments?.length} comments, expected ${COMMENTS_PER_READ_THREAD}`);
+    const writeThreads: string[] = [];
+    for (let i = 0; i < CONCURRENCY; i++) writeThreads.push(await newThread(i));
+
+    const write = await closedLoop(server.pid, (w, n) =>
+      httpRequest(
+        agent,
+        url,
+        'POST',
+        `/api/v1/threads/${writeThreads[w]}/comments`,
+        headers,
+        JSON.stringify({ userId: 'bench', body: `Comment ${w}-${n} with a realistic amount of text in it, about one sentence long.` }),
+      ),
+    );
+    const read = await closedLoop(server.pid, (w, n) => httpRequest(agent, url, 'GET', `/api/v1/threads/${readThreads[(w + n) % READ_THREADS]}`, headers));
+    return [
+      { server: kind, phase: 'write', ...write },
+      { server: kind, phase: 'read', ...read },
+    ];
+  } finally {
+    agent.destroy();
+    await server.stopAndClean();
+  }
+}
+
+console.log(
+  `REST (${DRIVER}): ${CONCURRENCY} keep-alive connections, ${WARMUP}s warm-up + ${SECONDS}s per phase; ` +
+    `write = POST /api/v1/threads/:id/comments, read = GET /api/v1/threads/:id (${COMMENTS_PER_READ_THREAD} comments); ` +
+    `server on core 0, generator on core 1 (taskset: ${hasTaskset}); node ${process.version}`,
+);
+const results: PhaseResult[] = [];
+try {
+  for (const kind of SERVERS) {
+    const rs = await run(kind);
+    results.push(...rs);
+    for (const r of rs) {
+      console.log(
+        `  ${kind.padEnd(5)} ${r.phase.padEnd(5)}: ${fmt(r.reqPerS, 0)} req/s, p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms, ` +
+          `server CPU ${fmt(r.serverCpuPct, 0)}% (${fmt(r.cpuUsPerReq, 0)} µs/req), generator CPU ${fmt(r.genCpuPct, 0)}%, neighbours ${fmt(r.neighbourPct, 0)}%` +
+          (Object.keys(r.non2xx).length ? `, non-2xx ${JSON.stringify(r.non2xx)}` : '') +
+          (r.neighbourPct > NEIGHBOUR_WARN_PCT ? '  ⚠ other processes used CPU during this run' : ''),
+      );
+    }
+  }
+} finally {
+  await runCleanups();
+}
+
+console.log('');
+console.log(
+  table(
+    ['server', 'phase', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'non-2xx', 'srv CPU%', 'µs CPU/req', 'gen CPU%', 'other%'],
+    results.map((r) => [
+      r.server,
+      r.phase,
+      fmt(r.reqPerS, 0),
+      fmt(r.p50, 2),
+      fmt(r.p99, 2),
+      fmt(r.max, 1),
+      String(Object.values(r.non2xx).reduce((a, b) => a + b, 0)),
+      fmt(r.serverCpuPct, 0),
+      fmt(r.cpuUsPerReq, 0),
+      fmt(r.genCpuPct, 0),
+      fmt(r.neighbourPct, 0) + (r.neighbourPct > NEIGHBOUR_WARN_PCT ? ' ⚠' : ''),
+    ]),
+  ),
+);
+if (SERVERS.includes('pulse') && SERVERS.includes('naive')) {
+  console.log('');
+  for (const phase of ['write', 'read'] as const) {
+    const p = results.find((r) => r.server === 'pulse' && r.phase === phase)!;
+    const n = results.find((r) => r.server === 'naive' && r.phase === phase)!;
+    const ratio = p.reqPerS / n.reqPerS;
+    console.log(
+      `${phase}: Pulse/naive req/s ${fmt(ratio, 2)}× (target ≥ ${TARGETS[phase]}×: ${ratio >= TARGETS[phase] ? 'met' : 'NOT met'}), ` +
+        `p99 ${fmt(p.p99 / n.p99, 2)}×, server CPU per request ${fmt(p.cpuUsPerReq / n.cpuUsPerReq, 2)}×`,
+    );
+  }
+}
+if (values.json) console.log(JSON.stringify(results));
