@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ATTACHMENT_FLAGS, PulseError, UNATTACHED_UPLOAD_TTL_MS, type Attachment, type EnvConfig } from '@pulse/protocol';
 import type { FileStore } from '../files/file-store.ts';
+import { safeFilename } from '../files/filename.ts';
 import { inspectMedia } from '../files/media.ts';
 import { nowIso } from '../ids.ts';
 import type { Store } from '../store/index.ts';
@@ -120,10 +121,4 @@ export class AttachmentService {
       }
     }
   }
-}
-
-/** Keeps the name readable but harmless: no paths, no control characters, bounded length. */
-function safeFilename(name: string, mimeType: string): string {
-  const base = (name.split(/[\\/]/).pop() ?? '').replace(/[\u0000-\u001f\u007f"<>|*?:]/g, '_').trim().slice(0, 200);
-  return base || `attachment.${mimeType.split('/')[1]}`;
 }

@@ -2,6 +2,7 @@ import { PulseError } from '@pulse/protocol';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { fileKey, thumbnailKey, type AttachmentService } from '../domain/attachments.ts';
+import { safeFilename } from './filename.ts';
 
 const ID = /^[A-Za-z0-9_-]{1,128}$/;
 
@@ -47,10 +48,12 @@ export function registerFilesRoute(app: FastifyInstance, ctx: ServerContext, att
       if (size === undefined) throw new PulseError('not_found', 'File not found.');
 
       const etag = `"${id}${thumb ? '-thumb' : ''}"`;
+      // Cleaned again when served: names stored before the current rules must not mislead either.
+      const filename = safeFilename(record.filename, record.mimeType);
       void reply.headers({
         'content-type': thumb ? 'image/jpeg' : record.mimeType,
         'x-content-type-options': 'nosniff',
-        'content-disposition': contentDisposition(thumb ? `${record.filename}.jpg` : record.filename),
+        'content-disposition': contentDisposition(thumb ? `${filename}.jpg` : filename),
         'content-security-policy': "default-src 'none'; sandbox",
         'cross-origin-resource-policy': 'cross-origin',
         'access-control-allow-origin': '*',
