@@ -7,6 +7,7 @@ import { runClusterCheck } from './cluster-check.ts';
 import { audit, describeChanges } from './panel-api/audit.ts';
 import { optionsFromEnv, type ServerOptions } from './options.ts';
 import { openContext, startPulseServer, type PulseServer } from './server.ts';
+import { FIRST_RUN_KEYS_FILE, promptHidden, readPasswordFromStdin, removePrivateFile, SETUP_URL_FILE, writePrivateFile } from './cli-secrets.ts';
 
 const USAGE = `Usage: pulse <command> [options]
 
@@ -18,7 +19,9 @@ const USAGE = `Usage: pulse <command> [options]
   env rotate <envId>                      new key pair; the old pair stops working at once
   env revoke <envId> <keyId|keyPrefix>    revoke one key for good
   env config <envId> [key=value …]        show or change the environment's config
-  admin create --email E --password P [--name N] [--role admin|member]
+  admin create --email E [--password-stdin] [--name N] [--role admin|member]
+                                          create a panel account; the password is prompted
+                                          for (no echo) or read from stdin with --password-stdin
 
 Add --json to any env or admin command for one JSON object on stdout.
 Exit codes: 0 success, 2 invalid input or unknown object, 1 anything else.`;
@@ -149,26 +152,49 @@ async function envCommand(args: string[], out: Out, options: ServerOptions): Pro
   });
 }
 
+const PASSWORD_IN_ARGV =
+  '--password is not accepted: a password on the command line is visible to every user in the process list and stays in shell history. ' +
+  'Run the command in a terminal to be prompted, or pipe it: printf \'%s\' "$PASSWORD" | pulse admin create --email … --password-stdin';
+
+/** The new account's password: from stdin (--password-stdin) or a prompt without echo; never from argv. */
+async function readNewPassword(fromStdin: boolean): Promise<string> {
+  if (fromStdin) return readPasswordFromStdin();
+  if (!process.stdin.isTTY) throw new UsageError('no password: pipe it with --password-stdin, or run the command in a terminal to be prompted');
+  const first = await promptHidden('Password (at least 8 characters): ');
+  if (first.length < 8) throw new UsageError('password: must be at least 8 characters');
+  const again = await promptHidden('Repeat the password: ');
+  if (again !== first) throw new UsageError('the two passwords differ');
+  return first;
+}
+
 async function adminCommand(args: string[], out: Out, options: ServerOptions): Promise<void> {
   let parsed;
   try {
     parsed = parseArgs({
       args,
       allowPositionals: true,
-      options: { email: { type: 'string' }, password: { type: 'string' }, name: { type: 'string' }, role: { type: 'string' } },
+      options: {
+        email: { type: 'string' },
+        'password-stdin': { type: 'boolean' },
+        // Only recognised so it can be refused with an explanation.
+        password: { type: 'string' },
+        name: { type: 'string' },
+        role: { type: 'string' },
+      },
     });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
   const { positionals, values } = parsed;
   if (positionals[0] !== 'create') throw new UsageError(positionals[0] ? `unknown command "admin ${positionals[0]}"` : 'missing admin command');
+  if (values.password !== undefined) throw new UsageError(PASSWORD_IN_ARGV);
   const email = need(values.email, '--email').trim().toLowerCase();
   if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw new UsageError(`--email: "${email}" is not an email address`);
-  const password = need(values.password, '--password');
-  if (password.length < 8) throw new UsageError('--password: must be at least 8 characters');
   const role = values.role ?? 'admin';
   if (role !== 'admin' && role !== 'member') throw new UsageError('--role: must be admin or member');
   const name = (values.name ?? email.split('@')[0]!).trim();
+  const password = await readNewPassword(values['password-stdin'] === true);
+  if (password.length < 8) throw new UsageError('password: must be at least 8 characters');
   await withContext(options, async ({ store }) => {
     if (await store.findAdminByEmail(email)) throw new PulseError('already_exists', `An admin with email ${email} already exists.`);
     const id = newAdminId();
@@ -177,31 +203,53 @@ async function adminCommand(args: string[], out: Out, options: ServerOptions): P
   });
 }
 
-function banner(server: PulseServer, hasAdmin: boolean): string {
-  const base = server.ctx.options.publicUrl ?? server.url;
+/**
+ * The start banner. Secrets in it (the first-run secret key, the setup link) are printed only
+ * to an interactive terminal; when stdout goes to a log, they go to 0600 files in the data dir
+ * and the banner says where.
+ */
+function banner(server: PulseServer, hasAdmin: boolean, tty: boolean): string {
+  const { options } = server.ctx;
+  const base = options.publicUrl ?? server.url;
   const lines = [
     '',
     `  Pulse is running at ${base}`,
     '',
     `  Admin panel   ${base}/panel`,
-    server.ctx.options.demo ? `  Demo          ${base}/demo   (mints tokens for anyone: PULSE_DEMO=off in production)` : '  Demo          off (PULSE_DEMO=off)',
+    options.demo ? `  Demo          ${base}/demo   (mints tokens for anyone: PULSE_DEMO=off in production)` : '  Demo          off (PULSE_DEMO=off)',
     `  REST API      ${base}/api/v1   (OpenAPI: ${base}/api/v1/openapi.json)`,
     `  WebSocket     ${base.replace(/^http/, 'ws')}/`,
-    `  Storage       ${server.ctx.options.databaseUrl ? 'PostgreSQL' : `SQLite in ${server.ctx.options.dataDir}`}`,
+    `  Storage       ${options.databaseUrl ? 'PostgreSQL' : `SQLite in ${options.dataDir}`}`,
   ];
   if (server.firstRun) {
-    lines.push(
-      '',
-      `  First run: created the "${server.firstRun.environmentName}" environment (${server.firstRun.environmentId})`,
-      `    Publishable key  ${server.firstRun.publishableKey}`,
-      `    Secret key       ${server.firstRun.secretKey}`,
-      '    The secret key is printed only this once; store it now (or rotate later: npx pulse env rotate <envId>).',
-    );
+    const { environmentName, environmentId, publishableKey, secretKey } = server.firstRun;
+    const keys = [
+      `  First run: created the "${environmentName}" environment (${environmentId})`,
+      `    Publishable key  ${publishableKey}`,
+      `    Secret key       ${secretKey}`,
+    ];
+    lines.push('', ...keys);
+    if (tty) {
+      lines.push('    The secret key is printed only this once; store it now (or rotate later: npx pulse env rotate <envId>).');
+    } else {
+      const file = writePrivateFile(options.dataDir, FIRST_RUN_KEYS_FILE, keys.join('\n').replace(/^ +/gm, '') + '\n');
+      lines[lines.length - 1] = `    Secret key       not printed (stdout is not a terminal): written to ${file} (mode 0600)`;
+      lines.push('    Store it in your backend\'s secrets, then delete that file (or rotate later: npx pulse env rotate <envId>).');
+    }
   }
   if (!hasAdmin) {
     lines.push('', '  No admin yet. Create the first one:');
-    if (server.setupToken) lines.push(`    in the browser:  ${base}/panel/setup?token=${server.setupToken}   (one-time setup token)`);
-    lines.push('    or here:         npx pulse admin create --email you@example.com --password <password>');
+    if (server.setupToken) {
+      const link = `${base}/panel/setup?token=${server.setupToken}`;
+      if (tty) lines.push(`    in the browser:  ${link}   (one-time setup link)`);
+      else {
+        const file = writePrivateFile(options.dataDir, SETUP_URL_FILE, link + '\n');
+        lines.push(`    in the browser:  open the one-time setup link written to ${file} (mode 0600)`);
+      }
+    }
+    lines.push('    or here:         npx pulse admin create --email you@example.com   (asks for the password)');
+  } else {
+    removePrivateFile(options.dataDir, SETUP_URL_FILE); // its token died with the process that made it
   }
   lines.push('');
   return lines.join('\n');
@@ -209,7 +257,7 @@ function banner(server: PulseServer, hasAdmin: boolean): string {
 
 async function start(options: ServerOptions): Promise<number> {
   const server = await startPulseServer(options);
-  process.stdout.write(banner(server, (await server.ctx.store.countAdmins()) > 0) + '\n');
+  process.stdout.write(banner(server, (await server.ctx.store.countAdmins()) > 0, process.stdout.isTTY === true) + '\n');
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       server.app.log.info(`${signal} received, shutting down`);

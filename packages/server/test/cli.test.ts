@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyPassword } from '../src/auth/passwords.ts';
+import { runCliWithInput } from './helpers/hardening.ts';
 import { runCli } from './helpers/process.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 import { postgresAvailable } from './helpers/services.ts';
@@ -107,16 +109,18 @@ for (const driver of ['sqlite', 'postgres'] as const) {
     });
 
     it('creates admins, refusing duplicates and bad input', async () => {
-      const ok = await cli('admin', 'create', '--email', 'Ops@Example.com', '--password', 'correct horse', '--name', 'Ops', '--json');
-      expect(ok.code).toBe(0);
+      const admin = (input: string, ...args: string[]) => runCliWithInput(['admin', 'create', '--password-stdin', ...args], t.childEnv, input);
+      const ok = await admin('correct horse\n', '--email', 'Ops@Example.com', '--name', 'Ops', '--json');
+      expect(ok.code, ok.stderr).toBe(0);
       expect(ok.json).toMatchObject({ email: 'ops@example.com', name: 'Ops', role: 'admin' });
       const stored = await t.server.ctx.store.findAdminByEmail('ops@example.com');
       expect(stored!.passwordHash).toMatch(/^scrypt\$/);
+      expect(await verifyPassword('correct horse', stored!.passwordHash)).toBe(true); // one trailing newline is not part of it
       expect(stored!.passwordHash).not.toContain('correct horse');
-      expect((await cli('admin', 'create', '--email', 'ops@example.com', '--password', 'another one')).code).toBe(2);
-      expect((await cli('admin', 'create', '--email', 'm@example.com', '--password', 'short')).code).toBe(2);
-      expect((await cli('admin', 'create', '--email', 'm@example.com', '--password', 'long enough', '--role', 'owner')).code).toBe(2);
-      const member = await cli('admin', 'create', '--email', 'm@example.com', '--password', 'long enough', '--role', 'member', '--json');
+      expect((await admin('another one', '--email', 'ops@example.com')).code).toBe(2);
+      expect((await admin('short', '--email', 'm@example.com')).code).toBe(2);
+      expect((await admin('long enough', '--email', 'm@example.com', '--role', 'owner')).code).toBe(2);
+      const member = await admin('long enough', '--email', 'm@example.com', '--role', 'member', '--json');
       expect(member.json.role).toBe('member');
     });
 

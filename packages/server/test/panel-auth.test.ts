@@ -273,8 +273,9 @@ for (const driver of ['sqlite', 'postgres'] as const) {
       const { spawnSync } = await import('node:child_process');
       const { fileURLToPath } = await import('node:url');
       const bin = fileURLToPath(new URL('../bin/pulse.mjs', import.meta.url));
-      const run = spawnSync(process.execPath, [bin, 'admin', 'create', '--email', 'cli@example.com', '--password', 'cli password', '--name', 'Cli Admin', '--json'], {
+      const run = spawnSync(process.execPath, [bin, 'admin', 'create', '--email', 'cli@example.com', '--password-stdin', '--name', 'Cli Admin', '--json'], {
         env: t.childEnv,
+        input: 'cli password\n',
         encoding: 'utf8',
       });
       expect(run.status, run.stderr).toBe(0);

@@ -106,6 +106,16 @@ export class Cleanup {
   }
 }
 
+/** `pulse …` with `input` on stdin, as in `printf '%s' "$PW" | pulse admin create … --password-stdin`. */
+export async function runCliWithInput(args: string[], env: NodeJS.ProcessEnv, input: string): Promise<CliRun> {
+  const cleanup = new Cleanup();
+  try {
+    return await cleanup.run(args, env, input);
+  } finally {
+    await cleanup.all();
+  }
+}
+
 export function stopProcess(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve();
