@@ -1,13 +1,16 @@
 import {
   CURSOR_THROTTLE_MS,
+  LIMITS,
   PRESENCE_HEARTBEAT_MS,
   RECONNECT_BASE_DELAY_MS,
   RECONNECT_MAX_DELAY_MS,
   retryPolicyFor,
   type AuthOkPayload,
   type ClientMessage,
+  type ClientMessageOf,
   type CursorPosition,
   type DeviceType,
+  type DURABLE_TYPES,
   type DurableRoomEvent,
   type ErrorCode,
   type PinPosition,
@@ -19,11 +22,13 @@ import {
 import { Emitter } from './emitter.ts';
 import { resolveWebSocket, socketUrl, type SocketConstructor, type SocketLike } from './socket.ts';
 import { PulseState } from './state.ts';
+import { refreshDelay, tokenExpiry } from './token.ts';
 import { httpBase, uploadFile, type UploadOptions } from './upload.ts';
+import { WriteBudget } from './write-budget.ts';
 
 export type ConnectionState = 'connected' | 'connecting' | 'disconnected';
 
-/** Returns a fresh user token; called on every connect and reconnect. */
+/** Returns a fresh user token; called on every connect and reconnect, and before the token expires. */
 export type TokenProvider = () => string | Promise<string>;
 
 export interface PulseClientOptions {
@@ -41,13 +46,24 @@ export interface PulseClientOptions {
   WebSocket?: SocketConstructor;
 }
 
+/** A durable request: stored by the server, acknowledged, queued while offline. */
+export type DurableRequest = ClientMessageOf<(typeof DURABLE_TYPES)[number]>;
+
+/**
+ * Codes of the `error` event: the error catalogue's, plus `not_sent` for a request the client
+ * dropped before the server answered it (it left the room with `setRoom` while the request waited).
+ */
+export type PulseErrorCode = ErrorCode | 'not_sent';
+
 export interface PulseErrorEvent {
-  code: ErrorCode;
+  code: PulseErrorCode;
   message: string;
   /** The request the error answers, when it answers one. */
   ref?: string;
   /** The type of that request. */
-  requestType?: string;
+  requestType?: DurableRequest['type'];
+  /** That request as the client sent it (or would have): its type and fields, with its `ref`. */
+  request?: DurableRequest;
 }
 
 /** Events of `client.on(…)`. */
@@ -56,34 +72,56 @@ export interface ClientEvents {
   connection: ConnectionState;
   'auth:ok': AuthOkPayload;
   'auth:error': { code: ErrorCode; message: string };
-  /** A request failed (its optimistic change has been rolled back). */
+  /** A request failed (its optimistic change is rolled back), or connecting failed. */
   error: PulseErrorEvent;
   /** Durable operations waiting to be sent or acknowledged (the offline queue). */
   queue: number;
 }
 
-type DurableMessage = Extract<ClientMessage, { ref?: string }>;
-
 interface Operation {
   ref: string;
   room: string;
-  message: DurableMessage;
+  message: DurableRequest;
   /** Re-applies the optimistic change (after a state snapshot replaced it). */
   apply: () => void;
+  /** Takes a created object out of the state at once when the server refuses it. */
+  undo?: () => void;
   sends: number;
+  /** The socket it was last sent on: sent again on any other. */
+  sentOn: SocketLike | undefined;
 }
 
 const GAP_WAIT_MS = 1000;
 const TYPING_REFRESH_MS = 2000;
 const TYPING_IDLE_MS = 3000;
+/** After a token refresh, how long the old socket may take to answer the requests sent on it. */
+const DRAIN_TIMEOUT_MS = 5000;
+/** A connection closed for its token is re-opened at once, unless the last such reopen was this recent. */
+const TOKEN_RECONNECT_MIN_INTERVAL_MS = 10_000;
 
 const newId = (prefix: string) => `${prefix}_${globalThis.crypto.randomUUID().replace(/-/g, '')}`;
+const unref = (timer: ReturnType<typeof setTimeout>) => (timer as { unref?: () => void }).unref?.();
 
 function guessDevice(): DeviceType {
   const ua = (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent ?? '';
   if (/iPad|Tablet/i.test(ua)) return 'tablet';
   if (/Mobi|Android|iPhone/i.test(ua)) return 'mobile';
   return 'desktop';
+}
+
+/** Why a request can never be sent (the server would refuse the frame whatever it holds), if it cannot. */
+function unsendable(request: DurableRequest): { code: PulseErrorCode; message: string } | undefined {
+  let text: string;
+  try {
+    text = JSON.stringify(request);
+  } catch (err) {
+    return { code: 'invalid_message', message: `The request cannot be encoded as JSON: ${(err as Error).message}` };
+  }
+  const bytes = new TextEncoder().encode(text).length;
+  if (bytes > LIMITS.wsMessageBytes) {
+    return { code: 'message_too_big', message: `The request is ${bytes} bytes as JSON; frames are limited to ${LIMITS.wsMessageBytes}.` };
+  }
+  return undefined;
 }
 
 /**
@@ -96,17 +134,31 @@ export class PulseClient {
   readonly state = new PulseState();
   readonly #events = new Emitter<ClientEvents>();
   readonly #options: PulseClientOptions;
+  /** The connection in use. */
   #socket: SocketLike | undefined;
+  /** A connection opened on a fresh token, authenticating to replace `#socket` (token refresh). */
+  #standby: SocketLike | undefined;
+  /** The connection `#standby` replaced, kept until it has answered the requests sent on it. */
+  #retiring: SocketLike | undefined;
+  readonly #tokenOf = new WeakMap<SocketLike, string>();
   #connectionState: ConnectionState = 'disconnected';
   #authenticated = false;
   #wanted = false;
   #attempt = 0;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
+  #refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  #drainTimer: ReturnType<typeof setTimeout> | undefined;
+  #pumpTimer: ReturnType<typeof setTimeout> | undefined;
+  #lastTokenReconnect = -Infinity;
+  /** Server clock minus local clock, from the last `auth:ok`. */
+  #clockSkewMs = 0;
+  readonly #writes = new WriteBudget();
   readonly #ops = new Map<string, Operation>();
   #nextRef = 1;
   readonly #buffered = new Map<number, DurableRoomEvent>();
   #gapTimer: ReturnType<typeof setTimeout> | undefined;
+  #resyncing: 'no' | 'sent' | 'again' = 'no';
   #cursor: { pending: CursorPosition | null | undefined; lastSent: number; timer: ReturnType<typeof setTimeout> | undefined } = {
     pending: undefined,
     lastSent: 0,
@@ -168,11 +220,25 @@ export class PulseClient {
   /** Moves to another room without a new client: reconnects and rebuilds state. */
   setRoom(room: string): void {
     if (room === this.#options.room) return;
+    const left = this.#options.room;
     this.#options.room = room;
     // Operations belong to the room they were made in: they cannot follow to another room.
-    for (const [ref, op] of this.#ops) if (op.room !== room) this.#ops.delete(ref);
+    const dropped = [...this.#ops.values()].filter((op) => op.room !== room);
+    for (const op of dropped) this.#ops.delete(op.ref);
     this.#events.emit('queue', this.#ops.size);
     this.#restart();
+    for (const op of dropped) {
+      this.#emitError(
+        {
+          code: 'not_sent',
+          message:
+            op.sends === 0
+              ? `Not sent: the client left room "${left}" before it could send this request.`
+              : `Not confirmed: the client left room "${left}" before the server answered this request; it may have been applied.`,
+        },
+        op,
+      );
+    }
   }
 
   /** Replaces the token (a string or a provider) and re-authenticates. */
@@ -204,24 +270,36 @@ export class PulseClient {
     this.#events.emit('connection', state);
   }
 
+  async #token(): Promise<string> {
+    return typeof this.#options.token === 'function' ? await this.#options.token() : this.#options.token;
+  }
+
+  /** Opens the connection (never rejects: failures are reported and retried). */
   async #open(): Promise<void> {
     const generation = ++this.#generation;
     this.#setState('connecting');
-    let token: string;
-    let Ctor: SocketConstructor;
+    let step = 'connect';
     try {
-      Ctor = await resolveWebSocket(this.#options.WebSocket);
-      token = typeof this.#options.token === 'function' ? await this.#options.token() : this.#options.token;
+      const Ctor = await resolveWebSocket(this.#options.WebSocket);
+      step = 'get a token';
+      const token = await this.#token();
+      if (generation !== this.#generation || !this.#wanted) return;
+      step = 'connect';
+      this.#socket = this.#dial(Ctor, token);
     } catch (err) {
       if (generation !== this.#generation) return;
-      this.#events.emit('error', { code: 'unauthorized', message: `Could not get a token: ${(err as Error).message}` });
-      return this.#scheduleReconnect();
+      this.state.clearLive();
+      this.#events.emit('error', { code: 'unauthorized', message: `Could not ${step}: ${(err as Error).message}` });
+      this.#scheduleReconnect();
     }
-    if (generation !== this.#generation || !this.#wanted) return;
+  }
+
+  /** A new socket that authenticates with `token` as soon as it opens. */
+  #dial(Ctor: SocketConstructor, token: string): SocketLike {
     const socket = new Ctor(socketUrl(this.#options.endpoint));
-    this.#socket = socket;
+    this.#tokenOf.set(socket, token);
     socket.onopen = () => {
-      this.#sendRaw({
+      this.#sendOn(socket, {
         type: 'auth',
         apiKey: this.#options.apiKey,
         token,
@@ -236,28 +314,59 @@ export class PulseClient {
       } catch {
         return;
       }
-      this.#receive(message);
+      this.#receiveFrom(socket, message);
     };
     socket.onerror = () => {};
-    socket.onclose = (ev) => {
-      if (this.#socket !== socket) return;
+    socket.onclose = (ev) => this.#closed(socket, ev.code, ev.reason);
+    return socket;
+  }
+
+  #closed(socket: SocketLike, code: number, reason: string): void {
+    if (socket === this.#socket) {
       this.#socket = undefined;
-      this.#lost(ev.code, ev.reason);
-    };
+      this.#lost(code, reason);
+    } else if (socket === this.#standby) {
+      // The early token refresh failed; the server's close at expiry will be handled instead.
+      this.#standby = undefined;
+    } else if (socket === this.#retiring) {
+      // Requests it did not answer are sent again on the new connection (they are idempotent).
+      this.#retiring = undefined;
+      clearTimeout(this.#drainTimer);
+      this.#pump();
+    }
   }
 
   #lost(code: number, reason: string): void {
+    const wasAuthenticated = this.#authenticated;
     this.#authenticated = false;
     clearInterval(this.#heartbeat);
-    this.state.clearLive();
-    if (!this.#wanted) return this.#setState('disconnected');
+    clearTimeout(this.#refreshTimer);
+    clearTimeout(this.#pumpTimer);
+    this.#resyncing = 'no';
+    this.#closeSide(1000, 'connection lost');
+    if (!this.#wanted) {
+      this.state.clearLive();
+      return this.#setState('disconnected');
+    }
     const policy = retryPolicyFor(code);
-    if (policy === 'never' || (policy === 'refresh-token' && typeof this.#options.token !== 'function')) {
+    const canRefresh = typeof this.#options.token === 'function';
+    if (policy === 'never' || (policy === 'refresh-token' && !canRefresh)) {
       this.#wanted = false;
+      this.state.clearLive();
       this.#setState('disconnected');
       if (code !== 1000) this.#events.emit('error', { code: 'unauthorized', message: `Connection closed (${code} ${reason}); not reconnecting.` });
       return;
     }
+    const now = Date.now();
+    if (policy === 'refresh-token' && wasAuthenticated && now - this.#lastTokenReconnect >= TOKEN_RECONNECT_MIN_INTERVAL_MS) {
+      // A working connection whose token ran out (or whose minting key was revoked): get a fresh
+      // token and reconnect at once. Live state (cursors, typing) is kept: this is a short gap.
+      this.#lastTokenReconnect = now;
+      clearTimeout(this.#reconnectTimer);
+      void this.#open();
+      return;
+    }
+    this.state.clearLive();
     this.#scheduleReconnect();
   }
 
@@ -272,15 +381,28 @@ export class PulseClient {
     this.#reconnectTimer = setTimeout(() => void this.#open(), delay);
   }
 
+  /** Closes the standby and retiring sockets of a token refresh, if any. */
+  #closeSide(code: number, reason: string): void {
+    const side = [this.#standby, this.#retiring];
+    this.#standby = undefined;
+    this.#retiring = undefined;
+    clearTimeout(this.#drainTimer);
+    for (const socket of side) if (socket && (socket.readyState === 0 || socket.readyState === 1)) socket.close(code, reason);
+  }
+
   #teardown(code: number, reason: string): void {
     this.#generation++;
     const socket = this.#socket;
     this.#socket = undefined;
     this.#authenticated = false;
+    this.#resyncing = 'no';
     clearInterval(this.#heartbeat);
     clearTimeout(this.#gapTimer);
+    clearTimeout(this.#refreshTimer);
+    clearTimeout(this.#pumpTimer);
     this.#buffered.clear();
     this.state.clearLive();
+    this.#closeSide(code, reason);
     if (socket && (socket.readyState === 0 || socket.readyState === 1)) socket.close(code, reason);
   }
 
@@ -299,11 +421,19 @@ export class PulseClient {
     else w.removeEventListener!('online', this.#onlineListener);
   }
 
-  #sendRaw(message: ClientMessage): boolean {
-    const socket = this.#socket;
+  #sendOn(socket: SocketLike | undefined, message: ClientMessage): boolean {
     if (!socket || socket.readyState !== 1) return false;
-    socket.send(JSON.stringify(message));
-    return true;
+    try {
+      socket.send(JSON.stringify(message));
+      return true;
+    } catch {
+      // The socket is going away; its close event follows, and queued requests are sent again.
+      return false;
+    }
+  }
+
+  #sendRaw(message: ClientMessage): boolean {
+    return this.#sendOn(this.#socket, message);
   }
 
   /** Sends an ephemeral message now if authenticated; otherwise drops it (it would be stale). */
@@ -311,12 +441,104 @@ export class PulseClient {
     if (this.#authenticated) this.#sendRaw(message);
   }
 
+  // ------------------------------------------------------------------ token refresh
+
+  /** Schedules replacing the connection shortly before its token expires (token functions only). */
+  #scheduleTokenRefresh(): void {
+    clearTimeout(this.#refreshTimer);
+    const token = this.#socket && this.#tokenOf.get(this.#socket);
+    const expiry = token ? tokenExpiry(token) : undefined;
+    if (typeof this.#options.token !== 'function' || expiry === undefined) return;
+    const delay = refreshDelay(expiry - (Date.now() + this.#clockSkewMs));
+    if (delay === undefined) return;
+    this.#refreshTimer = setTimeout(() => void this.#refreshToken(), delay);
+    unref(this.#refreshTimer);
+  }
+
+  /**
+   * Opens a second connection on a fresh token; once it is authenticated it replaces the current
+   * one, which the server would otherwise close at expiry. Never rejects: if anything fails, the
+   * current connection carries on and the close at expiry is handled like any other.
+   */
+  async #refreshToken(): Promise<void> {
+    const current = this.#socket;
+    if (!current || !this.#authenticated || this.#standby || this.#retiring) return;
+    const currentExpiry = tokenExpiry(this.#tokenOf.get(current) ?? '');
+    let token: string;
+    let Ctor: SocketConstructor;
+    try {
+      Ctor = await resolveWebSocket(this.#options.WebSocket);
+      token = await this.#token();
+    } catch (err) {
+      if (current === this.#socket) this.#events.emit('error', { code: 'unauthorized', message: `Could not get a token: ${(err as Error).message}` });
+      return;
+    }
+    if (current !== this.#socket || !this.#authenticated || this.#standby || this.#retiring || !this.#wanted) return;
+    const expiry = tokenExpiry(token);
+    // The same (cached) token again: nothing to gain from a new connection.
+    if (currentExpiry !== undefined && (expiry === undefined || expiry <= currentExpiry)) return;
+    try {
+      this.#standby = this.#dial(Ctor, token);
+    } catch {
+      this.#standby = undefined;
+    }
+  }
+
+  /** The standby connection is authenticated: it becomes the connection, without a gap. */
+  #promote(message: Extract<ServerMessage, { type: 'auth:ok' }>): void {
+    const old = this.#socket;
+    this.#socket = this.#standby;
+    this.#standby = undefined;
+    if (old) {
+      this.#retiring = old;
+      clearTimeout(this.#drainTimer);
+      this.#drainTimer = setTimeout(() => this.#retire(), DRAIN_TIMEOUT_MS);
+      unref(this.#drainTimer);
+    }
+    this.#onAuthOk(message, true);
+    this.#retireIfDrained();
+  }
+
+  #retireIfDrained(): void {
+    const retiring = this.#retiring;
+    if (retiring && ![...this.#ops.values()].some((op) => op.sentOn === retiring)) this.#retire();
+  }
+
+  #retire(): void {
+    const retiring = this.#retiring;
+    this.#retiring = undefined;
+    clearTimeout(this.#drainTimer);
+    if (retiring && (retiring.readyState === 0 || retiring.readyState === 1)) retiring.close(1000, 'token refreshed');
+    this.#pump();
+  }
+
   // ------------------------------------------------------------------ incoming
+
+  #receiveFrom(socket: SocketLike, message: ServerMessage): void {
+    if (socket === this.#socket) return this.#receive(message);
+    if (socket === this.#standby) {
+      if (message.type === 'auth:ok') return this.#promote(message);
+      if (message.type === 'auth:error') {
+        // The fresh token was refused; the current connection carries on until it expires.
+        this.#standby = undefined;
+        socket.close(1000, 'token refused');
+        this.#events.emit('error', { code: message.code, message: `Could not refresh the token: ${message.message}` });
+      }
+      return;
+    }
+    if (socket === this.#retiring) {
+      // Only the answers to the requests sent on it: the new connection carries everything else.
+      if (message.type === 'ack' || (message.type === 'error' && message.ref)) {
+        this.#receive(message);
+        this.#retireIfDrained();
+      }
+    }
+  }
 
   #receive(message: ServerMessage): void {
     switch (message.type) {
       case 'auth:ok':
-        return this.#onAuthOk(message);
+        return this.#onAuthOk(message, false);
       case 'auth:error':
         this.#events.emit('auth:error', { code: message.code, message: message.message });
         return;
@@ -348,38 +570,59 @@ export class PulseClient {
         if (presenceWasOff && message.config.showPresence) this.#resync();
         return;
       }
-      case 'room:state':
+      case 'room:state': {
         this.#buffered.clear();
         clearTimeout(this.#gapTimer);
+        this.#gapTimer = undefined;
         this.state.room(message.room);
         this.#reapplyPending();
+        const again = this.#resyncing === 'again';
+        this.#resyncing = 'no';
+        if (again) this.#resync();
         return;
+      }
       default:
         if ('seq' in message) this.#onDurable(message);
     }
   }
 
-  #onAuthOk(message: Extract<ServerMessage, { type: 'auth:ok' }>): void {
+  /**
+   * A connection is authenticated: load the state, re-apply and send the queue, go 'connected'.
+   * `swap`: it replaces a working connection (token refresh); the state is only replaced if the
+   * snapshot is newer than what the old connection delivered.
+   */
+  #onAuthOk(message: Extract<ServerMessage, { type: 'auth:ok' }>, swap: boolean): void {
+    const { type: _type, ...payload } = message;
+    // Not yet sendable: a listener of the state events below that makes a change gets it queued
+    // behind the operations already waiting, which go out first, in order.
+    this.#authenticated = false;
+    const replaceRoom = !swap || payload.room.seq > this.state.seq;
+    if (replaceRoom) {
+      this.#buffered.clear();
+      clearTimeout(this.#gapTimer);
+      this.#gapTimer = undefined;
+    }
+    // A resync asked for on the replaced connection is answered there, and that answer is ignored.
+    const resyncLost = swap && !replaceRoom && this.#resyncing !== 'no';
+    this.state.authenticated(payload, replaceRoom);
+    if (replaceRoom) this.#reapplyPending();
+    const serverNow = Date.parse(payload.serverTime);
+    this.#clockSkewMs = Number.isFinite(serverNow) ? serverNow - Date.now() : 0;
     this.#authenticated = true;
     this.#attempt = 0;
-    this.#buffered.clear();
-    const { type: _type, ...payload } = message;
-    this.state.authenticated(payload);
-    this.#reapplyPending();
-    this.#setState('connected');
-    this.#events.emit('auth:ok', payload);
-    // Queued operations go out in the order they were made.
-    for (const op of this.#ops.values()) {
-      if (op.room !== this.#options.room) continue;
-      op.sends++;
-      this.#sendRaw(op.message);
-    }
+    this.#resyncing = 'no';
+    this.#writes.reset();
+    this.#pump();
+    if (resyncLost) this.#resync();
     // Presence choices survive reconnects.
     if (this.#status !== 'online') this.#sendRaw({ type: 'presence:update', status: this.#status });
     if (this.#appearOffline) this.#sendRaw({ type: 'presence:appear-offline', appearOffline: true });
     clearInterval(this.#heartbeat);
     this.#heartbeat = setInterval(() => this.#sendLive({ type: 'presence:heartbeat' }), PRESENCE_HEARTBEAT_MS);
-    (this.#heartbeat as { unref?: () => void }).unref?.();
+    unref(this.#heartbeat);
+    this.#scheduleTokenRefresh();
+    this.#setState('connected');
+    this.#events.emit('auth:ok', payload);
   }
 
   #reapplyPending(): void {
@@ -388,20 +631,25 @@ export class PulseClient {
 
   #onError(message: Extract<ServerMessage, { type: 'error' }>): void {
     const op = message.ref ? this.#ops.get(message.ref) : undefined;
-    if (op) {
-      this.#ops.delete(op.ref);
-      this.#events.emit('queue', this.#ops.size);
-      // A delete resent after a reconnect may find its work already done.
-      const alreadyDone = op.sends > 1 && message.code.endsWith('_not_found') && /delete|remove/.test(op.message.type);
-      if (alreadyDone) return;
-      this.#resync();
+    if (!op) {
+      // A connection-level notice. An expiring token is the client's business when it can get a new one.
+      if (message.code === 'token_expired' && !message.ref && typeof this.#options.token === 'function') return;
+      this.#emitError({ code: message.code, message: message.message, ...(message.ref ? { ref: message.ref } : {}) });
+      return;
     }
-    this.#events.emit('error', {
-      code: message.code,
-      message: message.message,
-      ...(message.ref ? { ref: message.ref } : {}),
-      ...(op ? { requestType: op.message.type } : {}),
-    });
+    this.#ops.delete(op.ref);
+    this.#events.emit('queue', this.#ops.size);
+    // A delete resent after a reconnect may find its work already done.
+    const alreadyDone = op.sends > 1 && message.code.endsWith('_not_found') && /delete|remove/.test(op.message.type);
+    if (alreadyDone) return;
+    // Roll back: a refused creation leaves at once; the server's copy of the room replaces the rest.
+    op.undo?.();
+    this.#resync();
+    this.#emitError({ code: message.code, message: message.message }, op);
+  }
+
+  #emitError(error: { code: PulseErrorCode; message: string; ref?: string }, op?: Operation): void {
+    this.#events.emit('error', op ? { ...error, ref: op.ref, requestType: op.message.type, request: op.message } : error);
   }
 
   #onDurable(event: DurableRoomEvent): void {
@@ -431,23 +679,63 @@ export class PulseClient {
     }
   }
 
+  /** Asks for the room's state; one request at a time, and one more if asked again meanwhile. */
   #resync(): void {
-    this.#sendLive({ type: 'room:resync' });
+    if (!this.#authenticated) return;
+    if (this.#resyncing !== 'no') {
+      this.#resyncing = 'again';
+      return;
+    }
+    this.#resyncing = 'sent';
+    this.#sendRaw({ type: 'room:resync' });
   }
 
   // ------------------------------------------------------------------ durable operations
 
-  #enqueue(message: DurableMessage, apply: () => void): string {
+  /**
+   * Applies a change at once and queues its request. A request that could never be sent is
+   * neither applied nor queued: it is reported on `error`.
+   */
+  #enqueue(message: DurableRequest, apply: () => void, undo?: () => void): void {
     const ref = String(this.#nextRef++);
-    const op: Operation = { ref, room: this.#options.room, message: { ...message, ref } as DurableMessage, apply, sends: 0 };
+    const request = { ...message, ref } as DurableRequest;
+    const problem = unsendable(request);
+    if (problem) {
+      const op: Operation = { ref, room: this.#options.room, message: request, apply, sends: 0, sentOn: undefined };
+      queueMicrotask(() => this.#emitError(problem, op));
+      return;
+    }
+    const op: Operation = { ref, room: this.#options.room, message: request, apply, ...(undo ? { undo } : {}), sends: 0, sentOn: undefined };
     this.#ops.set(ref, op);
     apply();
-    if (this.#authenticated) {
-      op.sends++;
-      this.#sendRaw(op.message);
-    }
+    this.#pump();
     this.#events.emit('queue', this.#ops.size);
-    return ref;
+  }
+
+  /**
+   * Sends the queued requests not yet sent on the current connection, in the order they were
+   * made, within the write budget (the rest follow as it refills). Nothing goes out while the
+   * connection a token refresh replaced still owes answers: the server orders requests per
+   * connection, so a later request must not overtake them on the new one.
+   */
+  #pump(): void {
+    clearTimeout(this.#pumpTimer);
+    this.#pumpTimer = undefined;
+    const socket = this.#socket;
+    if (!socket || !this.#authenticated) return;
+    const retiring = this.#retiring;
+    if (retiring && [...this.#ops.values()].some((op) => op.sentOn === retiring)) return;
+    for (const op of this.#ops.values()) {
+      if (op.sentOn === socket || op.room !== this.#options.room) continue;
+      const wait = this.#writes.take();
+      if (wait > 0) {
+        this.#pumpTimer = setTimeout(() => this.#pump(), wait);
+        return;
+      }
+      if (!this.#sendOn(socket, op.message)) return;
+      op.sentOn = socket;
+      op.sends++;
+    }
   }
 
   #me(): string {
@@ -484,6 +772,7 @@ export class PulseClient {
           updatedAt: now,
           comments: [{ id: commentId, threadId: id, userId, body, mentions, createdAt: now, editedAt: null, reactions: [], attachments: [] }],
         }),
+      () => this.state.dropOptimisticThread(id),
     );
     return id;
   }
@@ -496,6 +785,7 @@ export class PulseClient {
     this.#enqueue(
       { type: 'comment:create', id, threadId, body, mentions, ...(attachmentIds.length ? { attachmentIds } : {}) },
       () => this.state.optimisticComment({ id, threadId, userId, body, mentions, createdAt: now, editedAt: null, reactions: [], attachments: [] }),
+      () => this.state.dropOptimisticComment(id),
     );
     return id;
   }
@@ -543,8 +833,10 @@ export class PulseClient {
     const userId = this.#me();
     const id = newId('stroke');
     const now = new Date().toISOString();
-    this.#enqueue({ type: 'draw:stroke', id, points, color, width }, () =>
-      this.state.optimisticStroke({ id, userId, points, color, width, createdAt: now }),
+    this.#enqueue(
+      { type: 'draw:stroke', id, points, color, width },
+      () => this.state.optimisticStroke({ id, userId, points, color, width, createdAt: now }),
+      () => this.state.dropOptimisticStroke(id),
     );
     return id;
   }

@@ -118,12 +118,15 @@ export class PulseState {
 
   // ------------------------------------------------------------------ snapshots
 
-  /** @internal Replaces everything with an `auth:ok` payload. */
-  authenticated(payload: AuthOkPayload): void {
+  /**
+   * @internal Replaces everything with an `auth:ok` payload; with `replaceRoom` false, keeps the
+   * room as it is (a token refresh's new connection, when the old one is already as current).
+   */
+  authenticated(payload: AuthOkPayload, replaceRoom = true): void {
     this.#user = payload.user;
     this.#config = payload.config;
     this.#notifications = payload.notifications;
-    this.room(payload.room);
+    if (replaceRoom) this.room(payload.room);
     this.#events.emit('config', this.#config);
     this.#events.emit('notifications', this.#notifications);
     this.#events.emit('auth', payload.user);
@@ -335,7 +338,28 @@ export class PulseState {
   }
   /** @internal */
   optimisticStroke(stroke: DrawStroke): void {
-    this.#drawing = [...this.#drawing, stroke];
+    if (!this.#drawing.some((d) => d.id === stroke.id)) this.#drawing = [...this.#drawing, stroke];
+  }
+
+  // ------------------------------------------------------------------ rollback of refused creations
+
+  /** @internal The server refused to create the thread: it leaves the state (if not stored after all). */
+  dropOptimisticThread(threadId: string): void {
+    if (!this.#threads.get(threadId)?.pending) return;
+    this.#removeThread(threadId);
+    this.#emitThreads();
+  }
+  /** @internal */
+  dropOptimisticComment(commentId: string): void {
+    if (!this.#commentThread.has(commentId)) return;
+    this.#removeComment(commentId);
+    this.#emitThreads();
+  }
+  /** @internal */
+  dropOptimisticStroke(strokeId: string): void {
+    if (!this.#drawing.some((d) => d.id === strokeId)) return;
+    this.#drawing = this.#drawing.filter((d) => d.id !== strokeId);
+    this.#events.emit('drawing', this.#drawing);
   }
 
   // ------------------------------------------------------------------ presence, notifications

@@ -1,6 +1,6 @@
 import { DEFAULT_ENV_CONFIG, type ServerMessage } from '@pulse/protocol/lite';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { PulseClient } from '../src/index.ts';
+import { PulseClient, type PulseErrorEvent } from '../src/index.ts';
 import type { SocketLike } from '../src/socket.ts';
 
 /** A scripted socket: records what the client sends and lets the test play the server. */
@@ -59,6 +59,9 @@ const thread = (id: string) => ({
   updatedAt: '2026-01-01T00:00:00.000Z',
   comments: [],
 });
+
+/** An unsigned JWT-shaped token with an `exp` claim (the client reads it without verifying). */
+const jwt = (exp: number) => `e30.${Buffer.from(JSON.stringify({ sub: 'alice', exp })).toString('base64url')}.sig`;
 
 /** Lets pending promise callbacks run (timers are faked, so this cannot use setTimeout). */
 const flush = async () => {
@@ -187,6 +190,244 @@ describe('PulseClient (scripted server)', () => {
     s.serverSends({ type: 'error', code: 'not_author', message: 'Only the author can change this comment.', ref: edit.ref });
     expect(errors).toEqual([expect.objectContaining({ code: 'not_author', requestType: 'comment:edit' })]);
     expect(s.sent.at(-1)).toEqual({ type: 'room:resync' });
+  });
+
+  it('resends an offline create, reply and edit in order, with their client ids, once reconnected', async () => {
+    const client = await connect();
+    FakeSocket.last.serverSends(authOk(0));
+    FakeSocket.last.serverCloses(1006);
+    const threadId = client.createThread('first');
+    const commentId = client.reply(threadId, 'second');
+    client.editComment(commentId, 'second, edited');
+    expect(client.pendingOperations).toBe(3);
+    await vi.advanceTimersByTimeAsync(1100);
+    await flush();
+    const s = FakeSocket.last;
+    expect(FakeSocket.all.length).toBe(2);
+    s.serverSends(authOk(0));
+    const durable = s.sent.filter((m) => m.ref);
+    expect(durable.map((m) => m.type)).toEqual(['thread:create', 'comment:create', 'comment:edit']);
+    expect(durable[0]).toMatchObject({ id: threadId, body: 'first' });
+    expect(durable[1]).toMatchObject({ id: commentId, threadId, body: 'second' });
+    expect(durable[2]).toMatchObject({ commentId, body: 'second, edited' });
+    expect(new Set(durable.map((m) => m.ref)).size).toBe(3);
+    for (const m of durable) s.serverSends({ type: 'ack', ref: m.ref });
+    expect(client.pendingOperations).toBe(0);
+  });
+
+  it('sends changes made by a listener of the new state after the queued ones, once each', async () => {
+    const client = await connect();
+    FakeSocket.last.serverSends(authOk(0));
+    FakeSocket.last.serverCloses(1006);
+    const queued = client.createThread('queued while offline');
+    let fromListener = '';
+    const off = client.state.on('auth', () => {
+      fromListener = client.createThread('made on reconnect');
+      off();
+    });
+    await vi.advanceTimersByTimeAsync(1100);
+    await flush();
+    FakeSocket.last.serverSends(authOk(0));
+    const creates = FakeSocket.last.sent.filter((m) => m.type === 'thread:create');
+    expect(creates.map((m) => m.id)).toEqual([queued, fromListener]);
+  });
+
+  it('paces a long offline queue to the write budget instead of having it refused', async () => {
+    vi.useRealTimers();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    const client = await connect();
+    FakeSocket.last.serverSends(authOk(0));
+    FakeSocket.last.serverCloses(1006);
+    const threadId = client.createThread('thread');
+    for (let i = 0; i < 59; i++) client.reply(threadId, `reply ${i}`);
+    await vi.advanceTimersByTimeAsync(1100);
+    await flush();
+    const s = FakeSocket.last;
+    s.serverSends(authOk(0));
+    const sentNow = s.sent.filter((m) => m.ref).length;
+    expect(sentNow).toBeLessThanOrEqual(30);
+    await vi.advanceTimersByTimeAsync(5000);
+    const all = s.sent.filter((m) => m.ref);
+    expect(all).toHaveLength(60);
+    expect(all[0].type).toBe('thread:create');
+    expect(all.slice(1).map((m) => m.body)).toEqual(Array.from({ length: 59 }, (_, i) => `reply ${i}`));
+  });
+
+  it('reports a refused queued change with its request, and rolls it back', async () => {
+    const client = await connect();
+    const s0 = FakeSocket.last;
+    const comment = { id: 'c1', threadId: 't1', userId: 'alice', body: 'original', mentions: [], createdAt: '2026-01-01T00:00:00.000Z', editedAt: null, reactions: [], attachments: [] };
+    const room = (seq: number) => ({ id: 'r', seq, threads: [{ ...thread('t1'), comments: [comment] }], presence: [], activity: [], drawing: [] });
+    s0.serverSends({ ...authOk(1), room: room(1) } as ServerMessage);
+    s0.serverCloses(1006);
+    const errors: PulseErrorEvent[] = [];
+    client.on('error', (e) => errors.push(e));
+    const replyId = client.reply('t1', 'a reply to a thread that is gone');
+    client.editComment('c1', 'edited offline');
+    expect(client.state.comment(replyId)?.body).toBe('a reply to a thread that is gone');
+    await vi.advanceTimersByTimeAsync(1100);
+    await flush();
+    const s = FakeSocket.last;
+    s.serverSends({ ...authOk(1), room: room(1) } as ServerMessage);
+    const [reply, edit] = s.sent.filter((m) => m.ref);
+    s.serverSends({ type: 'error', code: 'thread_not_found', message: 'Thread not found.', ref: reply.ref });
+    expect(errors).toEqual([
+      {
+        code: 'thread_not_found',
+        message: 'Thread not found.',
+        ref: reply.ref,
+        requestType: 'comment:create',
+        request: { type: 'comment:create', ref: reply.ref, id: replyId, threadId: 't1', body: 'a reply to a thread that is gone', mentions: [] },
+      },
+    ]);
+    expect(client.state.comment(replyId)).toBeUndefined(); // a refused creation leaves at once
+    expect(s.sent.at(-1)).toEqual({ type: 'room:resync' });
+    s.serverSends({ type: 'error', code: 'not_author', message: 'Only the author can change this comment.', ref: edit.ref });
+    expect(errors[1]).toMatchObject({ code: 'not_author', requestType: 'comment:edit', request: { commentId: 'c1', body: 'edited offline' } });
+    expect(s.sent.filter((m) => m.type === 'room:resync')).toHaveLength(1); // one resync at a time…
+    s.serverSends({ type: 'room:state', room: room(1) });
+    expect(s.sent.filter((m) => m.type === 'room:resync')).toHaveLength(2); // …and one more for the later refusal
+    s.serverSends({ type: 'room:state', room: room(1) });
+    expect(client.state.comment('c1')!.body).toBe('original');
+    expect(client.pendingOperations).toBe(0);
+  });
+
+  it('reports a change that can never be sent instead of queueing it', async () => {
+    const client = await connect();
+    FakeSocket.last.serverSends(authOk(0));
+    const errors: PulseErrorEvent[] = [];
+    client.on('error', (e) => errors.push(e));
+    const id = client.createThread('x'.repeat(70_000));
+    expect(client.state.thread(id)).toBeUndefined();
+    expect(client.pendingOperations).toBe(0);
+    await flush();
+    expect(errors).toEqual([expect.objectContaining({ code: 'message_too_big', requestType: 'thread:create', request: expect.objectContaining({ id }) })]);
+    expect(FakeSocket.last.sent.some((m) => m.type === 'thread:create')).toBe(false);
+  });
+
+  it('reports queued changes dropped by a room switch', async () => {
+    const client = await connect();
+    FakeSocket.last.serverSends(authOk(0));
+    FakeSocket.last.serverCloses(1006);
+    const threadId = client.createThread('never sent');
+    const errors: PulseErrorEvent[] = [];
+    client.on('error', (e) => errors.push(e));
+    client.setRoom('elsewhere');
+    expect(errors).toEqual([expect.objectContaining({ code: 'not_sent', requestType: 'thread:create', request: expect.objectContaining({ id: threadId }) })]);
+    client.disconnect();
+  });
+
+  it('does not duplicate a retried change the server had already applied', async () => {
+    const client = await connect();
+    const s0 = FakeSocket.last;
+    s0.serverSends({ ...authOk(1), room: { id: 'r', seq: 1, threads: [{ ...thread('t1'), comments: [{ id: 'c1', threadId: 't1', userId: 'bob', body: 'hi', mentions: [], createdAt: '2026-01-01T00:00:00.000Z', editedAt: null, reactions: [], attachments: [] }] }], presence: [], activity: [], drawing: [] } } as ServerMessage);
+    const threadId = client.createThread('stored, but the ack was lost');
+    const replyId = client.reply(threadId, 'me too');
+    client.addReaction('c1', 'comment', '👍');
+    const strokeId = client.drawStroke([[0.1, 0.1], [0.2, 0.2]], '#ef4444', 4);
+    expect(s0.sent.filter((m) => m.ref)).toHaveLength(4);
+    s0.serverCloses(1006); // the server stored all four; none of the acks arrived
+    await vi.advanceTimersByTimeAsync(1100);
+    await flush();
+    const s = FakeSocket.last;
+    const t = client.state.thread(threadId)!;
+    const stored = {
+      ...thread(threadId),
+      comments: [
+        { ...t.comments[0]!, createdAt: '2026-01-01T00:00:01.000Z' },
+        { ...client.state.comment(replyId)!, createdAt: '2026-01-01T00:00:02.000Z' },
+      ],
+    };
+    const c1 = { id: 'c1', threadId: 't1', userId: 'bob', body: 'hi', mentions: [], createdAt: '2026-01-01T00:00:00.000Z', editedAt: null, attachments: [], reactions: [{ id: 'rx_1', targetId: 'c1', targetType: 'comment' as const, userId: 'alice', emoji: '👍', createdAt: '2026-01-01T00:00:03.000Z' }] };
+    s.serverSends({
+      ...authOk(5),
+      room: { id: 'r', seq: 5, threads: [{ ...thread('t1'), comments: [c1] }, stored], presence: [], activity: [], drawing: [{ id: strokeId, userId: 'alice', points: [[0.1, 0.1], [0.2, 0.2]], color: '#ef4444', width: 4, createdAt: '2026-01-01T00:00:04.000Z' }] },
+    } as ServerMessage);
+    const resent = s.sent.filter((m) => m.ref);
+    expect(resent.map((m) => m.type)).toEqual(['thread:create', 'comment:create', 'reaction:add', 'draw:stroke']);
+    for (const m of resent) s.serverSends({ type: 'ack', ref: m.ref, ...(m.id ? { id: m.id } : {}) });
+    expect(client.pendingOperations).toBe(0);
+    expect(client.state.threads.map((x) => x.id)).toEqual(['t1', threadId]);
+    expect(client.state.thread(threadId)!.pending).toBe(false);
+    expect(client.state.thread(threadId)!.comments.map((c) => c.id)).toHaveLength(2);
+    expect(client.state.comment('c1')!.reactions).toHaveLength(1);
+    expect(client.state.drawing.map((d) => d.id)).toEqual([strokeId]);
+  });
+
+  it('reconnects at once with a fresh token when the server closes for an expired token, keeping its state', async () => {
+    let calls = 0;
+    const client = await connect(() => `tok-${++calls}`);
+    const s0 = FakeSocket.last;
+    s0.serverSends({ ...authOk(1), room: { id: 'r', seq: 1, threads: [thread('t1')], presence: [], activity: [], drawing: [] } } as ServerMessage);
+    s0.serverSends({ type: 'batch', events: [{ type: 'cursor:move', userId: 'bob', position: { x: 0.5, y: 0.5, pageX: 1, pageY: 1 } }] } as ServerMessage);
+    const states: string[] = [];
+    const errors: unknown[] = [];
+    const cursors: unknown[] = [];
+    client.on('connection', (c) => states.push(c));
+    client.on('error', (e) => errors.push(e));
+    client.state.on('cursor', (c) => cursors.push(c));
+    s0.serverSends({ type: 'error', code: 'token_expired', message: 'The user token has expired.' });
+    s0.serverCloses(4401, 'token_expired');
+    await flush(); // no timer: no backoff
+    expect(calls).toBe(2);
+    expect(FakeSocket.all.length).toBe(2);
+    expect(FakeSocket.last.sent[0]).toMatchObject({ type: 'auth', token: 'tok-2' });
+    expect(client.state.thread('t1')).toBeDefined(); // kept meanwhile
+    expect(client.state.cursors.has('bob')).toBe(true);
+    FakeSocket.last.serverSends({ ...authOk(1), room: { id: 'r', seq: 1, threads: [thread('t1')], presence: [], activity: [], drawing: [] } } as ServerMessage);
+    expect(client.connectionState).toBe('connected');
+    expect(states).toEqual(['connecting', 'connected']);
+    expect(errors).toEqual([]);
+    expect(cursors).toEqual([]);
+    client.disconnect();
+  });
+
+  it('replaces its connection before the token expires, without a gap or a connection event', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const tokens = [jwt(now + 120), jwt(now + 3720)];
+    let calls = 0;
+    const client = await connect(() => tokens[calls++]!);
+    const s0 = FakeSocket.last;
+    s0.serverSends(authOk(0));
+    const states: string[] = [];
+    client.on('connection', (c) => states.push(c));
+    const before = client.createThread('in flight while the token is replaced');
+    await vi.advanceTimersByTimeAsync(59_000);
+    expect(FakeSocket.all.length).toBe(1);
+    await vi.advanceTimersByTimeAsync(2_000); // 60 s before expiry
+    await flush();
+    expect(calls).toBe(2);
+    expect(FakeSocket.all.length).toBe(2);
+    const s1 = FakeSocket.last;
+    expect(s1.sent[0]).toMatchObject({ type: 'auth', token: tokens[1] });
+    expect(s0.readyState).toBe(1); // still in use until the new one is in
+    s1.serverSends(authOk(1));
+    const after = client.reply(before, 'made during the switch');
+    // The old connection still owes the answer to the create: nothing overtakes it on the new one.
+    expect(s1.sent.filter((m) => m.ref)).toEqual([]);
+    expect(s0.readyState).toBe(1);
+    const create = s0.sent.find((m) => m.type === 'thread:create');
+    s0.serverSends({ type: 'ack', ref: create.ref, id: before });
+    expect(s0.readyState).toBe(3); // closed once it has answered
+    expect(s1.sent.filter((m) => m.ref).map((m) => m.id)).toEqual([after]);
+    expect(states).toEqual([]);
+    expect(client.connectionState).toBe('connected');
+    // The new connection is the one in use, and its token is refreshed in turn.
+    client.resolveThread(before, true);
+    expect(s1.sent.at(-1)).toMatchObject({ type: 'thread:resolve' });
+    client.disconnect();
+  });
+
+  it('does not replace its connection when the token function returns the same token', async () => {
+    const token = jwt(Math.floor(Date.now() / 1000) + 120);
+    let calls = 0;
+    const client = await connect(() => (calls++, token));
+    FakeSocket.last.serverSends(authOk(0));
+    await vi.advanceTimersByTimeAsync(61_000);
+    await flush();
+    expect(calls).toBe(2);
+    expect(FakeSocket.all.length).toBe(1);
+    client.disconnect();
   });
 
   it('throttles cursor moves to one per 50 ms, always sending the last', async () => {
