@@ -25,6 +25,11 @@ export type Mode = 'none' | 'pin' | 'draw' | 'emoji';
 const VIEWPORT_THROTTLE_MS = 100;
 const IDLE_AFTER_MS = 2 * 60_000;
 const STROKE_CHUNK_MS = 350;
+/**
+ * A reconnection shorter than this shows no banner: a token refresh or a server restart is over
+ * before anyone could read it, and a banner flashing in and out would only alarm.
+ */
+const RECONNECTING_BANNER_DELAY_MS = 1000;
 
 /**
  * `<pulse-widget>`: live cursors, presence, pinned comment threads, drawing and an activity feed
@@ -44,6 +49,7 @@ export class PulseWidget extends LitElement {
     connection: { state: true },
     queued: { state: true },
     everConnected: { state: true },
+    reconnectingShown: { state: true },
     fatal: { state: true },
     user: { state: true },
     config: { state: true },
@@ -80,6 +86,8 @@ export class PulseWidget extends LitElement {
   declare connection: ConnectionState;
   declare queued: number;
   declare everConnected: boolean;
+  /** The connection has been away long enough to say so (see RECONNECTING_BANNER_DELAY_MS). */
+  declare reconnectingShown: boolean;
   declare fatal: string;
   declare user: PulseUser | null;
   declare config: EnvConfig;
@@ -114,6 +122,7 @@ export class PulseWidget extends LitElement {
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #stroke: { points: [number, number][]; flushed: number; timer?: ReturnType<typeof setInterval> } | undefined;
   #layoutTimer: ReturnType<typeof setTimeout> | undefined;
+  #bannerTimer: ReturnType<typeof setTimeout> | undefined;
   #resizeObserver: ResizeObserver | undefined;
   #mutationObserver: MutationObserver | undefined;
   #frame = 0;
@@ -130,6 +139,7 @@ export class PulseWidget extends LitElement {
     this.connection = 'disconnected';
     this.queued = 0;
     this.everConnected = false;
+    this.reconnectingShown = false;
     this.fatal = '';
     this.user = null;
     this.config = { ...DEFAULT_ENV_CONFIG };
@@ -237,6 +247,8 @@ export class PulseWidget extends LitElement {
   #teardown(): void {
     for (const off of this.#unsubscribe) off();
     this.#unsubscribe = [];
+    clearTimeout(this.#bannerTimer);
+    this.reconnectingShown = false;
     this.client?.disconnect();
     this.client = undefined;
   }
@@ -260,6 +272,7 @@ export class PulseWidget extends LitElement {
       client.on('connection', (c) => {
         this.connection = c;
         if (c === 'connected') this.everConnected = true;
+        this.#updateConnectionBanner();
       }),
       client.on('queue', (n) => (this.queued = n)),
       client.on('auth:error', (e) => (this.fatal = `${e.message} (${e.code})`)),
@@ -293,6 +306,21 @@ export class PulseWidget extends LitElement {
     client.connect();
   }
 
+  /** 'disconnected' shows at once; 'connecting' only once it has lasted a moment. */
+  #updateConnectionBanner(): void {
+    if (this.connection === 'connecting') {
+      if (this.reconnectingShown || this.#bannerTimer !== undefined) return;
+      this.#bannerTimer = setTimeout(() => {
+        this.#bannerTimer = undefined;
+        if (this.connection !== 'connected') this.reconnectingShown = true;
+      }, RECONNECTING_BANNER_DELAY_MS);
+      return;
+    }
+    clearTimeout(this.#bannerTimer);
+    this.#bannerTimer = undefined;
+    this.reconnectingShown = this.connection === 'disconnected';
+  }
+
   // ------------------------------------------------------------------ helpers used by views
 
   userInfo(id: string): PulseUser {
@@ -319,7 +347,7 @@ export class PulseWidget extends LitElement {
   togglePanel(panel: Panel): void {
     this.panel = this.panel === panel ? null : panel;
     this.openThreadId = null;
-    if (this.panel) this.updateComplete.then(() => (this.renderRoot.querySelector('.panel [data-autofocus]') as HTMLElement | null)?.focus());
+    if (this.panel) void this.updateComplete.then(() => (this.renderRoot.querySelector('.panel [data-autofocus]') as HTMLElement | null)?.focus());
   }
 
   setMode(mode: Mode): void {
@@ -607,7 +635,7 @@ export class PulseWidget extends LitElement {
               <button @click=${() => (this.following = null)}>Stop</button>
             </div>`
         : nothing}
-      ${this.everConnected && this.connection !== 'connected'
+      ${this.everConnected && this.connection !== 'connected' && this.reconnectingShown
         ? html`<div class="banner warn" role="status" style=${followed ? 'top:56px' : ''}>
             ${this.connection === 'connecting' ? 'Reconnecting…' : 'Disconnected'}${this.queued
               ? ` · ${this.queued} change${this.queued === 1 ? '' : 's'} waiting to sync`
