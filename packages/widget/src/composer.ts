@@ -95,7 +95,7 @@ export class PulseComposer extends LitElement {
   }
 
   override focus(): void {
-    this.updateComplete.then(() => this.renderRoot.querySelector('textarea')?.focus());
+    void this.updateComplete.then(() => this.renderRoot.querySelector('textarea')?.focus());
   }
 
   get #suggestions(): PulseUser[] {
@@ -122,7 +122,7 @@ export class PulseComposer extends LitElement {
     const after = this.text.slice(area.selectionStart);
     this.text = before + after;
     this.query = null;
-    this.updateComplete.then(() => {
+    void this.updateComplete.then(() => {
       area.focus();
       area.setSelectionRange(before.length, before.length);
     });
