@@ -90,16 +90,25 @@ async function closedLoop(serverPid: number, send: Send): Promise<Omit<PhaseResu
   const neighbours = new NeighbourProbe(serverPid);
   let gen = { cpuPct: NaN };
   let neighbourPct = NaN;
-  const startTimer = setTimeout(() => {
+  // The window's edges: by timer, or at once after the loop if a timer has not fired yet.
+  let started = false;
+  let stopped = false;
+  const begin = () => {
+    if (started) return;
+    started = true;
     cpu0 = processCpuMicros(serverPid);
     probe.start();
     neighbours.start();
-  }, WARMUP * 1000);
-  const stopTimer = setTimeout(() => {
+  };
+  const end = () => {
+    if (stopped) return;
+    stopped = true;
     cpu1 = processCpuMicros(serverPid);
     gen = probe.stop();
     neighbourPct = neighbours.stop();
-  }, (WARMUP + SECONDS) * 1000);
+  };
+  const startTimer = setTimeout(begin, Math.max(0, measureFrom - performance.now()));
+  const stopTimer = setTimeout(end, Math.max(0, until - performance.now()));
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async (_, w) => {
       for (let n = 0; ; n++) {
@@ -111,15 +120,17 @@ async function closedLoop(serverPid: number, send: Send): Promise<Omit<PhaseResu
         } catch (err) {
           status = (err as Error).message;
         }
-        const end = performance.now();
-        if (start < measureFrom || end > until) continue;
-        if (typeof status === 'number' && status >= 200 && status < 300) hist.record(end - start);
+        const done = performance.now();
+        if (start < measureFrom || done > until) continue;
+        if (typeof status === 'number' && status >= 200 && status < 300) hist.record(done - start);
         else non2xx[String(status)] = (non2xx[String(status)] ?? 0) + 1;
       }
     }),
   );
   clearTimeout(startTimer);
   clearTimeout(stopTimer);
+  begin();
+  end();
   const cpuUs = cpu1 - cpu0;
   return {
     reqPerS: hist.count / SECONDS,
