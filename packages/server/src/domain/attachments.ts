@@ -33,9 +33,10 @@ export class AttachmentService {
 
   /**
    * Streams an upload to a staged file, never more than the environment's limit; sniffs and
-   * checks it; writes the file, its thumbnail and its record. Nothing is kept on failure.
+   * checks it; writes the file, its thumbnail and its record. Nothing is kept on failure, nor
+   * when `signal` aborts (the client went away): the staged file is deleted at once.
    */
-  async upload(envId: string, userId: string, config: EnvConfig, file: Readable, filename: string): Promise<Attachment> {
+  async upload(envId: string, userId: string, config: EnvConfig, file: Readable, filename: string, signal?: AbortSignal): Promise<Attachment> {
     const limitBytes = config.maxFileSizeMb * 1024 * 1024;
     const staged = await this.#files.stage();
     let size = 0;
@@ -47,13 +48,15 @@ export class AttachmentService {
         staged.stream.destroy(new PulseError('file_too_large', `Files are limited to ${config.maxFileSizeMb} MB in this environment.`));
       });
       file.on('data', (chunk: Buffer) => (size += chunk.length));
-      await pipeline(file, staged.stream).catch((err) => {
+      await pipeline(file, staged.stream, ...(signal ? [{ signal }] : [])).catch((err) => {
         if (tooLarge) throw new PulseError('file_too_large', `Files are limited to ${config.maxFileSizeMb} MB in this environment.`);
         throw err;
       });
       if (tooLarge || size > limitBytes) throw new PulseError('file_too_large', `Files are limited to ${config.maxFileSizeMb} MB in this environment.`);
       if (size === 0) throw new PulseError('no_file', 'The file is empty.');
       const media = await inspectMedia(staged.path);
+      // Nobody is waiting for the answer any more: keep nothing.
+      signal?.throwIfAborted();
       const flag = ATTACHMENT_FLAGS[media.type];
       if (!config[flag.flag]) throw new PulseError(flag.error);
       const id = newAttachmentId();

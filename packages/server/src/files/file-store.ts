@@ -8,8 +8,15 @@ import { dirname, join } from 'node:path';
  * are atomic: a file is staged and renamed into place only when complete, so a crash never
  * leaves a partial file that could be served.
  */
-/** A staged upload untouched this long was abandoned by a crash. */
-const STALE_STAGING_MS = 60 * 60 * 1000;
+
+/**
+ * A staged file that no upload of this process holds, untouched this long, was abandoned (by a
+ * crash, or by another node sharing the files volume). An upload in progress writes to its file
+ * as bytes arrive, so only a client silent for this long could lose its file to the sweep.
+ */
+export const STALE_STAGING_MS = 15 * 60 * 1000;
+/** How often the staging folder is swept while the server runs. */
+export const STAGING_SWEEP_MS = 5 * 60 * 1000;
 
 export interface FileStore {
   /** A writable stage for an upload in progress. */
@@ -21,6 +28,8 @@ export interface FileStore {
   size(key: string): Promise<number | undefined>;
   read(key: string, range?: { start: number; end: number }): ReadStream;
   delete(key: string): Promise<void>;
+  /** Removes abandoned staged files (see DiskFileStore.cleanStaging); resolves to how many. */
+  cleanStaging(olderThanMs?: number): Promise<number>;
 }
 
 export interface StagedFile {
@@ -32,6 +41,10 @@ export interface StagedFile {
 export class DiskFileStore implements FileStore {
   readonly #root: string;
   readonly #staging: string;
+  /** Prefix of this process's staged files, so it can tell its own from other nodes'. */
+  readonly #tag = randomBytes(6).toString('hex');
+  /** Staged files of uploads in progress here: never swept. */
+  readonly #live = new Set<string>();
 
   constructor(root: string) {
     this.#root = root;
@@ -45,14 +58,19 @@ export class DiskFileStore implements FileStore {
 
   async stage(): Promise<StagedFile> {
     await mkdir(this.#staging, { recursive: true });
-    const path = join(this.#staging, `${Date.now()}-${randomBytes(8).toString('hex')}`);
+    const path = join(this.#staging, `${this.#tag}-${Date.now()}-${randomBytes(8).toString('hex')}`);
+    this.#live.add(path);
     const stream = createWriteStream(path, { flags: 'wx', mode: 0o600 });
     return {
       path,
       stream,
       discard: async () => {
         stream.destroy();
-        await rm(path, { force: true });
+        try {
+          await rm(path, { force: true });
+        } finally {
+          this.#live.delete(path);
+        }
       },
     };
   }
@@ -68,15 +86,21 @@ export class DiskFileStore implements FileStore {
       await handle.close();
     }
     await rename(staged.path, target);
+    this.#live.delete(staged.path);
   }
 
   async put(key: string, data: Buffer): Promise<void> {
     const staged = await this.stage();
-    await new Promise<void>((resolve, reject) => {
-      staged.stream.on('error', reject);
-      staged.stream.end(data, () => resolve());
-    });
-    await this.commit(staged, key);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        staged.stream.on('error', reject);
+        staged.stream.end(data, () => resolve());
+      });
+      await this.commit(staged, key);
+    } catch (err) {
+      await staged.discard();
+      throw err;
+    }
   }
 
   async size(key: string): Promise<number | undefined> {
@@ -96,21 +120,32 @@ export class DiskFileStore implements FileStore {
   }
 
   /**
-   * Removes staged files left by a crash. Only old ones: with a shared files volume, another
-   * node's upload in progress is also in the staging folder.
+   * Removes abandoned staged files, never one an upload of this process is writing. A file this
+   * process staged and no longer holds goes at once; any other (from before a restart, or from
+   * another node on a shared files volume, whose upload may still be in progress) only once
+   * untouched for `olderThanMs`.
    */
-  async cleanStaging(olderThanMs = STALE_STAGING_MS): Promise<void> {
+  async cleanStaging(olderThanMs = STALE_STAGING_MS): Promise<number> {
     let names: string[];
     try {
       names = await readdir(this.#staging);
     } catch {
-      return;
+      return 0;
     }
     const cutoff = Date.now() - olderThanMs;
+    let removed = 0;
     for (const name of names) {
       const path = join(this.#staging, name);
-      const info = await stat(path).catch(() => undefined);
-      if (info && info.mtimeMs < cutoff) await rm(path, { force: true });
+      if (this.#live.has(path)) continue;
+      if (!name.startsWith(`${this.#tag}-`)) {
+        const info = await stat(path).catch(() => undefined);
+        if (!info || info.mtimeMs >= cutoff) continue;
+      }
+      // Checked again: an upload may have staged or committed it meanwhile.
+      if (this.#live.has(path)) continue;
+      await rm(path, { force: true });
+      removed++;
     }
+    return removed;
   }
 }

@@ -1,9 +1,11 @@
 import { Busboy, type BusboyInstance } from '@fastify/busboy';
 import { PulseError, type Attachment } from '@pulse/protocol';
+import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { VerifiedToken } from '../auth/tokens.ts';
 import type { ServerContext } from '../context.ts';
 import type { AttachmentService } from '../domain/attachments.ts';
+import { STAGING_SWEEP_MS } from './file-store.ts';
 
 const CORS_HEADERS = {
   'access-control-allow-origin': '*',
@@ -12,9 +14,20 @@ const CORS_HEADERS = {
   'access-control-max-age': '600',
 };
 
-/** Reads the one `file` part of a multipart body and hands it to the attachment service. */
-function receiveFile(request: FastifyRequest, handle: (file: NodeJS.ReadableStream & { on: any }, filename: string) => Promise<Attachment>, limitBytes: number) {
+type FileHandler = (file: Readable, filename: string) => Promise<Attachment>;
+
+/**
+ * Reads the one `file` part of a multipart body and hands it to the attachment service. When
+ * `signal` aborts (the client went away), reading stops at once: the parser and the file
+ * stream are destroyed, which makes the service discard what it staged.
+ */
+function receiveFile(request: FastifyRequest, handle: FileHandler, limitBytes: number, signal: AbortSignal): Promise<Attachment> {
+  let onAbort = () => {};
   return new Promise<Attachment>((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
     let parser: BusboyInstance;
     try {
       parser = new Busboy({ headers: request.headers as never, limits: { fileSize: limitBytes, files: 5, fields: 10, parts: 15, fieldSize: 1024 } });
@@ -23,12 +36,21 @@ function receiveFile(request: FastifyRequest, handle: (file: NodeJS.ReadableStre
       return;
     }
     let seen = false;
-    parser.on('file', (field: string, stream: NodeJS.ReadableStream & { resume(): void }, filename: string) => {
+    let file: Readable | undefined;
+    onAbort = () => {
+      request.raw.unpipe(parser);
+      file?.destroy();
+      parser.destroy();
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    parser.on('file', (field: string, stream: Readable, filename: string) => {
       if (field !== 'file' || seen) {
         stream.resume();
         return;
       }
       seen = true;
+      file = stream;
       handle(stream, filename ?? '').then(resolve, reject);
     });
     parser.on('error', () => reject(new PulseError('no_file', 'The multipart body is malformed.')));
@@ -36,7 +58,26 @@ function receiveFile(request: FastifyRequest, handle: (file: NodeJS.ReadableStre
       if (!seen) reject(new PulseError('no_file'));
     });
     request.raw.pipe(parser);
+  }).finally(() => signal.removeEventListener('abort', onAbort));
+}
+
+/**
+ * Aborts when the client goes away before its upload is answered: the connection closes
+ * while the body is still arriving, or before the answer could be written.
+ */
+function clientGone(request: FastifyRequest, reply: FastifyReply): AbortSignal {
+  const abort = new AbortController();
+  const gone = () => {
+    if (!abort.signal.aborted) abort.abort(new PulseError('no_file', 'The client went away before the upload was complete.'));
+  };
+  request.raw.once('close', () => {
+    if (!request.raw.complete) gone();
   });
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) gone();
+  });
+  if ((request.raw.destroyed && !request.raw.complete) || reply.raw.destroyed) gone();
+  return abort.signal;
 }
 
 /** POST /api/v1/upload: publishable key + user token, multipart field `file`. */
@@ -45,6 +86,14 @@ export function registerUploadRoute(app: FastifyInstance, ctx: ServerContext, at
 
   // The body is read by the route itself, as a stream, so it can stop at the size limit.
   app.addContentTypeParser('multipart/form-data', (_request, _payload, done) => done(null, undefined));
+
+  // Staged files are deleted by the upload that made them; this catches whatever a crash or a bug
+  // left behind (the server also cleans the folder when it starts).
+  const sweeper = setInterval(() => {
+    void attachments.files.cleanStaging().catch((err: unknown) => app.log.warn({ err }, 'sweeping staged uploads failed'));
+  }, STAGING_SWEEP_MS);
+  sweeper.unref();
+  app.addHook('onClose', async () => clearInterval(sweeper));
 
   app.options('/api/v1/upload', async (_request, reply) => {
     void reply.headers(CORS_HEADERS).status(204).send();
@@ -65,23 +114,26 @@ export function registerUploadRoute(app: FastifyInstance, ctx: ServerContext, at
     },
     handler: async (request: FastifyRequest, reply: FastifyReply) => {
       const auth = verified.get(request)!;
-      if (!request.headers['content-type']?.startsWith('multipart/form-data')) {
-        throw new PulseError('no_file', 'Send multipart/form-data with the file in a field named "file".');
-      }
-      // The token is the user's first use: they exist from now on.
-      await ctx.collab.upsertUser(auth.environmentId, auth.user);
-      const config = await ctx.configs.require(auth.environmentId);
-      const limitBytes = config.maxFileSizeMb * 1024 * 1024;
+      // Watch for the client leaving from the start: it may go while we look up the user.
+      const signal = clientGone(request, reply);
       try {
+        if (!request.headers['content-type']?.startsWith('multipart/form-data')) {
+          throw new PulseError('no_file', 'Send multipart/form-data with the file in a field named "file".');
+        }
+        // The token is the user's first use: they exist from now on.
+        await ctx.collab.upsertUser(auth.environmentId, auth.user);
+        const config = await ctx.configs.require(auth.environmentId);
+        const limitBytes = config.maxFileSizeMb * 1024 * 1024;
         const attachment = await receiveFile(
           request,
-          (file, filename) => attachments.upload(auth.environmentId, auth.user.externalId, config, file as never, filename),
+          (file, filename) => attachments.upload(auth.environmentId, auth.user.externalId, config, file, filename, signal),
           limitBytes,
+          signal,
         );
         void reply.status(200).send(attachment);
       } catch (err) {
         // Stop reading whatever is left of a refused upload: the connection closes after the answer.
-        if (!request.raw.readableEnded) {
+        if (!request.raw.readableEnded && !signal.aborted) {
           void reply.header('connection', 'close');
           request.raw.unpipe();
           reply.raw.once('finish', () => request.raw.destroy());
