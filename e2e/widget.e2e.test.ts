@@ -1,7 +1,8 @@
 import type { Page } from 'playwright-core';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../packages/server/test/helpers/server.ts';
+import { ensureDemoEnvironment } from '../packages/server/src/static/demo.ts';
+import { apiRequest, startTestServer, type TestServer } from '../packages/server/test/helpers/server.ts';
 import { browserAvailable, launchBrowser, watchConsole, type BrowserSession } from './helpers/browser.ts';
 
 const PHOTO = new URL('../packages/server/test/fixtures/media/photo.png', import.meta.url).pathname;
@@ -9,6 +10,9 @@ const PHOTO = new URL('../packages/server/test/fixtures/media/photo.png', import
 /** Two or three people on the demo page, in separate browser contexts, against a real server. */
 describe.skipIf(!browserAvailable)('<pulse-widget> in Chromium', () => {
   let t: TestServer;
+  /** The demo signs people in to its own environment: the REST calls and config changes go there too. */
+  let demoEnvId: string;
+  let demoApi: (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }>;
   let s: BrowserSession;
   let alice: Page;
   let bob: Page;
@@ -34,7 +38,11 @@ describe.skipIf(!browserAvailable)('<pulse-widget> in Chromium', () => {
     });
 
   beforeAll(async () => {
-    t = await startTestServer('sqlite', { realtime: { leaveGraceMs: 500 } });
+    t = await startTestServer('sqlite', { demo: true, realtime: { leaveGraceMs: 500 } });
+    demoEnvId = (await ensureDemoEnvironment(t.server.ctx)).id;
+    // Its secret key is kept only as a hash; a fresh pair (before any page opens) gives the test one.
+    const { secretKey } = await t.server.ctx.environments.rotate(demoEnvId);
+    demoApi = (method, path, body) => apiRequest(t.url, method, path, body, secretKey);
     s = await launchBrowser(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream']);
     alice = await open('alice', 'alice');
     bob = await open('bob', 'bob');
@@ -194,10 +202,10 @@ describe.skipIf(!browserAvailable)('<pulse-widget> in Chromium', () => {
 
   it('hides a feature as soon as the environment turns it off', async () => {
     await expect.poll(() => w(alice).getByRole('button', { name: 'Draw' }).count()).toBe(1);
-    await t.server.ctx.environments.updateConfig(t.envId, { allowDrawing: false, showPresence: false });
+    await t.server.ctx.environments.updateConfig(demoEnvId, { allowDrawing: false, showPresence: false });
     await expect.poll(() => w(alice).getByRole('button', { name: 'Draw' }).count()).toBe(0);
     await expect.poll(() => w(alice).locator('.avatars').count()).toBe(0);
-    await t.server.ctx.environments.updateConfig(t.envId, { allowDrawing: true, showPresence: true });
+    await t.server.ctx.environments.updateConfig(demoEnvId, { allowDrawing: true, showPresence: true });
     await expect.poll(() => w(alice).getByRole('button', { name: 'Draw' }).count()).toBe(1);
     await expect.poll(() => w(alice).locator('.avatars').count()).toBe(1);
   });
@@ -259,8 +267,8 @@ describe.skipIf(!browserAvailable)('<pulse-widget> in Chromium', () => {
   });
 
   it('moves to another room when the room attribute changes, without a reload', async () => {
-    await t.api('PUT', '/api/v1/users/ci-bot', { name: 'CI Bot' });
-    await t.api('POST', '/api/v1/rooms/other-room/threads', { userId: 'ci-bot', body: 'Only in the other room' });
+    await demoApi('PUT', '/api/v1/users/ci-bot', { name: 'CI Bot' });
+    await demoApi('POST', '/api/v1/rooms/other-room/threads', { userId: 'ci-bot', body: 'Only in the other room' });
     if ((await w(bob).locator('.panel').count()) === 0) await w(bob).getByRole('button', { name: 'Comments', exact: true }).click();
     await bob.evaluate(() => ((window as { marker?: number }).marker = 42));
     await bob.evaluate(() => document.querySelector('pulse-widget')!.setAttribute('room', 'other-room'));
@@ -275,7 +283,7 @@ describe.skipIf(!browserAvailable)('<pulse-widget> in Chromium', () => {
     const many = 'pins-100';
     await Promise.all(
       Array.from({ length: 100 }, (_, i) =>
-        t.api('POST', `/api/v1/rooms/${many}/threads`, { userId: 'ci-bot', body: `Pin ${i}`, position: { x: (i % 10) / 10 + 0.05, y: Math.floor(i / 10) / 10 + 0.02 } }),
+        demoApi('POST', `/api/v1/rooms/${many}/threads`, { userId: 'ci-bot', body: `Pin ${i}`, position: { x: (i % 10) / 10 + 0.05, y: Math.floor(i / 10) / 10 + 0.02 } }),
       ),
     );
     const context = await s.context();

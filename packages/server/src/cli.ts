@@ -5,13 +5,15 @@ import { hashPassword } from './auth/passwords.ts';
 import { newAdminId, nowIso } from './ids.ts';
 import { runClusterCheck } from './cluster-check.ts';
 import { audit, describeChanges } from './panel-api/audit.ts';
-import { optionsFromEnv, type ServerOptions } from './options.ts';
+import { demoSetting, optionsFromEnv, type ServerOptions } from './options.ts';
+import { DEMO_ENVIRONMENT_ID } from './static/demo.ts';
 import { openContext, startPulseServer, type PulseServer } from './server.ts';
 import { FIRST_RUN_KEYS_FILE, promptHidden, readPasswordFromStdin, removePrivateFile, SETUP_URL_FILE, writePrivateFile } from './cli-secrets.ts';
 
 const USAGE = `Usage: pulse <command> [options]
 
-  start                                   run the server (PULSE_PORT, PULSE_DATA_DIR, DATABASE_URL, …)
+  start [--demo]                          run the server (PULSE_PORT, PULSE_DATA_DIR, DATABASE_URL, …);
+                                          --demo serves /demo unless PULSE_DEMO=off (npm start does)
   env create <name>                       create an environment and print its keys (secret shown once)
   env list                                list environments with their counts
   env rename <envId> <name>               rename an environment
@@ -216,7 +218,13 @@ function banner(server: PulseServer, hasAdmin: boolean, tty: boolean): string {
     `  Pulse is running at ${base}`,
     '',
     `  Admin panel   ${base}/panel`,
-    options.demo ? `  Demo          ${base}/demo   (mints tokens for anyone: PULSE_DEMO=off in production)` : '  Demo          off (PULSE_DEMO=off)',
+    ...(options.demo
+      ? [
+          `  Demo          ${base}/demo   ON: anyone who can reach this address can sign in to the demo's`,
+          `                own "Demo" environment (${DEMO_ENVIRONMENT_ID}) as any user. No other environment is`,
+          '                touched. For a quickstart only: run without --demo (and PULSE_DEMO unset or off) for real use.',
+        ]
+      : ['  Demo          off (PULSE_DEMO=on or pulse start --demo to try it)']),
     `  REST API      ${base}/api/v1   (OpenAPI: ${base}/api/v1/openapi.json)`,
     `  WebSocket     ${base.replace(/^http/, 'ws')}/`,
     `  Storage       ${options.databaseUrl ? 'PostgreSQL' : `SQLite in ${options.dataDir}`}`,
@@ -279,7 +287,9 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'start':
         if (rest.includes('--cluster-check')) return await runClusterCheck(options, (line) => process.stdout.write(line + '\n'));
-        return await start(options);
+        for (const flag of rest) if (flag !== '--demo') throw new UsageError(`unknown option "${flag}" for start`);
+        // --demo turns the demo on unless PULSE_DEMO says otherwise (PULSE_DEMO=off always wins).
+        return await start({ ...options, demo: demoSetting(process.env.PULSE_DEMO) ?? rest.includes('--demo') });
       case 'env':
         await envCommand(rest, out, options);
         return 0;

@@ -17,7 +17,10 @@ export interface ServerOptions {
   secret?: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   sqliteSynchronous: 'normal' | 'full';
-  /** Serve /demo (with its token route for anyone): on by default, PULSE_DEMO=off in production. */
+  /**
+   * Serve /demo, whose token route signs anyone in as any user of the demo's own environment.
+   * Off unless asked for: PULSE_DEMO=on, or `pulse start --demo` (what `npm start` runs).
+   */
   demo: boolean;
   /** Realtime timing overrides (tests shorten them). */
   realtime?: HubOptions;
@@ -51,9 +54,17 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerOpti
     ...(env.PULSE_SECRET ? { secret: env.PULSE_SECRET } : {}),
     logLevel: level,
     sqliteSynchronous: sync,
-    demo: env.PULSE_DEMO !== 'off',
+    demo: demoSetting(env.PULSE_DEMO) ?? false,
     ...realtimeTiming(env),
   };
+}
+
+/** PULSE_DEMO: "on", "off", or unset (undefined: the command line decides, off by default). */
+export function demoSetting(value: string | undefined): boolean | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (value === 'on') return true;
+  if (value === 'off') return false;
+  throw new Error(`PULSE_DEMO must be "on" or "off", got "${value}"`);
 }
 
 /** Cluster presence timing overrides (tests shorten them; not meant for production). */

@@ -1,30 +1,66 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { colorForUser, externalUserId, displayName, PulseError } from '@pulse/protocol';
+import { colorForUser, DEFAULT_ENV_CONFIG, externalUserId, displayName, PulseError } from '@pulse/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.ts';
+import { hashKey, keyPrefix, newKeyId, newPublishableKey, newSecretKey, nowIso } from '../ids.ts';
+import type { EnvironmentRow } from '../store/types.ts';
 
 const DEMO = fileURLToPath(new URL('../../../../examples/demo/', import.meta.url));
-const DEMO_ENVIRONMENT = 'Development';
 
-/** The environment the demo runs in: "Development", or the first one. */
+/**
+ * The demo's own environment, recognised by this id and nothing else: renaming another
+ * environment to "Demo" does not make it the demo's, and renaming this one does not stop it being
+ * the demo's. Generated ids are `env_` + hex, so no other environment can ever have it.
+ */
+export const DEMO_ENVIRONMENT_ID = 'env_demo';
+export const DEMO_ENVIRONMENT_NAME = 'Demo';
+
+/** The demo environment, created (with its own key pair) the first time it is needed. */
+export async function ensureDemoEnvironment(ctx: ServerContext): Promise<EnvironmentRow> {
+  const existing = await ctx.store.getEnvironment(DEMO_ENVIRONMENT_ID);
+  if (existing) return existing;
+  const publishableKey = newPublishableKey();
+  const secretKey = newSecretKey(); // only its hash is kept: the demo mints with the key's id
+  const createdAt = nowIso();
+  try {
+    await ctx.store.createEnvironment({ id: DEMO_ENVIRONMENT_ID, name: DEMO_ENVIRONMENT_NAME, createdAt, config: { ...DEFAULT_ENV_CONFIG } }, [
+      { id: newKeyId(), kind: 'publishable', keyHash: hashKey(publishableKey), prefix: keyPrefix(publishableKey), value: publishableKey },
+      { id: newKeyId(), kind: 'secret', keyHash: hashKey(secretKey), prefix: keyPrefix(secretKey), value: null },
+    ]);
+    // Other nodes may have cached "no such environment".
+    await ctx.store.appendControlEvent(DEMO_ENVIRONMENT_ID, 'environment.created', createdAt);
+    ctx.configs.invalidate(DEMO_ENVIRONMENT_ID);
+  } catch (err) {
+    // Another node (or request) created it first.
+    const created = await ctx.store.getEnvironment(DEMO_ENVIRONMENT_ID);
+    if (created) return created;
+    throw err;
+  }
+  return (await ctx.store.getEnvironment(DEMO_ENVIRONMENT_ID))!;
+}
+
+/** The demo environment and its active keys. Never any other environment. */
 async function demoEnvironment(ctx: ServerContext) {
-  const envs = await ctx.store.listEnvironments();
-  const env = envs.find((e) => e.name === DEMO_ENVIRONMENT) ?? envs[0];
-  if (!env) throw new PulseError('environment_not_found', 'Create an environment first.');
+  const env = await ensureDemoEnvironment(ctx);
   const keys = await ctx.store.listKeys(env.id);
   const pk = keys.find((k) => k.kind === 'publishable' && k.status === 'active');
   const sk = keys.find((k) => k.kind === 'secret' && k.status === 'active');
-  if (!pk?.value || !sk) throw new PulseError('key_not_found', `The ${env.name} environment has no active key pair: rotate its keys.`);
+  if (!pk?.value || !sk) throw new PulseError('key_not_found', `The demo's environment (${env.id}) has no active key pair: rotate its keys.`);
   return { env, publishableKey: pk.value, secretKey: sk };
 }
 
 /**
- * /demo: a sample app page with the widget, and the small backend it needs. The token route
- * mints with the Development environment's active secret key inside the server; in your own
- * backend the same is one call with the secret key (see examples/demo/backend.mjs).
+ * /demo (only with PULSE_DEMO=on or `pulse start --demo`): a sample app page with the widget,
+ * and the small backend it needs. The token route signs anyone in as any user, so it mints only
+ * for the demo's own environment (DEMO_ENVIRONMENT_ID), with that environment's secret key, inside
+ * the server; in your own backend the same is one call with a secret key (examples/demo/backend.mjs).
  */
 export function registerDemo(app: FastifyInstance, ctx: ServerContext): void {
+  // Created at start-up, so it shows in the panel (and its failure stops the start, loudly).
+  app.addHook('onReady', async () => {
+    await ensureDemoEnvironment(ctx);
+  });
   app.get('/demo', async (_request, reply) => reply.redirect('/demo/'));
   app.get('/demo/', async (_request, reply) => {
     const page = await readFile(DEMO + 'index.html', 'utf8');
