@@ -59,6 +59,8 @@ export const ERROR_CATALOGUE = {
   unsupported_media_type: { status: 415, message: 'Unsupported Content-Type; send application/json.' },
   rate_limited: { status: 429, message: 'Too many requests; slow down.' },
   room_full: { status: 429, message: 'This room has reached its connection limit.' },
+  too_many_connections: { status: 429, message: 'Too many connections from this user or address.' },
+  drawing_full: { status: 413, message: 'This room\'s drawing is full; clear it to draw more.' },
   already_authenticated: { status: 400, message: 'This connection is already authenticated; open a new one to change rooms.' },
   // 5xx
   internal_error: { status: 500, message: 'Something went wrong on the server.' },

@@ -15,8 +15,12 @@ export const LIMITS = {
   /** Points in one drawing stroke, and strokes kept per room. */
   strokePoints: 2000,
   strokesPerRoom: 5000,
+  /** Total size of a room's stored drawing (its strokes' points as JSON): every joiner receives it. */
+  drawingBytesPerRoom: 1024 * 1024,
   /** Largest WebSocket frame handled; bigger frames get `message_too_big`. */
   wsMessageBytes: 64 * 1024,
+  /** Largest frame before `auth:ok`: the `auth` message is small, anything bigger ends the socket. */
+  wsAuthMessageBytes: 4 * 1024,
   /** Frames above this are not even read: the socket is closed with MESSAGE_TOO_BIG. */
   wsHardMessageBytes: 1024 * 1024,
   /** Past this much unsent data a socket gets no ephemeral frames (cursors…) until it drains. */
@@ -25,8 +29,21 @@ export const LIMITS = {
   wsHardBufferBytes: 4 * 1024 * 1024,
   /** Clicks and emoji drops relayed per user per tick; more are dropped. */
   oneShotsPerTick: 8,
+  /**
+   * Durable requests (and room:resync) a connection may have waiting: they run one after
+   * another in arrival order; past this many the server stops reading from the socket.
+   */
+  durableQueuePerConnection: 32,
+  /** Durable requests waiting in the whole process before sockets are paused and REST writes get 503. */
+  durableQueuePerProcess: 2048,
+  /** Refused frames (rate limited, invalid, oversized) a connection may collect; one more closes it. */
+  strikesPerConnection: 20,
   /** Connections one room accepts before ROOM_FULL. */
   connectionsPerRoom: 2000,
+  /** Connections one user may hold in one room (tabs, devices), per server. */
+  connectionsPerUserPerRoom: 20,
+  /** Sockets one address may hold open before they authenticate. */
+  unauthenticatedPerAddress: 50,
   /** Notifications and activity entries sent in auth:ok. */
   notificationsInState: 50,
   activityInState: 50,

@@ -24,7 +24,9 @@ import { startTestServer, type TestServer } from './helpers/server.ts';
  * - the server keeps running and answering (healthz, a fresh client can authenticate);
  * - every frame that is not a valid message is answered by exactly one `error` frame whose code is
  *   in the catalogue, and the socket stays open (only a rate-limit close 4429, or a protocol-level
- *   close for frames above the hard cap / invalid UTF-8, is accepted: the test reconnects);
+ *   close for frames above the hard cap / invalid UTF-8, is accepted: the test reconnects). Every
+ *   refused frame is a strike (LIMITS.strikesPerConnection closes the socket): the test counts
+ *   them and moves to a fresh socket before the limit, so a strike close is never expected;
  * - no answer is ever `internal_error`, and nothing is logged by the realtime error handlers;
  * - the objects created in setup are byte-for-byte what they were; nothing appears in another
  *   room or environment;
@@ -662,14 +664,18 @@ describe('realtime protocol fuzzing (sqlite)', () => {
       let sock = await connectMallory();
       const pacer = new Pacer();
       let n = 0;
+      /** Refusals this socket has collected: every invalid frame, every probe, every rate_limited. */
+      let strikes = 0;
       const reconnect = async () => {
         sock.terminate();
         stats.reconnects++;
         sock = await connectMallory();
         pacer.reset();
+        strikes = 0;
       };
       for (const frame of lane) {
-        if (!sock.open) await reconnect();
+        // The frame and its probe may both be refused: stay below the strike limit.
+        if (!sock.open || strikes + 2 >= LIMITS.strikesPerConnection) await reconnect();
         const exp = expectationFor(frame);
         stats.frames++;
         if (exp.kind === 'valid') {
@@ -693,6 +699,7 @@ describe('realtime protocol fuzzing (sqlite)', () => {
         const probeRef = `~probe:${w}:${n++}`;
         sock.send({ category: 'probe', data: JSON.stringify({ type: '~probe', ref: probeRef }) });
         const r = await sock.waitFor((m) => m.type === 'error' && m.ref === probeRef, ANSWER_TIMEOUT_MS);
+        strikes += 1 + (exp.kind === 'invalid' ? 1 : 0) + sock.inbox.filter((m) => m.type === 'error' && m.code === 'rate_limited').length;
         if (r === 'closed') {
           const code = sock.closed!.code;
           bump(stats.closes, code);

@@ -245,9 +245,10 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
 
     it('keeps a drawing per room, capped, and clears it', async () => {
       const stroke = (id: string, t: number) => ({ id, userId: 'alice', points: [[0.1, 0.2], [0.3, 0.4]] as [number, number][], color: '#000000', width: 2, createdAt: at(t) });
-      const first = await store.addStroke('env_a', 'draw-room', stroke('s1', 1), 2);
-      await store.addStroke('env_a', 'draw-room', stroke('s2', 2), 2);
-      const third = await store.addStroke('env_a', 'draw-room', stroke('s3', 3), 2);
+      const limits = { maxStrokes: 2, maxBytes: 1000 };
+      const first = await store.addStroke('env_a', 'draw-room', stroke('s1', 1), limits);
+      await store.addStroke('env_a', 'draw-room', stroke('s2', 2), limits);
+      const third = await store.addStroke('env_a', 'draw-room', stroke('s3', 3), limits);
       expect(third.seq).toBe(first.seq + 2);
       expect((await store.listStrokes('env_a', 'draw-room')).map((s) => s.id)).toEqual(['s2', 's3']); // oldest dropped
       expect((await store.listStrokes('env_a', 'draw-room'))[0]!.points).toEqual([[0.1, 0.2], [0.3, 0.4]]);
@@ -256,6 +257,26 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(cleared.value).toBe(2);
       expect(cleared.seq).toBe(third.seq + 1);
       expect(await store.listStrokes('env_a', 'draw-room')).toEqual([]);
+    });
+
+    it('refuses strokes past the drawing size cap, frees room when strokes are dropped or cleared', async () => {
+      const points = [[0.1, 0.2], [0.3, 0.4]] as [number, number][];
+      const size = JSON.stringify(points).length;
+      const stroke = (id: string, t: number) => ({ id, userId: 'alice', points, color: '#000000', width: 2, createdAt: at(t) });
+      const limits = { maxStrokes: 100, maxBytes: size * 2 };
+      await store.addStroke('env_a', 'cap-room', stroke('c1', 1), limits);
+      await store.addStroke('env_a', 'cap-room', stroke('c2', 2), limits);
+      await expect(store.addStroke('env_a', 'cap-room', stroke('c3', 3), limits)).rejects.toMatchObject({ code: 'drawing_full' });
+      expect((await store.listStrokes('env_a', 'cap-room')).map((s) => s.id)).toEqual(['c1', 'c2']);
+      await store.clearDrawing('env_a', 'cap-room');
+      await store.addStroke('env_a', 'cap-room', stroke('c6', 6), limits);
+      await store.addStroke('env_a', 'cap-room', stroke('c7', 7), limits);
+      // Dropping the oldest (count cap) gives its bytes back.
+      const one = { maxStrokes: 1, maxBytes: size * 2 };
+      for (const [i, id] of ['d1', 'd2', 'd3', 'd4'].entries()) await store.addStroke('env_a', 'drop-room', stroke(id, i), one);
+      expect((await store.listStrokes('env_a', 'drop-room')).map((s) => s.id)).toEqual(['d4']);
+      expect((await store.getStroke('env_a', 'c7'))?.roomId).toBe('cap-room');
+      expect(await store.getStroke('env_b', 'c7')).toBeUndefined();
     });
 
     it('stores admins with unique emails', async () => {

@@ -32,6 +32,8 @@ export interface NewThreadInput {
 export interface NewCommentInput {
   id?: string;
   threadId: string;
+  /** When given, the thread must be in this room (a socket writes only to its own room). */
+  roomId?: string;
   authorId: string;
   body: string;
   mentions?: string[];
@@ -39,6 +41,8 @@ export interface NewCommentInput {
 }
 
 const PREVIEW_CHARS = 140;
+/** Entries kept by each lookup cache; past it the oldest are forgotten. */
+const CACHE_ENTRIES = 50_000;
 const preview = (body: string) => (body.length > PREVIEW_CHARS ? body.slice(0, PREVIEW_CHARS - 1) + '…' : body);
 const unique = (ids: string[] = []) => [...new Set(ids)];
 const actorUserId = (actor: Actor) => (actor.kind === 'user' ? actor.externalId : null);
@@ -67,6 +71,10 @@ export class CollabService {
   readonly #configs: ConfigCache;
   readonly #attachments: AttachmentService;
   #sink: RealtimeSink;
+  /** Users known to exist (users are never deleted): no read per comment. */
+  readonly #knownUsers = new BoundedCache<true>(CACHE_ENTRIES);
+  /** Thread → room (a thread never moves): no read per request on it. */
+  readonly #threadRooms = new BoundedCache<string>(CACHE_ENTRIES);
 
   constructor(store: Store, configs: ConfigCache, attachments: AttachmentService, sink: RealtimeSink) {
     this.#store = store;
@@ -101,15 +109,53 @@ export class CollabService {
     if (mentions.length > 0) await this.#requireFeature(envId, 'allowMentions', 'Mentions');
   }
 
-  async #requireUser(envId: string, externalId: string): Promise<User> {
+  async #requireUser(envId: string, externalId: string): Promise<void> {
+    const key = `${envId}\u0000${externalId}`;
+    if (this.#knownUsers.get(key)) return;
     const user = await this.#store.getUser(envId, externalId);
-    if (!user) {
+    if (user) this.#knownUsers.set(key, true);
+    else {
       throw new PulseError(
         'user_not_found',
         `userId: no user "${externalId}" in this environment; users are created when they first connect, or with PUT /api/v1/users/{userId}.`,
       );
     }
-    return user;
+  }
+
+  /** The room of a thread, or undefined when there is no such thread in the environment. */
+  async threadRoom(envId: string, threadId: string): Promise<string | undefined> {
+    const key = `${envId}\u0000${threadId}`;
+    const cached = this.#threadRooms.get(key);
+    if (cached) return cached;
+    const thread = await this.#store.getThread(envId, threadId);
+    if (thread) this.#threadRooms.set(key, thread.roomId);
+    return thread?.roomId;
+  }
+
+  commentRoom(envId: string, commentId: string): Promise<string | undefined> {
+    return this.#store.commentRoom(envId, commentId);
+  }
+
+  /** The room of the comment a reaction is on. */
+  async reactionRoom(envId: string, reactionId: string): Promise<string | undefined> {
+    const reaction = await this.#store.getReaction(envId, reactionId);
+    return reaction && this.#store.commentRoom(envId, reaction.targetId);
+  }
+
+  /** Whether a retried create (same client id) is the user's own object in that room, already stored. */
+  async isOwnThread(envId: string, threadId: string, roomId: string, userId: string): Promise<boolean> {
+    const existing = await this.#store.getThreadWithComments(envId, threadId);
+    return existing?.roomId === roomId && existing.comments[0]?.userId === userId;
+  }
+
+  async isOwnComment(envId: string, commentId: string, threadId: string, userId: string): Promise<boolean> {
+    const existing = await this.#store.getComment(envId, commentId);
+    return existing?.threadId === threadId && existing.userId === userId;
+  }
+
+  async isOwnStroke(envId: string, strokeId: string, roomId: string, userId: string): Promise<boolean> {
+    const existing = await this.#store.getStroke(envId, strokeId);
+    return existing?.roomId === roomId && existing.userId === userId;
   }
 
   #notifications(
@@ -187,7 +233,7 @@ export class CollabService {
     };
     const result = await this.#store.createComment(
       envId,
-      { id: commentId, threadId: input.threadId, userId: input.authorId, body: input.body, mentions, createdAt: nowIso() },
+      { id: commentId, threadId: input.threadId, ...(input.roomId ? { roomId: input.roomId } : {}), userId: input.authorId, body: input.body, mentions, createdAt: nowIso() },
       effects,
     );
     await this.#announce(envId, result, { type: 'comment:created', seq: result.seq, comment: result.value });
@@ -232,6 +278,7 @@ export class CollabService {
     const result = await this.#store.deleteComment(envId, commentId, effects);
     if (!result) throw new PulseError('comment_not_found');
     const { comment, threadDeleted } = result.value;
+    if (threadDeleted) this.#threadRooms.delete(`${envId}\u0000${comment.threadId}`);
     await this.#announce(envId, result, { type: 'comment:deleted', seq: result.seq, commentId, threadId: comment.threadId, threadDeleted });
     return { threadDeleted };
   }
@@ -252,6 +299,7 @@ export class CollabService {
     }
     const effects: Effects = { activity: activity('thread.deleted', actorUserId(actor), { threadId }) };
     const result = await this.#store.deleteThread(envId, threadId, effects);
+    this.#threadRooms.delete(`${envId}\u0000${threadId}`);
     if (!result) throw new PulseError('thread_not_found');
     await this.#announce(envId, result, { type: 'thread:deleted', seq: result.seq, threadId });
   }
@@ -275,7 +323,7 @@ export class CollabService {
 
   async addStroke(envId: string, roomId: string, stroke: Omit<DrawStroke, 'id' | 'createdAt'> & { id?: string }): Promise<DrawStroke> {
     await this.#requireFeature(envId, 'allowDrawing', 'Drawing');
-    const result = await this.#store.addStroke(envId, roomId, { ...stroke, id: stroke.id ?? newStrokeId(), createdAt: nowIso() }, LIMITS.strokesPerRoom);
+    const result = await this.#store.addStroke(envId, roomId, { ...stroke, id: stroke.id ?? newStrokeId(), createdAt: nowIso() }, { maxStrokes: LIMITS.strokesPerRoom, maxBytes: LIMITS.drawingBytesPerRoom });
     await this.#announce(envId, result, { type: 'draw:stroke', seq: result.seq, stroke: result.value });
     return result.value;
   }
@@ -291,5 +339,21 @@ export class CollabService {
     const changed = await this.#store.markNotificationsRead(envId, userId, ids, nowIso());
     if (changed.length) this.#sink.notificationsRead(envId, userId, changed, ids === 'all');
     return changed;
+  }
+}
+
+/** A Map that forgets its oldest entries past a size. */
+class BoundedCache<V> {
+  readonly #map = new Map<string, V>();
+  constructor(private readonly max: number) {}
+  get(key: string): V | undefined {
+    return this.#map.get(key);
+  }
+  set(key: string, value: V): void {
+    if (this.#map.size >= this.max) this.#map.delete(this.#map.keys().next().value!);
+    this.#map.set(key, value);
+  }
+  delete(key: string): void {
+    this.#map.delete(key);
   }
 }

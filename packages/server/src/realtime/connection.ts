@@ -1,4 +1,4 @@
-import { LIMITS, type DeviceType, type PresenceStatus, type PulseUser, type ServerMessage } from '@pulse/protocol';
+import { LIMITS, type ClientMessage, type DeviceType, type PresenceStatus, type PulseUser, type ServerMessage } from '@pulse/protocol';
 import type { WebSocket } from 'ws';
 import { TokenBucket } from './rate-limit.ts';
 import type { LocalRoom } from './room.ts';
@@ -12,6 +12,8 @@ export interface ConnectionIdentity {
   user: PulseUser;
   publishableKeyId: string;
   secretKeyId: string;
+  /** When the user token expires (ms since the epoch): the socket is closed then. */
+  expiresAt: number;
 }
 
 /**
@@ -33,12 +35,17 @@ export class Connection {
   backlog: Buffer[] | undefined;
   readonly messages = new TokenBucket(200, 100);
   readonly durable = new TokenBucket(40, 10);
+  /** Refused frames so far; past LIMITS.strikesPerConnection the socket is closed. */
   strikes = 0;
-  strikeWindowStart = 0;
+  /** Durable requests read but not yet applied, in arrival order (see DurableQueue). */
+  durableQueue: ClientMessage[] | undefined;
+  /** The peer's address, for per-address limits. */
+  readonly address: string;
 
-  constructor(id: string, ws: WebSocket) {
+  constructor(id: string, ws: WebSocket, address: string) {
     this.id = id;
     this.ws = ws;
+    this.address = address;
   }
 
   get open(): boolean {
@@ -69,8 +76,8 @@ export class Connection {
   }
 
   /** Sends directly, bypassing the backlog (auth:ok itself, and errors). */
-  sendNow(message: ServerMessage): void {
-    if (this.open) this.ws.send(JSON.stringify(message));
+  sendNow(message: ServerMessage | string): void {
+    if (this.open) this.ws.send(typeof message === 'string' ? message : JSON.stringify(message));
   }
 
   close(code: number, reason: string | undefined): void {

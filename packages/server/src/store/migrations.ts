@@ -1,4 +1,4 @@
-import { type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -257,6 +257,14 @@ function migrations(dialect: Dialect): Record<string, Migration> {
       async up(db: Kysely<any>) {
         // Who took part in a thread is asked on every reply (reply notifications): answer it from an index.
         await db.schema.createIndex('comments_thread_user').on('comments').columns(['environment_id', 'thread_id', 'user_id']).execute();
+      },
+    },
+    '0006_drawing_bytes': {
+      async up(db: Kysely<any>) {
+        // A room's drawing is capped by its size (what every joiner downloads), kept as a running total.
+        await db.schema.alterTable('rooms').addColumn('drawing_bytes', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+        await sql`update rooms set drawing_bytes = (select coalesce(sum(length(s.points)), 0) from strokes s
+          where s.environment_id = rooms.environment_id and s.room_id = rooms.id)`.execute(db);
       },
     },
   };

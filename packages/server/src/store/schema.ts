@@ -37,6 +37,7 @@ export interface Database {
     seq: number;
     metadata: string | null;
     created_at: string;
+    drawing_bytes: Generated<number>;
   };
   threads: {
     environment_id: string;

@@ -142,6 +142,8 @@ export interface RoomRepo {
 export interface NewComment {
   id: string;
   threadId: string;
+  /** When given, the thread must be in this room, or the comment is refused with thread_not_found. */
+  roomId?: string;
   userId: string;
   body: string;
   mentions: string[];
@@ -285,7 +287,9 @@ export interface ActivityRepo {
 
 export interface DrawingRepo {
   /** Adds a stroke (creating the room if needed), dropping the oldest beyond `maxStrokes`. */
-  addStroke(envId: string, roomId: string, stroke: DrawStroke, maxStrokes: number): Promise<Sequenced<DrawStroke>>;
+  /** Refuses with `drawing_full` past `maxBytes` of points in the room; drops the oldest strokes past `maxStrokes`. */
+  addStroke(envId: string, roomId: string, stroke: DrawStroke, limits: { maxStrokes: number; maxBytes: number }): Promise<Sequenced<DrawStroke>>;
+  getStroke(envId: string, strokeId: string): Promise<(DrawStroke & { roomId: string }) | undefined>;
   /** Removes every stroke of the room; returns how many. */
   clearDrawing(envId: string, roomId: string, effects?: Effects): Promise<Sequenced<number>>;
   listStrokes(envId: string, roomId: string): Promise<DrawStroke[]>;

@@ -328,13 +328,9 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx)
     async createComment(envId, comment, effects) {
       try {
         return await tx(async (trx) => {
-          const thread = await trx
-            .updateTable('threads')
-            .set({ updated_at: comment.createdAt })
-            .where('environment_id', '=', envId)
-            .where('id', '=', comment.threadId)
-            .returning('room_id')
-            .executeTakeFirst();
+          let update = trx.updateTable('threads').set({ updated_at: comment.createdAt }).where('environment_id', '=', envId).where('id', '=', comment.threadId);
+          if (comment.roomId) update = update.where('room_id', '=', comment.roomId);
+          const thread = await update.returning('room_id').executeTakeFirst();
           if (!thread) throw new PulseError('thread_not_found');
           const row = await trx
             .insertInto('comments')

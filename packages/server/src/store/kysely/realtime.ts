@@ -123,15 +123,24 @@ export function realtimeRepo(db: Kysely<Database>, tx: WriteTx): NotificationRep
       return rows.reverse().map(toActivity);
     },
 
-    async addStroke(envId, roomId, stroke, maxStrokes) {
+    async addStroke(envId, roomId, stroke, limits) {
       return tx(async (trx) => {
         await insertRoomIfMissing(trx, envId, roomId, stroke.createdAt);
+        const points = JSON.stringify(stroke.points);
+        const grown = await trx
+          .updateTable('rooms')
+          .set((eb) => ({ drawing_bytes: eb('drawing_bytes', '+', points.length) }))
+          .where('environment_id', '=', envId)
+          .where('id', '=', roomId)
+          .where((eb) => eb(eb('drawing_bytes', '+', points.length), '<=', limits.maxBytes))
+          .executeTakeFirst();
+        if (Number(grown.numUpdatedRows) === 0) throw new PulseError('drawing_full', `A room's drawing holds at most ${limits.maxBytes} bytes of points; clear it to draw more.`);
         const row = {
           environment_id: envId,
           id: stroke.id,
           room_id: roomId,
           user_id: stroke.userId,
-          points: JSON.stringify(stroke.points),
+          points,
           color: stroke.color,
           width: stroke.width,
           created_at: stroke.createdAt,
@@ -145,25 +154,38 @@ export function realtimeRepo(db: Kysely<Database>, tx: WriteTx): NotificationRep
         // Keep the newest strokes only: the oldest beyond the cap are dropped.
         const overflow = await trx
           .selectFrom('strokes')
-          .select('id')
+          .select(['id', 'points'])
           .where('environment_id', '=', envId)
           .where('room_id', '=', roomId)
           .orderBy('created_at', 'desc')
           .orderBy('id', 'desc')
-          .offset(maxStrokes)
+          .offset(limits.maxStrokes)
           .limit(100)
           .execute();
         if (overflow.length) {
+          const freed = overflow.reduce((n, o) => n + o.points.length, 0);
           await trx.deleteFrom('strokes').where('environment_id', '=', envId).where('id', 'in', overflow.map((o) => o.id)).execute();
+          await trx
+            .updateTable('rooms')
+            .set((eb) => ({ drawing_bytes: eb('drawing_bytes', '-', freed) }))
+            .where('environment_id', '=', envId)
+            .where('id', '=', roomId)
+            .execute();
         }
         return { value: toStroke(row), roomId, seq: await bumpSeq(trx, envId, roomId) };
       });
+    },
+
+    async getStroke(envId, strokeId) {
+      const r = await db.selectFrom('strokes').selectAll().where('environment_id', '=', envId).where('id', '=', strokeId).executeTakeFirst();
+      return r && { ...toStroke(r), roomId: r.room_id };
     },
 
     async clearDrawing(envId, roomId, effects) {
       return tx(async (trx) => {
         await insertRoomIfMissing(trx, envId, roomId, effects?.activity?.createdAt ?? new Date().toISOString());
         const deleted = await trx.deleteFrom('strokes').where('environment_id', '=', envId).where('room_id', '=', roomId).executeTakeFirst();
+        await trx.updateTable('rooms').set({ drawing_bytes: 0 }).where('environment_id', '=', envId).where('id', '=', roomId).execute();
         const { activity } = await applyEffects(trx, envId, effects);
         return { value: Number(deleted.numDeletedRows), roomId, seq: await bumpSeq(trx, envId, roomId), ...(activity ? { activity } : {}) };
       });

@@ -1,0 +1,81 @@
+import { LIMITS, type ClientMessage } from '@pulse/protocol';
+import type { Connection } from './connection.ts';
+
+/** Runs one request to its end; it answers the client itself and never throws. */
+export type RunRequest = (conn: Connection, message: ClientMessage) => Promise<void>;
+
+export interface QueueBounds {
+  perConnection: number;
+  perProcess: number;
+}
+
+/**
+ * A connection's durable requests, applied strictly one after another in arrival order (a reply
+ * may depend on the thread created one frame earlier). Bounded twice: past `perConnection`
+ * waiting requests on one socket, or `perProcess` in the whole process, the server stops reading
+ * from the socket (TCP backpressure reaches the client) and reads again once the work has
+ * drained to half. Nothing is refused or dropped here: rate limits were charged on arrival.
+ */
+export class DurableQueue {
+  readonly #run: RunRequest;
+  readonly #bounds: QueueBounds;
+  readonly #paused = new Set<Connection>();
+  #queued = 0;
+
+  constructor(run: RunRequest, bounds: QueueBounds = { perConnection: LIMITS.durableQueuePerConnection, perProcess: LIMITS.durableQueuePerProcess }) {
+    this.#run = run;
+    this.#bounds = bounds;
+  }
+
+  /** Requests waiting or running in the process. */
+  get queued(): number {
+    return this.#queued;
+  }
+
+  /** True when the process has as much durable work as it accepts: new work should wait. */
+  get saturated(): boolean {
+    return this.#queued >= this.#bounds.perProcess;
+  }
+
+  get pausedSockets(): number {
+    return this.#paused.size;
+  }
+
+  enqueue(conn: Connection, message: ClientMessage): void {
+    const queue = (conn.durableQueue ??= []);
+    queue.push(message);
+    this.#queued++;
+    if (queue.length >= this.#bounds.perConnection || this.saturated) this.#pause(conn);
+    if (queue.length === 1) void this.#drain(conn, queue);
+  }
+
+  async #drain(conn: Connection, queue: ClientMessage[]): Promise<void> {
+    while (queue.length > 0) {
+      await this.#run(conn, queue[0]!);
+      queue.shift();
+      this.#queued--;
+      this.#resumeIfDrained();
+    }
+    if (conn.durableQueue === queue) conn.durableQueue = undefined;
+  }
+
+  #pause(conn: Connection): void {
+    if (this.#paused.has(conn) || !conn.open) return;
+    this.#paused.add(conn);
+    conn.ws.pause();
+  }
+
+  #resumeIfDrained(): void {
+    if (this.#paused.size === 0 || this.#queued > this.#bounds.perProcess / 2) return;
+    for (const conn of this.#paused) {
+      if ((conn.durableQueue?.length ?? 0) > this.#bounds.perConnection / 2) continue;
+      this.#paused.delete(conn);
+      if (conn.open) conn.ws.resume();
+    }
+  }
+
+  /** A closed socket: it is no longer paused. Its requests already read still run (their retries are idempotent). */
+  forget(conn: Connection): void {
+    this.#paused.delete(conn);
+  }
+}

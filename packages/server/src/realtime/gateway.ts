@@ -1,0 +1,184 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { CLOSE_CODES, LIMITS, PulseError, type ClientMessage, type ErrorCode } from '@pulse/protocol';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { newConnectionId } from '../ids.ts';
+import { Connection } from './connection.ts';
+import { isQueued, parseMessage } from './parse.ts';
+import type { RealtimeHub } from './hub.ts';
+
+export interface GatewayOptions {
+  authTimeoutMs: number;
+  offlineAfterMs: number;
+  unauthenticatedPerAddress: number;
+}
+
+/**
+ * Where frames enter: the upgrade on `/`, then for every frame, in this order and before any
+ * work: size (a few KB until auth:ok), JSON, schema, rate limits (charged on arrival). Refused
+ * frames are answered with an `error` carrying the request's `ref` and count as strikes.
+ * Ephemeral messages are handled at once; durable ones join the connection's ordered queue.
+ * A sweeper ends sockets that do not authenticate in time, go silent, or outlive their token.
+ */
+export class Gateway {
+  readonly #hub: RealtimeHub;
+  readonly #options: GatewayOptions;
+  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.wsHardMessageBytes, perMessageDeflate: false, clientTracking: false });
+  readonly #connections = new Set<Connection>();
+  /** Sockets per address that have not authenticated yet. */
+  readonly #unauthenticated = new Map<string, number>();
+  readonly #sweeper: NodeJS.Timeout;
+  #closing = false;
+
+  constructor(hub: RealtimeHub, options: GatewayOptions) {
+    this.#hub = hub;
+    this.#options = options;
+    this.#sweeper = setInterval(() => this.#sweep(), Math.min(1000, options.authTimeoutMs / 2));
+    this.#sweeper.unref();
+  }
+
+  get connections(): ReadonlySet<Connection> {
+    return this.#connections;
+  }
+
+  attach(server: Server): void {
+    server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const path = (request.url ?? '/').split('?')[0];
+      if (path !== '/' || this.#closing) return refuseUpgrade(socket, '404 Not Found');
+      const address = request.socket.remoteAddress ?? '';
+      if ((this.#unauthenticated.get(address) ?? 0) >= this.#options.unauthenticatedPerAddress) return refuseUpgrade(socket, '429 Too Many Requests');
+      this.#wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws, address));
+    });
+  }
+
+  #accept(ws: WebSocket, address: string): void {
+    const conn = new Connection(newConnectionId(), ws, address);
+    this.#connections.add(conn);
+    this.#unauthenticated.set(address, (this.#unauthenticated.get(address) ?? 0) + 1);
+    ws.on('message', (data: RawData, isBinary: boolean) => this.#onFrame(conn, data, isBinary));
+    ws.on('close', () => this.#onClose(conn));
+    ws.on('error', () => conn.close(1009, 'message too big'));
+  }
+
+  /** The socket authenticated: it no longer counts against its address's pre-auth allowance. */
+  authenticated(conn: Connection): void {
+    this.#releaseAddress(conn.address);
+  }
+
+  #releaseAddress(address: string): void {
+    const n = (this.#unauthenticated.get(address) ?? 1) - 1;
+    if (n <= 0) this.#unauthenticated.delete(address);
+    else this.#unauthenticated.set(address, n);
+  }
+
+  #onClose(conn: Connection): void {
+    this.#connections.delete(conn);
+    if (!conn.identity) this.#releaseAddress(conn.address);
+    this.#hub.queue.forget(conn);
+    this.#hub.registry.detach(conn);
+  }
+
+  #onFrame(conn: Connection, data: RawData, isBinary: boolean): void {
+    conn.lastSeen = Date.now();
+    const authenticated = conn.identity !== undefined && !conn.authenticating;
+    const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer | ArrayBuffer).byteLength;
+    if (!authenticated) return this.#beforeAuth(conn, data, size, isBinary);
+    if (size > LIMITS.wsMessageBytes) return this.refuse(conn, 'message_too_big', `Frames are limited to ${LIMITS.wsMessageBytes} bytes.`, peekRef(data));
+    if (isBinary) return this.refuse(conn, 'invalid_message', 'Frames must be JSON text.');
+    let raw: unknown;
+    try {
+      raw = JSON.parse(data.toString());
+    } catch {
+      return this.refuse(conn, 'invalid_message', 'The frame is not valid JSON.', peekRef(data));
+    }
+    let message: ClientMessage;
+    try {
+      message = parseMessage(raw);
+    } catch (err) {
+      return this.refuse(conn, (err as PulseError).code, (err as PulseError).message, refOf(raw));
+    }
+    const ref = 'ref' in message ? message.ref : undefined;
+    if (message.type === 'auth') return this.refuse(conn, 'already_authenticated', undefined, ref);
+    if (!conn.messages.take()) {
+      // Ephemeral floods are simply thinned out; only requests that expect an answer get an error.
+      if (ref || isQueued(message)) this.refuse(conn, 'rate_limited', undefined, ref);
+      return;
+    }
+    if (isQueued(message)) {
+      if (!conn.durable.take()) return this.refuse(conn, 'rate_limited', undefined, ref);
+      return this.#hub.queue.enqueue(conn, message);
+    }
+    try {
+      this.#hub.handleNow(conn, message);
+    } catch (err) {
+      this.#hub.fail(conn, err, ref);
+    }
+  }
+
+  /** Until auth:ok: one small `auth` frame; anything else ends the socket. */
+  #beforeAuth(conn: Connection, data: RawData, size: number, isBinary: boolean): void {
+    if (conn.authenticating) return this.refuse(conn, 'not_authenticated', 'Wait for auth:ok before sending.');
+    if (size > LIMITS.wsAuthMessageBytes) return this.#hub.rejectAuth(conn, new PulseError('message_too_big', `The auth frame is limited to ${LIMITS.wsAuthMessageBytes} bytes.`));
+    if (isBinary) return this.#hub.rejectAuth(conn, new PulseError('invalid_message', 'Frames must be JSON text.'));
+    let raw: unknown;
+    try {
+      raw = JSON.parse(data.toString());
+    } catch {
+      return this.#hub.rejectAuth(conn, new PulseError('invalid_message', 'The frame is not valid JSON.'));
+    }
+    const first = raw as { type?: unknown; apiKey?: unknown } | null;
+    if (first?.type === 'auth' && first.apiKey === undefined) return this.#hub.rejectAuth(conn, new PulseError('unauthorized', 'auth: apiKey (your publishable key, pk_…) is required.'));
+    let message: ClientMessage;
+    try {
+      message = parseMessage(raw);
+    } catch (err) {
+      return this.#hub.rejectAuth(conn, err instanceof PulseError ? err : new PulseError('invalid_message'));
+    }
+    if (message.type !== 'auth') return this.#hub.rejectAuth(conn, new PulseError('not_authenticated'));
+    void this.#hub.authenticate(conn, message);
+  }
+
+  /** Refuses one frame with an `error`; a connection that collects too many refusals is closed. */
+  refuse(conn: Connection, code: ErrorCode, message?: string, ref?: string): void {
+    this.#hub.error(conn, code, message, ref);
+    if (++conn.strikes > LIMITS.strikesPerConnection) conn.close(CLOSE_CODES.RATE_LIMITED, 'too many strikes');
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const conn of this.#connections) {
+      const identity = conn.identity;
+      if (!identity) {
+        if (!conn.authenticating && now - conn.openedAt > this.#options.authTimeoutMs) this.#hub.rejectAuth(conn, new PulseError('auth_timeout'));
+      } else if (now >= identity.expiresAt) {
+        conn.sendNow({ type: 'error', code: 'token_expired', message: new PulseError('token_expired').message });
+        conn.close(CLOSE_CODES.UNAUTHORIZED, 'token_expired');
+      } else if (now - conn.lastSeen > this.#options.offlineAfterMs) {
+        conn.close(CLOSE_CODES.HEARTBEAT_TIMEOUT, 'no heartbeat');
+      }
+    }
+  }
+
+  close(): void {
+    this.#closing = true;
+    clearInterval(this.#sweeper);
+    for (const conn of this.#connections) conn.close(CLOSE_CODES.SERVER_SHUTTING_DOWN, 'server shutting down');
+    this.#wss.close();
+  }
+}
+
+function refuseUpgrade(socket: Duplex, status: string): void {
+  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+export function refOf(message: unknown): string | undefined {
+  const ref = (message as { ref?: unknown } | null)?.ref;
+  return typeof ref === 'string' && ref.length <= 64 ? ref : undefined;
+}
+
+/** The `ref` of a frame that is not parsed (too big, not JSON), found near its start or end. */
+function peekRef(data: RawData): string | undefined {
+  const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+  const find = (text: string) => /"ref"\s*:\s*"([^"\\]{1,64})"/.exec(text)?.[1];
+  return find(buf.toString('utf8', 0, 2048)) ?? (buf.length > 2048 ? find(buf.toString('utf8', buf.length - 2048)) : undefined);
+}

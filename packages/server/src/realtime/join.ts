@@ -1,0 +1,59 @@
+import { LIMITS, PulseError, type ClientMessageOf, type PulseUser } from '@pulse/protocol';
+import type { Connection } from './connection.ts';
+import type { RealtimeHub } from './hub.ts';
+
+/**
+ * `auth`: verifies the key and token, joins the room, and answers with auth:ok carrying the
+ * user, the config and the room's full state. Durable events published while the answer is
+ * being prepared wait in the connection's backlog and follow it.
+ */
+export async function authenticate(hub: RealtimeHub, conn: Connection, message: ClientMessageOf<'auth'>): Promise<void> {
+  const { ctx } = hub;
+  conn.authenticating = true;
+  try {
+    const verified = await ctx.tokens.verify(message.apiKey, message.token);
+    const envId = verified.environmentId;
+    const stored = await ctx.collab.upsertUser(envId, verified.user);
+    const config = await ctx.configs.require(envId);
+    if (!conn.open) return;
+    const user: PulseUser = { id: stored.externalId, name: stored.name, avatar: stored.avatar, color: stored.color };
+    conn.identity = {
+      envId,
+      roomId: message.room,
+      user,
+      publishableKeyId: verified.publishableKeyId,
+      secretKeyId: verified.secretKeyId,
+      expiresAt: verified.expiresAt.getTime(),
+    };
+    conn.deviceType = message.deviceType ?? 'desktop';
+    const room = hub.registry.join(conn, config);
+    if (room.ready) {
+      // Cluster mode: the room's channel and the other nodes' presence first.
+      await room.ready;
+      if (!room.connections.has(conn)) return; // closed meanwhile (already detached)
+    }
+    room.presence.add(conn);
+    const [state, notifications] = await Promise.all([
+      hub.snapshots.json(envId, message.room, config),
+      ctx.store.listNotifications(envId, user.id, LIMITS.notificationsInState),
+    ]);
+    if (!conn.open) return hub.registry.detach(conn);
+    conn.sendNow(
+      `{"type":"auth:ok","user":${JSON.stringify(user)},"config":${JSON.stringify(config)},"room":${state},` +
+        `"notifications":${JSON.stringify(notifications)},"connectionId":${JSON.stringify(conn.id)},"serverTime":"${new Date().toISOString()}"}`,
+    );
+    const backlog = conn.backlog ?? [];
+    conn.backlog = undefined;
+    for (const frame of backlog) conn.sendFrame(frame, 'durable');
+  } catch (err) {
+    if (conn.identity) hub.registry.detach(conn);
+    conn.identity = undefined;
+    if (err instanceof PulseError) hub.rejectAuth(conn, err);
+    else {
+      console.error('[pulse] auth failed:', err);
+      hub.rejectAuth(conn, new PulseError(hub.isUnavailable(err) ? 'service_unavailable' : 'internal_error'));
+    }
+  } finally {
+    conn.authenticating = false;
+  }
+}

@@ -1,0 +1,71 @@
+import { LIMITS, type EnvConfig, type PresenceMember } from '@pulse/protocol';
+import type { Store } from '../store/index.ts';
+
+/** The durable part of a room's state at one sequence number, serialised once. */
+interface Snapshot {
+  seq: number;
+  /** `"threads":[…],"activity":[…],"drawing":[…]`: the middle of a RoomState object. */
+  json: Promise<string>;
+}
+
+/** Rooms whose snapshot is kept; the least recently loaded beyond this are forgotten. */
+const MAX_CACHED_ROOMS = 1000;
+
+/**
+ * Room snapshots for auth:ok, room:state and recovery. The durable part (threads with comments,
+ * activity, drawing) is cached per room and sequence number: a burst of joins or resyncs of one
+ * room reads the database once and serialises once. Presence is live and added per request.
+ *
+ * The sequence number is read first: an event committed meanwhile is then both in the snapshot
+ * and delivered after it, and clients apply events idempotently.
+ */
+export class RoomSnapshots {
+  readonly #store: Store;
+  readonly #presence: (envId: string, roomId: string) => Promise<PresenceMember[]>;
+  readonly #cache = new Map<string, Snapshot>();
+
+  constructor(store: Store, presence: (envId: string, roomId: string) => Promise<PresenceMember[]>) {
+    this.#store = store;
+    this.#presence = presence;
+  }
+
+  /** The room's full state as JSON (a RoomState object). */
+  async json(envId: string, roomId: string, config: EnvConfig): Promise<string> {
+    const room = (await this.#store.getRoom(envId, roomId)) ?? (await this.#create(envId, roomId));
+    const [durable, presence] = await Promise.all([
+      this.#durable(envId, roomId, room.seq),
+      config.showPresence ? this.#presence(envId, roomId) : Promise.resolve([]),
+    ]);
+    return `{"id":${JSON.stringify(roomId)},"seq":${room.seq},"presence":${JSON.stringify(presence)},${durable}}`;
+  }
+
+  async #create(envId: string, roomId: string) {
+    await this.#store.ensureRoom(envId, roomId, new Date().toISOString());
+    return (await this.#store.getRoom(envId, roomId)) ?? { seq: 0 };
+  }
+
+  #durable(envId: string, roomId: string, seq: number): Promise<string> {
+    const key = `${envId}\u0000${roomId}`;
+    const hit = this.#cache.get(key);
+    if (hit && hit.seq === seq) return hit.json;
+    const json = Promise.all([
+      this.#store.listRoomThreadsWithComments(envId, roomId),
+      this.#store.listActivity(envId, roomId, LIMITS.activityInState),
+      this.#store.listStrokes(envId, roomId),
+    ]).then(([threads, activity, drawing]) => `"threads":${JSON.stringify(threads)},"activity":${JSON.stringify(activity)},"drawing":${JSON.stringify(drawing)}`);
+    // Only a newer snapshot replaces an older one (two loads may finish out of order).
+    if (!hit || hit.seq < seq) {
+      this.#cache.delete(key);
+      if (this.#cache.size >= MAX_CACHED_ROOMS) this.#cache.delete(this.#cache.keys().next().value!);
+      this.#cache.set(key, { seq, json });
+      json.catch(() => {
+        if (this.#cache.get(key)?.json === json) this.#cache.delete(key);
+      });
+    }
+    return json;
+  }
+
+  forget(envId: string, roomId: string): void {
+    this.#cache.delete(`${envId}\u0000${roomId}`);
+  }
+}
