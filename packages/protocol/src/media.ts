@@ -16,5 +16,9 @@ export const ATTACHMENT_FLAGS = {
 
 /** Thumbnails are square JPEGs of this size. */
 export const THUMBNAIL_SIZE_PX = 200;
-/** Images larger than this many pixels are refused (decompression bombs). */
-export const MAX_IMAGE_PIXELS = 100_000_000;
+/**
+ * Images larger than this many pixels (of one frame) are refused with `file_too_large`, before
+ * they are decoded: a small file can decode to gigabytes (decompression bombs). 40 megapixels
+ * holds phone photos, 8K frames (33 MP) and full-page screenshots.
+ */
+export const MAX_IMAGE_PIXELS = 40_000_000;

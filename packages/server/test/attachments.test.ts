@@ -26,6 +26,8 @@ describe('attachments', () => {
   beforeAll(async () => {
     t = await startTestServer();
     token = await mintToken(t, 'uploader');
+    // This suite uploads far more than a user's burst allowance (see upload-limits.test.ts).
+    t.server.attachments.uploadLimiter.burst = 1000;
   });
   afterEach(async () => {
     await t.server.ctx.environments.updateConfig(t.envId, { allowImages: true, allowAudio: true, allowVideo: true, maxFileSizeMb: 10, maxAttachmentsPerComment: 5 });

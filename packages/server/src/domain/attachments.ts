@@ -5,6 +5,8 @@ import { ATTACHMENT_FLAGS, PulseError, UNATTACHED_UPLOAD_TTL_MS, type Attachment
 import type { FileStore } from '../files/file-store.ts';
 import { safeFilename } from '../files/filename.ts';
 import { inspectMedia } from '../files/media.ts';
+import { mediaQueue, type MediaQueue } from '../files/media-queue.ts';
+import { UploadRateLimiter } from '../files/upload-rate.ts';
 import { nowIso } from '../ids.ts';
 import type { Store } from '../store/index.ts';
 import type { AttachmentRecord } from '../store/types.ts';
@@ -21,10 +23,16 @@ const publicShape = ({ userId: _u, commentId: _c, createdAt: _t, ...a }: Attachm
 export class AttachmentService {
   readonly #store: Store;
   readonly #files: FileStore;
+  /** Where uploads wait for their media check (shared by the whole process by default). */
+  readonly mediaQueue: MediaQueue;
+  /** Each user's allowance of uploads. */
+  readonly uploadLimiter: UploadRateLimiter;
 
-  constructor(store: Store, files: FileStore) {
+  constructor(store: Store, files: FileStore, options: { mediaQueue?: MediaQueue; uploadLimiter?: UploadRateLimiter } = {}) {
     this.#store = store;
     this.#files = files;
+    this.mediaQueue = options.mediaQueue ?? mediaQueue;
+    this.uploadLimiter = options.uploadLimiter ?? new UploadRateLimiter();
   }
 
   get files(): FileStore {
@@ -54,7 +62,8 @@ export class AttachmentService {
       });
       if (tooLarge || size > limitBytes) throw new PulseError('file_too_large', `Files are limited to ${config.maxFileSizeMb} MB in this environment.`);
       if (size === 0) throw new PulseError('no_file', 'The file is empty.');
-      const media = await inspectMedia(staged.path);
+      // Decoding is the expensive part: it waits for a turn, so it never starves file serving.
+      const media = await this.mediaQueue.run(() => inspectMedia(staged.path), signal);
       // Nobody is waiting for the answer any more: keep nothing.
       signal?.throwIfAborted();
       const flag = ATTACHMENT_FLAGS[media.type];

@@ -14,6 +14,12 @@ export interface MediaInfo {
   thumbnail?: Buffer;
 }
 
+// One libvips thread per image: at most MEDIA_CONCURRENCY images are processed at once (see
+// media-queue.ts), so more threads would only contend for the cores with the rest of the server.
+// Nothing is processed twice, so libvips' operation cache would only hold memory.
+sharp.concurrency(1);
+sharp.cache(false);
+
 const unsupported = (detail: string) => new PulseError('unsupported_file_type', `${detail} Supported: ${Object.values(SUPPORTED_MIME_TYPES).flat().join(', ')}.`);
 
 /** Sniffed MIME types that are spellings of a supported one. */
@@ -33,14 +39,24 @@ export async function inspectMedia(path: string): Promise<MediaInfo> {
   const mime = ALIASES[sniffed.mime] ?? sniffed.mime;
 
   if (SUPPORTED_MIME_TYPES.image.includes(mime)) {
-    try {
-      const meta = await sharp(path, { limitInputPixels: MAX_IMAGE_PIXELS, animated: mime === 'image/gif' || mime === 'image/webp' }).metadata();
-      if (!meta.width || !meta.height) throw new Error('no dimensions');
-      const thumbnail = await makeThumbnail(path);
-      return { type: 'image', mimeType: mime, width: meta.width, height: meta.pageHeight ?? meta.height, thumbnail };
-    } catch {
-      throw unsupported(`The file looks like ${mime} but is not a readable image.`);
+    const unreadable = () => unsupported(`The file looks like ${mime} but is not a readable image.`);
+    // The header alone: cheap, whatever the size the image claims.
+    const meta = await sharp(path, { limitInputPixels: false, animated: mime === 'image/gif' || mime === 'image/webp' })
+      .metadata()
+      .catch(() => {
+        throw unreadable();
+      });
+    if (!meta.width || !meta.height) throw unreadable();
+    const width = meta.width;
+    const height = meta.pageHeight ?? meta.height;
+    // A small file can decode to gigabytes (a "decompression bomb"): refuse before decoding.
+    if (width * height > MAX_IMAGE_PIXELS) {
+      throw new PulseError('file_too_large', `Images are limited to ${MAX_IMAGE_PIXELS / 1_000_000} megapixels; this one is ${width} × ${height} (${Math.round((width * height) / 1_000_000)} megapixels).`);
     }
+    const thumbnail = await makeThumbnail(path).catch(() => {
+      throw unreadable();
+    });
+    return { type: 'image', mimeType: mime, width, height, thumbnail };
   }
 
   // Containers that hold either sound or pictures are told apart by their tracks.
@@ -73,7 +89,10 @@ export async function inspectMedia(path: string): Promise<MediaInfo> {
   throw unsupported(`${mime} is not supported.`);
 }
 
-/** A square JPEG thumbnail, cropped to fill; decoding the whole image, it fails on a broken one. */
+/**
+ * A square JPEG thumbnail, cropped to fill; decoding the whole image (of an animation, the first
+ * frame), it fails on a broken one.
+ */
 async function makeThumbnail(path: string): Promise<Buffer> {
   return sharp(path, { limitInputPixels: MAX_IMAGE_PIXELS, failOn: 'truncated' })
     .rotate()

@@ -6,6 +6,7 @@ import type { VerifiedToken } from '../auth/tokens.ts';
 import type { ServerContext } from '../context.ts';
 import type { AttachmentService } from '../domain/attachments.ts';
 import { STAGING_SWEEP_MS } from './file-store.ts';
+import { RetryLaterError } from './retry-later.ts';
 
 const CORS_HEADERS = {
   'access-control-allow-origin': '*',
@@ -117,6 +118,9 @@ export function registerUploadRoute(app: FastifyInstance, ctx: ServerContext, at
       // Watch for the client leaving from the start: it may go while we look up the user.
       const signal = clientGone(request, reply);
       try {
+        // Charged on arrival, before any work; and no body is read when it could not be checked.
+        attachments.uploadLimiter.take(auth.environmentId, auth.user.externalId);
+        if (attachments.mediaQueue.full) throw attachments.mediaQueue.busyError();
         if (!request.headers['content-type']?.startsWith('multipart/form-data')) {
           throw new PulseError('no_file', 'Send multipart/form-data with the file in a field named "file".');
         }
@@ -132,6 +136,7 @@ export function registerUploadRoute(app: FastifyInstance, ctx: ServerContext, at
         );
         void reply.status(200).send(attachment);
       } catch (err) {
+        if (err instanceof RetryLaterError) void reply.header('retry-after', String(err.retryAfterS));
         // Stop reading whatever is left of a refused upload: the connection closes after the answer.
         if (!request.raw.readableEnded && !signal.aborted) {
           void reply.header('connection', 'close');
