@@ -1,6 +1,7 @@
 import { buildOpenApiDocument, LIMITS, PulseError } from '@pulse/protocol';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { ServerContext } from './context.ts';
+import type { ServerOptions } from './options.ts';
 import { registerRestApi } from './rest/api-v1.ts';
 import { installErrorHandling } from './rest/errors.ts';
 import { VERSION } from './version.ts';
@@ -15,13 +16,21 @@ function secureJsonParse(text: string): unknown {
   });
 }
 
+/** PULSE_TRUST_PROXY as Fastify takes it (a hop count as the function Fastify itself would make of it). */
+function fastifyTrustProxy(setting: ServerOptions['trustProxy']): boolean | string | ((address: string, hop: number) => boolean) {
+  if (typeof setting === 'number') return (_address, hop) => hop < setting;
+  return setting ?? false;
+}
+
 /** The HTTP application: every route of the one port. */
 export async function buildApp(ctx: ServerContext, health: () => Promise<Record<string, unknown>>): Promise<FastifyInstance> {
   const app = Fastify({
     logger: ctx.options.logLevel === 'silent' ? false : { level: ctx.options.logLevel },
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: LIMITS.restBodyBytes,
-    trustProxy: true,
+    // X-Forwarded-* only from configured proxies: otherwise any client could pick its own address
+    // (and walk around the login throttle) or claim https.
+    trustProxy: fastifyTrustProxy(ctx.options.trustProxy),
     return503OnClosing: true,
     // Room ids may be 256 characters, several times longer once percent-encoded.
     routerOptions: { maxParamLength: 4096 },

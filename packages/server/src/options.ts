@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import type { HubOptions } from './realtime/hub.ts';
 
@@ -22,6 +23,12 @@ export interface ServerOptions {
    * Off unless asked for: PULSE_DEMO=on, or `pulse start --demo` (what `npm start` runs).
    */
   demo: boolean;
+  /**
+   * Which peers may tell the client's address and protocol in X-Forwarded-* (PULSE_TRUST_PROXY):
+   * false (default: nobody, the socket's peer is the client), a hop count, or comma-separated
+   * addresses/CIDRs (and loopback, linklocal, uniquelocal), as Fastify's trustProxy takes them.
+   */
+  trustProxy?: false | number | string;
   /** Realtime timing overrides (tests shorten them). */
   realtime?: HubOptions;
 }
@@ -55,8 +62,39 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerOpti
     logLevel: level,
     sqliteSynchronous: sync,
     demo: demoSetting(env.PULSE_DEMO) ?? false,
+    trustProxy: trustProxySetting(env.PULSE_TRUST_PROXY),
     ...realtimeTiming(env),
   };
+}
+
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** PULSE_TRUST_PROXY: unset/off, a hop count, or comma-separated IPs, CIDRs and range names. */
+export function trustProxySetting(value: string | undefined): false | number | string {
+  const text = value?.trim() ?? '';
+  if (text === '' || text === 'off' || text === 'false' || text === '0') return false;
+  if (text === 'true') {
+    throw new Error(
+      'PULSE_TRUST_PROXY=true would let any client choose its own address with X-Forwarded-For: give the number of proxies in front of Pulse (e.g. 1) or their addresses (e.g. 10.0.0.5,10.1.0.0/16)',
+    );
+  }
+  if (/^\d+$/.test(text)) {
+    const hops = Number(text);
+    if (hops > 32) throw new Error(`PULSE_TRUST_PROXY: ${hops} proxies is not plausible`);
+    return hops;
+  }
+  const entries = text.split(',').map((e) => e.trim()).filter(Boolean);
+  for (const entry of entries) {
+    if (PROXY_RANGE_NAMES.includes(entry)) continue;
+    const [ip, bits, extra] = entry.split('/');
+    const family = isIP(ip ?? '');
+    const maxBits = family === 6 ? 128 : 32;
+    const bitsOk = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= maxBits);
+    if (!family || !bitsOk || extra !== undefined) {
+      throw new Error(`PULSE_TRUST_PROXY: "${entry}" is not an IP address, a CIDR range, or one of ${PROXY_RANGE_NAMES.join(', ')}`);
+    }
+  }
+  return entries.join(',');
 }
 
 /** PULSE_DEMO: "on", "off", or unset (undefined: the command line decides, off by default). */

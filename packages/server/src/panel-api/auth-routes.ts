@@ -9,6 +9,7 @@ import { body, email, password, text } from './input.ts';
 import { ADMIN_NAME_MAX_LENGTH, EMAIL_MAX_LENGTH, PASSWORD_MAX_LENGTH } from './limits.ts';
 import { Status, type Call, type PanelRouter } from './routing.ts';
 import { adminView, type PanelSessions } from './session.ts';
+import type { KnownGoodLogins } from './known-good.ts';
 import { ThrottledError, type LoginThrottle } from './throttle.ts';
 
 /** Compared against when the email is unknown, so both cases take as long. */
@@ -20,8 +21,16 @@ export interface SetupState {
 }
 
 /** First-run setup, login, logout and "who am I". */
-export function registerAuthRoutes(router: PanelRouter, store: Store, sessions: PanelSessions, throttle: LoginThrottle, setup: SetupState): void {
+export function registerAuthRoutes(
+  router: PanelRouter,
+  store: Store,
+  sessions: PanelSessions,
+  throttle: LoginThrottle,
+  known: KnownGoodLogins,
+  setup: SetupState,
+): void {
   const signIn = async (call: Call, admin: AdminRow) => {
+    known.remember(call.request, call.reply, admin.id, call.request.ip);
     const csrfToken = await sessions.start(call.request, call.reply, admin);
     return { admin: adminView(admin), csrfToken };
   };
@@ -53,20 +62,20 @@ export function registerAuthRoutes(router: PanelRouter, store: Store, sessions: 
     const input = body(call.request.body, ['email', 'password']);
     const address = text(input, 'email', { max: EMAIL_MAX_LENGTH }).toLowerCase();
     const secret = text(input, 'password', { max: PASSWORD_MAX_LENGTH, trim: false });
+    // The client's address: the socket's peer, or what a trusted proxy says (PULSE_TRUST_PROXY).
     const ip = call.request.ip;
+    const admin = await store.findAdminByEmail(address);
     try {
-      await throttle.check(address, ip);
+      await throttle.check(address, ip, known.check(call.request, admin?.id, ip));
     } catch (err) {
       if (err instanceof ThrottledError) void call.reply.header('retry-after', String(err.retryAfterS));
       throw err;
     }
-    const admin = await store.findAdminByEmail(address);
     const ok = await verifyPassword(secret, admin?.passwordHash ?? (await dummyHash));
     if (!admin || !ok) {
       await throttle.failed(address, ip);
       throw new PulseError('unauthorized', 'Wrong email or password.');
     }
-    await throttle.succeeded(address);
     return signIn(call, admin);
   });
 

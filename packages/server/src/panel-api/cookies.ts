@@ -4,6 +4,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 
 export const SESSION_COOKIE = 'pulse_session';
 export const CSRF_COOKIE = 'pulse_csrf';
+/** Signed "this browser signed in to these accounts before" (known-good.ts); survives logout. */
+export const KNOWN_DEVICE_COOKIE = 'pulse_known';
 /** Both cookies live under /panel: the SPA and its API, nothing else on the origin. */
 export const COOKIE_PATH = '/panel';
 
@@ -31,7 +33,7 @@ export interface CookieOptions {
   maxAge?: number;
 }
 
-/** Appends a Set-Cookie: SameSite=Strict always, Secure when the request came over https (trustProxy is on). */
+/** Appends a Set-Cookie: SameSite=Strict always, Secure when the request came over https (directly, or per a trusted proxy). */
 export function setCookie(request: FastifyRequest, reply: FastifyReply, name: string, value: string, options: CookieOptions): void {
   const parts = [`${name}=${encodeURIComponent(value)}`, `Path=${COOKIE_PATH}`, 'SameSite=Strict'];
   if (options.httpOnly) parts.push('HttpOnly');

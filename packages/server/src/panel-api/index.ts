@@ -9,6 +9,8 @@ import { API, panelRouter } from './routing.ts';
 import { PanelSessions } from './session.ts';
 import { PANEL_DIST, registerPanelStatic } from './static.ts';
 import { registerTeamRoutes } from './team-routes.ts';
+import { loadServerSecret } from '../auth/secret.ts';
+import { KnownGoodLogins } from './known-good.ts';
 import { LoginThrottle } from './throttle.ts';
 
 export interface PanelRegistration {
@@ -22,7 +24,8 @@ export async function registerPanel(app: FastifyInstance, ctx: ServerContext, op
   const sessions = new PanelSessions(ctx.store);
   const router = panelRouter(app, sessions);
 
-  registerAuthRoutes(router, ctx.store, sessions, new LoginThrottle(ctx.store), setup);
+  const known = new KnownGoodLogins(loadServerSecret(ctx.options.dataDir, ctx.options.secret).secret);
+  registerAuthRoutes(router, ctx.store, sessions, new LoginThrottle(ctx.store), known, setup);
   registerEnvironmentRoutes(router, ctx);
   registerDataRoutes(router, ctx);
   registerTeamRoutes(router, ctx.store);

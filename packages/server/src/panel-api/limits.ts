@@ -3,12 +3,23 @@
 /** Items per page in the data browser, the audit log and every other paged panel list. */
 export const PANEL_PAGE_SIZE = 20;
 
-/** Failed logins are counted over this sliding window. */
-export const LOGIN_WINDOW_MS = 15 * 60 * 1000;
-/** Failed logins for one email within the window before further attempts get 429. */
-export const LOGIN_MAX_FAILURES_PER_EMAIL = 5;
-/** Failed logins from one client address within the window before further attempts get 429. */
-export const LOGIN_MAX_FAILURES_PER_IP = 20;
+/** Failed logins older than this are forgotten. */
+export const LOGIN_WINDOW_MS = 60 * 60 * 1000;
+
+/** Growing delays after failed logins: `freeFailures` cost nothing, then baseMs, 2×, 4× … up to maxMs. */
+export interface Backoff {
+  freeFailures: number;
+  baseMs: number;
+  maxMs: number;
+}
+/** Per email (except from a browser or address that signed in to it before). */
+export const EMAIL_BACKOFF: Backoff = { freeFailures: 3, baseMs: 1000, maxMs: 5 * 60 * 1000 };
+/** Per client address, across emails. */
+export const ADDRESS_BACKOFF: Backoff = { freeFailures: 10, baseMs: 1000, maxMs: 15 * 60 * 1000 };
+/** A browser that signed in keeps a signed "known device" cookie this long. */
+export const KNOWN_DEVICE_TTL_MS = 180 * 24 * 60 * 60 * 1000;
+/** An address that signed in to an account is remembered (per process) this long. */
+export const KNOWN_ADDRESS_TTL_MS = 30 * 24 * 60 * 60 * 1000;
 
 export const PASSWORD_MIN_LENGTH = 8;
 export const PASSWORD_MAX_LENGTH = 1024;

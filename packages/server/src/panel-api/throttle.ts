@@ -1,6 +1,6 @@
 import { PulseError } from '@pulse/protocol';
 import type { Store } from '../store/index.ts';
-import { LOGIN_MAX_FAILURES_PER_EMAIL, LOGIN_MAX_FAILURES_PER_IP, LOGIN_WINDOW_MS } from './limits.ts';
+import { ADDRESS_BACKOFF, EMAIL_BACKOFF, LOGIN_WINDOW_MS, type Backoff } from './limits.ts';
 
 /** Thrown when a login is refused for too many failures; carries the Retry-After seconds. */
 export class ThrottledError extends PulseError {
@@ -11,9 +11,30 @@ export class ThrottledError extends PulseError {
   }
 }
 
+/** How long after its latest failure a key must wait, given its failures in the window. */
+export function backoffDelayMs(failures: number, policy: Backoff): number {
+  if (failures < policy.freeFailures) return 0;
+  return Math.min(policy.maxMs, policy.baseMs * 2 ** (failures - policy.freeFailures));
+}
+
+/** What the login request proved before its password was checked (see known-good.ts). */
+export interface KnownGood {
+  /** The browser holds a signed cookie from an earlier successful login to this account. */
+  device: boolean;
+  /** This client address logged in to this account successfully before. */
+  address: boolean;
+}
+
 /**
- * Login throttling by failures in a sliding window, per email and per client address. Counts
- * live in the database, so all nodes of a cluster share them.
+ * Login throttling by growing delays rather than a hard lock: after a few free failures, each
+ * further failure doubles the wait before the next attempt (capped), per email and per client
+ * address. Failures live in the database, so all nodes of a cluster share them; they are
+ * forgotten after LOGIN_WINDOW_MS.
+ *
+ * A per-email lock would let anyone lock an admin out by failing on purpose; so the email's delay
+ * does not apply to a browser or an address that signed in to that account before (the right
+ * password from there still gets in; a wrong one still counts). A known browser also skips the
+ * address delay (an office NAT shared with an attacker).
  */
 export class LoginThrottle {
   readonly #store: Store;
@@ -22,39 +43,30 @@ export class LoginThrottle {
     this.#store = store;
   }
 
-  #keys(email: string, ip: string) {
-    return [
-      { key: `email:${email}`, max: LOGIN_MAX_FAILURES_PER_EMAIL, what: 'this account' },
-      { key: `ip:${ip}`, max: LOGIN_MAX_FAILURES_PER_IP, what: 'your address' },
+  /** Throws ThrottledError when the email or the address must still wait. */
+  async check(email: string, ip: string, known: KnownGood = { device: false, address: false }): Promise<void> {
+    const checks = [
+      { key: `email:${email}`, policy: EMAIL_BACKOFF, what: 'this account', skip: known.device || known.address },
+      { key: `ip:${ip}`, policy: ADDRESS_BACKOFF, what: 'your address', skip: known.device },
     ];
-  }
-
-  /** Throws ThrottledError when either the email or the address has used up its failures. */
-  async check(email: string, ip: string): Promise<void> {
     const now = Date.now();
-    const since = new Date(now - LOGIN_WINDOW_MS).toISOString();
-    for (const { key, max, what } of this.#keys(email, ip)) {
-      const { count, oldest } = await this.#store.loginFailures(key, since);
-      if (count >= max) {
-        const freeAt = (oldest ? Date.parse(oldest) : now) + LOGIN_WINDOW_MS;
-        const retryAfterS = Math.max(1, Math.ceil((freeAt - now) / 1000));
-        const minutes = Math.ceil(retryAfterS / 60);
-        throw new ThrottledError(
-          `Too many failed logins for ${what}. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
-          retryAfterS,
-        );
-      }
+    for (const { key, policy, what, skip } of checks) {
+      if (skip) continue;
+      const { count } = await this.#store.loginFailures(key, new Date(now - LOGIN_WINDOW_MS).toISOString());
+      const delayMs = backoffDelayMs(count, policy);
+      if (delayMs === 0) continue;
+      const recent = await this.#store.loginFailures(key, new Date(now - delayMs).toISOString());
+      if (recent.count === 0) continue;
+      const retryAfterS = Math.max(1, Math.ceil(delayMs / 1000));
+      const wait = retryAfterS < 120 ? `${retryAfterS} second${retryAfterS === 1 ? '' : 's'}` : `${Math.ceil(retryAfterS / 60)} minutes`;
+      throw new ThrottledError(`Too many failed logins for ${what}. Try again in ${wait}.`, retryAfterS);
     }
   }
 
   async failed(email: string, ip: string): Promise<void> {
     const now = new Date();
-    for (const { key } of this.#keys(email, ip)) await this.#store.recordLoginFailure(key, now.toISOString());
+    await this.#store.recordLoginFailure(`email:${email}`, now.toISOString());
+    await this.#store.recordLoginFailure(`ip:${ip}`, now.toISOString());
     await this.#store.pruneLoginFailures(new Date(now.getTime() - LOGIN_WINDOW_MS).toISOString());
-  }
-
-  /** A successful login forgets the account's failures (not the address's). */
-  async succeeded(email: string): Promise<void> {
-    await this.#store.clearLoginFailures(`email:${email}`);
   }
 }
