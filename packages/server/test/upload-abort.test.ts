@@ -1,7 +1,8 @@
 import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync, mkdirSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { STAGING_SWEEP_MS } from '../src/files/file-store.ts';
 import { mintToken, waitFor } from './helpers/clients.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 import { BOUNDARY, closeServer, multipartHead, uploadFile } from './helpers/uploads.ts';
@@ -104,5 +105,30 @@ describe('aborted uploads', () => {
     u.socket.destroy();
     await waitFor(() => staged().length === 1, 2000, 'the aborted upload to be removed');
     expect(staged()).toEqual(['othernode-1-fresh']);
+  });
+});
+
+describe('staging sweep', () => {
+  it('runs every STAGING_SWEEP_MS while the server runs, not only at start', async () => {
+    // Only setInterval is faked, and only while the server starts: its sweeper is then driven by hand.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    let t: TestServer | undefined;
+    try {
+      t = await startTestServer();
+      const staging = join(t.options.dataDir, 'files', '.staging');
+      mkdirSync(staging, { recursive: true });
+      const abandoned = join(staging, 'crashed-1-upload');
+      writeFileSync(abandoned, 'x');
+      const old = new Date(Date.now() - 3600_000);
+      utimesSync(abandoned, old, old);
+      vi.advanceTimersByTime(STAGING_SWEEP_MS - 1000);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(existsSync(abandoned)).toBe(true);
+      vi.advanceTimersByTime(1000);
+      await waitFor(() => !existsSync(abandoned), 2000, 'the sweep to remove the abandoned file');
+    } finally {
+      vi.useRealTimers();
+      await closeServer(t);
+    }
   });
 });
