@@ -87,6 +87,24 @@ describe('aborted uploads', () => {
     expect(staged()).toEqual([]);
   });
 
+  it('drops an upload waiting for its media check when its client leaves, and keeps nothing', async () => {
+    const queue = t.server.attachments.mediaQueue;
+    const saved = queue.concurrency;
+    queue.concurrency = 0; // nothing is checked: every upload waits
+    try {
+      const u = await startUpload(PNG, PNG.length);
+      u.socket.write(u.tail);
+      await waitFor(() => queue.waiting === 1, 3000, 'the upload to wait for its check');
+      expect(staged()).toHaveLength(1);
+      u.socket.destroy();
+      await waitFor(() => queue.waiting === 0 && staged().length === 0, 2000, 'the waiting upload to be dropped');
+    } finally {
+      queue.concurrency = saved;
+    }
+    expect(queue.running).toBe(0);
+    expect((await uploadFile(t, token, 'after.png', PNG)).status).toBe(200);
+  });
+
   it('sweeps staged files no live upload holds: at once if this server left them, after an idle age if another did', async () => {
     const u = await startUpload(PNG, PNG.length + 1024);
     await waitFor(() => staged().length === 1, 3000, 'a staged file');
