@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, mintToken, RawSocket, waitFor } from './helpers/clients.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
+import { closeServer } from './helpers/uploads.ts';
 
 const MEDIA = new URL('./fixtures/media/', import.meta.url).pathname;
 const fixture = (name: string) => readFileSync(join(MEDIA, name));
@@ -32,7 +33,7 @@ describe('attachments', () => {
   afterEach(async () => {
     await t.server.ctx.environments.updateConfig(t.envId, { allowImages: true, allowAudio: true, allowVideo: true, maxFileSizeMb: 10, maxAttachmentsPerComment: 5 });
   });
-  afterAll(() => t.close());
+  afterAll(() => closeServer(t));
 
   describe('upload', () => {
     it.each([

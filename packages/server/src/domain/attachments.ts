@@ -56,7 +56,7 @@ export class AttachmentService {
         staged.stream.destroy(new PulseError('file_too_large', `Files are limited to ${config.maxFileSizeMb} MB in this environment.`));
       });
       file.on('data', (chunk: Buffer) => (size += chunk.length));
-      await pipeline(file, staged.stream, ...(signal ? [{ signal }] : [])).catch((err) => {
+      await pipeline(file, staged.stream, signal ? { signal } : {}).catch((err) => {
         if (tooLarge) throw new PulseError('file_too_large', `Files are limited to ${config.maxFileSizeMb} MB in this environment.`);
         throw err;
       });
