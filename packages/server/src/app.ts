@@ -1,6 +1,7 @@
 import { buildOpenApiDocument, LIMITS, PulseError } from '@pulse/protocol';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { ServerContext } from './context.ts';
+import { DEFAULT_HTTP_LIMITS, fastifyTimeouts, installHttpLimits } from './http-limits.ts';
 import type { ServerOptions } from './options.ts';
 import { registerRestApi } from './rest/api-v1.ts';
 import { installErrorHandling } from './rest/errors.ts';
@@ -24,7 +25,9 @@ function fastifyTrustProxy(setting: ServerOptions['trustProxy']): boolean | stri
 
 /** The HTTP application: every route of the one port. */
 export async function buildApp(ctx: ServerContext, health: () => Promise<Record<string, unknown>>): Promise<FastifyInstance> {
+  const limits = { ...DEFAULT_HTTP_LIMITS, ...ctx.options.http };
   const app = Fastify({
+    ...fastifyTimeouts(limits),
     logger: ctx.options.logLevel === 'silent' ? false : { level: ctx.options.logLevel },
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: LIMITS.restBodyBytes,
@@ -40,6 +43,7 @@ export async function buildApp(ctx: ServerContext, health: () => Promise<Record<
       void (reply as FastifyReply).status(e.status).send(e.toBody());
     },
   });
+  installHttpLimits(app, limits, ctx.options.trustProxy);
   installErrorHandling(app);
   // JSON only: a text/plain body gets 415 rather than reaching a handler as a string.
   app.removeContentTypeParser('text/plain');

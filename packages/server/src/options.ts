@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
+import type { HttpLimits } from './http-limits.ts';
 import type { HubOptions } from './realtime/hub.ts';
 
 /** Server configuration, read from the environment (documented in docs/configuration.md). */
@@ -29,6 +30,8 @@ export interface ServerOptions {
    * addresses/CIDRs (and loopback, linklocal, uniquelocal), as Fastify's trustProxy takes them.
    */
   trustProxy?: false | number | string;
+  /** HTTP timeouts and the per-address connection limit (http-limits.ts); tests shorten them. */
+  http?: Partial<HttpLimits>;
   /** Realtime timing overrides (tests shorten them). */
   realtime?: HubOptions;
 }
@@ -63,8 +66,17 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerOpti
     sqliteSynchronous: sync,
     demo: demoSetting(env.PULSE_DEMO) ?? false,
     trustProxy: trustProxySetting(env.PULSE_TRUST_PROXY),
+    ...connectionLimit(env.PULSE_MAX_CONNECTIONS_PER_IP),
     ...realtimeTiming(env),
   };
+}
+
+/** PULSE_MAX_CONNECTIONS_PER_IP: open connections one client address may hold (0: no limit). */
+function connectionLimit(value: string | undefined): Pick<ServerOptions, 'http'> {
+  if (value === undefined || value === '') return {};
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`PULSE_MAX_CONNECTIONS_PER_IP must be a whole number (0 for no limit), got "${value}"`);
+  return { http: { maxConnectionsPerAddress: n } };
 }
 
 const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];

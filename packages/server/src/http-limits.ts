@@ -1,0 +1,143 @@
+import { BlockList, isIP, type Socket } from 'node:net';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+
+/**
+ * Limits on how long and how many HTTP connections a client may hold, so that slow or stalled
+ * clients cannot tie up the server (login forms, uploads) for minutes:
+ *
+ * - headers must arrive within `headersTimeoutMs` (Node's server.headersTimeout);
+ * - a connection on which nothing moves, in either direction, for `idleTimeoutMs` is closed:
+ *   this is the "no progress" limit that applies to uploads, however large;
+ * - a request body other than an upload must be complete within `bodyTimeoutMs` of its headers
+ *   (answered 408), so trickling a login form byte by byte does not keep it open;
+ * - a whole request, upload included, must arrive within `uploadTimeoutMs` (Node's requestTimeout);
+ * - one client address holds at most `maxConnectionsPerAddress` connections, WebSockets included;
+ *   one more is answered 429 and closed. Connections from a trusted proxy are not counted (the
+ *   proxy stands for many clients; limit them there).
+ *
+ * Upgraded (WebSocket) sockets are no longer HTTP requests: Node stops applying its header and
+ * request timeouts to them, and `ws` clears the idle timeout; the realtime hub has its own
+ * heartbeats. hardening-timeouts.test.ts checks that a quiet WebSocket outlives all of these.
+ */
+export interface HttpLimits {
+  headersTimeoutMs: number;
+  idleTimeoutMs: number;
+  bodyTimeoutMs: number;
+  uploadTimeoutMs: number;
+  maxConnectionsPerAddress: number;
+  /** How often Node looks for requests past their header or request deadline. */
+  checkIntervalMs: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = {
+  headersTimeoutMs: 20_000,
+  idleTimeoutMs: 60_000,
+  bodyTimeoutMs: 30_000,
+  uploadTimeoutMs: 30 * 60_000,
+  maxConnectionsPerAddress: 128,
+  checkIntervalMs: 1000,
+};
+
+/** Routes whose bodies may take long (large files): only the idle and total limits apply. */
+const isUpload = (request: FastifyRequest) => request.url === '/api/v1/upload' || request.url.startsWith('/api/v1/upload?');
+
+/** The Fastify constructor options these limits need. */
+export function fastifyTimeouts(limits: HttpLimits) {
+  return {
+    connectionTimeout: limits.idleTimeoutMs,
+    requestTimeout: limits.uploadTimeoutMs,
+    http: { connectionsCheckingInterval: limits.checkIntervalMs, headersTimeout: Math.min(limits.headersTimeoutMs, limits.uploadTimeoutMs) },
+  };
+}
+
+const NAMED_RANGES: Record<string, [string, number, 'ipv4' | 'ipv6'][]> = {
+  loopback: [['127.0.0.0', 8, 'ipv4'], ['::1', 128, 'ipv6']],
+  linklocal: [['169.254.0.0', 16, 'ipv4'], ['fe80::', 10, 'ipv6']],
+  uniquelocal: [['10.0.0.0', 8, 'ipv4'], ['172.16.0.0', 12, 'ipv4'], ['192.168.0.0', 16, 'ipv4'], ['fc00::', 7, 'ipv6']],
+};
+
+const plainAddress = (address: string) => (address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address);
+
+/** Whether a TCP peer is one of the trusted proxies of PULSE_TRUST_PROXY. */
+export function trustedPeer(trustProxy: false | number | string | undefined): (address: string) => boolean {
+  if (!trustProxy) return () => false;
+  if (typeof trustProxy === 'number') return () => true; // a hop count trusts whoever is in front
+  const list = new BlockList();
+  for (const entry of trustProxy.split(',').map((e) => e.trim())) {
+    for (const [net, bits, type] of NAMED_RANGES[entry] ?? []) list.addSubnet(net, bits, type);
+    if (NAMED_RANGES[entry]) continue;
+    const [ip, bits] = entry.split('/');
+    const type = isIP(ip!) === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) list.addAddress(ip!, type);
+    else list.addSubnet(ip!, Number(bits), type);
+  }
+  return (address) => {
+    const plain = plainAddress(address);
+    return list.check(plain, isIP(plain) === 6 ? 'ipv6' : 'ipv4');
+  };
+}
+
+function rawResponse(status: string, code: string, message: string, extra = ''): string {
+  const body = JSON.stringify({ error: { code, message } });
+  return `HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+}
+
+/** Ends a socket after a last response; destroys it if the peer does not close its side soon. */
+function endWith(socket: Socket, response: string): void {
+  if (socket.destroyed) return;
+  socket.end(response);
+  setTimeout(() => socket.destroy(), 2000).unref();
+}
+
+/** Installs the limits on a Fastify app built with fastifyTimeouts(limits). */
+export function installHttpLimits(app: FastifyInstance, limits: HttpLimits, trustProxy: false | number | string | undefined): void {
+  const server = app.server;
+  server.headersTimeout = Math.min(limits.headersTimeoutMs, limits.uploadTimeoutMs);
+
+  // Connections per client address, counted from accept to close.
+  const open = new Map<string, number>();
+  const refused = new WeakSet<Socket>();
+  const trusted = trustedPeer(trustProxy);
+  const max = limits.maxConnectionsPerAddress;
+  server.prependListener('connection', (socket: Socket) => {
+    const address = socket.remoteAddress ? plainAddress(socket.remoteAddress) : undefined;
+    if (!address || max <= 0 || trusted(address)) return;
+    const count = (open.get(address) ?? 0) + 1;
+    if (count > max) {
+      refused.add(socket);
+      endWith(
+        socket,
+        rawResponse('429 Too Many Requests', 'rate_limited', `Too many open connections from your address (at most ${max}). Close some and try again.`, 'Retry-After: 1\r\n'),
+      );
+      return;
+    }
+    open.set(address, count);
+    socket.once('close', () => {
+      const left = (open.get(address) ?? 1) - 1;
+      if (left <= 0) open.delete(address);
+      else open.set(address, left);
+    });
+  });
+
+  app.addHook('onRequest', (request, reply, done) => {
+    const raw = request.raw;
+    // A request that slipped in on a refused connection is never handled.
+    if (refused.has(raw.socket)) {
+      reply.hijack();
+      raw.socket.destroy();
+      return;
+    }
+    if (raw.complete || isUpload(request)) return done();
+    // Runs out even if a reply went out early (a 403 before the body): the body must still stop.
+    const timer = setTimeout(() => {
+      if (raw.complete || raw.socket.destroyed) return;
+      if (reply.raw.headersSent) raw.socket.destroy();
+      else endWith(raw.socket, rawResponse('408 Request Timeout', 'request_timeout', `The request body did not arrive within ${limits.bodyTimeoutMs / 1000} s.`));
+    }, limits.bodyTimeoutMs);
+    timer.unref();
+    const clear = () => clearTimeout(timer);
+    raw.once('end', clear);
+    raw.socket.once('close', clear);
+    done();
+  });
+}
