@@ -34,8 +34,11 @@ export const LIMITS = {
    * another in arrival order; past this many the server stops reading from the socket.
    */
   durableQueuePerConnection: 32,
-  /** Durable requests waiting in the whole process before sockets are paused and REST writes get 503. */
-  durableQueuePerProcess: 2048,
+  /**
+   * Durable requests waiting in the whole process (about half a second of work) past which new
+   * ones are refused with service_unavailable (REST: 503 with Retry-After) instead of waiting.
+   */
+  durableQueuePerProcess: 1024,
   /** Refused frames (rate limited, invalid, oversized) a connection may collect; one more closes it. */
   strikesPerConnection: 20,
   /** Connections one room accepts before ROOM_FULL. */
@@ -43,7 +46,7 @@ export const LIMITS = {
   /** Connections one user may hold in one room (tabs, devices), per server. */
   connectionsPerUserPerRoom: 20,
   /** Sockets one address may hold open before they authenticate. */
-  unauthenticatedPerAddress: 50,
+  unauthenticatedPerAddress: 256,
   /** Notifications and activity entries sent in auth:ok. */
   notificationsInState: 50,
   activityInState: 50,

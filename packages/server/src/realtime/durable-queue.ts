@@ -12,15 +12,17 @@ export interface QueueBounds {
 /**
  * A connection's durable requests, applied strictly one after another in arrival order (a reply
  * may depend on the thread created one frame earlier). Bounded twice: past `perConnection`
- * waiting requests on one socket, or `perProcess` in the whole process, the server stops reading
- * from the socket (TCP backpressure reaches the client) and reads again once the work has
- * drained to half. Nothing is refused or dropped here: rate limits were charged on arrival.
+ * waiting requests on one socket the server stops reading from it (TCP backpressure reaches the
+ * client) until its queue has drained to half; past `perProcess` in the whole process, new
+ * requests are refused (the caller answers `service_unavailable`) rather than left to wait for
+ * seconds. Rate limits were charged on arrival.
  */
 export class DurableQueue {
   readonly #run: RunRequest;
   readonly #bounds: QueueBounds;
   readonly #paused = new Set<Connection>();
   #queued = 0;
+  #closed = false;
 
   constructor(run: RunRequest, bounds: QueueBounds = { perConnection: LIMITS.durableQueuePerConnection, perProcess: LIMITS.durableQueuePerProcess }) {
     this.#run = run;
@@ -41,16 +43,19 @@ export class DurableQueue {
     return this.#paused.size;
   }
 
-  enqueue(conn: Connection, message: ClientMessage): void {
+  /** Queues a request; false when the process is saturated (refuse it) or shutting down. */
+  enqueue(conn: Connection, message: ClientMessage): boolean {
+    if (this.saturated || this.#closed) return false;
     const queue = (conn.durableQueue ??= []);
     queue.push(message);
     this.#queued++;
-    if (queue.length >= this.#bounds.perConnection || this.saturated) this.#pause(conn);
+    if (queue.length >= this.#bounds.perConnection) this.#pause(conn);
     if (queue.length === 1) void this.#drain(conn, queue);
+    return true;
   }
 
   async #drain(conn: Connection, queue: ClientMessage[]): Promise<void> {
-    while (queue.length > 0) {
+    while (queue.length > 0 && !this.#closed) {
       await this.#run(conn, queue[0]!);
       queue.shift();
       this.#queued--;
@@ -66,12 +71,18 @@ export class DurableQueue {
   }
 
   #resumeIfDrained(): void {
-    if (this.#paused.size === 0 || this.#queued > this.#bounds.perProcess / 2) return;
+    if (this.#paused.size === 0) return;
     for (const conn of this.#paused) {
       if ((conn.durableQueue?.length ?? 0) > this.#bounds.perConnection / 2) continue;
       this.#paused.delete(conn);
       if (conn.open) conn.ws.resume();
     }
+  }
+
+  /** Shutting down: requests still waiting are not run (their clients resend them on reconnect). */
+  close(): void {
+    this.#closed = true;
+    this.#paused.clear();
   }
 
   /** A closed socket: it is no longer paused. Its requests already read still run (their retries are idempotent). */

@@ -106,7 +106,8 @@ export class Gateway {
     }
     if (isQueued(message)) {
       if (!conn.durable.take()) return this.refuse(conn, 'rate_limited', undefined, ref);
-      return this.#hub.queue.enqueue(conn, message);
+      if (!this.#hub.queue.enqueue(conn, message)) this.#hub.error(conn, 'service_unavailable', 'The server is at capacity; retry in a moment.', ref);
+      return;
     }
     try {
       this.#hub.handleNow(conn, message);

@@ -242,6 +242,7 @@ export class RealtimeHub implements RealtimeSink {
   }
 
   async close(): Promise<void> {
+    this.queue.close();
     await this.#cluster?.close();
     this.#gateway.close();
     this.registry.close();

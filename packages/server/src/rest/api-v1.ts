@@ -199,8 +199,13 @@ export function registerRestApi(app: FastifyInstance, ctx: ServerContext): void 
       method: route.method,
       url: route.path,
       // Credentials are checked before the body is read: an unauthenticated caller learns nothing else.
-      onRequest: async (request) => {
+      onRequest: async (request, reply) => {
         keys.set(request, await authenticateSecretKey(ctx.store, request.headers.authorization));
+        // Saturated: refuse writes at once rather than queue them for seconds.
+        if (route.method !== 'GET' && ctx.store.pendingWrites() >= LIMITS.durableQueuePerProcess) {
+          void reply.header('retry-after', '1');
+          throw new PulseError('service_unavailable', 'The server is at capacity; retry in a moment.');
+        }
       },
       handler: async (request, reply) => {
         const key = keys.get(request)!;

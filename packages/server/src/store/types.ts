@@ -56,6 +56,8 @@ export interface Store
   migrate(): Promise<void>;
   /** Cheap round trip, for health checks. */
   ping(): Promise<void>;
+  /** Write operations waiting for, or inside, a transaction (the group-commit writer's backlog). */
+  pendingWrites(): number;
   close(): Promise<void>;
 }
 

@@ -40,6 +40,7 @@ export function kyselyStore(
         throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${String((error as Error)?.message ?? error)}`);
       }
     },
+    pendingWrites: () => writer.pending,
     async ping() {
       await sql`select 1`.execute(db);
     },

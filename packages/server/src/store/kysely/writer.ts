@@ -7,6 +7,8 @@ interface Pending {
   work: Work<unknown>;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
+  /** Times it ran into a deadlock and was put back. */
+  retries?: number;
 }
 
 export interface WriterOptions {
@@ -16,7 +18,10 @@ export interface WriterOptions {
   maxBatch?: number;
 }
 
-/** PostgreSQL deadlock and serialization failures: the operation can simply run again. */
+/**
+ * PostgreSQL deadlock and serialization failures: the operation can run again, but only in a
+ * later transaction (its batch still holds the locks the other side waits for).
+ */
 const RETRYABLE = new Set(['40P01', '40001']);
 
 /**
@@ -38,7 +43,8 @@ export class BatchWriter {
   constructor(db: Kysely<Database>, options: WriterOptions) {
     this.#db = db;
     this.#concurrency = options.concurrency;
-    this.#maxBatch = options.maxBatch ?? 256;
+    // A batch runs without yielding to the event loop (SQLite is synchronous): keep it short.
+    this.#maxBatch = options.maxBatch ?? 64;
   }
 
   /** Operations waiting for a transaction or inside one. */
@@ -79,42 +85,53 @@ export class BatchWriter {
       try {
         op.resolve(await this.#db.transaction().execute((trx) => op.work(trx)));
       } catch (err) {
-        op.reject(err);
+        if (isRetryable(err) && (op.retries = (op.retries ?? 0) + 1) <= MAX_RETRIES) this.#queue.unshift(op);
+        else op.reject(err);
       }
       return;
     }
-    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    const outcomes: Outcome[] = [];
     try {
       await this.#db.transaction().execute(async (trx) => {
-        for (const op of batch) outcomes.push(await isolated(trx, op.work));
+        for (const op of batch) outcomes.push(await isolated(trx, op));
       });
     } catch (err) {
       for (const op of batch) op.reject(err);
       return;
     }
+    const again: Pending[] = [];
     batch.forEach((op, i) => {
       const outcome = outcomes[i]!;
-      if (outcome.ok) op.resolve(outcome.value);
+      if (outcome === RETRY) again.push(op);
+      else if (outcome.ok) op.resolve(outcome.value);
       else op.reject(outcome.error);
     });
+    // Ahead of newer work: an operation's caller waits for it before sending its next one.
+    if (again.length) this.#queue.unshift(...again);
   }
 }
 
-async function isolated(trx: Transaction<Database>, work: Work<unknown>) {
-  for (let attempt = 0; ; attempt++) {
-    await sql`savepoint pulse_op`.execute(trx);
-    try {
-      const value = await work(trx);
-      await sql`release savepoint pulse_op`.execute(trx);
-      return { ok: true as const, value };
-    } catch (error) {
-      // A broken connection fails here too, and with it the whole batch: as it should.
-      await sql`rollback to savepoint pulse_op`.execute(trx);
-      await sql`release savepoint pulse_op`.execute(trx);
-      const code = (error as { code?: unknown } | null)?.code;
-      if (attempt < 2 && typeof code === 'string' && RETRYABLE.has(code)) continue;
-      return { ok: false as const, error };
-    }
+const MAX_RETRIES = 5;
+const RETRY = Symbol('retry');
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown } | typeof RETRY;
+
+function isRetryable(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && RETRYABLE.has(code);
+}
+
+async function isolated(trx: Transaction<Database>, op: Pending): Promise<Outcome> {
+  await sql`savepoint pulse_op`.execute(trx);
+  try {
+    const value = await op.work(trx);
+    await sql`release savepoint pulse_op`.execute(trx);
+    return { ok: true, value };
+  } catch (error) {
+    // A broken connection fails here too, and with it the whole batch: as it should.
+    await sql`rollback to savepoint pulse_op`.execute(trx);
+    await sql`release savepoint pulse_op`.execute(trx);
+    if (isRetryable(error) && (op.retries = (op.retries ?? 0) + 1) <= MAX_RETRIES) return RETRY;
+    return { ok: false, error };
   }
 }
 
