@@ -39,6 +39,11 @@ export const LIMITS = {
    * ones are refused with service_unavailable (REST: 503 with Retry-After) instead of waiting.
    */
   durableQueuePerProcess: 1024,
+  /** Per-connection token buckets: every message after auth, and the durable requests among them. */
+  messagesBurst: 200,
+  messagesPerSecond: 100,
+  writesBurst: 40,
+  writesPerSecond: 10,
   /** Refused frames (rate limited, invalid, oversized) a connection may collect; one more closes it. */
   strikesPerConnection: 20,
   /** Connections one room accepts before ROOM_FULL. */

@@ -33,8 +33,8 @@ export class Connection {
   authenticating = false;
   /** Frames that arrived for this socket while its auth:ok was being prepared. */
   backlog: Buffer[] | undefined;
-  readonly messages = new TokenBucket(200, 100);
-  readonly durable = new TokenBucket(40, 10);
+  readonly messages = new TokenBucket(LIMITS.messagesBurst, LIMITS.messagesPerSecond);
+  readonly durable = new TokenBucket(LIMITS.writesBurst, LIMITS.writesPerSecond);
   /** Refused frames so far; past LIMITS.strikesPerConnection the socket is closed. */
   strikes = 0;
   /** Durable requests read but not yet applied, in arrival order (see DurableQueue). */
