@@ -1,0 +1,238 @@
+import { CLOSE_CODES, LIMITS } from '@pulse/protocol';
+import type { PulseClient } from '@pulse/core';
+import WebSocket from 'ws';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { connectClient, mintToken, RawSocket, sleep, waitFor } from './helpers/clients.ts';
+import { startTestServer, type TestServer } from './helpers/server.ts';
+import { postgresAvailable } from './helpers/services.ts';
+
+/**
+ * A connection's durable requests are applied in arrival order, one after another; frames are
+ * bounded and charged before any work; and the realtime holes of the security review stay shut.
+ */
+for (const driver of ['sqlite', 'postgres'] as const)
+describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests in order, bounded (${driver})`, () => {
+  let t: TestServer;
+  const open: (PulseClient | RawSocket)[] = [];
+  const raw = () => {
+    const s = new RawSocket(t.wsUrl);
+    open.push(s);
+    return s;
+  };
+
+  beforeAll(async () => {
+    t = await startTestServer(driver, { realtime: { leaveGraceMs: 100, unauthenticatedPerAddress: 8 } });
+  });
+  afterEach(() => {
+    for (const c of open.splice(0)) (c instanceof RawSocket ? c.close() : c.disconnect());
+  });
+  afterAll(() => t.close());
+
+  it('applies an offline create → reply → edit queue from PulseClient after reconnect, all of it', async () => {
+    const c = await connectClient(t, 'offline-alice', 'offline-room');
+    open.push(c);
+    const errors: unknown[] = [];
+    c.on('error', (e) => errors.push(e));
+    c.disconnect();
+    const threadId = c.createThread('made offline', { position: null });
+    const replyId = c.reply(threadId, 'reply made offline');
+    c.editComment(replyId, 'reply edited offline');
+    const second = c.createThread('second thread', { position: null });
+    c.reply(second, 'second reply');
+    c.connect();
+    await c.sync(10_000);
+    expect(errors).toEqual([]);
+    const thread = await t.api('GET', `/api/v1/threads/${threadId}`);
+    expect(thread.body.comments.map((x: any) => x.body)).toEqual(['made offline', 'reply edited offline']);
+    const other = await t.api('GET', `/api/v1/threads/${second}`);
+    expect(other.body.comments.map((x: any) => x.body)).toEqual(['second thread', 'second reply']);
+  });
+
+  it('applies ten create/reply/edit triples sent back to back, in order', async () => {
+    const s = raw();
+    await s.auth(t, 'burst-bob', 'burst-room');
+    for (let i = 0; i < 10; i++) {
+      s.send({ type: 'thread:create', ref: `t${i}`, id: `burst-t${driver}${i}`, body: `thread ${i}`, mentions: [], position: null });
+      s.send({ type: 'comment:create', ref: `c${i}`, id: `burst-c${driver}${i}`, threadId: `burst-t${driver}${i}`, body: `reply ${i}`, mentions: [] });
+      s.send({ type: 'comment:edit', ref: `e${i}`, commentId: `burst-c${driver}${i}`, body: `edited ${i}` });
+    }
+    await waitFor(() => s.messages.filter((m) => m.type === 'ack' || m.type === 'error').length === 30, 10_000, '30 answers');
+    expect(s.messages.filter((m) => m.type === 'error')).toEqual([]);
+    // Acks come in the order the requests were sent.
+    expect(s.messages.filter((m) => m.type === 'ack').map((m) => m.ref)).toEqual(Array.from({ length: 10 }, (_, i) => [`t${i}`, `c${i}`, `e${i}`]).flat());
+    for (let i = 0; i < 10; i++) {
+      const thread = await t.api('GET', `/api/v1/threads/burst-t${driver}${i}`);
+      expect(thread.body.comments.map((x: any) => x.body)).toEqual([`thread ${i}`, `edited ${i}`]);
+    }
+    // Room events carry consecutive sequence numbers in the same order.
+    const seqs = s.messages.filter((m) => typeof m.seq === 'number' && m.type !== 'ack').map((m) => m.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+  });
+
+  it('never refuses a poster that stays under its limit, even past the per-connection queue', async () => {
+    const s = raw();
+    await s.auth(t, 'steady-carol', 'steady-room');
+    s.send({ type: 'thread:create', ref: 'root', id: `steady-${driver}`, body: 'root', mentions: [], position: null });
+    // 38 more: past the 32 a connection may have waiting, within the burst of 40.
+    for (let i = 0; i < LIMITS.writesBurst - 2; i++) s.send({ type: 'comment:create', ref: `r${i}`, threadId: `steady-${driver}`, body: `n${i}`, mentions: [] });
+    await waitFor(() => s.messages.filter((m) => m.type === 'ack' || m.type === 'error').length === LIMITS.writesBurst - 1, 10_000);
+    expect(s.messages.filter((m) => m.type === 'error')).toEqual([]);
+    // Stored in the order sent: the room's events, by sequence number, name them in that order.
+    await waitFor(() => s.messages.filter((m) => m.type === 'comment:created').length === LIMITS.writesBurst - 2);
+    const created = s.messages.filter((m) => m.type === 'comment:created').sort((a, b) => a.seq - b.seq);
+    expect(created.map((m) => m.comment.body)).toEqual(Array.from({ length: LIMITS.writesBurst - 2 }, (_, i) => `n${i}`));
+  });
+
+  it('counts bad frames as strikes and closes the socket past the limit', async () => {
+    const s = raw();
+    await s.auth(t, 'striker', 'strike-room');
+    for (let i = 0; i < LIMITS.strikesPerConnection; i++) s.send(i % 2 ? '{not json' : { type: 'nope', ref: `n${i}` });
+    await waitFor(() => s.messages.filter((m) => m.type === 'error').length === LIMITS.strikesPerConnection);
+    expect(s.closed).toBeUndefined();
+    s.send({ type: 'no:such', ref: 'last' });
+    expect((await s.waitClosed()).code).toBe(CLOSE_CODES.RATE_LIMITED);
+  });
+
+  it('answers an oversized frame by its size alone, with the ref found in it', async () => {
+    const s = raw();
+    await s.auth(t, 'big-dan', 'big-room');
+    s.send(JSON.stringify({ type: 'comment:create', ref: 'huge', threadId: 'x', body: 'x'.repeat(LIMITS.wsMessageBytes), mentions: [] }));
+    expect(await s.next('error')).toMatchObject({ code: 'message_too_big', ref: 'huge' });
+  });
+
+  it('limits room:resync like a durable request', async () => {
+    const s = raw();
+    await s.auth(t, 'resyncer', 'resync-room');
+    for (let i = 0; i < LIMITS.writesBurst + 5; i++) s.send({ type: 'room:resync', ref: `q${i}` });
+    await waitFor(() => s.messages.filter((m) => (m.type === 'ack' || m.type === 'error') && m.ref?.startsWith('q')).length === LIMITS.writesBurst + 5, 10_000);
+    expect(s.messages.filter((m) => m.type === 'error' && m.code === 'rate_limited').length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('acknowledges a stroke retry only for the stroke’s own author', async () => {
+    const a = raw();
+    await a.auth(t, 'painter', 'paint-room');
+    a.send({ type: 'draw:stroke', ref: 'p1', id: `stroke-${driver}`, points: [[0.1, 0.1]], color: '#000000', width: 1 });
+    a.send({ type: 'draw:stroke', ref: 'p2', id: `stroke-${driver}`, points: [[0.1, 0.1]], color: '#000000', width: 1 });
+    await waitFor(() => a.messages.filter((m) => m.type === 'ack').length === 2);
+    const b = raw();
+    await b.auth(t, 'thief', 'paint-room');
+    b.send({ type: 'draw:stroke', ref: 'x', id: `stroke-${driver}`, points: [[0.9, 0.9]], color: '#ff0000', width: 1 });
+    expect(await b.next('error')).toMatchObject({ code: 'already_exists', ref: 'x' });
+  });
+
+  describe('before authentication', () => {
+    it('refuses an auth frame over a few KB without parsing it, and auth without apiKey as unauthorized', async () => {
+      const s = raw();
+      await s.opened;
+      s.send(JSON.stringify({ type: 'auth', apiKey: t.publishableKey, token: 'x'.repeat(LIMITS.wsAuthMessageBytes), room: 'r' }));
+      expect(await s.next('auth:error')).toMatchObject({ code: 'message_too_big' });
+      expect((await s.waitClosed()).code).toBe(CLOSE_CODES.BAD_REQUEST);
+
+      const n = raw();
+      await n.opened;
+      n.send({ type: 'auth', token: await mintToken(t, 'nokey'), room: 'r' });
+      expect(await n.next('auth:error')).toMatchObject({ code: 'unauthorized' });
+      expect((await n.waitClosed()).code).toBe(CLOSE_CODES.FORBIDDEN);
+    });
+
+    it('keeps serving while deeply nested 1 MB frames arrive before auth', async () => {
+      const deep = '['.repeat(500_000) + ']'.repeat(500_000);
+      const started = Date.now();
+      const sockets = await Promise.all(
+        Array.from({ length: 5 }, async () => {
+          const s = raw();
+          await s.opened;
+          s.send(deep);
+          return s;
+        }),
+      );
+      const health = await fetch(`${t.url}/healthz`);
+      expect(health.status).toBe(200);
+      for (const s of sockets) expect((await s.waitClosed()).code).toBe(CLOSE_CODES.BAD_REQUEST);
+      expect(Date.now() - started).toBeLessThan(10_000);
+    });
+
+    it('caps sockets that have not authenticated per address', async () => {
+      const idle = await Promise.all(Array.from({ length: 8 }, async () => {
+        const s = raw();
+        await s.opened;
+        return s;
+      }));
+      const refused = new WebSocket(t.wsUrl);
+      const status = await new Promise<number>((resolve) => refused.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)).on('error', () => undefined));
+      expect(status).toBe(429);
+      // Authenticating frees the place.
+      await idle[0]!.auth(t, 'frees-a-place', 'cap-room');
+      const next = raw();
+      await next.opened;
+      expect(await next.auth(t, 'gets-it', 'cap-room')).toMatchObject({ type: 'auth:ok' });
+    });
+  });
+
+  it('caps one user’s sockets in a room', async () => {
+    const token = await mintToken(t, 'many-tabs');
+    const sockets: RawSocket[] = [];
+    for (let i = 0; i < LIMITS.connectionsPerUserPerRoom; i++) {
+      const s = raw();
+      await s.opened;
+      s.send({ type: 'auth', apiKey: t.publishableKey, token, room: 'tabs-room' });
+      await s.next('auth:ok');
+      sockets.push(s);
+    }
+    const extra = raw();
+    await extra.opened;
+    extra.send({ type: 'auth', apiKey: t.publishableKey, token, room: 'tabs-room' });
+    expect(await extra.next('auth:error')).toMatchObject({ code: 'too_many_connections' });
+    expect((await extra.waitClosed()).code).toBe(CLOSE_CODES.RATE_LIMITED);
+    // Another room is fine.
+    const elsewhere = raw();
+    await elsewhere.opened;
+    elsewhere.send({ type: 'auth', apiKey: t.publishableKey, token, room: 'other-room' });
+    await elsewhere.next('auth:ok');
+  });
+
+  it('closes a socket when its token expires, with token_expired and 4401', async () => {
+    const minted = await t.api('POST', '/auth/token', { userId: 'short-lived', name: 'S', expiresIn: 60 });
+    const s = raw();
+    await s.opened;
+    s.send({ type: 'auth', apiKey: t.publishableKey, token: minted.body.token, room: 'expiry-room' });
+    await s.next('auth:ok');
+    // Pretend the token expires now (waiting a minute is no test): the sweeper acts on its deadline.
+    const conn = [...(t.server.hub as any).registry.connectionsOf(t.envId)].find((c: any) => c.identity.user.id === 'short-lived');
+    conn.identity.expiresAt = Date.now();
+    expect(await s.next('error', 3000)).toMatchObject({ code: 'token_expired' });
+    const closed = await s.waitClosed();
+    expect(closed).toMatchObject({ code: CLOSE_CODES.UNAUTHORIZED, reason: 'token_expired' });
+  });
+
+  it('refuses strokes once the room’s drawing is full, and keeps auth:ok bounded', async () => {
+    const s = raw();
+    await s.auth(t, 'planter', 'planted-room');
+    const points = Array.from({ length: LIMITS.strokePoints }, (_, i) => [(i % 100) / 100, ((i * 7) % 100) / 100] as [number, number]);
+    const bytes = JSON.stringify(points).length;
+    const fits = Math.floor(LIMITS.drawingBytesPerRoom / bytes);
+    let sent = 0;
+    for (let i = 0; i < fits + 2; i++) {
+      // Within the write budget: pause between bursts.
+      if (i > 0 && i % 30 === 0) await sleep(3100);
+      s.send({ type: 'draw:stroke', ref: `k${i}`, points, color: '#000000', width: 2 });
+      sent++;
+    }
+    await waitFor(() => s.messages.filter((m) => (m.type === 'ack' || m.type === 'error') && m.ref?.startsWith('k')).length === sent, 20_000);
+    expect(s.messages.filter((m) => m.type === 'ack' && m.ref?.startsWith('k')).length).toBe(fits);
+    expect(s.messages.filter((m) => m.type === 'error').map((m) => m.code)).toEqual(['drawing_full', 'drawing_full']);
+    const joiner = new WebSocket(t.wsUrl);
+    const frame = await new Promise<Buffer>((resolve, reject) => {
+      joiner.on('open', async () => joiner.send(JSON.stringify({ type: 'auth', apiKey: t.publishableKey, token: await mintToken(t, 'joiner'), room: 'planted-room' })));
+      joiner.on('message', (d) => resolve(d as Buffer));
+      joiner.on('error', reject);
+    });
+    joiner.close();
+    expect(frame.length).toBeLessThan(LIMITS.drawingBytesPerRoom + 64 * 1024);
+    // Clearing makes room again.
+    s.send({ type: 'draw:clear', ref: 'clear' });
+    await waitFor(() => s.messages.some((m) => m.type === 'ack' && m.ref === 'clear'));
+    s.send({ type: 'draw:stroke', ref: 'after', points, color: '#000000', width: 2 });
+    await waitFor(() => s.messages.some((m) => m.type === 'ack' && m.ref === 'after'));
+  }, 60_000);
+});
