@@ -1,12 +1,16 @@
+import { LIMITS } from '@pulse/protocol/lite';
+
 /**
- * The client's side of the server's per-connection write budget (a token bucket of 40 writes,
- * refilled at 10 per second; see docs/protocol.md → Rate limits). Sending a long offline queue in
- * one go would empty the server's bucket, and the writes past it would be refused with
- * `rate_limited`. The client spends from its own, smaller bucket instead and waits when it is
- * empty; the margin absorbs frames that reach the server closer together than they were sent.
+ * The client's side of the server's per-connection write budget (a token bucket of
+ * `LIMITS.writesBurst` writes, refilled at `LIMITS.writesPerSecond`; see docs/protocol.md → Rate
+ * limits). Sending a long offline queue in one go would empty the server's bucket, and the writes
+ * past it would be refused with `rate_limited`. The client spends from its own, smaller bucket
+ * instead and waits when it is empty; the margin absorbs frames that reach the server closer
+ * together than they were sent.
  */
-export const CLIENT_WRITE_BURST = 30;
-export const CLIENT_WRITES_PER_S = 10;
+const WRITE_BURST_MARGIN = 10;
+export const CLIENT_WRITE_BURST = Math.max(1, LIMITS.writesBurst - WRITE_BURST_MARGIN);
+export const CLIENT_WRITES_PER_S = LIMITS.writesPerSecond;
 
 export class WriteBudget {
   readonly #now: () => number;
