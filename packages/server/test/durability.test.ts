@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { postgresAvailable } from './helpers/services.ts';
-import { killHard, spawnServer } from './helpers/process.ts';
+import { cleanEnv } from './helpers/hardening.ts';
+import { firstRunKeys, killHard, spawnServer } from './helpers/process.ts';
 import { testStorage } from './helpers/server.ts';
 
 /** An acknowledged write survives kill -9 of the server process. */
@@ -10,9 +11,9 @@ for (const driver of ['sqlite', 'postgres'] as const) {
     afterAll(() => storage.cleanup());
 
     it('finds every acknowledged comment after kill -9 and restart', async () => {
-      const env = { ...process.env, ...storage.env };
+      const env = cleanEnv(storage.env);
       const first = await spawnServer(env);
-      const sk = /Secret key\s+(sk_\w+)/.exec(first.output())![1]!;
+      const sk = firstRunKeys(first.output(), storage.dataDir).secretKey;
       const call = (url: string, method: string, path: string, body?: unknown) =>
         fetch(url + path, {
           method,

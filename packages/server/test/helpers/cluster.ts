@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { apiRequest, type TestServer } from './server.ts';
-import { killHard, spawnServer, type ServerProcess } from './process.ts';
+import { cleanEnv } from './hardening.ts';
+import { firstRunKeys, killHard, spawnServer, type ServerProcess } from './process.ts';
 import { dropSchema, freshSchema, PG_URL, REDIS_URL } from './services.ts';
 
 /**
@@ -64,8 +65,7 @@ export async function startCluster(count: number, extraEnv: NodeJS.ProcessEnv = 
   const schema = freshSchema();
   const prefix = `pulse-t-${randomBytes(5).toString('hex')}:`;
   const dirs: string[] = [];
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
+  const env: NodeJS.ProcessEnv = cleanEnv({
     DATABASE_URL: PG_URL,
     PULSE_DB_SCHEMA: schema,
     REDIS_URL,
@@ -73,7 +73,7 @@ export async function startCluster(count: number, extraEnv: NodeJS.ProcessEnv = 
     PULSE_SECRET: randomBytes(32).toString('hex'),
     PULSE_LOG_LEVEL: 'warn',
     ...extraEnv,
-  };
+  });
   const spawnNode = async (i: number) => {
     const dir = mkdtempSync(join(tmpdir(), `pulse-node${i}-`));
     dirs.push(dir);
@@ -88,11 +88,7 @@ export async function startCluster(count: number, extraEnv: NodeJS.ProcessEnv = 
   };
   try {
     const first = await spawnNode(0);
-    const out = first.output();
-    const envId = /environment \((\S+)\)/.exec(out)?.[1];
-    const publishableKey = /Publishable key\s+(pk_\w+)/.exec(out)?.[1];
-    const secretKey = /Secret key\s+(sk_\w+)/.exec(out)?.[1];
-    if (!envId || !publishableKey || !secretKey) throw new Error(`first node printed no keys:\n${out}`);
+    const { envId, publishableKey, secretKey } = firstRunKeys(first.output(), dirs[0]!);
     const rest = await Promise.all(Array.from({ length: count - 1 }, (_, i) => spawnNode(i + 1)));
     [first, ...rest].forEach((proc, i) => {
       const node: ClusterNode = {

@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FIRST_RUN_KEYS_FILE } from '../../src/cli-secrets.ts';
 
 export const PULSE_BIN = fileURLToPath(new URL('../../bin/pulse.mjs', import.meta.url));
 
@@ -69,4 +72,17 @@ export function killHard(child: ChildProcess): Promise<void> {
     child.once('exit', () => resolve());
     child.kill('SIGKILL');
   });
+}
+
+/**
+ * The keys a first start created. Printed only to a terminal; a child process with piped output
+ * writes the secret key to a 0600 file in its data dir instead, which this reads.
+ */
+export function firstRunKeys(output: string, dataDir: string): { envId: string; publishableKey: string; secretKey: string } {
+  const file = readFileSync(join(dataDir, FIRST_RUN_KEYS_FILE), 'utf8');
+  const envId = /environment \((\S+)\)/.exec(output)?.[1] ?? /(env_\w+)/.exec(file)?.[1];
+  const publishableKey = /Publishable key\s+(pk_\w+)/.exec(output)?.[1] ?? /(pk_\w+)/.exec(file)?.[1];
+  const secretKey = /(sk_\w+)/.exec(file)?.[1];
+  if (!envId || !publishableKey || !secretKey) throw new Error(`no first-run keys in the output or ${FIRST_RUN_KEYS_FILE}:\n${output}\n${file}`);
+  return { envId, publishableKey, secretKey };
 }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { optionsFromEnv, type ServerOptions } from '../../src/options.ts';
 import { startPulseServer, type PulseServer } from '../../src/server.ts';
+import { cleanEnv } from './hardening.ts';
 import { dropSchema, freshSchema, PG_URL } from './services.ts';
 
 export type Driver = 'sqlite' | 'postgres';
@@ -89,7 +90,7 @@ export async function startTestServer(driver: Driver = 'sqlite', overrides: Part
     publishableKey: first.publishableKey,
     secretKey: first.secretKey,
     options,
-    childEnv: { ...process.env, ...storage.env },
+    childEnv: cleanEnv(storage.env),
     api: (method: string, path: string, body?: unknown, key: string = first.secretKey) => apiRequest(url, method, path, body, key),
     async close() {
       await handle.server.close();
