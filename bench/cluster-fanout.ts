@@ -114,7 +114,7 @@ async function startNode(env: NodeJS.ProcessEnv, name: string): Promise<{ node: 
   const cmd = hasTaskset ? 'taskset' : process.execPath;
   const args = hasTaskset ? ['-c', '0', process.execPath, BIN, 'start'] : [BIN, 'start'];
   const child = spawn(cmd, args, {
-    env: { ...process.env, ...env, PULSE_DATA_DIR: dataDir, PULSE_PORT: '0', PULSE_LOG_LEVEL: 'warn' },
+    env: { ...process.env, ...env, PULSE_DATA_DIR: dataDir, PULSE_PORT: '0', PULSE_LOG_LEVEL: 'warn', PULSE_MAX_CONNECTIONS_PER_IP: '0' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   child.once('exit', () => rmSync(dataDir, { recursive: true, force: true }));

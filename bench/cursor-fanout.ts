@@ -111,7 +111,7 @@ async function startServer(kind: 'pulse' | 'relay', n: number): Promise<{ server
   const dataDir = mkdtempSync(join(tmpdir(), 'pulse-bench-cursor-'));
   const server = await spawnServer({
     args: [PULSE_BIN, 'start'],
-    env: { PULSE_DATA_DIR: dataDir, PULSE_PORT: '0', PULSE_LOG_LEVEL: 'warn' },
+    env: { PULSE_DATA_DIR: dataDir, PULSE_PORT: '0', PULSE_LOG_LEVEL: 'warn', PULSE_MAX_CONNECTIONS_PER_IP: '0' },
     ready: pulseReady,
     nodeFlags,
   });

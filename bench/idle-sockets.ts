@@ -55,7 +55,7 @@ async function openMany(url: string, onOpen: (ws: WebSocket, i: number) => Promi
 async function measurePulse(): Promise<number> {
   const dataDir = mkdtempSync(join(tmpdir(), 'pulse-idle-'));
   const child: ChildProcess = spawn(process.execPath, ['--expose-gc', BIN, 'start'], {
-    env: { ...process.env, PULSE_DATA_DIR: dataDir, PULSE_PORT: '0', PULSE_LOG_LEVEL: 'warn' },
+    env: { ...process.env, PULSE_DATA_DIR: dataDir, PULSE_PORT: '0', PULSE_LOG_LEVEL: 'warn', PULSE_MAX_CONNECTIONS_PER_IP: '0' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';

@@ -464,7 +464,7 @@ export async function startComments(
       kind === 'pulse'
         ? await spawnServer({
             args: [PULSE_BIN, 'start'],
-            env: { PULSE_DATA_DIR: dir.path, PULSE_PORT: '0', PULSE_LOG_LEVEL: 'warn', ...pgEnv },
+            env: { PULSE_DATA_DIR: dir.path, PULSE_PORT: '0', PULSE_LOG_LEVEL: 'warn', PULSE_MAX_CONNECTIONS_PER_IP: '0', ...pgEnv },
             ready: pulseReady,
             ...(opts.nodeFlags ? { nodeFlags: opts.nodeFlags } : {}),
           })
