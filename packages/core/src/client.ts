@@ -89,6 +89,16 @@ interface Operation {
   sends: number;
   /** The socket it was last sent on: sent again on any other. */
   sentOn: SocketLike | undefined;
+  /** Times the server refused it as saturated (`service_unavailable`). */
+  refusals: number;
+  /** Waiting to be sent again after such a refusal; nothing queued behind it goes out meanwhile. */
+  backoff?: ReturnType<typeof setTimeout>;
+  /**
+   * A socket it was sent on after a request that the server then refused as saturated: it may have
+   * run out of order there, so it is sent again after that one, and its answer on this socket is
+   * ignored.
+   */
+  staleOn?: SocketLike;
 }
 
 const GAP_WAIT_MS = 1000;
@@ -98,6 +108,11 @@ const TYPING_IDLE_MS = 3000;
 const DRAIN_TIMEOUT_MS = 5000;
 /** A connection closed for its token is re-opened at once, unless the last such reopen was this recent. */
 const TOKEN_RECONNECT_MIN_INTERVAL_MS = 10_000;
+/** A request refused as saturated (`service_unavailable`) is sent again after 250 ms, 500 ms, … up to 5 s (with jitter)… */
+const SATURATED_RETRY_BASE_MS = 250;
+const SATURATED_RETRY_MAX_MS = 5000;
+/** …and reported (and rolled back) at its 8th refusal, some 9 to 18 seconds after the first. */
+const SATURATED_MAX_REFUSALS = 8;
 
 const newId = (prefix: string) => `${prefix}_${globalThis.crypto.randomUUID().replace(/-/g, '')}`;
 const unref = (timer: ReturnType<typeof setTimeout>) => (timer as { unref?: () => void }).unref?.();
@@ -224,7 +239,10 @@ export class PulseClient {
     this.#options.room = room;
     // Operations belong to the room they were made in: they cannot follow to another room.
     const dropped = [...this.#ops.values()].filter((op) => op.room !== room);
-    for (const op of dropped) this.#ops.delete(op.ref);
+    for (const op of dropped) {
+      clearTimeout(op.backoff);
+      this.#ops.delete(op.ref);
+    }
     this.#events.emit('queue', this.#ops.size);
     this.#restart();
     for (const op of dropped) {
@@ -501,7 +519,8 @@ export class PulseClient {
 
   #retireIfDrained(): void {
     const retiring = this.#retiring;
-    if (retiring && ![...this.#ops.values()].some((op) => op.sentOn === retiring)) this.#retire();
+    // It has answered every request sent on it, including those whose answers are ignored (staleOn).
+    if (retiring && ![...this.#ops.values()].some((op) => op.sentOn === retiring || op.staleOn === retiring)) this.#retire();
   }
 
   #retire(): void {
@@ -515,7 +534,7 @@ export class PulseClient {
   // ------------------------------------------------------------------ incoming
 
   #receiveFrom(socket: SocketLike, message: ServerMessage): void {
-    if (socket === this.#socket) return this.#receive(message);
+    if (socket === this.#socket) return this.#receive(message, socket);
     if (socket === this.#standby) {
       if (message.type === 'auth:ok') return this.#promote(message);
       if (message.type === 'auth:error') {
@@ -529,13 +548,13 @@ export class PulseClient {
     if (socket === this.#retiring) {
       // Only the answers to the requests sent on it: the new connection carries everything else.
       if (message.type === 'ack' || (message.type === 'error' && message.ref)) {
-        this.#receive(message);
+        this.#receive(message, socket);
         this.#retireIfDrained();
       }
     }
   }
 
-  #receive(message: ServerMessage): void {
+  #receive(message: ServerMessage, from: SocketLike): void {
     switch (message.type) {
       case 'auth:ok':
         return this.#onAuthOk(message, false);
@@ -543,13 +562,16 @@ export class PulseClient {
         this.#events.emit('auth:error', { code: message.code, message: message.message });
         return;
       case 'error':
-        return this.#onError(message);
+        return this.#onError(message, from);
       case 'ack': {
         const op = this.#ops.get(message.ref);
+        if (op && this.#isStale(op, from)) return;
         this.#ops.delete(message.ref);
         // A retried create may be acknowledged without a new event: the thread is stored either way.
         if (op?.message.type === 'thread:create') this.state.confirmThread(op.message.id);
         this.#events.emit('queue', this.#ops.size);
+        // The queue held behind a request the server had refused as saturated goes on.
+        if (op && op.refusals > 0) this.#pump();
         return;
       }
       case 'batch':
@@ -629,7 +651,7 @@ export class PulseClient {
     for (const op of this.#ops.values()) if (op.room === this.#options.room) op.apply();
   }
 
-  #onError(message: Extract<ServerMessage, { type: 'error' }>): void {
+  #onError(message: Extract<ServerMessage, { type: 'error' }>, from: SocketLike): void {
     const op = message.ref ? this.#ops.get(message.ref) : undefined;
     if (!op) {
       // A connection-level notice. An expiring token is the client's business when it can get a new one.
@@ -637,8 +659,12 @@ export class PulseClient {
       this.#emitError({ code: message.code, message: message.message, ...(message.ref ? { ref: message.ref } : {}) });
       return;
     }
+    if (this.#isStale(op, from)) return;
+    if (message.code === 'service_unavailable' && op.refusals + 1 < SATURATED_MAX_REFUSALS) return this.#retryLater(op, from);
     this.#ops.delete(op.ref);
     this.#events.emit('queue', this.#ops.size);
+    // The queue held behind it goes on (after a request refused as saturated).
+    if (op.refusals > 0 || message.code === 'service_unavailable') this.#pump();
     // A delete resent after a reconnect may find its work already done.
     const alreadyDone = op.sends > 1 && message.code.endsWith('_not_found') && /delete|remove/.test(op.message.type);
     if (alreadyDone) return;
@@ -646,6 +672,42 @@ export class PulseClient {
     op.undo?.();
     this.#resync();
     this.#emitError({ code: message.code, message: message.message }, op);
+  }
+
+  /**
+   * The server refused `op` because it is saturated, without running it: it keeps its place (and
+   * its optimistic change) and is sent again, same ref and ids, after a growing, jittered delay.
+   * Nothing queued behind it is sent before it is acknowledged. Requests already sent behind it on
+   * that socket may have run without it (a reply before its thread): they are sent again after it,
+   * and their answers to the first send are ignored.
+   */
+  #retryLater(op: Operation, from: SocketLike): void {
+    op.refusals++;
+    let behind = false;
+    for (const other of this.#ops.values()) {
+      if (other === op) behind = true;
+      else if (behind && other.sentOn === from) {
+        other.sentOn = undefined;
+        other.staleOn = from;
+      }
+    }
+    op.sentOn = undefined;
+    const ceiling = Math.min(SATURATED_RETRY_MAX_MS, SATURATED_RETRY_BASE_MS * 2 ** (op.refusals - 1));
+    clearTimeout(op.backoff);
+    op.backoff = setTimeout(() => {
+      op.backoff = undefined;
+      this.#pump();
+    }, ceiling / 2 + Math.random() * (ceiling / 2));
+    unref(op.backoff);
+  }
+
+  /** An answer, on `from`, to a send made before an earlier request was refused as saturated: ignored. */
+  #isStale(op: Operation, from: SocketLike): boolean {
+    if (op.staleOn !== from) return false;
+    op.staleOn = undefined;
+    // It may now be sent again, if its turn has come.
+    this.#pump();
+    return true;
   }
 
   #emitError(error: { code: PulseErrorCode; message: string; ref?: string }, op?: Operation): void {
@@ -701,11 +763,11 @@ export class PulseClient {
     const request = { ...message, ref } as DurableRequest;
     const problem = unsendable(request);
     if (problem) {
-      const op: Operation = { ref, room: this.#options.room, message: request, apply, sends: 0, sentOn: undefined };
+      const op: Operation = { ref, room: this.#options.room, message: request, apply, sends: 0, sentOn: undefined, refusals: 0 };
       queueMicrotask(() => this.#emitError(problem, op));
       return;
     }
-    const op: Operation = { ref, room: this.#options.room, message: request, apply, ...(undo ? { undo } : {}), sends: 0, sentOn: undefined };
+    const op: Operation = { ref, room: this.#options.room, message: request, apply, ...(undo ? { undo } : {}), sends: 0, sentOn: undefined, refusals: 0 };
     this.#ops.set(ref, op);
     apply();
     this.#pump();
@@ -716,7 +778,9 @@ export class PulseClient {
    * Sends the queued requests not yet sent on the current connection, in the order they were
    * made, within the write budget (the rest follow as it refills). Nothing goes out while the
    * connection a token refresh replaced still owes answers: the server orders requests per
-   * connection, so a later request must not overtake them on the new one.
+   * connection, so a later request must not overtake them on the new one. Likewise nothing
+   * overtakes a request the server refused as saturated: the queue stops at it while it waits to
+   * be sent again, and until its resend is answered.
    */
   #pump(): void {
     clearTimeout(this.#pumpTimer);
@@ -726,7 +790,14 @@ export class PulseClient {
     const retiring = this.#retiring;
     if (retiring && [...this.#ops.values()].some((op) => op.sentOn === retiring)) return;
     for (const op of this.#ops.values()) {
-      if (op.sentOn === socket || op.room !== this.#options.room) continue;
+      if (op.room !== this.#options.room) continue;
+      if (op.backoff) return;
+      if (op.sentOn === socket) {
+        if (op.refusals > 0) return;
+        continue;
+      }
+      // Its first send here is still unanswered: it goes again once that answer is in.
+      if (op.staleOn === socket) return;
       const wait = this.#writes.take();
       if (wait > 0) {
         this.#pumpTimer = setTimeout(() => this.#pump(), wait);
@@ -735,6 +806,7 @@ export class PulseClient {
       if (!this.#sendOn(socket, op.message)) return;
       op.sentOn = socket;
       op.sends++;
+      if (op.refusals > 0) return;
     }
   }
 

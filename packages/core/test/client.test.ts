@@ -292,6 +292,117 @@ describe('PulseClient (scripted server)', () => {
     expect(client.pendingOperations).toBe(0);
   });
 
+  const saturated = (ref: string): ServerMessage => ({ type: 'error', code: 'service_unavailable', message: 'The server is at capacity; retry in a moment.', ref });
+
+  it('sends a change refused as saturated again after a backoff, keeping it and the order behind it', async () => {
+    const client = await connect();
+    const s = FakeSocket.last;
+    s.serverSends(authOk(0));
+    const errors: PulseErrorEvent[] = [];
+    client.on('error', (e) => errors.push(e));
+    const threadId = client.createThread('while the server is busy');
+    const replyId = client.reply(threadId, 'sent right behind it');
+    const durable = () => s.sent.filter((m) => m.ref);
+    const [create, reply] = durable();
+    expect([create.type, reply.type]).toEqual(['thread:create', 'comment:create']);
+
+    s.serverSends(saturated(create.ref));
+    // The reply may have run without its thread: its answer to this send is not the last word.
+    s.serverSends({ type: 'error', code: 'thread_not_found', message: 'Thread not found.', ref: reply.ref });
+    const editedLater = 'edited while the create waits';
+    client.editComment(replyId, editedLater);
+    expect(errors).toEqual([]);
+    expect(client.state.thread(threadId)?.pending).toBe(true);
+    expect(client.state.comment(replyId)?.body).toBe(editedLater);
+    expect(client.pendingOperations).toBe(3);
+    expect(durable()).toHaveLength(2); // the edit waits behind the create
+
+    await vi.advanceTimersByTimeAsync(100);
+    expect(durable()).toHaveLength(2); // not before 125 ms
+    await vi.advanceTimersByTimeAsync(200);
+    expect(durable().slice(2)).toEqual([create]); // the create alone: same ref, same ids
+    s.serverSends(saturated(create.ref)); // refused a second time
+    await vi.advanceTimersByTimeAsync(200);
+    expect(durable()).toHaveLength(3); // the second delay is 250–500 ms
+    await vi.advanceTimersByTimeAsync(400);
+    expect(durable().slice(3)).toEqual([create]);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(durable()).toHaveLength(4); // nothing overtakes the create while its resend is unanswered
+
+    s.serverSends({ type: 'thread:created', seq: 1, thread: { ...client.state.thread(threadId)!, comments: [client.state.thread(threadId)!.comments[0]!] } } as ServerMessage);
+    s.serverSends({ type: 'ack', ref: create.ref, id: threadId });
+    const after = durable().slice(4);
+    expect(after.map((m) => m.type)).toEqual(['comment:create', 'comment:edit']);
+    expect(after[0]).toEqual(reply);
+    expect(after[1]).toMatchObject({ commentId: replyId, body: editedLater });
+    for (const m of after) s.serverSends({ type: 'ack', ref: m.ref, ...(m.id ? { id: m.id } : {}) });
+
+    expect(errors).toEqual([]);
+    expect(client.pendingOperations).toBe(0);
+    expect(client.state.thread(threadId)?.pending).toBe(false);
+    expect(client.state.thread(threadId)!.comments.map((c) => c.id)).toContain(replyId);
+    expect(s.sent.some((m) => m.type === 'room:resync')).toBe(false); // nothing was rolled back
+  });
+
+  it('keeps a change refused as saturated across a reconnect, still ahead of the queue', async () => {
+    const client = await connect();
+    const s0 = FakeSocket.last;
+    s0.serverSends(authOk(0));
+    const threadId = client.createThread('refused, then the connection drops');
+    const create = s0.sent.find((m) => m.type === 'thread:create');
+    s0.serverSends(saturated(create.ref));
+    s0.serverCloses(1006);
+    const replyId = client.reply(threadId, 'made offline');
+    await vi.advanceTimersByTimeAsync(1100);
+    await flush();
+    const s = FakeSocket.last;
+    expect(FakeSocket.all.length).toBe(2);
+    s.serverSends(authOk(0));
+    expect(client.state.thread(threadId)?.pending).toBe(true);
+    const durable = s.sent.filter((m) => m.ref);
+    expect(durable.map((m) => m.type)).toEqual(['thread:create']);
+    s.serverSends({ type: 'ack', ref: create.ref, id: threadId });
+    expect(s.sent.filter((m) => m.ref).map((m) => m.id)).toEqual([threadId, replyId]);
+    client.disconnect();
+  });
+
+  it('reports and rolls back a change still refused as saturated after 8 tries', async () => {
+    const client = await connect();
+    const s = FakeSocket.last;
+    s.serverSends(authOk(0));
+    const errors: PulseErrorEvent[] = [];
+    client.on('error', (e) => errors.push(e));
+    const threadId = client.createThread('the server stays busy');
+    const creates = () => s.sent.filter((m) => m.type === 'thread:create');
+    let waited = 0;
+    for (let refusal = 1; refusal < 8; refusal++) {
+      expect(creates()).toHaveLength(refusal);
+      s.serverSends(saturated(creates().at(-1).ref));
+      expect(errors).toEqual([]);
+      expect(client.state.thread(threadId)?.pending).toBe(true);
+      while (creates().length === refusal) {
+        await vi.advanceTimersByTimeAsync(50);
+        waited += 50;
+      }
+    }
+    expect(waited).toBeGreaterThanOrEqual(125 + 250 + 500 + 1000 + 2000 + 2500 + 2500 - 50);
+    expect(waited).toBeLessThanOrEqual(250 + 500 + 1000 + 2000 + 4000 + 5000 + 5000 + 7 * 50);
+    expect(new Set(creates().map((m) => m.ref)).size).toBe(1);
+    const replyId = client.reply(threadId, 'queued behind it');
+    expect(s.sent.some((m) => m.type === 'comment:create')).toBe(false);
+
+    s.serverSends(saturated(creates()[0].ref)); // the 8th refusal
+    expect(errors).toEqual([expect.objectContaining({ code: 'service_unavailable', ref: creates()[0].ref, requestType: 'thread:create', request: expect.objectContaining({ id: threadId }) })]);
+    expect(client.state.thread(threadId)).toBeUndefined();
+    expect(s.sent.at(-1)).toEqual({ type: 'room:resync' });
+    // The queue behind it goes on, and meets the server's own answer.
+    const reply = s.sent.find((m) => m.type === 'comment:create');
+    expect(reply).toMatchObject({ id: replyId, threadId });
+    s.serverSends({ type: 'error', code: 'thread_not_found', message: 'Thread not found.', ref: reply.ref });
+    expect(errors[1]).toMatchObject({ code: 'thread_not_found', requestType: 'comment:create' });
+    expect(client.pendingOperations).toBe(0);
+  });
+
   it('reports a change that can never be sent instead of queueing it', async () => {
     const client = await connect();
     FakeSocket.last.serverSends(authOk(0));
