@@ -49,8 +49,9 @@ export const ERROR_CATALOGUE = {
   reaction_not_found: { status: 404, message: 'Reaction not found.' },
   user_not_found: { status: 404, message: 'User not found.' },
   attachment_not_found: { status: 404, message: 'Attachment not found.' },
-  // 405 / 409 / 413 / 415 / 429
+  // 405 / 408 / 409 / 413 / 415 / 429
   method_not_allowed: { status: 405, message: 'Method not allowed.' },
+  request_timeout: { status: 408, message: 'The request body did not arrive in time.' },
   already_exists: { status: 409, message: 'An object with this id already exists.' },
   attachment_in_use: { status: 409, message: 'The attachment is already attached to a comment.' },
   payload_too_large: { status: 413, message: 'The body is too large.' },

@@ -1,4 +1,6 @@
+import { STATUS_CODES } from 'node:http';
 import { BlockList, isIP, type Socket } from 'node:net';
+import { PulseError } from '@pulse/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 /**
@@ -77,9 +79,13 @@ export function trustedPeer(trustProxy: false | number | string | undefined): (a
   };
 }
 
-function rawResponse(status: string, code: string, message: string, extra = ''): string {
-  const body = JSON.stringify({ error: { code, message } });
-  return `HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+/** A last response written straight to the socket, its body from the error catalogue. */
+function rawResponse(error: PulseError, extra = ''): string {
+  const body = JSON.stringify(error.toBody());
+  return (
+    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n` +
+    `${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+  );
 }
 
 /** Ends a socket after a last response; destroys it if the peer does not close its side soon. */
@@ -107,7 +113,7 @@ export function installHttpLimits(app: FastifyInstance, limits: HttpLimits, trus
       refused.add(socket);
       endWith(
         socket,
-        rawResponse('429 Too Many Requests', 'rate_limited', `Too many open connections from your address (at most ${max}). Close some and try again.`, 'Retry-After: 1\r\n'),
+        rawResponse(new PulseError('rate_limited', `Too many open connections from your address (at most ${max}). Close some and try again.`), 'Retry-After: 1\r\n'),
       );
       return;
     }
@@ -132,7 +138,7 @@ export function installHttpLimits(app: FastifyInstance, limits: HttpLimits, trus
     const timer = setTimeout(() => {
       if (raw.complete || raw.socket.destroyed) return;
       if (reply.raw.headersSent) raw.socket.destroy();
-      else endWith(raw.socket, rawResponse('408 Request Timeout', 'request_timeout', `The request body did not arrive within ${limits.bodyTimeoutMs / 1000} s.`));
+      else endWith(raw.socket, rawResponse(new PulseError('request_timeout', `The request body did not arrive within ${limits.bodyTimeoutMs / 1000} s.`)));
     }, limits.bodyTimeoutMs);
     timer.unref();
     const clear = () => clearTimeout(timer);
