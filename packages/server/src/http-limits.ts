@@ -1,4 +1,4 @@
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 import { BlockList, isIP, type Socket } from 'node:net';
 import { PulseError } from '@pulse/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -17,6 +17,12 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
  *   one more is answered 429 and closed. Connections from a trusted proxy are not counted (the
  *   proxy stands for many clients; limit them there).
  *
+ * - on close(), requests in flight may finish for up to `closeGraceMs` (their responses say
+ *   `Connection: close` and their connections close after them; idle keep-alive connections close
+ *   at once), then whatever is left is cut. Without this a keep-alive connection whose response
+ *   finished just after close() began stayed open until the client's keep-alive ended (72 s), and
+ *   close() waited for it.
+ *
  * Upgraded (WebSocket) sockets are no longer HTTP requests: Node stops applying its header and
  * request timeouts to them, and `ws` clears the idle timeout; the realtime hub has its own
  * heartbeats. hardening-timeouts.test.ts checks that a quiet WebSocket outlives all of these.
@@ -29,6 +35,8 @@ export interface HttpLimits {
   maxConnectionsPerAddress: number;
   /** How often Node looks for requests past their header or request deadline. */
   checkIntervalMs: number;
+  /** How long close() lets requests in flight finish before cutting their connections. */
+  closeGraceMs: number;
 }
 
 export const DEFAULT_HTTP_LIMITS: HttpLimits = {
@@ -38,6 +46,7 @@ export const DEFAULT_HTTP_LIMITS: HttpLimits = {
   uploadTimeoutMs: 30 * 60_000,
   maxConnectionsPerAddress: 128,
   checkIntervalMs: 1000,
+  closeGraceMs: 10_000,
 };
 
 /** Routes whose bodies may take long (large files): only the idle and total limits apply. */
@@ -95,10 +104,44 @@ function endWith(socket: Socket, response: string): void {
   setTimeout(() => socket.destroy(), 2000).unref();
 }
 
+/**
+ * Makes close() finish once the requests in flight have: Node's server.close() only closes the
+ * keep-alive connections idle at that moment, so one whose response ends a moment later would stay
+ * open (and keep close() waiting) until the client's keep-alive ran out.
+ */
+function installGracefulClose(app: FastifyInstance, graceMs: number): void {
+  const server = app.server;
+  const inFlight = new Set<ServerResponse>();
+  let closing = false;
+  // After this response, the connection closes: told to the client when the headers are still to
+  // be written (Node then closes it itself), otherwise closed once the response has gone out.
+  const lastOnItsConnection = (res: ServerResponse) => {
+    if (!res.headersSent) res.setHeader('Connection', 'close');
+    else res.once('finish', () => setImmediate(() => server.closeIdleConnections()));
+  };
+  // Prepended, so it runs before Fastify answers (a request arriving while closing gets 503).
+  server.prependListener('request', (_req, res: ServerResponse) => {
+    if (closing) return lastOnItsConnection(res);
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+  });
+  app.addHook('preClose', (done) => {
+    closing = true;
+    for (const res of inFlight) lastOnItsConnection(res);
+    inFlight.clear();
+    server.closeIdleConnections();
+    const deadline = setTimeout(() => server.closeAllConnections(), graceMs);
+    deadline.unref();
+    server.once('close', () => clearTimeout(deadline));
+    done();
+  });
+}
+
 /** Installs the limits on a Fastify app built with fastifyTimeouts(limits). */
 export function installHttpLimits(app: FastifyInstance, limits: HttpLimits, trustProxy: false | number | string | undefined): void {
   const server = app.server;
   server.headersTimeout = Math.min(limits.headersTimeoutMs, limits.uploadTimeoutMs);
+  installGracefulClose(app, limits.closeGraceMs);
 
   // Connections per client address, counted from accept to close.
   const open = new Map<string, number>();
