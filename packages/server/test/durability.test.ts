@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { postgresAvailable } from './helpers/services.ts';
 import { cleanEnv } from './helpers/hardening.ts';
@@ -8,11 +9,17 @@ import { testStorage } from './helpers/server.ts';
 for (const driver of ['sqlite', 'postgres'] as const) {
   describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durability on ${driver}`, () => {
     const storage = testStorage(driver);
-    afterAll(() => storage.cleanup());
+    const children: ChildProcess[] = [];
+    // Killed and cleaned up whatever happened in the test.
+    afterAll(async () => {
+      await Promise.all(children.map(killHard));
+      await storage.cleanup();
+    });
 
     it('finds every acknowledged comment after kill -9 and restart', async () => {
       const env = cleanEnv(storage.env);
       const first = await spawnServer(env);
+      children.push(first.child);
       const sk = firstRunKeys(first.output(), storage.dataDir).secretKey;
       const call = (url: string, method: string, path: string, body?: unknown) =>
         fetch(url + path, {
@@ -39,6 +46,7 @@ for (const driver of ['sqlite', 'postgres'] as const) {
       await killHard(first.child); // right after the last acknowledgement, no graceful shutdown
 
       const second = await spawnServer(env);
+      children.push(second.child);
       try {
         let seen = 0;
         let cursor: string | null = null;

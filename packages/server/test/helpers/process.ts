@@ -48,7 +48,10 @@ export function spawnServer(env: NodeJS.ProcessEnv): Promise<ServerProcess> {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 20_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL'); // never left running behind a failed start
+      reject(new Error(`server did not start:\n${out}`));
+    }, 20_000);
     const onData = (d: Buffer) => {
       out += d;
       const m = /Pulse is running at (http:\/\/\S+)/.exec(out);
