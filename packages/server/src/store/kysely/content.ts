@@ -5,7 +5,8 @@ import { toPage } from '../paging.ts';
 import type { FileLinks } from '../../files/links.ts';
 import { applyAttach, attachmentsOfComments, attachmentsOfRoom, removeAttachmentsOf } from './attachments.ts';
 import { applyEffects } from './realtime.ts';
-import { bumpSeq, insertRoomIfMissing } from './rooms.ts';
+import type { HotStatements } from './hot-statements.ts';
+import { insertRoomIfMissing } from './rooms.ts';
 import type { Database } from '../schema.ts';
 import type { WriteTx } from './writer.ts';
 import type { Effects, PageRequest, RoomRepo, ThreadRepo, UserProfile, UserRepo } from '../types.ts';
@@ -136,7 +137,7 @@ async function upsertUserRow(db: Db, envId: string, profile: UserProfile, at: st
     .executeTakeFirstOrThrow();
 }
 
-export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx): UserRepo & RoomRepo & ThreadRepo {
+export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx, hot: HotStatements): UserRepo & RoomRepo & ThreadRepo {
 
   return {
     async upsertUser(envId, profile, at) {
@@ -229,8 +230,8 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx)
             .returningAll()
             .executeTakeFirstOrThrow();
           await applyAttach(trx, envId, first.id, effects?.attach, false);
-          const seq = await bumpSeq(trx, envId, thread.roomId);
-          const applied = await applyEffects(trx, envId, withRoom(effects, thread.roomId));
+          const seq = await hot.bumpSeq(trx, envId, thread.roomId);
+          const applied = await applyEffects(hot, trx, envId, withRoom(effects, thread.roomId));
           const comment = await freshComment(trx, envId, commentRow, effects, links);
           return { value: { ...toThread(threadRow), comments: [comment] }, roomId: thread.roomId, seq, ...applied };
         });
@@ -298,8 +299,8 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx)
           .returningAll()
           .executeTakeFirst();
         if (!r) return undefined;
-        const seq = await bumpSeq(trx, envId, r.room_id);
-        return { value: toThread(r), roomId: r.room_id, seq, ...(await applyEffects(trx, envId, withRoom(effects, r.room_id))) };
+        const seq = await hot.bumpSeq(trx, envId, r.room_id);
+        return { value: toThread(r), roomId: r.room_id, seq, ...(await applyEffects(hot, trx, envId, withRoom(effects, r.room_id))) };
       });
     },
 
@@ -309,48 +310,36 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx)
         const removedAttachments = await removeAttachmentsOf(trx, envId, commentIds.map((c) => c.id));
         const r = await trx.deleteFrom('threads').where('environment_id', '=', envId).where('id', '=', threadId).returningAll().executeTakeFirst();
         if (!r) return undefined;
-        const seq = await bumpSeq(trx, envId, r.room_id);
-        return { value: toThread(r), roomId: r.room_id, seq, removedAttachments, ...(await applyEffects(trx, envId, withRoom(effects, r.room_id))) };
+        const seq = await hot.bumpSeq(trx, envId, r.room_id);
+        return { value: toThread(r), roomId: r.room_id, seq, removedAttachments, ...(await applyEffects(hot, trx, envId, withRoom(effects, r.room_id))) };
       });
     },
 
     async threadParticipants(envId, threadId) {
-      const rows = await db
-        .selectFrom('comments')
-        .select('user_id')
-        .distinct()
-        .where('environment_id', '=', envId)
-        .where('thread_id', '=', threadId)
-        .execute();
-      return rows.map((r) => r.user_id);
+      return hot.participants(db, envId, threadId);
     },
 
     async createComment(envId, comment, effects) {
       try {
         return await tx(async (trx) => {
-          let update = trx.updateTable('threads').set({ updated_at: comment.createdAt }).where('environment_id', '=', envId).where('id', '=', comment.threadId);
-          if (comment.roomId) update = update.where('room_id', '=', comment.roomId);
-          const thread = await update.returning('room_id').executeTakeFirst();
-          if (!thread) throw new PulseError('thread_not_found');
-          const row = await trx
-            .insertInto('comments')
-            .values({
-              environment_id: envId,
-              id: comment.id,
-              thread_id: comment.threadId,
-              room_id: thread.room_id,
-              user_id: comment.userId,
-              body: comment.body,
-              mentions: JSON.stringify(comment.mentions),
-              created_at: comment.createdAt,
-              edited_at: null,
-            })
-            .returningAll()
-            .executeTakeFirstOrThrow();
+          const roomId = await hot.touchThread(trx, envId, comment.threadId, comment.createdAt, comment.roomId);
+          if (!roomId) throw new PulseError('thread_not_found');
+          const row: CommentRow = {
+            environment_id: envId,
+            id: comment.id,
+            thread_id: comment.threadId,
+            room_id: roomId,
+            user_id: comment.userId,
+            body: comment.body,
+            mentions: JSON.stringify(comment.mentions),
+            created_at: comment.createdAt,
+            edited_at: null,
+          };
+          await hot.insertComment(trx, row);
           await applyAttach(trx, envId, comment.id, effects?.attach, false);
-          const seq = await bumpSeq(trx, envId, thread.room_id);
+          const seq = await hot.bumpSeq(trx, envId, roomId);
           const created = await freshComment(trx, envId, row, effects, links);
-          return { value: created, roomId: thread.room_id, seq, ...(await applyEffects(trx, envId, withRoom(effects, thread.room_id))) };
+          return { value: created, roomId, seq, ...(await applyEffects(hot, trx, envId, withRoom(effects, roomId))) };
         });
       } catch (err) {
         if (isUniqueViolation(err)) throw new PulseError('already_exists', `A comment with id "${comment.id}" already exists.`);
@@ -395,8 +384,8 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx)
         await trx.updateTable('threads').set({ updated_at: at }).where('environment_id', '=', envId).where('id', '=', r.thread_id).execute();
         const removedAttachments = await applyAttach(trx, envId, commentId, effects?.attach, true);
         const [comment] = await withExtras(trx, envId, [r], links);
-        const seq = await bumpSeq(trx, envId, r.room_id);
-        return { value: comment!, roomId: r.room_id, seq, removedAttachments, ...(await applyEffects(trx, envId, withRoom(effects, r.room_id))) };
+        const seq = await hot.bumpSeq(trx, envId, r.room_id);
+        return { value: comment!, roomId: r.room_id, seq, removedAttachments, ...(await applyEffects(hot, trx, envId, withRoom(effects, r.room_id))) };
       });
     },
 
@@ -413,13 +402,13 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx)
           .limit(1)
           .executeTakeFirst();
         if (!left) await trx.deleteFrom('threads').where('environment_id', '=', envId).where('id', '=', r.thread_id).execute();
-        const seq = await bumpSeq(trx, envId, r.room_id);
+        const seq = await hot.bumpSeq(trx, envId, r.room_id);
         return {
           value: { comment: toComment(r), threadDeleted: !left },
           roomId: r.room_id,
           seq,
           removedAttachments,
-          ...(await applyEffects(trx, envId, withRoom(effects, r.room_id))),
+          ...(await applyEffects(hot, trx, envId, withRoom(effects, r.room_id))),
         };
       });
     },
@@ -459,7 +448,7 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx)
             })
             .returningAll()
             .executeTakeFirstOrThrow();
-          return { value: { reaction: toReaction(row), created: true }, roomId: comment.room_id, seq: await bumpSeq(trx, envId, comment.room_id) };
+          return { value: { reaction: toReaction(row), created: true }, roomId: comment.room_id, seq: await hot.bumpSeq(trx, envId, comment.room_id) };
         });
       try {
         return await attempt();
@@ -479,7 +468,7 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx)
       return tx(async (trx) => {
         const r = await trx.deleteFrom('reactions').where('environment_id', '=', envId).where('id', '=', reactionId).returningAll().executeTakeFirst();
         if (!r) return undefined;
-        return { value: toReaction(r), roomId: r.room_id, seq: await bumpSeq(trx, envId, r.room_id) };
+        return { value: toReaction(r), roomId: r.room_id, seq: await hot.bumpSeq(trx, envId, r.room_id) };
       });
     },
   };

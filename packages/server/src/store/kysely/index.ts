@@ -9,6 +9,7 @@ import { attachmentRepo } from './attachments.ts';
 import { browseRepo } from './browse.ts';
 import { environmentRepo } from './environments.ts';
 import { realtimeRepo } from './realtime.ts';
+import { hotStatements } from './hot-statements.ts';
 import { BatchWriter, type WriteTx } from './writer.ts';
 
 /** Both drivers share this implementation; they differ only in how the Kysely instance is built. */
@@ -22,12 +23,13 @@ export function kyselyStore(
 ): Store {
   const writer = new BatchWriter(db, { concurrency: dialect === 'sqlite' ? 1 : 4 });
   const tx: WriteTx = (work) => writer.run(work);
+  const hot = hotStatements(dialect);
   return {
     dialect,
     ...environmentRepo(db),
-    ...contentRepo(db, links, tx),
+    ...contentRepo(db, links, tx, hot),
     ...attachmentRepo(db, links),
-    ...realtimeRepo(db, tx),
+    ...realtimeRepo(db, tx, hot),
     ...adminRepo(db),
     ...browseRepo(db, links),
     async migrate() {

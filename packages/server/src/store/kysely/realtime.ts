@@ -4,7 +4,8 @@ import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { Database } from '../schema.ts';
 import type { WriteTx } from './writer.ts';
 import type { ActivityRepo, DrawingRepo, Effects, NotificationRepo, StoredNotification } from '../types.ts';
-import { bumpSeq, insertRoomIfMissing } from './rooms.ts';
+import type { HotStatements } from './hot-statements.ts';
+import { insertRoomIfMissing } from './rooms.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -41,7 +42,7 @@ const toStroke = (r: Selectable<Database['strokes']>): DrawStroke => ({
 });
 
 /** Writes the side effects of a change (activity entry, notifications) inside its transaction. */
-export async function applyEffects(trx: Db, envId: string, effects: Effects | undefined) {
+export async function applyEffects(hot: HotStatements, trx: Db, envId: string, effects: Effects | undefined) {
   let activity: ActivityEntry | undefined;
   const notifications: StoredNotification[] = [];
   if (effects?.activity) {
@@ -57,7 +58,7 @@ export async function applyEffects(trx: Db, envId: string, effects: Effects | un
       preview: a.preview,
       created_at: a.createdAt,
     };
-    await trx.insertInto('activity').values(row).execute();
+    await hot.insertActivity(trx, row);
     activity = toActivity(row);
   }
   if (effects?.notifications?.length) {
@@ -74,13 +75,13 @@ export async function applyEffects(trx: Db, envId: string, effects: Effects | un
       created_at: n.createdAt,
       read_at: null,
     }));
-    await trx.insertInto('notifications').values(rows).execute();
+    for (const row of rows) await hot.insertNotification(trx, row);
     for (const row of rows) notifications.push({ ...toNotification(row), userId: row.user_id });
   }
   return { activity, notifications };
 }
 
-export function realtimeRepo(db: Kysely<Database>, tx: WriteTx): NotificationRepo & ActivityRepo & DrawingRepo {
+export function realtimeRepo(db: Kysely<Database>, tx: WriteTx, hot: HotStatements): NotificationRepo & ActivityRepo & DrawingRepo {
   return {
     async listNotifications(envId, userId, limit) {
       const rows = await db
@@ -172,7 +173,7 @@ export function realtimeRepo(db: Kysely<Database>, tx: WriteTx): NotificationRep
             .where('id', '=', roomId)
             .execute();
         }
-        return { value: toStroke(row), roomId, seq: await bumpSeq(trx, envId, roomId) };
+        return { value: toStroke(row), roomId, seq: await hot.bumpSeq(trx, envId, roomId) };
       });
     },
 
@@ -186,8 +187,8 @@ export function realtimeRepo(db: Kysely<Database>, tx: WriteTx): NotificationRep
         await insertRoomIfMissing(trx, envId, roomId, effects?.activity?.createdAt ?? new Date().toISOString());
         const deleted = await trx.deleteFrom('strokes').where('environment_id', '=', envId).where('room_id', '=', roomId).executeTakeFirst();
         await trx.updateTable('rooms').set({ drawing_bytes: 0 }).where('environment_id', '=', envId).where('id', '=', roomId).execute();
-        const { activity } = await applyEffects(trx, envId, effects);
-        return { value: Number(deleted.numDeletedRows), roomId, seq: await bumpSeq(trx, envId, roomId), ...(activity ? { activity } : {}) };
+        const { activity } = await applyEffects(hot, trx, envId, effects);
+        return { value: Number(deleted.numDeletedRows), roomId, seq: await hot.bumpSeq(trx, envId, roomId), ...(activity ? { activity } : {}) };
       });
     },
 

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { CompiledQuery, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../schema.ts';
 
 type Work<T> = (trx: Transaction<Database>) => Promise<T>;
@@ -39,6 +39,9 @@ export class BatchWriter {
   #inFlight = 0;
   #inFlightOps = 0;
   #scheduled = false;
+  /** When the last transaction ended (performance.now()), and how many operations it held. */
+  #lastCommitAt = -Infinity;
+  #lastBatchSize = 0;
 
   constructor(db: Kysely<Database>, options: WriterOptions) {
     this.#db = db;
@@ -62,20 +65,30 @@ export class BatchWriter {
   #schedule(): void {
     if (this.#scheduled || this.#inFlight >= this.#concurrency || this.#queue.length === 0) return;
     this.#scheduled = true;
-    // One turn later: everything that arrives meanwhile joins the same transaction.
-    setImmediate(() => {
-      this.#scheduled = false;
-      while (this.#queue.length > 0 && this.#inFlight < this.#concurrency) {
-        const batch = this.#queue.splice(0, this.#maxBatch);
-        this.#inFlight++;
-        this.#inFlightOps += batch.length;
-        void this.#commit(batch).finally(() => {
-          this.#inFlight--;
-          this.#inFlightOps -= batch.length;
-          this.#schedule();
-        });
-      }
-    });
+    // Idle: one turn later, everything that arrived meanwhile joins the transaction. Under
+    // concurrent load (the last commit, moments ago, was shared): wait a little longer, since a
+    // commit costs as much as several operations and a fuller batch shares it. A lone client
+    // writing one thing after another never waits.
+    const underLoad =
+      this.#lastBatchSize > 1 && performance.now() - this.#lastCommitAt < LOAD_WINDOW_MS && this.#queue.length < this.#maxBatch;
+    if (underLoad) setTimeout(() => this.#start(), GATHER_MS);
+    else setImmediate(() => this.#start());
+  }
+
+  #start(): void {
+    this.#scheduled = false;
+    while (this.#queue.length > 0 && this.#inFlight < this.#concurrency) {
+      const batch = this.#queue.splice(0, this.#maxBatch);
+      this.#inFlight++;
+      this.#inFlightOps += batch.length;
+      void this.#commit(batch).finally(() => {
+        this.#inFlight--;
+        this.#inFlightOps -= batch.length;
+        this.#lastCommitAt = performance.now();
+        this.#lastBatchSize = batch.length;
+        this.#schedule();
+      });
+    }
   }
 
   async #commit(batch: Pending[]): Promise<void> {
@@ -111,7 +124,13 @@ export class BatchWriter {
   }
 }
 
+const SAVEPOINT = CompiledQuery.raw('savepoint pulse_op');
+const RELEASE = CompiledQuery.raw('release savepoint pulse_op');
+const ROLLBACK_TO = CompiledQuery.raw('rollback to savepoint pulse_op');
 const MAX_RETRIES = 5;
+/** A commit this recent means the writer is busy: gather for GATHER_MS before the next one. */
+const LOAD_WINDOW_MS = 5;
+const GATHER_MS = 2;
 const RETRY = Symbol('retry');
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown } | typeof RETRY;
 
@@ -121,15 +140,15 @@ function isRetryable(err: unknown): boolean {
 }
 
 async function isolated(trx: Transaction<Database>, op: Pending): Promise<Outcome> {
-  await sql`savepoint pulse_op`.execute(trx);
+  await trx.executeQuery(SAVEPOINT);
   try {
     const value = await op.work(trx);
-    await sql`release savepoint pulse_op`.execute(trx);
+    await trx.executeQuery(RELEASE);
     return { ok: true, value };
   } catch (error) {
     // A broken connection fails here too, and with it the whole batch: as it should.
-    await sql`rollback to savepoint pulse_op`.execute(trx);
-    await sql`release savepoint pulse_op`.execute(trx);
+    await trx.executeQuery(ROLLBACK_TO);
+    await trx.executeQuery(RELEASE);
     if (isRetryable(error) && (op.retries = (op.retries ?? 0) + 1) <= MAX_RETRIES) return RETRY;
     return { ok: false, error };
   }

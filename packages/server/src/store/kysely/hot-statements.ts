@@ -1,0 +1,63 @@
+import { CompiledQuery, type Kysely, type Transaction } from 'kysely';
+import type { Dialect } from '../migrations.ts';
+import type { Database } from '../schema.ts';
+
+type Db = Kysely<Database> | Transaction<Database>;
+type Row = Record<string, unknown>;
+
+/**
+ * The statements every comment runs, written out once instead of built per call: building a
+ * Kysely query costs more than SQLite takes to run it. The text is fixed, so SQLite's statement
+ * cache prepares each one once. Written with `?` placeholders, numbered for PostgreSQL.
+ */
+function statement(dialect: Dialect, text: string) {
+  let n = 0;
+  const sql = dialect === 'postgres' ? text.replace(/\?/g, () => `$${++n}`) : text;
+  return <R = Row>(db: Db, params: unknown[]) => db.executeQuery<R>(CompiledQuery.raw(sql, params));
+}
+
+const COMMENT_COLUMNS = 'environment_id, id, thread_id, room_id, user_id, body, mentions, created_at, edited_at';
+const NOTIFICATION_COLUMNS = 'environment_id, id, user_id, kind, room_id, thread_id, comment_id, actor_id, preview, created_at, read_at';
+
+export function hotStatements(dialect: Dialect) {
+  const bumpSeq = statement(dialect, 'update rooms set seq = seq + 1 where environment_id = ? and id = ? returning seq');
+  const touchThread = statement(dialect, 'update threads set updated_at = ? where environment_id = ? and id = ? returning room_id');
+  const touchThreadInRoom = statement(dialect, 'update threads set updated_at = ? where environment_id = ? and id = ? and room_id = ? returning room_id');
+  const insertComment = statement(dialect, `insert into comments (${COMMENT_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const insertActivity = statement(
+    dialect,
+    'insert into activity (environment_id, id, room_id, user_id, kind, thread_id, comment_id, preview, created_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  const insertNotification = statement(dialect, `insert into notifications (${NOTIFICATION_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const participants = statement(dialect, 'select distinct user_id from comments where environment_id = ? and thread_id = ?');
+
+  return {
+    async bumpSeq(db: Db, envId: string, roomId: string): Promise<number> {
+      const { rows } = await bumpSeq<{ seq: number }>(db, [envId, roomId]);
+      if (!rows[0]) throw new Error(`room ${roomId} is missing`);
+      return Number(rows[0].seq);
+    },
+    /** Marks a thread updated; its room, or undefined when there is no such thread (in that room). */
+    async touchThread(db: Db, envId: string, threadId: string, at: string, roomId?: string): Promise<string | undefined> {
+      const { rows } = roomId
+        ? await touchThreadInRoom<{ room_id: string }>(db, [at, envId, threadId, roomId])
+        : await touchThread<{ room_id: string }>(db, [at, envId, threadId]);
+      return rows[0]?.room_id;
+    },
+    async insertComment(db: Db, r: Database['comments']): Promise<void> {
+      await insertComment(db, [r.environment_id, r.id, r.thread_id, r.room_id, r.user_id, r.body, r.mentions, r.created_at, r.edited_at]);
+    },
+    async insertActivity(db: Db, r: Database['activity']): Promise<void> {
+      await insertActivity(db, [r.environment_id, r.id, r.room_id, r.user_id, r.kind, r.thread_id, r.comment_id, r.preview, r.created_at]);
+    },
+    async insertNotification(db: Db, r: Database['notifications']): Promise<void> {
+      await insertNotification(db, [r.environment_id, r.id, r.user_id, r.kind, r.room_id, r.thread_id, r.comment_id, r.actor_id, r.preview, r.created_at, r.read_at]);
+    },
+    async participants(db: Db, envId: string, threadId: string): Promise<string[]> {
+      const { rows } = await participants<{ user_id: string }>(db, [envId, threadId]);
+      return rows.map((r) => r.user_id);
+    },
+  };
+}
+
+export type HotStatements = ReturnType<typeof hotStatements>;
