@@ -88,6 +88,7 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
 
     const environmentChanged = (envId: string | null, kind: string) => {
       configs.invalidate(envId);
+      if (kind === 'keys.rotated' || kind === 'key.revoked') store.invalidateKeys();
       if (envId) hub.environmentChanged(envId, kind).catch((err) => app.log.error({ err }, 'applying an environment change failed'));
     };
     environments.onChange((change) => environmentChanged(change.environmentId, change.kind));

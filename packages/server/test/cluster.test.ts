@@ -293,11 +293,17 @@ describe.skipIf(!postgresAvailable || !redisAvailable)('cluster: three nodes on 
     // Revoking the secret key closes the sockets opened with tokens it minted (the pk stays).
     const pair = rotated.json as { publishableKey: string; secretKey: string };
     const sockets = await Promise.all([A, B, C].map(async (node, i) => raw(node, '', 'keys', { pk: pair.publishableKey, token: await token(`v${i}`, pair.secretKey) })));
+    for (const node of [A, B, C]) expect((await node.api('GET', '/api/v1/rooms', undefined, pair.secretKey)).status).toBe(200); // now cached
     const revoked = await runCli(['env', 'revoke', env.id, pair.secretKey.slice(0, 11)], cluster.env);
     expect(revoked.code).toBe(0);
     done = Date.now();
     for (const s of sockets) expect((await s.waitClosed(1000)).code).toBe(CLOSE_CODES.UNAUTHORIZED);
     expect(Date.now() - done).toBeLessThan(1000);
+    // Keys are cached per node, and forgotten through the control log: REST refuses the revoked
+    // secret key on every node within a poll.
+    for (const node of [A, B, C]) {
+      await waitFor(async () => (await node.api('GET', '/api/v1/rooms', undefined, pair.secretKey)).status === 401, 1000, `node ${node.name} to refuse the revoked key`);
+    }
   });
 
   it('passes `pulse start --cluster-check` with the cluster’s settings, and fails it with a different secret or no Redis', async () => {

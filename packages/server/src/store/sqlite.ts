@@ -37,10 +37,26 @@ export function openSqliteStore(options: SqliteOptions): Store {
   database.pragma('busy_timeout = 5000');
   const checkpointer = !onDisk ? undefined : startCheckpointer(database, options.file);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
-  return kyselyStore(db, 'sqlite', options.links ?? new FileLinks(), async () => {
-    await checkpointer?.stop();
-    await db.destroy();
-  });
+  // Changes committed by another connection (the CLI) move data_version: cached keys are then reread.
+  const dataVersion = database.prepare('PRAGMA data_version').pluck();
+  let seenVersion = dataVersion.get();
+  const externalChange = () => {
+    const now = dataVersion.get();
+    if (now === seenVersion) return false;
+    seenVersion = now;
+    return true;
+  };
+  return kyselyStore(
+    db,
+    'sqlite',
+    options.links ?? new FileLinks(),
+    async () => {
+      await checkpointer?.stop();
+      await db.destroy();
+    },
+    undefined,
+    externalChange,
+  );
 }
 
 /**

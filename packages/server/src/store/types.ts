@@ -58,6 +58,8 @@ export interface Store
   ping(): Promise<void>;
   /** Write operations waiting for, or inside, a transaction (the group-commit writer's backlog). */
   pendingWrites(): number;
+  /** Forgets cached key lookups: a key changed in another process (seen in the control log). */
+  invalidateKeys(): void;
   close(): Promise<void>;
 }
 

@@ -8,6 +8,7 @@ import { adminRepo } from './admin.ts';
 import { attachmentRepo } from './attachments.ts';
 import { browseRepo } from './browse.ts';
 import { environmentRepo } from './environments.ts';
+import { cachedKeys } from '../key-cache.ts';
 import { realtimeRepo } from './realtime.ts';
 import { hotStatements } from './hot-statements.ts';
 import { BatchWriter, type WriteTx } from './writer.ts';
@@ -20,13 +21,17 @@ export function kyselyStore(
   onClose: () => Promise<void> = () => db.destroy(),
   /** The PostgreSQL schema the tables live in, when not the default one. */
   schema?: string,
+  /** True when another process has written to the database since the last call (SQLite). */
+  externalChange?: () => boolean,
 ): Store {
+  const environments = environmentRepo(db);
   const writer = new BatchWriter(db, { concurrency: dialect === 'sqlite' ? 1 : 4 });
   const tx: WriteTx = (work) => writer.run(work);
   const hot = hotStatements(dialect);
   return {
     dialect,
-    ...environmentRepo(db),
+    ...environments,
+    ...cachedKeys(environments, externalChange),
     ...contentRepo(db, links, tx, hot),
     ...attachmentRepo(db, links),
     ...realtimeRepo(db, tx, hot),
