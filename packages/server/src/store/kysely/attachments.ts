@@ -26,7 +26,7 @@ export function toAttachment(envId: string, r: Row, links: FileLinks): Attachmen
 /** The public shape, without the bookkeeping fields. */
 const publicAttachment = ({ userId: _u, commentId: _c, createdAt: _t, ...a }: AttachmentRecord): Attachment => a;
 
-function group(envId: string, rows: Row[], links: FileLinks): Map<string, Attachment[]> {
+export function groupAttachments(envId: string, rows: Row[], links: FileLinks): Map<string, Attachment[]> {
   const map = new Map<string, Attachment[]>();
   for (const r of rows) {
     const list = map.get(r.comment_id!) ?? [];
@@ -45,7 +45,7 @@ export async function attachmentsOfComments(db: Db, envId: string, commentIds: s
     .where('comment_id', 'in', commentIds)
     .orderBy('position')
     .execute();
-  return group(envId, rows, links);
+  return groupAttachments(envId, rows, links);
 }
 
 export async function attachmentsOfRoom(db: Db, envId: string, roomId: string, links: FileLinks) {
@@ -59,7 +59,7 @@ export async function attachmentsOfRoom(db: Db, envId: string, roomId: string, l
     .where('comments.room_id', '=', roomId)
     .orderBy('attachments.position')
     .execute();
-  return group(envId, rows, links);
+  return groupAttachments(envId, rows, links);
 }
 
 /**

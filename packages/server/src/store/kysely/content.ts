@@ -3,7 +3,7 @@ import type { Kysely, Selectable, Transaction } from 'kysely';
 import { isUniqueViolation } from '../errors.ts';
 import { toPage } from '../paging.ts';
 import type { FileLinks } from '../../files/links.ts';
-import { applyAttach, attachmentsOfComments, attachmentsOfRoom, removeAttachmentsOf } from './attachments.ts';
+import { applyAttach, attachmentsOfComments, attachmentsOfRoom, groupAttachments, removeAttachmentsOf } from './attachments.ts';
 import { applyEffects } from './realtime.ts';
 import type { HotStatements } from './hot-statements.ts';
 import { insertRoomIfMissing } from './rooms.ts';
@@ -247,17 +247,17 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
     },
 
     async getThreadWithComments(envId, threadId) {
-      const r = await db.selectFrom('threads').selectAll().where('environment_id', '=', envId).where('id', '=', threadId).executeTakeFirst();
-      if (!r) return undefined;
-      const comments = await db
-        .selectFrom('comments')
-        .selectAll()
-        .where('environment_id', '=', envId)
-        .where('thread_id', '=', threadId)
-        .orderBy('created_at')
-        .orderBy('id')
-        .execute();
-      return { ...toThread(r), comments: await withExtras(db, envId, comments, links) };
+      const found = await hot.threadRows(db, envId, threadId);
+      if (!found) return undefined;
+      const reactions = new Map<string, Reaction[]>();
+      for (const r of found.reactions) {
+        const list = reactions.get(r.comment_id) ?? [];
+        list.push(toReaction(r as ReactionRow));
+        reactions.set(r.comment_id, list);
+      }
+      const attachments = groupAttachments(envId, found.attachments as never, links);
+      const comments = found.comments.map((c) => toComment(c as CommentRow, reactions.get(c.id) ?? [], attachments.get(c.id) ?? []));
+      return { ...toThread(found.thread as ThreadRow), comments };
     },
 
     async listThreads(envId, roomId, filter, page) {

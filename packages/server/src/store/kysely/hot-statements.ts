@@ -30,8 +30,34 @@ export function hotStatements(dialect: Dialect) {
   );
   const insertNotification = statement(dialect, `insert into notifications (${NOTIFICATION_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   const participants = statement(dialect, 'select distinct user_id from comments where environment_id = ? and thread_id = ?');
+  const thread = statement(dialect, 'select * from threads where environment_id = ? and id = ?');
+  const threadComments = statement(dialect, 'select * from comments where environment_id = ? and thread_id = ? order by created_at, id');
+  // Driven by the thread's comments (an index lookup each), not by the environment's reactions;
+  // the few rows are put in order by the caller (an ORDER BY here would pick a worse index).
+  const threadReactions = statement(
+    dialect,
+    'select * from reactions where environment_id = ? and comment_id in (select id from comments where environment_id = ? and thread_id = ?)',
+  );
+  const threadAttachments = statement(
+    dialect,
+    'select * from attachments where environment_id = ? and comment_id in (select id from comments where environment_id = ? and thread_id = ?) order by position',
+  );
 
   return {
+    /** A thread with everything GET /threads/{id} and retries show: its rows, in display order. */
+    async threadRows(db: Db, envId: string, threadId: string) {
+      const params = [envId, threadId];
+      const { rows: threads } = await thread<Database['threads']>(db, params);
+      if (!threads[0]) return undefined;
+      const byThread = [envId, envId, threadId];
+      const [comments, reactions, attachments] = await Promise.all([
+        threadComments<Database['comments']>(db, params),
+        threadReactions<Database['reactions']>(db, byThread),
+        threadAttachments<Database['attachments']>(db, byThread),
+      ]);
+      const inOrder = reactions.rows.sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.id < b.id ? -1 : 1));
+      return { thread: threads[0], comments: comments.rows, reactions: inOrder, attachments: attachments.rows };
+    },
     async bumpSeq(db: Db, envId: string, roomId: string): Promise<number> {
       const { rows } = await bumpSeq<{ seq: number }>(db, [envId, roomId]);
       if (!rows[0]) throw new Error(`room ${roomId} is missing`);
