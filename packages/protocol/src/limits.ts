@@ -35,10 +35,11 @@ export const LIMITS = {
    */
   durableQueuePerConnection: 32,
   /**
-   * Durable requests waiting in the whole process (about half a second of work) past which new
-   * ones are refused with service_unavailable (REST: 503 with Retry-After) instead of waiting.
+   * Durable requests waiting in the whole process (a quarter of a second of work or so) past
+   * which new ones are refused with service_unavailable (REST: 503 with Retry-After) instead of
+   * waiting.
    */
-  durableQueuePerProcess: 1024,
+  durableQueuePerProcess: 256,
   /** Per-connection token buckets: every message after auth, and the durable requests among them. */
   messagesBurst: 200,
   messagesPerSecond: 100,

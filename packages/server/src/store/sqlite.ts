@@ -29,9 +29,9 @@ export function openSqliteStore(options: SqliteOptions): Store {
   if (onDisk) for (const suffix of ['-wal', '-shm']) tightenMode(options.file + suffix, PRIVATE_FILE_MODE);
   database.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
   database.pragma('foreign_keys = ON');
-  // Every write touches a dozen b-trees: keep their pages in memory (64 MB of cache, reads mapped).
-  database.pragma('cache_size = -65536');
-  database.pragma('mmap_size = 268435456');
+  // Every write touches a dozen b-trees: keep their pages in memory (32 MB of cache; SQLite's
+  // default is 2 MB).
+  database.pragma('cache_size = -32768');
   database.pragma('temp_store = MEMORY');
   // The CLI writes to the same file while a server runs: wait for the lock rather than fail.
   database.pragma('busy_timeout = 5000');

@@ -47,7 +47,7 @@ export class BatchWriter {
     this.#db = db;
     this.#concurrency = options.concurrency;
     // A batch runs without yielding to the event loop (SQLite is synchronous): keep it short.
-    this.#maxBatch = options.maxBatch ?? 64;
+    this.#maxBatch = options.maxBatch ?? 32;
   }
 
   /** Operations waiting for a transaction or inside one. */
