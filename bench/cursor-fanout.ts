@@ -13,12 +13,12 @@
  *
  *   npx tsx bench/cursor-fanout.ts [--n 10,50,100,200] [--seconds 10] [--warmup 3]
  *                                  [--hz 20] [--server pulse,relay] [--repeat 1] [--retry-noisy 2]
- *                                  [--cpu-prof DIR] [--json]
+ *                                  [--quiet-wait 60] [--cpu-prof DIR] [--json]
  *
  * --repeat R runs each (server, N) R times and keeps the run with the median p99.
  * --retry-noisy K runs a measurement again (up to K times) when other processes on the machine
  *   used more than 15% of a core during it (column other%); each run also waits for a quiet
- *   machine (up to 60 s) before it starts.
+ *   machine (up to --quiet-wait seconds, default 60) before it starts.
  * --cpu-prof DIR writes a V8 CPU profile of each server child (read it with bench/profile-top.ts).
  *
  * "Holds" N: p99 ≤ 100 ms and at least 90 % of the updates expected (sent × (N−1)) delivered.
@@ -62,6 +62,7 @@ const { values } = parseArgs({
     server: { type: 'string', default: 'pulse,relay' },
     repeat: { type: 'string', default: '1' },
     'retry-noisy': { type: 'string', default: '2' },
+    'quiet-wait': { type: 'string', default: '60' },
     'cpu-prof': { type: 'string' },
     json: { type: 'boolean', default: false },
   },
@@ -119,7 +120,7 @@ async function startServer(kind: 'pulse' | 'relay', n: number): Promise<{ server
 }
 
 async function run(kind: 'pulse' | 'relay', n: number): Promise<Result> {
-  const quiet = await waitForQuiet();
+  const quiet = await waitForQuiet(Number(values['quiet-wait']) * 1000);
   if (quiet >= 10) console.warn(`  (the machine is still busy: ${fmt(quiet, 0)}% of a core used by other processes; running anyway)`);
   const { server, cleanup } = await startServer(kind, n);
   const wsUrl = server.url.replace(/^http/, 'ws');
