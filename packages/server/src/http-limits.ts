@@ -44,7 +44,7 @@ export const DEFAULT_HTTP_LIMITS: HttpLimits = {
   idleTimeoutMs: 60_000,
   bodyTimeoutMs: 30_000,
   uploadTimeoutMs: 30 * 60_000,
-  maxConnectionsPerAddress: 128,
+  maxConnectionsPerAddress: 512,
   checkIntervalMs: 1000,
   closeGraceMs: 10_000,
 };
@@ -184,7 +184,12 @@ export function installHttpLimits(app: FastifyInstance, limits: HttpLimits, trus
       else endWith(raw.socket, rawResponse(new PulseError('request_timeout', `The request body did not arrive within ${limits.bodyTimeoutMs / 1000} s.`)));
     }, limits.bodyTimeoutMs);
     timer.unref();
-    const clear = () => clearTimeout(timer);
+    // Both listeners go once either fires: a keep-alive socket serves many requests.
+    const clear = () => {
+      clearTimeout(timer);
+      raw.off('end', clear);
+      raw.socket.off('close', clear);
+    };
     raw.once('end', clear);
     raw.socket.once('close', clear);
     done();
