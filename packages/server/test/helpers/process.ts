@@ -3,35 +3,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FIRST_RUN_KEYS_FILE } from '../../src/cli-secrets.ts';
+import { runCliWithInput, type CliRun } from './hardening.ts';
 
 export const PULSE_BIN = fileURLToPath(new URL('../../bin/pulse.mjs', import.meta.url));
 
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  json: any;
-}
+export type CliResult = CliRun;
 
 /** Runs `pulse …` as a child process, as a user would. */
 export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [PULSE_BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      let json: unknown;
-      try {
-        json = JSON.parse(stdout);
-      } catch {
-        json = undefined;
-      }
-      resolve({ code, stdout, stderr, json });
-    });
-  });
+  return runCliWithInput(args, env, '');
 }
 
 export interface ServerProcess {
