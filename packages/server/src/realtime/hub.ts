@@ -164,7 +164,8 @@ export class RealtimeHub implements RealtimeSink {
 
   /** Ephemeral and presence messages: handled at once, never behind a write. */
   handleNow(conn: Connection, message: ClientMessage): void {
-    void (HANDLERS[message.type] as (hub: RealtimeHub, conn: Connection, m: ClientMessage) => Promise<void> | void)(this, conn, message);
+    const pending = (HANDLERS[message.type] as (hub: RealtimeHub, conn: Connection, m: ClientMessage) => Promise<void> | void)(this, conn, message);
+    pending?.catch((err: unknown) => this.fail(conn, err, 'ref' in message ? message.ref : undefined));
   }
 
   /** A durable request's turn in its connection's queue: run it, answer any failure. */
