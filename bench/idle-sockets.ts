@@ -5,20 +5,26 @@
  *
  *   npx tsx bench/idle-sockets.ts [--sockets 2000]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
 import WebSocket from 'ws';
-import { pulseReady } from './lib.ts';
+import { baselineReady, boundRun, mintTokens, PULSE_BIN, pulseReady, runCleanups, spawnServer, tempDir } from './lib.ts';
 
 const require = createRequire(import.meta.url);
 
 const { values } = parseArgs({ options: { sockets: { type: 'string', default: '2000' } } });
 const N = Number(values.sockets);
-const BIN = new URL('../packages/server/bin/pulse.mjs', import.meta.url).pathname;
+/**
+ * Users: the server allows one user 20 connections in one room, so each user gets at most 10
+ * sockets, all in the same one of the 10 rooms.
+ */
+const USERS = Math.max(50, Math.ceil(N / 10));
+const roomOf = (i: number) => `room-${(i % USERS) % 10}`;
+
+// Servers are children started by lib.ts (scrubbed environment, pinned to core 0 when taskset
+// exists, killed and their temp dirs removed on every exit path).
+boundRun(10);
 
 const rssKb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -53,41 +59,31 @@ async function openMany(url: string, onOpen: (ws: WebSocket, i: number) => Promi
 }
 
 async function measurePulse(): Promise<number> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'pulse-idle-'));
-  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', BIN, 'start'], {
-    env: { ...process.env, PULSE_DATA_DIR: dataDir, PULSE_PORT: '0', PULSE_LOG_LEVEL: 'warn', PULSE_MAX_CONNECTIONS_PER_IP: '0' },
-    stdio: ['ignore', 'pipe', 'inherit'],
+  const dataDir = tempDir('pulse-idle-');
+  const server = await spawnServer({
+    args: [PULSE_BIN, 'start'],
+    nodeFlags: ['--expose-gc'],
+    env: { PULSE_DATA_DIR: dataDir.path, PULSE_PORT: '0', PULSE_LOG_LEVEL: 'warn', PULSE_MAX_CONNECTIONS_PER_IP: '0' },
+    ready: pulseReady,
   });
-  let out = '';
-  const url = await new Promise<string>((resolve) => {
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const ready = pulseReady(out);
-      if (ready) resolve(ready.url);
-    });
-  });
-  const { sk, pk } = pulseReady(out)!;
-  const tokens = await Promise.all(
-    Array.from({ length: 50 }, async (_, i) => {
-      const r = await fetch(`${url}/auth/token`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${sk}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ userId: `idle-${i}`, name: `Idle ${i}` }),
-      });
-      return ((await r.json()) as { token: string }).token;
-    }),
+  const { url, sk, pk } = server as Required<typeof server>;
+  const tokens = await mintTokens(
+    url,
+    sk,
+    Array.from({ length: USERS }, (_, i) => `idle-${i}`),
   );
+  const wsUrl = url.replace('http', 'ws');
+  const open = (ws: WebSocket, i: number) => authenticate(ws, pk, tokens[i % USERS]!, roomOf(i));
   // Warm up: one round of sockets so code paths and caches exist before the baseline.
-  const warm = await openMany(url.replace('http', 'ws'), async (ws, i) => authenticate(ws, pk, tokens[i % 50]!, `room-${i % 10}`));
+  const warm = await openMany(wsUrl, open);
   warm.forEach((ws) => ws.close());
   await sleep(2000);
-  const before = await settle(child.pid!);
-  const sockets = await openMany(url.replace('http', 'ws'), async (ws, i) => authenticate(ws, pk, tokens[i % 50]!, `room-${i % 10}`));
-  const after = await settle(child.pid!);
+  const before = await settle(server.pid);
+  const sockets = await openMany(wsUrl, open);
+  const after = await settle(server.pid);
   sockets.forEach((ws) => ws.terminate());
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
-  rmSync(dataDir, { recursive: true, force: true });
+  await server.stop();
+  dataDir.remove();
   return ((after - before) * 1024) / N;
 }
 
@@ -110,21 +106,27 @@ async function measureBareWs(): Promise<number> {
     const { WebSocketServer } = require(${JSON.stringify(require.resolve('ws'))});
     const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
     wss.on('connection', (ws) => ws.on('message', () => ws.send('{"type":"auth:ok"}')));
-    wss.on('listening', () => console.log('port ' + wss.address().port));`;
-  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve) => child.stdout!.on('data', (d) => resolve(Number(/port (\d+)/.exec(String(d))![1]))));
+    wss.on('listening', () => console.log('listening at http://127.0.0.1:' + wss.address().port));`;
+  const server = await spawnServer({ args: ['-e', code], ready: baselineReady });
+  const wsUrl = server.url.replace('http', 'ws');
   const ready = async (ws: WebSocket) => authenticate(ws, 'pk', 't', 'r');
-  const warm = await openMany(`ws://127.0.0.1:${port}`, ready);
+  const warm = await openMany(wsUrl, ready);
   warm.forEach((ws) => ws.close());
   await sleep(2000);
-  const before = await settle(child.pid!);
-  const sockets = await openMany(`ws://127.0.0.1:${port}`, ready);
-  const after = await settle(child.pid!);
+  const before = await settle(server.pid);
+  const sockets = await openMany(wsUrl, ready);
+  const after = await settle(server.pid);
   sockets.forEach((ws) => ws.terminate());
-  child.kill();
+  await server.stop();
   return ((after - before) * 1024) / N;
 }
 
-const bare = await measureBareWs();
-const pulse = await measurePulse();
-console.log(`${N} idle sockets: bare ws ${(bare / 1024).toFixed(1)} KB/socket, Pulse (authenticated, in rooms) ${(pulse / 1024).toFixed(1)} KB/socket, ratio ${(pulse / bare).toFixed(2)}`);
+try {
+  const bare = await measureBareWs();
+  const pulse = await measurePulse();
+  console.log(
+    `${N} idle sockets: bare ws ${(bare / 1024).toFixed(1)} KB/socket, Pulse (authenticated, in rooms) ${(pulse / 1024).toFixed(1)} KB/socket, ratio ${(pulse / bare).toFixed(2)}`,
+  );
+} finally {
+  await runCleanups();
+}
