@@ -43,6 +43,8 @@ export interface NewCommentInput {
 const PREVIEW_CHARS = 140;
 /** Entries kept by each lookup cache; past it the oldest are forgotten. */
 const CACHE_ENTRIES = 50_000;
+/** How long a stored profile is taken as current (other nodes may change it meanwhile). */
+const PROFILE_REUSE_MS = 60_000;
 const preview = (body: string) => (body.length > PREVIEW_CHARS ? body.slice(0, PREVIEW_CHARS - 1) + '…' : body);
 const unique = (ids: string[] = []) => [...new Set(ids)];
 const actorUserId = (actor: Actor) => (actor.kind === 'user' ? actor.externalId : null);
@@ -73,6 +75,8 @@ export class CollabService {
   #sink: RealtimeSink;
   /** Users known to exist (users are never deleted): no read per comment. */
   readonly #knownUsers = new BoundedCache<true>(CACHE_ENTRIES);
+  /** Profiles this process stored lately, to skip rewriting an unchanged one (see upsertUser). */
+  readonly #recentProfiles = new BoundedCache<{ user: User; day: string; storedAt: number }>(CACHE_ENTRIES);
   /** Thread → room (a thread never moves): no read per request on it. */
   readonly #threadRooms = new BoundedCache<string>(CACHE_ENTRIES);
 
@@ -188,8 +192,29 @@ export class CollabService {
     for (const { userId, ...notification } of result.notifications ?? []) this.#sink.notification(envId, userId, notification);
   }
 
-  upsertUser(envId: string, profile: UserProfile): Promise<User> {
-    return this.#store.upsertUser(envId, profile, nowIso());
+  /**
+   * Creates or updates a user. Every socket authentication calls this with the token's profile;
+   * when it is the one this process stored moments ago (a reconnect wave after a restart, tabs
+   * opening), the stored user is returned without another write.
+   */
+  async upsertUser(envId: string, profile: UserProfile): Promise<User> {
+    const key = `${envId}\u0000${profile.externalId}`;
+    const at = nowIso();
+    const recent = this.#recentProfiles.get(key);
+    if (
+      recent &&
+      Date.now() - recent.storedAt < PROFILE_REUSE_MS &&
+      recent.day === at.slice(0, 10) &&
+      recent.user.name === profile.name &&
+      recent.user.avatar === profile.avatar &&
+      (profile.color === undefined || profile.color === recent.user.color)
+    ) {
+      return recent.user;
+    }
+    const user = await this.#store.upsertUser(envId, profile, at);
+    this.#recentProfiles.set(key, { user, day: at.slice(0, 10), storedAt: Date.now() });
+    this.#knownUsers.set(key, true);
+    return user;
   }
 
   async createThread(envId: string, actor: Actor, input: NewThreadInput): Promise<ThreadWithComments> {
