@@ -245,6 +245,9 @@ export class CollabService {
     await this.#checkComment(envId, input.body, mentions, input.attachmentIds);
     await this.#requireUser(envId, input.authorId);
     const attach = await this.#attach(envId, input.attachmentIds, actorUserId(actor));
+    // The room decides the writer's lane and guards against a thread of another room.
+    const roomId = input.roomId ?? (await this.threadRoom(envId, input.threadId));
+    if (!roomId) throw new PulseError('thread_not_found');
     const participants = await this.#store.threadParticipants(envId, input.threadId);
     const commentId = input.id ?? newCommentId();
     const fields = { threadId: input.threadId, commentId, actorId: input.authorId, body: input.body };
@@ -258,7 +261,7 @@ export class CollabService {
     };
     const result = await this.#store.createComment(
       envId,
-      { id: commentId, threadId: input.threadId, ...(input.roomId ? { roomId: input.roomId } : {}), userId: input.authorId, body: input.body, mentions, createdAt: nowIso() },
+      { id: commentId, threadId: input.threadId, roomId, userId: input.authorId, body: input.body, mentions, createdAt: nowIso() },
       effects,
     );
     await this.#announce(envId, result, { type: 'comment:created', seq: result.seq, comment: result.value });

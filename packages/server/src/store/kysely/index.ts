@@ -25,7 +25,9 @@ export function kyselyStore(
   externalChange?: () => boolean,
 ): Store {
   const environments = environmentRepo(db);
-  const writer = new BatchWriter(db, { concurrency: dialect === 'sqlite' ? 1 : 4 });
+  // One transaction at a time, on PostgreSQL too: concurrent batches touching the same rooms and
+  // threads in different orders deadlock (PostgreSQL notices each one only after a second).
+  const writer = new BatchWriter(db, { concurrency: 1 });
   const tx: WriteTx = (work) => writer.run(work);
   const hot = hotStatements(dialect);
   return {
@@ -51,6 +53,9 @@ export function kyselyStore(
     async ping() {
       await sql`select 1`.execute(db);
     },
-    close: onClose,
+    async close() {
+      await writer.close();
+      await onClose();
+    },
   };
 }

@@ -19,8 +19,9 @@ export interface WriterOptions {
 }
 
 /**
- * PostgreSQL deadlock and serialization failures: the operation can run again, but only in a
- * later transaction (its batch still holds the locks the other side waits for).
+ * PostgreSQL deadlock and serialization failures (a write made outside the writer, e.g. by the
+ * CLI): the operation can run again, but only in a later transaction (its batch still holds the
+ * locks the other side waits for).
  */
 const RETRYABLE = new Set(['40P01', '40001']);
 
@@ -39,6 +40,8 @@ export class BatchWriter {
   #inFlight = 0;
   #inFlightOps = 0;
   #scheduled = false;
+  #closed = false;
+  #idle: (() => void) | undefined;
   /** When the last transaction ended (performance.now()), and how many operations it held. */
   #lastCommitAt = -Infinity;
   #lastBatchSize = 0;
@@ -56,13 +59,23 @@ export class BatchWriter {
   }
 
   run<T>(work: Work<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new WriterClosedError());
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({ work, resolve: resolve as (v: unknown) => void, reject });
       this.#schedule();
     });
   }
 
+  /** Refuses new work, fails what has not started, and waits for the transaction under way. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const op of this.#queue.splice(0)) op.reject(new WriterClosedError());
+    if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
+  }
+
   #schedule(): void {
+    if (this.#inFlight === 0) this.#idle?.();
+    if (this.#closed) return;
     if (this.#scheduled || this.#inFlight >= this.#concurrency || this.#queue.length === 0) return;
     this.#scheduled = true;
     // Idle: one turn later, everything that arrived meanwhile joins the transaction. Under
@@ -151,6 +164,15 @@ async function isolated(trx: Transaction<Database>, op: Pending): Promise<Outcom
     await trx.executeQuery(RELEASE);
     if (isRetryable(error) && (op.retries = (op.retries ?? 0) + 1) <= MAX_RETRIES) return RETRY;
     return { ok: false, error };
+  }
+}
+
+/** The store is closing: the write was not attempted (503 over REST, service_unavailable over WS). */
+export class WriterClosedError extends Error {
+  /** A connection-level code, so callers treat it as "unavailable, retry later". */
+  readonly code = 'ECONNRESET';
+  constructor() {
+    super('the database is closing');
   }
 }
 
