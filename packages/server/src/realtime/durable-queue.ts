@@ -29,18 +29,9 @@ export class DurableQueue {
     this.#bounds = bounds;
   }
 
-  /** Requests waiting or running in the process. */
-  get queued(): number {
-    return this.#queued;
-  }
-
   /** True when the process has as much durable work as it accepts: new work should wait. */
   get saturated(): boolean {
     return this.#queued >= this.#bounds.perProcess;
-  }
-
-  get pausedSockets(): number {
-    return this.#paused.size;
   }
 
   /** Queues a request; false when the process is saturated (refuse it) or shutting down. */
