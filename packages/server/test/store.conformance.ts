@@ -243,6 +243,25 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(await store.listNotifications('env_b', 'bob', 10)).toEqual([]);
     });
 
+    it('keeps a thread in creation order when comments arrive within one millisecond', async () => {
+      const same = at(5_000);
+      await store.createThread('env_a', { id: 'ms-thread', roomId: 'ms-room', position: null, createdBy: 'alice', createdAt: same }, {
+        id: 'zz-first',
+        userId: 'alice',
+        body: 'first',
+        mentions: [],
+        createdAt: same,
+      });
+      // Ids that sort before the first comment's, all stamped with the same millisecond.
+      for (const [i, id] of ['aa', 'ab', 'ac'].entries()) {
+        await store.createComment('env_a', { id, threadId: 'ms-thread', userId: 'bob', body: `reply ${i}`, mentions: [], createdAt: same });
+      }
+      const thread = await store.getThreadWithComments('env_a', 'ms-thread');
+      expect(thread!.comments.map((c) => c.body)).toEqual(['first', 'reply 0', 'reply 1', 'reply 2']);
+      const listed = await store.listComments('env_a', 'ms-thread', { limit: 10 });
+      expect(listed.items.map((c) => c.body)).toEqual(['first', 'reply 0', 'reply 1', 'reply 2']);
+    });
+
     it('keeps a drawing per room, capped, and clears it', async () => {
       const stroke = (id: string, t: number) => ({ id, userId: 'alice', points: [[0.1, 0.2], [0.3, 0.4]] as [number, number][], color: '#000000', width: 2, createdAt: at(t) });
       const limits = { maxStrokes: 2, maxBytes: 1000 };

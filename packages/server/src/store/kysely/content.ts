@@ -322,8 +322,9 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
     async createComment(envId, comment, effects) {
       try {
         return await tx(async (trx) => {
-          const roomId = await hot.touchThread(trx, envId, comment.threadId, comment.createdAt, comment.roomId);
-          if (!roomId) throw new PulseError('thread_not_found');
+          const touched = await hot.touchThread(trx, envId, comment.threadId, comment.createdAt, comment.roomId);
+          if (!touched) throw new PulseError('thread_not_found');
+          const roomId = touched.roomId;
           const row: CommentRow = {
             environment_id: envId,
             id: comment.id,
@@ -332,7 +333,7 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
             user_id: comment.userId,
             body: comment.body,
             mentions: JSON.stringify(comment.mentions),
-            created_at: comment.createdAt,
+            created_at: touched.at,
             edited_at: null,
           };
           await hot.insertComment(trx, row);

@@ -21,8 +21,8 @@ const NOTIFICATION_COLUMNS = 'environment_id, id, user_id, kind, room_id, thread
 
 export function hotStatements(dialect: Dialect) {
   const bumpSeq = statement(dialect, 'update rooms set seq = seq + 1 where environment_id = ? and id = ? returning seq');
-  const touchThread = statement(dialect, 'update threads set updated_at = ? where environment_id = ? and id = ? returning room_id');
-  const touchThreadInRoom = statement(dialect, 'update threads set updated_at = ? where environment_id = ? and id = ? and room_id = ? returning room_id');
+  const threadClock = statement(dialect, 'select room_id, updated_at from threads where environment_id = ? and id = ?');
+  const touchThread = statement(dialect, 'update threads set updated_at = ? where environment_id = ? and id = ?');
   const insertComment = statement(dialect, `insert into comments (${COMMENT_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   const insertActivity = statement(
     dialect,
@@ -63,12 +63,18 @@ export function hotStatements(dialect: Dialect) {
       if (!rows[0]) throw new Error(`room ${roomId} is missing`);
       return Number(rows[0].seq);
     },
-    /** Marks a thread updated; its room, or undefined when there is no such thread (in that room). */
-    async touchThread(db: Db, envId: string, threadId: string, at: string, roomId?: string): Promise<string | undefined> {
-      const { rows } = roomId
-        ? await touchThreadInRoom<{ room_id: string }>(db, [at, envId, threadId, roomId])
-        : await touchThread<{ room_id: string }>(db, [at, envId, threadId]);
-      return rows[0]?.room_id;
+    /**
+     * Marks a thread updated by a new comment: its room and the comment's time, or undefined when
+     * there is no such thread (in that room). A comment is never older than what the thread already
+     * holds, so replies keep their order even within one millisecond (lists sort by time, then id).
+     */
+    async touchThread(db: Db, envId: string, threadId: string, at: string, roomId?: string): Promise<{ roomId: string; at: string } | undefined> {
+      const { rows } = await threadClock<{ room_id: string; updated_at: string }>(db, [envId, threadId]);
+      const thread = rows[0];
+      if (!thread || (roomId !== undefined && thread.room_id !== roomId)) return undefined;
+      const stamp = at > thread.updated_at ? at : new Date(Date.parse(thread.updated_at) + 1).toISOString();
+      await touchThread(db, [stamp, envId, threadId]);
+      return { roomId: thread.room_id, at: stamp };
     },
     async insertComment(db: Db, r: Database['comments']): Promise<void> {
       await insertComment(db, [r.environment_id, r.id, r.thread_id, r.room_id, r.user_id, r.body, r.mentions, r.created_at, r.edited_at]);
