@@ -25,9 +25,7 @@ export function kyselyStore(
   externalChange?: () => boolean,
 ): Store {
   const environments = environmentRepo(db);
-  // One transaction at a time, on PostgreSQL too: concurrent batches touching the same rooms and
-  // threads in different orders deadlock (PostgreSQL notices each one only after a second).
-  const writer = new BatchWriter(db, { concurrency: 1 });
+  const writer = new BatchWriter(db);
   const tx: WriteTx = (work) => writer.run(work);
   const hot = hotStatements(dialect);
   return {

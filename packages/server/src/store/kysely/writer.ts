@@ -11,13 +11,6 @@ interface Pending {
   retries?: number;
 }
 
-export interface WriterOptions {
-  /** Transactions in flight at once: 1 for SQLite (one connection), a few for PostgreSQL. */
-  concurrency: number;
-  /** Most operations in one transaction; the rest wait for the next one. */
-  maxBatch?: number;
-}
-
 /**
  * PostgreSQL deadlock and serialization failures (a write made outside the writer, e.g. by the
  * CLI): the operation can run again, but only in a later transaction (its batch still holds the
@@ -26,19 +19,19 @@ export interface WriterOptions {
 const RETRYABLE = new Set(['40P01', '40001']);
 
 /**
- * Group commit: every write transaction of the process goes through here. Operations that
- * arrive within one event-loop turn share one database transaction (one commit), each inside
- * its own savepoint, so a failing operation is rolled back alone and its neighbours commit.
- * Results are handed out in arrival order once the transaction has committed; should the
- * commit itself fail, every operation of the batch fails with it.
+ * Group commit: every write transaction of the process goes through here, one transaction at a
+ * time (several at once deadlock on the rows of busy rooms and threads on PostgreSQL; SQLite has
+ * one writer anyway). Operations that arrive while one commits, or within one event-loop turn,
+ * share the next transaction, each inside its own savepoint, so a failing operation is rolled
+ * back alone and its neighbours commit. Results are handed out in arrival order once the
+ * transaction has committed; should the commit itself fail, every operation of the batch fails.
  */
 export class BatchWriter {
   readonly #db: Kysely<Database>;
-  readonly #concurrency: number;
   readonly #maxBatch: number;
   #queue: Pending[] = [];
-  #inFlight = 0;
-  #inFlightOps = 0;
+  /** Operations in the transaction under way (0: none is). */
+  #committing = 0;
   #scheduled = false;
   #closed = false;
   #idle: (() => void) | undefined;
@@ -46,16 +39,15 @@ export class BatchWriter {
   #lastCommitAt = -Infinity;
   #lastBatchSize = 0;
 
-  constructor(db: Kysely<Database>, options: WriterOptions) {
+  /** `maxBatch`: most operations in one transaction (a batch runs without yielding on SQLite). */
+  constructor(db: Kysely<Database>, maxBatch = 32) {
     this.#db = db;
-    this.#concurrency = options.concurrency;
-    // A batch runs without yielding to the event loop (SQLite is synchronous): keep it short.
-    this.#maxBatch = options.maxBatch ?? 32;
+    this.#maxBatch = maxBatch;
   }
 
   /** Operations waiting for a transaction or inside one. */
   get pending(): number {
-    return this.#queue.length + this.#inFlightOps;
+    return this.#queue.length + this.#committing;
   }
 
   run<T>(work: Work<T>): Promise<T> {
@@ -69,14 +61,17 @@ export class BatchWriter {
   /** Refuses new work, fails what has not started, and waits for the transaction under way. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#failQueued();
+    if (this.#committing > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
+  }
+
+  #failQueued(): void {
     for (const op of this.#queue.splice(0)) op.reject(new WriterClosedError());
-    if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
   }
 
   #schedule(): void {
-    if (this.#inFlight === 0) this.#idle?.();
-    if (this.#closed) return;
-    if (this.#scheduled || this.#inFlight >= this.#concurrency || this.#queue.length === 0) return;
+    if (this.#closed) return this.#failQueued();
+    if (this.#scheduled || this.#committing > 0 || this.#queue.length === 0) return;
     this.#scheduled = true;
     // Idle: one turn later, everything that arrived meanwhile joins the transaction. Under
     // concurrent load (the last commit, moments ago, was shared): wait a little longer, since a
@@ -90,18 +85,16 @@ export class BatchWriter {
 
   #start(): void {
     this.#scheduled = false;
-    while (this.#queue.length > 0 && this.#inFlight < this.#concurrency) {
-      const batch = this.#queue.splice(0, this.#maxBatch);
-      this.#inFlight++;
-      this.#inFlightOps += batch.length;
-      void this.#commit(batch).finally(() => {
-        this.#inFlight--;
-        this.#inFlightOps -= batch.length;
-        this.#lastCommitAt = performance.now();
-        this.#lastBatchSize = batch.length;
-        this.#schedule();
-      });
-    }
+    if (this.#queue.length === 0) return;
+    const batch = this.#queue.splice(0, this.#maxBatch);
+    this.#committing = batch.length;
+    void this.#commit(batch).finally(() => {
+      this.#committing = 0;
+      this.#lastCommitAt = performance.now();
+      this.#lastBatchSize = batch.length;
+      this.#idle?.();
+      this.#schedule();
+    });
   }
 
   async #commit(batch: Pending[]): Promise<void> {
