@@ -72,9 +72,19 @@ function afterCursor<QB extends { where: (...args: any[]) => QB }>(qb: QB, page:
   );
 }
 
-async function reactionsByComment(db: Db, envId: string, commentIds: string[]): Promise<Map<string, Reaction[]>> {
+/** Reactions by the comment they are on, in the order given. */
+function groupReactions(rows: ReactionRow[]): Map<string, Reaction[]> {
   const map = new Map<string, Reaction[]>();
-  if (commentIds.length === 0) return map;
+  for (const r of rows) {
+    const list = map.get(r.comment_id);
+    if (list) list.push(toReaction(r));
+    else map.set(r.comment_id, [toReaction(r)]);
+  }
+  return map;
+}
+
+async function reactionsByComment(db: Db, envId: string, commentIds: string[]): Promise<Map<string, Reaction[]>> {
+  if (commentIds.length === 0) return new Map();
   const rows = await db
     .selectFrom('reactions')
     .selectAll()
@@ -83,12 +93,7 @@ async function reactionsByComment(db: Db, envId: string, commentIds: string[]): 
     .orderBy('created_at')
     .orderBy('id')
     .execute();
-  for (const r of rows) {
-    const list = map.get(r.comment_id) ?? [];
-    list.push(toReaction(r));
-    map.set(r.comment_id, list);
-  }
-  return map;
+  return groupReactions(rows);
 }
 
 /** Comments with their reactions and attachments. */
@@ -249,12 +254,7 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
     async getThreadWithComments(envId, threadId) {
       const found = await hot.threadRows(db, envId, threadId);
       if (!found) return undefined;
-      const reactions = new Map<string, Reaction[]>();
-      for (const r of found.reactions) {
-        const list = reactions.get(r.comment_id) ?? [];
-        list.push(toReaction(r as ReactionRow));
-        reactions.set(r.comment_id, list);
-      }
+      const reactions = groupReactions(found.reactions as ReactionRow[]);
       const attachments = groupAttachments(envId, found.attachments as never, links);
       const comments = found.comments.map((c) => toComment(c as CommentRow, reactions.get(c.id) ?? [], attachments.get(c.id) ?? []));
       return { ...toThread(found.thread as ThreadRow), comments };
@@ -274,16 +274,11 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
         db.selectFrom('reactions').selectAll().where('environment_id', '=', envId).where('room_id', '=', roomId).orderBy('created_at').orderBy('id').execute(),
         attachmentsOfRoom(db, envId, roomId, links),
       ]);
-      const reactionsByComment = new Map<string, Reaction[]>();
-      for (const r of reactions) {
-        const list = reactionsByComment.get(r.comment_id) ?? [];
-        list.push(toReaction(r));
-        reactionsByComment.set(r.comment_id, list);
-      }
+      const reactionsOf = groupReactions(reactions);
       const commentsByThread = new Map<string, Comment[]>();
       for (const c of comments) {
         const list = commentsByThread.get(c.thread_id) ?? [];
-        list.push(toComment(c, reactionsByComment.get(c.id) ?? [], attachments.get(c.id) ?? []));
+        list.push(toComment(c, reactionsOf.get(c.id) ?? [], attachments.get(c.id) ?? []));
         commentsByThread.set(c.thread_id, list);
       }
       return threads.map((t) => ({ ...toThread(t), comments: commentsByThread.get(t.id) ?? [] }));
