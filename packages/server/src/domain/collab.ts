@@ -245,7 +245,7 @@ export class CollabService {
     await this.#checkComment(envId, input.body, mentions, input.attachmentIds);
     await this.#requireUser(envId, input.authorId);
     const attach = await this.#attach(envId, input.attachmentIds, actorUserId(actor));
-    // The room decides the writer's lane and guards against a thread of another room.
+    // The thread's room, which the store then checks the thread is still in.
     const roomId = input.roomId ?? (await this.threadRoom(envId, input.threadId));
     if (!roomId) throw new PulseError('thread_not_found');
     const participants = await this.#store.threadParticipants(envId, input.threadId);

@@ -172,7 +172,7 @@ function refuseUpgrade(socket: Duplex, status: string): void {
   socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
-export function refOf(message: unknown): string | undefined {
+function refOf(message: unknown): string | undefined {
   const ref = (message as { ref?: unknown } | null)?.ref;
   return typeof ref === 'string' && ref.length <= 64 ? ref : undefined;
 }

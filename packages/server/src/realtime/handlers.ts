@@ -173,9 +173,7 @@ export const HANDLERS: { [T in ClientMessage['type']]: Handler<T> } = {
   },
   'room:resync': async (hub, conn, m) => {
     const { envId, roomId } = conn.identity!;
-    const config = hub.registry.configFor(envId) ?? (await hub.ctx.configs.require(envId));
-    const state = await hub.snapshots.json(envId, roomId, config);
-    conn.sendFrame(Buffer.from(`{"type":"room:state","room":${state}}`), 'durable');
+    conn.sendFrame(await hub.snapshots.stateFrame(envId, roomId, await hub.configOf(envId)), 'durable');
     ack(conn, m.ref);
   },
 };

@@ -144,9 +144,7 @@ export class RealtimeHub implements RealtimeSink {
       await this.#cluster?.recover();
       for (const room of [...this.registry.rooms]) {
         if (room.connections.size === 0) continue;
-        const config = this.registry.configFor(room.envId) ?? (await this.ctx.configs.require(room.envId));
-        const state = await this.snapshots.json(room.envId, room.roomId, config);
-        room.deliver(Buffer.from(`{"type":"room:state","room":${state}}`), 'durable');
+        room.deliver(await this.snapshots.stateFrame(room.envId, room.roomId, await this.configOf(room.envId)), 'durable');
       }
     } catch (err) {
       console.error('[pulse] resynchronising rooms after a Redis outage failed:', err);
@@ -177,15 +175,16 @@ export class RealtimeHub implements RealtimeSink {
     }
   }
 
+  /** The environment's config: as this node's sockets last received it, or from the cache. */
+  async configOf(envId: string): Promise<EnvConfig> {
+    return this.registry.configFor(envId) ?? (await this.ctx.configs.require(envId));
+  }
+
   fail(conn: Connection, err: unknown, ref: string | undefined): void {
     if (err instanceof PulseError) return this.error(conn, err.code, err.message, ref);
     if (isUnavailable(err)) return this.error(conn, 'service_unavailable', undefined, ref);
     console.error('[pulse] realtime handler failed:', err);
     this.error(conn, 'internal_error', undefined, ref);
-  }
-
-  isUnavailable(err: unknown): boolean {
-    return isUnavailable(err);
   }
 
   error(conn: Connection, code: ErrorCode, message?: string, ref?: string): void {

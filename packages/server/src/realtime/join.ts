@@ -1,4 +1,5 @@
 import { LIMITS, PulseError, type ClientMessageOf, type PulseUser } from '@pulse/protocol';
+import { isUnavailable } from '../store/errors.ts';
 import type { Connection } from './connection.ts';
 import type { RealtimeHub } from './hub.ts';
 
@@ -51,7 +52,7 @@ export async function authenticate(hub: RealtimeHub, conn: Connection, message: 
     if (err instanceof PulseError) hub.rejectAuth(conn, err);
     else {
       console.error('[pulse] auth failed:', err);
-      hub.rejectAuth(conn, new PulseError(hub.isUnavailable(err) ? 'service_unavailable' : 'internal_error'));
+      hub.rejectAuth(conn, new PulseError(isUnavailable(err) ? 'service_unavailable' : 'internal_error'));
     }
   } finally {
     conn.authenticating = false;

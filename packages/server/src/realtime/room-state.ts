@@ -39,6 +39,11 @@ export class RoomSnapshots {
     return `{"id":${JSON.stringify(roomId)},"seq":${room.seq},"presence":${JSON.stringify(presence)},${durable}}`;
   }
 
+  /** A `room:state` frame: the room's full state, for a resync or after an outage. */
+  async stateFrame(envId: string, roomId: string, config: EnvConfig): Promise<Buffer> {
+    return Buffer.from(`{"type":"room:state","room":${await this.json(envId, roomId, config)}}`);
+  }
+
   async #create(envId: string, roomId: string) {
     await this.#store.ensureRoom(envId, roomId, new Date().toISOString());
     return (await this.#store.getRoom(envId, roomId)) ?? { seq: 0 };
