@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { RetryLaterError } from './retry-later.ts';
+import { RetryLaterError } from '../retry-later.ts';
 
 /**
  * At most this many media checks (image decode and thumbnail, audio/video parsing) run at once

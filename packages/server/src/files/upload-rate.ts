@@ -1,4 +1,5 @@
-import { RetryLaterError } from './retry-later.ts';
+import { RetryLaterError } from '../retry-later.ts';
+import { TokenBucket } from '../token-bucket.ts';
 
 /** Uploads one user may start in a burst, per environment… */
 export const UPLOAD_BURST = 20;
@@ -7,11 +8,6 @@ export const UPLOADS_PER_MINUTE = 20;
 /** Buckets kept before full (idle) ones are dropped. */
 const PRUNE_AT = 10_000;
 
-interface Bucket {
-  tokens: number;
-  at: number;
-}
-
 /**
  * A token bucket per environment + user for POST /api/v1/upload, charged when a request
  * arrives, before any of its body is read. Per process: N nodes allow N times the rate.
@@ -19,7 +15,7 @@ interface Bucket {
 export class UploadRateLimiter {
   burst: number;
   perMinute: number;
-  readonly #buckets = new Map<string, Bucket>();
+  readonly #buckets = new Map<string, TokenBucket>();
   #pruneAt = PRUNE_AT;
 
   constructor(burst = UPLOAD_BURST, perMinute = UPLOADS_PER_MINUTE) {
@@ -33,24 +29,17 @@ export class UploadRateLimiter {
     let bucket = this.#buckets.get(key);
     if (!bucket) {
       if (this.#buckets.size >= this.#pruneAt) this.#prune(now);
-      bucket = { tokens: this.burst, at: now };
+      bucket = new TokenBucket(this.burst, this.perMinute / 60, now);
       this.#buckets.set(key, bucket);
     }
-    const perMs = this.perMinute / 60_000;
-    bucket.tokens = Math.min(this.burst, bucket.tokens + (now - bucket.at) * perMs);
-    bucket.at = now;
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
-      return;
-    }
-    const waitS = (1 - bucket.tokens) / perMs / 1000;
+    if (bucket.take(now)) return;
+    const waitS = bucket.secondsUntilNext(now);
     throw new RetryLaterError('rate_limited', `Too many uploads: at most ${this.burst} at once, then ${this.perMinute} a minute. Try again in ${Math.ceil(waitS)} s.`, waitS);
   }
 
   /** Drops the buckets that have refilled: they are the same as no bucket. */
   #prune(now: number): void {
-    const perMs = this.perMinute / 60_000;
-    for (const [key, b] of this.#buckets) if (b.tokens + (now - b.at) * perMs >= this.burst) this.#buckets.delete(key);
+    for (const [key, bucket] of this.#buckets) if (bucket.isFull(now)) this.#buckets.delete(key);
     this.#pruneAt = Math.max(PRUNE_AT, this.#buckets.size * 2);
   }
 }

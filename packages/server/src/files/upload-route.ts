@@ -6,7 +6,6 @@ import type { VerifiedToken } from '../auth/tokens.ts';
 import type { ServerContext } from '../context.ts';
 import type { AttachmentService } from '../domain/attachments.ts';
 import { STAGING_SWEEP_MS } from './file-store.ts';
-import { RetryLaterError } from './retry-later.ts';
 
 const CORS_HEADERS = {
   'access-control-allow-origin': '*',
@@ -136,7 +135,6 @@ export function registerUploadRoute(app: FastifyInstance, ctx: ServerContext, at
         );
         void reply.status(200).send(attachment);
       } catch (err) {
-        if (err instanceof RetryLaterError) void reply.header('retry-after', String(err.retryAfterS));
         // Stop reading whatever is left of a refused upload: the connection closes after the answer.
         if (!request.raw.readableEnded && !signal.aborted) {
           void reply.header('connection', 'close');

@@ -1,6 +1,6 @@
 import { LIMITS, type ClientMessage, type DeviceType, type PresenceStatus, type PulseUser, type ServerMessage } from '@pulse/protocol';
 import type { WebSocket } from 'ws';
-import { TokenBucket } from './rate-limit.ts';
+import { TokenBucket } from '../token-bucket.ts';
 import type { LocalRoom } from './room.ts';
 
 export type Delivery = 'durable' | 'ephemeral';

@@ -10,6 +10,7 @@ import {
 } from '@pulse/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { authenticateSecretKey } from '../auth/keys.ts';
+import { RetryLaterError } from '../retry-later.ts';
 import type { ServerContext } from '../context.ts';
 import type { Actor } from '../domain/actor.ts';
 import { decodeCursor } from '../store/paging.ts';
@@ -199,12 +200,11 @@ export function registerRestApi(app: FastifyInstance, ctx: ServerContext): void 
       method: route.method,
       url: route.path,
       // Credentials are checked before the body is read: an unauthenticated caller learns nothing else.
-      onRequest: async (request, reply) => {
+      onRequest: async (request) => {
         keys.set(request, await authenticateSecretKey(ctx.store, request.headers.authorization));
         // Saturated: refuse writes at once rather than queue them for seconds.
         if (route.method !== 'GET' && ctx.store.pendingWrites() >= LIMITS.durableQueuePerProcess) {
-          void reply.header('retry-after', '1');
-          throw new PulseError('service_unavailable', 'The server is at capacity; retry in a moment.');
+          throw new RetryLaterError('service_unavailable', 'The server is at capacity; retry in a moment.', 1);
         }
       },
       handler: async (request, reply) => {

@@ -1,5 +1,6 @@
 import { PulseError, type ErrorCode } from '@pulse/protocol';
 import type { FastifyError, FastifyInstance } from 'fastify';
+import { RetryLaterError } from '../retry-later.ts';
 import { isUnavailable } from '../store/errors.ts';
 
 /** Maps Fastify's own errors (body parsing, limits) onto the catalogue. */
@@ -23,6 +24,7 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const known = err instanceof PulseError ? err : fromFastify(err);
     if (known) {
+      if (known instanceof RetryLaterError) void reply.header('retry-after', String(known.retryAfterS));
       void reply.status(known.status).send(known.toBody());
       return;
     }

@@ -1,6 +1,9 @@
 import { PulseError, type ErrorCode } from '@pulse/protocol';
 
-/** A refusal that passes: answered with a Retry-After header carrying `retryAfterS`. */
+/**
+ * A refusal that passes: the REST error handler answers it with a Retry-After header carrying
+ * `retryAfterS` (rate limits, a busy server).
+ */
 export class RetryLaterError extends PulseError {
   readonly retryAfterS: number;
 
