@@ -83,6 +83,39 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
     expect(created.map((m) => m.comment.body)).toEqual(Array.from({ length: LIMITS.writesBurst - 2 }, (_, i) => `n${i}`));
   });
 
+  it('refuses writes at once when the process is saturated: 503 with Retry-After, service_unavailable', async () => {
+    const store = t.server.ctx.store;
+    const pendingWrites = store.pendingWrites;
+    const queue = t.server.hub.queue as unknown as { saturated: boolean };
+    const s = raw();
+    await s.auth(t, 'busy-erin', 'busy-room');
+    await t.api('PUT', '/api/v1/users/busy-erin', { name: 'Erin' });
+    // Saturated as the writer reports it (REST) and as the queue does (WebSocket).
+    store.pendingWrites = () => LIMITS.durableQueuePerProcess;
+    Object.defineProperty(queue, 'saturated', { value: true, configurable: true });
+    try {
+      const res = await fetch(`${t.url}/api/v1/rooms/busy-room/threads`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${t.secretKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ userId: 'busy-erin', body: 'later' }),
+      });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('1');
+      expect((await res.json()).error.code).toBe('service_unavailable');
+      // Reads still answer.
+      expect((await t.api('GET', '/api/v1/rooms/busy-room/threads')).status).not.toBe(503);
+      s.send({ type: 'thread:create', ref: 'busy', id: `busy-${driver}`, body: 'later', mentions: [], position: null });
+      expect(await s.next('error')).toMatchObject({ code: 'service_unavailable', ref: 'busy' });
+    } finally {
+      store.pendingWrites = pendingWrites;
+      delete (queue as { saturated?: boolean }).saturated;
+    }
+    // Once it drains, the same request goes through: nothing was half-applied.
+    s.send({ type: 'thread:create', ref: 'again', id: `busy-${driver}`, body: 'later', mentions: [], position: null });
+    await waitFor(() => s.messages.some((m) => m.type === 'ack' && m.ref === 'again'));
+    expect(s.closed).toBeUndefined();
+  });
+
   it('counts bad frames as strikes and closes the socket past the limit', async () => {
     const s = raw();
     await s.auth(t, 'striker', 'strike-room');
