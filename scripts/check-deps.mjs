@@ -5,7 +5,7 @@
 //    the workspace: each declared dependency has the same spec in the lockfile, and nothing is in
 //    the lockfile's declarations that package.json dropped.
 // 2. Every declared version is pinned (1.2.3), a caret or tilde range (^1.2.3, ~1.2.3) or a bare
-//    major.minor (1.56): no `*`, `latest`, `>=`, `x` ranges, `||`, tags, git, URL, file or link specs.
+//    major.minor (1.56): no `*`, `latest`, `>=`, `x` ranges, `||` (except between allowed ranges in peerDependencies), tags, git, URL, file or link specs.
 // 3. Every package in the lockfile comes from the npm registry (or is one of our workspaces): a
 //    registry version, and a "resolved" URL on registry.npmjs.org where the lockfile records one.
 // 4. Packages with install scripts (`hasInstallScript` in the lockfile) are listed in the root
@@ -25,6 +25,9 @@ const readJson = (file) => JSON.parse(readFileSync(file, 'utf8'));
 
 const DEP_FIELDS = ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies'];
 const ALLOWED_SPEC = /^(\^|~)?\d+\.\d+(\.\d+)?(-[0-9A-Za-z.-]+)?$/;
+// A peer dependency may accept several majors (`^18.2.0 || ^19.0.0`): each alternative must be allowed.
+const allowedSpec = (field, spec) =>
+  field === 'peerDependencies' ? spec.split('||').every((alt) => ALLOWED_SPEC.test(alt.trim())) : ALLOWED_SPEC.test(spec);
 const REGISTRY = 'https://registry.npmjs.org/';
 
 const rootPkg = readJson(join(root, 'package.json'));
@@ -55,7 +58,7 @@ if (!existsSync(lockFile)) {
       const declared = pkg[field] ?? {};
       const inLock = locked[field] ?? {};
       for (const [name, spec] of Object.entries(declared)) {
-        if (!ALLOWED_SPEC.test(spec)) problems.push(`${where}: ${field}.${name} is "${spec}": pin a version or use a ^/~ range`);
+        if (!allowedSpec(field, spec)) problems.push(`${where}: ${field}.${name} is "${spec}": pin a version or use a ^/~ range`);
         if (inLock[name] === undefined) problems.push(`${where}: ${field}.${name} is not in package-lock.json: run \`npm install\``);
         else if (inLock[name] !== spec) problems.push(`${where}: ${field}.${name} is "${spec}" but "${inLock[name]}" in package-lock.json: run \`npm install\``);
       }
