@@ -1,5 +1,7 @@
 import { colorForUser, ERROR_CATALOGUE, LIMITS, REST_ROUTES, type RestRouteName } from '@pulse/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { openStore } from '../src/store/index.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 import { postgresAvailable } from './helpers/services.ts';
 
@@ -363,6 +365,40 @@ for (const driver of ['sqlite', 'postgres'] as const) {
         expect(res.body.comments[1].id).toBe(reply.id);
         res.body.comments.forEach(expectCommentShape);
         expectError(await api('GET', '/api/v1/threads/no_such_thread'), 404, 'thread_not_found');
+      });
+
+      it('GET /threads/:id shows every change at once, also one written by another process', async () => {
+        const created = await createThread(uid('room'), { userId: ALICE, body: 'first' });
+        const get = async () => (await api('GET', `/api/v1/threads/${created.id}`)).body;
+        expect((await get()).comments).toHaveLength(1);
+
+        const reply = await addComment(created.id, { userId: BOB, body: 'second' });
+        expect((await get()).comments.map((c: any) => c.body)).toEqual(['first', 'second']);
+        expect((await api('PATCH', `/api/v1/comments/${reply.id}`, { body: 'second, edited' })).status).toBe(200);
+        expect((await get()).comments[1].body).toBe('second, edited');
+        const reaction = (await api('POST', `/api/v1/comments/${reply.id}/reactions`, { userId: ALICE, emoji: '👍' })).body.reaction;
+        expect((await get()).comments[1].reactions.map((r: any) => r.emoji)).toEqual(['👍']);
+        expect((await api('DELETE', `/api/v1/reactions/${reaction.id}`)).status).toBe(200);
+        expect((await get()).comments[1].reactions).toEqual([]);
+        expect((await api('PATCH', `/api/v1/threads/${created.id}`, { resolved: true })).status).toBe(200);
+        expect((await get()).thread.resolved).toBe(true);
+
+        // A second store on the same database (as the CLI or another cluster node would be): this
+        // server's caches never saw the write.
+        const other = await openStore({
+          sqliteFile: join(t.options.dataDir, 'pulse.db'),
+          ...(t.options.databaseUrl ? { databaseUrl: t.options.databaseUrl } : {}),
+          ...(t.options.databaseSchema ? { databaseSchema: t.options.databaseSchema } : {}),
+        });
+        try {
+          const at = new Date().toISOString();
+          await other.createComment(t.envId, { id: uid('cm'), threadId: created.id, userId: `${t.envId}:${BOB}`, body: 'from elsewhere', mentions: [], createdAt: at });
+          expect((await get()).comments.map((c: any) => c.body)).toEqual(['first', 'second, edited', 'from elsewhere']);
+          await other.deleteThread(t.envId, created.id);
+          expectError(await api('GET', `/api/v1/threads/${created.id}`), 404, 'thread_not_found');
+        } finally {
+          await other.close();
+        }
       });
 
       it('PATCH resolves and reopens a thread', async () => {

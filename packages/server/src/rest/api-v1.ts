@@ -13,6 +13,7 @@ import { authenticateSecretKey } from '../auth/keys.ts';
 import { RetryLaterError } from '../retry-later.ts';
 import type { ServerContext } from '../context.ts';
 import type { Actor } from '../domain/actor.ts';
+import { ThreadViews } from '../domain/thread-views.ts';
 import { decodeCursor } from '../store/paging.ts';
 import type { KeyRecord, PageRequest } from '../store/types.ts';
 import { parseInput, parseParam } from './validation.ts';
@@ -30,6 +31,10 @@ const BACKEND: Actor = { kind: 'backend' };
 const STATUS = Symbol('status');
 /** A handler result with another status than the route's default. */
 const withStatus = (status: number, body: unknown) => ({ [STATUS]: status, body });
+/** A handler result that is JSON text already. */
+class JsonText {
+  constructor(readonly text: string) {}
+}
 
 function page(query: { limit?: number; cursor?: string }): PageRequest {
   return { limit: query.limit ?? LIMITS.pageDefault, ...(query.cursor ? { after: decodeCursor(query.cursor) } : {}) };
@@ -39,6 +44,7 @@ function page(query: { limit?: number; cursor?: string }): PageRequest {
 function handlers(ctx: ServerContext): Record<RestRouteName, Handler> {
   const { store, collab } = ctx;
   const r = REST_ROUTES;
+  const threadViews = new ThreadViews(store, (envId, threadId) => collab.threadRoom(envId, threadId));
 
   const requireRoom = async (envId: string, roomId: string) => {
     const room = await store.getRoom(envId, roomId);
@@ -108,10 +114,9 @@ function handlers(ctx: ServerContext): Record<RestRouteName, Handler> {
     },
 
     async getThread({ envId, params }) {
-      const full = await store.getThreadWithComments(envId, params.threadId!);
-      if (!full) throw new PulseError('thread_not_found');
-      const { comments, ...thread } = full;
-      return { thread, comments };
+      const json = await threadViews.json(envId, params.threadId!);
+      if (json === undefined) throw new PulseError('thread_not_found');
+      return new JsonText(json);
     },
 
     async patchThread({ request, envId, params }) {
@@ -210,6 +215,7 @@ export function registerRestApi(app: FastifyInstance, ctx: ServerContext): void 
       handler: async (request, reply) => {
         const key = keys.get(request)!;
         const result = await handler({ request, params: request.params as Params, envId: key.environmentId, key });
+        if (result instanceof JsonText) return reply.status(route.status).type('application/json; charset=utf-8').send(result.text);
         const status = (result as { [STATUS]?: number })[STATUS];
         void reply.status(status ?? route.status).send(status ? (result as { body: unknown }).body : result);
         return reply;

@@ -22,8 +22,10 @@ import type {
 } from '@pulse/protocol';
 import type { Dialect } from './migrations.ts';
 import type { AdminRepo, AdminSessionRepo, AnalyticsRepo, AuditRepo, BrowseRepo, LoginThrottleRepo } from './panel-types.ts';
+import type { WebhookIntent, WebhookRepo } from './webhook-types.ts';
 
 export type * from './panel-types.ts';
+export type * from './webhook-types.ts';
 
 /**
  * The durable store. Invariants every driver keeps (checked by the conformance suite):
@@ -51,7 +53,9 @@ export interface Store
     LoginThrottleRepo,
     AuditRepo,
     AnalyticsRepo,
-    BrowseRepo {
+    SharedStateRepo,
+    BrowseRepo,
+    WebhookRepo {
   readonly dialect: Dialect;
   migrate(): Promise<void>;
   /** Cheap round trip, for health checks. */
@@ -140,6 +144,8 @@ export interface UserRepo {
 export interface RoomRepo {
   ensureRoom(envId: string, roomId: string, at: string): Promise<Room>;
   getRoom(envId: string, roomId: string): Promise<(Room & { seq: number }) | undefined>;
+  /** The room's sequence number alone (a cheap freshness check for cached views), or undefined. */
+  roomSeq(envId: string, roomId: string): Promise<number | undefined>;
   listRooms(envId: string, page: PageRequest): Promise<Page<Room>>;
 }
 
@@ -209,6 +215,8 @@ export interface Effects {
    * the comment's attachments). Each must be unattached; `userId`, when set, must own it.
    */
   attach?: { ids: string[]; userId: string | null };
+  /** Webhook events the change causes, recorded in the outbox in its transaction. */
+  webhooks?: WebhookIntent[];
 }
 
 export interface NewAttachment {
@@ -272,9 +280,10 @@ export interface ThreadRepo {
   addReaction(
     envId: string,
     reaction: { id: string; commentId: string; userId: string; emoji: string; createdAt: string },
+    effects?: Effects,
   ): Promise<Sequenced<{ reaction: Reaction; created: boolean }>>;
   getReaction(envId: string, reactionId: string): Promise<Reaction | undefined>;
-  deleteReaction(envId: string, reactionId: string): Promise<Sequenced<Reaction> | undefined>;
+  deleteReaction(envId: string, reactionId: string, effects?: Effects): Promise<Sequenced<Reaction> | undefined>;
 }
 
 export interface NotificationRepo {
@@ -297,4 +306,37 @@ export interface DrawingRepo {
   /** Removes every stroke of the room; returns how many. */
   clearDrawing(envId: string, roomId: string, effects?: Effects): Promise<Sequenced<number>>;
   listStrokes(envId: string, roomId: string): Promise<DrawStroke[]>;
+}
+
+/** A room's persisted P2P shared data: its Yjs document as one merged update. */
+export interface SharedStateRecord {
+  roomId: string;
+  state: Uint8Array;
+  bytes: number;
+  version: number;
+  updatedAt: string;
+  expiresAt: string;
+}
+
+/**
+ * P2P shared data. Writes are compare-and-set on `version`, so nodes of a cluster merging into
+ * the same room never overwrite each other's updates: the loser reads again and merges again.
+ */
+export interface SharedStateRepo {
+  getSharedState(envId: string, roomId: string): Promise<SharedStateRecord | undefined>;
+  /**
+   * Stores `state` if the stored version is still `expectedVersion` (null: nothing stored yet).
+   * Returns the new version, or undefined when another writer came first (nothing written).
+   */
+  putSharedState(
+    envId: string,
+    roomId: string,
+    write: { state: Uint8Array; expectedVersion: number | null; at: string; expiresAt: string },
+  ): Promise<number | undefined>;
+  /** Removes the room's state; returns whether there was any. */
+  deleteSharedState(envId: string, roomId: string): Promise<boolean>;
+  /** Removes every room's state that expired before `now`; returns how many. */
+  deleteExpiredSharedState(now: string): Promise<number>;
+  /** Rooms of the environment with stored state, newest first (metadata only). */
+  listSharedState(envId: string, limit: number): Promise<Omit<SharedStateRecord, 'state'>[]>;
 }

@@ -115,6 +115,7 @@ function withRoom(effects: Effects | undefined, roomId: string): Effects | undef
   return {
     ...(effects.activity ? { activity: { ...effects.activity, roomId } } : {}),
     ...(effects.notifications ? { notifications: effects.notifications.map((n) => ({ ...n, roomId })) } : {}),
+    ...(effects.webhooks ? { webhooks: effects.webhooks.map((w) => ({ ...w, roomId })) } : {}),
   };
 }
 
@@ -185,6 +186,10 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
     async getRoom(envId, roomId) {
       const r = await db.selectFrom('rooms').selectAll().where('environment_id', '=', envId).where('id', '=', roomId).executeTakeFirst();
       return r && { id: r.id, environmentId: envId, metadata: r.metadata ? JSON.parse(r.metadata) : null, createdAt: r.created_at, seq: Number(r.seq) };
+    },
+
+    roomSeq(envId, roomId) {
+      return hot.roomSeq(db, envId, roomId);
     },
 
     async listRooms(envId, page) {
@@ -409,7 +414,7 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
       });
     },
 
-    async addReaction(envId, reaction) {
+    async addReaction(envId, reaction, effects) {
       const attempt = () =>
         tx(async (trx) => {
           const comment = await trx
@@ -444,6 +449,7 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
             })
             .returningAll()
             .executeTakeFirstOrThrow();
+          await applyEffects(hot, trx, envId, withRoom(effects, comment.room_id));
           return { value: { reaction: toReaction(row), created: true }, roomId: comment.room_id, seq: await hot.bumpSeq(trx, envId, comment.room_id) };
         });
       try {
@@ -460,10 +466,11 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
       return r && toReaction(r);
     },
 
-    async deleteReaction(envId, reactionId) {
+    async deleteReaction(envId, reactionId, effects) {
       return tx(async (trx) => {
         const r = await trx.deleteFrom('reactions').where('environment_id', '=', envId).where('id', '=', reactionId).returningAll().executeTakeFirst();
         if (!r) return undefined;
+        await applyEffects(hot, trx, envId, withRoom(effects, r.room_id));
         return { value: toReaction(r), roomId: r.room_id, seq: await hot.bumpSeq(trx, envId, r.room_id) };
       });
     },

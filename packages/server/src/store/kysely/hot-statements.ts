@@ -21,6 +21,7 @@ const NOTIFICATION_COLUMNS = 'environment_id, id, user_id, kind, room_id, thread
 
 export function hotStatements(dialect: Dialect) {
   const bumpSeq = statement(dialect, 'update rooms set seq = seq + 1 where environment_id = ? and id = ? returning seq');
+  const roomSeq = statement(dialect, 'select seq from rooms where environment_id = ? and id = ?');
   const threadClock = statement(dialect, 'select room_id, updated_at from threads where environment_id = ? and id = ?');
   const touchThread = statement(dialect, 'update threads set updated_at = ? where environment_id = ? and id = ?');
   const insertComment = statement(dialect, `insert into comments (${COMMENT_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
@@ -62,6 +63,10 @@ export function hotStatements(dialect: Dialect) {
       const { rows } = await bumpSeq<{ seq: number }>(db, [envId, roomId]);
       if (!rows[0]) throw new Error(`room ${roomId} is missing`);
       return Number(rows[0].seq);
+    },
+    async roomSeq(db: Db, envId: string, roomId: string): Promise<number | undefined> {
+      const { rows } = await roomSeq<{ seq: number }>(db, [envId, roomId]);
+      return rows[0] && Number(rows[0].seq);
     },
     /**
      * Marks a thread updated by a new comment: its room and the comment's time, or undefined when
