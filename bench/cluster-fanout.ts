@@ -34,7 +34,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import WebSocket from 'ws';
-import { pulseReady } from './lib.ts';
+import { PULSE_BIN, pulseReady } from './lib.ts';
 
 const { values } = parseArgs({
   options: {
@@ -59,7 +59,7 @@ const IDLE_ROOMS = Number(values['idle-rooms']);
 const REPEAT = Number(values.repeat);
 const PG_URL = process.env.PULSE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.PULSE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const BIN = new URL('../packages/server/bin/pulse.mjs', import.meta.url).pathname;
+const BIN = PULSE_BIN;
 const ROOM = 'bench-room';
 
 const hasTaskset = (() => {

@@ -13,7 +13,8 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import pg from 'pg';
 
 export const ROOT = new URL('..', import.meta.url).pathname;
-export const PULSE_BIN = new URL('../packages/server/bin/pulse.mjs', import.meta.url).pathname;
+/** The server from the working tree's sources (tsx compiles them at start; the code run is the same). */
+export const PULSE_BIN = new URL('../packages/server/bin/pulse-dev.mjs', import.meta.url).pathname;
 
 export const hasTaskset = (() => {
   try {
