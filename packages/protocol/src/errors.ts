@@ -62,6 +62,13 @@ export const ERROR_CATALOGUE = {
   room_full: { status: 429, message: 'This room has reached its connection limit.' },
   too_many_connections: { status: 429, message: 'Too many connections from this user or address.' },
   drawing_full: { status: 413, message: 'This room\'s drawing is full; clear it to draw more.' },
+  // P2P shared data
+  p2p_disabled: { status: 403, message: 'P2P shared data is turned off for this environment (allowP2P).' },
+  p2p_binary_disabled: { status: 403, message: 'Binary raw messages are turned off for this environment (allowP2PBinary).' },
+  p2p_not_joined: { status: 400, message: 'Join the room\'s P2P session (p2p:join) first.' },
+  peer_not_found: { status: 404, message: 'No such peer in this room\'s P2P session.' },
+  p2p_state_too_large: { status: 413, message: 'The room\'s shared state is larger than the environment allows (p2pMaxStateBytes); it was not stored.' },
+  too_many_shared_objects: { status: 400, message: 'The room already has as many shared objects as the environment allows (maxSharedObjects).' },
   already_authenticated: { status: 400, message: 'This connection is already authenticated; open a new one to change rooms.' },
   // 5xx
   internal_error: { status: 500, message: 'Something went wrong on the server.' },

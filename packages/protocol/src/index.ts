@@ -12,3 +12,4 @@ export * from './close-codes.ts';
 export * from './realtime-models.ts';
 export * from './messages.ts';
 export * from './media.ts';
+export * from './p2p.ts';

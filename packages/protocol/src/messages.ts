@@ -14,6 +14,7 @@ import {
   roomId,
 } from './fields.ts';
 import { LIMITS } from './limits.ts';
+import { p2pClientMessages, type P2PServerMessage } from './p2p.ts';
 import type { AuthOkPayload, Notification, PresenceMember, PresenceStatus, RoomState } from './realtime-models.ts';
 
 /**
@@ -115,6 +116,7 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
   m('draw:clear', {}),
   m('notifications:read', { ids: z.array(clientId).max(500).optional(), all: z.boolean().optional() }),
   m('room:resync', {}),
+  ...p2pClientMessages,
 ]);
 
 export type ClientMessage = z.infer<typeof clientMessageSchema>;
@@ -163,7 +165,8 @@ export type ServerMessage =
   | { type: 'notification:created'; notification: Notification }
   | { type: 'notifications:read'; ids: string[]; all: boolean }
   | { type: 'config:updated'; config: EnvConfig }
-  | { type: 'room:state'; room: RoomState };
+  | { type: 'room:state'; room: RoomState }
+  | P2PServerMessage;
 
 export type ServerMessageType = ServerMessage['type'];
 export type { PresenceStatus };

@@ -441,5 +441,39 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect((await store.browseUsers(e, { search: 'ALI', offset: 0, limit: 10 })).items.map((u) => u.externalId)).toEqual(['alice']);
       expect((await store.browseUsers(e, { search: 'nobody', offset: 0, limit: 10 })).items).toEqual([]);
     });
+
+    it('stores P2P shared state by compare-and-set, scoped to the environment, and expires it', async () => {
+      const e = await env('env_p2p');
+      const bytes = (n: number, fill: number) => new Uint8Array(n).fill(fill);
+      expect(await store.getSharedState(e, 'r1')).toBeUndefined();
+      expect(await store.putSharedState(e, 'r1', { state: bytes(3, 1), expectedVersion: null, at: at(), expiresAt: at(1000) })).toBe(1);
+      // A second first write loses: another writer came first.
+      expect(await store.putSharedState(e, 'r1', { state: bytes(3, 9), expectedVersion: null, at: at(), expiresAt: at(1000) })).toBeUndefined();
+      const first = (await store.getSharedState(e, 'r1'))!;
+      expect(first).toMatchObject({ roomId: 'r1', bytes: 3, version: 1, updatedAt: at(), expiresAt: at(1000) });
+      expect(first.state).toBeInstanceOf(Uint8Array);
+      expect([...first.state]).toEqual([1, 1, 1]);
+      // Binary content survives as it is (zeros, high bytes).
+      const binary = Uint8Array.from([0, 255, 128, 0, 7]);
+      expect(await store.putSharedState(e, 'r1', { state: binary, expectedVersion: 1, at: at(10), expiresAt: at(5000) })).toBe(2);
+      expect(await store.putSharedState(e, 'r1', { state: bytes(1, 0), expectedVersion: 1, at: at(20), expiresAt: at(5000) })).toBeUndefined();
+      expect([...(await store.getSharedState(e, 'r1'))!.state]).toEqual([0, 255, 128, 0, 7]);
+      // Another environment sees nothing and changes nothing.
+      expect(await store.getSharedState('env_a', 'r1')).toBeUndefined();
+      expect(await store.deleteSharedState('env_a', 'r1')).toBe(false);
+      expect(await store.putSharedState('env_a', 'r1', { state: bytes(2, 2), expectedVersion: 2, at: at(), expiresAt: at(1000) })).toBeUndefined();
+      await store.putSharedState(e, 'r2', { state: bytes(2, 2), expectedVersion: null, at: at(30), expiresAt: at(100) });
+      expect((await store.listSharedState(e, 10)).map((r) => [r.roomId, r.bytes, r.version])).toEqual([
+        ['r2', 2, 1],
+        ['r1', 5, 2],
+      ]);
+      // Expiry: only what expired before `now`.
+      expect(await store.deleteExpiredSharedState(at(200))).toBe(1);
+      expect(await store.getSharedState(e, 'r2')).toBeUndefined();
+      expect(await store.getSharedState(e, 'r1')).toBeDefined();
+      expect(await store.deleteSharedState(e, 'r1')).toBe(true);
+      expect(await store.deleteSharedState(e, 'r1')).toBe(false);
+      expect(await store.listSharedState(e, 10)).toEqual([]);
+    });
   });
 }

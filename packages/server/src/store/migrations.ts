@@ -267,6 +267,22 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           where s.environment_id = rooms.environment_id and s.room_id = rooms.id)`.execute(db);
       },
     },
+    '0007_p2p_shared_state': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('p2p_shared_state')
+          .addColumn('environment_id', 'text', (c) => c.notNull().references('environments.id').onDelete('cascade'))
+          .addColumn('room_id', 'text', (c) => c.notNull())
+          .addColumn('state', dialect === 'postgres' ? 'bytea' : 'blob', (c) => c.notNull())
+          .addColumn('bytes', 'integer', (c) => c.notNull())
+          .addColumn('version', 'integer', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('p2p_shared_state_pk', ['environment_id', 'room_id'])
+          .execute();
+        await db.schema.createIndex('p2p_shared_state_expiry').on('p2p_shared_state').columns(['expires_at']).execute();
+      },
+    },
   };
 }
 

@@ -161,4 +161,16 @@ export interface Database {
     user_id: string;
     day: string;
   };
+  /** P2P shared data: each room's merged Yjs document state (an update), replaced as a whole. */
+  p2p_shared_state: {
+    environment_id: string;
+    room_id: string;
+    state: Uint8Array;
+    bytes: number;
+    /** Incremented by every write: a write names the version it read (compare-and-set). */
+    version: number;
+    updated_at: string;
+    /** Deleted by the sweeper after this (updated_at + the environment's p2pStateTTLDays). */
+    expires_at: string;
+  };
 }

@@ -1,0 +1,30 @@
+/**
+ * P2P shared data: constants shared by the client and the server (no zod, so browsers can
+ * import them through `@pulse/protocol/lite`).
+ */
+export const P2P_LIMITS = {
+  /**
+   * A P2P frame whose JSON is larger than this is sent as `p2p:chunk` frames of at most this many
+   * characters of payload each (WebSocket frames are capped at LIMITS.wsMessageBytes).
+   */
+  chunkChars: 48 * 1024,
+  /** Chunks of one chunked frame; with `chunkChars` this bounds one frame to 64 MB of JSON. */
+  chunksPerFrame: 1400,
+  /** Chunked frames a connection may have half-received at once. */
+  openChunkedFrames: 4,
+  /** A WebRTC signal (SDP or ICE candidate, as the client serialised it). */
+  signalChars: 32 * 1024,
+  /** Connection ids one `p2p:update` may list as already reached over data channels. */
+  exceptPerUpdate: 64,
+  /** Largest raw message (`send`/`sendTo`) over the relay, in characters of its encoded form. */
+  rawMessageChars: 60 * 1024,
+  /** Largest message on a WebRTC data channel before it is split into chunks. */
+  dataChannelChunkBytes: 16 * 1024,
+} as const;
+
+/** Before falling back to the relay, how long a WebRTC connection to a peer may take to open. */
+export const P2P_CONNECT_TIMEOUT_MS = 10_000;
+/** Local CRDT changes made within this window leave as one merged update. */
+export const P2P_UPDATE_BATCH_MS = 20;
+/** How often the server looks for expired persisted P2P state. */
+export const P2P_SWEEP_INTERVAL_MS = 3_600_000;
