@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import type { HttpLimits } from './http-limits.ts';
 import type { HubOptions } from './realtime/hub.ts';
+import type { S3StoreOptions } from './files/s3-store.ts';
 
 /** Server configuration, read from the environment (documented in docs/configuration.md). */
 export interface ServerOptions {
@@ -30,6 +31,8 @@ export interface ServerOptions {
    * addresses/CIDRs (and loopback, linklocal, uniquelocal), as Fastify's trustProxy takes them.
    */
   trustProxy?: false | number | string;
+  /** Attachment files in an S3 bucket instead of `<dataDir>/files` (PULSE_FILES_S3_*): what a cluster needs. */
+  filesS3?: S3StoreOptions;
   /** HTTP timeouts and the per-address connection limit (http-limits.ts); tests shorten them. */
   http?: Partial<HttpLimits>;
   /** Realtime timing overrides (tests shorten them). */
@@ -67,6 +70,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerOpti
     demo: demoSetting(env.PULSE_DEMO) ?? false,
     trustProxy: trustProxySetting(env.PULSE_TRUST_PROXY),
     ...connectionLimit(env.PULSE_MAX_CONNECTIONS_PER_IP),
+    ...filesS3Setting(env),
     ...realtimeTiming(env),
   };
 }
@@ -130,4 +134,58 @@ function realtimeTiming(env: NodeJS.ProcessEnv): Pick<ServerOptions, 'realtime'>
   const leaveGraceMs = ms('PULSE_PRESENCE_LEAVE_GRACE_MS');
   if (clusterNodeTtlMs === undefined && leaveGraceMs === undefined) return {};
   return { realtime: { ...(clusterNodeTtlMs ? { clusterNodeTtlMs } : {}), ...(leaveGraceMs ? { leaveGraceMs } : {}) } };
+}
+
+/**
+ * PULSE_FILES_S3_*: a bucket turns S3 file storage on; every other setting needs one. Credentials
+ * come in pairs; without them the AWS SDK's own chain (AWS_* variables, instance role) applies.
+ */
+export function filesS3Setting(env: NodeJS.ProcessEnv): Pick<ServerOptions, 'filesS3'> {
+  const get = (name: string) => {
+    const value = env[`PULSE_FILES_S3_${name}`]?.trim();
+    return value === '' ? undefined : value;
+  };
+  const bucket = get('BUCKET');
+  const endpoint = get('ENDPOINT')?.replace(/\/+$/, '');
+  const region = get('REGION');
+  const accessKeyId = get('ACCESS_KEY_ID');
+  const secretAccessKey = get('SECRET_ACCESS_KEY');
+  const pathStyle = get('FORCE_PATH_STYLE');
+  const prefix = get('PREFIX');
+  if (!bucket) {
+    const stray = ['ENDPOINT', 'REGION', 'ACCESS_KEY_ID', 'SECRET_ACCESS_KEY', 'FORCE_PATH_STYLE', 'PREFIX'].find((n) => get(n) !== undefined);
+    if (stray) throw new Error(`PULSE_FILES_S3_${stray} is set but PULSE_FILES_S3_BUCKET is not: set the bucket to store files in S3, or unset PULSE_FILES_S3_${stray}`);
+    return {};
+  }
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    throw new Error(`PULSE_FILES_S3_BUCKET must be a bucket name (3-63 lowercase letters, digits, dots and hyphens), got "${bucket}"`);
+  }
+  if (endpoint !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(endpoint);
+    } catch {
+      url = undefined;
+    }
+    if (!url || !/^https?:$/.test(url.protocol)) throw new Error(`PULSE_FILES_S3_ENDPOINT must be an http:// or https:// URL, got "${endpoint}"`);
+  }
+  if (region !== undefined && !/^[a-z0-9-]{1,64}$/.test(region)) throw new Error(`PULSE_FILES_S3_REGION must be a region name such as us-east-1, got "${region}"`);
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    throw new Error('PULSE_FILES_S3_ACCESS_KEY_ID and PULSE_FILES_S3_SECRET_ACCESS_KEY go together: set both, or neither to use the AWS SDK\'s own credentials');
+  }
+  if (pathStyle !== undefined && pathStyle !== 'on' && pathStyle !== 'off') throw new Error(`PULSE_FILES_S3_FORCE_PATH_STYLE must be "on" or "off", got "${pathStyle}"`);
+  if (prefix !== undefined && !/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*\/?$/.test(prefix)) {
+    throw new Error(`PULSE_FILES_S3_PREFIX must be a path such as pulse/ (letters, digits, . _ - and /, not starting with /), got "${prefix}"`);
+  }
+  return {
+    filesS3: {
+      bucket,
+      ...(endpoint ? { endpoint } : {}),
+      region: region ?? 'us-east-1',
+      ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey } } : {}),
+      // S3-compatible servers mostly want path-style; AWS S3 wants virtual-hosted names.
+      forcePathStyle: pathStyle ? pathStyle === 'on' : endpoint !== undefined,
+      prefix: prefix ? prefix.replace(/\/?$/, '/') : '',
+    },
+  };
 }

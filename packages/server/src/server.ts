@@ -18,7 +18,8 @@ import { registerStatic } from './static/index.ts';
 import { RealtimeHub } from './realtime/hub.ts';
 import { openStore } from './store/index.ts';
 import { AttachmentService } from './domain/attachments.ts';
-import { DiskFileStore } from './files/file-store.ts';
+import { DiskFileStore, type FileStore } from './files/file-store.ts';
+import { S3FileStore } from './files/s3-store.ts';
 import { registerFilesRoute } from './files/files-route.ts';
 import { FileLinks } from './files/links.ts';
 import { registerUploadRoute } from './files/upload-route.ts';
@@ -61,7 +62,9 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
   try {
     const { secret } = loadServerSecret(options.dataDir, options.secret);
     const tokens = new TokenService(secret, store);
-    const files = new DiskFileStore(join(options.dataDir, 'files'));
+    const files: FileStore = options.filesS3
+      ? await S3FileStore.open(options.filesS3, join(options.dataDir, 'files', '.staging'))
+      : new DiskFileStore(join(options.dataDir, 'files'));
     await files.cleanStaging();
     const attachments = new AttachmentService(store, files);
     const collab = new CollabService(store, configs, attachments, noRealtime);
@@ -143,6 +146,7 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
         await hub.close();
         await app.close();
         await bus.close();
+        files.close?.();
         await store.close();
       },
     };

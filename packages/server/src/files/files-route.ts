@@ -76,10 +76,10 @@ export function registerFilesRoute(app: FastifyInstance, ctx: ServerContext, att
       }
       if (range) {
         void reply.status(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`).header('content-length', range.end - range.start + 1);
-        return request.method === 'HEAD' ? reply.send() : reply.send(attachments.files.read(key, range));
+        return request.method === 'HEAD' ? reply.send() : reply.send(await attachments.files.read(key, range));
       }
       void reply.header('content-length', size);
-      return request.method === 'HEAD' ? reply.send() : reply.send(attachments.files.read(key));
+      return request.method === 'HEAD' ? reply.send() : reply.send(await attachments.files.read(key));
     },
   });
 }
