@@ -1,5 +1,5 @@
 import { createHmac, randomUUID } from 'node:crypto';
-import { decodeJwt, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { decodeJwt, SignJWT } from 'jose';
 import {
   PulseError,
   TOKEN_CLOCK_TOLERANCE_S,
@@ -8,6 +8,7 @@ import {
 } from '@pulse/protocol';
 import type { Store } from '../store/index.ts';
 import type { KeyRecord } from '../store/types.ts';
+import { JwtError, verifyHs256 } from './jwt.ts';
 import { authenticatePublishableKey } from './keys.ts';
 
 const ISSUER = 'pulse';
@@ -48,6 +49,8 @@ export interface VerifiedToken {
 export class TokenService {
   readonly #secret: Buffer;
   readonly #store: Store;
+  /** Derived signing keys by environment id (the derivation is fixed; environments are few). */
+  readonly #keys = new Map<string, Uint8Array>();
 
   constructor(secret: Buffer, store: Store) {
     this.#secret = secret;
@@ -55,7 +58,13 @@ export class TokenService {
   }
 
   #keyFor(envId: string): Uint8Array {
-    return createHmac('sha256', this.#secret).update(`pulse/user-token/v1/${envId}`).digest();
+    let key = this.#keys.get(envId);
+    if (!key) {
+      key = createHmac('sha256', this.#secret).update(`pulse/user-token/v1/${envId}`).digest();
+      if (this.#keys.size >= 10_000) this.#keys.clear();
+      this.#keys.set(envId, key);
+    }
+    return key;
   }
 
   async mint(secretKey: KeyRecord, user: TokenSubject, lifetimeS = TOKEN_DEFAULT_LIFETIME_S): Promise<{ token: string; expiresAt: Date }> {
@@ -93,15 +102,13 @@ export class TokenService {
 
     let claims: PulseClaims & { sub?: string; exp?: number };
     try {
-      const result = await jwtVerify(token, this.#keyFor(pk.environmentId), {
-        algorithms: [ALG],
+      claims = verifyHs256(token, this.#keyFor(pk.environmentId), {
         issuer: ISSUER,
         clockTolerance: TOKEN_CLOCK_TOLERANCE_S,
         requiredClaims: ['sub', 'exp', 'env', 'key', 'name'],
-      });
-      claims = result.payload as unknown as PulseClaims & { sub?: string; exp?: number };
+      }) as unknown as PulseClaims & { sub?: string; exp?: number };
     } catch (err) {
-      if (err instanceof joseErrors.JWTExpired) throw new PulseError('token_expired');
+      if (err instanceof JwtError && err.reason === 'expired') throw new PulseError('token_expired');
       throw new PulseError('invalid_token');
     }
     if (typeof claims.sub !== 'string' || typeof claims.name !== 'string' || typeof claims.key !== 'string') {
