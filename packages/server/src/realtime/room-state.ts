@@ -31,12 +31,12 @@ export class RoomSnapshots {
 
   /** The room's full state as JSON (a RoomState object). */
   async json(envId: string, roomId: string, config: EnvConfig): Promise<string> {
-    const room = (await this.#store.getRoom(envId, roomId)) ?? (await this.#create(envId, roomId));
+    const seq = (await this.#store.roomSeq(envId, roomId)) ?? (await this.#create(envId, roomId));
     const [durable, presence] = await Promise.all([
-      this.#durable(envId, roomId, room.seq),
+      this.#durable(envId, roomId, seq),
       config.showPresence ? this.#presence(envId, roomId) : Promise.resolve([]),
     ]);
-    return `{"id":${JSON.stringify(roomId)},"seq":${room.seq},"presence":${JSON.stringify(presence)},${durable}}`;
+    return `{"id":${JSON.stringify(roomId)},"seq":${seq},"presence":${JSON.stringify(presence)},${durable}}`;
   }
 
   /** A `room:state` frame: the room's full state, for a resync or after an outage. */
@@ -44,9 +44,9 @@ export class RoomSnapshots {
     return Buffer.from(`{"type":"room:state","room":${await this.json(envId, roomId, config)}}`);
   }
 
-  async #create(envId: string, roomId: string) {
+  async #create(envId: string, roomId: string): Promise<number> {
     await this.#store.ensureRoom(envId, roomId, new Date().toISOString());
-    return (await this.#store.getRoom(envId, roomId)) ?? { seq: 0 };
+    return (await this.#store.roomSeq(envId, roomId)) ?? 0;
   }
 
   #durable(envId: string, roomId: string, seq: number): Promise<string> {

@@ -30,6 +30,10 @@ export function hotStatements(dialect: Dialect) {
     'insert into activity (environment_id, id, room_id, user_id, kind, thread_id, comment_id, preview, created_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
   const insertNotification = statement(dialect, `insert into notifications (${NOTIFICATION_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const recentNotifications = statement(
+    dialect,
+    `select ${NOTIFICATION_COLUMNS} from notifications where environment_id = ? and user_id = ? order by created_at desc, id desc limit ?`,
+  );
   const participants = statement(dialect, 'select distinct user_id from comments where environment_id = ? and thread_id = ?');
   const thread = statement(dialect, 'select * from threads where environment_id = ? and id = ?');
   const threadComments = statement(dialect, 'select * from comments where environment_id = ? and thread_id = ? order by created_at, id');
@@ -89,6 +93,11 @@ export function hotStatements(dialect: Dialect) {
     },
     async insertNotification(db: Db, r: Database['notifications']): Promise<void> {
       await insertNotification(db, [r.environment_id, r.id, r.user_id, r.kind, r.room_id, r.thread_id, r.comment_id, r.actor_id, r.preview, r.created_at, r.read_at]);
+    },
+    /** A user's latest notifications, newest first (every join sends them). */
+    async recentNotifications(db: Db, envId: string, userId: string, limit: number) {
+      const { rows } = await recentNotifications<Database['notifications']>(db, [envId, userId, limit]);
+      return rows;
     },
     async participants(db: Db, envId: string, threadId: string): Promise<string[]> {
       const { rows } = await participants<{ user_id: string }>(db, [envId, threadId]);

@@ -84,16 +84,7 @@ export async function applyEffects(hot: HotStatements, trx: Db, envId: string, e
 export function realtimeRepo(db: Kysely<Database>, tx: WriteTx, hot: HotStatements): NotificationRepo & ActivityRepo & DrawingRepo {
   return {
     async listNotifications(envId, userId, limit) {
-      const rows = await db
-        .selectFrom('notifications')
-        .selectAll()
-        .where('environment_id', '=', envId)
-        .where('user_id', '=', userId)
-        .orderBy('created_at', 'desc')
-        .orderBy('id', 'desc')
-        .limit(limit)
-        .execute();
-      return rows.map(toNotification);
+      return (await hot.recentNotifications(db, envId, userId, limit)).map(toNotification);
     },
 
     async markNotificationsRead(envId, userId, ids, at) {
