@@ -11,4 +11,5 @@ export {
 export { PulseState, type ClientThread, type StateEvents } from './state.ts';
 export { httpBase, UploadError, type UploadOptions } from './upload.ts';
 export type { SocketConstructor, SocketLike } from './socket.ts';
+export * from './p2p/index.ts';
 export type * from '@pulse/protocol/lite';

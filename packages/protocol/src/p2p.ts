@@ -35,9 +35,10 @@ export const p2pClientMessages = [
   p('p2p:sync', { to: connectionId, stateVector: base64.optional(), update: base64.optional() }),
   /** A WebRTC offer, answer or ICE candidate for one peer. Opaque. */
   p('p2p:signal', { to: connectionId, signal: z.string().max(P2P_LIMITS.signalChars) }),
-  /** A raw message to every peer, or to one user's connections (`to`). */
+  /** A raw message to every peer, or to one user's connections (`to`), but those in `except`. */
   p('p2p:message', {
     to: externalUserId.optional(),
+    except: z.array(connectionId).max(P2P_LIMITS.exceptPerUpdate).optional(),
     data: z.string().max(P2P_LIMITS.rawMessageChars),
     encoding: z.enum(['json', 'text', 'binary']),
   }),

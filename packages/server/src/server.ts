@@ -16,6 +16,7 @@ import { createBus } from './realtime/bus-factory.ts';
 import { registerPanel } from './panel-api/index.ts';
 import { registerStatic } from './static/index.ts';
 import { RealtimeHub } from './realtime/hub.ts';
+import { attachP2P, P2PService } from './p2p/index.ts';
 import { openStore } from './store/index.ts';
 import { AttachmentService } from './domain/attachments.ts';
 import { DiskFileStore, type FileStore } from './files/file-store.ts';
@@ -87,6 +88,13 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
     };
     const hub = new RealtimeHub(ctx, bus, options.realtime);
     collab.setSink(hub);
+    const p2p = new P2PService({
+      store,
+      bus,
+      configFor: (envId) => hub.registry.configFor(envId),
+      configOf: (envId) => hub.configOf(envId),
+    });
+    attachP2P(hub, p2p);
     ctx.presence = { list: (envId, roomId) => hub.presence(envId, roomId) };
 
     const environmentChanged = (envId: string | null, kind: string) => {
@@ -143,6 +151,7 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
       async close() {
         clearInterval(sweeper);
         poller.stop();
+        await p2p.close();
         await hub.close();
         await app.close();
         await bus.close();

@@ -6,6 +6,7 @@ import { newConnectionId } from '../ids.ts';
 import { Connection } from './connection.ts';
 import { isQueued, parseMessage } from './parse.ts';
 import type { RealtimeHub } from './hub.ts';
+import { p2pOf } from '../p2p/handlers.ts';
 
 export interface GatewayOptions {
   authTimeoutMs: number;
@@ -76,6 +77,7 @@ export class Gateway {
     if (!conn.identity) this.#releaseAddress(conn.address);
     this.#hub.queue.forget(conn);
     this.#hub.registry.detach(conn);
+    void p2pOf(this.#hub)?.detach(conn);
   }
 
   #onFrame(conn: Connection, data: RawData, isBinary: boolean): void {

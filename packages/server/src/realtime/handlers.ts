@@ -2,6 +2,7 @@ import { PulseError, type ClientMessage, type ClientMessageOf, type EphemeralEve
 import type { Actor } from '../domain/actor.ts';
 import type { Connection } from './connection.ts';
 import type { RealtimeHub } from './hub.ts';
+import { P2P_HANDLERS } from '../p2p/handlers.ts';
 
 type Handler<T extends ClientMessage['type']> = (hub: RealtimeHub, conn: Connection, message: ClientMessageOf<T>) => Promise<void> | void;
 
@@ -176,4 +177,6 @@ export const HANDLERS: { [T in ClientMessage['type']]: Handler<T> } = {
     conn.sendFrame(await hub.snapshots.stateFrame(envId, roomId, await hub.configOf(envId)), 'durable');
     ack(conn, m.ref);
   },
+  // P2P shared data: signalling, relay, sync and persistence (see ../p2p/).
+  ...P2P_HANDLERS,
 };

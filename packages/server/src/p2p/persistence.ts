@@ -1,0 +1,198 @@
+import { PulseError, type EnvConfig } from '@pulse/protocol';
+import * as Y from 'yjs';
+import { isUnavailable } from '../store/errors.ts';
+import type { Store } from '../store/types.ts';
+
+/** A Yjs update that changes nothing (the state of an empty document). */
+export const EMPTY_UPDATE = Y.encodeStateAsUpdate(new Y.Doc());
+const DAY_MS = 86_400_000;
+/** Writers racing on one room (cluster nodes) retry the read-merge-write this many times. */
+const CAS_ATTEMPTS = 5;
+
+export const fromBase64 = (b64: string): Uint8Array => {
+  const buf = Buffer.from(b64, 'base64');
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+};
+export const toBase64 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+
+export interface PersistenceHooks {
+  /** The environment's current config (interval, size limit, TTL). */
+  config(envId: string): EnvConfig | undefined;
+  /** The room's state was stored. */
+  saved(envId: string, roomId: string, state: Uint8Array, at: string): void;
+  /** Storing was refused (too large): tell the connections whose updates it held. */
+  refused(envId: string, roomId: string, contributors: Set<string>, error: PulseError): void;
+  log(message: string, err?: unknown): void;
+}
+
+/** What one room on this node has received and not yet stored. */
+interface RoomBuffer {
+  envId: string;
+  roomId: string;
+  /** Base64 updates in arrival order, decoded only when merged. */
+  pending: string[];
+  /** Connection ids that contributed to `pending` (told if storing is refused). */
+  contributors: Set<string>;
+  /** The stored state as this node last read or wrote it. */
+  stored: { state: Uint8Array; version: number } | null | undefined;
+  lastWriteAt: number;
+  timer: NodeJS.Timeout | undefined;
+  flushing: Promise<void> | undefined;
+}
+
+/**
+ * Persistence of P2P shared data: every update that reaches this node (relayed, or sent in
+ * answer to a persist request) is kept in memory and merged into the stored state with
+ * `Y.mergeUpdates`, at most once per `p2pPersistIntervalMs` per room, and at once when the room's
+ * last peer on this node leaves. Writes are compare-and-set, so cluster nodes merge, never
+ * overwrite. A state over `p2pMaxStateBytes` is not written; the stored one stays as it was.
+ */
+export class SharedStatePersistence {
+  readonly #store: Store;
+  readonly #hooks: PersistenceHooks;
+  readonly #rooms = new Map<string, RoomBuffer>();
+  /** Store writes made (for tests and the benchmark). */
+  writes = 0;
+
+  constructor(store: Store, hooks: PersistenceHooks) {
+    this.#store = store;
+    this.#hooks = hooks;
+  }
+
+  #room(envId: string, roomId: string): RoomBuffer {
+    const key = `${envId}\u0000${roomId}`;
+    let room = this.#rooms.get(key);
+    if (!room) {
+      room = { envId, roomId, pending: [], contributors: new Set(), stored: undefined, lastWriteAt: 0, timer: undefined, flushing: undefined };
+      this.#rooms.set(key, room);
+    }
+    return room;
+  }
+
+  /** An update for the room (base64); stored within one interval. */
+  add(envId: string, roomId: string, update: string, fromConnection: string): void {
+    const room = this.#room(envId, roomId);
+    room.pending.push(update);
+    room.contributors.add(fromConnection);
+    this.#schedule(room);
+  }
+
+  #schedule(room: RoomBuffer): void {
+    if (room.timer || room.flushing) return;
+    const interval = this.#hooks.config(room.envId)?.p2pPersistIntervalMs ?? 5000;
+    const wait = Math.max(0, room.lastWriteAt + interval - Date.now());
+    room.timer = setTimeout(() => {
+      room.timer = undefined;
+      void this.flush(room.envId, room.roomId);
+    }, wait);
+    room.timer.unref();
+  }
+
+  /**
+   * The room's state as this node knows it: stored (read again when `fresh`, for joiners in a
+   * cluster where other nodes write too) merged with what is pending here.
+   */
+  async current(envId: string, roomId: string, fresh: boolean): Promise<Uint8Array> {
+    const room = this.#room(envId, roomId);
+    if (fresh || room.stored === undefined) {
+      const rec = await this.#store.getSharedState(envId, roomId);
+      room.stored = rec ? { state: rec.state, version: rec.version } : null;
+    }
+    const parts = [room.stored?.state ?? EMPTY_UPDATE, ...room.pending.map(fromBase64)];
+    return parts.length === 1 ? parts[0]! : Y.mergeUpdates(parts);
+  }
+
+  /** Writes what is pending now (waits for a write under way first). Never rejects. */
+  async flush(envId: string, roomId: string): Promise<void> {
+    const room = this.#room(envId, roomId);
+    clearTimeout(room.timer);
+    room.timer = undefined;
+    while (room.flushing) await room.flushing;
+    if (room.pending.length === 0) return;
+    room.flushing = this.#write(room).finally(() => {
+      room.flushing = undefined;
+      if (room.pending.length > 0) this.#schedule(room);
+    });
+    await room.flushing;
+  }
+
+  async #write(room: RoomBuffer): Promise<void> {
+    const batch = room.pending.splice(0);
+    const contributors = room.contributors;
+    room.contributors = new Set();
+    const config = this.#hooks.config(room.envId);
+    try {
+      const updates = batch.map(fromBase64);
+      for (let attempt = 1; ; attempt++) {
+        const rec = await this.#store.getSharedState(room.envId, room.roomId);
+        const base = rec?.state ?? EMPTY_UPDATE;
+        const merged = Y.mergeUpdates([base, ...updates]);
+        const max = config?.p2pMaxStateBytes ?? Infinity;
+        if (merged.byteLength > max) {
+          room.stored = rec ? { state: rec.state, version: rec.version } : null;
+          const err = new PulseError(
+            'p2p_state_too_large',
+            `The room's shared state would be ${merged.byteLength} bytes; this environment stores at most ${max} (p2pMaxStateBytes). ` +
+              'The last stored state is kept; remove data to bring it under the limit.',
+          );
+          this.#hooks.refused(room.envId, room.roomId, contributors, err);
+          return;
+        }
+        if (rec && Buffer.compare(merged, rec.state) === 0) {
+          room.stored = { state: rec.state, version: rec.version };
+          return;
+        }
+        const now = new Date();
+        const at = now.toISOString();
+        const ttlDays = config?.p2pStateTTLDays ?? 30;
+        const version = await this.#store.putSharedState(room.envId, room.roomId, {
+          state: merged,
+          expectedVersion: rec?.version ?? null,
+          at,
+          expiresAt: new Date(now.getTime() + ttlDays * DAY_MS).toISOString(),
+        });
+        if (version !== undefined) {
+          this.writes++;
+          room.lastWriteAt = Date.now();
+          room.stored = { state: merged, version };
+          this.#hooks.saved(room.envId, room.roomId, merged, at);
+          return;
+        }
+        if (attempt >= CAS_ATTEMPTS) throw new Error(`the room's state kept changing under ${CAS_ATTEMPTS} attempts`);
+      }
+    } catch (err) {
+      // Nothing is dropped: the batch goes back in front of what arrived meanwhile.
+      room.pending.unshift(...batch);
+      for (const c of contributors) room.contributors.add(c);
+      room.lastWriteAt = Date.now();
+      this.#hooks.log(`storing P2P state of room ${room.roomId} failed${isUnavailable(err) ? ' (store unavailable)' : ''}; retrying`, err);
+    }
+  }
+
+  /** Forgets a room this node no longer serves, after writing what it holds. */
+  async release(envId: string, roomId: string): Promise<void> {
+    await this.flush(envId, roomId);
+    const key = `${envId}\u0000${roomId}`;
+    const room = this.#rooms.get(key);
+    if (room && room.pending.length === 0 && !room.flushing) {
+      clearTimeout(room.timer);
+      this.#rooms.delete(key);
+    }
+  }
+
+  /** Drops what this node holds for a room (its state was deleted). */
+  discard(envId: string, roomId: string): void {
+    const key = `${envId}\u0000${roomId}`;
+    const room = this.#rooms.get(key);
+    if (!room) return;
+    room.pending = [];
+    room.contributors.clear();
+    room.stored = undefined;
+  }
+
+  /** Writes everything pending (server shutdown). */
+  async close(): Promise<void> {
+    await Promise.all([...this.#rooms.values()].map((r) => this.flush(r.envId, r.roomId)));
+    for (const room of this.#rooms.values()) clearTimeout(room.timer);
+  }
+}

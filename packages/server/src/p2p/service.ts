@@ -1,0 +1,226 @@
+import {
+  P2P_SWEEP_INTERVAL_MS,
+  PulseError,
+  type ClientMessageOf,
+  type EnvConfig,
+  type P2PPeer,
+  type P2PServerMessage,
+} from '@pulse/protocol';
+import * as Y from 'yjs';
+import type { Bus } from '../realtime/bus.ts';
+import type { Connection } from '../realtime/connection.ts';
+import type { Store } from '../store/types.ts';
+import { fromBase64, SharedStatePersistence, toBase64 } from './persistence.ts';
+import { P2PRoomSession, type Route } from './session.ts';
+
+export interface P2PServiceDeps {
+  store: Store;
+  bus: Bus;
+  /** The environment's config as this node's sockets last received it. */
+  configFor(envId: string): EnvConfig | undefined;
+  /** The environment's config, read if needed. */
+  configOf(envId: string): Promise<EnvConfig>;
+  log?(message: string, err?: unknown): void;
+}
+
+type Msg<T extends P2PServerMessage['type']> = Extract<P2PServerMessage, { type: T }>;
+const key = (envId: string, roomId: string) => `${envId}\u0000${roomId}`;
+const frame = (message: P2PServerMessage) => JSON.stringify(message);
+
+/**
+ * The server side of P2P shared data: who is in each room's P2P session, the relay (signals,
+ * sync steps, CRDT updates and raw messages, forwarded to the room or the named peer and never
+ * looked into), persistence of the room's document, and the sweeper of expired state.
+ */
+export class P2PService {
+  readonly persistence: SharedStatePersistence;
+  readonly #deps: P2PServiceDeps;
+  readonly #sessions = new Map<string, P2PRoomSession>();
+  readonly #sweeper: NodeJS.Timeout;
+  /** Relayed CRDT updates (for tests and the benchmark). */
+  relayedUpdates = 0;
+
+  constructor(deps: P2PServiceDeps) {
+    this.#deps = deps;
+    const log = deps.log ?? ((m: string, err?: unknown) => console.warn(`[pulse] ${m}`, err ?? ''));
+    this.persistence = new SharedStatePersistence(deps.store, {
+      config: (envId) => deps.configFor(envId),
+      saved: (envId, roomId, state, at) => {
+        const session = this.#sessions.get(key(envId, roomId));
+        session?.relay({}, frame({ type: 'p2p:saved', stateVector: toBase64(Y.encodeStateVectorFromUpdate(state)), bytes: state.byteLength, at }));
+      },
+      refused: (envId, roomId, contributors, err) => {
+        const session = this.#sessions.get(key(envId, roomId));
+        const message = frame({ type: 'p2p:error', code: err.code, message: err.message });
+        for (const to of contributors) session?.relay({ to }, message);
+      },
+      log,
+    });
+    this.#sweeper = setInterval(() => void this.sweep(), P2P_SWEEP_INTERVAL_MS);
+    this.#sweeper.unref();
+    void this.sweep();
+  }
+
+  /** Deletes state past its TTL; returns how many rooms'. */
+  async sweep(): Promise<number> {
+    try {
+      return await this.#deps.store.deleteExpiredSharedState(new Date().toISOString());
+    } catch (err) {
+      this.#deps.log?.('sweeping expired P2P state failed', err);
+      return 0;
+    }
+  }
+
+  session(envId: string, roomId: string): P2PRoomSession | undefined {
+    return this.#sessions.get(key(envId, roomId));
+  }
+
+  #joined(conn: Connection): { session: P2PRoomSession; config: EnvConfig } {
+    const { envId, roomId } = conn.identity!;
+    const config = this.#deps.configFor(envId);
+    if (config && !config.allowP2P) throw new PulseError('p2p_disabled');
+    const session = this.#sessions.get(key(envId, roomId));
+    if (!session?.local.has(conn.id)) throw new PulseError('p2p_not_joined');
+    return { session, config: config! };
+  }
+
+  // ------------------------------------------------------------------ requests
+
+  async join(conn: Connection, m: ClientMessageOf<'p2p:join'>): Promise<void> {
+    const { envId, roomId, user } = conn.identity!;
+    const config = await this.#deps.configOf(envId);
+    if (!config.allowP2P) throw new PulseError('p2p_disabled');
+    let session = this.#sessions.get(key(envId, roomId));
+    if (!session) {
+      session = new P2PRoomSession(this.#deps.bus, envId, roomId);
+      this.#sessions.set(key(envId, roomId), session);
+      this.#startPersistRequests(session, config);
+    }
+    await session.ready;
+    const state = await this.persistence.current(envId, roomId, true);
+    if (!conn.open || conn.room?.connections.has(conn) === false) return;
+    // A second join (after allowP2P was turned off and on again) starts afresh.
+    if (session.local.has(conn.id)) session.remove(conn.id);
+    const mesh = m.webrtc && session.meshCount < config.p2pMeshLimit;
+    const self: P2PPeer = { userId: user.id, connectionId: conn.id, webrtc: m.webrtc, mesh };
+    const peers = session.peers();
+    session.add(conn, self);
+    const sv = fromBase64(m.stateVector);
+    conn.send({
+      type: 'p2p:joined',
+      ...(m.ref ? { ref: m.ref } : {}),
+      self,
+      peers,
+      update: toBase64(sv.byteLength > 0 ? Y.diffUpdate(state, sv) : state),
+      stateVector: toBase64(Y.encodeStateVectorFromUpdate(state)),
+    });
+  }
+
+  async leave(conn: Connection, m: ClientMessageOf<'p2p:leave'>): Promise<void> {
+    const { envId, roomId } = conn.identity!;
+    if (m.update && this.#sessions.get(key(envId, roomId))?.local.has(conn.id)) this.persistence.add(envId, roomId, m.update, conn.id);
+    await this.detach(conn);
+  }
+
+  /** A connection left the session or closed. The room's last peer on this node has its state written. */
+  async detach(conn: Connection): Promise<void> {
+    const identity = conn.identity;
+    if (!identity) return;
+    const k = key(identity.envId, identity.roomId);
+    const session = this.#sessions.get(k);
+    if (!session?.remove(conn.id)) return;
+    if (session.local.size > 0) return;
+    session.close();
+    this.#sessions.delete(k);
+    await this.persistence.release(identity.envId, identity.roomId);
+  }
+
+  update(conn: Connection, m: ClientMessageOf<'p2p:update'>): void {
+    const { session } = this.#joined(conn);
+    const { envId, roomId, user } = conn.identity!;
+    this.persistence.add(envId, roomId, m.update, conn.id);
+    this.relayedUpdates++;
+    session.relay(
+      { from: conn.id, ...(m.except?.length ? { except: m.except } : {}) },
+      frame({ type: 'p2p:update', from: conn.id, userId: user.id, update: m.update }),
+    );
+  }
+
+  sync(conn: Connection, m: ClientMessageOf<'p2p:sync'>): void {
+    const { session } = this.#joined(conn);
+    if (!session.has(m.to)) throw new PulseError('peer_not_found', `No peer ${m.to} in this room's P2P session.`);
+    const message: Msg<'p2p:sync'> = { type: 'p2p:sync', from: conn.id, userId: conn.identity!.user.id };
+    if (m.stateVector !== undefined) message.stateVector = m.stateVector;
+    if (m.update !== undefined) {
+      message.update = m.update;
+      // What a peer sends another in a sync step may be news to the server too.
+      this.persistence.add(conn.identity!.envId, conn.identity!.roomId, m.update, conn.id);
+    }
+    session.relay({ to: m.to }, frame(message));
+  }
+
+  signal(conn: Connection, m: ClientMessageOf<'p2p:signal'>): void {
+    const { session } = this.#joined(conn);
+    if (!session.has(m.to)) throw new PulseError('peer_not_found', `No peer ${m.to} in this room's P2P session.`);
+    session.relay({ to: m.to }, frame({ type: 'p2p:signal', from: conn.id, userId: conn.identity!.user.id, signal: m.signal }));
+  }
+
+  message(conn: Connection, m: ClientMessageOf<'p2p:message'>): void {
+    const { session, config } = this.#joined(conn);
+    if (m.encoding === 'binary' && !config.allowP2PBinary) throw new PulseError('p2p_binary_disabled');
+    if (m.to !== undefined && !session.hasUser(m.to)) throw new PulseError('peer_not_found', `User ${JSON.stringify(m.to)} is not in this room's P2P session.`);
+    const route: Route = { from: conn.id, ...(m.to !== undefined ? { toUser: m.to } : {}), ...(m.except?.length ? { except: m.except } : {}) };
+    session.relay(route, frame({ type: 'p2p:message', from: conn.id, fromUserId: conn.identity!.user.id, data: m.data, encoding: m.encoding }));
+  }
+
+  persist(conn: Connection, m: ClientMessageOf<'p2p:persist'>): void {
+    this.#joined(conn);
+    this.persistence.add(conn.identity!.envId, conn.identity!.roomId, m.update, conn.id);
+  }
+
+  // ------------------------------------------------------------------ persistence of mesh edits
+
+  /**
+   * Edits that travel only over data channels never pass the server: once per interval one
+   * mesh peer of the room on this node (the longest present) is asked for what the server lacks.
+   */
+  #startPersistRequests(session: P2PRoomSession, config: EnvConfig): void {
+    const tick = async () => {
+      const current = this.#deps.configFor(session.envId);
+      if (current && !current.allowP2P) return this.#shutDown(session);
+      let persister: Connection | undefined;
+      for (const { conn, peer } of session.local.values()) {
+        if (peer.mesh) {
+          persister = conn;
+          break;
+        }
+      }
+      if (!persister) return;
+      try {
+        const state = await this.persistence.current(session.envId, session.roomId, false);
+        persister.send({ type: 'p2p:persist-request', stateVector: toBase64(Y.encodeStateVectorFromUpdate(state)) });
+      } catch (err) {
+        this.#deps.log?.('preparing a P2P persist request failed', err);
+      }
+    };
+    session.persistTimer = setInterval(() => void tick(), config.p2pPersistIntervalMs);
+    session.persistTimer.unref();
+  }
+
+  /** allowP2P was turned off: the room's session ends (clients tear theirs down on config:updated). */
+  async #shutDown(session: P2PRoomSession): Promise<void> {
+    for (const { conn } of [...session.local.values()]) await this.detach(conn);
+  }
+
+  /** The room's stored state was deleted (REST, panel): forget what is pending for it. */
+  discard(envId: string, roomId: string): void {
+    this.persistence.discard(envId, roomId);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#sweeper);
+    for (const session of this.#sessions.values()) session.close();
+    this.#sessions.clear();
+    await this.persistence.close();
+  }
+}

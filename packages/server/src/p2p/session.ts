@@ -1,0 +1,164 @@
+import type { P2PPeer } from '@pulse/protocol';
+import type { Bus } from '../realtime/bus.ts';
+import type { Connection } from '../realtime/connection.ts';
+
+export const p2pChannel = (envId: string, roomId: string) => `p2p:${envId}:${roomId}`;
+
+/** Where a relayed frame goes: every peer of the room but the sender, or a named one. */
+export interface Route {
+  /** The sending connection: never delivered to. */
+  from?: string;
+  /** Only this connection. */
+  to?: string;
+  /** Only this user's connections. */
+  toUser?: string;
+  /** Not these connections (they got it over a data channel). */
+  except?: string[];
+}
+
+/** Bus messages of a room's P2P channel: header JSON, then (for frames) a newline and the frame. */
+type Header =
+  | ({ k: 'frame'; n: string } & Route)
+  | { k: 'join'; n: string; peer: P2PPeer }
+  | { k: 'leave'; n: string; peer: P2PPeer }
+  /** A node opened the room: the others answer with their peers. */
+  | { k: 'hello'; n: string }
+  | { k: 'here'; n: string; peers: P2PPeer[] };
+
+export interface LocalPeer {
+  conn: Connection;
+  peer: P2PPeer;
+}
+
+/**
+ * One room's P2P session on this node: its local peers, the peers of other nodes (announced on
+ * the room's P2P channel), and delivery of relayed frames. Every frame goes through the bus, so
+ * one node and a cluster behave the same; the frame is serialised once by its sender's node.
+ */
+export class P2PRoomSession {
+  readonly envId: string;
+  readonly roomId: string;
+  /** This node's peers, in join order. */
+  readonly local = new Map<string, LocalPeer>();
+  /** Other nodes' peers. */
+  readonly remote = new Map<string, P2PPeer & { node: string }>();
+  readonly ready: Promise<void>;
+  readonly #bus: Bus;
+  readonly #node: string;
+  readonly #channel: string;
+  readonly #unsubscribe: () => void;
+  persistTimer: NodeJS.Timeout | undefined;
+
+  constructor(bus: Bus, envId: string, roomId: string) {
+    this.envId = envId;
+    this.roomId = roomId;
+    this.#bus = bus;
+    this.#node = bus.cluster?.nodeId ?? 'local';
+    this.#channel = p2pChannel(envId, roomId);
+    this.#unsubscribe = bus.subscribe(this.#channel, (payload) => this.#received(payload));
+    this.ready = bus.subscribed(this.#channel).then(() => {
+      if (bus.cluster) this.#publish({ k: 'hello', n: this.#node });
+    });
+  }
+
+  /** Every peer of the room, local first. */
+  peers(): P2PPeer[] {
+    return [...[...this.local.values()].map((l) => l.peer), ...[...this.remote.values()].map(({ node: _node, ...peer }) => peer)];
+  }
+
+  has(connectionId: string): boolean {
+    return this.local.has(connectionId) || this.remote.has(connectionId);
+  }
+
+  hasUser(userId: string): boolean {
+    for (const l of this.local.values()) if (l.peer.userId === userId) return true;
+    for (const r of this.remote.values()) if (r.userId === userId) return true;
+    return false;
+  }
+
+  get meshCount(): number {
+    let n = 0;
+    for (const p of this.peers()) if (p.mesh) n++;
+    return n;
+  }
+
+  add(conn: Connection, peer: P2PPeer): void {
+    this.local.set(peer.connectionId, { conn, peer });
+    this.#publish({ k: 'join', n: this.#node, peer });
+  }
+
+  remove(connectionId: string): LocalPeer | undefined {
+    const local = this.local.get(connectionId);
+    if (!local) return undefined;
+    this.local.delete(connectionId);
+    this.#publish({ k: 'leave', n: this.#node, peer: local.peer });
+    return local;
+  }
+
+  /** Relays a pre-serialised frame to the room's peers on every node. */
+  relay(route: Route, frame: string): void {
+    this.#publish({ k: 'frame', n: this.#node, ...route }, frame);
+  }
+
+  #publish(header: Header, frame?: string): void {
+    this.#bus.publish(this.#channel, frame === undefined ? JSON.stringify(header) : `${JSON.stringify(header)}\n${frame}`);
+  }
+
+  #received(payload: string): void {
+    const nl = payload.indexOf('\n');
+    let header: Header;
+    try {
+      header = JSON.parse(nl < 0 ? payload : payload.slice(0, nl)) as Header;
+    } catch (err) {
+      console.error('[pulse] bad P2P message from the bus:', err);
+      return;
+    }
+    const mine = header.n === this.#node;
+    switch (header.k) {
+      case 'frame':
+        return this.#deliver(header, Buffer.from(payload.slice(nl + 1)));
+      case 'join':
+        if (!mine) this.remote.set(header.peer.connectionId, { ...header.peer, node: header.n });
+        return this.#announce({ type: 'p2p:peer-joined', peer: header.peer }, header.peer.connectionId);
+      case 'leave':
+        if (!mine) this.remote.delete(header.peer.connectionId);
+        return this.#announce({ type: 'p2p:peer-left', userId: header.peer.userId, connectionId: header.peer.connectionId }, header.peer.connectionId);
+      case 'hello':
+        if (!mine && this.local.size > 0) this.#publish({ k: 'here', n: this.#node, peers: [...this.local.values()].map((l) => l.peer) });
+        return;
+      case 'here':
+        if (mine) return;
+        for (const peer of header.peers) {
+          if (this.remote.has(peer.connectionId)) continue;
+          this.remote.set(peer.connectionId, { ...peer, node: header.n });
+          this.#announce({ type: 'p2p:peer-joined', peer }, peer.connectionId);
+        }
+    }
+  }
+
+  #deliver(route: Route, frame: Buffer): void {
+    for (const [id, { conn, peer }] of this.local) {
+      if (id === route.from || (route.to && id !== route.to) || (route.toUser && peer.userId !== route.toUser) || route.except?.includes(id)) continue;
+      conn.sendFrame(frame, 'durable');
+    }
+  }
+
+  #announce(message: object, about: string): void {
+    const frame = Buffer.from(JSON.stringify(message));
+    for (const [id, { conn }] of this.local) if (id !== about) conn.sendFrame(frame, 'durable');
+  }
+
+  /** Peers of a node that is gone (its connections can no longer leave by themselves). */
+  forgetNode(node: string): void {
+    for (const [id, peer] of this.remote) {
+      if (peer.node !== node) continue;
+      this.remote.delete(id);
+      this.#announce({ type: 'p2p:peer-left', userId: peer.userId, connectionId: id }, id);
+    }
+  }
+
+  close(): void {
+    clearInterval(this.persistTimer);
+    this.#unsubscribe();
+  }
+}

@@ -1,0 +1,277 @@
+import type { P2PManager, PulseClient } from '@pulse/core';
+import * as Y from 'yjs';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { p2pOf } from '../src/p2p/index.ts';
+import { connectClient, RawSocket, sleep, waitFor } from './helpers/clients.ts';
+import { startTestServer, type TestServer } from './helpers/server.ts';
+import { postgresAvailable } from './helpers/services.ts';
+
+/**
+ * P2P shared data with Node clients (no WebRTC): everything goes through the server's relay.
+ * The same suite on both databases: persistence goes through the Store.
+ */
+const FAST = { realtime: { leaveGraceMs: 100, authTimeoutMs: 2000, offlineAfterMs: 60_000 } };
+const INTERVAL_MS = 1000;
+
+for (const driver of ['sqlite', 'postgres'] as const)
+describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data through the relay (${driver})`, () => {
+  let t: TestServer;
+  const open: (PulseClient | RawSocket)[] = [];
+  const client = async (userId: string, room: string) => {
+    const c = await connectClient(t, userId, room);
+    open.push(c);
+    return c;
+  };
+  const joined = async (userId: string, room: string): Promise<[PulseClient, P2PManager]> => {
+    const c = await client(userId, room);
+    return [c, await c.p2p];
+  };
+  const config = (patch: Record<string, unknown>) => t.server.ctx.environments.updateConfig(t.envId, patch);
+  const service = () => p2pOf(t.server.hub)!;
+
+  beforeAll(async () => {
+    t = await startTestServer(driver, FAST);
+    await config({ allowP2P: true, p2pPersistIntervalMs: INTERVAL_MS });
+  });
+  afterEach(async () => {
+    for (const c of open.splice(0)) (c instanceof RawSocket ? c.close() : c.disconnect());
+    await config({ allowP2P: true, p2pPersistIntervalMs: INTERVAL_MS, p2pMaxStateBytes: 5_242_880, maxSharedObjects: 20, allowP2PBinary: false });
+  });
+  afterAll(() => t.close());
+
+  it('rejects client.p2p clearly when the environment has allowP2P off', async () => {
+    await config({ allowP2P: false });
+    const c = await client('alice', 'off-room');
+    await expect(c.p2p).rejects.toMatchObject({ name: 'P2PError', code: 'p2p_disabled', message: expect.stringContaining('allowP2P') });
+    // Refused on the server too, whatever a client sends.
+    const s = new RawSocket(t.wsUrl);
+    open.push(s);
+    await s.auth(t, 'mallory', 'off-room');
+    s.send({ type: 'p2p:join', ref: 'j', stateVector: 'AA==', webrtc: false });
+    expect(await s.next('p2p:error')).toMatchObject({ ref: 'j', code: 'p2p_disabled' });
+    s.send({ type: 'p2p:update', update: 'AAA=' });
+    expect(await s.next('p2p:error', 3000, (m) => m.code !== 'p2p_disabled' || !m.ref)).toMatchObject({ code: 'p2p_disabled' });
+  });
+
+  it('syncs maps, lists and counters between clients over the relay, with change events', async () => {
+    const [, a] = await joined('alice', 'r-sync');
+    const [, b] = await joined('bob', 'r-sync');
+    expect(a.transport).toBe('websocket');
+    await waitFor(() => a.peers.has('bob') && b.peers.has('alice'), 3000, 'peers');
+    expect(a.peers.get('bob')).toEqual({ userId: 'bob', state: 'connected', dataChannelOpen: false });
+    expect(a.sharedMap('tasks')).toBe(a.sharedMap('tasks'));
+
+    const changes: unknown[] = [];
+    b.sharedMap<{ title: string }>('tasks').on('change', (c) => changes.push(...c));
+    const tasks = a.sharedMap<{ title: string; column: string }>('tasks');
+    tasks.set('t1', { title: 'Design', column: 'todo' });
+    tasks.set('t2', { title: 'Build', column: 'todo' });
+    expect(tasks.delete('t2')).toBe(true);
+    expect(tasks.delete('nope')).toBe(false);
+    a.sharedList<string>('order').push('t1', 'tx');
+    a.sharedList<string>('order').insert(0, 'first');
+    a.sharedCounter('votes').increment(3);
+    b.sharedCounter('votes').decrement();
+
+    const bt = b.sharedMap<{ title: string; column: string }>('tasks');
+    await waitFor(() => bt.size === 1 && b.sharedList('order').length === 3 && a.sharedCounter('votes').value === 2, 3000, 'convergence');
+    expect(bt.toJSON()).toEqual({ t1: { title: 'Design', column: 'todo' } });
+    expect(bt.get('t1')).toEqual({ title: 'Design', column: 'todo' });
+    expect(bt.has('t1')).toBe(true);
+    expect(bt.keys()).toEqual(['t1']);
+    expect(bt.entries()).toEqual([['t1', { title: 'Design', column: 'todo' }]]);
+    expect(b.sharedList('order').toArray()).toEqual(['first', 't1', 'tx']);
+    expect(b.sharedCounter('votes').value).toBe(2);
+    expect(changes).toContainEqual({ action: 'add', key: 't1', value: { title: 'Design', column: 'todo' }, oldValue: undefined, local: false });
+    // t2 may arrive added-then-deleted in one batch (nothing to report) or as two changes.
+    b.sharedList<string>('order').move(2, 0);
+    await waitFor(() => a.sharedList('order').get(0) === 'tx', 3000, 'the move');
+    expect(a.sharedList('order').toArray()).toEqual(['tx', 'first', 't1']);
+  });
+
+  it('never loses concurrent counter increments', async () => {
+    const peers = await Promise.all(['u1', 'u2', 'u3'].map((u) => joined(u, 'r-counter')));
+    for (let i = 0; i < 50; i++) for (const [, p] of peers) p.sharedCounter('clicks').increment();
+    await waitFor(() => peers.every(([, p]) => p.sharedCounter('clicks').value === 150), 5000, 'every increment everywhere');
+  });
+
+  it('limits the number of shared objects per room', async () => {
+    await config({ maxSharedObjects: 2 });
+    const [, a] = await joined('alice', 'r-limit');
+    a.sharedMap('one');
+    a.sharedList('two');
+    expect(a.sharedMap('one')).toBeDefined(); // the same name again is no new object
+    expect(() => a.sharedCounter('three')).toThrow(expect.objectContaining({ code: 'too_many_shared_objects' }));
+  });
+
+  it('relays raw messages to everyone or to one user; binary only when allowed', async () => {
+    const [ca, a] = await joined('alice', 'r-raw');
+    const [, b] = await joined('bob', 'r-raw');
+    const [, c] = await joined('carol', 'r-raw');
+    await waitFor(() => a.peers.size === 2, 3000, 'peers');
+    const got: Record<string, unknown[]> = { b: [], c: [] };
+    b.on('message', (m) => got.b!.push(m));
+    c.on('message', (m) => got.c!.push(m));
+    a.send({ type: 'ping', n: 1 });
+    a.send('plain text');
+    a.sendTo('carol', { secret: true });
+    await waitFor(() => got.b!.length === 2 && got.c!.length === 3, 3000, 'messages');
+    expect(got.b).toEqual([
+      { data: { type: 'ping', n: 1 }, fromUserId: 'alice' },
+      { data: 'plain text', fromUserId: 'alice' },
+    ]);
+    expect(got.c![2]).toEqual({ data: { secret: true }, fromUserId: 'alice' });
+    expect(() => a.sendTo('nobody', 1)).toThrow(expect.objectContaining({ code: 'peer_not_found' }));
+    expect(() => a.send(new Uint8Array([1, 2]))).toThrow(expect.objectContaining({ code: 'p2p_binary_disabled' }));
+    await config({ allowP2PBinary: true });
+    await waitFor(() => ca.state.config.allowP2PBinary, 3000, 'the config');
+    a.send(new Uint8Array([1, 2, 255]));
+    await waitFor(() => got.b!.length === 3, 3000, 'the binary message');
+    expect(got.b![2]).toEqual({ data: new Uint8Array([1, 2, 255]), fromUserId: 'alice' });
+  });
+
+  it('relays signals only to the named peer of the same room and environment', async () => {
+    const s1 = new RawSocket(t.wsUrl);
+    const s2 = new RawSocket(t.wsUrl);
+    const other = new RawSocket(t.wsUrl);
+    open.push(s1, s2, other);
+    await s1.auth(t, 'alice', 'r-sig');
+    await s2.auth(t, 'bob', 'r-sig');
+    await other.auth(t, 'eve', 'r-sig-other');
+    const join = async (s: RawSocket) => {
+      s.send({ type: 'p2p:join', stateVector: 'AA==', webrtc: true });
+      return s.next('p2p:joined');
+    };
+    const j1 = await join(s1);
+    const j2 = await join(s2);
+    const jOther = await join(other);
+    expect(j2.peers.map((p: any) => p.userId)).toEqual(['alice']);
+    s1.send({ type: 'p2p:signal', to: j2.self.connectionId, signal: '{"description":{"type":"offer","sdp":"v=0"}}' });
+    expect(await s2.next('p2p:signal')).toEqual({ type: 'p2p:signal', from: j1.self.connectionId, userId: 'alice', signal: '{"description":{"type":"offer","sdp":"v=0"}}' });
+    // Another room's peer cannot be addressed, and nothing reaches it.
+    s1.send({ type: 'p2p:signal', ref: 'x', to: jOther.self.connectionId, signal: 'hi' });
+    expect(await s1.next('p2p:error', 3000, (m) => m.ref === 'x')).toMatchObject({ code: 'peer_not_found' });
+    await sleep(100);
+    expect(other.messages.find((m) => m.type === 'p2p:signal')).toBeUndefined();
+    // Malformed P2P frames get a clear error.
+    s1.send({ type: 'p2p:update', ref: 'bad', update: 'not base64!' });
+    expect(await s1.next('error', 3000, (m) => m.ref === 'bad')).toMatchObject({ code: 'invalid_message', message: expect.stringContaining('base64') });
+    s1.send({ type: 'p2p:sync', ref: 'big', to: 'conn_x', stateVector: 'AA==', extra: 1 });
+    expect(await s1.next('error', 3000, (m) => m.ref === 'big')).toMatchObject({ code: 'invalid_message' });
+  });
+
+  it('persists the room: a client joining after everyone left loads it, also after a restart', async () => {
+    const before = service().persistence.writes;
+    const [ca, a] = await joined('alice', 'r-persist');
+    a.sharedMap('board').set('card', { title: 'Kept' });
+    a.sharedList('cols').push('todo', 'done');
+    a.sharedCounter('n').increment(5);
+    await sleep(100);
+    ca.disconnect(); // the last peer leaves: written at once
+    await waitFor(async () => (await t.server.ctx.store.getSharedState(t.envId, 'r-persist')) !== undefined, 3000, 'the state stored');
+    expect(service().persistence.writes).toBe(before + 1);
+    const [, b] = await joined('bob', 'r-persist');
+    expect(b.sharedMap('board').get('card')).toEqual({ title: 'Kept' });
+    expect(b.sharedList('cols').toArray()).toEqual(['todo', 'done']);
+    expect(b.sharedCounter('n').value).toBe(5);
+    b.sharedCounter('n').increment();
+    await sleep(50);
+    for (const c of open.splice(0)) (c as PulseClient).disconnect();
+    await waitFor(async () => (await t.server.ctx.store.getSharedState(t.envId, 'r-persist'))?.version === 2, 3000, 'the second write');
+    await t.restart();
+    const [, c] = await joined('carol', 'r-persist');
+    expect(c.sharedCounter('n').value).toBe(6);
+    expect(c.sharedMap('board').toJSON()).toEqual({ card: { title: 'Kept' } });
+  });
+
+  it('writes at most once per interval however fast the updates come', async () => {
+    const [, a] = await joined('alice', 'r-rate');
+    const [, b] = await joined('bob', 'r-rate');
+    const before = service().persistence.writes;
+    const started = Date.now();
+    while (Date.now() - started < 2500) {
+      a.sharedMap('m').set('k', Date.now());
+      b.sharedCounter('c').increment();
+      await sleep(20);
+    }
+    const writes = service().persistence.writes - before;
+    expect(writes).toBeGreaterThanOrEqual(1);
+    expect(writes).toBeLessThanOrEqual(Math.ceil(2500 / INTERVAL_MS) + 1);
+  });
+
+  it('refuses a state over p2pMaxStateBytes with a clear error and keeps what was stored', async () => {
+    const [ca, a] = await joined('alice', 'r-big');
+    a.sharedMap('m').set('small', 'ok');
+    await sleep(50);
+    await service().persistence.flush(t.envId, 'r-big');
+    const stored = (await t.server.ctx.store.getSharedState(t.envId, 'r-big'))!;
+    await config({ p2pMaxStateBytes: 2048 });
+    await sleep(100);
+    const errors: { code: string; message: string }[] = [];
+    a.on('error', (e) => errors.push(e));
+    a.sharedMap('m').set('big', 'x'.repeat(5000));
+    await waitFor(() => errors.length > 0, 3000, 'the refusal');
+    expect(errors[0]).toMatchObject({ code: 'p2p_state_too_large', message: expect.stringContaining('2048') });
+    const after = (await t.server.ctx.store.getSharedState(t.envId, 'r-big'))!;
+    expect(after.version).toBe(stored.version);
+    expect([...after.state]).toEqual([...stored.state]);
+    ca.disconnect();
+  });
+
+  it('carries updates larger than one WebSocket frame (chunked)', async () => {
+    const [, a] = await joined('alice', 'r-chunk');
+    const [, b] = await joined('bob', 'r-chunk');
+    const big = 'y'.repeat(300_000);
+    a.sharedMap('m').set('big', big);
+    await waitFor(() => b.sharedMap('m').get('big') === big, 5000, 'the big value');
+  });
+
+  it('merges offline edits on reconnect, in both directions', async () => {
+    const [ca, a] = await joined('alice', 'r-offline');
+    const [, b] = await joined('bob', 'r-offline');
+    a.sharedMap('m').set('shared', 1);
+    await waitFor(() => b.sharedMap('m').get('shared') === 1, 3000, 'first sync');
+    ca.disconnect();
+    a.sharedMap('m').set('from-a-offline', true);
+    a.sharedCounter('c').increment(2);
+    b.sharedMap('m').set('from-b-meanwhile', true);
+    b.sharedCounter('c').increment(3);
+    await sleep(100);
+    ca.connect();
+    await waitFor(() => a.sharedMap('m').get('from-b-meanwhile') === true && b.sharedMap('m').get('from-a-offline') === true, 5000, 'both offline edits');
+    await waitFor(() => a.sharedCounter('c').value === 5 && b.sharedCounter('c').value === 5, 3000, 'the counter');
+  });
+
+  it('tears the manager down on every client when allowP2P is turned off live', async () => {
+    const [, a] = await joined('alice', 'r-live');
+    const [cb, b] = await joined('bob', 'r-live');
+    const destroyed: string[] = [];
+    a.on('destroyed', (e) => destroyed.push(e.reason));
+    b.on('destroyed', (e) => destroyed.push(e.reason));
+    await config({ allowP2P: false });
+    await waitFor(() => destroyed.length === 2, 3000, 'both managers torn down');
+    expect(destroyed[0]).toContain('allowP2P');
+    expect(() => a.sharedMap('x')).toThrow(expect.objectContaining({ code: 'p2p_disabled' }));
+    await expect(cb.p2p).rejects.toMatchObject({ code: 'p2p_disabled' });
+    await config({ allowP2P: true });
+    await waitFor(() => cb.state.config.allowP2P, 3000, 'the config');
+    const again = await cb.p2p;
+    expect(again).not.toBe(b);
+  });
+
+  it('sweeps state past its TTL', async () => {
+    const store = t.server.ctx.store;
+    const past = new Date(Date.now() - 1000).toISOString();
+    await store.putSharedState(t.envId, 'r-old', { state: Y.encodeStateAsUpdate(new Y.Doc()), expectedVersion: null, at: past, expiresAt: past });
+    const [ca, a] = await joined('alice', 'r-fresh');
+    a.sharedMap('m').set('k', 1);
+    await sleep(50);
+    ca.disconnect();
+    const fresh = await waitFor(() => store.getSharedState(t.envId, 'r-fresh'), 3000, 'fresh state');
+    const ttlMs = Date.parse(fresh.expiresAt) - Date.parse(fresh.updatedAt);
+    expect(ttlMs).toBe(30 * 86_400_000);
+    expect(await service().sweep()).toBeGreaterThanOrEqual(1);
+    expect(await store.getSharedState(t.envId, 'r-old')).toBeUndefined();
+    expect(await store.getSharedState(t.envId, 'r-fresh')).toBeDefined();
+  });
+});
