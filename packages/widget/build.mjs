@@ -15,6 +15,8 @@ await build({
   outfile,
   // zod is only needed on the server side of @pulse/protocol; the widget never validates with it.
   alias: {},
+  // Bundle the workspaces' TypeScript sources (their "pulse-source" export), not their dist/.
+  conditions: ['pulse-source'],
   logLevel: 'warning',
 });
 const bytes = readFileSync(outfile);

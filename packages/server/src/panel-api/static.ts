@@ -1,10 +1,10 @@
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { assetDir } from '../static/assets.ts';
 
-/** Where `npm run build` in packages/panel puts the SPA. */
-export const PANEL_DIST = fileURLToPath(new URL('../../../panel/dist/', import.meta.url));
+/** Where `npm run build` in packages/panel puts the SPA (a copy inside an installed @pulse/server). */
+export const PANEL_DIST = assetDir('panel', '../../../panel/dist/');
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

@@ -1,12 +1,12 @@
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { colorForUser, DEFAULT_ENV_CONFIG, externalUserId, displayName, PulseError } from '@pulse/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.ts';
+import { assetDir } from './assets.ts';
 import { hashKey, keyPrefix, newKeyId, newPublishableKey, newSecretKey, nowIso } from '../ids.ts';
 import type { EnvironmentRow } from '../store/types.ts';
 
-const DEMO = fileURLToPath(new URL('../../../../examples/demo/', import.meta.url));
+const DEMO = assetDir('demo', '../../../../examples/demo/');
 
 /**
  * The demo's own environment, recognised by this id and nothing else: renaming another

@@ -1,8 +1,8 @@
 import { readFile, stat } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
+import { assetDir } from './assets.ts';
 
-const DIST = fileURLToPath(new URL('../../../widget/dist/', import.meta.url));
+const DIST = assetDir('widget', '../../../widget/dist/');
 const FILES: Record<string, string> = {
   'pulse-widget.js': 'text/javascript; charset=utf-8',
   'pulse-widget.js.map': 'application/json; charset=utf-8',

@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { FIRST_RUN_KEYS_FILE } from '../../src/cli-secrets.ts';
 import { runCliWithInput, type CliRun } from './hardening.ts';
 
-export const PULSE_BIN = fileURLToPath(new URL('../../bin/pulse.mjs', import.meta.url));
+/** `pulse` from the TypeScript sources (bin/pulse-dev.mjs): tests never need a build after an edit. */
+export const PULSE_BIN = fileURLToPath(new URL('../../bin/pulse-dev.mjs', import.meta.url));
 
 export type CliResult = CliRun;
 
