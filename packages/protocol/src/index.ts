@@ -12,4 +12,5 @@ export * from './close-codes.ts';
 export * from './realtime-models.ts';
 export * from './messages.ts';
 export * from './media.ts';
+export * from './webhooks.ts';
 export * from './p2p.ts';

@@ -5,6 +5,7 @@ import type { ConfigCache } from './domain/config-cache.ts';
 import type { EnvironmentService } from './domain/environments.ts';
 import type { ServerOptions } from './options.ts';
 import type { Store } from './store/index.ts';
+import type { WebhookService } from './webhooks/service.ts';
 
 /** Who answers "who is in this room right now". */
 export interface PresenceReader {
@@ -20,4 +21,6 @@ export interface ServerContext {
   configs: ConfigCache;
   collab: CollabService;
   presence: PresenceReader;
+  /** Webhook endpoints and deliveries (panel, tests). */
+  webhooks: WebhookService;
 }

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import type { HttpLimits } from './http-limits.ts';
 import type { HubOptions } from './realtime/hub.ts';
+import { webhookSettingsFromEnv, type WebhookSettings } from './webhooks/settings.ts';
 import type { S3StoreOptions } from './files/s3-store.ts';
 
 /** Server configuration, read from the environment (documented in docs/configuration.md). */
@@ -37,6 +38,8 @@ export interface ServerOptions {
   http?: Partial<HttpLimits>;
   /** Realtime timing overrides (tests shorten them). */
   realtime?: HubOptions;
+  /** Webhook delivery: PULSE_WEBHOOKS_ALLOW_PRIVATE and the retry schedule (webhooks/settings.ts). */
+  webhooks?: WebhookSettings;
 }
 
 function port(value: string | undefined, fallback: number): number {
@@ -72,6 +75,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerOpti
     ...connectionLimit(env.PULSE_MAX_CONNECTIONS_PER_IP),
     ...filesS3Setting(env),
     ...realtimeTiming(env),
+    webhooks: webhookSettingsFromEnv(env),
   };
 }
 

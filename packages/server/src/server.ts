@@ -24,6 +24,10 @@ import { S3FileStore } from './files/s3-store.ts';
 import { registerFilesRoute } from './files/files-route.ts';
 import { FileLinks } from './files/links.ts';
 import { registerUploadRoute } from './files/upload-route.ts';
+import { WebhookPublisher } from './webhooks/publisher.ts';
+import { WebhookService } from './webhooks/service.ts';
+import { WebhookDispatcher } from './webhooks/dispatcher.ts';
+import { DEFAULT_WEBHOOK_SETTINGS } from './webhooks/settings.ts';
 
 /** How often uploads that were never attached are looked for. */
 const UPLOAD_SWEEP_MS = 60 * 60 * 1000;
@@ -69,6 +73,8 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
     await files.cleanStaging();
     const attachments = new AttachmentService(store, files);
     const collab = new CollabService(store, configs, attachments, noRealtime);
+    const webhooks = new WebhookPublisher(store, links);
+    collab.setWebhooks(webhooks);
     const bus: Bus = await createBus(options);
 
     let firstRun: PulseServer['firstRun'];
@@ -85,6 +91,7 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
       configs,
       collab,
       presence: { list: async () => [] },
+      webhooks: new WebhookService(store, { ...(options.webhooks ?? DEFAULT_WEBHOOK_SETTINGS), onChanged: (envId) => webhooks.invalidate(envId) }),
     };
     const hub = new RealtimeHub(ctx, bus, options.realtime);
     collab.setSink(hub);
@@ -99,6 +106,7 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
 
     const environmentChanged = (envId: string | null, kind: string) => {
       configs.invalidate(envId);
+      if (kind === 'webhooks.changed') webhooks.invalidate(envId);
       if (kind === 'keys.rotated' || kind === 'key.revoked') store.invalidateKeys();
       if (envId) hub.environmentChanged(envId, kind).catch((err) => app.log.error({ err }, 'applying an environment change failed'));
     };
@@ -137,6 +145,9 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
     links.base = options.publicUrl ?? url;
     const sweepUploads = () => attachments.sweep().catch((err) => app.log.warn({ err }, 'removing stale uploads failed'));
     const sweeper = setInterval(sweepUploads, UPLOAD_SWEEP_MS);
+    const dispatcher = new WebhookDispatcher(store, options.webhooks ?? DEFAULT_WEBHOOK_SETTINGS, app.log);
+    webhooks.onRecorded(() => dispatcher.kick());
+    await dispatcher.start();
     sweeper.unref();
     void sweepUploads();
 
@@ -151,6 +162,7 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
       async close() {
         clearInterval(sweeper);
         poller.stop();
+        await dispatcher.close();
         await p2p.close();
         await hub.close();
         await app.close();

@@ -17,6 +17,7 @@ import { canModerate, type Actor } from './actor.ts';
 import type { ConfigCache } from './config-cache.ts';
 import type { AttachmentService } from './attachments.ts';
 import type { RealtimeSink } from './events.ts';
+import type { WebhookEventSpec, WebhookPublisher } from '../webhooks/publisher.ts';
 
 export interface NewThreadInput {
   id?: string;
@@ -48,6 +49,12 @@ const PROFILE_REUSE_MS = 60_000;
 const preview = (body: string) => (body.length > PREVIEW_CHARS ? body.slice(0, PREVIEW_CHARS - 1) + '…' : body);
 const unique = (ids: string[] = []) => [...new Set(ids)];
 const actorUserId = (actor: Actor) => (actor.kind === 'user' ? actor.externalId : null);
+/** `notification.created` webhook events for the notifications a change writes. */
+const notificationEvents = (notifications: NewNotification[] = []): WebhookEventSpec[] =>
+  notifications.map(({ userId, ...n }) => ({
+    type: 'notification.created',
+    data: { threadId: n.threadId, commentId: n.commentId, notificationId: n.id, recipientId: userId, notification: { ...n, read: false } },
+  }));
 
 function activity(kind: ActivityKind, userId: string | null, fields: Partial<NewActivity> = {}): NewActivity {
   return {
@@ -73,6 +80,7 @@ export class CollabService {
   readonly #configs: ConfigCache;
   readonly #attachments: AttachmentService;
   #sink: RealtimeSink;
+  #webhooks: WebhookPublisher | undefined;
   /** Users known to exist (users are never deleted): no read per comment. */
   readonly #knownUsers = new BoundedCache<true>(CACHE_ENTRIES);
   /** Profiles this process stored lately, to skip rewriting an unchanged one (see upsertUser). */
@@ -99,6 +107,17 @@ export class CollabService {
 
   setSink(sink: RealtimeSink): void {
     this.#sink = sink;
+  }
+
+  setWebhooks(webhooks: WebhookPublisher): void {
+    this.#webhooks = webhooks;
+  }
+
+  /** The `webhooks` effect of a change: nothing unless an endpoint of the environment wants one of these events. */
+  async #hooks(envId: string, actor: Actor, specs: WebhookEventSpec[]): Promise<Pick<Effects, 'webhooks'>> {
+    if (!this.#webhooks) return {};
+    const webhooks = await this.#webhooks.intents(envId, actor, specs);
+    return webhooks.length ? { webhooks } : {};
   }
 
   async #requireFeature(envId: string, flag: 'allowReactions' | 'allowDrawing' | 'allowMentions', what: string) {
@@ -188,6 +207,7 @@ export class CollabService {
     if (result.removedAttachments?.length) {
       await this.#attachments.deleteFiles(envId, result.removedAttachments).catch((err) => console.error('[pulse] deleting attachment files failed:', err));
     }
+    this.#webhooks?.committed();
     this.#sink.roomEvent(envId, result.roomId, result.activity ? { ...event, activity: result.activity } : event);
     for (const { userId, ...notification } of result.notifications ?? []) this.#sink.notification(envId, userId, notification);
   }
@@ -230,6 +250,7 @@ export class CollabService {
       notifications: this.#notifications('mention', mentions, { threadId, commentId, actorId: input.authorId, body: input.body, roomId: input.roomId }),
       ...(attach ? { attach } : {}),
     };
+    Object.assign(effects, await this.#hooks(envId, actor, [{ type: 'thread.created', subject: { kind: 'threadWithComments', id: threadId }, data: { threadId } }, ...notificationEvents(effects.notifications)]));
     const result = await this.#store.createThread(
       envId,
       { id: threadId, roomId: input.roomId, position: input.position ?? null, createdBy: input.authorId, createdAt: at },
@@ -259,6 +280,7 @@ export class CollabService {
       ],
       ...(attach ? { attach } : {}),
     };
+    Object.assign(effects, await this.#hooks(envId, actor, [{ type: 'comment.created', subject: { kind: 'comment', id: commentId }, data: { threadId: input.threadId, commentId } }, ...notificationEvents(effects.notifications)]));
     const result = await this.#store.createComment(
       envId,
       { id: commentId, threadId: input.threadId, roomId, userId: input.authorId, body: input.body, mentions, createdAt: nowIso() },
@@ -292,6 +314,7 @@ export class CollabService {
       notifications: this.#notifications('mention', added, { threadId: before.threadId, commentId, actorId: before.userId, body: change.body }),
       ...(attach ? { attach } : {}),
     };
+    Object.assign(effects, await this.#hooks(envId, actor, [{ type: 'comment.edited', subject: { kind: 'comment', id: commentId }, data: { threadId: before.threadId, commentId } }, ...notificationEvents(effects.notifications)]));
     const result = await this.#store.updateComment(envId, commentId, { body: change.body, mentions }, nowIso(), effects);
     if (!result) throw new PulseError('comment_not_found');
     await this.#announce(envId, result, { type: 'comment:updated', seq: result.seq, comment: result.value });
@@ -303,6 +326,7 @@ export class CollabService {
     const effects: Effects = {
       activity: activity('comment.deleted', actorUserId(actor), { threadId: before.threadId, commentId }),
     };
+    Object.assign(effects, await this.#hooks(envId, actor, [{ type: 'comment.deleted', data: { threadId: before.threadId, commentId, comment: before } }]));
     const result = await this.#store.deleteComment(envId, commentId, effects);
     if (!result) throw new PulseError('comment_not_found');
     const { comment, threadDeleted } = result.value;
@@ -313,6 +337,7 @@ export class CollabService {
 
   async setResolved(envId: string, actor: Actor, threadId: string, resolved: boolean): Promise<Thread> {
     const effects: Effects = { activity: activity(resolved ? 'thread.resolved' : 'thread.reopened', actorUserId(actor), { threadId }) };
+    Object.assign(effects, await this.#hooks(envId, actor, [{ type: resolved ? 'thread.resolved' : 'thread.reopened', subject: { kind: 'thread', id: threadId }, data: { threadId } }]));
     const result = await this.#store.setThreadResolved(envId, threadId, resolved, nowIso(), effects);
     if (!result) throw new PulseError('thread_not_found');
     await this.#announce(envId, result, { type: 'thread:updated', seq: result.seq, thread: result.value });
@@ -326,6 +351,8 @@ export class CollabService {
       if (thread.comments[0]?.userId !== actor.externalId) throw new PulseError('forbidden', 'Only the author of a thread can delete it.');
     }
     const effects: Effects = { activity: activity('thread.deleted', actorUserId(actor), { threadId }) };
+    const deleting = async () => ({ threadId, thread: await this.#store.getThread(envId, threadId) });
+    Object.assign(effects, await this.#hooks(envId, actor, [{ type: 'thread.deleted', data: deleting }]));
     const result = await this.#store.deleteThread(envId, threadId, effects);
     this.#threadRooms.delete(`${envId}\u0000${threadId}`);
     if (!result) throw new PulseError('thread_not_found');
@@ -335,7 +362,9 @@ export class CollabService {
   async addReaction(envId: string, input: { commentId: string; userId: string; emoji: string }): Promise<{ reaction: Reaction; created: boolean }> {
     await this.#requireFeature(envId, 'allowReactions', 'Reactions');
     await this.#requireUser(envId, input.userId);
-    const result = await this.#store.addReaction(envId, { id: newReactionId(), createdAt: nowIso(), ...input });
+    const reactionId = newReactionId();
+    const hooks = await this.#hooks(envId, { kind: 'user', externalId: input.userId }, [{ type: 'reaction.added', subject: { kind: 'reaction', id: reactionId }, data: { commentId: input.commentId, reactionId } }]);
+    const result = await this.#store.addReaction(envId, { id: reactionId, createdAt: nowIso(), ...input }, hooks);
     if (result.value.created) await this.#announce(envId, result, { type: 'reaction:added', seq: result.seq, reaction: result.value.reaction });
     return result.value;
   }
@@ -344,7 +373,8 @@ export class CollabService {
     const existing = await this.#store.getReaction(envId, reactionId);
     if (!existing) throw new PulseError('reaction_not_found');
     if (!canModerate(actor) && existing.userId !== actorUserId(actor)) throw new PulseError('forbidden', 'You can only remove your own reactions.');
-    const result = await this.#store.deleteReaction(envId, reactionId);
+    const hooks = await this.#hooks(envId, actor, [{ type: 'reaction.removed', data: { commentId: existing.targetId, reactionId, reaction: existing } }]);
+    const result = await this.#store.deleteReaction(envId, reactionId, hooks);
     if (!result) throw new PulseError('reaction_not_found');
     await this.#announce(envId, result, { type: 'reaction:removed', seq: result.seq, reactionId, targetId: result.value.targetId });
   }

@@ -173,4 +173,45 @@ export interface Database {
     /** Deleted by the sweeper after this (updated_at + the environment's p2pStateTTLDays). */
     expires_at: string;
   };
+  webhook_endpoints: {
+    id: string;
+    environment_id: string;
+    url: string;
+    description: string;
+    /** JSON array of event types; empty: every type. */
+    events: string;
+    enabled: number;
+    secret: string;
+    disabled_reason: string | null;
+    failing_since: string | null;
+    created_at: string;
+    updated_at: string;
+  };
+  webhook_events: {
+    id: string;
+    environment_id: string;
+    type: string;
+    /** The JSON body sent to receivers, exactly as signed. */
+    payload: string;
+    dispatched: Generated<number>;
+    created_at: string;
+  };
+  webhook_deliveries: {
+    id: string;
+    environment_id: string;
+    endpoint_id: string;
+    event_id: string;
+    event_type: string;
+    status: 'pending' | 'succeeded' | 'failed';
+    attempts: number;
+    next_attempt_at: string | null;
+    give_up_at: string;
+    claimed_until: string | null;
+    last_status_code: number | null;
+    last_error: string | null;
+    last_latency_ms: number | null;
+    last_response: string | null;
+    created_at: string;
+    updated_at: string;
+  };
 }

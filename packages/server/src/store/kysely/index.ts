@@ -10,6 +10,7 @@ import { browseRepo } from './browse.ts';
 import { environmentRepo } from './environments.ts';
 import { cachedKeys } from '../key-cache.ts';
 import { realtimeRepo } from './realtime.ts';
+import { webhookRepo } from './webhooks.ts';
 import { sharedStateRepo } from './p2p.ts';
 import { hotStatements } from './hot-statements.ts';
 import { BatchWriter, type WriteTx } from './writer.ts';
@@ -38,6 +39,7 @@ export function kyselyStore(
     ...realtimeRepo(db, tx, hot),
     ...adminRepo(db),
     ...browseRepo(db, links),
+    ...webhookRepo(db, dialect),
     ...sharedStateRepo(db),
     async migrate() {
       // Kysely looks for its bookkeeping tables in every schema unless told which one: with

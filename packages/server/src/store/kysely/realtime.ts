@@ -6,6 +6,7 @@ import type { WriteTx } from './writer.ts';
 import type { ActivityRepo, DrawingRepo, Effects, NotificationRepo, StoredNotification } from '../types.ts';
 import type { HotStatements } from './hot-statements.ts';
 import { insertRoomIfMissing } from './rooms.ts';
+import { recordWebhookEvents } from './webhooks.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -78,6 +79,7 @@ export async function applyEffects(hot: HotStatements, trx: Db, envId: string, e
     for (const row of rows) await hot.insertNotification(trx, row);
     for (const row of rows) notifications.push({ ...toNotification(row), userId: row.user_id });
   }
+  if (effects?.webhooks?.length) await recordWebhookEvents(hot, trx, envId, effects.webhooks);
   return { activity, notifications };
 }
 

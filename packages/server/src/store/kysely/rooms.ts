@@ -1,12 +1,14 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../schema.ts';
+import { recordRoomCreated } from './webhooks.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
 export async function insertRoomIfMissing(db: Db, envId: string, roomId: string, at: string): Promise<void> {
-  await db
+  const inserted = await db
     .insertInto('rooms')
     .values({ environment_id: envId, id: roomId, seq: 0, metadata: null, created_at: at })
     .onConflict((oc) => oc.columns(['environment_id', 'id']).doNothing())
-    .execute();
+    .executeTakeFirst();
+  if (Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0) await recordRoomCreated(db, envId, roomId, at);
 }

@@ -1,0 +1,412 @@
+import { isWebhookEventType, type WebhookDeliveryInfo } from '@pulse/protocol';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { newWebhookDeliveryId, newWebhookEventId } from '../../webhooks/ids.ts';
+import type { Dialect } from '../migrations.ts';
+import type { Database } from '../schema.ts';
+import type { WebhookEndpointRecord, WebhookIntent, WebhookRepo } from '../webhook-types.ts';
+import { contentRepo } from './content.ts';
+import type { HotStatements } from './hot-statements.ts';
+import type { WriteTx } from './writer.ts';
+
+type Db = Kysely<Database> | Transaction<Database>;
+type EndpointRow = Selectable<Database['webhook_endpoints']>;
+type DeliveryRow = Selectable<Database['webhook_deliveries']>;
+
+const SECRET_PREFIX_CHARS = 12;
+
+const toEndpoint = (r: EndpointRow): WebhookEndpointRecord => ({
+  id: r.id,
+  environmentId: r.environment_id,
+  url: r.url,
+  description: r.description,
+  events: (JSON.parse(r.events) as string[]).filter(isWebhookEventType),
+  enabled: Number(r.enabled) === 1,
+  disabledReason: r.disabled_reason,
+  failingSince: r.failing_since,
+  secretPrefix: r.secret.slice(0, SECRET_PREFIX_CHARS),
+  secret: r.secret,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+const toDelivery = (r: DeliveryRow): WebhookDeliveryInfo => ({
+  id: r.id,
+  endpointId: r.endpoint_id,
+  eventId: r.event_id,
+  eventType: r.event_type,
+  status: r.status,
+  attempts: Number(r.attempts),
+  nextAttemptAt: r.status === 'pending' ? r.next_attempt_at : null,
+  lastStatusCode: r.last_status_code === null ? null : Number(r.last_status_code),
+  lastError: r.last_error,
+  lastLatencyMs: r.last_latency_ms === null ? null : Number(r.last_latency_ms),
+  lastResponse: r.last_response,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+const subscribes = (events: string, type: string) => {
+  const list = JSON.parse(events) as string[];
+  return list.length === 0 || list.includes(type);
+};
+
+const addMs = (iso: string, ms: number) => new Date(Date.parse(iso) + ms).toISOString();
+
+const noWrites: WriteTx = () => Promise.reject(new Error('webhook payloads only read'));
+
+/**
+ * Writes a change's webhook events to the outbox, inside the change's transaction: the object
+ * each describes is read here, after the change, so it is exactly what the REST API returns.
+ */
+export async function recordWebhookEvents(hot: HotStatements, trx: Db, envId: string, intents: WebhookIntent[]): Promise<void> {
+  for (const intent of intents) {
+    const data: Record<string, unknown> = { environmentId: envId, roomId: intent.roomId ?? null, actor: intent.actor, ...intent.data };
+    const reader = contentRepo(trx as Kysely<Database>, intent.links, noWrites, hot);
+    // The deleted comment may have been its thread's last: the thread went with it.
+    if (intent.type === 'comment.deleted') data.threadDeleted = !(await reader.getThread(envId, String(data.threadId)));
+    if (intent.type === 'notification.created') data.notification = { ...(data.notification as object), roomId: intent.roomId };
+    if (intent.subject) {
+      const { kind, id } = intent.subject;
+      const object =
+        kind === 'threadWithComments'
+          ? await reader.getThreadWithComments(envId, id)
+          : kind === 'thread'
+            ? await reader.getThread(envId, id)
+            : kind === 'comment'
+              ? await reader.getComment(envId, id)
+              : await reader.getReaction(envId, id);
+      if (!object) continue;
+      data[kind === 'threadWithComments' ? 'thread' : kind] = object;
+    }
+    await trx
+      .insertInto('webhook_events')
+      .values({
+        id: intent.id,
+        environment_id: envId,
+        type: intent.type,
+        payload: JSON.stringify({ type: intent.type, timestamp: intent.occurredAt, data }),
+        created_at: intent.occurredAt,
+      })
+      .execute();
+  }
+}
+
+/** `room.created`, written where a room row is inserted (only when an endpoint of the environment wants it). */
+export async function recordRoomCreated(db: Db, envId: string, roomId: string, at: string): Promise<void> {
+  const endpoints = await db
+    .selectFrom('webhook_endpoints')
+    .select('events')
+    .where('environment_id', '=', envId)
+    .where('enabled', '=', 1)
+    .execute();
+  if (!endpoints.some((e) => subscribes(e.events, 'room.created'))) return;
+  const data = { environmentId: envId, roomId, actor: { type: 'system' }, room: { id: roomId, environmentId: envId, metadata: null, createdAt: at } };
+  await db
+    .insertInto('webhook_events')
+    .values({ id: newWebhookEventId(), environment_id: envId, type: 'room.created', payload: JSON.stringify({ type: 'room.created', timestamp: at, data }), created_at: at })
+    .execute();
+}
+
+export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo {
+  const endpoint = (envId: string, id: string) =>
+    db.selectFrom('webhook_endpoints').selectAll().where('environment_id', '=', envId).where('id', '=', id).executeTakeFirst();
+
+  return {
+    async createWebhookEndpoint(envId, e) {
+      const row = {
+        id: e.id,
+        environment_id: envId,
+        url: e.url,
+        description: e.description,
+        events: JSON.stringify(e.events),
+        enabled: e.enabled ? 1 : 0,
+        secret: e.secret,
+        disabled_reason: null,
+        failing_since: null,
+        created_at: e.createdAt,
+        updated_at: e.createdAt,
+      };
+      await db.insertInto('webhook_endpoints').values(row).execute();
+      return toEndpoint(row);
+    },
+
+    async listWebhookEndpoints(envId) {
+      const rows = await db.selectFrom('webhook_endpoints').selectAll().where('environment_id', '=', envId).orderBy('created_at').orderBy('id').execute();
+      return rows.map(toEndpoint);
+    },
+
+    async getWebhookEndpoint(envId, id) {
+      const r = await endpoint(envId, id);
+      return r && toEndpoint(r);
+    },
+
+    async updateWebhookEndpoint(envId, id, change, at) {
+      const set: Partial<EndpointRow> = { updated_at: at };
+      if (change.url !== undefined) set.url = change.url;
+      if (change.description !== undefined) set.description = change.description;
+      if (change.events !== undefined) set.events = JSON.stringify(change.events);
+      if (change.secret !== undefined) set.secret = change.secret;
+      if (change.enabled !== undefined) {
+        set.enabled = change.enabled ? 1 : 0;
+        if (change.enabled) Object.assign(set, { disabled_reason: null, failing_since: null });
+      }
+      const r = await db.updateTable('webhook_endpoints').set(set).where('environment_id', '=', envId).where('id', '=', id).returningAll().executeTakeFirst();
+      return r && toEndpoint(r);
+    },
+
+    async deleteWebhookEndpoint(envId, id) {
+      return db.transaction().execute(async (trx) => {
+        await trx.deleteFrom('webhook_deliveries').where('environment_id', '=', envId).where('endpoint_id', '=', id).execute();
+        const r = await trx.deleteFrom('webhook_endpoints').where('environment_id', '=', envId).where('id', '=', id).executeTakeFirst();
+        return Number(r.numDeletedRows) > 0;
+      });
+    },
+
+    async enqueueWebhookDelivery(envId, endpointId, event, giveUpAt) {
+      return db.transaction().execute(async (trx) => {
+        await trx
+          .insertInto('webhook_events')
+          .values({ id: event.id, environment_id: envId, type: event.type, payload: event.payload, dispatched: 1, created_at: event.createdAt })
+          .execute();
+        const row: DeliveryRow = {
+          id: newWebhookDeliveryId(),
+          environment_id: envId,
+          endpoint_id: endpointId,
+          event_id: event.id,
+          event_type: event.type,
+          status: 'pending',
+          attempts: 0,
+          next_attempt_at: event.createdAt,
+          give_up_at: giveUpAt,
+          claimed_until: null,
+          last_status_code: null,
+          last_error: null,
+          last_latency_ms: null,
+          last_response: null,
+          created_at: event.createdAt,
+          updated_at: event.createdAt,
+        };
+        await trx.insertInto('webhook_deliveries').values(row).execute();
+        return toDelivery(row);
+      });
+    },
+
+    async dispatchWebhookEvents(limit, at, giveUpAfterMs) {
+      return db.transaction().execute(async (trx) => {
+        let q = trx.selectFrom('webhook_events').select(['id', 'environment_id', 'type', 'created_at']).where('dispatched', '=', 0).orderBy('created_at').limit(limit);
+        if (dialect === 'postgres') q = q.forUpdate().skipLocked();
+        const events = await q.execute();
+        if (events.length === 0) return 0;
+        const envIds = [...new Set(events.map((e) => e.environment_id))];
+        const endpoints = await trx
+          .selectFrom('webhook_endpoints')
+          .select(['id', 'environment_id', 'events'])
+          .where('environment_id', 'in', envIds)
+          .where('enabled', '=', 1)
+          .execute();
+        const rows: DeliveryRow[] = [];
+        for (const e of events) {
+          for (const ep of endpoints) {
+            if (ep.environment_id !== e.environment_id || !subscribes(ep.events, e.type)) continue;
+            rows.push({
+              id: newWebhookDeliveryId(),
+              environment_id: e.environment_id,
+              endpoint_id: ep.id,
+              event_id: e.id,
+              event_type: e.type,
+              status: 'pending',
+              attempts: 0,
+              next_attempt_at: at,
+              give_up_at: addMs(e.created_at, giveUpAfterMs),
+              claimed_until: null,
+              last_status_code: null,
+              last_error: null,
+              last_latency_ms: null,
+              last_response: null,
+              created_at: at,
+              updated_at: at,
+            });
+          }
+        }
+        for (let i = 0; i < rows.length; i += 200) {
+          await trx
+            .insertInto('webhook_deliveries')
+            .values(rows.slice(i, i + 200))
+            .onConflict((oc) => oc.columns(['endpoint_id', 'event_id']).doNothing())
+            .execute();
+        }
+        await trx.updateTable('webhook_events').set({ dispatched: 1 }).where('id', 'in', events.map((e) => e.id)).execute();
+        return events.length;
+      });
+    },
+
+    async claimWebhookDeliveries(at, leaseUntil, limits, skipEndpoints) {
+      return db.transaction().execute(async (trx) => {
+        // Due deliveries of enabled endpoints, oldest first, a few per endpoint, so one
+        // endpoint's backlog does not crowd out the others.
+        let due = trx
+          .selectFrom('webhook_deliveries as d')
+          .innerJoin('webhook_endpoints as e', 'e.id', 'd.endpoint_id')
+          .select(['d.id', 'd.next_attempt_at', sql<number>`row_number() over (partition by d.endpoint_id order by d.next_attempt_at, d.id)`.as('rn')])
+          .where('d.status', '=', 'pending')
+          .where('d.next_attempt_at', '<=', at)
+          .where((eb) => eb.or([eb('d.claimed_until', 'is', null), eb('d.claimed_until', '<', at)]))
+          .where('e.enabled', '=', 1);
+        if (skipEndpoints.length) due = due.where('d.endpoint_id', 'not in', skipEndpoints);
+        const candidates = await trx
+          .selectFrom(due.as('due'))
+          .select('due.id')
+          .where('due.rn', '<=', limits.perEndpoint)
+          .orderBy('due.next_attempt_at')
+          .limit(limits.total)
+          .execute();
+        if (candidates.length === 0) return [];
+        let lock = trx
+          .selectFrom('webhook_deliveries')
+          .select('id')
+          .where('id', 'in', candidates.map((c) => c.id))
+          .where('status', '=', 'pending')
+          .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', at)]));
+        if (dialect === 'postgres') lock = lock.forUpdate().skipLocked();
+        const ids = (await lock.execute()).map((r) => r.id);
+        if (ids.length === 0) return [];
+        await trx.updateTable('webhook_deliveries').set({ claimed_until: leaseUntil }).where('id', 'in', ids).execute();
+        const rows = await trx
+          .selectFrom('webhook_deliveries as d')
+          .innerJoin('webhook_endpoints as e', 'e.id', 'd.endpoint_id')
+          .innerJoin('webhook_events as v', 'v.id', 'd.event_id')
+          .select([
+            'd.id',
+            'd.environment_id',
+            'd.endpoint_id',
+            'd.event_id',
+            'd.event_type',
+            'd.attempts',
+            'd.give_up_at',
+            'e.url',
+            'e.secret',
+            'v.payload',
+            'v.created_at as event_created_at',
+          ])
+          .where('d.id', 'in', ids)
+          .execute();
+        return rows.map((r) => ({
+          id: r.id,
+          environmentId: r.environment_id,
+          endpointId: r.endpoint_id,
+          eventId: r.event_id,
+          eventType: r.event_type,
+          attempts: Number(r.attempts),
+          giveUpAt: r.give_up_at,
+          url: r.url,
+          secret: r.secret,
+          payload: r.payload,
+          eventCreatedAt: r.event_created_at,
+        }));
+      });
+    },
+
+    async finishWebhookAttempt(deliveryId, result) {
+      return db.transaction().execute(async (trx) => {
+        const d = await trx
+          .updateTable('webhook_deliveries')
+          .set((eb) => ({
+            attempts: eb('attempts', '+', 1),
+            status: result.succeeded ? 'succeeded' : result.nextAttemptAt ? 'pending' : 'failed',
+            next_attempt_at: result.succeeded ? null : result.nextAttemptAt,
+            claimed_until: null,
+            last_status_code: result.statusCode,
+            last_error: result.error,
+            last_latency_ms: Math.round(result.latencyMs),
+            last_response: result.response,
+            updated_at: result.at,
+          }))
+          .where('id', '=', deliveryId)
+          .returning(['endpoint_id', 'environment_id'])
+          .executeTakeFirst();
+        if (!d) return { endpointDisabled: false };
+        if (result.succeeded) {
+          await trx.updateTable('webhook_endpoints').set({ failing_since: null }).where('id', '=', d.endpoint_id).where('failing_since', 'is not', null).execute();
+          return { endpointDisabled: false };
+        }
+        const e = await trx
+          .updateTable('webhook_endpoints')
+          .set((eb) => ({ failing_since: eb.fn.coalesce('failing_since', eb.val(result.at)) }))
+          .where('id', '=', d.endpoint_id)
+          .returning(['failing_since', 'enabled'])
+          .executeTakeFirst();
+        if (!e || Number(e.enabled) !== 1 || !e.failing_since || e.failing_since >= result.disableIfFailingSince) return { endpointDisabled: false };
+        const last = result.statusCode ? `HTTP ${result.statusCode}` : (result.error ?? 'no answer');
+        await trx
+          .updateTable('webhook_endpoints')
+          .set({
+            enabled: 0,
+            updated_at: result.at,
+            disabled_reason: `Disabled by Pulse on ${result.at}: every delivery has failed since ${e.failing_since} (last: ${last}). Enable it again once the receiver works; pending deliveries then resume.`,
+          })
+          .where('id', '=', d.endpoint_id)
+          .execute();
+        return { endpointDisabled: true };
+      });
+    },
+
+    async releaseWebhookClaims(ids) {
+      let q = db.updateTable('webhook_deliveries').set({ claimed_until: null }).where('claimed_until', 'is not', null);
+      if (ids !== 'all') {
+        if (ids.length === 0) return;
+        q = q.where('id', 'in', ids);
+      }
+      await q.execute();
+    },
+
+    async listWebhookDeliveries(envId, endpointId, limit) {
+      const rows = await db
+        .selectFrom('webhook_deliveries')
+        .selectAll()
+        .where('environment_id', '=', envId)
+        .where('endpoint_id', '=', endpointId)
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(limit)
+        .execute();
+      return rows.map(toDelivery);
+    },
+
+    async resendWebhookDelivery(envId, deliveryId, at, giveUpAt) {
+      const r = await db
+        .updateTable('webhook_deliveries')
+        .set({ status: 'pending', next_attempt_at: at, give_up_at: giveUpAt, updated_at: at })
+        .where('environment_id', '=', envId)
+        .where('id', '=', deliveryId)
+        // One in flight stays as it is: resending it now could send it twice at once.
+        .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', at)]))
+        .returningAll()
+        .executeTakeFirst();
+      if (r) return toDelivery(r);
+      const existing = await db.selectFrom('webhook_deliveries').selectAll().where('environment_id', '=', envId).where('id', '=', deliveryId).executeTakeFirst();
+      return existing && toDelivery(existing);
+    },
+
+    async pruneWebhooks(before) {
+      return db.transaction().execute(async (trx) => {
+        // Deliveries of a disabled endpoint wait for it to be enabled again, but not past their window.
+        await trx
+          .updateTable('webhook_deliveries')
+          .set({ status: 'failed', last_error: 'the endpoint was disabled until the retry window ended', next_attempt_at: null })
+          .where('status', '=', 'pending')
+          .where('give_up_at', '<', new Date().toISOString())
+          .where('endpoint_id', 'in', (eb) => eb.selectFrom('webhook_endpoints').select('id').where('enabled', '=', 0))
+          .execute();
+        await trx.deleteFrom('webhook_deliveries').where('created_at', '<', before).where('status', '!=', 'pending').execute();
+        const r = await trx
+          .deleteFrom('webhook_events')
+          .where('created_at', '<', before)
+          .where('dispatched', '=', 1)
+          .where((eb) => eb.not(eb.exists(eb.selectFrom('webhook_deliveries as d').select('d.id').whereRef('d.event_id', '=', 'webhook_events.id'))))
+          .executeTakeFirst();
+        return Number(r.numDeletedRows);
+      });
+    },
+  };
+}
+

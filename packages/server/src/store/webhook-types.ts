@@ -1,0 +1,112 @@
+import type { WebhookActor, WebhookDeliveryInfo, WebhookEndpointInfo, WebhookEventType } from '@pulse/protocol';
+import type { FileLinks } from '../files/links.ts';
+
+/**
+ * A webhook event a change causes. The domain prepares it; the store turns it into the event's
+ * JSON body inside the change's transaction (reading the object as it is after the change, unless
+ * the domain already holds it, as for deletions) and writes it to the outbox.
+ */
+export interface WebhookIntent {
+  /** The event id: the `webhook-id` header of every delivery of it. */
+  id: string;
+  type: WebhookEventType;
+  actor: WebhookActor;
+  occurredAt: string;
+  /** Filled in by the store once the change's room is known. */
+  roomId?: string;
+  /** The object to read inside the transaction and put in `data` (under its kind's name). */
+  subject?: { kind: 'thread' | 'threadWithComments' | 'comment' | 'reaction'; id: string };
+  /** Fields known before the change (ids, objects that the change deletes). */
+  data: Record<string, unknown>;
+  /** Absolute attachment URLs in the object read. */
+  links: FileLinks;
+}
+
+export interface WebhookEndpointRecord extends WebhookEndpointInfo {
+  secret: string;
+}
+
+export interface NewWebhookEndpoint {
+  id: string;
+  url: string;
+  description: string;
+  events: WebhookEventType[];
+  enabled: boolean;
+  secret: string;
+  createdAt: string;
+}
+
+export interface WebhookEndpointChange {
+  url?: string;
+  description?: string;
+  events?: WebhookEventType[];
+  /** Enabling clears the reason Pulse disabled it and the failure streak. */
+  enabled?: boolean;
+  secret?: string;
+}
+
+/** A delivery one node has claimed, with what it needs to send it. */
+export interface ClaimedDelivery {
+  id: string;
+  environmentId: string;
+  endpointId: string;
+  eventId: string;
+  eventType: string;
+  /** Attempts made before this one. */
+  attempts: number;
+  giveUpAt: string;
+  url: string;
+  secret: string;
+  payload: string;
+  eventCreatedAt: string;
+}
+
+export interface WebhookAttemptResult {
+  at: string;
+  succeeded: boolean;
+  statusCode: number | null;
+  error: string | null;
+  latencyMs: number;
+  response: string | null;
+  /** When to try again; null after a success or when the delivery has run out of time (failed). */
+  nextAttemptAt: string | null;
+  /** An endpoint failing since before this is disabled by a failed attempt. */
+  disableIfFailingSince: string;
+}
+
+export interface WebhookEventRow {
+  id: string;
+  type: string;
+  payload: string;
+  createdAt: string;
+}
+
+/**
+ * Webhook endpoints, the outbox and deliveries. Claims are leases (`claimed_until`): a node that
+ * dies mid-delivery lets it go when the lease ends; on PostgreSQL claims skip rows another node
+ * has locked, so each delivery is attempted by one node at a time.
+ */
+export interface WebhookRepo {
+  createWebhookEndpoint(envId: string, endpoint: NewWebhookEndpoint): Promise<WebhookEndpointRecord>;
+  listWebhookEndpoints(envId: string): Promise<WebhookEndpointRecord[]>;
+  getWebhookEndpoint(envId: string, endpointId: string): Promise<WebhookEndpointRecord | undefined>;
+  updateWebhookEndpoint(envId: string, endpointId: string, change: WebhookEndpointChange, at: string): Promise<WebhookEndpointRecord | undefined>;
+  /** Removes the endpoint and its deliveries; false when there is no such endpoint. */
+  deleteWebhookEndpoint(envId: string, endpointId: string): Promise<boolean>;
+  /** An event addressed to one endpoint only (a test event), outside any change. */
+  enqueueWebhookDelivery(envId: string, endpointId: string, event: WebhookEventRow, giveUpAt: string): Promise<WebhookDeliveryInfo>;
+  /** Turns up to `limit` outbox events into deliveries for the endpoints subscribed to them; returns how many events. */
+  dispatchWebhookEvents(limit: number, at: string, giveUpAfterMs: number): Promise<number>;
+  /** Claims due deliveries (not of `skipEndpoints`) until `leaseUntil`, oldest first, at most `perEndpoint` of one endpoint. */
+  claimWebhookDeliveries(at: string, leaseUntil: string, limits: { total: number; perEndpoint: number }, skipEndpoints: string[]): Promise<ClaimedDelivery[]>;
+  /** Records an attempt and lets go of the claim; returns whether the endpoint was disabled by it. */
+  finishWebhookAttempt(deliveryId: string, result: WebhookAttemptResult): Promise<{ endpointDisabled: boolean }>;
+  /** Lets go of claims without an attempt (shutdown; a single SQLite node starting up: 'all'). */
+  releaseWebhookClaims(deliveryIds: string[] | 'all'): Promise<void>;
+  /** The endpoint's newest deliveries, newest first. */
+  listWebhookDeliveries(envId: string, endpointId: string, limit: number): Promise<WebhookDeliveryInfo[]>;
+  /** Schedules a delivery again now (same event id); undefined when there is no such delivery. */
+  resendWebhookDelivery(envId: string, deliveryId: string, at: string, giveUpAt: string): Promise<WebhookDeliveryInfo | undefined>;
+  /** Removes finished deliveries and events created before `before`; returns how many events. */
+  pruneWebhooks(before: string): Promise<number>;
+}

@@ -1,0 +1,154 @@
+import { WEBHOOK_POLICY } from '@pulse/protocol';
+import type { Store } from '../store/index.ts';
+import type { ClaimedDelivery } from '../store/types.ts';
+import { retryDelayMs, type WebhookSettings } from './settings.ts';
+import { sendWebhook } from './send.ts';
+import { webhookHeaders } from './signing.ts';
+import { allowAll, defaultAddressPolicy } from './ssrf.ts';
+
+/** How often an idle node looks for due deliveries (a commit with events wakes it at once). */
+const POLL_MS = 500;
+/** A claim lasts this long: past it, a delivery whose node died is attempted again. */
+const LEASE_MS = 60_000;
+/** Requests in flight on one node, all endpoints together. */
+const MAX_IN_FLIGHT = 64;
+/** Outbox events turned into deliveries per transaction. */
+const DISPATCH_BATCH = 200;
+const PRUNE_EVERY_MS = 3600_000;
+
+export interface DispatcherLog {
+  warn(obj: object, msg: string): void;
+}
+
+/**
+ * Sends webhook deliveries, at least once each, off the write path: it reads the outbox the
+ * write transactions fill, claims due deliveries (one node at a time per delivery), posts them
+ * signed, and records each attempt with its next retry or its final outcome.
+ */
+export class WebhookDispatcher {
+  readonly #store: Store;
+  readonly #settings: WebhookSettings;
+  readonly #log: DispatcherLog;
+  readonly #inFlight = new Map<string, ClaimedDelivery>();
+  readonly #perEndpoint = new Map<string, number>();
+  readonly #abort = new AbortController();
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #closed = false;
+  #lastPrune = 0;
+  #settled: Promise<unknown>[] = [];
+
+  constructor(store: Store, settings: WebhookSettings, log: DispatcherLog) {
+    this.#store = store;
+    this.#settings = settings;
+    this.#log = log;
+  }
+
+  async start(): Promise<void> {
+    // SQLite serves one node: claims left by a previous run of this node (killed mid-delivery) are stale.
+    if (this.#store.dialect === 'sqlite') await this.#store.releaseWebhookClaims('all');
+    this.#timer = setInterval(() => this.kick(), POLL_MS);
+    this.#timer.unref();
+    this.kick();
+  }
+
+  /** Looks for work now (after a commit that recorded events, or when a request finished). */
+  kick(): void {
+    if (this.#closed) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = this.#tick()
+      .catch((err) => this.#log.warn({ err }, 'webhook dispatch failed; retrying'))
+      .finally(() => {
+        this.#running = undefined;
+        if (this.#again) {
+          this.#again = false;
+          this.kick();
+        }
+      });
+  }
+
+  async #tick(): Promise<void> {
+    const now = new Date();
+    const at = now.toISOString();
+    while ((await this.#store.dispatchWebhookEvents(DISPATCH_BATCH, at, this.#settings.retryWindowMs)) === DISPATCH_BATCH && !this.#closed);
+    if (Date.now() - this.#lastPrune > PRUNE_EVERY_MS) {
+      this.#lastPrune = Date.now();
+      await this.#store.pruneWebhooks(new Date(Date.now() - WEBHOOK_POLICY.retentionMs).toISOString());
+    }
+    const free = MAX_IN_FLIGHT - this.#inFlight.size;
+    if (free <= 0 || this.#closed) return;
+    const cap = this.#settings.concurrencyPerEndpoint;
+    const busy = [...this.#perEndpoint].filter(([, n]) => n >= cap).map(([id]) => id);
+    const claimed = await this.#store.claimWebhookDeliveries(at, new Date(now.getTime() + LEASE_MS).toISOString(), { total: free, perEndpoint: cap }, busy);
+    const excess: string[] = [];
+    for (const d of claimed) {
+      const n = this.#perEndpoint.get(d.endpointId) ?? 0;
+      if (n >= cap || this.#closed) {
+        excess.push(d.id);
+        continue;
+      }
+      this.#perEndpoint.set(d.endpointId, n + 1);
+      this.#inFlight.set(d.id, d);
+      const attempt = this.#attempt(d);
+      this.#settled.push(attempt);
+      void attempt.finally(() => {
+        this.#settled = this.#settled.filter((p) => p !== attempt);
+      });
+    }
+    if (excess.length) await this.#store.releaseWebhookClaims(excess);
+    if (claimed.length === free && excess.length === 0) this.#again = true;
+  }
+
+  async #attempt(d: ClaimedDelivery): Promise<void> {
+    try {
+      const headers = webhookHeaders(d.secret, d.eventId, d.payload);
+      const result = await sendWebhook(d.url, d.payload, headers, {
+        timeoutMs: this.#settings.timeoutMs,
+        policy: this.#settings.allowPrivate ? allowAll : defaultAddressPolicy,
+        maxRedirects: WEBHOOK_POLICY.maxRedirects,
+        responseChars: WEBHOOK_POLICY.responseBodyChars,
+        signal: this.#abort.signal,
+      });
+      if (this.#closed && !result.ok && this.#abort.signal.aborted) {
+        // Shutting down mid-request: not an attempt; another node, or this one on restart, sends it.
+        await this.#store.releaseWebhookClaims([d.id]);
+        return;
+      }
+      const now = Date.now();
+      const retryAt = now + retryDelayMs(d.attempts + 1, this.#settings);
+      const nextAttemptAt = result.ok || retryAt > Date.parse(d.giveUpAt) ? null : new Date(retryAt).toISOString();
+      const { endpointDisabled } = await this.#store.finishWebhookAttempt(d.id, {
+        at: new Date(now).toISOString(),
+        succeeded: result.ok,
+        statusCode: result.statusCode,
+        error: result.error,
+        latencyMs: result.latencyMs,
+        response: result.response,
+        nextAttemptAt,
+        disableIfFailingSince: new Date(now - this.#settings.disableAfterFailingMs).toISOString(),
+      });
+      if (endpointDisabled) this.#log.warn({ endpointId: d.endpointId, environmentId: d.environmentId }, 'webhook endpoint disabled: it has kept failing');
+    } catch (err) {
+      this.#log.warn({ err, deliveryId: d.id }, 'recording a webhook attempt failed; it is retried once its claim expires');
+    } finally {
+      this.#inFlight.delete(d.id);
+      const n = (this.#perEndpoint.get(d.endpointId) ?? 1) - 1;
+      if (n > 0) this.#perEndpoint.set(d.endpointId, n);
+      else this.#perEndpoint.delete(d.endpointId);
+      this.kick();
+    }
+  }
+
+  /** Stops claiming, aborts requests in flight (their claims are let go) and waits for them. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    this.#abort.abort();
+    await this.#running;
+    await Promise.allSettled(this.#settled);
+  }
+}

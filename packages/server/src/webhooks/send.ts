@@ -1,0 +1,115 @@
+import http from 'node:http';
+import https from 'node:https';
+import { isIP } from 'node:net';
+import { VERSION } from '../version.ts';
+import { guardedLookup, type AddressPolicy } from './ssrf.ts';
+
+export interface SendOptions {
+  timeoutMs: number;
+  policy: AddressPolicy;
+  maxRedirects: number;
+  /** Characters of the response body kept. */
+  responseChars: number;
+  /** Aborts the request (shutdown). */
+  signal?: AbortSignal;
+}
+
+export interface SendResult {
+  ok: boolean;
+  statusCode: number | null;
+  error: string | null;
+  latencyMs: number;
+  response: string | null;
+}
+
+const agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
+
+/**
+ * POSTs one signed webhook. Every hop (the URL and each redirect, at most `maxRedirects`) must be
+ * http(s) and resolve to an address the policy allows; the whole exchange has one deadline.
+ * Never throws: the outcome, with the start of the response body, is returned.
+ */
+export async function sendWebhook(target: string, body: string, headers: Record<string, string>, options: SendOptions): Promise<SendResult> {
+  const started = performance.now();
+  const deadline = AbortSignal.timeout(options.timeoutMs);
+  const signal = options.signal ? AbortSignal.any([deadline, options.signal]) : deadline;
+  const done = (partial: Omit<SendResult, 'latencyMs'>): SendResult => ({ ...partial, latencyMs: performance.now() - started });
+  let url = target;
+  for (let hop = 0; ; hop++) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      return done({ ok: false, statusCode: null, error: `invalid URL: ${url}`, response: null });
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      return done({ ok: false, statusCode: null, error: `refused: ${parsed.protocol} URLs are not allowed (http and https only)`, response: null });
+    }
+    const host = parsed.hostname.replace(/^\[|\]$/g, '');
+    if (isIP(host)) {
+      const reason = options.policy(host);
+      if (reason) return done({ ok: false, statusCode: null, error: `refused: ${reason}`, response: null });
+    }
+    let answer: { status: number; location: string | undefined; text: string };
+    try {
+      answer = await post(parsed, body, headers, options, signal);
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      const error = deadline.aborted ? `timed out after ${options.timeoutMs} ms` : e.message || String(err);
+      return done({ ok: false, statusCode: null, error, response: null });
+    }
+    if (answer.status >= 300 && answer.status < 400 && answer.location) {
+      if (hop >= options.maxRedirects) {
+        return done({ ok: false, statusCode: answer.status, error: `more than ${options.maxRedirects} redirects`, response: answer.text || null });
+      }
+      url = new URL(answer.location, parsed).toString();
+      continue;
+    }
+    const ok = answer.status >= 200 && answer.status < 300;
+    return done({ ok, statusCode: answer.status, error: ok ? null : `HTTP ${answer.status}`, response: answer.text || null });
+  }
+}
+
+function post(url: URL, body: string, headers: Record<string, string>, options: SendOptions, signal: AbortSignal) {
+  const transport = url.protocol === 'https:' ? https : http;
+  return new Promise<{ status: number; location: string | undefined; text: string }>((resolve, reject) => {
+    const req = transport.request(
+      url,
+      {
+        method: 'POST',
+        agent: agents[url.protocol as 'http:' | 'https:'],
+        lookup: guardedLookup(options.policy) as never,
+        signal,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          'user-agent': `Pulse-Webhooks/${VERSION}`,
+          ...headers,
+        },
+      },
+      (res) => {
+        const maxBytes = options.responseChars * 4;
+        const chunks: Buffer[] = [];
+        let bytes = 0;
+        const finish = () => {
+          const text = Buffer.concat(chunks).toString('utf8').slice(0, options.responseChars);
+          resolve({ status: res.statusCode ?? 0, location: res.headers.location, text });
+        };
+        res.on('data', (chunk: Buffer) => {
+          if (bytes >= maxBytes) return;
+          chunks.push(chunk.subarray(0, maxBytes - bytes));
+          bytes += chunk.length;
+          // Enough kept: the rest is not read (the socket is closed, not reused).
+          if (bytes >= maxBytes) {
+            res.destroy();
+            finish();
+          }
+        });
+        res.on('end', finish);
+        res.on('error', (err) => (bytes >= maxBytes ? finish() : reject(err)));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}

@@ -1,0 +1,160 @@
+import {
+  createWebhookBody,
+  patchWebhookBody,
+  PulseError,
+  WEBHOOK_LIMITS,
+  WEBHOOK_TEST_EVENT,
+  WEBHOOKS_ALLOW_PRIVATE_ENV,
+  type WebhookDeliveryInfo,
+  type WebhookEndpointInfo,
+} from '@pulse/protocol';
+import { nowIso } from '../ids.ts';
+import { parseInput } from '../rest/validation.ts';
+import type { Store } from '../store/index.ts';
+import type { WebhookEndpointRecord } from '../store/types.ts';
+import { newWebhookEndpointId, newWebhookEventId, newWebhookSecret } from './ids.ts';
+import { blockedAddressReason } from './ssrf.ts';
+
+/** Deliveries a listing shows at most. */
+export const DELIVERIES_SHOWN = 50;
+
+/** An endpoint without its secret: what lists and audit show. */
+export const endpointView = ({ secret: _secret, ...info }: WebhookEndpointRecord): WebhookEndpointInfo => info;
+
+/**
+ * Managing webhook endpoints (the panel and the CLI both go through here). Every change is
+ * announced on the control log, so every node's subscription cache follows it at once.
+ */
+export class WebhookService {
+  readonly #store: Store;
+  readonly #allowPrivate: boolean;
+  readonly #retryWindowMs: number;
+  readonly #onChanged: (envId: string) => void;
+
+  /** `onChanged`: this node's own subscription cache, told at once (other nodes follow the control log). */
+  constructor(store: Store, settings: { allowPrivate: boolean; retryWindowMs: number; onChanged?: (envId: string) => void }) {
+    this.#store = store;
+    this.#allowPrivate = settings.allowPrivate;
+    this.#retryWindowMs = settings.retryWindowMs;
+    this.#onChanged = settings.onChanged ?? (() => {});
+  }
+
+  /** Refuses at once what can never be delivered: a loopback or private IP (names are checked when sending). */
+  #checkUrl(url: string): void {
+    if (this.#allowPrivate) return;
+    const host = new URL(url).hostname.replace(/^\[|\]$/g, '').toLowerCase();
+    const reason = host === 'localhost' || host.endsWith('.localhost') ? `${host} is a loopback address` : blockedAddressReason(host);
+    if (reason && reason !== 'not an IP address') {
+      throw new PulseError('validation_failed', `url: refused: ${reason}; webhooks go to public addresses (${WEBHOOKS_ALLOW_PRIVATE_ENV}=1 allows private ones for local development)`);
+    }
+  }
+
+  async #changed(envId: string): Promise<void> {
+    this.#onChanged(envId);
+    await this.#store.appendControlEvent(envId, 'webhooks.changed', nowIso());
+  }
+
+  async #require(envId: string, endpointId: string): Promise<WebhookEndpointRecord> {
+    const found = await this.#store.getWebhookEndpoint(envId, endpointId);
+    if (!found) throw new PulseError('not_found', `No webhook endpoint "${endpointId}" in this environment.`);
+    return found;
+  }
+
+  async #requireEnvironment(envId: string): Promise<void> {
+    if (!(await this.#store.getEnvironment(envId))) throw new PulseError('environment_not_found');
+  }
+
+  /** Creates an endpoint; the secret is returned here and at rotation only. */
+  async add(envId: string, input: unknown): Promise<{ endpoint: WebhookEndpointInfo; secret: string }> {
+    const body = parseInput(createWebhookBody, input);
+    await this.#requireEnvironment(envId);
+    this.#checkUrl(body.url);
+    const existing = await this.#store.listWebhookEndpoints(envId);
+    if (existing.length >= WEBHOOK_LIMITS.endpointsPerEnvironment) {
+      throw new PulseError('validation_failed', `An environment has at most ${WEBHOOK_LIMITS.endpointsPerEnvironment} webhook endpoints; remove one first.`);
+    }
+    const secret = newWebhookSecret();
+    const created = await this.#store.createWebhookEndpoint(envId, {
+      id: newWebhookEndpointId(),
+      url: body.url,
+      description: body.description ?? '',
+      events: [...new Set(body.events ?? [])],
+      enabled: body.enabled ?? true,
+      secret,
+      createdAt: nowIso(),
+    });
+    await this.#changed(envId);
+    return { endpoint: endpointView(created), secret };
+  }
+
+  async list(envId: string): Promise<WebhookEndpointInfo[]> {
+    await this.#requireEnvironment(envId);
+    return (await this.#store.listWebhookEndpoints(envId)).map(endpointView);
+  }
+
+  async get(envId: string, endpointId: string): Promise<WebhookEndpointInfo> {
+    return endpointView(await this.#require(envId, endpointId));
+  }
+
+  async update(envId: string, endpointId: string, input: unknown): Promise<{ before: WebhookEndpointInfo; after: WebhookEndpointInfo }> {
+    const patch = parseInput(patchWebhookBody, input);
+    if (patch.url !== undefined) this.#checkUrl(patch.url);
+    const before = await this.#require(envId, endpointId);
+    const after = await this.#store.updateWebhookEndpoint(
+      envId,
+      endpointId,
+      { ...patch, ...(patch.events ? { events: [...new Set(patch.events)] } : {}) },
+      nowIso(),
+    );
+    if (!after) throw new PulseError('not_found', `No webhook endpoint "${endpointId}" in this environment.`);
+    await this.#changed(envId);
+    return { before: endpointView(before), after: endpointView(after) };
+  }
+
+  async remove(envId: string, endpointId: string): Promise<WebhookEndpointInfo> {
+    const before = await this.#require(envId, endpointId);
+    if (!(await this.#store.deleteWebhookEndpoint(envId, endpointId))) throw new PulseError('not_found', `No webhook endpoint "${endpointId}" in this environment.`);
+    await this.#changed(envId);
+    return endpointView(before);
+  }
+
+  /** A new secret takes effect at once: the next attempt of every delivery is signed with it. */
+  async rotateSecret(envId: string, endpointId: string): Promise<{ endpoint: WebhookEndpointInfo; secret: string }> {
+    await this.#require(envId, endpointId);
+    const secret = newWebhookSecret();
+    const after = await this.#store.updateWebhookEndpoint(envId, endpointId, { secret }, nowIso());
+    if (!after) throw new PulseError('not_found', `No webhook endpoint "${endpointId}" in this environment.`);
+    await this.#changed(envId);
+    return { endpoint: endpointView(after), secret };
+  }
+
+  /** Queues a `webhook.test` event for this endpoint only (delivered like any other, with retries). */
+  async sendTest(envId: string, endpointId: string): Promise<WebhookDeliveryInfo> {
+    const endpoint = await this.#require(envId, endpointId);
+    const at = nowIso();
+    const id = newWebhookEventId();
+    const payload = JSON.stringify({
+      type: WEBHOOK_TEST_EVENT,
+      timestamp: at,
+      data: { environmentId: envId, endpointId: endpoint.id, message: 'A test event from Pulse: your endpoint receives and verifies webhooks.' },
+    });
+    return this.#store.enqueueWebhookDelivery(envId, endpoint.id, { id, type: WEBHOOK_TEST_EVENT, payload, createdAt: at }, this.#giveUpAt(at));
+  }
+
+  async deliveries(envId: string, endpointId: string, limit = DELIVERIES_SHOWN): Promise<WebhookDeliveryInfo[]> {
+    await this.#require(envId, endpointId);
+    return this.#store.listWebhookDeliveries(envId, endpointId, Math.min(Math.max(1, limit), 200));
+  }
+
+  /** Sends a delivery again (same event id), with a fresh retry window. */
+  async resend(envId: string, deliveryId: string): Promise<WebhookDeliveryInfo> {
+    const at = nowIso();
+    const delivery = await this.#store.resendWebhookDelivery(envId, deliveryId, at, this.#giveUpAt(at));
+    if (!delivery) throw new PulseError('not_found', `No webhook delivery "${deliveryId}" in this environment.`);
+    return delivery;
+  }
+
+  #giveUpAt(at: string): string {
+    return new Date(Date.parse(at) + this.#retryWindowMs).toISOString();
+  }
+}

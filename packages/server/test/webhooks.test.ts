@@ -1,0 +1,315 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WEBHOOK_EVENT_TYPES, webhookDataSchemas, type WebhookEventType } from '@pulse/protocol';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { optionsFromEnv } from '../src/options.ts';
+import { WebhookService } from '../src/webhooks/service.ts';
+import { sendWebhook } from '../src/webhooks/send.ts';
+import { blockedAddressReason, defaultAddressPolicy } from '../src/webhooks/ssrf.ts';
+import { signWebhook } from '../src/webhooks/signing.ts';
+import { retryDelayMs } from '../src/webhooks/settings.ts';
+import { sleep, waitFor } from './helpers/clients.ts';
+import { WebhookReceiver } from './helpers/receivers.ts';
+import { startTestServer, type TestServer } from './helpers/server.ts';
+
+const fastRetries = optionsFromEnv({
+  PULSE_WEBHOOKS_ALLOW_PRIVATE: '1',
+  PULSE_WEBHOOKS_RETRY_BASE_MS: '100',
+  PULSE_WEBHOOKS_RETRY_MAX_MS: '400',
+  PULSE_WEBHOOKS_TIMEOUT_MS: '1000',
+}).webhooks!;
+
+describe('webhooks: signing', () => {
+  it('signs exactly as the standardwebhooks package verifies', () => {
+    const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+    const body = '{"type":"comment.created"}';
+    const ts = Math.floor(Date.now() / 1000);
+    const signature = signWebhook(secret, 'msg_1', ts, body);
+    expect(signature).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
+    const verified = new Webhook(secret).verify(body, { 'webhook-id': 'msg_1', 'webhook-timestamp': String(ts), 'webhook-signature': signature });
+    expect(verified).toEqual({ type: 'comment.created' });
+    expect(() =>
+      new Webhook(secret).verify(body + ' ', { 'webhook-id': 'msg_1', 'webhook-timestamp': String(ts), 'webhook-signature': signature }),
+    ).toThrow();
+  });
+
+  it('backs off exponentially with jitter, capped', () => {
+    const s = { firstRetryDelayMs: 30_000, maxRetryDelayMs: 6 * 3600_000 };
+    expect(retryDelayMs(1, s, () => 0.5)).toBe(30_000);
+    expect(retryDelayMs(2, s, () => 0.5)).toBe(120_000);
+    expect(retryDelayMs(3, s, () => 0.5)).toBe(480_000);
+    expect(retryDelayMs(20, s, () => 0.5)).toBe(6 * 3600_000);
+    expect(retryDelayMs(1, s, () => 0)).toBe(22_500);
+    expect(retryDelayMs(1, s, () => 0.999)).toBeLessThan(37_500);
+    // About a day of attempts before the window closes.
+    let total = 0;
+    let n = 0;
+    while (total < 24 * 3600_000) total += retryDelayMs(++n, s, () => 0.5);
+    expect(n).toBeGreaterThanOrEqual(7);
+    expect(n).toBeLessThanOrEqual(10);
+  });
+});
+
+describe('webhooks: SSRF guard', () => {
+  it('refuses loopback, private, link-local, metadata and mapped addresses; allows public ones', () => {
+    for (const ip of ['127.0.0.1', '10.1.2.3', '172.20.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', 'fe80::1', 'fd00:ec2::254', '::ffff:127.0.0.1', '[::1]']) {
+      expect(blockedAddressReason(ip), ip).toBeDefined();
+    }
+    for (const ip of ['8.8.8.8', '1.1.1.1', '2606:4700:4700::1111', '172.32.0.1']) expect(blockedAddressReason(ip), ip).toBeUndefined();
+  });
+
+  const send = (url: string) =>
+    sendWebhook(url, '{}', {}, { timeoutMs: 2000, policy: defaultAddressPolicy, maxRedirects: 3, responseChars: 100 });
+
+  it('refuses an IP literal and a name that resolves to loopback, before connecting', async () => {
+    let hits = 0;
+    const server = createServer((_req, res) => {
+      hits++;
+      res.end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const literal = await send(`http://127.0.0.1:${port}/`);
+      expect(literal.ok).toBe(false);
+      expect(literal.error).toMatch(/refused: 127\.0\.0\.1 is a loopback address/);
+      const named = await send(`http://localhost:${port}/`);
+      expect(named.ok).toBe(false);
+      expect(named.error).toMatch(/refused: localhost resolves to .* loopback address/);
+      const metadata = await send('http://169.254.169.254/latest/meta-data/');
+      expect(metadata.error).toMatch(/link-local \(cloud metadata\)/);
+      const ftp = await send('ftp://example.com/');
+      expect(ftp.error).toMatch(/http and https only/);
+      expect(hits).toBe(0);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('checks every redirect target like the first URL', async () => {
+    let hits = 0;
+    const redirector = createServer((_req, res) => {
+      hits++;
+      res.writeHead(307, { location: 'http://169.254.169.254/latest/meta-data/iam' }).end();
+    });
+    await new Promise<void>((r) => redirector.listen(0, '127.0.0.1', () => r()));
+    const port = (redirector.address() as AddressInfo).port;
+    try {
+      // The first hop is allowed by this policy (loopback), the redirect's target is not.
+      const onlyMetadataBlocked = (ip: string) => (ip.startsWith('169.254.') ? `${ip} is a link-local (cloud metadata) address` : undefined);
+      const result = await sendWebhook(`http://127.0.0.1:${port}/`, '{}', {}, { timeoutMs: 2000, policy: onlyMetadataBlocked, maxRedirects: 3, responseChars: 100 });
+      expect(hits).toBe(1);
+      expect(result.ok).toBe(false);
+      expect(result.error).toMatch(/refused: 169\.254\.169\.254 is a link-local/);
+    } finally {
+      redirector.close();
+    }
+  });
+
+  it('refuses to add an endpoint on a private address unless PULSE_WEBHOOKS_ALLOW_PRIVATE=1', async () => {
+    const t = await startTestServer('sqlite');
+    try {
+      const strict = t.server.ctx.webhooks;
+      for (const url of ['http://127.0.0.1:9/x', 'http://localhost:9/x', 'http://[::1]/x', 'http://169.254.169.254/', 'http://10.0.0.8/']) {
+        await expect(strict.add(t.envId, { url }), url).rejects.toMatchObject({ code: 'validation_failed' });
+      }
+      await expect(strict.add(t.envId, { url: 'ftp://example.com/' })).rejects.toMatchObject({ code: 'validation_failed' });
+      await expect(strict.add(t.envId, { url: 'https://user:pw@example.com/' })).rejects.toMatchObject({ code: 'validation_failed' });
+      await expect(strict.add(t.envId, { url: 'https://example.com/', events: ['comment.nope'] })).rejects.toMatchObject({ code: 'validation_failed' });
+      const ok = await strict.add(t.envId, { url: 'https://hooks.example.com/pulse', events: ['comment.created'] });
+      expect(ok.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+      const lenient = new WebhookService(t.server.ctx.store, { allowPrivate: true, retryWindowMs: 60_000 });
+      await expect(lenient.add(t.envId, { url: 'http://127.0.0.1:9/x' })).resolves.toBeDefined();
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('webhooks: delivery', () => {
+  let t: TestServer;
+  let receiver: WebhookReceiver;
+  let service: WebhookService;
+  const api = async (method: string, path: string, body?: unknown) => {
+    const res = await t.api(method, path, body);
+    expect(res.status, `${method} ${path}: ${JSON.stringify(res.body)}`).toBeLessThan(300);
+    return res;
+  };
+
+  beforeAll(async () => {
+    t = await startTestServer('sqlite', { webhooks: fastRetries });
+    service = t.server.ctx.webhooks;
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+  afterEach(async () => {
+    await receiver?.stop();
+    for (const e of await service.list(t.envId)) await service.remove(t.envId, e.id);
+  });
+
+  async function subscribe(events?: WebhookEventType[]) {
+    receiver = await new WebhookReceiver().start();
+    const { endpoint, secret } = await service.add(t.envId, { url: receiver.url, ...(events ? { events } : {}) });
+    receiver.secret = secret;
+    return endpoint;
+  }
+
+  it('delivers every event type, signed, with the object as the REST API returns it', async () => {
+    await subscribe();
+    await api('PUT', '/api/v1/users/ann', { name: 'Ann' });
+    await api('PUT', '/api/v1/users/bob', { name: 'Bob' });
+    const room = `room-${Date.now()}`;
+    const thread = (await api('POST', `/api/v1/rooms/${room}/threads`, { userId: 'ann', body: 'Hello <b>Bob</b>', mentions: ['bob'] })).body.thread;
+    const comment = (await api('POST', `/api/v1/threads/${thread.id}/comments`, { userId: 'bob', body: 'Hi Ann' })).body.comment;
+    await api('PATCH', `/api/v1/comments/${comment.id}`, { body: 'Hi Ann!' });
+    const reaction = (await api('POST', `/api/v1/comments/${comment.id}/reactions`, { userId: 'ann', emoji: '👍' })).body.reaction;
+    await api('DELETE', `/api/v1/reactions/${reaction.id}`);
+    await api('PATCH', `/api/v1/threads/${thread.id}`, { resolved: true });
+    await api('PATCH', `/api/v1/threads/${thread.id}`, { resolved: false });
+    await api('DELETE', `/api/v1/comments/${comment.id}`);
+    await api('DELETE', `/api/v1/threads/${thread.id}`);
+
+    await waitFor(() => WEBHOOK_EVENT_TYPES.every((type) => receiver.ofType(type).length > 0), 10_000, 'every event type');
+    expect(receiver.rejected).toBe(0);
+    for (const type of WEBHOOK_EVENT_TYPES) {
+      for (const r of receiver.ofType(type)) {
+        const parsed = webhookDataSchemas[type].safeParse(r.payload.data);
+        expect(parsed.success, `${type}: ${JSON.stringify(parsed.error?.issues)}`).toBe(true);
+        expect(r.id).toMatch(/^msg_[0-9a-f]{24}$/);
+        expect(r.payload.data.environmentId).toBe(t.envId);
+        expect(r.payload.data.roomId).toBe(room);
+      }
+    }
+    const created = receiver.ofType('thread.created')[0]!.payload.data;
+    expect(created.thread).toEqual(thread);
+    expect(created.thread.comments[0].body).toBe('Hello <b>Bob</b>');
+    expect(created.actor).toEqual({ type: 'backend' });
+    const mention = receiver.ofType('notification.created').find((r) => r.payload.data.notification.kind === 'mention')!.payload.data;
+    expect(mention.recipientId).toBe('bob');
+    expect(mention.notification.roomId).toBe(room);
+    const reply = receiver.ofType('notification.created').find((r) => r.payload.data.notification.kind === 'reply')!.payload.data;
+    expect(reply.recipientId).toBe('ann');
+    expect(receiver.ofType('comment.edited')[0]!.payload.data.comment.body).toBe('Hi Ann!');
+    expect(receiver.ofType('comment.deleted')[0]!.payload.data).toMatchObject({ commentId: comment.id, threadDeleted: false });
+    expect(receiver.ofType('reaction.added')[0]!.payload.data.reaction).toMatchObject({ emoji: '👍', userId: 'ann', targetId: comment.id });
+    expect(receiver.ofType('thread.deleted')[0]!.payload.data.thread.id).toBe(thread.id);
+    expect(receiver.ofType('room.created')[0]!.payload.data.room).toMatchObject({ id: room, environmentId: t.envId });
+    // Each event once, each with its own id.
+    const ids = receiver.received.map((r) => r.id);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('sends only the subscribed types, and nothing while the endpoint is disabled', async () => {
+    const endpoint = await subscribe(['comment.created']);
+    await api('PUT', '/api/v1/users/ann', { name: 'Ann' });
+    const thread = (await api('POST', `/api/v1/rooms/filter-${Date.now()}/threads`, { userId: 'ann', body: 'one' })).body.thread;
+    await api('POST', `/api/v1/threads/${thread.id}/comments`, { userId: 'ann', body: 'two' });
+    await waitFor(() => receiver.received.length >= 1, 5000);
+    await sleep(300);
+    expect(receiver.received.map((r) => r.payload.type)).toEqual(['comment.created']);
+    await service.update(t.envId, endpoint.id, { enabled: false });
+    await sleep(400);
+    await api('POST', `/api/v1/threads/${thread.id}/comments`, { userId: 'ann', body: 'three' });
+    await sleep(700);
+    expect(receiver.received).toHaveLength(1);
+  });
+
+  it('retries a failing receiver with the same webhook-id until it answers 2xx', async () => {
+    const endpoint = await subscribe(['comment.created']);
+    receiver.mode = { kind: 'fail', status: 503 };
+    await api('PUT', '/api/v1/users/ann', { name: 'Ann' });
+    const thread = (await api('POST', `/api/v1/rooms/retry-${Date.now()}/threads`, { userId: 'ann', body: 'one' })).body.thread;
+    for (let i = 0; i < 5; i++) await api('POST', `/api/v1/threads/${thread.id}/comments`, { userId: 'ann', body: `c${i}` });
+    await waitFor(() => receiver.requests >= 10, 8000, 'failed attempts');
+    let deliveries = await service.deliveries(t.envId, endpoint.id);
+    expect(deliveries.every((d) => d.status === 'pending')).toBe(true);
+    expect(deliveries.some((d) => d.attempts >= 2 && d.lastStatusCode === 503 && d.lastResponse === 'failing on purpose (503)')).toBe(true);
+    expect((await service.get(t.envId, endpoint.id)).failingSince).not.toBeNull();
+    receiver.mode = { kind: 'ok' };
+    await waitFor(() => receiver.received.length >= 5, 8000, 'deliveries after recovery');
+    deliveries = await service.deliveries(t.envId, endpoint.id);
+    expect(deliveries.map((d) => d.status)).toEqual(Array(5).fill('succeeded'));
+    expect(new Set(receiver.received.map((r) => r.id))).toEqual(new Set(deliveries.map((d) => d.eventId)));
+    expect((await service.get(t.envId, endpoint.id)).failingSince).toBeNull();
+  });
+
+  it('times out a hung receiver, and resend / send-test deliver again', async () => {
+    const endpoint = await subscribe(['comment.created']);
+    receiver.mode = { kind: 'hang' };
+    const test = await service.sendTest(t.envId, endpoint.id);
+    await waitFor(async () => (await service.deliveries(t.envId, endpoint.id))[0]?.lastError?.includes('timed out'), 5000, 'a timeout');
+    receiver.mode = { kind: 'ok' };
+    await waitFor(() => receiver.ofType('webhook.test').length === 1, 5000, 'the test event');
+    expect(receiver.received[0]!.id).toBe(test.eventId);
+    await waitFor(async () => (await service.deliveries(t.envId, endpoint.id))[0]?.status === 'succeeded', 5000, 'the attempt recorded');
+    expect(await service.resend(t.envId, test.id)).toMatchObject({ status: 'pending', eventId: test.eventId });
+    await waitFor(() => receiver.ofType('webhook.test').length === 2, 5000, 'the resent event');
+    expect(receiver.received[1]!.id).toBe(test.eventId);
+  });
+
+  it('marks a delivery failed when its retry window is over', async () => {
+    const short = await startTestServer('sqlite', { webhooks: { ...fastRetries, retryWindowMs: 1500 } });
+    const r = await new WebhookReceiver().start();
+    try {
+      const svc = short.server.ctx.webhooks;
+      const { endpoint, secret } = await svc.add(short.envId, { url: r.url });
+      r.secret = secret;
+      r.mode = { kind: 'fail', status: 500 };
+      await svc.sendTest(short.envId, endpoint.id);
+      const [failed] = await waitFor(async () => {
+        const list = await svc.deliveries(short.envId, endpoint.id);
+        return list[0]?.status === 'failed' && list;
+      }, 6000, 'a failed delivery');
+      expect(failed).toMatchObject({ status: 'failed', lastStatusCode: 500, nextAttemptAt: null });
+      expect(failed!.attempts).toBeGreaterThanOrEqual(3);
+    } finally {
+      await r.stop();
+      await short.close();
+    }
+  });
+
+  it('disables an endpoint that keeps failing, saying why; enabling it clears the reason', async () => {
+    const short = await startTestServer('sqlite', { webhooks: { ...fastRetries, disableAfterFailingMs: 200 } });
+    const r = await new WebhookReceiver().start();
+    try {
+      const svc = short.server.ctx.webhooks;
+      const { endpoint, secret } = await svc.add(short.envId, { url: r.url });
+      r.secret = secret;
+      r.mode = { kind: 'fail', status: 500 };
+      await svc.sendTest(short.envId, endpoint.id);
+      const after = await waitFor(async () => {
+        const e = await svc.get(short.envId, endpoint.id);
+        return !e.enabled && e;
+      }, 6000, 'the endpoint disabled');
+      expect(after.disabledReason).toMatch(/every delivery has failed since .*HTTP 500/);
+      // Its pending delivery waits, and resumes once the endpoint is enabled again.
+      expect((await svc.deliveries(short.envId, endpoint.id))[0]!.status).toBe('pending');
+      r.mode = { kind: 'ok' };
+      const { after: enabled } = await svc.update(short.envId, endpoint.id, { enabled: true });
+      expect(enabled).toMatchObject({ enabled: true, disabledReason: null, failingSince: null });
+      await waitFor(() => r.received.length === 1, 5000, 'the delivery after enabling');
+    } finally {
+      await r.stop();
+      await short.close();
+    }
+  });
+
+  it('follows a redirect to an allowed target', async () => {
+    await subscribe(['comment.created']);
+    const target = await new WebhookReceiver().start();
+    try {
+      const endpoint = (await service.list(t.envId))[0]!;
+      const { secret } = await service.rotateSecret(t.envId, endpoint.id);
+      receiver.secret = secret;
+      target.secret = secret;
+      receiver.mode = { kind: 'redirect', location: target.url };
+      await service.sendTest(t.envId, endpoint.id);
+      await waitFor(() => target.received.length === 1, 5000, 'the redirected delivery');
+      expect(receiver.received).toHaveLength(0);
+    } finally {
+      await target.stop();
+    }
+  });
+});
