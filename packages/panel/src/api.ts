@@ -4,140 +4,47 @@
  * the session is gone.
  */
 
-export type Role = 'admin' | 'member';
+import type {
+  AdminAccount,
+  AdminApiKey,
+  AdminAuditEntry,
+  AdminCommentRow,
+  AdminConfigValue,
+  AdminDayStats,
+  AdminEnvironment,
+  AdminEnvironmentCounts,
+  AdminKeyPair,
+  AdminPage,
+  AdminRole,
+  AdminRoomRow,
+  AdminThreadRow,
+  AdminUserRow,
+  Attachment,
+  EnvConfigField,
+  EnvConfigGroup,
+  Reaction,
+} from '@pulse/protocol/lite';
 
-export interface Admin {
-  id: string;
-  email: string;
-  name: string;
-  role: Role;
-  createdAt: string;
-}
-
-export interface Counts {
-  rooms: number;
-  threads: number;
-  users: number;
-  comments: number;
-}
-
-export interface Environment {
-  id: string;
-  name: string;
-  createdAt: string;
-  counts: Counts;
-}
-
-export interface ApiKey {
-  id: string;
-  kind: 'publishable' | 'secret';
-  prefix: string;
-  value: string | null;
-  createdAt: string;
-  revokedAt: string | null;
-  status: 'active' | 'revoked';
-}
-
-export interface KeyPair {
-  publishableKey: string;
-  secretKey: string;
-}
-
-export type ConfigValue = boolean | number;
+// The admin API's response types live in @pulse/protocol (one source of truth); the panel's
+// short names for them:
+export type Role = AdminRole;
+export type Admin = AdminAccount;
+export type Counts = AdminEnvironmentCounts;
+export type Environment = AdminEnvironment;
+export type ApiKey = AdminApiKey;
+export type KeyPair = AdminKeyPair;
+export type ConfigValue = AdminConfigValue;
 export type Config = Record<string, ConfigValue>;
-
-export interface ConfigField {
-  key: string;
-  label: string;
-  kind: 'boolean' | 'number';
-  description: string;
-  min?: number;
-  max?: number;
-  unit?: string;
-}
-
-export interface ConfigGroup {
-  name: string;
-  fields: ConfigField[];
-}
-
-export interface Paged<T> {
-  items: T[];
-  page: number;
-  pageSize: number;
-  total: number;
-  totalPages: number;
-}
-
-export interface AuditEntry {
-  id: string;
-  environmentId: string | null;
-  actorId: string | null;
-  actorName: string;
-  actorEmail: string | null;
-  action: string;
-  detail: string | null;
-  createdAt: string;
-}
-
-export interface DayStats {
-  day: string;
-  comments: number;
-  activeUsers: number;
-}
-
-export interface RoomRow {
-  id: string;
-  createdAt: string;
-  threads: number;
-  comments: number;
-}
-
-export interface ThreadRow {
-  id: string;
-  roomId: string;
-  resolved: boolean;
-  createdAt: string;
-  updatedAt: string;
-  comments: number;
-  firstComment: { body: string; userId: string } | null;
-}
-
-export interface Reaction {
-  id: string;
-  userId: string;
-  emoji: string;
-}
-
-export interface Attachment {
-  id: string;
-  type: 'image' | 'audio' | 'video';
-  filename: string;
-  mimeType: string;
-  sizeBytes: number;
-  url: string;
-  thumbnailUrl?: string;
-}
-
-export interface CommentRow {
-  id: string;
-  threadId: string;
-  body: string;
-  createdAt: string;
-  editedAt: string | null;
-  author: { externalId: string; name: string | null; avatar: string | null; color: string | null };
-  reactions: Reaction[];
-  attachments: Attachment[];
-}
-
-export interface UserRow {
-  externalId: string;
-  name: string;
-  avatar: string | null;
-  color: string;
-  comments: number;
-  firstSeen: string;
-}
+export type ConfigField = EnvConfigField;
+export type ConfigGroup = EnvConfigGroup;
+export type Paged<T> = AdminPage<T>;
+export type AuditEntry = AdminAuditEntry;
+export type DayStats = AdminDayStats;
+export type RoomRow = AdminRoomRow;
+export type ThreadRow = AdminThreadRow;
+export type { Attachment, Reaction };
+export type CommentRow = AdminCommentRow;
+export type UserRow = AdminUserRow;
 
 export class ApiError extends Error {
   readonly status: number;

@@ -8,17 +8,8 @@ export const formatDateTime = (iso: string) => dateTime.format(new Date(iso));
 export const formatDate = (iso: string) => dateOnly.format(new Date(iso));
 export const formatNumber = (n: number) => number.format(n);
 
-export function formatRelative(iso: string, now = Date.now()): string {
-  const s = Math.round((now - Date.parse(iso)) / 1000);
-  if (s < 45) return 'just now';
-  const m = Math.round(s / 60);
-  if (m < 60) return `${m} min ago`;
-  const h = Math.round(m / 60);
-  if (h < 24) return `${h} h ago`;
-  const d = Math.round(h / 24);
-  if (d < 30) return `${d} day${d === 1 ? '' : 's'} ago`;
-  return formatDate(iso);
-}
+/** "5 min ago", "2 days ago", then a date: the same words as the widget's. */
+export { relativeTime as formatRelative } from '@pulse/protocol/lite';
 
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;

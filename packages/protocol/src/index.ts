@@ -14,3 +14,5 @@ export * from './messages.ts';
 export * from './media.ts';
 export * from './webhooks.ts';
 export * from './p2p.ts';
+export type * from './admin-api.ts';
+export * from './format.ts';

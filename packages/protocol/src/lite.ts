@@ -5,11 +5,13 @@
 export * from './close-codes.ts';
 export * from './config-defaults.ts';
 export * from './errors.ts';
+export * from './format.ts';
 export * from './limits.ts';
 export * from './media.ts';
 export * from './palette.ts';
 export * from './timing.ts';
 export * from './p2p-limits.ts';
+export type * from './admin-api.ts';
 export type * from './config.ts';
 export type * from './events.ts';
 export type * from './fields.ts';

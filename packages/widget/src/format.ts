@@ -1,15 +1,5 @@
-/** "just now", "5 min ago", "3 h ago", "2 d ago", then a date. */
-export function relativeTime(iso: string, now = Date.now()): string {
-  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
-  if (s < 45) return 'just now';
-  const m = Math.round(s / 60);
-  if (m < 60) return `${m} min ago`;
-  const h = Math.round(m / 60);
-  if (h < 24) return `${h} h ago`;
-  const d = Math.round(h / 24);
-  if (d < 7) return `${d} d ago`;
-  return new Date(iso).toLocaleDateString();
-}
+/** "just now", "5 min ago", "3 h ago", "2 days ago", then a date: the same words as the panel's. */
+export { relativeTime } from '@pulse/protocol/lite';
 
 export function initials(name: string): string {
   const parts = name.trim().split(/\s+/).filter(Boolean);
