@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashKey } from '../src/ids.ts';
 import type { Store } from '../src/store/index.ts';
 import type { NewKey } from '../src/store/types.ts';
+import { FileLinks } from '../src/files/links.ts';
 
 /** One suite, run against every Store driver: the invariants written on the Store interface. */
 export function describeStoreConformance(name: string, open: () => Promise<{ store: Store; cleanup: () => Promise<void> }>) {
@@ -474,6 +475,113 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(await store.deleteSharedState(e, 'r1')).toBe(true);
       expect(await store.deleteSharedState(e, 'r1')).toBe(false);
       expect(await store.listSharedState(e, 10)).toEqual([]);
+    });
+
+    it('keeps webhook endpoints per environment and records outbox events only with a committed change', async () => {
+      const e = await env('env_wh');
+      const created = await store.createWebhookEndpoint(e, { id: 'wh_1', url: 'https://a.example/h', description: 'A', events: ['comment.created'], enabled: true, secret: 'whsec_AAAA', createdAt: at() });
+      await store.createWebhookEndpoint(e, { id: 'wh_2', url: 'https://b.example/h', description: '', events: [], enabled: true, secret: 'whsec_BBBB', createdAt: at(1) });
+      await store.createWebhookEndpoint(e, { id: 'wh_3', url: 'https://c.example/h', description: '', events: [], enabled: false, secret: 'whsec_CCCC', createdAt: at(2) });
+      expect(created).toMatchObject({ id: 'wh_1', events: ['comment.created'], enabled: true, disabledReason: null, secretPrefix: 'whsec_AAAA' });
+      expect((await store.listWebhookEndpoints(e)).map((x) => x.id)).toEqual(['wh_1', 'wh_2', 'wh_3']);
+      expect(await store.getWebhookEndpoint('env_a', 'wh_1')).toBeUndefined();
+      expect(await store.updateWebhookEndpoint('env_a', 'wh_1', { enabled: false }, at())).toBeUndefined();
+      expect(await store.deleteWebhookEndpoint('env_a', 'wh_1')).toBe(false);
+
+      const links = new FileLinks();
+      const intent = (id: string, type: 'thread.created' | 'comment.created', subject: { kind: 'threadWithComments' | 'comment'; id: string }) => ({
+        id,
+        type,
+        actor: { type: 'backend' as const },
+        occurredAt: at(10),
+        subject,
+        data: {},
+        links,
+      });
+      await store.createThread(e, { id: 'wh-t1', roomId: 'wh-room', position: null, createdBy: 'alice', createdAt: at(10) }, { id: 'wh-t1-c1', userId: 'alice', body: 'hi', mentions: [], createdAt: at(10) }, {
+        webhooks: [intent('msg_t1', 'thread.created', { kind: 'threadWithComments', id: 'wh-t1' })],
+      });
+      // A change that fails (duplicate id) records nothing.
+      await expect(
+        store.createComment(e, { id: 'wh-t1-c1', threadId: 'wh-t1', userId: 'bob', body: 'dup', mentions: [], createdAt: at(11) }, { webhooks: [intent('msg_dup', 'comment.created', { kind: 'comment', id: 'wh-t1-c1' })] }),
+      ).rejects.toThrow();
+      await store.createComment(e, { id: 'wh-c2', threadId: 'wh-t1', userId: 'bob', body: 'two', mentions: [], createdAt: at(12) }, { webhooks: [intent('msg_c2', 'comment.created', { kind: 'comment', id: 'wh-c2' })] });
+
+      // room.created and thread.created go to wh_2 (every type); comment.created to wh_1 and wh_2; none to the disabled wh_3.
+      expect(await store.dispatchWebhookEvents(100, at(20), 3600_000)).toBe(3);
+      expect(await store.dispatchWebhookEvents(100, at(20), 3600_000)).toBe(0);
+      const claimed = await store.claimWebhookDeliveries(at(20), at(60_020), { total: 10, perEndpoint: 10 }, []);
+      expect(claimed.map((c) => `${c.endpointId}:${c.eventType}:${c.eventType === 'room.created' ? '*' : c.eventId}`).sort()).toEqual([
+        'wh_1:comment.created:msg_c2',
+        'wh_2:comment.created:msg_c2',
+        'wh_2:room.created:*',
+        'wh_2:thread.created:msg_t1',
+      ]);
+      const room = JSON.parse(claimed.find((c) => c.eventType === 'room.created')!.payload);
+      expect(room.data).toMatchObject({ roomId: 'wh-room', room: { id: 'wh-room', environmentId: e } });
+      const t1 = JSON.parse(claimed.find((c) => c.eventId === 'msg_t1')!.payload);
+      expect(t1).toMatchObject({ type: 'thread.created', timestamp: at(10), data: { environmentId: e, roomId: 'wh-room', actor: { type: 'backend' } } });
+      // The object as it was right after the change (the second comment came later).
+      const now = (await store.getThreadWithComments(e, 'wh-t1'))!;
+      expect(t1.data.thread).toEqual({ ...now, updatedAt: at(10), comments: now.comments.slice(0, 1) });
+      expect(claimed.find((c) => c.eventId === 'msg_c2')!.secret).toMatch(/^whsec_/);
+      // Claimed deliveries are not claimed again until their lease ends.
+      expect(await store.claimWebhookDeliveries(at(21), at(60_021), { total: 10, perEndpoint: 10 }, [])).toEqual([]);
+      expect((await store.claimWebhookDeliveries(at(60_030), at(120_000), { total: 10, perEndpoint: 10 }, ['wh_2'])).map((c) => c.endpointId)).toEqual(['wh_1']);
+
+      const d1 = claimed.find((c) => c.endpointId === 'wh_1')!;
+      const failed = { at: at(30), succeeded: false, statusCode: 500, error: 'HTTP 500', latencyMs: 12, response: 'nope', disableIfFailingSince: at(0) };
+      expect(await store.finishWebhookAttempt(d1.id, { ...failed, nextAttemptAt: at(40) })).toEqual({ endpointDisabled: false });
+      expect((await store.getWebhookEndpoint(e, 'wh_1'))!.failingSince).toBe(at(30));
+      let [listed] = await store.listWebhookDeliveries(e, 'wh_1', 10);
+      expect(listed).toMatchObject({ status: 'pending', attempts: 1, nextAttemptAt: at(40), lastStatusCode: 500, lastResponse: 'nope', lastLatencyMs: 12 });
+      // Failing since before the cutoff: the endpoint is disabled, with the reason.
+      await store.claimWebhookDeliveries(at(130_000), at(190_000), { total: 10, perEndpoint: 10 }, []);
+      expect(await store.finishWebhookAttempt(d1.id, { ...failed, at: at(50), nextAttemptAt: null, disableIfFailingSince: at(40) })).toEqual({ endpointDisabled: true });
+      const disabled = (await store.getWebhookEndpoint(e, 'wh_1'))!;
+      expect(disabled.enabled).toBe(false);
+      expect(disabled.disabledReason).toMatch(/HTTP 500/);
+      [listed] = await store.listWebhookDeliveries(e, 'wh_1', 10);
+      expect(listed).toMatchObject({ status: 'failed', attempts: 2, nextAttemptAt: null });
+      // Resend: pending again, same event.
+      expect(await store.resendWebhookDelivery(e, d1.id, at(60), at(3600_000))).toMatchObject({ status: 'pending', eventId: 'msg_c2' });
+      expect(await store.resendWebhookDelivery('env_a', d1.id, at(60), at(3600_000))).toBeUndefined();
+      // A success clears the failure streak; enabling clears the reason.
+      const enabled = await store.updateWebhookEndpoint(e, 'wh_1', { enabled: true }, at(70));
+      expect(enabled).toMatchObject({ enabled: true, disabledReason: null, failingSince: null });
+      const d2 = claimed.find((c) => c.endpointId === 'wh_2' && c.eventId === 'msg_c2')!;
+      await store.finishWebhookAttempt(d2.id, { ...failed, succeeded: true, statusCode: 204, error: null, nextAttemptAt: null });
+      expect((await store.listWebhookDeliveries(e, 'wh_2', 10)).find((d) => d.id === d2.id)).toMatchObject({ status: 'succeeded', attempts: 1 });
+
+      // A test event for one endpoint.
+      const test = await store.enqueueWebhookDelivery(e, 'wh_3', { id: 'msg_test', type: 'webhook.test', payload: '{}', createdAt: at(80) }, at(3600_000));
+      expect(test).toMatchObject({ endpointId: 'wh_3', eventId: 'msg_test', status: 'pending' });
+      // Removing an endpoint removes its deliveries.
+      expect(await store.deleteWebhookEndpoint(e, 'wh_3')).toBe(true);
+      expect(await store.getWebhookEndpoint(e, 'wh_3')).toBeUndefined();
+      // Old finished deliveries and their events are pruned; pending ones stay.
+      await store.pruneWebhooks(at(10 * 86_400_000));
+      expect((await store.listWebhookDeliveries(e, 'wh_2', 10)).map((d) => d.status)).toEqual(['pending', 'pending']);
+    });
+
+    it('hands each due webhook delivery to one claimer at a time, a few per endpoint', async () => {
+      const e = await env('env_wh2');
+      await store.createWebhookEndpoint(e, { id: 'wh_c1', url: 'https://a.example/h', description: '', events: [], enabled: true, secret: 'whsec_AAAA', createdAt: at() });
+      await store.createWebhookEndpoint(e, { id: 'wh_c2', url: 'https://b.example/h', description: '', events: [], enabled: true, secret: 'whsec_BBBB', createdAt: at() });
+      for (let i = 0; i < 12; i++) {
+        await store.enqueueWebhookDelivery(e, i < 10 ? 'wh_c1' : 'wh_c2', { id: `msg_cc${i}`, type: 'webhook.test', payload: '{}', createdAt: at(i) }, at(3600_000));
+      }
+      // One endpoint's backlog does not crowd out the other.
+      const few = await store.claimWebhookDeliveries(at(100), at(60_000), { total: 4, perEndpoint: 2 }, []);
+      expect(few.filter((c) => c.endpointId === 'wh_c2')).toHaveLength(2);
+      await store.releaseWebhookClaims(few.map((c) => c.id));
+      const claims = await Promise.all(Array.from({ length: 4 }, () => store.claimWebhookDeliveries(at(100), at(60_000), { total: 12, perEndpoint: 12 }, [])));
+      const ids = claims.flat().map((c) => c.id);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(claims.flat().filter((c) => c.environmentId === e)).toHaveLength(12);
+      await store.releaseWebhookClaims('all');
+      const again = await store.claimWebhookDeliveries(at(100), at(60_000), { total: 50, perEndpoint: 50 }, []);
+      expect(again.filter((c) => c.environmentId === e)).toHaveLength(12);
     });
   });
 }
