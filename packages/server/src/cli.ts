@@ -5,6 +5,7 @@ import { hashPassword } from './auth/passwords.ts';
 import { newAdminId, nowIso } from './ids.ts';
 import { runClusterCheck } from './cluster-check.ts';
 import { audit, describeChanges } from './panel-api/audit.ts';
+import { describeStorage, hasDatabase, missingDatabaseMessage } from './data-dir.ts';
 import { demoSetting, optionsFromEnv, type ServerOptions } from './options.ts';
 import { DEMO_ENVIRONMENT_ID } from './static/demo.ts';
 import { openContext, startPulseServer, type PulseServer } from './server.ts';
@@ -25,10 +26,43 @@ const USAGE = `Usage: pulse <command> [options]
                                           create a panel account; the password is prompted
                                           for (no echo) or read from stdin with --password-stdin
 
+Every command takes:
+  --data-dir <dir>                        the data dir (SQLite database, secret, files) instead of
+                                          PULSE_DATA_DIR or ./data
+  --init                                  create a new database when the data dir has none (without
+                                          it, only \`pulse start\` with PULSE_DATA_DIR or --data-dir
+                                          set, or --demo, creates one)
+
 Add --json to any env or admin command for one JSON object on stdout.
 Exit codes: 0 success, 2 invalid input or unknown object, 1 anything else.`;
 
-class UsageError extends Error {}
+/** A mistake on the command line; `showUsage`: the usage summary helps (unknown command, missing argument). */
+class UsageError extends Error {
+  readonly showUsage: boolean;
+  constructor(message: string, showUsage = true) {
+    super(message);
+    this.showUsage = showUsage;
+  }
+}
+
+/** --data-dir, --init and --json, taken wherever they are on the line; the rest is the command. */
+function globalFlags(argv: string[]): { args: string[]; json: boolean; init: boolean; dataDir?: string } {
+  const args: string[] = [];
+  let json = false;
+  let init = false;
+  let dataDir: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--json') json = true;
+    else if (arg === '--init') init = true;
+    else if (arg === '--data-dir' || arg.startsWith('--data-dir=')) {
+      const value = arg === '--data-dir' ? argv[++i] : arg.slice('--data-dir='.length);
+      if (!value || value.startsWith('--')) throw new UsageError('--data-dir needs a directory: --data-dir /var/lib/pulse', false);
+      dataDir = value;
+    } else args.push(arg);
+  }
+  return { args, json, init, ...(dataDir !== undefined ? { dataDir } : {}) };
+}
 
 type Out = { json: boolean; print: (human: string, data: unknown) => void };
 
@@ -134,7 +168,8 @@ async function envCommand(args: string[], out: Out, options: ServerOptions): Pro
         try {
           patch = parseEnvConfigAssignments(assignments);
         } catch (err) {
-          throw new UsageError((err as Error).message);
+          // A bad value: the message names the setting and what it takes; the usage would only bury it.
+          throw new UsageError((err as Error).message, false);
         }
         const before = await environments.config(id);
         const config = assignments.length ? await environments.updateConfig(id, patch) : before;
@@ -189,14 +224,14 @@ async function adminCommand(args: string[], out: Out, options: ServerOptions): P
   }
   const { positionals, values } = parsed;
   if (positionals[0] !== 'create') throw new UsageError(positionals[0] ? `unknown command "admin ${positionals[0]}"` : 'missing admin command');
-  if (values.password !== undefined) throw new UsageError(PASSWORD_IN_ARGV);
+  if (values.password !== undefined) throw new UsageError(PASSWORD_IN_ARGV, false);
   const email = need(values.email, '--email').trim().toLowerCase();
-  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw new UsageError(`--email: "${email}" is not an email address`);
+  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw new UsageError(`--email: "${email}" is not an email address`, false);
   const role = values.role ?? 'admin';
-  if (role !== 'admin' && role !== 'member') throw new UsageError('--role: must be admin or member');
+  if (role !== 'admin' && role !== 'member') throw new UsageError(`--role must be admin or member, got "${role}"`, false);
   const name = (values.name ?? email.split('@')[0]!).trim();
   const password = await readNewPassword(values['password-stdin'] === true);
-  if (password.length < 8) throw new UsageError('password: must be at least 8 characters');
+  if (password.length < 8) throw new UsageError('password: must be at least 8 characters', false);
   await withContext(options, async ({ store }) => {
     if (await store.findAdminByEmail(email)) throw new PulseError('already_exists', `An admin with email ${email} already exists.`);
     const id = newAdminId();
@@ -210,7 +245,7 @@ async function adminCommand(args: string[], out: Out, options: ServerOptions): P
  * to an interactive terminal; when stdout goes to a log, they go to 0600 files in the data dir
  * and the banner says where.
  */
-function banner(server: PulseServer, hasAdmin: boolean, tty: boolean): string {
+function banner(server: PulseServer, hasAdmin: boolean, tty: boolean, created: boolean): string {
   const { options } = server.ctx;
   const base = options.publicUrl ?? server.url;
   const lines = [
@@ -227,7 +262,7 @@ function banner(server: PulseServer, hasAdmin: boolean, tty: boolean): string {
       : ['  Demo          off (PULSE_DEMO=on or pulse start --demo to try it)']),
     `  REST API      ${base}/api/v1   (OpenAPI: ${base}/api/v1/openapi.json)`,
     `  WebSocket     ${base.replace(/^http/, 'ws')}/`,
-    `  Storage       ${options.databaseUrl ? 'PostgreSQL' : `SQLite in ${options.dataDir}`}`,
+    `  Storage       ${describeStorage(options)}${created ? '   (new, created now)' : ''}`,
   ];
   if (server.firstRun) {
     const { environmentName, environmentId, publishableKey, secretKey } = server.firstRun;
@@ -264,8 +299,9 @@ function banner(server: PulseServer, hasAdmin: boolean, tty: boolean): string {
 }
 
 async function start(options: ServerOptions): Promise<number> {
+  const created = !hasDatabase(options);
   const server = await startPulseServer(options);
-  process.stdout.write(banner(server, (await server.ctx.store.countAdmins()) > 0, process.stdout.isTTY === true) + '\n');
+  process.stdout.write(banner(server, (await server.ctx.store.countAdmins()) > 0, process.stdout.isTTY === true, created) + '\n');
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       server.app.log.info(`${signal} received, shutting down`);
@@ -278,22 +314,40 @@ async function start(options: ServerOptions): Promise<number> {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const json = argv.includes('--json');
-  const args = argv.filter((a) => a !== '--json');
-  const out = output(json);
+  let json = argv.includes('--json');
   try {
-    const options = optionsFromEnv();
+    const flags = globalFlags(argv);
+    json = flags.json;
+    const { args, init } = flags;
+    const out = output(json);
+    const options = optionsFromEnv(flags.dataDir !== undefined ? { ...process.env, PULSE_DATA_DIR: flags.dataDir } : process.env);
     const [command, ...rest] = args;
+    /** Says which database the command uses, and refuses to create a new one unless told to. */
+    const openStorage = (mayCreate: boolean) => {
+      if (!hasDatabase(options) && !mayCreate && !init) {
+        const defaultDir = flags.dataDir === undefined && !process.env.PULSE_DATA_DIR;
+        throw new UsageError(missingDatabaseMessage(options.dataDir, defaultDir, [command, ...rest].join(' ')), false);
+      }
+      if (!json && command !== 'start') {
+        process.stderr.write(`pulse: ${hasDatabase(options) ? 'using' : 'creating a new database:'} ${describeStorage(options)}\n`);
+      }
+    };
     switch (command) {
-      case 'start':
+      case 'start': {
         if (rest.includes('--cluster-check')) return await runClusterCheck(options, (line) => process.stdout.write(line + '\n'));
         for (const flag of rest) if (flag !== '--demo') throw new UsageError(`unknown option "${flag}" for start`);
         // --demo turns the demo on unless PULSE_DEMO says otherwise (PULSE_DEMO=off always wins).
-        return await start({ ...options, demo: demoSetting(process.env.PULSE_DEMO) ?? rest.includes('--demo') });
+        const demo = demoSetting(process.env.PULSE_DEMO) ?? rest.includes('--demo');
+        // A first start where the data dir was named (PULSE_DATA_DIR, --data-dir), or of the demo, creates the database.
+        openStorage(flags.dataDir !== undefined || Boolean(process.env.PULSE_DATA_DIR) || rest.includes('--demo'));
+        return await start({ ...options, demo });
+      }
       case 'env':
+        openStorage(false);
         await envCommand(rest, out, options);
         return 0;
       case 'admin':
+        openStorage(false);
         await adminCommand(rest, out, options);
         return 0;
       case 'help':
@@ -310,7 +364,7 @@ export async function main(argv: string[]): Promise<number> {
     const message = err instanceof Error ? err.message : String(err);
     const code = err instanceof PulseError ? err.code : err instanceof UsageError ? 'usage' : 'internal_error';
     if (json) process.stderr.write(JSON.stringify({ error: { code, message } }) + '\n');
-    else process.stderr.write(`pulse: ${message}\n${err instanceof UsageError ? '\n' + USAGE + '\n' : ''}`);
+    else process.stderr.write(`pulse: ${message}\n${err instanceof UsageError && err.showUsage ? '\n' + USAGE + '\n' : ''}`);
     return userError ? 2 : 1;
   }
 }

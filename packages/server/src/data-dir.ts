@@ -1,4 +1,5 @@
-import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 
 /**
  * The data dir holds admin password hashes, the server secret and every tenant's content: only
@@ -52,4 +53,44 @@ export function securePrivateFile(file: string, warn: Warn = warnOnStderr): void
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
   tightenMode(file, PRIVATE_FILE_MODE, warn);
+}
+
+/** The SQLite database file of a data dir (what the server opens without DATABASE_URL). */
+export const SQLITE_FILE = 'pulse.db';
+
+export interface StorageChoice {
+  dataDir: string;
+  databaseUrl?: string | undefined;
+  databaseSchema?: string | undefined;
+}
+
+/** Whether the data dir already holds a Pulse database (always true for PostgreSQL, which is named explicitly). */
+export function hasDatabase(storage: StorageChoice): boolean {
+  return Boolean(storage.databaseUrl) || existsSync(join(storage.dataDir, SQLITE_FILE));
+}
+
+/** Which database a process uses, in words, without the password: "SQLite /srv/pulse/pulse.db", "PostgreSQL db.internal:5432/pulse, schema pulse". */
+export function describeStorage(storage: StorageChoice): string {
+  if (!storage.databaseUrl) return `SQLite ${join(storage.dataDir, SQLITE_FILE)}`;
+  let where = 'PostgreSQL';
+  try {
+    const url = new URL(storage.databaseUrl);
+    where += ` ${url.username ? `${decodeURIComponent(url.username)}@` : ''}${url.host}${url.pathname}`;
+  } catch {
+    // a connection string that is not a URL (key=value form): named without details
+  }
+  return storage.databaseSchema ? `${where}, schema ${storage.databaseSchema}` : where;
+}
+
+/**
+ * The refusal when a command would create a new, empty SQLite database: a `pulse` started in
+ * the wrong directory would otherwise look like a server that lost all its data. `hint` says how
+ * to allow it.
+ */
+export function missingDatabaseMessage(dataDir: string, defaultDir: boolean, command: string): string {
+  return [
+    `no Pulse database in ${dataDir}${defaultDir ? ' (the default data dir: ./data in the current directory)' : ''}.`,
+    `  To create a new one there:     pulse ${command} --init`,
+    `  To use an existing one:        pulse ${command} --data-dir <dir>   (or set PULSE_DATA_DIR; with PostgreSQL, DATABASE_URL)`,
+  ].join('\n');
 }

@@ -76,7 +76,7 @@ describe('data dir and database file modes', () => {
     const dataDir = join(cleanup.tempDir(), 'cli');
     mkdirSync(dataDir, { mode: 0o777 });
     chmodSync(dataDir, 0o777);
-    const r = await cleanup.run(['env', 'list', '--json'], cleanEnv({ PULSE_DATA_DIR: dataDir }));
+    const r = await cleanup.run(['env', 'list', '--json', '--init'], cleanEnv({ PULSE_DATA_DIR: dataDir }));
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/mode 0777\); changed it to 0700/);
     expect(modeOf(dataDir)).toBe(0o700);

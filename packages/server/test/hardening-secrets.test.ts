@@ -109,11 +109,11 @@ describe('secrets stay out of logs and the process list', () => {
 
   it('refuses a password in argv, with the way to do it instead', async () => {
     const env = cleanEnv({ PULSE_DATA_DIR: join(cleanup.tempDir(), 'argv') });
-    const r = await cleanup.run(['admin', 'create', '--email', 'a@example.com', '--password', 'in the process list'], env);
+    const r = await cleanup.run(['admin', 'create', '--init', '--email', 'a@example.com', '--password', 'in the process list'], env);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--password is not accepted');
     expect(r.stderr).toContain('--password-stdin');
-    const none = await cleanup.run(['admin', 'create', '--email', 'a@example.com'], env);
+    const none = await cleanup.run(['admin', 'create', '--init', '--email', 'a@example.com'], env);
     expect(none.code).toBe(2); // stdin is not a terminal and no --password-stdin: nothing to read
     expect(none.stderr).toContain('no password');
   });
@@ -121,7 +121,7 @@ describe('secrets stay out of logs and the process list', () => {
   it('takes the password from stdin, and the account can log in', async () => {
     const dataDir = join(cleanup.tempDir(), 'stdin');
     const env = cleanEnv({ PULSE_DATA_DIR: dataDir });
-    const created = await cleanup.run(['admin', 'create', '--email', 'ops@example.com', '--password-stdin', '--json'], env, 'piped password\n');
+    const created = await cleanup.run(['admin', 'create', '--init', '--email', 'ops@example.com', '--password-stdin', '--json'], env, 'piped password\n');
     expect(created.code, created.stderr).toBe(0);
     expect(created.json).toMatchObject({ email: 'ops@example.com', role: 'admin' });
     const server = await cleanup.start(env);
@@ -135,7 +135,7 @@ describe('secrets stay out of logs and the process list', () => {
 
   it.skipIf(!hasScript)('prompts for the password on a terminal without echoing it', async () => {
     const env = cleanEnv({ PULSE_DATA_DIR: join(cleanup.tempDir(), 'prompt') });
-    const tty = underTty(['admin', 'create', '--email', 'tty@example.com', '--json'], env);
+    const tty = underTty(['admin', 'create', '--init', '--email', 'tty@example.com', '--json'], env);
     try {
       await tty.waitFor(/Password \(at least 8 characters\): /);
       tty.child.stdin.write('typed secret 42\r');

@@ -1,0 +1,155 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cleanEnv, stopProcess } from './helpers/hardening.ts';
+import { PULSE_BIN } from './helpers/process.ts';
+
+/**
+ * Which database the CLI uses, and when it may create one: never silently in a folder that has
+ * none (a `pulse` run from the wrong directory would look like a server that lost its data),
+ * unless told to with --init, or by naming the data dir (--data-dir, PULSE_DATA_DIR) for a start.
+ */
+
+const dirs: string[] = [];
+const children = new Set<ChildProcess>();
+afterAll(async () => {
+  await Promise.all([...children].map(stopProcess));
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+const emptyFolder = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pulse-cli-storage-'));
+  dirs.push(dir);
+  return dir;
+};
+
+/** `pulse …` run from `cwd`, to completion. */
+const pulse = (cwd: string, args: string[], env: NodeJS.ProcessEnv = {}) => {
+  const r = spawnSync(process.execPath, [PULSE_BIN, ...args], { cwd, env: cleanEnv(env), encoding: 'utf8', input: '', timeout: 20_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+};
+
+/** `pulse start …` from `cwd`: resolves with its output once it runs (then stops it), or when it exits. */
+function start(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ running: boolean; code: number | null; output: string }> {
+  const child = spawn(process.execPath, [PULSE_BIN, 'start', ...args], { cwd, env: cleanEnv({ ...env, PULSE_PORT: '0' }), stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let output = '';
+  let running = false;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`neither started nor exited:\n${output}`)), 20_000);
+    const onData = (d: Buffer) => {
+      output += d;
+      if (!running && /Storage .*\n/.test(output)) {
+        running = true;
+        void stopProcess(child);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      children.delete(child);
+      resolve({ running, code: running ? null : code, output });
+    });
+  });
+}
+
+describe('pulse and its data dir', () => {
+  it('refuses to create a database in ./data of a folder that has none, and says how to go on', async () => {
+    const cwd = emptyFolder();
+    const refused = await start(cwd, []);
+    expect(refused.running).toBe(false);
+    expect(refused.code).toBe(2);
+    expect(refused.output).toContain(`pulse: no Pulse database in ${join(cwd, 'data')} (the default data dir: ./data in the current directory).`);
+    expect(refused.output).toContain('pulse start --init');
+    expect(refused.output).toContain('--data-dir <dir>');
+    expect(refused.output).not.toContain('Usage:');
+    expect(existsSync(join(cwd, 'data'))).toBe(false);
+
+    for (const args of [['env', 'list'], ['env', 'create', 'Staging', '--json']]) {
+      const r = pulse(cwd, args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toContain('no Pulse database in');
+      expect(r.stdout).toBe('');
+    }
+    expect(existsSync(join(cwd, 'data'))).toBe(false);
+  });
+
+  it('creates it with --init, says so, and uses it from then on without the flag', async () => {
+    const cwd = emptyFolder();
+    const first = await start(cwd, ['--init']);
+    expect(first.running, first.output).toBe(true);
+    expect(first.output).toMatch(new RegExp(`Storage +SQLite ${join(cwd, 'data', 'pulse.db').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} +\\(new, created now\\)`));
+    const list = pulse(cwd, ['env', 'list']);
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stderr).toBe(`pulse: using SQLite ${join(cwd, 'data', 'pulse.db')}\n`);
+    expect(list.stdout).toContain('Development');
+    const again = await start(cwd, []);
+    expect(again.running, again.output).toBe(true);
+    expect(again.output).not.toContain('created now');
+  });
+
+  it('takes --data-dir (it wins over PULSE_DATA_DIR), and a named data dir is created on a first start', async () => {
+    const cwd = emptyFolder();
+    const named = join(cwd, 'srv', 'pulse');
+    const first = await start(cwd, ['--data-dir', named], { PULSE_DATA_DIR: join(cwd, 'ignored') });
+    expect(first.running, first.output).toBe(true);
+    expect(existsSync(join(named, 'pulse.db'))).toBe(true);
+    expect(existsSync(join(cwd, 'ignored'))).toBe(false);
+    const viaEnv = await start(cwd, [], { PULSE_DATA_DIR: join(cwd, 'by-env') });
+    expect(viaEnv.running, viaEnv.output).toBe(true);
+    const r = pulse(cwd, ['env', 'list', `--data-dir=${named}`, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe(''); // --json: stdout is one object, stderr only for errors
+    expect(JSON.parse(r.stdout).environments[0].name).toBe('Development');
+  });
+
+  it('lets management commands create a database only with --init, and --demo start one for the quickstart', async () => {
+    const cwd = emptyFolder();
+    const dir = join(cwd, 'fresh');
+    mkdirSync(dir);
+    const refused = pulse(cwd, ['env', 'list'], { PULSE_DATA_DIR: dir });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`no Pulse database in ${dir}.`);
+    const created = pulse(cwd, ['env', 'list', '--init'], { PULSE_DATA_DIR: dir });
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stderr).toContain(`pulse: creating a new database: SQLite ${join(dir, 'pulse.db')}\n`);
+
+    const demo = await start(emptyFolder(), ['--demo']); // what `npm start` runs on a fresh clone
+    expect(demo.running, demo.output).toBe(true);
+    expect(demo.output).toContain('(new, created now)');
+  }, 60_000);
+
+  it('names PostgreSQL without its password', () => {
+    const r = pulse(emptyFolder(), ['env', 'list'], { DATABASE_URL: 'postgres://pulse:s3cret@127.0.0.1:1/pulse', PULSE_DB_SCHEMA: 'tenant_a' });
+    expect(r.stderr).toContain('pulse: using PostgreSQL pulse@127.0.0.1:1/pulse, schema tenant_a\n');
+    expect(r.stderr).not.toContain('s3cret');
+    expect(r.code).toBe(1); // nothing listens there
+  });
+
+  it('answers a bad value with one line naming the setting and what it takes, not the usage', () => {
+    const cwd = emptyFolder();
+    const dir = join(cwd, 'data');
+    expect(pulse(cwd, ['env', 'list', '--init']).code).toBe(0);
+    const env = JSON.parse(pulse(cwd, ['env', 'create', 'Config', '--json']).stdout).id as string;
+    for (const [assignment, message] of [
+      ['maxFileSizeMb=abc', 'pulse: maxFileSizeMb must be a number, got "abc"'],
+      ['allowImages=maybe', 'pulse: allowImages must be true or false, got "maybe"'],
+      ['maxFileSizeMb=0', 'pulse: maxFileSizeMb: '],
+    ] as const) {
+      const r = pulse(cwd, ['env', 'config', env, assignment]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(message);
+      expect(r.stderr).not.toContain('Usage:');
+      expect(r.stderr.trim().split('\n')).toHaveLength(2); // "using …" and the error
+    }
+    const port = pulse(cwd, ['start'], { PULSE_DATA_DIR: dir, PULSE_PORT: 'abc' });
+    expect(port.stderr).toBe('pulse: PULSE_PORT must be a port number, got "abc"\n');
+    const role = pulse(cwd, ['admin', 'create', '--email', 'a@example.com', '--role', 'owner', '--password-stdin']);
+    expect(role.stderr).toContain('pulse: --role must be admin or member, got "owner"');
+    expect(role.stderr).not.toContain('Usage:');
+    // A wrong command line still gets the usage.
+    expect(pulse(cwd, ['env', 'frobnicate']).stderr).toContain('Usage: pulse');
+  }, 120_000);
+});
