@@ -9,6 +9,7 @@ import { describeStorage, hasDatabase, missingDatabaseMessage } from './data-dir
 import { demoSetting, optionsFromEnv, type ServerOptions } from './options.ts';
 import { DEMO_ENVIRONMENT_ID } from './static/demo.ts';
 import { openContext, startPulseServer, type PulseServer } from './server.ts';
+import { WEBHOOK_USAGE, webhookCommand } from './cli-webhooks.ts';
 import { FIRST_RUN_KEYS_FILE, promptHidden, readPasswordFromStdin, removePrivateFile, SETUP_URL_FILE, writePrivateFile } from './cli-secrets.ts';
 
 const USAGE = `Usage: pulse <command> [options]
@@ -25,6 +26,7 @@ const USAGE = `Usage: pulse <command> [options]
   admin create --email E [--password-stdin] [--name N] [--role admin|member]
                                           create a panel account; the password is prompted
                                           for (no echo) or read from stdin with --password-stdin
+${WEBHOOK_USAGE}
 
 Every command takes:
   --data-dir <dir>                        the data dir (SQLite database, secret, files) instead of
@@ -350,6 +352,9 @@ export async function main(argv: string[]): Promise<number> {
         openStorage(false);
         await adminCommand(rest, out, options);
         return 0;
+      case 'webhook':
+        openStorage(false);
+        return await webhookCommand(rest, out, options);
       case 'help':
       case '--help':
       case '-h':

@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { optionsFromEnv } from '../src/options.ts';
+import { waitFor } from './helpers/clients.ts';
+import { runCli } from './helpers/process.ts';
+import { WebhookReceiver } from './helpers/receivers.ts';
+import { startTestServer, type TestServer } from './helpers/server.ts';
+
+describe('pulse webhook (CLI)', () => {
+  let t: TestServer;
+  let receiver: WebhookReceiver;
+  const allow = { PULSE_WEBHOOKS_ALLOW_PRIVATE: '1' };
+  const cli = (...args: string[]) => runCli(args, { ...t.childEnv, ...allow });
+
+  beforeAll(async () => {
+    t = await startTestServer('sqlite', { webhooks: optionsFromEnv({ ...allow, PULSE_WEBHOOKS_RETRY_BASE_MS: '100' }).webhooks! });
+    receiver = await new WebhookReceiver().start();
+  });
+  afterAll(async () => {
+    await receiver?.stop();
+    await t?.close();
+  });
+
+  it('adds, lists, tests, rotates and removes an endpoint; the running server delivers at once', async () => {
+    const added = await cli('webhook', 'add', t.envId, receiver.url, '--events', 'comment.created,thread.created', '--json');
+    expect(added.code, added.stderr).toBe(0);
+    expect(Object.keys(added.json).sort()).toEqual(['events', 'id', 'secret', 'url']);
+    expect(added.json).toMatchObject({ url: receiver.url, events: ['comment.created', 'thread.created'], id: expect.stringMatching(/^wh_/) });
+    expect(added.json.secret).toMatch(/^whsec_/);
+    receiver.secret = added.json.secret;
+
+    const list = await cli('webhook', 'list', t.envId, '--json');
+    expect(list.json.webhooks).toHaveLength(1);
+    expect(JSON.stringify(list.json)).not.toContain(added.json.secret);
+
+    // The server learns about the endpoint through the control log: the next comment is delivered.
+    await t.api('PUT', '/api/v1/users/ann', { name: 'Ann' });
+    await waitFor(async () => {
+      await t.api('POST', `/api/v1/rooms/cli-room/threads`, { userId: 'ann', body: 'hello' });
+      return receiver.ofType('thread.created').length > 0;
+    }, 5000, 'a delivery after the CLI added the endpoint');
+
+    const test = await cli('webhook', 'test', t.envId, added.json.id);
+    expect(test.code, test.stderr + test.stdout).toBe(0);
+    expect(test.stdout).toMatch(/Delivered: HTTP 204/);
+    expect(receiver.ofType('webhook.test')).toHaveLength(1);
+
+    const rotated = await cli('webhook', 'rotate-secret', t.envId, added.json.id, '--json');
+    expect(rotated.code).toBe(0);
+    expect(rotated.json.secret).not.toBe(added.json.secret);
+    // Signed with the new secret from now on: the old one no longer verifies.
+    const rejectedBefore = receiver.rejected;
+    const stale = await cli('webhook', 'test', t.envId, added.json.id);
+    expect(stale.code).toBe(1);
+    expect(receiver.rejected).toBeGreaterThan(rejectedBefore);
+    receiver.secret = rotated.json.secret;
+    await waitFor(() => receiver.ofType('webhook.test').length === 2, 5000, 'the retried test event with the new secret');
+
+    const deliveries = await cli('webhook', 'deliveries', t.envId, added.json.id, '--json');
+    expect(deliveries.json.deliveries.length).toBeGreaterThanOrEqual(3);
+
+    const disabled = await cli('webhook', 'disable', t.envId, added.json.id, '--json');
+    expect(disabled.json.webhook.enabled).toBe(false);
+
+    const removed = await cli('webhook', 'rm', t.envId, added.json.id, '--json');
+    expect(removed.json).toEqual({ id: added.json.id, removed: true });
+    expect((await cli('webhook', 'list', t.envId, '--json')).json.webhooks).toEqual([]);
+
+    const audit = await t.server.ctx.store.listAudit(t.envId, { limit: 50, offset: 0 });
+    const actions = audit.items.map((a) => a.action);
+    for (const action of ['webhook.created', 'webhook.test_sent', 'webhook.secret_rotated', 'webhook.updated', 'webhook.deleted']) expect(actions).toContain(action);
+    expect(audit.items.find((a) => a.action === 'webhook.created')!.actorName).toMatch(/^CLI \(/);
+  }, 180_000);
+
+  it('refuses bad input with exit code 2 and a clear message', async () => {
+    const cases: [string[], RegExp][] = [
+      [['webhook', 'add', t.envId, 'ftp://example.com/x'], /url: must be an http/],
+      [['webhook', 'add', t.envId, 'https://example.com/x', '--events', 'comment.nope'], /events\.0/],
+      [['webhook', 'add', t.envId, 'https://example.com/x', '--colour', 'red'], /unknown option "--colour"/],
+      [['webhook', 'add', 'env_missing', 'https://example.com/x'], /Environment not found/],
+      [['webhook', 'rm', t.envId, 'wh_missing'], /No webhook endpoint "wh_missing"/],
+      [['webhook', 'frobnicate'], /unknown command "webhook frobnicate"/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await cli(...args, '--json');
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(JSON.parse(r.stderr).error.message).toMatch(message);
+    }
+    // Without PULSE_WEBHOOKS_ALLOW_PRIVATE, a loopback URL is refused.
+    const strict = await runCli(['webhook', 'add', t.envId, 'http://127.0.0.1:9/x'], t.childEnv);
+    expect(strict.code).toBe(2);
+    expect(strict.stderr).toMatch(/refused: 127\.0\.0\.1 is a loopback address/);
+  }, 180_000);
+});
