@@ -9,6 +9,7 @@ import { API, panelRouter } from './routing.ts';
 import { PanelSessions } from './session.ts';
 import { PANEL_DIST, registerPanelStatic } from './static.ts';
 import { registerTeamRoutes } from './team-routes.ts';
+import { registerWebhookRoutes } from './webhook-routes.ts';
 import { loadServerSecret } from '../auth/secret.ts';
 import { KnownGoodLogins } from './known-good.ts';
 import { LoginThrottle } from './throttle.ts';
@@ -29,6 +30,7 @@ export async function registerPanel(app: FastifyInstance, ctx: ServerContext, op
   registerEnvironmentRoutes(router, ctx);
   registerDataRoutes(router, ctx);
   registerTeamRoutes(router, ctx.store);
+  registerWebhookRoutes(router, ctx);
 
   // Unknown API paths answer in JSON, never with the app's HTML.
   app.all(`${API}/*`, async (request) => {

@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { optionsFromEnv } from '../src/options.ts';
+import { waitFor } from './helpers/clients.ts';
+import { WebhookReceiver } from './helpers/receivers.ts';
+import { startTestServer, type TestServer } from './helpers/server.ts';
+import { PanelClient, signedInAdmin } from './panel-client.ts';
+
+describe('panel API: webhooks', () => {
+  let t: TestServer;
+  let receiver: WebhookReceiver;
+  let admin: PanelClient;
+  let member: PanelClient;
+
+  beforeAll(async () => {
+    t = await startTestServer('sqlite', { webhooks: optionsFromEnv({ PULSE_WEBHOOKS_ALLOW_PRIVATE: '1', PULSE_WEBHOOKS_RETRY_BASE_MS: '100' }).webhooks! });
+    receiver = await new WebhookReceiver().start();
+    admin = await signedInAdmin(t, 'admin@example.com', 'admin');
+    member = await signedInAdmin(t, 'member@example.com', 'member');
+  });
+  afterAll(async () => {
+    await receiver?.stop();
+    await t?.close();
+  });
+
+  it('lets Admins manage endpoints, shows deliveries, and audits every change', async () => {
+    const base = `/environments/${t.envId}/webhooks`;
+    const created = await admin.post(base, { url: receiver.url, description: 'Orders service', events: ['comment.created'] });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body.secret).toMatch(/^whsec_/);
+    expect(created.body.webhook).toMatchObject({ url: receiver.url, description: 'Orders service', events: ['comment.created'], enabled: true });
+    expect(created.body.webhook.secret).toBeUndefined();
+    const id = created.body.webhook.id as string;
+    receiver.secret = created.body.secret;
+
+    const test = await admin.post(`${base}/${id}/test`);
+    expect(test.status).toBe(202);
+    await waitFor(() => receiver.ofType('webhook.test').length === 1, 5000, 'the test event');
+    const shown = await waitFor(async () => {
+      const r = await member.get(`${base}/${id}`);
+      return r.body.deliveries[0]?.status === 'succeeded' && r.body;
+    }, 5000, 'the delivery recorded');
+    expect(shown.deliveries[0]).toMatchObject({ eventType: 'webhook.test', attempts: 1, lastStatusCode: 204 });
+    expect(JSON.stringify(shown)).not.toContain(created.body.secret);
+
+    const resent = await admin.post(`${base}/${id}/deliveries/${shown.deliveries[0].id}/resend`);
+    expect(resent.status).toBe(202);
+    await waitFor(() => receiver.ofType('webhook.test').length === 2, 5000, 'the resent event');
+    expect(receiver.received[1]!.id).toBe(receiver.received[0]!.id);
+
+    const patched = await admin.patch(`${base}/${id}`, { enabled: false, events: [] });
+    expect(patched.body.webhook).toMatchObject({ enabled: false, events: [] });
+    const rotated = await admin.post(`${base}/${id}/rotate-secret`);
+    expect(rotated.body.secret).toMatch(/^whsec_/);
+    expect(rotated.body.secret).not.toBe(created.body.secret);
+
+    // Members read, never change.
+    expect((await member.get(base)).body.webhooks).toHaveLength(1);
+    for (const [method, path, body] of [
+      ['POST', base, { url: receiver.url }],
+      ['PATCH', `${base}/${id}`, { enabled: true }],
+      ['DELETE', `${base}/${id}`, undefined],
+      ['POST', `${base}/${id}/rotate-secret`, undefined],
+      ['POST', `${base}/${id}/test`, undefined],
+    ] as const) {
+      const r = await member.request(method, `/panel/api${path}`, body);
+      expect(r.status, `${method} ${path}`).toBe(403);
+      expect(r.body.error.code).toBe('forbidden');
+    }
+    // Bad input: a clear error.
+    const bad = await admin.post(base, { url: 'gopher://example.com' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toMatchObject({ code: 'validation_failed', message: expect.stringMatching(/^url: /) });
+    expect((await admin.post(base, { url: receiver.url, secret: 'mine' })).body.error.message).toMatch(/unknown field "secret"/);
+    expect((await admin.get(`${base}/wh_nope`)).status).toBe(404);
+    expect((await admin.get(`/environments/env_nope/webhooks`)).status).toBe(404);
+
+    expect((await admin.delete(`${base}/${id}`)).status).toBe(204);
+    const audit = await admin.get(`/environments/${t.envId}/audit`);
+    const actions = JSON.stringify(audit.body);
+    for (const action of ['webhook.created', 'webhook.test_sent', 'webhook.resent', 'webhook.updated', 'webhook.secret_rotated', 'webhook.deleted']) {
+      expect(actions).toContain(action);
+    }
+  });
+});
