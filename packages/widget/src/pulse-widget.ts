@@ -18,6 +18,7 @@ import { Overlay } from './overlay.ts';
 import { loadPreferences, savePreferences, DEFAULT_PREFERENCES, type Preferences } from './preferences.ts';
 import { styles } from './styles.ts';
 import { renderPanel, renderThreadPopover } from './views/panels.ts';
+import { renderStartupProblem, type StartupProblem } from './views/status.ts';
 import { renderToolbar } from './views/toolbar.ts';
 
 export type Panel = 'threads' | 'notifications' | 'activity' | 'settings';
@@ -30,6 +31,10 @@ const STROKE_CHUNK_MS = 350;
  * before anyone could read it, and a banner flashing in and out would only alarm.
  */
 const RECONNECTING_BANNER_DELAY_MS = 1000;
+/** A first connection not signed in after this long says so (the server is down, or the endpoint is wrong). */
+const FIRST_CONNECT_PATIENCE_MS = 5000;
+/** Missing attributes are reported after this long: frameworks often set them just after the element is created. */
+const CONFIG_GRACE_MS = 1500;
 
 /**
  * `<pulse-widget>`: live cursors, presence, pinned comment threads, drawing and an activity feed
@@ -51,6 +56,8 @@ export class PulseWidget extends LitElement {
     everConnected: { state: true },
     reconnectingShown: { state: true },
     fatal: { state: true },
+    problem: { state: true },
+    problemDismissed: { state: true },
     user: { state: true },
     config: { state: true },
     threads: { state: true },
@@ -89,6 +96,9 @@ export class PulseWidget extends LitElement {
   /** The connection has been away long enough to say so (see RECONNECTING_BANNER_DELAY_MS). */
   declare reconnectingShown: boolean;
   declare fatal: string;
+  /** Why the widget is not signed in, once that lasts (shown in place of the toolbar). */
+  declare problem: StartupProblem | null;
+  declare problemDismissed: boolean;
   declare user: PulseUser | null;
   declare config: EnvConfig;
   declare threads: ClientThread[];
@@ -123,6 +133,7 @@ export class PulseWidget extends LitElement {
   #stroke: { points: [number, number][]; flushed: number; timer?: ReturnType<typeof setInterval> } | undefined;
   #layoutTimer: ReturnType<typeof setTimeout> | undefined;
   #bannerTimer: ReturnType<typeof setTimeout> | undefined;
+  #problemTimer: ReturnType<typeof setTimeout> | undefined;
   #resizeObserver: ResizeObserver | undefined;
   #mutationObserver: MutationObserver | undefined;
   #frame = 0;
@@ -141,6 +152,8 @@ export class PulseWidget extends LitElement {
     this.everConnected = false;
     this.reconnectingShown = false;
     this.fatal = '';
+    this.problem = null;
+    this.problemDismissed = false;
     this.user = null;
     this.config = { ...DEFAULT_ENV_CONFIG };
     this.threads = [];
@@ -225,7 +238,7 @@ export class PulseWidget extends LitElement {
         this.#resetRoomView();
         this.client.setRoom(this.room);
       } else if ((changed.has('token') || changed.has('tokenProvider')) && this.#tokenSource()) {
-        this.client.setToken(this.#tokenSource()!);
+        this.client.setToken(this.#watchedToken()!);
       }
     }
     if (['threads', 'prefs', 'config'].some((k) => changed.has(k))) this.#scheduleLayout();
@@ -234,6 +247,44 @@ export class PulseWidget extends LitElement {
 
   #tokenSource(): string | TokenProvider | undefined {
     return this.tokenProvider ?? this.token ?? undefined;
+  }
+
+  /**
+   * The token source, with a provider's failures noted for the status card. A provider that
+   * resolves to no token (say `(await res.json()).token` of an error answer) counts as failing.
+   */
+  #watchedToken(): string | TokenProvider | undefined {
+    const source = this.#tokenSource();
+    if (typeof source !== 'function') return source;
+    return async () => {
+      try {
+        const token = await source();
+        if (typeof token !== 'string' || token === '') throw new Error(`the tokenProvider returned ${token === '' ? 'an empty string' : String(token)} instead of a token`);
+        if (this.problem?.kind === 'token') this.problem = null;
+        return token;
+      } catch (err) {
+        if (!this.user) this.#setProblem({ kind: 'token', detail: err instanceof Error ? err.message : String(err) });
+        throw err;
+      }
+    };
+  }
+
+  #setProblem(problem: StartupProblem | null): void {
+    clearTimeout(this.#problemTimer);
+    this.#problemTimer = undefined;
+    if (JSON.stringify(problem) !== JSON.stringify(this.problem)) this.problemDismissed = false;
+    this.problem = problem;
+  }
+
+  /** Hides the status card until the next problem. */
+  dismissProblem(): void {
+    this.problemDismissed = true;
+  }
+
+  /** Connects again now (the status card's "Try again"). */
+  retryConnection(): void {
+    this.#setProblem(null);
+    this.#reconnect();
   }
 
   #resetRoomView(): void {
@@ -248,6 +299,8 @@ export class PulseWidget extends LitElement {
     for (const off of this.#unsubscribe) off();
     this.#unsubscribe = [];
     clearTimeout(this.#bannerTimer);
+    clearTimeout(this.#problemTimer);
+    this.#problemTimer = undefined;
     this.reconnectingShown = false;
     this.client?.disconnect();
     this.client = undefined;
@@ -255,19 +308,36 @@ export class PulseWidget extends LitElement {
 
   #reconnect(): void {
     this.#teardown();
-    const token = this.#tokenSource();
-    if (!this.isConnected || !this.apiKey || !this.room || !this.endpoint || !token) return;
-    let client: PulseClient;
-    try {
-      client = new PulseClient({ apiKey: this.apiKey, token, room: this.room, endpoint: this.endpoint });
-    } catch (err) {
-      this.fatal = (err as Error).message;
+    const token = this.#watchedToken();
+    if (!this.isConnected) return;
+    const missing = [
+      ...(this.apiKey ? [] : ['api-key']),
+      ...(this.room ? [] : ['room']),
+      ...(this.endpoint ? [] : ['endpoint']),
+      ...(token ? [] : ['a token (token attribute or tokenProvider)']),
+    ];
+    if (missing.length) {
+      this.#setProblem(null);
+      this.#problemTimer = setTimeout(() => this.#setProblem({ kind: 'config', missing }), CONFIG_GRACE_MS);
       return;
     }
+    let client: PulseClient;
+    try {
+      client = new PulseClient({ apiKey: this.apiKey!, token: token!, room: this.room!, endpoint: this.endpoint! });
+    } catch (err) {
+      this.fatal = (err as Error).message;
+      this.#setProblem({ kind: 'refused', code: 'invalid_options', detail: this.fatal });
+      return;
+    }
+    const endpoint = this.endpoint!;
+    this.#setProblem(this.problem?.kind === 'token' ? this.problem : null);
+    this.#problemTimer = setTimeout(() => {
+      if (!this.user && !this.problem) this.#setProblem({ kind: 'unreachable', endpoint });
+    }, FIRST_CONNECT_PATIENCE_MS);
     this.client = client;
     this.fatal = '';
     const s = client.state;
-    this.directory.setTarget({ baseUrl: httpBase(this.endpoint), apiKey: this.apiKey, token: () => client.currentToken() });
+    this.directory.setTarget({ baseUrl: httpBase(endpoint), apiKey: this.apiKey!, token: () => client.currentToken() });
     this.#unsubscribe = [
       client.on('connection', (c) => {
         this.connection = c;
@@ -275,11 +345,15 @@ export class PulseWidget extends LitElement {
         this.#updateConnectionBanner();
       }),
       client.on('queue', (n) => (this.queued = n)),
-      client.on('auth:error', (e) => (this.fatal = `${e.message} (${e.code})`)),
+      client.on('auth:error', (e) => {
+        this.fatal = `${e.message} (${e.code})`;
+        if (!this.user) this.#setProblem({ kind: 'refused', code: e.code, detail: e.message });
+      }),
       client.on('error', (e) => this.dispatchEvent(new CustomEvent('pulse-error', { detail: e, bubbles: true, composed: true }))),
       s.on('auth', (user) => {
         this.user = user;
         this.fatal = '';
+        this.#setProblem(null);
         this.directory.add([user]);
         this.prefs = loadPreferences(user.id);
         if (this.prefs.appearOffline) client.setAppearOffline(true);
@@ -591,8 +665,8 @@ export class PulseWidget extends LitElement {
       ${this.popoverThreadId ? renderThreadPopover(this, this.popoverThreadId) : nothing}
       ${this.#renderBanners()}
       ${inlineClosed || !ready
-        ? !ready && this.fatal
-          ? html`<div class="banner warn" role="alert">Pulse: ${this.fatal}</div>`
+        ? !ready && this.problem && !this.problemDismissed
+          ? html`<div class="dock ${this.position}">${renderStartupProblem(this, this.problem)}</div>`
           : nothing
         : html`<div class="dock ${this.position}">${this.panel ? renderPanel(this) : nothing} ${renderToolbar(this)}</div>`}
       ${this.lightbox

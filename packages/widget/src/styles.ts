@@ -775,6 +775,50 @@ export const styles = css`
     color: var(--_fg);
     font-weight: 600;
   }
+  .status-card {
+    width: min(320px, calc(100vw - 24px));
+    background: var(--_bg);
+    color: var(--_fg);
+    border: 1px solid var(--_border);
+    border-left: 4px solid #d97706;
+    border-radius: var(--_radius);
+    box-shadow: var(--_shadow);
+    padding: 12px 14px;
+    font-size: 13px;
+    line-height: 1.45;
+  }
+  .status-head {
+    display: flex;
+    align-items: center;
+    gap: 8px;
+    font-size: 14px;
+  }
+  .status-head strong {
+    flex: 1;
+  }
+  .status-icon {
+    display: inline-grid;
+    place-items: center;
+    width: 20px;
+    height: 20px;
+    flex: none;
+    border-radius: 50%;
+    background: #fef3c7;
+    color: #92400e;
+    font-weight: 700;
+    font-size: 12px;
+  }
+  .status-card p {
+    margin: 6px 0 0;
+  }
+  .status-card .status-technical {
+    color: var(--_muted);
+    font-size: 12px;
+    overflow-wrap: anywhere;
+  }
+  .status-card > button {
+    margin-top: 10px;
+  }
   .follow-frame {
     position: fixed;
     inset: 0;
