@@ -104,6 +104,21 @@ export class P2PManager {
         if (!config.allowP2P) this.#teardown('P2P was turned off for this environment (allowP2P).', false);
       }),
     );
+    // A closing tab hands the server what it has not stored yet (best effort: the socket is still open then).
+    const w = globalThis as { addEventListener?: typeof addEventListener; removeEventListener?: typeof removeEventListener; document?: unknown };
+    if (typeof w.addEventListener === 'function' && w.document !== undefined) {
+      const onHide = () => this.#persistNow();
+      w.addEventListener('pagehide', onHide);
+      this.#unsubscribe.push(() => w.removeEventListener!('pagehide', onHide));
+    }
+  }
+
+  /** Sends the server what it lacks, if anything changed since it last asked. */
+  #persistNow(): void {
+    if (!this.#joined || !this.#unpersisted) return;
+    this.#flushOutbox();
+    this.#unpersisted = false;
+    void this.#send({ type: 'p2p:persist', update: toBase64(Y.encodeStateAsUpdate(this.doc, this.#serverVector)) });
   }
 
   /** @internal Joins the session; resolves once the room's state is loaded. */
@@ -342,12 +357,9 @@ export class P2PManager {
         return;
       case 'p2p:message':
         return this.#emitMessage(m.fromUserId, m);
-      case 'p2p:persist-request': {
-        if (!this.#unpersisted) return;
-        this.#unpersisted = false;
-        void this.#send({ type: 'p2p:persist', update: toBase64(Y.encodeStateAsUpdate(this.doc, fromBase64(m.stateVector))) });
-        return;
-      }
+      case 'p2p:persist-request':
+        this.#serverVector = fromBase64(m.stateVector);
+        return this.#persistNow();
       case 'p2p:saved':
         this.#serverVector = fromBase64(m.stateVector);
         return;
