@@ -9,10 +9,13 @@ export function LoginPage({ notice, onDone }: { notice?: string | undefined; onD
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
+  // The notice ("You have logged out.") is about how the user got here: gone once they try to log in.
+  const [showNotice, setShowNotice] = useState(true);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     setBusy(true);
+    setShowNotice(false);
     setError(undefined);
     try {
       const res = await post<{ admin: Admin }>('/login', { email, password });
@@ -25,7 +28,7 @@ export function LoginPage({ notice, onDone }: { notice?: string | undefined; onD
 
   return (
     <AuthLayout title="Log in" subtitle="Manage your environments, keys and collaboration data.">
-      {notice && <p className="auth-notice">{notice}</p>}
+      {notice && showNotice && <p className="auth-notice">{notice}</p>}
       <form className="form" onSubmit={submit} noValidate>
         <Field label="Email">
           {(p) => <input {...p} type="email" name="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.target.value)} autoFocus />}
