@@ -1,0 +1,149 @@
+import { build } from 'esbuild';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createElement as h } from 'react';
+import { renderToString } from 'react-dom/server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { browserAvailable, launchBrowser, watchConsole, type BrowserSession } from '../../../e2e/helpers/browser.ts';
+import { startTestServer, type TestServer } from '../../server/test/helpers/server.ts';
+import {
+  PulseProvider,
+  PulseWidget,
+  useClient,
+  useConnectionState,
+  useMyPresence,
+  useNotifications,
+  useOthers,
+  useSelf,
+  useThread,
+  useThreads,
+} from '../src/index.ts';
+
+describe('@pulse/react during server-side rendering', () => {
+  it('imports and renders without a window, with the state as before connecting', () => {
+    expect(typeof (globalThis as { window?: unknown }).window).toBe('undefined');
+    function Everything() {
+      const client = useClient();
+      const state = useConnectionState();
+      const threads = useThreads();
+      const thread = useThread('th_none');
+      const others = useOthers();
+      const [me] = useMyPresence();
+      const self = useSelf();
+      const { notifications, unreadCount } = useNotifications();
+      return h(
+        'p',
+        null,
+        [client.room, state, threads.length, String(thread), others.length, String(me), String(self), notifications.length, unreadCount].join('|'),
+      );
+    }
+    const html = renderToString(
+      h(PulseProvider, { apiKey: 'pk_test', token: 'not-a-token', room: 'ssr', endpoint: 'http://127.0.0.1:9' }, h(Everything), h(PulseWidget, { position: 'top-left' })),
+    );
+    expect(html).toContain('ssr|disconnected|0|undefined|0|null|null|0|0');
+    expect(html).toContain('<pulse-widget position="top-left"></pulse-widget>');
+  });
+
+  it('says where a hook is missing its provider', () => {
+    function Lost() {
+      useThreads();
+      return null;
+    }
+    expect(() => renderToString(h(Lost))).toThrow('useThreads() must be used inside <PulseProvider>.');
+  });
+});
+
+/** The app in test/fixtures/app.ts, bundled from the sources, in Chromium against a real server. */
+describe.skipIf(!browserAvailable)('@pulse/react in Chromium against a real server', () => {
+  let t: TestServer;
+  let s: BrowserSession;
+  let bundle: string;
+  const room = 'react-room';
+  /** The app's own origin (another port than Pulse's, as in real life). */
+  let app: Server;
+  let origin: string;
+
+  const token = async (userId: string, name: string) => {
+    const res = await t.api('POST', '/auth/token', { userId, name });
+    expect(res.status).toBe(200);
+    return res.body.token as string;
+  };
+  const open = async (userId: string, name: string) => {
+    const page = await (await s.context()).newPage();
+    const errors = watchConsole(page);
+    const query = new URLSearchParams({ apiKey: t.publishableKey, endpoint: t.url, room, token: await token(userId, name) });
+    await page.goto(`${origin}/?${query}`);
+    return { page, errors };
+  };
+  const createThread = async (roomId: string, body: string) => {
+    const res = await t.api('POST', `/api/v1/rooms/${roomId}/threads`, { userId: 'rest-bot', body });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    return res.body.thread.id as string;
+  };
+
+  beforeAll(async () => {
+    t = await startTestServer('sqlite', { realtime: { leaveGraceMs: 300 } });
+    const out = await build({
+      entryPoints: [new URL('./fixtures/app.ts', import.meta.url).pathname],
+      bundle: true,
+      format: 'esm',
+      target: 'es2022',
+      write: false,
+      conditions: ['pulse-source'],
+      define: { 'process.env.NODE_ENV': '"development"' },
+      logLevel: 'error',
+    });
+    bundle = out.outputFiles[0]!.text;
+    app = createServer((req, res) => {
+      if (req.url === '/app.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle);
+      else res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><div id="root"></div><script type="module" src="/app.js"></script>');
+    });
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    origin = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
+    s = await launchBrowser();
+    expect((await t.api('PUT', '/api/v1/users/rest-bot', { name: 'Billing bot' })).status).toBeLessThan(300); // REST writes are by a known user
+  }, 60_000);
+  afterAll(async () => {
+    await s?.close();
+    await t?.close();
+  });
+
+  it('shows threads created over REST, the others, and re-renders only the thread that changed', async () => {
+    const first = await createThread(room, 'Created before the page opened');
+    const alice = await open('alice', 'Alice Chen');
+    const text = (sel: string) => alice.page.locator(sel).textContent();
+    await expect.poll(() => text('#state')).toBe('connected');
+    await expect.poll(() => text('#threads')).toContain('Created before the page opened');
+    await expect.poll(() => text('#me')).toBe('Alice Chen (online)');
+
+    const bob = await open('bob', 'Bob Smith');
+    await expect.poll(() => text('#others')).toBe('Bob Smith');
+
+    const rendersBefore = await alice.page.evaluate((id) => window.renders[`thread:${id}`], first);
+    await createThread(room, 'Created while the page is open');
+    await expect.poll(() => alice.page.locator('#threads li').count()).toBe(2);
+    await alice.page.waitForTimeout(200);
+    expect(await alice.page.evaluate((id) => window.renders[`thread:${id}`], first)).toBe(rendersBefore);
+
+    // The widget element is there, defined and live, on the provider's settings.
+    await expect.poll(() => alice.page.locator('pulse-widget .toolbar').count(), { timeout: 10_000 }).toBe(1);
+
+    await bob.page.close();
+    await expect.poll(() => text('#others'), { timeout: 10_000 }).toBe('');
+    expect(alice.errors).toEqual([]);
+    await s.screenshot(alice.page, 'react-app');
+  });
+
+  it('switches rooms without remounting', async () => {
+    await createThread(`${room}-other`, 'In the other room');
+    const { page, errors } = await open('carol', 'Carol Diaz');
+    await expect.poll(() => page.locator('#state').textContent()).toBe('connected');
+    await expect.poll(() => page.locator('#threads li').count()).toBeGreaterThan(0);
+    const mounts = await page.evaluate(() => window.mounts);
+    await page.click('#switch');
+    await expect.poll(() => page.locator('#threads').textContent()).toBe('In the other room');
+    await expect.poll(() => page.locator('#state').textContent()).toBe('connected');
+    expect(await page.evaluate(() => window.mounts)).toBe(mounts);
+    expect(errors).toEqual([]);
+  });
+});
