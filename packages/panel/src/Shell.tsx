@@ -4,6 +4,7 @@ import { Avatar, Badge, Button } from './components/controls.tsx';
 import { EmptyState } from './components/feedback.tsx';
 import { useApi } from './hooks.ts';
 import { DataPage } from './pages/DataPage.tsx';
+import { WebhooksPage } from './pages/WebhooksPage.tsx';
 import { EnvironmentPage } from './pages/EnvironmentPage.tsx';
 import { EnvironmentsPage } from './pages/EnvironmentsPage.tsx';
 import { TeamPage } from './pages/TeamPage.tsx';
@@ -35,6 +36,7 @@ function Page({ path }: { path: string }): ReactNode {
   if (match('/environments', path)) return <EnvironmentsPage />;
   if ((m = match('/environments/:envId', path))) return <EnvironmentPage envId={m.envId!} />;
   if ((m = match('/environments/:envId/data', path))) return <DataPage envId={m.envId!} view={{ kind: 'rooms' }} />;
+  if ((m = match('/environments/:envId/webhooks', path))) return <WebhooksPage envId={m.envId!} />;
   if ((m = match('/environments/:envId/data/users', path))) return <DataPage envId={m.envId!} view={{ kind: 'users' }} />;
   if ((m = match('/environments/:envId/data/rooms/:roomId', path))) return <DataPage envId={m.envId!} view={{ kind: 'threads', roomId: m.roomId! }} />;
   if ((m = match('/environments/:envId/data/rooms/:roomId/threads/:threadId', path))) {

@@ -19,3 +19,4 @@ export type * from './messages.ts';
 export type * from './models.ts';
 export type * from './realtime-models.ts';
 export type * from './p2p.ts';
+export * from './webhook-events.ts';

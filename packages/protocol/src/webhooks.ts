@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { commentSchema, reactionSchema, roomSchema, threadSchema, threadWithCommentsSchema } from './models.ts';
 import { notificationKindSchema } from './realtime-models.ts';
+import { WEBHOOK_EVENT_TYPES, WEBHOOK_LIMITS, type WebhookEventType } from './webhook-events.ts';
+
+export * from './webhook-events.ts';
 
 /**
  * Webhooks: the events Pulse sends, their payloads, the endpoint settings and the delivery
@@ -8,22 +11,7 @@ import { notificationKindSchema } from './realtime-models.ts';
  * `webhook-id` header is the event's id and stays the same on every attempt.
  */
 
-export const WEBHOOK_EVENT_TYPES = [
-  'thread.created',
-  'thread.resolved',
-  'thread.reopened',
-  'thread.deleted',
-  'comment.created',
-  'comment.edited',
-  'comment.deleted',
-  'reaction.added',
-  'reaction.removed',
-  'notification.created',
-  'room.created',
-] as const;
-export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 export const webhookEventTypeSchema = z.enum(WEBHOOK_EVENT_TYPES);
-export const isWebhookEventType = (value: string): value is WebhookEventType => (WEBHOOK_EVENT_TYPES as readonly string[]).includes(value);
 
 /** Who caused the event: a user (through a token), your backend (secret key), a panel admin, or nobody known. */
 export const webhookActorSchema = z.discriminatedUnion('type', [
@@ -79,8 +67,6 @@ export interface WebhookPayload<T extends WebhookEventType = WebhookEventType> {
   data: WebhookData<T>;
 }
 
-/** A test delivery ("send test event"): not one of the subscribable types. */
-export const WEBHOOK_TEST_EVENT = 'webhook.test';
 
 /** JSON Schema of one event type's body, for receivers that validate (Draft 2020-12). */
 export function webhookPayloadJsonSchema(type: WebhookEventType): Record<string, unknown> {
@@ -89,12 +75,6 @@ export function webhookPayloadJsonSchema(type: WebhookEventType): Record<string,
 }
 
 // ---- Endpoints ----
-
-export const WEBHOOK_LIMITS = {
-  endpointsPerEnvironment: 20,
-  urlChars: 2048,
-  descriptionChars: 500,
-} as const;
 
 export const webhookUrlSchema = z
   .string()
@@ -130,69 +110,3 @@ export const patchWebhookBody = z
   })
   .strict();
 export type PatchWebhookBody = z.infer<typeof patchWebhookBody>;
-
-/** An endpoint as the panel and the CLI show it (the secret only once, at creation or rotation). */
-export interface WebhookEndpointInfo {
-  id: string;
-  environmentId: string;
-  url: string;
-  description: string;
-  /** Empty: every event type. */
-  events: WebhookEventType[];
-  enabled: boolean;
-  /** Why Pulse turned the endpoint off (it kept failing), or null. */
-  disabledReason: string | null;
-  /** Since when every delivery has failed, or null while it works. */
-  failingSince: string | null;
-  /** The first characters of the secret, to tell secrets apart. */
-  secretPrefix: string;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export type WebhookDeliveryStatus = 'pending' | 'succeeded' | 'failed';
-
-export interface WebhookDeliveryInfo {
-  id: string;
-  endpointId: string;
-  /** The event's id: the `webhook-id` header. */
-  eventId: string;
-  eventType: string;
-  status: WebhookDeliveryStatus;
-  attempts: number;
-  nextAttemptAt: string | null;
-  lastStatusCode: number | null;
-  lastError: string | null;
-  lastLatencyMs: number | null;
-  /** The start of the receiver's last response body. */
-  lastResponse: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
-
-// ---- Delivery policy ----
-
-export const WEBHOOK_POLICY = {
-  /** A request that has not answered within this time has failed. */
-  timeoutMs: 10_000,
-  /** Requests in flight to one endpoint at once, per node. */
-  concurrencyPerEndpoint: 4,
-  /** First retry delay; each further one is 4× longer (±25% jitter), up to `maxRetryDelayMs`. */
-  firstRetryDelayMs: 30_000,
-  maxRetryDelayMs: 6 * 3600_000,
-  /** No attempt starts later than this after the event: the delivery is then failed. */
-  retryWindowMs: 24 * 3600_000,
-  /** An endpoint whose every delivery has failed for this long is disabled. */
-  disableAfterFailingMs: 5 * 24 * 3600_000,
-  /** Bytes of a response body kept for the panel. */
-  responseBodyChars: 1024,
-  /** Redirects followed (each target checked like the first URL). */
-  maxRedirects: 3,
-  /** Deliveries (and events) older than this are removed. */
-  retentionMs: 30 * 24 * 3600_000,
-} as const;
-
-/** Environment variable that lets webhooks reach loopback and private addresses (tests, local development). */
-export const WEBHOOKS_ALLOW_PRIVATE_ENV = 'PULSE_WEBHOOKS_ALLOW_PRIVATE';
-/** Test hook: shortens the first retry delay (milliseconds). Not meant for production. */
-export const WEBHOOKS_RETRY_BASE_ENV = 'PULSE_WEBHOOKS_RETRY_BASE_MS';

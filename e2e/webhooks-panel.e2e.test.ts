@@ -1,0 +1,79 @@
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashPassword } from '../packages/server/src/auth/passwords.ts';
+import { optionsFromEnv } from '../packages/server/src/options.ts';
+import { WebhookReceiver } from '../packages/server/test/helpers/receivers.ts';
+import { startTestServer, type TestServer } from '../packages/server/test/helpers/server.ts';
+import { browserAvailable, launchBrowser, watchConsole, type BrowserSession } from './helpers/browser.ts';
+
+/** The webhooks page as an operator uses it: add an endpoint, keep its secret, send a test event, see the delivery, resend it. */
+describe.skipIf(!browserAvailable)('panel: webhooks page (Chromium)', () => {
+  let t: TestServer;
+  let browser: BrowserSession;
+  let page: Page;
+  let errors: string[];
+  const receiver = new WebhookReceiver();
+
+  beforeAll(async () => {
+    t = await startTestServer('sqlite', { webhooks: optionsFromEnv({ PULSE_WEBHOOKS_ALLOW_PRIVATE: '1', PULSE_WEBHOOKS_RETRY_BASE_MS: '200' }).webhooks! });
+    await receiver.start();
+    await t.server.ctx.store.createAdmin({
+      id: 'adm_owner',
+      email: 'owner@example.com',
+      name: 'Owner',
+      role: 'admin',
+      passwordHash: await hashPassword('a long owner password'),
+      createdAt: new Date().toISOString(),
+    });
+    browser = await launchBrowser();
+    page = await (await browser.context({ viewport: { width: 1280, height: 900 } })).newPage();
+    errors = watchConsole(page);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await receiver.stop();
+    await t?.close();
+  });
+
+  it('adds an endpoint, shows the secret once, delivers a test event and resends it', async () => {
+    await page.goto(`${t.url}/panel/login`);
+    await page.getByLabel('Email').fill('owner@example.com');
+    await page.getByLabel('Password').fill('a long owner password');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Environments' }).waitFor();
+
+    await page.goto(`${t.url}/panel/environments/${t.envId}`);
+    await page.getByRole('link', { name: 'Webhooks' }).click();
+    await page.getByText('No webhook endpoints').waitFor();
+    await page.getByRole('button', { name: 'Add endpoint' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Endpoint URL').fill(receiver.url);
+    await dialog.getByLabel('Description (optional)').fill('Receiver on my laptop');
+    await dialog.getByLabel(/All events/).uncheck();
+    await dialog.getByLabel('comment.created').check();
+    await dialog.getByLabel('notification.created').check();
+    await browser.screenshot(page, 'webhooks-add');
+    await dialog.getByRole('button', { name: 'Add endpoint' }).click();
+    const secret = await page.getByRole('dialog').getByLabel('Secret', { exact: true }).inputValue();
+    expect(secret).toMatch(/^whsec_/);
+    receiver.secret = secret;
+    await browser.screenshot(page, 'webhooks-secret');
+    await page.getByRole('button', { name: 'I have stored the secret' }).click();
+
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    await page.getByText('Delivered').waitFor({ timeout: 10_000 });
+    expect(receiver.ofType('webhook.test')).toHaveLength(1);
+    // A comment from the REST API shows up as a delivery too.
+    await t.api('PUT', '/api/v1/users/ann', { name: 'Ann' });
+    const thread = (await t.api('POST', '/api/v1/rooms/e2e-room/threads', { userId: 'ann', body: 'first' })).body.thread;
+    await t.api('POST', `/api/v1/threads/${thread.id}/comments`, { userId: 'ann', body: 'second' });
+    await page.getByText('comment.created', { exact: true }).first().waitFor({ timeout: 10_000 });
+    await page.getByRole('row').filter({ hasText: 'webhook.test' }).getByRole('button', { name: 'Resend' }).click();
+    await page.getByText('Queued again, with the same webhook-id.').waitFor();
+    await expect.poll(() => receiver.ofType('webhook.test').length, { timeout: 10_000 }).toBe(2);
+    await page.getByRole('row').filter({ hasText: 'comment.created' }).first().waitFor();
+    await page.waitForTimeout(4500);
+    await browser.screenshot(page, 'webhooks-deliveries');
+    expect(errors).toEqual([]);
+  }, 90_000);
+});

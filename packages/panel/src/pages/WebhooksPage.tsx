@@ -1,0 +1,361 @@
+import { useEffect, useState } from 'react';
+import { WEBHOOK_EVENT_TYPES, type WebhookDeliveryInfo, type WebhookEndpointInfo, type WebhookEventType } from '@pulse/protocol/lite';
+import { del, patch, post, seg, type Environment } from '../api.ts';
+import { Badge, Button, CopyField, Field } from '../components/controls.tsx';
+import { EmptyState, ErrorState, InlineError, Spinner, useToast } from '../components/feedback.tsx';
+import { ConfirmDialog, Modal } from '../components/modal.tsx';
+import { formatDateTime, formatRelative } from '../format.ts';
+import { useApi } from '../hooks.ts';
+import { Link } from '../router.tsx';
+import { useSession, VIEW_ONLY_HINT } from '../session.tsx';
+import { EnvironmentTabs } from './EnvironmentTabs.tsx';
+
+/** How often the deliveries of the open endpoint are read again. */
+const REFRESH_MS = 4000;
+
+function StatusBadge({ endpoint }: { endpoint: WebhookEndpointInfo }) {
+  if (!endpoint.enabled) return <Badge tone={endpoint.disabledReason ? 'danger' : 'neutral'}>{endpoint.disabledReason ? 'Disabled by Pulse' : 'Disabled'}</Badge>;
+  if (endpoint.failingSince) return <Badge tone="warning">Failing</Badge>;
+  return <Badge tone="success">Enabled</Badge>;
+}
+
+function DeliveryStatus({ d }: { d: WebhookDeliveryInfo }) {
+  if (d.status === 'succeeded') return <Badge tone="success">Delivered</Badge>;
+  if (d.status === 'failed') return <Badge tone="danger">Failed</Badge>;
+  return <Badge tone={d.attempts > 0 ? 'warning' : 'neutral'}>{d.attempts > 0 ? 'Retrying' : 'Pending'}</Badge>;
+}
+
+/** Adding an endpoint: URL, description, event filter. The secret is shown once, after. */
+function AddEndpointModal({ envId, onClose, onAdded }: { envId: string; onClose: () => void; onAdded: (secret: string, endpoint: WebhookEndpointInfo) => void }) {
+  const [url, setUrl] = useState('');
+  const [description, setDescription] = useState('');
+  const [all, setAll] = useState(true);
+  const [events, setEvents] = useState<WebhookEventType[]>([]);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string>();
+  const submit = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      const r = await post<{ webhook: WebhookEndpointInfo; secret: string }>(`/environments/${seg(envId)}/webhooks`, {
+        url: url.trim(),
+        description: description.trim(),
+        events: all ? [] : events,
+      });
+      onAdded(r.secret, r.webhook);
+    } catch (err) {
+      setError((err as Error).message);
+      setBusy(false);
+    }
+  };
+  return (
+    <Modal
+      title="Add a webhook endpoint"
+      onClose={busy ? () => {} : onClose}
+      footer={
+        <>
+          <Button onClick={onClose} disabled={busy}>
+            Cancel
+          </Button>
+          <Button variant="primary" onClick={() => void submit()} busy={busy} disabled={!url.trim() || (!all && events.length === 0)}>
+            Add endpoint
+          </Button>
+        </>
+      }
+    >
+      <Field label="Endpoint URL" hint="An https:// URL of your backend. Pulse POSTs signed JSON to it (Standard Webhooks).">
+        {(p) => <input {...p} type="url" value={url} placeholder="https://api.example.com/pulse-webhooks" onChange={(e) => setUrl(e.target.value)} />}
+      </Field>
+      <Field label="Description (optional)">{(p) => <input {...p} value={description} maxLength={500} onChange={(e) => setDescription(e.target.value)} />}</Field>
+      <fieldset className="field">
+        <legend>Events</legend>
+        <label className="checkbox">
+          <input type="checkbox" checked={all} onChange={(e) => setAll(e.target.checked)} /> All events, including ones added later
+        </label>
+        {!all && (
+          <div className="webhook-events">
+            {WEBHOOK_EVENT_TYPES.map((type) => (
+              <label key={type} className="checkbox mono small">
+                <input
+                  type="checkbox"
+                  checked={events.includes(type)}
+                  onChange={(e) => setEvents((list) => (e.target.checked ? [...list, type] : list.filter((t) => t !== type)))}
+                />{' '}
+                {type}
+              </label>
+            ))}
+          </div>
+        )}
+      </fieldset>
+      <InlineError message={error} />
+    </Modal>
+  );
+}
+
+function SecretModal({ secret, url, onClose }: { secret: string; url: string; onClose: () => void }) {
+  return (
+    <Modal
+      title="Signing secret"
+      onClose={onClose}
+      dismissable={false}
+      footer={
+        <Button variant="primary" onClick={onClose}>
+          I have stored the secret
+        </Button>
+      }
+    >
+      <p>
+        Deliveries to <span className="mono">{url}</span> are signed with this secret. Verify them with any Standard Webhooks library (docs/webhooks.md).
+      </p>
+      <CopyField label="Secret" value={secret} secret />
+      <p className="callout callout-warning">It is shown only now. If it is lost, rotate it.</p>
+    </Modal>
+  );
+}
+
+function Deliveries({ envId, endpoint }: { envId: string; endpoint: WebhookEndpointInfo }) {
+  const { isAdmin } = useSession();
+  const toast = useToast();
+  const detail = useApi<{ webhook: WebhookEndpointInfo; deliveries: WebhookDeliveryInfo[] }>(`/environments/${seg(envId)}/webhooks/${seg(endpoint.id)}`);
+  const { reload } = detail;
+  useEffect(() => {
+    const timer = setInterval(reload, REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [reload]);
+  const resend = async (d: WebhookDeliveryInfo) => {
+    try {
+      await post(`/environments/${seg(envId)}/webhooks/${seg(endpoint.id)}/deliveries/${seg(d.id)}/resend`);
+      toast('Queued again, with the same webhook-id.');
+      reload();
+    } catch (err) {
+      toast((err as Error).message);
+    }
+  };
+  if (detail.loading && !detail.data) return <Spinner label="Loading deliveries…" />;
+  if (detail.error) return <ErrorState error={detail.error} onRetry={reload} />;
+  const list = detail.data?.deliveries ?? [];
+  if (list.length === 0) return <EmptyState title="No deliveries yet">Events of the types this endpoint receives will be listed here, as will test events.</EmptyState>;
+  return (
+    <div className="table-wrap">
+      <table className="table deliveries-table">
+        <thead>
+          <tr>
+            <th>When</th>
+            <th>Event</th>
+            <th>Status</th>
+            <th className="num">Attempts</th>
+            <th className="num">Latency</th>
+            <th>Response</th>
+            {isAdmin && <th className="actions-col"><span className="sr-only">Actions</span></th>}
+          </tr>
+        </thead>
+        <tbody>
+          {list.map((d) => (
+            <tr key={d.id} data-delivery-status={d.status}>
+              <td className="nowrap" title={formatDateTime(d.createdAt)}>
+                {formatRelative(d.createdAt)}
+              </td>
+              <td>
+                <span className="mono small">{d.eventType}</span>
+                <span className="muted small block mono" title="webhook-id">
+                  {d.eventId}
+                </span>
+              </td>
+              <td>
+                <DeliveryStatus d={d} />
+                {d.status === 'pending' && d.nextAttemptAt && <span className="muted small block">next {formatRelative(d.nextAttemptAt)}</span>}
+              </td>
+              <td className="num">{d.attempts}</td>
+              <td className="num">{d.lastLatencyMs !== null ? `${d.lastLatencyMs} ms` : '—'}</td>
+              <td>
+                {d.lastStatusCode !== null ? <span className="mono">HTTP {d.lastStatusCode}</span> : d.lastError ? null : '—'}
+                {d.lastError && d.status !== 'succeeded' && <span className="muted small block">{d.lastError}</span>}
+                {d.lastResponse && (
+                  <span className="muted small block mono detail" title={d.lastResponse}>
+                    {d.lastResponse.slice(0, 80)}
+                  </span>
+                )}
+              </td>
+              {isAdmin && (
+                <td className="actions-col">
+                  <Button size="sm" onClick={() => void resend(d)} disabled={d.status === 'pending' && d.attempts === 0}>
+                    Resend
+                  </Button>
+                </td>
+              )}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function EndpointCard({ envId, endpoint, open, onToggle, onChanged, onSecret }: {
+  envId: string;
+  endpoint: WebhookEndpointInfo;
+  open: boolean;
+  onToggle: () => void;
+  onChanged: () => void;
+  onSecret: (secret: string, url: string) => void;
+}) {
+  const { isAdmin } = useSession();
+  const toast = useToast();
+  const [busy, setBusy] = useState<string>();
+  const [removing, setRemoving] = useState(false);
+  const [rotating, setRotating] = useState(false);
+  const path = `/environments/${seg(envId)}/webhooks/${seg(endpoint.id)}`;
+  const act = async (name: string, work: () => Promise<void>) => {
+    setBusy(name);
+    try {
+      await work();
+    } catch (err) {
+      toast((err as Error).message);
+    } finally {
+      setBusy(undefined);
+    }
+  };
+  const adminOnly = isAdmin ? undefined : VIEW_ONLY_HINT;
+  return (
+    <div className="card webhook-card" data-webhook-id={endpoint.id}>
+      <div className="webhook-head">
+        <div className="webhook-title">
+          <span className="mono webhook-url">{endpoint.url}</span>
+          <StatusBadge endpoint={endpoint} />
+        </div>
+        <div className="webhook-actions">
+          <Button size="sm" onClick={() => void act('test', async () => {
+            await post(`${path}/test`);
+            toast('Test event queued.');
+          })} busy={busy === 'test'} disabled={!isAdmin} title={adminOnly}>
+            Send test event
+          </Button>
+          <Button size="sm" onClick={() => void act('toggle', async () => {
+            await patch(path, { enabled: !endpoint.enabled });
+            onChanged();
+          })} busy={busy === 'toggle'} disabled={!isAdmin} title={adminOnly}>
+            {endpoint.enabled ? 'Disable' : 'Enable'}
+          </Button>
+          <Button size="sm" onClick={() => setRotating(true)} disabled={!isAdmin} title={adminOnly}>
+            Rotate secret
+          </Button>
+          <Button size="sm" variant="danger" onClick={() => setRemoving(true)} disabled={!isAdmin} title={adminOnly}>
+            Delete
+          </Button>
+        </div>
+      </div>
+      <p className="muted small">
+        {endpoint.description && <>{endpoint.description} · </>}
+        Events: {endpoint.events.length ? endpoint.events.join(', ') : 'all'} · Secret <span className="mono">{endpoint.secretPrefix}…</span> · Added {formatRelative(endpoint.createdAt)}
+      </p>
+      {endpoint.disabledReason && <p className="callout callout-warning">{endpoint.disabledReason}</p>}
+      {!endpoint.disabledReason && endpoint.failingSince && (
+        <p className="callout callout-warning">Every delivery has failed since {formatDateTime(endpoint.failingSince)}; Pulse keeps retrying, and disables the endpoint after 5 days of failures.</p>
+      )}
+      <button type="button" className="link-button" aria-expanded={open} onClick={onToggle}>
+        {open ? 'Hide deliveries' : 'Show recent deliveries'}
+      </button>
+      {open && <Deliveries envId={envId} endpoint={endpoint} />}
+      {removing && (
+        <ConfirmDialog
+          title="Delete this endpoint?"
+          confirmLabel="Delete endpoint"
+          onClose={() => setRemoving(false)}
+          onConfirm={async () => {
+            await del(path);
+            setRemoving(false);
+            toast('Endpoint deleted.');
+            onChanged();
+          }}
+        >
+          <p>
+            <span className="mono">{endpoint.url}</span> stops receiving events at once; its pending deliveries and delivery log are removed.
+          </p>
+        </ConfirmDialog>
+      )}
+      {rotating && (
+        <ConfirmDialog
+          title="Rotate the signing secret?"
+          confirmLabel="Rotate secret"
+          onClose={() => setRotating(false)}
+          onConfirm={async () => {
+            const r = await post<{ secret: string }>(`${path}/rotate-secret`);
+            setRotating(false);
+            onSecret(r.secret, endpoint.url);
+            onChanged();
+          }}
+        >
+          <p>The next attempt of every delivery is signed with the new secret; the receiver must use it from then on.</p>
+        </ConfirmDialog>
+      )}
+    </div>
+  );
+}
+
+/** An environment's webhook endpoints and each one's recent deliveries. */
+export function WebhooksPage({ envId }: { envId: string }) {
+  const { isAdmin } = useSession();
+  const env = useApi<{ environment: Environment }>(`/environments/${seg(envId)}`);
+  const endpoints = useApi<{ webhooks: WebhookEndpointInfo[] }>(`/environments/${seg(envId)}/webhooks`);
+  const [adding, setAdding] = useState(false);
+  const [secret, setSecret] = useState<{ secret: string; url: string }>();
+  const [open, setOpen] = useState<string>();
+  if (env.loading && !env.data) return <Spinner label="Loading the environment…" />;
+  if (env.error) return <div className="page"><ErrorState title="Could not load the environment" error={env.error} onRetry={env.reload} /></div>;
+  const environment = env.data!.environment;
+  const list = endpoints.data?.webhooks ?? [];
+  return (
+    <div className="page">
+      <nav className="breadcrumbs" aria-label="Breadcrumb">
+        <Link to="/environments">Environments</Link>
+        <span aria-hidden="true">/</span>
+        <Link to={`/environments/${envId}`}>{environment.name}</Link>
+        <span aria-hidden="true">/</span>
+        <span>Webhooks</span>
+      </nav>
+      <header className="page-header">
+        <div>
+          <h1>{environment.name}</h1>
+          <p className="muted small">Signed HTTP callbacks to your backend when threads, comments, reactions, notifications and rooms change.</p>
+        </div>
+        <div className="header-actions">
+          <Button variant="primary" onClick={() => setAdding(true)} disabled={!isAdmin} title={isAdmin ? undefined : VIEW_ONLY_HINT}>
+            Add endpoint
+          </Button>
+        </div>
+      </header>
+      <EnvironmentTabs envId={envId} active="webhooks" />
+      <section className="section">
+        {endpoints.loading && !endpoints.data && <Spinner label="Loading endpoints…" />}
+        {endpoints.error && <ErrorState error={endpoints.error} onRetry={endpoints.reload} />}
+        {endpoints.data && list.length === 0 && (
+          <EmptyState title="No webhook endpoints">Add an endpoint to have Pulse POST every change in this environment to your backend, signed and retried for a day.</EmptyState>
+        )}
+        {list.map((e) => (
+          <EndpointCard
+            key={e.id}
+            envId={envId}
+            endpoint={e}
+            open={open === e.id}
+            onToggle={() => setOpen((o) => (o === e.id ? undefined : e.id))}
+            onChanged={endpoints.reload}
+            onSecret={(s, url) => setSecret({ secret: s, url })}
+          />
+        ))}
+      </section>
+      {adding && (
+        <AddEndpointModal
+          envId={envId}
+          onClose={() => setAdding(false)}
+          onAdded={(s, endpoint) => {
+            setAdding(false);
+            setSecret({ secret: s, url: endpoint.url });
+            setOpen(endpoint.id);
+            endpoints.reload();
+          }}
+        />
+      )}
+      {secret && <SecretModal secret={secret.secret} url={secret.url} onClose={() => setSecret(undefined)} />}
+    </div>
+  );
+}
