@@ -8,8 +8,6 @@ import { allowAll, defaultAddressPolicy } from './ssrf.ts';
 
 /** How often an idle node looks for due deliveries (a commit with events wakes it at once). */
 const POLL_MS = 500;
-/** A claim lasts this long: past it, a delivery whose node died is attempted again. */
-const LEASE_MS = 60_000;
 /** Requests in flight on one node, all endpoints together. */
 const MAX_IN_FLIGHT = 64;
 /** Outbox events turned into deliveries per transaction. */
@@ -83,7 +81,10 @@ export class WebhookDispatcher {
     if (free <= 0 || this.#closed) return;
     const cap = this.#settings.concurrencyPerEndpoint;
     const busy = [...this.#perEndpoint].filter(([, n]) => n >= cap).map(([id]) => id);
-    const claimed = await this.#store.claimWebhookDeliveries(at, new Date(now.getTime() + LEASE_MS).toISOString(), { total: free, perEndpoint: cap }, busy);
+    // A claim outlives any attempt (one deadline covers the request and its redirects); past it, a
+    // delivery whose node died is attempted again by another node.
+    const leaseMs = this.#settings.timeoutMs * 2 + 5_000;
+    const claimed = await this.#store.claimWebhookDeliveries(at, new Date(now.getTime() + leaseMs).toISOString(), { total: free, perEndpoint: cap }, busy);
     const excess: string[] = [];
     for (const d of claimed) {
       const n = this.#perEndpoint.get(d.endpointId) ?? 0;
