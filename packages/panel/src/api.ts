@@ -131,3 +131,24 @@ export function query(params: Record<string, string | number | undefined>): stri
   const s = q.toString();
   return s ? `?${s}` : '';
 }
+
+/** A room with stored P2P shared data (data browser). */
+export interface SharedStateRow {
+  roomId: string;
+  bytes: number;
+  version: number;
+  updatedAt: string;
+  expiresAt: string;
+}
+
+/** One shared map, list or counter of a room, as JSON. */
+export interface SharedObject {
+  type: 'map' | 'list' | 'counter';
+  name: string;
+  value: unknown;
+}
+
+export const listSharedState = (envId: string) => get<{ items: SharedStateRow[] }>(`/environments/${seg(envId)}/shared`);
+export const getSharedState = (envId: string, roomId: string) =>
+  get<{ roomId: string; bytes: number; updatedAt: string | null; expiresAt: string | null; objects: SharedObject[] }>(`/environments/${seg(envId)}/rooms/${seg(roomId)}/shared`);
+export const clearSharedState = (envId: string, roomId: string) => del<void>(`/environments/${seg(envId)}/rooms/${seg(roomId)}/shared`);

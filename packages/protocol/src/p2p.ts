@@ -83,6 +83,8 @@ export type P2PServerMessage =
   | { type: 'p2p:persist-request'; stateVector: string }
   /** The room's state was stored; `stateVector` is what the server now holds. */
   | { type: 'p2p:saved'; stateVector: string; bytes: number; at: string }
+  /** The room's shared state was deleted (REST, panel): drop the document and join afresh. */
+  | { type: 'p2p:reset' }
   /** A P2P request failed, or the room's state could not be stored. */
   | { type: 'p2p:error'; code: ErrorCode; message: string; ref?: string };
 

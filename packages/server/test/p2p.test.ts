@@ -274,4 +274,35 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
     expect(await store.getSharedState(t.envId, 'r-old')).toBeUndefined();
     expect(await store.getSharedState(t.envId, 'r-fresh')).toBeDefined();
   });
+
+  it('shows a room\'s shared objects over REST and deletes them, live peers included', async () => {
+    const [, a] = await joined('alice', 'r-rest');
+    a.sharedMap<{ title: string }>('cards').set('c1', { title: 'One' });
+    a.sharedList<string>('order').push('c1');
+    a.sharedCounter('votes').increment(4);
+    await sleep(100);
+    const res = await t.api('GET', '/api/v1/rooms/r-rest/shared');
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ roomId: 'r-rest', bytes: expect.any(Number) });
+    expect(res.body.objects).toEqual([
+      { type: 'map', name: 'cards', value: { c1: { title: 'One' } } },
+      { type: 'list', name: 'order', value: ['c1'] },
+      { type: 'counter', name: 'votes', value: 4 },
+    ]);
+    expect((await t.api('GET', '/api/v1/rooms/nothing-here/shared')).body.error.code).toBe('not_found');
+    expect((await t.api('GET', '/api/v1/rooms/r-rest/shared', undefined, 'sk_wrong')).status).toBe(401);
+    // Another environment's key sees nothing of this room.
+    const other = await t.server.ctx.environments.create('Other');
+    expect((await t.api('GET', '/api/v1/rooms/r-rest/shared', undefined, other.secretKey)).status).toBe(404);
+    expect((await t.api('DELETE', '/api/v1/rooms/r-rest/shared', undefined, other.secretKey)).status).toBe(204);
+    expect((await t.api('GET', '/api/v1/rooms/r-rest/shared')).status).toBe(200);
+
+    const reasons: string[] = [];
+    a.on('destroyed', (e) => reasons.push(e.reason));
+    expect((await t.api('DELETE', '/api/v1/rooms/r-rest/shared')).status).toBe(204);
+    await waitFor(() => reasons.length === 1, 3000, 'the reset');
+    expect(reasons[0]).toContain('cleared');
+    expect((await t.api('GET', '/api/v1/rooms/r-rest/shared')).status).toBe(404);
+    expect(await t.server.ctx.store.getSharedState(t.envId, 'r-rest')).toBeUndefined();
+  });
 });

@@ -360,6 +360,8 @@ export class P2PManager {
       case 'p2p:persist-request':
         this.#serverVector = fromBase64(m.stateVector);
         return this.#persistNow();
+      case 'p2p:reset':
+        return this.#teardown("The room's shared state was cleared.", false);
       case 'p2p:saved':
         this.#serverVector = fromBase64(m.stateVector);
         return;

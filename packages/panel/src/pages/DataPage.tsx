@@ -8,6 +8,11 @@ import { Link, navigate, useLocation } from '../router.tsx';
 import { CommentsView } from './CommentsView.tsx';
 import { EnvironmentTabs } from './EnvironmentTabs.tsx';
 import { ThreadsView } from './ThreadsView.tsx';
+import { clearSharedState, type getSharedState, type SharedStateRow } from '../api.ts';
+import { Badge, Button } from '../components/controls.tsx';
+import { useToast } from '../components/feedback.tsx';
+import { ConfirmDialog } from '../components/modal.tsx';
+import { useSession, VIEW_ONLY_HINT } from '../session.tsx';
 
 export type DataView = { kind: 'rooms' } | { kind: 'users' } | { kind: 'threads'; roomId: string } | { kind: 'comments'; roomId: string; threadId: string };
 
@@ -145,9 +150,97 @@ function UsersList({ envId }: { envId: string }) {
   );
 }
 
+/** P2P shared data: the rooms with stored state, one room's maps, lists and counters, and clearing them. */
+function SharedDataList({ envId }: { envId: string }) {
+  const { isAdmin } = useSession();
+  const toast = useToast();
+  const rooms = useApi<{ items: SharedStateRow[] }>(`/environments/${seg(envId)}/shared`);
+  const [open, setOpen] = useState<string>();
+  const [clearing, setClearing] = useState<string>();
+  const room = useApi<Awaited<ReturnType<typeof getSharedState>>>(open === undefined ? null : `/environments/${seg(envId)}/rooms/${seg(open)}/shared`);
+  return (
+    <>
+      {rooms.loading && !rooms.data && <Spinner label="Loading shared data…" />}
+      {rooms.error && <ErrorState error={rooms.error} onRetry={rooms.reload} />}
+      {rooms.data && rooms.data.items.length === 0 && (
+        <EmptyState title="No shared data stored">P2P shared maps, lists and counters appear here once a room's peers have edited them (with Allow P2P on).</EmptyState>
+      )}
+      {rooms.data && rooms.data.items.length > 0 && (
+        <div className="table-wrap">
+          <table className="table">
+            <thead>
+              <tr>
+                <th>Room ID</th>
+                <th className="num">Size</th>
+                <th>Saved</th>
+                <th>Expires</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {rooms.data.items.map((r) => (
+                <tr key={r.roomId}>
+                  <td className="mono room-id">{r.roomId}</td>
+                  <td className="num">{formatNumber(r.bytes)} B</td>
+                  <td title={formatDateTime(r.updatedAt)}>{formatDate(r.updatedAt)}</td>
+                  <td title={formatDateTime(r.expiresAt)}>{formatDate(r.expiresAt)}</td>
+                  <td className="actions">
+                    <Button size="sm" onClick={() => setOpen(open === r.roomId ? undefined : r.roomId)}>
+                      {open === r.roomId ? 'Hide' : 'View'}
+                    </Button>{' '}
+                    <Button size="sm" variant="danger" disabled={!isAdmin} title={isAdmin ? undefined : VIEW_ONLY_HINT} onClick={() => setClearing(r.roomId)}>
+                      Clear
+                    </Button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {open !== undefined && (
+        <section className="shared-objects" style={{ marginTop: 24 }} aria-label={`Shared data of ${open}`}>
+          <h2>{open}</h2>
+          {room.loading && !room.data && <Spinner label="Loading…" />}
+          {room.error && <ErrorState error={room.error} onRetry={room.reload} />}
+          {room.data?.objects.map((o) => (
+            <div key={`${o.type}:${o.name}`}>
+              <h3>
+                <Badge tone="accent">{o.type}</Badge> <span className="mono">{o.name}</span>
+              </h3>
+              <pre className="json" style={{ background: '#fff', border: '1px solid #e3e5ec', borderRadius: 8, padding: 12, overflow: 'auto', maxHeight: 320 }}>
+                {JSON.stringify(o.value, null, 2)}
+              </pre>
+            </div>
+          ))}
+        </section>
+      )}
+      {clearing !== undefined && (
+        <ConfirmDialog
+          title="Clear this room's shared data?"
+          confirmLabel="Clear shared data"
+          onClose={() => setClearing(undefined)}
+          onConfirm={async () => {
+            await clearSharedState(envId, clearing);
+            setClearing(undefined);
+            if (open === clearing) setOpen(undefined);
+            toast('Shared data cleared. Connected peers start over with an empty document.');
+            rooms.reload();
+          }}
+        >
+          <p>
+            Every shared map, list and counter of <strong className="mono">{clearing}</strong> is deleted for good, also from the browsers connected to the room now.
+          </p>
+        </ConfirmDialog>
+      )}
+    </>
+  );
+}
+
 /** The data browser: rooms → threads → comments, and users, of one environment. */
 export function DataPage({ envId, view }: { envId: string; view: DataView }) {
   const env = useApi<{ environment: Environment }>(`/environments/${seg(envId)}`);
+  const { search: params } = useLocation();
   if (env.loading && !env.data) return <Spinner label="Loading the environment…" />;
   if (env.error) {
     return (
@@ -164,7 +257,8 @@ export function DataPage({ envId, view }: { envId: string; view: DataView }) {
     );
   }
   const environment = env.data!.environment;
-  const top = view.kind === 'users' ? 'users' : 'rooms';
+  const shared = view.kind === 'rooms' && params.get('view') === 'shared';
+  const top = view.kind === 'users' ? 'users' : shared ? 'shared' : 'rooms';
   return (
     <div className="page">
       <nav className="breadcrumbs" aria-label="Breadcrumb">
@@ -186,12 +280,14 @@ export function DataPage({ envId, view }: { envId: string; view: DataView }) {
           tabs={[
             { id: 'rooms', label: 'Rooms' },
             { id: 'users', label: 'Users' },
+            { id: 'shared', label: 'Shared data (P2P)' },
           ]}
           active={top}
-          onSelect={(id) => navigate(`/environments/${envId}/data${id === 'users' ? '/users' : ''}`)}
+          onSelect={(id) => navigate(`/environments/${envId}/data${id === 'users' ? '/users' : id === 'shared' ? '?view=shared' : ''}`)}
         />
       )}
-      {view.kind === 'rooms' && <RoomsList key="rooms" envId={envId} />}
+      {view.kind === 'rooms' && !shared && <RoomsList key="rooms" envId={envId} />}
+      {shared && <SharedDataList key="shared" envId={envId} />}
       {view.kind === 'users' && <UsersList key="users" envId={envId} />}
       {view.kind === 'threads' && <ThreadsView envId={envId} roomId={view.roomId} />}
       {view.kind === 'comments' && <CommentsView envId={envId} roomId={view.roomId} threadId={view.threadId} />}

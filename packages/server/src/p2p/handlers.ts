@@ -6,11 +6,20 @@ import { ChunkAssembler } from './chunks.ts';
 import type { P2PService } from './service.ts';
 
 const services = new WeakMap<RealtimeHub, P2PService>();
+const byContext = new WeakMap<object, P2PService>();
 const chunks = new ChunkAssembler();
 
 /** Makes `service` the P2P side of `hub` (server start-up). */
 export function attachP2P(hub: RealtimeHub, service: P2PService): void {
   services.set(hub, service);
+  byContext.set(hub.ctx, service);
+}
+
+/** The P2P service of a server, by its context (REST and panel routes). */
+export function p2pOfContext(ctx: object): P2PService {
+  const service = byContext.get(ctx);
+  if (!service) throw new PulseError('service_unavailable', 'P2P is not running on this server.');
+  return service;
 }
 
 export function p2pOf(hub: RealtimeHub): P2PService | undefined {

@@ -11,7 +11,8 @@ import type { Bus } from '../realtime/bus.ts';
 import type { Connection } from '../realtime/connection.ts';
 import type { Store } from '../store/types.ts';
 import { fromBase64, SharedStatePersistence, toBase64 } from './persistence.ts';
-import { P2PRoomSession, type Route } from './session.ts';
+import { P2PRoomSession, publishReset, type Route } from './session.ts';
+import { sharedObjects, type SharedObjectView } from './view.ts';
 
 export interface P2PServiceDeps {
   store: Store;
@@ -94,6 +95,13 @@ export class P2PService {
     if (!session) {
       session = new P2PRoomSession(this.#deps.bus, envId, roomId);
       this.#sessions.set(key(envId, roomId), session);
+      const s = session;
+      s.onReset = () => {
+        for (const id of [...s.local.keys()]) s.remove(id);
+        s.close();
+        if (this.#sessions.get(key(envId, roomId)) === s) this.#sessions.delete(key(envId, roomId));
+        this.persistence.discard(envId, roomId);
+      };
       this.#startPersistRequests(session, config);
     }
     await session.ready;
@@ -212,9 +220,28 @@ export class P2PService {
     for (const { conn } of [...session.local.values()]) await this.detach(conn);
   }
 
-  /** The room's stored state was deleted (REST, panel): forget what is pending for it. */
-  discard(envId: string, roomId: string): void {
+  /**
+   * The room's shared state as JSON (stored, merged with what this node has not stored yet), or
+   * undefined when there is none.
+   */
+  async view(envId: string, roomId: string): Promise<{ roomId: string; bytes: number; updatedAt: string | null; expiresAt: string | null; objects: SharedObjectView[] } | undefined> {
+    const rec = await this.#deps.store.getSharedState(envId, roomId);
+    const state = await this.persistence.current(envId, roomId, true);
+    const objects = sharedObjects(state);
+    if (!rec && objects.length === 0) return undefined;
+    return { roomId, bytes: state.byteLength, updatedAt: rec?.updatedAt ?? null, expiresAt: rec?.expiresAt ?? null, objects };
+  }
+
+  /**
+   * Deletes the room's shared state (REST, panel): stored and pending, on every node. Connected
+   * peers get `p2p:reset` and start over with an empty document. Returns whether anything was stored.
+   */
+  async reset(envId: string, roomId: string): Promise<boolean> {
     this.persistence.discard(envId, roomId);
+    publishReset(this.#deps.bus, envId, roomId);
+    const deleted = await this.#deps.store.deleteSharedState(envId, roomId);
+    this.persistence.discard(envId, roomId);
+    return deleted;
   }
 
   async close(): Promise<void> {

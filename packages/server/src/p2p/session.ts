@@ -23,7 +23,14 @@ type Header =
   | { k: 'leave'; n: string; peer: P2PPeer }
   /** A node opened the room: the others answer with their peers. */
   | { k: 'hello'; n: string }
-  | { k: 'here'; n: string; peers: P2PPeer[] };
+  | { k: 'here'; n: string; peers: P2PPeer[] }
+  /** The room's shared state was deleted: every node drops what it holds and tells its peers. */
+  | { k: 'reset'; n: string };
+
+/** Publishes a reset of a room's shared state to every node (whether or not this one has the room). */
+export function publishReset(bus: Bus, envId: string, roomId: string): void {
+  bus.publish(p2pChannel(envId, roomId), JSON.stringify({ k: 'reset', n: bus.cluster?.nodeId ?? 'local' } satisfies Header));
+}
 
 export interface LocalPeer {
   conn: Connection;
@@ -48,6 +55,8 @@ export class P2PRoomSession {
   readonly #channel: string;
   readonly #unsubscribe: () => void;
   persistTimer: NodeJS.Timeout | undefined;
+  /** Called on a reset of the room's state (after its local peers were told). */
+  onReset: () => void = () => undefined;
 
   constructor(bus: Bus, envId: string, roomId: string) {
     this.envId = envId;
@@ -126,6 +135,9 @@ export class P2PRoomSession {
       case 'hello':
         if (!mine && this.local.size > 0) this.#publish({ k: 'here', n: this.#node, peers: [...this.local.values()].map((l) => l.peer) });
         return;
+      case 'reset':
+        this.#announce({ type: 'p2p:reset' }, '');
+        return this.onReset();
       case 'here':
         if (mine) return;
         for (const peer of header.peers) {

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { registerAuthRoutes, type SetupState } from './auth-routes.ts';
 import { registerDataRoutes } from './data-routes.ts';
+import { registerSharedStatePanelRoutes } from '../p2p/panel-routes.ts';
 import { registerEnvironmentRoutes } from './environment-routes.ts';
 import { API, panelRouter } from './routing.ts';
 import { PanelSessions } from './session.ts';
@@ -29,6 +30,7 @@ export async function registerPanel(app: FastifyInstance, ctx: ServerContext, op
   registerAuthRoutes(router, ctx.store, sessions, new LoginThrottle(ctx.store), known, setup);
   registerEnvironmentRoutes(router, ctx);
   registerDataRoutes(router, ctx);
+  registerSharedStatePanelRoutes(router, ctx);
   registerTeamRoutes(router, ctx.store);
   registerWebhookRoutes(router, ctx);
 

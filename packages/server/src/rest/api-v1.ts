@@ -17,6 +17,7 @@ import { ThreadViews } from '../domain/thread-views.ts';
 import { decodeCursor } from '../store/paging.ts';
 import type { KeyRecord, PageRequest } from '../store/types.ts';
 import { parseInput, parseParam } from './validation.ts';
+import { registerSharedStateApi } from '../p2p/rest.ts';
 
 type Params = Record<string, string>;
 interface Call {
@@ -197,6 +198,8 @@ function handlers(ctx: ServerContext): Record<RestRouteName, Handler> {
 }
 
 export function registerRestApi(app: FastifyInstance, ctx: ServerContext): void {
+  // P2P shared data: GET/DELETE /api/v1/rooms/:roomId/shared (see ../p2p/rest.ts).
+  registerSharedStateApi(app, ctx);
   const table = handlers(ctx);
   const keys = new WeakMap<FastifyRequest, KeyRecord>();
   for (const [name, route] of Object.entries(REST_ROUTES) as [RestRouteName, (typeof REST_ROUTES)[RestRouteName]][]) {
