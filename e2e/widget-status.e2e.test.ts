@@ -35,7 +35,7 @@ describe.skipIf(!browserAvailable)('<pulse-widget> when it cannot sign in', () =
     await p.waitForFunction(() => customElements.get('pulse-widget') !== undefined);
     await p.evaluate(
       ({ setup, url, pk, token }) => {
-        const w = document.createElement('pulse-widget') as HTMLElement & Record<string, unknown>;
+        const w = document.createElement('pulse-widget');
         new Function('w', 'url', 'pk', 'token', setup)(w, url, pk, token);
         document.body.append(w);
       },

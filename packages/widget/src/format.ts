@@ -24,11 +24,12 @@ export function splitMentions(body: string, names: Map<string, string>): { text:
   const re = /@([\w.\-:|]+)/g;
   let last = 0;
   for (const m of body.matchAll(re)) {
-    const id = m[1]!;
+    // "@bob." ends a sentence: the dot is not part of the id unless a user has it.
+    const id = names.has(m[1]!) ? m[1]! : m[1]!.replace(/[.:|-]+$/, '');
     if (!names.has(id)) continue;
     if (m.index! > last) out.push({ text: body.slice(last, m.index) });
     out.push({ text: `@${names.get(id)}`, mention: id });
-    last = m.index! + m[0].length;
+    last = m.index! + 1 + id.length;
   }
   if (last < body.length) out.push({ text: body.slice(last) });
   return out;

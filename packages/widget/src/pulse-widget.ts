@@ -241,8 +241,40 @@ export class PulseWidget extends LitElement {
         this.client.setToken(this.#watchedToken()!);
       }
     }
+    this.#placePopover();
     if (['threads', 'prefs', 'config'].some((k) => changed.has(k))) this.#scheduleLayout();
     if (['prefs', 'config'].some((k) => changed.has(k))) this.#applyVisibility();
+  }
+
+  /**
+   * Keeps a thread popover clear of the dock (the toolbar and the open panel): it goes on the
+   * pin's other side, else beside the dock, else above it. Measured after each render, from the
+   * position the template chose.
+   */
+  #placePopover(): void {
+    const popover = this.renderRoot.querySelector<HTMLElement>('.popover');
+    if (!popover) return;
+    const natural = { left: Number(popover.dataset.left), top: Number(popover.dataset.top) };
+    popover.style.left = `${natural.left}px`;
+    popover.style.top = `${natural.top}px`;
+    const panel = this.renderRoot.querySelector<HTMLElement>('.dock');
+    if (!panel || this.display === 'inline') return;
+    const gap = 12;
+    const p = panel.getBoundingClientRect();
+    const r = popover.getBoundingClientRect();
+    const clear = (left: number, top: number) => left + r.width + gap <= p.left || left >= p.right + gap || top + r.height + gap <= p.top || top >= p.bottom + gap;
+    if (clear(natural.left, natural.top)) return;
+    const pinX = Number(popover.dataset.x);
+    const candidates = [
+      { left: pinX - 18 - r.width, top: natural.top },
+      { left: p.left - gap - r.width, top: natural.top },
+      { left: p.right + gap, top: natural.top },
+      { left: natural.left, top: p.top - gap - r.height },
+    ].filter((c) => c.left >= gap && c.left + r.width <= innerWidth - gap && c.top >= gap);
+    const spot = candidates.find((c) => clear(c.left, c.top));
+    if (!spot) return;
+    popover.style.left = `${spot.left}px`;
+    popover.style.top = `${spot.top}px`;
   }
 
   #tokenSource(): string | TokenProvider | undefined {

@@ -17,6 +17,28 @@ function mentionNames(w: PulseWidget, comment: Comment): Map<string, string> {
   return new Map(comment.mentions.map((id) => [id, w.userInfo(id).name]));
 }
 
+/**
+ * A notification's or activity entry's preview, its @mentions shown as the thread shows them
+ * ("@Bob Smith"): by the comment's own mention list when the comment is in this room's state,
+ * else every @id that names a known user (looked up in the directory, as names are elsewhere).
+ */
+function renderPreview(w: PulseWidget, preview: string, commentId: string | null) {
+  const comment = commentId ? w.client?.state.comment(commentId) : undefined;
+  let names: Map<string, string>;
+  if (comment) names = mentionNames(w, comment);
+  else {
+    void w.directoryVersion; // re-rendered when the directory learns a name
+    names = new Map();
+    for (const [, token] of preview.matchAll(/@([\w.\-:|]+)/g)) {
+      for (const id of new Set([token!, token!.replace(/[.:|-]+$/, '')])) {
+        const user = w.presence.find((p) => p.userId === id)?.user ?? w.directory.get(id);
+        if (user) names.set(id, user.name);
+      }
+    }
+  }
+  return splitMentions(preview, names).map((p) => (p.mention ? html`<span class="mention">${p.text}</span>` : p.text));
+}
+
 function renderAttachment(w: PulseWidget, a: Attachment) {
   if (a.type === 'image') {
     return html`<button class="thumb" aria-label="Open image ${a.filename}" @click=${() => (w.lightbox = a.url)}>
@@ -206,7 +228,7 @@ function notificationsPanel(w: PulseWidget) {
               ${avatar(w, n.actorId)}
               <span>
                 <span><span class="name">${w.userInfo(n.actorId).name}</span> ${n.kind === 'mention' ? 'mentioned you' : 'replied'}${n.roomId !== w.room ? ` in ${n.roomId}` : ''}</span>
-                <div class="small">${n.preview}</div>
+                <div class="small">${renderPreview(w, n.preview, n.commentId)}</div>
                 <div class="small">${relativeTime(n.createdAt)}</div>
               </span>
             </button>`,
@@ -241,7 +263,7 @@ function activityPanel(w: PulseWidget) {
               ${a.userId ? avatar(w, a.userId) : html`<span class="avatar small">⚙︎</span>`}
               <span>
                 <span><span class="name">${a.userId ? w.userInfo(a.userId).name : 'A moderator'}</span> ${ACTIVITY_TEXT[a.kind] ?? a.kind}</span>
-                ${a.preview ? html`<div class="small">${a.preview}</div>` : nothing}
+                ${a.preview ? html`<div class="small">${renderPreview(w, a.preview, a.commentId)}</div>` : nothing}
                 <div class="small">${relativeTime(a.createdAt)}</div>
               </span>
             </button>`,
@@ -296,7 +318,7 @@ export function renderThreadPopover(w: PulseWidget, threadId: string | null) {
   const left = Math.max(12, Math.min(x + 18, innerWidth - width - 12));
   const top = Math.max(12, Math.min(y - 20, innerHeight - 320));
   const close = () => (thread ? (w.popoverThreadId = null) : (w.draft = null));
-  return html`<section class="popover" role="dialog" aria-label=${thread ? `Thread ${w.pinNumber(thread.id)}` : 'New comment'} style="left:${left}px;top:${top}px">
+  return html`<section class="popover" role="dialog" aria-label=${thread ? `Thread ${w.pinNumber(thread.id)}` : 'New comment'} style="left:${left}px;top:${top}px" data-x=${x} data-left=${left} data-top=${top}>
     <header style="display:flex;justify-content:space-between;align-items:center;padding:8px 12px;border-bottom:1px solid var(--_border)">
       <strong>${thread ? `#${w.pinNumber(thread.id)}${thread.resolved ? ' · resolved' : ''}` : 'New comment'}</strong>
       <button class="icon-btn" aria-label="Close" @click=${close}>${icons.close}</button>

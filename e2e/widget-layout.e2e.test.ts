@@ -1,0 +1,101 @@
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureDemoEnvironment } from '../packages/server/src/static/demo.ts';
+import { apiRequest, startTestServer, type TestServer } from '../packages/server/test/helpers/server.ts';
+import { browserAvailable, launchBrowser, type BrowserSession } from './helpers/browser.ts';
+
+/**
+ * The demo page at 1280×800 with two people: @mentions read the same in previews as in the thread,
+ * and a pin's popover never lies under the Comments panel.
+ */
+describe.skipIf(!browserAvailable)('<pulse-widget> previews and layout', () => {
+  let t: TestServer;
+  let demoApi: (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }>;
+  let s: BrowserSession;
+  let alice: Page;
+  let bob: Page;
+  const room = 'e2e-layout';
+  const w = (page: Page) => page.locator('pulse-widget');
+
+  const open = async (as: string) => {
+    const page = await (await s.context({ viewport: { width: 1280, height: 800 } })).newPage();
+    await page.goto(`${t.url}/demo/?as=${as}&room=${room}`);
+    await w(page).locator('.toolbar').waitFor();
+    return page;
+  };
+  type Box = { x: number; y: number; width: number; height: number };
+  const overlap = (a: Box, b: Box) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+
+  beforeAll(async () => {
+    t = await startTestServer('sqlite', { demo: true });
+    const demoEnvId = (await ensureDemoEnvironment(t.server.ctx)).id;
+    const { secretKey } = await t.server.ctx.environments.rotate(demoEnvId);
+    demoApi = (method, path, body) => apiRequest(t.url, method, path, body, secretKey);
+    s = await launchBrowser();
+    alice = await open('alice');
+    bob = await open('bob');
+  }, 60_000);
+  afterAll(async () => {
+    await s?.close();
+    await t?.close();
+  });
+
+  it('shows "@Bob Smith" in notification and activity previews, as the thread does', async () => {
+    // A pinned thread near the right edge (where the Comments panel opens), mentioning Bob.
+    await w(alice).getByRole('button', { name: 'Add a comment' }).click();
+    await alice.mouse.click(1000, 420);
+    const composer = w(alice).locator('.popover pulse-composer textarea');
+    await composer.fill('Is this number right? @bo');
+    await expect.poll(() => w(alice).locator('.popover .suggestions li').count()).toBeGreaterThan(0);
+    await composer.press('Enter'); // picks Bob
+    await composer.press('Enter'); // sends
+    await expect.poll(() => w(alice).locator('.popover .comment .mention').textContent()).toBe('@Bob Smith');
+    // And one in another room, which Bob's page holds no state for.
+    const other = await demoApi('POST', '/api/v1/rooms/elsewhere/threads', { userId: 'alice', body: 'Also here, @bob.', mentions: ['bob'] });
+    expect(other.status).toBe(201);
+
+    await expect.poll(() => w(bob).locator('button[aria-label="Notifications"] .badge').textContent()).toBe('2');
+    await w(bob).getByRole('button', { name: 'Notifications' }).click();
+    const items = w(bob).locator('.panel .list-item');
+    await expect.poll(() => items.count()).toBe(2);
+    await expect.poll(() => items.locator('.mention').allTextContents()).toEqual(['@Bob Smith', '@Bob Smith']);
+    expect(await items.first().textContent()).not.toContain('@bob');
+    await s.screenshot(bob, 'widget-notification-mentions');
+
+    await w(bob).getByRole('button', { name: 'Activity', exact: true }).click();
+    await expect.poll(() => w(bob).locator('.panel .list-item .mention').allTextContents()).toEqual(['@Bob Smith']);
+    await w(bob).getByRole('button', { name: 'Activity', exact: true }).click();
+  });
+
+  it('keeps a pin popover clear of the Comments panel at 1280×800, whichever opens first', async () => {
+    const pin = w(bob).locator('.pin').first();
+    await pin.waitFor();
+    const popover = w(bob).locator('.popover');
+    const panel = w(bob).locator('.dock .panel');
+
+    // The panel first, then the pin.
+    await w(bob).getByRole('button', { name: 'Comments', exact: true }).click();
+    await panel.waitFor();
+    await pin.click();
+    await popover.waitFor();
+    await bob.waitForTimeout(250); // the panel's slide-in
+    expect(overlap((await popover.boundingBox())!, (await panel.boundingBox())!)).toBe(false);
+    expect(overlap((await popover.boundingBox())!, (await pin.boundingBox())!)).toBe(false);
+    await s.screenshot(bob, 'widget-popover-beside-panel');
+
+    // The pin first, then the panel.
+    await w(bob).getByRole('button', { name: 'Comments', exact: true }).click();
+    await w(bob).getByRole('button', { name: 'Close' }).click();
+    await pin.click();
+    await popover.waitFor();
+    await w(bob).getByRole('button', { name: 'Comments', exact: true }).click();
+    await panel.waitFor();
+    await bob.waitForTimeout(250);
+    expect(overlap((await popover.boundingBox())!, (await panel.boundingBox())!)).toBe(false);
+
+    // With the panel closed again, the popover stays clear of the toolbar too.
+    await w(bob).getByRole('button', { name: 'Comments', exact: true }).click();
+    await expect.poll(() => panel.count()).toBe(0);
+    expect(overlap((await popover.boundingBox())!, (await w(bob).locator('.toolbar').boundingBox())!)).toBe(false);
+  });
+});
