@@ -134,6 +134,7 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
     };
 
     const app = await buildApp(ctx, health);
+    if (files instanceof S3FileStore) files.log = (err, what) => app.log.warn({ err }, what);
     registerUploadRoute(app, ctx, attachments);
     registerFilesRoute(app, ctx, attachments);
     const panel = await registerPanel(app, ctx);

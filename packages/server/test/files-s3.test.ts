@@ -235,6 +235,38 @@ describe('a server with its files on S3', () => {
   });
 });
 
+describe('when the bucket fails while the server runs', () => {
+  let t: TestServer;
+  let own: S3rverInstance;
+  const logged: string[] = [];
+  beforeAll(async () => {
+    // A bucket server of its own, to be stopped under the running Pulse.
+    own = new S3rver({ address: '127.0.0.1', port: 0, directory: tempDir('pulse-s3rver-down-'), silent: true, configureBuckets: [{ name: BUCKET }] });
+    const port = (await own.run()).port;
+    t = await startTestServer('sqlite', { filesS3: s3Options({ ...s3Env(), PULSE_FILES_S3_ENDPOINT: `http://127.0.0.1:${port}` }) });
+    (t.server.attachments.files as S3FileStore).log = (_err, what) => logged.push(what);
+  });
+  afterAll(() => closeServer(t));
+
+  it('answers uploads and downloads 503 service_unavailable with Retry-After, logs why, and keeps nothing staged', async () => {
+    const token = await mintToken(t, 'uploader');
+    const before = (await uploadFile(t, token, 'tone.ogg', fixture('tone.ogg'))).body;
+    await own.close();
+    const up = await uploadFile(t, token, 'photo.png', fixture('photo.png'));
+    expect(up.status).toBe(503);
+    expect(up.body.error.code).toBe('service_unavailable');
+    expect(up.body.error.message).toBe('The file storage is not reachable at the moment; try again shortly.');
+    expect(up.headers.get('retry-after')).toBe('5');
+    const down = await fetch(before.url);
+    expect(down.status).toBe(503);
+    expect(down.headers.get('retry-after')).toBe('5');
+    expect(logged.some((l) => l.startsWith('file storage: storing ') && l.includes(`bucket "${BUCKET}"`))).toBe(true);
+    expect(logged.some((l) => l.startsWith('file storage: looking up '))).toBe(true);
+    expect(readdirSync(join(t.options.dataDir, 'files', '.staging'))).toEqual([]);
+    expect((await t.api('GET', `/api/v1/rooms`)).status).toBe(200); // the rest of Pulse carries on
+  });
+});
+
 /**
  * Two `pulse start` processes on one PostgreSQL schema and one bucket, each with its own (empty)
  * data dir: files never touch a node's disk. Serving files needs no Redis, and this file must not

@@ -4,6 +4,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import type { Readable } from 'node:stream';
 import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { RetryLaterError } from '../retry-later.ts';
 import { checkKey, LocalStaging, type FileStore, type StagedFile } from './file-store.ts';
 
 /** Where the files of a cluster live: one bucket of S3 or an S3-compatible server (PULSE_FILES_S3_*). */
@@ -27,6 +28,8 @@ const PART_QUEUE = 4;
 const CHECK_TIMEOUT_MS = 10_000;
 /** The object the start-up check writes and removes. */
 const PROBE_KEY = '.pulse-write-check';
+/** What a client is told to wait when the bucket fails, in seconds. */
+const RETRY_AFTER_S = 5;
 
 const status = (err: unknown) => (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 const isMissing = (err: unknown) => status(err) === 404 || ['NotFound', 'NoSuchKey'].includes((err as Error).name);
@@ -41,6 +44,8 @@ export class S3FileStore implements FileStore {
   readonly #client: S3Client;
   readonly #options: S3StoreOptions;
   readonly #staging: LocalStaging;
+  /** Where failures of the bucket are reported (the server's log); the client only gets a 503. */
+  log: (err: unknown, what: string) => void = () => {};
 
   constructor(options: S3StoreOptions, stagingDir: string) {
     this.#options = options;
@@ -107,6 +112,12 @@ export class S3FileStore implements FileStore {
     return this.#options.prefix + checkKey(key);
   }
 
+  /** A failure of the bucket, logged here, and answered `503 service_unavailable` with Retry-After. */
+  #unavailable(err: unknown, what: string): RetryLaterError {
+    this.log(err, `file storage: ${what} failed on the ${this.#where}`);
+    return new RetryLaterError('service_unavailable', 'The file storage is not reachable at the moment; try again shortly.', RETRY_AFTER_S);
+  }
+
   stage(): Promise<StagedFile> {
     return this.#staging.stage();
   }
@@ -121,36 +132,54 @@ export class S3FileStore implements FileStore {
         leavePartsOnError: false,
       });
       await upload.done();
+    } catch (err) {
+      throw this.#unavailable(err, `storing ${key}`);
     } finally {
       await staged.discard();
     }
   }
 
   async put(key: string, data: Buffer): Promise<void> {
-    await this.#client.send(new PutObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key), Body: data }));
+    const name = this.#key(key);
+    try {
+      await this.#client.send(new PutObjectCommand({ Bucket: this.#options.bucket, Key: name, Body: data }));
+    } catch (err) {
+      throw this.#unavailable(err, `storing ${key}`);
+    }
   }
 
   async size(key: string): Promise<number | undefined> {
+    const name = this.#key(key);
     try {
-      const head = await this.#client.send(new HeadObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key) }));
+      const head = await this.#client.send(new HeadObjectCommand({ Bucket: this.#options.bucket, Key: name }));
       return head.ContentLength;
     } catch (err) {
       if (isMissing(err)) return undefined;
-      throw err;
+      throw this.#unavailable(err, `looking up ${key}`);
     }
   }
 
   async read(key: string, range?: { start: number; end: number }): Promise<Readable> {
-    const object = await this.#client.send(
-      new GetObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key), ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) }),
-    );
-    // In Node the body is the HTTP response itself: streamed through, never buffered.
-    return object.Body as Readable;
+    const name = this.#key(key);
+    try {
+      const object = await this.#client.send(
+        new GetObjectCommand({ Bucket: this.#options.bucket, Key: name, ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) }),
+      );
+      // In Node the body is the HTTP response itself: streamed through, never buffered.
+      return object.Body as Readable;
+    } catch (err) {
+      throw this.#unavailable(err, `reading ${key}`);
+    }
   }
 
   async delete(key: string): Promise<void> {
-    // S3 answers a delete of a missing object with success.
-    await this.#client.send(new DeleteObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key) }));
+    const name = this.#key(key);
+    try {
+      // S3 answers a delete of a missing object with success.
+      await this.#client.send(new DeleteObjectCommand({ Bucket: this.#options.bucket, Key: name }));
+    } catch (err) {
+      throw this.#unavailable(err, `deleting ${key}`);
+    }
   }
 
   cleanStaging(olderThanMs?: number): Promise<number> {
