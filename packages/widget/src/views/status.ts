@@ -22,6 +22,7 @@ const REFUSALS: Record<string, string> = {
   invalid_token: 'The sign-in token was not accepted.',
   token_expired: 'The sign-in token has expired.',
   room_full: 'This page has reached its limit of people at once.',
+  invalid_options: "The widget's attributes are not valid.",
 };
 
 function describe(problem: StartupProblem): { title: string; body: string; technical?: string; retry: boolean } {
