@@ -6,6 +6,8 @@ import type { Store } from '../store/types.ts';
 /** A Yjs update that changes nothing (the state of an empty document). */
 export const EMPTY_UPDATE = Y.encodeStateAsUpdate(new Y.Doc());
 const DAY_MS = 86_400_000;
+/** Pending updates of a room merged into one once this many have arrived (bounds the merge at write time). */
+const COMPACT_AFTER = 256;
 /** Writers racing on one room (cluster nodes) retry the read-merge-write this many times. */
 const CAS_ATTEMPTS = 5;
 
@@ -73,6 +75,7 @@ export class SharedStatePersistence {
   add(envId: string, roomId: string, update: string, fromConnection: string): void {
     const room = this.#room(envId, roomId);
     room.pending.push(update);
+    if (room.pending.length >= COMPACT_AFTER) room.pending = [toBase64(Y.mergeUpdates(room.pending.map(fromBase64)))];
     room.contributors.add(fromConnection);
     this.#schedule(room);
   }

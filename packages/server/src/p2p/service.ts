@@ -119,7 +119,8 @@ export class P2PService {
       ...(m.ref ? { ref: m.ref } : {}),
       self,
       peers,
-      update: toBase64(sv.byteLength > 0 ? Y.diffUpdate(state, sv) : state),
+      // An empty document (state vector [0]) gets the state as it is, without a diff pass.
+      update: toBase64(sv.byteLength <= 1 ? state : Y.diffUpdate(state, sv)),
       stateVector: toBase64(Y.encodeStateVectorFromUpdate(state)),
     });
   }
