@@ -305,4 +305,17 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
     expect((await t.api('GET', '/api/v1/rooms/r-rest/shared')).status).toBe(404);
     expect(await t.server.ctx.store.getSharedState(t.envId, 'r-rest')).toBeUndefined();
   });
+
+  it('never carries one room\'s document into another after setRoom', async () => {
+    const [c, a] = await joined('alice', 'r-room-a');
+    a.sharedMap('m').set('only-in-a', true);
+    const reasons: string[] = [];
+    a.on('destroyed', (e) => reasons.push(e.reason));
+    c.setRoom('r-room-b');
+    await waitFor(() => reasons.length === 1, 3000, 'the old manager torn down');
+    expect(reasons[0]).toContain('r-room-b');
+    const b = await c.p2p;
+    expect(b).not.toBe(a);
+    expect(b.sharedMap('m').has('only-in-a')).toBe(false);
+  });
 });

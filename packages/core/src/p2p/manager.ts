@@ -30,6 +30,8 @@ export interface P2PHost {
   send(message: ClientMessage): boolean;
   /** The environment's config as last received. */
   config(): EnvConfig;
+  /** The room the client is in now. */
+  room(): string;
   /** Whether the client is connected and authenticated. */
   connected(): boolean;
   onAuthenticated(listener: () => void): () => void;
@@ -77,10 +79,12 @@ export class P2PManager {
   #outboxTimer: ReturnType<typeof setTimeout> | undefined;
   #chunkSeq = 0;
   #destroyed = false;
+  readonly #room: string;
 
   /** @internal Created by `client.p2p`. */
   constructor(host: P2PHost) {
     this.#host = host;
+    this.#room = host.room();
     this.#mesh = Mesh.available()
       ? new Mesh(
           {
@@ -246,6 +250,8 @@ export class P2PManager {
 
   #join(): void {
     if (this.#destroyed) return;
+    // The document belongs to one room: after setRoom() a new manager serves the new room.
+    if (this.#host.room() !== this.#room) return this.#teardown(`The client moved to room "${this.#host.room()}".`, false);
     const config = this.#host.config();
     if (!config.allowP2P) {
       const err = new P2PError('p2p_disabled', 'P2P shared data is turned off for this environment (allowP2P).');

@@ -212,8 +212,21 @@ export class P2PService {
         this.#deps.log?.('preparing a P2P persist request failed', err);
       }
     };
-    session.persistTimer = setInterval(() => void tick(), config.p2pPersistIntervalMs);
-    session.persistTimer.unref();
+    // The interval follows config changes: the timer is re-armed when it differs.
+    let every = config.p2pPersistIntervalMs;
+    const arm = () => {
+      clearInterval(session.persistTimer);
+      session.persistTimer = setInterval(() => {
+        const wanted = this.#deps.configFor(session.envId)?.p2pPersistIntervalMs ?? every;
+        if (wanted !== every) {
+          every = wanted;
+          arm();
+        }
+        void tick();
+      }, every);
+      session.persistTimer.unref();
+    };
+    arm();
   }
 
   /** allowP2P was turned off: the room's session ends (clients tear theirs down on config:updated). */
