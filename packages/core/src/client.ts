@@ -27,8 +27,6 @@ import { httpBase, uploadFile, type UploadOptions } from './upload.ts';
 import { WriteBudget } from './write-budget.ts';
 import { P2PManager } from './p2p/manager.ts';
 import type { P2PServerMessage } from '@pulse/protocol/lite';
-import { P2PManager } from './p2p/manager.ts';
-import type { P2PServerMessage } from '@pulse/protocol/lite';
 
 export type ConnectionState = 'connected' | 'connecting' | 'disconnected';
 
@@ -190,9 +188,6 @@ export class PulseClient {
   /** The room's P2P session, once asked for (`client.p2p`). */
   #p2p: Promise<P2PManager> | undefined;
   #p2pReceiver: ((message: P2PServerMessage) => void) | undefined;
-  /** The room's P2P session, once asked for (`client.p2p`). */
-  #p2p: Promise<P2PManager> | undefined;
-  #p2pReceiver: ((message: P2PServerMessage) => void) | undefined;
 
   constructor(options: PulseClientOptions) {
     for (const key of ['apiKey', 'room', 'endpoint'] as const) {
@@ -212,33 +207,6 @@ export class PulseClient {
   /** The room this client is in. */
   get room(): string {
     return this.#options.room;
-  }
-
-  /**
-   * The room's P2P shared data: shared maps, lists and counters, raw messages and peer info.
-   * Resolves once the room's shared state is loaded (after the client is connected); rejects with
-   * a `P2PError` (code `p2p_disabled`) when the environment has `allowP2P: false`. Every access
-   * returns the same manager until it is torn down (`destroy()`, allowP2P turned off).
-   */
-  get p2p(): Promise<P2PManager> {
-    if (!this.#p2p) {
-      const manager = new P2PManager({
-        send: (message) => this.#authenticated && this.#sendRaw(message),
-        config: () => this.state.config,
-        connected: () => this.#authenticated,
-        onAuthenticated: (listener) => this.#events.on('auth:ok', () => listener()),
-        onDisconnected: (listener) => this.#events.on('connection', (state) => state !== 'connected' && listener()),
-        onConfig: (listener) => this.state.on('config', listener),
-        receive: (listener) => (this.#p2pReceiver = listener),
-        released: () => (this.#p2p = undefined),
-      });
-      const started = manager.start().then(() => manager);
-      this.#p2p = started;
-      started.catch(() => {
-        if (this.#p2p === started) this.#p2p = undefined;
-      });
-    }
-    return this.#p2p;
   }
 
   /**
@@ -620,7 +588,6 @@ export class PulseClient {
   }
 
   #receive(message: ServerMessage, from: SocketLike): void {
-    if (message.type.startsWith('p2p:')) return this.#p2pReceiver?.(message as P2PServerMessage);
     if (message.type.startsWith('p2p:')) return this.#p2pReceiver?.(message as P2PServerMessage);
     switch (message.type) {
       case 'auth:ok':
