@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { secretFingerprint } from './cluster/fingerprint.ts';
+import { checkFileStorage } from './files/s3-store.ts';
 import type { ServerOptions } from './options.ts';
 import { DEFAULT_REDIS_PREFIX } from './realtime/bus-factory.ts';
 import { liveNodes } from './realtime/cluster-presence.ts';
@@ -187,8 +188,8 @@ function checkSettings(options: ServerOptions, checks: Check[]): void {
 export async function runClusterCheck(options: ServerOptions, print: (line: string) => void): Promise<number> {
   const checks: Check[] = [];
   checkSettings(options, checks);
-  await Promise.all([checkPostgres(options, checks), checkRedis(options, checks)]);
-  const order = ['PostgreSQL', 'Redis', 'Nodes', 'PULSE_SECRET', 'PULSE_PUBLIC_URL', 'Clock'];
+  await Promise.all([checkPostgres(options, checks), checkRedis(options, checks), checkFileStorage(options.filesS3).then((c) => checks.push({ name: 'Files', ...c }))]);
+  const order = ['PostgreSQL', 'Redis', 'Nodes', 'Files', 'PULSE_SECRET', 'PULSE_PUBLIC_URL', 'Clock'];
   checks.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   print('Pulse cluster check');
   for (const c of checks) print(`  ${MARK[c.verdict]} ${c.name.padEnd(17)}${c.detail}`);

@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiskFileStore, type FileStore } from '../src/files/file-store.ts';
 import { S3FileStore, type S3StoreOptions } from '../src/files/s3-store.ts';
+import { runClusterCheck } from '../src/cluster-check.ts';
 import { filesS3Setting, optionsFromEnv } from '../src/options.ts';
 import { mintToken } from './helpers/clients.ts';
 import { cleanEnv } from './helpers/hardening.ts';
@@ -196,6 +197,20 @@ describe('S3 settings', () => {
     expect(run.code).not.toBe(0);
     expect(run.stderr).toContain('pulse: Files: the bucket "missing-bucket"');
     expect(run.stderr).not.toContain('Usage:');
+  });
+});
+
+describe('pulse start --cluster-check', () => {
+  const filesLine = async (env: NodeJS.ProcessEnv) => {
+    const lines: string[] = [];
+    await runClusterCheck(optionsFromEnv(env), (line) => lines.push(line));
+    return lines.find((l) => l.includes(' Files '));
+  };
+
+  it('checks that the bucket takes writes, and warns when files stay on each node', async () => {
+    expect(await filesLine(s3Env('check/'))).toMatch(new RegExp(`✓ Files +bucket "${BUCKET}" at ${endpoint} takes writes, prefix "check/"\\.`));
+    expect(await filesLine({ ...s3Env(), PULSE_FILES_S3_BUCKET: 'absent-bucket' })).toMatch(/✗ Files +the bucket "absent-bucket" at .* is not reachable: the bucket does not exist/);
+    expect(await filesLine({})).toMatch(/! Files +PULSE_FILES_S3_BUCKET is not set: uploads stay on the disk of the node that received them/);
   });
 });
 

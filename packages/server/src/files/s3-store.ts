@@ -191,6 +191,28 @@ export class S3FileStore implements FileStore {
   }
 }
 
+/**
+ * For `pulse start --cluster-check`: files on S3 are fine once the bucket takes writes; files on
+ * a node's own disk are served by that node only.
+ */
+export async function checkFileStorage(options: S3StoreOptions | undefined): Promise<{ verdict: 'ok' | 'warn' | 'fail'; detail: string }> {
+  if (!options) {
+    return {
+      verdict: 'warn',
+      detail: "PULSE_FILES_S3_BUCKET is not set: uploads stay on the disk of the node that received them, and other nodes answer 404 for them. Set it (or mount one shared PULSE_DATA_DIR/files on every node).",
+    };
+  }
+  const store = new S3FileStore(options, '');
+  try {
+    await store.check();
+    return { verdict: 'ok', detail: `bucket "${options.bucket}" at ${options.endpoint ?? `AWS S3 (${options.region})`} takes writes${options.prefix ? `, prefix "${options.prefix}"` : ''}.` };
+  } catch (err) {
+    return { verdict: 'fail', detail: (err as Error).message.replace(/^Files: /, '') };
+  } finally {
+    store.close();
+  }
+}
+
 function describe(err: unknown): string {
   const e = err as Error & { code?: string; cause?: { code?: string } };
   const code = status(err);
