@@ -112,16 +112,16 @@ describe.skipIf(!browserAvailable)('@pulse/react in Chromium against a real serv
     const first = await createThread(room, 'Created before the page opened');
     const alice = await open('alice', 'Alice Chen');
     const text = (sel: string) => alice.page.locator(sel).textContent();
-    await expect.poll(() => text('#state')).toBe('connected');
-    await expect.poll(() => text('#threads')).toContain('Created before the page opened');
-    await expect.poll(() => text('#me')).toBe('Alice Chen (online)');
+    await expect.poll(() => text('#state'), { timeout: 10_000 }).toBe('connected');
+    await expect.poll(() => text('#threads'), { timeout: 10_000 }).toContain('Created before the page opened');
+    await expect.poll(() => text('#me'), { timeout: 10_000 }).toBe('Alice Chen (online)');
 
     const bob = await open('bob', 'Bob Smith');
-    await expect.poll(() => text('#others')).toBe('Bob Smith');
+    await expect.poll(() => text('#others'), { timeout: 10_000 }).toBe('Bob Smith');
 
     const rendersBefore = await alice.page.evaluate((id) => window.renders[`thread:${id}`], first);
     await createThread(room, 'Created while the page is open');
-    await expect.poll(() => alice.page.locator('#threads li').count()).toBe(2);
+    await expect.poll(() => alice.page.locator('#threads li').count(), { timeout: 10_000 }).toBe(2);
     await alice.page.waitForTimeout(200);
     expect(await alice.page.evaluate((id) => window.renders[`thread:${id}`], first)).toBe(rendersBefore);
 
@@ -132,18 +132,18 @@ describe.skipIf(!browserAvailable)('@pulse/react in Chromium against a real serv
     await expect.poll(() => text('#others'), { timeout: 10_000 }).toBe('');
     expect(alice.errors).toEqual([]);
     await s.screenshot(alice.page, 'react-app');
-  });
+  }, 60_000);
 
   it('switches rooms without remounting', async () => {
     await createThread(`${room}-other`, 'In the other room');
     const { page, errors } = await open('carol', 'Carol Diaz');
-    await expect.poll(() => page.locator('#state').textContent()).toBe('connected');
-    await expect.poll(() => page.locator('#threads li').count()).toBeGreaterThan(0);
+    await expect.poll(() => page.locator('#state').textContent(), { timeout: 10_000 }).toBe('connected');
+    await expect.poll(() => page.locator('#threads li').count(), { timeout: 10_000 }).toBeGreaterThan(0);
     const mounts = await page.evaluate(() => window.mounts);
     await page.click('#switch');
-    await expect.poll(() => page.locator('#threads').textContent()).toBe('In the other room');
-    await expect.poll(() => page.locator('#state').textContent()).toBe('connected');
+    await expect.poll(() => page.locator('#threads').textContent(), { timeout: 10_000 }).toBe('In the other room');
+    await expect.poll(() => page.locator('#state').textContent(), { timeout: 10_000 }).toBe('connected');
     expect(await page.evaluate(() => window.mounts)).toBe(mounts);
     expect(errors).toEqual([]);
-  });
+  }, 60_000);
 });
