@@ -74,6 +74,16 @@ describe.skipIf(!browserAvailable)('<pulse-widget> when it cannot sign in', () =
     expect(await card(p).textContent()).toContain('the tokenProvider returned undefined instead of a token');
   });
 
+  it('does not blame the server while a slow tokenProvider is still working', async () => {
+    const p = await page(`
+      w.setAttribute('api-key', pk); w.setAttribute('room', 'status'); w.setAttribute('endpoint', url);
+      w.tokenProvider = () => new Promise((resolve) => setTimeout(() => resolve(token), 6500));`);
+    await p.waitForTimeout(5800);
+    expect(await card(p).count()).toBe(0);
+    await p.locator('pulse-widget .toolbar').waitFor({ timeout: 5000 });
+    expect(await card(p).count()).toBe(0);
+  });
+
   it('says so when the server cannot be reached', async () => {
     const p = await page(`
       w.setAttribute('api-key', pk); w.setAttribute('room', 'status'); w.setAttribute('endpoint', 'http://127.0.0.1:1');

@@ -134,6 +134,8 @@ export class PulseWidget extends LitElement {
   #layoutTimer: ReturnType<typeof setTimeout> | undefined;
   #bannerTimer: ReturnType<typeof setTimeout> | undefined;
   #problemTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Calls of the page's tokenProvider in flight: while one is, the server is not to blame for the wait. */
+  #tokenCalls = 0;
   #resizeObserver: ResizeObserver | undefined;
   #mutationObserver: MutationObserver | undefined;
   #frame = 0;
@@ -289,6 +291,7 @@ export class PulseWidget extends LitElement {
     const source = this.#tokenSource();
     if (typeof source !== 'function') return source;
     return async () => {
+      this.#tokenCalls++;
       try {
         const token = await source();
         if (typeof token !== 'string' || token === '') throw new Error(`the tokenProvider returned ${token === '' ? 'an empty string' : String(token)} instead of a token`);
@@ -297,13 +300,13 @@ export class PulseWidget extends LitElement {
       } catch (err) {
         if (!this.user) this.#setProblem({ kind: 'token', detail: err instanceof Error ? err.message : String(err) });
         throw err;
+      } finally {
+        this.#tokenCalls--;
       }
     };
   }
 
   #setProblem(problem: StartupProblem | null): void {
-    clearTimeout(this.#problemTimer);
-    this.#problemTimer = undefined;
     if (JSON.stringify(problem) !== JSON.stringify(this.problem)) this.problemDismissed = false;
     this.problem = problem;
   }
@@ -363,9 +366,13 @@ export class PulseWidget extends LitElement {
     }
     const endpoint = this.endpoint!;
     this.#setProblem(this.problem?.kind === 'token' ? this.problem : null);
-    this.#problemTimer = setTimeout(() => {
-      if (!this.user && !this.problem) this.#setProblem({ kind: 'unreachable', endpoint });
-    }, FIRST_CONNECT_PATIENCE_MS);
+    // The server is to blame only once the page has handed over a token: until then, wait on.
+    const patience = () => {
+      if (this.user || (this.problem && this.problem.kind !== 'token')) return;
+      if (this.#tokenCalls > 0 || this.problem) this.#problemTimer = setTimeout(patience, FIRST_CONNECT_PATIENCE_MS);
+      else this.#setProblem({ kind: 'unreachable', endpoint });
+    };
+    this.#problemTimer = setTimeout(patience, FIRST_CONNECT_PATIENCE_MS);
     this.client = client;
     this.fatal = '';
     const s = client.state;
