@@ -18,7 +18,8 @@ describe.skipIf(!postgresAvailable || !redisAvailable)('P2P shared data across t
   };
 
   beforeAll(async () => {
-    cluster = await startCluster(2);
+    // Short node heartbeats, so a killed node's peers leave within seconds.
+    cluster = await startCluster(2, { PULSE_CLUSTER_NODE_TTL_MS: '2000' });
     [A, B] = cluster.nodes as [ClusterNode, ClusterNode];
     const r = await runCli(['env', 'config', A.envId, 'allowP2P=true', 'p2pPersistIntervalMs=1000'], cluster.env);
     expect(r.code).toBe(0);
@@ -76,4 +77,18 @@ describe.skipIf(!postgresAvailable || !redisAvailable)('P2P shared data across t
       await sleep(200);
     }
   });
+
+  it('drops the peers of a node that died from the other node\'s sessions', async () => {
+    const [, a] = await joined(A, 'alice', 'c-dead');
+    await joined(B, 'bob', 'c-dead');
+    await waitFor(() => a.peers.has('bob'), 3000, 'bob on the other node');
+    const left: string[] = [];
+    a.on('peer:disconnect', (e) => left.push(e.userId));
+    await B.kill();
+    await waitFor(() => left.includes('bob'), 25_000, "bob's peer to leave");
+    expect(a.peers.has('bob')).toBe(false);
+    // Alone now: changes still reach the server (and are stored).
+    a.sharedMap('m').set('after', 1);
+    await waitFor(async () => ((await A.api('GET', '/api/v1/rooms/c-dead/shared')).body.objects ?? []).length > 0, 12_000, 'the state stored');
+  }, 60_000);
 });

@@ -26,6 +26,8 @@ export interface P2PServiceDeps {
 
 type Msg<T extends P2PServerMessage['type']> = Extract<P2PServerMessage, { type: T }>;
 const key = (envId: string, roomId: string) => `${envId}\u0000${roomId}`;
+/** Cluster mode: how often the nodes of remote peers are checked for a heartbeat. */
+const NODE_CHECK_MS = 5_000;
 const frame = (message: P2PServerMessage) => JSON.stringify(message);
 
 /**
@@ -38,6 +40,8 @@ export class P2PService {
   readonly #deps: P2PServiceDeps;
   readonly #sessions = new Map<string, P2PRoomSession>();
   readonly #sweeper: NodeJS.Timeout;
+  #nodeCheck: NodeJS.Timeout | undefined;
+  readonly #misses = new Map<string, number>();
   /** Relayed CRDT updates (for tests and the benchmark). */
   relayedUpdates = 0;
 
@@ -60,6 +64,39 @@ export class P2PService {
     this.#sweeper = setInterval(() => void this.sweep(), P2P_SWEEP_INTERVAL_MS);
     this.#sweeper.unref();
     void this.sweep();
+    if (deps.bus.cluster) {
+      this.#nodeCheck = setInterval(() => void this.#checkNodes(), NODE_CHECK_MS);
+      this.#nodeCheck.unref();
+    }
+  }
+
+  /**
+   * Cluster mode: a node that died never announces its peers leaving. Its heartbeat key (written
+   * by the cluster presence, `<prefix>node:<nodeId>`) expires; after two checks without it, its
+   * peers are dropped from every session here.
+   */
+  async #checkNodes(): Promise<void> {
+    const link = this.#deps.bus.cluster;
+    if (!link?.ready()) return;
+    const nodes = new Set<string>();
+    for (const session of this.#sessions.values()) for (const peer of session.remote.values()) nodes.add(peer.node);
+    for (const node of this.#misses.keys()) if (!nodes.has(node)) this.#misses.delete(node);
+    if (nodes.size === 0) return;
+    const ids = [...nodes];
+    let alive: (string | null)[];
+    try {
+      alive = await link.redis.mget(...ids.map((n) => `${link.prefix}node:${n}`));
+    } catch {
+      return;
+    }
+    ids.forEach((node, i) => {
+      if (alive[i] !== null) return this.#misses.delete(node);
+      const misses = (this.#misses.get(node) ?? 0) + 1;
+      this.#misses.set(node, misses);
+      if (misses < 2) return;
+      this.#misses.delete(node);
+      for (const session of this.#sessions.values()) session.forgetNode(node);
+    });
   }
 
   /** Deletes state past its TTL; returns how many rooms'. */
@@ -260,6 +297,7 @@ export class P2PService {
 
   async close(): Promise<void> {
     clearInterval(this.#sweeper);
+    clearInterval(this.#nodeCheck);
     for (const session of this.#sessions.values()) session.close();
     this.#sessions.clear();
     await this.persistence.close();
