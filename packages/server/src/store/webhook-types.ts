@@ -101,6 +101,8 @@ export interface WebhookRepo {
   claimWebhookDeliveries(at: string, leaseUntil: string, limits: { total: number; perEndpoint: number }, skipEndpoints: string[]): Promise<ClaimedDelivery[]>;
   /** Records an attempt and lets go of the claim; returns whether the endpoint was disabled by it. */
   finishWebhookAttempt(deliveryId: string, result: WebhookAttemptResult): Promise<{ endpointDisabled: boolean }>;
+  /** Records several attempts in one transaction (in the order given); returns the endpoints they disabled. */
+  finishWebhookAttempts(attempts: { deliveryId: string; result: WebhookAttemptResult }[]): Promise<{ disabledEndpoints: string[] }>;
   /** Lets go of claims without an attempt (shutdown; a single SQLite node starting up: 'all'). */
   releaseWebhookClaims(deliveryIds: string[] | 'all'): Promise<void>;
   /** The endpoint's newest deliveries, newest first. */

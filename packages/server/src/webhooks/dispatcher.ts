@@ -1,6 +1,6 @@
 import { WEBHOOK_POLICY } from '@pulse/protocol';
 import type { Store } from '../store/index.ts';
-import type { ClaimedDelivery } from '../store/types.ts';
+import type { ClaimedDelivery, WebhookAttemptResult } from '../store/types.ts';
 import { retryDelayMs, type WebhookSettings } from './settings.ts';
 import { sendWebhook } from './send.ts';
 import { webhookHeaders } from './signing.ts';
@@ -13,6 +13,14 @@ const MAX_IN_FLIGHT = 64;
 /** Outbox events turned into deliveries per transaction. */
 const DISPATCH_BATCH = 200;
 const PRUNE_EVERY_MS = 3600_000;
+/**
+ * Under load, passes over the outbox at most this often, and attempt outcomes are written
+ * together at this pace: a few transactions per interval instead of several per comment, which
+ * would take the write path's database time.
+ */
+const BATCH_MS = 25;
+/** While write transactions are waiting, the dispatcher steps aside, but never for longer than this. */
+const YIELD_MAX_MS = 250;
 
 export interface DispatcherLog {
   warn(obj: object, msg: string): void;
@@ -36,6 +44,11 @@ export class WebhookDispatcher {
   #closed = false;
   #lastPrune = 0;
   #settled: Promise<unknown>[] = [];
+  #lastTick = 0;
+  #tickTimer: NodeJS.Timeout | undefined;
+  #outcomes: { deliveryId: string; result: WebhookAttemptResult; endpointId: string; environmentId: string }[] = [];
+  #flushTimer: NodeJS.Timeout | undefined;
+  #flushing: Promise<void> = Promise.resolve();
 
   constructor(store: Store, settings: WebhookSettings, log: DispatcherLog) {
     this.#store = store;
@@ -51,9 +64,17 @@ export class WebhookDispatcher {
     this.kick();
   }
 
-  /** Looks for work now (after a commit that recorded events, or when a request finished). */
+  /** Looks for work soon (after a commit that recorded events, or when a request finished). */
   kick(): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#tickTimer) return;
+    const wait = this.#lastTick + BATCH_MS - performance.now();
+    if (wait > 0) {
+      this.#tickTimer = setTimeout(() => {
+        this.#tickTimer = undefined;
+        this.kick();
+      }, wait);
+      return;
+    }
     if (this.#running) {
       this.#again = true;
       return;
@@ -70,9 +91,19 @@ export class WebhookDispatcher {
   }
 
   async #tick(): Promise<void> {
+    // The write path comes first: with writes waiting for the database, look again a little later.
+    if (this.#store.pendingWrites() > 0 && performance.now() - this.#lastTick < YIELD_MAX_MS) {
+      this.#tickTimer ??= setTimeout(() => {
+        this.#tickTimer = undefined;
+        this.kick();
+      }, BATCH_MS);
+      return;
+    }
+    this.#lastTick = performance.now();
     const now = new Date();
     const at = now.toISOString();
-    while ((await this.#store.dispatchWebhookEvents(DISPATCH_BATCH, at, this.#settings.retryWindowMs)) === DISPATCH_BATCH && !this.#closed);
+    // A bounded pass; a full one asks for another tick.
+    if ((await this.#store.dispatchWebhookEvents(DISPATCH_BATCH, at, this.#settings.retryWindowMs)) === DISPATCH_BATCH) this.#again = true;
     if (Date.now() - this.#lastPrune > PRUNE_EVERY_MS) {
       this.#lastPrune = Date.now();
       await this.#store.pruneWebhooks(new Date(Date.now() - WEBHOOK_POLICY.retentionMs).toISOString());
@@ -122,7 +153,7 @@ export class WebhookDispatcher {
       const now = Date.now();
       const retryAt = now + retryDelayMs(d.attempts + 1, this.#settings);
       const nextAttemptAt = result.ok || retryAt > Date.parse(d.giveUpAt) ? null : new Date(retryAt).toISOString();
-      const { endpointDisabled } = await this.#store.finishWebhookAttempt(d.id, {
+      this.#record(d, {
         at: new Date(now).toISOString(),
         succeeded: result.ok,
         statusCode: result.statusCode,
@@ -132,9 +163,8 @@ export class WebhookDispatcher {
         nextAttemptAt,
         disableIfFailingSince: new Date(now - this.#settings.disableAfterFailingMs).toISOString(),
       });
-      if (endpointDisabled) this.#log.warn({ endpointId: d.endpointId, environmentId: d.environmentId }, 'webhook endpoint disabled: it has kept failing');
     } catch (err) {
-      this.#log.warn({ err, deliveryId: d.id }, 'recording a webhook attempt failed; it is retried once its claim expires');
+      this.#log.warn({ err, deliveryId: d.id }, 'a webhook attempt failed unexpectedly; it is retried once its claim expires');
     } finally {
       this.#inFlight.delete(d.id);
       const n = (this.#perEndpoint.get(d.endpointId) ?? 1) - 1;
@@ -144,12 +174,41 @@ export class WebhookDispatcher {
     }
   }
 
-  /** Stops claiming, aborts requests in flight (their claims are let go) and waits for them. */
+  /** Queues an attempt's outcome; outcomes are written together (the claim holds until then). */
+  #record(d: ClaimedDelivery, result: WebhookAttemptResult): void {
+    this.#outcomes.push({ deliveryId: d.id, result, endpointId: d.endpointId, environmentId: d.environmentId });
+    this.#flushTimer ??= setTimeout(() => {
+      this.#flushTimer = undefined;
+      this.#flushing = this.#flushing.then(() => this.#flush());
+    }, BATCH_MS);
+  }
+
+  async #flush(): Promise<void> {
+    const batch = this.#outcomes.splice(0);
+    if (batch.length === 0) return;
+    try {
+      const { disabledEndpoints } = await this.#store.finishWebhookAttempts(batch);
+      for (const endpointId of disabledEndpoints) {
+        const environmentId = batch.find((o) => o.endpointId === endpointId)?.environmentId;
+        this.#log.warn({ endpointId, environmentId }, 'webhook endpoint disabled: it has kept failing');
+      }
+    } catch (err) {
+      this.#log.warn({ err, deliveries: batch.length }, 'recording webhook attempts failed; they are retried once their claims expire');
+    }
+    this.kick();
+  }
+
+  /** Stops claiming, aborts requests in flight (their claims are let go), waits for them and writes their outcomes. */
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
+    clearTimeout(this.#tickTimer);
     this.#abort.abort();
     await this.#running;
     await Promise.allSettled(this.#settled);
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    await this.#flushing;
+    await this.#flush();
   }
 }

@@ -1,9 +1,11 @@
-import { isWebhookEventType, type WebhookDeliveryInfo } from '@pulse/protocol';
+import { isWebhookEventType, type Comment, type WebhookDeliveryInfo } from '@pulse/protocol';
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { newWebhookDeliveryId, newWebhookEventId } from '../../webhooks/ids.ts';
 import type { Dialect } from '../migrations.ts';
 import type { Database } from '../schema.ts';
 import type { WebhookEndpointRecord, WebhookIntent, WebhookRepo } from '../webhook-types.ts';
+import type { FileLinks } from '../../files/links.ts';
+import { groupAttachments } from './attachments.ts';
 import { contentRepo } from './content.ts';
 import type { HotStatements } from './hot-statements.ts';
 import type { WriteTx } from './writer.ts';
@@ -55,39 +57,57 @@ const addMs = (iso: string, ms: number) => new Date(Date.parse(iso) + ms).toISOS
 const noWrites: WriteTx = () => Promise.reject(new Error('webhook payloads only read'));
 
 /**
+ * A comment as the REST API returns it (content.ts builds the same shape), read with three plain
+ * statements: the comment events are the frequent ones, and building Kysely queries for them cost
+ * more than the comment's own write.
+ */
+async function readComment(trx: Db, envId: string, id: string, links: FileLinks): Promise<Comment | undefined> {
+  const { rows } = await sql<Selectable<Database['comments']>>`select * from comments where environment_id = ${envId} and id = ${id}`.execute(trx);
+  const r = rows[0];
+  if (!r) return undefined;
+  const [reactions, attachments] = await Promise.all([
+    sql<Selectable<Database['reactions']>>`select * from reactions where environment_id = ${envId} and comment_id = ${id} order by created_at, id`.execute(trx),
+    sql<Selectable<Database['attachments']>>`select * from attachments where environment_id = ${envId} and comment_id = ${id} order by position`.execute(trx),
+  ]);
+  return {
+    id: r.id,
+    threadId: r.thread_id,
+    userId: r.user_id,
+    body: r.body,
+    mentions: JSON.parse(r.mentions),
+    createdAt: r.created_at,
+    editedAt: r.edited_at,
+    reactions: reactions.rows.map((x) => ({ id: x.id, targetId: x.comment_id, targetType: 'comment' as const, userId: x.user_id, emoji: x.emoji, createdAt: x.created_at })),
+    attachments: groupAttachments(envId, attachments.rows, links).get(id) ?? [],
+  };
+}
+
+/**
  * Writes a change's webhook events to the outbox, inside the change's transaction: the object
  * each describes is read here, after the change, so it is exactly what the REST API returns.
  */
 export async function recordWebhookEvents(hot: HotStatements, trx: Db, envId: string, intents: WebhookIntent[]): Promise<void> {
   for (const intent of intents) {
     const data: Record<string, unknown> = { environmentId: envId, roomId: intent.roomId ?? null, actor: intent.actor, ...intent.data };
-    const reader = contentRepo(trx as Kysely<Database>, intent.links, noWrites, hot);
+    const reader = () => contentRepo(trx as Kysely<Database>, intent.links, noWrites, hot);
     // The deleted comment may have been its thread's last: the thread went with it.
-    if (intent.type === 'comment.deleted') data.threadDeleted = !(await reader.getThread(envId, String(data.threadId)));
+    if (intent.type === 'comment.deleted') data.threadDeleted = !(await reader().getThread(envId, String(data.threadId)));
     if (intent.type === 'notification.created') data.notification = { ...(data.notification as object), roomId: intent.roomId };
     if (intent.subject) {
       const { kind, id } = intent.subject;
       const object =
-        kind === 'threadWithComments'
-          ? await reader.getThreadWithComments(envId, id)
-          : kind === 'thread'
-            ? await reader.getThread(envId, id)
-            : kind === 'comment'
-              ? await reader.getComment(envId, id)
-              : await reader.getReaction(envId, id);
+        kind === 'comment'
+          ? await readComment(trx, envId, id, intent.links)
+          : kind === 'threadWithComments'
+            ? await reader().getThreadWithComments(envId, id)
+            : kind === 'thread'
+              ? await reader().getThread(envId, id)
+              : await reader().getReaction(envId, id);
       if (!object) continue;
       data[kind === 'threadWithComments' ? 'thread' : kind] = object;
     }
-    await trx
-      .insertInto('webhook_events')
-      .values({
-        id: intent.id,
-        environment_id: envId,
-        type: intent.type,
-        payload: JSON.stringify({ type: intent.type, timestamp: intent.occurredAt, data }),
-        created_at: intent.occurredAt,
-      })
-      .execute();
+    const payload = JSON.stringify({ type: intent.type, timestamp: intent.occurredAt, data });
+    await sql`insert into webhook_events (id, environment_id, type, payload, dispatched, created_at) values (${intent.id}, ${envId}, ${intent.type}, ${payload}, 0, ${intent.occurredAt})`.execute(trx);
   }
 }
 
@@ -111,7 +131,7 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo
   const endpoint = (envId: string, id: string) =>
     db.selectFrom('webhook_endpoints').selectAll().where('environment_id', '=', envId).where('id', '=', id).executeTakeFirst();
 
-  return {
+  const repo: WebhookRepo = {
     async createWebhookEndpoint(envId, e) {
       const row = {
         id: e.id,
@@ -192,51 +212,23 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo
     },
 
     async dispatchWebhookEvents(limit, at, giveUpAfterMs) {
+      const giveUpAt = addMs(at, giveUpAfterMs);
       return db.transaction().execute(async (trx) => {
-        let q = trx.selectFrom('webhook_events').select(['id', 'environment_id', 'type', 'created_at']).where('dispatched', '=', 0).orderBy('created_at').limit(limit);
+        let q = trx.selectFrom('webhook_events').select('id').where('dispatched', '=', 0).orderBy('created_at').limit(limit);
         if (dialect === 'postgres') q = q.forUpdate().skipLocked();
-        const events = await q.execute();
-        if (events.length === 0) return 0;
-        const envIds = [...new Set(events.map((e) => e.environment_id))];
-        const endpoints = await trx
-          .selectFrom('webhook_endpoints')
-          .select(['id', 'environment_id', 'events'])
-          .where('environment_id', 'in', envIds)
-          .where('enabled', '=', 1)
-          .execute();
-        const rows: DeliveryRow[] = [];
-        for (const e of events) {
-          for (const ep of endpoints) {
-            if (ep.environment_id !== e.environment_id || !subscribes(ep.events, e.type)) continue;
-            rows.push({
-              id: newWebhookDeliveryId(),
-              environment_id: e.environment_id,
-              endpoint_id: ep.id,
-              event_id: e.id,
-              event_type: e.type,
-              status: 'pending',
-              attempts: 0,
-              next_attempt_at: at,
-              give_up_at: addMs(e.created_at, giveUpAfterMs),
-              claimed_until: null,
-              last_status_code: null,
-              last_error: null,
-              last_latency_ms: null,
-              last_response: null,
-              created_at: at,
-              updated_at: at,
-            });
-          }
-        }
-        for (let i = 0; i < rows.length; i += 200) {
-          await trx
-            .insertInto('webhook_deliveries')
-            .values(rows.slice(i, i + 200))
-            .onConflict((oc) => oc.columns(['endpoint_id', 'event_id']).doNothing())
-            .execute();
-        }
-        await trx.updateTable('webhook_events').set({ dispatched: 1 }).where('id', 'in', events.map((e) => e.id)).execute();
-        return events.length;
+        const ids = (await q.execute()).map((e) => e.id);
+        if (ids.length === 0) return 0;
+        // One statement makes every delivery: each event × each enabled endpoint of its environment
+        // subscribed to its type (events is a JSON list; empty: every type). A delivery's id is
+        // derived from its event and endpoint, so making it twice is a no-op.
+        await sql`insert into webhook_deliveries
+            (id, environment_id, endpoint_id, event_id, event_type, status, attempts, next_attempt_at, give_up_at, created_at, updated_at)
+          select 'whd_' || substr(e.id, 5) || substr(p.id, 4), e.environment_id, p.id, e.id, e.type, 'pending', 0, ${at}, ${giveUpAt}, ${at}, ${at}
+          from webhook_events e join webhook_endpoints p on p.environment_id = e.environment_id
+          where e.id in (${sql.join(ids)}) and p.enabled = 1 and (p.events = '[]' or p.events like '%"' || e.type || '"%')
+          on conflict (endpoint_id, event_id) do nothing`.execute(trx);
+        await trx.updateTable('webhook_events').set({ dispatched: 1 }).where('id', 'in', ids).execute();
+        return ids.length;
       });
     },
 
@@ -307,46 +299,60 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo
     },
 
     async finishWebhookAttempt(deliveryId, result) {
+      const { disabledEndpoints } = await repo.finishWebhookAttempts([{ deliveryId, result }]);
+      return { endpointDisabled: disabledEndpoints.length > 0 };
+    },
+
+    async finishWebhookAttempts(attempts) {
+      if (attempts.length === 0) return { disabledEndpoints: [] };
       return db.transaction().execute(async (trx) => {
-        const d = await trx
-          .updateTable('webhook_deliveries')
-          .set((eb) => ({
-            attempts: eb('attempts', '+', 1),
-            status: result.succeeded ? 'succeeded' : result.nextAttemptAt ? 'pending' : 'failed',
-            next_attempt_at: result.succeeded ? null : result.nextAttemptAt,
-            claimed_until: null,
-            last_status_code: result.statusCode,
-            last_error: result.error,
-            last_latency_ms: Math.round(result.latencyMs),
-            last_response: result.response,
-            updated_at: result.at,
-          }))
-          .where('id', '=', deliveryId)
-          .returning(['endpoint_id', 'environment_id'])
-          .executeTakeFirst();
-        if (!d) return { endpointDisabled: false };
-        if (result.succeeded) {
-          await trx.updateTable('webhook_endpoints').set({ failing_since: null }).where('id', '=', d.endpoint_id).where('failing_since', 'is not', null).execute();
-          return { endpointDisabled: false };
+        // The last outcome per endpoint decides its health.
+        const last = new Map<string, (typeof attempts)[number]['result']>();
+        for (const { deliveryId, result } of attempts) {
+          const d = await trx
+            .updateTable('webhook_deliveries')
+            .set((eb) => ({
+              attempts: eb('attempts', '+', 1),
+              status: result.succeeded ? 'succeeded' : result.nextAttemptAt ? 'pending' : 'failed',
+              next_attempt_at: result.succeeded ? null : result.nextAttemptAt,
+              claimed_until: null,
+              last_status_code: result.statusCode,
+              last_error: result.error,
+              last_latency_ms: Math.round(result.latencyMs),
+              last_response: result.response,
+              updated_at: result.at,
+            }))
+            .where('id', '=', deliveryId)
+            .returning('endpoint_id')
+            .executeTakeFirst();
+          if (d) last.set(d.endpoint_id, result);
         }
-        const e = await trx
-          .updateTable('webhook_endpoints')
-          .set((eb) => ({ failing_since: eb.fn.coalesce('failing_since', eb.val(result.at)) }))
-          .where('id', '=', d.endpoint_id)
-          .returning(['failing_since', 'enabled'])
-          .executeTakeFirst();
-        if (!e || Number(e.enabled) !== 1 || !e.failing_since || e.failing_since >= result.disableIfFailingSince) return { endpointDisabled: false };
-        const last = result.statusCode ? `HTTP ${result.statusCode}` : (result.error ?? 'no answer');
-        await trx
-          .updateTable('webhook_endpoints')
-          .set({
-            enabled: 0,
-            updated_at: result.at,
-            disabled_reason: `Disabled by Pulse on ${result.at}: every delivery has failed since ${e.failing_since} (last: ${last}). Enable it again once the receiver works; pending deliveries then resume.`,
-          })
-          .where('id', '=', d.endpoint_id)
-          .execute();
-        return { endpointDisabled: true };
+        const disabledEndpoints: string[] = [];
+        for (const [endpointId, result] of last) {
+          if (result.succeeded) {
+            await trx.updateTable('webhook_endpoints').set({ failing_since: null }).where('id', '=', endpointId).where('failing_since', 'is not', null).execute();
+            continue;
+          }
+          const e = await trx
+            .updateTable('webhook_endpoints')
+            .set((eb) => ({ failing_since: eb.fn.coalesce('failing_since', eb.val(result.at)) }))
+            .where('id', '=', endpointId)
+            .returning(['failing_since', 'enabled'])
+            .executeTakeFirst();
+          if (!e || Number(e.enabled) !== 1 || !e.failing_since || e.failing_since >= result.disableIfFailingSince) continue;
+          const lastError = result.statusCode ? `HTTP ${result.statusCode}` : (result.error ?? 'no answer');
+          await trx
+            .updateTable('webhook_endpoints')
+            .set({
+              enabled: 0,
+              updated_at: result.at,
+              disabled_reason: `Disabled by Pulse on ${result.at}: every delivery has failed since ${e.failing_since} (last: ${lastError}). Enable it again once the receiver works; pending deliveries then resume.`,
+            })
+            .where('id', '=', endpointId)
+            .execute();
+          disabledEndpoints.push(endpointId);
+        }
+        return { disabledEndpoints };
       });
     },
 
@@ -408,5 +414,5 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo
       });
     },
   };
+  return repo;
 }
-

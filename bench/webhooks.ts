@@ -1,0 +1,222 @@
+/**
+ * What webhooks cost the write path: REST comment writes (the 201 is the ack, sent after the
+ * commit) against a Pulse server with no webhook endpoint, then against a fresh one with three
+ * endpoints subscribed to every event, each a receiver in this process answering 204 at once.
+ * Target: throughput and ack p99 at most 10% worse with the endpoints.
+ *
+ * C keep-alive connections each post their next comment as soon as the previous one is answered,
+ * for `--warmup` s (not counted) then `--seconds` s. Pulse runs in a child process pinned to core 0
+ * (this generator and the receivers: core 1). Reported per setup: comments/s, ack p50/p99, server
+ * CPU per comment, webhook deliveries received during the run and after it (backlog drained).
+ *
+ *   npx tsx bench/webhooks.ts [--driver sqlite|postgres] [--seconds 8] [--warmup 2] [--concurrency 16]
+ *                             [--endpoints 3] [--quiet-wait 30] [--json]
+ */
+import { spawnSync } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
+import {
+  boundRun,
+  type Driver,
+  fmt,
+  hasTaskset,
+  httpRequest,
+  keepAliveAgent,
+  LatencyHistogram,
+  NEIGHBOUR_WARN_PCT,
+  NeighbourProbe,
+  pgSchema,
+  PG_URL,
+  pinSelf,
+  PULSE_BIN,
+  processCpuMicros,
+  pulseReady,
+  runCleanups,
+  scrubbedEnv,
+  sleep,
+  spawnServer,
+  table,
+  tempDir,
+  waitForQuiet,
+} from './lib.ts';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '8' },
+    warmup: { type: 'string', default: '2' },
+    concurrency: { type: 'string', default: '16' },
+    endpoints: { type: 'string', default: '3' },
+    driver: { type: 'string', default: 'sqlite' },
+    'quiet-wait': { type: 'string', default: '30' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const SECONDS = Number(values.seconds);
+const WARMUP = Number(values.warmup);
+const C = Number(values.concurrency);
+const ENDPOINTS = Number(values.endpoints);
+const DRIVER = values.driver as Driver;
+
+boundRun(5);
+pinSelf();
+
+/** A receiver that answers 204 at once and counts what it got. */
+async function receiver(): Promise<{ url: string; count: () => number; close: () => Promise<void> }> {
+  let n = 0;
+  const server: Server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      n++;
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`,
+    count: () => n,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+interface Result {
+  setup: string;
+  comments: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  cpuUsPerComment: number;
+  deliveredDuring: number;
+  deliveredAfter: number;
+  neighbourPct: number;
+}
+
+async function run(endpoints: number): Promise<Result> {
+  const dir = tempDir('bench-webhooks-');
+  const schema = DRIVER === 'postgres' ? pgSchema('webhooks') : undefined;
+  const env = {
+    PULSE_DATA_DIR: dir.path,
+    PULSE_PORT: '0',
+    PULSE_LOG_LEVEL: 'warn',
+    PULSE_MAX_CONNECTIONS_PER_IP: '0',
+    PULSE_WEBHOOKS_ALLOW_PRIVATE: '1',
+    ...(schema ? { DATABASE_URL: PG_URL, PULSE_DB_SCHEMA: schema.name } : {}),
+  };
+  const receivers = await Promise.all(Array.from({ length: endpoints }, receiver));
+  const server = await spawnServer({ args: [PULSE_BIN, 'start'], env, ready: pulseReady });
+  try {
+    const url = new URL(server.url);
+    const agent = keepAliveAgent(C);
+    const headers = { authorization: `Bearer ${server.sk}`, 'content-type': 'application/json' };
+    const call = async (method: string, path: string, body?: unknown) => {
+      const r = await httpRequest(agent, url, method, path, headers, body === undefined ? undefined : JSON.stringify(body));
+      return { status: r.status, body: JSON.parse(r.body.toString() || 'null') };
+    };
+    // Endpoints are added the way an operator would: `pulse webhook add` on the same storage.
+    const cli = (args: string[]) => spawnSync(process.execPath, [PULSE_BIN, ...args], { env: { ...scrubbedEnv(), ...env }, encoding: 'utf8' });
+    if (receivers.length) {
+      const envId = JSON.parse(cli(['env', 'list', '--json']).stdout).environments[0].id as string;
+      for (const r of receivers) {
+        const added = cli(['webhook', 'add', envId, r.url, '--json']);
+        if (added.status !== 0) throw new Error(`webhook add failed: ${added.stderr}`);
+      }
+    }
+    await sleep(500); // the server reads the control log
+    await call('PUT', '/api/v1/users/bench', { name: 'Bench' });
+    const thread = (await call('POST', '/api/v1/rooms/bench-webhooks/threads', { userId: 'bench', body: 'start' })).body.thread;
+    const path = `/api/v1/threads/${thread.id}/comments`;
+    const body = JSON.stringify({ userId: 'bench', body: 'a comment of ordinary length, to be delivered to every subscribed endpoint' });
+
+    const hist = new LatencyHistogram();
+    let done = 0;
+    let errors = 0;
+    let measuring = false;
+    let stop = false;
+    const loop = async () => {
+      while (!stop) {
+        const start = performance.now();
+        try {
+          const r = await httpRequest(agent, url, 'POST', path, headers, body);
+          if (r.status !== 201) errors++;
+        } catch {
+          errors++;
+        }
+        if (measuring) {
+          hist.record(performance.now() - start);
+          done++;
+        }
+      }
+    };
+    const loops = Array.from({ length: C }, loop);
+    await sleep(WARMUP * 1000);
+    const received0 = receivers.reduce((n, r) => n + r.count(), 0);
+    const cpu0 = processCpuMicros(server.pid);
+    const neighbours = new NeighbourProbe(server.pid);
+    neighbours.start();
+    measuring = true;
+    await sleep(SECONDS * 1000);
+    measuring = false;
+    const cpu = processCpuMicros(server.pid) - cpu0;
+    const neighbourPct = neighbours.stop();
+    const receivedDuring = receivers.reduce((n, r) => n + r.count(), 0) - received0;
+    stop = true;
+    await Promise.all(loops);
+    // Let the backlog drain (bounded).
+    const deadline = Date.now() + 30_000;
+    let last = -1;
+    while (Date.now() < deadline) {
+      const now = receivers.reduce((n, r) => n + r.count(), 0);
+      if (now === last) break;
+      last = now;
+      await sleep(1000);
+    }
+    agent.destroy();
+    return {
+      setup: endpoints ? `${endpoints} endpoints` : 'no endpoint',
+      comments: done,
+      perSecond: done / SECONDS,
+      p50: hist.percentile(50),
+      p99: hist.percentile(99),
+      errors,
+      cpuUsPerComment: cpu / Math.max(1, done),
+      deliveredDuring: receivedDuring,
+      deliveredAfter: receivers.reduce((n, r) => n + r.count(), 0),
+      neighbourPct,
+    };
+  } finally {
+    await server.stop();
+    for (const r of receivers) await r.close();
+    dir.remove();
+    await schema?.drop();
+  }
+}
+
+try {
+  const waited = await waitForQuiet(Number(values['quiet-wait']) * 1000);
+  if (!values.json) console.log(`driver ${DRIVER}, ${C} connections, ${SECONDS} s per setup${hasTaskset ? ', server on core 0' : ''}${waited ? ` (waited ${fmt(waited / 1000)} s for a quiet machine)` : ''}`);
+  const results = [await run(0), await run(ENDPOINTS)];
+  if (values.json) console.log(JSON.stringify(results));
+  else {
+    console.log(
+      table(
+        ['setup', 'comments/s', 'ack p50 ms', 'ack p99 ms', 'errors', 'server µs/comment', 'deliveries in run', 'deliveries total', 'other%'],
+        results.map((r) => [
+          r.setup,
+          fmt(r.perSecond, 0),
+          fmt(r.p50),
+          fmt(r.p99),
+          String(r.errors),
+          fmt(r.cpuUsPerComment, 0),
+          String(r.deliveredDuring),
+          String(r.deliveredAfter),
+          fmt(r.neighbourPct, 0) + (r.neighbourPct > NEIGHBOUR_WARN_PCT ? ' (busy)' : ''),
+        ]),
+      ),
+    );
+    const [a, b] = results as [Result, Result];
+    console.log(`with ${ENDPOINTS} endpoints: throughput ${fmt((b.perSecond / a.perSecond - 1) * 100)}%, ack p99 ${fmt((b.p99 / a.p99 - 1) * 100)}% (target: ≥ -10% and ≤ +10%)`);
+  }
+} finally {
+  await runCleanups();
+}
