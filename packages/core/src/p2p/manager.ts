@@ -5,7 +5,6 @@ import {
   type ClientMessage,
   type EnvConfig,
   type ErrorCode,
-  type P2PEncoding,
   type P2PPeer,
   type P2PServerMessage,
 } from '@pulse/protocol/lite';
@@ -13,6 +12,8 @@ import * as Y from 'yjs';
 import { Emitter } from '../emitter.ts';
 import { fromBase64, toBase64 } from './base64.ts';
 import { P2PError } from './errors.ts';
+import { userStates, transportOf } from './peers.ts';
+import { decodeRaw, encodeRaw, type EncodedRaw } from './raw.ts';
 import { Mesh } from './mesh.ts';
 import { SharedCounter } from './shared-counter.ts';
 import { SharedList } from './shared-list.ts';
@@ -183,20 +184,7 @@ export class P2PManager {
   #sendRaw(to: string | undefined, data: unknown): void {
     this.#alive();
     if (!this.#joined) throw new P2PError('p2p_not_joined', 'Not connected to the room: raw messages are not queued.');
-    let encoding: P2PEncoding;
-    let text: string;
-    let bytes: Uint8Array | undefined;
-    if (typeof data === 'string') [encoding, text] = ['text', data];
-    else if (data instanceof Uint8Array || data instanceof ArrayBuffer) {
-      if (!this.#host.config().allowP2PBinary) throw new P2PError('p2p_binary_disabled', 'Binary raw messages are turned off for this environment (allowP2PBinary).');
-      bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
-      [encoding, text] = ['binary', toBase64(bytes)];
-    } else {
-      const json = JSON.stringify(data);
-      if (json === undefined) throw new TypeError('send: the data cannot be encoded as JSON');
-      [encoding, text] = ['json', json];
-    }
-    if (text.length > P2P_LIMITS.rawMessageChars) throw new P2PError('message_too_big', `Raw messages are limited to ${P2P_LIMITS.rawMessageChars} characters encoded.`);
+    const { encoding, data: text } = encodeRaw(data, this.#host.config().allowP2PBinary);
     const targets = [...this.#peers.values()].filter((p) => to === undefined || p.userId === to);
     if (to !== undefined && targets.length === 0) throw new P2PError('peer_not_found', `User ${JSON.stringify(to)} is not in this room's P2P session.`);
     const reached: string[] = [];
@@ -210,15 +198,9 @@ export class P2PManager {
     void this.#send({ type: 'p2p:message', ...(to !== undefined ? { to } : {}), ...(reached.length ? { except: reached } : {}), data: text, encoding });
   }
 
-  #emitMessage(fromUserId: string, raw: { encoding: P2PEncoding; data: string }): void {
-    let data: unknown = raw.data;
-    try {
-      if (raw.encoding === 'json') data = JSON.parse(raw.data);
-      else if (raw.encoding === 'binary') data = fromBase64(raw.data);
-    } catch {
-      return;
-    }
-    this.#events.emit('message', { data, fromUserId });
+  #emitMessage(fromUserId: string, raw: EncodedRaw): void {
+    const decoded = decodeRaw(raw);
+    if (decoded) this.#events.emit('message', { data: decoded.data, fromUserId });
   }
 
   // ------------------------------------------------------------------ connection info
@@ -441,18 +423,7 @@ export class P2PManager {
 
   /** Recomputes `peers` (per user) and `transport`, emitting what changed. */
   #refreshPeers(): void {
-    const next = new Map<string, PeerState>();
-    for (const peer of this.#peers.values()) {
-      const link = this.#mesh?.stateOf(peer.connectionId);
-      const open = this.#mesh?.isOpen(peer.connectionId) ?? false;
-      // Peers outside the mesh (or without a link) are reached over the relay: connected.
-      const state: PeerState['state'] = link === undefined || link === 'failed' ? 'connected' : link;
-      const current = next.get(peer.userId);
-      const merged: PeerState = current
-        ? { userId: peer.userId, state: current.state === 'connected' || state === 'connected' ? 'connected' : state, dataChannelOpen: current.dataChannelOpen || open }
-        : { userId: peer.userId, state, dataChannelOpen: open };
-      next.set(peer.userId, merged);
-    }
+    const next = userStates(this.#peers.values(), this.#mesh);
     const before = this.#userStates;
     this.#userStates = next;
     for (const [userId, state] of next) {
@@ -461,11 +432,7 @@ export class P2PManager {
       else if (old.state !== state.state || old.dataChannelOpen !== state.dataChannelOpen) this.#events.emit('peer:state', { ...state });
     }
     for (const userId of before.keys()) if (!next.has(userId)) this.#events.emit('peer:disconnect', { userId });
-    let transport: P2PTransport = 'websocket';
-    if (this.#joined && this.#mesh && this.#self?.mesh) {
-      transport = 'p2p';
-      for (const peer of this.#peers.values()) if (peer.mesh && this.#mesh.stateOf(peer.connectionId) === 'failed') transport = 'websocket';
-    }
+    const transport = transportOf(this.#self, this.#joined, this.#peers.values(), this.#mesh);
     if (transport !== this.#transport) {
       this.#transport = transport;
       this.#events.emit('transport:change', transport);
