@@ -241,7 +241,7 @@ describe.skipIf(!enabled)('Pulse installed from its npm tarballs, outside the re
     if (dir) rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 
-  it('(1) npx pulse start: banner, panel, widget bundle, REST and a WebSocket authentication', async () => {
+  it('(1) npx pulse start: banner, start page, panel, widget and client bundles, REST and a WebSocket authentication', async () => {
     expect(output).toContain('Admin panel');
     const panel = await fetch(`${url}/panel`);
     expect(panel.status).toBe(200);
@@ -254,6 +254,10 @@ describe.skipIf(!enabled)('Pulse installed from its npm tarballs, outside the re
     expect(widget.status).toBe(200);
     expect(widget.headers.get('content-type')).toContain('javascript');
     expect(await widget.text()).toContain('pulse-widget');
+    expect((await fetch(`${url}/sdk/pulse-client.js`)).status).toBe(200);
+    const home = await fetch(`${url}/`);
+    expect(home.status).toBe(200);
+    expect(await home.text()).toContain('href="/panel"');
 
     const minted = await api('POST', '/auth/token', { userId: 'grace', name: 'Grace Hopper' });
     expect(minted.status).toBe(200);

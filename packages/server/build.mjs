@@ -1,11 +1,13 @@
-// After tsc: copies what the server serves but does not compile into dist/public/, so an
+// After tsc: copies what the server serves but does not compile (the widget and client bundles,
+// the panel, the demo page) into dist/public/, so an
 // installed @pulse/server is the whole product (src/static/assets.ts looks there first).
-// The widget and the panel must be built before (the root `npm run build` orders it).
+// The widget, core and the panel must be built before (the root `npm run build` orders it).
 import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 
 const here = (path) => new URL(path, import.meta.url).pathname;
 const sources = {
   widget: { from: here('../widget/dist/'), files: ['pulse-widget.js', 'pulse-widget.js.map'] },
+  client: { from: here('../core/dist/sdk/'), files: ['pulse-client.js', 'pulse-client.js.map'] },
   panel: { from: here('../panel/dist/') },
   demo: { from: here('../../examples/demo/'), files: ['index.html'] },
 };
@@ -22,4 +24,4 @@ for (const [name, { from, files }] of Object.entries(sources)) {
   if (files) for (const f of files) cpSync(from + f, out + name + '/' + f);
   else cpSync(from, out + name, { recursive: true });
 }
-console.log(`[server] copied the widget, panel and demo into ${out}`);
+console.log(`[server] copied the widget, client, panel and demo into ${out}`);
