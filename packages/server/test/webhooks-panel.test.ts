@@ -49,6 +49,10 @@ describe('panel API: webhooks', () => {
 
     const patched = await admin.patch(`${base}/${id}`, { enabled: false, events: [] });
     expect(patched.body.webhook).toMatchObject({ enabled: false, events: [] });
+    // A disabled endpoint gets no test event (it would never be sent).
+    const refused = await admin.post(`${base}/${id}/test`);
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.message).toMatch(/is disabled: enable it/);
     const rotated = await admin.post(`${base}/${id}/rotate-secret`);
     expect(rotated.body.secret).toMatch(/^whsec_/);
     expect(rotated.body.secret).not.toBe(created.body.secret);
@@ -66,6 +70,12 @@ describe('panel API: webhooks', () => {
       expect(r.status, `${method} ${path}`).toBe(403);
       expect(r.body.error.code).toBe('forbidden');
     }
+    // No session: 401; no CSRF token: 403.
+    const anonymous = new PanelClient(t.url);
+    expect((await anonymous.get(base)).status).toBe(401);
+    const noCsrf = await admin.post(base, { url: receiver.url }, { csrf: false });
+    expect(noCsrf.status).toBe(403);
+    expect(noCsrf.body.error.code).toBe('csrf_failed');
     // Bad input: a clear error.
     const bad = await admin.post(base, { url: 'gopher://example.com' });
     expect(bad.status).toBe(400);

@@ -131,6 +131,7 @@ export class WebhookService {
   /** Queues a `webhook.test` event for this endpoint only (delivered like any other, with retries). */
   async sendTest(envId: string, endpointId: string): Promise<WebhookDeliveryInfo> {
     const endpoint = await this.#require(envId, endpointId);
+    if (!endpoint.enabled) throw new PulseError('validation_failed', `The endpoint ${endpoint.id} is disabled: enable it to send it a test event.`);
     const at = nowIso();
     const id = newWebhookEventId();
     const payload = JSON.stringify({
