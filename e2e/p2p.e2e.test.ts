@@ -163,6 +163,15 @@ describe.skipIf(!browserAvailable)('P2P shared data in Chromium', () => {
     // Raw messages reach relay peers too.
     await pages[7]!.evaluate(() => window.pulse.p2p.send('from the relay'));
     await expect.poll(() => pages[0]!.evaluate(() => window.pulse.messages.length)).toBe(1);
+    // A mesh peer leaves: the longest-present relay peer (the 7th) takes its place.
+    await contexts[contexts.length - 8]!.close();
+    const rest = pages.slice(1);
+    await expect.poll(() => transport(rest[5]!), { timeout: 10_000 }).toBe('p2p');
+    await expect.poll(() => openChannels(rest[5]!), { timeout: 15_000 }).toBe(5);
+    expect(await transport(rest[6]!)).toBe('websocket');
+    await edit(rest, 3, 'y');
+    await expect.poll(() => converged(rest), { timeout: 15_000 }).toBeTruthy();
+    expect(JSON.parse((await converged(rest))!).counter).toBe(80 + 21);
     await closeAll();
   });
 

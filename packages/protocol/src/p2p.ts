@@ -75,6 +75,8 @@ export type P2PServerMessage =
   | { type: 'p2p:joined'; ref?: string; self: P2PPeer; peers: P2PPeer[]; update: string; stateVector: string }
   | { type: 'p2p:peer-joined'; peer: P2PPeer }
   | { type: 'p2p:peer-left'; userId: string; connectionId: string }
+  /** A peer's entry changed: a relay peer got a place in the mesh (`peer.mesh`), possibly you. */
+  | { type: 'p2p:peer-updated'; peer: P2PPeer }
   | { type: 'p2p:update'; from: string; userId: string; update: string }
   | { type: 'p2p:sync'; from: string; userId: string; stateVector?: string; update?: string }
   | { type: 'p2p:signal'; from: string; userId: string; signal: string }

@@ -327,6 +327,16 @@ export class P2PManager {
         this.#peers.set(m.peer.connectionId, m.peer);
         this.#refreshPeers();
         return;
+      case 'p2p:peer-updated':
+        if (!this.#joined) return;
+        if (m.peer.connectionId === this.#self?.connectionId) {
+          const promoted = m.peer.mesh && !this.#self.mesh;
+          this.#self = m.peer;
+          // Given a place in the mesh: call the mesh peers, like a newcomer does.
+          if (promoted && this.#mesh) for (const peer of this.#peers.values()) if (peer.mesh) this.#mesh.connect(peer.connectionId, true);
+        } else if (this.#peers.has(m.peer.connectionId)) this.#peers.set(m.peer.connectionId, m.peer);
+        this.#refreshPeers();
+        return;
       case 'p2p:peer-left':
         this.#peers.delete(m.connectionId);
         this.#mesh?.close(m.connectionId);

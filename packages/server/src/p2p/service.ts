@@ -174,8 +174,12 @@ export class P2PService {
     if (!identity) return;
     const k = key(identity.envId, identity.roomId);
     const session = this.#sessions.get(k);
-    if (!session?.remove(conn.id)) return;
-    if (session.local.size > 0) return;
+    const removed = session?.remove(conn.id);
+    if (!session || !removed) return;
+    if (session.local.size > 0) {
+      if (removed.peer.mesh) session.promote(this.#deps.configFor(identity.envId)?.p2pMeshLimit ?? 0);
+      return;
+    }
     session.close();
     this.#sessions.delete(k);
     await this.persistence.release(identity.envId, identity.roomId);

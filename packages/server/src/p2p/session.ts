@@ -21,6 +21,8 @@ type Header =
   | ({ k: 'frame'; n: string } & Route)
   | { k: 'join'; n: string; peer: P2PPeer }
   | { k: 'leave'; n: string; peer: P2PPeer }
+  /** A peer's entry changed (a relay peer was given a place in the mesh). */
+  | { k: 'update'; n: string; peer: P2PPeer }
   /** A node opened the room: the others answer with their peers. */
   | { k: 'hello'; n: string }
   | { k: 'here'; n: string; peers: P2PPeer[] }
@@ -104,6 +106,21 @@ export class P2PRoomSession {
     return local;
   }
 
+  /**
+   * A mesh place is free: the longest-present local peer that can do WebRTC but uses the relay
+   * gets it. Everyone (the promoted peer included) hears of it with `p2p:peer-updated`.
+   */
+  promote(meshLimit: number): P2PPeer | undefined {
+    if (this.meshCount >= meshLimit) return undefined;
+    for (const local of this.local.values()) {
+      if (!local.peer.webrtc || local.peer.mesh) continue;
+      local.peer = { ...local.peer, mesh: true };
+      this.#publish({ k: 'update', n: this.#node, peer: local.peer });
+      return local.peer;
+    }
+    return undefined;
+  }
+
   /** Relays a pre-serialised frame to the room's peers on every node. */
   relay(route: Route, frame: string): void {
     this.#publish({ k: 'frame', n: this.#node, ...route }, frame);
@@ -132,6 +149,12 @@ export class P2PRoomSession {
       case 'leave':
         if (!mine) this.remote.delete(header.peer.connectionId);
         return this.#announce({ type: 'p2p:peer-left', userId: header.peer.userId, connectionId: header.peer.connectionId }, header.peer.connectionId);
+      case 'update': {
+        if (!mine && this.remote.has(header.peer.connectionId)) this.remote.set(header.peer.connectionId, { ...header.peer, node: header.n });
+        const frame = Buffer.from(JSON.stringify({ type: 'p2p:peer-updated', peer: header.peer }));
+        for (const { conn } of this.local.values()) conn.sendFrame(frame, 'durable');
+        return;
+      }
       case 'hello':
         if (!mine && this.local.size > 0) this.#publish({ k: 'here', n: this.#node, peers: [...this.local.values()].map((l) => l.peer) });
         return;
