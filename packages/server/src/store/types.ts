@@ -54,7 +54,6 @@ export interface Store
     AuditRepo,
     AnalyticsRepo,
     SharedStateRepo,
-    SharedStateRepo,
     BrowseRepo,
     WebhookRepo {
   readonly dialect: Dialect;
@@ -307,39 +306,6 @@ export interface DrawingRepo {
   /** Removes every stroke of the room; returns how many. */
   clearDrawing(envId: string, roomId: string, effects?: Effects): Promise<Sequenced<number>>;
   listStrokes(envId: string, roomId: string): Promise<DrawStroke[]>;
-}
-
-/** A room's persisted P2P shared data: its Yjs document as one merged update. */
-export interface SharedStateRecord {
-  roomId: string;
-  state: Uint8Array;
-  bytes: number;
-  version: number;
-  updatedAt: string;
-  expiresAt: string;
-}
-
-/**
- * P2P shared data. Writes are compare-and-set on `version`, so nodes of a cluster merging into
- * the same room never overwrite each other's updates: the loser reads again and merges again.
- */
-export interface SharedStateRepo {
-  getSharedState(envId: string, roomId: string): Promise<SharedStateRecord | undefined>;
-  /**
-   * Stores `state` if the stored version is still `expectedVersion` (null: nothing stored yet).
-   * Returns the new version, or undefined when another writer came first (nothing written).
-   */
-  putSharedState(
-    envId: string,
-    roomId: string,
-    write: { state: Uint8Array; expectedVersion: number | null; at: string; expiresAt: string },
-  ): Promise<number | undefined>;
-  /** Removes the room's state; returns whether there was any. */
-  deleteSharedState(envId: string, roomId: string): Promise<boolean>;
-  /** Removes every room's state that expired before `now`; returns how many. */
-  deleteExpiredSharedState(now: string): Promise<number>;
-  /** Rooms of the environment with stored state, newest first (metadata only). */
-  listSharedState(envId: string, limit: number): Promise<Omit<SharedStateRecord, 'state'>[]>;
 }
 
 /** A room's persisted P2P shared data: its Yjs document as one merged update. */
