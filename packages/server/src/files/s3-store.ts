@@ -21,9 +21,12 @@ export interface S3StoreOptions {
   prefix: string;
 }
 
-/** Uploads larger than this go up in parts of this size, four at a time. */
-const PART_SIZE = 8 * 1024 * 1024;
-const PART_QUEUE = 4;
+/**
+ * Uploads larger than this go up in parts of this size (S3's smallest), two at a time: a file
+ * being sent holds a few parts in memory (about 15 MB at most), whatever its size.
+ */
+const PART_SIZE = 5 * 1024 * 1024;
+const PART_QUEUE = 2;
 /** How long the bucket may take to answer the start-up check. */
 const CHECK_TIMEOUT_MS = 10_000;
 /** The object the start-up check writes and removes. */
