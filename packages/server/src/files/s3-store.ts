@@ -23,7 +23,7 @@ export interface S3StoreOptions {
 
 /**
  * Uploads larger than this go up in parts of this size (S3's smallest), two at a time: a file
- * being sent holds a few parts in memory (about 15 MB at most), whatever its size.
+ * being sent holds a few parts in memory (about 20 MB live at most), whatever its size.
  */
 const PART_SIZE = 5 * 1024 * 1024;
 const PART_QUEUE = 2;
