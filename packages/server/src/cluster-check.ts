@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { secretFingerprint } from './cluster/fingerprint.ts';
-import { checkFileStorage } from './files/s3-store.ts';
 import type { ServerOptions } from './options.ts';
 import { DEFAULT_REDIS_PREFIX } from './realtime/bus-factory.ts';
 import { liveNodes } from './realtime/cluster-presence.ts';
@@ -188,7 +187,7 @@ function checkSettings(options: ServerOptions, checks: Check[]): void {
 export async function runClusterCheck(options: ServerOptions, print: (line: string) => void): Promise<number> {
   const checks: Check[] = [];
   checkSettings(options, checks);
-  await Promise.all([checkPostgres(options, checks), checkRedis(options, checks), checkFileStorage(options.filesS3).then((c) => checks.push({ name: 'Files', ...c }))]);
+  await Promise.all([checkPostgres(options, checks), checkRedis(options, checks), import('./files/s3-store.ts').then(async ({ checkFileStorage }) => checks.push({ name: 'Files', ...(await checkFileStorage(options.filesS3)) }))]);
   const order = ['PostgreSQL', 'Redis', 'Nodes', 'Files', 'PULSE_SECRET', 'PULSE_PUBLIC_URL', 'Clock'];
   checks.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   print('Pulse cluster check');
