@@ -143,7 +143,7 @@ export const BOARD_PAGE = /* html */ `<!doctype html>
           e.preventDefault();
           const text = input.value.trim();
           if (!text) return;
-          const cardId = 'card-' + crypto.randomUUID().slice(0, 8);
+          const cardId = 'card-' + Math.random().toString(36).slice(2, 10); // crypto.randomUUID needs https
           p2p.doc.transact(() => { cards.set(cardId, { title: text, by: name }); list.push(cardId); });
           input.value = '';
         } }, input, el('button', { type: 'submit', textContent: 'Add' })));
