@@ -318,4 +318,19 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
     expect(b).not.toBe(a);
     expect(b.sharedMap('m').has('only-in-a')).toBe(false);
   });
+
+  it('refuses to store more shared objects than maxSharedObjects from a client that does not check', async () => {
+    await config({ maxSharedObjects: 2 });
+    const s = new RawSocket(t.wsUrl);
+    open.push(s);
+    await s.auth(t, 'mallory', 'r-objects');
+    s.send({ type: 'p2p:join', stateVector: 'AA==', webrtc: false });
+    await s.next('p2p:joined');
+    const doc = new Y.Doc();
+    for (const name of ['map:a', 'map:b', 'map:c']) doc.getMap(name).set('k', 1);
+    s.send({ type: 'p2p:update', update: Buffer.from(Y.encodeStateAsUpdate(doc)).toString('base64') });
+    await service().persistence.flush(t.envId, 'r-objects');
+    expect(await s.next('p2p:error')).toMatchObject({ code: 'too_many_shared_objects', message: expect.stringContaining('maxSharedObjects') });
+    expect(await t.server.ctx.store.getSharedState(t.envId, 'r-objects')).toBeUndefined();
+  });
 });

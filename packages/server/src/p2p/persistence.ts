@@ -11,6 +11,16 @@ const COMPACT_AFTER = 256;
 /** Writers racing on one room (cluster nodes) retry the read-merge-write this many times. */
 const CAS_ATTEMPTS = 5;
 
+/** Names of the root types (shared objects) an update holds items of. */
+export function rootNames(update: Uint8Array): Set<string> {
+  const names = new Set<string>();
+  for (const struct of Y.decodeUpdate(update).structs) {
+    const parent = (struct as { parent?: unknown }).parent;
+    if (typeof parent === 'string') names.add(parent);
+  }
+  return names;
+}
+
 export const fromBase64 = (b64: string): Uint8Array => {
   const buf = Buffer.from(b64, 'base64');
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -139,6 +149,19 @@ export class SharedStatePersistence {
               'The last stored state is kept; remove data to bring it under the limit.',
           );
           this.#hooks.refused(room.envId, room.roomId, contributors, err);
+          return;
+        }
+        // The client refuses to create more shared objects than allowed; a client that does not is refused here.
+        const maxObjects = config?.maxSharedObjects ?? Infinity;
+        const objects = rootNames(merged).size;
+        if (objects > maxObjects && objects > rootNames(base).size) {
+          room.stored = rec ? { state: rec.state, version: rec.version } : null;
+          this.#hooks.refused(
+            room.envId,
+            room.roomId,
+            contributors,
+            new PulseError('too_many_shared_objects', `The room's state would hold ${objects} shared objects; this environment allows ${maxObjects} (maxSharedObjects). It was not stored.`),
+          );
           return;
         }
         if (rec && Buffer.compare(merged, rec.state) === 0) {
