@@ -2,7 +2,7 @@ import { userInfo } from 'node:os';
 import { PulseError, type WebhookDeliveryInfo, type WebhookEndpointInfo } from '@pulse/protocol';
 import { audit, clip } from './panel-api/audit.ts';
 import type { ServerOptions } from './options.ts';
-import { openContext } from './server.ts';
+import { openContext } from './open-context.ts';
 import { WebhookService } from './webhooks/service.ts';
 import { DEFAULT_WEBHOOK_SETTINGS } from './webhooks/settings.ts';
 

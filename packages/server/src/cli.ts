@@ -3,12 +3,13 @@ import { parseArgs } from 'node:util';
 import { parseEnvConfigAssignments, PulseError } from '@pulse/protocol';
 import { hashPassword } from './auth/passwords.ts';
 import { newAdminId, nowIso } from './ids.ts';
-import { runClusterCheck } from './cluster-check.ts';
 import { audit, describeChanges } from './panel-api/audit.ts';
 import { describeStorage, hasDatabase, missingDatabaseMessage } from './data-dir.ts';
 import { demoSetting, optionsFromEnv, type ServerOptions } from './options.ts';
 import { DEMO_ENVIRONMENT_ID } from './static/demo.ts';
-import { openContext, startPulseServer, type PulseServer } from './server.ts';
+import { openContext } from './open-context.ts';
+// Loaded when a command needs them (start, --cluster-check): the env and admin commands stay fast.
+import type { PulseServer } from './server.ts';
 import { WEBHOOK_USAGE, webhookCommand } from './cli-webhooks.ts';
 import { FIRST_RUN_KEYS_FILE, promptHidden, readPasswordFromStdin, removePrivateFile, SETUP_URL_FILE, writePrivateFile } from './cli-secrets.ts';
 
@@ -302,6 +303,7 @@ function banner(server: PulseServer, hasAdmin: boolean, tty: boolean, created: b
 
 async function start(options: ServerOptions): Promise<number> {
   const created = !hasDatabase(options);
+  const { startPulseServer } = await import('./server.ts');
   const server = await startPulseServer(options);
   process.stdout.write(banner(server, (await server.ctx.store.countAdmins()) > 0, process.stdout.isTTY === true, created) + '\n');
   await new Promise<void>((resolve) => {
@@ -336,7 +338,10 @@ export async function main(argv: string[]): Promise<number> {
     };
     switch (command) {
       case 'start': {
-        if (rest.includes('--cluster-check')) return await runClusterCheck(options, (line) => process.stdout.write(line + '\n'));
+        if (rest.includes('--cluster-check')) {
+          const { runClusterCheck } = await import('./cluster-check.ts');
+          return await runClusterCheck(options, (line) => process.stdout.write(line + '\n'));
+        }
         for (const flag of rest) if (flag !== '--demo') throw new UsageError(`unknown option "${flag}" for start`);
         // --demo turns the demo on unless PULSE_DEMO says otherwise (PULSE_DEMO=off always wins).
         const demo = demoSetting(process.env.PULSE_DEMO) ?? rest.includes('--demo');

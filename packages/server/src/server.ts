@@ -1,14 +1,12 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
-import { secureDataDir } from './data-dir.ts';
 import { loadServerSecret } from './auth/secret.ts';
 import { TokenService } from './auth/tokens.ts';
 import type { ServerContext } from './context.ts';
 import { ControlPoller } from './control/poller.ts';
 import { CollabService } from './domain/collab.ts';
-import { ConfigCache } from './domain/config-cache.ts';
-import { EnvironmentService, type KeyPair } from './domain/environments.ts';
+import type { KeyPair } from './domain/environments.ts';
 import { noRealtime } from './domain/events.ts';
 import type { ServerOptions } from './options.ts';
 import type { Bus } from './realtime/bus.ts';
@@ -17,17 +15,21 @@ import { registerPanel } from './panel-api/index.ts';
 import { registerStatic } from './static/index.ts';
 import { RealtimeHub } from './realtime/hub.ts';
 import { attachP2P, P2PService } from './p2p/index.ts';
-import { openStore } from './store/index.ts';
 import { AttachmentService } from './domain/attachments.ts';
 import { DiskFileStore, type FileStore } from './files/file-store.ts';
-import { S3FileStore } from './files/s3-store.ts';
+import type { S3FileStore } from './files/s3-store.ts';
 import { registerFilesRoute } from './files/files-route.ts';
 import { FileLinks } from './files/links.ts';
 import { registerUploadRoute } from './files/upload-route.ts';
+import { openContext } from './open-context.ts';
 import { WebhookPublisher } from './webhooks/publisher.ts';
 import { WebhookService } from './webhooks/service.ts';
 import { WebhookDispatcher } from './webhooks/dispatcher.ts';
 import { DEFAULT_WEBHOOK_SETTINGS } from './webhooks/settings.ts';
+import { EmailWorker } from './email/worker.ts';
+import { registerUnsubscribeRoutes } from './email/routes.ts';
+import { emailSettingsFromEnv } from './email/settings.ts';
+import { UnsubscribeLinks } from './email/unsubscribe.ts';
 
 /** How often uploads that were never attached are looked for. */
 const UPLOAD_SWEEP_MS = 60 * 60 * 1000;
@@ -46,19 +48,7 @@ export interface PulseServer {
   close(): Promise<void>;
 }
 
-export async function openContext(options: ServerOptions, links = new FileLinks()) {
-  if (!options.databaseUrl) secureDataDir(options.dataDir);
-  const store = await openStore({
-    ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
-    ...(options.databaseSchema ? { databaseSchema: options.databaseSchema } : {}),
-    sqliteFile: join(options.dataDir, 'pulse.db'),
-    sqliteSynchronous: options.sqliteSynchronous,
-    links,
-  });
-  const environments = new EnvironmentService(store);
-  const configs = new ConfigCache(store);
-  return { store, environments, configs };
-}
+export { openContext };
 
 /** Starts Pulse: storage, the HTTP app and (later) realtime, on one port. */
 export async function startPulseServer(options: ServerOptions): Promise<PulseServer> {
@@ -67,9 +57,11 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
   try {
     const { secret } = loadServerSecret(options.dataDir, options.secret);
     const tokens = new TokenService(secret, store);
-    const files: FileStore = options.filesS3
-      ? await S3FileStore.open(options.filesS3, join(options.dataDir, 'files', '.staging'))
-      : new DiskFileStore(join(options.dataDir, 'files'));
+    // The AWS SDK takes most of a second to load: only when the files are on S3.
+    const s3: S3FileStore | undefined = options.filesS3
+      ? await (await import('./files/s3-store.ts')).S3FileStore.open(options.filesS3, join(options.dataDir, 'files', '.staging'))
+      : undefined;
+    const files: FileStore = s3 ?? new DiskFileStore(join(options.dataDir, 'files'));
     await files.cleanStaging();
     const attachments = new AttachmentService(store, files);
     const collab = new CollabService(store, configs, attachments, noRealtime);
@@ -134,9 +126,11 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
     };
 
     const app = await buildApp(ctx, health);
-    if (files instanceof S3FileStore) files.log = (err, what) => app.log.warn({ err }, what);
+    if (s3) s3.log = (err, what) => app.log.warn({ err }, what);
     registerUploadRoute(app, ctx, attachments);
     registerFilesRoute(app, ctx, attachments);
+    const unsubscribeLinks = new UnsubscribeLinks(secret, () => links.base);
+    registerUnsubscribeRoutes(app, store, unsubscribeLinks);
     const panel = await registerPanel(app, ctx);
     await registerStatic(app, ctx);
     hub.attach(app.server);
@@ -149,6 +143,8 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
     const dispatcher = new WebhookDispatcher(store, options.webhooks ?? DEFAULT_WEBHOOK_SETTINGS, app.log);
     webhooks.onRecorded(() => dispatcher.kick());
     await dispatcher.start();
+    const emailWorker = new EmailWorker(store, configs, options.email ?? emailSettingsFromEnv({}), unsubscribeLinks, app.log);
+    emailWorker.start();
     sweeper.unref();
     void sweepUploads();
 
@@ -164,6 +160,7 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
         clearInterval(sweeper);
         poller.stop();
         await dispatcher.close();
+        await emailWorker.close();
         await p2p.close();
         await hub.close();
         await app.close();

@@ -1,6 +1,4 @@
 import type { FileLinks } from '../files/links.ts';
-import { openPostgresStore } from './postgres.ts';
-import { openSqliteStore } from './sqlite.ts';
 import type { Store } from './types.ts';
 
 export type { Store } from './types.ts';
@@ -15,13 +13,14 @@ export interface StoreConfig {
 
 /** PostgreSQL when a database URL is configured, otherwise the embedded SQLite file. Migrated on open. */
 export async function openStore(config: StoreConfig): Promise<Store> {
+  // Only the driver in use is loaded (pg or better-sqlite3): a CLI call stays fast.
   const store = config.databaseUrl
-    ? await openPostgresStore({
+    ? await (await import('./postgres.ts')).openPostgresStore({
         connectionString: config.databaseUrl,
         ...(config.databaseSchema ? { schema: config.databaseSchema } : {}),
         ...(config.links ? { links: config.links } : {}),
       })
-    : openSqliteStore({ file: config.sqliteFile, synchronous: config.sqliteSynchronous ?? 'normal', ...(config.links ? { links: config.links } : {}) });
+    : (await import('./sqlite.ts')).openSqliteStore({ file: config.sqliteFile, synchronous: config.sqliteSynchronous ?? 'normal', ...(config.links ? { links: config.links } : {}) });
   await store.migrate();
   return store;
 }
