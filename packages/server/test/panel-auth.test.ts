@@ -278,7 +278,7 @@ for (const driver of ['sqlite', 'postgres'] as const) {
     it('accepts admins created with the CLI (pulse admin create)', async () => {
       const { spawnSync } = await import('node:child_process');
       const { fileURLToPath } = await import('node:url');
-      const bin = fileURLToPath(new URL('../bin/pulse.mjs', import.meta.url));
+      const bin = fileURLToPath(new URL('../bin/pulse-dev.mjs', import.meta.url));
       const run = spawnSync(process.execPath, [bin, 'admin', 'create', '--email', 'cli@example.com', '--password-stdin', '--name', 'Cli Admin', '--json'], {
         env: t.childEnv,
         input: 'cli password\n',

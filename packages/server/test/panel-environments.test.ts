@@ -213,7 +213,7 @@ for (const driver of ['sqlite', 'postgres'] as const) {
     it('logs key and config changes made with the CLI too', async () => {
       const { spawnSync } = await import('node:child_process');
       const { fileURLToPath } = await import('node:url');
-      const bin = fileURLToPath(new URL('../bin/pulse.mjs', import.meta.url));
+      const bin = fileURLToPath(new URL('../bin/pulse-dev.mjs', import.meta.url));
       const env = (await admin.post('/environments', { name: 'Via CLI' })).body.environment;
       const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args, '--json'], { env: t.childEnv, encoding: 'utf8' });
       expect(run('env', 'config', env.id, 'allowImages=false').status).toBe(0);
