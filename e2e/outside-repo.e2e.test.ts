@@ -288,12 +288,13 @@ describe.skipIf(!enabled)('Pulse installed from its npm tarballs, outside the re
     const dist = join(app, 'web', 'dist');
     web = createServer((req, res) => {
       const path = new URL(req.url!, 'http://x').pathname;
+      if (path === '/favicon.ico') return void res.writeHead(204).end(); // the app has none
       const file = join(dist, path === '/' ? 'index.html' : path);
       let body: Buffer;
       try {
         body = readFileSync(file);
       } catch {
-        res.writeHead(404).end(); // e.g. /favicon.ico
+        res.writeHead(404).end();
         return;
       }
       const type = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css' }[extname(file)] ?? 'application/octet-stream';
