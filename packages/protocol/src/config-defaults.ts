@@ -20,4 +20,7 @@ export const DEFAULT_ENV_CONFIG: Readonly<EnvConfig> = Object.freeze({
   p2pMaxStateBytes: 5_242_880,
   maxSharedObjects: 20,
   allowP2PBinary: false,
+  emailNotifications: false,
+  emailDelaySeconds: 600,
+  emailLinkTemplate: '',
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_ENV_CONFIG, ENV_CONFIG_GROUPS, envConfigPatchSchema, envConfigSchema, parseEnvConfigAssignments } from './config.ts';
 
 describe('environment config', () => {
-  it('has the 18 documented settings with their documented defaults', () => {
+  it('has the 18 documented settings with their documented defaults, and Pulse\'s three email settings', () => {
     expect(DEFAULT_ENV_CONFIG).toEqual({
       allowImages: true,
       allowAudio: true,
@@ -22,6 +22,9 @@ describe('environment config', () => {
       p2pMaxStateBytes: 5242880,
       maxSharedObjects: 20,
       allowP2PBinary: false,
+      emailNotifications: false,
+      emailDelaySeconds: 600,
+      emailLinkTemplate: '',
     });
     expect(envConfigSchema.parse(DEFAULT_ENV_CONFIG)).toEqual(DEFAULT_ENV_CONFIG);
   });
@@ -29,7 +32,7 @@ describe('environment config', () => {
   it('groups every setting exactly once, as in the docs', () => {
     const keys = ENV_CONFIG_GROUPS.flatMap((g) => g.fields.map((f) => f.key));
     expect(keys.sort()).toEqual(Object.keys(DEFAULT_ENV_CONFIG).sort());
-    expect(ENV_CONFIG_GROUPS.map((g) => g.name)).toEqual(['Media', 'Features', 'Display', 'P2P']);
+    expect(ENV_CONFIG_GROUPS.map((g) => g.name)).toEqual(['Media', 'Features', 'Display', 'P2P', 'Email']);
     expect(ENV_CONFIG_GROUPS[0]!.fields.find((f) => f.key === 'maxFileSizeMb')).toMatchObject({ min: 1, max: 100 });
   });
 
@@ -51,5 +54,11 @@ describe('environment config', () => {
     expect(() => parseEnvConfigAssignments(['maxFileSizeMb=1000'])).toThrow(/maxFileSizeMb/);
     expect(() => parseEnvConfigAssignments(['maxFileSizeMb=ten'])).toThrow(/must be a number/);
     expect(() => parseEnvConfigAssignments(['allowImages'])).toThrow(/key=value/);
+    expect(parseEnvConfigAssignments(['emailLinkTemplate=https://app.example.com/r/{roomId}#t-{threadId}', 'emailDelaySeconds=0'])).toEqual({
+      emailLinkTemplate: 'https://app.example.com/r/{roomId}#t-{threadId}',
+      emailDelaySeconds: 0,
+    });
+    expect(() => parseEnvConfigAssignments(['emailLinkTemplate=javascript:alert(1)'])).toThrow(/emailLinkTemplate/);
+    expect(() => parseEnvConfigAssignments(['emailDelaySeconds=86401'])).toThrow(/emailDelaySeconds/);
   });
 });

@@ -28,6 +28,13 @@ export const envConfigShape = {
   p2pMaxStateBytes: z.number().int().min(1024).max(104_857_600),
   maxSharedObjects: z.number().int().min(1).max(1000),
   allowP2PBinary: z.boolean(),
+  // Email (Pulse's additions to the reference's eighteen settings)
+  emailNotifications: z.boolean(),
+  emailDelaySeconds: z.number().int().min(0).max(86_400),
+  emailLinkTemplate: z
+    .string()
+    .max(2048)
+    .refine((v) => v === '' || /^https?:\/\/\S+$/.test(v), 'must be empty or an http:// or https:// URL (with {roomId} and {threadId} where they go)'),
 } as const;
 
 /** A complete config; unknown keys rejected. */
@@ -44,7 +51,7 @@ export { DEFAULT_ENV_CONFIG } from './config-defaults.ts';
 export interface EnvConfigField {
   key: EnvConfigKey;
   label: string;
-  kind: 'boolean' | 'number';
+  kind: 'boolean' | 'number' | 'string';
   description: string;
   min?: number;
   max?: number;
@@ -52,7 +59,7 @@ export interface EnvConfigField {
 }
 
 export interface EnvConfigGroup {
-  name: 'Media' | 'Features' | 'Display' | 'P2P';
+  name: 'Media' | 'Features' | 'Display' | 'P2P' | 'Email';
   fields: EnvConfigField[];
 }
 
@@ -117,6 +124,14 @@ export const ENV_CONFIG_GROUPS: readonly EnvConfigGroup[] = [
       bool('allowP2PBinary', 'Allow P2P Binary', 'Allow binary data on raw P2P channels'),
     ],
   },
+  {
+    name: 'Email',
+    fields: [
+      bool('emailNotifications', 'Email Notifications', 'Email users their unread mentions and replies (needs PULSE_SMTP_URL and a user email)'),
+      num('emailDelaySeconds', 'Email Delay (seconds)', 'A notification read within this time is not emailed; one email per user per window', 's'),
+      { key: 'emailLinkTemplate', label: 'Email Link Template', kind: 'string', description: 'Link back to the page, e.g. https://app.example.com/rooms/{roomId}#thread-{threadId}' },
+    ],
+  },
 ];
 
 /**
@@ -134,7 +149,8 @@ export function parseEnvConfigAssignments(assignments: string[]): EnvConfigPatch
       throw new Error(`unknown setting "${key}" (known: ${Object.keys(envConfigShape).join(', ')})`);
     }
     const field = ENV_CONFIG_GROUPS.flatMap((g) => g.fields).find((f) => f.key === key)!;
-    if (field.kind === 'boolean') {
+    if (field.kind === 'string') patch[key] = raw;
+    else if (field.kind === 'boolean') {
       if (raw === 'true' || raw === 'on' || raw === '1') patch[key] = true;
       else if (raw === 'false' || raw === 'off' || raw === '0') patch[key] = false;
       else throw new Error(`${key} must be true or false, got "${raw}"`);

@@ -16,12 +16,19 @@ import {
 
 /** Request schemas of the REST API and POST /auth/token. Unknown fields are rejected. */
 
+/** A user's email, for email notifications: never shown to other users. null removes it. */
+export const userEmail = z
+  .string()
+  .max(254)
+  .regex(/^[^\s@<>"(),;:]+@[^\s@<>"(),;:]+\.[^\s@<>"(),;:]+$/, 'must be an email address');
+
 export const mintTokenBody = z
   .object({
     userId: externalUserId,
     name: displayName,
     avatar: avatarUrl.nullish(),
     color: hexColor.optional(),
+    email: userEmail.nullish(),
     /** Lifetime in seconds. */
     expiresIn: z.number().int().min(TOKEN_MIN_LIFETIME_S).max(TOKEN_MAX_LIFETIME_S).optional(),
   })
@@ -68,6 +75,7 @@ export const putUserBody = z
     name: displayName,
     avatar: avatarUrl.nullish(),
     color: hexColor.optional(),
+    email: userEmail.nullish(),
   })
   .strict();
 

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { HttpLimits } from './http-limits.ts';
 import type { HubOptions } from './realtime/hub.ts';
 import { webhookSettingsFromEnv, type WebhookSettings } from './webhooks/settings.ts';
+import { emailSettingsFromEnv, type EmailSettings } from './email/settings.ts';
 import type { S3StoreOptions } from './files/s3-store.ts';
 
 /** Server configuration, read from the environment (documented in docs/configuration.md). */
@@ -40,6 +41,8 @@ export interface ServerOptions {
   realtime?: HubOptions;
   /** Webhook delivery: PULSE_WEBHOOKS_ALLOW_PRIVATE and the retry schedule (webhooks/settings.ts). */
   webhooks?: WebhookSettings;
+  /** Email notifications: PULSE_SMTP_URL, PULSE_EMAIL_FROM (email/settings.ts). */
+  email?: EmailSettings;
 }
 
 function port(value: string | undefined, fallback: number): number {
@@ -76,6 +79,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerOpti
     ...filesS3Setting(env),
     ...realtimeTiming(env),
     webhooks: webhookSettingsFromEnv(env),
+    email: emailSettingsFromEnv(env),
   };
 }
 

@@ -82,7 +82,7 @@ for (const driver of ['sqlite', 'postgres'] as const) {
 
       const r = await cli('env', 'config', t.envId, 'allowReactions=false', 'maxFileSizeMb=25', '--json');
       expect(r.code).toBe(0);
-      expect(Object.keys(r.json)).toHaveLength(18);
+      expect(Object.keys(r.json)).toHaveLength(21);
       expect(r.json).toMatchObject({ allowReactions: false, maxFileSizeMb: 25, allowP2P: false, p2pMeshLimit: 6 });
       const took = await within(1000, async () => {
         const res = await t.api('POST', `/api/v1/comments/${commentId}/reactions`, { userId: 'u1', emoji: '🎉' });

@@ -38,7 +38,7 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`realtime over WebS
       const s = raw();
       const ok = await s.auth(t, 'late', 'stateful');
       expect(ok.user).toEqual({ id: 'late', name: 'late', avatar: null, color: expect.stringMatching(/^#/) });
-      expect(Object.keys(ok.config)).toHaveLength(18);
+      expect(Object.keys(ok.config)).toHaveLength(21);
       expect(ok.room.id).toBe('stateful');
       expect(ok.room.seq).toBeGreaterThan(0);
       expect(ok.room.threads.map((th: any) => th.id)).toEqual([created.body.thread.id]);

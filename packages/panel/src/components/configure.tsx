@@ -45,7 +45,7 @@ export function ConfigureModal({
   const changes: Config = {};
   for (const f of fields) {
     const v = values[f.key];
-    const next = f.kind === 'number' ? Number(v) : Boolean(v);
+    const next = f.kind === 'number' ? Number(v) : f.kind === 'string' ? String(v ?? '') : Boolean(v);
     if (next !== config[f.key] && !(f.kind === 'number' && problems[f.key])) changes[f.key] = next;
   }
   const invalid = Object.values(problems).some(Boolean);
@@ -101,6 +101,25 @@ export function ConfigureModal({
             {group.fields.map((f) => {
               const id = `cfg-${f.key}`;
               const changed = f.key in changes;
+              if (f.kind === 'string') {
+                return (
+                  <div key={f.key} className={`config-row config-row-text${changed ? ' is-changed' : ''}`}>
+                    <div className="config-text">
+                      <label htmlFor={id}>{f.label}</label>
+                      <small>{f.description}</small>
+                    </div>
+                    <input
+                      id={id}
+                      name={f.key}
+                      type="text"
+                      className="text"
+                      value={String(values[f.key] ?? '')}
+                      disabled={readOnly || busy}
+                      onChange={(e) => setValues((v) => ({ ...v, [f.key]: e.target.value }))}
+                    />
+                  </div>
+                );
+              }
               if (f.kind === 'boolean') {
                 return (
                   <div key={f.key} className={`config-row${changed ? ' is-changed' : ''}`}>

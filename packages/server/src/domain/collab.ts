@@ -222,6 +222,7 @@ export class CollabService {
     const at = nowIso();
     const recent = this.#recentProfiles.get(key);
     if (
+      profile.email === undefined &&
       recent &&
       Date.now() - recent.storedAt < PROFILE_REUSE_MS &&
       recent.day === at.slice(0, 10) &&

@@ -67,6 +67,10 @@ function handlers(ctx: ServerContext): Record<RestRouteName, Handler> {
         { externalId: body.userId, name: body.name, avatar: body.avatar ?? null, ...(body.color ? { color: body.color } : {}) },
         body.expiresIn ?? TOKEN_DEFAULT_LIFETIME_S,
       );
+      // An email in the token body is stored at once (it is not put in the token).
+      if (body.email !== undefined) {
+        await collab.upsertUser(envId, { externalId: body.userId, name: body.name, avatar: body.avatar ?? null, ...(body.color ? { color: body.color } : {}), email: body.email });
+      }
       const existing = await store.getUser(envId, body.userId);
       const user = {
         id: `${envId}:${body.userId}`,
@@ -191,6 +195,7 @@ function handlers(ctx: ServerContext): Record<RestRouteName, Handler> {
         name: body.name,
         avatar: body.avatar ?? null,
         ...(body.color ? { color: body.color } : {}),
+        ...(body.email !== undefined ? { email: body.email } : {}),
       });
       return { user };
     },

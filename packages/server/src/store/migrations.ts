@@ -339,6 +339,35 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('webhook_deliveries_event').on('webhook_deliveries').columns(['event_id']).execute();
       },
     },
+    '0009_email': {
+      async up(db: Kysely<any>) {
+        // Email notifications: the address (never shown to other users), the user's own opt-out,
+        // and when they were last emailed (one email per user per delay window).
+        await db.schema.alterTable('users').addColumn('email', 'text').execute();
+        await db.schema.alterTable('users').addColumn('email_opt_out', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+        await db.schema.alterTable('users').addColumn('emailed_at', 'text').execute();
+        // One row per notification emailed (or being emailed): its key makes "never twice" hold
+        // across nodes and restarts.
+        await db.schema
+          .createTable('email_sends')
+          .addColumn('environment_id', 'text', (c) => c.notNull().references('environments.id').onDelete('cascade'))
+          .addColumn('notification_id', 'text', (c) => c.notNull())
+          .addColumn('user_id', 'text', (c) => c.notNull())
+          .addColumn('batch_id', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('claimed_until', 'text')
+          .addColumn('next_attempt_at', 'text')
+          .addColumn('last_error', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('sent_at', 'text')
+          .addPrimaryKeyConstraint('email_sends_pk', ['environment_id', 'notification_id'])
+          .execute();
+        await db.schema.createIndex('email_sends_batch').on('email_sends').columns(['batch_id']).execute();
+        await db.schema.createIndex('email_sends_due').on('email_sends').columns(['status', 'next_attempt_at']).execute();
+        await db.schema.createIndex('notifications_unread_created').on('notifications').columns(['read_at', 'created_at']).execute();
+      },
+    },
   };
 }
 

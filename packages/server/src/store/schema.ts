@@ -30,6 +30,9 @@ export interface Database {
     color: string;
     created_at: string;
     updated_at: string;
+    email: Generated<string | null>;
+    email_opt_out: Generated<number>;
+    emailed_at: Generated<string | null>;
   };
   rooms: {
     environment_id: string;
@@ -172,6 +175,19 @@ export interface Database {
     updated_at: string;
     /** Deleted by the sweeper after this (updated_at + the environment's p2pStateTTLDays). */
     expires_at: string;
+  };
+  email_sends: {
+    environment_id: string;
+    notification_id: string;
+    user_id: string;
+    batch_id: string;
+    status: 'sending' | 'retry' | 'sent' | 'failed';
+    attempts: number;
+    claimed_until: string | null;
+    next_attempt_at: string | null;
+    last_error: string | null;
+    created_at: string;
+    sent_at: string | null;
   };
   webhook_endpoints: {
     id: string;

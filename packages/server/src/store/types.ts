@@ -23,9 +23,11 @@ import type {
 import type { Dialect } from './migrations.ts';
 import type { AdminRepo, AdminSessionRepo, AnalyticsRepo, AuditRepo, BrowseRepo, LoginThrottleRepo } from './panel-types.ts';
 import type { WebhookIntent, WebhookRepo } from './webhook-types.ts';
+import type { EmailRepo } from './email-types.ts';
 
 export type * from './panel-types.ts';
 export type * from './webhook-types.ts';
+export type * from './email-types.ts';
 
 /**
  * The durable store. Invariants every driver keeps (checked by the conformance suite):
@@ -55,7 +57,8 @@ export interface Store
     AnalyticsRepo,
     SharedStateRepo,
     BrowseRepo,
-    WebhookRepo {
+    WebhookRepo,
+    EmailRepo {
   readonly dialect: Dialect;
   migrate(): Promise<void>;
   /** Cheap round trip, for health checks. */
@@ -133,6 +136,8 @@ export interface UserProfile {
   avatar: string | null;
   /** Undefined keeps the stored colour (or assigns one for a new user). */
   color?: string;
+  /** For email notifications; undefined keeps the stored one, null removes it. Never shown to other users. */
+  email?: string | null;
 }
 
 export interface UserRepo {

@@ -130,6 +130,7 @@ async function upsertUserRow(db: Db, envId: string, profile: UserProfile, at: st
       color: profile.color ?? colorForUser(profile.externalId),
       created_at: at,
       updated_at: at,
+      ...(profile.email !== undefined ? { email: profile.email } : {}),
     })
     .onConflict((oc) =>
       oc.columns(['environment_id', 'external_id']).doUpdateSet((eb) => ({
@@ -137,6 +138,7 @@ async function upsertUserRow(db: Db, envId: string, profile: UserProfile, at: st
         avatar: eb.ref('excluded.avatar'),
         updated_at: eb.ref('excluded.updated_at'),
         ...(profile.color ? { color: eb.ref('excluded.color') } : {}),
+        ...(profile.email !== undefined ? { email: eb.ref('excluded.email') } : {}),
       })),
     )
     .returningAll()

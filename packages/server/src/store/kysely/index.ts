@@ -11,6 +11,7 @@ import { environmentRepo } from './environments.ts';
 import { cachedKeys } from '../key-cache.ts';
 import { realtimeRepo } from './realtime.ts';
 import { webhookRepo } from './webhooks.ts';
+import { emailRepo } from './email.ts';
 import { sharedStateRepo } from './p2p.ts';
 import { hotStatements } from './hot-statements.ts';
 import { BatchWriter, type WriteTx } from './writer.ts';
@@ -40,6 +41,7 @@ export function kyselyStore(
     ...adminRepo(db),
     ...browseRepo(db, links),
     ...webhookRepo(db, dialect),
+    ...emailRepo(db, dialect),
     ...sharedStateRepo(db),
     async migrate() {
       // Kysely looks for its bookkeeping tables in every schema unless told which one: with

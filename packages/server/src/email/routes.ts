@@ -1,0 +1,45 @@
+import type { FastifyInstance } from 'fastify';
+import type { Store } from '../store/index.ts';
+import type { UnsubscribeLinks } from './unsubscribe.ts';
+
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const page = (title: string, body: string) =>
+  `<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${title}</title></head>` +
+  `<body style="font:15px/1.5 system-ui,sans-serif;max-width:34rem;margin:4rem auto;padding:0 1rem"><h1 style="font-size:1.3rem">${title}</h1>${body}</body></html>`;
+
+/**
+ * The unsubscribe link of notification emails: GET shows a confirmation button (mail scanners
+ * follow links, so a GET changes nothing); POST unsubscribes, which is also what mail clients
+ * send for one-click unsubscribe (RFC 8058, `List-Unsubscribe=One-Click`).
+ */
+export function registerUnsubscribeRoutes(app: FastifyInstance, store: Store, links: UnsubscribeLinks): void {
+  void app.register(async (scope) => {
+    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 1024 }, (_req, body, done) => done(null, body));
+    const check = (query: unknown) => {
+      const q = (query ?? {}) as Record<string, string | undefined>;
+      const env = q.env ?? '';
+      const user = q.user ?? '';
+      return env && user && q.sig && links.verify(env, user, q.sig) ? { env, user, sig: q.sig } : undefined;
+    };
+    scope.get('/email/unsubscribe', async (request, reply) => {
+      const ok = check(request.query);
+      void reply.type('text/html; charset=utf-8').header('cache-control', 'no-store');
+      if (!ok) return reply.status(400).send(page('Invalid link', '<p>This unsubscribe link is incomplete or was altered.</p>'));
+      const action = `/email/unsubscribe?${new URLSearchParams(ok)}`;
+      return reply.send(
+        page(
+          'Stop notification emails?',
+          `<p>You will no longer get emails about mentions and replies. You can turn them on again in the comments' settings menu.</p>` +
+            `<form method="post" action="${escapeHtml(action)}"><button type="submit" style="font:inherit;padding:.5rem 1rem">Unsubscribe</button></form>`,
+        ),
+      );
+    });
+    scope.post('/email/unsubscribe', async (request, reply) => {
+      const ok = check(request.query);
+      void reply.type('text/html; charset=utf-8').header('cache-control', 'no-store');
+      if (!ok) return reply.status(400).send(page('Invalid link', '<p>This unsubscribe link is incomplete or was altered.</p>'));
+      await store.setEmailOptOut(ok.env, ok.user, true);
+      return reply.send(page('Unsubscribed', '<p>You will no longer get notification emails.</p>'));
+    });
+  });
+}

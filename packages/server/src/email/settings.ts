@@ -1,0 +1,18 @@
+/** SMTP for email notifications (PULSE_SMTP_URL, PULSE_EMAIL_FROM); no URL: no email is sent. */
+export interface EmailSettings {
+  smtpUrl?: string;
+  from: string;
+  /** How often due notifications are looked for (PULSE_EMAIL_POLL_MS; tests shorten it). */
+  pollMs: number;
+}
+
+export const DEFAULT_EMAIL_FROM = 'Pulse <notifications@localhost>';
+
+export function emailSettingsFromEnv(env: NodeJS.ProcessEnv): EmailSettings {
+  const smtpUrl = env.PULSE_SMTP_URL?.trim();
+  if (smtpUrl && !/^smtps?:\/\/\S+$/.test(smtpUrl)) throw new Error(`PULSE_SMTP_URL must start with smtp:// or smtps://, got "${smtpUrl}"`);
+  const poll = env.PULSE_EMAIL_POLL_MS;
+  const pollMs = poll === undefined || poll === '' ? 5_000 : Number(poll);
+  if (!Number.isInteger(pollMs) || pollMs <= 0) throw new Error(`PULSE_EMAIL_POLL_MS must be a positive number of milliseconds, got "${poll}"`);
+  return { ...(smtpUrl ? { smtpUrl } : {}), from: env.PULSE_EMAIL_FROM?.trim() || DEFAULT_EMAIL_FROM, pollMs };
+}

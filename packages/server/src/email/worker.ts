@@ -1,0 +1,125 @@
+import nodemailer, { type Transporter } from 'nodemailer';
+import type { EnvConfig } from '@pulse/protocol';
+import type { ConfigCache } from '../domain/config-cache.ts';
+import type { Store } from '../store/index.ts';
+import type { EmailBatch } from '../store/types.ts';
+import { renderEmail } from './render.ts';
+import type { EmailSettings } from './settings.ts';
+import type { UnsubscribeLinks } from './unsubscribe.ts';
+
+/** A claimed batch is someone else's to retry after this long (the send is given far less). */
+const LEASE_MS = 120_000;
+/** SMTP failures are retried this many times, 30 s × 2^n apart (about a day in all), then given up. */
+const MAX_ATTEMPTS = 12;
+const BATCHES_PER_TICK = 20;
+
+export interface WorkerLog {
+  warn(obj: object, msg: string): void;
+}
+
+/**
+ * Emails users their unread notifications, one email per user per delay window. What is due is
+ * decided in the database (claimed per notification, so no notification is emailed twice, on one
+ * node or several); the worker renders and sends, and records the outcome.
+ */
+export class EmailWorker {
+  readonly #store: Store;
+  readonly #configs: ConfigCache;
+  readonly #settings: EmailSettings;
+  readonly #links: UnsubscribeLinks;
+  readonly #log: WorkerLog;
+  readonly #transport: Transporter | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(store: Store, configs: ConfigCache, settings: EmailSettings, links: UnsubscribeLinks, log: WorkerLog) {
+    this.#store = store;
+    this.#configs = configs;
+    this.#settings = settings;
+    this.#links = links;
+    this.#log = log;
+    this.#transport = settings.smtpUrl ? nodemailer.createTransport(settings.smtpUrl) : undefined;
+  }
+
+  start(): void {
+    if (!this.#transport) return;
+    this.#timer = setInterval(() => this.kick(), this.#settings.pollMs);
+    this.#timer.unref();
+    this.kick();
+  }
+
+  kick(): void {
+    if (this.#closed || this.#running) return;
+    this.#running = this.tick()
+      .catch((err) => this.#log.warn({ err }, 'email notifications: a pass failed; retrying'))
+      .finally(() => (this.#running = undefined));
+  }
+
+  /** One pass: claims what is due and sends it. */
+  async tick(): Promise<void> {
+    const configs = new Map<string, EnvConfig>();
+    for (const env of await this.#store.listEnvironments()) {
+      const config = await this.#configs.get(env.id);
+      if (config?.emailNotifications) configs.set(env.id, config);
+    }
+    if (configs.size === 0) return;
+    const now = new Date();
+    const batches = await this.#store.claimEmailBatches(
+      now.toISOString(),
+      new Date(now.getTime() + LEASE_MS).toISOString(),
+      (envId) => configs.get(envId)?.emailDelaySeconds,
+      BATCHES_PER_TICK,
+    );
+    for (const batch of batches) {
+      if (this.#closed) break;
+      await this.#send(batch, configs.get(batch.environmentId) ?? (await this.#configs.get(batch.environmentId)));
+    }
+  }
+
+  async #send(batch: EmailBatch, config: EnvConfig | undefined): Promise<void> {
+    const at = () => new Date().toISOString();
+    const recipient = await this.#store.emailRecipient(batch.environmentId, batch.userId);
+    if (!recipient?.email || recipient.optOut || !config?.emailNotifications) {
+      await this.#store.finishEmailBatch(batch.batchId, { status: 'sent', at: at(), error: 'skipped: no address, unsubscribed or turned off' });
+      return;
+    }
+    // Read since it was claimed: not worth an email.
+    const items = (await this.#store.emailItems(batch.environmentId, batch.notificationIds)).filter((i) => !i.read);
+    if (items.length === 0) {
+      await this.#store.finishEmailBatch(batch.batchId, { status: 'sent', at: at(), error: 'skipped: read in time' });
+      return;
+    }
+    const unsubscribe = this.#links.url(batch.environmentId, batch.userId);
+    const mail = renderEmail(recipient.name, items, config.emailLinkTemplate, unsubscribe);
+    try {
+      await this.#transport!.sendMail({
+        from: this.#settings.from,
+        to: { name: recipient.name, address: recipient.email },
+        subject: mail.subject,
+        text: mail.text,
+        html: mail.html,
+        headers: { 'List-Unsubscribe': `<${unsubscribe}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' },
+      });
+      await this.#store.finishEmailBatch(batch.batchId, { status: 'sent', at: at() });
+    } catch (err) {
+      const error = String((err as Error)?.message ?? err).slice(0, 500);
+      const attempts = batch.attempts + 1;
+      if (attempts >= MAX_ATTEMPTS) {
+        await this.#store.finishEmailBatch(batch.batchId, { status: 'failed', at: at(), error });
+        this.#log.warn({ batchId: batch.batchId, error }, 'email notifications: giving up on an email');
+        return;
+      }
+      const retryMs = Math.min(30_000 * 2 ** (attempts - 1), 6 * 3600_000);
+      await this.#store.finishEmailBatch(batch.batchId, { status: 'retry', at: at(), nextAttemptAt: new Date(Date.now() + retryMs).toISOString(), error });
+      this.#log.warn({ batchId: batch.batchId, error }, 'email notifications: sending failed; retrying');
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    await this.#running;
+    this.#transport?.close();
+  }
+}

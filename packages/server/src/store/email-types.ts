@@ -1,0 +1,52 @@
+import type { NotificationKind } from '@pulse/protocol';
+
+/** Notifications a node has claimed to email to one user together. */
+export interface EmailBatch {
+  batchId: string;
+  environmentId: string;
+  userId: string;
+  /** Attempts made before this one. */
+  attempts: number;
+  notificationIds: string[];
+}
+
+/** What an email says about one notification. */
+export interface EmailItem {
+  notificationId: string;
+  kind: NotificationKind;
+  roomId: string;
+  threadId: string;
+  commentId: string;
+  actorId: string;
+  actorName: string;
+  /** The comment's text (the preview when the comment is gone). */
+  body: string;
+  createdAt: string;
+  read: boolean;
+}
+
+export interface EmailRecipient {
+  email: string | null;
+  name: string;
+  optOut: boolean;
+}
+
+/**
+ * Email notifications: claimed per notification (its key in `email_sends` is what keeps it from
+ * being emailed twice, across restarts and nodes), batched per user.
+ */
+export interface EmailRepo {
+  /**
+   * Claims, until `leaseUntil`, the unread notifications now due for email: for each user with an
+   * email who has not opted out, of an environment where `due(envId)` gives a delay (emails on),
+   * all their unemailed unread notifications once the oldest is older than the delay and their
+   * last email too. Also takes back batches due for a retry, or left by a node that died.
+   */
+  claimEmailBatches(now: string, leaseUntil: string, delaySeconds: (envId: string) => number | undefined, limit: number): Promise<EmailBatch[]>;
+  emailRecipient(envId: string, userId: string): Promise<EmailRecipient | undefined>;
+  emailItems(envId: string, notificationIds: string[]): Promise<EmailItem[]>;
+  /** Records a batch's outcome: sent (or nothing left to say), a retry at a time, or failed for good. */
+  finishEmailBatch(batchId: string, outcome: { status: 'sent' | 'retry' | 'failed'; at: string; nextAttemptAt?: string; error?: string }): Promise<void>;
+  /** The user's own switch (the unsubscribe link, the widget's setting); false when there is no such user. */
+  setEmailOptOut(envId: string, userId: string, optOut: boolean): Promise<boolean>;
+}

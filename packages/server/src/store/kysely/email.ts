@@ -1,0 +1,169 @@
+import { randomBytes } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Dialect } from '../migrations.ts';
+import type { Database } from '../schema.ts';
+import type { EmailBatch, EmailRepo } from '../email-types.ts';
+
+/** Notifications older than this are never emailed (a server that was off for a week does not flood inboxes). */
+const MAX_AGE_MS = 3 * 24 * 3600_000;
+
+const newBatchId = () => `mail_${randomBytes(10).toString('hex')}`;
+const minus = (iso: string, ms: number) => new Date(Date.parse(iso) - ms).toISOString();
+
+export function emailRepo(db: Kysely<Database>, dialect: Dialect): EmailRepo {
+  return {
+    async claimEmailBatches(now, leaseUntil, delaySeconds, limit) {
+      return db.transaction().execute(async (trx) => {
+        const batches: EmailBatch[] = [];
+        // Retries that are due, and batches whose node died mid-send (lease over).
+        let stale = trx
+          .selectFrom('email_sends')
+          .select(['batch_id', 'environment_id', 'user_id', 'notification_id', 'attempts'])
+          .where((eb) =>
+            eb.or([
+              eb.and([eb('status', '=', 'retry'), eb('next_attempt_at', '<=', now)]),
+              eb.and([eb('status', '=', 'sending'), eb('claimed_until', '<', now)]),
+            ]),
+          )
+          .limit(limit * 20);
+        if (dialect === 'postgres') stale = stale.forUpdate().skipLocked();
+        const staleRows = await stale.execute();
+        const byBatch = new Map<string, EmailBatch>();
+        for (const r of staleRows) {
+          const b = byBatch.get(r.batch_id) ?? { batchId: r.batch_id, environmentId: r.environment_id, userId: r.user_id, attempts: Number(r.attempts), notificationIds: [] };
+          b.notificationIds.push(r.notification_id);
+          byBatch.set(r.batch_id, b);
+        }
+        if (byBatch.size) {
+          await trx.updateTable('email_sends').set({ status: 'sending', claimed_until: leaseUntil }).where('batch_id', 'in', [...byBatch.keys()]).execute();
+          batches.push(...byBatch.values());
+        }
+
+        // New notifications: unread, never claimed, of users who take email.
+        const candidates = await trx
+          .selectFrom('notifications as n')
+          .innerJoin('users as u', (j) => j.onRef('u.environment_id', '=', 'n.environment_id').onRef('u.external_id', '=', 'n.user_id'))
+          .select(['n.environment_id', 'n.user_id', 'n.id', 'n.created_at', 'u.emailed_at'])
+          .where('n.read_at', 'is', null)
+          .where('n.created_at', '>=', minus(now, MAX_AGE_MS))
+          .where('u.email', 'is not', null)
+          .where('u.email_opt_out', '=', 0)
+          .where((eb) =>
+            eb.not(
+              eb.exists(
+                eb
+                  .selectFrom('email_sends as s')
+                  .select('s.notification_id')
+                  .whereRef('s.environment_id', '=', 'n.environment_id')
+                  .whereRef('s.notification_id', '=', 'n.id'),
+              ),
+            ),
+          )
+          .orderBy('n.created_at')
+          .limit(limit * 20)
+          .execute();
+        const users = new Map<string, { envId: string; userId: string; emailedAt: string | null; oldest: string; ids: string[] }>();
+        for (const c of candidates) {
+          const key = `${c.environment_id}\u0000${c.user_id}`;
+          const u = users.get(key) ?? { envId: c.environment_id, userId: c.user_id, emailedAt: c.emailed_at, oldest: c.created_at, ids: [] };
+          u.ids.push(c.id);
+          users.set(key, u);
+        }
+        for (const u of users.values()) {
+          if (batches.length >= limit) break;
+          const delay = delaySeconds(u.envId);
+          if (delay === undefined) continue;
+          const cutoff = minus(now, delay * 1000);
+          // One email per user per window: the oldest must have waited, and so must their last email.
+          if (u.oldest > cutoff || (u.emailedAt !== null && u.emailedAt > cutoff)) continue;
+          const batchId = newBatchId();
+          const claimed = await trx
+            .insertInto('email_sends')
+            .values(
+              u.ids.map((id) => ({
+                environment_id: u.envId,
+                notification_id: id,
+                user_id: u.userId,
+                batch_id: batchId,
+                status: 'sending' as const,
+                attempts: 0,
+                claimed_until: leaseUntil,
+                next_attempt_at: null,
+                last_error: null,
+                created_at: now,
+                sent_at: null,
+              })),
+            )
+            .onConflict((oc) => oc.columns(['environment_id', 'notification_id']).doNothing())
+            .returning('notification_id')
+            .execute();
+          if (claimed.length === 0) continue; // another node took them
+          await trx.updateTable('users').set({ emailed_at: now }).where('environment_id', '=', u.envId).where('external_id', '=', u.userId).execute();
+          batches.push({ batchId, environmentId: u.envId, userId: u.userId, attempts: 0, notificationIds: claimed.map((c) => c.notification_id) });
+        }
+        return batches;
+      });
+    },
+
+    async emailRecipient(envId, userId) {
+      const r = await db
+        .selectFrom('users')
+        .select(['email', 'name', 'email_opt_out'])
+        .where('environment_id', '=', envId)
+        .where('external_id', '=', userId)
+        .executeTakeFirst();
+      return r && { email: r.email, name: r.name, optOut: Number(r.email_opt_out) === 1 };
+    },
+
+    async emailItems(envId, ids) {
+      if (ids.length === 0) return [];
+      const rows = await db
+        .selectFrom('notifications as n')
+        .leftJoin('comments as c', (j) => j.onRef('c.environment_id', '=', 'n.environment_id').onRef('c.id', '=', 'n.comment_id'))
+        .leftJoin('users as a', (j) => j.onRef('a.environment_id', '=', 'n.environment_id').onRef('a.external_id', '=', 'n.actor_id'))
+        .select(['n.id', 'n.kind', 'n.room_id', 'n.thread_id', 'n.comment_id', 'n.actor_id', 'n.preview', 'n.created_at', 'n.read_at', 'c.body', 'a.name'])
+        .where('n.environment_id', '=', envId)
+        .where('n.id', 'in', ids)
+        .orderBy('n.created_at')
+        .execute();
+      return rows.map((r) => ({
+        notificationId: r.id,
+        kind: r.kind,
+        roomId: r.room_id,
+        threadId: r.thread_id,
+        commentId: r.comment_id,
+        actorId: r.actor_id,
+        actorName: r.name ?? r.actor_id,
+        body: r.body ?? r.preview,
+        createdAt: r.created_at,
+        read: r.read_at !== null,
+      }));
+    },
+
+    async finishEmailBatch(batchId, outcome) {
+      await db
+        .updateTable('email_sends')
+        .set((eb) => ({
+          status: outcome.status,
+          attempts: eb('attempts', '+', 1),
+          claimed_until: null,
+          next_attempt_at: outcome.nextAttemptAt ?? null,
+          last_error: outcome.error ?? null,
+          ...(outcome.status === 'sent' ? { sent_at: outcome.at } : {}),
+        }))
+        .where('batch_id', '=', batchId)
+        .execute();
+    },
+
+    async setEmailOptOut(envId, userId, optOut) {
+      const r = await db
+        .updateTable('users')
+        .set({ email_opt_out: optOut ? 1 : 0 })
+        .where('environment_id', '=', envId)
+        .where('external_id', '=', userId)
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows) > 0;
+    },
+  };
+}
+

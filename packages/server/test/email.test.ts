@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep, waitFor } from './helpers/clients.ts';
+import { decodeQuotedPrintable, SmtpReceiver } from './helpers/smtp.ts';
+import { startTestServer, type TestServer } from './helpers/server.ts';
+
+/** Email notifications against a real SMTP server on loopback. */
+describe('email notifications', () => {
+  let t: TestServer;
+  const smtp = new SmtpReceiver();
+  const DELAY_S = 1;
+  const api = async (method: string, path: string, body?: unknown) => {
+    const res = await t.api(method, path, body);
+    expect(res.status, `${method} ${path}: ${JSON.stringify(res.body)}`).toBeLessThan(300);
+    return res.body;
+  };
+  const user = (id: string, email?: string) => api('PUT', `/api/v1/users/${id}`, { name: id[0]!.toUpperCase() + id.slice(1), ...(email ? { email } : {}) });
+  const mention = async (room: string, to: string, body: string) =>
+    (await api('POST', `/api/v1/rooms/${room}/threads`, { userId: 'ann', body, mentions: [to] })).thread as { id: string };
+
+  beforeAll(async () => {
+    await smtp.start();
+    t = await startTestServer('sqlite', { email: { smtpUrl: smtp.url, from: 'Pulse <pulse@example.com>', pollMs: 200 } });
+    await t.server.ctx.environments.updateConfig(t.envId, {
+      emailNotifications: true,
+      emailDelaySeconds: DELAY_S,
+      emailLinkTemplate: 'https://app.example.com/rooms/{roomId}#thread-{threadId}',
+    });
+    await user('ann', 'ann@example.com');
+  });
+  afterAll(async () => {
+    await t?.close();
+    await smtp.stop();
+  });
+
+  it('stores an email from PUT /users and the token body, and never returns it', async () => {
+    const bad = await t.api('PUT', '/api/v1/users/x', { name: 'X', email: 'not an email' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/^email: must be an email address/);
+    const put = await api('PUT', '/api/v1/users/zoe', { name: 'Zoe', email: 'zoe@example.com' });
+    expect(JSON.stringify(put)).not.toContain('zoe@example.com');
+    const minted = await api('POST', '/auth/token', { userId: 'yan', name: 'Yan', email: 'yan@example.com' });
+    expect(JSON.stringify(minted)).not.toContain('yan@example.com');
+    expect(await t.server.ctx.store.emailRecipient(t.envId, 'yan')).toMatchObject({ email: 'yan@example.com', optOut: false });
+    const list = await api('GET', '/api/v1/users?limit=100');
+    expect(JSON.stringify(list)).not.toMatch(/@example\.com/);
+    // Updating without an email keeps it; null removes it.
+    await api('PUT', '/api/v1/users/zoe', { name: 'Zoe Z' });
+    expect((await t.server.ctx.store.emailRecipient(t.envId, 'zoe'))!.email).toBe('zoe@example.com');
+    await api('PUT', '/api/v1/users/zoe', { name: 'Zoe', email: null });
+    expect((await t.server.ctx.store.emailRecipient(t.envId, 'zoe'))!.email).toBeNull();
+  });
+
+  it('sends one email per user per window, batching their notifications by thread, escaped, with a signed unsubscribe', async () => {
+    await user('bob', 'bob@example.com');
+    const first = await mention('design-review', 'bob', 'Look at <script>alert("x")</script> & tell me');
+    const second = await mention('pricing', 'bob', 'Second thread for @bob');
+    await api('POST', `/api/v1/threads/${second.id}/comments`, { userId: 'ann', body: 'and a follow-up', mentions: ['bob'] });
+    const [mail] = await waitFor(() => (smtp.to('bob@example.com').length ? smtp.to('bob@example.com') : undefined), 8000, "bob's email");
+    await sleep(DELAY_S * 1000 + 800);
+    expect(smtp.to('bob@example.com')).toHaveLength(1);
+    const raw = decodeQuotedPrintable(mail!.raw);
+    expect(raw).toMatch(/^Subject: 3 new mentions and replies in 2 threads/m);
+    // HTML part escaped; the plain-text part carries the text as written.
+    const html = raw.slice(raw.indexOf('Content-Type: text/html'));
+    expect(html).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; tell me');
+    expect(html).not.toContain('<script>alert');
+    expect(raw.slice(0, raw.indexOf('Content-Type: text/html'))).toContain('Look at <script>alert("x")</script> & tell me');
+    expect(raw).toContain(`https://app.example.com/rooms/design-review#thread-${first.id}`);
+    expect(raw).toContain('and a follow-up');
+    expect(raw).toMatch(/^List-Unsubscribe-Post: List-Unsubscribe=One-Click/m);
+    const unsubscribe = /^List-Unsubscribe: <([^>]+)>/m.exec(raw.replace(/\r?\n\s+/g, ' '))![1]!;
+    expect(unsubscribe).toContain(`${t.url}/email/unsubscribe?`);
+
+    // The link: GET asks, a tampered signature is refused, the one-click POST unsubscribes.
+    const page = await fetch(unsubscribe);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<form method="post"');
+    expect((await fetch(unsubscribe.replace(/sig=[^&]+/, 'sig=forged'), { method: 'POST' })).status).toBe(400);
+    const done = await fetch(unsubscribe, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
+    expect(done.status).toBe(200);
+    expect((await t.server.ctx.store.emailRecipient(t.envId, 'bob'))!.optOut).toBe(true);
+    await mention('after-unsubscribe', 'bob', 'you will not hear of this');
+    await sleep(DELAY_S * 1000 + 1200);
+    expect(smtp.to('bob@example.com')).toHaveLength(1);
+  }, 30_000);
+
+  it('sends nothing for notifications read in time', async () => {
+    await user('carol', 'carol@example.com');
+    await mention('read-in-time', 'carol', 'quick question');
+    await t.server.ctx.collab.markNotificationsRead(t.envId, 'carol', 'all');
+    await sleep(DELAY_S * 1000 + 1200);
+    expect(smtp.to('carol@example.com')).toHaveLength(0);
+  }, 20_000);
+
+  it('never emails a notification twice across a restart', async () => {
+    await user('dave', 'dave@example.com');
+    await mention('restart', 'dave', 'before the restart');
+    await waitFor(() => smtp.to('dave@example.com').length === 1, 8000, "dave's email");
+    await t.restart();
+    await sleep(DELAY_S * 1000 + 1200);
+    expect(smtp.to('dave@example.com')).toHaveLength(1);
+    // One that is due after the restart is sent once, by the restarted server.
+    await mention('restart-2', 'dave', 'after the restart');
+    await waitFor(() => smtp.to('dave@example.com').length === 2, 8000, "dave's second email");
+    await sleep(DELAY_S * 1000 + 800);
+    expect(smtp.to('dave@example.com')).toHaveLength(2);
+  }, 30_000);
+});
