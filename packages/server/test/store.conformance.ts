@@ -583,5 +583,44 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       const again = await store.claimWebhookDeliveries(at(100), at(60_000), { total: 50, perEndpoint: 50 }, []);
       expect(again.filter((c) => c.environmentId === e)).toHaveLength(12);
     });
+
+    it('claims unread notifications for email once, per user, after the delay', async () => {
+      const e = await env('env_mail');
+      const T = Date.UTC(2026, 5, 1);
+      const iso = (ms: number) => new Date(T + ms).toISOString();
+      await store.upsertUser(e, { externalId: 'alice', name: 'Alice', avatar: null, email: 'alice@example.com' }, iso(0));
+      await store.upsertUser(e, { externalId: 'bob', name: 'Bob', avatar: null, email: 'bob@example.com' }, iso(0));
+      await store.upsertUser(e, { externalId: 'carol', name: 'Carol', avatar: null, email: 'carol@example.com' }, iso(0));
+      const note = (id: string, userId: string, at: number) => ({ id, userId, kind: 'mention' as const, roomId: 'r', threadId: 'mt', commentId: 'mt-c1', actorId: 'dave', preview: 'hi', createdAt: iso(at) });
+      await store.createThread(e, { id: 'mt', roomId: 'r', position: null, createdBy: 'alice', createdAt: iso(0) }, { id: 'mt-c1', userId: 'alice', body: 'hello <b>', mentions: [], createdAt: iso(0) }, {
+        notifications: [note('n1', 'alice', 0), note('n2', 'alice', 5_000), note('n3', 'bob', 0), note('n4', 'carol', 0)],
+      });
+      await store.markNotificationsRead(e, 'carol', 'all', iso(1000));
+      expect(await store.setEmailOptOut(e, 'bob', true)).toBe(true);
+      expect(await store.setEmailOptOut(e, 'nobody', true)).toBe(false);
+      const delay = (envId: string) => (envId === e ? 60 : undefined);
+      // Not yet due: the oldest is younger than the delay.
+      expect((await store.claimEmailBatches(iso(30_000), iso(150_000), delay, 10)).filter((b) => b.environmentId === e)).toEqual([]);
+      // Due: one batch for alice with both; none for bob (opted out) or carol (read).
+      const claims = await Promise.all([0, 1, 2].map(() => store.claimEmailBatches(iso(61_000), iso(181_000), delay, 10)));
+      const mine = claims.flat().filter((b) => b.environmentId === e);
+      expect(mine).toHaveLength(1);
+      expect(mine[0]).toMatchObject({ userId: 'alice', attempts: 0 });
+      expect([...mine[0]!.notificationIds].sort()).toEqual(['n1', 'n2']);
+      const items = await store.emailItems(e, mine[0]!.notificationIds);
+      expect(items[0]).toMatchObject({ notificationId: 'n1', body: 'hello <b>', actorName: 'dave', read: false });
+      expect(await store.emailRecipient(e, 'alice')).toEqual({ email: 'alice@example.com', name: 'Alice', optOut: false });
+      // A failed send is retried when due, with the same notifications; a node dying mid-send lets the batch go after its lease.
+      await store.finishEmailBatch(mine[0]!.batchId, { status: 'retry', at: iso(62_000), nextAttemptAt: iso(90_000), error: '451' });
+      expect((await store.claimEmailBatches(iso(80_000), iso(200_000), delay, 10)).filter((b) => b.environmentId === e)).toEqual([]);
+      const retried = (await store.claimEmailBatches(iso(91_000), iso(100_000), delay, 10)).filter((b) => b.environmentId === e);
+      expect(retried.map((b) => [b.batchId, b.attempts])).toEqual([[mine[0]!.batchId, 1]]);
+      const reclaimed = (await store.claimEmailBatches(iso(101_000), iso(300_000), delay, 10)).filter((b) => b.environmentId === e);
+      expect(reclaimed.map((b) => b.batchId)).toEqual([mine[0]!.batchId]);
+      await store.finishEmailBatch(mine[0]!.batchId, { status: 'sent', at: iso(102_000) });
+      // Sent: never claimed again, and a new notification waits for the user's window.
+      await store.createComment(e, { id: 'mt-c2', threadId: 'mt', userId: 'bob', body: 'again', mentions: [], createdAt: iso(110_000) }, { notifications: [note('n5', 'alice', 110_000)] });
+      expect((await store.claimEmailBatches(iso(171_500), iso(300_000), delay, 10)).filter((b) => b.environmentId === e).flatMap((b) => b.notificationIds)).toEqual(['n5']);
+    });
   });
 }
