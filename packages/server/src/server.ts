@@ -27,7 +27,7 @@ import { WebhookService } from './webhooks/service.ts';
 import { WebhookDispatcher } from './webhooks/dispatcher.ts';
 import { DEFAULT_WEBHOOK_SETTINGS } from './webhooks/settings.ts';
 import { EmailWorker } from './email/worker.ts';
-import { registerUnsubscribeRoutes } from './email/routes.ts';
+import { registerEmailPreferenceRoutes, registerUnsubscribeRoutes } from './email/routes.ts';
 import { emailSettingsFromEnv } from './email/settings.ts';
 import { UnsubscribeLinks } from './email/unsubscribe.ts';
 
@@ -131,6 +131,7 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
     registerFilesRoute(app, ctx, attachments);
     const unsubscribeLinks = new UnsubscribeLinks(secret, () => links.base);
     registerUnsubscribeRoutes(app, store, unsubscribeLinks);
+    registerEmailPreferenceRoutes(app, ctx, Boolean(options.email?.smtpUrl));
     const panel = await registerPanel(app, ctx);
     await registerStatic(app, ctx);
     hub.attach(app.server);

@@ -92,6 +92,23 @@ describe('email notifications', () => {
     expect(smtp.to('carol@example.com')).toHaveLength(0);
   }, 20_000);
 
+  it("lets a signed-in user turn their emails off and on (the widget's setting)", async () => {
+    await user('erin', 'erin@example.com');
+    const { token } = await api('POST', '/auth/token', { userId: 'erin', name: 'Erin' });
+    const path = `${t.url}/api/v1/me/email-notifications`;
+    const headers = { 'x-pulse-key': t.publishableKey, 'x-pulse-token': token, 'content-type': 'application/json' };
+    expect(await (await fetch(path, { headers })).json()).toEqual({ available: true, hasEmail: true, enabled: true });
+    const off = await fetch(path, { method: 'PUT', headers, body: JSON.stringify({ enabled: false }) });
+    expect(await off.json()).toEqual({ available: true, hasEmail: true, enabled: false });
+    expect((await t.server.ctx.store.emailRecipient(t.envId, 'erin'))!.optOut).toBe(true);
+    await fetch(path, { method: 'PUT', headers, body: JSON.stringify({ enabled: true }) });
+    expect((await t.server.ctx.store.emailRecipient(t.envId, 'erin'))!.optOut).toBe(false);
+    const bad = await fetch(path, { method: 'PUT', headers, body: JSON.stringify({ enabled: 'yes' }) });
+    expect(bad.status).toBe(400);
+    expect((await fetch(path)).status).toBe(401);
+    expect((await fetch(path, { headers: { ...headers, 'x-pulse-token': 'forged' } })).status).toBe(401);
+  });
+
   it('never emails a notification twice across a restart', async () => {
     await user('dave', 'dave@example.com');
     await mention('restart', 'dave', 'before the restart');

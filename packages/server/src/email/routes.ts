@@ -1,4 +1,6 @@
-import type { FastifyInstance } from 'fastify';
+import { PulseError } from '@pulse/protocol';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ServerContext } from '../context.ts';
 import type { Store } from '../store/index.ts';
 import type { UnsubscribeLinks } from './unsubscribe.ts';
 
@@ -41,5 +43,51 @@ export function registerUnsubscribeRoutes(app: FastifyInstance, store: Store, li
       await store.setEmailOptOut(ok.env, ok.user, true);
       return reply.send(page('Unsubscribed', '<p>You will no longer get notification emails.</p>'));
     });
+  });
+}
+
+const CORS_HEADERS = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': 'GET, PUT, OPTIONS',
+  'access-control-allow-headers': 'Content-Type, X-Pulse-Key, X-Pulse-Token',
+  'access-control-max-age': '600',
+};
+
+/**
+ * A signed-in user's own email switch (the widget's settings menu), authenticated like uploads:
+ * the publishable key in X-Pulse-Key and the user's token in X-Pulse-Token. The address itself
+ * is never returned: only whether there is one.
+ */
+export function registerEmailPreferenceRoutes(app: FastifyInstance, ctx: ServerContext, smtpConfigured: boolean): void {
+  const path = '/api/v1/me/email-notifications';
+  const state = async (request: FastifyRequest) => {
+    const pk = request.headers['x-pulse-key'];
+    const token = request.headers['x-pulse-token'];
+    if (typeof pk !== 'string' || typeof token !== 'string') {
+      throw new PulseError('unauthorized', 'Send the publishable key in X-Pulse-Key and the user token in X-Pulse-Token.');
+    }
+    const auth = await ctx.tokens.verify(pk, token);
+    const envId = auth.environmentId;
+    const userId = auth.user.externalId;
+    const config = await ctx.configs.require(envId);
+    return { envId, userId, available: smtpConfigured && config.emailNotifications, recipient: await ctx.store.emailRecipient(envId, userId) };
+  };
+  const answer = (s: Awaited<ReturnType<typeof state>>, enabled: boolean) => ({ available: s.available, hasEmail: Boolean(s.recipient?.email), enabled });
+  app.options(path, async (_request, reply) => reply.headers(CORS_HEADERS).status(204).send());
+  app.get(path, async (request, reply) => {
+    void reply.headers(CORS_HEADERS);
+    const s = await state(request);
+    return answer(s, Boolean(s.recipient && !s.recipient.optOut));
+  });
+  app.put(path, async (request, reply) => {
+    void reply.headers(CORS_HEADERS);
+    const s = await state(request);
+    const body = request.body as { enabled?: unknown } | undefined;
+    if (!body || typeof body !== 'object' || typeof body.enabled !== 'boolean' || Object.keys(body).length !== 1) {
+      throw new PulseError('validation_failed', 'body: send { "enabled": true } or { "enabled": false }');
+    }
+    if (!s.recipient) throw new PulseError('user_not_found');
+    await ctx.store.setEmailOptOut(s.envId, s.userId, !body.enabled);
+    return answer(s, body.enabled);
   });
 }
