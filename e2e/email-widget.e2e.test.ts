@@ -1,0 +1,58 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mintToken } from '../packages/server/test/helpers/clients.ts';
+import { startTestServer, type TestServer } from '../packages/server/test/helpers/server.ts';
+import { SmtpReceiver } from '../packages/server/test/helpers/smtp.ts';
+import { browserAvailable, launchBrowser, type BrowserSession } from './helpers/browser.ts';
+
+/** The widget's settings menu turns the signed-in user's notification emails off and on. */
+describe.skipIf(!browserAvailable)('<pulse-widget> email setting (Chromium)', () => {
+  let t: TestServer;
+  let s: BrowserSession;
+  const smtp = new SmtpReceiver();
+
+  beforeAll(async () => {
+    await smtp.start();
+    t = await startTestServer('sqlite', { email: { smtpUrl: smtp.url, from: 'Pulse <pulse@example.com>', pollMs: 60_000 } });
+    await t.server.ctx.environments.updateConfig(t.envId, { emailNotifications: true });
+    await t.api('PUT', '/api/v1/users/alice', { name: 'Alice Chen', email: 'alice@example.com' });
+    s = await launchBrowser();
+  }, 60_000);
+  afterAll(async () => {
+    await s?.close();
+    await t?.close();
+    await smtp.stop();
+  });
+
+  it('shows "Email me…" for a user with an address and stores the choice', async () => {
+    const token = await mintToken(t, 'alice', 'Alice Chen');
+    const p = await (await s.context({ viewport: { width: 1100, height: 760 } })).newPage();
+    await p.goto(`${t.url}/healthz`);
+    await p.evaluate(() => {
+      document.head.innerHTML = '<title>A page using Pulse</title>';
+      document.body.innerHTML = '<main style="font:15px/1.5 system-ui;max-width:720px;margin:2rem auto"><h1>Launch review</h1><p>Some content.</p></main>';
+    });
+    await p.addScriptTag({ url: '/sdk/pulse-widget.js', type: 'module' });
+    await p.waitForFunction(() => customElements.get('pulse-widget') !== undefined);
+    await p.evaluate(
+      ({ url, pk, token }) => {
+        const w = document.createElement('pulse-widget');
+        w.setAttribute('api-key', pk);
+        w.setAttribute('room', 'email-setting');
+        w.setAttribute('endpoint', url);
+        w.setAttribute('token', token);
+        document.body.append(w);
+      },
+      { url: t.url, pk: t.publishableKey, token },
+    );
+    await p.locator('pulse-widget .toolbar').waitFor();
+    await p.locator('pulse-widget').getByRole('button', { name: 'Settings' }).click();
+    const box = p.locator('pulse-widget').getByLabel('Email me mentions and replies I miss');
+    await box.waitFor();
+    expect(await box.isChecked()).toBe(true);
+    await s.screenshot(p, 'widget-email-setting');
+    await box.uncheck();
+    await expect.poll(async () => (await t.server.ctx.store.emailRecipient(t.envId, 'alice'))!.optOut, { timeout: 5000 }).toBe(true);
+    await box.check();
+    await expect.poll(async () => (await t.server.ctx.store.emailRecipient(t.envId, 'alice'))!.optOut, { timeout: 5000 }).toBe(false);
+  }, 60_000);
+});
