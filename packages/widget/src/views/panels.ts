@@ -1,4 +1,4 @@
-import type { ClientThread } from '@pulse/core';
+import { httpBase, type ClientThread } from '@pulse/core';
 import type { Attachment, Comment, ThreadWithComments } from '@pulse/protocol/lite';
 import { html, nothing } from 'lit';
 import type { ComposerSubmit } from '../composer.ts';
@@ -272,6 +272,54 @@ function activityPanel(w: PulseWidget) {
   </section>`;
 }
 
+/** The user's email-notification switch, as the server has it (read when the settings open). */
+interface EmailSetting {
+  available: boolean;
+  hasEmail: boolean;
+  enabled: boolean;
+}
+const emailSettings = new WeakMap<PulseWidget, EmailSetting | 'loading' | 'error'>();
+
+async function emailSettingRequest(w: PulseWidget, body?: { enabled: boolean }): Promise<EmailSetting> {
+  const token = await w.client!.currentToken();
+  const res = await fetch(`${httpBase(w.endpoint!)}/api/v1/me/email-notifications`, {
+    method: body ? 'PUT' : 'GET',
+    headers: { 'x-pulse-key': w.apiKey!, 'x-pulse-token': token, ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  if (!res.ok) throw new Error(`email setting: HTTP ${res.status}`);
+  return (await res.json()) as EmailSetting;
+}
+
+function loadEmailSetting(w: PulseWidget): void {
+  const current = emailSettings.get(w);
+  if (current === 'loading' || (current && current !== 'error') || !w.client || !w.endpoint || !w.apiKey) return;
+  emailSettings.set(w, 'loading');
+  emailSettingRequest(w).then(
+    (setting) => emailSettings.set(w, setting),
+    () => emailSettings.set(w, 'error'),
+  ).finally(() => w.requestUpdate());
+}
+
+function setEmailSetting(w: PulseWidget, enabled: boolean): void {
+  const before = emailSettings.get(w);
+  if (!before || typeof before === 'string') return;
+  emailSettings.set(w, { ...before, enabled });
+  w.requestUpdate();
+  emailSettingRequest(w, { enabled }).then(
+    (setting) => emailSettings.set(w, setting),
+    () => emailSettings.set(w, before),
+  ).finally(() => w.requestUpdate());
+}
+
+/** "Email me…", shown when the environment sends emails and the user has an address. */
+function emailRow(w: PulseWidget) {
+  loadEmailSetting(w);
+  const setting = emailSettings.get(w);
+  if (!setting || typeof setting === 'string' || !setting.available || !setting.hasEmail) return nothing;
+  return html`<label class="setting"><span>Email me mentions and replies I miss</span><input type="checkbox" .checked=${setting.enabled} @change=${(e: Event) => setEmailSetting(w, (e.target as HTMLInputElement).checked)} /></label>`;
+}
+
 function settingsPanel(w: PulseWidget) {
   const c = w.config;
   const row = (label: string, key: keyof typeof w.prefs, shown = true) =>
@@ -286,7 +334,7 @@ function settingsPanel(w: PulseWidget) {
     <div class="body">
       ${row("Show others' cursors", 'showCursors', c.showCursors)} ${row('Share my cursor', 'shareCursor', c.showCursors)}
       ${row('Show comment pins', 'showPins')} ${row('Show drawings', 'showDrawing', c.allowDrawing)}
-      ${row('Appear offline', 'appearOffline', c.showPresence)}
+      ${row('Appear offline', 'appearOffline', c.showPresence)} ${emailRow(w)}
       <div class="setting small">Signed in as <strong>${w.user?.name ?? '…'}</strong> · room <code>${w.room}</code></div>
     </div>
   </section>`;
