@@ -19,7 +19,7 @@ describe('email notifications', () => {
 
   beforeAll(async () => {
     await smtp.start();
-    t = await startTestServer('sqlite', { email: { smtpUrl: smtp.url, from: 'Pulse <pulse@example.com>', pollMs: 200 } });
+    t = await startTestServer('sqlite', { email: { smtpUrl: smtp.url, from: 'Pulse <pulse@example.com>', pollMs: 200, retryBaseMs: 300 } });
     await t.server.ctx.environments.updateConfig(t.envId, {
       emailNotifications: true,
       emailDelaySeconds: DELAY_S,
@@ -108,6 +108,19 @@ describe('email notifications', () => {
     expect((await fetch(path)).status).toBe(401);
     expect((await fetch(path, { headers: { ...headers, 'x-pulse-token': 'forged' } })).status).toBe(401);
   });
+
+  it('retries an email the SMTP server refused, and sends it once', async () => {
+    await user('fay', 'fay@example.com');
+    smtp.failing = true;
+    await mention('smtp-down', 'fay', 'while the mail server is down');
+    await waitFor(() => smtp.refused >= 2, 8000, 'two refused attempts');
+    expect(smtp.to('fay@example.com')).toHaveLength(0);
+    smtp.failing = false;
+    await waitFor(() => smtp.to('fay@example.com').length === 1, 8000, "fay's email after the retry");
+    await sleep(1500);
+    expect(smtp.to('fay@example.com')).toHaveLength(1);
+    expect(decodeQuotedPrintable(smtp.to('fay@example.com')[0]!.raw)).toContain('while the mail server is down');
+  }, 30_000);
 
   it('never emails a notification twice across a restart', async () => {
     await user('dave', 'dave@example.com');

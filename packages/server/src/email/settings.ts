@@ -4,6 +4,8 @@ export interface EmailSettings {
   from: string;
   /** How often due notifications are looked for (PULSE_EMAIL_POLL_MS; tests shorten it). */
   pollMs: number;
+  /** First retry delay after an SMTP failure, doubled each time (PULSE_EMAIL_RETRY_BASE_MS; tests shorten it). */
+  retryBaseMs?: number;
 }
 
 export const DEFAULT_EMAIL_FROM = 'Pulse <notifications@localhost>';
@@ -14,5 +16,10 @@ export function emailSettingsFromEnv(env: NodeJS.ProcessEnv): EmailSettings {
   const poll = env.PULSE_EMAIL_POLL_MS;
   const pollMs = poll === undefined || poll === '' ? 5_000 : Number(poll);
   if (!Number.isInteger(pollMs) || pollMs <= 0) throw new Error(`PULSE_EMAIL_POLL_MS must be a positive number of milliseconds, got "${poll}"`);
-  return { ...(smtpUrl ? { smtpUrl } : {}), from: env.PULSE_EMAIL_FROM?.trim() || DEFAULT_EMAIL_FROM, pollMs };
+  const retry = env.PULSE_EMAIL_RETRY_BASE_MS;
+  const retryBaseMs = retry === undefined || retry === '' ? undefined : Number(retry);
+  if (retryBaseMs !== undefined && (!Number.isInteger(retryBaseMs) || retryBaseMs <= 0)) {
+    throw new Error(`PULSE_EMAIL_RETRY_BASE_MS must be a positive number of milliseconds, got "${retry}"`);
+  }
+  return { ...(smtpUrl ? { smtpUrl } : {}), from: env.PULSE_EMAIL_FROM?.trim() || DEFAULT_EMAIL_FROM, pollMs, ...(retryBaseMs ? { retryBaseMs } : {}) };
 }

@@ -110,7 +110,7 @@ export class EmailWorker {
         this.#log.warn({ batchId: batch.batchId, error }, 'email notifications: giving up on an email');
         return;
       }
-      const retryMs = Math.min(30_000 * 2 ** (attempts - 1), 6 * 3600_000);
+      const retryMs = Math.min((this.#settings.retryBaseMs ?? 30_000) * 2 ** (attempts - 1), 6 * 3600_000);
       await this.#store.finishEmailBatch(batch.batchId, { status: 'retry', at: at(), nextAttemptAt: new Date(Date.now() + retryMs).toISOString(), error });
       this.#log.warn({ batchId: batch.batchId, error }, 'email notifications: sending failed; retrying');
     }

@@ -12,6 +12,8 @@ export interface ReceivedMail {
 export class SmtpReceiver {
   readonly messages: ReceivedMail[] = [];
   failing = false;
+  /** Messages answered 451 while `failing`. */
+  refused = 0;
   #server: SMTPServer | undefined;
   #port = 0;
 
@@ -28,7 +30,10 @@ export class SmtpReceiver {
         const chunks: Buffer[] = [];
         stream.on('data', (c: Buffer) => chunks.push(c));
         stream.on('end', () => {
-          if (this.failing) return callback(Object.assign(new Error('try again later'), { responseCode: 451 }));
+          if (this.failing) {
+            this.refused++;
+            return callback(Object.assign(new Error('try again later'), { responseCode: 451 }));
+          }
           this.messages.push({
             from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
             to: session.envelope.rcptTo.map((r) => r.address),
