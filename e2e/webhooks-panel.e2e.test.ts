@@ -76,4 +76,22 @@ describe.skipIf(!browserAvailable)('panel: webhooks page (Chromium)', () => {
     await browser.screenshot(page, 'webhooks-deliveries');
     expect(errors).toEqual([]);
   }, 90_000);
+
+  it('sets the email settings in the Configure modal, the link template as text', async () => {
+    await page.goto(`${t.url}/panel/environments/${t.envId}`);
+    await page.getByRole('button', { name: 'Configure Environment' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Configure Environment' });
+    await dialog.getByRole('switch', { name: 'Email Notifications' }).check();
+    await dialog.getByRole('spinbutton', { name: 'Email Delay (seconds)' }).fill('900');
+    const template = dialog.getByRole('textbox', { name: 'Email Link Template' });
+    await template.fill('https://app.example.com/rooms/{roomId}#thread-{threadId}');
+    await template.scrollIntoViewIfNeeded();
+    await browser.screenshot(page, 'configure-email');
+    await dialog.getByRole('button', { name: 'Save (3)' }).click();
+    await expect
+      .poll(async () => (await t.server.ctx.store.getConfig(t.envId))?.emailLinkTemplate, { timeout: 5000 })
+      .toBe('https://app.example.com/rooms/{roomId}#thread-{threadId}');
+    expect(await t.server.ctx.store.getConfig(t.envId)).toMatchObject({ emailNotifications: true, emailDelaySeconds: 900 });
+    expect(errors).toEqual([]);
+  }, 60_000);
 });
