@@ -803,7 +803,7 @@ for (const driver of ['sqlite', 'postgres'] as const) {
         expectError(await api('POST', `/api/v1/rooms/${room}/threads`, { userId: ALICE, body: 'x', title: 'no' }), 400, 'validation_failed', '"title"');
         expectError(await api('POST', `/api/v1/threads/${threadId}/comments`, { userId: ALICE, body: 'x', extra: 1 }), 400, 'validation_failed', '"extra"');
         expectError(await api('PATCH', `/api/v1/threads/${threadId}`, { resolved: true, pinned: true }), 400, 'validation_failed', '"pinned"');
-        expectError(await api('PUT', '/api/v1/users/v-user', { name: 'V', email: 'v@example.com' }), 400, 'validation_failed', '"email"');
+        expectError(await api('PUT', '/api/v1/users/v-user', { name: 'V', nickname: 'v' }), 400, 'validation_failed', '"nickname"');
         expectError(await api('POST', `/api/v1/comments/${commentId}/reactions`, { userId: ALICE, emoji: '👍', count: 2 }), 400, 'validation_failed', '"count"');
         expectError(
           await api('POST', `/api/v1/rooms/${room}/threads`, { userId: ALICE, body: 'x', position: { x: 0.1, y: 0.1, z: 0 } }),
