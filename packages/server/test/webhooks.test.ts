@@ -232,7 +232,7 @@ describe('webhooks: delivery', () => {
     // Outcomes are written in batches, a moment after the receiver answered.
     deliveries = await waitFor(async () => {
       const list = await service.deliveries(t.envId, endpoint.id);
-      return list.every((d) => d.status === 'succeeded') && list;
+      return list.every((d) => d.status === 'succeeded') ? list : undefined;
     }, 3000, 'the outcomes recorded');
     expect(deliveries).toHaveLength(5);
     expect(new Set(receiver.received.map((r) => r.id))).toEqual(new Set(deliveries.map((d) => d.eventId)));
@@ -264,7 +264,7 @@ describe('webhooks: delivery', () => {
       await svc.sendTest(short.envId, endpoint.id);
       const [failed] = await waitFor(async () => {
         const list = await svc.deliveries(short.envId, endpoint.id);
-        return list[0]?.status === 'failed' && list;
+        return list[0]?.status === 'failed' ? list : undefined;
       }, 6000, 'a failed delivery');
       expect(failed).toMatchObject({ status: 'failed', lastStatusCode: 500, nextAttemptAt: null });
       expect(failed!.attempts).toBeGreaterThanOrEqual(3);
@@ -285,7 +285,7 @@ describe('webhooks: delivery', () => {
       await svc.sendTest(short.envId, endpoint.id);
       const after = await waitFor(async () => {
         const e = await svc.get(short.envId, endpoint.id);
-        return !e.enabled && e;
+        return e.enabled ? undefined : e;
       }, 6000, 'the endpoint disabled');
       expect(after.disabledReason).toMatch(/every delivery has failed since .*HTTP 500/);
       // Its pending delivery waits, and resumes once the endpoint is enabled again.
