@@ -15,5 +15,27 @@ export {
   useThreads,
   type NotificationsState,
 } from './hooks.ts';
+export {
+  useP2P,
+  useP2PPeers,
+  useP2PTransport,
+  useSharedCounter,
+  useSharedList,
+  useSharedMap,
+  type P2PState,
+  type SharedValue,
+} from './p2p-hooks.ts';
 export { PulseWidget, type PulseWidgetProps } from './widget.ts';
-export type { ClientThread, ConnectionState, PulseClient, PulseErrorEvent, TokenProvider } from '@pulse/core';
+export type {
+  ClientThread,
+  ConnectionState,
+  P2PManager,
+  P2PTransport,
+  PeerState,
+  PulseClient,
+  PulseErrorEvent,
+  SharedCounter,
+  SharedList,
+  SharedMap,
+  TokenProvider,
+} from '@pulse/core';

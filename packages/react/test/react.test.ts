@@ -14,7 +14,11 @@ import {
   useMyPresence,
   useNotifications,
   useOthers,
+  useP2PTransport,
   useSelf,
+  useSharedCounter,
+  useSharedList,
+  useSharedMap,
   useThread,
   useThreads,
 } from '../src/index.ts';
@@ -44,6 +48,17 @@ describe('@pulse/react during server-side rendering', () => {
     expect(html).toContain('<pulse-widget position="top-left"></pulse-widget>');
   });
 
+  it('renders the P2P hooks empty on the server', () => {
+    function Shared() {
+      const map = useSharedMap('m');
+      const list = useSharedList('l');
+      const counter = useSharedCounter('c');
+      return h('p', null, [JSON.stringify(map.data), list.data.length, counter.data, String(map.object), String(useP2PTransport())].join('|'));
+    }
+    const html = renderToString(h(PulseProvider, { apiKey: 'pk_test', token: 'not-a-token', room: 'ssr', endpoint: 'http://127.0.0.1:9' }, h(Shared)));
+    expect(html).toContain('{}|0|0|null|null');
+  });
+
   it('says where a hook is missing its provider', () => {
     function Lost() {
       useThreads();
@@ -58,6 +73,7 @@ describe.skipIf(!browserAvailable)('@pulse/react in Chromium against a real serv
   let t: TestServer;
   let s: BrowserSession;
   let bundle: string;
+  let p2pBundle: string;
   const room = 'react-room';
   /** The app's own origin (another port than Pulse's, as in real life). */
   let app: Server;
@@ -94,9 +110,24 @@ describe.skipIf(!browserAvailable)('@pulse/react in Chromium against a real serv
       logLevel: 'error',
     });
     bundle = out.outputFiles[0]!.text;
+    const p2pOut = await build({
+      entryPoints: [new URL('./fixtures/p2p-app.ts', import.meta.url).pathname],
+      bundle: true,
+      format: 'esm',
+      target: 'es2022',
+      write: false,
+      conditions: ['pulse-source'],
+      define: { 'process.env.NODE_ENV': '"development"' },
+      logLevel: 'error',
+    });
+    p2pBundle = p2pOut.outputFiles[0]!.text;
     app = createServer((req, res) => {
       if (req.url === '/app.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle);
-      else res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><div id="root"></div><script type="module" src="/app.js"></script>');
+      else if (req.url === '/p2p-app.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(p2pBundle);
+      else {
+        const script = req.url?.startsWith('/p2p') ? '/p2p-app.js' : '/app.js';
+        res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><div id="root"></div><script type="module" src="${script}"></script>`);
+      }
     });
     await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
     origin = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
@@ -146,4 +177,44 @@ describe.skipIf(!browserAvailable)('@pulse/react in Chromium against a real serv
     expect(await page.evaluate(() => window.mounts)).toBe(mounts);
     expect(errors).toEqual([]);
   }, 60_000);
+
+  it('shares a map, a list and a counter through the P2P hooks, and shows allowP2P turned off', async () => {
+    const p2pRoom = `${room}-p2p`;
+    await t.server.ctx.environments.updateConfig(t.envId, { allowP2P: true, p2pPersistIntervalMs: 1000 });
+    const openBoard = async (userId: string) => {
+      const page = await (await s.context()).newPage();
+      const query = new URLSearchParams({ apiKey: t.publishableKey, endpoint: t.url, room: p2pRoom, token: await token(userId, userId), who: userId });
+      await page.goto(`${origin}/p2p?${query}`);
+      return page;
+    };
+    const [dana, eli] = [await openBoard('dana'), await openBoard('eli')];
+    const text = (page: typeof dana, sel: string) => page.locator(sel).textContent();
+    for (const [page, other] of [[dana, 'eli'], [eli, 'dana']] as const) {
+      await expect.poll(() => text(page, '#peers'), { timeout: 15_000 }).toBe(other);
+      await expect.poll(() => text(page, '#transport'), { timeout: 15_000 }).not.toBe('none');
+    }
+    await dana.click('#go');
+    await eli.click('#go');
+    await dana.click('#go');
+    for (const page of [dana, eli]) {
+      await expect.poll(() => text(page, '#total'), { timeout: 10_000 }).toBe('3');
+      await expect.poll(() => text(page, '#votes'), { timeout: 10_000 }).toBe('{"dana":2,"eli":1}');
+      await expect.poll(async () => (await text(page, '#log'))!.split(',').sort().join(','), { timeout: 10_000 }).toBe('dana,dana,eli');
+    }
+
+    // Stored by the server within an interval (the changes went over data channels or the relay).
+    await expect
+      .poll(async () => JSON.stringify((await t.api('GET', `/api/v1/rooms/${p2pRoom}/shared`)).body), { timeout: 10_000 })
+      .toContain('{"type":"counter","name":"total","value":3}');
+
+    await t.server.ctx.environments.updateConfig(t.envId, { allowP2P: false });
+    for (const page of [dana, eli]) {
+      await expect.poll(() => text(page, '#error'), { timeout: 10_000 }).toContain('p2p_disabled');
+      await expect.poll(() => text(page, '#transport'), { timeout: 10_000 }).toBe('none');
+    }
+    await t.server.ctx.environments.updateConfig(t.envId, { allowP2P: true });
+    // Back on: a new session loads what the server stored when the last one ended.
+    for (const page of [dana, eli]) await expect.poll(() => text(page, '#error'), { timeout: 10_000 }).toBe('');
+    await expect.poll(() => text(dana, '#total'), { timeout: 10_000 }).toBe('3');
+  }, 90_000);
 });
