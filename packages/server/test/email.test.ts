@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { optionsFromEnv } from '../src/options.ts';
+import { openContext } from '../src/server.ts';
 import { sleep, waitFor } from './helpers/clients.ts';
+import { redisAvailable, startCluster, type ClusterNode, type TestCluster } from './helpers/cluster.ts';
+import { postgresAvailable } from './helpers/services.ts';
 import { decodeQuotedPrintable, SmtpReceiver } from './helpers/smtp.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 
@@ -135,4 +139,36 @@ describe('email notifications', () => {
     await sleep(DELAY_S * 1000 + 800);
     expect(smtp.to('dave@example.com')).toHaveLength(2);
   }, 30_000);
+});
+
+describe.skipIf(!postgresAvailable || !redisAvailable)('email notifications in a cluster', () => {
+  let cluster: TestCluster | undefined;
+  const smtp = new SmtpReceiver();
+  afterAll(async () => {
+    await cluster?.close();
+    await smtp.stop();
+  });
+
+  it('emails each notification once although two nodes look for due ones', async () => {
+    await smtp.start();
+    cluster = await startCluster(2, { PULSE_SMTP_URL: smtp.url, PULSE_EMAIL_FROM: 'Pulse <pulse@example.com>', PULSE_EMAIL_POLL_MS: '100' });
+    const [a, b] = cluster.nodes as [ClusterNode, ClusterNode];
+    const context = await openContext(optionsFromEnv(cluster.env));
+    try {
+      await context.environments.updateConfig(a.envId, { emailNotifications: true, emailDelaySeconds: 1 });
+    } finally {
+      await context.store.close();
+    }
+    await a.api('PUT', '/api/v1/users/ann', { name: 'Ann', email: 'ann@example.com' });
+    const users = Array.from({ length: 12 }, (_, i) => `u${i}`);
+    for (const u of users) await b.api('PUT', `/api/v1/users/${u}`, { name: u, email: `${u}@example.com` });
+    for (const [i, u] of users.entries()) {
+      const node = i % 2 ? a : b;
+      const r = await node.api('POST', `/api/v1/rooms/cluster-mail-${i}/threads`, { userId: 'ann', body: `hello ${u}`, mentions: [u] });
+      expect(r.status).toBe(201);
+    }
+    await waitFor(() => users.every((u) => smtp.to(`${u}@example.com`).length > 0), 15_000, 'every email');
+    await sleep(2500);
+    for (const u of users) expect(smtp.to(`${u}@example.com`), u).toHaveLength(1);
+  }, 90_000);
 });
