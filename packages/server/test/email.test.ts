@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { optionsFromEnv } from '../src/options.ts';
 import { openContext } from '../src/server.ts';
-import { sleep, waitFor } from './helpers/clients.ts';
+import { RawSocket, sleep, waitFor } from './helpers/clients.ts';
 import { redisAvailable, startCluster, type ClusterNode, type TestCluster } from './helpers/cluster.ts';
 import { postgresAvailable } from './helpers/services.ts';
 import { decodeQuotedPrintable, SmtpReceiver } from './helpers/smtp.ts';
@@ -47,6 +47,23 @@ describe('email notifications', () => {
     expect(await t.server.ctx.store.emailRecipient(t.envId, 'yan')).toMatchObject({ email: 'yan@example.com', optOut: false });
     const list = await api('GET', '/api/v1/users?limit=100');
     expect(JSON.stringify(list)).not.toMatch(/@example\.com/);
+    // Nor does the widget's directory, nor what a socket receives.
+    const { token } = await api('POST', '/auth/token', { userId: 'ann', name: 'Ann' });
+    const dirHeaders = { 'x-pulse-key': t.publishableKey, 'x-pulse-token': token };
+    for (const q of ['ids=zoe,yan,ann', 'q=y']) {
+      const dir = await (await fetch(`${t.url}/api/v1/directory/users?${q}`, { headers: dirHeaders })).text();
+      expect(dir).toContain('"name"');
+      expect(dir).not.toMatch(/@example\.com/);
+    }
+    const socket = new RawSocket(t.wsUrl);
+    try {
+      const ok = await socket.auth(t, 'yan', 'email-privacy');
+      expect(JSON.stringify(ok)).not.toMatch(/@example\.com/);
+      // Connecting with a token (which has no email) keeps the stored address.
+      expect((await t.server.ctx.store.emailRecipient(t.envId, 'yan'))!.email).toBe('yan@example.com');
+    } finally {
+      socket.close();
+    }
     // Updating without an email keeps it; null removes it.
     await api('PUT', '/api/v1/users/zoe', { name: 'Zoe Z' });
     expect((await t.server.ctx.store.emailRecipient(t.envId, 'zoe'))!.email).toBe('zoe@example.com');
