@@ -195,6 +195,46 @@ describe.skipIf(!browserAvailable)('P2P shared data in Chromium', () => {
     await closeAll();
   });
 
+  it('limits in the browser: maxSharedObjects, p2pMaxStateBytes, and state past its TTL swept', async () => {
+    await config({ maxSharedObjects: 3, p2pMaxStateBytes: 4096 });
+    try {
+      const pages = [await peer('sam', 'limits'), await peer('tia', 'limits')];
+      await edit(pages, 2); // a map, a list and a counter: the room's three
+      await expect.poll(() => converged(pages), { timeout: 10_000 }).toBeTruthy();
+      const fourth = (page: Page) =>
+        page.evaluate(() => {
+          try {
+            window.pulse.p2p.sharedMap('fourth');
+            return 'created';
+          } catch (e) {
+            return (e as { code: string }).code;
+          }
+        });
+      // Counted room-wide: the peer that did not create the three is refused as well.
+      expect(await Promise.all(pages.map(fourth))).toEqual(['too_many_shared_objects', 'too_many_shared_objects']);
+
+      const good = await converged(pages);
+      await expect.poll(() => stored('limits'), { timeout: 5000 }).toBe(good);
+      // Past p2pMaxStateBytes: the writer hears why, and the stored state stays as it was.
+      await pages[0]!.evaluate(() => window.pulse.p2p.sharedMap('cards').set('big', 'x'.repeat(8000)));
+      await expect.poll(() => pages[0]!.evaluate(() => window.pulse.errors), { timeout: 10_000 }).toContain('p2p_state_too_large');
+      expect(await stored('limits')).toBe(good);
+      await closeAll();
+      expect(await stored('limits')).toBe(good);
+
+      // Expired (as if untouched for p2pStateTTLDays): the sweeper deletes it, a newcomer starts empty.
+      const rec = (await t.server.ctx.store.getSharedState(t.envId, 'limits'))!;
+      const past = new Date(Date.now() - 1000).toISOString();
+      expect(await t.server.ctx.store.putSharedState(t.envId, 'limits', { state: rec.state, expectedVersion: rec.version, at: past, expiresAt: past })).toBeDefined();
+      expect(await service().sweep()).toBeGreaterThanOrEqual(1);
+      const late = await peer('uma', 'limits');
+      expect(JSON.parse(await snapshot(late))).toEqual({ map: {}, list: [], counter: 0 });
+      await closeAll();
+    } finally {
+      await config({ maxSharedObjects: 20, p2pMaxStateBytes: 5_242_880 });
+    }
+  });
+
   it('persists after all leave; a newcomer loads it; allowP2P off tears the managers down live', async () => {
     const pages = [await peer('ora', 'live'), await peer('pia', 'live')];
     await edit(pages, 5);
