@@ -80,7 +80,7 @@ for (const driver of ['sqlite', 'postgres'] as const) {
       expect(res.status).toBe(200);
       expect(res.body.config).toEqual(DEFAULT_ENV_CONFIG);
       expect(res.body.defaults).toEqual(DEFAULT_ENV_CONFIG);
-      expect(res.body.groups.map((g: any) => g.name)).toEqual(['Media', 'Features', 'Display', 'P2P']);
+      expect(res.body.groups.map((g: any) => g.name)).toEqual(['Media', 'Features', 'Display', 'P2P', 'Email']);
       expect(res.body.groups).toEqual(JSON.parse(JSON.stringify(ENV_CONFIG_GROUPS)));
     });
 
