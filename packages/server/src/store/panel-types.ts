@@ -1,4 +1,12 @@
-import type { Attachment, Reaction } from '@pulse/protocol';
+import type {
+  AdminAuditEntry,
+  AdminCommentRow,
+  AdminDayStats,
+  AdminRole,
+  AdminRoomRow,
+  AdminThreadRow,
+  AdminUserRow,
+} from '@pulse/protocol';
 
 /**
  * Store contracts behind the admin panel: admin accounts, their sessions, the login throttle,
@@ -6,7 +14,16 @@ import type { Attachment, Reaction } from '@pulse/protocol';
  * (see types.ts); the exceptions are spelled out on each method.
  */
 
-export type AdminRole = 'admin' | 'member';
+export type { AdminRole };
+
+// The panel API's shapes (in @pulse/protocol) are what the store returns for the panel.
+export type AuditEntry = AdminAuditEntry;
+export type DailyActivity = AdminDayStats;
+export type RoomSummary = AdminRoomRow;
+export type ThreadSummary = AdminThreadRow;
+export type BrowsedComment = AdminCommentRow;
+export type CommentAuthor = AdminCommentRow['author'];
+export type UserSummary = AdminUserRow;
 
 export interface AdminRow {
   id: string;
@@ -61,21 +78,6 @@ export interface LoginThrottleRepo {
   pruneLoginFailures(before: string): Promise<void>;
 }
 
-export interface AuditEntry {
-  id: string;
-  /** Null for account-wide operations (team changes). */
-  environmentId: string | null;
-  /** The admin account, or null for the CLI. Kept as written even after the account is removed. */
-  actorId: string | null;
-  actorName: string;
-  actorEmail: string | null;
-  /** What was done: `keys.rotated`, `key.revoked`, `config.updated`, `comment.deleted`, … */
-  action: string;
-  /** A one-line human description of the change (which key, which settings). */
-  detail: string | null;
-  createdAt: string;
-}
-
 export interface OffsetPage {
   /** Zero-based. */
   offset: number;
@@ -94,64 +96,9 @@ export interface AuditRepo {
   listAudit(envId: string | null, page: OffsetPage): Promise<Counted<AuditEntry>>;
 }
 
-export interface DailyActivity {
-  /** YYYY-MM-DD (UTC). */
-  day: string;
-  comments: number;
-  /** Distinct users who connected, commented or reacted that day. */
-  activeUsers: number;
-}
-
 export interface AnalyticsRepo {
   /** Days from `sinceDay` (inclusive) that have any activity, oldest first. */
   dailyActivity(envId: string, sinceDay: string): Promise<DailyActivity[]>;
-}
-
-export interface RoomSummary {
-  id: string;
-  createdAt: string;
-  threads: number;
-  comments: number;
-}
-
-export interface ThreadSummary {
-  id: string;
-  roomId: string;
-  resolved: boolean;
-  createdAt: string;
-  updatedAt: string;
-  comments: number;
-  /** The first comment's body and author (external id), or null when the thread has none. */
-  firstComment: { body: string; userId: string } | null;
-}
-
-export interface CommentAuthor {
-  externalId: string;
-  /** Null when the author's user record is gone. */
-  name: string | null;
-  avatar: string | null;
-  color: string | null;
-}
-
-export interface BrowsedComment {
-  id: string;
-  threadId: string;
-  body: string;
-  createdAt: string;
-  editedAt: string | null;
-  author: CommentAuthor;
-  reactions: Reaction[];
-  attachments: Attachment[];
-}
-
-export interface UserSummary {
-  externalId: string;
-  name: string;
-  avatar: string | null;
-  color: string;
-  comments: number;
-  /** When the user was first seen (created). */
-  firstSeen: string;
 }
 
 /**
