@@ -99,28 +99,20 @@ describe.skipIf(!browserAvailable)('@pulse/react in Chromium against a real serv
 
   beforeAll(async () => {
     t = await startTestServer('sqlite', { realtime: { leaveGraceMs: 300 } });
-    const out = await build({
-      entryPoints: [new URL('./fixtures/app.ts', import.meta.url).pathname],
-      bundle: true,
-      format: 'esm',
-      target: 'es2022',
-      write: false,
-      conditions: ['pulse-source'],
-      define: { 'process.env.NODE_ENV': '"development"' },
-      logLevel: 'error',
-    });
-    bundle = out.outputFiles[0]!.text;
-    const p2pOut = await build({
-      entryPoints: [new URL('./fixtures/p2p-app.ts', import.meta.url).pathname],
-      bundle: true,
-      format: 'esm',
-      target: 'es2022',
-      write: false,
-      conditions: ['pulse-source'],
-      define: { 'process.env.NODE_ENV': '"development"' },
-      logLevel: 'error',
-    });
-    p2pBundle = p2pOut.outputFiles[0]!.text;
+    const bundleOf = async (fixture: string) => {
+      const out = await build({
+        entryPoints: [new URL(`./fixtures/${fixture}`, import.meta.url).pathname],
+        bundle: true,
+        format: 'esm',
+        target: 'es2022',
+        write: false,
+        conditions: ['pulse-source'],
+        define: { 'process.env.NODE_ENV': '"development"' },
+        logLevel: 'error',
+      });
+      return out.outputFiles[0]!.text;
+    };
+    [bundle, p2pBundle] = await Promise.all([bundleOf('app.ts'), bundleOf('p2p-app.ts')]);
     app = createServer((req, res) => {
       if (req.url === '/app.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle);
       else if (req.url === '/p2p-app.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(p2pBundle);
