@@ -94,9 +94,11 @@ for (const driver of ['sqlite', 'postgres'] as const) {
       const second = await spawnServer(env);
       children.push(second.child);
       // On PostgreSQL a claim of the killed process is honoured until its lease ends (a few seconds here).
+      // Every acknowledged comment, and every event attempted before the crash (warm-up ones too).
       await waitFor(() => {
         const seen = new Set(receiver.received.map((r) => r.payload.data.commentId));
-        return acknowledged.every((id) => seen.has(id));
+        const ids = new Set(receiver.received.map((r) => r.id));
+        return acknowledged.every((id) => seen.has(id)) && before.every((d) => ids.has(d.eventId));
       }, 30_000, 'every comment delivered after the restart');
       const delivered = new Map(receiver.received.map((r) => [r.payload.data.commentId as string, r.id]));
       for (const id of acknowledged) expect(delivered.has(id), id).toBe(true);
