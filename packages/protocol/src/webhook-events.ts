@@ -15,6 +15,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'reaction.removed',
   'notification.created',
   'room.created',
+  'p2p.state.persisted',
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 export const isWebhookEventType = (value: string): value is WebhookEventType => (WEBHOOK_EVENT_TYPES as readonly string[]).includes(value);

@@ -56,6 +56,11 @@ export const webhookDataSchemas = {
     notification: webhookNotificationSchema,
   }),
   'room.created': z.object({ ...base, room: roomSchema }),
+  /** At most once per `p2pPersistIntervalMs` per room (and node): the objects themselves are at `GET /api/v1/rooms/:roomId/shared`. */
+  'p2p.state.persisted': z.object({
+    ...base,
+    sharedState: z.object({ roomId: z.string(), bytes: z.number().int(), version: z.number().int(), updatedAt: z.string(), expiresAt: z.string() }),
+  }),
 } satisfies Record<WebhookEventType, z.ZodType>;
 
 export type WebhookData<T extends WebhookEventType = WebhookEventType> = z.infer<(typeof webhookDataSchemas)[T]>;

@@ -564,6 +564,24 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect((await store.listWebhookDeliveries(e, 'wh_2', 10)).map((d) => d.status)).toEqual(['pending', 'pending']);
     });
 
+    it('records p2p.state.persisted with each stored shared state, not when the compare-and-set loses', async () => {
+      const e = await env('env_whp');
+      await store.createWebhookEndpoint(e, { id: 'wh_p1', url: 'https://a.example/h', description: '', events: ['p2p.state.persisted'], enabled: true, secret: 'whsec_AAAA', createdAt: at() });
+      const state = new Uint8Array([1, 2, 3]);
+      expect(await store.putSharedState(e, 'r1', { state, expectedVersion: null, at: at(10), expiresAt: at(1000) })).toBe(1);
+      expect(await store.putSharedState(e, 'r1', { state, expectedVersion: null, at: at(11), expiresAt: at(1000) })).toBeUndefined();
+      expect(await store.putSharedState(e, 'r1', { state, expectedVersion: 1, at: at(12), expiresAt: at(1000) })).toBe(2);
+      expect(await store.dispatchWebhookEvents(100, at(20), 3600_000)).toBe(2);
+      const claimed = await store.claimWebhookDeliveries(at(20), at(60_020), { total: 10, perEndpoint: 10 }, []);
+      const payloads = claimed.map((c) => JSON.parse(c.payload)).sort((a, b) => a.data.sharedState.version - b.data.sharedState.version);
+      expect(payloads.map((p) => p.type)).toEqual(['p2p.state.persisted', 'p2p.state.persisted']);
+      expect(payloads[1]).toEqual({
+        type: 'p2p.state.persisted',
+        timestamp: at(12),
+        data: { environmentId: e, roomId: 'r1', actor: { type: 'system' }, sharedState: { roomId: 'r1', bytes: 3, version: 2, updatedAt: at(12), expiresAt: at(1000) } },
+      });
+    });
+
     it('hands each due webhook delivery to one claimer at a time, a few per endpoint', async () => {
       const e = await env('env_wh2');
       await store.createWebhookEndpoint(e, { id: 'wh_c1', url: 'https://a.example/h', description: '', events: [], enabled: true, secret: 'whsec_AAAA', createdAt: at() });

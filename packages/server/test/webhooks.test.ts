@@ -9,7 +9,7 @@ import { sendWebhook } from '../src/webhooks/send.ts';
 import { blockedAddressReason, defaultAddressPolicy } from '../src/webhooks/ssrf.ts';
 import { signWebhook } from '../src/webhooks/signing.ts';
 import { retryDelayMs } from '../src/webhooks/settings.ts';
-import { sleep, waitFor } from './helpers/clients.ts';
+import { connectClient, sleep, waitFor } from './helpers/clients.ts';
 import { WebhookReceiver } from './helpers/receivers.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 
@@ -170,6 +170,15 @@ describe('webhooks: delivery', () => {
     await api('PATCH', `/api/v1/threads/${thread.id}`, { resolved: false });
     await api('DELETE', `/api/v1/comments/${comment.id}`);
     await api('DELETE', `/api/v1/threads/${thread.id}`);
+    // P2P shared data: the last peer leaving writes the room's state at once.
+    await t.server.ctx.environments.updateConfig(t.envId, { allowP2P: true });
+    const peer = await connectClient(t, 'ann', room);
+    try {
+      (await peer.p2p).sharedCounter('votes').increment(3);
+      await sleep(100);
+    } finally {
+      peer.disconnect();
+    }
 
     await waitFor(() => WEBHOOK_EVENT_TYPES.every((type) => receiver.ofType(type).length > 0), 10_000, 'every event type');
     expect(receiver.rejected).toBe(0);
@@ -196,6 +205,10 @@ describe('webhooks: delivery', () => {
     expect(receiver.ofType('reaction.added')[0]!.payload.data.reaction).toMatchObject({ emoji: '👍', userId: 'ann', targetId: comment.id });
     expect(receiver.ofType('thread.deleted')[0]!.payload.data.thread.id).toBe(thread.id);
     expect(receiver.ofType('room.created')[0]!.payload.data.room).toMatchObject({ id: room, environmentId: t.envId });
+    const persisted = receiver.ofType('p2p.state.persisted')[0]!.payload.data;
+    const stored = await t.server.ctx.store.getSharedState(t.envId, room);
+    expect(persisted.actor).toEqual({ type: 'system' });
+    expect(persisted.sharedState).toEqual({ roomId: room, bytes: stored!.bytes, version: stored!.version, updatedAt: stored!.updatedAt, expiresAt: stored!.expiresAt });
     // Each event once, each with its own id.
     const ids = receiver.received.map((r) => r.id);
     expect(new Set(ids).size).toBe(ids.length);

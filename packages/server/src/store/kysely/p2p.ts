@@ -1,6 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Database } from '../schema.ts';
 import type { SharedStateRecord, SharedStateRepo } from '../types.ts';
+import { recordSharedStatePersisted } from './webhooks.ts';
 
 type Row = Selectable<Database['p2p_shared_state']>;
 
@@ -27,26 +28,31 @@ export function sharedStateRepo(db: Kysely<Database>): SharedStateRepo {
       return row ? { ...meta(row), state: bytesOf(row.state) } : undefined;
     },
 
-    async putSharedState(envId, roomId, { state, expectedVersion, at, expiresAt }) {
+    putSharedState(envId, roomId, { state, expectedVersion, at, expiresAt }) {
       const values = { state: Buffer.from(state), bytes: state.byteLength, updated_at: at, expires_at: expiresAt };
-      if (expectedVersion === null) {
-        const row = await db
-          .insertInto('p2p_shared_state')
-          .values({ environment_id: envId, room_id: roomId, version: 1, ...values })
-          .onConflict((oc) => oc.columns(['environment_id', 'room_id']).doNothing())
-          .returning('version')
-          .executeTakeFirst();
-        return row ? Number(row.version) : undefined;
-      }
-      const row = await db
-        .updateTable('p2p_shared_state')
-        .set({ ...values, version: expectedVersion + 1 })
-        .where('environment_id', '=', envId)
-        .where('room_id', '=', roomId)
-        .where('version', '=', expectedVersion)
-        .returning('version')
-        .executeTakeFirst();
-      return row ? Number(row.version) : undefined;
+      // The state and its webhook event commit together.
+      return db.transaction().execute(async (trx) => {
+        const row =
+          expectedVersion === null
+            ? await trx
+                .insertInto('p2p_shared_state')
+                .values({ environment_id: envId, room_id: roomId, version: 1, ...values })
+                .onConflict((oc) => oc.columns(['environment_id', 'room_id']).doNothing())
+                .returning('version')
+                .executeTakeFirst()
+            : await trx
+                .updateTable('p2p_shared_state')
+                .set({ ...values, version: expectedVersion + 1 })
+                .where('environment_id', '=', envId)
+                .where('room_id', '=', roomId)
+                .where('version', '=', expectedVersion)
+                .returning('version')
+                .executeTakeFirst();
+        if (!row) return undefined;
+        const version = Number(row.version);
+        await recordSharedStatePersisted(trx, envId, { roomId, bytes: state.byteLength, version, updatedAt: at, expiresAt });
+        return version;
+      });
     },
 
     async deleteSharedState(envId, roomId) {

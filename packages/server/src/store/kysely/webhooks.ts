@@ -1,8 +1,9 @@
-import { isWebhookEventType, type Comment, type WebhookDeliveryInfo } from '@pulse/protocol';
+import { isWebhookEventType, type Comment, type WebhookDeliveryInfo, type WebhookEventType } from '@pulse/protocol';
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { newWebhookDeliveryId, newWebhookEventId } from '../../webhooks/ids.ts';
 import type { Dialect } from '../migrations.ts';
 import type { Database } from '../schema.ts';
+import type { SharedStateRecord } from '../types.ts';
 import type { WebhookEndpointRecord, WebhookIntent, WebhookRepo } from '../webhook-types.ts';
 import type { FileLinks } from '../../files/links.ts';
 import { groupAttachments } from './attachments.ts';
@@ -111,21 +112,32 @@ export async function recordWebhookEvents(hot: HotStatements, trx: Db, envId: st
   }
 }
 
-/** `room.created`, written where a room row is inserted (only when an endpoint of the environment wants it). */
-export async function recordRoomCreated(db: Db, envId: string, roomId: string, at: string): Promise<void> {
+/**
+ * An event with no user behind it (`room.created`, `p2p.state.persisted`), written in the
+ * transaction of the change it describes, only when an enabled endpoint of the environment wants it.
+ */
+async function recordSystemEvent(db: Db, envId: string, type: WebhookEventType, roomId: string, at: string, fields: Record<string, unknown>): Promise<void> {
   const endpoints = await db
     .selectFrom('webhook_endpoints')
     .select('events')
     .where('environment_id', '=', envId)
     .where('enabled', '=', 1)
     .execute();
-  if (!endpoints.some((e) => subscribes(e.events, 'room.created'))) return;
-  const data = { environmentId: envId, roomId, actor: { type: 'system' }, room: { id: roomId, environmentId: envId, metadata: null, createdAt: at } };
+  if (!endpoints.some((e) => subscribes(e.events, type))) return;
+  const data = { environmentId: envId, roomId, actor: { type: 'system' }, ...fields };
   await db
     .insertInto('webhook_events')
-    .values({ id: newWebhookEventId(), environment_id: envId, type: 'room.created', payload: JSON.stringify({ type: 'room.created', timestamp: at, data }), created_at: at })
+    .values({ id: newWebhookEventId(), environment_id: envId, type, payload: JSON.stringify({ type, timestamp: at, data }), created_at: at })
     .execute();
 }
+
+/** `room.created`, written where a room row is inserted. */
+export const recordRoomCreated = (db: Db, envId: string, roomId: string, at: string): Promise<void> =>
+  recordSystemEvent(db, envId, 'room.created', roomId, at, { room: { id: roomId, environmentId: envId, metadata: null, createdAt: at } });
+
+/** `p2p.state.persisted`, written with the room's new shared state (its metadata; the objects are one GET away). */
+export const recordSharedStatePersisted = (db: Db, envId: string, state: Omit<SharedStateRecord, 'state'>): Promise<void> =>
+  recordSystemEvent(db, envId, 'p2p.state.persisted', state.roomId, state.updatedAt, { sharedState: state });
 
 export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo {
   const endpoint = (envId: string, id: string) =>
