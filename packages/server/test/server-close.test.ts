@@ -47,6 +47,9 @@ function rawClient(url: string) {
   };
 }
 
+/** Resolves once the server has parsed a request's headers (a sleep is not enough on a busy machine). */
+const requestSeen = (t: TestServer) => new Promise<void>((resolve) => t.server.app.server.once('request', () => resolve()));
+
 describe('server close', () => {
   let t: TestServer | undefined;
   afterEach(async () => {
@@ -81,11 +84,12 @@ describe('server close', () => {
     await c.ready;
     // A request in flight when the server starts closing: its body arrives a moment later.
     const body = JSON.stringify({ userId: 'late', name: 'Late' });
+    const started = requestSeen(t);
     c.write(
       `POST /auth/token HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nAuthorization: Bearer ${t.secretKey}\r\n` +
         `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
     );
-    await sleep(100);
+    await started;
     const server = t;
     t = undefined;
     const start = Date.now();
@@ -109,8 +113,9 @@ describe('server close', () => {
     const c = rawClient(t.url);
     await c.ready;
     // A body that never arrives: without the grace period, close() would wait for its timeout.
+    const started = requestSeen(t);
     c.write(`POST /auth/token HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${t.secretKey}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{`);
-    await sleep(100);
+    await started;
     const server = t;
     t = undefined;
     const took = await timedClose(server);
