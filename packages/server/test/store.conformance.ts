@@ -97,6 +97,16 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(again).toEqual({ ...first, name: 'Carol C', avatar: 'https://x.test/a.png' });
       expect(first.id).toBe('env_a:carol');
       expect(await store.getUser('env_b', 'carol')).toBeUndefined();
+      // A rejoin with the same profile on a day already counted needs no write.
+      const day = at(2).slice(0, 10);
+      const same = { externalId: 'carol', name: 'Carol C', avatar: 'https://x.test/a.png' };
+      expect(await store.unchangedUser('env_a', same, day)).toEqual(again);
+      expect(await store.unchangedUser('env_a', { ...same, color: '#123456' }, day)).toEqual(again);
+      expect(await store.unchangedUser('env_a', { ...same, name: 'Carol' }, day)).toBeUndefined();
+      expect(await store.unchangedUser('env_a', { ...same, color: '#654321' }, day)).toBeUndefined();
+      expect(await store.unchangedUser('env_a', { ...same, email: 'carol@x.test' }, day)).toBeUndefined();
+      expect(await store.unchangedUser('env_a', same, '2099-01-01')).toBeUndefined(); // not counted that day yet
+      expect(await store.unchangedUser('env_b', same, day)).toBeUndefined();
       const page1 = await store.listUsers('env_a', { limit: 2 });
       expect(page1.items).toHaveLength(2);
       expect(page1.nextCursor).not.toBeNull();

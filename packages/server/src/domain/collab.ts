@@ -214,8 +214,9 @@ export class CollabService {
 
   /**
    * Creates or updates a user. Every socket authentication calls this with the token's profile;
-   * when it is the one this process stored moments ago (a reconnect wave after a restart, tabs
-   * opening), the stored user is returned without another write.
+   * when it is the one this process stored moments ago (tabs opening), the stored user is
+   * returned as it is; when it is the one in the database (a reconnect wave after a restart), it
+   * costs one read and no write.
    */
   async upsertUser(envId: string, profile: UserProfile): Promise<User> {
     const key = `${envId}\u0000${profile.externalId}`;
@@ -232,8 +233,9 @@ export class CollabService {
     ) {
       return recent.user;
     }
-    const user = await this.#store.upsertUser(envId, profile, at);
-    this.#recentProfiles.set(key, { user, day: at.slice(0, 10), storedAt: Date.now() });
+    const day = at.slice(0, 10);
+    const user = (await this.#store.unchangedUser(envId, profile, day)) ?? (await this.#store.upsertUser(envId, profile, at));
+    this.#recentProfiles.set(key, { user, day, storedAt: Date.now() });
     this.#knownUsers.set(key, true);
     return user;
   }

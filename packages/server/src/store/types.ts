@@ -142,6 +142,11 @@ export interface UserProfile {
 
 export interface UserRepo {
   upsertUser(envId: string, profile: UserProfile, at: string): Promise<User>;
+  /**
+   * The stored user when `upsertUser(profile)` on `day` would change nothing: same profile, and
+   * already counted as active that day. A reconnecting user then costs a read, not a write.
+   */
+  unchangedUser(envId: string, profile: UserProfile, day: string): Promise<User | undefined>;
   getUser(envId: string, externalId: string): Promise<User | undefined>;
   listUsers(envId: string, page: PageRequest): Promise<Page<User>>;
 }

@@ -161,6 +161,18 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
       });
     },
 
+    async unchangedUser(envId, profile, day) {
+      const found = await hot.userAndDay(db, envId, profile.externalId, day);
+      if (!found?.seen) return undefined;
+      const { row } = found;
+      const same =
+        row.name === profile.name &&
+        row.avatar === profile.avatar &&
+        (profile.color === undefined || row.color === profile.color) &&
+        (profile.email === undefined || row.email === profile.email);
+      return same ? toUser(envId, row) : undefined;
+    },
+
     async getUser(envId, externalId) {
       const r = await db.selectFrom('users').selectAll().where('environment_id', '=', envId).where('external_id', '=', externalId).executeTakeFirst();
       return r && toUser(envId, r);

@@ -1,4 +1,4 @@
-import { CompiledQuery, type Kysely, type Transaction } from 'kysely';
+import { CompiledQuery, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Dialect } from '../migrations.ts';
 import type { Database } from '../schema.ts';
 
@@ -35,6 +35,11 @@ export function hotStatements(dialect: Dialect) {
     `select ${NOTIFICATION_COLUMNS} from notifications where environment_id = ? and user_id = ? order by created_at desc, id desc limit ?`,
   );
   const participants = statement(dialect, 'select distinct user_id from comments where environment_id = ? and thread_id = ?');
+  const userAndDay = statement(
+    dialect,
+    'select u.*, exists (select 1 from user_days d where d.environment_id = u.environment_id and d.day = ? and d.user_id = u.external_id) as seen ' +
+      'from users u where u.environment_id = ? and u.external_id = ?',
+  );
   const thread = statement(dialect, 'select * from threads where environment_id = ? and id = ?');
   const threadComments = statement(dialect, 'select * from comments where environment_id = ? and thread_id = ? order by created_at, id');
   // Driven by the thread's comments (an index lookup each), not by the environment's reactions;
@@ -98,6 +103,11 @@ export function hotStatements(dialect: Dialect) {
     async recentNotifications(db: Db, envId: string, userId: string, limit: number) {
       const { rows } = await recentNotifications<Database['notifications']>(db, [envId, userId, limit]);
       return rows;
+    },
+    /** A user's row, and whether they were counted as active on `day` (every join looks). */
+    async userAndDay(db: Db, envId: string, externalId: string, day: string) {
+      const { rows } = await userAndDay<Selectable<Database['users']> & { seen: number | boolean }>(db, [day, envId, externalId]);
+      return rows[0] && { row: rows[0], seen: Boolean(Number(rows[0].seen)) };
     },
     async participants(db: Db, envId: string, threadId: string): Promise<string[]> {
       const { rows } = await participants<{ user_id: string }>(db, [envId, threadId]);
