@@ -122,6 +122,19 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect((await store.getRoom('env_a', 'room-1'))!.seq).toBe(second.seq);
     });
 
+    it("lists a thread's participants once each, in order, whatever the number of comments", async () => {
+      const e = await env('env_people');
+      await thread(e, 'th-people', 'room-people');
+      await store.upsertUser(e, { externalId: 'carol', name: 'Carol', avatar: null }, at());
+      const authors = ['bob', 'alice', 'bob', 'carol', 'bob', 'alice'];
+      for (const [i, userId] of authors.entries()) {
+        await store.createComment(e, { id: `th-people-r${i}`, threadId: 'th-people', userId, body: 'r', mentions: [], createdAt: at(i + 1) });
+      }
+      expect(await store.threadParticipants(e, 'th-people')).toEqual(['alice', 'bob', 'carol']);
+      expect(await store.threadParticipants('env_a', 'th-people')).toEqual([]);
+      expect(await store.threadParticipants(e, 'no-such-thread')).toEqual([]);
+    });
+
     it('rejects a duplicate thread id without writing anything', async () => {
       const room = await store.getRoom('env_a', 'room-1');
       const counts = await store.countEnvironment('env_a');
