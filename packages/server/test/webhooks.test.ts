@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { WEBHOOK_EVENT_TYPES, webhookDataSchemas, type WebhookEventType } from '@pulse/protocol';
+import { WEBHOOK_EVENT_TYPES, WEBHOOK_POLICY, webhookDataSchemas, type WebhookEventType } from '@pulse/protocol';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { optionsFromEnv } from '../src/options.ts';
@@ -236,7 +236,11 @@ describe('webhooks: delivery', () => {
     const thread = (await api('POST', `/api/v1/rooms/retry-${Date.now()}/threads`, { userId: 'ann', body: 'one' })).body.thread;
     for (let i = 0; i < 5; i++) await api('POST', `/api/v1/threads/${thread.id}/comments`, { userId: 'ann', body: `c${i}` });
     await waitFor(() => receiver.requests >= 10, 8000, 'failed attempts');
-    let deliveries = await service.deliveries(t.envId, endpoint.id);
+    // Outcomes are written in batches, a moment after the receiver answered.
+    let deliveries = await waitFor(async () => {
+      const list = await service.deliveries(t.envId, endpoint.id);
+      return list.some((d) => d.attempts >= 2) ? list : undefined;
+    }, 3000, 'a second attempt recorded');
     expect(deliveries.every((d) => d.status === 'pending')).toBe(true);
     expect(deliveries.some((d) => d.attempts >= 2 && d.lastStatusCode === 503 && d.lastResponse === 'failing on purpose (503)')).toBe(true);
     expect((await service.get(t.envId, endpoint.id)).failingSince).not.toBeNull();
@@ -250,6 +254,19 @@ describe('webhooks: delivery', () => {
     expect(deliveries).toHaveLength(5);
     expect(new Set(receiver.received.map((r) => r.id))).toEqual(new Set(deliveries.map((d) => d.eventId)));
     expect((await service.get(t.envId, endpoint.id)).failingSince).toBeNull();
+  });
+
+  it('drains a backlog to a slow receiver with at most 4 requests open at once', async () => {
+    await subscribe(['comment.created']);
+    receiver.mode = { kind: 'slow', ms: 30 };
+    await api('PUT', '/api/v1/users/ann', { name: 'Ann' });
+    const thread = (await api('POST', `/api/v1/rooms/backlog-${Date.now()}/threads`, { userId: 'ann', body: 'one' })).body.thread;
+    const comments = 60;
+    for (let i = 0; i < comments; i++) await api('POST', `/api/v1/threads/${thread.id}/comments`, { userId: 'ann', body: `c${i}` });
+    await waitFor(() => receiver.received.length >= comments, 15_000, 'every comment delivered');
+    expect(receiver.maxConcurrent).toBeLessThanOrEqual(WEBHOOK_POLICY.concurrencyPerEndpoint);
+    expect(receiver.maxConcurrent).toBeGreaterThan(1);
+    expect(new Set(receiver.received.map((r) => r.id)).size).toBe(comments);
   });
 
   it('times out a hung receiver, and resend / send-test deliver again', async () => {

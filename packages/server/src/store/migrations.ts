@@ -368,6 +368,17 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('notifications_unread_created').on('notifications').columns(['read_at', 'created_at']).execute();
       },
     },
+    '0010_webhook_claims': {
+      async up(db: Kysely<any>) {
+        // Claims walk each endpoint's pending deliveries in due order: the cost of a claim does not
+        // grow with the backlog.
+        await db.schema
+          .createIndex('webhook_deliveries_pending')
+          .on('webhook_deliveries')
+          .columns(['status', 'endpoint_id', 'next_attempt_at', 'id'])
+          .execute();
+      },
+    },
   };
 }
 

@@ -10,6 +10,14 @@ import { allowAll, defaultAddressPolicy } from './ssrf.ts';
 const POLL_MS = 500;
 /** Requests in flight on one node, all endpoints together. */
 const MAX_IN_FLIGHT = 64;
+/**
+ * Deliveries one claim may take per endpoint, as a multiple of the endpoint's concurrency: they
+ * wait here for a free request slot, so a healthy endpoint is not held to a few requests per
+ * pass over the outbox.
+ */
+const CLAIM_DEPTH = 8;
+/** Deliveries claimed and not yet finished on one node. */
+const MAX_CLAIMED = 256;
 /** Outbox events turned into deliveries per transaction. */
 const DISPATCH_BATCH = 200;
 const PRUNE_EVERY_MS = 3600_000;
@@ -37,6 +45,9 @@ export class WebhookDispatcher {
   readonly #log: DispatcherLog;
   readonly #inFlight = new Map<string, ClaimedDelivery>();
   readonly #perEndpoint = new Map<string, number>();
+  /** Claimed deliveries waiting for a request slot, per endpoint, with when their claim ends. */
+  readonly #queued = new Map<string, { delivery: ClaimedDelivery; claimedUntil: number }[]>();
+  #queuedCount = 0;
   readonly #abort = new AbortController();
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
@@ -108,31 +119,51 @@ export class WebhookDispatcher {
       this.#lastPrune = Date.now();
       await this.#store.pruneWebhooks(new Date(Date.now() - WEBHOOK_POLICY.retentionMs).toISOString());
     }
-    const free = MAX_IN_FLIGHT - this.#inFlight.size;
+    const free = MAX_CLAIMED - this.#inFlight.size - this.#queuedCount;
     if (free <= 0 || this.#closed) return;
     const cap = this.#settings.concurrencyPerEndpoint;
-    const busy = [...this.#perEndpoint].filter(([, n]) => n >= cap).map(([id]) => id);
-    // A claim outlives any attempt (one deadline covers the request and its redirects); past it, a
-    // delivery whose node died is attempted again by another node.
-    const leaseMs = this.#settings.timeoutMs * 2 + 5_000;
-    const claimed = await this.#store.claimWebhookDeliveries(at, new Date(now.getTime() + leaseMs).toISOString(), { total: free, perEndpoint: cap }, busy);
-    const excess: string[] = [];
-    for (const d of claimed) {
-      const n = this.#perEndpoint.get(d.endpointId) ?? 0;
-      if (n >= cap || this.#closed) {
-        excess.push(d.id);
-        continue;
-      }
-      this.#perEndpoint.set(d.endpointId, n + 1);
-      this.#inFlight.set(d.id, d);
-      const attempt = this.#attempt(d);
-      this.#settled.push(attempt);
-      void attempt.finally(() => {
-        this.#settled = this.#settled.filter((p) => p !== attempt);
-      });
+    // Endpoints with deliveries still waiting here are not claimed for again until they are sent.
+    const busy = [...this.#queued.keys()];
+    // A claim outlives the wait for a request slot and the attempt (one deadline covers the
+    // request and its redirects); past it, a delivery whose node died is attempted again by
+    // another node.
+    const leaseMs = this.#settings.timeoutMs * (CLAIM_DEPTH + 1) + 5_000;
+    const claimedUntil = now.getTime() + leaseMs;
+    const claimed = await this.#store.claimWebhookDeliveries(at, new Date(claimedUntil).toISOString(), { total: free, perEndpoint: cap * CLAIM_DEPTH }, busy);
+    for (const delivery of claimed) {
+      const queue = this.#queued.get(delivery.endpointId) ?? [];
+      queue.push({ delivery, claimedUntil });
+      this.#queued.set(delivery.endpointId, queue);
+      this.#queuedCount++;
     }
-    if (excess.length) await this.#store.releaseWebhookClaims(excess);
-    if (claimed.length === free && excess.length === 0) this.#again = true;
+    await this.#send();
+    if (claimed.length === free) this.#again = true;
+  }
+
+  /** Starts the queued deliveries that have a request slot; lets go of those whose claim ran short. */
+  async #send(): Promise<void> {
+    const cap = this.#settings.concurrencyPerEndpoint;
+    const expired: string[] = [];
+    for (const [endpointId, queue] of this.#queued) {
+      while (queue.length && (this.#perEndpoint.get(endpointId) ?? 0) < cap && this.#inFlight.size < MAX_IN_FLIGHT) {
+        const { delivery, claimedUntil } = queue.shift()!;
+        this.#queuedCount--;
+        // Not enough of the claim left for a whole attempt: another pass claims it again.
+        if (this.#closed || Date.now() + this.#settings.timeoutMs > claimedUntil) {
+          expired.push(delivery.id);
+          continue;
+        }
+        this.#perEndpoint.set(endpointId, (this.#perEndpoint.get(endpointId) ?? 0) + 1);
+        this.#inFlight.set(delivery.id, delivery);
+        const attempt = this.#attempt(delivery);
+        this.#settled.push(attempt);
+        void attempt.finally(() => {
+          this.#settled = this.#settled.filter((p) => p !== attempt);
+        });
+      }
+      if (queue.length === 0) this.#queued.delete(endpointId);
+    }
+    if (expired.length) await this.#store.releaseWebhookClaims(expired);
   }
 
   async #attempt(d: ClaimedDelivery): Promise<void> {
@@ -170,6 +201,7 @@ export class WebhookDispatcher {
       const n = (this.#perEndpoint.get(d.endpointId) ?? 1) - 1;
       if (n > 0) this.#perEndpoint.set(d.endpointId, n);
       else this.#perEndpoint.delete(d.endpointId);
+      if (this.#queuedCount > 0) void this.#send().catch((err) => this.#log.warn({ err }, 'releasing webhook claims failed; they lapse'));
       this.kick();
     }
   }
@@ -198,13 +230,17 @@ export class WebhookDispatcher {
     this.kick();
   }
 
-  /** Stops claiming, aborts requests in flight (their claims are let go), waits for them and writes their outcomes. */
+  /** Stops claiming, lets go of waiting claims, aborts requests in flight (their claims are let go too), waits for them and writes their outcomes. */
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
     clearTimeout(this.#tickTimer);
     this.#abort.abort();
     await this.#running;
+    const waiting = [...this.#queued.values()].flat().map((q) => q.delivery.id);
+    this.#queued.clear();
+    this.#queuedCount = 0;
+    if (waiting.length) await this.#store.releaseWebhookClaims(waiting).catch((err: unknown) => this.#log.warn({ err }, 'releasing webhook claims failed; they lapse'));
     await Promise.allSettled(this.#settled);
     clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;

@@ -13,7 +13,7 @@ export interface ReceivedWebhook {
 }
 
 /** What the receiver does with the next requests: answer (status), hang (never answer), or redirect. */
-export type ReceiverMode = { kind: 'ok' } | { kind: 'fail'; status: number } | { kind: 'hang' } | { kind: 'redirect'; location: string };
+export type ReceiverMode = { kind: 'ok' } | { kind: 'slow'; ms: number } | { kind: 'fail'; status: number } | { kind: 'hang' } | { kind: 'redirect'; location: string };
 
 /**
  * A webhook receiver on loopback that verifies every request with the `standardwebhooks`
@@ -24,6 +24,9 @@ export class WebhookReceiver {
   readonly received: ReceivedWebhook[] = [];
   rejected = 0;
   requests = 0;
+  /** Most requests open at once so far. */
+  maxConcurrent = 0;
+  #open = 0;
   mode: ReceiverMode = { kind: 'ok' };
   #secret: string;
   #server: Server | undefined;
@@ -67,6 +70,8 @@ export class WebhookReceiver {
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
     this.requests++;
+    this.maxConcurrent = Math.max(this.maxConcurrent, ++this.#open);
+    res.on('close', () => this.#open--);
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -105,7 +110,8 @@ export class WebhookReceiver {
         path: req.url ?? '',
         receivedAt: Date.now(),
       });
-      res.writeHead(204).end();
+      if (mode.kind === 'slow') setTimeout(() => res.writeHead(204).end(), mode.ms);
+      else res.writeHead(204).end();
     });
   }
 

@@ -246,33 +246,38 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo
 
     async claimWebhookDeliveries(at, leaseUntil, limits, skipEndpoints) {
       return db.transaction().execute(async (trx) => {
-        // Due deliveries of enabled endpoints, oldest first, a few per endpoint, so one
-        // endpoint's backlog does not crowd out the others.
-        let due = trx
-          .selectFrom('webhook_deliveries as d')
-          .innerJoin('webhook_endpoints as e', 'e.id', 'd.endpoint_id')
-          .select(['d.id', 'd.next_attempt_at', sql<number>`row_number() over (partition by d.endpoint_id order by d.next_attempt_at, d.id)`.as('rn')])
-          .where('d.status', '=', 'pending')
-          .where('d.next_attempt_at', '<=', at)
-          .where((eb) => eb.or([eb('d.claimed_until', 'is', null), eb('d.claimed_until', '<', at)]))
-          .where('e.enabled', '=', 1);
-        if (skipEndpoints.length) due = due.where('d.endpoint_id', 'not in', skipEndpoints);
-        const candidates = await trx
-          .selectFrom(due.as('due'))
-          .select('due.id')
-          .where('due.rn', '<=', limits.perEndpoint)
-          .orderBy('due.next_attempt_at')
-          .limit(limits.total)
-          .execute();
-        if (candidates.length === 0) return [];
-        let lock = trx
-          .selectFrom('webhook_deliveries')
-          .select('id')
-          .where('id', 'in', candidates.map((c) => c.id))
-          .where('status', '=', 'pending')
-          .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', at)]));
-        if (dialect === 'postgres') lock = lock.forUpdate().skipLocked();
-        const ids = (await lock.execute()).map((r) => r.id);
+        // Enabled endpoints with pending deliveries: one index seek per endpoint ("loose index scan").
+        const { rows: endpoints } = await sql<{ endpoint_id: string }>`
+          with recursive p(endpoint_id) as (
+            select min(endpoint_id) from webhook_deliveries where status = 'pending'
+            union all
+            select (select min(d.endpoint_id) from webhook_deliveries d where d.status = 'pending' and d.endpoint_id > p.endpoint_id)
+            from p where p.endpoint_id is not null
+          )
+          select p.endpoint_id from p join webhook_endpoints e on e.id = p.endpoint_id where e.enabled = 1`.execute(trx);
+        const skip = new Set(skipEndpoints);
+        // Each endpoint's oldest due deliveries, a few each, so one endpoint's backlog does not
+        // crowd out the others. On PostgreSQL, rows another node is claiming are skipped.
+        const due: { id: string; next_attempt_at: string | null }[] = [];
+        for (const { endpoint_id } of endpoints) {
+          if (skip.has(endpoint_id)) continue;
+          let query = trx
+            .selectFrom('webhook_deliveries')
+            .select(['id', 'next_attempt_at'])
+            .where('status', '=', 'pending')
+            .where('endpoint_id', '=', endpoint_id)
+            .where('next_attempt_at', '<=', at)
+            .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', at)]))
+            .orderBy('next_attempt_at')
+            .orderBy('id')
+            .limit(limits.perEndpoint);
+          if (dialect === 'postgres') query = query.forUpdate().skipLocked();
+          due.push(...(await query.execute()));
+        }
+        const ids = due
+          .sort((a, b) => (String(a.next_attempt_at) < String(b.next_attempt_at) ? -1 : 1))
+          .slice(0, limits.total)
+          .map((d) => d.id);
         if (ids.length === 0) return [];
         await trx.updateTable('webhook_deliveries').set({ claimed_until: leaseUntil }).where('id', 'in', ids).execute();
         const rows = await trx
