@@ -18,6 +18,12 @@ const hex = (bytes: number) => {
   return out;
 };
 
+/**
+ * Time first, then randomness: rows written together sit together in their tables' b-trees, so a
+ * commit writes a few pages instead of one per row. For ids that are not secrets.
+ */
+const timeOrdered = (randomBytes: number) => Date.now().toString(16).padStart(12, '0') + hex(randomBytes);
+
 export const newEnvironmentId = () => `env_${hex(10)}`;
 export const newKeyId = () => `key_${hex(8)}`;
 export const newThreadId = () => `thread_${hex(12)}`;
@@ -28,6 +34,10 @@ export const newNotificationId = () => `ntf_${hex(12)}`;
 export const newStrokeId = () => `stroke_${hex(12)}`;
 export const newConnectionId = () => `conn_${hex(8)}`;
 export const newAdminId = () => `adm_${hex(8)}`;
+/** The event id is what receivers see as `webhook-id` (Standard Webhooks' `msg_` prefix). */
+export const newWebhookEventId = () => `msg_${timeOrdered(6)}`;
+export const newWebhookDeliveryId = () => `whd_${timeOrdered(6)}`;
+export const newWebhookEndpointId = () => `wh_${hex(8)}`;
 
 /** API keys carry 192 bits of randomness. */
 export const newPublishableKey = () => `pk_${hex(24)}`;

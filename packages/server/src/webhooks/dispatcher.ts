@@ -201,7 +201,10 @@ export class WebhookDispatcher {
       const n = (this.#perEndpoint.get(d.endpointId) ?? 1) - 1;
       if (n > 0) this.#perEndpoint.set(d.endpointId, n);
       else this.#perEndpoint.delete(d.endpointId);
-      if (this.#queuedCount > 0) void this.#send().catch((err) => this.#log.warn({ err }, 'releasing webhook claims failed; they lapse'));
+      // The next queued delivery goes at once, unless writes are waiting: then the next pass sends it.
+      if (this.#queuedCount > 0 && this.#store.pendingWrites() === 0) {
+        void this.#send().catch((err) => this.#log.warn({ err }, 'releasing webhook claims failed; they lapse'));
+      }
       this.kick();
     }
   }

@@ -4,7 +4,7 @@ import type { FileLinks } from '../files/links.ts';
 import { nowIso } from '../ids.ts';
 import type { Store } from '../store/index.ts';
 import type { WebhookIntent } from '../store/types.ts';
-import { newWebhookEventId } from './ids.ts';
+import { newWebhookEventId } from '../ids.ts';
 
 /** How long a node trusts its copy of an environment's subscriptions (changes also arrive through the control log). */
 const SUBSCRIPTIONS_TTL_MS = 5_000;

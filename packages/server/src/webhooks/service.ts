@@ -8,11 +8,11 @@ import {
   type WebhookDeliveryInfo,
   type WebhookEndpointInfo,
 } from '@pulse/protocol';
-import { nowIso } from '../ids.ts';
 import { parseInput } from '../rest/validation.ts';
 import type { Store } from '../store/index.ts';
 import type { WebhookEndpointRecord } from '../store/types.ts';
-import { newWebhookEndpointId, newWebhookEventId, newWebhookSecret } from './ids.ts';
+import { newWebhookEndpointId, newWebhookEventId, nowIso } from '../ids.ts';
+import { newWebhookSecret } from './secret.ts';
 import { blockedAddressReason } from './ssrf.ts';
 
 /** Deliveries a listing shows at most. */

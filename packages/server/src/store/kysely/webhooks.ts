@@ -1,6 +1,6 @@
 import { isWebhookEventType, type Comment, type WebhookDeliveryInfo, type WebhookEventType } from '@pulse/protocol';
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
-import { newWebhookDeliveryId, newWebhookEventId } from '../../webhooks/ids.ts';
+import { newWebhookDeliveryId, newWebhookEventId } from '../../ids.ts';
 import type { Dialect } from '../migrations.ts';
 import type { Database } from '../schema.ts';
 import type { SharedStateRecord } from '../types.ts';
