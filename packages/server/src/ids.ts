@@ -26,12 +26,12 @@ const timeOrdered = (randomBytes: number) => Date.now().toString(16).padStart(12
 
 export const newEnvironmentId = () => `env_${hex(10)}`;
 export const newKeyId = () => `key_${hex(8)}`;
-export const newThreadId = () => `thread_${hex(12)}`;
-export const newCommentId = () => `comment_${hex(12)}`;
-export const newReactionId = () => `reaction_${hex(12)}`;
-export const newActivityId = () => `act_${hex(12)}`;
-export const newNotificationId = () => `ntf_${hex(12)}`;
-export const newStrokeId = () => `stroke_${hex(12)}`;
+export const newThreadId = () => `thread_${timeOrdered(6)}`;
+export const newCommentId = () => `comment_${timeOrdered(6)}`;
+export const newReactionId = () => `reaction_${timeOrdered(6)}`;
+export const newActivityId = () => `act_${timeOrdered(6)}`;
+export const newNotificationId = () => `ntf_${timeOrdered(6)}`;
+export const newStrokeId = () => `stroke_${timeOrdered(6)}`;
 export const newConnectionId = () => `conn_${hex(8)}`;
 export const newAdminId = () => `adm_${hex(8)}`;
 /** The event id is what receivers see as `webhook-id` (Standard Webhooks' `msg_` prefix). */
