@@ -34,16 +34,20 @@ export function hotStatements(dialect: Dialect) {
     dialect,
     `select ${NOTIFICATION_COLUMNS} from notifications where environment_id = ? and user_id = ? order by created_at desc, id desc limit ?`,
   );
-  // Who took part in a thread, asked on every reply: one index seek per distinct user (a "loose
-  // index scan" on comments_thread_user), where DISTINCT would read every comment of the thread.
-  const participants = statement(
-    dialect,
-    'with recursive p(user_id) as (' +
-      'select min(user_id) from comments where environment_id = ? and thread_id = ? ' +
-      'union all ' +
-      'select (select min(c.user_id) from comments c where c.environment_id = ? and c.thread_id = ? and c.user_id > p.user_id) from p where p.user_id is not null' +
-      ') select user_id from p where user_id is not null',
-  );
+  // Who took part in a thread, asked on every reply. SQLite: one index seek per distinct user (a
+  // "loose index scan" on comments_thread_user), where DISTINCT would read every comment of the
+  // thread. PostgreSQL plans the recursive form anew on each call, which costs more than it saves.
+  const participants =
+    dialect === 'sqlite'
+      ? statement(
+          dialect,
+          'with recursive p(user_id) as (' +
+            'select min(user_id) from comments where environment_id = ? and thread_id = ? ' +
+            'union all ' +
+            'select (select min(c.user_id) from comments c where c.environment_id = ? and c.thread_id = ? and c.user_id > p.user_id) from p where p.user_id is not null' +
+            ') select user_id from p where user_id is not null',
+        )
+      : statement(dialect, 'select distinct user_id from comments where environment_id = ? and thread_id = ?');
   const userAndDay = statement(
     dialect,
     'select u.*, exists (select 1 from user_days d where d.environment_id = u.environment_id and d.day = ? and d.user_id = u.external_id) as seen ' +
@@ -119,7 +123,8 @@ export function hotStatements(dialect: Dialect) {
       return rows[0] && { row: rows[0], seen: Boolean(Number(rows[0].seen)) };
     },
     async participants(db: Db, envId: string, threadId: string): Promise<string[]> {
-      const { rows } = await participants<{ user_id: string }>(db, [envId, threadId, envId, threadId]);
+      const params = dialect === 'sqlite' ? [envId, threadId, envId, threadId] : [envId, threadId];
+      const { rows } = await participants<{ user_id: string }>(db, params);
       return rows.map((r) => r.user_id);
     },
   };
