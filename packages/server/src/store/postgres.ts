@@ -2,6 +2,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { FileLinks } from '../files/links.ts';
 import type { Database } from './schema.ts';
+import { PREPARED_SQL } from './kysely/hot-statements.ts';
 import { kyselyStore } from './kysely/index.ts';
 import type { Store } from './types.ts';
 
@@ -14,6 +15,23 @@ export interface PostgresOptions {
 }
 
 const INT8_OID = 20;
+
+/**
+ * Runs the hot statements as named prepared statements on this connection: PostgreSQL then
+ * parses and plans each once per connection instead of on every call (a comment runs several).
+ */
+function prepareHotStatements(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  const names = new Map<string, string>();
+  client.query = ((text: unknown, values: unknown, ...rest: unknown[]) => {
+    if (typeof text === 'string' && PREPARED_SQL.has(text) && Array.isArray(values)) {
+      let name = names.get(text);
+      if (!name) names.set(text, (name = `pulse_${names.size}`));
+      return query({ name, text, values }, ...rest);
+    }
+    return query(text, values, ...rest);
+  }) as typeof client.query;
+}
 
 export async function openPostgresStore(options: PostgresOptions): Promise<Store> {
   const schema = options.schema;
@@ -30,6 +48,7 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
   });
   // Without a listener an idle client's network error would crash the process.
   pool.on('error', (err) => console.error('[pulse] postgres pool error:', err.message));
+  pool.on('connect', prepareHotStatements);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   if (schema) await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
   return kyselyStore(db, 'postgres', options.links ?? new FileLinks(), () => db.destroy(), schema);

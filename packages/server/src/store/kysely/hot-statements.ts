@@ -6,13 +6,22 @@ type Db = Kysely<Database> | Transaction<Database>;
 type Row = Record<string, unknown>;
 
 /**
+ * PostgreSQL texts of the hot statements that name their columns: the PostgreSQL store prepares
+ * these once per connection (see postgres.ts). A `*` would break a prepared plan when a
+ * migration adds a column, so those stay unprepared.
+ */
+export const PREPARED_SQL = new Set<string>();
+
+/**
  * The statements every comment runs, written out once instead of built per call: building a
  * Kysely query costs more than SQLite takes to run it. The text is fixed, so SQLite's statement
- * cache prepares each one once. Written with `?` placeholders, numbered for PostgreSQL.
+ * cache prepares each one once, and PostgreSQL's connections too. Written with `?` placeholders,
+ * numbered for PostgreSQL.
  */
 function statement(dialect: Dialect, text: string) {
   let n = 0;
   const sql = dialect === 'postgres' ? text.replace(/\?/g, () => `$${++n}`) : text;
+  if (dialect === 'postgres' && !text.includes('*')) PREPARED_SQL.add(sql);
   return <R = Row>(db: Db, params: unknown[]) => db.executeQuery<R>(CompiledQuery.raw(sql, params));
 }
 
