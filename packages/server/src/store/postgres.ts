@@ -20,7 +20,7 @@ const INT8_OID = 20;
  * Runs the hot statements as named prepared statements on this connection: PostgreSQL then
  * parses and plans each once per connection instead of on every call (a comment runs several).
  */
-function prepareHotStatements(client: pg.PoolClient): void {
+export function prepareHotStatements(client: pg.PoolClient): void {
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
   const names = new Map<string, string>();
   client.query = ((text: unknown, values: unknown, ...rest: unknown[]) => {
