@@ -131,7 +131,6 @@ export class BatchWriter {
 }
 
 const SAVEPOINT = CompiledQuery.raw('savepoint pulse_op');
-const RELEASE = CompiledQuery.raw('release savepoint pulse_op');
 const ROLLBACK_TO = CompiledQuery.raw('rollback to savepoint pulse_op');
 const MAX_RETRIES = 5;
 /** A commit this recent means the writer is busy: gather for GATHER_MS before the next one. */
@@ -145,16 +144,18 @@ function isRetryable(err: unknown): boolean {
   return typeof code === 'string' && RETRYABLE.has(code);
 }
 
+/**
+ * Savepoints are not released: the commit releases them all, and each release would cost
+ * PostgreSQL a round trip per operation. Each operation's savepoint nests in the one before;
+ * rolling back to the newest of that name undoes only the failing operation.
+ */
 async function isolated(trx: Transaction<Database>, op: Pending): Promise<Outcome> {
   await trx.executeQuery(SAVEPOINT);
   try {
-    const value = await op.work(trx);
-    await trx.executeQuery(RELEASE);
-    return { ok: true, value };
+    return { ok: true, value: await op.work(trx) };
   } catch (error) {
     // A broken connection fails here too, and with it the whole batch: as it should.
     await trx.executeQuery(ROLLBACK_TO);
-    await trx.executeQuery(RELEASE);
     if (isRetryable(error) && (op.retries = (op.retries ?? 0) + 1) <= MAX_RETRIES) return RETRY;
     return { ok: false, error };
   }
