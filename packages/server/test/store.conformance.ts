@@ -286,6 +286,35 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(listed.items.map((c) => c.body)).toEqual(['first', 'reply 0', 'reply 1', 'reply 2']);
     });
 
+    it('writes a reply with its activity and several notifications, and refuses one to a thread of another room', async () => {
+      await store.createThread('env_a', { id: 'fx-reply', roomId: 'fx-reply-room', position: null, createdBy: 'alice', createdAt: at(10) }, {
+        id: 'fx-reply-c1', userId: 'alice', body: 'first', mentions: [], createdAt: at(10),
+      });
+      const note = (id: string, userId: string) => ({ id, userId, kind: 'reply' as const, roomId: '', threadId: 'fx-reply', commentId: 'fx-reply-c2', actorId: 'bob', preview: 'p', createdAt: at(11) });
+      const before = (await store.getRoom('env_a', 'fx-reply-room'))!.seq;
+      const reply = await store.createComment('env_a', { id: 'fx-reply-c2', threadId: 'fx-reply', roomId: 'fx-reply-room', userId: 'bob', body: 'second', mentions: [], createdAt: at(11) }, {
+        activity: { id: 'act-reply', roomId: '', userId: 'bob', kind: 'comment.created', threadId: 'fx-reply', commentId: 'fx-reply-c2', preview: 'p', createdAt: at(11) },
+        notifications: [note('ntf-r1', 'alice'), note('ntf-r2', 'carol'), note('ntf-r3', 'dave')],
+      });
+      expect(reply.seq).toBe(before + 1);
+      expect(reply.activity).toMatchObject({ id: 'act-reply', roomId: 'fx-reply-room', commentId: 'fx-reply-c2' });
+      expect((reply.notifications ?? []).map((n) => [n.id, n.userId, n.roomId])).toEqual([
+        ['ntf-r1', 'alice', 'fx-reply-room'],
+        ['ntf-r2', 'carol', 'fx-reply-room'],
+        ['ntf-r3', 'dave', 'fx-reply-room'],
+      ]);
+      expect((await store.listActivity('env_a', 'fx-reply-room', 10)).map((a) => a.id)).toEqual(['act-reply']);
+      expect((await store.listNotifications('env_a', 'dave', 10))[0]).toMatchObject({ id: 'ntf-r3', commentId: 'fx-reply-c2', read: false });
+      // The thread is in another room: nothing is written, not even its effects.
+      await expect(
+        store.createComment('env_a', { id: 'fx-reply-c3', threadId: 'fx-reply', roomId: 'room-1', userId: 'bob', body: 'x', mentions: [], createdAt: at(12) }, {
+          activity: { id: 'act-reply-2', roomId: '', userId: 'bob', kind: 'comment.created', threadId: 'fx-reply', commentId: 'fx-reply-c3', preview: 'x', createdAt: at(12) },
+        }),
+      ).rejects.toMatchObject({ code: 'thread_not_found' });
+      expect((await store.getRoom('env_a', 'fx-reply-room'))!.seq).toBe(before + 1);
+      expect((await store.getThread('env_a', 'fx-reply'))!.updatedAt).toBe(at(11));
+      expect(await store.listActivity('env_a', 'room-1', 10)).toEqual(expect.not.arrayContaining([expect.objectContaining({ id: 'act-reply-2' })]));
+    });
     it('keeps a drawing per room, capped, and clears it', async () => {
       const stroke = (id: string, t: number) => ({ id, userId: 'alice', points: [[0.1, 0.2], [0.3, 0.4]] as [number, number][], color: '#000000', width: 2, createdAt: at(t) });
       const limits = { maxStrokes: 2, maxBytes: 1000 };

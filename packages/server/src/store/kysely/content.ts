@@ -4,7 +4,7 @@ import { isUniqueViolation } from '../errors.ts';
 import { toPage } from '../paging.ts';
 import type { FileLinks } from '../../files/links.ts';
 import { applyAttach, attachmentsOfComments, attachmentsOfRoom, groupAttachments, removeAttachmentsOf } from './attachments.ts';
-import { applyEffects } from './realtime.ts';
+import { applyEffects, toActivity, toActivityRow } from './realtime.ts';
 import type { HotStatements } from './hot-statements.ts';
 import { insertRoomIfMissing } from './rooms.ts';
 import type { Database } from '../schema.ts';
@@ -350,11 +350,13 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
             created_at: touched.at,
             edited_at: null,
           };
-          await hot.insertComment(trx, row);
+          const { activity, ...rest } = withRoom(effects, roomId) ?? {};
+          const activityRow = activity && toActivityRow(envId, activity);
+          const seq = await hot.insertCommentAndBump(trx, row, activityRow);
           await applyAttach(trx, envId, comment.id, effects?.attach, false);
-          const seq = await hot.bumpSeq(trx, envId, roomId);
           const created = await freshComment(trx, envId, row, effects, links);
-          return { value: created, roomId, seq, ...(await applyEffects(hot, trx, envId, withRoom(effects, roomId))) };
+          const applied = await applyEffects(hot, trx, envId, rest);
+          return { value: created, roomId, seq, ...applied, activity: activityRow && toActivity(activityRow) };
         });
       } catch (err) {
         if (isUniqueViolation(err)) throw new PulseError('already_exists', `A comment with id "${comment.id}" already exists.`);

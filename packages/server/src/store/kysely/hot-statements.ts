@@ -26,19 +26,39 @@ function statement(dialect: Dialect, text: string) {
 }
 
 const COMMENT_COLUMNS = 'environment_id, id, thread_id, room_id, user_id, body, mentions, created_at, edited_at';
+const ACTIVITY_COLUMNS = 'environment_id, id, room_id, user_id, kind, thread_id, comment_id, preview, created_at';
 const NOTIFICATION_COLUMNS = 'environment_id, id, user_id, kind, room_id, thread_id, comment_id, actor_id, preview, created_at, read_at';
 
 export function hotStatements(dialect: Dialect) {
-  const bumpSeq = statement(dialect, 'update rooms set seq = seq + 1 where environment_id = ? and id = ? returning seq');
+  const BUMP = 'update rooms set seq = seq + 1 where environment_id = ? and id = ? returning seq';
+  const bumpSeq = statement(dialect, BUMP);
   const roomSeq = statement(dialect, 'select seq from rooms where environment_id = ? and id = ?');
-  const threadClock = statement(dialect, 'select room_id, updated_at from threads where environment_id = ? and id = ?');
-  const touchThread = statement(dialect, 'update threads set updated_at = ? where environment_id = ? and id = ?');
-  const insertComment = statement(dialect, `insert into comments (${COMMENT_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-  const insertActivity = statement(
+  // A comment is never older than what its thread already holds: the new time, or one millisecond
+  // after the thread's, so replies keep their order even within one millisecond (lists sort by
+  // time, then id). Times are ISO texts (compared bytewise on PostgreSQL, whatever the collation).
+  const laterStamp =
+    dialect === 'sqlite'
+      ? "case when ? > updated_at then ? else strftime('%Y-%m-%dT%H:%M:%fZ', updated_at, '+0.001 seconds') end"
+      : `case when ?::text collate "C" > updated_at collate "C" then ?::text else to_char((updated_at::timestamptz + interval '1 millisecond') at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') end`;
+  const touchThread = statement(
     dialect,
-    'insert into activity (environment_id, id, room_id, user_id, kind, thread_id, comment_id, preview, created_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    `update threads set updated_at = ${laterStamp} where environment_id = ? and id = ? and room_id = coalesce(?, room_id) returning room_id, updated_at`,
   );
+  const COMMENT_VALUES = `insert into comments (${COMMENT_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  const ACTIVITY_VALUES = `insert into activity (${ACTIVITY_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  const insertComment = statement(dialect, COMMENT_VALUES);
+  const insertActivity = statement(dialect, ACTIVITY_VALUES);
+  // PostgreSQL: a comment, its activity entry and the room's seq in one round trip (a WITH's
+  // inserts run once and to completion even though nothing reads them).
+  const commentAndSeq = statement(dialect, `with c as (${COMMENT_VALUES}) ${BUMP}`);
+  const commentActivityAndSeq = statement(dialect, `with c as (${COMMENT_VALUES}), a as (${ACTIVITY_VALUES}) ${BUMP}`);
   const insertNotification = statement(dialect, `insert into notifications (${NOTIFICATION_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  // PostgreSQL: any number of notifications in one round trip, one column array per parameter.
+  const insertNotifications = statement(
+    dialect,
+    `insert into notifications (${NOTIFICATION_COLUMNS}) select ${NOTIFICATION_COLUMNS} ` +
+      `from unnest(${NOTIFICATION_COLUMNS.split(', ').map(() => '?::text[]').join(', ')}) as u(${NOTIFICATION_COLUMNS})`,
+  );
   const recentNotifications = statement(
     dialect,
     `select ${NOTIFICATION_COLUMNS} from notifications where environment_id = ? and user_id = ? order by created_at desc, id desc limit ?`,
@@ -100,26 +120,39 @@ export function hotStatements(dialect: Dialect) {
       return rows[0] && Number(rows[0].seq);
     },
     /**
-     * Marks a thread updated by a new comment: its room and the comment's time, or undefined when
-     * there is no such thread (in that room). A comment is never older than what the thread already
-     * holds, so replies keep their order even within one millisecond (lists sort by time, then id).
+     * Marks a thread updated by a new comment: its room and the comment's time (see laterStamp), or
+     * undefined when there is no such thread (in that room).
      */
     async touchThread(db: Db, envId: string, threadId: string, at: string, roomId?: string): Promise<{ roomId: string; at: string } | undefined> {
-      const { rows } = await threadClock<{ room_id: string; updated_at: string }>(db, [envId, threadId]);
-      const thread = rows[0];
-      if (!thread || (roomId !== undefined && thread.room_id !== roomId)) return undefined;
-      const stamp = at > thread.updated_at ? at : new Date(Date.parse(thread.updated_at) + 1).toISOString();
-      await touchThread(db, [stamp, envId, threadId]);
-      return { roomId: thread.room_id, at: stamp };
+      const { rows } = await touchThread<{ room_id: string; updated_at: string }>(db, [at, at, envId, threadId, roomId ?? null]);
+      return rows[0] && { roomId: rows[0].room_id, at: rows[0].updated_at };
     },
-    async insertComment(db: Db, r: Database['comments']): Promise<void> {
-      await insertComment(db, [r.environment_id, r.id, r.thread_id, r.room_id, r.user_id, r.body, r.mentions, r.created_at, r.edited_at]);
+    /** Stores a comment (and its activity entry) and bumps its room's seq, which it returns. */
+    async insertCommentAndBump(db: Db, r: Database['comments'], activity: Database['activity'] | undefined): Promise<number> {
+      const comment = [r.environment_id, r.id, r.thread_id, r.room_id, r.user_id, r.body, r.mentions, r.created_at, r.edited_at];
+      const entry = activity && activityParams(activity);
+      if (dialect === 'sqlite') {
+        await insertComment(db, comment);
+        if (entry) await insertActivity(db, entry);
+        return this.bumpSeq(db, r.environment_id, r.room_id);
+      }
+      const room = [r.environment_id, r.room_id];
+      const { rows } = entry
+        ? await commentActivityAndSeq<{ seq: number }>(db, [...comment, ...entry, ...room])
+        : await commentAndSeq<{ seq: number }>(db, [...comment, ...room]);
+      if (!rows[0]) throw new Error(`room ${r.room_id} is missing`);
+      return Number(rows[0].seq);
     },
     async insertActivity(db: Db, r: Database['activity']): Promise<void> {
-      await insertActivity(db, [r.environment_id, r.id, r.room_id, r.user_id, r.kind, r.thread_id, r.comment_id, r.preview, r.created_at]);
+      await insertActivity(db, activityParams(r));
     },
-    async insertNotification(db: Db, r: Database['notifications']): Promise<void> {
-      await insertNotification(db, [r.environment_id, r.id, r.user_id, r.kind, r.room_id, r.thread_id, r.comment_id, r.actor_id, r.preview, r.created_at, r.read_at]);
+    async insertNotifications(db: Db, rows: Database['notifications'][]): Promise<void> {
+      const params = rows.map((r) => [r.environment_id, r.id, r.user_id, r.kind, r.room_id, r.thread_id, r.comment_id, r.actor_id, r.preview, r.created_at, r.read_at]);
+      if (dialect === 'sqlite' || params.length === 1) {
+        for (const p of params) await insertNotification(db, p);
+        return;
+      }
+      await insertNotifications(db, NOTIFICATION_COLUMNS.split(', ').map((_, i) => params.map((p) => p[i])));
     },
     /** A user's latest notifications, newest first (every join sends them). */
     async recentNotifications(db: Db, envId: string, userId: string, limit: number) {
@@ -138,5 +171,7 @@ export function hotStatements(dialect: Dialect) {
     },
   };
 }
+
+const activityParams = (r: Database['activity']) => [r.environment_id, r.id, r.room_id, r.user_id, r.kind, r.thread_id, r.comment_id, r.preview, r.created_at];
 
 export type HotStatements = ReturnType<typeof hotStatements>;

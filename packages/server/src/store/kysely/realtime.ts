@@ -22,7 +22,7 @@ const toNotification = (r: Selectable<Database['notifications']>): Notification 
   read: r.read_at !== null,
 });
 
-const toActivity = (r: Selectable<Database['activity']>): ActivityEntry => ({
+export const toActivity = (r: Selectable<Database['activity']>): ActivityEntry => ({
   id: r.id,
   roomId: r.room_id,
   userId: r.user_id,
@@ -42,23 +42,25 @@ const toStroke = (r: Selectable<Database['strokes']>): DrawStroke => ({
   createdAt: r.created_at,
 });
 
+/** The row of an activity entry. */
+export const toActivityRow = (envId: string, a: NonNullable<Effects['activity']>): Database['activity'] => ({
+  environment_id: envId,
+  id: a.id,
+  room_id: a.roomId,
+  user_id: a.userId,
+  kind: a.kind,
+  thread_id: a.threadId,
+  comment_id: a.commentId,
+  preview: a.preview,
+  created_at: a.createdAt,
+});
+
 /** Writes the side effects of a change (activity entry, notifications) inside its transaction. */
 export async function applyEffects(hot: HotStatements, trx: Db, envId: string, effects: Effects | undefined) {
   let activity: ActivityEntry | undefined;
   const notifications: StoredNotification[] = [];
   if (effects?.activity) {
-    const a = effects.activity;
-    const row = {
-      environment_id: envId,
-      id: a.id,
-      room_id: a.roomId,
-      user_id: a.userId,
-      kind: a.kind,
-      thread_id: a.threadId,
-      comment_id: a.commentId,
-      preview: a.preview,
-      created_at: a.createdAt,
-    };
+    const row = toActivityRow(envId, effects.activity);
     await hot.insertActivity(trx, row);
     activity = toActivity(row);
   }
@@ -76,7 +78,7 @@ export async function applyEffects(hot: HotStatements, trx: Db, envId: string, e
       created_at: n.createdAt,
       read_at: null,
     }));
-    for (const row of rows) await hot.insertNotification(trx, row);
+    await hot.insertNotifications(trx, rows);
     for (const row of rows) notifications.push({ ...toNotification(row), userId: row.user_id });
   }
   if (effects?.webhooks?.length) await recordWebhookEvents(hot, trx, envId, effects.webhooks);
