@@ -4,13 +4,16 @@
  * endpoints subscribed to every event, each a receiver in this process answering 204 at once.
  * Target: throughput and ack p99 at most 10% worse with the endpoints.
  *
- * C keep-alive connections each post their next comment as soon as the previous one is answered,
- * for `--warmup` s (not counted) then `--seconds` s. Pulse runs in a child process pinned to core 0
+ * Closed loop (default): C keep-alive connections each post their next comment as soon as the
+ * previous one is answered, for `--warmup` s (not counted) then `--seconds` s: the server's
+ * saturation throughput. Open loop (`--rate R`): R comments/s on a fixed schedule over up to C
+ * connections, whatever the answers; latency counts from the scheduled time (a request queued
+ * behind a slow one counts its wait), and a send skipped because 1,000 are already open is an error. Pulse runs in a child process pinned to core 0
  * (this generator and the receivers: core 1). Reported per setup: comments/s, ack p50/p99, server
  * CPU per comment, webhook deliveries received during the run and after it (backlog drained).
  *
  *   npx tsx bench/webhooks.ts [--driver sqlite|postgres] [--seconds 8] [--warmup 2] [--concurrency 16]
- *                             [--endpoints 3] [--quiet-wait 30] [--json]
+ *                             [--endpoints 3] [--rate R] [--quiet-wait 30] [--json]
  */
 import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
@@ -47,6 +50,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '2' },
     concurrency: { type: 'string', default: '16' },
     endpoints: { type: 'string', default: '3' },
+    rate: { type: 'string' },
     driver: { type: 'string', default: 'sqlite' },
     'quiet-wait': { type: 'string', default: '30' },
     json: { type: 'boolean', default: false },
@@ -57,6 +61,8 @@ const WARMUP = Number(values.warmup);
 const C = Number(values.concurrency);
 const ENDPOINTS = Number(values.endpoints);
 const DRIVER = values.driver as Driver;
+const RATE = values.rate ? Number(values.rate) : 0;
+const MAX_OPEN = 1000;
 
 boundRun(5);
 pinSelf();
@@ -133,22 +139,42 @@ async function run(endpoints: number): Promise<Result> {
     let errors = 0;
     let measuring = false;
     let stop = false;
-    const loop = async () => {
-      while (!stop) {
-        const start = performance.now();
-        try {
-          const r = await httpRequest(agent, url, 'POST', path, headers, body);
-          if (r.status !== 201) errors++;
-        } catch {
-          errors++;
-        }
-        if (measuring) {
-          hist.record(performance.now() - start);
-          done++;
-        }
+    const post = async (scheduled: number) => {
+      try {
+        const r = await httpRequest(agent, url, 'POST', path, headers, body);
+        if (r.status !== 201) errors++;
+      } catch {
+        errors++;
+      }
+      if (measuring) {
+        hist.record(performance.now() - scheduled);
+        done++;
       }
     };
-    const loops = Array.from({ length: C }, loop);
+    const loop = async () => {
+      while (!stop) await post(performance.now());
+    };
+    /** Open loop: sends what the schedule owes every 2 ms, never waiting for answers. */
+    const schedule = async () => {
+      const open = new Set<Promise<void>>();
+      let sent = 0;
+      const t0 = performance.now();
+      while (!stop) {
+        const now = performance.now();
+        for (; sent < ((now - t0) * RATE) / 1000; sent++) {
+          const scheduled = t0 + (sent * 1000) / RATE;
+          if (open.size >= MAX_OPEN) {
+            if (measuring) errors++;
+            continue;
+          }
+          const p = post(scheduled).finally(() => open.delete(p));
+          open.add(p);
+        }
+        await sleep(2);
+      }
+      await Promise.all(open);
+    };
+    const loops = RATE ? [schedule()] : Array.from({ length: C }, loop);
     await sleep(WARMUP * 1000);
     const received0 = receivers.reduce((n, r) => n + r.count(), 0);
     const cpu0 = processCpuMicros(server.pid);
@@ -194,7 +220,7 @@ async function run(endpoints: number): Promise<Result> {
 
 try {
   const waited = await waitForQuiet(Number(values['quiet-wait']) * 1000);
-  if (!values.json) console.log(`driver ${DRIVER}, ${C} connections, ${SECONDS} s per setup${hasTaskset ? ', server on core 0' : ''}${waited ? ` (waited ${fmt(waited / 1000)} s for a quiet machine)` : ''}`);
+  if (!values.json) console.log(`driver ${DRIVER}, ${C} connections, ${RATE ? `open loop at ${RATE} comments/s` : 'closed loop'}, ${SECONDS} s per setup${hasTaskset ? ', server on core 0' : ''}${waited ? ` (waited ${fmt(waited / 1000)} s for a quiet machine)` : ''}`);
   const results = [await run(0), await run(ENDPOINTS)];
   if (values.json) console.log(JSON.stringify(results));
   else {
