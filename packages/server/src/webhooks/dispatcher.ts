@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { WEBHOOK_POLICY } from '@pulse/protocol';
 import type { Store } from '../store/index.ts';
 import type { ClaimedDelivery, WebhookAttemptResult } from '../store/types.ts';
@@ -65,6 +66,8 @@ export class WebhookDispatcher {
     this.#store = store;
     this.#settings = settings;
     this.#log = log;
+    // Each request in flight listens for the shutdown.
+    setMaxListeners(MAX_IN_FLIGHT + 1, this.#abort.signal);
   }
 
   async start(): Promise<void> {

@@ -31,8 +31,6 @@ const agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new htt
  */
 export async function sendWebhook(target: string, body: string, headers: Record<string, string>, options: SendOptions): Promise<SendResult> {
   const started = performance.now();
-  const deadline = AbortSignal.timeout(options.timeoutMs);
-  const signal = options.signal ? AbortSignal.any([deadline, options.signal]) : deadline;
   const done = (partial: Omit<SendResult, 'latencyMs'>): SendResult => ({ ...partial, latencyMs: performance.now() - started });
   let url = target;
   for (let hop = 0; ; hop++) {
@@ -51,11 +49,12 @@ export async function sendWebhook(target: string, body: string, headers: Record<
       if (reason) return done({ ok: false, statusCode: null, error: `refused: ${reason}`, response: null });
     }
     let answer: { status: number; location: string | undefined; text: string };
+    const left = started + options.timeoutMs - performance.now();
     try {
-      answer = await post(parsed, body, headers, options, signal);
+      if (left <= 0) throw new TimedOut();
+      answer = await post(parsed, body, headers, options, left);
     } catch (err) {
-      const e = err as Error & { code?: string };
-      const error = deadline.aborted ? `timed out after ${options.timeoutMs} ms` : e.message || String(err);
+      const error = err instanceof TimedOut ? `timed out after ${options.timeoutMs} ms` : (err as Error).message || String(err);
       return done({ ok: false, statusCode: null, error, response: null });
     }
     if (answer.status >= 300 && answer.status < 400 && answer.location) {
@@ -70,16 +69,40 @@ export async function sendWebhook(target: string, body: string, headers: Record<
   }
 }
 
-function post(url: URL, body: string, headers: Record<string, string>, options: SendOptions, signal: AbortSignal) {
+class TimedOut extends Error {}
+
+/**
+ * One request, destroyed when `timeoutMs` runs out or `options.signal` aborts. A timer and one
+ * listener rather than `signal: AbortSignal.any([AbortSignal.timeout(…), …])` on the request:
+ * that doubled the CPU of a delivery (~100 µs against ~60 on a keep-alive connection).
+ */
+function post(url: URL, body: string, headers: Record<string, string>, options: SendOptions, timeoutMs: number) {
   const transport = url.protocol === 'https:' ? https : http;
-  return new Promise<{ status: number; location: string | undefined; text: string }>((resolve, reject) => {
+  return new Promise<{ status: number; location: string | undefined; text: string }>((resolvePost, rejectPost) => {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      req.destroy(new TimedOut());
+    }, timeoutMs);
+    const onAbort = () => req.destroy(new Error('aborted: the server is shutting down'));
+    const settle = () => {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+    };
+    const resolve = (value: { status: number; location: string | undefined; text: string }) => {
+      settle();
+      resolvePost(value);
+    };
+    const reject = (err: unknown) => {
+      settle();
+      rejectPost(timedOut ? new TimedOut() : err);
+    };
     const req = transport.request(
       url,
       {
         method: 'POST',
         agent: agents[url.protocol as 'http:' | 'https:'],
         lookup: guardedLookup(options.policy) as never,
-        signal,
         headers: {
           'content-type': 'application/json',
           'content-length': Buffer.byteLength(body),
@@ -110,6 +133,8 @@ function post(url: URL, body: string, headers: Record<string, string>, options: 
       },
     );
     req.on('error', reject);
+    if (options.signal?.aborted) onAbort();
+    else options.signal?.addEventListener('abort', onAbort, { once: true });
     req.end(body);
   });
 }
