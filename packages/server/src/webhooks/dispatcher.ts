@@ -28,7 +28,13 @@ const PRUNE_EVERY_MS = 3600_000;
  * would take the write path's database time.
  */
 const BATCH_MS = 25;
-/** While write transactions are waiting, the dispatcher steps aside, but never for longer than this. */
+/**
+ * Write operations waiting for the database beyond which the writer counts as backed up: the
+ * dispatcher then steps aside (the write path comes first), but never for longer than
+ * YIELD_MAX_MS. Below it, deliveries keep pace with the writes. (Stepping aside whenever a write
+ * waited starved them: at a quarter of the write capacity a write nearly always waits.)
+ */
+const WRITES_BACKED_UP = 8;
 const YIELD_MAX_MS = 250;
 
 export interface DispatcherLog {
@@ -106,7 +112,7 @@ export class WebhookDispatcher {
 
   async #tick(): Promise<void> {
     // The write path comes first: with writes waiting for the database, look again a little later.
-    if (this.#store.pendingWrites() > 0 && performance.now() - this.#lastTick < YIELD_MAX_MS) {
+    if (this.#writesBackedUp() && performance.now() - this.#lastTick < YIELD_MAX_MS) {
       this.#tickTimer ??= setTimeout(() => {
         this.#tickTimer = undefined;
         this.kick();
@@ -141,6 +147,10 @@ export class WebhookDispatcher {
     }
     await this.#send();
     if (claimed.length === free) this.#again = true;
+  }
+
+  #writesBackedUp(): boolean {
+    return this.#store.pendingWrites() > WRITES_BACKED_UP;
   }
 
   /** Starts the queued deliveries that have a request slot; lets go of those whose claim ran short. */
@@ -204,8 +214,8 @@ export class WebhookDispatcher {
       const n = (this.#perEndpoint.get(d.endpointId) ?? 1) - 1;
       if (n > 0) this.#perEndpoint.set(d.endpointId, n);
       else this.#perEndpoint.delete(d.endpointId);
-      // The next queued delivery goes at once, unless writes are waiting: then the next pass sends it.
-      if (this.#queuedCount > 0 && this.#store.pendingWrites() === 0) {
+      // The next queued delivery goes at once, unless writes are backed up: then the next pass sends it.
+      if (this.#queuedCount > 0 && !this.#writesBackedUp()) {
         void this.#send().catch((err) => this.#log.warn({ err }, 'releasing webhook claims failed; they lapse'));
       }
       this.kick();
