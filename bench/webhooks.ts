@@ -10,7 +10,8 @@
  * connections, whatever the answers; latency counts from the scheduled time (a request queued
  * behind a slow one counts its wait), and a send skipped because 1,000 are already open is an error. Pulse runs in a child process pinned to core 0
  * (this generator and the receivers: core 1). Reported per setup: comments/s, ack p50/p99, server
- * CPU per comment, webhook deliveries received during the run and after it (backlog drained).
+ * CPU per comment, webhook deliveries received during the run (and how long after their event)
+ * and after it (backlog drained).
  *
  *   npx tsx bench/webhooks.ts [--driver sqlite|postgres] [--seconds 8] [--warmup 2] [--concurrency 16]
  *                             [--endpoints 3] [--rate R] [--quiet-wait 30] [--json]
@@ -67,13 +68,19 @@ const MAX_OPEN = 1000;
 boundRun(5);
 pinSelf();
 
+/** Deliveries' lag (receipt minus the event's `timestamp`), all receivers, while `lagOn`. */
+const lag = new LatencyHistogram();
+let lagOn = false;
+
 /** A receiver that answers 204 at once and counts what it got. */
 async function receiver(): Promise<{ url: string; count: () => number; close: () => Promise<void> }> {
   let n = 0;
   const server: Server = createServer((req, res) => {
-    req.resume();
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       n++;
+      if (lagOn) lag.record(Date.now() - Date.parse((JSON.parse(Buffer.concat(chunks).toString()) as { timestamp: string }).timestamp));
       res.writeHead(204).end();
     });
   });
@@ -95,6 +102,8 @@ interface Result {
   cpuUsPerComment: number;
   deliveredDuring: number;
   deliveredAfter: number;
+  lagP50: number;
+  lagP99: number;
   neighbourPct: number;
 }
 
@@ -180,9 +189,10 @@ async function run(endpoints: number): Promise<Result> {
     const cpu0 = processCpuMicros(server.pid);
     const neighbours = new NeighbourProbe(server.pid);
     neighbours.start();
-    measuring = true;
+    lag.reset();
+    lagOn = measuring = true;
     await sleep(SECONDS * 1000);
-    measuring = false;
+    lagOn = measuring = false;
     const cpu = processCpuMicros(server.pid) - cpu0;
     const neighbourPct = neighbours.stop();
     const receivedDuring = receivers.reduce((n, r) => n + r.count(), 0) - received0;
@@ -208,6 +218,8 @@ async function run(endpoints: number): Promise<Result> {
       cpuUsPerComment: cpu / Math.max(1, done),
       deliveredDuring: receivedDuring,
       deliveredAfter: receivers.reduce((n, r) => n + r.count(), 0),
+      lagP50: lag.percentile(50),
+      lagP99: lag.percentile(99),
       neighbourPct,
     };
   } finally {
@@ -226,7 +238,7 @@ try {
   else {
     console.log(
       table(
-        ['setup', 'comments/s', 'ack p50 ms', 'ack p99 ms', 'errors', 'server µs/comment', 'deliveries in run', 'deliveries total', 'other%'],
+        ['setup', 'comments/s', 'ack p50 ms', 'ack p99 ms', 'errors', 'server µs/comment', 'deliveries in run', 'delivery lag p50/p99 ms', 'deliveries total', 'other%'],
         results.map((r) => [
           r.setup,
           fmt(r.perSecond, 0),
@@ -235,6 +247,7 @@ try {
           String(r.errors),
           fmt(r.cpuUsPerComment, 0),
           String(r.deliveredDuring),
+          r.deliveredDuring ? `${fmt(r.lagP50, 0)} / ${fmt(r.lagP99, 0)}` : '–',
           String(r.deliveredAfter),
           fmt(r.neighbourPct, 0) + (r.neighbourPct > NEIGHBOUR_WARN_PCT ? ' (busy)' : ''),
         ]),
