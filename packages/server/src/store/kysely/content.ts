@@ -4,7 +4,7 @@ import { isUniqueViolation } from '../errors.ts';
 import { toPage } from '../paging.ts';
 import type { FileLinks } from '../../files/links.ts';
 import { applyAttach, attachmentsOfComments, attachmentsOfRoom, groupAttachments, removeAttachmentsOf } from './attachments.ts';
-import { applyEffects, toActivity, toActivityRow } from './realtime.ts';
+import { applyEffects, storedNotifications, toActivity, toActivityRow, toNotificationRows } from './realtime.ts';
 import type { HotStatements } from './hot-statements.ts';
 import { insertRoomIfMissing } from './rooms.ts';
 import type { Database } from '../schema.ts';
@@ -336,9 +336,17 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
     async createComment(envId, comment, effects) {
       try {
         return await tx(async (trx) => {
-          const touched = await hot.touchThread(trx, envId, comment.threadId, comment.createdAt, comment.roomId);
-          if (!touched) throw new PulseError('thread_not_found');
-          const roomId = touched.roomId;
+          const activity = effects?.activity && toActivityRow(envId, effects.activity);
+          const notifications = toNotificationRows(envId, effects?.notifications ?? []);
+          const written = await hot.insertReply(trx, envId, {
+            ...comment,
+            roomId: comment.roomId,
+            mentions: JSON.stringify(comment.mentions),
+            activity,
+            notifications,
+          });
+          if (!written) throw new PulseError('thread_not_found');
+          const { roomId, seq } = written;
           const row: CommentRow = {
             environment_id: envId,
             id: comment.id,
@@ -347,16 +355,20 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
             user_id: comment.userId,
             body: comment.body,
             mentions: JSON.stringify(comment.mentions),
-            created_at: touched.at,
+            created_at: written.at,
             edited_at: null,
           };
-          const { activity, ...rest } = withRoom(effects, roomId) ?? {};
-          const activityRow = activity && toActivityRow(envId, activity);
-          const seq = await hot.insertCommentAndBump(trx, row, activityRow);
           await applyAttach(trx, envId, comment.id, effects?.attach, false);
           const created = await freshComment(trx, envId, row, effects, links);
-          const applied = await applyEffects(hot, trx, envId, rest);
-          return { value: created, roomId, seq, ...applied, activity: activityRow && toActivity(activityRow) };
+          const { webhooks } = withRoom(effects, roomId) ?? {};
+          if (webhooks) await applyEffects(hot, trx, envId, { webhooks });
+          return {
+            value: created,
+            roomId,
+            seq,
+            activity: activity && toActivity({ ...activity, room_id: roomId }),
+            notifications: storedNotifications(notifications.map((n) => ({ ...n, room_id: roomId }))),
+          };
         });
       } catch (err) {
         if (isUniqueViolation(err)) throw new PulseError('already_exists', `A comment with id "${comment.id}" already exists.`);

@@ -44,14 +44,35 @@ export function hotStatements(dialect: Dialect) {
     dialect,
     `update threads set updated_at = ${laterStamp} where environment_id = ? and id = ? and room_id = coalesce(?, room_id) returning room_id, updated_at`,
   );
-  const COMMENT_VALUES = `insert into comments (${COMMENT_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  const insertComment = statement(dialect, `insert into comments (${COMMENT_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   const ACTIVITY_VALUES = `insert into activity (${ACTIVITY_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
-  const insertComment = statement(dialect, COMMENT_VALUES);
   const insertActivity = statement(dialect, ACTIVITY_VALUES);
-  // PostgreSQL: a comment, its activity entry and the room's seq in one round trip (a WITH's
-  // inserts run once and to completion even though nothing reads them).
-  const commentAndSeq = statement(dialect, `with c as (${COMMENT_VALUES}) ${BUMP}`);
-  const commentActivityAndSeq = statement(dialect, `with c as (${COMMENT_VALUES}), a as (${ACTIVITY_VALUES}) ${BUMP}`);
+  // PostgreSQL: a whole reply in one round trip. The thread is touched (in its room, if given);
+  // the comment, its notifications (one array per column), its activity entry and the room's seq
+  // are written from that row, so a missing thread writes nothing and returns no row. A WITH's
+  // inserts run once and to completion although nothing reads them.
+  const replyWith = (activity: boolean) =>
+    statement(
+      dialect,
+      'with t as (' +
+        `update threads set updated_at = ${laterStamp.replace(/\?/g, () => '$1::text')} ` +
+        'where environment_id = $2::text and id = $3::text and room_id = coalesce($4::text, room_id) returning room_id, updated_at' +
+        '), c as (' +
+        `insert into comments (${COMMENT_COLUMNS}) select $2::text, $5::text, $3::text, t.room_id, $6::text, $7::text, $8::text, t.updated_at, null::text from t` +
+        '), n as (' +
+        `insert into notifications (${NOTIFICATION_COLUMNS}) ` +
+        'select $2::text, u.id, u.user_id, u.kind, t.room_id, u.thread_id, u.comment_id, u.actor_id, u.preview, u.created_at, null::text from t, ' +
+        'unnest($9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[]) ' +
+        'as u(id, user_id, kind, thread_id, comment_id, actor_id, preview, created_at)' +
+        (activity
+          ? `), a as (insert into activity (${ACTIVITY_COLUMNS}) select $2::text, $17::text, t.room_id, $18::text, $19::text, $20::text, $21::text, $22::text, $23::text from t`
+          : '') +
+        '), r as (' +
+        'update rooms set seq = seq + 1 from t where rooms.environment_id = $2::text and rooms.id = t.room_id returning rooms.seq' +
+        ') select t.room_id, t.updated_at, r.seq from t, r',
+    );
+  const reply = replyWith(false);
+  const replyWithActivity = replyWith(true);
   const insertNotification = statement(dialect, `insert into notifications (${NOTIFICATION_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   // PostgreSQL: any number of notifications in one round trip, one column array per parameter.
   const insertNotifications = statement(
@@ -127,21 +148,31 @@ export function hotStatements(dialect: Dialect) {
       const { rows } = await touchThread<{ room_id: string; updated_at: string }>(db, [at, at, envId, threadId, roomId ?? null]);
       return rows[0] && { roomId: rows[0].room_id, at: rows[0].updated_at };
     },
-    /** Stores a comment (and its activity entry) and bumps its room's seq, which it returns. */
-    async insertCommentAndBump(db: Db, r: Database['comments'], activity: Database['activity'] | undefined): Promise<number> {
-      const comment = [r.environment_id, r.id, r.thread_id, r.room_id, r.user_id, r.body, r.mentions, r.created_at, r.edited_at];
-      const entry = activity && activityParams(activity);
+    /**
+     * Stores a reply: touches its thread (see laterStamp), writes the comment, its activity entry
+     * and notifications in the thread's room, and bumps the room's seq. Undefined when there is no
+     * such thread (in that room), and then nothing is written.
+     */
+    async insertReply(db: Db, envId: string, r: NewReply): Promise<{ roomId: string; at: string; seq: number } | undefined> {
       if (dialect === 'sqlite') {
-        await insertComment(db, comment);
-        if (entry) await insertActivity(db, entry);
-        return this.bumpSeq(db, r.environment_id, r.room_id);
+        const touched = await this.touchThread(db, envId, r.threadId, r.createdAt, r.roomId);
+        if (!touched) return undefined;
+        await insertComment(db, [envId, r.id, r.threadId, touched.roomId, r.userId, r.body, r.mentions, touched.at, null]);
+        if (r.activity) await insertActivity(db, activityParams({ ...r.activity, room_id: touched.roomId }));
+        await this.insertNotifications(db, r.notifications.map((n) => ({ ...n, room_id: touched.roomId })));
+        return { ...touched, seq: await this.bumpSeq(db, envId, touched.roomId) };
       }
-      const room = [r.environment_id, r.room_id];
-      const { rows } = entry
-        ? await commentActivityAndSeq<{ seq: number }>(db, [...comment, ...entry, ...room])
-        : await commentAndSeq<{ seq: number }>(db, [...comment, ...room]);
-      if (!rows[0]) throw new Error(`room ${r.room_id} is missing`);
-      return Number(rows[0].seq);
+      const ns = r.notifications;
+      const params = [
+        r.createdAt, envId, r.threadId, r.roomId ?? null, r.id, r.userId, r.body, r.mentions,
+        ns.map((n) => n.id), ns.map((n) => n.user_id), ns.map((n) => n.kind), ns.map((n) => n.thread_id),
+        ns.map((n) => n.comment_id), ns.map((n) => n.actor_id), ns.map((n) => n.preview), ns.map((n) => n.created_at),
+      ];
+      const a = r.activity;
+      const { rows } = a
+        ? await replyWithActivity<{ room_id: string; updated_at: string; seq: number }>(db, [...params, a.id, a.user_id, a.kind, a.thread_id, a.comment_id, a.preview, a.created_at])
+        : await reply<{ room_id: string; updated_at: string; seq: number }>(db, params);
+      return rows[0] && { roomId: rows[0].room_id, at: rows[0].updated_at, seq: Number(rows[0].seq) };
     },
     async insertActivity(db: Db, r: Database['activity']): Promise<void> {
       await insertActivity(db, activityParams(r));
@@ -170,6 +201,21 @@ export function hotStatements(dialect: Dialect) {
       return rows.map((r) => r.user_id);
     },
   };
+}
+
+/** A reply as insertReply writes it: rows without their room (the thread's, found on the way). */
+export interface NewReply {
+  id: string;
+  threadId: string;
+  /** The room the thread must be in, when known. */
+  roomId: string | undefined;
+  userId: string;
+  body: string;
+  /** JSON. */
+  mentions: string;
+  createdAt: string;
+  activity: Omit<Database['activity'], 'room_id'> | undefined;
+  notifications: Omit<Database['notifications'], 'room_id'>[];
 }
 
 const activityParams = (r: Database['activity']) => [r.environment_id, r.id, r.room_id, r.user_id, r.kind, r.thread_id, r.comment_id, r.preview, r.created_at];

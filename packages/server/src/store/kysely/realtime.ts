@@ -55,6 +55,26 @@ export const toActivityRow = (envId: string, a: NonNullable<Effects['activity']>
   created_at: a.createdAt,
 });
 
+/** The rows of a change's notifications. */
+export const toNotificationRows = (envId: string, notifications: NonNullable<Effects['notifications']>): Database['notifications'][] =>
+  notifications.map((n) => ({
+    environment_id: envId,
+    id: n.id,
+    user_id: n.userId,
+    kind: n.kind,
+    room_id: n.roomId,
+    thread_id: n.threadId,
+    comment_id: n.commentId,
+    actor_id: n.actorId,
+    preview: n.preview,
+    created_at: n.createdAt,
+    read_at: null,
+  }));
+
+/** Notifications as a change reports them, each naming its recipient. */
+export const storedNotifications = (rows: Database['notifications'][]): StoredNotification[] =>
+  rows.map((row) => ({ ...toNotification(row), userId: row.user_id }));
+
 /** Writes the side effects of a change (activity entry, notifications) inside its transaction. */
 export async function applyEffects(hot: HotStatements, trx: Db, envId: string, effects: Effects | undefined) {
   let activity: ActivityEntry | undefined;
@@ -65,21 +85,9 @@ export async function applyEffects(hot: HotStatements, trx: Db, envId: string, e
     activity = toActivity(row);
   }
   if (effects?.notifications?.length) {
-    const rows = effects.notifications.map((n) => ({
-      environment_id: envId,
-      id: n.id,
-      user_id: n.userId,
-      kind: n.kind,
-      room_id: n.roomId,
-      thread_id: n.threadId,
-      comment_id: n.commentId,
-      actor_id: n.actorId,
-      preview: n.preview,
-      created_at: n.createdAt,
-      read_at: null,
-    }));
+    const rows = toNotificationRows(envId, effects.notifications);
     await hot.insertNotifications(trx, rows);
-    for (const row of rows) notifications.push({ ...toNotification(row), userId: row.user_id });
+    notifications.push(...storedNotifications(rows));
   }
   if (effects?.webhooks?.length) await recordWebhookEvents(hot, trx, envId, effects.webhooks);
   return { activity, notifications };
