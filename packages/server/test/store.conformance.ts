@@ -314,6 +314,15 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect((await store.getRoom('env_a', 'fx-reply-room'))!.seq).toBe(before + 1);
       expect((await store.getThread('env_a', 'fx-reply'))!.updatedAt).toBe(at(11));
       expect(await store.listActivity('env_a', 'room-1', 10)).toEqual(expect.not.arrayContaining([expect.objectContaining({ id: 'act-reply-2' })]));
+      // A deleted comment takes its notifications along, and so does a deleted thread (every comment's).
+      const mention = { id: 'ntf-r4', userId: 'dave', kind: 'mention' as const, roomId: '', threadId: 'fx-reply', commentId: 'fx-reply-c1', actorId: 'alice', preview: 'p', createdAt: at(13) };
+      await store.updateComment('env_a', 'fx-reply-c1', { body: 'first @dave', mentions: ['dave'] }, at(13), { notifications: [mention] });
+      expect((await store.listNotifications('env_a', 'dave', 10)).map((n) => n.id).sort()).toEqual(['ntf-r3', 'ntf-r4']);
+      await store.deleteComment('env_a', 'fx-reply-c2');
+      expect((await store.listNotifications('env_a', 'alice', 10)).map((n) => n.id)).not.toContain('ntf-r1');
+      expect((await store.listNotifications('env_a', 'dave', 10)).map((n) => n.id)).toEqual(['ntf-r4']);
+      await store.deleteThread('env_a', 'fx-reply');
+      expect(await store.listNotifications('env_a', 'dave', 10)).toEqual([]);
     });
     it('keeps a drawing per room, capped, and clears it', async () => {
       const stroke = (id: string, t: number) => ({ id, userId: 'alice', points: [[0.1, 0.2], [0.3, 0.4]] as [number, number][], color: '#000000', width: 2, createdAt: at(t) });

@@ -380,6 +380,15 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.dropIndex('webhook_deliveries_due').execute();
       },
     },
+    '0011_notifications_fk': {
+      async up(db: Kysely<any>) {
+        // PostgreSQL checks a notification's foreign key by locking its comment's row, a WAL record
+        // per notification: over half of a reply's database time. The store deletes a comment's
+        // notifications with it instead (the only two places comments are deleted). SQLite keeps
+        // the key: its check is an index lookup, and dropping it would mean rebuilding the table.
+        if (dialect === 'postgres') await db.schema.alterTable('notifications').dropConstraint('notifications_comment_fk').execute();
+      },
+    },
   };
 }
 

@@ -322,6 +322,12 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
       return tx(async (trx) => {
         const commentIds = await trx.selectFrom('comments').select('id').where('environment_id', '=', envId).where('thread_id', '=', threadId).execute();
         const removedAttachments = await removeAttachmentsOf(trx, envId, commentIds.map((c) => c.id));
+        // Not a cascade: see migration 0011.
+        await trx
+          .deleteFrom('notifications')
+          .where('environment_id', '=', envId)
+          .where('comment_id', 'in', (eb) => eb.selectFrom('comments').select('id').where('environment_id', '=', envId).where('thread_id', '=', threadId))
+          .execute();
         const r = await trx.deleteFrom('threads').where('environment_id', '=', envId).where('id', '=', threadId).returningAll().executeTakeFirst();
         if (!r) return undefined;
         const seq = await hot.bumpSeq(trx, envId, r.room_id);
@@ -421,6 +427,8 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
     async deleteComment(envId, commentId, effects) {
       return tx(async (trx) => {
         const removedAttachments = await removeAttachmentsOf(trx, envId, [commentId]);
+        // Not a cascade: see migration 0011.
+        await trx.deleteFrom('notifications').where('environment_id', '=', envId).where('comment_id', '=', commentId).execute();
         const r = await trx.deleteFrom('comments').where('environment_id', '=', envId).where('id', '=', commentId).returningAll().executeTakeFirst();
         if (!r) return undefined;
         const left = await trx
