@@ -286,6 +286,33 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(listed.items.map((c) => c.body)).toEqual(['first', 'reply 0', 'reply 1', 'reply 2']);
     });
 
+    it('commits writes that arrive together in one batch, failing only those that fail', async () => {
+      await thread('env_a', 'gc', 'gc-room');
+      const seq = async () => (await store.getRoom('env_a', 'gc-room'))!.seq;
+      const reply = (id: string, threadId = 'gc', actId?: string) =>
+        store.createComment('env_a', { id, threadId, userId: 'bob', body: id, mentions: [], createdAt: at(50) }, actId ? {
+          activity: { id: actId, roomId: '', userId: 'bob', kind: 'comment.created', threadId, commentId: id, preview: id, createdAt: at(50) },
+        } : undefined);
+      const start = await seq();
+      // All succeed: one transaction.
+      const ok = await Promise.all([reply('gc-a'), reply('gc-b'), reply('gc-c', 'gc', 'gc-act-c')]);
+      expect(ok.map((r) => r.seq)).toEqual([start + 1, start + 2, start + 3]);
+      // Two of five fail: their neighbours commit, in order, and the failures leave nothing behind.
+      const mixed = await Promise.allSettled([
+        reply('gc-d'),
+        reply('gc-a'), // a duplicate id
+        reply('gc-e', 'no-such-thread', 'gc-act-e'),
+        reply('gc-f', 'gc', 'gc-act-f'),
+        store.addReaction('env_a', { id: 'gc-rx', commentId: 'gc-d', userId: 'alice', emoji: '👍', createdAt: at(51) }),
+      ]);
+      expect(mixed.map((r) => (r.status === 'fulfilled' ? 'ok' : (r.reason as { code?: string }).code))).toEqual(['ok', 'already_exists', 'thread_not_found', 'ok', 'ok']);
+      expect(await seq()).toBe(start + 6);
+      const comments = (await store.getThreadWithComments('env_a', 'gc'))!.comments;
+      expect(comments.map((c) => c.id)).toEqual(['gc-c1', 'gc-a', 'gc-b', 'gc-c', 'gc-d', 'gc-f']);
+      expect(comments[4]!.reactions.map((r) => r.id)).toEqual(['gc-rx']);
+      expect((await store.listActivity('env_a', 'gc-room', 10)).map((a) => a.id)).toEqual(['gc-act-c', 'gc-act-f']);
+    });
+
     it('writes a reply with its activity and several notifications, and refuses one to a thread of another room', async () => {
       await store.createThread('env_a', { id: 'fx-reply', roomId: 'fx-reply-room', position: null, createdBy: 'alice', createdAt: at(10) }, {
         id: 'fx-reply-c1', userId: 'alice', body: 'first', mentions: [], createdAt: at(10),

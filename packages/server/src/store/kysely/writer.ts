@@ -22,9 +22,10 @@ const RETRYABLE = new Set(['40P01', '40001']);
  * Group commit: every write transaction of the process goes through here, one transaction at a
  * time (several at once deadlock on the rows of busy rooms and threads on PostgreSQL; SQLite has
  * one writer anyway). Operations that arrive while one commits, or within one event-loop turn,
- * share the next transaction, each inside its own savepoint, so a failing operation is rolled
- * back alone and its neighbours commit. Results are handed out in arrival order once the
- * transaction has committed; should the commit itself fail, every operation of the batch fails.
+ * share the next transaction; should one fail, the batch runs again with each operation inside
+ * its own savepoint, so a failing operation is rolled back alone and its neighbours commit.
+ * Results are handed out in arrival order once the transaction has committed; should the commit
+ * itself fail, every operation of the batch fails.
  */
 export class BatchWriter {
   readonly #db: Kysely<Database>;
@@ -108,6 +109,20 @@ export class BatchWriter {
         else op.reject(err);
       }
       return;
+    }
+    // First without savepoints (each is a round trip on PostgreSQL): nearly every batch commits
+    // whole. Should any operation fail, that transaction is rolled back and the batch runs again
+    // with each operation in its own savepoint, so that only the failing one fails. (Operations
+    // can run again: a deadlocked one always could.)
+    const values: unknown[] = [];
+    try {
+      await this.#db.transaction().execute(async (trx) => {
+        for (const op of batch) values.push(await op.work(trx));
+      });
+      batch.forEach((op, i) => op.resolve(values[i]));
+      return;
+    } catch {
+      // Run again below, isolated; a failure that is not an operation's (the connection) fails there too.
     }
     const outcomes: Outcome[] = [];
     try {
