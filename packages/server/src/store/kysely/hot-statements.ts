@@ -30,8 +30,7 @@ const ACTIVITY_COLUMNS = 'environment_id, id, room_id, user_id, kind, thread_id,
 const NOTIFICATION_COLUMNS = 'environment_id, id, user_id, kind, room_id, thread_id, comment_id, actor_id, preview, created_at, read_at';
 
 export function hotStatements(dialect: Dialect) {
-  const BUMP = 'update rooms set seq = seq + 1 where environment_id = ? and id = ? returning seq';
-  const bumpSeq = statement(dialect, BUMP);
+  const bumpSeq = statement(dialect, 'update rooms set seq = seq + 1 where environment_id = ? and id = ? returning seq');
   const roomSeq = statement(dialect, 'select seq from rooms where environment_id = ? and id = ?');
   // A comment is never older than what its thread already holds: the new time, or one millisecond
   // after the thread's, so replies keep their order even within one millisecond (lists sort by
@@ -45,8 +44,7 @@ export function hotStatements(dialect: Dialect) {
     `update threads set updated_at = ${laterStamp} where environment_id = ? and id = ? and room_id = coalesce(?, room_id) returning room_id, updated_at`,
   );
   const insertComment = statement(dialect, `insert into comments (${COMMENT_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-  const ACTIVITY_VALUES = `insert into activity (${ACTIVITY_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
-  const insertActivity = statement(dialect, ACTIVITY_VALUES);
+  const insertActivity = statement(dialect, `insert into activity (${ACTIVITY_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   // PostgreSQL: a whole reply in one round trip. The thread is touched (in its room, if given);
   // the comment, its notifications (one array per column), its activity entry and the room's seq
   // are written from that row, so a missing thread writes nothing and returns no row. A WITH's
