@@ -344,13 +344,8 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
         return await tx(async (trx) => {
           const activity = effects?.activity && toActivityRow(envId, effects.activity);
           const notifications = toNotificationRows(envId, effects?.notifications ?? []);
-          const written = await hot.insertReply(trx, envId, {
-            ...comment,
-            roomId: comment.roomId,
-            mentions: JSON.stringify(comment.mentions),
-            activity,
-            notifications,
-          });
+          const mentions = JSON.stringify(comment.mentions);
+          const written = await hot.insertReply(trx, envId, { ...comment, mentions, activity, notifications });
           if (!written) throw new PulseError('thread_not_found');
           const { roomId, seq } = written;
           const row: CommentRow = {
@@ -360,7 +355,7 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
             room_id: roomId,
             user_id: comment.userId,
             body: comment.body,
-            mentions: JSON.stringify(comment.mentions),
+            mentions,
             created_at: written.at,
             edited_at: null,
           };

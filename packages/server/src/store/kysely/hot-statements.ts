@@ -46,33 +46,29 @@ export function hotStatements(dialect: Dialect) {
   const insertComment = statement(dialect, `insert into comments (${COMMENT_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   const insertActivity = statement(dialect, `insert into activity (${ACTIVITY_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   // PostgreSQL: a whole reply in one round trip. The thread is touched (in its room, if given);
-  // the comment, its notifications (one array per column), its activity entry and the room's seq
-  // are written from that row, so a missing thread writes nothing and returns no row. A WITH's
-  // inserts run once and to completion although nothing reads them.
-  const replyWith = (activity: boolean) =>
-    statement(
-      dialect,
-      'with t as (' +
-        `update threads set updated_at = ${laterStamp.replace(/\?/g, () => '$1::text')} ` +
-        'where environment_id = $2::text and id = $3::text and room_id = coalesce($4::text, room_id) returning room_id, updated_at' +
-        '), c as (' +
-        `insert into comments (${COMMENT_COLUMNS}) select $2::text, $5::text, $3::text, t.room_id, $6::text, $7::text, $8::text, t.updated_at, null::text from t` +
-        '), n as (' +
-        `insert into notifications (${NOTIFICATION_COLUMNS}) ` +
-        'select $2::text, u.id, u.user_id, u.kind, t.room_id, u.thread_id, u.comment_id, u.actor_id, u.preview, u.created_at, null::text from t, ' +
-        'unnest($9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[]) ' +
-        'as u(id, user_id, kind, thread_id, comment_id, actor_id, preview, created_at)' +
-        (activity
-          ? `), a as (insert into activity (${ACTIVITY_COLUMNS}) select $2::text, $17::text, t.room_id, $18::text, $19::text, $20::text, $21::text, $22::text, $23::text from t`
-          : '') +
-        '), r as (' +
-        'update rooms set seq = seq + 1 from t where rooms.environment_id = $2::text and rooms.id = t.room_id returning rooms.seq' +
-        ') select t.room_id, t.updated_at, r.seq from t, r',
-    );
-  const reply = replyWith(false);
-  const replyWithActivity = replyWith(true);
+  // the comment, its notifications (one array per column), its activity entry (when $17 is not
+  // null) and the room's seq are written from that row, so a missing thread writes nothing and
+  // returns no row. A WITH's inserts run once and to completion although nothing reads them.
+  const reply = statement(
+    dialect,
+    'with t as (' +
+      `update threads set updated_at = ${laterStamp.replace(/\?/g, () => '$1::text')} ` +
+      'where environment_id = $2::text and id = $3::text and room_id = coalesce($4::text, room_id) returning room_id, updated_at' +
+      '), c as (' +
+      `insert into comments (${COMMENT_COLUMNS}) select $2::text, $5::text, $3::text, t.room_id, $6::text, $7::text, $8::text, t.updated_at, null::text from t` +
+      '), n as (' +
+      `insert into notifications (${NOTIFICATION_COLUMNS}) ` +
+      'select $2::text, u.id, u.user_id, u.kind, t.room_id, u.thread_id, u.comment_id, u.actor_id, u.preview, u.created_at, null::text from t, ' +
+      'unnest($9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[]) ' +
+      'as u(id, user_id, kind, thread_id, comment_id, actor_id, preview, created_at)' +
+      `), a as (insert into activity (${ACTIVITY_COLUMNS}) ` +
+      'select $2::text, $17::text, t.room_id, $18::text, $19::text, $20::text, $21::text, $22::text, $23::text from t where $17::text is not null' +
+      '), r as (' +
+      'update rooms set seq = seq + 1 from t where rooms.environment_id = $2::text and rooms.id = t.room_id returning rooms.seq' +
+      ') select t.room_id, t.updated_at, r.seq from t, r',
+  );
+  // SQLite: one row per call (a prepared statement is cheap there); PostgreSQL: any number in one round trip.
   const insertNotification = statement(dialect, `insert into notifications (${NOTIFICATION_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-  // PostgreSQL: any number of notifications in one round trip, one column array per parameter.
   const insertNotifications = statement(
     dialect,
     `insert into notifications (${NOTIFICATION_COLUMNS}) select ${NOTIFICATION_COLUMNS} ` +
@@ -139,37 +135,28 @@ export function hotStatements(dialect: Dialect) {
       return rows[0] && Number(rows[0].seq);
     },
     /**
-     * Marks a thread updated by a new comment: its room and the comment's time (see laterStamp), or
-     * undefined when there is no such thread (in that room).
-     */
-    async touchThread(db: Db, envId: string, threadId: string, at: string, roomId?: string): Promise<{ roomId: string; at: string } | undefined> {
-      const { rows } = await touchThread<{ room_id: string; updated_at: string }>(db, [at, at, envId, threadId, roomId ?? null]);
-      return rows[0] && { roomId: rows[0].room_id, at: rows[0].updated_at };
-    },
-    /**
      * Stores a reply: touches its thread (see laterStamp), writes the comment, its activity entry
      * and notifications in the thread's room, and bumps the room's seq. Undefined when there is no
      * such thread (in that room), and then nothing is written.
      */
     async insertReply(db: Db, envId: string, r: NewReply): Promise<{ roomId: string; at: string; seq: number } | undefined> {
       if (dialect === 'sqlite') {
-        const touched = await this.touchThread(db, envId, r.threadId, r.createdAt, r.roomId);
-        if (!touched) return undefined;
-        await insertComment(db, [envId, r.id, r.threadId, touched.roomId, r.userId, r.body, r.mentions, touched.at, null]);
-        if (r.activity) await insertActivity(db, activityParams({ ...r.activity, room_id: touched.roomId }));
-        await this.insertNotifications(db, r.notifications.map((n) => ({ ...n, room_id: touched.roomId })));
-        return { ...touched, seq: await this.bumpSeq(db, envId, touched.roomId) };
+        const { rows } = await touchThread<{ room_id: string; updated_at: string }>(db, [r.createdAt, r.createdAt, envId, r.threadId, r.roomId ?? null]);
+        if (!rows[0]) return undefined;
+        const { room_id: roomId, updated_at: at } = rows[0];
+        await insertComment(db, [envId, r.id, r.threadId, roomId, r.userId, r.body, r.mentions, at, null]);
+        if (r.activity) await insertActivity(db, activityParams({ ...r.activity, room_id: roomId }));
+        await this.insertNotifications(db, r.notifications.map((n) => ({ ...n, room_id: roomId })));
+        return { roomId, at, seq: await this.bumpSeq(db, envId, roomId) };
       }
       const ns = r.notifications;
-      const params = [
+      const a = r.activity;
+      const { rows } = await reply<{ room_id: string; updated_at: string; seq: number }>(db, [
         r.createdAt, envId, r.threadId, r.roomId ?? null, r.id, r.userId, r.body, r.mentions,
         ns.map((n) => n.id), ns.map((n) => n.user_id), ns.map((n) => n.kind), ns.map((n) => n.thread_id),
         ns.map((n) => n.comment_id), ns.map((n) => n.actor_id), ns.map((n) => n.preview), ns.map((n) => n.created_at),
-      ];
-      const a = r.activity;
-      const { rows } = a
-        ? await replyWithActivity<{ room_id: string; updated_at: string; seq: number }>(db, [...params, a.id, a.user_id, a.kind, a.thread_id, a.comment_id, a.preview, a.created_at])
-        : await reply<{ room_id: string; updated_at: string; seq: number }>(db, params);
+        a?.id ?? null, a?.user_id ?? null, a?.kind ?? null, a?.thread_id ?? null, a?.comment_id ?? null, a?.preview ?? null, a?.created_at ?? null,
+      ]);
       return rows[0] && { roomId: rows[0].room_id, at: rows[0].updated_at, seq: Number(rows[0].seq) };
     },
     async insertActivity(db: Db, r: Database['activity']): Promise<void> {
@@ -177,7 +164,7 @@ export function hotStatements(dialect: Dialect) {
     },
     async insertNotifications(db: Db, rows: Database['notifications'][]): Promise<void> {
       const params = rows.map((r) => [r.environment_id, r.id, r.user_id, r.kind, r.room_id, r.thread_id, r.comment_id, r.actor_id, r.preview, r.created_at, r.read_at]);
-      if (dialect === 'sqlite' || params.length === 1) {
+      if (dialect === 'sqlite') {
         for (const p of params) await insertNotification(db, p);
         return;
       }
@@ -206,7 +193,7 @@ export interface NewReply {
   id: string;
   threadId: string;
   /** The room the thread must be in, when known. */
-  roomId: string | undefined;
+  roomId?: string;
   userId: string;
   body: string;
   /** JSON. */
