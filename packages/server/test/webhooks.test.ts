@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { optionsFromEnv } from '../src/options.ts';
 import { WebhookService } from '../src/webhooks/service.ts';
 import { sendWebhook } from '../src/webhooks/send.ts';
-import { blockedAddressReason, defaultAddressPolicy } from '../src/webhooks/ssrf.ts';
+import { allowAll, blockedAddressReason, defaultAddressPolicy } from '../src/webhooks/ssrf.ts';
 import { signWebhook } from '../src/webhooks/signing.ts';
 import { retryDelayMs } from '../src/webhooks/settings.ts';
 import { connectClient, sleep, waitFor } from './helpers/clients.ts';
@@ -48,6 +48,46 @@ describe('webhooks: signing', () => {
     while (total < 24 * 3600_000) total += retryDelayMs(++n, s, () => 0.5);
     expect(n).toBeGreaterThanOrEqual(7);
     expect(n).toBeLessThanOrEqual(10);
+  });
+});
+
+describe('webhooks: sending', () => {
+  it('times out a receiver that stops mid-body, across redirects, and stops at once on shutdown', async () => {
+    let hops = 0;
+    const server = createServer((req, res) => {
+      if (req.url === '/hop') {
+        hops++;
+        setTimeout(() => res.writeHead(307, { location: '/stall' }).end(), 300);
+        return;
+      }
+      // Headers and the start of a body, then nothing.
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('partial');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as AddressInfo).port;
+    const options = { timeoutMs: 800, policy: allowAll, maxRedirects: 3, responseChars: 100 };
+    try {
+      const stalled = await sendWebhook(`http://127.0.0.1:${port}/stall`, '{}', {}, options);
+      expect(stalled).toMatchObject({ ok: false, statusCode: null, error: 'timed out after 800 ms' });
+      expect(stalled.latencyMs).toBeGreaterThanOrEqual(790);
+      expect(stalled.latencyMs).toBeLessThan(1500);
+      // One deadline for the whole exchange: 300 ms in the redirect leaves 500 for the next hop.
+      const redirected = await sendWebhook(`http://127.0.0.1:${port}/hop`, '{}', {}, options);
+      expect(hops).toBe(1);
+      expect(redirected.error).toBe('timed out after 800 ms');
+      expect(redirected.latencyMs).toBeLessThan(1500);
+      const shutdown = new AbortController();
+      setTimeout(() => shutdown.abort(), 100);
+      const aborted = await sendWebhook(`http://127.0.0.1:${port}/stall`, '{}', {}, { ...options, timeoutMs: 5000, signal: shutdown.signal });
+      expect(aborted.error).toMatch(/aborted/);
+      expect(aborted.latencyMs).toBeLessThan(1000);
+      const already = await sendWebhook(`http://127.0.0.1:${port}/stall`, '{}', {}, { ...options, signal: shutdown.signal });
+      expect(already.error).toMatch(/aborted/);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });
 
@@ -104,45 +144,6 @@ describe('webhooks: SSRF guard', () => {
       expect(result.error).toMatch(/refused: 169\.254\.169\.254 is a link-local/);
     } finally {
       redirector.close();
-    }
-  });
-
-  it('times out a receiver that stops mid-body, across redirects, and stops at once on shutdown', async () => {
-    let hops = 0;
-    const server = createServer((req, res) => {
-      if (req.url === '/hop') {
-        hops++;
-        setTimeout(() => res.writeHead(307, { location: '/stall' }).end(), 300);
-        return;
-      }
-      // Headers and the start of a body, then nothing.
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.write('partial');
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    const port = (server.address() as AddressInfo).port;
-    const allowAll = () => undefined;
-    const options = { timeoutMs: 800, policy: allowAll, maxRedirects: 3, responseChars: 100 };
-    try {
-      const stalled = await sendWebhook(`http://127.0.0.1:${port}/stall`, '{}', {}, options);
-      expect(stalled).toMatchObject({ ok: false, statusCode: null, error: 'timed out after 800 ms' });
-      expect(stalled.latencyMs).toBeGreaterThanOrEqual(790);
-      expect(stalled.latencyMs).toBeLessThan(1500);
-      // One deadline for the whole exchange: 300 ms in the redirect leaves 500 for the next hop.
-      const redirected = await sendWebhook(`http://127.0.0.1:${port}/hop`, '{}', {}, options);
-      expect(hops).toBe(1);
-      expect(redirected.error).toBe('timed out after 800 ms');
-      expect(redirected.latencyMs).toBeLessThan(1500);
-      const shutdown = new AbortController();
-      setTimeout(() => shutdown.abort(), 100);
-      const aborted = await sendWebhook(`http://127.0.0.1:${port}/stall`, '{}', {}, { ...options, timeoutMs: 5000, signal: shutdown.signal });
-      expect(aborted.error).toMatch(/aborted/);
-      expect(aborted.latencyMs).toBeLessThan(1000);
-      const already = await sendWebhook(`http://127.0.0.1:${port}/stall`, '{}', {}, { ...options, signal: shutdown.signal });
-      expect(already.error).toMatch(/aborted/);
-    } finally {
-      server.closeAllConnections();
-      server.close();
     }
   });
 
