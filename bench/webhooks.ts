@@ -8,9 +8,9 @@
  * previous one is answered, for `--warmup` s (not counted) then `--seconds` s: the server's
  * saturation throughput. Open loop (`--rate R`): R comments/s on a fixed schedule over up to C
  * connections, whatever the answers; latency counts from the scheduled time (a request queued
- * behind a slow one counts its wait), and a send skipped because 1,000 are already open is an error. Pulse runs in a child process pinned to core 0
- * (this generator and the receivers: core 1). Reported per setup: comments/s, ack p50/p99, server
- * CPU per comment, webhook deliveries received during the run (and how long after their event)
+ * behind a slow one counts its wait), and a send skipped because 1,000 are already open is an
+ * error. Pulse runs in a child process pinned to core 0 (this generator and the receivers: core
+ * 1). Reported per setup: comments/s, ack p50/p99, server CPU per comment, webhook deliveries received during the run (and how long after their event)
  * and after it (backlog drained).
  *
  *   npx tsx bench/webhooks.ts [--driver sqlite|postgres] [--seconds 8] [--warmup 2] [--concurrency 16]

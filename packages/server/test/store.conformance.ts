@@ -351,6 +351,7 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       await store.deleteThread('env_a', 'fx-reply');
       expect(await store.listNotifications('env_a', 'dave', 10)).toEqual([]);
     });
+
     it('keeps a drawing per room, capped, and clears it', async () => {
       const stroke = (id: string, t: number) => ({ id, userId: 'alice', points: [[0.1, 0.2], [0.3, 0.4]] as [number, number][], color: '#000000', width: 2, createdAt: at(t) });
       const limits = { maxStrokes: 2, maxBytes: 1000 };
