@@ -15,6 +15,8 @@
  *    256 unauthenticated sockets per address), each waiting for its auth:ok; a refused or failed
  *    attempt is retried up to --retries times after 250 ms. Each auth:ok is kept and, after the
  *    timed window, parsed and its room state checked (thread count, comment count, strokes).
+ *    Clients go room by room (the handshakes in flight span two rooms), or with --shuffle in a
+ *    random order over all rooms, as after a restart whose clients back off at random.
  *
  * Reported: time from the first reconnect to the last auth:ok, joins/s, server CPU used in that
  * window (utime + stime of the new server from /proc/<pid>/stat), joins per CPU-second, auth:ok
@@ -22,7 +24,8 @@
  *
  *   npx tsx bench/rejoin.ts [--rooms 50] [--per-room 100] [--threads 10] [--comments 5]
  *                           [--reactions 3] [--strokes 3] [--concurrency 200] [--retries 2]
- *                           [--timeout-s 60] [--max-seconds 120] [--quiet-wait 20] [--cpu-prof DIR] [--json]
+ *                           [--timeout-s 60] [--max-seconds 120] [--quiet-wait 20] [--shuffle] [--cpu-prof DIR]
+ *                           [--json]
  *
  * --cpu-prof DIR writes a V8 CPU profile of the restarted server (read it with bench/profile-top.ts).
  */
@@ -64,6 +67,7 @@ const { values } = parseArgs({
     'timeout-s': { type: 'string', default: '60' },
     'max-seconds': { type: 'string', default: '120' },
     'quiet-wait': { type: 'string', default: '20' },
+    shuffle: { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
     json: { type: 'boolean', default: false },
   },
@@ -79,6 +83,7 @@ const RETRIES = Number(values.retries);
 const TIMEOUT_MS = Number(values['timeout-s']) * 1000;
 const MAX_SECONDS = Number(values['max-seconds']);
 const QUIET_WAIT_MS = Number(values['quiet-wait']) * 1000;
+const SHUFFLE = values.shuffle;
 const N = ROOMS * PER_ROOM;
 /** Sockets per room that write the seed data (one thread each, at most). */
 const SEEDERS = Math.min(PER_ROOM, Math.max(THREADS, 1));
@@ -325,8 +330,15 @@ try {
   const cpu0 = processCpuMicros(pid);
   const t0 = performance.now();
   const deadline = t0 + TIMEOUT_MS;
-  await pool(N, CONCURRENCY, async (i) => {
-    const c = clients[i]!;
+  const order = clients.map((_, i) => i);
+  if (SHUFFLE) {
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+  }
+  await pool(N, CONCURRENCY, async (k) => {
+    const c = clients[order[k]!]!;
     for (let attempt = 0; attempt <= RETRIES; attempt++) {
       const remaining = deadline - performance.now();
       if (remaining <= 0) return void count(finalFailures, 'not joined before --timeout-s');

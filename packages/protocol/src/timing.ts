@@ -21,7 +21,7 @@ export const PRESENCE_OFFLINE_AFTER_MS = 60_000;
 export const PRESENCE_LEAVE_GRACE_MS = 5_000;
 /** A typing indicator expires by itself after this long without a refresh. */
 export const TYPING_TTL_MS = 4_000;
-/** Ephemeral events are coalesced per user per room and flushed once per tick. */
+/** Ephemeral events are coalesced per user per room and flushed once per tick; presence changes leave with it. */
 export const ROOM_TICK_MS = 25;
 /** The client sends its cursor at most this often. */
 export const CURSOR_THROTTLE_MS = 50;

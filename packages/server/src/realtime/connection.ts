@@ -71,6 +71,16 @@ export class Connection {
     this.ws.send(frame, { binary: false });
   }
 
+  /** Sends frames in order, in one write to the socket where possible. */
+  sendFrames(frames: Buffer[], delivery: Delivery): void {
+    if (frames.length === 1) return this.sendFrame(frames[0]!, delivery);
+    // ws writes each frame with its own system call; corking its socket for the loop makes it one.
+    const socket = (this.ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+    socket?.cork();
+    for (const frame of frames) this.sendFrame(frame, delivery);
+    socket?.uncork();
+  }
+
   send(message: ServerMessage): void {
     this.sendFrame(Buffer.from(JSON.stringify(message)), 'durable');
   }

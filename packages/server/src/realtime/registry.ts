@@ -85,8 +85,7 @@ export class RoomRegistry {
       roomId,
       this.#options.leaveGraceMs,
       {
-        publish: (delivery, json) =>
-          delivery === 'durable' ? this.#bus.publish(channel, PAYLOAD.durable + json) : this.#bus.publish(channel, PAYLOAD.ephemeral + json, 'ephemeral'),
+        publishBatch: (json) => this.#bus.publish(channel, PAYLOAD.ephemeral + json, 'ephemeral'),
         showPresence: () => this.#envConfigs.get(envId)?.showPresence !== false,
         publishPresence: (json) => this.#bus.publish(channel, PAYLOAD.presence + json),
       },

@@ -14,8 +14,8 @@ interface Pending {
 }
 
 export interface RoomOutput {
-  /** Publish a frame to every node's sockets in this room (including this node's). */
-  publish(delivery: Delivery, json: string): void;
+  /** Publish a tick's batch of ephemeral events to every node's sockets in this room (this node's too). */
+  publishBatch(json: string): void;
   /** Whether presence changes are shown in this environment right now. */
   showPresence(): boolean;
   /** Cluster mode: publish a presence message to the other nodes in this room. */
@@ -23,9 +23,9 @@ export interface RoomOutput {
 }
 
 /**
- * One room on this node: its local sockets, its presence, and the ephemeral events waiting for
- * the next tick. Ephemeral events are coalesced per user (the last cursor wins) and leave as one
- * frame per tick, serialised once for every recipient.
+ * One room on this node: its local sockets, its presence, and the ephemeral events and presence
+ * changes waiting for the next tick. Ephemeral events are coalesced per user (the last cursor
+ * wins) and leave as one frame per tick, serialised once for every recipient.
  */
 export class LocalRoom {
   readonly envId: string;
@@ -37,6 +37,8 @@ export class LocalRoom {
   /** Cluster mode: settles once the room's channel is subscribed and its stored presence loaded. */
   ready: Promise<void> | undefined;
   readonly #pending = new Map<string, Pending>();
+  /** Presence changes for this node's sockets, sent with the next tick. */
+  #presenceFrames: Buffer[] = [];
   readonly #out: RoomOutput;
   #timer: NodeJS.Timeout | undefined;
   unsubscribe: (() => void) | undefined;
@@ -55,7 +57,7 @@ export class LocalRoom {
       envId,
       roomId,
       deliver: (change) => {
-        if (out.showPresence()) this.deliver(Buffer.from(JSON.stringify(change)), 'durable');
+        if (out.showPresence()) this.#queuePresence(change);
       },
       publish: (wire: PresenceWire) => out.publishPresence!(JSON.stringify(wire)),
       appearOffline: (userId, hidden) => this.presence.userAppearsOffline(userId, hidden),
@@ -71,7 +73,17 @@ export class LocalRoom {
   }
 
   #presenceChanged(change: PresenceChange): void {
-    if (this.#out.showPresence()) this.#out.publish('durable', JSON.stringify(change));
+    if (this.#out.showPresence()) this.#queuePresence(change);
+  }
+
+  /**
+   * Presence changes wait for the room's next tick and then leave together, in order, in one
+   * write per socket: when many users join a room at once (a reconnect after a restart), each
+   * member would otherwise get one system call per joiner.
+   */
+  #queuePresence(change: PresenceChange): void {
+    this.#presenceFrames.push(Buffer.from(JSON.stringify(change)));
+    this.#timer ??= setTimeout(() => this.flush(), ROOM_TICK_MS);
   }
 
   /** A frame from the bus, for this node's sockets. */
@@ -104,6 +116,11 @@ export class LocalRoom {
 
   flush(): void {
     this.#timer = undefined;
+    if (this.#presenceFrames.length) {
+      const frames = this.#presenceFrames;
+      this.#presenceFrames = [];
+      for (const conn of this.connections) conn.sendFrames(frames, 'durable');
+    }
     if (this.#pending.size === 0) return;
     const events: EphemeralEvent[] = [];
     for (const p of this.#pending.values()) {
@@ -114,13 +131,14 @@ export class LocalRoom {
       if (p.oneShots) events.push(...p.oneShots);
     }
     this.#pending.clear();
-    this.#out.publish('ephemeral', JSON.stringify({ type: 'batch', events }));
+    this.#out.publishBatch(JSON.stringify({ type: 'batch', events }));
   }
 
   dispose(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#pending.clear();
+    this.#presenceFrames = [];
     this.presence.dispose();
     this.unsubscribe?.();
   }
