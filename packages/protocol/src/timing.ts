@@ -21,8 +21,13 @@ export const PRESENCE_OFFLINE_AFTER_MS = 60_000;
 export const PRESENCE_LEAVE_GRACE_MS = 5_000;
 /** A typing indicator expires by itself after this long without a refresh. */
 export const TYPING_TTL_MS = 4_000;
-/** Ephemeral events are coalesced per user per room and flushed once per tick; presence changes leave with it. */
+/** Ephemeral events are coalesced per user per room and flushed once per tick. */
 export const ROOM_TICK_MS = 25;
+/**
+ * Presence events of a room leave with its next tick; while they keep coming (many users joining
+ * at once), at most once per this interval, each socket getting them in one write.
+ */
+export const PRESENCE_BATCH_MS = 250;
 /** The client sends its cursor at most this often. */
 export const CURSOR_THROTTLE_MS = 50;
 /** Other users' cursors fade after this long without a move. */

@@ -1,4 +1,4 @@
-import { LIMITS, ROOM_TICK_MS, type EphemeralEvent } from '@pulse/protocol';
+import { LIMITS, PRESENCE_BATCH_MS, ROOM_TICK_MS, type EphemeralEvent } from '@pulse/protocol';
 import type { Connection, Delivery } from './connection.ts';
 import type { ClusterPresence } from './cluster-presence.ts';
 import { ClusterRoomPresence, type PresenceWire } from './cluster-room-presence.ts';
@@ -24,8 +24,8 @@ export interface RoomOutput {
 
 /**
  * One room on this node: its local sockets, its presence, and the ephemeral events and presence
- * changes waiting for the next tick. Ephemeral events are coalesced per user (the last cursor
- * wins) and leave as one frame per tick, serialised once for every recipient.
+ * changes waiting to be sent. Ephemeral events are coalesced per user (the last cursor wins) and
+ * leave as one frame per tick, serialised once for every recipient.
  */
 export class LocalRoom {
   readonly envId: string;
@@ -37,8 +37,10 @@ export class LocalRoom {
   /** Cluster mode: settles once the room's channel is subscribed and its stored presence loaded. */
   ready: Promise<void> | undefined;
   readonly #pending = new Map<string, Pending>();
-  /** Presence changes for this node's sockets, sent with the next tick. */
+  /** Presence changes for this node's sockets, waiting to be sent (see #queuePresence). */
   #presenceFrames: Buffer[] = [];
+  #presenceTimer: NodeJS.Timeout | undefined;
+  #presenceSentAt = -Infinity;
   readonly #out: RoomOutput;
   #timer: NodeJS.Timeout | undefined;
   unsubscribe: (() => void) | undefined;
@@ -77,13 +79,26 @@ export class LocalRoom {
   }
 
   /**
-   * Presence changes wait for the room's next tick and then leave together, in order, in one
-   * write per socket: when many users join a room at once (a reconnect after a restart), each
-   * member would otherwise get one system call per joiner.
+   * Presence changes leave together, in order, in one write per socket: with the next tick, or
+   * while they keep coming, PRESENCE_BATCH_MS after the previous ones. When many users join a
+   * room at once (a reconnect after a restart), each member would otherwise get one system call
+   * per joiner, and a room of n members n² of them.
    */
   #queuePresence(change: PresenceChange): void {
     this.#presenceFrames.push(Buffer.from(JSON.stringify(change)));
-    this.#timer ??= setTimeout(() => this.flush(), ROOM_TICK_MS);
+    if (this.#presenceTimer) return;
+    const wait = Math.max(ROOM_TICK_MS, this.#presenceSentAt + PRESENCE_BATCH_MS - performance.now());
+    this.#presenceTimer = setTimeout(() => this.#flushPresence(), wait);
+  }
+
+  #flushPresence(): void {
+    clearTimeout(this.#presenceTimer);
+    this.#presenceTimer = undefined;
+    if (this.#presenceFrames.length === 0) return;
+    this.#presenceSentAt = performance.now();
+    const frames = this.#presenceFrames;
+    this.#presenceFrames = [];
+    for (const conn of this.connections) conn.sendFrames(frames, 'durable');
   }
 
   /** A frame from the bus, for this node's sockets. */
@@ -116,11 +131,6 @@ export class LocalRoom {
 
   flush(): void {
     this.#timer = undefined;
-    if (this.#presenceFrames.length) {
-      const frames = this.#presenceFrames;
-      this.#presenceFrames = [];
-      for (const conn of this.connections) conn.sendFrames(frames, 'durable');
-    }
     if (this.#pending.size === 0) return;
     const events: EphemeralEvent[] = [];
     for (const p of this.#pending.values()) {
@@ -138,6 +148,8 @@ export class LocalRoom {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#pending.clear();
+    clearTimeout(this.#presenceTimer);
+    this.#presenceTimer = undefined;
     this.#presenceFrames = [];
     this.presence.dispose();
     this.unsubscribe?.();
