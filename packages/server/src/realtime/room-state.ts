@@ -8,6 +8,18 @@ interface Snapshot {
   json: Promise<string>;
 }
 
+/**
+ * Members serialised once per version: a member object is replaced, never changed, when the user's
+ * presence changes, and a burst of joins to a room would serialise every member for each joiner.
+ */
+const memberJsonCache = new WeakMap<PresenceMember, string>();
+
+function memberJson(member: PresenceMember): string {
+  let json = memberJsonCache.get(member);
+  if (json === undefined) memberJsonCache.set(member, (json = JSON.stringify(member)));
+  return json;
+}
+
 /** Rooms whose snapshot is kept; the least recently loaded beyond this are forgotten. */
 const MAX_CACHED_ROOMS = 1000;
 
@@ -36,7 +48,7 @@ export class RoomSnapshots {
       this.#durable(envId, roomId, seq),
       config.showPresence ? this.#presence(envId, roomId) : Promise.resolve([]),
     ]);
-    return `{"id":${JSON.stringify(roomId)},"seq":${seq},"presence":${JSON.stringify(presence)},${durable}}`;
+    return `{"id":${JSON.stringify(roomId)},"seq":${seq},"presence":[${presence.map(memberJson).join(',')}],${durable}}`;
   }
 
   /** A `room:state` frame: the room's full state, for a resync or after an outage. */
