@@ -243,6 +243,10 @@ describe('webhooks: delivery', () => {
     expect(receiver.ofType('comment.edited')[0]!.payload.data.comment.body).toBe('Hi Ann!');
     expect(receiver.ofType('comment.deleted')[0]!.payload.data).toMatchObject({ commentId: comment.id, threadDeleted: false });
     expect(receiver.ofType('reaction.added')[0]!.payload.data.reaction).toMatchObject({ emoji: '👍', userId: 'ann', targetId: comment.id });
+    // Made through REST with the secret key: the backend acted, whoever the reaction is for.
+    for (const type of ['thread.created', 'comment.created', 'comment.edited', 'comment.deleted', 'reaction.added', 'reaction.removed', 'thread.deleted'] as const) {
+      for (const r of receiver.ofType(type)) expect(r.payload.data.actor, type).toEqual({ type: 'backend' });
+    }
     expect(receiver.ofType('thread.deleted')[0]!.payload.data.thread.id).toBe(thread.id);
     expect(receiver.ofType('room.created')[0]!.payload.data.room).toMatchObject({ id: room, environmentId: t.envId });
     const persisted = receiver.ofType('p2p.state.persisted')[0]!.payload.data;

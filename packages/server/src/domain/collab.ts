@@ -362,11 +362,11 @@ export class CollabService {
     await this.#announce(envId, result, { type: 'thread:deleted', seq: result.seq, threadId });
   }
 
-  async addReaction(envId: string, input: { commentId: string; userId: string; emoji: string }): Promise<{ reaction: Reaction; created: boolean }> {
+  async addReaction(envId: string, actor: Actor, input: { commentId: string; userId: string; emoji: string }): Promise<{ reaction: Reaction; created: boolean }> {
     await this.#requireFeature(envId, 'allowReactions', 'Reactions');
     await this.#requireUser(envId, input.userId);
     const reactionId = newReactionId();
-    const hooks = await this.#hooks(envId, { kind: 'user', externalId: input.userId }, [{ type: 'reaction.added', subject: { kind: 'reaction', id: reactionId }, data: { commentId: input.commentId, reactionId } }]);
+    const hooks = await this.#hooks(envId, actor, [{ type: 'reaction.added', subject: { kind: 'reaction', id: reactionId }, data: { commentId: input.commentId, reactionId } }]);
     const result = await this.#store.addReaction(envId, { id: reactionId, createdAt: nowIso(), ...input }, hooks);
     if (result.value.created) await this.#announce(envId, result, { type: 'reaction:added', seq: result.seq, reaction: result.value.reaction });
     return result.value;

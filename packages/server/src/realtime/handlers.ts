@@ -136,7 +136,7 @@ export const HANDLERS: { [T in ClientMessage['type']]: Handler<T> } = {
   },
   'reaction:add': async (hub, conn, m) => {
     await commentInRoom(hub, conn, m.targetId);
-    const { reaction } = await hub.ctx.collab.addReaction(conn.identity!.envId, { commentId: m.targetId, userId: conn.identity!.user.id, emoji: m.emoji });
+    const { reaction } = await hub.ctx.collab.addReaction(conn.identity!.envId, actorOf(conn), { commentId: m.targetId, userId: conn.identity!.user.id, emoji: m.emoji });
     ack(conn, m.ref, { id: reaction.id });
   },
   'reaction:remove': async (hub, conn, m) => {

@@ -170,7 +170,7 @@ function handlers(ctx: ServerContext): Record<RestRouteName, Handler> {
 
     async addReaction({ request, envId, params }) {
       const body = parseInput(r.addReaction.body, request.body);
-      const { reaction, created } = await collab.addReaction(envId, {
+      const { reaction, created } = await collab.addReaction(envId, BACKEND, {
         commentId: params.commentId!,
         userId: body.userId,
         emoji: body.emoji,
