@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { commentSchema, reactionSchema, roomSchema, threadSchema, threadWithCommentsSchema } from './models.ts';
 import { notificationKindSchema } from './realtime-models.ts';
-import { WEBHOOK_EVENT_TYPES, WEBHOOK_LIMITS, type WebhookEventType } from './webhook-events.ts';
+import { WEBHOOK_EVENT_TYPES, WEBHOOK_LIMITS, WEBHOOK_TEST_EVENT, type WebhookEventType } from './webhook-events.ts';
 
 export * from './webhook-events.ts';
 
@@ -35,7 +35,10 @@ const webhookNotificationSchema = z.object({
   read: z.boolean(),
 });
 
-/** The `data` of each event type: ids, the room, the actor and the object as the REST API returns it. */
+/**
+ * The `data` of each event type: ids, the room, the actor and the object as the REST API returns
+ * it; and of the test event. Objects accept fields they do not name: Pulse may add some.
+ */
 export const webhookDataSchemas = {
   'thread.created': z.object({ ...base, threadId: z.string(), thread: threadWithCommentsSchema }),
   'thread.resolved': z.object({ ...base, threadId: z.string(), thread: threadSchema }),
@@ -61,22 +64,39 @@ export const webhookDataSchemas = {
     ...base,
     sharedState: z.object({ roomId: z.string(), bytes: z.number().int(), version: z.number().int(), updatedAt: z.string(), expiresAt: z.string() }),
   }),
-} satisfies Record<WebhookEventType, z.ZodType>;
+  /** "Send test event": not about any room, nobody in particular caused it. */
+  [WEBHOOK_TEST_EVENT]: z.object({ environmentId: z.string(), endpointId: z.string(), message: z.string() }),
+} satisfies Record<WebhookEventType | typeof WEBHOOK_TEST_EVENT, z.ZodType>;
 
-export type WebhookData<T extends WebhookEventType = WebhookEventType> = z.infer<(typeof webhookDataSchemas)[T]>;
+/** Every `type` a delivery may carry: the subscribable event types and the test event. */
+export type WebhookPayloadType = keyof typeof webhookDataSchemas;
+
+export type WebhookData<T extends WebhookPayloadType = WebhookEventType> = z.infer<(typeof webhookDataSchemas)[T]>;
 
 /** The JSON body of every delivery. `timestamp` is when the event happened. */
-export interface WebhookPayload<T extends WebhookEventType = WebhookEventType> {
+export interface WebhookPayload<T extends WebhookPayloadType = WebhookEventType> {
   type: T;
   timestamp: string;
   data: WebhookData<T>;
 }
 
 
-/** JSON Schema of one event type's body, for receivers that validate (Draft 2020-12). */
-export function webhookPayloadJsonSchema(type: WebhookEventType): Record<string, unknown> {
+/**
+ * JSON Schema of one event type's body, for receivers that validate (Draft 2020-12). No object in
+ * it refuses properties it does not name: Pulse may add fields.
+ */
+export function webhookPayloadJsonSchema(type: WebhookPayloadType): Record<string, unknown> {
   const schema = z.object({ type: z.literal(type), timestamp: z.string(), data: webhookDataSchemas[type] });
-  return z.toJSONSchema(schema) as Record<string, unknown>;
+  return allowAdditions(z.toJSONSchema(schema)) as Record<string, unknown>;
+}
+
+/** Drops every `additionalProperties: false` (some shared shapes are strict where they are inputs). */
+function allowAdditions(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(allowAdditions);
+  if (!node || typeof node !== 'object') return node;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(node)) if (!(key === 'additionalProperties' && value === false)) out[key] = allowAdditions(value);
+  return out;
 }
 
 // ---- Endpoints ----

@@ -1,3 +1,4 @@
+import { webhookDataSchemas } from '@pulse/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { optionsFromEnv } from '../src/options.ts';
 import { waitFor } from './helpers/clients.ts';
@@ -35,6 +36,7 @@ describe('panel API: webhooks', () => {
     const test = await admin.post(`${base}/${id}/test`);
     expect(test.status).toBe(202);
     await waitFor(() => receiver.ofType('webhook.test').length === 1, 5000, 'the test event');
+    expect(webhookDataSchemas['webhook.test'].safeParse(receiver.ofType('webhook.test')[0]!.payload.data).success).toBe(true);
     const shown = await waitFor(async () => {
       const r = await member.get(`${base}/${id}`);
       return r.body.deliveries[0]?.status === 'succeeded' && r.body;

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { WEBHOOK_EVENT_TYPES, WEBHOOK_TEST_EVENT, webhookDataSchemas, webhookPayloadJsonSchema, type WebhookPayloadType } from './webhooks.ts';
+
+/** Every object schema inside a JSON Schema. */
+function* objects(node: unknown): Generator<Record<string, unknown>> {
+  if (!node || typeof node !== 'object') return;
+  const record = node as Record<string, unknown>;
+  if (record.type === 'object') yield record;
+  for (const value of Object.values(record)) yield* objects(value);
+}
+
+describe('webhook payload schemas', () => {
+  const types: WebhookPayloadType[] = [...WEBHOOK_EVENT_TYPES, WEBHOOK_TEST_EVENT];
+
+  it('let receivers accept fields Pulse adds later, in zod and in JSON Schema', () => {
+    for (const type of types) {
+      for (const o of objects(webhookPayloadJsonSchema(type))) expect(o.additionalProperties, type).not.toBe(false);
+    }
+    const comment = { id: 'c', threadId: 't', userId: 'u', body: 'b', mentions: [], createdAt: 'x', editedAt: null, reactions: [], attachments: [], addedLater: 1 };
+    const data = { environmentId: 'e', roomId: 'r', actor: { type: 'backend' }, threadId: 't', commentId: 'c', comment, addedLater: true };
+    expect(webhookDataSchemas['comment.created'].safeParse(data).success).toBe(true);
+  });
+
+  it('describe the test event too, so `webhookDataSchemas[body.type]` works for every delivery', () => {
+    expect(webhookPayloadJsonSchema(WEBHOOK_TEST_EVENT)).toMatchObject({ properties: { type: { const: 'webhook.test' } } });
+    expect(webhookDataSchemas[WEBHOOK_TEST_EVENT].safeParse({ environmentId: 'e', endpointId: 'wh_1', message: 'hi' }).success).toBe(true);
+    for (const type of types) expect(webhookDataSchemas[type], type).toBeDefined();
+  });
+});
