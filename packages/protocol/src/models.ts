@@ -71,7 +71,8 @@ export const threadSchema = z.object({
   id: z.string(),
   roomId: z.string(),
   resolved: z.boolean(),
-  position: pinPosition.nullable(),
+  // As stored and returned: fields added later pass (the strict shape is for input).
+  position: z.object(pinPosition.shape).nullable(),
   positionX: z.number().nullable().describe('position.x, flattened'),
   positionY: z.number().nullable().describe('position.y, flattened'),
   createdAt: iso,
