@@ -5,7 +5,7 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { optionsFromEnv } from '../src/options.ts';
 import { WebhookService } from '../src/webhooks/service.ts';
-import { sendWebhook } from '../src/webhooks/send.ts';
+import { parseRetryAfter, sendWebhook } from '../src/webhooks/send.ts';
 import { allowAll, blockedAddressReason, defaultAddressPolicy } from '../src/webhooks/ssrf.ts';
 import { signWebhook } from '../src/webhooks/signing.ts';
 import { retryDelayMs } from '../src/webhooks/settings.ts';
@@ -42,6 +42,10 @@ describe('webhooks: signing', () => {
     expect(retryDelayMs(20, s, () => 0.5)).toBe(6 * 3600_000);
     expect(retryDelayMs(1, s, () => 0)).toBe(22_500);
     expect(retryDelayMs(1, s, () => 0.999)).toBeLessThan(37_500);
+    // A receiver's Retry-After is a floor, within the cap.
+    expect(retryDelayMs(1, s, () => 0.5, 600_000)).toBe(600_000);
+    expect(retryDelayMs(3, s, () => 0.5, 1_000)).toBe(480_000);
+    expect(retryDelayMs(1, s, () => 0.5, 30 * 24 * 3600_000)).toBe(6 * 3600_000);
     // About a day of attempts before the window closes.
     let total = 0;
     let n = 0;
@@ -52,6 +56,17 @@ describe('webhooks: signing', () => {
 });
 
 describe('webhooks: sending', () => {
+  it('reads Retry-After in seconds or as an HTTP date', () => {
+    const now = Date.parse('2026-12-04T12:00:00Z');
+    expect(parseRetryAfter('120', now)).toBe(120_000);
+    expect(parseRetryAfter(' 0 ', now)).toBe(0);
+    expect(parseRetryAfter('Fri, 04 Dec 2026 12:01:00 GMT', now)).toBe(60_000);
+    expect(parseRetryAfter('Fri, 04 Dec 2026 11:00:00 GMT', now)).toBe(0);
+    expect(parseRetryAfter(undefined, now)).toBeNull();
+    expect(parseRetryAfter('soon', now)).toBeNull();
+    expect(parseRetryAfter('-5', now)).toBeNull();
+  });
+
   it('times out a receiver that stops mid-body, across redirects, and stops at once on shutdown', async () => {
     let hops = 0;
     const server = createServer((req, res) => {
@@ -371,6 +386,37 @@ describe('webhooks: delivery', () => {
     } finally {
       await r.stop();
       await short.close();
+    }
+  });
+
+  it('disables an endpoint at once when the receiver answers 410 Gone', async () => {
+    const endpoint = await subscribe();
+    receiver.mode = { kind: 'fail', status: 410 };
+    await service.sendTest(t.envId, endpoint.id);
+    const after = await waitFor(async () => {
+      const e = await service.get(t.envId, endpoint.id);
+      return e.enabled ? undefined : e;
+    }, 5000, 'the endpoint disabled');
+    expect(after.disabledReason).toMatch(/410 Gone/);
+    expect((await service.deliveries(t.envId, endpoint.id))[0]).toMatchObject({ status: 'pending', attempts: 1, lastStatusCode: 410 });
+  });
+
+  it("waits as long as a refusing receiver's Retry-After asks before trying again", async () => {
+    const slow = await startTestServer('sqlite', { webhooks: { ...fastRetries, maxRetryDelayMs: 5_000 } });
+    const r = await new WebhookReceiver().start();
+    try {
+      const svc = slow.server.ctx.webhooks;
+      const { endpoint, secret } = await svc.add(slow.envId, { url: r.url });
+      r.secret = secret;
+      const attempts = r.requestTimes;
+      r.mode = { kind: 'fail', status: 503, headers: { 'retry-after': '1' } };
+      await svc.sendTest(slow.envId, endpoint.id);
+      await waitFor(() => attempts.length >= 2, 5000, 'the second attempt');
+      // Without the header the next attempt would come after ~100 ms (the first backoff).
+      expect(attempts[1]! - attempts[0]!).toBeGreaterThanOrEqual(950);
+    } finally {
+      await r.stop();
+      await slow.close();
     }
   });
 

@@ -72,6 +72,8 @@ export interface WebhookAttemptResult {
   nextAttemptAt: string | null;
   /** An endpoint failing since before this is disabled by a failed attempt. */
   disableIfFailingSince: string;
+  /** Disable the endpoint now, saying this (the receiver answered 410 Gone). */
+  disableNow?: string;
 }
 
 export interface WebhookEventRow {

@@ -195,7 +195,7 @@ export class WebhookDispatcher {
         return;
       }
       const now = Date.now();
-      const retryAt = now + retryDelayMs(d.attempts + 1, this.#settings);
+      const retryAt = now + retryDelayMs(d.attempts + 1, this.#settings, Math.random, result.retryAfterMs);
       const nextAttemptAt = result.ok || retryAt > Date.parse(d.giveUpAt) ? null : new Date(retryAt).toISOString();
       this.#record(d, {
         at: new Date(now).toISOString(),
@@ -206,6 +206,8 @@ export class WebhookDispatcher {
         response: result.response,
         nextAttemptAt,
         disableIfFailingSince: new Date(now - this.#settings.disableAfterFailingMs).toISOString(),
+        // Standard Webhooks: 410 Gone means the receiver wants no more deliveries.
+        ...(result.statusCode === 410 ? { disableNow: 'the receiver answered 410 Gone (it asks for no more deliveries)' } : {}),
       });
     } catch (err) {
       this.#log.warn({ err, deliveryId: d.id }, 'a webhook attempt failed unexpectedly; it is retried once its claim expires');

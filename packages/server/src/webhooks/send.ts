@@ -20,7 +20,11 @@ export interface SendResult {
   error: string | null;
   latencyMs: number;
   response: string | null;
+  /** How long a refusing receiver asked to be left alone (its `Retry-After`), or null. */
+  retryAfterMs: number | null;
 }
+
+type Answer = { status: number; location: string | undefined; retryAfter: string | undefined; text: string };
 
 const agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
 
@@ -31,7 +35,11 @@ const agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new htt
  */
 export async function sendWebhook(target: string, body: string, headers: Record<string, string>, options: SendOptions): Promise<SendResult> {
   const started = performance.now();
-  const done = (partial: Omit<SendResult, 'latencyMs'>): SendResult => ({ ...partial, latencyMs: performance.now() - started });
+  const done = (partial: Omit<SendResult, 'latencyMs' | 'retryAfterMs'>, retryAfterMs: number | null = null): SendResult => ({
+    ...partial,
+    latencyMs: performance.now() - started,
+    retryAfterMs,
+  });
   let url = target;
   for (let hop = 0; ; hop++) {
     let parsed: URL;
@@ -48,7 +56,7 @@ export async function sendWebhook(target: string, body: string, headers: Record<
       const reason = options.policy(host);
       if (reason) return done({ ok: false, statusCode: null, error: `refused: ${reason}`, response: null });
     }
-    let answer: { status: number; location: string | undefined; text: string };
+    let answer: Answer;
     const left = started + options.timeoutMs - performance.now();
     try {
       if (left <= 0) throw new TimedOut();
@@ -65,11 +73,22 @@ export async function sendWebhook(target: string, body: string, headers: Record<
       continue;
     }
     const ok = answer.status >= 200 && answer.status < 300;
-    return done({ ok, statusCode: answer.status, error: ok ? null : `HTTP ${answer.status}`, response: answer.text || null });
+    return done({ ok, statusCode: answer.status, error: ok ? null : `HTTP ${answer.status}`, response: answer.text || null }, ok ? null : parseRetryAfter(answer.retryAfter));
   }
 }
 
 class TimedOut extends Error {}
+
+/** A `Retry-After` header (seconds, or an HTTP date) as milliseconds from now; null when absent or unreadable. */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | null {
+  if (!value) return null;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  // HTTP dates start with the day's name ("Fri, 04 Dec 2026 12:00:00 GMT").
+  if (!/^[A-Za-z]/.test(trimmed)) return null;
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? null : Math.max(0, at - now);
+}
 
 /**
  * One request, destroyed when `timeoutMs` runs out or `options.signal` aborts. A timer and one
@@ -78,7 +97,7 @@ class TimedOut extends Error {}
  */
 function post(url: URL, body: string, headers: Record<string, string>, options: SendOptions, timeoutMs: number) {
   const transport = url.protocol === 'https:' ? https : http;
-  return new Promise<{ status: number; location: string | undefined; text: string }>((resolvePost, rejectPost) => {
+  return new Promise<Answer>((resolvePost, rejectPost) => {
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -89,7 +108,7 @@ function post(url: URL, body: string, headers: Record<string, string>, options: 
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
     };
-    const resolve = (value: { status: number; location: string | undefined; text: string }) => {
+    const resolve = (value: Answer) => {
       settle();
       resolvePost(value);
     };
@@ -116,7 +135,7 @@ function post(url: URL, body: string, headers: Record<string, string>, options: 
         let bytes = 0;
         const finish = () => {
           const text = Buffer.concat(chunks).toString('utf8').slice(0, options.responseChars);
-          resolve({ status: res.statusCode ?? 0, location: res.headers.location, text });
+          resolve({ status: res.statusCode ?? 0, location: res.headers.location, retryAfter: res.headers['retry-after'], text });
         };
         res.on('data', (chunk: Buffer) => {
           if (bytes >= maxBytes) return;

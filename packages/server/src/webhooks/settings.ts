@@ -50,8 +50,17 @@ export function webhookSettingsFromEnv(env: NodeJS.ProcessEnv): WebhookSettings 
   };
 }
 
-/** The delay before attempt `n + 1` after `n` failed ones: ×4 each time from the first delay, capped, ±25% jitter. */
-export function retryDelayMs(failedAttempts: number, settings: Pick<WebhookSettings, 'firstRetryDelayMs' | 'maxRetryDelayMs'>, random = Math.random): number {
+/**
+ * The delay before attempt `n + 1` after `n` failed ones: ×4 each time from the first delay, capped,
+ * ±25% jitter; at least what the receiver asked for in `Retry-After`, up to the cap.
+ */
+export function retryDelayMs(
+  failedAttempts: number,
+  settings: Pick<WebhookSettings, 'firstRetryDelayMs' | 'maxRetryDelayMs'>,
+  random = Math.random,
+  retryAfterMs: number | null = null,
+): number {
   const exp = Math.min(settings.firstRetryDelayMs * 4 ** Math.max(0, failedAttempts - 1), settings.maxRetryDelayMs);
-  return Math.round(exp * (0.75 + random() * 0.5));
+  const backoff = Math.round(exp * (0.75 + random() * 0.5));
+  return retryAfterMs === null ? backoff : Math.max(backoff, Math.min(retryAfterMs, settings.maxRetryDelayMs));
 }

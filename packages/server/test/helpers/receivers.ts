@@ -13,7 +13,7 @@ export interface ReceivedWebhook {
 }
 
 /** What the receiver does with the next requests: answer (status), hang (never answer), or redirect. */
-export type ReceiverMode = { kind: 'ok' } | { kind: 'slow'; ms: number } | { kind: 'fail'; status: number } | { kind: 'hang' } | { kind: 'redirect'; location: string };
+export type ReceiverMode = { kind: 'ok' } | { kind: 'slow'; ms: number } | { kind: 'fail'; status: number; headers?: Record<string, string> } | { kind: 'hang' } | { kind: 'redirect'; location: string };
 
 /**
  * A webhook receiver on loopback that verifies every request with the `standardwebhooks`
@@ -24,6 +24,8 @@ export class WebhookReceiver {
   readonly received: ReceivedWebhook[] = [];
   rejected = 0;
   requests = 0;
+  /** When each request arrived (epoch ms). */
+  readonly requestTimes: number[] = [];
   /** Most requests open at once so far. */
   maxConcurrent = 0;
   #open = 0;
@@ -70,6 +72,7 @@ export class WebhookReceiver {
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
     this.requests++;
+    this.requestTimes.push(Date.now());
     this.maxConcurrent = Math.max(this.maxConcurrent, ++this.#open);
     res.on('close', () => this.#open--);
     const chunks: Buffer[] = [];
@@ -99,7 +102,7 @@ export class WebhookReceiver {
         return;
       }
       if (mode.kind === 'fail') {
-        res.writeHead(mode.status, { 'content-type': 'text/plain' }).end(`failing on purpose (${mode.status})`);
+        res.writeHead(mode.status, { 'content-type': 'text/plain', ...mode.headers }).end(`failing on purpose (${mode.status})`);
         return;
       }
       this.received.push({

@@ -346,14 +346,15 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo
             .where('id', '=', endpointId)
             .returning(['failing_since', 'enabled'])
             .executeTakeFirst();
-          if (!e || Number(e.enabled) !== 1 || !e.failing_since || e.failing_since >= result.disableIfFailingSince) continue;
+          if (!e || Number(e.enabled) !== 1 || !e.failing_since) continue;
+          if (!result.disableNow && e.failing_since >= result.disableIfFailingSince) continue;
           const lastError = result.statusCode ? `HTTP ${result.statusCode}` : (result.error ?? 'no answer');
           await trx
             .updateTable('webhook_endpoints')
             .set({
               enabled: 0,
               updated_at: result.at,
-              disabled_reason: `Disabled by Pulse on ${result.at}: every delivery has failed since ${e.failing_since} (last: ${lastError}). Enable it again once the receiver works; pending deliveries then resume.`,
+              disabled_reason: `Disabled by Pulse on ${result.at}: ${result.disableNow ?? `every delivery has failed since ${e.failing_since} (last: ${lastError})`}. Enable it again once the receiver works; pending deliveries then resume.`,
             })
             .where('id', '=', endpointId)
             .execute();
