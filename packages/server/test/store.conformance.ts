@@ -641,6 +641,12 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       const d2 = claimed.find((c) => c.endpointId === 'wh_2' && c.eventId === 'msg_c2')!;
       await store.finishWebhookAttempt(d2.id, { ...failed, succeeded: true, statusCode: 204, error: null, nextAttemptAt: null });
       expect((await store.listWebhookDeliveries(e, 'wh_2', 10)).find((d) => d.id === d2.id)).toMatchObject({ status: 'succeeded', attempts: 1 });
+      // 410 Gone: disabled by that one answer, whatever the cutoff, with the reason given.
+      const d3 = claimed.find((c) => c.endpointId === 'wh_2' && c.eventId === 'msg_t1')!;
+      const gone = { ...failed, at: at(75), statusCode: 410, error: 'HTTP 410', nextAttemptAt: at(90), disableNow: 'the receiver answered 410 Gone' };
+      expect(await store.finishWebhookAttempt(d3.id, gone)).toEqual({ endpointDisabled: true });
+      expect((await store.getWebhookEndpoint(e, 'wh_2'))!).toMatchObject({ enabled: false, disabledReason: expect.stringMatching(/410 Gone/) });
+      await store.updateWebhookEndpoint(e, 'wh_2', { enabled: true }, at(76));
 
       // A test event for one endpoint.
       const test = await store.enqueueWebhookDelivery(e, 'wh_3', { id: 'msg_test', type: 'webhook.test', payload: '{}', createdAt: at(80) }, at(3600_000));
