@@ -74,6 +74,18 @@ describe.skipIf(!browserAvailable)('panel: webhooks page (Chromium)', () => {
     await page.getByRole('row').filter({ hasText: 'comment.created' }).first().waitFor();
     await page.waitForTimeout(4500);
     await browser.screenshot(page, 'webhooks-deliveries');
+
+    // Rotating: the receiver still on the old secret keeps verifying for a day.
+    await page.getByRole('button', { name: 'Rotate secret' }).click();
+    await page.getByRole('dialog').getByText('For 24 hours the current secret signs too').waitFor();
+    await page.getByRole('dialog').getByRole('button', { name: 'Rotate secret' }).click();
+    const rotated = await page.getByRole('dialog').getByLabel('Secret', { exact: true }).inputValue();
+    expect(rotated).not.toBe(secret);
+    await page.getByRole('button', { name: 'I have stored the secret' }).click();
+    await page.getByText('the previous one also signs until').waitFor();
+    await browser.screenshot(page, 'webhooks-rotated');
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    await expect.poll(() => receiver.ofType('webhook.test').length, { timeout: 10_000 }).toBe(3);
     expect(errors).toEqual([]);
   }, 90_000);
 

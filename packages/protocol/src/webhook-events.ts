@@ -44,6 +44,8 @@ export interface WebhookEndpointInfo {
   failingSince: string | null;
   /** The first characters of the secret, to tell secrets apart. */
   secretPrefix: string;
+  /** After a rotation, deliveries are also signed with the previous secret until then; else null. */
+  previousSecretExpiresAt: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -88,6 +90,8 @@ export const WEBHOOK_POLICY = {
   maxRedirects: 3,
   /** Deliveries (and events) older than this are removed. */
   retentionMs: 30 * 24 * 3600_000,
+  /** After a rotation the previous secret also signs deliveries this long, so receivers can switch without losing any. */
+  secretOverlapMs: 24 * 3600_000,
 } as const;
 
 /** Environment variable that lets webhooks reach loopback and private addresses (tests, local development). */

@@ -135,3 +135,10 @@ export const patchWebhookBody = z
   })
   .strict();
 export type PatchWebhookBody = z.infer<typeof patchWebhookBody>;
+
+/**
+ * Rotating a secret: the previous one keeps signing beside the new one for
+ * `WEBHOOK_POLICY.secretOverlapMs`, unless `expirePrevious` (a leaked secret) ends it at once.
+ */
+export const rotateWebhookSecretBody = z.object({ expirePrevious: z.boolean().optional() }).strict();
+export type RotateWebhookSecretBody = z.infer<typeof rotateWebhookSecretBody>;

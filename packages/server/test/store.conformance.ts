@@ -647,6 +647,14 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(await store.finishWebhookAttempt(d3.id, gone)).toEqual({ endpointDisabled: true });
       expect((await store.getWebhookEndpoint(e, 'wh_2'))!).toMatchObject({ enabled: false, disabledReason: expect.stringMatching(/410 Gone/) });
       await store.updateWebhookEndpoint(e, 'wh_2', { enabled: true }, at(76));
+      // Rotation: the previous secret is kept until the given time, or not at all.
+      const rotated = await store.updateWebhookEndpoint(e, 'wh_2', { secret: { secret: 'whsec_NEW2', previousUntil: at(3600_000) } }, at(77));
+      expect(rotated).toMatchObject({ secret: 'whsec_NEW2', previousSecretExpiresAt: at(3600_000) });
+      // The 410'd delivery above is due again: claimed with both secrets.
+      const claimedAfter = await store.claimWebhookDeliveries(at(200_000), at(260_000), { total: 10, perEndpoint: 10 }, ['wh_1']);
+      expect(claimedAfter.find((c) => c.id === d3.id)).toMatchObject({ secret: 'whsec_NEW2', previousSecret: 'whsec_BBBB' });
+      const expired = await store.updateWebhookEndpoint(e, 'wh_2', { secret: { secret: 'whsec_NEW3', previousUntil: null } }, at(78));
+      expect(expired).toMatchObject({ secret: 'whsec_NEW3', previousSecretExpiresAt: null });
 
       // A test event for one endpoint.
       const test = await store.enqueueWebhookDelivery(e, 'wh_3', { id: 'msg_test', type: 'webhook.test', payload: '{}', createdAt: at(80) }, at(3600_000));

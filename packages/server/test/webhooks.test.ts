@@ -420,6 +420,27 @@ describe('webhooks: delivery', () => {
     }
   });
 
+  it('signs with the previous secret too for a day after a rotation, unless it is expired at once', async () => {
+    const endpoint = await subscribe();
+    const { secret, endpoint: rotated } = await service.rotateSecret(t.envId, endpoint.id);
+    expect(Date.parse(rotated.previousSecretExpiresAt!) - Date.now()).toBeGreaterThan(WEBHOOK_POLICY.secretOverlapMs - 60_000);
+    // A receiver still on the old secret verifies, and so does one on the new.
+    await service.sendTest(t.envId, endpoint.id);
+    await waitFor(() => receiver.ofType('webhook.test').length === 1, 5000, 'the test event, verified with the old secret');
+    expect(receiver.received[0]!.signature.split(' ')).toHaveLength(2);
+    receiver.secret = secret;
+    await service.sendTest(t.envId, endpoint.id);
+    await waitFor(() => receiver.ofType('webhook.test').length === 2, 5000, 'the test event, verified with the new secret');
+
+    // A leaked secret: the next one alone signs, at once.
+    const { endpoint: expired } = await service.rotateSecret(t.envId, endpoint.id, { expirePrevious: true });
+    expect(expired.previousSecretExpiresAt).toBeNull();
+    const rejected = receiver.rejected;
+    await service.sendTest(t.envId, endpoint.id);
+    await waitFor(() => receiver.rejected > rejected, 5000, 'the test event refused with the old secret');
+    await expect(service.rotateSecret(t.envId, endpoint.id, { expirePrevious: 'yes' })).rejects.toMatchObject({ code: 'validation_failed' });
+  });
+
   it('follows a redirect to an allowed target', async () => {
     await subscribe(['comment.created']);
     const target = await new WebhookReceiver().start();

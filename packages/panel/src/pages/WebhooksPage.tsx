@@ -204,6 +204,7 @@ function EndpointCard({ envId, endpoint, open, onToggle, onChanged, onSecret }: 
   const [busy, setBusy] = useState<string>();
   const [removing, setRemoving] = useState(false);
   const [rotating, setRotating] = useState(false);
+  const [expirePrevious, setExpirePrevious] = useState(false);
   const path = `/environments/${seg(envId)}/webhooks/${seg(endpoint.id)}`;
   const act = async (name: string, work: () => Promise<void>) => {
     setBusy(name);
@@ -246,7 +247,9 @@ function EndpointCard({ envId, endpoint, open, onToggle, onChanged, onSecret }: 
       </div>
       <p className="muted small">
         {endpoint.description && <>{endpoint.description} · </>}
-        Events: {endpoint.events.length ? endpoint.events.join(', ') : 'all'} · Secret <span className="mono">{endpoint.secretPrefix}…</span> · Added {formatRelative(endpoint.createdAt)}
+        Events: {endpoint.events.length ? endpoint.events.join(', ') : 'all'} · Secret <span className="mono">{endpoint.secretPrefix}…</span>
+        {endpoint.previousSecretExpiresAt && <> (the previous one also signs until {formatDateTime(endpoint.previousSecretExpiresAt)})</>} · Added{' '}
+        {formatRelative(endpoint.createdAt)}
       </p>
       {endpoint.disabledReason && <p className="callout callout-warning">{endpoint.disabledReason}</p>}
       {!endpoint.disabledReason && endpoint.failingSince && (
@@ -279,13 +282,21 @@ function EndpointCard({ envId, endpoint, open, onToggle, onChanged, onSecret }: 
           confirmLabel="Rotate secret"
           onClose={() => setRotating(false)}
           onConfirm={async () => {
-            const r = await post<{ secret: string }>(`${path}/rotate-secret`);
+            const r = await post<{ secret: string }>(`${path}/rotate-secret`, { expirePrevious });
             setRotating(false);
+            setExpirePrevious(false);
             onSecret(r.secret, endpoint.url);
             onChanged();
           }}
         >
-          <p>The next attempt of every delivery is signed with the new secret; the receiver must use it from then on.</p>
+          <p>
+            The next attempt of every delivery is signed with the new secret. For 24 hours the current secret signs too (each request carries both signatures), so the
+            receiver can switch without missing a delivery.
+          </p>
+          <label className="checkbox">
+            <input type="checkbox" checked={expirePrevious} onChange={(e) => setExpirePrevious(e.target.checked)} /> Stop signing with the current secret at once (it has
+            leaked)
+          </label>
         </ConfirmDialog>
       )}
     </div>

@@ -44,9 +44,9 @@ export function registerWebhookRoutes(router: PanelRouter, ctx: ServerContext): 
     return new Status(204);
   });
 
-  router.route('POST', `${base}/:webhookId/rotate-secret`, 'admin', async ({ params, signedIn }) => {
+  router.route('POST', `${base}/:webhookId/rotate-secret`, 'admin', async ({ request, params, signedIn }) => {
     const { envId, id } = ids(params);
-    const { endpoint, secret } = await webhooks.rotateSecret(envId, id);
+    const { endpoint, secret } = await webhooks.rotateSecret(envId, id, request.body);
     await audit(store, signedIn.admin, envId, 'webhook.secret_rotated', `${endpoint.id} → ${clip(endpoint.url)}`);
     return { webhook: endpoint, secret };
   });

@@ -389,6 +389,13 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         if (dialect === 'postgres') await db.schema.alterTable('notifications').dropConstraint('notifications_comment_fk').execute();
       },
     },
+    '0012_webhook_previous_secret': {
+      async up(db: Kysely<any>) {
+        // A rotated secret keeps signing (beside the new one) for a while, as Standard Webhooks allows.
+        await db.schema.alterTable('webhook_endpoints').addColumn('previous_secret', 'text').execute();
+        await db.schema.alterTable('webhook_endpoints').addColumn('previous_secret_until', 'text').execute();
+      },
+    },
   };
 }
 

@@ -198,6 +198,9 @@ export interface Database {
     events: string;
     enabled: number;
     secret: string;
+    /** After a rotation: the previous secret, which also signs until `previous_secret_until`. */
+    previous_secret: string | null;
+    previous_secret_until: string | null;
     disabled_reason: string | null;
     failing_since: string | null;
     created_at: string;

@@ -26,6 +26,12 @@ export interface WebhookEndpointRecord extends WebhookEndpointInfo {
   secret: string;
 }
 
+/** A rotation: the new secret, and until when the one it replaces still signs (null: not at all). */
+export interface WebhookSecretChange {
+  secret: string;
+  previousUntil: string | null;
+}
+
 export interface NewWebhookEndpoint {
   id: string;
   url: string;
@@ -42,7 +48,7 @@ export interface WebhookEndpointChange {
   events?: WebhookEventType[];
   /** Enabling clears the reason Pulse disabled it and the failure streak. */
   enabled?: boolean;
-  secret?: string;
+  secret?: WebhookSecretChange;
 }
 
 /** A delivery one node has claimed, with what it needs to send it. */
@@ -57,6 +63,8 @@ export interface ClaimedDelivery {
   giveUpAt: string;
   url: string;
   secret: string;
+  /** The secret before the last rotation, while it still signs. */
+  previousSecret: string | null;
   payload: string;
   eventCreatedAt: string;
 }

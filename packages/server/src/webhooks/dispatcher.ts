@@ -181,7 +181,7 @@ export class WebhookDispatcher {
 
   async #attempt(d: ClaimedDelivery): Promise<void> {
     try {
-      const headers = webhookHeaders(d.secret, d.eventId, d.payload);
+      const headers = webhookHeaders(d.previousSecret ? [d.secret, d.previousSecret] : [d.secret], d.eventId, d.payload);
       const result = await sendWebhook(d.url, d.payload, headers, {
         timeoutMs: this.#settings.timeoutMs,
         policy: this.#settings.allowPrivate ? allowAll : defaultAddressPolicy,

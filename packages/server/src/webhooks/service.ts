@@ -2,7 +2,9 @@ import {
   createWebhookBody,
   patchWebhookBody,
   PulseError,
+  rotateWebhookSecretBody,
   WEBHOOK_LIMITS,
+  WEBHOOK_POLICY,
   WEBHOOK_TEST_EVENT,
   WEBHOOKS_ALLOW_PRIVATE_ENV,
   type WebhookDeliveryInfo,
@@ -118,11 +120,16 @@ export class WebhookService {
     return endpointView(before);
   }
 
-  /** A new secret takes effect at once: the next attempt of every delivery is signed with it. */
-  async rotateSecret(envId: string, endpointId: string): Promise<{ endpoint: WebhookEndpointInfo; secret: string }> {
+  /**
+   * A new secret signs the next attempt of every delivery; the previous one signs beside it for
+   * WEBHOOK_POLICY.secretOverlapMs (receivers verify either), unless `expirePrevious`.
+   */
+  async rotateSecret(envId: string, endpointId: string, input: unknown = {}): Promise<{ endpoint: WebhookEndpointInfo; secret: string }> {
+    const { expirePrevious } = parseInput(rotateWebhookSecretBody, input ?? {});
     await this.#require(envId, endpointId);
     const secret = newWebhookSecret();
-    const after = await this.#store.updateWebhookEndpoint(envId, endpointId, { secret }, nowIso());
+    const previousUntil = expirePrevious ? null : new Date(Date.now() + WEBHOOK_POLICY.secretOverlapMs).toISOString();
+    const after = await this.#store.updateWebhookEndpoint(envId, endpointId, { secret: { secret, previousUntil } }, nowIso());
     if (!after) throw new PulseError('not_found', `No webhook endpoint "${endpointId}" in this environment.`);
     await this.#changed(envId);
     return { endpoint: endpointView(after), secret };

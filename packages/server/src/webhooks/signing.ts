@@ -9,12 +9,16 @@ export function signWebhook(secret: string, id: string, timestampS: number, body
   return `v1,${createHmac('sha256', key).update(`${id}.${timestampS}.${body}`).digest('base64')}`;
 }
 
-/** The three headers of a signed delivery. The timestamp is the attempt's (receivers reject old ones), the id the event's. */
-export function webhookHeaders(secret: string, id: string, body: string, now = Date.now()): Record<string, string> {
+/**
+ * The three headers of a signed delivery. The timestamp is the attempt's (receivers reject old
+ * ones), the id the event's. Several secrets (the new and the previous one, after a rotation) give
+ * space-separated signatures, any of which verifies.
+ */
+export function webhookHeaders(secrets: string[], id: string, body: string, now = Date.now()): Record<string, string> {
   const timestamp = Math.floor(now / 1000);
   return {
     'webhook-id': id,
     'webhook-timestamp': String(timestamp),
-    'webhook-signature': signWebhook(secret, id, timestamp, body),
+    'webhook-signature': secrets.map((secret) => signWebhook(secret, id, timestamp, body)).join(' '),
   };
 }

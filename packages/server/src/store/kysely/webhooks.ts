@@ -27,6 +27,7 @@ const toEndpoint = (r: EndpointRow): WebhookEndpointRecord => ({
   disabledReason: r.disabled_reason,
   failingSince: r.failing_since,
   secretPrefix: r.secret.slice(0, SECRET_PREFIX_CHARS),
+  previousSecretExpiresAt: r.previous_secret ? r.previous_secret_until : null,
   secret: r.secret,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
@@ -153,6 +154,8 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo
         events: JSON.stringify(e.events),
         enabled: e.enabled ? 1 : 0,
         secret: e.secret,
+        previous_secret: null,
+        previous_secret_until: null,
         disabled_reason: null,
         failing_since: null,
         created_at: e.createdAt,
@@ -177,7 +180,11 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo
       if (change.url !== undefined) set.url = change.url;
       if (change.description !== undefined) set.description = change.description;
       if (change.events !== undefined) set.events = JSON.stringify(change.events);
-      if (change.secret !== undefined) set.secret = change.secret;
+      if (change.secret !== undefined) {
+        const { secret, previousUntil } = change.secret;
+        const before = previousUntil ? await endpoint(envId, id) : undefined;
+        Object.assign(set, { secret, previous_secret: before?.secret ?? null, previous_secret_until: before ? previousUntil : null });
+      }
       if (change.enabled !== undefined) {
         set.enabled = change.enabled ? 1 : 0;
         if (change.enabled) Object.assign(set, { disabled_reason: null, failing_since: null });
@@ -294,6 +301,8 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo
             'd.give_up_at',
             'e.url',
             'e.secret',
+            'e.previous_secret',
+            'e.previous_secret_until',
             'v.payload',
             'v.created_at as event_created_at',
           ])
@@ -309,6 +318,7 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo
           giveUpAt: r.give_up_at,
           url: r.url,
           secret: r.secret,
+          previousSecret: r.previous_secret && r.previous_secret_until && r.previous_secret_until > at ? r.previous_secret : null,
           payload: r.payload,
           eventCreatedAt: r.event_created_at,
         }));
