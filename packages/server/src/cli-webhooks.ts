@@ -13,6 +13,8 @@ export const WEBHOOK_USAGE = `  webhook add <envId> <url> [--events a,b] [--desc
   webhook rotate-secret <envId> <webhookId>
                                           new signing secret, in effect at once (shown once)
   webhook enable|disable <envId> <webhookId>
+                                          turn delivery on or off (enabling clears why Pulse
+                                          disabled it)
   webhook test <envId> <webhookId>        queue a webhook.test event and wait for the running
                                           server to deliver it
   webhook deliveries <envId> <webhookId>  the endpoint's recent deliveries`;

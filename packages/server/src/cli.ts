@@ -13,31 +13,56 @@ import type { PulseServer } from './server.ts';
 import { WEBHOOK_USAGE, webhookCommand } from './cli-webhooks.ts';
 import { FIRST_RUN_KEYS_FILE, promptHidden, readPasswordFromStdin, removePrivateFile, SETUP_URL_FILE, writePrivateFile } from './cli-secrets.ts';
 
-const USAGE = `Usage: pulse <command> [options]
+const START_USAGE = `  start [--demo]                          run the server (PULSE_PORT, PULSE_DATA_DIR, DATABASE_URL, …);
+                                          --demo serves /demo unless PULSE_DEMO=off (npm start does)`;
 
-  start [--demo]                          run the server (PULSE_PORT, PULSE_DATA_DIR, DATABASE_URL, …);
-                                          --demo serves /demo unless PULSE_DEMO=off (npm start does)
-  env create <name>                       create an environment and print its keys (secret shown once)
+const ENV_USAGE = `  env create <name>                       create an environment and print its keys (secret shown once)
   env list                                list environments with their counts
   env rename <envId> <name>               rename an environment
   env keys <envId>                        list an environment's keys (prefixes, dates, status)
   env rotate <envId>                      new key pair; the old pair stops working at once
   env revoke <envId> <keyId|keyPrefix>    revoke one key for good
-  env config <envId> [key=value …]        show or change the environment's config
-  admin create --email E [--password-stdin] [--name N] [--role admin|member]
-                                          create a panel account; the password is prompted
-                                          for (no echo) or read from stdin with --password-stdin
-${WEBHOOK_USAGE}
+  env config <envId> [key=value …]        show or change the environment's config`;
 
-Every command takes:
+const ADMIN_USAGE = `  admin create --email E [--password-stdin] [--name N] [--role admin|member]
+                                          create a panel account; the password is prompted
+                                          for (no echo) or read from stdin with --password-stdin`;
+
+const COMMON_USAGE = `Every command takes:
   --data-dir <dir>                        the data dir (SQLite database, secret, files) instead of
                                           PULSE_DATA_DIR or ./data
   --init                                  create a new database when the data dir has none (without
                                           it, only \`pulse start\` with PULSE_DATA_DIR or --data-dir
                                           set, or --demo, creates one)
+  --help, -h                              this usage (after a command: that command's usage)
 
-Add --json to any env or admin command for one JSON object on stdout.
+Add --json to any env, admin or webhook command for one JSON object on stdout.
 Exit codes: 0 success, 2 invalid input or unknown object, 1 anything else.`;
+
+/** The usage lines of each command group: `pulse <group> --help` prints its own. */
+const GROUP_USAGE: Record<string, string> = { start: START_USAGE, env: ENV_USAGE, admin: ADMIN_USAGE, webhook: WEBHOOK_USAGE };
+
+const USAGE = `Usage: pulse <command> [options]
+
+${Object.values(GROUP_USAGE).join('\n')}
+
+${COMMON_USAGE}`;
+
+const groupUsage = (group: string) =>
+  `Usage: pulse ${group}${group === 'start' ? '' : ' <command>'} [options]\n\n${GROUP_USAGE[group]}\n\n${COMMON_USAGE}`;
+
+const isHelpFlag = (arg: string) => arg === '--help' || arg === '-h';
+
+/**
+ * The usage asked for, if any: `pulse help [group]`, `pulse --help`, or --help/-h anywhere after a
+ * command group. Answered before options are read or a database is looked for.
+ */
+function requestedHelp(command: string | undefined, rest: string[]): string | undefined {
+  if (command === 'help') return rest[0] !== undefined && Object.hasOwn(GROUP_USAGE, rest[0]) ? groupUsage(rest[0]) : USAGE;
+  if (command !== undefined && isHelpFlag(command)) return USAGE;
+  if (command !== undefined && Object.hasOwn(GROUP_USAGE, command) && rest.some(isHelpFlag)) return groupUsage(command);
+  return undefined;
+}
 
 /** A mistake on the command line; `showUsage`: the usage summary helps (unknown command, missing argument). */
 class UsageError extends Error {
@@ -243,12 +268,23 @@ async function adminCommand(args: string[], out: Out, options: ServerOptions): P
   });
 }
 
+/** A word as the shell reads it: quoted unless it is plain. */
+const shellWord = (word: string) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);
+
+/**
+ * `npx pulse` as the banner suggests it: with --data-dir when the data dir was named (and holds
+ * the SQLite database), since run from another directory the command would not find it.
+ */
+function pulseCommand(options: ServerOptions, dataDirNamed: boolean): string {
+  return dataDirNamed && !options.databaseUrl ? `npx pulse --data-dir ${shellWord(options.dataDir)}` : 'npx pulse';
+}
+
 /**
  * The start banner. Secrets in it (the first-run secret key, the setup link) are printed only
  * to an interactive terminal; when stdout goes to a log, they go to 0600 files in the data dir
  * and the banner says where.
  */
-function banner(server: PulseServer, hasAdmin: boolean, tty: boolean, created: boolean): string {
+function banner(server: PulseServer, hasAdmin: boolean, tty: boolean, created: boolean, pulse: string): string {
   const { options } = server.ctx;
   const base = options.publicUrl ?? server.url;
   const lines = [
@@ -276,11 +312,11 @@ function banner(server: PulseServer, hasAdmin: boolean, tty: boolean, created: b
     ];
     lines.push('', ...keys);
     if (tty) {
-      lines.push('    The secret key is printed only this once; store it now (or rotate later: npx pulse env rotate <envId>).');
+      lines.push(`    The secret key is printed only this once; store it now (or rotate later: ${pulse} env rotate <envId>).`);
     } else {
       const file = writePrivateFile(options.dataDir, FIRST_RUN_KEYS_FILE, keys.join('\n').replace(/^ +/gm, '') + '\n');
       lines[lines.length - 1] = `    Secret key       not printed (stdout is not a terminal): written to ${file} (mode 0600)`;
-      lines.push('    Store it in your backend\'s secrets, then delete that file (or rotate later: npx pulse env rotate <envId>).');
+      lines.push(`    Store it in your backend's secrets, then delete that file (or rotate later: ${pulse} env rotate <envId>).`);
     }
   }
   if (!hasAdmin) {
@@ -293,7 +329,7 @@ function banner(server: PulseServer, hasAdmin: boolean, tty: boolean, created: b
         lines.push(`    in the browser:  open the one-time setup link written to ${file} (mode 0600)`);
       }
     }
-    lines.push('    or here:         npx pulse admin create --email you@example.com   (asks for the password)');
+    lines.push(`    or here:         ${pulse} admin create --email you@example.com   (asks for the password)`);
   } else {
     removePrivateFile(options.dataDir, SETUP_URL_FILE); // its token died with the process that made it
   }
@@ -301,11 +337,12 @@ function banner(server: PulseServer, hasAdmin: boolean, tty: boolean, created: b
   return lines.join('\n');
 }
 
-async function start(options: ServerOptions): Promise<number> {
+async function start(options: ServerOptions, dataDirNamed: boolean): Promise<number> {
   const created = !hasDatabase(options);
   const { startPulseServer } = await import('./server.ts');
   const server = await startPulseServer(options);
-  process.stdout.write(banner(server, (await server.ctx.store.countAdmins()) > 0, process.stdout.isTTY === true, created) + '\n');
+  const pulse = pulseCommand(options, dataDirNamed);
+  process.stdout.write(banner(server, (await server.ctx.store.countAdmins()) > 0, process.stdout.isTTY === true, created, pulse) + '\n');
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       server.app.log.info(`${signal} received, shutting down`);
@@ -323,14 +360,19 @@ export async function main(argv: string[]): Promise<number> {
     const flags = globalFlags(argv);
     json = flags.json;
     const { args, init } = flags;
-    const out = output(json);
-    const options = optionsFromEnv(flags.dataDir !== undefined ? { ...process.env, PULSE_DATA_DIR: flags.dataDir } : process.env);
     const [command, ...rest] = args;
+    const help = requestedHelp(command, rest);
+    if (help !== undefined) {
+      process.stdout.write(help + '\n');
+      return 0;
+    }
+    const out = output(json);
+    const dataDirNamed = flags.dataDir !== undefined || Boolean(process.env.PULSE_DATA_DIR);
+    const options = optionsFromEnv(flags.dataDir !== undefined ? { ...process.env, PULSE_DATA_DIR: flags.dataDir } : process.env);
     /** Says which database the command uses, and refuses to create a new one unless told to. */
     const openStorage = (mayCreate: boolean) => {
       if (!hasDatabase(options) && !mayCreate && !init) {
-        const defaultDir = flags.dataDir === undefined && !process.env.PULSE_DATA_DIR;
-        throw new UsageError(missingDatabaseMessage(options.dataDir, defaultDir, [command, ...rest].join(' ')), false);
+        throw new UsageError(missingDatabaseMessage(options.dataDir, !dataDirNamed, [command, ...rest].join(' ')), false);
       }
       if (!json && command !== 'start') {
         process.stderr.write(`pulse: ${hasDatabase(options) ? 'using' : 'creating a new database:'} ${describeStorage(options)}\n`);
@@ -346,8 +388,8 @@ export async function main(argv: string[]): Promise<number> {
         // --demo turns the demo on unless PULSE_DEMO says otherwise (PULSE_DEMO=off always wins).
         const demo = demoSetting(process.env.PULSE_DEMO) ?? rest.includes('--demo');
         // A first start where the data dir was named (PULSE_DATA_DIR, --data-dir), or of the demo, creates the database.
-        openStorage(flags.dataDir !== undefined || Boolean(process.env.PULSE_DATA_DIR) || rest.includes('--demo'));
-        return await start({ ...options, demo });
+        openStorage(dataDirNamed || rest.includes('--demo'));
+        return await start({ ...options, demo }, dataDirNamed);
       }
       case 'env':
         openStorage(false);
@@ -360,12 +402,9 @@ export async function main(argv: string[]): Promise<number> {
       case 'webhook':
         openStorage(false);
         return await webhookCommand(rest, out, options);
-      case 'help':
-      case '--help':
-      case '-h':
       case undefined:
         process.stdout.write(USAGE + '\n');
-        return command === undefined ? 2 : 0;
+        return 2;
       default:
         throw new UsageError(`unknown command "${command}"`);
     }

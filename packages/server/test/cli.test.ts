@@ -1,7 +1,10 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyPassword } from '../src/auth/passwords.ts';
-import { runCliWithInput } from './helpers/hardening.ts';
-import { runCli } from './helpers/process.ts';
+import { Cleanup, cleanEnv, runCliWithInput } from './helpers/hardening.ts';
+import { PULSE_BIN, runCli } from './helpers/process.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 import { postgresAvailable } from './helpers/services.ts';
 
@@ -131,3 +134,58 @@ for (const driver of ['sqlite', 'postgres'] as const) {
     });
   });
 }
+
+describe('pulse <command> --help', () => {
+  const cleanup = new Cleanup();
+  afterAll(() => cleanup.all());
+
+  it('prints the command\'s usage and exits 0 without opening, or needing, a database', async () => {
+    const cases: [string[], string, string][] = [
+      [['env', '--help'], 'Usage: pulse env <command>', 'env rotate <envId>'],
+      [['env', 'config', 'env_x', '--help'], 'Usage: pulse env <command>', 'env config <envId> [key=value …]'],
+      [['admin', 'create', '-h'], 'Usage: pulse admin <command>', 'admin create --email E'],
+      [['start', '--help'], 'Usage: pulse start [options]', 'start [--demo]'],
+      [['help', 'env'], 'Usage: pulse env <command>', 'env create <name>'],
+      [['--help'], 'Usage: pulse <command>', 'webhook add <envId> <url>'],
+    ];
+    for (const [args, header, line] of cases) {
+      const dataDir = cleanup.tempDir();
+      const r = await runCli([...args, '--data-dir', dataDir], cleanEnv());
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+      expect(r.stdout.startsWith(header), r.stdout).toBe(true);
+      expect(r.stdout).toContain(line);
+      expect(r.stderr).toBe('');
+      expect(readdirSync(dataDir), args.join(' ')).toEqual([]);
+    }
+    // Help is answered before the options: a bad server variable does not get in its way.
+    expect((await runCli(['env', '-h'], cleanEnv({ PULSE_PORT: 'abc' }))).code).toBe(0);
+  });
+
+  it('names every command that takes --json', async () => {
+    const r = await runCli(['--help'], cleanEnv());
+    expect(r.stdout).toContain('Add --json to any env, admin or webhook command');
+  });
+});
+
+describe('pulse start with a named data dir', () => {
+  const cleanup = new Cleanup();
+  afterAll(() => cleanup.all());
+
+  it('suggests commands that name it, quoted for the shell, so they work from any directory', async () => {
+    const dataDir = join(cleanup.tempDir(), "Ann's data");
+    mkdirSync(dataDir);
+    const server = await cleanup.start(cleanEnv(), ['--data-dir', dataDir]);
+    const quoted = `'${dataDir.replace(/'/g, `'\\''`)}'`;
+    expect(server.stdout()).toContain(`rotate later: npx pulse --data-dir ${quoted} env rotate <envId>`);
+    const suggested = /or here:\s+npx pulse (.*) admin create/.exec(server.stdout())?.[1];
+    expect(suggested).toBe(`--data-dir ${quoted}`);
+    // Run as printed, from another directory, it finds the server's database.
+    const list = execFileSync('sh', ['-c', `"${process.execPath}" "${PULSE_BIN}" ${suggested} env list --json`], {
+      cwd: cleanup.tempDir(),
+      env: cleanEnv(),
+      encoding: 'utf8',
+    });
+    expect(JSON.parse(list).environments.map((e: any) => e.name)).toEqual(['Development']);
+    await server.stop();
+  });
+});

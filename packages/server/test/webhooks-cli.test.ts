@@ -1,6 +1,8 @@
+import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { optionsFromEnv } from '../src/options.ts';
 import { waitFor } from './helpers/clients.ts';
+import { Cleanup, cleanEnv } from './helpers/hardening.ts';
 import { runCli } from './helpers/process.ts';
 import { WebhookReceiver } from './helpers/receivers.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
@@ -90,4 +92,21 @@ describe('pulse webhook (CLI)', () => {
     expect(strict.code).toBe(2);
     expect(strict.stderr).toMatch(/refused: 127\.0\.0\.1 is a loopback address/);
   }, 180_000);
+});
+
+describe('pulse webhook --help', () => {
+  const cleanup = new Cleanup();
+  afterAll(() => cleanup.all());
+
+  it('prints the webhook usage and exits 0 without opening, or needing, a database', async () => {
+    for (const args of [['webhook', '--help'], ['webhook', '-h'], ['webhook', 'add', '--help'], ['webhook', 'test', 'env_x', 'wh_x', '-h']]) {
+      const dataDir = cleanup.tempDir();
+      const r = await runCli([...args, '--data-dir', dataDir, '--json'], cleanEnv());
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+      expect(r.stdout).toMatch(/^Usage: pulse webhook <command>/);
+      for (const sub of ['add', 'list', 'rm', 'rotate-secret', 'enable|disable', 'test', 'deliveries']) expect(r.stdout).toContain(`webhook ${sub} <envId>`);
+      expect(r.stderr).toBe('');
+      expect(readdirSync(dataDir), args.join(' ')).toEqual([]);
+    }
+  });
 });
