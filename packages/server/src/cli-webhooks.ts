@@ -10,8 +10,9 @@ export const WEBHOOK_USAGE = `  webhook add <envId> <url> [--events a,b] [--desc
                                           add an endpoint; prints its signing secret (shown once)
   webhook list <envId>                    list endpoints (status, events, why one was disabled)
   webhook rm <envId> <webhookId>          remove an endpoint and its delivery log
-  webhook rotate-secret <envId> <webhookId>
-                                          new signing secret, in effect at once (shown once)
+  webhook rotate-secret <envId> <webhookId> [--expire-previous]
+                                          new signing secret (shown once); the previous one also
+                                          signs for 24 hours, unless --expire-previous
   webhook enable|disable <envId> <webhookId>
                                           turn delivery on or off (enabling clears why Pulse
                                           disabled it)
@@ -58,6 +59,7 @@ const describeEndpoint = (e: WebhookEndpointInfo) =>
   [
     `${e.id}  ${e.enabled ? 'enabled ' : 'disabled'}  ${e.url}`,
     `    events: ${e.events.length ? e.events.join(', ') : 'all'}${e.description ? `  description: ${e.description}` : ''}`,
+    ...(e.previousSecretExpiresAt ? [`    the previous secret also signs until ${e.previousSecretExpiresAt}`] : []),
     ...(e.failingSince ? [`    failing since ${e.failingSince}`] : []),
     ...(e.disabledReason ? [`    ${e.disabledReason}`] : []),
   ].join('\n');
@@ -105,10 +107,15 @@ export async function webhookCommand(args: string[], out: Out, options: ServerOp
         return 0;
       }
       case 'rotate-secret': {
-        const envId = need(rest[0], '<envId>');
-        const { endpoint, secret } = await service.rotateSecret(envId, need(rest[1], '<webhookId>'));
+        const expirePrevious = rest.includes('--expire-previous');
+        const [envArg, endpointArg] = rest.filter((arg) => arg !== '--expire-previous');
+        const envId = need(envArg, '<envId>');
+        const { endpoint, secret } = await service.rotateSecret(envId, need(endpointArg, '<webhookId>'), { expirePrevious });
         await audit(store, who, envId, 'webhook.secret_rotated', `${endpoint.id} → ${clip(endpoint.url)}`);
-        out.print(`New signing secret for ${endpoint.id}: ${secret}\nThe old secret stopped signing at once; the new one is shown only this once.`, {
+        const previous = endpoint.previousSecretExpiresAt
+          ? `The previous secret also signs until ${endpoint.previousSecretExpiresAt}`
+          : 'The previous secret stopped signing at once';
+        out.print(`New signing secret for ${endpoint.id}: ${secret}\n${previous}; the new one is shown only this once.`, {
           id: endpoint.id,
           url: endpoint.url,
           events: endpoint.events,

@@ -49,13 +49,22 @@ describe('pulse webhook (CLI)', () => {
     const rotated = await cli('webhook', 'rotate-secret', t.envId, added.json.id, '--json');
     expect(rotated.code).toBe(0);
     expect(rotated.json.secret).not.toBe(added.json.secret);
-    // Signed with the new secret from now on: the old one no longer verifies.
+    // The previous secret signs beside the new one for a while: a receiver not yet updated still verifies.
+    expect((await cli('webhook', 'list', t.envId)).stdout).toMatch(/the previous secret also signs until \d{4}-/);
+    const overlap = await cli('webhook', 'test', t.envId, added.json.id);
+    expect(overlap.code, overlap.stderr + overlap.stdout).toBe(0);
+
+    // --expire-previous: signed with the new secret only, the old one no longer verifies.
+    const expired = await cli('webhook', 'rotate-secret', t.envId, added.json.id, '--expire-previous');
+    expect(expired.code, expired.stderr).toBe(0);
+    expect(expired.stdout).toContain('The previous secret stopped signing at once');
+    const newSecret = /New signing secret for wh_\w+: (whsec_\S+)/.exec(expired.stdout)![1]!;
     const rejectedBefore = receiver.rejected;
     const stale = await cli('webhook', 'test', t.envId, added.json.id);
     expect(stale.code).toBe(1);
     expect(receiver.rejected).toBeGreaterThan(rejectedBefore);
-    receiver.secret = rotated.json.secret;
-    await waitFor(() => receiver.ofType('webhook.test').length === 2, 5000, 'the retried test event with the new secret');
+    receiver.secret = newSecret;
+    await waitFor(() => receiver.ofType('webhook.test').length === 3, 5000, 'the retried test event with the new secret');
 
     const deliveries = await cli('webhook', 'deliveries', t.envId, added.json.id, '--json');
     expect(deliveries.json.deliveries.length).toBeGreaterThanOrEqual(3);
