@@ -7,6 +7,7 @@ import { FileLinks } from '../files/links.ts';
 import type { Database } from './schema.ts';
 import { kyselyStore } from './kysely/index.ts';
 import type { Store } from './types.ts';
+import { InlineLimitsPlugin } from './kysely/inline-limits.ts';
 
 export interface SqliteOptions {
   /** File path, or ':memory:'. */
@@ -36,7 +37,7 @@ export function openSqliteStore(options: SqliteOptions): Store {
   // The CLI writes to the same file while a server runs: wait for the lock rather than fail.
   database.pragma('busy_timeout = 5000');
   const checkpointer = !onDisk ? undefined : startCheckpointer(database, options.file);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }), plugins: [new InlineLimitsPlugin()] });
   // Changes committed by another connection (the CLI) move data_version: cached keys are then reread.
   const dataVersion = database.prepare('PRAGMA data_version').pluck();
   let seenVersion = dataVersion.get();
