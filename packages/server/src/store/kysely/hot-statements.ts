@@ -74,10 +74,17 @@ export function hotStatements(dialect: Dialect) {
     `insert into notifications (${NOTIFICATION_COLUMNS}) select ${NOTIFICATION_COLUMNS} ` +
       `from unnest(${NOTIFICATION_COLUMNS.split(', ').map(() => '?::text[]').join(', ')}) as u(${NOTIFICATION_COLUMNS})`,
   );
-  const recentNotifications = statement(
-    dialect,
-    `select ${NOTIFICATION_COLUMNS} from notifications where environment_id = ? and user_id = ? order by created_at desc, id desc limit ?`,
-  );
+  // The limit is written into the text: SQLite compiles a statement with `limit ?` again on each
+  // run (see inline-limits.ts). One statement per limit asked for (in practice one).
+  const recentNotifications = new Map<number, ReturnType<typeof statement>>();
+  const recentNotificationsFor = (limit: number) => {
+    let s = recentNotifications.get(limit);
+    if (!s) {
+      s = statement(dialect, `select ${NOTIFICATION_COLUMNS} from notifications where environment_id = ? and user_id = ? order by created_at desc, id desc limit ${Math.trunc(limit)}`);
+      recentNotifications.set(limit, s);
+    }
+    return s;
+  };
   // Who took part in a thread, asked on every reply. SQLite: one index seek per distinct user (a
   // "loose index scan" on comments_thread_user), where DISTINCT would read every comment of the
   // thread. PostgreSQL plans the recursive form anew on each call, which costs more than it saves.
@@ -172,7 +179,7 @@ export function hotStatements(dialect: Dialect) {
     },
     /** A user's latest notifications, newest first (every join sends them). */
     async recentNotifications(db: Db, envId: string, userId: string, limit: number) {
-      const { rows } = await recentNotifications<Database['notifications']>(db, [envId, userId, limit]);
+      const { rows } = await recentNotificationsFor(limit)<Database['notifications']>(db, [envId, userId]);
       return rows;
     },
     /** A user's row, and whether they were counted as active on `day` (every join looks). */
