@@ -21,7 +21,8 @@ export const webhookActor = (actor: Actor): WebhookActor =>
 
 /**
  * Decides which webhook events a change records. An environment without an endpoint that wants an
- * event type costs nothing: the answer comes from memory, and no intent is made.
+ * event type costs nothing: the answer comes from memory, and no intent is made. Disabled
+ * endpoints count: what happens while one is off stays in the outbox, to be recovered.
  */
 export class WebhookPublisher {
   readonly #store: Store;
@@ -50,10 +51,9 @@ export class WebhookPublisher {
     const hit = this.#subscriptions.get(envId);
     if (hit && Date.now() - hit.loadedAt < SUBSCRIPTIONS_TTL_MS) return hit.wants;
     const wants = this.#store.listWebhookEndpoints(envId).then((endpoints) => {
-      const enabled = endpoints.filter((e) => e.enabled);
-      if (enabled.length === 0) return () => false;
-      if (enabled.some((e) => e.events.length === 0)) return () => true;
-      const types = new Set(enabled.flatMap((e) => e.events as string[]));
+      if (endpoints.length === 0) return () => false;
+      if (endpoints.some((e) => e.events.length === 0)) return () => true;
+      const types = new Set(endpoints.flatMap((e) => e.events as string[]));
       return (type: string) => types.has(type);
     });
     this.#subscriptions.set(envId, { loadedAt: Date.now(), wants });
