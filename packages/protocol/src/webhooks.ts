@@ -142,3 +142,7 @@ export type PatchWebhookBody = z.infer<typeof patchWebhookBody>;
  */
 export const rotateWebhookSecretBody = z.object({ expirePrevious: z.boolean().optional() }).strict();
 export type RotateWebhookSecretBody = z.infer<typeof rotateWebhookSecretBody>;
+
+/** Recovering: the events since `since` (an ISO time within `WEBHOOK_POLICY.retentionMs`) that the endpoint never had. */
+export const recoverWebhookBody = z.object({ since: z.iso.datetime({ offset: true }) }).strict();
+export type RecoverWebhookBody = z.infer<typeof recoverWebhookBody>;

@@ -18,7 +18,10 @@ export const WEBHOOK_USAGE = `  webhook add <envId> <url> [--events a,b] [--desc
                                           disabled it)
   webhook test <envId> <webhookId>        queue a webhook.test event and wait for the running
                                           server to deliver it
-  webhook deliveries <envId> <webhookId>  the endpoint's recent deliveries`;
+  webhook deliveries <envId> <webhookId>  the endpoint's recent deliveries
+  webhook recover <envId> <webhookId> --since <ISO time>
+                                          queue the events since then that it never had (it was
+                                          disabled, or added later; events are kept 30 days)`;
 
 type Out = { json: boolean; print: (human: string, data: unknown) => void };
 
@@ -153,6 +156,15 @@ export async function webhookCommand(args: string[], out: Out, options: ServerOp
               : `Failed: ${delivery.lastError ?? 'no answer'}${delivery.lastResponse ? ` — ${clip(delivery.lastResponse, 200)}` : ''}. Pulse retries it (${delivery.status}).`;
         out.print(human, { delivery });
         return delivered ? 0 : 1;
+      }
+      case 'recover': {
+        const { positional, options: o } = parseOptions(rest, ['since']);
+        const envId = need(positional[0], '<envId>');
+        const endpointId = need(positional[1], '<webhookId>');
+        const result = await service.recover(envId, endpointId, { since: need(o.since, '--since <ISO time>') });
+        await audit(store, who, envId, 'webhook.recovered', `${endpointId}: ${result.recovered} events since ${result.since}`);
+        out.print(`Queued ${result.recovered} event${result.recovered === 1 ? '' : 's'} since ${result.since} for ${endpointId}; the running server sends them.`, result);
+        return 0;
       }
       case 'deliveries': {
         const envId = need(rest[0], '<envId>');

@@ -685,6 +685,42 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       });
     });
 
+    it('recovers for an endpoint the events since a time that it never had, once', async () => {
+      const e = await env('env_whr');
+      const links = new FileLinks();
+      await store.createWebhookEndpoint(e, { id: 'wh_r1', url: 'https://a.example/h', description: '', events: [], enabled: true, secret: 'whsec_AAAA', createdAt: at() });
+      await store.createWebhookEndpoint(e, { id: 'wh_r2', url: 'https://b.example/h', description: '', events: ['comment.created'], enabled: false, secret: 'whsec_BBBB', createdAt: at() });
+      const intent = (id: string, type: 'thread.created' | 'comment.created', subject: { kind: 'threadWithComments' | 'comment'; id: string }, t: number) => ({
+        id,
+        type,
+        actor: { type: 'backend' as const },
+        occurredAt: at(t),
+        subject,
+        data: {},
+        links,
+      });
+      await store.createThread(e, { id: 'r-t1', roomId: 'r-room', position: null, createdBy: 'alice', createdAt: at(10) }, { id: 'r-t1-c1', userId: 'alice', body: 'hi', mentions: [], createdAt: at(10) }, {
+        webhooks: [intent('msg_r_t1', 'thread.created', { kind: 'threadWithComments', id: 'r-t1' }, 10)],
+      });
+      for (const [n, t] of [[2, 20], [3, 30]] as const) {
+        await store.createComment(e, { id: `r-c${n}`, threadId: 'r-t1', userId: 'bob', body: `c${n}`, mentions: [], createdAt: at(t) }, { webhooks: [intent(`msg_r_c${n}`, 'comment.created', { kind: 'comment', id: `r-c${n}` }, t)] });
+      }
+      await store.enqueueWebhookDelivery(e, 'wh_r1', { id: 'msg_r_test', type: 'webhook.test', payload: '{}', createdAt: at(40) }, at(3600_000));
+      await store.dispatchWebhookEvents(100, at(50), 3600_000);
+      expect(await store.listWebhookDeliveries(e, 'wh_r2', 10)).toEqual([]); // disabled meanwhile
+
+      // Its subscribed types only (no thread.created, no other endpoint's test event), from `since` on.
+      expect(await store.recoverWebhookDeliveries(e, 'wh_r2', at(25), at(60), at(3600_000))).toBe(1);
+      expect(await store.recoverWebhookDeliveries(e, 'wh_r2', at(0), at(61), at(3600_000))).toBe(1);
+      expect(await store.recoverWebhookDeliveries(e, 'wh_r2', at(0), at(62), at(3600_000))).toBe(0);
+      const recovered = await store.listWebhookDeliveries(e, 'wh_r2', 10);
+      expect(recovered.map((d) => d.eventId).sort()).toEqual(['msg_r_c2', 'msg_r_c3']);
+      expect(recovered.every((d) => d.status === 'pending' && d.attempts === 0)).toBe(true);
+      // An endpoint that had them all gets nothing again; another environment's endpoint nothing at all.
+      expect(await store.recoverWebhookDeliveries(e, 'wh_r1', at(0), at(63), at(3600_000))).toBe(0);
+      expect(await store.recoverWebhookDeliveries('env_a', 'wh_r1', at(0), at(63), at(3600_000))).toBe(0);
+    });
+
     it('hands each due webhook delivery to one claimer at a time, a few per endpoint', async () => {
       const e = await env('env_wh2');
       await store.createWebhookEndpoint(e, { id: 'wh_c1', url: 'https://a.example/h', description: '', events: [], enabled: true, secret: 'whsec_AAAA', createdAt: at() });

@@ -69,6 +69,14 @@ describe('pulse webhook (CLI)', () => {
     const deliveries = await cli('webhook', 'deliveries', t.envId, added.json.id, '--json');
     expect(deliveries.json.deliveries.length).toBeGreaterThanOrEqual(3);
 
+    // Nothing missed: every event since the start already has a delivery.
+    const recovered = await cli('webhook', 'recover', t.envId, added.json.id, '--since', new Date(Date.now() - 3600_000).toISOString(), '--json');
+    expect(recovered.code, recovered.stderr).toBe(0);
+    expect(recovered.json.recovered).toBe(0);
+    const noSince = await cli('webhook', 'recover', t.envId, added.json.id);
+    expect(noSince.code).toBe(2);
+    expect(noSince.stderr).toMatch(/--since/);
+
     const disabled = await cli('webhook', 'disable', t.envId, added.json.id, '--json');
     expect(disabled.json.webhook.enabled).toBe(false);
 

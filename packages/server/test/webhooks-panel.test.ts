@@ -55,6 +55,12 @@ describe('panel API: webhooks', () => {
     const refused = await admin.post(`${base}/${id}/test`);
     expect(refused.status).toBe(400);
     expect(refused.body.error.message).toMatch(/is disabled: enable it/);
+    const recovered = await admin.post(`${base}/${id}/recover`, { since: new Date(Date.now() - 3600_000).toISOString() });
+    expect(recovered.status).toBe(202);
+    expect(recovered.body).toMatchObject({ recovered: expect.any(Number), since: expect.any(String) });
+    const badSince = await admin.post(`${base}/${id}/recover`, { since: 'last week' });
+    expect(badSince.status).toBe(400);
+    expect(badSince.body.error.code).toBe('validation_failed');
     const rotated = await admin.post(`${base}/${id}/rotate-secret`);
     expect(rotated.body.secret).toMatch(/^whsec_/);
     expect(rotated.body.secret).not.toBe(created.body.secret);
@@ -67,6 +73,7 @@ describe('panel API: webhooks', () => {
       ['DELETE', `${base}/${id}`, undefined],
       ['POST', `${base}/${id}/rotate-secret`, undefined],
       ['POST', `${base}/${id}/test`, undefined],
+      ['POST', `${base}/${id}/recover`, { since: new Date().toISOString() }],
     ] as const) {
       const r = await member.request(method, `/panel/api${path}`, body);
       expect(r.status, `${method} ${path}`).toBe(403);

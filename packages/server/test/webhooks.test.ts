@@ -283,9 +283,21 @@ describe('webhooks: delivery', () => {
     expect(receiver.received.map((r) => r.payload.type)).toEqual(['comment.created']);
     await service.update(t.envId, endpoint.id, { enabled: false });
     await sleep(400);
+    const since = new Date().toISOString();
     await api('POST', `/api/v1/threads/${thread.id}/comments`, { userId: 'ann', body: 'three' });
     await sleep(700);
     expect(receiver.received).toHaveLength(1);
+
+    // Recovering: what it missed while disabled, once enabled again; the same webhook-id forever.
+    await service.update(t.envId, endpoint.id, { enabled: true });
+    expect(await service.recover(t.envId, endpoint.id, { since })).toMatchObject({ recovered: 1, since });
+    await waitFor(() => receiver.received.length === 2, 5000, 'the recovered event');
+    expect(receiver.received[1]!.payload.data.comment.body).toBe('three');
+    expect(await service.recover(t.envId, endpoint.id, { since })).toMatchObject({ recovered: 0 });
+    const refused = async (input: unknown) => (await service.recover(t.envId, endpoint.id, input).catch((err: unknown) => err)) as { code: string; message: string };
+    expect(await refused({ since: 'yesterday' })).toMatchObject({ code: 'validation_failed' });
+    expect(await refused({ since: new Date(Date.now() + 60_000).toISOString() })).toMatchObject({ code: 'validation_failed', message: expect.stringMatching(/future/) });
+    expect(await refused({ since: new Date(Date.now() - 31 * 86_400_000).toISOString() })).toMatchObject({ message: expect.stringMatching(/kept 30 days/) });
   });
 
   it('retries a failing receiver with the same webhook-id until it answers 2xx', async () => {

@@ -58,6 +58,13 @@ export function registerWebhookRoutes(router: PanelRouter, ctx: ServerContext): 
     return new Status(202, { delivery });
   });
 
+  router.route('POST', `${base}/:webhookId/recover`, 'admin', async ({ request, params, signedIn }) => {
+    const { envId, id } = ids(params);
+    const result = await webhooks.recover(envId, id, request.body);
+    await audit(store, signedIn.admin, envId, 'webhook.recovered', `${id}: ${result.recovered} events since ${result.since}`);
+    return new Status(202, result);
+  });
+
   router.route('POST', `${base}/:webhookId/deliveries/:deliveryId/resend`, 'admin', async ({ params, signedIn }) => {
     const { envId, id } = ids(params);
     const deliveryId = param(params.deliveryId, 'deliveryId', 128);

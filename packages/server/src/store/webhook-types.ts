@@ -119,6 +119,11 @@ export interface WebhookRepo {
   listWebhookDeliveries(envId: string, endpointId: string, limit: number): Promise<WebhookDeliveryInfo[]>;
   /** Schedules a delivery again now (same event id); undefined when there is no such delivery. */
   resendWebhookDelivery(envId: string, deliveryId: string, at: string, giveUpAt: string): Promise<WebhookDeliveryInfo | undefined>;
+  /**
+   * Queues for the endpoint every event of its environment since `since` that it subscribes to
+   * and never had a delivery of (it was disabled, or added later); returns how many.
+   */
+  recoverWebhookDeliveries(envId: string, endpointId: string, since: string, at: string, giveUpAt: string): Promise<number>;
   /** Removes finished deliveries and events created before `before`; returns how many events. */
   pruneWebhooks(before: string): Promise<number>;
 }

@@ -2,6 +2,7 @@ import {
   createWebhookBody,
   patchWebhookBody,
   PulseError,
+  recoverWebhookBody,
   rotateWebhookSecretBody,
   WEBHOOK_LIMITS,
   WEBHOOK_POLICY,
@@ -152,6 +153,23 @@ export class WebhookService {
   async deliveries(envId: string, endpointId: string, limit = DELIVERIES_SHOWN): Promise<WebhookDeliveryInfo[]> {
     await this.#require(envId, endpointId);
     return this.#store.listWebhookDeliveries(envId, endpointId, Math.min(Math.max(1, limit), 200));
+  }
+
+  /**
+   * Queues the events since a time that the endpoint never had a delivery of (it was disabled,
+   * or added later), as far back as events are kept. Sent like any other, with the usual retries.
+   */
+  async recover(envId: string, endpointId: string, input: unknown): Promise<{ recovered: number; since: string }> {
+    const { since } = parseInput(recoverWebhookBody, input);
+    await this.#require(envId, endpointId);
+    const from = Date.parse(since);
+    const now = Date.now();
+    if (from > now) throw new PulseError('validation_failed', 'since: must not be in the future');
+    const oldest = now - WEBHOOK_POLICY.retentionMs;
+    if (from < oldest) throw new PulseError('validation_failed', `since: events are kept ${WEBHOOK_POLICY.retentionMs / 86_400_000} days; the earliest is ${new Date(oldest).toISOString()}`);
+    const at = nowIso();
+    const iso = new Date(from).toISOString();
+    return { recovered: await this.#store.recoverWebhookDeliveries(envId, endpointId, iso, at, this.#giveUpAt(at)), since: iso };
   }
 
   /** Sends a delivery again (same event id), with a fresh retry window. */

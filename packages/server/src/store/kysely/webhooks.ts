@@ -1,4 +1,4 @@
-import { isWebhookEventType, type Comment, type WebhookDeliveryInfo, type WebhookEventType } from '@pulse/protocol';
+import { isWebhookEventType, WEBHOOK_TEST_EVENT, type Comment, type WebhookDeliveryInfo, type WebhookEventType } from '@pulse/protocol';
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { newWebhookDeliveryId, newWebhookEventId } from '../../ids.ts';
 import type { Dialect } from '../migrations.ts';
@@ -115,14 +115,14 @@ export async function recordWebhookEvents(hot: HotStatements, trx: Db, envId: st
 
 /**
  * An event with no user behind it (`room.created`, `p2p.state.persisted`), written in the
- * transaction of the change it describes, only when an enabled endpoint of the environment wants it.
+ * transaction of the change it describes, only when an endpoint of the environment (enabled or
+ * not: see WebhookPublisher) wants it.
  */
 async function recordSystemEvent(db: Db, envId: string, type: WebhookEventType, roomId: string, at: string, fields: Record<string, unknown>): Promise<void> {
   const endpoints = await db
     .selectFrom('webhook_endpoints')
     .select('events')
     .where('environment_id', '=', envId)
-    .where('enabled', '=', 1)
     .execute();
   if (!endpoints.some((e) => subscribes(e.events, type))) return;
   const data = { environmentId: envId, roomId, actor: { type: 'system' }, ...fields };
@@ -249,6 +249,20 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo
         await trx.updateTable('webhook_events').set({ dispatched: 1 }).where('id', 'in', ids).execute();
         return ids.length;
       });
+    },
+
+    async recoverWebhookDeliveries(envId, endpointId, since, at, giveUpAt) {
+      // The dispatcher's statement, for one endpoint and the events since a time (test events
+      // were for their own endpoint only). A delivery that exists is left as it is.
+      const { rows } = await sql<{ id: string }>`insert into webhook_deliveries
+          (id, environment_id, endpoint_id, event_id, event_type, status, attempts, next_attempt_at, give_up_at, created_at, updated_at)
+        select 'whd_' || substr(e.id, 5) || substr(p.id, 4), e.environment_id, p.id, e.id, e.type, 'pending', 0, ${at}, ${giveUpAt}, ${at}, ${at}
+        from webhook_events e join webhook_endpoints p on p.environment_id = e.environment_id
+        where p.environment_id = ${envId} and p.id = ${endpointId} and e.created_at >= ${since} and e.type <> ${WEBHOOK_TEST_EVENT}
+          and (p.events = '[]' or p.events like '%"' || e.type || '"%')
+        on conflict (endpoint_id, event_id) do nothing
+        returning id`.execute(db);
+      return rows.length;
     },
 
     async claimWebhookDeliveries(at, leaseUntil, limits, skipEndpoints) {
