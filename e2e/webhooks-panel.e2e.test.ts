@@ -86,6 +86,19 @@ describe.skipIf(!browserAvailable)('panel: webhooks page (Chromium)', () => {
     await browser.screenshot(page, 'webhooks-rotated');
     await page.getByRole('button', { name: 'Send test event' }).click();
     await expect.poll(() => receiver.ofType('webhook.test').length, { timeout: 10_000 }).toBe(3);
+
+    // Disabled, a comment is missed; enabled again, "Recover missed events" sends it.
+    await page.getByRole('button', { name: 'Disable' }).click();
+    await page.getByRole('button', { name: 'Enable' }).waitFor();
+    await t.api('POST', `/api/v1/threads/${thread.id}/comments`, { userId: 'ann', body: 'while disabled' });
+    await page.getByRole('button', { name: 'Enable' }).click();
+    await page.getByRole('button', { name: 'Disable' }).waitFor();
+    await page.getByRole('button', { name: 'Recover missed events' }).click();
+    await page.getByRole('dialog').getByLabel('Since').waitFor();
+    await browser.screenshot(page, 'webhooks-recover');
+    await page.getByRole('dialog').getByRole('button', { name: 'Recover events' }).click();
+    await page.getByText('Queued 1 missed event.').waitFor();
+    await expect.poll(() => receiver.ofType('comment.created').some((r) => r.payload.data.comment.body === 'while disabled'), { timeout: 10_000 }).toBe(true);
     expect(errors).toEqual([]);
   }, 90_000);
 

@@ -10,6 +10,12 @@ import { Link } from '../router.tsx';
 import { useSession, VIEW_ONLY_HINT } from '../session.tsx';
 import { EnvironmentTabs } from './EnvironmentTabs.tsx';
 
+/** A time as a `datetime-local` input shows it (local time, to the minute). */
+const localInputValue = (ms: number) => {
+  const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000);
+  return d.toISOString().slice(0, 16);
+};
+
 /** How often the deliveries of the open endpoint are read again. */
 const REFRESH_MS = 4000;
 
@@ -205,6 +211,7 @@ function EndpointCard({ envId, endpoint, open, onToggle, onChanged, onSecret }: 
   const [removing, setRemoving] = useState(false);
   const [rotating, setRotating] = useState(false);
   const [expirePrevious, setExpirePrevious] = useState(false);
+  const [recovering, setRecovering] = useState<string>();
   const path = `/environments/${seg(envId)}/webhooks/${seg(endpoint.id)}`;
   const act = async (name: string, work: () => Promise<void>) => {
     setBusy(name);
@@ -240,6 +247,9 @@ function EndpointCard({ envId, endpoint, open, onToggle, onChanged, onSecret }: 
           <Button size="sm" onClick={() => setRotating(true)} disabled={!isAdmin} title={adminOnly}>
             Rotate secret
           </Button>
+          <Button size="sm" onClick={() => setRecovering(localInputValue(Date.now() - 24 * 3600_000))} disabled={!isAdmin} title={adminOnly}>
+            Recover missed events
+          </Button>
           <Button size="sm" variant="danger" onClick={() => setRemoving(true)} disabled={!isAdmin} title={adminOnly}>
             Delete
           </Button>
@@ -274,6 +284,28 @@ function EndpointCard({ envId, endpoint, open, onToggle, onChanged, onSecret }: 
           <p>
             <span className="mono">{endpoint.url}</span> stops receiving events at once; its pending deliveries and delivery log are removed.
           </p>
+        </ConfirmDialog>
+      )}
+      {recovering !== undefined && (
+        <ConfirmDialog
+          title="Recover missed events?"
+          confirmLabel="Recover events"
+          danger={false}
+          onClose={() => setRecovering(undefined)}
+          onConfirm={async () => {
+            const since = new Date(recovering);
+            if (Number.isNaN(since.getTime())) throw new Error('Choose a date and time.');
+            const r = await post<{ recovered: number }>(`${path}/recover`, { since: since.toISOString() });
+            setRecovering(undefined);
+            toast(`Queued ${r.recovered} missed event${r.recovered === 1 ? '' : 's'}.`);
+            onChanged();
+          }}
+        >
+          <p>
+            Every event since then that this endpoint subscribes to and never received (it was disabled, or added later) is queued and sent, with its original
+            webhook-id. Events are kept 30 days.{!endpoint.enabled && ' Enable the endpoint for them to be sent.'}
+          </p>
+          <Field label="Since">{(p) => <input {...p} type="datetime-local" value={recovering} onChange={(e) => setRecovering(e.target.value)} />}</Field>
         </ConfirmDialog>
       )}
       {rotating && (
