@@ -140,6 +140,18 @@ export const recordRoomCreated = (db: Db, envId: string, roomId: string, at: str
 export const recordSharedStatePersisted = (db: Db, envId: string, state: Omit<SharedStateRecord, 'state'>): Promise<void> =>
   recordSystemEvent(db, envId, 'p2p.state.persisted', state.roomId, state.updatedAt, { sharedState: state });
 
+/**
+ * Deliveries of events (`e`) to endpoints (`p`) of the same environment, to be narrowed by a
+ * `where`. A delivery's id is derived from its event and endpoint, so making it twice is a no-op.
+ */
+const newDeliveries = (at: string, giveUpAt: string) => sql`insert into webhook_deliveries
+    (id, environment_id, endpoint_id, event_id, event_type, status, attempts, next_attempt_at, give_up_at, created_at, updated_at)
+  select 'whd_' || substr(e.id, 5) || substr(p.id, 4), e.environment_id, p.id, e.id, e.type, 'pending', 0, ${at}, ${giveUpAt}, ${at}, ${at}
+  from webhook_events e join webhook_endpoints p on p.environment_id = e.environment_id`;
+
+/** The endpoint `p` wants the event `e`'s type (its events are a JSON list; empty: every type). */
+const subscribed = sql`(p.events = '[]' or p.events like '%"' || e.type || '"%')`;
+
 export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo {
   const endpoint = (envId: string, id: string) =>
     db.selectFrom('webhook_endpoints').selectAll().where('environment_id', '=', envId).where('id', '=', id).executeTakeFirst();
@@ -238,13 +250,9 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo
         const ids = (await q.execute()).map((e) => e.id);
         if (ids.length === 0) return 0;
         // One statement makes every delivery: each event × each enabled endpoint of its environment
-        // subscribed to its type (events is a JSON list; empty: every type). A delivery's id is
-        // derived from its event and endpoint, so making it twice is a no-op.
-        await sql`insert into webhook_deliveries
-            (id, environment_id, endpoint_id, event_id, event_type, status, attempts, next_attempt_at, give_up_at, created_at, updated_at)
-          select 'whd_' || substr(e.id, 5) || substr(p.id, 4), e.environment_id, p.id, e.id, e.type, 'pending', 0, ${at}, ${giveUpAt}, ${at}, ${at}
-          from webhook_events e join webhook_endpoints p on p.environment_id = e.environment_id
-          where e.id in (${sql.join(ids)}) and p.enabled = 1 and (p.events = '[]' or p.events like '%"' || e.type || '"%')
+        // subscribed to its type.
+        await sql`${newDeliveries(at, giveUpAt)}
+          where e.id in (${sql.join(ids)}) and p.enabled = 1 and ${subscribed}
           on conflict (endpoint_id, event_id) do nothing`.execute(trx);
         await trx.updateTable('webhook_events').set({ dispatched: 1 }).where('id', 'in', ids).execute();
         return ids.length;
@@ -252,14 +260,10 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo
     },
 
     async recoverWebhookDeliveries(envId, endpointId, since, at, giveUpAt) {
-      // The dispatcher's statement, for one endpoint and the events since a time (test events
+      // As the dispatcher makes them, for one endpoint and the events since a time (test events
       // were for their own endpoint only). A delivery that exists is left as it is.
-      const { rows } = await sql<{ id: string }>`insert into webhook_deliveries
-          (id, environment_id, endpoint_id, event_id, event_type, status, attempts, next_attempt_at, give_up_at, created_at, updated_at)
-        select 'whd_' || substr(e.id, 5) || substr(p.id, 4), e.environment_id, p.id, e.id, e.type, 'pending', 0, ${at}, ${giveUpAt}, ${at}, ${at}
-        from webhook_events e join webhook_endpoints p on p.environment_id = e.environment_id
-        where p.environment_id = ${envId} and p.id = ${endpointId} and e.created_at >= ${since} and e.type <> ${WEBHOOK_TEST_EVENT}
-          and (p.events = '[]' or p.events like '%"' || e.type || '"%')
+      const { rows } = await sql<{ id: string }>`${newDeliveries(at, giveUpAt)}
+        where p.environment_id = ${envId} and p.id = ${endpointId} and e.created_at >= ${since} and e.type <> ${WEBHOOK_TEST_EVENT} and ${subscribed}
         on conflict (endpoint_id, event_id) do nothing
         returning id`.execute(db);
       return rows.length;
