@@ -192,16 +192,14 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo
       if (change.url !== undefined) set.url = change.url;
       if (change.description !== undefined) set.description = change.description;
       if (change.events !== undefined) set.events = JSON.stringify(change.events);
-      if (change.secret !== undefined) {
-        const { secret, previousUntil } = change.secret;
-        const before = previousUntil ? await endpoint(envId, id) : undefined;
-        Object.assign(set, { secret, previous_secret: before?.secret ?? null, previous_secret_until: before ? previousUntil : null });
-      }
+      if (change.secret !== undefined) Object.assign(set, { secret: change.secret.secret, previous_secret_until: change.secret.previousUntil });
       if (change.enabled !== undefined) {
         set.enabled = change.enabled ? 1 : 0;
         if (change.enabled) Object.assign(set, { disabled_reason: null, failing_since: null });
       }
-      const r = await db.updateTable('webhook_endpoints').set(set).where('environment_id', '=', envId).where('id', '=', id).returningAll().executeTakeFirst();
+      // A rotation keeps the secret it replaces: `secret` on the right of SET is the row's old value.
+      const previous = change.secret === undefined ? {} : { previous_secret: change.secret.previousUntil ? sql.ref<string>('secret') : null };
+      const r = await db.updateTable('webhook_endpoints').set({ ...set, ...previous }).where('environment_id', '=', envId).where('id', '=', id).returningAll().executeTakeFirst();
       return r && toEndpoint(r);
     },
 
