@@ -4,7 +4,7 @@ import { WEBHOOK_EVENT_TYPES, WEBHOOK_POLICY, webhookDataSchemas, type WebhookEv
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { optionsFromEnv } from '../src/options.ts';
-import { WebhookService } from '../src/webhooks/service.ts';
+import { endpointView, WebhookService } from '../src/webhooks/service.ts';
 import { parseRetryAfter, sendWebhook } from '../src/webhooks/send.ts';
 import { allowAll, blockedAddressReason, defaultAddressPolicy } from '../src/webhooks/ssrf.ts';
 import { signWebhook } from '../src/webhooks/signing.ts';
@@ -56,6 +56,14 @@ describe('webhooks: signing', () => {
 });
 
 describe('webhooks: sending', () => {
+  it('shows a rotated secret\'s overlap only while it lasts', () => {
+    const record = { id: 'wh_1', environmentId: 'e', url: 'https://a.example', description: '', events: [], enabled: true, disabledReason: null, failingSince: null, secretPrefix: 'whsec_x', createdAt: 'x', updatedAt: 'x', secret: 'whsec_xyz' };
+    const later = new Date(Date.now() + 3600_000).toISOString();
+    expect(endpointView({ ...record, previousSecretExpiresAt: later })).toMatchObject({ previousSecretExpiresAt: later });
+    expect(endpointView({ ...record, previousSecretExpiresAt: '2026-01-01T00:00:00.000Z' }).previousSecretExpiresAt).toBeNull();
+    expect(endpointView({ ...record, previousSecretExpiresAt: later })).not.toHaveProperty('secret');
+  });
+
   it('reads Retry-After in seconds or as an HTTP date', () => {
     const now = Date.parse('2026-12-04T12:00:00Z');
     expect(parseRetryAfter('120', now)).toBe(120_000);

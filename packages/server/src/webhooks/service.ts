@@ -21,8 +21,11 @@ import { blockedAddressReason } from './ssrf.ts';
 /** Deliveries a listing shows at most. */
 export const DELIVERIES_SHOWN = 50;
 
-/** An endpoint without its secret: what lists and audit show. */
-export const endpointView = ({ secret: _secret, ...info }: WebhookEndpointRecord): WebhookEndpointInfo => info;
+/** An endpoint without its secret: what lists and audit show (a previous secret's overlap only while it lasts). */
+export const endpointView = ({ secret: _secret, ...info }: WebhookEndpointRecord): WebhookEndpointInfo => ({
+  ...info,
+  previousSecretExpiresAt: info.previousSecretExpiresAt && Date.parse(info.previousSecretExpiresAt) > Date.now() ? info.previousSecretExpiresAt : null,
+});
 
 /**
  * Managing webhook endpoints (the panel and the CLI both go through here). Every change is
