@@ -92,7 +92,6 @@ export class LocalRoom {
   }
 
   #flushPresence(): void {
-    clearTimeout(this.#presenceTimer);
     this.#presenceTimer = undefined;
     if (this.#presenceFrames.length === 0) return;
     this.#presenceSentAt = performance.now();
