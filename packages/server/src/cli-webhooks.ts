@@ -3,6 +3,7 @@ import { PulseError, type WebhookDeliveryInfo, type WebhookEndpointInfo } from '
 import { audit, clip } from './panel-api/audit.ts';
 import type { ServerOptions } from './options.ts';
 import { openContext } from './open-context.ts';
+import { webhookAuditDetail } from './webhooks/audit-lines.ts';
 import { WebhookService } from './webhooks/service.ts';
 import { DEFAULT_WEBHOOK_SETTINGS } from './webhooks/settings.ts';
 
@@ -89,7 +90,7 @@ export async function webhookCommand(args: string[], out: Out, options: ServerOp
         if (positional.length > 2) throw invalid(`unexpected "${positional[2]}"`);
         const events = o.events?.split(',').map((e) => e.trim()).filter(Boolean);
         const { endpoint, secret } = await service.add(envId, { url, ...(events ? { events } : {}), ...(o.description !== undefined ? { description: o.description } : {}) });
-        await audit(store, who, envId, 'webhook.created', `${endpoint.id} → ${clip(endpoint.url)} (events: ${endpoint.events.join(', ') || 'all'})`);
+        await audit(store, who, envId, 'webhook.created', webhookAuditDetail.created(endpoint));
         out.print(
           [describeEndpoint(endpoint), `Signing secret: ${secret}`, 'The secret is shown only this once: give it to your receiver now.'].join('\n'),
           { id: endpoint.id, url: endpoint.url, events: endpoint.events, secret },
@@ -105,7 +106,7 @@ export async function webhookCommand(args: string[], out: Out, options: ServerOp
       case 'rm': {
         const envId = need(rest[0], '<envId>');
         const removed = await service.remove(envId, need(rest[1], '<webhookId>'));
-        await audit(store, who, envId, 'webhook.deleted', `${removed.id} → ${clip(removed.url)}`);
+        await audit(store, who, envId, 'webhook.deleted', webhookAuditDetail.deleted(removed));
         out.print(`Removed ${removed.id} (${removed.url})`, { id: removed.id, removed: true });
         return 0;
       }
@@ -114,7 +115,7 @@ export async function webhookCommand(args: string[], out: Out, options: ServerOp
         const [envArg, endpointArg] = rest.filter((arg) => arg !== '--expire-previous');
         const envId = need(envArg, '<envId>');
         const { endpoint, secret } = await service.rotateSecret(envId, need(endpointArg, '<webhookId>'), { expirePrevious });
-        await audit(store, who, envId, 'webhook.secret_rotated', `${endpoint.id} → ${clip(endpoint.url)}`);
+        await audit(store, who, envId, 'webhook.secret_rotated', webhookAuditDetail.secretRotated(endpoint));
         const previous = endpoint.previousSecretExpiresAt
           ? `The previous secret also signs until ${endpoint.previousSecretExpiresAt}`
           : 'The previous secret stopped signing at once';
@@ -162,7 +163,7 @@ export async function webhookCommand(args: string[], out: Out, options: ServerOp
         const envId = need(positional[0], '<envId>');
         const endpointId = need(positional[1], '<webhookId>');
         const result = await service.recover(envId, endpointId, { since: need(o.since, '--since <ISO time>') });
-        await audit(store, who, envId, 'webhook.recovered', `${endpointId}: ${result.recovered} events since ${result.since}`);
+        await audit(store, who, envId, 'webhook.recovered', webhookAuditDetail.recovered(endpointId, result));
         out.print(`Queued ${result.recovered} event${result.recovered === 1 ? '' : 's'} since ${result.since} for ${endpointId}; the running server sends them.`, result);
         return 0;
       }

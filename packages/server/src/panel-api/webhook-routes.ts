@@ -1,5 +1,6 @@
 import type { ServerContext } from '../context.ts';
 import { audit, clip } from './audit.ts';
+import { webhookAuditDetail } from '../webhooks/audit-lines.ts';
 import { param } from './input.ts';
 import { Status, type PanelRouter } from './routing.ts';
 
@@ -17,7 +18,7 @@ export function registerWebhookRoutes(router: PanelRouter, ctx: ServerContext): 
   router.route('POST', base, 'admin', async ({ request, params, signedIn }) => {
     const envId = param(params.envId, 'envId', 128);
     const { endpoint, secret } = await webhooks.add(envId, request.body);
-    await audit(store, signedIn.admin, envId, 'webhook.created', `${endpoint.id} → ${clip(endpoint.url)} (events: ${endpoint.events.join(', ') || 'all'})`);
+    await audit(store, signedIn.admin, envId, 'webhook.created', webhookAuditDetail.created(endpoint));
     return new Status(201, { webhook: endpoint, secret });
   });
 
@@ -40,14 +41,14 @@ export function registerWebhookRoutes(router: PanelRouter, ctx: ServerContext): 
   router.route('DELETE', `${base}/:webhookId`, 'admin', async ({ params, signedIn }) => {
     const { envId, id } = ids(params);
     const removed = await webhooks.remove(envId, id);
-    await audit(store, signedIn.admin, envId, 'webhook.deleted', `${removed.id} → ${clip(removed.url)}`);
+    await audit(store, signedIn.admin, envId, 'webhook.deleted', webhookAuditDetail.deleted(removed));
     return new Status(204);
   });
 
   router.route('POST', `${base}/:webhookId/rotate-secret`, 'admin', async ({ request, params, signedIn }) => {
     const { envId, id } = ids(params);
     const { endpoint, secret } = await webhooks.rotateSecret(envId, id, request.body);
-    await audit(store, signedIn.admin, envId, 'webhook.secret_rotated', `${endpoint.id} → ${clip(endpoint.url)}`);
+    await audit(store, signedIn.admin, envId, 'webhook.secret_rotated', webhookAuditDetail.secretRotated(endpoint));
     return { webhook: endpoint, secret };
   });
 
@@ -61,7 +62,7 @@ export function registerWebhookRoutes(router: PanelRouter, ctx: ServerContext): 
   router.route('POST', `${base}/:webhookId/recover`, 'admin', async ({ request, params, signedIn }) => {
     const { envId, id } = ids(params);
     const result = await webhooks.recover(envId, id, request.body);
-    await audit(store, signedIn.admin, envId, 'webhook.recovered', `${id}: ${result.recovered} events since ${result.since}`);
+    await audit(store, signedIn.admin, envId, 'webhook.recovered', webhookAuditDetail.recovered(id, result));
     return new Status(202, result);
   });
 
