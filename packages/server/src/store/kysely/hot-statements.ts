@@ -85,20 +85,18 @@ export function hotStatements(dialect: Dialect) {
     }
     return s;
   };
-  // Who took part in a thread, asked on every reply. SQLite: one index seek per distinct user (a
-  // "loose index scan" on comments_thread_user), where DISTINCT would read every comment of the
-  // thread. PostgreSQL plans the recursive form anew on each call, which costs more than it saves.
-  const participants =
-    dialect === 'sqlite'
-      ? statement(
-          dialect,
-          'with recursive p(user_id) as (' +
-            'select min(user_id) from comments where environment_id = ? and thread_id = ? ' +
-            'union all ' +
-            'select (select min(c.user_id) from comments c where c.environment_id = ? and c.thread_id = ? and c.user_id > p.user_id) from p where p.user_id is not null' +
-            ') select user_id from p where user_id is not null',
-        )
-      : statement(dialect, 'select distinct user_id from comments where environment_id = ? and thread_id = ?');
+  // Who took part in a thread, asked on every reply: one index seek per distinct user (a "loose
+  // index scan" on comments_thread_user), where DISTINCT reads every comment of the thread (on
+  // PostgreSQL, 0.08 against 0.03 ms at 200 comments, 1.3 against 0.3 at 1,000). Prepared there,
+  // so it is planned once per connection, not on every call.
+  const participants = statement(
+    dialect,
+    'with recursive p(user_id) as (' +
+      'select min(user_id) from comments where environment_id = ? and thread_id = ? ' +
+      'union all ' +
+      'select (select min(c.user_id) from comments c where c.environment_id = ? and c.thread_id = ? and c.user_id > p.user_id) from p where p.user_id is not null' +
+      ') select user_id from p where user_id is not null',
+  );
   const userAndDay = statement(
     dialect,
     'select u.*, exists (select 1 from user_days d where d.environment_id = u.environment_id and d.day = ? and d.user_id = u.external_id) as seen ' +
@@ -188,8 +186,7 @@ export function hotStatements(dialect: Dialect) {
       return rows[0] && { row: rows[0], seen: Boolean(Number(rows[0].seen)) };
     },
     async participants(db: Db, envId: string, threadId: string): Promise<string[]> {
-      const params = dialect === 'sqlite' ? [envId, threadId, envId, threadId] : [envId, threadId];
-      const { rows } = await participants<{ user_id: string }>(db, params);
+      const { rows } = await participants<{ user_id: string }>(db, [envId, threadId, envId, threadId]);
       return rows.map((r) => r.user_id);
     },
   };
