@@ -313,6 +313,47 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect((await store.listActivity('env_a', 'gc-room', 10)).map((a) => a.id)).toEqual(['gc-act-c', 'gc-act-f']);
     });
 
+    it('runs a batch of writes in several rooms: each room in arrival order, dependent writes see the ones before', async () => {
+      const threadIn = (room: string, id: string) =>
+        store.createThread('env_a', { id, roomId: room, position: null, createdBy: 'alice', createdAt: at(60) }, {
+          id: `${id}-c1`, userId: 'alice', body: 'first', mentions: [], createdAt: at(60),
+        });
+      const replyIn = (room: string, threadId: string, id: string) =>
+        store.createComment('env_a', { id, threadId, roomId: room, userId: 'bob', body: id, mentions: [], createdAt: at(61) });
+      const stroke = (id: string) => ({ id, userId: 'alice', points: [[0.1, 0.2]] as [number, number][], color: '#000000', width: 2, createdAt: at(61) });
+      // One batch: each reply depends on the thread created just before it, in its room; the
+      // user upsert (no room) comes between; a stroke joins room Y's writes.
+      const results = await Promise.all([
+        threadIn('rk-x', 'rk-tx'),
+        threadIn('rk-y', 'rk-ty'),
+        replyIn('rk-x', 'rk-tx', 'rk-x1'),
+        replyIn('rk-y', 'rk-ty', 'rk-y1'),
+        store.upsertUser('env_a', { externalId: 'erin', name: 'Erin', avatar: null }, at(61)),
+        replyIn('rk-x', 'rk-tx', 'rk-x2'),
+        store.addStroke('env_a', 'rk-y', stroke('rk-s1'), { maxStrokes: 10, maxBytes: 10_000 }),
+        replyIn('rk-y', 'rk-ty', 'rk-y2'),
+      ]);
+      const seqs = results.map((r) => ('seq' in r ? r.seq : null));
+      // Per room, sequence numbers follow arrival order (the thread's room is created with it).
+      expect([seqs[0], seqs[2], seqs[5]]).toEqual([seqs[0], seqs[0]! + 1, seqs[0]! + 2]);
+      expect([seqs[1], seqs[3], seqs[6], seqs[7]]).toEqual([seqs[1], seqs[1]! + 1, seqs[1]! + 2, seqs[1]! + 3]);
+      expect((await store.getThreadWithComments('env_a', 'rk-tx'))!.comments.map((c) => c.id)).toEqual(['rk-tx-c1', 'rk-x1', 'rk-x2']);
+      expect((await store.getThreadWithComments('env_a', 'rk-ty'))!.comments.map((c) => c.id)).toEqual(['rk-ty-c1', 'rk-y1', 'rk-y2']);
+      expect((await store.getRoom('env_a', 'rk-y'))!.seq).toBe(seqs[7]);
+      // One failure in room X: room Y's writes and X's others commit, the failing one leaves nothing.
+      const mixed = await Promise.allSettled([
+        replyIn('rk-x', 'rk-tx', 'rk-x3'),
+        replyIn('rk-y', 'rk-ty', 'rk-y3'),
+        replyIn('rk-x', 'rk-tx', 'rk-x1'), // a duplicate id
+        replyIn('rk-y', 'rk-ty', 'rk-y4'),
+        replyIn('rk-x', 'rk-tx', 'rk-x4'),
+      ]);
+      expect(mixed.map((r) => (r.status === 'fulfilled' ? 'ok' : (r.reason as { code?: string }).code))).toEqual(['ok', 'ok', 'already_exists', 'ok', 'ok']);
+      expect((await store.getThreadWithComments('env_a', 'rk-tx'))!.comments.map((c) => c.id)).toEqual(['rk-tx-c1', 'rk-x1', 'rk-x2', 'rk-x3', 'rk-x4']);
+      expect((await store.getThreadWithComments('env_a', 'rk-ty'))!.comments.map((c) => c.id)).toEqual(['rk-ty-c1', 'rk-y1', 'rk-y2', 'rk-y3', 'rk-y4']);
+      expect((await store.getRoom('env_a', 'rk-x'))!.seq).toBe(seqs[5]! + 2);
+    });
+
     it('writes a reply with its activity and several notifications, and refuses one to a thread of another room', async () => {
       await store.createThread('env_a', { id: 'fx-reply', roomId: 'fx-reply-room', position: null, createdBy: 'alice', createdAt: at(10) }, {
         id: 'fx-reply-c1', userId: 'alice', body: 'first', mentions: [], createdAt: at(10),

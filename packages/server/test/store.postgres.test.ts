@@ -1,5 +1,7 @@
-import { describe, it } from 'vitest';
-import { openPostgresStore } from '../src/store/postgres.ts';
+import { DEFAULT_ENV_CONFIG } from '@pulse/protocol';
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { openPostgresStore, writerApplicationName } from '../src/store/postgres.ts';
 import { dropSchema, freshSchema, PG_URL, postgresAvailable } from './helpers/services.ts';
 import { describeStoreConformance } from './store.conformance.ts';
 
@@ -11,3 +13,32 @@ if (postgresAvailable) {
 } else {
   describe.skip('Store conformance: PostgreSQL (not reachable)', () => it('skipped'));
 }
+
+const at = (ms: number) => new Date(Date.UTC(2026, 0, 1) + ms).toISOString();
+
+describe.runIf(postgresAvailable)('PostgreSQL writer connection', () => {
+  it('writes on after its connection is killed: a batch sent on the dead connection runs again on a new one', async () => {
+    const schema = freshSchema();
+    const store = await openPostgresStore({ connectionString: PG_URL, schema });
+    const admin = new pg.Client({ connectionString: PG_URL });
+    try {
+      await admin.connect();
+      await store.migrate();
+      await store.createEnvironment({ id: 'env_w', name: 'w', createdAt: at(0), config: { ...DEFAULT_ENV_CONFIG } }, []);
+      const thread = (id: string) =>
+        store.createThread('env_w', { id, roomId: `room-${id}`, position: null, createdBy: 'alice', createdAt: at(1) }, {
+          id: `${id}-c1`, userId: 'alice', body: 'first', mentions: [], createdAt: at(1),
+        });
+      await thread('t1');
+      const killed = await admin.query('select pg_terminate_backend(pid) as ok from pg_stat_activity where application_name = $1', [writerApplicationName(schema)]);
+      expect(killed.rows).toEqual([{ ok: true }]);
+      await Promise.all([thread('t2'), thread('t3')]);
+      await thread('t4');
+      for (const id of ['t1', 't2', 't3', 't4']) expect((await store.getThreadWithComments('env_w', id))?.comments).toHaveLength(1);
+    } finally {
+      await admin.end();
+      await store.close();
+      await dropSchema(schema);
+    }
+  });
+});

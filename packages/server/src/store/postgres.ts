@@ -4,6 +4,7 @@ import { FileLinks } from '../files/links.ts';
 import type { Database } from './schema.ts';
 import { PREPARED_SQL } from './kysely/hot-statements.ts';
 import { kyselyStore } from './kysely/index.ts';
+import { pipelinedTransactions } from './pg-pipeline.ts';
 import type { Store } from './types.ts';
 
 export interface PostgresOptions {
@@ -33,23 +34,35 @@ export function prepareHotStatements(client: pg.PoolClient): void {
   }) as typeof client.query;
 }
 
+/** How the writer's connection shows in pg_stat_activity. */
+export const writerApplicationName = (schema: string | undefined) => (schema ? `pulse-writer:${schema}` : 'pulse-writer');
+
 export async function openPostgresStore(options: PostgresOptions): Promise<Store> {
   const schema = options.schema;
   if (schema && !/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`invalid schema name "${schema}"`);
-  const pool = new pg.Pool({
+  const poolOptions: pg.PoolConfig = {
     connectionString: options.connectionString,
-    max: options.maxConnections ?? 10,
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
     // count(*) and bigserial come back as int8: numbers here are far below 2^53.
     types: {
       getTypeParser: ((oid: number, format?: string) =>
         oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
     },
-  });
-  // Without a listener an idle client's network error would crash the process.
-  pool.on('error', (err) => console.error('[pulse] postgres pool error:', err.message));
-  pool.on('connect', prepareHotStatements);
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  };
+  const pool = new pg.Pool({ ...poolOptions, max: options.maxConnections ?? 10 });
+  // The BatchWriter's connection: one transaction at a time, its statements pipelined.
+  const writerPool = new pg.Pool({ ...poolOptions, max: 1, pipeline: true, application_name: writerApplicationName(schema) });
+  for (const p of [pool, writerPool]) {
+    // Without a listener an idle client's network error would crash the process.
+    p.on('error', (err) => console.error('[pulse] postgres pool error:', err.message));
+    p.on('connect', prepareHotStatements);
+  }
+  const dialect = new PostgresDialect({ pool });
+  const db = new Kysely<Database>({ dialect });
   if (schema) await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
-  return kyselyStore(db, 'postgres', options.links ?? new FileLinks(), () => db.destroy(), schema);
+  const close = async () => {
+    await db.destroy();
+    await writerPool.end();
+  };
+  return kyselyStore(db, 'postgres', options.links ?? new FileLinks(), close, schema, undefined, pipelinedTransactions(db, dialect, writerPool));
 }

@@ -8,7 +8,7 @@ import { applyEffects, storedNotifications, toActivity, toActivityRow, toNotific
 import type { HotStatements } from './hot-statements.ts';
 import { insertRoomIfMissing } from './rooms.ts';
 import type { Database } from '../schema.ts';
-import type { WriteTx } from './writer.ts';
+import { roomOf, type WriteTx } from './writer.ts';
 import type { Effects, PageRequest, RoomRepo, ThreadRepo, UserProfile, UserRepo } from '../types.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -258,7 +258,7 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
           const applied = await applyEffects(hot, trx, envId, withRoom(effects, thread.roomId));
           const comment = await freshComment(trx, envId, commentRow, effects, links);
           return { value: { ...toThread(threadRow), comments: [comment] }, roomId: thread.roomId, seq, ...applied };
-        });
+        }, roomOf(envId, thread.roomId));
       } catch (err) {
         if (isUniqueViolation(err)) throw new PulseError('already_exists', `A thread or comment with id "${thread.id}" already exists.`);
         throw err;
@@ -370,7 +370,7 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
             activity: activity && toActivity({ ...activity, room_id: roomId }),
             notifications: storedNotifications(notifications.map((n) => ({ ...n, room_id: roomId }))),
           };
-        });
+        }, roomOf(envId, comment.roomId));
       } catch (err) {
         if (isUniqueViolation(err)) throw new PulseError('already_exists', `A comment with id "${comment.id}" already exists.`);
         throw err;

@@ -14,7 +14,7 @@ import { webhookRepo } from './webhooks.ts';
 import { emailRepo } from './email.ts';
 import { sharedStateRepo } from './p2p.ts';
 import { hotStatements } from './hot-statements.ts';
-import { BatchWriter, type WriteTx } from './writer.ts';
+import { BatchWriter, type PipelinedTransactions, type WriteTx } from './writer.ts';
 
 /** Both drivers share this implementation; they differ only in how the Kysely instance is built. */
 export function kyselyStore(
@@ -26,10 +26,12 @@ export function kyselyStore(
   schema?: string,
   /** True when another process has written to the database since the last call (SQLite). */
   externalChange?: () => boolean,
+  /** Write transactions in pipeline mode (PostgreSQL). */
+  pipelined?: PipelinedTransactions,
 ): Store {
   const environments = environmentRepo(db);
-  const writer = new BatchWriter(db);
-  const tx: WriteTx = (work) => writer.run(work);
+  const writer = new BatchWriter(db, { pipelined });
+  const tx: WriteTx = (work, room) => writer.run(work, room);
   const hot = hotStatements(dialect);
   return {
     dialect,

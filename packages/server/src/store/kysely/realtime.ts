@@ -2,7 +2,7 @@ import { PulseError, type ActivityEntry, type DrawStroke, type Notification } fr
 import { isUniqueViolation } from '../errors.ts';
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { Database } from '../schema.ts';
-import type { WriteTx } from './writer.ts';
+import { roomOf, type WriteTx } from './writer.ts';
 import type { ActivityRepo, DrawingRepo, Effects, NotificationRepo, StoredNotification } from '../types.ts';
 import type { HotStatements } from './hot-statements.ts';
 import { insertRoomIfMissing } from './rooms.ts';
@@ -177,7 +177,7 @@ export function realtimeRepo(db: Kysely<Database>, tx: WriteTx, hot: HotStatemen
             .execute();
         }
         return { value: toStroke(row), roomId, seq: await hot.bumpSeq(trx, envId, roomId) };
-      });
+      }, roomOf(envId, roomId));
     },
 
     async getStroke(envId, strokeId) {
@@ -192,7 +192,7 @@ export function realtimeRepo(db: Kysely<Database>, tx: WriteTx, hot: HotStatemen
         await trx.updateTable('rooms').set({ drawing_bytes: 0 }).where('environment_id', '=', envId).where('id', '=', roomId).execute();
         const { activity } = await applyEffects(hot, trx, envId, effects);
         return { value: Number(deleted.numDeletedRows), roomId, seq: await hot.bumpSeq(trx, envId, roomId), ...(activity ? { activity } : {}) };
-      });
+      }, roomOf(envId, roomId));
     },
 
     async listStrokes(envId, roomId) {

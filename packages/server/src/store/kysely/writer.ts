@@ -5,6 +5,8 @@ type Work<T> = (trx: Transaction<Database>) => Promise<T>;
 
 interface Pending {
   work: Work<unknown>;
+  /** The room it writes in: operations of different rooms may share round trips (see PipelinedTransactions). */
+  room: string | undefined;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
   /** Times it ran into a deadlock and was put back. */
@@ -40,10 +42,13 @@ export class BatchWriter {
   #lastCommitAt = -Infinity;
   #lastBatchSize = 0;
 
+  readonly #pipelined: PipelinedTransactions | undefined;
+
   /** `maxBatch`: most operations in one transaction (a batch runs without yielding on SQLite). */
-  constructor(db: Kysely<Database>, maxBatch = 32) {
+  constructor(db: Kysely<Database>, options: { maxBatch?: number; pipelined?: PipelinedTransactions } = {}) {
     this.#db = db;
-    this.#maxBatch = maxBatch;
+    this.#maxBatch = options.maxBatch ?? 32;
+    this.#pipelined = options.pipelined;
   }
 
   /** Operations waiting for a transaction or inside one. */
@@ -51,10 +56,11 @@ export class BatchWriter {
     return this.#queue.length + this.#committing;
   }
 
-  run<T>(work: Work<T>): Promise<T> {
+  /** `room`: the room every row the operation writes or reads belongs to, when it keeps to one (rows shared by all rooms, such as users, may be upserted too). */
+  run<T>(work: Work<T>, room?: string): Promise<T> {
     if (this.#closed) return Promise.reject(new WriterClosedError());
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ work, resolve: resolve as (v: unknown) => void, reject });
+      this.#queue.push({ work, room, resolve: resolve as (v: unknown) => void, reject });
       this.#schedule();
     });
   }
@@ -98,12 +104,16 @@ export class BatchWriter {
     });
   }
 
+  #transaction<T>(work: Work<T>): Promise<T> {
+    return this.#pipelined ? this.#pipelined.run(work) : this.#db.transaction().execute(work);
+  }
+
   async #commit(batch: Pending[]): Promise<void> {
     if (batch.length === 1) {
       // Alone: no savepoint needed, the transaction is the operation's.
       const [op] = batch as [Pending];
       try {
-        op.resolve(await this.#db.transaction().execute((trx) => op.work(trx)));
+        op.resolve(await this.#transaction((trx) => op.work(trx)));
       } catch (err) {
         if (isRetryable(err) && (op.retries = (op.retries ?? 0) + 1) <= MAX_RETRIES) this.#queue.unshift(op);
         else op.reject(err);
@@ -114,10 +124,12 @@ export class BatchWriter {
     // whole. Should any operation fail, that transaction is rolled back and the batch runs again
     // with each operation in its own savepoint, so that only the failing one fails. (Operations
     // can run again: a deadlocked one always could.)
-    const values: unknown[] = [];
     try {
-      await this.#db.transaction().execute(async (trx) => {
+      const values = await this.#transaction(async (trx) => {
+        if (this.#pipelined) return byRoom(batch, trx);
+        const values: unknown[] = [];
         for (const op of batch) values.push(await op.work(trx));
+        return values;
       });
       batch.forEach((op, i) => op.resolve(values[i]));
       return;
@@ -126,7 +138,7 @@ export class BatchWriter {
     }
     const outcomes: Outcome[] = [];
     try {
-      await this.#db.transaction().execute(async (trx) => {
+      await this.#transaction(async (trx) => {
         for (const op of batch) outcomes.push(await isolated(trx, op));
       });
     } catch (err) {
@@ -143,6 +155,53 @@ export class BatchWriter {
     // Ahead of newer work: an operation's caller waits for it before sending its next one.
     if (again.length) this.#queue.unshift(...again);
   }
+}
+
+/**
+ * Runs a batch's operations in one transaction whose statements need not wait for each other
+ * (PostgreSQL pipeline mode): operations of one room, and those that name no room, run in arrival
+ * order, one after the other; an operation of another room runs beside them. An operation without
+ * a room waits for every one before it, and every one after it waits for it. Settles only once
+ * every operation has (nothing may send a statement after the transaction ends); on the first
+ * failure the operations not yet started are not, and the batch fails.
+ */
+async function byRoom(batch: Pending[], trx: Transaction<Database>): Promise<unknown[]> {
+  const values: unknown[] = [];
+  let failure: { error: unknown } | undefined;
+  const started: Promise<void>[] = [];
+  /** What an operation without a room waits for: every operation since the last such one. */
+  let since: Promise<void>[] = [];
+  let barrier: Promise<unknown> = Promise.resolve();
+  const tails = new Map<string, Promise<void>>();
+  batch.forEach((op, i) => {
+    const after = op.room === undefined ? Promise.all(since) : (tails.get(op.room) ?? barrier);
+    const done = after.then(async () => {
+      if (failure) return;
+      try {
+        values[i] = await op.work(trx);
+      } catch (error) {
+        failure ??= { error };
+      }
+    });
+    started.push(done);
+    if (op.room === undefined) {
+      barrier = done;
+      since = [done];
+      tails.clear();
+    } else {
+      tails.set(op.room, done);
+      since.push(done);
+    }
+  });
+  await Promise.all(started);
+  if (failure) throw failure.error;
+  return values;
+}
+
+/** Transactions whose statements are sent without waiting for the answers to the ones before. */
+export interface PipelinedTransactions {
+  /** Begins a transaction, runs `work` in it, and commits (rolls back should `work` throw). */
+  run<T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T>;
 }
 
 const SAVEPOINT = CompiledQuery.raw('savepoint pulse_op');
@@ -185,5 +244,8 @@ export class WriterClosedError extends Error {
   }
 }
 
+/** The `room` of a write that keeps to one room (environment ids hold no "/"). */
+export const roomOf = (envId: string, roomId: string | undefined): string | undefined => (roomId === undefined ? undefined : `${envId}/${roomId}`);
+
 /** Runs a write transaction: through the process's BatchWriter. */
-export type WriteTx = <T>(work: Work<T>) => Promise<T>;
+export type WriteTx = <T>(work: Work<T>, room?: string) => Promise<T>;
