@@ -60,9 +60,12 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
   const dialect = new PostgresDialect({ pool });
   const db = new Kysely<Database>({ dialect });
   if (schema) await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
-  const close = async () => {
-    await db.destroy();
-    await writerPool.end();
-  };
+  // Closing twice (a restart, then the shutdown) is allowed; a pool ends once.
+  let closed: Promise<void> | undefined;
+  const close = () =>
+    (closed ??= (async () => {
+      await db.destroy();
+      await writerPool.end();
+    })());
   return kyselyStore(db, 'postgres', options.links ?? new FileLinks(), close, schema, undefined, pipelinedTransactions(db, dialect, writerPool));
 }

@@ -27,7 +27,8 @@ const RETRYABLE = new Set(['40P01', '40001']);
  * share the next transaction; should one fail, the batch runs again with each operation inside
  * its own savepoint, so a failing operation is rolled back alone and its neighbours commit.
  * Results are handed out in arrival order once the transaction has committed; should the commit
- * itself fail, every operation of the batch fails.
+ * itself fail, every operation of the batch fails. On PostgreSQL the transaction is pipelined
+ * (see `byRoom`): operations of different rooms share round trips.
  */
 export class BatchWriter {
   readonly #db: Kysely<Database>;
@@ -56,7 +57,11 @@ export class BatchWriter {
     return this.#queue.length + this.#committing;
   }
 
-  /** `room`: the room every row the operation writes or reads belongs to, when it keeps to one (rows shared by all rooms, such as users, may be upserted too). */
+  /**
+   * `room` (see `roomOf`): the room whose rows the operation reads and writes, when it keeps to
+   * one; it may also add rows outside any room (an outbox event) whose order between rooms does
+   * not matter. Without it the operation runs after, and before, every other of its batch.
+   */
   run<T>(work: Work<T>, room?: string): Promise<T> {
     if (this.#closed) return Promise.reject(new WriterClosedError());
     return new Promise<T>((resolve, reject) => {
@@ -244,8 +249,9 @@ export class WriterClosedError extends Error {
   }
 }
 
-/** The `room` of a write that keeps to one room (environment ids hold no "/"). */
-export const roomOf = (envId: string, roomId: string | undefined): string | undefined => (roomId === undefined ? undefined : `${envId}/${roomId}`);
+/** The `room` of a write that keeps to one room (the length prefix keeps any two pairs apart). */
+export const roomOf = (envId: string, roomId: string | undefined): string | undefined =>
+  roomId === undefined ? undefined : `${envId.length}:${envId}:${roomId}`;
 
 /** Runs a write transaction: through the process's BatchWriter. */
 export type WriteTx = <T>(work: Work<T>, room?: string) => Promise<T>;
