@@ -20,6 +20,7 @@ import type { PipelinedTransactions } from './kysely/writer.ts';
  * at a time.
  */
 export function pipelinedTransactions(db: Kysely<Database>, dialect: Dialect, pool: pg.Pool): PipelinedTransactions {
+  const driver = dialect.createDriver();
   return {
     async run(work) {
       const client = await pool.connect();
@@ -33,7 +34,7 @@ export function pipelinedTransactions(db: Kysely<Database>, dialect: Dialect, po
         const trx = new Transaction<Database>({
           config: { dialect },
           dialect,
-          driver: dialect.createDriver(),
+          driver,
           executor: db.getExecutor().withConnectionProvider(directProvider(connection)),
         });
         // BEGIN goes out with the first statements; should it fail, so do they. (Handled at once:
