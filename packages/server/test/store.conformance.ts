@@ -39,8 +39,11 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       await env('env_b');
     });
     afterAll(async () => {
-      await store.close();
-      await cleanup();
+      try {
+        await store.close();
+      } finally {
+        await cleanup();
+      }
     });
 
     it('creates, lists, renames and counts environments', async () => {

@@ -36,9 +36,12 @@ describe.runIf(postgresAvailable)('PostgreSQL writer connection', () => {
       await thread('t4');
       for (const id of ['t1', 't2', 't3', 't4']) expect((await store.getThreadWithComments('env_w', id))?.comments).toHaveLength(1);
     } finally {
-      await admin.end();
-      await store.close();
-      await dropSchema(schema);
+      try {
+        await admin.end();
+        await store.close();
+      } finally {
+        await dropSchema(schema);
+      }
     }
   });
 });

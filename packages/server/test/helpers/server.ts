@@ -93,8 +93,12 @@ export async function startTestServer(driver: Driver = 'sqlite', overrides: Part
     childEnv: cleanEnv(storage.env),
     api: (method: string, path: string, body?: unknown, key: string = first.secretKey) => apiRequest(url, method, path, body, key),
     async close() {
-      await handle.server.close();
-      await storage.cleanup();
+      // The storage goes even when closing fails (a test's schema must never be left behind).
+      try {
+        await handle.server.close();
+      } finally {
+        await storage.cleanup();
+      }
     },
   };
   return handle;
