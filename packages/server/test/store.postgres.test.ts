@@ -1,7 +1,7 @@
 import { DEFAULT_ENV_CONFIG } from '@pulse/protocol';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { openPostgresStore, writerApplicationName } from '../src/store/postgres.ts';
+import { applicationName, openPostgresStore } from '../src/store/postgres.ts';
 import { dropSchema, freshSchema, PG_URL, postgresAvailable } from './helpers/services.ts';
 import { describeStoreConformance } from './store.conformance.ts';
 
@@ -16,7 +16,41 @@ if (postgresAvailable) {
 
 const at = (ms: number) => new Date(Date.UTC(2026, 0, 1) + ms).toISOString();
 
-describe.runIf(postgresAvailable)('PostgreSQL writer connection', () => {
+describe.runIf(postgresAvailable)('PostgreSQL connections', () => {
+  it('fails a read whose connection is killed mid-query, without taking the process down, then reads on a new one', async () => {
+    const schema = freshSchema();
+    const store = await openPostgresStore({ connectionString: PG_URL, schema });
+    const admin = new pg.Client({ connectionString: PG_URL });
+    try {
+      await admin.connect();
+      await store.migrate();
+      // The read waits for a lock held here, so it is in flight when its backend is killed.
+      await admin.query('begin');
+      await admin.query(`lock table ${schema}.rooms in access exclusive mode`);
+      const read = store.getRoom('env_w', 'room-1');
+      let pid: number | undefined;
+      for (let i = 0; i < 100 && pid === undefined; i++) {
+        const { rows } = await admin.query<{ pid: number }>("select pid from pg_stat_activity where application_name = $1 and wait_event_type = 'Lock'", [applicationName('pulse', schema)]);
+        pid = rows[0]?.pid;
+        if (pid === undefined) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(pid).toBeDefined();
+      await admin.query('select pg_terminate_backend($1)', [pid]);
+      await expect(read).rejects.toThrow(/terminat/);
+      await admin.query('rollback');
+      // Once the dead connection's end has arrived, the pool has let go of it.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(await store.getRoom('env_w', 'room-1')).toBeUndefined();
+    } finally {
+      try {
+        await admin.end();
+        await store.close();
+      } finally {
+        await dropSchema(schema);
+      }
+    }
+  });
+
   it('writes on after its connection is killed: a batch sent on the dead connection runs again on a new one', async () => {
     const schema = freshSchema();
     const store = await openPostgresStore({ connectionString: PG_URL, schema });
@@ -30,7 +64,7 @@ describe.runIf(postgresAvailable)('PostgreSQL writer connection', () => {
           id: `${id}-c1`, userId: 'alice', body: 'first', mentions: [], createdAt: at(1),
         });
       await thread('t1');
-      const killed = await admin.query('select pg_terminate_backend(pid) as ok from pg_stat_activity where application_name = $1', [writerApplicationName(schema)]);
+      const killed = await admin.query('select pg_terminate_backend(pid) as ok from pg_stat_activity where application_name = $1', [applicationName('pulse-writer', schema)]);
       expect(killed.rows).toEqual([{ ok: true }]);
       await Promise.all([thread('t2'), thread('t3')]);
       await thread('t4');

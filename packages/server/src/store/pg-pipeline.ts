@@ -25,10 +25,6 @@ export function pipelinedTransactions(db: Kysely<Database>, dialect: Dialect, po
     async run(work) {
       const client = await pool.connect();
       let broken: Error | undefined;
-      // The pool listens for a connection's errors only while it is idle: one lost while in use
-      // (its queries fail too) would otherwise be an uncaught 'error' event.
-      const onError = (err: Error) => (broken ??= err);
-      client.on('error', onError);
       try {
         const connection = pipelinedConnection(client);
         const trx = new Transaction<Database>({
@@ -61,7 +57,6 @@ export function pipelinedTransactions(db: Kysely<Database>, dialect: Dialect, po
         if (committed.rows[0]?.command === 'ROLLBACK') throw new Error('the transaction was rolled back');
         return value;
       } finally {
-        client.off('error', onError);
         // A connection left in an unknown state is closed, not reused.
         client.release(broken);
       }

@@ -34,8 +34,8 @@ export function prepareHotStatements(client: pg.PoolClient): void {
   }) as typeof client.query;
 }
 
-/** How the writer's connection shows in pg_stat_activity. */
-export const writerApplicationName = (schema: string | undefined) => (schema ? `pulse-writer:${schema}` : 'pulse-writer');
+/** How the connections show in pg_stat_activity: `pulse` (reads) and `pulse-writer`, with the schema when not the default. */
+export const applicationName = (role: 'pulse' | 'pulse-writer', schema: string | undefined) => (schema ? `${role}:${schema}` : role);
 
 export async function openPostgresStore(options: PostgresOptions): Promise<Store> {
   const schema = options.schema;
@@ -49,13 +49,19 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
         oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
     },
   };
-  const pool = new pg.Pool({ ...poolOptions, max: options.maxConnections ?? 10 });
+  const pool = new pg.Pool({ ...poolOptions, max: options.maxConnections ?? 10, application_name: applicationName('pulse', schema) });
   // The BatchWriter's connection: one transaction at a time, its statements pipelined.
-  const writerPool = new pg.Pool({ ...poolOptions, max: 1, pipeline: true, application_name: writerApplicationName(schema) });
+  const writerPool = new pg.Pool({ ...poolOptions, max: 1, pipeline: true, application_name: applicationName('pulse-writer', schema) });
   for (const p of [pool, writerPool]) {
     // Without a listener an idle client's network error would crash the process.
     p.on('error', (err) => console.error('[pulse] postgres pool error:', err.message));
-    p.on('connect', prepareHotStatements);
+    p.on('connect', (client) => {
+      prepareHotStatements(client);
+      // The pool listens only while a client is idle. A connection lost while in use fails its
+      // query, and its caller sees that; the 'error' event that follows must not crash the
+      // process. (The pool drops the client when it comes back.)
+      client.on('error', () => undefined);
+    });
   }
   const dialect = new PostgresDialect({ pool });
   const db = new Kysely<Database>({ dialect });
