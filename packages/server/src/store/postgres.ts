@@ -63,8 +63,7 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
       client.on('error', () => undefined);
     });
   }
-  const dialect = new PostgresDialect({ pool });
-  const db = new Kysely<Database>({ dialect });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   if (schema) await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
   // Closing twice (a restart, then the shutdown) is allowed; a pool ends once.
   let closed: Promise<void> | undefined;
@@ -73,5 +72,5 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
       await db.destroy();
       await writerPool.end();
     })());
-  return kyselyStore(db, 'postgres', options.links ?? new FileLinks(), close, schema, undefined, pipelinedTransactions(db, dialect, writerPool));
+  return kyselyStore(db, 'postgres', options.links ?? new FileLinks(), close, schema, undefined, await pipelinedTransactions(db, writerPool));
 }
