@@ -2,6 +2,7 @@ import { DEFAULT_ENV_CONFIG } from '@pulse/protocol';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { applicationName, openPostgresStore } from '../src/store/postgres.ts';
+import type { Store } from '../src/store/index.ts';
 import { dropSchema, freshSchema, PG_URL, postgresAvailable } from './helpers/services.ts';
 import { describeStoreConformance } from './store.conformance.ts';
 
@@ -16,14 +17,28 @@ if (postgresAvailable) {
 
 const at = (ms: number) => new Date(Date.UTC(2026, 0, 1) + ms).toISOString();
 
-describe.runIf(postgresAvailable)('PostgreSQL connections', () => {
-  it('fails a read whose connection is killed mid-query, without taking the process down, then reads on a new one', async () => {
-    const schema = freshSchema();
-    const store = await openPostgresStore({ connectionString: PG_URL, schema });
-    const admin = new pg.Client({ connectionString: PG_URL });
+/** A migrated store in a fresh schema, and a connection of our own to kill its backends with; all gone afterwards, whatever happened. */
+async function withStore(test: (store: Store, admin: pg.Client, schema: string) => Promise<void>): Promise<void> {
+  const schema = freshSchema();
+  const store = await openPostgresStore({ connectionString: PG_URL, schema });
+  const admin = new pg.Client({ connectionString: PG_URL });
+  try {
+    await admin.connect();
+    await store.migrate();
+    await test(store, admin, schema);
+  } finally {
     try {
-      await admin.connect();
-      await store.migrate();
+      await admin.end();
+      await store.close();
+    } finally {
+      await dropSchema(schema);
+    }
+  }
+}
+
+describe.runIf(postgresAvailable)('PostgreSQL connections', () => {
+  it('fails a read whose connection is killed mid-query, without taking the process down, then reads on a new one', () =>
+    withStore(async (store, admin, schema) => {
       // The read waits for a lock held here, so it is in flight when its backend is killed.
       await admin.query('begin');
       await admin.query(`lock table ${schema}.rooms in access exclusive mode`);
@@ -35,29 +50,18 @@ describe.runIf(postgresAvailable)('PostgreSQL connections', () => {
         if (pid === undefined) await new Promise((resolve) => setTimeout(resolve, 20));
       }
       expect(pid).toBeDefined();
+      // Expected before the kill: the read may fail before the kill's own answer arrives.
+      const failed = expect(read).rejects.toThrow(/terminat/);
       await admin.query('select pg_terminate_backend($1)', [pid]);
-      await expect(read).rejects.toThrow(/terminat/);
+      await failed;
       await admin.query('rollback');
       // Once the dead connection's end has arrived, the pool has let go of it.
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect(await store.getRoom('env_w', 'room-1')).toBeUndefined();
-    } finally {
-      try {
-        await admin.end();
-        await store.close();
-      } finally {
-        await dropSchema(schema);
-      }
-    }
-  });
+    }));
 
-  it('writes on after its connection is killed: a batch sent on the dead connection runs again on a new one', async () => {
-    const schema = freshSchema();
-    const store = await openPostgresStore({ connectionString: PG_URL, schema });
-    const admin = new pg.Client({ connectionString: PG_URL });
-    try {
-      await admin.connect();
-      await store.migrate();
+  it('writes on after its connection is killed: a batch sent on the dead connection runs again on a new one', () =>
+    withStore(async (store, admin, schema) => {
       await store.createEnvironment({ id: 'env_w', name: 'w', createdAt: at(0), config: { ...DEFAULT_ENV_CONFIG } }, []);
       const thread = (id: string) =>
         store.createThread('env_w', { id, roomId: `room-${id}`, position: null, createdBy: 'alice', createdAt: at(1) }, {
@@ -69,13 +73,5 @@ describe.runIf(postgresAvailable)('PostgreSQL connections', () => {
       await Promise.all([thread('t2'), thread('t3')]);
       await thread('t4');
       for (const id of ['t1', 't2', 't3', 't4']) expect((await store.getThreadWithComments('env_w', id))?.comments).toHaveLength(1);
-    } finally {
-      try {
-        await admin.end();
-        await store.close();
-      } finally {
-        await dropSchema(schema);
-      }
-    }
-  });
+    }));
 });
