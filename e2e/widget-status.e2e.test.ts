@@ -60,7 +60,11 @@ describe.skipIf(!browserAvailable)('<pulse-widget> when it cannot sign in', () =
     expect(await p.locator('pulse-widget .toolbar').count()).toBe(0);
     await s.screenshot(p, 'widget-status-token');
 
-    await p.evaluate(() => ((window as unknown as { tokenOk: boolean }).tokenOk = true));
+    // The token becomes available with the click itself: set any earlier, the client's own
+    // backoff retry could sign in first and take the card (and its button) away.
+    await p.evaluate(() =>
+      document.addEventListener('click', () => ((window as unknown as { tokenOk: boolean }).tokenOk = true), { capture: true, once: true }),
+    );
     await card(p).getByRole('button', { name: 'Try again' }).click();
     await p.locator('pulse-widget .toolbar').waitFor();
     expect(await card(p).count()).toBe(0);
