@@ -128,7 +128,7 @@ export const ENV_CONFIG_GROUPS: readonly EnvConfigGroup[] = [
     name: 'Email',
     fields: [
       bool('emailNotifications', 'Email Notifications', 'Email users their unread mentions and replies (needs PULSE_SMTP_URL and a user email)'),
-      num('emailDelaySeconds', 'Email Delay (seconds)', 'A notification read within this time is not emailed; one email per user per window', 's'),
+      num('emailDelaySeconds', 'Email Delay (seconds)', 'A notification read within this time is neither emailed nor sent as notification.unread; one email per user per window', 's'),
       { key: 'emailLinkTemplate', label: 'Email Link Template', kind: 'string', description: 'Link back to the page, e.g. https://app.example.com/rooms/{roomId}#thread-{threadId}' },
     ],
   },

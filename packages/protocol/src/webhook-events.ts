@@ -14,6 +14,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'reaction.added',
   'reaction.removed',
   'notification.created',
+  'notification.unread',
   'room.created',
   'p2p.state.persisted',
 ] as const;

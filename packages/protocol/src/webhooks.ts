@@ -35,6 +35,16 @@ const webhookNotificationSchema = z.object({
   read: z.boolean(),
 });
 
+const notificationEventSchema = z.object({
+  ...base,
+  threadId: z.string(),
+  commentId: z.string(),
+  notificationId: z.string(),
+  /** The external id of the user the notification is for. */
+  recipientId: z.string(),
+  notification: webhookNotificationSchema,
+});
+
 /**
  * The `data` of each event type: ids, the room, the actor and the object as the REST API returns
  * it; and of the test event. Objects accept fields they do not name: Pulse may add some.
@@ -49,15 +59,9 @@ export const webhookDataSchemas = {
   'comment.deleted': z.object({ ...base, threadId: z.string(), commentId: z.string(), threadDeleted: z.boolean(), comment: commentSchema }),
   'reaction.added': z.object({ ...base, commentId: z.string(), reactionId: z.string(), reaction: reactionSchema }),
   'reaction.removed': z.object({ ...base, commentId: z.string(), reactionId: z.string(), reaction: reactionSchema }),
-  'notification.created': z.object({
-    ...base,
-    threadId: z.string(),
-    commentId: z.string(),
-    notificationId: z.string(),
-    /** The external id of the user the notification is for. */
-    recipientId: z.string(),
-    notification: webhookNotificationSchema,
-  }),
+  'notification.created': notificationEventSchema,
+  /** The notification was still unread `emailDelaySeconds` after it was made (once per notification). */
+  'notification.unread': notificationEventSchema,
   'room.created': z.object({ ...base, room: roomSchema }),
   /** At most once per `p2pPersistIntervalMs` per room (and node): the objects themselves are at `GET /api/v1/rooms/:roomId/shared`. */
   'p2p.state.persisted': z.object({

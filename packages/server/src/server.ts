@@ -22,6 +22,7 @@ import { registerFilesRoute } from './files/files-route.ts';
 import { FileLinks } from './files/links.ts';
 import { registerUploadRoute } from './files/upload-route.ts';
 import { openContext } from './open-context.ts';
+import { UnreadNotificationEvents } from './webhooks/unread.ts';
 import { WebhookPublisher } from './webhooks/publisher.ts';
 import { WebhookService } from './webhooks/service.ts';
 import { WebhookDispatcher } from './webhooks/dispatcher.ts';
@@ -144,8 +145,11 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
     const dispatcher = new WebhookDispatcher(store, options.webhooks ?? DEFAULT_WEBHOOK_SETTINGS, app.log);
     webhooks.onRecorded(() => dispatcher.kick());
     await dispatcher.start();
-    const emailWorker = new EmailWorker(store, configs, options.email ?? emailSettingsFromEnv({}), unsubscribeLinks, app.log);
+    const emailSettings = options.email ?? emailSettingsFromEnv({});
+    const emailWorker = new EmailWorker(store, configs, emailSettings, unsubscribeLinks, app.log);
     emailWorker.start();
+    const unreadEvents = new UnreadNotificationEvents(store, configs, webhooks, emailSettings.pollMs, app.log);
+    unreadEvents.start();
     sweeper.unref();
     void sweepUploads();
 
@@ -162,6 +166,7 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
         poller.stop();
         await dispatcher.close();
         await emailWorker.close();
+        await unreadEvents.close();
         await p2p.close();
         await hub.close();
         await app.close();

@@ -785,6 +785,40 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(again.filter((c) => c.environmentId === e)).toHaveLength(12);
     });
 
+    it('records notification.unread once per notification still unread after the delay', async () => {
+      const e = await env('env_unread');
+      const T = Date.UTC(2026, 6, 1);
+      const iso = (ms: number) => new Date(T + ms).toISOString();
+      const note = (id: string, userId: string, at: number) => ({ id, userId, kind: 'mention' as const, roomId: 'ur', threadId: 'ut', commentId: 'ut-c1', actorId: 'alice', preview: 'hi', createdAt: iso(at) });
+      await store.createThread(e, { id: 'ut', roomId: 'ur', position: null, createdBy: 'alice', createdAt: iso(0) }, { id: 'ut-c1', userId: 'alice', body: 'hi', mentions: ['bob'], createdAt: iso(0) }, {
+        notifications: [note('u1', 'bob', 0), note('u2', 'bob', 1_000), note('u3', 'carol', 2_000), note('u4', 'bob', 60_000)],
+      });
+      await store.markNotificationsRead(e, 'bob', ['u2'], iso(1_500));
+      const record = (since: number, dueBefore: number, limit = 10, envId = e) => store.recordUnreadNotifications(envId, iso(since), iso(dueBefore), iso(dueBefore), limit);
+      // Due: u1 and u3 (u2 was read, u4 is too recent); oldest first, `limit` at a time, once.
+      expect(await record(-1_000, 30_000, 1)).toEqual([iso(0)]);
+      expect(await record(-1_000, 30_000)).toEqual([iso(2_000)]);
+      expect(await record(-1_000, 30_000)).toEqual([]);
+      // Another environment's pass sees none of them; `since` bounds the scan.
+      expect(await record(-1_000, 90_000, 10, 'env_a')).toEqual([]);
+      expect(await record(61_000, 90_000)).toEqual([]);
+      expect(await record(59_000, 90_000)).toEqual([iso(60_000)]);
+      // Two claimers at once (two nodes): each notification goes to one of them.
+      await store.createComment(e, { id: 'ut-c2', threadId: 'ut', userId: 'alice', body: 'more', mentions: ['bob'], createdAt: iso(100_000) }, {
+        notifications: Array.from({ length: 20 }, (_, i) => ({ ...note(`uc${i}`, 'bob', 100_000 + i), commentId: 'ut-c2' })),
+      });
+      const both = await Promise.all([record(99_000, 200_000, 15), record(99_000, 200_000, 15)]);
+      const all = [...both[0], ...both[1]];
+      expect(all).toHaveLength(20);
+      expect(new Set(all).size).toBe(20);
+      // The events are in the outbox like any other: an endpoint that wants them gets a delivery each.
+      await store.createWebhookEndpoint(e, { id: 'wh_unread', url: 'https://u.example/h', description: '', events: ['notification.unread'], enabled: true, secret: 'whsec_UUUU', createdAt: iso(0) });
+      while ((await store.dispatchWebhookEvents(100, iso(200_000), 3600_000)) > 0);
+      const deliveries = await store.listWebhookDeliveries(e, 'wh_unread', 100);
+      expect(deliveries).toHaveLength(23);
+      expect(new Set(deliveries.map((d) => d.eventType))).toEqual(new Set(['notification.unread']));
+    });
+
     it('claims unread notifications for email once, per user, after the delay', async () => {
       const e = await env('env_mail');
       const T = Date.UTC(2026, 5, 1);

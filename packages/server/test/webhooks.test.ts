@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { WEBHOOK_EVENT_TYPES, WEBHOOK_POLICY, webhookDataSchemas, type WebhookEventType } from '@pulse/protocol';
+import { DEFAULT_ENV_CONFIG, WEBHOOK_EVENT_TYPES, WEBHOOK_POLICY, webhookDataSchemas, type WebhookEventType } from '@pulse/protocol';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { optionsFromEnv } from '../src/options.ts';
@@ -201,7 +201,8 @@ describe('webhooks: delivery', () => {
   };
 
   beforeAll(async () => {
-    t = await startTestServer('sqlite', { webhooks: fastRetries });
+    // Due notifications (email, notification.unread) looked for every 100 ms.
+    t = await startTestServer('sqlite', { webhooks: fastRetries, email: optionsFromEnv({ PULSE_EMAIL_POLL_MS: '100' }).email! });
     service = t.server.ctx.webhooks;
   });
   afterAll(async () => {
@@ -219,13 +220,25 @@ describe('webhooks: delivery', () => {
     return endpoint;
   }
 
-  it('delivers every event type, signed, with the object as the REST API returns it', async () => {
+  /** notification.unread without the usual wait (emailDelaySeconds 0), for the length of `run`. */
+  async function withoutUnreadDelay(run: () => Promise<void>, delaySeconds = 0) {
+    await t.server.ctx.environments.updateConfig(t.envId, { emailDelaySeconds: delaySeconds });
+    try {
+      await run();
+    } finally {
+      await t.server.ctx.environments.updateConfig(t.envId, { emailDelaySeconds: DEFAULT_ENV_CONFIG.emailDelaySeconds });
+    }
+  }
+
+  it('delivers every event type, signed, with the object as the REST API returns it', () => withoutUnreadDelay(async () => {
     await subscribe();
     await api('PUT', '/api/v1/users/ann', { name: 'Ann' });
     await api('PUT', '/api/v1/users/bob', { name: 'Bob' });
     const room = `room-${Date.now()}`;
     const thread = (await api('POST', `/api/v1/rooms/${room}/threads`, { userId: 'ann', body: 'Hello <b>Bob</b>', mentions: ['bob'] })).body.thread;
     const comment = (await api('POST', `/api/v1/threads/${thread.id}/comments`, { userId: 'bob', body: 'Hi Ann' })).body.comment;
+    // Both notifications (Bob's mention, Ann's reply) stay unread: announced before they go with their comments.
+    await waitFor(() => receiver.ofType('notification.unread').length === 2, 5000, 'notification.unread');
     await api('PATCH', `/api/v1/comments/${comment.id}`, { body: 'Hi Ann!' });
     const reaction = (await api('POST', `/api/v1/comments/${comment.id}/reactions`, { userId: 'ann', emoji: '👍' })).body.reaction;
     await api('DELETE', `/api/v1/reactions/${reaction.id}`);
@@ -263,6 +276,9 @@ describe('webhooks: delivery', () => {
     expect(mention.notification.roomId).toBe(room);
     const reply = receiver.ofType('notification.created').find((r) => r.payload.data.notification.kind === 'reply')!.payload.data;
     expect(reply.recipientId).toBe('ann');
+    const unread = receiver.ofType('notification.unread').map((r) => r.payload.data);
+    expect(unread.map((d) => [d.recipientId, d.notification.kind]).sort()).toEqual([['ann', 'reply'], ['bob', 'mention']]);
+    expect(unread.find((d) => d.recipientId === 'bob')).toMatchObject({ ...mention, actor: { type: 'system' } });
     expect(receiver.ofType('comment.edited')[0]!.payload.data.comment.body).toBe('Hi Ann!');
     expect(receiver.ofType('comment.deleted')[0]!.payload.data).toMatchObject({ commentId: comment.id, threadDeleted: false });
     expect(receiver.ofType('reaction.added')[0]!.payload.data.reaction).toMatchObject({ emoji: '👍', userId: 'ann', targetId: comment.id });
@@ -279,7 +295,24 @@ describe('webhooks: delivery', () => {
     // Each event once, each with its own id.
     const ids = receiver.received.map((r) => r.id);
     expect(new Set(ids).size).toBe(ids.length);
-  });
+  }));
+
+  it('sends notification.unread once for a notification still unread after emailDelaySeconds, none for one read in time', () =>
+    withoutUnreadDelay(async () => {
+      await subscribe(['notification.unread']);
+      for (const id of ['ann', 'bob', 'cid']) await api('PUT', `/api/v1/users/${id}`, { name: id });
+      const made = Date.now();
+      const thread = (await api('POST', `/api/v1/rooms/unread-${made}/threads`, { userId: 'ann', body: 'Look, @bob @cid', mentions: ['bob', 'cid'] })).body.thread;
+      await t.server.ctx.collab.markNotificationsRead(t.envId, 'bob', 'all');
+      await waitFor(() => receiver.received.length >= 1, 5000, 'notification.unread');
+      expect(Date.now() - made).toBeGreaterThanOrEqual(1000);
+      await sleep(600);
+      expect(receiver.rejected).toBe(0);
+      expect(receiver.received).toHaveLength(1);
+      const data = receiver.received[0]!.payload.data;
+      expect(webhookDataSchemas['notification.unread'].safeParse(data).success).toBe(true);
+      expect(data).toMatchObject({ recipientId: 'cid', threadId: thread.id, actor: { type: 'system' }, notification: { kind: 'mention', read: false, actorId: 'ann' } });
+    }, 1));
 
   it('sends only the subscribed types, and nothing while the endpoint is disabled', async () => {
     const endpoint = await subscribe(['comment.created']);

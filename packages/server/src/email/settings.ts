@@ -2,7 +2,7 @@
 export interface EmailSettings {
   smtpUrl?: string;
   from: string;
-  /** How often due notifications are looked for (PULSE_EMAIL_POLL_MS; tests shorten it). */
+  /** How often due notifications are looked for, for email and `notification.unread` (PULSE_EMAIL_POLL_MS; tests shorten it). */
   pollMs: number;
   /** First retry delay after an SMTP failure, doubled each time (PULSE_EMAIL_RETRY_BASE_MS; tests shorten it). */
   retryBaseMs?: number;

@@ -1,5 +1,11 @@
 import type { NotificationKind } from '@pulse/protocol';
 
+/**
+ * Notifications older than this are never emailed or announced (`notification.unread`): a server
+ * that was off for a week, or an endpoint that subscribes late, does not flood anyone.
+ */
+export const UNREAD_MAX_AGE_MS = 3 * 24 * 3600_000;
+
 /** Notifications a node has claimed to email to one user together. */
 export interface EmailBatch {
   batchId: string;

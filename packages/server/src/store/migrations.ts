@@ -396,6 +396,15 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('webhook_endpoints').addColumn('previous_secret_until', 'text').execute();
       },
     },
+    '0013_notification_unread': {
+      async up(db: Kysely<any>) {
+        // When `notification.unread` was recorded for the notification: once per notification, on
+        // any node. No index: the poller reads unread notifications by creation time
+        // (notifications_unread_created) from a point it keeps, and nothing is added to the writes
+        // of a comment.
+        await db.schema.alterTable('notifications').addColumn('unread_announced_at', 'text').execute();
+      },
+    },
   };
 }
 

@@ -84,6 +84,8 @@ export interface Database {
     preview: string;
     created_at: string;
     read_at: string | null;
+    /** `notification.unread` recorded (migration 0013). */
+    unread_announced_at: string | null;
   };
   activity: {
     environment_id: string;

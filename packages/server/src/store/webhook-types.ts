@@ -124,6 +124,12 @@ export interface WebhookRepo {
    * and never had a delivery of (it was disabled, or added later); returns how many.
    */
   recoverWebhookDeliveries(envId: string, endpointId: string, since: string, at: string, giveUpAt: string): Promise<number>;
+  /**
+   * Claims the environment's notifications created from `since` to `dueBefore` that are still
+   * unread and were never announced (at most `limit`, oldest first), and records
+   * `notification.unread` for each in the same transaction; returns their creation times.
+   */
+  recordUnreadNotifications(envId: string, since: string, dueBefore: string, at: string, limit: number): Promise<string[]>;
   /** Removes finished deliveries and events created before `before`; returns how many events. */
   pruneWebhooks(before: string): Promise<number>;
 }

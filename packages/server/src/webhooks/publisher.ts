@@ -61,6 +61,11 @@ export class WebhookPublisher {
     return wants;
   }
 
+  /** Whether some endpoint of the environment (enabled or not) subscribes to the event type. */
+  async wants(envId: string, type: WebhookEventType): Promise<boolean> {
+    return (await this.#wants(envId))(type);
+  }
+
   /** The intents for the events some endpoint of the environment subscribes to. */
   async intents(envId: string, actor: Actor, specs: WebhookEventSpec[]): Promise<WebhookIntent[]> {
     if (specs.length === 0) return [];
@@ -87,6 +92,11 @@ export class WebhookPublisher {
   committed(): void {
     if (!this.#recorded) return;
     this.#recorded = false;
+    this.#onRecorded();
+  }
+
+  /** Events were written outside a change (`notification.unread`): wakes the dispatcher. */
+  recorded(): void {
     this.#onRecorded();
   }
 }

@@ -2,10 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Dialect } from '../migrations.ts';
 import type { Database } from '../schema.ts';
-import type { EmailBatch, EmailRepo } from '../email-types.ts';
+import { UNREAD_MAX_AGE_MS, type EmailBatch, type EmailRepo } from '../email-types.ts';
 
-/** Notifications older than this are never emailed (a server that was off for a week does not flood inboxes). */
-const MAX_AGE_MS = 3 * 24 * 3600_000;
 
 const newBatchId = () => `mail_${randomBytes(10).toString('hex')}`;
 const minus = (iso: string, ms: number) => new Date(Date.parse(iso) - ms).toISOString();
@@ -45,7 +43,7 @@ export function emailRepo(db: Kysely<Database>, dialect: Dialect): EmailRepo {
           .innerJoin('users as u', (j) => j.onRef('u.environment_id', '=', 'n.environment_id').onRef('u.external_id', '=', 'n.user_id'))
           .select(['n.environment_id', 'n.user_id', 'n.id', 'n.created_at', 'u.emailed_at'])
           .where('n.read_at', 'is', null)
-          .where('n.created_at', '>=', minus(now, MAX_AGE_MS))
+          .where('n.created_at', '>=', minus(now, UNREAD_MAX_AGE_MS))
           .where('u.email', 'is not', null)
           .where('u.email_opt_out', '=', 0)
           .where((eb) =>

@@ -69,6 +69,7 @@ export const toNotificationRows = (envId: string, notifications: NonNullable<Eff
     preview: n.preview,
     created_at: n.createdAt,
     read_at: null,
+    unread_announced_at: null,
   }));
 
 /** Notifications as a change reports them, each naming its recipient. */

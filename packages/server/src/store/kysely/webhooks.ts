@@ -427,6 +427,47 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo
       return existing && toDelivery(existing);
     },
 
+    async recordUnreadNotifications(envId, since, dueBefore, at, limit) {
+      return db.transaction().execute(async (trx) => {
+        let due = trx
+          .selectFrom('notifications')
+          .select('id')
+          .where('read_at', 'is', null)
+          .where('created_at', '>=', since)
+          .where('created_at', '<=', dueBefore)
+          .where('environment_id', '=', envId)
+          .where('unread_announced_at', 'is', null)
+          .orderBy('created_at')
+          .limit(limit);
+        if (dialect === 'postgres') due = due.forUpdate().skipLocked();
+        const ids = (await due.execute()).map((r) => r.id);
+        if (ids.length === 0) return [];
+        // Read meanwhile, or taken by another node: not this pass's.
+        const claimed = await trx
+          .updateTable('notifications')
+          .set({ unread_announced_at: at })
+          .where('environment_id', '=', envId)
+          .where('id', 'in', ids)
+          .where('read_at', 'is', null)
+          .where('unread_announced_at', 'is', null)
+          .returningAll()
+          .execute();
+        if (claimed.length === 0) return [];
+        const type: WebhookEventType = 'notification.unread';
+        await trx
+          .insertInto('webhook_events')
+          .values(
+            claimed.map((n) => {
+              const notification = { id: n.id, kind: n.kind, roomId: n.room_id, threadId: n.thread_id, commentId: n.comment_id, actorId: n.actor_id, preview: n.preview, createdAt: n.created_at, read: false };
+              const data = { environmentId: envId, roomId: n.room_id, actor: { type: 'system' }, threadId: n.thread_id, commentId: n.comment_id, notificationId: n.id, recipientId: n.user_id, notification };
+              return { id: newWebhookEventId(), environment_id: envId, type, payload: JSON.stringify({ type, timestamp: at, data }), created_at: at };
+            }),
+          )
+          .execute();
+        return claimed.map((n) => n.created_at);
+      });
+    },
+
     async pruneWebhooks(before) {
       return db.transaction().execute(async (trx) => {
         // Deliveries of a disabled endpoint wait for it to be enabled again, but not past their window.
