@@ -13,6 +13,7 @@ import {
 import { newActivityId, newCommentId, newNotificationId, newReactionId, newStrokeId, newThreadId, nowIso } from '../ids.ts';
 import type { Store } from '../store/index.ts';
 import type { Effects, NewActivity, NewNotification, Sequenced, UserProfile } from '../store/types.ts';
+import { notificationEventFields } from '../store/webhook-types.ts';
 import { canModerate, type Actor } from './actor.ts';
 import type { ConfigCache } from './config-cache.ts';
 import type { AttachmentService } from './attachments.ts';
@@ -51,10 +52,7 @@ const unique = (ids: string[] = []) => [...new Set(ids)];
 const actorUserId = (actor: Actor) => (actor.kind === 'user' ? actor.externalId : null);
 /** `notification.created` webhook events for the notifications a change writes. */
 const notificationEvents = (notifications: NewNotification[] = []): WebhookEventSpec[] =>
-  notifications.map(({ userId, ...n }) => ({
-    type: 'notification.created',
-    data: { threadId: n.threadId, commentId: n.commentId, notificationId: n.id, recipientId: userId, notification: { ...n, read: false } },
-  }));
+  notifications.map((n) => ({ type: 'notification.created', data: notificationEventFields({ ...n, read: false }) }));
 
 function activity(kind: ActivityKind, userId: string | null, fields: Partial<NewActivity> = {}): NewActivity {
   return {

@@ -1,5 +1,14 @@
-import type { WebhookActor, WebhookDeliveryInfo, WebhookEndpointInfo, WebhookEventType } from '@pulse/protocol';
+import type { Notification, WebhookActor, WebhookDeliveryInfo, WebhookEndpointInfo, WebhookEventType } from '@pulse/protocol';
 import type { FileLinks } from '../files/links.ts';
+
+/** What `notification.created` and `notification.unread` say of a notification, besides its environment, room and actor. */
+export const notificationEventFields = ({ userId, ...notification }: Notification & { userId: string }) => ({
+  threadId: notification.threadId,
+  commentId: notification.commentId,
+  notificationId: notification.id,
+  recipientId: userId,
+  notification,
+});
 
 /**
  * A webhook event a change causes. The domain prepares it; the store turns it into the event's

@@ -4,11 +4,12 @@ import { newWebhookDeliveryId, newWebhookEventId } from '../../ids.ts';
 import type { Dialect } from '../migrations.ts';
 import type { Database } from '../schema.ts';
 import type { SharedStateRecord } from '../types.ts';
-import type { WebhookEndpointRecord, WebhookIntent, WebhookRepo } from '../webhook-types.ts';
+import { notificationEventFields, type WebhookEndpointRecord, type WebhookIntent, type WebhookRepo } from '../webhook-types.ts';
 import type { FileLinks } from '../../files/links.ts';
 import { groupAttachments } from './attachments.ts';
 import { contentRepo } from './content.ts';
 import type { HotStatements } from './hot-statements.ts';
+import { storedNotifications } from './realtime.ts';
 import type { WriteTx } from './writer.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -439,6 +440,8 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo
           .where('unread_announced_at', 'is', null)
           .orderBy('created_at')
           .limit(limit);
+        // Two statements, not `id in (select … skip locked)`: PostgreSQL may run such a subquery
+        // more than once and claim more than `limit`.
         if (dialect === 'postgres') due = due.forUpdate().skipLocked();
         const ids = (await due.execute()).map((r) => r.id);
         if (ids.length === 0) return [];
@@ -454,16 +457,11 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo
           .execute();
         if (claimed.length === 0) return [];
         const type: WebhookEventType = 'notification.unread';
-        await trx
-          .insertInto('webhook_events')
-          .values(
-            claimed.map((n) => {
-              const notification = { id: n.id, kind: n.kind, roomId: n.room_id, threadId: n.thread_id, commentId: n.comment_id, actorId: n.actor_id, preview: n.preview, createdAt: n.created_at, read: false };
-              const data = { environmentId: envId, roomId: n.room_id, actor: { type: 'system' }, threadId: n.thread_id, commentId: n.comment_id, notificationId: n.id, recipientId: n.user_id, notification };
-              return { id: newWebhookEventId(), environment_id: envId, type, payload: JSON.stringify({ type, timestamp: at, data }), created_at: at };
-            }),
-          )
-          .execute();
+        const events = storedNotifications(claimed).map((n) => {
+          const data = { environmentId: envId, roomId: n.roomId, actor: { type: 'system' }, ...notificationEventFields(n) };
+          return { id: newWebhookEventId(), environment_id: envId, type, payload: JSON.stringify({ type, timestamp: at, data }), created_at: at };
+        });
+        await trx.insertInto('webhook_events').values(events).execute();
         return claimed.map((n) => n.created_at);
       });
     },
