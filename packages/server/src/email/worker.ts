@@ -3,6 +3,7 @@ import type { EnvConfig } from '@pulse/protocol';
 import type { ConfigCache } from '../domain/config-cache.ts';
 import type { Store } from '../store/index.ts';
 import type { EmailBatch } from '../store/types.ts';
+import { PeriodicPass } from '../periodic-pass.ts';
 import { renderEmail } from './render.ts';
 import type { EmailSettings } from './settings.ts';
 import type { UnsubscribeLinks } from './unsubscribe.ts';
@@ -29,9 +30,7 @@ export class EmailWorker {
   readonly #links: UnsubscribeLinks;
   readonly #log: WorkerLog;
   readonly #transport: Transporter | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
-  #closed = false;
+  readonly #passes: PeriodicPass;
 
   constructor(store: Store, configs: ConfigCache, settings: EmailSettings, links: UnsubscribeLinks, log: WorkerLog) {
     this.#store = store;
@@ -40,20 +39,17 @@ export class EmailWorker {
     this.#links = links;
     this.#log = log;
     this.#transport = settings.smtpUrl ? nodemailer.createTransport(settings.smtpUrl) : undefined;
+    this.#passes = new PeriodicPass(() => this.tick(), settings.pollMs, (err) => log.warn({ err }, 'email notifications: a pass failed; retrying'));
   }
 
   start(): void {
     if (!this.#transport) return;
-    this.#timer = setInterval(() => this.kick(), this.#settings.pollMs);
-    this.#timer.unref();
-    this.kick();
+    this.#passes.start();
+    this.#passes.kick();
   }
 
   kick(): void {
-    if (this.#closed || this.#running) return;
-    this.#running = this.tick()
-      .catch((err) => this.#log.warn({ err }, 'email notifications: a pass failed; retrying'))
-      .finally(() => (this.#running = undefined));
+    this.#passes.kick();
   }
 
   /** One pass: claims what is due and sends it. */
@@ -72,7 +68,7 @@ export class EmailWorker {
       BATCHES_PER_TICK,
     );
     for (const batch of batches) {
-      if (this.#closed) break;
+      if (this.#passes.closed) break;
       await this.#send(batch, configs.get(batch.environmentId) ?? (await this.#configs.get(batch.environmentId)));
     }
   }
@@ -117,9 +113,7 @@ export class EmailWorker {
   }
 
   async close(): Promise<void> {
-    this.#closed = true;
-    clearInterval(this.#timer);
-    await this.#running;
+    await this.#passes.close();
     this.#transport?.close();
   }
 }

@@ -1,10 +1,11 @@
 import type { ConfigCache } from '../domain/config-cache.ts';
+import { PeriodicPass } from '../periodic-pass.ts';
 import { UNREAD_MAX_AGE_MS } from '../store/email-types.ts';
 import type { Store } from '../store/index.ts';
 import type { DispatcherLog } from './dispatcher.ts';
 import type { WebhookPublisher } from './publisher.ts';
 
-/** A pass looks this far behind the newest notification it announced: another node's clock may run a little behind. */
+/** A pass starts this far before where the last one got to: another node's clock may run a little behind. */
 const OVERLAP_MS = 60_000;
 /** Notifications claimed per environment per statement; a pass repeats while it gets that many. */
 const BATCH = 200;
@@ -19,32 +20,19 @@ export class UnreadNotificationEvents {
   readonly #store: Store;
   readonly #configs: ConfigCache;
   readonly #webhooks: WebhookPublisher;
-  readonly #pollMs: number;
-  readonly #log: DispatcherLog;
   /** Per environment: up to when every due notification has been claimed (scans start a little before it). */
   readonly #watermarks = new Map<string, string>();
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
-  #closed = false;
+  readonly #passes: PeriodicPass;
 
   constructor(store: Store, configs: ConfigCache, webhooks: WebhookPublisher, pollMs: number, log: DispatcherLog) {
     this.#store = store;
     this.#configs = configs;
     this.#webhooks = webhooks;
-    this.#pollMs = pollMs;
-    this.#log = log;
+    this.#passes = new PeriodicPass(() => this.tick(), pollMs, (err) => log.warn({ err }, 'notification.unread: a pass failed; retrying'));
   }
 
   start(): void {
-    this.#timer = setInterval(() => this.kick(), this.#pollMs);
-    this.#timer.unref();
-  }
-
-  kick(): void {
-    if (this.#closed || this.#running) return;
-    this.#running = this.tick()
-      .catch((err) => this.#log.warn({ err }, 'notification.unread: a pass failed; retrying'))
-      .finally(() => (this.#running = undefined));
+    this.#passes.start();
   }
 
   /** One pass over the environments with an endpoint that wants `notification.unread`. */
@@ -52,7 +40,7 @@ export class UnreadNotificationEvents {
     const now = Date.now();
     let recorded = 0;
     for (const env of await this.#store.listEnvironments()) {
-      if (this.#closed) break;
+      if (this.#passes.closed) break;
       if (!(await this.#webhooks.wants(env.id, 'notification.unread'))) continue;
       const config = await this.#configs.get(env.id);
       if (!config) continue;
@@ -72,9 +60,7 @@ export class UnreadNotificationEvents {
     if (recorded > 0) this.#webhooks.recorded();
   }
 
-  async close(): Promise<void> {
-    this.#closed = true;
-    clearInterval(this.#timer);
-    await this.#running;
+  close(): Promise<void> {
+    return this.#passes.close();
   }
 }
