@@ -220,9 +220,9 @@ describe('webhooks: delivery', () => {
     return endpoint;
   }
 
-  /** notification.unread without the usual wait (emailDelaySeconds 0), for the length of `run`. */
-  async function withoutUnreadDelay(run: () => Promise<void>, delaySeconds = 0) {
-    await t.server.ctx.environments.updateConfig(t.envId, { emailDelaySeconds: delaySeconds });
+  /** notification.unread after `emailDelaySeconds` instead of the default 600, for the length of `run`. */
+  async function withUnreadDelay(emailDelaySeconds: number, run: () => Promise<void>) {
+    await t.server.ctx.environments.updateConfig(t.envId, { emailDelaySeconds });
     try {
       await run();
     } finally {
@@ -230,7 +230,7 @@ describe('webhooks: delivery', () => {
     }
   }
 
-  it('delivers every event type, signed, with the object as the REST API returns it', () => withoutUnreadDelay(async () => {
+  it('delivers every event type, signed, with the object as the REST API returns it', () => withUnreadDelay(0, async () => {
     await subscribe();
     await api('PUT', '/api/v1/users/ann', { name: 'Ann' });
     await api('PUT', '/api/v1/users/bob', { name: 'Bob' });
@@ -298,7 +298,7 @@ describe('webhooks: delivery', () => {
   }));
 
   it('sends notification.unread once for a notification still unread after emailDelaySeconds, none for one read in time', () =>
-    withoutUnreadDelay(async () => {
+    withUnreadDelay(1, async () => {
       await subscribe(['notification.unread']);
       for (const id of ['ann', 'bob', 'cid']) await api('PUT', `/api/v1/users/${id}`, { name: id });
       const made = Date.now();
@@ -312,7 +312,7 @@ describe('webhooks: delivery', () => {
       const data = receiver.received[0]!.payload.data;
       expect(webhookDataSchemas['notification.unread'].safeParse(data).success).toBe(true);
       expect(data).toMatchObject({ recipientId: 'cid', threadId: thread.id, actor: { type: 'system' }, notification: { kind: 'mention', read: false, actorId: 'ann' } });
-    }, 1));
+    }));
 
   it('sends only the subscribed types, and nothing while the endpoint is disabled', async () => {
     const endpoint = await subscribe(['comment.created']);
