@@ -29,9 +29,12 @@ async function withStore(test: (store: Store, admin: pg.Client, schema: string) 
   } finally {
     try {
       await admin.end();
-      await store.close();
     } finally {
-      await dropSchema(schema);
+      try {
+        await store.close();
+      } finally {
+        await dropSchema(schema);
+      }
     }
   }
 }
