@@ -68,17 +68,13 @@ export class Connection {
       this.close(4410, 'slow consumer');
       return;
     }
+    corkUntilNextTick(this.ws);
     this.ws.send(frame, { binary: false });
   }
 
-  /** Sends frames in order, in one write to the socket where possible. */
+  /** Sends frames in order (in one write to the socket, as every frame sent in one tick). */
   sendFrames(frames: Buffer[], delivery: Delivery): void {
-    if (frames.length === 1) return this.sendFrame(frames[0]!, delivery);
-    // ws writes each frame with its own system call; corking its socket for the loop makes it one.
-    const socket = (this.ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
-    socket?.cork();
     for (const frame of frames) this.sendFrame(frame, delivery);
-    socket?.uncork();
   }
 
   send(message: ServerMessage): void {
@@ -93,4 +89,30 @@ export class Connection {
   close(code: number, reason: string | undefined): void {
     if (this.ws.readyState === 0 || this.ws.readyState === 1) this.ws.close(code, String(reason ?? '').slice(0, 120));
   }
+}
+
+interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
+
+const corked = new Set<Corkable>();
+
+function uncorkAll(): void {
+  for (const socket of corked) socket.uncork();
+  corked.clear();
+}
+
+/**
+ * ws writes each frame with a system call of its own. A comment's frames for one socket (the
+ * room's event, a notification, the ack) and those of the other comments committed in the same
+ * batch are written in the same tick: the socket stays corked until the tick ends, so they leave
+ * in one write (Node's own advice for batching writes).
+ */
+function corkUntilNextTick(ws: WebSocket): void {
+  const socket = (ws as unknown as { _socket?: Corkable })._socket;
+  if (!socket || corked.has(socket)) return;
+  if (corked.size === 0) process.nextTick(uncorkAll);
+  socket.cork();
+  corked.add(socket);
 }

@@ -4,20 +4,37 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Connection } from './connection.ts';
 import { LocalRoom } from './room.ts';
 
-/** A socket that records the frames written to it, and when its TCP socket was corked. */
+/**
+ * A socket that records what reaches its TCP socket: each entry is one write (the frames sent
+ * while it was corked leave together when it is uncorked).
+ */
 function fakeSocket() {
-  const log: string[] = [];
+  const writes: string[][] = [];
+  let corked = 0;
+  let pending: string[] = [];
   const ws = {
     readyState: 1,
     bufferedAmount: 0,
     send: (frame: Buffer) => {
       const m = JSON.parse(frame.toString()) as { type: string; userId?: string; member?: { userId: string } };
-      log.push(`${m.type}:${m.member?.userId ?? m.userId}`);
+      const label = `${m.type}:${m.member?.userId ?? m.userId}`;
+      if (corked > 0) pending.push(label);
+      else writes.push([label]);
     },
-    _socket: { cork: () => log.push('cork'), uncork: () => log.push('uncork') },
+    _socket: {
+      cork: () => void corked++,
+      uncork: () => {
+        if (--corked > 0 || pending.length === 0) return;
+        writes.push(pending);
+        pending = [];
+      },
+    },
   };
-  return { ws: ws as unknown as WebSocket, log };
+  return { ws: ws as unknown as WebSocket, log: writes };
 }
+
+/** Lets the socket's end-of-tick uncork run (fake timers leave process.nextTick alone). */
+const endOfTick = () => new Promise<void>((resolve) => process.nextTick(resolve));
 
 function joinAs(room: LocalRoom, userId: string) {
   const { ws, log } = fakeSocket();
@@ -40,54 +57,87 @@ describe('room presence delivery', () => {
 
   const room = (showPresence = () => true) => new LocalRoom('env', 'room', 0, { publishBatch: () => undefined, showPresence });
 
-  it('sends a change after a quiet spell with the next tick', () => {
+  it('sends a change after a quiet spell with the next tick', async () => {
     const r = room();
     const alice = joinAs(r, 'alice');
     vi.advanceTimersByTime(ROOM_TICK_MS - 1);
+    await endOfTick();
     expect(alice.log).toEqual([]);
     vi.advanceTimersByTime(1);
-    expect(alice.log).toEqual(['presence:join:alice']);
+    await endOfTick();
+    expect(alice.log).toEqual([['presence:join:alice']]);
     r.dispose();
   });
 
-  it('sends changes that keep coming together, in order, in one write per socket, at most once per PRESENCE_BATCH_MS', () => {
+  it('sends changes that keep coming together, in order, in one write per socket, at most once per PRESENCE_BATCH_MS', async () => {
     const r = room();
     const alice = joinAs(r, 'alice');
     vi.advanceTimersByTime(ROOM_TICK_MS);
+    await endOfTick();
     alice.log.length = 0;
 
     const bob = joinAs(r, 'bob');
     joinAs(r, 'carol');
     leave(r, bob.conn);
     vi.advanceTimersByTime(PRESENCE_BATCH_MS - 1);
+    await endOfTick();
     expect(alice.log).toEqual([]);
     vi.advanceTimersByTime(1);
-    expect(alice.log).toEqual(['cork', 'presence:join:bob', 'presence:join:carol', 'presence:leave:bob', 'uncork']);
+    await endOfTick();
+    expect(alice.log).toEqual([['presence:join:bob', 'presence:join:carol', 'presence:leave:bob']]);
 
     // Quiet for longer than the interval: the next change goes with the next tick again.
     vi.advanceTimersByTime(PRESENCE_BATCH_MS);
     alice.log.length = 0;
     joinAs(r, 'dave');
     vi.advanceTimersByTime(ROOM_TICK_MS);
-    expect(alice.log).toEqual(['presence:join:dave']);
+    await endOfTick();
+    expect(alice.log).toEqual([['presence:join:dave']]);
     r.dispose();
   });
 
-  it('sends nothing while presence is hidden, and forgets queued changes when the room goes', () => {
+  it('sends nothing while presence is hidden, and forgets queued changes when the room goes', async () => {
     const r = room();
     const alice = joinAs(r, 'alice');
     r.dispose();
     vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+    await endOfTick();
     expect(alice.log).toEqual([]);
 
     let shown = true;
     const r2 = room(() => shown);
     const bob = joinAs(r2, 'bob');
     vi.advanceTimersByTime(ROOM_TICK_MS);
+    await endOfTick();
     shown = false;
     joinAs(r2, 'carol');
     vi.advanceTimersByTime(PRESENCE_BATCH_MS);
-    expect(bob.log).toEqual(['presence:join:bob']);
+    await endOfTick();
+    expect(bob.log).toEqual([['presence:join:bob']]);
     r2.dispose();
+  });
+});
+
+describe('connection writes', () => {
+  const connection = () => {
+    const { ws, log } = fakeSocket();
+    return { conn: new Connection('c', ws, '127.0.0.1'), log };
+  };
+  const frame = (userId: string) => Buffer.from(JSON.stringify({ type: 'f', userId }));
+
+  it('sends every frame of one tick to a socket in one write, in order, and the next tick\'s apart', async () => {
+    const a = connection();
+    const b = connection();
+    a.conn.sendFrame(frame('1'), 'durable');
+    b.conn.sendFrame(frame('1'), 'durable');
+    a.conn.sendFrames([frame('2'), frame('3')], 'durable');
+    a.conn.sendFrame(frame('4'), 'ephemeral');
+    expect(a.log).toEqual([]);
+    await endOfTick();
+    expect(a.log).toEqual([['f:1', 'f:2', 'f:3', 'f:4']]);
+    expect(b.log).toEqual([['f:1']]);
+    a.conn.sendFrame(frame('5'), 'durable');
+    await endOfTick();
+    expect(a.log).toEqual([['f:1', 'f:2', 'f:3', 'f:4'], ['f:5']]);
   });
 });
