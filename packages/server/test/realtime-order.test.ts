@@ -69,6 +69,59 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
   });
 
+  it('recognises a queue replayed after its deletes: nothing comes back, nobody is notified twice', async () => {
+    const ids = { t: `replay-t-${driver}`, c: `replay-c-${driver}`, t2: `replay-t2-${driver}`, c2: `replay-c2-${driver}`, s: `replay-s-${driver}` };
+    const watcher = raw();
+    await watcher.auth(t, 'replay-watcher', 'replay-room');
+    const s = raw();
+    await s.auth(t, 'replay-alice', 'replay-room');
+    // Alice's queue: a thread with a reply that mentions the watcher, the reply deleted; a second
+    // thread with a reply, the thread deleted; a stroke, then the drawing cleared.
+    const queue = [
+      { type: 'thread:create', id: ids.t, body: 'thread', mentions: [], position: null },
+      { type: 'comment:create', id: ids.c, threadId: ids.t, body: 'hey @watcher', mentions: ['replay-watcher'] },
+      { type: 'comment:delete', commentId: ids.c },
+      { type: 'thread:create', id: ids.t2, body: 'second', mentions: [], position: null },
+      { type: 'comment:create', id: ids.c2, threadId: ids.t2, body: 'reply', mentions: [] },
+      { type: 'thread:delete', threadId: ids.t2 },
+      { type: 'draw:stroke', id: ids.s, points: [[0.1, 0.1]], color: '#000000', width: 1 },
+      { type: 'draw:clear' },
+    ];
+    const answers = (pass: string) => s.messages.filter((m) => (m.type === 'ack' || m.type === 'error') && String(m.ref).startsWith(pass));
+    queue.forEach((m, i) => s.send({ ...m, ref: `a${i}` }));
+    await waitFor(() => answers('a').length === queue.length, 10_000, 'the first pass answered');
+    expect(answers('a').map((m) => m.type)).toEqual(queue.map(() => 'ack'));
+    const events = () => watcher.messages.filter((m) => typeof m.seq === 'number').length;
+    const notified = () => watcher.messages.filter((m) => m.type === 'notification:created').length;
+    await waitFor(() => notified() === 1, 5000, 'the mention');
+    const seen = events();
+
+    // Every ack was lost: the client sends the whole queue again.
+    queue.forEach((m, i) => s.send({ ...m, ref: `b${i}` }));
+    await waitFor(() => answers('b').length === queue.length, 10_000, 'the replay answered');
+    expect(answers('b').map((m) => (m.type === 'ack' ? 'ack' : m.code))).toEqual([
+      'ack', // the thread: created before, by Alice
+      'ack', // the reply: hers, in that thread, since deleted
+      'comment_not_found', // already deleted: done
+      'ack',
+      'ack', // the reply of a thread deleted since
+      'thread_not_found',
+      'ack', // the stroke, cleared since
+      'ack', // clearing again is harmless
+    ]);
+    await sleep(300);
+    expect(notified()).toBe(1);
+    expect(events() - seen).toBe(1); // only the second draw:clear
+    expect((await t.api('GET', `/api/v1/threads/${ids.t}`)).body.comments.map((x: any) => x.body)).toEqual(['thread']);
+    expect((await t.api('GET', `/api/v1/threads/${ids.t2}`)).status).toBe(404);
+
+    // Someone else's deleted id is not theirs to replay.
+    watcher.send({ type: 'thread:create', ref: 'w1', id: ids.t, body: 'mine?', mentions: [], position: null });
+    expect(await watcher.next('error', 3000, (m) => m.ref === 'w1')).toMatchObject({ code: 'already_exists' });
+    watcher.send({ type: 'draw:stroke', ref: 'w2', id: ids.s, points: [[0.5, 0.5]], color: '#000000', width: 1 });
+    expect(await watcher.next('error', 3000, (m) => m.ref === 'w2')).toMatchObject({ code: 'already_exists' });
+  });
+
   it('never refuses a poster that stays under its limit, even past the per-connection queue', async () => {
     const s = raw();
     await s.auth(t, 'steady-carol', 'steady-room');

@@ -224,6 +224,30 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(await store.countEnvironment('env_b')).toMatchObject({ threads: 1, comments: 1 });
     });
 
+    it('keeps the ids of deleted threads and comments taken, remembering room, thread and author', async () => {
+      // From the test above: th1-c1 deleted (and th1 with it), th2 deleted with its comments.
+      expect(await store.deletedId('env_a', 'comment', 'th1-c1')).toEqual({ roomId: 'room-1', threadId: 'th1', userId: 'alice' });
+      expect(await store.deletedId('env_a', 'thread', 'th1')).toEqual({ roomId: 'room-1', threadId: null, userId: 'alice' });
+      expect(await store.deletedId('env_a', 'thread', 'th2')).toEqual({ roomId: 'room-1', threadId: null, userId: 'alice' });
+      expect(await store.deletedId('env_a', 'comment', 'th2-r0')).toEqual({ roomId: 'room-1', threadId: 'th2', userId: 'bob' });
+      expect(await store.deletedId('env_a', 'comment', 'th2-r4')).toEqual({ roomId: 'room-1', threadId: 'th2', userId: 'bob' });
+      expect(await store.deletedId('env_b', 'thread', 'th1')).toBeUndefined(); // env_b's th1 lives
+      expect(await store.deletedId('env_a', 'stroke', 'th1')).toBeUndefined();
+      const room = await store.getRoom('env_a', 'room-1');
+      await expect(thread('env_a', 'th1')).rejects.toMatchObject({ code: 'already_exists' });
+      await thread('env_a', 'th-fresh');
+      await expect(
+        store.createComment('env_a', { id: 'th2-r0', threadId: 'th-fresh', userId: 'bob', body: 'replayed', mentions: [], createdAt: at(600) }),
+      ).rejects.toMatchObject({ code: 'already_exists' });
+      await expect(
+        store.createThread('env_a', { id: 'th-other', roomId: 'room-1', position: null, createdBy: 'bob', createdAt: at(601) }, { id: 'th2-r1', userId: 'bob', body: 'x', mentions: [], createdAt: at(601) }),
+      ).rejects.toMatchObject({ code: 'already_exists' });
+      expect(await store.getThread('env_a', 'th-other')).toBeUndefined();
+      expect((await store.getRoom('env_a', 'room-1'))!.seq).toBe(room!.seq + 1); // th-fresh only
+      expect((await store.getThreadWithComments('env_a', 'th-fresh'))!.comments.map((c) => c.id)).toEqual(['th-fresh-c1']);
+      await store.deleteThread('env_a', 'th-fresh');
+    });
+
     it('pages rooms in creation order with a cursor', async () => {
       for (let i = 0; i < 3; i++) await store.ensureRoom('env_a', `page-room-${i}`, at(1000 + i));
       await store.ensureRoom('env_a', 'page-room-0', at(5000)); // idempotent, keeps its creation date
@@ -410,6 +434,20 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(cleared.value).toBe(2);
       expect(cleared.seq).toBe(third.seq + 1);
       expect(await store.listStrokes('env_a', 'draw-room')).toEqual([]);
+    });
+
+    it('keeps the ids of cleared and dropped strokes taken', async () => {
+      const stroke = (id: string, userId = 'alice') => ({ id, userId, points: [[0.1, 0.2]] as [number, number][], color: '#000000', width: 2, createdAt: at() });
+      const limits = { maxStrokes: 1, maxBytes: 1000 };
+      await store.addStroke('env_a', 'gone-room', stroke('g1'), limits);
+      await store.addStroke('env_a', 'gone-room', stroke('g2', 'bob'), limits); // drops g1
+      await store.clearDrawing('env_a', 'gone-room'); // clears g2
+      expect(await store.deletedId('env_a', 'stroke', 'g1')).toEqual({ roomId: 'gone-room', threadId: null, userId: 'alice' });
+      expect(await store.deletedId('env_a', 'stroke', 'g2')).toEqual({ roomId: 'gone-room', threadId: null, userId: 'bob' });
+      await expect(store.addStroke('env_a', 'gone-room', stroke('g1'), limits)).rejects.toMatchObject({ code: 'already_exists' });
+      await expect(store.addStroke('env_a', 'gone-room', stroke('g2', 'bob'), limits)).rejects.toMatchObject({ code: 'already_exists' });
+      expect(await store.listStrokes('env_a', 'gone-room')).toEqual([]);
+      await store.addStroke('env_b', 'gone-room', stroke('g1'), limits); // another environment's ids are its own
     });
 
     it('refuses strokes past the drawing size cap, frees room when strokes are dropped or cleared', async () => {

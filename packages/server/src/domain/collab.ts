@@ -163,20 +163,26 @@ export class CollabService {
     return reaction && this.#store.commentRoom(envId, reaction.targetId);
   }
 
-  /** Whether a retried create (same client id) is the user's own object in that room, already stored. */
+  /**
+   * Whether a retried create (same client id) is the user's own object in that room, already
+   * stored, or stored and since deleted (a replayed queue: the create is answered as done and the
+   * replayed delete with `*_not_found`, so nothing comes back).
+   */
   async isOwnThread(envId: string, threadId: string, roomId: string, userId: string): Promise<boolean> {
     const existing = await this.#store.getThreadWithComments(envId, threadId);
-    return existing?.roomId === roomId && existing.comments[0]?.userId === userId;
+    const found = existing ? { roomId: existing.roomId, userId: existing.comments[0]?.userId } : await this.#store.deletedId(envId, 'thread', threadId);
+    return found?.roomId === roomId && found.userId === userId;
   }
 
-  async isOwnComment(envId: string, commentId: string, threadId: string, userId: string): Promise<boolean> {
+  async isOwnComment(envId: string, commentId: string, threadId: string, roomId: string, userId: string): Promise<boolean> {
     const existing = await this.#store.getComment(envId, commentId);
-    return existing?.threadId === threadId && existing.userId === userId;
+    const found = existing ? { ...existing, roomId: await this.#store.commentRoom(envId, commentId) } : await this.#store.deletedId(envId, 'comment', commentId);
+    return found?.threadId === threadId && found.roomId === roomId && found.userId === userId;
   }
 
   async isOwnStroke(envId: string, strokeId: string, roomId: string, userId: string): Promise<boolean> {
-    const existing = await this.#store.getStroke(envId, strokeId);
-    return existing?.roomId === roomId && existing.userId === userId;
+    const found = (await this.#store.getStroke(envId, strokeId)) ?? (await this.#store.deletedId(envId, 'stroke', strokeId));
+    return found?.roomId === roomId && found.userId === userId;
   }
 
   #notifications(

@@ -100,9 +100,9 @@ export const HANDLERS: { [T in ClientMessage['type']]: Handler<T> } = {
     ack(conn, m.ref, { id: m.threadId });
   },
   'comment:create': async (hub, conn, m) => {
-    await threadInRoom(hub, conn, m.threadId);
     const { envId, roomId, user } = conn.identity!;
     try {
+      await threadInRoom(hub, conn, m.threadId);
       const comment = await hub.ctx.collab.addComment(envId, actorOf(conn), {
         ...(m.id ? { id: m.id } : {}),
         threadId: m.threadId,
@@ -114,8 +114,9 @@ export const HANDLERS: { [T in ClientMessage['type']]: Handler<T> } = {
       });
       ack(conn, m.ref, { id: comment.id });
     } catch (err) {
-      if (err instanceof PulseError && isRetryConflict(err) && m.id) {
-        if (await hub.ctx.collab.isOwnComment(envId, m.id, m.threadId, user.id)) return ack(conn, m.ref, { id: m.id });
+      // Also when the thread has gone since: a replayed queue that created, answered and deleted it.
+      if (err instanceof PulseError && (isRetryConflict(err) || err.code === 'thread_not_found') && m.id) {
+        if (await hub.ctx.collab.isOwnComment(envId, m.id, m.threadId, roomId, user.id)) return ack(conn, m.ref, { id: m.id });
       }
       throw err;
     }

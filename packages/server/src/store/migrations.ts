@@ -405,6 +405,24 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('notifications').addColumn('unread_announced_at', 'text').execute();
       },
     },
+    '0014_deleted_ids': {
+      async up(db: Kysely<any>) {
+        // Ids of deleted threads, comments and strokes, kept so that a create replayed after its
+        // delete (an offline queue whose acks were lost) is recognised instead of bringing the
+        // object back. One small row per deleted object; kept for good, like the ids themselves.
+        await db.schema
+          .createTable('deleted_ids')
+          .addColumn('environment_id', 'text', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('id', 'text', (c) => c.notNull())
+          .addColumn('room_id', 'text', (c) => c.notNull())
+          .addColumn('thread_id', 'text')
+          .addColumn('user_id', 'text', (c) => c.notNull())
+          .addColumn('deleted_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('deleted_ids_pk', ['environment_id', 'kind', 'id'])
+          .execute();
+      },
+    },
   };
 }
 

@@ -1,4 +1,5 @@
 import type { Generated } from 'kysely';
+import type { DeletedKind } from './types.ts';
 
 /**
  * Table shapes, identical on SQLite and PostgreSQL. Timestamps are ISO 8601 text (sortable),
@@ -41,6 +42,18 @@ export interface Database {
     metadata: string | null;
     created_at: string;
     drawing_bytes: Generated<number>;
+  };
+  /** Deleted threads, comments and strokes (see migration 0014). */
+  deleted_ids: {
+    environment_id: string;
+    kind: DeletedKind;
+    id: string;
+    room_id: string;
+    /** The comment's thread (comments only). */
+    thread_id: string | null;
+    /** The author: a thread's creator, a comment's or a stroke's author. */
+    user_id: string;
+    deleted_at: string;
   };
   threads: {
     environment_id: string;

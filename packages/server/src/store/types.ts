@@ -253,6 +253,16 @@ export interface AttachmentRepo {
   deleteAttachments(envId: string, ids: string[]): Promise<void>;
 }
 
+/** What stays of a deleted thread, comment or stroke: enough to recognise a replayed create. */
+export type DeletedKind = 'thread' | 'comment' | 'stroke';
+export interface DeletedId {
+  roomId: string;
+  /** A comment's thread. */
+  threadId: string | null;
+  /** The author (a thread's creator). */
+  userId: string;
+}
+
 export interface ThreadRepo {
   /** Creates the room if needed, the thread and its first comment. Throws `already_exists` on a duplicate id. */
   createThread(envId: string, thread: NewThread, first: Omit<NewComment, 'threadId'>, effects?: Effects): Promise<Sequenced<ThreadWithComments>>;
@@ -265,6 +275,9 @@ export interface ThreadRepo {
   deleteThread(envId: string, threadId: string, effects?: Effects): Promise<Sequenced<Thread> | undefined>;
   /** External ids of everyone who commented in the thread (each once, in no particular order). */
   threadParticipants(envId: string, threadId: string): Promise<string[]>;
+
+  /** A deleted thread's, comment's or stroke's id: its ids stay taken (creates with them throw `already_exists`). */
+  deletedId(envId: string, kind: DeletedKind, id: string): Promise<DeletedId | undefined>;
 
   /** Throws `thread_not_found` or `already_exists`. */
   createComment(envId: string, comment: NewComment, effects?: Effects): Promise<Sequenced<Comment>>;

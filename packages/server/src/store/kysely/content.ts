@@ -3,6 +3,7 @@ import type { Kysely, Selectable, Transaction } from 'kysely';
 import { isUniqueViolation } from '../errors.ts';
 import { toPage } from '../paging.ts';
 import type { FileLinks } from '../../files/links.ts';
+import { deletedId, recordDeleted, type DeletedRow, recordDeletedComments, refuseDeletedId } from './deleted-ids.ts';
 import { applyAttach, attachmentsOfComments, attachmentsOfRoom, groupAttachments, removeAttachmentsOf } from './attachments.ts';
 import { applyEffects, storedNotifications, toActivity, toActivityRow, toNotificationRows } from './realtime.ts';
 import type { HotStatements } from './hot-statements.ts';
@@ -223,6 +224,8 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
     async createThread(envId, thread, first, effects) {
       try {
         return await tx(async (trx) => {
+          await refuseDeletedId(trx, envId, 'thread', thread.id);
+          await refuseDeletedId(trx, envId, 'comment', first.id);
           await insertRoomIfMissing(trx, envId, thread.roomId, thread.createdAt);
           const threadRow = await trx
             .insertInto('threads')
@@ -320,6 +323,8 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
 
     async deleteThread(envId, threadId, effects) {
       return tx(async (trx) => {
+        const at = new Date().toISOString();
+        await recordDeletedComments(trx, envId, threadId, at);
         const commentIds = await trx.selectFrom('comments').select('id').where('environment_id', '=', envId).where('thread_id', '=', threadId).execute();
         const removedAttachments = await removeAttachmentsOf(trx, envId, commentIds.map((c) => c.id));
         // Not a cascade: see migration 0011.
@@ -330,6 +335,7 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
           .execute();
         const r = await trx.deleteFrom('threads').where('environment_id', '=', envId).where('id', '=', threadId).returningAll().executeTakeFirst();
         if (!r) return undefined;
+        await recordDeleted(trx, envId, [{ kind: 'thread', id: r.id, roomId: r.room_id, userId: r.created_by }], at);
         const seq = await hot.bumpSeq(trx, envId, r.room_id);
         return { value: toThread(r), roomId: r.room_id, seq, removedAttachments, ...(await applyEffects(hot, trx, envId, withRoom(effects, r.room_id))) };
       });
@@ -345,6 +351,7 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
           const activity = effects?.activity && toActivityRow(envId, effects.activity);
           const notifications = toNotificationRows(envId, effects?.notifications ?? []);
           const mentions = JSON.stringify(comment.mentions);
+          await refuseDeletedId(trx, envId, 'comment', comment.id);
           const written = await hot.insertReply(trx, envId, { ...comment, mentions, activity, notifications });
           if (!written) throw new PulseError('thread_not_found');
           const { roomId, seq } = written;
@@ -375,6 +382,10 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
         if (isUniqueViolation(err)) throw new PulseError('already_exists', `A comment with id "${comment.id}" already exists.`);
         throw err;
       }
+    },
+
+    deletedId(envId, kind, id) {
+      return deletedId(db, envId, kind, id);
     },
 
     async commentRoom(envId, commentId) {
@@ -433,7 +444,13 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
           .where('thread_id', '=', r.thread_id)
           .limit(1)
           .executeTakeFirst();
-        if (!left) await trx.deleteFrom('threads').where('environment_id', '=', envId).where('id', '=', r.thread_id).execute();
+        const at = new Date().toISOString();
+        const deleted: DeletedRow[] = [{ kind: 'comment', id: r.id, roomId: r.room_id, threadId: r.thread_id, userId: r.user_id }];
+        if (!left) {
+          const thread = await trx.deleteFrom('threads').where('environment_id', '=', envId).where('id', '=', r.thread_id).returning('created_by').executeTakeFirst();
+          if (thread) deleted.push({ kind: 'thread', id: r.thread_id, roomId: r.room_id, userId: thread.created_by });
+        }
+        await recordDeleted(trx, envId, deleted, at);
         const seq = await hot.bumpSeq(trx, envId, r.room_id);
         return {
           value: { comment: toComment(r), threadDeleted: !left },

@@ -7,6 +7,7 @@ import type { ActivityRepo, DrawingRepo, Effects, NotificationRepo, StoredNotifi
 import type { HotStatements } from './hot-statements.ts';
 import { insertRoomIfMissing } from './rooms.ts';
 import { recordWebhookEvents } from './webhooks.ts';
+import { recordDeleted, recordDeletedStrokes, refuseDeletedId } from './deleted-ids.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -150,6 +151,7 @@ export function realtimeRepo(db: Kysely<Database>, tx: WriteTx, hot: HotStatemen
           width: stroke.width,
           created_at: stroke.createdAt,
         };
+        await refuseDeletedId(trx, envId, 'stroke', stroke.id);
         try {
           await trx.insertInto('strokes').values(row).execute();
         } catch (err) {
@@ -159,7 +161,7 @@ export function realtimeRepo(db: Kysely<Database>, tx: WriteTx, hot: HotStatemen
         // Keep the newest strokes only: the oldest beyond the cap are dropped.
         const overflow = await trx
           .selectFrom('strokes')
-          .select(['id', 'points'])
+          .select(['id', 'points', 'user_id'])
           .where('environment_id', '=', envId)
           .where('room_id', '=', roomId)
           .orderBy('created_at', 'desc')
@@ -170,6 +172,8 @@ export function realtimeRepo(db: Kysely<Database>, tx: WriteTx, hot: HotStatemen
         if (overflow.length) {
           const freed = overflow.reduce((n, o) => n + o.points.length, 0);
           await trx.deleteFrom('strokes').where('environment_id', '=', envId).where('id', 'in', overflow.map((o) => o.id)).execute();
+          const dropped = overflow.map((o) => ({ kind: 'stroke' as const, id: o.id, roomId, userId: o.user_id }));
+          await recordDeleted(trx, envId, dropped, stroke.createdAt);
           await trx
             .updateTable('rooms')
             .set((eb) => ({ drawing_bytes: eb('drawing_bytes', '-', freed) }))
@@ -189,6 +193,7 @@ export function realtimeRepo(db: Kysely<Database>, tx: WriteTx, hot: HotStatemen
     async clearDrawing(envId, roomId, effects) {
       return tx(async (trx) => {
         await insertRoomIfMissing(trx, envId, roomId, effects?.activity?.createdAt ?? new Date().toISOString());
+        await recordDeletedStrokes(trx, envId, roomId, new Date().toISOString());
         const deleted = await trx.deleteFrom('strokes').where('environment_id', '=', envId).where('room_id', '=', roomId).executeTakeFirst();
         await trx.updateTable('rooms').set({ drawing_bytes: 0 }).where('environment_id', '=', envId).where('id', '=', roomId).execute();
         const { activity } = await applyEffects(hot, trx, envId, effects);
