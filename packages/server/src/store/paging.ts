@@ -6,10 +6,14 @@ export function encodeCursor(createdAt: string, id: string): string {
   return Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
 }
 
+/** Timestamps are stored as `Date.toISOString()` writes them. */
+const isStoredTime = (value: unknown): value is string =>
+  typeof value === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(value) && !Number.isNaN(Date.parse(value));
+
 export function decodeCursor(cursor: string): PageRequest['after'] {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(parsed) && parsed.length === 2 && typeof parsed[0] === 'string' && typeof parsed[1] === 'string') {
+    if (Array.isArray(parsed) && parsed.length === 2 && isStoredTime(parsed[0]) && typeof parsed[1] === 'string' && parsed[1].length > 0 && parsed[1].length <= 512) {
       return { createdAt: parsed[0], id: parsed[1] };
     }
   } catch {
