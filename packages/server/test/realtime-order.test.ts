@@ -219,6 +219,13 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
       n.send({ type: 'auth', token: await mintToken(t, 'nokey'), room: 'r' });
       expect(await n.next('auth:error')).toMatchObject({ code: 'unauthorized' });
       expect((await n.waitClosed()).code).toBe(CLOSE_CODES.FORBIDDEN);
+      for (const apiKey of [null, '']) {
+        const k = raw();
+        await k.opened;
+        k.send({ type: 'auth', apiKey, token: await mintToken(t, 'nokey'), room: 'r' });
+        expect(await k.next('auth:error')).toMatchObject({ code: 'unauthorized' });
+        expect((await k.waitClosed()).code).toBe(CLOSE_CODES.FORBIDDEN);
+      }
     });
 
     it('keeps serving while deeply nested 1 MB frames arrive before auth', async () => {

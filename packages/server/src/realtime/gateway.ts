@@ -130,7 +130,7 @@ export class Gateway {
       return this.#hub.rejectAuth(conn, new PulseError('invalid_message', 'The frame is not valid JSON.'));
     }
     const first = raw as { type?: unknown; apiKey?: unknown } | null;
-    if (first?.type === 'auth' && first.apiKey === undefined) return this.#hub.rejectAuth(conn, new PulseError('unauthorized', 'auth: apiKey (your publishable key, pk_…) is required.'));
+    if (first?.type === 'auth' && (first.apiKey === undefined || first.apiKey === null)) return this.#hub.rejectAuth(conn, new PulseError('unauthorized', 'auth: apiKey (your publishable key, pk_…) is required.'));
     let message: ClientMessage;
     try {
       message = parseMessage(raw);
