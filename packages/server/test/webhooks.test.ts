@@ -119,7 +119,12 @@ describe('webhooks: SSRF guard', () => {
     for (const ip of ['127.0.0.1', '10.1.2.3', '172.20.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', 'fe80::1', 'fd00:ec2::254', '::ffff:127.0.0.1', '[::1]']) {
       expect(blockedAddressReason(ip), ip).toBeDefined();
     }
-    for (const ip of ['8.8.8.8', '1.1.1.1', '2606:4700:4700::1111', '172.32.0.1']) expect(blockedAddressReason(ip), ip).toBeUndefined();
+    // IPv6 addresses that carry an IPv4 address are judged by it, in every notation.
+    for (const ip of ['::ffff:7f00:1', '0:0:0:0:0:ffff:127.0.0.1', '::ffff:a9fe:a9fe', '::ffff:0:127.0.0.1', '::127.0.0.1', '64:ff9b::127.0.0.1', '64:ff9b::a9fe:a9fe', '2002:7f00:1::', '2002:a00:1::1']) {
+      expect(blockedAddressReason(ip), ip).toMatch(/\((127\.0\.0\.1|169\.254\.169\.254|10\.0\.0\.1) is a (loopback|link-local|private)/);
+    }
+    for (const ip of ['2001:db8::1', '2001:0:4136:e378::1', '64:ff9b:1::1', '100::1']) expect(blockedAddressReason(ip), ip).toBeDefined();
+    for (const ip of ['8.8.8.8', '1.1.1.1', '2606:4700:4700::1111', '172.32.0.1', '::ffff:8.8.8.8', '64:ff9b::808:808', '2002:808:808::1']) expect(blockedAddressReason(ip), ip).toBeUndefined();
   });
 
   const send = (url: string) =>
@@ -139,7 +144,9 @@ describe('webhooks: SSRF guard', () => {
       expect(literal.error).toMatch(/refused: 127\.0\.0\.1 is a loopback address/);
       const named = await send(`http://localhost:${port}/`);
       expect(named.ok).toBe(false);
-      expect(named.error).toMatch(/refused: localhost resolves to .* loopback address/);
+      expect(named.error).toMatch(/refused: localhost resolves to an address webhooks may not reach \(.* is a loopback address\)/);
+      const mapped = await send(`http://[::ffff:127.0.0.1]:${port}/`);
+      expect(mapped.error).toMatch(/refused: ::ffff:7f00:1 \(127\.0\.0\.1 is a loopback address\)/);
       const metadata = await send('http://169.254.169.254/latest/meta-data/');
       expect(metadata.error).toMatch(/link-local \(cloud metadata\)/);
       const ftp = await send('ftp://example.com/');
@@ -174,7 +181,7 @@ describe('webhooks: SSRF guard', () => {
     const t = await startTestServer('sqlite');
     try {
       const strict = t.server.ctx.webhooks;
-      for (const url of ['http://127.0.0.1:9/x', 'http://localhost:9/x', 'http://[::1]/x', 'http://169.254.169.254/', 'http://10.0.0.8/']) {
+      for (const url of ['http://127.0.0.1:9/x', 'http://localhost:9/x', 'http://LOCALHOST./x', 'http://[::1]/x', 'http://169.254.169.254/', 'http://10.0.0.8/', 'http://[::ffff:127.0.0.1]:9/x', 'http://[::ffff:a9fe:a9fe]/']) {
         await expect(strict.add(t.envId, { url }), url).rejects.toMatchObject({ code: 'validation_failed' });
       }
       await expect(strict.add(t.envId, { url: 'ftp://example.com/' })).rejects.toMatchObject({ code: 'validation_failed' });

@@ -48,7 +48,8 @@ export class WebhookService {
   /** Refuses at once what can never be delivered: a loopback or private IP (names are checked when sending). */
   #checkUrl(url: string): void {
     if (this.#allowPrivate) return;
-    const host = new URL(url).hostname.replace(/^\[|\]$/g, '').toLowerCase();
+    // A name's trailing dot (`localhost.`) is the same name.
+    const host = new URL(url).hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
     const reason = host === 'localhost' || host.endsWith('.localhost') ? `${host} is a loopback address` : blockedAddressReason(host);
     if (reason && reason !== 'not an IP address') {
       throw new PulseError('validation_failed', `url: refused: ${reason}; webhooks go to public addresses (${WEBHOOKS_ALLOW_PRIVATE_ENV}=1 allows private ones for local development)`);

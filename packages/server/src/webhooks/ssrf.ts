@@ -21,6 +21,10 @@ const BLOCKED: [string, number, 'ipv4' | 'ipv6', string][] = [
   ['240.0.0.0', 4, 'ipv4', 'a reserved address'],
   ['::', 128, 'ipv6', 'an unspecified address'],
   ['::1', 128, 'ipv6', 'a loopback address'],
+  ['64:ff9b:1::', 48, 'ipv6', 'a private (local NAT64) address'],
+  ['100::', 64, 'ipv6', 'a discard address'],
+  ['2001::', 32, 'ipv6', 'a Teredo tunnel address'],
+  ['2001:db8::', 32, 'ipv6', 'a documentation address'],
   ['fc00::', 7, 'ipv6', 'a private (unique local) address'],
   ['fe80::', 10, 'ipv6', 'a link-local address'],
   ['ff00::', 8, 'ipv6', 'a multicast address'],
@@ -32,13 +36,53 @@ const lists = BLOCKED.map(([net, prefix, type, reason]) => {
   return { list, type, reason };
 });
 
+/** The eight 16-bit groups of an IPv6 address (in any notation URL parsing accepts). */
+function ipv6Groups(ip: string): number[] | undefined {
+  let host: string;
+  try {
+    // URL parsing writes it in one canonical form: hex groups, no dotted quad, `::` once at most.
+    host = new URL(`http://[${ip}]/`).hostname.slice(1, -1);
+  } catch {
+    return undefined;
+  }
+  const [left, right] = host.split('::') as [string, string | undefined];
+  const head = left ? left.split(':') : [];
+  const tail = right ? right.split(':') : [];
+  const groups = right === undefined ? head : [...head, ...Array<string>(8 - head.length - tail.length).fill('0'), ...tail];
+  return groups.length === 8 ? groups.map((g) => parseInt(g, 16)) : undefined;
+}
+
+const ipv4Of = (high: number, low: number) => `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+
+/**
+ * The IPv4 address an IPv6 address carries and is routed to: IPv4-mapped (`::ffff:127.0.0.1`,
+ * also written `::ffff:7f00:1`), IPv4-translated, IPv4-compatible (`::127.0.0.1`), NAT64
+ * (`64:ff9b::/96`) and 6to4 (`2002::/16`). Checked as that IPv4 address.
+ */
+function embeddedIpv4(ip: string): string | undefined {
+  const g = ipv6Groups(ip);
+  if (!g) return undefined;
+  const zero = (from: number, to: number) => g.slice(from, to).every((x) => x === 0);
+  if (zero(0, 5) && g[5] === 0xffff) return ipv4Of(g[6]!, g[7]!);
+  if (zero(0, 4) && g[4] === 0xffff && g[5] === 0) return ipv4Of(g[6]!, g[7]!);
+  if (zero(0, 6) && (g[6] !== 0 || g[7]! > 1)) return ipv4Of(g[6]!, g[7]!);
+  if (g[0] === 0x64 && g[1] === 0xff9b && zero(2, 6)) return ipv4Of(g[6]!, g[7]!);
+  if (g[0] === 0x2002) return ipv4Of(g[1]!, g[2]!);
+  return undefined;
+}
+
 /** Why a webhook may not be sent to this IP address, or undefined when it may. */
 export function blockedAddressReason(address: string): string | undefined {
-  let ip = address.replace(/^\[|\]$/g, '');
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (mapped) ip = mapped[1]!;
+  const ip = address.replace(/^\[|\]$/g, '');
   const family = isIP(ip);
   if (family === 0) return 'not an IP address';
+  if (family === 6) {
+    const v4 = embeddedIpv4(ip);
+    if (v4 !== undefined) {
+      const reason = blockedAddressReason(v4);
+      return reason && `${ip} (${reason})`;
+    }
+  }
   const type = family === 4 ? 'ipv4' : 'ipv6';
   const hit = lists.find((l) => l.type === type && l.list.check(ip, type));
   return hit && `${ip} is ${hit.reason}`;
@@ -62,7 +106,7 @@ export function guardedLookup(policy: AddressPolicy) {
       if (err) return callback(err, []);
       for (const a of addresses) {
         const reason = policy(a.address);
-        if (reason) return callback(new BlockedAddressError(`refused: ${hostname} resolves to ${reason}`), []);
+        if (reason) return callback(new BlockedAddressError(`refused: ${hostname} resolves to an address webhooks may not reach (${reason})`), []);
       }
       if (options.all) return callback(null, addresses);
       const first = addresses[0]!;
