@@ -153,7 +153,7 @@ export function parseEnvConfigAssignments(assignments: string[]): EnvConfigPatch
     else if (field.kind === 'boolean') {
       if (raw === 'true' || raw === 'on' || raw === '1') patch[key] = true;
       else if (raw === 'false' || raw === 'off' || raw === '0') patch[key] = false;
-      else throw new Error(`${key} must be true or false, got "${raw}"`);
+      else throw new Error(`${key} must be true or false (or on/off, 1/0), got "${raw}"`);
     } else {
       const n = Number(raw);
       if (raw === '' || !Number.isFinite(n)) throw new Error(`${key} must be a number, got "${raw}"`);

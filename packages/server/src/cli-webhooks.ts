@@ -1,6 +1,7 @@
 import { userInfo } from 'node:os';
 import { PulseError, type WebhookDeliveryInfo, type WebhookEndpointInfo } from '@pulse/protocol';
 import { audit, clip } from './panel-api/audit.ts';
+import { UsageError } from './cli-errors.ts';
 import type { ServerOptions } from './options.ts';
 import { openContext } from './open-context.ts';
 import { webhookAuditDetail } from './webhooks/audit-lines.ts';
@@ -26,9 +27,9 @@ export const WEBHOOK_USAGE = `  webhook add <envId> <url> [--events a,b] [--desc
 
 type Out = { json: boolean; print: (human: string, data: unknown) => void };
 
-const invalid = (message: string) => new PulseError('validation_failed', message);
+const usage = (message: string) => new UsageError(`${message}\n\nUsage:\n${WEBHOOK_USAGE}`, false);
 const need = (value: string | undefined, what: string) => {
-  if (!value) throw invalid(`missing ${what}\n\nUsage:\n${WEBHOOK_USAGE}`);
+  if (!value) throw usage(`missing ${what}`);
   return value;
 };
 
@@ -40,23 +41,44 @@ function cliUser(): { cli: string } {
   }
 }
 
-/** `--name value` or `--name=value` options, and the positional arguments. */
-function parseOptions(args: string[], allowed: string[]): { positional: string[]; options: Record<string, string> } {
+/**
+ * A subcommand's arguments: exactly the positional ones it names, `--name value` or
+ * `--name=value` options it takes, and flags it takes (no value). Anything else is refused: a
+ * mistyped `--expire-previous` must not quietly leave a leaked secret signing.
+ */
+function parseArgs(
+  command: string,
+  args: string[],
+  positionals: string[],
+  spec: { options?: string[]; flags?: string[] } = {},
+): { positional: string[]; options: Record<string, string>; flags: Set<string> } {
+  const { options: allowed = [], flags: allowedFlags = [] } = spec;
   const positional: string[] = [];
   const options: Record<string, string> = {};
+  const flags = new Set<string>();
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (!arg.startsWith('--')) {
+      if (positional.length === positionals.length) throw usage(`webhook ${command}: unexpected "${arg}"`);
       positional.push(arg);
       continue;
     }
     const [name, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
-    if (!allowed.includes(name)) throw invalid(`unknown option "--${name}"${allowed.length ? ` (takes ${allowed.map((a) => `--${a}`).join(', ')})` : ''}`);
+    if (allowedFlags.includes(name)) {
+      if (inline !== undefined) throw usage(`webhook ${command}: --${name} takes no value`);
+      flags.add(name);
+      continue;
+    }
+    if (!allowed.includes(name)) {
+      const takes = [...allowed, ...allowedFlags].map((a) => `--${a}`).join(', ');
+      throw usage(`webhook ${command}: unknown option "--${name}"${takes ? ` (takes ${takes})` : ' (it takes none)'}`);
+    }
     const value = inline ?? args[++i];
-    if (value === undefined) throw invalid(`--${name} needs a value`);
+    if (value === undefined) throw usage(`webhook ${command}: --${name} needs a value`);
     options[name] = value;
   }
-  return { positional, options };
+  positionals.forEach((what, i) => need(positional[i], what));
+  return { positional, options, flags };
 }
 
 const describeEndpoint = (e: WebhookEndpointInfo) =>
@@ -84,11 +106,10 @@ export async function webhookCommand(args: string[], out: Out, options: ServerOp
   try {
     switch (sub) {
       case 'add': {
-        const { positional, options: o } = parseOptions(rest, ['events', 'description']);
-        const envId = need(positional[0], '<envId>');
-        const url = need(positional[1], '<url>');
-        if (positional.length > 2) throw invalid(`unexpected "${positional[2]}"`);
+        const { positional, options: o } = parseArgs(sub, rest, ['<envId>', '<url>'], { options: ['events', 'description'] });
+        const [envId, url] = positional as [string, string];
         const events = o.events?.split(',').map((e) => e.trim()).filter(Boolean);
+        if (events?.length === 0) throw usage('webhook add: --events needs at least one event type (leave it out for every type)');
         const { endpoint, secret } = await service.add(envId, { url, ...(events ? { events } : {}), ...(o.description !== undefined ? { description: o.description } : {}) });
         await audit(store, who, envId, 'webhook.created', webhookAuditDetail.created(endpoint));
         out.print(
@@ -98,23 +119,22 @@ export async function webhookCommand(args: string[], out: Out, options: ServerOp
         return 0;
       }
       case 'list': {
-        const envId = need(rest[0], '<envId>');
+        const [envId] = parseArgs(sub, rest, ['<envId>']).positional as [string];
         const list = await service.list(envId);
         out.print(list.map(describeEndpoint).join('\n') || 'No webhook endpoints.', { webhooks: list });
         return 0;
       }
       case 'rm': {
-        const envId = need(rest[0], '<envId>');
-        const removed = await service.remove(envId, need(rest[1], '<webhookId>'));
+        const [envId, endpointId] = parseArgs(sub, rest, ['<envId>', '<webhookId>']).positional as [string, string];
+        const removed = await service.remove(envId, endpointId);
         await audit(store, who, envId, 'webhook.deleted', webhookAuditDetail.deleted(removed));
         out.print(`Removed ${removed.id} (${removed.url})`, { id: removed.id, removed: true });
         return 0;
       }
       case 'rotate-secret': {
-        const expirePrevious = rest.includes('--expire-previous');
-        const [envArg, endpointArg] = rest.filter((arg) => arg !== '--expire-previous');
-        const envId = need(envArg, '<envId>');
-        const { endpoint, secret } = await service.rotateSecret(envId, need(endpointArg, '<webhookId>'), { expirePrevious });
+        const { positional, flags } = parseArgs(sub, rest, ['<envId>', '<webhookId>'], { flags: ['expire-previous'] });
+        const [envId, endpointId] = positional as [string, string];
+        const { endpoint, secret } = await service.rotateSecret(envId, endpointId, { expirePrevious: flags.has('expire-previous') });
         await audit(store, who, envId, 'webhook.secret_rotated', webhookAuditDetail.secretRotated(endpoint));
         const previous = endpoint.previousSecretExpiresAt
           ? `The previous secret also signs until ${endpoint.previousSecretExpiresAt}`
@@ -129,15 +149,14 @@ export async function webhookCommand(args: string[], out: Out, options: ServerOp
       }
       case 'enable':
       case 'disable': {
-        const envId = need(rest[0], '<envId>');
-        const { after } = await service.update(envId, need(rest[1], '<webhookId>'), { enabled: sub === 'enable' });
+        const [envId, endpointId] = parseArgs(sub, rest, ['<envId>', '<webhookId>']).positional as [string, string];
+        const { after } = await service.update(envId, endpointId, { enabled: sub === 'enable' });
         await audit(store, who, envId, 'webhook.updated', `${after.id}: ${sub}d`);
         out.print(describeEndpoint(after), { webhook: after });
         return 0;
       }
       case 'test': {
-        const envId = need(rest[0], '<envId>');
-        const endpointId = need(rest[1], '<webhookId>');
+        const [envId, endpointId] = parseArgs(sub, rest, ['<envId>', '<webhookId>']).positional as [string, string];
         const queued = await service.sendTest(envId, endpointId);
         await audit(store, who, envId, 'webhook.test_sent', endpointId);
         if (!out.json) process.stderr.write(`pulse: queued test event ${queued.eventId}; waiting for the server to deliver it…\n`);
@@ -159,22 +178,21 @@ export async function webhookCommand(args: string[], out: Out, options: ServerOp
         return delivered ? 0 : 1;
       }
       case 'recover': {
-        const { positional, options: o } = parseOptions(rest, ['since']);
-        const envId = need(positional[0], '<envId>');
-        const endpointId = need(positional[1], '<webhookId>');
+        const { positional, options: o } = parseArgs(sub, rest, ['<envId>', '<webhookId>'], { options: ['since'] });
+        const [envId, endpointId] = positional as [string, string];
         const result = await service.recover(envId, endpointId, { since: need(o.since, '--since <ISO time>') });
         await audit(store, who, envId, 'webhook.recovered', webhookAuditDetail.recovered(endpointId, result));
         out.print(`Queued ${result.recovered} event${result.recovered === 1 ? '' : 's'} since ${result.since} for ${endpointId}; the running server sends them.`, result);
         return 0;
       }
       case 'deliveries': {
-        const envId = need(rest[0], '<envId>');
-        const list = await service.deliveries(envId, need(rest[1], '<webhookId>'));
+        const [envId, endpointId] = parseArgs(sub, rest, ['<envId>', '<webhookId>']).positional as [string, string];
+        const list = await service.deliveries(envId, endpointId);
         out.print(list.map(describeDelivery).join('\n') || 'No deliveries yet.', { deliveries: list });
         return 0;
       }
       default:
-        throw invalid(`${sub ? `unknown command "webhook ${sub}"` : 'missing webhook command'}\n\nUsage:\n${WEBHOOK_USAGE}`);
+        throw usage(sub ? `unknown command "webhook ${sub}"` : 'missing webhook command');
     }
   } finally {
     await store.close();

@@ -10,6 +10,7 @@ import { DEMO_ENVIRONMENT_ID } from './static/demo.ts';
 import { openContext } from './open-context.ts';
 // Loaded when a command needs them (start, --cluster-check): the env and admin commands stay fast.
 import type { PulseServer } from './server.ts';
+import { ConfigurationError, UsageError } from './cli-errors.ts';
 import { WEBHOOK_USAGE, webhookCommand } from './cli-webhooks.ts';
 import { FIRST_RUN_KEYS_FILE, promptHidden, readPasswordFromStdin, removePrivateFile, SETUP_URL_FILE, writePrivateFile } from './cli-secrets.ts';
 
@@ -64,14 +65,6 @@ function requestedHelp(command: string | undefined, rest: string[]): string | un
   return undefined;
 }
 
-/** A mistake on the command line; `showUsage`: the usage summary helps (unknown command, missing argument). */
-class UsageError extends Error {
-  readonly showUsage: boolean;
-  constructor(message: string, showUsage = true) {
-    super(message);
-    this.showUsage = showUsage;
-  }
-}
 
 /** --data-dir, --init and --json, taken wherever they are on the line; the rest is the command. */
 function globalFlags(argv: string[]): { args: string[]; json: boolean; init: boolean; dataDir?: string } {
@@ -196,8 +189,8 @@ async function envCommand(args: string[], out: Out, options: ServerOptions): Pro
         try {
           patch = parseEnvConfigAssignments(assignments);
         } catch (err) {
-          // A bad value: the message names the setting and what it takes; the usage would only bury it.
-          throw new UsageError((err as Error).message, false);
+          // A bad value: the message names the setting and what it takes.
+          throw new PulseError('validation_failed', (err as Error).message);
         }
         const before = await environments.config(id);
         const config = assignments.length ? await environments.updateConfig(id, patch) : before;
@@ -368,7 +361,12 @@ export async function main(argv: string[]): Promise<number> {
     }
     const out = output(json);
     const dataDirNamed = flags.dataDir !== undefined || Boolean(process.env.PULSE_DATA_DIR);
-    const options = optionsFromEnv(flags.dataDir !== undefined ? { ...process.env, PULSE_DATA_DIR: flags.dataDir } : process.env);
+    let options: ServerOptions;
+    try {
+      options = optionsFromEnv(flags.dataDir !== undefined ? { ...process.env, PULSE_DATA_DIR: flags.dataDir } : process.env);
+    } catch (err) {
+      throw new ConfigurationError((err as Error).message);
+    }
     /** Says which database the command uses, and refuses to create a new one unless told to. */
     const openStorage = (mayCreate: boolean) => {
       if (!hasDatabase(options) && !mayCreate && !init) {
@@ -411,7 +409,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     const userError = err instanceof UsageError || (err instanceof PulseError && err.status < 500);
     const message = err instanceof Error ? err.message : String(err);
-    const code = err instanceof PulseError ? err.code : err instanceof UsageError ? 'usage' : 'internal_error';
+    const code = err instanceof PulseError ? err.code : err instanceof UsageError ? 'usage' : err instanceof ConfigurationError ? 'configuration' : 'internal_error';
     if (json) process.stderr.write(JSON.stringify({ error: { code, message } }) + '\n');
     else process.stderr.write(`pulse: ${message}\n${err instanceof UsageError && err.showUsage ? '\n' + USAGE + '\n' : ''}`);
     return userError ? 2 : 1;

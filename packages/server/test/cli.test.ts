@@ -104,7 +104,7 @@ for (const driver of ['sqlite', 'postgres'] as const) {
       const range = await cli('env', 'config', t.envId, 'maxFileSizeMb=0', '--json');
       expect(range.code).toBe(2);
       expect(range.stdout).toBe('');
-      expect(JSON.parse(range.stderr).error.message).toContain('maxFileSizeMb');
+      expect(JSON.parse(range.stderr).error).toMatchObject({ code: 'validation_failed', message: expect.stringContaining('maxFileSizeMb') });
       const notBool = await cli('env', 'config', t.envId, 'allowImages=maybe');
       expect(notBool.code).toBe(2);
       expect((await cli('env', 'config', 'env_missing', '--json')).code).toBe(2);
@@ -164,6 +164,18 @@ describe('pulse <command> --help', () => {
   it('names every command that takes --json', async () => {
     const r = await runCli(['--help'], cleanEnv());
     expect(r.stdout).toContain('Add --json to any env, admin or webhook command');
+  });
+});
+
+describe('pulse with a bad server variable', () => {
+  const cleanup = new Cleanup();
+  afterAll(() => cleanup.all());
+
+  it('exits 1 with code "configuration"', async () => {
+    const r = await runCli(['env', 'list', '--json', '--data-dir', cleanup.tempDir()], cleanEnv({ PULSE_WEBHOOKS_ALLOW_PRIVATE: 'true' }));
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(JSON.parse(r.stderr).error).toMatchObject({ code: 'configuration', message: expect.stringContaining('PULSE_WEBHOOKS_ALLOW_PRIVATE') });
   });
 });
 

@@ -91,19 +91,32 @@ describe('pulse webhook (CLI)', () => {
   }, 180_000);
 
   it('refuses bad input with exit code 2 and a clear message', async () => {
-    const cases: [string[], RegExp][] = [
-      [['webhook', 'add', t.envId, 'ftp://example.com/x'], /url: must be an http/],
-      [['webhook', 'add', t.envId, 'https://example.com/x', '--events', 'comment.nope'], /events\.0/],
-      [['webhook', 'add', t.envId, 'https://example.com/x', '--colour', 'red'], /unknown option "--colour"/],
-      [['webhook', 'add', 'env_missing', 'https://example.com/x'], /Environment not found/],
-      [['webhook', 'rm', t.envId, 'wh_missing'], /No webhook endpoint "wh_missing"/],
-      [['webhook', 'frobnicate'], /unknown command "webhook frobnicate"/],
+    const { id: endpointId } = JSON.parse((await cli('webhook', 'add', t.envId, 'https://hooks.example.com/strict', '--json')).stdout) as { id: string };
+    // [arguments, error code, message]: command-line mistakes are `usage`, bad values `validation_failed`.
+    const cases: [string[], string, RegExp][] = [
+      [['webhook', 'add', t.envId, 'ftp://example.com/x'], 'validation_failed', /url: must be an http/],
+      [['webhook', 'add', t.envId, 'https://example.com/x', '--events', 'comment.nope'], 'validation_failed', /events\.0/],
+      [['webhook', 'add', t.envId, 'https://example.com/x', '--events', ''], 'usage', /--events needs at least one event type/],
+      [['webhook', 'add', t.envId, 'https://example.com/x', '--colour', 'red'], 'usage', /unknown option "--colour"/],
+      [['webhook', 'add', t.envId], 'usage', /missing <url>/],
+      [['webhook', 'add', 'env_missing', 'https://example.com/x'], 'environment_not_found', /Environment not found/],
+      [['webhook', 'rm', t.envId, 'wh_missing'], 'not_found', /No webhook endpoint "wh_missing"/],
+      [['webhook', 'frobnicate'], 'usage', /unknown command "webhook frobnicate"/],
+      // A mistyped flag must not quietly leave the previous secret signing.
+      [['webhook', 'rotate-secret', t.envId, endpointId, '--expire-previus'], 'usage', /unknown option "--expire-previus" \(takes --expire-previous\)/],
+      [['webhook', 'rotate-secret', t.envId, endpointId, '--expire-previous=true'], 'usage', /--expire-previous takes no value/],
+      [['webhook', 'list', t.envId, '--bogus'], 'usage', /unknown option "--bogus" \(it takes none\)/],
+      [['webhook', 'list', t.envId, 'extra'], 'usage', /unexpected "extra"/],
+      [['webhook', 'deliveries', t.envId, endpointId, '--limit', '5'], 'usage', /unknown option "--limit"/],
     ];
-    for (const [args, message] of cases) {
+    for (const [args, code, message] of cases) {
       const r = await cli(...args, '--json');
       expect(r.code, args.join(' ')).toBe(2);
-      expect(JSON.parse(r.stderr).error.message).toMatch(message);
+      expect(JSON.parse(r.stderr).error, args.join(' ')).toMatchObject({ code, message: expect.stringMatching(message) });
     }
+    // None of the refused rotations happened.
+    const [listed] = (JSON.parse((await cli('webhook', 'list', t.envId, '--json')).stdout) as { webhooks: { id: string; previousSecretExpiresAt: string | null }[] }).webhooks.filter((w) => w.id === endpointId);
+    expect(listed!.previousSecretExpiresAt).toBeNull();
     // Without PULSE_WEBHOOKS_ALLOW_PRIVATE, a loopback URL is refused.
     const strict = await runCli(['webhook', 'add', t.envId, 'http://127.0.0.1:9/x'], t.childEnv);
     expect(strict.code).toBe(2);
