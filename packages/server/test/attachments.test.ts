@@ -306,7 +306,17 @@ describe('attachments', () => {
       await s.next('ack', 3000, (m) => m.ref === 'r1');
       s.send({ ...reply, ref: 'r2' });
       expect(await s.next('ack', 3000, (m) => m.ref === 'r2')).toMatchObject({ id: 'retry-reply-2' });
+      // Deleted since, its files with it: the replayed queue is still answered as done.
+      s.send({ type: 'comment:delete', ref: 'd1', commentId: 'retry-reply-2' });
+      await s.next('ack', 3000, (m) => m.ref === 'd1');
+      s.send({ ...reply, ref: 'r3' });
+      expect(await s.next('ack', 3000, (m) => m.ref === 'r3')).toMatchObject({ id: 'retry-reply-2' });
+      s.send({ type: 'thread:delete', ref: 'd2', threadId: 'retry-thread' });
+      await s.next('ack', 3000, (m) => m.ref === 'd2');
+      s.send({ ...create, ref: 'again2' });
+      expect(await s.next('ack', 3000, (m) => m.ref === 'again2')).toMatchObject({ id: 'retry-thread' });
       expect(s.messages.filter((m) => m.type === 'error')).toEqual([]);
+      expect((await t.api('GET', '/api/v1/threads/retry-thread')).status).toBe(404);
       s.close();
     });
 

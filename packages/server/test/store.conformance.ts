@@ -436,18 +436,23 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(await store.listStrokes('env_a', 'draw-room')).toEqual([]);
     });
 
-    it('keeps the ids of cleared and dropped strokes taken', async () => {
+    it('keeps the ids of cleared strokes taken, and answers a retry before the size check', async () => {
       const stroke = (id: string, userId = 'alice') => ({ id, userId, points: [[0.1, 0.2]] as [number, number][], color: '#000000', width: 2, createdAt: at() });
       const limits = { maxStrokes: 1, maxBytes: 1000 };
       await store.addStroke('env_a', 'gone-room', stroke('g1'), limits);
-      await store.addStroke('env_a', 'gone-room', stroke('g2', 'bob'), limits); // drops g1
+      await store.addStroke('env_a', 'gone-room', stroke('g2', 'bob'), limits); // drops g1: nobody deleted it
       await store.clearDrawing('env_a', 'gone-room'); // clears g2
-      expect(await store.deletedId('env_a', 'stroke', 'g1')).toEqual({ roomId: 'gone-room', threadId: null, userId: 'alice' });
+      expect(await store.deletedId('env_a', 'stroke', 'g1')).toBeUndefined();
       expect(await store.deletedId('env_a', 'stroke', 'g2')).toEqual({ roomId: 'gone-room', threadId: null, userId: 'bob' });
-      await expect(store.addStroke('env_a', 'gone-room', stroke('g1'), limits)).rejects.toMatchObject({ code: 'already_exists' });
       await expect(store.addStroke('env_a', 'gone-room', stroke('g2', 'bob'), limits)).rejects.toMatchObject({ code: 'already_exists' });
       expect(await store.listStrokes('env_a', 'gone-room')).toEqual([]);
-      await store.addStroke('env_b', 'gone-room', stroke('g1'), limits); // another environment's ids are its own
+      // A full drawing still tells a retry (its id is taken) apart from a new stroke.
+      const full = { maxStrokes: 10, maxBytes: JSON.stringify([[0.1, 0.2]]).length };
+      await store.addStroke('env_a', 'gone-room', stroke('g3'), full);
+      await expect(store.addStroke('env_a', 'gone-room', stroke('g4'), full)).rejects.toMatchObject({ code: 'drawing_full' });
+      await expect(store.addStroke('env_a', 'gone-room', stroke('g3'), full)).rejects.toMatchObject({ code: 'already_exists' });
+      await expect(store.addStroke('env_a', 'gone-room', stroke('g2', 'bob'), full)).rejects.toMatchObject({ code: 'already_exists' });
+      await store.addStroke('env_b', 'gone-room', stroke('g2'), limits); // another environment's ids are its own
     });
 
     it('refuses strokes past the drawing size cap, frees room when strokes are dropped or cleared', async () => {

@@ -13,9 +13,10 @@ const ack = (conn: Connection, ref: string | undefined, extra: { id?: string; se
 
 /**
  * What a retried create (offline queue, lost ack) runs into: its id exists, or its attachments
- * are already attached to it. The handler then checks the object is the sender's and acks.
+ * are already attached to it, or are gone with it (deleted since). The handler then checks the
+ * object is, or was, the sender's and acks.
  */
-const isRetryConflict = (err: PulseError) => err.code === 'already_exists' || err.code === 'attachment_in_use';
+const isRetryConflict = (err: PulseError) => err.code === 'already_exists' || err.code === 'attachment_in_use' || err.code === 'attachment_not_found';
 
 /** The thread exists in the connection's room (ids from other rooms or environments are unknown here). */
 async function threadInRoom(hub: RealtimeHub, conn: Connection, threadId: string): Promise<void> {

@@ -224,8 +224,6 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
     async createThread(envId, thread, first, effects) {
       try {
         return await tx(async (trx) => {
-          await refuseDeletedId(trx, envId, 'thread', thread.id);
-          await refuseDeletedId(trx, envId, 'comment', first.id);
           await insertRoomIfMissing(trx, envId, thread.roomId, thread.createdAt);
           const threadRow = await trx
             .insertInto('threads')
@@ -256,6 +254,9 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
             })
             .returningAll()
             .executeTakeFirstOrThrow();
+          // After the inserts: on PostgreSQL they wait for a concurrent delete of these ids to commit.
+          await refuseDeletedId(trx, envId, 'thread', thread.id);
+          await refuseDeletedId(trx, envId, 'comment', first.id);
           await applyAttach(trx, envId, first.id, effects?.attach, false);
           const seq = await hot.bumpSeq(trx, envId, thread.roomId);
           const applied = await applyEffects(hot, trx, envId, withRoom(effects, thread.roomId));
@@ -351,9 +352,10 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
           const activity = effects?.activity && toActivityRow(envId, effects.activity);
           const notifications = toNotificationRows(envId, effects?.notifications ?? []);
           const mentions = JSON.stringify(comment.mentions);
-          await refuseDeletedId(trx, envId, 'comment', comment.id);
           const written = await hot.insertReply(trx, envId, { ...comment, mentions, activity, notifications });
           if (!written) throw new PulseError('thread_not_found');
+          // After the insert: on PostgreSQL it waits for a concurrent delete of this id to commit.
+          await refuseDeletedId(trx, envId, 'comment', comment.id);
           const { roomId, seq } = written;
           const row: CommentRow = {
             environment_id: envId,

@@ -43,7 +43,7 @@ export async function recordDeletedComments(trx: Transaction<Database>, envId: s
     .execute();
 }
 
-/** Records the strokes of a room about to be cleared. */
+/** Records the strokes of a room about to be cleared (not those dropped past the room's cap: nobody deleted them). */
 export async function recordDeletedStrokes(trx: Transaction<Database>, envId: string, roomId: string, at: string): Promise<void> {
   await trx
     .insertInto('deleted_ids')
@@ -61,8 +61,7 @@ export async function recordDeletedStrokes(trx: Transaction<Database>, envId: st
 
 /** Throws `already_exists` when the id was used by an object since deleted. */
 export async function refuseDeletedId(trx: Db, envId: string, kind: DeletedKind, id: string): Promise<void> {
-  const found = await trx.selectFrom('deleted_ids').select('id').where('environment_id', '=', envId).where('kind', '=', kind).where('id', '=', id).executeTakeFirst();
-  if (found) throw new PulseError('already_exists', `The ${kind} id "${id}" was used by a ${kind} since deleted.`);
+  if (await deletedId(trx, envId, kind, id)) throw new PulseError('already_exists', `The ${kind} id "${id}" was used by a ${kind} since deleted.`);
 }
 
 export async function deletedId(db: Db, envId: string, kind: DeletedKind, id: string): Promise<DeletedId | undefined> {

@@ -7,7 +7,7 @@ import type { ActivityRepo, DrawingRepo, Effects, NotificationRepo, StoredNotifi
 import type { HotStatements } from './hot-statements.ts';
 import { insertRoomIfMissing } from './rooms.ts';
 import { recordWebhookEvents } from './webhooks.ts';
-import { recordDeleted, recordDeletedStrokes, refuseDeletedId } from './deleted-ids.ts';
+import { recordDeletedStrokes, refuseDeletedId } from './deleted-ids.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -131,6 +131,11 @@ export function realtimeRepo(db: Kysely<Database>, tx: WriteTx, hot: HotStatemen
 
     async addStroke(envId, roomId, stroke, limits) {
       return tx(async (trx) => {
+        // A retry (its id taken by a stroke that is, or was) is answered before the size check.
+        await refuseDeletedId(trx, envId, 'stroke', stroke.id);
+        const taken = await trx.selectFrom('strokes').select('id').where('environment_id', '=', envId).where('id', '=', stroke.id).executeTakeFirst();
+        const exists = () => new PulseError('already_exists', `A stroke with id "${stroke.id}" already exists.`);
+        if (taken) throw exists();
         await insertRoomIfMissing(trx, envId, roomId, stroke.createdAt);
         const points = JSON.stringify(stroke.points);
         const grown = await trx
@@ -151,17 +156,16 @@ export function realtimeRepo(db: Kysely<Database>, tx: WriteTx, hot: HotStatemen
           width: stroke.width,
           created_at: stroke.createdAt,
         };
-        await refuseDeletedId(trx, envId, 'stroke', stroke.id);
         try {
           await trx.insertInto('strokes').values(row).execute();
         } catch (err) {
-          if (isUniqueViolation(err)) throw new PulseError('already_exists', `A stroke with id "${stroke.id}" already exists.`);
+          if (isUniqueViolation(err)) throw exists();
           throw err;
         }
         // Keep the newest strokes only: the oldest beyond the cap are dropped.
         const overflow = await trx
           .selectFrom('strokes')
-          .select(['id', 'points', 'user_id'])
+          .select(['id', 'points'])
           .where('environment_id', '=', envId)
           .where('room_id', '=', roomId)
           .orderBy('created_at', 'desc')
@@ -172,8 +176,6 @@ export function realtimeRepo(db: Kysely<Database>, tx: WriteTx, hot: HotStatemen
         if (overflow.length) {
           const freed = overflow.reduce((n, o) => n + o.points.length, 0);
           await trx.deleteFrom('strokes').where('environment_id', '=', envId).where('id', 'in', overflow.map((o) => o.id)).execute();
-          const dropped = overflow.map((o) => ({ kind: 'stroke' as const, id: o.id, roomId, userId: o.user_id }));
-          await recordDeleted(trx, envId, dropped, stroke.createdAt);
           await trx
             .updateTable('rooms')
             .set((eb) => ({ drawing_bytes: eb('drawing_bytes', '-', freed) }))
