@@ -99,8 +99,15 @@ interface Corkable {
 const corked = new Set<Corkable>();
 
 function uncorkAll(): void {
-  for (const socket of corked) socket.uncork();
+  const sockets = [...corked];
   corked.clear();
+  for (const socket of sockets) {
+    try {
+      socket.uncork();
+    } catch {
+      // A socket that fails here is failing anyway (its error handler closes it); the others go on.
+    }
+  }
 }
 
 /**
