@@ -82,7 +82,7 @@ export const putUserBody = z
 export const pageQuery = z
   .object({
     limit: z.coerce.number().int().min(1).max(LIMITS.pageMax).optional(),
-    cursor: z.string().max(512).optional(),
+    cursor: z.string().max(2048).optional(),
   })
   .strict();
 

@@ -283,6 +283,19 @@ for (const driver of ['sqlite', 'postgres'] as const) {
         expect(seen).toEqual(all);
       });
 
+      it('pages past rooms with the longest ids', async () => {
+        // 256 characters of three UTF-8 bytes each: the cursor naming such a room is over 1,000 characters.
+        const long = (c: string) => `${c}${'€'.repeat(255)}`;
+        for (const c of ['a', 'b']) await createThread(long(c), { userId: ALICE, body: 'long id' });
+        const first = await api('GET', '/api/v1/rooms?limit=200');
+        const index = first.body.items.findIndex((r: any) => r.id === long('a'));
+        const page: Res = await api('GET', `/api/v1/rooms?limit=${index + 1}`);
+        expect(page.body.nextCursor.length).toBeGreaterThan(1000);
+        const next: Res = await api('GET', `/api/v1/rooms?limit=1&cursor=${enc(page.body.nextCursor)}`);
+        expect(next.status).toBe(200);
+        expect(next.body.items.map((r: any) => r.id)).toEqual([long('b')]);
+      });
+
       it('accepts room ids containing "/" sent as %2F', async () => {
         const roomId = `docs/${uid('page')}/section 1`;
         const thread = await createThread(roomId, { userId: ALICE, body: 'slashes' });

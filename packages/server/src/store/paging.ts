@@ -13,7 +13,7 @@ const isStoredTime = (value: unknown): value is string =>
 export function decodeCursor(cursor: string): PageRequest['after'] {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(parsed) && parsed.length === 2 && isStoredTime(parsed[0]) && typeof parsed[1] === 'string' && parsed[1].length > 0 && parsed[1].length <= 512) {
+    if (Array.isArray(parsed) && parsed.length === 2 && isStoredTime(parsed[0]) && typeof parsed[1] === 'string' && parsed[1].length > 0 && parsed[1].length <= 1024) {
       return { createdAt: parsed[0], id: parsed[1] };
     }
   } catch {
