@@ -123,7 +123,9 @@ describe('webhooks: SSRF guard', () => {
     for (const ip of ['::ffff:7f00:1', '0:0:0:0:0:ffff:127.0.0.1', '::ffff:a9fe:a9fe', '::ffff:0:127.0.0.1', '::127.0.0.1', '64:ff9b::127.0.0.1', '64:ff9b::a9fe:a9fe', '2002:7f00:1::', '2002:a00:1::1']) {
       expect(blockedAddressReason(ip), ip).toMatch(/\((127\.0\.0\.1|169\.254\.169\.254|10\.0\.0\.1) is a (loopback|link-local|private)/);
     }
-    for (const ip of ['2001:db8::1', '2001:0:4136:e378::1', '64:ff9b:1::1', '100::1']) expect(blockedAddressReason(ip), ip).toBeDefined();
+    for (const ip of ['2001:db8::1', '2001:0:4136:e378::1', '64:ff9b:1::1', '100::1', 'fec0::1', '192.0.2.1', '198.51.100.7', '203.0.113.9', 'fe80::1%eth0', '::ffff:127.0.0.1%lo']) {
+      expect(blockedAddressReason(ip), ip).toBeDefined();
+    }
     for (const ip of ['8.8.8.8', '1.1.1.1', '2606:4700:4700::1111', '172.32.0.1', '::ffff:8.8.8.8', '64:ff9b::808:808', '2002:808:808::1']) expect(blockedAddressReason(ip), ip).toBeUndefined();
   });
 

@@ -15,8 +15,11 @@ const BLOCKED: [string, number, 'ipv4' | 'ipv6', string][] = [
   ['169.254.0.0', 16, 'ipv4', 'a link-local (cloud metadata) address'],
   ['172.16.0.0', 12, 'ipv4', 'a private address'],
   ['192.0.0.0', 24, 'ipv4', 'a reserved address'],
+  ['192.0.2.0', 24, 'ipv4', 'a documentation address'],
   ['192.168.0.0', 16, 'ipv4', 'a private address'],
   ['198.18.0.0', 15, 'ipv4', 'a benchmarking address'],
+  ['198.51.100.0', 24, 'ipv4', 'a documentation address'],
+  ['203.0.113.0', 24, 'ipv4', 'a documentation address'],
   ['224.0.0.0', 4, 'ipv4', 'a multicast address'],
   ['240.0.0.0', 4, 'ipv4', 'a reserved address'],
   ['::', 128, 'ipv6', 'an unspecified address'],
@@ -27,6 +30,7 @@ const BLOCKED: [string, number, 'ipv4' | 'ipv6', string][] = [
   ['2001:db8::', 32, 'ipv6', 'a documentation address'],
   ['fc00::', 7, 'ipv6', 'a private (unique local) address'],
   ['fe80::', 10, 'ipv6', 'a link-local address'],
+  ['fec0::', 10, 'ipv6', 'a site-local address'],
   ['ff00::', 8, 'ipv6', 'a multicast address'],
 ];
 
@@ -73,7 +77,8 @@ function embeddedIpv4(ip: string): string | undefined {
 
 /** Why a webhook may not be sent to this IP address, or undefined when it may. */
 export function blockedAddressReason(address: string): string | undefined {
-  const ip = address.replace(/^\[|\]$/g, '');
+  // A zone (`fe80::1%eth0`) names an interface, not another address.
+  const ip = address.replace(/^\[|\]$/g, '').replace(/%.*$/, '');
   const family = isIP(ip);
   if (family === 0) return 'not an IP address';
   if (family === 6) {
