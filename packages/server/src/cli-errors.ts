@@ -1,9 +1,13 @@
-/** A mistake on the command line; `showUsage`: the usage summary helps (unknown command, missing argument). */
+/**
+ * A mistake on the command line. `usage`: what to print after the message (human output only;
+ * `--json` gets the message alone): the whole CLI's usage (true), a group's, or none (false,
+ * when the message says it all).
+ */
 export class UsageError extends Error {
-  readonly showUsage: boolean;
-  constructor(message: string, showUsage = true) {
+  readonly usage: string | boolean;
+  constructor(message: string, usage: string | boolean = true) {
     super(message);
-    this.showUsage = showUsage;
+    this.usage = usage;
   }
 }
 

@@ -27,7 +27,7 @@ export const WEBHOOK_USAGE = `  webhook add <envId> <url> [--events a,b] [--desc
 
 type Out = { json: boolean; print: (human: string, data: unknown) => void };
 
-const usage = (message: string) => new UsageError(`${message}\n\nUsage:\n${WEBHOOK_USAGE}`, false);
+const usage = (message: string) => new UsageError(message, `Usage:\n${WEBHOOK_USAGE}`);
 const need = (value: string | undefined, what: string) => {
   if (!value) throw usage(`missing ${what}`);
   return value;
@@ -74,7 +74,8 @@ function parseArgs(
       throw usage(`webhook ${command}: unknown option "--${name}"${takes ? ` (takes ${takes})` : ' (it takes none)'}`);
     }
     const value = inline ?? args[++i];
-    if (value === undefined) throw usage(`webhook ${command}: --${name} needs a value`);
+    if (value === undefined || (inline === undefined && value.startsWith('--'))) throw usage(`webhook ${command}: --${name} needs a value`);
+    if (name in options) throw usage(`webhook ${command}: --${name} given twice`);
     options[name] = value;
   }
   positionals.forEach((what, i) => need(positional[i], what));
@@ -109,7 +110,7 @@ export async function webhookCommand(args: string[], out: Out, options: ServerOp
         const { positional, options: o } = parseArgs(sub, rest, ['<envId>', '<url>'], { options: ['events', 'description'] });
         const [envId, url] = positional as [string, string];
         const events = o.events?.split(',').map((e) => e.trim()).filter(Boolean);
-        if (events?.length === 0) throw usage('webhook add: --events needs at least one event type (leave it out for every type)');
+        if (events?.length === 0) throw new PulseError('validation_failed', '--events: name at least one event type (leave it out for every type)');
         const { endpoint, secret } = await service.add(envId, { url, ...(events ? { events } : {}), ...(o.description !== undefined ? { description: o.description } : {}) });
         await audit(store, who, envId, 'webhook.created', webhookAuditDetail.created(endpoint));
         out.print(

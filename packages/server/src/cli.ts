@@ -65,7 +65,6 @@ function requestedHelp(command: string | undefined, rest: string[]): string | un
   return undefined;
 }
 
-
 /** --data-dir, --init and --json, taken wherever they are on the line; the rest is the command. */
 function globalFlags(argv: string[]): { args: string[]; json: boolean; init: boolean; dataDir?: string } {
   const args: string[] = [];
@@ -247,12 +246,12 @@ async function adminCommand(args: string[], out: Out, options: ServerOptions): P
   if (positionals[0] !== 'create') throw new UsageError(positionals[0] ? `unknown command "admin ${positionals[0]}"` : 'missing admin command');
   if (values.password !== undefined) throw new UsageError(PASSWORD_IN_ARGV, false);
   const email = need(values.email, '--email').trim().toLowerCase();
-  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw new UsageError(`--email: "${email}" is not an email address`, false);
+  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw new PulseError('validation_failed', `--email: "${email}" is not an email address`);
   const role = values.role ?? 'admin';
-  if (role !== 'admin' && role !== 'member') throw new UsageError(`--role must be admin or member, got "${role}"`, false);
+  if (role !== 'admin' && role !== 'member') throw new PulseError('validation_failed', `--role must be admin or member, got "${role}"`);
   const name = (values.name ?? email.split('@')[0]!).trim();
   const password = await readNewPassword(values['password-stdin'] === true);
-  if (password.length < 8) throw new UsageError('password: must be at least 8 characters', false);
+  if (password.length < 8) throw new PulseError('validation_failed', 'password: must be at least 8 characters');
   await withContext(options, async ({ store }) => {
     if (await store.findAdminByEmail(email)) throw new PulseError('already_exists', `An admin with email ${email} already exists.`);
     const id = newAdminId();
@@ -410,8 +409,9 @@ export async function main(argv: string[]): Promise<number> {
     const userError = err instanceof UsageError || (err instanceof PulseError && err.status < 500);
     const message = err instanceof Error ? err.message : String(err);
     const code = err instanceof PulseError ? err.code : err instanceof UsageError ? 'usage' : err instanceof ConfigurationError ? 'configuration' : 'internal_error';
+    const usage = err instanceof UsageError && err.usage ? `\n${err.usage === true ? USAGE : err.usage}\n` : '';
     if (json) process.stderr.write(JSON.stringify({ error: { code, message } }) + '\n');
-    else process.stderr.write(`pulse: ${message}\n${err instanceof UsageError && err.showUsage ? '\n' + USAGE + '\n' : ''}`);
+    else process.stderr.write(`pulse: ${message}\n${usage}`);
     return userError ? 2 : 1;
   }
 }

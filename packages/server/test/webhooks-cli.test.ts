@@ -96,7 +96,9 @@ describe('pulse webhook (CLI)', () => {
     const cases: [string[], string, RegExp][] = [
       [['webhook', 'add', t.envId, 'ftp://example.com/x'], 'validation_failed', /url: must be an http/],
       [['webhook', 'add', t.envId, 'https://example.com/x', '--events', 'comment.nope'], 'validation_failed', /events\.0/],
-      [['webhook', 'add', t.envId, 'https://example.com/x', '--events', ''], 'usage', /--events needs at least one event type/],
+      [['webhook', 'add', t.envId, 'https://example.com/x', '--events', ''], 'validation_failed', /--events: name at least one event type/],
+      [['webhook', 'add', t.envId, 'https://example.com/x', '--description', '--events', 'comment.created'], 'usage', /--description needs a value/],
+      [['webhook', 'add', t.envId, 'https://example.com/x', '--events', 'comment.created', '--events', 'thread.created'], 'usage', /--events given twice/],
       [['webhook', 'add', t.envId, 'https://example.com/x', '--colour', 'red'], 'usage', /unknown option "--colour"/],
       [['webhook', 'add', t.envId], 'usage', /missing <url>/],
       [['webhook', 'add', 'env_missing', 'https://example.com/x'], 'environment_not_found', /Environment not found/],
@@ -113,7 +115,10 @@ describe('pulse webhook (CLI)', () => {
       const r = await cli(...args, '--json');
       expect(r.code, args.join(' ')).toBe(2);
       expect(JSON.parse(r.stderr).error, args.join(' ')).toMatchObject({ code, message: expect.stringMatching(message) });
+      expect(JSON.parse(r.stderr).error.message).not.toContain('Usage:'); // the usage is for people
     }
+    const human = await cli('webhook', 'list', t.envId, '--bogus');
+    expect(human.stderr).toMatch(/^pulse: webhook list: unknown option "--bogus" \(it takes none\)\n\nUsage:\n {2}webhook add/m);
     // None of the refused rotations happened.
     const [listed] = (JSON.parse((await cli('webhook', 'list', t.envId, '--json')).stdout) as { webhooks: { id: string; previousSecretExpiresAt: string | null }[] }).webhooks.filter((w) => w.id === endpointId);
     expect(listed!.previousSecretExpiresAt).toBeNull();
