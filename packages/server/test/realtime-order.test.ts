@@ -115,6 +115,17 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
     expect((await t.api('GET', `/api/v1/threads/${ids.t}`)).body.comments.map((x: any) => x.body)).toEqual(['thread']);
     expect((await t.api('GET', `/api/v1/threads/${ids.t2}`)).status).toBe(404);
 
+    // A thread whose first comment was deleted (a reply keeps it) is still its creator's to replay.
+    const t3 = `replay-t3-${driver}`;
+    s.send({ type: 'thread:create', ref: 'c1', id: t3, commentId: `${t3}-first`, body: 'third', mentions: [], position: null });
+    await s.next('ack', 3000, (m) => m.ref === 'c1');
+    watcher.send({ type: 'comment:create', ref: 'w0', threadId: t3, body: 'a reply' });
+    await watcher.next('ack', 3000, (m) => m.ref === 'w0');
+    s.send({ type: 'comment:delete', ref: 'c2', commentId: `${t3}-first` });
+    await s.next('ack', 3000, (m) => m.ref === 'c2');
+    s.send({ type: 'thread:create', ref: 'c3', id: t3, commentId: `${t3}-first`, body: 'third', mentions: [], position: null });
+    expect(await s.next('ack', 3000, (m) => m.ref === 'c3')).toMatchObject({ id: t3 });
+
     // Someone else's deleted id is not theirs to replay.
     watcher.send({ type: 'thread:create', ref: 'w1', id: ids.t, body: 'mine?', mentions: [], position: null });
     expect(await watcher.next('error', 3000, (m) => m.ref === 'w1')).toMatchObject({ code: 'already_exists' });

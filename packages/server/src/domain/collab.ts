@@ -169,8 +169,7 @@ export class CollabService {
    * replayed delete with `*_not_found`, so nothing comes back).
    */
   async isOwnThread(envId: string, threadId: string, roomId: string, userId: string): Promise<boolean> {
-    const existing = await this.#store.getThreadWithComments(envId, threadId);
-    const found = existing ? { roomId: existing.roomId, userId: existing.comments[0]?.userId } : await this.#store.deletedId(envId, 'thread', threadId);
+    const found = (await this.#store.threadOwner(envId, threadId)) ?? (await this.#store.deletedId(envId, 'thread', threadId));
     return found?.roomId === roomId && found.userId === userId;
   }
 

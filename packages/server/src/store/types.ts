@@ -267,6 +267,8 @@ export interface ThreadRepo {
   /** Creates the room if needed, the thread and its first comment. Throws `already_exists` on a duplicate id. */
   createThread(envId: string, thread: NewThread, first: Omit<NewComment, 'threadId'>, effects?: Effects): Promise<Sequenced<ThreadWithComments>>;
   getThread(envId: string, threadId: string): Promise<Thread | undefined>;
+  /** A thread's room and creator (the author of its first comment, deleted or not). */
+  threadOwner(envId: string, threadId: string): Promise<{ roomId: string; userId: string } | undefined>;
   getThreadWithComments(envId: string, threadId: string): Promise<ThreadWithComments | undefined>;
   listThreads(envId: string, roomId: string, filter: { resolved?: boolean }, page: PageRequest): Promise<Page<Thread>>;
   /** Every thread of a room with its comments and reactions (a room's full state). */

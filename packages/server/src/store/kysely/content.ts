@@ -274,6 +274,11 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
       return r && toThread(r);
     },
 
+    async threadOwner(envId, threadId) {
+      const r = await db.selectFrom('threads').select(['room_id', 'created_by']).where('environment_id', '=', envId).where('id', '=', threadId).executeTakeFirst();
+      return r && { roomId: r.room_id, userId: r.created_by };
+    },
+
     async getThreadWithComments(envId, threadId) {
       const found = await hot.threadRows(db, envId, threadId);
       if (!found) return undefined;
