@@ -118,6 +118,13 @@ function cliUser(): { cli: string } {
   }
 }
 
+/** Refuses options and arguments past the `n` a command takes: `env rotate env_x --dry-run` must not rotate. */
+function exactArgs(command: string, rest: string[], n: number): void {
+  const option = rest.find((arg) => arg.startsWith('-'));
+  if (option) throw new UsageError(`${command}: unknown option "${option}"`, groupUsage('env'));
+  if (rest.length > n) throw new UsageError(`${command}: unexpected "${rest[n]}"`, groupUsage('env'));
+}
+
 async function envCommand(args: string[], out: Out, options: ServerOptions): Promise<void> {
   const [sub, ...rest] = args;
   await withContext(options, async ({ environments, store }) => {
@@ -137,6 +144,7 @@ async function envCommand(args: string[], out: Out, options: ServerOptions): Pro
         return;
       }
       case 'list': {
+        exactArgs('env list', rest, 0);
         const list = await environments.list();
         const lines = list.map(
           (e) => `${e.id}  ${e.name}  rooms=${e.counts.rooms} threads=${e.counts.threads} users=${e.counts.users} comments=${e.counts.comments}`,
@@ -153,6 +161,7 @@ async function envCommand(args: string[], out: Out, options: ServerOptions): Pro
         return;
       }
       case 'keys': {
+        exactArgs('env keys', rest, 1);
         const keys = await environments.keys(need(rest[0], '<envId>'));
         out.print(
           keys.map((k) => `${k.id}  ${k.kind.padEnd(11)}  ${k.value ?? k.prefix + '…'}  created ${k.createdAt}  ${k.status}`).join('\n'),
@@ -161,6 +170,7 @@ async function envCommand(args: string[], out: Out, options: ServerOptions): Pro
         return;
       }
       case 'rotate': {
+        exactArgs('env rotate', rest, 1);
         const envId = need(rest[0], '<envId>');
         const pair = await environments.rotate(envId);
         await audit(store, cliUser(), envId, 'keys.rotated', `new pair ${pair.publishableKey.slice(0, 11)}… / ${pair.secretKey.slice(0, 11)}…`);
@@ -176,6 +186,7 @@ async function envCommand(args: string[], out: Out, options: ServerOptions): Pro
         return;
       }
       case 'revoke': {
+        exactArgs('env revoke', rest, 2);
         const key = await environments.revoke(need(rest[0], '<envId>'), need(rest[1], '<keyId|keyPrefix>'));
         await audit(store, cliUser(), key.environmentId, 'key.revoked', `${key.kind} key ${key.prefix}…`);
         out.print(`Revoked ${key.kind} key ${key.id} (${key.prefix}…)`, { id: key.id, kind: key.kind, prefix: key.prefix, revokedAt: key.revokedAt });

@@ -63,6 +63,13 @@ for (const driver of ['sqlite', 'postgres'] as const) {
       expect(old.status).toBe(401);
       expect(old.body.error.code).toBe('key_revoked');
       expect((await t.api('GET', '/api/v1/rooms', undefined, rotated.json.secretKey)).status).toBe(200);
+      // An option it does not take, or an extra argument, is refused before anything changes.
+      for (const extra of [['--dry-run'], ['extra']]) {
+        const refused = await cli('env', 'rotate', env.id, ...extra, '--json');
+        expect(refused.code).toBe(2);
+        expect(JSON.parse(refused.stderr).error).toMatchObject({ code: 'usage', message: expect.stringMatching(/^env rotate: (unknown option "--dry-run"|unexpected "extra")$/) });
+      }
+      expect((await t.api('GET', '/api/v1/rooms', undefined, rotated.json.secretKey)).status).toBe(200);
     });
 
     it('revokes one key by prefix or id, for good', async () => {
