@@ -4,7 +4,6 @@ import type { Dialect } from '../migrations.ts';
 import type { Database } from '../schema.ts';
 import { UNREAD_MAX_AGE_MS, type EmailBatch, type EmailRepo } from '../email-types.ts';
 
-
 const newBatchId = () => `mail_${randomBytes(10).toString('hex')}`;
 const minus = (iso: string, ms: number) => new Date(Date.parse(iso) - ms).toISOString();
 
