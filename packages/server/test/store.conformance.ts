@@ -230,6 +230,8 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(await store.deletedId('env_a', 'thread', 'th1')).toEqual({ roomId: 'room-1', threadId: null, userId: 'alice' });
       expect(await store.threadOwner('env_a', 'th1')).toBeUndefined();
       expect(await store.threadOwner('env_b', 'th1')).toEqual({ roomId: 'room-1', userId: 'alice' });
+      expect(await store.commentOwner('env_b', 'th1-c1')).toEqual({ threadId: 'th1', roomId: 'room-1', userId: 'alice' });
+      expect(await store.commentOwner('env_a', 'th1-c1')).toBeUndefined();
       expect(await store.deletedId('env_a', 'thread', 'th2')).toEqual({ roomId: 'room-1', threadId: null, userId: 'alice' });
       expect(await store.deletedId('env_a', 'comment', 'th2-r0')).toEqual({ roomId: 'room-1', threadId: 'th2', userId: 'bob' });
       expect(await store.deletedId('env_a', 'comment', 'th2-r4')).toEqual({ roomId: 'room-1', threadId: 'th2', userId: 'bob' });

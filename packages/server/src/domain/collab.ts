@@ -174,8 +174,7 @@ export class CollabService {
   }
 
   async isOwnComment(envId: string, commentId: string, threadId: string, roomId: string, userId: string): Promise<boolean> {
-    const existing = await this.#store.getComment(envId, commentId);
-    const found = existing ? { ...existing, roomId: await this.#store.commentRoom(envId, commentId) } : await this.#store.deletedId(envId, 'comment', commentId);
+    const found = (await this.#store.commentOwner(envId, commentId)) ?? (await this.#store.deletedId(envId, 'comment', commentId));
     return found?.threadId === threadId && found.roomId === roomId && found.userId === userId;
   }
 

@@ -284,6 +284,8 @@ export interface ThreadRepo {
   /** Throws `thread_not_found` or `already_exists`. */
   createComment(envId: string, comment: NewComment, effects?: Effects): Promise<Sequenced<Comment>>;
   getComment(envId: string, commentId: string): Promise<Comment | undefined>;
+  /** A comment's thread, room and author (one indexed read), for recognising a retried create. */
+  commentOwner(envId: string, commentId: string): Promise<{ threadId: string; roomId: string; userId: string } | undefined>;
   /** The room a comment is in (one indexed read), or undefined when there is no such comment. */
   commentRoom(envId: string, commentId: string): Promise<string | undefined>;
   listComments(envId: string, threadId: string, page: PageRequest): Promise<Page<Comment>>;

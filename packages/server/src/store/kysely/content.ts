@@ -395,6 +395,11 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
       return deletedId(db, envId, kind, id);
     },
 
+    async commentOwner(envId, commentId) {
+      const r = await db.selectFrom('comments').select(['thread_id', 'room_id', 'user_id']).where('environment_id', '=', envId).where('id', '=', commentId).executeTakeFirst();
+      return r && { threadId: r.thread_id, roomId: r.room_id, userId: r.user_id };
+    },
+
     async commentRoom(envId, commentId) {
       const r = await db.selectFrom('comments').select('room_id').where('environment_id', '=', envId).where('id', '=', commentId).executeTakeFirst();
       return r?.room_id;
