@@ -475,6 +475,25 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`realtime over WebS
       expect(after.body).toEqual(before.body);
     });
 
+    it('keeps a thread its creator\'s to delete after its first comment is deleted', async () => {
+      const room = 'owner-delete';
+      const [a, b] = [raw(), raw()];
+      await a.auth(t, 'owner-a', room);
+      await b.auth(t, 'replier-b', room);
+      const reply = (s: RawSocket, frame: object & { ref: string }) => {
+        s.send(frame);
+        return waitFor(() => s.messages.find((m) => (m.type === 'ack' || m.type === 'error') && m.ref === frame.ref), 3000, `the answer to ${frame.ref}`);
+      };
+      expect((await reply(a, { type: 'thread:create', ref: 'a1', id: 'owned', commentId: 'owned-first', body: 'mine', mentions: [], position: null })).type).toBe('ack');
+      expect((await reply(b, { type: 'comment:create', ref: 'b1', threadId: 'owned', id: 'b-reply', body: 'a reply' })).type).toBe('ack');
+      expect((await reply(a, { type: 'comment:delete', ref: 'a2', commentId: 'owned-first' })).type).toBe('ack');
+      // B's reply is now the thread's first comment; the thread is still A's.
+      expect(await reply(b, { type: 'thread:delete', ref: 'b2', threadId: 'owned' })).toMatchObject({ type: 'error', code: 'forbidden' });
+      expect((await t.api('GET', '/api/v1/threads/owned')).body.comments.map((c: any) => c.id)).toEqual(['b-reply']);
+      expect((await reply(a, { type: 'thread:delete', ref: 'a3', threadId: 'owned' })).type).toBe('ack');
+      expect((await t.api('GET', '/api/v1/threads/owned')).status).toBe(404);
+    });
+
     it('treats ids of another room or environment as unknown', async () => {
       const alice = await client('alice', 'room-a');
       const threadId = alice.createThread('in room a');

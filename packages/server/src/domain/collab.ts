@@ -351,9 +351,10 @@ export class CollabService {
 
   async deleteThread(envId: string, actor: Actor, threadId: string): Promise<void> {
     if (actor.kind === 'user') {
-      const thread = await this.#store.getThreadWithComments(envId, threadId);
-      if (!thread) throw new PulseError('thread_not_found');
-      if (thread.comments[0]?.userId !== actor.externalId) throw new PulseError('forbidden', 'Only the author of a thread can delete it.');
+      // The thread's creator, also once its first comment is deleted: the reply now first is someone else's.
+      const owner = await this.#store.threadOwner(envId, threadId);
+      if (!owner) throw new PulseError('thread_not_found');
+      if (owner.userId !== actor.externalId) throw new PulseError('forbidden', 'Only the author of a thread can delete it.');
     }
     const effects: Effects = { activity: activity('thread.deleted', actorUserId(actor), { threadId }) };
     const deleting = async () => ({ threadId, thread: await this.#store.getThread(envId, threadId) });
