@@ -19,8 +19,12 @@ export const LIMITS = {
   drawingBytesPerRoom: 1024 * 1024,
   /** Largest WebSocket frame handled; bigger frames get `message_too_big`. */
   wsMessageBytes: 64 * 1024,
-  /** Largest frame before `auth:ok`: the `auth` message is small, anything bigger ends the socket. */
-  wsAuthMessageBytes: 4 * 1024,
+  /**
+   * Largest frame before `auth:ok`: room for the largest valid `auth` (a 200-character key, an
+   * 8,192-character token and a 256-character room id, even written as JSON escapes); anything
+   * bigger ends the socket.
+   */
+  wsAuthMessageBytes: 16 * 1024,
   /** Frames above this are not even read: the socket is closed with MESSAGE_TOO_BIG. */
   wsHardMessageBytes: 1024 * 1024,
   /** Past this much unsent data a socket gets no ephemeral frames (cursors…) until it drains. */

@@ -218,6 +218,21 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
   });
 
   describe('before authentication', () => {
+    it('accepts the largest valid auth: a token with every field at its limit and a room id of escaped emoji', async () => {
+      const minted = await t.api('POST', '/auth/token', { userId: 'u'.repeat(128), name: 'n'.repeat(100), avatar: `https://example.com/${'a'.repeat(2020)}` }, t.secretKey);
+      expect(minted.status).toBe(200);
+      const room = '😀'.repeat(128);
+      // Each emoji written as two \u escapes: 12 bytes, 1,536 for the room id.
+      const frame = JSON.stringify({ type: 'auth', apiKey: t.publishableKey, token: minted.body.token, room }).replace(/[\u{10000}-\u{10FFFF}]/gu, (c) =>
+        c.split('').map((u) => `\\u${u.charCodeAt(0).toString(16)}`).join(''),
+      );
+      expect(Buffer.byteLength(frame)).toBeGreaterThan(4096);
+      const s = raw();
+      await s.opened;
+      s.send(frame);
+      expect((await s.next('auth:ok')).room.id).toBe(room);
+    });
+
     it('refuses an auth frame over a few KB without parsing it, and auth without apiKey as unauthorized', async () => {
       const s = raw();
       await s.opened;
