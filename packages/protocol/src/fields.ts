@@ -58,16 +58,18 @@ export const mentions = z
 
 export const attachmentIds = z.array(clientId).max(LIMITS.attachmentsPerCommentHardCap);
 
-const EMOJI = /^(?:\p{Extended_Pictographic}|\p{Emoji_Component}|\p{Regional_Indicator}|\u200d|\ufe0f|\u20e3)+$/u;
-const KEYCAP = /^[0-9#*]\ufe0f?\u20e3$/u;
+/**
+ * One emoji (after Unicode's emoji sequences, UTS #51): a pictograph with an optional
+ * presentation selector, skin tone and tag sequence, a flag (two regional indicators) or a
+ * keycap, and ZWJ sequences of those. Two emoji side by side, or a dangling joiner, are not one.
+ */
+const EMOJI_ELEMENT = String.raw`(?:\p{Regional_Indicator}{2}|[0-9#*]\uFE0F?\u20E3|\p{Extended_Pictographic}\uFE0F?\p{Emoji_Modifier}?(?:[\u{E0020}-\u{E007E}]+\u{E007F})?)`;
+const ONE_EMOJI = new RegExp(String.raw`^${EMOJI_ELEMENT}(?:\u200D${EMOJI_ELEMENT})*$`, 'u');
 export const emoji = z
   .string()
   .min(1)
   .max(LIMITS.emojiLength)
-  .refine(
-    (s) => EMOJI.test(s) && (/\p{Extended_Pictographic}|\p{Regional_Indicator}/u.test(s) || KEYCAP.test(s)),
-    'emoji must be an emoji character',
-  );
+  .refine((s) => ONE_EMOJI.test(s), 'emoji must be one emoji (skin tones, flags, keycaps and ZWJ sequences count as one)');
 
 const unit = z.number().min(0).max(1);
 

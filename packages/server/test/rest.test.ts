@@ -662,6 +662,17 @@ for (const driver of ['sqlite', 'postgres'] as const) {
         }
       });
 
+      it('refuses anything but one emoji: two side by side, three flags, a dangling joiner, text', async () => {
+        const thread = await createThread(uid('room'), { userId: ALICE, body: 'one at a time' });
+        const commentId = thread.comments[0].id;
+        for (const emoji of ['👍👍', '🇫🇷🇩🇪🇮🇹', '👍\u200d', '\u200d👍', '🏽', '👍 ', ':+1:', '1']) {
+          const res = await api('POST', `/api/v1/comments/${commentId}/reactions`, { userId: BOB, emoji });
+          expect(res.status, JSON.stringify(emoji)).toBe(400);
+          expect(res.body.error).toMatchObject({ code: 'validation_failed', message: expect.stringContaining('one emoji') });
+        }
+        expect((await api('GET', `/api/v1/threads/${thread.id}`)).body.comments[0].reactions).toEqual([]);
+      });
+
       it('keeps one reaction per user per emoji under concurrent requests', async () => {
         const thread = await createThread(uid('room'), { userId: ALICE, body: 'race' });
         const commentId = thread.comments[0].id;
