@@ -91,6 +91,18 @@ describe('attachments', () => {
       expect((await t.api('GET', '/api/v1/users')).status).toBe(200);
     });
 
+    it('stores the first part named file and discards the other parts around it', async () => {
+      const form = new FormData();
+      form.append('note', 'a text field');
+      form.append('other', new Blob([fixture('photo.jpg')], { type: 'image/jpeg' }), 'other.jpg');
+      form.append('file', new Blob([fixture('photo.png')], { type: 'image/png' }), 'chosen.png');
+      form.append('file', new Blob([fixture('anim.gif')], { type: 'image/gif' }), 'second.gif');
+      const res = await fetch(`${t.url}/api/v1/upload`, { method: 'POST', headers: { 'x-pulse-key': t.publishableKey, 'x-pulse-token': token }, body: form });
+      const body = (await res.json()) as any;
+      expect(res.status, JSON.stringify(body)).toBe(200);
+      expect(body).toMatchObject({ filename: 'chosen.png', mimeType: 'image/png', sizeBytes: fixture('photo.png').length });
+    });
+
     it('answers 400 when there is no file part, and 401 without valid credentials (before reading the body)', async () => {
       const form = new FormData();
       form.append('other', 'value');
@@ -211,6 +223,10 @@ describe('attachments', () => {
       const suffix = await fetch(a.url, { headers: { range: 'bytes=-10' } });
       expect((await suffix.arrayBuffer()).byteLength).toBe(10);
       expect((await fetch(a.url, { headers: { range: `bytes=${a.sizeBytes}-` } })).status).toBe(416);
+      // Several ranges are ignored, as HTTP allows: the whole file.
+      const several = await fetch(a.url, { headers: { range: 'bytes=0-1,5-6' } });
+      expect(several.status).toBe(200);
+      expect((await several.arrayBuffer()).byteLength).toBe(a.sizeBytes);
     });
 
     it('answers 404 for unknown ids, other environments and path tricks', async () => {
