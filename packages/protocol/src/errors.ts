@@ -54,6 +54,7 @@ export const ERROR_CATALOGUE = {
   request_timeout: { status: 408, message: 'The request body did not arrive in time.' },
   already_exists: { status: 409, message: 'An object with this id already exists.' },
   attachment_in_use: { status: 409, message: 'The attachment is already attached to a comment.' },
+  endpoint_disabled: { status: 409, message: 'The webhook endpoint is disabled: enable it first.' },
   payload_too_large: { status: 413, message: 'The body is too large.' },
   message_too_big: { status: 413, message: 'The message is too large.' },
   file_too_large: { status: 413, message: 'The file is larger than the environment allows.' },

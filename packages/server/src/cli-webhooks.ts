@@ -66,6 +66,7 @@ function parseArgs(
     const [name, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
     if (allowedFlags.includes(name)) {
       if (inline !== undefined) throw usage(`webhook ${command}: --${name} takes no value`);
+      if (flags.has(name)) throw usage(`webhook ${command}: --${name} given twice`);
       flags.add(name);
       continue;
     }

@@ -71,13 +71,19 @@ function globalFlags(argv: string[]): { args: string[]; json: boolean; init: boo
   let json = false;
   let init = false;
   let dataDir: string | undefined;
+  const twice = (name: string) => new UsageError(`--${name} given twice`, false);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (arg === '--json') json = true;
-    else if (arg === '--init') init = true;
-    else if (arg === '--data-dir' || arg.startsWith('--data-dir=')) {
+    if (arg === '--json') {
+      if (json) throw twice('json');
+      json = true;
+    } else if (arg === '--init') {
+      if (init) throw twice('init');
+      init = true;
+    } else if (arg === '--data-dir' || arg.startsWith('--data-dir=')) {
       const value = arg === '--data-dir' ? argv[++i] : arg.slice('--data-dir='.length);
       if (!value || value.startsWith('--')) throw new UsageError('--data-dir needs a directory: --data-dir /var/lib/pulse', false);
+      if (dataDir !== undefined) throw twice('data-dir');
       dataDir = value;
     } else args.push(arg);
   }

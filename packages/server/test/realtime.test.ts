@@ -480,7 +480,7 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`realtime over WebS
       const [a, b] = [raw(), raw()];
       await a.auth(t, 'owner-a', room);
       await b.auth(t, 'replier-b', room);
-      const reply = (s: RawSocket, frame: object & { ref: string }) => {
+      const reply = (s: RawSocket, frame: { type: string; ref: string; [field: string]: unknown }) => {
         s.send(frame);
         return waitFor(() => s.messages.find((m) => (m.type === 'ack' || m.type === 'error') && m.ref === frame.ref), 3000, `the answer to ${frame.ref}`);
       };

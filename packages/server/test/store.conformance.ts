@@ -724,8 +724,9 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       [listed] = await store.listWebhookDeliveries(e, 'wh_1', 10);
       expect(listed).toMatchObject({ status: 'failed', attempts: 2, nextAttemptAt: null });
       // Resend: pending again, same event.
-      expect(await store.resendWebhookDelivery(e, d1.id, at(60), at(3600_000))).toMatchObject({ status: 'pending', eventId: 'msg_c2' });
-      expect(await store.resendWebhookDelivery('env_a', d1.id, at(60), at(3600_000))).toBeUndefined();
+      expect(await store.resendWebhookDelivery(e, 'wh_1', d1.id, at(60), at(3600_000))).toMatchObject({ status: 'pending', eventId: 'msg_c2' });
+      expect(await store.resendWebhookDelivery('env_a', 'wh_1', d1.id, at(60), at(3600_000))).toBeUndefined();
+      expect(await store.resendWebhookDelivery(e, 'wh_2', d1.id, at(60), at(3600_000))).toBeUndefined();
       // A success clears the failure streak; enabling clears the reason.
       const enabled = await store.updateWebhookEndpoint(e, 'wh_1', { enabled: true }, at(70));
       expect(enabled).toMatchObject({ enabled: true, disabledReason: null, failingSince: null });

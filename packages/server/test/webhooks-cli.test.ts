@@ -110,6 +110,9 @@ describe('pulse webhook (CLI)', () => {
       [['webhook', 'list', t.envId, '--bogus'], 'usage', /unknown option "--bogus" \(it takes none\)/],
       [['webhook', 'list', t.envId, 'extra'], 'usage', /unexpected "extra"/],
       [['webhook', 'deliveries', t.envId, endpointId, '--limit', '5'], 'usage', /unknown option "--limit"/],
+      [['webhook', 'rotate-secret', t.envId, endpointId, '--expire-previous', '--expire-previous'], 'usage', /--expire-previous given twice/],
+      [['webhook', 'list', t.envId, '--json'], 'usage', /--json given twice/],
+      [['webhook', 'test', 'env_missing', endpointId], 'environment_not_found', /Environment not found/],
     ];
     for (const [args, code, message] of cases) {
       const r = await cli(...args, '--json');
@@ -122,6 +125,11 @@ describe('pulse webhook (CLI)', () => {
     // None of the refused rotations happened.
     const [listed] = (JSON.parse((await cli('webhook', 'list', t.envId, '--json')).stdout) as { webhooks: { id: string; previousSecretExpiresAt: string | null }[] }).webhooks.filter((w) => w.id === endpointId);
     expect(listed!.previousSecretExpiresAt).toBeNull();
+    // A disabled endpoint is sent no test event: refused, exit code 2.
+    expect((await cli('webhook', 'disable', t.envId, endpointId)).code).toBe(0);
+    const disabled = await cli('webhook', 'test', t.envId, endpointId, '--json');
+    expect(disabled.code).toBe(2);
+    expect(JSON.parse(disabled.stderr).error).toMatchObject({ code: 'endpoint_disabled', message: expect.stringMatching(/is disabled: enable it/) });
     // Without PULSE_WEBHOOKS_ALLOW_PRIVATE, a loopback URL is refused.
     const strict = await runCli(['webhook', 'add', t.envId, 'http://127.0.0.1:9/x'], t.childEnv);
     expect(strict.code).toBe(2);

@@ -44,6 +44,12 @@ describe('panel API: webhooks', () => {
     expect(shown.deliveries[0]).toMatchObject({ eventType: 'webhook.test', attempts: 1, lastStatusCode: 204 });
     expect(JSON.stringify(shown)).not.toContain(created.body.secret);
 
+    // A delivery is resent through its own endpoint only.
+    const other = await admin.post(base, { url: `${receiver.url}?other`, events: ['comment.created'] });
+    const elsewhere = await admin.post(`${base}/${other.body.webhook.id}/deliveries/${shown.deliveries[0].id}/resend`);
+    expect(elsewhere.status).toBe(404);
+    expect(elsewhere.body.error.code).toBe('not_found');
+    expect((await admin.delete(`${base}/${other.body.webhook.id}`)).status).toBe(204);
     const resent = await admin.post(`${base}/${id}/deliveries/${shown.deliveries[0].id}/resend`);
     expect(resent.status).toBe(202);
     await waitFor(() => receiver.ofType('webhook.test').length === 2, 5000, 'the resent event');
@@ -51,10 +57,13 @@ describe('panel API: webhooks', () => {
 
     const patched = await admin.patch(`${base}/${id}`, { enabled: false, events: [] });
     expect(patched.body.webhook).toMatchObject({ enabled: false, events: [] });
-    // A disabled endpoint gets no test event (it would never be sent).
+    // A disabled endpoint gets no test event and no resend (they would never be sent).
     const refused = await admin.post(`${base}/${id}/test`);
-    expect(refused.status).toBe(400);
-    expect(refused.body.error.message).toMatch(/is disabled: enable it/);
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toMatchObject({ code: 'endpoint_disabled', message: expect.stringMatching(/is disabled: enable it/) });
+    const notResent = await admin.post(`${base}/${id}/deliveries/${shown.deliveries[0].id}/resend`);
+    expect(notResent.status).toBe(409);
+    expect(notResent.body.error.code).toBe('endpoint_disabled');
     const recovered = await admin.post(`${base}/${id}/recover`, { since: new Date(Date.now() - 3600_000).toISOString() });
     expect(recovered.status).toBe(202);
     expect(recovered.body).toMatchObject({ recovered: expect.any(Number), since: expect.any(String) });

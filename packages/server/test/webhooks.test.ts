@@ -399,7 +399,7 @@ describe('webhooks: delivery', () => {
     await waitFor(() => receiver.ofType('webhook.test').length === 1, 5000, 'the test event');
     expect(receiver.received[0]!.id).toBe(test.eventId);
     await waitFor(async () => (await service.deliveries(t.envId, endpoint.id))[0]?.status === 'succeeded', 5000, 'the attempt recorded');
-    expect(await service.resend(t.envId, test.id)).toMatchObject({ status: 'pending', eventId: test.eventId });
+    expect(await service.resend(t.envId, endpoint.id, test.id)).toMatchObject({ status: 'pending', eventId: test.eventId });
     await waitFor(() => receiver.ofType('webhook.test').length === 2, 5000, 'the resent event');
     expect(receiver.received[1]!.id).toBe(test.eventId);
   });

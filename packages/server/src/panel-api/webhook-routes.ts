@@ -69,7 +69,7 @@ export function registerWebhookRoutes(router: PanelRouter, ctx: ServerContext): 
   router.route('POST', `${base}/:webhookId/deliveries/:deliveryId/resend`, 'admin', async ({ params, signedIn }) => {
     const { envId, id } = ids(params);
     const deliveryId = param(params.deliveryId, 'deliveryId', 128);
-    const delivery = await webhooks.resend(envId, deliveryId);
+    const delivery = await webhooks.resend(envId, id, deliveryId);
     await audit(store, signedIn.admin, envId, 'webhook.resent', `${id}: ${delivery.eventType} ${delivery.eventId}`);
     return new Status(202, { delivery });
   });

@@ -127,7 +127,7 @@ export interface WebhookRepo {
   /** The endpoint's newest deliveries, newest first. */
   listWebhookDeliveries(envId: string, endpointId: string, limit: number): Promise<WebhookDeliveryInfo[]>;
   /** Schedules a delivery again now (same event id); undefined when there is no such delivery. */
-  resendWebhookDelivery(envId: string, deliveryId: string, at: string, giveUpAt: string): Promise<WebhookDeliveryInfo | undefined>;
+  resendWebhookDelivery(envId: string, endpointId: string, deliveryId: string, at: string, giveUpAt: string): Promise<WebhookDeliveryInfo | undefined>;
   /**
    * Queues for the endpoint every event of its environment since `since` that it subscribes to
    * and never had a delivery of (it was disabled, or added later); returns how many.

@@ -63,8 +63,9 @@ export class WebhookService {
 
   async #require(envId: string, endpointId: string): Promise<WebhookEndpointRecord> {
     const found = await this.#store.getWebhookEndpoint(envId, endpointId);
-    if (!found) throw new PulseError('not_found', `No webhook endpoint "${endpointId}" in this environment.`);
-    return found;
+    if (found) return found;
+    await this.#requireEnvironment(envId);
+    throw new PulseError('not_found', `No webhook endpoint "${endpointId}" in this environment.`);
   }
 
   async #requireEnvironment(envId: string): Promise<void> {
@@ -142,8 +143,7 @@ export class WebhookService {
 
   /** Queues a `webhook.test` event for this endpoint only (delivered like any other, with retries). */
   async sendTest(envId: string, endpointId: string): Promise<WebhookDeliveryInfo> {
-    const endpoint = await this.#require(envId, endpointId);
-    if (!endpoint.enabled) throw new PulseError('validation_failed', `The endpoint ${endpoint.id} is disabled: enable it to send it a test event.`);
+    const endpoint = await this.#requireEnabled(envId, endpointId, 'to send it a test event');
     const at = nowIso();
     const id = newWebhookEventId();
     const payload = JSON.stringify({
@@ -176,12 +176,20 @@ export class WebhookService {
     return { recovered: await this.#store.recoverWebhookDeliveries(envId, endpointId, iso, at, this.#giveUpAt(at)), since: iso };
   }
 
-  /** Sends a delivery again (same event id), with a fresh retry window. */
-  async resend(envId: string, deliveryId: string): Promise<WebhookDeliveryInfo> {
+  /** Sends one of the endpoint's deliveries again (same event id), with a fresh retry window. */
+  async resend(envId: string, endpointId: string, deliveryId: string): Promise<WebhookDeliveryInfo> {
+    await this.#requireEnabled(envId, endpointId, 'to resend its deliveries');
     const at = nowIso();
-    const delivery = await this.#store.resendWebhookDelivery(envId, deliveryId, at, this.#giveUpAt(at));
-    if (!delivery) throw new PulseError('not_found', `No webhook delivery "${deliveryId}" in this environment.`);
+    const delivery = await this.#store.resendWebhookDelivery(envId, endpointId, deliveryId, at, this.#giveUpAt(at));
+    if (!delivery) throw new PulseError('not_found', `No delivery "${deliveryId}" of webhook endpoint ${endpointId}.`);
     return delivery;
+  }
+
+  /** A disabled endpoint is sent nothing, so a test or a resend would only wait: refused instead. */
+  async #requireEnabled(envId: string, endpointId: string, purpose: string): Promise<WebhookEndpointRecord> {
+    const endpoint = await this.#require(envId, endpointId);
+    if (!endpoint.enabled) throw new PulseError('endpoint_disabled', `The webhook endpoint ${endpoint.id} is disabled: enable it ${purpose}.`);
+    return endpoint;
   }
 
   #giveUpAt(at: string): string {

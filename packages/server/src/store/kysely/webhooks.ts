@@ -413,18 +413,25 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo
       return rows.map(toDelivery);
     },
 
-    async resendWebhookDelivery(envId, deliveryId, at, giveUpAt) {
+    async resendWebhookDelivery(envId, endpointId, deliveryId, at, giveUpAt) {
       const r = await db
         .updateTable('webhook_deliveries')
         .set({ status: 'pending', next_attempt_at: at, give_up_at: giveUpAt, updated_at: at })
         .where('environment_id', '=', envId)
+        .where('endpoint_id', '=', endpointId)
         .where('id', '=', deliveryId)
         // One in flight stays as it is: resending it now could send it twice at once.
         .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', at)]))
         .returningAll()
         .executeTakeFirst();
       if (r) return toDelivery(r);
-      const existing = await db.selectFrom('webhook_deliveries').selectAll().where('environment_id', '=', envId).where('id', '=', deliveryId).executeTakeFirst();
+      const existing = await db
+        .selectFrom('webhook_deliveries')
+        .selectAll()
+        .where('environment_id', '=', envId)
+        .where('endpoint_id', '=', endpointId)
+        .where('id', '=', deliveryId)
+        .executeTakeFirst();
       return existing && toDelivery(existing);
     },
 
