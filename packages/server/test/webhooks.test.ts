@@ -306,6 +306,28 @@ describe('webhooks: delivery', () => {
     expect(new Set(ids).size).toBe(ids.length);
   }));
 
+  it('sends thread.deleted when a thread goes with its last comment', async () => {
+    await subscribe(['comment.deleted', 'thread.deleted']);
+    await api('PUT', '/api/v1/users/ann', { name: 'Ann' });
+    const room = `last-${Date.now()}`;
+    const thread = (await api('POST', `/api/v1/rooms/${room}/threads`, { userId: 'ann', body: 'alone' })).body.thread;
+    const stored = (await api('GET', `/api/v1/threads/${thread.id}`)).body.thread;
+    expect((await api('DELETE', `/api/v1/comments/${thread.comments[0].id}`)).status).toBe(200);
+    await waitFor(() => receiver.ofType('thread.deleted').length === 1 && receiver.ofType('comment.deleted').length === 1, 5000, 'both events');
+    expect(receiver.ofType('comment.deleted')[0]!.payload.data).toMatchObject({ commentId: thread.comments[0].id, threadDeleted: true });
+    const deleted = receiver.ofType('thread.deleted')[0]!.payload.data;
+    expect(webhookDataSchemas['thread.deleted'].safeParse(deleted).success).toBe(true);
+    const { comments: _comments, ...asItWas } = stored;
+    expect(deleted).toMatchObject({ threadId: thread.id, roomId: room, thread: asItWas, actor: { type: 'backend' } });
+    // A comment that is not the last one: no thread.deleted.
+    const kept = (await api('POST', `/api/v1/rooms/${room}/threads`, { userId: 'ann', body: 'one' })).body.thread;
+    const second = (await api('POST', `/api/v1/threads/${kept.id}/comments`, { userId: 'ann', body: 'two' })).body.comment;
+    await api('DELETE', `/api/v1/comments/${second.id}`);
+    await waitFor(() => receiver.ofType('comment.deleted').length === 2, 5000, 'the second comment.deleted');
+    await sleep(200);
+    expect(receiver.ofType('thread.deleted')).toHaveLength(1);
+  });
+
   it('sends notification.unread once for a notification still unread after emailDelaySeconds, none for one read in time', () =>
     withUnreadDelay(1, async () => {
       await subscribe(['notification.unread']);

@@ -332,7 +332,11 @@ export class CollabService {
       activity: activity('comment.deleted', actorUserId(actor), { threadId: before.threadId, commentId }),
     };
     Object.assign(effects, await this.#hooks(envId, actor, [{ type: 'comment.deleted', data: { threadId: before.threadId, commentId, comment: before } }]));
-    const result = await this.#store.deleteComment(envId, commentId, effects);
+    // Its last comment gone, the thread goes too: receivers of thread.deleted hear of it as well.
+    const threadGone = await this.#hooks(envId, actor, [
+      { type: 'thread.deleted', data: async () => ({ threadId: before.threadId, thread: await this.#store.getThread(envId, before.threadId) }) },
+    ]);
+    const result = await this.#store.deleteComment(envId, commentId, effects, threadGone.webhooks);
     if (!result) throw new PulseError('comment_not_found');
     const { comment, threadDeleted } = result.value;
     if (threadDeleted) this.#threadRooms.delete(`${envId}\u0000${comment.threadId}`);

@@ -296,11 +296,12 @@ export interface ThreadRepo {
     at: string,
     effects?: Effects,
   ): Promise<Sequenced<Comment> | undefined>;
-  /** Deletes the comment, and its thread when it was the last one. */
+  /** Deletes the comment, and its thread when it was the last one (recording `ifThreadDeleted` then). */
   deleteComment(
     envId: string,
     commentId: string,
     effects?: Effects,
+    ifThreadDeleted?: WebhookIntent[],
   ): Promise<Sequenced<{ comment: Comment; threadDeleted: boolean }> | undefined>;
 
   /** One reaction per user per emoji per comment: an existing one is returned with `created: false`. Throws `comment_not_found`. */

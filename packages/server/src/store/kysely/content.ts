@@ -442,7 +442,7 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
       });
     },
 
-    async deleteComment(envId, commentId, effects) {
+    async deleteComment(envId, commentId, effects, ifThreadDeleted) {
       return tx(async (trx) => {
         const removedAttachments = await removeAttachmentsOf(trx, envId, [commentId]);
         // Not a cascade: see migration 0011.
@@ -461,6 +461,7 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
         if (!left) {
           const thread = await trx.deleteFrom('threads').where('environment_id', '=', envId).where('id', '=', r.thread_id).returning('created_by').executeTakeFirst();
           if (thread) deleted.push({ kind: 'thread', id: r.thread_id, roomId: r.room_id, userId: thread.created_by });
+          if (ifThreadDeleted) await applyEffects(hot, trx, envId, withRoom({ webhooks: ifThreadDeleted }, r.room_id));
         }
         await recordDeleted(trx, envId, deleted, at);
         const seq = await hot.bumpSeq(trx, envId, r.room_id);
