@@ -57,8 +57,8 @@ export const webhookDataSchemas = {
   'comment.created': z.object({ ...base, threadId: z.string(), commentId: z.string(), comment: commentSchema }),
   'comment.edited': z.object({ ...base, threadId: z.string(), commentId: z.string(), comment: commentSchema }),
   'comment.deleted': z.object({ ...base, threadId: z.string(), commentId: z.string(), threadDeleted: z.boolean(), comment: commentSchema }),
-  'reaction.added': z.object({ ...base, commentId: z.string(), reactionId: z.string(), reaction: reactionSchema }),
-  'reaction.removed': z.object({ ...base, commentId: z.string(), reactionId: z.string(), reaction: reactionSchema }),
+  'reaction.added': z.object({ ...base, threadId: z.string(), commentId: z.string(), reactionId: z.string(), reaction: reactionSchema }),
+  'reaction.removed': z.object({ ...base, threadId: z.string(), commentId: z.string(), reactionId: z.string(), reaction: reactionSchema }),
   'notification.created': notificationEventSchema,
   /** The notification was still unread `emailDelaySeconds` after it was made (once per notification). */
   'notification.unread': notificationEventSchema,

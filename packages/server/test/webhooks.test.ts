@@ -290,7 +290,8 @@ describe('webhooks: delivery', () => {
     expect(unread.find((d) => d.recipientId === 'bob')).toMatchObject({ ...mention, actor: { type: 'system' } });
     expect(receiver.ofType('comment.edited')[0]!.payload.data.comment.body).toBe('Hi Ann!');
     expect(receiver.ofType('comment.deleted')[0]!.payload.data).toMatchObject({ commentId: comment.id, threadDeleted: false });
-    expect(receiver.ofType('reaction.added')[0]!.payload.data.reaction).toMatchObject({ emoji: '👍', userId: 'ann', targetId: comment.id });
+    expect(receiver.ofType('reaction.added')[0]!.payload.data).toMatchObject({ threadId: thread.id, reaction: { emoji: '👍', userId: 'ann', targetId: comment.id } });
+    expect(receiver.ofType('reaction.removed')[0]!.payload.data).toMatchObject({ threadId: thread.id, commentId: comment.id });
     // Made through REST with the secret key: the backend acted, whoever the reaction is for.
     for (const type of ['thread.created', 'comment.created', 'comment.edited', 'comment.deleted', 'reaction.added', 'reaction.removed', 'thread.deleted'] as const) {
       for (const r of receiver.ofType(type)) expect(r.payload.data.actor, type).toEqual({ type: 'backend' });

@@ -96,6 +96,11 @@ export async function recordWebhookEvents(hot: HotStatements, trx: Db, envId: st
     // The deleted comment may have been its thread's last: the thread went with it.
     if (intent.type === 'comment.deleted') data.threadDeleted = !(await reader().getThread(envId, String(data.threadId)));
     if (intent.type === 'notification.created') data.notification = { ...(data.notification as object), roomId: intent.roomId };
+    // A reaction's comment is still there (removing a reaction leaves it): its thread, for receivers to file the event under.
+    if ((intent.type === 'reaction.added' || intent.type === 'reaction.removed') && data.threadId === undefined) {
+      const { rows } = await sql<{ thread_id: string }>`select thread_id from comments where environment_id = ${envId} and id = ${String(data.commentId)}`.execute(trx);
+      if (rows[0]) data.threadId = rows[0].thread_id;
+    }
     if (intent.subject) {
       const { kind, id } = intent.subject;
       const object =
