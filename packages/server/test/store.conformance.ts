@@ -159,7 +159,7 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(await store.deleteComment('env_b', 'th2-c1')).toBeUndefined();
       expect(await store.deleteThread('env_b', 'th2')).toBeUndefined();
       expect(await store.setThreadResolved('env_b', 'th2', true, at())).toBeUndefined();
-      expect(await store.updateComment('env_b', 'th2-c1', { body: 'x', mentions: [] }, at())).toBeUndefined();
+      expect(await store.updateComment('env_b', 'th2-c1', { body: 'x', mentions: [], preview: 'x' }, at())).toBeUndefined();
       await expect(
         store.addReaction('env_b', { id: 'r-x', commentId: 'th2-c1', userId: 'bob', emoji: '👍', createdAt: at() }),
       ).rejects.toMatchObject({ code: 'comment_not_found' });
@@ -179,7 +179,7 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       const p2 = await store.listComments('env_a', 'th2', { limit: 4, after: { createdAt: at(102), id: 'th2-r2' } });
       expect(p2.items.map((c) => c.id)).toEqual(['th2-r3', 'th2-r4']);
       expect(p2.nextCursor).toBeNull();
-      const edited = await store.updateComment('env_a', 'th2-r0', { body: 'edited', mentions: ['alice'] }, at(300));
+      const edited = await store.updateComment('env_a', 'th2-r0', { body: 'edited', mentions: ['alice'], preview: 'edited' }, at(300));
       expect(edited!.value).toMatchObject({ body: 'edited', mentions: ['alice'], editedAt: at(300) });
       const deleted = await store.deleteComment('env_a', 'th2-r4');
       expect(deleted!.value.threadDeleted).toBe(false);
@@ -415,8 +415,13 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(await store.listActivity('env_a', 'room-1', 10)).toEqual(expect.not.arrayContaining([expect.objectContaining({ id: 'act-reply-2' })]));
       // A deleted comment takes its notifications along, and so does a deleted thread (every comment's).
       const mention = { id: 'ntf-r4', userId: 'dave', kind: 'mention' as const, roomId: '', threadId: 'fx-reply', commentId: 'fx-reply-c1', actorId: 'alice', preview: 'p', createdAt: at(13) };
-      await store.updateComment('env_a', 'fx-reply-c1', { body: 'first @dave', mentions: ['dave'] }, at(13), { notifications: [mention] });
+      await store.updateComment('env_a', 'fx-reply-c1', { body: 'first @dave', mentions: ['dave'], preview: 'first @dave' }, at(13), { notifications: [mention] });
       expect((await store.listNotifications('env_a', 'dave', 10)).map((n) => n.id).sort()).toEqual(['ntf-r3', 'ntf-r4']);
+      // An edit brings the previews of the comment's notifications up to date, and only theirs.
+      await store.updateComment('env_a', 'fx-reply-c1', { body: 'first, edited', mentions: ['dave'], preview: 'first, edited' }, at(14));
+      const previews = Object.fromEntries((await store.listNotifications('env_a', 'dave', 10)).map((n) => [n.id, n.preview]));
+      expect(previews['ntf-r4']).toBe('first, edited');
+      expect(previews['ntf-r3']).not.toBe('first, edited');
       await store.deleteComment('env_a', 'fx-reply-c2');
       expect((await store.listNotifications('env_a', 'alice', 10)).map((n) => n.id)).not.toContain('ntf-r1');
       expect((await store.listNotifications('env_a', 'dave', 10)).map((n) => n.id)).toEqual(['ntf-r4']);

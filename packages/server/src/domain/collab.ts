@@ -320,7 +320,7 @@ export class CollabService {
       ...(attach ? { attach } : {}),
     };
     Object.assign(effects, await this.#hooks(envId, actor, [{ type: 'comment.edited', subject: { kind: 'comment', id: commentId }, data: { threadId: before.threadId, commentId } }, ...notificationEvents(effects.notifications)]));
-    const result = await this.#store.updateComment(envId, commentId, { body: change.body, mentions }, nowIso(), effects);
+    const result = await this.#store.updateComment(envId, commentId, { body: change.body, mentions, preview: preview(change.body) }, nowIso(), effects);
     if (!result) throw new PulseError('comment_not_found');
     await this.#announce(envId, result, { type: 'comment:updated', seq: result.seq, comment: result.value });
     return result.value;

@@ -292,7 +292,8 @@ export interface ThreadRepo {
   updateComment(
     envId: string,
     commentId: string,
-    change: { body: string; mentions: string[] },
+    /** `preview`: the new start of the text for the comment's notifications. */
+    change: { body: string; mentions: string[]; preview: string },
     at: string,
     effects?: Effects,
   ): Promise<Sequenced<Comment> | undefined>;

@@ -435,6 +435,8 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
           .executeTakeFirst();
         if (!r) return undefined;
         await trx.updateTable('threads').set({ updated_at: at }).where('environment_id', '=', envId).where('id', '=', r.thread_id).execute();
+        // Notifications show the comment as it reads now (also in emails and notification.unread).
+        await trx.updateTable('notifications').set({ preview: change.preview }).where('environment_id', '=', envId).where('comment_id', '=', commentId).execute();
         const removedAttachments = await applyAttach(trx, envId, commentId, effects?.attach, true);
         const [comment] = await withExtras(trx, envId, [r], links);
         const seq = await hot.bumpSeq(trx, envId, r.room_id);
