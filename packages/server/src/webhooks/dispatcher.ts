@@ -239,8 +239,9 @@ export class WebhookDispatcher {
     try {
       const { disabledEndpoints } = await this.#store.finishWebhookAttempts(batch);
       for (const endpointId of disabledEndpoints) {
-        const environmentId = batch.find((o) => o.endpointId === endpointId)?.environmentId;
-        this.#log.warn({ endpointId, environmentId }, 'webhook endpoint disabled: it has kept failing');
+        const outcomes = batch.filter((o) => o.endpointId === endpointId);
+        const reason = outcomes.find((o) => o.result.disableNow)?.result.disableNow ?? 'it has kept failing';
+        this.#log.warn({ endpointId, environmentId: outcomes[0]?.environmentId }, `webhook endpoint disabled: ${reason}`);
       }
     } catch (err) {
       this.#log.warn({ err, deliveries: batch.length }, 'recording webhook attempts failed; they are retried once their claims expire');
