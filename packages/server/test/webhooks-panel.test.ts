@@ -67,6 +67,10 @@ describe('panel API: webhooks', () => {
     const recovered = await admin.post(`${base}/${id}/recover`, { since: new Date(Date.now() - 3600_000).toISOString() });
     expect(recovered.status).toBe(202);
     expect(recovered.body).toMatchObject({ recovered: expect.any(Number), since: expect.any(String) });
+    const today = new Date().toISOString().slice(0, 10);
+    const byDate = await admin.post(`${base}/${id}/recover`, { since: today });
+    expect(byDate.status).toBe(202);
+    expect(byDate.body.since).toBe(`${today}T00:00:00.000Z`);
     const badSince = await admin.post(`${base}/${id}/recover`, { since: 'last week' });
     expect(badSince.status).toBe(400);
     expect(badSince.body.error.code).toBe('validation_failed');
