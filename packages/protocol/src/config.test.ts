@@ -59,6 +59,7 @@ describe('environment config', () => {
       emailDelaySeconds: 0,
     });
     expect(() => parseEnvConfigAssignments(['emailLinkTemplate=javascript:alert(1)'])).toThrow(/emailLinkTemplate/);
+    expect(() => parseEnvConfigAssignments(['emailLinkTemplate=https://x.example/{foo}'])).toThrow(/emailLinkTemplate: only \{roomId\} and \{threadId\}/);
     expect(() => parseEnvConfigAssignments(['emailDelaySeconds=86401'])).toThrow(/emailDelaySeconds/);
   });
 });

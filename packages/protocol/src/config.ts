@@ -34,7 +34,8 @@ export const envConfigShape = {
   emailLinkTemplate: z
     .string()
     .max(2048)
-    .refine((v) => v === '' || /^https?:\/\/\S+$/.test(v), 'must be empty or an http:// or https:// URL (with {roomId} and {threadId} where they go)'),
+    .refine((v) => v === '' || /^https?:\/\/\S+$/.test(v), 'must be empty or an http:// or https:// URL (with {roomId} and {threadId} where they go)')
+    .refine((v) => (v.match(/\{[^{}]*\}/g) ?? []).every((p) => p === '{roomId}' || p === '{threadId}'), 'only {roomId} and {threadId} are filled in; another {placeholder} would stay in the link as it is'),
 } as const;
 
 /** A complete config; unknown keys rejected. */
@@ -153,10 +154,10 @@ export function parseEnvConfigAssignments(assignments: string[]): EnvConfigPatch
     else if (field.kind === 'boolean') {
       if (raw === 'true' || raw === 'on' || raw === '1') patch[key] = true;
       else if (raw === 'false' || raw === 'off' || raw === '0') patch[key] = false;
-      else throw new Error(`${key} must be true or false (or on/off, 1/0), got "${raw}"`);
+      else throw new Error(`${key}: must be true or false (or on/off, 1/0), got "${raw}"`);
     } else {
       const n = Number(raw);
-      if (raw === '' || !Number.isFinite(n)) throw new Error(`${key} must be a number, got "${raw}"`);
+      if (raw === '' || !Number.isFinite(n)) throw new Error(`${key}: must be a number, got "${raw}"`);
       patch[key] = n;
     }
   }

@@ -135,8 +135,8 @@ describe('pulse and its data dir', { timeout: 120_000 }, () => {
     expect(pulse(cwd, ['env', 'list', '--init']).code).toBe(0);
     const env = JSON.parse(pulse(cwd, ['env', 'create', 'Config', '--json']).stdout).id as string;
     for (const [assignment, message] of [
-      ['maxFileSizeMb=abc', 'pulse: maxFileSizeMb must be a number, got "abc"'],
-      ['allowImages=maybe', 'pulse: allowImages must be true or false (or on/off, 1/0), got "maybe"'],
+      ['maxFileSizeMb=abc', 'pulse: maxFileSizeMb: must be a number, got "abc"'],
+      ['allowImages=maybe', 'pulse: allowImages: must be true or false (or on/off, 1/0), got "maybe"'],
       ['maxFileSizeMb=0', 'pulse: maxFileSizeMb: '],
     ] as const) {
       const r = pulse(cwd, ['env', 'config', env, assignment]);
