@@ -79,10 +79,16 @@ export const putUserBody = z
   })
   .strict();
 
+const WHOLE_PAGE_SIZE = `must be a whole number from 1 to ${LIMITS.pageMax}`;
+
 export const pageQuery = z
   .object({
-    limit: z.coerce.number().int().min(1).max(LIMITS.pageMax).optional(),
-    cursor: z.string().max(2048).optional(),
+    // In a query string, digits only: `1e1`, `010` or ` 5` are not what a client meant to send.
+    limit: z
+      .union([z.number(), z.string().regex(/^[1-9][0-9]{0,5}$/).transform(Number)], WHOLE_PAGE_SIZE)
+      .pipe(z.number().int(WHOLE_PAGE_SIZE).min(1, WHOLE_PAGE_SIZE).max(LIMITS.pageMax, WHOLE_PAGE_SIZE))
+      .optional(),
+    cursor: z.string().min(1, 'must be the nextCursor of a previous page (leave it out for the first page)').max(2048).optional(),
   })
   .strict();
 

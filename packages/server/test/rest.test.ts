@@ -504,7 +504,16 @@ for (const driver of ['sqlite', 'postgres'] as const) {
         expectError(await api('GET', `${base}?limit=${LIMITS.pageMax + 1}`), 400, 'validation_failed', 'limit');
         expectError(await api('GET', `${base}?limit=abc`), 400, 'validation_failed', 'limit');
         expectError(await api('GET', `${base}?limit=1.5`), 400, 'validation_failed', 'limit');
+        // A number written otherwise than in plain digits is not what the client meant.
+        for (const limit of ['1e1', '010', '%205', '0x10', '']) expectError(await api('GET', `${base}?limit=${limit}`), 400, 'validation_failed', 'limit: must be a whole number');
+        expectError(await api('GET', `${base}?cursor=`), 400, 'validation_failed', 'cursor');
         expectError(await api('GET', `${base}?sort=desc`), 400, 'validation_failed', '"sort"');
+        // Endpoints that take no query parameters refuse them too, and a room id that cannot exist is bad input.
+        for (const path of [`/api/v1/rooms/${roomId}`, `/api/v1/rooms/${roomId}/presence`, `/api/v1/rooms/${roomId}/shared`, '/api/v1/threads/thread_x']) {
+          expectError(await api('GET', `${path}?foo=1`), 400, 'validation_failed', 'query: unknown parameter "foo"');
+        }
+        expectError(await api('PATCH', '/api/v1/threads/thread_x?foo=1', { resolved: true }), 400, 'validation_failed', 'query: unknown parameter "foo"');
+        for (const bad of ['r'.repeat(257), 'a%01b']) expectError(await api('GET', `/api/v1/rooms/${bad}/presence`), 400, 'validation_failed', 'roomId');
         expect((await api('GET', `${base}?limit=${LIMITS.pageMax}`)).status).toBe(200);
       });
 

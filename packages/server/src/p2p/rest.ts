@@ -2,7 +2,7 @@ import { PulseError, roomId as roomIdSchema } from '@pulse/protocol';
 import type { FastifyInstance } from 'fastify';
 import { authenticateSecretKey } from '../auth/keys.ts';
 import type { ServerContext } from '../context.ts';
-import { parseParam } from '../rest/validation.ts';
+import { parseParam, refuseQuery } from '../rest/validation.ts';
 import { p2pOfContext } from './handlers.ts';
 
 /**
@@ -10,8 +10,9 @@ import { p2pOfContext } from './handlers.ts';
  * `DELETE /api/v1/rooms/:roomId/shared`: deletes them (stored and live: connected peers start over).
  */
 export function registerSharedStateApi(app: FastifyInstance, ctx: ServerContext): void {
-  const room = async (request: { headers: { authorization?: string | undefined }; params: unknown }) => {
+  const room = async (request: { headers: { authorization?: string | undefined }; params: unknown; query: unknown }) => {
     const key = await authenticateSecretKey(ctx.store, request.headers.authorization);
+    refuseQuery(request);
     const roomId = parseParam(roomIdSchema, (request.params as { roomId: string }).roomId, 'roomId');
     return { envId: key.environmentId, roomId };
   };

@@ -16,7 +16,7 @@ import type { Actor } from '../domain/actor.ts';
 import { ThreadViews } from '../domain/thread-views.ts';
 import { decodeCursor } from '../store/paging.ts';
 import type { KeyRecord, PageRequest } from '../store/types.ts';
-import { parseInput, parseParam } from './validation.ts';
+import { parseInput, parseParam, refuseQuery } from './validation.ts';
 import { registerSharedStateApi } from '../p2p/rest.ts';
 
 type Params = Record<string, string>;
@@ -105,7 +105,6 @@ function handlers(ctx: ServerContext): Record<RestRouteName, Handler> {
 
     async createThread({ request, envId, params }) {
       const body = parseInput(r.createThread.body, request.body);
-      parseParam(roomIdSchema, params.roomId, 'roomId');
       const thread = await collab.createThread(envId, BACKEND, {
         ...(body.id ? { id: body.id } : {}),
         roomId: params.roomId!,
@@ -222,7 +221,11 @@ export function registerRestApi(app: FastifyInstance, ctx: ServerContext): void 
       },
       handler: async (request, reply) => {
         const key = keys.get(request)!;
-        const result = await handler({ request, params: request.params as Params, envId: key.environmentId, key });
+        const params = request.params as Params;
+        if (!('query' in route)) refuseQuery(request);
+        // A room id that could never exist is bad input (400), not an empty room.
+        if (params.roomId !== undefined) parseParam(roomIdSchema, params.roomId, 'roomId');
+        const result = await handler({ request, params, envId: key.environmentId, key });
         if (result instanceof JsonText) return reply.status(route.status).type('application/json; charset=utf-8').send(result.text);
         const status = (result as { [STATUS]?: number })[STATUS];
         void reply.status(status ?? route.status).send(status ? (result as { body: unknown }).body : result);

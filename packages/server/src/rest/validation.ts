@@ -23,3 +23,9 @@ export function parseParam<T extends z.ZodType>(schema: T, value: unknown, name:
   if (result.success) return result.data;
   throw new PulseError('validation_failed', `${name}: ${result.error.issues[0]!.message}`);
 }
+
+/** Endpoints without query parameters refuse any, as the list endpoints refuse unknown ones. */
+export function refuseQuery(request: { query?: unknown }): void {
+  const names = Object.keys((request.query as Record<string, unknown> | undefined) ?? {});
+  if (names.length) throw new PulseError('validation_failed', `query: unknown parameter "${names[0]}" (this endpoint takes none)`);
+}
