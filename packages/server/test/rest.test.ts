@@ -1013,12 +1013,27 @@ for (const driver of ['sqlite', 'postgres'] as const) {
         for (const [method, path] of [
           ['GET', '/api/v1/nothing-here'],
           ['GET', '/api/v2/rooms'],
-          ['POST', '/api/v1/rooms'],
+          ['GET', '/api/v1/rooms/a/b/c'],
           ['GET', '/no/such/page'],
         ] as const) {
           const res = await rawApi(path, { method, headers: { authorization: `Bearer ${t.secretKey}` } });
           expectError(res, 404, 'not_found');
           expect(res.contentType).toMatch(/^application\/json/);
+        }
+      });
+
+      it('answers a known path with another method with 405 and the methods it takes', async () => {
+        for (const [method, path, allow] of [
+          ['POST', '/api/v1/rooms', 'GET, HEAD'],
+          ['PUT', '/api/v1/rooms/some-room', 'GET, HEAD'],
+          ['PATCH', '/api/v1/users/someone', 'PUT'],
+          ['GET', '/auth/token', 'POST'],
+          ['DELETE', '/api/v1/rooms/some-room/threads', 'GET, HEAD, POST'],
+        ] as const) {
+          const res = await raw(path, { method, headers: { authorization: `Bearer ${t.secretKey}` } });
+          expect(res.status, `${method} ${path}`).toBe(405);
+          expect(res.headers.get('allow')).toBe(allow);
+          expect(((await res.json()) as any).error.code).toBe('method_not_allowed');
         }
       });
     });

@@ -42,7 +42,26 @@ export function installErrorHandling(app: FastifyInstance): void {
     request.log.error({ err }, 'unhandled error');
     void reply.status(500).send(new PulseError('internal_error').toBody());
   });
+  // The API's routes, to tell a wrong method (405, with the methods that path takes) from a wrong path (404).
+  const apiRoutes: { pattern: RegExp; methods: Set<string> }[] = [];
+  app.addHook('onRoute', (route) => {
+    if (!/^\/(api|auth)\//.test(route.url)) return;
+    const source = '^' + route.url.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z0-9_]+/g, '[^/]+').replace(/\*/g, '.*') + '$';
+    let known = apiRoutes.find((r) => r.pattern.source === source);
+    if (!known) apiRoutes.push((known = { pattern: new RegExp(source), methods: new Set() }));
+    for (const method of [route.method].flat()) known.methods.add(method);
+  });
   app.setNotFoundHandler((request, reply) => {
-    void reply.status(404).send(new PulseError('not_found', `No route ${request.method} ${request.url.split('?')[0]}`).toBody());
+    const path = request.url.split('?')[0]!;
+    const allowed = new Set(apiRoutes.filter((r) => r.pattern.test(path)).flatMap((r) => [...r.methods]));
+    if (allowed.size > 0) {
+      const allow = [...allowed].sort().join(', ');
+      void reply
+        .status(405)
+        .header('allow', allow)
+        .send(new PulseError('method_not_allowed', `${request.method} is not allowed on ${path}; it takes ${allow}.`).toBody());
+      return;
+    }
+    void reply.status(404).send(new PulseError('not_found', `No route ${request.method} ${path}`).toBody());
   });
 }
