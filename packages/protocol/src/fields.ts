@@ -52,9 +52,10 @@ export const commentBody = z
   .refine((s) => !LONE_SURROGATE.test(s), 'body must be valid Unicode')
   .refine((s) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s), 'body must not contain control characters');
 
+/** Duplicates are dropped before the limit of LIMITS.mentionsPerComment distinct users is checked. */
 export const mentions = z
   .array(externalUserId)
-  .max(LIMITS.mentionsPerComment, `at most ${LIMITS.mentionsPerComment} mentions`);
+  .max(LIMITS.mentionsListMax, `at most ${LIMITS.mentionsListMax} entries (${LIMITS.mentionsPerComment} distinct users)`);
 
 export const attachmentIds = z.array(clientId).max(LIMITS.attachmentsPerCommentHardCap);
 

@@ -6,7 +6,10 @@ export const LIMITS = {
   nameLength: 100,
   urlLength: 2048,
   commentBodyLength: 10_000,
+  /** Distinct users a comment may mention (more: `too_many_mentions`). */
   mentionsPerComment: 50,
+  /** Entries a `mentions` list may hold before duplicates are dropped (more: refused as invalid). */
+  mentionsListMax: 200,
   attachmentsPerCommentHardCap: 20,
   emojiLength: 32,
   selectorLength: 1024,

@@ -876,7 +876,7 @@ for (const driver of ['sqlite', 'postgres'] as const) {
         expect((await api('GET', `/api/v1/threads/${threadId}`)).body.comments[0].body).toBe('target');
       });
 
-      it('allows at most 50 mentions', async () => {
+      it('allows at most 50 distinct mentions, duplicates dropped', async () => {
         const mentions = (n: number) => Array.from({ length: n }, (_, i) => `m${i}`);
         expect((await api('POST', `/api/v1/threads/${threadId}/comments`, { userId: ALICE, body: 'x', mentions: mentions(50) })).status).toBe(201);
         for (const res of [
@@ -884,8 +884,13 @@ for (const driver of ['sqlite', 'postgres'] as const) {
           await api('POST', `/api/v1/rooms/${room}/threads`, { userId: ALICE, body: 'x', mentions: mentions(51) }),
           await api('PATCH', `/api/v1/comments/${commentId}`, { body: 'x', mentions: mentions(51) }),
         ]) {
-          expectError(res, 400, ['validation_failed', 'too_many_mentions'], 'mentions');
+          expectError(res, 400, 'too_many_mentions', 'mentions: at most 50 distinct users');
         }
+        // Duplicates are dropped before counting; a list far past the limit is refused as invalid.
+        const repeated = await api('POST', `/api/v1/threads/${threadId}/comments`, { userId: ALICE, body: 'x', mentions: Array.from({ length: 60 }, () => 'm1') });
+        expect(repeated.status).toBe(201);
+        expect(repeated.body.comment.mentions).toEqual(['m1']);
+        expectError(await api('POST', `/api/v1/threads/${threadId}/comments`, { userId: ALICE, body: 'x', mentions: Array.from({ length: 201 }, () => 'm1') }), 400, 'validation_failed', 'mentions');
       });
 
       it('rejects a bad emoji', async () => {
