@@ -495,6 +495,16 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`realtime over WebS
       expect((await t.api('GET', '/api/v1/threads/owned')).status).toBe(404);
     });
 
+    it('names the id that is taken when a thread\'s first comment id is', async () => {
+      const s = raw();
+      await s.auth(t, 'namer', 'taken-ids');
+      s.send({ type: 'thread:create', ref: 't1', id: 'taken-thread', commentId: 'taken-comment', body: 'first', mentions: [], position: null });
+      await s.next('ack', 3000, (m) => m.ref === 't1');
+      s.send({ type: 'thread:create', ref: 't2', id: 'fresh-thread', commentId: 'taken-comment', body: 'second', mentions: [], position: null });
+      expect(await s.next('error', 3000, (m) => m.ref === 't2')).toMatchObject({ code: 'already_exists', message: 'A comment with id "taken-comment" already exists.' });
+      expect((await t.api('GET', '/api/v1/threads/fresh-thread')).status).toBe(404);
+    });
+
     it('treats ids of another room or environment as unknown', async () => {
       const alice = await client('alice', 'room-a');
       const threadId = alice.createThread('in room a');

@@ -900,6 +900,7 @@ for (const driver of ['sqlite', 'postgres'] as const) {
       });
 
       it('rejects a position outside 0–1', async () => {
+        expectError(await api('POST', `/api/v1/rooms/${room}/threads`, { userId: ALICE, body: 'x', position: { x: 0.5, y: 0.5, z: 1 } }), 400, 'validation_failed', 'position: unknown field "z"');
         expectError(await api('POST', `/api/v1/rooms/${room}/threads`, { userId: ALICE, body: 'x', position: { x: 1.5, y: 0.5 } }), 400, 'validation_failed', 'position.x');
         expectError(await api('POST', `/api/v1/rooms/${room}/threads`, { userId: ALICE, body: 'x', position: { x: -0.01, y: 0.5 } }), 400, 'validation_failed', 'position.x');
         expectError(await api('POST', `/api/v1/rooms/${room}/threads`, { userId: ALICE, body: 'x', position: { x: 0.5, y: 2 } }), 400, 'validation_failed', 'position.y');

@@ -8,7 +8,9 @@ export function parseInput<T extends z.ZodType>(schema: T, value: unknown, where
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   if (issue.code === 'unrecognized_keys') {
-    throw new PulseError('validation_failed', `${where}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`);
+    // Named where it is: `position: unknown field "z"`, not `body: …`.
+    const at = issue.path.length ? issue.path.join('.') : where;
+    throw new PulseError('validation_failed', `${at}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`);
   }
   const path = issue.path.length ? issue.path.join('.') : where;
   if (issue.code === 'invalid_type' && issue.path.length === 0) {

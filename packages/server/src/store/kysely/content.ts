@@ -264,7 +264,11 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
           return { value: { ...toThread(threadRow), comments: [comment] }, roomId: thread.roomId, seq, ...applied };
         }, roomOf(envId, thread.roomId));
       } catch (err) {
-        if (isUniqueViolation(err)) throw new PulseError('already_exists', `A thread or comment with id "${thread.id}" already exists.`);
+        if (isUniqueViolation(err)) {
+          // Which id was taken: the constraint (PostgreSQL) or the columns (SQLite) name the table.
+          const onComment = /comments/.test(`${(err as Error).message} ${(err as { constraint?: string }).constraint ?? ''}`);
+          throw new PulseError('already_exists', onComment ? `A comment with id "${first.id}" already exists.` : `A thread with id "${thread.id}" already exists.`);
+        }
         throw err;
       }
     },
