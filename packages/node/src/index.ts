@@ -129,3 +129,4 @@ export class PulseNode {
     return this.request('putUser', { params: { userId }, body });
   }
 }
+export { verifyWebhook, WebhookVerificationError, type PulseWebhookEvent, type VerifyWebhookOptions, type WebhookHeaders } from './webhooks.ts';
