@@ -147,7 +147,9 @@ export type PatchWebhookBody = z.infer<typeof patchWebhookBody>;
 export const rotateWebhookSecretBody = z.object({ expirePrevious: z.boolean().optional() }).strict();
 export type RotateWebhookSecretBody = z.infer<typeof rotateWebhookSecretBody>;
 
-/** Recovering: the events since `since` (an ISO time within `WEBHOOK_POLICY.retentionMs`) that the endpoint never had. */
-/** `since`: an ISO 8601 time (with its offset), or a date alone, meaning its start in UTC. */
+/**
+ * Recovering: the events since `since` (within `WEBHOOK_POLICY.retentionMs`) that the endpoint
+ * never had. `since` is an ISO 8601 time with its offset, or a date alone (its start in UTC).
+ */
 export const recoverWebhookBody = z.object({ since: z.union([z.iso.datetime({ offset: true }), z.iso.date()], 'an ISO 8601 time (2026-12-01T09:00:00Z) or date (2026-12-01)') }).strict();
 export type RecoverWebhookBody = z.infer<typeof recoverWebhookBody>;
