@@ -164,12 +164,14 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
       async close() {
         clearInterval(sweeper);
         poller.stop();
-        await dispatcher.close();
+        // Webhook requests already sent finish beside the HTTP requests (both within 10 s), not after them.
+        const deliveries = dispatcher.close().catch((err: unknown) => app.log.warn({ err }, 'webhook dispatcher: closing failed'));
         await emailWorker.close();
         await unreadEvents.close();
         await p2p.close();
         await hub.close();
         await app.close();
+        await deliveries;
         await bus.close();
         files.close?.();
         await store.close();

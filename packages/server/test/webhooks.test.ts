@@ -427,6 +427,27 @@ describe('webhooks: delivery', () => {
     expect(receiver.received[1]!.id).toBe(test.eventId);
   });
 
+  it('lets a request already sent finish when the server stops, so a restart does not send it again', async () => {
+    const s = await startTestServer('sqlite', { webhooks: fastRetries });
+    const r = await new WebhookReceiver().start();
+    try {
+      const svc = s.server.ctx.webhooks;
+      const { endpoint, secret } = await svc.add(s.envId, { url: r.url });
+      r.secret = secret;
+      r.mode = { kind: 'slow', ms: 400 };
+      const queued = await svc.sendTest(s.envId, endpoint.id);
+      await waitFor(() => r.requests === 1, 5000, 'the request sent');
+      await s.restart(); // closes while the receiver is still answering
+      const [delivery] = await s.server.ctx.webhooks.deliveries(s.envId, endpoint.id); // the restarted server's
+      expect(delivery).toMatchObject({ id: queued.id, status: 'succeeded', attempts: 1, lastStatusCode: 204 });
+      await sleep(800);
+      expect(r.requests).toBe(1);
+    } finally {
+      await r.stop();
+      await s.close();
+    }
+  });
+
   it('marks a delivery failed when its retry window is over', async () => {
     const short = await startTestServer('sqlite', { webhooks: { ...fastRetries, retryWindowMs: 1500 } });
     const r = await new WebhookReceiver().start();

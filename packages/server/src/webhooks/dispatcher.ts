@@ -249,18 +249,24 @@ export class WebhookDispatcher {
     this.kick();
   }
 
-  /** Stops claiming, lets go of waiting claims, aborts requests in flight (their claims are let go too), waits for them and writes their outcomes. */
-  async close(): Promise<void> {
+  /**
+   * Stops claiming and lets go of the claims not started yet. Requests already sent may finish
+   * (within their timeout): cut, a delivery the receiver was about to accept would be sent again
+   * by the next node, a duplicate on every deploy. Past `graceMs` they are aborted (and their
+   * claims let go). Then the outcomes are written.
+   */
+  async close(graceMs = this.#settings.timeoutMs): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
     clearTimeout(this.#tickTimer);
-    this.#abort.abort();
     await this.#running;
     const waiting = [...this.#queued.values()].flat().map((q) => q.delivery.id);
     this.#queued.clear();
     this.#queuedCount = 0;
     if (waiting.length) await this.#store.releaseWebhookClaims(waiting).catch((err: unknown) => this.#log.warn({ err }, 'releasing webhook claims failed; they lapse'));
+    const cut = setTimeout(() => this.#abort.abort(), graceMs);
     await Promise.allSettled(this.#settled);
+    clearTimeout(cut);
     clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
     await this.#flushing;
