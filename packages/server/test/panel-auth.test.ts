@@ -49,6 +49,15 @@ for (const driver of ['sqlite', 'postgres'] as const) {
       expect(owner.csrfToken!.length).toBeGreaterThanOrEqual(32);
     });
 
+    it('gives every node of the same database and secret the same setup link', async () => {
+      const other = await startPulseServer({ ...t.options, port: 0 });
+      try {
+        expect(other.setupToken).toBe(t.server.setupToken);
+      } finally {
+        await other.close();
+      }
+    });
+
     it('refuses setup without the CSRF token, with a wrong token, or with bad input', async () => {
       const good = { token: t.server.setupToken, ...OWNER };
       expectError(await owner.post('/setup', good, { csrf: false }), 403, 'csrf_failed');

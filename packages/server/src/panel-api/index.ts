@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { PulseError } from '@pulse/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.ts';
@@ -22,11 +22,14 @@ export interface PanelRegistration {
 
 /** The admin panel: its API under /panel/api (docs/admin-api.md) and the built SPA at /panel. */
 export async function registerPanel(app: FastifyInstance, ctx: ServerContext, options: { dist?: string } = {}): Promise<PanelRegistration> {
-  const setup: SetupState = { token: (await ctx.store.countAdmins()) === 0 ? randomBytes(16).toString('hex') : undefined };
+  const serverSecret = loadServerSecret(ctx.options.dataDir, ctx.options.secret).secret;
+  // Derived from the server secret, not drawn at random: every node of a cluster (one database, one
+  // PULSE_SECRET) prints and accepts the same link, whichever node the balancer sends it to.
+  const setup: SetupState = { token: (await ctx.store.countAdmins()) === 0 ? createHmac('sha256', serverSecret).update('pulse panel setup').digest('hex').slice(0, 32) : undefined };
   const sessions = new PanelSessions(ctx.store);
   const router = panelRouter(app, sessions);
 
-  const known = new KnownGoodLogins(loadServerSecret(ctx.options.dataDir, ctx.options.secret).secret);
+  const known = new KnownGoodLogins(serverSecret);
   registerAuthRoutes(router, ctx.store, sessions, new LoginThrottle(ctx.store), known, setup);
   registerEnvironmentRoutes(router, ctx);
   registerDataRoutes(router, ctx);
