@@ -177,16 +177,22 @@ export class PulseState {
       case 'thread:deleted':
         this.#removeThread(event.threadId);
         this.#emitThreads();
+        this.#rewritePreviews((a) => a.threadId === event.threadId, null);
         break;
       case 'comment:created':
+        this.#putComment(event.comment);
+        this.#emitThreads();
+        break;
       case 'comment:updated':
         this.#putComment(event.comment);
         this.#emitThreads();
+        if (event.activity?.preview != null) this.#rewritePreviews((a) => a.commentId === event.comment.id, event.activity.preview);
         break;
       case 'comment:deleted':
         if (event.threadDeleted) this.#removeThread(event.threadId);
         else this.#removeComment(event.commentId);
         this.#emitThreads();
+        this.#rewritePreviews((a) => (event.threadDeleted ? a.threadId === event.threadId : a.commentId === event.commentId), null);
         break;
       case 'reaction:added':
         this.#putReaction(event.reaction);
@@ -210,6 +216,13 @@ export class PulseState {
       this.#activity = [...this.#activity, event.activity].slice(-ACTIVITY_KEPT);
       this.#events.emit('activity-logs', this.#activity);
     }
+  }
+
+  /** The feed shows comments as they read now, as the server keeps it: edited text, none once deleted. */
+  #rewritePreviews(about: (a: ActivityEntry) => boolean, preview: string | null): void {
+    if (!this.#activity.some((a) => a.preview != null && about(a))) return;
+    this.#activity = this.#activity.map((a) => (a.preview != null && about(a) ? { ...a, preview } : a));
+    this.#events.emit('activity-logs', this.#activity);
   }
 
   #putThread(t: ThreadWithComments & { pending?: boolean }): void {

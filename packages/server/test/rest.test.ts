@@ -599,6 +599,12 @@ for (const driver of ['sqlite', 'postgres'] as const) {
         expect(res.body.comment.createdAt).toBe(thread.comments[0].createdAt);
         const again = await api('GET', `/api/v1/threads/${thread.id}`);
         expect(again.body.comments[0]).toEqual(res.body.comment);
+        // The backend edited it, not Alice: the feed says so (a moderator), and shows the new text throughout.
+        const feed = await t.server.ctx.store.listActivity(t.envId, thread.roomId, 10);
+        expect(feed.map((a) => [a.kind, a.userId, a.preview])).toEqual([
+          ['thread.created', ALICE, 'fixed'],
+          ['comment.edited', null, 'fixed'],
+        ]);
         expectError(await api('PATCH', '/api/v1/comments/no_such_comment', { body: 'x' }), 404, 'comment_not_found');
       });
 

@@ -418,15 +418,22 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       await store.updateComment('env_a', 'fx-reply-c1', { body: 'first @dave', mentions: ['dave'], preview: 'first @dave' }, at(13), { notifications: [mention] });
       expect((await store.listNotifications('env_a', 'dave', 10)).map((n) => n.id).sort()).toEqual(['ntf-r3', 'ntf-r4']);
       // An edit brings the previews of the comment's notifications up to date, and only theirs.
-      await store.updateComment('env_a', 'fx-reply-c1', { body: 'first, edited', mentions: ['dave'], preview: 'first, edited' }, at(14));
+      const edited = { id: 'act-edit-1', roomId: '', userId: 'alice', kind: 'comment.edited' as const, threadId: 'fx-reply', commentId: 'fx-reply-c1', preview: 'first, edited', createdAt: at(14) };
+      await store.updateComment('env_a', 'fx-reply-c1', { body: 'first, edited', mentions: ['dave'], preview: 'first, edited' }, at(14), { activity: edited });
       const previews = Object.fromEntries((await store.listNotifications('env_a', 'dave', 10)).map((n) => [n.id, n.preview]));
       expect(previews['ntf-r4']).toBe('first, edited');
       expect(previews['ntf-r3']).not.toBe('first, edited');
+      // The feed too: an edit rewrites the comment's earlier entries; a deletion blanks them.
+      await store.updateComment('env_a', 'fx-reply-c1', { body: '[removed]', mentions: [], preview: '[removed]' }, at(15));
+      const feed = async () => Object.fromEntries((await store.listActivity('env_a', 'fx-reply-room', 10)).map((a) => [a.id, a.preview]));
+      expect(await feed()).toEqual({ 'act-reply': 'p', 'act-edit-1': '[removed]' });
       await store.deleteComment('env_a', 'fx-reply-c2');
+      expect(await feed()).toEqual({ 'act-reply': null, 'act-edit-1': '[removed]' });
       expect((await store.listNotifications('env_a', 'alice', 10)).map((n) => n.id)).not.toContain('ntf-r1');
       expect((await store.listNotifications('env_a', 'dave', 10)).map((n) => n.id)).toEqual(['ntf-r4']);
       await store.deleteThread('env_a', 'fx-reply');
       expect(await store.listNotifications('env_a', 'dave', 10)).toEqual([]);
+      expect(await feed()).toEqual({ 'act-reply': null, 'act-edit-1': null });
     });
 
     it('keeps a drawing per room, capped, and clears it', async () => {

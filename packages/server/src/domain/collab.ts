@@ -315,7 +315,7 @@ export class CollabService {
     const attach = await this.#attach(envId, change.attachmentIds, canModerate(actor) ? null : before.userId, commentId);
     const added = mentions.filter((m) => !before.mentions.includes(m));
     const effects: Effects = {
-      activity: activity('comment.edited', actorUserId(actor) ?? before.userId, { threadId: before.threadId, commentId, preview: preview(change.body) }),
+      activity: activity('comment.edited', actorUserId(actor), { threadId: before.threadId, commentId, preview: preview(change.body) }),
       notifications: this.#notifications('mention', added, { threadId: before.threadId, commentId, actorId: before.userId, body: change.body }),
       ...(attach ? { attach } : {}),
     };

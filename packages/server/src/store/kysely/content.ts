@@ -345,6 +345,7 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
           .execute();
         const r = await trx.deleteFrom('threads').where('environment_id', '=', envId).where('id', '=', threadId).returningAll().executeTakeFirst();
         if (!r) return undefined;
+        await rewriteActivityPreviews(trx, envId, r.room_id, { threadId }, null);
         await recordDeleted(trx, envId, [{ kind: 'thread', id: r.id, roomId: r.room_id, userId: r.created_by }], at);
         const seq = await hot.bumpSeq(trx, envId, r.room_id);
         return { value: toThread(r), roomId: r.room_id, seq, removedAttachments, ...(await applyEffects(hot, trx, envId, withRoom(effects, r.room_id))) };
@@ -439,8 +440,10 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
           .executeTakeFirst();
         if (!r) return undefined;
         await trx.updateTable('threads').set({ updated_at: at }).where('environment_id', '=', envId).where('id', '=', r.thread_id).execute();
-        // Notifications show the comment as it reads now (also in emails and notification.unread).
+        // Notifications and the activity feed show the comment as it reads now (also in emails and
+        // notification.unread): a moderator's edit removes the old text everywhere.
         await trx.updateTable('notifications').set({ preview: change.preview }).where('environment_id', '=', envId).where('comment_id', '=', commentId).execute();
+        await rewriteActivityPreviews(trx, envId, r.room_id, { commentId }, change.preview);
         const removedAttachments = await applyAttach(trx, envId, commentId, effects?.attach, true);
         const [comment] = await withExtras(trx, envId, [r], links);
         const seq = await hot.bumpSeq(trx, envId, r.room_id);
@@ -455,6 +458,7 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
         await trx.deleteFrom('notifications').where('environment_id', '=', envId).where('comment_id', '=', commentId).execute();
         const r = await trx.deleteFrom('comments').where('environment_id', '=', envId).where('id', '=', commentId).returningAll().executeTakeFirst();
         if (!r) return undefined;
+        await rewriteActivityPreviews(trx, envId, r.room_id, { commentId }, null);
         const left = await trx
           .selectFrom('comments')
           .select('id')
@@ -542,4 +546,14 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
       });
     },
   };
+}
+
+/**
+ * The feed's entries about a comment (or a thread's comments) show its current text: the new
+ * preview after an edit, none once it is deleted. Looked up within the room (the feed's index).
+ */
+async function rewriteActivityPreviews(trx: Transaction<Database>, envId: string, roomId: string, of: { commentId: string } | { threadId: string }, preview: string | null): Promise<void> {
+  let q = trx.updateTable('activity').set({ preview }).where('environment_id', '=', envId).where('room_id', '=', roomId).where('preview', 'is not', null);
+  q = 'commentId' in of ? q.where('comment_id', '=', of.commentId) : q.where('thread_id', '=', of.threadId);
+  await q.execute();
 }
