@@ -54,5 +54,11 @@ describe.skipIf(!browserAvailable)('<pulse-widget> email setting (Chromium)', ()
     await expect.poll(async () => (await t.server.ctx.store.emailRecipient(t.envId, 'alice'))!.optOut, { timeout: 5000 }).toBe(true);
     await box.check();
     await expect.poll(async () => (await t.server.ctx.store.emailRecipient(t.envId, 'alice'))!.optOut, { timeout: 5000 }).toBe(false);
+    // The environment turning emails off and on again shows in the open menu, without a reload.
+    await t.server.ctx.environments.updateConfig(t.envId, { emailNotifications: false });
+    await expect.poll(() => box.count(), { timeout: 5000 }).toBe(0);
+    await t.server.ctx.environments.updateConfig(t.envId, { emailNotifications: true });
+    await box.waitFor({ timeout: 5000 });
+    expect(await box.isChecked()).toBe(true);
   }, 60_000);
 });

@@ -278,7 +278,8 @@ interface EmailSetting {
   hasEmail: boolean;
   enabled: boolean;
 }
-const emailSettings = new WeakMap<PulseWidget, EmailSetting | 'loading' | 'error'>();
+/** What was read, and under which `emailNotifications` flag: the environment turning emails on or off reads it again. */
+const emailSettings = new WeakMap<PulseWidget, { state: EmailSetting | 'loading' | 'error'; flag: boolean }>();
 
 async function emailSettingRequest(w: PulseWidget, body?: { enabled: boolean }): Promise<EmailSetting> {
   const token = await w.client!.currentToken();
@@ -292,22 +293,24 @@ async function emailSettingRequest(w: PulseWidget, body?: { enabled: boolean }):
 }
 
 function loadEmailSetting(w: PulseWidget): void {
+  const flag = w.config.emailNotifications;
   const current = emailSettings.get(w);
-  if (current === 'loading' || (current && current !== 'error') || !w.client || !w.endpoint || !w.apiKey) return;
-  emailSettings.set(w, 'loading');
+  if (current && current.flag === flag && current.state !== 'error') return;
+  if (current?.state === 'loading' || !w.client || !w.endpoint || !w.apiKey) return;
+  emailSettings.set(w, { state: 'loading', flag });
   emailSettingRequest(w).then(
-    (setting) => emailSettings.set(w, setting),
-    () => emailSettings.set(w, 'error'),
+    (setting) => emailSettings.set(w, { state: setting, flag }),
+    () => emailSettings.set(w, { state: 'error', flag }),
   ).finally(() => w.requestUpdate());
 }
 
 function setEmailSetting(w: PulseWidget, enabled: boolean): void {
   const before = emailSettings.get(w);
-  if (!before || typeof before === 'string') return;
-  emailSettings.set(w, { ...before, enabled });
+  if (!before || typeof before.state === 'string') return;
+  emailSettings.set(w, { ...before, state: { ...before.state, enabled } });
   w.requestUpdate();
   emailSettingRequest(w, { enabled }).then(
-    (setting) => emailSettings.set(w, setting),
+    (setting) => emailSettings.set(w, { state: setting, flag: before.flag }),
     () => emailSettings.set(w, before),
   ).finally(() => w.requestUpdate());
 }
@@ -315,7 +318,7 @@ function setEmailSetting(w: PulseWidget, enabled: boolean): void {
 /** "Email me…", shown when the environment sends emails and the user has an address. */
 function emailRow(w: PulseWidget) {
   loadEmailSetting(w);
-  const setting = emailSettings.get(w);
+  const setting = emailSettings.get(w)?.state;
   if (!setting || typeof setting === 'string' || !setting.available || !setting.hasEmail) return nothing;
   return html`<label class="setting"><span>Email me mentions and replies I miss</span><input type="checkbox" .checked=${setting.enabled} @change=${(e: Event) => setEmailSetting(w, (e.target as HTMLInputElement).checked)} /></label>`;
 }
