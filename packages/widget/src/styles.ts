@@ -861,9 +861,17 @@ export const styles = css`
   .list-item.unread {
     background: color-mix(in srgb, var(--_accent) 7%, transparent);
   }
-  .list-item .small {
+  /* Not the avatars (also .small): their initials keep their own size and colour. */
+  .list-item .small:not(.avatar) {
     font-size: 12px;
     color: var(--_muted);
+  }
+  /* A line of text, not a label and its switch. */
+  .setting.small {
+    display: block;
+    font-size: 12px;
+    color: var(--_muted);
+    overflow-wrap: anywhere;
   }
   .setting {
     display: flex;
