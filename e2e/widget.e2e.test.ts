@@ -82,6 +82,9 @@ describe.skipIf(!browserAvailable)('<pulse-widget> in Chromium', () => {
     await w(alice).getByRole('button', { name: 'Add a comment' }).click();
     await alice.mouse.click(target.x + 30, target.y + 20);
     const composer = w(alice).locator('.popover pulse-composer textarea');
+    // Typing goes to the new comment at once, not to the page.
+    const focused = (area: typeof composer) => area.evaluate((el) => (el.getRootNode() as ShadowRoot).activeElement === el);
+    await expect.poll(() => focused(composer)).toBe(true);
     await composer.fill('Conversion jumped here, is it the redesign? @bo');
     await expect.poll(() => w(alice).locator('.popover .suggestions li').count()).toBeGreaterThan(0);
     await expect(w(alice).locator('.popover .suggestions li').first().textContent()).resolves.toContain('Bob Smith');
@@ -122,6 +125,7 @@ describe.skipIf(!browserAvailable)('<pulse-widget> in Chromium', () => {
     const mine = w(bob).locator('.popover .comment').nth(1);
     await mine.getByRole('button', { name: 'Edit' }).click();
     const edit = mine.locator('pulse-composer textarea');
+    await expect.poll(() => edit.evaluate((el) => (el.getRootNode() as ShadowRoot).activeElement === el)).toBe(true);
     await edit.fill('Looking into it: the Safari fix shipped too');
     await edit.press('Enter');
     await expect.poll(() => bobsComment.locator('.text').textContent()).toContain('Safari fix shipped');

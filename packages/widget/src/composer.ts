@@ -94,6 +94,11 @@ export class PulseComposer extends LitElement {
     if (this.threadId) this.client?.stopTyping(this.threadId);
   }
 
+  /** With the standard `autofocus` attribute (a new comment, an edit), typing goes here at once, not to the page. */
+  override firstUpdated(): void {
+    if (this.autofocus) this.renderRoot.querySelector('textarea')?.focus({ preventScroll: true });
+  }
+
   override focus(): void {
     void this.updateComplete.then(() => this.renderRoot.querySelector('textarea')?.focus());
   }

@@ -75,6 +75,7 @@ function renderComment(w: PulseWidget, thread: ClientThread, comment: Comment) {
     </div>
     ${editing
       ? html`<pulse-composer
+          autofocus
           .client=${w.client!}
           .users=${w.directory.known()}
           .config=${c}
@@ -379,6 +380,7 @@ export function renderThreadPopover(w: PulseWidget, threadId: string | null) {
       : html`<div style="padding:10px 12px">
           <pulse-composer
             floating
+            autofocus
             .client=${w.client!}
             .users=${w.directory.known()}
             .config=${w.config}
