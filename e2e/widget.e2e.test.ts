@@ -228,6 +228,26 @@ describe.skipIf(!browserAvailable)('<pulse-widget> in Chromium', () => {
     await expect.poll(() => w(bob).locator('.panel').textContent(), { timeout: 10_000 }).toContain('Back after the restart');
   }, 40_000);
 
+  it('says at once when the browser goes offline, keeps what is posted, and sends it when back', async () => {
+    await expect.poll(() => w(alice).locator('.banner.warn').count(), { timeout: 15_000 }).toBe(0);
+    await alice.context().setOffline(true);
+    // The browser's offline event, not a socket timeout tens of seconds later.
+    await expect.poll(() => w(alice).locator('.banner.warn').textContent(), { timeout: 4000 }).toContain('Reconnecting');
+    const composer = w(alice).locator('.panel pulse-composer textarea');
+    await composer.fill('Written on the train');
+    await composer.press('Enter');
+    await expect.poll(() => w(alice).locator('.banner.warn').textContent(), { timeout: 4000 }).toContain('1 change waiting to sync');
+    await alice.context().setOffline(false);
+    await expect.poll(() => w(alice).locator('.banner.warn').count(), { timeout: 10_000 }).toBe(0);
+    // Stored (a reply in the thread Alice has open), once.
+    const bodies = async () => {
+      const threads = (await demoApi('GET', `/api/v1/rooms/${room}/threads?limit=200`)).body.items as { id: string }[];
+      const comments = await Promise.all(threads.map(async (th) => (await demoApi('GET', `/api/v1/threads/${th.id}`)).body.comments as { body: string }[]));
+      return comments.flat().map((c) => c.body);
+    };
+    await expect.poll(async () => (await bodies()).filter((b) => b === 'Written on the train').length, { timeout: 10_000 }).toBe(1);
+  }, 40_000);
+
   it('renders hostile names and comment bodies as inert text', async () => {
     const evil = '<img src=x onerror="window.__xss=1">';
     const mallory = await open(evil, 'mallory');

@@ -425,7 +425,9 @@ export class PulseClient {
     if (!this.#wanted) return;
     this.#setState('connecting');
     // Exponential backoff from 1 s to 30 s, with jitter so a restarted server is not stampeded.
-    const ceiling = Math.min(RECONNECT_MAX_DELAY_MS, RECONNECT_BASE_DELAY_MS * 2 ** this.#attempt);
+    // While the browser says it is offline, dialling only fails: the `online` event reconnects,
+    // and a try every 30 s covers a browser that never says so.
+    const ceiling = browserOffline() ? RECONNECT_MAX_DELAY_MS : Math.min(RECONNECT_MAX_DELAY_MS, RECONNECT_BASE_DELAY_MS * 2 ** this.#attempt);
     const delay = ceiling / 2 + Math.random() * (ceiling / 2);
     this.#attempt++;
     clearTimeout(this.#reconnectTimer);
@@ -465,11 +467,27 @@ export class PulseClient {
     }
   };
 
+  /**
+   * The browser knows the network is gone long before a dead socket times out (tens of seconds
+   * without a close): drop the socket now, so the page shows it is reconnecting and what waits to
+   * be sent. The queue is kept; `online` reconnects at once.
+   */
+  #offlineListener = () => {
+    if (!this.#wanted || !this.#socket) return;
+    this.#teardown(1000, 'offline');
+    this.#scheduleReconnect();
+  };
+
   #watchNetwork(on: boolean): void {
     const w = globalThis as { addEventListener?: typeof addEventListener; removeEventListener?: typeof removeEventListener };
     if (typeof w.addEventListener !== 'function' || typeof (globalThis as { document?: unknown }).document === 'undefined') return;
-    if (on) w.addEventListener('online', this.#onlineListener);
-    else w.removeEventListener!('online', this.#onlineListener);
+    if (on) {
+      w.addEventListener('online', this.#onlineListener);
+      w.addEventListener('offline', this.#offlineListener);
+    } else {
+      w.removeEventListener!('online', this.#onlineListener);
+      w.removeEventListener!('offline', this.#offlineListener);
+    }
   }
 
   #sendOn(socket: SocketLike | undefined, message: ClientMessage): boolean {
@@ -1048,4 +1066,9 @@ export class PulseClient {
   sendEmoji(emoji: string, position: CursorPosition): void {
     this.#sendLive({ type: 'emoji:drop', emoji, position });
   }
+}
+
+/** A browser that knows it has no network (never true outside browsers). */
+function browserOffline(): boolean {
+  return (globalThis as { navigator?: { onLine?: boolean } }).navigator?.onLine === false;
 }
