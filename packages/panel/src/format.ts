@@ -32,6 +32,14 @@ const ACTIONS: Record<string, string> = {
   'team.added': 'Added a team member',
   'team.removed': 'Removed a team member',
   'team.role_changed': 'Changed a role',
+  'shared_state.cleared': 'Cleared a room\'s shared data',
+  'webhook.created': 'Added a webhook endpoint',
+  'webhook.updated': 'Changed a webhook endpoint',
+  'webhook.deleted': 'Removed a webhook endpoint',
+  'webhook.secret_rotated': 'Rotated a webhook secret',
+  'webhook.test_sent': 'Sent a webhook test event',
+  'webhook.resent': 'Resent a webhook delivery',
+  'webhook.recovered': 'Recovered missed webhook events',
 };
 
 export const actionLabel = (action: string) => ACTIONS[action] ?? action;

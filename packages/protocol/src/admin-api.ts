@@ -96,7 +96,8 @@ export interface AdminThreadRow {
   updatedAt: string;
   comments: number;
   /** The first comment's body and author (external id), or null when the thread has none. */
-  firstComment: { body: string; userId: string } | null;
+  /** `userName`: the author's name, or null for a user the environment does not know. */
+  firstComment: { body: string; userId: string; userName: string | null } | null;
 }
 
 export interface AdminCommentRow {

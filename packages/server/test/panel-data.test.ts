@@ -77,7 +77,7 @@ for (const driver of ['sqlite', 'postgres'] as const) {
           createdAt: thread.createdAt,
           updatedAt: expect.any(String),
           comments: 2,
-          firstComment: { body: '<img src=x onerror=alert(1)> first', userId: 'alice' },
+          firstComment: { body: '<img src=x onerror=alert(1)> first', userId: 'alice', userName: 'Alice <b>Chen</b>' },
         },
       ]);
 

@@ -57,7 +57,7 @@ export function ThreadsView({ envId, roomId }: { envId: string; roomId: string }
                           <Link to={`${roomPath}/threads/${seg(t.id)}`} onClick={(e) => e.stopPropagation()}>
                             {t.firstComment ? t.firstComment.body || '(attachments only)' : '(no comments)'}
                           </Link>
-                          {t.firstComment && <span className="muted small block">by {t.firstComment.userId}</span>}
+                          {t.firstComment && <span className="muted small block">by {t.firstComment.userName ?? t.firstComment.userId}</span>}
                         </td>
                         <td className="num">{formatNumber(t.comments)}</td>
                         <td title={formatDateTime(t.createdAt)}>{formatDate(t.createdAt)}</td>

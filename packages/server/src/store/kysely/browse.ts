@@ -81,6 +81,12 @@ export function browseRepo(db: Kysely<Database>, links: FileLinks): BrowseRepo &
               .as('comments'),
             firstComment(eb).select('c.body').as('first_body'),
             firstComment(eb).select('c.user_id').as('first_user'),
+            eb
+              .selectFrom('users as u')
+              .select('u.name')
+              .whereRef('u.environment_id', '=', 't.environment_id')
+              .where('u.external_id', '=', firstComment(eb).select('c.user_id'))
+              .as('first_name'),
           ])
           .orderBy('t.created_at', 'desc')
           .orderBy('t.id', 'desc')
@@ -99,7 +105,7 @@ export function browseRepo(db: Kysely<Database>, links: FileLinks): BrowseRepo &
           createdAt: r.created_at,
           updatedAt: r.updated_at,
           comments: Number(r.comments ?? 0),
-          firstComment: r.first_body != null && r.first_user != null ? { body: r.first_body, userId: r.first_user } : null,
+          firstComment: r.first_body != null && r.first_user != null ? { body: r.first_body, userId: r.first_user, userName: r.first_name ?? null } : null,
         })),
         total: Number(total.n),
       };
