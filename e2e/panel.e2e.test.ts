@@ -452,6 +452,11 @@ describe.skipIf(!browserAvailable)('Admin panel in Chromium', { timeout: 60_000 
     const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow).toBeLessThanOrEqual(0);
     await shot(phone, 'mobile-environment', true);
+    // On a short page the top bar keeps its height: the page below takes the rest of the screen.
+    await phone.goto(`${t.url}/panel/team`);
+    await phone.getByRole('heading', { name: 'Team', exact: true, level: 1 }).waitFor();
+    expect((await phone.locator('.sidebar').boundingBox())!.height).toBeLessThan(70);
+    await shot(phone, 'mobile-team');
     await phone.getByRole('button', { name: 'Menu' }).click();
     await phone.getByRole('link', { name: 'Team' }).waitFor();
     await shot(phone, 'mobile-menu');
