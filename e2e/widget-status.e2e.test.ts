@@ -111,6 +111,17 @@ describe.skipIf(!browserAvailable)('<pulse-widget> when it cannot sign in', () =
     expect(await card(p).count()).toBe(0);
   });
 
+  it('shows the card, and nothing of the old room, when a live widget is given a key the server refuses', async () => {
+    const p = await page(`
+      w.setAttribute('api-key', pk); w.setAttribute('room', 'status'); w.setAttribute('endpoint', url);
+      w.setAttribute('token', token);`);
+    await p.locator('pulse-widget .toolbar').waitFor();
+    await p.evaluate(() => document.querySelector('pulse-widget')!.setAttribute('api-key', 'pk_' + '1'.repeat(48)));
+    await card(p).waitFor();
+    expect(await card(p).locator('strong').textContent()).toBe('Comments are unavailable');
+    expect(await p.locator('pulse-widget .toolbar').count()).toBe(0);
+  });
+
   it('names the attributes a page forgot', async () => {
     const p = await page(`w.setAttribute('room', 'status');`);
     await card(p).waitFor();

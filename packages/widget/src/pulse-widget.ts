@@ -235,6 +235,8 @@ export class PulseWidget extends LitElement {
     this.#updatedOnce = true;
     if (!first || !this.client) {
       if (!this.client || changed.has('apiKey') || changed.has('endpoint')) {
+        // Another environment or server: nothing of the old room is shown while the new one is reached (or refused).
+        if (this.client && (changed.has('apiKey') || changed.has('endpoint'))) this.#forgetRoom();
         if (['apiKey', 'endpoint', 'token', 'room', 'tokenProvider'].some((k) => changed.has(k))) this.#reconnect();
       } else if (changed.has('room') && this.room) {
         this.#resetRoomView();
@@ -328,6 +330,20 @@ export class PulseWidget extends LitElement {
     this.draft = null;
     this.following = null;
     this.#overlay?.clearCursors();
+  }
+
+  #forgetRoom(): void {
+    this.#resetRoomView();
+    this.user = null;
+    this.everConnected = false;
+    this.threads = [];
+    this.presence = [];
+    this.notifications = [];
+    this.activity = [];
+    this.typing = [];
+    this.panel = null;
+    this.mode = 'none';
+    this.#overlay?.setStrokes([]);
   }
 
   #teardown(): void {
