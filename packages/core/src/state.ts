@@ -218,11 +218,19 @@ export class PulseState {
     }
   }
 
-  /** The feed shows comments as they read now, as the server keeps it: edited text, none once deleted. */
-  #rewritePreviews(about: (a: ActivityEntry) => boolean, preview: string | null): void {
-    if (!this.#activity.some((a) => a.preview != null && about(a))) return;
-    this.#activity = this.#activity.map((a) => (a.preview != null && about(a) ? { ...a, preview } : a));
-    this.#events.emit('activity-logs', this.#activity);
+  /**
+   * The feed and the notifications show comments as they read now, as the server keeps them: an
+   * edit's text; once deleted, no text in the feed and no notification (the server deletes them).
+   */
+  #rewritePreviews(about: (a: { threadId: string | null; commentId: string | null }) => boolean, preview: string | null): void {
+    if (this.#activity.some((a) => a.preview != null && about(a))) {
+      this.#activity = this.#activity.map((a) => (a.preview != null && about(a) ? { ...a, preview } : a));
+      this.#events.emit('activity-logs', this.#activity);
+    }
+    if (this.#notifications.some(about)) {
+      this.#notifications = preview === null ? this.#notifications.filter((n) => !about(n)) : this.#notifications.map((n) => (about(n) ? { ...n, preview } : n));
+      this.#events.emit('notifications', this.#notifications);
+    }
   }
 
   #putThread(t: ThreadWithComments & { pending?: boolean }): void {

@@ -178,20 +178,28 @@ describe('PulseClient (scripted server)', () => {
     expect(client.state.thread(id)?.pending).toBe(false);
   });
 
-  it('keeps the activity feed to what comments say now: edited text, none once deleted', async () => {
+  it('keeps the feed and the notifications to what comments say now: edited text, gone once deleted', async () => {
     const client = await connect();
     const s = FakeSocket.last;
     const c1 = { id: 'c1', threadId: 't1', userId: 'bob', body: 'rude words', mentions: [], createdAt: '2026-01-01T00:00:00.000Z', editedAt: null, reactions: [], attachments: [] };
     const entry = (id: string, kind: string, commentId: string, preview: string | null) => ({ id, roomId: 'r', userId: 'bob', kind, threadId: 't1', commentId, preview, createdAt: '2026-01-01T00:00:00.000Z' });
-    s.serverSends({ ...authOk(1), room: { id: 'r', seq: 1, threads: [{ ...thread('t1'), comments: [c1, { ...c1, id: 'c2', body: 'fine' }] }], presence: [], activity: [entry('a1', 'thread.created', 'c1', 'rude words'), entry('a2', 'comment.created', 'c2', 'fine')], drawing: [] } } as ServerMessage);
+    const note = (id: string, commentId: string, preview: string) => ({ id, kind: 'mention', roomId: 'r', threadId: 't1', commentId, actorId: 'bob', preview, createdAt: '2026-01-01T00:00:00.000Z', read: false });
+    s.serverSends({
+      ...authOk(1),
+      room: { id: 'r', seq: 1, threads: [{ ...thread('t1'), comments: [c1, { ...c1, id: 'c2', body: 'fine' }] }], presence: [], activity: [entry('a1', 'thread.created', 'c1', 'rude words'), entry('a2', 'comment.created', 'c2', 'fine')], drawing: [] },
+      notifications: [note('n1', 'c1', 'rude words'), note('n2', 'c2', 'fine')],
+    } as ServerMessage);
     const feeds: unknown[] = [];
     client.state.on('activity-logs', (a) => feeds.push(a));
     s.serverSends({ type: 'comment:updated', seq: 2, comment: { ...c1, body: '[removed]', editedAt: '2026-01-01T00:01:00.000Z' }, activity: { ...entry('a3', 'comment.edited', 'c1', '[removed]'), userId: null } } as ServerMessage);
     expect(client.state.activity.map((a) => [a.id, a.preview])).toEqual([['a1', '[removed]'], ['a2', 'fine'], ['a3', '[removed]']]);
+    expect(client.state.notifications.map((n) => [n.id, n.preview])).toEqual([['n1', '[removed]'], ['n2', 'fine']]);
     s.serverSends({ type: 'comment:deleted', seq: 3, commentId: 'c2', threadId: 't1', threadDeleted: false } as ServerMessage);
     expect(client.state.activity.map((a) => a.preview)).toEqual(['[removed]', null, '[removed]']);
+    expect(client.state.notifications.map((n) => n.id)).toEqual(['n1']);
     s.serverSends({ type: 'thread:deleted', seq: 4, threadId: 't1' } as ServerMessage);
     expect(client.state.activity.map((a) => a.preview)).toEqual([null, null, null]);
+    expect(client.state.notifications).toEqual([]);
     expect(feeds.length).toBeGreaterThanOrEqual(3);
   });
 
