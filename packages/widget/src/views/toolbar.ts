@@ -39,11 +39,10 @@ export function renderToolbar(w: PulseWidget) {
       : nothing}
     <div class="toolbar" role="toolbar" aria-label="Collaboration">
       ${c.showPresence && others.length
-        ? html`<div class="avatars" role="list" aria-label="${others.length} other${others.length === 1 ? '' : 's'} here">
+        ? html`<div class="avatars" role="group" aria-label="${others.length} other${others.length === 1 ? '' : 's'} here">
               ${shown.map(
                 (p) => html`<button
                   class="avatar ${w.following === p.userId ? 'following' : ''}"
-                  role="listitem"
                   style="--user-color:${p.user.color}"
                   title="${p.user.name} (${p.status}) · click to follow"
                   aria-label="${p.user.name}, ${p.status}. ${w.following === p.userId ? 'Stop following' : 'Follow'}"
@@ -52,7 +51,7 @@ export function renderToolbar(w: PulseWidget) {
                   ${p.user.avatar ? html`<img src=${p.user.avatar} alt="" />` : initials(p.user.name)}<span class="status ${p.status}"></span>
                 </button>`,
               )}
-              ${overflow > 0 ? html`<span class="avatar overflow" role="listitem" title=${others.slice(MAX_AVATARS).map((p) => p.user.name).join(', ')}>+${overflow}</span>` : nothing}
+              ${overflow > 0 ? html`<span class="avatar overflow" role="img" aria-label="and ${overflow} more: ${others.slice(MAX_AVATARS).map((p) => p.user.name).join(', ')}" title=${others.slice(MAX_AVATARS).map((p) => p.user.name).join(', ')}>+${overflow}</span>` : nothing}
             </div>
             <span class="sep"></span>`
         : nothing}
