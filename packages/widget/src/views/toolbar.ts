@@ -6,9 +6,10 @@ import type { Panel, PulseWidget } from '../pulse-widget.ts';
 const MAX_AVATARS = 4;
 export const DROP_EMOJI = ['🎉', '👍', '❤️', '🔥', '👀', '🚀'];
 
-function tool(label: string, icon: unknown, pressed: boolean, onClick: () => void, badge = 0) {
+/** `counts`: what the badge counts, read out with it ("3 unread", "2 open"). */
+function tool(label: string, icon: unknown, pressed: boolean, onClick: () => void, badge = 0, counts = 'unread') {
   return html`<button class="tool" aria-label=${label} title=${label} aria-pressed=${pressed ? 'true' : 'false'} @click=${onClick}>
-    ${icon}${badge > 0 ? html`<span class="badge" aria-label="${badge} unread">${badge > 99 ? '99+' : badge}</span>` : nothing}
+    ${icon}${badge > 0 ? html`<span class="badge" aria-label="${badge} ${counts}">${badge > 99 ? '99+' : badge}</span>` : nothing}
   </button>`;
 }
 
@@ -20,7 +21,7 @@ export function renderToolbar(w: PulseWidget) {
   const overflow = others.length - shown.length;
   const unread = w.notifications.filter((n) => !n.read).length;
   const openThreads = w.threads.filter((t) => !t.resolved).length;
-  const panelTool = (panel: Panel, label: string, icon: unknown, badge = 0) => tool(label, icon, w.panel === panel, () => w.togglePanel(panel), badge);
+  const panelTool = (panel: Panel, label: string, icon: unknown, badge = 0, counts?: string) => tool(label, icon, w.panel === panel, () => w.togglePanel(panel), badge, counts);
   return html`
     ${w.mode === 'draw'
       ? html`<div class="draw-tools" role="toolbar" aria-label="Drawing tools">
@@ -56,7 +57,7 @@ export function renderToolbar(w: PulseWidget) {
             <span class="sep"></span>`
         : nothing}
       ${tool('Add a comment', icons.pin, w.mode === 'pin', () => w.setMode('pin'))}
-      ${panelTool('threads', 'Comments', icons.comments, openThreads)}
+      ${panelTool('threads', 'Comments', icons.comments, openThreads, 'open')}
       ${c.showCursors ? tool(w.prefs.showCursors ? 'Hide cursors' : 'Show cursors', icons.cursor, w.prefs.showCursors, () => w.setPrefs({ showCursors: !w.prefs.showCursors })) : nothing}
       ${c.allowDrawing ? tool('Draw', icons.draw, w.mode === 'draw', () => w.setMode('draw')) : nothing}
       ${tool('Drop an emoji', icons.emoji, w.mode === 'emoji', () => w.setMode('emoji'))}
