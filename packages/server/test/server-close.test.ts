@@ -1,7 +1,7 @@
 import { request as httpRequest, Agent } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sleep } from './helpers/clients.ts';
+import { sleep, waitFor } from './helpers/clients.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 
 /**
@@ -100,7 +100,9 @@ describe('server close', () => {
     const outcome = await Promise.race([closing.then(() => 'closed' as const), bound]);
     expect(outcome).toBe('closed');
     expect(Date.now() - start).toBeLessThan(CLOSE_BOUND_MS);
-    // The in-flight request was answered, not cut, and the connection was closed after it.
+    // The in-flight request was answered, not cut, and the connection was closed after it. (The
+    // server's side may close before this process has read the answer: wait for the client's end.)
+    await waitFor(() => c.closed, 2000, 'the client to see the connection end');
     expect(c.received).toMatch(/^HTTP\/1\.1 200/);
     expect(c.received).toContain('"token"');
     await sleep(50);
