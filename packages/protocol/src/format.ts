@@ -15,3 +15,23 @@ export function relativeTime(iso: string, now = Date.now()): string {
   if (d < 30) return `${d} day${d === 1 ? '' : 's'} ago`;
   return new Date(iso).toLocaleDateString(undefined, { dateStyle: 'medium' });
 }
+
+/**
+ * The parts of a comment body, with the @mentions of known users marked and written with their
+ * names (`names`: id → name), for the widget and for emails.
+ */
+export function splitMentions(body: string, names: Map<string, string>): { text: string; mention?: string }[] {
+  const out: { text: string; mention?: string }[] = [];
+  const re = /@([\w.\-:|]+)/g;
+  let last = 0;
+  for (const m of body.matchAll(re)) {
+    // "@bob." ends a sentence: the dot is not part of the id unless a user has it.
+    const id = names.has(m[1]!) ? m[1]! : m[1]!.replace(/[.:|-]+$/, '');
+    if (!names.has(id)) continue;
+    if (m.index! > last) out.push({ text: body.slice(last, m.index) });
+    out.push({ text: `@${names.get(id)}`, mention: id });
+    last = m.index! + 1 + id.length;
+  }
+  if (last < body.length) out.push({ text: body.slice(last) });
+  return out;
+}

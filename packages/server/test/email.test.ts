@@ -88,6 +88,9 @@ describe('email notifications', () => {
     expect(raw.slice(0, raw.indexOf('Content-Type: text/html'))).toContain('Look at <script>alert("x")</script> & tell me');
     expect(raw).toContain(`https://app.example.com/rooms/design-review#thread-${first.id}`);
     expect(raw).toContain('and a follow-up');
+    // Mentions read as in the widget, with the name.
+    expect(raw).toContain('Second thread for @Bob');
+    expect(raw).not.toContain('Second thread for @bob');
     expect(raw).toMatch(/^List-Unsubscribe-Post: List-Unsubscribe=One-Click/m);
     // From the headers as sent: quoted-printable decoding would turn a signature starting "=4F…" into "O…".
     const unsubscribe = /^List-Unsubscribe: <([^>]+)>/m.exec(mail!.raw.replace(/\r?\n\s+/g, ' '))![1]!;

@@ -1,3 +1,4 @@
+import { splitMentions } from '@pulse/protocol';
 import type { EmailItem } from '../store/types.ts';
 
 export interface RenderedEmail {
@@ -20,7 +21,9 @@ const what = (item: EmailItem) => (item.kind === 'mention' ? `${item.actorName} 
  * One email for a user's unread notifications, grouped by thread with each comment's text.
  * User content (names, comments, room ids) is escaped in the HTML part; the text part is plain.
  */
-export function renderEmail(recipientName: string, items: EmailItem[], linkTemplate: string, unsubscribeUrl: string): RenderedEmail {
+export function renderEmail(recipientName: string, items: EmailItem[], linkTemplate: string, unsubscribeUrl: string, names = new Map<string, string>()): RenderedEmail {
+  // Mentions read as in the widget: "@Bob Smith", not "@bob" (`names`: id → name of the users mentioned).
+  const bodyOf = (item: EmailItem) => splitMentions(item.body, names).map((p) => p.text).join('');
   const threads = new Map<string, EmailItem[]>();
   for (const item of items) threads.set(item.threadId, [...(threads.get(item.threadId) ?? []), item]);
   const subject =
@@ -37,10 +40,10 @@ export function renderEmail(recipientName: string, items: EmailItem[], linkTempl
     text.push(`In ${first.roomId}${link ? ` (${link})` : ''}:`);
     html.push(`<h3 style="font:600 15px sans-serif;margin:18px 0 6px">In ${escapeHtml(first.roomId)}</h3>`);
     for (const item of list) {
-      text.push(`  ${what(item)}:`, ...item.body.split('\n').map((l) => `    ${l}`));
+      text.push(`  ${what(item)}:`, ...bodyOf(item).split('\n').map((l) => `    ${l}`));
       html.push(
         `<p style="margin:6px 0 2px;color:#555">${escapeHtml(what(item))}:</p>`,
-        `<blockquote style="margin:0 0 8px;padding:6px 10px;border-left:3px solid #ccc;white-space:pre-wrap">${escapeHtml(item.body)}</blockquote>`,
+        `<blockquote style="margin:0 0 8px;padding:6px 10px;border-left:3px solid #ccc;white-space:pre-wrap">${escapeHtml(bodyOf(item))}</blockquote>`,
       );
     }
     if (link) html.push(`<p><a href="${escapeHtml(link)}">Open the thread</a></p>`);

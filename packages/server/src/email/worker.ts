@@ -87,7 +87,12 @@ export class EmailWorker {
       return;
     }
     const unsubscribe = this.#links.url(batch.environmentId, batch.userId);
-    const mail = renderEmail(recipient.name, items, config.emailLinkTemplate, unsubscribe);
+    const names = new Map<string, string>();
+    for (const id of new Set(items.flatMap((i) => i.mentions))) {
+      const user = await this.#store.getUser(batch.environmentId, id);
+      if (user) names.set(id, user.name);
+    }
+    const mail = renderEmail(recipient.name, items, config.emailLinkTemplate, unsubscribe, names);
     try {
       await this.#transport!.sendMail({
         from: this.#settings.from,

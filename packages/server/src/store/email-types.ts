@@ -27,6 +27,8 @@ export interface EmailItem {
   actorName: string;
   /** The comment's text (the preview when the comment is gone). */
   body: string;
+  /** The ids the comment mentions (none when it is gone). */
+  mentions: string[];
   createdAt: string;
   read: boolean;
 }

@@ -118,7 +118,7 @@ export function emailRepo(db: Kysely<Database>, dialect: Dialect): EmailRepo {
         .selectFrom('notifications as n')
         .leftJoin('comments as c', (j) => j.onRef('c.environment_id', '=', 'n.environment_id').onRef('c.id', '=', 'n.comment_id'))
         .leftJoin('users as a', (j) => j.onRef('a.environment_id', '=', 'n.environment_id').onRef('a.external_id', '=', 'n.actor_id'))
-        .select(['n.id', 'n.kind', 'n.room_id', 'n.thread_id', 'n.comment_id', 'n.actor_id', 'n.preview', 'n.created_at', 'n.read_at', 'c.body', 'a.name'])
+        .select(['n.id', 'n.kind', 'n.room_id', 'n.thread_id', 'n.comment_id', 'n.actor_id', 'n.preview', 'n.created_at', 'n.read_at', 'c.body', 'c.mentions', 'a.name'])
         .where('n.environment_id', '=', envId)
         .where('n.id', 'in', ids)
         .orderBy('n.created_at')
@@ -132,6 +132,7 @@ export function emailRepo(db: Kysely<Database>, dialect: Dialect): EmailRepo {
         actorId: r.actor_id,
         actorName: r.name ?? r.actor_id,
         body: r.body ?? r.preview,
+        mentions: r.mentions ? (JSON.parse(r.mentions) as string[]) : [],
         createdAt: r.created_at,
         read: r.read_at !== null,
       }));
