@@ -60,6 +60,9 @@ describe('environment config', () => {
     });
     expect(() => parseEnvConfigAssignments(['emailLinkTemplate=javascript:alert(1)'])).toThrow(/emailLinkTemplate/);
     expect(() => parseEnvConfigAssignments(['emailLinkTemplate=https://x.example/{foo}'])).toThrow(/emailLinkTemplate: only \{roomId\} and \{threadId\}/);
+    // Only changes are refused: a config stored before the rule still reads whole.
+    expect(envConfigSchema.safeParse({ ...DEFAULT_ENV_CONFIG, emailLinkTemplate: 'https://x.example/{commentId}' }).success).toBe(true);
+    expect(envConfigPatchSchema.safeParse({ emailLinkTemplate: 'https://x.example/{commentId}' }).success).toBe(false);
     expect(() => parseEnvConfigAssignments(['emailDelaySeconds=86401'])).toThrow(/emailDelaySeconds/);
   });
 });

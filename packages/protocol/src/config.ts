@@ -34,8 +34,7 @@ export const envConfigShape = {
   emailLinkTemplate: z
     .string()
     .max(2048)
-    .refine((v) => v === '' || /^https?:\/\/\S+$/.test(v), 'must be empty or an http:// or https:// URL (with {roomId} and {threadId} where they go)')
-    .refine((v) => (v.match(/\{[^{}]*\}/g) ?? []).every((p) => p === '{roomId}' || p === '{threadId}'), 'only {roomId} and {threadId} are filled in; another {placeholder} would stay in the link as it is'),
+    .refine((v) => v === '' || /^https?:\/\/\S+$/.test(v), 'must be empty or an http:// or https:// URL (with {roomId} and {threadId} where they go)'),
 } as const;
 
 /** A complete config; unknown keys rejected. */
@@ -44,7 +43,18 @@ export type EnvConfig = z.infer<typeof envConfigSchema>;
 export type EnvConfigKey = keyof EnvConfig;
 
 /** A partial update: every key optional, unknown keys rejected. */
-export const envConfigPatchSchema = envConfigSchema.partial().strict();
+/**
+ * A change. Stricter than a stored config on what is new since: a template with another
+ * placeholder than {roomId} and {threadId} is refused here, while a stored one (set before this
+ * rule) still reads, rather than the whole config falling back to the defaults.
+ */
+export const envConfigPatchSchema = envConfigSchema
+  .partial()
+  .strict()
+  .refine((p) => (p.emailLinkTemplate?.match(/\{[^{}]*\}/g) ?? []).every((x) => x === '{roomId}' || x === '{threadId}'), {
+    message: 'only {roomId} and {threadId} are filled in; another {placeholder} would stay in the link as it is',
+    path: ['emailLinkTemplate'],
+  });
 export type EnvConfigPatch = Partial<EnvConfig>;
 
 export { DEFAULT_ENV_CONFIG } from './config-defaults.ts';
