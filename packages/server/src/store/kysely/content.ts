@@ -345,7 +345,7 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
           .execute();
         const r = await trx.deleteFrom('threads').where('environment_id', '=', envId).where('id', '=', threadId).returningAll().executeTakeFirst();
         if (!r) return undefined;
-        await rewriteActivityPreviews(trx, envId, r.room_id, { threadId }, null);
+        await rewriteActivityPreviews(trx, envId, r.room_id, { threadId }, r.created_at, null);
         await recordDeleted(trx, envId, [{ kind: 'thread', id: r.id, roomId: r.room_id, userId: r.created_by }], at);
         const seq = await hot.bumpSeq(trx, envId, r.room_id);
         return { value: toThread(r), roomId: r.room_id, seq, removedAttachments, ...(await applyEffects(hot, trx, envId, withRoom(effects, r.room_id))) };
@@ -443,7 +443,7 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
         // Notifications and the activity feed show the comment as it reads now (also in emails and
         // notification.unread): a moderator's edit removes the old text everywhere.
         await trx.updateTable('notifications').set({ preview: change.preview }).where('environment_id', '=', envId).where('comment_id', '=', commentId).execute();
-        await rewriteActivityPreviews(trx, envId, r.room_id, { commentId }, change.preview);
+        await rewriteActivityPreviews(trx, envId, r.room_id, { commentId }, r.created_at, change.preview);
         const removedAttachments = await applyAttach(trx, envId, commentId, effects?.attach, true);
         const [comment] = await withExtras(trx, envId, [r], links);
         const seq = await hot.bumpSeq(trx, envId, r.room_id);
@@ -458,7 +458,7 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
         await trx.deleteFrom('notifications').where('environment_id', '=', envId).where('comment_id', '=', commentId).execute();
         const r = await trx.deleteFrom('comments').where('environment_id', '=', envId).where('id', '=', commentId).returningAll().executeTakeFirst();
         if (!r) return undefined;
-        await rewriteActivityPreviews(trx, envId, r.room_id, { commentId }, null);
+        await rewriteActivityPreviews(trx, envId, r.room_id, { commentId }, r.created_at, null);
         const left = await trx
           .selectFrom('comments')
           .select('id')
@@ -550,10 +550,26 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
 
 /**
  * The feed's entries about a comment (or a thread's comments) show its current text: the new
- * preview after an edit, none once it is deleted. Looked up within the room (the feed's index).
+ * preview after an edit, none once it is deleted. They were all made at or after the comment's
+ * (the thread's) creation, give or take the milliseconds a reply's time is moved on to keep its
+ * thread's order (see laterStamp): the feed's index (room, time) is read from a minute before
+ * that, not the room's whole history.
  */
-async function rewriteActivityPreviews(trx: Transaction<Database>, envId: string, roomId: string, of: { commentId: string } | { threadId: string }, preview: string | null): Promise<void> {
-  let q = trx.updateTable('activity').set({ preview }).where('environment_id', '=', envId).where('room_id', '=', roomId).where('preview', 'is not', null);
+async function rewriteActivityPreviews(
+  trx: Transaction<Database>,
+  envId: string,
+  roomId: string,
+  of: { commentId: string } | { threadId: string },
+  since: string,
+  preview: string | null,
+): Promise<void> {
+  let q = trx
+    .updateTable('activity')
+    .set({ preview })
+    .where('environment_id', '=', envId)
+    .where('room_id', '=', roomId)
+    .where('created_at', '>=', new Date(Date.parse(since) - 60_000).toISOString())
+    .where('preview', 'is not', null);
   q = 'commentId' in of ? q.where('comment_id', '=', of.commentId) : q.where('thread_id', '=', of.threadId);
   await q.execute();
 }
