@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { PulseError } from '@pulse/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.ts';
@@ -23,9 +23,7 @@ export interface PanelRegistration {
 /** The admin panel: its API under /panel/api (docs/admin-api.md) and the built SPA at /panel. */
 export async function registerPanel(app: FastifyInstance, ctx: ServerContext, options: { dist?: string } = {}): Promise<PanelRegistration> {
   const serverSecret = loadServerSecret(ctx.options.dataDir, ctx.options.secret).secret;
-  // Derived from the server secret, not drawn at random: every node of a cluster (one database, one
-  // PULSE_SECRET) prints and accepts the same link, whichever node the balancer sends it to.
-  const setup: SetupState = { token: (await ctx.store.countAdmins()) === 0 ? createHmac('sha256', serverSecret).update('pulse panel setup').digest('hex').slice(0, 32) : undefined };
+  const setup: SetupState = { token: (await ctx.store.countAdmins()) === 0 ? await setupToken(ctx, serverSecret) : undefined };
   const sessions = new PanelSessions(ctx.store);
   const router = panelRouter(app, sessions);
 
@@ -49,4 +47,17 @@ export async function registerPanel(app: FastifyInstance, ctx: ServerContext, op
   registerPanelStatic(app, options.dist ?? PANEL_DIST, (reply, request) => sessions.ensureCsrfCookie(request, reply));
 
   return setup.token ? { setupToken: setup.token } : {};
+}
+
+/**
+ * The first-run setup token. Not drawn at random per process: every node of a cluster (one
+ * database, one PULSE_SECRET) must print and accept the same link, whichever node the balancer
+ * sends it to. Derived from the server secret and this database's first environment (made at its
+ * first start, with a random id), so another database under the same secret (a staging copy, a
+ * new schema) has another token. It stops working once the first account exists.
+ */
+async function setupToken(ctx: ServerContext, secret: Buffer): Promise<string> {
+  const [first] = await ctx.store.listEnvironments();
+  const database = first ? `${first.id}\u0000${first.createdAt}` : randomBytes(16).toString('hex');
+  return createHmac('sha256', secret).update(`pulse panel setup\u0000${database}`).digest('hex').slice(0, 32);
 }
