@@ -37,30 +37,35 @@ export function verifyWebhook(secret: string | string[], body: string | Uint8Arr
   const tolerance = options.toleranceSeconds ?? 300;
   const skew = Math.abs((options.now ?? Date.now()) / 1000 - Number(timestamp));
   if (skew > tolerance) throw new WebhookVerificationError(`webhook-timestamp is ${Math.round(skew)} s away from now (more than ${tolerance} s): a replay, or a wrong clock`);
-  const text = typeof body === 'string' ? body : Buffer.from(body).toString('utf8');
+  const raw = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   const given = signatures
     .split(' ')
     .filter((s) => s.startsWith('v1,'))
     .map((s) => Buffer.from(s.slice(3), 'base64'));
+  // Over the bytes as received (decoding and re-encoding could change them).
   const valid = [secret]
     .flat()
-    .map((s) => createHmac('sha256', secretBytes(s)).update(`${id}.${timestamp}.${text}`).digest())
+    .map((s) => createHmac('sha256', secretBytes(s)).update(`${id}.${timestamp}.`).update(raw).digest())
     .some((expected) => given.some((g) => g.length === expected.length && timingSafeEqual(g, expected)));
   if (!valid) throw new WebhookVerificationError('no valid signature: wrong secret, or the body is not the one that was signed');
   try {
-    return JSON.parse(text) as PulseWebhookEvent;
+    return JSON.parse(raw.toString('utf8')) as PulseWebhookEvent;
   } catch {
     throw new WebhookVerificationError('the body is not JSON');
   }
 }
 
+/** A setup mistake, not a bad delivery: a TypeError, so it is not answered as a forgery. */
 function secretBytes(secret: string): Buffer {
   const bytes = Buffer.from(secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret, 'base64');
-  if (bytes.length === 0) throw new WebhookVerificationError('the secret is empty: pass the whsec_… secret of the endpoint');
+  if (bytes.length === 0) throw new TypeError('verifyWebhook: the secret is empty; pass the whsec_… secret of the endpoint');
   return bytes;
 }
 
+/** Header names are case-insensitive (`Webhook-Id` from some platforms' plain objects too). */
 function header(headers: WebhookHeaders, name: string): string | undefined {
-  const value = headers instanceof Headers ? headers.get(name) : headers[name];
+  if (headers instanceof Headers) return headers.get(name) ?? undefined;
+  const key = Object.keys(headers).find((k) => k.toLowerCase() === name);
+  const value = key === undefined ? undefined : headers[key];
   return (Array.isArray(value) ? value[0] : value) ?? undefined;
 }

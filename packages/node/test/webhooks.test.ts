@@ -23,6 +23,11 @@ describe('verifyWebhook', () => {
     const headers = signed(body);
     expect(verifyWebhook(SECRET, body, headers)).toMatchObject({ type: 'comment.created', data: { commentId: 'c1' } });
     expect(verifyWebhook(SECRET, Buffer.from(body), new Headers(headers)).type).toBe('comment.created');
+    // Header names in any case, as some platforms hand them over.
+    const capitalised = { 'Webhook-Id': headers['webhook-id'], 'Webhook-Timestamp': headers['webhook-timestamp'], 'Webhook-Signature': headers['webhook-signature'] };
+    expect(verifyWebhook(SECRET, body, capitalised).type).toBe('comment.created');
+    // An empty secret is a setup mistake, not a forged delivery.
+    expect(() => verifyWebhook('whsec_', body, headers)).toThrow(TypeError);
   });
 
   it('accepts either of two signatures (a rotation) and either of two secrets', () => {

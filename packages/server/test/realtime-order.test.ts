@@ -231,6 +231,15 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
       await s.opened;
       s.send(frame);
       expect((await s.next('auth:ok')).room.id).toBe(room);
+      // At the limits themselves (an 8,192-character token, a 200-character key, the room id
+      // above): read and judged on its merits, not refused for its size.
+      const big = JSON.stringify({ type: 'auth', apiKey: 'pk_' + 'k'.repeat(197), token: 'x'.repeat(8192), room }).replace(/[\u{10000}-\u{10FFFF}]/gu, (c) =>
+        c.split('').map((u) => `\\u${u.charCodeAt(0).toString(16)}`).join(''),
+      );
+      const b = raw();
+      await b.opened;
+      b.send(big);
+      expect((await b.next('auth:error')).code).not.toBe('message_too_big');
     });
 
     it('refuses an auth frame over a few KB without parsing it, and auth without apiKey as unauthorized', async () => {

@@ -17,7 +17,7 @@ import { UserDirectory } from './directory.ts';
 import { Overlay } from './overlay.ts';
 import { loadPreferences, savePreferences, DEFAULT_PREFERENCES, type Preferences } from './preferences.ts';
 import { styles } from './styles.ts';
-import { renderPanel, renderThreadPopover } from './views/panels.ts';
+import { forgetEmailSetting, renderPanel, renderThreadPopover } from './views/panels.ts';
 import { renderStartupProblem, type StartupProblem } from './views/status.ts';
 import { renderToolbar } from './views/toolbar.ts';
 
@@ -344,6 +344,7 @@ export class PulseWidget extends LitElement {
     this.panel = null;
     this.mode = 'none';
     this.#overlay?.setStrokes([]);
+    forgetEmailSetting(this);
   }
 
   #teardown(): void {

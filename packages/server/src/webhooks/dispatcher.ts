@@ -36,6 +36,8 @@ const BATCH_MS = 25;
  */
 const WRITES_BACKED_UP = 8;
 const YIELD_MAX_MS = 250;
+/** Longest a stopping node waits for the requests it sent (the HTTP server's own grace). */
+const CLOSE_GRACE_MS = 10_000;
 
 export interface DispatcherLog {
   warn(obj: object, msg: string): void;
@@ -255,7 +257,7 @@ export class WebhookDispatcher {
    * by the next node, a duplicate on every deploy. Past `graceMs` they are aborted (and their
    * claims let go). Then the outcomes are written.
    */
-  async close(graceMs = this.#settings.timeoutMs): Promise<void> {
+  async close(graceMs = Math.min(this.#settings.timeoutMs, CLOSE_GRACE_MS)): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
     clearTimeout(this.#tickTimer);

@@ -282,6 +282,11 @@ interface EmailSetting {
 /** What was read, and under which `emailNotifications` flag: the environment turning emails on or off reads it again. */
 const emailSettings = new WeakMap<PulseWidget, { state: EmailSetting | 'loading' | 'error'; flag: boolean }>();
 
+/** Another environment or server: the switch is read again from there. */
+export function forgetEmailSetting(w: PulseWidget): void {
+  emailSettings.delete(w);
+}
+
 async function emailSettingRequest(w: PulseWidget, body?: { enabled: boolean }): Promise<EmailSetting> {
   const token = await w.client!.currentToken();
   const res = await fetch(`${httpBase(w.endpoint!)}/api/v1/me/email-notifications`, {
