@@ -593,6 +593,7 @@ for (const driver of ['sqlite', 'postgres'] as const) {
         const res = await api('PATCH', `/api/v1/comments/${commentId}`, { body: 'fixed', mentions: [BOB] });
         expectRoute('patchComment', res);
         expect(keys(res.body)).toEqual(['comment']);
+        expect((await raw(`/api/v1/threads/${thread.id}`, { headers: { authorization: `Bearer ${t.secretKey}` } })).headers.get('cache-control')).toBe('no-store');
         expectCommentShape(res.body.comment);
         expect(res.body.comment).toMatchObject({ id: commentId, threadId: thread.id, userId: ALICE, body: 'fixed', mentions: [BOB] });
         expect(res.body.comment.editedAt).toMatch(ISO_MS);
