@@ -156,17 +156,10 @@ export class PulseWidget extends LitElement {
     this.fatal = '';
     this.problem = null;
     this.problemDismissed = false;
-    this.user = null;
     this.config = { ...DEFAULT_ENV_CONFIG };
-    this.threads = [];
-    this.presence = [];
-    this.notifications = [];
-    this.activity = [];
-    this.typing = [];
-    this.panel = null;
+    this.#emptyRoomState();
     this.openThreadId = null;
     this.popoverThreadId = null;
-    this.mode = 'none';
     this.draft = null;
     this.following = null;
     this.prefs = { ...DEFAULT_PREFERENCES };
@@ -332,10 +325,9 @@ export class PulseWidget extends LitElement {
     this.#overlay?.clearCursors();
   }
 
-  #forgetRoom(): void {
-    this.#resetRoomView();
+  /** Who is signed in and what the room holds: empty at the start, and for another environment or server. */
+  #emptyRoomState(): void {
     this.user = null;
-    this.everConnected = false;
     this.threads = [];
     this.presence = [];
     this.notifications = [];
@@ -343,6 +335,12 @@ export class PulseWidget extends LitElement {
     this.typing = [];
     this.panel = null;
     this.mode = 'none';
+  }
+
+  #forgetRoom(): void {
+    this.#resetRoomView();
+    this.#emptyRoomState();
+    this.everConnected = false;
     this.#overlay?.setStrokes([]);
     forgetEmailSetting(this);
   }
