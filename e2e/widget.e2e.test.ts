@@ -132,6 +132,9 @@ describe.skipIf(!browserAvailable)('<pulse-widget> in Chromium', () => {
     await expect.poll(() => bobsComment.locator('.edited').count()).toBe(1);
     await mine.getByRole('button', { name: 'Delete' }).click();
     await expect.poll(() => w(alice).locator('.popover .comment').count()).toBe(1);
+    // Only the thread's creator is offered to delete it.
+    expect(await w(bob).locator('.popover').getByRole('button', { name: 'Delete thread' }).count()).toBe(0);
+    expect(await w(alice).locator('.popover').getByRole('button', { name: 'Delete thread' }).count()).toBe(1);
   });
 
   it('uploads an image shown as a thumbnail to the other', async () => {

@@ -892,6 +892,7 @@ export class PulseClient {
           position,
           positionX: position?.x ?? null,
           positionY: position?.y ?? null,
+          createdBy: userId,
           createdAt: now,
           updatedAt: now,
           comments: [{ id: commentId, threadId: id, userId, body, mentions, createdAt: now, editedAt: null, reactions: [], attachments: [] }],

@@ -55,6 +55,7 @@ const thread = (id: string) => ({
   position: null,
   positionX: null,
   positionY: null,
+  createdBy: 'u',
   createdAt: '2026-01-01T00:00:00.000Z',
   updatedAt: '2026-01-01T00:00:00.000Z',
   comments: [],

@@ -75,6 +75,7 @@ export const threadSchema = z.object({
   position: z.object(pinPosition.shape).nullable(),
   positionX: z.number().nullable().describe('position.x, flattened'),
   positionY: z.number().nullable().describe('position.y, flattened'),
+  createdBy: z.string().describe("The creator's user id: the first comment's author, kept when that comment is deleted"),
   createdAt: iso,
   updatedAt: iso,
 });

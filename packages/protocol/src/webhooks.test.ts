@@ -19,7 +19,7 @@ describe('webhook payload schemas', () => {
     const comment = { id: 'c', threadId: 't', userId: 'u', body: 'b', mentions: [], createdAt: 'x', editedAt: null, reactions: [], attachments: [], addedLater: 1 };
     const data = { environmentId: 'e', roomId: 'r', actor: { type: 'backend' }, threadId: 't', commentId: 'c', comment, addedLater: true };
     expect(webhookDataSchemas['comment.created'].safeParse(data).success).toBe(true);
-    const thread = { id: 't', roomId: 'r', resolved: false, position: { x: 0.5, y: 0.5, addedLater: 1 }, positionX: 0.5, positionY: 0.5, createdAt: 'x', updatedAt: 'x' };
+    const thread = { id: 't', roomId: 'r', resolved: false, position: { x: 0.5, y: 0.5, addedLater: 1 }, positionX: 0.5, positionY: 0.5, createdBy: 'u', createdAt: 'x', updatedAt: 'x' };
     expect(webhookDataSchemas['thread.resolved'].safeParse({ ...data, thread }).success).toBe(true);
   });
 

@@ -490,7 +490,9 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`realtime over WebS
       expect((await reply(a, { type: 'comment:delete', ref: 'a2', commentId: 'owned-first' })).type).toBe('ack');
       // B's reply is now the thread's first comment; the thread is still A's.
       expect(await reply(b, { type: 'thread:delete', ref: 'b2', threadId: 'owned' })).toMatchObject({ type: 'error', code: 'forbidden' });
-      expect((await t.api('GET', '/api/v1/threads/owned')).body.comments.map((c: any) => c.id)).toEqual(['b-reply']);
+      const kept = (await t.api('GET', '/api/v1/threads/owned')).body;
+      expect(kept.comments.map((c: any) => c.id)).toEqual(['b-reply']);
+      expect(kept.thread.createdBy).toBe('owner-a');
       expect((await reply(a, { type: 'thread:delete', ref: 'a3', threadId: 'owned' })).type).toBe('ack');
       expect((await t.api('GET', '/api/v1/threads/owned')).status).toBe(404);
     });

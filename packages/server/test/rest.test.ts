@@ -10,7 +10,7 @@ import { postgresAvailable } from './helpers/services.ts';
 type Res = { status: number; body: any };
 
 const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const THREAD_KEYS = ['createdAt', 'id', 'position', 'positionX', 'positionY', 'resolved', 'roomId', 'updatedAt'];
+const THREAD_KEYS = ['createdAt', 'createdBy', 'id', 'position', 'positionX', 'positionY', 'resolved', 'roomId', 'updatedAt'];
 const COMMENT_KEYS = ['attachments', 'body', 'createdAt', 'editedAt', 'id', 'mentions', 'reactions', 'threadId', 'userId'];
 const REACTION_KEYS = ['createdAt', 'emoji', 'id', 'targetId', 'targetType', 'userId'];
 const USER_KEYS = ['avatar', 'color', 'createdAt', 'externalId', 'id', 'name'];

@@ -125,8 +125,7 @@ function typingLine(w: PulseWidget, threadId: string) {
 
 /** One thread: its comments, the reply composer, resolve and delete. */
 export function renderThread(w: PulseWidget, thread: ClientThread) {
-  const first = thread.comments[0];
-  const mine = first?.userId === w.user?.id;
+  const mine = thread.createdBy === w.user?.id;
   return html`
     <div class="body">${thread.comments.map((c) => renderComment(w, thread, c))}</div>
     ${typingLine(w, thread.id)}

@@ -36,6 +36,7 @@ function toThread(r: ThreadRow): Thread {
     position,
     positionX: position ? position.x : null,
     positionY: position ? position.y : null,
+    createdBy: r.created_by,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
