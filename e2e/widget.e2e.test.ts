@@ -130,7 +130,15 @@ describe.skipIf(!browserAvailable)('<pulse-widget> in Chromium', () => {
     await edit.press('Enter');
     await expect.poll(() => bobsComment.locator('.text').textContent()).toContain('Safari fix shipped');
     await expect.poll(() => bobsComment.locator('.edited').count()).toBe(1);
+    // Deleting asks once, in place; Cancel keeps the comment.
     await mine.getByRole('button', { name: 'Delete' }).click();
+    const confirm = mine.getByRole('group', { name: 'Delete this comment?' });
+    await confirm.getByRole('button', { name: 'Cancel' }).click();
+    expect(await mine.getByRole('group').count()).toBe(0);
+    await mine.getByRole('button', { name: 'Delete' }).click();
+    await s.screenshot(bob, 'widget-confirm-delete');
+    expect(await w(alice).locator('.popover .comment').count()).toBe(2);
+    await confirm.getByRole('button', { name: 'Delete' }).click();
     await expect.poll(() => w(alice).locator('.popover .comment').count()).toBe(1);
     // Only the thread's creator is offered to delete it.
     expect(await w(bob).locator('.popover').getByRole('button', { name: 'Delete thread' }).count()).toBe(0);

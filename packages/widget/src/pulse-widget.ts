@@ -75,6 +75,7 @@ export class PulseWidget extends LitElement {
     open: { state: true },
     lightbox: { state: true },
     editing: { state: true },
+    confirmingDelete: { state: true },
     pickerFor: { state: true },
     emojiChoice: { state: true },
     drawColor: { state: true },
@@ -116,6 +117,8 @@ export class PulseWidget extends LitElement {
   declare open: boolean;
   declare lightbox: string | null;
   declare editing: string | null;
+  /** The comment or thread whose Delete was pressed once: the second press deletes. */
+  declare confirmingDelete: string | null;
   declare pickerFor: string | null;
   declare emojiChoice: string;
   declare drawColor: string;
@@ -166,6 +169,7 @@ export class PulseWidget extends LitElement {
     this.open = false;
     this.lightbox = null;
     this.editing = null;
+    this.confirmingDelete = null;
     this.pickerFor = null;
     this.emojiChoice = '🎉';
     this.drawColor = '#ef4444';
@@ -493,6 +497,7 @@ export class PulseWidget extends LitElement {
       this.popoverThreadId = this.popoverThreadId === threadId ? null : threadId;
     }
     this.editing = null;
+    this.confirmingDelete = null;
     this.pickerFor = null;
   }
 

@@ -427,6 +427,16 @@ export const styles = css`
     stroke-linejoin: round;
     vertical-align: middle;
   }
+  .confirm {
+    display: inline-flex;
+    align-items: center;
+    flex-wrap: wrap;
+    gap: 2px;
+    font-size: 13px;
+  }
+  .confirm > span {
+    padding: 0 4px;
+  }
   label.icon-btn {
     display: inline-grid;
     place-items: center;

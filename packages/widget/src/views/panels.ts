@@ -104,8 +104,10 @@ function renderComment(w: PulseWidget, thread: ClientThread, comment: Comment) {
             </button>`
         : nothing}
       ${mine && !editing
-        ? html`<button class="icon-btn" @click=${() => (w.editing = comment.id)}>Edit</button
-            ><button class="icon-btn danger" @click=${() => w.client?.deleteComment(comment.id)}>Delete</button>`
+        ? w.confirmingDelete === comment.id
+          ? confirmDelete(w, 'Delete this comment?', () => w.client?.deleteComment(comment.id))
+          : html`<button class="icon-btn" @click=${() => (w.editing = comment.id)}>Edit</button
+              ><button class="icon-btn danger" @click=${() => (w.confirmingDelete = comment.id)}>Delete</button>`
         : nothing}
     </div>
     ${w.pickerFor === comment.id
@@ -121,6 +123,16 @@ function typingLine(w: PulseWidget, threadId: string) {
   const names = w.typing.filter((t) => t.threadId === threadId && t.userId !== w.user?.id).map((t) => w.userInfo(t.userId).name);
   const text = names.length === 0 ? '' : names.length === 1 ? `${names[0]} is typing…` : `${names.slice(0, -1).join(', ')} and ${names.at(-1)} are typing…`;
   return html`<div class="typing" aria-live="polite">${text}</div>`;
+}
+
+/** The second step of a deletion: it cannot be undone, so it asks once, in place. */
+function confirmDelete(w: PulseWidget, question: string, remove: () => void) {
+  const done = () => (w.confirmingDelete = null);
+  return html`<span class="confirm" role="group" aria-label=${question}
+    ><span>${question}</span
+    ><button class="icon-btn danger" @click=${() => (remove(), done())}>Delete</button
+    ><button class="icon-btn" @click=${done}>Cancel</button></span
+  >`;
 }
 
 /** One thread: its comments, the reply composer, resolve and delete. */
@@ -141,7 +153,11 @@ export function renderThread(w: PulseWidget, thread: ClientThread) {
     >
       <span slot="extra">
         <button class="secondary" @click=${() => w.client?.resolveThread(thread.id, !thread.resolved)}>${thread.resolved ? 'Reopen' : 'Resolve'}</button>
-        ${mine ? html`<button class="icon-btn danger" aria-label="Delete thread" @click=${() => w.client?.deleteThread(thread.id)}>${icons.trash}</button>` : nothing}
+        ${!mine
+          ? nothing
+          : w.confirmingDelete === thread.id
+            ? confirmDelete(w, thread.comments.length > 1 ? `Delete the thread and its ${thread.comments.length} comments?` : 'Delete the thread?', () => w.client?.deleteThread(thread.id))
+            : html`<button class="icon-btn danger" aria-label="Delete thread" @click=${() => (w.confirmingDelete = thread.id)}>${icons.trash}</button>`}
       </span>
     </pulse-composer>
   `;
