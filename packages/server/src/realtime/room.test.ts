@@ -116,6 +116,22 @@ describe('room presence delivery', () => {
     expect(bob.log).toEqual([['presence:join:bob']]);
     r2.dispose();
   });
+
+  it('drops changes queued before presence was hidden, also for sockets that joined since', async () => {
+    let shown = true;
+    const r = room(() => shown);
+    const alice = joinAs(r, 'alice');
+    vi.advanceTimersByTime(ROOM_TICK_MS);
+    await endOfTick();
+    joinAs(r, 'bob'); // waits for the batch interval
+    shown = false;
+    const carol = joinAs(r, 'carol');
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+    await endOfTick();
+    expect(alice.log).toEqual([['presence:join:alice']]);
+    expect(carol.log).toEqual([]);
+    r.dispose();
+  });
 });
 
 describe('connection writes', () => {

@@ -93,6 +93,8 @@ export class LocalRoom {
 
   #flushPresence(): void {
     this.#presenceTimer = undefined;
+    // Presence turned off while these waited: they must not reach anyone (nor a socket joined since).
+    if (!this.#out.showPresence()) this.#presenceFrames = [];
     if (this.#presenceFrames.length === 0) return;
     this.#presenceSentAt = performance.now();
     const frames = this.#presenceFrames;
