@@ -1,9 +1,10 @@
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Kysely, sql } from 'kysely';
 import pg from 'pg';
 import { FileLinks } from '../files/links.ts';
 import type { Database } from './schema.ts';
 import { PREPARED_SQL } from './kysely/hot-statements.ts';
 import { kyselyStore } from './kysely/index.ts';
+import { SchemaScopedPostgresDialect } from './pg-dialect.ts';
 import { pipelinedTransactions } from './pg-pipeline.ts';
 import type { Store } from './types.ts';
 
@@ -63,7 +64,7 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
       client.on('error', () => undefined);
     });
   }
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new SchemaScopedPostgresDialect({ pool }, schema) });
   if (schema) await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
   // Closing twice (a restart, then the shutdown) is allowed; a pool ends once.
   let closed: Promise<void> | undefined;
