@@ -160,6 +160,45 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
     expect(await s1.next('error', 3000, (m) => m.ref === 'big')).toMatchObject({ code: 'invalid_message' });
   });
 
+  it('refuses updates and state vectors that are not Yjs, so one bad frame cannot break the room', async () => {
+    const s1 = new RawSocket(t.wsUrl);
+    const s2 = new RawSocket(t.wsUrl);
+    open.push(s1, s2);
+    await s1.auth(t, 'alice', 'r-garbage');
+    await s2.auth(t, 'bob', 'r-garbage');
+    s1.send({ type: 'p2p:join', ref: 'sv', stateVector: 'BQ==', webrtc: false }); // five entries announced, none there
+    expect(await s1.next('p2p:error', 3000, (m) => m.ref === 'sv')).toMatchObject({ code: 'invalid_message', message: expect.stringContaining('stateVector') });
+    s1.send({ type: 'p2p:join', stateVector: 'AA==', webrtc: false });
+    const j1 = await s1.next('p2p:joined');
+    s2.send({ type: 'p2p:join', stateVector: 'AA==', webrtc: false });
+    await s2.next('p2p:joined');
+    const garbage = 'AQIDBAXIBw=='; // valid base64, not an update
+    s1.send({ type: 'p2p:update', ref: 'u', update: garbage });
+    s1.send({ type: 'p2p:persist', ref: 'p', update: garbage });
+    s2.send({ type: 'p2p:sync', ref: 's', to: j1.self.connectionId, update: garbage });
+    for (const [s, ref] of [[s1, 'u'], [s1, 'p'], [s2, 's']] as const) {
+      expect(await s.next('p2p:error', 3000, (m) => m.ref === ref)).toMatchObject({ code: 'invalid_message', message: expect.stringContaining('not a Yjs update') });
+    }
+    expect(s2.messages.find((m) => m.type === 'p2p:update')).toBeUndefined();
+    // The room still stores, lists and lets peers in.
+    // Valid Yjs, though not JSON (PulseClient refuses these; a client of its own may not): listed as JSON.
+    const doc = new Y.Doc();
+    doc.getMap('map:m').set('k', 1);
+    doc.getMap('map:m').set('big', 10n as never);
+    doc.getMap('map:m').set('bytes', new Uint8Array([1, 2]));
+    s1.send({ type: 'p2p:update', update: Buffer.from(Y.encodeStateAsUpdate(doc)).toString('base64') });
+    expect((await s2.next('p2p:update')).userId).toBe('alice');
+    await service().persistence.flush(t.envId, 'r-garbage');
+    const listed = await t.api('GET', '/api/v1/rooms/r-garbage/shared');
+    expect(listed.status).toBe(200);
+    expect(listed.body).toMatchObject({ objects: [{ type: 'map', name: 'm', value: { k: 1, big: '10', bytes: 'AQI=' } }] });
+    const s3 = new RawSocket(t.wsUrl);
+    open.push(s3);
+    await s3.auth(t, 'carol', 'r-garbage');
+    s3.send({ type: 'p2p:join', stateVector: 'AA==', webrtc: false });
+    expect((await s3.next('p2p:joined')).peers).toHaveLength(2);
+  });
+
   it('persists the room: a client joining after everyone left loads it, also after a restart', async () => {
     const before = service().persistence.writes;
     const [ca, a] = await joined('alice', 'r-persist');

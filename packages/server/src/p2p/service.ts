@@ -128,6 +128,7 @@ export class P2PService {
     const { envId, roomId, user } = conn.identity!;
     const config = await this.#deps.configOf(envId);
     if (!config.allowP2P) throw new PulseError('p2p_disabled');
+    const sv = checkedStateVector(m.stateVector);
     let session = this.#sessions.get(key(envId, roomId));
     if (!session) {
       session = new P2PRoomSession(this.#deps.bus, envId, roomId);
@@ -150,7 +151,6 @@ export class P2PService {
     const self: P2PPeer = { userId: user.id, connectionId: conn.id, webrtc: m.webrtc, mesh };
     const peers = session.peers();
     session.add(conn, self);
-    const sv = fromBase64(m.stateVector);
     conn.send({
       type: 'p2p:joined',
       ...(m.ref ? { ref: m.ref } : {}),
@@ -164,7 +164,7 @@ export class P2PService {
 
   async leave(conn: Connection, m: ClientMessageOf<'p2p:leave'>): Promise<void> {
     const { envId, roomId } = conn.identity!;
-    if (m.update && this.#sessions.get(key(envId, roomId))?.local.has(conn.id)) this.persistence.add(envId, roomId, m.update, conn.id);
+    if (m.update && this.#sessions.get(key(envId, roomId))?.local.has(conn.id)) this.persistence.add(envId, roomId, checkedUpdate(m.update), conn.id);
     await this.detach(conn);
   }
 
@@ -188,7 +188,7 @@ export class P2PService {
   update(conn: Connection, m: ClientMessageOf<'p2p:update'>): void {
     const { session } = this.#joined(conn);
     const { envId, roomId, user } = conn.identity!;
-    this.persistence.add(envId, roomId, m.update, conn.id);
+    this.persistence.add(envId, roomId, checkedUpdate(m.update), conn.id);
     this.relayedUpdates++;
     session.relay(
       { from: conn.id, ...(m.except?.length ? { except: m.except } : {}) },
@@ -200,11 +200,11 @@ export class P2PService {
     const { session } = this.#joined(conn);
     if (!session.has(m.to)) throw new PulseError('peer_not_found', `No peer ${m.to} in this room's P2P session.`);
     const message: Msg<'p2p:sync'> = { type: 'p2p:sync', from: conn.id, userId: conn.identity!.user.id };
-    if (m.stateVector !== undefined) message.stateVector = m.stateVector;
+    if (m.stateVector !== undefined) message.stateVector = toBase64(checkedStateVector(m.stateVector));
     if (m.update !== undefined) {
       message.update = m.update;
       // What a peer sends another in a sync step may be news to the server too.
-      this.persistence.add(conn.identity!.envId, conn.identity!.roomId, m.update, conn.id);
+      this.persistence.add(conn.identity!.envId, conn.identity!.roomId, checkedUpdate(m.update), conn.id);
     }
     session.relay({ to: m.to }, frame(message));
   }
@@ -225,7 +225,7 @@ export class P2PService {
 
   persist(conn: Connection, m: ClientMessageOf<'p2p:persist'>): void {
     this.#joined(conn);
-    this.persistence.add(conn.identity!.envId, conn.identity!.roomId, m.update, conn.id);
+    this.persistence.add(conn.identity!.envId, conn.identity!.roomId, checkedUpdate(m.update), conn.id);
   }
 
   // ------------------------------------------------------------------ persistence of mesh edits
@@ -306,4 +306,27 @@ export class P2PService {
     this.#sessions.clear();
     await this.persistence.close();
   }
+}
+
+/**
+ * A Yjs update from a client, decoded before it is relayed or kept: one that does not decode
+ * would fail every later merge of the room's state (no join, no write, for everyone).
+ */
+function checkedUpdate(update: string): string {
+  try {
+    Y.decodeUpdate(fromBase64(update));
+  } catch {
+    throw new PulseError('invalid_message', '`update` is not a Yjs update (base64 of Y.encodeStateAsUpdate or of an update event).');
+  }
+  return update;
+}
+
+function checkedStateVector(stateVector: string): Uint8Array {
+  const bytes = fromBase64(stateVector);
+  try {
+    Y.decodeStateVector(bytes);
+  } catch {
+    throw new PulseError('invalid_message', '`stateVector` is not a Yjs state vector (base64 of Y.encodeStateVector).');
+  }
+  return bytes;
 }

@@ -20,8 +20,8 @@ export function sharedObjects(state: Uint8Array): SharedObjectView[] {
     const type = key.slice(0, colon) as SharedObjectView['type'];
     if (colon < 0 || !KINDS.includes(type)) continue;
     const name = key.slice(colon + 1);
-    if (type === 'map') out.push({ type, name, value: doc.getMap(key).toJSON() });
-    else if (type === 'list') out.push({ type, name, value: doc.getArray(key).toJSON() });
+    if (type === 'map') out.push({ type, name, value: jsonOnly(doc.getMap(key).toJSON()) });
+    else if (type === 'list') out.push({ type, name, value: jsonOnly(doc.getArray(key).toJSON()) });
     else {
       let sum = 0;
       for (const v of doc.getMap<number>(key).values()) if (typeof v === 'number') sum += v;
@@ -30,4 +30,14 @@ export function sharedObjects(state: Uint8Array): SharedObjectView[] {
   }
   doc.destroy();
   return out.sort((a, b) => (a.type === b.type ? (a.name < b.name ? -1 : 1) : KINDS.indexOf(a.type) - KINDS.indexOf(b.type)));
+}
+
+/**
+ * Yjs holds more than JSON, and a client of its own may store it: a BigInt would fail the
+ * response, bytes would show as an object of indexes. Shown as a decimal string and base64.
+ */
+function jsonOnly(value: unknown): unknown {
+  return JSON.parse(
+    JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v)),
+  );
 }
