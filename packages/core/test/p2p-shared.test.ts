@@ -48,6 +48,39 @@ describe('SharedMap', () => {
   });
 });
 
+describe('shared values', () => {
+  it('must be JSON data, refused before they touch the document, which keeps syncing', () => {
+    const [a, b] = pair();
+    const ma = new SharedMap<unknown>('m', a.getMap('map:m'), () => undefined);
+    const la = new SharedList<unknown>('l', a.getArray('list:l'), () => undefined);
+    const cycle: Record<string, unknown> = { name: 'loop' };
+    cycle.self = cycle;
+    const refused: [unknown, RegExp][] = [
+      [cycle, /the value at \.self contains itself/],
+      [new Date(0), /is a Date \(store date\.toISOString\(\)\)/],
+      [Number.NaN, /is NaN/],
+      [{ n: Infinity }, /the value at \.n is Infinity/],
+      [10n, /is a bigint/],
+      [new Map(), /is a Map/],
+      [new Uint8Array([1, 2]), /is a Uint8Array/],
+      [() => 1, /is a function/],
+      [{ list: [1, undefined] }, /the value at \.list\[1\] is undefined/],
+    ];
+    for (const [value, message] of refused) {
+      expect(() => ma.set('bad', value)).toThrow(message);
+      expect(() => la.push(value)).toThrow(message);
+    }
+    expect(ma.has('bad')).toBe(false);
+    expect(la.length).toBe(0);
+    // Plain data, optional (undefined) fields and objects without a prototype pass, and reach the other peer.
+    const plain = Object.assign(Object.create(null) as object, { k: 1 });
+    ma.set('ok', { a: [1, 'two', { three: null }], optional: undefined, b: true, plain });
+    la.push('after');
+    expect(b.getMap('map:m').get('ok')).toMatchObject({ a: [1, 'two', { three: null }], b: true });
+    expect(b.getArray('list:l').toArray()).toEqual(['after']);
+  });
+});
+
 describe('SharedList', () => {
   it('inserts, deletes, sets and moves, with positional change events', () => {
     const [a, b] = pair();
@@ -70,6 +103,14 @@ describe('SharedList', () => {
     expect(lb.get(5)).toBeUndefined();
     expect(() => la.insert(9, 'no')).toThrow(RangeError);
     expect(() => la.delete(-1)).toThrow(RangeError);
+  });
+
+  it('refuses an index that is not a whole number and a delete count below 1', () => {
+    const l = new SharedList<string>('l', new Y.Doc().getArray('list:l'), () => undefined);
+    l.push('a', 'b');
+    expect(() => l.insert('1' as never, 'y')).toThrow(/an index is a whole number \(got string "1"\)/);
+    expect(() => l.delete(0, -1)).toThrow(/at least 1 \(got -1\)/);
+    expect(l.toArray()).toEqual(['a', 'b']);
   });
 
   it('keeps both of two concurrent inserts, in the same order everywhere', () => {

@@ -390,8 +390,9 @@ export class P2PManager {
     clearTimeout(this.#outboxTimer);
     this.#outboxTimer = undefined;
     if (this.#outbox.length === 0 || !this.#joined) return;
-    const update = this.#outbox.length === 1 ? this.#outbox[0]! : Y.mergeUpdates(this.#outbox);
-    this.#outbox = [];
+    const parts = this.#outbox;
+    this.#outbox = []; // first: one update that fails to merge must not hold back every later one
+    const update = parts.length === 1 ? parts[0]! : Y.mergeUpdates(parts);
     const reached: string[] = [];
     let others = 0;
     for (const peer of this.#peers.values()) {

@@ -1,5 +1,6 @@
 import type * as Y from 'yjs';
 import { Emitter } from '../emitter.ts';
+import { assertJsonValue } from './json-value.ts';
 
 /** One change of a SharedList: items inserted at `index`, or `count` items deleted from `index`. */
 export type SharedListChange<T> =
@@ -60,6 +61,7 @@ export class SharedList<T = unknown> {
   delete(index: number, count = 1): T[] {
     this.#alive();
     this.#index(index, this.#list.length - 1);
+    if (!Number.isInteger(count) || count < 1) throw new RangeError(`SharedList "${this.name}": delete count must be a whole number of at least 1 (got ${String(count)})`);
     const n = Math.min(count, this.#list.length - index);
     const removed = this.#list.slice(index, index + n);
     this.#list.delete(index, n);
@@ -138,11 +140,13 @@ export class SharedList<T = unknown> {
   }
 
   #index(index: number, max: number): void {
-    if (!Number.isInteger(index) || index < 0 || index > max) throw new RangeError(`SharedList "${this.name}": index ${index} is out of range 0…${Math.max(max, 0)}`);
+    if (typeof index !== 'number' || !Number.isInteger(index)) throw new TypeError(`SharedList "${this.name}": an index is a whole number (got ${typeof index} ${JSON.stringify(index)})`);
+    if (index < 0 || index > max) throw new RangeError(`SharedList "${this.name}": index ${index} is out of range 0…${Math.max(max, 0)}`);
   }
 
   #check(items: T[]): void {
     if (items.some((i) => i === undefined)) throw new TypeError('SharedList items cannot be undefined');
+    for (const item of items) assertJsonValue(item, `SharedList "${this.name}"`);
   }
 
   #alive(): void {

@@ -1,5 +1,6 @@
 import type * as Y from 'yjs';
 import { Emitter } from '../emitter.ts';
+import { assertJsonValue } from './json-value.ts';
 
 /** One change of a SharedMap. `action`: the key was added, its value replaced, or the key deleted. */
 export interface SharedMapChange<T> {
@@ -52,6 +53,7 @@ export class SharedMap<T = unknown> {
     this.#alive();
     if (typeof key !== 'string') throw new TypeError('SharedMap keys are strings');
     if (value === undefined) throw new TypeError('SharedMap values cannot be undefined; use delete(key)');
+    assertJsonValue(value, `SharedMap "${this.name}".set(${JSON.stringify(key)})`);
     this.#map.set(key, value);
   }
 
