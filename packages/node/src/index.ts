@@ -129,4 +129,5 @@ export class PulseNode {
     return this.request('putUser', { params: { userId }, body });
   }
 }
+export { PulseError, type ErrorCode } from '@pulse/protocol';
 export { verifyWebhook, WebhookVerificationError, type PulseWebhookEvent, type VerifyWebhookOptions, type WebhookHeaders } from './webhooks.ts';

@@ -29,6 +29,9 @@ export class WebhookVerificationError extends Error {
  * roll out a rotated one. Throws `WebhookVerificationError` otherwise.
  */
 export function verifyWebhook(secret: string | string[], body: string | Uint8Array, headers: WebhookHeaders, options: VerifyWebhookOptions = {}): PulseWebhookEvent {
+  // The secrets first: a missing one (an unset environment variable) is the caller's mistake on every delivery.
+  const keys = [secret].flat().map(secretBytes);
+  if (keys.length === 0) throw new TypeError('verifyWebhook: no secret given; pass the whsec_… secret of the endpoint');
   const id = header(headers, 'webhook-id');
   const timestamp = header(headers, 'webhook-timestamp');
   const signatures = header(headers, 'webhook-signature');
@@ -43,9 +46,8 @@ export function verifyWebhook(secret: string | string[], body: string | Uint8Arr
     .filter((s) => s.startsWith('v1,'))
     .map((s) => Buffer.from(s.slice(3), 'base64'));
   // Over the bytes as received (decoding and re-encoding could change them).
-  const valid = [secret]
-    .flat()
-    .map((s) => createHmac('sha256', secretBytes(s)).update(`${id}.${timestamp}.`).update(raw).digest())
+  const valid = keys
+    .map((key) => createHmac('sha256', key).update(`${id}.${timestamp}.`).update(raw).digest())
     .some((expected) => given.some((g) => g.length === expected.length && timingSafeEqual(g, expected)));
   if (!valid) throw new WebhookVerificationError('no valid signature: wrong secret, or the body is not the one that was signed');
   try {
@@ -56,7 +58,8 @@ export function verifyWebhook(secret: string | string[], body: string | Uint8Arr
 }
 
 /** A setup mistake, not a bad delivery: a TypeError, so it is not answered as a forgery. */
-function secretBytes(secret: string): Buffer {
+function secretBytes(secret: unknown): Buffer {
+  if (typeof secret !== 'string') throw new TypeError(`verifyWebhook: the secret is ${secret === undefined ? 'undefined (an unset environment variable?)' : `a ${typeof secret}`}; pass the whsec_… secret of the endpoint`);
   const bytes = Buffer.from(secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret, 'base64');
   if (bytes.length === 0) throw new TypeError('verifyWebhook: the secret is empty; pass the whsec_… secret of the endpoint');
   return bytes;

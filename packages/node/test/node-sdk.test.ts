@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PulseError } from '@pulse/protocol';
 import { startTestServer, type TestServer } from '../../server/test/helpers/server.ts';
-import { PulseNode } from '../src/index.ts';
+// PulseError from @pulse/node itself: a backend depends on this package only.
+import { PulseError, PulseNode } from '../src/index.ts';
 
 describe('@pulse/node against a real server', () => {
   let t: TestServer;

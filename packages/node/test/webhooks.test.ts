@@ -28,6 +28,9 @@ describe('verifyWebhook', () => {
     expect(verifyWebhook(SECRET, body, capitalised).type).toBe('comment.created');
     // An empty secret is a setup mistake, not a forged delivery.
     expect(() => verifyWebhook('whsec_', body, headers)).toThrow(TypeError);
+    // So is a missing one, checked before the delivery (an unset variable fails every request alike).
+    expect(() => verifyWebhook(process.env.PULSE_UNSET_SECRET as string, body, {})).toThrow(/undefined \(an unset environment variable\?\)/);
+    expect(() => verifyWebhook([], body, headers)).toThrow(TypeError);
   });
 
   it('accepts either of two signatures (a rotation) and either of two secrets', () => {
