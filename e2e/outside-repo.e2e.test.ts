@@ -60,14 +60,15 @@ const CONSUMER_PACKAGE = (tarballs: Record<string, string>) => ({
 });
 
 /** (2) A backend in plain JavaScript: no TypeScript tooling, only the published @pulse/node. */
-const BACKEND = `import { PulseNode } from '@pulse/node';
+const BACKEND = `import { PulseError, PulseNode } from '@pulse/node';
 
 const pulse = new PulseNode({ endpoint: process.env.PULSE_URL, secretKey: process.env.PULSE_SECRET_KEY });
 const { token } = await pulse.mintToken({ userId: 'ada', name: 'Ada Lovelace' });
 await pulse.upsertUser('ada', { name: 'Ada Lovelace' }); // REST writes are by a known user
 const { thread } = await pulse.createThread('outside-room', { userId: 'ada', body: 'Hello from a plain .mjs backend' });
 const { comment } = await pulse.createComment(thread.id, { userId: 'ada', body: 'And a reply, over REST' });
-console.log(JSON.stringify({ token, threadId: thread.id, commentId: comment.id }));
+const missing = await pulse.getThread('no-such-thread').catch((err) => err);
+console.log(JSON.stringify({ token, threadId: thread.id, commentId: comment.id, missing: missing instanceof PulseError && missing.code }));
 `;
 
 /** (3) A Vite + React app over @pulse/react; settings come from the query string. */
@@ -148,9 +149,9 @@ const CONSUMER_TSCONFIG = {
     noEmit: true,
     lib: ['ES2023', 'DOM', 'DOM.Iterable'],
     types: ['node'],
-    // Third-party declarations (fastify, the AWS SDK, …) are theirs to check; ours are checked
-    // through every use above.
-    skipLibCheck: true,
+    // Every declaration file is checked, ours and what they import (a type package missing from
+    // our dependencies fails here, as it would in a strict consumer).
+    skipLibCheck: false,
   },
   files: ['consumer.ts', 'web/main.tsx'],
 };
@@ -276,8 +277,9 @@ describe.skipIf(!enabled)('Pulse installed from its npm tarballs, outside the re
 
   it('(2) a plain .mjs backend mints a token and comments with @pulse/node', async () => {
     const out = await sh('node', ['backend.mjs'], app, 30_000, toolEnv({ PULSE_URL: url, PULSE_SECRET_KEY: keys.secretKey }));
-    const result = JSON.parse(out.trim().split('\n').pop()!) as { token: string; threadId: string; commentId: string };
+    const result = JSON.parse(out.trim().split('\n').pop()!) as { token: string; threadId: string; commentId: string; missing: string };
     expect(result.token.split('.')).toHaveLength(3);
+    expect(result.missing).toBe('thread_not_found');
     const thread = await api('GET', `/api/v1/threads/${result.threadId}`);
     expect(thread.status).toBe(200);
     expect(thread.body.comments.map((c: { body: string }) => c.body)).toEqual(['Hello from a plain .mjs backend', 'And a reply, over REST']);
