@@ -13,6 +13,7 @@ import type { PulseServer } from './server.ts';
 import { ConfigurationError, UsageError } from './cli-errors.ts';
 import { WEBHOOK_USAGE, webhookCommand } from './cli-webhooks.ts';
 import { FIRST_RUN_KEYS_FILE, promptHidden, readPasswordFromStdin, removePrivateFile, SETUP_URL_FILE, writePrivateFile } from './cli-secrets.ts';
+import { VERSION } from './version.ts';
 
 const START_USAGE = `  start [--demo]                          run the server (PULSE_PORT, PULSE_DATA_DIR, DATABASE_URL, …);
                                           --demo serves /demo unless PULSE_DEMO=off (npm start does)`;
@@ -36,6 +37,7 @@ const COMMON_USAGE = `Every command takes:
                                           it, only \`pulse start\` with PULSE_DATA_DIR or --data-dir
                                           set, or --demo, creates one)
   --help, -h                              this usage (after a command: that command's usage)
+  --version, -v                           the version of Pulse
 
 Add --json to any env, admin or webhook command for one JSON object on stdout.
 Exit codes: 0 success, 2 invalid input or unknown object, 1 anything else.`;
@@ -233,7 +235,7 @@ const PASSWORD_IN_ARGV =
 /** The new account's password: from stdin (--password-stdin) or a prompt without echo; never from argv. */
 async function readNewPassword(fromStdin: boolean): Promise<string> {
   if (fromStdin) return readPasswordFromStdin();
-  if (!process.stdin.isTTY) throw new UsageError('no password: pipe it with --password-stdin, or run the command in a terminal to be prompted');
+  if (!process.stdin.isTTY) throw new UsageError('no password: pipe it with --password-stdin, or run the command in a terminal to be prompted', false);
   const first = await promptHidden('Password (at least 8 characters): ');
   if (first.length < 8) throw new UsageError('password: must be at least 8 characters');
   const again = await promptHidden('Repeat the password: ');
@@ -373,6 +375,10 @@ export async function main(argv: string[]): Promise<number> {
     const help = requestedHelp(command, rest);
     if (help !== undefined) {
       process.stdout.write(help + '\n');
+      return 0;
+    }
+    if (command === '--version' || command === '-v' || command === 'version') {
+      process.stdout.write((json ? JSON.stringify({ version: VERSION }) : VERSION) + '\n');
       return 0;
     }
     const out = output(json);

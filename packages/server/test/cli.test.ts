@@ -3,6 +3,7 @@ import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyPassword } from '../src/auth/passwords.ts';
+import { VERSION } from '../src/version.ts';
 import { Cleanup, cleanEnv, runCliWithInput } from './helpers/hardening.ts';
 import { PULSE_BIN, runCli } from './helpers/process.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
@@ -132,6 +133,11 @@ for (const driver of ['sqlite', 'postgres'] as const) {
       expect((await admin('long enough', '--email', 'm@example.com', '--role', 'owner')).code).toBe(2);
       const member = await admin('long enough', '--email', 'm@example.com', '--role', 'member', '--json');
       expect(member.json.role).toBe('member');
+      // No terminal to prompt in, no --password-stdin: the one line that says what to do, not the whole usage.
+      const noTty = await runCli(['admin', 'create', '--email', 'n@example.com'], t.childEnv);
+      expect(noTty.code).toBe(2);
+      expect(noTty.stderr).toMatch(/^pulse: no password: pipe it with --password-stdin/m);
+      expect(noTty.stderr).not.toContain('Usage:');
     });
 
     it('prints usage for unknown commands', async () => {
@@ -166,6 +172,17 @@ describe('pulse <command> --help', () => {
     }
     // Help is answered before the options: a bad server variable does not get in its way.
     expect((await runCli(['env', '-h'], cleanEnv({ PULSE_PORT: 'abc' }))).code).toBe(0);
+  });
+
+  it('prints its version, as text or JSON, without a database', async () => {
+    const dataDir = cleanup.tempDir();
+    for (const flag of ['--version', '-v', 'version']) {
+      const r = await runCli([flag, '--data-dir', dataDir], cleanEnv());
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe(`${VERSION}\n`);
+    }
+    expect(JSON.parse((await runCli(['--version', '--json', '--data-dir', dataDir], cleanEnv())).stdout)).toEqual({ version: VERSION });
+    expect(readdirSync(dataDir)).toEqual([]);
   });
 
   it('names every command that takes --json', async () => {
