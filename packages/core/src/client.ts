@@ -331,7 +331,17 @@ export class PulseClient {
     this.#setState('connecting');
     let step = 'connect';
     try {
-      const Ctor = await resolveWebSocket(this.#options.WebSocket);
+      let Ctor: SocketConstructor;
+      try {
+        Ctor = await resolveWebSocket(this.#options.WebSocket);
+      } catch (err) {
+        // A setup mistake that no retry mends.
+        if (generation !== this.#generation) return;
+        this.#wanted = false;
+        this.#setState('disconnected');
+        this.#events.emit('error', { code: 'validation_failed', message: `${(err as Error).message} Not connecting.` });
+        return;
+      }
       step = 'get a token';
       const token = await this.#token();
       if (generation !== this.#generation || !this.#wanted) return;
