@@ -8,6 +8,8 @@ export const P2P_LIMITS = {
    * characters of payload each (WebSocket frames are capped at LIMITS.wsMessageBytes).
    */
   chunkChars: 48 * 1024,
+  /** ...and at most this many bytes each as a JSON string in UTF-8 (escapes and non-ASCII text grow). */
+  chunkBytes: 48 * 1024,
   /** Chunks of one chunked frame; with `chunkChars` this bounds one frame to 64 MB of JSON. */
   chunksPerFrame: 1400,
   /** Chunked frames a connection may have half-received at once. */
@@ -16,8 +18,10 @@ export const P2P_LIMITS = {
   signalChars: 32 * 1024,
   /** Connection ids one `p2p:update` may list as already reached over data channels. */
   exceptPerUpdate: 64,
-  /** Largest raw message (`send`/`sendTo`) over the relay, in characters of its encoded form. */
+  /** Largest raw message (`send`/`sendTo`), in characters of its encoded form (the server's check)... */
   rawMessageChars: 60 * 1024,
+  /** ...and in bytes as it travels: the encoded data as a JSON string in UTF-8 (the client's check, so a frame fits). */
+  rawMessageBytes: 60 * 1024,
   /** Largest message on a WebRTC data channel before it is split into chunks. */
   dataChannelChunkBytes: 16 * 1024,
 } as const;

@@ -122,6 +122,12 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
     ]);
     expect(got.c![2]).toEqual({ data: { secret: true }, fromUserId: 'alice' });
     expect(() => a.sendTo('nobody', 1)).toThrow(expect.objectContaining({ code: 'peer_not_found' }));
+    // The limit is in bytes as sent: quotes (escaped) up to it arrive; 'é' × 40,000 (80 KB) is refused at once.
+    const quotes = '"'.repeat(30_000);
+    a.sendTo('carol', quotes);
+    await waitFor(() => got.c!.length === 4, 3000, 'the escaped message');
+    expect(got.c![3]).toEqual({ data: quotes, fromUserId: 'alice' });
+    expect(() => a.send('é'.repeat(40_000))).toThrow(expect.objectContaining({ code: 'message_too_big' }));
     expect(() => a.send(new Uint8Array([1, 2]))).toThrow(expect.objectContaining({ code: 'p2p_binary_disabled' }));
     await config({ allowP2PBinary: true });
     await waitFor(() => ca.state.config.allowP2PBinary, 3000, 'the config');
@@ -263,6 +269,10 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
     const big = 'y'.repeat(300_000);
     a.sharedMap('m').set('big', big);
     await waitFor(() => b.sharedMap('m').get('big') === big, 5000, 'the big value');
+    // Text that grows in a frame: 2-byte UTF-8, JSON escapes (each piece is sized in bytes as sent).
+    const wide = 'é"\n'.repeat(40_000);
+    a.sharedMap('m').set('wide', wide);
+    await waitFor(() => b.sharedMap('m').get('wide') === wide, 5000, 'the wide value');
   });
 
   it('merges offline edits on reconnect, in both directions', async () => {

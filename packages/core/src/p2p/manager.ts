@@ -12,6 +12,7 @@ import * as Y from 'yjs';
 import { Emitter } from '../emitter.ts';
 import { fromBase64, toBase64 } from './base64.ts';
 import { P2PError } from './errors.ts';
+import { splitForFrames, utf8Bytes } from './frame-pieces.ts';
 import { userStates, transportOf } from './peers.ts';
 import { decodeRaw, encodeRaw, type EncodedRaw } from './raw.ts';
 import { Mesh } from './mesh.ts';
@@ -410,11 +411,11 @@ export class P2PManager {
   /** Sends a P2P frame, in pieces when it is larger than one WebSocket frame. */
   #send(message: ClientMessage): boolean {
     const json = JSON.stringify(message);
-    if (json.length <= P2P_LIMITS.chunkChars) return this.#host.send(message);
+    if (json.length <= P2P_LIMITS.chunkChars && utf8Bytes(json) <= P2P_LIMITS.chunkBytes) return this.#host.send(message);
     const id = `c${++this.#chunkSeq}`;
-    const count = Math.ceil(json.length / P2P_LIMITS.chunkChars);
-    for (let index = 0; index < count; index++) {
-      const data = json.slice(index * P2P_LIMITS.chunkChars, (index + 1) * P2P_LIMITS.chunkChars);
+    const pieces = splitForFrames(json, P2P_LIMITS.chunkChars, P2P_LIMITS.chunkBytes);
+    const count = pieces.length;
+    for (const [index, data] of pieces.entries()) {
       if (!this.#host.send({ type: 'p2p:chunk', id, index, count, data })) return false;
     }
     return true;

@@ -1,6 +1,7 @@
 import { P2P_LIMITS, type P2PEncoding } from '@pulse/protocol/lite';
 import { fromBase64, toBase64 } from './base64.ts';
 import { P2PError } from './errors.ts';
+import { jsonStringBytes } from './frame-pieces.ts';
 
 /** A raw message as it travels: a string and how to read it. */
 export interface EncodedRaw {
@@ -20,7 +21,11 @@ export function encodeRaw(data: unknown, allowBinary: boolean): EncodedRaw {
     if (json === undefined) throw new TypeError('send: the data cannot be encoded as JSON');
     encoded = { encoding: 'json', data: json };
   }
-  if (encoded.data.length > P2P_LIMITS.rawMessageChars) throw new P2PError('message_too_big', `Raw messages are limited to ${P2P_LIMITS.rawMessageChars} characters encoded.`);
+  // As it travels: a JSON string in a frame, where escapes and UTF-8 make it larger than its characters.
+  const size = encoded.data.length > P2P_LIMITS.rawMessageChars ? Infinity : jsonStringBytes(encoded.data);
+  if (size > P2P_LIMITS.rawMessageBytes) {
+    throw new P2PError('message_too_big', `Raw messages are limited to ${P2P_LIMITS.rawMessageBytes} bytes as sent (the encoded data as a JSON string in UTF-8).`);
+  }
   return encoded;
 }
 
