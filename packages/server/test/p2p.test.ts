@@ -205,6 +205,30 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
     expect((await s3.next('p2p:joined')).peers).toHaveLength(2);
   });
 
+  it('keeps chunk pieces only for peers of the session, within the state limit, until the socket goes', async () => {
+    const s = new RawSocket(t.wsUrl);
+    open.push(s);
+    await s.auth(t, 'mallory', 'r-chunks');
+    const piece = (id: string, index: number) => ({ type: 'p2p:chunk', ref: `${id}-${index}`, id, index, count: 1400, data: 'A'.repeat(49_152) });
+    const answer = (ref: string) => s.next('p2p:error', 3000, (m) => m.ref === ref);
+    // Not joined: nothing is kept (P2P off is refused the same way, as p2p_disabled).
+    s.send(piece('f0', 0));
+    expect(await answer('f0-0')).toMatchObject({ code: 'p2p_not_joined' });
+    expect(service().chunks.held).toBe(0);
+    await config({ p2pMaxStateBytes: 100_000 }); // ~199,000 characters of pieces per connection
+    await waitFor(async () => (await t.server.hub.configOf(t.envId)).p2pMaxStateBytes === 100_000, 3000, 'the config');
+    s.send({ type: 'p2p:join', stateVector: 'AA==', webrtc: false });
+    await s.next('p2p:joined');
+    for (const id of ['f0', 'f1', 'f2', 'f3']) s.send(piece(id, 0));
+    await waitFor(() => service().chunks.held === 4 * 49_152, 3000, 'four pieces kept');
+    // The fifth piece would take the connection past its limit, spread over frames or not.
+    s.send(piece('f0', 1));
+    expect(await answer('f0-1')).toMatchObject({ code: 'p2p_state_too_large' });
+    expect(service().chunks.held).toBe(3 * 49_152);
+    s.close();
+    await waitFor(() => service().chunks.held === 0, 3000, 'the pieces released');
+  });
+
   it('persists the room: a client joining after everyone left loads it, also after a restart', async () => {
     const before = service().persistence.writes;
     const [ca, a] = await joined('alice', 'r-persist');

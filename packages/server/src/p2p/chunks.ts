@@ -8,13 +8,29 @@ interface Partial {
   chars: number;
 }
 
+/** What all connections' unfinished chunked frames may hold at once, in characters. */
+export const CHUNKS_PROCESS_BUDGET_CHARS = 256 * 1024 * 1024;
+
 /**
  * Joins `p2p:chunk` frames back into the P2P frame they carry (a sync step or a persisted
- * state larger than one WebSocket frame). Bounded per connection: a few frames at once, each no
- * larger than the environment's state limit allows.
+ * state larger than one WebSocket frame). Bounded three ways, since pieces wait in memory until
+ * the last one arrives: per connection (a few frames at once, together no larger than the
+ * environment's state limit allows), per process, and in time (released when the connection
+ * leaves the P2P session).
  */
 export class ChunkAssembler {
-  readonly #open = new WeakMap<Connection, Map<string, Partial>>();
+  readonly #open = new Map<Connection, Map<string, Partial>>();
+  readonly #budget: number;
+  #held = 0;
+
+  constructor(budgetChars = CHUNKS_PROCESS_BUDGET_CHARS) {
+    this.#budget = budgetChars;
+  }
+
+  /** Characters held in unfinished frames, all connections together. */
+  get held(): number {
+    return this.#held;
+  }
 
   /** Returns the whole frame's text once its last piece arrived, else undefined. */
   add(conn: Connection, m: ClientMessageOf<'p2p:chunk'>, maxChars: number): string | undefined {
@@ -26,20 +42,39 @@ export class ChunkAssembler {
       partial = { count: m.count, parts: new Array<string | undefined>(m.count), received: 0, chars: 0 };
       open.set(m.id, partial);
     }
-    const fail = (message: string) => {
+    const drop = () => {
+      this.#held -= partial.chars;
       open.delete(m.id);
+    };
+    const fail = (message: string) => {
+      drop();
       return new PulseError('invalid_message', `p2p:chunk ${m.id}: ${message}`);
     };
     if (m.count !== partial.count || m.index >= partial.count) throw fail('index or count does not match the first piece');
     if (partial.parts[m.index] !== undefined) throw fail(`piece ${m.index} arrived twice`);
-    partial.chars += m.data.length;
-    if (partial.chars > maxChars) {
-      open.delete(m.id);
-      throw new PulseError('p2p_state_too_large', `The frame is larger than this environment's P2P state limit allows (${maxChars} characters).`);
+    let connectionChars = m.data.length;
+    for (const p of open.values()) connectionChars += p.chars;
+    if (connectionChars > maxChars) {
+      drop();
+      throw new PulseError('p2p_state_too_large', `Chunked frames under way on this connection would hold more than this environment's P2P state limit allows (${maxChars} characters).`);
     }
+    if (this.#held + m.data.length > this.#budget) {
+      drop();
+      throw new PulseError('service_unavailable', 'The server holds as many unfinished chunked frames as it can; send the frame again shortly.');
+    }
+    partial.chars += m.data.length;
+    this.#held += m.data.length;
     partial.parts[m.index] = m.data;
     if (++partial.received < partial.count) return undefined;
-    open.delete(m.id);
+    drop();
     return partial.parts.join('');
+  }
+
+  /** Forgets a connection's unfinished frames (it left the session or closed). */
+  release(conn: Connection): void {
+    const open = this.#open.get(conn);
+    if (!open) return;
+    for (const p of open.values()) this.#held -= p.chars;
+    this.#open.delete(conn);
   }
 }

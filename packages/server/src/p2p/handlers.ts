@@ -2,12 +2,10 @@ import { P2P_CLIENT_TYPES, PulseError, type ClientMessage, type ClientMessageOf,
 import type { Connection } from '../realtime/connection.ts';
 import type { RealtimeHub } from '../realtime/hub.ts';
 import { parseMessage } from '../realtime/parse.ts';
-import { ChunkAssembler } from './chunks.ts';
 import type { P2PService } from './service.ts';
 
 const services = new WeakMap<RealtimeHub, P2PService>();
 const byContext = new WeakMap<object, P2PService>();
-const chunks = new ChunkAssembler();
 
 /** Makes `service` the P2P side of `hub` (server start-up). */
 export function attachP2P(hub: RealtimeHub, service: P2PService): void {
@@ -37,8 +35,9 @@ const RUN: { [T in P2PClientMessageType]: Handler<T> } = {
   'p2p:message': (s, conn, m) => s.message(conn, m),
   'p2p:persist': (s, conn, m) => s.persist(conn, m),
   'p2p:chunk': async (s, conn, m, hub) => {
-    const config = await hub.configOf(conn.identity!.envId);
-    const text = chunks.add(conn, m, Math.ceil((config.p2pMaxStateBytes * 4) / 3) + 64 * 1024);
+    // Only a peer of the session may have pieces kept for it (they wait in memory).
+    const { config } = s.joinedPeer(conn);
+    const text = s.chunks.add(conn, m, Math.ceil((config.p2pMaxStateBytes * 4) / 3) + 64 * 1024);
     if (text === undefined) return;
     let inner: ClientMessage;
     try {

@@ -10,6 +10,7 @@ import * as Y from 'yjs';
 import type { Bus } from '../realtime/bus.ts';
 import type { Connection } from '../realtime/connection.ts';
 import type { Store } from '../store/types.ts';
+import { ChunkAssembler } from './chunks.ts';
 import { fromBase64, SharedStatePersistence, toBase64 } from './persistence.ts';
 import { P2PRoomSession, publishReset, type Route } from './session.ts';
 import { sharedObjects, type SharedObjectView } from './view.ts';
@@ -37,6 +38,8 @@ const frame = (message: P2PServerMessage) => JSON.stringify(message);
  */
 export class P2PService {
   readonly persistence: SharedStatePersistence;
+  /** Pieces of `p2p:chunk` frames, until their last one arrives. */
+  readonly chunks = new ChunkAssembler();
   readonly #deps: P2PServiceDeps;
   readonly #sessions = new Map<string, P2PRoomSession>();
   readonly #sweeper: NodeJS.Timeout;
@@ -113,7 +116,8 @@ export class P2PService {
     return this.#sessions.get(key(envId, roomId));
   }
 
-  #joined(conn: Connection): { session: P2PRoomSession; config: EnvConfig } {
+  /** The connection's session and config; refused when P2P is off or the connection has not joined. */
+  joinedPeer(conn: Connection): { session: P2PRoomSession; config: EnvConfig } {
     const { envId, roomId } = conn.identity!;
     const config = this.#deps.configFor(envId);
     if (config && !config.allowP2P) throw new PulseError('p2p_disabled');
@@ -171,6 +175,7 @@ export class P2PService {
   /** A connection left the session or closed. The room's last peer on this node has its state written. */
   async detach(conn: Connection): Promise<void> {
     const identity = conn.identity;
+    this.chunks.release(conn);
     if (!identity) return;
     const k = key(identity.envId, identity.roomId);
     const session = this.#sessions.get(k);
@@ -186,7 +191,7 @@ export class P2PService {
   }
 
   update(conn: Connection, m: ClientMessageOf<'p2p:update'>): void {
-    const { session } = this.#joined(conn);
+    const { session } = this.joinedPeer(conn);
     const { envId, roomId, user } = conn.identity!;
     this.persistence.add(envId, roomId, checkedUpdate(m.update), conn.id);
     this.relayedUpdates++;
@@ -197,7 +202,7 @@ export class P2PService {
   }
 
   sync(conn: Connection, m: ClientMessageOf<'p2p:sync'>): void {
-    const { session } = this.#joined(conn);
+    const { session } = this.joinedPeer(conn);
     if (!session.has(m.to)) throw new PulseError('peer_not_found', `No peer ${m.to} in this room's P2P session.`);
     const message: Msg<'p2p:sync'> = { type: 'p2p:sync', from: conn.id, userId: conn.identity!.user.id };
     if (m.stateVector !== undefined) message.stateVector = toBase64(checkedStateVector(m.stateVector));
@@ -210,13 +215,13 @@ export class P2PService {
   }
 
   signal(conn: Connection, m: ClientMessageOf<'p2p:signal'>): void {
-    const { session } = this.#joined(conn);
+    const { session } = this.joinedPeer(conn);
     if (!session.has(m.to)) throw new PulseError('peer_not_found', `No peer ${m.to} in this room's P2P session.`);
     session.relay({ to: m.to }, frame({ type: 'p2p:signal', from: conn.id, userId: conn.identity!.user.id, signal: m.signal }));
   }
 
   message(conn: Connection, m: ClientMessageOf<'p2p:message'>): void {
-    const { session, config } = this.#joined(conn);
+    const { session, config } = this.joinedPeer(conn);
     if (m.encoding === 'binary' && !config.allowP2PBinary) throw new PulseError('p2p_binary_disabled');
     if (m.to !== undefined && !session.hasUser(m.to)) throw new PulseError('peer_not_found', `User ${JSON.stringify(m.to)} is not in this room's P2P session.`);
     const route: Route = { from: conn.id, ...(m.to !== undefined ? { toUser: m.to } : {}), ...(m.except?.length ? { except: m.except } : {}) };
@@ -224,7 +229,7 @@ export class P2PService {
   }
 
   persist(conn: Connection, m: ClientMessageOf<'p2p:persist'>): void {
-    this.#joined(conn);
+    this.joinedPeer(conn);
     this.persistence.add(conn.identity!.envId, conn.identity!.roomId, checkedUpdate(m.update), conn.id);
   }
 
