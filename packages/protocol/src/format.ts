@@ -26,7 +26,7 @@ export function splitMentions(body: string, names: Map<string, string>): { text:
   let last = 0;
   for (const m of body.matchAll(re)) {
     // "@bob." ends a sentence: the dot is not part of the id unless a user has it.
-    const id = names.has(m[1]!) ? m[1]! : m[1]!.replace(/[.:|-]+$/, '');
+    const id = names.has(m[1]!) ? m[1]! : trimEndOf(m[1]!, MENTION_TRAILING);
     if (!names.has(id)) continue;
     if (m.index! > last) out.push({ text: body.slice(last, m.index) });
     out.push({ text: `@${names.get(id)}`, mention: id });
@@ -34,4 +34,17 @@ export function splitMentions(body: string, names: Map<string, string>): { text:
   }
   if (last < body.length) out.push({ text: body.slice(last) });
   return out;
+}
+
+/** What may end a sentence after a mention ("@bob."), trimmed unless a user's id has it. */
+export const MENTION_TRAILING = '.:|-';
+
+/**
+ * `text` without the characters of `chars` at its end. A loop, because a regex such as
+ * /[.:|-]+$/ takes quadratic time on a long run of them followed by something else.
+ */
+export function trimEndOf(text: string, chars: string): string {
+  let end = text.length;
+  while (end > 0 && chars.includes(text[end - 1]!)) end--;
+  return text.slice(0, end);
 }

@@ -15,4 +15,10 @@ describe('splitMentions', () => {
     expect(splitMentions('Thanks @bob.', names)).toEqual([{ text: 'Thanks ' }, { text: '@Bob Smith', mention: 'bob' }, { text: '.' }]);
     expect(splitMentions('@ann.lee: done', names)).toEqual([{ text: '@Ann Lee', mention: 'ann.lee' }, { text: ': done' }]);
   });
+
+  it('trims a long run of trailing punctuation (in linear time: the regex it replaced was quadratic)', () => {
+    const run = '.-'.repeat(5000);
+    expect(splitMentions(`@bob${run}`, names)).toEqual([{ text: '@Bob Smith', mention: 'bob' }, { text: run }]);
+    expect(splitMentions(`@${run}a`, names)).toEqual([{ text: `@${run}a` }]);
+  });
 });

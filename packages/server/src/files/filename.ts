@@ -1,3 +1,5 @@
+import { trimEndOf } from '@pulse/protocol';
+
 /**
  * File names of uploads: kept for display and downloads, but never able to mislead. The
  * extension always matches the type the content was detected as, and characters that change
@@ -42,11 +44,11 @@ export function extensionFor(mimeType: string): string {
  * be cleaned again when served.
  */
 export function safeFilename(name: string, mimeType: string): string {
-  const segment = (name.normalize('NFC').replace(INVISIBLE, '').split(/[\\/]/).pop() ?? '')
+  const trimmed = (name.normalize('NFC').replace(INVISIBLE, '').split(/[\\/]/).pop() ?? '')
     .replace(RESERVED, '_')
     .trim()
-    .replace(/^\.+/, '')
-    .replace(/[. ]+$/, '');
+    .replace(/^\.+/, '');
+  const segment = trimEndOf(trimmed, '. ');
   const known = EXTENSIONS[mimeType] ?? [];
   const dot = segment.lastIndexOf('.');
   const ext = dot > 0 ? segment.slice(dot + 1) : '';
@@ -58,11 +60,11 @@ export function safeFilename(name: string, mimeType: string): string {
   } else if (EXTENSION_LIKE.test(ext)) {
     stem = segment.slice(0, dot);
   }
-  stem = stem.replace(/[. ]+$/, '');
+  stem = trimEndOf(stem, '. ');
   if (!stem) stem = 'attachment';
   // Cut by code points, never inside a surrogate pair, keeping room for the extension.
   const room = MAX_FILENAME_CHARS - finalExt.length - 1;
   const chars = Array.from(stem);
-  if (chars.length > room) stem = chars.slice(0, room).join('').replace(/[. ]+$/, '') || 'attachment';
+  if (chars.length > room) stem = trimEndOf(chars.slice(0, room).join(''), '. ') || 'attachment';
   return `${stem}.${finalExt}`;
 }
