@@ -160,6 +160,22 @@ for (const driver of ['sqlite', 'postgres'] as const) {
       expect((await c.post('/login', { email, password: OWNER.password }, { headers: { 'x-forwarded-for': '10.30.1.2' } })).status).toBe(200);
     });
 
+    it('counts concurrent guesses as they are made: a burst does not get past the delay', async () => {
+      const email = 'burst@example.com';
+      const hash = (await t.server.ctx.store.findAdminByEmail(OWNER.email))!.passwordHash;
+      await t.server.ctx.store.createAdmin({ id: 'adm_burst', email, name: 'B', role: 'member', passwordHash: hash, createdAt: new Date().toISOString() });
+      const c = client();
+      await c.get('/setup');
+      // 30 guesses at once from as many addresses, the right password among them.
+      const guesses = Array.from({ length: 30 }, (_, i) => (i === 20 ? OWNER.password : `guess-${i}`));
+      const answers = await Promise.all(guesses.map((password, i) => c.post('/login', { email, password }, { headers: { 'x-forwarded-for': `10.35.0.${i}` } })));
+      const statuses = answers.map((a) => a.status);
+      // Only as many as the free failures allow are checked at all; the rest wait like sequential ones would.
+      expect(statuses.filter((s) => s === 401 || s === 200).length).toBeLessThanOrEqual(EMAIL_BACKOFF.freeFailures);
+      expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(30 - EMAIL_BACKOFF.freeFailures);
+      await t.server.ctx.store.clearLoginFailures(`email:${email}`);
+    });
+
     it('slows down failed logins per client address across emails', async () => {
       const c = client();
       await c.get('/setup');

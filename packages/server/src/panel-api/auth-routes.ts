@@ -64,19 +64,24 @@ export function registerAuthRoutes(
     const secret = text(input, 'password', { max: PASSWORD_MAX_LENGTH, trim: false });
     // The client's address: the socket's peer, or what a trusted proxy says (PULSE_TRUST_PROXY).
     const ip = call.request.ip;
-    const admin = await store.findAdminByEmail(address);
+    const attempt = throttle.begin(address, ip);
     try {
-      await throttle.check(address, ip, known.check(call.request, admin?.id, ip));
-    } catch (err) {
-      if (err instanceof ThrottledError) void call.reply.header('retry-after', String(err.retryAfterS));
-      throw err;
+      const admin = await store.findAdminByEmail(address);
+      try {
+        await throttle.check(address, ip, known.check(call.request, admin?.id, ip));
+      } catch (err) {
+        if (err instanceof ThrottledError) void call.reply.header('retry-after', String(err.retryAfterS));
+        throw err;
+      }
+      const ok = await verifyPassword(secret, admin?.passwordHash ?? (await dummyHash));
+      if (!admin || !ok) {
+        await throttle.failed(address, ip);
+        throw new PulseError('unauthorized', 'Wrong email or password.');
+      }
+      return await signIn(call, admin);
+    } finally {
+      attempt();
     }
-    const ok = await verifyPassword(secret, admin?.passwordHash ?? (await dummyHash));
-    if (!admin || !ok) {
-      await throttle.failed(address, ip);
-      throw new PulseError('unauthorized', 'Wrong email or password.');
-    }
-    return signIn(call, admin);
   });
 
   router.route('POST', '/logout', 'member', async ({ request, reply }) => {

@@ -35,15 +35,40 @@ export interface KnownGood {
  * does not apply to a browser or an address that signed in to that account before (the right
  * password from there still gets in; a wrong one still counts). A known browser also skips the
  * address delay (an office NAT shared with an attacker).
+ *
+ * Attempts still being checked count as failures too: the password check is slow on purpose,
+ * and a burst of concurrent guesses would otherwise all pass `check` before the first failure
+ * is recorded. (Per process: each node of a cluster lets through at most its own burst.)
  */
 export class LoginThrottle {
   readonly #store: Store;
+  /** Attempts under way in this process, per throttle key. */
+  readonly #inFlight = new Map<string, number>();
 
   constructor(store: Store) {
     this.#store = store;
   }
 
-  /** Throws ThrottledError when the email or the address must still wait. */
+  /**
+   * Counts an attempt as under way until the returned function is called; call it before
+   * `check`, so that concurrent attempts see each other.
+   */
+  begin(email: string, ip: string): () => void {
+    const keys = [`email:${email}`, `ip:${ip}`];
+    for (const key of keys) this.#inFlight.set(key, (this.#inFlight.get(key) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      for (const key of keys) {
+        const left = (this.#inFlight.get(key) ?? 1) - 1;
+        if (left > 0) this.#inFlight.set(key, left);
+        else this.#inFlight.delete(key);
+      }
+    };
+  }
+
+  /** Throws ThrottledError when the email or the address must still wait (the caller's own attempt under way not counted). */
   async check(email: string, ip: string, known: KnownGood = { device: false, address: false }): Promise<void> {
     const checks = [
       { key: `email:${email}`, policy: EMAIL_BACKOFF, what: 'this account', skip: known.device || known.address },
@@ -52,11 +77,12 @@ export class LoginThrottle {
     const now = Date.now();
     for (const { key, policy, what, skip } of checks) {
       if (skip) continue;
+      const others = Math.max(0, (this.#inFlight.get(key) ?? 1) - 1);
       const { count } = await this.#store.loginFailures(key, new Date(now - LOGIN_WINDOW_MS).toISOString());
-      const delayMs = backoffDelayMs(count, policy);
+      const delayMs = backoffDelayMs(count + others, policy);
       if (delayMs === 0) continue;
-      const recent = await this.#store.loginFailures(key, new Date(now - delayMs).toISOString());
-      if (recent.count === 0) continue;
+      // An attempt under way is as recent as it gets.
+      if (others === 0 && (await this.#store.loginFailures(key, new Date(now - delayMs).toISOString())).count === 0) continue;
       const retryAfterS = Math.max(1, Math.ceil(delayMs / 1000));
       const wait = retryAfterS < 120 ? `${retryAfterS} second${retryAfterS === 1 ? '' : 's'}` : `${Math.ceil(retryAfterS / 60)} minutes`;
       throw new ThrottledError(`Too many failed logins for ${what}. Try again in ${wait}.`, retryAfterS);
