@@ -25,3 +25,6 @@ for (const [name, { from, files }] of Object.entries(sources)) {
   else cpSync(from, out + name, { recursive: true });
 }
 console.log(`[server] copied the widget, client, panel and demo into ${out}`);
+
+// Worker threads run as plain JavaScript files beside the module that starts them.
+for (const worker of ['files/media-probe.mjs']) cpSync(here(`./src/${worker}`), here(`./dist/${worker}`));

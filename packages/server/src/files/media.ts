@@ -1,7 +1,6 @@
+import { Worker } from 'node:worker_threads';
 import { fileTypeFromFile } from 'file-type';
-import { parseFile } from 'music-metadata';
 import sharp from 'sharp';
-import { inspectRecordedWebm } from './webm.ts';
 import { MAX_IMAGE_PIXELS, PulseError, SUPPORTED_MIME_TYPES, THUMBNAIL_SIZE_PX, type AttachmentType } from '@pulse/protocol';
 
 export interface MediaInfo {
@@ -33,7 +32,7 @@ const ALIASES: Record<string, string> = {
  * Decides what a file is from its bytes alone (never its name or declared type), and reads its
  * dimensions or duration with the decoders; a file they cannot read is refused.
  */
-export async function inspectMedia(path: string): Promise<MediaInfo> {
+export async function inspectMedia(path: string, deadlineMs = MEDIA_PROBE_DEADLINE_MS): Promise<MediaInfo> {
   const sniffed = await fileTypeFromFile(path);
   if (!sniffed) throw unsupported('The file type could not be recognised.');
   const mime = ALIASES[sniffed.mime] ?? sniffed.mime;
@@ -62,15 +61,9 @@ export async function inspectMedia(path: string): Promise<MediaInfo> {
   // Containers that hold either sound or pictures are told apart by their tracks.
   const container = mime === 'video/webm' || mime === 'audio/webm' ? 'webm' : mime === 'video/mp4' || mime === 'audio/mp4' ? 'mp4' : null;
   if (container || SUPPORTED_MIME_TYPES.audio.includes(mime)) {
-    let format: { hasVideo?: boolean; hasAudio?: boolean; duration?: number };
-    try {
-      format = (await parseFile(path, { duration: true, skipCovers: true })).format;
-    } catch {
-      // Browser recordings (MediaRecorder) are WebM streams that general parsers refuse.
-      const webm = container === 'webm' ? await inspectRecordedWebm(path) : undefined;
-      if (!webm) throw unsupported(`The file looks like ${mime} but is not readable media.`);
-      format = { hasVideo: webm.hasVideo, hasAudio: webm.hasAudio, ...(webm.durationMs ? { duration: webm.durationMs / 1000 } : {}) };
-    }
+    const format = await probeAudioVideo(path, container === 'webm', deadlineMs);
+    if (format === 'late') throw unsupported(`The file looks like ${mime} but could not be read within ${deadlineMs / 1000} s.`);
+    if (!format) throw unsupported(`The file looks like ${mime} but is not readable media.`);
     const { hasVideo, hasAudio, duration } = format;
     let type: AttachmentType;
     let mimeType = mime;
@@ -87,6 +80,57 @@ export async function inspectMedia(path: string): Promise<MediaInfo> {
   }
 
   throw unsupported(`${mime} is not supported.`);
+}
+
+/** How long reading an audio or video file's tracks and duration may take (real files: milliseconds). */
+export const MEDIA_PROBE_DEADLINE_MS = 10_000;
+
+interface AvFormat {
+  hasVideo?: boolean;
+  hasAudio?: boolean;
+  duration?: number;
+}
+
+/** Probe workers waiting for a job (at most MEDIA_CONCURRENCY are busy at once: see media-queue.ts). */
+const idleProbes: Worker[] = [];
+
+/**
+ * The tracks and duration of an audio or video file (`webm`: also as a MediaRecorder stream,
+ * which general parsers refuse), read in a worker thread that is terminated at `deadlineMs`
+ * ('late'): a crafted file can keep the parsers busy for minutes, and in this thread it would
+ * stall every request. null: not readable media. Workers are kept for the next file (starting one
+ * and loading the parsers takes a quarter of a second).
+ */
+async function probeAudioVideo(path: string, webm: boolean, deadlineMs: number): Promise<AvFormat | null | 'late'> {
+  const worker = idleProbes.pop() ?? new Worker(new URL('./media-probe.mjs', import.meta.url));
+  worker.ref();
+  let timer: NodeJS.Timeout | undefined;
+  let reusable = false;
+  const listeners: (() => void)[] = [];
+  try {
+    const answer = await new Promise<AvFormat | null | 'late'>((resolve, reject) => {
+      const on = <A extends unknown[]>(event: 'message' | 'error' | 'exit', fn: (...args: A) => void) => {
+        worker.on(event, fn as never);
+        listeners.push(() => worker.off(event, fn as never));
+      };
+      timer = setTimeout(() => resolve('late'), deadlineMs);
+      on('message', (format: AvFormat | null) => resolve(format));
+      on('error', reject);
+      on('exit', (code: number) => reject(new Error(`the media probe exited with code ${code} before answering`)));
+      worker.postMessage({ path, webm });
+    });
+    reusable = answer !== 'late';
+    return answer;
+  } finally {
+    clearTimeout(timer);
+    for (const off of listeners) off();
+    if (reusable) {
+      worker.unref();
+      idleProbes.push(worker);
+    } else {
+      await worker.terminate();
+    }
+  }
 }
 
 /**
