@@ -1,4 +1,4 @@
-import { STATUS_CODES, type ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { BlockList, isIP, type Socket } from 'node:net';
 import { PulseError } from '@pulse/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -85,6 +85,23 @@ export function trustedPeer(trustProxy: false | number | string | undefined): (a
   return (address) => {
     const plain = plainAddress(address);
     return list.check(plain, isIP(plain) === 6 ? 'ipv6' : 'ipv4');
+  };
+}
+
+/**
+ * The client's address of a raw request (a WebSocket upgrade, which Fastify does not see), as
+ * Fastify's `request.ip` has it: the TCP peer, or, when that is a trusted proxy, the nearest
+ * address in X-Forwarded-For that is not one.
+ */
+export function clientAddressOf(trustProxy: false | number | string | undefined): (request: IncomingMessage) => string {
+  const trusted = trustedPeer(trustProxy);
+  return (request) => {
+    const peer = plainAddress(request.socket.remoteAddress ?? '');
+    const header = request.headers['x-forwarded-for'];
+    if (!trustProxy || typeof header !== 'string') return peer;
+    const chain = [peer, ...header.split(',').map((a) => plainAddress(a.trim())).filter(Boolean).reverse()];
+    if (typeof trustProxy === 'number') return chain[Math.min(trustProxy, chain.length - 1)]!;
+    return chain.find((address, i) => i === chain.length - 1 || !trusted(address))!;
   };
 }
 

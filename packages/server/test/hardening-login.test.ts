@@ -1,4 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { clientAddressOf } from '../src/http-limits.ts';
 import { optionsFromEnv } from '../src/options.ts';
 import { ADDRESS_BACKOFF, EMAIL_BACKOFF } from '../src/panel-api/limits.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
@@ -149,3 +151,45 @@ describe('behind a trusted proxy', () => {
   });
 });
 
+
+describe('WebSocket upgrades behind a trusted proxy', () => {
+  /** Opens a WebSocket as if through the proxy for `client`; resolves with the upgrade's status. */
+  const upgrade = (url: string, client: string) =>
+    new Promise<{ status: number; ws: WebSocket }>((resolve, reject) => {
+      const ws = new WebSocket(url, { headers: { 'x-forwarded-for': client } });
+      ws.once('open', () => resolve({ status: 101, ws }));
+      ws.once('unexpected-response', (_req, res) => resolve({ status: res.statusCode ?? 0, ws }));
+      ws.once('error', reject);
+    });
+
+  it('counts unauthenticated sockets per client, not per proxy', async () => {
+    const t = await startTestServer('sqlite', { trustProxy: 'loopback', realtime: { unauthenticatedPerAddress: 3 } });
+    servers.push(t);
+    const opened: WebSocket[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        const { status, ws } = await upgrade(t.wsUrl, '6.6.6.6');
+        opened.push(ws);
+        expect(status).toBe(101);
+      }
+      // One client used up its allowance; another behind the same proxy still gets in.
+      expect((await upgrade(t.wsUrl, '6.6.6.6')).status).toBe(429);
+      const other = await upgrade(t.wsUrl, '7.7.7.7');
+      opened.push(other.ws);
+      expect(other.status).toBe(101);
+    } finally {
+      for (const ws of opened) ws.terminate();
+    }
+  });
+
+  it('reads the client from X-Forwarded-For as Fastify does', () => {
+    const request = (peer: string, xff?: string) => ({ socket: { remoteAddress: peer }, headers: xff ? { 'x-forwarded-for': xff } : {} }) as never;
+    expect(clientAddressOf(false)(request('127.0.0.1', '6.6.6.6'))).toBe('127.0.0.1');
+    expect(clientAddressOf('loopback')(request('::ffff:127.0.0.1', '6.6.6.6'))).toBe('6.6.6.6');
+    expect(clientAddressOf('loopback')(request('203.0.113.9', '6.6.6.6'))).toBe('203.0.113.9');
+    // The nearest untrusted hop: a client cannot choose its address by writing the header first.
+    expect(clientAddressOf('loopback,10.0.0.0/8')(request('127.0.0.1', '1.2.3.4, 6.6.6.6, 10.0.0.7'))).toBe('6.6.6.6');
+    expect(clientAddressOf(1)(request('127.0.0.1', '1.2.3.4, 6.6.6.6'))).toBe('6.6.6.6');
+    expect(clientAddressOf(2)(request('127.0.0.1', '1.2.3.4, 6.6.6.6'))).toBe('1.2.3.4');
+  });
+});

@@ -7,6 +7,7 @@ import { Connection } from './connection.ts';
 import { isQueued, parseMessage } from './parse.ts';
 import type { RealtimeHub } from './hub.ts';
 import { p2pOf } from '../p2p/handlers.ts';
+import { clientAddressOf } from '../http-limits.ts';
 
 export interface GatewayOptions {
   authTimeoutMs: number;
@@ -29,11 +30,14 @@ export class Gateway {
   /** Sockets per address that have not authenticated yet. */
   readonly #unauthenticated = new Map<string, number>();
   readonly #sweeper: NodeJS.Timeout;
+  /** Behind a trusted proxy, the client's address from X-Forwarded-For (else every user would share the proxy's allowance). */
+  readonly #clientAddress: (request: IncomingMessage) => string;
   #closing = false;
 
   constructor(hub: RealtimeHub, options: GatewayOptions) {
     this.#hub = hub;
     this.#options = options;
+    this.#clientAddress = clientAddressOf(hub.ctx.options.trustProxy);
     this.#sweeper = setInterval(() => this.#sweep(), Math.min(1000, options.authTimeoutMs / 2));
     this.#sweeper.unref();
   }
@@ -46,7 +50,7 @@ export class Gateway {
     server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
       const path = (request.url ?? '/').split('?')[0];
       if (path !== '/' || this.#closing) return refuseUpgrade(socket, '404 Not Found');
-      const address = request.socket.remoteAddress ?? '';
+      const address = this.#clientAddress(request);
       if ((this.#unauthenticated.get(address) ?? 0) >= this.#options.unauthenticatedPerAddress) return refuseUpgrade(socket, '429 Too Many Requests');
       this.#wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws, address));
     });
