@@ -400,10 +400,46 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
     s.send({ type: 'p2p:join', stateVector: 'AA==', webrtc: false });
     await s.next('p2p:joined');
     const doc = new Y.Doc();
-    for (const name of ['map:a', 'map:b', 'map:c']) doc.getMap(name).set('k', 1);
+    for (const name of ['map:a', 'map:b', 'map:c', 'map:d', 'map:e']) doc.getMap(name).set('k', 1);
     s.send({ type: 'p2p:update', update: Buffer.from(Y.encodeStateAsUpdate(doc)).toString('base64') });
     await service().persistence.flush(t.envId, 'r-objects');
     expect(await s.next('p2p:error')).toMatchObject({ code: 'too_many_shared_objects', message: expect.stringContaining('maxSharedObjects') });
     expect(await t.server.ctx.store.getSharedState(t.envId, 'r-objects')).toBeUndefined();
+  });
+
+  it('keeps a room whose peers created their last shared objects at the same moment, and its later edits', async () => {
+    await config({ maxSharedObjects: 2 });
+    const [s1, s2] = [new RawSocket(t.wsUrl), new RawSocket(t.wsUrl)];
+    open.push(s1, s2);
+    await s1.auth(t, 'ann', 'r-race');
+    await s2.auth(t, 'ben', 'r-race');
+    for (const s of [s1, s2]) {
+      s.send({ type: 'p2p:join', stateVector: 'AA==', webrtc: false });
+      await s.next('p2p:joined');
+    }
+    // Each saw one object and made its second: three in all, one over the limit.
+    const shared = new Y.Doc();
+    shared.getMap('map:board').set('k', 1);
+    const [a, b] = [new Y.Doc(), new Y.Doc()];
+    for (const d of [a, b]) Y.applyUpdate(d, Y.encodeStateAsUpdate(shared));
+    a.getMap('map:ann').set('k', 1);
+    b.getMap('map:ben').set('k', 1);
+    const send = (s: RawSocket, d: Y.Doc) => s.send({ type: 'p2p:update', update: Buffer.from(Y.encodeStateAsUpdate(d)).toString('base64') });
+    send(s1, a);
+    send(s2, b);
+    await s2.next('p2p:update');
+    await service().persistence.flush(t.envId, 'r-race');
+    a.getMap('map:board').set('k', 2); // an edit after the race is stored too
+    send(s1, a);
+    await s2.next('p2p:update', 3000, (m) => s2.messages.filter((x) => x.type === 'p2p:update').indexOf(m) === 1);
+    await service().persistence.flush(t.envId, 'r-race');
+    const stored = new Y.Doc();
+    Y.applyUpdate(stored, (await t.server.ctx.store.getSharedState(t.envId, 'r-race'))!.state);
+    expect([...stored.share.keys()].sort().map((k) => [k, stored.getMap(k).toJSON()])).toEqual([
+      ['map:ann', { k: 1 }],
+      ['map:ben', { k: 1 }],
+      ['map:board', { k: 2 }],
+    ]);
+    expect([...s1.messages, ...s2.messages].find((m) => m.type === 'p2p:error')).toBeUndefined();
   });
 });

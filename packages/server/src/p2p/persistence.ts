@@ -151,10 +151,15 @@ export class SharedStatePersistence {
           this.#hooks.refused(room.envId, room.roomId, contributors, err);
           return;
         }
-        // The client refuses to create more shared objects than allowed; a client that does not is refused here.
+        // Each client refuses to create more shared objects than allowed, but peers creating
+        // their last ones at the same moment can overshoot together: that state is kept (refusing
+        // it would refuse every later write of the room, whose peers all hold those objects), up
+        // to twice the limit. Past that, or new objects once the stored state is at the limit,
+        // come from a client that skipped the check, and are refused.
         const maxObjects = config?.maxSharedObjects ?? Infinity;
         const objects = rootNames(merged).size;
-        if (objects > maxObjects && objects > rootNames(base).size) {
+        const storedObjects = rootNames(base).size;
+        if (objects > maxObjects && objects > storedObjects && (storedObjects >= maxObjects || objects > 2 * maxObjects)) {
           room.stored = rec ? { state: rec.state, version: rec.version } : null;
           this.#hooks.refused(
             room.envId,
