@@ -187,6 +187,8 @@ export class PulseClient {
   #appearOffline = false;
   /** The room's P2P session, once asked for (`client.p2p`). */
   #p2p: Promise<P2PManager> | undefined;
+  /** The manager behind `#p2p`, also before it has joined. */
+  #p2pManager: P2PManager | undefined;
   #p2pReceiver: ((message: P2PServerMessage) => void) | undefined;
 
   constructor(options: PulseClientOptions) {
@@ -223,13 +225,17 @@ export class PulseClient {
         room: () => this.#options.room,
         connected: () => this.#authenticated,
         onAuthenticated: (listener) => this.#events.on('auth:ok', () => listener()),
-        onDisconnected: (listener) => this.#events.on('connection', (state) => state !== 'connected' && listener()),
+        onDisconnected: (listener) => this.#events.on('connection', (state) => state !== 'connected' && listener(state === 'disconnected' && !this.#wanted)),
         onConfig: (listener) => this.state.on('config', listener),
         receive: (listener) => (this.#p2pReceiver = listener),
-        released: () => (this.#p2p = undefined),
+        released: () => {
+          this.#p2p = undefined;
+          this.#p2pManager = undefined;
+        },
       });
       const started = manager.start().then(() => manager);
       this.#p2p = started;
+      this.#p2pManager = manager;
       started.catch(() => {
         if (this.#p2p === started) this.#p2p = undefined;
       });
@@ -277,6 +283,8 @@ export class PulseClient {
       this.#ops.delete(op.ref);
     }
     this.#events.emit('queue', this.#ops.size);
+    // On the old connection, before it closes: the old room's P2P session ends and hands over what it has not stored.
+    this.#p2pManager?.roomChanged(room);
     this.#restart();
     for (const op of dropped) {
       this.#emitError(

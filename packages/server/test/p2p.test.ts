@@ -392,6 +392,35 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
     expect(b.sharedMap('m').has('only-in-a')).toBe(false);
   });
 
+  it('serves the new room from client.p2p at once after setRoom, and the old room keeps its last edit', async () => {
+    const [c, a] = await joined('alice', 'r-move-a');
+    a.sharedMap('m').set('last', 'in a'); // not stored yet: handed over as the old session ends
+    c.setRoom('r-move-b');
+    const b = await c.p2p; // asked right away: the new room's, never the old one's
+    expect(b).not.toBe(a);
+    b.sharedMap('m').set('first', 'in b');
+    const [, inB] = await joined('bob', 'r-move-b');
+    await waitFor(() => inB.sharedMap('m').get('first') === 'in b', 3000, 'the write in the new room');
+    await waitFor(async () => (await t.api('GET', '/api/v1/rooms/r-move-a/shared')).body.objects?.[0]?.value?.last === 'in a', 3000, 'the old room\'s last edit kept');
+  });
+
+  it('rejects client.p2p when the client stops before it could join, instead of waiting for ever', async () => {
+    const { PulseClient } = await import('@pulse/core');
+    const { WebSocket } = await import('ws');
+    const make = (token: string) => new PulseClient({ apiKey: t.publishableKey, token, room: 'r-never', endpoint: t.wsUrl, WebSocket: WebSocket as never });
+    const early = make('whatever');
+    const p = early.p2p;
+    early.connect();
+    early.disconnect();
+    await expect(p).rejects.toMatchObject({ name: 'P2PError', code: 'p2p_not_joined', message: expect.stringContaining('not reconnecting') });
+    // A token the server refuses, with no function to get another: the client stops, and so does the wait.
+    const refused = make('not-a-token');
+    open.push(refused);
+    const q = refused.p2p;
+    refused.connect();
+    await expect(q).rejects.toMatchObject({ code: 'p2p_not_joined' });
+  });
+
   it('refuses to store more shared objects than maxSharedObjects from a client that does not check', async () => {
     await config({ maxSharedObjects: 2 });
     const s = new RawSocket(t.wsUrl);

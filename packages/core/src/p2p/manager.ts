@@ -37,7 +37,8 @@ export interface P2PHost {
   /** Whether the client is connected and authenticated. */
   connected(): boolean;
   onAuthenticated(listener: () => void): () => void;
-  onDisconnected(listener: () => void): () => void;
+  /** `stopped`: the client will not reconnect by itself (disconnect(), or a refusal such as a bad token). */
+  onDisconnected(listener: (stopped: boolean) => void): () => void;
   onConfig(listener: (config: EnvConfig) => void): () => void;
   /** Routes the server's `p2p:*` frames to the manager (undefined: stop). */
   receive(listener: ((message: P2PServerMessage) => void) | undefined): void;
@@ -105,7 +106,14 @@ export class P2PManager {
     host.receive((m) => this.#receive(m));
     this.#unsubscribe.push(
       host.onAuthenticated(() => this.#join()),
-      host.onDisconnected(() => this.#left()),
+      host.onDisconnected((stopped) => {
+        this.#left();
+        // A join that can no longer happen: `client.p2p` must not wait for ever.
+        if (stopped && this.#pendingJoin) {
+          const err = new P2PError('p2p_not_joined', 'The client is disconnected and not reconnecting (disconnect(), or the server refused its key or token); connect() again, then use client.p2p.');
+          this.#teardown(err.message, false, err);
+        }
+      }),
       host.onConfig((config) => {
         if (!config.allowP2P) this.#teardown('P2P was turned off for this environment (allowP2P).', false);
       }),
@@ -219,6 +227,15 @@ export class P2PManager {
   /** Subscribes to an event (`message`, `peer:connect`, `peer:disconnect`, `peer:state`, `transport:change`, `error`, `destroyed`); returns the unsubscribe function. */
   on<K extends keyof P2PEvents & string>(event: K, listener: (payload: P2PEvents[K]) => void): () => void {
     return this.#events.on(event, listener);
+  }
+
+  /**
+   * @internal The client moves to another room: this manager's document belongs to the one it
+   * leaves (what it has not stored yet goes to the server first); `client.p2p` serves the new room.
+   */
+  roomChanged(newRoom: string): void {
+    const reason = `The client moved to room "${newRoom}".`;
+    this.#teardown(reason, true, new P2PError('p2p_not_joined', `${reason} Use client.p2p again for the new room.`));
   }
 
   /**
