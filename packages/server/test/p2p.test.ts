@@ -136,6 +136,22 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
     expect(got.b![2]).toEqual({ data: new Uint8Array([1, 2, 255]), fromUserId: 'alice' });
   });
 
+  it('tells a sender that raw messages over the rate limit were dropped, once, not per message', async () => {
+    const [, a] = await joined('alice', 'r-flood');
+    const [, b] = await joined('bob', 'r-flood');
+    await waitFor(() => a.peers.size === 1, 3000, 'peers');
+    const errors: { code: string; message: string }[] = [];
+    a.on('error', (e) => errors.push(e));
+    let got = 0;
+    b.on('message', () => got++);
+    for (let i = 0; i < 400; i++) a.send({ i });
+    await waitFor(() => errors.length > 0, 3000, 'the report');
+    await sleep(300);
+    expect(errors).toEqual([{ code: 'rate_limited', message: expect.stringContaining('were dropped') }]);
+    expect(got).toBeGreaterThan(0);
+    expect(got).toBeLessThan(400);
+  });
+
   it('relays signals only to the named peer of the same room and environment', async () => {
     const s1 = new RawSocket(t.wsUrl);
     const s2 = new RawSocket(t.wsUrl);

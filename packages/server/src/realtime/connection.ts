@@ -37,6 +37,8 @@ export class Connection {
   readonly durable = new TokenBucket(LIMITS.writesBurst, LIMITS.writesPerSecond);
   /** Refused frames so far; past LIMITS.strikesPerConnection the socket is closed. */
   strikes = 0;
+  /** When P2P frames over the message limit were last reported dropped (at most once a second). */
+  p2pDropReportedAt = 0;
   /** Durable requests read but not yet applied, in arrival order (see DurableQueue). */
   durableQueue: ClientMessage[] | undefined;
   /** The peer's address, for per-address limits. */

@@ -108,6 +108,7 @@ export class Gateway {
     if (!conn.messages.take()) {
       // Ephemeral floods are simply thinned out; only requests that expect an answer get an error.
       if (ref || isQueued(message)) this.refuse(conn, 'rate_limited', undefined, ref);
+      else if (message.type.startsWith('p2p:')) this.#reportP2PDrop(conn);
       return;
     }
     if (isQueued(message)) {
@@ -120,6 +121,17 @@ export class Gateway {
     } catch (err) {
       this.#hub.fail(conn, err, ref);
     }
+  }
+
+  /**
+   * P2P frames carry data (raw messages, updates), not positions to thin out: the sender's
+   * manager is told that some were dropped, once a second at most (not once per frame of a flood).
+   */
+  #reportP2PDrop(conn: Connection): void {
+    const now = Date.now();
+    if (now - conn.p2pDropReportedAt < 1000) return;
+    conn.p2pDropReportedAt = now;
+    conn.send({ type: 'p2p:error', code: 'rate_limited', message: `P2P messages over the limit (${LIMITS.messagesPerSecond} per second, bursts of ${LIMITS.messagesBurst}) were dropped.` });
   }
 
   /** Until auth:ok: one small `auth` frame; anything else ends the socket. */
