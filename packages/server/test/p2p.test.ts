@@ -286,6 +286,7 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
 
   it('refuses a state over p2pMaxStateBytes with a clear error and keeps what was stored', async () => {
     const [ca, a] = await joined('alice', 'r-big');
+    const [, b] = await joined('bob', 'r-big');
     a.sharedMap('m').set('small', 'ok');
     await sleep(50);
     await service().persistence.flush(t.envId, 'r-big');
@@ -293,10 +294,13 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
     await config({ p2pMaxStateBytes: 2048 });
     await sleep(100);
     const errors: { code: string; message: string }[] = [];
+    const bobs: { code: string }[] = [];
     a.on('error', (e) => errors.push(e));
+    b.on('error', (e) => bobs.push(e));
     a.sharedMap('m').set('big', 'x'.repeat(5000));
-    await waitFor(() => errors.length > 0, 3000, 'the refusal');
+    await waitFor(() => errors.length > 0 && bobs.length > 0, 3000, 'the refusal, told to every peer');
     expect(errors[0]).toMatchObject({ code: 'p2p_state_too_large', message: expect.stringContaining('2048') });
+    expect(bobs[0]).toMatchObject({ code: 'p2p_state_too_large' });
     const after = (await t.server.ctx.store.getSharedState(t.envId, 'r-big'))!;
     expect(after.version).toBe(stored.version);
     expect([...after.state]).toEqual([...stored.state]);

@@ -32,8 +32,8 @@ export interface PersistenceHooks {
   config(envId: string): EnvConfig | undefined;
   /** The room's state was stored. */
   saved(envId: string, roomId: string, state: Uint8Array, at: string): void;
-  /** Storing was refused (too large): tell the connections whose updates it held. */
-  refused(envId: string, roomId: string, contributors: Set<string>, error: PulseError): void;
+  /** Storing was refused (too large, too many objects): every peer of the room holds that state, so every peer is told. */
+  refused(envId: string, roomId: string, error: PulseError): void;
   log(message: string, err?: unknown): void;
 }
 
@@ -43,8 +43,6 @@ interface RoomBuffer {
   roomId: string;
   /** Base64 updates in arrival order, decoded only when merged. */
   pending: string[];
-  /** Connection ids that contributed to `pending` (told if storing is refused). */
-  contributors: Set<string>;
   /** The stored state as this node last read or wrote it. */
   stored: { state: Uint8Array; version: number } | null | undefined;
   lastWriteAt: number;
@@ -75,18 +73,17 @@ export class SharedStatePersistence {
     const key = `${envId}\u0000${roomId}`;
     let room = this.#rooms.get(key);
     if (!room) {
-      room = { envId, roomId, pending: [], contributors: new Set(), stored: undefined, lastWriteAt: 0, timer: undefined, flushing: undefined };
+      room = { envId, roomId, pending: [], stored: undefined, lastWriteAt: 0, timer: undefined, flushing: undefined };
       this.#rooms.set(key, room);
     }
     return room;
   }
 
   /** An update for the room (base64); stored within one interval. */
-  add(envId: string, roomId: string, update: string, fromConnection: string): void {
+  add(envId: string, roomId: string, update: string): void {
     const room = this.#room(envId, roomId);
     room.pending.push(update);
     if (room.pending.length >= COMPACT_AFTER) room.pending = [toBase64(Y.mergeUpdates(room.pending.map(fromBase64)))];
-    room.contributors.add(fromConnection);
     this.#schedule(room);
   }
 
@@ -131,8 +128,6 @@ export class SharedStatePersistence {
 
   async #write(room: RoomBuffer): Promise<void> {
     const batch = room.pending.splice(0);
-    const contributors = room.contributors;
-    room.contributors = new Set();
     const config = this.#hooks.config(room.envId);
     try {
       const updates = batch.map(fromBase64);
@@ -148,7 +143,7 @@ export class SharedStatePersistence {
             `The room's shared state would be ${merged.byteLength} bytes; this environment stores at most ${max} (p2pMaxStateBytes). ` +
               'The last stored state is kept; remove data to bring it under the limit.',
           );
-          this.#hooks.refused(room.envId, room.roomId, contributors, err);
+          this.#hooks.refused(room.envId, room.roomId, err);
           return;
         }
         // Each client refuses to create more shared objects than allowed, but peers creating
@@ -164,7 +159,6 @@ export class SharedStatePersistence {
           this.#hooks.refused(
             room.envId,
             room.roomId,
-            contributors,
             new PulseError('too_many_shared_objects', `The room's state would hold ${objects} shared objects; this environment allows ${maxObjects} (maxSharedObjects). It was not stored.`),
           );
           return;
@@ -194,7 +188,6 @@ export class SharedStatePersistence {
     } catch (err) {
       // Nothing is dropped: the batch goes back in front of what arrived meanwhile.
       room.pending.unshift(...batch);
-      for (const c of contributors) room.contributors.add(c);
       room.lastWriteAt = Date.now();
       this.#hooks.log(`storing P2P state of room ${room.roomId} failed${isUnavailable(err) ? ' (store unavailable)' : ''}; retrying`, err);
     }
@@ -217,7 +210,6 @@ export class SharedStatePersistence {
     const room = this.#rooms.get(key);
     if (!room) return;
     room.pending = [];
-    room.contributors.clear();
     room.stored = undefined;
   }
 

@@ -57,10 +57,8 @@ export class P2PService {
         const session = this.#sessions.get(key(envId, roomId));
         session?.relay({}, frame({ type: 'p2p:saved', stateVector: toBase64(Y.encodeStateVectorFromUpdate(state)), bytes: state.byteLength, at }));
       },
-      refused: (envId, roomId, contributors, err) => {
-        const session = this.#sessions.get(key(envId, roomId));
-        const message = frame({ type: 'p2p:error', code: err.code, message: err.message });
-        for (const to of contributors) session?.relay({ to }, message);
+      refused: (envId, roomId, err) => {
+        this.#sessions.get(key(envId, roomId))?.relay({}, frame({ type: 'p2p:error', code: err.code, message: err.message }));
       },
       log,
     });
@@ -168,7 +166,7 @@ export class P2PService {
 
   async leave(conn: Connection, m: ClientMessageOf<'p2p:leave'>): Promise<void> {
     const { envId, roomId } = conn.identity!;
-    if (m.update && this.#sessions.get(key(envId, roomId))?.local.has(conn.id)) this.persistence.add(envId, roomId, checkedUpdate(m.update), conn.id);
+    if (m.update && this.#sessions.get(key(envId, roomId))?.local.has(conn.id)) this.persistence.add(envId, roomId, checkedUpdate(m.update));
     await this.detach(conn);
   }
 
@@ -193,7 +191,7 @@ export class P2PService {
   update(conn: Connection, m: ClientMessageOf<'p2p:update'>): void {
     const { session } = this.joinedPeer(conn);
     const { envId, roomId, user } = conn.identity!;
-    this.persistence.add(envId, roomId, checkedUpdate(m.update), conn.id);
+    this.persistence.add(envId, roomId, checkedUpdate(m.update));
     this.relayedUpdates++;
     session.relay(
       { from: conn.id, ...(m.except?.length ? { except: m.except } : {}) },
@@ -209,7 +207,7 @@ export class P2PService {
     if (m.update !== undefined) {
       message.update = m.update;
       // What a peer sends another in a sync step may be news to the server too.
-      this.persistence.add(conn.identity!.envId, conn.identity!.roomId, checkedUpdate(m.update), conn.id);
+      this.persistence.add(conn.identity!.envId, conn.identity!.roomId, checkedUpdate(m.update));
     }
     session.relay({ to: m.to }, frame(message));
   }
@@ -230,7 +228,7 @@ export class P2PService {
 
   persist(conn: Connection, m: ClientMessageOf<'p2p:persist'>): void {
     this.joinedPeer(conn);
-    this.persistence.add(conn.identity!.envId, conn.identity!.roomId, checkedUpdate(m.update), conn.id);
+    this.persistence.add(conn.identity!.envId, conn.identity!.roomId, checkedUpdate(m.update));
   }
 
   // ------------------------------------------------------------------ persistence of mesh edits
