@@ -182,6 +182,20 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
     expect(await s1.next('error', 3000, (m) => m.ref === 'big')).toMatchObject({ code: 'invalid_message' });
   });
 
+  it('lets a peer go whose p2p:leave carries a refused update', async () => {
+    const [s1, s2] = [new RawSocket(t.wsUrl), new RawSocket(t.wsUrl)];
+    open.push(s1, s2);
+    await s1.auth(t, 'alice', 'r-leave');
+    await s2.auth(t, 'bob', 'r-leave');
+    for (const s of [s1, s2]) {
+      s.send({ type: 'p2p:join', stateVector: 'AA==', webrtc: false });
+      await s.next('p2p:joined');
+    }
+    s1.send({ type: 'p2p:leave', ref: 'bye', update: 'AQIDBAXIBw==' });
+    expect(await s1.next('p2p:error', 3000, (m) => m.ref === 'bye')).toMatchObject({ code: 'invalid_message' });
+    expect(await s2.next('p2p:peer-left')).toMatchObject({ userId: 'alice' });
+  });
+
   it('refuses updates and state vectors that are not Yjs, so one bad frame cannot break the room', async () => {
     const s1 = new RawSocket(t.wsUrl);
     const s2 = new RawSocket(t.wsUrl);
@@ -227,21 +241,38 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
     await s.auth(t, 'mallory', 'r-chunks');
     const piece = (id: string, index: number) => ({ type: 'p2p:chunk', ref: `${id}-${index}`, id, index, count: 1400, data: 'A'.repeat(49_152) });
     const answer = (ref: string) => s.next('p2p:error', 3000, (m) => m.ref === ref);
-    // Not joined: nothing is kept (P2P off is refused the same way, as p2p_disabled).
+    // Not joined: one chunked frame at a time, and it must be the p2p:join (a large state vector).
+    const update = JSON.stringify({ type: 'p2p:update', update: 'AAA=' });
+    s.send({ type: 'p2p:chunk', ref: 'u', id: 'u', index: 0, count: 1, data: update });
+    expect(await answer('u')).toMatchObject({ code: 'p2p_not_joined' });
     s.send(piece('f0', 0));
-    expect(await answer('f0-0')).toMatchObject({ code: 'p2p_not_joined' });
-    expect(service().chunks.held).toBe(0);
+    s.send(piece('f1', 0));
+    expect(await answer('f1-0')).toMatchObject({ code: 'rate_limited', message: expect.stringContaining('At most 1 chunked frame') });
+    s.close();
+    await waitFor(() => service().chunks.held === 0, 3000, 'the pieces of a socket that closed released');
+    const s2 = new RawSocket(t.wsUrl);
+    open.push(s2);
+    await s2.auth(t, 'mallory', 'r-chunks');
+    const join = JSON.stringify({ type: 'p2p:join', stateVector: 'AA==', webrtc: false });
+    s2.send({ type: 'p2p:chunk', id: 'j', index: 1, count: 2, data: join.slice(10) });
+    s2.send({ type: 'p2p:chunk', id: 'j', index: 0, count: 2, data: join.slice(0, 10) });
+    await s2.next('p2p:joined');
+    s2.close();
     await config({ p2pMaxStateBytes: 100_000 }); // ~199,000 characters of pieces per connection
     await waitFor(async () => (await t.server.hub.configOf(t.envId)).p2pMaxStateBytes === 100_000, 3000, 'the config');
-    s.send({ type: 'p2p:join', stateVector: 'AA==', webrtc: false });
-    await s.next('p2p:joined');
-    for (const id of ['f0', 'f1', 'f2', 'f3']) s.send(piece(id, 0));
+    const s3 = new RawSocket(t.wsUrl);
+    open.push(s3);
+    await s3.auth(t, 'mallory', 'r-chunks');
+    s3.send({ type: 'p2p:join', stateVector: 'AA==', webrtc: false });
+    await s3.next('p2p:joined');
+    await waitFor(() => service().chunks.held === 0, 3000, 'nothing held');
+    for (const id of ['f0', 'f1', 'f2', 'f3']) s3.send(piece(id, 0));
     await waitFor(() => service().chunks.held === 4 * 49_152, 3000, 'four pieces kept');
     // The fifth piece would take the connection past its limit, spread over frames or not.
-    s.send(piece('f0', 1));
-    expect(await answer('f0-1')).toMatchObject({ code: 'p2p_state_too_large' });
+    s3.send(piece('f0', 1));
+    expect(await s3.next('p2p:error', 3000, (m) => m.ref === 'f0-1')).toMatchObject({ code: 'p2p_state_too_large' });
     expect(service().chunks.held).toBe(3 * 49_152);
-    s.close();
+    s3.close();
     await waitFor(() => service().chunks.held === 0, 3000, 'the pieces released');
   });
 

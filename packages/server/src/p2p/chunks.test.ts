@@ -26,3 +26,17 @@ describe('ChunkAssembler', () => {
     expect(chunks.add(b, piece('y', 0, 2, 'bbbbbb'), 100)).toBeUndefined();
   });
 });
+
+describe('ChunkAssembler.discard', () => {
+  it('lets go of one unfinished frame and its pieces', () => {
+    const chunks = new ChunkAssembler();
+    const c = conn();
+    chunks.add(c, piece('a', 0, 2, 'aaaa'), 100);
+    chunks.add(c, piece('b', 0, 2, 'bb'), 100);
+    chunks.discard(c, 'a');
+    chunks.discard(c, 'unknown');
+    expect(chunks.held).toBe(2);
+    expect(chunks.add(c, piece('b', 1, 2, 'cc'), 100)).toBe('bbcc');
+    expect(chunks.held).toBe(0);
+  });
+});

@@ -8,6 +8,9 @@ interface Partial {
   chars: number;
 }
 
+/** A chunked frame from a connection that has not joined the session yet: only its p2p:join (a large state vector). */
+export const JOIN_CHUNK_CHARS = 1024 * 1024;
+
 /** What all connections' unfinished chunked frames may hold at once, in characters. */
 export const CHUNKS_PROCESS_BUDGET_CHARS = 256 * 1024 * 1024;
 
@@ -33,12 +36,12 @@ export class ChunkAssembler {
   }
 
   /** Returns the whole frame's text once its last piece arrived, else undefined. */
-  add(conn: Connection, m: ClientMessageOf<'p2p:chunk'>, maxChars: number): string | undefined {
+  add(conn: Connection, m: ClientMessageOf<'p2p:chunk'>, maxChars: number, maxOpen: number = P2P_LIMITS.openChunkedFrames): string | undefined {
     let open = this.#open.get(conn);
     if (!open) this.#open.set(conn, (open = new Map()));
     let partial = open.get(m.id);
     if (!partial) {
-      if (open.size >= P2P_LIMITS.openChunkedFrames) throw new PulseError('rate_limited', `At most ${P2P_LIMITS.openChunkedFrames} chunked frames may be under way at once.`);
+      if (open.size >= maxOpen) throw new PulseError('rate_limited', `At most ${maxOpen} chunked frame${maxOpen === 1 ? '' : 's'} may be under way at once.`);
       partial = { count: m.count, parts: new Array<string | undefined>(m.count), received: 0, chars: 0 };
       open.set(m.id, partial);
     }
@@ -68,6 +71,15 @@ export class ChunkAssembler {
     if (++partial.received < partial.count) return undefined;
     drop();
     return partial.parts.join('');
+  }
+
+  /** Forgets one unfinished frame, which can no longer be completed (a piece of it was dropped). */
+  discard(conn: Connection, id: string): void {
+    const open = this.#open.get(conn);
+    const partial = open?.get(id);
+    if (!open || !partial) return;
+    this.#held -= partial.chars;
+    open.delete(id);
   }
 
   /** Forgets a connection's unfinished frames (it left the session or closed). */

@@ -166,8 +166,12 @@ export class P2PService {
 
   async leave(conn: Connection, m: ClientMessageOf<'p2p:leave'>): Promise<void> {
     const { envId, roomId } = conn.identity!;
-    if (m.update && this.#sessions.get(key(envId, roomId))?.local.has(conn.id)) this.persistence.add(envId, roomId, checkedUpdate(m.update));
-    await this.detach(conn);
+    try {
+      if (m.update && this.#sessions.get(key(envId, roomId))?.local.has(conn.id)) this.persistence.add(envId, roomId, checkedUpdate(m.update));
+    } finally {
+      // Leaves even when its last update is refused: never a peer listed that is gone.
+      await this.detach(conn);
+    }
   }
 
   /** A connection left the session or closed. The room's last peer on this node has its state written. */

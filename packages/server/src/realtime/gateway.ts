@@ -108,7 +108,11 @@ export class Gateway {
     if (!conn.messages.take()) {
       // Ephemeral floods are simply thinned out; only requests that expect an answer get an error.
       if (ref || isQueued(message)) this.refuse(conn, 'rate_limited', undefined, ref);
-      else if (message.type.startsWith('p2p:')) this.#reportP2PDrop(conn);
+      else if (message.type.startsWith('p2p:')) {
+        // A frame missing a piece can never be joined: its other pieces are let go at once.
+        if (message.type === 'p2p:chunk') p2pOf(this.#hub)?.chunks.discard(conn, message.id);
+        this.#reportP2PDrop(conn);
+      }
       return;
     }
     if (isQueued(message)) {
