@@ -1,10 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { inspectMedia } from './media.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pulse-media-'));
+const FIXTURES = fileURLToPath(new URL('../../test/fixtures/media/', import.meta.url));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A WebM header, a segment of unknown size, then `voidBytes` of two-byte Void elements: minutes of parsing for a megabyte. */
@@ -28,5 +30,9 @@ describe('inspectMedia on audio and video', () => {
     }
     // Timers kept running while the worker parsed (on this thread they would have waited for it).
     expect(ticks).toBeGreaterThan(5);
+    // The late worker was ended; the next files get a fresh one, then reuse it.
+    for (const file of ['tone.mp3', 'recorded-audio.webm']) {
+      expect(await inspectMedia(join(FIXTURES, file))).toMatchObject({ type: 'audio', durationMs: expect.any(Number) });
+    }
   });
 });

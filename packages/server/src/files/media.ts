@@ -92,7 +92,17 @@ interface AvFormat {
 }
 
 /** Probe workers waiting for a job (at most MEDIA_CONCURRENCY are busy at once: see media-queue.ts). */
-const idleProbes: Worker[] = [];
+const idleProbes = new Set<Worker>();
+/** A crafted file may also make the parsers allocate: a worker past this heap dies, not the server. */
+const PROBE_HEAP_MB = 256;
+
+function newProbe(): Worker {
+  const worker = new Worker(new URL('./media-probe.mjs', import.meta.url), { resourceLimits: { maxOldGenerationSizeMb: PROBE_HEAP_MB } });
+  // Whatever happens to it while idle (an error, its exit) it leaves the pool, and never crashes the process.
+  worker.on('error', () => idleProbes.delete(worker));
+  worker.on('exit', () => idleProbes.delete(worker));
+  return worker;
+}
 
 /**
  * The tracks and duration of an audio or video file (`webm`: also as a MediaRecorder stream,
@@ -102,31 +112,39 @@ const idleProbes: Worker[] = [];
  * and loading the parsers takes a quarter of a second).
  */
 async function probeAudioVideo(path: string, webm: boolean, deadlineMs: number): Promise<AvFormat | null | 'late'> {
-  const worker = idleProbes.pop() ?? new Worker(new URL('./media-probe.mjs', import.meta.url));
+  const [idle] = idleProbes;
+  if (idle) idleProbes.delete(idle);
+  const worker = idle ?? newProbe();
   worker.ref();
   let timer: NodeJS.Timeout | undefined;
+  let crashed = false;
   let reusable = false;
   const listeners: (() => void)[] = [];
   try {
-    const answer = await new Promise<AvFormat | null | 'late'>((resolve, reject) => {
+    const answer = await new Promise<AvFormat | null | 'late'>((resolve) => {
       const on = <A extends unknown[]>(event: 'message' | 'error' | 'exit', fn: (...args: A) => void) => {
         worker.on(event, fn as never);
         listeners.push(() => worker.off(event, fn as never));
       };
       timer = setTimeout(() => resolve('late'), deadlineMs);
       on('message', (format: AvFormat | null) => resolve(format));
-      on('error', reject);
-      on('exit', (code: number) => reject(new Error(`the media probe exited with code ${code} before answering`)));
+      // Out of memory, or any crash of the parsers: the file is what made them fail.
+      const crash = () => {
+        crashed = true;
+        resolve(null);
+      };
+      on('error', crash);
+      on('exit', crash);
       worker.postMessage({ path, webm });
     });
-    reusable = answer !== 'late';
+    reusable = answer !== 'late' && !crashed;
     return answer;
   } finally {
     clearTimeout(timer);
     for (const off of listeners) off();
     if (reusable) {
       worker.unref();
-      idleProbes.push(worker);
+      idleProbes.add(worker);
     } else {
       await worker.terminate();
     }
