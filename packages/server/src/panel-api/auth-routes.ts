@@ -64,15 +64,15 @@ export function registerAuthRoutes(
     const secret = text(input, 'password', { max: PASSWORD_MAX_LENGTH, trim: false });
     // The client's address: the socket's peer, or what a trusted proxy says (PULSE_TRUST_PROXY).
     const ip = call.request.ip;
-    const attempt = throttle.begin(address, ip);
+    const admin = await store.findAdminByEmail(address);
+    let attempt: () => void;
     try {
-      const admin = await store.findAdminByEmail(address);
-      try {
-        await throttle.check(address, ip, known.check(call.request, admin?.id, ip));
-      } catch (err) {
-        if (err instanceof ThrottledError) void call.reply.header('retry-after', String(err.retryAfterS));
-        throw err;
-      }
+      attempt = await throttle.admit(address, ip, known.check(call.request, admin?.id, ip));
+    } catch (err) {
+      if (err instanceof ThrottledError) void call.reply.header('retry-after', String(err.retryAfterS));
+      throw err;
+    }
+    try {
       const ok = await verifyPassword(secret, admin?.passwordHash ?? (await dummyHash));
       if (!admin || !ok) {
         await throttle.failed(address, ip);

@@ -36,13 +36,13 @@ export interface KnownGood {
  * password from there still gets in; a wrong one still counts). A known browser also skips the
  * address delay (an office NAT shared with an attacker).
  *
- * Attempts still being checked count as failures too: the password check is slow on purpose,
- * and a burst of concurrent guesses would otherwise all pass `check` before the first failure
- * is recorded. (Per process: each node of a cluster lets through at most its own burst.)
+ * Admitted attempts still being checked count as failures too: the password check is slow on
+ * purpose, and a burst of concurrent guesses would otherwise all be admitted before the first
+ * failure is recorded. (Per process: each node of a cluster lets through at most its own burst.)
  */
 export class LoginThrottle {
   readonly #store: Store;
-  /** Attempts under way in this process, per throttle key. */
+  /** Admitted attempts under way in this process, per throttle key. */
   readonly #inFlight = new Map<string, number>();
 
   constructor(store: Store) {
@@ -50,11 +50,39 @@ export class LoginThrottle {
   }
 
   /**
-   * Counts an attempt as under way until the returned function is called; call it before
-   * `check`, so that concurrent attempts see each other.
+   * Admits a login attempt, or throws ThrottledError when the email or the address must still
+   * wait. An admitted attempt counts as a failure for the ones arriving while it is checked, until
+   * the returned function is called: the decision and that count are made in one synchronous
+   * step after the last database read, so concurrent attempts always see each other.
    */
-  begin(email: string, ip: string): () => void {
-    const keys = [`email:${email}`, `ip:${ip}`];
+  async admit(email: string, ip: string, known: KnownGood = { device: false, address: false }): Promise<() => void> {
+    const checks = [
+      { key: `email:${email}`, policy: EMAIL_BACKOFF, what: 'this account', skip: known.device || known.address },
+      { key: `ip:${ip}`, policy: ADDRESS_BACKOFF, what: 'your address', skip: known.device },
+    ];
+    const now = Date.now();
+    const stored = await Promise.all(
+      checks.map(async ({ key, policy, skip }) => {
+        if (skip) return { count: 0, recent: 0 };
+        const { count } = await this.#store.loginFailures(key, new Date(now - LOGIN_WINDOW_MS).toISOString());
+        const delayMs = backoffDelayMs(count, policy);
+        const recent = delayMs === 0 ? 0 : (await this.#store.loginFailures(key, new Date(now - delayMs).toISOString())).count;
+        return { count, recent };
+      }),
+    );
+    // From here on, synchronous.
+    checks.forEach(({ key, policy, what, skip }, i) => {
+      if (skip) return;
+      const underWay = this.#inFlight.get(key) ?? 0;
+      const { count, recent } = stored[i]!;
+      const delayMs = backoffDelayMs(count + underWay, policy);
+      // An attempt under way is as recent as it gets.
+      if (delayMs === 0 || (underWay === 0 && recent === 0)) return;
+      const retryAfterS = Math.max(1, Math.ceil(delayMs / 1000));
+      const wait = retryAfterS < 120 ? `${retryAfterS} second${retryAfterS === 1 ? '' : 's'}` : `${Math.ceil(retryAfterS / 60)} minutes`;
+      throw new ThrottledError(`Too many failed logins for ${what}. Try again in ${wait}.`, retryAfterS);
+    });
+    const keys = checks.map((c) => c.key);
     for (const key of keys) this.#inFlight.set(key, (this.#inFlight.get(key) ?? 0) + 1);
     let done = false;
     return () => {
@@ -66,27 +94,6 @@ export class LoginThrottle {
         else this.#inFlight.delete(key);
       }
     };
-  }
-
-  /** Throws ThrottledError when the email or the address must still wait (the caller's own attempt under way not counted). */
-  async check(email: string, ip: string, known: KnownGood = { device: false, address: false }): Promise<void> {
-    const checks = [
-      { key: `email:${email}`, policy: EMAIL_BACKOFF, what: 'this account', skip: known.device || known.address },
-      { key: `ip:${ip}`, policy: ADDRESS_BACKOFF, what: 'your address', skip: known.device },
-    ];
-    const now = Date.now();
-    for (const { key, policy, what, skip } of checks) {
-      if (skip) continue;
-      const others = Math.max(0, (this.#inFlight.get(key) ?? 1) - 1);
-      const { count } = await this.#store.loginFailures(key, new Date(now - LOGIN_WINDOW_MS).toISOString());
-      const delayMs = backoffDelayMs(count + others, policy);
-      if (delayMs === 0) continue;
-      // An attempt under way is as recent as it gets.
-      if (others === 0 && (await this.#store.loginFailures(key, new Date(now - delayMs).toISOString())).count === 0) continue;
-      const retryAfterS = Math.max(1, Math.ceil(delayMs / 1000));
-      const wait = retryAfterS < 120 ? `${retryAfterS} second${retryAfterS === 1 ? '' : 's'}` : `${Math.ceil(retryAfterS / 60)} minutes`;
-      throw new ThrottledError(`Too many failed logins for ${what}. Try again in ${wait}.`, retryAfterS);
-    }
   }
 
   async failed(email: string, ip: string): Promise<void> {
