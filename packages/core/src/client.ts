@@ -229,6 +229,8 @@ export class PulseClient {
         onConfig: (listener) => this.state.on('config', listener),
         receive: (listener) => (this.#p2pReceiver = listener),
         released: () => {
+          // A manager torn down late (an old room's) must not forget the current one.
+          if (this.#p2pManager !== manager) return;
           this.#p2p = undefined;
           this.#p2pManager = undefined;
         },
@@ -237,7 +239,10 @@ export class PulseClient {
       this.#p2p = started;
       this.#p2pManager = manager;
       started.catch(() => {
+        // A join refused for good: this manager is done (a later client.p2p makes a new one).
+        manager.destroy();
         if (this.#p2p === started) this.#p2p = undefined;
+        if (this.#p2pManager === manager) this.#p2pManager = undefined;
       });
     }
     return this.#p2p;
@@ -346,6 +351,7 @@ export class PulseClient {
         // A setup mistake that no retry mends.
         if (generation !== this.#generation) return;
         this.#wanted = false;
+        this.#watchNetwork(false);
         this.#setState('disconnected');
         this.#events.emit('error', { code: 'validation_failed', message: `${(err as Error).message} Not connecting.` });
         return;

@@ -6,7 +6,7 @@ vi.mock('ws', () => ({}));
 
 describe('PulseClient without a WebSocket implementation', () => {
   it('stops at once with validation_failed instead of retrying forever', async () => {
-    expect((globalThis as { WebSocket?: unknown }).WebSocket).toBeUndefined();
+    vi.stubGlobal('WebSocket', undefined); // Node 22 and later have one
     const client = new PulseClient({ apiKey: 'pk_x', token: 'tok', room: 'r', endpoint: 'https://pulse.example.com' });
     const errors: { code: string; message: string }[] = [];
     client.on('error', (e) => errors.push(e));
@@ -16,5 +16,6 @@ describe('PulseClient without a WebSocket implementation', () => {
     expect(client.connectionState).toBe('disconnected');
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(errors).toHaveLength(1);
+    vi.unstubAllGlobals();
   });
 });

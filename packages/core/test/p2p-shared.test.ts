@@ -55,6 +55,8 @@ describe('shared values', () => {
     const la = new SharedList<unknown>('l', a.getArray('list:l'), () => undefined);
     const cycle: Record<string, unknown> = { name: 'loop' };
     cycle.self = cycle;
+    const holey = [1, 2, 3];
+    delete holey[1];
     const refused: [unknown, RegExp][] = [
       [cycle, /the value at \.self contains itself/],
       [new Date(0), /is a Date \(store date\.toISOString\(\)\)/],
@@ -65,6 +67,7 @@ describe('shared values', () => {
       [new Uint8Array([1, 2]), /is a Uint8Array/],
       [() => 1, /is a function/],
       [{ list: [1, undefined] }, /the value at \.list\[1\] is undefined/],
+      [holey, /the value at \[1\] is undefined/],
     ];
     for (const [value, message] of refused) {
       expect(() => ma.set('bad', value)).toThrow(message);

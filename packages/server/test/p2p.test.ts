@@ -144,10 +144,13 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
     a.on('error', (e) => errors.push(e));
     let got = 0;
     b.on('message', () => got++);
+    const started = Date.now();
     for (let i = 0; i < 400; i++) a.send({ i });
     await waitFor(() => errors.length > 0, 3000, 'the report');
     await sleep(300);
-    expect(errors).toEqual([{ code: 'rate_limited', message: expect.stringContaining('were dropped') }]);
+    // One report per second of flooding at most (here the flood lasts well under one).
+    expect(errors.length).toBeLessThanOrEqual(1 + Math.floor((Date.now() - started) / 1000));
+    for (const e of errors) expect(e).toEqual({ code: 'rate_limited', message: expect.stringContaining('were dropped') });
     expect(got).toBeGreaterThan(0);
     expect(got).toBeLessThan(400);
   });

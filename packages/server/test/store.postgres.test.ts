@@ -96,15 +96,11 @@ describe.runIf(postgresAvailable)('PostgreSQL schemas', () => {
         }
       })();
       try {
-        const until = Date.now() + 2000;
-        let calls = 0;
-        while (Date.now() < until) {
+        for (let call = 0; call < 500; call++) {
           const tables = await db.introspection.getTables({ withInternalKyselyTables: true });
           expect(new Set(tables.map((t) => t.schema))).toEqual(new Set([schema]));
-          calls++;
         }
         await store.migrate();
-        expect(calls).toBeGreaterThan(100);
       } finally {
         churning = false;
         await churn.catch(() => undefined);

@@ -17,7 +17,7 @@ export function splitForFrames(text: string, maxChars: number, maxBytes: number)
     let length = Math.min(maxChars, text.length - start);
     for (;;) {
       const bytes = jsonStringBytes(text.slice(start, start + length));
-      if (bytes <= maxBytes) break;
+      if (bytes <= maxBytes || length === 1) break; // one character always goes (a budget that small is not ours)
       // Shrink in proportion (each escaped character is at most 6 bytes, so this converges fast).
       length = Math.max(1, Math.min(length - 1, Math.floor((length * maxBytes) / bytes)));
     }

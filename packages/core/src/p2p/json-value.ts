@@ -34,12 +34,14 @@ export function assertJsonValue(value: unknown, what: string): void {
     }
     onPath.add(obj);
     if (isArray) {
-      (obj as unknown[]).forEach((item, i) => {
+      const array = obj as unknown[];
+      for (let i = 0; i < array.length; i++) {
         path.push(`[${i}]`);
-        if (item === undefined) fail('is undefined');
-        check(item);
+        // A hole ([1, , 3]) too: forEach would skip it, and peers would read undefined.
+        if (array[i] === undefined) fail('is undefined');
+        check(array[i]);
         path.pop();
-      });
+      }
     } else {
       for (const [key, item] of Object.entries(obj)) {
         if (item === undefined) continue;

@@ -137,7 +137,7 @@ function confirmDelete(w: PulseWidget, question: string, remove: () => void) {
 
 /** One thread: its comments, the reply composer, resolve and delete. */
 export function renderThread(w: PulseWidget, thread: ClientThread) {
-  const mine = thread.createdBy === w.user?.id;
+  const mine = w.user !== null && thread.createdBy === w.user.id;
   return html`
     <div class="body">${thread.comments.map((c) => renderComment(w, thread, c))}</div>
     ${typingLine(w, thread.id)}
