@@ -6,7 +6,7 @@ import type { FileStore } from '../files/file-store.ts';
 import { safeFilename } from '../files/filename.ts';
 import { inspectMedia } from '../files/media.ts';
 import { mediaQueue, type MediaQueue } from '../files/media-queue.ts';
-import { UploadRateLimiter } from '../files/upload-rate.ts';
+import { UPLOAD_BURST, UPLOADS_PER_MINUTE, UserRateLimiter } from '../user-rate-limiter.ts';
 import { nowIso } from '../ids.ts';
 import type { Store } from '../store/index.ts';
 import type { AttachmentRecord } from '../store/types.ts';
@@ -26,13 +26,13 @@ export class AttachmentService {
   /** Where uploads wait for their media check (shared by the whole process by default). */
   readonly mediaQueue: MediaQueue;
   /** Each user's allowance of uploads. */
-  readonly uploadLimiter: UploadRateLimiter;
+  readonly uploadLimiter: UserRateLimiter;
 
-  constructor(store: Store, files: FileStore, options: { mediaQueue?: MediaQueue; uploadLimiter?: UploadRateLimiter } = {}) {
+  constructor(store: Store, files: FileStore, options: { mediaQueue?: MediaQueue; uploadLimiter?: UserRateLimiter } = {}) {
     this.#store = store;
     this.#files = files;
     this.mediaQueue = options.mediaQueue ?? mediaQueue;
-    this.uploadLimiter = options.uploadLimiter ?? new UploadRateLimiter();
+    this.uploadLimiter = options.uploadLimiter ?? new UserRateLimiter('uploads', UPLOAD_BURST, UPLOADS_PER_MINUTE);
   }
 
   get files(): FileStore {

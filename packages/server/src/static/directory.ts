@@ -1,6 +1,7 @@
 import { PulseError, type PulseUser } from '@pulse/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.ts';
+import { DIRECTORY_SEARCH_BURST, DIRECTORY_SEARCHES_PER_MINUTE, UserRateLimiter } from '../user-rate-limiter.ts';
 
 const MAX_IDS = 100;
 const SEARCH_RESULTS = 10;
@@ -19,6 +20,8 @@ const toPulseUser = (u: { externalId: string; name: string; avatar: string | nul
  * the WebSocket: X-Pulse-Key (pk_) and X-Pulse-Token (user JWT).
  */
 export function registerDirectory(app: FastifyInstance, ctx: ServerContext): void {
+  // A search may scan thousands of users: charged per user, like uploads.
+  const searches = new UserRateLimiter('directory searches', DIRECTORY_SEARCH_BURST, DIRECTORY_SEARCHES_PER_MINUTE);
   const cors = { 'access-control-allow-origin': '*', 'access-control-allow-headers': 'X-Pulse-Key, X-Pulse-Token', 'access-control-max-age': '600' };
   app.options('/api/v1/directory/users', async (_request, reply) => reply.headers(cors).status(204).send());
   app.get('/api/v1/directory/users', async (request, reply) => {
@@ -26,7 +29,7 @@ export function registerDirectory(app: FastifyInstance, ctx: ServerContext): voi
     const pk = request.headers['x-pulse-key'];
     const token = request.headers['x-pulse-token'];
     if (typeof pk !== 'string' || typeof token !== 'string') throw new PulseError('unauthorized', 'Send X-Pulse-Key and X-Pulse-Token.');
-    const { environmentId: envId } = await ctx.tokens.verify(pk, token);
+    const { environmentId: envId, user } = await ctx.tokens.verify(pk, token);
     const query = request.query as { ids?: string; q?: string };
     if (typeof query.ids === 'string') {
       const ids = [...new Set(query.ids.split(',').map((s) => s.trim()).filter(Boolean))].slice(0, MAX_IDS);
@@ -34,6 +37,7 @@ export function registerDirectory(app: FastifyInstance, ctx: ServerContext): voi
       return { items: users.filter((u) => u !== undefined).map(toPulseUser) };
     }
     if (typeof query.q === 'string') {
+      searches.take(envId, user.externalId);
       const q = query.q.trim().toLowerCase().slice(0, 100);
       const found: PulseUser[] = [];
       let after: { createdAt: string; id: string } | undefined;
