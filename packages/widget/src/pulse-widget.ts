@@ -226,7 +226,12 @@ export class PulseWidget extends LitElement {
     this.#overlay.setStrokes(this.client?.state.drawing ?? []);
   }
 
-  override updated(changed: PropertyValues): void {
+  /**
+   * Attributes that change the connection are acted on before rendering: what that sets (the
+   * client, the connection state, an emptied room) is part of this update, not a second one
+   * scheduled from `updated` (which Lit warns about in development builds).
+   */
+  override willUpdate(changed: PropertyValues): void {
     // The first update carries the initial values, which connectedCallback already used.
     const first = !this.#updatedOnce;
     this.#updatedOnce = true;
@@ -242,6 +247,9 @@ export class PulseWidget extends LitElement {
         this.client.setToken(this.#watchedToken()!);
       }
     }
+  }
+
+  override updated(changed: PropertyValues): void {
     this.#placePopover();
     if (['threads', 'prefs', 'config'].some((k) => changed.has(k))) this.#scheduleLayout();
     if (['prefs', 'config'].some((k) => changed.has(k))) this.#applyVisibility();
