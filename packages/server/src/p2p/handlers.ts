@@ -1,8 +1,7 @@
-import { P2P_CLIENT_TYPES, P2P_LIMITS, PulseError, type ClientMessage, type ClientMessageOf, type P2PClientMessageType } from '@pulse/protocol';
+import { P2P_CLIENT_TYPES, PulseError, type ClientMessage, type ClientMessageOf, type P2PClientMessageType } from '@pulse/protocol';
 import type { Connection } from '../realtime/connection.ts';
 import type { RealtimeHub } from '../realtime/hub.ts';
 import { parseMessage } from '../realtime/parse.ts';
-import { JOIN_CHUNK_CHARS } from './chunks.ts';
 import type { P2PService } from './service.ts';
 
 const services = new WeakMap<RealtimeHub, P2PService>();
@@ -36,19 +35,8 @@ const RUN: { [T in P2PClientMessageType]: Handler<T> } = {
   'p2p:message': (s, conn, m) => s.message(conn, m),
   'p2p:persist': (s, conn, m) => s.persist(conn, m),
   'p2p:chunk': async (s, conn, m, hub) => {
-    // Pieces wait in memory. A peer of the session may have frames up to the room's state size
-    // under way; before joining, one frame of up to JOIN_CHUNK_CHARS (a join's state vector),
-    // which must turn out to be the p2p:join.
-    let joined = true;
-    let maxChars = JOIN_CHUNK_CHARS;
-    try {
-      const { config } = s.joinedPeer(conn);
-      maxChars = Math.ceil((config.p2pMaxStateBytes * 4) / 3) + 64 * 1024;
-    } catch (err) {
-      if (!(err instanceof PulseError) || err.code !== 'p2p_not_joined') throw err;
-      joined = false;
-    }
-    const text = s.chunks.add(conn, m, maxChars, joined ? P2P_LIMITS.openChunkedFrames : 1);
+    const allowance = s.chunkAllowance(conn);
+    const text = s.chunks.add(conn, m, allowance.maxChars, allowance.maxOpen);
     if (text === undefined) return;
     let inner: ClientMessage;
     try {
@@ -57,7 +45,7 @@ const RUN: { [T in P2PClientMessageType]: Handler<T> } = {
       throw err instanceof PulseError ? err : new PulseError('invalid_message', 'p2p:chunk: the joined pieces are not valid JSON.');
     }
     if (!inner.type.startsWith('p2p:') || inner.type === 'p2p:chunk') throw new PulseError('invalid_message', 'p2p:chunk may only carry another P2P message.');
-    if (!joined && inner.type !== 'p2p:join') throw new PulseError('p2p_not_joined');
+    if (allowance.joinOnly && inner.type !== 'p2p:join') throw new PulseError('p2p_not_joined');
     await (RUN[inner.type as P2PClientMessageType] as Handler<P2PClientMessageType>)(s, conn, inner as never, hub);
   },
 };

@@ -1,4 +1,5 @@
 import {
+  P2P_LIMITS,
   P2P_SWEEP_INTERVAL_MS,
   PulseError,
   type ClientMessageOf,
@@ -10,7 +11,7 @@ import * as Y from 'yjs';
 import type { Bus } from '../realtime/bus.ts';
 import type { Connection } from '../realtime/connection.ts';
 import type { Store } from '../store/types.ts';
-import { ChunkAssembler } from './chunks.ts';
+import { ChunkAssembler, JOIN_CHUNK_CHARS } from './chunks.ts';
 import { fromBase64, SharedStatePersistence, toBase64 } from './persistence.ts';
 import { P2PRoomSession, publishReset, type Route } from './session.ts';
 import { sharedObjects, type SharedObjectView } from './view.ts';
@@ -112,6 +113,19 @@ export class P2PService {
 
   session(envId: string, roomId: string): P2PRoomSession | undefined {
     return this.#sessions.get(key(envId, roomId));
+  }
+
+  /**
+   * What a connection may have under way in `p2p:chunk` frames (their pieces wait in memory): a
+   * peer of the session, frames up to the room's state size; before joining, one frame of up to
+   * JOIN_CHUNK_CHARS (a large state vector), which must turn out to be its p2p:join.
+   */
+  chunkAllowance(conn: Connection): { maxChars: number; maxOpen: number; joinOnly: boolean } {
+    const { envId, roomId } = conn.identity!;
+    const config = this.#deps.configFor(envId);
+    if (config && !config.allowP2P) throw new PulseError('p2p_disabled');
+    if (!config || !this.#sessions.get(key(envId, roomId))?.local.has(conn.id)) return { maxChars: JOIN_CHUNK_CHARS, maxOpen: 1, joinOnly: true };
+    return { maxChars: Math.ceil((config.p2pMaxStateBytes * 4) / 3) + 64 * 1024, maxOpen: P2P_LIMITS.openChunkedFrames, joinOnly: false };
   }
 
   /** The connection's session and config; refused when P2P is off or the connection has not joined. */
