@@ -22,9 +22,8 @@ export function relativeTime(iso: string, now = Date.now()): string {
  */
 export function splitMentions(body: string, names: Map<string, string>): { text: string; mention?: string }[] {
   const out: { text: string; mention?: string }[] = [];
-  const re = /@([\w.\-:|]+)/g;
   let last = 0;
-  for (const m of body.matchAll(re)) {
+  for (const m of body.matchAll(MENTION)) {
     // "@bob." ends a sentence: the dot is not part of the id unless a user has it.
     const id = names.has(m[1]!) ? m[1]! : trimEndOf(m[1]!, MENTION_TRAILING);
     if (!names.has(id)) continue;
@@ -36,8 +35,17 @@ export function splitMentions(body: string, names: Map<string, string>): { text:
   return out;
 }
 
+/** An @mention as written: `@` and an id's characters. */
+const MENTION = /@([\w.\-:|]+)/g;
 /** What may end a sentence after a mention ("@bob."), trimmed unless a user's id has it. */
-export const MENTION_TRAILING = '.:|-';
+const MENTION_TRAILING = '.:|-';
+
+/** The user ids the @mentions of `text` may name: each as written, and without trailing punctuation. */
+export function mentionCandidates(text: string): Set<string> {
+  const ids = new Set<string>();
+  for (const [, token] of text.matchAll(MENTION)) ids.add(token!).add(trimEndOf(token!, MENTION_TRAILING));
+  return ids;
+}
 
 /**
  * `text` without the characters of `chars` at its end. A loop, because a regex such as

@@ -1,5 +1,5 @@
 /** "just now", "5 min ago", "3 h ago", "2 days ago", then a date: the same words as the panel's. */
-export { MENTION_TRAILING, relativeTime, splitMentions, trimEndOf } from '@pulse/protocol/lite';
+export { mentionCandidates, relativeTime, splitMentions } from '@pulse/protocol/lite';
 
 export function initials(name: string): string {
   const parts = name.trim().split(/\s+/).filter(Boolean);

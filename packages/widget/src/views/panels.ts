@@ -2,7 +2,7 @@ import { httpBase, type ClientThread } from '@pulse/core';
 import type { Attachment, Comment, ThreadWithComments } from '@pulse/protocol/lite';
 import { html, nothing } from 'lit';
 import type { ComposerSubmit } from '../composer.ts';
-import { initials, MENTION_TRAILING, relativeTime, splitMentions, trimEndOf } from '../format.ts';
+import { initials, mentionCandidates, relativeTime, splitMentions } from '../format.ts';
 import { icons } from '../icons.ts';
 import type { PulseWidget } from '../pulse-widget.ts';
 
@@ -29,11 +29,9 @@ function renderPreview(w: PulseWidget, preview: string, commentId: string | null
   else {
     void w.directoryVersion; // re-rendered when the directory learns a name
     names = new Map();
-    for (const [, token] of preview.matchAll(/@([\w.\-:|]+)/g)) {
-      for (const id of new Set([token!, trimEndOf(token!, MENTION_TRAILING)])) {
-        const user = w.presence.find((p) => p.userId === id)?.user ?? w.directory.get(id);
-        if (user) names.set(id, user.name);
-      }
+    for (const id of mentionCandidates(preview)) {
+      const user = w.presence.find((p) => p.userId === id)?.user ?? w.directory.get(id);
+      if (user) names.set(id, user.name);
     }
   }
   return splitMentions(preview, names).map((p) => (p.mention ? html`<span class="mention">${p.text}</span>` : p.text));
