@@ -38,12 +38,19 @@ export interface KnownGood {
  *
  * Admitted attempts still being checked count as failures too: the password check is slow on
  * purpose, and a burst of concurrent guesses would otherwise all be admitted before the first
- * failure is recorded. (Per process: each node of a cluster lets through at most its own burst.)
+ * failure is recorded. And a failure this process records while another attempt is reading the
+ * database counts for that attempt too: its read may have missed the write, and the failed
+ * attempt stops counting as under way right after. (Per process: each node of a cluster lets
+ * through at most its own burst.)
  */
 export class LoginThrottle {
   readonly #store: Store;
   /** Admitted attempts under way in this process, per throttle key. */
   readonly #inFlight = new Map<string, number>();
+  /** Attempts reading the database right now. */
+  #reading = 0;
+  /** Failures recorded while some attempt was reading, per key; cleared once none is. */
+  readonly #recordedDuringReads = new Map<string, number>();
 
   constructor(store: Store) {
     this.#store = store;
@@ -61,22 +68,32 @@ export class LoginThrottle {
       { key: `ip:${ip}`, policy: ADDRESS_BACKOFF, what: 'your address', skip: known.device },
     ];
     const now = Date.now();
-    const stored = await Promise.all(
-      checks.map(async ({ key, policy, skip }) => {
-        if (skip) return { count: 0, recent: 0 };
-        const { count } = await this.#store.loginFailures(key, new Date(now - LOGIN_WINDOW_MS).toISOString());
-        const delayMs = backoffDelayMs(count, policy);
-        const recent = delayMs === 0 ? 0 : (await this.#store.loginFailures(key, new Date(now - delayMs).toISOString())).count;
-        return { count, recent };
-      }),
-    );
-    // From here on, synchronous.
+    const recordedBefore = checks.map(({ key }) => this.#recordedDuringReads.get(key) ?? 0);
+    this.#reading++;
+    let stored: { count: number; recent: number }[];
+    try {
+      stored = await Promise.all(
+        checks.map(async ({ key, policy, skip }) => {
+          if (skip) return { count: 0, recent: 0 };
+          const { count } = await this.#store.loginFailures(key, new Date(now - LOGIN_WINDOW_MS).toISOString());
+          const delayMs = backoffDelayMs(count, policy);
+          const recent = delayMs === 0 ? 0 : (await this.#store.loginFailures(key, new Date(now - delayMs).toISOString())).count;
+          return { count, recent };
+        }),
+      );
+    } finally {
+      this.#reading--;
+    }
+    // From here on, synchronous. Failures recorded during the read may be missing from it (or
+    // not: counting them twice errs on the safe side).
+    const missed = checks.map(({ key }, i) => (this.#recordedDuringReads.get(key) ?? 0) - recordedBefore[i]!);
+    if (this.#reading === 0) this.#recordedDuringReads.clear();
     checks.forEach(({ key, policy, what, skip }, i) => {
       if (skip) return;
-      const underWay = this.#inFlight.get(key) ?? 0;
+      // Attempts under way and failures just recorded are as recent as it gets.
+      const underWay = (this.#inFlight.get(key) ?? 0) + missed[i]!;
       const { count, recent } = stored[i]!;
       const delayMs = backoffDelayMs(count + underWay, policy);
-      // An attempt under way is as recent as it gets.
       if (delayMs === 0 || (underWay === 0 && recent === 0)) return;
       const retryAfterS = Math.max(1, Math.ceil(delayMs / 1000));
       const wait = retryAfterS < 120 ? `${retryAfterS} second${retryAfterS === 1 ? '' : 's'}` : `${Math.ceil(retryAfterS / 60)} minutes`;
@@ -96,10 +113,13 @@ export class LoginThrottle {
     };
   }
 
+  /** Records a failed attempt; call it before the attempt's release function. */
   async failed(email: string, ip: string): Promise<void> {
     const now = new Date();
-    await this.#store.recordLoginFailure(`email:${email}`, now.toISOString());
-    await this.#store.recordLoginFailure(`ip:${ip}`, now.toISOString());
+    for (const key of [`email:${email}`, `ip:${ip}`]) {
+      await this.#store.recordLoginFailure(key, now.toISOString());
+      if (this.#reading > 0) this.#recordedDuringReads.set(key, (this.#recordedDuringReads.get(key) ?? 0) + 1);
+    }
     await this.#store.pruneLoginFailures(new Date(now.getTime() - LOGIN_WINDOW_MS).toISOString());
   }
 }
