@@ -39,4 +39,27 @@ describe('ChunkAssembler.discard', () => {
     expect(chunks.add(c, piece('b', 1, 2, 'cc'), 100)).toBe('bbcc');
     expect(chunks.held).toBe(0);
   });
+
+  it('ignores the later pieces of a frame let go, so they neither hold memory nor a slot', () => {
+    const chunks = new ChunkAssembler();
+    const c = conn();
+    // The rate limit dropped piece 0 of "a" before anything of it arrived, and piece 1 of "b".
+    chunks.discard(c, 'a');
+    chunks.add(c, piece('b', 0, 3, 'bb'), 100);
+    chunks.discard(c, 'b');
+    for (const id of ['a', 'b']) expect(chunks.add(c, piece(id, 2, 3, 'zz'), 100, 1)).toBeUndefined();
+    expect(chunks.held).toBe(0);
+    // The one slot allowed is still free.
+    expect(chunks.add(c, piece('c', 0, 2, 'he'), 100, 1)).toBeUndefined();
+    expect(chunks.add(c, piece('c', 1, 2, 'y'), 100, 1)).toBe('hey');
+  });
+
+  it('ignores the rest of a frame refused for its size', () => {
+    const chunks = new ChunkAssembler();
+    const c = conn();
+    chunks.add(c, piece('a', 0, 3, 'aaaa'), 6);
+    expect(() => chunks.add(c, piece('a', 1, 3, 'aaaa'), 6)).toThrow(expect.objectContaining({ code: 'p2p_state_too_large' }));
+    expect(chunks.add(c, piece('a', 2, 3, 'a'), 6)).toBeUndefined();
+    expect(chunks.held).toBe(0);
+  });
 });

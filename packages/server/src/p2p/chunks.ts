@@ -14,15 +14,25 @@ export const JOIN_CHUNK_CHARS = 1024 * 1024;
 /** What all connections' unfinished chunked frames may hold at once, in characters. */
 export const CHUNKS_PROCESS_BUDGET_CHARS = 256 * 1024 * 1024;
 
+/** Ids of frames let go unfinished that a connection's later pieces are recognised by. */
+const LET_GO_REMEMBERED = 32;
+
+interface ConnectionChunks {
+  open: Map<string, Partial>;
+  /** Frames let go unfinished (a piece refused or dropped): their later pieces are ignored. */
+  letGo: Set<string>;
+}
+
 /**
  * Joins `p2p:chunk` frames back into the P2P frame they carry (a sync step or a persisted
  * state larger than one WebSocket frame). Bounded three ways, since pieces wait in memory until
  * the last one arrives: per connection (a few frames at once, together no larger than the
  * environment's state limit allows), per process, and in time (released when the connection
- * leaves the P2P session).
+ * leaves the P2P session). Once a frame is let go unfinished, its remaining pieces (the client
+ * sends them all at once) are ignored rather than starting a frame that can never complete.
  */
 export class ChunkAssembler {
-  readonly #open = new Map<Connection, Map<string, Partial>>();
+  readonly #connections = new Map<Connection, ConnectionChunks>();
   readonly #budget: number;
   #held = 0;
 
@@ -37,18 +47,16 @@ export class ChunkAssembler {
 
   /** Returns the whole frame's text once its last piece arrived, else undefined. */
   add(conn: Connection, m: ClientMessageOf<'p2p:chunk'>, maxChars: number, maxOpen: number = P2P_LIMITS.openChunkedFrames): string | undefined {
-    let open = this.#open.get(conn);
-    if (!open) this.#open.set(conn, (open = new Map()));
+    const state = this.#stateOf(conn);
+    if (state.letGo.has(m.id)) return undefined;
+    const { open } = state;
     let partial = open.get(m.id);
     if (!partial) {
       if (open.size >= maxOpen) throw new PulseError('rate_limited', `At most ${maxOpen} chunked frame${maxOpen === 1 ? '' : 's'} may be under way at once.`);
       partial = { count: m.count, parts: new Array<string | undefined>(m.count), received: 0, chars: 0 };
       open.set(m.id, partial);
     }
-    const drop = () => {
-      this.#held -= partial.chars;
-      open.delete(m.id);
-    };
+    const drop = () => this.#letGo(state, m.id, m.count > 1);
     const fail = (message: string) => {
       drop();
       return new PulseError('invalid_message', `p2p:chunk ${m.id}: ${message}`);
@@ -69,24 +77,37 @@ export class ChunkAssembler {
     this.#held += m.data.length;
     partial.parts[m.index] = m.data;
     if (++partial.received < partial.count) return undefined;
-    drop();
+    this.#letGo(state, m.id, false);
     return partial.parts.join('');
   }
 
   /** Forgets one unfinished frame, which can no longer be completed (a piece of it was dropped). */
   discard(conn: Connection, id: string): void {
-    const open = this.#open.get(conn);
-    const partial = open?.get(id);
-    if (!open || !partial) return;
-    this.#held -= partial.chars;
-    open.delete(id);
+    this.#letGo(this.#stateOf(conn), id, true);
   }
 
   /** Forgets a connection's unfinished frames (it left the session or closed). */
   release(conn: Connection): void {
-    const open = this.#open.get(conn);
-    if (!open) return;
-    for (const p of open.values()) this.#held -= p.chars;
-    this.#open.delete(conn);
+    const state = this.#connections.get(conn);
+    if (!state) return;
+    for (const p of state.open.values()) this.#held -= p.chars;
+    this.#connections.delete(conn);
+  }
+
+  #stateOf(conn: Connection): ConnectionChunks {
+    let state = this.#connections.get(conn);
+    if (!state) this.#connections.set(conn, (state = { open: new Map(), letGo: new Set() }));
+    return state;
+  }
+
+  #letGo(state: ConnectionChunks, id: string, unfinished: boolean): void {
+    const partial = state.open.get(id);
+    if (partial) {
+      this.#held -= partial.chars;
+      state.open.delete(id);
+    }
+    if (!unfinished) return;
+    state.letGo.add(id);
+    if (state.letGo.size > LET_GO_REMEMBERED) state.letGo.delete(state.letGo.values().next().value!);
   }
 }
