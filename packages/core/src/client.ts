@@ -24,7 +24,7 @@ import { resolveWebSocket, socketUrl, type SocketConstructor, type SocketLike } 
 import { PulseState } from './state.ts';
 import { refreshDelay, tokenExpiry } from './token.ts';
 import { httpBase, uploadFile, type UploadOptions } from './upload.ts';
-import { WriteBudget } from './write-budget.ts';
+import { writeBudget } from './send-budget.ts';
 import { P2PManager } from './p2p/manager.ts';
 import type { P2PServerMessage } from '@pulse/protocol/lite';
 
@@ -170,12 +170,16 @@ export class PulseClient {
   #lastTokenReconnect = -Infinity;
   /** Server clock minus local clock, from the last `auth:ok`. */
   #clockSkewMs = 0;
-  readonly #writes = new WriteBudget();
+  readonly #writes = writeBudget();
   readonly #ops = new Map<string, Operation>();
   #nextRef = 1;
   readonly #buffered = new Map<number, DurableRoomEvent>();
   #gapTimer: ReturnType<typeof setTimeout> | undefined;
   #resyncing: 'no' | 'sent' | 'again' = 'no';
+  /** The ref of the `room:resync` under way; a refused one is asked again after a growing delay. */
+  #resyncRef: string | undefined;
+  #resyncRefusals = 0;
+  #resyncTimer: ReturnType<typeof setTimeout> | undefined;
   #cursor: { pending: CursorPosition | null | undefined; lastSent: number; timer: ReturnType<typeof setTimeout> | undefined } = {
     pending: undefined,
     lastSent: 0,
@@ -418,6 +422,7 @@ export class PulseClient {
     clearTimeout(this.#refreshTimer);
     clearTimeout(this.#pumpTimer);
     this.#resyncing = 'no';
+    clearTimeout(this.#resyncTimer);
     this.#closeSide(1000, 'connection lost');
     if (!this.#wanted) {
       this.state.clearLive();
@@ -473,6 +478,7 @@ export class PulseClient {
     this.#socket = undefined;
     this.#authenticated = false;
     this.#resyncing = 'no';
+    clearTimeout(this.#resyncTimer);
     clearInterval(this.#heartbeat);
     clearTimeout(this.#gapTimer);
     clearTimeout(this.#refreshTimer);
@@ -640,6 +646,7 @@ export class PulseClient {
       case 'error':
         return this.#onError(message, from);
       case 'ack': {
+        if (message.ref === this.#resyncRef) return; // its room:state came first
         const op = this.#ops.get(message.ref);
         if (op && this.#isStale(op, from)) return;
         this.#ops.delete(message.ref);
@@ -676,6 +683,7 @@ export class PulseClient {
         this.#reapplyPending();
         const again = this.#resyncing === 'again';
         this.#resyncing = 'no';
+        this.#resyncRefusals = 0;
         if (again) this.#resync();
         return;
       }
@@ -728,6 +736,7 @@ export class PulseClient {
   }
 
   #onError(message: Extract<ServerMessage, { type: 'error' }>, from: SocketLike): void {
+    if (message.ref !== undefined && message.ref === this.#resyncRef) return this.#resyncRefused();
     const op = message.ref ? this.#ops.get(message.ref) : undefined;
     if (!op) {
       // A connection-level notice. An expiring token is the client's business when it can get a new one.
@@ -825,7 +834,22 @@ export class PulseClient {
       return;
     }
     this.#resyncing = 'sent';
-    this.#sendRaw({ type: 'room:resync' });
+    this.#resyncRef = `resync-${this.#nextRef++}`;
+    this.#sendRaw({ type: 'room:resync', ref: this.#resyncRef });
+  }
+
+  /**
+   * The server refused the resync (busy, or the write budget spent): the state still needs it, so
+   * it is asked again after a growing, jittered delay, as saturated requests are (never given up:
+   * until it is answered, refused changes stay rolled back only in part).
+   */
+  #resyncRefused(): void {
+    this.#resyncing = 'no';
+    this.#resyncRef = undefined;
+    const ceiling = Math.min(SATURATED_RETRY_MAX_MS, SATURATED_RETRY_BASE_MS * 2 ** this.#resyncRefusals++);
+    clearTimeout(this.#resyncTimer);
+    this.#resyncTimer = setTimeout(() => this.#resync(), ceiling / 2 + Math.random() * (ceiling / 2));
+    unref(this.#resyncTimer);
   }
 
   // ------------------------------------------------------------------ durable operations

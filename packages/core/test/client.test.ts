@@ -107,7 +107,7 @@ describe('PulseClient (scripted server)', () => {
 
     s.serverSends({ type: 'thread:created', seq: 9, thread: thread('t9') });
     await vi.advanceTimersByTimeAsync(1100);
-    expect(s.sent.at(-1)).toEqual({ type: 'room:resync' });
+    expect(s.sent.at(-1)).toEqual({ type: 'room:resync', ref: expect.stringMatching(/^resync-/) });
     s.serverSends({ type: 'room:state', room: { id: 'r', seq: 9, threads: [thread('t8'), thread('t9')], presence: [], activity: [], drawing: [] } });
     expect(client.state.threads.map((t) => t.id)).toEqual(['t8', 't9']);
     expect(client.state.seq).toBe(9);
@@ -215,7 +215,31 @@ describe('PulseClient (scripted server)', () => {
     const edit = s.sent.find((m) => m.type === 'comment:edit');
     s.serverSends({ type: 'error', code: 'not_author', message: 'Only the author can change this comment.', ref: edit.ref });
     expect(errors).toEqual([expect.objectContaining({ code: 'not_author', requestType: 'comment:edit' })]);
-    expect(s.sent.at(-1)).toEqual({ type: 'room:resync' });
+    expect(s.sent.at(-1)).toEqual({ type: 'room:resync', ref: expect.stringMatching(/^resync-/) });
+  });
+
+  it('asks again for a resync the server refused, and keeps rolling back later refusals', async () => {
+    const client = await connect();
+    const s = FakeSocket.last;
+    s.serverSends({ ...authOk(1), room: { id: 'r', seq: 1, threads: [{ ...thread('t1'), comments: [{ id: 'c1', threadId: 't1', userId: 'bob', body: 'hi', mentions: [], createdAt: '2026-01-01T00:00:00.000Z', editedAt: null, reactions: [], attachments: [] }] }], presence: [], activity: [], drawing: [] } } as ServerMessage);
+    const errors: unknown[] = [];
+    client.on('error', (e) => errors.push(e));
+    const resyncs = () => s.sent.filter((m) => m.type === 'room:resync');
+    client.editComment('c1', 'not mine');
+    s.serverSends({ type: 'error', code: 'not_author', message: 'Only the author can change this comment.', ref: s.sent.find((m) => m.type === 'comment:edit').ref });
+    // The busy server refuses the resync itself: not a notice for the app, and asked again shortly.
+    s.serverSends({ type: 'error', code: 'service_unavailable', message: 'The server is at capacity; retry in a moment.', ref: resyncs()[0].ref });
+    expect(errors).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(300);
+    expect(resyncs()).toHaveLength(2);
+    s.serverSends({ type: 'room:state', room: { id: 'r', seq: 2, threads: [{ ...thread('t1'), comments: [{ id: 'c1', threadId: 't1', userId: 'bob', body: 'hi', mentions: [], createdAt: '2026-01-01T00:00:00.000Z', editedAt: null, reactions: [], attachments: [] }] }], presence: [], activity: [], drawing: [] } } as ServerMessage);
+    s.serverSends({ type: 'ack', ref: resyncs()[1].ref } as ServerMessage);
+    expect(client.state.comment('c1')!.body).toBe('hi');
+    // A later refusal is rolled back too.
+    client.editComment('c1', 'still not mine');
+    s.serverSends({ type: 'error', code: 'not_author', message: 'Only the author can change this comment.', ref: s.sent.filter((m) => m.type === 'comment:edit').at(-1).ref });
+    expect(resyncs()).toHaveLength(3);
+    expect(errors).toHaveLength(2);
   });
 
   it('resends an offline create, reply and edit in order, with their client ids, once reconnected', async () => {
@@ -307,7 +331,7 @@ describe('PulseClient (scripted server)', () => {
       },
     ]);
     expect(client.state.comment(replyId)).toBeUndefined(); // a refused creation leaves at once
-    expect(s.sent.at(-1)).toEqual({ type: 'room:resync' });
+    expect(s.sent.at(-1)).toEqual({ type: 'room:resync', ref: expect.stringMatching(/^resync-/) });
     s.serverSends({ type: 'error', code: 'not_author', message: 'Only the author can change this comment.', ref: edit.ref });
     expect(errors[1]).toMatchObject({ code: 'not_author', requestType: 'comment:edit', request: { commentId: 'c1', body: 'edited offline' } });
     expect(s.sent.filter((m) => m.type === 'room:resync')).toHaveLength(1); // one resync at a time…
@@ -420,7 +444,7 @@ describe('PulseClient (scripted server)', () => {
     s.serverSends(saturated(creates()[0].ref)); // the 8th refusal
     expect(errors).toEqual([expect.objectContaining({ code: 'service_unavailable', ref: creates()[0].ref, requestType: 'thread:create', request: expect.objectContaining({ id: threadId }) })]);
     expect(client.state.thread(threadId)).toBeUndefined();
-    expect(s.sent.at(-1)).toEqual({ type: 'room:resync' });
+    expect(s.sent.at(-1)).toEqual({ type: 'room:resync', ref: expect.stringMatching(/^resync-/) });
     // The queue behind it goes on, and meets the server's own answer.
     const reply = s.sent.find((m) => m.type === 'comment:create');
     expect(reply).toMatchObject({ id: replyId, threadId });
