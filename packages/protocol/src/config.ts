@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { P2P_MAX_STATE_BYTES_LIMIT } from './p2p-limits.ts';
 
 /**
  * The environment config: tenant-controlled feature flags and limits, stored per
@@ -25,7 +26,7 @@ export const envConfigShape = {
   p2pMeshLimit: z.number().int().min(2).max(50),
   p2pPersistIntervalMs: z.number().int().min(1000).max(600_000),
   p2pStateTTLDays: z.number().int().min(1).max(3650),
-  p2pMaxStateBytes: z.number().int().min(1024).max(104_857_600),
+  p2pMaxStateBytes: z.number().int().min(1024).max(P2P_MAX_STATE_BYTES_LIMIT),
   maxSharedObjects: z.number().int().min(1).max(1000),
   allowP2PBinary: z.boolean(),
   // Email (Pulse's additions to the reference's eighteen settings)

@@ -2,6 +2,9 @@
  * P2P shared data: constants shared by the client and the server (no zod, so browsers can
  * import them through `@pulse/protocol/lite`).
  */
+/** The largest `p2pMaxStateBytes` an environment may set (100 MiB). */
+export const P2P_MAX_STATE_BYTES_LIMIT = 104_857_600;
+
 export const P2P_LIMITS = {
   /**
    * A P2P frame whose JSON is larger than this is sent as `p2p:chunk` frames of at most this many
@@ -10,8 +13,11 @@ export const P2P_LIMITS = {
   chunkChars: 48 * 1024,
   /** ...and at most this many bytes each as a JSON string in UTF-8 (escapes and non-ASCII text grow). */
   chunkBytes: 48 * 1024,
-  /** Chunks of one chunked frame; with `chunkChars` this bounds one frame to 64 MB of JSON. */
-  chunksPerFrame: 1400,
+  /**
+   * Chunks of one chunked frame: enough for a state of P2P_MAX_STATE_BYTES_LIMIT as base64 in its
+   * frame (~140 M characters).
+   */
+  chunksPerFrame: Math.ceil((Math.ceil(P2P_MAX_STATE_BYTES_LIMIT / 3) * 4 + 1024) / (48 * 1024)),
   /** Chunked frames a connection may have half-received at once. */
   openChunkedFrames: 4,
   /** A WebRTC signal (SDP or ICE candidate, as the client serialised it). */

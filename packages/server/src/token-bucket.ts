@@ -12,9 +12,29 @@ export class TokenBucket {
     this.#at = now;
   }
 
+  /** While suspended, tokens accrue past capacity (see suspend()). */
+  #suspended = false;
+
   #refill(now: number): void {
-    this.#tokens = Math.min(this.capacity, this.#tokens + ((now - this.#at) / 1000) * this.perSecond);
+    const cap = this.#suspended ? Infinity : this.capacity;
+    // Tokens banked past capacity during a suspension stay until spent.
+    if (this.#tokens < cap) this.#tokens = Math.min(cap, this.#tokens + ((now - this.#at) / 1000) * this.perSecond);
     this.#at = now;
+  }
+
+  /**
+   * The owner stopped reading (backpressure): what the client sends meanwhile arrives all at once
+   * when reading resumes, each frame having been within the rate when it was sent. Until
+   * resume(), tokens accrue past the burst, so that backlog is not refused.
+   */
+  suspend(now = Date.now()): void {
+    this.#refill(now);
+    this.#suspended = true;
+  }
+
+  resume(now = Date.now()): void {
+    this.#refill(now);
+    this.#suspended = false;
   }
 
   take(now = Date.now()): boolean {

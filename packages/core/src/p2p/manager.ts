@@ -16,6 +16,7 @@ import { splitForFrames, utf8Bytes } from './frame-pieces.ts';
 import { userStates, transportOf } from './peers.ts';
 import { decodeRaw, encodeRaw, type EncodedRaw } from './raw.ts';
 import { Mesh } from './mesh.ts';
+import { P2POutbound } from './outbound.ts';
 import { SharedCounter } from './shared-counter.ts';
 import { SharedList } from './shared-list.ts';
 import { SharedMap } from './shared-map.ts';
@@ -81,12 +82,14 @@ export class P2PManager {
   #outbox: Uint8Array[] = [];
   #outboxTimer: ReturnType<typeof setTimeout> | undefined;
   #chunkSeq = 0;
+  readonly #outbound: P2POutbound;
   #destroyed = false;
   readonly #room: string;
 
   /** @internal Created by `client.p2p`. */
   constructor(host: P2PHost) {
     this.#host = host;
+    this.#outbound = new P2POutbound((m) => host.send(m));
     this.#room = host.room();
     this.#mesh = Mesh.available()
       ? new Mesh(
@@ -107,6 +110,7 @@ export class P2PManager {
     this.#unsubscribe.push(
       host.onAuthenticated(() => this.#join()),
       host.onDisconnected((stopped) => {
+        this.#outbound.clear();
         this.#left();
         // A join that can no longer happen: `client.p2p` must not wait for ever.
         if (stopped && this.#pendingJoin) {
@@ -302,6 +306,10 @@ export class P2PManager {
     if (this.#destroyed) return;
     this.#destroyed = true;
     clearTimeout(this.#outboxTimer);
+    // What waits for the piece budget goes now (later frames go unpaced too, see #send): a new
+    // manager may start on this connection at once, and its frames must not mix with these.
+    if (graceful && this.#joined) this.#outbound.flushNow();
+    else this.#outbound.clear();
     if (graceful && this.#joined) {
       if (this.#outbox.length) this.#flushOutbox();
       const update = this.#unpersisted ? toBase64(Y.encodeStateAsUpdate(this.doc, this.#serverVector)) : undefined;
@@ -425,17 +433,20 @@ export class P2PManager {
     void this.#send({ type: 'p2p:update', update: toBase64(update), ...(reached.length ? { except: reached } : {}) });
   }
 
-  /** Sends a P2P frame, in pieces when it is larger than one WebSocket frame. */
+  /**
+   * Sends a P2P frame, in pieces when it is larger than one WebSocket frame; paced and in order
+   * (see P2POutbound) while the session lasts.
+   */
   #send(message: ClientMessage): boolean {
     const json = JSON.stringify(message);
-    if (json.length <= P2P_LIMITS.chunkChars && utf8Bytes(json) <= P2P_LIMITS.chunkBytes) return this.#host.send(message);
-    const id = `c${++this.#chunkSeq}`;
-    const pieces = splitForFrames(json, P2P_LIMITS.chunkChars, P2P_LIMITS.chunkBytes);
-    const count = pieces.length;
-    for (const [index, data] of pieces.entries()) {
-      if (!this.#host.send({ type: 'p2p:chunk', id, index, count, data })) return false;
+    let frames: ClientMessage[] = [message];
+    if (json.length > P2P_LIMITS.chunkChars || utf8Bytes(json) > P2P_LIMITS.chunkBytes) {
+      const id = `c${++this.#chunkSeq}`;
+      const pieces = splitForFrames(json, P2P_LIMITS.chunkChars, P2P_LIMITS.chunkBytes);
+      frames = pieces.map((data, index) => ({ type: 'p2p:chunk', id, index, count: pieces.length, data }));
     }
-    return true;
+    if (!this.#destroyed) return this.#outbound.push(frames);
+    return frames.every((frame) => this.#host.send(frame));
   }
 
   // ------------------------------------------------------------------ peers and transport

@@ -27,27 +27,13 @@ describe('ChunkAssembler', () => {
   });
 });
 
-describe('ChunkAssembler.discard', () => {
-  it('lets go of one unfinished frame and its pieces', () => {
+describe('ChunkAssembler: frames let go', () => {
+  it('ignores the later pieces of a frame refused, so they neither hold memory nor a slot', () => {
     const chunks = new ChunkAssembler();
     const c = conn();
-    chunks.add(c, piece('a', 0, 2, 'aaaa'), 100);
-    chunks.add(c, piece('b', 0, 2, 'bb'), 100);
-    chunks.discard(c, 'a');
-    chunks.discard(c, 'unknown');
-    expect(chunks.held).toBe(2);
-    expect(chunks.add(c, piece('b', 1, 2, 'cc'), 100)).toBe('bbcc');
-    expect(chunks.held).toBe(0);
-  });
-
-  it('ignores the later pieces of a frame let go, so they neither hold memory nor a slot', () => {
-    const chunks = new ChunkAssembler();
-    const c = conn();
-    // The rate limit dropped piece 0 of "a" before anything of it arrived, and piece 1 of "b".
-    chunks.discard(c, 'a');
-    chunks.add(c, piece('b', 0, 3, 'bb'), 100);
-    chunks.discard(c, 'b');
-    for (const id of ['a', 'b']) expect(chunks.add(c, piece(id, 2, 3, 'zz'), 100, 1)).toBeUndefined();
+    chunks.add(c, piece('a', 0, 3, 'aa'), 100, 1);
+    expect(() => chunks.add(c, piece('a', 0, 3, 'aa'), 100, 1)).toThrow(expect.objectContaining({ code: 'invalid_message' }));
+    expect(chunks.add(c, piece('a', 2, 3, 'zz'), 100, 1)).toBeUndefined();
     expect(chunks.held).toBe(0);
     // The one slot allowed is still free.
     expect(chunks.add(c, piece('c', 0, 2, 'he'), 100, 1)).toBeUndefined();

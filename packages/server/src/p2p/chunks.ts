@@ -19,7 +19,7 @@ const LET_GO_REMEMBERED = 32;
 
 interface ConnectionChunks {
   open: Map<string, Partial>;
-  /** Frames let go unfinished (a piece refused or dropped): their later pieces are ignored. */
+  /** Frames let go unfinished (a piece refused): their later pieces are ignored. */
   letGo: Set<string>;
 }
 
@@ -79,11 +79,6 @@ export class ChunkAssembler {
     if (++partial.received < partial.count) return undefined;
     this.#letGo(state, m.id, false);
     return partial.parts.join('');
-  }
-
-  /** Forgets one unfinished frame, which can no longer be completed (a piece of it was dropped). */
-  discard(conn: Connection, id: string): void {
-    this.#letGo(this.#stateOf(conn), id, true);
   }
 
   /** Forgets a connection's unfinished frames (it left the session or closed). */

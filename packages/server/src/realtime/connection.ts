@@ -1,9 +1,17 @@
 import { LIMITS, type ClientMessage, type DeviceType, type PresenceStatus, type PulseUser, type ServerMessage } from '@pulse/protocol';
-import type { WebSocket } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 import { TokenBucket } from '../token-bucket.ts';
 import type { LocalRoom } from './room.ts';
 
 export type Delivery = 'durable' | 'ephemeral';
+
+/** Why the server stopped reading from a socket (bits: several may hold at once). */
+export const READING_PAUSED = {
+  /** Its durable queue is full (see DurableQueue). */
+  durableQueue: 1,
+  /** A P2P frame waits for the message limit (see Gateway). */
+  p2pLimit: 2,
+} as const;
 
 /** Identity of an authenticated connection. */
 export interface ConnectionIdentity {
@@ -37,8 +45,10 @@ export class Connection {
   readonly durable = new TokenBucket(LIMITS.writesBurst, LIMITS.writesPerSecond);
   /** Refused frames so far; past LIMITS.strikesPerConnection the socket is closed. */
   strikes = 0;
-  /** When P2P frames over the message limit were last reported dropped (at most once a second). */
-  p2pDropReportedAt = 0;
+  /** Frames read while a P2P frame waits for the message limit, in arrival order. */
+  held: [RawData, boolean][] | undefined;
+  /** READING_PAUSED bits; 0 while the socket is read. */
+  #pausedFor = 0;
   /** Durable requests read but not yet applied, in arrival order (see DurableQueue). */
   durableQueue: ClientMessage[] | undefined;
   /** The peer's address, for per-address limits. */
@@ -52,6 +62,30 @@ export class Connection {
 
   get open(): boolean {
     return this.ws.readyState === 1;
+  }
+
+  /**
+   * Stops reading from the socket for `reason` (TCP backpressure reaches the client) until
+   * resumeReading(reason) and every other reason is gone. The rate limits keep refilling
+   * meanwhile, past their burst (TokenBucket.suspend): the frames sent during the pause arrive
+   * together, and were within the limits when sent.
+   */
+  pauseReading(reason: number): void {
+    if (this.#pausedFor === 0) {
+      this.messages.suspend();
+      this.durable.suspend();
+      if (this.open) this.ws.pause();
+    }
+    this.#pausedFor |= reason;
+  }
+
+  resumeReading(reason: number): void {
+    if ((this.#pausedFor & reason) === 0) return;
+    this.#pausedFor &= ~reason;
+    if (this.#pausedFor !== 0) return;
+    this.messages.resume();
+    this.durable.resume();
+    if (this.open) this.ws.resume();
   }
 
   /**

@@ -1,12 +1,13 @@
 import type { ClientMessage } from '@pulse/protocol';
 import { describe, expect, it } from 'vitest';
-import type { Connection } from './connection.ts';
+import type { WebSocket } from 'ws';
+import { Connection } from './connection.ts';
 import { DurableQueue } from './durable-queue.ts';
 
-/** A connection with just what the queue touches: its queue slot and a pausable socket. */
+/** A connection over a socket that only knows whether it is read. */
 function fakeConnection() {
-  const ws = { paused: false, pause() { this.paused = true; }, resume() { this.paused = false; } };
-  return { conn: { open: true, ws, durableQueue: undefined } as unknown as Connection, ws };
+  const ws = { readyState: 1, paused: false, pause() { this.paused = true; }, resume() { this.paused = false; } };
+  return { conn: new Connection('conn_1', ws as unknown as WebSocket, '127.0.0.1'), ws };
 }
 
 const message = (n: number) => ({ type: 'draw:clear', ref: `r${n}` }) as ClientMessage;

@@ -1,5 +1,5 @@
 import { LIMITS, type ClientMessage } from '@pulse/protocol';
-import type { Connection } from './connection.ts';
+import { READING_PAUSED, type Connection } from './connection.ts';
 
 /** Runs one request to its end; it answers the client itself and never throws. */
 export type RunRequest = (conn: Connection, message: ClientMessage) => Promise<void>;
@@ -58,7 +58,7 @@ export class DurableQueue {
   #pause(conn: Connection): void {
     if (this.#paused.has(conn) || !conn.open) return;
     this.#paused.add(conn);
-    conn.ws.pause();
+    conn.pauseReading(READING_PAUSED.durableQueue);
   }
 
   #resumeIfDrained(): void {
@@ -66,7 +66,7 @@ export class DurableQueue {
     for (const conn of this.#paused) {
       if ((conn.durableQueue?.length ?? 0) > this.#bounds.perConnection / 2) continue;
       this.#paused.delete(conn);
-      if (conn.open) conn.ws.resume();
+      conn.resumeReading(READING_PAUSED.durableQueue);
     }
   }
 

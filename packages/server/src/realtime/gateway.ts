@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { CLOSE_CODES, LIMITS, PulseError, type ClientMessage, type ErrorCode } from '@pulse/protocol';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { newConnectionId } from '../ids.ts';
-import { Connection } from './connection.ts';
+import { Connection, READING_PAUSED } from './connection.ts';
 import { isQueued, parseMessage } from './parse.ts';
 import type { RealtimeHub } from './hub.ts';
 import { p2pOf } from '../p2p/handlers.ts';
@@ -20,6 +20,8 @@ export interface GatewayOptions {
  * work: size (a few KB until auth:ok), JSON, schema, rate limits (charged on arrival). Refused
  * frames are answered with an `error` carrying the request's `ref` and count as strikes.
  * Ephemeral messages are handled at once; durable ones join the connection's ordered queue.
+ * Over the message limit, ephemeral messages are dropped and requests refused, but P2P frames
+ * (shared data: a lost piece loses its whole frame) wait, the socket no longer read meanwhile.
  * A sweeper ends sockets that do not authenticate in time, go silent, or outlive their token.
  */
 export class Gateway {
@@ -85,6 +87,10 @@ export class Gateway {
   }
 
   #onFrame(conn: Connection, data: RawData, isBinary: boolean): void {
+    if (conn.held) {
+      conn.held.push([data, isBinary]); // read before the pause took effect: after the one waiting
+      return;
+    }
     conn.lastSeen = Date.now();
     const authenticated = conn.identity !== undefined && !conn.authenticating;
     const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer | ArrayBuffer).byteLength;
@@ -106,13 +112,9 @@ export class Gateway {
     const ref = 'ref' in message ? message.ref : undefined;
     if (message.type === 'auth') return this.refuse(conn, 'already_authenticated', undefined, ref);
     if (!conn.messages.take()) {
+      if (message.type.startsWith('p2p:')) return this.#holdUntilAllowed(conn, data, isBinary);
       // Ephemeral floods are simply thinned out; only requests that expect an answer get an error.
       if (ref || isQueued(message)) this.refuse(conn, 'rate_limited', undefined, ref);
-      else if (message.type.startsWith('p2p:')) {
-        // A frame missing a piece can never be joined: its other pieces are let go at once.
-        if (message.type === 'p2p:chunk') p2pOf(this.#hub)?.chunks.discard(conn, message.id);
-        this.#reportP2PDrop(conn);
-      }
       return;
     }
     if (isQueued(message)) {
@@ -128,14 +130,29 @@ export class Gateway {
   }
 
   /**
-   * P2P frames carry data (raw messages, updates), not positions to thin out: the sender's
-   * manager is told that some were dropped, once a second at most (not once per frame of a flood).
+   * A P2P frame over the message limit: the socket is not read until the limit allows it (the
+   * sender is slowed down by TCP backpressure), then it and what was read meanwhile go on in order.
    */
-  #reportP2PDrop(conn: Connection): void {
-    const now = Date.now();
-    if (now - conn.p2pDropReportedAt < 1000) return;
-    conn.p2pDropReportedAt = now;
-    conn.send({ type: 'p2p:error', code: 'rate_limited', message: `P2P messages over the limit (${LIMITS.messagesPerSecond} per second, bursts of ${LIMITS.messagesBurst}) were dropped.` });
+  #holdUntilAllowed(conn: Connection, data: RawData, isBinary: boolean): void {
+    conn.held = [[data, isBinary]];
+    conn.pauseReading(READING_PAUSED.p2pLimit);
+    setTimeout(() => this.#releaseHeld(conn), Math.ceil(conn.messages.secondsUntilNext() * 1000)).unref();
+  }
+
+  #releaseHeld(conn: Connection): void {
+    const held = conn.held ?? [];
+    conn.held = undefined;
+    if (conn.open) {
+      for (const [i, [data, isBinary]] of held.entries()) {
+        this.#onFrame(conn, data, isBinary);
+        if (conn.held) {
+          // Over the limit again: the rest waits behind it.
+          (conn.held as [RawData, boolean][]).push(...held.slice(i + 1));
+          return;
+        }
+      }
+    }
+    conn.resumeReading(READING_PAUSED.p2pLimit);
   }
 
   /** Until auth:ok: one small `auth` frame; anything else ends the socket. */
