@@ -26,7 +26,7 @@ const emptyFolder = () => {
 
 /** `pulse …` run from `cwd`, to completion. */
 const pulse = (cwd: string, args: string[], env: NodeJS.ProcessEnv = {}) => {
-  const r = spawnSync(process.execPath, [PULSE_BIN, ...args], { cwd, env: cleanEnv(env), encoding: 'utf8', input: '', timeout: 20_000 });
+  const r = spawnSync(process.execPath, [PULSE_BIN, ...args], { cwd, env: cleanEnv(env), encoding: 'utf8', input: '', timeout: 60_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 };
 
@@ -37,7 +37,7 @@ function start(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promis
   let output = '';
   let running = false;
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`neither started nor exited:\n${output}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`neither started nor exited:\n${output}`)), 60_000);
     const onData = (d: Buffer) => {
       output += d;
       if (!running && /Storage .*\n/.test(output)) {

@@ -20,7 +20,7 @@ async function within(ms: number, check: () => Promise<boolean>): Promise<number
 }
 
 for (const driver of ['sqlite', 'postgres'] as const) {
-  describe.skipIf(driver === 'postgres' && !postgresAvailable)(`pulse CLI on ${driver}`, () => {
+  describe.skipIf(driver === 'postgres' && !postgresAvailable)(`pulse CLI on ${driver}`, { timeout: 90_000 }, () => {
     let t: TestServer;
     beforeAll(async () => {
       t = await startTestServer(driver);

@@ -276,7 +276,7 @@ describe.skipIf(!postgresAvailable || !redisAvailable)('cluster: three nodes on 
     expect(Date.now() - done).toBeLessThan(1000);
     await runCli(['env', 'config', A.envId, 'allowDrawing=true'], cluster.env);
     await waitFor(() => clients.every((c) => c.state.config.allowDrawing === true), 1000);
-  });
+  }, 90_000); // several CLI processes, each seconds to start on a busy machine
 
   it('closes sockets on every node within a second when keys are rotated or revoked', async () => {
     const created = await runCli(['env', 'create', 'Lifecycle', '--json'], cluster.env);
@@ -304,7 +304,7 @@ describe.skipIf(!postgresAvailable || !redisAvailable)('cluster: three nodes on 
     for (const node of [A, B, C]) {
       await waitFor(async () => (await node.api('GET', '/api/v1/rooms', undefined, pair.secretKey)).status === 401, 1000, `node ${node.name} to refuse the revoked key`);
     }
-  });
+  }, 90_000); // several CLI processes, each seconds to start on a busy machine
 
   it('passes `pulse start --cluster-check` with the cluster’s settings, and fails it with a different secret or no Redis', async () => {
     const good = await runCli(['start', '--cluster-check'], cluster.env);
@@ -325,7 +325,7 @@ describe.skipIf(!postgresAvailable || !redisAvailable)('cluster: three nodes on 
     expect(bad.stdout).toMatch(/✗ Redis\s+REDIS_URL is not set/);
     expect(bad.stdout).toMatch(/✗ PULSE_SECRET\s+not set/);
     expect(bad.stdout).toContain('Not ready: 2 problem(s)');
-  });
+  }, 90_000); // several CLI processes, each seconds to start on a busy machine
 
   it('removes the users of a node killed with -9 from every node’s presence, with presence:leave', async () => {
     const alice = await client(A, 'alice', 'doomed');

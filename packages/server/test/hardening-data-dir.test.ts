@@ -22,7 +22,7 @@ function openTempDir(cleanup: Cleanup): string {
   return dir;
 }
 
-describe('data dir and database file modes', () => {
+describe('data dir and database file modes', { timeout: 90_000 }, () => {
   const cleanup = new Cleanup();
   afterAll(() => cleanup.all());
 

@@ -54,7 +54,7 @@ function underTty(args: string[], env: NodeJS.ProcessEnv) {
   };
 }
 
-describe('secrets stay out of logs and the process list', () => {
+describe('secrets stay out of logs and the process list', { timeout: 90_000 }, () => {
   const cleanup = new Cleanup();
   afterAll(() => cleanup.all());
 

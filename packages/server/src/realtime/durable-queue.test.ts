@@ -1,5 +1,5 @@
 import type { ClientMessage } from '@pulse/protocol';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { WebSocket } from 'ws';
 import { Connection } from './connection.ts';
 import { DurableQueue } from './durable-queue.ts';
@@ -24,7 +24,7 @@ describe('DurableQueue', () => {
     });
     const { conn } = fakeConnection();
     for (let i = 0; i < 5; i++) expect(queue.enqueue(conn, message(i))).toBe(true);
-    await new Promise((r) => setTimeout(r, 50));
+    await vi.waitFor(() => expect(ran).toHaveLength(5), { timeout: 5000 });
     expect(ran).toEqual(['r0', 'r1', 'r2', 'r3', 'r4']);
   });
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { apiRequest, type TestServer } from './server.ts';
 import { cleanEnv } from './hardening.ts';
@@ -80,16 +80,23 @@ export async function startCluster(count: number, extraEnv: NodeJS.ProcessEnv = 
     return spawnServer({ ...env, PULSE_DATA_DIR: dir });
   };
   const nodes: ClusterNode[] = [];
+  /** Every node that started, as soon as it did: a failed start must not leave the others running. */
+  const started: ChildProcess[] = [];
   const close = async () => {
-    await Promise.all(nodes.map((n) => n.kill()));
+    await Promise.all(started.map((child) => killHard(child)));
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
     await dropSchema(schema).catch(() => undefined);
     await clearPrefix(prefix).catch(() => undefined);
   };
   try {
     const first = await spawnNode(0);
+    started.push(first.child);
     const { envId, publishableKey, secretKey } = firstRunKeys(first.output(), dirs[0]!);
-    const rest = await Promise.all(Array.from({ length: count - 1 }, (_, i) => spawnNode(i + 1)));
+    const settled = await Promise.allSettled(Array.from({ length: count - 1 }, (_, i) => spawnNode(i + 1)));
+    for (const s of settled) if (s.status === 'fulfilled') started.push(s.value.child);
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    const rest = settled.map((s) => (s as PromiseFulfilledResult<ServerProcess>).value);
     [first, ...rest].forEach((proc, i) => {
       const node: ClusterNode = {
         name: String.fromCharCode(65 + i),
