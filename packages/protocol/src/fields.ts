@@ -50,7 +50,7 @@ export const commentBody = z
   .string()
   .max(LIMITS.commentBodyLength, `body must be at most ${LIMITS.commentBodyLength} characters`)
   .refine((s) => !LONE_SURROGATE.test(s), 'body must be valid Unicode')
-  .refine((s) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s), 'body must not contain control characters');
+  .refine((s) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/.test(s), 'body must not contain control characters');
 
 /** Duplicates are dropped before the limit of LIMITS.mentionsPerComment distinct users is checked. */
 export const mentions = z

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { relativeTime } from './format.ts';
+import { isBlankText, relativeTime, timeUntil } from './format.ts';
 
 describe('relativeTime', () => {
   const now = Date.parse('2026-03-10T12:00:00Z');
@@ -16,5 +16,24 @@ describe('relativeTime', () => {
   it('shows a date after a month, and "just now" for a clock that runs ahead', () => {
     expect(relativeTime(ago(60 * 24 * 3_600_000), now)).toMatch(/2026/);
     expect(relativeTime(ago(-60_000), now)).toBe('just now');
+  });
+});
+
+describe('timeUntil', () => {
+  const now = Date.parse('2026-03-10T12:00:00Z');
+  const ahead = (ms: number) => new Date(now + ms).toISOString();
+  it('says when a scheduled time comes, and "in a moment" for one already due', () => {
+    expect(timeUntil(ahead(10_000), now)).toBe('in a moment');
+    expect(timeUntil(ahead(-60_000), now)).toBe('in a moment');
+    expect(timeUntil(ahead(5 * 60_000), now)).toBe('in 5 min');
+    expect(timeUntil(ahead(3 * 3_600_000), now)).toBe('in 3 h');
+    expect(timeUntil(ahead(2 * 24 * 3_600_000), now)).toBe('in 2 days');
+  });
+});
+
+describe('isBlankText', () => {
+  it('finds nothing to read in whitespace and invisible characters only', () => {
+    for (const blank of ['', '  \n\t', '\u00a0\u3000', '\u200b\u200b', '\ufeff\u2060 \u200d', '\u00ad']) expect(isBlankText(blank)).toBe(true);
+    for (const text of ['a', ' \u200ba', '👍', '👩‍👩‍👧', '.']) expect(isBlankText(text)).toBe(false);
   });
 });

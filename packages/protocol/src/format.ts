@@ -16,6 +16,27 @@ export function relativeTime(iso: string, now = Date.now()): string {
   return new Date(iso).toLocaleDateString(undefined, { dateStyle: 'medium' });
 }
 
+/** How long until an ISO time, for people: "in a moment", "in 5 min", "in 3 h", "in 2 days", then the date. */
+export function timeUntil(iso: string, now = Date.now()): string {
+  const s = Math.max(0, Math.round((Date.parse(iso) - now) / 1000));
+  if (s < 45) return 'in a moment';
+  const m = Math.round(s / 60);
+  if (m < 60) return `in ${m} min`;
+  const h = Math.round(m / 60);
+  if (h < 24) return `in ${h} h`;
+  const d = Math.round(h / 24);
+  if (d < 30) return `in ${d} day${d === 1 ? '' : 's'}`;
+  return new Date(iso).toLocaleDateString(undefined, { dateStyle: 'medium' });
+}
+
+/** Characters that show nothing: soft hyphen, Mongolian vowel separator, zero-width space and joiners, word joiner, BOM. */
+const INVISIBLE = /[\u00ad\u180e\u200b-\u200d\u2060\ufeff]/g;
+
+/** Whether text shows nothing: only whitespace and invisible characters (a comment must say something). */
+export function isBlankText(text: string): boolean {
+  return text.replace(INVISIBLE, '').trim().length === 0;
+}
+
 /**
  * The parts of a comment body, with the @mentions of known users marked and written with their
  * names (`names`: id → name), for the widget and for emails.

@@ -1,5 +1,5 @@
 import type { PulseClient } from '@pulse/core';
-import type { Attachment, EnvConfig, PulseUser } from '@pulse/protocol/lite';
+import { isBlankText, mentionCandidates, type Attachment, type EnvConfig, type PulseUser } from '@pulse/protocol/lite';
 import { html, LitElement, nothing, type PropertyValues } from 'lit';
 import { formatDuration } from './format.ts';
 import { icons } from './icons.ts';
@@ -118,7 +118,7 @@ export class PulseComposer extends LitElement {
     this.query = m ? m[2]! : null;
     this.selected = 0;
     if (this.query !== null) this.dispatchEvent(new CustomEvent('mention-query', { detail: this.query, bubbles: true, composed: true }));
-    if (this.threadId && this.text.trim()) this.client.startTyping(this.threadId);
+    if (this.threadId && !isBlankText(this.text)) this.client.startTyping(this.threadId);
   }
 
   #insertMention(user: PulseUser): void {
@@ -171,10 +171,9 @@ export class PulseComposer extends LitElement {
       this.error = 'Remove the failed upload first.';
       return;
     }
-    if (!body && attachmentIds.length === 0) return;
-    const mentions = this.config?.allowMentions
-      ? [...new Set([...body.matchAll(/@([\w.\-:|]+)/g)].map((m) => m[1]!).filter((id) => this.users.some((u) => u.id === id)))]
-      : [];
+    if (isBlankText(body) && attachmentIds.length === 0) return;
+    // "@bob." mentions bob: the candidates include each token without its trailing punctuation.
+    const mentions = this.config?.allowMentions ? [...mentionCandidates(body)].filter((id) => this.users.some((u) => u.id === id)) : [];
     this.dispatchEvent(new CustomEvent<ComposerSubmit>('submit', { detail: { body, mentions, attachmentIds }, bubbles: true, composed: true }));
     if (this.threadId) this.client.stopTyping(this.threadId);
     this.text = '';
@@ -351,7 +350,7 @@ export class PulseComposer extends LitElement {
         ${this.recording ? html`<span class="recording" role="status">● Recording ${formatDuration(this.elapsed)}</span>` : nothing}
         <span class="grow"></span>
         <slot name="extra"></slot>
-        <button class="primary" ?disabled=${busy || (!this.text.trim() && !this.files.some((f) => f.attachment))} @click=${this.#submit}>${this.submitLabel}</button>
+        <button class="primary" ?disabled=${busy || (isBlankText(this.text) && !this.files.some((f) => f.attachment))} @click=${this.#submit}>${this.submitLabel}</button>
       </div>
     </div>`;
   }

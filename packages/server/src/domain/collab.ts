@@ -1,4 +1,5 @@
 import {
+  isBlankText,
   LIMITS,
   PulseError,
   type ActivityKind,
@@ -125,7 +126,7 @@ export class CollabService {
 
   async #checkComment(envId: string, body: string, mentions: string[], attachmentIds: string[] = []): Promise<void> {
     // A comment may be only attachments (a voice note, a screenshot).
-    if (body.trim().length === 0 && attachmentIds.length === 0) throw new PulseError('validation_failed', 'body: must not be empty');
+    if (isBlankText(body) && attachmentIds.length === 0) throw new PulseError('validation_failed', 'body: must not be empty');
     if (mentions.length > LIMITS.mentionsPerComment) throw new PulseError('too_many_mentions', `mentions: at most ${LIMITS.mentionsPerComment} distinct users, got ${mentions.length}`);
     if (mentions.length > 0) await this.#requireFeature(envId, 'allowMentions', 'Mentions');
   }
