@@ -10,6 +10,8 @@ export const formatNumber = (n: number) => number.format(n);
 
 /** "5 min ago", "2 days ago", then a date: the same words as the widget's. */
 export { relativeTime as formatRelative } from '@pulse/protocol/lite';
+/** "in 5 min", "in 3 h", then a date: when something scheduled will happen. */
+export { timeUntil as formatUntil } from '@pulse/protocol/lite';
 
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;

@@ -4,7 +4,7 @@ import { del, patch, post, seg, type Environment } from '../api.ts';
 import { Badge, Button, CopyField, Field } from '../components/controls.tsx';
 import { EmptyState, ErrorState, InlineError, Spinner, useToast } from '../components/feedback.tsx';
 import { ConfirmDialog, Modal } from '../components/modal.tsx';
-import { formatDateTime, formatRelative } from '../format.ts';
+import { formatDateTime, formatRelative, formatUntil } from '../format.ts';
 import { useApi } from '../hooks.ts';
 import { Link } from '../router.tsx';
 import { useSession, VIEW_ONLY_HINT } from '../session.tsx';
@@ -169,13 +169,17 @@ function Deliveries({ envId, endpoint }: { envId: string; endpoint: WebhookEndpo
               </td>
               <td>
                 <DeliveryStatus d={d} />
-                {d.status === 'pending' && d.nextAttemptAt && <span className="muted small block">next {formatRelative(d.nextAttemptAt)}</span>}
+                {d.status === 'pending' && d.nextAttemptAt && (
+                  <span className="muted small block" title={formatDateTime(d.nextAttemptAt)}>
+                    next {formatUntil(d.nextAttemptAt)}
+                  </span>
+                )}
               </td>
               <td className="num">{d.attempts}</td>
               <td className="num">{d.lastLatencyMs !== null ? `${d.lastLatencyMs} ms` : '—'}</td>
               <td>
                 {d.lastStatusCode !== null ? <span className="mono">HTTP {d.lastStatusCode}</span> : d.lastError ? null : '—'}
-                {d.lastError && d.status !== 'succeeded' && <span className="muted small block">{d.lastError}</span>}
+                {d.lastError && d.status !== 'succeeded' && d.lastError !== `HTTP ${d.lastStatusCode}` && <span className="muted small block">{d.lastError}</span>}
                 {d.lastResponse && (
                   <span className="muted small block mono detail" title={d.lastResponse}>
                     {d.lastResponse.slice(0, 80)}

@@ -386,7 +386,7 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo
             .set({
               enabled: 0,
               updated_at: result.at,
-              disabled_reason: `Disabled by Pulse on ${result.at}: ${result.disableNow ?? `every delivery has failed since ${e.failing_since} (last: ${lastError})`}. Enable it again once the receiver works; pending deliveries then resume.`,
+              disabled_reason: `Disabled by Pulse on ${utcMinute(result.at)}: ${result.disableNow ?? `every delivery has failed since ${utcMinute(e.failing_since)} (last: ${lastError})`}. Enable it again once the receiver works; pending deliveries then resume.`,
             })
             .where('id', '=', endpointId)
             .execute();
@@ -501,3 +501,6 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo
   };
   return repo;
 }
+
+/** "2026-12-05 09:14 UTC": a time in a sentence people read (the reason is stored as text). */
+const utcMinute = (iso: string | null) => (iso ? `${iso.slice(0, 16).replace('T', ' ')} UTC` : 'an unknown time');
