@@ -84,6 +84,15 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`realtime over WebS
       expect((await rude.waitClosed()).code).toBe(CLOSE_CODES.BAD_REQUEST);
     });
 
+    it('answers a frame sent while its auth is checked with not_authenticated and the frame\'s ref', async () => {
+      const eager = raw();
+      await eager.opened;
+      eager.send({ type: 'auth', apiKey: t.publishableKey, token: await mintToken(t, 'eager'), room: 'r' });
+      eager.send({ type: 'cursor:move', ref: 'h1', position: { x: 0, y: 0, pageX: 0, pageY: 0 } });
+      expect(await eager.next('error')).toMatchObject({ code: 'not_authenticated', ref: 'h1' });
+      await eager.next('auth:ok');
+    });
+
     it('refuses a second auth on an authenticated socket', async () => {
       const s = raw();
       await s.auth(t, 'twice');

@@ -157,7 +157,7 @@ export class Gateway {
 
   /** Until auth:ok: one small `auth` frame; anything else ends the socket. */
   #beforeAuth(conn: Connection, data: RawData, size: number, isBinary: boolean): void {
-    if (conn.authenticating) return this.refuse(conn, 'not_authenticated', 'Wait for auth:ok before sending.');
+    if (conn.authenticating) return this.refuse(conn, 'not_authenticated', 'Wait for auth:ok before sending.', peekRef(data));
     if (size > LIMITS.wsAuthMessageBytes) return this.#hub.rejectAuth(conn, new PulseError('message_too_big', `The auth frame is limited to ${LIMITS.wsAuthMessageBytes} bytes.`));
     if (isBinary) return this.#hub.rejectAuth(conn, new PulseError('invalid_message', 'Frames must be JSON text.'));
     let raw: unknown;
