@@ -49,7 +49,7 @@ export const ERROR_CATALOGUE = {
   reaction_not_found: { status: 404, message: 'Reaction not found.' },
   user_not_found: { status: 404, message: 'User not found.' },
   attachment_not_found: { status: 404, message: 'Attachment not found.' },
-  // 405 / 408 / 409 / 413 / 415 / 429
+  // 405 / 408 / 409 / 413 / 415 / 429 / 431
   method_not_allowed: { status: 405, message: 'Method not allowed.' },
   request_timeout: { status: 408, message: 'The request body did not arrive in time.' },
   already_exists: { status: 409, message: 'An object with this id already exists.' },
@@ -60,6 +60,7 @@ export const ERROR_CATALOGUE = {
   file_too_large: { status: 413, message: 'The file is larger than the environment allows.' },
   unsupported_media_type: { status: 415, message: 'Unsupported Content-Type; send application/json.' },
   rate_limited: { status: 429, message: 'Too many requests; slow down.' },
+  headers_too_large: { status: 431, message: 'The request line and headers are too large (16 KB at most together).' },
   room_full: { status: 429, message: 'This room has reached its connection limit.' },
   too_many_connections: { status: 429, message: 'Too many connections from this user or address.' },
   drawing_full: { status: 413, message: 'This room\'s drawing is full; clear it to draw more.' },

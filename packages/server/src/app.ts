@@ -4,8 +4,12 @@ import type { ServerContext } from './context.ts';
 import { DEFAULT_HTTP_LIMITS, fastifyTimeouts, installHttpLimits } from './http-limits.ts';
 import type { ServerOptions } from './options.ts';
 import { registerRestApi } from './rest/api-v1.ts';
+import { answerClientError } from './rest/client-errors.ts';
 import { installErrorHandling } from './rest/errors.ts';
 import { VERSION } from './version.ts';
+
+/** The REST API and the token endpoint (the admin API sets its own headers). */
+const API_PATH = /^\/(api|auth)\//;
 
 /** JSON.parse that refuses prototype-poisoning keys. */
 function secureJsonParse(text: string): unknown {
@@ -37,7 +41,9 @@ export async function buildApp(ctx: ServerContext, health: () => Promise<Record<
     return503OnClosing: true,
     // Room ids may be 256 characters, several times longer once percent-encoded.
     routerOptions: { maxParamLength: 4096 },
-    // Router errors (bad percent-encoding, over-long parameters) answer in the catalogue's shape.
+    // Requests Node cannot parse as HTTP, and router errors (bad percent-encoding, over-long
+    // parameters), answer in the catalogue's shape.
+    clientErrorHandler: answerClientError,
     frameworkErrors: (err, _request, reply) => {
       const e = new PulseError('validation_failed', `path: ${err.message}`);
       void (reply as FastifyReply).status(e.status).send(e.toBody());
@@ -45,6 +51,11 @@ export async function buildApp(ctx: ServerContext, health: () => Promise<Record<
   });
   installHttpLimits(app, limits, ctx.options.trustProxy);
   installErrorHandling(app);
+  // Every answer of the API (errors and 204s too) is for one caller: never kept by a cache.
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (API_PATH.test(request.url) && !reply.hasHeader('cache-control')) void reply.header('cache-control', 'no-store');
+    done(null, payload);
+  });
   // JSON only: a text/plain body gets 415 rather than reaching a handler as a string.
   app.removeContentTypeParser('text/plain');
   // An empty JSON body (a DELETE sent with Content-Type: application/json) is no body at all.

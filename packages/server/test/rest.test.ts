@@ -1035,6 +1035,38 @@ for (const driver of ['sqlite', 'postgres'] as const) {
         }
       });
 
+      it('marks every API answer no-store, errors and empty ones too', async () => {
+        const auth = { authorization: `Bearer ${t.secretKey}` };
+        for (const res of [
+          await raw('/api/v1/threads/nope', { headers: auth }),
+          await raw('/api/v1/rooms?limit=0', { headers: auth }),
+          await raw('/api/v1/rooms'),
+          await raw('/auth/token'),
+          await raw(`/api/v1/rooms/${uid('shared')}/shared`, { method: 'DELETE', headers: auth }),
+          await raw('/api/v1/openapi.json'),
+        ]) {
+          expect(res.headers.get('cache-control'), `${res.status} ${res.url}`).toBe('no-store');
+        }
+      });
+
+      it('answers requests that are not valid HTTP in the same error shape, and closes them', async () => {
+        const { connect } = await import('node:net');
+        const exchange = (request: string) =>
+          new Promise<string>((resolve, reject) => {
+            const socket = connect(Number(new URL(t.url).port), '127.0.0.1', () => socket.end(request));
+            let answer = '';
+            socket.on('data', (d) => (answer += d));
+            socket.on('close', () => resolve(answer));
+            socket.on('error', reject);
+          });
+        const tooLarge = await exchange(`GET /api/v1/rooms/${'r'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+        expect(tooLarge).toMatch(/^HTTP\/1.1 431 /);
+        expect(JSON.parse(tooLarge.slice(tooLarge.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: { code: 'headers_too_large' } });
+        const malformed = await exchange('GET /api/v1/rooms HTTP/1.1\r\nHost: x\r\nBad\u0001Header: y\r\n\r\n');
+        expect(malformed).toMatch(/^HTTP\/1.1 400 /);
+        expect(JSON.parse(malformed.slice(malformed.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: { code: 'validation_failed' } });
+      });
+
       it('answers a known path with another method with 405 and the methods it takes', async () => {
         for (const [method, path, allow] of [
           ['POST', '/api/v1/rooms', 'GET, HEAD'],

@@ -226,8 +226,6 @@ export function registerRestApi(app: FastifyInstance, ctx: ServerContext): void 
         // A room id that could never exist is bad input (400), not an empty room.
         if (params.roomId !== undefined) parseParam(roomIdSchema, params.roomId, 'roomId');
         const result = await handler({ request, params, envId: key.environmentId, key });
-        // Answers to a secret key: never kept by a browser or proxy cache.
-        void reply.header('cache-control', 'no-store');
         if (result instanceof JsonText) return reply.status(route.status).type('application/json; charset=utf-8').send(result.text);
         const status = (result as { [STATUS]?: number })[STATUS];
         void reply.status(status ?? route.status).send(status ? (result as { body: unknown }).body : result);
