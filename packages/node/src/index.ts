@@ -10,7 +10,7 @@ import type { z } from 'zod';
 type Route<N extends RestRouteName> = (typeof REST_ROUTES)[N];
 type BodyOf<N extends RestRouteName> = Route<N> extends { body: z.ZodType } ? z.input<Route<N>['body']> : undefined;
 type QueryOf<N extends RestRouteName> = Route<N> extends { query: z.ZodType } ? z.input<Route<N>['query']> : undefined;
-type ResponseOf<N extends RestRouteName> = z.output<Route<N>['response']>;
+type ResponseOf<N extends RestRouteName> = Route<N> extends { response: z.ZodType } ? z.output<Route<N>['response']> : undefined;
 type ParamNames<P extends string> = P extends `${string}:${infer Name}/${infer Rest}` ? Name | ParamNames<`/${Rest}`> : P extends `${string}:${infer Name}` ? Name : never;
 type ParamsOf<N extends RestRouteName> = { [K in ParamNames<Route<N>['path']>]: string };
 
@@ -88,6 +88,14 @@ export class PulseNode {
   }
   getPresence(roomId: string) {
     return this.request('getPresence', { params: { roomId } });
+  }
+  /** The room's P2P shared objects as JSON; throws `not_found` when it has none. */
+  getSharedState(roomId: string) {
+    return this.request('getSharedState', { params: { roomId } });
+  }
+  /** Deletes the room's P2P shared data (connected peers start over with an empty document). */
+  deleteSharedState(roomId: string) {
+    return this.request('deleteSharedState', { params: { roomId } });
   }
   listThreads(roomId: string, query?: QueryOf<'listThreads'>) {
     return this.request('listThreads', { params: { roomId }, query });

@@ -30,6 +30,11 @@ describe('@pulse/node against a real server', () => {
     expect((await pulse.getRoom('deploys/main')).threads).toHaveLength(1);
   });
 
+  it('reads and deletes a room\'s P2P shared data', async () => {
+    await expect(pulse.getSharedState('board-1')).rejects.toMatchObject({ code: 'not_found', status: 404 });
+    expect(await pulse.deleteSharedState('board-1')).toBeUndefined();
+  });
+
   it('throws PulseError with the server code', async () => {
     await expect(pulse.getThread('nope')).rejects.toMatchObject({ code: 'thread_not_found', status: 404 });
     await expect(pulse.getThread('nope')).rejects.toBeInstanceOf(PulseError);

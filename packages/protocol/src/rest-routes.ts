@@ -31,11 +31,21 @@ export interface RestRoute {
   auth: 'secret' | 'none';
   body?: z.ZodType;
   query?: z.ZodType;
-  status: 200 | 201;
-  response: z.ZodType;
+  status: 200 | 201 | 204;
+  /** The body of a success (none for 204). */
+  response?: z.ZodType;
 }
 
 const deleted = z.object({ deleted: z.literal(true) });
+
+/** A room's P2P shared data as JSON (see docs/rest-api.md). */
+const sharedStateSchema = z.object({
+  roomId: z.string(),
+  bytes: z.number().int(),
+  updatedAt: z.string().nullable(),
+  expiresAt: z.string().nullable(),
+  objects: z.array(z.object({ type: z.enum(['map', 'list', 'counter']), name: z.string(), value: z.unknown() })),
+});
 
 /** Every REST endpoint: the server registers a handler for each, the OpenAPI document is built from it. */
 export const REST_ROUTES = {
@@ -57,6 +67,14 @@ export const REST_ROUTES = {
   getPresence: {
     method: 'GET', path: '/api/v1/rooms/:roomId/presence', tag: 'Users', auth: 'secret', status: 200,
     summary: 'Users connected to a room right now', response: z.object({ items: z.array(presenceEntrySchema) }),
+  },
+  getSharedState: {
+    method: 'GET', path: '/api/v1/rooms/:roomId/shared', tag: 'P2P shared data', auth: 'secret', status: 200,
+    summary: 'A room\'s P2P shared objects as JSON (404 when it has none)', response: sharedStateSchema,
+  },
+  deleteSharedState: {
+    method: 'DELETE', path: '/api/v1/rooms/:roomId/shared', tag: 'P2P shared data', auth: 'secret', status: 204,
+    summary: 'Delete a room\'s P2P shared data, stored and live (connected peers start over)',
   },
   listThreads: {
     method: 'GET', path: '/api/v1/rooms/:roomId/threads', tag: 'Threads', auth: 'secret', status: 200,
@@ -135,7 +153,7 @@ export function buildOpenApiDocument(serverUrl: string, version: string): Record
       tags: [route.tag],
       parameters,
       responses: {
-        [route.status]: { description: 'Success', content: { 'application/json': { schema: json(route.response, 'output') } } },
+        [route.status]: route.response ? { description: 'Success', content: { 'application/json': { schema: json(route.response, 'output') } } } : { description: 'Success, no content' },
         default: { description: 'Error', content: { 'application/json': { schema: json(errorBodySchema, 'output') } } },
       },
     };

@@ -17,7 +17,7 @@ import { ThreadViews } from '../domain/thread-views.ts';
 import { decodeCursor } from '../store/paging.ts';
 import type { KeyRecord, PageRequest } from '../store/types.ts';
 import { parseInput, parseParam, refuseQuery } from './validation.ts';
-import { registerSharedStateApi } from '../p2p/rest.ts';
+import { p2pOfContext } from '../p2p/handlers.ts';
 
 type Params = Record<string, string>;
 interface Call {
@@ -94,6 +94,17 @@ function handlers(ctx: ServerContext): Record<RestRouteName, Handler> {
 
     async getPresence({ envId, params }) {
       return { items: await ctx.presence.list(envId, params.roomId!) };
+    },
+
+    async getSharedState({ envId, params }) {
+      const view = await p2pOfContext(ctx).view(envId, params.roomId!);
+      if (!view) throw new PulseError('not_found', 'No shared state is stored for this room.');
+      return view;
+    },
+
+    async deleteSharedState({ envId, params }) {
+      await p2pOfContext(ctx).reset(envId, params.roomId!);
+      return undefined;
     },
 
     async listThreads({ request, envId, params }) {
@@ -202,8 +213,6 @@ function handlers(ctx: ServerContext): Record<RestRouteName, Handler> {
 }
 
 export function registerRestApi(app: FastifyInstance, ctx: ServerContext): void {
-  // P2P shared data: GET/DELETE /api/v1/rooms/:roomId/shared (see ../p2p/rest.ts).
-  registerSharedStateApi(app, ctx);
   const table = handlers(ctx);
   const keys = new WeakMap<FastifyRequest, KeyRecord>();
   for (const [name, route] of Object.entries(REST_ROUTES) as [RestRouteName, (typeof REST_ROUTES)[RestRouteName]][]) {
@@ -226,6 +235,7 @@ export function registerRestApi(app: FastifyInstance, ctx: ServerContext): void 
         // A room id that could never exist is bad input (400), not an empty room.
         if (params.roomId !== undefined) parseParam(roomIdSchema, params.roomId, 'roomId');
         const result = await handler({ request, params, envId: key.environmentId, key });
+        if (result === undefined) return reply.status(route.status).send(); // 204
         if (result instanceof JsonText) return reply.status(route.status).type('application/json; charset=utf-8').send(result.text);
         const status = (result as { [STATUS]?: number })[STATUS];
         void reply.status(status ?? route.status).send(status ? (result as { body: unknown }).body : result);
