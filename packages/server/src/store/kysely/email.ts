@@ -73,6 +73,16 @@ export function emailRepo(db: Kysely<Database>, dialect: Dialect): EmailRepo {
           const cutoff = minus(now, delay * 1000);
           // One email per user per window: the oldest must have waited, and so must their last email.
           if (u.oldest > cutoff || (u.emailedAt !== null && u.emailedAt > cutoff)) continue;
+          // The user's window is taken first, conditionally: another node that read the same
+          // candidates and emailed this user meanwhile makes this update match nothing.
+          const took = await trx
+            .updateTable('users')
+            .set({ emailed_at: now })
+            .where('environment_id', '=', u.envId)
+            .where('external_id', '=', u.userId)
+            .where((eb) => eb.or([eb('emailed_at', 'is', null), eb('emailed_at', '<=', cutoff)]))
+            .executeTakeFirst();
+          if (Number(took.numUpdatedRows) === 0) continue;
           const batchId = newBatchId();
           const claimed = await trx
             .insertInto('email_sends')
@@ -94,8 +104,11 @@ export function emailRepo(db: Kysely<Database>, dialect: Dialect): EmailRepo {
             .onConflict((oc) => oc.columns(['environment_id', 'notification_id']).doNothing())
             .returning('notification_id')
             .execute();
-          if (claimed.length === 0) continue; // another node took them
-          await trx.updateTable('users').set({ emailed_at: now }).where('environment_id', '=', u.envId).where('external_id', '=', u.userId).execute();
+          if (claimed.length === 0) {
+            // Another node took them all: this window was not used after all.
+            await trx.updateTable('users').set({ emailed_at: u.emailedAt }).where('environment_id', '=', u.envId).where('external_id', '=', u.userId).execute();
+            continue;
+          }
           batches.push({ batchId, environmentId: u.envId, userId: u.userId, attempts: 0, notificationIds: claimed.map((c) => c.notification_id) });
         }
         return batches;
