@@ -19,6 +19,9 @@ export interface WebhookEventSpec {
 export const webhookActor = (actor: Actor): WebhookActor =>
   actor.kind === 'user' ? { type: 'user', userId: actor.externalId } : actor.kind === 'admin' ? { type: 'admin', adminId: actor.adminId } : { type: 'backend' };
 
+/** Longer than any change takes from recording its events to its commit. */
+const RECORDED_RECENTLY_MS = 10_000;
+
 /**
  * Decides which webhook events a change records. An environment without an endpoint that wants an
  * event type costs nothing: the answer comes from memory, and no intent is made. Disabled
@@ -28,7 +31,8 @@ export class WebhookPublisher {
   readonly #store: Store;
   readonly #links: FileLinks;
   readonly #subscriptions = new Map<string, { loadedAt: number; wants: Promise<(type: string) => boolean> }>();
-  #recorded = false;
+  /** When a change last recorded events (0: none lately). */
+  #recordedAt = 0;
   #onRecorded: () => void = () => {};
 
   constructor(store: Store, links: FileLinks) {
@@ -84,14 +88,19 @@ export class WebhookPublisher {
         links: this.#links,
       });
     }
-    if (out.length) this.#recorded = true;
+    if (out.length) this.#recordedAt = Date.now();
     return out;
   }
 
-  /** After a commit: wakes the dispatcher when events were recorded. */
+  /**
+   * After a commit: wakes the dispatcher when events were recorded lately. Commits do not say
+   * whose events they carry, and changes commit in another order than they recorded (one without
+   * events may commit between another's recording and its commit), so every commit for a while
+   * after a recording wakes it; waking costs nothing when there is no work (kicks coalesce).
+   */
   committed(): void {
-    if (!this.#recorded) return;
-    this.#recorded = false;
+    if (this.#recordedAt === 0) return;
+    if (Date.now() - this.#recordedAt > RECORDED_RECENTLY_MS) this.#recordedAt = 0;
     this.#onRecorded();
   }
 
