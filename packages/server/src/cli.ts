@@ -1,6 +1,6 @@
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
-import { parseEnvConfigAssignments, PulseError } from '@pulse/protocol';
+import { parseEnvConfigAssignments, PulseError, WEBHOOKS_ALLOW_PRIVATE_ENV } from '@pulse/protocol';
 import { hashPassword } from './auth/passwords.ts';
 import { newAdminId, nowIso } from './ids.ts';
 import { audit, describeChanges } from './panel-api/audit.ts';
@@ -313,6 +313,9 @@ function banner(server: PulseServer, hasAdmin: boolean, tty: boolean, created: b
     `  REST API      ${base}/api/v1   (OpenAPI: ${base}/api/v1/openapi.json)`,
     `  WebSocket     ${base.replace(/^http/, 'ws')}/`,
     `  Storage       ${describeStorage(options)}${created ? '   (new, created now)' : ''}`,
+    ...(options.webhooks?.allowPrivate
+      ? [`  Webhooks      may go to private and loopback addresses (${WEBHOOKS_ALLOW_PRIVATE_ENV}=1): for local development only`]
+      : []),
   ];
   if (server.firstRun) {
     const { environmentName, environmentId, publishableKey, secretKey } = server.firstRun;

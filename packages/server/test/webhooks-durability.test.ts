@@ -46,6 +46,8 @@ for (const driver of ['sqlite', 'postgres'] as const) {
       const first = await spawnServer(env);
       children.push(first.child);
       const { envId, secretKey } = firstRunKeys(first.output(), storage.dataDir);
+      // The banner says private addresses are allowed (development only).
+      expect(first.output()).toMatch(/Webhooks +may go to private and loopback addresses \(PULSE_WEBHOOKS_ALLOW_PRIVATE=1\)/);
       await receiver.start();
       const { secret } = await addEndpoint(env, envId, receiver.url, ['comment.created']);
       receiver.secret = secret;

@@ -146,7 +146,7 @@ describe('webhooks: SSRF guard', () => {
       expect(literal.error).toMatch(/refused: 127\.0\.0\.1 is a loopback address/);
       const named = await send(`http://localhost:${port}/`);
       expect(named.ok).toBe(false);
-      expect(named.error).toMatch(/refused: localhost resolves to an address webhooks may not reach \(.* is a loopback address\)/);
+      expect(named.error).toMatch(/refused: localhost resolves to an address webhooks may not reach \(.* is a loopback address; PULSE_WEBHOOKS_ALLOW_PRIVATE=1 allows/);
       const mapped = await send(`http://[::ffff:127.0.0.1]:${port}/`);
       expect(mapped.error).toMatch(/refused: ::ffff:7f00:1 \(127\.0\.0\.1 is a loopback address\)/);
       const metadata = await send('http://169.254.169.254/latest/meta-data/');

@@ -1,5 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
+import { WEBHOOKS_ALLOW_PRIVATE_ENV } from '@pulse/protocol';
 
 /**
  * Where webhooks may not go unless PULSE_WEBHOOKS_ALLOW_PRIVATE=1: loopback, private,
@@ -111,7 +112,7 @@ export function guardedLookup(policy: AddressPolicy) {
       if (err) return callback(err, []);
       for (const a of addresses) {
         const reason = policy(a.address);
-        if (reason) return callback(new BlockedAddressError(`refused: ${hostname} resolves to an address webhooks may not reach (${reason})`), []);
+        if (reason) return callback(new BlockedAddressError(`refused: ${hostname} resolves to an address webhooks may not reach (${reason}; ${WEBHOOKS_ALLOW_PRIVATE_ENV}=1 allows private ones for local development)`), []);
       }
       if (options.all) return callback(null, addresses);
       const first = addresses[0]!;
