@@ -60,7 +60,11 @@ export async function buildApp(ctx: ServerContext, health: () => Promise<Record<
   app.removeContentTypeParser('text/plain');
   // An empty JSON body (a DELETE sent with Content-Type: application/json) is no body at all.
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const encoding = request.headers['content-encoding'];
+    if (encoding && encoding.toLowerCase() !== 'identity') {
+      return done(new PulseError('unsupported_media_type', `Content-Encoding "${encoding}" is not supported: send the JSON body uncompressed.`), undefined);
+    }
     const text = body as string;
     if (text.trim() === '') return done(null, undefined);
     try {

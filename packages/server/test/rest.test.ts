@@ -1051,6 +1051,17 @@ for (const driver of ['sqlite', 'postgres'] as const) {
         }
       });
 
+      it('refuses a compressed JSON body with 415, saying why', async () => {
+        const { gzipSync } = await import('node:zlib');
+        const res = await raw(`/api/v1/rooms/${uid('gz')}/threads`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${t.secretKey}`, 'content-type': 'application/json', 'content-encoding': 'gzip' },
+          body: gzipSync(JSON.stringify({ userId: 'u', body: 'x' })),
+        });
+        expect(res.status).toBe(415);
+        expect(await res.json()).toMatchObject({ error: { code: 'unsupported_media_type', message: expect.stringContaining('Content-Encoding "gzip"') } });
+      });
+
       it('answers requests that are not valid HTTP in the same error shape, and closes them', async () => {
         const { connect } = await import('node:net');
         const exchange = (request: string) =>
