@@ -12,11 +12,11 @@ export class TokenBucket {
     this.#at = now;
   }
 
-  /** While suspended, tokens accrue past capacity (see suspend()). */
+  /** While suspended, tokens accrue past capacity, up to one more burst (see suspend()). */
   #suspended = false;
 
   #refill(now: number): void {
-    const cap = this.#suspended ? Infinity : this.capacity;
+    const cap = this.#suspended ? 2 * this.capacity : this.capacity;
     // Tokens banked past capacity during a suspension stay until spent.
     if (this.#tokens < cap) this.#tokens = Math.min(cap, this.#tokens + ((now - this.#at) / 1000) * this.perSecond);
     this.#at = now;
@@ -25,7 +25,8 @@ export class TokenBucket {
   /**
    * The owner stopped reading (backpressure): what the client sends meanwhile arrives all at once
    * when reading resumes, each frame having been within the rate when it was sent. Until
-   * resume(), tokens accrue past the burst, so that backlog is not refused.
+   * resume(), tokens accrue past the burst, by the rate and up to one more burst, so that backlog
+   * is not refused; over any window, no more than two bursts and the rate get through.
    */
   suspend(now = Date.now()): void {
     this.#refill(now);

@@ -66,26 +66,29 @@ export class Connection {
 
   /**
    * Stops reading from the socket for `reason` (TCP backpressure reaches the client) until
-   * resumeReading(reason) and every other reason is gone. The rate limits keep refilling
-   * meanwhile, past their burst (TokenBucket.suspend): the frames sent during the pause arrive
-   * together, and were within the limits when sent.
+   * resumeReading(reason) and every other reason is gone. While a full durable queue pauses it
+   * (the server's doing, for as long as the queue takes), the rate limits keep refilling past
+   * their burst, up to one more (TokenBucket.suspend): the frames sent during the pause arrive
+   * together. A P2P hold needs no such credit: the frames read behind it wait for their tokens.
    */
   pauseReading(reason: number): void {
-    if (this.#pausedFor === 0) {
+    if ((this.#pausedFor & reason) !== 0) return;
+    if (reason === READING_PAUSED.durableQueue) {
       this.messages.suspend();
       this.durable.suspend();
-      if (this.open) this.ws.pause();
     }
+    if (this.#pausedFor === 0 && this.open) this.ws.pause();
     this.#pausedFor |= reason;
   }
 
   resumeReading(reason: number): void {
     if ((this.#pausedFor & reason) === 0) return;
     this.#pausedFor &= ~reason;
-    if (this.#pausedFor !== 0) return;
-    this.messages.resume();
-    this.durable.resume();
-    if (this.open) this.ws.resume();
+    if (reason === READING_PAUSED.durableQueue) {
+      this.messages.resume();
+      this.durable.resume();
+    }
+    if (this.#pausedFor === 0 && this.open) this.ws.resume();
   }
 
   /**

@@ -86,7 +86,8 @@ export class Gateway {
     void p2pOf(this.#hub)?.detach(conn);
   }
 
-  #onFrame(conn: Connection, data: RawData, isBinary: boolean): void {
+  /** `replayed`: a frame read while an earlier P2P frame waited for the message limit. */
+  #onFrame(conn: Connection, data: RawData, isBinary: boolean, replayed = false): void {
     if (conn.held) {
       conn.held.push([data, isBinary]); // read before the pause took effect: after the one waiting
       return;
@@ -112,7 +113,9 @@ export class Gateway {
     const ref = 'ref' in message ? message.ref : undefined;
     if (message.type === 'auth') return this.refuse(conn, 'already_authenticated', undefined, ref);
     if (!conn.messages.take()) {
-      if (message.type.startsWith('p2p:')) return this.#holdUntilAllowed(conn, data, isBinary);
+      // A P2P frame waits for its token; so does whatever was read behind one that waited (it
+      // arrived late for the server's sake, not the client's).
+      if (replayed || message.type.startsWith('p2p:')) return this.#holdUntilAllowed(conn, data, isBinary);
       // Ephemeral floods are simply thinned out; only requests that expect an answer get an error.
       if (ref || isQueued(message)) this.refuse(conn, 'rate_limited', undefined, ref);
       return;
@@ -144,7 +147,7 @@ export class Gateway {
     conn.held = undefined;
     if (conn.open) {
       for (const [i, [data, isBinary]] of held.entries()) {
-        this.#onFrame(conn, data, isBinary);
+        this.#onFrame(conn, data, isBinary, true);
         if (conn.held) {
           // Over the limit again: the rest waits behind it.
           (conn.held as [RawData, boolean][]).push(...held.slice(i + 1));
