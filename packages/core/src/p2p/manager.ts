@@ -82,6 +82,8 @@ export class P2PManager {
   #outbox: Uint8Array[] = [];
   #outboxTimer: ReturnType<typeof setTimeout> | undefined;
   #chunkSeq = 0;
+  /** Chunk ids are unique per manager: the server remembers ids of frames it let go, per connection. */
+  readonly #chunkPrefix = `c${Math.random().toString(36).slice(2, 8)}-`;
   readonly #outbound: P2POutbound;
   #destroyed = false;
   readonly #room: string;
@@ -262,6 +264,9 @@ export class P2PManager {
       this.#teardown(err.message, false, err);
       return;
     }
+    // Frames still waiting belong to the previous socket's session (a token refresh swaps
+    // sockets without a disconnect): the join's sync resends whatever the server lacks.
+    this.#outbound.clear();
     const ref = `p2p-join-${++this.#joinRef}`;
     if (this.#pendingJoin) this.#pendingJoin.ref = ref;
     void this.#send({ type: 'p2p:join', ref, stateVector: toBase64(Y.encodeStateVector(this.doc)), webrtc: this.#mesh !== undefined });
@@ -441,7 +446,7 @@ export class P2PManager {
     const json = JSON.stringify(message);
     let frames: ClientMessage[] = [message];
     if (json.length > P2P_LIMITS.chunkChars || utf8Bytes(json) > P2P_LIMITS.chunkBytes) {
-      const id = `c${++this.#chunkSeq}`;
+      const id = `${this.#chunkPrefix}${++this.#chunkSeq}`;
       const pieces = splitForFrames(json, P2P_LIMITS.chunkChars, P2P_LIMITS.chunkBytes);
       frames = pieces.map((data, index) => ({ type: 'p2p:chunk', id, index, count: pieces.length, data }));
     }

@@ -48,4 +48,16 @@ describe('ChunkAssembler: frames let go', () => {
     expect(chunks.add(c, piece('a', 2, 3, 'a'), 6)).toBeUndefined();
     expect(chunks.held).toBe(0);
   });
+
+  it('ignores the rest of a frame refused for want of a free slot', () => {
+    const chunks = new ChunkAssembler();
+    const c = conn();
+    chunks.add(c, piece('a', 0, 2, 'aa'), 100, 1);
+    expect(() => chunks.add(c, piece('b', 0, 3, 'bb'), 100, 1)).toThrow(expect.objectContaining({ code: 'rate_limited' }));
+    expect(chunks.add(c, piece('a', 1, 2, 'a'), 100, 1)).toBe('aaa');
+    // "b" can never be whole: its later pieces neither open a frame nor take the slot.
+    expect(chunks.add(c, piece('b', 1, 3, 'bb'), 100, 1)).toBeUndefined();
+    expect(chunks.held).toBe(0);
+    expect(chunks.add(c, piece('c', 0, 1, 'c'), 100, 1)).toBe('c');
+  });
 });

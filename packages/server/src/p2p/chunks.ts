@@ -52,11 +52,14 @@ export class ChunkAssembler {
     const { open } = state;
     let partial = open.get(m.id);
     if (!partial) {
-      if (open.size >= maxOpen) throw new PulseError('rate_limited', `At most ${maxOpen} chunked frame${maxOpen === 1 ? '' : 's'} may be under way at once.`);
+      if (open.size >= maxOpen) {
+        this.#letGo(state, m.id, m.count > 1); // its other pieces could never make it whole
+        throw new PulseError('rate_limited', `At most ${maxOpen} chunked frame${maxOpen === 1 ? '' : 's'} may be under way at once.`);
+      }
       partial = { count: m.count, parts: new Array<string | undefined>(m.count), received: 0, chars: 0 };
       open.set(m.id, partial);
     }
-    const drop = () => this.#letGo(state, m.id, m.count > 1);
+    const drop = () => this.#letGo(state, m.id, partial.count > 1);
     const fail = (message: string) => {
       drop();
       return new PulseError('invalid_message', `p2p:chunk ${m.id}: ${message}`);
