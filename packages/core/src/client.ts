@@ -717,6 +717,7 @@ export class PulseClient {
     this.#authenticated = true;
     this.#attempt = 0;
     this.#resyncing = 'no';
+    this.#resyncRefusals = 0;
     this.#writes.reset();
     this.#pump();
     if (resyncLost) this.#resync();
@@ -834,6 +835,8 @@ export class PulseClient {
       return;
     }
     this.#resyncing = 'sent';
+    clearTimeout(this.#resyncTimer);
+    this.#resyncTimer = undefined;
     this.#resyncRef = `resync-${this.#nextRef++}`;
     this.#sendRaw({ type: 'room:resync', ref: this.#resyncRef });
   }
