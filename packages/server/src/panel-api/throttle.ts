@@ -43,14 +43,16 @@ export interface KnownGood {
  * attempt stops counting as under way right after. (Per process: each node of a cluster lets
  * through at most its own burst.)
  */
+/** Failures remembered in memory for the attempts whose database reads may have missed them. */
+const RECENT_FAILURES = 1024;
+
 export class LoginThrottle {
   readonly #store: Store;
   /** Admitted attempts under way in this process, per throttle key. */
   readonly #inFlight = new Map<string, number>();
-  /** Attempts reading the database right now. */
-  #reading = 0;
-  /** Failures recorded while some attempt was reading, per key; cleared once none is. */
-  readonly #recordedDuringReads = new Map<string, number>();
+  /** The latest failures this process recorded, numbered, oldest first (at most RECENT_FAILURES). */
+  readonly #recent: { n: number; key: string }[] = [];
+  #recorded = 0;
 
   constructor(store: Store) {
     this.#store = store;
@@ -68,26 +70,22 @@ export class LoginThrottle {
       { key: `ip:${ip}`, policy: ADDRESS_BACKOFF, what: 'your address', skip: known.device },
     ];
     const now = Date.now();
-    const recordedBefore = checks.map(({ key }) => this.#recordedDuringReads.get(key) ?? 0);
-    this.#reading++;
-    let stored: { count: number; recent: number }[];
-    try {
-      stored = await Promise.all(
-        checks.map(async ({ key, policy, skip }) => {
-          if (skip) return { count: 0, recent: 0 };
-          const { count } = await this.#store.loginFailures(key, new Date(now - LOGIN_WINDOW_MS).toISOString());
-          const delayMs = backoffDelayMs(count, policy);
-          const recent = delayMs === 0 ? 0 : (await this.#store.loginFailures(key, new Date(now - delayMs).toISOString())).count;
-          return { count, recent };
-        }),
-      );
-    } finally {
-      this.#reading--;
-    }
+    const recordedBefore = this.#recorded;
+    const stored = await Promise.all(
+      checks.map(async ({ key, policy, skip }) => {
+        if (skip) return { count: 0, recent: 0 };
+        const { count } = await this.#store.loginFailures(key, new Date(now - LOGIN_WINDOW_MS).toISOString());
+        const delayMs = backoffDelayMs(count, policy);
+        const recent = delayMs === 0 ? 0 : (await this.#store.loginFailures(key, new Date(now - delayMs).toISOString())).count;
+        return { count, recent };
+      }),
+    );
     // From here on, synchronous. Failures recorded during the read may be missing from it (or
-    // not: counting them twice errs on the safe side).
-    const missed = checks.map(({ key }, i) => (this.#recordedDuringReads.get(key) ?? 0) - recordedBefore[i]!);
-    if (this.#reading === 0) this.#recordedDuringReads.clear();
+    // not: counting them twice errs on the safe side; so does counting one more when some of
+    // them have already left the list of recent ones).
+    const oldest = this.#recent[0]?.n;
+    const overflowed = oldest !== undefined && oldest > recordedBefore + 1;
+    const missed = checks.map(({ key }) => this.#recent.filter((f) => f.n > recordedBefore && f.key === key).length + (overflowed ? 1 : 0));
     checks.forEach(({ key, policy, what, skip }, i) => {
       if (skip) return;
       // Attempts under way and failures just recorded are as recent as it gets.
@@ -118,7 +116,8 @@ export class LoginThrottle {
     const now = new Date();
     for (const key of [`email:${email}`, `ip:${ip}`]) {
       await this.#store.recordLoginFailure(key, now.toISOString());
-      if (this.#reading > 0) this.#recordedDuringReads.set(key, (this.#recordedDuringReads.get(key) ?? 0) + 1);
+      this.#recent.push({ n: ++this.#recorded, key });
+      if (this.#recent.length > RECENT_FAILURES) this.#recent.shift();
     }
     await this.#store.pruneLoginFailures(new Date(now.getTime() - LOGIN_WINDOW_MS).toISOString());
   }
