@@ -33,7 +33,7 @@ describe('timeUntil', () => {
 
 describe('isBlankText', () => {
   it('finds nothing to read in whitespace and invisible characters only', () => {
-    for (const blank of ['', '  \n\t', '\u00a0\u3000', '\u200b\u200b', '\ufeff\u2060 \u200d', '\u00ad']) expect(isBlankText(blank)).toBe(true);
+    for (const blank of ['', '  \n\t', '\u00a0\u3000', '\u200b\u200b', '\ufeff\u2060 \u200d', '\u00ad', '\u200e\u202e\u2066', '\u3164', '\ufe0f']) expect(isBlankText(blank)).toBe(true);
     for (const text of ['a', ' \u200ba', '👍', '👩‍👩‍👧', '.']) expect(isBlankText(text)).toBe(false);
   });
 });

@@ -29,8 +29,12 @@ export function timeUntil(iso: string, now = Date.now()): string {
   return new Date(iso).toLocaleDateString(undefined, { dateStyle: 'medium' });
 }
 
-/** Characters that show nothing: soft hyphen, Mongolian vowel separator, zero-width space and joiners, word joiner, BOM. */
-const INVISIBLE = /[\u00ad\u180e\u200b-\u200d\u2060\ufeff]/g;
+/**
+ * Characters that show nothing: soft hyphen, combining grapheme joiner, Hangul fillers, Mongolian
+ * vowel separator, zero-width spaces and joiners, direction marks and embeddings, word joiner and
+ * other invisible operators, variation selectors, BOM.
+ */
+const INVISIBLE = /[\u00ad\u034f\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\uffa0\ufeff]/g;
 
 /** Whether text shows nothing: only whitespace and invisible characters (a comment must say something). */
 export function isBlankText(text: string): boolean {
