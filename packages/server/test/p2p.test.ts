@@ -353,6 +353,7 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
 
   it('carries a frame of more pieces than the message burst allows, paced, and stores it', async () => {
     await config({ p2pMaxStateBytes: 20 * 1024 * 1024 });
+    await waitFor(async () => (await t.server.hub.configOf(t.envId)).p2pMaxStateBytes === 20 * 1024 * 1024, 3000, 'the config');
     const [, a] = await joined('alice', 'r-paced');
     const [, b] = await joined('bob', 'r-paced');
     const errors: unknown[] = [];

@@ -15,7 +15,9 @@ export function answerClientError(err: NodeJS.ErrnoException, socket: Socket): v
       : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? new PulseError('request_timeout', 'The request did not arrive in time.')
         : new PulseError('validation_failed', 'The request is not valid HTTP.');
-  if (socket.writable) {
+  // Not in the middle of another response on this (keep-alive) connection.
+  const current = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (socket.writable && !current?.headersSent) {
     const body = JSON.stringify(error.toBody());
     socket.write(
       `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\n` +

@@ -96,7 +96,7 @@ export class WebhookPublisher {
    * After a commit: wakes the dispatcher when events were recorded lately. Commits do not say
    * whose events they carry, and changes commit in another order than they recorded (one without
    * events may commit between another's recording and its commit), so every commit for a while
-   * after a recording wakes it; waking costs nothing when there is no work (kicks coalesce).
+   * after a recording wakes it; kicks coalesce into at most one look per dispatcher tick.
    */
   committed(): void {
     if (this.#recordedAt === 0) return;

@@ -66,7 +66,10 @@ export function emailRepo(db: Kysely<Database>, dialect: Dialect): EmailRepo {
           u.ids.push(c.id);
           users.set(key, u);
         }
-        for (const u of users.values()) {
+        // Users in one order on every node: two nodes taking the same users' rows (below) in
+        // opposite orders would deadlock on PostgreSQL.
+        const byKey = [...users.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, u]) => u);
+        for (const u of byKey) {
           if (batches.length >= limit) break;
           const delay = delaySeconds(u.envId);
           if (delay === undefined) continue;
