@@ -1,32 +1,39 @@
 /** Display helpers shared by the widget and the admin panel (no DOM, no zod). */
 
 /**
+ * A span of `seconds` for people: "5 min", "3 h", "2 days"; undefined under 45 s ("now") and from
+ * 30 days on (then a date reads better).
+ */
+function spanWords(seconds: number): string | undefined {
+  if (seconds < 45) return undefined;
+  const m = Math.round(seconds / 60);
+  if (m < 60) return `${m} min`;
+  const h = Math.round(m / 60);
+  if (h < 24) return `${h} h`;
+  const d = Math.round(h / 24);
+  if (d < 30) return `${d} day${d === 1 ? '' : 's'}`;
+  return undefined;
+}
+
+const dateOf = (iso: string) => new Date(iso).toLocaleDateString(undefined, { dateStyle: 'medium' });
+
+/**
  * How long ago an ISO time was, for people: "just now", "5 min ago", "3 h ago", "2 days ago",
  * then the date in the reader's locale (after 30 days). A time in the future reads "just now".
  */
 export function relativeTime(iso: string, now = Date.now()): string {
   const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
   if (s < 45) return 'just now';
-  const m = Math.round(s / 60);
-  if (m < 60) return `${m} min ago`;
-  const h = Math.round(m / 60);
-  if (h < 24) return `${h} h ago`;
-  const d = Math.round(h / 24);
-  if (d < 30) return `${d} day${d === 1 ? '' : 's'} ago`;
-  return new Date(iso).toLocaleDateString(undefined, { dateStyle: 'medium' });
+  const words = spanWords(s);
+  return words ? `${words} ago` : dateOf(iso);
 }
 
 /** How long until an ISO time, for people: "in a moment", "in 5 min", "in 3 h", "in 2 days", then the date. */
 export function timeUntil(iso: string, now = Date.now()): string {
   const s = Math.max(0, Math.round((Date.parse(iso) - now) / 1000));
   if (s < 45) return 'in a moment';
-  const m = Math.round(s / 60);
-  if (m < 60) return `in ${m} min`;
-  const h = Math.round(m / 60);
-  if (h < 24) return `in ${h} h`;
-  const d = Math.round(h / 24);
-  if (d < 30) return `in ${d} day${d === 1 ? '' : 's'}`;
-  return new Date(iso).toLocaleDateString(undefined, { dateStyle: 'medium' });
+  const words = spanWords(s);
+  return words ? `in ${words}` : dateOf(iso);
 }
 
 /**
