@@ -5,19 +5,25 @@
 /** The largest `p2pMaxStateBytes` an environment may set (100 MiB). */
 export const P2P_MAX_STATE_BYTES_LIMIT = 104_857_600;
 
+/** Characters of `bytes` bytes as base64, as P2P frames carry states and updates. */
+export const base64Chars = (bytes: number): number => Math.ceil(bytes / 3) * 4;
+
+/** Payload characters of one `p2p:chunk` (see P2P_LIMITS.chunkChars). */
+const CHUNK_CHARS = 48 * 1024;
+
 export const P2P_LIMITS = {
   /**
    * A P2P frame whose JSON is larger than this is sent as `p2p:chunk` frames of at most this many
    * characters of payload each (WebSocket frames are capped at LIMITS.wsMessageBytes).
    */
-  chunkChars: 48 * 1024,
+  chunkChars: CHUNK_CHARS,
   /** ...and at most this many bytes each as a JSON string in UTF-8 (escapes and non-ASCII text grow). */
   chunkBytes: 48 * 1024,
   /**
    * Chunks of one chunked frame: enough for a state of P2P_MAX_STATE_BYTES_LIMIT as base64 in its
    * frame (~140 M characters).
    */
-  chunksPerFrame: Math.ceil((Math.ceil(P2P_MAX_STATE_BYTES_LIMIT / 3) * 4 + 1024) / (48 * 1024)),
+  chunksPerFrame: Math.ceil((base64Chars(P2P_MAX_STATE_BYTES_LIMIT) + 1024) / CHUNK_CHARS),
   /** Chunked frames a connection may have half-received at once. */
   openChunkedFrames: 4,
   /** A WebRTC signal (SDP or ICE candidate, as the client serialised it). */

@@ -1,4 +1,5 @@
 import {
+  base64Chars,
   P2P_LIMITS,
   P2P_SWEEP_INTERVAL_MS,
   PulseError,
@@ -125,7 +126,7 @@ export class P2PService {
     const config = this.#deps.configFor(envId);
     if (config && !config.allowP2P) throw new PulseError('p2p_disabled');
     if (!config || !this.#sessions.get(key(envId, roomId))?.local.has(conn.id)) return { maxChars: JOIN_CHUNK_CHARS, maxOpen: 1, joinOnly: true };
-    return { maxChars: Math.ceil((config.p2pMaxStateBytes * 4) / 3) + 64 * 1024, maxOpen: P2P_LIMITS.openChunkedFrames, joinOnly: false };
+    return { maxChars: base64Chars(config.p2pMaxStateBytes) + 64 * 1024, maxOpen: P2P_LIMITS.openChunkedFrames, joinOnly: false };
   }
 
   /** The connection's session and config; refused when P2P is off or the connection has not joined. */
