@@ -205,12 +205,15 @@ export class CollabService {
       }));
   }
 
-  /** After a commit: removes files the change detached, then tells the room and the notified users. */
-  async #announce<T>(envId: string, result: Sequenced<T>, event: Parameters<RealtimeSink['roomEvent']>[2]): Promise<void> {
+  /**
+   * After a commit: removes files the change detached, wakes the webhook dispatcher if the change
+   * recorded events (`effects`: what it was written with), then tells the room and the notified users.
+   */
+  async #announce<T>(envId: string, result: Sequenced<T>, event: Parameters<RealtimeSink['roomEvent']>[2], ...effects: Pick<Effects, 'webhooks'>[]): Promise<void> {
     if (result.removedAttachments?.length) {
       await this.#attachments.deleteFiles(envId, result.removedAttachments).catch((err) => console.error('[pulse] deleting attachment files failed:', err));
     }
-    this.#webhooks?.committed();
+    if (effects.some((e) => e.webhooks?.length)) this.#webhooks?.recorded();
     this.#sink.roomEvent(envId, result.roomId, result.activity ? { ...event, activity: result.activity } : event);
     for (const { userId, ...notification } of result.notifications ?? []) this.#sink.notification(envId, userId, notification);
   }
@@ -263,7 +266,7 @@ export class CollabService {
       { id: commentId, userId: input.authorId, body: input.body, mentions, createdAt: at },
       effects,
     );
-    await this.#announce(envId, result, { type: 'thread:created', seq: result.seq, thread: result.value });
+    await this.#announce(envId, result, { type: 'thread:created', seq: result.seq, thread: result.value }, effects);
     return result.value;
   }
 
@@ -292,7 +295,7 @@ export class CollabService {
       { id: commentId, threadId: input.threadId, roomId, userId: input.authorId, body: input.body, mentions, createdAt: nowIso() },
       effects,
     );
-    await this.#announce(envId, result, { type: 'comment:created', seq: result.seq, comment: result.value });
+    await this.#announce(envId, result, { type: 'comment:created', seq: result.seq, comment: result.value }, effects);
     return result.value;
   }
 
@@ -323,7 +326,7 @@ export class CollabService {
     Object.assign(effects, await this.#hooks(envId, actor, [{ type: 'comment.edited', subject: { kind: 'comment', id: commentId }, data: { threadId: before.threadId, commentId } }, ...notificationEvents(effects.notifications)]));
     const result = await this.#store.updateComment(envId, commentId, { body: change.body, mentions, preview: preview(change.body) }, nowIso(), effects);
     if (!result) throw new PulseError('comment_not_found');
-    await this.#announce(envId, result, { type: 'comment:updated', seq: result.seq, comment: result.value });
+    await this.#announce(envId, result, { type: 'comment:updated', seq: result.seq, comment: result.value }, effects);
     return result.value;
   }
 
@@ -341,7 +344,7 @@ export class CollabService {
     if (!result) throw new PulseError('comment_not_found');
     const { comment, threadDeleted } = result.value;
     if (threadDeleted) this.#threadRooms.delete(`${envId}\u0000${comment.threadId}`);
-    await this.#announce(envId, result, { type: 'comment:deleted', seq: result.seq, commentId, threadId: comment.threadId, threadDeleted });
+    await this.#announce(envId, result, { type: 'comment:deleted', seq: result.seq, commentId, threadId: comment.threadId, threadDeleted }, effects, threadDeleted ? threadGone : {});
     return { threadDeleted };
   }
 
@@ -350,7 +353,7 @@ export class CollabService {
     Object.assign(effects, await this.#hooks(envId, actor, [{ type: resolved ? 'thread.resolved' : 'thread.reopened', subject: { kind: 'thread', id: threadId }, data: { threadId } }]));
     const result = await this.#store.setThreadResolved(envId, threadId, resolved, nowIso(), effects);
     if (!result) throw new PulseError('thread_not_found');
-    await this.#announce(envId, result, { type: 'thread:updated', seq: result.seq, thread: result.value });
+    await this.#announce(envId, result, { type: 'thread:updated', seq: result.seq, thread: result.value }, effects);
     return result.value;
   }
 
@@ -367,7 +370,7 @@ export class CollabService {
     const result = await this.#store.deleteThread(envId, threadId, effects);
     this.#threadRooms.delete(`${envId}\u0000${threadId}`);
     if (!result) throw new PulseError('thread_not_found');
-    await this.#announce(envId, result, { type: 'thread:deleted', seq: result.seq, threadId });
+    await this.#announce(envId, result, { type: 'thread:deleted', seq: result.seq, threadId }, effects);
   }
 
   async addReaction(envId: string, actor: Actor, input: { commentId: string; userId: string; emoji: string }): Promise<{ reaction: Reaction; created: boolean }> {
@@ -376,7 +379,7 @@ export class CollabService {
     const reactionId = newReactionId();
     const hooks = await this.#hooks(envId, actor, [{ type: 'reaction.added', subject: { kind: 'reaction', id: reactionId }, data: { commentId: input.commentId, reactionId } }]);
     const result = await this.#store.addReaction(envId, { id: reactionId, createdAt: nowIso(), ...input }, hooks);
-    if (result.value.created) await this.#announce(envId, result, { type: 'reaction:added', seq: result.seq, reaction: result.value.reaction });
+    if (result.value.created) await this.#announce(envId, result, { type: 'reaction:added', seq: result.seq, reaction: result.value.reaction }, hooks);
     return result.value;
   }
 
@@ -387,7 +390,7 @@ export class CollabService {
     const hooks = await this.#hooks(envId, actor, [{ type: 'reaction.removed', data: { commentId: existing.targetId, reactionId, reaction: existing } }]);
     const result = await this.#store.deleteReaction(envId, reactionId, hooks);
     if (!result) throw new PulseError('reaction_not_found');
-    await this.#announce(envId, result, { type: 'reaction:removed', seq: result.seq, reactionId, targetId: result.value.targetId });
+    await this.#announce(envId, result, { type: 'reaction:removed', seq: result.seq, reactionId, targetId: result.value.targetId }, hooks);
   }
 
   async addStroke(envId: string, roomId: string, stroke: Omit<DrawStroke, 'id' | 'createdAt'> & { id?: string }): Promise<DrawStroke> {

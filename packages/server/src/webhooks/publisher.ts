@@ -19,9 +19,6 @@ export interface WebhookEventSpec {
 export const webhookActor = (actor: Actor): WebhookActor =>
   actor.kind === 'user' ? { type: 'user', userId: actor.externalId } : actor.kind === 'admin' ? { type: 'admin', adminId: actor.adminId } : { type: 'backend' };
 
-/** Longer than any change takes from recording its events to its commit. */
-const RECORDED_RECENTLY_MS = 10_000;
-
 /**
  * Decides which webhook events a change records. An environment without an endpoint that wants an
  * event type costs nothing: the answer comes from memory, and no intent is made. Disabled
@@ -31,8 +28,6 @@ export class WebhookPublisher {
   readonly #store: Store;
   readonly #links: FileLinks;
   readonly #subscriptions = new Map<string, { loadedAt: number; wants: Promise<(type: string) => boolean> }>();
-  /** When a change last recorded events (0: none lately). */
-  #recordedAt = 0;
   #onRecorded: () => void = () => {};
 
   constructor(store: Store, links: FileLinks) {
@@ -40,7 +35,7 @@ export class WebhookPublisher {
     this.#links = links;
   }
 
-  /** Called after a change that recorded events has committed (the dispatcher looks at once). */
+  /** Called when events were written (the dispatcher looks at once). */
   onRecorded(listener: () => void): void {
     this.#onRecorded = listener;
   }
@@ -88,23 +83,13 @@ export class WebhookPublisher {
         links: this.#links,
       });
     }
-    if (out.length) this.#recordedAt = Date.now();
     return out;
   }
 
   /**
-   * After a commit: wakes the dispatcher when events were recorded lately. Commits do not say
-   * whose events they carry, and changes commit in another order than they recorded (one without
-   * events may commit between another's recording and its commit), so every commit for a while
-   * after a recording wakes it; kicks coalesce into at most one look per dispatcher tick.
+   * Events were written: by a change, once it committed (the change knows whether its intents
+   * were recorded), or outside one (`notification.unread`). Wakes the dispatcher.
    */
-  committed(): void {
-    if (this.#recordedAt === 0) return;
-    if (Date.now() - this.#recordedAt > RECORDED_RECENTLY_MS) this.#recordedAt = 0;
-    this.#onRecorded();
-  }
-
-  /** Events were written outside a change (`notification.unread`): wakes the dispatcher. */
   recorded(): void {
     this.#onRecorded();
   }
