@@ -61,6 +61,16 @@ const thread = (id: string) => ({
   comments: [],
 });
 
+/** Room r with thread t1 and bob's comment c1 ("hi"). */
+const roomWithBobsComment = (seq: number) => ({
+  id: 'r',
+  seq,
+  threads: [{ ...thread('t1'), comments: [{ id: 'c1', threadId: 't1', userId: 'bob', body: 'hi', mentions: [], createdAt: '2026-01-01T00:00:00.000Z', editedAt: null, reactions: [], attachments: [] }] }],
+  presence: [],
+  activity: [],
+  drawing: [],
+});
+
 /** An unsigned JWT-shaped token with an `exp` claim (the client reads it without verifying). */
 const jwt = (exp: number) => `e30.${Buffer.from(JSON.stringify({ sub: 'alice', exp })).toString('base64url')}.sig`;
 
@@ -207,7 +217,7 @@ describe('PulseClient (scripted server)', () => {
   it('rolls back a refused change by resyncing, and reports it', async () => {
     const client = await connect();
     const s = FakeSocket.last;
-    s.serverSends({ ...authOk(1), room: { id: 'r', seq: 1, threads: [{ ...thread('t1'), comments: [{ id: 'c1', threadId: 't1', userId: 'bob', body: 'hi', mentions: [], createdAt: '2026-01-01T00:00:00.000Z', editedAt: null, reactions: [], attachments: [] }] }], presence: [], activity: [], drawing: [] } } as ServerMessage);
+    s.serverSends({ ...authOk(1), room: roomWithBobsComment(1) } as ServerMessage);
     const errors: unknown[] = [];
     client.on('error', (e) => errors.push(e));
     client.editComment('c1', 'not mine');
@@ -221,7 +231,7 @@ describe('PulseClient (scripted server)', () => {
   it('asks again for a resync the server refused, and keeps rolling back later refusals', async () => {
     const client = await connect();
     const s = FakeSocket.last;
-    s.serverSends({ ...authOk(1), room: { id: 'r', seq: 1, threads: [{ ...thread('t1'), comments: [{ id: 'c1', threadId: 't1', userId: 'bob', body: 'hi', mentions: [], createdAt: '2026-01-01T00:00:00.000Z', editedAt: null, reactions: [], attachments: [] }] }], presence: [], activity: [], drawing: [] } } as ServerMessage);
+    s.serverSends({ ...authOk(1), room: roomWithBobsComment(1) } as ServerMessage);
     const errors: unknown[] = [];
     client.on('error', (e) => errors.push(e));
     const resyncs = () => s.sent.filter((m) => m.type === 'room:resync');
@@ -232,7 +242,7 @@ describe('PulseClient (scripted server)', () => {
     expect(errors).toHaveLength(1);
     await vi.advanceTimersByTimeAsync(300);
     expect(resyncs()).toHaveLength(2);
-    s.serverSends({ type: 'room:state', room: { id: 'r', seq: 2, threads: [{ ...thread('t1'), comments: [{ id: 'c1', threadId: 't1', userId: 'bob', body: 'hi', mentions: [], createdAt: '2026-01-01T00:00:00.000Z', editedAt: null, reactions: [], attachments: [] }] }], presence: [], activity: [], drawing: [] } } as ServerMessage);
+    s.serverSends({ type: 'room:state', room: roomWithBobsComment(2) } as ServerMessage);
     s.serverSends({ type: 'ack', ref: resyncs()[1].ref } as ServerMessage);
     expect(client.state.comment('c1')!.body).toBe('hi');
     // A later refusal is rolled back too.
@@ -481,7 +491,7 @@ describe('PulseClient (scripted server)', () => {
   it('does not duplicate a retried change the server had already applied', async () => {
     const client = await connect();
     const s0 = FakeSocket.last;
-    s0.serverSends({ ...authOk(1), room: { id: 'r', seq: 1, threads: [{ ...thread('t1'), comments: [{ id: 'c1', threadId: 't1', userId: 'bob', body: 'hi', mentions: [], createdAt: '2026-01-01T00:00:00.000Z', editedAt: null, reactions: [], attachments: [] }] }], presence: [], activity: [], drawing: [] } } as ServerMessage);
+    s0.serverSends({ ...authOk(1), room: roomWithBobsComment(1) } as ServerMessage);
     const threadId = client.createThread('stored, but the ack was lost');
     const replyId = client.reply(threadId, 'me too');
     client.addReaction('c1', 'comment', '👍');
