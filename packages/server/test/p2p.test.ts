@@ -26,6 +26,17 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
     const c = await client(userId, room);
     return [c, await c.p2p];
   };
+  /** Raw sockets of two users in the room, both authenticated, then both joined to its P2P session. */
+  const rawPeers = async (userIds: [string, string], room: string): Promise<[RawSocket, RawSocket]> => {
+    const sockets: [RawSocket, RawSocket] = [new RawSocket(t.wsUrl), new RawSocket(t.wsUrl)];
+    open.push(...sockets);
+    for (const [i, s] of sockets.entries()) await s.auth(t, userIds[i]!, room);
+    for (const s of sockets) {
+      s.send({ type: 'p2p:join', stateVector: 'AA==', webrtc: false });
+      await s.next('p2p:joined');
+    }
+    return sockets;
+  };
   const config = (patch: Record<string, unknown>) => t.server.ctx.environments.updateConfig(t.envId, patch);
   const service = () => p2pOf(t.server.hub)!;
 
@@ -184,14 +195,7 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
   });
 
   it('lets a peer go whose p2p:leave carries a refused update', async () => {
-    const [s1, s2] = [new RawSocket(t.wsUrl), new RawSocket(t.wsUrl)];
-    open.push(s1, s2);
-    await s1.auth(t, 'alice', 'r-leave');
-    await s2.auth(t, 'bob', 'r-leave');
-    for (const s of [s1, s2]) {
-      s.send({ type: 'p2p:join', stateVector: 'AA==', webrtc: false });
-      await s.next('p2p:joined');
-    }
+    const [s1, s2] = await rawPeers(['alice', 'bob'], 'r-leave');
     s1.send({ type: 'p2p:leave', ref: 'bye', update: 'AQIDBAXIBw==' });
     expect(await s1.next('p2p:error', 3000, (m) => m.ref === 'bye')).toMatchObject({ code: 'invalid_message' });
     expect(await s2.next('p2p:peer-left')).toMatchObject({ userId: 'alice' });
@@ -507,14 +511,7 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
 
   it('keeps a room whose peers created their last shared objects at the same moment, and its later edits', async () => {
     await config({ maxSharedObjects: 2 });
-    const [s1, s2] = [new RawSocket(t.wsUrl), new RawSocket(t.wsUrl)];
-    open.push(s1, s2);
-    await s1.auth(t, 'ann', 'r-race');
-    await s2.auth(t, 'ben', 'r-race');
-    for (const s of [s1, s2]) {
-      s.send({ type: 'p2p:join', stateVector: 'AA==', webrtc: false });
-      await s.next('p2p:joined');
-    }
+    const [s1, s2] = await rawPeers(['ann', 'ben'], 'r-race');
     // Each saw one object and made its second: three in all, one over the limit.
     const shared = new Y.Doc();
     shared.getMap('map:board').set('k', 1);
