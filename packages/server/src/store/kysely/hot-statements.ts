@@ -27,6 +27,8 @@ function statement(dialect: Dialect, text: string) {
 
 const COMMENT_COLUMNS = 'environment_id, id, thread_id, room_id, user_id, body, mentions, created_at, edited_at';
 const ACTIVITY_COLUMNS = 'environment_id, id, room_id, user_id, kind, thread_id, comment_id, preview, created_at';
+/** Most notification rows in one SQLite insert (a mention of many users is split). */
+const NOTIFICATION_ROWS = 32;
 const NOTIFICATION_COLUMNS = 'environment_id, id, user_id, kind, room_id, thread_id, comment_id, actor_id, preview, created_at, read_at';
 
 export function hotStatements(dialect: Dialect) {
@@ -67,8 +69,18 @@ export function hotStatements(dialect: Dialect) {
       'update rooms set seq = seq + 1 from t where rooms.environment_id = $2::text and rooms.id = t.room_id returning rooms.seq' +
       ') select t.room_id, t.updated_at, r.seq from t, r',
   );
-  // SQLite: one row per call (a prepared statement is cheap there); PostgreSQL: any number in one round trip.
-  const insertNotification = statement(dialect, `insert into notifications (${NOTIFICATION_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  // SQLite: up to NOTIFICATION_ROWS rows per statement, one statement text per row count;
+  // PostgreSQL: any number in one round trip.
+  const notificationRows = new Map<number, ReturnType<typeof statement>>();
+  const insertNotificationRows = (n: number) => {
+    let s = notificationRows.get(n);
+    if (!s) {
+      const row = `(${NOTIFICATION_COLUMNS.split(', ').map(() => '?').join(', ')})`;
+      s = statement(dialect, `insert into notifications (${NOTIFICATION_COLUMNS}) values ${Array.from({ length: n }, () => row).join(', ')}`);
+      notificationRows.set(n, s);
+    }
+    return s;
+  };
   const insertNotifications = statement(
     dialect,
     `insert into notifications (${NOTIFICATION_COLUMNS}) select ${NOTIFICATION_COLUMNS} ` +
@@ -170,7 +182,10 @@ export function hotStatements(dialect: Dialect) {
     async insertNotifications(db: Db, rows: Database['notifications'][]): Promise<void> {
       const params = rows.map((r) => [r.environment_id, r.id, r.user_id, r.kind, r.room_id, r.thread_id, r.comment_id, r.actor_id, r.preview, r.created_at, r.read_at]);
       if (dialect === 'sqlite') {
-        for (const p of params) await insertNotification(db, p);
+        for (let i = 0; i < params.length; i += NOTIFICATION_ROWS) {
+          const rows = params.slice(i, i + NOTIFICATION_ROWS);
+          await insertNotificationRows(rows.length)(db, rows.flat());
+        }
         return;
       }
       await insertNotifications(db, NOTIFICATION_COLUMNS.split(', ').map((_, i) => params.map((p) => p[i])));
