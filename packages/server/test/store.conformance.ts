@@ -138,6 +138,22 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(await store.threadParticipants(e, 'no-such-thread')).toEqual([]);
     });
 
+    it("keeps a thread's participants up to date as comments come and go", async () => {
+      const e = await env('env_people_2');
+      await thread(e, 'th-moving', 'room-moving');
+      for (const userId of ['dave', 'bob']) await store.upsertUser(e, { externalId: userId, name: userId, avatar: null }, at());
+      expect(await store.threadParticipants(e, 'th-moving')).toEqual(['alice']);
+      await store.createComment(e, { id: 'th-moving-d', threadId: 'th-moving', userId: 'dave', body: 'r', mentions: [], createdAt: at(1) });
+      await store.createComment(e, { id: 'th-moving-b', threadId: 'th-moving', userId: 'bob', body: 'r', mentions: [], createdAt: at(2) });
+      expect(await store.threadParticipants(e, 'th-moving')).toEqual(['alice', 'bob', 'dave']);
+      // A refused comment adds nobody.
+      await expect(store.createComment(e, { id: 'th-moving-d', threadId: 'th-moving', userId: 'carol', body: 'r', mentions: [], createdAt: at(3) })).rejects.toMatchObject({ code: 'already_exists' });
+      await store.deleteComment(e, 'th-moving-d');
+      expect(await store.threadParticipants(e, 'th-moving')).toEqual(['alice', 'bob']);
+      await store.deleteThread(e, 'th-moving');
+      expect(await store.threadParticipants(e, 'th-moving')).toEqual([]);
+    });
+
     it('rejects a duplicate thread id without writing anything', async () => {
       const room = await store.getRoom('env_a', 'room-1');
       const counts = await store.countEnvironment('env_a');

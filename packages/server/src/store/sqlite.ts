@@ -49,14 +49,24 @@ export function openSqliteStore(options: SqliteOptions): Store {
   database.pragma('busy_timeout = 5000');
   const checkpointer = !onDisk ? undefined : startCheckpointer(database, options.file, { ...CHECKPOINTS, ...options.checkpoints });
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }), plugins: [new InlineLimitsPlugin()] });
-  // Changes committed by another connection (the CLI) move data_version: cached keys are then reread.
+  // Changes committed by another connection (the CLI) move data_version: cached keys and
+  // thread participants are then reread. Counted here, so that each cache can tell on its own;
+  // read once per event-loop turn (a change seen a few lookups later in the same turn is no
+  // different from one committed a moment later).
   const dataVersion = database.prepare('PRAGMA data_version').pluck();
   let seenVersion = dataVersion.get();
-  const externalChange = () => {
+  let externalChanges = 0;
+  let readThisTurn = false;
+  const externalVersion = () => {
+    if (readThisTurn) return externalChanges;
+    readThisTurn = true;
+    setImmediate(() => (readThisTurn = false));
     const now = dataVersion.get();
-    if (now === seenVersion) return false;
-    seenVersion = now;
-    return true;
+    if (now !== seenVersion) {
+      seenVersion = now;
+      externalChanges++;
+    }
+    return externalChanges;
   };
   return kyselyStore(
     db,
@@ -67,7 +77,7 @@ export function openSqliteStore(options: SqliteOptions): Store {
       await db.destroy();
     },
     undefined,
-    externalChange,
+    externalVersion,
   );
 }
 

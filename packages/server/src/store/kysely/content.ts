@@ -10,6 +10,7 @@ import type { HotStatements } from './hot-statements.ts';
 import { insertRoomIfMissing } from './rooms.ts';
 import type { Database } from '../schema.ts';
 import { roomOf, type WriteTx } from './writer.ts';
+import type { ParticipantsCache } from '../participants-cache.ts';
 import type { Effects, PageRequest, RoomRepo, ThreadRepo, UserProfile, UserRepo } from '../types.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -147,7 +148,14 @@ async function upsertUserRow(db: Db, envId: string, profile: UserProfile, at: st
     .executeTakeFirstOrThrow();
 }
 
-export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx, hot: HotStatements): UserRepo & RoomRepo & ThreadRepo {
+export function contentRepo(
+  db: Kysely<Database>,
+  links: FileLinks,
+  tx: WriteTx,
+  hot: HotStatements,
+  /** Where only this process writes comments (SQLite). */
+  participants?: ParticipantsCache,
+): UserRepo & RoomRepo & ThreadRepo {
 
   return {
     async upsertUser(envId, profile, at) {
@@ -224,7 +232,7 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
 
     async createThread(envId, thread, first, effects) {
       try {
-        return await tx(async (trx) => {
+        const created = await tx(async (trx) => {
           await insertRoomIfMissing(trx, envId, thread.roomId, thread.createdAt);
           const threadRow = await trx
             .insertInto('threads')
@@ -264,6 +272,8 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
           const comment = await freshComment(trx, envId, commentRow, effects, links);
           return { value: { ...toThread(threadRow), comments: [comment] }, roomId: thread.roomId, seq, ...applied };
         }, roomOf(envId, thread.roomId));
+        participants?.added(envId, thread.id, first.userId);
+        return created;
       } catch (err) {
         if (isUniqueViolation(err)) {
           // Which id was taken: the constraint (PostgreSQL) or the columns (SQLite) name the table.
@@ -333,7 +343,7 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
     },
 
     async deleteThread(envId, threadId, effects) {
-      return tx(async (trx) => {
+      const deleted = await tx(async (trx) => {
         const at = new Date().toISOString();
         await recordDeletedComments(trx, envId, threadId, at);
         const commentIds = await trx.selectFrom('comments').select('id').where('environment_id', '=', envId).where('thread_id', '=', threadId).execute();
@@ -351,15 +361,18 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
         const seq = await hot.bumpSeq(trx, envId, r.room_id);
         return { value: toThread(r), roomId: r.room_id, seq, removedAttachments, ...(await applyEffects(hot, trx, envId, withRoom(effects, r.room_id))) };
       });
+      participants?.forget(envId, threadId);
+      return deleted;
     },
 
     async threadParticipants(envId, threadId) {
-      return hot.participants(db, envId, threadId);
+      const load = () => hot.participants(db, envId, threadId);
+      return participants ? participants.get(envId, threadId, load) : load();
     },
 
     async createComment(envId, comment, effects) {
       try {
-        return await tx(async (trx) => {
+        const created = await tx(async (trx) => {
           const activity = effects?.activity && toActivityRow(envId, effects.activity);
           const notifications = toNotificationRows(envId, effects?.notifications ?? []);
           const mentions = JSON.stringify(comment.mentions);
@@ -391,6 +404,8 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
             notifications: storedNotifications(notifications.map((n) => ({ ...n, room_id: roomId }))),
           };
         }, roomOf(envId, comment.roomId));
+        participants?.added(envId, comment.threadId, comment.userId);
+        return created;
       } catch (err) {
         if (isUniqueViolation(err)) throw new PulseError('already_exists', `A comment with id "${comment.id}" already exists.`);
         throw err;
@@ -453,7 +468,7 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
     },
 
     async deleteComment(envId, commentId, effects, ifThreadDeleted) {
-      return tx(async (trx) => {
+      const deleted = await tx(async (trx) => {
         const removedAttachments = await removeAttachmentsOf(trx, envId, [commentId]);
         // Not a cascade: see migration 0011.
         await trx.deleteFrom('notifications').where('environment_id', '=', envId).where('comment_id', '=', commentId).execute();
@@ -484,6 +499,8 @@ export function contentRepo(db: Kysely<Database>, links: FileLinks, tx: WriteTx,
           ...(await applyEffects(hot, trx, envId, withRoom(effects, r.room_id))),
         };
       });
+      if (deleted) participants?.forget(envId, deleted.value.comment.threadId);
+      return deleted;
     },
 
     async addReaction(envId, reaction, effects) {

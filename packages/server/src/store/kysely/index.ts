@@ -9,12 +9,24 @@ import { attachmentRepo } from './attachments.ts';
 import { browseRepo } from './browse.ts';
 import { environmentRepo } from './environments.ts';
 import { cachedKeys } from '../key-cache.ts';
+import { ParticipantsCache } from '../participants-cache.ts';
 import { realtimeRepo } from './realtime.ts';
 import { webhookRepo } from './webhooks.ts';
 import { emailRepo } from './email.ts';
 import { sharedStateRepo } from './p2p.ts';
 import { hotStatements } from './hot-statements.ts';
 import { BatchWriter, type PipelinedTransactions, type WriteTx } from './writer.ts';
+
+/** True when `version` has moved since the last call: one watcher per cache. */
+function changedSince(version: () => number): () => boolean {
+  let seen = version();
+  return () => {
+    const now = version();
+    if (now === seen) return false;
+    seen = now;
+    return true;
+  };
+}
 
 /** Both drivers share this implementation; they differ only in how the Kysely instance is built. */
 export function kyselyStore(
@@ -24,8 +36,12 @@ export function kyselyStore(
   onClose: () => Promise<void> = () => db.destroy(),
   /** The PostgreSQL schema the tables live in, when not the default one. */
   schema?: string,
-  /** True when another process has written to the database since the last call (SQLite). */
-  externalChange?: () => boolean,
+  /**
+   * How many writes by another process this one has seen (SQLite): the store then keeps what only
+   * its own writes change in memory (thread participants). Without it (PostgreSQL, where other
+   * nodes write) that is read from the database each time.
+   */
+  externalVersion?: () => number,
   /** Write transactions in pipeline mode (PostgreSQL). */
   pipelined?: PipelinedTransactions,
 ): Store {
@@ -36,8 +52,8 @@ export function kyselyStore(
   return {
     dialect,
     ...environments,
-    ...cachedKeys(environments, externalChange),
-    ...contentRepo(db, links, tx, hot),
+    ...cachedKeys(environments, externalVersion && changedSince(externalVersion)),
+    ...contentRepo(db, links, tx, hot, externalVersion && new ParticipantsCache(changedSince(externalVersion))),
     ...attachmentRepo(db, links),
     ...realtimeRepo(db, tx, hot),
     ...adminRepo(db),
