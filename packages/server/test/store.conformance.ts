@@ -401,6 +401,19 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect((await store.getRoom('env_a', 'rk-x'))!.seq).toBe(seqs[5]! + 2);
     });
 
+    it('writes every notification of a reply that mentions many users', async () => {
+      await store.createThread('env_a', { id: 'fx-many', roomId: 'fx-many-room', position: null, createdBy: 'alice', createdAt: at(10) }, {
+        id: 'fx-many-c1', userId: 'alice', body: 'first', mentions: [], createdAt: at(10),
+      });
+      const users = Array.from({ length: 70 }, (_, i) => `many-${String(i).padStart(2, '0')}`);
+      const notifications = users.map((userId, i) => ({ id: `ntf-many-${i}`, userId, kind: 'mention' as const, roomId: '', threadId: 'fx-many', commentId: 'fx-many-c2', actorId: 'bob', preview: 'p', createdAt: at(11) }));
+      const reply = await store.createComment('env_a', { id: 'fx-many-c2', threadId: 'fx-many', userId: 'bob', body: 'all of you', mentions: users, createdAt: at(11) }, { notifications });
+      expect(reply.notifications).toHaveLength(70);
+      for (const userId of [users[0]!, users[32]!, users[69]!]) {
+        expect(await store.listNotifications('env_a', userId, 10)).toEqual([expect.objectContaining({ commentId: 'fx-many-c2', kind: 'mention' })]);
+      }
+    });
+
     it('writes a reply with its activity and several notifications, and refuses one to a thread of another room', async () => {
       await store.createThread('env_a', { id: 'fx-reply', roomId: 'fx-reply-room', position: null, createdBy: 'alice', createdAt: at(10) }, {
         id: 'fx-reply-c1', userId: 'alice', body: 'first', mentions: [], createdAt: at(10),
