@@ -1,5 +1,5 @@
 import { PulseError } from '@pulse/protocol';
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../schema.ts';
 import type { DeletedId, DeletedKind } from '../types.ts';
 
@@ -65,12 +65,9 @@ export async function refuseDeletedId(trx: Db, envId: string, kind: DeletedKind,
 }
 
 export async function deletedId(db: Db, envId: string, kind: DeletedKind, id: string): Promise<DeletedId | undefined> {
-  const r = await db
-    .selectFrom('deleted_ids')
-    .select(['room_id', 'thread_id', 'user_id'])
-    .where('environment_id', '=', envId)
-    .where('kind', '=', kind)
-    .where('id', '=', id)
-    .executeTakeFirst();
+  // Every create asks: a template, not a built query (building one costs ~3× as much as running it).
+  const { rows } = await sql<{ room_id: string; thread_id: string | null; user_id: string }>`
+    select room_id, thread_id, user_id from deleted_ids where environment_id = ${envId} and kind = ${kind} and id = ${id}`.execute(db);
+  const r = rows[0];
   return r && { roomId: r.room_id, threadId: r.thread_id, userId: r.user_id };
 }
