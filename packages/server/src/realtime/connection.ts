@@ -120,9 +120,11 @@ export class Connection {
     this.sendFrame(Buffer.from(JSON.stringify(message)), 'durable');
   }
 
-  /** Sends directly, bypassing the backlog (auth:ok itself, and errors). */
-  sendNow(message: ServerMessage | string): void {
-    if (this.open) this.ws.send(typeof message === 'string' ? message : JSON.stringify(message));
+  /** Sends directly, bypassing the backlog (auth:ok itself, and errors); a Buffer is JSON text already. */
+  sendNow(message: ServerMessage | string | Buffer): void {
+    if (!this.open) return;
+    if (Buffer.isBuffer(message)) this.ws.send(message, { binary: false });
+    else this.ws.send(typeof message === 'string' ? message : JSON.stringify(message));
   }
 
   close(code: number, reason: string | undefined): void {

@@ -2,6 +2,7 @@ import { LIMITS, PulseError, type ClientMessageOf, type PulseUser } from '@pulse
 import { isUnavailable } from '../store/errors.ts';
 import type { Connection } from './connection.ts';
 import type { RealtimeHub } from './hub.ts';
+import { frameWithState } from './room-state.ts';
 
 /**
  * `auth`: verifies the key and token, joins the room, and answers with auth:ok carrying the
@@ -40,8 +41,11 @@ export async function authenticate(hub: RealtimeHub, conn: Connection, message: 
     ]);
     if (!conn.open) return hub.registry.detach(conn);
     conn.sendNow(
-      `{"type":"auth:ok","user":${JSON.stringify(user)},"config":${JSON.stringify(config)},"room":${state},` +
-        `"notifications":${JSON.stringify(notifications)},"connectionId":${JSON.stringify(conn.id)},"serverTime":"${new Date().toISOString()}"}`,
+      frameWithState(
+        `{"type":"auth:ok","user":${JSON.stringify(user)},"config":${JSON.stringify(config)},"room":`,
+        state,
+        `,"notifications":${JSON.stringify(notifications)},"connectionId":${JSON.stringify(conn.id)},"serverTime":"${new Date().toISOString()}"}`,
+      ),
     );
     const backlog = conn.backlog ?? [];
     conn.backlog = undefined;

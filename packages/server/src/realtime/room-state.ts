@@ -1,11 +1,27 @@
 import { LIMITS, type EnvConfig, type PresenceMember } from '@pulse/protocol';
 import type { Store } from '../store/index.ts';
 
-/** The durable part of a room's state at one sequence number, serialised once. */
+/** The durable part of a room's state at one sequence number, serialised and encoded once. */
 interface Snapshot {
   seq: number;
-  /** `"threads":[…],"activity":[…],"drawing":[…]`: the middle of a RoomState object. */
-  json: Promise<string>;
+  /** `"threads":[…],"activity":[…],"drawing":[…]`: the middle of a RoomState object, as UTF-8. */
+  json: Promise<Buffer>;
+}
+
+/**
+ * A room's full state as JSON in three pieces, so that a frame carrying it copies the cached
+ * durable part (tens of KB) instead of encoding it again: `before` + `durable` + `}` is a
+ * RoomState object.
+ */
+export interface RoomStateJson {
+  /** `{"id":…,"seq":…,"presence":[…],` */
+  before: string;
+  durable: Buffer;
+}
+
+/** `before` + the RoomState + `after`, as one frame. */
+export function frameWithState(before: string, state: RoomStateJson, after: string): Buffer {
+  return Buffer.concat([Buffer.from(before + state.before), state.durable, Buffer.from('}' + after)]);
 }
 
 /**
@@ -41,19 +57,19 @@ export class RoomSnapshots {
     this.#presence = presence;
   }
 
-  /** The room's full state as JSON (a RoomState object). */
-  async json(envId: string, roomId: string, config: EnvConfig): Promise<string> {
+  /** The room's full state (a RoomState object), see RoomStateJson. */
+  async json(envId: string, roomId: string, config: EnvConfig): Promise<RoomStateJson> {
     const seq = (await this.#store.roomSeq(envId, roomId)) ?? (await this.#create(envId, roomId));
     const [durable, presence] = await Promise.all([
       this.#durable(envId, roomId, seq),
       config.showPresence ? this.#presence(envId, roomId) : Promise.resolve([]),
     ]);
-    return `{"id":${JSON.stringify(roomId)},"seq":${seq},"presence":[${presence.map(memberJson).join(',')}],${durable}}`;
+    return { before: `{"id":${JSON.stringify(roomId)},"seq":${seq},"presence":[${presence.map(memberJson).join(',')}],`, durable };
   }
 
   /** A `room:state` frame: the room's full state, for a resync or after an outage. */
   async stateFrame(envId: string, roomId: string, config: EnvConfig): Promise<Buffer> {
-    return Buffer.from(`{"type":"room:state","room":${await this.json(envId, roomId, config)}}`);
+    return frameWithState('{"type":"room:state","room":', await this.json(envId, roomId, config), '}');
   }
 
   async #create(envId: string, roomId: string): Promise<number> {
@@ -61,7 +77,7 @@ export class RoomSnapshots {
     return (await this.#store.roomSeq(envId, roomId)) ?? 0;
   }
 
-  #durable(envId: string, roomId: string, seq: number): Promise<string> {
+  #durable(envId: string, roomId: string, seq: number): Promise<Buffer> {
     const key = `${envId}\u0000${roomId}`;
     const hit = this.#cache.get(key);
     if (hit && hit.seq === seq) return hit.json;
@@ -69,7 +85,9 @@ export class RoomSnapshots {
       this.#store.listRoomThreadsWithComments(envId, roomId),
       this.#store.listActivity(envId, roomId, LIMITS.activityInState),
       this.#store.listStrokes(envId, roomId),
-    ]).then(([threads, activity, drawing]) => `"threads":${JSON.stringify(threads)},"activity":${JSON.stringify(activity)},"drawing":${JSON.stringify(drawing)}`);
+    ]).then(([threads, activity, drawing]) =>
+      Buffer.from(`"threads":${JSON.stringify(threads)},"activity":${JSON.stringify(activity)},"drawing":${JSON.stringify(drawing)}`),
+    );
     // Only a newer snapshot replaces an older one (two loads may finish out of order).
     if (!hit || hit.seq < seq) {
       this.#cache.delete(key);
