@@ -1,10 +1,16 @@
+/**
+ * A handler property the client assigns. Written as a method's type so that implementations whose
+ * event types carry more fields (the `ws` package's CloseEvent, MessageEvent, …) still fit.
+ */
+type Handler<E> = { bivarianceHack(ev: E): void }['bivarianceHack'];
+
 /** The part of the WebSocket API the client uses: the browser's and the `ws` package's both fit. */
 export interface SocketLike {
   readonly readyState: number;
-  onopen: ((ev: any) => void) | null;
-  onmessage: ((ev: { data: any }) => void) | null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null;
-  onerror: ((ev: any) => void) | null;
+  onopen: Handler<any> | null;
+  onmessage: Handler<{ data: any }> | null;
+  onclose: Handler<{ code: number; reason: string }> | null;
+  onerror: Handler<any> | null;
   send(data: string): void;
   close(code?: number, reason?: string): void;
 }
