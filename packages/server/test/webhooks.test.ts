@@ -495,6 +495,29 @@ describe('webhooks: delivery', () => {
     }
   });
 
+  it('fails, without sending, what waited past its window while the endpoint was disabled', async () => {
+    const short = await startTestServer('sqlite', { webhooks: { ...fastRetries, retryWindowMs: 1000 } });
+    const r = await new WebhookReceiver().start();
+    try {
+      const svc = short.server.ctx.webhooks;
+      const { endpoint, secret } = await svc.add(short.envId, { url: r.url });
+      r.secret = secret;
+      r.mode = { kind: 'fail', status: 410 }; // disables the endpoint at once
+      await svc.sendTest(short.envId, endpoint.id);
+      await waitFor(async () => !(await svc.get(short.envId, endpoint.id)).enabled, 5000, 'the endpoint disabled');
+      await sleep(1200); // the delivery's window ends while the endpoint is disabled
+      r.mode = { kind: 'ok' };
+      await svc.update(short.envId, endpoint.id, { enabled: true });
+      const [delivery] = await svc.deliveries(short.envId, endpoint.id);
+      expect(delivery).toMatchObject({ status: 'failed', attempts: 1, nextAttemptAt: null, lastError: 'the endpoint was disabled until the retry window ended' });
+      await sleep(500);
+      expect(r.received).toHaveLength(0);
+    } finally {
+      await r.stop();
+      await short.close();
+    }
+  });
+
   it('disables an endpoint at once when the receiver answers 410 Gone', async () => {
     const endpoint = await subscribe();
     receiver.mode = { kind: 'fail', status: 410 };

@@ -205,8 +205,12 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo
       }
       // A rotation keeps the secret it replaces: `secret` on the right of SET is the row's old value.
       const previous = change.secret === undefined ? {} : { previous_secret: change.secret.previousUntil ? sql.ref<string>('secret') : null };
-      const r = await db.updateTable('webhook_endpoints').set({ ...set, ...previous }).where('environment_id', '=', envId).where('id', '=', id).returningAll().executeTakeFirst();
-      return r && toEndpoint(r);
+      return db.transaction().execute(async (trx) => {
+        const r = await trx.updateTable('webhook_endpoints').set({ ...set, ...previous }).where('environment_id', '=', envId).where('id', '=', id).returningAll().executeTakeFirst();
+        // Enabled again: what waited while it was disabled goes on, except what is past its window.
+        if (r && change.enabled) await failExpiredDeliveries(trx, at, id);
+        return r && toEndpoint(r);
+      });
     },
 
     async deleteWebhookEndpoint(envId, id) {
@@ -481,13 +485,7 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo
     async pruneWebhooks(before) {
       return db.transaction().execute(async (trx) => {
         // Deliveries of a disabled endpoint wait for it to be enabled again, but not past their window.
-        await trx
-          .updateTable('webhook_deliveries')
-          .set({ status: 'failed', last_error: 'the endpoint was disabled until the retry window ended', next_attempt_at: null })
-          .where('status', '=', 'pending')
-          .where('give_up_at', '<', new Date().toISOString())
-          .where('endpoint_id', 'in', (eb) => eb.selectFrom('webhook_endpoints').select('id').where('enabled', '=', 0))
-          .execute();
+        await failExpiredDeliveries(trx, new Date().toISOString());
         await trx.deleteFrom('webhook_deliveries').where('created_at', '<', before).where('status', '!=', 'pending').execute();
         const r = await trx
           .deleteFrom('webhook_events')
@@ -500,6 +498,20 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo
     },
   };
   return repo;
+}
+
+/**
+ * Fails the pending deliveries past their retry window of one endpoint, or of every disabled one
+ * (while enabled, the dispatcher never schedules an attempt past the window).
+ */
+async function failExpiredDeliveries(trx: Transaction<Database>, at: string, endpointId?: string): Promise<void> {
+  let q = trx
+    .updateTable('webhook_deliveries')
+    .set({ status: 'failed', last_error: 'the endpoint was disabled until the retry window ended', next_attempt_at: null, updated_at: at })
+    .where('status', '=', 'pending')
+    .where('give_up_at', '<', at);
+  q = endpointId !== undefined ? q.where('endpoint_id', '=', endpointId) : q.where('endpoint_id', 'in', (eb) => eb.selectFrom('webhook_endpoints').select('id').where('enabled', '=', 0));
+  await q.execute();
 }
 
 /** "2026-12-05 09:14 UTC": a time in a sentence people read (the reason is stored as text). */
