@@ -148,12 +148,18 @@ for (const driver of ['sqlite', 'postgres'] as const) {
       }
     });
 
-    it('answers unknown API paths with a JSON 404, never the app', async () => {
+    it('answers unknown API paths with a JSON 404 and other methods with a 405, never the app', async () => {
       const res = await admin.get('/nope');
       expect(res.status).toBe(404);
       expect(res.body.error.code).toBe('not_found');
       expect((await admin.request('GET', '/panel/api')).status).toBe(404);
-      expect((await admin.request('PUT', '/panel/api/environments')).status).toBe(404);
+      const wrongMethod = await admin.request('PUT', '/panel/api/environments');
+      expect(wrongMethod.status).toBe(405);
+      expect(wrongMethod.body.error.code).toBe('method_not_allowed');
+      expect(wrongMethod.headers.get('allow')).toBe('GET, HEAD, POST');
+      const unsubscribe = await admin.request('PUT', '/email/unsubscribe?u=x');
+      expect(unsubscribe.status).toBe(405);
+      expect(unsubscribe.headers.get('allow')).toBe('GET, HEAD, POST');
     });
   });
 }

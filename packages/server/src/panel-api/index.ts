@@ -1,5 +1,4 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { PulseError } from '@pulse/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { registerAuthRoutes, type SetupState } from './auth-routes.ts';
@@ -35,13 +34,8 @@ export async function registerPanel(app: FastifyInstance, ctx: ServerContext, op
   registerTeamRoutes(router, ctx.store);
   registerWebhookRoutes(router, ctx);
 
-  // Unknown API paths answer in JSON, never with the app's HTML.
-  app.all(`${API}/*`, async (request) => {
-    throw new PulseError('not_found', `No route ${request.method} ${request.url.split('?')[0]}`);
-  });
-  app.all(API, async (request) => {
-    throw new PulseError('not_found', `No route ${request.method} ${request.url.split('?')[0]}`);
-  });
+  // Unknown API paths, or methods, answer in JSON (404, or 405 with Allow), never with the app's HTML.
+  for (const path of [`${API}/*`, API]) app.all(path, { config: { catchAll: true } }, (_request, reply) => reply.callNotFound());
 
   // The page itself gets a CSRF cookie, so the login and setup forms can send it back.
   registerPanelStatic(app, options.dist ?? PANEL_DIST, (reply, request) => sessions.ensureCsrfCookie(request, reply));
