@@ -33,7 +33,11 @@ describe('panel API: webhooks', () => {
     const id = created.body.webhook.id as string;
     receiver.secret = created.body.secret;
 
-    const test = await admin.post(`${base}/${id}/test`);
+    // An action takes no fields: one sent is refused, like an unknown field anywhere else.
+    const stray = await admin.post(`${base}/${id}/test`, { foo: 1 });
+    expect(stray.status).toBe(400);
+    expect(stray.body.error).toMatchObject({ code: 'validation_failed', message: 'body: unknown field "foo"' });
+    const test = await admin.post(`${base}/${id}/test`, {});
     expect(test.status).toBe(202);
     await waitFor(() => receiver.ofType('webhook.test').length === 1, 5000, 'the test event');
     expect(webhookDataSchemas['webhook.test'].safeParse(receiver.ofType('webhook.test')[0]!.payload.data).success).toBe(true);

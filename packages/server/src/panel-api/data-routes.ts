@@ -2,7 +2,7 @@ import { LIMITS, PulseError } from '@pulse/protocol';
 import type { ServerContext } from '../context.ts';
 import type { Actor } from '../domain/actor.ts';
 import { audit, clip } from './audit.ts';
-import { body, paged, pageQuery, param, text } from './input.ts';
+import { body, noFields, paged, pageQuery, param, text } from './input.ts';
 import { Status, type PanelRouter, type SignedInCall } from './routing.ts';
 
 /**
@@ -51,6 +51,7 @@ export function registerDataRoutes(router: PanelRouter, ctx: ServerContext): voi
   });
 
   router.route('DELETE', '/environments/:envId/threads/:threadId', 'admin', async (call) => {
+    noFields(call.request.body);
     const envId = await env(call);
     const threadId = param(call.params.threadId, 'threadId', LIMITS.idLength);
     const thread = await store.getThreadWithComments(envId, threadId);
@@ -68,6 +69,7 @@ export function registerDataRoutes(router: PanelRouter, ctx: ServerContext): voi
   });
 
   router.route('DELETE', '/environments/:envId/comments/:commentId', 'admin', async (call) => {
+    noFields(call.request.body);
     const envId = await env(call);
     const commentId = param(call.params.commentId, 'commentId', LIMITS.idLength);
     const before = await store.getComment(envId, commentId);

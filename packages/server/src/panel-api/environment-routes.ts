@@ -10,7 +10,7 @@ import type { ServerContext } from '../context.ts';
 import { parseInput } from '../rest/validation.ts';
 import type { KeyRecord } from '../store/types.ts';
 import { audit, describeChanges } from './audit.ts';
-import { body, paged, pageQuery, param, text } from './input.ts';
+import { body, noFields, paged, pageQuery, param, text } from './input.ts';
 import { Status, type PanelRouter } from './routing.ts';
 
 /** How many days the analytics chart covers, today included. */
@@ -60,7 +60,8 @@ export function registerEnvironmentRoutes(router: PanelRouter, ctx: ServerContex
     keys: (await environments.keys(envParam(params))).map(keyView),
   }));
 
-  router.route('POST', '/environments/:envId/keys/rotate', 'admin', async ({ params, signedIn }) => {
+  router.route('POST', '/environments/:envId/keys/rotate', 'admin', async ({ request, params, signedIn }) => {
+    noFields(request.body);
     const envId = envParam(params);
     const before = await environments.keys(envId);
     const pair = await environments.rotate(envId);
@@ -69,7 +70,8 @@ export function registerEnvironmentRoutes(router: PanelRouter, ctx: ServerContex
     return { publishableKey: pair.publishableKey, secretKey: pair.secretKey, revokedKeyIds: pair.revokedKeyIds };
   });
 
-  router.route('POST', '/environments/:envId/keys/:keyId/revoke', 'admin', async ({ params, signedIn }) => {
+  router.route('POST', '/environments/:envId/keys/:keyId/revoke', 'admin', async ({ request, params, signedIn }) => {
+    noFields(request.body);
     const envId = envParam(params);
     const keyId = param(params.keyId, 'keyId', 128);
     const target = (await environments.keys(envId)).find((k) => k.id === keyId);

@@ -15,6 +15,12 @@ export function body(value: unknown, allowed: readonly string[]): Record<string,
   return value as Record<string, unknown>;
 }
 
+/** A request that takes no fields: no body, or an empty object. */
+export function noFields(value: unknown): void {
+  if (value === undefined || value === null) return;
+  body(value, []);
+}
+
 export function text(obj: Record<string, unknown>, field: string, opts: { min?: number; max: number; trim?: boolean }): string {
   const raw = obj[field];
   if (raw === undefined) throw invalid(field, 'is required');

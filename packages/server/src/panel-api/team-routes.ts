@@ -4,7 +4,7 @@ import { newAdminId, nowIso } from '../ids.ts';
 import type { Store } from '../store/index.ts';
 import type { AdminRow } from '../store/types.ts';
 import { audit } from './audit.ts';
-import { body, email, paged, pageQuery, param, password, role, text } from './input.ts';
+import { body, email, noFields, paged, pageQuery, param, password, role, text } from './input.ts';
 import { ADMIN_NAME_MAX_LENGTH } from './limits.ts';
 import { Status, type PanelRouter } from './routing.ts';
 import { adminView } from './session.ts';
@@ -52,7 +52,8 @@ export function registerTeamRoutes(router: PanelRouter, store: Store): void {
     return { member: adminView(updated) };
   });
 
-  router.route('DELETE', '/team/:adminId', 'admin', async ({ params, signedIn }) => {
+  router.route('DELETE', '/team/:adminId', 'admin', async ({ request, params, signedIn }) => {
+    noFields(request.body);
     const target = await member(params.adminId);
     if (target.id === signedIn.admin.id) throw new PulseError('forbidden', 'You cannot remove yourself: another Admin must do it.');
     await store.deleteAdmin(target.id);

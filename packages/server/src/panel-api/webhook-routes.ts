@@ -1,7 +1,7 @@
 import type { ServerContext } from '../context.ts';
 import { audit, clip } from './audit.ts';
 import { webhookAuditDetail } from '../webhooks/audit-lines.ts';
-import { param } from './input.ts';
+import { noFields, param } from './input.ts';
 import { Status, type PanelRouter } from './routing.ts';
 
 /**
@@ -38,7 +38,8 @@ export function registerWebhookRoutes(router: PanelRouter, ctx: ServerContext): 
     return { webhook: after };
   });
 
-  router.route('DELETE', `${base}/:webhookId`, 'admin', async ({ params, signedIn }) => {
+  router.route('DELETE', `${base}/:webhookId`, 'admin', async ({ request, params, signedIn }) => {
+    noFields(request.body);
     const { envId, id } = ids(params);
     const removed = await webhooks.remove(envId, id);
     await audit(store, signedIn.admin, envId, 'webhook.deleted', webhookAuditDetail.deleted(removed));
@@ -52,7 +53,8 @@ export function registerWebhookRoutes(router: PanelRouter, ctx: ServerContext): 
     return { webhook: endpoint, secret };
   });
 
-  router.route('POST', `${base}/:webhookId/test`, 'admin', async ({ params, signedIn }) => {
+  router.route('POST', `${base}/:webhookId/test`, 'admin', async ({ request, params, signedIn }) => {
+    noFields(request.body);
     const { envId, id } = ids(params);
     const delivery = await webhooks.sendTest(envId, id);
     await audit(store, signedIn.admin, envId, 'webhook.test_sent', id);
@@ -66,7 +68,8 @@ export function registerWebhookRoutes(router: PanelRouter, ctx: ServerContext): 
     return new Status(202, result);
   });
 
-  router.route('POST', `${base}/:webhookId/deliveries/:deliveryId/resend`, 'admin', async ({ params, signedIn }) => {
+  router.route('POST', `${base}/:webhookId/deliveries/:deliveryId/resend`, 'admin', async ({ request, params, signedIn }) => {
+    noFields(request.body);
     const { envId, id } = ids(params);
     const deliveryId = param(params.deliveryId, 'deliveryId', 128);
     const delivery = await webhooks.resend(envId, id, deliveryId);
