@@ -137,7 +137,8 @@ export const patchWebhookBody = z
     events: webhookEventsSchema.optional(),
     enabled: z.boolean().optional(),
   })
-  .strict();
+  .strict()
+  .refine((patch) => Object.keys(patch).length > 0, 'nothing to change: send at least one of url, description, events, enabled');
 export type PatchWebhookBody = z.infer<typeof patchWebhookBody>;
 
 /**

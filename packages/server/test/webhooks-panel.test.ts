@@ -59,6 +59,9 @@ describe('panel API: webhooks', () => {
     await waitFor(() => receiver.ofType('webhook.test').length === 2, 5000, 'the resent event');
     expect(receiver.received[1]!.id).toBe(receiver.received[0]!.id);
 
+    const empty = await admin.patch(`${base}/${id}`, {});
+    expect(empty.status).toBe(400);
+    expect(empty.body.error.message).toMatch(/nothing to change/);
     const patched = await admin.patch(`${base}/${id}`, { enabled: false, events: [] });
     expect(patched.body.webhook).toMatchObject({ enabled: false, events: [] });
     // A disabled endpoint gets no test event and no resend (they would never be sent).
