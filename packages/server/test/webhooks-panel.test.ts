@@ -84,6 +84,13 @@ describe('panel API: webhooks', () => {
     const rotated = await admin.post(`${base}/${id}/rotate-secret`);
     expect(rotated.body.secret).toMatch(/^whsec_/);
     expect(rotated.body.secret).not.toBe(created.body.secret);
+    // After a leak: the previous secret stops at once, and the audit log says so.
+    expect((await admin.post(`${base}/${id}/rotate-secret`, { expirePrevious: true })).body.webhook.previousSecretExpiresAt).toBeNull();
+    const rotations = (await admin.get(`/environments/${t.envId}/audit`)).body.items.filter((e: { action: string }) => e.action === 'webhook.secret_rotated');
+    expect(rotations.map((e: { detail: string }) => e.detail.replace(/.*; /, '').replace(/until \S+/, 'until …'))).toEqual([
+      'the previous secret stopped signing at once',
+      'the previous secret signs until …',
+    ]);
 
     // Members read, never change.
     expect((await member.get(base)).body.webhooks).toHaveLength(1);

@@ -5,6 +5,7 @@ import { clip } from '../panel-api/audit.ts';
 export const webhookAuditDetail = {
   created: (e: WebhookEndpointInfo) => `${e.id} → ${clip(e.url)} (events: ${e.events.join(', ') || 'all'})`,
   deleted: (e: Pick<WebhookEndpointInfo, 'id' | 'url'>) => `${e.id} → ${clip(e.url)}`,
-  secretRotated: (e: WebhookEndpointInfo) => `${e.id} → ${clip(e.url)}`,
+  secretRotated: (e: WebhookEndpointInfo) =>
+    `${e.id} → ${clip(e.url)}; ${e.previousSecretExpiresAt ? `the previous secret signs until ${e.previousSecretExpiresAt}` : 'the previous secret stopped signing at once'}`,
   recovered: (endpointId: string, r: { recovered: number; since: string }) => `${endpointId}: ${r.recovered} events since ${r.since}`,
 };
