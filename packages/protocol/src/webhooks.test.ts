@@ -10,6 +10,11 @@ function* objects(node: unknown): Generator<Record<string, unknown>> {
 }
 
 describe('webhook payload schemas', () => {
+  it('names an event type it does not know instead of failing inside', () => {
+    expect(() => webhookPayloadJsonSchema('room.exploded' as WebhookPayloadType)).toThrow(/Unknown webhook event type "room.exploded": .*comment\.created/);
+    expect(() => webhookPayloadJsonSchema('toString' as WebhookPayloadType)).toThrow(RangeError);
+  });
+
   const types: WebhookPayloadType[] = [...WEBHOOK_EVENT_TYPES, WEBHOOK_TEST_EVENT];
 
   it('let receivers accept fields Pulse adds later, in zod and in JSON Schema', () => {

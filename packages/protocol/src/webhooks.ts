@@ -87,9 +87,13 @@ export interface WebhookPayload<T extends WebhookPayloadType = WebhookEventType>
 
 /**
  * JSON Schema of one event type's body, for receivers that validate (Draft 2020-12). No object in
- * it refuses properties it does not name: Pulse may add fields.
+ * it refuses properties it does not name: Pulse may add fields. An event type this version does
+ * not know throws a RangeError naming it (newer servers may send new types: ignore those).
  */
 export function webhookPayloadJsonSchema(type: WebhookPayloadType): Record<string, unknown> {
+  if (!Object.hasOwn(webhookDataSchemas, type)) {
+    throw new RangeError(`Unknown webhook event type ${JSON.stringify(type)}: this version of @pulse/protocol knows ${Object.keys(webhookDataSchemas).join(', ')}`);
+  }
   const schema = z.object({ type: z.literal(type), timestamp: z.string(), data: webhookDataSchemas[type] });
   return allowAdditions(z.toJSONSchema(schema)) as Record<string, unknown>;
 }
