@@ -9,6 +9,8 @@ export interface EmailSettings {
 }
 
 export const DEFAULT_EMAIL_FROM = 'Pulse <notifications@localhost>';
+/** `local@host` or `Display Name <local@host>`, on one line. */
+const FROM = /^(?:[^<>\p{Cc}]*<[^\s@<>]+@[^\s@<>]+>|[^\s@<>]+@[^\s@<>]+)$/u;
 
 export function emailSettingsFromEnv(env: NodeJS.ProcessEnv): EmailSettings {
   const smtpUrl = env.PULSE_SMTP_URL?.trim();
@@ -21,5 +23,7 @@ export function emailSettingsFromEnv(env: NodeJS.ProcessEnv): EmailSettings {
   if (retryBaseMs !== undefined && (!Number.isInteger(retryBaseMs) || retryBaseMs <= 0)) {
     throw new Error(`PULSE_EMAIL_RETRY_BASE_MS must be a positive number of milliseconds, got "${retry}"`);
   }
-  return { ...(smtpUrl ? { smtpUrl } : {}), from: env.PULSE_EMAIL_FROM?.trim() || DEFAULT_EMAIL_FROM, pollMs, ...(retryBaseMs ? { retryBaseMs } : {}) };
+  const from = env.PULSE_EMAIL_FROM?.trim() || DEFAULT_EMAIL_FROM;
+  if (!FROM.test(from)) throw new Error(`PULSE_EMAIL_FROM must be an address, alone or as "Name <address>", got "${from}"`);
+  return { ...(smtpUrl ? { smtpUrl } : {}), from, pollMs, ...(retryBaseMs ? { retryBaseMs } : {}) };
 }
