@@ -42,6 +42,8 @@ const deleted = z.object({ deleted: z.literal(true) });
 const sharedStateSchema = z.object({
   roomId: z.string(),
   bytes: z.number().int(),
+  /** The stored copy's version (what `p2p.state.persisted` webhooks name); null when nothing is stored. */
+  version: z.number().int().nullable(),
   updatedAt: z.string().nullable(),
   expiresAt: z.string().nullable(),
   objects: z.array(z.object({ type: z.enum(['map', 'list', 'counter']), name: z.string(), value: z.unknown() })),

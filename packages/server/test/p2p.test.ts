@@ -299,6 +299,8 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
     await sleep(50);
     for (const c of open.splice(0)) (c as PulseClient).disconnect();
     await waitFor(async () => (await t.server.ctx.store.getSharedState(t.envId, 'r-persist'))?.version === 2, 3000, 'the second write');
+    // REST names the stored version, as the p2p.state.persisted webhook does.
+    expect((await t.api('GET', '/api/v1/rooms/r-persist/shared')).body).toMatchObject({ roomId: 'r-persist', version: 2 });
     await t.restart();
     const [, c] = await joined('carol', 'r-persist');
     expect(c.sharedCounter('n').value).toBe(6);

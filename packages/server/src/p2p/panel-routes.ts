@@ -24,7 +24,7 @@ export function registerSharedStatePanelRoutes(router: PanelRouter, ctx: ServerC
   router.route('GET', '/environments/:envId/rooms/:roomId/shared', 'member', async (call) => {
     const envId = await env(call);
     const roomId = param(call.params.roomId, 'roomId', LIMITS.roomIdLength);
-    return (await p2pOfContext(ctx).view(envId, roomId)) ?? { roomId, bytes: 0, updatedAt: null, expiresAt: null, objects: [] };
+    return (await p2pOfContext(ctx).view(envId, roomId)) ?? { roomId, bytes: 0, version: null, updatedAt: null, expiresAt: null, objects: [] };
   });
 
   router.route('DELETE', '/environments/:envId/rooms/:roomId/shared', 'admin', async (call) => {

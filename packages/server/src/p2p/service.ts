@@ -301,12 +301,15 @@ export class P2PService {
    * The room's shared state as JSON (stored, merged with what this node has not stored yet), or
    * undefined when there is none.
    */
-  async view(envId: string, roomId: string): Promise<{ roomId: string; bytes: number; updatedAt: string | null; expiresAt: string | null; objects: SharedObjectView[] } | undefined> {
+  async view(
+    envId: string,
+    roomId: string,
+  ): Promise<{ roomId: string; bytes: number; version: number | null; updatedAt: string | null; expiresAt: string | null; objects: SharedObjectView[] } | undefined> {
     const rec = await this.#deps.store.getSharedState(envId, roomId);
     const state = await this.persistence.current(envId, roomId, true);
     const objects = sharedObjects(state);
     if (!rec && objects.length === 0) return undefined;
-    return { roomId, bytes: state.byteLength, updatedAt: rec?.updatedAt ?? null, expiresAt: rec?.expiresAt ?? null, objects };
+    return { roomId, bytes: state.byteLength, version: rec?.version ?? null, updatedAt: rec?.updatedAt ?? null, expiresAt: rec?.expiresAt ?? null, objects };
   }
 
   /**
