@@ -92,6 +92,7 @@ describe('email notifications', () => {
     expect(raw).toContain('Second thread for @Bob');
     expect(raw).not.toContain('Second thread for @bob');
     expect(raw).toMatch(/^List-Unsubscribe-Post: List-Unsubscribe=One-Click/m);
+    expect(raw).toMatch(/^Auto-Submitted: auto-generated/m);
     // From the headers as sent: quoted-printable decoding would turn a signature starting "=4F…" into "O…".
     const unsubscribe = /^List-Unsubscribe: <([^>]+)>/m.exec(mail!.raw.replace(/\r?\n\s+/g, ' '))![1]!;
     expect(unsubscribe).toContain(`${t.url}/email/unsubscribe?`);

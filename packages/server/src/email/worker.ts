@@ -100,7 +100,12 @@ export class EmailWorker {
         subject: mail.subject,
         text: mail.text,
         html: mail.html,
-        headers: { 'List-Unsubscribe': `<${unsubscribe}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' },
+        headers: {
+          'List-Unsubscribe': `<${unsubscribe}>`,
+          'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+          // RFC 3834: vacation responders and the like do not answer it.
+          'Auto-Submitted': 'auto-generated',
+        },
       });
       await this.#store.finishEmailBatch(batch.batchId, { status: 'sent', at: at() });
     } catch (err) {
