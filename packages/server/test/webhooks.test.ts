@@ -483,6 +483,12 @@ describe('webhooks: delivery', () => {
         return e.enabled ? undefined : e;
       }, 6000, 'the endpoint disabled');
       expect(after.disabledReason).toMatch(/every delivery has failed since .*HTTP 500/);
+      // The audit log says so too, as Pulse's own doing.
+      const logged = await waitFor(async () => {
+        const { items } = await short.server.ctx.store.listAudit(short.envId, { offset: 0, limit: 20 });
+        return items.find((e) => e.action === 'webhook.disabled');
+      }, 3000, 'the audit entry');
+      expect(logged).toMatchObject({ actorName: 'Pulse', actorId: null, actorEmail: null, detail: `${endpoint.id} → ${r.url}: ${after.disabledReason}` });
       // Its pending delivery waits, and resumes once the endpoint is enabled again.
       expect((await svc.deliveries(short.envId, endpoint.id))[0]!.status).toBe('pending');
       r.mode = { kind: 'ok' };

@@ -6,7 +6,8 @@ import type { AdminRow, AuditEntry } from '../store/types.ts';
 /** Appends who did what to the audit log. Failures to write it fail the request: no silent gaps. */
 export async function audit(
   store: Store,
-  actor: AdminRow | { cli: string },
+  /** An account, the CLI, or Pulse itself (a change it made on its own, e.g. disabling a failing webhook endpoint). */
+  actor: AdminRow | { cli: string } | { system: true },
   environmentId: string | null,
   action: string,
   detail: string | null = null,
@@ -15,9 +16,9 @@ export async function audit(
     id: `aud_${randomBytes(10).toString('hex')}`,
     environmentId,
     // The CLI has no account: it is recorded as "CLI (<system user>)".
-    actorId: 'cli' in actor ? null : actor.id,
-    actorName: 'cli' in actor ? `CLI (${actor.cli})` : actor.name,
-    actorEmail: 'cli' in actor ? null : actor.email,
+    actorId: 'id' in actor ? actor.id : null,
+    actorName: 'cli' in actor ? `CLI (${actor.cli})` : 'system' in actor ? 'Pulse' : actor.name,
+    actorEmail: 'email' in actor ? actor.email : null,
     action,
     detail,
     createdAt: nowIso(),

@@ -6,6 +6,7 @@ import { retryDelayMs, type WebhookSettings } from './settings.ts';
 import { sendWebhook } from './send.ts';
 import { webhookHeaders } from './signing.ts';
 import { allowAll, defaultAddressPolicy } from './ssrf.ts';
+import { audit, clip } from '../panel-api/audit.ts';
 
 /** How often an idle node looks for due deliveries (a commit with events wakes it at once). */
 const POLL_MS = 500;
@@ -243,12 +244,24 @@ export class WebhookDispatcher {
       for (const endpointId of disabledEndpoints) {
         const outcomes = batch.filter((o) => o.endpointId === endpointId);
         const reason = outcomes.find((o) => o.result.disableNow)?.result.disableNow ?? 'it has kept failing';
-        this.#log.warn({ endpointId, environmentId: outcomes[0]?.environmentId }, `webhook endpoint disabled: ${reason}`);
+        const environmentId = outcomes[0]!.environmentId;
+        this.#log.warn({ endpointId, environmentId }, `webhook endpoint disabled: ${reason}`);
+        void this.#auditDisabled(environmentId, endpointId, reason);
       }
     } catch (err) {
       this.#log.warn({ err, deliveries: batch.length }, 'recording webhook attempts failed; they are retried once their claims expire');
     }
     this.kick();
+  }
+
+  /** The audit log says when Pulse disabled an endpoint, and why (as the panel does). */
+  async #auditDisabled(environmentId: string, endpointId: string, reason: string): Promise<void> {
+    try {
+      const endpoint = await this.#store.getWebhookEndpoint(environmentId, endpointId);
+      if (endpoint) await audit(this.#store, { system: true }, environmentId, 'webhook.disabled', `${endpoint.id} → ${clip(endpoint.url)}: ${endpoint.disabledReason ?? reason}`);
+    } catch (err) {
+      this.#log.warn({ err, endpointId }, 'could not record the disabled webhook endpoint in the audit log');
+    }
   }
 
   /**
