@@ -97,7 +97,7 @@ describe.skipIf(!browserAvailable)('panel: webhooks page (Chromium)', () => {
     await page.getByRole('dialog').getByLabel('Since').waitFor();
     await browser.screenshot(page, 'webhooks-recover');
     await page.getByRole('dialog').getByRole('button', { name: 'Recover events' }).click();
-    await page.getByText('Queued 1 missed event.').waitFor();
+    await page.getByText('Queued 1 event to send again.').waitFor();
     await expect.poll(() => receiver.ofType('comment.created').some((r) => r.payload.data.comment.body === 'while disabled'), { timeout: 10_000 }).toBe(true);
     expect(errors).toEqual([]);
   }, 90_000);

@@ -501,6 +501,34 @@ describe('webhooks: delivery', () => {
     }
   });
 
+  it('recovers what failed since a time: sent again with its webhook-id, once', async () => {
+    const short = await startTestServer('sqlite', { webhooks: { ...fastRetries, retryWindowMs: 1500 } });
+    const r = await new WebhookReceiver().start();
+    try {
+      const svc = short.server.ctx.webhooks;
+      const { endpoint, secret } = await svc.add(short.envId, { url: r.url, events: ['thread.created'] });
+      r.secret = secret;
+      r.mode = { kind: 'fail', status: 500 };
+      const since = new Date().toISOString();
+      await short.api('PUT', '/api/v1/users/ann', { name: 'Ann' });
+      await short.api('POST', '/api/v1/rooms/recovering/threads', { userId: 'ann', body: 'Lost?' });
+      const [failed] = await waitFor(async () => {
+        const list = await svc.deliveries(short.envId, endpoint.id);
+        return list[0]?.status === 'failed' ? list : undefined;
+      }, 6000, 'the delivery failed');
+      r.mode = { kind: 'ok' };
+      expect(await svc.recover(short.envId, endpoint.id, { since })).toMatchObject({ recovered: 1 });
+      await waitFor(() => r.received.length === 1, 5000, 'the recovered event');
+      expect(r.received[0]).toMatchObject({ id: failed!.eventId, payload: { type: 'thread.created' } });
+      // Delivered now: nothing is left to recover.
+      await waitFor(async () => (await svc.deliveries(short.envId, endpoint.id))[0]?.status === 'succeeded', 3000, 'the delivery recorded');
+      expect(await svc.recover(short.envId, endpoint.id, { since })).toMatchObject({ recovered: 0 });
+    } finally {
+      await r.stop();
+      await short.close();
+    }
+  });
+
   it('fails, without sending, what waited past its window while the endpoint was disabled', async () => {
     const short = await startTestServer('sqlite', { webhooks: { ...fastRetries, retryWindowMs: 1000 } });
     const r = await new WebhookReceiver().start();

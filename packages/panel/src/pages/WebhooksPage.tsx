@@ -301,13 +301,13 @@ function EndpointCard({ envId, endpoint, open, onToggle, onChanged, onSecret }: 
             if (Number.isNaN(since.getTime())) throw new Error('Choose a date and time.');
             const r = await post<{ recovered: number }>(`${path}/recover`, { since: since.toISOString() });
             setRecovering(undefined);
-            toast(`Queued ${r.recovered} missed event${r.recovered === 1 ? '' : 's'}.`);
+            toast(`Queued ${r.recovered} event${r.recovered === 1 ? '' : 's'} to send again.`);
             onChanged();
           }}
         >
           <p>
-            Every event since then that this endpoint subscribes to and never received (it was disabled, or added later) is queued and sent, with its original
-            webhook-id. Events are kept 30 days.{!endpoint.enabled && ' Enable the endpoint for them to be sent.'}
+            Every event since then that this endpoint subscribes to and never received (it was disabled, added later, or every attempt failed) is queued
+            and sent again, with its original webhook-id. Events are kept 30 days.{!endpoint.enabled && ' Enable the endpoint for them to be sent.'}
           </p>
           <Field label="Since">{(p) => <input {...p} type="datetime-local" value={recovering} onChange={(e) => setRecovering(e.target.value)} />}</Field>
         </ConfirmDialog>

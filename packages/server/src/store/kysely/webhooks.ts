@@ -268,13 +268,25 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo
     },
 
     async recoverWebhookDeliveries(envId, endpointId, since, at, giveUpAt) {
-      // As the dispatcher makes them, for one endpoint and the events since a time (test events
-      // were for their own endpoint only). A delivery that exists is left as it is.
-      const { rows } = await sql<{ id: string }>`${newDeliveries(at, giveUpAt)}
-        where p.environment_id = ${envId} and p.id = ${endpointId} and e.created_at >= ${since} and e.type <> ${WEBHOOK_TEST_EVENT} and ${subscribed}
-        on conflict (endpoint_id, event_id) do nothing
-        returning id`.execute(db);
-      return rows.length;
+      return db.transaction().execute(async (trx) => {
+        // As the dispatcher makes them, for one endpoint and the events since a time (test events
+        // were for their own endpoint only).
+        const { rows } = await sql<{ id: string }>`${newDeliveries(at, giveUpAt)}
+          where p.environment_id = ${envId} and p.id = ${endpointId} and e.created_at >= ${since} and e.type <> ${WEBHOOK_TEST_EVENT} and ${subscribed}
+          on conflict (endpoint_id, event_id) do nothing
+          returning id`.execute(trx);
+        // Deliveries of those events that failed go again, as a resend would send them (a new window).
+        const failed = await trx
+          .updateTable('webhook_deliveries')
+          .set({ status: 'pending', next_attempt_at: at, give_up_at: giveUpAt, claimed_until: null, updated_at: at })
+          .where('environment_id', '=', envId)
+          .where('endpoint_id', '=', endpointId)
+          .where('status', '=', 'failed')
+          .where('event_type', '<>', WEBHOOK_TEST_EVENT)
+          .where('event_id', 'in', (eb) => eb.selectFrom('webhook_events').select('id').where('environment_id', '=', envId).where('created_at', '>=', since))
+          .executeTakeFirst();
+        return rows.length + Number(failed.numUpdatedRows);
+      });
     },
 
     async claimWebhookDeliveries(at, leaseUntil, limits, skipEndpoints) {
