@@ -67,6 +67,15 @@ export class TokenService {
     return key;
   }
 
+  /** The claims of a token that did not verify; undefined when they cannot be read. */
+  #unverifiedClaims(token: string): ReturnType<typeof decodeJwt> | undefined {
+    try {
+      return decodeJwt(token);
+    } catch {
+      return undefined;
+    }
+  }
+
   async mint(secretKey: KeyRecord, user: TokenSubject, lifetimeS = TOKEN_DEFAULT_LIFETIME_S): Promise<{ token: string; expiresAt: Date }> {
     const iat = Math.floor(Date.now() / 1000);
     const exp = iat + lifetimeS;
@@ -92,13 +101,6 @@ export class TokenService {
   async verify(publishableKey: string | undefined, token: string | undefined): Promise<VerifiedToken> {
     const pk = await authenticatePublishableKey(this.#store, publishableKey);
     if (!token) throw new PulseError('invalid_token', 'A user token is required.');
-    let unverified: ReturnType<typeof decodeJwt>;
-    try {
-      unverified = decodeJwt(token);
-    } catch {
-      throw new PulseError('invalid_token');
-    }
-    if (unverified.env !== pk.environmentId) throw new PulseError('environment_mismatch');
 
     let claims: PulseClaims & { sub?: string; exp?: number };
     try {
@@ -108,9 +110,15 @@ export class TokenService {
         requiredClaims: ['sub', 'exp', 'env', 'key', 'name'],
       }) as unknown as PulseClaims & { sub?: string; exp?: number };
     } catch (err) {
+      // Each environment signs with its own key: another environment's token fails the
+      // signature, and its claims, read unverified only now, say why.
+      const unverified = this.#unverifiedClaims(token);
+      if (!unverified) throw new PulseError('invalid_token');
+      if (unverified.env !== pk.environmentId) throw new PulseError('environment_mismatch');
       if (err instanceof JwtError && err.reason === 'expired') throw new PulseError('token_expired');
       throw new PulseError('invalid_token');
     }
+    if (claims.env !== pk.environmentId) throw new PulseError('environment_mismatch');
     if (typeof claims.sub !== 'string' || typeof claims.name !== 'string' || typeof claims.key !== 'string') {
       throw new PulseError('invalid_token');
     }
