@@ -3,9 +3,25 @@ import { hashKey } from '../ids.ts';
 import type { Store } from '../store/index.ts';
 import type { KeyRecord } from '../store/types.ts';
 
+/**
+ * Hashes of publishable keys seen (every join presents one; they are public, unlike secret keys,
+ * which are hashed each time rather than kept in memory).
+ */
+const publishableHashes = new Map<string, string>();
+
+function hashOf(presented: string, kind: KeyRecord['kind']): string {
+  if (kind !== 'publishable') return hashKey(presented);
+  let hash = publishableHashes.get(presented);
+  if (hash === undefined) {
+    if (publishableHashes.size >= 1000) publishableHashes.clear();
+    publishableHashes.set(presented, (hash = hashKey(presented)));
+  }
+  return hash;
+}
+
 /** Resolves a presented key to its active record, or throws the right 401. */
 async function activeKey(store: Store, presented: string, kind: KeyRecord['kind']): Promise<KeyRecord> {
-  const key = await store.findKeyByHash(hashKey(presented));
+  const key = await store.findKeyByHash(hashOf(presented, kind));
   if (!key || key.kind !== kind) throw new PulseError('invalid_api_key');
   if (key.revokedAt) throw new PulseError('key_revoked');
   return key;
