@@ -29,7 +29,12 @@ interface CheckpointOptions {
   restartBytes: number;
 }
 
-const CHECKPOINTS: CheckpointOptions = { intervalMs: 500, restartBytes: 64 * 1024 * 1024 };
+/**
+ * Each catch-up (see startCheckpointer) holds writes back for milliseconds: at 2,000 comments/s
+ * a 64 MB threshold made them frequent enough to show in the p99 (85–128 ms against 60–79 with
+ * 256 MB, bench/README.md round 12).
+ */
+const CHECKPOINTS: CheckpointOptions = { intervalMs: 500, restartBytes: 256 * 1024 * 1024 };
 
 export function openSqliteStore(options: SqliteOptions): Store {
   const onDisk = options.file !== ':memory:';
