@@ -87,6 +87,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           )
           .execute();
         await db.schema.createIndex('comments_thread').on('comments').columns(['environment_id', 'thread_id', 'created_at', 'id']).execute();
+        // The panel's Users page counts each user's comments (browse.ts).
         await db.schema.createIndex('comments_user').on('comments').columns(['environment_id', 'user_id']).execute();
         await db.schema.createIndex('comments_env_created').on('comments').columns(['environment_id', 'created_at']).execute();
         await db.schema.createIndex('comments_room').on('comments').columns(['environment_id', 'room_id']).execute();
@@ -421,13 +422,6 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('deleted_at', 'text', (c) => c.notNull())
           .addPrimaryKeyConstraint('deleted_ids_pk', ['environment_id', 'kind', 'id'])
           .execute();
-      },
-    },
-    '0015_drop_comments_user': {
-      async up(db: Kysely<any>) {
-        // No query looks comments up by author alone (participants use comments_thread_user):
-        // one b-tree less to write per comment.
-        await db.schema.dropIndex('comments_user').execute();
       },
     },
   };
