@@ -517,6 +517,10 @@ describe('webhooks: delivery', () => {
         return list[0]?.status === 'failed' ? list : undefined;
       }, 6000, 'the delivery failed');
       r.mode = { kind: 'ok' };
+      // Not while the endpoint no longer subscribes to that type.
+      await svc.update(short.envId, endpoint.id, { events: ['comment.created'] });
+      expect(await svc.recover(short.envId, endpoint.id, { since })).toMatchObject({ recovered: 0 });
+      await svc.update(short.envId, endpoint.id, { events: ['thread.created'] });
       expect(await svc.recover(short.envId, endpoint.id, { since })).toMatchObject({ recovered: 1 });
       await waitFor(() => r.received.length === 1, 5000, 'the recovered event');
       expect(r.received[0]).toMatchObject({ id: failed!.eventId, payload: { type: 'thread.created' } });
@@ -546,6 +550,15 @@ describe('webhooks: delivery', () => {
       expect(delivery).toMatchObject({ status: 'failed', attempts: 1, nextAttemptAt: null, lastError: 'the endpoint was disabled until the retry window ended' });
       await sleep(500);
       expect(r.received).toHaveLength(0);
+      // Enabling an endpoint that is enabled fails nothing: a late delivery still gets its attempt.
+      const late = await short.server.ctx.store.enqueueWebhookDelivery(
+        short.envId,
+        endpoint.id,
+        { id: 'msg_late', type: 'webhook.test', payload: JSON.stringify({ type: 'webhook.test', timestamp: new Date().toISOString(), data: {} }), createdAt: new Date().toISOString() },
+        new Date(Date.now() - 60_000).toISOString(),
+      );
+      await svc.update(short.envId, endpoint.id, { enabled: true });
+      expect((await svc.deliveries(short.envId, endpoint.id)).find((d) => d.id === late.id)?.status).not.toBe('failed');
     } finally {
       await r.stop();
       await short.close();

@@ -8,7 +8,8 @@ const MAX_KEYS = 10_000;
  * answered from memory and forgotten whenever keys may have changed:
  * - a key write through this store (create, rotate, revoke) clears the cache at once;
  * - `externalChange()` reports a write by another process to the same database (SQLite's
- *   data_version: the CLI revoking a key is seen by the very next request);
+ *   data_version, read once per event-loop turn: the CLI revoking a key is seen by the next
+ *   request that arrives after it);
  * - `invalidate()` is called for key events from the control log (other cluster nodes).
  */
 export function cachedKeys(repo: KeyRepo, externalChange: () => boolean = () => false): KeyRepo & { invalidateKeys(): void } {

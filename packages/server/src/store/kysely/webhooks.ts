@@ -155,8 +155,9 @@ const newDeliveries = (at: string, giveUpAt: string) => sql`insert into webhook_
   select 'whd_' || substr(e.id, 5) || substr(p.id, 4), e.environment_id, p.id, e.id, e.type, 'pending', 0, ${at}, ${giveUpAt}, ${at}, ${at}
   from webhook_events e join webhook_endpoints p on p.environment_id = e.environment_id`;
 
-/** The endpoint `p` wants the event `e`'s type (its events are a JSON list; empty: every type). */
-const subscribed = sql`(p.events = '[]' or p.events like '%"' || e.type || '"%')`;
+/** The endpoint `p` wants events of the type in column `type` (its events are a JSON list; empty: every type). */
+const subscribedTo = (type: string) => sql<boolean>`(p.events = '[]' or p.events like '%"' || ${sql.ref(type)} || '"%')`;
+const subscribed = subscribedTo('e.type');
 
 export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo {
   const endpoint = (envId: string, id: string) =>
@@ -206,9 +207,10 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo
       // A rotation keeps the secret it replaces: `secret` on the right of SET is the row's old value.
       const previous = change.secret === undefined ? {} : { previous_secret: change.secret.previousUntil ? sql.ref<string>('secret') : null };
       return db.transaction().execute(async (trx) => {
+        const before = change.enabled ? await trx.selectFrom('webhook_endpoints').select('enabled').where('environment_id', '=', envId).where('id', '=', id).executeTakeFirst() : undefined;
         const r = await trx.updateTable('webhook_endpoints').set({ ...set, ...previous }).where('environment_id', '=', envId).where('id', '=', id).returningAll().executeTakeFirst();
         // Enabled again: what waited while it was disabled goes on, except what is past its window.
-        if (r && change.enabled) await failExpiredDeliveries(trx, at, id);
+        if (r && before && Number(before.enabled) === 0) await failExpiredDeliveries(trx, at, id);
         return r && toEndpoint(r);
       });
     },
@@ -283,6 +285,16 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo
           .where('endpoint_id', '=', endpointId)
           .where('status', '=', 'failed')
           .where('event_type', '<>', WEBHOOK_TEST_EVENT)
+          // Of the types the endpoint still subscribes to (no list: all of them).
+          .where((eb) =>
+            eb.exists(
+              eb
+                .selectFrom('webhook_endpoints as p')
+                .select('p.id')
+                .where('p.id', '=', endpointId)
+                .where(subscribedTo('webhook_deliveries.event_type')),
+            ),
+          )
           .where('event_id', 'in', (eb) => eb.selectFrom('webhook_events').select('id').where('environment_id', '=', envId).where('created_at', '>=', since))
           .executeTakeFirst();
         return rows.length + Number(failed.numUpdatedRows);
@@ -513,15 +525,18 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo
 }
 
 /**
- * Fails the pending deliveries past their retry window of one endpoint, or of every disabled one
- * (while enabled, the dispatcher never schedules an attempt past the window).
+ * Fails the pending deliveries past their retry window that waited for a disabled endpoint: of one
+ * endpoint being enabled again, or of every endpoint still disabled. (An enabled endpoint's
+ * deliveries get their last attempt even when it falls due late, e.g. after a restart.) One in
+ * flight is left to its attempt.
  */
 async function failExpiredDeliveries(trx: Transaction<Database>, at: string, endpointId?: string): Promise<void> {
   let q = trx
     .updateTable('webhook_deliveries')
     .set({ status: 'failed', last_error: 'the endpoint was disabled until the retry window ended', next_attempt_at: null, updated_at: at })
     .where('status', '=', 'pending')
-    .where('give_up_at', '<', at);
+    .where('give_up_at', '<', at)
+    .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', at)]));
   q = endpointId !== undefined ? q.where('endpoint_id', '=', endpointId) : q.where('endpoint_id', 'in', (eb) => eb.selectFrom('webhook_endpoints').select('id').where('enabled', '=', 0));
   await q.execute();
 }
