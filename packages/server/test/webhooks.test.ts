@@ -20,6 +20,21 @@ const fastRetries = optionsFromEnv({
   PULSE_WEBHOOKS_TIMEOUT_MS: '1000',
 }).webhooks!;
 
+/** A server of its own with these webhook settings (on top of fastRetries), and a receiver: both stopped after `run`. */
+async function withOwnServer(webhooks: Partial<typeof fastRetries>, run: (server: TestServer, receiver: WebhookReceiver) => Promise<void>): Promise<void> {
+  const server = await startTestServer('sqlite', { webhooks: { ...fastRetries, ...webhooks } });
+  try {
+    const receiver = await new WebhookReceiver().start();
+    try {
+      await run(server, receiver);
+    } finally {
+      await receiver.stop();
+    }
+  } finally {
+    await server.close();
+  }
+}
+
 describe('webhooks: signing', () => {
   it('signs exactly as the standardwebhooks package verifies', () => {
     const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -448,10 +463,8 @@ describe('webhooks: delivery', () => {
     }
   });
 
-  it('marks a delivery failed when its retry window is over', async () => {
-    const short = await startTestServer('sqlite', { webhooks: { ...fastRetries, retryWindowMs: 1500 } });
-    const r = await new WebhookReceiver().start();
-    try {
+  it('marks a delivery failed when its retry window is over', () =>
+    withOwnServer({ retryWindowMs: 1500 }, async (short, r) => {
       const svc = short.server.ctx.webhooks;
       const { endpoint, secret } = await svc.add(short.envId, { url: r.url });
       r.secret = secret;
@@ -463,16 +476,10 @@ describe('webhooks: delivery', () => {
       }, 6000, 'a failed delivery');
       expect(failed).toMatchObject({ status: 'failed', lastStatusCode: 500, nextAttemptAt: null });
       expect(failed!.attempts).toBeGreaterThanOrEqual(3);
-    } finally {
-      await r.stop();
-      await short.close();
-    }
-  });
+    }));
 
-  it('disables an endpoint that keeps failing, saying why; enabling it clears the reason', async () => {
-    const short = await startTestServer('sqlite', { webhooks: { ...fastRetries, disableAfterFailingMs: 200 } });
-    const r = await new WebhookReceiver().start();
-    try {
+  it('disables an endpoint that keeps failing, saying why; enabling it clears the reason', () =>
+    withOwnServer({ disableAfterFailingMs: 200 }, async (short, r) => {
       const svc = short.server.ctx.webhooks;
       const { endpoint, secret } = await svc.add(short.envId, { url: r.url });
       r.secret = secret;
@@ -495,16 +502,10 @@ describe('webhooks: delivery', () => {
       const { after: enabled } = await svc.update(short.envId, endpoint.id, { enabled: true });
       expect(enabled).toMatchObject({ enabled: true, disabledReason: null, failingSince: null });
       await waitFor(() => r.received.length === 1, 5000, 'the delivery after enabling');
-    } finally {
-      await r.stop();
-      await short.close();
-    }
-  });
+    }));
 
-  it('recovers what failed since a time: sent again with its webhook-id, once', async () => {
-    const short = await startTestServer('sqlite', { webhooks: { ...fastRetries, retryWindowMs: 1500 } });
-    const r = await new WebhookReceiver().start();
-    try {
+  it('recovers what failed since a time: sent again with its webhook-id, once', () =>
+    withOwnServer({ retryWindowMs: 1500 }, async (short, r) => {
       const svc = short.server.ctx.webhooks;
       const { endpoint, secret } = await svc.add(short.envId, { url: r.url, events: ['thread.created'] });
       r.secret = secret;
@@ -527,16 +528,10 @@ describe('webhooks: delivery', () => {
       // Delivered now: nothing is left to recover.
       await waitFor(async () => (await svc.deliveries(short.envId, endpoint.id))[0]?.status === 'succeeded', 3000, 'the delivery recorded');
       expect(await svc.recover(short.envId, endpoint.id, { since })).toMatchObject({ recovered: 0 });
-    } finally {
-      await r.stop();
-      await short.close();
-    }
-  });
+    }));
 
-  it('fails, without sending, what waited past its window while the endpoint was disabled', async () => {
-    const short = await startTestServer('sqlite', { webhooks: { ...fastRetries, retryWindowMs: 1000 } });
-    const r = await new WebhookReceiver().start();
-    try {
+  it('fails, without sending, what waited past its window while the endpoint was disabled', () =>
+    withOwnServer({ retryWindowMs: 1000 }, async (short, r) => {
       const svc = short.server.ctx.webhooks;
       const { endpoint, secret } = await svc.add(short.envId, { url: r.url });
       r.secret = secret;
@@ -559,11 +554,7 @@ describe('webhooks: delivery', () => {
       );
       await svc.update(short.envId, endpoint.id, { enabled: true });
       expect((await svc.deliveries(short.envId, endpoint.id)).find((d) => d.id === late.id)?.status).not.toBe('failed');
-    } finally {
-      await r.stop();
-      await short.close();
-    }
-  });
+    }));
 
   it('disables an endpoint at once when the receiver answers 410 Gone', async () => {
     const endpoint = await subscribe();
