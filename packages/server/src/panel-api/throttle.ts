@@ -25,6 +25,9 @@ export interface KnownGood {
   address: boolean;
 }
 
+/** Failures remembered in memory for the attempts whose database reads may have missed them. */
+const RECENT_FAILURES = 1024;
+
 /**
  * Login throttling by growing delays rather than a hard lock: after a few free failures, each
  * further failure doubles the wait before the next attempt (capped), per email and per client
@@ -43,9 +46,6 @@ export interface KnownGood {
  * attempt stops counting as under way right after. (Per process: each node of a cluster lets
  * through at most its own burst.)
  */
-/** Failures remembered in memory for the attempts whose database reads may have missed them. */
-const RECENT_FAILURES = 1024;
-
 export class LoginThrottle {
   readonly #store: Store;
   /** Admitted attempts under way in this process, per throttle key. */
