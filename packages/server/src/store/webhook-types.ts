@@ -105,6 +105,14 @@ export interface WebhookEventRow {
  * dies mid-delivery lets it go when the lease ends; on PostgreSQL claims skip rows another node
  * has locked, so each delivery is attempted by one node at a time.
  */
+/** An endpoint Pulse disabled, and the reason it stored (what the panel shows). */
+export interface DisabledEndpoint {
+  id: string;
+  environmentId: string;
+  url: string;
+  reason: string;
+}
+
 export interface WebhookRepo {
   createWebhookEndpoint(envId: string, endpoint: NewWebhookEndpoint): Promise<WebhookEndpointRecord>;
   listWebhookEndpoints(envId: string): Promise<WebhookEndpointRecord[]>;
@@ -120,8 +128,8 @@ export interface WebhookRepo {
   claimWebhookDeliveries(at: string, leaseUntil: string, limits: { total: number; perEndpoint: number }, skipEndpoints: string[]): Promise<ClaimedDelivery[]>;
   /** Records an attempt and lets go of the claim; returns whether the endpoint was disabled by it. */
   finishWebhookAttempt(deliveryId: string, result: WebhookAttemptResult): Promise<{ endpointDisabled: boolean }>;
-  /** Records several attempts in one transaction (in the order given); returns the endpoints they disabled. */
-  finishWebhookAttempts(attempts: { deliveryId: string; result: WebhookAttemptResult }[]): Promise<{ disabledEndpoints: string[] }>;
+  /** Records several attempts in one transaction (in the order given); returns the endpoints they disabled, and why. */
+  finishWebhookAttempts(attempts: { deliveryId: string; result: WebhookAttemptResult }[]): Promise<{ disabledEndpoints: DisabledEndpoint[] }>;
   /** Lets go of claims without an attempt (shutdown; a single SQLite node starting up: 'all'). */
   releaseWebhookClaims(deliveryIds: string[] | 'all'): Promise<void>;
   /** The endpoint's newest deliveries, newest first. */

@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { WEBHOOK_POLICY } from '@pulse/protocol';
 import type { Store } from '../store/index.ts';
-import type { ClaimedDelivery, WebhookAttemptResult } from '../store/types.ts';
+import type { ClaimedDelivery, DisabledEndpoint, WebhookAttemptResult } from '../store/types.ts';
 import { retryDelayMs, type WebhookSettings } from './settings.ts';
 import { sendWebhook } from './send.ts';
 import { webhookHeaders } from './signing.ts';
@@ -241,12 +241,9 @@ export class WebhookDispatcher {
     if (batch.length === 0) return;
     try {
       const { disabledEndpoints } = await this.#store.finishWebhookAttempts(batch);
-      for (const endpointId of disabledEndpoints) {
-        const outcomes = batch.filter((o) => o.endpointId === endpointId);
-        const reason = outcomes.find((o) => o.result.disableNow)?.result.disableNow ?? 'it has kept failing';
-        const environmentId = outcomes[0]!.environmentId;
-        this.#log.warn({ endpointId, environmentId }, `webhook endpoint disabled: ${reason}`);
-        void this.#auditDisabled(environmentId, endpointId, reason);
+      for (const endpoint of disabledEndpoints) {
+        this.#log.warn({ endpointId: endpoint.id, environmentId: endpoint.environmentId }, `webhook endpoint disabled: ${endpoint.reason}`);
+        void this.#auditDisabled(endpoint);
       }
     } catch (err) {
       this.#log.warn({ err, deliveries: batch.length }, 'recording webhook attempts failed; they are retried once their claims expire');
@@ -255,12 +252,11 @@ export class WebhookDispatcher {
   }
 
   /** The audit log says when Pulse disabled an endpoint, and why (as the panel does). */
-  async #auditDisabled(environmentId: string, endpointId: string, reason: string): Promise<void> {
+  async #auditDisabled(endpoint: DisabledEndpoint): Promise<void> {
     try {
-      const endpoint = await this.#store.getWebhookEndpoint(environmentId, endpointId);
-      if (endpoint) await audit(this.#store, { system: true }, environmentId, 'webhook.disabled', `${endpoint.id} → ${clip(endpoint.url)}: ${endpoint.disabledReason ?? reason}`);
+      await audit(this.#store, { system: true }, endpoint.environmentId, 'webhook.disabled', `${endpoint.id} → ${clip(endpoint.url)}: ${endpoint.reason}`);
     } catch (err) {
-      this.#log.warn({ err, endpointId }, 'could not record the disabled webhook endpoint in the audit log');
+      this.#log.warn({ err, endpointId: endpoint.id }, 'could not record the disabled webhook endpoint in the audit log');
     }
   }
 

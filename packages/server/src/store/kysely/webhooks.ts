@@ -4,7 +4,7 @@ import { newWebhookDeliveryId, newWebhookEventId } from '../../ids.ts';
 import type { Dialect } from '../migrations.ts';
 import type { Database } from '../schema.ts';
 import type { SharedStateRecord } from '../types.ts';
-import { notificationEventFields, type WebhookEndpointRecord, type WebhookIntent, type WebhookRepo } from '../webhook-types.ts';
+import { notificationEventFields, type DisabledEndpoint, type WebhookEndpointRecord, type WebhookIntent, type WebhookRepo } from '../webhook-types.ts';
 import type { FileLinks } from '../../files/links.ts';
 import { groupAttachments } from './attachments.ts';
 import { contentRepo } from './content.ts';
@@ -394,7 +394,7 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo
             where id = ${deliveryId} returning endpoint_id`.execute(trx);
           if (rows[0]) last.set(rows[0].endpoint_id, result);
         }
-        const disabledEndpoints: string[] = [];
+        const disabledEndpoints: DisabledEndpoint[] = [];
         for (const [endpointId, result] of last) {
           if (result.succeeded) {
             await trx.updateTable('webhook_endpoints').set({ failing_since: null }).where('id', '=', endpointId).where('failing_since', 'is not', null).execute();
@@ -404,21 +404,14 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo
             .updateTable('webhook_endpoints')
             .set((eb) => ({ failing_since: eb.fn.coalesce('failing_since', eb.val(result.at)) }))
             .where('id', '=', endpointId)
-            .returning(['failing_since', 'enabled'])
+            .returning(['failing_since', 'enabled', 'environment_id', 'url'])
             .executeTakeFirst();
           if (!e || Number(e.enabled) !== 1 || !e.failing_since) continue;
           if (!result.disableNow && e.failing_since >= result.disableIfFailingSince) continue;
           const lastError = result.statusCode ? `HTTP ${result.statusCode}` : (result.error ?? 'no answer');
-          await trx
-            .updateTable('webhook_endpoints')
-            .set({
-              enabled: 0,
-              updated_at: result.at,
-              disabled_reason: `Disabled by Pulse on ${utcMinute(result.at)}: ${result.disableNow ?? `every delivery has failed since ${utcMinute(e.failing_since)} (last: ${lastError})`}. Enable it again once the receiver works; pending deliveries then resume.`,
-            })
-            .where('id', '=', endpointId)
-            .execute();
-          disabledEndpoints.push(endpointId);
+          const reason = `Disabled by Pulse on ${utcMinute(result.at)}: ${result.disableNow ?? `every delivery has failed since ${utcMinute(e.failing_since)} (last: ${lastError})`}. Enable it again once the receiver works; pending deliveries then resume.`;
+          await trx.updateTable('webhook_endpoints').set({ enabled: 0, updated_at: result.at, disabled_reason: reason }).where('id', '=', endpointId).execute();
+          disabledEndpoints.push({ id: endpointId, environmentId: e.environment_id, url: e.url, reason });
         }
         return { disabledEndpoints };
       });
