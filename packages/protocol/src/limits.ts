@@ -20,6 +20,13 @@ export const LIMITS = {
   strokesPerRoom: 5000,
   /** Total size of a room's stored drawing (its strokes' points as JSON): every joiner receives it. */
   drawingBytesPerRoom: 1024 * 1024,
+  /**
+   * What a room's threads may add up to, as the JSON every joiner receives in auth:ok (comment
+   * texts and mentions, with a fixed allowance per thread, comment, reaction and attachment):
+   * about 4,000 comments of a few lines. Past it, new threads, replies, reactions and longer edits
+   * are refused with `room_content_full` until some are deleted.
+   */
+  roomContentBytes: 2 * 1024 * 1024,
   /** Largest WebSocket frame handled; bigger frames get `message_too_big`. */
   wsMessageBytes: 64 * 1024,
   /**

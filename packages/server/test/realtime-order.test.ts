@@ -373,4 +373,26 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
     s.send({ type: 'draw:stroke', ref: 'after', points, color: '#000000', width: 2 });
     await waitFor(() => s.messages.some((m) => m.type === 'ack' && m.ref === 'after'));
   }, 60_000);
+
+  it('refuses threads once a room holds roomContentBytes (REST 413, WebSocket error), keeping every join small', async () => {
+    const body = 'x'.repeat(LIMITS.commentBodyLength);
+    await t.api('PUT', '/api/v1/users/filler', { name: 'Filler' });
+    let made = 0;
+    for (;;) {
+      const res = await t.api('POST', '/api/v1/rooms/crowded-room/threads', { userId: 'filler', body });
+      if (res.status !== 201) {
+        expect(res.status).toBe(413);
+        expect(res.body).toMatchObject({ error: { code: 'room_content_full' } });
+        break;
+      }
+      if (++made > 1000) throw new Error('the room never filled up');
+    }
+    expect(made).toBeGreaterThan(150);
+    const s = raw();
+    await s.auth(t, 'late-comer', 'crowded-room');
+    const state = s.messages.find((m) => m.type === 'auth:ok');
+    expect(Buffer.byteLength(JSON.stringify(state))).toBeLessThan(LIMITS.roomContentBytes + 64 * 1024);
+    s.send({ type: 'thread:create', ref: 'one-more', id: 'one-more', body, mentions: [], position: null });
+    expect(await s.next('error')).toMatchObject({ ref: 'one-more', code: 'room_content_full' });
+  }, 60_000);
 });

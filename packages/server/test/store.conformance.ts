@@ -1,4 +1,4 @@
-import { DEFAULT_ENV_CONFIG, PulseError } from '@pulse/protocol';
+import { DEFAULT_ENV_CONFIG, LIMITS, PulseError } from '@pulse/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashKey } from '../src/ids.ts';
 import type { Store } from '../src/store/index.ts';
@@ -498,6 +498,47 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       await expect(store.addStroke('env_a', 'gone-room', stroke('g3'), full)).rejects.toMatchObject({ code: 'already_exists' });
       await expect(store.addStroke('env_a', 'gone-room', stroke('g2', 'bob'), full)).rejects.toMatchObject({ code: 'already_exists' });
       await store.addStroke('env_b', 'gone-room', stroke('g2'), limits); // another environment's ids are its own
+    });
+
+    it('bounds what a room holds: past roomContentBytes threads, replies, reactions and longer edits are refused until some are deleted', async () => {
+      const e = 'env_a';
+      const room = 'full-room';
+      const full = { code: 'room_content_full' };
+      const big = `${'"'.repeat(100)}${'x'.repeat(LIMITS.commentBodyLength - 100)}`; // quotes count twice, escaped
+      const newThread = (id: string, body: string, roomId = room) =>
+        store.createThread(e, { id, roomId, position: { x: 0.5, y: 0.5 }, createdBy: 'alice', createdAt: at() }, { id: `${id}-c1`, userId: 'alice', body, mentions: [], createdAt: at() });
+      const reply = (id: string, body: string) => store.createComment(e, { id, threadId: 'full-0', userId: 'bob', body, mentions: ['alice'], createdAt: at() });
+      const fill = async (make: (i: number) => Promise<unknown>) => {
+        for (let i = 0; i < 2000; i++) {
+          try {
+            await make(i);
+          } catch (err) {
+            expect(err).toMatchObject(full);
+            return i;
+          }
+        }
+        throw new Error('the room never filled up');
+      };
+      const threads = await fill((i) => newThread(`full-${i}`, big));
+      expect(threads).toBeGreaterThan(150);
+      expect(await store.getThread(e, `full-${threads}`)).toBeUndefined(); // the refused one left nothing
+      const replies = await fill((i) => reply(`full-r${i}`, 'ok'));
+      await expect(reply('full-late', 'ok')).rejects.toMatchObject(full);
+      expect(await store.getComment(e, 'full-late')).toBeUndefined();
+      await expect(store.addReaction(e, { id: 'full-rx', commentId: 'full-0-c1', userId: 'bob', emoji: '👍', createdAt: at() })).rejects.toMatchObject(full);
+      await expect(store.updateComment(e, 'full-r0', { body: 'a much longer reply than before', mentions: [], preview: 'x' }, at())).rejects.toMatchObject(full);
+      expect((await store.getComment(e, 'full-r0'))?.body).toBe('ok');
+      // Every joiner receives this: it stays within the limit.
+      const state = JSON.stringify(await store.listRoomThreadsWithComments(e, room));
+      expect(Buffer.byteLength(state)).toBeLessThanOrEqual(LIMITS.roomContentBytes);
+      expect(Buffer.byteLength(state)).toBeGreaterThan(LIMITS.roomContentBytes * 0.8);
+      // Shorter edits and deletions are always taken, and make room.
+      await store.updateComment(e, 'full-1-c1', { body: 'short now', mentions: [], preview: 'short now' }, at());
+      await reply(`full-r${replies}`, 'ok');
+      await store.deleteThread(e, 'full-2');
+      await newThread('full-again', big);
+      await newThread('elsewhere', big, 'other-room'); // another room has its own budget
+      expect(replies).toBeGreaterThan(0);
     });
 
     it('refuses strokes past the drawing size cap, frees room when strokes are dropped or cleared', async () => {

@@ -49,6 +49,8 @@ export class Connection {
   held: [RawData, boolean][] | undefined;
   /** READING_PAUSED bits; 0 while the socket is read. */
   #pausedFor = 0;
+  /** The largest frame sent so far: see sendFrame. */
+  #largestFrame = 0;
   /** Durable requests read but not yet applied, in arrival order (see DurableQueue). */
   durableQueue: ClientMessage[] | undefined;
   /** The peer's address, for per-address limits. */
@@ -93,7 +95,9 @@ export class Connection {
 
   /**
    * Sends a pre-serialised frame. Ephemeral frames are dropped for a socket that is behind;
-   * durable ones never are, but a socket past the hard limit is closed to resync.
+   * durable ones never are, but a socket past the hard limit is closed to resync. The limit is
+   * raised by the largest frame the socket was sent (a room's state, up to a few MB): a client
+   * still reading it is not slow.
    */
   sendFrame(frame: Buffer, delivery: Delivery): void {
     if (!this.open) return;
@@ -103,10 +107,11 @@ export class Connection {
     }
     const buffered = this.ws.bufferedAmount;
     if (delivery === 'ephemeral' && buffered > LIMITS.wsSoftBufferBytes) return;
-    if (buffered > LIMITS.wsHardBufferBytes) {
+    if (buffered > LIMITS.wsHardBufferBytes + this.#largestFrame) {
       this.close(4410, 'slow consumer');
       return;
     }
+    if (frame.length > this.#largestFrame) this.#largestFrame = frame.length;
     corkUntilNextTick(this.ws);
     this.ws.send(frame, { binary: false });
   }
@@ -123,8 +128,10 @@ export class Connection {
   /** Sends directly, bypassing the backlog (auth:ok itself, and errors); a Buffer is JSON text already. */
   sendNow(message: ServerMessage | string | Buffer): void {
     if (!this.open) return;
-    if (Buffer.isBuffer(message)) this.ws.send(message, { binary: false });
-    else this.ws.send(typeof message === 'string' ? message : JSON.stringify(message));
+    if (Buffer.isBuffer(message)) {
+      if (message.length > this.#largestFrame) this.#largestFrame = message.length;
+      this.ws.send(message, { binary: false });
+    } else this.ws.send(typeof message === 'string' ? message : JSON.stringify(message));
   }
 
   close(code: number, reason: string | undefined): void {

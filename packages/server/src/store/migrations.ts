@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { roomContentSize } from './kysely/room-content.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -422,6 +423,16 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('deleted_at', 'text', (c) => c.notNull())
           .addPrimaryKeyConstraint('deleted_ids_pk', ['environment_id', 'kind', 'id'])
           .execute();
+      },
+    },
+    '0015_room_content': {
+      async up(db: Kysely<any>) {
+        // What a room's threads hold (see room-content.ts), counted once for the rooms there are.
+        await db.schema
+          .alterTable('rooms')
+          .addColumn('content_bytes', dialect === 'postgres' ? 'bigint' : 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
+        await sql`update rooms set content_bytes = ${roomContentSize(dialect, sql.ref('rooms.environment_id'), sql.ref('rooms.id'))}`.execute(db);
       },
     },
   };

@@ -42,6 +42,8 @@ export interface Database {
     metadata: string | null;
     created_at: string;
     drawing_bytes: Generated<number>;
+    /** What its threads hold, estimated from above (see room-content.ts). */
+    content_bytes: Generated<number>;
   };
   /** Deleted threads, comments and strokes (see migration 0014). */
   deleted_ids: {

@@ -8,6 +8,7 @@ import { applyAttach, attachmentsOfComments, attachmentsOfRoom, groupAttachments
 import { applyEffects, storedNotifications, toActivity, toActivityRow, toNotificationRows } from './realtime.ts';
 import type { HotStatements } from './hot-statements.ts';
 import { insertRoomIfMissing } from './rooms.ts';
+import { contentCost } from './room-content.ts';
 import type { Database } from '../schema.ts';
 import { roomOf, type WriteTx } from './writer.ts';
 import type { ParticipantsCache } from '../participants-cache.ts';
@@ -267,7 +268,10 @@ export function contentRepo(
           await refuseDeletedId(trx, envId, 'thread', thread.id);
           await refuseDeletedId(trx, envId, 'comment', first.id);
           await applyAttach(trx, envId, first.id, effects?.attach, false);
-          const seq = await hot.bumpSeq(trx, envId, thread.roomId);
+          const growth =
+            contentCost.thread({ id: thread.id, roomId: thread.roomId, createdBy: thread.createdBy, positionJson: threadRow.position }) +
+            contentCost.comment({ ...first, threadId: thread.id, mentionsJson: commentRow.mentions }, effects?.attach?.ids.length);
+          const seq = await hot.bumpSeq(trx, envId, thread.roomId, growth);
           const applied = await applyEffects(hot, trx, envId, withRoom(effects, thread.roomId));
           const comment = await freshComment(trx, envId, commentRow, effects, links);
           return { value: { ...toThread(threadRow), comments: [comment] }, roomId: thread.roomId, seq, ...applied };
@@ -376,7 +380,8 @@ export function contentRepo(
           const activity = effects?.activity && toActivityRow(envId, effects.activity);
           const notifications = toNotificationRows(envId, effects?.notifications ?? []);
           const mentions = JSON.stringify(comment.mentions);
-          const written = await hot.insertReply(trx, envId, { ...comment, mentions, activity, notifications });
+          const contentBytes = contentCost.comment({ ...comment, mentionsJson: mentions }, effects?.attach?.ids.length);
+          const written = await hot.insertReply(trx, envId, { ...comment, mentions, contentBytes, activity, notifications });
           if (!written) throw new PulseError('thread_not_found');
           // After the insert: on PostgreSQL it waits for a concurrent delete of this id to commit.
           await refuseDeletedId(trx, envId, 'comment', comment.id);
@@ -447,9 +452,14 @@ export function contentRepo(
 
     async updateComment(envId, commentId, change, at, effects) {
       return tx(async (trx) => {
+        const before = await trx.selectFrom('comments').select(['body', 'mentions']).where('environment_id', '=', envId).where('id', '=', commentId).executeTakeFirst();
+        if (!before) return undefined;
+        const mentions = JSON.stringify(change.mentions);
+        // Attachments given are counted as new (an estimate may only be too high; see room-content.ts).
+        const growth = contentCost.text(change.body, mentions) - contentCost.text(before.body, before.mentions) + contentCost.attachments(effects?.attach?.ids.length ?? 0);
         const r = await trx
           .updateTable('comments')
-          .set({ body: change.body, mentions: JSON.stringify(change.mentions), edited_at: at })
+          .set({ body: change.body, mentions, edited_at: at })
           .where('environment_id', '=', envId)
           .where('id', '=', commentId)
           .returningAll()
@@ -462,7 +472,7 @@ export function contentRepo(
         await rewriteActivityPreviews(trx, envId, r.room_id, { commentId }, r.created_at, change.preview);
         const removedAttachments = await applyAttach(trx, envId, commentId, effects?.attach, true);
         const [comment] = await withExtras(trx, envId, [r], links);
-        const seq = await hot.bumpSeq(trx, envId, r.room_id);
+        const seq = await hot.bumpSeq(trx, envId, r.room_id, growth);
         return { value: comment!, roomId: r.room_id, seq, removedAttachments, ...(await applyEffects(hot, trx, envId, withRoom(effects, r.room_id))) };
       });
     },
@@ -539,7 +549,7 @@ export function contentRepo(
             .returningAll()
             .executeTakeFirstOrThrow();
           await applyEffects(hot, trx, envId, withRoom(effects, comment.room_id));
-          return { value: { reaction: toReaction(row), created: true }, roomId: comment.room_id, seq: await hot.bumpSeq(trx, envId, comment.room_id) };
+          return { value: { reaction: toReaction(row), created: true }, roomId: comment.room_id, seq: await hot.bumpSeq(trx, envId, comment.room_id, contentCost.reaction(reaction)) };
         });
       try {
         return await attempt();

@@ -1,6 +1,8 @@
+import { LIMITS } from '@pulse/protocol';
 import { CompiledQuery, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Dialect } from '../migrations.ts';
 import type { Database } from '../schema.ts';
+import { recountAndBumpSeq } from './room-content.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 type Row = Record<string, unknown>;
@@ -33,6 +35,11 @@ const NOTIFICATION_COLUMNS = 'environment_id, id, user_id, kind, room_id, thread
 
 export function hotStatements(dialect: Dialect) {
   const bumpSeq = statement(dialect, 'update rooms set seq = seq + 1 where environment_id = ? and id = ? returning seq');
+  // With what a write added to the room (see room-content.ts): no row when that takes the estimate past the limit.
+  const bumpSeqGrowing = statement(
+    dialect,
+    'update rooms set seq = seq + 1, content_bytes = content_bytes + ? where environment_id = ? and id = ? and content_bytes + ? <= ? returning seq',
+  );
   const roomSeq = statement(dialect, 'select seq from rooms where environment_id = ? and id = ?');
   // A comment is never older than what its thread already holds: the new time, or one millisecond
   // after the thread's, so replies keep their order even within one millisecond (lists sort by
@@ -66,8 +73,10 @@ export function hotStatements(dialect: Dialect) {
       `), a as (insert into activity (${ACTIVITY_COLUMNS}) ` +
       'select $2::text, $17::text, t.room_id, $18::text, $19::text, $20::text, $21::text, $22::text, $23::text from t where $17::text is not null' +
       '), r as (' +
-      'update rooms set seq = seq + 1 from t where rooms.environment_id = $2::text and rooms.id = t.room_id returning rooms.seq' +
-      ') select t.room_id, t.updated_at, r.seq from t, r',
+      'update rooms set seq = seq + 1, content_bytes = content_bytes + $24::bigint from t ' +
+      'where rooms.environment_id = $2::text and rooms.id = t.room_id and rooms.content_bytes + $24::bigint <= $25::bigint returning rooms.seq' +
+      // No r row: the room's estimate would pass the limit (insertReply counts it exactly).
+      ') select t.room_id, t.updated_at, r.seq from t left join r on true',
   );
   // SQLite: up to NOTIFICATION_ROWS rows per statement, one statement text per row count;
   // PostgreSQL: any number in one round trip.
@@ -142,7 +151,15 @@ export function hotStatements(dialect: Dialect) {
       const inOrder = reactions.rows.sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.id < b.id ? -1 : 1));
       return { thread: threads[0], comments: comments.rows, reactions: inOrder, attachments: attachments.rows };
     },
-    async bumpSeq(db: Db, envId: string, roomId: string): Promise<number> {
+    /**
+     * Bumps the room's seq after a write in it; `growth`: the bytes the write added to the room
+     * (see room-content.ts), refused with `room_content_full` when the room is full.
+     */
+    async bumpSeq(db: Db, envId: string, roomId: string, growth = 0): Promise<number> {
+      if (growth > 0) {
+        const { rows } = await bumpSeqGrowing<{ seq: number }>(db, [growth, envId, roomId, growth, LIMITS.roomContentBytes]);
+        return rows[0] ? Number(rows[0].seq) : recountAndBumpSeq(db, dialect, envId, roomId);
+      }
       const { rows } = await bumpSeq<{ seq: number }>(db, [envId, roomId]);
       if (!rows[0]) throw new Error(`room ${roomId} is missing`);
       return Number(rows[0].seq);
@@ -164,17 +181,21 @@ export function hotStatements(dialect: Dialect) {
         await insertComment(db, [envId, r.id, r.threadId, roomId, r.userId, r.body, r.mentions, at, null]);
         if (r.activity) await insertActivity(db, activityParams({ ...r.activity, room_id: roomId }));
         await this.insertNotifications(db, r.notifications.map((n) => ({ ...n, room_id: roomId })));
-        return { roomId, at, seq: await this.bumpSeq(db, envId, roomId) };
+        return { roomId, at, seq: await this.bumpSeq(db, envId, roomId, r.contentBytes) };
       }
       const ns = r.notifications;
       const a = r.activity;
-      const { rows } = await reply<{ room_id: string; updated_at: string; seq: number }>(db, [
+      const { rows } = await reply<{ room_id: string; updated_at: string; seq: number | null }>(db, [
         r.createdAt, envId, r.threadId, r.roomId ?? null, r.id, r.userId, r.body, r.mentions,
         ns.map((n) => n.id), ns.map((n) => n.user_id), ns.map((n) => n.kind), ns.map((n) => n.thread_id),
         ns.map((n) => n.comment_id), ns.map((n) => n.actor_id), ns.map((n) => n.preview), ns.map((n) => n.created_at),
         a?.id ?? null, a?.user_id ?? null, a?.kind ?? null, a?.thread_id ?? null, a?.comment_id ?? null, a?.preview ?? null, a?.created_at ?? null,
+        r.contentBytes, LIMITS.roomContentBytes,
       ]);
-      return rows[0] && { roomId: rows[0].room_id, at: rows[0].updated_at, seq: Number(rows[0].seq) };
+      const row = rows[0];
+      if (!row) return undefined;
+      const seq = row.seq === null ? await recountAndBumpSeq(db, dialect, envId, row.room_id) : Number(row.seq);
+      return { roomId: row.room_id, at: row.updated_at, seq };
     },
     async insertActivity(db: Db, r: Database['activity']): Promise<void> {
       await insertActivity(db, activityParams(r));
@@ -218,6 +239,8 @@ export interface NewReply {
   /** JSON. */
   mentions: string;
   createdAt: string;
+  /** What it adds to its room (see room-content.ts). */
+  contentBytes: number;
   activity: Omit<Database['activity'], 'room_id'> | undefined;
   notifications: Omit<Database['notifications'], 'room_id'>[];
 }

@@ -1,0 +1,66 @@
+import { LIMITS, PulseError } from '@pulse/protocol';
+import { sql, type Expression, type Kysely, type Transaction } from 'kysely';
+import type { Dialect } from '../migrations.ts';
+import type { Database } from '../schema.ts';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/**
+ * Every joiner receives all of a room's threads (auth:ok, room:state), so what a room holds is
+ * bounded (LIMITS.roomContentBytes): without it one user, within the rate limits, made a room
+ * whose join took seconds of the event loop and tens of MB per socket. A room's size is the JSON
+ * its threads take in a snapshot, from above: texts as JSON (bodies escaped, mention lists,
+ * positions, ids) plus a fixed allowance per object for its field names, times and links.
+ */
+const FIXED = { thread: 256, comment: 192, reaction: 128, attachment: 1536 } as const;
+
+const jsonBytes = (text: string) => Buffer.byteLength(JSON.stringify(text));
+
+export const contentCost = {
+  /** A comment's text and mentions (what an edit changes). */
+  text: (body: string, mentionsJson: string) => jsonBytes(body) + Buffer.byteLength(mentionsJson),
+  comment: (c: { id: string; threadId: string; userId: string; body: string; mentionsJson: string }, attachments = 0) =>
+    contentCost.text(c.body, c.mentionsJson) + c.id.length + c.threadId.length + jsonBytes(c.userId) + FIXED.comment + contentCost.attachments(attachments),
+  thread: (t: { id: string; roomId: string; createdBy: string; positionJson: string | null }) =>
+    t.id.length + jsonBytes(t.roomId) + jsonBytes(t.createdBy) + Buffer.byteLength(t.positionJson ?? '') + FIXED.thread,
+  reaction: (r: { id: string; commentId: string; userId: string; emoji: string }) =>
+    r.id.length + r.commentId.length + jsonBytes(r.userId) + Buffer.byteLength(r.emoji) + FIXED.reaction,
+  attachments: (n: number) => n * FIXED.attachment,
+};
+
+/** The exact size of a room (see contentCost), as an SQL expression of its environment and id. */
+export function roomContentSize(dialect: Dialect, envId: Expression<string>, roomId: Expression<string>) {
+  const bytes = (column: string) => sql.raw(dialect === 'sqlite' ? `coalesce(length(cast(${column} as blob)), 0)` : `coalesce(octet_length(${column}), 0)`);
+  const json = (column: string) => sql.raw(dialect === 'sqlite' ? `length(cast(json_quote(${column}) as blob))` : `octet_length(to_json(${column})::text)`);
+  return sql<number>`(
+    (select coalesce(sum(${json('c.body')} + ${bytes('c.mentions')} + length(c.id) + length(c.thread_id) + ${json('c.user_id')} + ${FIXED.comment}), 0)
+      from comments c where c.environment_id = ${envId} and c.room_id = ${roomId})
+    + (select coalesce(sum(length(r.id) + length(r.comment_id) + ${json('r.user_id')} + ${bytes('r.emoji')} + ${FIXED.reaction}), 0)
+      from reactions r where r.environment_id = ${envId} and r.room_id = ${roomId})
+    + (select count(*) * ${FIXED.attachment} from attachments a join comments c on c.environment_id = a.environment_id and c.id = a.comment_id
+      where c.environment_id = ${envId} and c.room_id = ${roomId})
+    + (select coalesce(sum(length(t.id) + ${json('t.room_id')} + ${json('t.created_by')} + ${bytes('t.position')} + ${FIXED.thread}), 0)
+      from threads t where t.environment_id = ${envId} and t.room_id = ${roomId})
+  )`;
+}
+
+/**
+ * `rooms.content_bytes` is an estimate that only grows (what each write added; deletions are not
+ * subtracted, so they cost nothing more). A write that would take it past the limit has the room
+ * counted exactly instead, with what the write added already in it: refused (`room_content_full`)
+ * only if the room really is full; otherwise the exact size is kept. Bumps the room's seq and
+ * returns it.
+ */
+export async function recountAndBumpSeq(db: Db, dialect: Dialect, envId: string, roomId: string): Promise<number> {
+  const { rows } = await sql<{ bytes: number | string }>`select ${roomContentSize(dialect, sql.val(envId), sql.val(roomId))} as bytes`.execute(db);
+  const exact = Number(rows[0]?.bytes ?? 0);
+  if (exact > LIMITS.roomContentBytes) {
+    throw new PulseError(
+      'room_content_full',
+      `A room's threads may hold about ${LIMITS.roomContentBytes / 1024 / 1024} MB (every joiner receives them all); delete threads or comments to add more.`,
+    );
+  }
+  const updated = await sql<{ seq: number }>`update rooms set seq = seq + 1, content_bytes = ${exact} where environment_id = ${envId} and id = ${roomId} returning seq`.execute(db);
+  if (!updated.rows[0]) throw new Error(`room ${roomId} is missing`);
+  return Number(updated.rows[0].seq);
+}
