@@ -6,6 +6,8 @@ interface Snapshot {
   seq: number;
   /** `"threads":[…],"activity":[…],"drawing":[…]`: the middle of a RoomState object, as UTF-8. */
   json: Promise<Buffer>;
+  /** Its length once loaded (0 before). */
+  bytes: number;
 }
 
 /**
@@ -36,8 +38,8 @@ function memberJson(member: PresenceMember): string {
   return json;
 }
 
-/** Rooms whose snapshot is kept; the least recently loaded beyond this are forgotten. */
-const MAX_CACHED_ROOMS = 1000;
+/** Rooms whose snapshot is kept, and their bytes; the least recently loaded beyond either are forgotten. */
+const CACHE_BOUNDS = { rooms: 1000, bytes: 256 * 1024 * 1024 };
 
 /**
  * Room snapshots for auth:ok, room:state and recovery. The durable part (threads with comments,
@@ -51,10 +53,13 @@ export class RoomSnapshots {
   readonly #store: Store;
   readonly #presence: (envId: string, roomId: string) => Promise<PresenceMember[]>;
   readonly #cache = new Map<string, Snapshot>();
+  readonly #bounds: typeof CACHE_BOUNDS;
+  #cachedBytes = 0;
 
-  constructor(store: Store, presence: (envId: string, roomId: string) => Promise<PresenceMember[]>) {
+  constructor(store: Store, presence: (envId: string, roomId: string) => Promise<PresenceMember[]>, bounds = CACHE_BOUNDS) {
     this.#store = store;
     this.#presence = presence;
+    this.#bounds = bounds;
   }
 
   /** The room's full state (a RoomState object), see RoomStateJson. */
@@ -90,17 +95,36 @@ export class RoomSnapshots {
     );
     // Only a newer snapshot replaces an older one (two loads may finish out of order).
     if (!hit || hit.seq < seq) {
-      this.#cache.delete(key);
-      if (this.#cache.size >= MAX_CACHED_ROOMS) this.#cache.delete(this.#cache.keys().next().value!);
-      this.#cache.set(key, { seq, json });
-      json.catch(() => {
-        if (this.#cache.get(key)?.json === json) this.#cache.delete(key);
-      });
+      this.#drop(key);
+      if (this.#cache.size >= this.#bounds.rooms) this.#drop(this.#cache.keys().next().value!);
+      const entry: Snapshot = { seq, json, bytes: 0 };
+      this.#cache.set(key, entry);
+      json.then(
+        (buffer) => {
+          if (this.#cache.get(key) !== entry) return;
+          entry.bytes = buffer.length;
+          this.#cachedBytes += entry.bytes;
+          for (const oldest of this.#cache.keys()) {
+            if (this.#cachedBytes <= this.#bounds.bytes || oldest === key) break;
+            this.#drop(oldest);
+          }
+        },
+        () => {
+          if (this.#cache.get(key) === entry) this.#drop(key);
+        },
+      );
     }
     return json;
   }
 
+  #drop(key: string): void {
+    const entry = this.#cache.get(key);
+    if (!entry) return;
+    this.#cachedBytes -= entry.bytes;
+    this.#cache.delete(key);
+  }
+
   forget(envId: string, roomId: string): void {
-    this.#cache.delete(`${envId}\u0000${roomId}`);
+    this.#drop(`${envId}\u0000${roomId}`);
   }
 }
