@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { secretFingerprint } from './cluster/fingerprint.ts';
-import type { ServerOptions } from './options.ts';
+import { redactUrl, type ServerOptions } from './options.ts';
 import { DEFAULT_REDIS_PREFIX } from './realtime/bus-factory.ts';
 import { liveNodes } from './realtime/cluster-presence.ts';
 import { PulseMigrationProvider } from './store/migrations.ts';
@@ -19,23 +19,13 @@ const MARK: Record<Verdict, string> = { ok: '✓', warn: '!', fail: '✗' };
 const CLOCK_WARN_MS = 1_000;
 const TIMEOUT_MS = 5_000;
 
-/** postgres://user:secret@host/db → postgres://user:***@host/db */
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparseable URL)';
-  }
-}
 
 async function checkPostgres(options: ServerOptions, checks: Check[]): Promise<void> {
   if (!options.databaseUrl) {
     checks.push({ name: 'PostgreSQL', verdict: 'fail', detail: 'DATABASE_URL is not set: nodes of a cluster must share one PostgreSQL database (SQLite is one node only).' });
     return;
   }
-  const where = `${redact(options.databaseUrl)}${options.databaseSchema ? ` (schema ${options.databaseSchema})` : ''}`;
+  const where = `${redactUrl(options.databaseUrl)}${options.databaseSchema ? ` (schema ${options.databaseSchema})` : ''}`;
   const client = new pg.Client({
     connectionString: options.databaseUrl,
     connectionTimeoutMillis: TIMEOUT_MS,
@@ -104,15 +94,22 @@ async function checkRedis(options: ServerOptions, checks: Check[]): Promise<void
     checks.push({ name: 'Redis', verdict: 'fail', detail: 'REDIS_URL is not set: nodes fan events out to each other and share presence through Redis.' });
     return;
   }
-  const where = redact(options.redisUrl);
+  const where = redactUrl(options.redisUrl);
   const prefix = options.redisPrefix ?? DEFAULT_REDIS_PREFIX;
   const settings = { lazyConnect: true, connectTimeout: TIMEOUT_MS, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false };
   const cmd = new Redis(options.redisUrl, settings);
   const sub = new Redis(options.redisUrl, settings);
-  cmd.on('error', () => undefined);
-  sub.on('error', () => undefined);
+  // The cause (refused, wrong password, no such db…) comes as an error event; the failed call
+  // itself only says the connection closed.
+  let cause: Error | undefined;
+  const remember = (err: Error) => (cause ??= err);
+  cmd.on('error', remember);
+  sub.on('error', remember);
   try {
     await Promise.all([cmd.connect(), sub.connect()]);
+    // ioredis goes on in database 0 when the URL's cannot be selected: select it again, and fail.
+    await cmd.select(cmd.options.db ?? 0);
+    if (cause) throw cause;
     await cmd.ping();
     // PUBLISH/SUBSCRIBE round trip on a throwaway channel under the deployment's prefix.
     const channel = `${prefix}cluster-check:${randomBytes(6).toString('hex')}`;
@@ -153,7 +150,7 @@ async function checkRedis(options: ServerOptions, checks: Check[]): Promise<void
         detail: `${differing.length} of ${nodes.length} running node(s) use a different PULSE_SECRET: tokens minted on them would not verify here.`,
       });
   } catch (err) {
-    checks.push({ name: 'Redis', verdict: 'fail', detail: `${where}: ${(err as Error).message}` });
+    checks.push({ name: 'Redis', verdict: 'fail', detail: `${where}: ${(cause ?? (err as Error)).message}` });
   } finally {
     cmd.disconnect();
     sub.disconnect();

@@ -65,9 +65,9 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerOpti
     port: port(env.PULSE_PORT, 4567),
     host: env.PULSE_HOST || '127.0.0.1',
     dataDir: resolve(env.PULSE_DATA_DIR || './data'),
-    ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : {}),
+    ...(env.DATABASE_URL ? { databaseUrl: databaseUrl(env.DATABASE_URL) } : {}),
     ...(env.PULSE_DB_SCHEMA ? { databaseSchema: env.PULSE_DB_SCHEMA } : {}),
-    ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}),
+    ...(env.REDIS_URL ? { redisUrl: redisUrl(env.REDIS_URL) } : {}),
     ...(env.PULSE_REDIS_PREFIX ? { redisPrefix: env.PULSE_REDIS_PREFIX } : {}),
     ...(publicUrl ? { publicUrl } : {}),
     ...(env.PULSE_SECRET ? { secret: env.PULSE_SECRET } : {}),
@@ -81,6 +81,34 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerOpti
     webhooks: webhookSettingsFromEnv(env),
     email: emailSettingsFromEnv(env),
   };
+}
+
+/** DATABASE_URL: a PostgreSQL connection string (anything else would be tried as one and fail obscurely). */
+function databaseUrl(value: string): string {
+  const url = URL.canParse(value) ? new URL(value) : undefined;
+  if (!url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')) {
+    throw new Error(`DATABASE_URL must be a PostgreSQL connection string such as postgres://user:password@host:5432/db, got "${redactUrl(value)}"`);
+  }
+  return value;
+}
+
+/** REDIS_URL: redis://[user:password@]host:port[/db] or rediss:// (TLS); the db a whole number. */
+function redisUrl(value: string): string {
+  const url = URL.canParse(value) ? new URL(value) : undefined;
+  if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || !url.hostname) {
+    throw new Error(`REDIS_URL must look like redis://[user:password@]host:port[/db] (or rediss:// for TLS), got "${redactUrl(value)}"`);
+  }
+  const db = url.pathname.replace(/^\//, '');
+  if (db !== '' && !/^\d{1,5}$/.test(db)) throw new Error(`REDIS_URL: the database after the port must be a number (/0, /1, …), got "/${db}"`);
+  return value;
+}
+
+/** A URL for a message or a log: its password left out. */
+export function redactUrl(value: string): string {
+  if (!URL.canParse(value)) return value.replace(/\/\/[^@/]*@/, '//***@');
+  const url = new URL(value);
+  if (url.password) url.password = '***';
+  return url.toString();
 }
 
 /** PULSE_MAX_CONNECTIONS_PER_IP: open connections one client address may hold (0: no limit). */

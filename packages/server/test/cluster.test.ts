@@ -74,6 +74,12 @@ describe.skipIf(!redisAvailable)('RedisBus', () => {
     expect(await subscribers('room:e1:many-123')).toBe(1);
   });
 
+  it('refuses to start on a Redis database the server does not have (ioredis would go on in database 0)', async () => {
+    const url = new URL(REDIS_URL);
+    url.pathname = '/99';
+    await expect(bus(url.toString())).rejects.toThrow(/REDIS_URL selects database 99, which Redis refused \(ERR DB index is out of range/);
+  });
+
   it('starts degraded when Redis cannot be reached, says so in health, and still delivers locally', async () => {
     const b = await bus('redis://127.0.0.1:1', 300);
     expect(b.health()).toMatch(/^error: redis unavailable/);
@@ -325,6 +331,16 @@ describe.skipIf(!postgresAvailable || !redisAvailable)('cluster: three nodes on 
     expect(bad.stdout).toMatch(/✗ Redis\s+REDIS_URL is not set/);
     expect(bad.stdout).toMatch(/✗ PULSE_SECRET\s+not set/);
     expect(bad.stdout).toContain('Not ready: 2 problem(s)');
+
+    // Why Redis failed, not only that the connection closed.
+    const noDb = new URL(cluster.env.REDIS_URL!);
+    noDb.pathname = '/99';
+    const [wrongDb, closedPort] = await Promise.all([
+      runCli(['start', '--cluster-check'], { ...cluster.env, REDIS_URL: noDb.toString() }),
+      runCli(['start', '--cluster-check'], { ...cluster.env, REDIS_URL: 'redis://127.0.0.1:1/0' }),
+    ]);
+    expect(wrongDb.stdout).toMatch(/✗ Redis\s+redis:\/\/\S+\/99: ERR DB index is out of range/);
+    expect(closedPort.stdout).toMatch(/✗ Redis\s+redis:\/\/127\.0\.0\.1:1\/0: connect ECONNREFUSED/);
   }, 90_000); // several CLI processes, each seconds to start on a busy machine
 
   it('removes the users of a node killed with -9 from every node’s presence, with presence:leave', async () => {

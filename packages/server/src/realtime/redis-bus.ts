@@ -86,6 +86,18 @@ export class RedisBus implements Bus, ClusterLink {
     const timeout = new Promise<false>((resolve) => setTimeout(() => resolve(false), wait).unref());
     if (!(await Promise.race([connected, timeout]))) {
       bus.#log(`redis: not reachable at start-up (${bus.#lastError || 'timed out'}); starting degraded and retrying`);
+      return bus;
+    }
+    // ioredis goes on in database 0 when the URL's cannot be selected: a misconfiguration that
+    // would mix this deployment's keys with others', so the start fails instead.
+    const db = bus.redis.options.db ?? 0;
+    const selected = await bus.redis.select(db).then(
+      () => undefined,
+      (err: Error) => err,
+    );
+    if (selected) {
+      await bus.close();
+      throw new Error(`REDIS_URL selects database ${db}, which Redis refused (${selected.message}); a Redis server has as many as its "databases" setting, 16 by default`);
     }
     return bus;
   }

@@ -68,7 +68,9 @@ export function kyselyStore(
       const { error, results } = await migrator.migrateToLatest();
       const failed = results?.find((r) => r.status === 'Error');
       if (error || failed) {
-        throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${String((error as Error)?.message ?? error)}`);
+        const what = failed ? `database migration ${failed.migrationName}` : 'database migration';
+        const where = dialect === 'postgres' ? ' (PostgreSQL at DATABASE_URL)' : '';
+        throw new Error(`${what} failed${where}: ${String((error as Error)?.message ?? error)}`);
       }
     },
     pendingWrites: () => writer.pending,
