@@ -44,6 +44,12 @@ export function roomContentSize(dialect: Dialect, envId: Expression<string>, roo
   )`;
 }
 
+export const roomContentFull = () =>
+  new PulseError(
+    'room_content_full',
+    `A room's threads may hold about ${LIMITS.roomContentBytes / 1024 / 1024} MB (every joiner receives them all); delete threads or comments to add more.`,
+  );
+
 /**
  * `rooms.content_bytes` is an estimate that only grows (what each write added; deletions are not
  * subtracted, so they cost nothing more). A write that would take it past the limit has the room
@@ -54,12 +60,7 @@ export function roomContentSize(dialect: Dialect, envId: Expression<string>, roo
 export async function recountAndBumpSeq(db: Db, dialect: Dialect, envId: string, roomId: string): Promise<number> {
   const { rows } = await sql<{ bytes: number | string }>`select ${roomContentSize(dialect, sql.val(envId), sql.val(roomId))} as bytes`.execute(db);
   const exact = Number(rows[0]?.bytes ?? 0);
-  if (exact > LIMITS.roomContentBytes) {
-    throw new PulseError(
-      'room_content_full',
-      `A room's threads may hold about ${LIMITS.roomContentBytes / 1024 / 1024} MB (every joiner receives them all); delete threads or comments to add more.`,
-    );
-  }
+  if (exact > LIMITS.roomContentBytes) throw roomContentFull();
   const updated = await sql<{ seq: number }>`update rooms set seq = seq + 1, content_bytes = ${exact} where environment_id = ${envId} and id = ${roomId} returning seq`.execute(db);
   if (!updated.rows[0]) throw new Error(`room ${roomId} is missing`);
   return Number(updated.rows[0].seq);
