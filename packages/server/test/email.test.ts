@@ -72,10 +72,13 @@ describe('email notifications', () => {
   });
 
   it('sends one email per user per window, batching their notifications by thread, escaped, with a signed unsubscribe', async () => {
-    await user('bob', 'bob@example.com');
+    await user('bob');
     const first = await mention('design-review', 'bob', 'Look at <script>alert("x")</script> & tell me');
     const second = await mention('pricing', 'bob', 'Second thread for @bob');
     await api('POST', `/api/v1/threads/${second.id}/comments`, { userId: 'ann', body: 'and a follow-up', mentions: ['bob'] });
+    // All three due by now: the address given, they go out together.
+    await sleep(DELAY_S * 1000 + 100);
+    await user('bob', 'bob@example.com');
     const [mail] = await waitFor(() => (smtp.to('bob@example.com').length ? smtp.to('bob@example.com') : undefined), 8000, "bob's email");
     await sleep(DELAY_S * 1000 + 800);
     expect(smtp.to('bob@example.com')).toHaveLength(1);
@@ -108,6 +111,25 @@ describe('email notifications', () => {
     await mention('after-unsubscribe', 'bob', 'you will not hear of this');
     await sleep(DELAY_S * 1000 + 1200);
     expect(smtp.to('bob@example.com')).toHaveLength(1);
+  }, 30_000);
+
+  it('leaves a notification that has not waited emailDelaySeconds for the next window, where it can still be read in time', async () => {
+    // A longer delay here: the late one is 1.5 s from due when the early one goes, however slow the machine.
+    await t.server.ctx.environments.updateConfig(t.envId, { emailDelaySeconds: 3 });
+    try {
+      await user('erin', 'erin@example.com');
+      await mention('early', 'erin', 'the early one');
+      await sleep(1500);
+      await mention('late', 'erin', 'the late one');
+      const [first] = await waitFor(() => (smtp.to('erin@example.com').length ? smtp.to('erin@example.com') : undefined), 8000, "erin's email");
+      const raw = decodeQuotedPrintable(first!.raw);
+      expect(raw).toContain('the early one');
+      expect(raw).not.toContain('the late one');
+      const mails = await waitFor(() => (smtp.to('erin@example.com').length === 2 ? smtp.to('erin@example.com') : undefined), 10_000, "erin's second email");
+      expect(decodeQuotedPrintable(mails[1]!.raw)).toContain('the late one');
+    } finally {
+      await t.server.ctx.environments.updateConfig(t.envId, { emailDelaySeconds: DELAY_S });
+    }
   }, 30_000);
 
   it('sends nothing for notifications read in time', async () => {

@@ -59,11 +59,11 @@ export function emailRepo(db: Kysely<Database>, dialect: Dialect): EmailRepo {
           .orderBy('n.created_at')
           .limit(limit * 20)
           .execute();
-        const users = new Map<string, { envId: string; userId: string; emailedAt: string | null; oldest: string; ids: string[] }>();
+        const users = new Map<string, { envId: string; userId: string; emailedAt: string | null; unread: { id: string; createdAt: string }[] }>();
         for (const c of candidates) {
           const key = `${c.environment_id}\u0000${c.user_id}`;
-          const u = users.get(key) ?? { envId: c.environment_id, userId: c.user_id, emailedAt: c.emailed_at, oldest: c.created_at, ids: [] };
-          u.ids.push(c.id);
+          const u = users.get(key) ?? { envId: c.environment_id, userId: c.user_id, emailedAt: c.emailed_at, unread: [] };
+          u.unread.push({ id: c.id, createdAt: c.created_at });
           users.set(key, u);
         }
         // Users in one order on every node: two nodes taking the same users' rows (below) in
@@ -74,8 +74,10 @@ export function emailRepo(db: Kysely<Database>, dialect: Dialect): EmailRepo {
           const delay = delaySeconds(u.envId);
           if (delay === undefined) continue;
           const cutoff = minus(now, delay * 1000);
-          // One email per user per window: the oldest must have waited, and so must their last email.
-          if (u.oldest > cutoff || (u.emailedAt !== null && u.emailedAt > cutoff)) continue;
+          // One email per user per window, with the notifications that have waited it out (a newer
+          // one may still be read in time; it waits for the next window).
+          const ids = u.unread.filter((n) => n.createdAt <= cutoff).map((n) => n.id);
+          if (ids.length === 0 || (u.emailedAt !== null && u.emailedAt > cutoff)) continue;
           // The user's window is taken first, conditionally: another node that read the same
           // candidates and emailed this user meanwhile makes this update match nothing.
           const took = await trx
@@ -90,7 +92,7 @@ export function emailRepo(db: Kysely<Database>, dialect: Dialect): EmailRepo {
           const claimed = await trx
             .insertInto('email_sends')
             .values(
-              u.ids.map((id) => ({
+              ids.map((id) => ({
                 environment_id: u.envId,
                 notification_id: id,
                 user_id: u.userId,
