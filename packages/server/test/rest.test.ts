@@ -609,6 +609,11 @@ for (const driver of ['sqlite', 'postgres'] as const) {
           ['comment.edited', null, 'fixed'],
         ]);
         expectError(await api('PATCH', '/api/v1/comments/no_such_comment', { body: 'x' }), 404, 'comment_not_found');
+        // The same text again changes nothing: editedAt stays, and no second edit is recorded.
+        const same = await api('PATCH', `/api/v1/comments/${commentId}`, { body: 'fixed' });
+        expect(same.status).toBe(200);
+        expect(same.body.comment).toEqual(res.body.comment);
+        expect((await t.server.ctx.store.listActivity(t.envId, thread.roomId, 10)).map((a) => a.kind)).toEqual(['thread.created', 'comment.edited']);
       });
 
       it('DELETE removes a comment; deleting the last comment deletes the thread', async () => {

@@ -50,6 +50,7 @@ const CACHE_ENTRIES = 50_000;
 const PROFILE_REUSE_MS = 60_000;
 const preview = (body: string) => (body.length > PREVIEW_CHARS ? body.slice(0, PREVIEW_CHARS - 1) + '…' : body);
 const unique = (ids: string[] = []) => [...new Set(ids)];
+const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 const actorUserId = (actor: Actor) => (actor.kind === 'user' ? actor.externalId : null);
 /** `notification.created` webhook events for the notifications a change writes. */
 const notificationEvents = (notifications: NewNotification[] = []): WebhookEventSpec[] =>
@@ -315,7 +316,11 @@ export class CollabService {
     const before = await this.#ownedComment(envId, actor, commentId);
     // Mentions and attachments left out of an edit stay as they were.
     const mentions = unique(change.mentions ?? before.mentions);
-    await this.#checkComment(envId, change.body, mentions, change.attachmentIds ?? before.attachments.map((a) => a.id));
+    const attachmentIds = before.attachments.map((a) => a.id);
+    // Nothing changes (a client sending the same text again, an offline edit replayed): not an
+    // edit, so no write, no editedAt, no event.
+    if (change.body === before.body && sameList(mentions, before.mentions) && (!change.attachmentIds || sameList(change.attachmentIds, attachmentIds))) return before;
+    await this.#checkComment(envId, change.body, mentions, change.attachmentIds ?? attachmentIds);
     const attach = await this.#attach(envId, change.attachmentIds, canModerate(actor) ? null : before.userId, commentId);
     const added = mentions.filter((m) => !before.mentions.includes(m));
     const effects: Effects = {
