@@ -1,6 +1,7 @@
 import type { Page } from 'playwright-core';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LIMITS } from '@pulse/protocol';
 import { ensureDemoEnvironment } from '../packages/server/src/static/demo.ts';
 import { apiRequest, startTestServer, type TestServer } from '../packages/server/test/helpers/server.ts';
 import { browserAvailable, launchBrowser, watchConsole, type BrowserSession } from './helpers/browser.ts';
@@ -258,6 +259,31 @@ describe.skipIf(!browserAvailable)('<pulse-widget> in Chromium', () => {
     };
     await expect.poll(async () => (await bodies()).filter((b) => b === 'Written on the train').length, { timeout: 10_000 }).toBe(1);
   }, 40_000);
+
+  it('says why a comment was not saved, and offers its text back (a room that is full)', async () => {
+    const full = 'e2e-full-room';
+    const body = 'x'.repeat(LIMITS.commentBodyLength);
+    await demoApi('PUT', '/api/v1/users/filler', { name: 'Filler' });
+    for (let i = 0; (await demoApi('POST', `/api/v1/rooms/${full}/threads`, { userId: 'filler', body })).status === 201; i++) {
+      if (i > 1000) throw new Error('the room never filled up');
+    }
+    const page = await (await s.context()).newPage();
+    errors['carol'] = watchConsole(page);
+    await page.goto(`${t.url}/demo/?as=carol&room=${full}`);
+    await w(page).getByRole('button', { name: 'Comments' }).click();
+    const composer = w(page).locator('.panel pulse-composer textarea');
+    await composer.fill(body);
+    await composer.press('Enter');
+    const banner = w(page).locator('.banner.refusal');
+    await expect.poll(() => banner.textContent(), { timeout: 10_000 }).toContain('Not saved:');
+    expect(await banner.getAttribute('role')).toBe('alert');
+    expect(await banner.textContent()).toContain('delete threads or comments to add more');
+    expect(await banner.getByRole('button', { name: 'Copy your text' }).count()).toBe(1);
+    await s.screenshot(page, 'widget-refused');
+    await banner.getByRole('button', { name: 'Dismiss' }).click();
+    expect(await banner.count()).toBe(0);
+    await page.close();
+  }, 60_000);
 
   it('renders hostile names and comment bodies as inert text', async () => {
     const evil = '<img src=x onerror="window.__xss=1">';

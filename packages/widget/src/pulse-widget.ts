@@ -55,6 +55,7 @@ export class PulseWidget extends LitElement {
     queued: { state: true },
     everConnected: { state: true },
     reconnectingShown: { state: true },
+    refusal: { state: true },
     fatal: { state: true },
     problem: { state: true },
     problemDismissed: { state: true },
@@ -96,6 +97,8 @@ export class PulseWidget extends LitElement {
   declare everConnected: boolean;
   /** The connection has been away long enough to say so (see RECONNECTING_BANNER_DELAY_MS). */
   declare reconnectingShown: boolean;
+  /** A change of the user's the server refused (the widget undid it): said, with its text to copy. */
+  declare refusal: { message: string; body: string | undefined } | null;
   declare fatal: string;
   /** Why the widget is not signed in, once that lasts (shown in place of the toolbar). */
   declare problem: StartupProblem | null;
@@ -156,6 +159,7 @@ export class PulseWidget extends LitElement {
     this.queued = 0;
     this.everConnected = false;
     this.reconnectingShown = false;
+    this.refusal = null;
     this.fatal = '';
     this.problem = null;
     this.problemDismissed = false;
@@ -361,6 +365,8 @@ export class PulseWidget extends LitElement {
     for (const off of this.#unsubscribe) off();
     this.#unsubscribe = [];
     clearTimeout(this.#bannerTimer);
+    clearTimeout(this.#refusalTimer);
+    this.refusal = null;
     clearTimeout(this.#problemTimer);
     this.#problemTimer = undefined;
     this.reconnectingShown = false;
@@ -415,7 +421,10 @@ export class PulseWidget extends LitElement {
         this.fatal = `${e.message} (${e.code})`;
         if (!this.user) this.#setProblem({ kind: 'refused', code: e.code, detail: e.message });
       }),
-      client.on('error', (e) => this.dispatchEvent(new CustomEvent('pulse-error', { detail: e, bubbles: true, composed: true }))),
+      client.on('error', (e) => {
+        if (e.requestType) this.#showRefusal(e.message, e.request && 'body' in e.request ? String(e.request.body) : undefined);
+        this.dispatchEvent(new CustomEvent('pulse-error', { detail: e, bubbles: true, composed: true }));
+      }),
       s.on('auth', (user) => {
         this.user = user;
         this.fatal = '';
@@ -766,8 +775,18 @@ export class PulseWidget extends LitElement {
     </div>`;
   }
 
+  #refusalTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /** Says why a change vanished; text the user wrote can be copied before it is gone for good. */
+  #showRefusal(message: string, body: string | undefined): void {
+    this.refusal = { message, body: body || undefined };
+    clearTimeout(this.#refusalTimer);
+    this.#refusalTimer = setTimeout(() => (this.refusal = null), body ? 20_000 : 8_000);
+  }
+
   #renderBanners() {
     const followed = this.following ? this.userInfo(this.following) : null;
+    const reconnecting = this.everConnected && this.connection !== 'connected' && this.reconnectingShown;
     return html`
       ${followed
         ? html`<div class="follow-frame" style="--user-color:${followed.color}"></div>
@@ -776,11 +795,20 @@ export class PulseWidget extends LitElement {
               <button @click=${() => (this.following = null)}>Stop</button>
             </div>`
         : nothing}
-      ${this.everConnected && this.connection !== 'connected' && this.reconnectingShown
+      ${reconnecting
         ? html`<div class="banner warn" role="status" style=${followed ? 'top:56px' : ''}>
             ${this.connection === 'connecting' ? 'Reconnecting…' : 'Disconnected'}${this.queued
               ? ` · ${this.queued} change${this.queued === 1 ? '' : 's'} waiting to sync`
               : ''}
+          </div>`
+        : nothing}
+      ${this.refusal
+        ? html`<div class="banner refusal" role="alert" style="top:${12 + 44 * [followed, reconnecting].filter(Boolean).length}px">
+            <span>Not saved: ${this.refusal.message}</span>
+            ${this.refusal.body
+              ? html`<button @click=${() => void navigator.clipboard?.writeText(this.refusal?.body ?? '').catch(() => undefined)}>Copy your text</button>`
+              : nothing}
+            <button aria-label="Dismiss" @click=${() => (this.refusal = null)}>×</button>
           </div>`
         : nothing}
     `;

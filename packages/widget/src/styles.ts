@@ -777,7 +777,13 @@ export const styles = css`
     color: #fff;
     padding-right: 14px;
   }
+  .banner.refusal {
+    background: #b91c1c;
+    color: #fff;
+  }
   .banner button {
+    flex: none;
+    white-space: nowrap;
     border: none;
     border-radius: 999px;
     padding: 3px 10px;
