@@ -6,6 +6,10 @@ describe('optionsFromEnv: connection strings', () => {
     const o = optionsFromEnv({ DATABASE_URL: 'postgres://u:p@db:5432/pulse', REDIS_URL: 'rediss://:p@cache:6380/2' });
     expect(o).toMatchObject({ databaseUrl: 'postgres://u:p@db:5432/pulse', redisUrl: 'rediss://:p@cache:6380/2' });
     expect(optionsFromEnv({ DATABASE_URL: 'postgresql://db/pulse', REDIS_URL: 'redis://cache' })).toMatchObject({ redisUrl: 'redis://cache' });
+    expect(optionsFromEnv({ DATABASE_URL: 'postgres:///pulse?host=/var/run/postgresql', REDIS_URL: '/var/run/redis/redis.sock' })).toMatchObject({
+      databaseUrl: 'postgres:///pulse?host=/var/run/postgresql',
+      redisUrl: '/var/run/redis/redis.sock',
+    });
   });
 
   it('refuses anything else at start, naming the variable and never the password', () => {

@@ -92,11 +92,12 @@ function databaseUrl(value: string): string {
   return value;
 }
 
-/** REDIS_URL: redis://[user:password@]host:port[/db] or rediss:// (TLS); the db a whole number. */
+/** REDIS_URL: redis://[user:password@]host:port[/db] or rediss:// (TLS), the db a whole number; or a Unix socket's path. */
 function redisUrl(value: string): string {
+  if (value.startsWith('/')) return value;
   const url = URL.canParse(value) ? new URL(value) : undefined;
   if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || !url.hostname) {
-    throw new Error(`REDIS_URL must look like redis://[user:password@]host:port[/db] (or rediss:// for TLS), got "${redactUrl(value)}"`);
+    throw new Error(`REDIS_URL must look like redis://[user:password@]host:port[/db] (rediss:// for TLS, or a Unix socket's path), got "${redactUrl(value)}"`);
   }
   const db = url.pathname.replace(/^\//, '');
   if (db !== '' && !/^\d{1,5}$/.test(db)) throw new Error(`REDIS_URL: the database after the port must be a number (/0, /1, …), got "/${db}"`);

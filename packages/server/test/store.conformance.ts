@@ -539,6 +539,17 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       await newThread('full-again', big);
       await newThread('elsewhere', big, 'other-room'); // another room has its own budget
       expect(replies).toBeGreaterThan(0);
+      // A reply's attachments count, although they are attached after the reply is written.
+      const small = await fill((i) => reply(`full-z${i}`, 'ok'));
+      for (let i = 0; i < Math.min(small, 4); i++) await store.deleteComment(e, `full-z${i}`);
+      const files = await Promise.all(
+        [0, 1, 2, 3, 4].map((i) =>
+          store.createAttachment(e, { id: `full-f${i}`, userId: 'bob', type: 'image', filename: 'a.png', mimeType: 'image/png', sizeBytes: 1, hasThumbnail: false, createdAt: at() }),
+        ),
+      );
+      const withFiles = { id: 'full-files', threadId: 'full-0', userId: 'bob', body: 'ok', mentions: [], createdAt: at() };
+      await expect(store.createComment(e, withFiles, { attach: { ids: files.map((f) => f.id), userId: 'bob' } })).rejects.toMatchObject(full);
+      await store.createComment(e, withFiles); // without them it fits
     });
 
     it('refuses strokes past the drawing size cap, frees room when strokes are dropped or cleared', async () => {

@@ -380,8 +380,10 @@ export function contentRepo(
           const activity = effects?.activity && toActivityRow(envId, effects.activity);
           const notifications = toNotificationRows(envId, effects?.notifications ?? []);
           const mentions = JSON.stringify(comment.mentions);
-          const contentBytes = contentCost.comment({ ...comment, mentionsJson: mentions }, effects?.attach?.ids.length);
-          const written = await hot.insertReply(trx, envId, { ...comment, mentions, contentBytes, activity, notifications });
+          const attachments = effects?.attach?.ids.length ?? 0;
+          const contentBytes = contentCost.comment({ ...comment, mentionsJson: mentions }, attachments);
+          const attachmentBytes = contentCost.attachments(attachments);
+          const written = await hot.insertReply(trx, envId, { ...comment, mentions, contentBytes, attachmentBytes, activity, notifications });
           if (!written) throw new PulseError('thread_not_found');
           // After the insert: on PostgreSQL it waits for a concurrent delete of this id to commit.
           await refuseDeletedId(trx, envId, 'comment', comment.id);
@@ -455,8 +457,9 @@ export function contentRepo(
         const before = await trx.selectFrom('comments').select(['body', 'mentions']).where('environment_id', '=', envId).where('id', '=', commentId).executeTakeFirst();
         if (!before) return undefined;
         const mentions = JSON.stringify(change.mentions);
-        // Attachments given are counted as new (an estimate may only be too high; see room-content.ts).
-        const growth = contentCost.text(change.body, mentions) - contentCost.text(before.body, before.mentions) + contentCost.attachments(effects?.attach?.ids.length ?? 0);
+        const attached = effects?.attach ? await trx.selectFrom('attachments').select('id').where('environment_id', '=', envId).where('comment_id', '=', commentId).execute() : [];
+        const added = effects?.attach?.ids.filter((id) => !attached.some((a) => a.id === id)).length ?? 0;
+        const growth = contentCost.text(change.body, mentions) - contentCost.text(before.body, before.mentions) + contentCost.attachments(added);
         const r = await trx
           .updateTable('comments')
           .set({ body: change.body, mentions, edited_at: at })

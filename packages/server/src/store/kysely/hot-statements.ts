@@ -1,8 +1,8 @@
-import { LIMITS, PulseError } from '@pulse/protocol';
+import { LIMITS } from '@pulse/protocol';
 import { CompiledQuery, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Dialect } from '../migrations.ts';
 import type { Database } from '../schema.ts';
-import { recountAndBumpSeq, roomContentFull } from './room-content.ts';
+import { roomRecounter } from './room-content.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 type Row = Record<string, unknown>;
@@ -41,27 +41,7 @@ export function hotStatements(dialect: Dialect) {
     'update rooms set seq = seq + 1, content_bytes = content_bytes + ? where environment_id = ? and id = ? and content_bytes + ? <= ? returning seq',
   );
   const roomSeq = statement(dialect, 'select seq from rooms where environment_id = ? and id = ?');
-  // Rooms a recount found full, with their seq then: until a write changes it (a deletion, a
-  // shorter edit), another attempt is refused without counting the room again (milliseconds for
-  // a full one), so a client insisting on a full room costs little. For a second at most: the
-  // seq may have been read inside a batch that was then rolled back.
-  const fullAtSeq = new Map<string, { seq: number; at: number }>();
-  const recount = async (db: Db, envId: string, roomId: string): Promise<number> => {
-    const key = `${envId}\u0000${roomId}`;
-    const { rows } = await roomSeq<{ seq: number }>(db, [envId, roomId]);
-    const seq = rows[0] && Number(rows[0].seq);
-    const full = fullAtSeq.get(key);
-    if (seq !== undefined && full?.seq === seq && performance.now() - full.at < 1000) throw roomContentFull();
-    try {
-      return await recountAndBumpSeq(db, dialect, envId, roomId);
-    } catch (err) {
-      if (seq !== undefined && err instanceof PulseError && err.code === 'room_content_full') {
-        if (fullAtSeq.size >= 1000) fullAtSeq.clear();
-        fullAtSeq.set(key, { seq, at: performance.now() });
-      }
-      throw err;
-    }
-  };
+  const recount = roomRecounter(dialect);
   // A comment is never older than what its thread already holds: the new time, or one millisecond
   // after the thread's, so replies keep their order even within one millisecond (lists sort by
   // time, then id). Times are ISO texts (compared bytewise on PostgreSQL, whatever the collation).
@@ -173,13 +153,14 @@ export function hotStatements(dialect: Dialect) {
       return { thread: threads[0], comments: comments.rows, reactions: inOrder, attachments: attachments.rows };
     },
     /**
-     * Bumps the room's seq after a write in it; `growth`: the bytes the write added to the room
-     * (see room-content.ts), refused with `room_content_full` when the room is full.
+     * Bumps the room's seq after a write in it; `growth`: the bytes the write adds to the room
+     * (see room-content.ts; `pending`: those of them written after this call), refused with
+     * `room_content_full` when the room is full.
      */
-    async bumpSeq(db: Db, envId: string, roomId: string, growth = 0): Promise<number> {
+    async bumpSeq(db: Db, envId: string, roomId: string, growth = 0, pending = 0): Promise<number> {
       if (growth > 0) {
         const { rows } = await bumpSeqGrowing<{ seq: number }>(db, [growth, envId, roomId, growth, LIMITS.roomContentBytes]);
-        return rows[0] ? Number(rows[0].seq) : recount(db, envId, roomId);
+        return rows[0] ? Number(rows[0].seq) : recount(db, envId, roomId, growth, pending);
       }
       const { rows } = await bumpSeq<{ seq: number }>(db, [envId, roomId]);
       if (!rows[0]) throw new Error(`room ${roomId} is missing`);
@@ -202,7 +183,7 @@ export function hotStatements(dialect: Dialect) {
         await insertComment(db, [envId, r.id, r.threadId, roomId, r.userId, r.body, r.mentions, at, null]);
         if (r.activity) await insertActivity(db, activityParams({ ...r.activity, room_id: roomId }));
         await this.insertNotifications(db, r.notifications.map((n) => ({ ...n, room_id: roomId })));
-        return { roomId, at, seq: await this.bumpSeq(db, envId, roomId, r.contentBytes) };
+        return { roomId, at, seq: await this.bumpSeq(db, envId, roomId, r.contentBytes, r.attachmentBytes) };
       }
       const ns = r.notifications;
       const a = r.activity;
@@ -215,7 +196,7 @@ export function hotStatements(dialect: Dialect) {
       ]);
       const row = rows[0];
       if (!row) return undefined;
-      const seq = row.seq === null ? await recount(db, envId, row.room_id) : Number(row.seq);
+      const seq = row.seq === null ? await recount(db, envId, row.room_id, r.contentBytes, r.attachmentBytes) : Number(row.seq);
       return { roomId: row.room_id, at: row.updated_at, seq };
     },
     async insertActivity(db: Db, r: Database['activity']): Promise<void> {
@@ -260,8 +241,9 @@ export interface NewReply {
   /** JSON. */
   mentions: string;
   createdAt: string;
-  /** What it adds to its room (see room-content.ts). */
+  /** What it adds to its room (see room-content.ts), and of that what its attachments add (attached after). */
   contentBytes: number;
+  attachmentBytes: number;
   activity: Omit<Database['activity'], 'room_id'> | undefined;
   notifications: Omit<Database['notifications'], 'room_id'>[];
 }

@@ -50,18 +50,40 @@ export const roomContentFull = () =>
     `This room holds as many comments as it may (about ${LIMITS.roomContentBytes / 1024 / 1024} MB, which everyone who opens it receives); delete threads or comments to add more.`,
   );
 
+/** How long a room found full is refused without counting it again (see roomRecounter). */
+const FULL_KEPT_MS = 1000;
+
 /**
  * `rooms.content_bytes` is an estimate that only grows (what each write added; deletions are not
  * subtracted, so they cost nothing more). A write that would take it past the limit has the room
- * counted exactly instead, with what the write added already in it: refused (`room_content_full`)
- * only if the room really is full; otherwise the exact size is kept. Bumps the room's seq and
- * returns it.
+ * counted exactly instead, with the write's own rows in it (and `pending`: what the write adds
+ * after the count, its attachments): refused (`room_content_full`) only if the room really is
+ * full; otherwise the exact size is kept. Bumps the room's seq and returns it.
+ *
+ * The room's row is locked first (PostgreSQL): another node's write to the room then commits
+ * before the count rather than after it. A room found full is remembered with its seq and its
+ * size without the refused write: until a write changes the seq (a deletion, a shorter edit),
+ * and for a second at most (the seq may have been read in a batch then rolled back), a write
+ * that cannot fit is refused without counting the room again (milliseconds for a full one).
  */
-export async function recountAndBumpSeq(db: Db, dialect: Dialect, envId: string, roomId: string): Promise<number> {
-  const { rows } = await sql<{ bytes: number | string }>`select ${roomContentSize(dialect, sql.val(envId), sql.val(roomId))} as bytes`.execute(db);
-  const exact = Number(rows[0]?.bytes ?? 0);
-  if (exact > LIMITS.roomContentBytes) throw roomContentFull();
-  const updated = await sql<{ seq: number }>`update rooms set seq = seq + 1, content_bytes = ${exact} where environment_id = ${envId} and id = ${roomId} returning seq`.execute(db);
-  if (!updated.rows[0]) throw new Error(`room ${roomId} is missing`);
-  return Number(updated.rows[0].seq);
+export function roomRecounter(dialect: Dialect) {
+  const lock = sql.raw(dialect === 'postgres' ? ' for update' : '');
+  const full = new Map<string, { seq: number; without: number; at: number }>();
+  return async (db: Db, envId: string, roomId: string, growth: number, pending = 0): Promise<number> => {
+    const key = `${envId}\u0000${roomId}`;
+    const { rows } = await sql<{ seq: number | string }>`select seq from rooms where environment_id = ${envId} and id = ${roomId}${lock}`.execute(db);
+    if (!rows[0]) throw new Error(`room ${roomId} is missing`);
+    const seq = Number(rows[0].seq);
+    const known = full.get(key);
+    if (known && known.seq === seq && performance.now() - known.at < FULL_KEPT_MS && known.without + growth > LIMITS.roomContentBytes) throw roomContentFull();
+    const counted = await sql<{ bytes: number | string }>`select ${roomContentSize(dialect, sql.val(envId), sql.val(roomId))} as bytes`.execute(db);
+    const exact = Number(counted.rows[0]?.bytes ?? 0) + pending;
+    if (exact > LIMITS.roomContentBytes) {
+      if (full.size >= 1000) full.clear();
+      full.set(key, { seq, without: exact - growth, at: performance.now() });
+      throw roomContentFull();
+    }
+    const updated = await sql<{ seq: number }>`update rooms set seq = seq + 1, content_bytes = ${exact} where environment_id = ${envId} and id = ${roomId} returning seq`.execute(db);
+    return Number(updated.rows[0]!.seq);
+  };
 }
