@@ -43,6 +43,8 @@ export const LIMITS = {
   wsHardBufferBytes: 4 * 1024 * 1024,
   /** Clicks and emoji drops relayed per user per tick; more are dropped. */
   oneShotsPerTick: 8,
+  /** Threads a user's typing is relayed for per tick; changes for more threads are dropped. */
+  typingThreadsPerTick: 2,
   /**
    * Durable requests (and room:resync) a connection may have waiting: they run one after
    * another in arrival order; past this many the server stops reading from the socket.

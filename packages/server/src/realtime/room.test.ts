@@ -157,3 +157,21 @@ describe('connection writes', () => {
     expect(a.log).toEqual([['f:1', 'f:2', 'f:3', 'f:4'], ['f:5']]);
   });
 });
+
+describe('room ephemeral batches', () => {
+  it("relays one user's typing for a few threads per tick, not for every thread id sent", () => {
+    const batches: string[] = [];
+    const room = new LocalRoom('env', 'room', 0, { publishBatch: (b) => void batches.push(b), showPresence: () => true });
+    for (let i = 0; i < 500; i++) room.queue('mallory', { type: 'typing', userId: 'mallory', threadId: `t${i}`, typing: true });
+    room.queue('mallory', { type: 'typing', userId: 'mallory', threadId: 't0', typing: false }); // a change for a kept thread still counts
+    room.queue('alice', { type: 'typing', userId: 'alice', threadId: 'a1', typing: true });
+    room.flush();
+    const events = (JSON.parse(batches[0]!) as { events: { userId: string; threadId: string; typing: boolean }[] }).events;
+    expect(events.filter((e) => e.userId === 'mallory')).toEqual([
+      { type: 'typing', userId: 'mallory', threadId: 't0', typing: false },
+      { type: 'typing', userId: 'mallory', threadId: 't1', typing: true },
+    ]);
+    expect(events.filter((e) => e.userId === 'alice')).toHaveLength(1);
+    room.dispose();
+  });
+});

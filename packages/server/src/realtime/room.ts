@@ -121,9 +121,12 @@ export class LocalRoom {
       case 'selection':
         p.selection = event;
         break;
-      case 'typing':
-        (p.typing ??= new Map()).set(event.threadId, event);
+      case 'typing': {
+        // A few threads per user per tick (one typed in, one just left): not one entry per thread id sent.
+        const typing = (p.typing ??= new Map());
+        if (typing.has(event.threadId) || typing.size < LIMITS.typingThreadsPerTick) typing.set(event.threadId, event);
         break;
+      }
       default:
         if ((p.oneShots ??= []).length < LIMITS.oneShotsPerTick) p.oneShots.push(event);
     }
