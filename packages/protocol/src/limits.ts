@@ -43,6 +43,8 @@ export const LIMITS = {
   wsHardBufferBytes: 4 * 1024 * 1024,
   /** Clicks and emoji drops relayed per user per tick; more are dropped. */
   oneShotsPerTick: 8,
+  /** A room:resync is answered once per this long per connection (a room's state can take MBs); sooner: rate_limited. */
+  resyncIntervalMs: 2000,
   /** Threads a user's typing is relayed for per tick; changes for more threads are dropped. */
   typingThreadsPerTick: 2,
   /**

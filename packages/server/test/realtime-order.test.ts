@@ -215,6 +215,21 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
     expect(s.messages.filter((m) => m.type === 'ack' && m.ref?.startsWith('q')).length).toBeLessThanOrEqual(LIMITS.writesBurst + refilled + 1);
   });
 
+  it('answers room:resync once per resyncIntervalMs per connection: a room state is not sent over and over', async () => {
+    const s = raw();
+    await s.auth(t, 'resync-twice', 'resync-twice-room');
+    s.send({ type: 'room:resync', ref: 'r1' });
+    s.send({ type: 'room:resync', ref: 'r2' });
+    await waitFor(() => s.messages.some((m) => m.ref === 'r2'));
+    expect(s.messages.filter((m) => m.type === 'room:state')).toHaveLength(1);
+    expect(s.messages.find((m) => m.ref === 'r1')).toMatchObject({ type: 'ack' });
+    expect(s.messages.find((m) => m.ref === 'r2')).toMatchObject({ type: 'error', code: 'rate_limited' });
+    await sleep(LIMITS.resyncIntervalMs);
+    s.send({ type: 'room:resync', ref: 'r3' });
+    expect(await s.next('ack', 5000, (m) => m.ref === 'r3')).toBeTruthy();
+    expect(s.messages.filter((m) => m.type === 'room:state')).toHaveLength(2);
+  });
+
   it('acknowledges a stroke retry only for the stroke’s own author', async () => {
     const a = raw();
     await a.auth(t, 'painter', 'paint-room');

@@ -45,6 +45,8 @@ export class Connection {
   readonly durable = new TokenBucket(LIMITS.writesBurst, LIMITS.writesPerSecond);
   /** Refused frames so far; past LIMITS.strikesPerConnection the socket is closed. */
   strikes = 0;
+  /** When this socket was last sent a room:state it asked for (performance.now()). */
+  lastResyncAt = -Infinity;
   /** Frames read while a P2P frame waits for the message limit, in arrival order. */
   held: [RawData, boolean][] | undefined;
   /** READING_PAUSED bits; 0 while the socket is read. */
@@ -95,9 +97,10 @@ export class Connection {
 
   /**
    * Sends a pre-serialised frame. Ephemeral frames are dropped for a socket that is behind;
-   * durable ones never are, but a socket past the hard limit is closed to resync. The limit is
-   * raised by the largest frame the socket was sent (a room's state, up to a few MB): a client
-   * still reading it is not slow.
+   * durable ones never are, but a socket that this frame would take past its ceiling is closed
+   * to resync. The ceiling is the hard limit, or the largest frame the socket was sent (a room's
+   * state, up to a few MB) and 1 MB more: a client still reading its auth:ok is not slow, and a
+   * socket that does not read holds a few MB at most.
    */
   sendFrame(frame: Buffer, delivery: Delivery): void {
     if (!this.open) return;
@@ -107,7 +110,7 @@ export class Connection {
     }
     const buffered = this.ws.bufferedAmount;
     if (delivery === 'ephemeral' && buffered > LIMITS.wsSoftBufferBytes) return;
-    if (buffered > LIMITS.wsHardBufferBytes + this.#largestFrame) {
+    if (buffered > 0 && buffered + frame.length > Math.max(LIMITS.wsHardBufferBytes, this.#largestFrame + SLOW_MARGIN_BYTES)) {
       this.close(4410, 'slow consumer');
       return;
     }
@@ -157,6 +160,9 @@ function uncorkAll(): void {
     }
   }
 }
+
+/** What a socket may fall behind past its largest frame (see sendFrame). */
+const SLOW_MARGIN_BYTES = 1024 * 1024;
 
 /**
  * ws writes each frame with a system call of its own. A comment's frames for one socket (the

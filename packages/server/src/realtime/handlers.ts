@@ -1,4 +1,4 @@
-import { PulseError, type ClientMessage, type ClientMessageOf, type EphemeralEvent } from '@pulse/protocol';
+import { LIMITS, PulseError, type ClientMessage, type ClientMessageOf, type EphemeralEvent } from '@pulse/protocol';
 import type { Actor } from '../domain/actor.ts';
 import type { Connection } from './connection.ts';
 import type { RealtimeHub } from './hub.ts';
@@ -176,6 +176,12 @@ export const HANDLERS: { [T in ClientMessage['type']]: Handler<T> } = {
   },
   'room:resync': async (hub, conn, m) => {
     const { envId, roomId } = conn.identity!;
+    // A room's state can take MBs: a socket gets one every RESYNC_INTERVAL_MS at most (PulseClient backs off and asks again).
+    const now = performance.now();
+    if (now - conn.lastResyncAt < LIMITS.resyncIntervalMs) {
+      throw new PulseError('rate_limited', `room:resync is answered once per ${LIMITS.resyncIntervalMs / 1000} s per connection; ask again shortly.`);
+    }
+    conn.lastResyncAt = now;
     conn.sendFrame(await hub.snapshots.stateFrame(envId, roomId, await hub.configOf(envId)), 'durable');
     ack(conn, m.ref);
   },
