@@ -36,6 +36,8 @@ export const P2P_LIMITS = {
   rawMessageBytes: 60 * 1024,
   /** Largest message on a WebRTC data channel before it is split into chunks. */
   dataChannelChunkBytes: 16 * 1024,
+  /** A connection's `p2p:join` is answered once per this long (each sends the room's whole state); sooner: rate_limited. */
+  joinIntervalMs: 2000,
 } as const;
 
 /** Before falling back to the relay, how long a WebRTC connection to a peer may take to open. */

@@ -1,6 +1,7 @@
 import type { P2PManager, PulseClient } from '@pulse/core';
 import * as Y from 'yjs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { P2P_LIMITS } from '@pulse/protocol';
 import { p2pOf } from '../src/p2p/index.ts';
 import { connectClient, RawSocket, sleep, waitFor } from './helpers/clients.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
@@ -192,6 +193,37 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
     expect(await s1.next('error', 3000, (m) => m.ref === 'bad')).toMatchObject({ code: 'invalid_message', message: expect.stringContaining('base64') });
     s1.send({ type: 'p2p:sync', ref: 'big', to: 'conn_x', stateVector: 'AA==', extra: 1 });
     expect(await s1.next('error', 3000, (m) => m.ref === 'big')).toMatchObject({ code: 'invalid_message' });
+  });
+
+  it('answers a connection\'s p2p:join once per joinIntervalMs: one sooner waits its turn, a third is refused', async () => {
+    const [s1] = await rawPeers(['jo', 'jay'], 'r-rejoin'); // joined once already
+    const started = Date.now();
+    s1.send({ type: 'p2p:join', ref: 'again', stateVector: 'AA==', webrtc: false });
+    s1.send({ type: 'p2p:join', ref: 'flood', stateVector: 'AA==', webrtc: false });
+    expect(await s1.next('p2p:error', 3000, (m) => m.ref === 'flood')).toMatchObject({ code: 'rate_limited' });
+    await s1.next('p2p:joined', 5000, (m) => m.ref === 'again');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(P2P_LIMITS.joinIntervalMs - 500);
+  });
+
+  it('sends joiners the stored state without reading it again while its version is unchanged', async () => {
+    const [, a] = await joined('writer', 'r-cached');
+    a.sharedMap<string>('m').set('k', 'v'.repeat(1000));
+    await service().persistence.flush(t.envId, 'r-cached');
+    const reads = vi.spyOn(t.server.ctx.store, 'getSharedState');
+    const versions = vi.spyOn(t.server.ctx.store, 'sharedStateVersion');
+    try {
+      for (const user of ['r1', 'r2', 'r3']) {
+        const [, b] = await joined(user, 'r-cached');
+        await waitFor(() => b.sharedMap<string>('m').get('k') === 'v'.repeat(1000));
+      }
+      // Each join looked at the version; the state itself was read at most once, to store what
+      // the joiners sent (a write reads the state it merges into), not once per join.
+      expect(versions.mock.calls.length).toBeGreaterThanOrEqual(3);
+      expect(reads.mock.calls.length).toBeLessThanOrEqual(1);
+    } finally {
+      reads.mockRestore();
+      versions.mockRestore();
+    }
   });
 
   it('lets a peer go whose p2p:leave carries a refused update', async () => {

@@ -45,6 +45,10 @@ interface RoomBuffer {
   pending: string[];
   /** The stored state as this node last read or wrote it. */
   stored: { state: Uint8Array; version: number } | null | undefined;
+  /** Counts the changes to `pending`. */
+  revision: number;
+  /** The last merge of `stored` and `pending` (current() returns it again while neither changed). */
+  merged?: { stored: RoomBuffer['stored']; revision: number; state: Uint8Array };
   lastWriteAt: number;
   timer: NodeJS.Timeout | undefined;
   flushing: Promise<void> | undefined;
@@ -73,7 +77,7 @@ export class SharedStatePersistence {
     const key = `${envId}\u0000${roomId}`;
     let room = this.#rooms.get(key);
     if (!room) {
-      room = { envId, roomId, pending: [], stored: undefined, lastWriteAt: 0, timer: undefined, flushing: undefined };
+      room = { envId, roomId, pending: [], revision: 0, stored: undefined, lastWriteAt: 0, timer: undefined, flushing: undefined };
       this.#rooms.set(key, room);
     }
     return room;
@@ -83,6 +87,7 @@ export class SharedStatePersistence {
   add(envId: string, roomId: string, update: string): void {
     const room = this.#room(envId, roomId);
     room.pending.push(update);
+    room.revision++;
     if (room.pending.length >= COMPACT_AFTER) room.pending = [toBase64(Y.mergeUpdates(room.pending.map(fromBase64)))];
     this.#schedule(room);
   }
@@ -104,12 +109,17 @@ export class SharedStatePersistence {
    */
   async current(envId: string, roomId: string, fresh: boolean): Promise<Uint8Array> {
     const room = this.#room(envId, roomId);
-    if (fresh || room.stored === undefined) {
+    // Fresh: the stored version is read first, the state (up to p2pMaxStateBytes) only when it changed.
+    if (room.stored === undefined || (fresh && (await this.#store.sharedStateVersion(envId, roomId)) !== (room.stored?.version ?? undefined))) {
       const rec = await this.#store.getSharedState(envId, roomId);
       room.stored = rec ? { state: rec.state, version: rec.version } : null;
     }
+    const m = room.merged;
+    if (m && m.stored === room.stored && m.revision === room.revision) return m.state;
     const parts = [room.stored?.state ?? EMPTY_UPDATE, ...room.pending.map(fromBase64)];
-    return parts.length === 1 ? parts[0]! : Y.mergeUpdates(parts);
+    const state = parts.length === 1 ? parts[0]! : Y.mergeUpdates(parts);
+    room.merged = { stored: room.stored, revision: room.revision, state };
+    return state;
   }
 
   /** Writes what is pending now (waits for a write under way first). Never rejects. */
@@ -128,6 +138,7 @@ export class SharedStatePersistence {
 
   async #write(room: RoomBuffer): Promise<void> {
     const batch = room.pending.splice(0);
+    room.revision++;
     const config = this.#hooks.config(room.envId);
     try {
       const updates = batch.map(fromBase64);
@@ -188,6 +199,7 @@ export class SharedStatePersistence {
     } catch (err) {
       // Nothing is dropped: the batch goes back in front of what arrived meanwhile.
       room.pending.unshift(...batch);
+      room.revision++;
       room.lastWriteAt = Date.now();
       this.#hooks.log(`storing P2P state of room ${room.roomId} failed${isUnavailable(err) ? ' (store unavailable)' : ''}; retrying`, err);
     }
@@ -210,6 +222,7 @@ export class SharedStatePersistence {
     const room = this.#rooms.get(key);
     if (!room) return;
     room.pending = [];
+    room.revision++;
     room.stored = undefined;
   }
 

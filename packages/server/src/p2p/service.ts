@@ -38,12 +38,33 @@ const frame = (message: P2PServerMessage) => JSON.stringify(message);
  * sync steps, CRDT updates and raw messages, forwarded to the room or the named peer and never
  * looked into), persistence of the room's document, and the sweeper of expired state.
  */
+
+/** The encoded state of a room, once per state (joins of a room in a row share it). */
+const encoded = new WeakMap<Uint8Array, { update: string; stateVector: string }>();
+
+/** States past this are sent whole to every joiner: diffing them costs more than sending them. */
+const DIFF_MAX_BYTES = 256 * 1024;
+
+/**
+ * What a joiner is sent: the state as a diff against its state vector, or whole (an empty
+ * document, or a large state: a Yjs document applies what it already has as a no-op).
+ */
+function joinPayload(state: Uint8Array, sv: Uint8Array): { update: string; stateVector: string } {
+  let whole = encoded.get(state);
+  if (!whole) encoded.set(state, (whole = { update: toBase64(state), stateVector: toBase64(Y.encodeStateVectorFromUpdate(state)) }));
+  if (sv.byteLength <= 1 || state.byteLength > DIFF_MAX_BYTES) return whole;
+  return { update: toBase64(Y.diffUpdate(state, sv)), stateVector: whole.stateVector };
+}
+
 export class P2PService {
   readonly persistence: SharedStatePersistence;
   /** Pieces of `p2p:chunk` frames, until their last one arrives. */
   readonly chunks = new ChunkAssembler();
   readonly #deps: P2PServiceDeps;
   readonly #sessions = new Map<string, P2PRoomSession>();
+  /** When each connection last joined (performance.now()), and those waiting to join again. */
+  readonly #joinedAt = new WeakMap<Connection, number>();
+  readonly #waitingToJoin = new WeakSet<Connection>();
   readonly #sweeper: NodeJS.Timeout;
   #nodeCheck: NodeJS.Timeout | undefined;
   readonly #misses = new Map<string, number>();
@@ -141,11 +162,31 @@ export class P2PService {
 
   // ------------------------------------------------------------------ requests
 
+  /**
+   * A join sends the room's whole state (up to p2pMaxStateBytes): a connection joins once per
+   * P2P_LIMITS.joinIntervalMs. A join sooner waits for its turn (a client re-joining after
+   * allowP2P came back on); one more while it waits is refused.
+   */
+  async #joinTurn(conn: Connection): Promise<void> {
+    const wait = (this.#joinedAt.get(conn) ?? -Infinity) + P2P_LIMITS.joinIntervalMs - performance.now();
+    if (wait > 0) {
+      if (this.#waitingToJoin.has(conn)) {
+        throw new PulseError('rate_limited', `p2p:join is answered once per ${P2P_LIMITS.joinIntervalMs / 1000} s per connection, and one is already waiting.`);
+      }
+      this.#waitingToJoin.add(conn);
+      await new Promise((resolve) => setTimeout(resolve, wait).unref());
+      this.#waitingToJoin.delete(conn);
+    }
+    this.#joinedAt.set(conn, performance.now());
+  }
+
   async join(conn: Connection, m: ClientMessageOf<'p2p:join'>): Promise<void> {
     const { envId, roomId, user } = conn.identity!;
     const config = await this.#deps.configOf(envId);
     if (!config.allowP2P) throw new PulseError('p2p_disabled');
     const sv = checkedStateVector(m.stateVector);
+    await this.#joinTurn(conn);
+    if (!conn.open) return;
     let session = this.#sessions.get(key(envId, roomId));
     if (!session) {
       session = new P2PRoomSession(this.#deps.bus, envId, roomId);
@@ -173,9 +214,7 @@ export class P2PService {
       ...(m.ref ? { ref: m.ref } : {}),
       self,
       peers,
-      // An empty document (state vector [0]) gets the state as it is, without a diff pass.
-      update: toBase64(sv.byteLength <= 1 ? state : Y.diffUpdate(state, sv)),
-      stateVector: toBase64(Y.encodeStateVectorFromUpdate(state)),
+      ...joinPayload(state, sv),
     });
   }
 

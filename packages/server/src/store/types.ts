@@ -353,6 +353,8 @@ export interface SharedStateRecord {
  */
 export interface SharedStateRepo {
   getSharedState(envId: string, roomId: string): Promise<SharedStateRecord | undefined>;
+  /** The stored state's version (undefined: none stored), without reading the state. */
+  sharedStateVersion(envId: string, roomId: string): Promise<number | undefined>;
   /**
    * Stores `state` if the stored version is still `expectedVersion` (null: nothing stored yet).
    * Returns the new version, or undefined when another writer came first (nothing written).

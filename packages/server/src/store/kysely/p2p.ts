@@ -28,6 +28,11 @@ export function sharedStateRepo(db: Kysely<Database>): SharedStateRepo {
       return row ? { ...meta(row), state: bytesOf(row.state) } : undefined;
     },
 
+    async sharedStateVersion(envId, roomId) {
+      const row = await db.selectFrom('p2p_shared_state').select('version').where('environment_id', '=', envId).where('room_id', '=', roomId).executeTakeFirst();
+      return row ? Number(row.version) : undefined;
+    },
+
     putSharedState(envId, roomId, { state, expectedVersion, at, expiresAt }) {
       const values = { state: Buffer.from(state), bytes: state.byteLength, updated_at: at, expires_at: expiresAt };
       // The state and its webhook event commit together.
