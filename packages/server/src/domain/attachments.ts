@@ -63,7 +63,7 @@ export class AttachmentService {
       if (tooLarge || size > limitBytes) throw new PulseError('file_too_large', `Files are limited to ${config.maxFileSizeMb} MB in this environment.`);
       if (size === 0) throw new PulseError('no_file', 'The file is empty.');
       // Decoding is the expensive part: it waits for a turn, so it never starves file serving.
-      const media = await this.mediaQueue.run(() => inspectMedia(staged.path), signal);
+      const media = await this.mediaQueue.run(() => inspectMedia(staged.path), signal, `${envId}\u0000${userId}`);
       // Nobody is waiting for the answer any more: keep nothing.
       signal?.throwIfAborted();
       const flag = ATTACHMENT_FLAGS[media.type];

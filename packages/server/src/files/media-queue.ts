@@ -10,23 +10,38 @@ import { RetryLaterError } from '../retry-later.ts';
 export const MEDIA_CONCURRENCY = 2;
 /** Uploads that may wait for their turn; past this, uploads are refused with 503 until the queue drains. */
 export const MEDIA_MAX_WAITING = 32;
+/**
+ * Jobs one owner (a user of an environment) may have running or waiting: as many as they may
+ * upload at once (UPLOAD_BURST), leaving the rest of MEDIA_MAX_WAITING to everyone else.
+ */
+export const MEDIA_PER_OWNER = 20;
 
 interface Waiter {
+  owner: string;
   grant(): void;
 }
 
-/** A FIFO of media jobs with bounded concurrency and a bounded number of waiting jobs. */
+/**
+ * Media jobs with bounded concurrency and a bounded number of waiting jobs, fair between owners:
+ * each has at most MEDIA_PER_OWNER jobs in the queue, and a free slot goes to the first waiter
+ * whose owner has nothing running (then to the first waiter). One user's uploads of files built
+ * to take the checks' whole deadline no longer make everyone else's wait a minute.
+ */
 export class MediaQueue {
   concurrency: number;
   maxWaiting: number;
+  perOwner: number;
   #running = 0;
   readonly #waiting: Waiter[] = [];
+  /** Jobs per owner, running or waiting. */
+  readonly #owned = new Map<string, { queued: number; running: number }>();
   /** Smoothed duration of a job, to tell refused clients when to come back. */
   #averageMs = 1000;
 
-  constructor(concurrency = MEDIA_CONCURRENCY, maxWaiting = MEDIA_MAX_WAITING) {
+  constructor(concurrency = MEDIA_CONCURRENCY, maxWaiting = MEDIA_MAX_WAITING, perOwner = MEDIA_PER_OWNER) {
     this.concurrency = concurrency;
     this.maxWaiting = maxWaiting;
+    this.perOwner = perOwner;
   }
 
   get running(): number {
@@ -48,42 +63,70 @@ export class MediaQueue {
     return new RetryLaterError('service_unavailable', 'The server is busy checking other uploads; try again in a few seconds.', seconds);
   }
 
+  /** Whether `owner` has as many jobs in the queue as one owner may. */
+  ownerFull(owner: string): boolean {
+    return (this.#owned.get(owner)?.queued ?? 0) >= this.perOwner;
+  }
+
+  /** The refusal for an owner with as many jobs as allowed. */
+  ownerBusyError(): RetryLaterError {
+    return new RetryLaterError('rate_limited', `${this.perOwner} of your uploads are still being checked; send this one once some are done.`, Math.ceil(this.#averageMs / 1000));
+  }
+
   /**
-   * Runs `job` when a slot is free. Throws busyError() at once if too many jobs already wait;
-   * a waiting job whose `signal` aborts leaves the queue without running.
+   * Runs `job` for `owner` when a slot is free. Throws at once if the owner has too many jobs in
+   * the queue (ownerBusyError) or too many jobs already wait (busyError); a waiting job whose
+   * `signal` aborts leaves the queue without running.
    */
-  async run<T>(job: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  async run<T>(job: () => Promise<T>, signal?: AbortSignal, owner = ''): Promise<T> {
     signal?.throwIfAborted();
-    if (this.#running < this.concurrency) {
-      this.#running++;
-    } else {
-      if (this.#waiting.length >= this.maxWaiting) throw this.busyError();
-      // A finishing job hands its slot straight to the first waiter (the running count stays).
-      await new Promise<void>((resolve, reject) => {
-        const onAbort = () => {
-          const i = this.#waiting.indexOf(waiter);
-          if (i >= 0) this.#waiting.splice(i, 1);
-          reject(signal!.reason);
-        };
-        const waiter: Waiter = {
-          grant: () => {
-            signal?.removeEventListener('abort', onAbort);
-            resolve();
-          },
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-        this.#waiting.push(waiter);
-      });
-    }
-    const started = performance.now();
+    if (this.ownerFull(owner)) throw this.ownerBusyError();
+    if (this.#running >= this.concurrency && this.#waiting.length >= this.maxWaiting) throw this.busyError();
+    const counts = this.#owned.get(owner) ?? { queued: 0, running: 0 };
+    this.#owned.set(owner, counts);
+    counts.queued++;
     try {
-      return await job();
+      if (this.#running < this.concurrency) {
+        this.#running++;
+      } else {
+        // A finishing job hands its slot straight to a waiter (the running count stays).
+        await new Promise<void>((resolve, reject) => {
+          const onAbort = () => {
+            const i = this.#waiting.indexOf(waiter);
+            if (i >= 0) this.#waiting.splice(i, 1);
+            reject(signal!.reason);
+          };
+          const waiter: Waiter = {
+            owner,
+            grant: () => {
+              signal?.removeEventListener('abort', onAbort);
+              resolve();
+            },
+          };
+          signal?.addEventListener('abort', onAbort, { once: true });
+          this.#waiting.push(waiter);
+        });
+      }
+      counts.running++;
+      const started = performance.now();
+      try {
+        return await job();
+      } finally {
+        counts.running--;
+        this.#averageMs = this.#averageMs * 0.8 + (performance.now() - started) * 0.2;
+        const next = this.#nextWaiter();
+        if (next) next.grant();
+        else this.#running--;
+      }
     } finally {
-      this.#averageMs = this.#averageMs * 0.8 + (performance.now() - started) * 0.2;
-      const next = this.#waiting.shift();
-      if (next) next.grant();
-      else this.#running--;
+      if (--counts.queued === 0) this.#owned.delete(owner);
     }
+  }
+
+  /** The first waiter whose owner has nothing running, or else the first. */
+  #nextWaiter(): Waiter | undefined {
+    const i = this.#waiting.findIndex((w) => (this.#owned.get(w.owner)?.running ?? 0) === 0);
+    return this.#waiting.splice(i >= 0 ? i : 0, 1)[0];
   }
 }
 

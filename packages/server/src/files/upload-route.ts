@@ -119,6 +119,7 @@ export function registerUploadRoute(app: FastifyInstance, ctx: ServerContext, at
       try {
         // Charged on arrival, before any work; and no body is read when it could not be checked.
         attachments.uploadLimiter.take(auth.environmentId, auth.user.externalId);
+        if (attachments.mediaQueue.ownerFull(`${auth.environmentId}\u0000${auth.user.externalId}`)) throw attachments.mediaQueue.ownerBusyError();
         if (attachments.mediaQueue.full) throw attachments.mediaQueue.busyError();
         if (!request.headers['content-type']?.startsWith('multipart/form-data')) {
           throw new PulseError('no_file', 'Send multipart/form-data with the file in a field named "file".');
