@@ -3,6 +3,7 @@ import * as Y from 'yjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { P2P_LIMITS } from '@pulse/protocol';
 import { p2pOf } from '../src/p2p/index.ts';
+import { SharedStatePersistence, toBase64 } from '../src/p2p/persistence.ts';
 import { connectClient, RawSocket, sleep, waitFor } from './helpers/clients.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 import { postgresAvailable } from './helpers/services.ts';
@@ -196,13 +197,22 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
   });
 
   it('answers a connection\'s p2p:join once per joinIntervalMs: one sooner waits its turn, a third is refused', async () => {
-    const [s1] = await rawPeers(['jo', 'jay'], 'r-rejoin'); // joined once already
+    const [s1, s2] = await rawPeers(['jo', 'jay'], 'r-rejoin'); // joined once already
     const started = Date.now();
     s1.send({ type: 'p2p:join', ref: 'again', stateVector: 'AA==', webrtc: false });
     s1.send({ type: 'p2p:join', ref: 'flood', stateVector: 'AA==', webrtc: false });
     expect(await s1.next('p2p:error', 3000, (m) => m.ref === 'flood')).toMatchObject({ code: 'rate_limited' });
     await s1.next('p2p:joined', 5000, (m) => m.ref === 'again');
     expect(Date.now() - started).toBeGreaterThanOrEqual(P2P_LIMITS.joinIntervalMs - 500);
+    // A leave while a join waits its turn cancels the join: the peer stays gone.
+    s1.send({ type: 'p2p:join', ref: 'waiting', stateVector: 'AA==', webrtc: false });
+    await sleep(100);
+    s1.send({ type: 'p2p:leave', ref: 'bye' });
+    await sleep(P2P_LIMITS.joinIntervalMs + 300);
+    expect(s1.messages.some((m) => m.type === 'p2p:joined' && m.ref === 'waiting')).toBe(false);
+    // The other peer saw jo leave, and not come back.
+    const kinds = s2.messages.map((m) => m.type).filter((k) => k === 'p2p:peer-joined' || k === 'p2p:peer-left');
+    expect(kinds.at(-1)).toBe('p2p:peer-left');
   });
 
   it('sends joiners the stored state without reading it again while its version is unchanged', async () => {
@@ -210,7 +220,7 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
     a.sharedMap<string>('m').set('k', 'v'.repeat(1000));
     await service().persistence.flush(t.envId, 'r-cached');
     const reads = vi.spyOn(t.server.ctx.store, 'getSharedState');
-    const versions = vi.spyOn(t.server.ctx.store, 'sharedStateVersion');
+    const versions = vi.spyOn(t.server.ctx.store, 'sharedStateStamp');
     try {
       for (const user of ['r1', 'r2', 'r3']) {
         const [, b] = await joined(user, 'r-cached');
@@ -224,6 +234,32 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
       reads.mockRestore();
       versions.mockRestore();
     }
+  });
+
+  it('never serves a deleted state to joiners on another node, although versions start over after a delete', async () => {
+    const hooks = { config: () => undefined, saved: () => undefined, refused: () => undefined, log: () => undefined };
+    const nodeA = new SharedStatePersistence(t.server.ctx.store, hooks);
+    const nodeB = new SharedStatePersistence(t.server.ctx.store, hooks);
+    const update = (value: string) => {
+      const doc = new Y.Doc();
+      doc.getMap('m').set('k', value);
+      return toBase64(Y.encodeStateAsUpdate(doc));
+    };
+    const read = async () => {
+      const doc = new Y.Doc();
+      Y.applyUpdate(doc, await nodeA.current(t.envId, 'r-restamp', true));
+      return doc.getMap('m').get('k');
+    };
+    nodeB.add(t.envId, 'r-restamp', update('old'));
+    await nodeB.flush(t.envId, 'r-restamp');
+    expect(await read()).toBe('old');
+    await t.server.ctx.store.deleteSharedState(t.envId, 'r-restamp');
+    nodeB.discard(t.envId, 'r-restamp');
+    await sleep(5); // another write time
+    nodeB.add(t.envId, 'r-restamp', update('new'));
+    await nodeB.flush(t.envId, 'r-restamp');
+    expect((await t.server.ctx.store.getSharedState(t.envId, 'r-restamp'))?.version).toBe(1); // the same version as the deleted state's
+    expect(await read()).toBe('new');
   });
 
   it('lets a peer go whose p2p:leave carries a refused update', async () => {

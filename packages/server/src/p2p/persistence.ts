@@ -1,7 +1,9 @@
 import { PulseError, type EnvConfig } from '@pulse/protocol';
 import * as Y from 'yjs';
 import { isUnavailable } from '../store/errors.ts';
-import type { Store } from '../store/types.ts';
+import { sharedStateStamp, type SharedStateRecord, type Store } from '../store/types.ts';
+
+const storedOf = (rec: SharedStateRecord) => ({ state: rec.state, version: rec.version, stamp: sharedStateStamp(rec.version, rec.updatedAt) });
 
 /** A Yjs update that changes nothing (the state of an empty document). */
 export const EMPTY_UPDATE = Y.encodeStateAsUpdate(new Y.Doc());
@@ -44,7 +46,7 @@ interface RoomBuffer {
   /** Base64 updates in arrival order, decoded only when merged. */
   pending: string[];
   /** The stored state as this node last read or wrote it. */
-  stored: { state: Uint8Array; version: number } | null | undefined;
+  stored: { state: Uint8Array; version: number; stamp: string } | null | undefined;
   /** Counts the changes to `pending`. */
   revision: number;
   /** The last merge of `stored` and `pending` (current() returns it again while neither changed). */
@@ -109,10 +111,10 @@ export class SharedStatePersistence {
    */
   async current(envId: string, roomId: string, fresh: boolean): Promise<Uint8Array> {
     const room = this.#room(envId, roomId);
-    // Fresh: the stored version is read first, the state (up to p2pMaxStateBytes) only when it changed.
-    if (room.stored === undefined || (fresh && (await this.#store.sharedStateVersion(envId, roomId)) !== (room.stored?.version ?? undefined))) {
+    // Fresh: the stored state's stamp is read first, the state (up to p2pMaxStateBytes) only when it changed.
+    if (room.stored === undefined || (fresh && (await this.#store.sharedStateStamp(envId, roomId)) !== (room.stored?.stamp ?? undefined))) {
       const rec = await this.#store.getSharedState(envId, roomId);
-      room.stored = rec ? { state: rec.state, version: rec.version } : null;
+      room.stored = rec ? storedOf(rec) : null;
     }
     const m = room.merged;
     if (m && m.stored === room.stored && m.revision === room.revision) return m.state;
@@ -148,7 +150,7 @@ export class SharedStatePersistence {
         const merged = Y.mergeUpdates([base, ...updates]);
         const max = config?.p2pMaxStateBytes ?? Infinity;
         if (merged.byteLength > max) {
-          room.stored = rec ? { state: rec.state, version: rec.version } : null;
+          room.stored = rec ? storedOf(rec) : null;
           const err = new PulseError(
             'p2p_state_too_large',
             `The room's shared state would be ${merged.byteLength} bytes; this environment stores at most ${max} (p2pMaxStateBytes). ` +
@@ -166,7 +168,7 @@ export class SharedStatePersistence {
         const objects = rootNames(merged).size;
         const storedObjects = rootNames(base).size;
         if (objects > maxObjects && objects > storedObjects && (storedObjects >= maxObjects || objects > 2 * maxObjects)) {
-          room.stored = rec ? { state: rec.state, version: rec.version } : null;
+          room.stored = rec ? storedOf(rec) : null;
           this.#hooks.refused(
             room.envId,
             room.roomId,
@@ -175,7 +177,7 @@ export class SharedStatePersistence {
           return;
         }
         if (rec && Buffer.compare(merged, rec.state) === 0) {
-          room.stored = { state: rec.state, version: rec.version };
+          room.stored = storedOf(rec);
           return;
         }
         const now = new Date();
@@ -190,7 +192,7 @@ export class SharedStatePersistence {
         if (version !== undefined) {
           this.writes++;
           room.lastWriteAt = Date.now();
-          room.stored = { state: merged, version };
+          room.stored = { state: merged, version, stamp: sharedStateStamp(version, at) };
           this.#hooks.saved(room.envId, room.roomId, merged, at);
           return;
         }

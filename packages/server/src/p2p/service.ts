@@ -62,9 +62,9 @@ export class P2PService {
   readonly chunks = new ChunkAssembler();
   readonly #deps: P2PServiceDeps;
   readonly #sessions = new Map<string, P2PRoomSession>();
-  /** When each connection last joined (performance.now()), and those waiting to join again. */
+  /** When each connection last joined (performance.now()), and the join each is waiting to make (see #joinTurn). */
   readonly #joinedAt = new WeakMap<Connection, number>();
-  readonly #waitingToJoin = new WeakSet<Connection>();
+  readonly #waitingToJoin = new WeakMap<Connection, object>();
   readonly #sweeper: NodeJS.Timeout;
   #nodeCheck: NodeJS.Timeout | undefined;
   readonly #misses = new Map<string, number>();
@@ -165,19 +165,23 @@ export class P2PService {
   /**
    * A join sends the room's whole state (up to p2pMaxStateBytes): a connection joins once per
    * P2P_LIMITS.joinIntervalMs. A join sooner waits for its turn (a client re-joining after
-   * allowP2P came back on); one more while it waits is refused.
+   * allowP2P came back on); one more while it waits is refused, and a leave meanwhile cancels it
+   * (false: do not join).
    */
-  async #joinTurn(conn: Connection): Promise<void> {
+  async #joinTurn(conn: Connection): Promise<boolean> {
     const wait = (this.#joinedAt.get(conn) ?? -Infinity) + P2P_LIMITS.joinIntervalMs - performance.now();
     if (wait > 0) {
       if (this.#waitingToJoin.has(conn)) {
         throw new PulseError('rate_limited', `p2p:join is answered once per ${P2P_LIMITS.joinIntervalMs / 1000} s per connection, and one is already waiting.`);
       }
-      this.#waitingToJoin.add(conn);
+      const turn = {};
+      this.#waitingToJoin.set(conn, turn);
       await new Promise((resolve) => setTimeout(resolve, wait).unref());
+      if (this.#waitingToJoin.get(conn) !== turn) return false;
       this.#waitingToJoin.delete(conn);
     }
     this.#joinedAt.set(conn, performance.now());
+    return conn.open;
   }
 
   async join(conn: Connection, m: ClientMessageOf<'p2p:join'>): Promise<void> {
@@ -185,8 +189,9 @@ export class P2PService {
     const config = await this.#deps.configOf(envId);
     if (!config.allowP2P) throw new PulseError('p2p_disabled');
     const sv = checkedStateVector(m.stateVector);
-    await this.#joinTurn(conn);
-    if (!conn.open) return;
+    if (!(await this.#joinTurn(conn))) return;
+    // Turned off while the join waited its turn.
+    if (!(await this.#deps.configOf(envId)).allowP2P) throw new PulseError('p2p_disabled');
     let session = this.#sessions.get(key(envId, roomId));
     if (!session) {
       session = new P2PRoomSession(this.#deps.bus, envId, roomId);
@@ -232,6 +237,8 @@ export class P2PService {
   async detach(conn: Connection): Promise<void> {
     const identity = conn.identity;
     this.chunks.release(conn);
+    // A join waiting for its turn is cancelled: the peer has left.
+    this.#waitingToJoin.delete(conn);
     if (!identity) return;
     const k = key(identity.envId, identity.roomId);
     const session = this.#sessions.get(k);

@@ -338,6 +338,9 @@ export interface DrawingRepo {
 }
 
 /** A room's persisted P2P shared data: its Yjs document as one merged update. */
+/** See SharedStateRepo.sharedStateStamp. */
+export const sharedStateStamp = (version: number, updatedAt: string) => `${version}@${updatedAt}`;
+
 export interface SharedStateRecord {
   roomId: string;
   state: Uint8Array;
@@ -353,8 +356,11 @@ export interface SharedStateRecord {
  */
 export interface SharedStateRepo {
   getSharedState(envId: string, roomId: string): Promise<SharedStateRecord | undefined>;
-  /** The stored state's version (undefined: none stored), without reading the state. */
-  sharedStateVersion(envId: string, roomId: string): Promise<number | undefined>;
+  /**
+   * What tells the stored state from any other (undefined: none stored), without reading it:
+   * its version and write time (a version alone repeats after a delete).
+   */
+  sharedStateStamp(envId: string, roomId: string): Promise<string | undefined>;
   /**
    * Stores `state` if the stored version is still `expectedVersion` (null: nothing stored yet).
    * Returns the new version, or undefined when another writer came first (nothing written).

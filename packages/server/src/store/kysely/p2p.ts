@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Database } from '../schema.ts';
-import type { SharedStateRecord, SharedStateRepo } from '../types.ts';
+import { sharedStateStamp, type SharedStateRecord, type SharedStateRepo } from '../types.ts';
 import { recordSharedStatePersisted } from './webhooks.ts';
 
 type Row = Selectable<Database['p2p_shared_state']>;
@@ -28,9 +28,9 @@ export function sharedStateRepo(db: Kysely<Database>): SharedStateRepo {
       return row ? { ...meta(row), state: bytesOf(row.state) } : undefined;
     },
 
-    async sharedStateVersion(envId, roomId) {
-      const row = await db.selectFrom('p2p_shared_state').select('version').where('environment_id', '=', envId).where('room_id', '=', roomId).executeTakeFirst();
-      return row ? Number(row.version) : undefined;
+    async sharedStateStamp(envId, roomId) {
+      const row = await db.selectFrom('p2p_shared_state').select(['version', 'updated_at']).where('environment_id', '=', envId).where('room_id', '=', roomId).executeTakeFirst();
+      return row ? sharedStateStamp(Number(row.version), row.updated_at) : undefined;
     },
 
     putSharedState(envId, roomId, { state, expectedVersion, at, expiresAt }) {
