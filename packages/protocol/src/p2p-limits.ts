@@ -36,6 +36,12 @@ export const P2P_LIMITS = {
   rawMessageBytes: 60 * 1024,
   /** Largest message on a WebRTC data channel before it is split into chunks. */
   dataChannelChunkBytes: 16 * 1024,
+  /**
+   * Yjs client ids (one per document session that wrote to it) a room's shared state may hold:
+   * merging a state costs time in proportion to them (~4 µs each), so a state built of crafted
+   * updates with thousands each stalled the server for seconds.
+   */
+  clientsPerRoom: 10_000,
   /** A connection's `p2p:join` is answered once per this long (each sends the room's whole state); sooner: rate_limited. */
   joinIntervalMs: 2000,
 } as const;

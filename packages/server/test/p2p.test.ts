@@ -262,6 +262,45 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
     expect(await read()).toBe('new');
   });
 
+  it('refuses updates that would take a room past clientsPerRoom writers (each costs every later merge)', async () => {
+    // A valid update of `n` clients' one-item GC structs, as a crafted client would build it.
+    const varUint = (out: number[], v: number) => {
+      for (; v >= 0x80; v = Math.floor(v / 128)) out.push((v % 128) | 0x80);
+      out.push(v);
+    };
+    const crafted = (n: number, base: number) => {
+      const out: number[] = [];
+      varUint(out, n);
+      for (let i = 0; i < n; i++) {
+        varUint(out, 1);
+        varUint(out, base + n - i);
+        varUint(out, 0);
+        out.push(0);
+        varUint(out, 1);
+      }
+      varUint(out, 0);
+      return toBase64(Uint8Array.from(out));
+    };
+    const [s1, s2] = await rawPeers(['crafty', 'victim'], 'r-clients');
+    const per = 4000;
+    for (let i = 0; i < 3; i++) s1.send({ type: 'p2p:update', ref: `u${i}`, update: crafted(per, 1000 + i * per * 2) });
+    expect(await s1.next('p2p:error', 5000, (m) => m.ref === 'u2')).toMatchObject({ code: 'p2p_state_too_large', message: expect.stringContaining('writers') });
+    expect(s1.messages.some((m) => m.type === 'p2p:error' && m.ref !== 'u2')).toBe(false);
+    // Past the limit in one update: refused before it is decoded.
+    const big = JSON.stringify({ type: 'p2p:update', ref: 'u-big', update: crafted(P2P_LIMITS.clientsPerRoom + 1, 1e9) });
+    const pieces = Math.ceil(big.length / 40_000);
+    for (let i = 0; i < pieces; i++) s1.send({ type: 'p2p:chunk', id: 'big', index: i, count: pieces, data: big.slice(i * 40_000, (i + 1) * 40_000) });
+    const errors = await waitFor(() => {
+      const all = s1.messages.filter((m) => m.type === 'p2p:error');
+      return all.length === 2 ? all : undefined;
+    }, 5000, 'the second refusal');
+    expect(errors[1]).toMatchObject({ code: 'p2p_state_too_large' });
+    // The two that fitted reached the other peer; the refused ones did not.
+    await waitFor(() => s2.messages.filter((m) => m.type === 'p2p:update').length === 2, 3000, 'the relayed updates');
+    await sleep(200);
+    expect(s2.messages.filter((m) => m.type === 'p2p:update')).toHaveLength(2);
+  });
+
   it('lets a peer go whose p2p:leave carries a refused update', async () => {
     const [s1, s2] = await rawPeers(['alice', 'bob'], 'r-leave');
     s1.send({ type: 'p2p:leave', ref: 'bye', update: 'AQIDBAXIBw==' });

@@ -1,7 +1,22 @@
-import { PulseError, type EnvConfig } from '@pulse/protocol';
+import { P2P_LIMITS, PulseError, type EnvConfig } from '@pulse/protocol';
 import * as Y from 'yjs';
 import { isUnavailable } from '../store/errors.ts';
 import { sharedStateStamp, type SharedStateRecord, type Store } from '../store/types.ts';
+
+const NO_CLIENTS: ReadonlySet<number> = new Set();
+/** The Yjs clients of a stored state, read once per state. */
+const storedClients = new WeakMap<Uint8Array, Set<number>>();
+const clientsOf = (state: Uint8Array): ReadonlySet<number> => {
+  let ids = storedClients.get(state);
+  if (!ids) storedClients.set(state, (ids = new Set(Y.parseUpdateMeta(state).from.keys())));
+  return ids;
+};
+
+export const tooManyClients = () =>
+  new PulseError(
+    'p2p_state_too_large',
+    `The room's shared state would hold more than ${P2P_LIMITS.clientsPerRoom} writers (Yjs client ids, one per document session that edited it); it was not stored. Clear the room's shared data to start afresh.`,
+  );
 
 const storedOf = (rec: SharedStateRecord) => ({ state: rec.state, version: rec.version, stamp: sharedStateStamp(rec.version, rec.updatedAt) });
 
@@ -49,6 +64,8 @@ interface RoomBuffer {
   stored: { state: Uint8Array; version: number; stamp: string } | null | undefined;
   /** Counts the changes to `pending`. */
   revision: number;
+  /** Yjs clients of the updates added since `of` was read or written, not in it (see #countClients). */
+  added?: { of: RoomBuffer['stored']; ids: Set<number> };
   /** The last merge of `stored` and `pending` (current() returns it again while neither changed). */
   merged?: { stored: RoomBuffer['stored']; revision: number; state: Uint8Array };
   lastWriteAt: number;
@@ -85,13 +102,32 @@ export class SharedStatePersistence {
     return room;
   }
 
-  /** An update for the room (base64); stored within one interval. */
+  /**
+   * An update for the room (base64); stored within one interval. Refused (`p2p_state_too_large`)
+   * when it would take the room's state past P2P_LIMITS.clientsPerRoom writers.
+   */
   add(envId: string, roomId: string, update: string): void {
     const room = this.#room(envId, roomId);
+    this.#countClients(room, fromBase64(update));
     room.pending.push(update);
     room.revision++;
     if (room.pending.length >= COMPACT_AFTER) room.pending = [toBase64(Y.mergeUpdates(room.pending.map(fromBase64)))];
     this.#schedule(room);
+  }
+
+  /**
+   * Counts the update's clients in with the stored state's and those of the updates added since
+   * it was read or written (an estimate when a write or another node's changes it under pending
+   * updates: those are counted again or not at all, within twice the limit).
+   */
+  #countClients(room: RoomBuffer, update: Uint8Array): void {
+    const stored = room.stored ? clientsOf(room.stored.state) : NO_CLIENTS;
+    if (!room.added || room.added.of !== room.stored) room.added = { of: room.stored, ids: new Set() };
+    const added = room.added.ids;
+    const fresh = [...Y.parseUpdateMeta(update).from.keys()].filter((id) => !stored.has(id) && !added.has(id));
+    if (fresh.length === 0) return;
+    if (stored.size + added.size + fresh.length > P2P_LIMITS.clientsPerRoom) throw tooManyClients();
+    for (const id of fresh) added.add(id);
   }
 
   #schedule(room: RoomBuffer): void {
