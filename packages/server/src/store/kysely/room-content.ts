@@ -44,7 +44,7 @@ export function roomContentSize(dialect: Dialect, envId: Expression<string>, roo
   )`;
 }
 
-export const roomContentFull = () =>
+const roomContentFull = () =>
   new PulseError(
     'room_content_full',
     `This room holds as many comments as it may (about ${LIMITS.roomContentBytes / 1024 / 1024} MB, which everyone who opens it receives); delete threads or comments to add more.`,
