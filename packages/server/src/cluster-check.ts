@@ -19,7 +19,6 @@ const MARK: Record<Verdict, string> = { ok: '✓', warn: '!', fail: '✗' };
 const CLOCK_WARN_MS = 1_000;
 const TIMEOUT_MS = 5_000;
 
-
 async function checkPostgres(options: ServerOptions, checks: Check[]): Promise<void> {
   if (!options.databaseUrl) {
     checks.push({ name: 'PostgreSQL', verdict: 'fail', detail: 'DATABASE_URL is not set: nodes of a cluster must share one PostgreSQL database (SQLite is one node only).' });

@@ -33,12 +33,6 @@ const key = (envId: string, roomId: string) => `${envId}\u0000${roomId}`;
 const NODE_CHECK_MS = 5_000;
 const frame = (message: P2PServerMessage) => JSON.stringify(message);
 
-/**
- * The server side of P2P shared data: who is in each room's P2P session, the relay (signals,
- * sync steps, CRDT updates and raw messages, forwarded to the room or the named peer and never
- * looked into), persistence of the room's document, and the sweeper of expired state.
- */
-
 /** The encoded state of a room, once per state (joins of a room in a row share it). */
 const encoded = new WeakMap<Uint8Array, { update: string; stateVector: string }>();
 
@@ -56,6 +50,11 @@ function joinPayload(state: Uint8Array, sv: Uint8Array): { update: string; state
   return { update: toBase64(Y.diffUpdate(state, sv)), stateVector: whole.stateVector };
 }
 
+/**
+ * The server side of P2P shared data: who is in each room's P2P session, the relay (signals,
+ * sync steps, CRDT updates and raw messages, forwarded to the room or the named peer and never
+ * looked into), persistence of the room's document, and the sweeper of expired state.
+ */
 export class P2PService {
   readonly persistence: SharedStatePersistence;
   /** Pieces of `p2p:chunk` frames, until their last one arrives. */

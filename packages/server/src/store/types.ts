@@ -337,10 +337,10 @@ export interface DrawingRepo {
   listStrokes(envId: string, roomId: string): Promise<DrawStroke[]>;
 }
 
-/** A room's persisted P2P shared data: its Yjs document as one merged update. */
 /** See SharedStateRepo.sharedStateStamp. */
 export const sharedStateStamp = (version: number, updatedAt: string) => `${version}@${updatedAt}`;
 
+/** A room's persisted P2P shared data: its Yjs document as one merged update. */
 export interface SharedStateRecord {
   roomId: string;
   state: Uint8Array;

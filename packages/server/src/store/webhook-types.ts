@@ -100,11 +100,6 @@ export interface WebhookEventRow {
   createdAt: string;
 }
 
-/**
- * Webhook endpoints, the outbox and deliveries. Claims are leases (`claimed_until`): a node that
- * dies mid-delivery lets it go when the lease ends; on PostgreSQL claims skip rows another node
- * has locked, so each delivery is attempted by one node at a time.
- */
 /** An endpoint Pulse disabled, and the reason it stored (what the panel shows). */
 export interface DisabledEndpoint {
   id: string;
@@ -113,6 +108,11 @@ export interface DisabledEndpoint {
   reason: string;
 }
 
+/**
+ * Webhook endpoints, the outbox and deliveries. Claims are leases (`claimed_until`): a node that
+ * dies mid-delivery lets it go when the lease ends; on PostgreSQL claims skip rows another node
+ * has locked, so each delivery is attempted by one node at a time.
+ */
 export interface WebhookRepo {
   createWebhookEndpoint(envId: string, endpoint: NewWebhookEndpoint): Promise<WebhookEndpointRecord>;
   listWebhookEndpoints(envId: string): Promise<WebhookEndpointRecord[]>;
