@@ -3,7 +3,7 @@ import * as Y from 'yjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { P2P_LIMITS } from '@pulse/protocol';
 import { p2pOf } from '../src/p2p/index.ts';
-import { SharedStatePersistence, toBase64 } from '../src/p2p/persistence.ts';
+import { checkedUpdate, SharedStatePersistence, toBase64 } from '../src/p2p/persistence.ts';
 import { connectClient, RawSocket, sleep, waitFor } from './helpers/clients.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 import { postgresAvailable } from './helpers/services.ts';
@@ -250,13 +250,13 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
       Y.applyUpdate(doc, await nodeA.current(t.envId, 'r-restamp', true));
       return doc.getMap('m').get('k');
     };
-    nodeB.add(t.envId, 'r-restamp', update('old'));
+    nodeB.add(t.envId, 'r-restamp', checkedUpdate(update('old')));
     await nodeB.flush(t.envId, 'r-restamp');
     expect(await read()).toBe('old');
     await t.server.ctx.store.deleteSharedState(t.envId, 'r-restamp');
     nodeB.discard(t.envId, 'r-restamp');
     await sleep(5); // another write time
-    nodeB.add(t.envId, 'r-restamp', update('new'));
+    nodeB.add(t.envId, 'r-restamp', checkedUpdate(update('new')));
     await nodeB.flush(t.envId, 'r-restamp');
     expect((await t.server.ctx.store.getSharedState(t.envId, 'r-restamp'))?.version).toBe(1); // the same version as the deleted state's
     expect(await read()).toBe('new');

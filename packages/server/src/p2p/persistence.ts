@@ -12,11 +12,44 @@ const clientsOf = (state: Uint8Array): ReadonlySet<number> => {
   return ids;
 };
 
-export const tooManyClients = () =>
+const tooManyClients = () =>
   new PulseError(
     'p2p_state_too_large',
     `The room's shared state would hold more than ${P2P_LIMITS.clientsPerRoom} writers (Yjs client ids, one per document session that edited it); it was not stored. Clear the room's shared data to start afresh.`,
   );
+
+/** A client's Yjs update (base64), decoded, with the Yjs clients whose structs it carries. */
+export interface CheckedUpdate {
+  update: string;
+  clients: number[];
+}
+
+/**
+ * A Yjs update from a client, decoded before it is relayed or kept: one that does not decode
+ * would fail every later merge of the room's state (no join, no write, for everyone).
+ */
+export function checkedUpdate(update: string): CheckedUpdate {
+  const bytes = fromBase64(update);
+  // An update starts with how many clients' structs it carries: too many are refused before decoding them.
+  if (leadingVarUint(bytes) > P2P_LIMITS.clientsPerRoom) throw tooManyClients();
+  let structs: { id: { client: number } }[];
+  try {
+    ({ structs } = Y.decodeUpdate(bytes));
+  } catch {
+    throw new PulseError('invalid_message', '`update` is not a Yjs update (base64 of Y.encodeStateAsUpdate or of an update event).');
+  }
+  return { update, clients: [...new Set(structs.map((s) => s.id.client))] };
+}
+
+/** The unsigned LEB128 number an update starts with (lib0's varUint); -1 when there is none. */
+function leadingVarUint(bytes: Uint8Array): number {
+  let value = 0;
+  for (let i = 0, shift = 0; i < bytes.length && i < 8; i++, shift += 7) {
+    value += (bytes[i]! & 0x7f) * 2 ** shift;
+    if (bytes[i]! < 0x80) return value;
+  }
+  return -1;
+}
 
 const storedOf = (rec: SharedStateRecord) => ({ state: rec.state, version: rec.version, stamp: sharedStateStamp(rec.version, rec.updatedAt) });
 
@@ -106,9 +139,9 @@ export class SharedStatePersistence {
    * An update for the room (base64); stored within one interval. Refused (`p2p_state_too_large`)
    * when it would take the room's state past P2P_LIMITS.clientsPerRoom writers.
    */
-  add(envId: string, roomId: string, update: string): void {
+  add(envId: string, roomId: string, { update, clients }: CheckedUpdate): void {
     const room = this.#room(envId, roomId);
-    this.#countClients(room, fromBase64(update));
+    this.#countClients(room, clients);
     room.pending.push(update);
     room.revision++;
     if (room.pending.length >= COMPACT_AFTER) room.pending = [toBase64(Y.mergeUpdates(room.pending.map(fromBase64)))];
@@ -120,11 +153,11 @@ export class SharedStatePersistence {
    * it was read or written (an estimate when a write or another node's changes it under pending
    * updates: those are counted again or not at all, within twice the limit).
    */
-  #countClients(room: RoomBuffer, update: Uint8Array): void {
+  #countClients(room: RoomBuffer, clients: number[]): void {
     const stored = room.stored ? clientsOf(room.stored.state) : NO_CLIENTS;
     if (!room.added || room.added.of !== room.stored) room.added = { of: room.stored, ids: new Set() };
     const added = room.added.ids;
-    const fresh = [...Y.parseUpdateMeta(update).from.keys()].filter((id) => !stored.has(id) && !added.has(id));
+    const fresh = clients.filter((id) => !stored.has(id) && !added.has(id));
     if (fresh.length === 0) return;
     if (stored.size + added.size + fresh.length > P2P_LIMITS.clientsPerRoom) throw tooManyClients();
     for (const id of fresh) added.add(id);

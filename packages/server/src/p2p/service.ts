@@ -13,7 +13,7 @@ import type { Bus } from '../realtime/bus.ts';
 import type { Connection } from '../realtime/connection.ts';
 import type { Store } from '../store/types.ts';
 import { ChunkAssembler, JOIN_CHUNK_CHARS } from './chunks.ts';
-import { fromBase64, SharedStatePersistence, toBase64, tooManyClients } from './persistence.ts';
+import { checkedUpdate, fromBase64, SharedStatePersistence, toBase64 } from './persistence.ts';
 import { P2PRoomSession, publishReset, type Route } from './session.ts';
 import { sharedObjects, type SharedObjectView } from './view.ts';
 
@@ -378,22 +378,6 @@ export class P2PService {
   }
 }
 
-/**
- * A Yjs update from a client, decoded before it is relayed or kept: one that does not decode
- * would fail every later merge of the room's state (no join, no write, for everyone).
- */
-function checkedUpdate(update: string): string {
-  const bytes = fromBase64(update);
-  // An update starts with how many clients' structs it carries: too many are refused before decoding them.
-  if (leadingVarUint(bytes) > P2P_LIMITS.clientsPerRoom) throw tooManyClients();
-  try {
-    Y.decodeUpdate(bytes);
-  } catch {
-    throw new PulseError('invalid_message', '`update` is not a Yjs update (base64 of Y.encodeStateAsUpdate or of an update event).');
-  }
-  return update;
-}
-
 function checkedStateVector(stateVector: string): Uint8Array {
   const bytes = fromBase64(stateVector);
   try {
@@ -402,14 +386,4 @@ function checkedStateVector(stateVector: string): Uint8Array {
     throw new PulseError('invalid_message', '`stateVector` is not a Yjs state vector (base64 of Y.encodeStateVector).');
   }
   return bytes;
-}
-
-/** The unsigned LEB128 number an update starts with (lib0's varUint); -1 when there is none. */
-function leadingVarUint(bytes: Uint8Array): number {
-  let value = 0;
-  for (let i = 0, shift = 0; i < bytes.length && i < 8; i++, shift += 7) {
-    value += (bytes[i]! & 0x7f) * 2 ** shift;
-    if (bytes[i]! < 0x80) return value;
-  }
-  return -1;
 }
