@@ -27,4 +27,4 @@ for (const [name, { from, files }] of Object.entries(sources)) {
 console.log(`[server] copied the widget, client, panel and demo into ${out}`);
 
 // Worker threads run as plain JavaScript files beside the module that starts them.
-for (const worker of ['files/media-probe.mjs']) cpSync(here(`./src/${worker}`), here(`./dist/${worker}`));
+for (const worker of ['files/media-probe.mjs', 'webhooks/send-worker.mjs']) cpSync(here(`./src/${worker}`), here(`./dist/${worker}`));

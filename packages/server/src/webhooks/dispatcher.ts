@@ -1,11 +1,8 @@
-import { setMaxListeners } from 'node:events';
 import { WEBHOOK_POLICY } from '@pulse/protocol';
 import type { Store } from '../store/index.ts';
 import type { ClaimedDelivery, DisabledEndpoint, WebhookAttemptResult } from '../store/types.ts';
 import { retryDelayMs, type WebhookSettings } from './settings.ts';
-import { sendWebhook } from './send.ts';
-import { webhookHeaders } from './signing.ts';
-import { allowAll, defaultAddressPolicy } from './ssrf.ts';
+import { WebhookSender } from './sender.ts';
 import { audit, clip } from '../panel-api/audit.ts';
 
 /** How often an idle node looks for due deliveries (a commit with events wakes it at once). */
@@ -58,7 +55,8 @@ export class WebhookDispatcher {
   /** Claimed deliveries waiting for a request slot, per endpoint, with when their claim ends. */
   readonly #queued = new Map<string, { delivery: ClaimedDelivery; claimedUntil: number }[]>();
   #queuedCount = 0;
-  readonly #abort = new AbortController();
+  readonly #sender = new WebhookSender();
+  #aborted = false;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #again = false;
@@ -75,13 +73,12 @@ export class WebhookDispatcher {
     this.#store = store;
     this.#settings = settings;
     this.#log = log;
-    // Each request in flight listens for the shutdown.
-    setMaxListeners(MAX_IN_FLIGHT + 1, this.#abort.signal);
   }
 
   async start(): Promise<void> {
     // SQLite serves one node: claims left by a previous run of this node (killed mid-delivery) are stale.
     if (this.#store.dialect === 'sqlite') await this.#store.releaseWebhookClaims('all');
+    this.#sender.warm();
     this.#timer = setInterval(() => this.kick(), POLL_MS);
     this.#timer.unref();
     this.kick();
@@ -184,15 +181,15 @@ export class WebhookDispatcher {
 
   async #attempt(d: ClaimedDelivery): Promise<void> {
     try {
-      const headers = webhookHeaders(d.previousSecret ? [d.secret, d.previousSecret] : [d.secret], d.eventId, d.payload);
-      const result = await sendWebhook(d.url, d.payload, headers, {
+      const result = await this.#sender.send({
+        url: d.url,
+        payload: d.payload,
+        eventId: d.eventId,
+        secrets: d.previousSecret ? [d.secret, d.previousSecret] : [d.secret],
         timeoutMs: this.#settings.timeoutMs,
-        policy: this.#settings.allowPrivate ? allowAll : defaultAddressPolicy,
-        maxRedirects: WEBHOOK_POLICY.maxRedirects,
-        responseChars: WEBHOOK_POLICY.responseBodyChars,
-        signal: this.#abort.signal,
+        allowPrivate: this.#settings.allowPrivate,
       });
-      if (this.#closed && !result.ok && this.#abort.signal.aborted) {
+      if (this.#closed && !result.ok && this.#aborted) {
         // Shutting down mid-request: not an attempt; another node, or this one on restart, sends it.
         await this.#store.releaseWebhookClaims([d.id]);
         return;
@@ -275,9 +272,13 @@ export class WebhookDispatcher {
     this.#queued.clear();
     this.#queuedCount = 0;
     if (waiting.length) await this.#store.releaseWebhookClaims(waiting).catch((err: unknown) => this.#log.warn({ err }, 'releasing webhook claims failed; they lapse'));
-    const cut = setTimeout(() => this.#abort.abort(), graceMs);
+    const cut = setTimeout(() => {
+      this.#aborted = true;
+      this.#sender.abort();
+    }, graceMs);
     await Promise.allSettled(this.#settled);
     clearTimeout(cut);
+    await this.#sender.close();
     clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
     await this.#flushing;

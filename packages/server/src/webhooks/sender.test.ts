@@ -1,0 +1,127 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Webhook } from 'standardwebhooks';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { WebhookSender } from './sender.ts';
+
+const SECRET = `whsec_${Buffer.from('a sender test secret, 32 bytes!').toString('base64')}`;
+
+/** A receiver on loopback: answers 204, or never (`hang`), and keeps what it got. */
+let server: Server;
+let url: string;
+let hang = false;
+const received: { headers: IncomingMessage['headers']; body: string }[] = [];
+
+beforeEach(async () => {
+  hang = false;
+  received.length = 0;
+  server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      received.push({ headers: req.headers, body });
+      if (!hang) res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+});
+afterEach(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+const job = (over: Partial<Parameters<WebhookSender['send']>[0]> = {}) => ({
+  url,
+  payload: JSON.stringify({ type: 'comment.created', data: { n: 1 } }),
+  eventId: 'evt_sender',
+  secrets: [SECRET],
+  timeoutMs: 5000,
+  allowPrivate: true,
+  ...over,
+});
+
+/** Nice values of this process's threads (Linux). */
+function threadNiceness(): number[] {
+  return readdirSync('/proc/self/task').map((tid) => {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  });
+}
+
+describe('webhook sender thread', () => {
+  it('sends signed deliveries that a Standard Webhooks verifier accepts, several per message', async () => {
+    const sender = new WebhookSender();
+    try {
+      const results = await Promise.all([1, 2, 3].map((n) => sender.send(job({ eventId: `evt_${n}` }))));
+      expect(results.map((r) => [r.ok, r.statusCode])).toEqual([
+        [true, 204],
+        [true, 204],
+        [true, 204],
+      ]);
+      expect(received).toHaveLength(3);
+      for (const { headers, body } of received) {
+        expect(() => new Webhook(SECRET).verify(body, headers as Record<string, string>)).not.toThrow();
+      }
+      expect(received.map((r) => r.headers['webhook-id']).sort()).toEqual(['evt_1', 'evt_2', 'evt_3']);
+    } finally {
+      await sender.close();
+    }
+  });
+
+  it.runIf(process.platform === 'linux')('runs at a lower priority than the server thread', async () => {
+    const before = threadNiceness().filter((n) => n > 0).length;
+    const sender = new WebhookSender();
+    try {
+      await sender.send(job());
+      expect(threadNiceness().filter((n) => n > 0).length).toBe(before + 1);
+    } finally {
+      await sender.close();
+    }
+  });
+
+  it('answers a job it cannot sign with an error, and goes on with the next', async () => {
+    const sender = new WebhookSender();
+    try {
+      const bad = await sender.send(job({ secrets: null as unknown as string[] }));
+      expect(bad).toMatchObject({ ok: false, statusCode: null });
+      expect(bad.error).toMatch(/^not sent: /);
+      expect(await sender.send(job())).toMatchObject({ ok: true, statusCode: 204 });
+    } finally {
+      await sender.close();
+    }
+  });
+
+  it('cuts requests in flight on abort (shutdown)', async () => {
+    hang = true;
+    const sender = new WebhookSender();
+    try {
+      const hung = [sender.send(job()), sender.send(job())];
+      await waitUntil(() => received.length === 2);
+      sender.abort();
+      for (const result of await Promise.all(hung)) {
+        expect(result).toMatchObject({ ok: false, statusCode: null, error: 'aborted: the server is shutting down' });
+      }
+    } finally {
+      await sender.close();
+    }
+  });
+
+  it('settles what is still in flight when closed', async () => {
+    hang = true;
+    const sender = new WebhookSender();
+    const hung = sender.send(job());
+    await waitUntil(() => received.length === 1);
+    await sender.close();
+    expect(await hung).toMatchObject({ ok: false, statusCode: null, error: 'the server is shutting down' });
+  });
+});
+
+async function waitUntil(check: () => boolean, ms = 5000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > until) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

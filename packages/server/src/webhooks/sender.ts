@@ -1,0 +1,78 @@
+import { Worker } from 'node:worker_threads';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { SendResult } from './send.ts';
+import type { SendJob, SenderAnswer, SenderMessage } from './send-worker.ts';
+
+/** send-worker.ts from the sources, send-worker.js once built. */
+const entry = new URL(`./send-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url).href;
+
+const stopped = (error: string): SendResult => ({ ok: false, statusCode: null, error, latencyMs: 0, response: null, retryAfterMs: null });
+
+/**
+ * Sends webhook requests from a thread of their own, at a lower priority than the server's thread:
+ * signing, connecting and reading answers (most of a delivery's CPU) then never delay a comment's
+ * ack. Attempts handed over in one tick go as one message, and their answers come back together.
+ */
+export class WebhookSender {
+  #worker: Worker | undefined;
+  readonly #waiting = new Map<number, (result: SendResult) => void>();
+  #next = 0;
+  #batch: SendJob[] = [];
+
+  send(job: Omit<SendJob, 'n'>): Promise<SendResult> {
+    const n = this.#next++;
+    if (this.#batch.length === 0) queueMicrotask(() => this.#post({ jobs: this.#batch.splice(0) }));
+    this.#batch.push({ ...job, n });
+    return new Promise((resolve) => this.#waiting.set(n, resolve));
+  }
+
+  /** Starts the thread ahead of the first delivery (loading it takes a few hundred milliseconds). */
+  warm(): void {
+    this.#worker ??= this.#start();
+  }
+
+  /** Cuts every request in flight (shutdown). */
+  abort(): void {
+    this.#worker?.postMessage({ abort: true } satisfies SenderMessage);
+  }
+
+  async close(): Promise<void> {
+    const worker = this.#worker;
+    this.#worker = undefined;
+    this.#settleAll('the server is shutting down');
+    await worker?.terminate();
+  }
+
+  #post(message: SenderMessage): void {
+    const worker = (this.#worker ??= this.#start());
+    worker.ref();
+    worker.postMessage(message);
+  }
+
+  #start(): Worker {
+    const worker = new Worker(new URL('./send-worker.mjs', import.meta.url), { workerData: { entry } });
+    worker.unref();
+    worker.on('message', ({ results }: SenderAnswer) => {
+      for (const [n, result] of results) {
+        this.#waiting.get(n)?.(result);
+        this.#waiting.delete(n);
+      }
+      if (this.#waiting.size === 0) worker.unref();
+    });
+    // A thread that dies fails its attempts (they are retried as any failed attempt); the next starts a new one.
+    const died = (reason: string) => {
+      if (this.#worker !== worker) return;
+      this.#worker = undefined;
+      this.#settleAll(reason);
+    };
+    worker.on('error', (err) => died(`the webhook sending thread failed: ${err.message}`));
+    worker.on('exit', (code) => died(`the webhook sending thread exited (${code})`));
+    return worker;
+  }
+
+  #settleAll(reason: string): void {
+    for (const resolve of this.#waiting.values()) resolve(stopped(reason));
+    this.#waiting.clear();
+  }
+}
