@@ -1001,5 +1001,45 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       const next = (await store.claimEmailBatches(iso(171_500), iso(300_000), delay, 10)).filter((b) => b.environmentId === e);
       expect(next.flatMap((b) => b.notificationIds).sort()).toEqual(['n2', 'n5']);
     });
+
+    it("makes a webhook dispatcher's pass one write: outcomes first, then dispatch, then claims", async () => {
+      const e = await env('env_whpass');
+      await store.createWebhookEndpoint(e, { id: 'wh_pass', url: 'https://a.example/h', description: '', events: ['comment.created'], enabled: true, secret: 'whsec_AAAA', createdAt: at() });
+      await store.createThread(e, { id: 'wp-t', roomId: 'wp-room', position: null, createdBy: 'alice', createdAt: at(10) }, { id: 'wp-c1', userId: 'alice', body: 'hi', mentions: [], createdAt: at(10) });
+      const links = new FileLinks();
+      const comment = (id: string, ms: number) =>
+        store.createComment(e, { id, threadId: 'wp-t', userId: 'bob', body: id, mentions: [], createdAt: at(ms) }, {
+          webhooks: [{ id: `msg_${id}`, type: 'comment.created', actor: { type: 'backend' }, occurredAt: at(ms), subject: { kind: 'comment', id }, data: {}, links }],
+        });
+      const dispatch = { limit: 1000, giveUpAfterMs: 3600_000 };
+      const claim = (ms: number) => ({ leaseUntil: at(ms + 60_000), limits: { total: 1000, perEndpoint: 10 }, skipEndpoints: [] });
+      const mine = (claimed: { endpointId: string; eventId: string; attempts: number }[]) =>
+        claimed.filter((c) => c.endpointId === 'wh_pass').map((c) => `${c.eventId}/${c.attempts}`).sort();
+      const deliveries = async () => (await store.listWebhookDeliveries(e, 'wh_pass', 10)).map((d) => `${d.eventId}:${d.status}/${d.attempts}`).sort();
+
+      await comment('wp-c2', 11);
+      // Without a claim: dispatched only.
+      const first = await store.webhookPass({ at: at(20), outcomes: [], dispatch, claim: null });
+      expect(first.dispatched).toBeGreaterThanOrEqual(1);
+      expect(first.claimed).toEqual([]);
+      expect(await deliveries()).toEqual(['msg_wp-c2:pending/0']);
+      // An event recorded since is dispatched and claimed in the same pass as the one waiting.
+      await comment('wp-c3', 21);
+      const second = await store.webhookPass({ at: at(30), outcomes: [], dispatch, claim: claim(30) });
+      expect(mine(second.claimed)).toEqual(['msg_wp-c2/0', 'msg_wp-c3/0']);
+      const [c2, c3] = ['msg_wp-c2', 'msg_wp-c3'].map((id) => second.claimed.find((c) => c.eventId === id)!);
+      // Outcomes are recorded before the claims: a failed attempt due again now is claimed again at once.
+      const ok = { at: at(40), succeeded: true, statusCode: 204, error: null, latencyMs: 3, response: null, nextAttemptAt: null, disableIfFailingSince: at(0) };
+      const failed = { ...ok, succeeded: false, statusCode: 500, error: 'HTTP 500', nextAttemptAt: at(40) };
+      const third = await store.webhookPass({ at: at(40), outcomes: [{ deliveryId: c2!.id, result: ok }, { deliveryId: c3!.id, result: failed }], dispatch, claim: claim(40) });
+      expect(third.disabledEndpoints).toEqual([]);
+      expect(mine(third.claimed)).toEqual(['msg_wp-c3/1']);
+      // An outcome that disables the endpoint (410 Gone): reported, and nothing of it is claimed.
+      const gone = { ...failed, at: at(50), statusCode: 410, error: 'HTTP 410', nextAttemptAt: at(50), disableNow: 'the receiver answered 410 Gone' };
+      const fourth = await store.webhookPass({ at: at(50), outcomes: [{ deliveryId: c3!.id, result: gone }], dispatch, claim: claim(50) });
+      expect(fourth.disabledEndpoints.map((d) => d.id)).toEqual(['wh_pass']);
+      expect(mine(fourth.claimed)).toEqual([]);
+      expect(await deliveries()).toEqual(['msg_wp-c2:succeeded/1', 'msg_wp-c3:pending/2']);
+    });
   });
 }

@@ -93,6 +93,13 @@ export interface WebhookAttemptResult {
   disableNow?: string;
 }
 
+export interface WebhookPass {
+  at: string;
+  outcomes: { deliveryId: string; result: WebhookAttemptResult }[];
+  dispatch: { limit: number; giveUpAfterMs: number };
+  claim: { leaseUntil: string; limits: { total: number; perEndpoint: number }; skipEndpoints: string[] } | null;
+}
+
 export interface WebhookEventRow {
   id: string;
   type: string;
@@ -130,6 +137,12 @@ export interface WebhookRepo {
   finishWebhookAttempt(deliveryId: string, result: WebhookAttemptResult): Promise<{ endpointDisabled: boolean }>;
   /** Records several attempts in one transaction (in the order given); returns the endpoints they disabled, and why. */
   finishWebhookAttempts(attempts: { deliveryId: string; result: WebhookAttemptResult }[]): Promise<{ disabledEndpoints: DisabledEndpoint[] }>;
+  /**
+   * One pass of a node's dispatcher, in one transaction (on SQLite, one operation of the write
+   * batch, sharing its commit): records the outcomes of the attempts made since the last pass,
+   * turns outbox events into deliveries, then claims due ones (none when `claim` is null).
+   */
+  webhookPass(pass: WebhookPass): Promise<{ disabledEndpoints: DisabledEndpoint[]; dispatched: number; claimed: ClaimedDelivery[] }>;
   /** Lets go of claims without an attempt (shutdown; a single SQLite node starting up: 'all'). */
   releaseWebhookClaims(deliveryIds: string[] | 'all'): Promise<void>;
   /** The endpoint's newest deliveries, newest first. */

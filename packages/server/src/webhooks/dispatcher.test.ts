@@ -9,11 +9,10 @@ function fakeStore(pendingWrites: number) {
   const store = {
     dialect: 'postgres',
     pendingWrites: () => pendingWrites,
-    dispatchWebhookEvents: () => Promise.resolve(0),
     pruneWebhooks: () => Promise.resolve(),
-    claimWebhookDeliveries: () => {
-      calls.claims++;
-      return Promise.resolve([]);
+    webhookPass: ({ claim }: { claim: unknown }) => {
+      if (claim) calls.claims++;
+      return Promise.resolve({ disabledEndpoints: [], dispatched: 0, claimed: [] });
     },
     releaseWebhookClaims: () => Promise.resolve(),
     finishWebhookAttempts: () => Promise.resolve({ disabledEndpoints: [] }),

@@ -17,12 +17,12 @@ const MAX_IN_FLIGHT = 64;
 const CLAIM_DEPTH = 8;
 /** Deliveries claimed and not yet finished on one node. */
 const MAX_CLAIMED = 256;
-/** Outbox events turned into deliveries per transaction. */
+/** Outbox events turned into deliveries per pass. */
 const DISPATCH_BATCH = 200;
 const PRUNE_EVERY_MS = 3600_000;
 /**
- * Under load, passes over the outbox at most this often, and attempt outcomes are written
- * together at this pace: a few transactions per interval instead of several per comment, which
+ * Under load, passes over the outbox at most this often; each also records the outcomes of the
+ * attempts since the last. One write operation per interval instead of several per comment, which
  * would take the write path's database time.
  */
 const BATCH_MS = 25;
@@ -65,9 +65,7 @@ export class WebhookDispatcher {
   #settled: Promise<unknown>[] = [];
   #lastTick = 0;
   #tickTimer: NodeJS.Timeout | undefined;
-  #outcomes: { deliveryId: string; result: WebhookAttemptResult; endpointId: string; environmentId: string }[] = [];
-  #flushTimer: NodeJS.Timeout | undefined;
-  #flushing: Promise<void> = Promise.resolve();
+  #outcomes: { deliveryId: string; result: WebhookAttemptResult }[] = [];
 
   constructor(store: Store, settings: WebhookSettings, log: DispatcherLog) {
     this.#store = store;
@@ -122,31 +120,48 @@ export class WebhookDispatcher {
     this.#lastTick = performance.now();
     const now = new Date();
     const at = now.toISOString();
-    // A bounded pass; a full one asks for another tick.
-    if ((await this.#store.dispatchWebhookEvents(DISPATCH_BATCH, at, this.#settings.retryWindowMs)) === DISPATCH_BATCH) this.#again = true;
     if (Date.now() - this.#lastPrune > PRUNE_EVERY_MS) {
       this.#lastPrune = Date.now();
       await this.#store.pruneWebhooks(new Date(Date.now() - WEBHOOK_POLICY.retentionMs).toISOString());
     }
     const free = MAX_CLAIMED - this.#inFlight.size - this.#queuedCount;
-    if (free <= 0 || this.#closed) return;
     const cap = this.#settings.concurrencyPerEndpoint;
-    // Endpoints with deliveries still waiting here are not claimed for again until they are sent.
-    const busy = [...this.#queued.keys()];
     // A claim outlives the wait for a request slot and the attempt (one deadline covers the
     // request and its redirects); past it, a delivery whose node died is attempted again by
     // another node.
-    const leaseMs = this.#settings.timeoutMs * (CLAIM_DEPTH + 1) + 5_000;
-    const claimedUntil = now.getTime() + leaseMs;
-    const claimed = await this.#store.claimWebhookDeliveries(at, new Date(claimedUntil).toISOString(), { total: free, perEndpoint: cap * CLAIM_DEPTH }, busy);
-    for (const delivery of claimed) {
+    const claimedUntil = now.getTime() + this.#settings.timeoutMs * (CLAIM_DEPTH + 1) + 5_000;
+    const outcomes = this.#outcomes.splice(0);
+    // One transaction records what was sent, dispatches a bounded number of outbox events and
+    // claims due deliveries (on SQLite it shares the commit of the writes around it).
+    const pass = await this.#store
+      .webhookPass({
+        at,
+        outcomes,
+        dispatch: { limit: DISPATCH_BATCH, giveUpAfterMs: this.#settings.retryWindowMs },
+        claim:
+          free > 0 && !this.#closed
+            ? {
+                leaseUntil: new Date(claimedUntil).toISOString(),
+                limits: { total: free, perEndpoint: cap * CLAIM_DEPTH },
+                // Endpoints with deliveries still waiting here are not claimed for again until they are sent.
+                skipEndpoints: [...this.#queued.keys()],
+              }
+            : null,
+      })
+      .catch((err: unknown) => {
+        if (outcomes.length) this.#log.warn({ err, deliveries: outcomes.length }, 'recording webhook attempts failed; they are retried once their claims expire');
+        throw err;
+      });
+    this.#reportDisabled(pass.disabledEndpoints);
+    // A full pass asks for another.
+    if (pass.dispatched === DISPATCH_BATCH || (free > 0 && pass.claimed.length === free)) this.#again = true;
+    for (const delivery of pass.claimed) {
       const queue = this.#queued.get(delivery.endpointId) ?? [];
       queue.push({ delivery, claimedUntil });
       this.#queued.set(delivery.endpointId, queue);
       this.#queuedCount++;
     }
     await this.#send();
-    if (claimed.length === free) this.#again = true;
   }
 
   #writesBackedUp(): boolean {
@@ -224,28 +239,16 @@ export class WebhookDispatcher {
     }
   }
 
-  /** Queues an attempt's outcome; outcomes are written together (the claim holds until then). */
+  /** Queues an attempt's outcome for the next pass (the claim holds until then). */
   #record(d: ClaimedDelivery, result: WebhookAttemptResult): void {
-    this.#outcomes.push({ deliveryId: d.id, result, endpointId: d.endpointId, environmentId: d.environmentId });
-    this.#flushTimer ??= setTimeout(() => {
-      this.#flushTimer = undefined;
-      this.#flushing = this.#flushing.then(() => this.#flush());
-    }, BATCH_MS);
+    this.#outcomes.push({ deliveryId: d.id, result });
   }
 
-  async #flush(): Promise<void> {
-    const batch = this.#outcomes.splice(0);
-    if (batch.length === 0) return;
-    try {
-      const { disabledEndpoints } = await this.#store.finishWebhookAttempts(batch);
-      for (const endpoint of disabledEndpoints) {
-        this.#log.warn({ endpointId: endpoint.id, environmentId: endpoint.environmentId }, `webhook endpoint disabled: ${endpoint.reason}`);
-        void this.#auditDisabled(endpoint);
-      }
-    } catch (err) {
-      this.#log.warn({ err, deliveries: batch.length }, 'recording webhook attempts failed; they are retried once their claims expire');
+  #reportDisabled(endpoints: DisabledEndpoint[]): void {
+    for (const endpoint of endpoints) {
+      this.#log.warn({ endpointId: endpoint.id, environmentId: endpoint.environmentId }, `webhook endpoint disabled: ${endpoint.reason}`);
+      void this.#auditDisabled(endpoint);
     }
-    this.kick();
   }
 
   /** The audit log says when Pulse disabled an endpoint, and why (as the panel does). */
@@ -279,9 +282,12 @@ export class WebhookDispatcher {
     await Promise.allSettled(this.#settled);
     clearTimeout(cut);
     await this.#sender.close();
-    clearTimeout(this.#flushTimer);
-    this.#flushTimer = undefined;
-    await this.#flushing;
-    await this.#flush();
+    const outcomes = this.#outcomes.splice(0);
+    if (outcomes.length === 0) return;
+    try {
+      this.#reportDisabled((await this.#store.finishWebhookAttempts(outcomes)).disabledEndpoints);
+    } catch (err) {
+      this.#log.warn({ err, deliveries: outcomes.length }, 'recording webhook attempts failed; they are retried once their claims expire');
+    }
   }
 }

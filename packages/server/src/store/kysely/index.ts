@@ -58,7 +58,7 @@ export function kyselyStore(
     ...realtimeRepo(db, tx, hot),
     ...adminRepo(db),
     ...browseRepo(db, links),
-    ...webhookRepo(db, dialect),
+    ...webhookRepo(db, dialect, tx),
     ...emailRepo(db, dialect),
     ...sharedStateRepo(db),
     async migrate() {

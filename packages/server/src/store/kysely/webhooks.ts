@@ -4,7 +4,7 @@ import { newWebhookDeliveryId, newWebhookEventId } from '../../ids.ts';
 import type { Dialect } from '../migrations.ts';
 import type { Database } from '../schema.ts';
 import type { SharedStateRecord } from '../types.ts';
-import { notificationEventFields, type DisabledEndpoint, type WebhookEndpointRecord, type WebhookIntent, type WebhookRepo } from '../webhook-types.ts';
+import { notificationEventFields, type ClaimedDelivery, type DisabledEndpoint, type WebhookAttemptResult, type WebhookEndpointRecord, type WebhookIntent, type WebhookRepo } from '../webhook-types.ts';
 import type { FileLinks } from '../../files/links.ts';
 import { groupAttachments } from './attachments.ts';
 import { contentRepo } from './content.ts';
@@ -159,7 +159,138 @@ const newDeliveries = (at: string, giveUpAt: string) => sql`insert into webhook_
 const subscribedTo = (type: string) => sql<boolean>`(p.events = '[]' or p.events like '%"' || ${sql.ref(type)} || '"%')`;
 const subscribed = subscribedTo('e.type');
 
-export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo {
+/** Turns up to `limit` outbox events into deliveries (see WebhookRepo.dispatchWebhookEvents). */
+async function dispatchEvents(trx: Transaction<Database>, dialect: Dialect, limit: number, at: string, giveUpAfterMs: number): Promise<number> {
+  const giveUpAt = addMs(at, giveUpAfterMs);
+  let q = trx.selectFrom('webhook_events').select('id').where('dispatched', '=', 0).orderBy('created_at').limit(limit);
+  if (dialect === 'postgres') q = q.forUpdate().skipLocked();
+  const ids = (await q.execute()).map((e) => e.id);
+  if (ids.length === 0) return 0;
+  // One statement makes every delivery: each event × each enabled endpoint of its environment
+  // subscribed to its type.
+  await sql`${newDeliveries(at, giveUpAt)}
+    where e.id in (${sql.join(ids)}) and p.enabled = 1 and ${subscribed}
+    on conflict (endpoint_id, event_id) do nothing`.execute(trx);
+  await trx.updateTable('webhook_events').set({ dispatched: 1 }).where('id', 'in', ids).execute();
+  return ids.length;
+}
+
+/** Claims due deliveries (see WebhookRepo.claimWebhookDeliveries). */
+async function claimDue(
+  trx: Transaction<Database>,
+  dialect: Dialect,
+  at: string,
+  leaseUntil: string,
+  limits: { total: number; perEndpoint: number },
+  skipEndpoints: string[],
+): Promise<ClaimedDelivery[]> {
+  // Enabled endpoints with pending deliveries: one index seek per endpoint ("loose index scan").
+  const { rows: endpoints } = await sql<{ endpoint_id: string }>`
+    with recursive p(endpoint_id) as (
+      select min(endpoint_id) from webhook_deliveries where status = 'pending'
+      union all
+      select (select min(d.endpoint_id) from webhook_deliveries d where d.status = 'pending' and d.endpoint_id > p.endpoint_id)
+      from p where p.endpoint_id is not null
+    )
+    select p.endpoint_id from p join webhook_endpoints e on e.id = p.endpoint_id where e.enabled = 1`.execute(trx);
+  const skip = new Set(skipEndpoints);
+  // Each endpoint's oldest due deliveries, a few each, so one endpoint's backlog does not
+  // crowd out the others. On PostgreSQL, rows another node is claiming are skipped.
+  const due: { id: string; next_attempt_at: string | null }[] = [];
+  for (const { endpoint_id } of endpoints) {
+    if (skip.has(endpoint_id)) continue;
+    let query = trx
+      .selectFrom('webhook_deliveries')
+      .select(['id', 'next_attempt_at'])
+      .where('status', '=', 'pending')
+      .where('endpoint_id', '=', endpoint_id)
+      .where('next_attempt_at', '<=', at)
+      .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', at)]))
+      .orderBy('next_attempt_at')
+      .orderBy('id')
+      .limit(limits.perEndpoint);
+    if (dialect === 'postgres') query = query.forUpdate().skipLocked();
+    due.push(...(await query.execute()));
+  }
+  const ids = due
+    .sort((a, b) => (String(a.next_attempt_at) < String(b.next_attempt_at) ? -1 : 1))
+    .slice(0, limits.total)
+    .map((d) => d.id);
+  if (ids.length === 0) return [];
+  await trx.updateTable('webhook_deliveries').set({ claimed_until: leaseUntil }).where('id', 'in', ids).execute();
+  const rows = await trx
+    .selectFrom('webhook_deliveries as d')
+    .innerJoin('webhook_endpoints as e', 'e.id', 'd.endpoint_id')
+    .innerJoin('webhook_events as v', 'v.id', 'd.event_id')
+    .select([
+      'd.id',
+      'd.environment_id',
+      'd.endpoint_id',
+      'd.event_id',
+      'd.event_type',
+      'd.attempts',
+      'd.give_up_at',
+      'e.url',
+      'e.secret',
+      'e.previous_secret',
+      'e.previous_secret_until',
+      'v.payload',
+      'v.created_at as event_created_at',
+    ])
+    .where('d.id', 'in', ids)
+    .execute();
+  return rows.map((r) => ({
+    id: r.id,
+    environmentId: r.environment_id,
+    endpointId: r.endpoint_id,
+    eventId: r.event_id,
+    eventType: r.event_type,
+    attempts: Number(r.attempts),
+    giveUpAt: r.give_up_at,
+    url: r.url,
+    secret: r.secret,
+    previousSecret: r.previous_secret && r.previous_secret_until && r.previous_secret_until > at ? r.previous_secret : null,
+    payload: r.payload,
+    eventCreatedAt: r.event_created_at,
+  }));
+}
+
+/** Records attempts, in the order given (see WebhookRepo.finishWebhookAttempts). */
+async function recordAttempts(trx: Transaction<Database>, attempts: { deliveryId: string; result: WebhookAttemptResult }[]): Promise<DisabledEndpoint[]> {
+  // The last outcome per endpoint decides its health.
+  const last = new Map<string, (typeof attempts)[number]['result']>();
+  for (const { deliveryId, result } of attempts) {
+    const status = result.succeeded ? 'succeeded' : result.nextAttemptAt ? 'pending' : 'failed';
+    // A plain statement: this runs for every attempt, and a built query costs more than it.
+    const { rows } = await sql<{ endpoint_id: string }>`update webhook_deliveries set attempts = attempts + 1, status = ${status},
+        next_attempt_at = ${result.succeeded ? null : result.nextAttemptAt}, claimed_until = null, last_status_code = ${result.statusCode},
+        last_error = ${result.error}, last_latency_ms = ${Math.round(result.latencyMs)}, last_response = ${result.response}, updated_at = ${result.at}
+      where id = ${deliveryId} returning endpoint_id`.execute(trx);
+    if (rows[0]) last.set(rows[0].endpoint_id, result);
+  }
+  const disabledEndpoints: DisabledEndpoint[] = [];
+  for (const [endpointId, result] of last) {
+    if (result.succeeded) {
+      await trx.updateTable('webhook_endpoints').set({ failing_since: null }).where('id', '=', endpointId).where('failing_since', 'is not', null).execute();
+      continue;
+    }
+    const e = await trx
+      .updateTable('webhook_endpoints')
+      .set((eb) => ({ failing_since: eb.fn.coalesce('failing_since', eb.val(result.at)) }))
+      .where('id', '=', endpointId)
+      .returning(['failing_since', 'enabled', 'environment_id', 'url'])
+      .executeTakeFirst();
+    if (!e || Number(e.enabled) !== 1 || !e.failing_since) continue;
+    if (!result.disableNow && e.failing_since >= result.disableIfFailingSince) continue;
+    const lastError = result.statusCode ? `HTTP ${result.statusCode}` : (result.error ?? 'no answer');
+    const reason = `Disabled by Pulse on ${utcMinute(result.at)}: ${result.disableNow ?? `every delivery has failed since ${utcMinute(e.failing_since)} (last: ${lastError})`}. Enable it again once the receiver works; pending deliveries then resume.`;
+    await trx.updateTable('webhook_endpoints').set({ enabled: 0, updated_at: result.at, disabled_reason: reason }).where('id', '=', endpointId).execute();
+    disabledEndpoints.push({ id: endpointId, environmentId: e.environment_id, url: e.url, reason });
+  }
+  return disabledEndpoints;
+}
+
+export function webhookRepo(db: Kysely<Database>, dialect: Dialect, tx: WriteTx): WebhookRepo {
   const endpoint = (envId: string, id: string) =>
     db.selectFrom('webhook_endpoints').selectAll().where('environment_id', '=', envId).where('id', '=', id).executeTakeFirst();
 
@@ -252,21 +383,8 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo
       });
     },
 
-    async dispatchWebhookEvents(limit, at, giveUpAfterMs) {
-      const giveUpAt = addMs(at, giveUpAfterMs);
-      return db.transaction().execute(async (trx) => {
-        let q = trx.selectFrom('webhook_events').select('id').where('dispatched', '=', 0).orderBy('created_at').limit(limit);
-        if (dialect === 'postgres') q = q.forUpdate().skipLocked();
-        const ids = (await q.execute()).map((e) => e.id);
-        if (ids.length === 0) return 0;
-        // One statement makes every delivery: each event × each enabled endpoint of its environment
-        // subscribed to its type.
-        await sql`${newDeliveries(at, giveUpAt)}
-          where e.id in (${sql.join(ids)}) and p.enabled = 1 and ${subscribed}
-          on conflict (endpoint_id, event_id) do nothing`.execute(trx);
-        await trx.updateTable('webhook_events').set({ dispatched: 1 }).where('id', 'in', ids).execute();
-        return ids.length;
-      });
+    dispatchWebhookEvents(limit, at, giveUpAfterMs) {
+      return db.transaction().execute((trx) => dispatchEvents(trx, dialect, limit, at, giveUpAfterMs));
     },
 
     async recoverWebhookDeliveries(envId, endpointId, since, at, giveUpAt) {
@@ -301,78 +419,8 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo
       });
     },
 
-    async claimWebhookDeliveries(at, leaseUntil, limits, skipEndpoints) {
-      return db.transaction().execute(async (trx) => {
-        // Enabled endpoints with pending deliveries: one index seek per endpoint ("loose index scan").
-        const { rows: endpoints } = await sql<{ endpoint_id: string }>`
-          with recursive p(endpoint_id) as (
-            select min(endpoint_id) from webhook_deliveries where status = 'pending'
-            union all
-            select (select min(d.endpoint_id) from webhook_deliveries d where d.status = 'pending' and d.endpoint_id > p.endpoint_id)
-            from p where p.endpoint_id is not null
-          )
-          select p.endpoint_id from p join webhook_endpoints e on e.id = p.endpoint_id where e.enabled = 1`.execute(trx);
-        const skip = new Set(skipEndpoints);
-        // Each endpoint's oldest due deliveries, a few each, so one endpoint's backlog does not
-        // crowd out the others. On PostgreSQL, rows another node is claiming are skipped.
-        const due: { id: string; next_attempt_at: string | null }[] = [];
-        for (const { endpoint_id } of endpoints) {
-          if (skip.has(endpoint_id)) continue;
-          let query = trx
-            .selectFrom('webhook_deliveries')
-            .select(['id', 'next_attempt_at'])
-            .where('status', '=', 'pending')
-            .where('endpoint_id', '=', endpoint_id)
-            .where('next_attempt_at', '<=', at)
-            .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', at)]))
-            .orderBy('next_attempt_at')
-            .orderBy('id')
-            .limit(limits.perEndpoint);
-          if (dialect === 'postgres') query = query.forUpdate().skipLocked();
-          due.push(...(await query.execute()));
-        }
-        const ids = due
-          .sort((a, b) => (String(a.next_attempt_at) < String(b.next_attempt_at) ? -1 : 1))
-          .slice(0, limits.total)
-          .map((d) => d.id);
-        if (ids.length === 0) return [];
-        await trx.updateTable('webhook_deliveries').set({ claimed_until: leaseUntil }).where('id', 'in', ids).execute();
-        const rows = await trx
-          .selectFrom('webhook_deliveries as d')
-          .innerJoin('webhook_endpoints as e', 'e.id', 'd.endpoint_id')
-          .innerJoin('webhook_events as v', 'v.id', 'd.event_id')
-          .select([
-            'd.id',
-            'd.environment_id',
-            'd.endpoint_id',
-            'd.event_id',
-            'd.event_type',
-            'd.attempts',
-            'd.give_up_at',
-            'e.url',
-            'e.secret',
-            'e.previous_secret',
-            'e.previous_secret_until',
-            'v.payload',
-            'v.created_at as event_created_at',
-          ])
-          .where('d.id', 'in', ids)
-          .execute();
-        return rows.map((r) => ({
-          id: r.id,
-          environmentId: r.environment_id,
-          endpointId: r.endpoint_id,
-          eventId: r.event_id,
-          eventType: r.event_type,
-          attempts: Number(r.attempts),
-          giveUpAt: r.give_up_at,
-          url: r.url,
-          secret: r.secret,
-          previousSecret: r.previous_secret && r.previous_secret_until && r.previous_secret_until > at ? r.previous_secret : null,
-          payload: r.payload,
-          eventCreatedAt: r.event_created_at,
-        }));
-      });
+    claimWebhookDeliveries(at, leaseUntil, limits, skipEndpoints) {
+      return db.transaction().execute((trx) => claimDue(trx, dialect, at, leaseUntil, limits, skipEndpoints));
     },
 
     async finishWebhookAttempt(deliveryId, result) {
@@ -382,39 +430,20 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect): WebhookRepo
 
     async finishWebhookAttempts(attempts) {
       if (attempts.length === 0) return { disabledEndpoints: [] };
-      return db.transaction().execute(async (trx) => {
-        // The last outcome per endpoint decides its health.
-        const last = new Map<string, (typeof attempts)[number]['result']>();
-        for (const { deliveryId, result } of attempts) {
-          const status = result.succeeded ? 'succeeded' : result.nextAttemptAt ? 'pending' : 'failed';
-          // A plain statement: this runs for every attempt, and a built query costs more than it.
-          const { rows } = await sql<{ endpoint_id: string }>`update webhook_deliveries set attempts = attempts + 1, status = ${status},
-              next_attempt_at = ${result.succeeded ? null : result.nextAttemptAt}, claimed_until = null, last_status_code = ${result.statusCode},
-              last_error = ${result.error}, last_latency_ms = ${Math.round(result.latencyMs)}, last_response = ${result.response}, updated_at = ${result.at}
-            where id = ${deliveryId} returning endpoint_id`.execute(trx);
-          if (rows[0]) last.set(rows[0].endpoint_id, result);
-        }
-        const disabledEndpoints: DisabledEndpoint[] = [];
-        for (const [endpointId, result] of last) {
-          if (result.succeeded) {
-            await trx.updateTable('webhook_endpoints').set({ failing_since: null }).where('id', '=', endpointId).where('failing_since', 'is not', null).execute();
-            continue;
-          }
-          const e = await trx
-            .updateTable('webhook_endpoints')
-            .set((eb) => ({ failing_since: eb.fn.coalesce('failing_since', eb.val(result.at)) }))
-            .where('id', '=', endpointId)
-            .returning(['failing_since', 'enabled', 'environment_id', 'url'])
-            .executeTakeFirst();
-          if (!e || Number(e.enabled) !== 1 || !e.failing_since) continue;
-          if (!result.disableNow && e.failing_since >= result.disableIfFailingSince) continue;
-          const lastError = result.statusCode ? `HTTP ${result.statusCode}` : (result.error ?? 'no answer');
-          const reason = `Disabled by Pulse on ${utcMinute(result.at)}: ${result.disableNow ?? `every delivery has failed since ${utcMinute(e.failing_since)} (last: ${lastError})`}. Enable it again once the receiver works; pending deliveries then resume.`;
-          await trx.updateTable('webhook_endpoints').set({ enabled: 0, updated_at: result.at, disabled_reason: reason }).where('id', '=', endpointId).execute();
-          disabledEndpoints.push({ id: endpointId, environmentId: e.environment_id, url: e.url, reason });
-        }
-        return { disabledEndpoints };
-      });
+      return { disabledEndpoints: await db.transaction().execute((trx) => recordAttempts(trx, attempts)) };
+    },
+
+    webhookPass({ at, outcomes, dispatch, claim }) {
+      const pass = async (trx: Transaction<Database>) => {
+        const disabledEndpoints = outcomes.length ? await recordAttempts(trx, outcomes) : [];
+        const dispatched = await dispatchEvents(trx, dialect, dispatch.limit, at, dispatch.giveUpAfterMs);
+        const claimed = claim ? await claimDue(trx, dialect, at, claim.leaseUntil, claim.limits, claim.skipEndpoints) : [];
+        return { disabledEndpoints, dispatched, claimed };
+      };
+      // SQLite has one writer: the pass is one write operation among the others (see BatchWriter)
+      // and shares their commit. On PostgreSQL it is a transaction of its own on another pooled
+      // connection: in the writer, its round trips would hold up the writes.
+      return dialect === 'sqlite' ? tx(pass) : db.transaction().execute(pass);
     },
 
     async releaseWebhookClaims(ids) {
