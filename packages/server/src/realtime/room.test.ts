@@ -2,7 +2,8 @@ import { PRESENCE_BATCH_MS, ROOM_TICK_MS } from '@pulse/protocol';
 import type { WebSocket } from 'ws';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Connection } from './connection.ts';
-import { LocalRoom } from './room.ts';
+import type { PresenceChange } from './presence.ts';
+import { addPresence, LocalRoom, netPresence, type NetPresence } from './room.ts';
 
 /**
  * A socket that records what reaches its TCP socket: each entry is one write (the frames sent
@@ -77,22 +78,57 @@ describe('room presence delivery', () => {
     alice.log.length = 0;
 
     const bob = joinAs(r, 'bob');
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+    await endOfTick();
+    alice.log.length = 0;
+
     joinAs(r, 'carol');
     leave(r, bob.conn);
+    joinAs(r, 'dave');
     vi.advanceTimersByTime(PRESENCE_BATCH_MS - 1);
     await endOfTick();
     expect(alice.log).toEqual([]);
     vi.advanceTimersByTime(1);
     await endOfTick();
-    expect(alice.log).toEqual([['presence:join:bob', 'presence:join:carol', 'presence:leave:bob']]);
+    expect(alice.log).toEqual([['presence:join:carol', 'presence:leave:bob', 'presence:join:dave']]);
 
     // Quiet for longer than the interval: the next change goes with the next tick again.
     vi.advanceTimersByTime(PRESENCE_BATCH_MS);
     alice.log.length = 0;
-    joinAs(r, 'dave');
+    joinAs(r, 'erin');
     vi.advanceTimersByTime(ROOM_TICK_MS);
     await endOfTick();
-    expect(alice.log).toEqual([['presence:join:dave']]);
+    expect(alice.log).toEqual([['presence:join:erin']]);
+    r.dispose();
+  });
+
+  it("sends a user's net change per batch: appear-offline flipped hundreds of times is one change", async () => {
+    const r = room();
+    const alice = joinAs(r, 'alice');
+    const tabs = [joinAs(r, 'mallory'), joinAs(r, 'mallory')];
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+    await endOfTick();
+    alice.log.length = 0;
+    // An even number of flips: shown again at the end, one join (which adds or replaces).
+    for (let i = 0; i < 200; i++) r.presence.setAppearOffline(tabs[i % 2]!.conn, i % 2 === 0);
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+    await endOfTick();
+    expect(alice.log).toEqual([['presence:join:mallory']]);
+    // An odd number: one leave.
+    alice.log.length = 0;
+    for (let i = 0; i < 201; i++) r.presence.setAppearOffline(tabs[0]!.conn, i % 2 === 0);
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+    await endOfTick();
+    expect(alice.log).toEqual([['presence:leave:mallory']]);
+    // Hidden, then shown and their status changed in the same batch: one join with the new status.
+    alice.log.length = 0;
+    r.presence.setAppearOffline(tabs[0]!.conn, false);
+    tabs[0]!.conn.status = 'idle';
+    tabs[1]!.conn.status = 'idle';
+    r.presence.changed(tabs[0]!.conn);
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+    await endOfTick();
+    expect(alice.log).toEqual([['presence:join:mallory']]);
     r.dispose();
   });
 
@@ -131,6 +167,25 @@ describe('room presence delivery', () => {
     expect(alice.log).toEqual([['presence:join:alice']]);
     expect(carol.log).toEqual([]);
     r.dispose();
+  });
+});
+
+describe('netPresence', () => {
+  const member = (status: 'online' | 'idle') => ({ userId: 'u', user: { id: 'u', name: 'u', avatar: null, color: '#000000' }, status, deviceType: 'desktop' as const, lastSeen: '' });
+  const join = (status: 'online' | 'idle' = 'online') => ({ type: 'presence:join' as const, member: member(status) });
+  const update = (status: 'online' | 'idle') => ({ type: 'presence:update' as const, member: member(status) });
+  const leave = { type: 'presence:leave' as const, userId: 'u' };
+
+  it("tells a user's batch of changes by where it started and where it ended", () => {
+    const net = (...changes: PresenceChange[]) => netPresence(changes.reduce<NetPresence | undefined>(addPresence, undefined)!);
+    expect(net(leave)).toEqual(leave);
+    expect(net(join(), leave)).toBeUndefined();
+    expect(net(join(), update('idle'))).toEqual(join('idle'));
+    expect(net(leave, join('idle'))).toEqual(join('idle'));
+    expect(net(leave, join(), leave)).toEqual(leave);
+    expect(net(join(), leave, join('idle'), leave)).toBeUndefined();
+    expect(net(update('idle'), update('online'))).toEqual(update('online'));
+    expect(net(update('idle'), leave)).toEqual(leave);
   });
 });
 

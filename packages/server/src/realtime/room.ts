@@ -37,8 +37,8 @@ export class LocalRoom {
   /** Cluster mode: settles once the room's channel is subscribed and its stored presence loaded. */
   ready: Promise<void> | undefined;
   readonly #pending = new Map<string, Pending>();
-  /** Presence changes for this node's sockets, waiting to be sent (see #queuePresence). */
-  #presenceFrames: Buffer[] = [];
+  /** Presence changes for this node's sockets, waiting to be sent, the net one per user (see #queuePresence). */
+  #presenceChanges = new Map<string, NetPresence>();
   #presenceTimer: NodeJS.Timeout | undefined;
   #presenceSentAt = -Infinity;
   readonly #out: RoomOutput;
@@ -82,10 +82,13 @@ export class LocalRoom {
    * Presence changes leave together, in order, in one write per socket: with the next tick, or
    * while they keep coming, PRESENCE_BATCH_MS after the previous ones. When many users join a
    * room at once (a reconnect after a restart), each member would otherwise get one system call
-   * per joiner, and a room of n members n² of them.
+   * per joiner, and a room of n members n² of them. A user's changes within one batch are merged
+   * into their net effect: one flipping appear-offline as fast as it may would otherwise send
+   * every member hundreds of joins and leaves a second.
    */
   #queuePresence(change: PresenceChange): void {
-    this.#presenceFrames.push(Buffer.from(JSON.stringify(change)));
+    const userId = change.type === 'presence:leave' ? change.userId : change.member.userId;
+    this.#presenceChanges.set(userId, addPresence(this.#presenceChanges.get(userId), change));
     if (this.#presenceTimer) return;
     const wait = Math.max(ROOM_TICK_MS, this.#presenceSentAt + PRESENCE_BATCH_MS - performance.now());
     this.#presenceTimer = setTimeout(() => this.#flushPresence(), wait);
@@ -93,12 +96,17 @@ export class LocalRoom {
 
   #flushPresence(): void {
     this.#presenceTimer = undefined;
+    const changes = this.#presenceChanges;
+    this.#presenceChanges = new Map();
     // Presence turned off while these waited: they must not reach anyone (nor a socket joined since).
-    if (!this.#out.showPresence()) this.#presenceFrames = [];
-    if (this.#presenceFrames.length === 0) return;
+    if (changes.size === 0 || !this.#out.showPresence()) return;
     this.#presenceSentAt = performance.now();
-    const frames = this.#presenceFrames;
-    this.#presenceFrames = [];
+    const frames: Buffer[] = [];
+    for (const net of changes.values()) {
+      const change = netPresence(net);
+      if (change) frames.push(Buffer.from(JSON.stringify(change)));
+    }
+    if (frames.length === 0) return;
     for (const conn of this.connections) conn.sendFrames(frames, 'durable');
   }
 
@@ -154,8 +162,29 @@ export class LocalRoom {
     this.#pending.clear();
     clearTimeout(this.#presenceTimer);
     this.#presenceTimer = undefined;
-    this.#presenceFrames = [];
+    this.#presenceChanges.clear();
     this.presence.dispose();
     this.unsubscribe?.();
   }
+}
+
+/** A user's presence changes within one batch: whether they were shown before it, and the last one. */
+export interface NetPresence {
+  shownBefore: boolean;
+  last: PresenceChange;
+}
+
+/** Adds a change to a user's batch (a join means they were not shown before it; an update or a leave, that they were). */
+export function addPresence(net: NetPresence | undefined, change: PresenceChange): NetPresence {
+  return { shownBefore: net ? net.shownBefore : change.type !== 'presence:join', last: change };
+}
+
+/**
+ * What a user's batch amounts to: shown before and after, their last state (a join, which adds or
+ * replaces, when they left and came back meanwhile); shown only after, a join; only before, a
+ * leave; neither, nothing.
+ */
+export function netPresence({ shownBefore, last }: NetPresence): PresenceChange | undefined {
+  if (last.type === 'presence:leave') return shownBefore ? last : undefined;
+  return shownBefore && last.type === 'presence:update' ? last : { type: 'presence:join', member: last.member };
 }
