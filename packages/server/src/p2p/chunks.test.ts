@@ -1,8 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Connection } from '../realtime/connection.ts';
-import { ChunkAssembler } from './chunks.ts';
+import { CHUNK_IDLE_MS, ChunkAssembler } from './chunks.ts';
 
-const conn = () => ({}) as Connection;
+const conn = (envId = 'env', userId = 'u1') => ({ identity: { envId, user: { id: userId } } }) as Connection;
 const piece = (id: string, index: number, count: number, data: string) => ({ type: 'p2p:chunk' as const, id, index, count, data });
 
 describe('ChunkAssembler', () => {
@@ -16,14 +16,54 @@ describe('ChunkAssembler', () => {
   });
 
   it('refuses pieces past the process budget, whoever sends them, until others are released', () => {
-    const chunks = new ChunkAssembler(10);
-    const [a, b] = [conn(), conn()];
+    const chunks = new ChunkAssembler(10, 1);
+    const [a, b] = [conn('env', 'u1'), conn('env', 'u2')];
     chunks.add(a, piece('x', 0, 3, 'aaaaaa'), 100);
     expect(() => chunks.add(b, piece('y', 0, 3, 'bbbbbb'), 100)).toThrow(expect.objectContaining({ code: 'service_unavailable' }));
     expect(chunks.held).toBe(6);
     chunks.release(a);
     expect(chunks.held).toBe(0);
     expect(chunks.add(b, piece('y', 0, 2, 'bbbbbb'), 100)).toBeUndefined();
+  });
+});
+
+describe('ChunkAssembler: shares', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it("holds one user's frames, on all their connections, to two connections' allowance", () => {
+    const chunks = new ChunkAssembler(1000);
+    const tabs = [conn('env', 'mallory'), conn('env', 'mallory'), conn('env', 'mallory')];
+    chunks.add(tabs[0]!, piece('a', 0, 2, 'x'.repeat(10)), 10);
+    chunks.add(tabs[1]!, piece('a', 0, 2, 'x'.repeat(10)), 10);
+    expect(() => chunks.add(tabs[2]!, piece('a', 0, 2, 'x'), 10)).toThrow(expect.objectContaining({ code: 'rate_limited' }));
+    // Another user of the same environment is not held back by it.
+    expect(chunks.add(conn('env', 'alice'), piece('a', 0, 2, 'x'.repeat(10)), 10)).toBeUndefined();
+  });
+
+  it("holds one environment's frames to its share of the budget: other environments still get theirs", () => {
+    const chunks = new ChunkAssembler(100, 0.25);
+    for (let u = 0; u < 2; u++) chunks.add(conn('tenant', `u${u}`), piece('a', 0, 2, 'x'.repeat(10)), 10);
+    chunks.add(conn('tenant', 'u2'), piece('a', 0, 2, 'x'.repeat(5)), 10);
+    expect(() => chunks.add(conn('tenant', 'u3'), piece('a', 0, 2, 'x'), 10)).toThrow(expect.objectContaining({ code: 'service_unavailable' }));
+    expect(chunks.add(conn('other', 'u0'), piece('a', 0, 2, 'x'.repeat(10)), 10)).toBeUndefined();
+  });
+
+  it('lets go of frames left unfinished for a while once memory runs short, and ignores their later pieces', () => {
+    vi.useFakeTimers();
+    const chunks = new ChunkAssembler(20, 1);
+    const idle = conn('env', 'mallory');
+    const bob = conn('env', 'bob');
+    chunks.add(idle, piece('a', 0, 2, 'x'.repeat(10)), 10);
+    chunks.add(bob, piece('b', 0, 3, 'x'.repeat(10)), 10);
+    // Short of memory, nothing idle yet: refused.
+    expect(() => chunks.add(conn('env', 'carol'), piece('c', 0, 2, 'x'), 10)).toThrow(expect.objectContaining({ code: 'service_unavailable' }));
+    vi.advanceTimersByTime(CHUNK_IDLE_MS / 2);
+    chunks.add(bob, piece('b', 1, 3, ''), 10); // bob's frame is still coming
+    vi.advanceTimersByTime(CHUNK_IDLE_MS / 2 + 1);
+    expect(chunks.add(conn('env', 'carol'), piece('c', 0, 2, 'x'.repeat(10)), 10)).toBeUndefined();
+    expect(chunks.held).toBe(20);
+    expect(chunks.add(idle, piece('a', 1, 2, 'y'), 10)).toBeUndefined();
+    expect(chunks.held).toBe(20);
   });
 });
 
