@@ -452,6 +452,29 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
     ca.disconnect();
   });
 
+  it('refuses at once, and relays none of, updates past twice p2pMaxStateBytes waiting to be stored', async () => {
+    await config({ p2pMaxStateBytes: 4096, p2pPersistIntervalMs: 60_000 });
+    await sleep(100);
+    const [s1, s2] = await rawPeers(['flooder', 'watcher'], 'r-flood');
+    const doc = new Y.Doc();
+    const updates: string[] = [];
+    doc.on('update', (u: Uint8Array) => updates.push(toBase64(u)));
+    for (let i = 0; i < 12; i++) doc.getArray('a').push(['x'.repeat(1000)]);
+    updates.forEach((update, i) => s1.send({ type: 'p2p:update', ref: `f${i}`, update }));
+    // ~1 KB each: once nine wait (past 8 KB), the rest are refused, not relayed. (The nine are
+    // refused in turn when written, without a ref: that state is over the limit.)
+    const refused = await waitFor(() => {
+      const all = s1.messages.filter((m) => m.type === 'p2p:error' && m.ref);
+      return all.length === 3 ? all : undefined;
+    }, 5000, 'the refusals');
+    expect(refused.map((m) => m.ref)).toEqual(['f9', 'f10', 'f11']);
+    expect(refused[0]).toMatchObject({ code: 'p2p_state_too_large', message: expect.stringContaining('twice 4096') });
+    await waitFor(() => s2.messages.filter((m) => m.type === 'p2p:update').length === 9, 3000, 'the relayed updates');
+    await sleep(200);
+    expect(s2.messages.filter((m) => m.type === 'p2p:update')).toHaveLength(9);
+    await config({ p2pMaxStateBytes: 5_242_880, p2pPersistIntervalMs: 5000 });
+  });
+
   it('carries updates larger than one WebSocket frame (chunked)', async () => {
     const [, a] = await joined('alice', 'r-chunk');
     const [, b] = await joined('bob', 'r-chunk');

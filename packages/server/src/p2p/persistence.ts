@@ -58,6 +58,8 @@ export const EMPTY_UPDATE = Y.encodeStateAsUpdate(new Y.Doc());
 const DAY_MS = 86_400_000;
 /** Pending updates of a room merged into one once this many have arrived (bounds the merge at write time). */
 const COMPACT_AFTER = 256;
+/** The stored state and the updates waiting to be merged into it may hold this many times p2pMaxStateBytes. */
+const PENDING_STATE_FACTOR = 2;
 /** Writers racing on one room (cluster nodes) retry the read-merge-write this many times. */
 const CAS_ATTEMPTS = 5;
 
@@ -75,6 +77,8 @@ export const fromBase64 = (b64: string): Uint8Array => {
   const buf = Buffer.from(b64, 'base64');
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 };
+/** Bytes a base64 string decodes to. */
+const base64Bytes = (b64: string): number => Math.floor((b64.length * 3) / 4) - (b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0);
 export const toBase64 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 
 export interface PersistenceHooks {
@@ -93,6 +97,8 @@ interface RoomBuffer {
   roomId: string;
   /** Base64 updates in arrival order, decoded only when merged. */
   pending: string[];
+  /** Their size in bytes, decoded (an upper bound of what they add to the stored state). */
+  pendingBytes: number;
   /** The stored state as this node last read or wrote it. */
   stored: { state: Uint8Array; version: number; stamp: string } | null | undefined;
   /** Counts the changes to `pending`. */
@@ -129,7 +135,7 @@ export class SharedStatePersistence {
     const key = `${envId}\u0000${roomId}`;
     let room = this.#rooms.get(key);
     if (!room) {
-      room = { envId, roomId, pending: [], revision: 0, stored: undefined, lastWriteAt: 0, timer: undefined, flushing: undefined };
+      room = { envId, roomId, pending: [], pendingBytes: 0, revision: 0, stored: undefined, lastWriteAt: 0, timer: undefined, flushing: undefined };
       this.#rooms.set(key, room);
     }
     return room;
@@ -137,14 +143,32 @@ export class SharedStatePersistence {
 
   /**
    * An update for the room (base64); stored within one interval. Refused (`p2p_state_too_large`)
-   * when it would take the room's state past P2P_LIMITS.clientsPerRoom writers.
+   * when it would take the room's state past P2P_LIMITS.clientsPerRoom writers, or while the
+   * stored state and the updates waiting are past twice p2pMaxStateBytes: what waits is held in
+   * memory and merged, so a flood of updates between two writes must not grow it without bound.
+   * (Twice: updates often overwrite each other, and one that takes the state over the limit is
+   * refused when the state is written, with every peer told.)
    */
   add(envId: string, roomId: string, { update, clients }: CheckedUpdate): void {
     const room = this.#room(envId, roomId);
+    const bytes = base64Bytes(update);
+    const max = this.#hooks.config(envId)?.p2pMaxStateBytes ?? Infinity;
+    const stored = room.stored?.state.byteLength ?? 0;
+    if (stored + room.pendingBytes > PENDING_STATE_FACTOR * max) {
+      throw new PulseError(
+        'p2p_state_too_large',
+        `The room's shared state (${stored} bytes stored, ${room.pendingBytes} waiting to be) is past twice ${max} bytes (p2pMaxStateBytes); this update was not relayed nor stored.`,
+      );
+    }
     this.#countClients(room, clients);
     room.pending.push(update);
+    room.pendingBytes += bytes;
     room.revision++;
-    if (room.pending.length >= COMPACT_AFTER) room.pending = [toBase64(Y.mergeUpdates(room.pending.map(fromBase64)))];
+    if (room.pending.length >= COMPACT_AFTER) {
+      const merged = Y.mergeUpdates(room.pending.map(fromBase64));
+      room.pending = [toBase64(merged)];
+      room.pendingBytes = merged.byteLength;
+    }
     this.#schedule(room);
   }
 
@@ -209,6 +233,8 @@ export class SharedStatePersistence {
 
   async #write(room: RoomBuffer): Promise<void> {
     const batch = room.pending.splice(0);
+    const batchBytes = room.pendingBytes;
+    room.pendingBytes = 0;
     room.revision++;
     const config = this.#hooks.config(room.envId);
     try {
@@ -270,6 +296,7 @@ export class SharedStatePersistence {
     } catch (err) {
       // Nothing is dropped: the batch goes back in front of what arrived meanwhile.
       room.pending.unshift(...batch);
+      room.pendingBytes += batchBytes;
       room.revision++;
       room.lastWriteAt = Date.now();
       this.#hooks.log(`storing P2P state of room ${room.roomId} failed${isUnavailable(err) ? ' (store unavailable)' : ''}; retrying`, err);
@@ -293,6 +320,7 @@ export class SharedStatePersistence {
     const room = this.#rooms.get(key);
     if (!room) return;
     room.pending = [];
+    room.pendingBytes = 0;
     room.revision++;
     room.stored = undefined;
   }
