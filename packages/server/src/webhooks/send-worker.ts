@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { readlinkSync } from 'node:fs';
 import { constants, setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
@@ -37,6 +38,8 @@ function lowerOwnPriority(): void {
 
 const port = parentPort!;
 const abort = new AbortController();
+// Every request in flight listens for the shutdown (the dispatcher bounds how many there are).
+setMaxListeners(0, abort.signal);
 let answers: SenderAnswer['results'] = [];
 
 function answer(n: number, result: SendResult): void {
