@@ -64,7 +64,7 @@ export class EmailWorker {
     const batches = await this.#store.claimEmailBatches(
       now.toISOString(),
       new Date(now.getTime() + LEASE_MS).toISOString(),
-      (envId) => configs.get(envId)?.emailDelaySeconds,
+      new Map([...configs].map(([envId, config]) => [envId, config.emailDelaySeconds])),
       BATCHES_PER_TICK,
     );
     for (const batch of batches) {

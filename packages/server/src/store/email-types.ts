@@ -6,6 +6,9 @@ import type { NotificationKind } from '@pulse/protocol';
  */
 export const UNREAD_MAX_AGE_MS = 3 * 24 * 3600_000;
 
+/** Notifications in one email at most: a longer backlog goes out over the next windows. */
+export const EMAIL_ITEMS_PER_BATCH = 100;
+
 /** Notifications a node has claimed to email to one user together. */
 export interface EmailBatch {
   batchId: string;
@@ -46,11 +49,12 @@ export interface EmailRecipient {
 export interface EmailRepo {
   /**
    * Claims, until `leaseUntil`, the unread notifications now due for email: for each user with an
-   * email who has not opted out, of an environment where `due(envId)` gives a delay (emails on),
-   * all their unemailed unread notifications once the oldest is older than the delay and their
-   * last email too. Also takes back batches due for a retry, or left by a node that died.
+   * email who has not opted out, of an environment in `delays` (those with email on, and their
+   * delay in seconds), whose last email is older than the delay, their oldest unemailed unread
+   * notifications that have waited the delay (at most EMAIL_ITEMS_PER_BATCH). At most `limit`
+   * batches, one per user. Also takes back batches due for a retry, or left by a node that died.
    */
-  claimEmailBatches(now: string, leaseUntil: string, delaySeconds: (envId: string) => number | undefined, limit: number): Promise<EmailBatch[]>;
+  claimEmailBatches(now: string, leaseUntil: string, delays: ReadonlyMap<string, number>, limit: number): Promise<EmailBatch[]>;
   emailRecipient(envId: string, userId: string): Promise<EmailRecipient | undefined>;
   emailItems(envId: string, notificationIds: string[]): Promise<EmailItem[]>;
   /** Records a batch's outcome: sent (or nothing left to say), a retry at a time, or failed for good. */

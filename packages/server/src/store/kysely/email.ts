@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { ExpressionBuilder, Kysely } from 'kysely';
 import type { Dialect } from '../migrations.ts';
 import type { Database } from '../schema.ts';
-import { UNREAD_MAX_AGE_MS, type EmailBatch, type EmailRepo } from '../email-types.ts';
+import { EMAIL_ITEMS_PER_BATCH, UNREAD_MAX_AGE_MS, type EmailBatch, type EmailRepo } from '../email-types.ts';
 
 const newBatchId = () => `mail_${randomBytes(10).toString('hex')}`;
 const minus = (iso: string, ms: number) => new Date(Date.parse(iso) - ms).toISOString();
 
 export function emailRepo(db: Kysely<Database>, dialect: Dialect): EmailRepo {
   return {
-    async claimEmailBatches(now, leaseUntil, delaySeconds, limit) {
+    async claimEmailBatches(now, leaseUntil, delays, limit) {
       return db.transaction().execute(async (trx) => {
         const batches: EmailBatch[] = [];
         // Retries that are due, and batches whose node died mid-send (lease over).
@@ -36,85 +36,93 @@ export function emailRepo(db: Kysely<Database>, dialect: Dialect): EmailRepo {
           batches.push(...byBatch.values());
         }
 
-        // New notifications: unread, never claimed, of users who take email.
-        const candidates = await trx
-          .selectFrom('notifications as n')
-          .innerJoin('users as u', (j) => j.onRef('u.environment_id', '=', 'n.environment_id').onRef('u.external_id', '=', 'n.user_id'))
-          .select(['n.environment_id', 'n.user_id', 'n.id', 'n.created_at', 'u.emailed_at'])
-          .where('n.read_at', 'is', null)
-          .where('n.created_at', '>=', minus(now, UNREAD_MAX_AGE_MS))
-          .where('u.email', 'is not', null)
-          .where('u.email_opt_out', '=', 0)
-          .where((eb) =>
-            eb.not(
-              eb.exists(
-                eb
-                  .selectFrom('email_sends as s')
-                  .select('s.notification_id')
-                  .whereRef('s.environment_id', '=', 'n.environment_id')
-                  .whereRef('s.notification_id', '=', 'n.id'),
-              ),
-            ),
-          )
-          .orderBy('n.created_at')
-          .limit(limit * 20)
-          .execute();
-        const users = new Map<string, { envId: string; userId: string; emailedAt: string | null; unread: { id: string; createdAt: string }[] }>();
-        for (const c of candidates) {
-          const key = `${c.environment_id}\u0000${c.user_id}`;
-          const u = users.get(key) ?? { envId: c.environment_id, userId: c.user_id, emailedAt: c.emailed_at, unread: [] };
-          u.unread.push({ id: c.id, createdAt: c.created_at });
-          users.set(key, u);
-        }
-        // Users in one order on every node: two nodes taking the same users' rows (below) in
-        // opposite orders would deadlock on PostgreSQL.
-        const byKey = [...users.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, u]) => u);
-        for (const u of byKey) {
+        // Users due an email, environment by environment (only those with email on): unread
+        // notifications never claimed that have waited the environment's delay, and a window
+        // free. One row per user, so a user with a long backlog does not hide the others.
+        const unclaimed = (eb: ExpressionBuilder<Database & { n: Database['notifications'] }, 'n'>) =>
+          eb.not(
+            eb.exists(eb.selectFrom('email_sends as s').select('s.notification_id').whereRef('s.environment_id', '=', 'n.environment_id').whereRef('s.notification_id', '=', 'n.id')),
+          );
+        const oldest = minus(now, UNREAD_MAX_AGE_MS);
+        for (const [envId, delay] of [...delays].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
           if (batches.length >= limit) break;
-          const delay = delaySeconds(u.envId);
-          if (delay === undefined) continue;
           const cutoff = minus(now, delay * 1000);
-          // One email per user per window, with the notifications that have waited it out (a newer
-          // one may still be read in time; it waits for the next window).
-          const ids = u.unread.filter((n) => n.createdAt <= cutoff).map((n) => n.id);
-          if (ids.length === 0 || (u.emailedAt !== null && u.emailedAt > cutoff)) continue;
-          // The user's window is taken first, conditionally: another node that read the same
-          // candidates and emailed this user meanwhile makes this update match nothing.
-          const took = await trx
-            .updateTable('users')
-            .set({ emailed_at: now })
-            .where('environment_id', '=', u.envId)
-            .where('external_id', '=', u.userId)
-            .where((eb) => eb.or([eb('emailed_at', 'is', null), eb('emailed_at', '<=', cutoff)]))
-            .executeTakeFirst();
-          if (Number(took.numUpdatedRows) === 0) continue;
-          const batchId = newBatchId();
-          const claimed = await trx
-            .insertInto('email_sends')
-            .values(
-              ids.map((id) => ({
-                environment_id: u.envId,
-                notification_id: id,
-                user_id: u.userId,
-                batch_id: batchId,
-                status: 'sending' as const,
-                attempts: 0,
-                claimed_until: leaseUntil,
-                next_attempt_at: null,
-                last_error: null,
-                created_at: now,
-                sent_at: null,
-              })),
-            )
-            .onConflict((oc) => oc.columns(['environment_id', 'notification_id']).doNothing())
-            .returning('notification_id')
+          const due = await trx
+            .selectFrom('notifications as n')
+            .innerJoin('users as u', (j) => j.onRef('u.environment_id', '=', 'n.environment_id').onRef('u.external_id', '=', 'n.user_id'))
+            .select(['n.user_id', 'u.emailed_at'])
+            .where('n.environment_id', '=', envId)
+            .where('n.read_at', 'is', null)
+            .where('n.created_at', '>=', oldest)
+            .where('n.created_at', '<=', cutoff)
+            .where('u.email', 'is not', null)
+            .where('u.email_opt_out', '=', 0)
+            .where((eb) => eb.or([eb('u.emailed_at', 'is', null), eb('u.emailed_at', '<=', cutoff)]))
+            .where(unclaimed)
+            .groupBy(['n.user_id', 'u.emailed_at'])
+            .orderBy('n.user_id')
+            .limit(limit - batches.length)
             .execute();
-          if (claimed.length === 0) {
-            // Another node took them all: this window was not used after all.
-            await trx.updateTable('users').set({ emailed_at: u.emailedAt }).where('environment_id', '=', u.envId).where('external_id', '=', u.userId).execute();
-            continue;
+          // Users in one order on every node: two nodes taking the same users' rows in opposite
+          // orders would deadlock on PostgreSQL.
+          for (const u of due) {
+            // The user's window is taken first, conditionally: another node that read the same
+            // candidates and emailed this user meanwhile makes this update match nothing.
+            const took = await trx
+              .updateTable('users')
+              .set({ emailed_at: now })
+              .where('environment_id', '=', envId)
+              .where('external_id', '=', u.user_id)
+              .where((eb) => eb.or([eb('emailed_at', 'is', null), eb('emailed_at', '<=', cutoff)]))
+              .executeTakeFirst();
+            if (Number(took.numUpdatedRows) === 0) continue;
+            // One email per user per window, with the oldest notifications that have waited it out
+            // (a newer one may still be read in time: it waits for the next window, as do those
+            // past EMAIL_ITEMS_PER_BATCH).
+            const ids = (
+              await trx
+                .selectFrom('notifications as n')
+                .select('n.id')
+                .where('n.environment_id', '=', envId)
+                .where('n.user_id', '=', u.user_id)
+                .where('n.read_at', 'is', null)
+                .where('n.created_at', '>=', oldest)
+                .where('n.created_at', '<=', cutoff)
+                .where(unclaimed)
+                .orderBy('n.created_at')
+                .limit(EMAIL_ITEMS_PER_BATCH)
+                .execute()
+            ).map((n) => n.id);
+            const batchId = newBatchId();
+            const claimed = ids.length
+              ? await trx
+                  .insertInto('email_sends')
+                  .values(
+                    ids.map((id) => ({
+                      environment_id: envId,
+                      notification_id: id,
+                      user_id: u.user_id,
+                      batch_id: batchId,
+                      status: 'sending' as const,
+                      attempts: 0,
+                      claimed_until: leaseUntil,
+                      next_attempt_at: null,
+                      last_error: null,
+                      created_at: now,
+                      sent_at: null,
+                    })),
+                  )
+                  .onConflict((oc) => oc.columns(['environment_id', 'notification_id']).doNothing())
+                  .returning('notification_id')
+                  .execute()
+              : [];
+            if (claimed.length === 0) {
+              // Another node took them all: this window was not used after all.
+              await trx.updateTable('users').set({ emailed_at: u.emailed_at }).where('environment_id', '=', envId).where('external_id', '=', u.user_id).execute();
+              continue;
+            }
+            batches.push({ batchId, environmentId: envId, userId: u.user_id, attempts: 0, notificationIds: claimed.map((c) => c.notification_id) });
           }
-          batches.push({ batchId, environmentId: u.envId, userId: u.userId, attempts: 0, notificationIds: claimed.map((c) => c.notification_id) });
         }
         return batches;
       });
