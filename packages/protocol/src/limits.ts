@@ -45,6 +45,8 @@ export const LIMITS = {
   oneShotsPerTick: 8,
   /** A room:resync is answered once per this long per connection (a room's state can take MBs); sooner: rate_limited. */
   resyncIntervalMs: 2000,
+  /** Notification ids one notifications:read names, asked for or announced (with `all`, the rest are implied). */
+  notificationsReadIds: 500,
   /** Threads a user's typing is relayed for per tick; changes for more threads are dropped. */
   typingThreadsPerTick: 2,
   /**

@@ -114,7 +114,7 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
     width: z.number().min(0.5).max(64),
   }),
   m('draw:clear', {}),
-  m('notifications:read', { ids: z.array(clientId).max(500).optional(), all: z.boolean().optional() }),
+  m('notifications:read', { ids: z.array(clientId).max(LIMITS.notificationsReadIds).optional(), all: z.boolean().optional() }),
   m('room:resync', {}),
   ...p2pClientMessages,
 ]);

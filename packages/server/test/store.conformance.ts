@@ -974,7 +974,7 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       await store.markNotificationsRead(e, 'carol', 'all', iso(1000));
       expect(await store.setEmailOptOut(e, 'bob', true)).toBe(true);
       expect(await store.setEmailOptOut(e, 'nobody', true)).toBe(false);
-      const delay = (envId: string) => (envId === e ? 60 : undefined);
+      const delay = new Map([[e, 60]]);
       // Not yet due: the oldest is younger than the delay.
       expect((await store.claimEmailBatches(iso(30_000), iso(150_000), delay, 10)).filter((b) => b.environmentId === e)).toEqual([]);
       // Due: one batch for alice with n1; none for bob (opted out) or carol (read). n2, 56 s old,
@@ -1000,6 +1000,45 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect((await store.claimEmailBatches(iso(120_000), iso(300_000), delay, 10)).filter((b) => b.environmentId === e)).toEqual([]);
       const next = (await store.claimEmailBatches(iso(171_500), iso(300_000), delay, 10)).filter((b) => b.environmentId === e);
       expect(next.flatMap((b) => b.notificationIds).sort()).toEqual(['n2', 'n5']);
+    });
+
+    it('marks a backlog of thousands of notifications read, all of them, in several statements', async () => {
+      const e = await env('env_markall');
+      const note = (id: string, userId: string) => ({ id, userId, kind: 'mention' as const, roomId: 'r', threadId: 'ma', commentId: 'ma-c1', actorId: 'dave', preview: 'hi', createdAt: at(5) });
+      const notes = Array.from({ length: 4500 }, (_, i) => note(`ma-${i}`, 'heavy'));
+      await store.createThread(e, { id: 'ma', roomId: 'r', position: null, createdBy: 'dave', createdAt: at(0) }, { id: 'ma-c1', userId: 'dave', body: 'hi', mentions: [], createdAt: at(0) }, {
+        notifications: [...notes, note('ma-other', 'other')],
+      });
+      const changed = await store.markNotificationsRead(e, 'heavy', 'all', at(10));
+      expect(changed).toHaveLength(4500);
+      expect(new Set(changed).size).toBe(4500);
+      expect(await store.markNotificationsRead(e, 'heavy', 'all', at(11))).toEqual([]);
+      expect(await store.markNotificationsRead(e, 'other', 'all', at(12))).toEqual(['ma-other']);
+    });
+
+    it("emails every user due, whatever another's backlog or an environment with email off holds", async () => {
+      const T = Date.UTC(2026, 6, 1);
+      const iso = (ms: number) => new Date(T + ms).toISOString();
+      const [on, off] = [await env('env_mail_on'), await env('env_mail_off')];
+      const note = (id: string, userId: string, at: number) => ({ id, userId, kind: 'mention' as const, roomId: 'r', threadId: 'bt', commentId: 'bt-c1', actorId: 'dave', preview: 'hi', createdAt: iso(at) });
+      for (const e of [on, off]) {
+        for (const u of ['heavy', 'light']) await store.upsertUser(e, { externalId: u, name: u, avatar: null, email: `${u}@example.com` }, iso(0));
+        // 450 older notifications for heavy (more than any one pass reads), then one for light.
+        const notes = Array.from({ length: 450 }, (_, i) => note(`${e}-h${i}`, 'heavy', i));
+        await store.createThread(e, { id: 'bt', roomId: 'r', position: null, createdBy: 'dave', createdAt: iso(0) }, { id: 'bt-c1', userId: 'dave', body: 'hi', mentions: [], createdAt: iso(0) }, {
+          notifications: [...notes, note(`${e}-l1`, 'light', 1000)],
+        });
+      }
+      const first = (await store.claimEmailBatches(iso(120_000), iso(300_000), new Map([[on, 60]]), 10)).filter((b) => b.environmentId === on || b.environmentId === off);
+      expect(first.map((b) => [b.environmentId, b.userId, b.notificationIds.length])).toEqual([
+        [on, 'heavy', 100],
+        [on, 'light', 1],
+      ]);
+      // The oldest first; the rest of heavy's backlog waits for their next window.
+      expect(first[0]!.notificationIds.slice(0, 2)).toEqual([`${on}-h0`, `${on}-h1`]);
+      expect((await store.claimEmailBatches(iso(150_000), iso(300_000), new Map([[on, 60]]), 10)).filter((b) => b.environmentId === on)).toEqual([]);
+      const next = (await store.claimEmailBatches(iso(181_000), iso(400_000), new Map([[on, 60]]), 10)).filter((b) => b.environmentId === on);
+      expect(next.map((b) => [b.userId, b.notificationIds.length, b.notificationIds[0]])).toEqual([['heavy', 100, `${on}-h100`]]);
     });
 
     it("makes a webhook dispatcher's pass one write: outcomes first, then dispatch, then claims", async () => {

@@ -414,7 +414,8 @@ export class CollabService {
 
   async markNotificationsRead(envId: string, userId: string, ids: string[] | 'all'): Promise<string[]> {
     const changed = await this.#store.markNotificationsRead(envId, userId, ids, nowIso());
-    if (changed.length) this.#sink.notificationsRead(envId, userId, changed, ids === 'all');
+    // With `all`, the ids are implied: a backlog of thousands is not sent to every socket of the user.
+    if (changed.length) this.#sink.notificationsRead(envId, userId, changed.slice(0, LIMITS.notificationsReadIds), ids === 'all');
     return changed;
   }
 }
