@@ -41,10 +41,18 @@ export const LIMITS = {
   wsSoftBufferBytes: 256 * 1024,
   /** Past this much unsent data a socket is closed with SLOW_CONSUMER, to resync on reconnect. */
   wsHardBufferBytes: 4 * 1024 * 1024,
+  /**
+   * Past this much unsent data on all of one user's sockets on a server together, a socket of
+   * theirs that is behind (past wsSoftBufferBytes) is closed with SLOW_CONSUMER.
+   */
+  wsUserBufferBytes: 32 * 1024 * 1024,
   /** Clicks and emoji drops relayed per user per tick; more are dropped. */
   oneShotsPerTick: 8,
   /** A room:resync is answered once per this long per connection (a room's state can take MBs); sooner: rate_limited. */
   resyncIntervalMs: 2000,
+  /** ...and this often per user, all their sockets on a server together (a bucket of this burst and rate). */
+  resyncsPerUserBurst: 10,
+  resyncsPerUserPerSecond: 2,
   /** Notification ids one notifications:read names, asked for or announced (with `all`, the rest are implied). */
   notificationsReadIds: 500,
   /** Threads a user's typing is relayed for per tick; changes for more threads are dropped. */
@@ -71,6 +79,8 @@ export const LIMITS = {
   connectionsPerRoom: 2000,
   /** Connections one user may hold in one room (tabs, devices), per server. */
   connectionsPerUserPerRoom: 20,
+  /** Connections one user may hold on one server, all rooms together. */
+  connectionsPerUser: 100,
   /** Sockets one address may hold open before they authenticate. */
   unauthenticatedPerAddress: 256,
   /** Notifications and activity entries sent in auth:ok. */

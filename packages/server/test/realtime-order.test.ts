@@ -230,6 +230,26 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
     expect(s.messages.filter((m) => m.type === 'room:state')).toHaveLength(2);
   });
 
+  it("answers room:resync resyncsPerUserBurst times at once per user, all the user's sockets together", async () => {
+    const sockets: RawSocket[] = [];
+    for (let i = 0; i < LIMITS.resyncsPerUserBurst + 2; i++) {
+      const s = raw();
+      await s.auth(t, 'resync-many', `resync-room-${i % 3}`);
+      sockets.push(s);
+    }
+    sockets.forEach((s, i) => s.send({ type: 'room:resync', ref: `m${i}` }));
+    const answers = await Promise.all(sockets.map((s, i) => waitFor(() => s.messages.find((m) => m.ref === `m${i}`), 5000)));
+    expect(answers.filter((m) => m.type === 'ack')).toHaveLength(LIMITS.resyncsPerUserBurst);
+    const refused = answers.filter((m) => m.type === 'error');
+    expect(refused).toHaveLength(2);
+    expect(refused[0]).toMatchObject({ code: 'rate_limited', message: expect.stringContaining('per user') });
+    // Another user is not held back by them.
+    const other = raw();
+    await other.auth(t, 'resync-other', 'resync-room-0');
+    other.send({ type: 'room:resync', ref: 'o1' });
+    expect(await other.next('ack', 5000, (m) => m.ref === 'o1')).toBeTruthy();
+  });
+
   it('acknowledges a stroke retry only for the stroke’s own author', async () => {
     const a = raw();
     await a.auth(t, 'painter', 'paint-room');
@@ -342,6 +362,36 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
     await elsewhere.opened;
     elsewhere.send({ type: 'auth', apiKey: t.publishableKey, token, room: 'other-room' });
     await elsewhere.next('auth:ok');
+  });
+
+  it('caps one user’s sockets on a server, all rooms together', async () => {
+    const small = await startTestServer(driver, { realtime: { connectionsPerUser: 3 } });
+    try {
+      const token = await mintToken(small, 'everywhere');
+      const open: RawSocket[] = [];
+      for (let i = 0; i < 3; i++) {
+        const s = new RawSocket(small.wsUrl);
+        await s.opened;
+        s.send({ type: 'auth', apiKey: small.publishableKey, token, room: `room-${i}` });
+        await s.next('auth:ok');
+        open.push(s);
+      }
+      const extra = new RawSocket(small.wsUrl);
+      await extra.opened;
+      extra.send({ type: 'auth', apiKey: small.publishableKey, token, room: 'room-9' });
+      expect(await extra.next('auth:error')).toMatchObject({ code: 'too_many_connections', message: expect.stringContaining('all rooms together') });
+      // One closed frees a place.
+      open[0]!.close();
+      await open[0]!.waitClosed();
+      await sleep(100);
+      const again = new RawSocket(small.wsUrl);
+      await again.opened;
+      again.send({ type: 'auth', apiKey: small.publishableKey, token, room: 'room-9' });
+      await again.next('auth:ok');
+      for (const s of [...open, again]) s.close();
+    } finally {
+      await small.close();
+    }
   });
 
   it('closes a socket when its token expires, with token_expired and 4401', async () => {

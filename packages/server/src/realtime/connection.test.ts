@@ -1,7 +1,8 @@
 import { LIMITS } from '@pulse/protocol';
 import type { WebSocket } from 'ws';
 import { describe, expect, it } from 'vitest';
-import { Connection } from './connection.ts';
+import { TokenBucket } from '../token-bucket.ts';
+import { Connection, type UserSockets } from './connection.ts';
 
 function socket() {
   const ws = {
@@ -47,5 +48,30 @@ describe('Connection: slow consumers', () => {
     other.conn.sendFrame(state, 'durable');
     expect(other.ws.closed).toBe(4410);
     expect(other.ws.bufferedAmount).toBe(state.length);
+  });
+
+  it("closes a socket that is behind once all its user's sockets together hold wsUserBufferBytes unsent", () => {
+    const user: UserSockets = { connections: new Set(), resyncs: new TokenBucket(1, 1) };
+    const tabs = Array.from({ length: 12 }, () => socket());
+    for (const t of tabs) {
+      t.conn.userSockets = user;
+      user.connections.add(t.conn);
+    }
+    const frame = Buffer.alloc(64 * 1024, 'x');
+    // Each stops reading at 3 MB behind (under its own limit): together they pass the user's.
+    let closed = 0;
+    for (const t of tabs) {
+      while (!t.ws.closed && t.ws.bufferedAmount + frame.length <= 3 * 1024 * 1024) t.conn.sendFrame(frame, 'durable');
+      if (t.ws.closed) closed++;
+    }
+    expect(closed).toBeGreaterThan(0);
+    const unsent = tabs.filter((t) => !t.ws.closed).reduce((sum, t) => sum + t.ws.bufferedAmount, 0);
+    expect(unsent).toBeLessThanOrEqual(LIMITS.wsUserBufferBytes);
+    // A socket of theirs that keeps up is not closed for the others.
+    const reader = socket();
+    reader.conn.userSockets = user;
+    user.connections.add(reader.conn);
+    reader.conn.sendFrame(frame, 'durable');
+    expect(reader.ws.closed).toBeUndefined();
   });
 });

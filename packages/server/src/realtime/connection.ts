@@ -24,6 +24,13 @@ export interface ConnectionIdentity {
   expiresAt: number;
 }
 
+/** This node's sockets of one user (every room), and what they share. */
+export interface UserSockets {
+  readonly connections: Set<Connection>;
+  /** room:resync answers, all the user's sockets together. */
+  readonly resyncs: TokenBucket;
+}
+
 /**
  * One WebSocket. Kept small (a few fields, no timers of its own): idle sockets are the bulk
  * of a server's memory. Timeouts are enforced by the hub's sweeper.
@@ -35,6 +42,8 @@ export class Connection {
   lastSeen = Date.now();
   identity: ConnectionIdentity | undefined;
   room: LocalRoom | undefined;
+  /** The user's sockets on this node, this one included (set when it joins its room). */
+  userSockets: UserSockets | undefined;
   deviceType: DeviceType = 'desktop';
   status: PresenceStatus = 'online';
   appearOffline = false;
@@ -100,7 +109,9 @@ export class Connection {
    * durable ones never are, but a socket that this frame would take past its ceiling is closed
    * to resync. The ceiling is the hard limit, or the largest frame the socket was sent (a room's
    * state, up to a few MB) and 1 MB more: a client still reading its auth:ok is not slow, and a
-   * socket that does not read holds a few MB at most.
+   * socket that does not read holds a few MB at most. A socket that is behind is also closed once
+   * all of its user's sockets together hold more than wsUserBufferBytes: one user's many sockets
+   * that stopped reading would otherwise hold gigabytes.
    */
   sendFrame(frame: Buffer, delivery: Delivery): void {
     if (!this.open) return;
@@ -111,6 +122,10 @@ export class Connection {
     const buffered = this.ws.bufferedAmount;
     if (delivery === 'ephemeral' && buffered > LIMITS.wsSoftBufferBytes) return;
     if (buffered > 0 && buffered + frame.length > Math.max(LIMITS.wsHardBufferBytes, this.#largestFrame + SLOW_MARGIN_BYTES)) {
+      this.close(4410, 'slow consumer');
+      return;
+    }
+    if (buffered > LIMITS.wsSoftBufferBytes && this.userSockets && unsentOf(this.userSockets) + frame.length > LIMITS.wsUserBufferBytes) {
       this.close(4410, 'slow consumer');
       return;
     }
@@ -159,6 +174,13 @@ function uncorkAll(): void {
       // A socket that fails here is failing anyway (its error handler closes it); the others go on.
     }
   }
+}
+
+/** Bytes not yet sent on all of a user's sockets. */
+function unsentOf(user: UserSockets): number {
+  let bytes = 0;
+  for (const c of user.connections) bytes += c.ws.bufferedAmount;
+  return bytes;
 }
 
 /** What a socket may fall behind past its largest frame (see sendFrame). */

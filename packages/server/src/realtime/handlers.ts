@@ -181,6 +181,12 @@ export const HANDLERS: { [T in ClientMessage['type']]: Handler<T> } = {
     if (now - conn.lastResyncAt < LIMITS.resyncIntervalMs) {
       throw new PulseError('rate_limited', `room:resync is answered once per ${LIMITS.resyncIntervalMs / 1000} s per connection; ask again shortly.`);
     }
+    if (conn.ws.bufferedAmount > LIMITS.wsSoftBufferBytes) {
+      throw new PulseError('rate_limited', 'room:resync is answered once this socket has read what it was sent; ask again shortly.');
+    }
+    if (conn.userSockets && !conn.userSockets.resyncs.take()) {
+      throw new PulseError('rate_limited', `room:resync is answered ${LIMITS.resyncsPerUserPerSecond} times a second per user, all their sockets together; ask again shortly.`);
+    }
     conn.lastResyncAt = now;
     conn.sendFrame(await hub.snapshots.stateFrame(envId, roomId, await hub.configOf(envId)), 'durable');
     ack(conn, m.ref);

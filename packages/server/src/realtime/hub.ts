@@ -38,6 +38,7 @@ export interface HubOptions {
   offlineAfterMs?: number;
   connectionsPerRoom?: number;
   connectionsPerUserPerRoom?: number;
+  connectionsPerUser?: number;
   unauthenticatedPerAddress?: number;
   /**
    * Cluster mode: how long a node counts as alive after its last heartbeat (it heartbeats three
@@ -113,6 +114,7 @@ export class RealtimeHub implements RealtimeSink {
         leaveGraceMs,
         connectionsPerRoom: options.connectionsPerRoom ?? LIMITS.connectionsPerRoom,
         connectionsPerUserPerRoom: options.connectionsPerUserPerRoom ?? LIMITS.connectionsPerUserPerRoom,
+        connectionsPerUser: options.connectionsPerUser ?? LIMITS.connectionsPerUser,
       },
       this.#cluster,
     );

@@ -1,8 +1,9 @@
-import { PulseError, type EnvConfig, type PresenceEntry, type PresenceMember } from '@pulse/protocol';
+import { LIMITS, PulseError, type EnvConfig, type PresenceEntry, type PresenceMember } from '@pulse/protocol';
+import { TokenBucket } from '../token-bucket.ts';
 import { roomChannel, userChannel, type Bus } from './bus.ts';
 import type { ClusterPresence } from './cluster-presence.ts';
 import { toEntry, type PresenceWire } from './cluster-room-presence.ts';
-import type { Connection, Delivery } from './connection.ts';
+import type { Connection, Delivery, UserSockets } from './connection.ts';
 import { LocalRoom } from './room.ts';
 
 /** First character of a payload on a room channel: what kind of frame follows. */
@@ -12,6 +13,7 @@ export interface RegistryOptions {
   leaveGraceMs: number;
   connectionsPerRoom: number;
   connectionsPerUserPerRoom: number;
+  connectionsPerUser: number;
 }
 
 /**
@@ -26,7 +28,7 @@ export class RoomRegistry {
   readonly #rooms = new Map<string, LocalRoom>();
   readonly #envConnections = new Map<string, Set<Connection>>();
   readonly #envConfigs = new Map<string, EnvConfig>();
-  readonly #users = new Map<string, { connections: Set<Connection>; unsubscribe: () => void }>();
+  readonly #users = new Map<string, UserSockets & { unsubscribe: () => void }>();
   /** Called when a room leaves this node (its last member gone). */
   onRoomDisposed: (envId: string, roomId: string) => void = () => undefined;
 
@@ -63,6 +65,9 @@ export class RoomRegistry {
     const { envId, roomId, user } = conn.identity!;
     const room = this.#rooms.get(roomKey(envId, roomId)) ?? this.#open(envId, roomId);
     if (room.connections.size >= this.#options.connectionsPerRoom) throw new PulseError('room_full');
+    if ((this.#users.get(roomKey(envId, user.id))?.connections.size ?? 0) >= this.#options.connectionsPerUser) {
+      throw new PulseError('too_many_connections', `A user may have ${this.#options.connectionsPerUser} connections on one server, all rooms together.`);
+    }
     let mine = 0;
     for (const c of room.connections) if (c.identity!.user.id === user.id && ++mine >= this.#options.connectionsPerUserPerRoom) {
       throw new PulseError('too_many_connections', `A user may have ${this.#options.connectionsPerUserPerRoom} connections in one room.`);
@@ -139,6 +144,7 @@ export class RoomRegistry {
     const existing = this.#users.get(key);
     if (existing) {
       existing.connections.add(conn);
+      conn.userSockets = existing;
       return;
     }
     const connections = new Set([conn]);
@@ -146,7 +152,9 @@ export class RoomRegistry {
       const frame = Buffer.from(payload);
       for (const c of connections) c.sendFrame(frame, 'durable');
     });
-    this.#users.set(key, { connections, unsubscribe });
+    const sockets = { connections, unsubscribe, resyncs: new TokenBucket(LIMITS.resyncsPerUserBurst, LIMITS.resyncsPerUserPerSecond) };
+    this.#users.set(key, sockets);
+    conn.userSockets = sockets;
   }
 
   #releaseUser(conn: Connection): void {
