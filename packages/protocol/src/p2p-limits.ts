@@ -44,6 +44,12 @@ export const P2P_LIMITS = {
   clientsPerRoom: 10_000,
   /** A connection's `p2p:join` is answered once per this long (each sends the room's whole state); sooner: rate_limited. */
   joinIntervalMs: 2000,
+  /**
+   * What one user's raw messages may make the server send in one room, per second, counted as
+   * their size times their receivers. Up to a second's worth may be owed at once (so one message
+   * of any allowed size goes); past that, raw messages are refused (rate_limited) until it is paid.
+   */
+  relayBytesPerSecond: 8 * 1024 * 1024,
 } as const;
 
 /** Before falling back to the relay, how long a WebRTC connection to a peer may take to open. */

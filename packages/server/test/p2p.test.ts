@@ -166,6 +166,30 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
     expect(Date.now() - started).toBeGreaterThanOrEqual(1500);
   });
 
+  it("bounds what one user's raw messages make the server send: size times receivers, per second", async () => {
+    const sockets = Array.from({ length: 10 }, () => new RawSocket(t.wsUrl));
+    open.push(...sockets);
+    for (const [i, s] of sockets.entries()) {
+      await s.auth(t, i === 0 ? 'shouter' : `listener-${i}`, 'r-relay-budget');
+      s.send({ type: 'p2p:join', stateVector: 'AA==', webrtc: false });
+      await s.next('p2p:joined');
+    }
+    const [sender, ...listeners] = sockets;
+    await waitFor(() => sender!.messages.filter((m) => m.type === 'p2p:peer-joined').length === 9, 3000, 'peers');
+    // ~60 KB to 9 receivers: ~540 KB each, so about 16 fit in a second's budget (8 MiB).
+    const data = 'x'.repeat(60_000);
+    for (let i = 0; i < 30; i++) sender!.send({ type: 'p2p:message', ref: `m${i}`, data, encoding: 'text' });
+    const refused = await waitFor(() => {
+      const all = sender!.messages.filter((m) => m.type === 'p2p:error');
+      return all.length >= 10 ? all : undefined;
+    }, 5000, 'the refusals');
+    expect(refused[0]).toMatchObject({ code: 'rate_limited', message: expect.stringContaining('MiB a second') });
+    const relayed = 30 - sender!.messages.filter((m) => m.type === 'p2p:error').length;
+    expect(relayed).toBeGreaterThanOrEqual(14);
+    expect(relayed).toBeLessThanOrEqual(18);
+    await waitFor(() => listeners.every((l) => l.messages.filter((m) => m.type === 'p2p:message').length === relayed), 5000, 'the relayed messages');
+  });
+
   it('relays signals only to the named peer of the same room and environment', async () => {
     const s1 = new RawSocket(t.wsUrl);
     const s2 = new RawSocket(t.wsUrl);
@@ -455,7 +479,7 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
   it('refuses at once, and relays none of, updates past twice p2pMaxStateBytes waiting to be stored', async () => {
     await config({ p2pMaxStateBytes: 4096, p2pPersistIntervalMs: 60_000 });
     await sleep(100);
-    const [s1, s2] = await rawPeers(['flooder', 'watcher'], 'r-flood');
+    const [s1, s2] = await rawPeers(['flooder', 'watcher'], 'r-pending-flood');
     const doc = new Y.Doc();
     const updates: string[] = [];
     doc.on('update', (u: Uint8Array) => updates.push(toBase64(u)));

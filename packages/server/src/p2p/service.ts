@@ -286,8 +286,16 @@ export class P2PService {
     const { session, config } = this.joinedPeer(conn);
     if (m.encoding === 'binary' && !config.allowP2PBinary) throw new PulseError('p2p_binary_disabled');
     if (m.to !== undefined && !session.hasUser(m.to)) throw new PulseError('peer_not_found', `User ${JSON.stringify(m.to)} is not in this room's P2P session.`);
-    const route: Route = { from: conn.id, ...(m.to !== undefined ? { toUser: m.to } : {}), ...(m.except?.length ? { except: m.except } : {}) };
-    session.relay(route, frame({ type: 'p2p:message', from: conn.id, fromUserId: conn.identity!.user.id, data: m.data, encoding: m.encoding }));
+    const route: Route = { from: conn.id, ...(m.to !== undefined ? { toUser: m.to } : {}), ...(m.except?.length ? { except: m.except } : {}), droppable: true };
+    const json = frame({ type: 'p2p:message', from: conn.id, fromUserId: conn.identity!.user.id, data: m.data, encoding: m.encoding });
+    // A relay sends a message once per receiver: one user's share of that is bounded.
+    if (!session.chargeRelay(conn.identity!.user.id, json.length * session.receivers(route), P2P_LIMITS.relayBytesPerSecond)) {
+      throw new PulseError(
+        'rate_limited',
+        `Raw messages of one user may make the server send ${P2P_LIMITS.relayBytesPerSecond / 1024 / 1024} MiB a second in a room (their size times their receivers); this one was not relayed. Send again shortly.`,
+      );
+    }
+    session.relay(route, json);
   }
 
   persist(conn: Connection, m: ClientMessageOf<'p2p:persist'>): void {

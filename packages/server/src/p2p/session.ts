@@ -14,6 +14,8 @@ export interface Route {
   toUser?: string;
   /** Not these connections (they got it over a data channel). */
   except?: string[];
+  /** Not sent to a socket that is behind (raw messages: not queued), as ephemeral frames. */
+  droppable?: boolean;
 }
 
 /** Bus messages of a room's P2P channel: header JSON, then (for frames) a newline and the frame. */
@@ -59,6 +61,8 @@ export class P2PRoomSession {
   persistTimer: NodeJS.Timeout | undefined;
   /** Called on a reset of the room's state (after its local peers were told). */
   onReset: () => void = () => undefined;
+  /** What each user's raw messages still owe of the relay budget, in bytes (see chargeRelay). */
+  readonly #owed = new Map<string, { bytes: number; at: number }>();
 
   constructor(bus: Bus, envId: string, roomId: string) {
     this.envId = envId;
@@ -85,6 +89,30 @@ export class P2PRoomSession {
     for (const l of this.local.values()) if (l.peer.userId === userId) return true;
     for (const r of this.remote.values()) if (r.userId === userId) return true;
     return false;
+  }
+
+  /** Peers a frame on this route reaches (every node's). */
+  receivers(route: Route): number {
+    let n = 0;
+    for (const p of this.peers()) {
+      if (p.connectionId === route.from || (route.toUser !== undefined && p.userId !== route.toUser) || route.except?.includes(p.connectionId)) continue;
+      n++;
+    }
+    return n;
+  }
+
+  /**
+   * Charges a user's raw message to their relay budget in this room (`bytes`: its size times its
+   * receivers); false, and nothing charged, while they owe more than a second's worth.
+   */
+  chargeRelay(userId: string, bytes: number, perSecond: number, now = performance.now()): boolean {
+    const owed = this.#owed.get(userId);
+    const debt = owed ? Math.max(0, owed.bytes - ((now - owed.at) / 1000) * perSecond) : 0;
+    if (debt > perSecond) return false;
+    this.#owed.set(userId, { bytes: debt + bytes, at: now });
+    // Paid-up users are forgotten now and then, so the map holds only recent senders.
+    if (this.#owed.size > 64) for (const [id, o] of this.#owed) if (o.bytes - ((now - o.at) / 1000) * perSecond <= 0) this.#owed.delete(id);
+    return true;
   }
 
   get meshCount(): number {
@@ -174,7 +202,7 @@ export class P2PRoomSession {
   #deliver(route: Route, frame: Buffer): void {
     for (const [id, { conn, peer }] of this.local) {
       if (id === route.from || (route.to && id !== route.to) || (route.toUser && peer.userId !== route.toUser) || route.except?.includes(id)) continue;
-      conn.sendFrame(frame, 'durable');
+      conn.sendFrame(frame, route.droppable ? 'ephemeral' : 'durable');
     }
   }
 
