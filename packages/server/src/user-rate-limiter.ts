@@ -43,6 +43,13 @@ export class UserRateLimiter {
   }
 }
 
+/**
+ * WebSocket sign-ins (auth) of one user on one server: every tab of a user reconnecting at once
+ * (a restart) fits the burst; a loop joining room after room (each stores a room and the user)
+ * does not.
+ */
+export const SIGN_IN_BURST = 100;
+export const SIGN_INS_PER_MINUTE = 300;
 /** Uploads one user may start in a burst, per environment, and how fast that allowance refills. */
 export const UPLOAD_BURST = 20;
 export const UPLOADS_PER_MINUTE = 20;

@@ -394,6 +394,32 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
     }
   });
 
+  it('limits how fast one user signs in (each sign-in may store a room): refused with rate_limited and 4429', async () => {
+    const limiter = t.server.hub.signIns;
+    const [burst, perMinute] = [limiter.burst, limiter.perMinute];
+    Object.assign(limiter, { burst: 3, perMinute: 1 });
+    try {
+      const token = await mintToken(t, 'room-hopper');
+      for (let i = 0; i < 3; i++) {
+        const s = raw();
+        await s.opened;
+        s.send({ type: 'auth', apiKey: t.publishableKey, token, room: `hop-${i}` });
+        await s.next('auth:ok');
+        s.close();
+      }
+      const refused = raw();
+      await refused.opened;
+      refused.send({ type: 'auth', apiKey: t.publishableKey, token, room: 'hop-9' });
+      expect(await refused.next('auth:error')).toMatchObject({ code: 'rate_limited', message: expect.stringContaining('sign-ins') });
+      expect((await refused.waitClosed()).code).toBe(CLOSE_CODES.RATE_LIMITED);
+      // Another user is not held back.
+      const other = raw();
+      expect(await other.auth(t, 'not-hopping', 'hop-9')).toMatchObject({ type: 'auth:ok' });
+    } finally {
+      Object.assign(limiter, { burst, perMinute });
+    }
+  });
+
   it('closes a socket when its token expires, with token_expired and 4401', async () => {
     const minted = await t.api('POST', '/auth/token', { userId: 'short-lived', name: 'S', expiresIn: 60 });
     const s = raw();

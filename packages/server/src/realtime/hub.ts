@@ -30,6 +30,7 @@ import { RoomRegistry } from './registry.ts';
 import { closeRevokedSockets } from './revocation.ts';
 import { RoomSnapshots } from './room-state.ts';
 import { EventSink } from './sink.ts';
+import { SIGN_IN_BURST, SIGN_INS_PER_MINUTE, UserRateLimiter } from '../user-rate-limiter.ts';
 
 export interface HubOptions {
   /** How long a user stays present after their last socket closed. */
@@ -89,6 +90,8 @@ export class RealtimeHub implements RealtimeSink {
   readonly bus: Bus;
   readonly registry: RoomRegistry;
   readonly snapshots: RoomSnapshots;
+  /** Sign-ins per user (each may store a room and the user): see SIGN_IN_BURST. */
+  readonly signIns = new UserRateLimiter('sign-ins', SIGN_IN_BURST, SIGN_INS_PER_MINUTE);
   readonly queue: DurableQueue;
   readonly #gateway: Gateway;
   readonly #sink: EventSink;

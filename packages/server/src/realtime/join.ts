@@ -15,6 +15,7 @@ export async function authenticate(hub: RealtimeHub, conn: Connection, message: 
   try {
     const verified = await ctx.tokens.verify(message.apiKey, message.token);
     const envId = verified.environmentId;
+    hub.signIns.take(envId, verified.user.externalId);
     const stored = await ctx.collab.upsertUser(envId, verified.user);
     const config = await ctx.configs.require(envId);
     if (!conn.open) return;
