@@ -29,4 +29,17 @@ describe('GET /api/v1/directory/users', () => {
     expect((await get('typist', 'ids=a,b')).status).toBe(200);
     expect((await get('someone-else', 'q=a')).status).toBe(200);
   });
+
+  it('finds @mention suggestions among every user, the newest of thousands too', async () => {
+    const store = t.server.ctx.store;
+    const at = new Date().toISOString();
+    for (let i = 0; i < 6000; i++) await store.upsertUser(t.envId, { externalId: `member-${i}`, name: `Member Number ${i}`, avatar: null }, at);
+    const search = async (q: string) => ((await (await get('looker', `q=${encodeURIComponent(q)}`)).json()) as { items: { id: string }[] }).items.map((u) => u.id);
+    expect(await search('number 5999')).toEqual(['member-5999']);
+    expect(await search('MEMBER-5998')).toEqual(['member-5998']);
+    // At most ten, by name; % and _ are letters, not wildcards.
+    expect(await search('member number 12')).toHaveLength(10);
+    expect(await search('number_1')).toEqual([]);
+    expect(await search('100%')).toEqual([]);
+  });
 });

@@ -1002,6 +1002,22 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(next.flatMap((b) => b.notificationIds).sort()).toEqual(['n2', 'n5']);
     });
 
+    it('searches users by a part of their name or the start of their id, case-insensitively, % and _ as letters', async () => {
+      const e = await env('env_search');
+      for (const [id, name] of [['ann-1', 'Ann Lee'], ['bob_2', 'Bob 100% Smith'], ['carl', 'Carla Ann'], ['dan', 'Dan']] as const) {
+        await store.upsertUser(e, { externalId: id, name, avatar: null }, at());
+      }
+      const ids = async (text: string, limit = 10) => (await store.searchUsers(e, text, limit)).map((u) => u.externalId);
+      expect(await ids('ann')).toEqual(['ann-1', 'carl']);
+      expect(await ids('ann', 1)).toEqual(['ann-1']);
+      expect(await ids('bob_')).toEqual(['bob_2']);
+      expect(await ids('bo_')).toEqual([]);
+      expect(await ids('100%')).toEqual(['bob_2']);
+      expect(await ids('1%')).toEqual([]);
+      expect(await ids('an-')).toEqual([]);
+      expect(await ids('zzz')).toEqual([]);
+    });
+
     it('marks a backlog of thousands of notifications read, all of them, in several statements', async () => {
       const e = await env('env_markall');
       const note = (id: string, userId: string) => ({ id, userId, kind: 'mention' as const, roomId: 'r', threadId: 'ma', commentId: 'ma-c1', actorId: 'dave', preview: 'hi', createdAt: at(5) });

@@ -5,7 +5,6 @@ import { DIRECTORY_SEARCH_BURST, DIRECTORY_SEARCHES_PER_MINUTE, UserRateLimiter 
 
 const MAX_IDS = 100;
 const SEARCH_RESULTS = 10;
-const SEARCH_SCAN = 5000;
 
 const toPulseUser = (u: { externalId: string; name: string; avatar: string | null; color: string }): PulseUser => ({
   id: u.externalId,
@@ -20,7 +19,7 @@ const toPulseUser = (u: { externalId: string; name: string; avatar: string | nul
  * the WebSocket: X-Pulse-Key (pk_) and X-Pulse-Token (user JWT).
  */
 export function registerDirectory(app: FastifyInstance, ctx: ServerContext): void {
-  // A search may scan thousands of users: charged per user, like uploads.
+  // A search reads every user of the environment: charged per user, like uploads.
   const searches = new UserRateLimiter('directory searches', DIRECTORY_SEARCH_BURST, DIRECTORY_SEARCHES_PER_MINUTE);
   const cors = { 'access-control-allow-origin': '*', 'access-control-allow-headers': 'X-Pulse-Key, X-Pulse-Token', 'access-control-max-age': '600' };
   app.options('/api/v1/directory/users', async (_request, reply) => reply.headers(cors).status(204).send());
@@ -39,19 +38,7 @@ export function registerDirectory(app: FastifyInstance, ctx: ServerContext): voi
     if (typeof query.q === 'string') {
       searches.take(envId, user.externalId);
       const q = query.q.trim().toLowerCase().slice(0, 100);
-      const found: PulseUser[] = [];
-      let after: { createdAt: string; id: string } | undefined;
-      for (let scanned = 0; scanned < SEARCH_SCAN && found.length < SEARCH_RESULTS; ) {
-        const page = await ctx.store.listUsers(envId, { limit: 200, ...(after ? { after } : {}) });
-        for (const u of page.items) {
-          if (found.length < SEARCH_RESULTS && (u.name.toLowerCase().includes(q) || u.externalId.toLowerCase().startsWith(q))) found.push(toPulseUser(u));
-        }
-        scanned += page.items.length;
-        const last = page.items.at(-1);
-        if (!page.nextCursor || !last) break;
-        after = { createdAt: last.createdAt, id: last.externalId };
-      }
-      return { items: found };
+      return { items: (await ctx.store.searchUsers(envId, q, SEARCH_RESULTS)).map(toPulseUser) };
     }
     throw new PulseError('validation_failed', 'Pass ids=… or q=….');
   });

@@ -149,6 +149,11 @@ export interface UserRepo {
   unchangedUser(envId: string, profile: UserProfile, day: string): Promise<User | undefined>;
   getUser(envId: string, externalId: string): Promise<User | undefined>;
   listUsers(envId: string, page: PageRequest): Promise<Page<User>>;
+  /**
+   * Up to `limit` users whose name contains `text` or whose id starts with it (case-insensitive:
+   * `text` is lower case), by name: the widget's @mention suggestions, over every user.
+   */
+  searchUsers(envId: string, text: string, limit: number): Promise<User[]>;
 }
 
 export interface RoomRepo {

@@ -1,5 +1,5 @@
 import { colorForUser, PulseError, type Attachment, type Comment, type Reaction, type Thread, type User } from '@pulse/protocol';
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { isUniqueViolation } from '../errors.ts';
 import { toPage } from '../paging.ts';
 import type { FileLinks } from '../../files/links.ts';
@@ -200,6 +200,26 @@ export function contentRepo(
         page.limit,
         (r) => toUser(envId, r),
       );
+    },
+
+    async searchUsers(envId, text, limit) {
+      // LIKE patterns: the text's own % and _ are literal.
+      const literal = text.replace(/[\\%_]/g, (c) => `\\${c}`);
+      const rows = await db
+        .selectFrom('users')
+        .selectAll()
+        .where('environment_id', '=', envId)
+        .where((eb) =>
+          eb.or([
+            eb(eb.fn('lower', ['name']), 'like', sql<string>`${`%${literal}%`} escape '\\'`),
+            eb(eb.fn('lower', ['external_id']), 'like', sql<string>`${`${literal}%`} escape '\\'`),
+          ]),
+        )
+        .orderBy('name')
+        .orderBy('external_id')
+        .limit(limit)
+        .execute();
+      return rows.map((r) => toUser(envId, r));
     },
 
     async ensureRoom(envId, roomId, at) {
