@@ -8,9 +8,7 @@ import type { HotStatements } from './hot-statements.ts';
 import { insertRoomIfMissing } from './rooms.ts';
 import { recordWebhookEvents } from './webhooks.ts';
 import { recordDeletedStrokes, refuseDeletedId } from './deleted-ids.ts';
-
-/** Notifications one statement of a mark-all-read changes. */
-const MARK_READ_CHUNK = 2000;
+import { CHUNK_ROWS, inChunks } from './in-chunks.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -110,20 +108,19 @@ export function realtimeRepo(db: Kysely<Database>, tx: WriteTx, hot: HotStatemen
         if (ids.length === 0) return [];
         return (await unread.where('id', 'in', ids).returning('id').execute()).map((r) => r.id);
       }
-      // All of them, however many: a few thousand per statement, letting other work in between
-      // (one statement over a backlog of 200,000 held the server for most of a second).
+      // All of them, however many: a few thousand per statement (see inChunks).
       const changed: string[] = [];
-      for (;;) {
+      await inChunks(async () => {
         const rows = await unread
           .where('id', 'in', (eb) =>
-            eb.selectFrom('notifications').select('id').where('environment_id', '=', envId).where('user_id', '=', userId).where('read_at', 'is', null).limit(MARK_READ_CHUNK),
+            eb.selectFrom('notifications').select('id').where('environment_id', '=', envId).where('user_id', '=', userId).where('read_at', 'is', null).limit(CHUNK_ROWS),
           )
           .returning('id')
           .execute();
         for (const r of rows) changed.push(r.id);
-        if (rows.length < MARK_READ_CHUNK) return changed;
-        await new Promise((resolve) => setImmediate(resolve));
-      }
+        return rows.length;
+      });
+      return changed;
     },
 
     async listActivity(envId, roomId, limit) {

@@ -10,6 +10,7 @@ import { groupAttachments } from './attachments.ts';
 import { contentRepo } from './content.ts';
 import type { HotStatements } from './hot-statements.ts';
 import { storedNotifications } from './realtime.ts';
+import { CHUNK_ROWS, inChunks } from './in-chunks.ts';
 import type { WriteTx } from './writer.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -347,7 +348,16 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect, tx: WriteTx)
     },
 
     async deleteWebhookEndpoint(envId, id) {
+      // Its deliveries first, a chunk at a time (a month of them can be hundreds of thousands).
+      await inChunks(() =>
+        db
+          .deleteFrom('webhook_deliveries')
+          .where('id', 'in', (eb) => eb.selectFrom('webhook_deliveries').select('id').where('environment_id', '=', envId).where('endpoint_id', '=', id).limit(CHUNK_ROWS))
+          .executeTakeFirst()
+          .then((r) => Number(r.numDeletedRows)),
+      );
       return db.transaction().execute(async (trx) => {
+        // A delivery dispatched meanwhile goes with it.
         await trx.deleteFrom('webhook_deliveries').where('environment_id', '=', envId).where('endpoint_id', '=', id).execute();
         const r = await trx.deleteFrom('webhook_endpoints').where('environment_id', '=', envId).where('id', '=', id).executeTakeFirst();
         return Number(r.numDeletedRows) > 0;
@@ -529,18 +539,30 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect, tx: WriteTx)
     },
 
     async pruneWebhooks(before) {
-      return db.transaction().execute(async (trx) => {
-        // Deliveries of a disabled endpoint wait for it to be enabled again, but not past their window.
-        await failExpiredDeliveries(trx, new Date().toISOString());
-        await trx.deleteFrom('webhook_deliveries').where('created_at', '<', before).where('status', '!=', 'pending').execute();
-        const r = await trx
+      // Deliveries of a disabled endpoint wait for it to be enabled again, but not past their window.
+      await db.transaction().execute((trx) => failExpiredDeliveries(trx, new Date().toISOString()));
+      await inChunks(() =>
+        db
+          .deleteFrom('webhook_deliveries')
+          .where('id', 'in', (eb) => eb.selectFrom('webhook_deliveries').select('id').where('created_at', '<', before).where('status', '!=', 'pending').limit(CHUNK_ROWS))
+          .executeTakeFirst()
+          .then((r) => Number(r.numDeletedRows)),
+      );
+      return inChunks(() =>
+        db
           .deleteFrom('webhook_events')
-          .where('created_at', '<', before)
-          .where('dispatched', '=', 1)
-          .where((eb) => eb.not(eb.exists(eb.selectFrom('webhook_deliveries as d').select('d.id').whereRef('d.event_id', '=', 'webhook_events.id'))))
-          .executeTakeFirst();
-        return Number(r.numDeletedRows);
-      });
+          .where('id', 'in', (eb) =>
+            eb
+              .selectFrom('webhook_events as e')
+              .select('e.id')
+              .where('e.created_at', '<', before)
+              .where('e.dispatched', '=', 1)
+              .where((eb) => eb.not(eb.exists(eb.selectFrom('webhook_deliveries as d').select('d.id').whereRef('d.event_id', '=', 'e.id'))))
+              .limit(CHUNK_ROWS),
+          )
+          .executeTakeFirst()
+          .then((r) => Number(r.numDeletedRows)),
+      );
     },
   };
   return repo;
