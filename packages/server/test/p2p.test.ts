@@ -1,7 +1,7 @@
 import type { P2PManager, PulseClient } from '@pulse/core';
 import * as Y from 'yjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { P2P_LIMITS } from '@pulse/protocol';
+import { P2P_LIMITS, type EnvConfig } from '@pulse/protocol';
 import { p2pOf } from '../src/p2p/index.ts';
 import { checkedUpdate, SharedStatePersistence, toBase64 } from '../src/p2p/persistence.ts';
 import { connectClient, RawSocket, sleep, waitFor } from './helpers/clients.ts';
@@ -286,6 +286,31 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
     expect(await read()).toBe('new');
   });
 
+  it('bounds updates waiting to be stored by their merged size, and never by a stored state over a lowered limit', async () => {
+    let max = 4096;
+    const refusals: string[] = [];
+    const hooks = { config: () => ({ p2pMaxStateBytes: max, p2pPersistIntervalMs: 60_000 }) as EnvConfig, saved: () => undefined, refused: (_e: string, _r: string, err: Error) => void refusals.push(err.message), log: () => undefined };
+    const node = new SharedStatePersistence(t.server.ctx.store, hooks);
+    const doc = new Y.Doc();
+    doc.getArray('a').push(['x'.repeat(3000)]);
+    const full = toBase64(Y.encodeStateAsUpdate(doc));
+    // Three joiners' sync steps carry the same state: merged, they are one, and edits still pass.
+    for (let i = 0; i < 4; i++) node.add(t.envId, 'r-pending-merged', checkedUpdate(full));
+    const edit = new Y.Doc();
+    Y.applyUpdate(edit, Y.encodeStateAsUpdate(doc));
+    let small = '';
+    edit.on('update', (u: Uint8Array) => (small = toBase64(u)));
+    edit.getArray('a').push(['y']);
+    expect(() => node.add(t.envId, 'r-pending-merged', checkedUpdate(small))).not.toThrow();
+    await node.flush(t.envId, 'r-pending-merged');
+    expect(refusals).toEqual([]);
+    // The limit lowered under the stored state: the edit that removes the data still goes through.
+    max = 1024;
+    edit.getArray('a').delete(0, 1);
+    expect(() => node.add(t.envId, 'r-pending-merged', checkedUpdate(small))).not.toThrow();
+    await node.close();
+  });
+
   it('refuses updates that would take a room past clientsPerRoom writers (each costs every later merge)', async () => {
     // A valid update of `n` clients' one-item GC structs, as a crafted client would build it.
     const varUint = (out: number[], v: number) => {
@@ -492,7 +517,7 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
       return all.length === 3 ? all : undefined;
     }, 5000, 'the refusals');
     expect(refused.map((m) => m.ref)).toEqual(['f9', 'f10', 'f11']);
-    expect(refused[0]).toMatchObject({ code: 'p2p_state_too_large', message: expect.stringContaining('twice 4096') });
+    expect(refused[0]).toMatchObject({ code: 'p2p_state_too_large', message: expect.stringContaining('twice p2pMaxStateBytes (4096)') });
     await waitFor(() => s2.messages.filter((m) => m.type === 'p2p:update').length === 9, 3000, 'the relayed updates');
     await sleep(200);
     expect(s2.messages.filter((m) => m.type === 'p2p:update')).toHaveLength(9);

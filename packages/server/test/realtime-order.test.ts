@@ -380,6 +380,8 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
       await extra.opened;
       extra.send({ type: 'auth', apiKey: small.publishableKey, token, room: 'room-9' });
       expect(await extra.next('auth:error')).toMatchObject({ code: 'too_many_connections', message: expect.stringContaining('all rooms together') });
+      // The refused join left no room behind.
+      expect(small.server.hub.registry.room(small.envId, 'room-9')).toBeUndefined();
       // One closed frees a place.
       open[0]!.close();
       await open[0]!.waitClosed();

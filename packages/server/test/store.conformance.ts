@@ -1053,6 +1053,11 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       // The oldest first; the rest of heavy's backlog waits for their next window.
       expect(first[0]!.notificationIds.slice(0, 2)).toEqual([`${on}-h0`, `${on}-h1`]);
       expect((await store.claimEmailBatches(iso(150_000), iso(300_000), new Map([[on, 60]]), 10)).filter((b) => b.environmentId === on)).toEqual([]);
+      // A batch that failed comes back whole for its retry, however small the claim.
+      await store.finishEmailBatch(first[0]!.batchId, { status: 'retry', at: iso(151_000), nextAttemptAt: iso(160_000), error: '451' });
+      const retried = await store.claimEmailBatches(iso(161_000), iso(170_000), new Map(), 1);
+      expect(retried.map((b) => [b.batchId, b.notificationIds.length, b.attempts])).toEqual([[first[0]!.batchId, 100, 1]]);
+      await store.finishEmailBatch(first[0]!.batchId, { status: 'sent', at: iso(162_000) });
       const next = (await store.claimEmailBatches(iso(181_000), iso(400_000), new Map([[on, 60]]), 10)).filter((b) => b.environmentId === on);
       expect(next.map((b) => [b.userId, b.notificationIds.length, b.notificationIds[0]])).toEqual([['heavy', 100, `${on}-h100`]]);
     });

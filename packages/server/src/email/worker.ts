@@ -31,6 +31,8 @@ export class EmailWorker {
   readonly #log: WorkerLog;
   readonly #transport: Transporter | undefined;
   readonly #passes: PeriodicPass;
+  /** Passes made: which environment the next one starts with. */
+  #turn = 0;
 
   constructor(store: Store, configs: ConfigCache, settings: EmailSettings, links: UnsubscribeLinks, log: WorkerLog) {
     this.#store = store;
@@ -61,10 +63,13 @@ export class EmailWorker {
     }
     if (configs.size === 0) return;
     const now = new Date();
+    // Each pass starts with another environment: one with many users due never holds the others back.
+    const envs = [...configs].map(([envId, config]) => [envId, config.emailDelaySeconds] as const);
+    const first = this.#turn++ % envs.length;
     const batches = await this.#store.claimEmailBatches(
       now.toISOString(),
       new Date(now.getTime() + LEASE_MS).toISOString(),
-      new Map([...configs].map(([envId, config]) => [envId, config.emailDelaySeconds])),
+      new Map([...envs.slice(first), ...envs.slice(0, first)]),
       BATCHES_PER_TICK,
     );
     for (const batch of batches) {

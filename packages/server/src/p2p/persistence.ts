@@ -99,6 +99,8 @@ interface RoomBuffer {
   pending: string[];
   /** Their size in bytes, decoded (an upper bound of what they add to the stored state). */
   pendingBytes: number;
+  /** Past the bound even merged (see add): refused until the next write. */
+  pendingFull?: boolean;
   /** The stored state as this node last read or wrote it. */
   stored: { state: Uint8Array; version: number; stamp: string } | null | undefined;
   /** Counts the changes to `pending`. */
@@ -144,32 +146,42 @@ export class SharedStatePersistence {
   /**
    * An update for the room (base64); stored within one interval. Refused (`p2p_state_too_large`)
    * when it would take the room's state past P2P_LIMITS.clientsPerRoom writers, or while the
-   * stored state and the updates waiting are past twice p2pMaxStateBytes: what waits is held in
-   * memory and merged, so a flood of updates between two writes must not grow it without bound.
-   * (Twice: updates often overwrite each other, and one that takes the state over the limit is
-   * refused when the state is written, with every peer told.)
+   * updates waiting, merged, are past twice p2pMaxStateBytes: what waits is held in memory and
+   * merged, so a flood of updates between two writes must not grow it without bound. (Twice:
+   * updates often overwrite each other, and a state over the limit is refused when it is written,
+   * with every peer told. The stored state does not count: a room stored over a limit lowered
+   * since must still take the edits that bring it under.)
    */
   add(envId: string, roomId: string, { update, clients }: CheckedUpdate): void {
     const room = this.#room(envId, roomId);
     const bytes = base64Bytes(update);
-    const max = this.#hooks.config(envId)?.p2pMaxStateBytes ?? Infinity;
-    const stored = room.stored?.state.byteLength ?? 0;
-    if (stored + room.pendingBytes > PENDING_STATE_FACTOR * max) {
+    const bound = PENDING_STATE_FACTOR * (this.#hooks.config(envId)?.p2pMaxStateBytes ?? Infinity);
+    if (room.pendingBytes > bound && !room.pendingFull) {
+      // Sync steps repeat one another (each joiner is sent the state): merged, they may fit. Tried
+      // once until the next write, so a flood does not buy a merge per update.
+      this.#compact(room);
+      room.pendingFull = room.pendingBytes > bound;
+    }
+    if (room.pendingBytes > bound) {
       throw new PulseError(
         'p2p_state_too_large',
-        `The room's shared state (${stored} bytes stored, ${room.pendingBytes} waiting to be) is past twice ${max} bytes (p2pMaxStateBytes); this update was not relayed nor stored.`,
+        `The room's changes waiting to be stored (${room.pendingBytes} bytes) are past twice p2pMaxStateBytes (${bound / PENDING_STATE_FACTOR}); this update was not relayed nor stored. Send it again after the next write.`,
       );
     }
     this.#countClients(room, clients);
     room.pending.push(update);
     room.pendingBytes += bytes;
     room.revision++;
-    if (room.pending.length >= COMPACT_AFTER) {
-      const merged = Y.mergeUpdates(room.pending.map(fromBase64));
-      room.pending = [toBase64(merged)];
-      room.pendingBytes = merged.byteLength;
-    }
+    if (room.pending.length >= COMPACT_AFTER) this.#compact(room);
     this.#schedule(room);
+  }
+
+  /** Merges the room's pending updates into one. */
+  #compact(room: RoomBuffer): void {
+    if (room.pending.length < 2) return;
+    const merged = Y.mergeUpdates(room.pending.map(fromBase64));
+    room.pending = [toBase64(merged)];
+    room.pendingBytes = merged.byteLength;
   }
 
   /**
@@ -235,6 +247,7 @@ export class SharedStatePersistence {
     const batch = room.pending.splice(0);
     const batchBytes = room.pendingBytes;
     room.pendingBytes = 0;
+    room.pendingFull = false;
     room.revision++;
     const config = this.#hooks.config(room.envId);
     try {
@@ -321,6 +334,7 @@ export class SharedStatePersistence {
     if (!room) return;
     room.pending = [];
     room.pendingBytes = 0;
+    room.pendingFull = false;
     room.revision++;
     room.stored = undefined;
   }

@@ -63,11 +63,12 @@ export class RoomRegistry {
   /** Adds an authenticated connection to its room; durable events start buffering for it at once. */
   join(conn: Connection, config: EnvConfig): LocalRoom {
     const { envId, roomId, user } = conn.identity!;
-    const room = this.#rooms.get(roomKey(envId, roomId)) ?? this.#open(envId, roomId);
-    if (room.connections.size >= this.#options.connectionsPerRoom) throw new PulseError('room_full');
+    // Before the room is opened: a refused join must not leave an empty room behind.
     if ((this.#users.get(roomKey(envId, user.id))?.connections.size ?? 0) >= this.#options.connectionsPerUser) {
       throw new PulseError('too_many_connections', `A user may have ${this.#options.connectionsPerUser} connections on one server, all rooms together.`);
     }
+    const room = this.#rooms.get(roomKey(envId, roomId)) ?? this.#open(envId, roomId);
+    if (room.connections.size >= this.#options.connectionsPerRoom) throw new PulseError('room_full');
     let mine = 0;
     for (const c of room.connections) if (c.identity!.user.id === user.id && ++mine >= this.#options.connectionsPerUserPerRoom) {
       throw new PulseError('too_many_connections', `A user may have ${this.#options.connectionsPerUserPerRoom} connections in one room.`);

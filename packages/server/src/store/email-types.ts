@@ -50,9 +50,10 @@ export interface EmailRepo {
   /**
    * Claims, until `leaseUntil`, the unread notifications now due for email: for each user with an
    * email who has not opted out, of an environment in `delays` (those with email on, and their
-   * delay in seconds), whose last email is older than the delay, their oldest unemailed unread
-   * notifications that have waited the delay (at most EMAIL_ITEMS_PER_BATCH). At most `limit`
-   * batches, one per user. Also takes back batches due for a retry, or left by a node that died.
+   * delay in seconds; visited in that order), whose last email is older than the delay, their
+   * oldest unemailed unread notifications that have waited the delay (at most
+   * EMAIL_ITEMS_PER_BATCH), one batch per user. At most `limit` batches: first whole batches
+   * due for a retry or left by a node that died, then new ones.
    */
   claimEmailBatches(now: string, leaseUntil: string, delays: ReadonlyMap<string, number>, limit: number): Promise<EmailBatch[]>;
   emailRecipient(envId: string, userId: string): Promise<EmailRecipient | undefined>;

@@ -10,62 +10,69 @@ const minus = (iso: string, ms: number) => new Date(Date.parse(iso) - ms).toISOS
 export function emailRepo(db: Kysely<Database>, dialect: Dialect): EmailRepo {
   return {
     async claimEmailBatches(now, leaseUntil, delays, limit) {
-      return db.transaction().execute(async (trx) => {
-        const batches: EmailBatch[] = [];
-        // Retries that are due, and batches whose node died mid-send (lease over).
-        let stale = trx
-          .selectFrom('email_sends')
-          .select(['batch_id', 'environment_id', 'user_id', 'notification_id', 'attempts'])
-          .where((eb) =>
-            eb.or([
-              eb.and([eb('status', '=', 'retry'), eb('next_attempt_at', '<=', now)]),
-              eb.and([eb('status', '=', 'sending'), eb('claimed_until', '<', now)]),
-            ]),
-          )
-          .limit(limit * 20);
-        if (dialect === 'postgres') stale = stale.forUpdate().skipLocked();
-        const staleRows = await stale.execute();
-        const byBatch = new Map<string, EmailBatch>();
-        for (const r of staleRows) {
+      // Retries that are due, and batches whose node died mid-send (lease over): whole batches,
+      // a batch being finished as a whole. Claimed by a conditional update: of two nodes
+      // claiming the same batch, the second finds its rows no longer due.
+      const stale = (eb: ExpressionBuilder<Database, 'email_sends'>) =>
+        eb.or([
+          eb.and([eb('status', '=', 'retry'), eb('next_attempt_at', '<=', now)]),
+          eb.and([eb('status', '=', 'sending'), eb('claimed_until', '<', now)]),
+        ]);
+      const dueIds = (await db.selectFrom('email_sends').select('batch_id').where(stale).groupBy('batch_id').orderBy('batch_id').limit(limit).execute()).map((r) => r.batch_id);
+      const byBatch = new Map<string, EmailBatch>();
+      if (dueIds.length) {
+        const rows = await db
+          .updateTable('email_sends')
+          .set({ status: 'sending', claimed_until: leaseUntil })
+          .where('batch_id', 'in', dueIds)
+          .where(stale)
+          .returning(['batch_id', 'environment_id', 'user_id', 'notification_id', 'attempts'])
+          .execute();
+        for (const r of rows) {
           const b = byBatch.get(r.batch_id) ?? { batchId: r.batch_id, environmentId: r.environment_id, userId: r.user_id, attempts: Number(r.attempts), notificationIds: [] };
           b.notificationIds.push(r.notification_id);
           byBatch.set(r.batch_id, b);
         }
-        if (byBatch.size) {
-          await trx.updateTable('email_sends').set({ status: 'sending', claimed_until: leaseUntil }).where('batch_id', 'in', [...byBatch.keys()]).execute();
-          batches.push(...byBatch.values());
-        }
+      }
+      const batches = [...byBatch.values()];
 
-        // Users due an email, environment by environment (only those with email on): unread
-        // notifications never claimed that have waited the environment's delay, and a window
-        // free. One row per user, so a user with a long backlog does not hide the others.
-        const unclaimed = (eb: ExpressionBuilder<Database & { n: Database['notifications'] }, 'n'>) =>
-          eb.not(
-            eb.exists(eb.selectFrom('email_sends as s').select('s.notification_id').whereRef('s.environment_id', '=', 'n.environment_id').whereRef('s.notification_id', '=', 'n.id')),
-          );
-        const oldest = minus(now, UNREAD_MAX_AGE_MS);
-        for (const [envId, delay] of [...delays].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-          if (batches.length >= limit) break;
-          const cutoff = minus(now, delay * 1000);
-          const due = await trx
+      // Users due an email, environment by environment (only those with email on; in the order
+      // given: the caller starts with another each time): unread notifications never claimed that
+      // have waited the environment's delay, and a window free. One row per user, the user whose
+      // oldest due notification is oldest first, so a long backlog does not hide anyone.
+      const oldest = minus(now, UNREAD_MAX_AGE_MS);
+      for (const [envId, delay] of delays) {
+        if (batches.length >= limit) break;
+        const cutoff = minus(now, delay * 1000);
+        const dueNotifications = (trx: Kysely<Database>, userId?: string) => {
+          let q = trx
             .selectFrom('notifications as n')
-            .innerJoin('users as u', (j) => j.onRef('u.environment_id', '=', 'n.environment_id').onRef('u.external_id', '=', 'n.user_id'))
-            .select(['n.user_id', 'u.emailed_at'])
             .where('n.environment_id', '=', envId)
             .where('n.read_at', 'is', null)
             .where('n.created_at', '>=', oldest)
             .where('n.created_at', '<=', cutoff)
-            .where('u.email', 'is not', null)
-            .where('u.email_opt_out', '=', 0)
-            .where((eb) => eb.or([eb('u.emailed_at', 'is', null), eb('u.emailed_at', '<=', cutoff)]))
-            .where(unclaimed)
-            .groupBy(['n.user_id', 'u.emailed_at'])
-            .orderBy('n.user_id')
-            .limit(limit - batches.length)
-            .execute();
-          // Users in one order on every node: two nodes taking the same users' rows in opposite
-          // orders would deadlock on PostgreSQL.
-          for (const u of due) {
+            .where((eb) =>
+              eb.not(
+                eb.exists(eb.selectFrom('email_sends as s').select('s.notification_id').whereRef('s.environment_id', '=', 'n.environment_id').whereRef('s.notification_id', '=', 'n.id')),
+              ),
+            );
+          if (userId !== undefined) q = q.where('n.user_id', '=', userId);
+          return q;
+        };
+        const due = await dueNotifications(db)
+          .innerJoin('users as u', (j) => j.onRef('u.environment_id', '=', 'n.environment_id').onRef('u.external_id', '=', 'n.user_id'))
+          .select(['n.user_id', 'u.emailed_at'])
+          .where('u.email', 'is not', null)
+          .where('u.email_opt_out', '=', 0)
+          .where((eb) => eb.or([eb('u.emailed_at', 'is', null), eb('u.emailed_at', '<=', cutoff)]))
+          .groupBy(['n.user_id', 'u.emailed_at'])
+          .orderBy((eb) => eb.fn.min('n.created_at'))
+          .orderBy('n.user_id')
+          .limit(limit - batches.length)
+          .execute();
+        for (const u of due) {
+          // One transaction per user: one user row locked at a time, so nodes cannot deadlock.
+          const batch = await db.transaction().execute(async (trx): Promise<EmailBatch | undefined> => {
             // The user's window is taken first, conditionally: another node that read the same
             // candidates and emailed this user meanwhile makes this update match nothing.
             const took = await trx
@@ -75,24 +82,11 @@ export function emailRepo(db: Kysely<Database>, dialect: Dialect): EmailRepo {
               .where('external_id', '=', u.user_id)
               .where((eb) => eb.or([eb('emailed_at', 'is', null), eb('emailed_at', '<=', cutoff)]))
               .executeTakeFirst();
-            if (Number(took.numUpdatedRows) === 0) continue;
+            if (Number(took.numUpdatedRows) === 0) return undefined;
             // One email per user per window, with the oldest notifications that have waited it out
             // (a newer one may still be read in time: it waits for the next window, as do those
             // past EMAIL_ITEMS_PER_BATCH).
-            const ids = (
-              await trx
-                .selectFrom('notifications as n')
-                .select('n.id')
-                .where('n.environment_id', '=', envId)
-                .where('n.user_id', '=', u.user_id)
-                .where('n.read_at', 'is', null)
-                .where('n.created_at', '>=', oldest)
-                .where('n.created_at', '<=', cutoff)
-                .where(unclaimed)
-                .orderBy('n.created_at')
-                .limit(EMAIL_ITEMS_PER_BATCH)
-                .execute()
-            ).map((n) => n.id);
+            const ids = (await dueNotifications(trx, u.user_id).select('n.id').orderBy('n.created_at').limit(EMAIL_ITEMS_PER_BATCH).execute()).map((n) => n.id);
             const batchId = newBatchId();
             const claimed = ids.length
               ? await trx
@@ -119,13 +113,14 @@ export function emailRepo(db: Kysely<Database>, dialect: Dialect): EmailRepo {
             if (claimed.length === 0) {
               // Another node took them all: this window was not used after all.
               await trx.updateTable('users').set({ emailed_at: u.emailed_at }).where('environment_id', '=', envId).where('external_id', '=', u.user_id).execute();
-              continue;
+              return undefined;
             }
-            batches.push({ batchId, environmentId: envId, userId: u.user_id, attempts: 0, notificationIds: claimed.map((c) => c.notification_id) });
-          }
+            return { batchId, environmentId: envId, userId: u.user_id, attempts: 0, notificationIds: claimed.map((c) => c.notification_id) };
+          });
+          if (batch) batches.push(batch);
         }
-        return batches;
-      });
+      }
+      return batches;
     },
 
     async emailRecipient(envId, userId) {
