@@ -26,6 +26,9 @@ export const CHUNKS_ENV_SHARE = 0.25;
 /** An unfinished frame without a new piece for this long is let go when memory runs short. */
 export const CHUNK_IDLE_MS = 30_000;
 
+/** Idle frames are looked for at most this often (only when memory runs short). */
+const CHUNK_SWEEP_MS = 1000;
+
 /** Ids of frames let go unfinished that a connection's later pieces are recognised by. */
 const LET_GO_REMEMBERED = 32;
 
@@ -53,6 +56,8 @@ export class ChunkAssembler {
   #held = 0;
   /** Characters held per user and per environment (keys of Partial.user and Partial.env). */
   readonly #heldBy = new Map<string, number>();
+  /** When idle frames were last looked for (at most once per CHUNK_SWEEP_MS: it scans them all). */
+  #sweptAt = -Infinity;
 
   constructor(budgetChars = CHUNKS_PROCESS_BUDGET_CHARS, envShare = CHUNKS_ENV_SHARE) {
     this.#budget = budgetChars;
@@ -102,7 +107,8 @@ export class ChunkAssembler {
       throw new PulseError('p2p_state_too_large', `Chunked frames under way on this connection would hold more than this environment's P2P state limit allows (${maxChars} characters).`);
     }
     const userMax = CHUNKS_USER_ALLOWANCES * maxChars;
-    const envMax = this.#envShare * this.#budget;
+    // At least one whole frame of the environment's size (a state limit set high).
+    const envMax = Math.max(this.#envShare * this.#budget, maxChars);
     const short = () => this.#heldOf(partial.user) + size > userMax || this.#heldOf(partial.env) + size > envMax || this.#held + size > this.#budget;
     if (short()) this.#letGoIdle(partial);
     if (this.#heldOf(partial.user) + size > userMax) {
@@ -145,7 +151,10 @@ export class ChunkAssembler {
 
   /** Lets go of every unfinished frame that got no piece for CHUNK_IDLE_MS (but `keep`). */
   #letGoIdle(keep: Partial): void {
-    const before = performance.now() - CHUNK_IDLE_MS;
+    const now = performance.now();
+    if (now - this.#sweptAt < CHUNK_SWEEP_MS) return;
+    this.#sweptAt = now;
+    const before = now - CHUNK_IDLE_MS;
     for (const state of this.#connections.values()) {
       for (const [id, p] of state.open) if (p !== keep && p.touchedAt < before) this.#letGo(state, id, true);
     }

@@ -63,6 +63,7 @@ export class P2PRoomSession {
   onReset: () => void = () => undefined;
   /** What each user's raw messages still owe of the relay budget, in bytes (see chargeRelay). */
   readonly #owed = new Map<string, { bytes: number; at: number }>();
+  #prunedAt = -Infinity;
 
   constructor(bus: Bus, envId: string, roomId: string) {
     this.envId = envId;
@@ -110,8 +111,11 @@ export class P2PRoomSession {
     const debt = owed ? Math.max(0, owed.bytes - ((now - owed.at) / 1000) * perSecond) : 0;
     if (debt > perSecond) return false;
     this.#owed.set(userId, { bytes: debt + bytes, at: now });
-    // Paid-up users are forgotten now and then, so the map holds only recent senders.
-    if (this.#owed.size > 64) for (const [id, o] of this.#owed) if (o.bytes - ((now - o.at) / 1000) * perSecond <= 0) this.#owed.delete(id);
+    // Paid-up users are forgotten now and then (at most once a second), so the map holds only recent senders.
+    if (this.#owed.size > 64 && now - this.#prunedAt > 1000) {
+      this.#prunedAt = now;
+      for (const [id, o] of this.#owed) if (o.bytes - ((now - o.at) / 1000) * perSecond <= 0) this.#owed.delete(id);
+    }
     return true;
   }
 

@@ -36,6 +36,8 @@ const WRITES_BACKED_UP = 8;
 const YIELD_MAX_MS = 250;
 /** Longest a stopping node waits for the requests it sent (the HTTP server's own grace). */
 const CLOSE_GRACE_MS = 10_000;
+/** ...and then for the sending thread to answer the abort. */
+const ABORT_WAIT_MS = 2_000;
 
 export interface DispatcherLog {
   warn(obj: object, msg: string): void;
@@ -66,6 +68,8 @@ export class WebhookDispatcher {
   #lastTick = 0;
   #tickTimer: NodeJS.Timeout | undefined;
   #outcomes: { deliveryId: string; result: WebhookAttemptResult }[] = [];
+  /** Passes failed in a row (see #tick). */
+  #failedPasses = 0;
 
   constructor(store: Store, settings: WebhookSettings, log: DispatcherLog) {
     this.#store = store;
@@ -149,9 +153,14 @@ export class WebhookDispatcher {
             : null,
       })
       .catch((err: unknown) => {
-        if (outcomes.length) this.#log.warn({ err, deliveries: outcomes.length }, 'recording webhook attempts failed; they are retried once their claims expire');
+        // Recorded by the next pass (their claims hold until then); should they be what fails
+        // (three passes in a row), they are dropped, and their deliveries sent again once the
+        // claims expire, rather than stopping every delivery.
+        if (++this.#failedPasses < 3) this.#outcomes.unshift(...outcomes);
+        else if (outcomes.length) this.#log.warn({ err, deliveries: outcomes.length }, 'recording webhook attempts failed; they are retried once their claims expire');
         throw err;
       });
+    this.#failedPasses = 0;
     this.#reportDisabled(pass.disabledEndpoints);
     // A full pass asks for another.
     if (pass.dispatched === DISPATCH_BATCH || (free > 0 && pass.claimed.length === free)) this.#again = true;
@@ -204,8 +213,9 @@ export class WebhookDispatcher {
         timeoutMs: this.#settings.timeoutMs,
         allowPrivate: this.#settings.allowPrivate,
       });
-      if (this.#closed && !result.ok && this.#aborted) {
-        // Shutting down mid-request: not an attempt; another node, or this one on restart, sends it.
+      if (result.notSent || (this.#closed && !result.ok && this.#aborted)) {
+        // Shutting down mid-request, or the sending thread stopped: not an attempt; another node,
+        // or this one again, sends it once the claim is let go.
         await this.#store.releaseWebhookClaims([d.id]);
         return;
       }
@@ -279,8 +289,11 @@ export class WebhookDispatcher {
       this.#aborted = true;
       this.#sender.abort();
     }, graceMs);
+    // A sending thread that does not answer the abort (starved of CPU, wedged) is stopped.
+    const stop = setTimeout(() => void this.#sender.close(), graceMs + ABORT_WAIT_MS);
     await Promise.allSettled(this.#settled);
     clearTimeout(cut);
+    clearTimeout(stop);
     await this.#sender.close();
     const outcomes = this.#outcomes.splice(0);
     if (outcomes.length === 0) return;

@@ -22,6 +22,8 @@ export interface SendResult {
   response: string | null;
   /** How long a refusing receiver asked to be left alone (its `Retry-After`), or null. */
   retryAfterMs: number | null;
+  /** Its outcome is unknown (the sending thread stopped under it): not counted as an attempt. */
+  notSent?: boolean;
 }
 
 type Answer = { status: number; location: string | undefined; retryAfter: string | undefined; text: string };

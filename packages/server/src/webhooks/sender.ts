@@ -7,7 +7,7 @@ import type { SendJob, SenderAnswer, SenderMessage } from './send-worker.ts';
 /** send-worker.ts from the sources, send-worker.js once built. */
 const entry = new URL(`./send-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url).href;
 
-const stopped = (error: string): SendResult => ({ ok: false, statusCode: null, error, latencyMs: 0, response: null, retryAfterMs: null });
+const stopped = (error: string): SendResult => ({ ok: false, statusCode: null, error, latencyMs: 0, response: null, retryAfterMs: null, notSent: true });
 
 /**
  * Sends webhook requests from a thread of their own, at a lower priority than the server's thread:
@@ -45,6 +45,7 @@ export class WebhookSender {
   }
 
   #post(message: SenderMessage): void {
+    if ('jobs' in message && message.jobs.length === 0) return;
     const worker = (this.#worker ??= this.#start());
     worker.ref();
     worker.postMessage(message);
@@ -72,6 +73,8 @@ export class WebhookSender {
   }
 
   #settleAll(reason: string): void {
+    // Jobs not posted yet are settled too, and not posted later (to a new thread) after all.
+    this.#batch = [];
     for (const resolve of this.#waiting.values()) resolve(stopped(reason));
     this.#waiting.clear();
   }

@@ -270,7 +270,9 @@ async function recordAttempts(trx: Transaction<Database>, attempts: { deliveryId
     if (rows[0]) last.set(rows[0].endpoint_id, result);
   }
   const disabledEndpoints: DisabledEndpoint[] = [];
-  for (const [endpointId, result] of last) {
+  // Endpoint rows in one order on every node (two nodes recording failures of the same endpoints
+  // in opposite orders would deadlock on PostgreSQL).
+  for (const [endpointId, result] of [...last].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (result.succeeded) {
       await trx.updateTable('webhook_endpoints').set({ failing_since: null }).where('id', '=', endpointId).where('failing_since', 'is not', null).execute();
       continue;
