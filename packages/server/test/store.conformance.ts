@@ -1004,7 +1004,7 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
 
     it('searches users by a part of their name or the start of their id, case-insensitively, % and _ as letters', async () => {
       const e = await env('env_search');
-      for (const [id, name] of [['ann-1', 'Ann Lee'], ['bob_2', 'Bob 100% Smith'], ['carl', 'Carla Ann'], ['dan', 'Dan']] as const) {
+      for (const [id, name] of [['ann-1', 'Ann Lee'], ['bob_2', 'Bob 100% Smith'], ['carl', 'Carla Ann'], ['dan', 'Dan'], ['elo', 'Élodie Ørsted']] as const) {
         await store.upsertUser(e, { externalId: id, name, avatar: null }, at());
       }
       const ids = async (text: string, limit = 10) => (await store.searchUsers(e, text, limit)).map((u) => u.externalId);
@@ -1016,6 +1016,8 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(await ids('1%')).toEqual([]);
       expect(await ids('an-')).toEqual([]);
       expect(await ids('zzz')).toEqual([]);
+      // Every letter folds, not ASCII alone.
+      expect(await ids('élodie ørs')).toEqual(['elo']);
     });
 
     it('marks a backlog of thousands of notifications read, all of them, in several statements', async () => {

@@ -52,6 +52,8 @@ export function openSqliteStore(options: SqliteOptions): Store {
   database.pragma('temp_store = MEMORY');
   // The CLI writes to the same file while a server runs: wait for the lock rather than fail.
   database.pragma('busy_timeout = 5000');
+  // lower() folds every letter, as on PostgreSQL, not ASCII alone: searches for "él" find "Élodie".
+  database.function('lower', { deterministic: true }, (value: unknown) => (typeof value === 'string' ? value.toLowerCase() : value));
   const checkpointer = !onDisk ? undefined : startCheckpointer(database, options.file, { ...CHECKPOINTS, ...options.checkpoints });
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }), plugins: [new InlineLimitsPlugin()] });
   // Changes committed by another connection (the CLI) move data_version: cached keys and

@@ -3,14 +3,8 @@ import type { FileLinks } from '../../files/links.ts';
 import type { Database } from '../schema.ts';
 import type { AnalyticsRepo, BrowseRepo, DailyActivity } from '../types.ts';
 import { withExtras } from './content.ts';
+import { contains } from './like.ts';
 
-/** `%text%` for LIKE … ESCAPE '\', with the wildcards in the text taken literally, lower-cased. */
-function containsPattern(text: string): string {
-  return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-}
-
-/** A case-insensitive "contains" on a column, identical on SQLite and PostgreSQL. */
-const contains = (column: string, text: string) => sql<boolean>`lower(${sql.ref(column)}) like ${containsPattern(text)} escape '\\'`;
 
 /** The data browser's and the analytics' reads: counts and summaries, paged by offset. */
 export function browseRepo(db: Kysely<Database>, links: FileLinks): BrowseRepo & AnalyticsRepo {

@@ -1,5 +1,5 @@
 import { colorForUser, PulseError, type Attachment, type Comment, type Reaction, type Thread, type User } from '@pulse/protocol';
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import { isUniqueViolation } from '../errors.ts';
 import { toPage } from '../paging.ts';
 import type { FileLinks } from '../../files/links.ts';
@@ -13,6 +13,7 @@ import type { Database } from '../schema.ts';
 import { roomOf, type WriteTx } from './writer.ts';
 import type { ParticipantsCache } from '../participants-cache.ts';
 import type { Effects, PageRequest, RoomRepo, ThreadRepo, UserProfile, UserRepo } from '../types.ts';
+import { contains, startsWith } from './like.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 type ThreadRow = Selectable<Database['threads']>;
@@ -203,18 +204,11 @@ export function contentRepo(
     },
 
     async searchUsers(envId, text, limit) {
-      // LIKE patterns: the text's own % and _ are literal.
-      const literal = text.replace(/[\\%_]/g, (c) => `\\${c}`);
       const rows = await db
         .selectFrom('users')
         .selectAll()
         .where('environment_id', '=', envId)
-        .where((eb) =>
-          eb.or([
-            eb(eb.fn('lower', ['name']), 'like', sql<string>`${`%${literal}%`} escape '\\'`),
-            eb(eb.fn('lower', ['external_id']), 'like', sql<string>`${`${literal}%`} escape '\\'`),
-          ]),
-        )
+        .where((eb) => eb.or([contains('name', text), startsWith('external_id', text)]))
         .orderBy('name')
         .orderBy('external_id')
         .limit(limit)
