@@ -61,7 +61,7 @@ export class WebhookSender {
       }
       if (this.#waiting.size === 0) worker.unref();
     });
-    // A thread that dies fails its attempts (they are retried as any failed attempt); the next starts a new one.
+    // A thread that dies settles its jobs as not sent (their claims are let go, to be sent again); the next send starts a new one.
     const died = (reason: string) => {
       if (this.#worker !== worker) return;
       this.#worker = undefined;
