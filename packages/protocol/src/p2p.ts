@@ -16,10 +16,11 @@ export * from './p2p-limits.ts';
  */
 
 const ref = z.string().max(64).optional();
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const base64 = z
   .string()
   .max(P2P_LIMITS.chunkChars * P2P_LIMITS.chunksPerFrame)
-  .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64');
+  .regex(BASE64, 'must be base64');
 const connectionId = clientId;
 
 const p = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) => z.object({ type: z.literal(type), ref, ...shape }).strict();
@@ -41,7 +42,7 @@ export const p2pClientMessages = [
     except: z.array(connectionId).max(P2P_LIMITS.exceptPerUpdate).optional(),
     data: z.string().max(P2P_LIMITS.rawMessageChars),
     encoding: z.enum(['json', 'text', 'binary']),
-  }),
+  }).refine((m) => m.encoding !== 'binary' || BASE64.test(m.data), { message: 'must be base64 when `encoding` is "binary"', path: ['data'] }),
   /** What the server lacks, answering `p2p:persist-request` (a diff against its state vector). */
   p('p2p:persist', { update: base64 }),
   /** One piece of a P2P frame too large for one WebSocket frame; the pieces join into its JSON. */

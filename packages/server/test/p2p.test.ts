@@ -166,6 +166,18 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
     expect(Date.now() - started).toBeGreaterThanOrEqual(1500);
   });
 
+  it('refuses a binary raw message whose data is not base64, and relays nothing of it', async () => {
+    await config({ allowP2PBinary: true });
+    const [s1, s2] = await rawPeers(['sender', 'receiver'], 'r-binary-check');
+    s1.send({ type: 'p2p:message', ref: 'bad', data: 'not base64!', encoding: 'binary' });
+    s1.send({ type: 'p2p:message', ref: 'good', data: 'AQL/', encoding: 'binary' });
+    const refusal = await waitFor(() => s1.messages.find((m) => m.ref === 'bad' && (m.type === 'error' || m.type === 'p2p:error')), 3000, 'the refusal');
+    expect(refusal).toMatchObject({ code: 'invalid_message', message: expect.stringContaining('base64') });
+    await waitFor(() => s2.messages.some((m) => m.type === 'p2p:message'), 3000, 'the good message');
+    await sleep(100);
+    expect(s2.messages.filter((m) => m.type === 'p2p:message').map((m) => m.data)).toEqual(['AQL/']);
+  });
+
   it("bounds what one user's raw messages make the server send: size times receivers, per second", async () => {
     const sockets = Array.from({ length: 10 }, () => new RawSocket(t.wsUrl));
     open.push(...sockets);
