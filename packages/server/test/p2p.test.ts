@@ -225,6 +225,12 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
     expect(await s1.next('p2p:error', 3000, (m) => m.ref === 'x')).toMatchObject({ code: 'peer_not_found' });
     await sleep(100);
     expect(other.messages.find((m) => m.type === 'p2p:signal')).toBeUndefined();
+    // Nor can oneself: nothing is echoed back.
+    s1.send({ type: 'p2p:signal', ref: 'self', to: j1.self.connectionId, signal: 'hi' });
+    expect(await s1.next('p2p:error', 3000, (m) => m.ref === 'self')).toMatchObject({ code: 'peer_not_found' });
+    s1.send({ type: 'p2p:sync', ref: 'self-sync', to: j1.self.connectionId, stateVector: 'AA==' });
+    expect(await s1.next('p2p:error', 3000, (m) => m.ref === 'self-sync')).toMatchObject({ code: 'peer_not_found' });
+    expect(s1.messages.find((m) => m.type === 'p2p:signal' || m.type === 'p2p:sync')).toBeUndefined();
     // Malformed P2P frames get a clear error.
     s1.send({ type: 'p2p:update', ref: 'bad', update: 'not base64!' });
     expect(await s1.next('error', 3000, (m) => m.ref === 'bad')).toMatchObject({ code: 'invalid_message', message: expect.stringContaining('base64') });

@@ -265,7 +265,7 @@ export class P2PService {
 
   sync(conn: Connection, m: ClientMessageOf<'p2p:sync'>): void {
     const { session } = this.joinedPeer(conn);
-    if (!session.has(m.to)) throw new PulseError('peer_not_found', `No peer ${m.to} in this room's P2P session.`);
+    if (!session.has(m.to) || m.to === conn.id) throw new PulseError('peer_not_found', `No peer ${m.to} in this room's P2P session (but yourself).`);
     const message: Msg<'p2p:sync'> = { type: 'p2p:sync', from: conn.id, userId: conn.identity!.user.id };
     if (m.stateVector !== undefined) message.stateVector = toBase64(checkedStateVector(m.stateVector));
     if (m.update !== undefined) {
@@ -278,7 +278,7 @@ export class P2PService {
 
   signal(conn: Connection, m: ClientMessageOf<'p2p:signal'>): void {
     const { session } = this.joinedPeer(conn);
-    if (!session.has(m.to)) throw new PulseError('peer_not_found', `No peer ${m.to} in this room's P2P session.`);
+    if (!session.has(m.to) || m.to === conn.id) throw new PulseError('peer_not_found', `No peer ${m.to} in this room's P2P session (but yourself).`);
     session.relay({ to: m.to }, frame({ type: 'p2p:signal', from: conn.id, userId: conn.identity!.user.id, signal: m.signal }));
   }
 
