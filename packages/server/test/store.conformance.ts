@@ -2,7 +2,7 @@ import { DEFAULT_ENV_CONFIG, LIMITS, PulseError } from '@pulse/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashKey } from '../src/ids.ts';
 import type { Store } from '../src/store/index.ts';
-import type { NewKey } from '../src/store/types.ts';
+import type { NewKey, WebhookAttemptResult } from '../src/store/types.ts';
 import { FileLinks } from '../src/files/links.ts';
 
 /** One suite, run against every Store driver: the invariants written on the Store interface. */
@@ -22,6 +22,14 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       await store.upsertUser(id, { externalId: 'bob', name: 'Bob', avatar: null }, at());
       return id;
     };
+    // A webhook dispatcher's pass, one part at a time.
+    const dispatchEvents = async (limit: number, at: string, giveUpAfterMs: number) =>
+      (await store.webhookPass({ at, outcomes: [], dispatch: { limit, giveUpAfterMs }, claim: null })).dispatched;
+    const claimDeliveries = async (at: string, leaseUntil: string, limits: { total: number; perEndpoint: number }, skipEndpoints: string[]) =>
+      (await store.webhookPass({ at, outcomes: [], dispatch: null, claim: { leaseUntil, limits, skipEndpoints } })).claimed;
+    const finishAttempt = async (deliveryId: string, result: WebhookAttemptResult) => ({
+      endpointDisabled: (await store.webhookPass({ at: result.at, outcomes: [{ deliveryId, result }], dispatch: null, claim: null })).disabledEndpoints.length > 0,
+    });
     const thread = (envId: string, id: string, roomId = 'room-1', t = 0) =>
       store.createThread(envId, { id, roomId, position: { x: 0.5, y: 0.25 }, createdBy: 'alice', createdAt: at(t) }, {
         id: `${id}-c1`,
@@ -781,9 +789,9 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       await store.createComment(e, { id: 'wh-c2', threadId: 'wh-t1', userId: 'bob', body: 'two', mentions: [], createdAt: at(12) }, { webhooks: [intent('msg_c2', 'comment.created', { kind: 'comment', id: 'wh-c2' })] });
 
       // room.created and thread.created go to wh_2 (every type); comment.created to wh_1 and wh_2; none to the disabled wh_3.
-      expect(await store.dispatchWebhookEvents(100, at(20), 3600_000)).toBe(3);
-      expect(await store.dispatchWebhookEvents(100, at(20), 3600_000)).toBe(0);
-      const claimed = await store.claimWebhookDeliveries(at(20), at(60_020), { total: 10, perEndpoint: 10 }, []);
+      expect(await dispatchEvents(100, at(20), 3600_000)).toBe(3);
+      expect(await dispatchEvents(100, at(20), 3600_000)).toBe(0);
+      const claimed = await claimDeliveries(at(20), at(60_020), { total: 10, perEndpoint: 10 }, []);
       expect(claimed.map((c) => `${c.endpointId}:${c.eventType}:${c.eventType === 'room.created' ? '*' : c.eventId}`).sort()).toEqual([
         'wh_1:comment.created:msg_c2',
         'wh_2:comment.created:msg_c2',
@@ -799,18 +807,18 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(t1.data.thread).toEqual({ ...now, updatedAt: at(10), comments: now.comments.slice(0, 1) });
       expect(claimed.find((c) => c.eventId === 'msg_c2')!.secret).toMatch(/^whsec_/);
       // Claimed deliveries are not claimed again until their lease ends.
-      expect(await store.claimWebhookDeliveries(at(21), at(60_021), { total: 10, perEndpoint: 10 }, [])).toEqual([]);
-      expect((await store.claimWebhookDeliveries(at(60_030), at(120_000), { total: 10, perEndpoint: 10 }, ['wh_2'])).map((c) => c.endpointId)).toEqual(['wh_1']);
+      expect(await claimDeliveries(at(21), at(60_021), { total: 10, perEndpoint: 10 }, [])).toEqual([]);
+      expect((await claimDeliveries(at(60_030), at(120_000), { total: 10, perEndpoint: 10 }, ['wh_2'])).map((c) => c.endpointId)).toEqual(['wh_1']);
 
       const d1 = claimed.find((c) => c.endpointId === 'wh_1')!;
       const failed = { at: at(30), succeeded: false, statusCode: 500, error: 'HTTP 500', latencyMs: 12, response: 'nope', disableIfFailingSince: at(0) };
-      expect(await store.finishWebhookAttempt(d1.id, { ...failed, nextAttemptAt: at(40) })).toEqual({ endpointDisabled: false });
+      expect(await finishAttempt(d1.id, { ...failed, nextAttemptAt: at(40) })).toEqual({ endpointDisabled: false });
       expect((await store.getWebhookEndpoint(e, 'wh_1'))!.failingSince).toBe(at(30));
       let [listed] = await store.listWebhookDeliveries(e, 'wh_1', 10);
       expect(listed).toMatchObject({ status: 'pending', attempts: 1, nextAttemptAt: at(40), lastStatusCode: 500, lastResponse: 'nope', lastLatencyMs: 12 });
       // Failing since before the cutoff: the endpoint is disabled, with the reason.
-      await store.claimWebhookDeliveries(at(130_000), at(190_000), { total: 10, perEndpoint: 10 }, []);
-      expect(await store.finishWebhookAttempt(d1.id, { ...failed, at: at(50), nextAttemptAt: null, disableIfFailingSince: at(40) })).toEqual({ endpointDisabled: true });
+      await claimDeliveries(at(130_000), at(190_000), { total: 10, perEndpoint: 10 }, []);
+      expect(await finishAttempt(d1.id, { ...failed, at: at(50), nextAttemptAt: null, disableIfFailingSince: at(40) })).toEqual({ endpointDisabled: true });
       const disabled = (await store.getWebhookEndpoint(e, 'wh_1'))!;
       expect(disabled.enabled).toBe(false);
       expect(disabled.disabledReason).toMatch(/HTTP 500/);
@@ -824,19 +832,19 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       const enabled = await store.updateWebhookEndpoint(e, 'wh_1', { enabled: true }, at(70));
       expect(enabled).toMatchObject({ enabled: true, disabledReason: null, failingSince: null });
       const d2 = claimed.find((c) => c.endpointId === 'wh_2' && c.eventId === 'msg_c2')!;
-      await store.finishWebhookAttempt(d2.id, { ...failed, succeeded: true, statusCode: 204, error: null, nextAttemptAt: null });
+      await finishAttempt(d2.id, { ...failed, succeeded: true, statusCode: 204, error: null, nextAttemptAt: null });
       expect((await store.listWebhookDeliveries(e, 'wh_2', 10)).find((d) => d.id === d2.id)).toMatchObject({ status: 'succeeded', attempts: 1 });
       // 410 Gone: disabled by that one answer, whatever the cutoff, with the reason given.
       const d3 = claimed.find((c) => c.endpointId === 'wh_2' && c.eventId === 'msg_t1')!;
       const gone = { ...failed, at: at(75), statusCode: 410, error: 'HTTP 410', nextAttemptAt: at(90), disableNow: 'the receiver answered 410 Gone' };
-      expect(await store.finishWebhookAttempt(d3.id, gone)).toEqual({ endpointDisabled: true });
+      expect(await finishAttempt(d3.id, gone)).toEqual({ endpointDisabled: true });
       expect((await store.getWebhookEndpoint(e, 'wh_2'))!).toMatchObject({ enabled: false, disabledReason: expect.stringMatching(/410 Gone/) });
       await store.updateWebhookEndpoint(e, 'wh_2', { enabled: true }, at(76));
       // Rotation: the previous secret is kept until the given time, or not at all.
       const rotated = await store.updateWebhookEndpoint(e, 'wh_2', { secret: { secret: 'whsec_NEW2', previousUntil: at(3600_000) } }, at(77));
       expect(rotated).toMatchObject({ secret: 'whsec_NEW2', previousSecretExpiresAt: at(3600_000) });
       // The 410'd delivery above is due again: claimed with both secrets.
-      const claimedAfter = await store.claimWebhookDeliveries(at(200_000), at(260_000), { total: 10, perEndpoint: 10 }, ['wh_1']);
+      const claimedAfter = await claimDeliveries(at(200_000), at(260_000), { total: 10, perEndpoint: 10 }, ['wh_1']);
       expect(claimedAfter.find((c) => c.id === d3.id)).toMatchObject({ secret: 'whsec_NEW2', previousSecret: 'whsec_BBBB' });
       const expired = await store.updateWebhookEndpoint(e, 'wh_2', { secret: { secret: 'whsec_NEW3', previousUntil: null } }, at(78));
       expect(expired).toMatchObject({ secret: 'whsec_NEW3', previousSecretExpiresAt: null });
@@ -859,8 +867,8 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(await store.putSharedState(e, 'r1', { state, expectedVersion: null, at: at(10), expiresAt: at(1000) })).toBe(1);
       expect(await store.putSharedState(e, 'r1', { state, expectedVersion: null, at: at(11), expiresAt: at(1000) })).toBeUndefined();
       expect(await store.putSharedState(e, 'r1', { state, expectedVersion: 1, at: at(12), expiresAt: at(1000) })).toBe(2);
-      expect(await store.dispatchWebhookEvents(100, at(20), 3600_000)).toBe(2);
-      const claimed = await store.claimWebhookDeliveries(at(20), at(60_020), { total: 10, perEndpoint: 10 }, []);
+      expect(await dispatchEvents(100, at(20), 3600_000)).toBe(2);
+      const claimed = await claimDeliveries(at(20), at(60_020), { total: 10, perEndpoint: 10 }, []);
       const payloads = claimed.map((c) => JSON.parse(c.payload)).sort((a, b) => a.data.sharedState.version - b.data.sharedState.version);
       expect(payloads.map((p) => p.type)).toEqual(['p2p.state.persisted', 'p2p.state.persisted']);
       expect(payloads[1]).toEqual({
@@ -891,7 +899,7 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
         await store.createComment(e, { id: `r-c${n}`, threadId: 'r-t1', userId: 'bob', body: `c${n}`, mentions: [], createdAt: at(t) }, { webhooks: [intent(`msg_r_c${n}`, 'comment.created', { kind: 'comment', id: `r-c${n}` }, t)] });
       }
       await store.enqueueWebhookDelivery(e, 'wh_r1', { id: 'msg_r_test', type: 'webhook.test', payload: '{}', createdAt: at(40) }, at(3600_000));
-      await store.dispatchWebhookEvents(100, at(50), 3600_000);
+      await dispatchEvents(100, at(50), 3600_000);
       expect(await store.listWebhookDeliveries(e, 'wh_r2', 10)).toEqual([]); // disabled meanwhile
 
       // Its subscribed types only (no thread.created, no other endpoint's test event), from `since` on.
@@ -914,15 +922,15 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
         await store.enqueueWebhookDelivery(e, i < 10 ? 'wh_c1' : 'wh_c2', { id: `msg_cc${i}`, type: 'webhook.test', payload: '{}', createdAt: at(i) }, at(3600_000));
       }
       // One endpoint's backlog does not crowd out the other.
-      const few = await store.claimWebhookDeliveries(at(100), at(60_000), { total: 4, perEndpoint: 2 }, []);
+      const few = await claimDeliveries(at(100), at(60_000), { total: 4, perEndpoint: 2 }, []);
       expect(few.filter((c) => c.endpointId === 'wh_c2')).toHaveLength(2);
       await store.releaseWebhookClaims(few.map((c) => c.id));
-      const claims = await Promise.all(Array.from({ length: 4 }, () => store.claimWebhookDeliveries(at(100), at(60_000), { total: 12, perEndpoint: 12 }, [])));
+      const claims = await Promise.all(Array.from({ length: 4 }, () => claimDeliveries(at(100), at(60_000), { total: 12, perEndpoint: 12 }, [])));
       const ids = claims.flat().map((c) => c.id);
       expect(new Set(ids).size).toBe(ids.length);
       expect(claims.flat().filter((c) => c.environmentId === e)).toHaveLength(12);
       await store.releaseWebhookClaims('all');
-      const again = await store.claimWebhookDeliveries(at(100), at(60_000), { total: 50, perEndpoint: 50 }, []);
+      const again = await claimDeliveries(at(100), at(60_000), { total: 50, perEndpoint: 50 }, []);
       expect(again.filter((c) => c.environmentId === e)).toHaveLength(12);
     });
 
@@ -954,7 +962,7 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(new Set(all).size).toBe(20);
       // The events are in the outbox like any other: an endpoint that wants them gets a delivery each.
       await store.createWebhookEndpoint(e, { id: 'wh_unread', url: 'https://u.example/h', description: '', events: ['notification.unread'], enabled: true, secret: 'whsec_UUUU', createdAt: iso(0) });
-      while ((await store.dispatchWebhookEvents(100, iso(200_000), 3600_000)) > 0);
+      while ((await dispatchEvents(100, iso(200_000), 3600_000)) > 0);
       const deliveries = await store.listWebhookDeliveries(e, 'wh_unread', 100);
       expect(deliveries).toHaveLength(23);
       expect(new Set(deliveries.map((d) => d.eventType))).toEqual(new Set(['notification.unread']));

@@ -96,7 +96,8 @@ export interface WebhookAttemptResult {
 export interface WebhookPass {
   at: string;
   outcomes: { deliveryId: string; result: WebhookAttemptResult }[];
-  dispatch: { limit: number; giveUpAfterMs: number };
+  /** Outbox events turned into deliveries (at most `limit`); null: none. */
+  dispatch: { limit: number; giveUpAfterMs: number } | null;
   claim: { leaseUntil: string; limits: { total: number; perEndpoint: number }; skipEndpoints: string[] } | null;
 }
 
@@ -129,18 +130,10 @@ export interface WebhookRepo {
   deleteWebhookEndpoint(envId: string, endpointId: string): Promise<boolean>;
   /** An event addressed to one endpoint only (a test event), outside any change. */
   enqueueWebhookDelivery(envId: string, endpointId: string, event: WebhookEventRow, giveUpAt: string): Promise<WebhookDeliveryInfo>;
-  /** Turns up to `limit` outbox events into deliveries for the endpoints subscribed to them; returns how many events. */
-  dispatchWebhookEvents(limit: number, at: string, giveUpAfterMs: number): Promise<number>;
-  /** Claims due deliveries (not of `skipEndpoints`) until `leaseUntil`, oldest first, at most `perEndpoint` of one endpoint. */
-  claimWebhookDeliveries(at: string, leaseUntil: string, limits: { total: number; perEndpoint: number }, skipEndpoints: string[]): Promise<ClaimedDelivery[]>;
-  /** Records an attempt and lets go of the claim; returns whether the endpoint was disabled by it. */
-  finishWebhookAttempt(deliveryId: string, result: WebhookAttemptResult): Promise<{ endpointDisabled: boolean }>;
-  /** Records several attempts in one transaction (in the order given); returns the endpoints they disabled, and why. */
-  finishWebhookAttempts(attempts: { deliveryId: string; result: WebhookAttemptResult }[]): Promise<{ disabledEndpoints: DisabledEndpoint[] }>;
   /**
    * One pass of a node's dispatcher, in one transaction (on SQLite, one operation of the write
    * batch, sharing its commit): records the outcomes of the attempts made since the last pass,
-   * turns outbox events into deliveries, then claims due ones (none when `claim` is null).
+   * turns outbox events into deliveries, then claims due ones (neither when null).
    */
   webhookPass(pass: WebhookPass): Promise<{ disabledEndpoints: DisabledEndpoint[]; dispatched: number; claimed: ClaimedDelivery[] }>;
   /** Lets go of claims without an attempt (shutdown; a single SQLite node starting up: 'all'). */

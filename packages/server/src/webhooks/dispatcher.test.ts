@@ -15,7 +15,6 @@ function fakeStore(pendingWrites: number) {
       return Promise.resolve({ disabledEndpoints: [], dispatched: 0, claimed: [] });
     },
     releaseWebhookClaims: () => Promise.resolve(),
-    finishWebhookAttempts: () => Promise.resolve({ disabledEndpoints: [] }),
   } as unknown as Store;
   return { store, calls };
 }

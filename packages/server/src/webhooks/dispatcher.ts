@@ -298,7 +298,7 @@ export class WebhookDispatcher {
     const outcomes = this.#outcomes.splice(0);
     if (outcomes.length === 0) return;
     try {
-      this.#reportDisabled((await this.#store.finishWebhookAttempts(outcomes)).disabledEndpoints);
+      this.#reportDisabled((await this.#store.webhookPass({ at: new Date().toISOString(), outcomes, dispatch: null, claim: null })).disabledEndpoints);
     } catch (err) {
       this.#log.warn({ err, deliveries: outcomes.length }, 'recording webhook attempts failed; they are retried once their claims expire');
     }

@@ -160,7 +160,7 @@ const newDeliveries = (at: string, giveUpAt: string) => sql`insert into webhook_
 const subscribedTo = (type: string) => sql<boolean>`(p.events = '[]' or p.events like '%"' || ${sql.ref(type)} || '"%')`;
 const subscribed = subscribedTo('e.type');
 
-/** Turns up to `limit` outbox events into deliveries (see WebhookRepo.dispatchWebhookEvents). */
+/** Turns up to `limit` outbox events into deliveries for the endpoints subscribed to them; returns how many events. */
 async function dispatchEvents(trx: Transaction<Database>, dialect: Dialect, limit: number, at: string, giveUpAfterMs: number): Promise<number> {
   const giveUpAt = addMs(at, giveUpAfterMs);
   let q = trx.selectFrom('webhook_events').select('id').where('dispatched', '=', 0).orderBy('created_at').limit(limit);
@@ -176,7 +176,7 @@ async function dispatchEvents(trx: Transaction<Database>, dialect: Dialect, limi
   return ids.length;
 }
 
-/** Claims due deliveries (see WebhookRepo.claimWebhookDeliveries). */
+/** Claims due deliveries (not of `skipEndpoints`) until `leaseUntil`, oldest first, at most `perEndpoint` of one endpoint. */
 async function claimDue(
   trx: Transaction<Database>,
   dialect: Dialect,
@@ -256,7 +256,7 @@ async function claimDue(
   }));
 }
 
-/** Records attempts, in the order given (see WebhookRepo.finishWebhookAttempts). */
+/** Records attempts, in the order given, letting go of their claims; returns the endpoints they disabled, and why. */
 async function recordAttempts(trx: Transaction<Database>, attempts: { deliveryId: string; result: WebhookAttemptResult }[]): Promise<DisabledEndpoint[]> {
   // The last outcome per endpoint decides its health.
   const last = new Map<string, (typeof attempts)[number]['result']>();
@@ -395,10 +395,6 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect, tx: WriteTx)
       });
     },
 
-    dispatchWebhookEvents(limit, at, giveUpAfterMs) {
-      return db.transaction().execute((trx) => dispatchEvents(trx, dialect, limit, at, giveUpAfterMs));
-    },
-
     async recoverWebhookDeliveries(envId, endpointId, since, at, giveUpAt) {
       return db.transaction().execute(async (trx) => {
         // As the dispatcher makes them, for one endpoint and the events since a time (test events
@@ -431,24 +427,10 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect, tx: WriteTx)
       });
     },
 
-    claimWebhookDeliveries(at, leaseUntil, limits, skipEndpoints) {
-      return db.transaction().execute((trx) => claimDue(trx, dialect, at, leaseUntil, limits, skipEndpoints));
-    },
-
-    async finishWebhookAttempt(deliveryId, result) {
-      const { disabledEndpoints } = await repo.finishWebhookAttempts([{ deliveryId, result }]);
-      return { endpointDisabled: disabledEndpoints.length > 0 };
-    },
-
-    async finishWebhookAttempts(attempts) {
-      if (attempts.length === 0) return { disabledEndpoints: [] };
-      return { disabledEndpoints: await db.transaction().execute((trx) => recordAttempts(trx, attempts)) };
-    },
-
     webhookPass({ at, outcomes, dispatch, claim }) {
       const pass = async (trx: Transaction<Database>) => {
         const disabledEndpoints = outcomes.length ? await recordAttempts(trx, outcomes) : [];
-        const dispatched = await dispatchEvents(trx, dialect, dispatch.limit, at, dispatch.giveUpAfterMs);
+        const dispatched = dispatch ? await dispatchEvents(trx, dialect, dispatch.limit, at, dispatch.giveUpAfterMs) : 0;
         const claimed = claim ? await claimDue(trx, dialect, at, claim.leaseUntil, claim.limits, claim.skipEndpoints) : [];
         return { disabledEndpoints, dispatched, claimed };
       };
