@@ -263,9 +263,15 @@ export class P2PService {
     );
   }
 
-  sync(conn: Connection, m: ClientMessageOf<'p2p:sync'>): void {
+  /** The session of a peer addressing another one (`to`), which must be in it and not itself. */
+  #addressing(conn: Connection, to: string): P2PRoomSession {
     const { session } = this.joinedPeer(conn);
-    if (!session.has(m.to) || m.to === conn.id) throw new PulseError('peer_not_found', `No peer ${m.to} in this room's P2P session (but yourself).`);
+    if (!session.has(to) || to === conn.id) throw new PulseError('peer_not_found', `No peer ${to} in this room's P2P session (but yourself).`);
+    return session;
+  }
+
+  sync(conn: Connection, m: ClientMessageOf<'p2p:sync'>): void {
+    const session = this.#addressing(conn, m.to);
     const message: Msg<'p2p:sync'> = { type: 'p2p:sync', from: conn.id, userId: conn.identity!.user.id };
     if (m.stateVector !== undefined) message.stateVector = toBase64(checkedStateVector(m.stateVector));
     if (m.update !== undefined) {
@@ -277,8 +283,7 @@ export class P2PService {
   }
 
   signal(conn: Connection, m: ClientMessageOf<'p2p:signal'>): void {
-    const { session } = this.joinedPeer(conn);
-    if (!session.has(m.to) || m.to === conn.id) throw new PulseError('peer_not_found', `No peer ${m.to} in this room's P2P session (but yourself).`);
+    const session = this.#addressing(conn, m.to);
     session.relay({ to: m.to }, frame({ type: 'p2p:signal', from: conn.id, userId: conn.identity!.user.id, signal: m.signal }));
   }
 

@@ -18,6 +18,11 @@ export interface Route {
   droppable?: boolean;
 }
 
+/** Whether a frame on `route` goes to connection `id` of user `userId`. */
+function reaches(route: Route, id: string, userId: string): boolean {
+  return id !== route.from && (!route.to || id === route.to) && (route.toUser === undefined || userId === route.toUser) && !route.except?.includes(id);
+}
+
 /** Bus messages of a room's P2P channel: header JSON, then (for frames) a newline and the frame. */
 type Header =
   | ({ k: 'frame'; n: string } & Route)
@@ -95,10 +100,8 @@ export class P2PRoomSession {
   /** Peers a frame on this route reaches (every node's). */
   receivers(route: Route): number {
     let n = 0;
-    for (const p of this.peers()) {
-      if (p.connectionId === route.from || (route.toUser !== undefined && p.userId !== route.toUser) || route.except?.includes(p.connectionId)) continue;
-      n++;
-    }
+    for (const [id, { peer }] of this.local) if (reaches(route, id, peer.userId)) n++;
+    for (const [id, peer] of this.remote) if (reaches(route, id, peer.userId)) n++;
     return n;
   }
 
@@ -107,14 +110,14 @@ export class P2PRoomSession {
    * receivers); false, and nothing charged, while they owe more than a second's worth.
    */
   chargeRelay(userId: string, bytes: number, perSecond: number, now = performance.now()): boolean {
-    const owed = this.#owed.get(userId);
-    const debt = owed ? Math.max(0, owed.bytes - ((now - owed.at) / 1000) * perSecond) : 0;
+    const debtOf = (owed: { bytes: number; at: number } | undefined) => (owed ? Math.max(0, owed.bytes - ((now - owed.at) / 1000) * perSecond) : 0);
+    const debt = debtOf(this.#owed.get(userId));
     if (debt > perSecond) return false;
     this.#owed.set(userId, { bytes: debt + bytes, at: now });
     // Paid-up users are forgotten now and then (at most once a second), so the map holds only recent senders.
     if (this.#owed.size > 64 && now - this.#prunedAt > 1000) {
       this.#prunedAt = now;
-      for (const [id, o] of this.#owed) if (o.bytes - ((now - o.at) / 1000) * perSecond <= 0) this.#owed.delete(id);
+      for (const [id, owed] of this.#owed) if (debtOf(owed) === 0) this.#owed.delete(id);
     }
     return true;
   }
@@ -204,10 +207,7 @@ export class P2PRoomSession {
   }
 
   #deliver(route: Route, frame: Buffer): void {
-    for (const [id, { conn, peer }] of this.local) {
-      if (id === route.from || (route.to && id !== route.to) || (route.toUser && peer.userId !== route.toUser) || route.except?.includes(id)) continue;
-      conn.sendFrame(frame, route.droppable ? 'ephemeral' : 'durable');
-    }
+    for (const [id, { conn, peer }] of this.local) if (reaches(route, id, peer.userId)) conn.sendFrame(frame, route.droppable ? 'ephemeral' : 'durable');
   }
 
   #announce(message: object, about: string): void {
