@@ -109,13 +109,14 @@ export class ChunkAssembler {
     const userMax = CHUNKS_USER_ALLOWANCES * maxChars;
     // At least one whole frame of the environment's size (a state limit set high).
     const envMax = Math.max(this.#envShare * this.#budget, maxChars);
-    const short = () => this.#heldOf(partial.user) + size > userMax || this.#heldOf(partial.env) + size > envMax || this.#held + size > this.#budget;
-    if (short()) this.#letGoIdle(partial);
-    if (this.#heldOf(partial.user) + size > userMax) {
+    const overUser = () => this.#heldOf(partial.user) + size > userMax;
+    const overShared = () => this.#heldOf(partial.env) + size > envMax || this.#held + size > this.#budget;
+    if (overUser() || overShared()) this.#letGoIdle(partial);
+    if (overUser()) {
       drop();
       throw new PulseError('rate_limited', `Your chunked frames under way, on all your connections together, would hold more than ${userMax} characters; send this frame again once others are done.`);
     }
-    if (this.#heldOf(partial.env) + size > envMax || this.#held + size > this.#budget) {
+    if (overShared()) {
       drop();
       throw new PulseError('service_unavailable', 'The server holds as many unfinished chunked frames as it can; send the frame again shortly.');
     }

@@ -58,7 +58,7 @@ export const EMPTY_UPDATE = Y.encodeStateAsUpdate(new Y.Doc());
 const DAY_MS = 86_400_000;
 /** Pending updates of a room merged into one once this many have arrived (bounds the merge at write time). */
 const COMPACT_AFTER = 256;
-/** The stored state and the updates waiting to be merged into it may hold this many times p2pMaxStateBytes. */
+/** The updates waiting to be merged into a room's stored state may hold this many times p2pMaxStateBytes (see add). */
 const PENDING_STATE_FACTOR = 2;
 /** Writers racing on one room (cluster nodes) retry the read-merge-write this many times. */
 const CAS_ATTEMPTS = 5;
