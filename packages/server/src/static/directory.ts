@@ -37,7 +37,7 @@ export function registerDirectory(app: FastifyInstance, ctx: ServerContext): voi
     }
     if (typeof query.q === 'string') {
       searches.take(envId, user.externalId);
-      const q = query.q.trim().toLowerCase().slice(0, 100);
+      const q = query.q.trim().slice(0, 100);
       return { items: (await ctx.store.searchUsers(envId, q, SEARCH_RESULTS)).map(toPulseUser) };
     }
     throw new PulseError('validation_failed', 'Pass ids=… or q=….');

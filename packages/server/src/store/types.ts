@@ -150,8 +150,8 @@ export interface UserRepo {
   getUser(envId: string, externalId: string): Promise<User | undefined>;
   listUsers(envId: string, page: PageRequest): Promise<Page<User>>;
   /**
-   * Up to `limit` users whose name contains `text` or whose id starts with it (case-insensitive:
-   * `text` is lower case), by name: the widget's @mention suggestions, over every user.
+   * Up to `limit` users whose name contains `text` or whose id starts with it, case-insensitively,
+   * by name: the widget's @mention suggestions, over every user.
    */
   searchUsers(envId: string, text: string, limit: number): Promise<User[]>;
 }
