@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Store } from '../store/index.ts';
 import { WebhookDispatcher } from './dispatcher.ts';
@@ -53,5 +55,49 @@ describe('webhook dispatcher and the write path', () => {
     const claims = await claimsPerSecond(9);
     expect(claims).toBeGreaterThanOrEqual(3);
     expect(claims).toBeLessThanOrEqual(5);
+  });
+});
+
+describe('webhook dispatcher: outcomes', () => {
+  it('keeps the outcomes of a pass that failed for the next one, then records each once', async () => {
+    const server = createServer((_req, res) => res.writeHead(204).end());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    const delivery = { id: 'whd_1', environmentId: 'env', endpointId: 'wh_1', eventId: 'msg_1', eventType: 'comment.created', attempts: 0, giveUpAt: new Date(Date.now() + 3600_000).toISOString(), url, secret: 'whsec_AAAA', previousSecret: null, payload: '{}', eventCreatedAt: new Date().toISOString() };
+    const recorded: string[][] = [];
+    let claimedOnce = false;
+    let failNext = true;
+    const store = {
+      dialect: 'postgres',
+      pendingWrites: () => 0,
+      pruneWebhooks: () => Promise.resolve(),
+      releaseWebhookClaims: () => Promise.resolve(),
+      webhookPass: ({ outcomes, claim }: { outcomes: { deliveryId: string }[]; claim: unknown }) => {
+        // The first pass with an outcome fails (the database went away for a moment).
+        if (outcomes.length && failNext) {
+          failNext = false;
+          return Promise.reject(new Error('connection lost'));
+        }
+        if (outcomes.length) recorded.push(outcomes.map((o) => o.deliveryId));
+        const claimed = claim && !claimedOnce ? [delivery] : [];
+        claimedOnce ||= claimed.length > 0;
+        return Promise.resolve({ disabledEndpoints: [], dispatched: 0, claimed });
+      },
+    } as unknown as Store;
+    const dispatcher = new WebhookDispatcher(store, { ...DEFAULT_WEBHOOK_SETTINGS, allowPrivate: true }, { warn: () => {} });
+    try {
+      await dispatcher.start();
+      const until = Date.now() + 5000;
+      while (recorded.length === 0 && Date.now() < until) {
+        dispatcher.kick();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(failNext).toBe(false);
+      expect(recorded).toEqual([['whd_1']]);
+    } finally {
+      await dispatcher.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
