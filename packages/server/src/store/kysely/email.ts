@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { ExpressionBuilder, Kysely } from 'kysely';
-import type { Dialect } from '../migrations.ts';
 import type { Database } from '../schema.ts';
 import { EMAIL_ITEMS_PER_BATCH, UNREAD_MAX_AGE_MS, type EmailBatch, type EmailRepo } from '../email-types.ts';
 
 const newBatchId = () => `mail_${randomBytes(10).toString('hex')}`;
 const minus = (iso: string, ms: number) => new Date(Date.parse(iso) - ms).toISOString();
 
-export function emailRepo(db: Kysely<Database>, dialect: Dialect): EmailRepo {
+export function emailRepo(db: Kysely<Database>): EmailRepo {
   return {
     async claimEmailBatches(now, leaseUntil, delays, limit) {
       // Retries that are due, and batches whose node died mid-send (lease over): whole batches,

@@ -59,7 +59,7 @@ export function kyselyStore(
     ...adminRepo(db),
     ...browseRepo(db, links),
     ...webhookRepo(db, dialect, tx),
-    ...emailRepo(db, dialect),
+    ...emailRepo(db),
     ...sharedStateRepo(db),
     async migrate() {
       // Kysely looks for its bookkeeping tables in every schema unless told which one: with
