@@ -10,13 +10,16 @@
  * connections, whatever the answers; latency counts from the scheduled time (a request queued
  * behind a slow one counts its wait), and a send skipped because 1,000 are already open is an
  * error. Pulse runs in a child process pinned to core 0 (this generator and the receivers: core
- * 1). Reported per setup: comments/s, ack p50/p99, server CPU per comment, webhook deliveries received during the run (and how long after their event)
- * and after it (backlog drained).
+ * 1). Reported per setup: comments/s, ack p50/p99, server CPU per comment, webhook deliveries
+ * received during the run (and how long after their event) and after it (backlog drained).
+ * Then the floor under a delivery's CPU, measured in the same run: a bare keep-alive client
+ * (bench/tools/post-loop.mjs) on the server's core, signing and posting bodies of the same size
+ * at the same rate; Pulse's CPU per delivery is compared with its CPU per request.
  *
  *   npx tsx bench/webhooks.ts [--driver sqlite|postgres] [--seconds 8] [--warmup 2] [--concurrency 16]
  *                             [--endpoints 3] [--rate R] [--quiet-wait 30] [--json]
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -72,6 +75,9 @@ pinSelf();
 const lag = new LatencyHistogram();
 let lagOn = false;
 
+/** Bytes of the deliveries received (their mean size is what the bare client posts). */
+let receivedBytes = 0;
+
 /** A receiver that answers 204 at once and counts what it got. */
 async function receiver(): Promise<{ url: string; count: () => number; close: () => Promise<void> }> {
   let n = 0;
@@ -80,6 +86,7 @@ async function receiver(): Promise<{ url: string; count: () => number; close: ()
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       n++;
+      receivedBytes += Buffer.concat(chunks).length;
       if (lagOn) lag.record(Date.now() - Date.parse((JSON.parse(Buffer.concat(chunks).toString()) as { timestamp: string }).timestamp));
       res.writeHead(204).end();
     });
@@ -230,11 +237,34 @@ async function run(endpoints: number): Promise<Result> {
   }
 }
 
+/**
+ * The floor under a delivery's CPU: a bare keep-alive Node client on the server's core, signing
+ * and posting bodies of the same size at the rate Pulse delivered, to the same kind of receiver.
+ */
+async function bareClient(rate: number, bodyBytes: number): Promise<number> {
+  const r = await receiver();
+  try {
+    const script = new URL('./tools/post-loop.mjs', import.meta.url).pathname;
+    const args = [script, r.url, String(rate), String(SECONDS), String(bodyBytes)];
+    const child = spawn(hasTaskset ? 'taskset' : process.execPath, hasTaskset ? ['-c', '0', process.execPath, ...args] : args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    await new Promise((resolve) => child.on('exit', resolve));
+    return (JSON.parse(out) as { cpuUsPerRequest: number }).cpuUsPerRequest;
+  } finally {
+    await r.close();
+  }
+}
+
 try {
   const waited = await waitForQuiet(Number(values['quiet-wait']) * 1000);
   if (!values.json) console.log(`driver ${DRIVER}, ${C} connections, ${RATE ? `open loop at ${RATE} comments/s` : 'closed loop'}, ${SECONDS} s per setup${hasTaskset ? ', server on core 0' : ''}${waited ? ` (waited ${fmt(waited / 1000)} s for a quiet machine)` : ''}`);
   const results = [await run(0), await run(ENDPOINTS)];
-  if (values.json) console.log(JSON.stringify(results));
+  const [a, b] = results as [Result, Result];
+  // Pulse's CPU per delivery: what the endpoints added per comment (each comment is one event, sent to each endpoint).
+  const perDelivery = (b.cpuUsPerComment - a.cpuUsPerComment) / Math.max(1, ENDPOINTS);
+  const bare = b.deliveredAfter ? await bareClient(b.perSecond * ENDPOINTS, Math.round(receivedBytes / b.deliveredAfter)) : 0;
+  if (values.json) console.log(JSON.stringify({ results, cpuUsPerDelivery: perDelivery, bareClientCpuUsPerRequest: bare }));
   else {
     console.log(
       table(
@@ -253,8 +283,14 @@ try {
         ]),
       ),
     );
-    const [a, b] = results as [Result, Result];
     console.log(`with ${ENDPOINTS} endpoints: throughput ${fmt((b.perSecond / a.perSecond - 1) * 100)}%, ack p99 ${fmt((b.p99 / a.p99 - 1) * 100)}% (target: ≥ -10% and ≤ +10%)`);
+    if (bare) {
+      console.log(
+        `CPU per delivery: Pulse ${fmt(perDelivery, 0)} µs; a bare keep-alive client signing and posting the same bodies on the same core ${fmt(bare, 0)} µs ` +
+          `(Pulse ${fmt(perDelivery / bare)}×). ${ENDPOINTS} deliveries per comment cost at least ${fmt(ENDPOINTS * bare, 0)} µs, ` +
+          `${fmt((ENDPOINTS * bare * 100) / a.cpuUsPerComment, 0)}% of a comment's own ${fmt(a.cpuUsPerComment, 0)} µs.`,
+      );
+    }
   }
 } finally {
   await runCleanups();
