@@ -4,6 +4,7 @@ import { hashKey } from '../src/ids.ts';
 import type { Store } from '../src/store/index.ts';
 import type { NewKey, WebhookAttemptResult } from '../src/store/types.ts';
 import { FileLinks } from '../src/files/links.ts';
+import { CHUNK_ROWS } from '../src/store/kysely/in-chunks.ts';
 
 /** One suite, run against every Store driver: the invariants written on the Store interface. */
 export function describeStoreConformance(name: string, open: () => Promise<{ store: Store; cleanup: () => Promise<void> }>) {
@@ -912,6 +913,28 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       // An endpoint that had them all gets nothing again; another environment's endpoint nothing at all.
       expect(await store.recoverWebhookDeliveries(e, 'wh_r1', at(0), at(63), at(3600_000))).toBe(0);
       expect(await store.recoverWebhookDeliveries('env_a', 'wh_r1', at(0), at(63), at(3600_000))).toBe(0);
+    });
+
+    it('recovers more events than one chunk, of its environment only', async () => {
+      const e = await env('env_whrc');
+      const other = await env('env_whrc2');
+      await store.createWebhookEndpoint(e, { id: 'wh_rc1', url: 'https://a.example/h', description: '', events: [], enabled: true, secret: 'whsec_AAAA', createdAt: at() });
+      await store.createWebhookEndpoint(e, { id: 'wh_rc2', url: 'https://b.example/h', description: '', events: ['comment.created'], enabled: true, secret: 'whsec_BBBB', createdAt: at() });
+      await store.createWebhookEndpoint(other, { id: 'wh_rc3', url: 'https://c.example/h', description: '', events: [], enabled: true, secret: 'whsec_CCCC', createdAt: at() });
+      // Events of both environments interleaved, each delivered to one endpoint so far.
+      const n = CHUNK_ROWS + 50;
+      for (let i = 0; i < n; i += 50) {
+        await Promise.all(
+          Array.from({ length: 50 }, (_, j) => {
+            const k = String(i + j).padStart(5, '0');
+            const [envId, endpointId] = (i + j) % 10 === 0 ? [other, 'wh_rc3'] : [e, 'wh_rc1'];
+            return store.enqueueWebhookDelivery(envId, endpointId, { id: `msg_rc_${k}`, type: 'comment.created', payload: '{}', createdAt: at(1000 + i + j) }, at(3600_000));
+          }),
+        );
+      }
+      const ours = n - n / 10;
+      expect(await store.recoverWebhookDeliveries(e, 'wh_rc2', at(0), at(5000), at(3600_000))).toBe(ours);
+      expect(await store.recoverWebhookDeliveries(e, 'wh_rc2', at(0), at(5001), at(3600_000))).toBe(0);
     });
 
     it('hands each due webhook delivery to one claimer at a time, a few per endpoint', async () => {
