@@ -10,6 +10,13 @@ export const LIMITS = {
   mentionsPerComment: 50,
   /** Entries a `mentions` list may hold before duplicates are dropped (more: refused as invalid). */
   mentionsListMax: 200,
+  /**
+   * Users one author's mentions may notify, per environment and server (a bucket of this burst
+   * and rate; a backend writing with the secret key is not limited): past it, the write is
+   * refused with rate_limited.
+   */
+  mentionsPerUserBurst: 250,
+  mentionsPerUserPerMinute: 120,
   attachmentsPerCommentHardCap: 20,
   emojiLength: 32,
   selectorLength: 1024,
@@ -73,6 +80,9 @@ export const LIMITS = {
   messagesPerSecond: 100,
   writesBurst: 40,
   writesPerSecond: 10,
+  /** ...and one user's durable requests, all their sockets on a server together. */
+  writesPerUserBurst: 100,
+  writesPerUserPerSecond: 20,
   /** Refused frames (rate limited, invalid, oversized) a connection may collect; one more closes it. */
   strikesPerConnection: 20,
   /** Connections one room accepts before ROOM_FULL. */

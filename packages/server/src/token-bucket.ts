@@ -38,17 +38,18 @@ export class TokenBucket {
     this.#suspended = false;
   }
 
-  take(now = Date.now()): boolean {
+  /** Takes `count` tokens, or none when there are fewer. */
+  take(now = Date.now(), count = 1): boolean {
     this.#refill(now);
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
+    if (this.#tokens < count) return false;
+    this.#tokens -= count;
     return true;
   }
 
-  /** Seconds until the next token (0 when one is there). */
-  secondsUntilNext(now = Date.now()): number {
+  /** Seconds until there are `count` tokens (0 when they are there). */
+  secondsUntilNext(now = Date.now(), count = 1): number {
     this.#refill(now);
-    return this.#tokens >= 1 ? 0 : (1 - this.#tokens) / this.perSecond;
+    return this.#tokens >= count ? 0 : (count - this.#tokens) / this.perSecond;
   }
 
   /** Refilled to capacity: the same as a new bucket, so it can be forgotten. */

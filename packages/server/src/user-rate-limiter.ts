@@ -22,8 +22,8 @@ export class UserRateLimiter {
     this.perMinute = perMinute;
   }
 
-  /** Takes one request from the user's allowance, or throws 429 rate_limited with the wait. */
-  take(envId: string, userId: string, now = Date.now()): void {
+  /** Takes `count` (one request, or the users it notifies) from the user's allowance, or throws 429 rate_limited with the wait. */
+  take(envId: string, userId: string, now = Date.now(), count = 1): void {
     const key = `${envId}\u0000${userId}`;
     let bucket = this.#buckets.get(key);
     if (!bucket) {
@@ -31,8 +31,8 @@ export class UserRateLimiter {
       bucket = new TokenBucket(this.burst, this.perMinute / 60, now);
       this.#buckets.set(key, bucket);
     }
-    if (bucket.take(now)) return;
-    const waitS = bucket.secondsUntilNext(now);
+    if (bucket.take(now, count)) return;
+    const waitS = bucket.secondsUntilNext(now, count);
     throw new RetryLaterError('rate_limited', `Too many ${this.#what}: at most ${this.burst} at once, then ${this.perMinute} a minute. Try again in ${Math.ceil(waitS)} s.`, waitS);
   }
 

@@ -250,6 +250,33 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
     expect(await other.next('ack', 5000, (m) => m.ref === 'o1')).toBeTruthy();
   });
 
+  it("limits one user's durable requests across all their sockets, not only per socket", async () => {
+    const sockets: RawSocket[] = [];
+    for (let i = 0; i < 4; i++) {
+      const s = raw();
+      await s.auth(t, 'many-writer', `many-writes-${i}`);
+      sockets.push(s);
+    }
+    // 30 each: within each socket's burst (40), together past the user's (100).
+    const started = Date.now();
+    sockets.forEach((s, i) => {
+      for (let k = 0; k < 30; k++) s.send({ type: 'notifications:read', ref: `w${i}-${k}`, all: true });
+    });
+    const answers = (
+      await Promise.all(sockets.map((s) => waitFor(() => (s.messages.filter((m) => m.ref?.startsWith('w')).length === 30 ? s.messages.filter((m) => m.ref?.startsWith('w')) : undefined), 10_000)))
+    ).flat();
+    const refilled = Math.floor(((Date.now() - started) / 1000) * LIMITS.writesPerUserPerSecond);
+    const refused = answers.filter((m) => m.type === 'error');
+    expect(refused.length).toBeGreaterThanOrEqual(120 - LIMITS.writesPerUserBurst - refilled);
+    expect(answers.filter((m) => m.type === 'ack').length).toBeLessThanOrEqual(LIMITS.writesPerUserBurst + refilled + 1);
+    expect(refused.every((m) => m.code === 'rate_limited' && m.message.includes('per user'))).toBe(true);
+    // Another user is not held back by them.
+    const other = raw();
+    await other.auth(t, 'few-writer', 'many-writes-0');
+    other.send({ type: 'notifications:read', ref: 'o1', all: true });
+    expect(await other.next('ack', 5000, (m) => m.ref === 'o1')).toBeTruthy();
+  });
+
   it('acknowledges a stroke retry only for the stroke’s own author', async () => {
     const a = raw();
     await a.auth(t, 'painter', 'paint-room');

@@ -1,4 +1,4 @@
-import { CLOSE_CODES } from '@pulse/protocol';
+import { CLOSE_CODES, LIMITS } from '@pulse/protocol';
 import type { PulseClient } from '@pulse/core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, mintToken, RawSocket, sleep, waitFor } from './helpers/clients.ts';
@@ -22,6 +22,9 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`realtime over WebS
     open.push(s);
     return s;
   };
+
+  /** The ack or error answering the request `ref`. */
+  const answerTo = (s: RawSocket, ref: string) => waitFor(() => s.messages.find((m) => m.ref === ref && (m.type === 'ack' || m.type === 'error')), 5000, `the answer to ${ref}`);
 
   beforeAll(async () => {
     t = await startTestServer(driver, FAST);
@@ -327,6 +330,41 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`realtime over WebS
       expect(bob.state.notifications.find((x) => x.id === n.id)!.read).toBe(true);
       const fresh = await client('bob', 'notify-a');
       expect(fresh.state.notifications.find((x) => x.id === n.id)!.read).toBe(true);
+    });
+
+    it("limits the users one author's mentions notify, not a backend's", async () => {
+      const s = raw();
+      await s.auth(t, `mentioner-${driver}`, 'mention-budget');
+      const create = (i: number) =>
+        s.send({ type: 'thread:create', ref: `mb${i}`, id: `mb-${driver}-${i}`, body: 'hi all', mentions: Array.from({ length: 50 }, (_, k) => `mb-user-${i}-${k}`), position: null });
+      const rounds = LIMITS.mentionsPerUserBurst / 50;
+      for (let i = 0; i <= rounds; i++) create(i);
+      const answers = await Promise.all(Array.from({ length: rounds + 1 }, (_, i) => answerTo(s, `mb${i}`)));
+      expect(answers.slice(0, rounds).every((m) => m.type === 'ack')).toBe(true);
+      expect(answers[rounds]).toMatchObject({ type: 'error', code: 'rate_limited', message: expect.stringContaining('mentions') });
+      // Nothing of the refused thread was stored; the same mentions from a backend are not limited.
+      expect((await t.api('GET', `/api/v1/threads/mb-${driver}-${rounds}`)).status).toBe(404);
+      await t.api('PUT', `/api/v1/users/mentioner-${driver}`, { name: 'Mentioner' });
+      for (let i = 0; i <= rounds; i++) {
+        const r = await t.api('POST', '/api/v1/rooms/mention-budget/threads', { userId: `mentioner-${driver}`, body: 'from the backend', mentions: Array.from({ length: 50 }, (_, k) => `mb-rest-${i}-${k}`) });
+        expect(r.status).toBe(201);
+      }
+    });
+
+    it('notifies a user once per comment, however often an edit takes their mention out and puts it back', async () => {
+      const s = raw();
+      await s.auth(t, 'editor', 'mention-edits');
+      s.send({ type: 'thread:create', ref: 'e1', id: `me-${driver}`, commentId: `me-${driver}-c`, body: 'hello @target', mentions: ['target'], position: null });
+      await s.next('ack', 5000, (m) => m.ref === 'e1');
+      for (const [ref, mentions] of [['e2', []], ['e3', ['target']], ['e4', []], ['e5', ['target', 'second']]] as const) {
+        s.send({ type: 'comment:edit', ref, commentId: `me-${driver}-c`, body: `edit ${ref}`, mentions });
+        expect(await answerTo(s, ref)).toMatchObject({ type: 'ack' });
+      }
+      const target = raw();
+      const ok = await target.auth(t, 'target', 'elsewhere');
+      expect(ok.notifications.filter((n: any) => n.commentId === `me-${driver}-c`)).toHaveLength(1);
+      const second = raw();
+      expect((await second.auth(t, 'second', 'elsewhere')).notifications.filter((n: any) => n.commentId === `me-${driver}-c`)).toHaveLength(1);
     });
 
     it('delivers REST writes to sockets exactly like socket writes', async () => {

@@ -16,6 +16,7 @@ import type { Store } from '../store/index.ts';
 import type { Effects, NewActivity, NewNotification, Sequenced, UserProfile } from '../store/types.ts';
 import { notificationEventFields } from '../store/webhook-types.ts';
 import { canModerate, type Actor } from './actor.ts';
+import { UserRateLimiter } from '../user-rate-limiter.ts';
 import type { ConfigCache } from './config-cache.ts';
 import type { AttachmentService } from './attachments.ts';
 import type { RealtimeSink } from './events.ts';
@@ -83,6 +84,8 @@ export class CollabService {
   #webhooks: WebhookPublisher | undefined;
   /** Users known to exist (users are never deleted): no read per comment. */
   readonly #knownUsers = new BoundedCache<true>(CACHE_ENTRIES);
+  /** The users an author's mentions notify (see #chargeMentions). */
+  readonly #mentions = new UserRateLimiter('mentions', LIMITS.mentionsPerUserBurst, LIMITS.mentionsPerUserPerMinute);
   /** Profiles this process stored lately, to skip rewriting an unchanged one (see upsertUser). */
   readonly #recentProfiles = new BoundedCache<{ user: User; day: string; storedAt: number }>(CACHE_ENTRIES);
   /** Thread → room (a thread never moves): no read per request on it. */
@@ -185,6 +188,16 @@ export class CollabService {
     return found?.roomId === roomId && found.userId === userId;
   }
 
+  /**
+   * Charges the users a write's mentions notify to its author's allowance, before the write: a
+   * mention list can name anyone, so without it one token could write notifications as fast as
+   * it can write comments, 50 at a time. A backend (secret key) is not limited.
+   */
+  #chargeMentions(envId: string, actor: Actor, notifications: NewNotification[]): void {
+    const count = notifications.filter((n) => n.kind === 'mention').length;
+    if (actor.kind === 'user' && count > 0) this.#mentions.take(envId, actor.externalId, Date.now(), count);
+  }
+
   #notifications(
     kind: 'mention' | 'reply',
     recipients: string[],
@@ -260,6 +273,7 @@ export class CollabService {
       notifications: this.#notifications('mention', mentions, { threadId, commentId, actorId: input.authorId, body: input.body, roomId: input.roomId }),
       ...(attach ? { attach } : {}),
     };
+    this.#chargeMentions(envId, actor, effects.notifications ?? []);
     Object.assign(effects, await this.#hooks(envId, actor, [{ type: 'thread.created', subject: { kind: 'threadWithComments', id: threadId }, data: { threadId } }, ...notificationEvents(effects.notifications)]));
     const result = await this.#store.createThread(
       envId,
@@ -290,6 +304,7 @@ export class CollabService {
       ],
       ...(attach ? { attach } : {}),
     };
+    this.#chargeMentions(envId, actor, effects.notifications ?? []);
     Object.assign(effects, await this.#hooks(envId, actor, [{ type: 'comment.created', subject: { kind: 'comment', id: commentId }, data: { threadId: input.threadId, commentId } }, ...notificationEvents(effects.notifications)]));
     const result = await this.#store.createComment(
       envId,
@@ -322,12 +337,16 @@ export class CollabService {
     if (change.body === before.body && sameList(mentions, before.mentions) && (!change.attachmentIds || sameList(change.attachmentIds, attachmentIds))) return before;
     await this.#checkComment(envId, change.body, mentions, change.attachmentIds ?? attachmentIds);
     const attach = await this.#attach(envId, change.attachmentIds, canModerate(actor) ? null : before.userId, commentId);
+    // Users newly mentioned, and not notified of this comment before: mentions taken out and put
+    // back, edit after edit, do not notify anyone twice.
     const added = mentions.filter((m) => !before.mentions.includes(m));
+    const notified = new Set(added.length ? await this.#store.notifiedOfComment(envId, commentId) : []);
     const effects: Effects = {
       activity: activity('comment.edited', actorUserId(actor), { threadId: before.threadId, commentId, preview: preview(change.body) }),
-      notifications: this.#notifications('mention', added, { threadId: before.threadId, commentId, actorId: before.userId, body: change.body }),
+      notifications: this.#notifications('mention', added.filter((m) => !notified.has(m)), { threadId: before.threadId, commentId, actorId: before.userId, body: change.body }),
       ...(attach ? { attach } : {}),
     };
+    this.#chargeMentions(envId, actor, effects.notifications ?? []);
     Object.assign(effects, await this.#hooks(envId, actor, [{ type: 'comment.edited', subject: { kind: 'comment', id: commentId }, data: { threadId: before.threadId, commentId } }, ...notificationEvents(effects.notifications)]));
     const result = await this.#store.updateComment(envId, commentId, { body: change.body, mentions, preview: preview(change.body) }, nowIso(), effects);
     if (!result) throw new PulseError('comment_not_found');

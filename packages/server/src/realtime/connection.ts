@@ -29,6 +29,8 @@ export interface UserSockets {
   readonly connections: Set<Connection>;
   /** room:resync answers, all the user's sockets together. */
   readonly resyncs: TokenBucket;
+  /** Durable requests (and resyncs), all the user's sockets together, on top of each socket's own bucket. */
+  readonly writes: TokenBucket;
 }
 
 /**

@@ -153,7 +153,12 @@ export class RoomRegistry {
       const frame = Buffer.from(payload);
       for (const c of connections) c.sendFrame(frame, 'durable');
     });
-    const sockets = { connections, unsubscribe, resyncs: new TokenBucket(LIMITS.resyncsPerUserBurst, LIMITS.resyncsPerUserPerSecond) };
+    const sockets = {
+      connections,
+      unsubscribe,
+      resyncs: new TokenBucket(LIMITS.resyncsPerUserBurst, LIMITS.resyncsPerUserPerSecond),
+      writes: new TokenBucket(LIMITS.writesPerUserBurst, LIMITS.writesPerUserPerSecond),
+    };
     this.#users.set(key, sockets);
     conn.userSockets = sockets;
   }

@@ -323,6 +323,8 @@ export interface ThreadRepo {
 export interface NotificationRepo {
   /** The user's newest notifications, newest first. */
   listNotifications(envId: string, userId: string, limit: number): Promise<Notification[]>;
+  /** The users who have a notification of the comment (read or not). */
+  notifiedOfComment(envId: string, commentId: string): Promise<string[]>;
   /** Marks the given (or all) unread notifications read; returns the ids that changed. */
   markNotificationsRead(envId: string, userId: string, ids: string[] | 'all', at: string): Promise<string[]>;
 }

@@ -102,6 +102,11 @@ export function realtimeRepo(db: Kysely<Database>, tx: WriteTx, hot: HotStatemen
       return (await hot.recentNotifications(db, envId, userId, limit)).map(toNotification);
     },
 
+    async notifiedOfComment(envId, commentId) {
+      const rows = await db.selectFrom('notifications').select('user_id').distinct().where('environment_id', '=', envId).where('comment_id', '=', commentId).execute();
+      return rows.map((r) => r.user_id);
+    },
+
     async markNotificationsRead(envId, userId, ids, at) {
       const unread = db.updateTable('notifications').set({ read_at: at }).where('environment_id', '=', envId).where('user_id', '=', userId).where('read_at', 'is', null);
       if (ids !== 'all') {
