@@ -63,6 +63,7 @@ export const ERROR_CATALOGUE = {
   headers_too_large: { status: 431, message: 'The request line and headers are too large (16 KB at most together).' },
   room_full: { status: 429, message: 'This room has reached its connection limit.' },
   too_many_connections: { status: 429, message: 'Too many connections from this user or address.' },
+  too_many_pending_uploads: { status: 429, message: 'Too many uploads are not attached to a comment yet.' },
   room_content_full: { status: 413, message: 'This room holds as many threads and comments as it may; delete some to add more.' },
   drawing_full: { status: 413, message: 'This room\'s drawing is full; clear it to draw more.' },
   // P2P shared data

@@ -8,6 +8,13 @@ export const LIMITS = {
   commentBodyLength: 10_000,
   /** Distinct users a comment may mention (more: `too_many_mentions`). */
   mentionsPerComment: 50,
+  /**
+   * Uploads of one user (per environment) not attached to a comment yet, and their bytes, past
+   * which further uploads are refused (too_many_pending_uploads) until some are attached, deleted
+   * or swept (after a day): one token cannot fill the disk with files it never uses.
+   */
+  pendingUploadsPerUser: 20,
+  pendingUploadBytesPerUser: 200 * 1024 * 1024,
   /** Entries a `mentions` list may hold before duplicates are dropped (more: refused as invalid). */
   mentionsListMax: 200,
   /**

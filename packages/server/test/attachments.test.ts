@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { UploadError } from '@pulse/core';
 import sharp from 'sharp';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connectClient, mintToken, RawSocket, waitFor } from './helpers/clients.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 import { closeServer } from './helpers/uploads.ts';
@@ -24,11 +24,18 @@ describe('attachments', () => {
     return { status: res.status, body: (await res.json()) as any };
   };
 
+  let uploader = '';
+  let uploaders = 0;
+
   beforeAll(async () => {
     t = await startTestServer();
-    token = await mintToken(t, 'uploader');
     // This suite uploads far more than a user's burst allowance (see upload-limits.test.ts).
     t.server.attachments.uploadLimiter.burst = 1000;
+  });
+  // A user per test: most uploads here are never attached, and a user may keep only 20 such.
+  beforeEach(async () => {
+    uploader = `uploader-${++uploaders}`;
+    token = await mintToken(t, uploader);
   });
   afterEach(async () => {
     await t.server.ctx.environments.updateConfig(t.envId, { allowImages: true, allowAudio: true, allowVideo: true, maxFileSizeMb: 10, maxAttachmentsPerComment: 5 });
@@ -193,7 +200,7 @@ describe('attachments', () => {
     });
 
     it('uploads from PulseClient.upload with progress', async () => {
-      const client = await connectClient(t, 'uploader', 'uploads');
+      const client = await connectClient(t, uploader, 'uploads');
       const progress: number[] = [];
       const file = new File([new Uint8Array(fixture('clip.webm'))], 'clip.webm', { type: 'video/webm' });
       const attachment = await client.upload(file, { onProgress: (p) => progress.push(p.loaded) });

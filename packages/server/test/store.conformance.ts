@@ -561,6 +561,21 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       await store.createComment(e, withFiles); // without them it fits
     });
 
+    it("counts a user's uploads not attached to a comment, and their bytes", async () => {
+      const e = await env('env_pending');
+      const upload = (id: string, userId: string, sizeBytes: number) =>
+        store.createAttachment(e, { id, userId, type: 'image', filename: 'a.png', mimeType: 'image/png', sizeBytes, hasThumbnail: false, createdAt: at() });
+      expect(await store.pendingUploads(e, 'alice')).toEqual({ count: 0, bytes: 0 });
+      await upload('pu-1', 'alice', 1000);
+      await upload('pu-2', 'alice', 2500);
+      await upload('pu-3', 'bob', 7);
+      expect(await store.pendingUploads(e, 'alice')).toEqual({ count: 2, bytes: 3500 });
+      await thread(e, 'pu-t');
+      await store.createComment(e, { id: 'pu-c', threadId: 'pu-t', userId: 'alice', body: 'with a file', mentions: [], createdAt: at() }, { attach: { ids: ['pu-1'], userId: 'alice' } });
+      expect(await store.pendingUploads(e, 'alice')).toEqual({ count: 1, bytes: 2500 });
+      expect(await store.pendingUploads('env_a', 'alice')).toEqual({ count: 0, bytes: 0 });
+    });
+
     it('refuses strokes past the drawing size cap, frees room when strokes are dropped or cleared', async () => {
       const points = [[0.1, 0.2], [0.3, 0.4]] as [number, number][];
       const size = JSON.stringify(points).length;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_IMAGE_PIXELS } from '@pulse/protocol';
+import { LIMITS, MAX_IMAGE_PIXELS } from '@pulse/protocol';
 import { mintToken, waitFor } from './helpers/clients.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 import { closeServer, uploadFile, type UploadAnswer } from './helpers/uploads.ts';
@@ -63,6 +63,28 @@ describe('upload limits', () => {
     expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200));
     expect(latencies.length).toBeGreaterThan(0);
     console.log(`[measure] ${latencies.length} GET /files during 8 heavy uploads: max ${Math.max(...latencies).toFixed(0)} ms, median ${latencies.sort((a, b) => a - b)[latencies.length >> 1]!.toFixed(0)} ms`);
+  });
+
+  it('refuses uploads while a user has 20 not attached to a comment, before reading the body', async () => {
+    const limiter = t.server.attachments.uploadLimiter;
+    const burst = limiter.burst;
+    limiter.burst = 1000;
+    try {
+      const token = await mintToken(t, 'hoarder');
+      const kept = [];
+      for (let i = 0; i < LIMITS.pendingUploadsPerUser; i++) kept.push(await uploadFile(t, token, `p-${i}.png`, PNG));
+      expect(kept.map((a) => a.status)).toEqual(Array(LIMITS.pendingUploadsPerUser).fill(200));
+      const refused = await uploadFile(t, token, 'one-more.png', PNG);
+      expect(refused.status).toBe(429);
+      expect(refused.body.error).toMatchObject({ code: 'too_many_pending_uploads', message: expect.stringContaining('not attached') });
+      // Another user is not held back; attaching one makes room again.
+      expect((await uploadFile(t, await mintToken(t, 'not-hoarding'), 'mine.png', PNG)).status).toBe(200);
+      const created = await t.api('POST', '/api/v1/rooms/pending-room/threads', { userId: 'hoarder', body: 'here it is', attachmentIds: [kept[0]!.body.id] });
+      expect(created.status).toBe(201);
+      expect((await uploadFile(t, token, 'one-more.png', PNG)).status).toBe(200);
+    } finally {
+      limiter.burst = burst;
+    }
   });
 
   it('answers 503 service_unavailable with Retry-After when too many uploads wait for processing', async () => {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ATTACHMENT_FLAGS, PulseError, UNATTACHED_UPLOAD_TTL_MS, type Attachment, type EnvConfig } from '@pulse/protocol';
+import { ATTACHMENT_FLAGS, LIMITS, PulseError, UNATTACHED_UPLOAD_TTL_MS, type Attachment, type EnvConfig } from '@pulse/protocol';
 import type { FileStore } from '../files/file-store.ts';
 import { safeFilename } from '../files/filename.ts';
 import { inspectMedia } from '../files/media.ts';
@@ -37,6 +37,19 @@ export class AttachmentService {
 
   get files(): FileStore {
     return this.#files;
+  }
+
+  /**
+   * Refuses an upload while the user has LIMITS.pendingUploadsPerUser uploads, or
+   * pendingUploadBytesPerUser bytes, not attached to a comment (before any of its body is read).
+   */
+  async requirePendingRoom(envId: string, userId: string): Promise<void> {
+    const { count, bytes } = await this.#store.pendingUploads(envId, userId);
+    if (count < LIMITS.pendingUploadsPerUser && bytes < LIMITS.pendingUploadBytesPerUser) return;
+    throw new PulseError(
+      'too_many_pending_uploads',
+      `You have ${count} uploads (${Math.ceil(bytes / 1024 / 1024)} MB) not attached to any comment; at most ${LIMITS.pendingUploadsPerUser} or ${LIMITS.pendingUploadBytesPerUser / 1024 / 1024} MB may wait. Attach some first; unattached uploads are deleted ${UNATTACHED_UPLOAD_TTL_MS / 3_600_000} hours after they were made.`,
+    );
   }
 
   /**

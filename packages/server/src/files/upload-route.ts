@@ -124,6 +124,7 @@ export function registerUploadRoute(app: FastifyInstance, ctx: ServerContext, at
         if (!request.headers['content-type']?.startsWith('multipart/form-data')) {
           throw new PulseError('no_file', 'Send multipart/form-data with the file in a field named "file".');
         }
+        await attachments.requirePendingRoom(auth.environmentId, auth.user.externalId);
         // The token is the user's first use: they exist from now on.
         await ctx.collab.upsertUser(auth.environmentId, auth.user);
         const config = await ctx.configs.require(auth.environmentId);

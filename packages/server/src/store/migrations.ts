@@ -435,6 +435,12 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await sql`update rooms set content_bytes = ${roomContentSize(dialect, sql.ref('rooms.environment_id'), sql.ref('rooms.id'))}`.execute(db);
       },
     },
+    '0016_pending_uploads': {
+      async up(db: Kysely<any>) {
+        // A user's uploads not attached yet, counted before each upload (see pendingUploads).
+        await db.schema.createIndex('attachments_user_pending').on('attachments').columns(['environment_id', 'user_id', 'comment_id']).execute();
+      },
+    },
   };
 }
 

@@ -253,6 +253,8 @@ export type AttachmentRecord = Attachment & { userId: string; commentId: string 
 export interface AttachmentRepo {
   createAttachment(envId: string, attachment: NewAttachment): Promise<AttachmentRecord>;
   getAttachment(envId: string, id: string): Promise<AttachmentRecord | undefined>;
+  /** The user's uploads not attached to a comment (yet): how many, and their bytes. */
+  pendingUploads(envId: string, userId: string): Promise<{ count: number; bytes: number }>;
   /** Uploads never attached and created before `before`, in any environment. */
   staleAttachments(before: string, limit: number): Promise<{ envId: string; id: string }[]>;
   deleteAttachments(envId: string, ids: string[]): Promise<void>;

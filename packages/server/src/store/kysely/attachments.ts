@@ -134,6 +134,17 @@ export function attachmentRepo(db: Kysely<Database>, links: FileLinks): Attachme
       return r && toAttachment(envId, r, links);
     },
 
+    async pendingUploads(envId, userId) {
+      const r = await db
+        .selectFrom('attachments')
+        .select((eb) => [eb.fn.countAll<number | string>().as('count'), eb.fn.coalesce(eb.fn.sum<number | string>('size_bytes'), eb.lit(0)).as('bytes')])
+        .where('environment_id', '=', envId)
+        .where('user_id', '=', userId)
+        .where('comment_id', 'is', null)
+        .executeTakeFirstOrThrow();
+      return { count: Number(r.count), bytes: Number(r.bytes) };
+    },
+
     async staleAttachments(before, limit) {
       const rows = await db
         .selectFrom('attachments')
