@@ -109,6 +109,9 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(again).toEqual({ ...first, name: 'Carol C', avatar: 'https://x.test/a.png' });
       expect(first.id).toBe('env_a:carol');
       expect(await store.getUser('env_b', 'carol')).toBeUndefined();
+      // Several in one read: those that exist, of this environment only.
+      expect(await store.getUsers('env_a', ['carol', 'nobody'])).toEqual([again]);
+      expect(await store.getUsers('env_b', ['carol'])).toEqual([]);
       // A rejoin with the same profile on a day already counted needs no write.
       const day = at(2).slice(0, 10);
       const same = { externalId: 'carol', name: 'Carol C', avatar: 'https://x.test/a.png' };

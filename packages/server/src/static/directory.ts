@@ -32,8 +32,9 @@ export function registerDirectory(app: FastifyInstance, ctx: ServerContext): voi
     const query = request.query as { ids?: string; q?: string };
     if (typeof query.ids === 'string') {
       const ids = [...new Set(query.ids.split(',').map((s) => s.trim()).filter(Boolean))].slice(0, MAX_IDS);
-      const users = await Promise.all(ids.map((id) => ctx.store.getUser(envId, id)));
-      return { items: users.filter((u) => u !== undefined).map(toPulseUser) };
+      // One read for them all, in the order asked.
+      const found = new Map((await ctx.store.getUsers(envId, ids)).map((u) => [u.externalId, u]));
+      return { items: ids.flatMap((id) => (found.has(id) ? [toPulseUser(found.get(id)!)] : [])) };
     }
     if (typeof query.q === 'string') {
       searches.take(envId, user.externalId);

@@ -148,6 +148,8 @@ export interface UserRepo {
    */
   unchangedUser(envId: string, profile: UserProfile, day: string): Promise<User | undefined>;
   getUser(envId: string, externalId: string): Promise<User | undefined>;
+  /** Those of the users that exist, in one read. */
+  getUsers(envId: string, externalIds: string[]): Promise<User[]>;
   listUsers(envId: string, page: PageRequest): Promise<Page<User>>;
   /**
    * Up to `limit` users whose name contains `text` or whose id starts with it, case-insensitively,

@@ -190,6 +190,12 @@ export function contentRepo(
       return r && toUser(envId, r);
     },
 
+    async getUsers(envId, externalIds) {
+      if (externalIds.length === 0) return [];
+      const rows = await db.selectFrom('users').selectAll().where('environment_id', '=', envId).where('external_id', 'in', externalIds).execute();
+      return rows.map((r) => toUser(envId, r));
+    },
+
     async listUsers(envId, page) {
       const rows = await afterCursor(db.selectFrom('users').selectAll().where('environment_id', '=', envId), page, 'external_id')
         .orderBy('created_at')
