@@ -50,6 +50,9 @@ export class UserRateLimiter {
  */
 export const SIGN_IN_BURST = 100;
 export const SIGN_INS_PER_MINUTE = 300;
+/** ...of which sign-ins to rooms that do not exist yet (each stores a room for good, and `room.created`). */
+export const NEW_ROOM_BURST = 50;
+export const NEW_ROOMS_PER_MINUTE = 60;
 /** Uploads one user may start in a burst, per environment, and how fast that allowance refills. */
 export const UPLOAD_BURST = 20;
 export const UPLOADS_PER_MINUTE = 20;

@@ -423,6 +423,29 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
     }
   });
 
+  it('limits the rooms one user creates by signing in, not their sign-ins to rooms that exist', async () => {
+    const limiter = t.server.hub.newRooms;
+    const [burst, perMinute] = [limiter.burst, limiter.perMinute];
+    Object.assign(limiter, { burst: 2, perMinute: 1 });
+    try {
+      const existing = raw();
+      await existing.auth(t, 'someone-else', 'made-before');
+      for (const room of ['made-0', 'made-1', 'made-before', 'made-0']) {
+        const s = raw();
+        expect(await s.auth(t, 'room-maker', room)).toMatchObject({ type: 'auth:ok' });
+        s.close();
+      }
+      const refused = raw();
+      await refused.opened;
+      refused.send({ type: 'auth', apiKey: t.publishableKey, token: await mintToken(t, 'room-maker'), room: 'made-2' });
+      expect(await refused.next('auth:error')).toMatchObject({ code: 'rate_limited', message: expect.stringContaining('new rooms') });
+      expect((await refused.waitClosed()).code).toBe(CLOSE_CODES.RATE_LIMITED);
+      expect((await t.api('GET', '/api/v1/rooms/made-2')).status).toBe(404);
+    } finally {
+      Object.assign(limiter, { burst, perMinute });
+    }
+  });
+
   it('limits how fast one user signs in (each sign-in may store a room): refused with rate_limited and 4429', async () => {
     const limiter = t.server.hub.signIns;
     const [burst, perMinute] = [limiter.burst, limiter.perMinute];

@@ -30,7 +30,7 @@ import { RoomRegistry } from './registry.ts';
 import { closeRevokedSockets } from './revocation.ts';
 import { RoomSnapshots } from './room-state.ts';
 import { EventSink } from './sink.ts';
-import { SIGN_IN_BURST, SIGN_INS_PER_MINUTE, UserRateLimiter } from '../user-rate-limiter.ts';
+import { NEW_ROOM_BURST, NEW_ROOMS_PER_MINUTE, SIGN_IN_BURST, SIGN_INS_PER_MINUTE, UserRateLimiter } from '../user-rate-limiter.ts';
 
 export interface HubOptions {
   /** How long a user stays present after their last socket closed. */
@@ -92,6 +92,7 @@ export class RealtimeHub implements RealtimeSink {
   readonly snapshots: RoomSnapshots;
   /** Sign-ins per user (each may store a room and the user): see SIGN_IN_BURST. */
   readonly signIns = new UserRateLimiter('sign-ins', SIGN_IN_BURST, SIGN_INS_PER_MINUTE);
+  readonly newRooms = new UserRateLimiter('new rooms', NEW_ROOM_BURST, NEW_ROOMS_PER_MINUTE);
   readonly queue: DurableQueue;
   readonly #gateway: Gateway;
   readonly #sink: EventSink;
