@@ -45,8 +45,8 @@ export const LIMITS = {
   wsMessageBytes: 64 * 1024,
   /**
    * Largest frame before `auth:ok`: room for the largest valid `auth` (a 200-character key, an
-   * 8,192-character token and a 256-character room id, even written as JSON escapes); anything
-   * bigger ends the socket.
+   * 8,192-character token and a 256-character room id, the key and room id even written as JSON
+   * escapes; a token is base64url, which no encoder escapes); anything bigger ends the socket.
    */
   wsAuthMessageBytes: 16 * 1024,
   /** Frames above this are not even read: the socket is closed with MESSAGE_TOO_BIG. */

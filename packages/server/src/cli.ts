@@ -61,7 +61,11 @@ const isHelpFlag = (arg: string) => arg === '--help' || arg === '-h';
  * command group. Answered before options are read or a database is looked for.
  */
 function requestedHelp(command: string | undefined, rest: string[]): string | undefined {
-  if (command === 'help') return rest[0] !== undefined && Object.hasOwn(GROUP_USAGE, rest[0]) ? groupUsage(rest[0]) : USAGE;
+  if (command === 'help') {
+    if (rest[0] === undefined) return USAGE;
+    if (Object.hasOwn(GROUP_USAGE, rest[0])) return groupUsage(rest[0]);
+    throw new UsageError(`no help on "${rest[0]}": pulse help [${Object.keys(GROUP_USAGE).join('|')}]`, false);
+  }
   if (command !== undefined && isHelpFlag(command)) return USAGE;
   if (command !== undefined && Object.hasOwn(GROUP_USAGE, command) && rest.some(isHelpFlag)) return groupUsage(command);
   return undefined;

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
+import { checkSecret } from './auth/secret.ts';
 import type { HttpLimits } from './http-limits.ts';
 import type { HubOptions } from './realtime/hub.ts';
 import { webhookSettingsFromEnv, type WebhookSettings } from './webhooks/settings.ts';
@@ -61,6 +62,8 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerOpti
   if (sync !== 'normal' && sync !== 'full') throw new Error(`PULSE_SQLITE_SYNC must be "normal" or "full", got "${sync}"`);
   const publicUrl = env.PULSE_PUBLIC_URL?.replace(/\/+$/, '');
   if (publicUrl && !/^https?:\/\//.test(publicUrl)) throw new Error(`PULSE_PUBLIC_URL must start with http:// or https://`);
+  // Checked with the other variables, before anything is created (a database included).
+  if (env.PULSE_SECRET) checkSecret(env.PULSE_SECRET);
   return {
     port: port(env.PULSE_PORT, 4567),
     host: env.PULSE_HOST || '127.0.0.1',

@@ -147,6 +147,12 @@ describe('pulse and its data dir', { timeout: 120_000 }, () => {
     }
     const port = pulse(cwd, ['start'], { PULSE_DATA_DIR: dir, PULSE_PORT: 'abc' });
     expect(port.stderr).toBe('pulse: PULSE_PORT must be a port number, got "abc"\n');
+    // Refused before anything is made: no database is left behind to be taken for one in use.
+    const unborn = join(cwd, 'unborn');
+    const secret = pulse(cwd, ['start', '--demo'], { PULSE_DATA_DIR: unborn, PULSE_SECRET: 'short' });
+    expect(secret.code).toBe(1);
+    expect(secret.stderr).toContain('PULSE_SECRET must be at least 32 characters long');
+    expect(existsSync(join(unborn, 'pulse.db'))).toBe(false);
     const role = pulse(cwd, ['admin', 'create', '--email', 'a@example.com', '--role', 'owner', '--password-stdin']);
     expect(role.stderr).toContain('pulse: --role must be admin or member, got "owner"');
     expect(role.stderr).not.toContain('Usage:');

@@ -172,6 +172,10 @@ describe('pulse <command> --help', () => {
     }
     // Help is answered before the options: a bad server variable does not get in its way.
     expect((await runCli(['env', '-h'], cleanEnv({ PULSE_PORT: 'abc' }))).code).toBe(0);
+    // Help on something that is not a command is a wrong command line.
+    const bogus = await runCli(['help', 'bogus'], cleanEnv());
+    expect(bogus.code).toBe(2);
+    expect(bogus.stderr).toContain('no help on "bogus": pulse help [start|env|admin|webhook]');
   });
 
   it('prints its version, as text or JSON, without a database', async () => {

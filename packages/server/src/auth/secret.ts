@@ -3,6 +3,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PRIVATE_FILE_MODE, secureDataDir, tightenMode } from '../data-dir.ts';
 
+/** PULSE_SECRET's rule (it signs every token): at least 32 characters. */
+export function checkSecret(value: string): void {
+  if (value.length < 32) throw new Error('PULSE_SECRET must be at least 32 characters long');
+}
+
 /**
  * The server secret, from which token-signing keys are derived. Taken from PULSE_SECRET when
  * set (required when several nodes share one database), otherwise generated once into
@@ -10,7 +15,7 @@ import { PRIVATE_FILE_MODE, secureDataDir, tightenMode } from '../data-dir.ts';
  */
 export function loadServerSecret(dataDir: string, fromEnv: string | undefined): { secret: Buffer; created: boolean; source: string } {
   if (fromEnv) {
-    if (fromEnv.length < 32) throw new Error('PULSE_SECRET must be at least 32 characters long');
+    checkSecret(fromEnv);
     return { secret: Buffer.from(fromEnv, 'utf8'), created: false, source: 'PULSE_SECRET' };
   }
   secureDataDir(dataDir);
