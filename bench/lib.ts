@@ -98,6 +98,8 @@ export interface SpawnOptions {
   /** Extra node flags (e.g. --cpu-prof). */
   nodeFlags?: string[];
   timeoutMs?: number;
+  /** The cores the server may run on (taskset's list); '0' unless a benchmark asks otherwise. */
+  cores?: string;
 }
 
 /**
@@ -111,13 +113,13 @@ export function scrubbedEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-/** Starts a server as `taskset -c 0 node …` (taskset execs node, so the child pid is node's). */
+/** Starts a server as `taskset -c 0 node …` (taskset execs node, so the child pid is node's; other cores: `cores`). */
 export async function spawnServer(o: SpawnOptions): Promise<ServerHandle> {
   // BENCH_SERVER_NODE_FLAGS: extra node flags for every server child (profiling aids).
   const extra = process.env.BENCH_SERVER_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
   const nodeArgs = [...extra, ...(o.nodeFlags ?? []), ...o.args];
   const cmd = hasTaskset ? 'taskset' : process.execPath;
-  const args = hasTaskset ? ['-c', '0', process.execPath, ...nodeArgs] : nodeArgs;
+  const args = hasTaskset ? ['-c', o.cores ?? '0', process.execPath, ...nodeArgs] : nodeArgs;
   const child = spawn(cmd, args, { env: { ...scrubbedEnv(), ...o.env }, stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT });
   children.add(child);
   child.once('exit', () => children.delete(child));

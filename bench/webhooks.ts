@@ -17,7 +17,10 @@
  * at the same rate; Pulse's CPU per delivery is compared with its CPU per request.
  *
  *   npx tsx bench/webhooks.ts [--driver sqlite|postgres] [--seconds 8] [--warmup 2] [--concurrency 16]
- *                             [--endpoints 3] [--rate R] [--quiet-wait 30] [--json]
+ *                             [--endpoints 3] [--rate R] [--quiet-wait 30] [--server-cores 0] [--json]
+ *
+ * `--server-cores 0,1` lets the server use the generator's core too, where its sending thread
+ * (niced) can run when the generator leaves time: what the endpoints cost given a spare core.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
@@ -56,6 +59,7 @@ const { values } = parseArgs({
     endpoints: { type: 'string', default: '3' },
     rate: { type: 'string' },
     driver: { type: 'string', default: 'sqlite' },
+    'server-cores': { type: 'string', default: '0' },
     'quiet-wait': { type: 'string', default: '30' },
     json: { type: 'boolean', default: false },
   },
@@ -126,7 +130,7 @@ async function run(endpoints: number): Promise<Result> {
     ...(schema ? { DATABASE_URL: PG_URL, PULSE_DB_SCHEMA: schema.name } : {}),
   };
   const receivers = await Promise.all(Array.from({ length: endpoints }, receiver));
-  const server = await spawnServer({ args: [PULSE_BIN, 'start'], env, ready: pulseReady });
+  const server = await spawnServer({ args: [PULSE_BIN, 'start'], env, ready: pulseReady, cores: values['server-cores'] });
   try {
     const url = new URL(server.url);
     const agent = keepAliveAgent(C);
@@ -258,7 +262,7 @@ async function bareClient(rate: number, bodyBytes: number): Promise<number> {
 
 try {
   const waited = await waitForQuiet(Number(values['quiet-wait']) * 1000);
-  if (!values.json) console.log(`driver ${DRIVER}, ${C} connections, ${RATE ? `open loop at ${RATE} comments/s` : 'closed loop'}, ${SECONDS} s per setup${hasTaskset ? ', server on core 0' : ''}${waited ? ` (waited ${fmt(waited / 1000)} s for a quiet machine)` : ''}`);
+  if (!values.json) console.log(`driver ${DRIVER}, ${C} connections, ${RATE ? `open loop at ${RATE} comments/s` : 'closed loop'}, ${SECONDS} s per setup${hasTaskset ? `, server on core ${values['server-cores']}` : ''}${waited ? ` (waited ${fmt(waited / 1000)} s for a quiet machine)` : ''}`);
   const results = [await run(0), await run(ENDPOINTS)];
   const [a, b] = results as [Result, Result];
   // Pulse's CPU per delivery: what the endpoints added per comment (each comment is one event, sent to each endpoint).
