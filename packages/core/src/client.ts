@@ -110,11 +110,16 @@ const TYPING_IDLE_MS = 3000;
 const DRAIN_TIMEOUT_MS = 5000;
 /** A connection closed for its token is re-opened at once, unless the last such reopen was this recent. */
 const TOKEN_RECONNECT_MIN_INTERVAL_MS = 10_000;
-/** A request refused as saturated (`service_unavailable`) is sent again after 250 ms, 500 ms, … up to 5 s (with jitter)… */
+/**
+ * A request refused without being run, as saturated (`service_unavailable`) or over a limit
+ * shared with other sockets of the user (`rate_limited`: their writes, or the users an author's
+ * mentions notify), is sent again after 250 ms, 500 ms, … up to 5 s (with jitter)…
+ */
 const SATURATED_RETRY_BASE_MS = 250;
 const SATURATED_RETRY_MAX_MS = 5000;
 /** …and reported (and rolled back) at its 8th refusal, some 9 to 18 seconds after the first. */
 const SATURATED_MAX_REFUSALS = 8;
+const RETRIED = new Set<string>(['service_unavailable', 'rate_limited']);
 
 const newId = (prefix: string) => `${prefix}_${globalThis.crypto.randomUUID().replace(/-/g, '')}`;
 const unref = (timer: ReturnType<typeof setTimeout>) => (timer as { unref?: () => void }).unref?.();
@@ -746,11 +751,11 @@ export class PulseClient {
       return;
     }
     if (this.#isStale(op, from)) return;
-    if (message.code === 'service_unavailable' && op.refusals + 1 < SATURATED_MAX_REFUSALS) return this.#retryLater(op, from);
+    if (RETRIED.has(message.code) && op.refusals + 1 < SATURATED_MAX_REFUSALS) return this.#retryLater(op, from);
     this.#ops.delete(op.ref);
     this.#events.emit('queue', this.#ops.size);
     // The queue held behind it goes on (after a request refused as saturated).
-    if (op.refusals > 0 || message.code === 'service_unavailable') this.#pump();
+    if (op.refusals > 0 || RETRIED.has(message.code)) this.#pump();
     // A delete resent after a reconnect may find its work already done.
     const alreadyDone = op.sends > 1 && message.code.endsWith('_not_found') && /delete|remove/.test(op.message.type);
     if (alreadyDone) return;
@@ -761,7 +766,7 @@ export class PulseClient {
   }
 
   /**
-   * The server refused `op` because it is saturated, without running it: it keeps its place (and
+   * The server refused `op` without running it (saturated, or over a limit): it keeps its place (and
    * its optimistic change) and is sent again, same ref and ids, after a growing, jittered delay.
    * Nothing queued behind it is sent before it is acknowledged. Requests already sent behind it on
    * that socket may have run without it (a reply before its thread): they are sent again after it,

@@ -38,6 +38,12 @@ export class TokenBucket {
     this.#suspended = false;
   }
 
+  /** Gives back tokens taken for work that was then not done (never past the burst). */
+  refund(count = 1, now = Date.now()): void {
+    this.#refill(now);
+    this.#tokens = Math.min(this.#tokens + count, this.#suspended ? 2 * this.capacity : this.capacity);
+  }
+
   /** Takes `count` tokens, or none when there are fewer. */
   take(now = Date.now(), count = 1): boolean {
     this.#refill(now);
@@ -56,5 +62,40 @@ export class TokenBucket {
   isFull(now = Date.now()): boolean {
     this.#refill(now);
     return this.#tokens >= this.capacity;
+  }
+}
+
+/** Buckets kept before full (idle) ones are dropped. */
+const PRUNE_AT = 10_000;
+
+/**
+ * One bucket per key (an environment and user), kept while it is not full again: a user who
+ * closes every socket and signs in again finds the allowance they left, not a new one.
+ */
+export class KeyedBuckets {
+  burst: number;
+  perSecond: number;
+  readonly #buckets = new Map<string, TokenBucket>();
+  #pruneAt = PRUNE_AT;
+
+  constructor(burst: number, perSecond: number) {
+    this.burst = burst;
+    this.perSecond = perSecond;
+  }
+
+  get(key: string, now = Date.now()): TokenBucket {
+    let bucket = this.#buckets.get(key);
+    if (!bucket) {
+      if (this.#buckets.size >= this.#pruneAt) this.#prune(now);
+      bucket = new TokenBucket(this.burst, this.perSecond, now);
+      this.#buckets.set(key, bucket);
+    }
+    return bucket;
+  }
+
+  /** Drops the buckets that have refilled: they are the same as no bucket. */
+  #prune(now: number): void {
+    for (const [key, bucket] of this.#buckets) if (bucket.isFull(now)) this.#buckets.delete(key);
+    this.#pruneAt = Math.max(PRUNE_AT, this.#buckets.size * 2);
   }
 }

@@ -1,45 +1,39 @@
 import { RetryLaterError } from './retry-later.ts';
-import { TokenBucket } from './token-bucket.ts';
-
-/** Buckets kept before full (idle) ones are dropped. */
-const PRUNE_AT = 10_000;
+import { KeyedBuckets } from './token-bucket.ts';
 
 /**
  * A token bucket per environment + user for one kind of request, charged when a request
  * arrives, before any work. Per process: N nodes allow N times the rate.
  */
 export class UserRateLimiter {
-  burst: number;
-  perMinute: number;
   /** What is limited, plural, for the error message ("uploads"). */
   readonly #what: string;
-  readonly #buckets = new Map<string, TokenBucket>();
-  #pruneAt = PRUNE_AT;
+  readonly #buckets: KeyedBuckets;
 
   constructor(what: string, burst: number, perMinute: number) {
     this.#what = what;
-    this.burst = burst;
-    this.perMinute = perMinute;
+    this.#buckets = new KeyedBuckets(burst, perMinute / 60);
+  }
+
+  get burst(): number {
+    return this.#buckets.burst;
+  }
+  set burst(value: number) {
+    this.#buckets.burst = value;
+  }
+  get perMinute(): number {
+    return this.#buckets.perSecond * 60;
+  }
+  set perMinute(value: number) {
+    this.#buckets.perSecond = value / 60;
   }
 
   /** Takes `count` (one request, or the users it notifies) from the user's allowance, or throws 429 rate_limited with the wait. */
   take(envId: string, userId: string, now = Date.now(), count = 1): void {
-    const key = `${envId}\u0000${userId}`;
-    let bucket = this.#buckets.get(key);
-    if (!bucket) {
-      if (this.#buckets.size >= this.#pruneAt) this.#prune(now);
-      bucket = new TokenBucket(this.burst, this.perMinute / 60, now);
-      this.#buckets.set(key, bucket);
-    }
+    const bucket = this.#buckets.get(`${envId}\u0000${userId}`, now);
     if (bucket.take(now, count)) return;
     const waitS = bucket.secondsUntilNext(now, count);
     throw new RetryLaterError('rate_limited', `Too many ${this.#what}: at most ${this.burst} at once, then ${this.perMinute} a minute. Try again in ${Math.ceil(waitS)} s.`, waitS);
-  }
-
-  /** Drops the buckets that have refilled: they are the same as no bucket. */
-  #prune(now: number): void {
-    for (const [key, bucket] of this.#buckets) if (bucket.isFull(now)) this.#buckets.delete(key);
-    this.#pruneAt = Math.max(PRUNE_AT, this.#buckets.size * 2);
   }
 }
 

@@ -51,7 +51,7 @@ describe('Connection: slow consumers', () => {
   });
 
   it("closes a socket that is behind once all its user's sockets together hold wsUserBufferBytes unsent", () => {
-    const user: UserSockets = { connections: new Set(), resyncs: new TokenBucket(1, 1), writes: new TokenBucket(1, 1) };
+    const user: UserSockets = { connections: new Set(), resyncs: new TokenBucket(1, 1), writes: new TokenBucket(1, 1), queuePaused: 0 };
     const tabs = Array.from({ length: 12 }, () => socket());
     for (const t of tabs) {
       t.conn.userSockets = user;

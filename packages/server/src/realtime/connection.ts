@@ -31,6 +31,8 @@ export interface UserSockets {
   readonly resyncs: TokenBucket;
   /** Durable requests (and resyncs), all the user's sockets together, on top of each socket's own bucket. */
   readonly writes: TokenBucket;
+  /** The user's sockets a full durable queue has stopped reading: while any is, `writes` accrues as theirs do. */
+  queuePaused: number;
 }
 
 /**
@@ -91,6 +93,7 @@ export class Connection {
     if (reason === READING_PAUSED.durableQueue) {
       this.messages.suspend();
       this.durable.suspend();
+      if (this.userSockets && this.userSockets.queuePaused++ === 0) this.userSockets.writes.suspend();
     }
     if (this.#pausedFor === 0 && this.open) this.ws.pause();
     this.#pausedFor |= reason;
@@ -102,6 +105,7 @@ export class Connection {
     if (reason === READING_PAUSED.durableQueue) {
       this.messages.resume();
       this.durable.resume();
+      if (this.userSockets && --this.userSockets.queuePaused === 0) this.userSockets.writes.resume();
     }
     if (this.#pausedFor === 0 && this.open) this.ws.resume();
   }

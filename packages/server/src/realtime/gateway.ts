@@ -125,7 +125,12 @@ export class Gateway {
       if (conn.userSockets && !conn.userSockets.writes.take()) {
         return this.refuse(conn, 'rate_limited', `Durable requests: at most ${LIMITS.writesPerUserBurst} at once, then ${LIMITS.writesPerUserPerSecond} a second per user, all their sockets together.`, ref);
       }
-      if (!this.#hub.queue.enqueue(conn, message)) this.#hub.error(conn, 'service_unavailable', 'The server is at capacity; retry in a moment.', ref);
+      if (!this.#hub.queue.enqueue(conn, message)) {
+        // Not run: its write allowance is given back (a client retries it after service_unavailable).
+        conn.durable.refund();
+        conn.userSockets?.writes.refund();
+        this.#hub.error(conn, 'service_unavailable', 'The server is at capacity; retry in a moment.', ref);
+      }
       return;
     }
     try {

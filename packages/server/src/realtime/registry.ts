@@ -1,9 +1,9 @@
 import { LIMITS, PulseError, type EnvConfig, type PresenceEntry, type PresenceMember } from '@pulse/protocol';
-import { TokenBucket } from '../token-bucket.ts';
+import { KeyedBuckets } from '../token-bucket.ts';
 import { roomChannel, userChannel, type Bus } from './bus.ts';
 import type { ClusterPresence } from './cluster-presence.ts';
 import { toEntry, type PresenceWire } from './cluster-room-presence.ts';
-import type { Connection, Delivery, UserSockets } from './connection.ts';
+import { READING_PAUSED, type Connection, type Delivery, type UserSockets } from './connection.ts';
 import { LocalRoom } from './room.ts';
 
 /** First character of a payload on a room channel: what kind of frame follows. */
@@ -29,6 +29,9 @@ export class RoomRegistry {
   readonly #envConnections = new Map<string, Set<Connection>>();
   readonly #envConfigs = new Map<string, EnvConfig>();
   readonly #users = new Map<string, UserSockets & { unsubscribe: () => void }>();
+  /** Per-user allowances, kept while the user has no socket (signing in again does not renew them). */
+  readonly #userResyncs = new KeyedBuckets(LIMITS.resyncsPerUserBurst, LIMITS.resyncsPerUserPerSecond);
+  readonly #userWrites = new KeyedBuckets(LIMITS.writesPerUserBurst, LIMITS.writesPerUserPerSecond);
   /** Called when a room leaves this node (its last member gone). */
   onRoomDisposed: (envId: string, roomId: string) => void = () => undefined;
 
@@ -156,8 +159,9 @@ export class RoomRegistry {
     const sockets = {
       connections,
       unsubscribe,
-      resyncs: new TokenBucket(LIMITS.resyncsPerUserBurst, LIMITS.resyncsPerUserPerSecond),
-      writes: new TokenBucket(LIMITS.writesPerUserBurst, LIMITS.writesPerUserPerSecond),
+      resyncs: this.#userResyncs.get(key),
+      writes: this.#userWrites.get(key),
+      queuePaused: 0,
     };
     this.#users.set(key, sockets);
     conn.userSockets = sockets;
@@ -167,6 +171,8 @@ export class RoomRegistry {
     const { envId, user } = conn.identity!;
     const key = roomKey(envId, user.id);
     const sub = this.#users.get(key);
+    // A socket closed while its queue held it: the user's write allowance stops accruing for it.
+    conn.resumeReading(READING_PAUSED.durableQueue);
     if (sub && sub.connections.delete(conn) && sub.connections.size === 0) {
       sub.unsubscribe();
       this.#users.delete(key);
