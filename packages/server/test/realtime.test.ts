@@ -342,6 +342,9 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`realtime over WebS
       const answers = await Promise.all(Array.from({ length: rounds + 1 }, (_, i) => answerTo(s, `mb${i}`)));
       expect(answers.slice(0, rounds).every((m) => m.type === 'ack')).toBe(true);
       expect(answers[rounds]).toMatchObject({ type: 'error', code: 'rate_limited', message: expect.stringContaining('mentions') });
+      // A create sent again (its ack lost) is answered as done, not charged, though the allowance is spent.
+      s.send({ type: 'thread:create', ref: 'mb-again', id: `mb-${driver}-0`, body: 'hi all', mentions: Array.from({ length: 50 }, (_, k) => `mb-user-0-${k}`), position: null });
+      expect(await answerTo(s, 'mb-again')).toMatchObject({ type: 'ack' });
       // Nothing of the refused thread was stored; the same mentions from a backend are not limited.
       expect((await t.api('GET', `/api/v1/threads/mb-${driver}-${rounds}`)).status).toBe(404);
       await t.api('PUT', `/api/v1/users/mentioner-${driver}`, { name: 'Mentioner' });

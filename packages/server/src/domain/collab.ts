@@ -173,6 +173,12 @@ export class CollabService {
    * stored, or stored and since deleted (a replayed queue: the create is answered as done and the
    * replayed delete with `*_not_found`, so nothing comes back).
    */
+  /** A thread or comment with this id exists, or did (a create sent again finds it). */
+  async #existing(envId: string, kind: 'thread' | 'comment', id: string): Promise<boolean> {
+    const owner = kind === 'thread' ? await this.#store.threadOwner(envId, id) : await this.#store.commentOwner(envId, id);
+    return Boolean(owner ?? (await this.#store.deletedId(envId, kind, id)));
+  }
+
   async isOwnThread(envId: string, threadId: string, roomId: string, userId: string): Promise<boolean> {
     const found = (await this.#store.threadOwner(envId, threadId)) ?? (await this.#store.deletedId(envId, 'thread', threadId));
     return found?.roomId === roomId && found.userId === userId;
@@ -193,9 +199,12 @@ export class CollabService {
    * mention list can name anyone, so without it one token could write notifications as fast as
    * it can write comments, 50 at a time. A backend (secret key) is not limited.
    */
-  #chargeMentions(envId: string, actor: Actor, notifications: NewNotification[]): void {
+  async #chargeMentions(envId: string, actor: Actor, notifications: NewNotification[], replayed?: () => Promise<unknown>): Promise<void> {
     const count = notifications.filter((n) => n.kind === 'mention').length;
-    if (actor.kind === 'user' && count > 0) this.#mentions.take(envId, actor.externalId, Date.now(), count);
+    if (actor.kind !== 'user' || count === 0) return;
+    // A create sent again (its ack was lost) notifies nobody: it is answered as done, not charged.
+    if (replayed && (await replayed())) return;
+    this.#mentions.take(envId, actor.externalId, Date.now(), count);
   }
 
   #notifications(
@@ -273,7 +282,7 @@ export class CollabService {
       notifications: this.#notifications('mention', mentions, { threadId, commentId, actorId: input.authorId, body: input.body, roomId: input.roomId }),
       ...(attach ? { attach } : {}),
     };
-    this.#chargeMentions(envId, actor, effects.notifications ?? []);
+    await this.#chargeMentions(envId, actor, effects.notifications ?? [], input.id ? () => this.#existing(envId, 'thread', input.id!) : undefined);
     Object.assign(effects, await this.#hooks(envId, actor, [{ type: 'thread.created', subject: { kind: 'threadWithComments', id: threadId }, data: { threadId } }, ...notificationEvents(effects.notifications)]));
     const result = await this.#store.createThread(
       envId,
@@ -304,7 +313,7 @@ export class CollabService {
       ],
       ...(attach ? { attach } : {}),
     };
-    this.#chargeMentions(envId, actor, effects.notifications ?? []);
+    await this.#chargeMentions(envId, actor, effects.notifications ?? [], input.id ? () => this.#existing(envId, 'comment', input.id!) : undefined);
     Object.assign(effects, await this.#hooks(envId, actor, [{ type: 'comment.created', subject: { kind: 'comment', id: commentId }, data: { threadId: input.threadId, commentId } }, ...notificationEvents(effects.notifications)]));
     const result = await this.#store.createComment(
       envId,
@@ -346,7 +355,7 @@ export class CollabService {
       notifications: this.#notifications('mention', added.filter((m) => !notified.has(m)), { threadId: before.threadId, commentId, actorId: before.userId, body: change.body }),
       ...(attach ? { attach } : {}),
     };
-    this.#chargeMentions(envId, actor, effects.notifications ?? []);
+    await this.#chargeMentions(envId, actor, effects.notifications ?? []);
     Object.assign(effects, await this.#hooks(envId, actor, [{ type: 'comment.edited', subject: { kind: 'comment', id: commentId }, data: { threadId: before.threadId, commentId } }, ...notificationEvents(effects.notifications)]));
     const result = await this.#store.updateComment(envId, commentId, { body: change.body, mentions, preview: preview(change.body) }, nowIso(), effects);
     if (!result) throw new PulseError('comment_not_found');
