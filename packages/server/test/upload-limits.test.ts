@@ -82,6 +82,11 @@ describe('upload limits', () => {
       const created = await t.api('POST', '/api/v1/rooms/pending-room/threads', { userId: 'hoarder', body: 'here it is', attachmentIds: [kept[0]!.body.id] });
       expect(created.status).toBe(201);
       expect((await uploadFile(t, token, 'one-more.png', PNG)).status).toBe(200);
+      // Uploads under way count: sent all at once, no more than the cap get through.
+      const rushToken = await mintToken(t, 'rusher');
+      const rush = await Promise.all(Array.from({ length: LIMITS.pendingUploadsPerUser + 5 }, (_, i) => uploadFile(t, rushToken, `r-${i}.png`, PNG)));
+      expect(rush.filter((a) => a.status === 200)).toHaveLength(LIMITS.pendingUploadsPerUser);
+      expect(rush.filter((a) => a.status === 429).every((a) => a.body.error.code === 'too_many_pending_uploads')).toBe(true);
     } finally {
       limiter.burst = burst;
     }

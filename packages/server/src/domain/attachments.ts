@@ -27,6 +27,8 @@ export class AttachmentService {
   readonly mediaQueue: MediaQueue;
   /** Each user's allowance of uploads. */
   readonly uploadLimiter: UserRateLimiter;
+  /** Uploads under way per environment and user (see reservePendingRoom). */
+  readonly #uploading = new Map<string, number>();
 
   constructor(store: Store, files: FileStore, options: { mediaQueue?: MediaQueue; uploadLimiter?: UserRateLimiter } = {}) {
     this.#store = store;
@@ -40,16 +42,34 @@ export class AttachmentService {
   }
 
   /**
-   * Refuses an upload while the user has LIMITS.pendingUploadsPerUser uploads, or
-   * pendingUploadBytesPerUser bytes, not attached to a comment (before any of its body is read).
+   * Makes room for one more upload of the user, or refuses it (before any of its body is read)
+   * while they have too many not attached to a comment: LIMITS.pendingUploadsPerUser files or
+   * pendingUploadBytesPerUser bytes, or twice what one comment may hold where the environment
+   * allows more. Uploads under way count. Returns the release, for when the upload is over.
    */
-  async requirePendingRoom(envId: string, userId: string): Promise<void> {
-    const { count, bytes } = await this.#store.pendingUploads(envId, userId);
-    if (count < LIMITS.pendingUploadsPerUser && bytes < LIMITS.pendingUploadBytesPerUser) return;
-    throw new PulseError(
-      'too_many_pending_uploads',
-      `You have ${count} uploads (${Math.ceil(bytes / 1024 / 1024)} MB) not attached to any comment; at most ${LIMITS.pendingUploadsPerUser} or ${LIMITS.pendingUploadBytesPerUser / 1024 / 1024} MB may wait. Attach some first; unattached uploads are deleted ${UNATTACHED_UPLOAD_TTL_MS / 3_600_000} hours after they were made.`,
-    );
+  async reservePendingRoom(envId: string, userId: string, config: EnvConfig): Promise<() => void> {
+    const key = `${envId}\u0000${userId}`;
+    const uploading = (this.#uploading.get(key) ?? 0) + 1;
+    this.#uploading.set(key, uploading);
+    const release = () => {
+      const left = (this.#uploading.get(key) ?? 1) - 1;
+      if (left > 0) this.#uploading.set(key, left);
+      else this.#uploading.delete(key);
+    };
+    try {
+      const maxCount = Math.max(LIMITS.pendingUploadsPerUser, 2 * config.maxAttachmentsPerComment);
+      const maxBytes = Math.max(LIMITS.pendingUploadBytesPerUser, 2 * config.maxAttachmentsPerComment * config.maxFileSizeMb * 1024 * 1024);
+      const { count, bytes } = await this.#store.pendingUploads(envId, userId);
+      // This upload is among those under way.
+      if (count + uploading <= maxCount && bytes < maxBytes) return release;
+      throw new PulseError(
+        'too_many_pending_uploads',
+        `You have ${count + uploading - 1} uploads (${Math.ceil(bytes / 1024 / 1024)} MB) not attached to any comment; at most ${maxCount} or ${Math.round(maxBytes / 1024 / 1024)} MB may wait. Attach some first; unattached uploads are deleted ${UNATTACHED_UPLOAD_TTL_MS / 3_600_000} hours after they were made.`,
+      );
+    } catch (err) {
+      release();
+      throw err;
+    }
   }
 
   /**

@@ -116,18 +116,19 @@ export function registerUploadRoute(app: FastifyInstance, ctx: ServerContext, at
       const auth = verified.get(request)!;
       // Watch for the client leaving from the start: it may go while we look up the user.
       const signal = clientGone(request, reply);
+      let release: (() => void) | undefined;
       try {
         // Charged on arrival, before any work; and no body is read when it could not be checked.
         attachments.uploadLimiter.take(auth.environmentId, auth.user.externalId);
+        const config = await ctx.configs.require(auth.environmentId);
+        release = await attachments.reservePendingRoom(auth.environmentId, auth.user.externalId, config);
         if (attachments.mediaQueue.ownerFull(`${auth.environmentId}\u0000${auth.user.externalId}`)) throw attachments.mediaQueue.ownerBusyError();
         if (attachments.mediaQueue.full) throw attachments.mediaQueue.busyError();
         if (!request.headers['content-type']?.startsWith('multipart/form-data')) {
           throw new PulseError('no_file', 'Send multipart/form-data with the file in a field named "file".');
         }
-        await attachments.requirePendingRoom(auth.environmentId, auth.user.externalId);
         // The token is the user's first use: they exist from now on.
         await ctx.collab.upsertUser(auth.environmentId, auth.user);
-        const config = await ctx.configs.require(auth.environmentId);
         const limitBytes = config.maxFileSizeMb * 1024 * 1024;
         const attachment = await receiveFile(
           request,
@@ -144,6 +145,9 @@ export function registerUploadRoute(app: FastifyInstance, ctx: ServerContext, at
           reply.raw.once('finish', () => request.raw.destroy());
         }
         throw err;
+      } finally {
+        // Stored by now (and counted as not attached), or not at all.
+        release?.();
       }
       return reply;
     },
