@@ -62,7 +62,7 @@ const isHelpFlag = (arg: string) => arg === '--help' || arg === '-h';
  */
 function requestedHelp(command: string | undefined, rest: string[]): string | undefined {
   if (command === 'help') {
-    if (rest[0] === undefined) return USAGE;
+    if (rest[0] === undefined || isHelpFlag(rest[0])) return USAGE;
     if (Object.hasOwn(GROUP_USAGE, rest[0])) return groupUsage(rest[0]);
     throw new UsageError(`no help on "${rest[0]}": pulse help [${Object.keys(GROUP_USAGE).join('|')}]`, false);
   }

@@ -159,6 +159,7 @@ describe('pulse <command> --help', () => {
       [['admin', 'create', '-h'], 'Usage: pulse admin <command>', 'admin create --email E'],
       [['start', '--help'], 'Usage: pulse start [options]', 'start [--demo]'],
       [['help', 'env'], 'Usage: pulse env <command>', 'env create <name>'],
+      [['help', '-h'], 'Usage: pulse <command>', 'webhook add <envId> <url>'],
       [['--help'], 'Usage: pulse <command>', 'webhook add <envId> <url>'],
     ];
     for (const [args, header, line] of cases) {
