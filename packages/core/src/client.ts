@@ -23,7 +23,7 @@ import { Emitter } from './emitter.ts';
 import { resolveWebSocket, socketUrl, type SocketConstructor, type SocketLike } from './socket.ts';
 import { PulseState } from './state.ts';
 import { refreshDelay, tokenExpiry } from './token.ts';
-import { httpBase, uploadFile, type UploadOptions } from './upload.ts';
+import { deleteUpload, httpBase, uploadFile, type UploadOptions } from './upload.ts';
 import { writeBudget } from './send-budget.ts';
 import { P2PManager } from './p2p/manager.ts';
 import type { P2PServerMessage } from '@pulse/protocol/lite';
@@ -1043,6 +1043,15 @@ export class PulseClient {
    */
   async upload(file: Blob, options: UploadOptions = {}) {
     return uploadFile({ baseUrl: httpBase(this.#options.endpoint), apiKey: this.#options.apiKey, token: await this.currentToken() }, file, options);
+  }
+
+  /**
+   * Deletes one of your uploads that is not attached to a comment (a file removed from a draft),
+   * so that it stops counting towards the uploads you may have waiting (see docs/attachments.md).
+   * Rejects with an `UploadError` (`attachment_in_use` once it is attached).
+   */
+  async deleteUpload(attachmentId: string): Promise<void> {
+    return deleteUpload({ baseUrl: httpBase(this.#options.endpoint), apiKey: this.#options.apiKey, token: await this.currentToken() }, attachmentId);
   }
 
   /**

@@ -125,3 +125,12 @@ export function uploadFile(target: UploadTarget, file: Blob, options: UploadOpti
   const name = (file as { name?: string }).name || 'attachment';
   return typeof XMLHttpRequest === 'function' ? uploadWithXhr(target, file, name, options) : uploadWithFetch(target, file, name, options);
 }
+
+/** Deletes one of the user's uploads that is not attached to a comment; rejects with an `UploadError`. */
+export async function deleteUpload(target: UploadTarget, id: string): Promise<void> {
+  const res = await fetch(`${target.baseUrl}/api/v1/upload/${encodeURIComponent(id)}`, {
+    method: 'DELETE',
+    headers: { 'x-pulse-key': target.apiKey, 'x-pulse-token': target.token },
+  });
+  if (res.status !== 204) throw fail(res.status, await res.text());
+}

@@ -360,6 +360,28 @@ describe('attachments', () => {
       expect((await fetch(b.url)).status).toBe(404);
     });
 
+    it("deletes the user's own upload that is not attached, and nothing else", async () => {
+      const client = await connectClient(t, uploader, 'delete-uploads');
+      const mine = (await upload(fixture('photo.png'), 'a.png')).body;
+      const kept = (await upload(fixture('photo.png'), 'b.png')).body;
+      expect(await t.server.ctx.store.pendingUploads(t.envId, uploader)).toMatchObject({ count: 2 });
+      await client.deleteUpload(mine.id);
+      expect(await t.server.ctx.store.pendingUploads(t.envId, uploader)).toMatchObject({ count: 1 });
+      expect((await fetch(mine.url)).status).toBe(404);
+      const again = await client.deleteUpload(mine.id).catch((e) => e);
+      expect(again).toMatchObject({ code: 'attachment_not_found', status: 404 });
+      // Someone else's, or one attached to a comment: refused, and kept.
+      const other = await connectClient(t, 'not-the-uploader', 'delete-uploads');
+      expect(await other.deleteUpload(kept.id).catch((e) => e)).toMatchObject({ code: 'forbidden', status: 403 });
+      await t.api('POST', '/api/v1/rooms/delete-uploads/threads', { userId: uploader, body: 'with it', attachmentIds: [kept.id] });
+      expect(await client.deleteUpload(kept.id).catch((e) => e)).toMatchObject({ code: 'attachment_in_use', status: 409 });
+      expect((await fetch(kept.url)).status).toBe(200);
+      const unauthenticated = await fetch(`${t.url}/api/v1/upload/${kept.id}`, { method: 'DELETE' });
+      expect(unauthenticated.status).toBe(401);
+      client.disconnect();
+      other.disconnect();
+    });
+
     it('removes uploads never attached after 24 hours', async () => {
       const a = (await upload(fixture('photo.png'), 'stale.png')).body;
       expect(await t.server.attachments.sweep(Date.now())).toBe(0);

@@ -224,6 +224,8 @@ export class PulseComposer extends LitElement {
   #remove(key: number): void {
     const f = this.files.find((x) => x.key === key);
     if (f?.preview) URL.revokeObjectURL(f.preview);
+    // Uploaded already: deleted on the server too, where it would count towards the user's waiting uploads.
+    if (f?.attachment) this.client.deleteUpload(f.attachment.id).catch(() => {});
     this.files = this.files.filter((x) => x.key !== key);
   }
 

@@ -64,7 +64,7 @@ export class AttachmentService {
       if (count + uploading <= maxCount && bytes < maxBytes) return release;
       throw new PulseError(
         'too_many_pending_uploads',
-        `You have ${count + uploading - 1} uploads (${Math.ceil(bytes / 1024 / 1024)} MB) not attached to any comment; at most ${maxCount} or ${Math.round(maxBytes / 1024 / 1024)} MB may wait. Attach some first; unattached uploads are deleted ${UNATTACHED_UPLOAD_TTL_MS / 3_600_000} hours after they were made.`,
+        `You have ${count + uploading - 1} uploads (${Math.ceil(bytes / 1024 / 1024)} MB) not attached to any comment; at most ${maxCount} or ${Math.round(maxBytes / 1024 / 1024)} MB may wait. Attach or delete (DELETE /api/v1/upload/{id}) some first; unattached uploads are deleted ${UNATTACHED_UPLOAD_TTL_MS / 3_600_000} hours after they were made.`,
       );
     } catch (err) {
       release();
@@ -142,6 +142,18 @@ export class AttachmentService {
       if (a.commentId !== null && a.commentId !== commentId) throw new PulseError('attachment_in_use', `attachmentIds: "${id}" is already attached to another comment.`);
     }
     return unique;
+  }
+
+  /**
+   * Deletes one of the user's own uploads that is not attached to a comment (a file picked, then
+   * removed from the composer), so that it stops counting towards their pending uploads.
+   */
+  async deleteUnattached(envId: string, userId: string, id: string): Promise<void> {
+    if (await this.#store.deleteUnattachedUpload(envId, userId, id)) return this.deleteFiles(envId, [id]);
+    const a = await this.#store.getAttachment(envId, id);
+    if (!a) throw new PulseError('attachment_not_found', `No upload "${id}".`);
+    if (a.userId !== userId) throw new PulseError('forbidden', `The upload "${id}" was made by someone else.`);
+    throw new PulseError('attachment_in_use', `The upload "${id}" is attached to a comment: delete it with the comment (or edit the comment's attachments).`);
   }
 
   /** Deletes the files of attachments whose records are gone. */

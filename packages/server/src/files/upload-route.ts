@@ -9,7 +9,7 @@ import { STAGING_SWEEP_MS } from './file-store.ts';
 
 const CORS_HEADERS = {
   'access-control-allow-origin': '*',
-  'access-control-allow-methods': 'POST, OPTIONS',
+  'access-control-allow-methods': 'POST, DELETE, OPTIONS',
   'access-control-allow-headers': 'Content-Type, X-Pulse-Key, X-Pulse-Token',
   'access-control-max-age': '600',
 };
@@ -98,6 +98,23 @@ export function registerUploadRoute(app: FastifyInstance, ctx: ServerContext, at
   app.options('/api/v1/upload', async (_request, reply) => {
     void reply.headers(CORS_HEADERS).status(204).send();
     return reply;
+  });
+  app.options('/api/v1/upload/:attachmentId', async (_request, reply) => {
+    void reply.headers(CORS_HEADERS).status(204).send();
+    return reply;
+  });
+
+  // The user's own upload, not attached to a comment: removed from the composer before sending.
+  app.delete('/api/v1/upload/:attachmentId', async (request, reply) => {
+    void reply.headers(CORS_HEADERS);
+    const pk = request.headers['x-pulse-key'];
+    const token = request.headers['x-pulse-token'];
+    if (typeof pk !== 'string' || typeof token !== 'string') {
+      throw new PulseError('unauthorized', 'Send the publishable key in X-Pulse-Key and the user token in X-Pulse-Token.');
+    }
+    const auth = await ctx.tokens.verify(pk, token);
+    await attachments.deleteUnattached(auth.environmentId, auth.user.externalId, (request.params as { attachmentId: string }).attachmentId);
+    return reply.status(204).send();
   });
 
   app.route({

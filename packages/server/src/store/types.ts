@@ -255,6 +255,8 @@ export type AttachmentRecord = Attachment & { userId: string; commentId: string 
 export interface AttachmentRepo {
   createAttachment(envId: string, attachment: NewAttachment): Promise<AttachmentRecord>;
   getAttachment(envId: string, id: string): Promise<AttachmentRecord | undefined>;
+  /** Deletes the user's upload if it is still not attached to a comment; false otherwise (gone, someone else's, or attached). */
+  deleteUnattachedUpload(envId: string, userId: string, id: string): Promise<boolean>;
   /** The user's uploads not attached to a comment (yet): how many, and their bytes. */
   pendingUploads(envId: string, userId: string): Promise<{ count: number; bytes: number }>;
   /** Uploads never attached and created before `before`, in any environment. */

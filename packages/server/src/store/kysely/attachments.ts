@@ -134,6 +134,11 @@ export function attachmentRepo(db: Kysely<Database>, links: FileLinks): Attachme
       return r && toAttachment(envId, r, links);
     },
 
+    async deleteUnattachedUpload(envId, userId, id) {
+      const r = await db.deleteFrom('attachments').where('environment_id', '=', envId).where('id', '=', id).where('user_id', '=', userId).where('comment_id', 'is', null).executeTakeFirst();
+      return Number(r.numDeletedRows) > 0;
+    },
+
     async pendingUploads(envId, userId) {
       const r = await db
         .selectFrom('attachments')
