@@ -168,17 +168,17 @@ export class CollabService {
     return reaction && this.#store.commentRoom(envId, reaction.targetId);
   }
 
-  /**
-   * Whether a retried create (same client id) is the user's own object in that room, already
-   * stored, or stored and since deleted (a replayed queue: the create is answered as done and the
-   * replayed delete with `*_not_found`, so nothing comes back).
-   */
   /** A thread or comment with this id exists, or did (a create sent again finds it). */
   async #existing(envId: string, kind: 'thread' | 'comment', id: string): Promise<boolean> {
     const owner = kind === 'thread' ? await this.#store.threadOwner(envId, id) : await this.#store.commentOwner(envId, id);
     return Boolean(owner ?? (await this.#store.deletedId(envId, kind, id)));
   }
 
+  /**
+   * Whether a retried create (same client id) is the user's own object in that room, already
+   * stored, or stored and since deleted (a replayed queue: the create is answered as done and the
+   * replayed delete with `*_not_found`, so nothing comes back).
+   */
   async isOwnThread(envId: string, threadId: string, roomId: string, userId: string): Promise<boolean> {
     const found = (await this.#store.threadOwner(envId, threadId)) ?? (await this.#store.deletedId(envId, 'thread', threadId));
     return found?.roomId === roomId && found.userId === userId;
