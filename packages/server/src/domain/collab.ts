@@ -13,7 +13,7 @@ import {
 } from '@pulse/protocol';
 import { newActivityId, newCommentId, newNotificationId, newReactionId, newStrokeId, newThreadId, nowIso } from '../ids.ts';
 import type { Store } from '../store/index.ts';
-import type { Effects, NewActivity, NewNotification, Sequenced, UserProfile } from '../store/types.ts';
+import type { DeletedKind, Effects, NewActivity, NewNotification, Sequenced, UserProfile } from '../store/types.ts';
 import { notificationEventFields } from '../store/webhook-types.ts';
 import { canModerate, type Actor } from './actor.ts';
 import { UserRateLimiter } from '../user-rate-limiter.ts';
@@ -168,10 +168,10 @@ export class CollabService {
     return reaction && this.#store.commentRoom(envId, reaction.targetId);
   }
 
-  /** A thread or comment with this id exists, or did (a create sent again finds it). */
-  async #existing(envId: string, kind: 'thread' | 'comment', id: string): Promise<boolean> {
-    const owner = kind === 'thread' ? await this.#store.threadOwner(envId, id) : await this.#store.commentOwner(envId, id);
-    return Boolean(owner ?? (await this.#store.deletedId(envId, kind, id)));
+  /** Who wrote the thread, comment or stroke with this id, stored or since deleted: a create sent again finds it. */
+  async #everStored(envId: string, kind: DeletedKind, id: string): Promise<{ roomId: string; userId: string; threadId?: string | null } | undefined> {
+    const stored = kind === 'thread' ? await this.#store.threadOwner(envId, id) : kind === 'comment' ? await this.#store.commentOwner(envId, id) : await this.#store.getStroke(envId, id);
+    return stored ?? (await this.#store.deletedId(envId, kind, id));
   }
 
   /**
@@ -180,17 +180,17 @@ export class CollabService {
    * replayed delete with `*_not_found`, so nothing comes back).
    */
   async isOwnThread(envId: string, threadId: string, roomId: string, userId: string): Promise<boolean> {
-    const found = (await this.#store.threadOwner(envId, threadId)) ?? (await this.#store.deletedId(envId, 'thread', threadId));
+    const found = await this.#everStored(envId, 'thread', threadId);
     return found?.roomId === roomId && found.userId === userId;
   }
 
   async isOwnComment(envId: string, commentId: string, threadId: string, roomId: string, userId: string): Promise<boolean> {
-    const found = (await this.#store.commentOwner(envId, commentId)) ?? (await this.#store.deletedId(envId, 'comment', commentId));
+    const found = await this.#everStored(envId, 'comment', commentId);
     return found?.threadId === threadId && found.roomId === roomId && found.userId === userId;
   }
 
   async isOwnStroke(envId: string, strokeId: string, roomId: string, userId: string): Promise<boolean> {
-    const found = (await this.#store.getStroke(envId, strokeId)) ?? (await this.#store.deletedId(envId, 'stroke', strokeId));
+    const found = await this.#everStored(envId, 'stroke', strokeId);
     return found?.roomId === roomId && found.userId === userId;
   }
 
@@ -282,7 +282,7 @@ export class CollabService {
       notifications: this.#notifications('mention', mentions, { threadId, commentId, actorId: input.authorId, body: input.body, roomId: input.roomId }),
       ...(attach ? { attach } : {}),
     };
-    await this.#chargeMentions(envId, actor, effects.notifications ?? [], input.id ? () => this.#existing(envId, 'thread', input.id!) : undefined);
+    await this.#chargeMentions(envId, actor, effects.notifications ?? [], input.id ? () => this.#everStored(envId, 'thread', input.id!) : undefined);
     Object.assign(effects, await this.#hooks(envId, actor, [{ type: 'thread.created', subject: { kind: 'threadWithComments', id: threadId }, data: { threadId } }, ...notificationEvents(effects.notifications)]));
     const result = await this.#store.createThread(
       envId,
@@ -313,7 +313,7 @@ export class CollabService {
       ],
       ...(attach ? { attach } : {}),
     };
-    await this.#chargeMentions(envId, actor, effects.notifications ?? [], input.id ? () => this.#existing(envId, 'comment', input.id!) : undefined);
+    await this.#chargeMentions(envId, actor, effects.notifications ?? [], input.id ? () => this.#everStored(envId, 'comment', input.id!) : undefined);
     Object.assign(effects, await this.#hooks(envId, actor, [{ type: 'comment.created', subject: { kind: 'comment', id: commentId }, data: { threadId: input.threadId, commentId } }, ...notificationEvents(effects.notifications)]));
     const result = await this.#store.createComment(
       envId,
