@@ -16,7 +16,8 @@ export async function authenticate(hub: RealtimeHub, conn: Connection, message: 
     const verified = await ctx.tokens.verify(message.apiKey, message.token);
     const envId = verified.environmentId;
     hub.signIns.take(envId, verified.user.externalId);
-    if ((await ctx.store.roomSeq(envId, message.room)) === undefined) hub.newRooms.take(envId, verified.user.externalId);
+    // A room open on this node is stored already: no read for the common case (reconnect waves).
+    if (!hub.registry.room(envId, message.room) && (await ctx.store.roomSeq(envId, message.room)) === undefined) hub.newRooms.take(envId, verified.user.externalId);
     const stored = await ctx.collab.upsertUser(envId, verified.user);
     const config = await ctx.configs.require(envId);
     if (!conn.open) return;
