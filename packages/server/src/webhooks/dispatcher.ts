@@ -222,17 +222,21 @@ export class WebhookDispatcher {
       const now = Date.now();
       const retryAt = now + retryDelayMs(d.attempts + 1, this.#settings, Math.random, result.retryAfterMs);
       const nextAttemptAt = result.ok || retryAt > Date.parse(d.giveUpAt) ? null : new Date(retryAt).toISOString();
-      this.#record(d, {
-        at: new Date(now).toISOString(),
-        succeeded: result.ok,
-        statusCode: result.statusCode,
-        error: result.error,
-        latencyMs: result.latencyMs,
-        response: result.response,
-        nextAttemptAt,
-        disableIfFailingSince: new Date(now - this.#settings.disableAfterFailingMs).toISOString(),
-        // Standard Webhooks: 410 Gone means the receiver wants no more deliveries.
-        ...(result.statusCode === 410 ? { disableNow: 'the receiver answered 410 Gone (it asks for no more deliveries)' } : {}),
+      // Recorded by the next pass (the claim holds until then).
+      this.#outcomes.push({
+        deliveryId: d.id,
+        result: {
+          at: new Date(now).toISOString(),
+          succeeded: result.ok,
+          statusCode: result.statusCode,
+          error: result.error,
+          latencyMs: result.latencyMs,
+          response: result.response,
+          nextAttemptAt,
+          disableIfFailingSince: new Date(now - this.#settings.disableAfterFailingMs).toISOString(),
+          // Standard Webhooks: 410 Gone means the receiver wants no more deliveries.
+          ...(result.statusCode === 410 ? { disableNow: 'the receiver answered 410 Gone (it asks for no more deliveries)' } : {}),
+        },
       });
     } catch (err) {
       this.#log.warn({ err, deliveryId: d.id }, 'a webhook attempt failed unexpectedly; it is retried once its claim expires');
@@ -247,11 +251,6 @@ export class WebhookDispatcher {
       }
       this.kick();
     }
-  }
-
-  /** Queues an attempt's outcome for the next pass (the claim holds until then). */
-  #record(d: ClaimedDelivery, result: WebhookAttemptResult): void {
-    this.#outcomes.push({ deliveryId: d.id, result });
   }
 
   #reportDisabled(endpoints: DisabledEndpoint[]): void {
