@@ -77,8 +77,6 @@ export const fromBase64 = (b64: string): Uint8Array => {
   const buf = Buffer.from(b64, 'base64');
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 };
-/** Bytes a base64 string decodes to. */
-const base64Bytes = (b64: string): number => Math.floor((b64.length * 3) / 4) - (b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0);
 export const toBase64 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 
 export interface PersistenceHooks {
@@ -154,7 +152,7 @@ export class SharedStatePersistence {
    */
   add(envId: string, roomId: string, { update, clients }: CheckedUpdate): void {
     const room = this.#room(envId, roomId);
-    const bytes = base64Bytes(update);
+    const bytes = Buffer.byteLength(update, 'base64');
     const bound = PENDING_STATE_FACTOR * (this.#hooks.config(envId)?.p2pMaxStateBytes ?? Infinity);
     if (room.pendingBytes > bound && !room.pendingFull) {
       // Sync steps repeat one another (each joiner is sent the state): merged, they may fit. Tried
