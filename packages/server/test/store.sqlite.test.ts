@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_ENV_CONFIG } from '@pulse/protocol';
+import { DEFAULT_ENV_CONFIG, LIMITS } from '@pulse/protocol';
 import { openSqliteStore } from '../src/store/sqlite.ts';
 import { describeStoreConformance } from './store.conformance.ts';
 
@@ -33,6 +33,57 @@ describe('SQLite store: what it keeps in memory', () => {
       expect(await store.threadParticipants('env_x', 'th')).toEqual(['alice', 'zed']);
     } finally {
       other.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('SQLite store: query plans', () => {
+  // Comments have no index on room_id, and on SQLite none on (thread_id, user_id) (migration
+  // 0017). Left to choose, SQLite's planner answered "this room's comments" and "this thread's
+  // authors" by walking every comment of the environment. Every statement that reads comments in
+  // a room snapshot, a reply's notifications, an attachment list and a room recount is checked.
+  it("reads a room's comments through its threads and a thread's through its index, never the environment's", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pulse-store-'));
+    const file = join(dir, 'pulse.db');
+    const seen = new Set<string>();
+    const prepare = BetterSqlite3.prototype.prepare;
+    BetterSqlite3.prototype.prepare = function (this: BetterSqlite3.Database, source: string) {
+      seen.add(source);
+      return prepare.call(this, source);
+    } as typeof prepare;
+    const store = openSqliteStore({ file });
+    try {
+      await store.migrate();
+      const at = new Date().toISOString();
+      await store.createEnvironment({ id: 'env_x', name: 'x', createdAt: at, config: { ...DEFAULT_ENV_CONFIG } }, []);
+      const thread = (id: string, roomId: string) =>
+        store.createThread('env_x', { id, roomId, position: null, createdBy: 'alice', createdAt: at }, { id: `${id}-c`, userId: 'alice', body: 'hi', mentions: [], createdAt: at });
+      await thread('th', 'r');
+      await thread('th-elsewhere', 'other');
+      await store.createAttachment('env_x', { id: 'att', userId: 'bob', type: 'image', filename: 'a.png', mimeType: 'image/png', sizeBytes: 10, hasThumbnail: false, createdAt: at });
+      seen.clear();
+      expect(await store.threadParticipants('env_x', 'th')).toEqual(['alice']);
+      // The room's estimate at its limit: the reply has the room counted exactly.
+      const raw = new BetterSqlite3(file);
+      raw.prepare("update rooms set content_bytes = ? where id = 'r'").run(LIMITS.roomContentBytes);
+      raw.close();
+      await store.createComment('env_x', { id: 'reply', threadId: 'th', userId: 'bob', body: 'yes', mentions: [], createdAt: at }, { attach: { ids: ['att'], userId: 'bob' } });
+      const room = await store.listRoomThreadsWithComments('env_x', 'r');
+      expect(room.map((t) => t.comments.map((c) => [c.id, c.attachments.length]))).toEqual([[['th-c', 0], ['reply', 1]]]);
+
+      const db = new BetterSqlite3(file, { readonly: true });
+      const reading = [...seen].filter((s) => /\bcomments\b/.test(s) && /^\s*(select|with|update)/i.test(s));
+      expect(reading.length).toBeGreaterThanOrEqual(3);
+      for (const source of reading) {
+        const params = Array.from(source.matchAll(/\?/g), () => null);
+        const plan = (db.prepare(`explain query plan ${source}`).all(...params) as { detail: string }[]).map((r) => r.detail);
+        for (const step of plan) expect(step, source).not.toMatch(/^SCAN (comments|c)\b|INDEX (comments_env_created|comments_user) \(environment_id=\?\)$/);
+      }
+      db.close();
+    } finally {
+      BetterSqlite3.prototype.prepare = prepare;
       await store.close();
       rmSync(dir, { recursive: true, force: true });
     }

@@ -441,6 +441,18 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('attachments_user_pending').on('attachments').columns(['environment_id', 'user_id', 'comment_id']).execute();
       },
     },
+    '0017_fewer_comment_indexes': {
+      async up(db: Kysely<any>) {
+        // Each index a comment goes into costs every comment a page of its own written at commit
+        // (rows of different threads and rooms sit apart); these two earned less than that.
+        // A room's comments are reached through its threads (threads_room, then comments_thread).
+        await db.schema.dropIndex('comments_room').execute();
+        // On SQLite one process writes every comment and keeps each thread's participants in
+        // memory (participants-cache.ts): the index answered only the first question per thread.
+        // PostgreSQL asks on every reply, and keeps it.
+        if (dialect === 'sqlite') await db.schema.dropIndex('comments_thread_user').execute();
+      },
+    },
   };
 }
 

@@ -2,6 +2,7 @@ import { PulseError, type Attachment } from '@pulse/protocol';
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { FileLinks } from '../../files/links.ts';
 import type { Database } from '../schema.ts';
+import { commentsOfRoom } from './rooms.ts';
 import type { AttachmentRecord, AttachmentRepo, Effects } from '../types.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -49,15 +50,12 @@ export async function attachmentsOfComments(db: Db, envId: string, commentIds: s
 }
 
 export async function attachmentsOfRoom(db: Db, envId: string, roomId: string, links: FileLinks) {
-  const rows = await db
-    .selectFrom('attachments')
-    .innerJoin('comments', (join) =>
-      join.onRef('comments.environment_id', '=', 'attachments.environment_id').onRef('comments.id', '=', 'attachments.comment_id'),
-    )
-    .selectAll('attachments')
-    .where('attachments.environment_id', '=', envId)
-    .where('comments.room_id', '=', roomId)
-    .orderBy('attachments.position')
+  const rows = await commentsOfRoom(db, envId, roomId)
+    .crossJoin('attachments as a')
+    .whereRef('a.environment_id', '=', 'c.environment_id')
+    .whereRef('a.comment_id', '=', 'c.id')
+    .selectAll('a')
+    .orderBy('a.position')
     .execute();
   return groupAttachments(envId, rows, links);
 }

@@ -7,7 +7,7 @@ import { deletedId, recordDeleted, type DeletedRow, recordDeletedComments, refus
 import { applyAttach, attachmentsOfComments, attachmentsOfRoom, groupAttachments, removeAttachmentsOf } from './attachments.ts';
 import { applyEffects, storedNotifications, toActivity, toActivityRow, toNotificationRows } from './realtime.ts';
 import type { HotStatements } from './hot-statements.ts';
-import { insertRoomIfMissing } from './rooms.ts';
+import { commentsOfRoom, insertRoomIfMissing } from './rooms.ts';
 import { contentCost } from './room-content.ts';
 import type { Database } from '../schema.ts';
 import { roomOf, type WriteTx } from './writer.ts';
@@ -337,7 +337,7 @@ export function contentRepo(
     async listRoomThreadsWithComments(envId, roomId) {
       const [threads, comments, reactions, attachments] = await Promise.all([
         db.selectFrom('threads').selectAll().where('environment_id', '=', envId).where('room_id', '=', roomId).orderBy('created_at').orderBy('id').execute(),
-        db.selectFrom('comments').selectAll().where('environment_id', '=', envId).where('room_id', '=', roomId).orderBy('created_at').orderBy('id').execute(),
+        commentsOfRoom(db, envId, roomId).selectAll('c').orderBy('c.created_at').orderBy('c.id').execute(),
         db.selectFrom('reactions').selectAll().where('environment_id', '=', envId).where('room_id', '=', roomId).orderBy('created_at').orderBy('id').execute(),
         attachmentsOfRoom(db, envId, roomId, links),
       ]);

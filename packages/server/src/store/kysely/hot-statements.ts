@@ -107,17 +107,21 @@ export function hotStatements(dialect: Dialect) {
     }
     return s;
   };
-  // Who took part in a thread, asked on every reply: one index seek per distinct user (a "loose
-  // index scan" on comments_thread_user), where DISTINCT reads every comment of the thread (on
-  // PostgreSQL, 0.08 against 0.03 ms at 200 comments, 1.3 against 0.3 at 1,000). Prepared there,
-  // so it is planned once per connection, not on every call.
+  // Who took part in a thread, asked on every reply. PostgreSQL: one index seek per distinct user
+  // (a "loose index scan" on comments_thread_user), where DISTINCT reads every comment of the
+  // thread (0.08 against 0.03 ms at 200 comments, 1.3 against 0.3 at 1,000); prepared, so planned
+  // once per connection. SQLite asks once per thread (participants-cache.ts) and has no such
+  // index (migration 0017): the thread's authors are read off comments_thread and told apart
+  // here (with DISTINCT, SQLite walked every comment of the environment on comments_user).
   const participants = statement(
     dialect,
-    'with recursive p(user_id) as (' +
-      'select min(user_id) from comments where environment_id = ? and thread_id = ? ' +
-      'union all ' +
-      'select (select min(c.user_id) from comments c where c.environment_id = ? and c.thread_id = ? and c.user_id > p.user_id) from p where p.user_id is not null' +
-      ') select user_id from p where user_id is not null',
+    dialect === 'sqlite'
+      ? 'select user_id from comments where environment_id = ? and thread_id = ?'
+      : 'with recursive p(user_id) as (' +
+          'select min(user_id) from comments where environment_id = ? and thread_id = ? ' +
+          'union all ' +
+          'select (select min(c.user_id) from comments c where c.environment_id = ? and c.thread_id = ? and c.user_id > p.user_id) from p where p.user_id is not null' +
+          ') select user_id from p where user_id is not null',
   );
   const userAndDay = statement(
     dialect,
@@ -224,6 +228,10 @@ export function hotStatements(dialect: Dialect) {
       return rows[0] && { row: rows[0], seen: Boolean(Number(rows[0].seen)) };
     },
     async participants(db: Db, envId: string, threadId: string): Promise<string[]> {
+      if (dialect === 'sqlite') {
+        const { rows } = await participants<{ user_id: string }>(db, [envId, threadId]);
+        return [...new Set(rows.map((r) => r.user_id))].sort();
+      }
       const { rows } = await participants<{ user_id: string }>(db, [envId, threadId, envId, threadId]);
       return rows.map((r) => r.user_id);
     },

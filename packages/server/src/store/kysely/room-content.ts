@@ -32,13 +32,15 @@ export const contentCost = {
 export function roomContentSize(dialect: Dialect, envId: Expression<string>, roomId: Expression<string>) {
   const bytes = (column: string) => sql.raw(dialect === 'sqlite' ? `coalesce(length(cast(${column} as blob)), 0)` : `coalesce(octet_length(${column}), 0)`);
   const json = (column: string) => sql.raw(dialect === 'sqlite' ? `length(cast(json_quote(${column}) as blob))` : `octet_length(to_json(${column})::text)`);
+  // A room's comments through its threads, in that order (see commentsOfRoom in rooms.ts).
+  const ofRoom = sql`ct.environment_id = ${envId} and ct.room_id = ${roomId} and c.environment_id = ct.environment_id and c.thread_id = ct.id`;
   return sql<number>`(
     (select coalesce(sum(${json('c.body')} + ${bytes('c.mentions')} + length(c.id) + length(c.thread_id) + ${json('c.user_id')} + ${FIXED.comment}), 0)
-      from comments c where c.environment_id = ${envId} and c.room_id = ${roomId})
+      from threads ct cross join comments c where ${ofRoom})
     + (select coalesce(sum(length(r.id) + length(r.comment_id) + ${json('r.user_id')} + ${bytes('r.emoji')} + ${FIXED.reaction}), 0)
       from reactions r where r.environment_id = ${envId} and r.room_id = ${roomId})
-    + (select count(*) * ${FIXED.attachment} from attachments a join comments c on c.environment_id = a.environment_id and c.id = a.comment_id
-      where c.environment_id = ${envId} and c.room_id = ${roomId})
+    + (select count(*) * ${FIXED.attachment} from threads ct cross join comments c cross join attachments a
+      where ${ofRoom} and a.environment_id = c.environment_id and a.comment_id = c.id)
     + (select coalesce(sum(length(t.id) + ${json('t.room_id')} + ${json('t.created_by')} + ${bytes('t.position')} + ${FIXED.thread}), 0)
       from threads t where t.environment_id = ${envId} and t.room_id = ${roomId})
   )`;
