@@ -1,8 +1,9 @@
 import { LIMITS } from '@pulse/protocol';
-import type { WebSocket } from 'ws';
+import type { AddressInfo } from 'node:net';
+import { WebSocket, WebSocketServer } from 'ws';
 import { describe, expect, it } from 'vitest';
 import { TokenBucket } from '../token-bucket.ts';
-import { Connection, type UserSockets } from './connection.ts';
+import { Connection, textFrame, type UserSockets } from './connection.ts';
 
 function socket() {
   const ws = {
@@ -73,5 +74,37 @@ describe('Connection: slow consumers', () => {
     user.connections.add(reader.conn);
     reader.conn.sendFrame(frame, 'durable');
     expect(reader.ws.closed).toBeUndefined();
+  });
+});
+
+describe('textFrame', () => {
+  it('frames text of every header size as a WebSocket client reads it', async () => {
+    // 7-bit, 16-bit and 64-bit lengths (in bytes), at and around each boundary; and multi-byte text.
+    const texts = [0, 1, 125, 126, 127, 65_535, 65_536, 70_001].map((n) => 'x'.repeat(n)).concat('é'.repeat(40_000));
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    try {
+      await new Promise((resolve) => wss.once('listening', resolve));
+      wss.on('connection', (ws) => {
+        const raw = (ws as unknown as { _socket: { write(b: Buffer): boolean } })._socket;
+        for (const text of texts) raw.write(textFrame(Buffer.from(text)));
+      });
+      const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`);
+      const received: string[] = [];
+      await new Promise<void>((resolve, reject) => {
+        client.on('error', reject);
+        client.on('close', () => reject(new Error('closed')));
+        client.on('message', (data, binary) => {
+          expect(binary).toBe(false);
+          received.push(String(data));
+          if (received.length === texts.length) resolve();
+        });
+      });
+      client.removeAllListeners('close');
+      client.close();
+      expect(received).toEqual(texts);
+    } finally {
+      for (const c of wss.clients) c.terminate();
+      await new Promise((resolve) => wss.close(resolve));
+    }
   });
 });

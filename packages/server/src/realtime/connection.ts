@@ -119,7 +119,7 @@ export class Connection {
    * all of its user's sockets together hold more than wsUserBufferBytes: one user's many sockets
    * that stopped reading would otherwise hold gigabytes.
    */
-  sendFrame(frame: Buffer, delivery: Delivery): void {
+  sendFrame(frame: Buffer, delivery: Delivery, wire?: Buffer): void {
     if (!this.open) return;
     if (this.backlog) {
       if (delivery === 'durable') this.backlog.push(frame);
@@ -136,8 +136,9 @@ export class Connection {
       return;
     }
     if (frame.length > this.#largestFrame) this.#largestFrame = frame.length;
-    corkUntilNextTick(this.ws);
-    this.ws.send(frame, { binary: false });
+    const socket = corkUntilNextTick(this.ws);
+    if (wire && socket) socket.write(wire);
+    else this.ws.send(frame, { binary: false });
   }
 
   /** Sends frames in order (in one write to the socket, as every frame sent in one tick). */
@@ -166,6 +167,31 @@ export class Connection {
 interface Corkable {
   cork(): void;
   uncork(): void;
+  write(chunk: Buffer): boolean;
+}
+
+/**
+ * A text frame as it goes on the wire (RFC 6455 §5.2: FIN, opcode 1, a server's frames are not
+ * masked), for a frame sent to many sockets: framed once instead of once per socket by ws.
+ * Sockets take it whole with sendFrame's `wire` (ws sends nothing else while a socket is open:
+ * no compression, no fragments).
+ */
+export function textFrame(payload: Buffer): Buffer {
+  const n = payload.length;
+  const head = n < 126 ? 2 : n < 65536 ? 4 : 10;
+  const out = Buffer.allocUnsafe(head + n);
+  out[0] = 0x81;
+  if (n < 126) out[1] = n;
+  else if (n < 65536) {
+    out[1] = 126;
+    out.writeUInt16BE(n, 2);
+  } else {
+    out[1] = 127;
+    out.writeUInt32BE(Math.floor(n / 2 ** 32), 2);
+    out.writeUInt32BE(n >>> 0, 6);
+  }
+  payload.copy(out, head);
+  return out;
 }
 
 const corked = new Set<Corkable>();
@@ -198,10 +224,11 @@ const SLOW_MARGIN_BYTES = 1024 * 1024;
  * batch are written in the same tick: the socket stays corked until the tick ends, so they leave
  * in one write (Node's own advice for batching writes).
  */
-function corkUntilNextTick(ws: WebSocket): void {
+function corkUntilNextTick(ws: WebSocket): Corkable | undefined {
   const socket = (ws as unknown as { _socket?: Corkable })._socket;
-  if (!socket || corked.has(socket)) return;
+  if (!socket || corked.has(socket)) return socket;
   if (corked.size === 0) process.nextTick(uncorkAll);
   socket.cork();
   corked.add(socket);
+  return socket;
 }

@@ -1,5 +1,5 @@
 import { LIMITS, PRESENCE_BATCH_MS, ROOM_TICK_MS, type EphemeralEvent } from '@pulse/protocol';
-import type { Connection, Delivery } from './connection.ts';
+import { textFrame, type Connection, type Delivery } from './connection.ts';
 import type { ClusterPresence } from './cluster-presence.ts';
 import { ClusterRoomPresence, type PresenceWire } from './cluster-room-presence.ts';
 import { RoomPresence, type PresenceChange, type PresenceOutput } from './presence.ts';
@@ -112,7 +112,8 @@ export class LocalRoom {
 
   /** A frame from the bus, for this node's sockets. */
   deliver(frame: Buffer, delivery: Delivery): void {
-    for (const conn of this.connections) conn.sendFrame(frame, delivery);
+    const wire = this.connections.size > 1 ? textFrame(frame) : undefined;
+    for (const conn of this.connections) conn.sendFrame(frame, delivery, wire);
   }
 
   queue(userId: string, event: EphemeralEvent): void {
