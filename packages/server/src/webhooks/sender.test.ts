@@ -1,8 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Worker } from 'node:worker_threads';
 import { Webhook } from 'standardwebhooks';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { WebhookSender } from './sender.ts';
 
 const SECRET = `whsec_${Buffer.from('a sender test secret, 32 bytes!').toString('base64')}`;
@@ -104,6 +105,33 @@ describe('webhook sender thread', () => {
         expect(result).toMatchObject({ ok: false, statusCode: null, error: 'aborted: the server is shutting down' });
       }
     } finally {
+      await sender.close();
+    }
+  });
+
+  it('settles the jobs of a thread that dies on its own as not sent, and starts another for the next', async () => {
+    hang = true;
+    // The sender's threads, as they are posted to.
+    const threads = new Set<Worker>();
+    const original = Worker.prototype.postMessage;
+    const spy = vi.spyOn(Worker.prototype, 'postMessage').mockImplementation(function (this: Worker, ...args: Parameters<Worker['postMessage']>) {
+      threads.add(this);
+      return original.apply(this, args);
+    });
+    const sender = new WebhookSender();
+    try {
+      const hung = sender.send(job());
+      await waitUntil(() => received.length === 1);
+      expect(threads.size).toBe(1);
+      const [first] = threads;
+      await first!.terminate();
+      // Not an attempt: the dispatcher lets its claim go and sends it again.
+      expect(await hung).toMatchObject({ ok: false, statusCode: null, notSent: true, error: expect.stringMatching(/^the webhook sending thread exited/) });
+      hang = false;
+      expect(await sender.send(job())).toMatchObject({ ok: true, statusCode: 204 });
+      expect(threads.size).toBe(2);
+    } finally {
+      spy.mockRestore();
       await sender.close();
     }
   });
