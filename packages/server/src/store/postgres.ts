@@ -73,5 +73,5 @@ export async function openPostgresStore(options: PostgresOptions): Promise<Store
       await db.destroy();
       await writerPool.end();
     })());
-  return kyselyStore(db, 'postgres', options.links ?? new FileLinks(), close, schema, undefined, await pipelinedTransactions(db, writerPool));
+  return kyselyStore(db, 'postgres', options.links ?? new FileLinks(), { onClose: close, schema, pipelined: await pipelinedTransactions(db, writerPool) });
 }

@@ -55,7 +55,8 @@ export function openSqliteStore(options: SqliteOptions): Store {
   // lower() folds every letter, as on PostgreSQL, not ASCII alone: searches for "él" find "Élodie".
   database.function('lower', { deterministic: true }, (value: unknown) => (typeof value === 'string' ? value.toLowerCase() : value));
   const checkpointer = !onDisk ? undefined : startCheckpointer(database, options.file, { ...CHECKPOINTS, ...options.checkpoints });
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }), plugins: [new InlineLimitsPlugin()] });
+  const statements = withStatementCache(database);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: statements }), plugins: [new InlineLimitsPlugin()] });
   // Changes committed by another connection (the CLI) move data_version: cached keys and
   // thread participants are then reread. Counted here, so that each cache can tell on its own;
   // read once per event-loop turn (a change seen a few lookups later in the same turn is no
@@ -75,17 +76,14 @@ export function openSqliteStore(options: SqliteOptions): Store {
     }
     return externalChanges;
   };
-  return kyselyStore(
-    db,
-    'sqlite',
-    options.links ?? new FileLinks(),
-    async () => {
+  return kyselyStore(db, 'sqlite', options.links ?? new FileLinks(), {
+    onClose: async () => {
       await checkpointer?.stop();
       await db.destroy();
     },
-    undefined,
     externalVersion,
-  );
+    direct: statements,
+  });
 }
 
 /**

@@ -14,17 +14,35 @@ type Row = Record<string, unknown>;
  */
 export const PREPARED_SQL = new Set<string>();
 
+/** SQLite: the connection's prepared statements, by SQL text (see withStatementCache in sqlite.ts). */
+export interface DirectStatements {
+  prepare(sql: string): { reader: boolean; all(...params: unknown[]): unknown[]; run(...params: unknown[]): unknown };
+}
+
 /**
  * The statements every comment runs, written out once instead of built per call: building a
  * Kysely query costs more than SQLite takes to run it. The text is fixed, so SQLite's statement
  * cache prepares each one once, and PostgreSQL's connections too. Written with `?` placeholders,
  * numbered for PostgreSQL.
+ *
+ * SQLite, inside a write transaction: run on the connection at once, without Kysely's round of
+ * promises per statement (the transaction holds the only connection, so nothing else can run on
+ * it meanwhile). Outside one, a statement goes through Kysely, which waits for the transaction
+ * under way to end: run at once, it would read that transaction's uncommitted rows.
  */
-function statement(dialect: Dialect, text: string) {
+function statement(dialect: Dialect, direct: DirectStatements | undefined, text: string) {
   let n = 0;
   const sql = dialect === 'postgres' ? text.replace(/\?/g, () => `$${++n}`) : text;
   if (dialect === 'postgres' && !text.includes('*')) PREPARED_SQL.add(sql);
-  return <R = Row>(db: Db, params: unknown[]) => db.executeQuery<R>(CompiledQuery.raw(sql, params));
+  return async <R = Row>(db: Db, params: unknown[]): Promise<{ rows: R[] }> => {
+    if (direct && db.isTransaction) {
+      const prepared = direct.prepare(sql);
+      if (prepared.reader) return { rows: prepared.all(...params) as R[] };
+      prepared.run(...params);
+      return { rows: [] };
+    }
+    return db.executeQuery<R>(CompiledQuery.raw(sql, params));
+  };
 }
 
 const COMMENT_COLUMNS = 'environment_id, id, thread_id, room_id, user_id, body, mentions, created_at, edited_at';
@@ -33,14 +51,15 @@ const ACTIVITY_COLUMNS = 'environment_id, id, room_id, user_id, kind, thread_id,
 const NOTIFICATION_ROWS = 32;
 const NOTIFICATION_COLUMNS = 'environment_id, id, user_id, kind, room_id, thread_id, comment_id, actor_id, preview, created_at, read_at';
 
-export function hotStatements(dialect: Dialect) {
-  const bumpSeq = statement(dialect, 'update rooms set seq = seq + 1 where environment_id = ? and id = ? returning seq');
+export function hotStatements(dialect: Dialect, direct?: DirectStatements) {
+  const bumpSeq = statement(dialect, direct, 'update rooms set seq = seq + 1 where environment_id = ? and id = ? returning seq');
   // With what a write added to the room (see room-content.ts): no row when that takes the estimate past the limit.
   const bumpSeqGrowing = statement(
     dialect,
+    direct,
     'update rooms set seq = seq + 1, content_bytes = content_bytes + ? where environment_id = ? and id = ? and content_bytes + ? <= ? returning seq',
   );
-  const roomSeq = statement(dialect, 'select seq from rooms where environment_id = ? and id = ?');
+  const roomSeq = statement(dialect, direct, 'select seq from rooms where environment_id = ? and id = ?');
   const recount = roomRecounter(dialect);
   // A comment is never older than what its thread already holds: the new time, or one millisecond
   // after the thread's, so replies keep their order even within one millisecond (lists sort by
@@ -51,16 +70,18 @@ export function hotStatements(dialect: Dialect) {
       : `case when ?::text collate "C" > updated_at collate "C" then ?::text else to_char((updated_at::timestamptz + interval '1 millisecond') at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') end`;
   const touchThread = statement(
     dialect,
+    direct,
     `update threads set updated_at = ${laterStamp} where environment_id = ? and id = ? and room_id = coalesce(?, room_id) returning room_id, updated_at`,
   );
-  const insertComment = statement(dialect, `insert into comments (${COMMENT_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-  const insertActivity = statement(dialect, `insert into activity (${ACTIVITY_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const insertComment = statement(dialect, direct, `insert into comments (${COMMENT_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const insertActivity = statement(dialect, direct, `insert into activity (${ACTIVITY_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   // PostgreSQL: a whole reply in one round trip. The thread is touched (in its room, if given);
   // the comment, its notifications (one array per column), its activity entry (when $17 is not
   // null) and the room's seq are written from that row, so a missing thread writes nothing and
   // returns no row. A WITH's inserts run once and to completion although nothing reads them.
   const reply = statement(
     dialect,
+    direct,
     'with t as (' +
       `update threads set updated_at = ${laterStamp.replace(/\?/g, () => '$1::text')} ` +
       'where environment_id = $2::text and id = $3::text and room_id = coalesce($4::text, room_id) returning room_id, updated_at' +
@@ -86,13 +107,14 @@ export function hotStatements(dialect: Dialect) {
     let s = notificationRows.get(n);
     if (!s) {
       const row = `(${NOTIFICATION_COLUMNS.split(', ').map(() => '?').join(', ')})`;
-      s = statement(dialect, `insert into notifications (${NOTIFICATION_COLUMNS}) values ${Array.from({ length: n }, () => row).join(', ')}`);
+      s = statement(dialect, direct, `insert into notifications (${NOTIFICATION_COLUMNS}) values ${Array.from({ length: n }, () => row).join(', ')}`);
       notificationRows.set(n, s);
     }
     return s;
   };
   const insertNotifications = statement(
     dialect,
+    direct,
     `insert into notifications (${NOTIFICATION_COLUMNS}) select ${NOTIFICATION_COLUMNS} ` +
       `from unnest(${NOTIFICATION_COLUMNS.split(', ').map(() => '?::text[]').join(', ')}) as u(${NOTIFICATION_COLUMNS})`,
   );
@@ -102,7 +124,7 @@ export function hotStatements(dialect: Dialect) {
   const recentNotificationsFor = (limit: number) => {
     let s = recentNotifications.get(limit);
     if (!s) {
-      s = statement(dialect, `select ${NOTIFICATION_COLUMNS} from notifications where environment_id = ? and user_id = ? order by created_at desc, id desc limit ${Math.trunc(limit)}`);
+      s = statement(dialect, direct, `select ${NOTIFICATION_COLUMNS} from notifications where environment_id = ? and user_id = ? order by created_at desc, id desc limit ${Math.trunc(limit)}`);
       recentNotifications.set(limit, s);
     }
     return s;
@@ -115,6 +137,7 @@ export function hotStatements(dialect: Dialect) {
   // here (with DISTINCT, SQLite walked every comment of the environment on comments_user).
   const participants = statement(
     dialect,
+    direct,
     dialect === 'sqlite'
       ? 'select user_id from comments where environment_id = ? and thread_id = ?'
       : 'with recursive p(user_id) as (' +
@@ -125,19 +148,22 @@ export function hotStatements(dialect: Dialect) {
   );
   const userAndDay = statement(
     dialect,
+    direct,
     'select u.*, exists (select 1 from user_days d where d.environment_id = u.environment_id and d.day = ? and d.user_id = u.external_id) as seen ' +
       'from users u where u.environment_id = ? and u.external_id = ?',
   );
-  const thread = statement(dialect, 'select * from threads where environment_id = ? and id = ?');
-  const threadComments = statement(dialect, 'select * from comments where environment_id = ? and thread_id = ? order by created_at, id');
+  const thread = statement(dialect, direct, 'select * from threads where environment_id = ? and id = ?');
+  const threadComments = statement(dialect, direct, 'select * from comments where environment_id = ? and thread_id = ? order by created_at, id');
   // Driven by the thread's comments (an index lookup each), not by the environment's reactions;
   // the few rows are put in order by the caller (an ORDER BY here would pick a worse index).
   const threadReactions = statement(
     dialect,
+    direct,
     'select * from reactions where environment_id = ? and comment_id in (select id from comments where environment_id = ? and thread_id = ?)',
   );
   const threadAttachments = statement(
     dialect,
+    direct,
     'select * from attachments where environment_id = ? and comment_id in (select id from comments where environment_id = ? and thread_id = ?) order by position',
   );
 

@@ -14,7 +14,7 @@ import { realtimeRepo } from './realtime.ts';
 import { webhookRepo } from './webhooks.ts';
 import { emailRepo } from './email.ts';
 import { sharedStateRepo } from './p2p.ts';
-import { hotStatements } from './hot-statements.ts';
+import { hotStatements, type DirectStatements } from './hot-statements.ts';
 import { BatchWriter, type PipelinedTransactions, type WriteTx } from './writer.ts';
 
 /** True when `version` has moved since the last call: one watcher per cache. */
@@ -28,27 +28,30 @@ function changedSince(version: () => number): () => boolean {
   };
 }
 
-/** Both drivers share this implementation; they differ only in how the Kysely instance is built. */
-export function kyselyStore(
-  db: Kysely<Database>,
-  dialect: Dialect,
-  links: FileLinks,
-  onClose: () => Promise<void> = () => db.destroy(),
+/** What sets the drivers apart, beyond their Kysely instance. */
+export interface KyselyStoreOptions {
+  onClose?: () => Promise<void>;
   /** The PostgreSQL schema the tables live in, when not the default one. */
-  schema?: string,
+  schema?: string;
   /**
    * How many writes by another process this one has seen (SQLite): the store then keeps what only
    * its own writes change in memory (thread participants). Without it (PostgreSQL, where other
    * nodes write) that is read from the database each time.
    */
-  externalVersion?: () => number,
+  externalVersion?: () => number;
   /** Write transactions in pipeline mode (PostgreSQL). */
-  pipelined?: PipelinedTransactions,
-): Store {
+  pipelined?: PipelinedTransactions;
+  /** The connection's own prepared statements (SQLite): see hotStatements. */
+  direct?: DirectStatements;
+}
+
+/** Both drivers share this implementation; they differ only in how the Kysely instance is built. */
+export function kyselyStore(db: Kysely<Database>, dialect: Dialect, links: FileLinks, options: KyselyStoreOptions = {}): Store {
+  const { onClose = () => db.destroy(), schema, externalVersion, pipelined } = options;
   const environments = environmentRepo(db);
   const writer = new BatchWriter(db, { pipelined });
   const tx: WriteTx = (work, room) => writer.run(work, room);
-  const hot = hotStatements(dialect);
+  const hot = hotStatements(dialect, options.direct);
   return {
     dialect,
     ...environments,
