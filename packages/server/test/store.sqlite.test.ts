@@ -43,7 +43,8 @@ describe('SQLite store: query plans', () => {
   // Comments have no index on room_id, and on SQLite none on (thread_id, user_id) (migration
   // 0017). Left to choose, SQLite's planner answered "this room's comments" and "this thread's
   // authors" by walking every comment of the environment. Every statement that reads comments in
-  // a room snapshot, a reply's notifications, an attachment list and a room recount is checked.
+  // a room snapshot, a reply's notifications, an attachment list, a room recount and the panel's
+  // pages is checked.
   it("reads a room's comments through its threads and a thread's through its index, never the environment's", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pulse-store-'));
     const file = join(dir, 'pulse.db');
@@ -72,6 +73,15 @@ describe('SQLite store: query plans', () => {
       await store.createComment('env_x', { id: 'reply', threadId: 'th', userId: 'bob', body: 'yes', mentions: [], createdAt: at }, { attach: { ids: ['att'], userId: 'bob' } });
       const room = await store.listRoomThreadsWithComments('env_x', 'r');
       expect(room.map((t) => t.comments.map((c) => [c.id, c.attachments.length]))).toEqual([[['th-c', 0], ['reply', 1]]]);
+      const browsed = await store.browseRooms('env_x', { limit: 10, offset: 0 });
+      expect(browsed.items.map((r) => [r.id, r.threads, r.comments])).toEqual([
+        ['r', 1, 2],
+        ['other', 1, 1],
+      ]);
+      // The panel's other pages read comments by thread, author and day (their plans checked below).
+      await store.browseThreads('env_x', 'r', { limit: 10, offset: 0 });
+      await store.browseUsers('env_x', { limit: 10, offset: 0 });
+      await store.dailyActivity('env_x', at.slice(0, 10));
 
       const db = new BetterSqlite3(file, { readonly: true });
       const reading = [...seen].filter((s) => /\bcomments\b/.test(s) && /^\s*(select|with|update)/i.test(s));

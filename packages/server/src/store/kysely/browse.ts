@@ -26,11 +26,15 @@ export function browseRepo(db: Kysely<Database>, links: FileLinks): BrowseRepo &
               .whereRef('t.environment_id', '=', 'r.environment_id')
               .whereRef('t.room_id', '=', 'r.id')
               .as('threads'),
+            // Through the room's threads, in that order (see commentsOfRoom in rooms.ts).
             eb
-              .selectFrom('comments as c')
+              .selectFrom('threads as ct')
+              .crossJoin('comments as c')
               .select(eb.fn.countAll<number>().as('n'))
-              .whereRef('c.environment_id', '=', 'r.environment_id')
-              .whereRef('c.room_id', '=', 'r.id')
+              .whereRef('ct.environment_id', '=', 'r.environment_id')
+              .whereRef('ct.room_id', '=', 'r.id')
+              .whereRef('c.environment_id', '=', 'ct.environment_id')
+              .whereRef('c.thread_id', '=', 'ct.id')
               .as('comments'),
           ])
           .orderBy('r.created_at', 'desc')
