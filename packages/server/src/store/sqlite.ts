@@ -94,6 +94,9 @@ function withStatementCache(database: BetterSqlite3.Database, max = 500) {
   const cache = new Map<string, BetterSqlite3.Statement>();
   return {
     close: () => database.close(),
+    get inTransaction() {
+      return database.inTransaction;
+    },
     prepare(sql: string) {
       let statement = cache.get(sql);
       if (!statement) {

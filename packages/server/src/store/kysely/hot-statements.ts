@@ -17,6 +17,8 @@ export const PREPARED_SQL = new Set<string>();
 /** SQLite: the connection's prepared statements, by SQL text (see withStatementCache in sqlite.ts). */
 export interface DirectStatements {
   prepare(sql: string): { reader: boolean; all(...params: unknown[]): unknown[]; run(...params: unknown[]): unknown };
+  /** Whether the connection is inside a transaction (better-sqlite3's `inTransaction`). */
+  readonly inTransaction: boolean;
 }
 
 /**
@@ -28,14 +30,17 @@ export interface DirectStatements {
  * SQLite, inside a write transaction: run on the connection at once, without Kysely's round of
  * promises per statement (the transaction holds the only connection, so nothing else can run on
  * it meanwhile). Outside one, a statement goes through Kysely, which waits for the transaction
- * under way to end: run at once, it would read that transaction's uncommitted rows.
+ * under way to end: run at once, it would read that transaction's uncommitted rows. A statement
+ * runs when called, so a Kysely query of the same transaction must be awaited before it (every
+ * one is), and a transaction object must not be used once its callback has returned (none is;
+ * while no other transaction is open, Kysely would refuse it).
  */
 function statement(dialect: Dialect, direct: DirectStatements | undefined, text: string) {
   let n = 0;
   const sql = dialect === 'postgres' ? text.replace(/\?/g, () => `$${++n}`) : text;
   if (dialect === 'postgres' && !text.includes('*')) PREPARED_SQL.add(sql);
   return async <R = Row>(db: Db, params: unknown[]): Promise<{ rows: R[] }> => {
-    if (direct && db.isTransaction) {
+    if (direct && db.isTransaction && direct.inTransaction) {
       const prepared = direct.prepare(sql);
       if (prepared.reader) return { rows: prepared.all(...params) as R[] };
       prepared.run(...params);
