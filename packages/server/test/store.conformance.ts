@@ -599,6 +599,16 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(await store.getStroke('env_b', 'c7')).toBeUndefined();
     });
 
+    it('creates the first admin once, however many ask at the same time', async () => {
+      expect(await store.countAdmins()).toBe(0);
+      const first = (n: number) => ({ id: `adm_first${n}`, email: `first${n}@x.test`, name: 'F', role: 'admin' as const, passwordHash: 'h', createdAt: at() });
+      const created = await Promise.all([0, 1, 2, 3, 4, 5].map((n) => store.createFirstAdmin(first(n))));
+      expect(created.filter(Boolean)).toHaveLength(1);
+      expect(await store.countAdmins()).toBe(1);
+      expect(await store.createFirstAdmin(first(9))).toBe(false);
+      expect(await store.deleteAdmin(`adm_first${created.indexOf(true)}`)).toBe(true);
+    });
+
     it('stores admins with unique emails', async () => {
       const admin = { id: 'adm_1', email: 'a@x.test', name: 'A', role: 'admin' as const, passwordHash: 'h', createdAt: at() };
       await store.createAdmin(admin);

@@ -53,7 +53,8 @@ export function registerAuthRoutes(
     }
     setup.token = undefined; // one time only
     const admin: AdminRow = { id: newAdminId(), email: address, name, role: 'admin', passwordHash: await hashPassword(secret), createdAt: nowIso() };
-    await store.createAdmin(admin);
+    // Another node may have taken its own copy of the token meanwhile: the store creates one account.
+    if (!(await store.createFirstAdmin(admin))) throw new PulseError('already_exists', 'Setup is already done: log in with an existing account.');
     await audit(store, admin, null, 'team.setup', `${admin.email} created the first admin account`);
     return new Status(201, await signIn(call, admin));
   });

@@ -42,6 +42,11 @@ export interface AdminRepo {
   /** Oldest first. */
   listAdmins(): Promise<AdminRow[]>;
   countAdmins(): Promise<number>;
+  /**
+   * Creates the first account, unless one exists: false then. Atomic across processes (nodes of a
+   * cluster answering setup requests at once create one account, not one each).
+   */
+  createFirstAdmin(admin: AdminRow): Promise<boolean>;
   updateAdminRole(id: string, role: AdminRole): Promise<AdminRow | undefined>;
   /** Removes the account and every session of it; false when it did not exist. */
   deleteAdmin(id: string): Promise<boolean>;

@@ -1,5 +1,6 @@
 import { PulseError } from '@pulse/protocol';
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
+import type { Dialect } from '../migrations.ts';
 import { isUniqueViolation } from '../errors.ts';
 import type { Database } from '../schema.ts';
 import type { AdminRepo, AdminRow, AdminSessionRepo, AuditEntry, AuditRepo, LoginThrottleRepo } from '../types.ts';
@@ -25,7 +26,7 @@ const toAudit = (r: Selectable<Database['audit_log']>): AuditEntry => ({
 });
 
 /** Admin accounts, their sessions, the login throttle and the audit log. */
-export function adminRepo(db: Kysely<Database>): AdminRepo & AdminSessionRepo & LoginThrottleRepo & AuditRepo {
+export function adminRepo(db: Kysely<Database>, dialect: Dialect): AdminRepo & AdminSessionRepo & LoginThrottleRepo & AuditRepo {
   return {
     async createAdmin(admin) {
       try {
@@ -59,6 +60,20 @@ export function adminRepo(db: Kysely<Database>): AdminRepo & AdminSessionRepo & 
     async listAdmins() {
       const rows = await db.selectFrom('admins').selectAll().orderBy('created_at').orderBy('id').execute();
       return rows.map(toAdmin);
+    },
+
+    async createFirstAdmin(admin) {
+      return db.transaction().execute(async (trx) => {
+        // PostgreSQL: two transactions would each see no account and each insert one. The lock
+        // makes the second wait for the first to commit; its insert then sees that account.
+        // (SQLite runs one write at a time.)
+        if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(hashtext('pulse:first-admin'))`.execute(trx);
+        const inserted = await sql`
+          insert into admins (id, email, name, role, password_hash, created_at)
+          select ${admin.id}, ${admin.email}, ${admin.name}, ${admin.role}, ${admin.passwordHash}, ${admin.createdAt}
+          where not exists (select 1 from admins)`.execute(trx);
+        return Number(inserted.numAffectedRows ?? 0) > 0;
+      });
     },
 
     async countAdmins() {

@@ -59,7 +59,7 @@ export function kyselyStore(db: Kysely<Database>, dialect: Dialect, links: FileL
     ...contentRepo(db, links, tx, hot, externalVersion && new ParticipantsCache(changedSince(externalVersion))),
     ...attachmentRepo(db, links),
     ...realtimeRepo(db, tx, hot),
-    ...adminRepo(db),
+    ...adminRepo(db, dialect),
     ...browseRepo(db, links),
     ...webhookRepo(db, dialect, tx),
     ...emailRepo(db),
