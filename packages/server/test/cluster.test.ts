@@ -70,14 +70,18 @@ describe.skipIf(!redisAvailable)('RedisBus', () => {
     for (let i = 0; i < 200; i++) b.subscribe(`room:e1:many-${i}`, () => undefined);
     await b.subscribed('room:e1:many-199');
     const list = (await admin.client('LIST')) as string;
-    expect(list.split('\n').filter((l) => l.includes(`name=pulse:${b.nodeId}:`))).toHaveLength(2);
+    // Named after the prefix: deployments sharing a Redis are told apart in CLIENT LIST.
+    expect(list.split('\n').filter((l) => l.includes(`name=${prefix}${b.nodeId}:`))).toHaveLength(2);
     expect(await subscribers('room:e1:many-123')).toBe(1);
   });
 
   it('refuses to start on a Redis database the server does not have (ioredis would go on in database 0)', async () => {
     const url = new URL(REDIS_URL);
     url.pathname = '/99';
+    const before = logs.length;
     await expect(bus(url.toString())).rejects.toThrow(/REDIS_URL selects database 99, which Redis refused \(ERR DB index is out of range/);
+    // What went wrong is the error above, not a lost connection that came back.
+    expect(logs.slice(before)).toEqual([]);
   });
 
   it('starts degraded when Redis cannot be reached, says so in health, and still delivers locally', async () => {

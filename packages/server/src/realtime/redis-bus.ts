@@ -50,6 +50,8 @@ export class RedisBus implements Bus, ClusterLink {
   readonly #log: (message: string) => void;
   #dropped = 0;
   #down = false;
+  /** Until connect() has decided how the node starts: what goes wrong meanwhile, connect() reports. */
+  #starting = true;
   #recovering = false;
   #lastError = '';
   #closed = false;
@@ -65,8 +67,11 @@ export class RedisBus implements Bus, ClusterLink {
       connectTimeout: 5_000,
       retryStrategy: redisRetryDelay,
     };
-    this.redis = new Redis(options.url, { ...common, connectionName: `pulse:${this.nodeId}:cmd` });
-    this.#sub = new Redis(options.url, { ...common, connectionName: `pulse:${this.nodeId}:sub`, autoResubscribe: false });
+    // Named after the deployment's prefix, so that CLIENT LIST tells deployments sharing a Redis
+    // apart (a name may not hold spaces or control characters).
+    const name = (role: string) => `${this.prefix}${this.nodeId}:${role}`.replace(/[^\x21-\x7e]/g, '_');
+    this.redis = new Redis(options.url, { ...common, connectionName: name('cmd') });
+    this.#sub = new Redis(options.url, { ...common, connectionName: name('sub'), autoResubscribe: false });
     for (const conn of [this.redis, this.#sub]) {
       conn.on('error', (err: Error) => this.#lost(err.message));
       conn.on('close', () => this.#lost(this.#lastError || 'connection closed'));
@@ -85,7 +90,10 @@ export class RedisBus implements Bus, ClusterLink {
     );
     const timeout = new Promise<false>((resolve) => setTimeout(() => resolve(false), wait).unref());
     if (!(await Promise.race([connected, timeout]))) {
+      bus.#starting = false;
+      bus.#down = true;
       bus.#log(`redis: not reachable at start-up (${bus.#lastError || 'timed out'}); starting degraded and retrying`);
+      if (bus.ready()) void bus.#recover();
       return bus;
     }
     // ioredis goes on in database 0 when the URL's cannot be selected: a misconfiguration that
@@ -98,6 +106,11 @@ export class RedisBus implements Bus, ClusterLink {
     if (selected) {
       await bus.close();
       throw new Error(`REDIS_URL selects database ${db}, which Redis refused (${selected.message}); a Redis server has as many as its "databases" setting, 16 by default`);
+    }
+    bus.#starting = false;
+    if (bus.ready()) {
+      bus.#down = false;
+      bus.#lastError = '';
     }
     return bus;
   }
@@ -164,7 +177,7 @@ export class RedisBus implements Bus, ClusterLink {
     this.#lastError = reason;
     if (this.#down) return;
     this.#down = true;
-    this.#log(`redis: ${reason}; keeping sockets open and retrying`);
+    if (!this.#starting) this.#log(`redis: ${reason}; keeping sockets open and retrying`);
   }
 
   #ready(conn: Redis): void {
@@ -176,7 +189,7 @@ export class RedisBus implements Bus, ClusterLink {
       }
     }
     if (conn === this.redis) this.#flush();
-    if (this.#down && this.ready() && !this.#recovering) void this.#recover();
+    if (this.#down && this.ready() && !this.#recovering && !this.#starting) void this.#recover();
   }
 
   async #recover(): Promise<void> {
