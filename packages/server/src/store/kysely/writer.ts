@@ -45,10 +45,14 @@ export class BatchWriter {
 
   readonly #pipelined: PipelinedTransactions | undefined;
 
-  /** `maxBatch`: most operations in one transaction (a batch runs without yielding on SQLite). */
+  /**
+   * `maxBatch`: most operations in one transaction. On SQLite a batch, its acks and its broadcasts
+   * run without yielding: 16 keeps that turn short under overload (bench/README.md round 16),
+   * and a commit shared by 16 costs each little more than one shared by 32.
+   */
   constructor(db: Kysely<Database>, options: { maxBatch?: number; pipelined?: PipelinedTransactions } = {}) {
     this.#db = db;
-    this.#maxBatch = options.maxBatch ?? 32;
+    this.#maxBatch = options.maxBatch ?? 16;
     this.#pipelined = options.pipelined;
   }
 
