@@ -4,6 +4,7 @@ import type { Database } from '../schema.ts';
 import type { AnalyticsRepo, BrowseRepo, DailyActivity } from '../types.ts';
 import { withExtras } from './content.ts';
 import { contains } from './like.ts';
+import { countRows } from './environments.ts';
 
 
 /** The data browser's and the analytics' reads: counts and summaries, paged by offset. */
@@ -42,13 +43,11 @@ export function browseRepo(db: Kysely<Database>, links: FileLinks): BrowseRepo &
           .limit(query.limit)
           .offset(query.offset)
           .execute(),
-        base()
-          .select((eb) => eb.fn.countAll<number>().as('n'))
-          .executeTakeFirstOrThrow(),
+        query.search ? base().select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow().then((r) => Number(r.n)) : countRows(db, 'rooms', envId),
       ]);
       return {
         items: rows.map((r) => ({ id: r.id, createdAt: r.created_at, threads: Number(r.threads ?? 0), comments: Number(r.comments ?? 0) })),
-        total: Number(total.n),
+        total,
       };
     },
 
@@ -168,9 +167,7 @@ export function browseRepo(db: Kysely<Database>, links: FileLinks): BrowseRepo &
           .limit(query.limit)
           .offset(query.offset)
           .execute(),
-        base()
-          .select((eb) => eb.fn.countAll<number>().as('n'))
-          .executeTakeFirstOrThrow(),
+        query.search ? base().select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow().then((r) => Number(r.n)) : countRows(db, 'users', envId),
       ]);
       return {
         items: rows.map((r) => ({
@@ -181,7 +178,7 @@ export function browseRepo(db: Kysely<Database>, links: FileLinks): BrowseRepo &
           comments: Number(r.comments ?? 0),
           firstSeen: r.created_at,
         })),
-        total: Number(total.n),
+        total,
       };
     },
 
