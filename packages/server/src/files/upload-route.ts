@@ -95,24 +95,27 @@ export function registerUploadRoute(app: FastifyInstance, ctx: ServerContext, at
   sweeper.unref();
   app.addHook('onClose', async () => clearInterval(sweeper));
 
-  app.options('/api/v1/upload', async (_request, reply) => {
-    void reply.headers(CORS_HEADERS).status(204).send();
-    return reply;
-  });
-  app.options('/api/v1/upload/:attachmentId', async (_request, reply) => {
-    void reply.headers(CORS_HEADERS).status(204).send();
-    return reply;
-  });
-
-  // The user's own upload, not attached to a comment: removed from the composer before sending.
-  app.delete('/api/v1/upload/:attachmentId', async (request, reply) => {
+  /** The user of an upload request (CORS headers set first, so that browsers read its errors too). */
+  const uploader = (request: FastifyRequest, reply: FastifyReply): Promise<VerifiedToken> => {
     void reply.headers(CORS_HEADERS);
     const pk = request.headers['x-pulse-key'];
     const token = request.headers['x-pulse-token'];
     if (typeof pk !== 'string' || typeof token !== 'string') {
       throw new PulseError('unauthorized', 'Send the publishable key in X-Pulse-Key and the user token in X-Pulse-Token.');
     }
-    const auth = await ctx.tokens.verify(pk, token);
+    return ctx.tokens.verify(pk, token);
+  };
+
+  for (const url of ['/api/v1/upload', '/api/v1/upload/:attachmentId']) {
+    app.options(url, async (_request, reply) => {
+      void reply.headers(CORS_HEADERS).status(204).send();
+      return reply;
+    });
+  }
+
+  // The user's own upload, not attached to a comment: removed from the composer before sending.
+  app.delete('/api/v1/upload/:attachmentId', async (request, reply) => {
+    const auth = await uploader(request, reply);
     await attachments.deleteUnattached(auth.environmentId, auth.user.externalId, (request.params as { attachmentId: string }).attachmentId);
     return reply.status(204).send();
   });
@@ -121,13 +124,7 @@ export function registerUploadRoute(app: FastifyInstance, ctx: ServerContext, at
     method: 'POST',
     url: '/api/v1/upload',
     onRequest: async (request, reply) => {
-      void reply.headers(CORS_HEADERS);
-      const pk = request.headers['x-pulse-key'];
-      const token = request.headers['x-pulse-token'];
-      if (typeof pk !== 'string' || typeof token !== 'string') {
-        throw new PulseError('unauthorized', 'Send the publishable key in X-Pulse-Key and the user token in X-Pulse-Token.');
-      }
-      verified.set(request, await ctx.tokens.verify(pk, token));
+      verified.set(request, await uploader(request, reply));
     },
     handler: async (request: FastifyRequest, reply: FastifyReply) => {
       const auth = verified.get(request)!;
