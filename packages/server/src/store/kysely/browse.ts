@@ -5,6 +5,7 @@ import type { AnalyticsRepo, BrowseRepo, DailyActivity } from '../types.ts';
 import { withExtras } from './content.ts';
 import { contains } from './like.ts';
 import { countRows } from './environments.ts';
+import { nextTurn } from './in-chunks.ts';
 
 
 /** The data browser's and the analytics' reads: counts and summaries, paged by offset. */
@@ -203,7 +204,7 @@ export function browseRepo(db: Kysely<Database>, links: FileLinks): BrowseRepo &
         const comments = Number(rows[0]?.comments ?? 0);
         const activeUsers = Number(rows[0]?.active ?? 0);
         if (comments > 0 || activeUsers > 0) out.push({ day, comments, activeUsers });
-        await new Promise((resolve) => setImmediate(resolve));
+        await nextTurn();
       }
       return out;
     },

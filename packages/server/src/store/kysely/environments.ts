@@ -1,6 +1,7 @@
 import { DEFAULT_ENV_CONFIG, envConfigSchema, type EnvConfig, type EnvironmentCounts } from '@pulse/protocol';
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database } from '../schema.ts';
+import { inChunks } from './in-chunks.ts';
 import type { ControlRepo, EnvironmentRepo, KeyRecord, KeyRepo, NewKey } from '../types.ts';
 
 type KeyRow = Selectable<Database['api_keys']>;
@@ -177,19 +178,15 @@ export function environmentRepo(db: Kysely<Database>): EnvironmentRepo & KeyRepo
  * work let in between: one count(*) over ten million comments held SQLite's (the server's)
  * thread for about 0.4 s, and the environments page counts every environment.
  */
-export async function countRows(db: Kysely<Database>, table: 'rooms' | 'threads' | 'users' | 'comments', envId: string, chunk = COUNT_CHUNK_ROWS) {
+export function countRows(db: Kysely<Database>, table: 'rooms' | 'threads' | 'users' | 'comments', envId: string, chunk = COUNT_CHUNK_ROWS): Promise<number> {
   const key = sql.ref(table === 'users' ? 'external_id' : 'id');
-  let total = 0;
   let after = '';
-  for (;;) {
+  return inChunks(async () => {
     const { rows } = await sql<{ n: number | string; last: string | null }>`
       select count(*) as n, max(k) as last from (
         select ${key} as k from ${sql.table(table)} where environment_id = ${envId} and ${key} > ${after} order by ${key} limit ${sql.lit(chunk)}
       ) part`.execute(db);
-    const n = Number(rows[0]?.n ?? 0);
-    total += n;
-    if (n < chunk || rows[0]?.last == null) return total;
-    after = rows[0].last;
-    await new Promise((resolve) => setImmediate(resolve));
-  }
+    after = rows[0]?.last ?? after;
+    return Number(rows[0]?.n ?? 0);
+  }, chunk);
 }

@@ -400,7 +400,8 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect, tx: WriteTx)
       // server 1.4 s): the outbox is walked CHUNK_ROWS events at a time, in id order, whatever
       // their environment, each chunk's deliveries made in a statement of their own.
       let made = 0;
-      for (let after = ''; ; ) {
+      let after = '';
+      await inChunks(async () => {
         const chunk = await db.selectFrom('webhook_events').select(['id', 'environment_id', 'type', 'created_at']).where('id', '>', after).orderBy('id').limit(CHUNK_ROWS).execute();
         const ids = chunk.filter((e) => e.environment_id === envId && e.created_at >= since && e.type !== WEBHOOK_TEST_EVENT).map((e) => e.id);
         if (ids.length) {
@@ -411,10 +412,9 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect, tx: WriteTx)
             returning id`.execute(db);
           made += rows.length;
         }
-        if (chunk.length < CHUNK_ROWS) break;
-        after = chunk[chunk.length - 1]!.id;
-        await new Promise((resolve) => setImmediate(resolve));
-      }
+        after = chunk.at(-1)?.id ?? after;
+        return chunk.length;
+      });
       // Deliveries of those events that failed go again, as a resend would send them (a new window).
       const failed = await inChunks(() =>
         db
