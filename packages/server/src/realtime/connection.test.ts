@@ -18,7 +18,14 @@ function socket() {
     close(code: number) {
       this.closed = code;
     },
-    _socket: { cork() {}, uncork() {} },
+    _socket: {
+      cork() {},
+      uncork() {},
+      write(chunk: Buffer) {
+        ws.bufferedAmount += chunk.length;
+        return true;
+      },
+    },
   };
   return { ws, conn: new Connection('c1', ws as unknown as WebSocket, '127.0.0.1') };
 }
@@ -37,7 +44,7 @@ describe('Connection: slow consumers', () => {
   it('lets a socket still reading a large room state fall 1 MB behind it, and no more', () => {
     const { ws, conn } = socket();
     const state = Buffer.alloc(LIMITS.wsHardBufferBytes, 'x');
-    conn.sendNow(state);
+    conn.sendNow([state]);
     const frame = Buffer.alloc(64 * 1024, 'x');
     for (let i = 0; i < 16; i++) conn.sendFrame(frame, 'durable'); // 1 MB on top of the state
     expect(ws.closed).toBeUndefined();
@@ -45,10 +52,10 @@ describe('Connection: slow consumers', () => {
     expect(ws.closed).toBe(4410);
     // A second state on top of a first one unread: closed, not buffered (a room:resync flood).
     const other = socket();
-    other.conn.sendNow(state);
+    other.conn.sendNow([state]);
     other.conn.sendFrame(state, 'durable');
     expect(other.ws.closed).toBe(4410);
-    expect(other.ws.bufferedAmount).toBe(state.length);
+    expect(other.ws.bufferedAmount).toBe(state.length + 4 + 6); // + the frame's header
   });
 
   it("closes a socket that is behind once all its user's sockets together hold wsUserBufferBytes unsent", () => {
@@ -77,17 +84,38 @@ describe('Connection: slow consumers', () => {
   });
 });
 
-describe('textFrame', () => {
-  it('frames text of every header size as a WebSocket client reads it', async () => {
-    // 7-bit, 16-bit and 64-bit lengths (in bytes), at and around each boundary; and multi-byte text.
-    const texts = [0, 1, 125, 126, 127, 65_535, 65_536, 70_001].map((n) => 'x'.repeat(n)).concat('é'.repeat(40_000));
+describe('frames written by Connection itself', () => {
+  // 7-bit, 16-bit and 64-bit lengths (in bytes), at and around each boundary; and multi-byte text.
+  const texts = [0, 1, 125, 126, 127, 65_535, 65_536, 70_001].map((n) => 'x'.repeat(n)).concat('é'.repeat(40_000));
+
+  it('textFrame: frames text of every header size as a WebSocket client reads it', async () => {
+    const received = await receive((ws) => {
+      const raw = (ws as unknown as { _socket: { write(b: Buffer): boolean } })._socket;
+      for (const text of texts) raw.write(textFrame(Buffer.from(text)));
+    }, texts.length);
+    expect(received).toEqual(texts);
+  });
+
+  it('sendNow: sends the pieces of a text (split anywhere, a character too) as one message', async () => {
+    const received = await receive((ws) => {
+      const conn = new Connection('c1', ws, '127.0.0.1');
+      for (const text of texts) {
+        const bytes = Buffer.from(text);
+        const cut = Math.floor(bytes.length / 2) + 1; // mid-character for 'é'
+        conn.sendNow([bytes.subarray(0, Math.min(cut, bytes.length)), Buffer.alloc(0), bytes.subarray(Math.min(cut, bytes.length))]);
+      }
+      conn.sendNow({ type: 'error', code: 'forbidden', message: 'after' });
+    }, texts.length + 1);
+    expect(received.slice(0, texts.length)).toEqual(texts);
+    expect(JSON.parse(received[texts.length]!)).toMatchObject({ code: 'forbidden' });
+  });
+
+  /** Starts a server whose sockets `send` writes to, and collects what a ws client receives. */
+  async function receive(send: (ws: WebSocket) => void, count: number): Promise<string[]> {
     const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
     try {
       await new Promise((resolve) => wss.once('listening', resolve));
-      wss.on('connection', (ws) => {
-        const raw = (ws as unknown as { _socket: { write(b: Buffer): boolean } })._socket;
-        for (const text of texts) raw.write(textFrame(Buffer.from(text)));
-      });
+      wss.on('connection', send);
       const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`);
       const received: string[] = [];
       await new Promise<void>((resolve, reject) => {
@@ -96,15 +124,15 @@ describe('textFrame', () => {
         client.on('message', (data, binary) => {
           expect(binary).toBe(false);
           received.push(String(data));
-          if (received.length === texts.length) resolve();
+          if (received.length === count) resolve();
         });
       });
       client.removeAllListeners('close');
       client.close();
-      expect(received).toEqual(texts);
+      return received;
     } finally {
       for (const c of wss.clients) c.terminate();
       await new Promise((resolve) => wss.close(resolve));
     }
-  });
+  }
 });

@@ -150,13 +150,28 @@ export class Connection {
     this.sendFrame(Buffer.from(JSON.stringify(message)), 'durable');
   }
 
-  /** Sends directly, bypassing the backlog (auth:ok itself, and errors); a Buffer is JSON text already. */
-  sendNow(message: ServerMessage | string | Buffer): void {
+  /**
+   * Sends directly, bypassing the backlog (auth:ok itself, and errors). Buffers are the pieces
+   * of one JSON text: framed as one message and written as they are, so that a room's cached
+   * state (tens of KB) is not copied into a frame of its own for every joiner.
+   */
+  sendNow(message: ServerMessage | string | Buffer[]): void {
     if (!this.open) return;
-    if (Buffer.isBuffer(message)) {
-      if (message.length > this.#largestFrame) this.#largestFrame = message.length;
-      this.ws.send(message, { binary: false });
-    } else this.ws.send(typeof message === 'string' ? message : JSON.stringify(message));
+    if (!Array.isArray(message)) {
+      this.ws.send(typeof message === 'string' ? message : JSON.stringify(message));
+      return;
+    }
+    let length = 0;
+    for (const part of message) length += part.length;
+    const header = textFrameHeader(length);
+    if (header.length + length > this.#largestFrame) this.#largestFrame = header.length + length;
+    const socket = corkUntilNextTick(this.ws);
+    if (!socket) {
+      this.ws.send(Buffer.concat(message, length), { binary: false });
+      return;
+    }
+    socket.write(header);
+    for (const part of message) socket.write(part);
   }
 
   close(code: number, reason: string | undefined): void {
@@ -177,9 +192,23 @@ interface Corkable {
  * no compression, no fragments).
  */
 export function textFrame(payload: Buffer): Buffer {
-  const n = payload.length;
-  const head = n < 126 ? 2 : n < 65536 ? 4 : 10;
-  const out = Buffer.allocUnsafe(head + n);
+  const head = headerBytes(payload.length);
+  const out = Buffer.allocUnsafe(head + payload.length);
+  writeTextHeader(out, payload.length);
+  payload.copy(out, head);
+  return out;
+}
+
+/** The header of a text frame whose payload is `length` bytes (see textFrame). */
+export function textFrameHeader(length: number): Buffer {
+  const out = Buffer.allocUnsafe(headerBytes(length));
+  writeTextHeader(out, length);
+  return out;
+}
+
+const headerBytes = (n: number) => (n < 126 ? 2 : n < 65536 ? 4 : 10);
+
+function writeTextHeader(out: Buffer, n: number): void {
   out[0] = 0x81;
   if (n < 126) out[1] = n;
   else if (n < 65536) {
@@ -190,8 +219,6 @@ export function textFrame(payload: Buffer): Buffer {
     out.writeUInt32BE(Math.floor(n / 2 ** 32), 2);
     out.writeUInt32BE(n >>> 0, 6);
   }
-  payload.copy(out, head);
-  return out;
 }
 
 const corked = new Set<Corkable>();

@@ -21,9 +21,9 @@ export interface RoomStateJson {
   durable: Buffer;
 }
 
-/** `before` + the RoomState + `after`, as one frame. */
-export function frameWithState(before: string, state: RoomStateJson, after: string): Buffer {
-  return Buffer.concat([Buffer.from(before + state.before), state.durable, Buffer.from('}' + after)]);
+/** `before` + the RoomState + `after`: the pieces of one frame (the cached part is not copied). */
+export function frameWithState(before: string, state: RoomStateJson, after: string): Buffer[] {
+  return [Buffer.from(before + state.before), state.durable, Buffer.from('}' + after)];
 }
 
 /**
@@ -74,7 +74,7 @@ export class RoomSnapshots {
 
   /** A `room:state` frame: the room's full state, for a resync or after an outage. */
   async stateFrame(envId: string, roomId: string, config: EnvConfig): Promise<Buffer> {
-    return frameWithState('{"type":"room:state","room":', await this.json(envId, roomId, config), '}');
+    return Buffer.concat(frameWithState('{"type":"room:state","room":', await this.json(envId, roomId, config), '}'));
   }
 
   async #create(envId: string, roomId: string): Promise<number> {
