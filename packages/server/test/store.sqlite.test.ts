@@ -45,7 +45,7 @@ describe('SQLite store: query plans', () => {
   // authors" by walking every comment of the environment. Every statement that reads comments in
   // a room snapshot, a reply's notifications, an attachment list, a room recount and the panel's
   // pages is checked.
-  it("reads a room's comments through its threads and a thread's through its index, never the environment's", async () => {
+  it("reads a room's comments through its threads and a thread's through its index, never the environment's; walks rooms and users along an index", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pulse-store-'));
     const file = join(dir, 'pulse.db');
     const seen = new Set<string>();
@@ -81,6 +81,8 @@ describe('SQLite store: query plans', () => {
       // The panel's other pages read comments by thread, author and day (their plans checked below).
       await store.browseThreads('env_x', 'r', { limit: 10, offset: 0 });
       await store.browseUsers('env_x', { limit: 10, offset: 0 });
+      await store.browseUsers('env_x', { limit: 10, offset: 0, search: 'ali' });
+      await store.browseRooms('env_x', { limit: 10, offset: 10, search: 'r' });
       await store.dailyActivity('env_x', at.slice(0, 10));
 
       const db = new BetterSqlite3(file, { readonly: true });
@@ -90,6 +92,15 @@ describe('SQLite store: query plans', () => {
         const params = Array.from(source.matchAll(/\?/g), () => null);
         const plan = (db.prepare(`explain query plan ${source}`).all(...params) as { detail: string }[]).map((r) => r.detail);
         for (const step of plan) expect(step, source).not.toMatch(/^SCAN (comments|c)\b|INDEX (comments_env_created|comments_user) \(environment_id=\?\)$/);
+      }
+      // The Rooms and Users pages walk their tables a chunk at a time (walk.ts): along an index,
+      // never sorting the environment's rows first.
+      const walks = [...seen].filter((s) => /from "?(rooms|users)"? as t\b/.test(s));
+      expect(walks.length).toBeGreaterThanOrEqual(4);
+      for (const source of walks) {
+        const params = Array.from(source.matchAll(/\?/g), () => null);
+        const plan = (db.prepare(`explain query plan ${source}`).all(...params) as { detail: string }[]).map((r) => r.detail);
+        for (const step of plan) expect(step, source).not.toMatch(/^SCAN t\b|TEMP B-TREE/);
       }
       db.close();
     } finally {

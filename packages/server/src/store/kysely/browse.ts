@@ -3,51 +3,54 @@ import type { FileLinks } from '../../files/links.ts';
 import type { Database } from '../schema.ts';
 import type { AnalyticsRepo, BrowseRepo, DailyActivity } from '../types.ts';
 import { withExtras } from './content.ts';
-import { contains } from './like.ts';
-import { countRows } from './environments.ts';
+import { countRows, pageKeys } from './walk.ts';
 import { nextTurn } from './in-chunks.ts';
 
+
+/** Rows in the order of their keys (a page's, as pageKeys found them); keys whose row went meanwhile are left out. */
+function inOrderOf<Row>(keys: string[], rows: Row[], keyOf: (row: Row) => string): Row[] {
+  const byKey = new Map(rows.map((r) => [keyOf(r), r]));
+  return keys.flatMap((k) => byKey.get(k) ?? []);
+}
 
 /** The data browser's and the analytics' reads: counts and summaries, paged by offset. */
 export function browseRepo(db: Kysely<Database>, links: FileLinks): BrowseRepo & AnalyticsRepo {
   return {
     async browseRooms(envId, query) {
-      const base = () => {
-        let q = db.selectFrom('rooms as r').where('r.environment_id', '=', envId);
-        if (query.search) q = q.where(contains('r.id', query.search));
-        return q;
-      };
-      const [rows, total] = await Promise.all([
-        base()
-          .select((eb) => [
-            'r.id',
-            'r.created_at',
-            eb
-              .selectFrom('threads as t')
-              .select(eb.fn.countAll<number>().as('n'))
-              .whereRef('t.environment_id', '=', 'r.environment_id')
-              .whereRef('t.room_id', '=', 'r.id')
-              .as('threads'),
-            // Through the room's threads, in that order (see commentsOfRoom in rooms.ts).
-            eb
-              .selectFrom('threads as ct')
-              .crossJoin('comments as c')
-              .select(eb.fn.countAll<number>().as('n'))
-              .whereRef('ct.environment_id', '=', 'r.environment_id')
-              .whereRef('ct.room_id', '=', 'r.id')
-              .whereRef('c.environment_id', '=', 'ct.environment_id')
-              .whereRef('c.thread_id', '=', 'ct.id')
-              .as('comments'),
-          ])
-          .orderBy('r.created_at', 'desc')
-          .orderBy('r.id', 'desc')
-          .limit(query.limit)
-          .offset(query.offset)
-          .execute(),
-        query.search ? base().select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow().then((r) => Number(r.n)) : countRows(db, 'rooms', envId),
+      const [{ keys, matched }, all] = await Promise.all([
+        pageKeys(db, 'rooms', envId, { ...query, search: query.search ? { text: query.search, columns: ['id'] } : undefined }),
+        query.search ? undefined : countRows(db, 'rooms', envId),
       ]);
+      const total = matched ?? all ?? 0;
+      const rows = !keys.length
+        ? []
+        : await db
+            .selectFrom('rooms as r')
+            .where('r.environment_id', '=', envId)
+            .where('r.id', 'in', keys)
+            .select((eb) => [
+              'r.id',
+              'r.created_at',
+              eb
+                .selectFrom('threads as t')
+                .select(eb.fn.countAll<number>().as('n'))
+                .whereRef('t.environment_id', '=', 'r.environment_id')
+                .whereRef('t.room_id', '=', 'r.id')
+                .as('threads'),
+              // Through the room's threads, in that order (see commentsOfRoom in rooms.ts).
+              eb
+                .selectFrom('threads as ct')
+                .crossJoin('comments as c')
+                .select(eb.fn.countAll<number>().as('n'))
+                .whereRef('ct.environment_id', '=', 'r.environment_id')
+                .whereRef('ct.room_id', '=', 'r.id')
+                .whereRef('c.environment_id', '=', 'ct.environment_id')
+                .whereRef('c.thread_id', '=', 'ct.id')
+                .as('comments'),
+            ])
+            .execute();
       return {
-        items: rows.map((r) => ({ id: r.id, createdAt: r.created_at, threads: Number(r.threads ?? 0), comments: Number(r.comments ?? 0) })),
+        items: inOrderOf(keys, rows, (r) => r.id).map((r) => ({ id: r.id, createdAt: r.created_at, threads: Number(r.threads ?? 0), comments: Number(r.comments ?? 0) })),
         total,
       };
     },
@@ -142,36 +145,33 @@ export function browseRepo(db: Kysely<Database>, links: FileLinks): BrowseRepo &
     },
 
     async browseUsers(envId, query) {
-      const base = () => {
-        let q = db.selectFrom('users as u').where('u.environment_id', '=', envId);
-        const search = query.search;
-        if (search) q = q.where((eb) => eb.or([contains('u.name', search), contains('u.external_id', search)]));
-        return q;
-      };
-      const [rows, total] = await Promise.all([
-        base()
-          .select((eb) => [
-            'u.external_id',
-            'u.name',
-            'u.avatar',
-            'u.color',
-            'u.created_at',
-            eb
-              .selectFrom('comments as c')
-              .select(eb.fn.countAll<number>().as('n'))
-              .whereRef('c.environment_id', '=', 'u.environment_id')
-              .whereRef('c.user_id', '=', 'u.external_id')
-              .as('comments'),
-          ])
-          .orderBy('u.created_at', 'desc')
-          .orderBy('u.external_id', 'desc')
-          .limit(query.limit)
-          .offset(query.offset)
-          .execute(),
-        query.search ? base().select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow().then((r) => Number(r.n)) : countRows(db, 'users', envId),
+      const [{ keys, matched }, all] = await Promise.all([
+        pageKeys(db, 'users', envId, { ...query, search: query.search ? { text: query.search, columns: ['name', 'external_id'] } : undefined }),
+        query.search ? undefined : countRows(db, 'users', envId),
       ]);
+      const total = matched ?? all ?? 0;
+      const rows = !keys.length
+        ? []
+        : await db
+            .selectFrom('users as u')
+            .where('u.environment_id', '=', envId)
+            .where('u.external_id', 'in', keys)
+            .select((eb) => [
+              'u.external_id',
+              'u.name',
+              'u.avatar',
+              'u.color',
+              'u.created_at',
+              eb
+                .selectFrom('comments as c')
+                .select(eb.fn.countAll<number>().as('n'))
+                .whereRef('c.environment_id', '=', 'u.environment_id')
+                .whereRef('c.user_id', '=', 'u.external_id')
+                .as('comments'),
+            ])
+            .execute();
       return {
-        items: rows.map((r) => ({
+        items: inOrderOf(keys, rows, (r) => r.external_id).map((r) => ({
           externalId: r.external_id,
           name: r.name,
           avatar: r.avatar,

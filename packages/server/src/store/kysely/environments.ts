@@ -1,13 +1,10 @@
 import { DEFAULT_ENV_CONFIG, envConfigSchema, type EnvConfig, type EnvironmentCounts } from '@pulse/protocol';
-import { sql, type Kysely, type Selectable } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type { Database } from '../schema.ts';
-import { inChunks } from './in-chunks.ts';
+import { countRows } from './walk.ts';
 import type { ControlRepo, EnvironmentRepo, KeyRecord, KeyRepo, NewKey } from '../types.ts';
 
 type KeyRow = Selectable<Database['api_keys']>;
-
-/** Rows one statement of countEnvironment counts at most: a few milliseconds of SQLite's time. */
-const COUNT_CHUNK_ROWS = 100_000;
 
 function toKey(row: KeyRow): KeyRecord {
   return {
@@ -171,22 +168,4 @@ export function environmentRepo(db: Kysely<Database>): EnvironmentRepo & KeyRepo
       return Number(r?.id ?? 0);
     },
   };
-}
-
-/**
- * An environment's rows of a table, counted along its primary key a chunk at a time, with other
- * work let in between: one count(*) over ten million comments held SQLite's (the server's)
- * thread for about 0.4 s, and the environments page counts every environment.
- */
-export function countRows(db: Kysely<Database>, table: 'rooms' | 'threads' | 'users' | 'comments', envId: string, chunk = COUNT_CHUNK_ROWS): Promise<number> {
-  const key = sql.ref(table === 'users' ? 'external_id' : 'id');
-  let after = '';
-  return inChunks(async () => {
-    const { rows } = await sql<{ n: number | string; last: string | null }>`
-      select count(*) as n, max(k) as last from (
-        select ${key} as k from ${sql.table(table)} where environment_id = ${envId} and ${key} > ${after} order by ${key} limit ${sql.lit(chunk)}
-      ) part`.execute(db);
-    after = rows[0]?.last ?? after;
-    return Number(rows[0]?.n ?? 0);
-  }, chunk);
 }
