@@ -1,5 +1,5 @@
 import { colorForUser, PulseError, type Attachment, type Comment, type Reaction, type Thread, type User } from '@pulse/protocol';
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { isUniqueViolation } from '../errors.ts';
 import { toPage } from '../paging.ts';
 import type { FileLinks } from '../../files/links.ts';
@@ -13,6 +13,7 @@ import type { Database } from '../schema.ts';
 import { roomOf, type WriteTx } from './writer.ts';
 import type { ParticipantsCache } from '../participants-cache.ts';
 import type { Effects, PageRequest, RoomRepo, ThreadRepo, UserProfile, UserRepo } from '../types.ts';
+import { firstUsers } from './walk.ts';
 import { contains, startsWith } from './like.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -20,6 +21,12 @@ type ThreadRow = Selectable<Database['threads']>;
 type CommentRow = Selectable<Database['comments']>;
 type ReactionRow = Selectable<Database['reactions']>;
 type UserRow = Selectable<Database['users']>;
+
+/**
+ * A user search (the widget's @mention suggestions) returns the best by name of the first this
+ * many matches in id order: in an environment of millions it stops early, and typing narrows it.
+ */
+const SEARCH_POOL = 50;
 
 const toUser = (envId: string, r: UserRow): User => ({
   id: `${envId}:${r.external_id}`,
@@ -210,16 +217,10 @@ export function contentRepo(
     },
 
     async searchUsers(envId, text, limit) {
-      const rows = await db
-        .selectFrom('users')
-        .selectAll()
-        .where('environment_id', '=', envId)
-        .where((eb) => eb.or([contains('name', text), startsWith('external_id', text)]))
-        .orderBy('name')
-        .orderBy('external_id')
-        .limit(limit)
-        .execute();
-      return rows.map((r) => toUser(envId, r));
+      const match = sql<boolean>`(${contains('t.name', text)} or ${startsWith('t.external_id', text)})`;
+      const matches = await firstUsers(db, envId, match, Math.max(limit, SEARCH_POOL));
+      const byName = (a: UserRow, b: UserRow) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.external_id < b.external_id ? -1 : 1);
+      return matches.sort(byName).slice(0, limit).map((r) => toUser(envId, r));
     },
 
     async ensureRoom(envId, roomId, at) {

@@ -2,7 +2,8 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import type { Database } from '../schema.ts';
-import { countRows, pageKeys } from './walk.ts';
+import { contains } from './like.ts';
+import { countRows, firstUsers, pageKeys } from './walk.ts';
 
 /** An in-memory database whose every statement is logged, and an I/O callback queued after each. */
 function database(schema: string) {
@@ -91,6 +92,29 @@ describe('pageKeys', () => {
       order.length = 0;
       expect(await pageKeys(db, 'users', 'env_a', { offset: 0, limit: 2, chunk: 1000 })).toEqual({ keys: ['u9', 'u8'] });
       expect(order.filter((o) => o === 'read')).toHaveLength(1);
+    } finally {
+      await db.destroy();
+    }
+  });
+});
+
+describe('firstUsers', () => {
+  it('tests a chunk of keys at a time and stops once it has found enough', async () => {
+    const { sqlite, db, order } = database(`create table users (environment_id text not null, external_id text not null, name text not null, primary key (environment_id, external_id))`);
+    const insert = sqlite.prepare('insert into users values (?, ?, ?)');
+    for (let i = 0; i < 10; i++) insert.run('env_a', `u${i}`, i % 2 ? 'Ann' : 'Bob');
+    insert.run('env_b', 'u0', 'Ann');
+    const ids = async (want: number, chunk: number, text = 'ann') => (await firstUsers(db, 'env_a', contains('t.name', text), want, chunk)).map((r) => r.external_id);
+    try {
+      for (const chunk of [1, 3, 4, 100]) {
+        expect(await ids(10, chunk)).toEqual(['u1', 'u3', 'u5', 'u7', 'u9']);
+        expect(await ids(2, chunk)).toEqual(['u1', 'u3']);
+        expect(await ids(10, chunk, 'zed')).toEqual([]);
+      }
+      order.length = 0;
+      // Two found in the first chunk of four keys: no further chunk is read.
+      expect(await ids(2, 4)).toEqual(['u1', 'u3']);
+      expect(order.filter((o) => o === 'read')).toHaveLength(2);
     } finally {
       await db.destroy();
     }

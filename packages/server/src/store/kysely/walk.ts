@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Selectable } from 'kysely';
 import type { Database } from '../schema.ts';
 import { inChunks, nextTurn } from './in-chunks.ts';
 
@@ -74,4 +74,36 @@ export async function pageKeys(
     cursor = { created: last.created!, key: last.k! };
     await nextTurn();
   }
+}
+
+/**
+ * The first `want` users of an environment, in key order, that `match` (on alias `t`) accepts:
+ * tested a chunk of keys at a time, with other work let in between, stopping once enough are
+ * found. In one statement, a search of a million users held the server for 0.7 s.
+ */
+export async function firstUsers(
+  db: Kysely<Database>,
+  envId: string,
+  match: RawBuilder<boolean>,
+  want: number,
+  chunk = PAGE_CHUNK_ROWS,
+): Promise<Selectable<Database['users']>[]> {
+  const found: Selectable<Database['users']>[] = [];
+  let after = '';
+  await inChunks(async () => {
+    const { rows: bounds } = await sql<{ n: number | string; last: string | null }>`
+      select count(*) as n, max(k) as last from (
+        select external_id as k from users where environment_id = ${envId} and external_id > ${after} order by external_id limit ${sql.lit(chunk)}
+      ) part`.execute(db);
+    const n = Number(bounds[0]?.n ?? 0);
+    const last = bounds[0]?.last;
+    if (!n || last == null) return 0;
+    const { rows } = await sql<Selectable<Database['users']>>`
+      select * from users as t where t.environment_id = ${envId} and t.external_id > ${after} and t.external_id <= ${last} and ${match}
+      order by t.external_id limit ${sql.lit(want - found.length)}`.execute(db);
+    found.push(...rows);
+    after = last;
+    return found.length < want ? n : 0; // 0: enough, no further chunk
+  }, chunk);
+  return found;
 }
