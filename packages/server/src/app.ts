@@ -2,6 +2,7 @@ import { buildOpenApiDocument, LIMITS, PulseError } from '@pulse/protocol';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { ServerContext } from './context.ts';
 import { DEFAULT_HTTP_LIMITS, fastifyTimeouts, installHttpLimits } from './http-limits.ts';
+import { nestsAtMost } from './json-depth.ts';
 import type { ServerOptions } from './options.ts';
 import { registerRestApi } from './rest/api-v1.ts';
 import { answerClientError } from './rest/client-errors.ts';
@@ -13,6 +14,7 @@ const API_PATH = /^\/(api|auth)\//;
 
 /** JSON.parse that refuses prototype-poisoning keys. */
 function secureJsonParse(text: string): unknown {
+  if (!nestsAtMost(text, LIMITS.restJsonDepth)) throw new PulseError('invalid_json', `JSON nested more than ${LIMITS.restJsonDepth} levels deep is refused.`);
   return JSON.parse(text, (key, value) => {
     if (key === '__proto__' || (key === 'constructor' && value && typeof value === 'object' && 'prototype' in value)) {
       throw new PulseError('invalid_json', 'The body contains a forbidden key.');

@@ -97,12 +97,26 @@ function expectationFor(f: Frame): Expectation {
     return { kind: 'invalid', codes: bytes > LIMITS.wsMessageBytes ? ['invalid_message', 'message_too_big'] : ['invalid_message'] };
   }
   if (bytes > LIMITS.wsMessageBytes) return { kind: 'invalid', codes: ['message_too_big'] };
+  if (depthOf(parsed) > LIMITS.wsJsonDepth) return { kind: 'invalid', codes: ['invalid_message'] };
   if (!isPlainObject(parsed)) return { kind: 'invalid', codes: ['invalid_message'] };
   if (typeof parsed.type !== 'string' || !KNOWN_TYPES.has(parsed.type)) return { kind: 'invalid', codes: ['unknown_message_type'] };
   const result = clientMessageSchema.safeParse(parsed);
   if (!result.success) return { kind: 'invalid', codes: ['invalid_message'] };
   if (result.data.type === 'auth') return { kind: 'invalid', codes: ['already_authenticated'] };
   return { kind: 'valid', message: result.data };
+}
+
+/** How deep arrays and objects nest in a JSON value (without recursion: fuzzed values nest 30,000 deep). */
+function depthOf(value: unknown): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    deepest = Math.max(deepest, depth + 1);
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return deepest;
 }
 
 function isUtf8(b: Buffer): boolean {

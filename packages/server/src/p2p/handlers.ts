@@ -1,7 +1,7 @@
 import { P2P_CLIENT_TYPES, PulseError, type ClientMessage, type ClientMessageOf, type P2PClientMessageType } from '@pulse/protocol';
 import type { Connection } from '../realtime/connection.ts';
 import type { RealtimeHub } from '../realtime/hub.ts';
-import { parseMessage } from '../realtime/parse.ts';
+import { parseFrameText, parseMessage } from '../realtime/parse.ts';
 import type { P2PService } from './service.ts';
 
 const services = new WeakMap<RealtimeHub, P2PService>();
@@ -40,9 +40,10 @@ const RUN: { [T in P2PClientMessageType]: Handler<T> } = {
     if (text === undefined) return;
     let inner: ClientMessage;
     try {
-      inner = parseMessage(JSON.parse(text));
+      inner = parseMessage(parseFrameText(text, 'p2p:chunk: the joined pieces are not valid JSON.'));
     } catch (err) {
-      throw err instanceof PulseError ? err : new PulseError('invalid_message', 'p2p:chunk: the joined pieces are not valid JSON.');
+      conn.strike(); // a malformed frame, however it came
+      throw err;
     }
     if (!inner.type.startsWith('p2p:') || inner.type === 'p2p:chunk') throw new PulseError('invalid_message', 'p2p:chunk may only carry another P2P message.');
     if (allowance.joinOnly && inner.type !== 'p2p:join') throw new PulseError('p2p_not_joined');

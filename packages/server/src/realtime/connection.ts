@@ -1,4 +1,4 @@
-import { LIMITS, type ClientMessage, type DeviceType, type PresenceStatus, type PulseUser, type ServerMessage } from '@pulse/protocol';
+import { CLOSE_CODES, LIMITS, type ClientMessage, type DeviceType, type PresenceStatus, type PulseUser, type ServerMessage } from '@pulse/protocol';
 import type { RawData, WebSocket } from 'ws';
 import { TokenBucket } from '../token-bucket.ts';
 import type { LocalRoom } from './room.ts';
@@ -172,6 +172,11 @@ export class Connection {
     }
     socket.write(header);
     for (const part of message) socket.write(part);
+  }
+
+  /** Counts a refused frame; past LIMITS.strikesPerConnection the socket is closed. */
+  strike(): void {
+    if (++this.strikes > LIMITS.strikesPerConnection) this.close(CLOSE_CODES.RATE_LIMITED, 'too many strikes');
   }
 
   close(code: number, reason: string | undefined): void {

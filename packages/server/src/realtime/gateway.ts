@@ -4,7 +4,7 @@ import { CLOSE_CODES, LIMITS, PulseError, type ClientMessage, type ErrorCode } f
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { newConnectionId } from '../ids.ts';
 import { Connection, READING_PAUSED } from './connection.ts';
-import { isQueued, parseMessage } from './parse.ts';
+import { isQueued, parseFrameText, parseMessage } from './parse.ts';
 import type { RealtimeHub } from './hub.ts';
 import { p2pOf } from '../p2p/handlers.ts';
 import { clientAddressOf } from '../http-limits.ts';
@@ -100,9 +100,9 @@ export class Gateway {
     if (isBinary) return this.refuse(conn, 'invalid_message', 'Frames must be JSON text.');
     let raw: unknown;
     try {
-      raw = JSON.parse(data.toString());
-    } catch {
-      return this.refuse(conn, 'invalid_message', 'The frame is not valid JSON.', peekRef(data));
+      raw = parseFrameText(data.toString());
+    } catch (err) {
+      return this.refuse(conn, 'invalid_message', (err as PulseError).message, peekRef(data));
     }
     let message: ClientMessage;
     try {
@@ -173,9 +173,9 @@ export class Gateway {
     if (isBinary) return this.#hub.rejectAuth(conn, new PulseError('invalid_message', 'Frames must be JSON text.'));
     let raw: unknown;
     try {
-      raw = JSON.parse(data.toString());
-    } catch {
-      return this.#hub.rejectAuth(conn, new PulseError('invalid_message', 'The frame is not valid JSON.'));
+      raw = parseFrameText(data.toString());
+    } catch (err) {
+      return this.#hub.rejectAuth(conn, err as PulseError);
     }
     const first = raw as { type?: unknown; apiKey?: unknown } | null;
     if (first?.type === 'auth' && (first.apiKey === undefined || first.apiKey === null)) return this.#hub.rejectAuth(conn, new PulseError('unauthorized', 'auth: apiKey (your publishable key, pk_…) is required.'));
@@ -192,7 +192,7 @@ export class Gateway {
   /** Refuses one frame with an `error`; a connection that collects too many refusals is closed. */
   refuse(conn: Connection, code: ErrorCode, message?: string, ref?: string): void {
     this.#hub.error(conn, code, message, ref);
-    if (++conn.strikes > LIMITS.strikesPerConnection) conn.close(CLOSE_CODES.RATE_LIMITED, 'too many strikes');
+    conn.strike();
   }
 
   #sweep(): void {

@@ -1,4 +1,5 @@
-import { clientMessageSchema, DURABLE_TYPES, PulseError, type ClientMessage } from '@pulse/protocol';
+import { clientMessageSchema, DURABLE_TYPES, LIMITS, PulseError, type ClientMessage } from '@pulse/protocol';
+import { nestsAtMost } from '../json-depth.ts';
 
 const KNOWN_TYPES = new Set(clientMessageSchema.options.map((o) => o.shape.type.value as string));
 
@@ -7,6 +8,16 @@ const QUEUED = new Set<string>([...DURABLE_TYPES, 'room:resync']);
 
 export function isQueued(message: ClientMessage): boolean {
   return QUEUED.has(message.type);
+}
+
+/** A frame's JSON (or a chunked P2P frame's joined text), refused unparsed when nested too deeply. */
+export function parseFrameText(text: string, notJson = 'The frame is not valid JSON.'): unknown {
+  if (!nestsAtMost(text, LIMITS.wsJsonDepth)) throw new PulseError('invalid_message', `JSON nested more than ${LIMITS.wsJsonDepth} levels deep is refused.`);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new PulseError('invalid_message', notJson);
+  }
 }
 
 /** Validates a parsed frame into a client message, or throws the error the client should get. */
