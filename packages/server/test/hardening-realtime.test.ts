@@ -1,6 +1,7 @@
 import { CLOSE_CODES, LIMITS } from '@pulse/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RawSocket } from './helpers/clients.ts';
+import WebSocket from 'ws';
+import { mintToken, RawSocket, sleep } from './helpers/clients.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 
 /** `[[[…]]]` nested `depth` deep, padded with flat text to `length` characters. */
@@ -66,5 +67,54 @@ describe('realtime hardening: deeply nested JSON is refused before it is parsed'
     });
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ error: { code: 'invalid_json', message: expect.stringContaining(`${LIMITS.restJsonDepth} levels`) } });
+  });
+});
+
+describe('realtime hardening: pre-auth slots', () => {
+  let t: TestServer;
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('gives a socket that closes while its auth is under way its address slot back', async () => {
+    const allowance = 2;
+    t = await startTestServer('sqlite', { realtime: { unauthenticatedPerAddress: allowance } });
+    const token = await mintToken(t, 'alice');
+    // Auth takes a while here (as it may on PostgreSQL): the socket closes after the server has
+    // taken its identity and before auth:ok.
+    const store = t.server.ctx.store;
+    const listNotifications = store.listNotifications.bind(store);
+    store.listNotifications = async (...args) => {
+      await sleep(300);
+      return listNotifications(...args);
+    };
+    for (let i = 0; i < allowance + 2; i++) {
+      const ws = new WebSocket(t.wsUrl);
+      await new Promise((resolve, reject) => {
+        ws.once('open', resolve);
+        ws.once('error', reject);
+      });
+      ws.send(JSON.stringify({ type: 'auth', apiKey: t.publishableKey, token, room: 'r-slots' }));
+      await sleep(100);
+      ws.terminate();
+      await sleep(50);
+    }
+    store.listNotifications = listNotifications;
+    await sleep(400); // every auth under way has ended
+    const s = new RawSocket(t.wsUrl);
+    try {
+      expect((await s.auth(t, 'alice', 'r-slots')).type).toBe('auth:ok');
+    } finally {
+      s.close();
+    }
+    // And the allowance itself still holds.
+    const idle = await Promise.all(Array.from({ length: allowance }, () => new RawSocket(t.wsUrl)).map(async (r) => (await r.opened, r)));
+    const refused = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(t.wsUrl);
+      ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.once('open', () => resolve(101));
+    });
+    for (const r of idle) r.close();
+    expect(refused).toBe(429);
   });
 });

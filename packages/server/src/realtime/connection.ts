@@ -70,6 +70,8 @@ export class Connection {
   durableQueue: ClientMessage[] | undefined;
   /** The peer's address, for per-address limits. */
   readonly address: string;
+  /** Counted in its address's sockets that have not authenticated (see Gateway). */
+  holdsPreAuthSlot = false;
 
   constructor(id: string, ws: WebSocket, address: string) {
     this.id = id;

@@ -62,6 +62,7 @@ export class Gateway {
     const conn = new Connection(newConnectionId(), ws, address);
     this.#connections.add(conn);
     this.#unauthenticated.set(address, (this.#unauthenticated.get(address) ?? 0) + 1);
+    conn.holdsPreAuthSlot = true;
     ws.on('message', (data: RawData, isBinary: boolean) => this.#onFrame(conn, data, isBinary));
     ws.on('close', () => this.#onClose(conn));
     ws.on('error', () => conn.close(1009, 'message too big'));
@@ -69,18 +70,21 @@ export class Gateway {
 
   /** The socket authenticated: it no longer counts against its address's pre-auth allowance. */
   authenticated(conn: Connection): void {
-    this.#releaseAddress(conn.address);
+    this.#releasePreAuthSlot(conn);
   }
 
-  #releaseAddress(address: string): void {
-    const n = (this.#unauthenticated.get(address) ?? 1) - 1;
-    if (n <= 0) this.#unauthenticated.delete(address);
-    else this.#unauthenticated.set(address, n);
+  /** Exactly once per socket: when it authenticates, or when it closes (at any point of its auth). */
+  #releasePreAuthSlot(conn: Connection): void {
+    if (!conn.holdsPreAuthSlot) return;
+    conn.holdsPreAuthSlot = false;
+    const n = (this.#unauthenticated.get(conn.address) ?? 1) - 1;
+    if (n <= 0) this.#unauthenticated.delete(conn.address);
+    else this.#unauthenticated.set(conn.address, n);
   }
 
   #onClose(conn: Connection): void {
     this.#connections.delete(conn);
-    if (!conn.identity) this.#releaseAddress(conn.address);
+    this.#releasePreAuthSlot(conn);
     this.#hub.queue.forget(conn);
     this.#hub.registry.detach(conn);
     void p2pOf(this.#hub)?.detach(conn);
