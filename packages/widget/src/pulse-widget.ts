@@ -196,6 +196,8 @@ export class PulseWidget extends LitElement {
     addEventListener('touchmove', this.#onManualScroll, { passive: true });
     addEventListener('resize', this.#scheduleLayout);
     document.addEventListener('visibilitychange', this.#onVisibility);
+    addEventListener('hashchange', this.#onHashChange);
+    this.#linkedThread = threadOfHash();
     this.#resizeObserver = new ResizeObserver(this.#scheduleLayout);
     this.#resizeObserver.observe(document.documentElement);
     this.#mutationObserver = new MutationObserver(this.#scheduleLayout);
@@ -214,6 +216,7 @@ export class PulseWidget extends LitElement {
     removeEventListener('touchmove', this.#onManualScroll);
     removeEventListener('resize', this.#scheduleLayout);
     document.removeEventListener('visibilitychange', this.#onVisibility);
+    removeEventListener('hashchange', this.#onHashChange);
     this.#resizeObserver?.disconnect();
     this.#mutationObserver?.disconnect();
     this.#teardown();
@@ -435,7 +438,10 @@ export class PulseWidget extends LitElement {
         this.dispatchEvent(new CustomEvent('pulse-ready', { detail: { user }, bubbles: true, composed: true }));
       }),
       s.on('config', (config) => (this.config = config)),
-      s.on('threads', (threads) => (this.threads = threads)),
+      s.on('threads', (threads) => {
+        this.threads = threads;
+        this.#openLinkedThread();
+      }),
       s.on('presence', (presence) => {
         this.presence = presence;
         this.directory.add(presence.map((p) => p.user));
@@ -516,6 +522,24 @@ export class PulseWidget extends LitElement {
     this.editing = null;
     this.confirmingDelete = null;
     this.pickerFor = null;
+  }
+
+  /**
+   * A link to the page that names a thread (`#thread-<id>`, as in the notification emails'
+   * emailLinkTemplate) opens it once the room's threads have it; once per link.
+   */
+  #linkedThread: string | null = null;
+
+  #onHashChange = () => {
+    this.#linkedThread = threadOfHash();
+    this.#openLinkedThread();
+  };
+
+  #openLinkedThread(): void {
+    const id = this.#linkedThread;
+    if (!id || !this.threads.some((t) => t.id === id)) return;
+    this.#linkedThread = null;
+    this.openThread(id, 'panel');
   }
 
   follow(userId: string | null): void {
@@ -812,6 +836,17 @@ export class PulseWidget extends LitElement {
           </div>`
         : nothing}
     `;
+  }
+}
+
+/** The thread id of a `#thread-<id>` fragment in the page's address. */
+function threadOfHash(): string | null {
+  const match = /^#thread-(.+)$/.exec(location.hash);
+  if (!match) return null;
+  try {
+    return decodeURIComponent(match[1]!);
+  } catch {
+    return null;
   }
 }
 
