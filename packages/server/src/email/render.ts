@@ -29,11 +29,10 @@ export function renderEmail(recipientName: string, items: EmailItem[], linkTempl
   const subject =
     items.length === 1 ? `${what(items[0]!)} in ${items[0]!.roomId}` : `${items.length} new mentions and replies in ${threads.size} thread${threads.size > 1 ? 's' : ''}`;
 
-  const text: string[] = [`Hi ${recipientName},`, '', `You have ${items.length} unread notification${items.length > 1 ? 's' : ''}:`, ''];
-  const html: string[] = [
-    `<p>Hi ${escapeHtml(recipientName)},</p>`,
-    `<p>You have ${items.length} unread notification${items.length > 1 ? 's' : ''}:</p>`,
-  ];
+  // New since the last email: notifications emailed before and still unread are not counted again.
+  const intro = `You have ${items.length} new unread notification${items.length > 1 ? 's' : ''}:`;
+  const text: string[] = [`Hi ${recipientName},`, '', intro, ''];
+  const html: string[] = [`<p>Hi ${escapeHtml(recipientName)},</p>`, `<p>${intro}</p>`];
   for (const [threadId, list] of threads) {
     const first = list[0]!;
     const link = threadLink(linkTemplate, first.roomId, threadId);
