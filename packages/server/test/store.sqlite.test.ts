@@ -2,9 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_ENV_CONFIG, LIMITS } from '@pulse/protocol';
-import { openSqliteStore } from '../src/store/sqlite.ts';
+import { ImmediateSqliteDialect, openSqliteStore } from '../src/store/sqlite.ts';
 import { describeStoreConformance } from './store.conformance.ts';
 
 describeStoreConformance('SQLite', async () => {
@@ -106,6 +107,39 @@ describe('SQLite store: query plans', () => {
     } finally {
       BetterSqlite3.prototype.prepare = prepare;
       await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('SQLite store: sharing the file with another process (the CLI)', () => {
+  it("takes the write lock as a transaction begins, so another process's write cannot slip in between its read and its write", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pulse-store-'));
+    const file = join(dir, 'pulse.db');
+    const setup = new BetterSqlite3(file);
+    setup.pragma('journal_mode = WAL');
+    setup.exec('create table t (n integer)');
+    setup.close();
+    const db = new Kysely<any>({ dialect: new ImmediateSqliteDialect({ database: new BetterSqlite3(file) }) });
+    const other = new BetterSqlite3(file);
+    other.pragma('busy_timeout = 0');
+    try {
+      let refused: unknown;
+      await db.transaction().execute(async (trx) => {
+        await sql`select count(*) from t`.execute(trx);
+        try {
+          other.prepare('insert into t values (1)').run(); // the CLI, meanwhile
+        } catch (err) {
+          refused = err;
+        }
+        // Deferred, this write failed with SQLITE_BUSY_SNAPSHOT once the other had written.
+        await sql`insert into t values (2)`.execute(trx);
+      });
+      expect((refused as { code?: string }).code).toBe('SQLITE_BUSY');
+      expect(other.prepare('select n from t').pluck().all()).toEqual([2]);
+    } finally {
+      other.close();
+      await db.destroy();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, type DatabaseConnection, type SqliteDialectConfig } from 'kysely';
 import { securePrivateFile, tightenMode, PRIVATE_FILE_MODE } from '../data-dir.ts';
 import { FileLinks } from '../files/links.ts';
 import type { Database } from './schema.ts';
@@ -56,7 +56,7 @@ export function openSqliteStore(options: SqliteOptions): Store {
   database.function('lower', { deterministic: true }, (value: unknown) => (typeof value === 'string' ? value.toLowerCase() : value));
   const checkpointer = !onDisk ? undefined : startCheckpointer(database, options.file, { ...CHECKPOINTS, ...options.checkpoints });
   const statements = withStatementCache(database);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: statements }), plugins: [new InlineLimitsPlugin()] });
+  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: statements }), plugins: [new InlineLimitsPlugin()] });
   // Changes committed by another connection (the CLI) move data_version: cached keys and
   // thread participants are then reread. Counted here, so that each cache can tell on its own;
   // read once per event-loop turn (a change seen a few lookups later in the same turn is no
@@ -84,6 +84,31 @@ export function openSqliteStore(options: SqliteOptions): Store {
     externalVersion,
     direct: statements,
   });
+}
+
+/**
+ * Transactions take SQLite's write lock as they begin (BEGIN IMMEDIATE), waiting for it up to the
+ * busy timeout. A deferred transaction that reads first fails at its first write, at once and
+ * whatever the busy timeout, when another process (the CLI) committed in between: "database is
+ * locked" (SQLITE_BUSY_SNAPSHOT).
+ */
+export class ImmediateSqliteDialect extends SqliteDialect {
+  readonly #config: SqliteDialectConfig;
+
+  constructor(config: SqliteDialectConfig) {
+    super(config);
+    this.#config = config;
+  }
+
+  override createDriver(): SqliteDriver {
+    return new ImmediateSqliteDriver(this.#config);
+  }
+}
+
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
 }
 
 /**
