@@ -294,6 +294,19 @@ function pulseCommand(options: ServerOptions, dataDirNamed: boolean): string {
   return dataDirNamed && !options.databaseUrl ? `npx pulse --data-dir ${shellWord(options.dataDir)}` : 'npx pulse';
 }
 
+/** Where notification emails go, credentials left out of the SMTP address. */
+function describeEmail(email: ServerOptions['email']): string {
+  if (!email?.smtpUrl) return 'off (PULSE_SMTP_URL unset: no notification emails)';
+  let server = 'SMTP';
+  try {
+    const smtp = new URL(email.smtpUrl);
+    server = `${smtp.protocol}//${smtp.host}`;
+  } catch {
+    // Shown without its address; nodemailer says what is wrong with it when it sends.
+  }
+  return `${server}, from ${email.from}`;
+}
+
 /**
  * The start banner. Secrets in it (the first-run secret key, the setup link) are printed only
  * to an interactive terminal; when stdout goes to a log, they go to 0600 files in the data dir
@@ -317,6 +330,7 @@ function banner(server: PulseServer, hasAdmin: boolean, tty: boolean, created: b
     `  REST API      ${base}/api/v1   (OpenAPI: ${base}/api/v1/openapi.json)`,
     `  WebSocket     ${base.replace(/^http/, 'ws')}/`,
     `  Storage       ${describeStorage(options)}${created ? '   (new, created now)' : ''}`,
+    `  Email         ${describeEmail(options.email)}`,
     ...(options.webhooks?.allowPrivate
       ? [`  Webhooks      may go to private and loopback addresses (${WEBHOOKS_ALLOW_PRIVATE_ENV}=1): for local development only`]
       : []),

@@ -68,6 +68,7 @@ describe('secrets stay out of logs and the process list', { timeout: 90_000 }, (
       expect(log).not.toMatch(/setup\?token=/);
       expect(log.replace(/pk_[0-9a-f]{48}/g, 'pk').replace(/env_[0-9a-f]+/g, 'env')).not.toMatch(/[0-9a-f]{32}/); // no setup token anywhere
       expect(log).toMatch(/Publishable key\s+pk_[0-9a-f]{48}/); // public: still shown
+      expect(log).toContain('Email         off (PULSE_SMTP_URL unset');
       const keysFile = join(dataDir, 'first-run-keys.txt');
       const setupFile = join(dataDir, 'setup-url.txt');
       expect(log).toContain(`written to ${keysFile} (mode 0600)`);
@@ -88,10 +89,13 @@ describe('secrets stay out of logs and the process list', { timeout: 90_000 }, (
       await server.stop();
     }
     // Next start: an admin exists, so the stale setup link file is removed; the keys file is the operator's to delete.
-    const again = await cleanup.start(cleanEnv({ PULSE_DATA_DIR: dataDir }));
+    // (With SMTP set up: the banner names the server, not its password.)
+    const again = await cleanup.start(cleanEnv({ PULSE_DATA_DIR: dataDir, PULSE_SMTP_URL: 'smtp://mailer:smtp-password@127.0.0.1:2525', PULSE_EMAIL_FROM: 'Acme <n@acme.example>' }));
     await again.stop();
     expect(() => modeOf(join(dataDir, 'setup-url.txt'))).toThrow(/ENOENT/);
     expect(again.output()).not.toMatch(/Secret key|setup link/);
+    expect(again.output()).toContain('Email         smtp://127.0.0.1:2525, from Acme <n@acme.example>');
+    expect(again.output()).not.toContain('smtp-password');
   });
 
   it.skipIf(!hasScript)('prints them to an interactive terminal', async () => {
