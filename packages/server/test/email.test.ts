@@ -103,10 +103,14 @@ describe('email notifications', () => {
     // The link: GET asks, a tampered signature is refused, the one-click POST unsubscribes.
     const page = await fetch(unsubscribe);
     expect(page.status).toBe(200);
-    expect(await page.text()).toContain('<form method="post"');
+    const envName = (await t.server.ctx.store.getEnvironment(t.envId))!.name;
+    const asked = await page.text();
+    expect(asked).toContain('<form method="post"');
+    expect(asked).toContain(`from <strong>${envName}</strong>`); // which site's emails, for someone on several
     expect((await fetch(unsubscribe.replace(/sig=[^&]+/, 'sig=forged'), { method: 'POST' })).status).toBe(400);
     const done = await fetch(unsubscribe, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
     expect(done.status).toBe(200);
+    expect(await done.text()).toContain(`You will no longer get notification emails from <strong>${envName}</strong>.`);
     expect((await t.server.ctx.store.emailRecipient(t.envId, 'bob'))!.optOut).toBe(true);
     await mention('after-unsubscribe', 'bob', 'you will not hear of this');
     await sleep(DELAY_S * 1000 + 1200);

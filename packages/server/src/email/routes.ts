@@ -23,6 +23,11 @@ export function registerUnsubscribeRoutes(app: FastifyInstance, store: Store, li
       const user = q.user ?? '';
       return env && user && q.sig && links.verify(env, user, q.sig) ? { env, user, sig: q.sig } : undefined;
     };
+    // The environment by name: someone on several sites using one Pulse server can tell which.
+    const from = async (envId: string) => {
+      const name = (await store.getEnvironment(envId))?.name;
+      return name ? ` from <strong>${escapeHtml(name)}</strong>` : '';
+    };
     scope.get('/email/unsubscribe', async (request, reply) => {
       const ok = check(request.query);
       void reply.type('text/html; charset=utf-8').header('cache-control', 'no-store');
@@ -31,7 +36,7 @@ export function registerUnsubscribeRoutes(app: FastifyInstance, store: Store, li
       return reply.send(
         page(
           'Stop notification emails?',
-          `<p>You will no longer get emails about mentions and replies. You can turn them on again in the comments' settings menu.</p>` +
+          `<p>You will no longer get emails about mentions and replies${await from(ok.env)}. You can turn them on again in the comments' settings menu.</p>` +
             `<form method="post" action="${escapeHtml(action)}"><button type="submit" style="font:inherit;padding:.5rem 1rem">Unsubscribe</button></form>`,
         ),
       );
@@ -41,7 +46,7 @@ export function registerUnsubscribeRoutes(app: FastifyInstance, store: Store, li
       void reply.type('text/html; charset=utf-8').header('cache-control', 'no-store');
       if (!ok) return reply.status(400).send(page('Invalid link', '<p>This unsubscribe link is incomplete or was altered.</p>'));
       await store.setEmailOptOut(ok.env, ok.user, true);
-      return reply.send(page('Unsubscribed', '<p>You will no longer get notification emails.</p>'));
+      return reply.send(page('Unsubscribed', `<p>You will no longer get notification emails${await from(ok.env)}.</p>`));
     });
   });
 }
