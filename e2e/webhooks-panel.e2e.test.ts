@@ -50,7 +50,11 @@ describe.skipIf(!browserAvailable)('panel: webhooks page (Chromium)', () => {
     await dialog.getByLabel('Endpoint URL').fill(receiver.url);
     await dialog.getByLabel('Description (optional)').fill('Receiver on my laptop');
     await dialog.getByLabel(/All events/).uncheck();
+    // No event chosen: the button is off, and the dialog says why.
+    expect(await dialog.getByRole('button', { name: 'Add endpoint' }).isDisabled()).toBe(true);
+    await dialog.getByText('Choose at least one event').waitFor();
     await dialog.getByLabel('comment.created').check();
+    expect(await dialog.getByText('Choose at least one event').count()).toBe(0);
     await dialog.getByLabel('notification.created').check();
     await browser.screenshot(page, 'webhooks-add');
     await dialog.getByRole('button', { name: 'Add endpoint' }).click();
@@ -70,6 +74,7 @@ describe.skipIf(!browserAvailable)('panel: webhooks page (Chromium)', () => {
     await page.getByText('comment.created', { exact: true }).first().waitFor({ timeout: 10_000 });
     await page.getByRole('row').filter({ hasText: 'webhook.test' }).getByRole('button', { name: 'Resend' }).click();
     await page.getByText('Queued again, with the same webhook-id.').waitFor();
+    expect(await page.getByText('Retrying').count()).toBe(0); // sent again on request: not a failure
     await expect.poll(() => receiver.ofType('webhook.test').length, { timeout: 10_000 }).toBe(2);
     await page.getByRole('row').filter({ hasText: 'comment.created' }).first().waitFor();
     await page.waitForTimeout(4500);

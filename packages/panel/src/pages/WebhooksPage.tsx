@@ -28,7 +28,9 @@ function StatusBadge({ endpoint }: { endpoint: WebhookEndpointInfo }) {
 function DeliveryStatus({ d }: { d: WebhookDeliveryInfo }) {
   if (d.status === 'succeeded') return <Badge tone="success">Delivered</Badge>;
   if (d.status === 'failed') return <Badge tone="danger">Failed</Badge>;
-  return <Badge tone={d.attempts > 0 ? 'warning' : 'neutral'}>{d.attempts > 0 ? 'Retrying' : 'Pending'}</Badge>;
+  // Pending again after an attempt that succeeded: sent again on request (Resend), not a retry.
+  const retrying = d.attempts > 0 && !(d.lastStatusCode !== null && d.lastStatusCode >= 200 && d.lastStatusCode < 300);
+  return <Badge tone={retrying ? 'warning' : 'neutral'}>{retrying ? 'Retrying' : 'Pending'}</Badge>;
 }
 
 /** Adding an endpoint: URL, description, event filter. The secret is shown once, after. */
@@ -92,6 +94,7 @@ function AddEndpointModal({ envId, onClose, onAdded }: { envId: string; onClose:
             ))}
           </div>
         )}
+        {!all && events.length === 0 && <p className="muted small">Choose at least one event, or tick “All events”.</p>}
       </fieldset>
       <InlineError message={error} />
     </Modal>
@@ -238,7 +241,8 @@ function EndpointCard({ envId, endpoint, open, onToggle, onChanged, onSecret }: 
         <div className="webhook-actions">
           <Button size="sm" onClick={() => void act('test', async () => {
             await post(`${path}/test`);
-            toast('Test event queued.');
+            if (!open) onToggle(); // where the test's delivery shows
+            toast('Test event queued: see its delivery below.');
           })} busy={busy === 'test'} disabled={!isAdmin} title={adminOnly}>
             Send test event
           </Button>
