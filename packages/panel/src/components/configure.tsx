@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { ApiError, patch, seg, type Config, type ConfigField, type ConfigGroup } from '../api.ts';
 import { Button } from './controls.tsx';
 import { InlineError, useToast } from './feedback.tsx';
@@ -48,6 +48,11 @@ export function ConfigureModal({
     const next = f.kind === 'number' ? Number(v) : f.kind === 'string' ? String(v ?? '') : Boolean(v);
     if (next !== config[f.key] && !(f.kind === 'number' && problems[f.key])) changes[f.key] = next;
   }
+  // The server names the setting it refused ("emailLinkTemplate: …"): shown at that field.
+  const refusedField = fields.find((f) => error?.startsWith(`${f.key}:`))?.key;
+  useEffect(() => {
+    if (refusedField) document.getElementById(`cfg-${refusedField}`)?.focus();
+  }, [refusedField, error]);
   const invalid = Object.values(problems).some(Boolean);
   const dirty = Object.keys(changes).length > 0;
 
@@ -107,15 +112,20 @@ export function ConfigureModal({
                     <div className="config-text">
                       <label htmlFor={id}>{f.label}</label>
                       <small>{f.description}</small>
+                      {refusedField === f.key && <small className="field-error">{error!.slice(f.key.length + 1).trim()}</small>}
                     </div>
                     <input
                       id={id}
                       name={f.key}
                       type="text"
-                      className="text"
+                      className={`text${refusedField === f.key ? ' is-invalid' : ''}`}
                       value={String(values[f.key] ?? '')}
                       disabled={readOnly || busy}
-                      onChange={(e) => setValues((v) => ({ ...v, [f.key]: e.target.value }))}
+                      aria-invalid={refusedField === f.key}
+                      onChange={(e) => {
+                        setValues((v) => ({ ...v, [f.key]: e.target.value }));
+                        if (refusedField === f.key) setError(undefined);
+                      }}
                     />
                   </div>
                 );
@@ -170,7 +180,7 @@ export function ConfigureModal({
           </fieldset>
         ))}
       </div>
-      <InlineError message={error} />
+      <InlineError message={refusedField ? undefined : error} />
     </Modal>
   );
 }
