@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIRECTORY_SEARCH_BURST } from '../src/user-rate-limiter.ts';
+import { DIRECTORY_SEARCH_BURST, DIRECTORY_SEARCHES_AT_ONCE } from '../src/user-rate-limiter.ts';
 import { mintToken } from './helpers/clients.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 
@@ -28,6 +28,32 @@ describe('GET /api/v1/directory/users', () => {
     expect(await refused[0]!.json()).toMatchObject({ error: { code: 'rate_limited', message: expect.stringContaining('Too many directory searches') } });
     expect((await get('typist', 'ids=a,b')).status).toBe(200);
     expect((await get('someone-else', 'q=a')).status).toBe(200);
+  });
+
+  it('runs a few searches at once, all users together, and refuses more with 503 and Retry-After', async () => {
+    const store = t.server.ctx.store;
+    const searchUsers = store.searchUsers.bind(store);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    store.searchUsers = async (...args) => {
+      await held;
+      return searchUsers(...args);
+    };
+    try {
+      for (let i = 0; i <= DIRECTORY_SEARCHES_AT_ONCE; i++) await mintToken(t, `busy-${i}`).then((token) => tokens.set(`busy-${i}`, token));
+      const under = Array.from({ length: DIRECTORY_SEARCHES_AT_ONCE }, (_, i) => get(`busy-${i}`, 'q=x'));
+      await new Promise((resolve) => setTimeout(resolve, 200)); // all of them under way
+      const over = await get(`busy-${DIRECTORY_SEARCHES_AT_ONCE}`, 'q=x');
+      expect(over.status).toBe(503);
+      expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(await over.json()).toMatchObject({ error: { code: 'service_unavailable' } });
+      release();
+      expect((await Promise.all(under)).map((a) => a.status)).toEqual(Array(DIRECTORY_SEARCHES_AT_ONCE).fill(200));
+      expect((await get(`busy-${DIRECTORY_SEARCHES_AT_ONCE}`, 'q=x')).status).toBe(200);
+    } finally {
+      release();
+      store.searchUsers = searchUsers;
+    }
   });
 
   it('finds @mention suggestions among every user, the newest of thousands too', async () => {

@@ -1,7 +1,8 @@
 import { PulseError, type PulseUser } from '@pulse/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.ts';
-import { DIRECTORY_SEARCH_BURST, DIRECTORY_SEARCHES_PER_MINUTE, UserRateLimiter } from '../user-rate-limiter.ts';
+import { RetryLaterError } from '../retry-later.ts';
+import { DIRECTORY_SEARCH_BURST, DIRECTORY_SEARCHES_AT_ONCE, DIRECTORY_SEARCHES_PER_MINUTE, UserRateLimiter } from '../user-rate-limiter.ts';
 
 const MAX_IDS = 100;
 const SEARCH_RESULTS = 10;
@@ -21,6 +22,7 @@ const toPulseUser = (u: { externalId: string; name: string; avatar: string | nul
 export function registerDirectory(app: FastifyInstance, ctx: ServerContext): void {
   // A search reads every user of the environment: charged per user, like uploads.
   const searches = new UserRateLimiter('directory searches', DIRECTORY_SEARCH_BURST, DIRECTORY_SEARCHES_PER_MINUTE);
+  let searching = 0;
   const cors = { 'access-control-allow-origin': '*', 'access-control-allow-headers': 'X-Pulse-Key, X-Pulse-Token', 'access-control-max-age': '600' };
   app.options('/api/v1/directory/users', async (_request, reply) => reply.headers(cors).status(204).send());
   app.get('/api/v1/directory/users', async (request, reply) => {
@@ -38,8 +40,14 @@ export function registerDirectory(app: FastifyInstance, ctx: ServerContext): voi
     }
     if (typeof query.q === 'string') {
       searches.take(envId, user.externalId);
-      const q = query.q.trim().slice(0, 100);
-      return { items: (await ctx.store.searchUsers(envId, q, SEARCH_RESULTS)).map(toPulseUser) };
+      if (searching >= DIRECTORY_SEARCHES_AT_ONCE) throw new RetryLaterError('service_unavailable', 'Too many user searches under way; retry in a moment.', 1);
+      searching++;
+      try {
+        const q = query.q.trim().slice(0, 100);
+        return { items: (await ctx.store.searchUsers(envId, q, SEARCH_RESULTS)).map(toPulseUser) };
+      } finally {
+        searching--;
+      }
     }
     throw new PulseError('validation_failed', 'Pass ids=… or q=….');
   });
