@@ -17,6 +17,9 @@ describe('nestsAtMost', () => {
     expect(nestsAtMost(`{"a":"${'['.repeat(100)}"}`, 4)).toBe(true);
     expect(nestsAtMost(`{"a":"\\"${'{'.repeat(100)}"}`, 4)).toBe(true);
     expect(nestsAtMost(`{"a":"\\\\","b":${deep(10)}}`, 4)).toBe(false);
+    // Three backslashes: an escaped backslash, then an escaped quote; the string goes on.
+    expect(nestsAtMost(`{"a":"\\\\\\"${deep(10)}"}`, 4)).toBe(true);
+    expect(nestsAtMost(`{"a":"${'[['.repeat(50)}`, 4)).toBe(true); // unterminated: JSON.parse refuses it
   });
 
   it('lets short text through: it is cheap to parse, however it nests', () => {

@@ -8,18 +8,28 @@ export function nestsAtMost(text: string, max: number): boolean {
   // Short text is cheap to parse however it nests.
   if (text.length <= 2 * max + 1) return true;
   let depth = 0;
-  let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === BACKSLASH) i++;
-      else if (c === QUOTE) inString = false;
-    } else if (c === QUOTE) inString = true;
-    else if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
+    if (c === QUOTE) {
+      i = closingQuote(text, i);
+      if (i < 0) return true; // an unterminated string: not JSON
+    } else if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
       if (++depth > max) return false;
     } else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) depth--;
   }
   return true;
+}
+
+/** The index of the quote that ends the string opened at `open` (one not escaped), or -1. */
+function closingQuote(text: string, open: number): number {
+  let end = open;
+  for (;;) {
+    end = text.indexOf('"', end + 1); // native search: long strings (comment bodies) cost little
+    if (end < 0) return -1;
+    let backslashes = 0;
+    while (text.charCodeAt(end - 1 - backslashes) === BACKSLASH) backslashes++;
+    if (backslashes % 2 === 0) return end;
+  }
 }
 
 const QUOTE = 0x22;
