@@ -3,7 +3,7 @@ import type { FileLinks } from '../../files/links.ts';
 import type { Database } from '../schema.ts';
 import type { AnalyticsRepo, BrowseRepo, DailyActivity } from '../types.ts';
 import { withExtras } from './content.ts';
-import { countRows, pageKeys } from './walk.ts';
+import { listPage } from './walk.ts';
 import { nextTurn } from './in-chunks.ts';
 
 
@@ -17,11 +17,7 @@ function inOrderOf<Row>(keys: string[], rows: Row[], keyOf: (row: Row) => string
 export function browseRepo(db: Kysely<Database>, links: FileLinks): BrowseRepo & AnalyticsRepo {
   return {
     async browseRooms(envId, query) {
-      const [{ keys, matched }, all] = await Promise.all([
-        pageKeys(db, 'rooms', envId, { ...query, search: query.search ? { text: query.search, columns: ['id'] } : undefined }),
-        query.search ? undefined : countRows(db, 'rooms', envId),
-      ]);
-      const total = matched ?? all ?? 0;
+      const { keys, total } = await listPage(db, 'rooms', envId, query, ['id']);
       const rows = !keys.length
         ? []
         : await db
@@ -145,11 +141,7 @@ export function browseRepo(db: Kysely<Database>, links: FileLinks): BrowseRepo &
     },
 
     async browseUsers(envId, query) {
-      const [{ keys, matched }, all] = await Promise.all([
-        pageKeys(db, 'users', envId, { ...query, search: query.search ? { text: query.search, columns: ['name', 'external_id'] } : undefined }),
-        query.search ? undefined : countRows(db, 'users', envId),
-      ]);
-      const total = matched ?? all ?? 0;
+      const { keys, total } = await listPage(db, 'users', envId, query, ['name', 'external_id']);
       const rows = !keys.length
         ? []
         : await db

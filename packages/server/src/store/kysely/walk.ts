@@ -76,6 +76,22 @@ export async function pageKeys(
   }
 }
 
+/** One page of the panel's Rooms or Users list and its total: a search's matches, or all rows. */
+export async function listPage(
+  db: Kysely<Database>,
+  table: 'rooms' | 'users',
+  envId: string,
+  query: { offset: number; limit: number; search?: string },
+  searchColumns: string[],
+): Promise<{ keys: string[]; total: number }> {
+  const { search, ...page } = query;
+  const [{ keys, matched }, all] = await Promise.all([
+    pageKeys(db, table, envId, search ? { ...page, search: { text: search, columns: searchColumns } } : page),
+    search ? undefined : countRows(db, table, envId),
+  ]);
+  return { keys, total: matched ?? all ?? 0 };
+}
+
 /**
  * The first `want` users of an environment, in key order, that `match` (on alias `t`) accepts:
  * tested a chunk of keys at a time, with other work let in between, stopping once enough are
