@@ -464,7 +464,9 @@ describe('webhooks: delivery', () => {
   });
 
   it('marks a delivery failed when its retry window is over', () =>
-    withOwnServer({ retryWindowMs: 1500 }, async (short, r) => {
+    // Retries come every 100–400 ms; the window leaves room for three attempts on a loaded machine
+    // (in a full CI run, 1.5 s once held only two).
+    withOwnServer({ retryWindowMs: 3000 }, async (short, r) => {
       const svc = short.server.ctx.webhooks;
       const { endpoint, secret } = await svc.add(short.envId, { url: r.url });
       r.secret = secret;
@@ -473,7 +475,7 @@ describe('webhooks: delivery', () => {
       const [failed] = await waitFor(async () => {
         const list = await svc.deliveries(short.envId, endpoint.id);
         return list[0]?.status === 'failed' ? list : undefined;
-      }, 6000, 'a failed delivery');
+      }, 10_000, 'a failed delivery');
       expect(failed).toMatchObject({ status: 'failed', lastStatusCode: 500, nextAttemptAt: null });
       expect(failed!.attempts).toBeGreaterThanOrEqual(3);
     }));
