@@ -54,8 +54,10 @@ export const UPLOADS_PER_MINUTE = 20;
 export const DIRECTORY_SEARCH_BURST = 30;
 export const DIRECTORY_SEARCHES_PER_MINUTE = 120;
 /**
- * Directory searches under way at once in one process, all users together: a search that finds
- * few matches reads every user of the environment (0.8 s of CPU over a million), and users' own
- * limits add up. More: `503 service_unavailable` with Retry-After.
+ * Directory searches under way at once in one process: a search that finds few matches reads
+ * every user of the environment (0.8 s of CPU over a million), and users' own limits add up. At
+ * most one per user (the next keystroke's makes the last one's stale; more: `429 rate_limited`),
+ * two per environment and four in all (more: `503 service_unavailable`), so that no user or
+ * environment can take every slot.
  */
-export const DIRECTORY_SEARCHES_AT_ONCE = 4;
+export const DIRECTORY_SEARCHES_AT_ONCE = { perUser: 1, perEnvironment: 2, total: 4 } as const;

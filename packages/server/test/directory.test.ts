@@ -30,7 +30,8 @@ describe('GET /api/v1/directory/users', () => {
     expect((await get('someone-else', 'q=a')).status).toBe(200);
   });
 
-  it('runs a few searches at once, all users together, and refuses more with 503 and Retry-After', async () => {
+  it('runs one search per user, two per environment and four in all at once; refuses more, with Retry-After', async () => {
+    const limits = DIRECTORY_SEARCHES_AT_ONCE;
     const store = t.server.ctx.store;
     const searchUsers = store.searchUsers.bind(store);
     let release!: () => void;
@@ -39,17 +40,33 @@ describe('GET /api/v1/directory/users', () => {
       await held;
       return searchUsers(...args);
     };
+    // Users of this environment and of two others.
+    const others = await Promise.all([1, 2].map((i) => t.server.ctx.environments.create(`Directory ${i}`)));
+    type Env = { envId: string; publishableKey: string; secretKey: string };
+    const here: Env = { envId: t.envId, publishableKey: t.publishableKey, secretKey: t.secretKey };
+    const [a, b] = others.map((o): Env => ({ envId: o.id, publishableKey: o.publishableKey, secretKey: o.secretKey }));
+    const signedIn = new Map<string, string>();
+    for (const [env, user] of [[here, 'u1'], [here, 'u2'], [here, 'u3'], [a!, 'u1'], [a!, 'u2'], [b!, 'u1']] as const) {
+      signedIn.set(`${env.envId}/${user}`, await mintToken(t, user, user, env.secretKey));
+    }
+    const search = (env: Env, userId: string) =>
+      fetch(`${t.url}/api/v1/directory/users?q=x`, { headers: { 'x-pulse-key': env.publishableKey, 'x-pulse-token': signedIn.get(`${env.envId}/${userId}`)! } });
     try {
-      for (let i = 0; i <= DIRECTORY_SEARCHES_AT_ONCE; i++) await mintToken(t, `busy-${i}`).then((token) => tokens.set(`busy-${i}`, token));
-      const under = Array.from({ length: DIRECTORY_SEARCHES_AT_ONCE }, (_, i) => get(`busy-${i}`, 'q=x'));
-      await new Promise((resolve) => setTimeout(resolve, 200)); // all of them under way
-      const over = await get(`busy-${DIRECTORY_SEARCHES_AT_ONCE}`, 'q=x');
-      expect(over.status).toBe(503);
-      expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
-      expect(await over.json()).toMatchObject({ error: { code: 'service_unavailable' } });
+      const under = [search(here, 'u1'), search(here, 'u2'), search(a!, 'u1'), search(a!, 'u2')];
+      await new Promise((resolve) => setTimeout(resolve, 300)); // all four under way
+      const sameUser = await search(here, 'u1');
+      expect(sameUser.status).toBe(429);
+      expect(await sameUser.json()).toMatchObject({ error: { code: 'rate_limited', message: expect.stringContaining('One user search at a time') } });
+      const sameEnvironment = await search(here, 'u3');
+      expect(sameEnvironment.status).toBe(503);
+      const elsewhere = await search(b!, 'u1'); // its environment has none under way, but the server has four
+      expect(elsewhere.status).toBe(503);
+      expect(Number(elsewhere.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(await elsewhere.json()).toMatchObject({ error: { code: 'service_unavailable' } });
+      expect(limits).toEqual({ perUser: 1, perEnvironment: 2, total: 4 });
       release();
-      expect((await Promise.all(under)).map((a) => a.status)).toEqual(Array(DIRECTORY_SEARCHES_AT_ONCE).fill(200));
-      expect((await get(`busy-${DIRECTORY_SEARCHES_AT_ONCE}`, 'q=x')).status).toBe(200);
+      expect((await Promise.all(under)).map((r) => r.status)).toEqual([200, 200, 200, 200]);
+      expect((await search(b!, 'u1')).status).toBe(200);
     } finally {
       release();
       store.searchUsers = searchUsers;

@@ -22,7 +22,7 @@ const toPulseUser = (u: { externalId: string; name: string; avatar: string | nul
 export function registerDirectory(app: FastifyInstance, ctx: ServerContext): void {
   // A search reads every user of the environment: charged per user, like uploads.
   const searches = new UserRateLimiter('directory searches', DIRECTORY_SEARCH_BURST, DIRECTORY_SEARCHES_PER_MINUTE);
-  let searching = 0;
+  const underWay = new SearchSlots();
   const cors = { 'access-control-allow-origin': '*', 'access-control-allow-headers': 'X-Pulse-Key, X-Pulse-Token', 'access-control-max-age': '600' };
   app.options('/api/v1/directory/users', async (_request, reply) => reply.headers(cors).status(204).send());
   app.get('/api/v1/directory/users', async (request, reply) => {
@@ -39,16 +39,45 @@ export function registerDirectory(app: FastifyInstance, ctx: ServerContext): voi
       return { items: ids.flatMap((id) => (found.has(id) ? [toPulseUser(found.get(id)!)] : [])) };
     }
     if (typeof query.q === 'string') {
-      searches.take(envId, user.externalId);
-      if (searching >= DIRECTORY_SEARCHES_AT_ONCE) throw new RetryLaterError('service_unavailable', 'Too many user searches under way; retry in a moment.', 1);
-      searching++;
+      // Slots first: a search refused for want of one does not use up the user's allowance.
+      const release = underWay.take(envId, user.externalId);
       try {
+        searches.take(envId, user.externalId);
         const q = query.q.trim().slice(0, 100);
         return { items: (await ctx.store.searchUsers(envId, q, SEARCH_RESULTS)).map(toPulseUser) };
       } finally {
-        searching--;
+        release();
       }
     }
     throw new PulseError('validation_failed', 'Pass ids=… or q=….');
   });
+}
+
+/** Searches under way: per user, per environment and in all (DIRECTORY_SEARCHES_AT_ONCE). */
+class SearchSlots {
+  readonly #byKey = new Map<string, number>();
+  #total = 0;
+
+  /** Takes a slot, or refuses; returns what gives it back. */
+  take(envId: string, userId: string): () => void {
+    const userKey = `${envId}\u0000${userId}`;
+    const limits = DIRECTORY_SEARCHES_AT_ONCE;
+    if ((this.#byKey.get(userKey) ?? 0) >= limits.perUser) throw new RetryLaterError('rate_limited', 'One user search at a time: wait for the last one.', 1);
+    if ((this.#byKey.get(envId) ?? 0) >= limits.perEnvironment || this.#total >= limits.total) {
+      throw new RetryLaterError('service_unavailable', 'Too many user searches under way; retry in a moment.', 1);
+    }
+    const add = (key: string, n: number) => {
+      const next = (this.#byKey.get(key) ?? 0) + n;
+      if (next > 0) this.#byKey.set(key, next);
+      else this.#byKey.delete(key);
+    };
+    add(userKey, 1);
+    add(envId, 1);
+    this.#total++;
+    return () => {
+      add(userKey, -1);
+      add(envId, -1);
+      this.#total--;
+    };
+  }
 }
