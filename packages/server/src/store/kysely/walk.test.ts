@@ -92,6 +92,10 @@ describe('pageKeys', () => {
       order.length = 0;
       expect(await pageKeys(db, 'users', 'env_a', { offset: 0, limit: 2, chunk: 1000 })).toEqual({ keys: ['u9', 'u8'] });
       expect(order.filter((o) => o === 'read')).toHaveLength(1);
+      // Further down: the rows before the page, then the page's, and no more (4, then 1).
+      statements.length = 0;
+      expect(await pageKeys(db, 'users', 'env_a', { offset: 3, limit: 2, chunk: 4 })).toEqual({ keys: ['u6', 'u5'] });
+      expect(statements.map((q) => /limit (\d+)$/.exec(q.trim())?.[1])).toEqual(['4', '1']);
     } finally {
       await db.destroy();
     }

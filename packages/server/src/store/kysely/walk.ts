@@ -15,17 +15,23 @@ const PAGE_CHUNK_ROWS = 5_000;
 
 const keyColumn = (table: Walked) => (table === 'users' ? 'external_id' : 'id');
 
+/** The next (at most) `chunk` keys of an environment's rows after `after`, in key order: how many, and the last. */
+async function nextKeys(db: Kysely<Database>, table: Walked, envId: string, after: string, chunk: number): Promise<{ n: number; last: string | null }> {
+  const key = sql.ref(keyColumn(table));
+  const { rows } = await sql<{ n: number | string; last: string | null }>`
+    select count(*) as n, max(k) as last from (
+      select ${key} as k from ${sql.table(table)} where environment_id = ${envId} and ${key} > ${after} order by ${key} limit ${sql.lit(chunk)}
+    ) part`.execute(db);
+  return { n: Number(rows[0]?.n ?? 0), last: rows[0]?.last ?? null };
+}
+
 /** How many rows of an environment a table holds, counted along its primary key. */
 export function countRows(db: Kysely<Database>, table: Walked, envId: string, chunk = COUNT_CHUNK_ROWS): Promise<number> {
-  const key = sql.ref(keyColumn(table));
   let after = '';
   return inChunks(async () => {
-    const { rows } = await sql<{ n: number | string; last: string | null }>`
-      select count(*) as n, max(k) as last from (
-        select ${key} as k from ${sql.table(table)} where environment_id = ${envId} and ${key} > ${after} order by ${key} limit ${sql.lit(chunk)}
-      ) part`.execute(db);
-    after = rows[0]?.last ?? after;
-    return Number(rows[0]?.n ?? 0);
+    const { n, last } = await nextKeys(db, table, envId, after, chunk);
+    after = last ?? after;
+    return n;
   }, chunk);
 }
 
@@ -58,7 +64,7 @@ export async function pageKeys(
   let cursor: { created: string; key: string } | undefined;
   for (;;) {
     // Without a search every row counts: read no more than the page needs.
-    const size = Math.min(page.chunk ?? PAGE_CHUNK_ROWS, needle !== undefined ? Infinity : page.offset + page.limit - keys.length);
+    const size = Math.min(page.chunk ?? PAGE_CHUNK_ROWS, needle !== undefined ? Infinity : page.offset + page.limit - matched);
     // A row value, so that both databases start the index scan at the cursor.
     const after = cursor ? sql`and (t.created_at, ${key}) < (${cursor.created}, ${cursor.key})` : sql``;
     const { rows } = await sql<Record<string, string>>`
@@ -107,13 +113,8 @@ export async function firstUsers(
   const found: Selectable<Database['users']>[] = [];
   let after = '';
   await inChunks(async () => {
-    const { rows: bounds } = await sql<{ n: number | string; last: string | null }>`
-      select count(*) as n, max(k) as last from (
-        select external_id as k from users where environment_id = ${envId} and external_id > ${after} order by external_id limit ${sql.lit(chunk)}
-      ) part`.execute(db);
-    const n = Number(bounds[0]?.n ?? 0);
-    const last = bounds[0]?.last;
-    if (!n || last == null) return 0;
+    const { n, last } = await nextKeys(db, 'users', envId, after, chunk);
+    if (!n || last === null) return 0;
     const { rows } = await sql<Selectable<Database['users']>>`
       select * from users as t where t.environment_id = ${envId} and t.external_id > ${after} and t.external_id <= ${last} and ${match}
       order by t.external_id limit ${sql.lit(want - found.length)}`.execute(db);
