@@ -82,5 +82,15 @@ describe.skipIf(!browserAvailable)('<pulse-widget> email setting and links (Chro
     await p.evaluate((id) => (location.hash = `thread-${id}`), second);
     await widget.getByText('The second thread').waitFor({ timeout: 5000 });
     expect(await widget.getByText('The first thread, linked from an email').count()).toBe(0);
+    // Closed, it stays closed, also when the page moves the widget (detached, attached again).
+    await widget.getByRole('button', { name: 'Close', exact: true }).click();
+    await p.evaluate(() => {
+      const w = document.querySelector('pulse-widget')!;
+      w.remove();
+      document.body.append(w);
+    });
+    await widget.locator('.toolbar').waitFor();
+    await p.waitForTimeout(1500);
+    expect(await widget.getByText('The second thread').count()).toBe(0);
   }, 60_000);
 });

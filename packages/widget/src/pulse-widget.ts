@@ -197,7 +197,8 @@ export class PulseWidget extends LitElement {
     addEventListener('resize', this.#scheduleLayout);
     document.addEventListener('visibilitychange', this.#onVisibility);
     addEventListener('hashchange', this.#onHashChange);
-    this.#linkedThread = threadOfHash();
+    // A widget moved in the page (detached and attached again) does not reopen a link's thread.
+    if (location.hash !== hashActedOn) this.#linkedThread = threadOfHash();
     this.#resizeObserver = new ResizeObserver(this.#scheduleLayout);
     this.#resizeObserver.observe(document.documentElement);
     this.#mutationObserver = new MutationObserver(this.#scheduleLayout);
@@ -539,6 +540,7 @@ export class PulseWidget extends LitElement {
     const id = this.#linkedThread;
     if (!id || !this.threads.some((t) => t.id === id)) return;
     this.#linkedThread = null;
+    hashActedOn = location.hash;
     this.openThread(id, 'panel');
   }
 
@@ -838,6 +840,9 @@ export class PulseWidget extends LitElement {
     `;
   }
 }
+
+/** The page address fragment whose thread a widget last opened (see #openLinkedThread). */
+let hashActedOn: string | null = null;
 
 /** The thread id of a `#thread-<id>` fragment in the page's address. */
 function threadOfHash(): string | null {
