@@ -48,8 +48,9 @@ export function ConfigureModal({
     const next = f.kind === 'number' ? Number(v) : f.kind === 'string' ? String(v ?? '') : Boolean(v);
     if (next !== config[f.key] && !(f.kind === 'number' && problems[f.key])) changes[f.key] = next;
   }
-  // The server names the setting it refused ("emailLinkTemplate: …"): shown at that field.
-  const refusedField = fields.find((f) => error?.startsWith(`${f.key}:`))?.key;
+  // The server names the text setting it refused ("emailLinkTemplate: …"): shown at that field.
+  // (Numbers are checked here as they are typed; anything else shows under the form.)
+  const refusedField = fields.find((f) => f.kind === 'string' && error?.startsWith(`${f.key}:`))?.key;
   useEffect(() => {
     if (refusedField) document.getElementById(`cfg-${refusedField}`)?.focus();
   }, [refusedField, error]);
