@@ -98,4 +98,40 @@ describe.skipIf(!browserAvailable)('<pulse-widget> previews and layout', () => {
     await expect.poll(() => panel.count()).toBe(0);
     expect(overlap((await popover.boundingBox())!, (await w(bob).locator('.toolbar').boundingBox())!)).toBe(false);
   });
+
+  it('shows the whole @mention list, clear of the popover header, and above a composer near the bottom', async () => {
+    for (const name of ['Barbara Liskov', 'Bea Park', 'Ben Ortiz', 'Bruno Rossi', 'Billie Chan']) {
+      expect((await demoApi('PUT', `/api/v1/users/${name.split(' ')[0]!.toLowerCase()}`, { name })).status).toBeLessThan(300);
+    }
+    const page = await open('alice');
+    const visible = async (locator: ReturnType<Page['locator']>) => {
+      const box = (await locator.boundingBox())!;
+      return box.y >= 0 && box.y + box.height <= 800 && box.x >= 0 && box.x + box.width <= 1280;
+    };
+    const list = w(page).locator('.suggestions');
+
+    // A new comment's popover: six people start with "b", all of them listed, none clipped.
+    await w(page).getByRole('button', { name: 'Add a comment' }).click();
+    await page.mouse.click(600, 300);
+    const popover = w(page).locator('.popover');
+    await popover.locator('pulse-composer textarea').pressSequentially('Hello @b');
+    await expect.poll(() => list.locator('li').count()).toBe(6);
+    for (const item of await list.locator('li').all()) expect(await visible(item)).toBe(true);
+    // The list may not hide the header: its close button is still what is under the pointer there.
+    const close = popover.getByRole('button', { name: 'Close' });
+    expect(overlap((await list.boundingBox())!, (await close.boundingBox())!)).toBe(false);
+    expect(overlap((await list.boundingBox())!, (await popover.locator('textarea').boundingBox())!)).toBe(false);
+    await s.screenshot(page, 'widget-mention-list-popover');
+    await popover.locator('textarea').press('Escape');
+    await close.click();
+
+    // The Comments panel's composer, at the bottom of the screen: the list opens above it.
+    await w(page).getByRole('button', { name: 'Comments', exact: true }).click();
+    const side = w(page).locator('.dock .panel pulse-composer textarea').last();
+    await side.pressSequentially('Hi @b');
+    await expect.poll(() => list.locator('li').count()).toBe(6);
+    expect((await list.boundingBox())!.y + (await list.boundingBox())!.height).toBeLessThanOrEqual((await side.boundingBox())!.y);
+    for (const item of await list.locator('li').all()) expect(await visible(item)).toBe(true);
+    await s.screenshot(page, 'widget-mention-list-panel');
+  });
 });

@@ -5,6 +5,12 @@ import { formatDuration } from './format.ts';
 import { icons } from './icons.ts';
 import { styles } from './styles.ts';
 
+/** The @mention list's size in px (the CSS of `.suggestions li` gives a row this height). */
+const SUGGESTIONS_MAX_HEIGHT = 200;
+const SUGGESTION_ROW_HEIGHT = 34;
+/** Between the text and the list. */
+const GAP = 4;
+
 interface PendingFile {
   key: number;
   name: string;
@@ -107,6 +113,22 @@ export class PulseComposer extends LitElement {
     if (this.query === null || !this.config?.allowMentions) return [];
     const q = this.query.toLowerCase();
     return this.users.filter((u) => u.id !== this.client.state.user?.id && (u.name.toLowerCase().includes(q) || u.id.toLowerCase().startsWith(q))).slice(0, 6);
+  }
+
+  /**
+   * Where the suggestions go: fixed to the viewport, so the popover or panel around the composer
+   * cannot clip them, below the text when they fit there (the header and its close button stay
+   * visible), else above it, where there is more room.
+   */
+  #suggestionsPlace(count: number): string {
+    const area = this.renderRoot.querySelector('textarea');
+    if (!area) return '';
+    const r = area.getBoundingClientRect();
+    const wanted = Math.min(SUGGESTIONS_MAX_HEIGHT, count * SUGGESTION_ROW_HEIGHT + 10);
+    const below = window.innerHeight - r.bottom - GAP;
+    const above = r.top - GAP;
+    const side = below >= wanted || below >= above ? `top:${r.bottom + GAP}px;max-height:${Math.min(SUGGESTIONS_MAX_HEIGHT, below)}px` : `bottom:${window.innerHeight - r.top + GAP}px;max-height:${Math.min(SUGGESTIONS_MAX_HEIGHT, above)}px`;
+    return `left:${r.left}px;width:${r.width}px;${side}`;
   }
 
   #onInput(e: Event): void {
@@ -300,7 +322,7 @@ export class PulseComposer extends LitElement {
       @drop=${this.#onDrop}
     >
       ${suggestions.length
-        ? html`<ul class="suggestions" role="listbox" aria-label="Mention someone">
+        ? html`<ul class="suggestions" role="listbox" aria-label="Mention someone" style=${this.#suggestionsPlace(suggestions.length)}>
             ${suggestions.map(
               (u, i) =>
                 html`<li role="option" aria-selected=${i === this.selected} @mousedown=${(e: Event) => (e.preventDefault(), this.#insertMention(u))}>

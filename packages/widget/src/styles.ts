@@ -652,10 +652,8 @@ export const styles = css`
     color: var(--_danger);
   }
   .suggestions {
-    position: absolute;
-    bottom: calc(100% - 6px);
-    left: 12px;
-    right: 12px;
+    position: fixed;
+    box-sizing: border-box;
     background: var(--_bg);
     border: 1px solid var(--_border);
     border-radius: 10px;
@@ -663,7 +661,6 @@ export const styles = css`
     list-style: none;
     margin: 0;
     padding: 4px;
-    max-height: 200px;
     overflow-y: auto;
     z-index: 2;
   }
