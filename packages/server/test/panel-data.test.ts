@@ -59,6 +59,16 @@ for (const driver of ['sqlite', 'postgres'] as const) {
       expectError(await admin.get(`${base()}/rooms?search=a&search=b`), 400, 'validation_failed', 'search');
     });
 
+    it('refuses query parameters a route does not take, before any change', async () => {
+      for (const path of ['/environments?foo=1', '/me?x=', `${base()}/keys?foo=1`, `${base()}/config?foo=1`, `${base()}/analytics?days=7`, `${base()}/webhooks?page=2`, `${base()}/rooms/r/threads?search=a`, '/team/audit?search=a']) {
+        expectError(await admin.get(path), 400, 'validation_failed', 'query: unknown parameter');
+      }
+      expectError(await admin.get(`${base()}/rooms?page=1&sort=name&dir=up`), 400, 'validation_failed', '"sort", "dir"');
+      expectError(await admin.patch(`${base()}/config?foo=1`, { allowImages: false }), 400, 'validation_failed', '"foo"');
+      expect((await admin.get(`${base()}/config`)).body.config.allowImages).toBe(true);
+      expect((await admin.get(`${base()}/rooms?page=1&search=page`)).status).toBe(200);
+    });
+
     it('drills from a room into its threads and comments, with authors, reactions and edits', async () => {
       const thread = (await api('POST', `/api/v1/rooms/${enc('docs/intro #1')}/threads`, { userId: 'alice', body: '<img src=x onerror=alert(1)> first' })).body.thread;
       const reply = (await api('POST', `/api/v1/threads/${thread.id}/comments`, { userId: 'bob', body: 'a reply' })).body.comment;

@@ -2,7 +2,7 @@ import { LIMITS, PulseError } from '@pulse/protocol';
 import type { ServerContext } from '../context.ts';
 import type { Actor } from '../domain/actor.ts';
 import { audit, clip } from './audit.ts';
-import { body, noFields, paged, pageQuery, param, text } from './input.ts';
+import { body, noFields, PAGED, paged, pageQuery, param, SEARCHABLE, text } from './input.ts';
 import { Status, type PanelRouter, type SignedInCall } from './routing.ts';
 
 /**
@@ -19,11 +19,17 @@ export function registerDataRoutes(router: PanelRouter, ctx: ServerContext): voi
   };
   const admin = (call: SignedInCall): Actor => ({ kind: 'admin', adminId: call.signedIn.admin.id });
 
-  router.route('GET', '/environments/:envId/rooms', 'member', async (call) => {
-    const envId = await env(call);
-    const page = pageQuery(call.request.query, true);
-    return paged(page, await store.browseRooms(envId, page));
-  });
+  router.route(
+    'GET',
+    '/environments/:envId/rooms',
+    'member',
+    async (call) => {
+      const envId = await env(call);
+      const page = pageQuery(call.request.query);
+      return paged(page, await store.browseRooms(envId, page));
+    },
+    { query: SEARCHABLE, heavy: true },
+  );
 
   router.route('GET', '/environments/:envId/rooms/:roomId/threads', 'member', async (call) => {
     const envId = await env(call);
@@ -32,7 +38,7 @@ export function registerDataRoutes(router: PanelRouter, ctx: ServerContext): voi
     const room = await store.getRoom(envId, roomId);
     if (!room) throw new PulseError('room_not_found');
     return { room: { id: room.id, createdAt: room.createdAt }, ...paged(page, await store.browseThreads(envId, roomId, page)) };
-  });
+  }, { query: PAGED });
 
   router.route('GET', '/environments/:envId/threads/:threadId/comments', 'member', async (call) => {
     const envId = await env(call);
@@ -42,13 +48,19 @@ export function registerDataRoutes(router: PanelRouter, ctx: ServerContext): voi
     if (!thread) throw new PulseError('thread_not_found');
     const { id, roomId, resolved, createdAt, updatedAt } = thread;
     return { thread: { id, roomId, resolved, createdAt, updatedAt }, ...paged(page, await store.browseComments(envId, threadId, page)) };
-  });
+  }, { query: PAGED });
 
-  router.route('GET', '/environments/:envId/users', 'member', async (call) => {
-    const envId = await env(call);
-    const page = pageQuery(call.request.query, true);
-    return paged(page, await store.browseUsers(envId, page));
-  });
+  router.route(
+    'GET',
+    '/environments/:envId/users',
+    'member',
+    async (call) => {
+      const envId = await env(call);
+      const page = pageQuery(call.request.query);
+      return paged(page, await store.browseUsers(envId, page));
+    },
+    { query: SEARCHABLE, heavy: true },
+  );
 
   router.route('DELETE', '/environments/:envId/threads/:threadId', 'admin', async (call) => {
     noFields(call.request.body);

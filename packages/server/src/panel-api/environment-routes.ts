@@ -10,7 +10,7 @@ import type { ServerContext } from '../context.ts';
 import { parseInput } from '../rest/validation.ts';
 import type { KeyRecord } from '../store/types.ts';
 import { audit, describeChanges } from './audit.ts';
-import { body, noFields, paged, pageQuery, param, text } from './input.ts';
+import { body, noFields, PAGED, paged, pageQuery, param, text } from './input.ts';
 import { Status, type PanelRouter } from './routing.ts';
 
 /** How many days the analytics chart covers, today included. */
@@ -108,12 +108,12 @@ export function registerEnvironmentRoutes(router: PanelRouter, ctx: ServerContex
       counts,
       days: days.map((day) => ({ day, comments: stored.get(day)?.comments ?? 0, activeUsers: stored.get(day)?.activeUsers ?? 0 })),
     };
-  });
+  }, { heavy: true });
 
   router.route('GET', '/environments/:envId/audit', 'member', async ({ request, params }) => {
     const envId = envParam(params);
     await environments.get(envId);
     const page = pageQuery(request.query);
     return paged(page, await store.listAudit(envId, page));
-  });
+  }, { query: PAGED });
 }

@@ -47,12 +47,13 @@ export function role(obj: Record<string, unknown>, field = 'role'): AdminRole {
   return value;
 }
 
+/** The query parameters of a paged list, and of one that can be searched (the router refuses others). */
+export const PAGED = ['page'] as const;
+export const SEARCHABLE = ['page', 'search'] as const;
+
 /** `?page=` (1-based) and `?search=`: an offset page of PANEL_PAGE_SIZE items. */
-export function pageQuery(query: unknown, withSearch = false): OffsetPage & { page: number; search?: string } {
+export function pageQuery(query: unknown): OffsetPage & { page: number; search?: string } {
   const q = (query ?? {}) as Record<string, unknown>;
-  const allowed = withSearch ? ['page', 'search'] : ['page'];
-  const unknown = Object.keys(q).filter((k) => !allowed.includes(k));
-  if (unknown.length) throw invalid('query', `unknown parameter${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}`);
   let page = 1;
   if (q.page !== undefined) {
     if (typeof q.page !== 'string' || !/^[1-9]\d{0,5}$/.test(q.page)) throw invalid('page', 'must be a whole number from 1 to 999999');

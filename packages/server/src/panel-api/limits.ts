@@ -26,3 +26,6 @@ export const PASSWORD_MAX_LENGTH = 1024;
 export const EMAIL_MAX_LENGTH = 254;
 export const ADMIN_NAME_MAX_LENGTH = 100;
 export const SEARCH_MAX_LENGTH = 256;
+
+/** See HeavyReads: how many whole-table reads run at once per node, wait per node, and per session. */
+export const HEAVY_READS = { running: 2, waiting: 32, perSession: 8 } as const;

@@ -1,5 +1,6 @@
 import { PulseError } from '@pulse/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { HeavyReads } from './heavy-reads.ts';
 import type { PanelSessions, SignedIn } from './session.ts';
 
 /** Where the admin API lives. */
@@ -25,9 +26,16 @@ export interface SignedInCall extends Call {
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
+export interface RouteOptions {
+  /** The query parameters the route takes; any other answers 400 `validation_failed`. None by default. */
+  query?: readonly string[];
+  /** Reads an environment's whole table: runs in turn with the others (see HeavyReads). */
+  heavy?: boolean;
+}
+
 export interface PanelRouter {
-  route(method: Method, path: string, access: 'public', handler: (call: Call) => Promise<unknown>): void;
-  route(method: Method, path: string, access: 'member' | 'admin', handler: (call: SignedInCall) => Promise<unknown>): void;
+  route(method: Method, path: string, access: 'public', handler: (call: Call) => Promise<unknown>, options?: RouteOptions): void;
+  route(method: Method, path: string, access: 'member' | 'admin', handler: (call: SignedInCall) => Promise<unknown>, options?: RouteOptions): void;
 }
 
 /** A handler's answer with another status than 200 (or none at all for 204). */
@@ -44,8 +52,10 @@ export class Status {
  */
 export function panelRouter(app: FastifyInstance, sessions: PanelSessions): PanelRouter {
   const calls = new WeakMap<FastifyRequest, SignedIn | undefined>();
+  const heavyReads = new HeavyReads();
   return {
-    route(method: Method, path: string, access: Access, handler: (call: any) => Promise<unknown>) {
+    route(method: Method, path: string, access: Access, handler: (call: any) => Promise<unknown>, options: RouteOptions = {}) {
+      const takes = options.query ?? [];
       app.route({
         method,
         url: API + path,
@@ -59,10 +69,16 @@ export function panelRouter(app: FastifyInstance, sessions: PanelSessions): Pane
           if (access === 'admin' && signedIn!.admin.role !== 'admin') {
             throw new PulseError('forbidden', 'Members have view-only access: ask an Admin to make this change.');
           }
+          const unknown = Object.keys(request.query as object).filter((k) => !takes.includes(k));
+          if (unknown.length) {
+            throw new PulseError('validation_failed', `query: unknown parameter${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}`);
+          }
           calls.set(request, signedIn);
         },
         handler: async (request, reply) => {
-          const result = await handler({ request, reply, params: request.params as Record<string, string>, signedIn: calls.get(request) });
+          const signedIn = calls.get(request);
+          const call = () => handler({ request, reply, params: request.params as Record<string, string>, signedIn });
+          const result = options.heavy && signedIn ? await heavyReads.run(signedIn.session.id, call) : await call();
           if (result instanceof Status) {
             void reply.status(result.status);
             return result.body === undefined ? reply.send() : reply.send(result.body);

@@ -4,7 +4,7 @@ import { newAdminId, nowIso } from '../ids.ts';
 import type { Store } from '../store/index.ts';
 import type { AdminRow } from '../store/types.ts';
 import { audit } from './audit.ts';
-import { body, email, noFields, paged, pageQuery, param, password, role, text } from './input.ts';
+import { body, email, noFields, PAGED, paged, pageQuery, param, password, role, text } from './input.ts';
 import { ADMIN_NAME_MAX_LENGTH } from './limits.ts';
 import { Status, type PanelRouter } from './routing.ts';
 import { adminView } from './session.ts';
@@ -26,7 +26,7 @@ export function registerTeamRoutes(router: PanelRouter, store: Store): void {
   router.route('GET', '/team/audit', 'member', async ({ request }) => {
     const page = pageQuery(request.query);
     return paged(page, await store.listAudit(null, page));
-  });
+  }, { query: PAGED });
 
   router.route('POST', '/team', 'admin', async ({ request, signedIn }) => {
     const input = body(request.body, ['email', 'name', 'password', 'role']);
