@@ -7,6 +7,9 @@ import { LIMITS } from './limits.ts';
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
+/** Text no stored name or id can contain (a search or lookup for it is bad input, not a miss). */
+export const isUnstorableText = (s: string): boolean => CONTROL_CHARS.test(s) || LONE_SURROGATE.test(s);
+
 const cleanString = (max: number, what: string) =>
   z
     .string()

@@ -85,4 +85,13 @@ describe('GET /api/v1/directory/users', () => {
     expect(await search('number_1')).toEqual([]);
     expect(await search('100%')).toEqual([]);
   });
+
+  it('refuses control characters in a search or a lookup (a NUL cut the pattern short: everyone matched)', async () => {
+    for (const query of ['q=%00zzzqqq', 'q=Member%00zz', 'ids=alice%00', 'q=%E2%80%AE%01']) {
+      const res = await get('nul-typist', query);
+      expect(res.status, query).toBe(400);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('validation_failed');
+    }
+    expect((await get('nul-typist', 'q=zzzqqq')).status).toBe(200);
+  });
 });

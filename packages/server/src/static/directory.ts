@@ -1,4 +1,4 @@
-import { PulseError, type PulseUser } from '@pulse/protocol';
+import { isUnstorableText, PulseError, type PulseUser } from '@pulse/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { RetryLaterError } from '../retry-later.ts';
@@ -32,6 +32,11 @@ export function registerDirectory(app: FastifyInstance, ctx: ServerContext): voi
     if (typeof pk !== 'string' || typeof token !== 'string') throw new PulseError('unauthorized', 'Send X-Pulse-Key and X-Pulse-Token.');
     const { environmentId: envId, user } = await ctx.tokens.verify(pk, token);
     const query = request.query as { ids?: string; q?: string };
+    // A NUL would cut SQLite's pattern short (matching everyone) and PostgreSQL refuses it outright.
+    for (const field of ['ids', 'q'] as const) {
+      const value = query[field];
+      if (typeof value === 'string' && isUnstorableText(value)) throw new PulseError('validation_failed', `${field} must not contain control characters or broken Unicode`);
+    }
     if (typeof query.ids === 'string') {
       const ids = [...new Set(query.ids.split(',').map((s) => s.trim()).filter(Boolean))].slice(0, MAX_IDS);
       // One read for them all, in the order asked.
