@@ -500,6 +500,8 @@ for (const driver of ['sqlite', 'postgres'] as const) {
         // Well-formed but not ours: a cursor is the last item's creation time and id.
         expectError(await api('GET', `${base}?cursor=${Buffer.from('["x","y"]').toString('base64url')}`), 400, 'validation_failed', 'cursor');
         expectError(await api('GET', `${base}?cursor=${Buffer.from('["2026-13-45T99:00:00.000Z","y"]').toString('base64url')}`), 400, 'validation_failed', 'cursor');
+        // A day that does not exist (Date.parse rolls 30 February over into March).
+        expectError(await api('GET', `${base}?cursor=${Buffer.from('["2026-02-30T00:00:00.000Z","y"]').toString('base64url')}`), 400, 'validation_failed', 'cursor');
         expectError(await api('GET', '/api/v1/rooms?cursor=%%%'), 400, 'validation_failed');
         expectError(await api('GET', '/api/v1/users?cursor=garbage'), 400, 'validation_failed', 'cursor');
         expectError(await api('GET', `${base}?limit=0`), 400, 'validation_failed', 'limit');
