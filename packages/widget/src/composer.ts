@@ -3,6 +3,7 @@ import { isBlankText, mentionCandidates, type Attachment, type EnvConfig, type P
 import { html, LitElement, nothing, type PropertyValues } from 'lit';
 import { formatDuration } from './format.ts';
 import { icons } from './icons.ts';
+import { rankMentions } from './mention-rank.ts';
 import { styles } from './styles.ts';
 
 /** The @mention list's size in px (the CSS of `.suggestions li` gives a row this height). */
@@ -111,8 +112,7 @@ export class PulseComposer extends LitElement {
 
   get #suggestions(): PulseUser[] {
     if (this.query === null || !this.config?.allowMentions) return [];
-    const q = this.query.toLowerCase();
-    return this.users.filter((u) => u.id !== this.client.state.user?.id && (u.name.toLowerCase().includes(q) || u.id.toLowerCase().startsWith(q))).slice(0, 6);
+    return rankMentions(this.users, this.query, this.client.state.user?.id, 6);
   }
 
   /**
