@@ -252,6 +252,14 @@ describe.skipIf(!browserAvailable)('Admin panel in Chromium', { timeout: 60_000 
     await shot(admin, 'configure-refused');
     await template.fill('');
     expect(await dialog.getByText('only {roomId} and {threadId}').count()).toBe(0);
+    // Escape with changes not saved asks first; "Cancel" there keeps them.
+    await admin.keyboard.press('Escape');
+    const discard = admin.getByRole('dialog', { name: 'Discard your changes?' });
+    await discard.getByText('2 settings are changed and not saved.').waitFor();
+    await shot(admin, 'configure-discard');
+    await discard.getByRole('button', { name: 'Cancel' }).click();
+    await discard.waitFor({ state: 'detached' });
+    expect(await dialog.getByRole('spinbutton', { name: 'Max File Size (MB)' }).inputValue()).toBe('25');
     await dialog.getByRole('button', { name: 'Save (2)' }).click();
     await dialog.waitFor({ state: 'detached' });
     await expect.poll(() => client.locator('#reactions').textContent()).toBe('off');

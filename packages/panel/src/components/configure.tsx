@@ -2,7 +2,7 @@ import { useEffect, useMemo, useState } from 'react';
 import { ApiError, patch, seg, type Config, type ConfigField, type ConfigGroup } from '../api.ts';
 import { Button } from './controls.tsx';
 import { InlineError, useToast } from './feedback.tsx';
-import { Modal } from './modal.tsx';
+import { ConfirmDialog, Modal } from './modal.tsx';
 
 const GROUP_TITLES: Record<string, string> = { Media: 'Media', Features: 'Features', Display: 'Display', P2P: 'P2P / Real-Time Data' };
 
@@ -56,6 +56,13 @@ export function ConfigureModal({
   }, [refusedField, error]);
   const invalid = Object.values(problems).some(Boolean);
   const dirty = Object.keys(changes).length > 0;
+  // Escape, the × and a click outside ask before unsaved changes are thrown away (Cancel does not: it says so).
+  const [askDiscard, setAskDiscard] = useState(false);
+  const dismiss = () => {
+    if (askDiscard) return;
+    if (dirty && !readOnly) setAskDiscard(true);
+    else onClose();
+  };
 
   const save = async () => {
     setBusy(true);
@@ -75,7 +82,7 @@ export function ConfigureModal({
   return (
     <Modal
       title="Configure Environment"
-      onClose={onClose}
+      onClose={dismiss}
       size="lg"
       footer={
         readOnly ? (
@@ -182,6 +189,12 @@ export function ConfigureModal({
         ))}
       </div>
       <InlineError message={refusedField ? undefined : error} />
+      {askDiscard && (
+        <ConfirmDialog title="Discard your changes?" confirmLabel="Discard" onConfirm={async () => onClose()} onClose={() => setAskDiscard(false)}>
+          {Object.keys(changes).length === 1 ? 'One setting is changed and not saved.' : `${Object.keys(changes).length} settings are changed and not saved.`} Close without saving
+          them?
+        </ConfirmDialog>
+      )}
     </Modal>
   );
 }
