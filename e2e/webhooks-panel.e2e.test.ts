@@ -47,7 +47,18 @@ describe.skipIf(!browserAvailable)('panel: webhooks page (Chromium)', () => {
     await page.getByText('No webhook endpoints').waitFor();
     await page.getByRole('button', { name: 'Add endpoint' }).click();
     const dialog = page.getByRole('dialog');
+    // A URL the server refuses: the reason is shown at the field, without the field's name.
+    await dialog.getByLabel('Endpoint URL').fill('ftp://example.com/hooks');
+    await dialog.getByRole('button', { name: 'Add endpoint' }).click();
+    const urlError = dialog.locator('.field-error');
+    await urlError.waitFor();
+    expect(await urlError.textContent()).not.toMatch(/^url:/);
+    expect(await dialog.getByLabel('Endpoint URL').getAttribute('aria-invalid')).toBe('true');
+    await browser.screenshot(page, 'webhooks-add-refused');
+    // The browser logs the 400 it was answered; nothing else may be logged.
+    expect(errors.splice(0)).toEqual([expect.stringContaining('status of 400')]);
     await dialog.getByLabel('Endpoint URL').fill(receiver.url);
+    expect(await urlError.count()).toBe(0); // gone once the URL changes
     await dialog.getByLabel('Description (optional)').fill('Receiver on my laptop');
     await dialog.getByLabel(/All events/).uncheck();
     // No event chosen: the button is off, and the dialog says why.

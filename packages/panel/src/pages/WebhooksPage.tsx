@@ -41,6 +41,8 @@ function AddEndpointModal({ envId, onClose, onAdded }: { envId: string; onClose:
   const [events, setEvents] = useState<WebhookEventType[]>([]);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
+  // The server names the field it refused ("url: refused: …"): shown at that field, without the name.
+  const fieldError = (field: string) => (error?.startsWith(`${field}: `) ? error.slice(field.length + 2) : undefined);
   const submit = async () => {
     setBusy(true);
     setError(undefined);
@@ -71,10 +73,16 @@ function AddEndpointModal({ envId, onClose, onAdded }: { envId: string; onClose:
         </>
       }
     >
-      <Field label="Endpoint URL" hint="An https:// URL of your backend. Pulse POSTs signed JSON to it (Standard Webhooks).">
-        {(p) => <input {...p} type="url" value={url} placeholder="https://api.example.com/pulse-webhooks" onChange={(e) => setUrl(e.target.value)} />}
+      <Field
+        label="Endpoint URL"
+        hint="An http:// or https:// URL of your backend (https in production). Pulse POSTs signed JSON to it (Standard Webhooks)."
+        error={fieldError('url')}
+      >
+        {(p) => <input {...p} type="url" value={url} placeholder="https://api.example.com/pulse-webhooks" onChange={(e) => (setUrl(e.target.value), setError(undefined))} />}
       </Field>
-      <Field label="Description (optional)">{(p) => <input {...p} value={description} maxLength={500} onChange={(e) => setDescription(e.target.value)} />}</Field>
+      <Field label="Description (optional)" error={fieldError('description')}>
+        {(p) => <input {...p} value={description} maxLength={500} onChange={(e) => (setDescription(e.target.value), setError(undefined))} />}
+      </Field>
       <fieldset className="field">
         <legend>Events</legend>
         <label className="checkbox">
@@ -96,7 +104,7 @@ function AddEndpointModal({ envId, onClose, onAdded }: { envId: string; onClose:
         )}
         {!all && events.length === 0 && <p className="muted small">Choose at least one event, or tick “All events”.</p>}
       </fieldset>
-      <InlineError message={error} />
+      <InlineError message={fieldError('url') || fieldError('description') ? undefined : error} />
     </Modal>
   );
 }
