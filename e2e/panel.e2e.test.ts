@@ -355,7 +355,12 @@ describe.skipIf(!browserAvailable)('Admin panel in Chromium', { timeout: 60_000 
     const dialog = admin.getByRole('dialog', { name: 'Add Member' });
     await dialog.getByLabel('Email').fill(MEMBER.email);
     await dialog.getByLabel('Name').fill(MEMBER.name);
+    // Too short: the button stays off, and the field says why.
+    await dialog.getByLabel('Password').fill('short');
+    await dialog.getByText('3 more characters needed.').waitFor();
+    expect(await dialog.getByRole('button', { name: 'Add member' }).isDisabled()).toBe(true);
     await dialog.getByLabel('Password').fill(MEMBER.password);
+    expect(await dialog.getByText('more characters needed').count()).toBe(0);
     await dialog.getByLabel('Role').selectOption('member');
     await shot(admin, 'add-member');
     await dialog.getByRole('button', { name: 'Add member' }).click();

@@ -1,5 +1,7 @@
 /** Size limits on every string, array and body the server accepts. */
 export const LIMITS = {
+  /** An admin panel account's password, at least (the panel checks it as it is typed). */
+  adminPasswordMinLength: 8,
   idLength: 128,
   roomIdLength: 256,
   userIdLength: 128,

@@ -1,4 +1,5 @@
 import { useState, type FormEvent } from 'react';
+import { LIMITS } from '@pulse/protocol/lite';
 import { ApiError, del, patch, post, query, seg, type Admin, type AuditEntry, type Paged, type Role } from '../api.ts';
 import { Avatar, Badge, Button, Field, Pager } from '../components/controls.tsx';
 import { EmptyState, ErrorState, InlineError, Spinner, useToast } from '../components/feedback.tsx';
@@ -36,7 +37,7 @@ function AddMember({ onClose, onAdded }: { onClose: () => void; onAdded: (member
           <Button onClick={onClose} disabled={busy}>
             Cancel
           </Button>
-          <Button type="submit" form="add-member" variant="primary" busy={busy} disabled={!email.trim() || !name.trim() || password.length < 8}>
+          <Button type="submit" form="add-member" variant="primary" busy={busy} disabled={!email.trim() || !name.trim() || password.length < LIMITS.adminPasswordMinLength}>
             Add member
           </Button>
         </>
@@ -49,7 +50,11 @@ function AddMember({ onClose, onAdded }: { onClose: () => void; onAdded: (member
         <Field label="Name">
           {(p) => <input {...p} name="name" value={name} maxLength={100} onChange={(e) => setName(e.target.value)} autoComplete="off" />}
         </Field>
-        <Field label="Password" hint="At least 8 characters. Share it with them securely.">
+        <Field
+          label="Password"
+          hint={`At least ${LIMITS.adminPasswordMinLength} characters. Share it with them securely.`}
+          error={password && password.length < LIMITS.adminPasswordMinLength ? `${LIMITS.adminPasswordMinLength - password.length} more character${LIMITS.adminPasswordMinLength - password.length === 1 ? '' : 's'} needed.` : undefined}
+        >
           {(p) => <input {...p} type="password" name="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="new-password" />}
         </Field>
         <Field label="Role">

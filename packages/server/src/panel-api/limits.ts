@@ -1,3 +1,5 @@
+import { LIMITS } from '@pulse/protocol';
+
 /** Admin panel limits and timings (the session lifetime itself is ADMIN_SESSION_TTL_MS in @pulse/protocol). */
 
 /** Items per page in the data browser, the audit log and every other paged panel list. */
@@ -21,7 +23,7 @@ export const KNOWN_DEVICE_TTL_MS = 180 * 24 * 60 * 60 * 1000;
 /** An address that signed in to an account is remembered (per process) this long. */
 export const KNOWN_ADDRESS_TTL_MS = 30 * 24 * 60 * 60 * 1000;
 
-export const PASSWORD_MIN_LENGTH = 8;
+export const PASSWORD_MIN_LENGTH = LIMITS.adminPasswordMinLength;
 export const PASSWORD_MAX_LENGTH = 1024;
 export const EMAIL_MAX_LENGTH = 254;
 export const ADMIN_NAME_MAX_LENGTH = 100;
