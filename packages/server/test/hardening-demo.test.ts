@@ -100,6 +100,17 @@ describe('with the demo on, it signs people in to its own environment only', () 
     expect((await demoToken(t, 'bob', 'Bob')).status).toBe(200);
     expect(await t.server.ctx.store.getUser(t.envId, 'bob')).toBeUndefined();
   });
+
+  it("gives the demo page's four people four different colours", async () => {
+    const config = (await (await fetch(`${t.url}/demo/api/config`)).json()) as { publishableKey: string };
+    const colors = new Set<string>();
+    for (const [id, name] of [['alice', 'Alice Chen'], ['bob', 'Bob Smith'], ['carol', 'Carol Diaz'], ['dave', 'Dave Kim']] as const) {
+      const { token } = (await (await demoToken(t, id, name)).json()) as { token: string };
+      const ok = await authWith(t, config.publishableKey, token);
+      colors.add(ok.user.color);
+    }
+    expect(colors.size).toBe(4);
+  });
 });
 
 describe('pulse start and the demo', () => {

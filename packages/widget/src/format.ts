@@ -1,5 +1,9 @@
 /** "just now", "5 min ago", "3 h ago", "2 days ago", then a date: the same words as the panel's. */
 export { mentionCandidates, relativeTime, splitMentions } from '@pulse/protocol/lite';
+import { textOnColor } from '@pulse/protocol/lite';
+
+/** The inline style giving an element a user's colour, and text that reads on it. */
+export const userColorStyle = (color: string): string => `--user-color:${color};--user-text:${textOnColor(color)}`;
 
 export function initials(name: string): string {
   const parts = name.trim().split(/\s+/).filter(Boolean);

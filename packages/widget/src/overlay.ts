@@ -1,4 +1,4 @@
-import { CURSOR_IDLE_FADE_MS, type CursorPosition, type DrawStroke } from '@pulse/protocol/lite';
+import { CURSOR_IDLE_FADE_MS, textOnColor, type CursorPosition, type DrawStroke } from '@pulse/protocol/lite';
 import { docSize } from './anchor.ts';
 
 export interface UserLook {
@@ -91,6 +91,7 @@ export class Overlay {
       this.#cursors.set(userId, view);
     }
     view.el.style.setProperty('--user-color', look.color);
+    view.el.style.setProperty('--user-text', textOnColor(look.color));
     (view.el.querySelector('.cursor-label') as HTMLElement).textContent = look.name;
     const { x, y } = Overlay.toPage(position);
     view.el.style.transform = `translate(${x}px, ${y}px)`;

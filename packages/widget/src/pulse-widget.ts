@@ -14,6 +14,7 @@ import { docSize, pinAt, resolvePin } from './anchor.ts';
 import type { ComposerSubmit } from './composer.ts';
 import './composer.ts';
 import { UserDirectory } from './directory.ts';
+import { userColorStyle } from './format.ts';
 import { Overlay } from './overlay.ts';
 import { loadPreferences, savePreferences, DEFAULT_PREFERENCES, type Preferences } from './preferences.ts';
 import { styles } from './styles.ts';
@@ -790,7 +791,7 @@ export class PulseWidget extends LitElement {
           const author = this.userInfo(t.comments[0]?.userId ?? '');
           return html`<button
             class="pin ${t.resolved ? 'resolved' : ''} ${this.popoverThreadId === t.id ? 'active' : ''}"
-            style="left:${at.x}px;top:${at.y}px;--user-color:${author.color}"
+            style="left:${at.x}px;top:${at.y}px;${userColorStyle(author.color)}"
             aria-label="Comment ${i + 1} by ${author.name}${t.resolved ? ' (resolved)' : ''}"
             @click=${() => this.openThread(t.id, 'popover')}
           >
@@ -815,7 +816,7 @@ export class PulseWidget extends LitElement {
     const reconnecting = this.everConnected && this.connection !== 'connected' && this.reconnectingShown;
     return html`
       ${followed
-        ? html`<div class="follow-frame" style="--user-color:${followed.color}"></div>
+        ? html`<div class="follow-frame" style=${userColorStyle(followed.color)}></div>
             <div class="banner" role="status">
               <span>Following <strong>${followed.name}</strong></span>
               <button @click=${() => (this.following = null)}>Stop</button>

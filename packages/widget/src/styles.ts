@@ -88,7 +88,7 @@ export const styles = css`
     left: 14px;
     top: 16px;
     background: var(--user-color);
-    color: #fff;
+    color: var(--user-text, #fff);
     font-size: 12px;
     font-weight: 600;
     padding: 2px 8px;
@@ -174,7 +174,7 @@ export const styles = css`
     border-radius: 14px 14px 14px 2px;
     border: 2px solid #fff;
     background: var(--user-color, var(--_accent));
-    color: #fff;
+    color: var(--user-text, #fff);
     font-size: 12px;
     font-weight: 700;
     box-shadow: 0 2px 6px rgba(0, 0, 0, 0.25);
@@ -323,7 +323,7 @@ export const styles = css`
     border-radius: 50%;
     border: 2px solid var(--_bg);
     background: var(--user-color, var(--_muted));
-    color: #fff;
+    color: var(--user-text, #fff);
     font-size: 11px;
     font-weight: 700;
     display: grid;

@@ -1,10 +1,13 @@
 import { readFile } from 'node:fs/promises';
-import { colorForUser, DEFAULT_ENV_CONFIG, externalUserId, displayName, PulseError } from '@pulse/protocol';
+import { colorForUser, DEFAULT_ENV_CONFIG, externalUserId, displayName, PulseError, USER_PALETTE } from '@pulse/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { assetDir } from './assets.ts';
 import { hashKey, keyPrefix, newKeyId, newPublishableKey, newSecretKey, nowIso } from '../ids.ts';
 import type { EnvironmentRow } from '../store/types.ts';
+
+/** The demo page's four people, in four distinct colours (by the hash alone, two of them shared one). */
+const DEMO_COLORS: Record<string, string> = { alice: USER_PALETTE[0], bob: USER_PALETTE[8], carol: USER_PALETTE[2], dave: USER_PALETTE[5] };
 
 const DEMO = assetDir('demo', '../../../../examples/demo/');
 
@@ -77,7 +80,8 @@ export function registerDemo(app: FastifyInstance, ctx: ServerContext): void {
     const name = displayName.safeParse(body.name);
     if (!userId.success || !name.success) throw new PulseError('validation_failed', 'Send { userId, name }.');
     const { secretKey } = await demoEnvironment(ctx);
-    const { token, expiresAt } = await ctx.tokens.mint(secretKey, { externalId: userId.data, name: name.data, avatar: null, color: colorForUser(userId.data) });
+    const color = DEMO_COLORS[userId.data] ?? colorForUser(userId.data);
+    const { token, expiresAt } = await ctx.tokens.mint(secretKey, { externalId: userId.data, name: name.data, avatar: null, color });
     return { token, expiresAt: expiresAt.toISOString() };
   });
 }

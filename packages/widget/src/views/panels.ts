@@ -2,7 +2,7 @@ import { httpBase, type ClientThread } from '@pulse/core';
 import type { Attachment, Comment, ThreadWithComments } from '@pulse/protocol/lite';
 import { html, nothing } from 'lit';
 import type { ComposerSubmit } from '../composer.ts';
-import { initials, mentionCandidates, relativeTime, splitMentions } from '../format.ts';
+import { initials, mentionCandidates, relativeTime, splitMentions, userColorStyle } from '../format.ts';
 import { icons } from '../icons.ts';
 import type { PulseWidget } from '../pulse-widget.ts';
 
@@ -10,7 +10,7 @@ const REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '😢', '🙏', '�
 
 function avatar(w: PulseWidget, userId: string) {
   const u = w.userInfo(userId);
-  return html`<span class="avatar small" style="--user-color:${u.color}" aria-hidden="true">${u.avatar ? html`<img src=${u.avatar} alt="" />` : initials(u.name)}</span>`;
+  return html`<span class="avatar small" style=${userColorStyle(u.color)} aria-hidden="true">${u.avatar ? html`<img src=${u.avatar} alt="" />` : initials(u.name)}</span>`;
 }
 
 function mentionNames(w: PulseWidget, comment: Comment): Map<string, string> {

@@ -1,5 +1,5 @@
 import { html, nothing } from 'lit';
-import { initials } from '../format.ts';
+import { initials, userColorStyle } from '../format.ts';
 import { icons } from '../icons.ts';
 import type { Panel, PulseWidget } from '../pulse-widget.ts';
 
@@ -44,7 +44,7 @@ export function renderToolbar(w: PulseWidget) {
               ${shown.map(
                 (p) => html`<button
                   class="avatar ${w.following === p.userId ? 'following' : ''}"
-                  style="--user-color:${p.user.color}"
+                  style=${userColorStyle(p.user.color)}
                   title="${p.user.name} (${p.status}) · click to follow"
                   aria-label="${p.user.name}, ${p.status}. ${w.following === p.userId ? 'Stop following' : 'Follow'}"
                   @click=${() => w.follow(p.userId)}
