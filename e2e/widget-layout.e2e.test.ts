@@ -99,6 +99,42 @@ describe.skipIf(!browserAvailable)('<pulse-widget> previews and layout', () => {
     expect(overlap((await popover.boundingBox())!, (await w(bob).locator('.toolbar').boundingBox())!)).toBe(false);
   });
 
+  it("moves a long thread's popover up so its reply box shows, and squeezes it above the toolbar on a phone", async () => {
+    const page = await open('carol');
+    await w(page).getByRole('button', { name: 'Add a comment' }).click();
+    await page.mouse.click(420, 640);
+    const composer = w(page).locator('.popover pulse-composer textarea');
+    await composer.fill('A pin low on the page');
+    await composer.press('Enter');
+    await expect.poll(() => w(page).locator('.popover .comment').count()).toBe(1);
+    const threadId = await w(page).evaluate((el) => (el as unknown as { threads: { id: string; comments: { body: string }[] }[] }).threads.find((t) => t.comments[0]?.body === 'A pin low on the page')!.id);
+    for (let i = 0; i < 12; i++) expect((await demoApi('POST', `/api/v1/threads/${threadId}/comments`, { userId: 'bob', body: `Reply number ${i + 1}, long enough to take a line of its own in the popover.` })).status).toBe(201);
+    const popover = w(page).locator('.popover');
+    await expect.poll(() => popover.locator('.comment').count()).toBe(13);
+    await page.waitForTimeout(100);
+    const box = (await popover.boundingBox())!;
+    expect(box.y + box.height).toBeLessThanOrEqual(800 - 12);
+    const reply = (await popover.getByRole('button', { name: 'Reply' }).boundingBox())!;
+    expect(reply.y + reply.height).toBeLessThanOrEqual(800);
+    await s.screenshot(page, 'widget-long-thread-popover');
+
+    // A phone: nowhere beside the pin fits, so it opens above the toolbar, shorter.
+    const phone = await (await s.context({ viewport: { width: 390, height: 844 } })).newPage();
+    await phone.goto(`${t.url}/demo/?as=dave&room=${room}`);
+    await w(phone).locator('.toolbar').waitFor();
+    await w(phone).evaluate((el, id) => (el as unknown as { openThread(id: string, where: string): void }).openThread(id, 'popover'), threadId);
+    const small = w(phone).locator('.popover');
+    await expect.poll(() => small.locator('.comment').count()).toBe(13);
+    await phone.waitForTimeout(100);
+    const toolbar = (await w(phone).locator('.toolbar').boundingBox())!;
+    const p = (await small.boundingBox())!;
+    expect(overlap(p, toolbar)).toBe(false);
+    expect(p.y).toBeGreaterThanOrEqual(0);
+    const phoneReply = (await small.getByRole('button', { name: 'Reply' }).boundingBox())!;
+    expect(phoneReply.y + phoneReply.height).toBeLessThanOrEqual(toolbar.y);
+    await s.screenshot(phone, 'widget-long-thread-phone');
+  });
+
   it('shows the whole @mention list, clear of the popover header, and above a composer near the bottom', async () => {
     for (const name of ['Barbara Liskov', 'Bea Park', 'Ben Ortiz', 'Bruno Rossi', 'Billie Chan']) {
       expect((await demoApi('PUT', `/api/v1/users/${name.split(' ')[0]!.toLowerCase()}`, { name })).status).toBeLessThan(300);

@@ -27,6 +27,8 @@ export type Mode = 'none' | 'pin' | 'draw' | 'emoji';
 const VIEWPORT_THROTTLE_MS = 100;
 const IDLE_AFTER_MS = 2 * 60_000;
 const STROKE_CHUNK_MS = 350;
+/** A thread popover squeezed above the dock keeps at least its header, a comment and the reply box. */
+const MIN_POPOVER_HEIGHT = 200;
 /**
  * A reconnection shorter than this shows no banner: a token refresh or a server restart is over
  * before anyone could read it, and a banner flashing in and out would only alarm.
@@ -272,12 +274,15 @@ export class PulseWidget extends LitElement {
   #placePopover(): void {
     const popover = this.renderRoot.querySelector<HTMLElement>('.popover');
     if (!popover) return;
+    const gap = 12;
+    popover.style.maxHeight = '';
     const natural = { left: Number(popover.dataset.left), top: Number(popover.dataset.top) };
+    // A long thread may not fit below its pin: it moves up until its reply box is on screen.
+    natural.top = Math.max(gap, Math.min(natural.top, innerHeight - gap - popover.offsetHeight));
     popover.style.left = `${natural.left}px`;
     popover.style.top = `${natural.top}px`;
     const panel = this.renderRoot.querySelector<HTMLElement>('.dock');
     if (!panel || this.display === 'inline') return;
-    const gap = 12;
     const p = panel.getBoundingClientRect();
     const r = popover.getBoundingClientRect();
     const clear = (left: number, top: number) => left + r.width + gap <= p.left || left >= p.right + gap || top + r.height + gap <= p.top || top >= p.bottom + gap;
@@ -290,9 +295,16 @@ export class PulseWidget extends LitElement {
       { left: natural.left, top: p.top - gap - r.height },
     ].filter((c) => c.left >= gap && c.left + r.width <= innerWidth - gap && c.top >= gap);
     const spot = candidates.find((c) => clear(c.left, c.top));
-    if (!spot) return;
-    popover.style.left = `${spot.left}px`;
-    popover.style.top = `${spot.top}px`;
+    if (spot) {
+      popover.style.left = `${spot.left}px`;
+      popover.style.top = `${spot.top}px`;
+      return;
+    }
+    // Nowhere it fits whole (a phone): above the dock, shorter, its comments scrolling inside.
+    if (p.top - 2 * gap >= MIN_POPOVER_HEIGHT) {
+      popover.style.maxHeight = `${p.top - 2 * gap}px`;
+      popover.style.top = `${gap}px`;
+    }
   }
 
   #tokenSource(): string | TokenProvider | undefined {
