@@ -97,7 +97,7 @@ function UsersList({ envId }: { envId: string }) {
   return (
     <>
       <div className="toolbar">
-        <SearchInput value={typed} onChange={setTyped} placeholder="Search users by name" label="Search users by name" />
+        <SearchInput value={typed} onChange={setTyped} placeholder="Search users by name or ID" label="Search users by name or ID" />
         {users.loading && users.data && <span className="spinner spinner-inline" aria-label="Updating" />}
       </div>
       {users.loading && !users.data && <Spinner label="Loading users…" />}
