@@ -324,6 +324,13 @@ describe.skipIf(!browserAvailable)('<pulse-widget> in Chromium', () => {
     await s.screenshot(page, 'widget-320px');
     await page.keyboard.press('Escape');
     await expect.poll(() => w(page).locator('.panel').count()).toBe(0);
+    // The focus is back on the button that opened it, so the keyboard goes on from there.
+    const onComments = () => w(page).getByRole('button', { name: 'Comments' }).evaluate((el) => (el.getRootNode() as ShadowRoot).activeElement === el);
+    await expect.poll(onComments).toBe(true);
+    // And after the panel's own Close button.
+    await page.keyboard.press('Enter');
+    await w(page).getByRole('button', { name: 'Close comments' }).click();
+    await expect.poll(onComments).toBe(true);
     await context.close();
   });
 

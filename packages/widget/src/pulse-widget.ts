@@ -145,6 +145,8 @@ export class PulseWidget extends LitElement {
   #problemTimer: ReturnType<typeof setTimeout> | undefined;
   /** Calls of the page's tokenProvider in flight: while one is, the server is not to blame for the wait. */
   #tokenCalls = 0;
+  /** What had the focus when the open panel was opened (its toolbar button), given it back on close. */
+  #panelOpener: HTMLElement | undefined;
   #resizeObserver: ResizeObserver | undefined;
   #mutationObserver: MutationObserver | undefined;
   #frame = 0;
@@ -514,9 +516,19 @@ export class PulseWidget extends LitElement {
   }
 
   togglePanel(panel: Panel): void {
-    this.panel = this.panel === panel ? null : panel;
+    const opening = this.panel !== panel;
+    if (opening && !this.panel) this.#panelOpener = ((this.renderRoot as ShadowRoot).activeElement as HTMLElement | null) ?? undefined;
+    this.panel = opening ? panel : null;
     this.openThreadId = null;
     if (this.panel) void this.updateComplete.then(() => (this.renderRoot.querySelector('.panel [data-autofocus]') as HTMLElement | null)?.focus());
+  }
+
+  /** Closes the open panel (its × or Escape); the focus goes back to the toolbar button that opened it. */
+  closePanel(): void {
+    this.panel = null;
+    const opener = this.#panelOpener;
+    this.#panelOpener = undefined;
+    if (opener) void this.updateComplete.then(() => opener.isConnected && opener.focus());
   }
 
   setMode(mode: Mode): void {
@@ -606,7 +618,7 @@ export class PulseWidget extends LitElement {
       else if (this.mode !== 'none') this.mode = 'none';
       else if (this.popoverThreadId) this.popoverThreadId = null;
       else if (this.openThreadId) this.openThreadId = null;
-      else if (this.panel) this.panel = null;
+      else if (this.panel) this.closePanel();
       return;
     }
     if (this.following && ['ArrowUp', 'ArrowDown', 'PageUp', 'PageDown', 'Home', 'End', ' '].includes(e.key) && !this.#isOwnEvent(e)) this.following = null;

@@ -188,7 +188,7 @@ function threadsPanel(w: PulseWidget) {
       <header>
         <button class="icon-btn" aria-label="Back to all comments" data-autofocus @click=${() => (w.openThreadId = null)}>${icons.back}</button>
         <h2>${n ? `#${n} ` : ''}${open.resolved ? 'Resolved thread' : 'Thread'}</h2>
-        <button class="icon-btn" aria-label="Close" @click=${() => (w.panel = null)}>${icons.close}</button>
+        <button class="icon-btn" aria-label="Close" @click=${() => w.closePanel()}>${icons.close}</button>
       </header>
       ${renderThread(w, open)}
     </section>`;
@@ -198,7 +198,7 @@ function threadsPanel(w: PulseWidget) {
   return html`<section class="panel" role="dialog" aria-label="Comments">
     <header>
       <h2>Comments</h2>
-      <button class="icon-btn" aria-label="Close comments" data-autofocus @click=${() => (w.panel = null)}>${icons.close}</button>
+      <button class="icon-btn" aria-label="Close comments" data-autofocus @click=${() => w.closePanel()}>${icons.close}</button>
     </header>
     <div class="body">
       ${w.threads.length === 0
@@ -225,7 +225,7 @@ function notificationsPanel(w: PulseWidget) {
       <h2>Notifications</h2>
       <span>
         ${unread ? html`<button class="icon-btn" @click=${() => w.client?.markNotificationsRead('all')}>Mark all read</button>` : nothing}
-        <button class="icon-btn" aria-label="Close notifications" data-autofocus @click=${() => (w.panel = null)}>${icons.close}</button>
+        <button class="icon-btn" aria-label="Close notifications" data-autofocus @click=${() => w.closePanel()}>${icons.close}</button>
       </span>
     </header>
     <div class="body">
@@ -267,7 +267,7 @@ function activityPanel(w: PulseWidget) {
   return html`<section class="panel" role="dialog" aria-label="Activity">
     <header>
       <h2>Activity</h2>
-      <button class="icon-btn" aria-label="Close activity" data-autofocus @click=${() => (w.panel = null)}>${icons.close}</button>
+      <button class="icon-btn" aria-label="Close activity" data-autofocus @click=${() => w.closePanel()}>${icons.close}</button>
     </header>
     <div class="body">
       ${entries.length === 0
@@ -351,7 +351,7 @@ function settingsPanel(w: PulseWidget) {
   return html`<section class="panel" role="dialog" aria-label="Settings">
     <header>
       <h2>Settings</h2>
-      <button class="icon-btn" aria-label="Close settings" data-autofocus @click=${() => (w.panel = null)}>${icons.close}</button>
+      <button class="icon-btn" aria-label="Close settings" data-autofocus @click=${() => w.closePanel()}>${icons.close}</button>
     </header>
     <div class="body">
       ${row("Show others' cursors", 'showCursors', c.showCursors)} ${row('Share my cursor', 'shareCursor', c.showCursors)}
