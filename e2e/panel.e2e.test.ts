@@ -326,6 +326,11 @@ describe.skipIf(!browserAvailable)('Admin panel in Chromium', { timeout: 60_000 
 
     // Edit the spam.
     const spam = admin.locator('article.comment').first();
+    // Escape cancels an edit, as in the widget.
+    await spam.getByRole('button', { name: 'Edit' }).click();
+    await spam.getByLabel('Comment text').fill('never saved');
+    await spam.getByLabel('Comment text').press('Escape');
+    await expect.poll(() => spam.getByLabel('Comment text').count()).toBe(0);
     await spam.getByRole('button', { name: 'Edit' }).click();
     await spam.getByLabel('Comment text').fill('[removed by a moderator]');
     await shot(admin, 'data-edit');

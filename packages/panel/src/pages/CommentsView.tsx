@@ -1,3 +1,4 @@
+import { LIMITS } from '@pulse/protocol/lite';
 import { useState } from 'react';
 import { ApiError, del, patch, query, seg, type CommentRow, type Paged } from '../api.ts';
 import { Avatar, Badge, Button, Pager } from '../components/controls.tsx';
@@ -111,7 +112,18 @@ function CommentCard({ envId, comment, isLast, onChanged }: { envId: string; com
         </header>
         {editing ? (
           <div className="comment-edit">
-            <textarea aria-label="Comment text" value={body} onChange={(e) => setBody(e.target.value)} rows={Math.min(10, Math.max(3, body.split('\n').length + 1))} maxLength={10_000} autoFocus />
+            <textarea
+              aria-label="Comment text"
+              value={body}
+              onChange={(e) => setBody(e.target.value)}
+              onKeyDown={(e) => {
+                // As in the widget: Escape cancels the edit.
+                if (e.key === 'Escape' && !busy) setEditing(false);
+              }}
+              rows={Math.min(10, Math.max(3, body.split('\n').length + 1))}
+              maxLength={LIMITS.commentBodyLength}
+              autoFocus
+            />
             <InlineError message={error} />
             <div className="row-actions">
               <Button size="sm" onClick={() => setEditing(false)} disabled={busy}>
