@@ -23,8 +23,10 @@ describe('timeUntil', () => {
   const now = Date.parse('2026-03-10T12:00:00Z');
   const ahead = (ms: number) => new Date(now + ms).toISOString();
   it('says when a scheduled time comes, and "in a moment" for one already due', () => {
-    expect(timeUntil(ahead(10_000), now)).toBe('in a moment');
+    expect(timeUntil(ahead(2_000), now)).toBe('in a moment');
     expect(timeUntil(ahead(-60_000), now)).toBe('in a moment');
+    expect(timeUntil(ahead(30_000), now)).toBe('in 30 s'); // a webhook's first retry: not "in a moment"
+    expect(timeUntil(ahead(10_000), now)).toBe('in 10 s');
     expect(timeUntil(ahead(5 * 60_000), now)).toBe('in 5 min');
     expect(timeUntil(ahead(3 * 3_600_000), now)).toBe('in 3 h');
     expect(timeUntil(ahead(2 * 24 * 3_600_000), now)).toBe('in 2 days');

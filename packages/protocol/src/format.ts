@@ -28,10 +28,11 @@ export function relativeTime(iso: string, now = Date.now()): string {
   return words ? `${words} ago` : dateOf(iso);
 }
 
-/** How long until an ISO time, for people: "in a moment", "in 5 min", "in 3 h", "in 2 days", then the date. */
+/** How long until an ISO time, for people: "in a moment", "in 30 s", "in 5 min", "in 3 h", "in 2 days", then the date. */
 export function timeUntil(iso: string, now = Date.now()): string {
   const s = Math.max(0, Math.round((Date.parse(iso) - now) / 1000));
-  if (s < 45) return 'in a moment';
+  if (s < 5) return 'in a moment';
+  if (s < 45) return `in ${s} s`;
   const words = spanWords(s);
   return words ? `in ${words}` : dateOf(iso);
 }
