@@ -114,6 +114,7 @@ describe.skipIf(!browserAvailable)('<pulse-widget> previews and layout', () => {
     await page.waitForTimeout(100);
     const box = (await popover.boundingBox())!;
     expect(box.y + box.height).toBeLessThanOrEqual(800 - 12);
+    expect(overlap(box, (await w(page).locator('.pin.active').boundingBox())!)).toBe(false); // its pin stays in sight
     const reply = (await popover.getByRole('button', { name: 'Reply' }).boundingBox())!;
     expect(reply.y + reply.height).toBeLessThanOrEqual(800);
     await s.screenshot(page, 'widget-long-thread-popover');

@@ -377,6 +377,9 @@ export function renderPanel(w: PulseWidget) {
   }
 }
 
+/** From a pin's point to the left edge of its popover: the pin (32 px wide with its border, from 2 px left of the point) and a gap. */
+const PIN_RIGHT_CLEARANCE = 36;
+
 /** A thread (or the composer for a new pinned thread) in a popover next to its pin. */
 export function renderThreadPopover(w: PulseWidget, threadId: string | null) {
   const thread = threadId ? w.threads.find((t) => t.id === threadId) : undefined;
@@ -385,7 +388,7 @@ export function renderThreadPopover(w: PulseWidget, threadId: string | null) {
   const x = thread ? (anchor ? anchor.x - scrollX : innerWidth / 2) : w.draft!.x;
   const y = thread ? (anchor ? anchor.y - scrollY : innerHeight / 2) : w.draft!.y;
   const width = Math.min(340, innerWidth - 24);
-  const left = Math.max(12, Math.min(x + 18, innerWidth - width - 12));
+  const left = Math.max(12, Math.min(x + PIN_RIGHT_CLEARANCE, innerWidth - width - 12));
   const top = Math.max(12, Math.min(y - 20, innerHeight - 320));
   const close = () => (thread ? (w.popoverThreadId = null) : (w.draft = null));
   return html`<section class="popover" role="dialog" aria-label=${thread ? `Thread ${w.pinNumber(thread.id)}` : 'New comment'} style="left:${left}px;top:${top}px" data-x=${x} data-left=${left} data-top=${top}>
