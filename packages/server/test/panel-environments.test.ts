@@ -82,6 +82,8 @@ for (const driver of ['sqlite', 'postgres'] as const) {
       expect(res.body.defaults).toEqual(DEFAULT_ENV_CONFIG);
       expect(res.body.groups.map((g: any) => g.name)).toEqual(['Media', 'Features', 'Display', 'P2P', 'Email']);
       expect(res.body.groups).toEqual(JSON.parse(JSON.stringify(ENV_CONFIG_GROUPS)));
+      // No PULSE_SMTP_URL here: the modal says no email is sent.
+      expect(res.body.emailSending).toBe(false);
     });
 
     it('validates config updates, naming the field', async () => {

@@ -21,6 +21,7 @@ export function ConfigureModal({
   config,
   defaults,
   groups,
+  emailSending,
   readOnly,
   onClose,
   onSaved,
@@ -29,6 +30,8 @@ export function ConfigureModal({
   config: Config;
   defaults: Config;
   groups: ConfigGroup[];
+  /** Whether the server has PULSE_SMTP_URL; without it, the Email group says that nothing is sent. */
+  emailSending: boolean;
   readOnly: boolean;
   onClose: () => void;
   onSaved: (config: Config) => void;
@@ -111,6 +114,12 @@ export function ConfigureModal({
         {groups.map((group) => (
           <fieldset key={group.name} className="config-group">
             <legend>{GROUP_TITLES[group.name] ?? group.name}</legend>
+            {group.name === 'Email' && !emailSending && (
+              <p className="config-note" role="note">
+                This server has no <code>PULSE_SMTP_URL</code>, so it sends no email whatever these say. Set it (and{' '}
+                <code>PULSE_EMAIL_FROM</code>) and restart Pulse to send them.
+              </p>
+            )}
             {group.fields.map((f) => {
               const id = `cfg-${f.key}`;
               const changed = f.key in changes;

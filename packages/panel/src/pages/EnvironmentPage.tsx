@@ -203,7 +203,7 @@ export function EnvironmentPage({ envId }: { envId: string }) {
   const env = useApi<{ environment: Environment }>(base);
   const keys = useApi<{ keys: ApiKey[] }>(`${base}/keys`);
   const analytics = useApi<{ counts: Counts; days: DayStats[] }>(`${base}/analytics`);
-  const [configure, setConfigure] = useState<{ config: Config; defaults: Config; groups: ConfigGroup[] }>();
+  const [configure, setConfigure] = useState<{ config: Config; defaults: Config; groups: ConfigGroup[]; emailSending: boolean }>();
   const [configLoading, setConfigLoading] = useState(false);
   const [configError, setConfigError] = useState<string>();
   const [rotating, setRotating] = useState(false);

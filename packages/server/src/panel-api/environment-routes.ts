@@ -86,6 +86,8 @@ export function registerEnvironmentRoutes(router: PanelRouter, ctx: ServerContex
     config: await environments.config(envParam(params)),
     defaults: DEFAULT_ENV_CONFIG,
     groups: ENV_CONFIG_GROUPS,
+    // Whether this server can send email at all (PULSE_SMTP_URL): the modal warns when it cannot.
+    emailSending: Boolean(ctx.options.email?.smtpUrl),
   }));
 
   router.route('PATCH', '/environments/:envId/config', 'admin', async ({ request, params, signedIn }) => {
