@@ -99,6 +99,24 @@ describe.skipIf(!browserAvailable)('<pulse-widget> previews and layout', () => {
     expect(overlap((await popover.boundingBox())!, (await w(bob).locator('.toolbar').boundingBox())!)).toBe(false);
   });
 
+  it('keeps an open popover beside its pin while the page scrolls', async () => {
+    const page = await open('bob');
+    await w(page).getByRole('button', { name: 'Add a comment' }).click();
+    await page.mouse.click(300, 300);
+    const composer = w(page).locator('.popover pulse-composer textarea');
+    await composer.fill('Scroll with me');
+    await composer.press('Enter');
+    const popover = w(page).locator('.popover');
+    await expect.poll(() => popover.locator('.comment').count()).toBe(1);
+    const before = (await popover.boundingBox())!;
+    await page.mouse.move(640, 200);
+    await page.mouse.wheel(0, 120);
+    await expect.poll(() => page.evaluate(() => scrollY)).toBe(120);
+    await expect.poll(async () => Math.round((await popover.boundingBox())!.y)).toBe(Math.round(before.y - 120));
+    expect(overlap((await popover.boundingBox())!, (await w(page).locator('.pin.active').boundingBox())!)).toBe(false);
+    await page.close();
+  });
+
   it("moves a long thread's popover up so its reply box shows, and squeezes it above the toolbar on a phone", async () => {
     const page = await open('carol');
     await w(page).getByRole('button', { name: 'Add a comment' }).click();

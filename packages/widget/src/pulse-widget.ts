@@ -635,6 +635,8 @@ export class PulseWidget extends LitElement {
         this.#frame = 0;
         const layer = this.renderRoot.querySelector('.pins-page') as HTMLElement | null;
         if (layer) layer.style.transform = `translate(${-scrollX}px, ${-scrollY}px)`;
+        // An open thread's popover is fixed to the screen: placed again, it goes along with its pin.
+        if (this.popoverThreadId) this.requestUpdate();
       });
     }
     const now = Date.now();
