@@ -108,6 +108,8 @@ export interface AdminCommentRow {
   editedAt: string | null;
   /** `name`, `avatar` and `color` are null when the author's user record is gone. */
   author: { externalId: string; name: string | null; avatar: string | null; color: string | null };
+  /** The users the comment mentions that exist, with their names (the body holds `@externalId`). */
+  mentions: { externalId: string; name: string }[];
   reactions: Reaction[];
   attachments: Attachment[];
 }

@@ -103,7 +103,13 @@ for (const driver of ['sqlite', 'postgres'] as const) {
         reactions: [],
         attachments: [],
       });
-      expect(second).toMatchObject({ id: reply.id, body: 'an edited reply', editedAt: expect.any(String), author: { externalId: 'bob', name: 'Bob Smith' } });
+      expect(second).toMatchObject({ id: reply.id, body: 'an edited reply', editedAt: expect.any(String), author: { externalId: 'bob', name: 'Bob Smith' }, mentions: [] });
+      expect(first.mentions).toEqual([]);
+      // Mentions come with the names the panel shows in their place; an unknown id is left out.
+      const cc = (await api('POST', `/api/v1/threads/${thread.id}/comments`, { userId: 'bob', body: 'cc @alice and @nobody', mentions: ['alice', 'nobody'] })).body.comment;
+      const third = (await admin.get(`${base()}/threads/${thread.id}/comments`)).body.items[2];
+      expect(third.mentions).toEqual([{ externalId: 'alice', name: 'Alice <b>Chen</b>' }]);
+      expect((await api('DELETE', `/api/v1/comments/${cc.id}`)).status).toBeLessThan(300); // the counts below stay as they were
       expect(second.reactions).toEqual([expect.objectContaining({ emoji: '🎉', userId: 'alice' })]);
 
       expectError(await admin.get(`${base()}/rooms/${enc('no such room')}/threads`), 404, 'room_not_found');

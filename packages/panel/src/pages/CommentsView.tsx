@@ -1,4 +1,4 @@
-import { LIMITS } from '@pulse/protocol/lite';
+import { LIMITS, splitMentions } from '@pulse/protocol/lite';
 import { useState } from 'react';
 import { ApiError, del, patch, query, seg, type CommentRow, type Paged } from '../api.ts';
 import { Avatar, Badge, Button, Pager } from '../components/controls.tsx';
@@ -135,7 +135,9 @@ function CommentCard({ envId, comment, isLast, onChanged }: { envId: string; com
             </div>
           </div>
         ) : (
-          <p className="comment-body">{comment.body}</p>
+          <p className="comment-body">
+            <CommentText comment={comment} />
+          </p>
         )}
         <Attachments comment={comment} />
         <Reactions comment={comment} />
@@ -156,7 +158,9 @@ function CommentCard({ envId, comment, isLast, onChanged }: { envId: string; com
             The comment by <strong>{name}</strong> is removed for good and disappears from every connected widget at once.
             {isLast && ' It is the last comment of its thread, so the thread is removed too.'}
           </p>
-          <blockquote className="quote">{comment.body}</blockquote>
+          <blockquote className="quote">
+            <CommentText comment={comment} />
+          </blockquote>
         </ConfirmDialog>
       )}
     </article>
@@ -241,6 +245,24 @@ export function CommentsView({ envId, roomId, threadId }: { envId: string; roomI
         >
           <p>The thread and its {plural(comments.data.total, 'comment')} are removed for good, and disappear from every connected widget at once.</p>
         </ConfirmDialog>
+      )}
+    </>
+  );
+}
+
+/** A comment's text with its @mentions written as names and highlighted, as the widget shows them. */
+function CommentText({ comment }: { comment: CommentRow }) {
+  const names = new Map(comment.mentions.map((m) => [m.externalId, m.name]));
+  return (
+    <>
+      {splitMentions(comment.body, names).map((part, i) =>
+        part.mention ? (
+          <span key={i} className="mention" title={`@${part.mention}`}>
+            {part.text}
+          </span>
+        ) : (
+          part.text
+        ),
       )}
     </>
   );

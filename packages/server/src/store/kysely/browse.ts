@@ -117,9 +117,10 @@ export function browseRepo(db: Kysely<Database>, links: FileLinks): BrowseRepo &
           .executeTakeFirstOrThrow(),
       ]);
       const comments = await withExtras(db, envId, rows, links);
-      const authorIds = [...new Set(rows.map((r) => r.user_id))];
-      const users = authorIds.length
-        ? await db.selectFrom('users').selectAll().where('environment_id', '=', envId).where('external_id', 'in', authorIds).execute()
+      // Authors and mentioned users in one read: mentions read "@Bob Smith" here, as in the widget.
+      const userIds = [...new Set([...rows.map((r) => r.user_id), ...comments.flatMap((c) => c.mentions)])];
+      const users = userIds.length
+        ? await db.selectFrom('users').selectAll().where('environment_id', '=', envId).where('external_id', 'in', userIds).execute()
         : [];
       const byId = new Map(users.map((u) => [u.external_id, u]));
       return {
@@ -132,6 +133,10 @@ export function browseRepo(db: Kysely<Database>, links: FileLinks): BrowseRepo &
             createdAt: c.createdAt,
             editedAt: c.editedAt,
             author: { externalId: c.userId, name: u?.name ?? null, avatar: u?.avatar ?? null, color: u?.color ?? null },
+            mentions: c.mentions.flatMap((id) => {
+              const m = byId.get(id);
+              return m ? [{ externalId: id, name: m.name }] : [];
+            }),
             reactions: c.reactions,
             attachments: c.attachments,
           };
