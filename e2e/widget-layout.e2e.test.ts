@@ -25,6 +25,15 @@ describe.skipIf(!browserAvailable)('<pulse-widget> previews and layout', () => {
   };
   type Box = { x: number; y: number; width: number; height: number };
   const overlap = (a: Box, b: Box) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+  /** Pins a new thread at (x, y) of the window; its popover stays open. */
+  const pinComment = async (page: Page, x: number, y: number, text: string) => {
+    await w(page).getByRole('button', { name: 'Add a comment' }).click();
+    await page.mouse.click(x, y);
+    const composer = w(page).locator('.popover pulse-composer textarea');
+    await composer.fill(text);
+    await composer.press('Enter');
+    await expect.poll(() => w(page).locator('.popover .comment').count()).toBe(1);
+  };
 
   beforeAll(async () => {
     t = await startTestServer('sqlite', { demo: true });
@@ -101,13 +110,8 @@ describe.skipIf(!browserAvailable)('<pulse-widget> previews and layout', () => {
 
   it('keeps an open popover beside its pin while the page scrolls', async () => {
     const page = await open('bob');
-    await w(page).getByRole('button', { name: 'Add a comment' }).click();
-    await page.mouse.click(300, 300);
-    const composer = w(page).locator('.popover pulse-composer textarea');
-    await composer.fill('Scroll with me');
-    await composer.press('Enter');
+    await pinComment(page, 300, 300, 'Scroll with me');
     const popover = w(page).locator('.popover');
-    await expect.poll(() => popover.locator('.comment').count()).toBe(1);
     const before = (await popover.boundingBox())!;
     await page.mouse.move(640, 200);
     await page.mouse.wheel(0, 120);
@@ -119,12 +123,7 @@ describe.skipIf(!browserAvailable)('<pulse-widget> previews and layout', () => {
 
   it("moves a long thread's popover up so its reply box shows, and squeezes it above the toolbar on a phone", async () => {
     const page = await open('carol');
-    await w(page).getByRole('button', { name: 'Add a comment' }).click();
-    await page.mouse.click(420, 640);
-    const composer = w(page).locator('.popover pulse-composer textarea');
-    await composer.fill('A pin low on the page');
-    await composer.press('Enter');
-    await expect.poll(() => w(page).locator('.popover .comment').count()).toBe(1);
+    await pinComment(page, 420, 640, 'A pin low on the page');
     const threadId = await w(page).evaluate((el) => (el as unknown as { threads: { id: string; comments: { body: string }[] }[] }).threads.find((t) => t.comments[0]?.body === 'A pin low on the page')!.id);
     for (let i = 0; i < 12; i++) expect((await demoApi('POST', `/api/v1/threads/${threadId}/comments`, { userId: 'bob', body: `Reply number ${i + 1}, long enough to take a line of its own in the popover.` })).status).toBe(201);
     const popover = w(page).locator('.popover');
