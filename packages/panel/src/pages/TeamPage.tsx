@@ -12,6 +12,7 @@ function AddMember({ onClose, onAdded }: { onClose: () => void; onAdded: (member
   const [email, setEmail] = useState('');
   const [name, setName] = useState('');
   const [password, setPassword] = useState('');
+  const missing = LIMITS.adminPasswordMinLength - password.length;
   const [role, setRole] = useState<Role>('member');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
@@ -37,7 +38,7 @@ function AddMember({ onClose, onAdded }: { onClose: () => void; onAdded: (member
           <Button onClick={onClose} disabled={busy}>
             Cancel
           </Button>
-          <Button type="submit" form="add-member" variant="primary" busy={busy} disabled={!email.trim() || !name.trim() || password.length < LIMITS.adminPasswordMinLength}>
+          <Button type="submit" form="add-member" variant="primary" busy={busy} disabled={!email.trim() || !name.trim() || missing > 0}>
             Add member
           </Button>
         </>
@@ -53,7 +54,7 @@ function AddMember({ onClose, onAdded }: { onClose: () => void; onAdded: (member
         <Field
           label="Password"
           hint={`At least ${LIMITS.adminPasswordMinLength} characters. Share it with them securely.`}
-          error={password && password.length < LIMITS.adminPasswordMinLength ? `${LIMITS.adminPasswordMinLength - password.length} more character${LIMITS.adminPasswordMinLength - password.length === 1 ? '' : 's'} needed.` : undefined}
+          error={password && missing > 0 ? `${missing} more character${missing === 1 ? '' : 's'} needed.` : undefined}
         >
           {(p) => <input {...p} type="password" name="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="new-password" />}
         </Field>
