@@ -239,6 +239,8 @@ describe.skipIf(!browserAvailable)('Admin panel in Chromium', { timeout: 60_000 
     await dialog.getByRole('spinbutton', { name: 'Max File Size (MB)' }).fill('500');
     await dialog.getByText('At most 100.').waitFor();
     expect(await dialog.getByRole('button', { name: /^Save/ }).isDisabled()).toBe(true);
+    // Refused as typed, but marked as changed like any other edit.
+    expect(await dialog.locator('.config-row.is-changed').filter({ hasText: 'Max File Size (MB)' }).count()).toBe(1);
     await shot(admin, 'configure-invalid');
     await dialog.getByRole('spinbutton', { name: 'Max File Size (MB)' }).fill('25');
     await shot(admin, 'configure');

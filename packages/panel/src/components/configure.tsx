@@ -122,7 +122,8 @@ export function ConfigureModal({
             )}
             {group.fields.map((f) => {
               const id = `cfg-${f.key}`;
-              const changed = f.key in changes;
+              // A number being typed, even one out of range (not saved), is marked changed too.
+              const changed = f.key in changes || (f.kind === 'number' && String(values[f.key]) !== String(config[f.key]));
               if (f.kind === 'string') {
                 return (
                   <div key={f.key} className={`config-row config-row-text${changed ? ' is-changed' : ''}`}>
