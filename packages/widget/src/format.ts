@@ -2,8 +2,16 @@
 export { mentionCandidates, relativeTime, splitMentions } from '@pulse/protocol/lite';
 import { textOnColor } from '@pulse/protocol/lite';
 
-/** The inline style giving an element a user's colour, and text that reads on it. */
-export const userColorStyle = (color: string): string => `--user-color:${color};--user-text:${textOnColor(color)}`;
+/** The CSS variables giving an element a user's colour, and text that reads on it. */
+const userColorVars = (color: string) => [['--user-color', color], ['--user-text', textOnColor(color)]] as const;
+
+/** Those variables as an inline style, for templates. */
+export const userColorStyle = (color: string): string => userColorVars(color).map(([name, value]) => `${name}:${value}`).join(';');
+
+/** Those variables set on an element made by hand (the overlay's cursors and ripples). */
+export function setUserColor(el: HTMLElement, color: string): void {
+  for (const [name, value] of userColorVars(color)) el.style.setProperty(name, value);
+}
 
 export function initials(name: string): string {
   const parts = name.trim().split(/\s+/).filter(Boolean);

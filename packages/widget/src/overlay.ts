@@ -1,5 +1,6 @@
-import { CURSOR_IDLE_FADE_MS, textOnColor, type CursorPosition, type DrawStroke } from '@pulse/protocol/lite';
+import { CURSOR_IDLE_FADE_MS, type CursorPosition, type DrawStroke } from '@pulse/protocol/lite';
 import { docSize } from './anchor.ts';
+import { setUserColor } from './format.ts';
 
 export interface UserLook {
   name: string;
@@ -9,6 +10,8 @@ export interface UserLook {
 interface CursorView {
   el: HTMLElement;
   fade: ReturnType<typeof setTimeout> | undefined;
+  /** The look last drawn: a cursor moves 20 times a second, its colour and name seldom change. */
+  shown?: UserLook;
 }
 
 type Point = [number, number];
@@ -90,9 +93,11 @@ export class Overlay {
       view = { el, fade: undefined };
       this.#cursors.set(userId, view);
     }
-    view.el.style.setProperty('--user-color', look.color);
-    view.el.style.setProperty('--user-text', textOnColor(look.color));
-    (view.el.querySelector('.cursor-label') as HTMLElement).textContent = look.name;
+    if (view.shown?.color !== look.color || view.shown.name !== look.name) {
+      setUserColor(view.el, look.color);
+      (view.el.querySelector('.cursor-label') as HTMLElement).textContent = look.name;
+      view.shown = look;
+    }
     const { x, y } = Overlay.toPage(position);
     view.el.style.transform = `translate(${x}px, ${y}px)`;
     view.el.classList.remove('idle');
@@ -114,7 +119,7 @@ export class Overlay {
   ripple(userId: string, position: CursorPosition): void {
     const el = document.createElement('div');
     el.className = 'ripple';
-    el.style.setProperty('--user-color', this.#look(userId).color);
+    setUserColor(el, this.#look(userId).color);
     const { x, y } = Overlay.toPage(position);
     el.style.transform = `translate(${x}px, ${y}px)`;
     this.page.append(el);

@@ -18,7 +18,7 @@ import { userColorStyle } from './format.ts';
 import { Overlay } from './overlay.ts';
 import { loadPreferences, savePreferences, DEFAULT_PREFERENCES, type Preferences } from './preferences.ts';
 import { styles } from './styles.ts';
-import { forgetEmailSetting, renderPanel, renderThreadPopover } from './views/panels.ts';
+import { forgetEmailSetting, popoverSpot, renderPanel, renderThreadPopover } from './views/panels.ts';
 import { renderStartupProblem, type StartupProblem } from './views/status.ts';
 import { renderToolbar } from './views/toolbar.ts';
 
@@ -269,16 +269,19 @@ export class PulseWidget extends LitElement {
   }
 
   /**
-   * Keeps a thread popover clear of the dock (the toolbar and the open panel): it goes on the
-   * pin's other side, else beside the dock, else above it. Measured after each render, from the
-   * position the template chose.
+   * Places a thread popover beside its pin (after each render, and as the page scrolls), clear of
+   * the dock (the toolbar and the open panel): else on the pin's other side, beside the dock, or
+   * above it.
    */
   #placePopover(): void {
     const popover = this.renderRoot.querySelector<HTMLElement>('.popover');
     if (!popover) return;
     const gap = 12;
     popover.style.maxHeight = '';
-    const natural = { left: Number(popover.dataset.left), top: Number(popover.dataset.top) };
+    // The pin's point in the window now (a placed pin's moves with the page's scroll).
+    const inPage = popover.dataset.in === 'page';
+    const pinX = Number(popover.dataset.x) - (inPage ? scrollX : 0);
+    const natural = popoverSpot(pinX, Number(popover.dataset.y) - (inPage ? scrollY : 0));
     // A long thread may not fit below its pin: it moves up until its reply box is on screen.
     natural.top = Math.max(gap, Math.min(natural.top, innerHeight - gap - popover.offsetHeight));
     popover.style.left = `${natural.left}px`;
@@ -289,7 +292,6 @@ export class PulseWidget extends LitElement {
     const r = popover.getBoundingClientRect();
     const clear = (left: number, top: number) => left + r.width + gap <= p.left || left >= p.right + gap || top + r.height + gap <= p.top || top >= p.bottom + gap;
     if (clear(natural.left, natural.top)) return;
-    const pinX = Number(popover.dataset.x);
     const candidates = [
       { left: pinX - 18 - r.width, top: natural.top },
       { left: p.left - gap - r.width, top: natural.top },
@@ -635,8 +637,8 @@ export class PulseWidget extends LitElement {
         this.#frame = 0;
         const layer = this.renderRoot.querySelector('.pins-page') as HTMLElement | null;
         if (layer) layer.style.transform = `translate(${-scrollX}px, ${-scrollY}px)`;
-        // An open thread's popover is fixed to the screen: placed again, it goes along with its pin.
-        if (this.popoverThreadId) this.requestUpdate();
+        // An open thread's popover is fixed to the window: placed again, it goes along with its pin.
+        if (this.popoverThreadId) this.#placePopover();
       });
     }
     const now = Date.now();

@@ -380,18 +380,24 @@ export function renderPanel(w: PulseWidget) {
 /** From a pin's point to the left edge of its popover: the pin (32 px wide with its border, from 2 px left of the point) and a gap. */
 const PIN_RIGHT_CLEARANCE = 36;
 
-/** A thread (or the composer for a new pinned thread) in a popover next to its pin. */
+/** Where the popover of a pin at (x, y) of the window goes: right of the pin, a little above its point. */
+export function popoverSpot(x: number, y: number): { left: number; top: number } {
+  const width = Math.min(340, innerWidth - 24);
+  return { left: Math.max(12, Math.min(x + PIN_RIGHT_CLEARANCE, innerWidth - width - 12)), top: Math.max(12, Math.min(y - 20, innerHeight - 320)) };
+}
+
+/**
+ * A thread (or the composer for a new pinned thread) in a popover next to its pin. It carries its
+ * pin's point (in the page for a placed pin, so that it follows the page's scroll; else in the
+ * window); the widget places it after each render and scroll (#placePopover).
+ */
 export function renderThreadPopover(w: PulseWidget, threadId: string | null) {
   const thread = threadId ? w.threads.find((t) => t.id === threadId) : undefined;
   if (threadId && !thread) return nothing;
   const anchor = thread ? w.pinPositions.get(thread.id) : undefined;
-  const x = thread ? (anchor ? anchor.x - scrollX : innerWidth / 2) : w.draft!.x;
-  const y = thread ? (anchor ? anchor.y - scrollY : innerHeight / 2) : w.draft!.y;
-  const width = Math.min(340, innerWidth - 24);
-  const left = Math.max(12, Math.min(x + PIN_RIGHT_CLEARANCE, innerWidth - width - 12));
-  const top = Math.max(12, Math.min(y - 20, innerHeight - 320));
+  const point = anchor ? { x: anchor.x, y: anchor.y, in: 'page' } : thread ? { x: innerWidth / 2, y: innerHeight / 2, in: 'window' } : { x: w.draft!.x, y: w.draft!.y, in: 'window' };
   const close = () => (thread ? (w.popoverThreadId = null) : (w.draft = null));
-  return html`<section class="popover" role="dialog" aria-label=${thread ? `Thread ${w.pinNumber(thread.id)}` : 'New comment'} style="left:${left}px;top:${top}px" data-x=${x} data-left=${left} data-top=${top}>
+  return html`<section class="popover" role="dialog" aria-label=${thread ? `Thread ${w.pinNumber(thread.id)}` : 'New comment'} data-x=${point.x} data-y=${point.y} data-in=${point.in}>
     <header style="display:flex;justify-content:space-between;align-items:center;padding:8px 12px;border-bottom:1px solid var(--_border)">
       <strong>${thread ? `#${w.pinNumber(thread.id)}${thread.resolved ? ' · resolved' : ''}` : 'New comment'}</strong>
       <button class="icon-btn" aria-label="Close" @click=${close}>${icons.close}</button>
