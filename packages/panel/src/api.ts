@@ -59,6 +59,14 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * What an error message says about one field, when it names it first ("url: refused: …", as the
+ * server's validation errors do), without the name; else undefined.
+ */
+export function errorAt(message: string | undefined, field: string): string | undefined {
+  return message?.startsWith(`${field}:`) ? message.slice(field.length + 1).trim() : undefined;
+}
+
 export const API_BASE = '/panel/api';
 
 function readCookie(name: string): string | undefined {

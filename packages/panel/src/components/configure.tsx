@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState } from 'react';
-import { ApiError, patch, seg, type Config, type ConfigField, type ConfigGroup } from '../api.ts';
+import { ApiError, errorAt, patch, seg, type Config, type ConfigField, type ConfigGroup } from '../api.ts';
 import { Button } from './controls.tsx';
 import { InlineError, useToast } from './feedback.tsx';
 import { ConfirmDialog, Modal } from './modal.tsx';
@@ -53,12 +53,13 @@ export function ConfigureModal({
   }
   // The server names the text setting it refused ("emailLinkTemplate: …"): shown at that field.
   // (Numbers are checked here as they are typed; anything else shows under the form.)
-  const refusedField = fields.find((f) => f.kind === 'string' && error?.startsWith(`${f.key}:`))?.key;
+  const refusedField = fields.find((f) => f.kind === 'string' && errorAt(error, f.key))?.key;
   useEffect(() => {
     if (refusedField) document.getElementById(`cfg-${refusedField}`)?.focus();
   }, [refusedField, error]);
   const invalid = Object.values(problems).some(Boolean);
-  const dirty = Object.keys(changes).length > 0;
+  const changeCount = Object.keys(changes).length;
+  const dirty = changeCount > 0;
   // Escape, the × and a click outside ask before unsaved changes are thrown away (Cancel does not: it says so).
   const [askDiscard, setAskDiscard] = useState(false);
   const dismiss = () => {
@@ -99,7 +100,7 @@ export function ConfigureModal({
               Cancel
             </Button>
             <Button variant="primary" onClick={save} busy={busy} disabled={!dirty || invalid}>
-              Save{dirty ? ` (${Object.keys(changes).length})` : ''}
+              Save{dirty ? ` (${changeCount})` : ''}
             </Button>
           </>
         )
@@ -130,7 +131,7 @@ export function ConfigureModal({
                     <div className="config-text">
                       <label htmlFor={id}>{f.label}</label>
                       <small>{f.description}</small>
-                      {refusedField === f.key && <small className="field-error">{error!.slice(f.key.length + 1).trim()}</small>}
+                      {refusedField === f.key && <small className="field-error">{errorAt(error, f.key)}</small>}
                     </div>
                     <input
                       id={id}
@@ -201,7 +202,7 @@ export function ConfigureModal({
       <InlineError message={refusedField ? undefined : error} />
       {askDiscard && (
         <ConfirmDialog title="Discard your changes?" confirmLabel="Discard" onConfirm={async () => onClose()} onClose={() => setAskDiscard(false)}>
-          {Object.keys(changes).length === 1 ? 'One setting is changed and not saved.' : `${Object.keys(changes).length} settings are changed and not saved.`} Close without saving
+          {changeCount === 1 ? 'One setting is changed and not saved.' : `${changeCount} settings are changed and not saved.`} Close without saving
           them?
         </ConfirmDialog>
       )}

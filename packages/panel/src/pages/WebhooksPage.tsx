@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
-import { WEBHOOK_EVENT_TYPES, type WebhookDeliveryInfo, type WebhookEndpointInfo, type WebhookEventType } from '@pulse/protocol/lite';
-import { del, patch, post, seg, type Environment } from '../api.ts';
+import { WEBHOOK_EVENT_TYPES, WEBHOOK_LIMITS, type WebhookDeliveryInfo, type WebhookEndpointInfo, type WebhookEventType } from '@pulse/protocol/lite';
+import { del, errorAt, patch, post, seg, type Environment } from '../api.ts';
 import { Badge, Button, CopyField, Field } from '../components/controls.tsx';
 import { EmptyState, ErrorState, InlineError, Spinner, useToast } from '../components/feedback.tsx';
 import { ConfirmDialog, Modal } from '../components/modal.tsx';
@@ -41,8 +41,8 @@ function AddEndpointModal({ envId, onClose, onAdded }: { envId: string; onClose:
   const [events, setEvents] = useState<WebhookEventType[]>([]);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
-  // The server names the field it refused ("url: refused: …"): shown at that field, without the name.
-  const fieldError = (field: string) => (error?.startsWith(`${field}: `) ? error.slice(field.length + 2) : undefined);
+  // The server names the field it refused ("url: refused: …"): shown at that field.
+  const fieldError = (field: string) => errorAt(error, field);
   const submit = async () => {
     setBusy(true);
     setError(undefined);
@@ -81,7 +81,7 @@ function AddEndpointModal({ envId, onClose, onAdded }: { envId: string; onClose:
         {(p) => <input {...p} type="url" value={url} placeholder="https://api.example.com/pulse-webhooks" onChange={(e) => (setUrl(e.target.value), setError(undefined))} />}
       </Field>
       <Field label="Description (optional)" error={fieldError('description')}>
-        {(p) => <input {...p} value={description} maxLength={500} onChange={(e) => (setDescription(e.target.value), setError(undefined))} />}
+        {(p) => <input {...p} value={description} maxLength={WEBHOOK_LIMITS.descriptionChars} onChange={(e) => (setDescription(e.target.value), setError(undefined))} />}
       </Field>
       <fieldset className="field">
         <legend>Events</legend>
