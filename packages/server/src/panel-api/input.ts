@@ -6,12 +6,19 @@ import { EMAIL_MAX_LENGTH, PANEL_PAGE_SIZE, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LE
 
 const invalid = (field: string, message: string) => new PulseError('validation_failed', `${field}: ${message}`);
 
+/** Refuses the names of `given` that `allowed` lacks: `body: unknown field "x"`, `query: unknown parameters "a", "b"`. */
+export function onlyKnown(where: 'body' | 'query', given: object, allowed: readonly string[]): void {
+  const unknown = Object.keys(given).filter((k) => !allowed.includes(k));
+  if (!unknown.length) return;
+  const noun = where === 'body' ? 'field' : 'parameter';
+  throw invalid(where, `unknown ${noun}${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}`);
+}
+
 /** The JSON body as an object with only the given fields. */
 export function body(value: unknown, allowed: readonly string[]): Record<string, unknown> {
   if (value === undefined) throw new PulseError('invalid_json', 'The body is empty; send a JSON object.');
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid('body', 'expected a JSON object');
-  const unknown = Object.keys(value).filter((k) => !allowed.includes(k));
-  if (unknown.length) throw invalid('body', `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}`);
+  onlyKnown('body', value, allowed);
   return value as Record<string, unknown>;
 }
 

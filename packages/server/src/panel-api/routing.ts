@@ -1,6 +1,7 @@
 import { PulseError } from '@pulse/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HeavyReads } from './heavy-reads.ts';
+import { onlyKnown } from './input.ts';
 import type { PanelSessions, SignedIn } from './session.ts';
 
 /** Where the admin API lives. */
@@ -69,10 +70,7 @@ export function panelRouter(app: FastifyInstance, sessions: PanelSessions): Pane
           if (access === 'admin' && signedIn!.admin.role !== 'admin') {
             throw new PulseError('forbidden', 'Members have view-only access: ask an Admin to make this change.');
           }
-          const unknown = Object.keys(request.query as object).filter((k) => !takes.includes(k));
-          if (unknown.length) {
-            throw new PulseError('validation_failed', `query: unknown parameter${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}`);
-          }
+          onlyKnown('query', request.query as object, takes);
           calls.set(request, signedIn);
         },
         handler: async (request, reply) => {
