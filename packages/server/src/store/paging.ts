@@ -6,10 +6,9 @@ export function encodeCursor(createdAt: string, id: string): string {
   return Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
 }
 
-/** Timestamps are stored as `Date.toISOString()` writes them (so 30 February, which it never writes, is refused). */
+/** Timestamps are stored as `Date.toISOString()` writes them: only what it writes back unchanged (not 30 February). */
 const isStoredTime = (value: unknown): value is string => {
-  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(value)) return false;
-  const time = Date.parse(value);
+  const time = typeof value === 'string' ? Date.parse(value) : NaN;
   return !Number.isNaN(time) && new Date(time).toISOString() === value;
 };
 
