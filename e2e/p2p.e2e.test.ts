@@ -37,6 +37,17 @@ describe.skipIf(!browserAvailable)('P2P shared data in Chromium', () => {
   const peer = async (userId: string, room: string): Promise<Page> => {
     const context = await s.context();
     contexts.push(context);
+    // Keeps the page's peer connections at hand, so a test can cut a link.
+    await context.addInitScript(() => {
+      const Native = window.RTCPeerConnection;
+      const made: RTCPeerConnection[] = ((window as any).peerConnections = []);
+      window.RTCPeerConnection = class extends Native {
+        constructor(config?: RTCConfiguration) {
+          super(config);
+          made.push(this);
+        }
+      };
+    });
     const page = await context.newPage();
     consoleErrors.push(watchConsole(page));
     await page.goto(`${t.url}/healthz`);
@@ -194,6 +205,42 @@ describe.skipIf(!browserAvailable)('P2P shared data in Chromium', () => {
     // Everyone gone: a newcomer loads what the survivors had.
     const late = await peer('ned', 'kill');
     expect(await snapshot(late)).toBe(survivors);
+    await closeAll();
+  });
+
+  it('what a peer that left gave one survivor reaches the other too', async () => {
+    const pages = [await peer('oli', 'partial'), await peer('pia', 'partial'), await peer('quin', 'partial')];
+    await expect.poll(() => Promise.all(pages.map(openChannels)), { timeout: 15_000 }).toEqual([2, 2, 2]);
+    // As if quin's last change had reached oli's data channel and not pia's before quin died:
+    // oli holds a change that no one sends on (a change from a peer is never passed on).
+    await pages[0]!.evaluate(() => {
+      const p = window.pulse.p2p;
+      p.doc.transact(() => p.sharedMap('cards').set('ghost', 'from quin'), 'pulse:peer');
+    });
+    await pages[2]!.context().close();
+    await expect.poll(() => pages[0]!.evaluate(() => window.pulse.p2p.peers.size)).toBe(1);
+    // Later edits build on it (oli's next changes follow it in oli's clock).
+    await edit(pages.slice(0, 2), 3, 'after');
+    await expect.poll(() => converged(pages.slice(0, 2)), { timeout: 10_000 }).toBeTruthy();
+    expect(JSON.parse((await converged(pages.slice(0, 2)))!).map.ghost).toBe('from quin');
+    await closeAll();
+  });
+
+  it('a data channel that drops: what was in flight on it is asked for through the server', async () => {
+    const pages = [await peer('rey', 'dropped'), await peer('sol', 'dropped')];
+    await expect.poll(() => Promise.all(pages.map(openChannels)), { timeout: 15_000 }).toEqual([1, 1]);
+    // As if rey's last change had been lost with the link.
+    await pages[0]!.evaluate(() => {
+      const p = window.pulse.p2p;
+      p.doc.transact(() => p.sharedMap('cards').set('lost', 'in flight'), 'pulse:peer');
+    });
+    await pages[1]!.evaluate(() => {
+      for (const pc of (window as any).peerConnections as RTCPeerConnection[]) pc.close();
+    });
+    await expect.poll(() => Promise.all(pages.map(openChannels)), { timeout: 10_000 }).toEqual([0, 0]);
+    await edit(pages, 3, 'relay');
+    await expect.poll(() => converged(pages), { timeout: 10_000 }).toBeTruthy();
+    expect(JSON.parse((await converged(pages))!).map.lost).toBe('in flight');
     await closeAll();
   });
 

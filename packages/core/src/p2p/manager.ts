@@ -79,6 +79,8 @@ export class P2PManager {
   #unpersisted = false;
   /** Local changes made while out of the session (sent on rejoin). */
   #changedAway = false;
+  /** Peers whose data channel opened: a link that drops may have lost what was in flight. */
+  readonly #linked = new Set<string>();
   #outbox: Uint8Array[] = [];
   #outboxTimer: ReturnType<typeof setTimeout> | undefined;
   #chunkSeq = 0;
@@ -289,7 +291,7 @@ export class P2PManager {
     this.#unpersisted = true;
     // What live peers changed since the server last stored the room: ask the longest present.
     const responder = m.peers[0];
-    if (responder) void this.#send({ type: 'p2p:sync', to: responder.connectionId, stateVector: toBase64(Y.encodeStateVector(this.doc)) });
+    if (responder) this.#askThroughServer(responder.connectionId, Y.encodeStateVector(this.doc));
     // The newcomer calls the mesh peers already there.
     if (this.#mesh && m.self.mesh) for (const peer of m.peers) if (peer.mesh) this.#mesh.connect(peer.connectionId, true);
     this.#refreshPeers();
@@ -303,6 +305,7 @@ export class P2PManager {
     if (!this.#joined) return;
     this.#joined = false;
     this.#mesh?.closeAll();
+    this.#linked.clear();
     this.#peers.clear();
     this.#refreshPeers();
   }
@@ -368,11 +371,15 @@ export class P2PManager {
         } else if (this.#peers.has(m.peer.connectionId)) this.#peers.set(m.peer.connectionId, m.peer);
         this.#refreshPeers();
         return;
-      case 'p2p:peer-left':
+      case 'p2p:peer-left': {
+        const gone = this.#peers.get(m.connectionId);
         this.#peers.delete(m.connectionId);
+        this.#linked.delete(m.connectionId);
         this.#mesh?.close(m.connectionId);
         this.#refreshPeers();
+        if (gone?.mesh) this.#catchUp();
         return;
+      }
       case 'p2p:update':
         return this.#apply(fromBase64(m.update), FROM_RELAY);
       case 'p2p:sync':
@@ -458,12 +465,42 @@ export class P2PManager {
 
   #channelOpened(id: string): void {
     // Both sides exchange state vectors and send each other what is missing.
+    this.#linked.add(id);
     this.#mesh?.sendSyncRequest(id, Y.encodeStateVector(this.doc));
     this.#peerChanged(id);
   }
 
-  #peerChanged(_id: string): void {
+  #peerChanged(id: string): void {
+    if (this.#linked.has(id) && !this.#mesh?.isOpen(id)) {
+      // The link dropped with the peer still here: what was in flight on it may be lost, and
+      // later changes go through the relay. Ask the peer there for what this client lacks.
+      this.#linked.delete(id);
+      if (this.#joined && this.#peers.has(id)) this.#askThroughServer(id, Y.encodeStateVector(this.doc));
+    }
     this.#refreshPeers();
+  }
+
+  /**
+   * A mesh peer left: its last changes may have reached some peers over data channels and not
+   * others, and no peer passes on what it received. So every survivor asks for what it lacks:
+   * over each open link, and through the server each mesh peer it cannot reach plus one relay
+   * peer (the server relays a frame to all of those or to none).
+   */
+  #catchUp(): void {
+    if (!this.#joined) return;
+    const vector = Y.encodeStateVector(this.doc);
+    let relayAsked = false;
+    for (const peer of this.#peers.values()) {
+      if (this.#mesh?.isOpen(peer.connectionId)) this.#mesh.sendSyncRequest(peer.connectionId, vector);
+      else if (peer.mesh || !relayAsked) {
+        relayAsked ||= !peer.mesh;
+        this.#askThroughServer(peer.connectionId, vector);
+      }
+    }
+  }
+
+  #askThroughServer(to: string, vector: Uint8Array): void {
+    void this.#send({ type: 'p2p:sync', to, stateVector: toBase64(vector) });
   }
 
   /** Recomputes `peers` (per user) and `transport`, emitting what changed. */
