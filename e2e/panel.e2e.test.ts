@@ -235,6 +235,16 @@ describe.skipIf(!browserAvailable)('Admin panel in Chromium', { timeout: 60_000 
     await admin.getByRole('button', { name: 'Configure Environment' }).click();
     const dialog = admin.getByRole('dialog', { name: 'Configure Environment' });
     for (const group of ['Media', 'Features', 'Display', 'P2P / Real-Time Data']) await dialog.getByRole('group', { name: group }).waitFor();
+    // Settings that depend on a switch that is off say so, and stay editable.
+    const meshRow = dialog.locator('.config-row').filter({ hasText: 'P2P Mesh Limit' });
+    expect(await meshRow.getByText('No effect while Allow P2P is off').count()).toBe(1);
+    expect(await meshRow.getAttribute('class')).toContain('is-idle');
+    expect(await dialog.getByRole('spinbutton', { name: 'P2P Mesh Limit' }).isEditable()).toBe(true);
+    expect(await dialog.locator('.config-row.is-idle').count()).toBe(7); // six P2P settings, the link template
+    await shot(admin, 'configure-idle');
+    await dialog.locator('#cfg-allowP2P').check();
+    expect(await meshRow.getByText('No effect while').count()).toBe(0);
+    await dialog.locator('#cfg-allowP2P').uncheck();
     await dialog.getByRole('switch', { name: 'Allow Reactions' }).uncheck();
     await dialog.getByRole('spinbutton', { name: 'Max File Size (MB)' }).fill('500');
     await dialog.getByText('At most 100.').waitFor();

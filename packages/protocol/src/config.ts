@@ -68,6 +68,8 @@ export interface EnvConfigField {
   min?: number;
   max?: number;
   unit?: string;
+  /** The switch this setting depends on: while it is off, the setting has no effect. */
+  requires?: EnvConfigKey;
 }
 
 export interface EnvConfigGroup {
@@ -87,12 +89,13 @@ const bool = (key: EnvConfigKey, label: string, description: string): EnvConfigF
   kind: 'boolean',
   description,
 });
-const num = (key: EnvConfigKey, label: string, description: string, unit?: string): EnvConfigField => ({
+const num = (key: EnvConfigKey, label: string, description: string, unit?: string, requires?: EnvConfigKey): EnvConfigField => ({
   key,
   label,
   kind: 'number',
   description,
   ...numberRange(key),
+  ...(requires ? { requires } : {}),
   ...(unit ? { unit } : {}),
 });
 
@@ -128,12 +131,12 @@ export const ENV_CONFIG_GROUPS: readonly EnvConfigGroup[] = [
     name: 'P2P',
     fields: [
       bool('allowP2P', 'Allow P2P', 'Enable P2P data channels (WebRTC + CRDT)'),
-      num('p2pMeshLimit', 'P2P Mesh Limit', 'Max peers for direct P2P mesh; beyond this, WebSocket fallback'),
-      num('p2pPersistIntervalMs', 'P2P Persist Interval (ms)', 'How often CRDT state auto-saves to the server', 'ms'),
-      num('p2pStateTTLDays', 'P2P State TTL (days)', 'Days of inactivity before persisted P2P state is cleaned up', 'days'),
-      num('p2pMaxStateBytes', 'P2P Max State (bytes)', 'Max CRDT state size per room', 'bytes'),
-      num('maxSharedObjects', 'Max Shared Objects', 'Max shared data structures per room'),
-      bool('allowP2PBinary', 'Allow P2P Binary', 'Allow binary data on raw P2P channels'),
+      num('p2pMeshLimit', 'P2P Mesh Limit', 'Max peers for direct P2P mesh; beyond this, WebSocket fallback', undefined, 'allowP2P'),
+      num('p2pPersistIntervalMs', 'P2P Persist Interval (ms)', 'How often CRDT state auto-saves to the server', 'ms', 'allowP2P'),
+      num('p2pStateTTLDays', 'P2P State TTL (days)', 'Days of inactivity before persisted P2P state is cleaned up', 'days', 'allowP2P'),
+      num('p2pMaxStateBytes', 'P2P Max State (bytes)', 'Max CRDT state size per room', 'bytes', 'allowP2P'),
+      num('maxSharedObjects', 'Max Shared Objects', 'Max shared data structures per room', undefined, 'allowP2P'),
+      { ...bool('allowP2PBinary', 'Allow P2P Binary', 'Allow binary data on raw P2P channels'), requires: 'allowP2P' },
     ],
   },
   {
@@ -141,7 +144,13 @@ export const ENV_CONFIG_GROUPS: readonly EnvConfigGroup[] = [
     fields: [
       bool('emailNotifications', 'Email Notifications', 'Email users their unread mentions and replies (needs PULSE_SMTP_URL and a user email)'),
       num('emailDelaySeconds', 'Email Delay (seconds)', 'A notification read within this time is neither emailed nor sent as notification.unread; one email per user per window', 's'),
-      { key: 'emailLinkTemplate', label: 'Email Link Template', kind: 'string', description: 'Link back to the page, e.g. https://app.example.com/rooms/{roomId}#thread-{threadId}' },
+      {
+        key: 'emailLinkTemplate',
+        label: 'Email Link Template',
+        kind: 'string',
+        description: 'Link back to the page, e.g. https://app.example.com/rooms/{roomId}#thread-{threadId}',
+        requires: 'emailNotifications',
+      },
     ],
   },
 ];

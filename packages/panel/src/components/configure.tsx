@@ -125,12 +125,17 @@ export function ConfigureModal({
               const id = `cfg-${f.key}`;
               // A number being typed, even one out of range (not saved), is marked changed too.
               const changed = f.key in changes || (f.kind === 'number' && String(values[f.key]) !== String(config[f.key]));
+              // Still editable (to prepare it before turning the switch on), but shown as idle.
+              const idle = f.requires !== undefined && !values[f.requires];
+              const rowClass = `${changed ? ' is-changed' : ''}${idle ? ' is-idle' : ''}`;
+              const idleNote = idle && <small className="idle-note">No effect while {fields.find((x) => x.key === f.requires)?.label ?? f.requires} is off</small>;
               if (f.kind === 'string') {
                 return (
-                  <div key={f.key} className={`config-row config-row-text${changed ? ' is-changed' : ''}`}>
+                  <div key={f.key} className={`config-row config-row-text${rowClass}`}>
                     <div className="config-text">
                       <label htmlFor={id}>{f.label}</label>
                       <small>{f.description}</small>
+                      {idleNote}
                       {refusedField === f.key && <small className="field-error">{errorAt(error, f.key)}</small>}
                     </div>
                     <input
@@ -151,10 +156,11 @@ export function ConfigureModal({
               }
               if (f.kind === 'boolean') {
                 return (
-                  <div key={f.key} className={`config-row${changed ? ' is-changed' : ''}`}>
+                  <div key={f.key} className={`config-row${rowClass}`}>
                     <div className="config-text">
                       <label htmlFor={id}>{f.label}</label>
                       <small>{f.description}</small>
+                      {idleNote}
                     </div>
                     <input
                       id={id}
@@ -170,13 +176,14 @@ export function ConfigureModal({
                 );
               }
               return (
-                <div key={f.key} className={`config-row${changed ? ' is-changed' : ''}`}>
+                <div key={f.key} className={`config-row${rowClass}`}>
                   <div className="config-text">
                     <label htmlFor={id}>{f.label}</label>
                     <small>
                       {f.description} · {f.min}–{f.max}
                       {f.unit ? ` ${f.unit}` : ''}
                     </small>
+                    {idleNote}
                     {problems[f.key] && <small className="field-error">{problems[f.key]}</small>}
                   </div>
                   <input
