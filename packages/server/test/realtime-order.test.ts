@@ -1,4 +1,4 @@
-import { CLOSE_CODES, LIMITS } from '@pulse/protocol';
+import { CLOSE_CODES, LIMITS, TOKEN_CLOCK_TOLERANCE_S } from '@pulse/protocol';
 import type { PulseClient } from '@pulse/core';
 import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -337,7 +337,7 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
       expect((await b.next('auth:error')).code).not.toBe('message_too_big');
     });
 
-    it('refuses an auth frame over a few KB without parsing it, and auth without apiKey as unauthorized', async () => {
+    it('refuses an auth frame over a few KB without parsing it, auth without apiKey as unauthorized and without token as invalid_token', async () => {
       const s = raw();
       await s.opened;
       s.send(JSON.stringify({ type: 'auth', apiKey: t.publishableKey, token: 'x'.repeat(LIMITS.wsAuthMessageBytes), room: 'r' }));
@@ -356,6 +356,18 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
         expect(await k.next('auth:error')).toMatchObject({ code: 'unauthorized' });
         expect((await k.waitClosed()).code).toBe(CLOSE_CODES.FORBIDDEN);
       }
+      // No token: the token check's invalid_token (retry with a token), after the key's checks.
+      for (const token of [undefined, null, '']) {
+        const k = raw();
+        await k.opened;
+        k.send({ type: 'auth', apiKey: t.publishableKey, token, room: 'r' });
+        expect(await k.next('auth:error'), String(token)).toMatchObject({ code: 'invalid_token' });
+        expect((await k.waitClosed()).code).toBe(CLOSE_CODES.UNAUTHORIZED);
+      }
+      const badKey = raw();
+      await badKey.opened;
+      badKey.send({ type: 'auth', apiKey: 'pk_unknown', room: 'r' });
+      expect(await badKey.next('auth:error')).toMatchObject({ code: 'invalid_api_key' });
     });
 
     it('keeps serving while deeply nested 1 MB frames arrive before auth', async () => {
@@ -503,6 +515,8 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
     await s.next('auth:ok');
     // Pretend the token expires now (waiting a minute is no test): the sweeper acts on its deadline.
     const conn = [...(t.server.hub as any).registry.connectionsOf(t.envId)].find((c: any) => c.identity.user.id === 'short-lived');
+    // The same clock skew as the check at auth: a token accepted a second past its expiry is not closed at once.
+    expect(conn.identity.expiresAt).toBe(Date.parse(minted.body.expiresAt) + TOKEN_CLOCK_TOLERANCE_S * 1000);
     conn.identity.expiresAt = Date.now();
     expect(await s.next('error', 3000)).toMatchObject({ code: 'token_expired' });
     const closed = await s.waitClosed();

@@ -20,7 +20,7 @@ export interface ConnectionIdentity {
   user: PulseUser;
   publishableKeyId: string;
   secretKeyId: string;
-  /** When the user token expires (ms since the epoch): the socket is closed then. */
+  /** When the user token expires, plus the clock skew allowed (ms since the epoch): the socket is closed then. */
   expiresAt: number;
 }
 

@@ -181,8 +181,10 @@ export class Gateway {
     } catch (err) {
       return this.#hub.rejectAuth(conn, err as PulseError);
     }
-    const first = raw as { type?: unknown; apiKey?: unknown } | null;
+    const first = raw as { type?: unknown; apiKey?: unknown; token?: unknown } | null;
     if (first?.type === 'auth' && (first.apiKey === undefined || first.apiKey === null)) return this.#hub.rejectAuth(conn, new PulseError('unauthorized', 'auth: apiKey (your publishable key, pk_…) is required.'));
+    // A missing token is the token check's `invalid_token` (4401, retry with a token), made after the key's checks.
+    if (first?.type === 'auth' && (first.token === undefined || first.token === null)) first.token = '';
     let message: ClientMessage;
     try {
       message = parseMessage(raw);

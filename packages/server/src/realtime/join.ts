@@ -1,4 +1,4 @@
-import { LIMITS, PulseError, type ClientMessageOf, type PulseUser } from '@pulse/protocol';
+import { LIMITS, PulseError, TOKEN_CLOCK_TOLERANCE_S, type ClientMessageOf, type PulseUser } from '@pulse/protocol';
 import { isUnavailable } from '../store/errors.ts';
 import type { Connection } from './connection.ts';
 import type { RealtimeHub } from './hub.ts';
@@ -28,7 +28,8 @@ export async function authenticate(hub: RealtimeHub, conn: Connection, message: 
       user,
       publishableKeyId: verified.publishableKeyId,
       secretKeyId: verified.secretKeyId,
-      expiresAt: verified.expiresAt.getTime(),
+      // The skew the check allowed counts here too: a token just accepted is not closed at once.
+      expiresAt: verified.expiresAt.getTime() + TOKEN_CLOCK_TOLERANCE_S * 1000,
     };
     conn.deviceType = message.deviceType ?? 'desktop';
     const room = hub.registry.join(conn, config);
