@@ -32,6 +32,8 @@ export interface RestRoute {
   body?: z.ZodType;
   query?: z.ZodType;
   status: 200 | 201 | 204;
+  /** Another success with the same body: a repeat that found what it would have made. */
+  repeatStatus?: 200;
   /** The body of a success (none for 204). */
   response?: z.ZodType;
 }
@@ -117,7 +119,7 @@ export const REST_ROUTES = {
     summary: 'Delete a comment (and its thread when it was the last one)', response: deleted,
   },
   addReaction: {
-    method: 'POST', path: '/api/v1/comments/:commentId/reactions', tag: 'Reactions', auth: 'secret', status: 201,
+    method: 'POST', path: '/api/v1/comments/:commentId/reactions', tag: 'Reactions', auth: 'secret', status: 201, repeatStatus: 200,
     summary: 'React to a comment (201 when added, 200 with the existing reaction when already there)',
     body: createReactionBody, response: z.object({ reaction: reactionSchema }),
   },
@@ -149,13 +151,15 @@ export function buildOpenApiDocument(serverUrl: string, version: string): Record
       const qs = json(route.query, 'input') as { properties?: Record<string, unknown> };
       for (const [q, schema] of Object.entries(qs.properties ?? {})) parameters.push({ name: q, in: 'query', required: false, schema });
     }
+    const success = route.response ? { description: 'Success', content: { 'application/json': { schema: json(route.response, 'output') } } } : { description: 'Success, no content' };
     const operation: Record<string, unknown> = {
       operationId: name,
       summary: route.summary,
       tags: [route.tag],
       parameters,
       responses: {
-        [route.status]: route.response ? { description: 'Success', content: { 'application/json': { schema: json(route.response, 'output') } } } : { description: 'Success, no content' },
+        [route.status]: success,
+        ...(route.repeatStatus ? { [route.repeatStatus]: { ...success, description: 'Already there: nothing changed' } } : {}),
         default: { description: 'Error', content: { 'application/json': { schema: json(errorBodySchema, 'output') } } },
       },
     };

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { colorForUser, ERROR_CATALOGUE, LIMITS, REST_ROUTES, type RestRoute, type RestRouteName } from '@pulse/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
@@ -836,6 +837,19 @@ for (const driver of ['sqlite', 'postgres'] as const) {
         }
         const opCount = Object.values(doc.paths as Record<string, object>).reduce((n, ops) => n + Object.keys(ops).length, 0);
         expect(opCount).toBe(Object.keys(REST_ROUTES).length);
+      });
+
+      it('gives each route the success codes of the table in docs/rest-api.md', async () => {
+        const doc = (await rawApi('/api/v1/openapi.json')).body;
+        const table = readFileSync(new URL('../../../docs/rest-api.md', import.meta.url), 'utf8');
+        const rows = [...table.matchAll(/^\| `(GET|POST|PUT|PATCH|DELETE)` \| \[`([^`]+)`\]\([^)]*\) \| ([^|]+) \|$/gm)];
+        expect(rows.length).toBe(Object.keys(REST_ROUTES).length);
+        for (const [, method, path, codes] of rows) {
+          const op = doc.paths[path!]?.[method!.toLowerCase()];
+          expect(op, `${method} ${path}`).toBeDefined();
+          const documented = codes!.split(' or ').map((c) => c.trim()).sort();
+          expect(Object.keys(op.responses).filter((c) => c !== 'default').sort(), `${method} ${path}`).toEqual(documented);
+        }
       });
     });
 
