@@ -10,6 +10,8 @@ export const LIMITS = {
   commentBodyLength: 10_000,
   /** Distinct users a comment may mention (more: `too_many_mentions`). */
   mentionsPerComment: 50,
+  /** Distinct user ids one `GET /api/v1/directory/users?ids=` may ask for (more: validation_failed). */
+  directoryIds: 100,
   /**
    * Uploads of one user (per environment) not attached to a comment yet, and their bytes, past
    * which further uploads are refused (too_many_pending_uploads) until some are attached, deleted

@@ -1,3 +1,4 @@
+import { LIMITS } from '@pulse/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIRECTORY_SEARCH_BURST, DIRECTORY_SEARCHES_AT_ONCE } from '../src/user-rate-limiter.ts';
 import { mintToken } from './helpers/clients.ts';
@@ -93,5 +94,16 @@ describe('GET /api/v1/directory/users', () => {
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('validation_failed');
     }
     expect((await get('nul-typist', 'q=zzzqqq')).status).toBe(200);
+  });
+
+  it('looks up at most LIMITS.directoryIds distinct ids at a time, and says so past that (none dropped silently)', async () => {
+    expect((await t.api('PUT', '/api/v1/users/looked-up', { name: 'Looked Up' })).status).toBe(200);
+    const ids = (n: number) => [...Array.from({ length: n - 1 }, (_, i) => `nobody-${i}`), 'looked-up'].join(',');
+    const atLimit = await get('id-asker', `ids=${ids(LIMITS.directoryIds)},looked-up`); // a repeat counts once
+    expect(atLimit.status).toBe(200);
+    expect(((await atLimit.json()) as { items: { id: string }[] }).items.map((u) => u.id)).toEqual(['looked-up']);
+    const over = await get('id-asker', `ids=${ids(LIMITS.directoryIds + 1)}`);
+    expect(over.status).toBe(400);
+    expect(await over.json()).toMatchObject({ error: { code: 'validation_failed', message: expect.stringContaining(`at most ${LIMITS.directoryIds}`) } });
   });
 });

@@ -1,4 +1,4 @@
-import type { PulseUser } from '@pulse/protocol/lite';
+import { LIMITS, type PulseUser } from '@pulse/protocol/lite';
 
 export interface DirectoryTarget {
   baseUrl: string;
@@ -58,7 +58,7 @@ export class UserDirectory {
 
   async #fetchWanted(): Promise<void> {
     this.#timer = undefined;
-    const ids = [...this.#wanted].filter((id) => !this.#users.has(id)).slice(0, 100);
+    const ids = [...this.#wanted].filter((id) => !this.#users.has(id)).slice(0, LIMITS.directoryIds);
     if (ids.length === 0) return;
     try {
       this.add(await this.#request(new URLSearchParams({ ids: ids.join(',') })));

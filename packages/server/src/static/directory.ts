@@ -1,10 +1,9 @@
-import { isUnstorableText, PulseError, type PulseUser } from '@pulse/protocol';
+import { isUnstorableText, LIMITS, PulseError, type PulseUser } from '@pulse/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { RetryLaterError } from '../retry-later.ts';
 import { DIRECTORY_SEARCH_BURST, DIRECTORY_SEARCHES_AT_ONCE, DIRECTORY_SEARCHES_PER_MINUTE, UserRateLimiter } from '../user-rate-limiter.ts';
 
-const MAX_IDS = 100;
 const SEARCH_RESULTS = 10;
 
 const toPulseUser = (u: { externalId: string; name: string; avatar: string | null; color: string }): PulseUser => ({
@@ -38,7 +37,8 @@ export function registerDirectory(app: FastifyInstance, ctx: ServerContext): voi
       if (typeof value === 'string' && isUnstorableText(value)) throw new PulseError('validation_failed', `${field} must not contain control characters or broken Unicode`);
     }
     if (typeof query.ids === 'string') {
-      const ids = [...new Set(query.ids.split(',').map((s) => s.trim()).filter(Boolean))].slice(0, MAX_IDS);
+      const ids = [...new Set(query.ids.split(',').map((s) => s.trim()).filter(Boolean))];
+      if (ids.length > LIMITS.directoryIds) throw new PulseError('validation_failed', `ids: at most ${LIMITS.directoryIds} at a time (got ${ids.length})`);
       // One read for them all, in the order asked.
       const found = new Map((await ctx.store.getUsers(envId, ids)).map((u) => [u.externalId, u]));
       return { items: ids.flatMap((id) => (found.has(id) ? [toPulseUser(found.get(id)!)] : [])) };
