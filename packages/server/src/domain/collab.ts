@@ -125,14 +125,14 @@ export class CollabService {
 
   async #requireFeature(envId: string, flag: 'allowReactions' | 'allowDrawing' | 'allowMentions', what: string) {
     const config = await this.#configs.require(envId);
-    if (!config[flag]) throw new PulseError('feature_disabled', `${what} are turned off for this environment.`);
+    if (!config[flag]) throw new PulseError('feature_disabled', `${what} turned off for this environment.`);
   }
 
   async #checkComment(envId: string, body: string, mentions: string[], attachmentIds: string[] = []): Promise<void> {
     // A comment may be only attachments (a voice note, a screenshot).
     if (isBlankText(body) && attachmentIds.length === 0) throw new PulseError('validation_failed', 'body: must not be empty');
     if (mentions.length > LIMITS.mentionsPerComment) throw new PulseError('too_many_mentions', `mentions: at most ${LIMITS.mentionsPerComment} distinct users, got ${mentions.length}`);
-    if (mentions.length > 0) await this.#requireFeature(envId, 'allowMentions', 'Mentions');
+    if (mentions.length > 0) await this.#requireFeature(envId, 'allowMentions', 'Mentions are');
   }
 
   async #requireUser(envId: string, externalId: string): Promise<void> {
@@ -407,7 +407,7 @@ export class CollabService {
   }
 
   async addReaction(envId: string, actor: Actor, input: { commentId: string; userId: string; emoji: string }): Promise<{ reaction: Reaction; created: boolean }> {
-    await this.#requireFeature(envId, 'allowReactions', 'Reactions');
+    await this.#requireFeature(envId, 'allowReactions', 'Reactions are');
     await this.#requireUser(envId, input.userId);
     const reactionId = newReactionId();
     const hooks = await this.#hooks(envId, actor, [{ type: 'reaction.added', subject: { kind: 'reaction', id: reactionId }, data: { commentId: input.commentId, reactionId } }]);
@@ -427,14 +427,14 @@ export class CollabService {
   }
 
   async addStroke(envId: string, roomId: string, stroke: Omit<DrawStroke, 'id' | 'createdAt'> & { id?: string }): Promise<DrawStroke> {
-    await this.#requireFeature(envId, 'allowDrawing', 'Drawing');
+    await this.#requireFeature(envId, 'allowDrawing', 'Drawing is');
     const result = await this.#store.addStroke(envId, roomId, { ...stroke, id: stroke.id ?? newStrokeId(), createdAt: nowIso() }, { maxStrokes: LIMITS.strokesPerRoom, maxBytes: LIMITS.drawingBytesPerRoom });
     await this.#announce(envId, result, { type: 'draw:stroke', seq: result.seq, stroke: result.value });
     return result.value;
   }
 
   async clearDrawing(envId: string, actor: Actor, roomId: string): Promise<void> {
-    await this.#requireFeature(envId, 'allowDrawing', 'Drawing');
+    await this.#requireFeature(envId, 'allowDrawing', 'Drawing is');
     const effects: Effects = { activity: { ...activity('drawing.cleared', actorUserId(actor)), roomId } };
     const result = await this.#store.clearDrawing(envId, roomId, effects);
     await this.#announce(envId, result, { type: 'draw:clear', seq: result.seq, userId: actorUserId(actor) });
