@@ -81,6 +81,9 @@ export async function sendWebhook(target: string, body: string, headers: Record<
 
 class TimedOut extends Error {}
 
+/** How long a response body may take once the status has come (within the request's deadline). */
+const RESPONSE_BODY_GRACE_MS = 1000;
+
 /** A `Retry-After` header (seconds, or an HTTP date) as milliseconds from now; null when absent or unreadable. */
 export function parseRetryAfter(value: string | undefined, now = Date.now()): number | null {
   if (!value) return null;
@@ -101,7 +104,8 @@ function post(url: URL, body: string, headers: Record<string, string>, options: 
   const transport = url.protocol === 'https:' ? https : http;
   return new Promise<Answer>((resolvePost, rejectPost) => {
     let timedOut = false;
-    const timer = setTimeout(() => {
+    const deadline = performance.now() + timeoutMs;
+    let timer = setTimeout(() => {
       timedOut = true;
       req.destroy(new TimedOut());
     }, timeoutMs);
@@ -114,7 +118,10 @@ function post(url: URL, body: string, headers: Record<string, string>, options: 
       settle();
       resolvePost(value);
     };
+    /** Set once the status has come: the exchange ends with it, whatever happens to the body. */
+    let keep: (() => void) | undefined;
     const reject = (err: unknown) => {
+      if (keep) return keep();
       settle();
       rejectPost(timedOut ? new TimedOut() : err);
     };
@@ -139,6 +146,14 @@ function post(url: URL, body: string, headers: Record<string, string>, options: 
           const text = Buffer.concat(chunks).toString('utf8').slice(0, options.responseChars);
           resolve({ status: res.statusCode ?? 0, location: res.headers.location, retryAfter: res.headers['retry-after'], text });
         };
+        // The status is the answer: a body still coming gets a short while, then what came is kept
+        // (a receiver that says 200 at once and works on must not be sent the event again).
+        keep = () => {
+          res.destroy();
+          finish();
+        };
+        clearTimeout(timer);
+        timer = setTimeout(keep, Math.max(0, Math.min(RESPONSE_BODY_GRACE_MS, deadline - performance.now())));
         res.on('data', (chunk: Buffer) => {
           if (bytes >= maxBytes) return;
           chunks.push(chunk.subarray(0, maxBytes - bytes));
@@ -150,7 +165,7 @@ function post(url: URL, body: string, headers: Record<string, string>, options: 
           }
         });
         res.on('end', finish);
-        res.on('error', (err) => (bytes >= maxBytes ? finish() : reject(err)));
+        res.on('error', keep);
       },
     );
     req.on('error', reject);
