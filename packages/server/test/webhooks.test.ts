@@ -490,6 +490,34 @@ describe('webhooks: delivery', () => {
       expect(failed!.attempts).toBeGreaterThanOrEqual(3);
     }));
 
+  it('sends what waits for a later retry as soon as the endpoint works or is enabled again, not hours later', () =>
+    withOwnServer({ firstRetryDelayMs: 3_600_000, maxRetryDelayMs: 6 * 3_600_000 }, async (own, r) => {
+      const svc = own.server.ctx.webhooks;
+      const { endpoint, secret } = await svc.add(own.envId, { url: r.url });
+      r.secret = secret;
+      r.mode = { kind: 'fail', status: 503 };
+      for (let i = 0; i < 3; i++) await svc.sendTest(own.envId, endpoint.id);
+      const waiting = await waitFor(async () => {
+        const list = await svc.deliveries(own.envId, endpoint.id);
+        return list.length === 3 && list.every((d) => d.attempts === 1 && d.nextAttemptAt) ? list : undefined;
+      }, 5000, 'three failed attempts recorded');
+      // Backoff: the next attempts are an hour or more away.
+      expect(waiting.every((d) => Date.parse(d.nextAttemptAt!) > Date.now() + 30 * 60_000)).toBe(true);
+      r.mode = { kind: 'ok' };
+      // A new event goes at once; its success brings the waiting three forward.
+      await svc.sendTest(own.envId, endpoint.id);
+      await waitFor(() => r.received.length === 4, 5000, 'the backlog after the endpoint recovered');
+      expect(new Set(r.received.map((m) => m.id)).size).toBe(4);
+      await waitFor(async () => ((await svc.deliveries(own.envId, endpoint.id)).every((d) => d.status === 'succeeded') ? true : undefined), 3000, 'all recorded as sent');
+      // Enabled again after Pulse disabled it: what waited goes at once too.
+      r.mode = { kind: 'fail', status: 410 };
+      await svc.sendTest(own.envId, endpoint.id);
+      await waitFor(async () => ((await svc.get(own.envId, endpoint.id)).enabled ? undefined : true), 5000, 'the endpoint disabled');
+      r.mode = { kind: 'ok' };
+      await svc.update(own.envId, endpoint.id, { enabled: true });
+      await waitFor(() => r.received.length === 5, 5000, 'the waiting delivery once enabled');
+    }));
+
   it('disables an endpoint that keeps failing, saying why; enabling it clears the reason', () =>
     withOwnServer({ disableAfterFailingMs: 200 }, async (short, r) => {
       const svc = short.server.ctx.webhooks;

@@ -256,6 +256,21 @@ async function claimDue(
   }));
 }
 
+/**
+ * The endpoint works again (or was enabled again): its deliveries waiting for a later retry are
+ * due now, rather than hours later on the backoff schedule. Claims take them a few at a time.
+ */
+async function retryNow(trx: Transaction<Database>, endpointId: string, at: string): Promise<void> {
+  await trx
+    .updateTable('webhook_deliveries')
+    .set({ next_attempt_at: at })
+    .where('status', '=', 'pending')
+    .where('endpoint_id', '=', endpointId)
+    .where('next_attempt_at', '>', at)
+    .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', at)]))
+    .execute();
+}
+
 /** Records attempts, in the order given, letting go of their claims; returns the endpoints they disabled, and why. */
 async function recordAttempts(trx: Transaction<Database>, attempts: { deliveryId: string; result: WebhookAttemptResult }[]): Promise<DisabledEndpoint[]> {
   // The last outcome per endpoint decides its health.
@@ -274,7 +289,8 @@ async function recordAttempts(trx: Transaction<Database>, attempts: { deliveryId
   // in opposite orders would deadlock on PostgreSQL).
   for (const [endpointId, result] of [...last].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (result.succeeded) {
-      await trx.updateTable('webhook_endpoints').set({ failing_since: null }).where('id', '=', endpointId).where('failing_since', 'is not', null).execute();
+      const recovered = await trx.updateTable('webhook_endpoints').set({ failing_since: null }).where('id', '=', endpointId).where('failing_since', 'is not', null).executeTakeFirst();
+      if (Number(recovered.numUpdatedRows) > 0) await retryNow(trx, endpointId, result.at);
       continue;
     }
     const e = await trx
@@ -343,8 +359,11 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect, tx: WriteTx)
       return db.transaction().execute(async (trx) => {
         const before = change.enabled ? await trx.selectFrom('webhook_endpoints').select('enabled').where('environment_id', '=', envId).where('id', '=', id).executeTakeFirst() : undefined;
         const r = await trx.updateTable('webhook_endpoints').set({ ...set, ...previous }).where('environment_id', '=', envId).where('id', '=', id).returningAll().executeTakeFirst();
-        // Enabled again: what waited while it was disabled goes on, except what is past its window.
-        if (r && before && Number(before.enabled) === 0) await failExpiredDeliveries(trx, at, id);
+        // Enabled again: what waited while it was disabled goes on at once, except what is past its window.
+        if (r && before && Number(before.enabled) === 0) {
+          await failExpiredDeliveries(trx, at, id);
+          await retryNow(trx, id, at);
+        }
         return r && toEndpoint(r);
       });
     },
