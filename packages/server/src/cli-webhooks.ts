@@ -95,7 +95,16 @@ const describeEndpoint = (e: WebhookEndpointInfo) =>
 const describeDelivery = (d: WebhookDeliveryInfo) =>
   `${d.createdAt}  ${d.eventType.padEnd(20)} ${d.status.padEnd(9)} attempts=${d.attempts}` +
   `${d.lastStatusCode !== null ? ` HTTP ${d.lastStatusCode}` : ''}${d.lastLatencyMs !== null ? ` ${d.lastLatencyMs} ms` : ''}` +
-  `${d.lastError && d.status !== 'succeeded' ? `  ${d.lastError}` : ''}  (${d.eventId})`;
+  `${d.lastError && d.status !== 'succeeded' && d.lastError !== `HTTP ${d.lastStatusCode}` ? `  ${d.lastError}` : ''}` +
+  `${d.status === 'pending' && d.attempts > 0 && d.nextAttemptAt ? `  next attempt ${d.nextAttemptAt}` : ''}  (${d.eventId})`;
+
+/** What happens next to a delivery whose attempt failed. */
+const afterFailure = (d: WebhookDeliveryInfo, endpoint: { enabled: boolean; disabledReason: string | null }) =>
+  !endpoint.enabled
+    ? `The endpoint is disabled${endpoint.disabledReason ? ` (${endpoint.disabledReason})` : ''}: nothing is sent to it until it is enabled again.`
+    : d.status === 'failed'
+      ? 'It is out of retries (failed): resend it from the panel once the receiver works.'
+      : `Pulse retries it${d.nextAttemptAt ? ` at ${d.nextAttemptAt}` : ''}, and at once should the endpoint answer another delivery with a 2xx.`;
 
 /** `pulse webhook …`: endpoints are managed in the database; the running server(s) deliver. */
 export async function webhookCommand(args: string[], out: Out, options: ServerOptions): Promise<number> {
@@ -175,7 +184,7 @@ export async function webhookCommand(args: string[], out: Out, options: ServerOp
             ? `Not attempted yet: is a Pulse server running on this database? The event stays queued and is delivered once one is.`
             : delivered
               ? `Delivered: HTTP ${delivery.lastStatusCode} in ${delivery.lastLatencyMs} ms (${delivery.eventId})`
-              : `Failed: ${delivery.lastError ?? 'no answer'}${delivery.lastResponse ? ` — ${clip(delivery.lastResponse, 200)}` : ''}. Pulse retries it (${delivery.status}).`;
+              : `Failed: ${delivery.lastError ?? 'no answer'}${delivery.lastResponse ? ` — ${clip(delivery.lastResponse, 200)}` : ''}. ${afterFailure(delivery, await service.get(envId, endpointId))}`;
         out.print(human, { delivery });
         return delivered ? 0 : 1;
       }

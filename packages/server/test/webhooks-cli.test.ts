@@ -62,6 +62,8 @@ describe('pulse webhook (CLI)', () => {
     const rejectedBefore = receiver.rejected;
     const stale = await cli('webhook', 'test', t.envId, added.json.id);
     expect(stale.code).toBe(1);
+    expect(stale.stdout).toMatch(/Failed: HTTP 401 .*Pulse retries it at \d{4}-/);
+    expect((await cli('webhook', 'deliveries', t.envId, added.json.id)).stdout).toMatch(/pending\s+attempts=\d+ HTTP 401 \d+ ms  next attempt \d{4}-/);
     expect(receiver.rejected).toBeGreaterThan(rejectedBefore);
     receiver.secret = newSecret;
     await waitFor(() => receiver.ofType('webhook.test').length === 3, 5000, 'the retried test event with the new secret');
@@ -76,6 +78,13 @@ describe('pulse webhook (CLI)', () => {
     const noSince = await cli('webhook', 'recover', t.envId, added.json.id);
     expect(noSince.code).toBe(2);
     expect(noSince.stderr).toMatch(/--since/);
+
+    // A 410 disables the endpoint at once: the CLI says so, not that it retries.
+    receiver.mode = { kind: 'fail', status: 410 };
+    const gone = await cli('webhook', 'test', t.envId, added.json.id);
+    expect(gone.code).toBe(1);
+    expect(gone.stdout).toMatch(/Failed: HTTP 410.*The endpoint is disabled \(Disabled by Pulse .*410 Gone.*nothing is sent to it until it is enabled again/);
+    receiver.mode = { kind: 'ok' };
 
     const disabled = await cli('webhook', 'disable', t.envId, added.json.id, '--json');
     expect(disabled.json.webhook.enabled).toBe(false);
