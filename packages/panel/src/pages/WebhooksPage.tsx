@@ -18,6 +18,7 @@ const localInputValue = (ms: number) => {
 
 /** How often the deliveries of the open endpoint are read again. */
 const REFRESH_MS = 4000;
+const QUEUED_REFRESH_MS = 1000;
 
 function StatusBadge({ endpoint }: { endpoint: WebhookEndpointInfo }) {
   if (!endpoint.enabled) return <Badge tone={endpoint.disabledReason ? 'danger' : 'neutral'}>{endpoint.disabledReason ? 'Disabled by Pulse' : 'Disabled'}</Badge>;
@@ -135,10 +136,13 @@ function Deliveries({ envId, endpoint }: { envId: string; endpoint: WebhookEndpo
   const toast = useToast();
   const detail = useApi<{ webhook: WebhookEndpointInfo; deliveries: WebhookDeliveryInfo[] }>(`/environments/${seg(envId)}/webhooks/${seg(endpoint.id)}`);
   const { reload } = detail;
+  // A delivery queued and not yet attempted (a test event, a resend) is usually sent within a
+  // second: looked at again that soon, so its outcome does not wait for the slower refresh.
+  const justQueued = detail.data?.deliveries.some((d) => d.status === 'pending' && d.attempts === 0) ?? false;
   useEffect(() => {
-    const timer = setInterval(reload, REFRESH_MS);
+    const timer = setInterval(reload, justQueued ? QUEUED_REFRESH_MS : REFRESH_MS);
     return () => clearInterval(timer);
-  }, [reload]);
+  }, [reload, justQueued]);
   const resend = async (d: WebhookDeliveryInfo) => {
     try {
       await post(`/environments/${seg(envId)}/webhooks/${seg(endpoint.id)}/deliveries/${seg(d.id)}/resend`);
