@@ -143,11 +143,11 @@ function withStatementCache(database: BetterSqlite3.Database, max = 500) {
  * SQLite starts the -wal file over only when a checkpoint has copied all of it, which a passive
  * checkpoint never does while commits keep coming: under sustained writes the file grew by the
  * whole write volume (55 MB/s at 1,000 comments/s). Once it passes `restartBytes`, the worker
- * makes a second pass and asks this thread to copy what is left, the last few milliseconds of
- * frames, with its two syncs (measured: 2–14 ms at 1,000 comments/s, 18–45 ms once a second under
- * 2× overload); the next write then starts the file over. A RESTART checkpoint in the worker
- * would hold writers off (and wait on any reader, such as the CLI) while this thread slept on
- * the lock. The file keeps its size (cutting it back with
+ * repeats its pass until one finds only a few new pages, then asks this thread to copy what is
+ * left, with its two syncs (measured at 2,000 comments/s: 2 ms on average, at most 6, against 14
+ * and 26 when the worker made one second pass only); the next write then starts the file over.
+ * A RESTART checkpoint in the worker would hold writers off (and wait on any reader, such as the
+ * CLI) while this thread slept on the lock. The file keeps its size (cutting it back with
  * `journal_size_limit` stalled the next commit by 5–12 ms each time).
  */
 function startCheckpointer(database: BetterSqlite3.Database, file: string, options: CheckpointOptions) {
@@ -192,9 +192,16 @@ let caughtUpAt = -1;
 setInterval(() => {
   try {
     // log: the frames in the file; the same as at the last catch-up means no write came since.
-    const { log } = checkpoint();
+    let { log } = checkpoint();
     if (log * frameBytes < workerData.restartBytes || log === caughtUpAt) return;
-    checkpoint();
+    // Each pass copies what the log gained during the one before: repeated until that is a few
+    // pages, the server's thread is left with a few milliseconds' worth, not a whole pass's.
+    for (let pass = 0; pass < 8; pass++) {
+      const next = checkpoint().log;
+      const gained = next - log;
+      log = next;
+      if (gained < 64) break;
+    }
     caughtUpAt = log;
     parentPort.postMessage('catch-up');
   } catch {}
