@@ -78,6 +78,13 @@ describe.skipIf(!browserAvailable)('panel: webhooks page (Chromium)', () => {
     await page.getByRole('button', { name: 'Send test event' }).click();
     await page.getByText('Delivered').waitFor({ timeout: 10_000 });
     expect(receiver.ofType('webhook.test')).toHaveLength(1);
+    // An example of a chosen type, to try a handler.
+    await page.getByRole('combobox', { name: 'Test event type' }).selectOption('notification.created');
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    await page.getByText('Example notification.created queued').waitFor();
+    await expect.poll(() => receiver.ofType('notification.created').length, { timeout: 10_000 }).toBe(1);
+    expect(receiver.ofType('notification.created')[0]!.payload.data.roomId).toBe('pulse-example-room');
+    await page.getByRole('combobox', { name: 'Test event type' }).selectOption('webhook.test');
     // A comment from the REST API shows up as a delivery too.
     await t.api('PUT', '/api/v1/users/ann', { name: 'Ann' });
     const thread = (await t.api('POST', '/api/v1/rooms/e2e-room/threads', { userId: 'ann', body: 'first' })).body.thread;

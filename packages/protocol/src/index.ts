@@ -13,6 +13,7 @@ export * from './realtime-models.ts';
 export * from './messages.ts';
 export * from './media.ts';
 export * from './webhooks.ts';
+export * from './webhook-examples.ts';
 export * from './p2p.ts';
 export type * from './admin-api.ts';
 export * from './format.ts';

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { WEBHOOK_EXAMPLE_ROOM, webhookExampleData } from './webhook-examples.ts';
 import { WEBHOOK_EVENT_TYPES, WEBHOOK_TEST_EVENT, webhookDataSchemas, webhookPayloadJsonSchema, type WebhookPayloadType } from './webhooks.ts';
 
 /** Every object schema inside a JSON Schema. */
@@ -32,5 +33,16 @@ describe('webhook payload schemas', () => {
     expect(webhookPayloadJsonSchema(WEBHOOK_TEST_EVENT)).toMatchObject({ properties: { type: { const: 'webhook.test' } } });
     expect(webhookDataSchemas[WEBHOOK_TEST_EVENT].safeParse({ environmentId: 'e', endpointId: 'wh_1', message: 'hi' }).success).toBe(true);
     for (const type of types) expect(webhookDataSchemas[type], type).toBeDefined();
+  });
+
+  it('has an example of every event type, in exactly its schema\'s shape, about the example room', () => {
+    const at = '2026-12-06T08:00:00.000Z';
+    for (const type of WEBHOOK_EVENT_TYPES) {
+      const data = webhookExampleData(type, 'env_example', at);
+      // Parsing drops fields a schema does not name: equal means none is misspelt or missing.
+      expect(webhookDataSchemas[type].parse(data), type).toEqual(data);
+      expect((data as { roomId: string }).roomId).toBe(WEBHOOK_EXAMPLE_ROOM);
+    }
+    expect((webhookExampleData('thread.resolved', 'e', at) as { thread: { resolved: boolean } }).thread.resolved).toBe(true);
   });
 });

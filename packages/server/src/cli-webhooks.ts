@@ -18,8 +18,9 @@ export const WEBHOOK_USAGE = `  webhook add <envId> <url> [--events a,b] [--desc
   webhook enable|disable <envId> <webhookId>
                                           turn delivery on or off (enabling clears why Pulse
                                           disabled it)
-  webhook test <envId> <webhookId>        queue a webhook.test event and wait for the running
-                                          server to deliver it
+  webhook test <envId> <webhookId> [--type comment.created]
+                                          queue a webhook.test event (or an example event of
+                                          that type) and wait for the running server to deliver it
   webhook deliveries <envId> <webhookId>  the endpoint's recent deliveries
   webhook recover <envId> <webhookId> --since <ISO time>
                                           queue the events since then that it never had (it was
@@ -167,10 +168,11 @@ export async function webhookCommand(args: string[], out: Out, options: ServerOp
         return 0;
       }
       case 'test': {
-        const [envId, endpointId] = parseArgs(sub, rest, ['<envId>', '<webhookId>']).positional as [string, string];
-        const queued = await service.sendTest(envId, endpointId);
-        await audit(store, who, envId, 'webhook.test_sent', endpointId);
-        if (!out.json) process.stderr.write(`pulse: queued test event ${queued.eventId}; waiting for the server to deliver it…\n`);
+        const { positional, options: o } = parseArgs(sub, rest, ['<envId>', '<webhookId>'], { options: ['type'] });
+        const [envId, endpointId] = positional as [string, string];
+        const queued = await service.sendTest(envId, endpointId, o.type === undefined ? {} : { type: o.type });
+        await audit(store, who, envId, 'webhook.test_sent', webhookAuditDetail.testSent(endpointId, queued));
+        if (!out.json) process.stderr.write(`pulse: queued ${queued.eventType} event ${queued.eventId}; waiting for the server to deliver it…\n`);
         const deadline = Date.now() + settings.timeoutMs + 5_000;
         let delivery = queued;
         while (Date.now() < deadline) {

@@ -45,6 +45,15 @@ describe('pulse webhook (CLI)', () => {
     expect(test.code, test.stderr + test.stdout).toBe(0);
     expect(test.stdout).toMatch(/Delivered: HTTP 204/);
     expect(receiver.ofType('webhook.test')).toHaveLength(1);
+    // An example of a subscribed type, to try the receiver's handler.
+    const examples = receiver.ofType('comment.created').length;
+    const example = await cli('webhook', 'test', t.envId, added.json.id, '--type', 'comment.created');
+    expect(example.code, example.stderr + example.stdout).toBe(0);
+    expect(example.stderr).toContain('queued comment.created event');
+    expect(receiver.ofType('comment.created').slice(examples)[0]!.payload.data.roomId).toBe('pulse-example-room');
+    const unknownType = await cli('webhook', 'test', t.envId, added.json.id, '--type', 'comment.nope');
+    expect(unknownType.code).toBe(2);
+    expect(unknownType.stderr).toMatch(/validation_failed|type/);
 
     const rotated = await cli('webhook', 'rotate-secret', t.envId, added.json.id, '--json');
     expect(rotated.code).toBe(0);

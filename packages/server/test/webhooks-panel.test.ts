@@ -41,10 +41,19 @@ describe('panel API: webhooks', () => {
     expect(test.status).toBe(202);
     await waitFor(() => receiver.ofType('webhook.test').length === 1, 5000, 'the test event');
     expect(webhookDataSchemas['webhook.test'].safeParse(receiver.ofType('webhook.test')[0]!.payload.data).success).toBe(true);
+    // An example event of a type asked for; the audit log says which.
+    const example = await admin.post(`${base}/${id}/test`, { type: 'reaction.added' });
+    expect(example.status, JSON.stringify(example.body)).toBe(202);
+    expect(example.body.delivery).toMatchObject({ eventType: 'reaction.added' });
+    await waitFor(() => receiver.ofType('reaction.added').length === 1, 5000, 'the example event');
+    expect((await admin.post(`${base}/${id}/test`, { type: 'webhook.nope' })).body.error).toMatchObject({ code: 'validation_failed', message: expect.stringContaining('type') });
     const shown = await waitFor(async () => {
       const r = await member.get(`${base}/${id}`);
-      return r.body.deliveries[0]?.status === 'succeeded' && r.body;
-    }, 5000, 'the delivery recorded');
+      return r.body.deliveries.every((d: { status: string }) => d.status === 'succeeded') && r.body;
+    }, 5000, 'the deliveries recorded');
+    // Newest first: the example, then the test event.
+    expect(shown.deliveries.map((d: { eventType: string }) => d.eventType)).toEqual(['reaction.added', 'webhook.test']);
+    shown.deliveries.shift();
     expect(shown.deliveries[0]).toMatchObject({ eventType: 'webhook.test', attempts: 1, lastStatusCode: 204 });
     expect(JSON.stringify(shown)).not.toContain(created.body.secret);
 
@@ -57,7 +66,7 @@ describe('panel API: webhooks', () => {
     const resent = await admin.post(`${base}/${id}/deliveries/${shown.deliveries[0].id}/resend`);
     expect(resent.status).toBe(202);
     await waitFor(() => receiver.ofType('webhook.test').length === 2, 5000, 'the resent event');
-    expect(receiver.received[1]!.id).toBe(receiver.received[0]!.id);
+    expect(receiver.ofType('webhook.test')[1]!.id).toBe(receiver.ofType('webhook.test')[0]!.id);
 
     const empty = await admin.patch(`${base}/${id}`, {});
     expect(empty.status).toBe(400);
@@ -126,5 +135,6 @@ describe('panel API: webhooks', () => {
     for (const action of ['webhook.created', 'webhook.test_sent', 'webhook.resent', 'webhook.updated', 'webhook.secret_rotated', 'webhook.deleted']) {
       expect(actions).toContain(action);
     }
+    expect(actions).toContain(`${id}: an example reaction.added`);
   });
 });

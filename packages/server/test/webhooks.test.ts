@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DEFAULT_ENV_CONFIG, WEBHOOK_EVENT_TYPES, WEBHOOK_POLICY, webhookDataSchemas, type WebhookEventType } from '@pulse/protocol';
+import { DEFAULT_ENV_CONFIG, WEBHOOK_EVENT_TYPES, WEBHOOK_EXAMPLE_ROOM, WEBHOOK_POLICY, webhookDataSchemas, type WebhookEventType } from '@pulse/protocol';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { optionsFromEnv } from '../src/options.ts';
@@ -396,6 +396,23 @@ describe('webhooks: delivery', () => {
     expect(await refused({ since: 'yesterday' })).toMatchObject({ code: 'validation_failed' });
     expect(await refused({ since: new Date(Date.now() + 60_000).toISOString() })).toMatchObject({ code: 'validation_failed', message: expect.stringMatching(/future/) });
     expect(await refused({ since: new Date(Date.now() - 31 * 86_400_000).toISOString() })).toMatchObject({ message: expect.stringMatching(/kept 30 days/) });
+  });
+
+  it('sends an example event of any type on request, whatever the filter, signed like a real one', async () => {
+    const endpoint = await subscribe(['thread.created']);
+    for (const type of ['comment.created', 'notification.created'] as const) {
+      const queued = await service.sendTest(t.envId, endpoint.id, { type });
+      expect(queued).toMatchObject({ eventType: type, status: 'pending' });
+    }
+    await waitFor(() => receiver.received.length === 2, 5000, 'two example events');
+    for (const { payload } of receiver.received) {
+      expect(webhookDataSchemas[payload.type as WebhookEventType].parse(payload.data)).toEqual(payload.data);
+      expect(payload.data).toMatchObject({ environmentId: t.envId, roomId: WEBHOOK_EXAMPLE_ROOM });
+    }
+    expect(receiver.rejected).toBe(0);
+    const refused = async (input: unknown) => (await service.sendTest(t.envId, endpoint.id, input).catch((err: unknown) => err)) as { code: string; message: string };
+    expect(await refused({ type: 'comment.exploded' })).toMatchObject({ code: 'validation_failed', message: expect.stringContaining('type') });
+    expect(await refused({ type: 'comment.created', extra: 1 })).toMatchObject({ code: 'validation_failed' });
   });
 
   it('retries a failing receiver with the same webhook-id until it answers 2xx', async () => {

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import { WEBHOOK_EVENT_TYPES, WEBHOOK_LIMITS, type WebhookDeliveryInfo, type WebhookEndpointInfo, type WebhookEventType } from '@pulse/protocol/lite';
+import { WEBHOOK_EVENT_TYPES, WEBHOOK_LIMITS, WEBHOOK_TEST_EVENT, type WebhookDeliveryInfo, type WebhookEndpointInfo, type WebhookEventType } from '@pulse/protocol/lite';
 import { del, errorAt, patch, post, seg, type Environment } from '../api.ts';
 import { Badge, Button, CopyField, Field } from '../components/controls.tsx';
 import { EmptyState, ErrorState, InlineError, Spinner, useToast } from '../components/feedback.tsx';
@@ -231,6 +231,7 @@ function EndpointCard({ envId, endpoint, open, onToggle, onChanged, onSecret }: 
   const [rotating, setRotating] = useState(false);
   const [expirePrevious, setExpirePrevious] = useState(false);
   const [recovering, setRecovering] = useState<string>();
+  const [testType, setTestType] = useState<string>(WEBHOOK_TEST_EVENT);
   const path = `/environments/${seg(envId)}/webhooks/${seg(endpoint.id)}`;
   const act = async (name: string, work: () => Promise<void>) => {
     setBusy(name);
@@ -251,10 +252,25 @@ function EndpointCard({ envId, endpoint, open, onToggle, onChanged, onSecret }: 
           <StatusBadge endpoint={endpoint} />
         </div>
         <div className="webhook-actions">
+          <select
+            aria-label="Test event type"
+            className="role-select"
+            value={testType}
+            disabled={!isAdmin}
+            title={adminOnly ?? 'webhook.test, or an example event of one type, to try your handler'}
+            onChange={(e) => setTestType(e.target.value)}
+          >
+            <option value={WEBHOOK_TEST_EVENT}>{WEBHOOK_TEST_EVENT}</option>
+            {WEBHOOK_EVENT_TYPES.map((t) => (
+              <option key={t} value={t}>
+                example {t}
+              </option>
+            ))}
+          </select>
           <Button size="sm" onClick={() => void act('test', async () => {
-            await post(`${path}/test`);
+            await post(`${path}/test`, testType === WEBHOOK_TEST_EVENT ? undefined : { type: testType });
             if (!open) onToggle(); // where the test's delivery shows
-            toast('Test event queued: see its delivery below.');
+            toast(testType === WEBHOOK_TEST_EVENT ? 'Test event queued: see its delivery below.' : `Example ${testType} queued: see its delivery below.`);
           })} busy={busy === 'test'} disabled={!isAdmin} title={adminOnly}>
             Send test event
           </Button>

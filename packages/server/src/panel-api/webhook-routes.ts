@@ -54,10 +54,9 @@ export function registerWebhookRoutes(router: PanelRouter, ctx: ServerContext): 
   });
 
   router.route('POST', `${base}/:webhookId/test`, 'admin', async ({ request, params, signedIn }) => {
-    noFields(request.body);
     const { envId, id } = ids(params);
-    const delivery = await webhooks.sendTest(envId, id);
-    await audit(store, signedIn.admin, envId, 'webhook.test_sent', id);
+    const delivery = await webhooks.sendTest(envId, id, request.body);
+    await audit(store, signedIn.admin, envId, 'webhook.test_sent', webhookAuditDetail.testSent(id, delivery));
     return new Status(202, { delivery });
   });
 

@@ -4,12 +4,14 @@ import {
   PulseError,
   recoverWebhookBody,
   rotateWebhookSecretBody,
+  sendTestWebhookBody,
   WEBHOOK_LIMITS,
   WEBHOOK_POLICY,
   WEBHOOK_TEST_EVENT,
   WEBHOOKS_ALLOW_PRIVATE_ENV,
   type WebhookDeliveryInfo,
   type WebhookEndpointInfo,
+  webhookExampleData,
 } from '@pulse/protocol';
 import { parseInput } from '../rest/validation.ts';
 import type { Store } from '../store/index.ts';
@@ -141,17 +143,22 @@ export class WebhookService {
     return { endpoint: endpointView(after), secret };
   }
 
-  /** Queues a `webhook.test` event for this endpoint only (delivered like any other, with retries). */
-  async sendTest(envId: string, endpointId: string): Promise<WebhookDeliveryInfo> {
+  /**
+   * Queues a `webhook.test` event, or with `{ type }` an example event of that type
+   * (`webhookExampleData`), for this endpoint only, whatever its filter; delivered like any other,
+   * with retries.
+   */
+  async sendTest(envId: string, endpointId: string, input: unknown = {}): Promise<WebhookDeliveryInfo> {
+    const { type = WEBHOOK_TEST_EVENT } = parseInput(sendTestWebhookBody, input ?? {});
     const endpoint = await this.#requireEnabled(envId, endpointId, 'to send it a test event');
     const at = nowIso();
     const id = newWebhookEventId();
-    const payload = JSON.stringify({
-      type: WEBHOOK_TEST_EVENT,
-      timestamp: at,
-      data: { environmentId: envId, endpointId: endpoint.id, message: 'A test event from Pulse: your endpoint receives and verifies webhooks.' },
-    });
-    return this.#store.enqueueWebhookDelivery(envId, endpoint.id, { id, type: WEBHOOK_TEST_EVENT, payload, createdAt: at }, this.#giveUpAt(at));
+    const data =
+      type === WEBHOOK_TEST_EVENT
+        ? { environmentId: envId, endpointId: endpoint.id, message: 'A test event from Pulse: your endpoint receives and verifies webhooks.' }
+        : webhookExampleData(type, envId, at);
+    const payload = JSON.stringify({ type, timestamp: at, data });
+    return this.#store.enqueueWebhookDelivery(envId, endpoint.id, { id, type, payload, createdAt: at }, this.#giveUpAt(at));
   }
 
   async deliveries(envId: string, endpointId: string, limit = DELIVERIES_SHOWN): Promise<WebhookDeliveryInfo[]> {
