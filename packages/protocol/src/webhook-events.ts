@@ -85,6 +85,13 @@ export const WEBHOOK_POLICY = {
   retryWindowMs: 24 * 3600_000,
   /** An endpoint whose every delivery has failed for this long is disabled. */
   disableAfterFailingMs: 5 * 24 * 3600_000,
+  /**
+   * An endpoint that answers 2xx after failing at least this long (an outage, not one bad event)
+   * gets up to `retryNowBatch` of its waiting retries at once, the soonest first; so does one
+   * enabled again.
+   */
+  outageMs: 60_000,
+  retryNowBatch: 1000,
   /** Bytes of a response body kept for the panel. */
   responseBodyChars: 1024,
   /** Redirects followed (each target checked like the first URL). */

@@ -840,7 +840,7 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect((await claimDeliveries(at(60_030), at(120_000), { total: 10, perEndpoint: 10 }, ['wh_2'])).map((c) => c.endpointId)).toEqual(['wh_1']);
 
       const d1 = claimed.find((c) => c.endpointId === 'wh_1')!;
-      const failed = { at: at(30), succeeded: false, statusCode: 500, error: 'HTTP 500', latencyMs: 12, response: 'nope', disableIfFailingSince: at(0) };
+      const failed = { at: at(30), succeeded: false, statusCode: 500, error: 'HTTP 500', latencyMs: 12, response: 'nope', disableIfFailingSince: at(0), outageIfFailingSince: at(0) };
       expect(await finishAttempt(d1.id, { ...failed, nextAttemptAt: at(40) })).toEqual({ endpointDisabled: false });
       expect((await store.getWebhookEndpoint(e, 'wh_1'))!.failingSince).toBe(at(30));
       let [listed] = await store.listWebhookDeliveries(e, 'wh_1', 10);
@@ -1150,7 +1150,7 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(mine(second.claimed)).toEqual(['msg_wp-c2/0', 'msg_wp-c3/0']);
       const [c2, c3] = ['msg_wp-c2', 'msg_wp-c3'].map((id) => second.claimed.find((c) => c.eventId === id)!);
       // Outcomes are recorded before the claims: a failed attempt due again now is claimed again at once.
-      const ok = { at: at(40), succeeded: true, statusCode: 204, error: null, latencyMs: 3, response: null, nextAttemptAt: null, disableIfFailingSince: at(0) };
+      const ok = { at: at(40), succeeded: true, statusCode: 204, error: null, latencyMs: 3, response: null, nextAttemptAt: null, disableIfFailingSince: at(0), outageIfFailingSince: at(0) };
       const failed = { ...ok, succeeded: false, statusCode: 500, error: 'HTTP 500', nextAttemptAt: at(40) };
       const third = await store.webhookPass({ at: at(40), outcomes: [{ deliveryId: c2!.id, result: ok }, { deliveryId: c3!.id, result: failed }], dispatch, claim: claim(40) });
       expect(third.disabledEndpoints).toEqual([]);
@@ -1161,6 +1161,40 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(fourth.disabledEndpoints.map((d) => d.id)).toEqual(['wh_pass']);
       expect(mine(fourth.claimed)).toEqual([]);
       expect(await deliveries()).toEqual(['msg_wp-c2:succeeded/1', 'msg_wp-c3:pending/2']);
+    });
+
+    it('brings the waiting retries of an endpoint back from an outage forward, not after one failure among successes', async () => {
+      const e = await env('env_whback');
+      await store.createWebhookEndpoint(e, { id: 'wh_back', url: 'https://b.example/h', description: '', events: ['comment.created'], enabled: true, secret: 'whsec_BACK', createdAt: at() });
+      await store.createThread(e, { id: 'wb-t', roomId: 'wb-room', position: null, createdBy: 'alice', createdAt: at(10) }, { id: 'wb-c1', userId: 'alice', body: 'hi', mentions: [], createdAt: at(10) });
+      const links = new FileLinks();
+      for (const id of ['wb-c2', 'wb-c3', 'wb-c4']) {
+        await store.createComment(e, { id, threadId: 'wb-t', userId: 'bob', body: id, mentions: [], createdAt: at(11) }, {
+          webhooks: [{ id: `msg_${id}`, type: 'comment.created', actor: { type: 'backend' }, occurredAt: at(11), subject: { kind: 'comment', id }, data: {}, links }],
+        });
+      }
+      const claim = (ms: number) => ({ leaseUntil: at(ms + 60_000), limits: { total: 100, perEndpoint: 10 }, skipEndpoints: [] });
+      const pass = (ms: number, outcomes: { deliveryId: string; result: WebhookAttemptResult }[]) =>
+        store.webhookPass({ at: at(ms), outcomes, dispatch: { limit: 100, giveUpAfterMs: 86_400_000 }, claim: claim(ms) });
+      const claimed = (await pass(20, [])).claimed.filter((c) => c.endpointId === 'wh_back');
+      const [c2, c3, c4] = ['msg_wb-c2', 'msg_wb-c3', 'msg_wb-c4'].map((id) => claimed.find((c) => c.eventId === id)!);
+      const result = (ms: number, succeeded: boolean, outageMs = 60_000): WebhookAttemptResult => ({
+        at: at(ms), succeeded, statusCode: succeeded ? 204 : 503, error: succeeded ? null : 'HTTP 503', latencyMs: 2, response: null,
+        nextAttemptAt: succeeded ? null : at(ms + 3_600_000), disableIfFailingSince: at(0), outageIfFailingSince: at(ms - outageMs),
+      });
+      const next = async (id: string) => (await store.listWebhookDeliveries(e, 'wh_back', 10)).find((d) => d.id === id)!.nextAttemptAt;
+      // c2 fails at 30 s: its retry is an hour away. c3 succeeds 10 s later: one failure among
+      // successes, not an outage, so c2 keeps its backoff.
+      await pass(30_000, [{ deliveryId: c2!.id, result: result(30_000, false) }]);
+      await pass(40_000, [{ deliveryId: c3!.id, result: result(40_000, true) }]);
+      expect(await next(c2!.id)).toBe(at(3_630_000));
+      expect((await store.getWebhookEndpoint(e, 'wh_back'))!.failingSince).toBeNull();
+      // c2 fails again at 50 s, and nothing succeeds for over a minute: then c4's 2xx brings c2 forward.
+      await pass(50_000, [{ deliveryId: c2!.id, result: result(50_000, false) }]);
+      expect(await next(c2!.id)).toBe(at(3_650_000));
+      const back = await pass(200_000, [{ deliveryId: c4!.id, result: result(200_000, true) }]);
+      expect(await next(c2!.id)).toBe(at(200_000));
+      expect(back.claimed.map((c) => c.id)).toContain(c2!.id);
     });
   });
 }

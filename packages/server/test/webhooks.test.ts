@@ -508,7 +508,7 @@ describe('webhooks: delivery', () => {
     }));
 
   it('sends what waits for a later retry as soon as the endpoint works or is enabled again, not hours later', () =>
-    withOwnServer({ firstRetryDelayMs: 3_600_000, maxRetryDelayMs: 6 * 3_600_000 }, async (own, r) => {
+    withOwnServer({ firstRetryDelayMs: 3_600_000, maxRetryDelayMs: 6 * 3_600_000, outageMs: 300 }, async (own, r) => {
       const svc = own.server.ctx.webhooks;
       const { endpoint, secret } = await svc.add(own.envId, { url: r.url });
       r.secret = secret;
@@ -520,6 +520,7 @@ describe('webhooks: delivery', () => {
       }, 5000, 'three failed attempts recorded');
       // Backoff: the next attempts are an hour or more away.
       expect(waiting.every((d) => Date.parse(d.nextAttemptAt!) > Date.now() + 30 * 60_000)).toBe(true);
+      await sleep(400); // failing for longer than outageMs: an outage
       r.mode = { kind: 'ok' };
       // A new event goes at once; its success brings the waiting three forward.
       await svc.sendTest(own.envId, endpoint.id);

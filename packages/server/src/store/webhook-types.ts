@@ -89,6 +89,8 @@ export interface WebhookAttemptResult {
   nextAttemptAt: string | null;
   /** An endpoint failing since before this is disabled by a failed attempt. */
   disableIfFailingSince: string;
+  /** An endpoint failing since before this, answered with a 2xx, was down: its waiting retries are due now. */
+  outageIfFailingSince: string;
   /** Disable the endpoint now, saying this (the receiver answered 410 Gone). */
   disableNow?: string;
 }

@@ -234,6 +234,7 @@ export class WebhookDispatcher {
           response: result.response,
           nextAttemptAt,
           disableIfFailingSince: new Date(now - this.#settings.disableAfterFailingMs).toISOString(),
+          outageIfFailingSince: new Date(now - this.#settings.outageMs).toISOString(),
           // Standard Webhooks: 410 Gone means the receiver wants no more deliveries.
           ...(result.statusCode === 410 ? { disableNow: 'the receiver answered 410 Gone (it asks for no more deliveries)' } : {}),
         },

@@ -10,6 +10,7 @@ export interface WebhookSettings {
   maxRetryDelayMs: number;
   retryWindowMs: number;
   disableAfterFailingMs: number;
+  outageMs: number;
 }
 
 export const DEFAULT_WEBHOOK_SETTINGS: WebhookSettings = {
@@ -20,6 +21,7 @@ export const DEFAULT_WEBHOOK_SETTINGS: WebhookSettings = {
   maxRetryDelayMs: WEBHOOK_POLICY.maxRetryDelayMs,
   retryWindowMs: WEBHOOK_POLICY.retryWindowMs,
   disableAfterFailingMs: WEBHOOK_POLICY.disableAfterFailingMs,
+  outageMs: WEBHOOK_POLICY.outageMs,
 };
 
 /**

@@ -1,4 +1,4 @@
-import { isWebhookEventType, WEBHOOK_TEST_EVENT, type Comment, type WebhookDeliveryInfo, type WebhookEventType } from '@pulse/protocol';
+import { isWebhookEventType, WEBHOOK_POLICY, WEBHOOK_TEST_EVENT, type Comment, type WebhookDeliveryInfo, type WebhookEventType } from '@pulse/protocol';
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { newWebhookDeliveryId, newWebhookEventId } from '../../ids.ts';
 import type { Dialect } from '../migrations.ts';
@@ -257,16 +257,23 @@ async function claimDue(
 }
 
 /**
- * The endpoint works again (or was enabled again): its deliveries waiting for a later retry are
- * due now, rather than hours later on the backoff schedule. Claims take them a few at a time.
+ * The endpoint works again after an outage (or was enabled again): the soonest of its deliveries
+ * waiting for a later retry are due now, rather than hours later on the backoff schedule; claims
+ * take them a few at a time. Bounded, so that one statement never walks a day's backlog.
  */
 async function retryNow(trx: Transaction<Database>, endpointId: string, at: string): Promise<void> {
-  await trx
-    .updateTable('webhook_deliveries')
-    .set({ next_attempt_at: at })
+  const waiting = trx
+    .selectFrom('webhook_deliveries')
+    .select('id')
     .where('status', '=', 'pending')
     .where('endpoint_id', '=', endpointId)
     .where('next_attempt_at', '>', at)
+    .orderBy('next_attempt_at')
+    .limit(WEBHOOK_POLICY.retryNowBatch);
+  await trx
+    .updateTable('webhook_deliveries')
+    .set({ next_attempt_at: at })
+    .where('id', 'in', waiting)
     .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', at)]))
     .execute();
 }
@@ -289,8 +296,16 @@ async function recordAttempts(trx: Transaction<Database>, attempts: { deliveryId
   // in opposite orders would deadlock on PostgreSQL).
   for (const [endpointId, result] of [...last].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (result.succeeded) {
-      const recovered = await trx.updateTable('webhook_endpoints').set({ failing_since: null }).where('id', '=', endpointId).where('failing_since', 'is not', null).executeTakeFirst();
-      if (Number(recovered.numUpdatedRows) > 0) await retryNow(trx, endpointId, result.at);
+      // Failing for a while, then a 2xx: the receiver is back. A shorter spell (one bad event among
+      // good ones) keeps the backoff of what failed.
+      const back = await trx
+        .updateTable('webhook_endpoints')
+        .set({ failing_since: null })
+        .where('id', '=', endpointId)
+        .where('failing_since', '<=', result.outageIfFailingSince)
+        .executeTakeFirst();
+      if (Number(back.numUpdatedRows) > 0) await retryNow(trx, endpointId, result.at);
+      else await trx.updateTable('webhook_endpoints').set({ failing_since: null }).where('id', '=', endpointId).where('failing_since', 'is not', null).execute();
       continue;
     }
     const e = await trx
