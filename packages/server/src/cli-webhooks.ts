@@ -105,7 +105,7 @@ const afterFailure = (d: WebhookDeliveryInfo, endpoint: { enabled: boolean; disa
     ? `The endpoint is disabled${endpoint.disabledReason ? ` (${endpoint.disabledReason})` : ''}: nothing is sent to it until it is enabled again.`
     : d.status === 'failed'
       ? 'It is out of retries (failed): resend it from the panel once the receiver works.'
-      : `Pulse retries it${d.nextAttemptAt ? ` at ${d.nextAttemptAt}` : ''}, and at once should the endpoint answer another delivery with a 2xx.`;
+      : `Pulse retries it${d.nextAttemptAt ? ` at ${d.nextAttemptAt}` : ''} (sooner if the endpoint answers again after an outage).`;
 
 /** `pulse webhook …`: endpoints are managed in the database; the running server(s) deliver. */
 export async function webhookCommand(args: string[], out: Out, options: ServerOptions): Promise<number> {
