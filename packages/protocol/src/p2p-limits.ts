@@ -45,6 +45,12 @@ export const P2P_LIMITS = {
   /** A connection's `p2p:join` is answered once per this long (each sends the room's whole state); sooner: rate_limited. */
   joinIntervalMs: 2000,
   /**
+   * `p2p:sync` requests (a state vector: "send me what I lack") from one connection to one peer:
+   * PulseClient sends at most one per this long, and answers one peer at most once per this long;
+   * the server refuses (rate_limited) a second request to the same peer within half of it.
+   */
+  syncIntervalMs: 2000,
+  /**
    * What one user's raw messages may make the server send in one room, per second, counted as
    * their size times their receivers. Up to a second's worth may be owed at once (so one message
    * of any allowed size goes); past that, raw messages are refused (rate_limited) until it is paid.

@@ -257,6 +257,29 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
     expect(kinds.at(-1)).toBe('p2p:peer-left');
   });
 
+  it('relays one p2p:sync request per peer per half syncIntervalMs; a PulseClient answers a flood once per interval', async () => {
+    const [, victim] = await joined('victim', 'r-syncflood');
+    victim.sharedMap<string>('m').set('k', 'v'.repeat(1000));
+    const attacker = new RawSocket(t.wsUrl);
+    open.push(attacker);
+    await attacker.auth(t, 'mallory', 'r-syncflood');
+    attacker.send({ type: 'p2p:join', stateVector: 'AA==', webrtc: false });
+    const to = (await attacker.next('p2p:joined')).peers[0].connectionId as string;
+    const answers = () => attacker.messages.filter((m) => m.type === 'p2p:sync' && m.update !== undefined).length;
+    attacker.send({ type: 'p2p:sync', ref: 'first', to, stateVector: 'AA==' });
+    attacker.send({ type: 'p2p:sync', ref: 'again', to, stateVector: 'AA==' });
+    expect(await attacker.next('p2p:error', 3000, (m) => m.ref === 'again')).toMatchObject({ code: 'rate_limited', message: expect.stringContaining('p2p:sync') });
+    await waitFor(() => answers() === 1, 3000, 'the answer to the first request');
+    // Past the server's half interval the next request is relayed; the victim answers it only
+    // once its own interval since the first answer is over.
+    await sleep(P2P_LIMITS.syncIntervalMs / 2 + 100);
+    attacker.send({ type: 'p2p:sync', ref: 'later', to, stateVector: 'AA==' });
+    await sleep(300);
+    expect(answers()).toBe(1);
+    await waitFor(() => answers() === 2, P2P_LIMITS.syncIntervalMs + 1000, 'the paced answer');
+    expect(attacker.messages.filter((m) => m.type === 'p2p:error' && m.ref === 'later')).toEqual([]);
+  });
+
   it('sends joiners the stored state without reading it again while its version is unchanged', async () => {
     const [, a] = await joined('writer', 'r-cached');
     a.sharedMap<string>('m').set('k', 'v'.repeat(1000));

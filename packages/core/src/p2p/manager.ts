@@ -20,6 +20,7 @@ import { P2POutbound } from './outbound.ts';
 import { SharedCounter } from './shared-counter.ts';
 import { SharedList } from './shared-list.ts';
 import { SharedMap } from './shared-map.ts';
+import { SyncPacer } from './sync-pacer.ts';
 import type { P2PEvents, P2PTransport, PeerState } from './types.ts';
 
 /** Origins of changes that came from elsewhere (never sent on again). */
@@ -81,6 +82,7 @@ export class P2PManager {
   #changedAway = false;
   /** Peers whose data channel opened: a link that drops may have lost what was in flight. */
   readonly #linked = new Set<string>();
+  readonly #syncPacer: SyncPacer;
   #outbox: Uint8Array[] = [];
   #outboxTimer: ReturnType<typeof setTimeout> | undefined;
   #chunkSeq = 0;
@@ -94,6 +96,15 @@ export class P2PManager {
   constructor(host: P2PHost) {
     this.#host = host;
     this.#outbound = new P2POutbound((m) => host.send(m));
+    this.#syncPacer = new SyncPacer(
+      {
+        ask: (to) => void this.#send({ type: 'p2p:sync', to, stateVector: toBase64(Y.encodeStateVector(this.doc)) }),
+        answer: (to, vector) => void this.#send({ type: 'p2p:sync', to, update: toBase64(Y.encodeStateAsUpdate(this.doc, vector)) }),
+        busy: () => this.#outbound.waiting > 0,
+        present: (id) => this.#joined && this.#peers.has(id),
+      },
+      P2P_LIMITS.syncIntervalMs,
+    );
     this.#room = host.room();
     this.#mesh = Mesh.available()
       ? new Mesh(
@@ -291,7 +302,7 @@ export class P2PManager {
     this.#unpersisted = true;
     // What live peers changed since the server last stored the room: ask the longest present.
     const responder = m.peers[0];
-    if (responder) this.#askThroughServer(responder.connectionId, Y.encodeStateVector(this.doc));
+    if (responder) this.#syncPacer.ask(responder.connectionId);
     // The newcomer calls the mesh peers already there.
     if (this.#mesh && m.self.mesh) for (const peer of m.peers) if (peer.mesh) this.#mesh.connect(peer.connectionId, true);
     this.#refreshPeers();
@@ -306,6 +317,7 @@ export class P2PManager {
     this.#joined = false;
     this.#mesh?.closeAll();
     this.#linked.clear();
+    this.#syncPacer.clear();
     this.#peers.clear();
     this.#refreshPeers();
   }
@@ -314,6 +326,7 @@ export class P2PManager {
     if (this.#destroyed) return;
     this.#destroyed = true;
     clearTimeout(this.#outboxTimer);
+    this.#syncPacer.clear();
     // What waits for the piece budget goes now (later frames go unpaced too, see #send): a new
     // manager may start on this connection at once, and its frames must not mix with these.
     if (graceful && this.#joined) this.#outbound.flushNow();
@@ -375,6 +388,7 @@ export class P2PManager {
         const gone = this.#peers.get(m.connectionId);
         this.#peers.delete(m.connectionId);
         this.#linked.delete(m.connectionId);
+        this.#syncPacer.forget(m.connectionId);
         this.#mesh?.close(m.connectionId);
         this.#refreshPeers();
         if (gone?.mesh) this.#catchUp();
@@ -384,9 +398,7 @@ export class P2PManager {
         return this.#apply(fromBase64(m.update), FROM_RELAY);
       case 'p2p:sync':
         if (m.update) this.#apply(fromBase64(m.update), FROM_RELAY);
-        if (m.stateVector && !m.update) {
-          void this.#send({ type: 'p2p:sync', to: m.from, update: toBase64(Y.encodeStateAsUpdate(this.doc, fromBase64(m.stateVector))) });
-        }
+        if (m.stateVector && !m.update) this.#syncPacer.answer(m.from, fromBase64(m.stateVector));
         return;
       case 'p2p:signal':
         if (this.#mesh && this.#self?.mesh) this.#mesh.signal(m.from, m.signal);
@@ -475,7 +487,7 @@ export class P2PManager {
       // The link dropped with the peer still here: what was in flight on it may be lost, and
       // later changes go through the relay. Ask the peer there for what this client lacks.
       this.#linked.delete(id);
-      if (this.#joined && this.#peers.has(id)) this.#askThroughServer(id, Y.encodeStateVector(this.doc));
+      if (this.#joined && this.#peers.has(id)) this.#syncPacer.ask(id);
     }
     this.#refreshPeers();
   }
@@ -494,13 +506,9 @@ export class P2PManager {
       if (this.#mesh?.isOpen(peer.connectionId)) this.#mesh.sendSyncRequest(peer.connectionId, vector);
       else if (peer.mesh || !relayAsked) {
         relayAsked ||= !peer.mesh;
-        this.#askThroughServer(peer.connectionId, vector);
+        this.#syncPacer.ask(peer.connectionId);
       }
     }
-  }
-
-  #askThroughServer(to: string, vector: Uint8Array): void {
-    void this.#send({ type: 'p2p:sync', to, stateVector: toBase64(vector) });
   }
 
   /** Recomputes `peers` (per user) and `transport`, emitting what changed. */

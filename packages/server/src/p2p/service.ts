@@ -272,6 +272,8 @@ export class P2PService {
 
   sync(conn: Connection, m: ClientMessageOf<'p2p:sync'>): void {
     const session = this.#addressing(conn, m.to);
+    // A request costs its receiver an answer of up to the room's whole state: one per peer at a time.
+    if (m.stateVector !== undefined && m.update === undefined) this.#paceSyncRequest(conn, m.to);
     const message: Msg<'p2p:sync'> = { type: 'p2p:sync', from: conn.id, userId: conn.identity!.user.id };
     if (m.stateVector !== undefined) message.stateVector = toBase64(checkedStateVector(m.stateVector));
     if (m.update !== undefined) {
@@ -280,6 +282,22 @@ export class P2PService {
       this.persistence.add(conn.identity!.envId, conn.identity!.roomId, checkedUpdate(m.update));
     }
     session.relay({ to: m.to }, frame(message));
+  }
+
+  /** When each connection last asked each peer for what it lacks. */
+  readonly #syncAsked = new WeakMap<Connection, Map<string, number>>();
+
+  #paceSyncRequest(conn: Connection, to: string): void {
+    let asked = this.#syncAsked.get(conn);
+    if (!asked) this.#syncAsked.set(conn, (asked = new Map()));
+    const now = Date.now();
+    const last = asked.get(to);
+    if (last !== undefined && now - last < P2P_LIMITS.syncIntervalMs / 2) {
+      throw new PulseError('rate_limited', `One p2p:sync request to a peer per ${P2P_LIMITS.syncIntervalMs / 1000} s (each costs it an answer of up to the room's whole state); this one was not relayed.`);
+    }
+    // Peers come and go: forget those not asked lately rather than keep one entry per peer ever met.
+    if (asked.size >= 64) for (const [id, at] of asked) if (now - at >= P2P_LIMITS.syncIntervalMs) asked.delete(id);
+    asked.set(to, now);
   }
 
   signal(conn: Connection, m: ClientMessageOf<'p2p:signal'>): void {
