@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isUnstorableText } from './fields.ts';
 import { commentSchema, reactionSchema, roomSchema, threadSchema, threadWithCommentsSchema } from './models.ts';
 import { notificationKindSchema } from './realtime-models.ts';
 import { WEBHOOK_EVENT_TYPES, WEBHOOK_LIMITS, WEBHOOK_TEST_EVENT, type WebhookEventType } from './webhook-events.ts';
@@ -109,9 +110,14 @@ function allowAdditions(node: unknown): unknown {
 
 // ---- Endpoints ----
 
+/** Bidirectional overrides and isolates: they make a URL read differently from what it is. */
+const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/;
+
 export const webhookUrlSchema = z
   .string()
   .max(WEBHOOK_LIMITS.urlChars)
+  // A URL parser drops tabs and line breaks, so they would be stored as typed and shown raw.
+  .refine((value) => !isUnstorableText(value) && !BIDI_CONTROLS.test(value), 'must not contain control characters, bidirectional overrides or broken Unicode')
   .refine((value) => {
     try {
       const url = new URL(value);
@@ -121,13 +127,18 @@ export const webhookUrlSchema = z
     }
   }, 'must be an http:// or https:// URL without credentials');
 
+const webhookDescriptionSchema = z
+  .string()
+  .max(WEBHOOK_LIMITS.descriptionChars)
+  .refine((value) => !isUnstorableText(value), 'must not contain control characters or broken Unicode');
+
 /** The event filter: a list of types, or empty for every type. */
 export const webhookEventsSchema = z.array(webhookEventTypeSchema).max(WEBHOOK_EVENT_TYPES.length);
 
 export const createWebhookBody = z
   .object({
     url: webhookUrlSchema,
-    description: z.string().max(WEBHOOK_LIMITS.descriptionChars).optional(),
+    description: webhookDescriptionSchema.optional(),
     events: webhookEventsSchema.optional(),
     enabled: z.boolean().optional(),
   })
@@ -137,7 +148,7 @@ export type CreateWebhookBody = z.infer<typeof createWebhookBody>;
 export const patchWebhookBody = z
   .object({
     url: webhookUrlSchema.optional(),
-    description: z.string().max(WEBHOOK_LIMITS.descriptionChars).optional(),
+    description: webhookDescriptionSchema.optional(),
     events: webhookEventsSchema.optional(),
     enabled: z.boolean().optional(),
   })

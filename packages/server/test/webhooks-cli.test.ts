@@ -88,10 +88,21 @@ describe('pulse webhook (CLI)', () => {
     expect(noSince.code).toBe(2);
     expect(noSince.stderr).toMatch(/--since/);
 
+    // What a receiver answers reaches the terminal with its control characters escaped.
+    receiver.mode = { kind: 'fail', status: 503, body: '\x1b]0;pwned\x07\x1b[2J\nFAKE: Delivered' };
+    const hostile = await cli('webhook', 'test', t.envId, added.json.id);
+    expect(hostile.stdout).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f]/);
+    expect(hostile.stdout).toContain('\\u001b]0;pwned\\u0007\\u001b[2J\\u000aFAKE: Delivered');
+    receiver.mode = { kind: 'ok' }; // its retry goes through before the next step
+    await waitFor(async () => {
+      const listed = await cli('webhook', 'deliveries', t.envId, added.json.id, '--json');
+      return listed.json.deliveries.every((d: { status: string }) => d.status === 'succeeded') ? true : undefined;
+    }, 10_000, 'the retried delivery');
+
     // A 410 disables the endpoint at once: the CLI says so, not that it retries.
     receiver.mode = { kind: 'fail', status: 410 };
     const gone = await cli('webhook', 'test', t.envId, added.json.id);
-    expect(gone.code).toBe(1);
+    expect(gone.code, gone.stderr + gone.stdout).toBe(1);
     expect(gone.stdout).toMatch(/Failed: HTTP 410.*The endpoint is disabled \(Disabled by Pulse .*410 Gone.*nothing is sent to it until it is enabled again/);
     receiver.mode = { kind: 'ok' };
 

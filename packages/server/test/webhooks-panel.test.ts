@@ -126,6 +126,12 @@ describe('panel API: webhooks', () => {
     expect(bad.status).toBe(400);
     expect(bad.body.error).toMatchObject({ code: 'validation_failed', message: expect.stringMatching(/^url: /) });
     expect((await admin.post(base, { url: receiver.url, secret: 'mine' })).body.error.message).toMatch(/unknown field "secret"/);
+    // Line breaks, escapes and bidirectional overrides would forge lines of the audit log and of the CLI's output.
+    for (const body of [{ url: `${receiver.url}\n2026-12-06 webhook.deleted` }, { url: `${receiver.url}\u202e` }, { url: receiver.url, description: 'd\u001b[31m' }]) {
+      const refused = await admin.post(base, body);
+      expect(refused.status, JSON.stringify(body)).toBe(400);
+      expect(refused.body.error).toMatchObject({ code: 'validation_failed', message: expect.stringMatching(/^(url|description): must not contain control characters/) });
+    }
     expect((await admin.get(`${base}/wh_nope`)).status).toBe(404);
     expect((await admin.get(`/environments/env_nope/webhooks`)).status).toBe(404);
 

@@ -13,7 +13,7 @@ export interface ReceivedWebhook {
 }
 
 /** What the receiver does with the next requests: answer (status), hang (never answer), or redirect. */
-export type ReceiverMode = { kind: 'ok' } | { kind: 'slow'; ms: number } | { kind: 'fail'; status: number; headers?: Record<string, string> } | { kind: 'hang' } | { kind: 'redirect'; location: string };
+export type ReceiverMode = { kind: 'ok' } | { kind: 'slow'; ms: number } | { kind: 'fail'; status: number; headers?: Record<string, string>; body?: string } | { kind: 'hang' } | { kind: 'redirect'; location: string };
 
 /**
  * A webhook receiver on loopback that verifies every request with the `standardwebhooks`
@@ -102,7 +102,7 @@ export class WebhookReceiver {
         return;
       }
       if (mode.kind === 'fail') {
-        res.writeHead(mode.status, { 'content-type': 'text/plain', ...mode.headers }).end(`failing on purpose (${mode.status})`);
+        res.writeHead(mode.status, { 'content-type': 'text/plain', ...mode.headers }).end(mode.body ?? `failing on purpose (${mode.status})`);
         return;
       }
       this.received.push({
