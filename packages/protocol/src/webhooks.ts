@@ -82,6 +82,8 @@ export type WebhookData<T extends WebhookPayloadType = WebhookEventType> = z.inf
 export interface WebhookPayload<T extends WebhookPayloadType = WebhookEventType> {
   type: T;
   timestamp: string;
+  /** Only on an example event (sent on request, with made-up data; see `webhookExampleData`). */
+  example?: true;
   data: WebhookData<T>;
 }
 

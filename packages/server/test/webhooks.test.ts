@@ -406,6 +406,7 @@ describe('webhooks: delivery', () => {
     }
     await waitFor(() => receiver.received.length === 2, 5000, 'two example events');
     for (const { payload } of receiver.received) {
+      expect(payload.example).toBe(true);
       expect(webhookDataSchemas[payload.type as WebhookEventType].parse(payload.data)).toEqual(payload.data);
       expect(payload.data).toMatchObject({ environmentId: t.envId, roomId: WEBHOOK_EXAMPLE_ROOM });
     }

@@ -157,7 +157,8 @@ export class WebhookService {
       type === WEBHOOK_TEST_EVENT
         ? { environmentId: envId, endpointId: endpoint.id, message: 'A test event from Pulse: your endpoint receives and verifies webhooks.' }
         : webhookExampleData(type, envId, at);
-    const payload = JSON.stringify({ type, timestamp: at, data });
+    // An example says so, beside data that is made up: a receiver can tell it from a real event.
+    const payload = JSON.stringify(type === WEBHOOK_TEST_EVENT ? { type, timestamp: at, data } : { type, timestamp: at, example: true, data });
     return this.#store.enqueueWebhookDelivery(envId, endpoint.id, { id, type, payload, createdAt: at }, this.#giveUpAt(at));
   }
 
