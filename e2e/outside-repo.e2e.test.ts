@@ -134,10 +134,15 @@ async function server(): Promise<PulseServer> {
 const props: PulseProviderProps = { apiKey: 'pk_x', token: 't', room: 'r', endpoint: 'http://x' };
 const hooks = [useThreads, useThread, useOthers, useMyPresence, useNotifications, useConnectionState, useClient] as const;
 const element: PulseWidgetElement | null = null;
+// The widget's events are typed once '@pulse/widget' is imported.
+function onEvents(widget: HTMLElement): void {
+  widget.addEventListener('pulse-ready', (e) => console.log(e.detail.user.name));
+  widget.addEventListener('pulse-error', (e) => console.log(e.detail.code, e.detail.requestType));
+}
 const message: ServerMessage | null = null;
 const env: AdminEnvironment | null = null;
 const error = new PulseError('not_found');
-export { config, state, first, backend, server, props, hooks, element, message, env, error, PulseProvider, PulseWidget, VERSION };
+export { config, state, first, backend, server, props, hooks, element, onEvents, message, env, error, PulseProvider, PulseWidget, VERSION };
 `;
 const CONSUMER_TSCONFIG = {
   compilerOptions: {

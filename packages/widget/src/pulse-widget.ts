@@ -1,4 +1,4 @@
-import { httpBase, PulseClient, type ClientThread, type ConnectionState, type TokenProvider } from '@pulse/core';
+import { httpBase, PulseClient, type ClientThread, type ConnectionState, type PulseErrorEvent, type TokenProvider } from '@pulse/core';
 import {
   DEFAULT_ENV_CONFIG,
   type ActivityEntry,
@@ -889,5 +889,10 @@ if (!customElements.get('pulse-widget')) customElements.define('pulse-widget', P
 declare global {
   interface HTMLElementTagNameMap {
     'pulse-widget': PulseWidget;
+  }
+  /** The widget's events (they bubble and cross shadow roots): typed for `addEventListener`. */
+  interface HTMLElementEventMap {
+    'pulse-ready': CustomEvent<{ user: PulseUser }>;
+    'pulse-error': CustomEvent<PulseErrorEvent>;
   }
 }
