@@ -26,6 +26,22 @@ describe.skipIf(!browserAvailable)('<pulse-widget> previews and layout', () => {
   type Box = { x: number; y: number; width: number; height: number };
   const overlap = (a: Box, b: Box) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
   /** Pins a new thread at (x, y) of the window; its popover stays open. */
+  /** The box of `locator` once it stopped moving (a panel slides in, a popover is placed after its thread loads). */
+  const settled = async (locator: ReturnType<Page['locator']>) => {
+    let last: Awaited<ReturnType<typeof locator.boundingBox>> = null;
+    await expect
+      .poll(
+        async () => {
+          const box = await locator.boundingBox();
+          const still = box !== null && last !== null && box.x === last.x && box.y === last.y;
+          last = box;
+          return still;
+        },
+        { interval: 100 },
+      )
+      .toBe(true);
+    return last!;
+  };
   const pinComment = async (page: Page, x: number, y: number, text: string) => {
     await w(page).getByRole('button', { name: 'Add a comment' }).click();
     await page.mouse.click(x, y);
@@ -112,7 +128,7 @@ describe.skipIf(!browserAvailable)('<pulse-widget> previews and layout', () => {
     const page = await open('bob');
     await pinComment(page, 300, 300, 'Scroll with me');
     const popover = w(page).locator('.popover');
-    const before = (await popover.boundingBox())!;
+    const before = await settled(popover);
     await page.mouse.move(640, 200);
     await page.mouse.wheel(0, 120);
     await expect.poll(() => page.evaluate(() => scrollY)).toBe(120);
@@ -182,6 +198,7 @@ describe.skipIf(!browserAvailable)('<pulse-widget> previews and layout', () => {
     // The Comments panel's composer, at the bottom of the screen: the list opens above it.
     await w(page).getByRole('button', { name: 'Comments', exact: true }).click();
     const side = w(page).locator('.dock .panel pulse-composer textarea').last();
+    await settled(side); // the panel has slid in: a person types into it after that
     await side.pressSequentially('Hi @b');
     await expect.poll(() => list.locator('li').count()).toBe(6);
     expect((await list.boundingBox())!.y + (await list.boundingBox())!.height).toBeLessThanOrEqual((await side.boundingBox())!.y);
