@@ -4,7 +4,17 @@ import { LIMITS } from './limits.ts';
 /** Field schemas reused by REST bodies and WebSocket messages. */
 
 // No control characters (C0, DEL, C1) and no lone surrogates in user-visible or id strings.
-const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+const CONTROL_RANGE = '\\u0000-\\u001f\\u007f-\\u009f';
+const CONTROL_CHARS = new RegExp(`[${CONTROL_RANGE}]`);
+/** Bidirectional overrides and isolates: they make text (a URL) read differently from what it is. */
+const BIDI_RANGE = '\\u202a-\\u202e\\u2066-\\u2069';
+const BIDI_CONTROLS = new RegExp(`[${BIDI_RANGE}]`);
+const UNSAFE_ON_SCREEN = new RegExp(`[${CONTROL_RANGE}${BIDI_RANGE}]`, 'g');
+
+export const hasBidiControls = (s: string): boolean => BIDI_CONTROLS.test(s);
+
+/** Text shown on a terminal: control characters and bidirectional overrides as `\\u001b`-style escapes. */
+export const escapeControls = (s: string): string => s.replace(UNSAFE_ON_SCREEN, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** Text no stored name or id can contain (a search or lookup for it is bad input, not a miss). */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isUnstorableText } from './fields.ts';
+import { hasBidiControls, isUnstorableText } from './fields.ts';
 import { commentSchema, reactionSchema, roomSchema, threadSchema, threadWithCommentsSchema } from './models.ts';
 import { notificationKindSchema } from './realtime-models.ts';
 import { WEBHOOK_EVENT_TYPES, WEBHOOK_LIMITS, WEBHOOK_TEST_EVENT, type WebhookEventType } from './webhook-events.ts';
@@ -112,14 +112,11 @@ function allowAdditions(node: unknown): unknown {
 
 // ---- Endpoints ----
 
-/** Bidirectional overrides and isolates: they make a URL read differently from what it is. */
-const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/;
-
 export const webhookUrlSchema = z
   .string()
   .max(WEBHOOK_LIMITS.urlChars)
   // A URL parser drops tabs and line breaks, so they would be stored as typed and shown raw.
-  .refine((value) => !isUnstorableText(value) && !BIDI_CONTROLS.test(value), 'must not contain control characters, bidirectional overrides or broken Unicode')
+  .refine((value) => !isUnstorableText(value) && !hasBidiControls(value), 'must not contain control characters, bidirectional overrides or broken Unicode')
   .refine((value) => {
     try {
       const url = new URL(value);

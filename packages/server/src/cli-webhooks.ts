@@ -1,5 +1,5 @@
 import { userInfo } from 'node:os';
-import { PulseError, type WebhookDeliveryInfo, type WebhookEndpointInfo } from '@pulse/protocol';
+import { escapeControls, PulseError, type WebhookDeliveryInfo, type WebhookEndpointInfo } from '@pulse/protocol';
 import { audit, clip } from './panel-api/audit.ts';
 import { UsageError } from './cli-errors.ts';
 import type { ServerOptions } from './options.ts';
@@ -84,32 +84,25 @@ function parseArgs(
   return { positional, options, flags };
 }
 
-/**
- * Text that came from a receiver (its answers) or was stored before such characters were refused,
- * made safe for a terminal: control characters and bidirectional overrides are shown as escapes,
- * so a receiver cannot clear the screen or forge lines of output.
- */
-const printable = (text: string) => text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-
 const describeEndpoint = (e: WebhookEndpointInfo) =>
   [
-    `${e.id}  ${e.enabled ? 'enabled ' : 'disabled'}  ${printable(e.url)}`,
-    `    events: ${e.events.length ? e.events.join(', ') : 'all'}${e.description ? `  description: ${printable(e.description)}` : ''}`,
+    `${e.id}  ${e.enabled ? 'enabled ' : 'disabled'}  ${escapeControls(e.url)}`,
+    `    events: ${e.events.length ? e.events.join(', ') : 'all'}${e.description ? `  description: ${escapeControls(e.description)}` : ''}`,
     ...(e.previousSecretExpiresAt ? [`    the previous secret also signs until ${e.previousSecretExpiresAt}`] : []),
     ...(e.failingSince ? [`    failing since ${e.failingSince}`] : []),
-    ...(e.disabledReason ? [`    ${printable(e.disabledReason)}`] : []),
+    ...(e.disabledReason ? [`    ${escapeControls(e.disabledReason)}`] : []),
   ].join('\n');
 
 const describeDelivery = (d: WebhookDeliveryInfo) =>
   `${d.createdAt}  ${d.eventType.padEnd(20)} ${d.status.padEnd(9)} attempts=${d.attempts}` +
   `${d.lastStatusCode !== null ? ` HTTP ${d.lastStatusCode}` : ''}${d.lastLatencyMs !== null ? ` ${d.lastLatencyMs} ms` : ''}` +
-  `${d.lastError && d.status !== 'succeeded' && d.lastError !== `HTTP ${d.lastStatusCode}` ? `  ${printable(d.lastError)}` : ''}` +
+  `${d.lastError && d.status !== 'succeeded' && d.lastError !== `HTTP ${d.lastStatusCode}` ? `  ${escapeControls(d.lastError)}` : ''}` +
   `${d.status === 'pending' && d.attempts > 0 && d.nextAttemptAt ? `  next attempt ${d.nextAttemptAt}` : ''}  (${d.eventId})`;
 
 /** What happens next to a delivery whose attempt failed. */
 const afterFailure = (d: WebhookDeliveryInfo, endpoint: { enabled: boolean; disabledReason: string | null }) =>
   !endpoint.enabled
-    ? `The endpoint is disabled${endpoint.disabledReason ? ` (${printable(endpoint.disabledReason)})` : ''}: nothing is sent to it until it is enabled again.`
+    ? `The endpoint is disabled${endpoint.disabledReason ? ` (${escapeControls(endpoint.disabledReason)})` : ''}: nothing is sent to it until it is enabled again.`
     : d.status === 'failed'
       ? 'It is out of retries (failed): resend it from the panel once the receiver works.'
       : `Pulse retries it${d.nextAttemptAt ? ` at ${d.nextAttemptAt}` : ''} (sooner if the endpoint answers again after an outage).`;
@@ -147,7 +140,7 @@ export async function webhookCommand(args: string[], out: Out, options: ServerOp
         const [envId, endpointId] = parseArgs(sub, rest, ['<envId>', '<webhookId>']).positional as [string, string];
         const removed = await service.remove(envId, endpointId);
         await audit(store, who, envId, 'webhook.deleted', webhookAuditDetail.deleted(removed));
-        out.print(`Removed ${removed.id} (${printable(removed.url)})`, { id: removed.id, removed: true });
+        out.print(`Removed ${removed.id} (${escapeControls(removed.url)})`, { id: removed.id, removed: true });
         return 0;
       }
       case 'rotate-secret': {
@@ -193,7 +186,7 @@ export async function webhookCommand(args: string[], out: Out, options: ServerOp
             ? `Not attempted yet: is a Pulse server running on this database? The event stays queued and is delivered once one is.`
             : delivered
               ? `Delivered: HTTP ${delivery.lastStatusCode} in ${delivery.lastLatencyMs} ms (${delivery.eventId})`
-              : `Failed: ${printable(delivery.lastError ?? 'no answer')}${delivery.lastResponse ? ` — ${printable(clip(delivery.lastResponse, 200))}` : ''}. ${afterFailure(delivery, await service.get(envId, endpointId))}`;
+              : `Failed: ${escapeControls(delivery.lastError ?? 'no answer')}${delivery.lastResponse ? ` — ${escapeControls(clip(delivery.lastResponse, 200))}` : ''}. ${afterFailure(delivery, await service.get(envId, endpointId))}`;
         out.print(human, { delivery });
         return delivered ? 0 : 1;
       }
