@@ -143,9 +143,9 @@ export class Connection {
     else this.ws.send(frame, { binary: false });
   }
 
-  /** Sends frames in order (in one write to the socket, as every frame sent in one tick). */
-  sendFrames(frames: Buffer[], delivery: Delivery): void {
-    for (const frame of frames) this.sendFrame(frame, delivery);
+  /** Sends frames in order (in one write to the socket, as every frame sent in one tick); `wires` as in sendFrame. */
+  sendFrames(frames: Buffer[], delivery: Delivery, wires?: Buffer[]): void {
+    for (let i = 0; i < frames.length; i++) this.sendFrame(frames[i]!, delivery, wires?.[i]);
   }
 
   send(message: ServerMessage): void {

@@ -13,16 +13,19 @@ function fakeSocket() {
   const writes: string[][] = [];
   let corked = 0;
   let pending: string[] = [];
+  const record = (frame: Buffer) => {
+    const m = JSON.parse(frame.toString()) as { type: string; userId?: string; member?: { userId: string } };
+    const label = `${m.type}:${m.member?.userId ?? m.userId}`;
+    if (corked > 0) pending.push(label);
+    else writes.push([label]);
+  };
   const ws = {
     readyState: 1,
     bufferedAmount: 0,
-    send: (frame: Buffer) => {
-      const m = JSON.parse(frame.toString()) as { type: string; userId?: string; member?: { userId: string } };
-      const label = `${m.type}:${m.member?.userId ?? m.userId}`;
-      if (corked > 0) pending.push(label);
-      else writes.push([label]);
-    },
+    send: record,
     _socket: {
+      // A frame framed once for every socket of the room (textFrame): its payload after the header.
+      write: (wire: Buffer) => record(wire.subarray((wire[1]! & 0x7f) < 126 ? 2 : (wire[1]! & 0x7f) === 126 ? 4 : 10)),
       cork: () => void corked++,
       uncork: () => {
         if (--corked > 0 || pending.length === 0) return;

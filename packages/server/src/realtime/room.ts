@@ -107,7 +107,9 @@ export class LocalRoom {
       if (change) frames.push(Buffer.from(JSON.stringify(change)));
     }
     if (frames.length === 0) return;
-    for (const conn of this.connections) conn.sendFrames(frames, 'durable');
+    // Framed once for all of the room's sockets (a reconnect wave sends every member each joiner).
+    const wires = this.connections.size > 1 ? frames.map(textFrame) : undefined;
+    for (const conn of this.connections) conn.sendFrames(frames, 'durable', wires);
   }
 
   /** A frame from the bus, for this node's sockets. */
