@@ -55,6 +55,30 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`realtime over WebS
       expect(users.body.items.map((u: any) => u.externalId)).toContain('late');
     });
 
+    it('gives a joiner of an open room the number of its latest event, whoever wrote it', async () => {
+      const room = `open-seq-${driver}`;
+      const first = raw();
+      await first.auth(t, 'seq-first', room);
+      const seen = () => Math.max(0, ...first.messages.filter((m) => typeof m.seq === 'number').map((m) => m.seq as number));
+      const join = async (user: string) => {
+        const s = raw();
+        const ok = await s.auth(t, user, room);
+        return { seq: ok.room.seq as number, threads: (ok.room.threads as { id: string }[]).map((th) => th.id) };
+      };
+      first.send({ type: 'thread:create', ref: 's1', id: `os-${driver}-1`, body: 'by socket', mentions: [], position: null });
+      await answerTo(first, 's1');
+      await t.api('PUT', '/api/v1/users/seq-rest', { name: 'Rest' });
+      await t.api('POST', `/api/v1/rooms/${room}/threads`, { userId: 'seq-rest', body: 'by REST' });
+      await waitFor(() => first.messages.some((m) => m.type === 'thread:created' && m.thread?.comments?.[0]?.body === 'by REST'));
+      const second = await join('seq-second');
+      expect(second.seq).toBe(seen());
+      expect(second.threads).toHaveLength(2);
+      first.send({ type: 'comment:create', ref: 's2', threadId: `os-${driver}-1`, body: 'one more', mentions: [] });
+      await answerTo(first, 's2');
+      await waitFor(() => seen() === second.seq + 1);
+      expect((await join('seq-third')).seq).toBe(second.seq + 1);
+    });
+
     it('rejects a bad token with auth:error and 4401, a bad key with 4403', async () => {
       const a = raw();
       await a.opened;

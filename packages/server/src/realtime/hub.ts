@@ -122,7 +122,10 @@ export class RealtimeHub implements RealtimeSink {
       },
       this.#cluster,
     );
-    this.snapshots = new RoomSnapshots(ctx.store, (envId, roomId) => this.registry.presenceMembers(envId, roomId));
+    this.snapshots = new RoomSnapshots(ctx.store, {
+      presence: (envId, roomId) => this.registry.presenceMembers(envId, roomId),
+      open: (envId, roomId) => this.registry.room(envId, roomId),
+    });
     this.registry.onRoomDisposed = (envId, roomId) => this.snapshots.forget(envId, roomId);
     this.queue = new DurableQueue((conn, message) => this.#handleQueued(conn, message));
     this.#gateway = new Gateway(this, {

@@ -9,6 +9,11 @@ import { LocalRoom } from './room.ts';
 /** First character of a payload on a room channel: what kind of frame follows. */
 export const PAYLOAD = { durable: 'd', ephemeral: 'e', presence: 'p' } as const;
 
+/** A durable event on a room channel: `d`, its sequence number, a comma, the event's JSON. */
+export function durablePayload(seq: number, json: string): string {
+  return `${PAYLOAD.durable}${seq},${json}`;
+}
+
 export interface RegistryOptions {
   leaveGraceMs: number;
   connectionsPerRoom: number;
@@ -99,6 +104,8 @@ export class RoomRegistry {
         publishPresence: (json) => this.#bus.publish(channel, PAYLOAD.presence + json),
       },
       this.#cluster,
+      // One node sees every event of its rooms; a cluster node may miss other nodes' in an outage.
+      !this.#bus.cluster,
     );
     room.unsubscribe = this.#bus.subscribe(channel, (payload) => fromBus(room, payload));
     if (room.cluster && this.#cluster) {
@@ -218,8 +225,10 @@ function fromBus(room: LocalRoom, payload: string): void {
     }
     return;
   }
-  const delivery: Delivery = kind === PAYLOAD.ephemeral ? 'ephemeral' : 'durable';
-  room.deliver(Buffer.from(payload.slice(1)), delivery);
+  if (kind === PAYLOAD.ephemeral) return room.deliver(Buffer.from(payload.slice(1)), 'ephemeral');
+  const comma = payload.indexOf(',');
+  room.noteSeq(Number(payload.slice(1, comma)));
+  room.deliver(Buffer.from(payload.slice(comma + 1)), 'durable');
 }
 
 function roomKey(envId: string, id: string): string {

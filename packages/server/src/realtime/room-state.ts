@@ -38,6 +38,20 @@ function memberJson(member: PresenceMember): string {
   return json;
 }
 
+/** What the snapshots need from this node's rooms (the room registry). */
+export interface LiveRooms {
+  presence(envId: string, roomId: string): Promise<PresenceMember[]>;
+  /** The room if it is open on this node (see LocalRoom.seq). */
+  open(envId: string, roomId: string): SeqKeeper | undefined;
+}
+
+export interface SeqKeeper {
+  /** The room's sequence number, when this node knows it without reading the database. */
+  readonly seq: number | undefined;
+  /** Tells it a sequence number read from the database while the room was open here. */
+  noteSeq(seq: number): void;
+}
+
 /** Rooms whose snapshot is kept, and their bytes; the least recently loaded beyond either are forgotten. */
 const CACHE_BOUNDS = { rooms: 1000, bytes: 256 * 1024 * 1024 };
 
@@ -47,27 +61,30 @@ const CACHE_BOUNDS = { rooms: 1000, bytes: 256 * 1024 * 1024 };
  * room reads the database once and serialises once. Presence is live and added per request.
  *
  * The sequence number is read first: an event committed meanwhile is then both in the snapshot
- * and delivered after it, and clients apply events idempotently.
+ * and delivered after it, and clients apply events idempotently. A room open on a single node
+ * knows its number without a read (every event reaches it): a reconnect wave joining a room
+ * reads nothing once its snapshot is cached.
  */
 export class RoomSnapshots {
   readonly #store: Store;
-  readonly #presence: (envId: string, roomId: string) => Promise<PresenceMember[]>;
+  readonly #rooms: LiveRooms;
   readonly #cache = new Map<string, Snapshot>();
   readonly #bounds: typeof CACHE_BOUNDS;
   #cachedBytes = 0;
 
-  constructor(store: Store, presence: (envId: string, roomId: string) => Promise<PresenceMember[]>, bounds = CACHE_BOUNDS) {
+  constructor(store: Store, rooms: LiveRooms, bounds = CACHE_BOUNDS) {
     this.#store = store;
-    this.#presence = presence;
+    this.#rooms = rooms;
     this.#bounds = bounds;
   }
 
   /** The room's full state (a RoomState object), see RoomStateJson. */
   async json(envId: string, roomId: string, config: EnvConfig): Promise<RoomStateJson> {
-    const seq = (await this.#store.roomSeq(envId, roomId)) ?? (await this.#create(envId, roomId));
+    const room = this.#rooms.open(envId, roomId);
+    const seq = room?.seq ?? (await this.#readSeq(envId, roomId, room));
     const [durable, presence] = await Promise.all([
       this.#durable(envId, roomId, seq),
-      config.showPresence ? this.#presence(envId, roomId) : Promise.resolve([]),
+      config.showPresence ? this.#rooms.presence(envId, roomId) : Promise.resolve([]),
     ]);
     return { before: `{"id":${JSON.stringify(roomId)},"seq":${seq},"presence":[${presence.map(memberJson).join(',')}],`, durable };
   }
@@ -75,6 +92,12 @@ export class RoomSnapshots {
   /** A `room:state` frame: the room's full state, for a resync or after an outage. */
   async stateFrame(envId: string, roomId: string, config: EnvConfig): Promise<Buffer> {
     return Buffer.concat(frameWithState('{"type":"room:state","room":', await this.json(envId, roomId, config), '}'));
+  }
+
+  async #readSeq(envId: string, roomId: string, room: SeqKeeper | undefined): Promise<number> {
+    const seq = (await this.#store.roomSeq(envId, roomId)) ?? (await this.#create(envId, roomId));
+    room?.noteSeq(seq);
+    return seq;
   }
 
   async #create(envId: string, roomId: string): Promise<number> {

@@ -42,13 +42,16 @@ export class LocalRoom {
   #presenceTimer: NodeJS.Timeout | undefined;
   #presenceSentAt = -Infinity;
   readonly #out: RoomOutput;
+  readonly #keepsSeq: boolean;
+  #seq: number | undefined;
   #timer: NodeJS.Timeout | undefined;
   unsubscribe: (() => void) | undefined;
 
-  constructor(envId: string, roomId: string, graceMs: number, out: RoomOutput, cluster?: ClusterPresence) {
+  constructor(envId: string, roomId: string, graceMs: number, out: RoomOutput, cluster?: ClusterPresence, keepsSeq = false) {
     this.envId = envId;
     this.roomId = roomId;
     this.#out = out;
+    this.#keepsSeq = keepsSeq;
     if (!cluster) {
       this.cluster = undefined;
       this.presence = new RoomPresence(graceMs, { emit: (change) => this.#presenceChanged(change) });
@@ -110,6 +113,21 @@ export class LocalRoom {
     // Framed once for all of the room's sockets (a reconnect wave sends every member each joiner).
     const wires = this.connections.size > 1 ? frames.map(textFrame) : undefined;
     for (const conn of this.connections) conn.sendFrames(frames, 'durable', wires);
+  }
+
+  /**
+   * With `keepsSeq` (one node, whose bus hands this room every event from the moment it opened):
+   * the highest sequence number delivered here or read from the database since it opened. Every
+   * event up to it is committed and every later one will be delivered to the room's sockets, so
+   * a joiner's snapshot may be taken at it without reading the number again.
+   */
+  get seq(): number | undefined {
+    return this.#seq;
+  }
+
+  /** A durable event with this number came from the bus, or the number was read while the room was open. */
+  noteSeq(seq: number): void {
+    if (this.#keepsSeq && (this.#seq === undefined || seq > this.#seq)) this.#seq = seq;
   }
 
   /** A frame from the bus, for this node's sockets. */

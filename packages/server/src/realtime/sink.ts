@@ -1,7 +1,7 @@
 import type { DurableRoomEvent, EnvConfig, Notification, ServerMessage } from '@pulse/protocol';
 import type { RealtimeSink } from '../domain/events.ts';
 import { roomChannel, userChannel, type Bus } from './bus.ts';
-import { PAYLOAD, type RoomRegistry } from './registry.ts';
+import { durablePayload, type RoomRegistry } from './registry.ts';
 
 /**
  * Where committed changes leave the domain: serialised once, published once on the bus, and
@@ -17,7 +17,7 @@ export class EventSink implements RealtimeSink {
   }
 
   roomEvent(envId: string, roomId: string, event: DurableRoomEvent): void {
-    this.#bus.publish(roomChannel(envId, roomId), PAYLOAD.durable + JSON.stringify(event));
+    this.#bus.publish(roomChannel(envId, roomId), durablePayload(event.seq, JSON.stringify(event)));
   }
 
   notification(envId: string, userId: string, notification: Notification): void {
