@@ -1,7 +1,9 @@
 /**
  * What webhooks cost the write path: REST comment writes (the 201 is the ack, sent after the
  * commit) against a Pulse server with no webhook endpoint, then against a fresh one with three
- * endpoints subscribed to every event, each a receiver in this process answering 204 at once.
+ * endpoints subscribed to every event, each a receiver answering 204 at once (all in one child
+ * process of their own, bench/tools/receivers.mjs, so receiving never delays this generator's
+ * event loop, which times the acks).
  * Target: throughput and ack p99 at most 10% worse with the endpoints.
  *
  * Closed loop (default): C keep-alive connections each post their next comment as soon as the
@@ -9,8 +11,8 @@
  * saturation throughput. Open loop (`--rate R`): R comments/s on a fixed schedule over up to C
  * connections, whatever the answers; latency counts from the scheduled time (a request queued
  * behind a slow one counts its wait), and a send skipped because 1,000 are already open is an
- * error. Pulse runs in a child process pinned to core 0 (this generator and the receivers: core
- * 1). Reported per setup: comments/s, ack p50/p99, server CPU per comment, webhook deliveries
+ * error. Pulse runs in a child process pinned to core 0 (this generator and the receivers' process:
+ * core 1). Reported per setup: comments/s, ack p50/p99, server CPU per comment, webhook deliveries
  * received during the run (and how long after their event) and after it (backlog drained).
  * Then the floor under a delivery's CPU, measured in the same run: a bare keep-alive client
  * (bench/tools/post-loop.mjs) on the server's core, signing and posting bodies of the same size
@@ -22,9 +24,7 @@
  * `--server-cores 0,1` lets the server use the generator's core too, where its sending thread
  * (niced) can run when the generator leaves time: what the endpoints cost given a spare core.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { fork, spawn, spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import {
   boundRun,
@@ -75,31 +75,31 @@ const MAX_OPEN = 1000;
 boundRun(5);
 pinSelf();
 
-/** Deliveries' lag (receipt minus the event's `timestamp`), all receivers, while `lagOn`. */
-const lag = new LatencyHistogram();
-let lagOn = false;
+interface ReceiverStats {
+  count: number;
+  bytes: number;
+  lag?: { p50: number; p99: number };
+}
 
-/** Bytes of the deliveries received (their mean size is what the bare client posts). */
-let receivedBytes = 0;
-
-/** A receiver that answers 204 at once and counts what it got. */
-async function receiver(): Promise<{ url: string; count: () => number; close: () => Promise<void> }> {
-  let n = 0;
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      n++;
-      receivedBytes += Buffer.concat(chunks).length;
-      if (lagOn) lag.record(Date.now() - Date.parse((JSON.parse(Buffer.concat(chunks).toString()) as { timestamp: string }).timestamp));
-      res.writeHead(204).end();
-    });
+/** N receivers answering 204 at once, in their own process (bench/tools/receivers.mjs) on this core. */
+async function receivers(n: number): Promise<{ urls: string[]; ask: (op: 'stats' | 'lag-on' | 'lag-off') => Promise<ReceiverStats>; close: () => void }> {
+  const child = fork(new URL('./tools/receivers.mjs', import.meta.url).pathname, [String(n)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // The child answers in order: each message settles the oldest waiting question.
+  const waiting: Array<{ resolve: (m: unknown) => void; reject: (e: Error) => void }> = [];
+  child.on('message', (m) => waiting.shift()?.resolve(m));
+  child.on('exit', () => {
+    for (const w of waiting.splice(0)) w.reject(new Error('the webhook receivers exited'));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const next = () => new Promise<unknown>((resolve, reject) => waiting.push({ resolve, reject }));
+  const { urls } = (await next()) as { urls: string[] };
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`,
-    count: () => n,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    urls,
+    ask: (op) => {
+      const answer = next() as Promise<ReceiverStats>;
+      child.send({ op });
+      return answer;
+    },
+    close: () => child.disconnect(),
   };
 }
 
@@ -113,6 +113,7 @@ interface Result {
   cpuUsPerComment: number;
   deliveredDuring: number;
   deliveredAfter: number;
+  bytesAfter: number;
   lagP50: number;
   lagP99: number;
   neighbourPct: number;
@@ -129,7 +130,7 @@ async function run(endpoints: number): Promise<Result> {
     PULSE_WEBHOOKS_ALLOW_PRIVATE: '1',
     ...(schema ? { DATABASE_URL: PG_URL, PULSE_DB_SCHEMA: schema.name } : {}),
   };
-  const receivers = await Promise.all(Array.from({ length: endpoints }, receiver));
+  const hooks = endpoints ? await receivers(endpoints) : undefined;
   const server = await spawnServer({ args: [PULSE_BIN, 'start'], env, ready: pulseReady, cores: values['server-cores'] });
   try {
     const url = new URL(server.url);
@@ -141,10 +142,10 @@ async function run(endpoints: number): Promise<Result> {
     };
     // Endpoints are added the way an operator would: `pulse webhook add` on the same storage.
     const cli = (args: string[]) => spawnSync(process.execPath, [PULSE_BIN, ...args], { env: { ...scrubbedEnv(), ...env }, encoding: 'utf8' });
-    if (receivers.length) {
+    if (hooks) {
       const envId = JSON.parse(cli(['env', 'list', '--json']).stdout).environments[0].id as string;
-      for (const r of receivers) {
-        const added = cli(['webhook', 'add', envId, r.url, '--json']);
+      for (const hookUrl of hooks.urls) {
+        const added = cli(['webhook', 'add', envId, hookUrl, '--json']);
         if (added.status !== 0) throw new Error(`webhook add failed: ${added.stderr}`);
       }
     }
@@ -196,29 +197,30 @@ async function run(endpoints: number): Promise<Result> {
     };
     const loops = RATE ? [schedule()] : Array.from({ length: C }, loop);
     await sleep(WARMUP * 1000);
-    const received0 = receivers.reduce((n, r) => n + r.count(), 0);
+    const received0 = (await hooks?.ask('lag-on'))?.count ?? 0;
     const cpu0 = processCpuMicros(server.pid);
     const neighbours = new NeighbourProbe(server.pid);
     neighbours.start();
-    lag.reset();
-    lagOn = measuring = true;
+    measuring = true;
     await sleep(SECONDS * 1000);
-    lagOn = measuring = false;
+    measuring = false;
+    const during = await hooks?.ask('lag-off');
     const cpu = processCpuMicros(server.pid) - cpu0;
     const neighbourPct = neighbours.stop();
-    const receivedDuring = receivers.reduce((n, r) => n + r.count(), 0) - received0;
+    const receivedDuring = (during?.count ?? 0) - received0;
     stop = true;
     await Promise.all(loops);
     // Let the backlog drain (bounded).
     const deadline = Date.now() + 30_000;
     let last = -1;
     while (Date.now() < deadline) {
-      const now = receivers.reduce((n, r) => n + r.count(), 0);
+      const now = (await hooks?.ask('stats'))?.count ?? 0;
       if (now === last) break;
       last = now;
       await sleep(1000);
     }
     agent.destroy();
+    const after = await hooks?.ask('stats');
     return {
       setup: endpoints ? `${endpoints} endpoints` : 'no endpoint',
       comments: done,
@@ -228,14 +230,15 @@ async function run(endpoints: number): Promise<Result> {
       errors,
       cpuUsPerComment: cpu / Math.max(1, done),
       deliveredDuring: receivedDuring,
-      deliveredAfter: receivers.reduce((n, r) => n + r.count(), 0),
-      lagP50: lag.percentile(50),
-      lagP99: lag.percentile(99),
+      deliveredAfter: after?.count ?? 0,
+      bytesAfter: after?.bytes ?? 0,
+      lagP50: during?.lag?.p50 ?? 0,
+      lagP99: during?.lag?.p99 ?? 0,
       neighbourPct,
     };
   } finally {
     await server.stop();
-    for (const r of receivers) await r.close();
+    hooks?.close();
     dir.remove();
     await schema?.drop();
   }
@@ -246,17 +249,17 @@ async function run(endpoints: number): Promise<Result> {
  * and posting bodies of the same size at the rate Pulse delivered, to the same kind of receiver.
  */
 async function bareClient(rate: number, bodyBytes: number): Promise<number> {
-  const r = await receiver();
+  const r = await receivers(1);
   try {
     const script = new URL('./tools/post-loop.mjs', import.meta.url).pathname;
-    const args = [script, r.url, String(rate), String(SECONDS), String(bodyBytes)];
+    const args = [script, r.urls[0]!, String(rate), String(SECONDS), String(bodyBytes)];
     const child = spawn(hasTaskset ? 'taskset' : process.execPath, hasTaskset ? ['-c', '0', process.execPath, ...args] : args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     await new Promise((resolve) => child.on('exit', resolve));
     return (JSON.parse(out) as { cpuUsPerRequest: number }).cpuUsPerRequest;
   } finally {
-    await r.close();
+    r.close();
   }
 }
 
@@ -267,7 +270,7 @@ try {
   const [a, b] = results as [Result, Result];
   // Pulse's CPU per delivery: what the endpoints added per comment (each comment is one event, sent to each endpoint).
   const perDelivery = (b.cpuUsPerComment - a.cpuUsPerComment) / Math.max(1, ENDPOINTS);
-  const bare = b.deliveredAfter ? await bareClient(b.perSecond * ENDPOINTS, Math.round(receivedBytes / b.deliveredAfter)) : 0;
+  const bare = b.deliveredAfter ? await bareClient(b.perSecond * ENDPOINTS, Math.round(b.bytesAfter / b.deliveredAfter)) : 0;
   if (values.json) console.log(JSON.stringify({ results, cpuUsPerDelivery: perDelivery, bareClientCpuUsPerRequest: bare }));
   else {
     console.log(
