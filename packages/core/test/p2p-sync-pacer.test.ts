@@ -65,6 +65,30 @@ describe('P2P sync pacer', () => {
     expect(answered.map(([to]) => to).sort()).toEqual(['a', 'b']);
   });
 
+  it('makes no request while frames wait to be sent: it would leave late, and the next too soon after it', () => {
+    busy = true;
+    pacer.ask('a');
+    pacer.ask('a');
+    vi.advanceTimersByTime(3000);
+    expect(asked).toEqual([]);
+    busy = false;
+    vi.advanceTimersByTime(250);
+    expect(asked).toEqual(['a']);
+    // Its interval counts from when it went.
+    pacer.ask('a');
+    vi.advanceTimersByTime(1999);
+    expect(asked).toEqual(['a']);
+    vi.advanceTimersByTime(1);
+    expect(asked).toEqual(['a', 'a']);
+    // A peer that left while its request waited is not asked.
+    busy = true;
+    pacer.ask('b');
+    present.delete('b');
+    busy = false;
+    vi.advanceTimersByTime(10_000);
+    expect(asked).toEqual(['a', 'a']);
+  });
+
   it('forgets a peer that left, and everything when the session ends', () => {
     pacer.answer('a', new Uint8Array([1]));
     pacer.answer('a', new Uint8Array([2]));

@@ -15,7 +15,9 @@ export interface SyncPacerHooks {
 /**
  * Paces the sync steps a client exchanges with single peers through the server. Requests: to one
  * peer at most one per interval; one asked sooner waits, and then carries the state vector of its
- * time. Answers: an answer holds what the asker lacks, up to the room's whole state, so one peer
+ * time. A request is also made only once nothing waits to be sent: queued behind an answer sent in
+ * paced pieces, it would leave late, and the next one, on time, would reach the server sooner
+ * after it than the server allows. Answers: an answer holds what the asker lacks, up to the room's whole state, so one peer
  * gets at most one per interval (to its latest request), and none is made while an earlier one
  * still waits to be sent. A peer asking over and over costs this client one answer per interval.
  */
@@ -36,11 +38,11 @@ export class SyncPacer {
   ask(to: string): void {
     if (this.#askTimers.has(to)) return; // one is due already, with the vector of its time
     const wait = (this.#askedAt.get(to) ?? -Infinity) + this.#intervalMs - Date.now();
-    if (wait <= 0) return this.#askNow(to);
+    if (wait <= 0 && !this.#hooks.busy()) return this.#askNow(to);
     const timer = setTimeout(() => {
       this.#askTimers.delete(to);
-      if (this.#hooks.present(to)) this.#askNow(to);
-    }, wait);
+      if (this.#hooks.present(to)) this.ask(to);
+    }, wait > 0 ? wait : BUSY_RETRY_MS);
     this.#askTimers.set(to, timer);
   }
 
