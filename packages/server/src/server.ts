@@ -27,6 +27,7 @@ import { WebhookPublisher } from './webhooks/publisher.ts';
 import { WebhookService } from './webhooks/service.ts';
 import { WebhookDispatcher } from './webhooks/dispatcher.ts';
 import { DEFAULT_WEBHOOK_SETTINGS } from './webhooks/settings.ts';
+import { OperatorAlerts } from './email/operator-alerts.ts';
 import { EmailWorker } from './email/worker.ts';
 import { registerEmailPreferenceRoutes, registerUnsubscribeRoutes } from './email/routes.ts';
 import { emailSettingsFromEnv } from './email/settings.ts';
@@ -142,10 +143,12 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
     links.base = options.publicUrl ?? url;
     const sweepUploads = () => attachments.sweep().catch((err) => app.log.warn({ err }, 'removing stale uploads failed'));
     const sweeper = setInterval(sweepUploads, UPLOAD_SWEEP_MS);
+    const emailSettings = options.email ?? emailSettingsFromEnv({});
+    const alerts = new OperatorAlerts(store, emailSettings, () => links.base, app.log);
     const dispatcher = new WebhookDispatcher(store, options.webhooks ?? DEFAULT_WEBHOOK_SETTINGS, app.log);
+    dispatcher.onDisabled = (endpoint) => void alerts.webhookDisabled(endpoint);
     webhooks.onRecorded(() => dispatcher.kick());
     await dispatcher.start();
-    const emailSettings = options.email ?? emailSettingsFromEnv({});
     const emailWorker = new EmailWorker(store, configs, emailSettings, unsubscribeLinks, app.log);
     emailWorker.start();
     const unreadEvents = new UnreadNotificationEvents(store, configs, webhooks, emailSettings.pollMs, app.log);
@@ -167,6 +170,7 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
         // Webhook requests already sent finish beside the HTTP requests (both within 10 s), not after them.
         const deliveries = dispatcher.close().catch((err: unknown) => app.log.warn({ err }, 'webhook dispatcher: closing failed'));
         await emailWorker.close();
+        alerts.close();
         await unreadEvents.close();
         await p2p.close();
         await hub.close();

@@ -71,6 +71,9 @@ export class WebhookDispatcher {
   /** Passes failed in a row (see #tick). */
   #failedPasses = 0;
 
+  /** Called once for each endpoint Pulse disables, on the node whose pass disabled it. */
+  onDisabled: (endpoint: DisabledEndpoint) => void = () => undefined;
+
   constructor(store: Store, settings: WebhookSettings, log: DispatcherLog) {
     this.#store = store;
     this.#settings = settings;
@@ -258,6 +261,7 @@ export class WebhookDispatcher {
     for (const endpoint of endpoints) {
       this.#log.warn({ endpointId: endpoint.id, environmentId: endpoint.environmentId }, `webhook endpoint disabled: ${endpoint.reason}`);
       void this.#auditDisabled(endpoint);
+      this.onDisabled(endpoint);
     }
   }
 

@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OperatorAlerts } from '../src/email/operator-alerts.ts';
+import { optionsFromEnv } from '../src/options.ts';
+import type { Store } from '../src/store/index.ts';
+import { sleep, waitFor } from './helpers/clients.ts';
+import { WebhookReceiver } from './helpers/receivers.ts';
+import { startTestServer, type TestServer } from './helpers/server.ts';
+import { decodeQuotedPrintable, SmtpReceiver } from './helpers/smtp.ts';
+
+const EMAIL = { from: 'Pulse <pulse@example.com>', pollMs: 200 };
+
+describe('webhooks: the Admins are emailed when Pulse disables an endpoint', () => {
+  const smtp = new SmtpReceiver();
+  const receiver = new WebhookReceiver();
+  let t: TestServer;
+
+  beforeAll(async () => {
+    await smtp.start();
+    await receiver.start();
+    const webhooks = optionsFromEnv({ PULSE_WEBHOOKS_ALLOW_PRIVATE: '1', PULSE_WEBHOOKS_RETRY_BASE_MS: '100', PULSE_WEBHOOKS_TIMEOUT_MS: '1000' }).webhooks!;
+    t = await startTestServer('sqlite', { webhooks, email: { ...EMAIL, smtpUrl: smtp.url } });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await receiver.stop();
+    await smtp.stop();
+  });
+
+  it('sends one email to the Admins, not the Members, saying which endpoint, why and where to fix it', async () => {
+    const { store, webhooks } = t.server.ctx;
+    const createdAt = new Date().toISOString();
+    await store.createAdmin({ id: 'adm_ops', email: 'ops@example.com', name: 'Ops', role: 'admin', passwordHash: 'x', createdAt });
+    await store.createAdmin({ id: 'adm_dev', email: 'dev@example.com', name: 'Dev', role: 'member', passwordHash: 'x', createdAt });
+    await store.renameEnvironment(t.envId, 'Prod <EU>');
+    const { endpoint, secret } = await webhooks.add(t.envId, { url: receiver.url });
+    receiver.secret = secret;
+    receiver.mode = { kind: 'fail', status: 410 };
+    await webhooks.sendTest(t.envId, endpoint.id);
+
+    const [mail] = await waitFor(() => (smtp.messages.length > 0 ? smtp.messages : undefined), 5000, 'the alert');
+    expect(mail!.to).toContain('ops@example.com');
+    expect(mail!.to).not.toContain('dev@example.com');
+    const raw = decodeQuotedPrintable(mail!.raw);
+    expect(raw).toMatch(/^Subject: Pulse disabled a webhook endpoint in Prod <EU>/m);
+    expect(raw).toMatch(/^Auto-Submitted: auto-generated/m);
+    expect(raw).toContain(receiver.url);
+    expect(raw).toContain('410 Gone');
+    expect(raw).toContain(`${t.url}/panel/environments/${t.envId}/webhooks`);
+    // The environment's name is escaped in the HTML part.
+    expect(raw).toContain('<strong>Prod &lt;EU&gt;</strong>');
+    await sleep(500);
+    expect(smtp.messages).toHaveLength(1);
+  });
+});
+
+describe('webhooks: the Admins alert when SMTP fails', () => {
+  it('tries again after a refusal, then gives up with a log line instead of throwing', async () => {
+    const smtp = await new SmtpReceiver().start();
+    const warnings: string[] = [];
+    const store = {
+      listAdmins: async () => [{ id: 'a', email: 'ops@example.com', name: 'Ops', role: 'admin', passwordHash: 'x', createdAt: '' }],
+      getEnvironment: async () => ({ name: 'Prod' }),
+    } as unknown as Store;
+    const alerts = new OperatorAlerts(store, { ...EMAIL, smtpUrl: smtp.url }, () => 'https://pulse.example.com/', { warn: (_o, msg) => warnings.push(msg) }, [100]);
+    const endpoint = { id: 'wh_1', environmentId: 'env_1', url: 'https://hooks.example.com/x', reason: 'Disabled by Pulse: gone' };
+    try {
+      smtp.failing = true;
+      await alerts.webhookDisabled(endpoint);
+      expect(smtp.refused).toBe(1);
+      smtp.failing = false;
+      await waitFor(() => smtp.messages.length === 1, 3000, 'the retried alert');
+      expect(decodeQuotedPrintable(smtp.messages[0]!.raw)).toContain('https://pulse.example.com/panel/environments/env_1/webhooks');
+
+      smtp.failing = true;
+      await alerts.webhookDisabled(endpoint);
+      await waitFor(() => smtp.refused === 3, 3000, 'the second refusal');
+      await waitFor(() => warnings.some((w) => /giving up/.test(w)), 3000, 'the warning');
+      expect(smtp.messages).toHaveLength(1);
+    } finally {
+      alerts.close();
+      await smtp.stop();
+    }
+  });
+});
