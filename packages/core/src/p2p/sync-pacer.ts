@@ -15,11 +15,12 @@ export interface SyncPacerHooks {
 /**
  * Paces the sync steps a client exchanges with single peers through the server. Requests: to one
  * peer at most one per interval; one asked sooner waits, and then carries the state vector of its
- * time. A request is also made only once nothing waits to be sent: queued behind an answer sent in
+ * time, and is made only once nothing waits to be sent: queued behind an answer going out in
  * paced pieces, it would leave late, and the next one, on time, would reach the server sooner
- * after it than the server allows. Answers: an answer holds what the asker lacks, up to the room's whole state, so one peer
- * gets at most one per interval (to its latest request), and none is made while an earlier one
- * still waits to be sent. A peer asking over and over costs this client one answer per interval.
+ * after it than the server allows. Answers: an answer holds what the asker lacks, up to the
+ * room's whole state, so one peer gets at most one per interval (to its latest request), and none
+ * is made while an earlier one still waits to be sent. A peer asking over and over costs this
+ * client one answer per interval.
  */
 export class SyncPacer {
   readonly #hooks: SyncPacerHooks;
