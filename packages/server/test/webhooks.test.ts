@@ -204,7 +204,7 @@ describe('webhooks: SSRF guard', () => {
     }
   });
 
-  it('refuses to add an endpoint on a private address unless PULSE_WEBHOOKS_ALLOW_PRIVATE=1', async () => {
+  it('refuses to add an endpoint on a private address, or a name resolving to one, unless PULSE_WEBHOOKS_ALLOW_PRIVATE=1', async () => {
     const t = await startTestServer('sqlite');
     try {
       const strict = t.server.ctx.webhooks;
@@ -218,6 +218,19 @@ describe('webhooks: SSRF guard', () => {
       expect(ok.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
       const lenient = new WebhookService(t.server.ctx.store, { allowPrivate: true, retryWindowMs: 60_000 });
       await expect(lenient.add(t.envId, { url: 'http://127.0.0.1:9/x' })).resolves.toBeDefined();
+      // A name is judged on what it resolves to now; one that does not resolve (yet) is taken.
+      const names: Record<string, string[]> = { 'hooks.internal': ['8.8.4.4', '10.1.2.3'], 'hooks.public': ['93.184.215.14'] };
+      const resolving = new WebhookService(t.server.ctx.store, {
+        allowPrivate: false,
+        retryWindowMs: 60_000,
+        resolve: async (host) => names[host] ?? Promise.reject(Object.assign(new Error('not found'), { code: 'ENOTFOUND' })),
+      });
+      const internal = resolving.add(t.envId, { url: 'https://hooks.internal/x' });
+      await expect(internal).rejects.toMatchObject({ code: 'validation_failed' });
+      await expect(internal).rejects.toThrow(/^url: refused: hooks\.internal resolves to an address webhooks may not reach \(10\.1\.2\.3 is a private address\); .*PULSE_WEBHOOKS_ALLOW_PRIVATE=1/);
+      const taken = await resolving.add(t.envId, { url: 'https://hooks.public/x' });
+      await expect(resolving.update(t.envId, taken.endpoint.id, { url: 'https://HOOKS.internal./y' })).rejects.toMatchObject({ code: 'validation_failed' });
+      await expect(resolving.add(t.envId, { url: 'https://not-yet-live.example/x' })).resolves.toBeDefined();
     } finally {
       await t.close();
     }

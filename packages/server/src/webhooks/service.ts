@@ -18,7 +18,7 @@ import type { Store } from '../store/index.ts';
 import type { WebhookEndpointRecord } from '../store/types.ts';
 import { newWebhookEndpointId, newWebhookEventId, nowIso } from '../ids.ts';
 import { newWebhookSecret } from './secret.ts';
-import { blockedAddressReason } from './ssrf.ts';
+import { blockedAddressReason, blockedNameReason, systemResolver, type NameResolver } from './ssrf.ts';
 
 /** Deliveries a listing shows at most. */
 export const DELIVERIES_SHOWN = 50;
@@ -38,22 +38,28 @@ export class WebhookService {
   readonly #allowPrivate: boolean;
   readonly #retryWindowMs: number;
   readonly #onChanged: (envId: string) => void;
+  readonly #resolve: NameResolver;
 
   /** `onChanged`: this node's own subscription cache, told at once (other nodes follow the control log). */
-  constructor(store: Store, settings: { allowPrivate: boolean; retryWindowMs: number; onChanged?: (envId: string) => void }) {
+  constructor(store: Store, settings: { allowPrivate: boolean; retryWindowMs: number; onChanged?: (envId: string) => void; resolve?: NameResolver }) {
     this.#store = store;
+    this.#resolve = settings.resolve ?? systemResolver;
     this.#allowPrivate = settings.allowPrivate;
     this.#retryWindowMs = settings.retryWindowMs;
     this.#onChanged = settings.onChanged ?? (() => {});
   }
 
-  /** Refuses at once what can never be delivered: a loopback or private IP (names are checked when sending). */
-  #checkUrl(url: string): void {
+  /**
+   * Refuses at once what cannot be delivered: a loopback, private or metadata IP, or a name that
+   * resolves to one now (every send checks the name's addresses again).
+   */
+  async #checkUrl(url: string): Promise<void> {
     if (this.#allowPrivate) return;
     // A name's trailing dot (`localhost.`) is the same name.
     const host = new URL(url).hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
-    const reason = host === 'localhost' || host.endsWith('.localhost') ? `${host} is a loopback address` : blockedAddressReason(host);
-    if (reason && reason !== 'not an IP address') {
+    let reason = host === 'localhost' || host.endsWith('.localhost') ? `${host} is a loopback address` : blockedAddressReason(host);
+    if (reason === 'not an IP address') reason = await blockedNameReason(host, this.#resolve);
+    if (reason) {
       throw new PulseError('validation_failed', `url: refused: ${reason}; webhooks go to public addresses (${WEBHOOKS_ALLOW_PRIVATE_ENV}=1 allows private ones for local development)`);
     }
   }
@@ -78,7 +84,7 @@ export class WebhookService {
   async add(envId: string, input: unknown): Promise<{ endpoint: WebhookEndpointInfo; secret: string }> {
     const body = parseInput(createWebhookBody, input);
     await this.#requireEnvironment(envId);
-    this.#checkUrl(body.url);
+    await this.#checkUrl(body.url);
     const existing = await this.#store.listWebhookEndpoints(envId);
     if (existing.length >= WEBHOOK_LIMITS.endpointsPerEnvironment) {
       throw new PulseError('validation_failed', `An environment has at most ${WEBHOOK_LIMITS.endpointsPerEnvironment} webhook endpoints; remove one first.`);
@@ -108,7 +114,7 @@ export class WebhookService {
 
   async update(envId: string, endpointId: string, input: unknown): Promise<{ before: WebhookEndpointInfo; after: WebhookEndpointInfo }> {
     const patch = parseInput(patchWebhookBody, input);
-    if (patch.url !== undefined) this.#checkUrl(patch.url);
+    if (patch.url !== undefined) await this.#checkUrl(patch.url);
     const before = await this.#require(envId, endpointId);
     const after = await this.#store.updateWebhookEndpoint(
       envId,

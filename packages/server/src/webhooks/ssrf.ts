@@ -1,4 +1,4 @@
-import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { lookup as dnsLookup, promises as dns, type LookupAddress } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
 import { WEBHOOKS_ALLOW_PRIVATE_ENV } from '@pulse/protocol';
 
@@ -92,6 +92,33 @@ export function blockedAddressReason(address: string): string | undefined {
   const type = family === 4 ? 'ipv4' : 'ipv6';
   const hit = lists.find((l) => l.type === type && l.list.check(ip, type));
   return hit && `${ip} is ${hit.reason}`;
+}
+
+/** Resolves a name to its addresses (tests give their own). */
+export type NameResolver = (hostname: string) => Promise<string[]>;
+export const systemResolver: NameResolver = async (hostname) => (await dns.lookup(hostname, { all: true })).map((a) => a.address);
+
+/** How long an endpoint's name is given to resolve when it is added or changed. */
+const NAME_CHECK_MS = 2000;
+
+/**
+ * Why webhooks may not go to this name, judged on what it resolves to now; undefined when they
+ * may, or when it does not resolve (yet): sending checks every address again anyway.
+ */
+export async function blockedNameReason(hostname: string, resolve: NameResolver = systemResolver): Promise<string | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), NAME_CHECK_MS)));
+    for (const address of await Promise.race([resolve(hostname), timeout])) {
+      const reason = blockedAddressReason(address);
+      if (reason) return `${hostname} resolves to an address webhooks may not reach (${reason})`;
+    }
+  } catch {
+    // Not resolvable now: the name may not be live yet.
+  } finally {
+    clearTimeout(timer);
+  }
+  return undefined;
 }
 
 export class BlockedAddressError extends Error {
