@@ -9,11 +9,6 @@ import { LocalRoom } from './room.ts';
 /** First character of a payload on a room channel: what kind of frame follows. */
 export const PAYLOAD = { durable: 'd', ephemeral: 'e', presence: 'p' } as const;
 
-/** A durable event on a room channel: `d`, its sequence number, a comma, the event's JSON. */
-export function durablePayload(seq: number, json: string): string {
-  return `${PAYLOAD.durable}${seq},${json}`;
-}
-
 export interface RegistryOptions {
   leaveGraceMs: number;
   connectionsPerRoom: number;
@@ -225,10 +220,8 @@ function fromBus(room: LocalRoom, payload: string): void {
     }
     return;
   }
-  if (kind === PAYLOAD.ephemeral) return room.deliver(Buffer.from(payload.slice(1)), 'ephemeral');
-  const comma = payload.indexOf(',');
-  room.noteSeq(Number(payload.slice(1, comma)));
-  room.deliver(Buffer.from(payload.slice(comma + 1)), 'durable');
+  const delivery: Delivery = kind === PAYLOAD.ephemeral ? 'ephemeral' : 'durable';
+  room.deliver(Buffer.from(payload.slice(1)), delivery);
 }
 
 function roomKey(envId: string, id: string): string {

@@ -54,10 +54,23 @@ describe('RoomSnapshots', () => {
     expect([seq.reads, loads.length]).toEqual([1, 1]);
     // An event from the bus: the next joiner's snapshot is at its number, loaded again, not read.
     seq.value = 5;
-    room.noteSeq(5);
-    room.noteSeq(3); // an older number never lowers it
+    room.eventPublished(5);
+    room.eventPublished(3); // an older number never lowers it
     expect(await before()).toContain('"seq":5');
     expect([seq.reads, loads.length]).toEqual([1, 2]);
+    room.dispose();
+  });
+
+  it('lets only a read start the number: an event published before it (late, out of order) does not', async () => {
+    const seq = { value: 7, reads: 0 };
+    const { store } = fakeStore(10, seq);
+    const room = new LocalRoom('env', 'r', 0, { publishBatch: () => undefined, showPresence: () => true }, undefined, true);
+    const snapshots = new RoomSnapshots(store, { presence: async () => [], open: () => room }, { rooms: 100, bytes: 1e6 });
+    room.eventPublished(6); // say 7 was committed while nobody was here, and 6 comes late
+    expect(room.seq).toBeUndefined();
+    expect((await snapshots.json('env', 'r', DEFAULT_ENV_CONFIG)).before).toContain('"seq":7');
+    room.eventPublished(6);
+    expect(room.seq).toBe(7);
     room.dispose();
   });
 
@@ -66,7 +79,8 @@ describe('RoomSnapshots', () => {
     const { store } = fakeStore(10, seq);
     const room = new LocalRoom('env', 'r', 0, { publishBatch: () => undefined, showPresence: () => true });
     const snapshots = new RoomSnapshots(store, { presence: async () => [], open: () => room }, { rooms: 100, bytes: 1e6 });
-    room.noteSeq(9);
+    room.seqRead(9);
+    room.eventPublished(10);
     expect(room.seq).toBeUndefined();
     await snapshots.json('env', 'r', DEFAULT_ENV_CONFIG);
     await snapshots.json('env', 'r', DEFAULT_ENV_CONFIG);

@@ -49,7 +49,7 @@ export interface SeqKeeper {
   /** The room's sequence number, when this node knows it without reading the database. */
   readonly seq: number | undefined;
   /** Tells it a sequence number read from the database while the room was open here. */
-  noteSeq(seq: number): void;
+  seqRead(seq: number): void;
 }
 
 /** Rooms whose snapshot is kept, and their bytes; the least recently loaded beyond either are forgotten. */
@@ -96,7 +96,7 @@ export class RoomSnapshots {
 
   async #readSeq(envId: string, roomId: string, room: SeqKeeper | undefined): Promise<number> {
     const seq = (await this.#store.roomSeq(envId, roomId)) ?? (await this.#create(envId, roomId));
-    room?.noteSeq(seq);
+    room?.seqRead(seq);
     return seq;
   }
 

@@ -116,18 +116,26 @@ export class LocalRoom {
   }
 
   /**
-   * With `keepsSeq` (one node, whose bus hands this room every event from the moment it opened):
-   * the highest sequence number delivered here or read from the database since it opened. Every
-   * event up to it is committed and every later one will be delivered to the room's sockets, so
-   * a joiner's snapshot may be taken at it without reading the number again.
+   * With `keepsSeq` (one node: every durable event of the room is published by this process, and
+   * reaches the room's sockets as it is published): the room's sequence number as read from the
+   * database since the room opened, raised by every event published since. Every event up to it
+   * is committed, and every later one reaches the sockets in the room from now on, so a joiner's
+   * snapshot may be labelled with it without reading the number again (its content, read later,
+   * may be newer: clients skip what they already have). Events published before the first read
+   * do not set it: one published late, out of order, would vouch for events never delivered here.
    */
   get seq(): number | undefined {
     return this.#seq;
   }
 
-  /** A durable event with this number came from the bus, or the number was read while the room was open. */
-  noteSeq(seq: number): void {
+  /** A sequence number read from the database while the room was open here. */
+  seqRead(seq: number): void {
     if (this.#keepsSeq && (this.#seq === undefined || seq > this.#seq)) this.#seq = seq;
+  }
+
+  /** A durable event of this room is being published. */
+  eventPublished(seq: number): void {
+    if (this.#seq !== undefined && seq > this.#seq) this.#seq = seq;
   }
 
   /** A frame from the bus, for this node's sockets. */

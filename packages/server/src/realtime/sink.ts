@@ -1,7 +1,7 @@
 import type { DurableRoomEvent, EnvConfig, Notification, ServerMessage } from '@pulse/protocol';
 import type { RealtimeSink } from '../domain/events.ts';
 import { roomChannel, userChannel, type Bus } from './bus.ts';
-import { durablePayload, type RoomRegistry } from './registry.ts';
+import { PAYLOAD, type RoomRegistry } from './registry.ts';
 
 /**
  * Where committed changes leave the domain: serialised once, published once on the bus, and
@@ -17,7 +17,9 @@ export class EventSink implements RealtimeSink {
   }
 
   roomEvent(envId: string, roomId: string, event: DurableRoomEvent): void {
-    this.#bus.publish(roomChannel(envId, roomId), durablePayload(event.seq, JSON.stringify(event)));
+    // Before its delivery: a room open here that keeps its number counts it (see LocalRoom.seq).
+    this.#registry.room(envId, roomId)?.eventPublished(event.seq);
+    this.#bus.publish(roomChannel(envId, roomId), PAYLOAD.durable + JSON.stringify(event));
   }
 
   notification(envId: string, userId: string, notification: Notification): void {
