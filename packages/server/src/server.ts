@@ -170,12 +170,13 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
         // Webhook requests already sent finish beside the HTTP requests (both within 10 s), not after them.
         const deliveries = dispatcher.close().catch((err: unknown) => app.log.warn({ err }, 'webhook dispatcher: closing failed'));
         await emailWorker.close();
-        alerts.close();
         await unreadEvents.close();
         await p2p.close();
         await hub.close();
         await app.close();
         await deliveries;
+        // After the dispatcher's last pass, which may disable an endpoint.
+        await alerts.close();
         await bus.close();
         files.close?.();
         await store.close();

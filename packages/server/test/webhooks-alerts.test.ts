@@ -77,7 +77,33 @@ describe('webhooks: the Admins alert when SMTP fails', () => {
       await waitFor(() => warnings.some((w) => /giving up/.test(w)), 3000, 'the warning');
       expect(smtp.messages).toHaveLength(1);
     } finally {
-      alerts.close();
+      await alerts.close();
+      await smtp.stop();
+    }
+  });
+
+  it('sends what is being sent at shutdown, and drops a retry still waiting with a log line', async () => {
+    const smtp = await new SmtpReceiver().start();
+    const warnings: string[] = [];
+    const store = {
+      listAdmins: async () => [{ id: 'a', email: 'ops@example.com', name: 'Ops', role: 'admin', passwordHash: 'x', createdAt: '' }],
+      getEnvironment: async () => ({ name: 'Prod' }),
+    } as unknown as Store;
+    const log = { warn: (_o: object, msg: string) => warnings.push(msg) };
+    const endpoint = { id: 'wh_1', environmentId: 'env_1', url: 'https://hooks.example.com/x', reason: 'Disabled by Pulse: gone' };
+    try {
+      const closing = new OperatorAlerts(store, { ...EMAIL, smtpUrl: smtp.url }, () => 'https://pulse.example.com', log);
+      const sent = closing.webhookDisabled(endpoint); // not awaited: shutdown begins at once
+      await closing.close();
+      await sent;
+      expect(smtp.messages).toHaveLength(1);
+
+      const refused = new OperatorAlerts(store, { ...EMAIL, smtpUrl: smtp.url }, () => 'https://pulse.example.com', log, [60_000]);
+      smtp.failing = true;
+      await refused.webhookDisabled(endpoint);
+      await refused.close();
+      expect(warnings.at(-1)).toMatch(/1 email\(s\) to the Admins not sent before shutdown/);
+    } finally {
       await smtp.stop();
     }
   });

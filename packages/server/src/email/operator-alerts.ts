@@ -8,11 +8,14 @@ import type { WorkerLog } from './worker.ts';
 
 /** An alert that SMTP refused is tried again after these delays, then only logged. */
 const RETRY_DELAYS_MS = [30_000, 300_000];
+/** At shutdown, how long alerts being sent are given to go out. */
+const CLOSE_WAIT_MS = 5_000;
 
 /**
  * Emails the panel's Admins what needs them: today, that Pulse disabled a webhook endpoint. Sent
  * by the node that disabled it, when SMTP is configured; best effort (retried twice, then
- * logged), since the panel, `pulse webhook list` and the audit log keep the record anyway.
+ * logged; a retry still waiting at shutdown is dropped with a log line), since the panel,
+ * `pulse webhook list` and the audit log keep the record anyway.
  */
 export class OperatorAlerts {
   readonly #store: Store;
@@ -22,6 +25,7 @@ export class OperatorAlerts {
   readonly #log: WorkerLog;
   readonly #transport: Transporter | undefined;
   readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #sending = new Set<Promise<void>>();
 
   constructor(store: Store, settings: EmailSettings, panelBase: () => string, log: WorkerLog, retryDelaysMs = RETRY_DELAYS_MS) {
     this.#store = store;
@@ -32,7 +36,13 @@ export class OperatorAlerts {
     this.#transport = settings.smtpUrl ? nodemailer.createTransport(settings.smtpUrl) : undefined;
   }
 
-  async webhookDisabled(endpoint: DisabledEndpoint): Promise<void> {
+  webhookDisabled(endpoint: DisabledEndpoint): Promise<void> {
+    const sending = this.#webhookDisabled(endpoint).finally(() => this.#sending.delete(sending));
+    this.#sending.add(sending);
+    return sending;
+  }
+
+  async #webhookDisabled(endpoint: DisabledEndpoint): Promise<void> {
     if (!this.#transport) return;
     try {
       const admins = (await this.#store.listAdmins()).filter((a) => a.role === 'admin');
@@ -86,8 +96,13 @@ export class OperatorAlerts {
     }
   }
 
-  close(): void {
-    for (const timer of this.#timers) clearTimeout(timer);
+  /** Lets the alerts being sent go out (for a few seconds at most), then drops the retries still waiting. */
+  async close(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled(this.#sending), new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)))]);
+    clearTimeout(timer);
+    if (this.#timers.size > 0) this.#log.warn({}, `${this.#timers.size} email(s) to the Admins not sent before shutdown; the audit log has the record`);
+    for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
     this.#transport?.close();
   }
