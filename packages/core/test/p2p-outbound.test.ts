@@ -44,4 +44,20 @@ describe('P2POutbound', () => {
     expect(out.push(Array.from({ length: 5 }, (_, i) => piece(i)))).toBe(false);
     expect(out.waiting).toBe(0);
   });
+
+  it('tells when a frame has left, or was dropped unsent', async () => {
+    const sent: ClientMessage[] = [];
+    const told: [string, boolean][] = [];
+    const out = new P2POutbound((m) => sent.push(m) > 0, new SendBudget(10, 10));
+    out.push(Array.from({ length: 15 }, (_, i) => piece(i)));
+    out.push([update], (ok) => told.push(['behind the pieces', ok]));
+    expect(told).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(told).toEqual([['behind the pieces', true]]);
+    expect(sent.at(-1)).toBe(update);
+    out.push(Array.from({ length: 15 }, (_, i) => piece(i)));
+    out.push([update], (ok) => told.push(['dropped', ok]));
+    out.clear();
+    expect(told.at(-1)).toEqual(['dropped', false]);
+  });
 });

@@ -98,7 +98,7 @@ export class P2PManager {
     this.#outbound = new P2POutbound((m) => host.send(m));
     this.#syncPacer = new SyncPacer(
       {
-        ask: (to) => void this.#send({ type: 'p2p:sync', to, stateVector: toBase64(Y.encodeStateVector(this.doc)) }),
+        ask: (to, sent) => void this.#send({ type: 'p2p:sync', to, stateVector: toBase64(Y.encodeStateVector(this.doc)) }, sent),
         answer: (to, vector) => void this.#send({ type: 'p2p:sync', to, update: toBase64(Y.encodeStateAsUpdate(this.doc, vector)) }),
         busy: () => this.#outbound.waiting > 0,
         present: (id) => this.#joined && this.#peers.has(id),
@@ -461,7 +461,7 @@ export class P2PManager {
    * Sends a P2P frame, in pieces when it is larger than one WebSocket frame; paced and in order
    * (see P2POutbound) while the session lasts.
    */
-  #send(message: ClientMessage): boolean {
+  #send(message: ClientMessage, onSent?: (sent: boolean) => void): boolean {
     const json = JSON.stringify(message);
     let frames: ClientMessage[] = [message];
     if (json.length > P2P_LIMITS.chunkChars || utf8Bytes(json) > P2P_LIMITS.chunkBytes) {
@@ -469,8 +469,10 @@ export class P2PManager {
       const pieces = splitForFrames(json, P2P_LIMITS.chunkChars, P2P_LIMITS.chunkBytes);
       frames = pieces.map((data, index) => ({ type: 'p2p:chunk', id, index, count: pieces.length, data }));
     }
-    if (!this.#destroyed) return this.#outbound.push(frames);
-    return frames.every((frame) => this.#host.send(frame));
+    if (!this.#destroyed) return this.#outbound.push(frames, onSent);
+    const sent = frames.every((frame) => this.#host.send(frame));
+    onSent?.(sent);
+    return sent;
   }
 
   // ------------------------------------------------------------------ peers and transport

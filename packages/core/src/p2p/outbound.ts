@@ -11,6 +11,8 @@ export class P2POutbound {
   readonly #send: (message: ClientMessage) => boolean;
   readonly #budget: SendBudget;
   #queue: ClientMessage[] = [];
+  /** Told once the frame has gone (true), or was dropped unsent (false): see push. */
+  readonly #onSent = new Map<ClientMessage, (sent: boolean) => void>();
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(send: (message: ClientMessage) => boolean, budget: SendBudget = p2pPieceBudget()) {
@@ -23,8 +25,13 @@ export class P2POutbound {
     return this.#queue.length;
   }
 
-  /** Sends `frames` after those waiting, pieces as the budget allows; false when the connection is gone. */
-  push(frames: ClientMessage[]): boolean {
+  /**
+   * Sends `frames` after those waiting, pieces as the budget allows; false when the connection is
+   * gone. `onSent(true)` is called when the last of them has been handed to the socket,
+   * `onSent(false)` if it is dropped unsent (clear).
+   */
+  push(frames: ClientMessage[], onSent?: (sent: boolean) => void): boolean {
+    if (onSent && frames.length > 0) this.#onSent.set(frames[frames.length - 1]!, onSent);
     this.#queue.push(...frames);
     return this.#drain();
   }
@@ -35,7 +42,7 @@ export class P2POutbound {
     this.#timer = undefined;
     const frames = this.#queue;
     this.#queue = [];
-    return frames.every((frame) => this.#send(frame));
+    return frames.every((frame) => this.#sendOne(frame));
   }
 
   /** Forgets what waits: the connection is gone, and its session with it (a rejoin resends what matters). */
@@ -43,6 +50,9 @@ export class P2POutbound {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#queue = [];
+    const dropped = [...this.#onSent.values()];
+    this.#onSent.clear();
+    for (const onSent of dropped) onSent(false);
     this.#budget.reset();
   }
 
@@ -63,12 +73,22 @@ export class P2POutbound {
         }
       }
       sent++;
-      if (!this.#send(frame)) {
+      if (!this.#sendOne(frame)) {
         this.clear();
         return false;
       }
     }
     this.#queue = [];
+    return true;
+  }
+
+  #sendOne(frame: ClientMessage): boolean {
+    if (!this.#send(frame)) return false;
+    const onSent = this.#onSent.get(frame);
+    if (onSent) {
+      this.#onSent.delete(frame);
+      onSent(true);
+    }
     return true;
   }
 }
