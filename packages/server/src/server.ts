@@ -146,7 +146,7 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
     const emailSettings = options.email ?? emailSettingsFromEnv({});
     const alerts = new OperatorAlerts(store, emailSettings, () => links.base, app.log);
     const dispatcher = new WebhookDispatcher(store, options.webhooks ?? DEFAULT_WEBHOOK_SETTINGS, app.log);
-    dispatcher.onDisabled = (endpoint) => void alerts.webhookDisabled(endpoint);
+    dispatcher.onDisabled = (endpoints) => void alerts.webhooksDisabled(endpoints);
     webhooks.onRecorded(() => dispatcher.kick());
     await dispatcher.start();
     const emailWorker = new EmailWorker(store, configs, emailSettings, unsubscribeLinks, app.log);

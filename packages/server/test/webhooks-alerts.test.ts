@@ -48,6 +48,7 @@ describe('webhooks: the Admins are emailed when Pulse disables an endpoint', () 
     expect(raw).toContain(`${t.url}/panel/environments/${t.envId}/webhooks`);
     // The environment's name is escaped in the HTML part.
     expect(raw).toContain('<strong>Prod &lt;EU&gt;</strong>');
+    expect(raw).toContain('Environment "Prod <EU>"');
     await sleep(500);
     expect(smtp.messages).toHaveLength(1);
   });
@@ -65,14 +66,14 @@ describe('webhooks: the Admins alert when SMTP fails', () => {
     const endpoint = { id: 'wh_1', environmentId: 'env_1', url: 'https://hooks.example.com/x', reason: 'Disabled by Pulse: gone' };
     try {
       smtp.failing = true;
-      await alerts.webhookDisabled(endpoint);
+      await alerts.webhooksDisabled([endpoint]);
       expect(smtp.refused).toBe(1);
       smtp.failing = false;
       await waitFor(() => smtp.messages.length === 1, 3000, 'the retried alert');
       expect(decodeQuotedPrintable(smtp.messages[0]!.raw)).toContain('https://pulse.example.com/panel/environments/env_1/webhooks');
 
       smtp.failing = true;
-      await alerts.webhookDisabled(endpoint);
+      await alerts.webhooksDisabled([endpoint]);
       await waitFor(() => smtp.refused === 3, 3000, 'the second refusal');
       await waitFor(() => warnings.some((w) => /giving up/.test(w)), 3000, 'the warning');
       expect(smtp.messages).toHaveLength(1);
@@ -93,17 +94,39 @@ describe('webhooks: the Admins alert when SMTP fails', () => {
     const endpoint = { id: 'wh_1', environmentId: 'env_1', url: 'https://hooks.example.com/x', reason: 'Disabled by Pulse: gone' };
     try {
       const closing = new OperatorAlerts(store, { ...EMAIL, smtpUrl: smtp.url }, () => 'https://pulse.example.com', log);
-      const sent = closing.webhookDisabled(endpoint); // not awaited: shutdown begins at once
+      const sent = closing.webhooksDisabled([endpoint]); // not awaited: shutdown begins at once
       await closing.close();
       await sent;
       expect(smtp.messages).toHaveLength(1);
 
       const refused = new OperatorAlerts(store, { ...EMAIL, smtpUrl: smtp.url }, () => 'https://pulse.example.com', log, [60_000]);
       smtp.failing = true;
-      await refused.webhookDisabled(endpoint);
+      await refused.webhooksDisabled([endpoint]);
       await refused.close();
       expect(warnings.at(-1)).toMatch(/1 email\(s\) to the Admins not sent before shutdown/);
     } finally {
+      await smtp.stop();
+    }
+  });
+
+  it('sends one email for the endpoints one pass disabled', async () => {
+    const smtp = await new SmtpReceiver().start();
+    const store = {
+      listAdmins: async () => [{ id: 'a', email: 'ops@example.com', name: 'Ops', role: 'admin', passwordHash: 'x', createdAt: '' }],
+      getEnvironment: async (id: string) => ({ name: id === 'env_1' ? 'Prod' : 'Staging' }),
+    } as unknown as Store;
+    const alerts = new OperatorAlerts(store, { ...EMAIL, smtpUrl: smtp.url }, () => 'https://pulse.example.com', { warn: () => undefined });
+    try {
+      await alerts.webhooksDisabled([
+        { id: 'wh_1', environmentId: 'env_1', url: 'https://a.example.com/x', reason: 'Disabled by Pulse: a' },
+        { id: 'wh_2', environmentId: 'env_2', url: 'https://b.example.com/x', reason: 'Disabled by Pulse: b' },
+      ]);
+      expect(smtp.messages).toHaveLength(1);
+      const raw = decodeQuotedPrintable(smtp.messages[0]!.raw);
+      expect(raw).toMatch(/^Subject: Pulse disabled 2 webhook endpoints in Prod, Staging/m);
+      for (const part of ['https://a.example.com/x', 'Disabled by Pulse: b', '/panel/environments/env_2/webhooks']) expect(raw).toContain(part);
+    } finally {
+      await alerts.close();
       await smtp.stop();
     }
   });

@@ -36,47 +36,53 @@ export class OperatorAlerts {
     this.#transport = settings.smtpUrl ? nodemailer.createTransport(settings.smtpUrl) : undefined;
   }
 
-  webhookDisabled(endpoint: DisabledEndpoint): Promise<void> {
-    const sending = this.#webhookDisabled(endpoint).finally(() => this.#sending.delete(sending));
+  /** One email for the endpoints one dispatcher pass disabled (usually one). */
+  webhooksDisabled(endpoints: DisabledEndpoint[]): Promise<void> {
+    const sending = this.#webhooksDisabled(endpoints).finally(() => this.#sending.delete(sending));
     this.#sending.add(sending);
     return sending;
   }
 
-  async #webhookDisabled(endpoint: DisabledEndpoint): Promise<void> {
-    if (!this.#transport) return;
+  async #webhooksDisabled(endpoints: DisabledEndpoint[]): Promise<void> {
+    if (!this.#transport || endpoints.length === 0) return;
     try {
       const admins = (await this.#store.listAdmins()).filter((a) => a.role === 'admin');
       if (admins.length === 0) return;
-      const env = await this.#store.getEnvironment(endpoint.environmentId);
-      const envName = env?.name ?? endpoint.environmentId;
-      const link = `${this.#panelBase().replace(/\/+$/, '')}/panel/environments/${encodeURIComponent(endpoint.environmentId)}/webhooks`;
-      const kept = `Events are still recorded for ${WEBHOOK_POLICY.retentionMs / 86_400_000} days. Fix the receiver, enable the endpoint again in the panel, then recover what it missed:`;
-      const lines = [
-        `Pulse disabled a webhook endpoint of the environment "${envName}":`,
-        '',
-        endpoint.url,
-        '',
-        endpoint.reason,
-        '',
-        `${kept} ${link}`,
-      ];
-      const html =
-        `<p>Pulse disabled a webhook endpoint of the environment <strong>${escapeHtml(envName)}</strong>:</p>` +
-        `<p><code>${escapeHtml(endpoint.url)}</code></p><p>${escapeHtml(endpoint.reason)}</p>` +
-        `<p>${escapeHtml(kept)} <a href="${escapeHtml(link)}">${escapeHtml(link)}</a></p>`;
+      const base = this.#panelBase().replace(/\/+$/, '');
+      const envNames = new Map<string, string>();
+      for (const { environmentId } of endpoints) {
+        if (!envNames.has(environmentId)) envNames.set(environmentId, (await this.#store.getEnvironment(environmentId))?.name ?? environmentId);
+      }
+      const link = (envId: string) => `${base}/panel/environments/${encodeURIComponent(envId)}/webhooks`;
+      const one = endpoints.length === 1;
+      const intro = one ? 'Pulse disabled a webhook endpoint:' : `Pulse disabled ${endpoints.length} webhook endpoints:`;
+      const after = `Events are still recorded for ${WEBHOOK_POLICY.retentionMs / 86_400_000} days. Fix the receiver, enable the endpoint again in the panel, then recover what it missed.`;
+      const text = [intro, ''];
+      const html = [`<p>${escapeHtml(intro)}</p>`];
+      for (const e of endpoints) {
+        const env = envNames.get(e.environmentId)!;
+        text.push(`Environment "${env}": ${e.url}`, e.reason, link(e.environmentId), '');
+        html.push(
+          `<p>Environment <strong>${escapeHtml(env)}</strong>: <code>${escapeHtml(e.url)}</code><br>${escapeHtml(e.reason)}<br>` +
+            `<a href="${escapeHtml(link(e.environmentId))}">${escapeHtml(link(e.environmentId))}</a></p>`,
+        );
+      }
+      text.push(after);
+      html.push(`<p>${escapeHtml(after)}</p>`);
+      const names = [...new Set(envNames.values())];
       await this.#send(
         {
           from: this.#from,
           to: admins.map((a) => ({ name: a.name, address: a.email })),
-          subject: `Pulse disabled a webhook endpoint in ${envName}`,
-          text: lines.join('\n'),
-          html,
+          subject: one ? `Pulse disabled a webhook endpoint in ${names[0]}` : `Pulse disabled ${endpoints.length} webhook endpoints in ${names.join(', ')}`,
+          text: text.join('\n'),
+          html: html.join(''),
           headers: { 'Auto-Submitted': 'auto-generated' },
         },
         0,
       );
     } catch (err) {
-      this.#log.warn({ err, endpointId: endpoint.id }, 'could not email the Admins that a webhook endpoint was disabled');
+      this.#log.warn({ err, endpointIds: endpoints.map((e) => e.id) }, 'could not email the Admins that webhook endpoints were disabled');
     }
   }
 

@@ -71,8 +71,8 @@ export class WebhookDispatcher {
   /** Passes failed in a row (see #tick). */
   #failedPasses = 0;
 
-  /** Called once for each endpoint Pulse disables, on the node whose pass disabled it. */
-  onDisabled: (endpoint: DisabledEndpoint) => void = () => undefined;
+  /** Called with the endpoints one pass disabled (never empty), on the node whose pass it was. */
+  onDisabled: (endpoints: DisabledEndpoint[]) => void = () => undefined;
 
   constructor(store: Store, settings: WebhookSettings, log: DispatcherLog) {
     this.#store = store;
@@ -261,8 +261,8 @@ export class WebhookDispatcher {
     for (const endpoint of endpoints) {
       this.#log.warn({ endpointId: endpoint.id, environmentId: endpoint.environmentId }, `webhook endpoint disabled: ${endpoint.reason}`);
       void this.#auditDisabled(endpoint);
-      this.onDisabled(endpoint);
     }
+    if (endpoints.length > 0) this.onDisabled(endpoints);
   }
 
   /** The audit log says when Pulse disabled an endpoint, and why (as the panel does). */
