@@ -20,10 +20,10 @@ export interface SyncPacerHooks {
  * peer at most one per interval; one asked sooner waits, and then carries the state vector of its
  * time. The interval counts from when a request left, not from when it was queued: behind an
  * answer going out in paced pieces it may leave late, and the next one, on time, would reach the
- * server sooner after it than the server allows. Answers: an answer holds what the asker lacks, up to the
- * room's whole state, so one peer gets at most one per interval (to its latest request), and none
- * is made while an earlier one still waits to be sent. A peer asking over and over costs this
- * client one answer per interval.
+ * server sooner after it than the server allows. Answers: an answer holds what the asker lacks,
+ * up to the room's whole state, so one peer gets at most one per interval (to its latest
+ * request), and none is made while an earlier one still waits to be sent. A peer asking over and
+ * over costs this client one answer per interval.
  */
 export class SyncPacer {
   readonly #hooks: SyncPacerHooks;
