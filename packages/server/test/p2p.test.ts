@@ -188,17 +188,22 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
     }
     const [sender, ...listeners] = sockets;
     await waitFor(() => sender!.messages.filter((m) => m.type === 'p2p:peer-joined').length === 9, 3000, 'peers');
-    // ~60 KB to 9 receivers: ~540 KB each, so about 16 fit in a second's budget (8 MiB).
+    // ~60 KB to 9 receivers: ~540 KB each, so about 16 fit in a second's budget (8 MiB), and one
+    // more for every ~540 KB the budget refills while the 30 are handled (more on a slow machine).
     const data = 'x'.repeat(60_000);
+    const perMessage = data.length * 9;
+    const started = performance.now();
     for (let i = 0; i < 30; i++) sender!.send({ type: 'p2p:message', ref: `m${i}`, data, encoding: 'text' });
-    const refused = await waitFor(() => {
-      const all = sender!.messages.filter((m) => m.type === 'p2p:error');
-      return all.length >= 10 ? all : undefined;
-    }, 5000, 'the refusals');
+    // Frames are handled in order: once this one is refused (not base64), all 30 have been.
+    sender!.send({ type: 'p2p:message', ref: 'end', data: 'not base64!', encoding: 'binary' });
+    await waitFor(() => sender!.messages.some((m) => m.ref === 'end'), 5000, 'the last frame handled');
+    // The budget (one second's worth) plus what refilled by now, over what one message is charged.
+    const allowed = Math.floor((P2P_LIMITS.relayBytesPerSecond * (1 + (performance.now() - started) / 1000)) / perMessage) + 1;
+    const refused = sender!.messages.filter((m) => m.type === 'p2p:error' && String(m.ref).startsWith('m'));
     expect(refused[0]).toMatchObject({ code: 'rate_limited', message: expect.stringContaining('MiB a second') });
-    const relayed = 30 - sender!.messages.filter((m) => m.type === 'p2p:error').length;
+    const relayed = 30 - refused.length;
     expect(relayed).toBeGreaterThanOrEqual(14);
-    expect(relayed).toBeLessThanOrEqual(18);
+    expect(relayed).toBeLessThanOrEqual(allowed);
     await waitFor(() => listeners.every((l) => l.messages.filter((m) => m.type === 'p2p:message').length === relayed), 5000, 'the relayed messages');
   });
 
