@@ -55,15 +55,19 @@ describe('webhooks: the Admins are emailed when Pulse disables an endpoint', () 
 });
 
 describe('webhooks: the Admins alert when SMTP fails', () => {
+  /** One Admin; environments named by `envName`. */
+  const adminStore = (envName: (id: string) => string = () => 'Prod') =>
+    ({
+      listAdmins: async () => [{ id: 'a', email: 'ops@example.com', name: 'Ops', role: 'admin', passwordHash: 'x', createdAt: '' }],
+      getEnvironment: async (id: string) => ({ name: envName(id) }),
+    }) as unknown as Store;
+  const store = adminStore();
+  const endpoint = { id: 'wh_1', environmentId: 'env_1', url: 'https://hooks.example.com/x', reason: 'Disabled by Pulse: gone' };
+
   it('tries again after a refusal, then gives up with a log line instead of throwing', async () => {
     const smtp = await new SmtpReceiver().start();
     const warnings: string[] = [];
-    const store = {
-      listAdmins: async () => [{ id: 'a', email: 'ops@example.com', name: 'Ops', role: 'admin', passwordHash: 'x', createdAt: '' }],
-      getEnvironment: async () => ({ name: 'Prod' }),
-    } as unknown as Store;
     const alerts = new OperatorAlerts(store, { ...EMAIL, smtpUrl: smtp.url }, () => 'https://pulse.example.com/', { warn: (_o, msg) => warnings.push(msg) }, [100]);
-    const endpoint = { id: 'wh_1', environmentId: 'env_1', url: 'https://hooks.example.com/x', reason: 'Disabled by Pulse: gone' };
     try {
       smtp.failing = true;
       await alerts.webhooksDisabled([endpoint]);
@@ -86,12 +90,7 @@ describe('webhooks: the Admins alert when SMTP fails', () => {
   it('sends what is being sent at shutdown, and drops a retry still waiting with a log line', async () => {
     const smtp = await new SmtpReceiver().start();
     const warnings: string[] = [];
-    const store = {
-      listAdmins: async () => [{ id: 'a', email: 'ops@example.com', name: 'Ops', role: 'admin', passwordHash: 'x', createdAt: '' }],
-      getEnvironment: async () => ({ name: 'Prod' }),
-    } as unknown as Store;
     const log = { warn: (_o: object, msg: string) => warnings.push(msg) };
-    const endpoint = { id: 'wh_1', environmentId: 'env_1', url: 'https://hooks.example.com/x', reason: 'Disabled by Pulse: gone' };
     try {
       const closing = new OperatorAlerts(store, { ...EMAIL, smtpUrl: smtp.url }, () => 'https://pulse.example.com', log);
       const sent = closing.webhooksDisabled([endpoint]); // not awaited: shutdown begins at once
@@ -111,11 +110,7 @@ describe('webhooks: the Admins alert when SMTP fails', () => {
 
   it('sends one email for the endpoints one pass disabled', async () => {
     const smtp = await new SmtpReceiver().start();
-    const store = {
-      listAdmins: async () => [{ id: 'a', email: 'ops@example.com', name: 'Ops', role: 'admin', passwordHash: 'x', createdAt: '' }],
-      getEnvironment: async (id: string) => ({ name: id === 'env_1' ? 'Prod' : 'Staging' }),
-    } as unknown as Store;
-    const alerts = new OperatorAlerts(store, { ...EMAIL, smtpUrl: smtp.url }, () => 'https://pulse.example.com', { warn: () => undefined });
+    const alerts = new OperatorAlerts(adminStore((id) => (id === 'env_1' ? 'Prod' : 'Staging')), { ...EMAIL, smtpUrl: smtp.url }, () => 'https://pulse.example.com', { warn: () => undefined });
     try {
       await alerts.webhooksDisabled([
         { id: 'wh_1', environmentId: 'env_1', url: 'https://a.example.com/x', reason: 'Disabled by Pulse: a' },
