@@ -5,7 +5,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,6 +44,26 @@ export function processCpuMicros(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // After "pid (comm) ", fields[0] is state (field 3); utime and stime are fields 14 and 15.
   return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
+}
+
+/**
+ * CPU time of a process's threads in microseconds, split by priority: `niced` sums the threads
+ * running at a nice value above 0 (Pulse's webhook sending thread), `rest` the others.
+ */
+export function threadCpuMicros(pid: number): { niced: number; rest: number } {
+  const sum = { niced: 0, rest: 0 };
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime, stime: fields 14, 15; nice: field 19.
+    sum[Number(fields[16]) > 0 ? 'niced' : 'rest'] += ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
+  }
+  return sum;
 }
 
 /** Busy CPU time of the whole machine (all cores) in microseconds, from /proc/stat. */

@@ -41,6 +41,7 @@ import {
   pinSelf,
   PULSE_BIN,
   processCpuMicros,
+  threadCpuMicros,
   pulseReady,
   runCleanups,
   scrubbedEnv,
@@ -111,6 +112,10 @@ interface Result {
   p99: number;
   errors: number;
   cpuUsPerComment: number;
+  /** The CPU of the threads at the process's own priority (all but the webhook sending thread). */
+  mainCpuUsPerComment: number;
+  /** The webhook sending thread's CPU (it runs niced) per delivery received during the window. */
+  sendingCpuUsPerDelivery: number;
   deliveredDuring: number;
   deliveredAfter: number;
   bytesAfter: number;
@@ -199,6 +204,7 @@ async function run(endpoints: number): Promise<Result> {
     await sleep(WARMUP * 1000);
     const received0 = (await hooks?.ask('lag-on'))?.count ?? 0;
     const cpu0 = processCpuMicros(server.pid);
+    const threads0 = threadCpuMicros(server.pid);
     const neighbours = new NeighbourProbe(server.pid);
     neighbours.start();
     measuring = true;
@@ -206,6 +212,7 @@ async function run(endpoints: number): Promise<Result> {
     measuring = false;
     const during = await hooks?.ask('lag-off');
     const cpu = processCpuMicros(server.pid) - cpu0;
+    const threads1 = threadCpuMicros(server.pid);
     const neighbourPct = neighbours.stop();
     const receivedDuring = (during?.count ?? 0) - received0;
     stop = true;
@@ -229,6 +236,8 @@ async function run(endpoints: number): Promise<Result> {
       p99: hist.percentile(99),
       errors,
       cpuUsPerComment: cpu / Math.max(1, done),
+      mainCpuUsPerComment: (threads1.rest - threads0.rest) / Math.max(1, done),
+      sendingCpuUsPerDelivery: receivedDuring ? (threads1.niced - threads0.niced) / receivedDuring : 0,
       deliveredDuring: receivedDuring,
       deliveredAfter: after?.count ?? 0,
       bytesAfter: after?.bytes ?? 0,
@@ -296,6 +305,10 @@ try {
         `CPU per delivery: Pulse ${fmt(perDelivery, 0)} µs; a bare keep-alive client signing and posting the same bodies on the same core ${fmt(bare, 0)} µs ` +
           `(Pulse ${fmt(perDelivery / bare)}×). ${ENDPOINTS} deliveries per comment cost at least ${fmt(ENDPOINTS * bare, 0)} µs, ` +
           `${fmt((ENDPOINTS * bare * 100) / a.cpuUsPerComment, 0)}% of a comment's own ${fmt(a.cpuUsPerComment, 0)} µs.`,
+      );
+      console.log(
+        `By thread, with ${ENDPOINTS} endpoints: the sending thread ${fmt(b.sendingCpuUsPerDelivery, 0)} µs per delivery; ` +
+          `the other threads ${fmt(b.mainCpuUsPerComment, 0)} µs per comment (${fmt(a.mainCpuUsPerComment, 0)} with no endpoint).`,
       );
     }
   }

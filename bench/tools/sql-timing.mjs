@@ -1,7 +1,8 @@
 /**
  * Profiling aid, loaded into a server child with `node --import ./bench/tools/sql-timing.mjs`:
  * times every better-sqlite3 statement execution (run/get/all/iterate) by SQL text and, at exit,
- * writes the totals (calls, total ms, µs per call, rows returned) to $SQL_TIMING_OUT as JSON.
+ * writes the totals (calls, total ms, µs per call, rows returned) to $SQL_TIMING_OUT as JSON
+ * (`%p` in it: the process id).
  * Adds a little overhead per statement; use it to rank queries, not to time the server.
  */
 import { createRequire } from 'node:module';
@@ -40,7 +41,8 @@ Database.prototype.prepare = function (sql) {
 };
 
 process.on('exit', () => {
-  const out = process.env.SQL_TIMING_OUT;
+  // `%p` in the name stands for the process id (a benchmark may start several servers).
+  const out = process.env.SQL_TIMING_OUT?.replace('%p', String(process.pid));
   if (!out) return;
   const rows = [...stats.values()].sort((a, b) => b.totalMs - a.totalMs).map((s) => ({ ...s, usPerCall: (s.totalMs * 1000) / s.calls }));
   writeFileSync(out, JSON.stringify(rows, null, 1));
