@@ -11,8 +11,6 @@ export interface SendOptions {
   responseChars: number;
   /** Aborts the request (shutdown). */
   signal?: AbortSignal;
-  /** Certificates to trust instead of the system's (tests). */
-  ca?: string | Buffer;
 }
 
 export interface SendResult {
@@ -112,7 +110,6 @@ async function post(url: URL, body: string, headers: Record<string, string>, opt
       timeoutMs,
       bodyGraceMs: RESPONSE_BODY_GRACE_MS,
       ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.ca ? { ca: options.ca } : {}),
     });
     const text = answer.body.toString('utf8').slice(0, options.responseChars);
     return { status: answer.status, location: answer.headers.location, retryAfter: answer.headers['retry-after'], text };
