@@ -184,6 +184,18 @@ describe('webhooks: SSRF guard', () => {
     }
   });
 
+  it('fails an attempt redirected to a Location that is not a URL, without throwing', async () => {
+    const redirector = createServer((_req, res) => res.writeHead(307, { location: 'http://[not-an-address' }).end());
+    await new Promise<void>((r) => redirector.listen(0, '127.0.0.1', () => r()));
+    const port = (redirector.address() as AddressInfo).port;
+    try {
+      const result = await sendWebhook(`http://127.0.0.1:${port}/`, '{}', {}, { timeoutMs: 2000, policy: allowAll, maxRedirects: 3, responseChars: 100 });
+      expect(result).toMatchObject({ ok: false, statusCode: 307, error: 'invalid redirect location: http://[not-an-address' });
+    } finally {
+      redirector.close();
+    }
+  });
+
   it('checks every redirect target like the first URL', async () => {
     let hits = 0;
     const redirector = createServer((_req, res) => {

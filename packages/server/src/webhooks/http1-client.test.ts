@@ -151,6 +151,45 @@ describe('webhook HTTP client', () => {
     expect(r.connections()).toBe(3);
   });
 
+  it('sends nothing once aborted, even on a connection kept open', async () => {
+    const r = await receiver((_req, socket) => socket.write(OK));
+    closers.push(r.close);
+    const client = clientFor();
+    await post(client, r.url);
+    expect(client.idleConnections).toBe(1);
+    const stopped = new AbortController();
+    stopped.abort();
+    await expect(post(client, r.url, { signal: stopped.signal })).rejects.toThrow('aborted: the server is shutting down');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(r.requests).toHaveLength(1);
+  });
+
+  it('gives a body one grace period from the status, however it trickles', async () => {
+    const r = await receiver((_req, socket) => {
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n');
+      const drip = setInterval(() => (socket.destroyed ? clearInterval(drip) : socket.write('x')), 100);
+      socket.on('close', () => clearInterval(drip));
+    });
+    closers.push(r.close);
+    const started = performance.now();
+    const answer = await post(clientFor(), r.url, { timeoutMs: 5000, bodyGraceMs: 400 });
+    expect(answer.status).toBe(200);
+    expect(answer.body.length).toBeGreaterThan(0);
+    expect(performance.now() - started).toBeLessThan(1500);
+  });
+
+  it("keeps a connection idle no longer than the receiver's Keep-Alive timeout allows", async () => {
+    const answers = ['HTTP/1.1 204 No Content\r\nKeep-Alive: timeout=1\r\n\r\n', 'HTTP/1.1 204 No Content\r\nKeep-Alive: timeout=2\r\n\r\n'];
+    const r = await receiver((_req, socket) => socket.write(answers.shift()!));
+    closers.push(r.close);
+    const client = clientFor();
+    await post(client, r.url);
+    expect(client.idleConnections).toBe(0); // 1 s, less the margin: not kept at all
+    await post(client, r.url);
+    expect(client.idleConnections).toBe(1);
+    await waitUntil(() => client.idleConnections === 0, 2500); // kept about 1 s
+  });
+
   it('reads a body that ends when the connection does', async () => {
     const r = await receiver((_req, socket) => socket.end('HTTP/1.1 200 OK\r\n\r\nall of it'));
     closers.push(r.close);
@@ -168,8 +207,8 @@ describe('webhook HTTP client', () => {
     const r = await receiver((_req, socket) => socket.write(OK));
     closers.push(r.close);
     const client = clientFor();
-    expect(() => post(client, r.url, { headers: { 'x-a': 'b\r\nx-injected: 1' } })).toThrow('refused: an invalid request header (x-a)');
-    expect(() => post(client, r.url, { headers: { 'x a': 'b' } })).toThrow('refused: an invalid request header');
+    await expect(post(client, r.url, { headers: { 'x-a': 'b\r\nx-injected: 1' } })).rejects.toThrow('refused: an invalid request header (x-a)');
+    await expect(post(client, r.url, { headers: { 'x a': 'b' } })).rejects.toThrow('refused: an invalid request header');
     expect(r.connections()).toBe(0);
   });
 

@@ -100,8 +100,14 @@ export class Http1Client {
 
   post(request: Http1Post): Promise<Http1Answer> {
     const { url } = request;
-    const head = requestHead(url, request.headers, Buffer.byteLength(request.body));
-    const payload = head + request.body;
+    let payload: string;
+    try {
+      payload = requestHead(url, request.headers, Buffer.byteLength(request.body)) + request.body;
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    // Nothing goes out once the server is stopping (a pooled connection would send at once).
+    if (request.signal?.aborted) return Promise.reject(new Error('aborted: the server is shutting down'));
     const origin = `${url.protocol}//${url.host}`;
     const started = performance.now();
     return new Promise<Http1Answer>((resolve, reject) => {
@@ -116,7 +122,7 @@ export class Http1Client {
         clearTimeout(timer);
         request.signal?.removeEventListener('abort', onAbort);
         connection.exchange = undefined;
-        if (reader.reusable) this.#release(origin, connection);
+        if (reader.reusable) this.#release(origin, connection, reader.keepAliveMs);
         else connection.socket.destroy();
         resolve({ status: reader.status, headers: reader.headers, body: reader.body() });
       };
@@ -135,6 +141,7 @@ export class Http1Client {
         connection = (fresh ? undefined : this.#take(origin)) ?? this.#connect(request);
         reader = new ResponseReader(request.bodyCap);
         let answered = false;
+        let graceArmed = false;
         const reused = connection.uses++ > 0;
         connection.exchange = {
           data: (chunk) => {
@@ -146,7 +153,9 @@ export class Http1Client {
               return fail(err as Http1ResponseError);
             }
             if (complete) return finish();
-            if (reader.headed && !settled) {
+            // The body gets one grace period from when the status came, not one per chunk.
+            if (reader.headed && !graceArmed && !settled) {
+              graceArmed = true;
               clearTimeout(timer);
               timer = setTimeout(finish, Math.max(0, Math.min(request.bodyGraceMs, started + request.timeoutMs - performance.now())));
             }
@@ -164,8 +173,7 @@ export class Http1Client {
         connection.socket.write(payload);
       };
       send(false);
-      if (request.signal?.aborted) onAbort();
-      else request.signal?.addEventListener('abort', onAbort, { once: true });
+      request.signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
@@ -199,9 +207,12 @@ export class Http1Client {
     return connection;
   }
 
-  #release(origin: string, connection: Connection): void {
+  /** Keeps a connection for the next request, for idleMs or less if the receiver keeps it less long. */
+  #release(origin: string, connection: Connection, receiverKeepsMs: number | undefined): void {
     const { socket } = connection;
-    if (socket.destroyed || !socket.writable) return void socket.destroy();
+    // A second before the receiver's own limit, so that it is not closing the connection as a request leaves.
+    const idleMs = Math.min(this.#idleMs, (receiverKeepsMs ?? Infinity) - 1000);
+    if (socket.destroyed || !socket.writable || idleMs <= 0) return void socket.destroy();
     let list = this.#idle.get(origin);
     if (!list) this.#idle.set(origin, (list = []));
     if (list.length >= this.#maxIdlePerOrigin) list.shift()!.socket.destroy();
@@ -214,6 +225,6 @@ export class Http1Client {
     connection.onIdleEnd = forget;
     // An idle connection neither keeps the process alive nor stays open past idleMs.
     socket.unref();
-    socket.setTimeout(this.#idleMs);
+    socket.setTimeout(idleMs);
   }
 }

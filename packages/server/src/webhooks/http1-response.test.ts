@@ -24,7 +24,15 @@ describe('webhook HTTP client: reading a response', () => {
         expect(r, `${name} in pieces of ${step}`).toMatchObject({ complete: true, body: 'hello world', reusable: true });
       }
     }
-    expect(read(framed.length).headers).toMatchObject({ 'content-length': '11', 'x-a': '1, 2' });
+    // A repeated header: the first counts, but for lists (Connection, Transfer-Encoding…).
+    expect(read(framed.length).headers).toMatchObject({ 'content-length': '11', 'x-a': '1' });
+    const repeated = read('HTTP/1.1 307 Temporary Redirect\r\nLocation: /a\r\nLocation: /b\r\nRetry-After: 7\r\nRetry-After: 7\r\nConnection: keep-alive\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    expect(repeated).toMatchObject({ headers: { location: '/a', 'retry-after': '7', connection: 'keep-alive, close' }, reusable: false });
+    // Header names are only names: none reaches Object.prototype.
+    const odd = read('HTTP/1.1 200 OK\r\nConstructor: x\r\n__proto__: y\r\nContent-Length: 0\r\n\r\n');
+    expect([odd.headers.constructor, odd.headers.__proto__]).toEqual(['x', 'y']);
+    // Optional whitespace is spaces and tabs only.
+    expect(read('HTTP/1.1 200 OK\r\nX-B: \t v \t\r\nContent-Length: 0\r\n\r\n').headers['x-b']).toBe('v');
     expect(read(framed.chunked).status).toBe(202);
   });
 
@@ -37,8 +45,9 @@ describe('webhook HTTP client: reading a response', () => {
     // No framing: the body is whatever comes before the connection closes.
     expect(read('HTTP/1.1 200 OK\r\n\r\nsome text')).toMatchObject({ complete: false, untilClose: true, body: 'some text', reusable: false });
     expect(read('HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nxx')).toMatchObject({ complete: false, untilClose: true });
-    // Transfer-Encoding wins over Content-Length.
-    expect(read('HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n')).toMatchObject({ complete: true, body: 'ok', reusable: true });
+    // No body after 204 or 304, whatever the headers say.
+    expect(read('HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n')).toMatchObject({ complete: true, reusable: true });
+    expect(read('HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n')).toMatchObject({ complete: true, reusable: true });
   });
 
   it('keeps at most the cap of a body, ends the response there, and does not reuse the connection', () => {
@@ -64,6 +73,8 @@ describe('webhook HTTP client: reading a response', () => {
       ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', /bad chunk size/],
       ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokX\r\n', /chunk not followed by CRLF/],
       ['HTTP/1.1 101 Switching Protocols\r\n\r\n', /101/],
+      ['HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n', /both Transfer-Encoding and Content-Length/],
+      ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\v2\r\nok\r\n0\r\n\r\n', /bad chunk size/],
       [`HTTP/1.1 200 OK\r\nX: ${'a'.repeat(17 * 1024)}`, /response head over 16384 bytes/],
       [`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${'1'.repeat(2000)}`, /chunk size line over 1024 bytes/],
     ];

@@ -9,8 +9,13 @@ const MAX_CHUNK_LINE_BYTES = 1024;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [^\r\n]*)?$/;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 const HEX = /^[0-9a-fA-F]{1,8}$/;
+/** Headers whose repeats are one comma-separated list (content-length: repeats must agree). */
+const LIST_HEADERS = new Set(['connection', 'content-length', 'transfer-encoding', 'keep-alive']);
 const CRLF = Buffer.from('\r\n');
 const HEAD_END = Buffer.from('\r\n\r\n');
+
+/** Strips optional whitespace (spaces and tabs only, RFC 9110 §5.6.3). */
+const trimOws = (text: string) => text.replace(/^[ \t]+|[ \t]+$/g, '');
 
 type Mode = 'head' | 'length' | 'chunk-size' | 'chunk-data' | 'chunk-end' | 'trailers' | 'until-close' | 'done';
 /** Modes in which more body may come. */
@@ -26,7 +31,7 @@ const BODY_MODES = new Set<Mode>(['length', 'chunk-size', 'chunk-data', 'chunk-e
 export class ResponseReader {
   status = 0;
   /** Header names in lower case; repeated headers joined with `, `. */
-  headers: Record<string, string> = {};
+  headers = Object.create(null) as Record<string, string>;
   readonly #bodyCap: number;
   readonly #body: Buffer[] = [];
   #kept = 0;
@@ -62,6 +67,12 @@ export class ResponseReader {
     return this.#mode === 'done' && this.#keepAlive && !this.#spoilt;
   }
 
+  /** How long the receiver said it keeps an idle connection (`Keep-Alive: timeout=N`), if it did. */
+  get keepAliveMs(): number | undefined {
+    const timeout = /(?:^|[,;\s])timeout=(\d{1,6})\b/i.exec(this.headers['keep-alive'] ?? '');
+    return timeout ? Number(timeout[1]) * 1000 : undefined;
+  }
+
   /** The body kept so far (all of it once done, up to the cap). */
   body(): Buffer {
     return this.#body.length === 1 ? this.#body[0]! : Buffer.concat(this.#body);
@@ -94,7 +105,7 @@ export class ResponseReader {
         case 'chunk-size': {
           const end = data.indexOf(CRLF, at);
           if (end === -1) return this.#wait(data, at, MAX_CHUNK_LINE_BYTES, 'chunk size line');
-          const size = data.toString('latin1', at, end).split(';', 1)[0]!.trim();
+          const size = trimOws(data.toString('latin1', at, end).split(';', 1)[0]!);
           if (!HEX.test(size)) throw new Http1ResponseError('invalid HTTP response: bad chunk size');
           this.#left = parseInt(size, 16);
           this.#mode = this.#left === 0 ? 'trailers' : 'chunk-data';
@@ -153,14 +164,16 @@ export class ResponseReader {
     const lines = text.split('\r\n');
     const status = STATUS_LINE.exec(lines[0]!);
     if (!status) throw new Http1ResponseError('invalid HTTP response: bad status line');
-    const headers: Record<string, string> = {};
+    const headers = Object.create(null) as Record<string, string>;
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i]!;
       const colon = line.indexOf(':');
       const name = line.slice(0, colon).toLowerCase();
       if (colon <= 0 || !TOKEN.test(name)) throw new Http1ResponseError('invalid HTTP response: bad header line');
-      const value = line.slice(colon + 1).trim();
-      headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
+      const value = trimOws(line.slice(colon + 1));
+      // List headers are joined; of any other, the first counts (as in Node: a second Location is not followed).
+      if (headers[name] === undefined) headers[name] = value;
+      else if (LIST_HEADERS.has(name)) headers[name] = `${headers[name]}, ${value}`;
     }
     const code = Number(status[2]);
     if (code === 101) throw new Http1ResponseError('invalid HTTP response: 101 to a request that asked for no upgrade');
@@ -171,12 +184,14 @@ export class ResponseReader {
     const connection = (headers.connection ?? '').toLowerCase();
     this.#keepAlive = status[1] === '1' ? !/\bclose\b/.test(connection) : /\bkeep-alive\b/.test(connection);
     const transfer = headers['transfer-encoding'];
-    if (transfer !== undefined) {
+    if (code === 204 || code === 304) {
+      this.#mode = 'done';
+    } else if (transfer !== undefined) {
+      // RFC 9112 §6.3: both is an error (a sign of a smuggling attempt), as Node's parser holds too.
+      if (headers['content-length'] !== undefined) throw new Http1ResponseError('invalid HTTP response: both Transfer-Encoding and Content-Length');
       // Only chunked frames a body; any other last coding runs until the connection closes.
       if (transfer.split(',').pop()!.trim().toLowerCase() === 'chunked') this.#mode = 'chunk-size';
       else this.#mode = 'until-close';
-    } else if (code === 204 || code === 304) {
-      this.#mode = 'done';
     } else if (headers['content-length'] !== undefined) {
       const lengths = new Set(headers['content-length'].split(',').map((v) => v.trim()));
       const [length] = lengths;

@@ -70,7 +70,11 @@ export async function sendWebhook(target: string, body: string, headers: Record<
       if (hop >= options.maxRedirects) {
         return done({ ok: false, statusCode: answer.status, error: `more than ${options.maxRedirects} redirects`, response: answer.text || null });
       }
-      url = new URL(answer.location, parsed).toString();
+      try {
+        url = new URL(answer.location, parsed).toString();
+      } catch {
+        return done({ ok: false, statusCode: answer.status, error: `invalid redirect location: ${answer.location.slice(0, 200)}`, response: answer.text || null });
+      }
       continue;
     }
     const ok = answer.status >= 200 && answer.status < 300;
