@@ -9,9 +9,13 @@ export interface RenderedEmail {
 
 export const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
-/** The link back to a thread: the template with {roomId} and {threadId} filled in (URL-encoded), or none. */
+/**
+ * The link back to a thread: the template with {roomId} and {threadId} filled in (URL-encoded), or
+ * none. None either for an id of `.` or `..`: in a path it would climb the template's path, and
+ * URL parsers read `%2E` as a dot there too.
+ */
 export function threadLink(template: string, roomId: string, threadId: string): string | undefined {
-  if (!template) return undefined;
+  if (!template || [roomId, threadId].some((id) => id === '.' || id === '..')) return undefined;
   return template.replaceAll('{roomId}', encodeURIComponent(roomId)).replaceAll('{threadId}', encodeURIComponent(threadId));
 }
 
