@@ -174,6 +174,41 @@ describe('email notifications', () => {
     expect(decodeQuotedPrintable(smtp.to('fay@example.com')[0]!.raw)).toContain('while the mail server is down');
   }, 30_000);
 
+  it('after an SMTP outage, sends one email per window, not a burst of the batches that waited', async () => {
+    await user('gil', 'gil@example.com');
+    smtp.failing = true;
+    const refused = smtp.refused;
+    await mention('outage-1', 'gil', 'first while down');
+    await waitFor(() => smtp.refused > refused, 8000, 'a refused attempt');
+    // Due while the first email waits for its retry: it waits for the window after that email.
+    await mention('outage-2', 'gil', 'second while down');
+    await sleep(DELAY_S * 1000 + 1500);
+    smtp.failing = false;
+    await waitFor(() => smtp.to('gil@example.com').length === 2, 10_000, "gil's two emails");
+    const [first, second] = smtp.to('gil@example.com');
+    expect(decodeQuotedPrintable(first!.raw)).toContain('first while down');
+    expect(decodeQuotedPrintable(first!.raw)).not.toContain('second while down');
+    expect(decodeQuotedPrintable(second!.raw)).toContain('second while down');
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(DELAY_S * 1000 - 100);
+  }, 30_000);
+
+  it('emails what was waiting for a retry when the user unsubscribed, once they turn email back on', async () => {
+    await user('hal', 'hal@example.com');
+    smtp.failing = true;
+    const refused = smtp.refused;
+    await mention('retry-opt-out', 'hal', 'sent while the mail server was down');
+    await waitFor(() => smtp.refused > refused, 8000, 'a refused attempt');
+    await t.server.ctx.store.setEmailOptOut(t.envId, 'hal', true);
+    // The retry comes due while unsubscribed: nothing is sent, and nothing is marked sent.
+    await sleep(1500);
+    smtp.failing = false;
+    await sleep(DELAY_S * 1000 + 500);
+    expect(smtp.to('hal@example.com')).toHaveLength(0);
+    await t.server.ctx.store.setEmailOptOut(t.envId, 'hal', false);
+    await waitFor(() => smtp.to('hal@example.com').length === 1, 8000, "hal's email");
+    expect(decodeQuotedPrintable(smtp.to('hal@example.com')[0]!.raw)).toContain('sent while the mail server was down');
+  }, 30_000);
+
   it('never emails a notification twice across a restart', async () => {
     await user('dave', 'dave@example.com');
     await mention('restart', 'dave', 'before the restart');

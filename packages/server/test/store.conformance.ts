@@ -1059,6 +1059,20 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect((await store.claimEmailBatches(iso(120_000), iso(300_000), delay, 10)).filter((b) => b.environmentId === e)).toEqual([]);
       const next = (await store.claimEmailBatches(iso(171_500), iso(300_000), delay, 10)).filter((b) => b.environmentId === e);
       expect(next.flatMap((b) => b.notificationIds).sort()).toEqual(['n2', 'n5']);
+      // While a batch waits for its retry, nothing new is claimed for that user, though due.
+      await store.finishEmailBatch(next[0]!.batchId, { status: 'retry', at: iso(172_000), nextAttemptAt: iso(900_000), error: '451' });
+      await store.createComment(e, { id: 'mt-c3', threadId: 'mt', userId: 'bob', body: 'more', mentions: [], createdAt: iso(180_000) }, { notifications: [note('n6', 'alice', 180_000)] });
+      expect((await store.claimEmailBatches(iso(300_000), iso(400_000), delay, 10)).filter((b) => b.environmentId === e)).toEqual([]);
+      // A batch let go (not emailed after all) leaves its notifications to be claimed again.
+      await store.releaseEmailBatch(next[0]!.batchId);
+      const again = (await store.claimEmailBatches(iso(300_000), iso(400_000), delay, 10)).filter((b) => b.environmentId === e);
+      expect(again.flatMap((b) => b.notificationIds).sort()).toEqual(['n2', 'n5', 'n6']);
+      // The window counts from when an email went out.
+      await store.finishEmailBatch(again[0]!.batchId, { status: 'sent', at: iso(400_000) });
+      await store.markEmailed(e, 'alice', iso(400_000));
+      await store.createComment(e, { id: 'mt-c4', threadId: 'mt', userId: 'bob', body: 'last', mentions: [], createdAt: iso(300_000) }, { notifications: [note('n7', 'alice', 300_000)] });
+      expect((await store.claimEmailBatches(iso(420_000), iso(500_000), delay, 10)).filter((b) => b.environmentId === e)).toEqual([]);
+      expect((await store.claimEmailBatches(iso(461_000), iso(500_000), delay, 10)).filter((b) => b.environmentId === e).flatMap((b) => b.notificationIds)).toEqual(['n7']);
     });
 
     it('searches users by a part of their name or the start of their id, case-insensitively, % and _ as letters', async () => {

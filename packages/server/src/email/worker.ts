@@ -82,7 +82,9 @@ export class EmailWorker {
     const at = () => new Date().toISOString();
     const recipient = await this.#store.emailRecipient(batch.environmentId, batch.userId);
     if (!recipient?.email || recipient.optOut || !config?.emailNotifications) {
-      await this.#store.finishEmailBatch(batch.batchId, { status: 'sent', at: at(), error: 'skipped: no address, unsubscribed or turned off' });
+      // Not emailed, and not marked as if it had been: should the user or the environment turn
+      // email back on, these go into the next email (as docs/email.md promises).
+      await this.#store.releaseEmailBatch(batch.batchId);
       return;
     }
     // Read since it was claimed: not worth an email.
@@ -112,7 +114,10 @@ export class EmailWorker {
           'Auto-Submitted': 'auto-generated',
         },
       });
-      await this.#store.finishEmailBatch(batch.batchId, { status: 'sent', at: at() });
+      const sentAt = at();
+      await this.#store.finishEmailBatch(batch.batchId, { status: 'sent', at: sentAt });
+      // The next window counts from this email, not from its claim (a retry goes out later).
+      await this.#store.markEmailed(batch.environmentId, batch.userId, sentAt);
     } catch (err) {
       const error = String((err as Error)?.message ?? err).slice(0, 500);
       const attempts = batch.attempts + 1;

@@ -60,6 +60,10 @@ export interface EmailRepo {
   emailItems(envId: string, notificationIds: string[]): Promise<EmailItem[]>;
   /** Records a batch's outcome: sent (or nothing left to say), a retry at a time, or failed for good. */
   finishEmailBatch(batchId: string, outcome: { status: 'sent' | 'retry' | 'failed'; at: string; nextAttemptAt?: string; error?: string }): Promise<void>;
+  /** Lets a batch's notifications go unclaimed again (not emailed after all: no address, unsubscribed, or email off). */
+  releaseEmailBatch(batchId: string): Promise<void>;
+  /** The user's window starts now: an email went out (a retried one, later than its claim). */
+  markEmailed(envId: string, userId: string, at: string): Promise<void>;
   /** The user's own switch (the unsubscribe link, the widget's setting); false when there is no such user. */
   setEmailOptOut(envId: string, userId: string, optOut: boolean): Promise<boolean>;
 }

@@ -6,6 +6,8 @@ export interface ReceivedMail {
   to: string[];
   /** The raw message (headers and MIME body). */
   raw: string;
+  /** When it was accepted (Date.now()). */
+  at: number;
 }
 
 /** An SMTP server on loopback that accepts everything and records it; `failing` answers 451 to every message. */
@@ -38,6 +40,7 @@ export class SmtpReceiver {
             from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
             to: session.envelope.rcptTo.map((r) => r.address),
             raw: Buffer.concat(chunks).toString('utf8'),
+            at: Date.now(),
           });
           callback();
         });

@@ -64,6 +64,20 @@ export function emailRepo(db: Kysely<Database>): EmailRepo {
           .where('u.email', 'is not', null)
           .where('u.email_opt_out', '=', 0)
           .where((eb) => eb.or([eb('u.emailed_at', 'is', null), eb('u.emailed_at', '<=', cutoff)]))
+          // Not while an email of theirs is still being sent or waits for a retry (an SMTP outage):
+          // what became due meanwhile goes with the window after it, not as a burst of emails.
+          .where((eb) =>
+            eb.not(
+              eb.exists(
+                eb
+                  .selectFrom('email_sends as p')
+                  .select('p.notification_id')
+                  .where('p.status', 'in', ['retry', 'sending'])
+                  .whereRef('p.environment_id', '=', 'n.environment_id')
+                  .whereRef('p.user_id', '=', 'n.user_id'),
+              ),
+            ),
+          )
           .groupBy(['n.user_id', 'u.emailed_at'])
           .orderBy((eb) => eb.fn.min('n.created_at'))
           .orderBy('n.user_id')
@@ -171,6 +185,14 @@ export function emailRepo(db: Kysely<Database>): EmailRepo {
         }))
         .where('batch_id', '=', batchId)
         .execute();
+    },
+
+    async releaseEmailBatch(batchId) {
+      await db.deleteFrom('email_sends').where('batch_id', '=', batchId).execute();
+    },
+
+    async markEmailed(envId, userId, at) {
+      await db.updateTable('users').set({ emailed_at: at }).where('environment_id', '=', envId).where('external_id', '=', userId).execute();
     },
 
     async setEmailOptOut(envId, userId, optOut) {
