@@ -21,6 +21,15 @@ describe('email notifications', () => {
   const mention = async (room: string, to: string, body: string) =>
     (await api('POST', `/api/v1/rooms/${room}/threads`, { userId: 'ann', body, mentions: [to] })).thread as { id: string };
 
+  /** With the SMTP server refusing from now on: a mention of a new user with an address, once its email was refused. */
+  const mentionRefused = async (to: string, room: string, body: string) => {
+    await user(to, `${to}@example.com`);
+    smtp.failing = true;
+    const refused = smtp.refused;
+    await mention(room, to, body);
+    await waitFor(() => smtp.refused > refused, 8000, 'a refused attempt');
+  };
+
   beforeAll(async () => {
     await smtp.start();
     t = await startTestServer('sqlite', { email: { smtpUrl: smtp.url, from: 'Pulse <pulse@example.com>', pollMs: 200, retryBaseMs: 300 } });
@@ -175,11 +184,7 @@ describe('email notifications', () => {
   }, 30_000);
 
   it('after an SMTP outage, sends one email per window, not a burst of the batches that waited', async () => {
-    await user('gil', 'gil@example.com');
-    smtp.failing = true;
-    const refused = smtp.refused;
-    await mention('outage-1', 'gil', 'first while down');
-    await waitFor(() => smtp.refused > refused, 8000, 'a refused attempt');
+    await mentionRefused('gil', 'outage-1', 'first while down');
     // Due while the first email waits for its retry: it waits for the window after that email.
     await mention('outage-2', 'gil', 'second while down');
     await sleep(DELAY_S * 1000 + 1500);
@@ -193,11 +198,7 @@ describe('email notifications', () => {
   }, 30_000);
 
   it('emails what was waiting for a retry when the user unsubscribed, once they turn email back on', async () => {
-    await user('hal', 'hal@example.com');
-    smtp.failing = true;
-    const refused = smtp.refused;
-    await mention('retry-opt-out', 'hal', 'sent while the mail server was down');
-    await waitFor(() => smtp.refused > refused, 8000, 'a refused attempt');
+    await mentionRefused('hal', 'retry-opt-out', 'sent while the mail server was down');
     await t.server.ctx.store.setEmailOptOut(t.envId, 'hal', true);
     // The retry comes due while unsubscribed: nothing is sent, and nothing is marked sent.
     await sleep(1500);
