@@ -116,12 +116,17 @@ export class Http1Client {
       let settled = false;
       let timer = setTimeout(() => fail(new Http1Timeout(`timed out after ${request.timeoutMs} ms`)), request.timeoutMs);
       const onAbort = () => fail(new Error('aborted: the server is shutting down'));
-      const finish = () => {
-        if (settled) return;
+      /** Ends the exchange once: false if it had ended. */
+      const settle = (): boolean => {
+        if (settled) return false;
         settled = true;
         clearTimeout(timer);
         request.signal?.removeEventListener('abort', onAbort);
         connection.exchange = undefined;
+        return true;
+      };
+      const finish = () => {
+        if (!settle()) return;
         if (reader.reusable) this.#release(origin, connection, reader.keepAliveMs);
         else connection.socket.destroy();
         resolve({ status: reader.status, headers: reader.headers, body: reader.body() });
@@ -129,11 +134,7 @@ export class Http1Client {
       function fail(err: Error): void {
         // The status is the answer: what happens to the body after it does not change it.
         if (reader.headed) return finish();
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        request.signal?.removeEventListener('abort', onAbort);
-        connection.exchange = undefined;
+        if (!settle()) return;
         connection.socket.destroy();
         reject(err);
       }
