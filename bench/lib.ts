@@ -38,12 +38,17 @@ const CLK_TCK = (() => {
   }
 })();
 
+/** A /proc stat file's CPU time (utime + stime) in microseconds, and its nice value. */
+function readStat(path: string): { cpuMicros: number; nice: number } {
+  const stat = readFileSync(path, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // After "pid (comm) ", fields[0] is state (field 3); utime and stime are fields 14 and 15, nice 19.
+  return { cpuMicros: ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK, nice: Number(fields[16]) };
+}
+
 /** utime + stime of a process in microseconds (resolution 1/CLK_TCK s, usually 10 ms). */
 export function processCpuMicros(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // After "pid (comm) ", fields[0] is state (field 3); utime and stime are fields 14 and 15.
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
+  return readStat(`/proc/${pid}/stat`).cpuMicros;
 }
 
 /**
@@ -53,15 +58,13 @@ export function processCpuMicros(pid: number): number {
 export function threadCpuMicros(pid: number): { niced: number; rest: number } {
   const sum = { niced: 0, rest: 0 };
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    let stat: string;
+    let thread: ReturnType<typeof readStat>;
     try {
-      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      thread = readStat(`/proc/${pid}/task/${tid}/stat`);
     } catch {
       continue; // the thread ended meanwhile
     }
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime, stime: fields 14, 15; nice: field 19.
-    sum[Number(fields[16]) > 0 ? 'niced' : 'rest'] += ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
+    sum[thread.nice > 0 ? 'niced' : 'rest'] += thread.cpuMicros;
   }
   return sum;
 }
