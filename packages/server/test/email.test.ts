@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigCache } from '../src/domain/config-cache.ts';
+import { UnsubscribeLinks } from '../src/email/unsubscribe.ts';
+import { EmailWorker } from '../src/email/worker.ts';
 import { optionsFromEnv } from '../src/options.ts';
 import { openContext } from '../src/server.ts';
 import { RawSocket, sleep, waitFor } from './helpers/clients.ts';
@@ -223,6 +226,36 @@ describe('email notifications', () => {
     await sleep(DELAY_S * 1000 + 800);
     expect(smtp.to('dave@example.com')).toHaveLength(2);
   }, 30_000);
+});
+
+describe('email notifications from two workers and a slow SMTP server', () => {
+  const smtp = new SmtpReceiver();
+  let t: TestServer | undefined;
+  let other: EmailWorker | undefined;
+  afterAll(async () => {
+    await other?.close();
+    await t?.close();
+    await smtp.stop();
+  });
+
+  it('keeps the batches whose sending outlasts their lease, so another worker never sends them too', async () => {
+    await smtp.start();
+    smtp.delayMs = 1200;
+    // Three emails in one pass take 3.6 s; the lease is a tenth of a send: only renewing keeps them.
+    const settings = { smtpUrl: smtp.url, from: 'Pulse <pulse@example.com>', pollMs: 100, leaseMs: 400 };
+    t = await startTestServer('sqlite', { email: settings });
+    const { store, environments } = t.server.ctx;
+    await environments.updateConfig(t.envId, { emailNotifications: true, emailDelaySeconds: 1 });
+    const users = ['u0', 'u1', 'u2'];
+    for (const u of ['ann', ...users]) expect((await t.api('PUT', `/api/v1/users/${u}`, { name: u, email: `${u}@example.com` })).status).toBe(200);
+    for (const u of users) expect((await t.api('POST', `/api/v1/rooms/slow-${u}/threads`, { userId: 'ann', body: `hello ${u}`, mentions: [u] })).status).toBe(201);
+    // Another node's worker on the same database, looking for due batches as often.
+    other = new EmailWorker(store, new ConfigCache(store), settings, new UnsubscribeLinks('another node', () => 'http://127.0.0.1'), { warn: () => {} });
+    other.start();
+    await waitFor(() => users.every((u) => smtp.to(`${u}@example.com`).length > 0), 20_000, 'every email');
+    await sleep(3000);
+    for (const u of users) expect(smtp.to(`${u}@example.com`), u).toHaveLength(1);
+  }, 40_000);
 });
 
 describe.skipIf(!postgresAvailable || !redisAvailable)('email notifications in a cluster', () => {

@@ -1047,29 +1047,38 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(items[0]).toMatchObject({ notificationId: 'n1', body: 'hello <b>', actorName: 'dave', read: false });
       expect(await store.emailRecipient(e, 'alice')).toEqual({ email: 'alice@example.com', name: 'Alice', optOut: false });
       // A failed send is retried when due, with the same notifications; a node dying mid-send lets the batch go after its lease.
-      await store.finishEmailBatch(mine[0]!.batchId, { status: 'retry', at: iso(62_000), nextAttemptAt: iso(90_000), error: '451' });
+      expect(await store.finishEmailBatch(mine[0]!, { status: 'retry', at: iso(62_000), nextAttemptAt: iso(90_000), error: '451' })).toBe(true);
       expect((await store.claimEmailBatches(iso(80_000), iso(200_000), delay, 10)).filter((b) => b.environmentId === e)).toEqual([]);
       const retried = (await store.claimEmailBatches(iso(91_000), iso(100_000), delay, 10)).filter((b) => b.environmentId === e);
       expect(retried.map((b) => [b.batchId, b.attempts])).toEqual([[mine[0]!.batchId, 1]]);
       const reclaimed = (await store.claimEmailBatches(iso(101_000), iso(300_000), delay, 10)).filter((b) => b.environmentId === e);
       expect(reclaimed.map((b) => b.batchId)).toEqual([mine[0]!.batchId]);
-      await store.finishEmailBatch(mine[0]!.batchId, { status: 'sent', at: iso(102_000) });
+      // The node that lost it can neither renew, finish nor release it: its lease is stale.
+      expect(await store.renewEmailBatches([mine[0]!.batchId], retried[0]!.leaseUntil, iso(400_000))).toEqual([]);
+      expect(await store.finishEmailBatch(retried[0]!, { status: 'sent', at: iso(101_500), emailed: true })).toBe(false);
+      expect(await store.releaseEmailBatch(retried[0]!)).toBe(false);
+      // Its new holder renews it: not stale at the end of the lease it was claimed with.
+      expect(await store.renewEmailBatches([mine[0]!.batchId, 'mail_none'], reclaimed[0]!.leaseUntil, iso(500_000))).toEqual([mine[0]!.batchId]);
+      expect((await store.claimEmailBatches(iso(301_000), iso(600_000), delay, 10)).filter((b) => b.environmentId === e)).toEqual([]);
+      expect(await store.finishEmailBatch({ ...reclaimed[0]!, leaseUntil: iso(500_000) }, { status: 'sent', at: iso(102_000), emailed: true })).toBe(true);
+      expect(await store.finishEmailBatch({ ...reclaimed[0]!, leaseUntil: iso(500_000) }, { status: 'sent', at: iso(102_000), emailed: true })).toBe(false);
       // Sent: never claimed again, and newer notifications wait for the user's next window (n2 too).
       await store.createComment(e, { id: 'mt-c2', threadId: 'mt', userId: 'bob', body: 'again', mentions: [], createdAt: iso(110_000) }, { notifications: [note('n5', 'alice', 110_000)] });
       expect((await store.claimEmailBatches(iso(120_000), iso(300_000), delay, 10)).filter((b) => b.environmentId === e)).toEqual([]);
       const next = (await store.claimEmailBatches(iso(171_500), iso(300_000), delay, 10)).filter((b) => b.environmentId === e);
       expect(next.flatMap((b) => b.notificationIds).sort()).toEqual(['n2', 'n5']);
       // While a batch waits for its retry, nothing new is claimed for that user, though due.
-      await store.finishEmailBatch(next[0]!.batchId, { status: 'retry', at: iso(172_000), nextAttemptAt: iso(900_000), error: '451' });
+      await store.finishEmailBatch(next[0]!, { status: 'retry', at: iso(172_000), nextAttemptAt: iso(250_000), error: '451' });
       await store.createComment(e, { id: 'mt-c3', threadId: 'mt', userId: 'bob', body: 'more', mentions: [], createdAt: iso(180_000) }, { notifications: [note('n6', 'alice', 180_000)] });
-      expect((await store.claimEmailBatches(iso(300_000), iso(400_000), delay, 10)).filter((b) => b.environmentId === e)).toEqual([]);
+      expect((await store.claimEmailBatches(iso(245_000), iso(400_000), delay, 10)).filter((b) => b.environmentId === e)).toEqual([]);
       // A batch let go (not emailed after all) leaves its notifications to be claimed again.
-      await store.releaseEmailBatch(next[0]!.batchId);
+      const due = (await store.claimEmailBatches(iso(300_000), iso(400_000), delay, 10)).filter((b) => b.environmentId === e);
+      expect(due.map((b) => b.batchId)).toEqual([next[0]!.batchId]);
+      expect(await store.releaseEmailBatch(due[0]!)).toBe(true);
       const again = (await store.claimEmailBatches(iso(300_000), iso(400_000), delay, 10)).filter((b) => b.environmentId === e);
       expect(again.flatMap((b) => b.notificationIds).sort()).toEqual(['n2', 'n5', 'n6']);
       // The window counts from when an email went out.
-      await store.finishEmailBatch(again[0]!.batchId, { status: 'sent', at: iso(400_000) });
-      await store.markEmailed(e, 'alice', iso(400_000));
+      expect(await store.finishEmailBatch(again[0]!, { status: 'sent', at: iso(400_000), emailed: true })).toBe(true);
       await store.createComment(e, { id: 'mt-c4', threadId: 'mt', userId: 'bob', body: 'last', mentions: [], createdAt: iso(300_000) }, { notifications: [note('n7', 'alice', 300_000)] });
       expect((await store.claimEmailBatches(iso(420_000), iso(500_000), delay, 10)).filter((b) => b.environmentId === e)).toEqual([]);
       expect((await store.claimEmailBatches(iso(461_000), iso(500_000), delay, 10)).filter((b) => b.environmentId === e).flatMap((b) => b.notificationIds)).toEqual(['n7']);
@@ -1129,10 +1138,10 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(first[0]!.notificationIds.slice(0, 2)).toEqual([`${on}-h0`, `${on}-h1`]);
       expect((await store.claimEmailBatches(iso(150_000), iso(300_000), new Map([[on, 60]]), 10)).filter((b) => b.environmentId === on)).toEqual([]);
       // A batch that failed comes back whole for its retry, however small the claim.
-      await store.finishEmailBatch(first[0]!.batchId, { status: 'retry', at: iso(151_000), nextAttemptAt: iso(160_000), error: '451' });
+      await store.finishEmailBatch(first[0]!, { status: 'retry', at: iso(151_000), nextAttemptAt: iso(160_000), error: '451' });
       const retried = await store.claimEmailBatches(iso(161_000), iso(170_000), new Map(), 1);
       expect(retried.map((b) => [b.batchId, b.notificationIds.length, b.attempts])).toEqual([[first[0]!.batchId, 100, 1]]);
-      await store.finishEmailBatch(first[0]!.batchId, { status: 'sent', at: iso(162_000) });
+      await store.finishEmailBatch(retried[0]!, { status: 'sent', at: iso(162_000) });
       const next = (await store.claimEmailBatches(iso(181_000), iso(400_000), new Map([[on, 60]]), 10)).filter((b) => b.environmentId === on);
       expect(next.map((b) => [b.userId, b.notificationIds.length, b.notificationIds[0]])).toEqual([['heavy', 100, `${on}-h100`]]);
     });

@@ -1,9 +1,9 @@
-import nodemailer, { type SendMailOptions, type Transporter } from 'nodemailer';
+import type { SendMailOptions, Transporter } from 'nodemailer';
 import { WEBHOOK_POLICY } from '@pulse/protocol';
 import type { Store } from '../store/index.ts';
 import type { DisabledEndpoint } from '../store/types.ts';
 import { escapeHtml } from './render.ts';
-import type { EmailSettings } from './settings.ts';
+import { smtpTransport, type EmailSettings } from './settings.ts';
 import type { WorkerLog } from './worker.ts';
 
 /** An alert that SMTP refused is tried again after these delays, then only logged. */
@@ -33,7 +33,7 @@ export class OperatorAlerts {
     this.#panelBase = panelBase;
     this.#log = log;
     this.#retryDelaysMs = retryDelaysMs;
-    this.#transport = settings.smtpUrl ? nodemailer.createTransport(settings.smtpUrl) : undefined;
+    this.#transport = smtpTransport(settings);
   }
 
   /** One email for the endpoints one dispatcher pass disabled (usually one). */

@@ -1,3 +1,5 @@
+import nodemailer, { type Transporter } from 'nodemailer';
+
 /** SMTP for email notifications (PULSE_SMTP_URL, PULSE_EMAIL_FROM); no URL: no email is sent. */
 export interface EmailSettings {
   smtpUrl?: string;
@@ -6,6 +8,17 @@ export interface EmailSettings {
   pollMs: number;
   /** First retry delay after an SMTP failure, doubled each time (PULSE_EMAIL_RETRY_BASE_MS; tests shorten it). */
   retryBaseMs?: number;
+  /** How long a claimed batch stays a node's unless it renews the claim (tests shorten it). */
+  leaseMs?: number;
+}
+
+/**
+ * The SMTP transport, with timeouts far shorter than nodemailer's (2 min to connect, 10 min of
+ * silence): a stuck server holds up one email for at most about a minute and a half, not a pass.
+ */
+export function smtpTransport(settings: EmailSettings): Transporter | undefined {
+  if (!settings.smtpUrl) return undefined;
+  return nodemailer.createTransport({ url: settings.smtpUrl, connectionTimeout: 15_000, greetingTimeout: 15_000, socketTimeout: 60_000 });
 }
 
 export const DEFAULT_EMAIL_FROM = 'Pulse <notifications@localhost>';

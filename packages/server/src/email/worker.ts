@@ -1,15 +1,16 @@
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { EnvConfig } from '@pulse/protocol';
 import type { ConfigCache } from '../domain/config-cache.ts';
 import type { Store } from '../store/index.ts';
 import type { EmailBatch } from '../store/types.ts';
 import { PeriodicPass } from '../periodic-pass.ts';
+import { BatchLease } from './batch-lease.ts';
 import { renderEmail } from './render.ts';
-import type { EmailSettings } from './settings.ts';
+import { smtpTransport, type EmailSettings } from './settings.ts';
 import type { UnsubscribeLinks } from './unsubscribe.ts';
 
-/** A claimed batch is someone else's to retry after this long (the send is given far less). */
-const LEASE_MS = 120_000;
+/** A claimed batch is someone else's to retry after this long unless renewed (every quarter of it, while held). */
+const DEFAULT_LEASE_MS = 120_000;
 /** SMTP failures are retried this many times, 30 s × 2^n apart (about a day in all), then given up. */
 const MAX_ATTEMPTS = 12;
 const BATCHES_PER_TICK = 20;
@@ -40,7 +41,7 @@ export class EmailWorker {
     this.#settings = settings;
     this.#links = links;
     this.#log = log;
-    this.#transport = settings.smtpUrl ? nodemailer.createTransport(settings.smtpUrl) : undefined;
+    this.#transport = smtpTransport(settings);
     this.#passes = new PeriodicPass(() => this.tick(), settings.pollMs, (err) => log.warn({ err }, 'email notifications: a pass failed; retrying'));
   }
 
@@ -63,34 +64,46 @@ export class EmailWorker {
     }
     if (configs.size === 0) return;
     const now = new Date();
+    const leaseMs = this.#settings.leaseMs ?? DEFAULT_LEASE_MS;
     // Each pass starts with another environment: one with many users due never holds the others back.
     const envs = [...configs].map(([envId, config]) => [envId, config.emailDelaySeconds] as const);
     const first = this.#turn++ % envs.length;
     const batches = await this.#store.claimEmailBatches(
       now.toISOString(),
-      new Date(now.getTime() + LEASE_MS).toISOString(),
+      new Date(now.getTime() + leaseMs).toISOString(),
       new Map([...envs.slice(first), ...envs.slice(0, first)]),
       BATCHES_PER_TICK,
     );
-    for (const batch of batches) {
-      if (this.#passes.closed) break;
-      await this.#send(batch, configs.get(batch.environmentId) ?? (await this.#configs.get(batch.environmentId)));
+    if (batches.length === 0) return;
+    const lease = new BatchLease(this.#store, batches, leaseMs, (err) => this.#log.warn({ err }, 'email notifications: renewing a lease failed'));
+    try {
+      for (const batch of batches) {
+        if (this.#passes.closed) break;
+        try {
+          await this.#send(batch, configs.get(batch.environmentId) ?? (await this.#configs.get(batch.environmentId)), lease);
+        } catch (err) {
+          // This batch waits for its lease to end; the others go on.
+          this.#log.warn({ err, batchId: batch.batchId }, 'email notifications: a batch failed before it was sent');
+        }
+      }
+    } finally {
+      lease.close();
     }
   }
 
-  async #send(batch: EmailBatch, config: EnvConfig | undefined): Promise<void> {
+  async #send(batch: EmailBatch, config: EnvConfig | undefined, lease: BatchLease): Promise<void> {
     const at = () => new Date().toISOString();
     const recipient = await this.#store.emailRecipient(batch.environmentId, batch.userId);
     if (!recipient?.email || recipient.optOut || !config?.emailNotifications) {
       // Not emailed, and not marked as if it had been: should the user or the environment turn
       // email back on, these go into the next email (as docs/email.md promises).
-      await this.#store.releaseEmailBatch(batch.batchId);
+      await lease.release(batch);
       return;
     }
     // Read since it was claimed: not worth an email.
     const items = (await this.#store.emailItems(batch.environmentId, batch.notificationIds)).filter((i) => !i.read);
     if (items.length === 0) {
-      await this.#store.finishEmailBatch(batch.batchId, { status: 'sent', at: at(), error: 'skipped: read in time' });
+      await lease.finish(batch, { status: 'sent', at: at(), error: 'skipped: read in time' });
       return;
     }
     const unsubscribe = this.#links.url(batch.environmentId, batch.userId);
@@ -100,6 +113,13 @@ export class EmailWorker {
       if (user) names.set(id, user.name);
     }
     const mail = renderEmail(recipient.name, items, config.emailLinkTemplate, unsubscribe, names);
+    // Still ours, with a whole lease ahead (the batches before it may have been slow)?
+    await lease.renew();
+    if (!lease.holds(batch)) {
+      this.#log.warn({ batchId: batch.batchId }, 'email notifications: a batch was taken over by another node; not sending it');
+      return;
+    }
+    let outcome: Parameters<BatchLease['finish']>[1];
     try {
       await this.#transport!.sendMail({
         from: this.#settings.from,
@@ -114,21 +134,21 @@ export class EmailWorker {
           'Auto-Submitted': 'auto-generated',
         },
       });
-      const sentAt = at();
-      await this.#store.finishEmailBatch(batch.batchId, { status: 'sent', at: sentAt });
-      // The next window counts from this email, not from its claim (a retry goes out later).
-      await this.#store.markEmailed(batch.environmentId, batch.userId, sentAt);
+      outcome = { status: 'sent', at: at(), emailed: true };
     } catch (err) {
       const error = String((err as Error)?.message ?? err).slice(0, 500);
       const attempts = batch.attempts + 1;
       if (attempts >= MAX_ATTEMPTS) {
-        await this.#store.finishEmailBatch(batch.batchId, { status: 'failed', at: at(), error });
         this.#log.warn({ batchId: batch.batchId, error }, 'email notifications: giving up on an email');
-        return;
+        outcome = { status: 'failed', at: at(), error };
+      } else {
+        const retryMs = Math.min((this.#settings.retryBaseMs ?? 30_000) * 2 ** (attempts - 1), 6 * 3600_000);
+        this.#log.warn({ batchId: batch.batchId, error }, 'email notifications: sending failed; retrying');
+        outcome = { status: 'retry', at: at(), nextAttemptAt: new Date(Date.now() + retryMs).toISOString(), error };
       }
-      const retryMs = Math.min((this.#settings.retryBaseMs ?? 30_000) * 2 ** (attempts - 1), 6 * 3600_000);
-      await this.#store.finishEmailBatch(batch.batchId, { status: 'retry', at: at(), nextAttemptAt: new Date(Date.now() + retryMs).toISOString(), error });
-      this.#log.warn({ batchId: batch.batchId, error }, 'email notifications: sending failed; retrying');
+    }
+    if (!(await lease.finish(batch, outcome))) {
+      this.#log.warn({ batchId: batch.batchId }, 'email notifications: a batch was taken over by another node while it was being sent');
     }
   }
 

@@ -17,6 +17,11 @@ export interface EmailBatch {
   /** Attempts made before this one. */
   attempts: number;
   notificationIds: string[];
+  /**
+   * Until when the batch is the claimer's. Also its proof of ownership: a node that lost the batch
+   * (its lease ran out and another claimed it) holds a stale value, and its writes match nothing.
+   */
+  leaseUntil: string;
 }
 
 /** What an email says about one notification. */
@@ -58,12 +63,22 @@ export interface EmailRepo {
   claimEmailBatches(now: string, leaseUntil: string, delays: ReadonlyMap<string, number>, limit: number): Promise<EmailBatch[]>;
   emailRecipient(envId: string, userId: string): Promise<EmailRecipient | undefined>;
   emailItems(envId: string, notificationIds: string[]): Promise<EmailItem[]>;
-  /** Records a batch's outcome: sent (or nothing left to say), a retry at a time, or failed for good. */
-  finishEmailBatch(batchId: string, outcome: { status: 'sent' | 'retry' | 'failed'; at: string; nextAttemptAt?: string; error?: string }): Promise<void>;
-  /** Lets a batch's notifications go unclaimed again (not emailed after all: no address, unsubscribed, or email off). */
-  releaseEmailBatch(batchId: string): Promise<void>;
-  /** The user's window starts now: an email went out (a retried one, later than its claim). */
-  markEmailed(envId: string, userId: string, at: string): Promise<void>;
+  /**
+   * Extends the lease of the batches still held under `leaseUntil` to `until`; returns their ids
+   * (a batch missing was finished, or lost to another node).
+   */
+  renewEmailBatches(batchIds: readonly string[], leaseUntil: string, until: string): Promise<string[]>;
+  /**
+   * Records a batch's outcome, if it is still held under its lease (false when not): sent (or
+   * nothing left to say), a retry at a time, or failed for good. `emailed`: an email went out, and
+   * the user's next window counts from `at` (a retried one goes out later than its claim).
+   */
+  finishEmailBatch(
+    batch: EmailBatch,
+    outcome: { status: 'sent' | 'retry' | 'failed'; at: string; nextAttemptAt?: string; error?: string; emailed?: boolean },
+  ): Promise<boolean>;
+  /** Lets a batch's notifications go unclaimed again (not emailed after all: no address, unsubscribed, or email off), if still held. */
+  releaseEmailBatch(batch: EmailBatch): Promise<boolean>;
   /** The user's own switch (the unsubscribe link, the widget's setting); false when there is no such user. */
   setEmailOptOut(envId: string, userId: string, optOut: boolean): Promise<boolean>;
 }

@@ -10,10 +10,12 @@ export interface ReceivedMail {
   at: number;
 }
 
-/** An SMTP server on loopback that accepts everything and records it; `failing` answers 451 to every message. */
+/** An SMTP server on loopback that accepts everything and records it; `failing` answers 451 to every message, `delayMs` answers late. */
 export class SmtpReceiver {
   readonly messages: ReceivedMail[] = [];
   failing = false;
+  /** How long each message waits for its answer (a slow server). */
+  delayMs = 0;
   /** Messages answered 451 while `failing`. */
   refused = 0;
   #server: SMTPServer | undefined;
@@ -32,17 +34,21 @@ export class SmtpReceiver {
         const chunks: Buffer[] = [];
         stream.on('data', (c: Buffer) => chunks.push(c));
         stream.on('end', () => {
-          if (this.failing) {
-            this.refused++;
-            return callback(Object.assign(new Error('try again later'), { responseCode: 451 }));
-          }
-          this.messages.push({
-            from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-            to: session.envelope.rcptTo.map((r) => r.address),
-            raw: Buffer.concat(chunks).toString('utf8'),
-            at: Date.now(),
-          });
-          callback();
+          const answer = () => {
+            if (this.failing) {
+              this.refused++;
+              return callback(Object.assign(new Error('try again later'), { responseCode: 451 }));
+            }
+            this.messages.push({
+              from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+              to: session.envelope.rcptTo.map((r) => r.address),
+              raw: Buffer.concat(chunks).toString('utf8'),
+              at: Date.now(),
+            });
+            callback();
+          };
+          if (this.delayMs > 0) setTimeout(answer, this.delayMs);
+          else answer();
         });
       },
     });

@@ -1,10 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import type { ExpressionBuilder, Kysely } from 'kysely';
+import type { ExpressionBuilder, Kysely, WhereInterface } from 'kysely';
 import type { Database } from '../schema.ts';
 import { EMAIL_ITEMS_PER_BATCH, UNREAD_MAX_AGE_MS, type EmailBatch, type EmailRepo } from '../email-types.ts';
 
 const newBatchId = () => `mail_${randomBytes(10).toString('hex')}`;
 const minus = (iso: string, ms: number) => new Date(Date.parse(iso) - ms).toISOString();
+
+/**
+ * Only a batch still held under this lease. Leases only grow (a batch is claimed again only after
+ * its lease ran out, until later than that), so a node that lost the batch holds a stale value.
+ */
+function held<Q extends WhereInterface<Database, 'email_sends'>>(q: Q, leaseUntil: string): Q {
+  return q.where('status', '=', 'sending').where('claimed_until', '=', leaseUntil) as Q;
+}
 
 export function emailRepo(db: Kysely<Database>): EmailRepo {
   return {
@@ -28,7 +36,7 @@ export function emailRepo(db: Kysely<Database>): EmailRepo {
           .returning(['batch_id', 'environment_id', 'user_id', 'notification_id', 'attempts'])
           .execute();
         for (const r of rows) {
-          const b = byBatch.get(r.batch_id) ?? { batchId: r.batch_id, environmentId: r.environment_id, userId: r.user_id, attempts: Number(r.attempts), notificationIds: [] };
+          const b = byBatch.get(r.batch_id) ?? { batchId: r.batch_id, environmentId: r.environment_id, userId: r.user_id, attempts: Number(r.attempts), notificationIds: [], leaseUntil };
           b.notificationIds.push(r.notification_id);
           byBatch.set(r.batch_id, b);
         }
@@ -128,7 +136,7 @@ export function emailRepo(db: Kysely<Database>): EmailRepo {
               await trx.updateTable('users').set({ emailed_at: u.emailed_at }).where('environment_id', '=', envId).where('external_id', '=', u.user_id).execute();
               return undefined;
             }
-            return { batchId, environmentId: envId, userId: u.user_id, attempts: 0, notificationIds: claimed.map((c) => c.notification_id) };
+            return { batchId, environmentId: envId, userId: u.user_id, attempts: 0, notificationIds: claimed.map((c) => c.notification_id), leaseUntil };
           });
           if (batch) batches.push(batch);
         }
@@ -172,27 +180,41 @@ export function emailRepo(db: Kysely<Database>): EmailRepo {
       }));
     },
 
-    async finishEmailBatch(batchId, outcome) {
-      await db
-        .updateTable('email_sends')
-        .set((eb) => ({
-          status: outcome.status,
-          attempts: eb('attempts', '+', 1),
-          claimed_until: null,
-          next_attempt_at: outcome.nextAttemptAt ?? null,
-          last_error: outcome.error ?? null,
-          ...(outcome.status === 'sent' ? { sent_at: outcome.at } : {}),
-        }))
-        .where('batch_id', '=', batchId)
+    async renewEmailBatches(batchIds, leaseUntil, until) {
+      if (batchIds.length === 0) return [];
+      const rows = await held(db.updateTable('email_sends').set({ claimed_until: until }).where('batch_id', 'in', batchIds), leaseUntil)
+        .returning('batch_id')
         .execute();
+      return [...new Set(rows.map((r) => r.batch_id))];
     },
 
-    async releaseEmailBatch(batchId) {
-      await db.deleteFrom('email_sends').where('batch_id', '=', batchId).execute();
+    async finishEmailBatch(batch, outcome) {
+      return db.transaction().execute(async (trx) => {
+        const r = await held(
+          trx
+            .updateTable('email_sends')
+            .set((eb) => ({
+              status: outcome.status,
+              attempts: eb('attempts', '+', 1),
+              claimed_until: null,
+              next_attempt_at: outcome.nextAttemptAt ?? null,
+              last_error: outcome.error ?? null,
+              ...(outcome.status === 'sent' ? { sent_at: outcome.at } : {}),
+            }))
+            .where('batch_id', '=', batch.batchId),
+          batch.leaseUntil,
+        ).executeTakeFirst();
+        if (Number(r.numUpdatedRows) === 0) return false;
+        if (outcome.emailed) {
+          await trx.updateTable('users').set({ emailed_at: outcome.at }).where('environment_id', '=', batch.environmentId).where('external_id', '=', batch.userId).execute();
+        }
+        return true;
+      });
     },
 
-    async markEmailed(envId, userId, at) {
-      await db.updateTable('users').set({ emailed_at: at }).where('environment_id', '=', envId).where('external_id', '=', userId).execute();
+    async releaseEmailBatch(batch) {
+      const r = await held(db.deleteFrom('email_sends').where('batch_id', '=', batch.batchId), batch.leaseUntil).executeTakeFirst();
+      return Number(r.numDeletedRows) > 0;
     },
 
     async setEmailOptOut(envId, userId, optOut) {
