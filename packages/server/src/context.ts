@@ -23,4 +23,6 @@ export interface ServerContext {
   presence: PresenceReader;
   /** Webhook endpoints and deliveries (panel, tests). */
   webhooks: WebhookService;
+  /** True when the process has as much durable work as it accepts (WebSocket and REST alike): refuse new writes. */
+  writesSaturated(): boolean;
 }

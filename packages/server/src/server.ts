@@ -85,6 +85,7 @@ export async function startPulseServer(options: ServerOptions): Promise<PulseSer
       configs,
       collab,
       presence: { list: async () => [] },
+      writesSaturated: () => hub.queue.saturated,
       webhooks: new WebhookService(store, { ...(options.webhooks ?? DEFAULT_WEBHOOK_SETTINGS), onChanged: (envId) => webhooks.invalidate(envId) }),
     };
     const hub = new RealtimeHub(ctx, bus, options.realtime);

@@ -7,7 +7,7 @@ import { startTestServer, type TestServer } from './helpers/server.ts';
 import { postgresAvailable } from './helpers/services.ts';
 
 /**
- * A connection's durable requests are applied in arrival order, one after another; frames are
+ * A user's durable requests are applied in arrival order, one after another; frames are
  * bounded and charged before any work; and the realtime holes of the security review stay shut.
  */
 for (const driver of ['sqlite', 'postgres'] as const)
@@ -154,30 +154,64 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
     const s = raw();
     await s.auth(t, 'busy-erin', 'busy-room');
     await t.api('PUT', '/api/v1/users/busy-erin', { name: 'Erin' });
-    // Saturated as the writer reports it (REST) and as the queue does (WebSocket).
-    store.pendingWrites = () => LIMITS.durableQueuePerProcess;
-    Object.defineProperty(queue, 'saturated', { value: true, configurable: true });
-    try {
-      const res = await fetch(`${t.url}/api/v1/rooms/busy-room/threads`, {
+    const post = () =>
+      fetch(`${t.url}/api/v1/rooms/busy-room/threads`, {
         method: 'POST',
         headers: { authorization: `Bearer ${t.secretKey}`, 'content-type': 'application/json' },
         body: JSON.stringify({ userId: 'busy-erin', body: 'later' }),
       });
+    const refused = async (res: Response) => {
       expect(res.status).toBe(503);
       expect(res.headers.get('retry-after')).toBe('1');
       expect((await res.json()).error.code).toBe('service_unavailable');
+    };
+    // Saturated by REST writes (the store's queue): WebSocket requests are refused too.
+    store.pendingWrites = () => LIMITS.durableQueuePerProcess;
+    try {
+      await refused(await post());
       // Reads still answer.
       expect((await t.api('GET', '/api/v1/rooms/busy-room/threads')).status).not.toBe(503);
       s.send({ type: 'thread:create', ref: 'busy', id: `busy-${driver}`, body: 'later', mentions: [], position: null });
       expect(await s.next('error')).toMatchObject({ code: 'service_unavailable', ref: 'busy' });
     } finally {
       store.pendingWrites = pendingWrites;
+    }
+    // Saturated by WebSocket requests (its own queue): REST writes are refused too.
+    Object.defineProperty(queue, 'saturated', { value: true, configurable: true });
+    try {
+      await refused(await post());
+    } finally {
       delete (queue as { saturated?: boolean }).saturated;
     }
     // Once it drains, the same request goes through: nothing was half-applied.
     s.send({ type: 'thread:create', ref: 'again', id: `busy-${driver}`, body: 'later', mentions: [], position: null });
     await waitFor(() => s.messages.some((m) => m.type === 'ack' && m.ref === 'again'));
     expect(s.closed).toBeUndefined();
+  });
+
+  it("applies what a dropped socket had sent before what its user's new socket resends: the last edit wins", async () => {
+    const old = raw();
+    await old.auth(t, 'drop-dora', 'drop-room');
+    old.send({ type: 'thread:create', ref: 'th', id: `drop-t-${driver}`, commentId: `drop-c-${driver}`, body: 'v0', mentions: [], position: null });
+    await old.next('ack', 5000, (m) => m.ref === 'th');
+    const next = raw();
+    await next.auth(t, 'drop-dora', 'drop-room');
+    // Requests read from the old socket and waiting when it drops, the edit last among them.
+    for (let i = 0; i < 30; i++) old.send({ type: 'draw:stroke', ref: `s${i}`, id: `drop-s-${driver}-${i}`, points: [[0.1, 0.1], [0.2, 0.2]], color: '#ff0000', width: 2 });
+    old.send({ type: 'comment:edit', ref: 'e1', commentId: `drop-c-${driver}`, body: 'v1' });
+    old.ws.close();
+    await old.waitClosed();
+    // The client resends the edit it saw no answer to, then the user edits again.
+    next.send({ type: 'comment:edit', ref: 'e1', commentId: `drop-c-${driver}`, body: 'v1' });
+    next.send({ type: 'comment:edit', ref: 'e2', commentId: `drop-c-${driver}`, body: 'v2' });
+    await next.next('ack', 10_000, (m) => m.ref === 'e2');
+    // Everything the old socket sent has been applied (its strokes reached the room) before looking.
+    await waitFor(() => next.messages.filter((m) => m.type === 'draw:stroke').length === 30, 10_000, 'the 30 strokes');
+    await sleep(200);
+    const thread = await t.api('GET', `/api/v1/threads/drop-t-${driver}`);
+    expect(thread.body.comments[0].body).toBe('v2');
+    const updates = next.messages.filter((m) => m.type === 'comment:updated').map((m) => m.comment.body);
+    expect(updates.at(-1)).toBe('v2');
   });
 
   it('counts bad frames as strikes and closes the socket past the limit', async () => {

@@ -1,4 +1,4 @@
-import { CLOSE_CODES, LIMITS, type ClientMessage, type DeviceType, type PresenceStatus, type PulseUser, type ServerMessage } from '@pulse/protocol';
+import { CLOSE_CODES, LIMITS, type DeviceType, type PresenceStatus, type PulseUser, type ServerMessage } from '@pulse/protocol';
 import type { RawData, WebSocket } from 'ws';
 import { TokenBucket } from '../token-bucket.ts';
 import type { LocalRoom } from './room.ts';
@@ -66,8 +66,10 @@ export class Connection {
   #pausedFor = 0;
   /** The largest frame sent so far: see sendFrame. */
   #largestFrame = 0;
-  /** Durable requests read but not yet applied, in arrival order (see DurableQueue). */
-  durableQueue: ClientMessage[] | undefined;
+  /** Durable requests read from this socket and not yet applied (see DurableQueue). */
+  durableWaiting = 0;
+  /** Its user's lane in the DurableQueue, once it has queued a request. */
+  laneKey: string | undefined;
   /** The peer's address, for per-address limits. */
   readonly address: string;
   /** Counted in its address's sockets that have not authenticated (see Gateway). */

@@ -1,13 +1,17 @@
 import type { ClientMessage } from '@pulse/protocol';
 import { describe, expect, it, vi } from 'vitest';
 import type { WebSocket } from 'ws';
-import { Connection } from './connection.ts';
+import { Connection, type ConnectionIdentity } from './connection.ts';
 import { DurableQueue } from './durable-queue.ts';
 
-/** A connection over a socket that only knows whether it is read. */
-function fakeConnection() {
+let connections = 0;
+
+/** A connection of a user (by default one of its own) over a socket that only knows whether it is read. */
+function fakeConnection(userId = `user_${++connections}`) {
   const ws = { readyState: 1, paused: false, pause() { this.paused = true; }, resume() { this.paused = false; } };
-  return { conn: new Connection('conn_1', ws as unknown as WebSocket, '127.0.0.1'), ws };
+  const conn = new Connection(`conn_${++connections}`, ws as unknown as WebSocket, '127.0.0.1');
+  conn.identity = { envId: 'env_1', roomId: 'room', user: { id: userId, name: userId }, publishableKeyId: 'k', secretKeyId: 'k', expiresAt: Infinity } as ConnectionIdentity;
+  return { conn, ws };
 }
 
 const message = (n: number) => ({ type: 'draw:clear', ref: `r${n}` }) as ClientMessage;
@@ -26,6 +30,44 @@ describe('DurableQueue', () => {
     for (let i = 0; i < 5; i++) expect(queue.enqueue(conn, message(i))).toBe(true);
     await vi.waitFor(() => expect(ran).toHaveLength(5), { timeout: 5000 });
     expect(ran).toEqual(['r0', 'r1', 'r2', 'r3', 'r4']);
+  });
+
+  it("runs a user's requests across their sockets in arrival order: a closed socket's before the new one's", async () => {
+    const ran: string[] = [];
+    const queue = new DurableQueue(async (_c, m) => {
+      await new Promise((r) => setTimeout(r, (m as { ref: string }).ref.startsWith('old') ? 3 : 1));
+      ran.push((m as { ref: string }).ref);
+    });
+    const before = fakeConnection('ann').conn;
+    for (let i = 0; i < 4; i++) queue.enqueue(before, { type: 'draw:clear', ref: `old${i}` } as ClientMessage);
+    queue.forget(before);
+    // The client reconnected and resends what was not acked, then goes on.
+    const after = fakeConnection('ann').conn;
+    for (let i = 0; i < 3; i++) queue.enqueue(after, { type: 'draw:clear', ref: `new${i}` } as ClientMessage);
+    await vi.waitFor(() => expect(ran).toHaveLength(7), { timeout: 5000 });
+    expect(ran).toEqual(['old0', 'old1', 'old2', 'old3', 'new0', 'new1', 'new2']);
+  });
+
+  it("runs different users' requests side by side", async () => {
+    let inFlight = 0;
+    let most = 0;
+    const queue = new DurableQueue(async () => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((r) => setTimeout(r, 5));
+      inFlight--;
+    });
+    for (const user of ['a', 'b', 'c']) queue.enqueue(fakeConnection(user).conn, message(0));
+    await vi.waitFor(() => expect(inFlight).toBe(0));
+    expect(most).toBe(3);
+  });
+
+  it('is saturated, and refuses, when the writes that bypass it fill the process', () => {
+    let busy = true;
+    const queue = new DurableQueue(async () => {}, undefined, () => busy);
+    expect(queue.saturated).toBe(true);
+    expect(queue.enqueue(fakeConnection().conn, message(1))).toBe(false);
+    busy = false;
+    expect(queue.enqueue(fakeConnection().conn, message(2))).toBe(true);
   });
 
   it('pauses a socket whose queue is full and resumes it at half', async () => {

@@ -9,50 +9,68 @@ export interface QueueBounds {
   perProcess: number;
 }
 
+/** A user's requests waiting, from all their sockets, in the order they were read. */
+type Lane = { conn: Connection; message: ClientMessage }[];
+
 /**
- * A connection's durable requests, applied strictly one after another in arrival order (a reply
- * may depend on the thread created one frame earlier). Bounded twice: past `perConnection`
- * waiting requests on one socket the server stops reading from it (TCP backpressure reaches the
- * client) until its queue has drained to half; past `perProcess` in the whole process, new
- * requests are refused (the caller answers `service_unavailable`) rather than left to wait for
- * seconds. Rate limits were charged on arrival.
+ * Durable requests, applied strictly one after another in arrival order per user, across all
+ * their sockets: a reply may depend on the thread created one frame earlier, and requests read
+ * from a socket that has since closed (a network drop) run before those the client resends on
+ * its new socket, so an older edit never lands after a newer one. Users' requests run side by
+ * side. Bounded twice: past `perConnection` waiting requests on one socket the server stops
+ * reading from it (TCP backpressure reaches the client) until its share has drained to half;
+ * past `perProcess` in the whole process (or when `elsewhere` says the writes that bypass this
+ * queue fill it), new requests are refused (the caller answers `service_unavailable`) rather
+ * than left to wait for seconds. Rate limits were charged on arrival.
  */
 export class DurableQueue {
   readonly #run: RunRequest;
   readonly #bounds: QueueBounds;
+  readonly #elsewhere: () => boolean;
+  readonly #lanes = new Map<string, Lane>();
   readonly #paused = new Set<Connection>();
   #queued = 0;
   #closed = false;
 
-  constructor(run: RunRequest, bounds: QueueBounds = { perConnection: LIMITS.durableQueuePerConnection, perProcess: LIMITS.durableQueuePerProcess }) {
+  constructor(
+    run: RunRequest,
+    bounds: QueueBounds = { perConnection: LIMITS.durableQueuePerConnection, perProcess: LIMITS.durableQueuePerProcess },
+    elsewhere: () => boolean = () => false,
+  ) {
     this.#run = run;
     this.#bounds = bounds;
+    this.#elsewhere = elsewhere;
   }
 
   /** True when the process has as much durable work as it accepts: new work should wait. */
   get saturated(): boolean {
-    return this.#queued >= this.#bounds.perProcess;
+    return this.#queued >= this.#bounds.perProcess || this.#elsewhere();
   }
 
-  /** Queues a request; false when the process is saturated (refuse it) or shutting down. */
+  /** Queues a request of an authenticated socket; false when the process is saturated (refuse it) or shutting down. */
   enqueue(conn: Connection, message: ClientMessage): boolean {
     if (this.saturated || this.#closed) return false;
-    const queue = (conn.durableQueue ??= []);
-    queue.push(message);
+    const key = (conn.laneKey ??= laneKey(conn));
+    let lane = this.#lanes.get(key);
+    const idle = !lane;
+    if (!lane) this.#lanes.set(key, (lane = []));
+    lane.push({ conn, message });
     this.#queued++;
-    if (queue.length >= this.#bounds.perConnection) this.#pause(conn);
-    if (queue.length === 1) void this.#drain(conn, queue);
+    if (++conn.durableWaiting >= this.#bounds.perConnection) this.#pause(conn);
+    if (idle) void this.#drain(key, lane);
     return true;
   }
 
-  async #drain(conn: Connection, queue: ClientMessage[]): Promise<void> {
-    while (queue.length > 0 && !this.#closed) {
-      await this.#run(conn, queue[0]!);
-      queue.shift();
+  async #drain(key: string, lane: Lane): Promise<void> {
+    while (lane.length > 0 && !this.#closed) {
+      const { conn, message } = lane[0]!;
+      await this.#run(conn, message);
+      lane.shift();
       this.#queued--;
+      conn.durableWaiting--;
       this.#resumeIfDrained();
     }
-    if (conn.durableQueue === queue) conn.durableQueue = undefined;
+    if (this.#lanes.get(key) === lane) this.#lanes.delete(key);
   }
 
   #pause(conn: Connection): void {
@@ -64,7 +82,7 @@ export class DurableQueue {
   #resumeIfDrained(): void {
     if (this.#paused.size === 0) return;
     for (const conn of this.#paused) {
-      if ((conn.durableQueue?.length ?? 0) > this.#bounds.perConnection / 2) continue;
+      if (conn.durableWaiting > this.#bounds.perConnection / 2) continue;
       this.#paused.delete(conn);
       conn.resumeReading(READING_PAUSED.durableQueue);
     }
@@ -80,4 +98,10 @@ export class DurableQueue {
   forget(conn: Connection): void {
     this.#paused.delete(conn);
   }
+}
+
+/** Requests are queued only once a socket has authenticated; one lane per user of an environment. */
+function laneKey(conn: Connection): string {
+  const identity = conn.identity;
+  return identity ? `${identity.envId}\u0000${identity.user.id}` : conn.id;
 }

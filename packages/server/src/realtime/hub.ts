@@ -127,7 +127,8 @@ export class RealtimeHub implements RealtimeSink {
       open: (envId, roomId) => this.registry.room(envId, roomId),
     });
     this.registry.onRoomDisposed = (envId, roomId) => this.snapshots.forget(envId, roomId);
-    this.queue = new DurableQueue((conn, message) => this.#handleQueued(conn, message));
+    // REST writes go to the store directly: the process is saturated when either holds its bound.
+    this.queue = new DurableQueue((conn, message) => this.#handleQueued(conn, message), undefined, () => ctx.store.pendingWrites() >= LIMITS.durableQueuePerProcess);
     this.#gateway = new Gateway(this, {
       authTimeoutMs: options.authTimeoutMs ?? AUTH_TIMEOUT_MS,
       offlineAfterMs,

@@ -224,7 +224,7 @@ export function registerRestApi(app: FastifyInstance, ctx: ServerContext): void 
       onRequest: async (request) => {
         keys.set(request, await authenticateSecretKey(ctx.store, request.headers.authorization));
         // Saturated: refuse writes at once rather than queue them for seconds.
-        if (route.method !== 'GET' && ctx.store.pendingWrites() >= LIMITS.durableQueuePerProcess) {
+        if (route.method !== 'GET' && ctx.writesSaturated()) {
           throw new RetryLaterError('service_unavailable', 'The server is at capacity; retry in a moment.', 1);
         }
       },
