@@ -1006,7 +1006,14 @@ export class PulseClient {
 
   /** Removes one of your reactions. */
   removeReaction(reactionId: string): void {
-    this.#enqueue({ type: 'reaction:remove', reactionId }, () => this.state.optimisticRemoveReaction(reactionId));
+    // One's own reaction goes by comment and emoji: one added a moment ago has only the id made up
+    // here (the server names it in its ack), and the remove may be sent before that ack comes.
+    const mine = this.state.reactionById(reactionId);
+    const message =
+      mine && mine.userId === this.state.user?.id
+        ? { type: 'reaction:remove' as const, targetId: mine.targetId, emoji: mine.emoji }
+        : { type: 'reaction:remove' as const, reactionId };
+    this.#enqueue(message, () => this.state.optimisticRemoveReaction(reactionId));
   }
 
   /** Draws a stroke (points relative to the document, 0–1); returns its id. */

@@ -349,6 +349,16 @@ export class PulseState {
   optimisticReaction(reaction: Reaction): void {
     this.#putReaction(reaction);
   }
+  /** @internal A reaction in the state, by id. */
+  reactionById(reactionId: string): Reaction | undefined {
+    for (const t of this.#threads.values()) {
+      for (const c of t.comments) {
+        const r = c.reactions.find((x) => x.id === reactionId);
+        if (r) return r;
+      }
+    }
+    return undefined;
+  }
   /** @internal */
   optimisticRemoveReaction(reactionId: string): void {
     for (const t of this.#threads.values()) {

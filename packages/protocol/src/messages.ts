@@ -106,7 +106,9 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
   m('comment:edit', { commentId: clientId, body: commentBody, mentions: mentions.optional(), attachmentIds: attachmentIds.optional() }),
   m('comment:delete', { commentId: clientId }),
   m('reaction:add', { targetId: clientId, targetType: z.literal('comment').optional(), emoji }),
-  m('reaction:remove', { reactionId: clientId }),
+  // By its id, or (one's own reaction) by comment and emoji: what a client can name before the
+  // add that made it is acknowledged.
+  m('reaction:remove', { reactionId: clientId.optional(), targetId: clientId.optional(), emoji: emoji.optional() }),
   m('draw:stroke', {
     id: clientId.optional(),
     points: z.array(strokePoint).min(1).max(LIMITS.strokePoints),

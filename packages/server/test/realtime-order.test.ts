@@ -48,6 +48,37 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
     expect(other.body.comments.map((x: any) => x.body)).toEqual(['second thread', 'second reply']);
   });
 
+  it('removes a reaction added a moment before, online and from the offline queue', async () => {
+    const c = await connectClient(t, 'react-rita', 'react-room');
+    open.push(c);
+    const errors: unknown[] = [];
+    c.on('error', (e) => errors.push(e));
+    const threadId = c.createThread('react to me', { position: null });
+    await c.sync();
+    const commentId = c.state.thread(threadId)!.comments[0]!.id;
+    const stored = async () => ((await t.api('GET', `/api/v1/threads/${threadId}`)).body.comments[0].reactions as { emoji: string }[]).map((r) => r.emoji);
+    // Online: the remove goes out before the add's ack names the reaction.
+    c.addReaction(commentId, 'comment', '👍');
+    c.removeReaction(c.state.comment(commentId)!.reactions.find((r) => r.emoji === '👍')!.id);
+    await c.sync();
+    // Offline: both wait in the queue.
+    c.disconnect();
+    c.addReaction(commentId, 'comment', '🎉');
+    c.addReaction(commentId, 'comment', '👀');
+    c.removeReaction(c.state.comment(commentId)!.reactions.find((r) => r.emoji === '🎉')!.id);
+    c.connect();
+    await c.sync(10_000);
+    expect(errors).toEqual([]);
+    expect(await stored()).toEqual(['👀']);
+    expect(c.state.comment(commentId)!.reactions.map((r) => r.emoji)).toEqual(['👀']);
+    // Only one's own reaction goes by comment and emoji.
+    const s = raw();
+    await s.auth(t, 'react-sam', 'react-room');
+    s.send({ type: 'reaction:remove', ref: 'other', targetId: commentId, emoji: '👀' });
+    expect(await s.next('error')).toMatchObject({ code: 'reaction_not_found', ref: 'other' });
+    expect(await stored()).toEqual(['👀']);
+  });
+
   it('applies ten create/reply/edit triples sent back to back, in order', async () => {
     const s = raw();
     await s.auth(t, 'burst-bob', 'burst-room');

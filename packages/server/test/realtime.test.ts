@@ -534,6 +534,9 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`realtime over WebS
         [{ type: 'thread:create', ref: 'r8', id: 'ok-id', body: 'a', mentions: [], position: { x: 2, y: 0 } }, 'invalid_message'],
         [{ type: 'cursor:move', ref: 'r9', position: { x: 'left' } }, 'invalid_message'],
         [{ type: 'reaction:add', ref: 'r10', targetId: commentId, emoji: 'not an emoji' }, 'invalid_message'],
+        [{ type: 'reaction:remove', ref: 'r14' }, 'invalid_message'],
+        [{ type: 'reaction:remove', ref: 'r15', reactionId: 'react_1', targetId: commentId, emoji: '👍' }, 'invalid_message'],
+        [{ type: 'reaction:remove', ref: 'r16', targetId: commentId }, 'invalid_message'],
         [{ type: 'comment:create', ref: 'r11', threadId, body: 'x'.repeat(10_001) }, 'invalid_message'],
         [{ type: 'comment:create', ref: 'r12', threadId, body: 'x', extra: true }, 'invalid_message'],
         [{ type: 'comment:create', ref: 'r13', threadId, body: 'x'.repeat(70_000) }, 'message_too_big'],
@@ -592,9 +595,10 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`realtime over WebS
       s.send({ type: 'comment:edit', ref: 'x2', commentId, body: 'cross-room edit' });
       s.send({ type: 'thread:resolve', ref: 'x3', threadId, resolved: true });
       s.send({ type: 'reaction:add', ref: 'x4', targetId: commentId, emoji: '👍' });
-      await waitFor(() => s.messages.filter((m) => m.type === 'error').length === 4);
+      s.send({ type: 'reaction:remove', ref: 'x5', targetId: commentId, emoji: '👍' });
+      await waitFor(() => s.messages.filter((m) => m.type === 'error').length === 5);
       const codes = Object.fromEntries(s.messages.filter((m) => m.type === 'error').map((e) => [e.ref, e.code]));
-      expect(codes).toEqual({ x1: 'thread_not_found', x2: 'comment_not_found', x3: 'thread_not_found', x4: 'comment_not_found' });
+      expect(codes).toEqual({ x1: 'thread_not_found', x2: 'comment_not_found', x3: 'thread_not_found', x4: 'comment_not_found', x5: 'comment_not_found' });
 
       const other = await t.server.ctx.environments.create('Other env');
       const token = (await t.api('POST', '/auth/token', { userId: 'alice', name: 'A' }, other.secretKey)).body.token;

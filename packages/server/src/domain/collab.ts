@@ -168,6 +168,11 @@ export class CollabService {
     return reaction && this.#store.commentRoom(envId, reaction.targetId);
   }
 
+  /** The id of the user's reaction with this emoji on the comment, if there is one. */
+  async ownReactionId(envId: string, commentId: string, userId: string, emoji: string): Promise<string | undefined> {
+    return (await this.#store.getComment(envId, commentId))?.reactions.find((r) => r.userId === userId && r.emoji === emoji)?.id;
+  }
+
   /** Who wrote the thread, comment or stroke with this id, stored or since deleted: a create sent again finds it. */
   async #everStored(envId: string, kind: DeletedKind, id: string): Promise<{ roomId: string; userId: string; threadId?: string | null } | undefined> {
     const stored = kind === 'thread' ? await this.#store.threadOwner(envId, id) : kind === 'comment' ? await this.#store.commentOwner(envId, id) : await this.#store.getStroke(envId, id);

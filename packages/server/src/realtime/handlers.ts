@@ -142,9 +142,20 @@ export const HANDLERS: { [T in ClientMessage['type']]: Handler<T> } = {
     ack(conn, m.ref, { id: reaction.id });
   },
   'reaction:remove': async (hub, conn, m) => {
-    if ((await hub.ctx.collab.reactionRoom(conn.identity!.envId, m.reactionId)) !== conn.identity!.roomId) throw new PulseError('reaction_not_found');
-    await hub.ctx.collab.removeReaction(conn.identity!.envId, actorOf(conn), m.reactionId);
-    ack(conn, m.ref, { id: m.reactionId });
+    const { envId, roomId, user } = conn.identity!;
+    let reactionId = m.reactionId;
+    if (reactionId === undefined ? m.targetId === undefined || m.emoji === undefined : m.targetId !== undefined || m.emoji !== undefined) {
+      throw new PulseError('invalid_message', 'reaction:remove takes either reactionId, or targetId and emoji.');
+    }
+    if (reactionId === undefined) {
+      if ((await hub.ctx.collab.commentRoom(envId, m.targetId!)) !== roomId) throw new PulseError('comment_not_found');
+      reactionId = await hub.ctx.collab.ownReactionId(envId, m.targetId!, user.id, m.emoji!);
+      if (reactionId === undefined) throw new PulseError('reaction_not_found');
+    } else if ((await hub.ctx.collab.reactionRoom(envId, reactionId)) !== roomId) {
+      throw new PulseError('reaction_not_found');
+    }
+    await hub.ctx.collab.removeReaction(envId, actorOf(conn), reactionId);
+    ack(conn, m.ref, { id: reactionId });
   },
   'draw:stroke': async (hub, conn, m) => {
     const { envId, roomId, user } = conn.identity!;
