@@ -255,6 +255,15 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
     expect((await s.waitClosed()).code).toBe(CLOSE_CODES.RATE_LIMITED);
   });
 
+  it('counts a request found malformed only when it runs as a strike too', async () => {
+    const s = raw();
+    await s.auth(t, 'striker-2', 'strike-room');
+    // Schema-valid, but names neither the reaction nor its comment and emoji.
+    for (let i = 0; i <= LIMITS.strikesPerConnection; i++) s.send({ type: 'reaction:remove', ref: `m${i}` });
+    expect((await s.waitClosed()).code).toBe(CLOSE_CODES.RATE_LIMITED);
+    expect(s.messages.filter((m) => m.type === 'error').every((m) => m.code === 'invalid_message')).toBe(true);
+  });
+
   it('answers an oversized frame by its size alone, with the ref found in it', async () => {
     const s = raw();
     await s.auth(t, 'big-dan', 'big-room');

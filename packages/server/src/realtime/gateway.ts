@@ -127,6 +127,7 @@ export class Gateway {
     if (isQueued(message)) {
       if (!conn.durable.take()) return this.refuse(conn, 'rate_limited', undefined, ref);
       if (conn.userSockets && !conn.userSockets.writes.take()) {
+        conn.durable.refund();
         return this.refuse(conn, 'rate_limited', `Durable requests: at most ${LIMITS.writesPerUserBurst} at once, then ${LIMITS.writesPerUserPerSecond} a second per user, all their sockets together.`, ref);
       }
       if (!this.#hub.queue.enqueue(conn, message)) {

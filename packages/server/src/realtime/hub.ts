@@ -191,7 +191,11 @@ export class RealtimeHub implements RealtimeSink {
   }
 
   fail(conn: Connection, err: unknown, ref: string | undefined): void {
-    if (err instanceof PulseError) return this.error(conn, err.code, err.message, ref);
+    if (err instanceof PulseError) {
+      // Found malformed only once it ran (fields that go together): a strike, like a schema error.
+      if (err.code === 'invalid_message') conn.strike();
+      return this.error(conn, err.code, err.message, ref);
+    }
     if (isUnavailable(err)) return this.error(conn, 'service_unavailable', undefined, ref);
     console.error('[pulse] realtime handler failed:', err);
     this.error(conn, 'internal_error', undefined, ref);
