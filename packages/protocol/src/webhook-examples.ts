@@ -12,8 +12,9 @@ export const WEBHOOK_EXAMPLE_ROOM = 'pulse-example-room';
  */
 export function webhookExampleData(type: WebhookEventType, environmentId: string, at: string): WebhookData {
   const roomId = WEBHOOK_EXAMPLE_ROOM;
-  const actor = { type: 'user' as const, userId: 'example-user' };
-  const base = { environmentId, roomId, actor };
+  const base = { environmentId, roomId, actor: { type: 'user' as const, userId: 'example-user' } };
+  // As the real events of these types: Pulse noticed them, nobody caused them.
+  const noticed = { ...base, actor: { type: 'system' as const } };
   const room: Room = { id: roomId, environmentId, metadata: null, createdAt: at };
   const thread: Thread = {
     id: 'thread_example',
@@ -61,11 +62,12 @@ export function webhookExampleData(type: WebhookEventType, environmentId: string
     case 'reaction.removed':
       return { ...onComment, reactionId: reaction.id, reaction };
     case 'notification.created':
-    case 'notification.unread':
       return notification('mention');
+    case 'notification.unread':
+      return { ...notification('mention'), actor: noticed.actor };
     case 'room.created':
-      return { ...base, room };
+      return { ...noticed, room };
     case 'p2p.state.persisted':
-      return { ...base, sharedState: { roomId, bytes: 1024, version: 1, updatedAt: at, expiresAt: new Date(Date.parse(at) + 30 * 86_400_000).toISOString() } };
+      return { ...noticed, sharedState: { roomId, bytes: 1024, version: 1, updatedAt: at, expiresAt: new Date(Date.parse(at) + 30 * 86_400_000).toISOString() } };
   }
 }

@@ -44,5 +44,12 @@ describe('webhook payload schemas', () => {
       expect((data as { roomId: string }).roomId).toBe(WEBHOOK_EXAMPLE_ROOM);
     }
     expect((webhookExampleData('thread.resolved', 'e', at) as { thread: { resolved: boolean } }).thread.resolved).toBe(true);
+    // Events nobody caused carry the system actor, in the examples as in the schemas.
+    for (const type of ['notification.unread', 'room.created', 'p2p.state.persisted'] as const) {
+      expect(webhookExampleData(type, 'e', at).actor, type).toEqual({ type: 'system' });
+      const asUser = { ...webhookExampleData(type, 'e', at), actor: { type: 'user', userId: 'u' } };
+      expect(webhookDataSchemas[type].safeParse(asUser).success, type).toBe(false);
+    }
+    expect(webhookExampleData('notification.created', 'e', at).actor).toEqual({ type: 'user', userId: 'example-user' });
   });
 });

@@ -24,6 +24,8 @@ export const webhookActorSchema = z.discriminatedUnion('type', [
 export type WebhookActor = z.infer<typeof webhookActorSchema>;
 
 const base = { environmentId: z.string(), roomId: z.string(), actor: webhookActorSchema };
+/** Events no one caused: Pulse noticed something (a notification left unread, a room made, state kept). */
+const systemBase = { ...base, actor: z.object({ type: z.literal('system') }) };
 const webhookNotificationSchema = z.object({
   id: z.string(),
   kind: notificationKindSchema,
@@ -62,11 +64,11 @@ export const webhookDataSchemas = {
   'reaction.removed': z.object({ ...base, threadId: z.string(), commentId: z.string(), reactionId: z.string(), reaction: reactionSchema }),
   'notification.created': notificationEventSchema,
   /** The notification was still unread `emailDelaySeconds` after it was made (once per notification). */
-  'notification.unread': notificationEventSchema,
-  'room.created': z.object({ ...base, room: roomSchema }),
+  'notification.unread': notificationEventSchema.extend({ actor: systemBase.actor }),
+  'room.created': z.object({ ...systemBase, room: roomSchema }),
   /** At most once per `p2pPersistIntervalMs` per room (and node): the objects themselves are at `GET /api/v1/rooms/:roomId/shared`. */
   'p2p.state.persisted': z.object({
-    ...base,
+    ...systemBase,
     sharedState: z.object({ roomId: z.string(), bytes: z.number().int(), version: z.number().int(), updatedAt: z.string(), expiresAt: z.string() }),
   }),
   /** "Send test event": not about any room, nobody in particular caused it. */
