@@ -63,7 +63,11 @@ export class BatchLease {
   async #renew(): Promise<void> {
     // Batches claimed together share one lease, and are renewed together.
     const byLease = new Map<string, string[]>();
-    for (const b of this.#held.values()) byLease.set(b.leaseUntil, [...(byLease.get(b.leaseUntil) ?? []), b.batchId]);
+    for (const b of this.#held.values()) {
+      const ids = byLease.get(b.leaseUntil);
+      if (ids) ids.push(b.batchId);
+      else byLease.set(b.leaseUntil, [b.batchId]);
+    }
     const until = new Date(Date.now() + this.#leaseMs).toISOString();
     for (const [leaseUntil, ids] of byLease) {
       const kept = new Set(await this.#store.renewEmailBatches(ids, leaseUntil, until));

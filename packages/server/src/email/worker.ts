@@ -82,8 +82,8 @@ export class EmailWorker {
         try {
           await this.#send(batch, configs.get(batch.environmentId) ?? (await this.#configs.get(batch.environmentId)), lease);
         } catch (err) {
-          // This batch waits for its lease to end; the others go on.
-          this.#log.warn({ err, batchId: batch.batchId }, 'email notifications: a batch failed before it was sent');
+          // A database error: this batch is tried again once its claim runs out; the others go on.
+          this.#log.warn({ err, batchId: batch.batchId }, 'email notifications: a batch failed; it is tried again when its claim runs out');
         }
       }
     } finally {
