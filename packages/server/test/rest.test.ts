@@ -522,6 +522,20 @@ for (const driver of ['sqlite', 'postgres'] as const) {
         expect((await api('GET', `${base}?limit=${LIMITS.pageMax}`)).status).toBe(200);
       });
 
+      it('refuses a DELETE whose body says anything: these endpoints take none, and nothing is deleted', async () => {
+        const created = await createThread(uid('room'), { userId: ALICE, body: 'kept' });
+        const reaction = (await api('POST', `/api/v1/comments/${created.comments[0].id}/reactions`, { userId: BOB, emoji: '👍' })).body.reaction;
+        const room = created.roomId;
+        for (const path of [`/api/v1/threads/${created.id}`, `/api/v1/comments/${created.comments[0].id}`, `/api/v1/reactions/${reaction.id}`, `/api/v1/rooms/${room}/shared`]) {
+          expectError(await api('DELETE', path, { a: 1 }), 400, 'validation_failed', 'unknown field "a"');
+          expectError(await api('DELETE', path, [1]), 400, 'validation_failed', 'takes no body');
+          expectError(await api('DELETE', path, 'true'), 400, 'validation_failed', 'takes no body');
+        }
+        expect((await api('GET', `/api/v1/threads/${created.id}`)).body.comments[0].reactions).toHaveLength(1);
+        // An empty object is no body at all.
+        expect((await api('DELETE', `/api/v1/reactions/${reaction.id}`, {})).status).toBe(200);
+      });
+
       it('DELETE removes the thread and its comments', async () => {
         const created = await createThread(uid('room'), { userId: ALICE, body: 'doomed' });
         const reply = await addComment(created.id, { userId: BOB, body: 'also doomed' });

@@ -16,7 +16,7 @@ import type { Actor } from '../domain/actor.ts';
 import { ThreadViews } from '../domain/thread-views.ts';
 import { decodeCursor } from '../store/paging.ts';
 import type { KeyRecord, PageRequest } from '../store/types.ts';
-import { parseInput, parseParam, refuseQuery } from './validation.ts';
+import { parseInput, parseParam, refuseBody, refuseQuery } from './validation.ts';
 import { p2pOfContext } from '../p2p/handlers.ts';
 
 type Params = Record<string, string>;
@@ -232,6 +232,7 @@ export function registerRestApi(app: FastifyInstance, ctx: ServerContext): void 
         const key = keys.get(request)!;
         const params = request.params as Params;
         if (!('query' in route)) refuseQuery(request);
+        if (!('body' in route)) refuseBody(request);
         // A room id that could never exist is bad input (400), not an empty room.
         if (params.roomId !== undefined) parseParam(roomIdSchema, params.roomId, 'roomId');
         const result = await handler({ request, params, envId: key.environmentId, key });

@@ -27,6 +27,15 @@ export function parseParam<T extends z.ZodType>(schema: T, value: unknown, name:
 }
 
 /** Endpoints without query parameters refuse any, as the list endpoints refuse unknown ones. */
+/** For endpoints that take no body (the deletes): an empty one, or `{}`, is fine; anything in it is refused, as unknown fields are elsewhere. */
+export function refuseBody(request: { body?: unknown }): void {
+  const body = request.body;
+  if (body === undefined || body === null) return;
+  if (typeof body !== 'object' || Array.isArray(body)) throw new PulseError('validation_failed', 'body: this endpoint takes no body');
+  const names = Object.keys(body);
+  if (names.length) throw new PulseError('validation_failed', `body: unknown field "${names[0]}" (this endpoint takes no body)`);
+}
+
 export function refuseQuery(request: { query?: unknown }): void {
   const names = Object.keys((request.query as Record<string, unknown> | undefined) ?? {});
   if (names.length) throw new PulseError('validation_failed', `query: unknown parameter "${names[0]}" (this endpoint takes none)`);
