@@ -14,7 +14,9 @@ describe('pulse webhook (CLI)', () => {
   const cli = (...args: string[]) => runCli(args, { ...t.childEnv, ...allow });
 
   beforeAll(async () => {
-    t = await startTestServer('sqlite', { webhooks: optionsFromEnv({ ...allow, PULSE_WEBHOOKS_RETRY_BASE_MS: '100' }).webhooks! });
+    // Retries at most 400 ms apart: however long the CLI calls take on a busy machine (the backoff
+    // grows meanwhile), the retry after the receiver learns the new secret comes within the wait.
+    t = await startTestServer('sqlite', { webhooks: optionsFromEnv({ ...allow, PULSE_WEBHOOKS_RETRY_BASE_MS: '100', PULSE_WEBHOOKS_RETRY_MAX_MS: '400' }).webhooks! });
     receiver = await new WebhookReceiver().start();
   });
   afterAll(async () => {
