@@ -245,6 +245,21 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
     expect(updates.at(-1)).toBe('v2');
   });
 
+  it('reads a socket over its message rate later, instead of dropping or refusing its frames', async () => {
+    const s = raw();
+    await s.auth(t, 'flood-fay', 'flood-room');
+    const w = raw();
+    await w.auth(t, 'flood-watcher', 'flood-room');
+    // 300 cursor moves at once: 100 more than the burst, then a request that expects an answer.
+    for (let i = 1; i <= 300; i++) s.send({ type: 'cursor:move', position: { x: i / 1000, y: 0.5, pageX: i, pageY: 1 } });
+    s.send({ type: 'thread:create', ref: 'after', id: `flood-${driver}`, body: 'after the flood', mentions: [], position: null });
+    await s.next('ack', 10_000, (m) => m.ref === 'after');
+    expect(s.messages.filter((m) => m.type === 'error')).toEqual([]);
+    expect(s.closed).toBeUndefined();
+    // The last move reaches the room: none was dropped on the way, though the socket was read later.
+    await waitFor(() => w.messages.some((m) => m.type === 'batch' && m.events.some((e: any) => e.type === 'cursor:move' && e.position.pageX === 300)), 5000, 'the last cursor move');
+  });
+
   it('counts bad frames as strikes and closes the socket past the limit', async () => {
     const s = raw();
     await s.auth(t, 'striker', 'strike-room');

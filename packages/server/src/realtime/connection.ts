@@ -9,8 +9,8 @@ export type Delivery = 'durable' | 'ephemeral';
 export const READING_PAUSED = {
   /** Its durable queue is full (see DurableQueue). */
   durableQueue: 1,
-  /** A P2P frame waits for the message limit (see Gateway). */
-  p2pLimit: 2,
+  /** A frame waits for the message limit (see Gateway). */
+  messageLimit: 2,
 } as const;
 
 /** Identity of an authenticated connection. */

@@ -90,8 +90,7 @@ export class Gateway {
     void p2pOf(this.#hub)?.detach(conn);
   }
 
-  /** `replayed`: a frame read while an earlier P2P frame waited for the message limit. */
-  #onFrame(conn: Connection, data: RawData, isBinary: boolean, replayed = false): void {
+  #onFrame(conn: Connection, data: RawData, isBinary: boolean): void {
     if (conn.held) {
       conn.held.push([data, isBinary]); // read before the pause took effect: after the one waiting
       return;
@@ -101,6 +100,9 @@ export class Gateway {
     const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer | ArrayBuffer).byteLength;
     if (!authenticated) return this.#beforeAuth(conn, data, size, isBinary);
     if (size > LIMITS.wsMessageBytes) return this.refuse(conn, 'message_too_big', `Frames are limited to ${LIMITS.wsMessageBytes} bytes.`, peekRef(data));
+    // Over the message rate: neither parsed nor dropped, but left unread until the rate allows it
+    // (the sender is slowed down by TCP backpressure); a flood costs the server nothing.
+    if (!conn.messages.take()) return this.#holdUntilAllowed(conn, data, isBinary);
     if (isBinary) return this.refuse(conn, 'invalid_message', 'Frames must be JSON text.');
     let raw: unknown;
     try {
@@ -116,14 +118,6 @@ export class Gateway {
     }
     const ref = 'ref' in message ? message.ref : undefined;
     if (message.type === 'auth') return this.refuse(conn, 'already_authenticated', undefined, ref);
-    if (!conn.messages.take()) {
-      // A P2P frame waits for its token; so does whatever was read behind one that waited (it
-      // arrived late for the server's sake, not the client's).
-      if (replayed || message.type.startsWith('p2p:')) return this.#holdUntilAllowed(conn, data, isBinary);
-      // Ephemeral floods are simply thinned out; only requests that expect an answer get an error.
-      if (ref || isQueued(message)) this.refuse(conn, 'rate_limited', undefined, ref);
-      return;
-    }
     if (isQueued(message)) {
       if (!conn.durable.take()) return this.refuse(conn, 'rate_limited', undefined, ref);
       if (conn.userSockets && !conn.userSockets.writes.take()) {
@@ -146,12 +140,12 @@ export class Gateway {
   }
 
   /**
-   * A P2P frame over the message limit: the socket is not read until the limit allows it (the
-   * sender is slowed down by TCP backpressure), then it and what was read meanwhile go on in order.
+   * A frame over the message limit: the socket is not read until the limit allows it (the sender
+   * is slowed down by TCP backpressure), then it and what was read meanwhile go on in order.
    */
   #holdUntilAllowed(conn: Connection, data: RawData, isBinary: boolean): void {
     conn.held = [[data, isBinary]];
-    conn.pauseReading(READING_PAUSED.p2pLimit);
+    conn.pauseReading(READING_PAUSED.messageLimit);
     setTimeout(() => this.#releaseHeld(conn), Math.ceil(conn.messages.secondsUntilNext() * 1000)).unref();
   }
 
@@ -160,7 +154,7 @@ export class Gateway {
     conn.held = undefined;
     if (conn.open) {
       for (const [i, [data, isBinary]] of held.entries()) {
-        this.#onFrame(conn, data, isBinary, true);
+        this.#onFrame(conn, data, isBinary);
         if (conn.held) {
           // Over the limit again: the rest waits behind it.
           (conn.held as [RawData, boolean][]).push(...held.slice(i + 1));
@@ -168,7 +162,7 @@ export class Gateway {
         }
       }
     }
-    conn.resumeReading(READING_PAUSED.p2pLimit);
+    conn.resumeReading(READING_PAUSED.messageLimit);
   }
 
   /** Until auth:ok: one small `auth` frame; anything else ends the socket. */
