@@ -54,6 +54,12 @@ export const LIMITS = {
    */
   wsAuthMessageBytes: 16 * 1024,
   /**
+   * Everything a socket may send before `auth:ok` (frames, their headers, pings), counted as it
+   * arrives: a frame announced as large is not buffered up to wsHardMessageBytes before the
+   * socket is ended. Past it the connection is cut without a close frame.
+   */
+  wsPreAuthBytes: 64 * 1024,
+  /**
    * Deepest nesting of arrays and objects in a frame's JSON (a chunked P2P frame's joined text
    * included); deeper frames get `invalid_message` before they are parsed. Messages need 4 levels.
    * V8 parses deeply nested text about 100 times slower than flat text: 1 MB of `[[[…` took 0.4 s.

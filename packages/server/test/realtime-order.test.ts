@@ -1,5 +1,6 @@
 import { CLOSE_CODES, LIMITS, TOKEN_CLOCK_TOLERANCE_S } from '@pulse/protocol';
 import type { PulseClient } from '@pulse/core';
+import { connect } from 'node:net';
 import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, mintToken, RawSocket, sleep, waitFor } from './helpers/clients.ts';
@@ -457,6 +458,33 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
       await badKey.opened;
       badKey.send({ type: 'auth', apiKey: 'pk_unknown', room: 'r' });
       expect(await badKey.next('auth:error')).toMatchObject({ code: 'invalid_api_key' });
+    });
+
+    it('reads no more than 64 KB before auth: a frame announced as large is refused while it arrives, and the socket cut soon after', async () => {
+      const { port } = new URL(t.wsUrl);
+      const before = t.server.hub.connectionCount;
+      const socket = connect(Number(port), '127.0.0.1');
+      let received = '';
+      socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+      const closed = new Promise<number>((resolve) => socket.on('close', () => resolve(Date.now())));
+      socket.on('error', () => undefined);
+      socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+      await waitFor(() => received.includes('101 Switching Protocols'), 3000, 'the upgrade');
+      // A masked text frame announcing 1,000,000 bytes (under the 1 MB cap), of which 200 KB come;
+      // the peer never answers the close, as one that stopped reading would.
+      const header = Buffer.alloc(14);
+      header[0] = 0x81;
+      header[1] = 0x80 | 127;
+      header.writeBigUInt64BE(1_000_000n, 2);
+      const started = Date.now();
+      socket.write(Buffer.concat([header, Buffer.alloc(200 * 1024, 0x20)]));
+      await waitFor(() => received.includes('message_too_big'), 3000, 'auth:error message_too_big');
+      // Close 4400 (0x1130) follows, and the connection is cut without waiting 30 s for an answer.
+      expect(received).toContain('\u0088');
+      expect(received).toContain('\u0011\u0030');
+      expect((await closed) - started).toBeLessThan(5000);
+      // Gone on the server too (its place among the address's unauthenticated sockets with it).
+      await waitFor(() => t.server.hub.connectionCount === before, 5000, 'the server to let the socket go');
     });
 
     it('keeps serving while deeply nested 1 MB frames arrive before auth', async () => {

@@ -5,6 +5,9 @@ import type { LocalRoom } from './room.ts';
 
 export type Delivery = 'durable' | 'ephemeral';
 
+/** How long a closing peer has to answer the close frame before its connection is cut. */
+const CLOSE_HANDSHAKE_MS = 2000;
+
 /** Why the server stopped reading from a socket (bits: several may hold at once). */
 export const READING_PAUSED = {
   /** Its durable queue is full (see DurableQueue). */
@@ -74,6 +77,8 @@ export class Connection {
   readonly address: string;
   /** Counted in its address's sockets that have not authenticated (see Gateway). */
   holdsPreAuthSlot = false;
+  /** Stops counting the bytes it sends before auth:ok (LIMITS.wsPreAuthBytes). */
+  stopPreAuthCount: (() => void) | undefined;
 
   constructor(id: string, ws: WebSocket, address: string) {
     this.id = id;
@@ -184,7 +189,11 @@ export class Connection {
   }
 
   close(code: number, reason: string | undefined): void {
-    if (this.ws.readyState === 0 || this.ws.readyState === 1) this.ws.close(code, String(reason ?? '').slice(0, 120));
+    if (this.ws.readyState !== 0 && this.ws.readyState !== 1) return;
+    this.ws.close(code, String(reason ?? '').slice(0, 120));
+    // A peer that does not answer the close (it stopped reading) is cut after a short wait, not
+    // the 30 s `ws` gives it: its buffers and its slot go with it.
+    setTimeout(() => this.ws.terminate(), CLOSE_HANDSHAKE_MS).unref();
   }
 }
 

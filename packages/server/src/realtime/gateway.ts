@@ -54,15 +54,36 @@ export class Gateway {
       if (path !== '/' || this.#closing) return refuseUpgrade(socket, '404 Not Found');
       const address = this.#clientAddress(request);
       if ((this.#unauthenticated.get(address) ?? 0) >= this.#options.unauthenticatedPerAddress) return refuseUpgrade(socket, '429 Too Many Requests');
-      this.#wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws, address));
+      this.#wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws, address, socket, head.length));
     });
   }
 
-  #accept(ws: WebSocket, address: string): void {
+  #accept(ws: WebSocket, address: string, socket: Duplex, headBytes: number): void {
     const conn = new Connection(newConnectionId(), ws, address);
     this.#connections.add(conn);
     this.#unauthenticated.set(address, (this.#unauthenticated.get(address) ?? 0) + 1);
     conn.holdsPreAuthSlot = true;
+    // Until auth:ok, every byte counts: `ws` would buffer a frame announced as 1 MB whole before
+    // the auth frame's own limit could be checked. Past the allowance nothing more is read.
+    let received = headBytes;
+    const count = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received <= LIMITS.wsPreAuthBytes) return;
+      conn.stopPreAuthCount?.();
+      this.#hub.rejectAuth(conn, new PulseError('message_too_big', `Before auth:ok a socket may send ${LIMITS.wsPreAuthBytes} bytes in all.`));
+      // What it sends from now on is discarded as it comes, not handed to `ws` (which would buffer
+      // the rest of a large frame); told there is no more, the peer closes its side at once.
+      socket.removeAllListeners('data');
+      socket.on('data', () => undefined);
+      socket.once('end', () => socket.destroy());
+      socket.resume(); // `ws` may have paused it while a frame filled its buffer
+      socket.end();
+    };
+    socket.on('data', count);
+    conn.stopPreAuthCount = () => {
+      socket.off('data', count);
+      conn.stopPreAuthCount = undefined;
+    };
     ws.on('message', (data: RawData, isBinary: boolean) => this.#onFrame(conn, data, isBinary));
     ws.on('close', () => this.#onClose(conn));
     ws.on('error', () => conn.close(1009, 'message too big'));
@@ -71,6 +92,7 @@ export class Gateway {
   /** The socket authenticated: it no longer counts against its address's pre-auth allowance. */
   authenticated(conn: Connection): void {
     this.#releasePreAuthSlot(conn);
+    conn.stopPreAuthCount?.();
   }
 
   /** Exactly once per socket: when it authenticates, or when it closes (at any point of its auth). */
