@@ -1,5 +1,5 @@
 import type { Store } from '../store/index.ts';
-import type { EmailBatch } from '../store/types.ts';
+import type { EmailBatch, EmailBatchOutcome } from '../store/types.ts';
 
 /**
  * Keeps the batches one pass claimed its own while it works through them, however slow SMTP is:
@@ -37,7 +37,7 @@ export class BatchLease {
   }
 
   /** Records the batch's outcome under its current lease; false when the batch was lost meanwhile. */
-  finish(batch: EmailBatch, outcome: Parameters<Store['finishEmailBatch']>[1]): Promise<boolean> {
+  finish(batch: EmailBatch, outcome: EmailBatchOutcome): Promise<boolean> {
     return this.#settle(batch, (held) => this.#store.finishEmailBatch(held, outcome));
   }
 

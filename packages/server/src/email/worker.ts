@@ -2,7 +2,7 @@ import type { Transporter } from 'nodemailer';
 import type { EnvConfig } from '@pulse/protocol';
 import type { ConfigCache } from '../domain/config-cache.ts';
 import type { Store } from '../store/index.ts';
-import type { EmailBatch } from '../store/types.ts';
+import type { EmailBatch, EmailBatchOutcome } from '../store/types.ts';
 import { PeriodicPass } from '../periodic-pass.ts';
 import { BatchLease } from './batch-lease.ts';
 import { renderEmail } from './render.ts';
@@ -119,7 +119,7 @@ export class EmailWorker {
       this.#log.warn({ batchId: batch.batchId }, 'email notifications: a batch was taken over by another node; not sending it');
       return;
     }
-    let outcome: Parameters<BatchLease['finish']>[1];
+    let outcome: EmailBatchOutcome;
     try {
       await this.#transport!.sendMail({
         from: this.#settings.from,

@@ -24,6 +24,18 @@ export interface EmailBatch {
   leaseUntil: string;
 }
 
+/**
+ * How a batch's attempt ended. `emailed`: an email went out, and the user's next window counts
+ * from `at` (a retried one goes out later than its claim).
+ */
+export interface EmailBatchOutcome {
+  status: 'sent' | 'retry' | 'failed';
+  at: string;
+  nextAttemptAt?: string;
+  error?: string;
+  emailed?: boolean;
+}
+
 /** What an email says about one notification. */
 export interface EmailItem {
   notificationId: string;
@@ -70,13 +82,9 @@ export interface EmailRepo {
   renewEmailBatches(batchIds: readonly string[], leaseUntil: string, until: string): Promise<string[]>;
   /**
    * Records a batch's outcome, if it is still held under its lease (false when not): sent (or
-   * nothing left to say), a retry at a time, or failed for good. `emailed`: an email went out, and
-   * the user's next window counts from `at` (a retried one goes out later than its claim).
+   * nothing left to say), a retry at a time, or failed for good.
    */
-  finishEmailBatch(
-    batch: EmailBatch,
-    outcome: { status: 'sent' | 'retry' | 'failed'; at: string; nextAttemptAt?: string; error?: string; emailed?: boolean },
-  ): Promise<boolean>;
+  finishEmailBatch(batch: EmailBatch, outcome: EmailBatchOutcome): Promise<boolean>;
   /** Lets a batch's notifications go unclaimed again (not emailed after all: no address, unsubscribed, or email off), if still held. */
   releaseEmailBatch(batch: EmailBatch): Promise<boolean>;
   /** The user's own switch (the unsubscribe link, the widget's setting); false when there is no such user. */
