@@ -100,8 +100,8 @@ export class DurableQueue {
   }
 }
 
-/** Requests are queued only once a socket has authenticated; one lane per user of an environment. */
+/** One lane per user of an environment (requests are queued only once a socket has authenticated). */
 function laneKey(conn: Connection): string {
-  const identity = conn.identity;
-  return identity ? `${identity.envId}\u0000${identity.user.id}` : conn.id;
+  const { envId, user } = conn.identity!;
+  return `${envId}\u0000${user.id}`;
 }

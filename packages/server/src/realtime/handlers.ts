@@ -144,7 +144,8 @@ export const HANDLERS: { [T in ClientMessage['type']]: Handler<T> } = {
   'reaction:remove': async (hub, conn, m) => {
     const { envId, roomId, user } = conn.identity!;
     let reactionId = m.reactionId;
-    if (reactionId === undefined ? m.targetId === undefined || m.emoji === undefined : m.targetId !== undefined || m.emoji !== undefined) {
+    // By its id alone, or by both its comment and its emoji.
+    if (reactionId !== undefined ? m.targetId !== undefined || m.emoji !== undefined : m.targetId === undefined || m.emoji === undefined) {
       throw new PulseError('invalid_message', 'reaction:remove takes either reactionId, or targetId and emoji.');
     }
     if (reactionId === undefined) {
