@@ -547,6 +547,43 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
     ca.disconnect();
   });
 
+  it('keeps the edits a refused write carried, and stores them once data is removed (as the docs advise)', async () => {
+    await config({ p2pMaxStateBytes: 2048 });
+    await sleep(100);
+    const [ca, a] = await joined('alice', 'r-refused-batch');
+    const errors: { code: string }[] = [];
+    a.on('error', (e) => errors.push(e));
+    const m = a.sharedMap<string>('m');
+    m.set('seed', 's');
+    await sleep(50);
+    await service().persistence.flush(t.envId, 'r-refused-batch');
+    // In one interval: an edit that fits, then one that takes the state past the limit.
+    m.set('keep', 'important');
+    m.set('big', 'x'.repeat(5000));
+    await sleep(50);
+    await service().persistence.flush(t.envId, 'r-refused-batch');
+    await waitFor(() => errors.length > 0, 3000, 'the refusal');
+    expect(errors[0]).toMatchObject({ code: 'p2p_state_too_large' });
+    const storedMap = async () => {
+      const doc = new Y.Doc();
+      Y.applyUpdate(doc, (await t.server.ctx.store.getSharedState(t.envId, 'r-refused-batch'))!.state);
+      return doc.getMap('map:m').toJSON();
+    };
+    expect(await storedMap()).toEqual({ seed: 's' });
+    // A joiner meanwhile gets what the peers hold, refused write included.
+    const [cb, b] = await joined('bob', 'r-refused-batch');
+    expect(b.sharedMap('m').get('keep')).toBe('important');
+    cb.disconnect();
+    // Removing the data brings the state under the limit: the next write stores the edit that came with it.
+    m.delete('big');
+    await sleep(50);
+    await service().persistence.flush(t.envId, 'r-refused-batch');
+    expect(await storedMap()).toEqual({ seed: 's', keep: 'important' });
+    expect((await t.server.ctx.store.getSharedState(t.envId, 'r-refused-batch'))!.state.byteLength).toBeLessThan(2048);
+    expect(errors).toHaveLength(1);
+    ca.disconnect();
+  });
+
   it('refuses at once, and relays none of, updates past twice p2pMaxStateBytes waiting to be stored', async () => {
     await config({ p2pMaxStateBytes: 4096, p2pPersistIntervalMs: 60_000 });
     await sleep(100);

@@ -60,8 +60,27 @@ const DAY_MS = 86_400_000;
 const COMPACT_AFTER = 256;
 /** The updates waiting to be merged into a room's stored state may hold this many times p2pMaxStateBytes (see add). */
 const PENDING_STATE_FACTOR = 2;
+/**
+ * A refused write's changes are kept (see RoomBuffer.held) up to this many times p2pMaxStateBytes:
+ * the stored state and twice the limit waiting, and more. Past it they are let go (the peers still hold them).
+ */
+const HELD_STATE_FACTOR = 4;
 /** Writers racing on one room (cluster nodes) retry the read-merge-write this many times. */
 const CAS_ATTEMPTS = 5;
+
+/**
+ * The state an update describes, without the content of deleted items: `Y.mergeUpdates` keeps it,
+ * so a state would never shrink when data is removed; a document drops it.
+ */
+function withoutDeleted(update: Uint8Array): Uint8Array {
+  const doc = new Y.Doc();
+  try {
+    Y.applyUpdate(doc, update);
+    return Y.encodeStateAsUpdate(doc);
+  } finally {
+    doc.destroy();
+  }
+}
 
 /** Names of the root types (shared objects) an update holds items of. */
 export function rootNames(update: Uint8Array): Set<string> {
@@ -99,6 +118,12 @@ interface RoomBuffer {
   pendingBytes: number;
   /** Past the bound even merged (see add): refused until the next write. */
   pendingFull?: boolean;
+  /**
+   * The changes of a write refused as too large, which the peers still hold: merged into the next
+   * write, which only a new update brings (it may remove data), and not counted in the bound on
+   * `pending` (or the update that removes data would be refused too).
+   */
+  held?: Uint8Array;
   /** The stored state as this node last read or wrote it. */
   stored: { state: Uint8Array; version: number; stamp: string } | null | undefined;
   /** Counts the changes to `pending`. */
@@ -221,7 +246,7 @@ export class SharedStatePersistence {
     }
     const m = room.merged;
     if (m && m.stored === room.stored && m.revision === room.revision) return m.state;
-    const parts = [room.stored?.state ?? EMPTY_UPDATE, ...room.pending.map(fromBase64)];
+    const parts = [room.stored?.state ?? EMPTY_UPDATE, ...(room.held ? [room.held] : []), ...room.pending.map(fromBase64)];
     const state = parts.length === 1 ? parts[0]! : Y.mergeUpdates(parts);
     room.merged = { stored: room.stored, revision: room.revision, state };
     return state;
@@ -249,14 +274,16 @@ export class SharedStatePersistence {
     room.revision++;
     const config = this.#hooks.config(room.envId);
     try {
-      const updates = batch.map(fromBase64);
+      const updates = [...(room.held ? [room.held] : []), ...batch.map(fromBase64)];
       for (let attempt = 1; ; attempt++) {
         const rec = await this.#store.getSharedState(room.envId, room.roomId);
         const base = rec?.state ?? EMPTY_UPDATE;
-        const merged = Y.mergeUpdates([base, ...updates]);
+        let merged = Y.mergeUpdates([base, ...updates]);
         const max = config?.p2pMaxStateBytes ?? Infinity;
+        if (merged.byteLength > max) merged = withoutDeleted(merged);
         if (merged.byteLength > max) {
           room.stored = rec ? storedOf(rec) : null;
+          this.#hold(room, merged, max);
           const err = new PulseError(
             'p2p_state_too_large',
             `The room's shared state would be ${merged.byteLength} bytes; this environment stores at most ${max} (p2pMaxStateBytes). ` +
@@ -284,6 +311,7 @@ export class SharedStatePersistence {
         }
         if (rec && Buffer.compare(merged, rec.state) === 0) {
           room.stored = storedOf(rec);
+          this.#hold(room, undefined);
           return;
         }
         const now = new Date();
@@ -299,6 +327,7 @@ export class SharedStatePersistence {
           this.writes++;
           room.lastWriteAt = Date.now();
           room.stored = { state: merged, version, stamp: sharedStateStamp(version, at) };
+          this.#hold(room, undefined);
           this.#hooks.saved(room.envId, room.roomId, merged, at);
           return;
         }
@@ -312,6 +341,15 @@ export class SharedStatePersistence {
       room.lastWriteAt = Date.now();
       this.#hooks.log(`storing P2P state of room ${room.roomId} failed${isUnavailable(err) ? ' (store unavailable)' : ''}; retrying`, err);
     }
+  }
+
+  /** Keeps a refused write's state for the next write (bounded), or lets go of it once stored. */
+  #hold(room: RoomBuffer, state: Uint8Array | undefined, max = Infinity): void {
+    const held = state && state.byteLength <= HELD_STATE_FACTOR * max ? state : undefined;
+    if (state && !held) this.#hooks.log(`the refused P2P state of room ${room.roomId} (${state.byteLength} bytes) is past what is kept for a later write; its peers still hold it`);
+    if (held === room.held) return;
+    room.held = held;
+    room.revision++;
   }
 
   /** Forgets a room this node no longer serves, after writing what it holds. */
@@ -333,6 +371,7 @@ export class SharedStatePersistence {
     room.pending = [];
     room.pendingBytes = 0;
     room.pendingFull = false;
+    room.held = undefined;
     room.revision++;
     room.stored = undefined;
   }
