@@ -619,6 +619,15 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
     await waitFor(() => b.sharedMap('m').get('wide') === wide, 5000, 'the wide value');
   });
 
+  it('answers a request sent in pieces with the ref of the request, refused or not', async () => {
+    const [s1] = await rawPeers(['alice', 'bob'], 'r-chunk-ref');
+    // Valid base64, not a Yjs update, too long for one frame.
+    const json = JSON.stringify({ type: 'p2p:update', ref: 'chunked', update: Buffer.alloc(60_000, 0xff).toString('base64') });
+    const pieces = [json.slice(0, 40_000), json.slice(40_000)];
+    pieces.forEach((data, index) => s1.send({ type: 'p2p:chunk', id: 'c1', index, count: pieces.length, data }));
+    expect(await s1.next('p2p:error')).toMatchObject({ code: 'invalid_message', ref: 'chunked' });
+  });
+
   it('carries a frame of more pieces than the message burst allows, paced, and stores it', async () => {
     await config({ p2pMaxStateBytes: 20 * 1024 * 1024 });
     await waitFor(async () => (await t.server.hub.configOf(t.envId)).p2pMaxStateBytes === 20 * 1024 * 1024, 3000, 'the config');

@@ -45,11 +45,22 @@ const RUN: { [T in P2PClientMessageType]: Handler<T> } = {
       conn.strike(); // a malformed frame, however it came
       throw err;
     }
-    if (!inner.type.startsWith('p2p:') || inner.type === 'p2p:chunk') throw new PulseError('invalid_message', 'p2p:chunk may only carry another P2P message.');
-    if (allowance.joinOnly && inner.type !== 'p2p:join') throw new PulseError('p2p_not_joined');
-    await (RUN[inner.type as P2PClientMessageType] as Handler<P2PClientMessageType>)(s, conn, inner as never, hub);
+    // From here on, a failure is the carried request's, answered with its ref (or the piece's).
+    try {
+      if (!inner.type.startsWith('p2p:') || inner.type === 'p2p:chunk') throw new PulseError('invalid_message', 'p2p:chunk may only carry another P2P message.');
+      if (allowance.joinOnly && inner.type !== 'p2p:join') throw new PulseError('p2p_not_joined');
+      await (RUN[inner.type as P2PClientMessageType] as Handler<P2PClientMessageType>)(s, conn, inner as never, hub);
+    } catch (err) {
+      if (!(err instanceof PulseError)) throw err;
+      sendError(conn, err, 'ref' in inner && inner.ref ? inner : m);
+    }
   },
 };
+
+function sendError(conn: Connection, err: PulseError, request: ClientMessage): void {
+  const ref = 'ref' in request ? request.ref : undefined;
+  conn.send({ type: 'p2p:error', code: err.code, message: err.message, ...(ref ? { ref } : {}) });
+}
 
 /**
  * The P2P messages' handlers, for the realtime handler table. Their failures are answered with
@@ -65,8 +76,7 @@ export const P2P_HANDLERS = Object.fromEntries(
         await (RUN[type] as Handler<P2PClientMessageType>)(service, conn, m as never, hub);
       } catch (err) {
         if (!(err instanceof PulseError)) throw err;
-        const ref = 'ref' in m ? m.ref : undefined;
-        conn.send({ type: 'p2p:error', code: err.code, message: err.message, ...(ref ? { ref } : {}) });
+        sendError(conn, err, m);
       }
     },
   ]),
