@@ -709,6 +709,8 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
       { type: 'counter', name: 'votes', value: 4 },
     ]);
     expect((await t.api('GET', '/api/v1/rooms/nothing-here/shared')).body.error.code).toBe('not_found');
+    // Reading a room is not serving it: nothing is kept in memory for it (a script walking many rooms would fill it).
+    expect(service().persistence.holds(t.envId, 'nothing-here')).toBe(false);
     expect((await t.api('GET', '/api/v1/rooms/r-rest/shared', undefined, 'sk_wrong')).status).toBe(401);
     // Another environment's key sees nothing of this room.
     const other = await t.server.ctx.environments.create('Other');

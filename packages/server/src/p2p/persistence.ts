@@ -252,6 +252,11 @@ export class SharedStatePersistence {
     return state;
   }
 
+  /** Whether this node keeps anything for the room (it serves or served it since its last release). */
+  holds(envId: string, roomId: string): boolean {
+    return this.#rooms.has(`${envId}\u0000${roomId}`);
+  }
+
   /** Writes what is pending now (waits for a write under way first). Never rejects. */
   async flush(envId: string, roomId: string): Promise<void> {
     const room = this.#room(envId, roomId);

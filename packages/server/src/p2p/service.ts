@@ -13,7 +13,7 @@ import type { Bus } from '../realtime/bus.ts';
 import type { Connection } from '../realtime/connection.ts';
 import type { Store } from '../store/types.ts';
 import { ChunkAssembler, JOIN_CHUNK_CHARS } from './chunks.ts';
-import { checkedUpdate, fromBase64, SharedStatePersistence, toBase64 } from './persistence.ts';
+import { checkedUpdate, EMPTY_UPDATE, fromBase64, SharedStatePersistence, toBase64 } from './persistence.ts';
 import { P2PRoomSession, publishReset, type Route } from './session.ts';
 import { sharedObjects, type SharedObjectView } from './view.ts';
 
@@ -382,7 +382,8 @@ export class P2PService {
     roomId: string,
   ): Promise<{ roomId: string; bytes: number; version: number | null; updatedAt: string | null; expiresAt: string | null; objects: SharedObjectView[] } | undefined> {
     const rec = await this.#deps.store.getSharedState(envId, roomId);
-    const state = await this.persistence.current(envId, roomId, true);
+    // Merged with what this node holds for the room; a room it does not serve is only read.
+    const state = this.persistence.holds(envId, roomId) ? await this.persistence.current(envId, roomId, true) : (rec?.state ?? EMPTY_UPDATE);
     const objects = sharedObjects(state);
     if (!rec && objects.length === 0) return undefined;
     return { roomId, bytes: state.byteLength, version: rec?.version ?? null, updatedAt: rec?.updatedAt ?? null, expiresAt: rec?.expiresAt ?? null, objects };
