@@ -1,9 +1,10 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { extname, join } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,6 +26,43 @@ const enabled = onCi || process.env.PULSE_TEST_PACKAGES === '1';
 if (!enabled) console.warn('\n[pulse tests] SKIPPING the outside-the-repo packaging suite (runs on CI; PULSE_TEST_PACKAGES=1 runs it here)\n');
 
 const PACKAGES = ['@pulse/protocol', '@pulse/core', '@pulse/node', '@pulse/widget', '@pulse/react', '@pulse/server'];
+
+/**
+ * The bare imports of the declaration files a consumer's compiler reaches from an installed
+ * package's `types` entries that the package does not declare (`pkg: file → specifier`). Hoisted
+ * installs hide them (a dependency's dependency sits at the top); strict ones do not.
+ */
+function undeclaredTypeImports(dir: string): string[] {
+  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Record<string, unknown>;
+  const declared = new Set([pkg.name as string, ...['dependencies', 'peerDependencies', 'optionalDependencies'].flatMap((f) => Object.keys((pkg[f] as object | undefined) ?? {}))]);
+  const entries: string[] = [];
+  const collect = (v: unknown): void => {
+    if (typeof v !== 'object' || v === null) return;
+    for (const [k, x] of Object.entries(v)) (k === 'types' && typeof x === 'string' ? entries.push(x) : collect(x));
+  };
+  collect(pkg.exports);
+  if (typeof pkg.types === 'string') entries.push(pkg.types);
+  const seen = new Set<string>();
+  const queue = entries.map((e) => join(dir, e));
+  const found: string[] = [];
+  while (queue.length) {
+    const file = queue.pop()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const text = readFileSync(file, 'utf8');
+    for (const [, spec] of text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|^import\s+|reference types=)["']([^"']+)["']/gm)) {
+      if (spec!.startsWith('.')) {
+        const target = join(dirname(file), spec!.replace(/(\.d)?\.[mc]?[jt]s$/, ''));
+        queue.push(existsSync(`${target}.d.ts`) ? `${target}.d.ts` : join(target, 'index.d.ts'));
+        continue;
+      }
+      const name = spec!.startsWith('@') ? spec!.split('/').slice(0, 2).join('/') : spec!.split('/')[0]!;
+      if (spec!.startsWith('node:') || builtinModules.includes(name) || declared.has(name)) continue;
+      found.push(`${pkg.name as string}: ${file.slice(dir.length + 1)} → ${spec}`);
+    }
+  }
+  return found;
+}
 const run = promisify(execFile);
 
 /** npm and node with a clean environment: HOME keeps the user's npm config and cache (as for any user). */
@@ -336,4 +374,9 @@ describe.skipIf(!enabled)('Pulse installed from its npm tarballs, outside the re
   it('(4) tsc --noEmit of a consumer against the published types', async () => {
     await sh('npx', ['--no', '--', 'tsc', '-p', 'tsconfig.json'], app, 180_000);
   }, 240_000);
+
+  it('(5) the published types import only packages their package declares (strict installs: pnpm, npm --install-strategy=linked)', () => {
+    const undeclared = PACKAGES.flatMap((name) => undeclaredTypeImports(join(app, 'node_modules', name)));
+    expect(undeclared).toEqual([]);
+  });
 });

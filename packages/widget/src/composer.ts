@@ -1,6 +1,6 @@
 import type { PulseClient } from '@pulse/core';
 import { isBlankText, mentionCandidates, type Attachment, type EnvConfig, type PulseUser } from '@pulse/protocol/lite';
-import { html, LitElement, nothing, type PropertyValues } from 'lit';
+import { html, LitElement, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import { formatDuration, userColorStyle } from './format.ts';
 import { icons } from './icons.ts';
 import { rankMentions } from './mention-rank.ts';
@@ -307,7 +307,7 @@ export class PulseComposer extends LitElement {
     this.recording = null;
   }
 
-  override render() {
+  override render(): TemplateResult {
     const c = this.config;
     const suggestions = this.#suggestions;
     const busy = this.files.some((f) => !f.attachment && !f.error);

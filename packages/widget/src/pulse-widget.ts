@@ -9,7 +9,7 @@ import {
   type PresenceMember,
   type PulseUser,
 } from '@pulse/protocol/lite';
-import { html, LitElement, nothing, type PropertyValues } from 'lit';
+import { html, LitElement, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import { docSize, pinAt, resolvePin } from './anchor.ts';
 import type { ComposerSubmit } from './composer.ts';
 import './composer.ts';
@@ -770,7 +770,7 @@ export class PulseWidget extends LitElement {
 
   // ------------------------------------------------------------------ render
 
-  override render() {
+  override render(): TemplateResult {
     // The toolbar appears once signed in; until then nothing can be done with it.
     const ready = Boolean(this.client && this.user);
     const inlineClosed = this.display === 'inline' && !this.open;

@@ -1,4 +1,4 @@
-import { html, nothing } from 'lit';
+import { html, nothing, type TemplateResult } from 'lit';
 import type { PulseWidget } from '../pulse-widget.ts';
 
 /**
@@ -59,7 +59,7 @@ function describe(problem: StartupProblem): { title: string; body: string; techn
 }
 
 /** The card in the dock, while the widget cannot sign in. */
-export function renderStartupProblem(w: PulseWidget, problem: StartupProblem) {
+export function renderStartupProblem(w: PulseWidget, problem: StartupProblem): TemplateResult {
   const { title, body, technical, retry } = describe(problem);
   return html`<div class="status-card" role="alert" aria-live="assertive">
     <div class="status-head">
