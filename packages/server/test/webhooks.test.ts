@@ -615,14 +615,18 @@ describe('webhooks: delivery', () => {
     }));
 
   it('fails, without sending, what waited past its window while the endpoint was disabled', () =>
-    withOwnServer({ retryWindowMs: 1000 }, async (short, r) => {
+    withOwnServer({ retryWindowMs: 3000 }, async (short, r) => {
       const svc = short.server.ctx.webhooks;
       const { endpoint, secret } = await svc.add(short.envId, { url: r.url });
       r.secret = secret;
       r.mode = { kind: 'fail', status: 410 }; // disables the endpoint at once
       await svc.sendTest(short.envId, endpoint.id);
       await waitFor(async () => !(await svc.get(short.envId, endpoint.id)).enabled, 5000, 'the endpoint disabled');
-      await sleep(1200); // the delivery's window ends while the endpoint is disabled
+      // Its first attempt came in time for a retry (a cold sending thread can take a second to start)...
+      const [waiting] = await svc.deliveries(short.envId, endpoint.id);
+      expect(waiting).toMatchObject({ status: 'pending', attempts: 1 });
+      // ...and the delivery's window ends while the endpoint is disabled.
+      await sleep(Date.parse(waiting!.createdAt) + 3200 - Date.now());
       r.mode = { kind: 'ok' };
       await svc.update(short.envId, endpoint.id, { enabled: true });
       const [delivery] = await svc.deliveries(short.envId, endpoint.id);
