@@ -69,6 +69,24 @@ export function threadCpuMicros(pid: number): { niced: number; rest: number } {
   return sum;
 }
 
+/**
+ * Bytes a process's threads other than the niced ones (see threadCpuMicros) passed to write()
+ * (`wchar` of /proc/<pid>/task/<tid>/io): files and sockets alike. The database's write-ahead log
+ * is most of what a server writes beyond its responses.
+ */
+export function unnicedWriteBytes(pid: number): number {
+  let sum = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      if (readStat(`/proc/${pid}/task/${tid}/stat`).nice > 0) continue;
+      sum += Number(/^wchar: (\d+)$/m.exec(readFileSync(`/proc/${pid}/task/${tid}/io`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+  }
+  return sum;
+}
+
 /** Busy CPU time of the whole machine (all cores) in microseconds, from /proc/stat. */
 export function machineBusyMicros(): number {
   const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;

@@ -42,6 +42,7 @@ import {
   PULSE_BIN,
   processCpuMicros,
   threadCpuMicros,
+  unnicedWriteBytes,
   pulseReady,
   runCleanups,
   scrubbedEnv,
@@ -114,6 +115,8 @@ interface Result {
   cpuUsPerComment: number;
   /** The CPU of the threads at the process's own priority (all but the webhook sending thread). */
   mainCpuUsPerComment: number;
+  /** Bytes those threads wrote (database log and responses) per comment. */
+  mainBytesPerComment: number;
   /** The webhook sending thread's CPU (it runs niced) per delivery received during the window. */
   sendingCpuUsPerDelivery: number;
   deliveredDuring: number;
@@ -205,6 +208,7 @@ async function run(endpoints: number): Promise<Result> {
     const received0 = (await hooks?.ask('lag-on'))?.count ?? 0;
     const cpu0 = processCpuMicros(server.pid);
     const threads0 = threadCpuMicros(server.pid);
+    const written0 = unnicedWriteBytes(server.pid);
     const neighbours = new NeighbourProbe(server.pid);
     neighbours.start();
     measuring = true;
@@ -213,6 +217,7 @@ async function run(endpoints: number): Promise<Result> {
     const during = await hooks?.ask('lag-off');
     const cpu = processCpuMicros(server.pid) - cpu0;
     const threads1 = threadCpuMicros(server.pid);
+    const written = unnicedWriteBytes(server.pid) - written0;
     const neighbourPct = neighbours.stop();
     const receivedDuring = (during?.count ?? 0) - received0;
     stop = true;
@@ -237,6 +242,7 @@ async function run(endpoints: number): Promise<Result> {
       errors,
       cpuUsPerComment: cpu / Math.max(1, done),
       mainCpuUsPerComment: (threads1.rest - threads0.rest) / Math.max(1, done),
+      mainBytesPerComment: written / Math.max(1, done),
       sendingCpuUsPerDelivery: receivedDuring ? (threads1.niced - threads0.niced) / receivedDuring : 0,
       deliveredDuring: receivedDuring,
       deliveredAfter: after?.count ?? 0,
@@ -308,7 +314,8 @@ try {
       );
       console.log(
         `By thread, with ${ENDPOINTS} endpoints: the sending thread ${fmt(b.sendingCpuUsPerDelivery, 0)} µs per delivery; ` +
-          `the other threads ${fmt(b.mainCpuUsPerComment, 0)} µs per comment (${fmt(a.mainCpuUsPerComment, 0)} with no endpoint).`,
+          `the other threads ${fmt(b.mainCpuUsPerComment, 0)} µs per comment (${fmt(a.mainCpuUsPerComment, 0)} with no endpoint), ` +
+          `and wrote ${fmt(b.mainBytesPerComment / 1024, 1)} KB per comment (${fmt(a.mainBytesPerComment / 1024, 1)}): the database's log, the responses.`,
       );
     }
   }
