@@ -453,6 +453,20 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         if (dialect === 'sqlite') await db.schema.dropIndex('comments_thread_user').execute();
       },
     },
+    '0018_fewer_webhook_index_writes': {
+      async up(db: Kysely<any>) {
+        // Three deliveries per comment with three endpoints: each index they go into is a hot page
+        // per endpoint written at every commit. The indexes that find work now hold only the work
+        // still to do (partial), so a delivery leaves them once sent instead of moving to another
+        // part of the same index. An endpoint's delivery list is read through the
+        // (endpoint_id, event_id) key: event ids are time-ordered.
+        await sql`create index webhook_events_undispatched on webhook_events (created_at) where dispatched = 0`.execute(db);
+        await db.schema.dropIndex('webhook_events_pending').execute();
+        await sql`create index webhook_deliveries_due on webhook_deliveries (endpoint_id, next_attempt_at, id) where status = 'pending'`.execute(db);
+        await db.schema.dropIndex('webhook_deliveries_pending').execute();
+        await db.schema.dropIndex('webhook_deliveries_endpoint').execute();
+      },
+    },
   };
 }
 

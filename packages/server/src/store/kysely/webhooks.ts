@@ -148,6 +148,13 @@ export const recordSharedStatePersisted = (db: Db, envId: string, state: Omit<Sh
   recordSystemEvent(db, envId, 'p2p.state.persisted', state.roomId, state.updatedAt, { sharedState: state });
 
 /**
+ * The conditions of the partial indexes that find work (migration 0018), as literals: a planner
+ * uses a partial index only when the query states its condition, and a bound parameter may not count.
+ */
+const UNDISPATCHED = sql.lit<number>(0);
+const PENDING = sql.lit<Database['webhook_deliveries']['status']>('pending');
+
+/**
  * Deliveries of events (`e`) to endpoints (`p`) of the same environment, to be narrowed by a
  * `where`. A delivery's id is derived from its event and endpoint, so making it twice is a no-op.
  */
@@ -163,7 +170,7 @@ const subscribed = subscribedTo('e.type');
 /** Turns up to `limit` outbox events into deliveries for the endpoints subscribed to them; returns how many events. */
 async function dispatchEvents(trx: Transaction<Database>, dialect: Dialect, limit: number, at: string, giveUpAfterMs: number): Promise<number> {
   const giveUpAt = addMs(at, giveUpAfterMs);
-  let q = trx.selectFrom('webhook_events').select('id').where('dispatched', '=', 0).orderBy('created_at').limit(limit);
+  let q = trx.selectFrom('webhook_events').select('id').where('dispatched', '=', UNDISPATCHED).orderBy('created_at').limit(limit);
   if (dialect === 'postgres') q = q.forUpdate().skipLocked();
   const ids = (await q.execute()).map((e) => e.id);
   if (ids.length === 0) return 0;
@@ -203,7 +210,7 @@ async function claimDue(
     let query = trx
       .selectFrom('webhook_deliveries')
       .select(['id', 'next_attempt_at'])
-      .where('status', '=', 'pending')
+      .where('status', '=', PENDING)
       .where('endpoint_id', '=', endpoint_id)
       .where('next_attempt_at', '<=', at)
       .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', at)]))
@@ -265,7 +272,7 @@ async function retryNow(trx: Transaction<Database>, endpointId: string, at: stri
   const waiting = trx
     .selectFrom('webhook_deliveries')
     .select('id')
-    .where('status', '=', 'pending')
+    .where('status', '=', PENDING)
     .where('endpoint_id', '=', endpointId)
     .where('next_attempt_at', '>', at)
     .orderBy('next_attempt_at')
@@ -501,8 +508,8 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect, tx: WriteTx)
         .selectAll()
         .where('environment_id', '=', envId)
         .where('endpoint_id', '=', endpointId)
-        .orderBy('created_at', 'desc')
-        .orderBy('id', 'desc')
+        // Event ids are time-ordered: newest events first, read through the (endpoint_id, event_id) key.
+        .orderBy('event_id', 'desc')
         .limit(limit)
         .execute();
       return rows.map(toDelivery);
@@ -608,7 +615,7 @@ async function failExpiredDeliveries(trx: Transaction<Database>, at: string, end
   let q = trx
     .updateTable('webhook_deliveries')
     .set({ status: 'failed', last_error: 'the endpoint was disabled until the retry window ended', next_attempt_at: null, updated_at: at })
-    .where('status', '=', 'pending')
+    .where('status', '=', PENDING)
     .where('give_up_at', '<', at)
     .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', at)]));
   q = endpointId !== undefined ? q.where('endpoint_id', '=', endpointId) : q.where('endpoint_id', 'in', (eb) => eb.selectFrom('webhook_endpoints').select('id').where('enabled', '=', 0));
