@@ -784,6 +784,25 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
     expect(await t.server.ctx.store.getSharedState(t.envId, 'r-objects')).toBeUndefined();
   });
 
+  it("stores the other peers' edits of an interval in which a client created objects past maxSharedObjects", async () => {
+    await config({ maxSharedObjects: 2 });
+    const [honest, mallory] = await rawPeers(['ann', 'mallory'], 'r-objects-mixed');
+    const send = (s: RawSocket, d: Y.Doc) => s.send({ type: 'p2p:update', update: Buffer.from(Y.encodeStateAsUpdate(d)).toString('base64') });
+    const fair = new Y.Doc();
+    fair.getMap('map:board').set('card', 'kept');
+    send(honest, fair);
+    const bad = new Y.Doc();
+    for (const name of ['map:a', 'map:b', 'map:c', 'map:d', 'map:e']) bad.getMap(name).set('k', 1);
+    send(mallory, bad);
+    await honest.next('p2p:update');
+    await service().persistence.flush(t.envId, 'r-objects-mixed');
+    expect(await mallory.next('p2p:error')).toMatchObject({ code: 'too_many_shared_objects' });
+    const stored = new Y.Doc();
+    Y.applyUpdate(stored, (await t.server.ctx.store.getSharedState(t.envId, 'r-objects-mixed'))!.state);
+    expect([...stored.share.keys()]).toEqual(['map:board']);
+    expect(stored.getMap('map:board').toJSON()).toEqual({ card: 'kept' });
+  });
+
   it('keeps a room whose peers created their last shared objects at the same moment, and its later edits', async () => {
     await config({ maxSharedObjects: 2 });
     const [s1, s2] = await rawPeers(['ann', 'ben'], 'r-race');

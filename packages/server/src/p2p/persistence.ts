@@ -82,6 +82,30 @@ function withoutDeleted(update: Uint8Array): Uint8Array {
   }
 }
 
+/**
+ * Of a write's updates, in order, those to store. Each client refuses to create more shared
+ * objects than allowed, but peers creating their last ones at the same moment can overshoot
+ * together: a room keeps those, up to twice the limit (refusing would refuse every later write of
+ * the room, whose peers all hold them). Past that, or new objects once the stored state is at the
+ * limit, come from a client that skipped the check: its updates are left out, and only those.
+ */
+function withinObjectLimit(base: Uint8Array, updates: Uint8Array[], maxObjects: number): { kept: Uint8Array[]; refused: number } {
+  const names = rootNames(base);
+  const cap = names.size >= maxObjects ? names.size : 2 * maxObjects;
+  const kept: Uint8Array[] = [];
+  let refused = 0;
+  for (const update of updates) {
+    const fresh = [...rootNames(update)].filter((name) => !names.has(name));
+    if (names.size + fresh.length > cap) {
+      refused++;
+      continue;
+    }
+    for (const name of fresh) names.add(name);
+    kept.push(update);
+  }
+  return { kept, refused };
+}
+
 /** Names of the root types (shared objects) an update holds items of. */
 export function rootNames(update: Uint8Array): Set<string> {
   const names = new Set<string>();
@@ -280,10 +304,28 @@ export class SharedStatePersistence {
     const config = this.#hooks.config(room.envId);
     try {
       const updates = [...(room.held ? [room.held] : []), ...batch.map(fromBase64)];
+      let toldObjects = false;
       for (let attempt = 1; ; attempt++) {
         const rec = await this.#store.getSharedState(room.envId, room.roomId);
         const base = rec?.state ?? EMPTY_UPDATE;
-        let merged = Y.mergeUpdates([base, ...updates]);
+        const maxObjects = config?.maxSharedObjects ?? Infinity;
+        const { kept, refused } = withinObjectLimit(base, updates, maxObjects);
+        if (refused > 0 && !toldObjects) {
+          toldObjects = true;
+          this.#hooks.refused(
+            room.envId,
+            room.roomId,
+            new PulseError(
+              'too_many_shared_objects',
+              `${refused} update(s) would take the room's state past the shared objects this environment allows (maxSharedObjects ${maxObjects}); they were not stored, the other changes were.`,
+            ),
+          );
+        }
+        if (kept.length === 0) {
+          room.stored = rec ? storedOf(rec) : null;
+          return;
+        }
+        let merged = Y.mergeUpdates([base, ...kept]);
         const max = config?.p2pMaxStateBytes ?? Infinity;
         if (merged.byteLength > max) merged = withoutDeleted(merged);
         if (merged.byteLength > max) {
@@ -295,23 +337,6 @@ export class SharedStatePersistence {
               'The last stored state is kept; remove data to bring it under the limit.',
           );
           this.#hooks.refused(room.envId, room.roomId, err);
-          return;
-        }
-        // Each client refuses to create more shared objects than allowed, but peers creating
-        // their last ones at the same moment can overshoot together: that state is kept (refusing
-        // it would refuse every later write of the room, whose peers all hold those objects), up
-        // to twice the limit. Past that, or new objects once the stored state is at the limit,
-        // come from a client that skipped the check, and are refused.
-        const maxObjects = config?.maxSharedObjects ?? Infinity;
-        const objects = rootNames(merged).size;
-        const storedObjects = rootNames(base).size;
-        if (objects > maxObjects && objects > storedObjects && (storedObjects >= maxObjects || objects > 2 * maxObjects)) {
-          room.stored = rec ? storedOf(rec) : null;
-          this.#hooks.refused(
-            room.envId,
-            room.roomId,
-            new PulseError('too_many_shared_objects', `The room's state would hold ${objects} shared objects; this environment allows ${maxObjects} (maxSharedObjects). It was not stored.`),
-          );
           return;
         }
         if (rec && Buffer.compare(merged, rec.state) === 0) {
