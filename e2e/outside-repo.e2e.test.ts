@@ -25,7 +25,7 @@ const onCi = process.env.CI === 'true' || process.env.CI === '1';
 const enabled = onCi || process.env.PULSE_TEST_PACKAGES === '1';
 if (!enabled) console.warn('\n[pulse tests] SKIPPING the outside-the-repo packaging suite (runs on CI; PULSE_TEST_PACKAGES=1 runs it here)\n');
 
-const PACKAGES = ['@pulse/protocol', '@pulse/core', '@pulse/node', '@pulse/widget', '@pulse/react', '@pulse/server'];
+const PACKAGES = ['@pulse/protocol', '@pulse/core', '@gamention/pulse-core', '@pulse/node', '@pulse/widget', '@pulse/react', '@pulse/server'];
 
 /**
  * The bare imports of the declaration files a consumer's compiler reaches from an installed
@@ -106,7 +106,10 @@ await pulse.upsertUser('ada', { name: 'Ada Lovelace' }); // REST writes are by a
 const { thread } = await pulse.createThread('outside-room', { userId: 'ada', body: 'Hello from a plain .mjs backend' });
 const { comment } = await pulse.createComment(thread.id, { userId: 'ada', body: 'And a reply, over REST' });
 const missing = await pulse.getThread('no-such-thread').catch((err) => err);
-console.log(JSON.stringify({ token, threadId: thread.id, commentId: comment.id, missing: missing instanceof PulseError && missing.code }));
+// The client under the name the hosted product's docs import it from.
+const { PulseClient: ReferenceClient } = await import('@gamention/pulse-core');
+const { PulseClient } = await import('@pulse/core');
+console.log(JSON.stringify({ token, threadId: thread.id, commentId: comment.id, missing: missing instanceof PulseError && missing.code, referenceClient: ReferenceClient === PulseClient }));
 `;
 
 /** (3) A Vite + React app over @pulse/react; settings come from the query string. */
@@ -150,6 +153,7 @@ export default defineConfig({ root: 'web', esbuild: { jsx: 'automatic' }, build:
 const CONSUMER_TS = `import { DEFAULT_ENV_CONFIG, PulseError, relativeTime, type Thread, type ServerMessage, type AdminEnvironment } from '@pulse/protocol';
 import type { EnvConfig } from '@pulse/protocol/lite';
 import { PulseClient, type ConnectionState, type ClientThread } from '@pulse/core';
+import { PulseClient as ReferenceClient } from '@gamention/pulse-core';
 import { PulseNode } from '@pulse/node';
 import type { PulseWidget as PulseWidgetElement } from '@pulse/widget';
 import { PulseProvider, PulseWidget, useThreads, useThread, useOthers, useMyPresence, useNotifications, useConnectionState, useClient, type PulseProviderProps } from '@pulse/react';
@@ -157,6 +161,7 @@ import { startPulseServer, optionsFromEnv, VERSION, type PulseServer } from '@pu
 
 const config: EnvConfig = DEFAULT_ENV_CONFIG;
 const client = new PulseClient({ apiKey: 'pk_x', token: async () => 'token', room: 'r', endpoint: 'https://pulse.example.com' });
+const referenceClient: PulseClient = new ReferenceClient({ apiKey: 'pk_x', token: 't', room: 'r', endpoint: 'wss://pulse.example.com' });
 const state: ConnectionState = client.connectionState;
 const threads: ClientThread[] = client.state.threads;
 const first: Thread | undefined = threads[0];
@@ -180,7 +185,7 @@ function onEvents(widget: HTMLElement): void {
 const message: ServerMessage | null = null;
 const env: AdminEnvironment | null = null;
 const error = new PulseError('not_found');
-export { config, state, first, backend, server, props, hooks, element, onEvents, message, env, error, PulseProvider, PulseWidget, VERSION };
+export { config, state, first, referenceClient, backend, server, props, hooks, element, onEvents, message, env, error, PulseProvider, PulseWidget, VERSION };
 `;
 const CONSUMER_TSCONFIG = {
   compilerOptions: {
@@ -320,9 +325,10 @@ describe.skipIf(!enabled)('Pulse installed from its npm tarballs, outside the re
 
   it('(2) a plain .mjs backend mints a token and comments with @pulse/node', async () => {
     const out = await sh('node', ['backend.mjs'], app, 30_000, toolEnv({ PULSE_URL: url, PULSE_SECRET_KEY: keys.secretKey }));
-    const result = JSON.parse(out.trim().split('\n').pop()!) as { token: string; threadId: string; commentId: string; missing: string };
+    const result = JSON.parse(out.trim().split('\n').pop()!) as { token: string; threadId: string; commentId: string; missing: string; referenceClient: boolean };
     expect(result.token.split('.')).toHaveLength(3);
     expect(result.missing).toBe('thread_not_found');
+    expect(result.referenceClient).toBe(true);
     const thread = await api('GET', `/api/v1/threads/${result.threadId}`);
     expect(thread.status).toBe(200);
     expect(thread.body.comments.map((c: { body: string }) => c.body)).toEqual(['Hello from a plain .mjs backend', 'And a reply, over REST']);
