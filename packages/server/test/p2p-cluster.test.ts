@@ -1,6 +1,6 @@
 import type { P2PManager, PulseClient } from '@pulse/core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, sleep, waitFor } from './helpers/clients.ts';
+import { connectClient, RawSocket, sleep, waitFor } from './helpers/clients.ts';
 import { redisAvailable, startCluster, type ClusterNode, type TestCluster } from './helpers/cluster.ts';
 import { runCli } from './helpers/process.ts';
 import { postgresAvailable } from './helpers/services.ts';
@@ -48,6 +48,33 @@ describe.skipIf(!postgresAvailable || !redisAvailable)('P2P shared data across t
     a.sendTo('bob', { hello: 'across' });
     await waitFor(() => got.length === 1, 3000, 'the raw message');
     expect(got[0]).toEqual({ data: { hello: 'across' }, fromUserId: 'alice' });
+  });
+
+  it("counts the other node's peers from a room's first join on a node: peer list and mesh places", async () => {
+    expect((await runCli(['env', 'config', A.envId, 'p2pMeshLimit=2'], cluster.env)).code).toBe(0);
+    const sockets: RawSocket[] = [];
+    const join = async (node: ClusterNode, userId: string, room: string) => {
+      const s = new RawSocket(node.asTestServer.wsUrl);
+      sockets.push(s);
+      await s.auth(node.asTestServer, userId, room);
+      s.send({ type: 'p2p:join', stateVector: 'AA==', webrtc: true });
+      return s.next('p2p:joined');
+    };
+    try {
+      await sleep(1000); // every node picks a config change up within a second
+      // The race this guards against lost about one room in three: five rooms.
+      for (let i = 0; i < 5; i++) {
+        const room = `c-mesh-${i}`;
+        for (const user of ['ma', 'mb']) expect((await join(A, user, room)).self.mesh).toBe(true);
+        await sleep(50);
+        const third = await join(B, 'mc', room); // the room's first peer on B
+        expect(third.peers.map((p: { userId: string }) => p.userId).sort()).toEqual(['ma', 'mb']);
+        expect(third.self.mesh).toBe(false);
+      }
+    } finally {
+      for (const s of sockets) s.close();
+      expect((await runCli(['env', 'config', A.envId, 'p2pMeshLimit=6'], cluster.env)).code).toBe(0);
+    }
   });
 
   it('gives a joiner on one node what peers on the other node changed, stored or not', async () => {

@@ -4,6 +4,12 @@ import type { Connection } from '../realtime/connection.ts';
 
 export const p2pChannel = (envId: string, roomId: string) => `p2p:${envId}:${roomId}`;
 
+/**
+ * How long a node's new session of a room waits for the other nodes' answers to its `hello`
+ * (a round trip through Redis, a few milliseconds) before its first join is answered.
+ */
+const HELLO_WAIT_MS = 100;
+
 /** Where a relayed frame goes: every peer of the room but the sender, or a named one. */
 export interface Route {
   /** The sending connection: never delivered to. */
@@ -77,8 +83,12 @@ export class P2PRoomSession {
     this.#node = bus.cluster?.nodeId ?? 'local';
     this.#channel = p2pChannel(envId, roomId);
     this.#unsubscribe = bus.subscribe(this.#channel, (payload) => this.#received(payload));
-    this.ready = bus.subscribed(this.#channel).then(() => {
-      if (bus.cluster) this.#publish({ k: 'hello', n: this.#node });
+    this.ready = bus.subscribed(this.#channel).then(async () => {
+      if (!bus.cluster) return;
+      this.#publish({ k: 'hello', n: this.#node });
+      // The other nodes' peers come back as `here` answers: the first join waits for them, or it
+      // would be told of no peer and given a mesh place already taken.
+      await new Promise((resolve) => setTimeout(resolve, HELLO_WAIT_MS));
     });
   }
 
