@@ -279,6 +279,7 @@ async function adminCommand(args: string[], out: Out, options: ServerOptions): P
     if (await store.findAdminByEmail(email)) throw new PulseError('already_exists', `An admin with email ${email} already exists.`);
     const id = newAdminId();
     await store.createAdmin({ id, email, name, role, passwordHash: await hashPassword(password), createdAt: nowIso() });
+    await audit(store, cliUser(), null, 'team.added', `${email} as ${role}`);
     out.print(`Created ${role} ${email}. Log in at /panel.`, { id, email, name, role });
   });
 }

@@ -133,6 +133,14 @@ for (const driver of ['sqlite', 'postgres'] as const) {
       expect((await admin('long enough', '--email', 'm@example.com', '--role', 'owner')).code).toBe(2);
       const member = await admin('long enough', '--email', 'm@example.com', '--role', 'member', '--json');
       expect(member.json.role).toBe('member');
+      // The team's audit log names both, added by the CLI, as for members added in the panel.
+      const added = (await t.server.ctx.store.listAudit(null, { offset: 0, limit: 50 })).items.filter((e) => e.action === 'team.added');
+      expect(added.map((e) => [e.detail, e.actorName.startsWith('CLI')])).toEqual(
+        expect.arrayContaining([
+          ['ops@example.com as admin', true],
+          ['m@example.com as member', true],
+        ]),
+      );
       // No terminal to prompt in, no --password-stdin: the one line that says what to do, not the whole usage.
       const noTty = await runCli(['admin', 'create', '--email', 'n@example.com'], t.childEnv);
       expect(noTty.code).toBe(2);
