@@ -22,6 +22,13 @@ import { forgetEmailSetting, popoverSpot, renderPanel, renderThreadPopover } fro
 import { renderStartupProblem, type StartupProblem } from './views/status.ts';
 import { renderToolbar } from './views/toolbar.ts';
 
+/** A refused change, as its banner says it (see #showRefusal). */
+interface Refusal {
+  id: number;
+  message: string;
+  body: string | undefined;
+}
+
 export type Panel = 'threads' | 'notifications' | 'activity' | 'settings';
 export type Mode = 'none' | 'pin' | 'draw' | 'emoji';
 const VIEWPORT_THROTTLE_MS = 100;
@@ -58,7 +65,7 @@ export class PulseWidget extends LitElement {
     queued: { state: true },
     everConnected: { state: true },
     reconnectingShown: { state: true },
-    refusal: { state: true },
+    refusals: { state: true },
     fatal: { state: true },
     problem: { state: true },
     problemDismissed: { state: true },
@@ -100,8 +107,11 @@ export class PulseWidget extends LitElement {
   declare everConnected: boolean;
   /** The connection has been away long enough to say so (see RECONNECTING_BANNER_DELAY_MS). */
   declare reconnectingShown: boolean;
-  /** A change of the user's the server refused (the widget undid it): said, with its text to copy. */
-  declare refusal: { message: string; body: string | undefined } | null;
+  /**
+   * Changes of the user's the server refused (the widget undid them): each said, with its text to
+   * copy. Those with text stay until dismissed; one without text at a time, for a few seconds.
+   */
+  declare refusals: Refusal[];
   declare fatal: string;
   /** Why the widget is not signed in, once that lasts (shown in place of the toolbar). */
   declare problem: StartupProblem | null;
@@ -164,7 +174,7 @@ export class PulseWidget extends LitElement {
     this.queued = 0;
     this.everConnected = false;
     this.reconnectingShown = false;
-    this.refusal = null;
+    this.refusals = [];
     this.fatal = '';
     this.problem = null;
     this.problemDismissed = false;
@@ -387,7 +397,7 @@ export class PulseWidget extends LitElement {
     this.#unsubscribe = [];
     clearTimeout(this.#bannerTimer);
     clearTimeout(this.#refusalTimer);
-    this.refusal = null;
+    this.refusals = [];
     clearTimeout(this.#problemTimer);
     this.#problemTimer = undefined;
     this.reconnectingShown = false;
@@ -831,12 +841,26 @@ export class PulseWidget extends LitElement {
   }
 
   #refusalTimer: ReturnType<typeof setTimeout> | undefined;
+  #nextRefusal = 1;
 
-  /** Says why a change vanished; text the user wrote can be copied before it is gone for good. */
+  /**
+   * Says why a change vanished. One that carried text stays, with a button to copy it, until
+   * dismissed: a later refusal (a reaction on the same deleted thread) never takes it away. One
+   * without text replaces the previous such one and goes by itself.
+   */
   #showRefusal(message: string, body: string | undefined): void {
-    this.refusal = { message, body: body || undefined };
+    const refusal: Refusal = { id: this.#nextRefusal++, message, body: body || undefined };
+    if (refusal.body) {
+      this.refusals = [...this.refusals, refusal];
+      return;
+    }
+    this.refusals = [...this.refusals.filter((r) => r.body), refusal];
     clearTimeout(this.#refusalTimer);
-    this.#refusalTimer = setTimeout(() => (this.refusal = null), body ? 20_000 : 8_000);
+    this.#refusalTimer = setTimeout(() => (this.refusals = this.refusals.filter((r) => r.id !== refusal.id)), 8_000);
+  }
+
+  dismissRefusal(id: number): void {
+    this.refusals = this.refusals.filter((r) => r.id !== id);
   }
 
   #renderBanners() {
@@ -857,15 +881,13 @@ export class PulseWidget extends LitElement {
               : ''}
           </div>`
         : nothing}
-      ${this.refusal
-        ? html`<div class="banner refusal" role="alert" style="top:${12 + 44 * [followed, reconnecting].filter(Boolean).length}px">
-            <span>Not saved: ${this.refusal.message}</span>
-            ${this.refusal.body
-              ? html`<button @click=${() => void navigator.clipboard?.writeText(this.refusal?.body ?? '').catch(() => undefined)}>Copy your text</button>`
-              : nothing}
-            <button aria-label="Dismiss" @click=${() => (this.refusal = null)}>×</button>
-          </div>`
-        : nothing}
+      ${this.refusals.map(
+        (r, i) => html`<div class="banner refusal" role="alert" style="top:${12 + 44 * (i + [followed, reconnecting].filter(Boolean).length)}px">
+          <span>Not saved: ${r.message}</span>
+          ${r.body ? html`<button @click=${() => void navigator.clipboard?.writeText(r.body ?? '').catch(() => undefined)}>Copy your text</button>` : nothing}
+          <button aria-label="Dismiss" @click=${() => this.dismissRefusal(r.id)}>×</button>
+        </div>`,
+      )}
     `;
   }
 }
