@@ -169,6 +169,27 @@ describe.skipIf(!browserAvailable)('<pulse-widget> previews and layout', () => {
     await s.screenshot(phone, 'widget-long-thread-phone');
   });
 
+  it('puts the Comments or Notifications panel away on a phone when a pin is placed, so its popover can be used', async () => {
+    const phone = await (await s.context({ viewport: { width: 375, height: 667 } })).newPage();
+    await phone.goto(`${t.url}/demo/?as=erin&room=${room}-phone-pin`);
+    await w(phone).locator('.toolbar').waitFor();
+    for (const panel of ['Comments', 'Notifications']) {
+      await w(phone).getByRole('button', { name: panel, exact: true }).click();
+      await w(phone).locator('.panel').waitFor();
+      await w(phone).getByRole('button', { name: 'Add a comment' }).click();
+      await phone.mouse.click(300, 200);
+      const popover = w(phone).locator('.popover');
+      await popover.locator('pulse-composer textarea').fill(`Placed with ${panel} open`);
+      // A real click: it fails if anything lies over the button.
+      await popover.getByRole('button', { name: 'Comment' }).click({ timeout: 3000 });
+      await expect.poll(() => popover.locator('.comment').count()).toBe(1);
+      expect(await popover.locator('.comment .text').textContent()).toBe(`Placed with ${panel} open`);
+      await s.screenshot(phone, `widget-phone-pin-${panel.toLowerCase()}`);
+      await popover.getByRole('button', { name: 'Close' }).click();
+    }
+    await phone.close();
+  });
+
   it('shows the whole @mention list, clear of the popover header, and above a composer near the bottom', async () => {
     for (const name of ['Barbara Liskov', 'Bea Park', 'Ben Ortiz', 'Bruno Rossi', 'Billie Chan']) {
       expect((await demoApi('PUT', `/api/v1/users/${name.split(' ')[0]!.toLowerCase()}`, { name })).status).toBeLessThan(300);

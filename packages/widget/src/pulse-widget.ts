@@ -36,6 +36,8 @@ const IDLE_AFTER_MS = 2 * 60_000;
 const STROKE_CHUNK_MS = 350;
 /** A thread popover squeezed above the dock keeps at least its header, a comment and the reply box. */
 const MIN_POPOVER_HEIGHT = 200;
+/** Up to this window width (styles.ts's phone layout) an open panel spans the window. */
+const NARROW_MAX_WIDTH = 480;
 /**
  * A reconnection shorter than this shows no banner: a token refresh or a server restart is over
  * before anyone could read it, and a banner flashing in and out would only alarm.
@@ -547,6 +549,18 @@ export class PulseWidget extends LitElement {
     this.mode = this.mode === mode ? 'none' : mode;
     this.draft = null;
     this.popoverThreadId = null;
+    if (this.mode === 'pin') this.#makeRoomForPopover();
+  }
+
+  /**
+   * On a phone an open panel takes the whole width: a pin's popover would lie under it, its
+   * buttons out of reach. The panel makes way (the toolbar opens it again).
+   */
+  #makeRoomForPopover(): void {
+    if (!this.panel || this.display === 'inline' || !matchMedia(`(max-width: ${NARROW_MAX_WIDTH}px)`).matches) return;
+    this.panel = null;
+    this.openThreadId = null;
+    this.#panelOpener = undefined;
   }
 
   openThread(threadId: string, where: 'panel' | 'popover' = 'panel'): void {
@@ -556,6 +570,7 @@ export class PulseWidget extends LitElement {
       this.popoverThreadId = null;
     } else {
       this.popoverThreadId = this.popoverThreadId === threadId ? null : threadId;
+      if (this.popoverThreadId) this.#makeRoomForPopover();
     }
     this.editing = null;
     this.confirmingDelete = null;
@@ -728,6 +743,7 @@ export class PulseWidget extends LitElement {
       const position = pinAt(e.pageX, e.pageY, target && !this.contains(target) ? target : null);
       this.draft = { position, x: e.clientX, y: e.clientY };
       this.mode = 'none';
+      this.#makeRoomForPopover();
     } else if (this.mode === 'emoji' && this.client) {
       const p = this.#relative(e.pageX, e.pageY);
       this.client.sendEmoji(this.emojiChoice, p);
