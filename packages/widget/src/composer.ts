@@ -353,6 +353,7 @@ export class PulseComposer extends LitElement {
             )}
           </div>`
         : nothing}
+      ${this.files.map((f) => (f.error ? html`<div class="error-text upload-error" role="alert">Couldn't attach ${f.name}: ${f.error}</div>` : nothing))}
       ${this.error ? html`<div class="error-text" role="alert">${this.error}</div>` : nothing}
       <div class="row">
         ${this.#canAttach
