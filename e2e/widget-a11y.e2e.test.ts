@@ -55,4 +55,39 @@ describe.skipIf(!browserAvailable)('<pulse-widget> for everyone', () => {
     expect(await reasons.count()).toBe(1);
     await page.close();
   });
+
+  it('lays out right-to-left text right to left: comments, previews and the comment box', async () => {
+    const room = 'e2e-a11y-rtl';
+    const alice = await open('alice', room);
+    const bob = await open('bob', room);
+    const direction = (locator: ReturnType<Page['locator']>) => locator.evaluate((el) => getComputedStyle(el).direction);
+    const hebrew = 'שלום @bob, מה דעתך על העיצוב החדש?';
+    await w(alice).getByRole('button', { name: 'Comments' }).click();
+    const composer = w(alice).locator('.panel pulse-composer textarea');
+    await composer.fill(hebrew);
+    expect(await direction(composer)).toBe('rtl');
+    await composer.press('Enter');
+    await expect.poll(() => w(alice).locator('.panel .comment .text').count()).toBe(1);
+    expect(await direction(w(alice).locator('.panel .comment .text'))).toBe('rtl');
+    // An English reply in the same thread stays left to right.
+    await composer.fill('Looks good to me');
+    expect(await direction(composer)).toBe('ltr');
+    await composer.press('Enter');
+    await expect.poll(() => w(alice).locator('.panel .comment .text').count()).toBe(2);
+    expect(await direction(w(alice).locator('.panel .comment .text').nth(1))).toBe('ltr');
+    await w(alice).getByRole('button', { name: 'Back to all comments' }).click();
+    expect(await direction(w(alice).locator('.thread-card .preview'))).toBe('rtl');
+    await s.screenshot(alice, 'widget-rtl-comments');
+
+    await w(bob).getByRole('button', { name: 'Notifications' }).click();
+    const preview = w(bob).locator('.panel .list-item div.small').first();
+    await expect.poll(() => preview.textContent()).toContain('שלום');
+    expect(await direction(preview)).toBe('rtl');
+    await w(bob).getByRole('button', { name: 'Activity' }).click();
+    const activity = w(bob).locator('.panel .list-item div.small', { hasText: 'שלום' }).first();
+    await activity.waitFor();
+    expect(await direction(activity)).toBe('rtl');
+    await alice.close();
+    await bob.close();
+  });
 });

@@ -335,6 +335,7 @@ export class PulseComposer extends LitElement {
       <label class="sr-only" for="text">${this.placeholder}</label>
       <textarea
         id="text"
+        dir="auto"
         .value=${this.text}
         placeholder=${this.placeholder}
         @input=${this.#onInput}

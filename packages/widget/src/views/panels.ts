@@ -87,7 +87,7 @@ function renderComment(w: PulseWidget, thread: ClientThread, comment: Comment) {
           }}
           @cancel=${() => (w.editing = null)}
         ></pulse-composer>`
-      : html`<div class="text">${splitMentions(comment.body, mentionNames(w, comment)).map((p) => (p.mention ? html`<span class="mention">${p.text}</span>` : p.text))}</div>`}
+      : html`<div class="text" dir="auto">${splitMentions(comment.body, mentionNames(w, comment)).map((p) => (p.mention ? html`<span class="mention">${p.text}</span>` : p.text))}</div>`}
     ${comment.attachments.length ? html`<div class="attachments">${comment.attachments.map((a) => renderAttachment(w, a))}</div>` : nothing}
     <div class="actions">
       ${c.allowReactions
@@ -170,7 +170,7 @@ function threadCard(w: PulseWidget, t: ThreadWithComments) {
       <span class="name">${first ? w.userInfo(first.userId).name : ''}</span><span>${relativeTime(t.createdAt)}</span>
       <span>· ${t.comments.length} ${t.comments.length === 1 ? 'comment' : 'comments'}</span>
     </div>
-    <div class="preview">
+    <div class="preview" dir="auto">
       ${first?.body
         ? splitMentions(first.body, mentionNames(w, first)).map((p) => (p.mention ? html`<span class="mention">${p.text}</span>` : p.text))
         : first?.attachments.length
@@ -242,7 +242,7 @@ function notificationsPanel(w: PulseWidget) {
               ${avatar(w, n.actorId)}
               <span>
                 <span><span class="name">${w.userInfo(n.actorId).name}</span> ${n.kind === 'mention' ? 'mentioned you' : 'replied'}${n.roomId !== w.room ? ` in ${n.roomId}` : ''}</span>
-                <div class="small">${renderPreview(w, n.preview, n.commentId)}</div>
+                <div class="small" dir="auto">${renderPreview(w, n.preview, n.commentId)}</div>
                 <div class="small">${relativeTime(n.createdAt)}</div>
               </span>
             </button>`,
@@ -277,7 +277,7 @@ function activityPanel(w: PulseWidget) {
               ${a.userId ? avatar(w, a.userId) : html`<span class="avatar small">⚙︎</span>`}
               <span>
                 <span><span class="name">${a.userId ? w.userInfo(a.userId).name : 'A moderator'}</span> ${ACTIVITY_TEXT[a.kind] ?? a.kind}</span>
-                ${a.preview ? html`<div class="small">${renderPreview(w, a.preview, a.commentId)}</div>` : nothing}
+                ${a.preview ? html`<div class="small" dir="auto">${renderPreview(w, a.preview, a.commentId)}</div>` : nothing}
                 <div class="small">${relativeTime(a.createdAt)}</div>
               </span>
             </button>`,
