@@ -190,6 +190,33 @@ describe.skipIf(!browserAvailable)('<pulse-widget> previews and layout', () => {
     await phone.close();
   });
 
+  it('keeps "· 1 comment" on a thread card when its author has a very long name, the name cut short', async () => {
+    const longName = 'Maximilian-Alexander Bartholomew Featherstonehaugh-Wolfeschlegelsteinhausenbergerdorff III';
+    const page = await (await s.context({ viewport: { width: 1280, height: 800 } })).newPage();
+    await page.goto(`${t.url}/demo/?as=maxlong&name=${encodeURIComponent(longName)}&room=${room}-long-name`);
+    await w(page).locator('.toolbar').waitFor();
+    await w(page).getByRole('button', { name: 'Comments', exact: true }).click();
+    const composer = w(page).locator('.panel pulse-composer textarea');
+    await composer.fill('A short comment');
+    await composer.press('Enter');
+    await w(page).getByRole('button', { name: 'Back to all comments' }).click();
+    const card = w(page).locator('.thread-card').first();
+    await card.waitFor();
+    expect(await card.locator('.meta .name').textContent()).toBe(longName);
+    const cardBox = (await card.boundingBox())!;
+    for (const part of await card.locator('.meta > *').all()) {
+      const box = (await part.boundingBox())!;
+      expect(box.x + box.width).toBeLessThanOrEqual(cardBox.x + cardBox.width);
+    }
+    const count = card.locator('.meta > span', { hasText: '1 comment' });
+    expect(await count.evaluate((el) => el.scrollWidth <= el.clientWidth + 1)).toBe(true); // whole, not cut
+    // The name is what gives way, with an ellipsis; hovering it shows it whole.
+    expect(await card.locator('.meta .name').evaluate((el) => [getComputedStyle(el).textOverflow, el.scrollWidth > el.clientWidth])).toEqual(['ellipsis', true]);
+    expect(await card.locator('.meta .name').getAttribute('title')).toBe(longName);
+    await s.screenshot(page, 'widget-long-name-card');
+    await page.close();
+  });
+
   it('shows the whole @mention list, clear of the popover header, and above a composer near the bottom', async () => {
     for (const name of ['Barbara Liskov', 'Bea Park', 'Ben Ortiz', 'Bruno Rossi', 'Billie Chan']) {
       expect((await demoApi('PUT', `/api/v1/users/${name.split(' ')[0]!.toLowerCase()}`, { name })).status).toBeLessThan(300);

@@ -475,6 +475,19 @@ export const styles = css`
     font-size: 12px;
     color: var(--_muted);
   }
+  /* A long name gives way (cut short with an ellipsis), not the time and count after it. */
+  .thread-card .meta > *,
+  .comment .meta > * {
+    flex: none;
+    white-space: nowrap;
+  }
+  .thread-card .meta > .name,
+  .comment .meta > .name {
+    flex: 0 1 auto;
+    min-width: 0;
+    overflow: hidden;
+    text-overflow: ellipsis;
+  }
   .thread-card .preview {
     margin-top: 4px;
     overflow: hidden;

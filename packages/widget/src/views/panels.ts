@@ -67,7 +67,7 @@ function renderComment(w: PulseWidget, thread: ClientThread, comment: Comment) {
   const editing = w.editing === comment.id;
   return html`<div class="comment" data-comment=${comment.id}>
     <div class="meta">
-      ${avatar(w, comment.userId)}<span class="name">${author.name}</span><span title=${new Date(comment.createdAt).toLocaleString()}
+      ${avatar(w, comment.userId)}<span class="name" title=${author.name}>${author.name}</span><span title=${new Date(comment.createdAt).toLocaleString()}
         >${relativeTime(comment.createdAt)}</span
       >${comment.editedAt ? html`<span class="edited">(edited)</span>` : nothing}
     </div>
@@ -167,7 +167,7 @@ function threadCard(w: PulseWidget, t: ThreadWithComments) {
   return html`<button class="thread-card" @click=${() => w.openThread(t.id)} aria-label="Open thread${n ? ` ${n}` : ''}">
     <div class="meta">
       ${n ? html`<span class="num">${n}</span>` : nothing}${first ? avatar(w, first.userId) : nothing}
-      <span class="name">${first ? w.userInfo(first.userId).name : ''}</span><span>${relativeTime(t.createdAt)}</span>
+      <span class="name" title=${first ? w.userInfo(first.userId).name : ''}>${first ? w.userInfo(first.userId).name : ''}</span><span>${relativeTime(t.createdAt)}</span>
       <span>· ${t.comments.length} ${t.comments.length === 1 ? 'comment' : 'comments'}</span>
     </div>
     <div class="preview" dir="auto">
