@@ -90,4 +90,49 @@ describe.skipIf(!browserAvailable)('<pulse-widget> for everyone', () => {
     await alice.close();
     await bob.close();
   });
+
+  it('keeps the keyboard focus in the thread it posted, and Escape closes only the reaction picker', async () => {
+    const page = await open('alice', 'e2e-a11y-keyboard');
+    /** The focused element, through the shadow roots: tag and label. */
+    const focused = () =>
+      page.evaluate(() => {
+        let a = document.activeElement;
+        while (a?.shadowRoot?.activeElement) a = a.shadowRoot.activeElement;
+        return a ? `${a.tagName} ${a.getAttribute('aria-label') ?? a.getAttribute('placeholder') ?? ''}`.trim() : null;
+      });
+    await w(page).getByRole('button', { name: 'Comments' }).focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(focused).toBe('BUTTON Close comments');
+    await page.keyboard.press('Tab');
+    await expect.poll(focused).toBe('TEXTAREA Start a thread about this page…');
+    await page.keyboard.type('Keyboard only comment');
+    await page.keyboard.press('Enter');
+    // The new thread opens; typing goes on in its reply box, not to the page.
+    await w(page).locator('.panel[aria-label=Thread] .comment').waitFor();
+    await expect.poll(focused).toBe('TEXTAREA Reply…');
+
+    const add = w(page).locator('.panel .comment').getByRole('button', { name: 'Add a reaction' });
+    await add.focus();
+    await page.keyboard.press('Enter');
+    await w(page).locator('.picker').waitFor();
+    // A menu: its first item takes the focus.
+    await expect.poll(focused).toBe('BUTTON React with 👍');
+    await page.keyboard.press('Tab');
+    await expect.poll(focused).toBe('BUTTON React with ❤️');
+    await page.keyboard.press('Escape');
+    expect(await w(page).locator('.picker').count()).toBe(0);
+    expect(await w(page).locator('.panel[aria-label=Thread]').count()).toBe(1);
+    await expect.poll(focused).toBe('BUTTON Add a reaction');
+    expect(await add.getAttribute('aria-expanded')).toBe('false');
+    // Picking with the keyboard closes the picker and gives the focus back the same way.
+    await page.keyboard.press('Enter');
+    await expect.poll(focused).toBe('BUTTON React with 👍');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => w(page).locator('.panel .comment .chip').count()).toBe(1);
+    await expect.poll(focused).toBe('BUTTON Add a reaction');
+    // The next Escape goes back from the thread to the list.
+    await page.keyboard.press('Escape');
+    await expect.poll(() => w(page).locator('.panel[aria-label=Comments]').count()).toBe(1);
+    await page.close();
+  });
 });

@@ -608,6 +608,28 @@ export class PulseWidget extends LitElement {
     this.mode = 'none';
     if (position) this.popoverThreadId = id;
     else this.openThreadId = id;
+    // The box that was typed in is gone with the view it was in: the keyboard goes on in the new thread's reply box.
+    void this.updateComplete.then(() => {
+      const composers = this.renderRoot.querySelectorAll<HTMLElement>(`${position ? '.popover' : '.panel'} pulse-composer`);
+      composers[composers.length - 1]?.focus();
+    });
+  }
+
+  /** Opens a comment's reaction picker (its first emoji focused, as a menu's), or closes it. */
+  togglePicker(commentId: string): void {
+    if (this.pickerFor === commentId) return this.closePicker();
+    this.pickerFor = commentId;
+    void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLElement>(`.comment[data-comment="${CSS.escape(commentId)}"] .picker button`)?.focus());
+  }
+
+  /** Closes the reaction picker; the focus goes back to the button that opened it. */
+  closePicker(): void {
+    const commentId = this.pickerFor;
+    if (!commentId) return;
+    this.pickerFor = null;
+    void this.updateComplete.then(() =>
+      this.renderRoot.querySelector<HTMLElement>(`.comment[data-comment="${CSS.escape(commentId)}"] button[aria-label="Add a reaction"]`)?.focus(),
+    );
   }
 
   // ------------------------------------------------------------------ page events
@@ -643,6 +665,7 @@ export class PulseWidget extends LitElement {
       else if (this.following) this.following = null;
       else if (this.draft) this.draft = null;
       else if (this.mode !== 'none') this.mode = 'none';
+      else if (this.pickerFor) this.closePicker();
       else if (this.popoverThreadId) this.popoverThreadId = null;
       else if (this.openThreadId) this.openThreadId = null;
       else if (this.panel) this.closePanel();

@@ -62,7 +62,7 @@ function renderComment(w: PulseWidget, thread: ClientThread, comment: Comment) {
     const existing = grouped.get(emoji)?.mine;
     if (existing) w.client?.removeReaction(existing);
     else w.client?.addReaction(comment.id, 'comment', emoji);
-    w.pickerFor = null;
+    if (w.pickerFor === comment.id) w.closePicker();
   };
   const editing = w.editing === comment.id;
   return html`<div class="comment" data-comment=${comment.id}>
@@ -97,7 +97,7 @@ function renderComment(w: PulseWidget, thread: ClientThread, comment: Comment) {
                   ${emoji} ${g.count}
                 </button>`,
             )}
-            <button class="icon-btn" aria-label="Add a reaction" aria-expanded=${w.pickerFor === comment.id ? 'true' : 'false'} @click=${() => (w.pickerFor = w.pickerFor === comment.id ? null : comment.id)}>
+            <button class="icon-btn" aria-label="Add a reaction" aria-expanded=${w.pickerFor === comment.id ? 'true' : 'false'} @click=${() => w.togglePicker(comment.id)}>
               ☺︎+
             </button>`
         : nothing}
