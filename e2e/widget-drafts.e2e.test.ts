@@ -82,4 +82,26 @@ describe.skipIf(!browserAvailable)('<pulse-widget> keeps what you wrote', () => 
     await alice.close();
     await bob.close();
   }, 60_000);
+
+  it('offers back a reply being written when someone else deletes its thread', async () => {
+    const { alice, bob } = await sharedThread('e2e-drafts-deleted');
+    const draft = 'A long careful reply, ten minutes in the writing';
+    await w(bob).locator('.panel pulse-composer textarea').fill(draft);
+    // Alice had started a reply too, in her own thread: deleting it herself, she knows.
+    await w(alice).locator('.panel pulse-composer textarea').fill('Never mind');
+    await deleteThread(alice);
+
+    await expect.poll(() => w(bob).locator('.panel').getAttribute('aria-label')).toBe('Comments');
+    const banner = w(bob).locator('.banner.refusal');
+    await expect.poll(() => banner.count()).toBe(1);
+    expect(await banner.textContent()).toContain('Not saved: The thread you were writing in was deleted.');
+    expect(await banner.getAttribute('role')).toBe('alert');
+    await banner.getByRole('button', { name: 'Copy your text' }).click();
+    expect(await copied(bob)).toEqual([draft]);
+    await s.screenshot(bob, 'widget-draft-of-deleted-thread');
+    await alice.waitForTimeout(500);
+    expect(await w(alice).locator('.banner.refusal').count()).toBe(0);
+    await alice.close();
+    await bob.close();
+  }, 60_000);
 });

@@ -11,7 +11,7 @@ import {
 } from '@pulse/protocol/lite';
 import { html, LitElement, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import { docSize, pinAt, resolvePin } from './anchor.ts';
-import type { ComposerSubmit } from './composer.ts';
+import type { ComposerSubmit, PulseComposer } from './composer.ts';
 import './composer.ts';
 import { UserDirectory } from './directory.ts';
 import { userColorStyle } from './format.ts';
@@ -469,6 +469,7 @@ export class PulseWidget extends LitElement {
       }),
       s.on('config', (config) => (this.config = config)),
       s.on('threads', (threads) => {
+        this.#keepOrphanedDrafts(threads);
         this.threads = threads;
         this.#openLinkedThread();
       }),
@@ -620,6 +621,36 @@ export class PulseWidget extends LitElement {
     if (this.pickerFor === commentId) return this.closePicker();
     this.pickerFor = commentId;
     void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLElement>(`.comment[data-comment="${CSS.escape(commentId)}"] .picker button`)?.focus());
+  }
+
+  /** Threads this user deleted (or emptied): what was left in their boxes was given up knowingly. */
+  #deletedHere = new Set<string>();
+
+  /** Deletes a thread (its trash button, confirmed). */
+  deleteThread(threadId: string): void {
+    this.#deletedHere.add(threadId);
+    this.client?.deleteThread(threadId);
+  }
+
+  /** Deletes a comment (its Delete, confirmed): a thread's only comment takes the thread with it. */
+  deleteComment(thread: ClientThread, commentId: string): void {
+    if (thread.comments.length === 1) this.#deletedHere.add(thread.id);
+    this.client?.deleteComment(commentId);
+  }
+
+  /**
+   * Someone else deleted a thread this user was writing in (a reply, an edit): its view goes, and
+   * the text with it. Before that, the text is kept in a banner to copy, as a refused change's is.
+   */
+  #keepOrphanedDrafts(threads: ClientThread[]): void {
+    const gone = [this.openThreadId, this.popoverThreadId].filter((id): id is string => id !== null && !threads.some((t) => t.id === id));
+    for (const id of new Set(gone)) {
+      if (this.#deletedHere.delete(id)) continue;
+      const drafts = [...this.renderRoot.querySelectorAll<PulseComposer>('pulse-composer')]
+        .filter((c) => c.threadId === id && c.text.trim() !== '' && c.text !== c.initial)
+        .map((c) => c.text.trim());
+      if (drafts.length) this.#showRefusal('The thread you were writing in was deleted.', [...new Set(drafts)].join('\n\n'));
+    }
   }
 
   /** Closes the reaction picker; the focus goes back to the button that opened it. */

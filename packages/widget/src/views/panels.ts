@@ -103,7 +103,7 @@ function renderComment(w: PulseWidget, thread: ClientThread, comment: Comment) {
         : nothing}
       ${mine && !editing
         ? w.confirmingDelete === comment.id
-          ? confirmDelete(w, 'Delete this comment?', () => w.client?.deleteComment(comment.id))
+          ? confirmDelete(w, 'Delete this comment?', () => w.deleteComment(thread, comment.id))
           : html`<button class="icon-btn" @click=${() => (w.editing = comment.id)}>Edit</button
               ><button class="icon-btn danger" @click=${() => (w.confirmingDelete = comment.id)}>Delete</button>`
         : nothing}
@@ -154,7 +154,7 @@ export function renderThread(w: PulseWidget, thread: ClientThread) {
         ${!mine
           ? nothing
           : w.confirmingDelete === thread.id
-            ? confirmDelete(w, thread.comments.length > 1 ? `Delete the thread and its ${thread.comments.length} comments?` : 'Delete the thread?', () => w.client?.deleteThread(thread.id))
+            ? confirmDelete(w, thread.comments.length > 1 ? `Delete the thread and its ${thread.comments.length} comments?` : 'Delete the thread?', () => w.deleteThread(thread.id))
             : html`<button class="icon-btn danger" aria-label="Delete thread" @click=${() => (w.confirmingDelete = thread.id)}>${icons.trash}</button>`}
       </span>
     </pulse-composer>
