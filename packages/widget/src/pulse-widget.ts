@@ -17,7 +17,7 @@ import { UserDirectory } from './directory.ts';
 import { userColorStyle } from './format.ts';
 import { Overlay } from './overlay.ts';
 import { loadPreferences, savePreferences, DEFAULT_PREFERENCES, type Preferences } from './preferences.ts';
-import { styles } from './styles.ts';
+import { PHONE_MAX_WIDTH, styles } from './styles.ts';
 import { forgetEmailSetting, popoverSpot, renderPanel, renderThreadPopover } from './views/panels.ts';
 import { renderStartupProblem, type StartupProblem } from './views/status.ts';
 import { renderToolbar } from './views/toolbar.ts';
@@ -36,8 +36,6 @@ const IDLE_AFTER_MS = 2 * 60_000;
 const STROKE_CHUNK_MS = 350;
 /** A thread popover squeezed above the dock keeps at least its header, a comment and the reply box. */
 const MIN_POPOVER_HEIGHT = 200;
-/** Up to this window width (styles.ts's phone layout) an open panel spans the window. */
-const NARROW_MAX_WIDTH = 480;
 /**
  * A reconnection shorter than this shows no banner: a token refresh or a server restart is over
  * before anyone could read it, and a banner flashing in and out would only alarm.
@@ -558,7 +556,7 @@ export class PulseWidget extends LitElement {
    * buttons out of reach. The panel makes way (the toolbar opens it again).
    */
   #makeRoomForPopover(): void {
-    if (!this.panel || this.display === 'inline' || !matchMedia(`(max-width: ${NARROW_MAX_WIDTH}px)`).matches) return;
+    if (!this.panel || this.display === 'inline' || !matchMedia(`(max-width: ${PHONE_MAX_WIDTH}px)`).matches) return;
     this.panel = null;
     this.openThreadId = null;
     this.#panelOpener = undefined;

@@ -1,4 +1,7 @@
-import { css } from 'lit';
+import { css, unsafeCSS } from 'lit';
+
+/** Up to this window width (the phone layout) an open panel spans the window. */
+export const PHONE_MAX_WIDTH = 480;
 
 /** All widget styles. Theme with the --pulse-* custom properties on the <pulse-widget> element. */
 export const styles = css`
@@ -949,7 +952,7 @@ export const styles = css`
     color: var(--_fg);
     font-weight: 600;
   }
-  @media (max-width: 480px) {
+  @media (max-width: ${unsafeCSS(PHONE_MAX_WIDTH)}px) {
     .dock.bottom-right,
     .dock.bottom-left {
       left: 8px;
