@@ -621,6 +621,16 @@ export class PulseWidget extends LitElement {
     void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLElement>(`.comment[data-comment="${CSS.escape(commentId)}"] .picker button`)?.focus());
   }
 
+  /** Closes the reaction picker; the focus goes back to the button that opened it. */
+  closePicker(): void {
+    const commentId = this.pickerFor;
+    if (!commentId) return;
+    this.pickerFor = null;
+    void this.updateComplete.then(() =>
+      this.renderRoot.querySelector<HTMLElement>(`.comment[data-comment="${CSS.escape(commentId)}"] button[aria-label="Add a reaction"]`)?.focus(),
+    );
+  }
+
   /** Threads this user deleted (or emptied): what was left in their boxes was given up knowingly. */
   #deletedHere = new Set<string>();
 
@@ -649,16 +659,6 @@ export class PulseWidget extends LitElement {
         .map((c) => c.text.trim());
       if (drafts.length) this.#showRefusal('The thread you were writing in was deleted.', [...new Set(drafts)].join('\n\n'));
     }
-  }
-
-  /** Closes the reaction picker; the focus goes back to the button that opened it. */
-  closePicker(): void {
-    const commentId = this.pickerFor;
-    if (!commentId) return;
-    this.pickerFor = null;
-    void this.updateComplete.then(() =>
-      this.renderRoot.querySelector<HTMLElement>(`.comment[data-comment="${CSS.escape(commentId)}"] button[aria-label="Add a reaction"]`)?.focus(),
-    );
   }
 
   // ------------------------------------------------------------------ page events
