@@ -301,6 +301,37 @@ for (const driver of ['sqlite', 'postgres'] as const) {
       expect(audit.body.items[0]).toMatchObject({ actorEmail: OWNER.email, action: 'team.removed', detail: 'mia@example.com (member)' });
     });
 
+    it('lets only one of two Admins acting on each other at the same time through', async () => {
+      // Without a check made with the change, two Admins demoting (or removing) each other at once
+      // both succeed: with nobody else, no Admin would be left.
+      for (const [n, change] of (['demote', 'remove', 'demote', 'remove'] as const).entries()) {
+        const pair = await Promise.all(
+          ['a', 'b'].map(async (side) => {
+            const email = `pair${n}${side}@example.com`;
+            const added = await owner.post('/team', { email, name: `Pair ${n}${side}`, password: 'pair password', role: 'admin' });
+            const c = client();
+            await c.login(email, 'pair password');
+            return { id: added.body.member.id as string, c };
+          }),
+        );
+        const [a, b] = pair as [(typeof pair)[number], (typeof pair)[number]];
+        const [byA, byB] = await Promise.all(
+          change === 'demote'
+            ? [a.c.patch(`/team/${b.id}`, { role: 'member' }), b.c.patch(`/team/${a.id}`, { role: 'member' })]
+            : [a.c.delete(`/team/${b.id}`), b.c.delete(`/team/${a.id}`)],
+        );
+        // The first to apply wins. The other is no longer an Admin when its change would apply
+        // (403), or, removed, no longer signed in (401).
+        const [won, lost] = byA.status < 400 ? [byA, byB] : [byB, byA];
+        expect(won.status).toBe(change === 'demote' ? 200 : 204);
+        if (change === 'demote' || lost.status === 403) expectError(lost, 403, 'forbidden');
+        else expectError(lost, 401, 'unauthorized');
+        const left = (await owner.get('/team')).body.members.filter((m: any) => pair.some((p) => p.id === m.id));
+        expect(left.filter((m: any) => m.role === 'admin')).toHaveLength(1);
+        for (const m of left) expect((await owner.delete(`/team/${m.id}`)).status).toBe(204);
+      }
+    });
+
     it('accepts admins created with the CLI (pulse admin create)', async () => {
       const { spawnSync } = await import('node:child_process');
       const { fileURLToPath } = await import('node:url');

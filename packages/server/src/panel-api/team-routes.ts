@@ -46,7 +46,7 @@ export function registerTeamRoutes(router: PanelRouter, store: Store): void {
     const newRole = role(input);
     const target = await member(params.adminId);
     if (target.id === signedIn.admin.id) throw new PulseError('forbidden', 'You cannot change your own role: another Admin must do it.');
-    const updated = await store.updateAdminRole(target.id, newRole);
+    const updated = await store.updateAdminRole(target.id, newRole, signedIn.admin.id);
     if (!updated) throw new PulseError('not_found', 'No team member with this id.');
     if (target.role !== newRole) await audit(store, signedIn.admin, null, 'team.role_changed', `${target.email}: ${target.role} → ${newRole}`);
     return { member: adminView(updated) };
@@ -56,7 +56,7 @@ export function registerTeamRoutes(router: PanelRouter, store: Store): void {
     noFields(request.body);
     const target = await member(params.adminId);
     if (target.id === signedIn.admin.id) throw new PulseError('forbidden', 'You cannot remove yourself: another Admin must do it.');
-    await store.deleteAdmin(target.id);
+    await store.deleteAdmin(target.id, signedIn.admin.id);
     await audit(store, signedIn.admin, null, 'team.removed', `${target.email} (${target.role})`);
     return new Status(204);
   });

@@ -47,9 +47,14 @@ export interface AdminRepo {
    * cluster answering setup requests at once create one account, not one each).
    */
   createFirstAdmin(admin: AdminRow): Promise<boolean>;
-  updateAdminRole(id: string, role: AdminRole): Promise<AdminRow | undefined>;
-  /** Removes the account and every session of it; false when it did not exist. */
-  deleteAdmin(id: string): Promise<boolean>;
+  /**
+   * With `by`, the change applies only while that account is still an Admin, checked with the
+   * change itself, one team change at a time across nodes: two Admins demoting or removing each
+   * other at once cannot both succeed. Throws `forbidden` when `by` is no longer an Admin.
+   */
+  updateAdminRole(id: string, role: AdminRole, by?: string): Promise<AdminRow | undefined>;
+  /** Removes the account and every session of it; false when it did not exist. `by` as above. */
+  deleteAdmin(id: string, by?: string): Promise<boolean>;
 }
 
 export interface AdminSessionRow {

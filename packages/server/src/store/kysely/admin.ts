@@ -1,5 +1,5 @@
 import { PulseError } from '@pulse/protocol';
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Dialect } from '../migrations.ts';
 import { isUniqueViolation } from '../errors.ts';
 import type { Database } from '../schema.ts';
@@ -24,6 +24,16 @@ const toAudit = (r: Selectable<Database['audit_log']>): AuditEntry => ({
   detail: r.detail,
   createdAt: r.created_at,
 });
+
+/**
+ * Team changes made by `by` run one at a time (on PostgreSQL, across nodes: the lock; SQLite has
+ * one writer), each after checking that `by` is still an Admin.
+ */
+async function stillAdmin(trx: Transaction<Database>, dialect: Dialect, by: string): Promise<void> {
+  if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(hashtext('pulse:team'))`.execute(trx);
+  const actor = await trx.selectFrom('admins').select('role').where('id', '=', by).executeTakeFirst();
+  if (actor?.role !== 'admin') throw new PulseError('forbidden', 'Your account is no longer an Admin: another Admin changed it.');
+}
 
 /** Admin accounts, their sessions, the login throttle and the audit log. */
 export function adminRepo(db: Kysely<Database>, dialect: Dialect): AdminRepo & AdminSessionRepo & LoginThrottleRepo & AuditRepo {
@@ -81,13 +91,17 @@ export function adminRepo(db: Kysely<Database>, dialect: Dialect): AdminRepo & A
       return Number(r.n);
     },
 
-    async updateAdminRole(id, role) {
-      const r = await db.updateTable('admins').set({ role }).where('id', '=', id).returningAll().executeTakeFirst();
-      return r && toAdmin(r);
+    async updateAdminRole(id, role, by) {
+      return db.transaction().execute(async (trx) => {
+        if (by) await stillAdmin(trx, dialect, by);
+        const r = await trx.updateTable('admins').set({ role }).where('id', '=', id).returningAll().executeTakeFirst();
+        return r && toAdmin(r);
+      });
     },
 
-    async deleteAdmin(id) {
+    async deleteAdmin(id, by) {
       return db.transaction().execute(async (trx) => {
+        if (by) await stillAdmin(trx, dialect, by);
         await trx.deleteFrom('admin_sessions').where('admin_id', '=', id).execute();
         const r = await trx.deleteFrom('admins').where('id', '=', id).returning('id').executeTakeFirst();
         return r !== undefined;
