@@ -1,7 +1,7 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../packages/server/test/helpers/server.ts';
-import { browserAvailable, launchBrowser, type BrowserSession } from './helpers/browser.ts';
+import { browserAvailable, launchBrowser, openDemo, widgetOf, type BrowserSession } from './helpers/browser.ts';
 
 /**
  * What the widget says, and where the keyboard goes, for people who cannot hover, read
@@ -10,14 +10,8 @@ import { browserAvailable, launchBrowser, type BrowserSession } from './helpers/
 describe.skipIf(!browserAvailable)('<pulse-widget> for everyone', () => {
   let t: TestServer;
   let s: BrowserSession;
-  const w = (page: Page) => page.locator('pulse-widget');
-
-  const open = async (as: string, room: string) => {
-    const page = await (await s.context()).newPage();
-    await page.goto(`${t.url}/demo/?as=${as}&room=${room}`);
-    await w(page).locator('.toolbar').waitFor();
-    return page;
-  };
+  const w = widgetOf;
+  const open = (as: string, room: string) => openDemo(s, t.url, as, room);
 
   beforeAll(async () => {
     t = await startTestServer('sqlite', { demo: true });

@@ -1,7 +1,7 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../packages/server/test/helpers/server.ts';
-import { browserAvailable, launchBrowser, type BrowserSession } from './helpers/browser.ts';
+import { browserAvailable, launchBrowser, openDemo, widgetOf, type BrowserSession } from './helpers/browser.ts';
 
 /**
  * What someone wrote is never lost without a way to get it back: when the server refuses it, or
@@ -10,12 +10,10 @@ import { browserAvailable, launchBrowser, type BrowserSession } from './helpers/
 describe.skipIf(!browserAvailable)('<pulse-widget> keeps what you wrote', () => {
   let t: TestServer;
   let s: BrowserSession;
-  const w = (page: Page) => page.locator('pulse-widget');
+  const w = widgetOf;
 
   const open = async (as: string, room: string) => {
-    const page = await (await s.context()).newPage();
-    await page.goto(`${t.url}/demo/?as=${as}&room=${room}`);
-    await w(page).locator('.toolbar').waitFor();
+    const page = await openDemo(s, t.url, as, room);
     // "Copy your text" writes here, whatever the browser's clipboard permissions.
     await page.evaluate(() => {
       const copied: string[] = ((window as unknown as { copied: string[] }).copied = []);

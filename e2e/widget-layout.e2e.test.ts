@@ -2,7 +2,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDemoEnvironment } from '../packages/server/src/static/demo.ts';
 import { apiRequest, startTestServer, type TestServer } from '../packages/server/test/helpers/server.ts';
-import { browserAvailable, launchBrowser, type BrowserSession } from './helpers/browser.ts';
+import { browserAvailable, launchBrowser, openDemo, widgetOf, type BrowserSession } from './helpers/browser.ts';
 
 /**
  * The demo page at 1280×800 with two people: @mentions read the same in previews as in the thread,
@@ -15,14 +15,8 @@ describe.skipIf(!browserAvailable)('<pulse-widget> previews and layout', () => {
   let alice: Page;
   let bob: Page;
   const room = 'e2e-layout';
-  const w = (page: Page) => page.locator('pulse-widget');
-
-  const open = async (as: string) => {
-    const page = await (await s.context({ viewport: { width: 1280, height: 800 } })).newPage();
-    await page.goto(`${t.url}/demo/?as=${as}&room=${room}`);
-    await w(page).locator('.toolbar').waitFor();
-    return page;
-  };
+  const w = widgetOf;
+  const open = (as: string) => openDemo(s, t.url, as, room);
   type Box = { x: number; y: number; width: number; height: number };
   const overlap = (a: Box, b: Box) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
   /** Pins a new thread at (x, y) of the window; its popover stays open. */
@@ -153,9 +147,7 @@ describe.skipIf(!browserAvailable)('<pulse-widget> previews and layout', () => {
     await s.screenshot(page, 'widget-long-thread-popover');
 
     // A phone: nowhere beside the pin fits, so it opens above the toolbar, shorter.
-    const phone = await (await s.context({ viewport: { width: 390, height: 844 } })).newPage();
-    await phone.goto(`${t.url}/demo/?as=dave&room=${room}`);
-    await w(phone).locator('.toolbar').waitFor();
+    const phone = await openDemo(s, t.url, 'dave', room, { viewport: { width: 390, height: 844 } });
     await w(phone).evaluate((el, id) => (el as unknown as { openThread(id: string, where: string): void }).openThread(id, 'popover'), threadId);
     const small = w(phone).locator('.popover');
     await expect.poll(() => small.locator('.comment').count()).toBe(13);
@@ -170,9 +162,7 @@ describe.skipIf(!browserAvailable)('<pulse-widget> previews and layout', () => {
   });
 
   it('puts the Comments or Notifications panel away on a phone when a pin is placed, so its popover can be used', async () => {
-    const phone = await (await s.context({ viewport: { width: 375, height: 667 } })).newPage();
-    await phone.goto(`${t.url}/demo/?as=erin&room=${room}-phone-pin`);
-    await w(phone).locator('.toolbar').waitFor();
+    const phone = await openDemo(s, t.url, 'erin', `${room}-phone-pin`, { viewport: { width: 375, height: 667 } });
     for (const panel of ['Comments', 'Notifications']) {
       await w(phone).getByRole('button', { name: panel, exact: true }).click();
       await w(phone).locator('.panel').waitFor();
@@ -192,9 +182,7 @@ describe.skipIf(!browserAvailable)('<pulse-widget> previews and layout', () => {
 
   it('keeps "· 1 comment" on a thread card when its author has a very long name, the name cut short', async () => {
     const longName = 'Maximilian-Alexander Bartholomew Featherstonehaugh-Wolfeschlegelsteinhausenbergerdorff III';
-    const page = await (await s.context({ viewport: { width: 1280, height: 800 } })).newPage();
-    await page.goto(`${t.url}/demo/?as=maxlong&name=${encodeURIComponent(longName)}&room=${room}-long-name`);
-    await w(page).locator('.toolbar').waitFor();
+    const page = await openDemo(s, t.url, 'maxlong', `${room}-long-name`, { name: longName });
     await w(page).getByRole('button', { name: 'Comments', exact: true }).click();
     const composer = w(page).locator('.panel pulse-composer textarea');
     await composer.fill('A short comment');

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '@pulse/protocol';
 import { ensureDemoEnvironment } from '../packages/server/src/static/demo.ts';
 import { apiRequest, startTestServer, type TestServer } from '../packages/server/test/helpers/server.ts';
-import { browserAvailable, launchBrowser, watchConsole, type BrowserSession } from './helpers/browser.ts';
+import { browserAvailable, launchBrowser, openDemo, watchConsole, widgetOf, type BrowserSession } from './helpers/browser.ts';
 
 const PHOTO = new URL('../packages/server/test/fixtures/media/photo.png', import.meta.url).pathname;
 
@@ -20,15 +20,8 @@ describe.skipIf(!browserAvailable)('<pulse-widget> in Chromium', () => {
   const errors: Record<string, string[]> = {};
   const room = 'e2e-demo';
 
-  const w = (page: Page) => page.locator('pulse-widget');
-  const open = async (as: string, name = as) => {
-    const context = await s.context();
-    const page = await context.newPage();
-    errors[name] = watchConsole(page);
-    await page.goto(`${t.url}/demo/?as=${encodeURIComponent(as)}&room=${room}`);
-    await w(page).locator('.toolbar').waitFor();
-    return page;
-  };
+  const w = widgetOf;
+  const open = (as: string, name = as) => openDemo(s, t.url, as, room, { beforeLoad: (page) => (errors[name] = watchConsole(page)) });
   const canvasInk = (page: Page) =>
     page.evaluate(() => {
       const canvas = document.querySelector('pulse-widget')!.shadowRoot!.querySelector('canvas.drawing') as HTMLCanvasElement;
@@ -267,9 +260,7 @@ describe.skipIf(!browserAvailable)('<pulse-widget> in Chromium', () => {
     for (let i = 0; (await demoApi('POST', `/api/v1/rooms/${full}/threads`, { userId: 'filler', body })).status === 201; i++) {
       if (i > 1000) throw new Error('the room never filled up');
     }
-    const page = await (await s.context()).newPage();
-    errors['carol'] = watchConsole(page);
-    await page.goto(`${t.url}/demo/?as=carol&room=${full}`);
+    const page = await openDemo(s, t.url, 'carol', full, { beforeLoad: (p) => (errors['carol'] = watchConsole(p)) });
     await w(page).getByRole('button', { name: 'Comments' }).click();
     const composer = w(page).locator('.panel pulse-composer textarea');
     await composer.fill(body);
@@ -306,11 +297,7 @@ describe.skipIf(!browserAvailable)('<pulse-widget> in Chromium', () => {
   });
 
   it('stays readable at 320 px wide, keyboard first', async () => {
-    const context = await s.context({ viewport: { width: 320, height: 640 } });
-    const page = await context.newPage();
-    errors.narrow = watchConsole(page);
-    await page.goto(`${t.url}/demo/?as=dave&room=${room}`);
-    await w(page).locator('.toolbar').waitFor();
+    const page = await openDemo(s, t.url, 'dave', room, { viewport: { width: 320, height: 640 }, beforeLoad: (p) => (errors.narrow = watchConsole(p)) });
     const bar = (await w(page).locator('.toolbar').boundingBox())!;
     expect(bar.x).toBeGreaterThanOrEqual(0);
     expect(bar.x + bar.width).toBeLessThanOrEqual(320);
@@ -331,7 +318,7 @@ describe.skipIf(!browserAvailable)('<pulse-widget> in Chromium', () => {
     await page.keyboard.press('Enter');
     await w(page).getByRole('button', { name: 'Close comments' }).click();
     await expect.poll(onComments).toBe(true);
-    await context.close();
+    await page.context().close();
   });
 
   it('moves to another room when the room attribute changes, without a reload', async () => {
@@ -382,11 +369,7 @@ describe.skipIf(!browserAvailable)('<pulse-widget> in Chromium', () => {
   });
 
   it('renders inline with the page’s own trigger button', async () => {
-    const context = await s.context();
-    const page = await context.newPage();
-    errors.inline = watchConsole(page);
-    await page.goto(`${t.url}/demo/?as=dave&room=${room}`);
-    await w(page).locator('.toolbar').waitFor();
+    const page = await openDemo(s, t.url, 'dave', room, { beforeLoad: (p) => (errors.inline = watchConsole(p)) });
     const config = await page.evaluate(() => fetch('/demo/api/config').then((r) => r.json()));
     await page.evaluate(
       ({ config, room }) => {
@@ -410,7 +393,7 @@ describe.skipIf(!browserAvailable)('<pulse-widget> in Chromium', () => {
     await page.locator('#collab').click();
     await expect.poll(() => w(page).locator('.toolbar').count()).toBe(1);
     await s.screenshot(page, 'widget-inline');
-    await context.close();
+    await page.context().close();
   });
 
   it('logs no errors in the console', () => {

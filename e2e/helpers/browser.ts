@@ -72,3 +72,26 @@ export function watchConsole(page: Page): string[] {
   page.on('pageerror', (err) => errors.push(String(err)));
   return errors;
 }
+
+/** The widget on a page (its shadow root is pierced by Playwright's locators). */
+export const widgetOf = (page: Page) => page.locator('pulse-widget');
+
+/**
+ * Opens the demo page as `as` (shown as `name`, when given) in `room`, in a fresh context (a user of
+ * their own), and waits for the widget's toolbar. `beforeLoad` runs on the page before it navigates
+ * (e.g. `watchConsole`).
+ */
+export async function openDemo(
+  s: BrowserSession,
+  baseUrl: string,
+  as: string,
+  room: string,
+  options: { name?: string; viewport?: { width: number; height: number }; beforeLoad?: (page: Page) => void } = {},
+): Promise<Page> {
+  const page = await (await s.context(options.viewport ? { viewport: options.viewport } : undefined)).newPage();
+  options.beforeLoad?.(page);
+  const query = new URLSearchParams({ as, room, ...(options.name ? { name: options.name } : {}) });
+  await page.goto(`${baseUrl}/demo/?${query}`);
+  await widgetOf(page).locator('.toolbar').waitFor();
+  return page;
+}
