@@ -113,6 +113,20 @@ describe.skipIf(!browserAvailable)('<pulse-widget> for everyone', () => {
     await expect.poll(focused).toBe('BUTTON React with 👍');
     await page.keyboard.press('Tab');
     await expect.poll(focused).toBe('BUTTON React with ❤️');
+    // Arrow keys move along the menu and wrap around; Home and End go to its ends.
+    await page.keyboard.press('ArrowRight');
+    await expect.poll(focused).toBe('BUTTON React with 😂');
+    await page.keyboard.press('ArrowLeft');
+    await page.keyboard.press('ArrowUp');
+    await expect.poll(focused).toBe('BUTTON React with 👍');
+    await page.keyboard.press('ArrowLeft');
+    await expect.poll(focused).toBe('BUTTON React with 💯');
+    await page.keyboard.press('ArrowDown');
+    await expect.poll(focused).toBe('BUTTON React with 👍');
+    await page.keyboard.press('End');
+    await expect.poll(focused).toBe('BUTTON React with 💯');
+    await page.keyboard.press('Home');
+    await expect.poll(focused).toBe('BUTTON React with 👍');
     await page.keyboard.press('Escape');
     expect(await w(page).locator('.picker').count()).toBe(0);
     expect(await w(page).locator('.panel[aria-label=Thread]').count()).toBe(1);

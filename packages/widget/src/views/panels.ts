@@ -109,11 +109,22 @@ function renderComment(w: PulseWidget, thread: ClientThread, comment: Comment) {
         : nothing}
     </div>
     ${w.pickerFor === comment.id
-      ? html`<div class="picker" role="menu" aria-label="Reactions">
+      ? html`<div class="picker" role="menu" aria-label="Reactions" @keydown=${moveInMenu}>
           ${REACTIONS.map((e) => html`<button role="menuitem" aria-label="React with ${e}" @click=${() => react(e)}>${e}</button>`)}
         </div>`
       : nothing}
   </div>`;
+}
+
+/** A menu's arrow keys (and Home, End) move the focus among its items, wrapping around. */
+function moveInMenu(e: KeyboardEvent): void {
+  const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[e.key];
+  if (step === undefined && e.key !== 'Home' && e.key !== 'End') return;
+  const items = [...(e.currentTarget as HTMLElement).querySelectorAll<HTMLElement>('[role=menuitem]')];
+  const at = items.indexOf(e.target as HTMLElement);
+  const next = e.key === 'Home' ? 0 : e.key === 'End' ? items.length - 1 : (at + step! + items.length) % items.length;
+  items[next]?.focus();
+  e.preventDefault();
 }
 
 function typingLine(w: PulseWidget, threadId: string) {
