@@ -696,20 +696,29 @@ describe('webhooks: delivery', () => {
     await expect(service.rotateSecret(t.envId, endpoint.id, { expirePrevious: 'yes' })).rejects.toMatchObject({ code: 'validation_failed' });
   });
 
-  it('follows a redirect to an allowed target', async () => {
+  it("follows a redirect within the endpoint's origin, never to another (the signed body would go with it)", async () => {
     await subscribe(['comment.created']);
-    const target = await new WebhookReceiver().start();
+    const elsewhere = await new WebhookReceiver().start();
     try {
       const endpoint = (await service.list(t.envId))[0]!;
       const { secret } = await service.rotateSecret(t.envId, endpoint.id);
       receiver.secret = secret;
-      target.secret = secret;
-      receiver.mode = { kind: 'redirect', location: target.url };
+      elsewhere.secret = secret;
+      const received = receiver.received.length;
+      receiver.mode = { kind: 'redirect', location: '/moved' };
       await service.sendTest(t.envId, endpoint.id);
-      await waitFor(() => target.received.length === 1, 5000, 'the redirected delivery');
-      expect(receiver.received).toHaveLength(0);
+      await waitFor(() => receiver.received.length === received + 1, 5000, 'the delivery redirected on the same origin');
+      // Another port is another origin: an open redirect on the receiver's site must not pass on the signed body.
+      receiver.mode = { kind: 'redirect', location: `${elsewhere.url}/moved` };
+      await service.sendTest(t.envId, endpoint.id);
+      await waitFor(async () => (await service.deliveries(t.envId, endpoint.id))[0]?.lastError?.includes('another origin'), 5000, 'the refused redirect');
+      const [refused] = await service.deliveries(t.envId, endpoint.id);
+      expect(refused).toMatchObject({ lastStatusCode: 307 });
+      expect(refused!.lastError).toBe(`refused: redirected to another origin (${new URL(elsewhere.url).origin}); point the endpoint at the final URL`);
+      expect(elsewhere.requests).toBe(0);
     } finally {
-      await target.stop();
+      receiver.mode = { kind: 'ok' };
+      await elsewhere.stop();
     }
   });
 });

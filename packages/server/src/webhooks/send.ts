@@ -31,8 +31,10 @@ const client = new Http1Client();
 
 /**
  * POSTs one signed webhook. Every hop (the URL and each redirect, at most `maxRedirects`) must be
- * http(s) and resolve to an address the policy allows; the whole exchange has one deadline.
- * Never throws: the outcome, with the start of the response body, is returned.
+ * http(s) and resolve to an address the policy allows; a redirect must stay on the endpoint's
+ * origin (or only move it from http to https): the signed body goes wherever a redirect points, and
+ * an open redirect on the receiver's site would hand it to a stranger. The whole exchange has one
+ * deadline. Never throws: the outcome, with the start of the response body, is returned.
  */
 export async function sendWebhook(target: string, body: string, headers: Record<string, string>, options: SendOptions): Promise<SendResult> {
   const started = performance.now();
@@ -42,6 +44,8 @@ export async function sendWebhook(target: string, body: string, headers: Record<
     retryAfterMs,
   });
   let url = target;
+  let redirectStatus: number | null = null;
+  let redirectText: string | null = null;
   for (let hop = 0; ; hop++) {
     let parsed: URL;
     try {
@@ -57,6 +61,9 @@ export async function sendWebhook(target: string, body: string, headers: Record<
       const reason = options.policy(host);
       if (reason) return done({ ok: false, statusCode: null, error: `refused: ${reason}`, response: null });
     }
+    if (hop > 0 && !sameSite(new URL(target), parsed)) {
+      return done({ ok: false, statusCode: redirectStatus, error: `refused: redirected to another origin (${parsed.origin}); point the endpoint at the final URL`, response: redirectText });
+    }
     let answer: Answer;
     const left = started + options.timeoutMs - performance.now();
     try {
@@ -70,6 +77,8 @@ export async function sendWebhook(target: string, body: string, headers: Record<
       if (hop >= options.maxRedirects) {
         return done({ ok: false, statusCode: answer.status, error: `more than ${options.maxRedirects} redirects`, response: answer.text || null });
       }
+      redirectStatus = answer.status;
+      redirectText = answer.text || null;
       try {
         url = new URL(answer.location, parsed).toString();
       } catch {
@@ -80,6 +89,12 @@ export async function sendWebhook(target: string, body: string, headers: Record<
     const ok = answer.status >= 200 && answer.status < 300;
     return done({ ok, statusCode: answer.status, error: ok ? null : `HTTP ${answer.status}`, response: answer.text || null }, ok ? null : parseRetryAfter(answer.retryAfter));
   }
+}
+
+/** The endpoint's own origin, or the same host and default port moved from http to https. */
+function sameSite(endpoint: URL, hop: URL): boolean {
+  if (hop.origin === endpoint.origin) return true;
+  return endpoint.protocol === 'http:' && hop.protocol === 'https:' && hop.hostname === endpoint.hostname && endpoint.port === '' && hop.port === '';
 }
 
 class TimedOut extends Error {}

@@ -12,7 +12,7 @@ export interface ReceivedWebhook {
   receivedAt: number;
 }
 
-/** What the receiver does with the next requests: answer (status), hang (never answer), or redirect. */
+/** What the receiver does with the next requests: answer (status), hang (never answer), or redirect (but requests for the location itself). */
 export type ReceiverMode = { kind: 'ok' } | { kind: 'slow'; ms: number } | { kind: 'fail'; status: number; headers?: Record<string, string>; body?: string } | { kind: 'hang' } | { kind: 'redirect'; location: string };
 
 /**
@@ -83,7 +83,7 @@ export class WebhookReceiver {
         this.#hanging.add(res);
         return;
       }
-      if (mode.kind === 'redirect') {
+      if (mode.kind === 'redirect' && req.url !== mode.location) {
         res.writeHead(307, { location: mode.location }).end();
         return;
       }
