@@ -261,6 +261,17 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
     await waitFor(() => w.messages.some((m) => m.type === 'batch' && m.events.some((e: any) => e.type === 'cursor:move' && e.position.pageX === 300)), 5000, 'the last cursor move');
   });
 
+  it('applies a request read over the message rate from a socket that then closed', async () => {
+    const s = raw();
+    await s.auth(t, 'closing-cleo', 'closing-room');
+    // Past the burst: the create waits for the message limit, and the close comes in behind it.
+    for (let i = 0; i < LIMITS.messagesBurst + 30; i++) s.send({ type: 'presence:heartbeat' });
+    s.send({ type: 'thread:create', ref: 'x', id: `closing-${driver}`, body: 'after a burst', mentions: [], position: null });
+    s.ws.close(1000);
+    await s.waitClosed();
+    await waitFor(async () => (await t.api('GET', `/api/v1/threads/closing-${driver}`)).status === 200, 5000, 'the thread stored');
+  });
+
   it('counts bad frames as strikes and closes the socket past the limit', async () => {
     const s = raw();
     await s.auth(t, 'striker', 'strike-room');

@@ -140,6 +140,8 @@ export class Gateway {
     }
     const ref = 'ref' in message ? message.ref : undefined;
     if (message.type === 'auth') return this.refuse(conn, 'already_authenticated', undefined, ref);
+    // Read before the socket closed, released after (see #releaseHeld): only what is stored matters now.
+    if (!conn.open && !isQueued(message)) return;
     if (isQueued(message)) {
       if (!conn.durable.take()) return this.refuse(conn, 'rate_limited', undefined, ref);
       if (conn.userSockets && !conn.userSockets.writes.take()) {
@@ -171,17 +173,20 @@ export class Gateway {
     setTimeout(() => this.#releaseHeld(conn), Math.ceil(conn.messages.secondsUntilNext() * 1000)).unref();
   }
 
+  /**
+   * The held frames go on, in order, also when the socket has closed meanwhile (its close was read
+   * behind them): its durable requests were delivered, and are applied like those of any socket
+   * that drops with requests waiting.
+   */
   #releaseHeld(conn: Connection): void {
     const held = conn.held ?? [];
     conn.held = undefined;
-    if (conn.open) {
-      for (const [i, [data, isBinary]] of held.entries()) {
-        this.#onFrame(conn, data, isBinary);
-        if (conn.held) {
-          // Over the limit again: the rest waits behind it.
-          (conn.held as [RawData, boolean][]).push(...held.slice(i + 1));
-          return;
-        }
+    for (const [i, [data, isBinary]] of held.entries()) {
+      this.#onFrame(conn, data, isBinary);
+      if (conn.held) {
+        // Over the limit again: the rest waits behind it.
+        (conn.held as [RawData, boolean][]).push(...held.slice(i + 1));
+        return;
       }
     }
     conn.resumeReading(READING_PAUSED.messageLimit);
