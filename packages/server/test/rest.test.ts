@@ -1044,6 +1044,12 @@ for (const driver of ['sqlite', 'postgres'] as const) {
         });
         expectError(form, 415, 'unsupported_media_type');
         expect((await api('GET', '/api/v1/users?limit=200')).body.items.some((u: any) => u.externalId === 'form-user')).toBe(false);
+        // Multipart is for uploads only: elsewhere it is refused, not read as no body (a DELETE would run).
+        const thread = await createThread(uid('multipart'), { userId: ALICE, body: 'keep me' });
+        const multipart = { authorization: `Bearer ${t.secretKey}`, 'content-type': 'multipart/form-data; boundary=x' };
+        expectError(await rawApi(`/api/v1/threads/${thread.id}`, { method: 'DELETE', headers: multipart, body: 'this is not even multipart' }), 415, 'unsupported_media_type');
+        expectError(await rawApi(`/api/v1/threads/${thread.id}`, { method: 'PATCH', headers: multipart, body: '--x--' }), 415, 'unsupported_media_type');
+        expect((await api('GET', `/api/v1/threads/${thread.id}`)).status).toBe(200);
       });
 
       it('rejects a body over 256 KB with 413 payload_too_large', async () => {

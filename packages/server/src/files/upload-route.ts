@@ -84,8 +84,12 @@ function clientGone(request: FastifyRequest, reply: FastifyReply): AbortSignal {
 export function registerUploadRoute(app: FastifyInstance, ctx: ServerContext, attachments: AttachmentService): void {
   const verified = new WeakMap<FastifyRequest, VerifiedToken>();
 
-  // The body is read by the route itself, as a stream, so it can stop at the size limit.
-  app.addContentTypeParser('multipart/form-data', (_request, _payload, done) => done(null, undefined));
+  // The upload's body is read by the route itself, as a stream, so it can stop at the size limit.
+  // Every other route takes JSON only: a multipart body there is refused, not taken for no body.
+  app.addContentTypeParser('multipart/form-data', (request, _payload, done) => {
+    if (request.method === 'POST' && request.routeOptions.url === '/api/v1/upload') return done(null, undefined);
+    done(new PulseError('unsupported_media_type'), undefined);
+  });
 
   // Staged files are deleted by the upload that made them; this catches whatever a crash or a bug
   // left behind (the server also cleans the folder when it starts).
