@@ -282,6 +282,31 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
     expect((await s.waitClosed()).code).toBe(CLOSE_CODES.RATE_LIMITED);
   });
 
+  it('answers a text frame that is not UTF-8 as invalid_message, a strike, without closing the socket', async () => {
+    const s = raw();
+    await s.auth(t, 'bytes-bea', 'strike-room');
+    s.ws.send(Buffer.from([0x7b, 0xff, 0x7d]), { binary: false });
+    expect(await s.next('error')).toMatchObject({ code: 'invalid_message' });
+    s.send({ type: 'presence:heartbeat', ref: 'still-here' });
+    await s.next('ack', 3000, (m) => m.ref === 'still-here');
+    expect(s.closed).toBeUndefined();
+  });
+
+  it('answers pings within the message rate, and a burst of them does not cut the socket', async () => {
+    const s = raw();
+    await s.auth(t, 'pinging-pia', 'strike-room');
+    let pongs = 0;
+    s.ws.on('pong', () => pongs++);
+    const socket = (s.ws as unknown as { _socket: import('node:net').Socket })._socket;
+    socket.cork();
+    for (let i = 0; i < 300; i++) s.ws.ping();
+    socket.uncork();
+    s.send({ type: 'presence:heartbeat', ref: 'after-pings' });
+    await s.next('ack', 5000, (m) => m.ref === 'after-pings');
+    expect(s.closed).toBeUndefined();
+    expect(pongs).toBeGreaterThan(0);
+  });
+
   it('counts a request found malformed only when it runs as a strike too', async () => {
     const s = raw();
     await s.auth(t, 'striker-2', 'strike-room');
@@ -469,6 +494,17 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
       await badKey.opened;
       badKey.send({ type: 'auth', apiKey: 'pk_unknown', room: 'r' });
       expect(await badKey.next('auth:error')).toMatchObject({ code: 'invalid_api_key' });
+    });
+
+    it('counts pings before auth like any other bytes: past 64 KB, message_too_big and 4400', async () => {
+      const s = raw();
+      await s.opened;
+      const socket = (s.ws as unknown as { _socket: import('node:net').Socket })._socket;
+      socket.cork();
+      for (let i = 0; i < 700; i++) s.ws.ping(Buffer.alloc(100));
+      socket.uncork();
+      expect(await s.next('auth:error', 5000)).toMatchObject({ code: 'message_too_big' });
+      expect((await s.waitClosed(5000)).code).toBe(CLOSE_CODES.BAD_REQUEST);
     });
 
     it('reads no more than 64 KB before auth: a frame announced as large is refused while it arrives, and the socket cut soon after', async () => {

@@ -24,7 +24,7 @@ import { startTestServer, type TestServer } from './helpers/server.ts';
  * - the server keeps running and answering (healthz, a fresh client can authenticate);
  * - every frame that is not a valid message is answered by exactly one `error` frame whose code is
  *   in the catalogue, and the socket stays open (only a rate-limit close 4429, or a protocol-level
- *   close for frames above the hard cap / invalid UTF-8, is accepted: the test reconnects). Every
+ *   close for frames above the hard cap, is accepted: the test reconnects). Every
  *   refused frame is a strike (LIMITS.strikesPerConnection closes the socket): the test counts
  *   them and moves to a fresh socket before the limit, so a strike close is never expected;
  * - no answer is ever `internal_error`, and nothing is logged by the realtime error handlers;
@@ -88,8 +88,8 @@ function expectationFor(f: Frame): Expectation {
   if (bytes > LIMITS.wsHardMessageBytes) return { kind: 'close', codes: [1009, CLOSE_CODES.MESSAGE_TOO_BIG] };
   if (f.binary) return { kind: 'invalid', codes: bytes > LIMITS.wsMessageBytes ? ['invalid_message', 'message_too_big'] : ['invalid_message'] };
   const buffer = typeof f.data === 'string' ? Buffer.from(f.data, 'utf8') : f.data;
-  // A text frame must be UTF-8: ws closes the socket with 1007 otherwise (protocol level, not JSON level).
-  if (!isUtf8(buffer)) return { kind: 'close', codes: [1007] };
+  // A text frame must be UTF-8: answered like any frame that is not JSON, the socket kept (no 1007).
+  if (!isUtf8(buffer)) return { kind: 'invalid', codes: bytes > LIMITS.wsMessageBytes ? ['message_too_big'] : ['invalid_message'] };
   let parsed: unknown;
   try {
     parsed = JSON.parse(buffer.toString('utf8')); // what the server sees (lone surrogates became U+FFFD on the wire)

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CLOSE_CODES, LIMITS, PulseError, type ClientMessage, type ErrorCode } from '@pulse/protocol';
@@ -27,7 +28,17 @@ export interface GatewayOptions {
 export class Gateway {
   readonly #hub: RealtimeHub;
   readonly #options: GatewayOptions;
-  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.wsHardMessageBytes, perMessageDeflate: false, clientTracking: false });
+  // Pings are answered here (#onPing), within the limits, not by `ws`, which cuts a socket with 60
+  // unsent pongs without a word; and text is checked for UTF-8 here, answered like any bad frame,
+  // rather than by `ws` closing with 1007.
+  readonly #wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: LIMITS.wsHardMessageBytes,
+    perMessageDeflate: false,
+    clientTracking: false,
+    autoPong: false,
+    skipUTF8Validation: true,
+  });
   readonly #connections = new Set<Connection>();
   /** Sockets per address that have not authenticated yet. */
   readonly #unauthenticated = new Map<string, number>();
@@ -85,6 +96,7 @@ export class Gateway {
       conn.stopPreAuthCount = undefined;
     };
     ws.on('message', (data: RawData, isBinary: boolean) => this.#onFrame(conn, data, isBinary));
+    ws.on('ping', (data: Buffer) => this.#onPing(conn, data));
     ws.on('close', () => this.#onClose(conn));
     ws.on('error', () => conn.close(1009, 'message too big'));
   }
@@ -126,6 +138,7 @@ export class Gateway {
     // (the sender is slowed down by TCP backpressure); a flood costs the server nothing.
     if (!conn.messages.take()) return this.#holdUntilAllowed(conn, data, isBinary);
     if (isBinary) return this.refuse(conn, 'invalid_message', 'Frames must be JSON text.');
+    if (!isUtf8Text(data)) return this.refuse(conn, 'invalid_message', NOT_UTF8);
     let raw: unknown;
     try {
       raw = parseFrameText(data.toString());
@@ -164,6 +177,17 @@ export class Gateway {
   }
 
   /**
+   * Answers a ping with a pong while the socket keeps up with what it is sent, and, once
+   * authenticated, within the messages rate: past it, pings go unanswered (they are not held, as
+   * other frames are; nothing depends on them). Before auth:ok they count among its bytes.
+   */
+  #onPing(conn: Connection, data: Buffer): void {
+    if (!conn.open || conn.ws.bufferedAmount > PONG_BACKLOG_BYTES) return;
+    if (conn.identity && !conn.authenticating && !conn.messages.take()) return;
+    conn.ws.pong(data);
+  }
+
+  /**
    * A frame over the message limit: the socket is not read until the limit allows it (the sender
    * is slowed down by TCP backpressure), then it and what was read meanwhile go on in order.
    */
@@ -197,6 +221,7 @@ export class Gateway {
     if (conn.authenticating) return this.refuse(conn, 'not_authenticated', 'Wait for auth:ok before sending.', peekRef(data));
     if (size > LIMITS.wsAuthMessageBytes) return this.#hub.rejectAuth(conn, new PulseError('message_too_big', `The auth frame is limited to ${LIMITS.wsAuthMessageBytes} bytes.`));
     if (isBinary) return this.#hub.rejectAuth(conn, new PulseError('invalid_message', 'Frames must be JSON text.'));
+    if (!isUtf8Text(data)) return this.#hub.rejectAuth(conn, new PulseError('invalid_message', NOT_UTF8));
     let raw: unknown;
     try {
       raw = parseFrameText(data.toString());
@@ -244,6 +269,14 @@ export class Gateway {
     for (const conn of this.#connections) conn.close(CLOSE_CODES.SERVER_SHUTTING_DOWN, 'server shutting down');
     this.#wss.close();
   }
+}
+
+/** Pongs are not queued behind this much unsent output: a peer that does not read is not answered. */
+const PONG_BACKLOG_BYTES = 64 * 1024;
+const NOT_UTF8 = 'Text frames must be UTF-8.';
+
+function isUtf8Text(data: RawData): boolean {
+  return isUtf8(Array.isArray(data) ? Buffer.concat(data) : (data as Buffer | ArrayBuffer));
 }
 
 function refuseUpgrade(socket: Duplex, status: string): void {
