@@ -27,6 +27,9 @@ const cleanString = (max: number, what: string) =>
     .refine((s) => !CONTROL_CHARS.test(s), `${what} must not contain control characters`)
     .refine((s) => !LONE_SURROGATE.test(s), `${what} must be valid Unicode`);
 
+/** A request's `ref`, echoed in its answer: 1–64 characters (an empty one could not be told from none). */
+export const requestRef = z.string().min(1).max(64).optional();
+
 /** A client-generated object id (thread, comment): letters, digits, `_` and `-`. */
 export const clientId = z
   .string()

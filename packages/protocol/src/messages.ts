@@ -11,6 +11,7 @@ import {
   hexColor,
   mentions,
   pinPosition,
+  requestRef as ref,
   roomId,
 } from './fields.ts';
 import { LIMITS } from './limits.ts';
@@ -25,7 +26,6 @@ import type { AuthOkPayload, Notification, PresenceMember, PresenceStatus, RoomS
 
 export const PROTOCOL_VERSION = 1;
 
-const ref = z.string().max(64).optional();
 const unit = z.number().min(0).max(1);
 const pixels = z.number().finite().min(-1e7).max(1e7);
 

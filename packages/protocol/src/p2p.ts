@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ErrorCode } from './errors.ts';
-import { clientId, externalUserId } from './fields.ts';
+import { clientId, externalUserId, requestRef as ref } from './fields.ts';
 import { P2P_LIMITS } from './p2p-limits.ts';
 
 export * from './p2p-limits.ts';
@@ -15,7 +15,6 @@ export * from './p2p-limits.ts';
  * environment and never looks inside.
  */
 
-const ref = z.string().max(64).optional();
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const base64 = z
   .string()

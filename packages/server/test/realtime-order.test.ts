@@ -292,6 +292,14 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
     expect(s.closed).toBeUndefined();
   });
 
+  it('refuses an empty ref rather than leaving its request without an answer', async () => {
+    const s = raw();
+    await s.auth(t, 'empty-ref-eve', 'strike-room');
+    s.send({ type: 'thread:create', ref: '', id: `empty-ref-${driver}`, body: 'x', mentions: [], position: null });
+    expect(await s.next('error')).toMatchObject({ code: 'invalid_message', message: expect.stringContaining('ref') });
+    expect((await t.api('GET', `/api/v1/threads/empty-ref-${driver}`)).status).toBe(404);
+  });
+
   it('answers pings within the message rate, and a burst of them does not cut the socket', async () => {
     const s = raw();
     await s.auth(t, 'pinging-pia', 'strike-room');
