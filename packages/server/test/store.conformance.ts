@@ -928,10 +928,12 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
         await store.createComment(e, { id: `r-c${n}`, threadId: 'r-t1', userId: 'bob', body: `c${n}`, mentions: [], createdAt: at(t) }, { webhooks: [intent(`msg_r_c${n}`, 'comment.created', { kind: 'comment', id: `r-c${n}` }, t)] });
       }
       await store.enqueueWebhookDelivery(e, 'wh_r1', { id: 'msg_r_test', type: 'webhook.test', payload: '{}', createdAt: at(40) }, at(3600_000));
+      // An example event is of a real type, and is for its own endpoint only too.
+      await store.enqueueWebhookDelivery(e, 'wh_r1', { id: 'msg_r_example', type: 'comment.created', payload: '{"example":true}', createdAt: at(41) }, at(3600_000));
       await dispatchEvents(100, at(50), 3600_000);
       expect(await store.listWebhookDeliveries(e, 'wh_r2', 10)).toEqual([]); // disabled meanwhile
 
-      // Its subscribed types only (no thread.created, no other endpoint's test event), from `since` on.
+      // Its subscribed types only (no thread.created, no other endpoint's test or example event), from `since` on.
       expect(await store.recoverWebhookDeliveries(e, 'wh_r2', at(25), at(60), at(3600_000))).toBe(1);
       expect(await store.recoverWebhookDeliveries(e, 'wh_r2', at(0), at(61), at(3600_000))).toBe(1);
       expect(await store.recoverWebhookDeliveries(e, 'wh_r2', at(0), at(62), at(3600_000))).toBe(0);
@@ -947,19 +949,26 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       const e = await env('env_whrc');
       const other = await env('env_whrc2');
       await store.createWebhookEndpoint(e, { id: 'wh_rc1', url: 'https://a.example/h', description: '', events: [], enabled: true, secret: 'whsec_AAAA', createdAt: at() });
-      await store.createWebhookEndpoint(e, { id: 'wh_rc2', url: 'https://b.example/h', description: '', events: ['comment.created'], enabled: true, secret: 'whsec_BBBB', createdAt: at() });
       await store.createWebhookEndpoint(other, { id: 'wh_rc3', url: 'https://c.example/h', description: '', events: [], enabled: true, secret: 'whsec_CCCC', createdAt: at() });
-      // Events of both environments interleaved, each delivered to one endpoint so far.
+      for (const envId of [e, other]) await thread(envId, `rc-t-${envId}`, 'rc-room');
+      // Events of both environments interleaved, each delivered to the one endpoint of its environment so far.
+      const links = new FileLinks();
       const n = CHUNK_ROWS + 50;
       for (let i = 0; i < n; i += 50) {
         await Promise.all(
           Array.from({ length: 50 }, (_, j) => {
             const k = String(i + j).padStart(5, '0');
-            const [envId, endpointId] = (i + j) % 10 === 0 ? [other, 'wh_rc3'] : [e, 'wh_rc1'];
-            return store.enqueueWebhookDelivery(envId, endpointId, { id: `msg_rc_${k}`, type: 'comment.created', payload: '{}', createdAt: at(1000 + i + j) }, at(3600_000));
+            const envId = (i + j) % 10 === 0 ? other : e;
+            const id = `rc-c${k}`;
+            const occurredAt = at(1000 + i + j);
+            return store.createComment(envId, { id, threadId: `rc-t-${envId}`, userId: 'bob', body: k, mentions: [], createdAt: occurredAt }, {
+              webhooks: [{ id: `msg_rc_${k}`, type: 'comment.created', actor: { type: 'backend' }, occurredAt, subject: { kind: 'comment', id }, data: {}, links }],
+            });
           }),
         );
       }
+      while ((await dispatchEvents(500, at(4000), 3600_000)) > 0);
+      await store.createWebhookEndpoint(e, { id: 'wh_rc2', url: 'https://b.example/h', description: '', events: ['comment.created'], enabled: true, secret: 'whsec_BBBB', createdAt: at() });
       const ours = n - n / 10;
       expect(await store.recoverWebhookDeliveries(e, 'wh_rc2', at(0), at(5000), at(3600_000))).toBe(ours);
       expect(await store.recoverWebhookDeliveries(e, 'wh_rc2', at(0), at(5001), at(3600_000))).toBe(0);

@@ -130,7 +130,7 @@ export interface WebhookRepo {
   updateWebhookEndpoint(envId: string, endpointId: string, change: WebhookEndpointChange, at: string): Promise<WebhookEndpointRecord | undefined>;
   /** Removes the endpoint and its deliveries; false when there is no such endpoint. */
   deleteWebhookEndpoint(envId: string, endpointId: string): Promise<boolean>;
-  /** An event addressed to one endpoint only (a test event), outside any change. */
+  /** An event addressed to one endpoint only (a test or an example event), outside any change: never recovered to another. */
   enqueueWebhookDelivery(envId: string, endpointId: string, event: WebhookEventRow, giveUpAt: string): Promise<WebhookDeliveryInfo>;
   /**
    * One pass of a node's dispatcher, in one transaction (on SQLite, one operation of the write

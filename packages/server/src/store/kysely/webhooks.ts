@@ -152,6 +152,11 @@ export const recordSharedStatePersisted = (db: Db, envId: string, state: Omit<Sh
  * uses a partial index only when the query states its condition, and a bound parameter may not count.
  */
 const UNDISPATCHED = sql.lit<number>(0);
+/**
+ * `webhook_events.dispatched` of an event made for one endpoint (a test or an example event, queued
+ * with its delivery): never recovered to another (1: dispatched to the endpoints subscribed).
+ */
+const FOR_ONE_ENDPOINT = 2;
 const PENDING = sql.lit<Database['webhook_deliveries']['status']>('pending');
 
 /**
@@ -411,7 +416,7 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect, tx: WriteTx)
       return db.transaction().execute(async (trx) => {
         await trx
           .insertInto('webhook_events')
-          .values({ id: event.id, environment_id: envId, type: event.type, payload: event.payload, dispatched: 1, created_at: event.createdAt })
+          .values({ id: event.id, environment_id: envId, type: event.type, payload: event.payload, dispatched: FOR_ONE_ENDPOINT, created_at: event.createdAt })
           .execute();
         const row: DeliveryRow = {
           id: newWebhookDeliveryId(),
@@ -443,10 +448,11 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect, tx: WriteTx)
       let made = 0;
       let after = '';
       await inChunks(async () => {
-        const chunk = await db.selectFrom('webhook_events').select(['id', 'environment_id', 'type', 'created_at']).where('id', '>', after).orderBy('id').limit(CHUNK_ROWS).execute();
-        const ids = chunk.filter((e) => e.environment_id === envId && e.created_at >= since && e.type !== WEBHOOK_TEST_EVENT).map((e) => e.id);
+        const chunk = await db.selectFrom('webhook_events').select(['id', 'environment_id', 'type', 'dispatched', 'created_at']).where('id', '>', after).orderBy('id').limit(CHUNK_ROWS).execute();
+        const forAny = (e: (typeof chunk)[number]) => e.type !== WEBHOOK_TEST_EVENT && Number(e.dispatched) !== FOR_ONE_ENDPOINT;
+        const ids = chunk.filter((e) => e.environment_id === envId && e.created_at >= since && forAny(e)).map((e) => e.id);
         if (ids.length) {
-          // As the dispatcher makes them, for one endpoint (test events were for their own endpoint only).
+          // As the dispatcher makes them, for one endpoint (test and example events were for their own endpoint only).
           const { rows } = await sql<{ id: string }>`${newDeliveries(at, giveUpAt)}
             where p.environment_id = ${envId} and p.id = ${endpointId} and e.id in (${sql.join(ids)}) and ${subscribed}
             on conflict (endpoint_id, event_id) do nothing
@@ -471,7 +477,9 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect, tx: WriteTx)
               .where('d.event_type', '<>', WEBHOOK_TEST_EVENT)
               // Of the types the endpoint still subscribes to (no list: all of them).
               .where((eb) => eb.exists(eb.selectFrom('webhook_endpoints as p').select('p.id').where('p.id', '=', endpointId).where(subscribedTo('d.event_type'))))
-              .where((eb) => eb.exists(eb.selectFrom('webhook_events as e').select('e.id').whereRef('e.id', '=', 'd.event_id').where('e.created_at', '>=', since)))
+              .where((eb) =>
+                eb.exists(eb.selectFrom('webhook_events as e').select('e.id').whereRef('e.id', '=', 'd.event_id').where('e.created_at', '>=', since).where('e.dispatched', '<>', FOR_ONE_ENDPOINT)),
+              )
               .limit(CHUNK_ROWS),
           )
           .executeTakeFirst()
@@ -593,7 +601,7 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect, tx: WriteTx)
               .selectFrom('webhook_events as e')
               .select('e.id')
               .where('e.created_at', '<', before)
-              .where('e.dispatched', '=', 1)
+              .where('e.dispatched', '<>', UNDISPATCHED)
               .where((eb) => eb.not(eb.exists(eb.selectFrom('webhook_deliveries as d').select('d.id').whereRef('d.event_id', '=', 'e.id'))))
               .limit(CHUNK_ROWS),
           )
