@@ -419,7 +419,9 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`P2P shared data th
     s1.send({ type: 'p2p:update', ref: 'u', update: garbage });
     s1.send({ type: 'p2p:persist', ref: 'p', update: garbage });
     s2.send({ type: 'p2p:sync', ref: 's', to: j1.self.connectionId, update: garbage });
-    for (const [s, ref] of [[s1, 'u'], [s1, 'p'], [s2, 's']] as const) {
+    // Five bytes announcing billions of writers: not an update, rather than one with too many writers.
+    s1.send({ type: 'p2p:update', ref: 'huge-count', update: '//////8P' });
+    for (const [s, ref] of [[s1, 'u'], [s1, 'p'], [s2, 's'], [s1, 'huge-count']] as const) {
       expect(await s.next('p2p:error', 3000, (m) => m.ref === ref)).toMatchObject({ code: 'invalid_message', message: expect.stringContaining('not a Yjs update') });
     }
     expect(s2.messages.find((m) => m.type === 'p2p:update')).toBeUndefined();

@@ -30,16 +30,23 @@ export interface CheckedUpdate {
  */
 export function checkedUpdate(update: string): CheckedUpdate {
   const bytes = fromBase64(update);
-  // An update starts with how many clients' structs it carries: too many are refused before decoding them.
-  if (leadingVarUint(bytes) > P2P_LIMITS.clientsPerRoom) throw tooManyClients();
+  // An update starts with how many clients' structs it carries: too many are refused before
+  // decoding them. Each takes 3 bytes at least: more than the update could hold, and it is none.
+  const clients = leadingVarUint(bytes);
+  if (clients * MIN_CLIENT_BYTES > bytes.length) throw notAnUpdate();
+  if (clients > P2P_LIMITS.clientsPerRoom) throw tooManyClients();
   let structs: { id: { client: number } }[];
   try {
     ({ structs } = Y.decodeUpdate(bytes));
   } catch {
-    throw new PulseError('invalid_message', '`update` is not a Yjs update (base64 of Y.encodeStateAsUpdate or of an update event).');
+    throw notAnUpdate();
   }
   return { update, clients: [...new Set(structs.map((s) => s.id.client))] };
 }
+
+/** A client's part of an update: how many structs, the client id and the first clock, a byte each at least. */
+const MIN_CLIENT_BYTES = 3;
+const notAnUpdate = () => new PulseError('invalid_message', '`update` is not a Yjs update (base64 of Y.encodeStateAsUpdate or of an update event).');
 
 /** The unsigned LEB128 number an update starts with (lib0's varUint); -1 when there is none. */
 function leadingVarUint(bytes: Uint8Array): number {
