@@ -14,7 +14,11 @@ export const READING_PAUSED = {
   durableQueue: 1,
   /** A frame waits for the message limit (see Gateway). */
   messageLimit: 2,
+  /** Its requests wait behind another socket of its user that was paused with requests unread (see DurableQueue). */
+  laneOrder: 4,
 } as const;
+/** The pauses that are the server's doing, for as long as its queue takes: the rate limits keep refilling meanwhile. */
+const QUEUE_PAUSES = READING_PAUSED.durableQueue | READING_PAUSED.laneOrder;
 
 /** Identity of an authenticated connection. */
 export interface ConnectionIdentity {
@@ -92,14 +96,14 @@ export class Connection {
 
   /**
    * Stops reading from the socket for `reason` (TCP backpressure reaches the client) until
-   * resumeReading(reason) and every other reason is gone. While a full durable queue pauses it
+   * resumeReading(reason) and every other reason is gone. While the durable queue pauses it
    * (the server's doing, for as long as the queue takes), the rate limits keep refilling past
    * their burst, up to one more (TokenBucket.suspend): the frames sent during the pause arrive
    * together. A P2P hold needs no such credit: the frames read behind it wait for their tokens.
    */
   pauseReading(reason: number): void {
     if ((this.#pausedFor & reason) !== 0) return;
-    if (reason === READING_PAUSED.durableQueue) {
+    if ((reason & QUEUE_PAUSES) !== 0 && (this.#pausedFor & QUEUE_PAUSES) === 0) {
       this.messages.suspend();
       this.durable.suspend();
       if (this.userSockets && this.userSockets.queuePaused++ === 0) this.userSockets.writes.suspend();
@@ -111,7 +115,7 @@ export class Connection {
   resumeReading(reason: number): void {
     if ((this.#pausedFor & reason) === 0) return;
     this.#pausedFor &= ~reason;
-    if (reason === READING_PAUSED.durableQueue) {
+    if ((reason & QUEUE_PAUSES) !== 0 && (this.#pausedFor & QUEUE_PAUSES) === 0) {
       this.messages.resume();
       this.durable.resume();
       if (this.userSockets && --this.userSockets.queuePaused === 0) this.userSockets.writes.resume();

@@ -48,6 +48,54 @@ describe('DurableQueue', () => {
     expect(ran).toEqual(['old0', 'old1', 'old2', 'old3', 'new0', 'new1', 'new2']);
   });
 
+  it("keeps a user's new socket behind what an old socket paused by a full queue has not been read yet", async () => {
+    const ran: string[] = [];
+    const queue = new DurableQueue(
+      async (_c, m) => {
+        await new Promise((r) => setTimeout(r, 1));
+        ran.push((m as { ref: string }).ref);
+      },
+      { perConnection: 4, perProcess: 100 },
+    );
+    const old = fakeConnection('bea');
+    const ref = (r: string) => ({ type: 'draw:clear', ref: r }) as ClientMessage;
+    for (let i = 0; i < 4; i++) queue.enqueue(old.conn, ref(`old${i}`));
+    expect(old.ws.paused).toBe(true);
+    // The old socket's last request (an edit) waits unread in its TCP buffer; the client reconnected
+    // and its new socket sends a newer edit.
+    const unread = ref('old-edit');
+    const resume = old.ws.resume.bind(old.ws);
+    old.ws.resume = () => {
+      resume();
+      // Read once reading resumes, as a socket's buffered data is, in the next poll of the event loop.
+      setImmediate(() => queue.enqueue(old.conn, unread));
+    };
+    const next = fakeConnection('bea');
+    queue.enqueue(next.conn, ref('new-edit'));
+    expect(next.ws.paused).toBe(true);
+    await vi.waitFor(() => expect(ran).toHaveLength(6), { timeout: 5000 });
+    expect(ran).toEqual(['old0', 'old1', 'old2', 'old3', 'old-edit', 'new-edit']);
+    expect(next.ws.paused).toBe(false);
+  });
+
+  it("keeps a user's new socket behind an old socket's frames that wait for the message limit", async () => {
+    const ran: string[] = [];
+    const queue = new DurableQueue(async (_c, m) => void ran.push((m as { ref: string }).ref));
+    const ref = (r: string) => ({ type: 'draw:clear', ref: r }) as ClientMessage;
+    const old = fakeConnection('cai');
+    queue.holdingFrames(old.conn, true);
+    const next = fakeConnection('cai');
+    queue.enqueue(next.conn, ref('new'));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(ran).toEqual([]);
+    expect(next.ws.paused).toBe(true);
+    // The held frames go on (the edit among them), then the hold ends.
+    queue.enqueue(old.conn, ref('old'));
+    queue.holdingFrames(old.conn, false);
+    await vi.waitFor(() => expect(ran).toEqual(['old', 'new']), { timeout: 5000 });
+    expect(next.ws.paused).toBe(false);
+  });
+
   it("runs different users' requests side by side", async () => {
     let inFlight = 0;
     let most = 0;

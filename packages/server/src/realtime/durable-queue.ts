@@ -22,6 +22,11 @@ type Lane = { conn: Connection; message: ClientMessage }[];
  * past `perProcess` in the whole process (or when `elsewhere` says the writes that bypass this
  * queue fill it), new requests are refused (the caller answers `service_unavailable`) rather
  * than left to wait for seconds. Rate limits were charged on arrival.
+ *
+ * A socket paused that way, or by the message limit (`holdingFrames`), may hold requests not read
+ * yet (its user's old socket, dropped with its last requests in the TCP buffer). Until it is read
+ * again, requests from the user's other sockets wait aside, those sockets paused too, so that they
+ * land after what it had delivered.
  */
 export class DurableQueue {
   readonly #run: RunRequest;
@@ -29,6 +34,11 @@ export class DurableQueue {
   readonly #elsewhere: () => boolean;
   readonly #lanes = new Map<string, Lane>();
   readonly #paused = new Set<Connection>();
+  /** Sockets whose frames wait for the message limit (see Gateway), in the order they came. */
+  readonly #holding = new Set<Connection>();
+  /** Requests of sockets waiting behind a sibling's unread ones, in arrival order per socket. */
+  readonly #behind = new Map<Connection, ClientMessage[]>();
+  #releaseScheduled = false;
   #queued = 0;
   #closed = false;
 
@@ -51,6 +61,22 @@ export class DurableQueue {
   enqueue(conn: Connection, message: ClientMessage): boolean {
     if (this.saturated || this.#closed) return false;
     const key = (conn.laneKey ??= laneKey(conn));
+    const behind = this.#behind.get(conn);
+    if (behind || this.#siblingUnread(key, conn)) {
+      if (behind) behind.push(message);
+      else {
+        this.#behind.set(conn, [message]);
+        conn.pauseReading(READING_PAUSED.laneOrder);
+      }
+      this.#queued++;
+      conn.durableWaiting++;
+      return true;
+    }
+    this.#push(key, conn, message);
+    return true;
+  }
+
+  #push(key: string, conn: Connection, message: ClientMessage): void {
     let lane = this.#lanes.get(key);
     const idle = !lane;
     if (!lane) this.#lanes.set(key, (lane = []));
@@ -58,7 +84,46 @@ export class DurableQueue {
     this.#queued++;
     if (++conn.durableWaiting >= this.#bounds.perConnection) this.#pause(conn);
     if (idle) void this.#drain(key, lane);
-    return true;
+  }
+
+  /** A socket's frames wait for the message limit (true), or went on (false). */
+  holdingFrames(conn: Connection, holding: boolean): void {
+    conn.laneKey ??= laneKey(conn);
+    if (holding) this.#holding.add(conn);
+    else if (this.#holding.delete(conn)) this.#scheduleRelease();
+  }
+
+  /** Another socket of the user is paused by its full share or the message limit: it may hold requests not read yet. */
+  #siblingUnread(key: string, conn: Connection): boolean {
+    for (const set of [this.#paused, this.#holding]) {
+      for (const other of set) if (other !== conn && other.laneKey === key) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Once a socket is read again, what was in its buffer is read in the event loop's next poll:
+   * the requests waiting behind it go into their lanes after that (two turns of setImmediate:
+   * one poll phase at least between), unless it was paused again meanwhile.
+   */
+  #scheduleRelease(): void {
+    if (this.#behind.size === 0 || this.#releaseScheduled) return;
+    this.#releaseScheduled = true;
+    setImmediate(() =>
+      setImmediate(() => {
+        this.#releaseScheduled = false;
+        if (this.#closed) return;
+        for (const [conn, messages] of this.#behind) {
+          const key = conn.laneKey!;
+          if (this.#siblingUnread(key, conn)) continue;
+          this.#behind.delete(conn);
+          this.#queued -= messages.length;
+          conn.durableWaiting -= messages.length;
+          for (const message of messages) this.#push(key, conn, message);
+          conn.resumeReading(READING_PAUSED.laneOrder);
+        }
+      }),
+    );
   }
 
   async #drain(key: string, lane: Lane): Promise<void> {
@@ -85,6 +150,7 @@ export class DurableQueue {
       if (conn.durableWaiting > this.#bounds.perConnection / 2) continue;
       this.#paused.delete(conn);
       conn.resumeReading(READING_PAUSED.durableQueue);
+      this.#scheduleRelease();
     }
   }
 
@@ -92,11 +158,13 @@ export class DurableQueue {
   close(): void {
     this.#closed = true;
     this.#paused.clear();
+    this.#holding.clear();
+    this.#behind.clear();
   }
 
   /** A closed socket: it is no longer paused. Its requests already read still run (their retries are idempotent). */
   forget(conn: Connection): void {
-    this.#paused.delete(conn);
+    if (this.#paused.delete(conn)) this.#scheduleRelease();
   }
 }
 

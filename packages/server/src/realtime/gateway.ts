@@ -194,6 +194,7 @@ export class Gateway {
   #holdUntilAllowed(conn: Connection, data: RawData, isBinary: boolean): void {
     conn.held = [[data, isBinary]];
     conn.pauseReading(READING_PAUSED.messageLimit);
+    this.#hub.queue.holdingFrames(conn, true);
     setTimeout(() => this.#releaseHeld(conn), Math.ceil(conn.messages.secondsUntilNext() * 1000)).unref();
   }
 
@@ -214,6 +215,7 @@ export class Gateway {
       }
     }
     conn.resumeReading(READING_PAUSED.messageLimit);
+    this.#hub.queue.holdingFrames(conn, false);
   }
 
   /** Until auth:ok: one small `auth` frame; anything else ends the socket. */

@@ -175,6 +175,7 @@ export class RoomRegistry {
     const sub = this.#users.get(key);
     // A socket closed while its queue held it: the user's write allowance stops accruing for it.
     conn.resumeReading(READING_PAUSED.durableQueue);
+    conn.resumeReading(READING_PAUSED.laneOrder);
     if (sub && sub.connections.delete(conn) && sub.connections.size === 0) {
       sub.unsubscribe();
       this.#users.delete(key);
