@@ -28,6 +28,9 @@ export const WEBHOOK_LIMITS = {
   endpointsPerEnvironment: 20,
   urlChars: 2048,
   descriptionChars: 500,
+  /** A secret of your own (Svix recommends 24 bytes; Pulse makes 32). */
+  secretMinBytes: 24,
+  secretMaxBytes: 64,
 } as const;
 
 /** An endpoint as the panel and the CLI show it (the secret only once, at creation or rotation). */

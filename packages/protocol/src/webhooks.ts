@@ -133,6 +133,19 @@ const webhookDescriptionSchema = z
   .max(WEBHOOK_LIMITS.descriptionChars)
   .refine((value) => !isUnstorableText(value), 'must not contain control characters or broken Unicode');
 
+/**
+ * A signing secret of your own (one a receiver already verifies with, e.g. moved over from Svix):
+ * base64 of 24 to 64 bytes, `whsec_` in front or not (Pulse adds it).
+ */
+export const webhookSecretSchema = z
+  .string()
+  .refine((value) => {
+    const b64 = value.startsWith('whsec_') ? value.slice('whsec_'.length) : value;
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64) || b64.length % 4 !== 0) return false;
+    const bytes = (b64.length / 4) * 3 - (b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0);
+    return bytes >= WEBHOOK_LIMITS.secretMinBytes && bytes <= WEBHOOK_LIMITS.secretMaxBytes;
+  }, `must be whsec_ followed by the base64 of ${WEBHOOK_LIMITS.secretMinBytes} to ${WEBHOOK_LIMITS.secretMaxBytes} random bytes`);
+
 /** The event filter: a list of types, or empty for every type. */
 export const webhookEventsSchema = z.array(webhookEventTypeSchema).max(WEBHOOK_EVENT_TYPES.length);
 
@@ -142,6 +155,7 @@ export const createWebhookBody = z
     description: webhookDescriptionSchema.optional(),
     events: webhookEventsSchema.optional(),
     enabled: z.boolean().optional(),
+    secret: webhookSecretSchema.optional(),
   })
   .strict();
 export type CreateWebhookBody = z.infer<typeof createWebhookBody>;
@@ -158,10 +172,10 @@ export const patchWebhookBody = z
 export type PatchWebhookBody = z.infer<typeof patchWebhookBody>;
 
 /**
- * Rotating a secret: the previous one keeps signing beside the new one for
- * `WEBHOOK_POLICY.secretOverlapMs`, unless `expirePrevious` (a leaked secret) ends it at once.
+ * Rotating a secret (to a new random one, or to `secret`): the previous one keeps signing beside
+ * the new one for `WEBHOOK_POLICY.secretOverlapMs`, unless `expirePrevious` (a leaked secret) ends it at once.
  */
-export const rotateWebhookSecretBody = z.object({ expirePrevious: z.boolean().optional() }).strict();
+export const rotateWebhookSecretBody = z.object({ expirePrevious: z.boolean().optional(), secret: webhookSecretSchema.optional() }).strict();
 export type RotateWebhookSecretBody = z.infer<typeof rotateWebhookSecretBody>;
 
 /**

@@ -2,19 +2,23 @@ import { userInfo } from 'node:os';
 import { escapeControls, PulseError, type WebhookDeliveryInfo, type WebhookEndpointInfo } from '@pulse/protocol';
 import { audit, clip } from './panel-api/audit.ts';
 import { UsageError } from './cli-errors.ts';
+import { readPasswordFromStdin } from './cli-secrets.ts';
 import type { ServerOptions } from './options.ts';
 import { openContext } from './open-context.ts';
 import { webhookAuditDetail } from './webhooks/audit-lines.ts';
 import { WebhookService } from './webhooks/service.ts';
 import { DEFAULT_WEBHOOK_SETTINGS } from './webhooks/settings.ts';
 
-export const WEBHOOK_USAGE = `  webhook add <envId> <url> [--events a,b] [--description text]
-                                          add an endpoint; prints its signing secret (shown once)
+export const WEBHOOK_USAGE = `  webhook add <envId> <url> [--events a,b] [--description text] [--secret-stdin]
+                                          add an endpoint; prints its signing secret (shown once;
+                                          with --secret-stdin, a whsec_… secret of your own, read
+                                          from stdin)
   webhook list <envId>                    list endpoints (status, events, why one was disabled)
   webhook rm <envId> <webhookId>          remove an endpoint and its delivery log
-  webhook rotate-secret <envId> <webhookId> [--expire-previous]
-                                          new signing secret (shown once); the previous one also
-                                          signs for 24 hours, unless --expire-previous
+  webhook rotate-secret <envId> <webhookId> [--expire-previous] [--secret-stdin]
+                                          new signing secret (shown once; or your own, read from
+                                          stdin); the previous one also signs for 24 hours,
+                                          unless --expire-previous
   webhook enable|disable <envId> <webhookId>
                                           turn delivery on or off (enabling clears why Pulse
                                           disabled it)
@@ -33,6 +37,13 @@ const need = (value: string | undefined, what: string) => {
   if (!value) throw usage(`missing ${what}`);
   return value;
 };
+
+/** A secret of your own, piped in (on the command line it would show in the process list). */
+async function readSecret(): Promise<string> {
+  const secret = (await readPasswordFromStdin()).trim();
+  if (!secret) throw usage('--secret-stdin: nothing on stdin (pipe the secret in: printf \'%s\' "$SECRET" | pulse webhook …)');
+  return secret;
+}
 
 function cliUser(): { cli: string } {
   try {
@@ -118,11 +129,12 @@ export async function webhookCommand(args: string[], out: Out, options: ServerOp
   try {
     switch (sub) {
       case 'add': {
-        const { positional, options: o } = parseArgs(sub, rest, ['<envId>', '<url>'], { options: ['events', 'description'] });
+        const { positional, options: o, flags } = parseArgs(sub, rest, ['<envId>', '<url>'], { options: ['events', 'description'], flags: ['secret-stdin'] });
         const [envId, url] = positional as [string, string];
         const events = o.events?.split(',').map((e) => e.trim()).filter(Boolean);
         if (events?.length === 0) throw new PulseError('validation_failed', '--events: name at least one event type (leave it out for every type)');
-        const { endpoint, secret } = await service.add(envId, { url, ...(events ? { events } : {}), ...(o.description !== undefined ? { description: o.description } : {}) });
+        const own = flags.has('secret-stdin') ? { secret: await readSecret() } : {};
+        const { endpoint, secret } = await service.add(envId, { url, ...(events ? { events } : {}), ...(o.description !== undefined ? { description: o.description } : {}), ...own });
         await audit(store, who, envId, 'webhook.created', webhookAuditDetail.created(endpoint));
         out.print(
           [describeEndpoint(endpoint), `Signing secret: ${secret}`, 'The secret is shown only this once: give it to your receiver now.'].join('\n'),
@@ -144,9 +156,10 @@ export async function webhookCommand(args: string[], out: Out, options: ServerOp
         return 0;
       }
       case 'rotate-secret': {
-        const { positional, flags } = parseArgs(sub, rest, ['<envId>', '<webhookId>'], { flags: ['expire-previous'] });
+        const { positional, flags } = parseArgs(sub, rest, ['<envId>', '<webhookId>'], { flags: ['expire-previous', 'secret-stdin'] });
         const [envId, endpointId] = positional as [string, string];
-        const { endpoint, secret } = await service.rotateSecret(envId, endpointId, { expirePrevious: flags.has('expire-previous') });
+        const own = flags.has('secret-stdin') ? { secret: await readSecret() } : {};
+        const { endpoint, secret } = await service.rotateSecret(envId, endpointId, { expirePrevious: flags.has('expire-previous'), ...own });
         await audit(store, who, envId, 'webhook.secret_rotated', webhookAuditDetail.secretRotated(endpoint));
         const previous = endpoint.previousSecretExpiresAt
           ? `The previous secret also signs until ${endpoint.previousSecretExpiresAt}`

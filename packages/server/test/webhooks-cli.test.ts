@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { optionsFromEnv } from '../src/options.ts';
 import { waitFor } from './helpers/clients.ts';
-import { Cleanup, cleanEnv } from './helpers/hardening.ts';
+import { Cleanup, cleanEnv, runCliWithInput } from './helpers/hardening.ts';
 import { runCli } from './helpers/process.ts';
 import { WebhookReceiver } from './helpers/receivers.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
@@ -78,6 +78,17 @@ describe('pulse webhook (CLI)', () => {
     expect(receiver.rejected).toBeGreaterThan(rejectedBefore);
     receiver.secret = newSecret;
     await waitFor(() => receiver.ofType('webhook.test').length === 3, 5000, 'the retried test event with the new secret');
+    // A secret of your own, read from stdin (never from the command line).
+    const own = `whsec_${Buffer.alloc(24, 7).toString('base64')}`;
+    const given = await runCliWithInput(['webhook', 'rotate-secret', t.envId, added.json.id, '--secret-stdin', '--expire-previous', '--json'], { ...t.childEnv, ...allow }, `${own}\n`);
+    expect(given.code, given.stderr).toBe(0);
+    expect(given.json.secret).toBe(own);
+    const refused = await runCliWithInput(['webhook', 'rotate-secret', t.envId, added.json.id, '--secret-stdin'], { ...t.childEnv, ...allow }, 'whsec_short');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/secret/);
+    receiver.secret = own;
+    const signedWithOwn = await cli('webhook', 'test', t.envId, added.json.id);
+    expect(signedWithOwn.code, signedWithOwn.stderr + signedWithOwn.stdout).toBe(0);
 
     const deliveries = await cli('webhook', 'deliveries', t.envId, added.json.id, '--json');
     expect(deliveries.json.deliveries.length).toBeGreaterThanOrEqual(3);
@@ -136,7 +147,7 @@ describe('pulse webhook (CLI)', () => {
       [['webhook', 'rm', t.envId, 'wh_missing'], 'not_found', /No webhook endpoint "wh_missing"/],
       [['webhook', 'frobnicate'], 'usage', /unknown command "webhook frobnicate"/],
       // A mistyped flag must not quietly leave the previous secret signing.
-      [['webhook', 'rotate-secret', t.envId, endpointId, '--expire-previus'], 'usage', /unknown option "--expire-previus" \(takes --expire-previous\)/],
+      [['webhook', 'rotate-secret', t.envId, endpointId, '--expire-previus'], 'usage', /unknown option "--expire-previus" \(takes --expire-previous, --secret-stdin\)/],
       [['webhook', 'rotate-secret', t.envId, endpointId, '--expire-previous=true'], 'usage', /--expire-previous takes no value/],
       [['webhook', 'list', t.envId, '--bogus'], 'usage', /unknown option "--bogus" \(it takes none\)/],
       [['webhook', 'list', t.envId, 'extra'], 'usage', /unexpected "extra"/],

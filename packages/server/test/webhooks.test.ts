@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DEFAULT_ENV_CONFIG, WEBHOOK_EVENT_TYPES, WEBHOOK_EXAMPLE_ROOM, WEBHOOK_POLICY, webhookDataSchemas, type WebhookEventType } from '@pulse/protocol';
@@ -694,6 +695,27 @@ describe('webhooks: delivery', () => {
     await service.sendTest(t.envId, endpoint.id);
     await waitFor(() => receiver.rejected > rejected, 5000, 'the test event refused with the old secret');
     await expect(service.rotateSecret(t.envId, endpoint.id, { expirePrevious: 'yes' })).rejects.toMatchObject({ code: 'validation_failed' });
+  });
+
+  it('takes a secret of your own when adding or rotating, as Svix does (a receiver moved over keeps its secret)', async () => {
+    const own = `whsec_${randomBytes(24).toString('base64')}`;
+    receiver = await new WebhookReceiver().start();
+    const { endpoint, secret } = await service.add(t.envId, { url: receiver.url, secret: own });
+    expect(secret).toBe(own);
+    receiver.secret = own;
+    await service.sendTest(t.envId, endpoint.id);
+    await waitFor(() => receiver.ofType('webhook.test').length === 1, 5000, 'the test event, signed with the secret given');
+    // Without the prefix it is the same secret; the answer gives it with the prefix.
+    const bare = randomBytes(32).toString('base64');
+    const rotated = await service.rotateSecret(t.envId, endpoint.id, { secret: bare, expirePrevious: true });
+    expect(rotated.secret).toBe(`whsec_${bare}`);
+    receiver.secret = rotated.secret;
+    await service.sendTest(t.envId, endpoint.id);
+    await waitFor(() => receiver.ofType('webhook.test').length === 2, 5000, 'the test event, signed with the rotated secret');
+    for (const bad of ['whsec_', 'whsec_c2hvcnQ=', `whsec_${randomBytes(65).toString('base64')}`, 'whsec_not base64!!', `whsec_${randomBytes(24).toString('base64url')}-_`, 42]) {
+      await expect(service.add(t.envId, { url: receiver.url, secret: bad }), String(bad)).rejects.toMatchObject({ code: 'validation_failed', message: expect.stringContaining('secret') });
+      await expect(service.rotateSecret(t.envId, endpoint.id, { secret: bad })).rejects.toMatchObject({ code: 'validation_failed' });
+    }
   });
 
   it("follows a redirect within the endpoint's origin, never to another (the signed body would go with it)", async () => {

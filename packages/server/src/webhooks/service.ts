@@ -17,7 +17,7 @@ import { parseInput } from '../rest/validation.ts';
 import type { Store } from '../store/index.ts';
 import type { WebhookEndpointRecord } from '../store/types.ts';
 import { newWebhookEndpointId, newWebhookEventId, nowIso } from '../ids.ts';
-import { newWebhookSecret } from './secret.ts';
+import { newWebhookSecret, ownWebhookSecret } from './secret.ts';
 import { blockedAddressReason, blockedNameReason, systemResolver, type NameResolver } from './ssrf.ts';
 
 /** Deliveries a listing shows at most. */
@@ -80,7 +80,7 @@ export class WebhookService {
     if (!(await this.#store.getEnvironment(envId))) throw new PulseError('environment_not_found');
   }
 
-  /** Creates an endpoint; the secret is returned here and at rotation only. */
+  /** Creates an endpoint (with a new secret, or `secret`); the secret is returned here and at rotation only. */
   async add(envId: string, input: unknown): Promise<{ endpoint: WebhookEndpointInfo; secret: string }> {
     const body = parseInput(createWebhookBody, input);
     await this.#requireEnvironment(envId);
@@ -89,7 +89,7 @@ export class WebhookService {
     if (existing.length >= WEBHOOK_LIMITS.endpointsPerEnvironment) {
       throw new PulseError('validation_failed', `An environment has at most ${WEBHOOK_LIMITS.endpointsPerEnvironment} webhook endpoints; remove one first.`);
     }
-    const secret = newWebhookSecret();
+    const secret = body.secret ? ownWebhookSecret(body.secret) : newWebhookSecret();
     const created = await this.#store.createWebhookEndpoint(envId, {
       id: newWebhookEndpointId(),
       url: body.url,
@@ -139,9 +139,9 @@ export class WebhookService {
    * WEBHOOK_POLICY.secretOverlapMs (receivers verify either), unless `expirePrevious`.
    */
   async rotateSecret(envId: string, endpointId: string, input: unknown = {}): Promise<{ endpoint: WebhookEndpointInfo; secret: string }> {
-    const { expirePrevious } = parseInput(rotateWebhookSecretBody, input ?? {});
+    const { expirePrevious, secret: given } = parseInput(rotateWebhookSecretBody, input ?? {});
     await this.#require(envId, endpointId);
-    const secret = newWebhookSecret();
+    const secret = given ? ownWebhookSecret(given) : newWebhookSecret();
     const previousUntil = expirePrevious ? null : new Date(Date.now() + WEBHOOK_POLICY.secretOverlapMs).toISOString();
     const after = await this.#store.updateWebhookEndpoint(envId, endpointId, { secret: { secret, previousUntil } }, nowIso());
     if (!after) throw new PulseError('not_found', `No webhook endpoint "${endpointId}" in this environment.`);
