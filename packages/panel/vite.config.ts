@@ -11,5 +11,5 @@ export default defineConfig({
   resolve: { conditions: ['pulse-source', ...defaultClientConditions] },
   esbuild: { jsx: 'automatic' },
   build: { outDir: 'dist', emptyOutDir: true, target: 'es2022', sourcemap: false, chunkSizeWarningLimit: 600 },
-  server: { proxy: { '/panel/api': 'http://127.0.0.1:4567' } },
+  server: { proxy: { '/panel/api': 'http://127.0.0.1:4567', '/favicon.ico': 'http://127.0.0.1:4567' } },
 });

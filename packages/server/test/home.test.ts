@@ -32,6 +32,13 @@ describe('GET / (the start page)', () => {
     expect((await fetch(`${demo.url}/demo/`)).status).toBe(200);
   });
 
+  it("serves Pulse's icon at /favicon.ico, where browsers look for one (no 404 in the console of the demo or an email's pages)", async () => {
+    const res = await fetch(`${plain.url}/favicon.ico`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('image/svg+xml');
+    expect(await res.text()).toMatch(/^<svg /);
+  });
+
   it('is the only page at the root: other unknown paths stay 404', async () => {
     expect((await fetch(`${plain.url}/nope`)).status).toBe(404);
   });

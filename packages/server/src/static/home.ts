@@ -1,6 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { VERSION } from '../version.ts';
 
+/** Pulse's icon (the panel's too): every page the server serves gets it at /favicon.ico, where browsers look. */
+const ICON_SVG =
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="8" fill="#4f46e5"/>' +
+  '<path d="M6 17h5l3-7 4 13 3-6h5" fill="none" stroke="white" stroke-width="2.5" stroke-linecap="round" stroke-linejoin="round"/></svg>';
+
 const page = (demo: boolean) => `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Pulse ${VERSION}</title>
@@ -32,6 +37,7 @@ ${
 /** GET /: a small start page linking the panel, the demo and the docs, instead of a 404. */
 export function registerHome(app: FastifyInstance, demo: boolean): void {
   const html = page(demo);
+  app.get('/favicon.ico', async (_request, reply) => reply.type('image/svg+xml').header('cache-control', 'public, max-age=86400').send(ICON_SVG));
   app.get('/', async (_request, reply) =>
     reply
       .type('text/html; charset=utf-8')
