@@ -419,7 +419,7 @@ describe.skipIf(!browserAvailable)('Admin panel in Chromium', { timeout: 60_000 
     expect(await member.getByRole('button', { name: 'Edit name' }).count()).toBe(0);
     await shot(member, 'member-environment', true);
     await member.getByRole('button', { name: 'View Configuration' }).click();
-    const config = member.getByRole('dialog', { name: 'Configure Environment' });
+    const config = member.getByRole('dialog', { name: 'Environment Configuration' });
     await config.getByRole('switch', { name: 'Allow Reactions' }).waitFor();
     expect(await config.getByRole('switch', { name: 'Allow Reactions' }).isDisabled()).toBe(true);
     expect(await config.getByRole('button', { name: /^Save/ }).count()).toBe(0);

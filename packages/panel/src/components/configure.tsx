@@ -58,7 +58,8 @@ export function ConfigureModal({
     if (refusedField) document.getElementById(`cfg-${refusedField}`)?.focus();
   }, [refusedField, error]);
   const invalid = Object.values(problems).some(Boolean);
-  const changeCount = Object.keys(changes).length;
+  // Edits, a number typed wrong included (Save stays off until it is fixed; closing asks first).
+  const changeCount = fields.filter((f) => f.key in changes || (f.kind === 'number' && problems[f.key] && values[f.key] !== String(config[f.key]))).length;
   const dirty = changeCount > 0;
   // Escape, the × and a click outside ask before unsaved changes are thrown away (Cancel does not: it says so).
   const [askDiscard, setAskDiscard] = useState(false);
@@ -85,7 +86,7 @@ export function ConfigureModal({
 
   return (
     <Modal
-      title="Configure Environment"
+      title={readOnly ? 'Environment Configuration' : 'Configure Environment'}
       onClose={dismiss}
       size="lg"
       footer={
