@@ -84,6 +84,8 @@ describe.skipIf(!browserAvailable)('panel: webhooks page (Chromium)', () => {
     await page.getByText('Example notification.created queued').waitFor();
     await expect.poll(() => receiver.ofType('notification.created').length, { timeout: 10_000 }).toBe(1);
     expect(receiver.ofType('notification.created')[0]!.payload.data.roomId).toBe('pulse-example-room');
+    // Listed as an example, not as a real notification.
+    await page.getByRole('row').filter({ hasText: 'notification.created' }).getByText('example', { exact: true }).waitFor({ timeout: 10_000 });
     await page.getByRole('combobox', { name: 'Test event type' }).selectOption('webhook.test');
     // A comment from the REST API shows up as a delivery too.
     await t.api('PUT', '/api/v1/users/ann', { name: 'Ann' });
@@ -113,6 +115,10 @@ describe.skipIf(!browserAvailable)('panel: webhooks page (Chromium)', () => {
     // Disabled, a comment is missed; enabled again, "Recover missed events" sends it.
     await page.getByRole('button', { name: 'Disable' }).click();
     await page.getByRole('button', { name: 'Enable' }).waitFor();
+    // A disabled endpoint is sent nothing: the buttons that would send say so instead of failing.
+    expect(await page.getByRole('button', { name: 'Send test event' }).isDisabled()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Send test event' }).getAttribute('title')).toMatch(/enable it/);
+    expect(await page.getByRole('row').filter({ hasText: 'webhook.test' }).first().getByRole('button', { name: 'Resend' }).isDisabled()).toBe(true);
     await t.api('POST', `/api/v1/threads/${thread.id}/comments`, { userId: 'ann', body: 'while disabled' });
     await page.getByRole('button', { name: 'Enable' }).click();
     await page.getByRole('button', { name: 'Disable' }).waitFor();

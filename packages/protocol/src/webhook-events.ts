@@ -62,6 +62,8 @@ export interface WebhookDeliveryInfo {
   /** The event's id: the `webhook-id` header. */
   eventId: string;
   eventType: string;
+  /** An example event sent on request (`"example": true` in its payload), not a real change. */
+  example: boolean;
   status: WebhookDeliveryStatus;
   attempts: number;
   nextAttemptAt: string | null;

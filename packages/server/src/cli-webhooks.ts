@@ -105,7 +105,7 @@ const describeEndpoint = (e: WebhookEndpointInfo) =>
   ].join('\n');
 
 const describeDelivery = (d: WebhookDeliveryInfo) =>
-  `${d.createdAt}  ${d.eventType.padEnd(20)} ${d.status.padEnd(9)} attempts=${d.attempts}` +
+  `${d.createdAt}  ${(d.example ? `${d.eventType} (example)` : d.eventType).padEnd(20)} ${d.status.padEnd(9)} attempts=${d.attempts}` +
   `${d.lastStatusCode !== null ? ` HTTP ${d.lastStatusCode}` : ''}${d.lastLatencyMs !== null ? ` ${d.lastLatencyMs} ms` : ''}` +
   `${d.lastError && d.status !== 'succeeded' && d.lastError !== `HTTP ${d.lastStatusCode}` ? `  ${escapeControls(d.lastError)}` : ''}` +
   `${d.status === 'pending' && d.attempts > 0 && d.nextAttemptAt ? `  next attempt ${d.nextAttemptAt}` : ''}  (${d.eventId})`;

@@ -932,6 +932,8 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       await store.enqueueWebhookDelivery(e, 'wh_r1', { id: 'msg_r_example', type: 'comment.created', payload: '{"example":true}', createdAt: at(41) }, at(3600_000));
       await dispatchEvents(100, at(50), 3600_000);
       expect(await store.listWebhookDeliveries(e, 'wh_r2', 10)).toEqual([]); // disabled meanwhile
+      const examples = Object.fromEntries((await store.listWebhookDeliveries(e, 'wh_r1', 10)).map((d) => [d.eventId, d.example]));
+      expect(examples).toMatchObject({ msg_r_t1: false, msg_r_c2: false, msg_r_c3: false, msg_r_test: false, msg_r_example: true });
 
       // Its subscribed types only (no thread.created, no other endpoint's test or example event), from `since` on.
       expect(await store.recoverWebhookDeliveries(e, 'wh_r2', at(25), at(60), at(3600_000))).toBe(1);

@@ -20,6 +20,9 @@ const localInputValue = (ms: number) => {
 const REFRESH_MS = 4000;
 const QUEUED_REFRESH_MS = 1000;
 
+/** Why Send test event and Resend are off for a disabled endpoint (it is sent nothing). */
+const ENABLE_FIRST = 'The endpoint is disabled: enable it to send it events.';
+
 function StatusBadge({ endpoint }: { endpoint: WebhookEndpointInfo }) {
   if (!endpoint.enabled) return <Badge tone={endpoint.disabledReason ? 'danger' : 'neutral'}>{endpoint.disabledReason ? 'Disabled by Pulse' : 'Disabled'}</Badge>;
   if (endpoint.failingSince) return <Badge tone="warning">Failing</Badge>;
@@ -123,7 +126,8 @@ function SecretModal({ secret, url, onClose }: { secret: string; url: string; on
       }
     >
       <p>
-        Deliveries to <span className="mono">{url}</span> are signed with this secret. Verify them with any Standard Webhooks library (docs/webhooks.md).
+        Deliveries to <span className="mono">{url}</span> are signed with this secret. Verify them with any Standard Webhooks library (see
+        Verifying signatures in Pulse's webhooks guide).
       </p>
       <CopyField label="Secret" value={secret} secret />
       <p className="callout callout-warning">It is shown only now. If it is lost, rotate it.</p>
@@ -178,6 +182,12 @@ function Deliveries({ envId, endpoint }: { envId: string; endpoint: WebhookEndpo
               </td>
               <td>
                 <span className="mono small">{d.eventType}</span>
+                {d.example && (
+                  <>
+                    {' '}
+                    <Badge tone="neutral">example</Badge>
+                  </>
+                )}
                 <span className="muted small block mono" title="webhook-id">
                   {d.eventId}
                 </span>
@@ -203,7 +213,12 @@ function Deliveries({ envId, endpoint }: { envId: string; endpoint: WebhookEndpo
               </td>
               {isAdmin && (
                 <td className="actions-col">
-                  <Button size="sm" onClick={() => void resend(d)} disabled={d.status === 'pending' && d.attempts === 0}>
+                  <Button
+                    size="sm"
+                    onClick={() => void resend(d)}
+                    disabled={(d.status === 'pending' && d.attempts === 0) || !endpoint.enabled}
+                    title={endpoint.enabled ? undefined : ENABLE_FIRST}
+                  >
                     Resend
                   </Button>
                 </td>
@@ -271,7 +286,7 @@ function EndpointCard({ envId, endpoint, open, onToggle, onChanged, onSecret }: 
             await post(`${path}/test`, testType === WEBHOOK_TEST_EVENT ? undefined : { type: testType });
             if (!open) onToggle(); // where the test's delivery shows
             toast(testType === WEBHOOK_TEST_EVENT ? 'Test event queued: see its delivery below.' : `Example ${testType} queued: see its delivery below.`);
-          })} busy={busy === 'test'} disabled={!isAdmin} title={adminOnly}>
+          })} busy={busy === 'test'} disabled={!isAdmin || !endpoint.enabled} title={adminOnly ?? (endpoint.enabled ? undefined : ENABLE_FIRST)}>
             Send test event
           </Button>
           <Button size="sm" onClick={() => void act('toggle', async () => {

@@ -35,11 +35,19 @@ const toEndpoint = (r: EndpointRow): WebhookEndpointRecord => ({
   updatedAt: r.updated_at,
 });
 
-const toDelivery = (r: DeliveryRow): WebhookDeliveryInfo => ({
+/**
+ * `webhook_events.dispatched` of an event made for one endpoint (a test or an example event, queued
+ * with its delivery): never recovered to another (1: dispatched to the endpoints subscribed).
+ */
+const FOR_ONE_ENDPOINT = 2;
+
+/** A delivery, with its event's `dispatched` (see FOR_ONE_ENDPOINT): an example is an event of a real type made for one endpoint. */
+const toDelivery = (r: DeliveryRow & { dispatched: number }): WebhookDeliveryInfo => ({
   id: r.id,
   endpointId: r.endpoint_id,
   eventId: r.event_id,
   eventType: r.event_type,
+  example: Number(r.dispatched) === FOR_ONE_ENDPOINT && r.event_type !== WEBHOOK_TEST_EVENT,
   status: r.status,
   attempts: Number(r.attempts),
   nextAttemptAt: r.status === 'pending' ? r.next_attempt_at : null,
@@ -152,11 +160,6 @@ export const recordSharedStatePersisted = (db: Db, envId: string, state: Omit<Sh
  * uses a partial index only when the query states its condition, and a bound parameter may not count.
  */
 const UNDISPATCHED = sql.lit<number>(0);
-/**
- * `webhook_events.dispatched` of an event made for one endpoint (a test or an example event, queued
- * with its delivery): never recovered to another (1: dispatched to the endpoints subscribed).
- */
-const FOR_ONE_ENDPOINT = 2;
 const PENDING = sql.lit<Database['webhook_deliveries']['status']>('pending');
 
 /**
@@ -337,6 +340,15 @@ async function recordAttempts(trx: Transaction<Database>, attempts: { deliveryId
 }
 
 export function webhookRepo(db: Kysely<Database>, dialect: Dialect, tx: WriteTx): WebhookRepo {
+  /** An endpoint's deliveries, with their events' `dispatched`. */
+  const deliveries = (envId: string, endpointId: string) =>
+    db
+      .selectFrom('webhook_deliveries as d')
+      .innerJoin('webhook_events as e', 'e.id', 'd.event_id')
+      .selectAll('d')
+      .select('e.dispatched')
+      .where('d.environment_id', '=', envId)
+      .where('d.endpoint_id', '=', endpointId);
   const endpoint = (envId: string, id: string) =>
     db.selectFrom('webhook_endpoints').selectAll().where('environment_id', '=', envId).where('id', '=', id).executeTakeFirst();
 
@@ -437,7 +449,7 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect, tx: WriteTx)
           updated_at: event.createdAt,
         };
         await trx.insertInto('webhook_deliveries').values(row).execute();
-        return toDelivery(row);
+        return toDelivery({ ...row, dispatched: FOR_ONE_ENDPOINT });
       });
     },
 
@@ -511,13 +523,9 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect, tx: WriteTx)
     },
 
     async listWebhookDeliveries(envId, endpointId, limit) {
-      const rows = await db
-        .selectFrom('webhook_deliveries')
-        .selectAll()
-        .where('environment_id', '=', envId)
-        .where('endpoint_id', '=', endpointId)
+      const rows = await deliveries(envId, endpointId)
         // Event ids are time-ordered: newest events first, read through the (endpoint_id, event_id) key.
-        .orderBy('event_id', 'desc')
+        .orderBy('d.event_id', 'desc')
         .limit(limit)
         .execute();
       return rows.map(toDelivery);
@@ -532,17 +540,10 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect, tx: WriteTx)
         .where('id', '=', deliveryId)
         // One in flight stays as it is: resending it now could send it twice at once.
         .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', at)]))
-        .returningAll()
-        .executeTakeFirst();
-      if (r) return toDelivery(r);
-      const existing = await db
-        .selectFrom('webhook_deliveries')
-        .selectAll()
-        .where('environment_id', '=', envId)
-        .where('endpoint_id', '=', endpointId)
-        .where('id', '=', deliveryId)
-        .executeTakeFirst();
-      return existing && toDelivery(existing);
+        .execute();
+      // Resent, or left as it is while in flight: as it is now.
+      const row = await deliveries(envId, endpointId).where('d.id', '=', deliveryId).executeTakeFirst();
+      return row && toDelivery(row);
     },
 
     async recordUnreadNotifications(envId, since, dueBefore, at, limit) {
