@@ -249,6 +249,8 @@ describe.skipIf(!browserAvailable)('Admin panel in Chromium', { timeout: 60_000 
     await dialog.getByRole('spinbutton', { name: 'Max File Size (MB)' }).fill('500');
     await dialog.getByText('At most 100.').waitFor();
     expect(await dialog.getByRole('button', { name: /^Save/ }).isDisabled()).toBe(true);
+    // Counted with the other edit (the switch), though Save stays off until it is fixed.
+    expect(await dialog.getByRole('button', { name: 'Save (2)' }).count()).toBe(1);
     // Refused as typed, but marked as changed like any other edit.
     expect(await dialog.locator('.config-row.is-changed').filter({ hasText: 'Max File Size (MB)' }).count()).toBe(1);
     await shot(admin, 'configure-invalid');
