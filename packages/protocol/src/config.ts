@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { P2P_MAX_STATE_BYTES_LIMIT } from './p2p-limits.ts';
+import { LINK_TEMPLATE_FORM, LINK_TEMPLATE_PLACEHOLDERS, linkTemplateFormOk, linkTemplatePlaceholdersOk } from './link-template.ts';
 
 /**
  * The environment config: tenant-controlled feature flags and limits, stored per
@@ -35,7 +36,7 @@ export const envConfigShape = {
   emailLinkTemplate: z
     .string()
     .max(2048)
-    .refine((v) => v === '' || /^https?:\/\/\S+$/.test(v), 'must be empty or an http:// or https:// URL (with {roomId} and {threadId} where they go)'),
+    .refine(linkTemplateFormOk, LINK_TEMPLATE_FORM),
 } as const;
 
 /** A complete config; unknown keys rejected. */
@@ -52,8 +53,8 @@ export type EnvConfigKey = keyof EnvConfig;
 export const envConfigPatchSchema = envConfigSchema
   .partial()
   .strict()
-  .refine((p) => (p.emailLinkTemplate?.match(/\{[^{}]*\}/g) ?? []).every((x) => x === '{roomId}' || x === '{threadId}'), {
-    message: 'only {roomId} and {threadId} are filled in; another {placeholder} would stay in the link as it is',
+  .refine((p) => p.emailLinkTemplate === undefined || linkTemplatePlaceholdersOk(p.emailLinkTemplate), {
+    message: LINK_TEMPLATE_PLACEHOLDERS,
     path: ['emailLinkTemplate'],
   });
 export type EnvConfigPatch = Partial<EnvConfig>;

@@ -2,6 +2,7 @@ export * from './config.ts';
 export * from './errors.ts';
 export * from './fields.ts';
 export * from './limits.ts';
+export * from './link-template.ts';
 export * from './models.ts';
 export * from './rest.ts';
 export * from './timing.ts';

@@ -7,6 +7,7 @@ export * from './config-defaults.ts';
 export * from './errors.ts';
 export * from './format.ts';
 export * from './limits.ts';
+export * from './link-template.ts';
 export * from './media.ts';
 export * from './palette.ts';
 export * from './timing.ts';

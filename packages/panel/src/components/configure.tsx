@@ -1,4 +1,5 @@
 import { useEffect, useMemo, useState } from 'react';
+import { linkTemplateProblem } from '@pulse/protocol/lite';
 import { ApiError, errorAt, patch, seg, type Config, type ConfigField, type ConfigGroup } from '../api.ts';
 import { Button } from './controls.tsx';
 import { InlineError, useToast } from './feedback.tsx';
@@ -45,15 +46,18 @@ export function ConfigureModal({
   const fields = useMemo(() => groups.flatMap((g) => g.fields), [groups]);
 
   const problems = Object.fromEntries(fields.filter((f) => f.kind === 'number').map((f) => [f.key, problem(f, String(values[f.key]))]));
+  // The link template as the server checks it, once edited (a stored one from before a rule still reads).
+  const template = String(values.emailLinkTemplate ?? '');
+  if (template !== config.emailLinkTemplate) problems.emailLinkTemplate = linkTemplateProblem(template);
   const changes: Config = {};
   for (const f of fields) {
     const v = values[f.key];
     const next = f.kind === 'number' ? Number(v) : f.kind === 'string' ? String(v ?? '') : Boolean(v);
     if (next !== config[f.key] && !(f.kind === 'number' && problems[f.key])) changes[f.key] = next;
   }
-  // The server names the text setting it refused ("emailLinkTemplate: …"): shown at that field.
-  // (Numbers are checked here as they are typed; anything else shows under the form.)
-  const refusedField = fields.find((f) => f.kind === 'string' && errorAt(error, f.key))?.key;
+  // A text setting wrong as typed, or that the server refused ("emailLinkTemplate: …"): shown at
+  // that field. (Numbers are checked as they are typed; anything else shows under the form.)
+  const refusedField = fields.find((f) => f.kind === 'string' && (problems[f.key] || errorAt(error, f.key)))?.key;
   useEffect(() => {
     if (refusedField) document.getElementById(`cfg-${refusedField}`)?.focus();
   }, [refusedField, error]);
@@ -137,7 +141,7 @@ export function ConfigureModal({
                       <label htmlFor={id}>{f.label}</label>
                       <small>{f.description}</small>
                       {idleNote}
-                      {refusedField === f.key && <small className="field-error">{errorAt(error, f.key)}</small>}
+                      {refusedField === f.key && <small className="field-error">{problems[f.key] ?? errorAt(error, f.key)}</small>}
                     </div>
                     <input
                       id={id}
