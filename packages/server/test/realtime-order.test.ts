@@ -2,7 +2,7 @@ import { CLOSE_CODES, LIMITS, TOKEN_CLOCK_TOLERANCE_S } from '@pulse/protocol';
 import type { PulseClient } from '@pulse/core';
 import { connect } from 'node:net';
 import WebSocket from 'ws';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { connectClient, mintToken, RawSocket, sleep, waitFor } from './helpers/clients.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 import { postgresAvailable } from './helpers/services.ts';
@@ -270,6 +270,42 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
     s.ws.close(1000);
     await s.waitClosed();
     await waitFor(async () => (await t.api('GET', `/api/v1/threads/closing-${driver}`)).status === 200, 5000, 'the thread stored');
+  });
+
+  it('drops what a socket held for the message limit once the server has closed it (here: too many strikes)', async () => {
+    const s = raw();
+    await s.auth(t, 'struck-stu', 'closing-room');
+    for (let i = 0; i < LIMITS.messagesBurst; i++) s.send({ type: 'presence:heartbeat' });
+    // Held behind the burst: enough bad frames to be closed for them, then a create.
+    for (let i = 0; i <= LIMITS.strikesPerConnection; i++) s.send('{not json');
+    s.send({ type: 'thread:create', ref: 'late', id: `struck-${driver}`, body: 'after the strikes', mentions: [], position: null });
+    expect((await s.waitClosed(5000)).code).toBe(CLOSE_CODES.RATE_LIMITED);
+    await sleep(500);
+    expect((await t.api('GET', `/api/v1/threads/struck-${driver}`)).status).toBe(404);
+  });
+
+  it('does not answer a room:resync its sender closed the socket behind, nor keep its other socket waiting for dropped frames', async () => {
+    const other = raw();
+    await other.auth(t, 'gone-gus', 'closing-room');
+    const s = raw();
+    await s.auth(t, 'gone-gus', 'closing-room');
+    const resyncs = vi.spyOn(t.server.hub.snapshots, 'stateFrame');
+    try {
+      for (let i = 0; i < LIMITS.messagesBurst; i++) s.send({ type: 'presence:heartbeat' });
+      s.send({ type: 'room:resync', ref: 'resync' });
+      // Ephemeral frames held behind it, read with the close: dropped at once, not paced by the rate.
+      for (let i = 0; i < 60; i++) s.send({ type: 'cursor:leave' });
+      s.ws.close(1000);
+      await s.waitClosed();
+      const started = Date.now();
+      other.send({ type: 'thread:create', ref: 'next', id: `gone-${driver}`, body: 'from the other tab', mentions: [], position: null });
+      await other.next('ack', 5000, (m) => m.ref === 'next');
+      expect(Date.now() - started).toBeLessThan(1000);
+      await sleep(300);
+      expect(resyncs).not.toHaveBeenCalled();
+    } finally {
+      resyncs.mockRestore();
+    }
   });
 
   it('counts bad frames as strikes and closes the socket past the limit', async () => {

@@ -67,6 +67,11 @@ export class Connection {
   strikes = 0;
   /** When this socket was last sent a room:state it asked for (performance.now()). */
   lastResyncAt = -Infinity;
+  /**
+   * The server closed it (revoked key, expired token, strikes, a slow reader, shutdown): nothing
+   * read from it before is run any more. (A socket its peer closed still has its requests applied.)
+   */
+  closedByServer = false;
   /** Frames read while a P2P frame waits for the message limit, in arrival order. */
   held: [RawData, boolean][] | undefined;
   /** READING_PAUSED bits; 0 while the socket is read. */
@@ -194,6 +199,7 @@ export class Connection {
 
   close(code: number, reason: string | undefined): void {
     if (this.ws.readyState !== 0 && this.ws.readyState !== 1) return;
+    this.closedByServer = true;
     this.ws.close(code, String(reason ?? '').slice(0, 120));
     // A peer that does not answer the close (it stopped reading) is cut after a short wait, not
     // the 30 s `ws` gives it: its buffers and its slot go with it.

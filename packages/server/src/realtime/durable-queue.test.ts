@@ -96,6 +96,19 @@ describe('DurableQueue', () => {
     expect(next.ws.paused).toBe(false);
   });
 
+  it("waits behind a sibling that keeps its frames held at most a second: a flooding tab cannot hold the user's others up", async () => {
+    const ran: string[] = [];
+    const queue = new DurableQueue(async (_c, m) => void ran.push((m as { ref: string }).ref));
+    const flooding = fakeConnection('dee');
+    queue.holdingFrames(flooding.conn, true); // and never lets go
+    const other = fakeConnection('dee');
+    const started = performance.now();
+    queue.enqueue(other.conn, { type: 'draw:clear', ref: 'mine' } as ClientMessage);
+    await vi.waitFor(() => expect(ran).toEqual(['mine']), { timeout: 3000 });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(990);
+    expect(other.ws.paused).toBe(false);
+  });
+
   it("runs different users' requests side by side", async () => {
     let inFlight = 0;
     let most = 0;

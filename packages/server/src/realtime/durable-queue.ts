@@ -26,7 +26,8 @@ type Lane = { conn: Connection; message: ClientMessage }[];
  * A socket paused that way, or by the message limit (`holdingFrames`), may hold requests not read
  * yet (its user's old socket, dropped with its last requests in the TCP buffer). Until it is read
  * again, requests from the user's other sockets wait aside, those sockets paused too, so that they
- * land after what it had delivered.
+ * land after what it had delivered; but never longer than BEHIND_MAX_MS, so that a tab of the
+ * user's that keeps sending past the message rate cannot hold the others up.
  */
 export class DurableQueue {
   readonly #run: RunRequest;
@@ -36,8 +37,8 @@ export class DurableQueue {
   readonly #paused = new Set<Connection>();
   /** Sockets whose frames wait for the message limit (see Gateway), in the order they came. */
   readonly #holding = new Set<Connection>();
-  /** Requests of sockets waiting behind a sibling's unread ones, in arrival order per socket. */
-  readonly #behind = new Map<Connection, ClientMessage[]>();
+  /** Requests of sockets waiting behind a sibling's unread ones, in arrival order per socket, and since when. */
+  readonly #behind = new Map<Connection, { messages: ClientMessage[]; since: number }>();
   #releaseScheduled = false;
   #queued = 0;
   #closed = false;
@@ -63,10 +64,11 @@ export class DurableQueue {
     const key = (conn.laneKey ??= laneKey(conn));
     const behind = this.#behind.get(conn);
     if (behind || this.#siblingUnread(key, conn)) {
-      if (behind) behind.push(message);
+      if (behind) behind.messages.push(message);
       else {
-        this.#behind.set(conn, [message]);
+        this.#behind.set(conn, { messages: [message], since: performance.now() });
         conn.pauseReading(READING_PAUSED.laneOrder);
+        setTimeout(() => this.#scheduleRelease(), BEHIND_MAX_MS).unref();
       }
       this.#queued++;
       conn.durableWaiting++;
@@ -113,9 +115,10 @@ export class DurableQueue {
       setImmediate(() => {
         this.#releaseScheduled = false;
         if (this.#closed) return;
-        for (const [conn, messages] of this.#behind) {
+        const now = performance.now();
+        for (const [conn, { messages, since }] of this.#behind) {
           const key = conn.laneKey!;
-          if (this.#siblingUnread(key, conn)) continue;
+          if (this.#siblingUnread(key, conn) && now - since < BEHIND_MAX_MS) continue;
           this.#behind.delete(conn);
           this.#queued -= messages.length;
           conn.durableWaiting -= messages.length;
@@ -167,6 +170,9 @@ export class DurableQueue {
     if (this.#paused.delete(conn)) this.#scheduleRelease();
   }
 }
+
+/** Longest a socket's requests wait behind a sibling's unread ones (see DurableQueue). */
+const BEHIND_MAX_MS = 1000;
 
 /** One lane per user of an environment (requests are queued only once a socket has authenticated). */
 function laneKey(conn: Connection): string {

@@ -129,14 +129,17 @@ export class Gateway {
       conn.held.push([data, isBinary]); // read before the pause took effect: after the one waiting
       return;
     }
+    if (conn.closedByServer) return;
     conn.lastSeen = Date.now();
     const authenticated = conn.identity !== undefined && !conn.authenticating;
     const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer | ArrayBuffer).byteLength;
     if (!authenticated) return this.#beforeAuth(conn, data, size, isBinary);
     if (size > LIMITS.wsMessageBytes) return this.refuse(conn, 'message_too_big', `Frames are limited to ${LIMITS.wsMessageBytes} bytes.`, peekRef(data));
     // Over the message rate: neither parsed nor dropped, but left unread until the rate allows it
-    // (the sender is slowed down by TCP backpressure); a flood costs the server nothing.
-    if (!conn.messages.take()) return this.#holdUntilAllowed(conn, data, isBinary);
+    // (the sender is slowed down by TCP backpressure); a flood costs the server nothing. Frames
+    // of a socket its peer closed are not held: what is left of them are writes, limited below.
+    const open = conn.open;
+    if (open && !conn.messages.take()) return this.#holdUntilAllowed(conn, data, isBinary);
     if (isBinary) return this.refuse(conn, 'invalid_message', 'Frames must be JSON text.');
     if (!isUtf8Text(data)) return this.refuse(conn, 'invalid_message', NOT_UTF8);
     let raw: unknown;
@@ -153,8 +156,9 @@ export class Gateway {
     }
     const ref = 'ref' in message ? message.ref : undefined;
     if (message.type === 'auth') return this.refuse(conn, 'already_authenticated', undefined, ref);
-    // Read before the socket closed, released after (see #releaseHeld): only what is stored matters now.
-    if (!conn.open && !isQueued(message)) return;
+    // Read before its peer closed the socket, released after (see #releaseHeld): only what is
+    // stored matters now (not a room state for nobody, nor what a room is shown).
+    if (!open && (!isQueued(message) || message.type === 'room:resync')) return;
     if (isQueued(message)) {
       if (!conn.durable.take()) return this.refuse(conn, 'rate_limited', undefined, ref);
       if (conn.userSockets && !conn.userSockets.writes.take()) {
@@ -199,9 +203,9 @@ export class Gateway {
   }
 
   /**
-   * The held frames go on, in order, also when the socket has closed meanwhile (its close was read
-   * behind them): its durable requests were delivered, and are applied like those of any socket
-   * that drops with requests waiting.
+   * The held frames go on, in order, also when the peer closed the socket meanwhile (its close was
+   * read behind them): its durable requests were delivered, and are applied like those of any
+   * socket that drops with requests waiting. Closed by the server, they are dropped (#onFrame).
    */
   #releaseHeld(conn: Connection): void {
     const held = conn.held ?? [];
