@@ -1050,6 +1050,7 @@ for (const driver of ['sqlite', 'postgres'] as const) {
         expectError(await rawApi(`/api/v1/threads/${thread.id}`, { method: 'DELETE', headers: multipart, body: 'this is not even multipart' }), 415, 'unsupported_media_type');
         expectError(await rawApi(`/api/v1/threads/${thread.id}`, { method: 'PATCH', headers: multipart, body: '--x--' }), 415, 'unsupported_media_type');
         expect((await api('GET', `/api/v1/threads/${thread.id}`)).status).toBe(200);
+        expectError(await rawApi('/api/v1/no-such-route', { method: 'POST', headers: multipart, body: '--x--' }), 404, 'not_found');
       });
 
       it('rejects a body over 256 KB with 413 payload_too_large', async () => {

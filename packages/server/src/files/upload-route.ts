@@ -87,7 +87,8 @@ export function registerUploadRoute(app: FastifyInstance, ctx: ServerContext, at
   // The upload's body is read by the route itself, as a stream, so it can stop at the size limit.
   // Every other route takes JSON only: a multipart body there is refused, not taken for no body.
   app.addContentTypeParser('multipart/form-data', (request, _payload, done) => {
-    if (request.method === 'POST' && request.routeOptions.url === '/api/v1/upload') return done(null, undefined);
+    // (An unknown path is left to its 404.)
+    if (request.routeOptions.url === undefined || (request.method === 'POST' && request.routeOptions.url === '/api/v1/upload')) return done(null, undefined);
     done(new PulseError('unsupported_media_type'), undefined);
   });
 
