@@ -38,6 +38,10 @@ const need = (value: string | undefined, what: string) => {
   return value;
 };
 
+/** The secret just made, shown once; one you gave is not printed back (the output may go to a log). */
+const signingSecretLines = (secret: string, given: boolean) =>
+  given ? [`Signing secret: the one you gave (${secret.slice(0, 12)}…)`] : [`Signing secret: ${secret}`, 'The secret is shown only this once: give it to your receiver now.'];
+
 /** A secret of your own, piped in (on the command line it would show in the process list). */
 async function readSecret(): Promise<string> {
   const secret = (await readPasswordFromStdin()).trim();
@@ -137,7 +141,7 @@ export async function webhookCommand(args: string[], out: Out, options: ServerOp
         const { endpoint, secret } = await service.add(envId, { url, ...(events ? { events } : {}), ...(o.description !== undefined ? { description: o.description } : {}), ...own });
         await audit(store, who, envId, 'webhook.created', webhookAuditDetail.created(endpoint));
         out.print(
-          [describeEndpoint(endpoint), `Signing secret: ${secret}`, 'The secret is shown only this once: give it to your receiver now.'].join('\n'),
+          [describeEndpoint(endpoint), ...signingSecretLines(secret, 'secret' in own)].join('\n'),
           { id: endpoint.id, url: endpoint.url, events: endpoint.events, secret },
         );
         return 0;
@@ -164,7 +168,8 @@ export async function webhookCommand(args: string[], out: Out, options: ServerOp
         const previous = endpoint.previousSecretExpiresAt
           ? `The previous secret also signs until ${endpoint.previousSecretExpiresAt}`
           : 'The previous secret stopped signing at once';
-        out.print(`New signing secret for ${endpoint.id}: ${secret}\n${previous}; the new one is shown only this once.`, {
+        const given = 'secret' in own;
+        out.print(`New signing secret for ${endpoint.id}: ${given ? `the one you gave (${secret.slice(0, 12)}…)` : secret}\n${previous}${given ? '.' : '; the new one is shown only this once.'}`, {
           id: endpoint.id,
           url: endpoint.url,
           events: endpoint.events,

@@ -86,6 +86,11 @@ describe('pulse webhook (CLI)', () => {
     const refused = await runCliWithInput(['webhook', 'rotate-secret', t.envId, added.json.id, '--secret-stdin'], { ...t.childEnv, ...allow }, 'whsec_short');
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/secret/);
+    // Not printed back: the output may go to a log.
+    const quiet = await runCliWithInput(['webhook', 'rotate-secret', t.envId, added.json.id, '--secret-stdin'], { ...t.childEnv, ...allow }, own);
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(quiet.stdout).toContain('the one you gave (whsec_');
+    expect(quiet.stdout).not.toContain(own);
     receiver.secret = own;
     const signedWithOwn = await cli('webhook', 'test', t.envId, added.json.id);
     expect(signedWithOwn.code, signedWithOwn.stderr + signedWithOwn.stdout).toBe(0);
