@@ -78,7 +78,8 @@ const ENDPOINTS = Number(values.endpoints);
 const DRIVER = values.driver as Driver;
 const RATE = values.rate ? Number(values.rate) : 0;
 const MAX_OPEN = 1000;
-const PAIRS = Math.max(1, Number(values.pairs));
+const PAIRS = Number(values.pairs);
+if (!Number.isInteger(PAIRS) || PAIRS < 1) throw new Error(`--pairs: a whole number of 1 or more, got "${values.pairs}"`);
 
 boundRun(5 * PAIRS);
 pinSelf();
