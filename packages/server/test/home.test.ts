@@ -37,6 +37,8 @@ describe('GET / (the start page)', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('image/svg+xml');
     expect(await res.text()).toMatch(/^<svg /);
+    // The start page's CSP lets it load (Firefox applies img-src to icons).
+    expect((await fetch(`${plain.url}/`)).headers.get('content-security-policy')).toContain("img-src 'self'");
   });
 
   it('is the only page at the root: other unknown paths stay 404', async () => {
