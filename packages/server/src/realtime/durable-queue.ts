@@ -37,8 +37,8 @@ export class DurableQueue {
   readonly #paused = new Set<Connection>();
   /** Sockets whose frames wait for the message limit (see Gateway), in the order they came. */
   readonly #holding = new Set<Connection>();
-  /** Requests of sockets waiting behind a sibling's unread ones, in arrival order per socket, and since when. */
-  readonly #behind = new Map<Connection, { messages: ClientMessage[]; since: number }>();
+  /** Requests of sockets waiting behind a sibling's unread ones, in arrival order per socket; `waitedEnough` after BEHIND_MAX_MS. */
+  readonly #behind = new Map<Connection, { messages: ClientMessage[]; waitedEnough: boolean }>();
   #releaseScheduled = false;
   #queued = 0;
   #closed = false;
@@ -66,9 +66,13 @@ export class DurableQueue {
     if (behind || this.#siblingUnread(key, conn)) {
       if (behind) behind.messages.push(message);
       else {
-        this.#behind.set(conn, { messages: [message], since: performance.now() });
+        const entry = { messages: [message], waitedEnough: false };
+        this.#behind.set(conn, entry);
         conn.pauseReading(READING_PAUSED.laneOrder);
-        setTimeout(() => this.#scheduleRelease(), BEHIND_MAX_MS).unref();
+        setTimeout(() => {
+          entry.waitedEnough = true;
+          this.#scheduleRelease();
+        }, BEHIND_MAX_MS).unref();
       }
       this.#queued++;
       conn.durableWaiting++;
@@ -115,10 +119,9 @@ export class DurableQueue {
       setImmediate(() => {
         this.#releaseScheduled = false;
         if (this.#closed) return;
-        const now = performance.now();
-        for (const [conn, { messages, since }] of this.#behind) {
+        for (const [conn, { messages, waitedEnough }] of this.#behind) {
           const key = conn.laneKey!;
-          if (this.#siblingUnread(key, conn) && now - since < BEHIND_MAX_MS) continue;
+          if (this.#siblingUnread(key, conn) && !waitedEnough) continue;
           this.#behind.delete(conn);
           this.#queued -= messages.length;
           conn.durableWaiting -= messages.length;
