@@ -111,22 +111,20 @@ describe.skipIf(!browserAvailable)('<pulse-widget> for everyone', () => {
     await w(page).locator('.picker').waitFor();
     // A menu: its first item takes the focus.
     await expect.poll(focused).toBe('BUTTON React with 👍');
-    await page.keyboard.press('Tab');
-    await expect.poll(focused).toBe('BUTTON React with ❤️');
-    // Arrow keys move along the menu and wrap around; Home and End go to its ends.
-    await page.keyboard.press('ArrowRight');
-    await expect.poll(focused).toBe('BUTTON React with 😂');
-    await page.keyboard.press('ArrowLeft');
-    await page.keyboard.press('ArrowUp');
-    await expect.poll(focused).toBe('BUTTON React with 👍');
-    await page.keyboard.press('ArrowLeft');
-    await expect.poll(focused).toBe('BUTTON React with 💯');
-    await page.keyboard.press('ArrowDown');
-    await expect.poll(focused).toBe('BUTTON React with 👍');
-    await page.keyboard.press('End');
-    await expect.poll(focused).toBe('BUTTON React with 💯');
-    await page.keyboard.press('Home');
-    await expect.poll(focused).toBe('BUTTON React with 👍');
+    // Tab moves along the menu; so do the arrow keys, wrapping around; Home and End go to its ends.
+    const moves: [string[], string][] = [
+      [['Tab'], '❤️'],
+      [['ArrowRight'], '😂'],
+      [['ArrowLeft', 'ArrowUp'], '👍'],
+      [['ArrowLeft'], '💯'],
+      [['ArrowDown'], '👍'],
+      [['End'], '💯'],
+      [['Home'], '👍'],
+    ];
+    for (const [keys, emoji] of moves) {
+      for (const key of keys) await page.keyboard.press(key);
+      await expect.poll(focused).toBe(`BUTTON React with ${emoji}`);
+    }
     await page.keyboard.press('Escape');
     expect(await w(page).locator('.picker').count()).toBe(0);
     expect(await w(page).locator('.panel[aria-label=Thread]').count()).toBe(1);
