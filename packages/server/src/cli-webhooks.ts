@@ -39,8 +39,9 @@ const need = (value: string | undefined, what: string) => {
 };
 
 /** The secret just made, shown once; one you gave is not printed back (the output may go to a log). */
+const shownSecret = (secret: string, given: boolean) => (given ? `the one you gave (${secret.slice(0, 12)}…)` : secret);
 const signingSecretLines = (secret: string, given: boolean) =>
-  given ? [`Signing secret: the one you gave (${secret.slice(0, 12)}…)`] : [`Signing secret: ${secret}`, 'The secret is shown only this once: give it to your receiver now.'];
+  [`Signing secret: ${shownSecret(secret, given)}`, ...(given ? [] : ['The secret is shown only this once: give it to your receiver now.'])];
 
 /** A secret of your own, piped in (on the command line it would show in the process list). */
 async function readSecret(): Promise<string> {
@@ -169,7 +170,7 @@ export async function webhookCommand(args: string[], out: Out, options: ServerOp
           ? `The previous secret also signs until ${endpoint.previousSecretExpiresAt}`
           : 'The previous secret stopped signing at once';
         const given = 'secret' in own;
-        out.print(`New signing secret for ${endpoint.id}: ${given ? `the one you gave (${secret.slice(0, 12)}…)` : secret}\n${previous}${given ? '.' : '; the new one is shown only this once.'}`, {
+        out.print(`New signing secret for ${endpoint.id}: ${shownSecret(secret, given)}\n${previous}${given ? '.' : '; the new one is shown only this once.'}`, {
           id: endpoint.id,
           url: endpoint.url,
           events: endpoint.events,
