@@ -291,11 +291,17 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
     await s.auth(t, 'gone-gus', 'closing-room');
     const resyncs = vi.spyOn(t.server.hub.snapshots, 'stateFrame');
     try {
-      for (let i = 0; i < LIMITS.messagesBurst; i++) s.send({ type: 'presence:heartbeat' });
+      // One write, so that the server reads it all, the close included, before the rate refills
+      // (sent frame by frame on a busy machine, the resync could be read, and run, before the close).
+      const socket = (s.ws as unknown as { _socket: import('node:net').Socket })._socket;
+      // Fifty past the burst: held however the server's reads split it, the resync half a second behind.
+      socket.cork();
+      for (let i = 0; i < LIMITS.messagesBurst + 50; i++) s.send({ type: 'presence:heartbeat' });
       s.send({ type: 'room:resync', ref: 'resync' });
       // Ephemeral frames held behind it, read with the close: dropped at once, not paced by the rate.
       for (let i = 0; i < 60; i++) s.send({ type: 'cursor:leave' });
       s.ws.close(1000);
+      socket.uncork();
       await s.waitClosed();
       const started = Date.now();
       other.send({ type: 'thread:create', ref: 'next', id: `gone-${driver}`, body: 'from the other tab', mentions: [], position: null });
