@@ -2,7 +2,7 @@ import { DEFAULT_ENV_CONFIG, LIMITS, PulseError } from '@pulse/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashKey } from '../src/ids.ts';
 import type { Store } from '../src/store/index.ts';
-import type { NewKey, WebhookAttemptResult } from '../src/store/types.ts';
+import type { ClaimedDelivery, NewKey, WebhookAttemptResult } from '../src/store/types.ts';
 import { FileLinks } from '../src/files/links.ts';
 import { CHUNK_ROWS } from '../src/store/kysely/in-chunks.ts';
 
@@ -23,13 +23,18 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       await store.upsertUser(id, { externalId: 'bob', name: 'Bob', avatar: null }, at());
       return id;
     };
-    // A webhook dispatcher's pass, one part at a time.
-    const dispatchEvents = async (limit: number, at: string, giveUpAfterMs: number) =>
-      (await store.webhookPass({ at, outcomes: [], dispatch: { limit, giveUpAfterMs }, claim: null })).dispatched;
+    // A webhook dispatcher's pass, one part at a time. Dispatching claims events and writes their
+    // fresh deliveries as pending rows, as a node with no room to send them does.
+    const dispatchEvents = async (limit: number, at: string, giveUpAfterMs: number) => {
+      const pass = await store.webhookPass({ at, outcomes: [], eventsDone: [], dispatch: { limit, giveUpAfterMs, leaseUntil: at }, claim: null });
+      const eventsDone = [...new Set(pass.claimed.map((d) => d.eventId))];
+      await store.webhookPass({ at, outcomes: pass.claimed.map((delivery) => ({ delivery, result: null })), eventsDone, dispatch: null, claim: null });
+      return pass.dispatched;
+    };
     const claimDeliveries = async (at: string, leaseUntil: string, limits: { total: number; perEndpoint: number }, skipEndpoints: string[]) =>
-      (await store.webhookPass({ at, outcomes: [], dispatch: null, claim: { leaseUntil, limits, skipEndpoints } })).claimed;
-    const finishAttempt = async (deliveryId: string, result: WebhookAttemptResult) => ({
-      endpointDisabled: (await store.webhookPass({ at: result.at, outcomes: [{ deliveryId, result }], dispatch: null, claim: null })).disabledEndpoints.length > 0,
+      (await store.webhookPass({ at, outcomes: [], eventsDone: [], dispatch: null, claim: { leaseUntil, limits, skipEndpoints } })).claimed;
+    const finishAttempt = async (delivery: ClaimedDelivery, result: WebhookAttemptResult) => ({
+      endpointDisabled: (await store.webhookPass({ at: result.at, outcomes: [{ delivery, result }], eventsDone: [], dispatch: null, claim: null })).disabledEndpoints.length > 0,
     });
     const thread = (envId: string, id: string, roomId = 'room-1', t = 0) =>
       store.createThread(envId, { id, roomId, position: { x: 0.5, y: 0.25 }, createdBy: 'alice', createdAt: at(t) }, {
@@ -841,13 +846,13 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
 
       const d1 = claimed.find((c) => c.endpointId === 'wh_1')!;
       const failed = { at: at(30), succeeded: false, statusCode: 500, error: 'HTTP 500', latencyMs: 12, response: 'nope', disableIfFailingSince: at(0), outageIfFailingSince: at(0) };
-      expect(await finishAttempt(d1.id, { ...failed, nextAttemptAt: at(40) })).toEqual({ endpointDisabled: false });
+      expect(await finishAttempt(d1, { ...failed, nextAttemptAt: at(40) })).toEqual({ endpointDisabled: false });
       expect((await store.getWebhookEndpoint(e, 'wh_1'))!.failingSince).toBe(at(30));
       let [listed] = await store.listWebhookDeliveries(e, 'wh_1', 10);
       expect(listed).toMatchObject({ status: 'pending', attempts: 1, nextAttemptAt: at(40), lastStatusCode: 500, lastResponse: 'nope', lastLatencyMs: 12 });
       // Failing since before the cutoff: the endpoint is disabled, with the reason.
       await claimDeliveries(at(130_000), at(190_000), { total: 10, perEndpoint: 10 }, []);
-      expect(await finishAttempt(d1.id, { ...failed, at: at(50), nextAttemptAt: null, disableIfFailingSince: at(40) })).toEqual({ endpointDisabled: true });
+      expect(await finishAttempt(d1, { ...failed, at: at(50), nextAttemptAt: null, disableIfFailingSince: at(40) })).toEqual({ endpointDisabled: true });
       const disabled = (await store.getWebhookEndpoint(e, 'wh_1'))!;
       expect(disabled.enabled).toBe(false);
       expect(disabled.disabledReason).toMatch(/HTTP 500/);
@@ -861,12 +866,12 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       const enabled = await store.updateWebhookEndpoint(e, 'wh_1', { enabled: true }, at(70));
       expect(enabled).toMatchObject({ enabled: true, disabledReason: null, failingSince: null });
       const d2 = claimed.find((c) => c.endpointId === 'wh_2' && c.eventId === 'msg_c2')!;
-      await finishAttempt(d2.id, { ...failed, succeeded: true, statusCode: 204, error: null, nextAttemptAt: null });
+      await finishAttempt(d2, { ...failed, succeeded: true, statusCode: 204, error: null, nextAttemptAt: null });
       expect((await store.listWebhookDeliveries(e, 'wh_2', 10)).find((d) => d.id === d2.id)).toMatchObject({ status: 'succeeded', attempts: 1 });
       // 410 Gone: disabled by that one answer, whatever the cutoff, with the reason given.
       const d3 = claimed.find((c) => c.endpointId === 'wh_2' && c.eventId === 'msg_t1')!;
       const gone = { ...failed, at: at(75), statusCode: 410, error: 'HTTP 410', nextAttemptAt: at(90), disableNow: 'the receiver answered 410 Gone' };
-      expect(await finishAttempt(d3.id, gone)).toEqual({ endpointDisabled: true });
+      expect(await finishAttempt(d3, gone)).toEqual({ endpointDisabled: true });
       expect((await store.getWebhookEndpoint(e, 'wh_2'))!).toMatchObject({ enabled: false, disabledReason: expect.stringMatching(/410 Gone/) });
       await store.updateWebhookEndpoint(e, 'wh_2', { enabled: true }, at(76));
       // Rotation: the previous secret is kept until the given time, or not at all.
@@ -1157,7 +1162,7 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(next.map((b) => [b.userId, b.notificationIds.length, b.notificationIds[0]])).toEqual([['heavy', 100, `${on}-h100`]]);
     });
 
-    it("makes a webhook dispatcher's pass one write: outcomes first, then dispatch, then claims", async () => {
+    it("makes a webhook dispatcher's pass one write: outcomes first, then events claimed, then delivery rows claimed", async () => {
       const e = await env('env_whpass');
       await store.createWebhookEndpoint(e, { id: 'wh_pass', url: 'https://a.example/h', description: '', events: ['comment.created'], enabled: true, secret: 'whsec_AAAA', createdAt: at() });
       await store.createThread(e, { id: 'wp-t', roomId: 'wp-room', position: null, createdBy: 'alice', createdAt: at(10) }, { id: 'wp-c1', userId: 'alice', body: 'hi', mentions: [], createdAt: at(10) });
@@ -1166,35 +1171,79 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
         store.createComment(e, { id, threadId: 'wp-t', userId: 'bob', body: id, mentions: [], createdAt: at(ms) }, {
           webhooks: [{ id: `msg_${id}`, type: 'comment.created', actor: { type: 'backend' }, occurredAt: at(ms), subject: { kind: 'comment', id }, data: {}, links }],
         });
-      const dispatch = { limit: 1000, giveUpAfterMs: 3600_000 };
+      const dispatch = (ms: number) => ({ limit: 1000, giveUpAfterMs: 3600_000, leaseUntil: at(ms + 60_000) });
       const claim = (ms: number) => ({ leaseUntil: at(ms + 60_000), limits: { total: 1000, perEndpoint: 10 }, skipEndpoints: [] });
-      const mine = (claimed: { endpointId: string; eventId: string; attempts: number }[]) =>
-        claimed.filter((c) => c.endpointId === 'wh_pass').map((c) => `${c.eventId}/${c.attempts}`).sort();
+      const mine = (claimed: ClaimedDelivery[]) =>
+        claimed.filter((c) => c.endpointId === 'wh_pass').map((c) => `${c.eventId}/${c.attempts}${c.freshSince ? ' fresh' : ''}`).sort();
       const deliveries = async () => (await store.listWebhookDeliveries(e, 'wh_pass', 10)).map((d) => `${d.eventId}:${d.status}/${d.attempts}`).sort();
 
       await comment('wp-c2', 11);
-      // Without a claim: dispatched only.
-      const first = await store.webhookPass({ at: at(20), outcomes: [], dispatch, claim: null });
+      // The event is claimed; its delivery comes back fresh, with no row yet.
+      const first = await store.webhookPass({ at: at(20), outcomes: [], eventsDone: [], dispatch: dispatch(20), claim: null });
       expect(first.dispatched).toBeGreaterThanOrEqual(1);
-      expect(first.claimed).toEqual([]);
-      expect(await deliveries()).toEqual(['msg_wp-c2:pending/0']);
-      // An event recorded since is dispatched and claimed in the same pass as the one waiting.
+      expect(mine(first.claimed)).toEqual(['msg_wp-c2/0 fresh']);
+      expect(await deliveries()).toEqual([]);
+      // A claimed event is not claimed again while its lease lasts; one recorded since is.
       await comment('wp-c3', 21);
-      const second = await store.webhookPass({ at: at(30), outcomes: [], dispatch, claim: claim(30) });
-      expect(mine(second.claimed)).toEqual(['msg_wp-c2/0', 'msg_wp-c3/0']);
-      const [c2, c3] = ['msg_wp-c2', 'msg_wp-c3'].map((id) => second.claimed.find((c) => c.eventId === id)!);
-      // Outcomes are recorded before the claims: a failed attempt due again now is claimed again at once.
+      const second = await store.webhookPass({ at: at(30), outcomes: [], eventsDone: [], dispatch: dispatch(30), claim: claim(30) });
+      expect(mine(second.claimed)).toEqual(['msg_wp-c3/0 fresh']);
+      const c2 = first.claimed.find((c) => c.eventId === 'msg_wp-c2')!;
+      const c3 = second.claimed.find((c) => c.eventId === 'msg_wp-c3')!;
+      // Outcomes are recorded before the claims: each fresh delivery's row is written once, with its
+      // attempt; a failed attempt due again now is claimed again at once, as a row.
       const ok = { at: at(40), succeeded: true, statusCode: 204, error: null, latencyMs: 3, response: null, nextAttemptAt: null, disableIfFailingSince: at(0), outageIfFailingSince: at(0) };
       const failed = { ...ok, succeeded: false, statusCode: 500, error: 'HTTP 500', nextAttemptAt: at(40) };
-      const third = await store.webhookPass({ at: at(40), outcomes: [{ deliveryId: c2!.id, result: ok }, { deliveryId: c3!.id, result: failed }], dispatch, claim: claim(40) });
+      const third = await store.webhookPass({
+        at: at(40),
+        outcomes: [{ delivery: c2, result: ok }, { delivery: c3, result: failed }],
+        eventsDone: ['msg_wp-c2', 'msg_wp-c3'],
+        dispatch: dispatch(40),
+        claim: claim(40),
+      });
       expect(third.disabledEndpoints).toEqual([]);
       expect(mine(third.claimed)).toEqual(['msg_wp-c3/1']);
+      expect(await deliveries()).toEqual(['msg_wp-c2:succeeded/1', 'msg_wp-c3:pending/1']);
       // An outcome that disables the endpoint (410 Gone): reported, and nothing of it is claimed.
       const gone = { ...failed, at: at(50), statusCode: 410, error: 'HTTP 410', nextAttemptAt: at(50), disableNow: 'the receiver answered 410 Gone' };
-      const fourth = await store.webhookPass({ at: at(50), outcomes: [{ deliveryId: c3!.id, result: gone }], dispatch, claim: claim(50) });
+      const retried = third.claimed.find((c) => c.eventId === 'msg_wp-c3')!;
+      const fourth = await store.webhookPass({ at: at(50), outcomes: [{ delivery: retried, result: gone }], eventsDone: [], dispatch: dispatch(50), claim: claim(50) });
       expect(fourth.disabledEndpoints.map((d) => d.id)).toEqual(['wh_pass']);
       expect(mine(fourth.claimed)).toEqual([]);
       expect(await deliveries()).toEqual(['msg_wp-c2:succeeded/1', 'msg_wp-c3:pending/2']);
+      // Done events are not claimed again, even once their lease has lapsed.
+      await store.updateWebhookEndpoint(e, 'wh_pass', { enabled: true }, at(60));
+      expect(mine((await store.webhookPass({ at: at(200_000), outcomes: [], eventsDone: [], dispatch: dispatch(200_000), claim: null })).claimed)).toEqual([]);
+    });
+
+    it('gives an event held by a node that died to the next claim once its lease lapses, for the deliveries still missing', async () => {
+      const e = await env('env_whlapse');
+      for (const id of ['wh_la', 'wh_lb', 'wh_lc']) {
+        await store.createWebhookEndpoint(e, { id, url: `https://${id}.example/h`, description: '', events: [], enabled: true, secret: 'whsec_LAPS', createdAt: at() });
+      }
+      await thread(e, 'la-t', 'la-room', 10);
+      const dispatch = (ms: number) => ({ limit: 1000, giveUpAfterMs: 3600_000, leaseUntil: at(ms + 60_000) });
+      const held = async (ms: number, outcomes: { delivery: ClaimedDelivery; result: WebhookAttemptResult | null }[] = []) =>
+        (await store.webhookPass({ at: at(ms), outcomes, eventsDone: [], dispatch: dispatch(ms), claim: null })).claimed.filter((c) => c.environmentId === e);
+      const first = await held(20);
+      const events = [...new Set(first.map((c) => c.eventId))];
+      expect(first.map((c) => c.endpointId).sort()).toEqual(events.flatMap(() => ['wh_la', 'wh_lb', 'wh_lc']).sort());
+      expect(first.every((c) => c.freshSince === at(20) && c.attempts === 0)).toBe(true);
+      // The node records one attempt and lets one go unattempted (pending, due at once), then dies
+      // holding the third: nothing comes back before the lease ends...
+      const [a, b] = [first.find((c) => c.endpointId === 'wh_la')!, first.find((c) => c.endpointId === 'wh_lb')!];
+      const ok = { at: at(30), succeeded: true, statusCode: 200, error: null, latencyMs: 1, response: null, nextAttemptAt: null, disableIfFailingSince: at(0), outageIfFailingSince: at(0) };
+      expect(await held(30, [{ delivery: a, result: ok }, { delivery: b, result: null }])).toEqual([]);
+      const rows = async () => Object.fromEntries((await Promise.all(['wh_la', 'wh_lb', 'wh_lc'].map((id) => store.listWebhookDeliveries(e, id, 10)))).flat().map((d) => [d.endpointId, `${d.status}/${d.attempts}`]));
+      expect(await rows()).toEqual({ wh_la: 'succeeded/1', wh_lb: 'pending/0' });
+      expect(await held(60_019)).toEqual([]);
+      // ...then the claim lapses and the event comes back for the one endpoint it still lacks, with the same delivery id.
+      const again = await held(60_021);
+      expect(again.map((c) => [c.endpointId, c.id])).toEqual(first.filter((c) => c.endpointId === 'wh_lc').map((c) => [c.endpointId, c.id]));
+      // An endpoint deleted meanwhile gets no row; an event whose deliveries all have rows is dispatched.
+      await store.deleteWebhookEndpoint(e, 'wh_lc');
+      await store.webhookPass({ at: at(60_030), outcomes: [{ delivery: again[0]!, result: { ...ok, at: at(60_030) } }], eventsDone: [], dispatch: null, claim: null });
+      expect(await rows()).toEqual({ wh_la: 'succeeded/1', wh_lb: 'pending/0' });
+      expect(await held(200_000)).toEqual([]);
     });
 
     it('brings the waiting retries of an endpoint back from an outage forward, not after one failure among successes', async () => {
@@ -1208,8 +1257,8 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
         });
       }
       const claim = (ms: number) => ({ leaseUntil: at(ms + 60_000), limits: { total: 100, perEndpoint: 10 }, skipEndpoints: [] });
-      const pass = (ms: number, outcomes: { deliveryId: string; result: WebhookAttemptResult }[]) =>
-        store.webhookPass({ at: at(ms), outcomes, dispatch: { limit: 100, giveUpAfterMs: 86_400_000 }, claim: claim(ms) });
+      const pass = (ms: number, outcomes: { delivery: ClaimedDelivery; result: WebhookAttemptResult }[]) =>
+        store.webhookPass({ at: at(ms), outcomes, eventsDone: [], dispatch: { limit: 100, giveUpAfterMs: 86_400_000, leaseUntil: at(ms + 60_000) }, claim: claim(ms) });
       const claimed = (await pass(20, [])).claimed.filter((c) => c.endpointId === 'wh_back');
       const [c2, c3, c4] = ['msg_wb-c2', 'msg_wb-c3', 'msg_wb-c4'].map((id) => claimed.find((c) => c.eventId === id)!);
       const result = (ms: number, succeeded: boolean, outageMs = 60_000): WebhookAttemptResult => ({
@@ -1217,16 +1266,18 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
         nextAttemptAt: succeeded ? null : at(ms + 3_600_000), disableIfFailingSince: at(0), outageIfFailingSince: at(ms - outageMs),
       });
       const next = async (id: string) => (await store.listWebhookDeliveries(e, 'wh_back', 10)).find((d) => d.id === id)!.nextAttemptAt;
+      // The first attempts are fresh (their rows written with the outcome); c2's second is of its row.
+      const asRow = (d: ClaimedDelivery): ClaimedDelivery => ({ ...d, freshSince: undefined });
       // c2 fails at 30 s: its retry is an hour away. c3 succeeds 10 s later: one failure among
       // successes, not an outage, so c2 keeps its backoff.
-      await pass(30_000, [{ deliveryId: c2!.id, result: result(30_000, false) }]);
-      await pass(40_000, [{ deliveryId: c3!.id, result: result(40_000, true) }]);
+      await pass(30_000, [{ delivery: c2!, result: result(30_000, false) }]);
+      await pass(40_000, [{ delivery: c3!, result: result(40_000, true) }]);
       expect(await next(c2!.id)).toBe(at(3_630_000));
       expect((await store.getWebhookEndpoint(e, 'wh_back'))!.failingSince).toBeNull();
       // c2 fails again at 50 s, and nothing succeeds for over a minute: then c4's 2xx brings c2 forward.
-      await pass(50_000, [{ deliveryId: c2!.id, result: result(50_000, false) }]);
+      await pass(50_000, [{ delivery: asRow(c2!), result: result(50_000, false) }]);
       expect(await next(c2!.id)).toBe(at(3_650_000));
-      const back = await pass(200_000, [{ deliveryId: c4!.id, result: result(200_000, true) }]);
+      const back = await pass(200_000, [{ delivery: c4!, result: result(200_000, true) }]);
       expect(await next(c2!.id)).toBe(at(200_000));
       expect(back.claimed.map((c) => c.id)).toContain(c2!.id);
     });

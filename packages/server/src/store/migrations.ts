@@ -467,6 +467,14 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.dropIndex('webhook_deliveries_endpoint').execute();
       },
     },
+    '0019_webhook_event_claims': {
+      async up(db: Kysely<any>) {
+        // A node claims a fresh event and sends its first attempts from memory; each delivery's row
+        // is written once, with its outcome. The lease lets another node (or this one, restarted)
+        // send what a node that died was holding.
+        await db.schema.alterTable('webhook_events').addColumn('claimed_until', 'text').execute();
+      },
+    },
   };
 }
 

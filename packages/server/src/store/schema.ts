@@ -230,6 +230,8 @@ export interface Database {
     /** The JSON body sent to receivers, exactly as signed. */
     payload: string;
     dispatched: Generated<number>;
+    /** While a node sends the event's first attempts from memory (no delivery rows yet): until when it holds it. */
+    claimed_until: string | null;
     created_at: string;
   };
   webhook_deliveries: {

@@ -76,6 +76,21 @@ export interface ClaimedDelivery {
   previousSecret: string | null;
   payload: string;
   eventCreatedAt: string;
+  /**
+   * A first attempt of a fresh event, sent from memory: its row does not exist yet and is written
+   * once, with the outcome (this is when it was dispatched, the row's `created_at`). Absent: a
+   * delivery row claimed.
+   */
+  freshSince?: string;
+}
+
+/**
+ * What happened to a claimed delivery: an attempt, or (null) none. A claimed row is let go with
+ * `releaseWebhookClaims` instead; a fresh delivery not attempted is written as pending, due at once.
+ */
+export interface WebhookOutcome {
+  delivery: ClaimedDelivery;
+  result: WebhookAttemptResult | null;
 }
 
 export interface WebhookAttemptResult {
@@ -97,9 +112,14 @@ export interface WebhookAttemptResult {
 
 export interface WebhookPass {
   at: string;
-  outcomes: { deliveryId: string; result: WebhookAttemptResult }[];
-  /** Outbox events turned into deliveries (at most `limit`); null: none. */
-  dispatch: { limit: number; giveUpAfterMs: number } | null;
+  outcomes: WebhookOutcome[];
+  /** Claimed events all of whose fresh deliveries are in `outcomes` of this pass or an earlier one. */
+  eventsDone: string[];
+  /**
+   * Claims outbox events (at most `limit`) until `leaseUntil` and returns their deliveries as
+   * fresh ones, to endpoints that have none of the event yet; null: none.
+   */
+  dispatch: { limit: number; giveUpAfterMs: number; leaseUntil: string } | null;
   claim: { leaseUntil: string; limits: { total: number; perEndpoint: number }; skipEndpoints: string[] } | null;
 }
 
@@ -135,10 +155,11 @@ export interface WebhookRepo {
   /**
    * One pass of a node's dispatcher, in one transaction (on SQLite, one operation of the write
    * batch, sharing its commit): records the outcomes of the attempts made since the last pass,
-   * turns outbox events into deliveries, then claims due ones (neither when null).
+   * claims outbox events (their deliveries come back fresh), then claims due delivery rows
+   * (neither when null). `dispatched` counts the events claimed or found with nothing to send.
    */
   webhookPass(pass: WebhookPass): Promise<{ disabledEndpoints: DisabledEndpoint[]; dispatched: number; claimed: ClaimedDelivery[] }>;
-  /** Lets go of claims without an attempt (shutdown; a single SQLite node starting up: 'all'). */
+  /** Lets go of claims without an attempt (shutdown; a single SQLite node starting up: 'all', events' claims too). */
   releaseWebhookClaims(deliveryIds: string[] | 'all'): Promise<void>;
   /** The endpoint's newest deliveries, newest first. */
   listWebhookDeliveries(envId: string, endpointId: string, limit: number): Promise<WebhookDeliveryInfo[]>;

@@ -72,13 +72,13 @@ describe('webhook dispatcher: outcomes', () => {
       pendingWrites: () => 0,
       pruneWebhooks: () => Promise.resolve(),
       releaseWebhookClaims: () => Promise.resolve(),
-      webhookPass: ({ outcomes, claim }: { outcomes: { deliveryId: string }[]; claim: unknown }) => {
+      webhookPass: ({ outcomes, claim }: { outcomes: { delivery: { id: string } }[]; claim: unknown }) => {
         // The first pass with an outcome fails (the database went away for a moment).
         if (outcomes.length && failNext) {
           failNext = false;
           return Promise.reject(new Error('connection lost'));
         }
-        if (outcomes.length) recorded.push(outcomes.map((o) => o.deliveryId));
+        if (outcomes.length) recorded.push(outcomes.map((o) => o.delivery.id));
         const claimed = claim && !claimedOnce ? [delivery] : [];
         claimedOnce ||= claimed.length > 0;
         return Promise.resolve({ disabledEndpoints: [], dispatched: 0, claimed });
@@ -94,6 +94,55 @@ describe('webhook dispatcher: outcomes', () => {
       }
       expect(failNext).toBe(false);
       expect(recorded).toEqual([['whd_1']]);
+    } finally {
+      await dispatcher.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it("sends a claimed event's fresh deliveries, then records each with its outcome and the event as done; beyond an endpoint's depth, rows to send later", async () => {
+    const server = createServer((_req, res) => res.writeHead(204).end());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    const at = new Date().toISOString();
+    // 40 events for one endpoint in one pass: 4 requests at a time, 8 × 4 waiting at most.
+    const fresh = Array.from({ length: 40 }, (_, i) => ({
+      id: `whd_${i}`, environmentId: 'env', endpointId: 'wh_1', eventId: `msg_${i}`, eventType: 'comment.created', attempts: 0,
+      giveUpAt: new Date(Date.now() + 3600_000).toISOString(), url, secret: 'whsec_AAAA', previousSecret: null, payload: '{}', eventCreatedAt: at, freshSince: at,
+    }));
+    const recorded = new Map<string, 'sent' | 'later'>();
+    const done: string[] = [];
+    let dispatchedOnce = false;
+    const store = {
+      dialect: 'postgres',
+      pendingWrites: () => 0,
+      pruneWebhooks: () => Promise.resolve(),
+      releaseWebhookClaims: () => Promise.resolve(),
+      webhookPass: ({ outcomes, eventsDone, dispatch }: { outcomes: { delivery: { id: string; eventId: string }; result: unknown }[]; eventsDone: string[]; dispatch: unknown }) => {
+        for (const o of outcomes) {
+          expect(recorded.has(o.delivery.id)).toBe(false);
+          recorded.set(o.delivery.id, o.result ? 'sent' : 'later');
+        }
+        // An event is done in the pass that records its last delivery, or a later one.
+        for (const id of eventsDone) expect(recorded.has(`whd_${id.slice(4)}`)).toBe(true);
+        done.push(...eventsDone);
+        const claimed = dispatch && !dispatchedOnce ? fresh : [];
+        dispatchedOnce ||= claimed.length > 0;
+        return Promise.resolve({ disabledEndpoints: [], dispatched: claimed.length, claimed });
+      },
+    } as unknown as Store;
+    const dispatcher = new WebhookDispatcher(store, { ...DEFAULT_WEBHOOK_SETTINGS, allowPrivate: true }, { warn: () => {} });
+    try {
+      await dispatcher.start();
+      const until = Date.now() + 5000;
+      while (done.length < 40 && Date.now() < until) {
+        dispatcher.kick();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect([...recorded.values()].filter((v) => v === 'sent')).toHaveLength(32);
+      expect([...recorded.values()].filter((v) => v === 'later')).toHaveLength(8);
+      expect(done.sort()).toEqual(fresh.map((d) => d.eventId).sort());
     } finally {
       await dispatcher.close();
       server.closeAllConnections();

@@ -1,6 +1,6 @@
 import { WEBHOOK_POLICY } from '@pulse/protocol';
 import type { Store } from '../store/index.ts';
-import type { ClaimedDelivery, DisabledEndpoint, WebhookAttemptResult } from '../store/types.ts';
+import type { ClaimedDelivery, DisabledEndpoint, WebhookAttemptResult, WebhookOutcome } from '../store/types.ts';
 import { retryDelayMs, type WebhookSettings } from './settings.ts';
 import { WebhookSender } from './sender.ts';
 import { audit, clip } from '../panel-api/audit.ts';
@@ -17,7 +17,7 @@ const MAX_IN_FLIGHT = 64;
 const CLAIM_DEPTH = 8;
 /** Deliveries claimed and not yet finished on one node. */
 const MAX_CLAIMED = 256;
-/** Outbox events turned into deliveries per pass. */
+/** Outbox events claimed per pass. */
 const DISPATCH_BATCH = 200;
 const PRUNE_EVERY_MS = 3600_000;
 /**
@@ -44,9 +44,11 @@ export interface DispatcherLog {
 }
 
 /**
- * Sends webhook deliveries, at least once each, off the write path: it reads the outbox the
- * write transactions fill, claims due deliveries (one node at a time per delivery), posts them
- * signed, and records each attempt with its next retry or its final outcome.
+ * Sends webhook deliveries, at least once each, off the write path: it claims the events the
+ * write transactions put in the outbox and sends their first attempts from memory (each
+ * delivery's row written once, with its outcome), claims the delivery rows due for another
+ * attempt (one node at a time per delivery), posts them signed, and records each attempt with
+ * its next retry or its final outcome.
  */
 export class WebhookDispatcher {
   readonly #store: Store;
@@ -67,7 +69,11 @@ export class WebhookDispatcher {
   #settled: Promise<unknown>[] = [];
   #lastTick = 0;
   #tickTimer: NodeJS.Timeout | undefined;
-  #outcomes: { deliveryId: string; result: WebhookAttemptResult }[] = [];
+  #outcomes: WebhookOutcome[] = [];
+  /** Fresh deliveries of each claimed event not yet in `#outcomes`. */
+  readonly #freshLeft = new Map<string, number>();
+  /** Claimed events whose fresh deliveries are all in `#outcomes` (or were recorded). */
+  #eventsDone: string[] = [];
   /** Passes failed in a row (see #tick). */
   #failedPasses = 0;
 
@@ -138,13 +144,15 @@ export class WebhookDispatcher {
     // another node.
     const claimedUntil = now.getTime() + this.#settings.timeoutMs * (CLAIM_DEPTH + 1) + 5_000;
     const outcomes = this.#outcomes.splice(0);
-    // One transaction records what was sent, dispatches a bounded number of outbox events and
+    const eventsDone = this.#eventsDone.splice(0);
+    // One transaction records what was sent, claims a bounded number of outbox events and
     // claims due deliveries (on SQLite it shares the commit of the writes around it).
     const pass = await this.#store
       .webhookPass({
         at,
         outcomes,
-        dispatch: { limit: DISPATCH_BATCH, giveUpAfterMs: this.#settings.retryWindowMs },
+        eventsDone,
+        dispatch: { limit: DISPATCH_BATCH, giveUpAfterMs: this.#settings.retryWindowMs, leaseUntil: new Date(claimedUntil).toISOString() },
         claim:
           free > 0 && !this.#closed
             ? {
@@ -159,8 +167,10 @@ export class WebhookDispatcher {
         // Recorded by the next pass (their claims hold until then); should they be what fails
         // (three passes in a row), they are dropped, and their deliveries sent again once the
         // claims expire, rather than stopping every delivery.
-        if (++this.#failedPasses < 3) this.#outcomes.unshift(...outcomes);
-        else if (outcomes.length) this.#log.warn({ err, deliveries: outcomes.length }, 'recording webhook attempts failed; they are retried once their claims expire');
+        if (++this.#failedPasses < 3) {
+          this.#outcomes.unshift(...outcomes);
+          this.#eventsDone.unshift(...eventsDone);
+        } else if (outcomes.length) this.#log.warn({ err, deliveries: outcomes.length }, 'recording webhook attempts failed; they are retried once their claims expire');
         throw err;
       });
     this.#failedPasses = 0;
@@ -168,12 +178,45 @@ export class WebhookDispatcher {
     // A full pass asks for another.
     if (pass.dispatched === DISPATCH_BATCH || (free > 0 && pass.claimed.length === free)) this.#again = true;
     for (const delivery of pass.claimed) {
+      if (delivery.freshSince) this.#freshLeft.set(delivery.eventId, (this.#freshLeft.get(delivery.eventId) ?? 0) + 1);
+    }
+    for (const delivery of pass.claimed) {
       const queue = this.#queued.get(delivery.endpointId) ?? [];
+      // Fresh deliveries beyond what this node has room for are written as pending rows (the next
+      // pass), claimed like retries when there is room: a slow endpoint holds up no other.
+      const depth = queue.length + (this.#perEndpoint.get(delivery.endpointId) ?? 0);
+      if (delivery.freshSince && (depth >= cap * CLAIM_DEPTH || this.#inFlight.size + this.#queuedCount >= MAX_CLAIMED)) {
+        this.#settle(delivery, null);
+        continue;
+      }
       queue.push({ delivery, claimedUntil });
       this.#queued.set(delivery.endpointId, queue);
       this.#queuedCount++;
     }
     await this.#send();
+  }
+
+  /** Keeps what became of a claimed delivery for the next pass to record; an event is done once all its fresh deliveries are. */
+  #settle(delivery: ClaimedDelivery, result: WebhookAttemptResult | null): void {
+    this.#outcomes.push({ delivery, result });
+    if (!delivery.freshSince) return;
+    const left = (this.#freshLeft.get(delivery.eventId) ?? 1) - 1;
+    if (left > 0) {
+      this.#freshLeft.set(delivery.eventId, left);
+      return;
+    }
+    this.#freshLeft.delete(delivery.eventId);
+    this.#eventsDone.push(delivery.eventId);
+  }
+
+  /** Lets go of deliveries not attempted: claimed rows at once, fresh ones as pending rows (next pass). */
+  async #release(deliveries: ClaimedDelivery[]): Promise<void> {
+    const rows: string[] = [];
+    for (const d of deliveries) {
+      if (d.freshSince) this.#settle(d, null);
+      else rows.push(d.id);
+    }
+    if (rows.length) await this.#store.releaseWebhookClaims(rows);
   }
 
   #writesBackedUp(): boolean {
@@ -183,14 +226,14 @@ export class WebhookDispatcher {
   /** Starts the queued deliveries that have a request slot; lets go of those whose claim ran short. */
   async #send(): Promise<void> {
     const cap = this.#settings.concurrencyPerEndpoint;
-    const expired: string[] = [];
+    const expired: ClaimedDelivery[] = [];
     for (const [endpointId, queue] of this.#queued) {
       while (queue.length && (this.#perEndpoint.get(endpointId) ?? 0) < cap && this.#inFlight.size < MAX_IN_FLIGHT) {
         const { delivery, claimedUntil } = queue.shift()!;
         this.#queuedCount--;
         // Not enough of the claim left for a whole attempt: another pass claims it again.
         if (this.#closed || Date.now() + this.#settings.timeoutMs > claimedUntil) {
-          expired.push(delivery.id);
+          expired.push(delivery);
           continue;
         }
         this.#perEndpoint.set(endpointId, (this.#perEndpoint.get(endpointId) ?? 0) + 1);
@@ -203,7 +246,7 @@ export class WebhookDispatcher {
       }
       if (queue.length === 0) this.#queued.delete(endpointId);
     }
-    if (expired.length) await this.#store.releaseWebhookClaims(expired);
+    await this.#release(expired);
   }
 
   async #attempt(d: ClaimedDelivery): Promise<void> {
@@ -219,31 +262,30 @@ export class WebhookDispatcher {
       if (result.notSent || (this.#closed && !result.ok && this.#aborted)) {
         // Shutting down mid-request, or the sending thread stopped: not an attempt; another node,
         // or this one again, sends it once the claim is let go.
-        await this.#store.releaseWebhookClaims([d.id]);
+        await this.#release([d]);
         return;
       }
       const now = Date.now();
       const retryAt = now + retryDelayMs(d.attempts + 1, this.#settings, Math.random, result.retryAfterMs);
       const nextAttemptAt = result.ok || retryAt > Date.parse(d.giveUpAt) ? null : new Date(retryAt).toISOString();
       // Recorded by the next pass (the claim holds until then).
-      this.#outcomes.push({
-        deliveryId: d.id,
-        result: {
-          at: new Date(now).toISOString(),
-          succeeded: result.ok,
-          statusCode: result.statusCode,
-          error: result.error,
-          latencyMs: result.latencyMs,
-          response: result.response,
-          nextAttemptAt,
-          disableIfFailingSince: new Date(now - this.#settings.disableAfterFailingMs).toISOString(),
-          outageIfFailingSince: new Date(now - this.#settings.outageMs).toISOString(),
-          // Standard Webhooks: 410 Gone means the receiver wants no more deliveries.
-          ...(result.statusCode === 410 ? { disableNow: 'the receiver answered 410 Gone (it asks for no more deliveries)' } : {}),
-        },
+      this.#settle(d, {
+        at: new Date(now).toISOString(),
+        succeeded: result.ok,
+        statusCode: result.statusCode,
+        error: result.error,
+        latencyMs: result.latencyMs,
+        response: result.response,
+        nextAttemptAt,
+        disableIfFailingSince: new Date(now - this.#settings.disableAfterFailingMs).toISOString(),
+        outageIfFailingSince: new Date(now - this.#settings.outageMs).toISOString(),
+        // Standard Webhooks: 410 Gone means the receiver wants no more deliveries.
+        ...(result.statusCode === 410 ? { disableNow: 'the receiver answered 410 Gone (it asks for no more deliveries)' } : {}),
       });
     } catch (err) {
-      this.#log.warn({ err, deliveryId: d.id }, 'a webhook attempt failed unexpectedly; it is retried once its claim expires');
+      this.#log.warn({ err, deliveryId: d.id }, 'a webhook attempt failed unexpectedly; it is retried');
+      // A fresh one is written as pending (due again at once); a claimed row once its claim expires.
+      if (d.freshSince) this.#settle(d, null);
     } finally {
       this.#inFlight.delete(d.id);
       const n = (this.#perEndpoint.get(d.endpointId) ?? 1) - 1;
@@ -285,10 +327,10 @@ export class WebhookDispatcher {
     clearInterval(this.#timer);
     clearTimeout(this.#tickTimer);
     await this.#running;
-    const waiting = [...this.#queued.values()].flat().map((q) => q.delivery.id);
+    const waiting = [...this.#queued.values()].flat().map((q) => q.delivery);
     this.#queued.clear();
     this.#queuedCount = 0;
-    if (waiting.length) await this.#store.releaseWebhookClaims(waiting).catch((err: unknown) => this.#log.warn({ err }, 'releasing webhook claims failed; they lapse'));
+    await this.#release(waiting).catch((err: unknown) => this.#log.warn({ err }, 'releasing webhook claims failed; they lapse'));
     const cut = setTimeout(() => {
       this.#aborted = true;
       this.#sender.abort();
@@ -300,9 +342,10 @@ export class WebhookDispatcher {
     clearTimeout(stop);
     await this.#sender.close();
     const outcomes = this.#outcomes.splice(0);
-    if (outcomes.length === 0) return;
+    const eventsDone = this.#eventsDone.splice(0);
+    if (outcomes.length === 0 && eventsDone.length === 0) return;
     try {
-      this.#reportDisabled((await this.#store.webhookPass({ at: new Date().toISOString(), outcomes, dispatch: null, claim: null })).disabledEndpoints);
+      this.#reportDisabled((await this.#store.webhookPass({ at: new Date().toISOString(), outcomes, eventsDone, dispatch: null, claim: null })).disabledEndpoints);
     } catch (err) {
       this.#log.warn({ err, deliveries: outcomes.length }, 'recording webhook attempts failed; they are retried once their claims expire');
     }

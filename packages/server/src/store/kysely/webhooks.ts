@@ -4,7 +4,16 @@ import { newWebhookDeliveryId, newWebhookEventId } from '../../ids.ts';
 import type { Dialect } from '../migrations.ts';
 import type { Database } from '../schema.ts';
 import type { SharedStateRecord } from '../types.ts';
-import { notificationEventFields, type ClaimedDelivery, type DisabledEndpoint, type WebhookAttemptResult, type WebhookEndpointRecord, type WebhookIntent, type WebhookRepo } from '../webhook-types.ts';
+import {
+  notificationEventFields,
+  type ClaimedDelivery,
+  type DisabledEndpoint,
+  type WebhookAttemptResult,
+  type WebhookEndpointRecord,
+  type WebhookIntent,
+  type WebhookOutcome,
+  type WebhookRepo,
+} from '../webhook-types.ts';
 import type { FileLinks } from '../../files/links.ts';
 import { groupAttachments } from './attachments.ts';
 import { contentRepo } from './content.ts';
@@ -164,32 +173,88 @@ const PENDING = sql.lit<Database['webhook_deliveries']['status']>('pending');
 
 /**
  * Deliveries of events (`e`) to endpoints (`p`) of the same environment, to be narrowed by a
- * `where`. A delivery's id is derived from its event and endpoint, so making it twice is a no-op.
+ * `where`. A delivery's id is derived from its event and endpoint (as `deliveryIdOf` does), so
+ * making it twice is a no-op.
  */
 const newDeliveries = (at: string, giveUpAt: string) => sql`insert into webhook_deliveries
     (id, environment_id, endpoint_id, event_id, event_type, status, attempts, next_attempt_at, give_up_at, created_at, updated_at)
   select 'whd_' || substr(e.id, 5) || substr(p.id, 4), e.environment_id, p.id, e.id, e.type, 'pending', 0, ${at}, ${giveUpAt}, ${at}, ${at}
   from webhook_events e join webhook_endpoints p on p.environment_id = e.environment_id`;
+/** The id `newDeliveries` gives the delivery of event `msg_…` to endpoint `wh_…`. */
+const deliveryIdOf = (eventId: string, endpointId: string) => `whd_${eventId.slice(4)}${endpointId.slice(3)}`;
 
 /** The endpoint `p` wants events of the type in column `type` (its events are a JSON list; empty: every type). */
 const subscribedTo = (type: string) => sql<boolean>`(p.events = '[]' or p.events like '%"' || ${sql.ref(type)} || '"%')`;
 const subscribed = subscribedTo('e.type');
 
-/** Turns up to `limit` outbox events into deliveries for the endpoints subscribed to them; returns how many events. */
-async function dispatchEvents(trx: Transaction<Database>, dialect: Dialect, limit: number, at: string, giveUpAfterMs: number): Promise<number> {
-  const giveUpAt = addMs(at, giveUpAfterMs);
-  let q = trx.selectFrom('webhook_events').select('id').where('dispatched', '=', UNDISPATCHED).orderBy('created_at').limit(limit);
+/**
+ * Claims up to `limit` outbox events until `leaseUntil`, oldest first (on PostgreSQL skipping
+ * those another node is claiming), and returns their deliveries to the enabled endpoints
+ * subscribed that have none of the event yet, fresh: sent from memory, their rows written once,
+ * with the outcome. An event with none to make is dispatched at once. A node that dies holding an
+ * event lets its claim lapse; the next claim makes only the deliveries still missing.
+ */
+async function claimEvents(
+  trx: Transaction<Database>,
+  dialect: Dialect,
+  at: string,
+  { limit, giveUpAfterMs, leaseUntil }: { limit: number; giveUpAfterMs: number; leaseUntil: string },
+): Promise<{ count: number; fresh: ClaimedDelivery[] }> {
+  let q = trx
+    .selectFrom('webhook_events')
+    .select(['id', 'environment_id', 'type', 'payload', 'created_at'])
+    .where('dispatched', '=', UNDISPATCHED)
+    .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', at)]))
+    .orderBy('created_at')
+    .limit(limit);
   if (dialect === 'postgres') q = q.forUpdate().skipLocked();
-  const ids = (await q.execute()).map((e) => e.id);
-  if (ids.length === 0) return 0;
-  // One statement makes every delivery: each event × each enabled endpoint of its environment
-  // subscribed to its type.
-  await sql`${newDeliveries(at, giveUpAt)}
-    where e.id in (${sql.join(ids)}) and p.enabled = 1 and ${subscribed}
-    on conflict (endpoint_id, event_id) do nothing`.execute(trx);
-  await trx.updateTable('webhook_events').set({ dispatched: 1 }).where('id', 'in', ids).execute();
-  return ids.length;
+  const events = await q.execute();
+  if (events.length === 0) return { count: 0, fresh: [] };
+  const ids = events.map((e) => e.id);
+  const endpoints = (
+    await trx
+      .selectFrom('webhook_endpoints')
+      .select(['id', 'environment_id', 'url', 'events', 'secret', 'previous_secret', 'previous_secret_until'])
+      .where('enabled', '=', 1)
+      .where('environment_id', 'in', [...new Set(events.map((e) => e.environment_id))])
+      .execute()
+  ).map((p) => ({ ...p, types: JSON.parse(p.events) as string[] }));
+  const made = new Set(
+    (await trx.selectFrom('webhook_deliveries').select(['event_id', 'endpoint_id']).where('event_id', 'in', ids).execute()).map((d) => `${d.event_id} ${d.endpoint_id}`),
+  );
+  const giveUpAt = addMs(at, giveUpAfterMs);
+  const fresh: ClaimedDelivery[] = [];
+  const held: string[] = [];
+  const done: string[] = [];
+  for (const e of events) {
+    const before = fresh.length;
+    for (const p of endpoints) {
+      if (p.environment_id !== e.environment_id || (p.types.length > 0 && !p.types.includes(e.type)) || made.has(`${e.id} ${p.id}`)) continue;
+      fresh.push({
+        id: deliveryIdOf(e.id, p.id),
+        environmentId: e.environment_id,
+        endpointId: p.id,
+        eventId: e.id,
+        eventType: e.type,
+        attempts: 0,
+        giveUpAt,
+        url: p.url,
+        secret: p.secret,
+        previousSecret: p.previous_secret && p.previous_secret_until && p.previous_secret_until > at ? p.previous_secret : null,
+        payload: e.payload,
+        eventCreatedAt: e.created_at,
+        freshSince: at,
+      });
+    }
+    (fresh.length > before ? held : done).push(e.id);
+  }
+  if (held.length) await trx.updateTable('webhook_events').set({ claimed_until: leaseUntil }).where('id', 'in', held).execute();
+  if (done.length) await markDispatched(trx, done);
+  return { count: events.length, fresh };
 }
+
+const markDispatched = (trx: Transaction<Database>, eventIds: string[]) =>
+  trx.updateTable('webhook_events').set({ dispatched: 1, claimed_until: null }).where('id', 'in', eventIds).execute();
 
 /** Claims due deliveries (not of `skipEndpoints`) until `leaseUntil`, oldest first, at most `perEndpoint` of one endpoint. */
 async function claimDue(
@@ -293,17 +358,54 @@ async function retryNow(trx: Transaction<Database>, endpointId: string, at: stri
     .execute();
 }
 
-/** Records attempts, in the order given, letting go of their claims; returns the endpoints they disabled, and why. */
-async function recordAttempts(trx: Transaction<Database>, attempts: { deliveryId: string; result: WebhookAttemptResult }[]): Promise<DisabledEndpoint[]> {
+/**
+ * The row of a fresh delivery, with its first attempt. Should it exist already (this node's claim
+ * of the event lapsed and another attempt was recorded), the attempt is added to it.
+ */
+const insertAttempted = (trx: Transaction<Database>, d: ClaimedDelivery, createdAt: string, result: WebhookAttemptResult) => {
+  const status = result.succeeded ? 'succeeded' : result.nextAttemptAt ? 'pending' : 'failed';
+  const next = result.succeeded ? null : result.nextAttemptAt;
+  const latency = Math.round(result.latencyMs);
+  return sql`insert into webhook_deliveries (id, environment_id, endpoint_id, event_id, event_type, status, attempts, next_attempt_at, give_up_at,
+      last_status_code, last_error, last_latency_ms, last_response, created_at, updated_at)
+    values (${d.id}, ${d.environmentId}, ${d.endpointId}, ${d.eventId}, ${d.eventType}, ${status}, 1, ${next}, ${d.giveUpAt},
+      ${result.statusCode}, ${result.error}, ${latency}, ${result.response}, ${createdAt}, ${result.at})
+    on conflict (endpoint_id, event_id) do update set attempts = webhook_deliveries.attempts + 1, status = ${status}, next_attempt_at = ${next},
+      claimed_until = null, last_status_code = ${result.statusCode}, last_error = ${result.error}, last_latency_ms = ${latency},
+      last_response = ${result.response}, updated_at = ${result.at}`.execute(trx);
+};
+
+/** The row of a fresh delivery not attempted (the node stops, or has no room for it): pending, due at once. */
+const insertPending = (trx: Transaction<Database>, d: ClaimedDelivery, createdAt: string, at: string) =>
+  sql`insert into webhook_deliveries (id, environment_id, endpoint_id, event_id, event_type, status, attempts, next_attempt_at, give_up_at, created_at, updated_at)
+    values (${d.id}, ${d.environmentId}, ${d.endpointId}, ${d.eventId}, ${d.eventType}, 'pending', 0, ${at}, ${d.giveUpAt}, ${createdAt}, ${at})
+    on conflict (endpoint_id, event_id) do nothing`.execute(trx);
+
+/**
+ * Records outcomes, in the order given: a claimed row's attempt updates it (letting go of its
+ * claim); a fresh delivery's row is written now, with its attempt, or pending and due at once when
+ * it had none. Returns the endpoints the attempts disabled, and why.
+ */
+async function recordOutcomes(trx: Transaction<Database>, at: string, outcomes: WebhookOutcome[]): Promise<DisabledEndpoint[]> {
   // The last outcome per endpoint decides its health.
-  const last = new Map<string, (typeof attempts)[number]['result']>();
-  for (const { deliveryId, result } of attempts) {
+  const last = new Map<string, WebhookAttemptResult>();
+  // A fresh delivery to an endpoint deleted meanwhile has nowhere to go.
+  const freshTo = [...new Set(outcomes.filter((o) => o.delivery.freshSince).map((o) => o.delivery.endpointId))];
+  const live = new Set(freshTo.length ? (await trx.selectFrom('webhook_endpoints').select('id').where('id', 'in', freshTo).execute()).map((p) => p.id) : []);
+  for (const { delivery: d, result } of outcomes) {
+    if (d.freshSince) {
+      if (!live.has(d.endpointId)) continue;
+      await (result ? insertAttempted(trx, d, d.freshSince, result) : insertPending(trx, d, d.freshSince, at));
+      if (result) last.set(d.endpointId, result);
+      continue;
+    }
+    if (!result) continue;
     const status = result.succeeded ? 'succeeded' : result.nextAttemptAt ? 'pending' : 'failed';
     // A plain statement: this runs for every attempt, and a built query costs more than it.
     const { rows } = await sql<{ endpoint_id: string }>`update webhook_deliveries set attempts = attempts + 1, status = ${status},
         next_attempt_at = ${result.succeeded ? null : result.nextAttemptAt}, claimed_until = null, last_status_code = ${result.statusCode},
         last_error = ${result.error}, last_latency_ms = ${Math.round(result.latencyMs)}, last_response = ${result.response}, updated_at = ${result.at}
-      where id = ${deliveryId} returning endpoint_id`.execute(trx);
+      where id = ${d.id} returning endpoint_id`.execute(trx);
     if (rows[0]) last.set(rows[0].endpoint_id, result);
   }
   const disabledEndpoints: DisabledEndpoint[] = [];
@@ -500,12 +602,13 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect, tx: WriteTx)
       return made + failed;
     },
 
-    webhookPass({ at, outcomes, dispatch, claim }) {
+    webhookPass({ at, outcomes, eventsDone, dispatch, claim }) {
       const pass = async (trx: Transaction<Database>) => {
-        const disabledEndpoints = outcomes.length ? await recordAttempts(trx, outcomes) : [];
-        const dispatched = dispatch ? await dispatchEvents(trx, dialect, dispatch.limit, at, dispatch.giveUpAfterMs) : 0;
+        const disabledEndpoints = outcomes.length ? await recordOutcomes(trx, at, outcomes) : [];
+        if (eventsDone.length) await markDispatched(trx, eventsDone);
+        const events = dispatch ? await claimEvents(trx, dialect, at, dispatch) : { count: 0, fresh: [] };
         const claimed = claim ? await claimDue(trx, dialect, at, claim.leaseUntil, claim.limits, claim.skipEndpoints) : [];
-        return { disabledEndpoints, dispatched, claimed };
+        return { disabledEndpoints, dispatched: events.count, claimed: [...claimed, ...events.fresh] };
       };
       // SQLite has one writer: the pass is one write operation among the others (see BatchWriter)
       // and shares their commit. On PostgreSQL it is a transaction of its own on another pooled
@@ -518,6 +621,8 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect, tx: WriteTx)
       if (ids !== 'all') {
         if (ids.length === 0) return;
         q = q.where('id', 'in', ids);
+      } else {
+        await db.updateTable('webhook_events').set({ claimed_until: null }).where('dispatched', '=', UNDISPATCHED).where('claimed_until', 'is not', null).execute();
       }
       await q.execute();
     },
