@@ -133,6 +133,11 @@ const webhookDescriptionSchema = z
   .max(WEBHOOK_LIMITS.descriptionChars)
   .refine((value) => !isUnstorableText(value), 'must not contain control characters or broken Unicode');
 
+/** What a signing secret starts with (Standard Webhooks); the base64 of its key bytes follows. */
+export const WEBHOOK_SECRET_PREFIX = 'whsec_';
+/** The base64 of a secret's key bytes: without its prefix. */
+export const webhookSecretKey = (secret: string) => (secret.startsWith(WEBHOOK_SECRET_PREFIX) ? secret.slice(WEBHOOK_SECRET_PREFIX.length) : secret);
+
 /**
  * A signing secret of your own (one a receiver already verifies with, e.g. moved over from Svix):
  * base64 of 24 to 64 bytes, `whsec_` in front or not (Pulse adds it).
@@ -140,7 +145,7 @@ const webhookDescriptionSchema = z
 export const webhookSecretSchema = z
   .string()
   .refine((value) => {
-    const b64 = value.startsWith('whsec_') ? value.slice('whsec_'.length) : value;
+    const b64 = webhookSecretKey(value);
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64) || b64.length % 4 !== 0) return false;
     const bytes = (b64.length / 4) * 3 - (b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0);
     return bytes >= WEBHOOK_LIMITS.secretMinBytes && bytes <= WEBHOOK_LIMITS.secretMaxBytes;

@@ -1,11 +1,12 @@
 import { createHmac } from 'node:crypto';
+import { webhookSecretKey } from '@pulse/protocol';
 
 /**
  * Standard Webhooks signatures: HMAC-SHA256 over `id.timestamp.body` with the secret's bytes
  * (the base64 after `whsec_`), sent as `v1,<base64>` in `webhook-signature`.
  */
 export function signWebhook(secret: string, id: string, timestampS: number, body: string): string {
-  const key = Buffer.from(secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret, 'base64');
+  const key = Buffer.from(webhookSecretKey(secret), 'base64');
   return `v1,${createHmac('sha256', key).update(`${id}.${timestampS}.${body}`).digest('base64')}`;
 }
 
