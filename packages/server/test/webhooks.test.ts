@@ -138,6 +138,18 @@ describe('webhooks: sending', () => {
     }
   });
 
+  it('keeps a binary answer as text the database stores: no NUL character (PostgreSQL refuses it)', async () => {
+    const server = createServer((_req, res) => res.writeHead(500, { 'content-type': 'application/octet-stream' }).end(Buffer.from([0x62, 0x61, 0x64, 0x00, 0x1f, 0x8b, 0x00])));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    try {
+      const answer = await sendWebhook(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, '{}', {}, { timeoutMs: 2000, policy: allowAll, maxRedirects: 0, responseChars: 100 });
+      expect(answer).toMatchObject({ ok: false, statusCode: 500 });
+      expect(answer.response).toBe('bad\uFFFD\u001f\uFFFD\uFFFD');
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
 });
 
 describe('webhooks: SSRF guard', () => {

@@ -29,6 +29,9 @@ type Answer = { status: number; location: string | undefined; retryAfter: string
 
 const client = new Http1Client();
 
+/** What a receiver answered, as text a database stores: PostgreSQL's text holds no NUL character (a binary body may). */
+const storable = (text: string | null) => (text === null ? null : text.replaceAll('\u0000', '\uFFFD'));
+
 /**
  * POSTs one signed webhook. Every hop (the URL and each redirect, at most `maxRedirects`) must be
  * http(s) and resolve to an address the policy allows; a redirect must stay on the endpoint's
@@ -40,6 +43,8 @@ export async function sendWebhook(target: string, body: string, headers: Record<
   const started = performance.now();
   const done = (partial: Omit<SendResult, 'latencyMs' | 'retryAfterMs'>, retryAfterMs: number | null = null): SendResult => ({
     ...partial,
+    response: storable(partial.response),
+    error: storable(partial.error),
     latencyMs: performance.now() - started,
     retryAfterMs,
   });
