@@ -149,4 +149,58 @@ describe('webhook dispatcher: outcomes', () => {
       await new Promise((resolve) => server.close(resolve));
     }
   });
+
+  it('never marks an event done when the outcome of one of its deliveries was dropped (three failed passes)', async () => {
+    const server = createServer((req, res) => {
+      if (req.url === '/slow') setTimeout(() => res.writeHead(204).end(), 1500);
+      else res.writeHead(500).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const at = new Date().toISOString();
+    const fresh = ['fast', 'slow'].map((name) => ({
+      id: `whd_1${name}`, environmentId: 'env', endpointId: `wh_${name}`, eventId: 'msg_1', eventType: 'comment.created', attempts: 0,
+      giveUpAt: new Date(Date.now() + 3600_000).toISOString(), url: `${base}/${name}`, secret: 'whsec_AAAA', previousSecret: null, payload: '{}', eventCreatedAt: at, freshSince: at,
+    }));
+    const recorded: string[] = [];
+    const done: string[] = [];
+    let dispatchedOnce = false;
+    let failuresLeft = 3;
+    const store = {
+      dialect: 'postgres',
+      pendingWrites: () => 0,
+      pruneWebhooks: () => Promise.resolve(),
+      releaseWebhookClaims: () => Promise.resolve(),
+      webhookPass: ({ outcomes, eventsDone, dispatch }: { outcomes: { delivery: { id: string } }[]; eventsDone: string[]; dispatch: unknown }) => {
+        // The fast endpoint's outcome is in the three passes that fail: it is dropped.
+        if ((outcomes.length || eventsDone.length) && failuresLeft > 0) {
+          failuresLeft--;
+          return Promise.reject(new Error('connection lost'));
+        }
+        recorded.push(...outcomes.map((o) => o.delivery.id));
+        done.push(...eventsDone);
+        const claimed = dispatch && !dispatchedOnce ? fresh : [];
+        dispatchedOnce ||= claimed.length > 0;
+        return Promise.resolve({ disabledEndpoints: [], dispatched: claimed.length, claimed });
+      },
+    } as unknown as Store;
+    const dispatcher = new WebhookDispatcher(store, { ...DEFAULT_WEBHOOK_SETTINGS, allowPrivate: true }, { warn: () => {} });
+    try {
+      await dispatcher.start();
+      const until = Date.now() + 5000;
+      while (!recorded.includes('whd_1slow') && Date.now() < until) {
+        dispatcher.kick();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(failuresLeft).toBe(0);
+      expect(recorded).toEqual(['whd_1slow']);
+      // Left claimed: once its lease lapses, the delivery without a row is made and sent again.
+      expect(done).toEqual([]);
+    } finally {
+      await dispatcher.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
 });

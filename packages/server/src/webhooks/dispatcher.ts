@@ -74,6 +74,11 @@ export class WebhookDispatcher {
   readonly #freshLeft = new Map<string, number>();
   /** Claimed events whose fresh deliveries are all in `#outcomes` (or were recorded). */
   #eventsDone: string[] = [];
+  /**
+   * Claimed events an outcome of which was dropped (see #tick): never marked done here, so that
+   * once their claim lapses the delivery left without a row is made and sent again.
+   */
+  readonly #abandoned = new Set<string>();
   /** Passes failed in a row (see #tick). */
   #failedPasses = 0;
 
@@ -170,7 +175,10 @@ export class WebhookDispatcher {
         if (++this.#failedPasses < 3) {
           this.#outcomes.unshift(...outcomes);
           this.#eventsDone.unshift(...eventsDone);
-        } else if (outcomes.length) this.#log.warn({ err, deliveries: outcomes.length }, 'recording webhook attempts failed; they are retried once their claims expire');
+        } else {
+          for (const { delivery } of outcomes) if (delivery.freshSince && this.#freshLeft.has(delivery.eventId)) this.#abandoned.add(delivery.eventId);
+          if (outcomes.length) this.#log.warn({ err, deliveries: outcomes.length }, 'recording webhook attempts failed; they are retried once their claims expire');
+        }
         throw err;
       });
     this.#failedPasses = 0;
@@ -206,7 +214,7 @@ export class WebhookDispatcher {
       return;
     }
     this.#freshLeft.delete(delivery.eventId);
-    this.#eventsDone.push(delivery.eventId);
+    if (!this.#abandoned.delete(delivery.eventId)) this.#eventsDone.push(delivery.eventId);
   }
 
   /** Lets go of deliveries not attempted: claimed rows at once, fresh ones as pending rows (next pass). */
