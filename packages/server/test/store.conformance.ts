@@ -1246,6 +1246,34 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(await held(200_000)).toEqual([]);
     });
 
+    it('hands out no row of an event still being sent fresh (recovered meanwhile); its attempt is recorded on that row', async () => {
+      const e = await env('env_whrev');
+      await store.createWebhookEndpoint(e, { id: 'wh_rev', url: 'https://rev.example/h', description: '', events: ['comment.created'], enabled: true, secret: 'whsec_REV', createdAt: at() });
+      await store.createThread(e, { id: 'rv-t', roomId: 'rv-room', position: null, createdBy: 'alice', createdAt: at(10) }, { id: 'rv-c1', userId: 'alice', body: 'hi', mentions: [], createdAt: at(10) });
+      const links = new FileLinks();
+      await store.createComment(e, { id: 'rv-c2', threadId: 'rv-t', userId: 'bob', body: 'x', mentions: [], createdAt: at(11) }, {
+        webhooks: [{ id: 'msg_rv-c2', type: 'comment.created', actor: { type: 'backend' }, occurredAt: at(11), subject: { kind: 'comment', id: 'rv-c2' }, data: {}, links }],
+      });
+      const [fresh] = (await store.webhookPass({ at: at(20), outcomes: [], eventsDone: [], dispatch: { limit: 1000, giveUpAfterMs: 3600_000, leaseUntil: at(80_000) }, claim: null })).claimed.filter(
+        (c) => c.endpointId === 'wh_rev',
+      );
+      expect(fresh).toMatchObject({ eventId: 'msg_rv-c2', freshSince: at(20) });
+      // "Recover missed events" makes the row while the event is held...
+      expect(await store.recoverWebhookDeliveries(e, 'wh_rev', at(0), at(30), at(3600_000))).toBe(1);
+      const claim = (ms: number) => ({ leaseUntil: at(ms + 60_000), limits: { total: 100, perEndpoint: 10 }, skipEndpoints: [] });
+      const mine = async (ms: number) =>
+        (await store.webhookPass({ at: at(ms), outcomes: [], eventsDone: [], dispatch: null, claim: claim(ms) })).claimed.filter((c) => c.endpointId === 'wh_rev').map((c) => c.id);
+      // ...which no claim hands out while the fresh attempt may still be under way.
+      expect(await mine(40)).toEqual([]);
+      // The attempt lands on the row; a success is not undone by a later duplicate's failure.
+      const ok = { at: at(50), succeeded: true, statusCode: 204, error: null, latencyMs: 3, response: null, nextAttemptAt: null, disableIfFailingSince: at(0), outageIfFailingSince: at(0) };
+      await store.webhookPass({ at: at(50), outcomes: [{ delivery: fresh!, result: ok }], eventsDone: ['msg_rv-c2'], dispatch: null, claim: null });
+      const failed = { ...ok, at: at(60), succeeded: false, statusCode: 500, error: 'HTTP 500', nextAttemptAt: at(60) };
+      await store.webhookPass({ at: at(60), outcomes: [{ delivery: fresh!, result: failed }], eventsDone: [], dispatch: null, claim: null });
+      expect((await store.listWebhookDeliveries(e, 'wh_rev', 10)).map((d) => `${d.status}/${d.attempts}`)).toEqual(['succeeded/1']);
+      expect(await mine(70)).toEqual([]);
+    });
+
     it('brings the waiting retries of an endpoint back from an outage forward, not after one failure among successes', async () => {
       const e = await env('env_whback');
       await store.createWebhookEndpoint(e, { id: 'wh_back', url: 'https://b.example/h', description: '', events: ['comment.created'], enabled: true, secret: 'whsec_BACK', createdAt: at() });

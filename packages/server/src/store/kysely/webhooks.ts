@@ -287,6 +287,19 @@ async function claimDue(
       .where('endpoint_id', '=', endpoint_id)
       .where('next_attempt_at', '<=', at)
       .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', at)]))
+      // Nor the row of an event a node still holds, sending it fresh (the row came of a recovery meanwhile).
+      .where((eb) =>
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('webhook_events as v')
+              .select('v.id')
+              .whereRef('v.id', '=', 'webhook_deliveries.event_id')
+              .where('v.dispatched', '=', UNDISPATCHED)
+              .where('v.claimed_until', '>=', at),
+          ),
+        ),
+      )
       .orderBy('next_attempt_at')
       .orderBy('id')
       .limit(limits.perEndpoint);
@@ -359,8 +372,9 @@ async function retryNow(trx: Transaction<Database>, endpointId: string, at: stri
 }
 
 /**
- * The row of a fresh delivery, with its first attempt. Should it exist already (this node's claim
- * of the event lapsed and another attempt was recorded), the attempt is added to it.
+ * The row of a fresh delivery, with its first attempt. Should it exist already (made by a recovery
+ * while the event was held, or this node's claim lapsed and another node sent it too), the attempt
+ * is added to it, unless it has succeeded already.
  */
 const insertAttempted = (trx: Transaction<Database>, d: ClaimedDelivery, createdAt: string, result: WebhookAttemptResult) => {
   const status = result.succeeded ? 'succeeded' : result.nextAttemptAt ? 'pending' : 'failed';
@@ -372,7 +386,8 @@ const insertAttempted = (trx: Transaction<Database>, d: ClaimedDelivery, created
       ${result.statusCode}, ${result.error}, ${latency}, ${result.response}, ${createdAt}, ${result.at})
     on conflict (endpoint_id, event_id) do update set attempts = webhook_deliveries.attempts + 1, status = ${status}, next_attempt_at = ${next},
       claimed_until = null, last_status_code = ${result.statusCode}, last_error = ${result.error}, last_latency_ms = ${latency},
-      last_response = ${result.response}, updated_at = ${result.at}`.execute(trx);
+      last_response = ${result.response}, updated_at = ${result.at}
+    where webhook_deliveries.status <> 'succeeded'`.execute(trx);
 };
 
 /** The row of a fresh delivery not attempted (the node stops, or has no room for it): pending, due at once. */
