@@ -26,6 +26,8 @@ const PRUNE_EVERY_MS = 3600_000;
  * would take the write path's database time.
  */
 const BATCH_MS = 25;
+/** Left of a claim after an attempt's timeout, for its outcome to be recorded before the claim lapses. */
+const RECORD_MARGIN_MS = 5_000;
 /**
  * Write operations waiting for the database beyond which the writer counts as backed up: the
  * dispatcher then steps aside (the write path comes first), but never for longer than
@@ -147,7 +149,7 @@ export class WebhookDispatcher {
     // A claim outlives the wait for a request slot and the attempt (one deadline covers the
     // request and its redirects); past it, a delivery whose node died is attempted again by
     // another node.
-    const claimedUntil = now.getTime() + this.#settings.timeoutMs * (CLAIM_DEPTH + 1) + 5_000;
+    const claimedUntil = now.getTime() + this.#settings.timeoutMs * (CLAIM_DEPTH + 1) + RECORD_MARGIN_MS;
     const outcomes = this.#outcomes.splice(0);
     const eventsDone = this.#eventsDone.splice(0);
     // One transaction records what was sent, claims a bounded number of outbox events and
@@ -240,7 +242,7 @@ export class WebhookDispatcher {
         const { delivery, claimedUntil } = queue.shift()!;
         this.#queuedCount--;
         // Not enough of the claim left for a whole attempt: another pass claims it again.
-        if (this.#closed || Date.now() + this.#settings.timeoutMs > claimedUntil) {
+        if (this.#closed || Date.now() + this.#settings.timeoutMs + RECORD_MARGIN_MS > claimedUntil) {
           expired.push(delivery);
           continue;
         }
