@@ -81,6 +81,11 @@ export class WebhookDispatcher {
    * once their claim lapses the delivery left without a row is made and sent again.
    */
   readonly #abandoned = new Set<string>();
+  /**
+   * Endpoints some fresh deliveries of which were written as rows for want of room here: the next
+   * ones go the same way, so that they are sent in order, until a claim takes all the rows left.
+   */
+  readonly #behind = new Set<string>();
   /** Passes failed in a row (see #tick). */
   #failedPasses = 0;
 
@@ -145,7 +150,10 @@ export class WebhookDispatcher {
       await this.#store.pruneWebhooks(new Date(Date.now() - WEBHOOK_POLICY.retentionMs).toISOString());
     }
     const free = MAX_CLAIMED - this.#inFlight.size - this.#queuedCount;
-    const cap = this.#settings.concurrencyPerEndpoint;
+    const depth = this.#settings.concurrencyPerEndpoint * CLAIM_DEPTH;
+    // Endpoints with deliveries still waiting here are not claimed for again until they are sent.
+    const skipEndpoints = [...this.#queued.keys()];
+    const claiming = free > 0 && !this.#closed;
     // A claim outlives the wait for a request slot and the attempt (one deadline covers the
     // request and its redirects); past it, a delivery whose node died is attempted again by
     // another node.
@@ -160,15 +168,7 @@ export class WebhookDispatcher {
         outcomes,
         eventsDone,
         dispatch: { limit: DISPATCH_BATCH, giveUpAfterMs: this.#settings.retryWindowMs, leaseUntil: new Date(claimedUntil).toISOString() },
-        claim:
-          free > 0 && !this.#closed
-            ? {
-                leaseUntil: new Date(claimedUntil).toISOString(),
-                limits: { total: free, perEndpoint: cap * CLAIM_DEPTH },
-                // Endpoints with deliveries still waiting here are not claimed for again until they are sent.
-                skipEndpoints: [...this.#queued.keys()],
-              }
-            : null,
+        claim: claiming ? { leaseUntil: new Date(claimedUntil).toISOString(), limits: { total: free, perEndpoint: depth }, skipEndpoints } : null,
       })
       .catch((err: unknown) => {
         // Recorded by the next pass (their claims hold until then); should they be what fails
@@ -187,15 +187,22 @@ export class WebhookDispatcher {
     this.#reportDisabled(pass.disabledEndpoints);
     // A full pass asks for another.
     if (pass.dispatched === DISPATCH_BATCH || (free > 0 && pass.claimed.length === free)) this.#again = true;
+    const rows = new Map<string, number>();
     for (const delivery of pass.claimed) {
       if (delivery.freshSince) this.#freshLeft.set(delivery.eventId, (this.#freshLeft.get(delivery.eventId) ?? 0) + 1);
+      else rows.set(delivery.endpointId, (rows.get(delivery.endpointId) ?? 0) + 1);
+    }
+    // A claim that was not cut short took every row left of an endpoint it gave fewer than its depth.
+    if (claiming && [...rows.values()].reduce((sum, n) => sum + n, 0) < free) {
+      for (const endpointId of this.#behind) if (!skipEndpoints.includes(endpointId) && (rows.get(endpointId) ?? 0) < depth) this.#behind.delete(endpointId);
     }
     for (const delivery of pass.claimed) {
       const queue = this.#queued.get(delivery.endpointId) ?? [];
       // Fresh deliveries beyond what this node has room for are written as pending rows (the next
       // pass), claimed like retries when there is room: a slow endpoint holds up no other.
-      const depth = queue.length + (this.#perEndpoint.get(delivery.endpointId) ?? 0);
-      if (delivery.freshSince && (depth >= cap * CLAIM_DEPTH || this.#inFlight.size + this.#queuedCount >= MAX_CLAIMED)) {
+      const waiting = queue.length + (this.#perEndpoint.get(delivery.endpointId) ?? 0);
+      if (delivery.freshSince && (this.#behind.has(delivery.endpointId) || waiting >= depth || this.#inFlight.size + this.#queuedCount >= MAX_CLAIMED)) {
+        this.#behind.add(delivery.endpointId);
         this.#settle(delivery, null);
         continue;
       }
