@@ -106,7 +106,7 @@ describe('webhook dispatcher: outcomes', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
     const at = new Date().toISOString();
-    // 40 events for one endpoint in one pass: 4 requests at a time, 8 × 4 waiting at most.
+    // 40 events for one endpoint in one pass: one request at a time, 32 waiting at most.
     const fresh = Array.from({ length: 40 }, (_, i) => ({
       id: `whd_${i}`, environmentId: 'env', endpointId: 'wh_1', eventId: `msg_${i}`, eventType: 'comment.created', attempts: 0,
       giveUpAt: new Date(Date.now() + 3600_000).toISOString(), url, secret: 'whsec_AAAA', previousSecret: null, payload: '{}', eventCreatedAt: at, freshSince: at,
@@ -132,7 +132,7 @@ describe('webhook dispatcher: outcomes', () => {
         return Promise.resolve({ disabledEndpoints: [], dispatched: claimed.length, claimed });
       },
     } as unknown as Store;
-    const dispatcher = new WebhookDispatcher(store, { ...DEFAULT_WEBHOOK_SETTINGS, allowPrivate: true }, { warn: () => {} });
+    const dispatcher = new WebhookDispatcher(store, { ...DEFAULT_WEBHOOK_SETTINGS, allowPrivate: true, concurrencyPerEndpoint: 1 }, { warn: () => {} });
     try {
       await dispatcher.start();
       const until = Date.now() + 5000;
@@ -214,34 +214,36 @@ describe('webhook dispatcher: outcomes', () => {
       giveUpAt: new Date(Date.now() + 3600_000).toISOString(), url, secret: 'whsec_AAAA', previousSecret: null, payload: '{}', eventCreatedAt: at, freshSince: at as string | undefined,
     });
     const outcome = new Map<string, 'sent' | 'later'>();
+    const handedOver: string[] = [];
     const rows: ReturnType<typeof fresh>[] = [];
     let offered = 0;
-    let rowsHandedOut = false;
     const sent = () => [...outcome.values()].filter((v) => v === 'sent').length;
     const store = {
       dialect: 'postgres',
       pendingWrites: () => 0,
       pruneWebhooks: () => Promise.resolve(),
       releaseWebhookClaims: () => Promise.resolve(),
-      webhookPass: ({ outcomes, dispatch, claim }: { outcomes: { delivery: ReturnType<typeof fresh>; result: unknown }[]; dispatch: unknown; claim: { skipEndpoints: string[] } | null }) => {
+      webhookPass: ({ outcomes, dispatch, claim }: { outcomes: { delivery: ReturnType<typeof fresh>; result: unknown }[]; dispatch: unknown; claim: { skipEndpoints: string[]; limits: { perEndpoint: number } } | null }) => {
         for (const o of outcomes) {
           outcome.set(o.delivery.id, o.result ? 'sent' : 'later');
-          if (!o.result) rows.push({ ...o.delivery, freshSince: undefined });
+          if (!o.result) {
+            handedOver.push(o.delivery.id);
+            rows.push({ ...o.delivery, freshSince: undefined });
+          }
         }
-        // 40 events at once (8 more than the endpoint's depth), then 5 more once its queue has room,
-        // then the rows (once all 13 are written and the endpoint has nothing waiting), then 5 more.
+        // 40 events at once (8 more than the endpoint's 32, with one request at a time), then 5 more once its queue has room,
+        // then the rows, as many at a time as a claim takes (once all 13 are written and the endpoint
+        // has nothing waiting), then 5 more once the rows are all out.
         let claimed: ReturnType<typeof fresh>[] = [];
         if (dispatch && offered === 0) claimed = Array.from({ length: 40 }, (_, i) => fresh(i));
         else if (dispatch && offered === 40 && sent() >= 20) claimed = Array.from({ length: 5 }, (_, i) => fresh(40 + i));
-        else if (claim && !claim.skipEndpoints.includes('wh_1') && rows.length === 13 && !rowsHandedOut) {
-          rowsHandedOut = true;
-          claimed = rows;
-        } else if (dispatch && offered === 45 && rowsHandedOut) claimed = Array.from({ length: 5 }, (_, i) => fresh(45 + i));
+        else if (claim && !claim.skipEndpoints.includes('wh_1') && handedOver.length === 13 && rows.length) claimed = rows.splice(0, claim.limits.perEndpoint);
+        else if (dispatch && offered === 45 && handedOver.length === 13 && !rows.length && !claim?.skipEndpoints.includes('wh_1')) claimed = Array.from({ length: 5 }, (_, i) => fresh(45 + i));
         offered += claimed.filter((d) => d.freshSince).length;
         return Promise.resolve({ disabledEndpoints: [], dispatched: claimed.length, claimed });
       },
     } as unknown as Store;
-    const dispatcher = new WebhookDispatcher(store, { ...DEFAULT_WEBHOOK_SETTINGS, allowPrivate: true }, { warn: () => {} });
+    const dispatcher = new WebhookDispatcher(store, { ...DEFAULT_WEBHOOK_SETTINGS, allowPrivate: true, concurrencyPerEndpoint: 1 }, { warn: () => {} });
     try {
       await dispatcher.start();
       const until = Date.now() + 8000;
@@ -250,7 +252,7 @@ describe('webhook dispatcher: outcomes', () => {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       // The 8 written for want of room, then the 5 that came while they waited: rows, sent once claimed.
-      expect(rows.map((d) => d.id)).toEqual(Array.from({ length: 13 }, (_, i) => `whd_${32 + i}`));
+      expect(handedOver).toEqual(Array.from({ length: 13 }, (_, i) => `whd_${32 + i}`));
       // Every delivery sent, the last 5 from memory (the rows had all been claimed).
       expect(sent()).toBe(50);
     } finally {

@@ -17,6 +17,13 @@ const MAX_IN_FLIGHT = 64;
 const CLAIM_DEPTH = 8;
 /** Deliveries claimed and not yet finished on one node. */
 const MAX_CLAIMED = 256;
+/**
+ * Fresh deliveries one endpoint may have waiting here, as a multiple of its concurrency, and all
+ * endpoints together: a burst (or the sending thread held back a moment) is sent from memory;
+ * beyond it they go to rows. A hung endpoint's hand them over as their claim runs short.
+ */
+const FRESH_DEPTH = 32;
+const MAX_HELD = 1024;
 /** Outbox events claimed per pass. */
 const DISPATCH_BATCH = 200;
 const PRUNE_EVERY_MS = 3600_000;
@@ -201,7 +208,8 @@ export class WebhookDispatcher {
       // Fresh deliveries beyond what this node has room for are written as pending rows (the next
       // pass), claimed like retries when there is room: a slow endpoint holds up no other.
       const waiting = queue.length + (this.#perEndpoint.get(delivery.endpointId) ?? 0);
-      if (delivery.freshSince && (this.#behind.has(delivery.endpointId) || waiting >= depth || this.#inFlight.size + this.#queuedCount >= MAX_CLAIMED)) {
+      const full = waiting >= this.#settings.concurrencyPerEndpoint * FRESH_DEPTH || this.#inFlight.size + this.#queuedCount >= MAX_HELD;
+      if (delivery.freshSince && (this.#behind.has(delivery.endpointId) || full)) {
         this.#behind.add(delivery.endpointId);
         this.#settle(delivery, null);
         continue;
