@@ -20,7 +20,7 @@ const MAX_CLAIMED = 256;
 /**
  * Fresh deliveries one endpoint may have waiting here, as a multiple of its concurrency, and all
  * endpoints together: a burst (or the sending thread held back a moment) is sent from memory;
- * beyond it they go to rows. A hung endpoint's hand them over as their claim runs short.
+ * beyond it they go to rows. A hung endpoint's go to rows as their claim runs short.
  */
 const FRESH_DEPTH = 32;
 const MAX_HELD = 1024;
