@@ -1246,7 +1246,7 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(await held(200_000)).toEqual([]);
     });
 
-    it('hands out no row of an event still being sent fresh (recovered meanwhile); its attempt is recorded on that row', async () => {
+    it('holds the row recovery makes of a delivery still being sent fresh until its attempt lands on it, or it is let go', async () => {
       const e = await env('env_whrev');
       await store.createWebhookEndpoint(e, { id: 'wh_rev', url: 'https://rev.example/h', description: '', events: ['comment.created'], enabled: true, secret: 'whsec_REV', createdAt: at() });
       await store.createThread(e, { id: 'rv-t', roomId: 'rv-room', position: null, createdBy: 'alice', createdAt: at(10) }, { id: 'rv-c1', userId: 'alice', body: 'hi', mentions: [], createdAt: at(10) });
@@ -1272,6 +1272,17 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       await store.webhookPass({ at: at(60), outcomes: [{ delivery: fresh!, result: failed }], eventsDone: [], dispatch: null, claim: null });
       expect((await store.listWebhookDeliveries(e, 'wh_rev', 10)).map((d) => `${d.status}/${d.attempts}`)).toEqual(['succeeded/1']);
       expect(await mine(70)).toEqual([]);
+      // Recovered while held, then let go unattempted (the node stops): claimable at once.
+      await store.createComment(e, { id: 'rv-c3', threadId: 'rv-t', userId: 'bob', body: 'y', mentions: [], createdAt: at(80) }, {
+        webhooks: [{ id: 'msg_rv-c3', type: 'comment.created', actor: { type: 'backend' }, occurredAt: at(80), subject: { kind: 'comment', id: 'rv-c3' }, data: {}, links }],
+      });
+      const [next] = (await store.webhookPass({ at: at(90), outcomes: [], eventsDone: [], dispatch: { limit: 1000, giveUpAfterMs: 3600_000, leaseUntil: at(90_000) }, claim: null })).claimed.filter(
+        (c) => c.endpointId === 'wh_rev',
+      );
+      expect(await store.recoverWebhookDeliveries(e, 'wh_rev', at(75), at(95), at(3600_000))).toBe(1);
+      expect(await mine(100)).toEqual([]);
+      await store.webhookPass({ at: at(110), outcomes: [{ delivery: next!, result: null }], eventsDone: ['msg_rv-c3'], dispatch: null, claim: null });
+      expect(await mine(120)).toEqual([next!.id]);
     });
 
     it('brings the waiting retries of an endpoint back from an outage forward, not after one failure among successes', async () => {

@@ -174,11 +174,13 @@ const PENDING = sql.lit<Database['webhook_deliveries']['status']>('pending');
 /**
  * Deliveries of events (`e`) to endpoints (`p`) of the same environment, to be narrowed by a
  * `where`. A delivery's id is derived from its event and endpoint (as `deliveryIdOf` does), so
- * making it twice is a no-op.
+ * making it twice is a no-op. The delivery of an event a node holds (it may be sending it fresh
+ * to that endpoint right now) is claimed until the node's claim ends: its attempt lands on the row.
  */
 const newDeliveries = (at: string, giveUpAt: string) => sql`insert into webhook_deliveries
-    (id, environment_id, endpoint_id, event_id, event_type, status, attempts, next_attempt_at, give_up_at, created_at, updated_at)
-  select 'whd_' || substr(e.id, 5) || substr(p.id, 4), e.environment_id, p.id, e.id, e.type, 'pending', 0, ${at}, ${giveUpAt}, ${at}, ${at}
+    (id, environment_id, endpoint_id, event_id, event_type, status, attempts, next_attempt_at, give_up_at, claimed_until, created_at, updated_at)
+  select 'whd_' || substr(e.id, 5) || substr(p.id, 4), e.environment_id, p.id, e.id, e.type, 'pending', 0, ${at}, ${giveUpAt},
+    case when e.dispatched = 0 and e.claimed_until >= ${at} then e.claimed_until end, ${at}, ${at}
   from webhook_events e join webhook_endpoints p on p.environment_id = e.environment_id`;
 /** The id `newDeliveries` gives the delivery of event `msg_…` to endpoint `wh_…`. */
 const deliveryIdOf = (eventId: string, endpointId: string) => `whd_${eventId.slice(4)}${endpointId.slice(3)}`;
@@ -287,19 +289,6 @@ async function claimDue(
       .where('endpoint_id', '=', endpoint_id)
       .where('next_attempt_at', '<=', at)
       .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', at)]))
-      // Nor the row of an event a node still holds, sending it fresh (the row came of a recovery meanwhile).
-      .where((eb) =>
-        eb.not(
-          eb.exists(
-            eb
-              .selectFrom('webhook_events as v')
-              .select('v.id')
-              .whereRef('v.id', '=', 'webhook_deliveries.event_id')
-              .where('v.dispatched', '=', UNDISPATCHED)
-              .where('v.claimed_until', '>=', at),
-          ),
-        ),
-      )
       .orderBy('next_attempt_at')
       .orderBy('id')
       .limit(limits.perEndpoint);
@@ -390,11 +379,15 @@ const insertAttempted = (trx: Transaction<Database>, d: ClaimedDelivery, created
     where webhook_deliveries.status <> 'succeeded'`.execute(trx);
 };
 
-/** The row of a fresh delivery not attempted (the node stops, or has no room for it): pending, due at once. */
+/**
+ * The row of a fresh delivery not attempted (the node stops, or has no room for it): pending, due
+ * at once. One a recovery made meanwhile is let go of (it waited for this attempt).
+ */
 const insertPending = (trx: Transaction<Database>, d: ClaimedDelivery, createdAt: string, at: string) =>
   sql`insert into webhook_deliveries (id, environment_id, endpoint_id, event_id, event_type, status, attempts, next_attempt_at, give_up_at, created_at, updated_at)
     values (${d.id}, ${d.environmentId}, ${d.endpointId}, ${d.eventId}, ${d.eventType}, 'pending', 0, ${at}, ${d.giveUpAt}, ${createdAt}, ${at})
-    on conflict (endpoint_id, event_id) do nothing`.execute(trx);
+    on conflict (endpoint_id, event_id) do update set claimed_until = null
+    where webhook_deliveries.status = 'pending' and webhook_deliveries.attempts = 0`.execute(trx);
 
 /**
  * Records outcomes, in the order given: a claimed row's attempt updates it (letting go of its
