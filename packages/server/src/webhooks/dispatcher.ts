@@ -234,12 +234,16 @@ export class WebhookDispatcher {
     if (!this.#abandoned.delete(delivery.eventId)) this.#eventsDone.push(delivery.eventId);
   }
 
-  /** Lets go of deliveries not attempted: claimed rows at once, fresh ones as pending rows (next pass). */
+  /** Lets go of deliveries not attempted: claimed rows at once, fresh ones as pending rows (next pass), which the endpoint's next ones then follow. */
   async #release(deliveries: ClaimedDelivery[]): Promise<void> {
     const rows: string[] = [];
     for (const d of deliveries) {
-      if (d.freshSince) this.#settle(d, null);
-      else rows.push(d.id);
+      if (!d.freshSince) {
+        rows.push(d.id);
+        continue;
+      }
+      this.#behind.add(d.endpointId);
+      this.#settle(d, null);
     }
     if (rows.length) await this.#store.releaseWebhookClaims(rows);
   }
