@@ -68,10 +68,9 @@ const toDelivery = (r: DeliveryRow & { dispatched: number }): WebhookDeliveryInf
   updatedAt: r.updated_at,
 });
 
-const subscribes = (events: string, type: string) => {
-  const list = JSON.parse(events) as string[];
-  return list.length === 0 || list.includes(type);
-};
+/** An endpoint's event filter (a list of types; empty: every type) lets `type` through. */
+const wants = (types: string[], type: string) => types.length === 0 || types.includes(type);
+const subscribes = (events: string, type: string) => wants(JSON.parse(events) as string[], type);
 
 const addMs = (iso: string, ms: number) => new Date(Date.parse(iso) + ms).toISOString();
 
@@ -231,7 +230,7 @@ async function claimEvents(
   for (const e of events) {
     const before = fresh.length;
     for (const p of endpoints) {
-      if (p.environment_id !== e.environment_id || (p.types.length > 0 && !p.types.includes(e.type)) || made.has(`${e.id} ${p.id}`)) continue;
+      if (p.environment_id !== e.environment_id || !wants(p.types, e.type) || made.has(`${e.id} ${p.id}`)) continue;
       fresh.push({
         id: deliveryIdOf(e.id, p.id),
         environmentId: e.environment_id,
