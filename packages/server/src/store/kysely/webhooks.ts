@@ -188,6 +188,13 @@ const deliveryIdOf = (eventId: string, endpointId: string) => `whd_${eventId.sli
 const subscribedTo = (type: string) => sql<boolean>`(p.events = '[]' or p.events like '%"' || ${sql.ref(type)} || '"%')`;
 const subscribed = subscribedTo('e.type');
 
+/** The secret an endpoint had before its last rotation, while it still signs. */
+const signingPrevious = (e: { previous_secret: string | null; previous_secret_until: string | null }, at: string) =>
+  e.previous_secret && e.previous_secret_until && e.previous_secret_until > at ? e.previous_secret : null;
+
+const markDispatched = (trx: Transaction<Database>, eventIds: string[]) =>
+  trx.updateTable('webhook_events').set({ dispatched: 1, claimed_until: null }).where('id', 'in', eventIds).execute();
+
 /**
  * Claims up to `limit` outbox events until `leaseUntil`, oldest first (on PostgreSQL skipping
  * those another node is claiming), and returns their deliveries to the enabled endpoints
@@ -241,7 +248,7 @@ async function claimEvents(
         giveUpAt,
         url: p.url,
         secret: p.secret,
-        previousSecret: p.previous_secret && p.previous_secret_until && p.previous_secret_until > at ? p.previous_secret : null,
+        previousSecret: signingPrevious(p, at),
         payload: e.payload,
         eventCreatedAt: e.created_at,
         freshSince: at,
@@ -253,9 +260,6 @@ async function claimEvents(
   if (done.length) await markDispatched(trx, done);
   return { count: events.length, fresh };
 }
-
-const markDispatched = (trx: Transaction<Database>, eventIds: string[]) =>
-  trx.updateTable('webhook_events').set({ dispatched: 1, claimed_until: null }).where('id', 'in', eventIds).execute();
 
 /** Claims due deliveries (not of `skipEndpoints`) until `leaseUntil`, oldest first, at most `perEndpoint` of one endpoint. */
 async function claimDue(
@@ -331,7 +335,7 @@ async function claimDue(
     giveUpAt: r.give_up_at,
     url: r.url,
     secret: r.secret,
-    previousSecret: r.previous_secret && r.previous_secret_until && r.previous_secret_until > at ? r.previous_secret : null,
+    previousSecret: signingPrevious(r, at),
     payload: r.payload,
     eventCreatedAt: r.event_created_at,
   }));
@@ -359,15 +363,20 @@ async function retryNow(trx: Transaction<Database>, endpointId: string, at: stri
     .execute();
 }
 
+/** A delivery's columns after an attempt: succeeded, pending until its retry, or failed (out of time). */
+const attemptColumns = (result: WebhookAttemptResult) => ({
+  status: result.succeeded ? 'succeeded' : result.nextAttemptAt ? 'pending' : 'failed',
+  next: result.succeeded ? null : result.nextAttemptAt,
+  latency: Math.round(result.latencyMs),
+});
+
 /**
  * The row of a fresh delivery, with its first attempt. Should it exist already (made by a recovery
  * while the event was held, or this node's claim lapsed and another node sent it too), the attempt
  * is added to it, unless it has succeeded already.
  */
 const insertAttempted = (trx: Transaction<Database>, d: ClaimedDelivery, createdAt: string, result: WebhookAttemptResult) => {
-  const status = result.succeeded ? 'succeeded' : result.nextAttemptAt ? 'pending' : 'failed';
-  const next = result.succeeded ? null : result.nextAttemptAt;
-  const latency = Math.round(result.latencyMs);
+  const { status, next, latency } = attemptColumns(result);
   return sql`insert into webhook_deliveries (id, environment_id, endpoint_id, event_id, event_type, status, attempts, next_attempt_at, give_up_at,
       last_status_code, last_error, last_latency_ms, last_response, created_at, updated_at)
     values (${d.id}, ${d.environmentId}, ${d.endpointId}, ${d.eventId}, ${d.eventType}, ${status}, 1, ${next}, ${d.giveUpAt},
@@ -407,11 +416,11 @@ async function recordOutcomes(trx: Transaction<Database>, at: string, outcomes: 
       continue;
     }
     if (!result) continue;
-    const status = result.succeeded ? 'succeeded' : result.nextAttemptAt ? 'pending' : 'failed';
+    const { status, next, latency } = attemptColumns(result);
     // A plain statement: this runs for every attempt, and a built query costs more than it.
     const { rows } = await sql<{ endpoint_id: string }>`update webhook_deliveries set attempts = attempts + 1, status = ${status},
-        next_attempt_at = ${result.succeeded ? null : result.nextAttemptAt}, claimed_until = null, last_status_code = ${result.statusCode},
-        last_error = ${result.error}, last_latency_ms = ${Math.round(result.latencyMs)}, last_response = ${result.response}, updated_at = ${result.at}
+        next_attempt_at = ${next}, claimed_until = null, last_status_code = ${result.statusCode},
+        last_error = ${result.error}, last_latency_ms = ${latency}, last_response = ${result.response}, updated_at = ${result.at}
       where id = ${d.id} returning endpoint_id`.execute(trx);
     if (rows[0]) last.set(rows[0].endpoint_id, result);
   }
