@@ -165,6 +165,7 @@ export class WebhookDispatcher {
     // request and its redirects); past it, a delivery whose node died is attempted again by
     // another node.
     const claimedUntil = now.getTime() + this.#settings.timeoutMs * (CLAIM_DEPTH + 1) + RECORD_MARGIN_MS;
+    const leaseUntil = new Date(claimedUntil).toISOString();
     const outcomes = this.#outcomes.splice(0);
     const eventsDone = this.#eventsDone.splice(0);
     // One transaction records what was sent, claims a bounded number of outbox events and
@@ -174,8 +175,8 @@ export class WebhookDispatcher {
         at,
         outcomes,
         eventsDone,
-        dispatch: { limit: DISPATCH_BATCH, giveUpAfterMs: this.#settings.retryWindowMs, leaseUntil: new Date(claimedUntil).toISOString() },
-        claim: claiming ? { leaseUntil: new Date(claimedUntil).toISOString(), limits: { total: free, perEndpoint: depth }, skipEndpoints } : null,
+        dispatch: { limit: DISPATCH_BATCH, giveUpAfterMs: this.#settings.retryWindowMs, leaseUntil },
+        claim: claiming ? { leaseUntil, limits: { total: free, perEndpoint: depth }, skipEndpoints } : null,
       })
       .catch((err: unknown) => {
         // Recorded by the next pass (their claims hold until then); should they be what fails
@@ -194,31 +195,37 @@ export class WebhookDispatcher {
     this.#reportDisabled(pass.disabledEndpoints);
     // A full pass asks for another.
     if (pass.dispatched === DISPATCH_BATCH || (free > 0 && pass.claimed.length === free)) this.#again = true;
+    this.#take(pass.claimed, claimedUntil, claiming ? { free, depth, skipEndpoints } : null);
+    await this.#send();
+  }
+
+  /**
+   * Queues what a pass claimed for sending; fresh deliveries beyond what this node has room for
+   * are written as pending rows (the next pass), claimed like retries when there is room: a slow
+   * endpoint holds up no other. `claim`: what the pass's claim of rows was asked for, if it ran.
+   */
+  #take(claimed: ClaimedDelivery[], claimedUntil: number, claim: { free: number; depth: number; skipEndpoints: string[] } | null): void {
     const rows = new Map<string, number>();
-    for (const delivery of pass.claimed) {
+    for (const delivery of claimed) {
       if (delivery.freshSince) this.#freshLeft.set(delivery.eventId, (this.#freshLeft.get(delivery.eventId) ?? 0) + 1);
       else rows.set(delivery.endpointId, (rows.get(delivery.endpointId) ?? 0) + 1);
     }
     // A claim that was not cut short took every row left of an endpoint it gave fewer than its depth.
-    if (claiming && [...rows.values()].reduce((sum, n) => sum + n, 0) < free) {
-      for (const endpointId of this.#behind) if (!skipEndpoints.includes(endpointId) && (rows.get(endpointId) ?? 0) < depth) this.#behind.delete(endpointId);
+    if (claim && [...rows.values()].reduce((sum, n) => sum + n, 0) < claim.free) {
+      for (const endpointId of this.#behind) if (!claim.skipEndpoints.includes(endpointId) && (rows.get(endpointId) ?? 0) < claim.depth) this.#behind.delete(endpointId);
     }
-    for (const delivery of pass.claimed) {
+    for (const delivery of claimed) {
       const queue = this.#queued.get(delivery.endpointId) ?? [];
-      // Fresh deliveries beyond what this node has room for are written as pending rows (the next
-      // pass), claimed like retries when there is room: a slow endpoint holds up no other.
       const waiting = queue.length + (this.#perEndpoint.get(delivery.endpointId) ?? 0);
       const full = waiting >= this.#settings.concurrencyPerEndpoint * FRESH_DEPTH || this.#inFlight.size + this.#queuedCount >= MAX_HELD;
       if (delivery.freshSince && (this.#behind.has(delivery.endpointId) || full)) {
-        this.#behind.add(delivery.endpointId);
-        this.#settle(delivery, null);
+        this.#handOver(delivery);
         continue;
       }
       queue.push({ delivery, claimedUntil });
       this.#queued.set(delivery.endpointId, queue);
       this.#queuedCount++;
     }
-    await this.#send();
   }
 
   /** Keeps what became of a claimed delivery for the next pass to record; an event is done once all its fresh deliveries are. */
@@ -234,16 +241,18 @@ export class WebhookDispatcher {
     if (!this.#abandoned.delete(delivery.eventId)) this.#eventsDone.push(delivery.eventId);
   }
 
-  /** Lets go of deliveries not attempted: claimed rows at once, fresh ones as pending rows (next pass), which the endpoint's next ones then follow. */
+  /** A fresh delivery not attempted becomes a pending row (next pass); the endpoint's next ones follow it. */
+  #handOver(delivery: ClaimedDelivery): void {
+    this.#behind.add(delivery.endpointId);
+    this.#settle(delivery, null);
+  }
+
+  /** Lets go of deliveries not attempted: claimed rows at once, fresh ones handed over. */
   async #release(deliveries: ClaimedDelivery[]): Promise<void> {
     const rows: string[] = [];
     for (const d of deliveries) {
-      if (!d.freshSince) {
-        rows.push(d.id);
-        continue;
-      }
-      this.#behind.add(d.endpointId);
-      this.#settle(d, null);
+      if (d.freshSince) this.#handOver(d);
+      else rows.push(d.id);
     }
     if (rows.length) await this.#store.releaseWebhookClaims(rows);
   }
@@ -314,7 +323,7 @@ export class WebhookDispatcher {
     } catch (err) {
       this.#log.warn({ err, deliveryId: d.id }, 'a webhook attempt failed unexpectedly; it is retried');
       // A fresh one is written as pending (due again at once); a claimed row once its claim expires.
-      if (d.freshSince) this.#settle(d, null);
+      if (d.freshSince) this.#handOver(d);
     } finally {
       this.#inFlight.delete(d.id);
       const n = (this.#perEndpoint.get(d.endpointId) ?? 1) - 1;
