@@ -1,9 +1,10 @@
-import { createServer } from 'node:http';
+import { createServer, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Store } from '../store/index.ts';
+import type { ClaimedDelivery, WebhookPass } from '../store/types.ts';
 import { WebhookDispatcher } from './dispatcher.ts';
-import { DEFAULT_WEBHOOK_SETTINGS } from './settings.ts';
+import { DEFAULT_WEBHOOK_SETTINGS, type WebhookSettings } from './settings.ts';
 
 /** A store with no deliveries that counts the dispatcher's claims, with a set number of writes waiting. */
 function fakeStore(pendingWrites: number) {
@@ -58,207 +59,175 @@ describe('webhook dispatcher and the write path', () => {
   });
 });
 
+type Pass = Awaited<ReturnType<Store['webhookPass']>>;
+
+/** A store that only answers the dispatcher's passes, with `pass`. */
+const passingStore = (pass: (p: WebhookPass) => Promise<Pass>) =>
+  ({
+    dialect: 'postgres',
+    pendingWrites: () => 0,
+    pruneWebhooks: () => Promise.resolve(),
+    releaseWebhookClaims: () => Promise.resolve(),
+    webhookPass: pass,
+  }) as unknown as Store;
+
+/** A pass's answer claiming `claimed` (fresh ones count as dispatched). */
+const answer = (claimed: ClaimedDelivery[] = [], dispatched = claimed.length): Promise<Pass> => Promise.resolve({ disabledEndpoints: [], dispatched, claimed });
+
+/** A delivery of event `msg_<n>` to `wh_1` at `url`: fresh (no row yet) unless `fresh` is false. */
+function delivery(n: number | string, url: string, { fresh = true, ...fields }: Partial<ClaimedDelivery> & { fresh?: boolean } = {}): ClaimedDelivery {
+  const at = new Date().toISOString();
+  return {
+    id: `whd_${n}`, environmentId: 'env', endpointId: 'wh_1', eventId: `msg_${n}`, eventType: 'comment.created', attempts: 0,
+    giveUpAt: new Date(Date.now() + 3600_000).toISOString(), url, secret: 'whsec_AAAA', previousSecret: null, payload: '{}', eventCreatedAt: at,
+    ...(fresh ? { freshSince: at } : {}),
+    ...fields,
+  };
+}
+
+/** A receiver on loopback answering with `handle`. */
+async function receiver(handle: RequestListener) {
+  const server = createServer(handle);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** Starts a dispatcher on `store`, kicks it until `done()` (or `ms` pass), runs `check`, then stops it and the receiver. */
+async function dispatchUntil(store: Store, settings: Partial<WebhookSettings>, done: () => boolean, ms: number, check: () => void | Promise<void>, hooks: { close: () => Promise<void> }) {
+  const dispatcher = new WebhookDispatcher(store, { ...DEFAULT_WEBHOOK_SETTINGS, allowPrivate: true, ...settings }, { warn: () => {} });
+  try {
+    await dispatcher.start();
+    const until = Date.now() + ms;
+    while (!done() && Date.now() < until) {
+      dispatcher.kick();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await check();
+  } finally {
+    await dispatcher.close();
+    await hooks.close();
+  }
+}
+
 describe('webhook dispatcher: outcomes', () => {
   it('keeps the outcomes of a pass that failed for the next one, then records each once', async () => {
-    const server = createServer((_req, res) => res.writeHead(204).end());
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
-    const delivery = { id: 'whd_1', environmentId: 'env', endpointId: 'wh_1', eventId: 'msg_1', eventType: 'comment.created', attempts: 0, giveUpAt: new Date(Date.now() + 3600_000).toISOString(), url, secret: 'whsec_AAAA', previousSecret: null, payload: '{}', eventCreatedAt: new Date().toISOString() };
+    const hooks = await receiver((_req, res) => res.writeHead(204).end());
+    const claimedRow = delivery(1, `${hooks.base}/hook`, { fresh: false });
     const recorded: string[][] = [];
     let claimedOnce = false;
     let failNext = true;
-    const store = {
-      dialect: 'postgres',
-      pendingWrites: () => 0,
-      pruneWebhooks: () => Promise.resolve(),
-      releaseWebhookClaims: () => Promise.resolve(),
-      webhookPass: ({ outcomes, claim }: { outcomes: { delivery: { id: string } }[]; claim: unknown }) => {
-        // The first pass with an outcome fails (the database went away for a moment).
-        if (outcomes.length && failNext) {
-          failNext = false;
-          return Promise.reject(new Error('connection lost'));
-        }
-        if (outcomes.length) recorded.push(outcomes.map((o) => o.delivery.id));
-        const claimed = claim && !claimedOnce ? [delivery] : [];
-        claimedOnce ||= claimed.length > 0;
-        return Promise.resolve({ disabledEndpoints: [], dispatched: 0, claimed });
-      },
-    } as unknown as Store;
-    const dispatcher = new WebhookDispatcher(store, { ...DEFAULT_WEBHOOK_SETTINGS, allowPrivate: true }, { warn: () => {} });
-    try {
-      await dispatcher.start();
-      const until = Date.now() + 5000;
-      while (recorded.length === 0 && Date.now() < until) {
-        dispatcher.kick();
-        await new Promise((resolve) => setTimeout(resolve, 20));
+    const store = passingStore(({ outcomes, claim }) => {
+      // The first pass with an outcome fails (the database went away for a moment).
+      if (outcomes.length && failNext) {
+        failNext = false;
+        return Promise.reject(new Error('connection lost'));
       }
+      if (outcomes.length) recorded.push(outcomes.map((o) => o.delivery.id));
+      const claimed = claim && !claimedOnce ? [claimedRow] : [];
+      claimedOnce ||= claimed.length > 0;
+      return answer(claimed, 0);
+    });
+    await dispatchUntil(store, {}, () => recorded.length > 0, 5000, () => {
       expect(failNext).toBe(false);
       expect(recorded).toEqual([['whd_1']]);
-    } finally {
-      await dispatcher.close();
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    }
+    }, hooks);
   });
 
   it("sends a claimed event's fresh deliveries, then records each with its outcome and the event as done; beyond an endpoint's depth, rows to send later", async () => {
-    const server = createServer((_req, res) => res.writeHead(204).end());
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
-    const at = new Date().toISOString();
+    const hooks = await receiver((_req, res) => res.writeHead(204).end());
     // 40 events for one endpoint in one pass: one request at a time, 32 waiting at most.
-    const fresh = Array.from({ length: 40 }, (_, i) => ({
-      id: `whd_${i}`, environmentId: 'env', endpointId: 'wh_1', eventId: `msg_${i}`, eventType: 'comment.created', attempts: 0,
-      giveUpAt: new Date(Date.now() + 3600_000).toISOString(), url, secret: 'whsec_AAAA', previousSecret: null, payload: '{}', eventCreatedAt: at, freshSince: at,
-    }));
+    const fresh = Array.from({ length: 40 }, (_, i) => delivery(i, `${hooks.base}/hook`));
     const recorded = new Map<string, 'sent' | 'later'>();
     const done: string[] = [];
     let dispatchedOnce = false;
-    const store = {
-      dialect: 'postgres',
-      pendingWrites: () => 0,
-      pruneWebhooks: () => Promise.resolve(),
-      releaseWebhookClaims: () => Promise.resolve(),
-      webhookPass: ({ outcomes, eventsDone, dispatch }: { outcomes: { delivery: { id: string; eventId: string }; result: unknown }[]; eventsDone: string[]; dispatch: unknown }) => {
-        for (const o of outcomes) {
-          expect(recorded.has(o.delivery.id)).toBe(false);
-          recorded.set(o.delivery.id, o.result ? 'sent' : 'later');
-        }
-        // An event is done in the pass that records its last delivery, or a later one.
-        for (const id of eventsDone) expect(recorded.has(`whd_${id.slice(4)}`)).toBe(true);
-        done.push(...eventsDone);
-        const claimed = dispatch && !dispatchedOnce ? fresh : [];
-        dispatchedOnce ||= claimed.length > 0;
-        return Promise.resolve({ disabledEndpoints: [], dispatched: claimed.length, claimed });
-      },
-    } as unknown as Store;
-    const dispatcher = new WebhookDispatcher(store, { ...DEFAULT_WEBHOOK_SETTINGS, allowPrivate: true, concurrencyPerEndpoint: 1 }, { warn: () => {} });
-    try {
-      await dispatcher.start();
-      const until = Date.now() + 5000;
-      while (done.length < 40 && Date.now() < until) {
-        dispatcher.kick();
-        await new Promise((resolve) => setTimeout(resolve, 20));
+    const store = passingStore(({ outcomes, eventsDone, dispatch }) => {
+      for (const o of outcomes) {
+        expect(recorded.has(o.delivery.id)).toBe(false);
+        recorded.set(o.delivery.id, o.result ? 'sent' : 'later');
       }
+      // An event is done in the pass that records its last delivery, or a later one.
+      for (const id of eventsDone) expect(recorded.has(`whd_${id.slice(4)}`)).toBe(true);
+      done.push(...eventsDone);
+      const claimed = dispatch && !dispatchedOnce ? fresh : [];
+      dispatchedOnce ||= claimed.length > 0;
+      return answer(claimed);
+    });
+    await dispatchUntil(store, { concurrencyPerEndpoint: 1 }, () => done.length >= 40, 5000, () => {
       expect([...recorded.values()].filter((v) => v === 'sent')).toHaveLength(32);
       expect([...recorded.values()].filter((v) => v === 'later')).toHaveLength(8);
       expect(done.sort()).toEqual(fresh.map((d) => d.eventId).sort());
-    } finally {
-      await dispatcher.close();
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    }
+    }, hooks);
   });
 
   it('never marks an event done when the outcome of one of its deliveries was dropped (three failed passes)', async () => {
-    const server = createServer((req, res) => {
+    const hooks = await receiver((req, res) => {
       if (req.url === '/slow') setTimeout(() => res.writeHead(204).end(), 1500);
       else res.writeHead(500).end();
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const at = new Date().toISOString();
-    const fresh = ['fast', 'slow'].map((name) => ({
-      id: `whd_1${name}`, environmentId: 'env', endpointId: `wh_${name}`, eventId: 'msg_1', eventType: 'comment.created', attempts: 0,
-      giveUpAt: new Date(Date.now() + 3600_000).toISOString(), url: `${base}/${name}`, secret: 'whsec_AAAA', previousSecret: null, payload: '{}', eventCreatedAt: at, freshSince: at,
-    }));
+    const fresh = ['fast', 'slow'].map((name) => delivery(`1${name}`, `${hooks.base}/${name}`, { endpointId: `wh_${name}`, eventId: 'msg_1' }));
     const recorded: string[] = [];
     const done: string[] = [];
     let dispatchedOnce = false;
     let failuresLeft = 3;
-    const store = {
-      dialect: 'postgres',
-      pendingWrites: () => 0,
-      pruneWebhooks: () => Promise.resolve(),
-      releaseWebhookClaims: () => Promise.resolve(),
-      webhookPass: ({ outcomes, eventsDone, dispatch }: { outcomes: { delivery: { id: string } }[]; eventsDone: string[]; dispatch: unknown }) => {
-        // The fast endpoint's outcome is in the three passes that fail: it is dropped.
-        if ((outcomes.length || eventsDone.length) && failuresLeft > 0) {
-          failuresLeft--;
-          return Promise.reject(new Error('connection lost'));
-        }
-        recorded.push(...outcomes.map((o) => o.delivery.id));
-        done.push(...eventsDone);
-        const claimed = dispatch && !dispatchedOnce ? fresh : [];
-        dispatchedOnce ||= claimed.length > 0;
-        return Promise.resolve({ disabledEndpoints: [], dispatched: claimed.length, claimed });
-      },
-    } as unknown as Store;
-    const dispatcher = new WebhookDispatcher(store, { ...DEFAULT_WEBHOOK_SETTINGS, allowPrivate: true }, { warn: () => {} });
-    try {
-      await dispatcher.start();
-      const until = Date.now() + 5000;
-      while (!recorded.includes('whd_1slow') && Date.now() < until) {
-        dispatcher.kick();
-        await new Promise((resolve) => setTimeout(resolve, 20));
+    const store = passingStore(({ outcomes, eventsDone, dispatch }) => {
+      // The fast endpoint's outcome is in the three passes that fail: it is dropped.
+      if ((outcomes.length || eventsDone.length) && failuresLeft > 0) {
+        failuresLeft--;
+        return Promise.reject(new Error('connection lost'));
       }
+      recorded.push(...outcomes.map((o) => o.delivery.id));
+      done.push(...eventsDone);
+      const claimed = dispatch && !dispatchedOnce ? fresh : [];
+      dispatchedOnce ||= claimed.length > 0;
+      return answer(claimed);
+    });
+    await dispatchUntil(store, {}, () => recorded.includes('whd_1slow'), 5000, async () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect(failuresLeft).toBe(0);
       expect(recorded).toEqual(['whd_1slow']);
       // Left claimed: once its lease lapses, the delivery without a row is made and sent again.
       expect(done).toEqual([]);
-    } finally {
-      await dispatcher.close();
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    }
+    }, hooks);
   });
 
   it("keeps an endpoint's deliveries in order once some went to rows for want of room: the next fresh ones follow them until a claim takes the rows", async () => {
-    const server = createServer((_req, res) => setTimeout(() => res.writeHead(204).end(), 50));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
-    const at = new Date().toISOString();
-    const fresh = (i: number) => ({
-      id: `whd_${i}`, environmentId: 'env', endpointId: 'wh_1', eventId: `msg_${i}`, eventType: 'comment.created', attempts: 0,
-      giveUpAt: new Date(Date.now() + 3600_000).toISOString(), url, secret: 'whsec_AAAA', previousSecret: null, payload: '{}', eventCreatedAt: at, freshSince: at as string | undefined,
-    });
+    const hooks = await receiver((_req, res) => setTimeout(() => res.writeHead(204).end(), 50));
+    const fresh = (i: number) => delivery(i, `${hooks.base}/hook`);
     const outcome = new Map<string, 'sent' | 'later'>();
     const handedOver: string[] = [];
-    const rows: ReturnType<typeof fresh>[] = [];
+    const rows: ClaimedDelivery[] = [];
     let offered = 0;
     const sent = () => [...outcome.values()].filter((v) => v === 'sent').length;
-    const store = {
-      dialect: 'postgres',
-      pendingWrites: () => 0,
-      pruneWebhooks: () => Promise.resolve(),
-      releaseWebhookClaims: () => Promise.resolve(),
-      webhookPass: ({ outcomes, dispatch, claim }: { outcomes: { delivery: ReturnType<typeof fresh>; result: unknown }[]; dispatch: unknown; claim: { skipEndpoints: string[]; limits: { perEndpoint: number } } | null }) => {
-        for (const o of outcomes) {
-          outcome.set(o.delivery.id, o.result ? 'sent' : 'later');
-          if (!o.result) {
-            handedOver.push(o.delivery.id);
-            rows.push({ ...o.delivery, freshSince: undefined });
-          }
+    const store = passingStore(({ outcomes, dispatch, claim }) => {
+      for (const o of outcomes) {
+        outcome.set(o.delivery.id, o.result ? 'sent' : 'later');
+        if (!o.result) {
+          handedOver.push(o.delivery.id);
+          rows.push({ ...o.delivery, freshSince: undefined });
         }
-        // 40 events at once (8 more than the endpoint's 32, with one request at a time), then 5 more once its queue has room,
-        // then the rows, as many at a time as a claim takes (once all 13 are written and the endpoint
-        // has nothing waiting), then 5 more once the rows are all out.
-        let claimed: ReturnType<typeof fresh>[] = [];
-        if (dispatch && offered === 0) claimed = Array.from({ length: 40 }, (_, i) => fresh(i));
-        else if (dispatch && offered === 40 && sent() >= 20) claimed = Array.from({ length: 5 }, (_, i) => fresh(40 + i));
-        else if (claim && !claim.skipEndpoints.includes('wh_1') && handedOver.length === 13 && rows.length) claimed = rows.splice(0, claim.limits.perEndpoint);
-        else if (dispatch && offered === 45 && handedOver.length === 13 && !rows.length && !claim?.skipEndpoints.includes('wh_1')) claimed = Array.from({ length: 5 }, (_, i) => fresh(45 + i));
-        offered += claimed.filter((d) => d.freshSince).length;
-        return Promise.resolve({ disabledEndpoints: [], dispatched: claimed.length, claimed });
-      },
-    } as unknown as Store;
-    const dispatcher = new WebhookDispatcher(store, { ...DEFAULT_WEBHOOK_SETTINGS, allowPrivate: true, concurrencyPerEndpoint: 1 }, { warn: () => {} });
-    try {
-      await dispatcher.start();
-      const until = Date.now() + 8000;
-      while (sent() < 50 && Date.now() < until) {
-        dispatcher.kick();
-        await new Promise((resolve) => setTimeout(resolve, 20));
       }
+      // 40 events at once (8 more than the endpoint's 32, with one request at a time), then 5 more once its queue has room,
+      // then the rows, as many at a time as a claim takes (once all 13 are written and the endpoint
+      // has nothing waiting), then 5 more once the rows are all out.
+      let claimed: ClaimedDelivery[] = [];
+      if (dispatch && offered === 0) claimed = Array.from({ length: 40 }, (_, i) => fresh(i));
+      else if (dispatch && offered === 40 && sent() >= 20) claimed = Array.from({ length: 5 }, (_, i) => fresh(40 + i));
+      else if (claim && !claim.skipEndpoints.includes('wh_1') && handedOver.length === 13 && rows.length) claimed = rows.splice(0, claim.limits.perEndpoint);
+      else if (dispatch && offered === 45 && handedOver.length === 13 && !rows.length && !claim?.skipEndpoints.includes('wh_1')) claimed = Array.from({ length: 5 }, (_, i) => fresh(45 + i));
+      offered += claimed.filter((d) => d.freshSince).length;
+      return answer(claimed);
+    });
+    await dispatchUntil(store, { concurrencyPerEndpoint: 1 }, () => sent() >= 50, 8000, () => {
       // The 8 written for want of room, then the 5 that came while they waited: rows, sent once claimed.
       expect(handedOver).toEqual(Array.from({ length: 13 }, (_, i) => `whd_${32 + i}`));
       // Every delivery sent, the last 5 from memory (the rows had all been claimed).
       expect(sent()).toBe(50);
-    } finally {
-      await dispatcher.close();
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    }
+    }, hooks);
   });
 });
