@@ -38,7 +38,7 @@ export class DurableQueue {
   /** Sockets whose frames wait for the message limit (see Gateway), in the order they came. */
   readonly #holding = new Set<Connection>();
   /** Requests of sockets waiting behind a sibling's unread ones, in arrival order per socket; `waitedEnough` after BEHIND_MAX_MS. */
-  readonly #behind = new Map<Connection, { messages: ClientMessage[]; waitedEnough: boolean }>();
+  readonly #behind = new Map<Connection, { messages: ClientMessage[]; waitedEnough: boolean; timer: NodeJS.Timeout }>();
   #releaseScheduled = false;
   #queued = 0;
   #closed = false;
@@ -66,13 +66,16 @@ export class DurableQueue {
     if (behind || this.#siblingUnread(key, conn)) {
       if (behind) behind.messages.push(message);
       else {
-        const entry = { messages: [message], waitedEnough: false };
+        const entry = {
+          messages: [message],
+          waitedEnough: false,
+          timer: setTimeout(() => {
+            entry.waitedEnough = true;
+            this.#scheduleRelease();
+          }, BEHIND_MAX_MS).unref(),
+        };
         this.#behind.set(conn, entry);
         conn.pauseReading(READING_PAUSED.laneOrder);
-        setTimeout(() => {
-          entry.waitedEnough = true;
-          this.#scheduleRelease();
-        }, BEHIND_MAX_MS).unref();
       }
       this.#queued++;
       conn.durableWaiting++;
@@ -119,9 +122,10 @@ export class DurableQueue {
       setImmediate(() => {
         this.#releaseScheduled = false;
         if (this.#closed) return;
-        for (const [conn, { messages, waitedEnough }] of this.#behind) {
+        for (const [conn, { messages, waitedEnough, timer }] of this.#behind) {
           const key = conn.laneKey!;
           if (this.#siblingUnread(key, conn) && !waitedEnough) continue;
+          clearTimeout(timer);
           this.#behind.delete(conn);
           this.#queued -= messages.length;
           conn.durableWaiting -= messages.length;
@@ -165,6 +169,7 @@ export class DurableQueue {
     this.#closed = true;
     this.#paused.clear();
     this.#holding.clear();
+    for (const { timer } of this.#behind.values()) clearTimeout(timer);
     this.#behind.clear();
   }
 
