@@ -311,7 +311,7 @@ describe('webhooks: delivery', () => {
     const comment = (await api('POST', `/api/v1/threads/${thread.id}/comments`, { userId: 'bob', body: 'Hi Ann' })).body.comment;
     // Both notifications (Bob's mention, Ann's reply) stay unread: announced before they go with their comments.
     await waitFor(() => receiver.ofType('notification.unread').length === 2, 5000, 'notification.unread');
-    await api('PATCH', `/api/v1/comments/${comment.id}`, { body: 'Hi Ann!' });
+    const edited = (await api('PATCH', `/api/v1/comments/${comment.id}`, { body: 'Hi Ann!' })).body.comment;
     const reaction = (await api('POST', `/api/v1/comments/${comment.id}/reactions`, { userId: 'ann', emoji: '👍' })).body.reaction;
     await api('DELETE', `/api/v1/reactions/${reaction.id}`);
     await api('PATCH', `/api/v1/threads/${thread.id}`, { resolved: true });
@@ -351,7 +351,9 @@ describe('webhooks: delivery', () => {
     const unread = receiver.ofType('notification.unread').map((r) => r.payload.data);
     expect(unread.map((d) => [d.recipientId, d.notification.kind]).sort()).toEqual([['ann', 'reply'], ['bob', 'mention']]);
     expect(unread.find((d) => d.recipientId === 'bob')).toMatchObject({ ...mention, actor: { type: 'system' } });
-    expect(receiver.ofType('comment.edited')[0]!.payload.data.comment.body).toBe('Hi Ann!');
+    expect(receiver.ofType('comment.created')[0]!.payload.data.comment).toEqual(comment);
+    expect(receiver.ofType('comment.edited')[0]!.payload.data.comment).toEqual(edited);
+    expect(edited.body).toBe('Hi Ann!');
     expect(receiver.ofType('comment.deleted')[0]!.payload.data).toMatchObject({ commentId: comment.id, threadDeleted: false });
     expect(receiver.ofType('reaction.added')[0]!.payload.data).toMatchObject({ threadId: thread.id, reaction: { emoji: '👍', userId: 'ann', targetId: comment.id } });
     expect(receiver.ofType('reaction.removed')[0]!.payload.data).toMatchObject({ threadId: thread.id, commentId: comment.id });

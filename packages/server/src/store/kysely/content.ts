@@ -293,9 +293,10 @@ export function contentRepo(
             contentCost.thread({ id: thread.id, roomId: thread.roomId, createdBy: thread.createdBy, positionJson: threadRow.position }) +
             contentCost.comment({ ...first, threadId: thread.id, mentionsJson: commentRow.mentions }, effects?.attach?.ids.length);
           const seq = await hot.bumpSeq(trx, envId, thread.roomId, growth);
-          const applied = await applyEffects(hot, trx, envId, withRoom(effects, thread.roomId));
           const comment = await freshComment(trx, envId, commentRow, effects, links);
-          return { value: { ...toThread(threadRow), comments: [comment] }, roomId: thread.roomId, seq, ...applied };
+          const value = { ...toThread(threadRow), comments: [comment] };
+          const applied = await applyEffects(hot, trx, envId, withRoom(effects, thread.roomId), { kind: 'threadWithComments', id: thread.id, object: value });
+          return { value, roomId: thread.roomId, seq, ...applied };
         }, roomOf(envId, thread.roomId));
         participants?.added(envId, thread.id, first.userId);
         return created;
@@ -423,7 +424,7 @@ export function contentRepo(
           await applyAttach(trx, envId, comment.id, effects?.attach, false);
           const created = await freshComment(trx, envId, row, effects, links);
           const { webhooks } = withRoom(effects, roomId) ?? {};
-          if (webhooks) await applyEffects(hot, trx, envId, { webhooks });
+          if (webhooks) await applyEffects(hot, trx, envId, { webhooks }, { kind: 'comment', id: comment.id, object: created });
           return {
             value: created,
             roomId,
@@ -497,7 +498,8 @@ export function contentRepo(
         const removedAttachments = await applyAttach(trx, envId, commentId, effects?.attach, true);
         const [comment] = await withExtras(trx, envId, [r], links);
         const seq = await hot.bumpSeq(trx, envId, r.room_id, growth);
-        return { value: comment!, roomId: r.room_id, seq, removedAttachments, ...(await applyEffects(hot, trx, envId, withRoom(effects, r.room_id))) };
+        const written = { kind: 'comment' as const, id: commentId, object: comment };
+        return { value: comment!, roomId: r.room_id, seq, removedAttachments, ...(await applyEffects(hot, trx, envId, withRoom(effects, r.room_id), written)) };
       });
     },
 

@@ -172,6 +172,25 @@ export function hotStatements(dialect: Dialect, direct?: DirectStatements) {
     'select * from attachments where environment_id = ? and comment_id in (select id from comments where environment_id = ? and thread_id = ?) order by position',
   );
 
+  const insertWebhookEvent = statement(dialect, direct, 'insert into webhook_events (id, environment_id, type, payload, dispatched, created_at) values (?, ?, ?, ?, 0, ?)');
+  // A fresh delivery's row, written once (see recordOutcomes in webhooks.ts): with its first attempt, or pending.
+  const insertAttemptedDelivery = statement(
+    dialect,
+    direct,
+    `insert into webhook_deliveries (${DELIVERY_COLUMNS}, last_status_code, last_error, last_latency_ms, last_response, created_at, updated_at)
+      values (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)
+      on conflict (endpoint_id, event_id) do update set attempts = webhook_deliveries.attempts + 1, status = ?, next_attempt_at = ?,
+        claimed_until = null, last_status_code = ?, last_error = ?, last_latency_ms = ?, last_response = ?, updated_at = ?
+      where webhook_deliveries.status <> 'succeeded'`,
+  );
+  const insertPendingDelivery = statement(
+    dialect,
+    direct,
+    `insert into webhook_deliveries (${DELIVERY_COLUMNS}, created_at, updated_at) values (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)
+      on conflict (endpoint_id, event_id) do update set claimed_until = null
+      where webhook_deliveries.status = 'pending' and webhook_deliveries.attempts = 0`,
+  );
+
   return {
     /** A thread with everything GET /threads/{id} and retries show: its rows, in display order. */
     async threadRows(db: Db, envId: string, threadId: string) {
@@ -258,6 +277,29 @@ export function hotStatements(dialect: Dialect, direct?: DirectStatements) {
       const { rows } = await userAndDay<Selectable<Database['users']> & { seen: number | boolean }>(db, [day, envId, externalId]);
       return rows[0] && { row: rows[0], seen: Boolean(Number(rows[0].seen)) };
     },
+    /** A webhook event into the outbox, in the transaction of the change it describes. */
+    async insertWebhookEvent(db: Db, e: { id: string; environmentId: string; type: string; payload: string; createdAt: string }): Promise<void> {
+      await insertWebhookEvent(db, [e.id, e.environmentId, e.type, e.payload, e.createdAt]);
+    },
+    /**
+     * The row of a fresh delivery, with its first attempt. Should it exist already (made by a
+     * recovery while the event was held, or this node's claim lapsed and another node sent it too),
+     * the attempt is added to it, unless it has succeeded already.
+     */
+    async insertAttemptedDelivery(db: Db, d: NewDelivery, a: DeliveryAttempt): Promise<void> {
+      const outcome = [a.statusCode, a.error, a.latencyMs, a.response];
+      await insertAttemptedDelivery(db, [
+        ...deliveryParams(d, a.status, a.nextAttemptAt), ...outcome, d.createdAt, a.at,
+        a.status, a.nextAttemptAt, ...outcome, a.at,
+      ]);
+    },
+    /**
+     * The row of a fresh delivery not attempted (the node stops, or has no room for it): pending,
+     * due at `at`. One a recovery made meanwhile is let go of (it waited for this attempt).
+     */
+    async insertPendingDelivery(db: Db, d: NewDelivery, at: string): Promise<void> {
+      await insertPendingDelivery(db, [d.id, d.environmentId, d.endpointId, d.eventId, d.eventType, at, d.giveUpAt, d.createdAt, at]);
+    },
     async participants(db: Db, envId: string, threadId: string): Promise<string[]> {
       if (dialect === 'sqlite') {
         const { rows } = await participants<{ user_id: string }>(db, [envId, threadId]);
@@ -286,6 +328,32 @@ export interface NewReply {
   activity: Omit<Database['activity'], 'room_id'> | undefined;
   notifications: Omit<Database['notifications'], 'room_id'>[];
 }
+
+const DELIVERY_COLUMNS = 'id, environment_id, endpoint_id, event_id, event_type, status, attempts, next_attempt_at, give_up_at';
+
+/** A webhook delivery's row as first written. */
+export interface NewDelivery {
+  id: string;
+  environmentId: string;
+  endpointId: string;
+  eventId: string;
+  eventType: string;
+  giveUpAt: string;
+  createdAt: string;
+}
+
+/** An attempt as a delivery's row records it. */
+export interface DeliveryAttempt {
+  at: string;
+  status: string;
+  nextAttemptAt: string | null;
+  statusCode: number | null;
+  error: string | null;
+  latencyMs: number;
+  response: string | null;
+}
+
+const deliveryParams = (d: NewDelivery, status: string, nextAttemptAt: string | null) => [d.id, d.environmentId, d.endpointId, d.eventId, d.eventType, status, nextAttemptAt, d.giveUpAt];
 
 const activityParams = (r: Database['activity']) => [r.environment_id, r.id, r.room_id, r.user_id, r.kind, r.thread_id, r.comment_id, r.preview, r.created_at];
 

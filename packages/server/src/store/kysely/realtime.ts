@@ -6,7 +6,7 @@ import { roomOf, type WriteTx } from './writer.ts';
 import type { ActivityRepo, DrawingRepo, Effects, NotificationRepo, StoredNotification } from '../types.ts';
 import type { HotStatements } from './hot-statements.ts';
 import { insertRoomIfMissing } from './rooms.ts';
-import { recordWebhookEvents } from './webhooks.ts';
+import { recordWebhookEvents, type WrittenObject } from './webhooks.ts';
 import { recordDeletedStrokes, refuseDeletedId } from './deleted-ids.ts';
 import { CHUNK_ROWS, inChunks } from './in-chunks.ts';
 
@@ -78,8 +78,11 @@ export const toNotificationRows = (envId: string, notifications: NonNullable<Eff
 export const storedNotifications = (rows: Database['notifications'][]): StoredNotification[] =>
   rows.map((row) => ({ ...toNotification(row), userId: row.user_id }));
 
-/** Writes the side effects of a change (activity entry, notifications) inside its transaction. */
-export async function applyEffects(hot: HotStatements, trx: Db, envId: string, effects: Effects | undefined) {
+/**
+ * Writes the side effects of a change (activity entry, notifications, webhook events) inside its
+ * transaction; `written`: the object the change wrote, for its webhook events.
+ */
+export async function applyEffects(hot: HotStatements, trx: Db, envId: string, effects: Effects | undefined, written?: WrittenObject) {
   let activity: ActivityEntry | undefined;
   const notifications: StoredNotification[] = [];
   if (effects?.activity) {
@@ -92,7 +95,7 @@ export async function applyEffects(hot: HotStatements, trx: Db, envId: string, e
     await hot.insertNotifications(trx, rows);
     notifications.push(...storedNotifications(rows));
   }
-  if (effects?.webhooks?.length) await recordWebhookEvents(hot, trx, envId, effects.webhooks);
+  if (effects?.webhooks?.length) await recordWebhookEvents(hot, trx, envId, effects.webhooks, written);
   return { activity, notifications };
 }
 

@@ -17,7 +17,7 @@ import {
 import type { FileLinks } from '../../files/links.ts';
 import { groupAttachments } from './attachments.ts';
 import { contentRepo } from './content.ts';
-import type { HotStatements } from './hot-statements.ts';
+import type { HotStatements, NewDelivery } from './hot-statements.ts';
 import { storedNotifications } from './realtime.ts';
 import { CHUNK_ROWS, inChunks } from './in-chunks.ts';
 import type { WriteTx } from './writer.ts';
@@ -102,11 +102,15 @@ async function readComment(trx: Db, envId: string, id: string, links: FileLinks)
   };
 }
 
+/** An object a change wrote and already holds as the REST API returns it: its events need not read it back. */
+export type WrittenObject = { kind: NonNullable<WebhookIntent['subject']>['kind']; id: string; object: unknown };
+
 /**
  * Writes a change's webhook events to the outbox, inside the change's transaction: the object
- * each describes is read here, after the change, so it is exactly what the REST API returns.
+ * each describes is read here, after the change (or taken from `written`), so it is exactly what
+ * the REST API returns.
  */
-export async function recordWebhookEvents(hot: HotStatements, trx: Db, envId: string, intents: WebhookIntent[]): Promise<void> {
+export async function recordWebhookEvents(hot: HotStatements, trx: Db, envId: string, intents: WebhookIntent[], written?: WrittenObject): Promise<void> {
   for (const intent of intents) {
     const data: Record<string, unknown> = { environmentId: envId, roomId: intent.roomId ?? null, actor: intent.actor, ...intent.data };
     const reader = () => contentRepo(trx as Kysely<Database>, intent.links, noWrites, hot);
@@ -121,7 +125,9 @@ export async function recordWebhookEvents(hot: HotStatements, trx: Db, envId: st
     if (intent.subject) {
       const { kind, id } = intent.subject;
       const object =
-        kind === 'comment'
+        written && written.kind === kind && written.id === id
+          ? written.object
+          : kind === 'comment'
           ? await readComment(trx, envId, id, intent.links)
           : kind === 'threadWithComments'
             ? await reader().getThreadWithComments(envId, id)
@@ -132,7 +138,7 @@ export async function recordWebhookEvents(hot: HotStatements, trx: Db, envId: st
       data[kind === 'threadWithComments' ? 'thread' : kind] = object;
     }
     const payload = JSON.stringify({ type: intent.type, timestamp: intent.occurredAt, data });
-    await sql`insert into webhook_events (id, environment_id, type, payload, dispatched, created_at) values (${intent.id}, ${envId}, ${intent.type}, ${payload}, 0, ${intent.occurredAt})`.execute(trx);
+    await hot.insertWebhookEvent(trx, { id: intent.id, environmentId: envId, type: intent.type, payload, createdAt: intent.occurredAt });
   }
 }
 
@@ -370,39 +376,23 @@ const attemptColumns = (result: WebhookAttemptResult) => ({
   latency: Math.round(result.latencyMs),
 });
 
-/**
- * The row of a fresh delivery, with its first attempt. Should it exist already (made by a recovery
- * while the event was held, or this node's claim lapsed and another node sent it too), the attempt
- * is added to it, unless it has succeeded already.
- */
-const insertAttempted = (trx: Transaction<Database>, d: ClaimedDelivery, createdAt: string, result: WebhookAttemptResult) => {
-  const { status, next, latency } = attemptColumns(result);
-  return sql`insert into webhook_deliveries (id, environment_id, endpoint_id, event_id, event_type, status, attempts, next_attempt_at, give_up_at,
-      last_status_code, last_error, last_latency_ms, last_response, created_at, updated_at)
-    values (${d.id}, ${d.environmentId}, ${d.endpointId}, ${d.eventId}, ${d.eventType}, ${status}, 1, ${next}, ${d.giveUpAt},
-      ${result.statusCode}, ${result.error}, ${latency}, ${result.response}, ${createdAt}, ${result.at})
-    on conflict (endpoint_id, event_id) do update set attempts = webhook_deliveries.attempts + 1, status = ${status}, next_attempt_at = ${next},
-      claimed_until = null, last_status_code = ${result.statusCode}, last_error = ${result.error}, last_latency_ms = ${latency},
-      last_response = ${result.response}, updated_at = ${result.at}
-    where webhook_deliveries.status <> 'succeeded'`.execute(trx);
-};
-
-/**
- * The row of a fresh delivery not attempted (the node stops, or has no room for it): pending, due
- * at once. One a recovery made meanwhile is let go of (it waited for this attempt).
- */
-const insertPending = (trx: Transaction<Database>, d: ClaimedDelivery, createdAt: string, at: string) =>
-  sql`insert into webhook_deliveries (id, environment_id, endpoint_id, event_id, event_type, status, attempts, next_attempt_at, give_up_at, created_at, updated_at)
-    values (${d.id}, ${d.environmentId}, ${d.endpointId}, ${d.eventId}, ${d.eventType}, 'pending', 0, ${at}, ${d.giveUpAt}, ${createdAt}, ${at})
-    on conflict (endpoint_id, event_id) do update set claimed_until = null
-    where webhook_deliveries.status = 'pending' and webhook_deliveries.attempts = 0`.execute(trx);
+/** A fresh delivery's row as first written. */
+const newDelivery = (d: ClaimedDelivery, createdAt: string): NewDelivery => ({
+  id: d.id,
+  environmentId: d.environmentId,
+  endpointId: d.endpointId,
+  eventId: d.eventId,
+  eventType: d.eventType,
+  giveUpAt: d.giveUpAt,
+  createdAt,
+});
 
 /**
  * Records outcomes, in the order given: a claimed row's attempt updates it (letting go of its
  * claim); a fresh delivery's row is written now, with its attempt, or pending and due at once when
  * it had none. Returns the endpoints the attempts disabled, and why.
  */
-async function recordOutcomes(trx: Transaction<Database>, at: string, outcomes: WebhookOutcome[]): Promise<DisabledEndpoint[]> {
+async function recordOutcomes(hot: HotStatements, trx: Transaction<Database>, at: string, outcomes: WebhookOutcome[]): Promise<DisabledEndpoint[]> {
   // The last outcome per endpoint decides its health.
   const last = new Map<string, WebhookAttemptResult>();
   // A fresh delivery to an endpoint deleted meanwhile has nowhere to go.
@@ -411,8 +401,21 @@ async function recordOutcomes(trx: Transaction<Database>, at: string, outcomes: 
   for (const { delivery: d, result } of outcomes) {
     if (d.freshSince) {
       if (!live.has(d.endpointId)) continue;
-      await (result ? insertAttempted(trx, d, d.freshSince, result) : insertPending(trx, d, d.freshSince, at));
-      if (result) last.set(d.endpointId, result);
+      if (!result) {
+        await hot.insertPendingDelivery(trx, newDelivery(d, d.freshSince), at);
+        continue;
+      }
+      const { status, next, latency } = attemptColumns(result);
+      await hot.insertAttemptedDelivery(trx, newDelivery(d, d.freshSince), {
+        at: result.at,
+        status,
+        nextAttemptAt: next,
+        statusCode: result.statusCode,
+        error: result.error,
+        latencyMs: latency,
+        response: result.response,
+      });
+      last.set(d.endpointId, result);
       continue;
     }
     if (!result) continue;
@@ -457,7 +460,7 @@ async function recordOutcomes(trx: Transaction<Database>, at: string, outcomes: 
   return disabledEndpoints;
 }
 
-export function webhookRepo(db: Kysely<Database>, dialect: Dialect, tx: WriteTx): WebhookRepo {
+export function webhookRepo(db: Kysely<Database>, dialect: Dialect, tx: WriteTx, hot: HotStatements): WebhookRepo {
   /** An endpoint's deliveries, with their events' `dispatched`. */
   const deliveries = (envId: string, endpointId: string) =>
     db
@@ -620,7 +623,7 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect, tx: WriteTx)
 
     webhookPass({ at, outcomes, eventsDone, dispatch, claim }) {
       const pass = async (trx: Transaction<Database>) => {
-        const disabledEndpoints = outcomes.length ? await recordOutcomes(trx, at, outcomes) : [];
+        const disabledEndpoints = outcomes.length ? await recordOutcomes(hot, trx, at, outcomes) : [];
         if (eventsDone.length) await markDispatched(trx, eventsDone);
         const events = dispatch ? await claimEvents(trx, dialect, at, dispatch) : { count: 0, fresh: [] };
         const claimed = claim ? await claimDue(trx, dialect, at, claim.leaseUntil, claim.limits, claim.skipEndpoints) : [];
