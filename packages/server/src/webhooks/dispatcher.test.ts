@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Store } from '../store/index.ts';
 import type { ClaimedDelivery, WebhookPass } from '../store/types.ts';
-import { WebhookDispatcher } from './dispatcher.ts';
+import { FRESH_DEPTH, WebhookDispatcher } from './dispatcher.ts';
 import { DEFAULT_WEBHOOK_SETTINGS, type WebhookSettings } from './settings.ts';
 
 /** A store with no deliveries that counts the dispatcher's claims, with a set number of writes waiting. */
@@ -141,8 +141,8 @@ describe('webhook dispatcher: outcomes', () => {
 
   it("sends a claimed event's fresh deliveries, then records each with its outcome and the event as done; beyond an endpoint's depth, rows to send later", async () => {
     const hooks = await receiver((_req, res) => res.writeHead(204).end());
-    // 40 events for one endpoint in one pass: one request at a time, 32 waiting at most.
-    const fresh = Array.from({ length: 40 }, (_, i) => delivery(i, `${hooks.base}/hook`));
+    // 8 events more than one endpoint may have waiting, in one pass (one request at a time).
+    const fresh = Array.from({ length: FRESH_DEPTH + 8 }, (_, i) => delivery(i, `${hooks.base}/hook`));
     const recorded = new Map<string, 'sent' | 'later'>();
     const done: string[] = [];
     let dispatchedOnce = false;
@@ -158,8 +158,8 @@ describe('webhook dispatcher: outcomes', () => {
       dispatchedOnce ||= claimed.length > 0;
       return answer(claimed);
     });
-    await dispatchUntil(store, { concurrencyPerEndpoint: 1 }, () => done.length >= 40, 5000, () => {
-      expect([...recorded.values()].filter((v) => v === 'sent')).toHaveLength(32);
+    await dispatchUntil(store, { concurrencyPerEndpoint: 1 }, () => done.length >= FRESH_DEPTH + 8, 5000, () => {
+      expect([...recorded.values()].filter((v) => v === 'sent')).toHaveLength(FRESH_DEPTH);
       expect([...recorded.values()].filter((v) => v === 'later')).toHaveLength(8);
       expect(done.sort()).toEqual(fresh.map((d) => d.eventId).sort());
     }, hooks);
@@ -197,8 +197,9 @@ describe('webhook dispatcher: outcomes', () => {
   });
 
   it("keeps an endpoint's deliveries in order once some went to rows for want of room: the next fresh ones follow them until a claim takes the rows", async () => {
-    const hooks = await receiver((_req, res) => setTimeout(() => res.writeHead(204).end(), 50));
+    const hooks = await receiver((_req, res) => setTimeout(() => res.writeHead(204).end(), 10));
     const fresh = (i: number) => delivery(i, `${hooks.base}/hook`);
+    const first = FRESH_DEPTH + 8;
     const outcome = new Map<string, 'sent' | 'later'>();
     const handedOver: string[] = [];
     const rows: ClaimedDelivery[] = [];
@@ -212,22 +213,22 @@ describe('webhook dispatcher: outcomes', () => {
           rows.push({ ...o.delivery, freshSince: undefined });
         }
       }
-      // 40 events at once (8 more than the endpoint's 32, with one request at a time), then 5 more once its queue has room,
+      // 8 events more than the endpoint may have waiting at once (one request at a time), then 5 more once it has room,
       // then the rows, as many at a time as a claim takes (once all 13 are written and the endpoint
-      // has nothing waiting), then 5 more once the rows are all out.
+      // has less than a claim's worth waiting), then 5 more once the rows are all out.
       let claimed: ClaimedDelivery[] = [];
-      if (dispatch && offered === 0) claimed = Array.from({ length: 40 }, (_, i) => fresh(i));
-      else if (dispatch && offered === 40 && sent() >= 20) claimed = Array.from({ length: 5 }, (_, i) => fresh(40 + i));
+      if (dispatch && offered === 0) claimed = Array.from({ length: first }, (_, i) => fresh(i));
+      else if (dispatch && offered === first && sent() >= 20) claimed = Array.from({ length: 5 }, (_, i) => fresh(first + i));
       else if (claim && !claim.skipEndpoints.includes('wh_1') && handedOver.length === 13 && rows.length) claimed = rows.splice(0, claim.limits.perEndpoint);
-      else if (dispatch && offered === 45 && handedOver.length === 13 && !rows.length && !claim?.skipEndpoints.includes('wh_1')) claimed = Array.from({ length: 5 }, (_, i) => fresh(45 + i));
+      else if (dispatch && offered === first + 5 && handedOver.length === 13 && !rows.length && !claim?.skipEndpoints.includes('wh_1')) claimed = Array.from({ length: 5 }, (_, i) => fresh(first + 5 + i));
       offered += claimed.filter((d) => d.freshSince).length;
       return answer(claimed);
     });
-    await dispatchUntil(store, { concurrencyPerEndpoint: 1 }, () => sent() >= 50, 8000, () => {
+    await dispatchUntil(store, { concurrencyPerEndpoint: 1 }, () => sent() >= first + 10, 8000, () => {
       // The 8 written for want of room, then the 5 that came while they waited: rows, sent once claimed.
-      expect(handedOver).toEqual(Array.from({ length: 13 }, (_, i) => `whd_${32 + i}`));
+      expect(handedOver).toEqual(Array.from({ length: 13 }, (_, i) => `whd_${FRESH_DEPTH + i}`));
       // Every delivery sent, the last 5 from memory (the rows had all been claimed).
-      expect(sent()).toBe(50);
+      expect(sent()).toBe(first + 10);
     }, hooks);
   });
 });

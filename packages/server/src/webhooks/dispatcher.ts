@@ -11,19 +11,19 @@ const POLL_MS = 500;
 const MAX_IN_FLIGHT = 64;
 /**
  * Deliveries one claim may take per endpoint, as a multiple of the endpoint's concurrency: they
- * wait here for a free request slot, so a healthy endpoint is not held to a few requests per
- * pass over the outbox.
+ * wait in the sending thread for a free request slot, so a healthy endpoint is not held to a few
+ * requests per pass over the outbox.
  */
 const CLAIM_DEPTH = 8;
-/** Deliveries claimed and not yet finished on one node. */
+/** Deliveries held (handed to the sending thread, not answered yet) beyond which no rows are claimed. */
 const MAX_CLAIMED = 256;
 /**
- * Fresh deliveries one endpoint may have waiting here, as a multiple of its concurrency, and all
- * endpoints together: a burst (or the sending thread held back a moment) is sent from memory;
- * beyond it they go to rows. A hung endpoint's go to rows as their claim runs short.
+ * Fresh deliveries one endpoint may have held, as a multiple of its concurrency, and all
+ * endpoints together: a burst (or the sending thread held back a while by the writes) is sent
+ * from memory; beyond it they go to rows. A hung endpoint's go to rows as their claim runs short.
  */
-const FRESH_DEPTH = 32;
-const MAX_HELD = 1024;
+export const FRESH_DEPTH = 128;
+const MAX_HELD = 2048;
 /** Outbox events claimed per pass. */
 const DISPATCH_BATCH = 200;
 const PRUNE_EVERY_MS = 3600_000;
@@ -63,19 +63,17 @@ export class WebhookDispatcher {
   readonly #store: Store;
   readonly #settings: WebhookSettings;
   readonly #log: DispatcherLog;
-  readonly #inFlight = new Map<string, ClaimedDelivery>();
-  readonly #perEndpoint = new Map<string, number>();
-  /** Claimed deliveries waiting for a request slot, per endpoint, with when their claim ends. */
-  readonly #queued = new Map<string, { delivery: ClaimedDelivery; claimedUntil: number }[]>();
-  #queuedCount = 0;
-  readonly #sender = new WebhookSender();
+  /** Deliveries handed to the sending thread and not answered yet, per endpoint, and in all. */
+  readonly #held = new Map<string, number>();
+  #heldCount = 0;
+  readonly #sender = new WebhookSender({ maxInFlight: MAX_IN_FLIGHT });
   #aborted = false;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #again = false;
   #closed = false;
   #lastPrune = 0;
-  #settled: Promise<unknown>[] = [];
+  readonly #settled = new Set<Promise<void>>();
   #lastTick = 0;
   #tickTimer: NodeJS.Timeout | undefined;
   #outcomes: WebhookOutcome[] = [];
@@ -156,10 +154,11 @@ export class WebhookDispatcher {
       this.#lastPrune = Date.now();
       await this.#store.pruneWebhooks(new Date(Date.now() - WEBHOOK_POLICY.retentionMs).toISOString());
     }
-    const free = MAX_CLAIMED - this.#inFlight.size - this.#queuedCount;
-    const depth = this.#settings.concurrencyPerEndpoint * CLAIM_DEPTH;
-    // Endpoints with deliveries still waiting here are not claimed for again until they are sent.
-    const skipEndpoints = [...this.#queued.keys()];
+    const cap = this.#settings.concurrencyPerEndpoint;
+    const free = MAX_CLAIMED - this.#heldCount;
+    const depth = cap * CLAIM_DEPTH;
+    // Endpoints with a claim's worth of deliveries waiting to be sent are not claimed for again until they are.
+    const skipEndpoints = [...this.#held].filter(([, n]) => n >= depth).map(([endpointId]) => endpointId);
     const claiming = free > 0 && !this.#closed;
     // A claim outlives the wait for a request slot and the attempt (one deadline covers the
     // request and its redirects); past it, a delivery whose node died is attempted again by
@@ -196,11 +195,10 @@ export class WebhookDispatcher {
     // A full pass asks for another.
     if (pass.dispatched === DISPATCH_BATCH || (free > 0 && pass.claimed.length === free)) this.#again = true;
     this.#take(pass.claimed, claimedUntil, claiming ? { free, depth, skipEndpoints } : null);
-    await this.#send();
   }
 
   /**
-   * Queues what a pass claimed for sending; fresh deliveries beyond what this node has room for
+   * Hands what a pass claimed to the sending thread; fresh deliveries beyond what this node has room for
    * are written as pending rows (the next pass), claimed like retries when there is room: a slow
    * endpoint holds up no other. `claim`: what the pass's claim of rows was asked for, if it ran.
    */
@@ -215,16 +213,17 @@ export class WebhookDispatcher {
       for (const endpointId of this.#behind) if (!claim.skipEndpoints.includes(endpointId) && (rows.get(endpointId) ?? 0) < claim.depth) this.#behind.delete(endpointId);
     }
     for (const delivery of claimed) {
-      const queue = this.#queued.get(delivery.endpointId) ?? [];
-      const waiting = queue.length + (this.#perEndpoint.get(delivery.endpointId) ?? 0);
-      const full = waiting >= this.#settings.concurrencyPerEndpoint * FRESH_DEPTH || this.#inFlight.size + this.#queuedCount >= MAX_HELD;
+      const held = this.#held.get(delivery.endpointId) ?? 0;
+      const full = held >= this.#settings.concurrencyPerEndpoint * FRESH_DEPTH || this.#heldCount >= MAX_HELD;
       if (delivery.freshSince && (this.#behind.has(delivery.endpointId) || full)) {
         this.#handOver(delivery);
         continue;
       }
-      queue.push({ delivery, claimedUntil });
-      this.#queued.set(delivery.endpointId, queue);
-      this.#queuedCount++;
+      this.#held.set(delivery.endpointId, held + 1);
+      this.#heldCount++;
+      const attempt = this.#attempt(delivery, claimedUntil);
+      this.#settled.add(attempt);
+      void attempt.finally(() => this.#settled.delete(attempt));
     }
   }
 
@@ -247,49 +246,23 @@ export class WebhookDispatcher {
     this.#settle(delivery, null);
   }
 
-  /** Lets go of deliveries not attempted: claimed rows at once, fresh ones handed over. */
-  async #release(deliveries: ClaimedDelivery[]): Promise<void> {
-    const rows: string[] = [];
-    for (const d of deliveries) {
-      if (d.freshSince) this.#handOver(d);
-      else rows.push(d.id);
-    }
-    if (rows.length) await this.#store.releaseWebhookClaims(rows);
+  /** Lets go of a delivery not attempted: a claimed row at once, a fresh one handed over. */
+  async #release(d: ClaimedDelivery): Promise<void> {
+    if (d.freshSince) this.#handOver(d);
+    else await this.#store.releaseWebhookClaims([d.id]);
   }
 
   #writesBackedUp(): boolean {
     return this.#store.pendingWrites() > WRITES_BACKED_UP;
   }
 
-  /** Starts the queued deliveries that have a request slot; lets go of those whose claim ran short. */
-  async #send(): Promise<void> {
-    const cap = this.#settings.concurrencyPerEndpoint;
-    const expired: ClaimedDelivery[] = [];
-    for (const [endpointId, queue] of this.#queued) {
-      while (queue.length && (this.#perEndpoint.get(endpointId) ?? 0) < cap && this.#inFlight.size < MAX_IN_FLIGHT) {
-        const { delivery, claimedUntil } = queue.shift()!;
-        this.#queuedCount--;
-        // Not enough of the claim left for a whole attempt: another pass claims it again.
-        if (this.#closed || Date.now() + this.#settings.timeoutMs + RECORD_MARGIN_MS > claimedUntil) {
-          expired.push(delivery);
-          continue;
-        }
-        this.#perEndpoint.set(endpointId, (this.#perEndpoint.get(endpointId) ?? 0) + 1);
-        this.#inFlight.set(delivery.id, delivery);
-        const attempt = this.#attempt(delivery);
-        this.#settled.push(attempt);
-        void attempt.finally(() => {
-          this.#settled = this.#settled.filter((p) => p !== attempt);
-        });
-      }
-      if (queue.length === 0) this.#queued.delete(endpointId);
-    }
-    await this.#release(expired);
-  }
-
-  async #attempt(d: ClaimedDelivery): Promise<void> {
+  async #attempt(d: ClaimedDelivery, claimedUntil: number): Promise<void> {
     try {
       const result = await this.#sender.send({
+        endpointId: d.endpointId,
+        concurrency: this.#settings.concurrencyPerEndpoint,
+        // Not enough of the claim left for a whole attempt: let go, for another pass to claim it again.
+        startBy: claimedUntil - this.#settings.timeoutMs - RECORD_MARGIN_MS,
         url: d.url,
         payload: d.payload,
         eventId: d.eventId,
@@ -298,9 +271,9 @@ export class WebhookDispatcher {
         allowPrivate: this.#settings.allowPrivate,
       });
       if (result.notSent || (this.#closed && !result.ok && this.#aborted)) {
-        // Shutting down mid-request, or the sending thread stopped: not an attempt; another node,
-        // or this one again, sends it once the claim is let go.
-        await this.#release([d]);
+        // Shutting down, the claim running short, or the sending thread stopped: not an attempt;
+        // another node, or this one again, sends it once the claim is let go.
+        await this.#release(d);
         return;
       }
       const now = Date.now();
@@ -325,14 +298,10 @@ export class WebhookDispatcher {
       // A fresh one is written as pending (due again at once); a claimed row once its claim expires.
       if (d.freshSince) this.#handOver(d);
     } finally {
-      this.#inFlight.delete(d.id);
-      const n = (this.#perEndpoint.get(d.endpointId) ?? 1) - 1;
-      if (n > 0) this.#perEndpoint.set(d.endpointId, n);
-      else this.#perEndpoint.delete(d.endpointId);
-      // The next queued delivery goes at once, unless writes are backed up: then the next pass sends it.
-      if (this.#queuedCount > 0 && !this.#writesBackedUp()) {
-        void this.#send().catch((err) => this.#log.warn({ err }, 'releasing webhook claims failed; they lapse'));
-      }
+      this.#heldCount--;
+      const n = (this.#held.get(d.endpointId) ?? 1) - 1;
+      if (n > 0) this.#held.set(d.endpointId, n);
+      else this.#held.delete(d.endpointId);
       this.kick();
     }
   }
@@ -365,10 +334,8 @@ export class WebhookDispatcher {
     clearInterval(this.#timer);
     clearTimeout(this.#tickTimer);
     await this.#running;
-    const waiting = [...this.#queued.values()].flat().map((q) => q.delivery);
-    this.#queued.clear();
-    this.#queuedCount = 0;
-    await this.#release(waiting).catch((err: unknown) => this.#log.warn({ err }, 'releasing webhook claims failed; they lapse'));
+    // The attempts not started yet come back as not sent, and their claims are let go.
+    this.#sender.drop();
     const cut = setTimeout(() => {
       this.#aborted = true;
       this.#sender.abort();

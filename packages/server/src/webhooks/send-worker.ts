@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { readlinkSync } from 'node:fs';
 import { constants, setPriority } from 'node:os';
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { WEBHOOK_POLICY } from '@pulse/protocol';
 import { sendWebhook, type SendResult } from './send.ts';
 import { webhookHeaders } from './signing.ts';
@@ -17,9 +17,20 @@ export interface SendJob {
   secrets: string[];
   timeoutMs: number;
   allowPrivate: boolean;
+  /** Jobs of one endpoint start in the order handed over, at most `concurrency` at a time. */
+  endpointId: string;
+  concurrency: number;
+  /** Not started after this time (ms since the epoch): answered as not sent (its claim would run short). */
+  startBy: number;
 }
 
-export type SenderMessage = { jobs: SendJob[] } | { abort: true };
+export interface SenderOptions {
+  /** Requests in flight, all endpoints together. */
+  maxInFlight: number;
+}
+
+/** `drop`: answer the jobs not started yet as not sent (shutdown); `abort`: cut the requests in flight. */
+export type SenderMessage = { jobs: SendJob[] } | { drop: true } | { abort: true };
 export type SenderAnswer = { results: [n: number, result: SendResult][] };
 
 /**
@@ -37,8 +48,9 @@ function lowerOwnPriority(): void {
 }
 
 const port = parentPort!;
+const { maxInFlight } = (workerData as { options: SenderOptions }).options;
 const abort = new AbortController();
-// Every request in flight listens for the shutdown (the dispatcher bounds how many there are).
+// Every request in flight listens for the shutdown (maxInFlight bounds how many there are).
 setMaxListeners(0, abort.signal);
 let answers: SenderAnswer['results'] = [];
 
@@ -46,6 +58,39 @@ function answer(n: number, result: SendResult): void {
   // Answers that arrive together go back as one message.
   if (answers.length === 0) setImmediate(() => port.postMessage({ results: answers.splice(0) } satisfies SenderAnswer));
   answers.push([n, result]);
+}
+
+const notSent = (error: string): SendResult => ({ ok: false, statusCode: null, error, latencyMs: 0, response: null, retryAfterMs: null, notSent: true });
+
+/**
+ * Jobs waiting for a request slot, per endpoint. The queues live here, not in the server's thread:
+ * the next request of an endpoint starts as soon as one ends, without waiting for that thread
+ * (busy with writes) to hand it over, so an endpoint's throughput does not fall with the server's load.
+ */
+const queues = new Map<string, SendJob[]>();
+const active = new Map<string, number>();
+let inFlight = 0;
+
+function pump(): void {
+  for (const [endpointId, queue] of queues) {
+    while (queue.length && inFlight < maxInFlight && (active.get(endpointId) ?? 0) < queue[0]!.concurrency) {
+      const job = queue.shift()!;
+      if (Date.now() > job.startBy) {
+        answer(job.n, notSent('not sent: its claim would run out before the attempt ends'));
+        continue;
+      }
+      active.set(endpointId, (active.get(endpointId) ?? 0) + 1);
+      inFlight++;
+      void run(job).finally(() => {
+        inFlight--;
+        const left = active.get(endpointId)! - 1;
+        if (left > 0) active.set(endpointId, left);
+        else active.delete(endpointId);
+        pump();
+      });
+    }
+    if (queue.length === 0) queues.delete(endpointId);
+  }
 }
 
 async function run(job: SendJob): Promise<void> {
@@ -71,5 +116,15 @@ async function run(job: SendJob): Promise<void> {
 lowerOwnPriority();
 port.on('message', (message: SenderMessage) => {
   if ('abort' in message) abort.abort();
-  else for (const job of message.jobs) void run(job);
+  else if ('drop' in message) {
+    for (const queue of queues.values()) for (const job of queue) answer(job.n, notSent('the server is shutting down'));
+    queues.clear();
+  } else {
+    for (const job of message.jobs) {
+      const queue = queues.get(job.endpointId);
+      if (queue) queue.push(job);
+      else queues.set(job.endpointId, [job]);
+    }
+    pump();
+  }
 });

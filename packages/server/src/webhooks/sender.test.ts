@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { Webhook } from 'standardwebhooks';
@@ -8,21 +8,27 @@ import { WebhookSender } from './sender.ts';
 
 const SECRET = `whsec_${Buffer.from('a sender test secret, 32 bytes!').toString('base64')}`;
 
-/** A receiver on loopback: answers 204, or never (`hang`), and keeps what it got. */
+/** A receiver on loopback: answers 204, or not until `answerHeld()` (`hang`), and keeps what it got. */
 let server: Server;
 let url: string;
 let hang = false;
 const received: { headers: IncomingMessage['headers']; body: string }[] = [];
+const held: ServerResponse[] = [];
+const answerHeld = () => {
+  for (const res of held.splice(0)) res.writeHead(204).end();
+};
 
 beforeEach(async () => {
   hang = false;
   received.length = 0;
+  held.length = 0;
   server = createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
       received.push({ headers: req.headers, body });
-      if (!hang) res.writeHead(204).end();
+      if (hang) held.push(res);
+      else res.writeHead(204).end();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -40,8 +46,14 @@ const job = (over: Partial<Parameters<WebhookSender['send']>[0]> = {}) => ({
   secrets: [SECRET],
   timeoutMs: 5000,
   allowPrivate: true,
+  endpointId: 'wh_1',
+  concurrency: 8,
+  startBy: Date.now() + 60_000,
   ...over,
 });
+
+const newSender = (maxInFlight = 64) => new WebhookSender({ maxInFlight });
+const ids = () => received.map((r) => String(r.headers['webhook-id']));
 
 /** Nice values of this process's threads (Linux). */
 function threadNiceness(): number[] {
@@ -53,7 +65,7 @@ function threadNiceness(): number[] {
 
 describe('webhook sender thread', () => {
   it('sends signed deliveries that a Standard Webhooks verifier accepts, several per message', async () => {
-    const sender = new WebhookSender();
+    const sender = newSender();
     try {
       const results = await Promise.all([1, 2, 3].map((n) => sender.send(job({ eventId: `evt_${n}` }))));
       expect(results.map((r) => [r.ok, r.statusCode])).toEqual([
@@ -73,7 +85,7 @@ describe('webhook sender thread', () => {
 
   it.runIf(process.platform === 'linux')('runs at a lower priority than the server thread', async () => {
     const before = threadNiceness().filter((n) => n > 0).length;
-    const sender = new WebhookSender();
+    const sender = newSender();
     try {
       await sender.send(job());
       expect(threadNiceness().filter((n) => n > 0).length).toBe(before + 1);
@@ -83,7 +95,7 @@ describe('webhook sender thread', () => {
   });
 
   it('answers a job it cannot sign with an error, and goes on with the next', async () => {
-    const sender = new WebhookSender();
+    const sender = newSender();
     try {
       const bad = await sender.send(job({ secrets: null as unknown as string[] }));
       expect(bad).toMatchObject({ ok: false, statusCode: null });
@@ -96,7 +108,7 @@ describe('webhook sender thread', () => {
 
   it('cuts requests in flight on abort (shutdown)', async () => {
     hang = true;
-    const sender = new WebhookSender();
+    const sender = newSender();
     try {
       const hung = [sender.send(job()), sender.send(job())];
       await waitUntil(() => received.length === 2);
@@ -118,7 +130,7 @@ describe('webhook sender thread', () => {
       threads.add(this);
       return original.apply(this, args);
     });
-    const sender = new WebhookSender();
+    const sender = newSender();
     try {
       const hung = sender.send(job());
       await waitUntil(() => received.length === 1);
@@ -136,9 +148,83 @@ describe('webhook sender thread', () => {
     }
   });
 
+  it("starts an endpoint's attempts in order, as many at a time as its concurrency, without waiting for the server's thread", async () => {
+    hang = true;
+    const sender = newSender();
+    try {
+      const a = [1, 2, 3, 4, 5].map((n) => sender.send(job({ eventId: `evt_a${n}`, concurrency: 2 })));
+      const b = sender.send(job({ eventId: 'evt_b1', endpointId: 'wh_2', concurrency: 2 }));
+      await waitUntil(() => received.length === 3);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(ids().sort()).toEqual(['evt_a1', 'evt_a2', 'evt_b1']);
+      // Each answer lets the endpoint's next attempts start.
+      for (const total of [5, 6]) {
+        answerHeld();
+        await waitUntil(() => received.length === total);
+      }
+      answerHeld();
+      expect((await Promise.all([...a, b])).every((r) => r.ok)).toBe(true);
+      expect(ids().filter((id) => id.startsWith('evt_a'))).toEqual(['evt_a1', 'evt_a2', 'evt_a3', 'evt_a4', 'evt_a5']);
+    } finally {
+      await sender.close();
+    }
+  });
+
+  it('keeps to its limit of requests in flight over all endpoints', async () => {
+    hang = true;
+    const sender = newSender(2);
+    try {
+      const all = [1, 2, 3].map((n) => sender.send(job({ eventId: `evt_${n}`, endpointId: `wh_${n}` })));
+      await waitUntil(() => received.length === 2);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(received).toHaveLength(2);
+      answerHeld();
+      await waitUntil(() => received.length === 3);
+      answerHeld();
+      expect((await Promise.all(all)).every((r) => r.ok)).toBe(true);
+    } finally {
+      await sender.close();
+    }
+  });
+
+  it('answers an attempt that could not start in time as not sent, without sending it', async () => {
+    hang = true;
+    const sender = newSender();
+    try {
+      const first = sender.send(job({ eventId: 'evt_1', concurrency: 1 }));
+      // Waits behind the first until past its start-by time.
+      const late = sender.send(job({ eventId: 'evt_2', concurrency: 1, startBy: Date.now() + 100 }));
+      await waitUntil(() => received.length === 1);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      answerHeld();
+      expect(await first).toMatchObject({ ok: true });
+      expect(await late).toMatchObject({ ok: false, notSent: true, error: expect.stringMatching(/claim would run out/) });
+      expect(ids()).toEqual(['evt_1']);
+    } finally {
+      await sender.close();
+    }
+  });
+
+  it('answers the attempts not started as not sent on drop (shutdown), and lets those in flight finish', async () => {
+    hang = true;
+    const sender = newSender();
+    try {
+      const started = sender.send(job({ eventId: 'evt_1', concurrency: 1 }));
+      const waiting = [2, 3].map((n) => sender.send(job({ eventId: `evt_${n}`, concurrency: 1 })));
+      await waitUntil(() => received.length === 1);
+      sender.drop();
+      for (const result of await Promise.all(waiting)) expect(result).toMatchObject({ ok: false, notSent: true, error: 'the server is shutting down' });
+      answerHeld();
+      expect(await started).toMatchObject({ ok: true, statusCode: 204 });
+      expect(ids()).toEqual(['evt_1']);
+    } finally {
+      await sender.close();
+    }
+  });
+
   it('settles what is still in flight when closed', async () => {
     hang = true;
-    const sender = new WebhookSender();
+    const sender = newSender();
     const hung = sender.send(job());
     await waitUntil(() => received.length === 1);
     await sender.close();

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SendResult } from './send.ts';
-import type { SendJob, SenderAnswer, SenderMessage } from './send-worker.ts';
+import type { SendJob, SenderAnswer, SenderMessage, SenderOptions } from './send-worker.ts';
 
 /** send-worker.ts from the sources, send-worker.js once built. */
 const entry = new URL(`./send-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url).href;
@@ -13,12 +13,18 @@ const stopped = (error: string): SendResult => ({ ok: false, statusCode: null, e
  * Sends webhook requests from a thread of their own, at a lower priority than the server's thread:
  * signing, connecting and reading answers (most of a delivery's CPU) then never delay a comment's
  * ack. Attempts handed over in one tick go as one message, and their answers come back together.
+ * The thread starts each endpoint's attempts in order, `concurrency` at a time, `maxInFlight` in all.
  */
 export class WebhookSender {
+  readonly #options: SenderOptions;
   #worker: Worker | undefined;
   readonly #waiting = new Map<number, (result: SendResult) => void>();
   #next = 0;
   #batch: SendJob[] = [];
+
+  constructor(options: SenderOptions) {
+    this.#options = options;
+  }
 
   send(job: Omit<SendJob, 'n'>): Promise<SendResult> {
     const n = this.#next++;
@@ -30,6 +36,12 @@ export class WebhookSender {
   /** Starts the thread ahead of the first delivery (loading it takes a few hundred milliseconds). */
   warm(): void {
     this.#worker ??= this.#start();
+  }
+
+  /** Answers the attempts not started yet as not sent (shutdown); those in flight go on. */
+  drop(): void {
+    this.#post({ jobs: this.#batch.splice(0) });
+    this.#worker?.postMessage({ drop: true } satisfies SenderMessage);
   }
 
   /** Cuts every request in flight (shutdown). */
@@ -52,7 +64,7 @@ export class WebhookSender {
   }
 
   #start(): Worker {
-    const worker = new Worker(new URL('./send-worker.mjs', import.meta.url), { workerData: { entry } });
+    const worker = new Worker(new URL('./send-worker.mjs', import.meta.url), { workerData: { entry, options: this.#options } });
     worker.unref();
     worker.on('message', ({ results }: SenderAnswer) => {
       for (const [n, result] of results) {
