@@ -1215,6 +1215,41 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(mine((await store.webhookPass({ at: at(200_000), outcomes: [], eventsDone: [], dispatch: dispatch(200_000), claim: null })).claimed)).toEqual([]);
     });
 
+    it("writes the rows of a pass's fresh deliveries together, however many, one that comes twice as two attempts", async () => {
+      const e = await env('env_whmany');
+      await store.createWebhookEndpoint(e, { id: 'wh_many', url: 'https://m.example/h', description: '', events: ['comment.created'], enabled: true, secret: 'whsec_MANY', createdAt: at() });
+      await store.createThread(e, { id: 'wm-t', roomId: 'wm-room', position: null, createdBy: 'alice', createdAt: at(10) }, { id: 'wm-c0', userId: 'alice', body: 'hi', mentions: [], createdAt: at(10) });
+      const links = new FileLinks();
+      // More than one SQLite statement's worth of rows.
+      for (let i = 1; i <= 40; i++) {
+        const id = `wm-c${i}`;
+        await store.createComment(e, { id, threadId: 'wm-t', userId: 'bob', body: id, mentions: [], createdAt: at(10 + i) }, {
+          webhooks: [{ id: `msg_${id}`, type: 'comment.created', actor: { type: 'backend' }, occurredAt: at(10 + i), subject: { kind: 'comment', id }, data: {}, links }],
+        });
+      }
+      const fresh = (await store.webhookPass({ at: at(100), outcomes: [], eventsDone: [], dispatch: { limit: 1000, giveUpAfterMs: 3600_000, leaseUntil: at(60_100) }, claim: null })).claimed
+        .filter((c) => c.endpointId === 'wh_many')
+        .sort((a, b) => (a.eventId < b.eventId ? -1 : 1));
+      expect(fresh).toHaveLength(40);
+      const ok = { at: at(200), succeeded: true, statusCode: 204, error: null, latencyMs: 3, response: null, nextAttemptAt: null, disableIfFailingSince: at(0), outageIfFailingSince: at(0) };
+      const failed = { ...ok, at: at(150), succeeded: false, statusCode: 500, error: 'HTTP 500', nextAttemptAt: at(150) };
+      const [twice, later, ...rest] = fresh as [ClaimedDelivery, ClaimedDelivery, ...ClaimedDelivery[]];
+      // One delivery twice in a pass (its event claimed again after a lapsed lease): failed, then sent.
+      const pass = await store.webhookPass({
+        at: at(200),
+        outcomes: [{ delivery: twice, result: failed }, ...rest.map((delivery) => ({ delivery, result: ok })), { delivery: later, result: null }, { delivery: twice, result: ok }],
+        eventsDone: fresh.map((c) => c.eventId),
+        dispatch: null,
+        claim: null,
+      });
+      expect(pass.disabledEndpoints).toEqual([]);
+      const rows = new Map((await store.listWebhookDeliveries(e, 'wh_many', 100)).map((d) => [d.id, `${d.status}/${d.attempts}`]));
+      expect(rows.size).toBe(40);
+      expect(rows.get(twice.id)).toBe('succeeded/2');
+      expect(rows.get(later.id)).toBe('pending/0');
+      expect(rest.every((d) => rows.get(d.id) === 'succeeded/1')).toBe(true);
+    });
+
     it('gives an event held by a node that died to the next claim once its lease lapses, for the deliveries still missing', async () => {
       const e = await env('env_whlapse');
       for (const id of ['wh_la', 'wh_lb', 'wh_lc']) {

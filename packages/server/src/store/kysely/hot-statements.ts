@@ -50,10 +50,37 @@ function statement(dialect: Dialect, direct: DirectStatements | undefined, text:
   };
 }
 
+/** Most rows in one SQLite insert (more are split over several statements). */
+const ROWS_PER_INSERT = 32;
+
+/**
+ * An insert of any number of rows, `columns` being `[name, PostgreSQL type]` pairs and `suffix`
+ * what follows the rows (an ON CONFLICT clause, which may read `excluded`). SQLite: up to
+ * ROWS_PER_INSERT rows per statement, one statement text per row count; PostgreSQL: any number in
+ * one round trip, one array per column.
+ */
+function rowsInsert(dialect: Dialect, direct: DirectStatements | undefined, table: string, columns: [string, string][], suffix = '') {
+  const names = columns.map(([name]) => name).join(', ');
+  if (dialect === 'postgres') {
+    const unnest = statement(dialect, direct, `insert into ${table} (${names}) select ${names} from unnest(${columns.map(([, type]) => `?::${type}[]`).join(', ')}) as u(${names}) ${suffix}`);
+    return async (db: Db, rows: unknown[][]): Promise<void> => {
+      if (rows.length) await unnest(db, columns.map((_, i) => rows.map((row) => row[i])));
+    };
+  }
+  const byCount = new Map<number, ReturnType<typeof statement>>();
+  const row = `(${columns.map(() => '?').join(', ')})`;
+  return async (db: Db, rows: unknown[][]): Promise<void> => {
+    for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+      const chunk = rows.slice(i, i + ROWS_PER_INSERT);
+      let s = byCount.get(chunk.length);
+      if (!s) byCount.set(chunk.length, (s = statement(dialect, direct, `insert into ${table} (${names}) values ${chunk.map(() => row).join(', ')} ${suffix}`)));
+      await s(db, chunk.flat());
+    }
+  };
+}
+
 const COMMENT_COLUMNS = 'environment_id, id, thread_id, room_id, user_id, body, mentions, created_at, edited_at';
 const ACTIVITY_COLUMNS = 'environment_id, id, room_id, user_id, kind, thread_id, comment_id, preview, created_at';
-/** Most notification rows in one SQLite insert (a mention of many users is split). */
-const NOTIFICATION_ROWS = 32;
 const NOTIFICATION_COLUMNS = 'environment_id, id, user_id, kind, room_id, thread_id, comment_id, actor_id, preview, created_at, read_at';
 
 export function hotStatements(dialect: Dialect, direct?: DirectStatements) {
@@ -105,24 +132,7 @@ export function hotStatements(dialect: Dialect, direct?: DirectStatements) {
       // No r row: the room's estimate would pass the limit (insertReply counts it exactly).
       ') select t.room_id, t.updated_at, r.seq from t left join r on true',
   );
-  // SQLite: up to NOTIFICATION_ROWS rows per statement, one statement text per row count;
-  // PostgreSQL: any number in one round trip.
-  const notificationRows = new Map<number, ReturnType<typeof statement>>();
-  const insertNotificationRows = (n: number) => {
-    let s = notificationRows.get(n);
-    if (!s) {
-      const row = `(${NOTIFICATION_COLUMNS.split(', ').map(() => '?').join(', ')})`;
-      s = statement(dialect, direct, `insert into notifications (${NOTIFICATION_COLUMNS}) values ${Array.from({ length: n }, () => row).join(', ')}`);
-      notificationRows.set(n, s);
-    }
-    return s;
-  };
-  const insertNotifications = statement(
-    dialect,
-    direct,
-    `insert into notifications (${NOTIFICATION_COLUMNS}) select ${NOTIFICATION_COLUMNS} ` +
-      `from unnest(${NOTIFICATION_COLUMNS.split(', ').map(() => '?::text[]').join(', ')}) as u(${NOTIFICATION_COLUMNS})`,
-  );
+  const insertNotifications = rowsInsert(dialect, direct, 'notifications', NOTIFICATION_COLUMNS.split(', ').map((name) => [name, 'text']));
   // The limit is written into the text: SQLite compiles a statement with `limit ?` again on each
   // run (see inline-limits.ts). One statement per limit asked for (in practice one).
   const recentNotifications = new Map<number, ReturnType<typeof statement>>();
@@ -173,22 +183,25 @@ export function hotStatements(dialect: Dialect, direct?: DirectStatements) {
   );
 
   const insertWebhookEvent = statement(dialect, direct, 'insert into webhook_events (id, environment_id, type, payload, dispatched, created_at) values (?, ?, ?, ?, 0, ?)');
-  // A fresh delivery's row, written once (see recordOutcomes in webhooks.ts): with its first attempt, or pending.
-  const insertAttemptedDelivery = statement(
+  // Fresh deliveries' rows, each written once (see recordOutcomes in webhooks.ts): with their first attempt, or pending.
+  const insertAttemptedDeliveries = rowsInsert(
     dialect,
     direct,
-    `insert into webhook_deliveries (${DELIVERY_COLUMNS}, last_status_code, last_error, last_latency_ms, last_response, created_at, updated_at)
-      values (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)
-      on conflict (endpoint_id, event_id) do update set attempts = webhook_deliveries.attempts + 1, status = ?, next_attempt_at = ?,
-        claimed_until = null, last_status_code = ?, last_error = ?, last_latency_ms = ?, last_response = ?, updated_at = ?
-      where webhook_deliveries.status <> 'succeeded'`,
+    'webhook_deliveries',
+    [...DELIVERY_COLUMNS, ['last_status_code', 'integer'], ['last_error', 'text'], ['last_latency_ms', 'integer'], ['last_response', 'text']],
+    `on conflict (endpoint_id, event_id) do update set attempts = webhook_deliveries.attempts + 1, status = excluded.status,
+      next_attempt_at = excluded.next_attempt_at, claimed_until = null, last_status_code = excluded.last_status_code,
+      last_error = excluded.last_error, last_latency_ms = excluded.last_latency_ms, last_response = excluded.last_response,
+      updated_at = excluded.updated_at
+    where webhook_deliveries.status <> 'succeeded'`,
   );
-  const insertPendingDelivery = statement(
+  const insertPendingDeliveries = rowsInsert(
     dialect,
     direct,
-    `insert into webhook_deliveries (${DELIVERY_COLUMNS}, created_at, updated_at) values (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)
-      on conflict (endpoint_id, event_id) do update set claimed_until = null
-      where webhook_deliveries.status = 'pending' and webhook_deliveries.attempts = 0`,
+    'webhook_deliveries',
+    DELIVERY_COLUMNS,
+    `on conflict (endpoint_id, event_id) do update set claimed_until = null
+    where webhook_deliveries.status = 'pending' and webhook_deliveries.attempts = 0`,
   );
 
   return {
@@ -257,15 +270,10 @@ export function hotStatements(dialect: Dialect, direct?: DirectStatements) {
       await insertActivity(db, activityParams(r));
     },
     async insertNotifications(db: Db, rows: Database['notifications'][]): Promise<void> {
-      const params = rows.map((r) => [r.environment_id, r.id, r.user_id, r.kind, r.room_id, r.thread_id, r.comment_id, r.actor_id, r.preview, r.created_at, r.read_at]);
-      if (dialect === 'sqlite') {
-        for (let i = 0; i < params.length; i += NOTIFICATION_ROWS) {
-          const rows = params.slice(i, i + NOTIFICATION_ROWS);
-          await insertNotificationRows(rows.length)(db, rows.flat());
-        }
-        return;
-      }
-      await insertNotifications(db, NOTIFICATION_COLUMNS.split(', ').map((_, i) => params.map((p) => p[i])));
+      await insertNotifications(
+        db,
+        rows.map((r) => [r.environment_id, r.id, r.user_id, r.kind, r.room_id, r.thread_id, r.comment_id, r.actor_id, r.preview, r.created_at, r.read_at]),
+      );
     },
     /** A user's latest notifications, newest first (every join sends them). */
     async recentNotifications(db: Db, envId: string, userId: string, limit: number) {
@@ -282,23 +290,25 @@ export function hotStatements(dialect: Dialect, direct?: DirectStatements) {
       await insertWebhookEvent(db, [e.id, e.environmentId, e.type, e.payload, e.createdAt]);
     },
     /**
-     * The row of a fresh delivery, with its first attempt. Should it exist already (made by a
-     * recovery while the event was held, or this node's claim lapsed and another node sent it too),
-     * the attempt is added to it, unless it has succeeded already.
+     * The rows of fresh deliveries, each with its first attempt (ids distinct). Should one exist
+     * already (made by a recovery while the event was held, or this node's claim lapsed and
+     * another node sent it too), the attempt is added to it, unless it has succeeded already.
      */
-    async insertAttemptedDelivery(db: Db, d: NewDelivery, a: DeliveryAttempt): Promise<void> {
-      const outcome = [a.statusCode, a.error, a.latencyMs, a.response];
-      await insertAttemptedDelivery(db, [
-        ...deliveryParams(d, a.status, a.nextAttemptAt), ...outcome, d.createdAt, a.at,
-        a.status, a.nextAttemptAt, ...outcome, a.at,
-      ]);
+    async insertAttemptedDeliveries(db: Db, attempted: { delivery: NewDelivery; attempt: DeliveryAttempt }[]): Promise<void> {
+      await insertAttemptedDeliveries(
+        db,
+        attempted.map(({ delivery: d, attempt: a }) => [
+          ...deliveryParams(d, a.status, 1, a.nextAttemptAt, a.at), a.statusCode, a.error, a.latencyMs, a.response,
+        ]),
+      );
     },
     /**
-     * The row of a fresh delivery not attempted (the node stops, or has no room for it): pending,
-     * due at `at`. One a recovery made meanwhile is let go of (it waited for this attempt).
+     * The rows of fresh deliveries not attempted (the node stops, or has no room for them):
+     * pending, due at `at` (ids distinct). One a recovery made meanwhile is let go of (it waited
+     * for this attempt).
      */
-    async insertPendingDelivery(db: Db, d: NewDelivery, at: string): Promise<void> {
-      await insertPendingDelivery(db, [d.id, d.environmentId, d.endpointId, d.eventId, d.eventType, at, d.giveUpAt, d.createdAt, at]);
+    async insertPendingDeliveries(db: Db, deliveries: NewDelivery[], at: string): Promise<void> {
+      await insertPendingDeliveries(db, deliveries.map((d) => deliveryParams(d, 'pending', 0, at, at)));
     },
     async participants(db: Db, envId: string, threadId: string): Promise<string[]> {
       if (dialect === 'sqlite') {
@@ -329,7 +339,10 @@ export interface NewReply {
   notifications: Omit<Database['notifications'], 'room_id'>[];
 }
 
-const DELIVERY_COLUMNS = 'id, environment_id, endpoint_id, event_id, event_type, status, attempts, next_attempt_at, give_up_at';
+const DELIVERY_COLUMNS: [string, string][] = [
+  ['id', 'text'], ['environment_id', 'text'], ['endpoint_id', 'text'], ['event_id', 'text'], ['event_type', 'text'], ['status', 'text'],
+  ['attempts', 'integer'], ['next_attempt_at', 'text'], ['give_up_at', 'text'], ['created_at', 'text'], ['updated_at', 'text'],
+];
 
 /** A webhook delivery's row as first written. */
 export interface NewDelivery {
@@ -353,7 +366,10 @@ export interface DeliveryAttempt {
   response: string | null;
 }
 
-const deliveryParams = (d: NewDelivery, status: string, nextAttemptAt: string | null) => [d.id, d.environmentId, d.endpointId, d.eventId, d.eventType, status, nextAttemptAt, d.giveUpAt];
+/** A delivery's DELIVERY_COLUMNS. */
+const deliveryParams = (d: NewDelivery, status: string, attempts: number, nextAttemptAt: string | null, updatedAt: string) => [
+  d.id, d.environmentId, d.endpointId, d.eventId, d.eventType, status, attempts, nextAttemptAt, d.giveUpAt, d.createdAt, updatedAt,
+];
 
 const activityParams = (r: Database['activity']) => [r.environment_id, r.id, r.room_id, r.user_id, r.kind, r.thread_id, r.comment_id, r.preview, r.created_at];
 

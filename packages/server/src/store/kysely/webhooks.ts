@@ -17,7 +17,7 @@ import {
 import type { FileLinks } from '../../files/links.ts';
 import { groupAttachments } from './attachments.ts';
 import { contentRepo } from './content.ts';
-import type { HotStatements, NewDelivery } from './hot-statements.ts';
+import type { DeliveryAttempt, HotStatements, NewDelivery } from './hot-statements.ts';
 import { storedNotifications } from './realtime.ts';
 import { CHUNK_ROWS, inChunks } from './in-chunks.ts';
 import type { WriteTx } from './writer.ts';
@@ -376,6 +376,25 @@ const attemptColumns = (result: WebhookAttemptResult) => ({
   latency: Math.round(result.latencyMs),
 });
 
+/** `items` cut, in order, into runs in which no key comes twice. */
+function distinctRuns<T>(items: T[], key: (item: T) => string): T[][] {
+  const runs: T[][] = [];
+  let run: T[] = [];
+  let keys = new Set<string>();
+  for (const item of items) {
+    const k = key(item);
+    if (keys.has(k)) {
+      runs.push(run);
+      run = [];
+      keys = new Set();
+    }
+    run.push(item);
+    keys.add(k);
+  }
+  if (run.length) runs.push(run);
+  return runs;
+}
+
 /** A fresh delivery's row as first written. */
 const newDelivery = (d: ClaimedDelivery, createdAt: string): NewDelivery => ({
   id: d.id,
@@ -398,22 +417,21 @@ async function recordOutcomes(hot: HotStatements, trx: Transaction<Database>, at
   // A fresh delivery to an endpoint deleted meanwhile has nowhere to go.
   const freshTo = [...new Set(outcomes.filter((o) => o.delivery.freshSince).map((o) => o.delivery.endpointId))];
   const live = new Set(freshTo.length ? (await trx.selectFrom('webhook_endpoints').select('id').where('id', 'in', freshTo).execute()).map((p) => p.id) : []);
+  // Fresh deliveries' rows are written together once the claimed rows are updated (they are
+  // other rows: a row a recovery made for a held event is not claimed while the event is held).
+  const attempted: { delivery: NewDelivery; attempt: DeliveryAttempt }[] = [];
+  const pending: NewDelivery[] = [];
   for (const { delivery: d, result } of outcomes) {
     if (d.freshSince) {
       if (!live.has(d.endpointId)) continue;
       if (!result) {
-        await hot.insertPendingDelivery(trx, newDelivery(d, d.freshSince), at);
+        pending.push(newDelivery(d, d.freshSince));
         continue;
       }
       const { status, next, latency } = attemptColumns(result);
-      await hot.insertAttemptedDelivery(trx, newDelivery(d, d.freshSince), {
-        at: result.at,
-        status,
-        nextAttemptAt: next,
-        statusCode: result.statusCode,
-        error: result.error,
-        latencyMs: latency,
-        response: result.response,
+      attempted.push({
+        delivery: newDelivery(d, d.freshSince),
+        attempt: { at: result.at, status, nextAttemptAt: next, statusCode: result.statusCode, error: result.error, latencyMs: latency, response: result.response },
       });
       last.set(d.endpointId, result);
       continue;
@@ -427,6 +445,10 @@ async function recordOutcomes(hot: HotStatements, trx: Transaction<Database>, at
       where id = ${d.id} returning endpoint_id`.execute(trx);
     if (rows[0]) last.set(rows[0].endpoint_id, result);
   }
+  // In the order given; one statement may not write a row twice (PostgreSQL refuses), as two
+  // outcomes of one delivery would (its event claimed again by this node after a lapsed lease).
+  for (const run of distinctRuns(attempted, (a) => a.delivery.id)) await hot.insertAttemptedDeliveries(trx, run);
+  for (const run of distinctRuns(pending, (d) => d.id)) await hot.insertPendingDeliveries(trx, run, at);
   const disabledEndpoints: DisabledEndpoint[] = [];
   // Endpoint rows in one order on every node (two nodes recording failures of the same endpoints
   // in opposite orders would deadlock on PostgreSQL).
