@@ -1233,11 +1233,20 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(fresh).toHaveLength(40);
       const ok = { at: at(200), succeeded: true, statusCode: 204, error: null, latencyMs: 3, response: null, nextAttemptAt: null, disableIfFailingSince: at(0), outageIfFailingSince: at(0) };
       const failed = { ...ok, at: at(150), succeeded: false, statusCode: 500, error: 'HTTP 500', nextAttemptAt: at(150) };
-      const [twice, later, ...rest] = fresh as [ClaimedDelivery, ClaimedDelivery, ...ClaimedDelivery[]];
+      const [twice, later, timedOut, odd, ...rest] = fresh as [ClaimedDelivery, ClaimedDelivery, ClaimedDelivery, ClaimedDelivery, ...ClaimedDelivery[]];
+      // What a receiver answers is kept as it came, whatever its characters.
+      const answer = '{"a":"b\\c", "d": [1, null], "e": \'{x,y}\' }\n\tNULL';
       // One delivery twice in a pass (its event claimed again after a lapsed lease): failed, then sent.
       const pass = await store.webhookPass({
         at: at(200),
-        outcomes: [{ delivery: twice, result: failed }, ...rest.map((delivery) => ({ delivery, result: ok })), { delivery: later, result: null }, { delivery: twice, result: ok }],
+        outcomes: [
+          { delivery: twice, result: failed },
+          ...rest.map((delivery) => ({ delivery, result: ok })),
+          { delivery: later, result: null },
+          { delivery: timedOut, result: { ...failed, statusCode: null, error: 'timed out after 10000 ms' } },
+          { delivery: odd, result: { ...ok, response: answer } },
+          { delivery: twice, result: ok },
+        ],
         eventsDone: fresh.map((c) => c.eventId),
         dispatch: null,
         claim: null,
@@ -1247,7 +1256,11 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(rows.size).toBe(40);
       expect(rows.get(twice.id)).toBe('succeeded/2');
       expect(rows.get(later.id)).toBe('pending/0');
+      expect(rows.get(timedOut.id)).toBe('pending/1');
       expect(rest.every((d) => rows.get(d.id) === 'succeeded/1')).toBe(true);
+      const stored = new Map((await store.listWebhookDeliveries(e, 'wh_many', 100)).map((d) => [d.id, d]));
+      expect(stored.get(timedOut.id)).toMatchObject({ lastStatusCode: null, lastError: 'timed out after 10000 ms', lastResponse: null, nextAttemptAt: at(150) });
+      expect(stored.get(odd.id)).toMatchObject({ lastStatusCode: 204, lastResponse: answer, lastLatencyMs: 3 });
     });
 
     it('gives an event held by a node that died to the next claim once its lease lapses, for the deliveries still missing', async () => {

@@ -407,9 +407,10 @@ const newDelivery = (d: ClaimedDelivery, createdAt: string): NewDelivery => ({
 });
 
 /**
- * Records outcomes, in the order given: a claimed row's attempt updates it (letting go of its
- * claim); a fresh delivery's row is written now, with its attempt, or pending and due at once when
- * it had none. Returns the endpoints the attempts disabled, and why.
+ * Records outcomes: a claimed row's attempt updates it (letting go of its claim); a fresh
+ * delivery's row is written now, with its attempt, or pending and due at once when it had none.
+ * An endpoint's last outcome in the order given decides its health. Returns the endpoints the
+ * attempts disabled, and why.
  */
 async function recordOutcomes(hot: HotStatements, trx: Transaction<Database>, at: string, outcomes: WebhookOutcome[]): Promise<DisabledEndpoint[]> {
   // The last outcome per endpoint decides its health.
