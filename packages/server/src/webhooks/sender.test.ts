@@ -53,6 +53,17 @@ const job = (over: Partial<Parameters<WebhookSender['send']>[0]> = {}) => ({
 });
 
 const newSender = (maxInFlight = 64) => new WebhookSender({ maxInFlight });
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Runs `test` with a new sender (at most `maxInFlight` requests at once), closed after. */
+async function withSender(test: (sender: WebhookSender) => Promise<void>, maxInFlight?: number): Promise<void> {
+  const sender = newSender(maxInFlight);
+  try {
+    await test(sender);
+  } finally {
+    await sender.close();
+  }
+}
 const ids = () => received.map((r) => String(r.headers['webhook-id']));
 
 /** Nice values of this process's threads (Linux). */
@@ -150,12 +161,11 @@ describe('webhook sender thread', () => {
 
   it("starts an endpoint's attempts in order, as many at a time as its concurrency, without waiting for the server's thread", async () => {
     hang = true;
-    const sender = newSender();
-    try {
+    await withSender(async (sender) => {
       const a = [1, 2, 3, 4, 5].map((n) => sender.send(job({ eventId: `evt_a${n}`, concurrency: 2 })));
       const b = sender.send(job({ eventId: 'evt_b1', endpointId: 'wh_2', concurrency: 2 }));
       await waitUntil(() => received.length === 3);
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
       expect(ids().sort()).toEqual(['evt_a1', 'evt_a2', 'evt_b1']);
       // Each answer lets the endpoint's next attempts start.
       for (const total of [5, 6]) {
@@ -165,50 +175,41 @@ describe('webhook sender thread', () => {
       answerHeld();
       expect((await Promise.all([...a, b])).every((r) => r.ok)).toBe(true);
       expect(ids().filter((id) => id.startsWith('evt_a'))).toEqual(['evt_a1', 'evt_a2', 'evt_a3', 'evt_a4', 'evt_a5']);
-    } finally {
-      await sender.close();
-    }
+    });
   });
 
   it('keeps to its limit of requests in flight over all endpoints', async () => {
     hang = true;
-    const sender = newSender(2);
-    try {
+    await withSender(async (sender) => {
       const all = [1, 2, 3].map((n) => sender.send(job({ eventId: `evt_${n}`, endpointId: `wh_${n}` })));
       await waitUntil(() => received.length === 2);
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
       expect(received).toHaveLength(2);
       answerHeld();
       await waitUntil(() => received.length === 3);
       answerHeld();
       expect((await Promise.all(all)).every((r) => r.ok)).toBe(true);
-    } finally {
-      await sender.close();
-    }
+    }, 2);
   });
 
   it('answers an attempt that could not start in time as not sent, without sending it', async () => {
     hang = true;
-    const sender = newSender();
-    try {
+    await withSender(async (sender) => {
       const first = sender.send(job({ eventId: 'evt_1', concurrency: 1 }));
       // Waits behind the first until past its start-by time.
       const late = sender.send(job({ eventId: 'evt_2', concurrency: 1, startBy: Date.now() + 100 }));
       await waitUntil(() => received.length === 1);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await sleep(200);
       answerHeld();
       expect(await first).toMatchObject({ ok: true });
       expect(await late).toMatchObject({ ok: false, notSent: true, error: expect.stringMatching(/claim would run out/) });
       expect(ids()).toEqual(['evt_1']);
-    } finally {
-      await sender.close();
-    }
+    });
   });
 
   it('answers the attempts not started as not sent on drop (shutdown), and lets those in flight finish', async () => {
     hang = true;
-    const sender = newSender();
-    try {
+    await withSender(async (sender) => {
       const started = sender.send(job({ eventId: 'evt_1', concurrency: 1 }));
       const waiting = [2, 3].map((n) => sender.send(job({ eventId: `evt_${n}`, concurrency: 1 })));
       await waitUntil(() => received.length === 1);
@@ -217,9 +218,7 @@ describe('webhook sender thread', () => {
       answerHeld();
       expect(await started).toMatchObject({ ok: true, statusCode: 204 });
       expect(ids()).toEqual(['evt_1']);
-    } finally {
-      await sender.close();
-    }
+    });
   });
 
   it('settles what is still in flight when closed', async () => {
