@@ -2,7 +2,7 @@ import { DEFAULT_ENV_CONFIG, LIMITS, PulseError } from '@pulse/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashKey } from '../src/ids.ts';
 import type { Store } from '../src/store/index.ts';
-import type { ClaimedDelivery, NewKey, WebhookAttemptResult } from '../src/store/types.ts';
+import type { ClaimedDelivery, NewKey, WebhookAttemptResult, WebhookOutcome } from '../src/store/types.ts';
 import { FileLinks } from '../src/files/links.ts';
 import { CHUNK_ROWS } from '../src/store/kysely/in-chunks.ts';
 
@@ -1261,6 +1261,14 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       const stored = new Map((await store.listWebhookDeliveries(e, 'wh_many', 100)).map((d) => [d.id, d]));
       expect(stored.get(timedOut.id)).toMatchObject({ lastStatusCode: null, lastError: 'timed out after 10000 ms', lastResponse: null, nextAttemptAt: at(150) });
       expect(stored.get(odd.id)).toMatchObject({ lastStatusCode: 204, lastResponse: answer, lastLatencyMs: 3 });
+      // A claimed row given back unattempted is let go by the pass: claimable again at once.
+      const claim = (ms: number) => ({ leaseUntil: at(ms + 60_000), limits: { total: 100, perEndpoint: 10 }, skipEndpoints: [] });
+      const claimedAt = async (ms: number, outcomes: WebhookOutcome[] = []) =>
+        (await store.webhookPass({ at: at(ms), outcomes, eventsDone: [], dispatch: null, claim: claim(ms) })).claimed.filter((c) => c.endpointId === 'wh_many');
+      const row = (await claimedAt(300)).find((c) => c.id === later.id)!;
+      expect(row).toMatchObject({ attempts: 0 });
+      expect((await claimedAt(310)).map((c) => c.id)).not.toContain(later.id);
+      expect((await claimedAt(320, [{ delivery: row, result: null }])).map((c) => c.id)).toContain(later.id);
     });
 
     it('gives an event held by a node that died to the next claim once its lease lapses, for the deliveries still missing', async () => {

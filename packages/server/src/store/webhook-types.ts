@@ -85,8 +85,8 @@ export interface ClaimedDelivery {
 }
 
 /**
- * What happened to a claimed delivery: an attempt, or (null) none. A claimed row is let go with
- * `releaseWebhookClaims` instead; a fresh delivery not attempted is written as pending, due at once.
+ * What happened to a claimed delivery: an attempt, or (null) none: a claimed row not attempted is
+ * let go (claimable again at once), a fresh delivery not attempted is written as pending, due at once.
  */
 export interface WebhookOutcome {
   delivery: ClaimedDelivery;

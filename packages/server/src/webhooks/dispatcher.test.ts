@@ -232,3 +232,78 @@ describe('webhook dispatcher: outcomes', () => {
     }, hooks);
   });
 });
+
+describe('webhook dispatcher: order when deliveries run past their claim', () => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const byEvent = (a: ClaimedDelivery, b: ClaimedDelivery) => Number(a.eventId.slice(4)) - Number(b.eventId.slice(4));
+  /** A pass's answer: `claimed`, after the rows asked for by `claim` from `rows` (oldest event first). */
+  const withRows = (rows: ClaimedDelivery[], claim: WebhookPass['claim'], claimed: ClaimedDelivery[]) => {
+    const due = claim && !claim.skipEndpoints.includes('wh_1') ? rows.sort(byEvent).splice(0, claim.limits.perEndpoint) : [];
+    return answer([...due, ...claimed], claimed.length);
+  };
+  /** Keeps the fresh deliveries a pass writes as pending rows, as the store would. */
+  const keepRows = (rows: ClaimedDelivery[], outcomes: WebhookPass['outcomes']) => {
+    for (const o of outcomes) if (o.delivery.freshSince && !o.result) rows.push({ ...o.delivery, freshSince: undefined });
+  };
+
+  it('keeps them behind a delivery given back while a pass was under way', async () => {
+    const order: string[] = [];
+    // The first 9 events hang (their attempts time out after 200 ms).
+    const hooks = await receiver((req, res) => {
+      const id = String(req.headers['webhook-id']);
+      req.resume();
+      if (Number(id.slice(4)) <= 9) return;
+      order.push(id);
+      res.writeHead(204).end();
+    });
+    const url = `${hooks.base}/hook`;
+    const rows: ClaimedDelivery[] = [];
+    let start = 0;
+    let step = 0;
+    const store = passingStore(async ({ outcomes, claim }) => {
+      keepRows(rows, outcomes);
+      if (step === 0) {
+        step = 1;
+        start = Date.now();
+        return answer(Array.from({ length: 12 }, (_, i) => delivery(i + 1, url)));
+      }
+      if (step === 1 && Date.now() - start > 1540) {
+        // Under way while the sending thread gives msg_8..12 back (~1.7 s in); brings the endpoint's next event.
+        step = 2;
+        await sleep(2300 - (Date.now() - start));
+        return answer([delivery(100, url)]);
+      }
+      return withRows(rows, claim, []);
+    });
+    const all = ['msg_10', 'msg_11', 'msg_12', 'msg_100'];
+    await dispatchUntil(store, { timeoutMs: 200, concurrencyPerEndpoint: 1 }, () => all.every((id) => order.includes(id)), 8000, () => {
+      expect(order).toEqual(all);
+    }, hooks);
+  });
+
+  it("keeps a slow endpoint's backlog ahead of its later events when its tail runs past the claim", async () => {
+    const order: string[] = [];
+    const hooks = await receiver((req, res) => {
+      req.resume();
+      order.push(String(req.headers['webhook-id']));
+      setTimeout(() => res.writeHead(204).end(), 100);
+    });
+    const url = `${hooks.base}/hook`;
+    const rows: ClaimedDelivery[] = [];
+    let start = 0;
+    let next = 100;
+    const store = passingStore(({ outcomes, claim }) => {
+      keepRows(rows, outcomes);
+      // 24 events at once, more than one request at a time gets through before their claims run short, then 3 more, one per pass.
+      if (start === 0) {
+        start = Date.now();
+        return withRows(rows, claim, Array.from({ length: 24 }, (_, i) => delivery(i + 1, url)));
+      }
+      return withRows(rows, claim, Date.now() - start > 1000 && next < 103 ? [delivery(next++, url)] : []);
+    });
+    const all = [...Array.from({ length: 24 }, (_, i) => `msg_${i + 1}`), 'msg_100', 'msg_101', 'msg_102'];
+    await dispatchUntil(store, { timeoutMs: 200, concurrencyPerEndpoint: 1 }, () => all.every((id) => order.includes(id)), 10_000, () => {
+      expect(order.filter((id, i) => order.indexOf(id) === i)).toEqual(all);
+    }, hooks);
+  });
+});

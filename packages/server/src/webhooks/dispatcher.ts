@@ -87,10 +87,13 @@ export class WebhookDispatcher {
    */
   readonly #abandoned = new Set<string>();
   /**
-   * Endpoints some fresh deliveries of which were written as rows for want of room here: the next
-   * ones go the same way, so that they are sent in order, until a claim takes all the rows left.
+   * Endpoints some deliveries of which were given back unattempted (fresh ones written as rows, for
+   * want of room here or of time left in their claim; rows let go): the next fresh ones go the same
+   * way, so that they are sent in order, until a claim takes all the rows left.
    */
   readonly #behind = new Set<string>();
+  /** Endpoints whose jobs the sending thread gives back until the next one says it may go on (SendJob.startBy). */
+  readonly #stopped = new Set<string>();
   /** Passes failed in a row (see #tick). */
   #failedPasses = 0;
 
@@ -210,13 +213,17 @@ export class WebhookDispatcher {
     }
     // A claim that was not cut short took every row left of an endpoint it gave fewer than its depth.
     if (claim && [...rows.values()].reduce((sum, n) => sum + n, 0) < claim.free) {
-      for (const endpointId of this.#behind) if (!claim.skipEndpoints.includes(endpointId) && (rows.get(endpointId) ?? 0) < claim.depth) this.#behind.delete(endpointId);
+      // Not one with deliveries given back while the pass was under way: their rows were not written for it to take.
+      const givenBack = new Set(this.#outcomes.filter((o) => !o.result).map((o) => o.delivery.endpointId));
+      for (const endpointId of this.#behind) {
+        if (!givenBack.has(endpointId) && !claim.skipEndpoints.includes(endpointId) && (rows.get(endpointId) ?? 0) < claim.depth) this.#behind.delete(endpointId);
+      }
     }
     for (const delivery of claimed) {
       const held = this.#held.get(delivery.endpointId) ?? 0;
       const full = held >= this.#settings.concurrencyPerEndpoint * FRESH_DEPTH || this.#heldCount >= MAX_HELD;
       if (delivery.freshSince && (this.#behind.has(delivery.endpointId) || full)) {
-        this.#handOver(delivery);
+        this.#giveBack(delivery);
         continue;
       }
       this.#held.set(delivery.endpointId, held + 1);
@@ -240,16 +247,13 @@ export class WebhookDispatcher {
     if (!this.#abandoned.delete(delivery.eventId)) this.#eventsDone.push(delivery.eventId);
   }
 
-  /** A fresh delivery not attempted becomes a pending row (next pass); the endpoint's next ones follow it. */
-  #handOver(delivery: ClaimedDelivery): void {
+  /**
+   * A delivery not attempted: a fresh one becomes a pending row, a claimed row is let go (both by
+   * the next pass); the endpoint's next fresh ones follow them.
+   */
+  #giveBack(delivery: ClaimedDelivery): void {
     this.#behind.add(delivery.endpointId);
     this.#settle(delivery, null);
-  }
-
-  /** Lets go of a delivery not attempted: a claimed row at once, a fresh one handed over. */
-  async #release(d: ClaimedDelivery): Promise<void> {
-    if (d.freshSince) this.#handOver(d);
-    else await this.#store.releaseWebhookClaims([d.id]);
   }
 
   #writesBackedUp(): boolean {
@@ -263,6 +267,7 @@ export class WebhookDispatcher {
         concurrency: this.#settings.concurrencyPerEndpoint,
         // Not enough of the claim left for a whole attempt: let go, for another pass to claim it again.
         startBy: claimedUntil - this.#settings.timeoutMs - RECORD_MARGIN_MS,
+        resume: this.#stopped.delete(d.endpointId),
         url: d.url,
         payload: d.payload,
         eventId: d.eventId,
@@ -273,7 +278,8 @@ export class WebhookDispatcher {
       if (result.notSent || (this.#closed && !result.ok && this.#aborted)) {
         // Shutting down, the claim running short, or the sending thread stopped: not an attempt;
         // another node, or this one again, sends it once the claim is let go.
-        await this.#release(d);
+        if (result.expired) this.#stopped.add(d.endpointId);
+        this.#giveBack(d);
         return;
       }
       const now = Date.now();
@@ -296,7 +302,7 @@ export class WebhookDispatcher {
     } catch (err) {
       this.#log.warn({ err, deliveryId: d.id }, 'a webhook attempt failed unexpectedly; it is retried');
       // A fresh one is written as pending (due again at once); a claimed row once its claim expires.
-      if (d.freshSince) this.#handOver(d);
+      if (d.freshSince) this.#giveBack(d);
     } finally {
       this.#heldCount--;
       const n = (this.#held.get(d.endpointId) ?? 1) - 1;

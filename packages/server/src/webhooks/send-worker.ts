@@ -20,8 +20,13 @@ export interface SendJob {
   /** Jobs of one endpoint start in the order handed over, at most `concurrency` at a time. */
   endpointId: string;
   concurrency: number;
-  /** Not started after this time (ms since the epoch): answered as not sent (its claim would run short). */
+  /**
+   * Not started after this time (ms since the epoch): answered as not sent and `expired` (its
+   * claim would run short), and so are the endpoint's jobs behind it and those that follow, until
+   * one comes with `resume` (the dispatcher has seen the answer): they stay in order.
+   */
   startBy: number;
+  resume?: boolean;
 }
 
 export interface SenderOptions {
@@ -61,6 +66,7 @@ function answer(n: number, result: SendResult): void {
 }
 
 const notSent = (error: string): SendResult => ({ ok: false, statusCode: null, error, latencyMs: 0, response: null, retryAfterMs: null, notSent: true });
+const EXPIRED: SendResult = { ...notSent('not sent: its claim would run out before the attempt ends'), expired: true };
 
 /**
  * Jobs waiting for a request slot, per endpoint. The queues live here, not in the server's thread:
@@ -69,15 +75,30 @@ const notSent = (error: string): SendResult => ({ ok: false, statusCode: null, e
  */
 const queues = new Map<string, SendJob[]>();
 const active = new Map<string, number>();
+/** Endpoints whose jobs are given back (see SendJob.startBy) until one comes with `resume`. */
+const stopped = new Set<string>();
 let inFlight = 0;
+
+/** Gives back every job of the endpoint waiting here, and those that follow until it resumes. */
+function stop(endpointId: string): void {
+  for (const job of queues.get(endpointId) ?? []) answer(job.n, EXPIRED);
+  queues.delete(endpointId);
+  stopped.add(endpointId);
+}
 
 function pump(): void {
   for (const [endpointId, queue] of queues) {
+    // Checked with no request slot free too: a job is given back while its claim still holds.
+    if (Date.now() > queue[0]!.startBy) {
+      stop(endpointId);
+      continue;
+    }
     while (queue.length && inFlight < maxInFlight && (active.get(endpointId) ?? 0) < queue[0]!.concurrency) {
       const job = queue.shift()!;
       if (Date.now() > job.startBy) {
-        answer(job.n, notSent('not sent: its claim would run out before the attempt ends'));
-        continue;
+        queue.unshift(job);
+        stop(endpointId);
+        break;
       }
       active.set(endpointId, (active.get(endpointId) ?? 0) + 1);
       inFlight++;
@@ -114,6 +135,8 @@ async function run(job: SendJob): Promise<void> {
 }
 
 lowerOwnPriority();
+// Jobs waiting for a slot are looked at now and then even when no request ends (all hung).
+setInterval(() => queues.size && pump(), 1000).unref();
 port.on('message', (message: SenderMessage) => {
   if ('abort' in message) abort.abort();
   else if ('drop' in message) {
@@ -121,6 +144,11 @@ port.on('message', (message: SenderMessage) => {
     queues.clear();
   } else {
     for (const job of message.jobs) {
+      if (job.resume) stopped.delete(job.endpointId);
+      if (stopped.has(job.endpointId)) {
+        answer(job.n, EXPIRED);
+        continue;
+      }
       const queue = queues.get(job.endpointId);
       if (queue) queue.push(job);
       else queues.set(job.endpointId, [job]);

@@ -23,6 +23,8 @@ export interface SendResult {
   retryAfterMs: number | null;
   /** Its outcome is unknown (the sending thread stopped under it): not counted as an attempt. */
   notSent?: boolean;
+  /** Not sent because it could not start before its claim ran short (see SendJob.startBy). */
+  expired?: boolean;
 }
 
 type Answer = { status: number; location: string | undefined; retryAfter: string | undefined; text: string };

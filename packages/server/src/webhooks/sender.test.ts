@@ -207,14 +207,36 @@ describe('webhook sender thread', () => {
     });
   });
 
+  it("gives back an endpoint's jobs behind one that could not start in time, and those that follow until one resumes", async () => {
+    hang = true;
+    await withSender(async (sender) => {
+      const first = sender.send(job({ eventId: 'evt_1', concurrency: 1 }));
+      const late = sender.send(job({ eventId: 'evt_2', concurrency: 1, startBy: Date.now() + 100 }));
+      const behind = sender.send(job({ eventId: 'evt_3', concurrency: 1 }));
+      const other = sender.send(job({ eventId: 'evt_b', endpointId: 'wh_2' }));
+      await waitUntil(() => received.length === 2);
+      for (const result of await Promise.all([late, behind])) expect(result).toMatchObject({ ok: false, notSent: true, expired: true });
+      // Sent before the server's thread saw the answers: given back too.
+      expect(await sender.send(job({ eventId: 'evt_4', concurrency: 1 }))).toMatchObject({ notSent: true, expired: true });
+      answerHeld();
+      expect(await first).toMatchObject({ ok: true });
+      expect(await other).toMatchObject({ ok: true });
+      hang = false;
+      expect(await sender.send(job({ eventId: 'evt_5', concurrency: 1, resume: true }))).toMatchObject({ ok: true });
+      expect(ids().sort()).toEqual(['evt_1', 'evt_5', 'evt_b']);
+    });
+  });
+
   it('answers the attempts not started as not sent on drop (shutdown), and lets those in flight finish', async () => {
     hang = true;
     await withSender(async (sender) => {
       const started = sender.send(job({ eventId: 'evt_1', concurrency: 1 }));
       const waiting = [2, 3].map((n) => sender.send(job({ eventId: `evt_${n}`, concurrency: 1 })));
       await waitUntil(() => received.length === 1);
+      // Handed over in the same turn as the drop: never started either.
+      const handedLast = sender.send(job({ eventId: 'evt_9', endpointId: 'wh_9' }));
       sender.drop();
-      for (const result of await Promise.all(waiting)) expect(result).toMatchObject({ ok: false, notSent: true, error: 'the server is shutting down' });
+      for (const result of await Promise.all([...waiting, handedLast])) expect(result).toMatchObject({ ok: false, notSent: true, error: 'the server is shutting down' });
       answerHeld();
       expect(await started).toMatchObject({ ok: true, statusCode: 204 });
       expect(ids()).toEqual(['evt_1']);

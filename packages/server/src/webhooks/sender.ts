@@ -40,7 +40,7 @@ export class WebhookSender {
 
   /** Answers the attempts not started yet as not sent (shutdown); those in flight go on. */
   drop(): void {
-    this.#post({ jobs: this.#batch.splice(0) });
+    for (const job of this.#batch.splice(0)) this.#settle(job.n, stopped('the server is shutting down'));
     this.#worker?.postMessage({ drop: true } satisfies SenderMessage);
   }
 
@@ -67,10 +67,7 @@ export class WebhookSender {
     const worker = new Worker(new URL('./send-worker.mjs', import.meta.url), { workerData: { entry, options: this.#options } });
     worker.unref();
     worker.on('message', ({ results }: SenderAnswer) => {
-      for (const [n, result] of results) {
-        this.#waiting.get(n)?.(result);
-        this.#waiting.delete(n);
-      }
+      for (const [n, result] of results) this.#settle(n, result);
       if (this.#waiting.size === 0) worker.unref();
     });
     // A thread that dies settles its jobs as not sent (their claims are let go, to be sent again); the next send starts a new one.
@@ -82,6 +79,11 @@ export class WebhookSender {
     worker.on('error', (err) => died(`the webhook sending thread failed: ${err.message}`));
     worker.on('exit', (code) => died(`the webhook sending thread exited (${code})`));
     return worker;
+  }
+
+  #settle(n: number, result: SendResult): void {
+    this.#waiting.get(n)?.(result);
+    this.#waiting.delete(n);
   }
 
   #settleAll(reason: string): void {

@@ -407,8 +407,9 @@ const newDelivery = (d: ClaimedDelivery, createdAt: string): NewDelivery => ({
 });
 
 /**
- * Records outcomes: a claimed row's attempt updates it (letting go of its claim); a fresh
- * delivery's row is written now, with its attempt, or pending and due at once when it had none.
+ * Records outcomes: a claimed row's attempt updates it (letting go of its claim), a claimed row
+ * not attempted is let go; a fresh delivery's row is written now, with its attempt, or pending
+ * and due at once when it had none.
  * An endpoint's last outcome in the order given decides its health. Returns the endpoints the
  * attempts disabled, and why.
  */
@@ -422,6 +423,7 @@ async function recordOutcomes(hot: HotStatements, trx: Transaction<Database>, at
   // other rows: a row a recovery made for a held event is not claimed while the event is held).
   const attempted: { delivery: NewDelivery; attempt: DeliveryAttempt }[] = [];
   const pending: NewDelivery[] = [];
+  const letGo: string[] = [];
   for (const { delivery: d, result } of outcomes) {
     if (d.freshSince) {
       if (!live.has(d.endpointId)) continue;
@@ -437,7 +439,10 @@ async function recordOutcomes(hot: HotStatements, trx: Transaction<Database>, at
       last.set(d.endpointId, result);
       continue;
     }
-    if (!result) continue;
+    if (!result) {
+      letGo.push(d.id);
+      continue;
+    }
     const { status, next, latency } = attemptColumns(result);
     // A plain statement: this runs for every attempt, and a built query costs more than it.
     const { rows } = await sql<{ endpoint_id: string }>`update webhook_deliveries set attempts = attempts + 1, status = ${status},
@@ -450,6 +455,9 @@ async function recordOutcomes(hot: HotStatements, trx: Transaction<Database>, at
   // outcomes of one delivery would (its event claimed again by this node after a lapsed lease).
   for (const run of distinctRuns(attempted, (a) => a.delivery.id)) await hot.insertAttemptedDeliveries(trx, run);
   for (const run of distinctRuns(pending, (d) => d.id)) await hot.insertPendingDeliveries(trx, run, at);
+  for (let i = 0; i < letGo.length; i += CHUNK_ROWS) {
+    await trx.updateTable('webhook_deliveries').set({ claimed_until: null }).where('id', 'in', letGo.slice(i, i + CHUNK_ROWS)).execute();
+  }
   const disabledEndpoints: DisabledEndpoint[] = [];
   // Endpoint rows in one order on every node (two nodes recording failures of the same endpoints
   // in opposite orders would deadlock on PostgreSQL).
