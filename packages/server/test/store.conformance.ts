@@ -1271,6 +1271,28 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect((await claimedAt(320, [{ delivery: row, result: null }])).map((c) => c.id)).toContain(later.id);
     });
 
+    it("claims an endpoint's deliveries given back unattempted oldest event first, whichever pass gave them back", async () => {
+      const e = await env('env_whback2');
+      await store.createWebhookEndpoint(e, { id: 'wh_o', url: 'https://o.example/h', description: '', events: ['comment.created'], enabled: true, secret: 'whsec_OOOO', createdAt: at() });
+      await store.createThread(e, { id: 'o-t', roomId: 'o-room', position: null, createdBy: 'alice', createdAt: at(10) }, { id: 'o-c0', userId: 'alice', body: 'hi', mentions: [], createdAt: at(10) });
+      const links = new FileLinks();
+      for (const [i, id] of ['o-c1', 'o-c2', 'o-c3', 'o-c4'].entries()) {
+        await store.createComment(e, { id, threadId: 'o-t', userId: 'alice', body: id, mentions: [], createdAt: at(11 + i) }, {
+          webhooks: [{ id: `msg_${id}`, type: 'comment.created', actor: { type: 'backend' }, occurredAt: at(11 + i), subject: { kind: 'comment', id }, data: {}, links }],
+        });
+      }
+      const claim = (ms: number) => ({ leaseUntil: at(ms + 60_000), limits: { total: 100, perEndpoint: 2 }, skipEndpoints: [] as string[] });
+      const fresh = (await store.webhookPass({ at: at(20), outcomes: [], eventsDone: [], dispatch: { limit: 100, giveUpAfterMs: 86_400_000, leaseUntil: at(60_000) }, claim: null })).claimed.filter(
+        (c) => c.endpointId === 'wh_o',
+      );
+      const of = (id: string) => fresh.find((d) => d.eventId === `msg_${id}`)!;
+      // c3 and c4 are given back at once (no room), while the endpoint is skipped by the claim...
+      await store.webhookPass({ at: at(30), outcomes: [of('o-c3'), of('o-c4')].map((delivery) => ({ delivery, result: null })), eventsDone: ['msg_o-c3', 'msg_o-c4'], dispatch: null, claim: { ...claim(30), skipEndpoints: ['wh_o'] } });
+      // ...c1 and c2 later (they could not start before their claim ran short): the claim takes them first.
+      const claimed = (await store.webhookPass({ at: at(40), outcomes: [of('o-c1'), of('o-c2')].map((delivery) => ({ delivery, result: null })), eventsDone: ['msg_o-c1', 'msg_o-c2'], dispatch: null, claim: claim(40) })).claimed;
+      expect(claimed.filter((c) => c.endpointId === 'wh_o').map((c) => c.eventId)).toEqual(['msg_o-c1', 'msg_o-c2']);
+    });
+
     it('gives an event held by a node that died to the next claim once its lease lapses, for the deliveries still missing', async () => {
       const e = await env('env_whlapse');
       for (const id of ['wh_la', 'wh_lb', 'wh_lc']) {

@@ -281,6 +281,41 @@ describe('webhook dispatcher: order when deliveries run past their claim', () =>
     }, hooks);
   });
 
+  it('does not send a row claimed by a pass under way ahead of the deliveries given back meanwhile', async () => {
+    const order: string[] = [];
+    const hooks = await receiver((req, res) => {
+      const id = String(req.headers['webhook-id']);
+      req.resume();
+      if (Number(id.slice(4)) <= 9) return;
+      order.push(id);
+      res.writeHead(204).end();
+    });
+    const url = `${hooks.base}/hook`;
+    const rows: ClaimedDelivery[] = [];
+    let start = 0;
+    let step = 0;
+    const store = passingStore(async ({ outcomes, claim }) => {
+      for (const o of outcomes) if (!o.result) rows.push({ ...o.delivery, freshSince: undefined });
+      if (step === 0) {
+        step = 1;
+        start = Date.now();
+        return answer(Array.from({ length: 12 }, (_, i) => delivery(i + 1, url)));
+      }
+      if (step === 1 && Date.now() - start > 1540 && claim && !claim.skipEndpoints.includes('wh_1')) {
+        // Under way while msg_8..12 are given back; claims the endpoint's next due row.
+        step = 2;
+        await sleep(2300 - (Date.now() - start));
+        return answer([delivery(100, url, { fresh: false })], 0);
+      }
+      return withRows(rows, claim, []);
+    });
+    const all = ['msg_10', 'msg_11', 'msg_12', 'msg_100'];
+    await dispatchUntil(store, { timeoutMs: 200, concurrencyPerEndpoint: 1 }, () => all.every((id) => order.includes(id)), 8000, () => {
+      expect(step).toBe(2);
+      expect(order).toEqual(all);
+    }, hooks);
+  });
+
   it("keeps a slow endpoint's backlog ahead of its later events when its tail runs past the claim", async () => {
     const order: string[] = [];
     const hooks = await receiver((req, res) => {

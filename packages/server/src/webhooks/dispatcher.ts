@@ -92,8 +92,11 @@ export class WebhookDispatcher {
    * way, so that they are sent in order, until a claim takes all the rows left.
    */
   readonly #behind = new Set<string>();
-  /** Endpoints whose jobs the sending thread gives back until the next one says it may go on (SendJob.startBy). */
-  readonly #stopped = new Set<string>();
+  /**
+   * Endpoints whose jobs the sending thread gives back until the next one says it may go on
+   * (SendJob.startBy), with when the last of them came back.
+   */
+  readonly #stopped = new Map<string, number>();
   /** Passes failed in a row (see #tick). */
   #failedPasses = 0;
 
@@ -150,7 +153,7 @@ export class WebhookDispatcher {
       }, BATCH_MS);
       return;
     }
-    this.#lastTick = performance.now();
+    const startedAt = (this.#lastTick = performance.now());
     const now = new Date();
     const at = now.toISOString();
     if (Date.now() - this.#lastPrune > PRUNE_EVERY_MS) {
@@ -197,7 +200,7 @@ export class WebhookDispatcher {
     this.#reportDisabled(pass.disabledEndpoints);
     // A full pass asks for another.
     if (pass.dispatched === DISPATCH_BATCH || (free > 0 && pass.claimed.length === free)) this.#again = true;
-    this.#take(pass.claimed, claimedUntil, claiming ? { free, depth, skipEndpoints } : null);
+    this.#take(pass.claimed, claimedUntil, startedAt, claiming ? { free, depth, skipEndpoints } : null);
   }
 
   /**
@@ -205,7 +208,7 @@ export class WebhookDispatcher {
    * are written as pending rows (the next pass), claimed like retries when there is room: a slow
    * endpoint holds up no other. `claim`: what the pass's claim of rows was asked for, if it ran.
    */
-  #take(claimed: ClaimedDelivery[], claimedUntil: number, claim: { free: number; depth: number; skipEndpoints: string[] } | null): void {
+  #take(claimed: ClaimedDelivery[], claimedUntil: number, startedAt: number, claim: { free: number; depth: number; skipEndpoints: string[] } | null): void {
     const rows = new Map<string, number>();
     for (const delivery of claimed) {
       if (delivery.freshSince) this.#freshLeft.set(delivery.eventId, (this.#freshLeft.get(delivery.eventId) ?? 0) + 1);
@@ -222,13 +225,16 @@ export class WebhookDispatcher {
     for (const delivery of claimed) {
       const held = this.#held.get(delivery.endpointId) ?? 0;
       const full = held >= this.#settings.concurrencyPerEndpoint * FRESH_DEPTH || this.#heldCount >= MAX_HELD;
-      if (delivery.freshSince && (this.#behind.has(delivery.endpointId) || full)) {
+      // The sending thread stopped the endpoint after this pass began: what it gave back is not in
+      // the pass's claim, and goes first.
+      const stoppedAt = this.#stopped.get(delivery.endpointId);
+      if ((delivery.freshSince && (this.#behind.has(delivery.endpointId) || full)) || (stoppedAt !== undefined && stoppedAt >= startedAt)) {
         this.#giveBack(delivery);
         continue;
       }
       this.#held.set(delivery.endpointId, held + 1);
       this.#heldCount++;
-      const attempt = this.#attempt(delivery, claimedUntil);
+      const attempt = this.#attempt(delivery, claimedUntil, this.#stopped.delete(delivery.endpointId));
       this.#settled.add(attempt);
       void attempt.finally(() => this.#settled.delete(attempt));
     }
@@ -260,14 +266,15 @@ export class WebhookDispatcher {
     return this.#store.pendingWrites() > WRITES_BACKED_UP;
   }
 
-  async #attempt(d: ClaimedDelivery, claimedUntil: number): Promise<void> {
+  /** `resume`: the sending thread stopped the endpoint (see #stopped), and it may go on now. */
+  async #attempt(d: ClaimedDelivery, claimedUntil: number, resume: boolean): Promise<void> {
     try {
       const result = await this.#sender.send({
         endpointId: d.endpointId,
         concurrency: this.#settings.concurrencyPerEndpoint,
         // Not enough of the claim left for a whole attempt: let go, for another pass to claim it again.
         startBy: claimedUntil - this.#settings.timeoutMs - RECORD_MARGIN_MS,
-        resume: this.#stopped.delete(d.endpointId),
+        resume,
         url: d.url,
         payload: d.payload,
         eventId: d.eventId,
@@ -278,7 +285,7 @@ export class WebhookDispatcher {
       if (result.notSent || (this.#closed && !result.ok && this.#aborted)) {
         // Shutting down, the claim running short, or the sending thread stopped: not an attempt;
         // another node, or this one again, sends it once the claim is let go.
-        if (result.expired) this.#stopped.add(d.endpointId);
+        if (result.expired) this.#stopped.set(d.endpointId, performance.now());
         this.#giveBack(d);
         return;
       }

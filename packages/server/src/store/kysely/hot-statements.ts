@@ -304,11 +304,12 @@ export function hotStatements(dialect: Dialect, direct?: DirectStatements) {
     },
     /**
      * The rows of fresh deliveries not attempted (the node stops, or has no room for them):
-     * pending, due at `at` (ids distinct). One a recovery made meanwhile is let go of (it waited
-     * for this attempt).
+     * pending, due since they were claimed (so that claims, oldest due first, take an endpoint's
+     * in the order of their events, whichever pass gave them back), ids distinct. One a recovery
+     * made meanwhile is let go of (it waited for this attempt).
      */
     async insertPendingDeliveries(db: Db, deliveries: NewDelivery[], at: string): Promise<void> {
-      await insertPendingDeliveries(db, deliveries.map((d) => deliveryParams(d, 'pending', 0, at, at)));
+      await insertPendingDeliveries(db, deliveries.map((d) => deliveryParams(d, 'pending', 0, d.createdAt, at)));
     },
     async participants(db: Db, envId: string, threadId: string): Promise<string[]> {
       if (dialect === 'sqlite') {

@@ -305,7 +305,7 @@ async function claimDue(
     due.push(...(await query.execute()));
   }
   const ids = due
-    .sort((a, b) => (String(a.next_attempt_at) < String(b.next_attempt_at) ? -1 : 1))
+    .sort((a, b) => (String(a.next_attempt_at) < String(b.next_attempt_at) ? -1 : String(a.next_attempt_at) > String(b.next_attempt_at) ? 1 : a.id < b.id ? -1 : 1))
     .slice(0, limits.total)
     .map((d) => d.id);
   if (ids.length === 0) return [];
@@ -331,7 +331,9 @@ async function claimDue(
     ])
     .where('d.id', 'in', ids)
     .execute();
-  return rows.map((r) => ({
+  // In the order claimed (oldest due first): the dispatcher sends an endpoint's in this order.
+  const position = new Map(ids.map((id, i) => [id, i]));
+  return rows.sort((a, b) => position.get(a.id)! - position.get(b.id)!).map((r) => ({
     id: r.id,
     environmentId: r.environment_id,
     endpointId: r.endpoint_id,
