@@ -241,14 +241,18 @@ describe('webhook dispatcher: order when deliveries run past their claim', () =>
     const due = claim && !claim.skipEndpoints.includes('wh_1') ? rows.sort(byEvent).splice(0, claim.limits.perEndpoint) : [];
     return answer([...due, ...claimed], claimed.length);
   };
-  /** Keeps the fresh deliveries a pass writes as pending rows, as the store would. */
+  /** Keeps the deliveries a pass gives back (fresh ones written as pending rows, rows let go), as the store would. */
   const keepRows = (rows: ClaimedDelivery[], outcomes: WebhookPass['outcomes']) => {
-    for (const o of outcomes) if (o.delivery.freshSince && !o.result) rows.push({ ...o.delivery, freshSince: undefined });
+    for (const o of outcomes) if (!o.result) rows.push({ ...o.delivery, freshSince: undefined });
   };
 
-  it('keeps them behind a delivery given back while a pass was under way', async () => {
+  /**
+   * 12 events for one endpoint whose first 9 hang (their attempts time out after 200 ms, one at a
+   * time): msg_8..12 run past their claim and are given back while a pass is under way, which
+   * then hands out `next(url)` (msg_100). It must come after msg_10..12.
+   */
+  async function givenBackMidPass(next: (url: string) => ClaimedDelivery) {
     const order: string[] = [];
-    // The first 9 events hang (their attempts time out after 200 ms).
     const hooks = await receiver((req, res) => {
       const id = String(req.headers['webhook-id']);
       req.resume();
@@ -267,45 +271,11 @@ describe('webhook dispatcher: order when deliveries run past their claim', () =>
         start = Date.now();
         return answer(Array.from({ length: 12 }, (_, i) => delivery(i + 1, url)));
       }
-      if (step === 1 && Date.now() - start > 1540) {
-        // Under way while the sending thread gives msg_8..12 back (~1.7 s in); brings the endpoint's next event.
-        step = 2;
-        await sleep(2300 - (Date.now() - start));
-        return answer([delivery(100, url)]);
-      }
-      return withRows(rows, claim, []);
-    });
-    const all = ['msg_10', 'msg_11', 'msg_12', 'msg_100'];
-    await dispatchUntil(store, { timeoutMs: 200, concurrencyPerEndpoint: 1 }, () => all.every((id) => order.includes(id)), 8000, () => {
-      expect(order).toEqual(all);
-    }, hooks);
-  });
-
-  it('does not send a row claimed by a pass under way ahead of the deliveries given back meanwhile', async () => {
-    const order: string[] = [];
-    const hooks = await receiver((req, res) => {
-      const id = String(req.headers['webhook-id']);
-      req.resume();
-      if (Number(id.slice(4)) <= 9) return;
-      order.push(id);
-      res.writeHead(204).end();
-    });
-    const url = `${hooks.base}/hook`;
-    const rows: ClaimedDelivery[] = [];
-    let start = 0;
-    let step = 0;
-    const store = passingStore(async ({ outcomes, claim }) => {
-      for (const o of outcomes) if (!o.result) rows.push({ ...o.delivery, freshSince: undefined });
-      if (step === 0) {
-        step = 1;
-        start = Date.now();
-        return answer(Array.from({ length: 12 }, (_, i) => delivery(i + 1, url)));
-      }
       if (step === 1 && Date.now() - start > 1540 && claim && !claim.skipEndpoints.includes('wh_1')) {
-        // Under way while msg_8..12 are given back; claims the endpoint's next due row.
         step = 2;
         await sleep(2300 - (Date.now() - start));
-        return answer([delivery(100, url, { fresh: false })], 0);
+        const d = next(url);
+        return answer([d], d.freshSince ? 1 : 0);
       }
       return withRows(rows, claim, []);
     });
@@ -314,7 +284,12 @@ describe('webhook dispatcher: order when deliveries run past their claim', () =>
       expect(step).toBe(2);
       expect(order).toEqual(all);
     }, hooks);
-  });
+  }
+
+  it('keeps a later event behind the deliveries given back while a pass was under way', () => givenBackMidPass((url) => delivery(100, url)));
+
+  it('does not send a row claimed by a pass under way ahead of the deliveries given back meanwhile', () =>
+    givenBackMidPass((url) => delivery(100, url, { fresh: false })));
 
   it("keeps a slow endpoint's backlog ahead of its later events when its tail runs past the claim", async () => {
     const order: string[] = [];
