@@ -3,7 +3,7 @@ import { readlinkSync } from 'node:fs';
 import { constants, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { WEBHOOK_POLICY } from '@pulse/protocol';
-import { sendWebhook, type SendResult } from './send.ts';
+import { notSent, sendWebhook, SHUTTING_DOWN, type SendResult } from './send.ts';
 import { webhookHeaders } from './signing.ts';
 import { allowAll, defaultAddressPolicy } from './ssrf.ts';
 
@@ -65,7 +65,6 @@ function answer(n: number, result: SendResult): void {
   answers.push([n, result]);
 }
 
-const notSent = (error: string): SendResult => ({ ok: false, statusCode: null, error, latencyMs: 0, response: null, retryAfterMs: null, notSent: true });
 const EXPIRED: SendResult = { ...notSent('not sent: its claim would run out before the attempt ends'), expired: true };
 
 /**
@@ -80,38 +79,33 @@ const stopped = new Set<string>();
 let inFlight = 0;
 
 /** Gives back every job of the endpoint waiting here, and those that follow until it resumes. */
-function stop(endpointId: string): void {
-  for (const job of queues.get(endpointId) ?? []) answer(job.n, EXPIRED);
-  queues.delete(endpointId);
+function stop(endpointId: string, queue: SendJob[]): void {
+  for (const job of queue.splice(0)) answer(job.n, EXPIRED);
   stopped.add(endpointId);
 }
 
 function pump(): void {
   for (const [endpointId, queue] of queues) {
-    // Checked with no request slot free too: a job is given back while its claim still holds.
-    if (Date.now() > queue[0]!.startBy) {
-      stop(endpointId);
-      continue;
-    }
-    while (queue.length && inFlight < maxInFlight && (active.get(endpointId) ?? 0) < queue[0]!.concurrency) {
-      const job = queue.shift()!;
-      if (Date.now() > job.startBy) {
-        queue.unshift(job);
-        stop(endpointId);
-        break;
-      }
-      active.set(endpointId, (active.get(endpointId) ?? 0) + 1);
-      inFlight++;
-      void run(job).finally(() => {
-        inFlight--;
-        const left = active.get(endpointId)! - 1;
-        if (left > 0) active.set(endpointId, left);
-        else active.delete(endpointId);
-        pump();
-      });
+    while (queue.length) {
+      // Checked with no request slot free too: a job is given back while its claim still holds.
+      if (Date.now() > queue[0]!.startBy) stop(endpointId, queue);
+      else if (inFlight >= maxInFlight || (active.get(endpointId) ?? 0) >= queue[0]!.concurrency) break;
+      else start(endpointId, queue.shift()!);
     }
     if (queue.length === 0) queues.delete(endpointId);
   }
+}
+
+function start(endpointId: string, job: SendJob): void {
+  active.set(endpointId, (active.get(endpointId) ?? 0) + 1);
+  inFlight++;
+  void run(job).finally(() => {
+    inFlight--;
+    const left = active.get(endpointId)! - 1;
+    if (left > 0) active.set(endpointId, left);
+    else active.delete(endpointId);
+    pump();
+  });
 }
 
 async function run(job: SendJob): Promise<void> {
@@ -140,7 +134,7 @@ setInterval(() => queues.size && pump(), 1000).unref();
 port.on('message', (message: SenderMessage) => {
   if ('abort' in message) abort.abort();
   else if ('drop' in message) {
-    for (const queue of queues.values()) for (const job of queue) answer(job.n, notSent('the server is shutting down'));
+    for (const queue of queues.values()) for (const job of queue) answer(job.n, notSent(SHUTTING_DOWN));
     queues.clear();
   } else {
     for (const job of message.jobs) {

@@ -27,6 +27,12 @@ export interface SendResult {
   expired?: boolean;
 }
 
+/** An attempt that was not made (see SendResult.notSent). */
+export const notSent = (error: string): SendResult => ({ ok: false, statusCode: null, error, latencyMs: 0, response: null, retryAfterMs: null, notSent: true });
+
+/** Why attempts not started yet are given back on shutdown. */
+export const SHUTTING_DOWN = 'the server is shutting down';
+
 type Answer = { status: number; location: string | undefined; retryAfter: string | undefined; text: string };
 
 const client = new Http1Client();

@@ -1,13 +1,12 @@
 import { Worker } from 'node:worker_threads';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { SendResult } from './send.ts';
+import { notSent, SHUTTING_DOWN, type SendResult } from './send.ts';
 import type { SendJob, SenderAnswer, SenderMessage, SenderOptions } from './send-worker.ts';
 
 /** send-worker.ts from the sources, send-worker.js once built. */
 const entry = new URL(`./send-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url).href;
 
-const stopped = (error: string): SendResult => ({ ok: false, statusCode: null, error, latencyMs: 0, response: null, retryAfterMs: null, notSent: true });
 
 /**
  * Sends webhook requests from a thread of their own, at a lower priority than the server's thread:
@@ -40,7 +39,7 @@ export class WebhookSender {
 
   /** Answers the attempts not started yet as not sent (shutdown); those in flight go on. */
   drop(): void {
-    for (const job of this.#batch.splice(0)) this.#settle(job.n, stopped('the server is shutting down'));
+    for (const job of this.#batch.splice(0)) this.#settle(job.n, notSent(SHUTTING_DOWN));
     this.#worker?.postMessage({ drop: true } satisfies SenderMessage);
   }
 
@@ -52,7 +51,7 @@ export class WebhookSender {
   async close(): Promise<void> {
     const worker = this.#worker;
     this.#worker = undefined;
-    this.#settleAll('the server is shutting down');
+    this.#settleAll(SHUTTING_DOWN);
     await worker?.terminate();
   }
 
@@ -89,7 +88,7 @@ export class WebhookSender {
   #settleAll(reason: string): void {
     // Jobs not posted yet are settled too, and not posted later (to a new thread) after all.
     this.#batch = [];
-    for (const resolve of this.#waiting.values()) resolve(stopped(reason));
+    for (const resolve of this.#waiting.values()) resolve(notSent(reason));
     this.#waiting.clear();
   }
 }
