@@ -304,8 +304,10 @@ async function claimDue(
     if (dialect === 'postgres') query = query.forUpdate().skipLocked();
     due.push(...(await query.execute()));
   }
+  // Oldest due first, as each endpoint's were read (due times are ISO texts of one length).
+  const key = (d: { next_attempt_at: string | null; id: string }) => `${d.next_attempt_at} ${d.id}`;
   const ids = due
-    .sort((a, b) => (String(a.next_attempt_at) < String(b.next_attempt_at) ? -1 : String(a.next_attempt_at) > String(b.next_attempt_at) ? 1 : a.id < b.id ? -1 : 1))
+    .sort((a, b) => (key(a) < key(b) ? -1 : 1))
     .slice(0, limits.total)
     .map((d) => d.id);
   if (ids.length === 0) return [];
@@ -330,10 +332,11 @@ async function claimDue(
       'v.created_at as event_created_at',
     ])
     .where('d.id', 'in', ids)
+    // In the order claimed: the dispatcher sends an endpoint's in this order.
+    .orderBy('d.next_attempt_at')
+    .orderBy('d.id')
     .execute();
-  // In the order claimed (oldest due first): the dispatcher sends an endpoint's in this order.
-  const position = new Map(ids.map((id, i) => [id, i]));
-  return rows.sort((a, b) => position.get(a.id)! - position.get(b.id)!).map((r) => ({
+  return rows.map((r) => ({
     id: r.id,
     environmentId: r.environment_id,
     endpointId: r.endpoint_id,
@@ -397,15 +400,15 @@ function distinctRuns<T>(items: T[], key: (item: T) => string): T[][] {
   return runs;
 }
 
-/** A fresh delivery's row as first written. */
-const newDelivery = (d: ClaimedDelivery, createdAt: string): NewDelivery => ({
+/** A fresh delivery's row as first written: made when its event was claimed. */
+const newDelivery = (d: ClaimedDelivery): NewDelivery => ({
   id: d.id,
   environmentId: d.environmentId,
   endpointId: d.endpointId,
   eventId: d.eventId,
   eventType: d.eventType,
   giveUpAt: d.giveUpAt,
-  createdAt,
+  createdAt: d.freshSince!,
 });
 
 /**
@@ -430,12 +433,12 @@ async function recordOutcomes(hot: HotStatements, trx: Transaction<Database>, at
     if (d.freshSince) {
       if (!live.has(d.endpointId)) continue;
       if (!result) {
-        pending.push(newDelivery(d, d.freshSince));
+        pending.push(newDelivery(d));
         continue;
       }
       const { status, next, latency } = attemptColumns(result);
       attempted.push({
-        delivery: newDelivery(d, d.freshSince),
+        delivery: newDelivery(d),
         attempt: { at: result.at, status, nextAttemptAt: next, statusCode: result.statusCode, error: result.error, latencyMs: latency, response: result.response },
       });
       last.set(d.endpointId, result);
