@@ -5,6 +5,7 @@ import type { Store } from '../store/index.ts';
 import type { ClaimedDelivery, WebhookPass } from '../store/types.ts';
 import { FRESH_DEPTH, WebhookDispatcher } from './dispatcher.ts';
 import { DEFAULT_WEBHOOK_SETTINGS, type WebhookSettings } from './settings.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** A store with no deliveries that counts the dispatcher's claims, with a set number of writes waiting. */
 function fakeStore(pendingWrites: number) {
@@ -106,7 +107,7 @@ async function dispatchUntil(store: Store, settings: Partial<WebhookSettings>, d
     const until = Date.now() + ms;
     while (!done() && Date.now() < until) {
       dispatcher.kick();
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await sleep(20);
     }
     await check();
   } finally {
@@ -188,7 +189,7 @@ describe('webhook dispatcher: outcomes', () => {
       return answer(claimed);
     });
     await dispatchUntil(store, {}, () => recorded.includes('whd_1slow'), 5000, async () => {
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
       expect(failuresLeft).toBe(0);
       expect(recorded).toEqual(['whd_1slow']);
       // Left claimed: once its lease lapses, the delivery without a row is made and sent again.
@@ -234,7 +235,6 @@ describe('webhook dispatcher: outcomes', () => {
 });
 
 describe('webhook dispatcher: order when deliveries run past their claim', () => {
-  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   const byEvent = (a: ClaimedDelivery, b: ClaimedDelivery) => Number(a.eventId.slice(4)) - Number(b.eventId.slice(4));
   /** A pass's answer: `claimed`, after the rows asked for by `claim` from `rows` (oldest event first). */
   const withRows = (rows: ClaimedDelivery[], claim: WebhookPass['claim'], claimed: ClaimedDelivery[]) => {

@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { WebhookSender } from './sender.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const SECRET = `whsec_${Buffer.from('a sender test secret, 32 bytes!').toString('base64')}`;
 
@@ -53,7 +54,6 @@ const job = (over: Partial<Parameters<WebhookSender['send']>[0]> = {}) => ({
 });
 
 const newSender = (maxInFlight = 64) => new WebhookSender({ maxInFlight });
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Runs `test` with a new sender (at most `maxInFlight` requests at once), closed after. */
 async function withSender(test: (sender: WebhookSender) => Promise<void>, maxInFlight?: number): Promise<void> {
@@ -258,6 +258,6 @@ async function waitUntil(check: () => boolean, ms = 5000): Promise<void> {
   const until = Date.now() + ms;
   while (!check()) {
     if (Date.now() > until) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await sleep(10);
   }
 }
