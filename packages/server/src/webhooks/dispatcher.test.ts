@@ -234,6 +234,69 @@ describe('webhook dispatcher: outcomes', () => {
   });
 });
 
+describe('webhook dispatcher: hung receivers', () => {
+  it("claims other endpoints' retries while a hung endpoint holds many fresh deliveries", async () => {
+    const hooks = await receiver((req, res) => {
+      req.resume();
+      if (req.url !== '/hung') res.writeHead(204).end();
+    });
+    // More fresh deliveries for the hung endpoint than a node claims rows for while holding them.
+    const fresh = Array.from({ length: 300 }, (_, i) => delivery(i, `${hooks.base}/hung`, { endpointId: 'wh_hung' }));
+    const retry = delivery('retry', `${hooks.base}/ok`, { fresh: false, endpointId: 'wh_ok' });
+    const recorded: string[] = [];
+    let step = 0;
+    const store = passingStore(({ outcomes, claim }) => {
+      recorded.push(...outcomes.filter((o) => o.result && o.delivery.endpointId === 'wh_ok').map((o) => o.delivery.id));
+      if (step === 0) {
+        step = 1;
+        return answer(fresh);
+      }
+      if (step === 1 && claim) {
+        step = 2;
+        return answer([retry], 0);
+      }
+      return answer();
+    });
+    // Attempts time out after a second: their claims hold for 8 more before they would be given back.
+    await dispatchUntil(store, { timeoutMs: 1000 }, () => recorded.includes('whd_retry'), 3000, () => {
+      expect(recorded).toEqual(['whd_retry']);
+    }, hooks);
+  });
+
+  it("claims other endpoints' retries once hung endpoints holding many rows are known to be slow", async () => {
+    const hooks = await receiver((req, res) => {
+      req.resume();
+      if (req.url !== '/hung') res.writeHead(204).end();
+    });
+    // 40 hung endpoints, one request at a time, each holding a claim's depth of rows: more than a node claims rows for.
+    const rows = Array.from({ length: 40 }, (_, e) => Array.from({ length: 8 }, (_, n) => delivery(`${e}_${n}`, `${hooks.base}/hung`, { fresh: false, endpointId: `wh_hung${e}` }))).flat();
+    const retry = delivery('retry', `${hooks.base}/ok`, { fresh: false, endpointId: 'wh_ok' });
+    let hungOutcomes = 0;
+    let hungOutcomesBeforeRetry = -1;
+    let step = 0;
+    const store = passingStore(({ outcomes, claim }) => {
+      for (const o of outcomes) {
+        if (o.delivery.endpointId !== 'wh_ok') hungOutcomes++;
+        else if (o.result) hungOutcomesBeforeRetry = hungOutcomes;
+      }
+      if (step === 0 && claim) {
+        step = 1;
+        return answer(rows, 0);
+      }
+      if (step === 1 && claim) {
+        step = 2;
+        return answer([retry], 0);
+      }
+      return answer();
+    });
+    await dispatchUntil(store, { timeoutMs: 1000, concurrencyPerEndpoint: 1 }, () => hungOutcomesBeforeRetry >= 0, 5000, () => {
+      // Claimed after the first attempts of the hung endpoints timed out, before any second one did.
+      expect(hungOutcomesBeforeRetry).toBeGreaterThan(0);
+      expect(hungOutcomesBeforeRetry).toBeLessThanOrEqual(40);
+    }, hooks);
+  });
+});
+
 describe('webhook dispatcher: order when deliveries run past their claim', () => {
   const byEvent = (a: ClaimedDelivery, b: ClaimedDelivery) => Number(a.eventId.slice(4)) - Number(b.eventId.slice(4));
   /** A pass's answer: `claimed`, after the rows asked for by `claim` from `rows` (oldest event first). */

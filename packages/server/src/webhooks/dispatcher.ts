@@ -7,20 +7,22 @@ import { audit, clip } from '../panel-api/audit.ts';
 
 /** How often an idle node looks for due deliveries (a commit with events wakes it at once). */
 const POLL_MS = 500;
-/** Requests in flight on one node, all endpoints together. */
+/** Requests in flight on one node, all endpoints together; and as many again not answered within SLOW_AFTER_MS (SenderOptions). */
 const MAX_IN_FLIGHT = 64;
+const SLOW_AFTER_MS = 2_000;
 /**
  * Deliveries one claim may take per endpoint, as a multiple of the endpoint's concurrency: they
  * wait in the sending thread for a free request slot, so a healthy endpoint is not held to a few
  * requests per pass over the outbox.
  */
 const CLAIM_DEPTH = 8;
-/** Deliveries held (handed to the sending thread, not answered yet) beyond which no rows are claimed. */
+/** Rows held (handed to the sending thread, not answered yet) by answering endpoints beyond which no rows are claimed. */
 const MAX_CLAIMED = 256;
 /**
  * Fresh deliveries one endpoint may have held, as a multiple of its concurrency, and all
- * endpoints together: a burst (or the sending thread held back a while by the writes) is sent
- * from memory; beyond it they go to rows. A hung endpoint's go to rows as their claim runs short.
+ * answering endpoints together: a burst (or the sending thread held back a while by the writes)
+ * is sent from memory; beyond it they go to rows. A hung endpoint's go to rows as their claim
+ * runs short. A slow endpoint (see #slow) holds no more than one claim's depth, outside both limits.
  */
 export const FRESH_DEPTH = 128;
 const MAX_HELD = 2048;
@@ -63,10 +65,15 @@ export class WebhookDispatcher {
   readonly #store: Store;
   readonly #settings: WebhookSettings;
   readonly #log: DispatcherLog;
-  /** Deliveries handed to the sending thread and not answered yet, per endpoint, and in all. */
-  readonly #held = new Map<string, number>();
-  #heldCount = 0;
-  readonly #sender = new WebhookSender({ maxInFlight: MAX_IN_FLIGHT });
+  /** Deliveries handed to the sending thread and not answered yet, per endpoint. */
+  readonly #held = new Map<string, { fresh: number; rows: number }>();
+  /**
+   * Endpoints whose last attempt took SLOW_AFTER_MS or more (a hung receiver times out), or could
+   * not start before its claim ran short: what they hold does not count towards the limits of
+   * all endpoints, so that they cannot keep the others' deliveries waiting.
+   */
+  readonly #slow = new Set<string>();
+  readonly #sender = new WebhookSender({ maxInFlight: MAX_IN_FLIGHT, slowAfterMs: SLOW_AFTER_MS });
   #aborted = false;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
@@ -161,10 +168,10 @@ export class WebhookDispatcher {
       await this.#store.pruneWebhooks(new Date(Date.now() - WEBHOOK_POLICY.retentionMs).toISOString());
     }
     const cap = this.#settings.concurrencyPerEndpoint;
-    const free = MAX_CLAIMED - this.#heldCount;
+    const free = MAX_CLAIMED - this.#answeringHeld('rows');
     const depth = cap * CLAIM_DEPTH;
     // Endpoints with a claim's worth of deliveries waiting to be sent are not claimed for again until they are.
-    const skipEndpoints = [...this.#held].filter(([, n]) => n >= depth).map(([endpointId]) => endpointId);
+    const skipEndpoints = [...this.#held].filter(([, h]) => h.fresh + h.rows >= depth).map(([endpointId]) => endpointId);
     const claiming = free > 0 && !this.#closed;
     // A claim outlives the wait for a request slot and the attempt (one deadline covers the
     // request and its redirects); past it, a delivery whose node died is attempted again by
@@ -222,9 +229,13 @@ export class WebhookDispatcher {
         if (!givenBack.has(endpointId) && !claim.skipEndpoints.includes(endpointId) && (rows.get(endpointId) ?? 0) < claim.depth) this.#behind.delete(endpointId);
       }
     }
+    let answeringFresh = this.#answeringHeld('fresh');
     for (const delivery of claimed) {
-      const held = this.#held.get(delivery.endpointId) ?? 0;
-      const full = held >= this.#settings.concurrencyPerEndpoint * FRESH_DEPTH || this.#heldCount >= MAX_HELD;
+      const held = this.#held.get(delivery.endpointId) ?? { fresh: 0, rows: 0 };
+      const slow = this.#slow.has(delivery.endpointId);
+      const full = slow
+        ? held.fresh + held.rows >= this.#settings.concurrencyPerEndpoint * CLAIM_DEPTH
+        : held.fresh + held.rows >= this.#settings.concurrencyPerEndpoint * FRESH_DEPTH || answeringFresh >= MAX_HELD;
       // The sending thread stopped the endpoint after this pass began: what it gave back is not in
       // the pass's claim, and goes first.
       const stoppedAt = this.#stopped.get(delivery.endpointId);
@@ -232,12 +243,21 @@ export class WebhookDispatcher {
         this.#giveBack(delivery);
         continue;
       }
-      this.#held.set(delivery.endpointId, held + 1);
-      this.#heldCount++;
+      if (delivery.freshSince) held.fresh++;
+      else held.rows++;
+      this.#held.set(delivery.endpointId, held);
+      if (delivery.freshSince && !slow) answeringFresh++;
       const attempt = this.#attempt(delivery, claimedUntil, this.#stopped.delete(delivery.endpointId));
       this.#settled.add(attempt);
       void attempt.finally(() => this.#settled.delete(attempt));
     }
+  }
+
+  /** Deliveries of one kind held by endpoints not known to be slow. */
+  #answeringHeld(kind: 'fresh' | 'rows'): number {
+    let n = 0;
+    for (const [endpointId, held] of this.#held) if (!this.#slow.has(endpointId)) n += held[kind];
+    return n;
   }
 
   /** Keeps what became of a claimed delivery for the next pass to record; an event is done once all its fresh deliveries are. */
@@ -285,10 +305,16 @@ export class WebhookDispatcher {
       if (result.notSent || (this.#closed && !result.ok && this.#aborted)) {
         // Shutting down, the claim running short, or the sending thread stopped: not an attempt;
         // another node, or this one again, sends it once the claim is let go.
-        if (result.expired) this.#stopped.set(d.endpointId, performance.now());
+        if (result.expired) {
+          this.#stopped.set(d.endpointId, performance.now());
+          this.#slow.add(d.endpointId);
+        }
         this.#giveBack(d);
         return;
       }
+      // A timeout is slow too, however short the timeout (tests).
+      if (result.latencyMs >= Math.min(SLOW_AFTER_MS, this.#settings.timeoutMs)) this.#slow.add(d.endpointId);
+      else this.#slow.delete(d.endpointId);
       const now = Date.now();
       const retryAt = now + retryDelayMs(d.attempts + 1, this.#settings, Math.random, result.retryAfterMs);
       const nextAttemptAt = result.ok || retryAt > Date.parse(d.giveUpAt) ? null : new Date(retryAt).toISOString();
@@ -311,10 +337,12 @@ export class WebhookDispatcher {
       // A fresh one is written as pending (due again at once); a claimed row once its claim expires.
       if (d.freshSince) this.#giveBack(d);
     } finally {
-      this.#heldCount--;
-      const n = (this.#held.get(d.endpointId) ?? 1) - 1;
-      if (n > 0) this.#held.set(d.endpointId, n);
-      else this.#held.delete(d.endpointId);
+      const held = this.#held.get(d.endpointId);
+      if (held) {
+        if (d.freshSince) held.fresh--;
+        else held.rows--;
+        if (held.fresh + held.rows === 0) this.#held.delete(d.endpointId);
+      }
       this.kick();
     }
   }

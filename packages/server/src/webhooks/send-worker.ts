@@ -30,8 +30,14 @@ export interface SendJob {
 }
 
 export interface SenderOptions {
-  /** Requests in flight, all endpoints together. */
+  /**
+   * Requests in flight, all endpoints together; and as many again for slow ones: a request not
+   * answered within `slowAfterMs` moves to that second share, and its endpoint's next requests
+   * start there until one is answered in time. Hung receivers then never hold the slots of
+   * those that answer.
+   */
   maxInFlight: number;
+  slowAfterMs: number;
 }
 
 /** `drop`: answer the jobs not started yet as not sent (shutdown); `abort`: cut the requests in flight. */
@@ -53,7 +59,7 @@ function lowerOwnPriority(): void {
 }
 
 const port = parentPort!;
-const { maxInFlight } = (workerData as { options: SenderOptions }).options;
+const { maxInFlight, slowAfterMs } = (workerData as { options: SenderOptions }).options;
 const abort = new AbortController();
 // Every request in flight listens for the shutdown (maxInFlight bounds how many there are).
 setMaxListeners(0, abort.signal);
@@ -76,7 +82,10 @@ const queues = new Map<string, SendJob[]>();
 const active = new Map<string, number>();
 /** Endpoints whose jobs are given back (see SendJob.startBy) until one comes with `resume`. */
 const stopped = new Set<string>();
-let inFlight = 0;
+/** Endpoints whose last request was not answered within slowAfterMs (see SenderOptions). */
+const slow = new Set<string>();
+/** Requests in flight in each share of maxInFlight. */
+const inFlight = { answering: 0, slow: 0 };
 
 /** Gives back every job of the endpoint waiting here, and those that follow until it resumes. */
 function stop(endpointId: string, queue: SendJob[]): void {
@@ -84,23 +93,60 @@ function stop(endpointId: string, queue: SendJob[]): void {
   stopped.add(endpointId);
 }
 
+/**
+ * Starts what the free slots allow: one job per endpoint in turn, round after round, the endpoint
+ * that started one moved to the back of the line, so that endpoints with long queues do not keep
+ * the others waiting.
+ */
 function pump(): void {
-  for (const [endpointId, queue] of queues) {
-    while (queue.length) {
+  let started = true;
+  while (started) {
+    started = false;
+    for (const endpointId of [...queues.keys()]) {
+      const queue = queues.get(endpointId)!;
       // Checked with no request slot free too: a job is given back while its claim still holds.
       if (Date.now() > queue[0]!.startBy) stop(endpointId, queue);
-      else if (inFlight >= maxInFlight || (active.get(endpointId) ?? 0) >= queue[0]!.concurrency) break;
-      else start(endpointId, queue.shift()!);
+      else if (inFlight[slow.has(endpointId) ? 'slow' : 'answering'] < maxInFlight && (active.get(endpointId) ?? 0) < queue[0]!.concurrency) {
+        start(endpointId, queue.shift()!);
+        started = true;
+        queues.delete(endpointId);
+        if (queue.length) queues.set(endpointId, queue);
+        continue;
+      }
+      if (queue.length === 0) queues.delete(endpointId);
     }
-    if (queue.length === 0) queues.delete(endpointId);
   }
+}
+
+let pumpScheduled = false;
+
+/** Pumps once the timers due now have run: requests started together turn slow together. */
+function pumpSoon(): void {
+  if (pumpScheduled) return;
+  pumpScheduled = true;
+  setImmediate(() => {
+    pumpScheduled = false;
+    pump();
+  });
 }
 
 function start(endpointId: string, job: SendJob): void {
   active.set(endpointId, (active.get(endpointId) ?? 0) + 1);
-  inFlight++;
+  let share: keyof typeof inFlight = slow.has(endpointId) ? 'slow' : 'answering';
+  inFlight[share]++;
+  const startedAt = performance.now();
+  const slowTimer = setTimeout(() => {
+    slow.add(endpointId);
+    if (share === 'slow') return;
+    inFlight.answering--;
+    inFlight.slow++;
+    share = 'slow';
+    pumpSoon();
+  }, slowAfterMs);
   void run(job).finally(() => {
-    inFlight--;
+    clearTimeout(slowTimer);
+    inFlight[share]--;
+    if (performance.now() - startedAt < slowAfterMs) slow.delete(endpointId);
     const left = active.get(endpointId)! - 1;
     if (left > 0) active.set(endpointId, left);
     else active.delete(endpointId);

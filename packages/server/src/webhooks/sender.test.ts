@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 const SECRET = `whsec_${Buffer.from('a sender test secret, 32 bytes!').toString('base64')}`;
 
-/** A receiver on loopback: answers 204, or not until `answerHeld()` (`hang`), and keeps what it got. */
+/** A receiver on loopback: answers 204, or not until `answerHeld()` (`hang`, or a path of /hung), and keeps what it got. */
 let server: Server;
 let url: string;
 let hang = false;
@@ -28,7 +28,7 @@ beforeEach(async () => {
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
       received.push({ headers: req.headers, body });
-      if (hang) held.push(res);
+      if (hang || req.url === '/hung') held.push(res);
       else res.writeHead(204).end();
     });
   });
@@ -53,11 +53,11 @@ const job = (over: Partial<Parameters<WebhookSender['send']>[0]> = {}) => ({
   ...over,
 });
 
-const newSender = (maxInFlight = 64) => new WebhookSender({ maxInFlight });
+const newSender = (maxInFlight = 64, slowAfterMs = 2000) => new WebhookSender({ maxInFlight, slowAfterMs });
 
-/** Runs `test` with a new sender (at most `maxInFlight` requests at once), closed after. */
-async function withSender(test: (sender: WebhookSender) => Promise<void>, maxInFlight?: number): Promise<void> {
-  const sender = newSender(maxInFlight);
+/** Runs `test` with a new sender (at most `maxInFlight` requests at once, see SenderOptions), closed after. */
+async function withSender(test: (sender: WebhookSender) => Promise<void>, maxInFlight?: number, slowAfterMs?: number): Promise<void> {
+  const sender = newSender(maxInFlight, slowAfterMs);
   try {
     await test(sender);
   } finally {
@@ -190,6 +190,50 @@ describe('webhook sender thread', () => {
       answerHeld();
       expect((await Promise.all(all)).every((r) => r.ok)).toBe(true);
     }, 2);
+  });
+
+  it('gives waiting endpoints the free request slots in turn', async () => {
+    hang = true;
+    await withSender(async (sender) => {
+      const a = [1, 2, 3].map((n) => sender.send(job({ eventId: `evt_a${n}` })));
+      const b = [1, 2].map((n) => sender.send(job({ eventId: `evt_b${n}`, endpointId: 'wh_2' })));
+      for (let total = 1; total <= 5; total++) {
+        await waitUntil(() => received.length === total);
+        answerHeld();
+      }
+      expect((await Promise.all([...a, ...b])).every((r) => r.ok)).toBe(true);
+      expect(ids()).toEqual(['evt_a1', 'evt_b1', 'evt_a2', 'evt_b2', 'evt_a3']);
+    }, 1);
+  });
+
+  it('keeps request slots for endpoints that answer while others hang', async () => {
+    await withSender(async (sender) => {
+      const hungUrl = url.replace('/hook', '/hung');
+      const settled: string[] = [];
+      const sendHung = (e: number, n: number) =>
+        sender.send(job({ url: hungUrl, endpointId: `wh_hung${e}`, eventId: `evt_h${e}${n}`, concurrency: 2 })).then((r) => {
+          settled.push(`evt_h${e}${n}`);
+          return r;
+        });
+      // Two hung endpoints take the 4 slots shared by every endpoint, until they have hung for
+      // slowAfterMs: then they count towards a second limit, kept for slow requests...
+      const hung = [sendHung(1, 1), sendHung(1, 2), sendHung(2, 1), sendHung(2, 2)];
+      await waitUntil(() => received.length === 4);
+      await sleep(300);
+      // ...and an endpoint that answers gets a slot.
+      const ok = sender.send(job({ eventId: 'evt_ok' }));
+      expect(await Promise.race([ok, sleep(3000, 'still waiting')])).toMatchObject({ ok: true, statusCode: 204 });
+      expect(settled).toEqual([]);
+      // A slow endpoint's next request starts in the second share, which is full.
+      hung.push(sendHung(1, 3));
+      await sleep(300);
+      expect(ids()).toEqual(['evt_h11', 'evt_h21', 'evt_h12', 'evt_h22', 'evt_ok']);
+      answerHeld();
+      await waitUntil(() => received.length === 6);
+      answerHeld();
+      expect((await Promise.all(hung)).every((r) => r.ok)).toBe(true);
+      expect(ids().at(-1)).toBe('evt_h13');
+    }, 4, 100);
   });
 
   it('answers an attempt that could not start in time as not sent, without sending it', async () => {

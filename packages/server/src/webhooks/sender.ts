@@ -12,7 +12,8 @@ const entry = new URL(`./send-worker${extname(fileURLToPath(import.meta.url))}`,
  * Sends webhook requests from a thread of their own, at a lower priority than the server's thread:
  * signing, connecting and reading answers (most of a delivery's CPU) then never delay a comment's
  * ack. Attempts handed over in one tick go as one message, and their answers come back together.
- * The thread starts each endpoint's attempts in order, `concurrency` at a time, `maxInFlight` in all.
+ * The thread starts each endpoint's attempts in order, `concurrency` at a time, and shares its request
+ * slots between endpoints in turn, hung ones apart from those that answer (SenderOptions).
  */
 export class WebhookSender {
   readonly #options: SenderOptions;
