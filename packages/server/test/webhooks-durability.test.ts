@@ -153,6 +153,37 @@ describe('a hung webhook receiver does not slow the write path', () => {
   }, 120_000);
 });
 
+describe('hung webhook receivers do not hold up the others', () => {
+  it('delivers to an endpoint that answers while nineteen endpoints hang', async () => {
+    // Timeout 10 s: before the hung requests time out, nineteen endpoints want 76 request slots (an environment has at most 20 endpoints).
+    const t = await startTestServer('sqlite', { webhooks: optionsFromEnv({ ...FAST, PULSE_WEBHOOKS_TIMEOUT_MS: '10000' }).webhooks! });
+    const hung = Array.from({ length: 19 }, () => new WebhookReceiver());
+    const answering = new WebhookReceiver();
+    try {
+      for (const r of hung) {
+        await r.start();
+        r.mode = { kind: 'hang' };
+        await t.server.ctx.webhooks.add(t.envId, { url: r.url, events: ['comment.created'] });
+      }
+      await answering.start();
+      // Added last: its deliveries are handed over after the hung endpoints' ones.
+      answering.secret = (await t.server.ctx.webhooks.add(t.envId, { url: answering.url, events: ['comment.created'] })).secret;
+      await t.api('PUT', '/api/v1/users/ann', { name: 'Ann' });
+      const thread = (await t.api('POST', '/api/v1/rooms/hung-endpoints/threads', { userId: 'ann', body: 'start' })).body.thread;
+      const started = Date.now();
+      for (let i = 0; i < 10; i++) expect((await t.api('POST', `/api/v1/threads/${thread.id}/comments`, { userId: 'ann', body: `c${i}` })).status).toBe(201);
+      await waitFor(() => answering.received.length === 10, 8000, 'every comment delivered to the endpoint that answers');
+      // Before any hung request timed out.
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(hung.reduce((n, r) => n + r.requests, 0)).toBeGreaterThanOrEqual(64);
+      expect(answering.rejected).toBe(0);
+    } finally {
+      for (const r of [...hung, answering]) await r.stop();
+      await t.close();
+    }
+  }, 60_000);
+});
+
 describe.skipIf(!postgresAvailable || !redisAvailable)('webhooks in a cluster', () => {
   let cluster: TestCluster | undefined;
   const receiver = new WebhookReceiver();
