@@ -22,7 +22,8 @@ const MAX_CLAIMED = 256;
  * Fresh deliveries one endpoint may have held, as a multiple of its concurrency, and all
  * answering endpoints together: a burst (or the sending thread held back a while by the writes)
  * is sent from memory; beyond it they go to rows. A hung endpoint's go to rows as their claim
- * runs short. A slow endpoint (see #slow) holds no more than one claim's depth, outside both limits.
+ * runs short. A slow endpoint (see #slow) takes fresh ones up to one claim's depth, and rows
+ * while it holds less than that (fewer than two claims' depth in all), outside both limits.
  */
 export const FRESH_DEPTH = 128;
 const MAX_HELD = 2048;

@@ -32,9 +32,10 @@ export interface SendJob {
 export interface SenderOptions {
   /**
    * Requests in flight, all endpoints together; and as many again for slow ones: a request not
-   * answered within `slowAfterMs` moves to that second share, and its endpoint's next requests
-   * start there until one is answered in time. Hung receivers then never hold the slots of
-   * those that answer.
+   * answered within `slowAfterMs` (or its timeout, if shorter) moves to that second share while
+   * it has room, and its endpoint's next requests start there until one is answered in time.
+   * Hung receivers then hold the slots of those that answer only until they are known to be
+   * slow, and only while more of them hang than the second share holds.
    */
   maxInFlight: number;
   slowAfterMs: number;
@@ -135,18 +136,22 @@ function start(endpointId: string, job: SendJob): void {
   let share: keyof typeof inFlight = slow.has(endpointId) ? 'slow' : 'answering';
   inFlight[share]++;
   const startedAt = performance.now();
+  // A request that times out sooner is slow too.
+  const slowAfter = Math.min(slowAfterMs, job.timeoutMs);
   const slowTimer = setTimeout(() => {
     slow.add(endpointId);
-    if (share === 'slow') return;
+    // With the slow share full it keeps its slot: never more than twice maxInFlight in flight.
+    if (share === 'slow' || inFlight.slow >= maxInFlight) return;
     inFlight.answering--;
     inFlight.slow++;
     share = 'slow';
     pumpSoon();
-  }, slowAfterMs);
+  }, slowAfter);
   void run(job).finally(() => {
     clearTimeout(slowTimer);
     inFlight[share]--;
-    if (performance.now() - startedAt < slowAfterMs) slow.delete(endpointId);
+    if (performance.now() - startedAt < slowAfter) slow.delete(endpointId);
+    else slow.add(endpointId);
     const left = active.get(endpointId)! - 1;
     if (left > 0) active.set(endpointId, left);
     else active.delete(endpointId);

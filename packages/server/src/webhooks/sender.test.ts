@@ -236,6 +236,39 @@ describe('webhook sender thread', () => {
     }, 4, 100);
   });
 
+  it('never has more than twice maxInFlight requests in flight, however many endpoints hang', async () => {
+    await withSender(async (sender) => {
+      const hungUrl = url.replace('/hook', '/hung');
+      const hung = [1, 2, 3, 4, 5].map((e) => sender.send(job({ url: hungUrl, endpointId: `wh_hung${e}`, eventId: `evt_h${e}`, concurrency: 1 })));
+      await waitUntil(() => received.length === 2);
+      await sleep(500);
+      expect(received).toHaveLength(2);
+      while (received.length < 5) {
+        answerHeld();
+        await sleep(50);
+      }
+      answerHeld();
+      expect((await Promise.all(hung)).every((r) => r.ok)).toBe(true);
+    }, 1, 100);
+  });
+
+  it('counts a request that timed out sooner than slowAfterMs as slow', async () => {
+    await withSender(async (sender) => {
+      const hungUrl = url.replace('/hook', '/hung');
+      expect(await sender.send(job({ url: hungUrl, endpointId: 'wh_hung', eventId: 'evt_h1', timeoutMs: 200 }))).toMatchObject({ ok: false, statusCode: null });
+      // Its next request starts in the slow share (its only slot is taken by the other hung endpoint's), so it waits.
+      const other = sender.send(job({ url: hungUrl, endpointId: 'wh_other', eventId: 'evt_o1' }));
+      await waitUntil(() => received.length === 2);
+      await sleep(400);
+      const next = sender.send(job({ url: hungUrl, endpointId: 'wh_hung', eventId: 'evt_h2', timeoutMs: 200 }));
+      await sleep(100);
+      expect(ids()).toEqual(['evt_h1', 'evt_o1']);
+      answerHeld();
+      await other;
+      await next;
+    }, 1, 300);
+  });
+
   it('answers an attempt that could not start in time as not sent, without sending it', async () => {
     hang = true;
     await withSender(async (sender) => {
