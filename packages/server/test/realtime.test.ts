@@ -179,6 +179,16 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`realtime over WebS
       bob.setAppearOffline(false);
       await waitFor(() => alice.state.presence.length === 2);
     });
+
+    it('tells a user who joined right after someone that they hid at once (came and went within one batch)', async () => {
+      const alice = await client('alice', 'hide-at-once');
+      const bob = await client('bob', 'hide-at-once');
+      // Bob's auth:ok showed Alice before her join went out with the room's next batch.
+      expect(bob.state.presence.map((p) => p.userId).sort()).toEqual(['alice', 'bob']);
+      alice.setAppearOffline(true);
+      await waitFor(() => bob.state.presence.length === 1, 3000, 'alice to leave bob\'s presence');
+      expect(bob.state.presence.map((p) => p.userId)).toEqual(['bob']);
+    });
   });
 
   describe('ephemeral events', () => {

@@ -61,6 +61,11 @@ export class Connection {
   authenticating = false;
   /** Frames that arrived for this socket while its auth:ok was being prepared. */
   backlog: Buffer[] | undefined;
+  /**
+   * When the room's state (its presence with it) was last sent to this socket (performance.now()):
+   * undefined until its auth:ok has gone. See LocalRoom's presence batches.
+   */
+  stateSentAt: number | undefined;
   readonly messages = new TokenBucket(LIMITS.messagesBurst, LIMITS.messagesPerSecond);
   readonly durable = new TokenBucket(LIMITS.writesBurst, LIMITS.writesPerSecond);
   /** Refused frames so far; past LIMITS.strikesPerConnection the socket is closed. */

@@ -201,6 +201,7 @@ export const HANDLERS: { [T in ClientMessage['type']]: Handler<T> } = {
     }
     conn.lastResyncAt = now;
     conn.sendFrame(await hub.snapshots.stateFrame(envId, roomId, await hub.configOf(envId)), 'durable');
+    conn.stateSentAt = performance.now();
     ack(conn, m.ref);
   },
   // P2P shared data: signalling, relay, sync and persistence (see ../p2p/).

@@ -155,6 +155,8 @@ export class RealtimeHub implements RealtimeSink {
       for (const room of [...this.registry.rooms]) {
         if (room.connections.size === 0) continue;
         room.deliver(await this.snapshots.stateFrame(room.envId, room.roomId, await this.configOf(room.envId)), 'durable');
+        const at = performance.now();
+        for (const conn of room.connections) conn.stateSentAt = at;
       }
     } catch (err) {
       console.error('[pulse] resynchronising rooms after a Redis outage failed:', err);

@@ -51,6 +51,7 @@ export async function authenticate(hub: RealtimeHub, conn: Connection, message: 
         `,"notifications":${JSON.stringify(notifications)},"connectionId":${JSON.stringify(conn.id)},"serverTime":"${new Date().toISOString()}"}`,
       ),
     );
+    conn.stateSentAt = performance.now();
     const backlog = conn.backlog ?? [];
     conn.backlog = undefined;
     for (const frame of backlog) conn.sendFrame(frame, 'durable');

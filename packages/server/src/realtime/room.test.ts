@@ -135,6 +135,28 @@ describe('room presence delivery', () => {
     r.dispose();
   });
 
+  it('tells a socket whose state showed a user who came and went within one batch that they left, and no one else', async () => {
+    const r = room();
+    const carol = joinAs(r, 'carol');
+    carol.conn.stateSentAt = performance.now();
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+    await endOfTick();
+    carol.log.length = 0;
+    const alice = joinAs(r, 'alice');
+    alice.conn.stateSentAt = performance.now();
+    // Bob's state is sent after Alice came: it shows her. Dave's is still being prepared.
+    const bob = joinAs(r, 'bob');
+    bob.conn.stateSentAt = performance.now();
+    const dave = joinAs(r, 'dave');
+    r.presence.setAppearOffline(alice.conn, true);
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+    await endOfTick();
+    expect(carol.log).toEqual([['presence:join:bob', 'presence:join:dave']]);
+    expect(bob.log).toEqual([['presence:join:bob', 'presence:join:dave', 'presence:leave:alice']]);
+    expect(dave.log).toEqual([['presence:join:bob', 'presence:join:dave', 'presence:leave:alice']]);
+    r.dispose();
+  });
+
   it('sends nothing while presence is hidden, and forgets queued changes when the room goes', async () => {
     const r = room();
     const alice = joinAs(r, 'alice');

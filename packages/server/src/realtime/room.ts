@@ -87,7 +87,9 @@ export class LocalRoom {
    * room at once (a reconnect after a restart), each member would otherwise get one system call
    * per joiner, and a room of n members n² of them. A user's changes within one batch are merged
    * into their net effect: one flipping appear-offline as fast as it may would otherwise send
-   * every member hundreds of joins and leaves a second.
+   * every member hundreds of joins and leaves a second. A user who came and went within one batch
+   * is mentioned to no one, except with a leave to the sockets sent the room's state since they
+   * came: that state showed them.
    */
   #queuePresence(change: PresenceChange): void {
     const userId = change.type === 'presence:leave' ? change.userId : change.member.userId;
@@ -105,14 +107,22 @@ export class LocalRoom {
     if (changes.size === 0 || !this.#out.showPresence()) return;
     this.#presenceSentAt = performance.now();
     const frames: Buffer[] = [];
+    /** Leaves of users who came and went: for the sockets whose state showed them (with when they came). */
+    const cameAndWent: { frame: Buffer; since: number }[] = [];
     for (const net of changes.values()) {
       const change = netPresence(net);
       if (change) frames.push(Buffer.from(JSON.stringify(change)));
+      else if (net.last.type === 'presence:leave') cameAndWent.push({ frame: Buffer.from(JSON.stringify(net.last)), since: net.since });
     }
-    if (frames.length === 0) return;
     // Framed once for all of the room's sockets (a reconnect wave sends every member each joiner).
-    const wires = this.connections.size > 1 ? frames.map(textFrame) : undefined;
-    for (const conn of this.connections) conn.sendFrames(frames, 'durable', wires);
+    const wires = frames.length && this.connections.size > 1 ? frames.map(textFrame) : undefined;
+    for (const conn of this.connections) {
+      if (frames.length) conn.sendFrames(frames, 'durable', wires);
+      if (cameAndWent.length === 0) continue;
+      // Not sent its state yet (it is being prepared, and may show them) or sent it since they came.
+      const shown = cameAndWent.filter(({ since }) => conn.stateSentAt === undefined || conn.stateSentAt >= since);
+      if (shown.length) conn.sendFrames(shown.map((c) => c.frame), 'durable');
+    }
   }
 
   /**
@@ -197,15 +207,16 @@ export class LocalRoom {
   }
 }
 
-/** A user's presence changes within one batch: whether they were shown before it, and the last one. */
+/** A user's presence changes within one batch: whether they were shown before it, the last one, and when the first came (performance.now()). */
 export interface NetPresence {
   shownBefore: boolean;
   last: PresenceChange;
+  since: number;
 }
 
 /** Adds a change to a user's batch (a join means they were not shown before it; an update or a leave, that they were). */
 export function addPresence(net: NetPresence | undefined, change: PresenceChange): NetPresence {
-  return { shownBefore: net ? net.shownBefore : change.type !== 'presence:join', last: change };
+  return net ? { shownBefore: net.shownBefore, last: change, since: net.since } : { shownBefore: change.type !== 'presence:join', last: change, since: performance.now() };
 }
 
 /**
