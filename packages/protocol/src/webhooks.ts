@@ -188,7 +188,9 @@ export type RotateWebhookSecretBody = z.infer<typeof rotateWebhookSecretBody>;
  * never had. `since` is an ISO 8601 time with its offset, or a date alone (its start in UTC).
  */
 /** "Send test event": `webhook.test` (the default), or an example of one event type (`webhookExampleData`). */
-export const sendTestWebhookBody = z.object({ type: z.union([webhookEventTypeSchema, z.literal(WEBHOOK_TEST_EVENT)]).optional() }).strict();
+export const sendTestWebhookBody = z
+  .object({ type: z.enum([WEBHOOK_TEST_EVENT, ...WEBHOOK_EVENT_TYPES]).optional() })
+  .strict();
 export type SendTestWebhookBody = z.infer<typeof sendTestWebhookBody>;
 
 export const recoverWebhookBody = z.object({ since: z.union([z.iso.datetime({ offset: true }), z.iso.date()], 'an ISO 8601 time (2026-12-01T09:00:00Z) or date (2026-12-01)') }).strict();

@@ -181,7 +181,7 @@ describe('webhooks: SSRF guard', () => {
     try {
       const literal = await send(`http://127.0.0.1:${port}/`);
       expect(literal.ok).toBe(false);
-      expect(literal.error).toMatch(/refused: 127\.0\.0\.1 is a loopback address/);
+      expect(literal.error).toMatch(/refused: 127\.0\.0\.1 is a loopback address \(PULSE_WEBHOOKS_ALLOW_PRIVATE=1 on the server allows/);
       const named = await send(`http://localhost:${port}/`);
       expect(named.ok).toBe(false);
       expect(named.error).toMatch(/refused: localhost resolves to an address webhooks may not reach \(.* is a loopback address; PULSE_WEBHOOKS_ALLOW_PRIVATE=1 allows/);
