@@ -115,6 +115,9 @@ describe('email notifications', () => {
     // The link: GET asks, a tampered signature is refused, the one-click POST unsubscribes.
     const page = await fetch(unsubscribe);
     expect(page.status).toBe(200);
+    // Its button unsubscribes: no other site may frame it.
+    expect(page.headers.get('x-frame-options')).toBe('DENY');
+    expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
     const envName = (await t.server.ctx.store.getEnvironment(t.envId))!.name;
     const asked = await page.text();
     expect(asked).toContain('<form method="post"');

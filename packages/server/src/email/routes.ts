@@ -17,6 +17,14 @@ const page = (title: string, body: string) =>
 export function registerUnsubscribeRoutes(app: FastifyInstance, store: Store, links: UnsubscribeLinks): void {
   void app.register(async (scope) => {
     scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 1024 }, (_req, body, done) => done(null, body));
+    // A page of its own: never kept, never framed by another site (its button unsubscribes).
+    scope.addHook('onRequest', async (_request, reply) => {
+      void reply
+        .type('text/html; charset=utf-8')
+        .header('cache-control', 'no-store')
+        .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+        .header('x-frame-options', 'DENY');
+    });
     const check = (query: unknown) => {
       const q = (query ?? {}) as Record<string, string | undefined>;
       const env = q.env ?? '';
@@ -30,7 +38,6 @@ export function registerUnsubscribeRoutes(app: FastifyInstance, store: Store, li
     };
     scope.get('/email/unsubscribe', async (request, reply) => {
       const ok = check(request.query);
-      void reply.type('text/html; charset=utf-8').header('cache-control', 'no-store');
       if (!ok) return reply.status(400).send(page('Invalid link', '<p>This unsubscribe link is incomplete or was altered.</p>'));
       const action = `/email/unsubscribe?${new URLSearchParams(ok)}`;
       return reply.send(
@@ -43,7 +50,6 @@ export function registerUnsubscribeRoutes(app: FastifyInstance, store: Store, li
     });
     scope.post('/email/unsubscribe', async (request, reply) => {
       const ok = check(request.query);
-      void reply.type('text/html; charset=utf-8').header('cache-control', 'no-store');
       if (!ok) return reply.status(400).send(page('Invalid link', '<p>This unsubscribe link is incomplete or was altered.</p>'));
       await store.setEmailOptOut(ok.env, ok.user, true);
       return reply.send(page('Unsubscribed', `<p>You will no longer get notification emails${await from(ok.env)}.</p>`));
