@@ -156,6 +156,11 @@ for (const driver of ['sqlite', 'postgres'] as const) {
         const altered = t.secretKey.slice(0, -1) + (t.secretKey.endsWith('a') ? 'b' : 'a');
         expectError(await api('GET', '/api/v1/users', undefined, altered), 401, 'invalid_api_key');
         expectError(await api('POST', '/auth/token', { userId: 'u', name: 'U' }, unknown), 401, 'invalid_api_key');
+        // A user token sent instead: the answer says which key the REST API takes.
+        const { token } = (await api('POST', '/auth/token', { userId: 'u', name: 'U' })).body;
+        const asKey = await api('GET', '/api/v1/rooms', undefined, token);
+        expectError(asKey, 401, 'invalid_api_key');
+        expect(asKey.body.error.message).toMatch(/user token .*secret key/);
       });
 
       it('rejects the publishable key used as Bearer with 401 publishable_key_not_allowed', async () => {

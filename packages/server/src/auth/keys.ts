@@ -33,6 +33,9 @@ export async function authenticateSecretKey(store: Store, authorization: string 
   if (!match) throw new PulseError('unauthorized', 'Send your secret key as "Authorization: Bearer sk_…".');
   const presented = match[1]!;
   if (presented.startsWith('pk_')) throw new PulseError('publishable_key_not_allowed');
+  if (presented.startsWith('eyJ') && presented.split('.').length === 3) {
+    throw new PulseError('invalid_api_key', 'This is a user token (from POST /auth/token, for the WebSocket and uploads); the REST API takes your secret key: "Authorization: Bearer sk_…".');
+  }
   if (!presented.startsWith('sk_')) throw new PulseError('invalid_api_key');
   return activeKey(store, presented, 'secret');
 }
