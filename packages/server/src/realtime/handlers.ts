@@ -2,6 +2,7 @@ import { LIMITS, PulseError, type ClientMessage, type ClientMessageOf, type Ephe
 import type { Actor } from '../domain/actor.ts';
 import type { Connection } from './connection.ts';
 import type { RealtimeHub } from './hub.ts';
+import { sendRoomState } from './send-state.ts';
 import { P2P_HANDLERS } from '../p2p/handlers.ts';
 
 type Handler<T extends ClientMessage['type']> = (hub: RealtimeHub, conn: Connection, message: ClientMessageOf<T>) => Promise<void> | void;
@@ -200,8 +201,7 @@ export const HANDLERS: { [T in ClientMessage['type']]: Handler<T> } = {
       throw new PulseError('rate_limited', `room:resync is answered ${LIMITS.resyncsPerUserPerSecond} times a second per user, all their sockets together; ask again shortly.`);
     }
     conn.lastResyncAt = now;
-    conn.sendFrame(await hub.snapshots.stateFrame(envId, roomId, await hub.configOf(envId)), 'durable');
-    conn.stateSentAt = performance.now();
+    await sendRoomState([conn], async () => hub.snapshots.stateFrame(envId, roomId, await hub.configOf(envId)));
     ack(conn, m.ref);
   },
   // P2P shared data: signalling, relay, sync and persistence (see ../p2p/).

@@ -29,6 +29,7 @@ import { authenticate } from './join.ts';
 import { RoomRegistry } from './registry.ts';
 import { closeRevokedSockets } from './revocation.ts';
 import { RoomSnapshots } from './room-state.ts';
+import { sendRoomState } from './send-state.ts';
 import { EventSink } from './sink.ts';
 import { NEW_ROOM_BURST, NEW_ROOMS_PER_MINUTE, SIGN_IN_BURST, SIGN_INS_PER_MINUTE, UserRateLimiter } from '../user-rate-limiter.ts';
 
@@ -154,9 +155,7 @@ export class RealtimeHub implements RealtimeSink {
       await this.#cluster?.recover();
       for (const room of [...this.registry.rooms]) {
         if (room.connections.size === 0) continue;
-        room.deliver(await this.snapshots.stateFrame(room.envId, room.roomId, await this.configOf(room.envId)), 'durable');
-        const at = performance.now();
-        for (const conn of room.connections) conn.stateSentAt = at;
+        await sendRoomState([...room.connections], async () => this.snapshots.stateFrame(room.envId, room.roomId, await this.configOf(room.envId)));
       }
     } catch (err) {
       console.error('[pulse] resynchronising rooms after a Redis outage failed:', err);

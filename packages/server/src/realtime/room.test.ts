@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Connection } from './connection.ts';
 import type { PresenceChange } from './presence.ts';
 import { addPresence, LocalRoom, netPresence, type NetPresence } from './room.ts';
+import { sendRoomState } from './send-state.ts';
 
 /**
  * A socket that records what reaches its TCP socket: each entry is one write (the frames sent
@@ -154,6 +155,31 @@ describe('room presence delivery', () => {
     expect(carol.log).toEqual([['presence:join:bob', 'presence:join:dave']]);
     expect(bob.log).toEqual([['presence:join:bob', 'presence:join:dave', 'presence:leave:alice']]);
     expect(dave.log).toEqual([['presence:join:bob', 'presence:join:dave', 'presence:leave:alice']]);
+    r.dispose();
+  });
+
+  it('tells a socket being sent the room state (room:resync) of a user who came and went while it was read', async () => {
+    const r = room();
+    const carol = joinAs(r, 'carol');
+    carol.conn.stateSentAt = performance.now();
+    const alice = joinAs(r, 'alice');
+    r.presence.setAppearOffline(alice.conn, true);
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS * 4);
+    await endOfTick();
+    carol.log.length = 0;
+    r.presence.setAppearOffline(alice.conn, false);
+    // The state read shows Alice; she hides again before it is sent, in the same batch.
+    let release!: (frame: Buffer) => void;
+    const sent = sendRoomState([carol.conn], () => new Promise<Buffer>((resolve) => (release = resolve)));
+    r.presence.setAppearOffline(alice.conn, true);
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+    await endOfTick();
+    expect(carol.log).toEqual([]);
+    release(Buffer.from(JSON.stringify({ type: 'room:state', userId: 'showing-alice' })));
+    await sent;
+    await endOfTick();
+    // The state first, then the leave that waited behind it.
+    expect(carol.log.flat()).toEqual(['room:state:showing-alice', 'presence:leave:alice']);
     r.dispose();
   });
 
