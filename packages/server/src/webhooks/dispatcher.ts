@@ -69,8 +69,8 @@ export class WebhookDispatcher {
   /** Deliveries handed to the sending thread and not answered yet, per endpoint. */
   readonly #held = new Map<string, { fresh: number; rows: number }>();
   /**
-   * Endpoints whose last attempt took SLOW_AFTER_MS or more (a hung receiver times out), or could
-   * not start before its claim ran short: what they hold does not count towards the limits of
+   * Endpoints whose last attempt the sending thread found slow (SendResult.slow: a hung receiver
+   * times out), or could not start before its claim ran short: what they hold does not count towards the limits of
    * all endpoints, so that they cannot keep the others' deliveries waiting.
    */
   readonly #slow = new Set<string>();
@@ -313,8 +313,7 @@ export class WebhookDispatcher {
         this.#giveBack(d);
         return;
       }
-      // A timeout is slow too, however short the timeout (tests).
-      if (result.latencyMs >= Math.min(SLOW_AFTER_MS, this.#settings.timeoutMs)) this.#slow.add(d.endpointId);
+      if (result.slow) this.#slow.add(d.endpointId);
       else this.#slow.delete(d.endpointId);
       const now = Date.now();
       const retryAt = now + retryDelayMs(d.attempts + 1, this.#settings, Math.random, result.retryAfterMs);

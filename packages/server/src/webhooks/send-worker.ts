@@ -135,7 +135,6 @@ function start(endpointId: string, job: SendJob): void {
   active.set(endpointId, (active.get(endpointId) ?? 0) + 1);
   let share: keyof typeof inFlight = slow.has(endpointId) ? 'slow' : 'answering';
   inFlight[share]++;
-  const startedAt = performance.now();
   // A request that times out sooner is slow too.
   const slowAfter = Math.min(slowAfterMs, job.timeoutMs);
   const slowTimer = setTimeout(() => {
@@ -147,11 +146,11 @@ function start(endpointId: string, job: SendJob): void {
     share = 'slow';
     pumpSoon();
   }, slowAfter);
-  void run(job).finally(() => {
+  void run(job, slowAfter).then((answeredSlowly) => {
     clearTimeout(slowTimer);
     inFlight[share]--;
-    if (performance.now() - startedAt < slowAfter) slow.delete(endpointId);
-    else slow.add(endpointId);
+    if (answeredSlowly) slow.add(endpointId);
+    else slow.delete(endpointId);
     const left = active.get(endpointId)! - 1;
     if (left > 0) active.set(endpointId, left);
     else active.delete(endpointId);
@@ -159,24 +158,26 @@ function start(endpointId: string, job: SendJob): void {
   });
 }
 
-async function run(job: SendJob): Promise<void> {
+/** Sends one job and answers it; resolves to whether it took `slowAfter` or more (never rejects). */
+async function run(job: SendJob, slowAfter: number): Promise<boolean> {
   const started = performance.now();
+  let result: SendResult;
   try {
     const headers = webhookHeaders(job.secrets, job.eventId, job.payload);
-    answer(
-      job.n,
-      await sendWebhook(job.url, job.payload, headers, {
-        timeoutMs: job.timeoutMs,
-        policy: job.allowPrivate ? allowAll : defaultAddressPolicy,
-        maxRedirects: WEBHOOK_POLICY.maxRedirects,
-        responseChars: WEBHOOK_POLICY.responseBodyChars,
-        signal: abort.signal,
-      }),
-    );
+    result = await sendWebhook(job.url, job.payload, headers, {
+      timeoutMs: job.timeoutMs,
+      policy: job.allowPrivate ? allowAll : defaultAddressPolicy,
+      maxRedirects: WEBHOOK_POLICY.maxRedirects,
+      responseChars: WEBHOOK_POLICY.responseBodyChars,
+      signal: abort.signal,
+    });
   } catch (err) {
     // A job this thread cannot sign or send fails alone; the thread goes on with the others.
-    answer(job.n, { ok: false, statusCode: null, error: `not sent: ${(err as Error).message}`, latencyMs: performance.now() - started, response: null, retryAfterMs: null });
+    result = { ok: false, statusCode: null, error: `not sent: ${(err as Error).message}`, latencyMs: performance.now() - started, response: null, retryAfterMs: null };
   }
+  const answeredSlowly = performance.now() - started >= slowAfter;
+  answer(job.n, { ...result, slow: answeredSlowly });
+  return answeredSlowly;
 }
 
 lowerOwnPriority();

@@ -26,6 +26,8 @@ export interface SendResult {
   notSent?: boolean;
   /** Not sent because it could not start before its claim ran short (see SendJob.startBy). */
   expired?: boolean;
+  /** Answered (or failed) only after the sending thread's slowAfterMs: its endpoint counts as slow (SenderOptions). */
+  slow?: boolean;
 }
 
 /** An attempt that was not made (see SendResult.notSent). */

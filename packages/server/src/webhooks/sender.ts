@@ -7,7 +7,6 @@ import type { SendJob, SenderAnswer, SenderMessage, SenderOptions } from './send
 /** send-worker.ts from the sources, send-worker.js once built. */
 const entry = new URL(`./send-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url).href;
 
-
 /**
  * Sends webhook requests from a thread of their own, at a lower priority than the server's thread:
  * signing, connecting and reading answers (most of a delivery's CPU) then never delay a comment's
