@@ -173,6 +173,14 @@ export class Connection {
     this.sendFrame(Buffer.from(JSON.stringify(message)), 'durable');
   }
 
+  /** Stops holding frames back (see backlog): sends `first`, if given, then what waited. */
+  releaseBacklog(first?: Buffer): void {
+    const held = this.backlog ?? [];
+    this.backlog = undefined;
+    if (first) this.sendFrame(first, 'durable');
+    for (const frame of held) this.sendFrame(frame, 'durable');
+  }
+
   /**
    * Sends directly, bypassing the backlog (auth:ok itself, and errors). Buffers are the pieces
    * of one JSON text: framed as one message and written as they are, so that a room's cached

@@ -52,9 +52,7 @@ export async function authenticate(hub: RealtimeHub, conn: Connection, message: 
       ),
     );
     conn.stateSentAt = performance.now();
-    const backlog = conn.backlog ?? [];
-    conn.backlog = undefined;
-    for (const frame of backlog) conn.sendFrame(frame, 'durable');
+    conn.releaseBacklog();
   } catch (err) {
     if (conn.identity) hub.registry.detach(conn);
     conn.identity = undefined;

@@ -24,11 +24,8 @@ export async function sendRoomState(conns: Iterable<Connection>, read: () => Pro
   } finally {
     const sentAt = performance.now();
     for (const [conn, before] of waiting) {
-      const backlog = conn.backlog ?? [];
-      conn.backlog = undefined;
-      if (frame) conn.sendFrame(frame, 'durable');
+      conn.releaseBacklog(frame);
       conn.stateSentAt = frame ? sentAt : before;
-      for (const held of backlog) conn.sendFrame(held, 'durable');
     }
     if (frame) for (const conn of authenticating) conn.sendFrame(frame, 'durable');
   }
