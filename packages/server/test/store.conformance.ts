@@ -842,16 +842,19 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(claimed.find((c) => c.eventId === 'msg_c2')!.secret).toMatch(/^whsec_/);
       // Claimed deliveries are not claimed again until their lease ends.
       expect(await claimDeliveries(at(21), at(60_021), { total: 10, perEndpoint: 10 }, [])).toEqual([]);
-      expect((await claimDeliveries(at(60_030), at(120_000), { total: 10, perEndpoint: 10 }, ['wh_2'])).map((c) => c.endpointId)).toEqual(['wh_1']);
+      const again = await claimDeliveries(at(60_030), at(120_000), { total: 10, perEndpoint: 10 }, ['wh_2']);
+      expect(again.map((c) => c.endpointId)).toEqual(['wh_1']);
 
-      const d1 = claimed.find((c) => c.endpointId === 'wh_1')!;
+      // An outcome counts only under the claim it came with: each attempt below is of its delivery's latest claim.
+      let d1 = again[0]!;
       const failed = { at: at(30), succeeded: false, statusCode: 500, error: 'HTTP 500', latencyMs: 12, response: 'nope', disableIfFailingSince: at(0), outageIfFailingSince: at(0) };
       expect(await finishAttempt(d1, { ...failed, nextAttemptAt: at(40) })).toEqual({ endpointDisabled: false });
       expect((await store.getWebhookEndpoint(e, 'wh_1'))!.failingSince).toBe(at(30));
       let [listed] = await store.listWebhookDeliveries(e, 'wh_1', 10);
       expect(listed).toMatchObject({ status: 'pending', attempts: 1, nextAttemptAt: at(40), lastStatusCode: 500, lastResponse: 'nope', lastLatencyMs: 12 });
       // Failing since before the cutoff: the endpoint is disabled, with the reason.
-      await claimDeliveries(at(130_000), at(190_000), { total: 10, perEndpoint: 10 }, []);
+      const later = await claimDeliveries(at(130_000), at(190_000), { total: 10, perEndpoint: 10 }, []);
+      d1 = later.find((c) => c.id === d1.id)!;
       expect(await finishAttempt(d1, { ...failed, at: at(50), nextAttemptAt: null, disableIfFailingSince: at(40) })).toEqual({ endpointDisabled: true });
       const disabled = (await store.getWebhookEndpoint(e, 'wh_1'))!;
       expect(disabled.enabled).toBe(false);
@@ -865,11 +868,11 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       // A success clears the failure streak; enabling clears the reason.
       const enabled = await store.updateWebhookEndpoint(e, 'wh_1', { enabled: true }, at(70));
       expect(enabled).toMatchObject({ enabled: true, disabledReason: null, failingSince: null });
-      const d2 = claimed.find((c) => c.endpointId === 'wh_2' && c.eventId === 'msg_c2')!;
+      const d2 = later.find((c) => c.endpointId === 'wh_2' && c.eventId === 'msg_c2')!;
       await finishAttempt(d2, { ...failed, succeeded: true, statusCode: 204, error: null, nextAttemptAt: null });
       expect((await store.listWebhookDeliveries(e, 'wh_2', 10)).find((d) => d.id === d2.id)).toMatchObject({ status: 'succeeded', attempts: 1 });
       // 410 Gone: disabled by that one answer, whatever the cutoff, with the reason given.
-      const d3 = claimed.find((c) => c.endpointId === 'wh_2' && c.eventId === 'msg_t1')!;
+      const d3 = later.find((c) => c.endpointId === 'wh_2' && c.eventId === 'msg_t1')!;
       const gone = { ...failed, at: at(75), statusCode: 410, error: 'HTTP 410', nextAttemptAt: at(90), disableNow: 'the receiver answered 410 Gone' };
       expect(await finishAttempt(d3, gone)).toEqual({ endpointDisabled: true });
       expect((await store.getWebhookEndpoint(e, 'wh_2'))!).toMatchObject({ enabled: false, disabledReason: expect.stringMatching(/410 Gone/) });
@@ -999,6 +1002,29 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       await store.releaseWebhookClaims('all');
       const again = await claimDeliveries(at(100), at(60_000), { total: 50, perEndpoint: 50 }, []);
       expect(again.filter((c) => c.environmentId === e)).toHaveLength(12);
+    });
+
+    it("records an outcome only under the claim it came with: a node held up past its lease does not undo the next node's", async () => {
+      const e = await env('env_whfence');
+      await store.createWebhookEndpoint(e, { id: 'wh_fence', url: 'https://f.example/h', description: '', events: [], enabled: true, secret: 'whsec_FENC', createdAt: at() });
+      await store.enqueueWebhookDelivery(e, 'wh_fence', { id: 'msg_fence', type: 'webhook.test', payload: '{}', createdAt: at(1) }, at(3600_000));
+      const mine = (claimed: ClaimedDelivery[]) => claimed.filter((c) => c.endpointId === 'wh_fence');
+      const record = (ms: number, outcomes: WebhookOutcome[]) => store.webhookPass({ at: at(ms), outcomes, eventsDone: [], dispatch: null, claim: null });
+      const stored = async () => (await store.listWebhookDeliveries(e, 'wh_fence', 10))[0]!;
+      // Node A claims the delivery, and is held up past its lease; node B claims it again.
+      const [a] = mine(await claimDeliveries(at(100), at(1_000), { total: 10, perEndpoint: 10 }, []));
+      const [b] = mine(await claimDeliveries(at(2_000), at(3_000), { total: 10, perEndpoint: 10 }, []));
+      expect(b?.id).toBe(a?.id);
+      // A gives it back unattempted: B's claim holds (no third claimer meanwhile).
+      await record(2_010, [{ delivery: a!, result: null }]);
+      expect(mine(await claimDeliveries(at(2_020), at(4_000), { total: 10, perEndpoint: 10 }, []))).toEqual([]);
+      // B's attempt succeeds; then A's, late, fails for good: the row keeps B's outcome, and the endpoint is not failing.
+      const ok = { at: at(2_100), succeeded: true, statusCode: 204, error: null, latencyMs: 3, response: null, nextAttemptAt: null, disableIfFailingSince: at(0), outageIfFailingSince: at(0) };
+      await record(2_100, [{ delivery: b!, result: ok }]);
+      const failed = { ...ok, at: at(2_200), succeeded: false, statusCode: 500, error: 'HTTP 500', disableNow: 'must not happen' };
+      expect((await record(2_200, [{ delivery: a!, result: failed }])).disabledEndpoints).toEqual([]);
+      expect(await stored()).toMatchObject({ status: 'succeeded', attempts: 1, lastStatusCode: 204 });
+      expect(await store.getWebhookEndpoint(e, 'wh_fence')).toMatchObject({ enabled: true, failingSince: null });
     });
 
     it('records notification.unread once per notification still unread after the delay', async () => {
@@ -1368,7 +1394,7 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       await store.createWebhookEndpoint(e, { id: 'wh_back', url: 'https://b.example/h', description: '', events: ['comment.created'], enabled: true, secret: 'whsec_BACK', createdAt: at() });
       await store.createThread(e, { id: 'wb-t', roomId: 'wb-room', position: null, createdBy: 'alice', createdAt: at(10) }, { id: 'wb-c1', userId: 'alice', body: 'hi', mentions: [], createdAt: at(10) });
       const links = new FileLinks();
-      for (const id of ['wb-c2', 'wb-c3', 'wb-c4']) {
+      for (const id of ['wb-c2', 'wb-c3', 'wb-c4', 'wb-c5']) {
         await store.createComment(e, { id, threadId: 'wb-t', userId: 'bob', body: id, mentions: [], createdAt: at(11) }, {
           webhooks: [{ id: `msg_${id}`, type: 'comment.created', actor: { type: 'backend' }, occurredAt: at(11), subject: { kind: 'comment', id }, data: {}, links }],
         });
@@ -1377,23 +1403,23 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       const pass = (ms: number, outcomes: { delivery: ClaimedDelivery; result: WebhookAttemptResult }[]) =>
         store.webhookPass({ at: at(ms), outcomes, eventsDone: [], dispatch: { limit: 100, giveUpAfterMs: 86_400_000, leaseUntil: at(ms + 60_000) }, claim: claim(ms) });
       const claimed = (await pass(20, [])).claimed.filter((c) => c.endpointId === 'wh_back');
-      const [c2, c3, c4] = ['msg_wb-c2', 'msg_wb-c3', 'msg_wb-c4'].map((id) => claimed.find((c) => c.eventId === id)!);
+      const [c2, c3, c4, c5] = ['msg_wb-c2', 'msg_wb-c3', 'msg_wb-c4', 'msg_wb-c5'].map((id) => claimed.find((c) => c.eventId === id)!);
       const result = (ms: number, succeeded: boolean, outageMs = 60_000): WebhookAttemptResult => ({
         at: at(ms), succeeded, statusCode: succeeded ? 204 : 503, error: succeeded ? null : 'HTTP 503', latencyMs: 2, response: null,
         nextAttemptAt: succeeded ? null : at(ms + 3_600_000), disableIfFailingSince: at(0), outageIfFailingSince: at(ms - outageMs),
       });
       const next = async (id: string) => (await store.listWebhookDeliveries(e, 'wh_back', 10)).find((d) => d.id === id)!.nextAttemptAt;
-      // The first attempts are fresh (their rows written with the outcome); c2's second is of its row.
-      const asRow = (d: ClaimedDelivery): ClaimedDelivery => ({ ...d, freshSince: undefined });
+      // The attempts are fresh: their rows are written with the outcome.
       // c2 fails at 30 s: its retry is an hour away. c3 succeeds 10 s later: one failure among
       // successes, not an outage, so c2 keeps its backoff.
       await pass(30_000, [{ delivery: c2!, result: result(30_000, false) }]);
       await pass(40_000, [{ delivery: c3!, result: result(40_000, true) }]);
       expect(await next(c2!.id)).toBe(at(3_630_000));
       expect((await store.getWebhookEndpoint(e, 'wh_back'))!.failingSince).toBeNull();
-      // c2 fails again at 50 s, and nothing succeeds for over a minute: then c4's 2xx brings c2 forward.
-      await pass(50_000, [{ delivery: asRow(c2!), result: result(50_000, false) }]);
-      expect(await next(c2!.id)).toBe(at(3_650_000));
+      // c5 fails at 50 s, and nothing succeeds for over a minute: then c4's 2xx brings the waiting retries forward.
+      await pass(50_000, [{ delivery: c5!, result: result(50_000, false) }]);
+      expect((await store.getWebhookEndpoint(e, 'wh_back'))!.failingSince).toBe(at(50_000));
+      expect(await next(c2!.id)).toBe(at(3_630_000));
       const back = await pass(200_000, [{ delivery: c4!, result: result(200_000, true) }]);
       expect(await next(c2!.id)).toBe(at(200_000));
       expect(back.claimed.map((c) => c.id)).toContain(c2!.id);

@@ -77,6 +77,13 @@ export interface ClaimedDelivery {
   payload: string;
   eventCreatedAt: string;
   /**
+   * The claim's lease (its event's, for a fresh one). Leases only grow: a row is claimed again
+   * only once its lease has lapsed, until later than that. So a row still holding this value is
+   * still this node's, and an outcome recorded after it changed (this node held up past the
+   * lease, the row since claimed by another) is not recorded over the other node's.
+   */
+  leaseUntil: string;
+  /**
    * A first attempt of a fresh event, sent from memory: its row does not exist yet and is written
    * once, with the outcome (this is when it was dispatched, the row's `created_at`). Absent: a
    * delivery row claimed.

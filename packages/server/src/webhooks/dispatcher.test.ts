@@ -81,6 +81,7 @@ function delivery(n: number | string, url: string, { fresh = true, ...fields }: 
   return {
     id: `whd_${n}`, environmentId: 'env', endpointId: 'wh_1', eventId: `msg_${n}`, eventType: 'comment.created', attempts: 0,
     giveUpAt: new Date(Date.now() + 3600_000).toISOString(), url, secret: 'whsec_AAAA', previousSecret: null, payload: '{}', eventCreatedAt: at,
+    leaseUntil: new Date(Date.now() + 600_000).toISOString(),
     ...(fresh ? { freshSince: at } : {}),
     ...fields,
   };

@@ -35,7 +35,7 @@ export interface DirectStatements {
  * one is), and a transaction object must not be used once its callback has returned (none is;
  * while no other transaction is open, Kysely would refuse it).
  */
-function statement(dialect: Dialect, direct: DirectStatements | undefined, text: string) {
+export function statement(dialect: Dialect, direct: DirectStatements | undefined, text: string) {
   let n = 0;
   const sql = dialect === 'postgres' ? text.replace(/\?/g, () => `$${++n}`) : text;
   if (dialect === 'postgres' && !text.includes('*')) PREPARED_SQL.add(sql);

@@ -61,7 +61,7 @@ export function kyselyStore(db: Kysely<Database>, dialect: Dialect, links: FileL
     ...realtimeRepo(db, tx, hot),
     ...adminRepo(db, dialect),
     ...browseRepo(db, links),
-    ...webhookRepo(db, dialect, tx, hot),
+    ...webhookRepo(db, dialect, tx, hot, options.direct),
     ...emailRepo(db),
     ...sharedStateRepo(db),
     async migrate() {

@@ -17,7 +17,8 @@ import {
 import type { FileLinks } from '../../files/links.ts';
 import { groupAttachments } from './attachments.ts';
 import { contentRepo } from './content.ts';
-import type { DeliveryAttempt, HotStatements, NewDelivery } from './hot-statements.ts';
+import type { DirectStatements, HotStatements } from './hot-statements.ts';
+import { PENDING, retryNow, wants, webhookPass } from './webhook-pass.ts';
 import { storedNotifications } from './realtime.ts';
 import { CHUNK_ROWS, inChunks } from './in-chunks.ts';
 import type { WriteTx } from './writer.ts';
@@ -68,11 +69,7 @@ const toDelivery = (r: DeliveryRow & { dispatched: number }): WebhookDeliveryInf
   updatedAt: r.updated_at,
 });
 
-/** An endpoint's event filter (a list of types; empty: every type) lets `type` through. */
-const wants = (types: string[], type: string) => types.length === 0 || types.includes(type);
 const subscribes = (events: string, type: string) => wants(JSON.parse(events) as string[], type);
-
-const addMs = (iso: string, ms: number) => new Date(Date.parse(iso) + ms).toISOString();
 
 const noWrites: WriteTx = () => Promise.reject(new Error('webhook payloads only read'));
 
@@ -169,16 +166,12 @@ export const recordRoomCreated = (db: Db, envId: string, roomId: string, at: str
 export const recordSharedStatePersisted = (db: Db, envId: string, state: Omit<SharedStateRecord, 'state'>): Promise<void> =>
   recordSystemEvent(db, envId, 'p2p.state.persisted', state.roomId, state.updatedAt, { sharedState: state });
 
-/**
- * The conditions of the partial indexes that find work (migration 0018), as literals: a planner
- * uses a partial index only when the query states its condition, and a bound parameter may not count.
- */
+/** The condition of the partial index on undispatched events (migration 0018), as a literal (see PENDING). */
 const UNDISPATCHED = sql.lit<number>(0);
-const PENDING = sql.lit<Database['webhook_deliveries']['status']>('pending');
 
 /**
  * Deliveries of events (`e`) to endpoints (`p`) of the same environment, to be narrowed by a
- * `where`. A delivery's id is derived from its event and endpoint (as `deliveryIdOf` does), so
+ * `where`. A delivery's id is derived from its event and endpoint (as `deliveryIdOf` in webhook-pass.ts does), so
  * making it twice is a no-op. The delivery of an event a node holds (it may be sending it fresh
  * to that endpoint right now) is claimed until the node's claim ends: its attempt lands on the row.
  */
@@ -187,316 +180,12 @@ const newDeliveries = (at: string, giveUpAt: string) => sql`insert into webhook_
   select 'whd_' || substr(e.id, 5) || substr(p.id, 4), e.environment_id, p.id, e.id, e.type, 'pending', 0, ${at}, ${giveUpAt},
     case when e.dispatched = 0 and e.claimed_until >= ${at} then e.claimed_until end, ${at}, ${at}
   from webhook_events e join webhook_endpoints p on p.environment_id = e.environment_id`;
-/** The id `newDeliveries` gives the delivery of event `msg_…` to endpoint `wh_…`. */
-const deliveryIdOf = (eventId: string, endpointId: string) => `whd_${eventId.slice(4)}${endpointId.slice(3)}`;
 
 /** The endpoint `p` wants events of the type in column `type` (its events are a JSON list; empty: every type). */
 const subscribedTo = (type: string) => sql<boolean>`(p.events = '[]' or p.events like '%"' || ${sql.ref(type)} || '"%')`;
 const subscribed = subscribedTo('e.type');
 
-/** The secret an endpoint had before its last rotation, while it still signs. */
-const signingPrevious = (e: { previous_secret: string | null; previous_secret_until: string | null }, at: string) =>
-  e.previous_secret && e.previous_secret_until && e.previous_secret_until > at ? e.previous_secret : null;
-
-const markDispatched = (trx: Transaction<Database>, eventIds: string[]) =>
-  trx.updateTable('webhook_events').set({ dispatched: 1, claimed_until: null }).where('id', 'in', eventIds).execute();
-
-/**
- * Claims up to `limit` outbox events until `leaseUntil`, oldest first (on PostgreSQL skipping
- * those another node is claiming), and returns their deliveries to the enabled endpoints
- * subscribed that have none of the event yet, fresh: sent from memory, their rows written once,
- * with the outcome. An event with none to make is dispatched at once. A node that dies holding an
- * event lets its claim lapse; the next claim makes only the deliveries still missing.
- */
-async function claimEvents(
-  trx: Transaction<Database>,
-  dialect: Dialect,
-  at: string,
-  { limit, giveUpAfterMs, leaseUntil }: { limit: number; giveUpAfterMs: number; leaseUntil: string },
-): Promise<{ count: number; fresh: ClaimedDelivery[] }> {
-  let q = trx
-    .selectFrom('webhook_events')
-    .select(['id', 'environment_id', 'type', 'payload', 'created_at'])
-    .where('dispatched', '=', UNDISPATCHED)
-    .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', at)]))
-    .orderBy('created_at')
-    .limit(limit);
-  if (dialect === 'postgres') q = q.forUpdate().skipLocked();
-  const events = await q.execute();
-  if (events.length === 0) return { count: 0, fresh: [] };
-  const ids = events.map((e) => e.id);
-  const endpoints = (
-    await trx
-      .selectFrom('webhook_endpoints')
-      .select(['id', 'environment_id', 'url', 'events', 'secret', 'previous_secret', 'previous_secret_until'])
-      .where('enabled', '=', 1)
-      .where('environment_id', 'in', [...new Set(events.map((e) => e.environment_id))])
-      .execute()
-  ).map((p) => ({ ...p, types: JSON.parse(p.events) as string[] }));
-  const made = new Set(
-    (await trx.selectFrom('webhook_deliveries').select(['event_id', 'endpoint_id']).where('event_id', 'in', ids).execute()).map((d) => `${d.event_id} ${d.endpoint_id}`),
-  );
-  const giveUpAt = addMs(at, giveUpAfterMs);
-  const fresh: ClaimedDelivery[] = [];
-  const held: string[] = [];
-  const done: string[] = [];
-  for (const e of events) {
-    const before = fresh.length;
-    for (const p of endpoints) {
-      if (p.environment_id !== e.environment_id || !wants(p.types, e.type) || made.has(`${e.id} ${p.id}`)) continue;
-      fresh.push({
-        id: deliveryIdOf(e.id, p.id),
-        environmentId: e.environment_id,
-        endpointId: p.id,
-        eventId: e.id,
-        eventType: e.type,
-        attempts: 0,
-        giveUpAt,
-        url: p.url,
-        secret: p.secret,
-        previousSecret: signingPrevious(p, at),
-        payload: e.payload,
-        eventCreatedAt: e.created_at,
-        freshSince: at,
-      });
-    }
-    (fresh.length > before ? held : done).push(e.id);
-  }
-  if (held.length) await trx.updateTable('webhook_events').set({ claimed_until: leaseUntil }).where('id', 'in', held).execute();
-  if (done.length) await markDispatched(trx, done);
-  return { count: events.length, fresh };
-}
-
-/** Claims due deliveries (not of `skipEndpoints`) until `leaseUntil`, oldest first, at most `perEndpoint` of one endpoint. */
-async function claimDue(
-  trx: Transaction<Database>,
-  dialect: Dialect,
-  at: string,
-  leaseUntil: string,
-  limits: { total: number; perEndpoint: number },
-  skipEndpoints: string[],
-): Promise<ClaimedDelivery[]> {
-  // Enabled endpoints with pending deliveries: one index seek per endpoint ("loose index scan").
-  const { rows: endpoints } = await sql<{ endpoint_id: string }>`
-    with recursive p(endpoint_id) as (
-      select min(endpoint_id) from webhook_deliveries where status = 'pending'
-      union all
-      select (select min(d.endpoint_id) from webhook_deliveries d where d.status = 'pending' and d.endpoint_id > p.endpoint_id)
-      from p where p.endpoint_id is not null
-    )
-    select p.endpoint_id from p join webhook_endpoints e on e.id = p.endpoint_id where e.enabled = 1`.execute(trx);
-  const skip = new Set(skipEndpoints);
-  // Each endpoint's oldest due deliveries, a few each, so one endpoint's backlog does not
-  // crowd out the others. On PostgreSQL, rows another node is claiming are skipped.
-  const due: { id: string; next_attempt_at: string | null }[] = [];
-  for (const { endpoint_id } of endpoints) {
-    if (skip.has(endpoint_id)) continue;
-    let query = trx
-      .selectFrom('webhook_deliveries')
-      .select(['id', 'next_attempt_at'])
-      .where('status', '=', PENDING)
-      .where('endpoint_id', '=', endpoint_id)
-      .where('next_attempt_at', '<=', at)
-      .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', at)]))
-      .orderBy('next_attempt_at')
-      .orderBy('id')
-      .limit(limits.perEndpoint);
-    if (dialect === 'postgres') query = query.forUpdate().skipLocked();
-    due.push(...(await query.execute()));
-  }
-  // Oldest due first, as each endpoint's were read (due times are ISO texts of one length).
-  const key = (d: { next_attempt_at: string | null; id: string }) => `${d.next_attempt_at} ${d.id}`;
-  const ids = due
-    .sort((a, b) => (key(a) < key(b) ? -1 : 1))
-    .slice(0, limits.total)
-    .map((d) => d.id);
-  if (ids.length === 0) return [];
-  await trx.updateTable('webhook_deliveries').set({ claimed_until: leaseUntil }).where('id', 'in', ids).execute();
-  const rows = await trx
-    .selectFrom('webhook_deliveries as d')
-    .innerJoin('webhook_endpoints as e', 'e.id', 'd.endpoint_id')
-    .innerJoin('webhook_events as v', 'v.id', 'd.event_id')
-    .select([
-      'd.id',
-      'd.environment_id',
-      'd.endpoint_id',
-      'd.event_id',
-      'd.event_type',
-      'd.attempts',
-      'd.give_up_at',
-      'e.url',
-      'e.secret',
-      'e.previous_secret',
-      'e.previous_secret_until',
-      'v.payload',
-      'v.created_at as event_created_at',
-    ])
-    .where('d.id', 'in', ids)
-    // In the order claimed: the dispatcher sends an endpoint's in this order.
-    .orderBy('d.next_attempt_at')
-    .orderBy('d.id')
-    .execute();
-  return rows.map((r) => ({
-    id: r.id,
-    environmentId: r.environment_id,
-    endpointId: r.endpoint_id,
-    eventId: r.event_id,
-    eventType: r.event_type,
-    attempts: Number(r.attempts),
-    giveUpAt: r.give_up_at,
-    url: r.url,
-    secret: r.secret,
-    previousSecret: signingPrevious(r, at),
-    payload: r.payload,
-    eventCreatedAt: r.event_created_at,
-  }));
-}
-
-/**
- * The endpoint works again after an outage (or was enabled again): the soonest of its deliveries
- * waiting for a later retry are due now, rather than hours later on the backoff schedule; claims
- * take them a few at a time. Bounded, so that one statement never walks a day's backlog.
- */
-async function retryNow(trx: Transaction<Database>, endpointId: string, at: string): Promise<void> {
-  const waiting = trx
-    .selectFrom('webhook_deliveries')
-    .select('id')
-    .where('status', '=', PENDING)
-    .where('endpoint_id', '=', endpointId)
-    .where('next_attempt_at', '>', at)
-    .orderBy('next_attempt_at')
-    .limit(WEBHOOK_POLICY.retryNowBatch);
-  await trx
-    .updateTable('webhook_deliveries')
-    .set({ next_attempt_at: at })
-    .where('id', 'in', waiting)
-    .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', at)]))
-    .execute();
-}
-
-/** A delivery's columns after an attempt: succeeded, pending until its retry, or failed (out of time). */
-const attemptColumns = (result: WebhookAttemptResult) => ({
-  status: result.succeeded ? 'succeeded' : result.nextAttemptAt ? 'pending' : 'failed',
-  next: result.succeeded ? null : result.nextAttemptAt,
-  latency: Math.round(result.latencyMs),
-});
-
-/** `items` cut, in order, into runs in which no key comes twice. */
-function distinctRuns<T>(items: T[], key: (item: T) => string): T[][] {
-  const runs: T[][] = [];
-  let run: T[] = [];
-  let keys = new Set<string>();
-  for (const item of items) {
-    const k = key(item);
-    if (keys.has(k)) {
-      runs.push(run);
-      run = [];
-      keys = new Set();
-    }
-    run.push(item);
-    keys.add(k);
-  }
-  if (run.length) runs.push(run);
-  return runs;
-}
-
-/** A fresh delivery's row as first written: made when its event was claimed. */
-const newDelivery = (d: ClaimedDelivery): NewDelivery => ({
-  id: d.id,
-  environmentId: d.environmentId,
-  endpointId: d.endpointId,
-  eventId: d.eventId,
-  eventType: d.eventType,
-  giveUpAt: d.giveUpAt,
-  createdAt: d.freshSince!,
-});
-
-/**
- * Records outcomes: a claimed row's attempt updates it (letting go of its claim), a claimed row
- * not attempted is let go; a fresh delivery's row is written now, with its attempt, or pending
- * and due at once when it had none.
- * An endpoint's last outcome in the order given decides its health. Returns the endpoints the
- * attempts disabled, and why.
- */
-async function recordOutcomes(hot: HotStatements, trx: Transaction<Database>, at: string, outcomes: WebhookOutcome[]): Promise<DisabledEndpoint[]> {
-  // The last outcome per endpoint decides its health.
-  const last = new Map<string, WebhookAttemptResult>();
-  // A fresh delivery to an endpoint deleted meanwhile has nowhere to go.
-  const freshTo = [...new Set(outcomes.filter((o) => o.delivery.freshSince).map((o) => o.delivery.endpointId))];
-  const live = new Set(freshTo.length ? (await trx.selectFrom('webhook_endpoints').select('id').where('id', 'in', freshTo).execute()).map((p) => p.id) : []);
-  // Fresh deliveries' rows are written together once the claimed rows are updated (they are
-  // other rows: a row a recovery made for a held event is not claimed while the event is held).
-  const attempted: { delivery: NewDelivery; attempt: DeliveryAttempt }[] = [];
-  const pending: NewDelivery[] = [];
-  const letGo: string[] = [];
-  for (const { delivery: d, result } of outcomes) {
-    if (d.freshSince) {
-      if (!live.has(d.endpointId)) continue;
-      if (!result) {
-        pending.push(newDelivery(d));
-        continue;
-      }
-      const { status, next, latency } = attemptColumns(result);
-      attempted.push({
-        delivery: newDelivery(d),
-        attempt: { at: result.at, status, nextAttemptAt: next, statusCode: result.statusCode, error: result.error, latencyMs: latency, response: result.response },
-      });
-      last.set(d.endpointId, result);
-      continue;
-    }
-    if (!result) {
-      letGo.push(d.id);
-      continue;
-    }
-    const { status, next, latency } = attemptColumns(result);
-    // A plain statement: this runs for every attempt, and a built query costs more than it.
-    const { rows } = await sql<{ endpoint_id: string }>`update webhook_deliveries set attempts = attempts + 1, status = ${status},
-        next_attempt_at = ${next}, claimed_until = null, last_status_code = ${result.statusCode},
-        last_error = ${result.error}, last_latency_ms = ${latency}, last_response = ${result.response}, updated_at = ${result.at}
-      where id = ${d.id} returning endpoint_id`.execute(trx);
-    if (rows[0]) last.set(rows[0].endpoint_id, result);
-  }
-  // In the order given; one statement may not write a row twice (PostgreSQL refuses), as two
-  // outcomes of one delivery would (its event claimed again by this node after a lapsed lease).
-  for (const run of distinctRuns(attempted, (a) => a.delivery.id)) await hot.insertAttemptedDeliveries(trx, run);
-  for (const run of distinctRuns(pending, (d) => d.id)) await hot.insertPendingDeliveries(trx, run, at);
-  for (let i = 0; i < letGo.length; i += CHUNK_ROWS) {
-    await trx.updateTable('webhook_deliveries').set({ claimed_until: null }).where('id', 'in', letGo.slice(i, i + CHUNK_ROWS)).execute();
-  }
-  const disabledEndpoints: DisabledEndpoint[] = [];
-  // Endpoint rows in one order on every node (two nodes recording failures of the same endpoints
-  // in opposite orders would deadlock on PostgreSQL).
-  for (const [endpointId, result] of [...last].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    if (result.succeeded) {
-      // Failing for a while, then a 2xx: the receiver is back. A shorter spell (one bad event among
-      // good ones) keeps the backoff of what failed.
-      const back = await trx
-        .updateTable('webhook_endpoints')
-        .set({ failing_since: null })
-        .where('id', '=', endpointId)
-        .where('failing_since', '<=', result.outageIfFailingSince)
-        .executeTakeFirst();
-      if (Number(back.numUpdatedRows) > 0) await retryNow(trx, endpointId, result.at);
-      else await trx.updateTable('webhook_endpoints').set({ failing_since: null }).where('id', '=', endpointId).where('failing_since', 'is not', null).execute();
-      continue;
-    }
-    const e = await trx
-      .updateTable('webhook_endpoints')
-      .set((eb) => ({ failing_since: eb.fn.coalesce('failing_since', eb.val(result.at)) }))
-      .where('id', '=', endpointId)
-      .returning(['failing_since', 'enabled', 'environment_id', 'url'])
-      .executeTakeFirst();
-    if (!e || Number(e.enabled) !== 1 || !e.failing_since) continue;
-    if (!result.disableNow && e.failing_since >= result.disableIfFailingSince) continue;
-    const lastError = result.statusCode ? `HTTP ${result.statusCode}` : (result.error ?? 'no answer');
-    const reason = `Disabled by Pulse on ${utcMinute(result.at)}: ${result.disableNow ?? `every delivery has failed since ${utcMinute(e.failing_since)} (last: ${lastError})`}. Enable it again once the receiver works; pending deliveries then resume.`;
-    await trx.updateTable('webhook_endpoints').set({ enabled: 0, updated_at: result.at, disabled_reason: reason }).where('id', '=', endpointId).execute();
-    disabledEndpoints.push({ id: endpointId, environmentId: e.environment_id, url: e.url, reason });
-  }
-  return disabledEndpoints;
-}
-
-export function webhookRepo(db: Kysely<Database>, dialect: Dialect, tx: WriteTx, hot: HotStatements): WebhookRepo {
+export function webhookRepo(db: Kysely<Database>, dialect: Dialect, tx: WriteTx, hot: HotStatements, direct: DirectStatements | undefined): WebhookRepo {
   /** An endpoint's deliveries, with their events' `dispatched`. */
   const deliveries = (envId: string, endpointId: string) =>
     db
@@ -657,19 +346,7 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect, tx: WriteTx,
       return made + failed;
     },
 
-    webhookPass({ at, outcomes, eventsDone, dispatch, claim }) {
-      const pass = async (trx: Transaction<Database>) => {
-        const disabledEndpoints = outcomes.length ? await recordOutcomes(hot, trx, at, outcomes) : [];
-        if (eventsDone.length) await markDispatched(trx, eventsDone);
-        const events = dispatch ? await claimEvents(trx, dialect, at, dispatch) : { count: 0, fresh: [] };
-        const claimed = claim ? await claimDue(trx, dialect, at, claim.leaseUntil, claim.limits, claim.skipEndpoints) : [];
-        return { disabledEndpoints, dispatched: events.count, claimed: [...claimed, ...events.fresh] };
-      };
-      // SQLite has one writer: the pass is one write operation among the others (see BatchWriter)
-      // and shares their commit. On PostgreSQL it is a transaction of its own on another pooled
-      // connection: in the writer, its round trips would hold up the writes.
-      return dialect === 'sqlite' ? tx(pass) : db.transaction().execute(pass);
-    },
+    webhookPass: webhookPass(db, dialect, tx, hot, direct),
 
     async releaseWebhookClaims(ids) {
       let q = db.updateTable('webhook_deliveries').set({ claimed_until: null }).where('claimed_until', 'is not', null);
@@ -790,6 +467,3 @@ async function failExpiredDeliveries(trx: Transaction<Database>, at: string, end
   q = endpointId !== undefined ? q.where('endpoint_id', '=', endpointId) : q.where('endpoint_id', 'in', (eb) => eb.selectFrom('webhook_endpoints').select('id').where('enabled', '=', 0));
   await q.execute();
 }
-
-/** "2026-12-05 09:14 UTC": a time in a sentence people read (the reason is stored as text). */
-const utcMinute = (iso: string | null) => (iso ? `${iso.slice(0, 16).replace('T', ' ')} UTC` : 'an unknown time');

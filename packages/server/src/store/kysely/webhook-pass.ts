@@ -1,0 +1,338 @@
+import { WEBHOOK_POLICY } from '@pulse/protocol';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Dialect } from '../migrations.ts';
+import type { Database } from '../schema.ts';
+import type { ClaimedDelivery, DisabledEndpoint, WebhookAttemptResult, WebhookOutcome, WebhookPass, WebhookRepo } from '../webhook-types.ts';
+import { statement, type DeliveryAttempt, type DirectStatements, type HotStatements, type NewDelivery } from './hot-statements.ts';
+import type { WriteTx } from './writer.ts';
+
+type Trx = Transaction<Database>;
+
+/**
+ * The condition of the partial indexes on pending deliveries (migration 0018), as a literal: a
+ * planner uses a partial index only when the query states its condition, and a bound parameter
+ * may not count. (The statements below write theirs, and `dispatched = 0`, in their text.)
+ */
+export const PENDING = sql.lit<Database['webhook_deliveries']['status']>('pending');
+
+/** An endpoint's event filter (a list of types; empty: every type) lets `type` through. */
+export const wants = (types: string[], type: string) => types.length === 0 || types.includes(type);
+
+/** The id the recovery's insert (newDeliveries in webhooks.ts) gives the delivery of event `msg_…` to endpoint `wh_…`. */
+const deliveryIdOf = (eventId: string, endpointId: string) => `whd_${eventId.slice(4)}${endpointId.slice(3)}`;
+
+const addMs = (iso: string, ms: number) => new Date(Date.parse(iso) + ms).toISOString();
+
+/** The secret an endpoint had before its last rotation, while it still signs. */
+const signingPrevious = (e: { previous_secret: string | null; previous_secret_until: string | null }, at: string) =>
+  e.previous_secret && e.previous_secret_until && e.previous_secret_until > at ? e.previous_secret : null;
+
+/** "2026-12-05 09:14 UTC": a time in a sentence people read (the reason is stored as text). */
+const utcMinute = (iso: string | null) => (iso ? `${iso.slice(0, 16).replace('T', ' ')} UTC` : 'an unknown time');
+
+/**
+ * The statements of a dispatcher's pass, written out once: under load a node makes a pass every
+ * few tens of milliseconds, and building its dozen Kysely queries each time cost more of the
+ * server's thread than running them. A list of ids is one parameter (a JSON array on SQLite, an
+ * array on PostgreSQL), so that each text is fixed, and prepared once.
+ */
+function passStatements(dialect: Dialect, direct: DirectStatements | undefined) {
+  const pg = dialect === 'postgres';
+  const list = pg ? '(select unnest(?::text[]))' : '(select value from json_each(?))';
+  // On PostgreSQL, rows another node is claiming are skipped.
+  const skipLocked = pg ? ' for update skip locked' : '';
+  const s = (text: string) => statement(dialect, direct, text);
+  return {
+    list: (ids: string[]): unknown => (pg ? ids : JSON.stringify(ids)),
+    liveEndpoints: s(`select id from webhook_endpoints where id in ${list}`),
+    // Only while this node's claim holds (see ClaimedDelivery.leaseUntil).
+    recordAttempt: s(`update webhook_deliveries set attempts = attempts + 1, status = ?, next_attempt_at = ?, claimed_until = null,
+        last_status_code = ?, last_error = ?, last_latency_ms = ?, last_response = ?, updated_at = ?
+      where id = ? and claimed_until = ? returning endpoint_id`),
+    letGo: s('update webhook_deliveries set claimed_until = null where id = ? and claimed_until = ?'),
+    failingSince: s('select failing_since from webhook_endpoints where id = ?'),
+    working: s('update webhook_endpoints set failing_since = null where id = ?'),
+    failing: s('update webhook_endpoints set failing_since = coalesce(failing_since, ?) where id = ? returning failing_since, enabled, environment_id, url'),
+    dispatched: s(`update webhook_events set dispatched = 1, claimed_until = null where id in ${list}`),
+    undispatched: s(`select id, environment_id, type, payload, created_at from webhook_events
+      where dispatched = 0 and (claimed_until is null or claimed_until < ?) order by created_at limit ?${skipLocked}`),
+    endpointsIn: s(`select id, environment_id, url, events, secret, previous_secret, previous_secret_until from webhook_endpoints
+      where enabled = 1 and environment_id in ${list}`),
+    deliveriesOf: s(`select event_id, endpoint_id from webhook_deliveries where event_id in ${list}`),
+    holdEvents: s(`update webhook_events set claimed_until = ? where id in ${list}`),
+    // Enabled endpoints with pending deliveries: one index seek per endpoint ("loose index scan").
+    pendingEndpoints: s(`with recursive p(endpoint_id) as (
+        select min(endpoint_id) from webhook_deliveries where status = 'pending'
+        union all
+        select (select min(d.endpoint_id) from webhook_deliveries d where d.status = 'pending' and d.endpoint_id > p.endpoint_id)
+        from p where p.endpoint_id is not null
+      )
+      select p.endpoint_id from p join webhook_endpoints e on e.id = p.endpoint_id where e.enabled = 1`),
+    due: s(`select id, next_attempt_at from webhook_deliveries
+      where status = 'pending' and endpoint_id = ? and next_attempt_at <= ? and (claimed_until is null or claimed_until < ?)
+      order by next_attempt_at, id limit ?${skipLocked}`),
+    holdDeliveries: s(`update webhook_deliveries set claimed_until = ? where id in ${list}`),
+    // In the order claimed: the dispatcher sends an endpoint's in this order.
+    claimedRows: s(`select d.id, d.environment_id, d.endpoint_id, d.event_id, d.event_type, d.attempts, d.give_up_at,
+        e.url, e.secret, e.previous_secret, e.previous_secret_until, v.payload, v.created_at as event_created_at
+      from webhook_deliveries d join webhook_endpoints e on e.id = d.endpoint_id join webhook_events v on v.id = d.event_id
+      where d.id in ${list} order by d.next_attempt_at, d.id`),
+  };
+}
+type PassStatements = ReturnType<typeof passStatements>;
+
+/**
+ * Claims up to `limit` outbox events until `leaseUntil`, oldest first (on PostgreSQL skipping
+ * those another node is claiming), and returns their deliveries to the enabled endpoints
+ * subscribed that have none of the event yet, fresh: sent from memory, their rows written once,
+ * with the outcome. An event with none to make is dispatched at once. A node that dies holding an
+ * event lets its claim lapse; the next claim makes only the deliveries still missing.
+ */
+async function claimEvents(
+  q: PassStatements,
+  trx: Trx,
+  at: string,
+  { limit, giveUpAfterMs, leaseUntil }: { limit: number; giveUpAfterMs: number; leaseUntil: string },
+): Promise<{ count: number; fresh: ClaimedDelivery[] }> {
+  type EventRow = { id: string; environment_id: string; type: string; payload: string; created_at: string };
+  type EndpointRow = { id: string; environment_id: string; url: string; events: string; secret: string; previous_secret: string | null; previous_secret_until: string | null };
+  const { rows: events } = await q.undispatched<EventRow>(trx, [at, limit]);
+  if (events.length === 0) return { count: 0, fresh: [] };
+  const ids = q.list(events.map((e) => e.id));
+  const { rows: endpointRows } = await q.endpointsIn<EndpointRow>(trx, [q.list([...new Set(events.map((e) => e.environment_id))])]);
+  const endpoints = endpointRows.map((p) => ({ ...p, types: JSON.parse(p.events) as string[] }));
+  const made = new Set((await q.deliveriesOf<{ event_id: string; endpoint_id: string }>(trx, [ids])).rows.map((d) => `${d.event_id} ${d.endpoint_id}`));
+  const giveUpAt = addMs(at, giveUpAfterMs);
+  const fresh: ClaimedDelivery[] = [];
+  const held: string[] = [];
+  const done: string[] = [];
+  for (const e of events) {
+    const before = fresh.length;
+    for (const p of endpoints) {
+      if (p.environment_id !== e.environment_id || !wants(p.types, e.type) || made.has(`${e.id} ${p.id}`)) continue;
+      fresh.push({
+        id: deliveryIdOf(e.id, p.id),
+        environmentId: e.environment_id,
+        endpointId: p.id,
+        eventId: e.id,
+        eventType: e.type,
+        attempts: 0,
+        giveUpAt,
+        url: p.url,
+        secret: p.secret,
+        previousSecret: signingPrevious(p, at),
+        payload: e.payload,
+        eventCreatedAt: e.created_at,
+        leaseUntil,
+        freshSince: at,
+      });
+    }
+    (fresh.length > before ? held : done).push(e.id);
+  }
+  if (held.length) await q.holdEvents(trx, [leaseUntil, q.list(held)]);
+  if (done.length) await q.dispatched(trx, [q.list(done)]);
+  return { count: events.length, fresh };
+}
+
+/** Claims due deliveries (not of `skipEndpoints`) until `leaseUntil`, oldest first, at most `perEndpoint` of one endpoint. */
+async function claimDue(
+  q: PassStatements,
+  trx: Trx,
+  at: string,
+  { leaseUntil, limits, skipEndpoints }: NonNullable<WebhookPass['claim']>,
+): Promise<ClaimedDelivery[]> {
+  const { rows: endpoints } = await q.pendingEndpoints<{ endpoint_id: string }>(trx, []);
+  const skip = new Set(skipEndpoints);
+  // Each endpoint's oldest due deliveries, a few each, so one endpoint's backlog does not crowd out the others.
+  const due: { id: string; next_attempt_at: string | null }[] = [];
+  for (const { endpoint_id } of endpoints) {
+    if (!skip.has(endpoint_id)) due.push(...(await q.due<{ id: string; next_attempt_at: string | null }>(trx, [endpoint_id, at, at, limits.perEndpoint])).rows);
+  }
+  // Oldest due first, as each endpoint's were read (due times are ISO texts of one length).
+  const key = (d: { next_attempt_at: string | null; id: string }) => `${d.next_attempt_at} ${d.id}`;
+  const ids = due
+    .sort((a, b) => (key(a) < key(b) ? -1 : 1))
+    .slice(0, limits.total)
+    .map((d) => d.id);
+  if (ids.length === 0) return [];
+  await q.holdDeliveries(trx, [leaseUntil, q.list(ids)]);
+  type Row = {
+    id: string;
+    environment_id: string;
+    endpoint_id: string;
+    event_id: string;
+    event_type: string;
+    attempts: number;
+    give_up_at: string;
+    url: string;
+    secret: string;
+    previous_secret: string | null;
+    previous_secret_until: string | null;
+    payload: string;
+    event_created_at: string;
+  };
+  const { rows } = await q.claimedRows<Row>(trx, [q.list(ids)]);
+  return rows.map((r) => ({
+    id: r.id,
+    environmentId: r.environment_id,
+    endpointId: r.endpoint_id,
+    eventId: r.event_id,
+    eventType: r.event_type,
+    attempts: Number(r.attempts),
+    giveUpAt: r.give_up_at,
+    url: r.url,
+    secret: r.secret,
+    previousSecret: signingPrevious(r, at),
+    payload: r.payload,
+    eventCreatedAt: r.event_created_at,
+    leaseUntil,
+  }));
+}
+
+/**
+ * The endpoint works again after an outage (or was enabled again): the soonest of its deliveries
+ * waiting for a later retry are due now, rather than hours later on the backoff schedule; claims
+ * take them a few at a time. Bounded, so that one statement never walks a day's backlog.
+ */
+export async function retryNow(trx: Trx, endpointId: string, at: string): Promise<void> {
+  const waiting = trx
+    .selectFrom('webhook_deliveries')
+    .select('id')
+    .where('status', '=', PENDING)
+    .where('endpoint_id', '=', endpointId)
+    .where('next_attempt_at', '>', at)
+    .orderBy('next_attempt_at')
+    .limit(WEBHOOK_POLICY.retryNowBatch);
+  await trx
+    .updateTable('webhook_deliveries')
+    .set({ next_attempt_at: at })
+    .where('id', 'in', waiting)
+    .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', at)]))
+    .execute();
+}
+
+/** A delivery's columns after an attempt: succeeded, pending until its retry, or failed (out of time). */
+const attemptColumns = (result: WebhookAttemptResult) => ({
+  status: result.succeeded ? 'succeeded' : result.nextAttemptAt ? 'pending' : 'failed',
+  next: result.succeeded ? null : result.nextAttemptAt,
+  latency: Math.round(result.latencyMs),
+});
+
+/** `items` cut, in order, into runs in which no key comes twice. */
+function distinctRuns<T>(items: T[], key: (item: T) => string): T[][] {
+  const runs: T[][] = [];
+  let run: T[] = [];
+  let keys = new Set<string>();
+  for (const item of items) {
+    const k = key(item);
+    if (keys.has(k)) {
+      runs.push(run);
+      run = [];
+      keys = new Set();
+    }
+    run.push(item);
+    keys.add(k);
+  }
+  if (run.length) runs.push(run);
+  return runs;
+}
+
+/** A fresh delivery's row as first written: made when its event was claimed. */
+const newDelivery = (d: ClaimedDelivery): NewDelivery => ({
+  id: d.id,
+  environmentId: d.environmentId,
+  endpointId: d.endpointId,
+  eventId: d.eventId,
+  eventType: d.eventType,
+  giveUpAt: d.giveUpAt,
+  createdAt: d.freshSince!,
+});
+
+/**
+ * Records outcomes: a claimed row's attempt updates it (letting go of its claim), a claimed row
+ * not attempted is let go; a fresh delivery's row is written now, with its attempt, or pending
+ * and due at once when it had none. A claimed row's outcome counts only while the claim holds:
+ * once it lapsed (this node held up past it) the row may be another node's, whose attempt decides.
+ * An endpoint's last outcome in the order given decides its health. Returns the endpoints the
+ * attempts disabled, and why.
+ */
+async function recordOutcomes(q: PassStatements, hot: HotStatements, trx: Trx, at: string, outcomes: WebhookOutcome[]): Promise<DisabledEndpoint[]> {
+  const last = new Map<string, WebhookAttemptResult>();
+  // A fresh delivery to an endpoint deleted meanwhile has nowhere to go.
+  const freshTo = [...new Set(outcomes.filter((o) => o.delivery.freshSince).map((o) => o.delivery.endpointId))];
+  const live = new Set(freshTo.length ? (await q.liveEndpoints<{ id: string }>(trx, [q.list(freshTo)])).rows.map((p) => p.id) : []);
+  // Fresh deliveries' rows are written together once the claimed rows are updated (they are
+  // other rows: a row a recovery made for a held event is not claimed while the event is held).
+  const attempted: { delivery: NewDelivery; attempt: DeliveryAttempt }[] = [];
+  const pending: NewDelivery[] = [];
+  for (const { delivery: d, result } of outcomes) {
+    if (d.freshSince) {
+      if (!live.has(d.endpointId)) continue;
+      if (!result) {
+        pending.push(newDelivery(d));
+        continue;
+      }
+      const { status, next, latency } = attemptColumns(result);
+      attempted.push({
+        delivery: newDelivery(d),
+        attempt: { at: result.at, status, nextAttemptAt: next, statusCode: result.statusCode, error: result.error, latencyMs: latency, response: result.response },
+      });
+      last.set(d.endpointId, result);
+      continue;
+    }
+    if (!result) {
+      await q.letGo(trx, [d.id, d.leaseUntil]);
+      continue;
+    }
+    const { status, next, latency } = attemptColumns(result);
+    const { rows } = await q.recordAttempt<{ endpoint_id: string }>(trx, [
+      status, next, result.statusCode, result.error, latency, result.response, result.at, d.id, d.leaseUntil,
+    ]);
+    if (rows[0]) last.set(rows[0].endpoint_id, result);
+  }
+  // In the order given; one statement may not write a row twice (PostgreSQL refuses), as two
+  // outcomes of one delivery would (its event claimed again by this node after a lapsed lease).
+  for (const run of distinctRuns(attempted, (a) => a.delivery.id)) await hot.insertAttemptedDeliveries(trx, run);
+  for (const run of distinctRuns(pending, (d) => d.id)) await hot.insertPendingDeliveries(trx, run, at);
+  const disabledEndpoints: DisabledEndpoint[] = [];
+  // Endpoint rows in one order on every node (two nodes recording failures of the same endpoints
+  // in opposite orders would deadlock on PostgreSQL).
+  for (const [endpointId, result] of [...last].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    if (result.succeeded) {
+      const failingSince = (await q.failingSince<{ failing_since: string | null }>(trx, [endpointId])).rows[0]?.failing_since;
+      if (!failingSince) continue;
+      await q.working(trx, [endpointId]);
+      // Failing for a while, then a 2xx: the receiver is back. A shorter spell (one bad event among
+      // good ones) keeps the backoff of what failed.
+      if (failingSince <= result.outageIfFailingSince) await retryNow(trx, endpointId, result.at);
+      continue;
+    }
+    type Failing = { failing_since: string | null; enabled: number; environment_id: string; url: string };
+    const e = (await q.failing<Failing>(trx, [result.at, endpointId])).rows[0];
+    if (!e || Number(e.enabled) !== 1 || !e.failing_since) continue;
+    if (!result.disableNow && e.failing_since >= result.disableIfFailingSince) continue;
+    const lastError = result.statusCode ? `HTTP ${result.statusCode}` : (result.error ?? 'no answer');
+    const reason = `Disabled by Pulse on ${utcMinute(result.at)}: ${result.disableNow ?? `every delivery has failed since ${utcMinute(e.failing_since)} (last: ${lastError})`}. Enable it again once the receiver works; pending deliveries then resume.`;
+    await trx.updateTable('webhook_endpoints').set({ enabled: 0, updated_at: result.at, disabled_reason: reason }).where('id', '=', endpointId).execute();
+    disabledEndpoints.push({ id: endpointId, environmentId: e.environment_id, url: e.url, reason });
+  }
+  return disabledEndpoints;
+}
+
+/** The store's `webhookPass` (see WebhookRepo). */
+export function webhookPass(db: Kysely<Database>, dialect: Dialect, tx: WriteTx, hot: HotStatements, direct: DirectStatements | undefined): WebhookRepo['webhookPass'] {
+  const q = passStatements(dialect, direct);
+  return ({ at, outcomes, eventsDone, dispatch, claim }) => {
+    const pass = async (trx: Trx) => {
+      const disabledEndpoints = outcomes.length ? await recordOutcomes(q, hot, trx, at, outcomes) : [];
+      if (eventsDone.length) await q.dispatched(trx, [q.list(eventsDone)]);
+      const events = dispatch ? await claimEvents(q, trx, at, dispatch) : { count: 0, fresh: [] };
+      const claimed = claim ? await claimDue(q, trx, at, claim) : [];
+      return { disabledEndpoints, dispatched: events.count, claimed: [...claimed, ...events.fresh] };
+    };
+    // SQLite has one writer: the pass is one write operation among the others (see BatchWriter)
+    // and shares their commit. On PostgreSQL it is a transaction of its own on another pooled
+    // connection: in the writer, its round trips would hold up the writes.
+    return dialect === 'sqlite' ? tx(pass) : db.transaction().execute(pass);
+  };
+}
