@@ -12,8 +12,10 @@
  * connections, whatever the answers; latency counts from the scheduled time (a request queued
  * behind a slow one counts its wait), and a send skipped because 1,000 are already open is an
  * error. Pulse runs in a child process pinned to core 0 (this generator and the receivers' process:
- * core 1). Reported per setup: comments/s, ack p50/p99, server CPU per comment, webhook deliveries
- * received during the run (and how long after their event) and after it (backlog drained).
+ * core 1, the receivers at nice 19: they stand in for machines elsewhere, and must not delay the
+ * generator's timing of the acks). Reported per setup: comments/s, ack p50/p99, server CPU per
+ * comment, webhook deliveries received during the run (and how long after their event) and after
+ * it (backlog drained).
  * Then the floor under a delivery's CPU, measured in the same run: a bare keep-alive client
  * (bench/tools/post-loop.mjs) on the server's core, signing and posting bodies of the same size
  * at the same rate; Pulse's CPU per delivery is compared with its CPU per request.
@@ -29,6 +31,7 @@
  * (niced) can run when the generator leaves time: what the endpoints cost given a spare core.
  */
 import { fork, spawn, spawnSync } from 'node:child_process';
+import { constants, setPriority } from 'node:os';
 import { parseArgs } from 'node:util';
 import {
   boundRun,
@@ -93,6 +96,7 @@ interface ReceiverStats {
 /** N receivers answering 204 at once, in their own process (bench/tools/receivers.mjs) on this core. */
 async function receivers(n: number): Promise<{ urls: string[]; ask: (op: 'stats' | 'lag-on' | 'lag-off') => Promise<ReceiverStats>; close: () => void }> {
   const child = fork(new URL('./tools/receivers.mjs', import.meta.url).pathname, [String(n)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  if (child.pid) setPriority(child.pid, constants.priority.PRIORITY_LOW);
   // The child answers in order: each message settles the oldest waiting question.
   const waiting: Array<{ resolve: (m: unknown) => void; reject: (e: Error) => void }> = [];
   child.on('message', (m) => waiting.shift()?.resolve(m));
