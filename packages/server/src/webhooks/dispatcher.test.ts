@@ -311,9 +311,10 @@ describe('webhook dispatcher: order when deliveries run past their claim', () =>
   };
 
   /**
-   * 12 events for one endpoint whose first 9 hang (their attempts time out after 200 ms, one at a
-   * time): msg_8..12 run past their claim and are given back while a pass is under way, which
-   * then hands out `next(url)` (msg_100). It must come after msg_10..12.
+   * 12 events for one endpoint whose first 9 hang (their attempts time out after 400 ms, one at a
+   * time): msg_9..12 run past their claim (at ~3,200 ms) and are given back while a pass is under
+   * way, which then hands out `next(url)` (msg_100). It must come after msg_10..12. The times leave
+   * a second or more between steps, so that a busy machine (a parallel test run) keeps their order.
    */
   async function givenBackMidPass(next: (url: string) => ClaimedDelivery) {
     const order: string[] = [];
@@ -336,18 +337,18 @@ describe('webhook dispatcher: order when deliveries run past their claim', () =>
         start = Date.now();
         return answer(Array.from({ length: 12 }, (_, i) => delivery(i + 1, url)));
       }
-      // Well before the hung attempts run past their claim (~1,600 ms), also on a busy machine.
-      if (step === 1 && Date.now() - start > 1300 && claim && !claim.skipEndpoints.includes('wh_1')) {
+      // Well before the hung attempts run past their claim.
+      if (step === 1 && Date.now() - start > 1900 && claim && !claim.skipEndpoints.includes('wh_1')) {
         step = 2;
         givenBackBeforeThePass = rows.length > 0;
-        await sleep(2300 - (Date.now() - start));
+        await sleep(4600 - (Date.now() - start));
         const d = next(url);
         return answer([d], d.freshSince ? 1 : 0);
       }
       return withRows(rows, claim, []);
     });
     const all = ['msg_10', 'msg_11', 'msg_12', 'msg_100'];
-    await dispatchUntil(store, { timeoutMs: 200, concurrencyPerEndpoint: 1 }, () => all.every((id) => order.includes(id)), 8000, () => {
+    await dispatchUntil(store, { timeoutMs: 400, concurrencyPerEndpoint: 1 }, () => all.every((id) => order.includes(id)), 12_000, () => {
       expect(step).toBe(2);
       expect(givenBackBeforeThePass).toBe(false);
       expect(order).toEqual(all);
