@@ -1027,6 +1027,37 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(await store.getWebhookEndpoint(e, 'wh_fence')).toMatchObject({ enabled: true, failingSince: null });
     });
 
+    it("records a late fresh outcome over no other node's claim: the claiming node's success stands", async () => {
+      const e = await env('env_whfresh');
+      await store.createWebhookEndpoint(e, { id: 'wh_fr', url: 'https://fr.example/h', description: '', events: ['comment.created'], enabled: true, secret: 'whsec_FRFR', createdAt: at() });
+      await thread(e, 'fr-t', 'fr-room');
+      for (const id of ['fr-c1', 'fr-c2']) {
+        await store.createComment(e, { id, threadId: 'fr-t', userId: 'bob', body: id, mentions: [], createdAt: at(11) }, {
+          webhooks: [{ id: `msg_${id}`, type: 'comment.created', actor: { type: 'backend' }, occurredAt: at(11), subject: { kind: 'comment', id }, data: {}, links: new FileLinks() }],
+        });
+      }
+      const mine = (c: ClaimedDelivery[]) => c.filter((d) => d.endpointId === 'wh_fr').sort((a, b) => (a.eventId < b.eventId ? -1 : 1));
+      const pass = (ms: number, outcomes: WebhookOutcome[], eventsDone: string[], leaseMs: number | null) =>
+        store.webhookPass({ at: at(ms), outcomes, eventsDone, dispatch: leaseMs === null ? null : { limit: 100, giveUpAfterMs: 3600_000, leaseUntil: at(leaseMs) }, claim: null });
+      const status = async (id: string) => (await store.listWebhookDeliveries(e, 'wh_fr', 10)).find((d) => d.id === id);
+      // Node A claims both events (lease 1 s) and is held up past it; node B claims them again,
+      // gives its fresh deliveries back (pending rows), then claims the rows and sends them.
+      const fromA = mine((await pass(100, [], [], 1_000)).claimed);
+      const fromB = mine((await pass(2_000, [], [], 3_000)).claimed);
+      expect(fromB.map((d) => d.id)).toEqual(fromA.map((d) => d.id));
+      await pass(2_010, fromB.map((delivery) => ({ delivery, result: null })), ['msg_fr-c1', 'msg_fr-c2'], null);
+      const rows = mine(await claimDeliveries(at(2_020), at(9_000), { total: 10, perEndpoint: 10 }, []));
+      expect(rows.map((d) => d.id)).toEqual(fromA.map((d) => d.id));
+      // A, late, gives c1 back and records c2's attempt as failed, while B's requests are in flight.
+      const ok = { at: at(2_100), succeeded: true, statusCode: 204, error: null, latencyMs: 3, response: null, nextAttemptAt: null, disableIfFailingSince: at(0), outageIfFailingSince: at(0) };
+      const failed = { ...ok, at: at(2_050), succeeded: false, statusCode: 500, error: 'HTTP 500', nextAttemptAt: at(60_000) };
+      await pass(2_050, [{ delivery: fromA[0]!, result: null }, { delivery: fromA[1]!, result: failed }], [], null);
+      // B's claims held: no other claimer meanwhile, and B's successes are recorded.
+      expect(mine(await claimDeliveries(at(2_060), at(9_500), { total: 10, perEndpoint: 10 }, []))).toEqual([]);
+      await pass(2_100, rows.map((delivery) => ({ delivery, result: ok })), [], null);
+      for (const d of rows) expect(await status(d.id)).toMatchObject({ status: 'succeeded', attempts: 1, lastStatusCode: 204 });
+    });
+
     it('records notification.unread once per notification still unread after the delay', async () => {
       const e = await env('env_unread');
       const T = Date.UTC(2026, 6, 1);

@@ -3,7 +3,7 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Dialect } from '../migrations.ts';
 import type { Database } from '../schema.ts';
 import type { ClaimedDelivery, DisabledEndpoint, WebhookAttemptResult, WebhookOutcome, WebhookPass, WebhookRepo } from '../webhook-types.ts';
-import { statement, type DeliveryAttempt, type DirectStatements, type HotStatements, type NewDelivery } from './hot-statements.ts';
+import { limitedStatement, statement, type DeliveryAttempt, type DirectStatements, type HotStatements, type NewDelivery } from './hot-statements.ts';
 import type { WriteTx } from './writer.ts';
 
 type Trx = Transaction<Database>;
@@ -42,20 +42,25 @@ function passStatements(dialect: Dialect, direct: DirectStatements | undefined) 
   // On PostgreSQL, rows another node is claiming are skipped.
   const skipLocked = pg ? ' for update skip locked' : '';
   const s = (text: string) => statement(dialect, direct, text);
+  const limited = (text: (limit: number) => string) => limitedStatement(dialect, direct, text);
   return {
     list: (ids: string[]): unknown => (pg ? ids : JSON.stringify(ids)),
     liveEndpoints: s(`select id from webhook_endpoints where id in ${list}`),
+    // Locked on PostgreSQL (in one order on every node): a claim of them waits, or is waited for.
+    freshRows: s(`select id, claimed_until from webhook_deliveries where id in ${list}${pg ? ' order by id for update' : ''}`),
     // Only while this node's claim holds (see ClaimedDelivery.leaseUntil).
     recordAttempt: s(`update webhook_deliveries set attempts = attempts + 1, status = ?, next_attempt_at = ?, claimed_until = null,
         last_status_code = ?, last_error = ?, last_latency_ms = ?, last_response = ?, updated_at = ?
       where id = ? and claimed_until = ? returning endpoint_id`),
-    letGo: s('update webhook_deliveries set claimed_until = null where id = ? and claimed_until = ?'),
-    failingSince: s('select failing_since from webhook_endpoints where id = ?'),
+    letGo: s(`update webhook_deliveries set claimed_until = null where claimed_until = ? and id in ${list}`),
+    failingSince: s(`select failing_since from webhook_endpoints where id = ?${pg ? ' for update' : ''}`),
     working: s('update webhook_endpoints set failing_since = null where id = ?'),
     failing: s('update webhook_endpoints set failing_since = coalesce(failing_since, ?) where id = ? returning failing_since, enabled, environment_id, url'),
     dispatched: s(`update webhook_events set dispatched = 1, claimed_until = null where id in ${list}`),
-    undispatched: s(`select id, environment_id, type, payload, created_at from webhook_events
-      where dispatched = 0 and (claimed_until is null or claimed_until < ?) order by created_at limit ?${skipLocked}`),
+    undispatched: limited(
+      (limit) => `select id, environment_id, type, payload, created_at from webhook_events
+        where dispatched = 0 and (claimed_until is null or claimed_until < ?) order by created_at limit ${limit}${skipLocked}`,
+    ),
     endpointsIn: s(`select id, environment_id, url, events, secret, previous_secret, previous_secret_until from webhook_endpoints
       where enabled = 1 and environment_id in ${list}`),
     deliveriesOf: s(`select event_id, endpoint_id from webhook_deliveries where event_id in ${list}`),
@@ -68,9 +73,11 @@ function passStatements(dialect: Dialect, direct: DirectStatements | undefined) 
         from p where p.endpoint_id is not null
       )
       select p.endpoint_id from p join webhook_endpoints e on e.id = p.endpoint_id where e.enabled = 1`),
-    due: s(`select id, next_attempt_at from webhook_deliveries
-      where status = 'pending' and endpoint_id = ? and next_attempt_at <= ? and (claimed_until is null or claimed_until < ?)
-      order by next_attempt_at, id limit ?${skipLocked}`),
+    due: limited(
+      (limit) => `select id, next_attempt_at from webhook_deliveries
+        where status = 'pending' and endpoint_id = ? and next_attempt_at <= ? and (claimed_until is null or claimed_until < ?)
+        order by next_attempt_at, id limit ${limit}${skipLocked}`,
+    ),
     holdDeliveries: s(`update webhook_deliveries set claimed_until = ? where id in ${list}`),
     // In the order claimed: the dispatcher sends an endpoint's in this order.
     claimedRows: s(`select d.id, d.environment_id, d.endpoint_id, d.event_id, d.event_type, d.attempts, d.give_up_at,
@@ -96,7 +103,7 @@ async function claimEvents(
 ): Promise<{ count: number; fresh: ClaimedDelivery[] }> {
   type EventRow = { id: string; environment_id: string; type: string; payload: string; created_at: string };
   type EndpointRow = { id: string; environment_id: string; url: string; events: string; secret: string; previous_secret: string | null; previous_secret_until: string | null };
-  const { rows: events } = await q.undispatched<EventRow>(trx, [at, limit]);
+  const { rows: events } = await q.undispatched(limit)<EventRow>(trx, [at]);
   if (events.length === 0) return { count: 0, fresh: [] };
   const ids = q.list(events.map((e) => e.id));
   const { rows: endpointRows } = await q.endpointsIn<EndpointRow>(trx, [q.list([...new Set(events.map((e) => e.environment_id))])]);
@@ -146,7 +153,7 @@ async function claimDue(
   // Each endpoint's oldest due deliveries, a few each, so one endpoint's backlog does not crowd out the others.
   const due: { id: string; next_attempt_at: string | null }[] = [];
   for (const { endpoint_id } of endpoints) {
-    if (!skip.has(endpoint_id)) due.push(...(await q.due<{ id: string; next_attempt_at: string | null }>(trx, [endpoint_id, at, at, limits.perEndpoint])).rows);
+    if (!skip.has(endpoint_id)) due.push(...(await q.due(limits.perEndpoint)<{ id: string; next_attempt_at: string | null }>(trx, [endpoint_id, at, at])).rows);
   }
   // Oldest due first, as each endpoint's were read (due times are ISO texts of one length).
   const key = (d: { next_attempt_at: string | null; id: string }) => `${d.next_attempt_at} ${d.id}`;
@@ -251,9 +258,10 @@ const newDelivery = (d: ClaimedDelivery): NewDelivery => ({
 /**
  * Records outcomes: a claimed row's attempt updates it (letting go of its claim), a claimed row
  * not attempted is let go; a fresh delivery's row is written now, with its attempt, or pending
- * and due at once when it had none. A claimed row's outcome counts only while the claim holds:
- * once it lapsed (this node held up past it) the row may be another node's, whose attempt decides.
- * An endpoint's last outcome in the order given decides its health. Returns the endpoints the
+ * and due at once when it had none. An outcome counts only while its claim holds: once that
+ * lapsed (this node held up past it), the delivery may be another node's, whose attempt decides.
+ * (A fresh delivery's row may then exist, made by the other node: one it holds is left alone; one
+ * no node holds takes the late attempt, but never over a success.) An endpoint's last outcome in the order given decides its health. Returns the endpoints the
  * attempts disabled, and why.
  */
 async function recordOutcomes(q: PassStatements, hot: HotStatements, trx: Trx, at: string, outcomes: WebhookOutcome[]): Promise<DisabledEndpoint[]> {
@@ -261,13 +269,21 @@ async function recordOutcomes(q: PassStatements, hot: HotStatements, trx: Trx, a
   // A fresh delivery to an endpoint deleted meanwhile has nowhere to go.
   const freshTo = [...new Set(outcomes.filter((o) => o.delivery.freshSince).map((o) => o.delivery.endpointId))];
   const live = new Set(freshTo.length ? (await q.liveEndpoints<{ id: string }>(trx, [q.list(freshTo)])).rows.map((p) => p.id) : []);
+  // Rows of fresh deliveries made meanwhile, by whom they are held: a recovery on any node makes
+  // the row of an event this node holds with this node's lease (see newDeliveries in webhooks.ts).
+  const freshIds = [...new Set(outcomes.filter((o) => o.delivery.freshSince && live.has(o.delivery.endpointId)).map((o) => o.delivery.id))];
+  const heldBy = new Map(
+    freshIds.length ? (await q.freshRows<{ id: string; claimed_until: string | null }>(trx, [q.list(freshIds)])).rows.map((r) => [r.id, r.claimed_until]) : [],
+  );
+  const letGo = new Map<string, string[]>();
   // Fresh deliveries' rows are written together once the claimed rows are updated (they are
   // other rows: a row a recovery made for a held event is not claimed while the event is held).
   const attempted: { delivery: NewDelivery; attempt: DeliveryAttempt }[] = [];
   const pending: NewDelivery[] = [];
   for (const { delivery: d, result } of outcomes) {
     if (d.freshSince) {
-      if (!live.has(d.endpointId)) continue;
+      const holder = heldBy.get(d.id);
+      if (!live.has(d.endpointId) || (holder != null && holder !== d.leaseUntil)) continue;
       if (!result) {
         pending.push(newDelivery(d));
         continue;
@@ -281,7 +297,9 @@ async function recordOutcomes(q: PassStatements, hot: HotStatements, trx: Trx, a
       continue;
     }
     if (!result) {
-      await q.letGo(trx, [d.id, d.leaseUntil]);
+      const ids = letGo.get(d.leaseUntil) ?? [];
+      letGo.set(d.leaseUntil, ids);
+      ids.push(d.id);
       continue;
     }
     const { status, next, latency } = attemptColumns(result);
@@ -294,6 +312,7 @@ async function recordOutcomes(q: PassStatements, hot: HotStatements, trx: Trx, a
   // outcomes of one delivery would (its event claimed again by this node after a lapsed lease).
   for (const run of distinctRuns(attempted, (a) => a.delivery.id)) await hot.insertAttemptedDeliveries(trx, run);
   for (const run of distinctRuns(pending, (d) => d.id)) await hot.insertPendingDeliveries(trx, run, at);
+  for (const [lease, ids] of letGo) await q.letGo(trx, [lease, q.list(ids)]);
   const disabledEndpoints: DisabledEndpoint[] = [];
   // Endpoint rows in one order on every node (two nodes recording failures of the same endpoints
   // in opposite orders would deadlock on PostgreSQL).
