@@ -38,33 +38,35 @@ const utcMinute = (iso: string | null) => (iso ? `${iso.slice(0, 16).replace('T'
  */
 function passStatements(dialect: Dialect, direct: DirectStatements | undefined) {
   const pg = dialect === 'postgres';
-  const list = pg ? '(select unnest(?::text[]))' : '(select value from json_each(?))';
+  // On PostgreSQL `column = any(array)`: an index condition, where `in (select unnest(…))` is a
+  // join whose size the planner guesses.
+  const inList = (column: string) => (pg ? `${column} = any(?::text[])` : `${column} in (select value from json_each(?))`);
   // On PostgreSQL, rows another node is claiming are skipped.
   const skipLocked = pg ? ' for update skip locked' : '';
   const s = (text: string) => statement(dialect, direct, text);
   const limited = (text: (limit: number) => string) => limitedStatement(dialect, direct, text);
   return {
     list: (ids: string[]): unknown => (pg ? ids : JSON.stringify(ids)),
-    liveEndpoints: s(`select id from webhook_endpoints where id in ${list}`),
+    liveEndpoints: s(`select id from webhook_endpoints where ${inList('id')}`),
     // Locked on PostgreSQL (in one order on every node): a claim of them waits, or is waited for.
-    freshRows: s(`select id, claimed_until from webhook_deliveries where id in ${list}${pg ? ' order by id for update' : ''}`),
+    freshRows: s(`select id, claimed_until from webhook_deliveries where ${inList('id')}${pg ? ' order by id for update' : ''}`),
     // Only while this node's claim holds (see ClaimedDelivery.leaseUntil).
     recordAttempt: s(`update webhook_deliveries set attempts = attempts + 1, status = ?, next_attempt_at = ?, claimed_until = null,
         last_status_code = ?, last_error = ?, last_latency_ms = ?, last_response = ?, updated_at = ?
       where id = ? and claimed_until = ? returning endpoint_id`),
-    letGo: s(`update webhook_deliveries set claimed_until = null where claimed_until = ? and id in ${list}`),
+    letGo: s(`update webhook_deliveries set claimed_until = null where claimed_until = ? and ${inList('id')}`),
     failingSince: s(`select failing_since from webhook_endpoints where id = ?${pg ? ' for update' : ''}`),
     working: s('update webhook_endpoints set failing_since = null where id = ?'),
     failing: s('update webhook_endpoints set failing_since = coalesce(failing_since, ?) where id = ? returning failing_since, enabled, environment_id, url'),
-    dispatched: s(`update webhook_events set dispatched = 1, claimed_until = null where id in ${list}`),
+    dispatched: s(`update webhook_events set dispatched = 1, claimed_until = null where ${inList('id')}`),
     undispatched: limited(
       (limit) => `select id, environment_id, type, payload, created_at from webhook_events
         where dispatched = 0 and (claimed_until is null or claimed_until < ?) order by created_at limit ${limit}${skipLocked}`,
     ),
     endpointsIn: s(`select id, environment_id, url, events, secret, previous_secret, previous_secret_until from webhook_endpoints
-      where enabled = 1 and environment_id in ${list}`),
-    deliveriesOf: s(`select event_id, endpoint_id from webhook_deliveries where event_id in ${list}`),
-    holdEvents: s(`update webhook_events set claimed_until = ? where id in ${list}`),
+      where enabled = 1 and ${inList('environment_id')}`),
+    deliveriesOf: s(`select event_id, endpoint_id from webhook_deliveries where ${inList('event_id')}`),
+    holdEvents: s(`update webhook_events set claimed_until = ? where ${inList('id')}`),
     // Enabled endpoints with pending deliveries: one index seek per endpoint ("loose index scan").
     pendingEndpoints: s(`with recursive p(endpoint_id) as (
         select min(endpoint_id) from webhook_deliveries where status = 'pending'
@@ -78,12 +80,12 @@ function passStatements(dialect: Dialect, direct: DirectStatements | undefined) 
         where status = 'pending' and endpoint_id = ? and next_attempt_at <= ? and (claimed_until is null or claimed_until < ?)
         order by next_attempt_at, id limit ${limit}${skipLocked}`,
     ),
-    holdDeliveries: s(`update webhook_deliveries set claimed_until = ? where id in ${list}`),
+    holdDeliveries: s(`update webhook_deliveries set claimed_until = ? where ${inList('id')}`),
     // In the order claimed: the dispatcher sends an endpoint's in this order.
     claimedRows: s(`select d.id, d.environment_id, d.endpoint_id, d.event_id, d.event_type, d.attempts, d.give_up_at,
         e.url, e.secret, e.previous_secret, e.previous_secret_until, v.payload, v.created_at as event_created_at
       from webhook_deliveries d join webhook_endpoints e on e.id = d.endpoint_id join webhook_events v on v.id = d.event_id
-      where d.id in ${list} order by d.next_attempt_at, d.id`),
+      where ${inList('d.id')} order by d.next_attempt_at, d.id`),
   };
 }
 type PassStatements = ReturnType<typeof passStatements>;
