@@ -1,19 +1,10 @@
-import { isWebhookEventType, WEBHOOK_POLICY, WEBHOOK_TEST_EVENT, type Comment, type WebhookDeliveryInfo, type WebhookEventType } from '@pulse/protocol';
+import { isWebhookEventType, WEBHOOK_TEST_EVENT, type Comment, type WebhookDeliveryInfo, type WebhookEventType } from '@pulse/protocol';
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { newWebhookDeliveryId, newWebhookEventId } from '../../ids.ts';
 import type { Dialect } from '../migrations.ts';
 import type { Database } from '../schema.ts';
 import type { SharedStateRecord } from '../types.ts';
-import {
-  notificationEventFields,
-  type ClaimedDelivery,
-  type DisabledEndpoint,
-  type WebhookAttemptResult,
-  type WebhookEndpointRecord,
-  type WebhookIntent,
-  type WebhookOutcome,
-  type WebhookRepo,
-} from '../webhook-types.ts';
+import { notificationEventFields, type WebhookEndpointRecord, type WebhookIntent, type WebhookRepo } from '../webhook-types.ts';
 import type { FileLinks } from '../../files/links.ts';
 import { groupAttachments } from './attachments.ts';
 import { contentRepo } from './content.ts';
@@ -171,9 +162,10 @@ const UNDISPATCHED = sql.lit<number>(0);
 
 /**
  * Deliveries of events (`e`) to endpoints (`p`) of the same environment, to be narrowed by a
- * `where`. A delivery's id is derived from its event and endpoint (as `deliveryIdOf` in webhook-pass.ts does), so
- * making it twice is a no-op. The delivery of an event a node holds (it may be sending it fresh
- * to that endpoint right now) is claimed until the node's claim ends: its attempt lands on the row.
+ * `where`. A delivery's id is derived from its event and endpoint (as `deliveryIdOf` in
+ * webhook-pass.ts does), so making it twice is a no-op. The delivery of an event a node holds (it
+ * may be sending it fresh to that endpoint right now) is claimed until the node's claim ends: its
+ * attempt lands on the row.
  */
 const newDeliveries = (at: string, giveUpAt: string) => sql`insert into webhook_deliveries
     (id, environment_id, endpoint_id, event_id, event_type, status, attempts, next_attempt_at, give_up_at, claimed_until, created_at, updated_at)
