@@ -263,8 +263,8 @@ const newDelivery = (d: ClaimedDelivery): NewDelivery => ({
  * and due at once when it had none. An outcome counts only while its claim holds: once that
  * lapsed (this node held up past it), the delivery may be another node's, whose attempt decides.
  * (A fresh delivery's row may then exist, made by the other node: one it holds is left alone; one
- * no node holds takes the late attempt, but never over a success.) An endpoint's last outcome in the order given decides its health. Returns the endpoints the
- * attempts disabled, and why.
+ * no node holds takes the late attempt, but never over a success.) An endpoint's last outcome in
+ * the order given decides its health. Returns the endpoints the attempts disabled, and why.
  */
 async function recordOutcomes(q: PassStatements, hot: HotStatements, trx: Trx, at: string, outcomes: WebhookOutcome[]): Promise<DisabledEndpoint[]> {
   const last = new Map<string, WebhookAttemptResult>();
