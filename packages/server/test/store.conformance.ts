@@ -1027,6 +1027,48 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect(await store.getWebhookEndpoint(e, 'wh_fence')).toMatchObject({ enabled: true, failingSince: null });
     });
 
+    it('records the fresh successes of two passes to one endpoint at once (no deadlock on PostgreSQL)', async () => {
+      const e = await env('env_whdl');
+      await store.createWebhookEndpoint(e, { id: 'wh_dl', url: 'https://dl.example/h', description: '', events: ['comment.created'], enabled: true, secret: 'whsec_DLDL', createdAt: at() });
+      await thread(e, 'dl-t', 'dl-room');
+      const fresh: ClaimedDelivery[] = [];
+      for (let i = 0; i < 20; i++) {
+        const id = `dl-c${i}`;
+        await store.createComment(e, { id, threadId: 'dl-t', userId: 'bob', body: id, mentions: [], createdAt: at(11 + i) }, {
+          webhooks: [{ id: `msg_${id}`, type: 'comment.created', actor: { type: 'backend' }, occurredAt: at(11 + i), subject: { kind: 'comment', id }, data: {}, links: new FileLinks() }],
+        });
+        const { claimed } = await store.webhookPass({ at: at(100 + i), outcomes: [], eventsDone: [], dispatch: { limit: 100, giveUpAfterMs: 3600_000, leaseUntil: at(60_000) }, claim: null });
+        fresh.push(...claimed.filter((c) => c.endpointId === 'wh_dl'));
+      }
+      expect(fresh).toHaveLength(20);
+      const ok = { at: at(200), succeeded: true, statusCode: 204, error: null, latencyMs: 3, response: null, nextAttemptAt: null, disableIfFailingSince: at(0), outageIfFailingSince: at(0) };
+      const record = (d: ClaimedDelivery) => store.webhookPass({ at: at(300), outcomes: [{ delivery: d, result: ok }], eventsDone: [d.eventId], dispatch: null, claim: null });
+      // Two nodes' passes at once: each writes a fresh row for the endpoint (a key-share lock on it), then checks its failure streak.
+      for (let i = 0; i < 20; i += 2) await Promise.all([record(fresh[i]!), record(fresh[i + 1]!)]);
+      expect((await store.listWebhookDeliveries(e, 'wh_dl', 50)).map((d) => d.status)).toEqual(Array(20).fill('succeeded'));
+    });
+
+    it('records a fresh success when the same pass lets go of its claim on the row', async () => {
+      const e = await env('env_whlg');
+      await store.createWebhookEndpoint(e, { id: 'wh_lg', url: 'https://lg.example/h', description: '', events: ['comment.created'], enabled: true, secret: 'whsec_LGLG', createdAt: at() });
+      await thread(e, 'lg-t', 'lg-room');
+      await store.createComment(e, { id: 'lg-c1', threadId: 'lg-t', userId: 'bob', body: 'x', mentions: [], createdAt: at(11) }, {
+        webhooks: [{ id: 'msg_lg-c1', type: 'comment.created', actor: { type: 'backend' }, occurredAt: at(11), subject: { kind: 'comment', id: 'lg-c1' }, data: {}, links: new FileLinks() }],
+      });
+      const mine = (c: ClaimedDelivery[]) => c.filter((d) => d.endpointId === 'wh_lg');
+      const pass = (ms: number, outcomes: WebhookOutcome[], eventsDone: string[], leaseMs: number | null) =>
+        store.webhookPass({ at: at(ms), outcomes, eventsDone, dispatch: leaseMs === null ? null : { limit: 100, giveUpAfterMs: 3600_000, leaseUntil: at(leaseMs) }, claim: null });
+      // The event is claimed, its lease lapses and it is claimed again; that claim gives the delivery back (a row), then claims the row.
+      const [fresh] = mine((await pass(100, [], [], 1_000)).claimed);
+      const [again] = mine((await pass(2_000, [], [], 3_000)).claimed);
+      await pass(2_010, [{ delivery: again!, result: null }], ['msg_lg-c1'], null);
+      const [row] = mine(await claimDeliveries(at(2_020), at(9_000), { total: 10, perEndpoint: 10 }, []));
+      // One pass brings the first attempt's success and gives the row back: the success lands.
+      const ok = { at: at(2_100), succeeded: true, statusCode: 204, error: null, latencyMs: 3, response: null, nextAttemptAt: null, disableIfFailingSince: at(0), outageIfFailingSince: at(0) };
+      await pass(2_100, [{ delivery: fresh!, result: ok }, { delivery: row!, result: null }], [], null);
+      expect((await store.listWebhookDeliveries(e, 'wh_lg', 10))[0]).toMatchObject({ status: 'succeeded', attempts: 1 });
+    });
+
     it("records a late fresh outcome over no other node's claim: the claiming node's success stands", async () => {
       const e = await env('env_whfresh');
       await store.createWebhookEndpoint(e, { id: 'wh_fr', url: 'https://fr.example/h', description: '', events: ['comment.created'], enabled: true, secret: 'whsec_FRFR', createdAt: at() });

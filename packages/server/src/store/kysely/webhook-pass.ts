@@ -55,7 +55,8 @@ function passStatements(dialect: Dialect, direct: DirectStatements | undefined) 
         last_status_code = ?, last_error = ?, last_latency_ms = ?, last_response = ?, updated_at = ?
       where id = ? and claimed_until = ? returning endpoint_id`),
     letGo: s(`update webhook_deliveries set claimed_until = null where claimed_until = ? and ${inList('id')}`),
-    failingSince: s(`select failing_since from webhook_endpoints where id = ?${pg ? ' for update' : ''}`),
+    // Locked on PostgreSQL, but not against the key-share locks of delivery rows being written for the endpoint.
+    failingSince: s(`select failing_since from webhook_endpoints where id = ?${pg ? ' for no key update' : ''}`),
     working: s('update webhook_endpoints set failing_since = null where id = ?'),
     failing: s('update webhook_endpoints set failing_since = coalesce(failing_since, ?) where id = ? returning failing_since, enabled, environment_id, url'),
     dispatched: s(`update webhook_events set dispatched = 1, claimed_until = null where ${inList('id')}`),
@@ -271,13 +272,21 @@ async function recordOutcomes(q: PassStatements, hot: HotStatements, trx: Trx, a
   // A fresh delivery to an endpoint deleted meanwhile has nowhere to go.
   const freshTo = [...new Set(outcomes.filter((o) => o.delivery.freshSince).map((o) => o.delivery.endpointId))];
   const live = new Set(freshTo.length ? (await q.liveEndpoints<{ id: string }>(trx, [q.list(freshTo)])).rows.map((p) => p.id) : []);
+  // Claimed rows given back are let go first: a fresh delivery's row this pass lets go of is free for its outcome.
+  const letGo = new Map<string, string[]>();
+  for (const { delivery: d, result } of outcomes) {
+    if (d.freshSince || result) continue;
+    const ids = letGo.get(d.leaseUntil) ?? [];
+    letGo.set(d.leaseUntil, ids);
+    ids.push(d.id);
+  }
+  for (const [lease, ids] of letGo) await q.letGo(trx, [lease, q.list(ids)]);
   // Rows of fresh deliveries made meanwhile, by whom they are held: a recovery on any node makes
   // the row of an event this node holds with this node's lease (see newDeliveries in webhooks.ts).
   const freshIds = [...new Set(outcomes.filter((o) => o.delivery.freshSince && live.has(o.delivery.endpointId)).map((o) => o.delivery.id))];
   const heldBy = new Map(
     freshIds.length ? (await q.freshRows<{ id: string; claimed_until: string | null }>(trx, [q.list(freshIds)])).rows.map((r) => [r.id, r.claimed_until]) : [],
   );
-  const letGo = new Map<string, string[]>();
   // Fresh deliveries' rows are written together once the claimed rows are updated (they are
   // other rows: a row a recovery made for a held event is not claimed while the event is held).
   const attempted: { delivery: NewDelivery; attempt: DeliveryAttempt }[] = [];
@@ -298,12 +307,7 @@ async function recordOutcomes(q: PassStatements, hot: HotStatements, trx: Trx, a
       last.set(d.endpointId, result);
       continue;
     }
-    if (!result) {
-      const ids = letGo.get(d.leaseUntil) ?? [];
-      letGo.set(d.leaseUntil, ids);
-      ids.push(d.id);
-      continue;
-    }
+    if (!result) continue;
     const { status, next, latency } = attemptColumns(result);
     const { rows } = await q.recordAttempt<{ endpoint_id: string }>(trx, [
       status, next, result.statusCode, result.error, latency, result.response, result.at, d.id, d.leaseUntil,
@@ -314,7 +318,6 @@ async function recordOutcomes(q: PassStatements, hot: HotStatements, trx: Trx, a
   // outcomes of one delivery would (its event claimed again by this node after a lapsed lease).
   for (const run of distinctRuns(attempted, (a) => a.delivery.id)) await hot.insertAttemptedDeliveries(trx, run);
   for (const run of distinctRuns(pending, (d) => d.id)) await hot.insertPendingDeliveries(trx, run, at);
-  for (const [lease, ids] of letGo) await q.letGo(trx, [lease, q.list(ids)]);
   const disabledEndpoints: DisabledEndpoint[] = [];
   // Endpoint rows in one order on every node (two nodes recording failures of the same endpoints
   // in opposite orders would deadlock on PostgreSQL).
