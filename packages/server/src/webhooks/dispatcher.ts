@@ -70,8 +70,8 @@ export class WebhookDispatcher {
   readonly #held = new Map<string, { fresh: number; rows: number }>();
   /**
    * Endpoints whose last attempt the sending thread found slow (SendResult.slow: a hung receiver
-   * times out), or could not start before its claim ran short: what they hold does not count towards the limits of
-   * all endpoints, so that they cannot keep the others' deliveries waiting.
+   * times out), or could not start before its claim ran short: what they hold does not count
+   * towards the limits of all endpoints, so that they cannot keep the others' deliveries waiting.
    */
   readonly #slow = new Set<string>();
   readonly #sender = new WebhookSender({ maxInFlight: MAX_IN_FLIGHT, slowAfterMs: SLOW_AFTER_MS });
