@@ -1,8 +1,7 @@
 import { isIP, type LookupFunction } from 'node:net';
-import { WEBHOOKS_ALLOW_PRIVATE_ENV } from '@pulse/protocol';
 import { VERSION } from '../version.ts';
 import { Http1Client, Http1Timeout } from './http1-client.ts';
-import { guardedLookup, type AddressPolicy } from './ssrf.ts';
+import { ALLOW_PRIVATE_HINT, guardedLookup, type AddressPolicy } from './ssrf.ts';
 
 export interface SendOptions {
   timeoutMs: number;
@@ -75,7 +74,7 @@ export async function sendWebhook(target: string, body: string, headers: Record<
     const host = parsed.hostname.replace(/^\[|\]$/g, '');
     if (isIP(host)) {
       const reason = options.policy(host);
-      if (reason) return done({ ok: false, statusCode: null, error: `refused: ${reason} (${WEBHOOKS_ALLOW_PRIVATE_ENV}=1 on the server allows private ones for local development)`, response: null });
+      if (reason) return done({ ok: false, statusCode: null, error: `refused: ${reason}; ${ALLOW_PRIVATE_HINT}`, response: null });
     }
     if (hop > 0 && !sameSite(new URL(target), parsed)) {
       return done({ ok: false, statusCode: redirectStatus, error: `refused: redirected to another origin (${parsed.origin}); point the endpoint at the final URL`, response: redirectText });

@@ -8,7 +8,6 @@ import {
   WEBHOOK_LIMITS,
   WEBHOOK_POLICY,
   WEBHOOK_TEST_EVENT,
-  WEBHOOKS_ALLOW_PRIVATE_ENV,
   type WebhookDeliveryInfo,
   type WebhookEndpointInfo,
   webhookExampleData,
@@ -18,7 +17,7 @@ import type { Store } from '../store/index.ts';
 import type { WebhookEndpointRecord } from '../store/types.ts';
 import { newWebhookEndpointId, newWebhookEventId, nowIso } from '../ids.ts';
 import { newWebhookSecret, ownWebhookSecret } from './secret.ts';
-import { blockedAddressReason, blockedNameReason, systemResolver, type NameResolver } from './ssrf.ts';
+import { ALLOW_PRIVATE_HINT, blockedAddressReason, blockedNameReason, systemResolver, type NameResolver } from './ssrf.ts';
 
 /** Deliveries a listing shows at most. */
 export const DELIVERIES_SHOWN = 50;
@@ -60,7 +59,7 @@ export class WebhookService {
     let reason = host === 'localhost' || host.endsWith('.localhost') ? `${host} is a loopback address` : blockedAddressReason(host);
     if (reason === 'not an IP address') reason = await blockedNameReason(host, this.#resolve);
     if (reason) {
-      throw new PulseError('validation_failed', `url: refused: ${reason}; webhooks go to public addresses (${WEBHOOKS_ALLOW_PRIVATE_ENV}=1 allows private ones for local development)`);
+      throw new PulseError('validation_failed', `url: refused: ${reason}; webhooks go to public addresses (${ALLOW_PRIVATE_HINT})`);
     }
   }
 

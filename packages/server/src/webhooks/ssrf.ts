@@ -8,6 +8,9 @@ import { WEBHOOKS_ALLOW_PRIVATE_ENV } from '@pulse/protocol';
  * unspecified, multicast and reserved ranges. Checked on the addresses a name resolves to,
  * and the connection then goes to the checked address (no second lookup to rebind).
  */
+/** Appended to every refusal: how a developer lifts it. */
+export const ALLOW_PRIVATE_HINT = `${WEBHOOKS_ALLOW_PRIVATE_ENV}=1 on the server allows private addresses for local development`;
+
 const BLOCKED: [string, number, 'ipv4' | 'ipv6', string][] = [
   ['0.0.0.0', 8, 'ipv4', 'an unspecified address'],
   ['10.0.0.0', 8, 'ipv4', 'a private address'],
@@ -139,7 +142,7 @@ export function guardedLookup(policy: AddressPolicy) {
       if (err) return callback(err, []);
       for (const a of addresses) {
         const reason = policy(a.address);
-        if (reason) return callback(new BlockedAddressError(`refused: ${hostname} resolves to an address webhooks may not reach (${reason}; ${WEBHOOKS_ALLOW_PRIVATE_ENV}=1 allows private ones for local development)`), []);
+        if (reason) return callback(new BlockedAddressError(`refused: ${hostname} resolves to an address webhooks may not reach (${reason}); ${ALLOW_PRIVATE_HINT}`), []);
       }
       if (options.all) return callback(null, addresses);
       const first = addresses[0]!;
