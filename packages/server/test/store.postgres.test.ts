@@ -2,6 +2,7 @@ import { DEFAULT_ENV_CONFIG } from '@pulse/protocol';
 import { Kysely } from 'kysely';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { FileLinks } from '../src/files/links.ts';
 import { SchemaScopedPostgresDialect } from '../src/store/pg-dialect.ts';
 import { applicationName, openPostgresStore } from '../src/store/postgres.ts';
 import type { Store } from '../src/store/index.ts';
@@ -107,5 +108,43 @@ describe.runIf(postgresAvailable)('PostgreSQL schemas', () => {
         await dropSchema(other);
         await db.destroy();
       }
+    }));
+});
+
+describe.runIf(postgresAvailable)('PostgreSQL webhook claims', () => {
+  it("records a fresh outcome only on a row no other node holds, even one inserted and claimed while the pass runs", () =>
+    withStore(async (store, admin, schema) => {
+      const e = 'env_race';
+      await store.createEnvironment({ id: e, name: e, createdAt: at(0), config: { ...DEFAULT_ENV_CONFIG } }, []);
+      await store.createWebhookEndpoint(e, { id: 'wh_race', url: 'https://race.example/h', description: '', events: [], enabled: true, secret: 'whsec_RACE', createdAt: at(0) });
+      await store.createThread(e, { id: 'race-t', roomId: 'race-room', position: null, createdBy: 'alice', createdAt: at(1) }, { id: 'race-c1', userId: 'alice', body: 'hi', mentions: [], createdAt: at(1) }, {
+        webhooks: [{ id: 'msg_race', type: 'thread.created', actor: { type: 'backend' }, occurredAt: at(1), subject: { kind: 'threadWithComments', id: 'race-t' }, data: {}, links: new FileLinks() }],
+      });
+      // This node claims the event and sends its delivery fresh (no row yet).
+      const claimed = (await store.webhookPass({ at: at(100), outcomes: [], eventsDone: [], dispatch: { limit: 10, giveUpAfterMs: 3600_000, leaseUntil: at(1_000) }, claim: null })).claimed;
+      const [fresh] = claimed.filter((d) => d.endpointId === 'wh_race');
+      expect(fresh).toBeDefined();
+      // Meanwhile another node, whose claim began once this one's lapsed, writes the delivery's row, held by it, and has not committed yet.
+      await admin.query('begin');
+      await admin.query(
+        `insert into ${schema}.webhook_deliveries (id, environment_id, endpoint_id, event_id, event_type, status, attempts, next_attempt_at, give_up_at, claimed_until, created_at, updated_at)
+         values ($1, $2, 'wh_race', 'msg_race', 'thread.created', 'pending', 0, $3, $4, $5, $3, $3)`,
+        [fresh!.id, e, at(2_000), at(3600_000), at(9_000)],
+      );
+      const ok = { at: at(2_100), succeeded: true, statusCode: 204, error: null, latencyMs: 3, response: null, nextAttemptAt: null, disableIfFailingSince: at(0), outageIfFailingSince: at(0) };
+      const late = store.webhookPass({ at: at(2_100), outcomes: [{ delivery: fresh!, result: ok }], eventsDone: [], dispatch: null, claim: null });
+      // The late pass waits on the row being inserted; then the other node commits.
+      let waiting = false;
+      for (let i = 0; i < 100 && !waiting; i++) {
+        const { rows } = await admin.query("select 1 from pg_stat_activity where application_name = $1 and wait_event_type = 'Lock'", [applicationName('pulse', schema)]);
+        waiting = rows.length > 0;
+        if (!waiting) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(waiting).toBe(true);
+      await admin.query('commit');
+      await late;
+      // The other node's claim and row stand: its attempt decides.
+      const { rows } = await admin.query(`select status, attempts, claimed_until from ${schema}.webhook_deliveries where id = $1`, [fresh!.id]);
+      expect(rows).toEqual([{ status: 'pending', attempts: 0, claimed_until: at(9_000) }]);
     }));
 });

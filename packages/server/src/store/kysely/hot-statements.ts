@@ -76,19 +76,19 @@ function rowsInsert(dialect: Dialect, direct: DirectStatements | undefined, tabl
   const names = columns.map(([name]) => name).join(', ');
   if (dialect === 'postgres') {
     const unnest = statement(dialect, direct, `insert into ${table} (${names}) select ${names} from unnest(${columns.map(([, type]) => `?::${type}[]`).join(', ')}) as u(${names}) ${suffix}`);
-    return async (db: Db, rows: unknown[][]): Promise<void> => {
-      if (rows.length) await unnest(db, columns.map((_, i) => rows.map((row) => row[i])));
-    };
+    return async <R = Row>(db: Db, rows: unknown[][]): Promise<R[]> => (rows.length ? (await unnest<R>(db, columns.map((_, i) => rows.map((row) => row[i])))).rows : []);
   }
   const byCount = new Map<number, ReturnType<typeof statement>>();
   const row = `(${columns.map(() => '?').join(', ')})`;
-  return async (db: Db, rows: unknown[][]): Promise<void> => {
+  return async <R = Row>(db: Db, rows: unknown[][]): Promise<R[]> => {
+    const returned: R[] = [];
     for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
       const chunk = rows.slice(i, i + ROWS_PER_INSERT);
       let s = byCount.get(chunk.length);
       if (!s) byCount.set(chunk.length, (s = statement(dialect, direct, `insert into ${table} (${names}) values ${chunk.map(() => row).join(', ')} ${suffix}`)));
-      await s(db, chunk.flat());
+      returned.push(...(await s<R>(db, chunk.flat())).rows);
     }
+    return returned;
   };
 }
 
@@ -190,26 +190,17 @@ export function hotStatements(dialect: Dialect, direct?: DirectStatements) {
   );
 
   const insertWebhookEvent = statement(dialect, direct, 'insert into webhook_events (id, environment_id, type, payload, dispatched, created_at) values (?, ?, ?, ?, 0, ?)');
-  // Fresh deliveries' rows, each written once (see recordOutcomes in webhooks.ts): with their first attempt, or pending.
+  // Fresh deliveries' rows (see recordOutcomes in webhook-pass.ts): with their first attempt, or
+  // pending. A row there already is left as it is (any unique key: PostgreSQL raises a conflict on
+  // one not named as the target, and the id and the (endpoint, event) pair are both unique).
   const insertAttemptedDeliveries = rowsInsert(
     dialect,
     direct,
     'webhook_deliveries',
     [...DELIVERY_COLUMNS, ['last_status_code', 'integer'], ['last_error', 'text'], ['last_latency_ms', 'integer'], ['last_response', 'text']],
-    `on conflict (endpoint_id, event_id) do update set attempts = webhook_deliveries.attempts + 1, status = excluded.status,
-      next_attempt_at = excluded.next_attempt_at, claimed_until = null, last_status_code = excluded.last_status_code,
-      last_error = excluded.last_error, last_latency_ms = excluded.last_latency_ms, last_response = excluded.last_response,
-      updated_at = excluded.updated_at
-    where webhook_deliveries.status <> 'succeeded'`,
+    'on conflict do nothing returning id',
   );
-  const insertPendingDeliveries = rowsInsert(
-    dialect,
-    direct,
-    'webhook_deliveries',
-    DELIVERY_COLUMNS,
-    `on conflict (endpoint_id, event_id) do update set claimed_until = null
-    where webhook_deliveries.status = 'pending' and webhook_deliveries.attempts = 0`,
-  );
+  const insertPendingDeliveries = rowsInsert(dialect, direct, 'webhook_deliveries', DELIVERY_COLUMNS, 'on conflict do nothing returning id');
 
   return {
     /** A thread with everything GET /threads/{id} and retries show: its rows, in display order. */
@@ -297,26 +288,27 @@ export function hotStatements(dialect: Dialect, direct?: DirectStatements) {
       await insertWebhookEvent(db, [e.id, e.environmentId, e.type, e.payload, e.createdAt]);
     },
     /**
-     * The rows of fresh deliveries, each with its first attempt (ids distinct). Should one exist
-     * already (made by a recovery while the event was held, or this node's claim lapsed and
-     * another node sent it too), the attempt is added to it, unless it has succeeded already.
+     * The rows of fresh deliveries, each with its first attempt (ids distinct), unless one exists
+     * already. Returns the ids of those written.
      */
-    async insertAttemptedDeliveries(db: Db, attempted: { delivery: NewDelivery; attempt: DeliveryAttempt }[]): Promise<void> {
-      await insertAttemptedDeliveries(
+    async insertAttemptedDeliveries(db: Db, attempted: { delivery: NewDelivery; attempt: DeliveryAttempt }[]): Promise<Set<string>> {
+      const rows = await insertAttemptedDeliveries<{ id: string }>(
         db,
         attempted.map(({ delivery: d, attempt: a }) => [
           ...deliveryParams(d, a.status, 1, a.nextAttemptAt, a.at), a.statusCode, a.error, a.latencyMs, a.response,
         ]),
       );
+      return new Set(rows.map((r) => r.id));
     },
     /**
      * The rows of fresh deliveries not attempted (the node stops, or has no room for them):
      * pending, due since they were claimed (so that claims, oldest due first, take an endpoint's
-     * in the order of their events, whichever pass gave them back), ids distinct. One a recovery
-     * made meanwhile is let go of (it waited for this attempt).
+     * in the order of their events, whichever pass gave them back), ids distinct, unless one exists
+     * already. Returns the ids of those written.
      */
-    async insertPendingDeliveries(db: Db, deliveries: NewDelivery[], at: string): Promise<void> {
-      await insertPendingDeliveries(db, deliveries.map((d) => deliveryParams(d, 'pending', 0, d.createdAt, at)));
+    async insertPendingDeliveries(db: Db, deliveries: NewDelivery[], at: string): Promise<Set<string>> {
+      const rows = await insertPendingDeliveries<{ id: string }>(db, deliveries.map((d) => deliveryParams(d, 'pending', 0, d.createdAt, at)));
+      return new Set(rows.map((r) => r.id));
     },
     async participants(db: Db, envId: string, threadId: string): Promise<string[]> {
       if (dialect === 'sqlite') {

@@ -45,15 +45,15 @@ function passStatements(dialect: Dialect, direct: DirectStatements | undefined) 
   const skipLocked = pg ? ' for update skip locked' : '';
   const s = (text: string) => statement(dialect, direct, text);
   const limited = (text: (limit: number) => string) => limitedStatement(dialect, direct, text);
+  const attemptSet = `update webhook_deliveries set attempts = attempts + 1, status = ?, next_attempt_at = ?, claimed_until = null,
+      last_status_code = ?, last_error = ?, last_latency_ms = ?, last_response = ?, updated_at = ?`;
   return {
     list: (ids: string[]): unknown => (pg ? ids : JSON.stringify(ids)),
     liveEndpoints: s(`select id from webhook_endpoints where ${inList('id')}`),
-    // Locked on PostgreSQL (in one order on every node): a claim of them waits, or is waited for.
-    freshRows: s(`select id, claimed_until from webhook_deliveries where ${inList('id')}${pg ? ' order by id for update' : ''}`),
     // Only while this node's claim holds (see ClaimedDelivery.leaseUntil).
-    recordAttempt: s(`update webhook_deliveries set attempts = attempts + 1, status = ?, next_attempt_at = ?, claimed_until = null,
-        last_status_code = ?, last_error = ?, last_latency_ms = ?, last_response = ?, updated_at = ?
-      where id = ? and claimed_until = ? returning endpoint_id`),
+    recordAttempt: s(`${attemptSet} where id = ? and claimed_until = ? returning endpoint_id`),
+    // A fresh delivery's row made meanwhile: held by this node's claim, or by none, and never over a success.
+    lateAttempt: s(`${attemptSet} where id = ? and (claimed_until = ? or claimed_until is null) and status <> 'succeeded' returning endpoint_id`),
     letGo: s(`update webhook_deliveries set claimed_until = null where claimed_until = ? and ${inList('id')}`),
     // Locked on PostgreSQL, but not against the key-share locks of delivery rows being written for the endpoint.
     failingSince: s(`select failing_since from webhook_endpoints where id = ?${pg ? ' for no key update' : ''}`),
@@ -221,12 +221,19 @@ export async function retryNow(trx: Trx, endpointId: string, at: string): Promis
     .execute();
 }
 
-/** A delivery's columns after an attempt: succeeded, pending until its retry, or failed (out of time). */
-const attemptColumns = (result: WebhookAttemptResult) => ({
+/** A delivery's row after an attempt: succeeded, pending until its retry, or failed (out of time). */
+const attemptOf = (result: WebhookAttemptResult): DeliveryAttempt => ({
+  at: result.at,
   status: result.succeeded ? 'succeeded' : result.nextAttemptAt ? 'pending' : 'failed',
-  next: result.succeeded ? null : result.nextAttemptAt,
-  latency: Math.round(result.latencyMs),
+  nextAttemptAt: result.succeeded ? null : result.nextAttemptAt,
+  statusCode: result.statusCode,
+  error: result.error,
+  latencyMs: Math.round(result.latencyMs),
+  response: result.response,
 });
+
+/** The parameters of recordAttempt and lateAttempt. */
+const attemptParams = (a: DeliveryAttempt, id: string, lease: string) => [a.status, a.nextAttemptAt, a.statusCode, a.error, a.latencyMs, a.response, a.at, id, lease];
 
 /** `items` cut, in order, into runs in which no key comes twice. */
 function distinctRuns<T>(items: T[], key: (item: T) => string): T[][] {
@@ -258,66 +265,70 @@ const newDelivery = (d: ClaimedDelivery): NewDelivery => ({
   createdAt: d.freshSince!,
 });
 
+/** Ids by the lease they were claimed under, for letGo. */
+function byLease(deliveries: ClaimedDelivery[]): Map<string, string[]> {
+  const ids = new Map<string, string[]>();
+  for (const d of deliveries) {
+    const list = ids.get(d.leaseUntil);
+    if (list) list.push(d.id);
+    else ids.set(d.leaseUntil, [d.id]);
+  }
+  return ids;
+}
+
 /**
  * Records outcomes: a claimed row's attempt updates it (letting go of its claim), a claimed row
  * not attempted is let go; a fresh delivery's row is written now, with its attempt, or pending
  * and due at once when it had none. An outcome counts only while its claim holds: once that
  * lapsed (this node held up past it), the delivery may be another node's, whose attempt decides.
- * (A fresh delivery's row may then exist, made by the other node: one it holds is left alone; one
- * no node holds takes the late attempt, but never over a success.) An endpoint's last outcome in
- * the order given decides its health. Returns the endpoints the attempts disabled, and why.
+ * A fresh delivery's row may exist already: made by a recovery while this node held the event
+ * (held by this node's claim), or by another node once this node's claim lapsed. One that another
+ * node holds is left alone, even when it appears while this pass runs (the insert then finds it);
+ * one no node holds takes the late attempt, but never over a success. An endpoint's last outcome
+ * recorded, in the order given, decides its health. Returns the endpoints the attempts disabled, and why.
  */
 async function recordOutcomes(q: PassStatements, hot: HotStatements, trx: Trx, at: string, outcomes: WebhookOutcome[]): Promise<DisabledEndpoint[]> {
-  const last = new Map<string, WebhookAttemptResult>();
-  // A fresh delivery to an endpoint deleted meanwhile has nowhere to go.
-  const freshTo = [...new Set(outcomes.filter((o) => o.delivery.freshSince).map((o) => o.delivery.endpointId))];
-  const live = new Set(freshTo.length ? (await q.liveEndpoints<{ id: string }>(trx, [q.list(freshTo)])).rows.map((p) => p.id) : []);
+  const claimedTried: WebhookOutcome[] = [];
+  const claimedBack: ClaimedDelivery[] = [];
+  const freshTried: WebhookOutcome[] = [];
+  const freshBack: ClaimedDelivery[] = [];
+  for (const o of outcomes) {
+    if (o.delivery.freshSince) {
+      if (o.result) freshTried.push(o);
+      else freshBack.push(o.delivery);
+    } else if (o.result) claimedTried.push(o);
+    else claimedBack.push(o.delivery);
+  }
+  const recorded = new Set<WebhookOutcome>();
   // Claimed rows given back are let go first: a fresh delivery's row this pass lets go of is free for its outcome.
-  const letGo = new Map<string, string[]>();
-  for (const { delivery: d, result } of outcomes) {
-    if (d.freshSince || result) continue;
-    const ids = letGo.get(d.leaseUntil) ?? [];
-    letGo.set(d.leaseUntil, ids);
-    ids.push(d.id);
+  for (const [lease, ids] of byLease(claimedBack)) await q.letGo(trx, [lease, q.list(ids)]);
+  for (const o of claimedTried) {
+    const { rows } = await q.recordAttempt(trx, attemptParams(attemptOf(o.result!), o.delivery.id, o.delivery.leaseUntil));
+    if (rows.length) recorded.add(o);
   }
-  for (const [lease, ids] of letGo) await q.letGo(trx, [lease, q.list(ids)]);
-  // Rows of fresh deliveries made meanwhile, by whom they are held: a recovery on any node makes
-  // the row of an event this node holds with this node's lease (see newDeliveries in webhooks.ts).
-  const freshIds = [...new Set(outcomes.filter((o) => o.delivery.freshSince && live.has(o.delivery.endpointId)).map((o) => o.delivery.id))];
-  const heldBy = new Map(
-    freshIds.length ? (await q.freshRows<{ id: string; claimed_until: string | null }>(trx, [q.list(freshIds)])).rows.map((r) => [r.id, r.claimed_until]) : [],
-  );
-  // Fresh deliveries' rows are written together once the claimed rows are updated (they are
-  // other rows: a row a recovery made for a held event is not claimed while the event is held).
-  const attempted: { delivery: NewDelivery; attempt: DeliveryAttempt }[] = [];
-  const pending: NewDelivery[] = [];
-  for (const { delivery: d, result } of outcomes) {
-    if (d.freshSince) {
-      const holder = heldBy.get(d.id);
-      if (!live.has(d.endpointId) || (holder != null && holder !== d.leaseUntil)) continue;
-      if (!result) {
-        pending.push(newDelivery(d));
-        continue;
-      }
-      const { status, next, latency } = attemptColumns(result);
-      attempted.push({
-        delivery: newDelivery(d),
-        attempt: { at: result.at, status, nextAttemptAt: next, statusCode: result.statusCode, error: result.error, latencyMs: latency, response: result.response },
-      });
-      last.set(d.endpointId, result);
-      continue;
+  // A fresh delivery to an endpoint deleted meanwhile has nowhere to go.
+  const freshTo = [...new Set([...freshTried.map((o) => o.delivery), ...freshBack].map((d) => d.endpointId))];
+  const live = new Set(freshTo.length ? (await q.liveEndpoints<{ id: string }>(trx, [q.list(freshTo)])).rows.map((p) => p.id) : []);
+  // In the order given; one statement does not write a row twice, as two outcomes of one delivery
+  // would (its event claimed again by this node after a lapsed lease). Within a run, in id order:
+  // two nodes' inserts of the same rows wait for each other in one order.
+  const inIdOrder = <T>(run: T[], id: (item: T) => string) => run.sort((a, b) => (id(a) < id(b) ? -1 : 1));
+  const tried = freshTried.filter((o) => live.has(o.delivery.endpointId));
+  for (const run of distinctRuns(tried, (o) => o.delivery.id).map((r) => inIdOrder(r, (o) => o.delivery.id))) {
+    const inserted = await hot.insertAttemptedDeliveries(trx, run.map((o) => ({ delivery: newDelivery(o.delivery), attempt: attemptOf(o.result!) })));
+    for (const o of run) {
+      const { delivery: d, result } = o;
+      if (inserted.has(d.id) || (await q.lateAttempt(trx, attemptParams(attemptOf(result!), d.id, d.leaseUntil))).rows.length) recorded.add(o);
     }
-    if (!result) continue;
-    const { status, next, latency } = attemptColumns(result);
-    const { rows } = await q.recordAttempt<{ endpoint_id: string }>(trx, [
-      status, next, result.statusCode, result.error, latency, result.response, result.at, d.id, d.leaseUntil,
-    ]);
-    if (rows[0]) last.set(rows[0].endpoint_id, result);
   }
-  // In the order given; one statement may not write a row twice (PostgreSQL refuses), as two
-  // outcomes of one delivery would (its event claimed again by this node after a lapsed lease).
-  for (const run of distinctRuns(attempted, (a) => a.delivery.id)) await hot.insertAttemptedDeliveries(trx, run);
-  for (const run of distinctRuns(pending, (d) => d.id)) await hot.insertPendingDeliveries(trx, run, at);
+  const back = freshBack.filter((d) => live.has(d.endpointId));
+  for (const run of distinctRuns(back, (d) => d.id).map((r) => inIdOrder(r, (d) => d.id))) {
+    const inserted = await hot.insertPendingDeliveries(trx, run.map(newDelivery), at);
+    // A row made meanwhile under this node's claim waited for this attempt: it is let go.
+    for (const [lease, ids] of byLease(run.filter((d) => !inserted.has(d.id)))) await q.letGo(trx, [lease, q.list(ids)]);
+  }
+  const last = new Map<string, WebhookAttemptResult>();
+  for (const o of outcomes) if (recorded.has(o)) last.set(o.delivery.endpointId, o.result!);
   const disabledEndpoints: DisabledEndpoint[] = [];
   // Endpoint rows in one order on every node (two nodes recording failures of the same endpoints
   // in opposite orders would deadlock on PostgreSQL).
