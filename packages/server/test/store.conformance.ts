@@ -994,12 +994,12 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       // One endpoint's backlog does not crowd out the other.
       const few = await claimDeliveries(at(100), at(60_000), { total: 4, perEndpoint: 2 }, []);
       expect(few.filter((c) => c.endpointId === 'wh_c2')).toHaveLength(2);
-      await store.releaseWebhookClaims(few.map((c) => c.id));
+      await store.webhookPass({ at: at(100), outcomes: few.map((delivery) => ({ delivery, result: null })), eventsDone: [], dispatch: null, claim: null });
       const claims = await Promise.all(Array.from({ length: 4 }, () => claimDeliveries(at(100), at(60_000), { total: 12, perEndpoint: 12 }, [])));
       const ids = claims.flat().map((c) => c.id);
       expect(new Set(ids).size).toBe(ids.length);
       expect(claims.flat().filter((c) => c.environmentId === e)).toHaveLength(12);
-      await store.releaseWebhookClaims('all');
+      await store.releaseAllWebhookClaims();
       const again = await claimDeliveries(at(100), at(60_000), { total: 50, perEndpoint: 50 }, []);
       expect(again.filter((c) => c.environmentId === e)).toHaveLength(12);
     });

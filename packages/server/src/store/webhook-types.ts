@@ -166,8 +166,8 @@ export interface WebhookRepo {
    * (neither when null). `dispatched` counts the events claimed or found with nothing to send.
    */
   webhookPass(pass: WebhookPass): Promise<{ disabledEndpoints: DisabledEndpoint[]; dispatched: number; claimed: ClaimedDelivery[] }>;
-  /** Lets go of claims without an attempt (shutdown; a single SQLite node starting up: 'all', events' claims too). */
-  releaseWebhookClaims(deliveryIds: string[] | 'all'): Promise<void>;
+  /** Lets go of every claim, of events and of deliveries: a single SQLite node starting up (a previous run's are stale). */
+  releaseAllWebhookClaims(): Promise<void>;
   /** The endpoint's newest deliveries, newest first. */
   listWebhookDeliveries(envId: string, endpointId: string, limit: number): Promise<WebhookDeliveryInfo[]>;
   /** Schedules a delivery again now (same event id); undefined when there is no such delivery. */

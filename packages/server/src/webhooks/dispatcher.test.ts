@@ -18,7 +18,7 @@ function fakeStore(pendingWrites: number) {
       if (claim) calls.claims++;
       return Promise.resolve({ disabledEndpoints: [], dispatched: 0, claimed: [] });
     },
-    releaseWebhookClaims: () => Promise.resolve(),
+    releaseAllWebhookClaims: () => Promise.resolve(),
   } as unknown as Store;
   return { store, calls };
 }
@@ -68,7 +68,7 @@ const passingStore = (pass: (p: WebhookPass) => Promise<Pass>) =>
     dialect: 'postgres',
     pendingWrites: () => 0,
     pruneWebhooks: () => Promise.resolve(),
-    releaseWebhookClaims: () => Promise.resolve(),
+    releaseAllWebhookClaims: () => Promise.resolve(),
     webhookPass: pass,
   }) as unknown as Store;
 

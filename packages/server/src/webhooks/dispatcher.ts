@@ -119,7 +119,7 @@ export class WebhookDispatcher {
 
   async start(): Promise<void> {
     // SQLite serves one node: claims left by a previous run of this node (killed mid-delivery) are stale.
-    if (this.#store.dialect === 'sqlite') await this.#store.releaseWebhookClaims('all');
+    if (this.#store.dialect === 'sqlite') await this.#store.releaseAllWebhookClaims();
     this.#sender.warm();
     this.#timer = setInterval(() => this.kick(), POLL_MS);
     this.#timer.unref();

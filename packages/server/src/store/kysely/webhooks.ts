@@ -340,15 +340,9 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect, tx: WriteTx,
 
     webhookPass: webhookPass(db, dialect, tx, hot, direct),
 
-    async releaseWebhookClaims(ids) {
-      let q = db.updateTable('webhook_deliveries').set({ claimed_until: null }).where('claimed_until', 'is not', null);
-      if (ids !== 'all') {
-        if (ids.length === 0) return;
-        q = q.where('id', 'in', ids);
-      } else {
-        await db.updateTable('webhook_events').set({ claimed_until: null }).where('dispatched', '=', UNDISPATCHED).where('claimed_until', 'is not', null).execute();
-      }
-      await q.execute();
+    async releaseAllWebhookClaims() {
+      await db.updateTable('webhook_events').set({ claimed_until: null }).where('dispatched', '=', UNDISPATCHED).where('claimed_until', 'is not', null).execute();
+      await db.updateTable('webhook_deliveries').set({ claimed_until: null }).where('claimed_until', 'is not', null).execute();
     },
 
     async listWebhookDeliveries(envId, endpointId, limit) {
