@@ -1069,6 +1069,35 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect((await store.listWebhookDeliveries(e, 'wh_lg', 10))[0]).toMatchObject({ status: 'succeeded', attempts: 1 });
     });
 
+    it('records a fresh outcome and a later one of the same delivery, claimed again as a row, in the order given', async () => {
+      const e = await env('env_whord');
+      await store.createWebhookEndpoint(e, { id: 'wh_ord', url: 'https://o.example/h', description: '', events: ['comment.created'], enabled: true, secret: 'whsec_ORDR', createdAt: at() });
+      await thread(e, 'or-t', 'or-room');
+      await store.createComment(e, { id: 'or-c1', threadId: 'or-t', userId: 'bob', body: 'x', mentions: [], createdAt: at(11) }, {
+        webhooks: [{ id: 'msg_or-c1', type: 'comment.created', actor: { type: 'backend' }, occurredAt: at(11), subject: { kind: 'comment', id: 'or-c1' }, data: {}, links: new FileLinks() }],
+      });
+      const mine = (c: ClaimedDelivery[]) => c.filter((d) => d.endpointId === 'wh_ord');
+      // This node sends the delivery fresh (lease 1 s); a recovery makes its row, held by that lease.
+      const [fresh] = mine((await store.webhookPass({ at: at(100), outcomes: [], eventsDone: [], dispatch: { limit: 100, giveUpAfterMs: 3600_000, leaseUntil: at(1_000) }, claim: null })).claimed);
+      expect(await store.recoverWebhookDeliveries(e, 'wh_ord', at(0), at(500), at(3600_000))).toBe(1);
+      // Held up past the lease, the node claims the row again and attempts it; both outcomes come in one pass.
+      const [row] = mine(await claimDeliveries(at(2_000), at(9_000), { total: 10, perEndpoint: 10 }, []));
+      expect(row?.id).toBe(fresh!.id);
+      const base = { succeeded: false, latencyMs: 3, response: null, disableIfFailingSince: at(0), outageIfFailingSince: at(0) };
+      await store.webhookPass({
+        at: at(2_200),
+        eventsDone: [],
+        dispatch: null,
+        claim: null,
+        outcomes: [
+          { delivery: fresh!, result: { ...base, at: at(2_100), statusCode: 500, error: 'HTTP 500', nextAttemptAt: at(60_000) } },
+          { delivery: row!, result: { ...base, at: at(2_150), statusCode: 503, error: 'HTTP 503', nextAttemptAt: null } },
+        ],
+      });
+      // The fresh outcome came while the row was held by the later claim: that claim's attempt decides.
+      expect((await store.listWebhookDeliveries(e, 'wh_ord', 10))[0]).toMatchObject({ status: 'failed', lastStatusCode: 503, attempts: 1 });
+    });
+
     it("records a late fresh outcome over no other node's claim: the claiming node's success stands", async () => {
       const e = await env('env_whfresh');
       await store.createWebhookEndpoint(e, { id: 'wh_fr', url: 'https://fr.example/h', description: '', events: ['comment.created'], enabled: true, secret: 'whsec_FRFR', createdAt: at() });

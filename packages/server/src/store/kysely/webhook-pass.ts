@@ -284,39 +284,38 @@ function byLease(deliveries: ClaimedDelivery[]): Map<string, string[]> {
  * A fresh delivery's row may exist already: made by a recovery while this node held the event
  * (held by this node's claim), or by another node once this node's claim lapsed. One that another
  * node holds is left alone, even when it appears while this pass runs (the insert then finds it);
- * one no node holds takes the late attempt, but never over a success. An endpoint's last outcome
- * recorded, in the order given, decides its health. Returns the endpoints the attempts disabled, and why.
+ * one no node holds takes the late attempt, but never over a success. Two outcomes of one delivery
+ * are recorded in the order given, and an endpoint's last outcome recorded decides its health. Returns the endpoints the attempts disabled, and why.
  */
 async function recordOutcomes(q: PassStatements, hot: HotStatements, trx: Trx, at: string, outcomes: WebhookOutcome[]): Promise<DisabledEndpoint[]> {
-  const claimedTried: WebhookOutcome[] = [];
+  const tried: WebhookOutcome[] = [];
   const claimedBack: ClaimedDelivery[] = [];
-  const freshTried: WebhookOutcome[] = [];
   const freshBack: ClaimedDelivery[] = [];
   for (const o of outcomes) {
-    if (o.delivery.freshSince) {
-      if (o.result) freshTried.push(o);
-      else freshBack.push(o.delivery);
-    } else if (o.result) claimedTried.push(o);
-    else claimedBack.push(o.delivery);
+    if (o.result) tried.push(o);
+    else (o.delivery.freshSince ? freshBack : claimedBack).push(o.delivery);
   }
-  const recorded = new Set<WebhookOutcome>();
   // Claimed rows given back are let go first: a fresh delivery's row this pass lets go of is free for its outcome.
   for (const [lease, ids] of byLease(claimedBack)) await q.letGo(trx, [lease, q.list(ids)]);
-  for (const o of claimedTried) {
-    const { rows } = await q.recordAttempt(trx, attemptParams(attemptOf(o.result!), o.delivery.id, o.delivery.leaseUntil));
-    if (rows.length) recorded.add(o);
-  }
   // A fresh delivery to an endpoint deleted meanwhile has nowhere to go.
-  const freshTo = [...new Set([...freshTried.map((o) => o.delivery), ...freshBack].map((d) => d.endpointId))];
+  const freshTo = [...new Set([...tried.map((o) => o.delivery).filter((d) => d.freshSince), ...freshBack].map((d) => d.endpointId))];
   const live = new Set(freshTo.length ? (await q.liveEndpoints<{ id: string }>(trx, [q.list(freshTo)])).rows.map((p) => p.id) : []);
-  // In the order given; one statement does not write a row twice, as two outcomes of one delivery
-  // would (its event claimed again by this node after a lapsed lease). Within a run, in id order:
-  // two nodes' inserts of the same rows wait for each other in one order.
   const inIdOrder = <T>(run: T[], id: (item: T) => string) => run.sort((a, b) => (id(a) < id(b) ? -1 : 1));
-  const tried = freshTried.filter((o) => live.has(o.delivery.endpointId));
-  for (const run of distinctRuns(tried, (o) => o.delivery.id).map((r) => inIdOrder(r, (o) => o.delivery.id))) {
-    const inserted = await hot.insertAttemptedDeliveries(trx, run.map((o) => ({ delivery: newDelivery(o.delivery), attempt: attemptOf(o.result!) })));
+  const recorded = new Set<WebhookOutcome>();
+  // Attempts in the order given, a run at a time: two outcomes of one delivery (a fresh one, and
+  // the row's once this node claimed it again after its lease lapsed) land in turn. A fresh
+  // delivery's rows in one statement, in id order: two nodes' inserts of the same rows wait for
+  // each other in one order.
+  for (const run of distinctRuns(tried.filter((o) => !o.delivery.freshSince || live.has(o.delivery.endpointId)), (o) => o.delivery.id)) {
+    const fresh: WebhookOutcome[] = [];
     for (const o of run) {
+      if (o.delivery.freshSince) fresh.push(o);
+      else if ((await q.recordAttempt(trx, attemptParams(attemptOf(o.result!), o.delivery.id, o.delivery.leaseUntil))).rows.length) recorded.add(o);
+    }
+    if (fresh.length === 0) continue;
+    inIdOrder(fresh, (o) => o.delivery.id);
+    const inserted = await hot.insertAttemptedDeliveries(trx, fresh.map((o) => ({ delivery: newDelivery(o.delivery), attempt: attemptOf(o.result!) })));
+    for (const o of fresh) {
       const { delivery: d, result } = o;
       if (inserted.has(d.id) || (await q.lateAttempt(trx, attemptParams(attemptOf(result!), d.id, d.leaseUntil))).rows.length) recorded.add(o);
     }
