@@ -111,6 +111,16 @@ describe.runIf(postgresAvailable)('PostgreSQL schemas', () => {
     }));
 });
 
+/** Whether the store's pool has a query waiting on a lock (within 2 s). */
+async function waitingOnLock(admin: pg.Client, schema: string): Promise<boolean> {
+  for (let i = 0; i < 100; i++) {
+    const { rows } = await admin.query("select 1 from pg_stat_activity where application_name = $1 and wait_event_type = 'Lock'", [applicationName('pulse', schema)]);
+    if (rows.length > 0) return true;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return false;
+}
+
 describe.runIf(postgresAvailable)('PostgreSQL webhook claims', () => {
   it("records a fresh outcome only on a row no other node holds, even one inserted and claimed while the pass runs", () =>
     withStore(async (store, admin, schema) => {
@@ -134,17 +144,33 @@ describe.runIf(postgresAvailable)('PostgreSQL webhook claims', () => {
       const ok = { at: at(2_100), succeeded: true, statusCode: 204, error: null, latencyMs: 3, response: null, nextAttemptAt: null, disableIfFailingSince: at(0), outageIfFailingSince: at(0) };
       const late = store.webhookPass({ at: at(2_100), outcomes: [{ delivery: fresh!, result: ok }], eventsDone: [], dispatch: null, claim: null });
       // The late pass waits on the row being inserted; then the other node commits.
-      let waiting = false;
-      for (let i = 0; i < 100 && !waiting; i++) {
-        const { rows } = await admin.query("select 1 from pg_stat_activity where application_name = $1 and wait_event_type = 'Lock'", [applicationName('pulse', schema)]);
-        waiting = rows.length > 0;
-        if (!waiting) await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      expect(waiting).toBe(true);
+      expect(await waitingOnLock(admin, schema)).toBe(true);
       await admin.query('commit');
       await late;
       // The other node's claim and row stand: its attempt decides.
       const { rows } = await admin.query(`select status, attempts, claimed_until from ${schema}.webhook_deliveries where id = $1`, [fresh!.id]);
       expect(rows).toEqual([{ status: 'pending', attempts: 0, claimed_until: at(9_000) }]);
+    }));
+
+  it('recovers an endpoint\'s deliveries while a pass writes one of them, without a duplicate key error', () =>
+    withStore(async (store, admin, schema) => {
+      const e = 'env_rrace';
+      await store.createEnvironment({ id: e, name: e, createdAt: at(0), config: { ...DEFAULT_ENV_CONFIG } }, []);
+      await store.createWebhookEndpoint(e, { id: 'wh_rrace', url: 'https://race.example/h', description: '', events: [], enabled: true, secret: 'whsec_RACE', createdAt: at(0) });
+      await store.createThread(e, { id: 'rr-t', roomId: 'rr-room', position: null, createdBy: 'alice', createdAt: at(1) }, { id: 'rr-c1', userId: 'alice', body: 'hi', mentions: [], createdAt: at(1) }, {
+        webhooks: [{ id: 'msg_rrace', type: 'thread.created', actor: { type: 'backend' }, occurredAt: at(1), subject: { kind: 'threadWithComments', id: 'rr-t' }, data: {}, links: new FileLinks() }],
+      });
+      const [fresh] = (await store.webhookPass({ at: at(100), outcomes: [], eventsDone: [], dispatch: { limit: 10, giveUpAfterMs: 3600_000, leaseUntil: at(1_000) }, claim: null })).claimed;
+      // A pass writes the delivery's row (not committed yet) while an Admin recovers the endpoint's events.
+      await admin.query('begin');
+      await admin.query(
+        `insert into ${schema}.webhook_deliveries (id, environment_id, endpoint_id, event_id, event_type, status, attempts, next_attempt_at, give_up_at, created_at, updated_at)
+         values ($1, $2, 'wh_rrace', 'msg_rrace', 'thread.created', 'succeeded', 1, null, $3, $4, $4)`,
+        [fresh!.id, e, at(3600_000), at(200)],
+      );
+      const recovered = store.recoverWebhookDeliveries(e, 'wh_rrace', at(0), at(300), at(3600_000));
+      expect(await waitingOnLock(admin, schema)).toBe(true);
+      await admin.query('commit');
+      expect(await recovered).toBe(0);
     }));
 });

@@ -305,7 +305,7 @@ export function webhookRepo(db: Kysely<Database>, dialect: Dialect, tx: WriteTx,
           // As the dispatcher makes them, for one endpoint (test and example events were for their own endpoint only).
           const { rows } = await sql<{ id: string }>`${newDeliveries(at, giveUpAt)}
             where p.environment_id = ${envId} and p.id = ${endpointId} and e.id in (${sql.join(ids)}) and ${subscribed}
-            on conflict (endpoint_id, event_id) do nothing
+            on conflict do nothing
             returning id`.execute(db);
           made += rows.length;
         }
