@@ -285,7 +285,8 @@ function byLease(deliveries: ClaimedDelivery[]): Map<string, string[]> {
  * (held by this node's claim), or by another node once this node's claim lapsed. One that another
  * node holds is left alone, even when it appears while this pass runs (the insert then finds it);
  * one no node holds takes the late attempt, but never over a success. Two outcomes of one delivery
- * are recorded in the order given, and an endpoint's last outcome recorded decides its health. Returns the endpoints the attempts disabled, and why.
+ * are recorded in the order given, and an endpoint's last outcome recorded decides its health.
+ * Returns the endpoints the attempts disabled, and why.
  */
 async function recordOutcomes(q: PassStatements, hot: HotStatements, trx: Trx, at: string, outcomes: WebhookOutcome[]): Promise<DisabledEndpoint[]> {
   const tried: WebhookOutcome[] = [];
