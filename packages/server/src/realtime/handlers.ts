@@ -201,7 +201,7 @@ export const HANDLERS: { [T in ClientMessage['type']]: Handler<T> } = {
       throw new PulseError('rate_limited', `room:resync is answered ${LIMITS.resyncsPerUserPerSecond} times a second per user, all their sockets together; ask again shortly.`);
     }
     conn.lastResyncAt = now;
-    await sendRoomState([conn], async () => hub.snapshots.stateFrame(envId, roomId, await hub.configOf(envId)));
+    await sendRoomState([conn], () => hub.roomStateFrame(envId, roomId));
     ack(conn, m.ref);
   },
   // P2P shared data: signalling, relay, sync and persistence (see ../p2p/).

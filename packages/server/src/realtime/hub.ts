@@ -155,7 +155,7 @@ export class RealtimeHub implements RealtimeSink {
       await this.#cluster?.recover();
       for (const room of [...this.registry.rooms]) {
         if (room.connections.size === 0) continue;
-        await sendRoomState([...room.connections], async () => this.snapshots.stateFrame(room.envId, room.roomId, await this.configOf(room.envId)));
+        await sendRoomState([...room.connections], () => this.roomStateFrame(room.envId, room.roomId));
       }
     } catch (err) {
       console.error('[pulse] resynchronising rooms after a Redis outage failed:', err);
@@ -189,6 +189,11 @@ export class RealtimeHub implements RealtimeSink {
   /** The environment's config: as this node's sockets last received it, or from the cache. */
   async configOf(envId: string): Promise<EnvConfig> {
     return this.registry.configFor(envId) ?? (await this.ctx.configs.require(envId));
+  }
+
+  /** The room's full state as a `room:state` frame, with the config its sockets hold. */
+  async roomStateFrame(envId: string, roomId: string): Promise<Buffer> {
+    return this.snapshots.stateFrame(envId, roomId, await this.configOf(envId));
   }
 
   fail(conn: Connection, err: unknown, ref: string | undefined): void {
