@@ -5,6 +5,9 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_ENV_CONFIG, LIMITS } from '@pulse/protocol';
+import { FileLinks } from '../src/files/links.ts';
+import { kyselyStore } from '../src/store/kysely/index.ts';
+import type { Database } from '../src/store/schema.ts';
 import { ImmediateSqliteDialect, openSqliteStore } from '../src/store/sqlite.ts';
 import { describeStoreConformance } from './store.conformance.ts';
 
@@ -141,6 +144,32 @@ describe('SQLite store: sharing the file with another process (the CLI)', () => 
       other.close();
       await db.destroy();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('SQLite store: health', () => {
+  it('pings the database at once, not after the transaction under way', async () => {
+    const database = new BetterSqlite3(':memory:');
+    const direct = { prepare: (text: string) => database.prepare(text), get inTransaction() { return database.inTransaction; } };
+    const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database }) });
+    const store = kyselyStore(db, 'sqlite', new FileLinks(), { direct });
+    let release!: () => void;
+    let holding!: () => void;
+    const started = new Promise<void>((resolve) => (holding = resolve));
+    const held = db.transaction().execute(() => {
+      holding();
+      return new Promise<void>((resolve) => (release = resolve));
+    });
+    await started;
+    try {
+      // A write batch holds the only connection (here, until released): /healthz must not wait for it.
+      const first = await Promise.race([store.ping().then(() => 'ping'), new Promise((resolve) => setTimeout(resolve, 2000, 'still waiting'))]);
+      expect(first).toBe('ping');
+    } finally {
+      release();
+      await held;
+      await db.destroy();
     }
   });
 });

@@ -78,7 +78,10 @@ export function kyselyStore(db: Kysely<Database>, dialect: Dialect, links: FileL
     },
     pendingWrites: () => writer.pending,
     async ping() {
-      await sql`select 1`.execute(db);
+      // SQLite: on the connection at once, not after the write under way and the reads queued
+      // behind it (a health probe that waits for the write queue reports a busy server as stalled).
+      if (options.direct) options.direct.prepare('select 1').all();
+      else await sql`select 1`.execute(db);
     },
     async close() {
       await writer.close();
