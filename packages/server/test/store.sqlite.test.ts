@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, sql } from 'kysely';
+import { Kysely, sql, type Transaction } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_ENV_CONFIG, LIMITS } from '@pulse/protocol';
 import { FileLinks } from '../src/files/links.ts';
@@ -148,27 +148,74 @@ describe('SQLite store: sharing the file with another process (the CLI)', () => 
   });
 });
 
-describe('SQLite store: health', () => {
-  it('pings the database at once, not after the transaction under way', async () => {
+describe('SQLite store: reads beside a transaction', () => {
+  /** A store on an in-memory database whose Kysely connection the test can hold, and a count of the reads run on the connection directly. */
+  async function heldStore() {
     const database = new BetterSqlite3(':memory:');
-    const direct = { prepare: (text: string) => database.prepare(text), get inTransaction() { return database.inTransaction; } };
+    const counted = { direct: 0 };
+    const direct = {
+      prepare: (text: string) => {
+        counted.direct++;
+        return database.prepare(text);
+      },
+      get inTransaction() {
+        return database.inTransaction;
+      },
+    };
     const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database }) });
     const store = kyselyStore(db, 'sqlite', new FileLinks(), { direct });
-    let release!: () => void;
-    let holding!: () => void;
-    const started = new Promise<void>((resolve) => (holding = resolve));
-    const held = db.transaction().execute(() => {
-      holding();
-      return new Promise<void>((resolve) => (release = resolve));
-    });
-    await started;
+    await store.migrate();
+    /** Opens a transaction that runs `work` and then waits, until released (committing) or failed (rolling back). */
+    const hold = async (work: (trx: Transaction<Database>) => Promise<void>) => {
+      let release!: (commit: boolean) => void;
+      let holding!: () => void;
+      const started = new Promise<void>((resolve) => (holding = resolve));
+      const done = db.transaction().execute(async (trx) => {
+        await work(trx);
+        holding();
+        if (!(await new Promise<boolean>((resolve) => (release = resolve)))) throw new Error('rolled back');
+      });
+      await started;
+      return { release, done };
+    };
+    return { store, db, counted, hold };
+  }
+  const at = new Date().toISOString();
+
+  it('pings the database at once, not after the transaction under way', async () => {
+    const { store, db, hold } = await heldStore();
+    // A write batch holds the only connection (here, until released): /healthz must not wait for it.
+    const held = await hold(async () => undefined);
     try {
-      // A write batch holds the only connection (here, until released): /healthz must not wait for it.
       const first = await Promise.race([store.ping().then(() => 'ping'), new Promise((resolve) => setTimeout(resolve, 2000, 'still waiting'))]);
       expect(first).toBe('ping');
     } finally {
-      release();
-      await held;
+      held.release(true);
+      await held.done;
+      await db.destroy();
+    }
+  });
+
+  it('runs a hot read on the connection while no transaction is open, and never reads one that is', async () => {
+    const { store, db, counted, hold } = await heldStore();
+    try {
+      await store.createEnvironment({ id: 'env_x', name: 'x', createdAt: at, config: { ...DEFAULT_ENV_CONFIG } }, []);
+      await store.createThread('env_x', { id: 'th', roomId: 'r', position: null, createdBy: 'alice', createdAt: at }, { id: 'c1', userId: 'alice', body: 'hi @bob', mentions: ['bob'], createdAt: at }, {
+        notifications: [{ id: 'n1', userId: 'bob', kind: 'mention', roomId: 'r', threadId: 'th', commentId: 'c1', actorId: 'alice', preview: 'hi', createdAt: at }],
+      });
+      const before = counted.direct;
+      expect((await store.listNotifications('env_x', 'bob', 10)).map((n) => n.id)).toEqual(['n1']);
+      expect(counted.direct).toBe(before + 1);
+      // A transaction writes a notification and rolls back: a read made meanwhile waits for it, and never sees the row.
+      const held = await hold(async (trx) => {
+        await sql`insert into notifications (environment_id, id, user_id, kind, room_id, thread_id, comment_id, actor_id, preview, created_at)
+          values ('env_x', 'n2', 'bob', 'mention', 'r', 'th', 'c1', 'alice', 'hi', ${at})`.execute(trx);
+      });
+      const during = store.listNotifications('env_x', 'bob', 10);
+      held.release(false);
+      await expect(held.done).rejects.toThrow('rolled back');
+      expect((await during).map((n) => n.id)).toEqual(['n1']);
+    } finally {
       await db.destroy();
     }
   });

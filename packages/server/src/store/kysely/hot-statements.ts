@@ -16,7 +16,7 @@ export const PREPARED_SQL = new Set<string>();
 
 /** SQLite: the connection's prepared statements, by SQL text (see withStatementCache in sqlite.ts). */
 export interface DirectStatements {
-  prepare(sql: string): { reader: boolean; all(...params: unknown[]): unknown[]; run(...params: unknown[]): unknown };
+  prepare(sql: string): { reader: boolean; readonly: boolean; all(...params: unknown[]): unknown[]; run(...params: unknown[]): unknown };
   /** Whether the connection is inside a transaction (better-sqlite3's `inTransaction`). */
   readonly inTransaction: boolean;
 }
@@ -29,11 +29,13 @@ export interface DirectStatements {
  *
  * SQLite, inside a write transaction: run on the connection at once, without Kysely's round of
  * promises per statement (the transaction holds the only connection, so nothing else can run on
- * it meanwhile). Outside one, a statement goes through Kysely, which waits for the transaction
- * under way to end: run at once, it would read that transaction's uncommitted rows. A statement
- * runs when called, so a Kysely query of the same transaction must be awaited before it (every
- * one is), and a transaction object must not be used once its callback has returned (none is;
- * while no other transaction is open, Kysely would refuse it).
+ * it meanwhile). A statement runs when called, so a Kysely query of the same transaction must be
+ * awaited before it (every one is), and a transaction object must not be used once its callback
+ * has returned (none is; while no other transaction is open, Kysely would refuse it). Outside a
+ * transaction, a read runs at once too while none is open on the connection (it reads committed
+ * rows, and nothing else runs while it does: the reads of a reconnect wave, GET /threads/:id);
+ * while one is, it goes through Kysely, which waits for that transaction to end (run at once, it
+ * would read its uncommitted rows). A write outside a transaction always goes through Kysely.
  */
 export function statement(dialect: Dialect, direct: DirectStatements | undefined, text: string) {
   let n = 0;
@@ -45,6 +47,10 @@ export function statement(dialect: Dialect, direct: DirectStatements | undefined
       if (prepared.reader) return { rows: prepared.all(...params) as R[] };
       prepared.run(...params);
       return { rows: [] };
+    }
+    if (direct && !db.isTransaction && !direct.inTransaction) {
+      const prepared = direct.prepare(sql);
+      if (prepared.readonly) return { rows: prepared.all(...params) as R[] };
     }
     return db.executeQuery<R>(CompiledQuery.raw(sql, params));
   };
