@@ -36,6 +36,8 @@ export interface DirectStatements {
  * rows, and nothing else runs while it does: the reads of a reconnect wave, GET /threads/:id);
  * while one is, it goes through Kysely, which waits for that transaction to end (run at once, it
  * would read its uncommitted rows). A write outside a transaction always goes through Kysely.
+ * This relies on Kysely's SQLite queries running synchronously, and on no hot statement being
+ * streamed (a cached statement busy iterating cannot run again).
  */
 export function statement(dialect: Dialect, direct: DirectStatements | undefined, text: string) {
   let n = 0;
