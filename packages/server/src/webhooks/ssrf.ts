@@ -2,15 +2,15 @@ import { lookup as dnsLookup, promises as dns, type LookupAddress } from 'node:d
 import { BlockList, isIP } from 'node:net';
 import { WEBHOOKS_ALLOW_PRIVATE_ENV } from '@pulse/protocol';
 
+/** Appended to every refusal: how a developer lifts it. */
+export const ALLOW_PRIVATE_HINT = `${WEBHOOKS_ALLOW_PRIVATE_ENV}=1 on the server allows private addresses for local development`;
+
 /**
  * Where webhooks may not go unless PULSE_WEBHOOKS_ALLOW_PRIVATE=1: loopback, private,
  * carrier-grade NAT, link-local (cloud metadata at 169.254.169.254 and fd00:ec2::254),
  * unspecified, multicast and reserved ranges. Checked on the addresses a name resolves to,
  * and the connection then goes to the checked address (no second lookup to rebind).
  */
-/** Appended to every refusal: how a developer lifts it. */
-export const ALLOW_PRIVATE_HINT = `${WEBHOOKS_ALLOW_PRIVATE_ENV}=1 on the server allows private addresses for local development`;
-
 const BLOCKED: [string, number, 'ipv4' | 'ipv6', string][] = [
   ['0.0.0.0', 8, 'ipv4', 'an unspecified address'],
   ['10.0.0.0', 8, 'ipv4', 'a private address'],
