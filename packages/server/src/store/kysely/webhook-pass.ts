@@ -289,46 +289,45 @@ function byLease(deliveries: ClaimedDelivery[]): Map<string, string[]> {
  * Returns the endpoints the attempts disabled, and why.
  */
 async function recordOutcomes(q: PassStatements, hot: HotStatements, trx: Trx, at: string, outcomes: WebhookOutcome[]): Promise<DisabledEndpoint[]> {
-  const tried: WebhookOutcome[] = [];
+  type Tried = { outcome: WebhookOutcome; delivery: ClaimedDelivery; attempt: DeliveryAttempt };
+  const tried: Tried[] = [];
   const claimedBack: ClaimedDelivery[] = [];
   const freshBack: ClaimedDelivery[] = [];
-  for (const o of outcomes) {
-    if (o.result) tried.push(o);
-    else (o.delivery.freshSince ? freshBack : claimedBack).push(o.delivery);
+  for (const outcome of outcomes) {
+    const { delivery, result } = outcome;
+    if (result) tried.push({ outcome, delivery, attempt: attemptOf(result) });
+    else (delivery.freshSince ? freshBack : claimedBack).push(delivery);
   }
   // Claimed rows given back are let go first: a fresh delivery's row this pass lets go of is free for its outcome.
   for (const [lease, ids] of byLease(claimedBack)) await q.letGo(trx, [lease, q.list(ids)]);
   // A fresh delivery to an endpoint deleted meanwhile has nowhere to go.
-  const freshTo = [...new Set([...tried.map((o) => o.delivery).filter((d) => d.freshSince), ...freshBack].map((d) => d.endpointId))];
+  const freshTo = [...new Set([...tried.map((t) => t.delivery), ...freshBack].filter((d) => d.freshSince).map((d) => d.endpointId))];
   const live = new Set(freshTo.length ? (await q.liveEndpoints<{ id: string }>(trx, [q.list(freshTo)])).rows.map((p) => p.id) : []);
-  const inIdOrder = <T>(run: T[], id: (item: T) => string) => run.sort((a, b) => (id(a) < id(b) ? -1 : 1));
+  const inIdOrder = <T extends { id: string }>(items: T[]) => items.sort((a, b) => (a.id < b.id ? -1 : 1));
   const recorded = new Set<WebhookOutcome>();
   // Attempts in the order given, a run at a time: two outcomes of one delivery (a fresh one, and
   // the row's once this node claimed it again after its lease lapsed) land in turn. A fresh
   // delivery's rows in one statement, in id order: two nodes' inserts of the same rows wait for
   // each other in one order.
-  for (const run of distinctRuns(tried.filter((o) => !o.delivery.freshSince || live.has(o.delivery.endpointId)), (o) => o.delivery.id)) {
-    const fresh: WebhookOutcome[] = [];
-    for (const o of run) {
-      if (o.delivery.freshSince) fresh.push(o);
-      else if ((await q.recordAttempt(trx, attemptParams(attemptOf(o.result!), o.delivery.id, o.delivery.leaseUntil))).rows.length) recorded.add(o);
+  for (const run of distinctRuns(tried.filter((t) => !t.delivery.freshSince || live.has(t.delivery.endpointId)), (t) => t.delivery.id)) {
+    const fresh: (Tried & { id: string })[] = [];
+    for (const t of run) {
+      if (t.delivery.freshSince) fresh.push({ ...t, id: t.delivery.id });
+      else if ((await q.recordAttempt(trx, attemptParams(t.attempt, t.delivery.id, t.delivery.leaseUntil))).rows.length) recorded.add(t.outcome);
     }
     if (fresh.length === 0) continue;
-    inIdOrder(fresh, (o) => o.delivery.id);
-    const inserted = await hot.insertAttemptedDeliveries(trx, fresh.map((o) => ({ delivery: newDelivery(o.delivery), attempt: attemptOf(o.result!) })));
-    for (const o of fresh) {
-      const { delivery: d, result } = o;
-      if (inserted.has(d.id) || (await q.lateAttempt(trx, attemptParams(attemptOf(result!), d.id, d.leaseUntil))).rows.length) recorded.add(o);
+    const inserted = await hot.insertAttemptedDeliveries(trx, inIdOrder(fresh).map((t) => ({ delivery: newDelivery(t.delivery), attempt: t.attempt })));
+    for (const t of fresh) {
+      if (inserted.has(t.id) || (await q.lateAttempt(trx, attemptParams(t.attempt, t.id, t.delivery.leaseUntil))).rows.length) recorded.add(t.outcome);
     }
   }
-  const back = freshBack.filter((d) => live.has(d.endpointId));
-  for (const run of distinctRuns(back, (d) => d.id).map((r) => inIdOrder(r, (d) => d.id))) {
+  for (const run of distinctRuns(freshBack.filter((d) => live.has(d.endpointId)), (d) => d.id).map(inIdOrder)) {
     const inserted = await hot.insertPendingDeliveries(trx, run.map(newDelivery), at);
     // A row made meanwhile under this node's claim waited for this attempt: it is let go.
     for (const [lease, ids] of byLease(run.filter((d) => !inserted.has(d.id)))) await q.letGo(trx, [lease, q.list(ids)]);
   }
   const last = new Map<string, WebhookAttemptResult>();
-  for (const o of outcomes) if (recorded.has(o)) last.set(o.delivery.endpointId, o.result!);
+  for (const o of outcomes) if (o.result && recorded.has(o)) last.set(o.delivery.endpointId, o.result);
   const disabledEndpoints: DisabledEndpoint[] = [];
   // Endpoint rows in one order on every node (two nodes recording failures of the same endpoints
   // in opposite orders would deadlock on PostgreSQL).
