@@ -45,6 +45,12 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
         createdAt: at(t),
       });
 
+    /** A comment with its `comment.created` event in the outbox (by default Bob's, its id as its body). */
+    const commentWithEvent = (envId: string, threadId: string, id: string, t: number, { userId = 'bob', body = id } = {}) =>
+      store.createComment(envId, { id, threadId, userId, body, mentions: [], createdAt: at(t) }, {
+        webhooks: [{ id: `msg_${id}`, type: 'comment.created', actor: { type: 'backend' }, occurredAt: at(t), subject: { kind: 'comment', id }, data: {}, links: new FileLinks() }],
+      });
+
     beforeAll(async () => {
       ({ store, cleanup } = await open());
       await store.migrate();
@@ -1034,9 +1040,7 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       const fresh: ClaimedDelivery[] = [];
       for (let i = 0; i < 20; i++) {
         const id = `dl-c${i}`;
-        await store.createComment(e, { id, threadId: 'dl-t', userId: 'bob', body: id, mentions: [], createdAt: at(11 + i) }, {
-          webhooks: [{ id: `msg_${id}`, type: 'comment.created', actor: { type: 'backend' }, occurredAt: at(11 + i), subject: { kind: 'comment', id }, data: {}, links: new FileLinks() }],
-        });
+        await commentWithEvent(e, 'dl-t', id, 11 + i);
         const { claimed } = await store.webhookPass({ at: at(100 + i), outcomes: [], eventsDone: [], dispatch: { limit: 100, giveUpAfterMs: 3600_000, leaseUntil: at(60_000) }, claim: null });
         fresh.push(...claimed.filter((c) => c.endpointId === 'wh_dl'));
       }
@@ -1052,9 +1056,7 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       const e = await env('env_whlg');
       await store.createWebhookEndpoint(e, { id: 'wh_lg', url: 'https://lg.example/h', description: '', events: ['comment.created'], enabled: true, secret: 'whsec_LGLG', createdAt: at() });
       await thread(e, 'lg-t', 'lg-room');
-      await store.createComment(e, { id: 'lg-c1', threadId: 'lg-t', userId: 'bob', body: 'x', mentions: [], createdAt: at(11) }, {
-        webhooks: [{ id: 'msg_lg-c1', type: 'comment.created', actor: { type: 'backend' }, occurredAt: at(11), subject: { kind: 'comment', id: 'lg-c1' }, data: {}, links: new FileLinks() }],
-      });
+      await commentWithEvent(e, 'lg-t', 'lg-c1', 11, { body: 'x' });
       const mine = (c: ClaimedDelivery[]) => c.filter((d) => d.endpointId === 'wh_lg');
       const pass = (ms: number, outcomes: WebhookOutcome[], eventsDone: string[], leaseMs: number | null) =>
         store.webhookPass({ at: at(ms), outcomes, eventsDone, dispatch: leaseMs === null ? null : { limit: 100, giveUpAfterMs: 3600_000, leaseUntil: at(leaseMs) }, claim: null });
@@ -1073,9 +1075,7 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       const e = await env('env_whord');
       await store.createWebhookEndpoint(e, { id: 'wh_ord', url: 'https://o.example/h', description: '', events: ['comment.created'], enabled: true, secret: 'whsec_ORDR', createdAt: at() });
       await thread(e, 'or-t', 'or-room');
-      await store.createComment(e, { id: 'or-c1', threadId: 'or-t', userId: 'bob', body: 'x', mentions: [], createdAt: at(11) }, {
-        webhooks: [{ id: 'msg_or-c1', type: 'comment.created', actor: { type: 'backend' }, occurredAt: at(11), subject: { kind: 'comment', id: 'or-c1' }, data: {}, links: new FileLinks() }],
-      });
+      await commentWithEvent(e, 'or-t', 'or-c1', 11, { body: 'x' });
       const mine = (c: ClaimedDelivery[]) => c.filter((d) => d.endpointId === 'wh_ord');
       // This node sends the delivery fresh (lease 1 s); a recovery makes its row, held by that lease.
       const [fresh] = mine((await store.webhookPass({ at: at(100), outcomes: [], eventsDone: [], dispatch: { limit: 100, giveUpAfterMs: 3600_000, leaseUntil: at(1_000) }, claim: null })).claimed);
@@ -1103,9 +1103,7 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       await store.createWebhookEndpoint(e, { id: 'wh_fr', url: 'https://fr.example/h', description: '', events: ['comment.created'], enabled: true, secret: 'whsec_FRFR', createdAt: at() });
       await thread(e, 'fr-t', 'fr-room');
       for (const id of ['fr-c1', 'fr-c2']) {
-        await store.createComment(e, { id, threadId: 'fr-t', userId: 'bob', body: id, mentions: [], createdAt: at(11) }, {
-          webhooks: [{ id: `msg_${id}`, type: 'comment.created', actor: { type: 'backend' }, occurredAt: at(11), subject: { kind: 'comment', id }, data: {}, links: new FileLinks() }],
-        });
+        await commentWithEvent(e, 'fr-t', id, 11);
       }
       const mine = (c: ClaimedDelivery[]) => c.filter((d) => d.endpointId === 'wh_fr').sort((a, b) => (a.eventId < b.eventId ? -1 : 1));
       const pass = (ms: number, outcomes: WebhookOutcome[], eventsDone: string[], leaseMs: number | null) =>
@@ -1294,11 +1292,7 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       const e = await env('env_whpass');
       await store.createWebhookEndpoint(e, { id: 'wh_pass', url: 'https://a.example/h', description: '', events: ['comment.created'], enabled: true, secret: 'whsec_AAAA', createdAt: at() });
       await store.createThread(e, { id: 'wp-t', roomId: 'wp-room', position: null, createdBy: 'alice', createdAt: at(10) }, { id: 'wp-c1', userId: 'alice', body: 'hi', mentions: [], createdAt: at(10) });
-      const links = new FileLinks();
-      const comment = (id: string, ms: number) =>
-        store.createComment(e, { id, threadId: 'wp-t', userId: 'bob', body: id, mentions: [], createdAt: at(ms) }, {
-          webhooks: [{ id: `msg_${id}`, type: 'comment.created', actor: { type: 'backend' }, occurredAt: at(ms), subject: { kind: 'comment', id }, data: {}, links }],
-        });
+      const comment = (id: string, ms: number) => commentWithEvent(e, 'wp-t', id, ms);
       const dispatch = (ms: number) => ({ limit: 1000, giveUpAfterMs: 3600_000, leaseUntil: at(ms + 60_000) });
       const claim = (ms: number) => ({ leaseUntil: at(ms + 60_000), limits: { total: 1000, perEndpoint: 10 }, skipEndpoints: [] });
       const mine = (claimed: ClaimedDelivery[]) =>
@@ -1347,13 +1341,10 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       const e = await env('env_whmany');
       await store.createWebhookEndpoint(e, { id: 'wh_many', url: 'https://m.example/h', description: '', events: ['comment.created'], enabled: true, secret: 'whsec_MANY', createdAt: at() });
       await store.createThread(e, { id: 'wm-t', roomId: 'wm-room', position: null, createdBy: 'alice', createdAt: at(10) }, { id: 'wm-c0', userId: 'alice', body: 'hi', mentions: [], createdAt: at(10) });
-      const links = new FileLinks();
       // More than one SQLite statement's worth of rows.
       for (let i = 1; i <= 40; i++) {
         const id = `wm-c${i}`;
-        await store.createComment(e, { id, threadId: 'wm-t', userId: 'bob', body: id, mentions: [], createdAt: at(10 + i) }, {
-          webhooks: [{ id: `msg_${id}`, type: 'comment.created', actor: { type: 'backend' }, occurredAt: at(10 + i), subject: { kind: 'comment', id }, data: {}, links }],
-        });
+        await commentWithEvent(e, 'wm-t', id, 10 + i);
       }
       const fresh = (await store.webhookPass({ at: at(100), outcomes: [], eventsDone: [], dispatch: { limit: 1000, giveUpAfterMs: 3600_000, leaseUntil: at(60_100) }, claim: null })).claimed
         .filter((c) => c.endpointId === 'wh_many')
@@ -1403,11 +1394,8 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       const e = await env('env_whback2');
       await store.createWebhookEndpoint(e, { id: 'wh_o', url: 'https://o.example/h', description: '', events: ['comment.created'], enabled: true, secret: 'whsec_OOOO', createdAt: at() });
       await store.createThread(e, { id: 'o-t', roomId: 'o-room', position: null, createdBy: 'alice', createdAt: at(10) }, { id: 'o-c0', userId: 'alice', body: 'hi', mentions: [], createdAt: at(10) });
-      const links = new FileLinks();
       for (const [i, id] of ['o-c1', 'o-c2', 'o-c3', 'o-c4'].entries()) {
-        await store.createComment(e, { id, threadId: 'o-t', userId: 'alice', body: id, mentions: [], createdAt: at(11 + i) }, {
-          webhooks: [{ id: `msg_${id}`, type: 'comment.created', actor: { type: 'backend' }, occurredAt: at(11 + i), subject: { kind: 'comment', id }, data: {}, links }],
-        });
+        await commentWithEvent(e, 'o-t', id, 11 + i, { userId: 'alice' });
       }
       const claim = (ms: number) => ({ leaseUntil: at(ms + 60_000), limits: { total: 100, perEndpoint: 2 }, skipEndpoints: [] as string[] });
       const fresh = (await store.webhookPass({ at: at(20), outcomes: [], eventsDone: [], dispatch: { limit: 100, giveUpAfterMs: 86_400_000, leaseUntil: at(60_000) }, claim: null })).claimed.filter(
@@ -1456,10 +1444,7 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       const e = await env('env_whrev');
       await store.createWebhookEndpoint(e, { id: 'wh_rev', url: 'https://rev.example/h', description: '', events: ['comment.created'], enabled: true, secret: 'whsec_REV', createdAt: at() });
       await store.createThread(e, { id: 'rv-t', roomId: 'rv-room', position: null, createdBy: 'alice', createdAt: at(10) }, { id: 'rv-c1', userId: 'alice', body: 'hi', mentions: [], createdAt: at(10) });
-      const links = new FileLinks();
-      await store.createComment(e, { id: 'rv-c2', threadId: 'rv-t', userId: 'bob', body: 'x', mentions: [], createdAt: at(11) }, {
-        webhooks: [{ id: 'msg_rv-c2', type: 'comment.created', actor: { type: 'backend' }, occurredAt: at(11), subject: { kind: 'comment', id: 'rv-c2' }, data: {}, links }],
-      });
+      await commentWithEvent(e, 'rv-t', 'rv-c2', 11, { body: 'x' });
       const [fresh] = (await store.webhookPass({ at: at(20), outcomes: [], eventsDone: [], dispatch: { limit: 1000, giveUpAfterMs: 3600_000, leaseUntil: at(80_000) }, claim: null })).claimed.filter(
         (c) => c.endpointId === 'wh_rev',
       );
@@ -1479,9 +1464,7 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       expect((await store.listWebhookDeliveries(e, 'wh_rev', 10)).map((d) => `${d.status}/${d.attempts}`)).toEqual(['succeeded/1']);
       expect(await mine(70)).toEqual([]);
       // Recovered while held, then let go unattempted (the node stops): claimable at once.
-      await store.createComment(e, { id: 'rv-c3', threadId: 'rv-t', userId: 'bob', body: 'y', mentions: [], createdAt: at(80) }, {
-        webhooks: [{ id: 'msg_rv-c3', type: 'comment.created', actor: { type: 'backend' }, occurredAt: at(80), subject: { kind: 'comment', id: 'rv-c3' }, data: {}, links }],
-      });
+      await commentWithEvent(e, 'rv-t', 'rv-c3', 80, { body: 'y' });
       const [next] = (await store.webhookPass({ at: at(90), outcomes: [], eventsDone: [], dispatch: { limit: 1000, giveUpAfterMs: 3600_000, leaseUntil: at(90_000) }, claim: null })).claimed.filter(
         (c) => c.endpointId === 'wh_rev',
       );
@@ -1495,11 +1478,8 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       const e = await env('env_whback');
       await store.createWebhookEndpoint(e, { id: 'wh_back', url: 'https://b.example/h', description: '', events: ['comment.created'], enabled: true, secret: 'whsec_BACK', createdAt: at() });
       await store.createThread(e, { id: 'wb-t', roomId: 'wb-room', position: null, createdBy: 'alice', createdAt: at(10) }, { id: 'wb-c1', userId: 'alice', body: 'hi', mentions: [], createdAt: at(10) });
-      const links = new FileLinks();
       for (const id of ['wb-c2', 'wb-c3', 'wb-c4', 'wb-c5']) {
-        await store.createComment(e, { id, threadId: 'wb-t', userId: 'bob', body: id, mentions: [], createdAt: at(11) }, {
-          webhooks: [{ id: `msg_${id}`, type: 'comment.created', actor: { type: 'backend' }, occurredAt: at(11), subject: { kind: 'comment', id }, data: {}, links }],
-        });
+        await commentWithEvent(e, 'wb-t', id, 11);
       }
       const claim = (ms: number) => ({ leaseUntil: at(ms + 60_000), limits: { total: 100, perEndpoint: 10 }, skipEndpoints: [] });
       const pass = (ms: number, outcomes: { delivery: ClaimedDelivery; result: WebhookAttemptResult }[]) =>
