@@ -6,6 +6,7 @@ import { FileLinks } from '../src/files/links.ts';
 import { SchemaScopedPostgresDialect } from '../src/store/pg-dialect.ts';
 import { applicationName, openPostgresStore } from '../src/store/postgres.ts';
 import type { Store } from '../src/store/index.ts';
+import type { ClaimedDelivery } from '../src/store/types.ts';
 import { dropSchema, freshSchema, PG_URL, postgresAvailable } from './helpers/services.ts';
 import { describeStoreConformance } from './store.conformance.ts';
 
@@ -111,6 +112,23 @@ describe.runIf(postgresAvailable)('PostgreSQL schemas', () => {
     }));
 });
 
+/**
+ * An environment `env_<name>` with one endpoint (`wh_<name>`, every event) and a thread whose
+ * `thread.created` event (`msg_<name>`) this node has claimed: the delivery it now sends fresh, no row yet.
+ */
+async function freshDelivery(store: Store, name: string): Promise<ClaimedDelivery> {
+  const e = `env_${name}`;
+  await store.createEnvironment({ id: e, name: e, createdAt: at(0), config: { ...DEFAULT_ENV_CONFIG } }, []);
+  await store.createWebhookEndpoint(e, { id: `wh_${name}`, url: 'https://race.example/h', description: '', events: [], enabled: true, secret: 'whsec_RACE', createdAt: at(0) });
+  await store.createThread(e, { id: `${name}-t`, roomId: `${name}-room`, position: null, createdBy: 'alice', createdAt: at(1) }, { id: `${name}-c1`, userId: 'alice', body: 'hi', mentions: [], createdAt: at(1) }, {
+    webhooks: [{ id: `msg_${name}`, type: 'thread.created', actor: { type: 'backend' }, occurredAt: at(1), subject: { kind: 'threadWithComments', id: `${name}-t` }, data: {}, links: new FileLinks() }],
+  });
+  const { claimed } = await store.webhookPass({ at: at(100), outcomes: [], eventsDone: [], dispatch: { limit: 10, giveUpAfterMs: 3600_000, leaseUntil: at(1_000) }, claim: null });
+  const [fresh] = claimed.filter((d) => d.endpointId === `wh_${name}`);
+  if (!fresh) throw new Error(`no fresh delivery to wh_${name}`);
+  return fresh;
+}
+
 /** Whether the store's pool has a query waiting on a lock (within 2 s). */
 async function waitingOnLock(admin: pg.Client, schema: string): Promise<boolean> {
   for (let i = 0; i < 100; i++) {
@@ -124,51 +142,37 @@ async function waitingOnLock(admin: pg.Client, schema: string): Promise<boolean>
 describe.runIf(postgresAvailable)('PostgreSQL webhook claims', () => {
   it("records a fresh outcome only on a row no other node holds, even one inserted and claimed while the pass runs", () =>
     withStore(async (store, admin, schema) => {
-      const e = 'env_race';
-      await store.createEnvironment({ id: e, name: e, createdAt: at(0), config: { ...DEFAULT_ENV_CONFIG } }, []);
-      await store.createWebhookEndpoint(e, { id: 'wh_race', url: 'https://race.example/h', description: '', events: [], enabled: true, secret: 'whsec_RACE', createdAt: at(0) });
-      await store.createThread(e, { id: 'race-t', roomId: 'race-room', position: null, createdBy: 'alice', createdAt: at(1) }, { id: 'race-c1', userId: 'alice', body: 'hi', mentions: [], createdAt: at(1) }, {
-        webhooks: [{ id: 'msg_race', type: 'thread.created', actor: { type: 'backend' }, occurredAt: at(1), subject: { kind: 'threadWithComments', id: 'race-t' }, data: {}, links: new FileLinks() }],
-      });
       // This node claims the event and sends its delivery fresh (no row yet).
-      const claimed = (await store.webhookPass({ at: at(100), outcomes: [], eventsDone: [], dispatch: { limit: 10, giveUpAfterMs: 3600_000, leaseUntil: at(1_000) }, claim: null })).claimed;
-      const [fresh] = claimed.filter((d) => d.endpointId === 'wh_race');
-      expect(fresh).toBeDefined();
+      const fresh = await freshDelivery(store, 'race');
       // Meanwhile another node, whose claim began once this one's lapsed, writes the delivery's row, held by it, and has not committed yet.
       await admin.query('begin');
       await admin.query(
         `insert into ${schema}.webhook_deliveries (id, environment_id, endpoint_id, event_id, event_type, status, attempts, next_attempt_at, give_up_at, claimed_until, created_at, updated_at)
          values ($1, $2, 'wh_race', 'msg_race', 'thread.created', 'pending', 0, $3, $4, $5, $3, $3)`,
-        [fresh!.id, e, at(2_000), at(3600_000), at(9_000)],
+        [fresh.id, fresh.environmentId, at(2_000), at(3600_000), at(9_000)],
       );
       const ok = { at: at(2_100), succeeded: true, statusCode: 204, error: null, latencyMs: 3, response: null, nextAttemptAt: null, disableIfFailingSince: at(0), outageIfFailingSince: at(0) };
-      const late = store.webhookPass({ at: at(2_100), outcomes: [{ delivery: fresh!, result: ok }], eventsDone: [], dispatch: null, claim: null });
+      const late = store.webhookPass({ at: at(2_100), outcomes: [{ delivery: fresh, result: ok }], eventsDone: [], dispatch: null, claim: null });
       // The late pass waits on the row being inserted; then the other node commits.
       expect(await waitingOnLock(admin, schema)).toBe(true);
       await admin.query('commit');
       await late;
       // The other node's claim and row stand: its attempt decides.
-      const { rows } = await admin.query(`select status, attempts, claimed_until from ${schema}.webhook_deliveries where id = $1`, [fresh!.id]);
+      const { rows } = await admin.query(`select status, attempts, claimed_until from ${schema}.webhook_deliveries where id = $1`, [fresh.id]);
       expect(rows).toEqual([{ status: 'pending', attempts: 0, claimed_until: at(9_000) }]);
     }));
 
   it('recovers an endpoint\'s deliveries while a pass writes one of them, without a duplicate key error', () =>
     withStore(async (store, admin, schema) => {
-      const e = 'env_rrace';
-      await store.createEnvironment({ id: e, name: e, createdAt: at(0), config: { ...DEFAULT_ENV_CONFIG } }, []);
-      await store.createWebhookEndpoint(e, { id: 'wh_rrace', url: 'https://race.example/h', description: '', events: [], enabled: true, secret: 'whsec_RACE', createdAt: at(0) });
-      await store.createThread(e, { id: 'rr-t', roomId: 'rr-room', position: null, createdBy: 'alice', createdAt: at(1) }, { id: 'rr-c1', userId: 'alice', body: 'hi', mentions: [], createdAt: at(1) }, {
-        webhooks: [{ id: 'msg_rrace', type: 'thread.created', actor: { type: 'backend' }, occurredAt: at(1), subject: { kind: 'threadWithComments', id: 'rr-t' }, data: {}, links: new FileLinks() }],
-      });
-      const [fresh] = (await store.webhookPass({ at: at(100), outcomes: [], eventsDone: [], dispatch: { limit: 10, giveUpAfterMs: 3600_000, leaseUntil: at(1_000) }, claim: null })).claimed;
+      const fresh = await freshDelivery(store, 'rrace');
       // A pass writes the delivery's row (not committed yet) while an Admin recovers the endpoint's events.
       await admin.query('begin');
       await admin.query(
         `insert into ${schema}.webhook_deliveries (id, environment_id, endpoint_id, event_id, event_type, status, attempts, next_attempt_at, give_up_at, created_at, updated_at)
          values ($1, $2, 'wh_rrace', 'msg_rrace', 'thread.created', 'succeeded', 1, null, $3, $4, $4)`,
-        [fresh!.id, e, at(3600_000), at(200)],
+        [fresh.id, fresh.environmentId, at(3600_000), at(200)],
       );
-      const recovered = store.recoverWebhookDeliveries(e, 'wh_rrace', at(0), at(300), at(3600_000));
+      const recovered = store.recoverWebhookDeliveries(fresh.environmentId, 'wh_rrace', at(0), at(300), at(3600_000));
       expect(await waitingOnLock(admin, schema)).toBe(true);
       await admin.query('commit');
       expect(await recovered).toBe(0);
