@@ -110,6 +110,24 @@ describe('frames written by Connection itself', () => {
     expect(JSON.parse(received[texts.length]!)).toMatchObject({ code: 'forbidden' });
   });
 
+  it("sendNow: what a socket is sent in one tick (errors, a text, a room's frame) leaves in one write, in order", async () => {
+    const writes: number[] = [];
+    const received = await receive((ws) => {
+      const raw = (ws as unknown as { _socket: { _writev: (chunks: unknown[], cb: () => void) => void; _write: (...a: unknown[]) => void } })._socket;
+      const writev = raw._writev.bind(raw);
+      const write = raw._write.bind(raw);
+      raw._writev = (chunks, cb) => (writes.push(chunks.length), writev(chunks, cb));
+      raw._write = (...a) => (writes.push(1), write(...a));
+      const conn = new Connection('c1', ws, '127.0.0.1');
+      conn.sendNow({ type: 'error', code: 'service_unavailable', message: 'one' });
+      conn.sendNow('{"type":"pong"}');
+      conn.sendFrame(Buffer.from('{"type":"room:event"}'), 'durable', textFrame(Buffer.from('{"type":"room:event"}')));
+      conn.sendNow({ type: 'error', code: 'rate_limited', message: 'two' });
+    }, 4);
+    expect(received.map((text) => (JSON.parse(text) as { type: string }).type)).toEqual(['error', 'pong', 'room:event', 'error']);
+    expect(writes).toHaveLength(1);
+  });
+
   /** Starts a server whose sockets `send` writes to, and collects what a ws client receives. */
   async function receive(send: (ws: WebSocket) => void, count: number): Promise<string[]> {
     const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });

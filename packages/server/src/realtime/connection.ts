@@ -182,27 +182,25 @@ export class Connection {
   }
 
   /**
-   * Sends directly, bypassing the backlog (auth:ok itself, and errors). Buffers are the pieces
-   * of one JSON text: framed as one message and written as they are, so that a room's cached
-   * state (tens of KB) is not copied into a frame of its own for every joiner.
+   * Sends directly, bypassing the backlog (auth:ok itself, and errors), in the tick's write (see
+   * corkUntilNextTick). Buffers are the pieces of one JSON text: framed as one message and
+   * written as they are, so that a room's cached state (tens of KB) is not copied into a frame of
+   * its own for every joiner.
    */
   sendNow(message: ServerMessage | string | Buffer[]): void {
     if (!this.open) return;
-    if (!Array.isArray(message)) {
-      this.ws.send(typeof message === 'string' ? message : JSON.stringify(message));
-      return;
-    }
+    const parts = Array.isArray(message) ? message : [Buffer.from(typeof message === 'string' ? message : JSON.stringify(message))];
     let length = 0;
-    for (const part of message) length += part.length;
+    for (const part of parts) length += part.length;
     const header = textFrameHeader(length);
     if (header.length + length > this.#largestFrame) this.#largestFrame = header.length + length;
     const socket = corkUntilNextTick(this.ws);
     if (!socket) {
-      this.ws.send(Buffer.concat(message, length), { binary: false });
+      this.ws.send(parts.length === 1 ? parts[0]! : Buffer.concat(parts, length), { binary: false });
       return;
     }
     socket.write(header);
-    for (const part of message) socket.write(part);
+    for (const part of parts) socket.write(part);
   }
 
   /** Counts a refused frame; past LIMITS.strikesPerConnection the socket is closed. */

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import {
   AUTH_TIMEOUT_MS,
   CLOSE_CODES,
+  ERROR_CATALOGUE,
   LIMITS,
   PRESENCE_LEAVE_GRACE_MS,
   PRESENCE_OFFLINE_AFTER_MS,
@@ -207,9 +208,9 @@ export class RealtimeHub implements RealtimeSink {
     this.error(conn, 'internal_error', undefined, ref);
   }
 
+  /** Also every refusal under overload: no Error is built (capturing its stack cost more than the rest). */
   error(conn: Connection, code: ErrorCode, message?: string, ref?: string): void {
-    const e = new PulseError(code, message);
-    conn.sendNow({ type: 'error', code, message: e.message, ...(ref ? { ref } : {}) });
+    conn.sendNow({ type: 'error', code, message: message ?? ERROR_CATALOGUE[code].message, ...(ref ? { ref } : {}) });
   }
 
   /** Ends a connection's authentication with an error: auth:error, then the matching close code. */
