@@ -1,4 +1,4 @@
-import { CLOSE_CODES, PulseError } from '@pulse/protocol';
+import { CLOSE_CODES, ERROR_CATALOGUE } from '@pulse/protocol';
 import type { Store } from '../store/index.ts';
 import type { RoomRegistry } from './registry.ts';
 
@@ -15,10 +15,10 @@ export async function closeRevokedSockets(store: Store, registry: RoomRegistry, 
   for (const conn of conns) {
     const id = conn.identity!;
     if (revoked.has(id.publishableKeyId)) {
-      conn.sendNow({ type: 'error', code: 'key_revoked', message: new PulseError('key_revoked').message });
+      conn.sendNow({ type: 'error', code: 'key_revoked', message: ERROR_CATALOGUE.key_revoked.message });
       conn.close(CLOSE_CODES.FORBIDDEN, 'key_revoked');
     } else if (revoked.has(id.secretKeyId)) {
-      conn.sendNow({ type: 'error', code: 'token_revoked', message: new PulseError('token_revoked').message });
+      conn.sendNow({ type: 'error', code: 'token_revoked', message: ERROR_CATALOGUE.token_revoked.message });
       conn.close(CLOSE_CODES.UNAUTHORIZED, 'token_revoked');
     }
   }
