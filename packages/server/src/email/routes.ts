@@ -16,7 +16,10 @@ const page = (title: string, body: string) =>
  */
 export function registerUnsubscribeRoutes(app: FastifyInstance, store: Store, links: UnsubscribeLinks): void {
   void app.register(async (scope) => {
-    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 1024 }, (_req, body, done) => done(null, body));
+    // Only the signed link counts: the body a mail client posts with a one-click unsubscribe
+    // (RFC 8058: multipart/form-data, or urlencoded, or whatever it sends) is read up to 1 KB and ignored.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 1024 }, (_req, _body, done) => done(null, undefined));
     // A page of its own: never kept, never framed by another site (its button unsubscribes).
     scope.addHook('onRequest', async (_request, reply) => {
       void reply
