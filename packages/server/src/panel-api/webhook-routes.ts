@@ -5,7 +5,7 @@ import { noFields, param } from './input.ts';
 import { Status, type PanelRouter } from './routing.ts';
 
 /**
- * Webhook endpoints of an environment: Admins manage them, Members see them (never a secret).
+ * Webhook endpoints of an environment: Admins manage them, Members see them (never a secret: its first characters at most, `secretPrefix`).
  * Every change is written to the audit log.
  */
 export function registerWebhookRoutes(router: PanelRouter, ctx: ServerContext): void {

@@ -18,6 +18,7 @@ type Db = Kysely<Database> | Transaction<Database>;
 type EndpointRow = Selectable<Database['webhook_endpoints']>;
 type DeliveryRow = Selectable<Database['webhook_deliveries']>;
 
+/** `whsec_` and 6 characters: 36 bits of a secret's 192 or more, enough to tell two apart, far too few to guess the rest. */
 const SECRET_PREFIX_CHARS = 12;
 
 const toEndpoint = (r: EndpointRow): WebhookEndpointRecord => ({
