@@ -350,10 +350,17 @@ export function describeStoreConformance(name: string, open: () => Promise<{ sto
       for (const [i, id] of ['aa', 'ab', 'ac'].entries()) {
         await store.createComment('env_a', { id, threadId: 'ms-thread', userId: 'bob', body: `reply ${i}`, mentions: [], createdAt: same });
       }
+      // An edit and a resolve made in that millisecond (the replies' times ran ahead of the clock)
+      // do not set the thread's time back: the next reply still comes last.
+      await store.updateComment('env_a', 'ab', { body: 'reply 1', mentions: [], preview: 'reply 1' }, same);
+      await store.setThreadResolved('env_a', 'ms-thread', true, same);
+      await store.createComment('env_a', { id: 'ad', threadId: 'ms-thread', userId: 'bob', body: 'reply 3', mentions: [], createdAt: same });
+      const inOrder = ['first', 'reply 0', 'reply 1', 'reply 2', 'reply 3'];
       const thread = await store.getThreadWithComments('env_a', 'ms-thread');
-      expect(thread!.comments.map((c) => c.body)).toEqual(['first', 'reply 0', 'reply 1', 'reply 2']);
+      expect(thread!.comments.map((c) => c.body)).toEqual(inOrder);
+      expect(new Set(thread!.comments.map((c) => c.createdAt)).size).toBe(inOrder.length);
       const listed = await store.listComments('env_a', 'ms-thread', { limit: 10 });
-      expect(listed.items.map((c) => c.body)).toEqual(['first', 'reply 0', 'reply 1', 'reply 2']);
+      expect(listed.items.map((c) => c.body)).toEqual(inOrder);
     });
 
     it('commits writes that arrive together in one batch, failing only those that fail', async () => {

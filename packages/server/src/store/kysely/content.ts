@@ -357,7 +357,7 @@ export function contentRepo(
       return tx(async (trx) => {
         const r = await trx
           .updateTable('threads')
-          .set({ resolved: resolved ? 1 : 0, updated_at: at })
+          .set({ resolved: resolved ? 1 : 0, updated_at: hot.threadTimeNotBefore(at) })
           .where('environment_id', '=', envId)
           .where('id', '=', threadId)
           .returningAll()
@@ -490,7 +490,7 @@ export function contentRepo(
           .returningAll()
           .executeTakeFirst();
         if (!r) return undefined;
-        await trx.updateTable('threads').set({ updated_at: at }).where('environment_id', '=', envId).where('id', '=', r.thread_id).execute();
+        await trx.updateTable('threads').set({ updated_at: hot.threadTimeNotBefore(at) }).where('environment_id', '=', envId).where('id', '=', r.thread_id).execute();
         // Notifications and the activity feed show the comment as it reads now (also in emails and
         // notification.unread): a moderator's edit removes the old text everywhere.
         await trx.updateTable('notifications').set({ preview: change.preview }).where('environment_id', '=', envId).where('comment_id', '=', commentId).execute();

@@ -1,5 +1,5 @@
 import { LIMITS } from '@pulse/protocol';
-import { CompiledQuery, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { CompiledQuery, sql, type Kysely, type RawBuilder, type Selectable, type Transaction } from 'kysely';
 import type { Dialect } from '../migrations.ts';
 import type { Database } from '../schema.ts';
 import { roomRecounter } from './room-content.ts';
@@ -211,6 +211,14 @@ export function hotStatements(dialect: Dialect, direct?: DirectStatements) {
   const insertPendingDeliveries = rowsInsert(dialect, direct, 'webhook_deliveries', DELIVERY_COLUMNS, 'on conflict do nothing returning id');
 
   return {
+    /**
+     * A thread's new time for a change that is not a reply (an edit, a resolve): `at`, unless the
+     * thread's time is later (replies in one millisecond ran it ahead, see laterStamp). Set back,
+     * the next reply would be stamped like one before it.
+     */
+    threadTimeNotBefore(at: string): RawBuilder<string> {
+      return dialect === 'sqlite' ? sql<string>`max(updated_at, ${at})` : sql<string>`greatest(updated_at collate "C", ${at}::text collate "C")`;
+    },
     /** A thread with everything GET /threads/{id} and retries show: its rows, in display order. */
     async threadRows(db: Db, envId: string, threadId: string) {
       const params = [envId, threadId];
