@@ -303,8 +303,12 @@ export class PulseState {
 
   // ------------------------------------------------------------------ optimistic changes
 
-  /** @internal */
+  /**
+   * @internal Re-applied after a reconnect over a room that has the thread (stored before the
+   * connection dropped, its ack lost): the server's copy stays.
+   */
   optimisticThread(thread: ClientThread): void {
+    if (this.#threads.has(thread.id)) return;
     this.#putThread({ ...thread, pending: true });
     this.#emitThreads();
   }
@@ -316,9 +320,16 @@ export class PulseState {
       this.#emitThreads();
     }
   }
-  /** @internal */
+  /**
+   * @internal Shown after what its thread shows, whatever the clocks say: replies made in one
+   * millisecond keep the order they were made in. Re-applied after a reconnect over a room that
+   * has it, the server's copy stays.
+   */
   optimisticComment(comment: Comment): void {
-    this.#putComment(comment);
+    if (this.#commentThread.has(comment.id)) return;
+    const last = this.#threads.get(comment.threadId)?.comments.at(-1);
+    const createdAt = last && last.createdAt >= comment.createdAt ? new Date(Date.parse(last.createdAt) + 1).toISOString() : comment.createdAt;
+    this.#putComment({ ...comment, createdAt });
     this.#emitThreads();
   }
   /** @internal */

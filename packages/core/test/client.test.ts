@@ -521,8 +521,35 @@ describe('PulseClient (scripted server)', () => {
     expect(client.state.threads.map((x) => x.id)).toEqual(['t1', threadId]);
     expect(client.state.thread(threadId)!.pending).toBe(false);
     expect(client.state.thread(threadId)!.comments.map((c) => c.id)).toHaveLength(2);
+    // The stored copies, not the optimistic ones made again over them after the reconnect.
+    expect(client.state.thread(threadId)!.comments.map((c) => c.createdAt)).toEqual(['2026-01-01T00:00:01.000Z', '2026-01-01T00:00:02.000Z']);
     expect(client.state.comment('c1')!.reactions).toHaveLength(1);
     expect(client.state.drawing.map((d) => d.id)).toEqual([strokeId]);
+  });
+
+  it('shows replies made offline in one millisecond in the order they were made, before and after they are stored', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'], now: new Date('2026-03-01T00:00:00.000Z') });
+    const client = await connect();
+    FakeSocket.last.serverSends({ ...authOk(1), room: roomWithBobsComment(1) } as ServerMessage);
+    FakeSocket.last.serverCloses(1006);
+    // The clock does not move: every change below is made in the same millisecond.
+    const replies = ['r0', 'r1', 'r2', 'r3', 'r4'].map((body) => [client.reply('t1', body), body] as const);
+    const threadId = client.createThread('root');
+    for (const body of ['o0', 'o1', 'o2']) client.reply(threadId, body);
+    const bodies = (id: string) => client.state.thread(id)!.comments.map((c) => c.body);
+    expect(bodies('t1')).toEqual(['hi', 'r0', 'r1', 'r2', 'r3', 'r4']);
+    expect(bodies(threadId)).toEqual(['root', 'o0', 'o1', 'o2']);
+
+    // Back online: the server had stored r0 and r1 before the drop (their acks were lost).
+    await vi.advanceTimersByTimeAsync(1100);
+    await flush();
+    const stored = (i: number, ms: number) => ({ id: replies[i]![0], threadId: 't1', userId: 'alice', body: replies[i]![1], mentions: [], createdAt: `2026-03-01T00:00:00.${ms}Z`, editedAt: null, reactions: [], attachments: [] });
+    const room = roomWithBobsComment(3);
+    room.threads[0]!.comments.push(stored(0, 100), stored(1, 101));
+    FakeSocket.last.serverSends({ ...authOk(3), room } as ServerMessage);
+    expect(bodies('t1')).toEqual(['hi', 'r0', 'r1', 'r2', 'r3', 'r4']);
+    expect(client.state.comment(replies[1]![0])!.createdAt).toBe('2026-03-01T00:00:00.101Z');
+    expect(bodies(threadId)).toEqual(['root', 'o0', 'o1', 'o2']);
   });
 
   it('reconnects at once with a fresh token when the server closes for an expired token, keeping its state', async () => {
