@@ -5,6 +5,7 @@ import { hashPassword } from './auth/passwords.ts';
 import { newAdminId, nowIso } from './ids.ts';
 import { audit, describeChanges } from './panel-api/audit.ts';
 import { describeStorage, hasDatabase, missingDatabaseMessage } from './data-dir.ts';
+import { boundHeapGrowth } from './heap-growth.ts';
 import { demoSetting, optionsFromEnv, type ServerOptions } from './options.ts';
 import { DEMO_ENVIRONMENT_ID } from './static/demo.ts';
 import { openContext } from './open-context.ts';
@@ -371,6 +372,7 @@ function banner(server: PulseServer, hasAdmin: boolean, tty: boolean, created: b
 }
 
 async function start(options: ServerOptions, dataDirNamed: boolean): Promise<number> {
+  boundHeapGrowth();
   const created = !hasDatabase(options);
   const { startPulseServer } = await import('./server.ts');
   const server = await startPulseServer(options);
