@@ -208,7 +208,7 @@ export class RealtimeHub implements RealtimeSink {
     this.error(conn, 'internal_error', undefined, ref);
   }
 
-  /** Also every refusal under overload: no Error is built (capturing its stack cost more than the rest). */
+  /** Also every refusal under overload: no Error is built just for its message. */
   error(conn: Connection, code: ErrorCode, message?: string, ref?: string): void {
     conn.sendNow({ type: 'error', code, message: message ?? ERROR_CATALOGUE[code].message, ...(ref ? { ref } : {}) });
   }
