@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { CLOSE_CODES, ERROR_CATALOGUE, LIMITS, PulseError, type ClientMessage, type ErrorCode } from '@pulse/protocol';
+import { CLOSE_CODES, LIMITS, PulseError, type ClientMessage, type ErrorCode } from '@pulse/protocol';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { newConnectionId } from '../ids.ts';
 import { Connection, READING_PAUSED } from './connection.ts';
@@ -261,8 +261,7 @@ export class Gateway {
       if (!identity) {
         if (!conn.authenticating && now - conn.openedAt > this.#options.authTimeoutMs) this.#hub.rejectAuth(conn, new PulseError('auth_timeout'));
       } else if (now >= identity.expiresAt) {
-        conn.sendNow({ type: 'error', code: 'token_expired', message: ERROR_CATALOGUE.token_expired.message });
-        conn.close(CLOSE_CODES.UNAUTHORIZED, 'token_expired');
+        this.#hub.expel(conn, 'token_expired');
       } else if (now - conn.lastSeen > this.#options.offlineAfterMs) {
         conn.close(CLOSE_CODES.HEARTBEAT_TIMEOUT, 'no heartbeat');
       }

@@ -213,6 +213,12 @@ export class RealtimeHub implements RealtimeSink {
     conn.sendNow({ type: 'error', code, message: message ?? ERROR_CATALOGUE[code].message, ...(ref ? { ref } : {}) });
   }
 
+  /** Ends an authenticated connection: an `error` with the code, then the matching close code. */
+  expel(conn: Connection, code: ErrorCode): void {
+    this.error(conn, code);
+    conn.close(closeCodeFor(code), code);
+  }
+
   /** Ends a connection's authentication with an error: auth:error, then the matching close code. */
   rejectAuth(conn: Connection, err: PulseError): void {
     conn.sendNow({ type: 'auth:error', code: err.code, message: err.message });
@@ -246,7 +252,7 @@ export class RealtimeHub implements RealtimeSink {
       const config = await this.ctx.configs.get(envId);
       if (config) this.configUpdated(envId, config);
     } else if (kind === 'keys.rotated' || kind === 'key.revoked') {
-      await closeRevokedSockets(this.ctx.store, this.registry, envId);
+      await closeRevokedSockets(this.ctx.store, this.registry, envId, (conn, code) => this.expel(conn, code));
     }
   }
 
