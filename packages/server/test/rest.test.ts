@@ -1134,6 +1134,7 @@ for (const driver of ['sqlite', 'postgres'] as const) {
           ['PATCH', '/api/v1/users/someone', 'PUT'],
           ['GET', '/auth/token', 'POST'],
           ['DELETE', '/api/v1/rooms/some-room/threads', 'GET, HEAD, POST'],
+          ['POST', '/healthz', 'GET, HEAD'],
         ] as const) {
           const res = await raw(path, { method, headers: { authorization: `Bearer ${t.secretKey}` } });
           expect(res.status, `${method} ${path}`).toBe(405);

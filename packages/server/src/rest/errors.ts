@@ -42,12 +42,12 @@ export function installErrorHandling(app: FastifyInstance): void {
     request.log.error({ err }, 'unhandled error');
     void reply.status(500).send(new PulseError('internal_error').toBody());
   });
-  // The APIs' routes (REST, the admin API, email links), to tell a wrong method (405, with the
+  // The APIs' routes (REST, the admin API, email links, the health check), to tell a wrong method (405, with the
   // methods that path takes) from a wrong path (404). A catch-all route (`config.catchAll`) hands
   // what it catches to the not-found handler and takes no method itself.
   const apiRoutes: { pattern: RegExp; methods: Set<string> }[] = [];
   app.addHook('onRoute', (route) => {
-    if (!/^\/(api|auth|panel\/api|email)\//.test(route.url) || (route.config as { catchAll?: boolean } | undefined)?.catchAll) return;
+    if (!/^\/(api|auth|panel\/api|email)\/|^\/healthz$/.test(route.url) || (route.config as { catchAll?: boolean } | undefined)?.catchAll) return;
     const source = '^' + route.url.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z0-9_]+/g, '[^/]+').replace(/\*/g, '.*') + '$';
     let known = apiRoutes.find((r) => r.pattern.source === source);
     if (!known) apiRoutes.push((known = { pattern: new RegExp(source), methods: new Set() }));
