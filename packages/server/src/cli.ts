@@ -6,7 +6,7 @@ import { newAdminId, nowIso } from './ids.ts';
 import { audit, describeChanges } from './panel-api/audit.ts';
 import { describeStorage, hasDatabase, missingDatabaseMessage } from './data-dir.ts';
 import { boundHeapGrowth } from './heap-growth.ts';
-import { demoSetting, optionsFromEnv, type ServerOptions } from './options.ts';
+import { demoSetting, optionsFromEnv, parsePort, type ServerOptions } from './options.ts';
 import { DEMO_ENVIRONMENT_ID } from './static/demo.ts';
 import { openContext } from './open-context.ts';
 // Loaded when a command needs them (start, --cluster-check): the env and admin commands stay fast.
@@ -16,8 +16,9 @@ import { WEBHOOK_USAGE, webhookCommand } from './cli-webhooks.ts';
 import { FIRST_RUN_KEYS_FILE, promptHidden, readPasswordFromStdin, removePrivateFile, SETUP_URL_FILE, writePrivateFile } from './cli-secrets.ts';
 import { VERSION } from './version.ts';
 
-const START_USAGE = `  start [--demo]                          run the server (PULSE_PORT, PULSE_DATA_DIR, DATABASE_URL, …);
-                                          --demo serves /demo unless PULSE_DEMO=off (npm start does)`;
+const START_USAGE = `  start [--demo] [--port N] [--host H]    run the server (PULSE_PORT, PULSE_DATA_DIR, DATABASE_URL, …);
+                                          --demo serves /demo unless PULSE_DEMO=off (npm start does);
+                                          --port and --host win over PULSE_PORT and PULSE_HOST`;
 
 const ENV_USAGE = `  env create <name>                       create an environment and print its keys (secret shown once)
   env list                                list environments with their counts
@@ -371,6 +372,31 @@ function banner(server: PulseServer, hasAdmin: boolean, tty: boolean, created: b
   return lines.join('\n');
 }
 
+/** `pulse start`'s own options: --demo, and --port and --host (which win over PULSE_PORT and PULSE_HOST). */
+function startFlags(rest: string[]): { demo: boolean; listen: { port?: number; host?: string } } {
+  let demo = false;
+  const listen: { port?: number; host?: string } = {};
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i]!;
+    const eq = arg.indexOf('=');
+    const name = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
+    if (arg === '--demo') demo = true;
+    else if (name === '--port' || name === '--host') {
+      const key = name === '--port' ? 'port' : 'host';
+      const value = name === arg ? rest[++i] : arg.slice(eq + 1);
+      if (!value || value.startsWith('-')) throw new UsageError(`${name} needs a value: ${name === '--port' ? '--port 8080' : '--host 0.0.0.0'}`, false);
+      if (listen[key] !== undefined) throw new UsageError(`${name} given twice`, false);
+      try {
+        if (key === 'port') listen.port = parsePort(value, '--port');
+        else listen.host = value;
+      } catch (err) {
+        throw new UsageError((err as Error).message, false);
+      }
+    } else throw new UsageError(`unknown option "${arg}" for start`);
+  }
+  return { demo, listen };
+}
+
 async function start(options: ServerOptions, dataDirNamed: boolean): Promise<number> {
   boundHeapGrowth();
   const created = !hasDatabase(options);
@@ -428,12 +454,12 @@ export async function main(argv: string[]): Promise<number> {
           const { runClusterCheck } = await import('./cluster-check.ts');
           return await runClusterCheck(options, (line) => process.stdout.write(line + '\n'));
         }
-        for (const flag of rest) if (flag !== '--demo') throw new UsageError(`unknown option "${flag}" for start`);
+        const flags = startFlags(rest);
         // --demo turns the demo on unless PULSE_DEMO says otherwise (PULSE_DEMO=off always wins).
-        const demo = demoSetting(process.env.PULSE_DEMO) ?? rest.includes('--demo');
+        const demo = demoSetting(process.env.PULSE_DEMO) ?? flags.demo;
         // A first start where the data dir was named (PULSE_DATA_DIR, --data-dir), or of the demo, creates the database.
-        openStorage(dataDirNamed || rest.includes('--demo'));
-        return await start({ ...options, demo }, dataDirNamed);
+        openStorage(dataDirNamed || flags.demo);
+        return await start({ ...options, ...flags.listen, demo }, dataDirNamed);
       }
       case 'env':
         openStorage(false);

@@ -46,11 +46,15 @@ export interface ServerOptions {
   email?: EmailSettings;
 }
 
-function port(value: string | undefined, fallback: number): number {
-  if (value === undefined || value === '') return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`PULSE_PORT must be a port number, got "${value}"`);
+/** A TCP port (0: any free one), from PULSE_PORT or `pulse start --port`, named `source` in the error. */
+export function parsePort(value: string, source: string): number {
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n > 65535) throw new Error(`${source} must be a port number (0–65535), got "${value}"`);
   return n;
+}
+
+function port(value: string | undefined, fallback: number): number {
+  return value === undefined || value === '' ? fallback : parsePort(value, 'PULSE_PORT');
 }
 
 const LOG_LEVELS: ServerOptions['logLevel'][] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];

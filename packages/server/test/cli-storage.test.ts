@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanEnv, stopProcess } from './helpers/hardening.ts';
@@ -55,6 +56,15 @@ function start(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promis
   });
 }
 
+/** A port nothing listens on just now. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 // Each test runs `pulse` several times (about 2 s each from the TypeScript sources).
 describe('pulse and its data dir', { timeout: 120_000 }, () => {
   it('refuses to create a database in ./data of a folder that has none, and says how to go on', async () => {
@@ -106,6 +116,27 @@ describe('pulse and its data dir', { timeout: 120_000 }, () => {
     expect(JSON.parse(r.stdout).environments[0].name).toBe('Development');
   });
 
+  it('takes --port and --host (they win over PULSE_PORT and PULSE_HOST)', async () => {
+    const cwd = emptyFolder();
+    const port = await freePort();
+    // PULSE_HOST names an address nothing can listen on: the start works only if --host wins.
+    const started = await start(cwd, ['--init', `--port=${port}`, '--host', '127.0.0.1'], { PULSE_HOST: '192.0.2.1' });
+    expect(started.running, started.output).toBe(true);
+    expect(started.output).toContain(`http://127.0.0.1:${port}/`);
+    for (const [args, message] of [
+      [['--port', 'abc'], 'pulse: --port must be a port number (0–65535), got "abc"'],
+      [['--port', '70000'], 'pulse: --port must be a port number (0–65535), got "70000"'],
+      [['--port'], 'pulse: --port needs a value: --port 8080'],
+      [['--host', '--demo'], 'pulse: --host needs a value: --host 0.0.0.0'],
+      [['--port', '1', '--port', '2'], 'pulse: --port given twice'],
+    ] as const) {
+      const r = pulse(cwd, ['start', ...args]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr.trim(), args.join(' ')).toBe(message);
+    }
+    expect(pulse(cwd, ['start', '--listen', '1']).stderr).toContain('pulse: unknown option "--listen" for start');
+  });
+
   it('lets management commands create a database only with --init, and --demo start one for the quickstart', async () => {
     const cwd = emptyFolder();
     const dir = join(cwd, 'fresh');
@@ -146,7 +177,7 @@ describe('pulse and its data dir', { timeout: 120_000 }, () => {
       expect(r.stderr.trim().split('\n')).toHaveLength(2); // "using …" and the error
     }
     const port = pulse(cwd, ['start'], { PULSE_DATA_DIR: dir, PULSE_PORT: 'abc' });
-    expect(port.stderr).toBe('pulse: PULSE_PORT must be a port number, got "abc"\n');
+    expect(port.stderr).toBe('pulse: PULSE_PORT must be a port number (0–65535), got "abc"\n');
     // Refused before anything is made: no database is left behind to be taken for one in use.
     const unborn = join(cwd, 'unborn');
     const secret = pulse(cwd, ['start', '--demo'], { PULSE_DATA_DIR: unborn, PULSE_SECRET: 'short' });
