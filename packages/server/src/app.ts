@@ -51,7 +51,7 @@ export async function buildApp(ctx: ServerContext, health: () => Promise<Record<
       void (reply as FastifyReply).status(e.status).send(e.toBody());
     },
   });
-  installHttpLimits(app, limits, ctx.options.trustProxy);
+  installHttpLimits(app, limits, ctx.options.trustProxy, ctx.options.limitLoopback);
   installErrorHandling(app);
   // Every answer of the API (errors and 204s too) is for one caller: never kept by a cache.
   app.addHook('onSend', (request, reply, payload, done) => {

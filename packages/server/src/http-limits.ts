@@ -15,7 +15,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
  * - a whole request, upload included, must arrive within `uploadTimeoutMs` (Node's requestTimeout);
  * - one client address holds at most `maxConnectionsPerAddress` connections, WebSockets included;
  *   one more is answered 429 and closed. Connections from a trusted proxy are not counted (the
- *   proxy stands for many clients; limit them there).
+ *   proxy stands for many clients; limit them there), nor, unless `limitLoopback`, those from this
+ *   machine (a local proxy, or the operator's own tools).
  *
  * - on close(), requests in flight may finish for up to `closeGraceMs` (their responses say
  *   `Connection: close` and their connections close after them; idle keep-alive connections close
@@ -88,6 +89,9 @@ export function trustedPeer(trustProxy: false | number | string | undefined): (a
   };
 }
 
+/** Whether an address is this machine's own (127.0.0.0/8, ::1). */
+export const isLoopback = trustedPeer('loopback');
+
 /**
  * The client's address of a raw request (a WebSocket upgrade, which Fastify does not see), as
  * Fastify's `request.ip` has it: the TCP peer, or, when that is a trusted proxy, the nearest
@@ -155,7 +159,7 @@ function installGracefulClose(app: FastifyInstance, graceMs: number): void {
 }
 
 /** Installs the limits on a Fastify app built with fastifyTimeouts(limits). */
-export function installHttpLimits(app: FastifyInstance, limits: HttpLimits, trustProxy: false | number | string | undefined): void {
+export function installHttpLimits(app: FastifyInstance, limits: HttpLimits, trustProxy: false | number | string | undefined, limitLoopback = false): void {
   const server = app.server;
   server.headersTimeout = Math.min(limits.headersTimeoutMs, limits.uploadTimeoutMs);
   installGracefulClose(app, limits.closeGraceMs);
@@ -167,7 +171,7 @@ export function installHttpLimits(app: FastifyInstance, limits: HttpLimits, trus
   const max = limits.maxConnectionsPerAddress;
   server.prependListener('connection', (socket: Socket) => {
     const address = socket.remoteAddress ? plainAddress(socket.remoteAddress) : undefined;
-    if (!address || max <= 0 || trusted(address)) return;
+    if (!address || max <= 0 || trusted(address) || (!limitLoopback && isLoopback(address))) return;
     const count = (open.get(address) ?? 0) + 1;
     if (count > max) {
       refused.add(socket);

@@ -36,6 +36,13 @@ export interface ServerOptions {
   trustProxy?: false | number | string;
   /** Attachment files in an S3 bucket instead of `<dataDir>/files` (PULSE_FILES_S3_*): what a cluster needs. */
   filesS3?: S3StoreOptions;
+  /**
+   * Count clients on this machine (loopback addresses) against the per-address limits too: open
+   * connections (PULSE_MAX_CONNECTIONS_PER_IP) and sockets not yet authenticated. Off: the machine
+   * itself is a local proxy standing for every client, or its operator's own tools. Tests of those
+   * limits, whose clients are all local, turn it on.
+   */
+  limitLoopback?: boolean;
   /** HTTP timeouts and the per-address connection limit (http-limits.ts); tests shorten them. */
   http?: Partial<HttpLimits>;
   /** Realtime timing overrides (tests shorten them). */

@@ -78,7 +78,7 @@ describe('realtime hardening: pre-auth slots', () => {
 
   it('gives a socket that closes while its auth is under way its address slot back', async () => {
     const allowance = 2;
-    t = await startTestServer('sqlite', { realtime: { unauthenticatedPerAddress: allowance } });
+    t = await startTestServer('sqlite', { limitLoopback: true, realtime: { unauthenticatedPerAddress: allowance } });
     const token = await mintToken(t, 'alice');
     // Auth takes a while here (as it may on PostgreSQL): the socket closes after the server has
     // taken its identity and before auth:ok.

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_HTTP_LIMITS } from '../src/http-limits.ts';
-import { optionsFromEnv } from '../src/options.ts';
+import { optionsFromEnv, type ServerOptions } from '../src/options.ts';
 import { mintToken, RawSocket, sleep } from './helpers/clients.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 
@@ -175,7 +175,8 @@ describe('connections per client address', () => {
   let t: TestServer;
   const raws: Raw[] = [];
   beforeAll(async () => {
-    t = await startTestServer('sqlite', { http: { maxConnectionsPerAddress: 5 } });
+    // Its clients are all on this machine, which the limit leaves alone by default.
+    t = await startTestServer('sqlite', { limitLoopback: true, http: { maxConnectionsPerAddress: 5 } });
   });
   afterAll(async () => {
     for (const r of raws) r.destroy();
@@ -207,19 +208,29 @@ describe('connections per client address', () => {
     expect(again.received).toMatch(/^HTTP\/1\.1 200/);
   });
 
-  it('does not count connections from a trusted proxy', async () => {
-    const proxied = await startTestServer('sqlite', { trustProxy: '127.0.0.1', http: { maxConnectionsPerAddress: 2 } });
+  /** Whether a fourth connection gets an answer from a server that allows each address two. */
+  async function fourthAnswered(options: Partial<ServerOptions>): Promise<boolean> {
+    const server = await startTestServer('sqlite', { ...options, http: { maxConnectionsPerAddress: 2 } });
     const mine: Raw[] = [];
     try {
-      for (let i = 0; i < 4; i++) mine.push(new Raw(proxied.url));
+      for (let i = 0; i < 4; i++) mine.push(new Raw(server.url));
       await Promise.all(mine.map((r) => r.ready));
       const last = mine[3]!;
       last.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
       await last.closed(3000);
-      expect(last.received).toMatch(/^HTTP\/1\.1 200/);
+      return /^HTTP\/1\.1 200/.test(last.received);
     } finally {
       for (const r of mine) r.destroy();
-      await proxied.close();
+      await server.close();
     }
+  }
+
+  it('does not count connections from a trusted proxy', async () => {
+    expect(await fourthAnswered({ limitLoopback: true, trustProxy: '127.0.0.1' })).toBe(true);
+  });
+
+  it('does not count connections from this machine unless told to (a local proxy, load tests)', async () => {
+    expect(await fourthAnswered({})).toBe(true);
+    expect(await fourthAnswered({ limitLoopback: true })).toBe(false);
   });
 });

@@ -22,7 +22,7 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
   };
 
   beforeAll(async () => {
-    t = await startTestServer(driver, { realtime: { leaveGraceMs: 100, unauthenticatedPerAddress: 8 } });
+    t = await startTestServer(driver, { limitLoopback: true, realtime: { leaveGraceMs: 100, unauthenticatedPerAddress: 8 } });
   });
   afterEach(() => {
     for (const c of open.splice(0)) (c instanceof RawSocket ? c.close() : c.disconnect());
@@ -615,6 +615,19 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
       const next = raw();
       await next.opened;
       expect(await next.auth(t, 'gets-it', 'cap-room')).toMatchObject({ type: 'auth:ok' });
+    });
+
+    it.skipIf(driver !== 'sqlite')('does not cap the sockets of this machine unless told to (a local proxy, load tests)', async () => {
+      const local = await startTestServer('sqlite', { realtime: { unauthenticatedPerAddress: 2 } });
+      const sockets: RawSocket[] = [];
+      try {
+        for (let i = 0; i < 6; i++) sockets.push(new RawSocket(local.wsUrl));
+        await Promise.all(sockets.map((s) => s.opened));
+        expect(await sockets[5]!.auth(local, 'sixth', 'local-room')).toMatchObject({ type: 'auth:ok' });
+      } finally {
+        for (const s of sockets) s.close();
+        await local.close();
+      }
     });
   });
 
