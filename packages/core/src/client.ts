@@ -88,6 +88,8 @@ interface Operation {
   apply: () => void;
   /** Takes a created object out of the state at once when the server refuses it. */
   undo?: () => void;
+  /** What it acts on, when known when it was made: a later delete of either makes its `_not_found` expected. */
+  target: { commentId?: string; threadId?: string };
   sends: number;
   /** The socket it was last sent on: sent again on any other. */
   sentOn: SocketLike | undefined;
@@ -756,8 +758,11 @@ export class PulseClient {
     this.#events.emit('queue', this.#ops.size);
     // The queue held behind it goes on (after a request refused as saturated).
     if (op.refusals > 0 || RETRIED.has(message.code)) this.#pump();
-    // A delete resent after a reconnect may find its work already done.
-    const alreadyDone = op.sends > 1 && message.code.endsWith('_not_found') && /delete|remove/.test(op.message.type);
+    // Resent after a reconnect, a request may find its object gone by this client's own hand: a
+    // delete or remove whose work was done, or a change (run then, or moot now) to what a later
+    // request of the queue deletes.
+    const alreadyDone =
+      op.sends > 1 && message.code.endsWith('_not_found') && (/delete|remove/.test(op.message.type) || this.#deletedLater(op));
     if (alreadyDone) return;
     // Roll back: a refused creation leaves at once; the server's copy of the room replaces the rest.
     op.undo?.();
@@ -870,16 +875,35 @@ export class PulseClient {
     const ref = String(this.#nextRef++);
     const request = { ...message, ref } as DurableRequest;
     const problem = unsendable(request);
+    const target = this.#targetOf(message);
     if (problem) {
-      const op: Operation = { ref, room: this.#options.room, message: request, apply, sends: 0, sentOn: undefined, refusals: 0 };
+      const op: Operation = { ref, room: this.#options.room, message: request, apply, target, sends: 0, sentOn: undefined, refusals: 0 };
       queueMicrotask(() => this.#emitError(problem, op));
       return;
     }
-    const op: Operation = { ref, room: this.#options.room, message: request, apply, ...(undo ? { undo } : {}), sends: 0, sentOn: undefined, refusals: 0 };
+    const op: Operation = { ref, room: this.#options.room, message: request, apply, ...(undo ? { undo } : {}), target, sends: 0, sentOn: undefined, refusals: 0 };
     this.#ops.set(ref, op);
     apply();
     this.#pump();
     this.#events.emit('queue', this.#ops.size);
+  }
+
+  /** The comment and thread a request acts on, as far as it and the state say. */
+  #targetOf(message: DurableRequest): Operation['target'] {
+    const m = message as { threadId?: string; commentId?: string; targetId?: string; reactionId?: string };
+    const commentId = m.commentId ?? m.targetId ?? (m.reactionId !== undefined ? this.state.reactionById(m.reactionId)?.targetId : undefined);
+    const threadId = m.threadId ?? (commentId !== undefined ? this.state.comment(commentId)?.threadId : undefined);
+    return { ...(commentId !== undefined ? { commentId } : {}), ...(threadId !== undefined ? { threadId } : {}) };
+  }
+
+  /** Whether a request still queued behind `op` deletes what it acts on. */
+  #deletedLater(op: Operation): boolean {
+    const { commentId, threadId } = op.target;
+    for (const later of this.#ops.values()) {
+      const m = later.message;
+      if (m.type === 'comment:delete' ? m.commentId === commentId : m.type === 'thread:delete' && m.threadId === threadId) return true;
+    }
+    return false;
   }
 
   /**

@@ -527,6 +527,39 @@ describe('PulseClient (scripted server)', () => {
     expect(client.state.drawing.map((d) => d.id)).toEqual([strokeId]);
   });
 
+  it('takes a resent change to what a later queued request deleted as done, not as refused', async () => {
+    const client = await connect();
+    const s0 = FakeSocket.last;
+    s0.serverSends({ ...authOk(1), room: roomWithBobsComment(1) } as ServerMessage);
+    const errors: PulseErrorEvent[] = [];
+    client.on('error', (e) => errors.push(e));
+    // Stored and acknowledged: a thread of Alice's and her reply in t1.
+    const threadId = client.createThread('mine');
+    const replyId = client.reply('t1', 'a reply');
+    for (const m of s0.sent.filter((x) => x.ref)) s0.serverSends({ type: 'ack', ref: m.ref, id: m.id });
+    expect(client.pendingOperations).toBe(0);
+    // Changed, then deleted: the server runs all of it, and none of the answers arrives.
+    client.editComment(replyId, 'edited');
+    client.addReaction(replyId, 'comment', '👍');
+    client.deleteComment(replyId);
+    client.resolveThread(threadId, true);
+    client.deleteThread(threadId);
+    // An edit of bob's comment, which someone else deletes meanwhile: nothing of Alice's deletes it.
+    client.editComment('c1', 'not mine to edit');
+    s0.serverCloses(1006);
+    await vi.advanceTimersByTimeAsync(1100);
+    await flush();
+    const s = FakeSocket.last;
+    s.serverSends({ ...authOk(9), room: { id: 'r', seq: 9, threads: [], presence: [], activity: [], drawing: [] } } as ServerMessage);
+    const resent = s.sent.filter((m) => m.ref);
+    expect(resent.map((m) => m.type)).toEqual(['comment:edit', 'reaction:add', 'comment:delete', 'thread:resolve', 'thread:delete', 'comment:edit']);
+    const gone = { 'comment:edit': 'comment_not_found', 'reaction:add': 'comment_not_found', 'comment:delete': 'comment_not_found', 'thread:resolve': 'thread_not_found', 'thread:delete': 'thread_not_found' } as const;
+    for (const m of resent) s.serverSends({ type: 'error', ref: m.ref, code: gone[m.type as keyof typeof gone], message: 'gone' } as ServerMessage);
+    expect(client.pendingOperations).toBe(0);
+    expect(errors.map((e) => [e.requestType, e.code])).toEqual([['comment:edit', 'comment_not_found']]);
+    expect(errors[0]!.request).toMatchObject({ commentId: 'c1' });
+  });
+
   it('shows replies made offline in one millisecond in the order they were made, before and after they are stored', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'], now: new Date('2026-03-01T00:00:00.000Z') });
     const client = await connect();
