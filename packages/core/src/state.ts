@@ -137,7 +137,7 @@ export class PulseState {
     this.#seq = room.seq;
     this.#threads.clear();
     this.#commentThread.clear();
-    for (const t of room.threads) this.#putThread(t);
+    for (const t of room.threads) this.#putThread(t, true);
     this.#presence.clear();
     for (const m of room.presence) this.#presence.set(m.userId, m);
     this.#activity = room.activity;
@@ -233,12 +233,33 @@ export class PulseState {
     }
   }
 
-  #putThread(t: ThreadWithComments & { pending?: boolean }): void {
+  /** `fromSnapshot`: the room is being loaded, in the server's order, with nothing pending yet. */
+  #putThread(t: ThreadWithComments & { pending?: boolean }, fromSnapshot = false): void {
     const existing = this.#threads.get(t.id);
     // Comments that arrived on their own before (or after) the thread stay.
     const comments = existing ? mergeComments(existing.comments, t.comments) : [...t.comments];
-    this.#threads.set(t.id, { ...t, comments, ...(t.pending ? { pending: true } : { pending: false }) });
+    const thread: ClientThread = { ...t, comments, pending: t.pending === true };
+    if (!fromSnapshot && !thread.pending && (!existing || existing.pending)) this.#placeStored(thread);
+    else this.#threads.set(t.id, thread);
     for (const c of comments) this.#commentThread.set(c.id, t.id);
+  }
+
+  /**
+   * A thread the server has just stored goes after those it stored before and before those still
+   * on their way to it, as the server orders them: two users' offline threads, sent at once, are
+   * listed alike by both.
+   */
+  #placeStored(thread: ClientThread): void {
+    this.#threads.delete(thread.id);
+    const entries = [...this.#threads.entries()];
+    const firstPending = entries.findIndex(([, t]) => t.pending);
+    if (firstPending < 0) {
+      this.#threads.set(thread.id, thread);
+      return;
+    }
+    entries.splice(firstPending, 0, [thread.id, thread]);
+    this.#threads.clear();
+    for (const [id, t] of entries) this.#threads.set(id, t);
   }
 
   #removeThread(threadId: string): void {

@@ -560,6 +560,27 @@ describe('PulseClient (scripted server)', () => {
     expect(errors[0]!.request).toMatchObject({ commentId: 'c1' });
   });
 
+  it('lists threads in the order the server stored them, also when others arrive while its own are on their way', async () => {
+    const client = await connect();
+    const s = FakeSocket.last;
+    s.serverSends(authOk(1));
+    const created = (id: string, seq: number, createdBy = 'bob') =>
+      s.serverSends({ type: 'thread:created', seq, thread: { ...thread(id), createdBy, createdAt: `2026-01-01T00:00:0${seq}.000Z` } } as ServerMessage);
+    const x = client.createThread('x');
+    const y = client.createThread('y');
+    // Bob's thread was stored before Alice's two; hers then come back one by one, with Carol's between.
+    created('bob-1', 2);
+    expect(client.state.threads.map((t) => t.id)).toEqual(['bob-1', x, y]);
+    created(x, 3, 'alice');
+    created('carol-1', 4);
+    expect(client.state.threads.map((t) => t.id)).toEqual(['bob-1', x, 'carol-1', y]);
+    expect(client.state.thread(y)!.pending).toBe(true);
+    created(y, 5, 'alice');
+    for (const m of s.sent.filter((m) => m.ref)) s.serverSends({ type: 'ack', ref: m.ref, id: m.id });
+    expect(client.state.threads.map((t) => t.id)).toEqual(['bob-1', x, 'carol-1', y]);
+    expect(client.state.threads.every((t) => !t.pending)).toBe(true);
+  });
+
   it('shows replies made offline in one millisecond in the order they were made, before and after they are stored', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'], now: new Date('2026-03-01T00:00:00.000Z') });
     const client = await connect();
