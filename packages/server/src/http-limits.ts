@@ -158,11 +158,32 @@ function installGracefulClose(app: FastifyInstance, graceMs: number): void {
   });
 }
 
+/**
+ * Says once, in the log, that a proxy in front of Pulse is not trusted: with PULSE_TRUST_PROXY
+ * unset, a request from this machine that carries X-Forwarded-For comes from a local proxy, and
+ * every client behind it shares one address (the login throttle cannot tell them apart, and the
+ * per-address caps leave this machine alone).
+ */
+function warnOfUntrustedProxy(app: FastifyInstance): void {
+  let warned = false;
+  app.addHook('onRequest', (request, _reply, done) => {
+    const peer = request.raw.socket.remoteAddress;
+    if (!warned && request.headers['x-forwarded-for'] !== undefined && peer !== undefined && isLoopback(peer)) {
+      warned = true;
+      app.log.warn(
+        'A proxy on this machine sends X-Forwarded-For, but PULSE_TRUST_PROXY is not set: every client behind it is seen as one local address. Set PULSE_TRUST_PROXY=loopback (see docs/self-hosting.md, "Behind a reverse proxy").',
+      );
+    }
+    done();
+  });
+}
+
 /** Installs the limits on a Fastify app built with fastifyTimeouts(limits). */
 export function installHttpLimits(app: FastifyInstance, limits: HttpLimits, trustProxy: false | number | string | undefined, limitLoopback = false): void {
   const server = app.server;
   server.headersTimeout = Math.min(limits.headersTimeoutMs, limits.uploadTimeoutMs);
   installGracefulClose(app, limits.closeGraceMs);
+  if (!trustProxy) warnOfUntrustedProxy(app);
 
   // Connections per client address, counted from accept to close.
   const open = new Map<string, number>();

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_HTTP_LIMITS } from '../src/http-limits.ts';
 import { optionsFromEnv, type ServerOptions } from '../src/options.ts';
 import { mintToken, RawSocket, sleep } from './helpers/clients.ts';
@@ -227,6 +227,28 @@ describe('connections per client address', () => {
 
   it('does not count connections from a trusted proxy', async () => {
     expect(await fourthAnswered({ limitLoopback: true, trustProxy: '127.0.0.1' })).toBe(true);
+  });
+
+  it('warns once when a proxy on this machine sends X-Forwarded-For and PULSE_TRUST_PROXY is unset', async () => {
+    const warn = vi.spyOn(t.server.app.log, 'warn');
+    const healthz = async (forwarded: boolean) => {
+      const r = new Raw(t.url);
+      raws.push(r);
+      await r.ready;
+      r.write(`GET /healthz HTTP/1.1\r\nHost: x\r\n${forwarded ? 'X-Forwarded-For: 203.0.113.9\r\n' : ''}Connection: close\r\n\r\n`);
+      await r.closed(3000);
+      expect(r.received).toMatch(/^HTTP\/1\.1 200/);
+    };
+    try {
+      await healthz(false);
+      expect(warn).not.toHaveBeenCalled();
+      await healthz(true);
+      await healthz(true);
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(String(warn.mock.calls[0]![0])).toContain('PULSE_TRUST_PROXY is not set');
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it('does not count connections from this machine unless told to (a local proxy, load tests)', async () => {
