@@ -128,8 +128,39 @@ describe.skipIf(!browserAvailable)('panel: webhooks page (Chromium)', () => {
     await page.getByRole('dialog').getByRole('button', { name: 'Recover events' }).click();
     await page.getByText('Queued 1 event to send again.').waitFor();
     await expect.poll(() => receiver.ofType('comment.created').some((r) => r.payload.data.comment.body === 'while disabled'), { timeout: 10_000 }).toBe(true);
+
+    // The receiver fails with a long HTML page: the open page says so by itself, the answer wraps
+    // and every Resend stays in view; back to work, the endpoint shows as working again.
+    const badge = page.locator('.webhook-title .badge');
+    expect(await badge.textContent()).toBe('Enabled');
+    receiver.mode = { kind: 'fail', status: 502, headers: { 'content-type': 'text/html' }, body: `<html><body>${'A'.repeat(20_000)}</body></html>` };
+    await t.api('POST', `/api/v1/threads/${thread.id}/comments`, { userId: 'ann', body: 'while failing' });
+    await page.locator('.webhook-title').getByText('Failing').waitFor({ timeout: 15_000 });
+    await page.getByText('HTTP 502').first().waitFor({ timeout: 10_000 });
+    const viewport = page.viewportSize()!;
+    for (const button of await page.getByRole('button', { name: 'Resend' }).all()) {
+      const box = (await button.boundingBox())!;
+      expect(box.x + box.width).toBeLessThanOrEqual(viewport.width);
+    }
+    await browser.screenshot(page, 'webhooks-failing');
+    receiver.mode = { kind: 'ok' };
+    await expect.poll(() => receiver.ofType('comment.created').some((r) => r.payload.data.comment.body === 'while failing'), { timeout: 20_000 }).toBe(true);
+    await page.locator('.webhook-title').getByText('Enabled').waitFor({ timeout: 15_000 });
+
+    // Edited: the filter takes thread.created too; the secret stays.
+    await page.getByRole('button', { name: 'Edit', exact: true }).click();
+    const edit = page.getByRole('dialog');
+    expect(await edit.getByLabel('Endpoint URL').inputValue()).toBe(receiver.url);
+    expect(await edit.getByLabel('comment.created').isChecked()).toBe(true);
+    await edit.getByLabel('thread.created').check();
+    await edit.getByLabel('Description (optional)').fill('Receiver on my laptop, threads too');
+    await edit.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('Endpoint saved.').waitFor();
+    await page.getByText('Receiver on my laptop, threads too').waitFor();
+    await t.api('POST', '/api/v1/rooms/e2e-room/threads', { userId: 'ann', body: 'a new thread' });
+    await expect.poll(() => receiver.ofType('thread.created').length, { timeout: 10_000 }).toBe(1);
     expect(errors).toEqual([]);
-  }, 90_000);
+  }, 120_000);
 
   it('sets the email settings in the Configure modal, the link template as text', async () => {
     await page.goto(`${t.url}/panel/environments/${t.envId}`);

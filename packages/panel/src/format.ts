@@ -42,6 +42,7 @@ const ACTIONS: Record<string, string> = {
   'webhook.test_sent': 'Sent a webhook test event',
   'webhook.resent': 'Resent a webhook delivery',
   'webhook.recovered': 'Recovered missed webhook events',
+  'webhook.disabled': 'Disabled a failing webhook endpoint',
 };
 
 export const actionLabel = (action: string) => ACTIONS[action] ?? action;

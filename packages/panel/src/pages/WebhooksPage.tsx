@@ -29,20 +29,29 @@ function StatusBadge({ endpoint }: { endpoint: WebhookEndpointInfo }) {
   return <Badge tone="success">Enabled</Badge>;
 }
 
-function DeliveryStatus({ d }: { d: WebhookDeliveryInfo }) {
+function DeliveryStatus({ d, enabled }: { d: WebhookDeliveryInfo; enabled: boolean }) {
   if (d.status === 'succeeded') return <Badge tone="success">Delivered</Badge>;
   if (d.status === 'failed') return <Badge tone="danger">Failed</Badge>;
+  if (!enabled) return <Badge tone="neutral">Waiting</Badge>;
   // Pending again after an attempt that succeeded: sent again on request (Resend), not a retry.
   const retrying = d.attempts > 0 && !(d.lastStatusCode !== null && d.lastStatusCode >= 200 && d.lastStatusCode < 300);
   return <Badge tone={retrying ? 'warning' : 'neutral'}>{retrying ? 'Retrying' : 'Pending'}</Badge>;
 }
 
-/** Adding an endpoint: URL, description, event filter. The secret is shown once, after. */
-function AddEndpointModal({ envId, onClose, onAdded }: { envId: string; onClose: () => void; onAdded: (secret: string, endpoint: WebhookEndpointInfo) => void }) {
-  const [url, setUrl] = useState('');
-  const [description, setDescription] = useState('');
-  const [all, setAll] = useState(true);
-  const [events, setEvents] = useState<WebhookEventType[]>([]);
+/**
+ * Adding an endpoint (URL, description, event filter; the secret is shown once, after), or
+ * changing those of one (`endpoint`; its secret stays).
+ */
+function EndpointModal({ envId, endpoint, onClose, onSaved }: {
+  envId: string;
+  endpoint?: WebhookEndpointInfo;
+  onClose: () => void;
+  onSaved: (endpoint: WebhookEndpointInfo, secret?: string) => void;
+}) {
+  const [url, setUrl] = useState(endpoint?.url ?? '');
+  const [description, setDescription] = useState(endpoint?.description ?? '');
+  const [all, setAll] = useState(!endpoint || endpoint.events.length === 0);
+  const [events, setEvents] = useState<WebhookEventType[]>(endpoint?.events ?? []);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
   // The server names the field it refused ("url: refused: …"): shown at that field.
@@ -50,13 +59,15 @@ function AddEndpointModal({ envId, onClose, onAdded }: { envId: string; onClose:
   const submit = async () => {
     setBusy(true);
     setError(undefined);
+    const body = { url: url.trim(), description: description.trim(), events: all ? [] : events };
     try {
-      const r = await post<{ webhook: WebhookEndpointInfo; secret: string }>(`/environments/${seg(envId)}/webhooks`, {
-        url: url.trim(),
-        description: description.trim(),
-        events: all ? [] : events,
-      });
-      onAdded(r.secret, r.webhook);
+      if (endpoint) {
+        const r = await patch<{ webhook: WebhookEndpointInfo }>(`/environments/${seg(envId)}/webhooks/${seg(endpoint.id)}`, body);
+        onSaved(r.webhook);
+      } else {
+        const r = await post<{ webhook: WebhookEndpointInfo; secret: string }>(`/environments/${seg(envId)}/webhooks`, body);
+        onSaved(r.webhook, r.secret);
+      }
     } catch (err) {
       setError((err as Error).message);
       setBusy(false);
@@ -64,7 +75,7 @@ function AddEndpointModal({ envId, onClose, onAdded }: { envId: string; onClose:
   };
   return (
     <Modal
-      title="Add a webhook endpoint"
+      title={endpoint ? 'Edit the webhook endpoint' : 'Add a webhook endpoint'}
       onClose={busy ? () => {} : onClose}
       footer={
         <>
@@ -72,7 +83,7 @@ function AddEndpointModal({ envId, onClose, onAdded }: { envId: string; onClose:
             Cancel
           </Button>
           <Button variant="primary" onClick={() => void submit()} busy={busy} disabled={!url.trim() || (!all && events.length === 0)}>
-            Add endpoint
+            {endpoint ? 'Save changes' : 'Add endpoint'}
           </Button>
         </>
       }
@@ -108,6 +119,7 @@ function AddEndpointModal({ envId, onClose, onAdded }: { envId: string; onClose:
         )}
         {!all && events.length === 0 && <p className="muted small">Choose at least one event, or tick “All events”.</p>}
       </fieldset>
+      {endpoint && <p className="muted small">The signing secret stays as it is; retries of deliveries already queued go to the new URL.</p>}
       <InlineError message={fieldError('url') || fieldError('description') ? undefined : error} />
     </Modal>
   );
@@ -193,12 +205,17 @@ function Deliveries({ envId, endpoint }: { envId: string; endpoint: WebhookEndpo
                 </span>
               </td>
               <td>
-                <DeliveryStatus d={d} />
-                {d.status === 'pending' && d.nextAttemptAt && (
-                  <span className="muted small block" title={formatDateTime(d.nextAttemptAt)}>
-                    next {formatUntil(d.nextAttemptAt)}
-                  </span>
-                )}
+                <DeliveryStatus d={d} enabled={endpoint.enabled} />
+                {d.status === 'pending' &&
+                  (endpoint.enabled ? (
+                    d.nextAttemptAt && (
+                      <span className="muted small block" title={formatDateTime(d.nextAttemptAt)}>
+                        next {formatUntil(d.nextAttemptAt)}
+                      </span>
+                    )
+                  ) : (
+                    <span className="muted small block">sent once the endpoint is enabled</span>
+                  ))}
               </td>
               <td className="num">{d.attempts}</td>
               <td className="num">{d.lastLatencyMs !== null ? `${d.lastLatencyMs} ms` : '—'}</td>
@@ -246,6 +263,7 @@ function EndpointCard({ envId, endpoint, open, onToggle, onChanged, onSecret }: 
   const [rotating, setRotating] = useState(false);
   const [expirePrevious, setExpirePrevious] = useState(false);
   const [recovering, setRecovering] = useState<string>();
+  const [editing, setEditing] = useState(false);
   const [testType, setTestType] = useState<string>(WEBHOOK_TEST_EVENT);
   const path = `/environments/${seg(envId)}/webhooks/${seg(endpoint.id)}`;
   const act = async (name: string, work: () => Promise<void>) => {
@@ -295,6 +313,9 @@ function EndpointCard({ envId, endpoint, open, onToggle, onChanged, onSecret }: 
           })} busy={busy === 'toggle'} disabled={!isAdmin} title={adminOnly}>
             {endpoint.enabled ? 'Disable' : 'Enable'}
           </Button>
+          <Button size="sm" onClick={() => setEditing(true)} disabled={!isAdmin} title={adminOnly ?? 'Change the URL, description or events'}>
+            Edit
+          </Button>
           <Button size="sm" onClick={() => setRotating(true)} disabled={!isAdmin} title={adminOnly}>
             Rotate secret
           </Button>
@@ -320,6 +341,18 @@ function EndpointCard({ envId, endpoint, open, onToggle, onChanged, onSecret }: 
         {open ? 'Hide deliveries' : 'Show recent deliveries'}
       </button>
       {open && <Deliveries envId={envId} endpoint={endpoint} />}
+      {editing && (
+        <EndpointModal
+          envId={envId}
+          endpoint={endpoint}
+          onClose={() => setEditing(false)}
+          onSaved={() => {
+            setEditing(false);
+            toast('Endpoint saved.');
+            onChanged();
+          }}
+        />
+      )}
       {removing && (
         <ConfirmDialog
           title="Delete this endpoint?"
@@ -394,6 +427,12 @@ export function WebhooksPage({ envId }: { envId: string }) {
   const [adding, setAdding] = useState(false);
   const [secret, setSecret] = useState<{ secret: string; url: string }>();
   const [open, setOpen] = useState<string>();
+  // An endpoint's status (failing, disabled by Pulse, recovered) changes as deliveries do.
+  const { reload: reloadEndpoints } = endpoints;
+  useEffect(() => {
+    const timer = setInterval(reloadEndpoints, REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [reloadEndpoints]);
   if (env.loading && !env.data) return <Spinner label="Loading the environment…" />;
   if (env.error) return <div className="page"><ErrorState title="Could not load the environment" error={env.error} onRetry={env.reload} /></div>;
   const environment = env.data!.environment;
@@ -438,12 +477,12 @@ export function WebhooksPage({ envId }: { envId: string }) {
         ))}
       </section>
       {adding && (
-        <AddEndpointModal
+        <EndpointModal
           envId={envId}
           onClose={() => setAdding(false)}
-          onAdded={(s, endpoint) => {
+          onSaved={(endpoint, s) => {
             setAdding(false);
-            setSecret({ secret: s, url: endpoint.url });
+            if (s) setSecret({ secret: s, url: endpoint.url });
             setOpen(endpoint.id);
             endpoints.reload();
           }}
