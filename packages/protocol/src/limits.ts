@@ -116,6 +116,11 @@ export const LIMITS = {
   connectionsPerUser: 100,
   /** Sockets one address may hold open before they authenticate. */
   unauthenticatedPerAddress: 256,
+  /**
+   * Sockets one server holds open before they authenticate, all addresses together (this
+   * machine's own too, which the per-address cap leaves alone): past it, upgrades get 503.
+   */
+  unauthenticatedPerServer: 10_000,
   /** Notifications and activity entries sent in auth:ok. */
   notificationsInState: 50,
   activityInState: 50,

@@ -629,6 +629,29 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
         await local.close();
       }
     });
+
+    it.skipIf(driver !== 'sqlite')('caps the sockets waiting for authentication on a server, all addresses together: 503', async () => {
+      const local = await startTestServer('sqlite', { realtime: { unauthenticatedPerServer: 3 } });
+      const sockets: RawSocket[] = [];
+      try {
+        for (let i = 0; i < 3; i++) sockets.push(new RawSocket(local.wsUrl));
+        await Promise.all(sockets.map((s) => s.opened));
+        const refused = new WebSocket(local.wsUrl);
+        const answer = await new Promise<{ status: number; retryAfter: string | undefined }>((resolve) =>
+          refused.on('unexpected-response', (_req, res) => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] })).on('error', () => undefined),
+        );
+        expect(answer).toEqual({ status: 503, retryAfter: '1' });
+        // Authenticating frees the place.
+        await sockets[0]!.auth(local, 'first-in', 'busy-room');
+        const next = new RawSocket(local.wsUrl);
+        sockets.push(next);
+        await next.opened;
+        expect(await next.auth(local, 'next-in', 'busy-room')).toMatchObject({ type: 'auth:ok' });
+      } finally {
+        for (const s of sockets) s.close();
+        await local.close();
+      }
+    });
   });
 
   it('caps one user’s sockets in a room', async () => {

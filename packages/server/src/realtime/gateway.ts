@@ -14,6 +14,7 @@ export interface GatewayOptions {
   authTimeoutMs: number;
   offlineAfterMs: number;
   unauthenticatedPerAddress: number;
+  unauthenticatedPerServer: number;
 }
 
 /**
@@ -42,6 +43,7 @@ export class Gateway {
   readonly #connections = new Set<Connection>();
   /** Sockets per address that have not authenticated yet. */
   readonly #unauthenticated = new Map<string, number>();
+  #unauthenticatedTotal = 0;
   readonly #sweeper: NodeJS.Timeout;
   /** Behind a trusted proxy, the client's address from X-Forwarded-For (else every user would share the proxy's allowance). */
   readonly #clientAddress: (request: IncomingMessage) => string;
@@ -70,6 +72,7 @@ export class Gateway {
       if (this.#capped(address) && (this.#unauthenticated.get(address) ?? 0) >= this.#options.unauthenticatedPerAddress) {
         return refuseUpgrade(socket, '429 Too Many Requests');
       }
+      if (this.#unauthenticatedTotal >= this.#options.unauthenticatedPerServer) return refuseUpgrade(socket, '503 Service Unavailable', 'Retry-After: 1\r\n');
       this.#wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws, address, socket, head.length));
     });
   }
@@ -78,6 +81,7 @@ export class Gateway {
     const conn = new Connection(newConnectionId(), ws, address);
     this.#connections.add(conn);
     this.#unauthenticated.set(address, (this.#unauthenticated.get(address) ?? 0) + 1);
+    this.#unauthenticatedTotal++;
     conn.holdsPreAuthSlot = true;
     // Until auth:ok, every byte counts: `ws` would buffer a frame announced as 1 MB whole before
     // the auth frame's own limit could be checked. Past the allowance nothing more is read.
@@ -116,6 +120,7 @@ export class Gateway {
   #releasePreAuthSlot(conn: Connection): void {
     if (!conn.holdsPreAuthSlot) return;
     conn.holdsPreAuthSlot = false;
+    this.#unauthenticatedTotal--;
     const n = (this.#unauthenticated.get(conn.address) ?? 1) - 1;
     if (n <= 0) this.#unauthenticated.delete(conn.address);
     else this.#unauthenticated.set(conn.address, n);
@@ -289,8 +294,8 @@ function isUtf8Text(data: RawData): boolean {
   return isUtf8(Array.isArray(data) ? Buffer.concat(data) : (data as Buffer | ArrayBuffer));
 }
 
-function refuseUpgrade(socket: Duplex, status: string): void {
-  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+function refuseUpgrade(socket: Duplex, status: string, headers = ''): void {
+  socket.end(`HTTP/1.1 ${status}\r\n${headers}Connection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
 function refOf(message: unknown): string | undefined {

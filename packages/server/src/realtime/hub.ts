@@ -43,6 +43,7 @@ export interface HubOptions {
   connectionsPerUserPerRoom?: number;
   connectionsPerUser?: number;
   unauthenticatedPerAddress?: number;
+  unauthenticatedPerServer?: number;
   /**
    * Cluster mode: how long a node counts as alive after its last heartbeat (it heartbeats three
    * times per period). A node that dies has its users leave every node's presence within this
@@ -135,6 +136,7 @@ export class RealtimeHub implements RealtimeSink {
       authTimeoutMs: options.authTimeoutMs ?? AUTH_TIMEOUT_MS,
       offlineAfterMs,
       unauthenticatedPerAddress: options.unauthenticatedPerAddress ?? LIMITS.unauthenticatedPerAddress,
+      unauthenticatedPerServer: options.unauthenticatedPerServer ?? LIMITS.unauthenticatedPerServer,
     });
     this.#sink = new EventSink(bus, this.registry);
     if (this.#cluster && link) {
