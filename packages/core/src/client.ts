@@ -90,6 +90,8 @@ interface Operation {
   undo?: () => void;
   /** What it acts on, when known when it was made: a later delete of either makes its `_not_found` expected. */
   target: { commentId?: string; threadId?: string };
+  /** What it deletes (a delete of a thread's last comment deletes the thread too). */
+  deletes?: { commentId?: string; threadId?: string };
   sends: number;
   /** The socket it was last sent on: sent again on any other. */
   sentOn: SocketLike | undefined;
@@ -754,6 +756,7 @@ export class PulseClient {
     }
     if (this.#isStale(op, from)) return;
     if (RETRIED.has(message.code) && op.refusals + 1 < SATURATED_MAX_REFUSALS) return this.#retryLater(op, from);
+    const deletedLater = this.#deletedLater(op);
     this.#ops.delete(op.ref);
     this.#events.emit('queue', this.#ops.size);
     // The queue held behind it goes on (after a request refused as saturated).
@@ -762,7 +765,7 @@ export class PulseClient {
     // delete or remove whose work was done, or a change (run then, or moot now) to what a later
     // request of the queue deletes.
     const alreadyDone =
-      op.sends > 1 && message.code.endsWith('_not_found') && (/delete|remove/.test(op.message.type) || this.#deletedLater(op));
+      op.sends > 1 && message.code.endsWith('_not_found') && (/delete|remove/.test(op.message.type) || deletedLater);
     if (alreadyDone) return;
     // Roll back: a refused creation leaves at once; the server's copy of the room replaces the rest.
     op.undo?.();
@@ -881,7 +884,19 @@ export class PulseClient {
       queueMicrotask(() => this.#emitError(problem, op));
       return;
     }
-    const op: Operation = { ref, room: this.#options.room, message: request, apply, ...(undo ? { undo } : {}), target, sends: 0, sentOn: undefined, refusals: 0 };
+    const deletes = this.#deletesOf(message, target);
+    const op: Operation = {
+      ref,
+      room: this.#options.room,
+      message: request,
+      apply,
+      ...(undo ? { undo } : {}),
+      target,
+      ...(deletes ? { deletes } : {}),
+      sends: 0,
+      sentOn: undefined,
+      refusals: 0,
+    };
     this.#ops.set(ref, op);
     apply();
     this.#pump();
@@ -896,12 +911,25 @@ export class PulseClient {
     return { ...(commentId !== undefined ? { commentId } : {}), ...(threadId !== undefined ? { threadId } : {}) };
   }
 
-  /** Whether a request still queued behind `op` deletes what it acts on. */
+  /** What a delete removes, as the state shows it before it is applied: a thread's last comment takes the thread. */
+  #deletesOf(message: DurableRequest, target: Operation['target']): Operation['deletes'] {
+    if (message.type === 'thread:delete') return { threadId: message.threadId };
+    if (message.type !== 'comment:delete') return undefined;
+    const thread = target.threadId !== undefined ? this.state.thread(target.threadId) : undefined;
+    const last = thread?.comments.length === 1 && thread.comments[0]!.id === message.commentId;
+    return { commentId: message.commentId, ...(last ? { threadId: thread.id } : {}) };
+  }
+
+  /** Whether a request queued behind `op` deletes what it acts on. */
   #deletedLater(op: Operation): boolean {
     const { commentId, threadId } = op.target;
+    let behind = false;
     for (const later of this.#ops.values()) {
-      const m = later.message;
-      if (m.type === 'comment:delete' ? m.commentId === commentId : m.type === 'thread:delete' && m.threadId === threadId) return true;
+      if (later === op) behind = true;
+      else if (behind && later.deletes) {
+        const d = later.deletes;
+        if ((commentId !== undefined && d.commentId === commentId) || (threadId !== undefined && d.threadId === threadId)) return true;
+      }
     }
     return false;
   }

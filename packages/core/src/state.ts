@@ -60,6 +60,8 @@ export class PulseState {
   #seq = 0;
   readonly #threads = new Map<string, ClientThread>();
   readonly #commentThread = new Map<string, string>();
+  /** Threads of this client's that the server acknowledged but whose `thread:created` has not been applied yet (it may wait for an earlier event). */
+  readonly #unplaced = new Set<string>();
   readonly #presence = new Map<string, PresenceMember>();
   #notifications: Notification[] = [];
   #activity: ActivityEntry[] = [];
@@ -137,6 +139,7 @@ export class PulseState {
     this.#seq = room.seq;
     this.#threads.clear();
     this.#commentThread.clear();
+    this.#unplaced.clear();
     for (const t of room.threads) this.#putThread(t, true);
     this.#presence.clear();
     for (const m of room.presence) this.#presence.set(m.userId, m);
@@ -239,7 +242,7 @@ export class PulseState {
     // Comments that arrived on their own before (or after) the thread stay.
     const comments = existing ? mergeComments(existing.comments, t.comments) : [...t.comments];
     const thread: ClientThread = { ...t, comments, pending: t.pending === true };
-    if (!fromSnapshot && !thread.pending && (!existing || existing.pending)) this.#placeStored(thread);
+    if (!fromSnapshot && !thread.pending && (!existing || existing.pending || this.#unplaced.delete(t.id))) this.#placeStored(thread);
     else this.#threads.set(t.id, thread);
     for (const c of comments) this.#commentThread.set(c.id, t.id);
   }
@@ -252,7 +255,7 @@ export class PulseState {
   #placeStored(thread: ClientThread): void {
     this.#threads.delete(thread.id);
     const entries = [...this.#threads.entries()];
-    const firstPending = entries.findIndex(([, t]) => t.pending);
+    const firstPending = entries.findIndex(([id, t]) => t.pending || this.#unplaced.has(id));
     if (firstPending < 0) {
       this.#threads.set(thread.id, thread);
       return;
@@ -263,6 +266,7 @@ export class PulseState {
   }
 
   #removeThread(threadId: string): void {
+    this.#unplaced.delete(threadId);
     const t = this.#threads.get(threadId);
     if (!t) return;
     for (const c of t.comments) this.#commentThread.delete(c.id);
@@ -333,11 +337,12 @@ export class PulseState {
     this.#putThread({ ...thread, pending: true });
     this.#emitThreads();
   }
-  /** @internal The server has the thread. */
+  /** @internal The server has the thread; it takes its place when its `thread:created` is applied. */
   confirmThread(threadId: string): void {
     const t = this.#threads.get(threadId);
     if (t?.pending) {
       this.#threads.set(threadId, { ...t, pending: false });
+      this.#unplaced.add(threadId);
       this.#emitThreads();
     }
   }

@@ -536,6 +536,7 @@ describe('PulseClient (scripted server)', () => {
     // Stored and acknowledged: a thread of Alice's and her reply in t1.
     const threadId = client.createThread('mine');
     const replyId = client.reply('t1', 'a reply');
+    const single = client.createThread('one comment');
     for (const m of s0.sent.filter((x) => x.ref)) s0.serverSends({ type: 'ack', ref: m.ref, id: m.id });
     expect(client.pendingOperations).toBe(0);
     // Changed, then deleted: the server runs all of it, and none of the answers arrives.
@@ -544,6 +545,9 @@ describe('PulseClient (scripted server)', () => {
     client.deleteComment(replyId);
     client.resolveThread(threadId, true);
     client.deleteThread(threadId);
+    // Deleting a thread's only comment deletes the thread.
+    client.resolveThread(single, true);
+    client.deleteComment(client.state.thread(single)!.comments[0]!.id);
     // An edit of bob's comment, which someone else deletes meanwhile: nothing of Alice's deletes it.
     client.editComment('c1', 'not mine to edit');
     s0.serverCloses(1006);
@@ -552,12 +556,29 @@ describe('PulseClient (scripted server)', () => {
     const s = FakeSocket.last;
     s.serverSends({ ...authOk(9), room: { id: 'r', seq: 9, threads: [], presence: [], activity: [], drawing: [] } } as ServerMessage);
     const resent = s.sent.filter((m) => m.ref);
-    expect(resent.map((m) => m.type)).toEqual(['comment:edit', 'reaction:add', 'comment:delete', 'thread:resolve', 'thread:delete', 'comment:edit']);
+    expect(resent.map((m) => m.type)).toEqual(['comment:edit', 'reaction:add', 'comment:delete', 'thread:resolve', 'thread:delete', 'thread:resolve', 'comment:delete', 'comment:edit']);
     const gone = { 'comment:edit': 'comment_not_found', 'reaction:add': 'comment_not_found', 'comment:delete': 'comment_not_found', 'thread:resolve': 'thread_not_found', 'thread:delete': 'thread_not_found' } as const;
     for (const m of resent) s.serverSends({ type: 'error', ref: m.ref, code: gone[m.type as keyof typeof gone], message: 'gone' } as ServerMessage);
     expect(client.pendingOperations).toBe(0);
     expect(errors.map((e) => [e.requestType, e.code])).toEqual([['comment:edit', 'comment_not_found']]);
     expect(errors[0]!.request).toMatchObject({ commentId: 'c1' });
+  });
+
+  it('places its own thread when its event is applied, not when its ack arrives (events from other nodes come later)', async () => {
+    const client = await connect();
+    const s = FakeSocket.last;
+    s.serverSends(authOk(1));
+    const created = (id: string, seq: number) => s.serverSends({ type: 'thread:created', seq, thread: { ...thread(id), createdAt: `2026-01-01T00:00:0${seq}.000Z` } } as ServerMessage);
+    const x = client.createThread('x');
+    const y = client.createThread('y');
+    const [ackX, ackY] = s.sent.filter((m) => m.ref);
+    created(x, 2);
+    s.serverSends({ type: 'ack', ref: ackX.ref, id: x });
+    created(y, 4); // waits for 3, from another node
+    s.serverSends({ type: 'ack', ref: ackY.ref, id: y });
+    created('carol-1', 3);
+    expect(client.state.threads.map((t) => t.id)).toEqual([x, 'carol-1', y]);
+    expect(client.state.threads.every((t) => !t.pending)).toBe(true);
   });
 
   it('lists threads in the order the server stored them, also when others arrive while its own are on their way', async () => {
