@@ -29,6 +29,16 @@ export function useApi<T>(path: string | null): Loadable<T> {
   return { data: state.data, error: state.error, loading: state.loading, reload };
 }
 
+/**
+ * The last data a refreshed `useApi` had: a failed refresh in the background (a restart, a
+ * network blip) leaves what is shown, and any dialog open over it, as it is.
+ */
+export function useLastData<T>(data: T | undefined): T | undefined {
+  const last = useRef(data);
+  if (data !== undefined) last.current = data;
+  return last.current;
+}
+
 /** The value, settled for `ms` (search as you type without a request per key). */
 export function useDebounced<T>(value: T, ms = 250): T {
   const [settled, setSettled] = useState(value);

@@ -5,7 +5,7 @@ import { Badge, Button, CopyField, Field } from '../components/controls.tsx';
 import { EmptyState, ErrorState, InlineError, Spinner, useToast } from '../components/feedback.tsx';
 import { ConfirmDialog, Modal } from '../components/modal.tsx';
 import { formatDateTime, formatRelative, formatUntil } from '../format.ts';
-import { useApi } from '../hooks.ts';
+import { useApi, useLastData } from '../hooks.ts';
 import { Link } from '../router.tsx';
 import { useSession, VIEW_ONLY_HINT } from '../session.tsx';
 import { EnvironmentTabs } from './EnvironmentTabs.tsx';
@@ -154,7 +154,8 @@ function Deliveries({ envId, endpoint }: { envId: string; endpoint: WebhookEndpo
   const { reload } = detail;
   // A delivery queued and not yet attempted (a test event, a resend) is usually sent within a
   // second: looked at again that soon, so its outcome does not wait for the slower refresh.
-  const justQueued = detail.data?.deliveries.some((d) => d.status === 'pending' && d.attempts === 0) ?? false;
+  const data = useLastData(detail.data);
+  const justQueued = data?.deliveries.some((d) => d.status === 'pending' && d.attempts === 0) ?? false;
   useEffect(() => {
     const timer = setInterval(reload, justQueued ? QUEUED_REFRESH_MS : REFRESH_MS);
     return () => clearInterval(timer);
@@ -168,9 +169,9 @@ function Deliveries({ envId, endpoint }: { envId: string; endpoint: WebhookEndpo
       toast((err as Error).message);
     }
   };
-  if (detail.loading && !detail.data) return <Spinner label="Loading deliveries…" />;
-  if (detail.error) return <ErrorState error={detail.error} onRetry={reload} />;
-  const list = detail.data?.deliveries ?? [];
+  if (detail.loading && !data) return <Spinner label="Loading deliveries…" />;
+  if (detail.error && !data) return <ErrorState error={detail.error} onRetry={reload} />;
+  const list = data?.deliveries ?? [];
   if (list.length === 0) return <EmptyState title="No deliveries yet">Events of the types this endpoint receives will be listed here, as will test events.</EmptyState>;
   return (
     <div className="table-wrap">
@@ -214,7 +215,7 @@ function Deliveries({ envId, endpoint }: { envId: string; endpoint: WebhookEndpo
                       </span>
                     )
                   ) : (
-                    <span className="muted small block">sent once the endpoint is enabled</span>
+                    <span className="muted small block">sent once the endpoint is enabled, within its retry window</span>
                   ))}
               </td>
               <td className="num">{d.attempts}</td>
@@ -424,6 +425,7 @@ export function WebhooksPage({ envId }: { envId: string }) {
   const { isAdmin } = useSession();
   const env = useApi<{ environment: Environment }>(`/environments/${seg(envId)}`);
   const endpoints = useApi<{ webhooks: WebhookEndpointInfo[] }>(`/environments/${seg(envId)}/webhooks`);
+  const endpointsData = useLastData(endpoints.data);
   const [adding, setAdding] = useState(false);
   const [secret, setSecret] = useState<{ secret: string; url: string }>();
   const [open, setOpen] = useState<string>();
@@ -436,7 +438,7 @@ export function WebhooksPage({ envId }: { envId: string }) {
   if (env.loading && !env.data) return <Spinner label="Loading the environment…" />;
   if (env.error) return <div className="page"><ErrorState title="Could not load the environment" error={env.error} onRetry={env.reload} /></div>;
   const environment = env.data!.environment;
-  const list = endpoints.data?.webhooks ?? [];
+  const list = endpointsData?.webhooks ?? [];
   return (
     <div className="page">
       <nav className="breadcrumbs" aria-label="Breadcrumb">
@@ -459,9 +461,9 @@ export function WebhooksPage({ envId }: { envId: string }) {
       </header>
       <EnvironmentTabs envId={envId} active="webhooks" />
       <section className="section">
-        {endpoints.loading && !endpoints.data && <Spinner label="Loading endpoints…" />}
-        {endpoints.error && <ErrorState error={endpoints.error} onRetry={endpoints.reload} />}
-        {endpoints.data && list.length === 0 && (
+        {endpoints.loading && !endpointsData && <Spinner label="Loading endpoints…" />}
+        {endpoints.error && !endpointsData && <ErrorState error={endpoints.error} onRetry={endpoints.reload} />}
+        {endpointsData && list.length === 0 && (
           <EmptyState title="No webhook endpoints">Add an endpoint to have Pulse POST every change in this environment to your backend, signed and retried for a day.</EmptyState>
         )}
         {list.map((e) => (
