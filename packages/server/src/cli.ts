@@ -384,7 +384,7 @@ function startFlags(rest: string[]): { demo: boolean; listen: { port?: number; h
     else if (name === '--port' || name === '--host') {
       const key = name === '--port' ? 'port' : 'host';
       const value = name === arg ? rest[++i] : arg.slice(eq + 1);
-      if (!value || value.startsWith('-')) throw new UsageError(`${name} needs a value: ${name === '--port' ? '--port 8080' : '--host 0.0.0.0'}`, false);
+      if (!value || (value.startsWith('-') && !/^-\d/.test(value))) throw new UsageError(`${name} needs a value: ${name === '--port' ? '--port 8080' : '--host 0.0.0.0'}`, false);
       if (listen[key] !== undefined) throw new UsageError(`${name} given twice`, false);
       try {
         if (key === 'port') listen.port = parsePort(value, '--port');

@@ -25,3 +25,16 @@ describe('optionsFromEnv: connection strings', () => {
     expect(redactUrl('not a url //u:secret@host')).toBe('not a url //***@host');
   });
 });
+
+describe('optionsFromEnv: PULSE_PORT', () => {
+  it('takes a whole number from 0 to 65535, with spaces or a CR around it (an env file), and names what it refuses', () => {
+    expect(optionsFromEnv({}).port).toBe(4567);
+    expect(optionsFromEnv({ PULSE_PORT: '0' }).port).toBe(0);
+    expect(optionsFromEnv({ PULSE_PORT: ' 8080\r' }).port).toBe(8080);
+    expect(optionsFromEnv({ PULSE_PORT: '65535' }).port).toBe(65535);
+    for (const bad of ['65536', '-1', '1e3', '0x50', '80.5', 'abc']) {
+      expect(() => optionsFromEnv({ PULSE_PORT: bad }), bad).toThrow(`PULSE_PORT must be a port number (0–65535), got ${JSON.stringify(bad)}`);
+    }
+    expect(() => optionsFromEnv({ PULSE_PORT: '80\u0000' })).toThrow('got "80\\u0000"');
+  });
+});

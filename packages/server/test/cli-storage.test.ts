@@ -126,6 +126,7 @@ describe('pulse and its data dir', { timeout: 120_000 }, () => {
     for (const [args, message] of [
       [['--port', 'abc'], 'pulse: --port must be a port number (0–65535), got "abc"'],
       [['--port', '70000'], 'pulse: --port must be a port number (0–65535), got "70000"'],
+      [['--port=-1'], 'pulse: --port must be a port number (0–65535), got "-1"'],
       [['--port'], 'pulse: --port needs a value: --port 8080'],
       [['--host', '--demo'], 'pulse: --host needs a value: --host 0.0.0.0'],
       [['--port', '1', '--port', '2'], 'pulse: --port given twice'],
