@@ -93,6 +93,13 @@ export function trustedPeer(trustProxy: false | number | string | undefined): (a
 export const isLoopback = trustedPeer('loopback');
 
 /**
+ * Which client addresses the per-address caps leave alone (open connections here, sockets not yet
+ * authenticated in the realtime gateway): this machine's own, a local proxy or the operator's
+ * tools, unless `limitLoopback` (the tests of those caps, whose clients are all local).
+ */
+export const uncappedAddress = (limitLoopback: boolean | undefined): ((address: string) => boolean) => (limitLoopback ? () => false : isLoopback);
+
+/**
  * The client's address of a raw request (a WebSocket upgrade, which Fastify does not see), as
  * Fastify's `request.ip` has it: the TCP peer, or, when that is a trusted proxy, the nearest
  * address in X-Forwarded-For that is not one.
@@ -159,23 +166,22 @@ function installGracefulClose(app: FastifyInstance, graceMs: number): void {
 }
 
 /**
- * Says once, in the log, that a proxy in front of Pulse is not trusted: with PULSE_TRUST_PROXY
- * unset, a request from this machine that carries X-Forwarded-For comes from a local proxy, and
- * every client behind it shares one address (the login throttle cannot tell them apart, and the
- * per-address caps leave this machine alone).
+ * A check for each request that says once, in the log, that a proxy in front of Pulse is not
+ * trusted: with PULSE_TRUST_PROXY unset, a request from this machine that carries
+ * X-Forwarded-For comes from a local proxy, and every client behind it shares one address (the
+ * login throttle cannot tell them apart, and the per-address caps leave this machine alone).
  */
-function warnOfUntrustedProxy(app: FastifyInstance): void {
+function untrustedProxyWarning(app: FastifyInstance): (request: FastifyRequest) => void {
   let warned = false;
-  app.addHook('onRequest', (request, _reply, done) => {
+  return (request) => {
+    if (warned || request.headers['x-forwarded-for'] === undefined) return;
     const peer = request.raw.socket.remoteAddress;
-    if (!warned && request.headers['x-forwarded-for'] !== undefined && peer !== undefined && isLoopback(peer)) {
-      warned = true;
-      app.log.warn(
-        'A proxy on this machine sends X-Forwarded-For, but PULSE_TRUST_PROXY is not set: every client behind it is seen as one local address. Set PULSE_TRUST_PROXY=loopback (see docs/self-hosting.md, "Behind a reverse proxy").',
-      );
-    }
-    done();
-  });
+    if (peer === undefined || !isLoopback(peer)) return;
+    warned = true;
+    app.log.warn(
+      'A proxy on this machine sends X-Forwarded-For, but PULSE_TRUST_PROXY is not set: every client behind it is seen as one local address. Set PULSE_TRUST_PROXY=loopback (see docs/self-hosting.md, "Behind a reverse proxy").',
+    );
+  };
 }
 
 /** Installs the limits on a Fastify app built with fastifyTimeouts(limits). */
@@ -183,16 +189,17 @@ export function installHttpLimits(app: FastifyInstance, limits: HttpLimits, trus
   const server = app.server;
   server.headersTimeout = Math.min(limits.headersTimeoutMs, limits.uploadTimeoutMs);
   installGracefulClose(app, limits.closeGraceMs);
-  if (!trustProxy) warnOfUntrustedProxy(app);
+  const warnOfProxy = trustProxy ? undefined : untrustedProxyWarning(app);
 
   // Connections per client address, counted from accept to close.
   const open = new Map<string, number>();
   const refused = new WeakSet<Socket>();
   const trusted = trustedPeer(trustProxy);
+  const uncapped = uncappedAddress(limitLoopback);
   const max = limits.maxConnectionsPerAddress;
   server.prependListener('connection', (socket: Socket) => {
     const address = socket.remoteAddress ? plainAddress(socket.remoteAddress) : undefined;
-    if (!address || max <= 0 || trusted(address) || (!limitLoopback && isLoopback(address))) return;
+    if (!address || max <= 0 || trusted(address) || uncapped(address)) return;
     const count = (open.get(address) ?? 0) + 1;
     if (count > max) {
       refused.add(socket);
@@ -212,6 +219,7 @@ export function installHttpLimits(app: FastifyInstance, limits: HttpLimits, trus
 
   app.addHook('onRequest', (request, reply, done) => {
     const raw = request.raw;
+    warnOfProxy?.(request);
     // A request that slipped in on a refused connection is never handled.
     if (refused.has(raw.socket)) {
       reply.hijack();

@@ -8,7 +8,7 @@ import { Connection, READING_PAUSED } from './connection.ts';
 import { isQueued, parseFrameText, parseMessage } from './parse.ts';
 import type { RealtimeHub } from './hub.ts';
 import { p2pOf } from '../p2p/handlers.ts';
-import { clientAddressOf, isLoopback } from '../http-limits.ts';
+import { clientAddressOf, uncappedAddress } from '../http-limits.ts';
 
 export interface GatewayOptions {
   authTimeoutMs: number;
@@ -47,15 +47,15 @@ export class Gateway {
   readonly #sweeper: NodeJS.Timeout;
   /** Behind a trusted proxy, the client's address from X-Forwarded-For (else every user would share the proxy's allowance). */
   readonly #clientAddress: (request: IncomingMessage) => string;
-  /** Clients on this machine are not held to the per-address cap, unless the options say so (http-limits.ts). */
-  readonly #capped: (address: string) => boolean;
+  /** Addresses the per-address cap leaves alone (http-limits.ts). */
+  readonly #uncapped: (address: string) => boolean;
   #closing = false;
 
   constructor(hub: RealtimeHub, options: GatewayOptions) {
     this.#hub = hub;
     this.#options = options;
     this.#clientAddress = clientAddressOf(hub.ctx.options.trustProxy);
-    this.#capped = hub.ctx.options.limitLoopback ? () => true : (address) => !isLoopback(address);
+    this.#uncapped = uncappedAddress(hub.ctx.options.limitLoopback);
     this.#sweeper = setInterval(() => this.#sweep(), Math.min(1000, options.authTimeoutMs / 2));
     this.#sweeper.unref();
   }
@@ -69,7 +69,7 @@ export class Gateway {
       const path = (request.url ?? '/').split('?')[0];
       if (path !== '/' || this.#closing) return refuseUpgrade(socket, '404 Not Found');
       const address = this.#clientAddress(request);
-      if (this.#capped(address) && (this.#unauthenticated.get(address) ?? 0) >= this.#options.unauthenticatedPerAddress) {
+      if (!this.#uncapped(address) && (this.#unauthenticated.get(address) ?? 0) >= this.#options.unauthenticatedPerAddress) {
         return refuseUpgrade(socket, '429 Too Many Requests');
       }
       if (this.#unauthenticatedTotal >= this.#options.unauthenticatedPerServer) return refuseUpgrade(socket, '503 Service Unavailable', 'Retry-After: 1\r\n');
