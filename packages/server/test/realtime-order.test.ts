@@ -6,11 +6,37 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { connectClient, mintToken, RawSocket, sleep, waitFor } from './helpers/clients.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 import { postgresAvailable } from './helpers/services.ts';
+import type { ServerOptions } from '../src/options.ts';
 
 /**
  * A user's durable requests are applied in arrival order, one after another; frames are
  * bounded and charged before any work; and the realtime holes of the security review stay shut.
  */
+/** How the server answers an upgrade it refuses. */
+function refusedUpgrade(url: string): Promise<{ status: number; retryAfter: string | undefined }> {
+  return new Promise((resolve) =>
+    new WebSocket(url).on('unexpected-response', (_req, res) => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] })).on('error', () => undefined),
+  );
+}
+
+/** `run` on a SQLite server of its own (with these realtime options); the sockets it opened and the server are closed after. */
+async function onOwnServer(realtime: ServerOptions['realtime'], run: (server: TestServer, open: () => Promise<RawSocket>) => Promise<void>): Promise<void> {
+  const server = await startTestServer('sqlite', { ...(realtime ? { realtime } : {}) });
+  const sockets: RawSocket[] = [];
+  const open = async () => {
+    const s = new RawSocket(server.wsUrl);
+    sockets.push(s);
+    await s.opened;
+    return s;
+  };
+  try {
+    await run(server, open);
+  } finally {
+    for (const s of sockets) s.close();
+    await server.close();
+  }
+}
+
 for (const driver of ['sqlite', 'postgres'] as const)
 describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests in order, bounded (${driver})`, () => {
   let t: TestServer;
@@ -607,9 +633,7 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
         await s.opened;
         return s;
       }));
-      const refused = new WebSocket(t.wsUrl);
-      const status = await new Promise<number>((resolve) => refused.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)).on('error', () => undefined));
-      expect(status).toBe(429);
+      expect((await refusedUpgrade(t.wsUrl)).status).toBe(429);
       // Authenticating frees the place.
       await idle[0]!.auth(t, 'frees-a-place', 'cap-room');
       const next = raw();
@@ -618,39 +642,20 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
     });
 
     it.skipIf(driver !== 'sqlite')('does not cap the sockets of this machine unless told to (a local proxy, load tests)', async () => {
-      const local = await startTestServer('sqlite', { realtime: { unauthenticatedPerAddress: 2 } });
-      const sockets: RawSocket[] = [];
-      try {
-        for (let i = 0; i < 6; i++) sockets.push(new RawSocket(local.wsUrl));
-        await Promise.all(sockets.map((s) => s.opened));
+      await onOwnServer({ unauthenticatedPerAddress: 2 }, async (local, open) => {
+        const sockets = await Promise.all(Array.from({ length: 6 }, open));
         expect(await sockets[5]!.auth(local, 'sixth', 'local-room')).toMatchObject({ type: 'auth:ok' });
-      } finally {
-        for (const s of sockets) s.close();
-        await local.close();
-      }
+      });
     });
 
     it.skipIf(driver !== 'sqlite')('caps the sockets waiting for authentication on a server, all addresses together: 503', async () => {
-      const local = await startTestServer('sqlite', { realtime: { unauthenticatedPerServer: 3 } });
-      const sockets: RawSocket[] = [];
-      try {
-        for (let i = 0; i < 3; i++) sockets.push(new RawSocket(local.wsUrl));
-        await Promise.all(sockets.map((s) => s.opened));
-        const refused = new WebSocket(local.wsUrl);
-        const answer = await new Promise<{ status: number; retryAfter: string | undefined }>((resolve) =>
-          refused.on('unexpected-response', (_req, res) => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] })).on('error', () => undefined),
-        );
-        expect(answer).toEqual({ status: 503, retryAfter: '1' });
+      await onOwnServer({ unauthenticatedPerServer: 3 }, async (local, open) => {
+        const sockets = await Promise.all(Array.from({ length: 3 }, open));
+        expect(await refusedUpgrade(local.wsUrl)).toEqual({ status: 503, retryAfter: '1' });
         // Authenticating frees the place.
         await sockets[0]!.auth(local, 'first-in', 'busy-room');
-        const next = new RawSocket(local.wsUrl);
-        sockets.push(next);
-        await next.opened;
-        expect(await next.auth(local, 'next-in', 'busy-room')).toMatchObject({ type: 'auth:ok' });
-      } finally {
-        for (const s of sockets) s.close();
-        await local.close();
-      }
+        expect(await (await open()).auth(local, 'next-in', 'busy-room')).toMatchObject({ type: 'auth:ok' });
+      });
     });
   });
 
