@@ -756,16 +756,15 @@ export class PulseClient {
     }
     if (this.#isStale(op, from)) return;
     if (RETRIED.has(message.code) && op.refusals + 1 < SATURATED_MAX_REFUSALS) return this.#retryLater(op, from);
-    const deletedLater = this.#deletedLater(op);
-    this.#ops.delete(op.ref);
-    this.#events.emit('queue', this.#ops.size);
-    // The queue held behind it goes on (after a request refused as saturated).
-    if (op.refusals > 0 || RETRIED.has(message.code)) this.#pump();
     // Resent after a reconnect, a request may find its object gone by this client's own hand: a
     // delete or remove whose work was done, or a change (run then, or moot now) to what a later
     // request of the queue deletes.
     const alreadyDone =
-      op.sends > 1 && message.code.endsWith('_not_found') && (/delete|remove/.test(op.message.type) || deletedLater);
+      op.sends > 1 && message.code.endsWith('_not_found') && (/delete|remove/.test(op.message.type) || this.#deletedLater(op));
+    this.#ops.delete(op.ref);
+    this.#events.emit('queue', this.#ops.size);
+    // The queue held behind it goes on (after a request refused as saturated).
+    if (op.refusals > 0 || RETRIED.has(message.code)) this.#pump();
     if (alreadyDone) return;
     // Roll back: a refused creation leaves at once; the server's copy of the room replaces the rest.
     op.undo?.();

@@ -55,7 +55,8 @@ export interface ServerOptions {
 
 /** A TCP port (0: any free one), from PULSE_PORT or `pulse start --port`, named `source` in the error. */
 export function parsePort(value: string, source: string): number {
-  const n = /^\d+$/.test(value.trim()) ? Number(value) : NaN;
+  const digits = value.trim();
+  const n = /^\d+$/.test(digits) ? Number(digits) : NaN;
   if (!Number.isInteger(n) || n > 65535) throw new Error(`${source} must be a port number (0–65535), got ${JSON.stringify(value)}`);
   return n;
 }
