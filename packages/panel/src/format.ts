@@ -19,6 +19,9 @@ export function formatBytes(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }
 
+/** A request's duration: "840 ms", then seconds ("10.0 s", the longest a delivery may take). */
+export const formatLatency = (ms: number) => (ms < 1000 ? `${formatNumber(ms)} ms` : `${(ms / 1000).toFixed(1)} s`);
+
 export const plural = (n: number, one: string, many = `${one}s`) => `${formatNumber(n)} ${n === 1 ? one : many}`;
 
 const ACTIONS: Record<string, string> = {

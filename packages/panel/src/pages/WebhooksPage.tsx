@@ -4,7 +4,7 @@ import { del, errorAt, patch, post, seg, type Environment } from '../api.ts';
 import { Badge, Button, CopyField, Field } from '../components/controls.tsx';
 import { EmptyState, ErrorState, InlineError, Spinner, useToast } from '../components/feedback.tsx';
 import { ConfirmDialog, Modal } from '../components/modal.tsx';
-import { formatDateTime, formatRelative, formatUntil } from '../format.ts';
+import { formatDateTime, formatLatency, formatRelative, formatUntil } from '../format.ts';
 import { useApi, useLastData } from '../hooks.ts';
 import { Link } from '../router.tsx';
 import { useSession, VIEW_ONLY_HINT } from '../session.tsx';
@@ -219,7 +219,7 @@ function Deliveries({ envId, endpoint }: { envId: string; endpoint: WebhookEndpo
                   ))}
               </td>
               <td className="num">{d.attempts}</td>
-              <td className="num">{d.lastLatencyMs !== null ? `${d.lastLatencyMs} ms` : '—'}</td>
+              <td className="num nowrap">{d.lastLatencyMs !== null ? formatLatency(d.lastLatencyMs) : '—'}</td>
               <td>
                 {d.lastStatusCode !== null ? <span className="mono">HTTP {d.lastStatusCode}</span> : d.lastError ? null : '—'}
                 {d.lastError && d.status !== 'succeeded' && d.lastError !== `HTTP ${d.lastStatusCode}` && <span className="muted small block">{d.lastError}</span>}
