@@ -235,6 +235,51 @@ describe('webhook dispatcher: outcomes', () => {
   });
 });
 
+describe('webhook dispatcher: a receiver that asks to be left alone', () => {
+  it('sends an endpoint nothing for the time its Retry-After asks, then its deliveries; other endpoints go on', async () => {
+    const times: { path: string; id: string; at: number }[] = [];
+    let busy = true;
+    const hooks = await receiver((req, res) => {
+      times.push({ path: req.url!, id: String(req.headers['webhook-id']), at: Date.now() });
+      if (req.url === '/busy' && busy) {
+        busy = false;
+        res.writeHead(429, { 'retry-after': '1' }).end();
+      } else res.writeHead(204).end();
+    });
+    const fresh = [
+      ...Array.from({ length: 6 }, (_, i) => delivery(i, `${hooks.base}/busy`)),
+      ...Array.from({ length: 3 }, (_, i) => delivery(`b${i}`, `${hooks.base}/other`, { endpointId: 'wh_2' })),
+    ];
+    const rows: ClaimedDelivery[] = [];
+    const sent = new Set<string>();
+    let skippedWhilePaused = false;
+    let dispatchedOnce = false;
+    const store = passingStore(({ outcomes, dispatch, claim }) => {
+      for (const o of outcomes) {
+        if (o.result?.succeeded) sent.add(o.delivery.eventId);
+        // Given back, or refused: a row, due again (the refused one on its own schedule, shortened here).
+        else rows.push({ ...o.delivery, freshSince: undefined });
+      }
+      if (claim?.skipEndpoints.includes('wh_1') && !busy) skippedWhilePaused = true;
+      let claimed: ClaimedDelivery[] = [];
+      if (dispatch && !dispatchedOnce) claimed = fresh;
+      else if (claim && !claim.skipEndpoints.includes('wh_1')) claimed = rows.splice(0);
+      dispatchedOnce ||= claimed.length > 0;
+      return answer(claimed);
+    });
+    await dispatchUntil(store, { concurrencyPerEndpoint: 1 }, () => sent.size === fresh.length, 8000, () => {
+      expect(sent.size).toBe(fresh.length);
+      expect(skippedWhilePaused).toBe(true);
+      const busyHits = times.filter((t) => t.path === '/busy');
+      // The refusal, then nothing for a second, then every delivery: the refused one again among them.
+      expect(busyHits[1]!.at - busyHits[0]!.at).toBeGreaterThanOrEqual(1000);
+      expect(busyHits.slice(1).map((t) => t.id).sort()).toEqual(fresh.slice(0, 6).map((d) => d.eventId).sort());
+      // The other endpoint was not held up by it.
+      for (const t of times.filter((h) => h.path === '/other')) expect(t.at).toBeLessThan(busyHits[1]!.at);
+    }, hooks);
+  });
+});
+
 describe('webhook dispatcher: hung receivers', () => {
   it("claims other endpoints' retries while a hung endpoint holds many fresh deliveries", async () => {
     const hooks = await receiver((req, res) => {

@@ -105,6 +105,11 @@ export class WebhookDispatcher {
    * (SendJob.startBy), with when the last of them came back.
    */
   readonly #stopped = new Map<string, number>();
+  /**
+   * Endpoints whose receiver asked to be left alone (`Retry-After`), with until when (ms since the
+   * epoch): this node sends them nothing before then; what falls due meanwhile waits as rows.
+   */
+  readonly #pausedUntil = new Map<string, number>();
   /** Passes failed in a row (see #tick). */
   #failedPasses = 0;
 
@@ -171,8 +176,10 @@ export class WebhookDispatcher {
     const cap = this.#settings.concurrencyPerEndpoint;
     const free = MAX_CLAIMED - this.#answeringHeld('rows');
     const depth = cap * CLAIM_DEPTH;
-    // Endpoints with a claim's worth of deliveries waiting to be sent are not claimed for again until they are.
+    // Endpoints with a claim's worth of deliveries waiting to be sent are not claimed for again
+    // until they are, nor those that asked to be left alone for now.
     const skipEndpoints = [...this.#held].filter(([, h]) => h.fresh + h.rows >= depth).map(([endpointId]) => endpointId);
+    for (const endpointId of this.#pausedUntil.keys()) if (this.#paused(endpointId)) skipEndpoints.push(endpointId);
     const claiming = free > 0 && !this.#closed;
     // A claim outlives the wait for a request slot and the attempt (one deadline covers the
     // request and its redirects); past it, a delivery whose node died is attempted again by
@@ -240,7 +247,7 @@ export class WebhookDispatcher {
       // The sending thread stopped the endpoint after this pass began: what it gave back is not in
       // the pass's claim, and goes first.
       const stoppedAt = this.#stopped.get(delivery.endpointId);
-      if ((delivery.freshSince && (this.#behind.has(delivery.endpointId) || full)) || (stoppedAt !== undefined && stoppedAt >= startedAt)) {
+      if ((delivery.freshSince && (this.#behind.has(delivery.endpointId) || full)) || (stoppedAt !== undefined && stoppedAt >= startedAt) || this.#paused(delivery.endpointId)) {
         this.#giveBack(delivery);
         continue;
       }
@@ -252,6 +259,15 @@ export class WebhookDispatcher {
       this.#settled.add(attempt);
       void attempt.finally(() => this.#settled.delete(attempt));
     }
+  }
+
+  /** Whether the endpoint's receiver asked to be left alone until later than now. */
+  #paused(endpointId: string): boolean {
+    const until = this.#pausedUntil.get(endpointId);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.#pausedUntil.delete(endpointId);
+    return false;
   }
 
   /** Deliveries of one kind held by endpoints not known to be slow. */
@@ -306,16 +322,20 @@ export class WebhookDispatcher {
       if (result.notSent || (this.#closed && !result.ok && this.#aborted)) {
         // Shutting down, the claim running short, or the sending thread stopped: not an attempt;
         // another node, or this one again, sends it once the claim is let go.
-        if (result.expired) {
-          this.#stopped.set(d.endpointId, performance.now());
-          this.#slow.add(d.endpointId);
-        }
+        if (result.expired || result.paused) this.#stopped.set(d.endpointId, performance.now());
+        if (result.expired) this.#slow.add(d.endpointId);
         this.#giveBack(d);
         return;
       }
       if (result.slow) this.#slow.add(d.endpointId);
       else this.#slow.delete(d.endpointId);
       const now = Date.now();
+      if (!result.ok && result.retryAfterMs) {
+        // The sending thread stopped the endpoint on this answer (see SendJob.startBy).
+        this.#stopped.set(d.endpointId, performance.now());
+        const until = now + Math.min(result.retryAfterMs, this.#settings.maxRetryDelayMs);
+        this.#pausedUntil.set(d.endpointId, Math.max(until, this.#pausedUntil.get(d.endpointId) ?? 0));
+      }
       const retryAt = now + retryDelayMs(d.attempts + 1, this.#settings, Math.random, result.retryAfterMs);
       const nextAttemptAt = result.ok || retryAt > Date.parse(d.giveUpAt) ? null : new Date(retryAt).toISOString();
       // Recorded by the next pass (the claim holds until then).

@@ -23,7 +23,8 @@ export interface SendJob {
   /**
    * Not started after this time (ms since the epoch): answered as not sent and `expired` (its
    * claim would run short), and so are the endpoint's jobs behind it and those that follow, until
-   * one comes with `resume` (the dispatcher has seen the answer): they stay in order.
+   * one comes with `resume` (the dispatcher has seen the answer): they stay in order. The same
+   * for the jobs behind an answer with `Retry-After`, as not sent and `paused`.
    */
   startBy: number;
   resume?: boolean;
@@ -73,6 +74,7 @@ function answer(n: number, result: SendResult): void {
 }
 
 const EXPIRED: SendResult = { ...notSent('not sent: its claim would run out before the attempt ends'), expired: true };
+const PAUSED: SendResult = { ...notSent('not sent: the receiver asked to be left alone for a while (Retry-After)'), paused: true };
 
 /**
  * Jobs waiting for a request slot, per endpoint. The queues live here, not in the server's thread:
@@ -81,17 +83,18 @@ const EXPIRED: SendResult = { ...notSent('not sent: its claim would run out befo
  */
 const queues = new Map<string, SendJob[]>();
 const active = new Map<string, number>();
-/** Endpoints whose jobs are given back (see SendJob.startBy) until one comes with `resume`. */
-const stopped = new Set<string>();
+/** Endpoints whose jobs are given back (see SendJob.startBy), with how, until one comes with `resume`. */
+const stopped = new Map<string, SendResult>();
 /** Endpoints whose last request was not answered within slowAfterMs (see SenderOptions). */
 const slow = new Set<string>();
 /** Requests in flight in each share of maxInFlight. */
 const inFlight = { answering: 0, slow: 0 };
 
 /** Gives back every job of the endpoint waiting here, and those that follow until it resumes. */
-function stop(endpointId: string, queue: SendJob[]): void {
-  for (const job of queue.splice(0)) answer(job.n, EXPIRED);
-  stopped.add(endpointId);
+function stop(endpointId: string, why: SendResult): void {
+  for (const job of queues.get(endpointId) ?? []) answer(job.n, why);
+  queues.delete(endpointId);
+  stopped.set(endpointId, why);
 }
 
 /**
@@ -106,15 +109,13 @@ function pump(): void {
     for (const endpointId of [...queues.keys()]) {
       const queue = queues.get(endpointId)!;
       // Checked with no request slot free too: a job is given back while its claim still holds.
-      if (Date.now() > queue[0]!.startBy) stop(endpointId, queue);
+      if (Date.now() > queue[0]!.startBy) stop(endpointId, EXPIRED);
       else if (inFlight[slow.has(endpointId) ? 'slow' : 'answering'] < maxInFlight && (active.get(endpointId) ?? 0) < queue[0]!.concurrency) {
         start(endpointId, queue.shift()!);
         started = true;
         queues.delete(endpointId);
         if (queue.length) queues.set(endpointId, queue);
-        continue;
       }
-      if (queue.length === 0) queues.delete(endpointId);
     }
   }
 }
@@ -177,6 +178,9 @@ async function run(job: SendJob, slowAfter: number): Promise<boolean> {
   }
   const answeredSlowly = performance.now() - started >= slowAfter;
   answer(job.n, { ...result, slow: answeredSlowly });
+  // The receiver asked to be left alone: nothing more is sent to it until the dispatcher, told
+  // so by this answer, hands over a job that resumes (once the time asked for has passed).
+  if (!result.ok && result.retryAfterMs) stop(job.endpointId, PAUSED);
   return answeredSlowly;
 }
 
@@ -191,8 +195,9 @@ port.on('message', (message: SenderMessage) => {
   } else {
     for (const job of message.jobs) {
       if (job.resume) stopped.delete(job.endpointId);
-      if (stopped.has(job.endpointId)) {
-        answer(job.n, EXPIRED);
+      const why = stopped.get(job.endpointId);
+      if (why) {
+        answer(job.n, why);
         continue;
       }
       const queue = queues.get(job.endpointId);

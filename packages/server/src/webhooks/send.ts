@@ -25,6 +25,8 @@ export interface SendResult {
   notSent?: boolean;
   /** Not sent because it could not start before its claim ran short (see SendJob.startBy). */
   expired?: boolean;
+  /** Not sent because the receiver asked to be left alone (a `Retry-After` of an attempt before it). */
+  paused?: boolean;
   /** Answered (or failed) only after the sending thread's slowAfterMs: its endpoint counts as slow (SenderOptions). */
   slow?: boolean;
 }

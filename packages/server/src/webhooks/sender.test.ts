@@ -9,7 +9,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 const SECRET = `whsec_${Buffer.from('a sender test secret, 32 bytes!').toString('base64')}`;
 
-/** A receiver on loopback: answers 204, or not until `answerHeld()` (`hang`, or a path of /hung), and keeps what it got. */
+/**
+ * A receiver on loopback: answers 204, or not until `answerHeld()` (`hang`, or a path of /hung),
+ * or 429 with `Retry-After: 30` (a path of /busy), and keeps what it got.
+ */
 let server: Server;
 let url: string;
 let hang = false;
@@ -29,6 +32,7 @@ beforeEach(async () => {
     req.on('end', () => {
       received.push({ headers: req.headers, body });
       if (hang || req.url === '/hung') held.push(res);
+      else if (req.url === '/busy') res.writeHead(429, { 'retry-after': '30' }).end();
       else res.writeHead(204).end();
     });
   });
@@ -299,6 +303,21 @@ describe('webhook sender thread', () => {
       expect(await first).toMatchObject({ ok: true });
       expect(await other).toMatchObject({ ok: true });
       hang = false;
+      expect(await sender.send(job({ eventId: 'evt_5', concurrency: 1, resume: true }))).toMatchObject({ ok: true });
+      expect(ids().sort()).toEqual(['evt_1', 'evt_5', 'evt_b']);
+    });
+  });
+
+  it("gives back an endpoint's jobs behind an answer with Retry-After, and those that follow until one resumes", async () => {
+    await withSender(async (sender) => {
+      const busy = url.replace(/\/hook$/, '/busy');
+      const jobs = ['evt_1', 'evt_2', 'evt_3'].map((eventId) => sender.send(job({ eventId, url: busy, concurrency: 1 })));
+      const other = sender.send(job({ eventId: 'evt_b', endpointId: 'wh_2' }));
+      const [first, ...behind] = await Promise.all(jobs);
+      expect(first).toMatchObject({ ok: false, statusCode: 429, retryAfterMs: 30_000 });
+      for (const result of behind) expect(result).toMatchObject({ ok: false, notSent: true, paused: true, error: expect.stringMatching(/Retry-After/) });
+      expect(await sender.send(job({ eventId: 'evt_4', concurrency: 1 }))).toMatchObject({ notSent: true, paused: true });
+      expect(await other).toMatchObject({ ok: true });
       expect(await sender.send(job({ eventId: 'evt_5', concurrency: 1, resume: true }))).toMatchObject({ ok: true });
       expect(ids().sort()).toEqual(['evt_1', 'evt_5', 'evt_b']);
     });
