@@ -4,7 +4,8 @@ import type { z } from 'zod';
 
 /** A verified webhook event: `type`, `timestamp` and the `data` documented for that type. */
 export type PulseWebhookEvent = {
-  [T in WebhookPayloadType]: { type: T; timestamp: string; data: z.output<(typeof webhookDataSchemas)[T]> };
+  /** `example`: an example event, with made-up data (sent on request; see docs/webhooks.md). */
+  [T in WebhookPayloadType]: { type: T; timestamp: string; example?: true; data: z.output<(typeof webhookDataSchemas)[T]> };
 }[WebhookPayloadType];
 
 /** Request headers as Node's `req.headers` or a Fetch `Headers` object holds them. */

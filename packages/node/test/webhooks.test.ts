@@ -33,6 +33,13 @@ describe('verifyWebhook', () => {
     expect(() => verifyWebhook([], body, headers)).toThrow(TypeError);
   });
 
+  it('types the flag of an example event', () => {
+    const example = JSON.stringify({ type: 'comment.created', timestamp: '2026-12-05T10:00:00.000Z', example: true, data: { commentId: 'comment_example' } });
+    const flag: true | undefined = verifyWebhook(SECRET, example, signed(example)).example;
+    expect(flag).toBe(true);
+    expect(verifyWebhook(SECRET, body, signed(body)).example).toBeUndefined();
+  });
+
   it('accepts either of two signatures (a rotation) and either of two secrets', () => {
     const headers = signed(body, OTHER);
     const both = { ...headers, 'webhook-signature': `${signed(body, SECRET)['webhook-signature']} ${headers['webhook-signature']}` };

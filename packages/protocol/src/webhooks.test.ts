@@ -31,6 +31,10 @@ describe('webhook payload schemas', () => {
 
   it('describe the test event too, so `webhookDataSchemas[body.type]` works for every delivery', () => {
     expect(webhookPayloadJsonSchema(WEBHOOK_TEST_EVENT)).toMatchObject({ properties: { type: { const: 'webhook.test' } } });
+    // An example event's flag, which receivers are told to check, is named (and optional).
+    const payload = webhookPayloadJsonSchema('comment.created');
+    expect(payload).toMatchObject({ properties: { example: { const: true } } });
+    expect(payload.required).toEqual(['type', 'timestamp', 'data']);
     expect(webhookDataSchemas[WEBHOOK_TEST_EVENT].safeParse({ environmentId: 'e', endpointId: 'wh_1', message: 'hi' }).success).toBe(true);
     for (const type of types) expect(webhookDataSchemas[type], type).toBeDefined();
   });

@@ -99,7 +99,7 @@ export function webhookPayloadJsonSchema(type: WebhookPayloadType): Record<strin
   if (!Object.hasOwn(webhookDataSchemas, type)) {
     throw new RangeError(`Unknown webhook event type ${JSON.stringify(type)}: this version of @pulse/protocol knows ${Object.keys(webhookDataSchemas).join(', ')}`);
   }
-  const schema = z.object({ type: z.literal(type), timestamp: z.string(), data: webhookDataSchemas[type] });
+  const schema = z.object({ type: z.literal(type), timestamp: z.string(), example: z.literal(true).optional(), data: webhookDataSchemas[type] });
   return allowAdditions(z.toJSONSchema(schema)) as Record<string, unknown>;
 }
 
