@@ -50,11 +50,5 @@ const ACTIONS: Record<string, string> = {
 
 export const actionLabel = (action: string) => ACTIONS[action] ?? action;
 
-/** Two letters for an avatar placeholder. */
-export function initials(name: string): string {
-  const words = name.trim().split(/\s+/).filter(Boolean);
-  if (words.length === 0) return '?';
-  const first = [...words[0]!][0] ?? '';
-  const last = words.length > 1 ? ([...words[words.length - 1]!][0] ?? '') : '';
-  return (first + last).toUpperCase();
-}
+/** Two letters for an avatar placeholder: the same as the widget's. */
+export { initials } from '@pulse/protocol/lite';

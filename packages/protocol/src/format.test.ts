@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isBlankText, relativeTime, timeUntil } from './format.ts';
+import { initials, isBlankText, relativeTime, timeUntil } from './format.ts';
 
 describe('relativeTime', () => {
   const now = Date.parse('2026-03-10T12:00:00Z');
@@ -37,5 +37,19 @@ describe('isBlankText', () => {
   it('finds nothing to read in whitespace and invisible characters only', () => {
     for (const blank of ['', '  \n\t', '\u00a0\u3000', '\u200b\u200b', '\ufeff\u2060 \u200d', '\u00ad', '\u200e\u202e\u2066', '\u3164', '\ufe0f']) expect(isBlankText(blank)).toBe(true);
     for (const text of ['a', ' \u200ba', '👍', '👩‍👩‍👧', '.']) expect(isBlankText(text)).toBe(false);
+  });
+});
+
+describe('initials', () => {
+  it('takes the first letters of the first and last words, never punctuation', () => {
+    expect(initials('Ann Lee')).toBe('AL');
+    expect(initials('  carl  ')).toBe('C');
+    expect(initials("Ann-Marie O'Neil")).toBe('AO');
+    expect(initials('Bob <b>Smith</b>')).toBe('BB');
+    expect(initials('(Dave)')).toBe('D');
+    expect(initials('Émile Zola')).toBe('ÉZ');
+    expect(initials('李 小龙')).toBe('李小');
+    expect(initials('🙂 ...')).toBe('?');
+    expect(initials('')).toBe('?');
   });
 });

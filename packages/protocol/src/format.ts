@@ -89,3 +89,16 @@ export function trimEndOf(text: string, chars: string): string {
   while (end > 0 && chars.includes(text[end - 1]!)) end--;
   return text.slice(0, end);
 }
+
+/**
+ * Up to two letters for an avatar without an image: the first letter (or digit) of the name's
+ * first and last words, skipping punctuation ("Ann-Marie O'Neil" → "AO", "bob" → "B"); "?" when
+ * the name has none.
+ */
+export function initials(name: string): string {
+  const words = name.match(/[\p{L}\p{N}][\p{L}\p{N}\p{M}'’-]*/gu) ?? [];
+  if (words.length === 0) return '?';
+  const first = [...words[0]!][0]!;
+  const last = words.length > 1 ? [...words[words.length - 1]!][0]! : '';
+  return (first + last).toUpperCase();
+}

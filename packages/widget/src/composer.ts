@@ -1,7 +1,7 @@
 import type { PulseClient } from '@pulse/core';
 import { isBlankText, mentionCandidates, type Attachment, type EnvConfig, type PulseUser } from '@pulse/protocol/lite';
 import { html, LitElement, nothing, type PropertyValues, type TemplateResult } from 'lit';
-import { formatDuration, userColorStyle } from './format.ts';
+import { formatDuration, initials, userColorStyle } from './format.ts';
 import { icons } from './icons.ts';
 import { rankMentions } from './mention-rank.ts';
 import { styles } from './styles.ts';
@@ -326,7 +326,7 @@ export class PulseComposer extends LitElement {
             ${suggestions.map(
               (u, i) =>
                 html`<li role="option" aria-selected=${i === this.selected} @mousedown=${(e: Event) => (e.preventDefault(), this.#insertMention(u))}>
-                  <span class="avatar small" style=${userColorStyle(u.color)}>${u.name.slice(0, 1).toUpperCase()}</span><span class="name">${u.name}</span
+                  <span class="avatar small" style=${userColorStyle(u.color)}>${initials(u.name)}</span><span class="name">${u.name}</span
                   ><span class="small">@${u.id}</span>
                 </li>`,
             )}

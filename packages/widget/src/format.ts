@@ -1,5 +1,5 @@
 /** "just now", "5 min ago", "3 h ago", "2 days ago", then a date: the same words as the panel's. */
-export { mentionCandidates, relativeTime, splitMentions } from '@pulse/protocol/lite';
+export { initials, mentionCandidates, relativeTime, splitMentions } from '@pulse/protocol/lite';
 import { textOnColor } from '@pulse/protocol/lite';
 
 /** The CSS variables giving an element a user's colour, and text that reads on it. */
@@ -11,12 +11,6 @@ export const userColorStyle = (color: string): string => userColorVars(color).ma
 /** Those variables set on an element made by hand (the overlay's cursors and ripples). */
 export function setUserColor(el: HTMLElement, color: string): void {
   for (const [name, value] of userColorVars(color)) el.style.setProperty(name, value);
-}
-
-export function initials(name: string): string {
-  const parts = name.trim().split(/\s+/).filter(Boolean);
-  const letters = parts.length > 1 ? [parts[0]![0], parts[parts.length - 1]![0]] : [...(parts[0] ?? '?')].slice(0, 2);
-  return letters.join('').toUpperCase();
 }
 
 export function formatBytes(n: number): string {
