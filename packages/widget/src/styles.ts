@@ -625,6 +625,8 @@ export const styles = css`
     width: 100%;
     min-height: 40px;
     max-height: 160px;
+    /* Grows with its text up to max-height (where supported), rather than scrolling its first lines out of view. */
+    field-sizing: content;
     resize: vertical;
     border: 1px solid var(--_border);
     border-radius: 10px;
@@ -901,6 +903,10 @@ export const styles = css`
     font-size: 12px;
     color: var(--_muted);
     overflow-wrap: anywhere;
+  }
+  /* An id reads as one token: broken where the line ends, not at its hyphens. */
+  .setting.small code {
+    word-break: break-all;
   }
   .setting {
     display: flex;

@@ -368,7 +368,7 @@ function settingsPanel(w: PulseWidget) {
       ${row("Show others' cursors", 'showCursors', c.showCursors)} ${row('Share my cursor', 'shareCursor', c.showCursors)}
       ${row('Show comment pins', 'showPins')} ${row('Show drawings', 'showDrawing', c.allowDrawing)}
       ${row('Appear offline', 'appearOffline', c.showPresence)} ${emailRow(w)}
-      <div class="setting small">Signed in as <strong>${w.user?.name ?? '…'}</strong> · room <code>${w.room}</code></div>
+      <div class="setting small">Signed in as <strong>${w.user?.name ?? '…'}</strong><br />Room <code>${w.room}</code></div>
     </div>
   </section>`;
 }
