@@ -1,4 +1,6 @@
+import { realpathSync } from 'node:fs';
 import { userInfo } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseEnvConfigAssignments, PulseError, WEBHOOKS_ALLOW_PRIVATE_ENV } from '@pulse/protocol';
 import { hashPassword } from './auth/passwords.ts';
@@ -488,3 +490,14 @@ export async function main(argv: string[]): Promise<number> {
     return userError ? 2 : 1;
   }
 }
+
+/** `node …/dist/cli.js start` works as `pulse start` does (bin/pulse.mjs imports this module and calls main). */
+function runAsScript(): boolean {
+  try {
+    return process.argv[1] !== undefined && pathToFileURL(realpathSync(process.argv[1])).href === import.meta.url;
+  } catch {
+    return false;
+  }
+}
+
+if (runAsScript()) process.exitCode = await main(process.argv.slice(2));

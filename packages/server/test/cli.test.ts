@@ -198,6 +198,12 @@ describe('pulse <command> --help', () => {
     expect(readdirSync(dataDir)).toEqual([]);
   });
 
+  it('runs as a script too (node …/cli.js), not only through the pulse command', () => {
+    const cli = new URL('../src/cli.ts', import.meta.url).pathname;
+    const out = execFileSync(process.execPath, ['--conditions=pulse-source', '--import', 'tsx', cli, '--version'], { env: cleanEnv(), encoding: 'utf8' });
+    expect(out).toBe(`${VERSION}\n`);
+  });
+
   it('names every command that takes --json', async () => {
     const r = await runCli(['--help'], cleanEnv());
     expect(r.stdout).toContain('Add --json to any env, admin or webhook command');
