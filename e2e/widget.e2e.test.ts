@@ -83,7 +83,8 @@ describe.skipIf(!browserAvailable)('<pulse-widget> in Chromium', () => {
     await expect.poll(() => w(alice).locator('.popover .suggestions li').count()).toBeGreaterThan(0);
     await expect(w(alice).locator('.popover .suggestions li').first().textContent()).resolves.toContain('Bob Smith');
     await composer.press('Enter'); // picks the suggestion
-    await expect.poll(() => composer.inputValue()).toContain('@bob ');
+    // The box shows whom the mention names; the comment stores the id (checked below).
+    await expect.poll(() => composer.inputValue()).toBe('Conversion jumped here, is it the redesign? @Bob Smith ');
     await composer.press('Enter'); // sends
     const pin = w(bob).locator('.pin');
     await expect.poll(() => pin.count()).toBe(1);
@@ -98,6 +99,21 @@ describe.skipIf(!browserAvailable)('<pulse-widget> in Chromium', () => {
 
   it('notifies the mentioned user', async () => {
     await expect.poll(() => w(bob).locator('button[aria-label="Notifications"] .badge').textContent()).toBe('1');
+  });
+
+  it('stores a mention as the user id, and shows it by name again when the comment is edited', async () => {
+    const [thread] = (await demoApi('GET', `/api/v1/rooms/${room}/threads`)).body.items as { id: string }[];
+    const stored = async () => (await demoApi('GET', `/api/v1/threads/${thread!.id}`)).body.comments[0] as { body: string; mentions: string[] };
+    expect(await stored()).toMatchObject({ body: 'Conversion jumped here, is it the redesign? @bob', mentions: ['bob'] });
+    const first = w(alice).locator('.popover .comment').first();
+    await first.getByRole('button', { name: 'Edit' }).click();
+    const edit = first.locator('pulse-composer textarea');
+    await expect.poll(() => edit.inputValue()).toBe('Conversion jumped here, is it the redesign? @Bob Smith');
+    await edit.press('End');
+    await edit.pressSequentially(', or @Bobby?');
+    await edit.press('Enter');
+    await expect.poll(stored).toMatchObject({ body: 'Conversion jumped here, is it the redesign? @bob, or @Bobby?', mentions: ['bob'] });
+    expect(await first.locator('.mention').allTextContents()).toEqual(['@Bob Smith']);
   });
 
   it('replies, shows typing, reacts, edits and deletes, live in the other window', async () => {

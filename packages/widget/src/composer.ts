@@ -1,5 +1,5 @@
 import type { PulseClient } from '@pulse/core';
-import { isBlankText, mentionCandidates, type Attachment, type EnvConfig, type PulseUser } from '@pulse/protocol/lite';
+import { isBlankText, mentionCandidates, splitMentions, type Attachment, type EnvConfig, type PulseUser } from '@pulse/protocol/lite';
 import { html, LitElement, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import { formatDuration, initials, userColorStyle } from './format.ts';
 import { icons } from './icons.ts';
@@ -28,6 +28,9 @@ export interface ComposerSubmit {
 }
 
 let nextKey = 1;
+
+/** `text` as a regular expression that matches it literally. */
+const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
  * The comment composer: text with @mention autocomplete, attachments (pick, drop, paste,
@@ -73,6 +76,10 @@ export class PulseComposer extends LitElement {
   declare dragging: boolean;
   #recorder: MediaRecorder | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
+  /** A picked mention as the box shows it ("@Bob Smith") → the user id the comment stores ("@bob"). */
+  readonly #labels = new Map<string, string>();
+  /** `initial` as the box showed it. */
+  #shownInitial = '';
 
   constructor() {
     super();
@@ -92,7 +99,41 @@ export class PulseComposer extends LitElement {
   }
 
   override willUpdate(changed: PropertyValues): void {
-    if (changed.has('initial') && this.initial) this.text = this.initial;
+    if (changed.has('initial') && this.initial) this.text = this.#shownInitial = this.#shown(this.initial);
+  }
+
+  /** Whether the box holds text of its own (not empty, not the comment being edited as it was). */
+  get unsaved(): boolean {
+    return this.text.trim() !== '' && this.text !== this.#shownInitial;
+  }
+
+  /** A stored body as the box shows it: each @id of a known user as @Name. */
+  #shown(body: string): string {
+    const names = new Map(this.users.map((u) => [u.id, u.name]));
+    return splitMentions(body, names)
+      .map((p) => (p.mention ? (this.#label(p.mention, p.text.slice(1)) ?? `@${p.mention}`) : p.text))
+      .join('');
+  }
+
+  /** "@name", now standing for `id`; undefined (the id is written instead) when it stands for someone else already. */
+  #label(id: string, name: string): string | undefined {
+    const label = `@${name}`;
+    const taken = this.#labels.get(label);
+    if (taken !== undefined && taken !== id) return undefined;
+    this.#labels.set(label, id);
+    return label;
+  }
+
+  /**
+   * The text as the comment stores it: each "@Name" shown for a mention as its user's @id, in one
+   * pass (an id written cannot be read as another label), where the name ends there: "@Bob" is
+   * not taken out of "@Bobby".
+   */
+  #stored(text: string): string {
+    if (this.#labels.size === 0) return text;
+    const labels = [...this.#labels.keys()].sort((a, b) => b.length - a.length);
+    const any = new RegExp(`(?:${labels.map(literal).join('|')})(?![\\p{L}\\p{N}_]|[.\\-:|]+[\\p{L}\\p{N}_])`, 'gu');
+    return text.replace(any, (label) => `@${this.#labels.get(label)!}`);
   }
 
   override disconnectedCallback(): void {
@@ -145,7 +186,7 @@ export class PulseComposer extends LitElement {
 
   #insertMention(user: PulseUser): void {
     const area = this.renderRoot.querySelector('textarea')!;
-    const before = this.text.slice(0, area.selectionStart).replace(/@([\w.\-:|]*)$/, `@${user.id} `);
+    const before = this.text.slice(0, area.selectionStart).replace(/@([\w.\-:|]*)$/, `${this.#label(user.id, user.name) ?? `@${user.id}`} `);
     const after = this.text.slice(area.selectionStart);
     this.text = before + after;
     this.query = null;
@@ -182,7 +223,7 @@ export class PulseComposer extends LitElement {
   }
 
   #submit(): void {
-    const body = this.text.trim();
+    const body = this.#stored(this.text).trim();
     const uploading = this.files.some((f) => !f.attachment && !f.error);
     if (uploading) {
       this.error = 'Wait for the uploads to finish.';
@@ -199,6 +240,7 @@ export class PulseComposer extends LitElement {
     this.dispatchEvent(new CustomEvent<ComposerSubmit>('submit', { detail: { body, mentions, attachmentIds }, bubbles: true, composed: true }));
     if (this.threadId) this.client.stopTyping(this.threadId);
     this.text = '';
+    this.#labels.clear();
     this.files = [];
     this.error = '';
   }

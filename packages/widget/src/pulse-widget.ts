@@ -655,7 +655,7 @@ export class PulseWidget extends LitElement {
     for (const id of new Set(gone)) {
       if (this.#deletedHere.delete(id)) continue;
       const drafts = [...this.renderRoot.querySelectorAll<PulseComposer>('pulse-composer')]
-        .filter((c) => c.threadId === id && c.text.trim() !== '' && c.text !== c.initial)
+        .filter((c) => c.threadId === id && c.unsaved)
         .map((c) => c.text.trim());
       if (drafts.length) this.#showRefusal('The thread you were writing in was deleted.', [...new Set(drafts)].join('\n\n'));
     }
