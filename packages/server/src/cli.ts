@@ -491,13 +491,20 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** `node …/dist/cli.js start` works as `pulse start` does (bin/pulse.mjs imports this module and calls main). */
+/**
+ * `node …/dist/cli.js start` (or `…/dist/cli start`) works as `pulse start` does (bin/pulse.mjs
+ * imports this module and calls main).
+ */
 function runAsScript(): boolean {
-  try {
-    return process.argv[1] !== undefined && pathToFileURL(realpathSync(process.argv[1])).href === import.meta.url;
-  } catch {
-    return false;
-  }
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  return [script, `${script}.js`, `${script}.ts`].some((path) => {
+    try {
+      return pathToFileURL(realpathSync(path)).href === import.meta.url;
+    } catch {
+      return false;
+    }
+  });
 }
 
 if (runAsScript()) process.exitCode = await main(process.argv.slice(2));
