@@ -97,6 +97,13 @@ export const WEBHOOK_POLICY = {
    */
   outageMs: 60_000,
   retryNowBatch: 1000,
+  /**
+   * A receiver that refuses with `Retry-After` is sent nothing else by that node for that long, up
+   * to this; then the next attempt asks again (the refused delivery itself waits the whole time,
+   * up to `maxRetryDelayMs`). Short enough that a test event, an edit or enabling the endpoint
+   * again is not held up for hours by a maintenance page's answer.
+   */
+  maxPauseMs: 5 * 60_000,
   /** Bytes of a response body kept for the panel. */
   responseBodyChars: 1024,
   /** Redirects followed (each target checked like the first URL). */

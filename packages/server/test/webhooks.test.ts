@@ -6,7 +6,7 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { optionsFromEnv } from '../src/options.ts';
 import { endpointView, WebhookService } from '../src/webhooks/service.ts';
-import { parseRetryAfter, sendWebhook } from '../src/webhooks/send.ts';
+import { parseRetryAfter, pauseMs, sendWebhook } from '../src/webhooks/send.ts';
 import { allowAll, blockedAddressReason, defaultAddressPolicy } from '../src/webhooks/ssrf.ts';
 import { signWebhook } from '../src/webhooks/signing.ts';
 import { retryDelayMs } from '../src/webhooks/settings.ts';
@@ -62,6 +62,9 @@ describe('webhooks: signing', () => {
     expect(retryDelayMs(1, s, () => 0.5, 600_000)).toBe(600_000);
     expect(retryDelayMs(3, s, () => 0.5, 1_000)).toBe(480_000);
     expect(retryDelayMs(1, s, () => 0.5, 30 * 24 * 3600_000)).toBe(6 * 3600_000);
+    // The endpoint as a whole is left alone that long, up to a few minutes (then asked again).
+    expect(pauseMs(20_000)).toBe(20_000);
+    expect(pauseMs(6 * 3600_000)).toBe(WEBHOOK_POLICY.maxPauseMs);
     // About a day of attempts before the window closes.
     let total = 0;
     let n = 0;

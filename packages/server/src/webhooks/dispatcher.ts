@@ -2,6 +2,7 @@ import { WEBHOOK_POLICY } from '@pulse/protocol';
 import type { Store } from '../store/index.ts';
 import type { ClaimedDelivery, DisabledEndpoint, WebhookAttemptResult, WebhookOutcome } from '../store/types.ts';
 import { retryDelayMs, type WebhookSettings } from './settings.ts';
+import { pauseMs } from './send.ts';
 import { WebhookSender } from './sender.ts';
 import { audit, clip } from '../panel-api/audit.ts';
 
@@ -106,8 +107,9 @@ export class WebhookDispatcher {
    */
   readonly #stopped = new Map<string, number>();
   /**
-   * Endpoints whose receiver asked to be left alone (`Retry-After`), with until when (ms since the
-   * epoch): this node sends them nothing before then; what falls due meanwhile waits as rows.
+   * Endpoints whose receiver asked to be left alone (`Retry-After`), with until when
+   * (performance.now(), see pauseMs): this node sends them nothing before then; what falls due
+   * meanwhile waits as rows.
    */
   readonly #pausedUntil = new Map<string, number>();
   /** Passes failed in a row (see #tick). */
@@ -265,7 +267,7 @@ export class WebhookDispatcher {
   #paused(endpointId: string): boolean {
     const until = this.#pausedUntil.get(endpointId);
     if (until === undefined) return false;
-    if (until > Date.now()) return true;
+    if (until > performance.now()) return true;
     this.#pausedUntil.delete(endpointId);
     return false;
   }
@@ -331,10 +333,10 @@ export class WebhookDispatcher {
       else this.#slow.delete(d.endpointId);
       const now = Date.now();
       if (!result.ok && result.retryAfterMs) {
-        // The sending thread stopped the endpoint on this answer (see SendJob.startBy).
-        this.#stopped.set(d.endpointId, performance.now());
-        const until = now + Math.min(result.retryAfterMs, this.#settings.maxRetryDelayMs);
-        this.#pausedUntil.set(d.endpointId, Math.max(until, this.#pausedUntil.get(d.endpointId) ?? 0));
+        // The sending thread stopped the endpoint on this answer (see SendJob.startBy), as long.
+        const at = performance.now();
+        this.#stopped.set(d.endpointId, at);
+        this.#pausedUntil.set(d.endpointId, Math.max(at + pauseMs(result.retryAfterMs), this.#pausedUntil.get(d.endpointId) ?? 0));
       }
       const retryAt = now + retryDelayMs(d.attempts + 1, this.#settings, Math.random, result.retryAfterMs);
       const nextAttemptAt = result.ok || retryAt > Date.parse(d.giveUpAt) ? null : new Date(retryAt).toISOString();

@@ -3,7 +3,7 @@ import { readlinkSync } from 'node:fs';
 import { constants, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { WEBHOOK_POLICY } from '@pulse/protocol';
-import { notSent, sendWebhook, SHUTTING_DOWN, type SendResult } from './send.ts';
+import { notSent, pauseMs, sendWebhook, SHUTTING_DOWN, type SendResult } from './send.ts';
 import { webhookHeaders } from './signing.ts';
 import { allowAll, defaultAddressPolicy } from './ssrf.ts';
 
@@ -83,18 +83,23 @@ const PAUSED: SendResult = { ...notSent('not sent: the receiver asked to be left
  */
 const queues = new Map<string, SendJob[]>();
 const active = new Map<string, number>();
-/** Endpoints whose jobs are given back (see SendJob.startBy), with how, until one comes with `resume`. */
-const stopped = new Map<string, SendResult>();
+/**
+ * Endpoints whose jobs are given back (see SendJob.startBy), with how, until one comes with
+ * `resume`; a pause (`Retry-After`) not before `until` (performance.now()), whatever the job says:
+ * a `resume` handed over before the dispatcher saw the answer that paused it ends nothing.
+ */
+const stopped = new Map<string, { why: SendResult; until?: number }>();
 /** Endpoints whose last request was not answered within slowAfterMs (see SenderOptions). */
 const slow = new Set<string>();
 /** Requests in flight in each share of maxInFlight. */
 const inFlight = { answering: 0, slow: 0 };
 
 /** Gives back every job of the endpoint waiting here, and those that follow until it resumes. */
-function stop(endpointId: string, why: SendResult): void {
+function stop(endpointId: string, why: SendResult, until?: number): void {
   for (const job of queues.get(endpointId) ?? []) answer(job.n, why);
   queues.delete(endpointId);
-  stopped.set(endpointId, why);
+  const before = stopped.get(endpointId)?.until;
+  stopped.set(endpointId, { why, until: before === undefined || until === undefined ? until : Math.max(before, until) });
 }
 
 /**
@@ -180,7 +185,7 @@ async function run(job: SendJob, slowAfter: number): Promise<boolean> {
   answer(job.n, { ...result, slow: answeredSlowly });
   // The receiver asked to be left alone: nothing more is sent to it until the dispatcher, told
   // so by this answer, hands over a job that resumes (once the time asked for has passed).
-  if (!result.ok && result.retryAfterMs) stop(job.endpointId, PAUSED);
+  if (!result.ok && result.retryAfterMs) stop(job.endpointId, PAUSED, performance.now() + pauseMs(result.retryAfterMs));
   return answeredSlowly;
 }
 
@@ -194,10 +199,10 @@ port.on('message', (message: SenderMessage) => {
     queues.clear();
   } else {
     for (const job of message.jobs) {
-      if (job.resume) stopped.delete(job.endpointId);
-      const why = stopped.get(job.endpointId);
-      if (why) {
-        answer(job.n, why);
+      const stop = stopped.get(job.endpointId);
+      if (stop && job.resume && !(stop.until! > performance.now())) stopped.delete(job.endpointId);
+      else if (stop) {
+        answer(job.n, stop.why);
         continue;
       }
       const queue = queues.get(job.endpointId);

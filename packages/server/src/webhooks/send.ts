@@ -1,4 +1,5 @@
 import { isIP, type LookupFunction } from 'node:net';
+import { WEBHOOK_POLICY } from '@pulse/protocol';
 import { VERSION } from '../version.ts';
 import { Http1Client, Http1Timeout } from './http1-client.ts';
 import { ALLOW_PRIVATE_HINT, guardedLookup, type AddressPolicy } from './ssrf.ts';
@@ -33,6 +34,9 @@ export interface SendResult {
 
 /** An attempt that was not made (see SendResult.notSent). */
 export const notSent = (error: string): SendResult => ({ ok: false, statusCode: null, error, latencyMs: 0, response: null, retryAfterMs: null, notSent: true });
+
+/** How long a node leaves an endpoint alone after a refusal with `Retry-After` (see WEBHOOK_POLICY.maxPauseMs). */
+export const pauseMs = (retryAfterMs: number) => Math.min(retryAfterMs, WEBHOOK_POLICY.maxPauseMs);
 
 /** Why attempts not started yet are given back on shutdown. */
 export const SHUTTING_DOWN = 'the server is shutting down';
