@@ -98,6 +98,16 @@ export const LIMITS = {
    * waiting.
    */
   durableQueuePerProcess: 256,
+  /**
+   * REST writes (`POST`, `PUT`, `PATCH`, `DELETE`) under way at once in the process: those past it
+   * wait their turn, first come first served, at most `restWriteWaitMs` and `restWritesWaiting` of
+   * them, then are refused with 503. Below durableQueuePerProcess, so REST alone never saturates
+   * the writes; a burst of clients is served at the write path's full rate instead of answered
+   * with refusals it retries at once.
+   */
+  restWritesAtOnce: 128,
+  restWritesWaiting: 2048,
+  restWriteWaitMs: 500,
   /** Per-connection token buckets: every message after auth, and the durable requests among them. */
   messagesBurst: 200,
   messagesPerSecond: 100,

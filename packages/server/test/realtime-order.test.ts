@@ -247,6 +247,44 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
     expect(s.closed).toBeUndefined();
   });
 
+  it('serves a burst of REST writes larger than the queue in turn, none refused', async () => {
+    await t.api('PUT', '/api/v1/users/burst-bo', { name: 'Bo' });
+    const { thread } = (await t.api('POST', '/api/v1/rooms/burst-room/threads', { userId: 'burst-bo', body: 'first' })).body as { thread: { id: string } };
+    const n = LIMITS.durableQueuePerProcess + LIMITS.restWritesAtOnce + 16; // below the per-address connection cap
+    // Each write takes a while (a slow disk): they pile up, at most restWritesAtOnce under way.
+    const collab = t.server.ctx.collab;
+    const addComment = collab.addComment.bind(collab);
+    let running = 0;
+    let most = 0;
+    collab.addComment = async (...args) => {
+      most = Math.max(most, ++running);
+      await sleep(60);
+      try {
+        return await addComment(...args);
+      } finally {
+        running--;
+      }
+    };
+    let statuses: number[];
+    try {
+      statuses = await Promise.all(
+        Array.from({ length: n }, (_, i) =>
+          fetch(`${t.url}/api/v1/threads/${thread.id}/comments`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${t.secretKey}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ userId: 'burst-bo', body: `c${i}` }),
+          }).then((res) => res.status),
+        ),
+      );
+    } finally {
+      collab.addComment = addComment;
+    }
+    expect(statuses.filter((status) => status !== 201)).toEqual([]);
+    expect(most).toBeLessThanOrEqual(LIMITS.restWritesAtOnce);
+    const stored = (await t.api('GET', `/api/v1/threads/${thread.id}`)).body as { comments: { body: string }[] };
+    expect(new Set(stored.comments.map((c) => c.body)).size).toBe(n + 1);
+  });
+
   it("applies what a dropped socket had sent before what its user's new socket resends: the last edit wins", async () => {
     const old = raw();
     await old.auth(t, 'drop-dora', 'drop-room');

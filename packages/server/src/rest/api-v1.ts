@@ -11,6 +11,7 @@ import {
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { authenticateSecretKey } from '../auth/keys.ts';
 import { RetryLaterError } from '../retry-later.ts';
+import { WriteGate } from './write-gate.ts';
 import type { ServerContext } from '../context.ts';
 import type { Actor } from '../domain/actor.ts';
 import { ThreadViews } from '../domain/thread-views.ts';
@@ -212,9 +213,19 @@ function handlers(ctx: ServerContext): Record<RestRouteName, Handler> {
   };
 }
 
+const AT_CAPACITY = 'The server is at capacity; retry in a moment.';
+
 export function registerRestApi(app: FastifyInstance, ctx: ServerContext): void {
   const table = handlers(ctx);
   const keys = new WeakMap<FastifyRequest, KeyRecord>();
+  const gate = new WriteGate({ atOnce: LIMITS.restWritesAtOnce, waiting: LIMITS.restWritesWaiting, maxWaitMs: LIMITS.restWriteWaitMs });
+  /** Writes that hold a turn of the gate: each gives it back once, when answered or abandoned. */
+  const turns = new WeakSet<FastifyRequest>();
+  const giveBack = (request: FastifyRequest) => {
+    if (turns.delete(request)) gate.leave();
+  };
+  app.addHook('onResponse', async (request) => giveBack(request));
+  app.addHook('onRequestAbort', async (request) => giveBack(request));
   for (const [name, route] of Object.entries(REST_ROUTES) as [RestRouteName, (typeof REST_ROUTES)[RestRouteName]][]) {
     const handler = table[name];
     app.route({
@@ -223,10 +234,13 @@ export function registerRestApi(app: FastifyInstance, ctx: ServerContext): void 
       // Credentials are checked before the body is read: an unauthenticated caller learns nothing else.
       onRequest: async (request) => {
         keys.set(request, await authenticateSecretKey(ctx.store, request.headers.authorization));
-        // Saturated: refuse writes at once rather than queue them for seconds.
-        if (route.method !== 'GET' && ctx.writesSaturated()) {
-          throw new RetryLaterError('service_unavailable', 'The server is at capacity; retry in a moment.', 1);
-        }
+        if (route.method === 'GET') return;
+        // Writes take turns (briefly, see LIMITS.restWritesAtOnce); saturated (WebSocket writes
+        // too), they are refused rather than queued for seconds.
+        const turn = gate.enter();
+        if (!(turn === true || (turn !== false && (await turn)))) throw new RetryLaterError('service_unavailable', AT_CAPACITY, 1);
+        turns.add(request);
+        if (ctx.writesSaturated()) throw new RetryLaterError('service_unavailable', AT_CAPACITY, 1);
       },
       handler: async (request, reply) => {
         const key = keys.get(request)!;
