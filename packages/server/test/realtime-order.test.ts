@@ -285,6 +285,56 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
     expect(new Set(stored.comments.map((c) => c.body)).size).toBe(n + 1);
   });
 
+  it('gives back the turn of a REST write whose client left while it waited', async () => {
+    await t.api('PUT', '/api/v1/users/left-lu', { name: 'Lu' });
+    const { thread } = (await t.api('POST', '/api/v1/rooms/left-room/threads', { userId: 'left-lu', body: 'first' })).body as { thread: { id: string } };
+    const collab = t.server.ctx.collab;
+    const addComment = collab.addComment.bind(collab);
+    let release = () => {};
+    let held = new Promise<void>((resolve) => (release = resolve));
+    let running = 0;
+    let most = 0;
+    collab.addComment = async (...args) => {
+      most = Math.max(most, ++running);
+      await held;
+      try {
+        return await addComment(...args);
+      } finally {
+        running--;
+      }
+    };
+    const post = (i: number, signal?: AbortSignal) =>
+      fetch(`${t.url}/api/v1/threads/${thread.id}/comments`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${t.secretKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ userId: 'left-lu', body: `c${i}` }),
+        signal,
+      }).then((res) => res.status, () => 'gone');
+    try {
+      // Every turn taken and held; 20 more wait, and their clients give up.
+      const first = Array.from({ length: LIMITS.restWritesAtOnce }, (_, i) => post(i));
+      await waitFor(() => running === LIMITS.restWritesAtOnce);
+      const leaving = new AbortController();
+      const left = Array.from({ length: 20 }, (_, i) => post(1000 + i, leaving.signal));
+      await sleep(100);
+      leaving.abort();
+      expect(await Promise.all(left)).toEqual(Array(20).fill('gone'));
+      release();
+      expect(new Set(await Promise.all(first))).toEqual(new Set([201]));
+      // All the turns are there again: as many writes as ever run at once.
+      held = new Promise<void>((resolve) => (release = resolve));
+      most = 0;
+      const again = Array.from({ length: LIMITS.restWritesAtOnce + 10 }, (_, i) => post(2000 + i));
+      await waitFor(() => running === LIMITS.restWritesAtOnce);
+      release();
+      expect(new Set(await Promise.all(again))).toEqual(new Set([201]));
+      expect(most).toBe(LIMITS.restWritesAtOnce);
+    } finally {
+      release();
+      collab.addComment = addComment;
+    }
+  });
+
   it("applies what a dropped socket had sent before what its user's new socket resends: the last edit wins", async () => {
     const old = raw();
     await old.auth(t, 'drop-dora', 'drop-room');

@@ -219,27 +219,26 @@ export function registerRestApi(app: FastifyInstance, ctx: ServerContext): void 
   const table = handlers(ctx);
   const keys = new WeakMap<FastifyRequest, KeyRecord>();
   const gate = new WriteGate({ atOnce: LIMITS.restWritesAtOnce, waiting: LIMITS.restWritesWaiting, maxWaitMs: LIMITS.restWriteWaitMs });
-  /** Writes that hold a turn of the gate: each gives it back once, when answered or abandoned. */
-  const turns = new WeakSet<FastifyRequest>();
-  const giveBack = (request: FastifyRequest) => {
-    if (turns.delete(request)) gate.leave();
-  };
-  app.addHook('onResponse', async (request) => giveBack(request));
-  app.addHook('onRequestAbort', async (request) => giveBack(request));
   for (const [name, route] of Object.entries(REST_ROUTES) as [RestRouteName, (typeof REST_ROUTES)[RestRouteName]][]) {
     const handler = table[name];
     app.route({
       method: route.method,
       url: route.path,
       // Credentials are checked before the body is read: an unauthenticated caller learns nothing else.
-      onRequest: async (request) => {
+      onRequest: async (request, reply) => {
         keys.set(request, await authenticateSecretKey(ctx.store, request.headers.authorization));
         if (route.method === 'GET') return;
         // Writes take turns (briefly, see LIMITS.restWritesAtOnce); saturated (WebSocket writes
         // too), they are refused rather than queued for seconds.
         const turn = gate.enter();
         if (!(turn === true || (turn !== false && (await turn)))) throw new RetryLaterError('service_unavailable', AT_CAPACITY, 1);
-        turns.add(request);
+        // The turn is given back once the response is done, or its client gone (Fastify's
+        // onResponse and onRequestAbort miss a client that left while it waited).
+        if (reply.raw.closed) {
+          gate.leave();
+          throw new RetryLaterError('service_unavailable', AT_CAPACITY, 1);
+        }
+        reply.raw.once('close', () => gate.leave());
         if (ctx.writesSaturated()) throw new RetryLaterError('service_unavailable', AT_CAPACITY, 1);
       },
       handler: async (request, reply) => {
