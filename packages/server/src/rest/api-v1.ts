@@ -8,7 +8,7 @@ import {
   roomId as roomIdSchema,
   type RestRouteName,
 } from '@pulse/protocol';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticateSecretKey } from '../auth/keys.ts';
 import { RetryLaterError } from '../retry-later.ts';
 import { WriteGate } from './write-gate.ts';
@@ -219,27 +219,31 @@ export function registerRestApi(app: FastifyInstance, ctx: ServerContext): void 
   const table = handlers(ctx);
   const keys = new WeakMap<FastifyRequest, KeyRecord>();
   const gate = new WriteGate({ atOnce: LIMITS.restWritesAtOnce, waiting: LIMITS.restWritesWaiting, maxWaitMs: LIMITS.restWriteWaitMs });
+  /**
+   * A write's work, in its turn (see LIMITS.restWritesAtOnce): the turn is held while the work
+   * runs, whatever becomes of the client or its response, and given back once it ends.
+   */
+  const inTurn = async <T>(reply: FastifyReply, work: () => Promise<T>): Promise<T> => {
+    const turn = gate.enter();
+    if (!(turn === true || (turn !== false && (await turn)))) throw new RetryLaterError('service_unavailable', AT_CAPACITY, 1);
+    try {
+      // Its client left while it waited, or the server filled up meanwhile: not done.
+      if (reply.raw.closed || ctx.writesSaturated()) throw new RetryLaterError('service_unavailable', AT_CAPACITY, 1);
+      return await work();
+    } finally {
+      gate.leave();
+    }
+  };
   for (const [name, route] of Object.entries(REST_ROUTES) as [RestRouteName, (typeof REST_ROUTES)[RestRouteName]][]) {
     const handler = table[name];
     app.route({
       method: route.method,
       url: route.path,
       // Credentials are checked before the body is read: an unauthenticated caller learns nothing else.
-      onRequest: async (request, reply) => {
+      onRequest: async (request) => {
         keys.set(request, await authenticateSecretKey(ctx.store, request.headers.authorization));
-        if (route.method === 'GET') return;
-        // Writes take turns (briefly, see LIMITS.restWritesAtOnce); saturated (WebSocket writes
-        // too), they are refused rather than queued for seconds.
-        const turn = gate.enter();
-        if (!(turn === true || (turn !== false && (await turn)))) throw new RetryLaterError('service_unavailable', AT_CAPACITY, 1);
-        // The turn is given back once the response is done, or its client gone (Fastify's
-        // onResponse and onRequestAbort miss a client that left while it waited).
-        if (reply.raw.closed) {
-          gate.leave();
-          throw new RetryLaterError('service_unavailable', AT_CAPACITY, 1);
-        }
-        reply.raw.once('close', () => gate.leave());
-        if (ctx.writesSaturated()) throw new RetryLaterError('service_unavailable', AT_CAPACITY, 1);
+        // Saturated (WebSocket writes too): writes are refused at once, before their body is read.
+        if (route.method !== 'GET' && ctx.writesSaturated()) throw new RetryLaterError('service_unavailable', AT_CAPACITY, 1);
       },
       handler: async (request, reply) => {
         const key = keys.get(request)!;
@@ -248,7 +252,8 @@ export function registerRestApi(app: FastifyInstance, ctx: ServerContext): void 
         if (!('body' in route)) refuseBody(request);
         // A room id that could never exist is bad input (400), not an empty room.
         if (params.roomId !== undefined) parseParam(roomIdSchema, params.roomId, 'roomId');
-        const result = await handler({ request, params, envId: key.environmentId, key });
+        const run = () => handler({ request, params, envId: key.environmentId, key });
+        const result = route.method === 'GET' ? await run() : await inTurn(reply, run);
         if (result === undefined) return reply.status(route.status).send(); // 204
         if (result instanceof JsonText) return reply.status(route.status).type('application/json; charset=utf-8').send(result.text);
         const status = (result as { [STATUS]?: number })[STATUS];
