@@ -3,6 +3,7 @@ import { isBlankText, mentionCandidates, splitMentions, type Attachment, type En
 import { html, LitElement, nothing, type PropertyValues, type TemplateResult } from 'lit';
 import { formatDuration, initials, userColorStyle } from './format.ts';
 import { icons } from './icons.ts';
+import { storedMentions } from './mention-labels.ts';
 import { rankMentions } from './mention-rank.ts';
 import { styles } from './styles.ts';
 
@@ -29,8 +30,6 @@ export interface ComposerSubmit {
 
 let nextKey = 1;
 
-/** `text` as a regular expression that matches it literally. */
-const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
  * The comment composer: text with @mention autocomplete, attachments (pick, drop, paste,
@@ -110,30 +109,23 @@ export class PulseComposer extends LitElement {
   /** A stored body as the box shows it: each @id of a known user as @Name. */
   #shown(body: string): string {
     const names = new Map(this.users.map((u) => [u.id, u.name]));
-    return splitMentions(body, names)
-      .map((p) => (p.mention ? (this.#label(p.mention, p.text.slice(1)) ?? `@${p.mention}`) : p.text))
-      .join('');
-  }
-
-  /** "@name", now standing for `id`; undefined (the id is written instead) when it stands for someone else already. */
-  #label(id: string, name: string): string | undefined {
-    const label = `@${name}`;
-    const taken = this.#labels.get(label);
-    if (taken !== undefined && taken !== id) return undefined;
-    this.#labels.set(label, id);
-    return label;
+    let shown = '';
+    for (const p of splitMentions(body, names)) shown += p.mention ? (this.#label(p.mention, p.text.slice(1), shown) ?? `@${p.mention}`) : p.text;
+    return shown;
   }
 
   /**
-   * The text as the comment stores it: each "@Name" shown for a mention as its user's @id, in one
-   * pass (an id written cannot be read as another label), where the name ends there: "@Bob" is
-   * not taken out of "@Bobby".
+   * "@name", now standing for `id` in `text`; undefined (the id is written instead) when it stands
+   * for someone else there already, or reads as another user's id ("@alex" for a user named alex
+   * whose id is sam, beside a user whose id is alex).
    */
-  #stored(text: string): string {
-    if (this.#labels.size === 0) return text;
-    const labels = [...this.#labels.keys()].sort((a, b) => b.length - a.length);
-    const any = new RegExp(`(?:${labels.map(literal).join('|')})(?![\\p{L}\\p{N}_]|[.\\-:|]+[\\p{L}\\p{N}_])`, 'gu');
-    return text.replace(any, (label) => `@${this.#labels.get(label)!}`);
+  #label(id: string, name: string, text: string): string | undefined {
+    const label = `@${name}`;
+    const taken = this.#labels.get(label);
+    if (taken !== undefined && taken !== id && text.includes(label)) return undefined;
+    if (name !== id && this.users.some((u) => u.id === name)) return undefined;
+    this.#labels.set(label, id);
+    return label;
   }
 
   override disconnectedCallback(): void {
@@ -186,7 +178,7 @@ export class PulseComposer extends LitElement {
 
   #insertMention(user: PulseUser): void {
     const area = this.renderRoot.querySelector('textarea')!;
-    const before = this.text.slice(0, area.selectionStart).replace(/@([\w.\-:|]*)$/, `${this.#label(user.id, user.name) ?? `@${user.id}`} `);
+    const before = this.text.slice(0, area.selectionStart).replace(/@([\w.\-:|]*)$/, `${this.#label(user.id, user.name, this.text) ?? `@${user.id}`} `);
     const after = this.text.slice(area.selectionStart);
     this.text = before + after;
     this.query = null;
@@ -223,7 +215,7 @@ export class PulseComposer extends LitElement {
   }
 
   #submit(): void {
-    const body = this.#stored(this.text).trim();
+    const body = storedMentions(this.text, this.#labels).trim();
     const uploading = this.files.some((f) => !f.attachment && !f.error);
     if (uploading) {
       this.error = 'Wait for the uploads to finish.';
