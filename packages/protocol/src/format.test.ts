@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { initials, isBlankText, relativeTime, timeUntil } from './format.ts';
+import { continuesMention, initials, isBlankText, relativeTime, timeUntil } from './format.ts';
 
 describe('relativeTime', () => {
   const now = Date.parse('2026-03-10T12:00:00Z');
@@ -51,5 +51,12 @@ describe('initials', () => {
     expect(initials('李 小龙')).toBe('李小');
     expect(initials('🙂 ...')).toBe('?');
     expect(initials('')).toBe('?');
+  });
+});
+
+describe('continuesMention', () => {
+  it('reads id characters up to a letter or digit as more of the id, and sentence punctuation or other scripts as its end', () => {
+    for (const after of ['by', '_x', '.net', '-2', ':a']) expect(continuesMention(after), after).toBe(true);
+    for (const after of ['', ' ', '.', ', ok', '.) ', 'さん', 'é']) expect(continuesMention(after), after).toBe(false);
   });
 });

@@ -72,6 +72,11 @@ export function splitMentions(body: string, names: Map<string, string>): { text:
 const MENTION = /@([\w.\-:|]+)/g;
 /** What may end a sentence after a mention ("@bob."), trimmed unless a user's id has it. */
 const MENTION_TRAILING = '.:|-';
+/** Text that, written right after an @id, reads as more of it: id characters up to a letter or digit. */
+const MENTION_GOES_ON = /^[.\-:|]*\w/;
+
+/** Whether `after`, written right after an @mention's id, would be read as part of that id. */
+export const continuesMention = (after: string): boolean => MENTION_GOES_ON.test(after);
 
 /** The user ids the @mentions of `text` may name: each as written, and without trailing punctuation. */
 export function mentionCandidates(text: string): Set<string> {

@@ -30,7 +30,6 @@ export interface ComposerSubmit {
 
 let nextKey = 1;
 
-
 /**
  * The comment composer: text with @mention autocomplete, attachments (pick, drop, paste,
  * record) with previews and upload progress. Emits `submit` with the body, the mentioned

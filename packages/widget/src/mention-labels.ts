@@ -1,5 +1,4 @@
-/** What, right after a mention, would read as more of its id (MENTION in @pulse/protocol's format.ts). */
-const ID_GOES_ON = /^(?:\w|[.\-:|]+\w)/;
+import { continuesMention } from '@pulse/protocol/lite';
 
 /**
  * Text as a comment stores it: each "@Name" that `labels` holds (as the comment box shows a picked
@@ -15,7 +14,7 @@ export function storedMentions(text: string, labels: ReadonlyMap<string, string>
   let from = 0;
   for (let at = text.indexOf('@'); at !== -1; at = text.indexOf('@', Math.max(at + 1, from))) {
     const label = longestFirst.find((l) => text.startsWith(l, at));
-    if (!label || ID_GOES_ON.test(text.slice(at + label.length, at + label.length + 64))) continue;
+    if (!label || continuesMention(text.slice(at + label.length, at + label.length + 64))) continue;
     out += `${text.slice(from, at)}@${labels.get(label)!}`;
     from = at + label.length;
   }
