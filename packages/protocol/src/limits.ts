@@ -101,9 +101,9 @@ export const LIMITS = {
   /**
    * REST writes (`POST`, `PUT`, `PATCH`, `DELETE`) being applied at once in the process (from their
    * checked body to their result): those past it wait their turn, first come first served, at most
-   * `restWriteWaitMs` and `restWritesWaiting` of them, then are refused with 503. Below durableQueuePerProcess, so REST alone never saturates
-   * the writes; a burst of clients is served at the write path's full rate instead of answered
-   * with refusals it retries at once.
+   * `restWriteWaitMs` and `restWritesWaiting` of them, then are refused with 503. Below
+   * durableQueuePerProcess, so REST alone never saturates the writes; a burst of clients is served
+   * at the write path's full rate instead of answered with refusals it retries at once.
    */
   restWritesAtOnce: 128,
   restWritesWaiting: 2048,

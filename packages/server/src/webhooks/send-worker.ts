@@ -85,21 +85,20 @@ const queues = new Map<string, SendJob[]>();
 const active = new Map<string, number>();
 /**
  * Endpoints whose jobs are given back (see SendJob.startBy), with how, until one comes with
- * `resume`; a pause (`Retry-After`) not before `until` (performance.now()), whatever the job says:
- * a `resume` handed over before the dispatcher saw the answer that paused it ends nothing.
+ * `resume`, but not before `until` (performance.now(); a `Retry-After` pause): a `resume` handed
+ * over before the dispatcher saw the answer that paused it ends nothing.
  */
-const stopped = new Map<string, { why: SendResult; until?: number }>();
+const stopped = new Map<string, { why: SendResult; until: number }>();
 /** Endpoints whose last request was not answered within slowAfterMs (see SenderOptions). */
 const slow = new Set<string>();
 /** Requests in flight in each share of maxInFlight. */
 const inFlight = { answering: 0, slow: 0 };
 
 /** Gives back every job of the endpoint waiting here, and those that follow until it resumes. */
-function stop(endpointId: string, why: SendResult, until?: number): void {
+function stop(endpointId: string, why: SendResult, until = 0): void {
   for (const job of queues.get(endpointId) ?? []) answer(job.n, why);
   queues.delete(endpointId);
-  const before = stopped.get(endpointId)?.until;
-  stopped.set(endpointId, { why, until: before === undefined || until === undefined ? until : Math.max(before, until) });
+  stopped.set(endpointId, { why, until: Math.max(until, stopped.get(endpointId)?.until ?? 0) });
 }
 
 /**
@@ -200,7 +199,7 @@ port.on('message', (message: SenderMessage) => {
   } else {
     for (const job of message.jobs) {
       const stop = stopped.get(job.endpointId);
-      if (stop && job.resume && !(stop.until! > performance.now())) stopped.delete(job.endpointId);
+      if (stop && job.resume && stop.until <= performance.now()) stopped.delete(job.endpointId);
       else if (stop) {
         answer(job.n, stop.why);
         continue;
