@@ -285,7 +285,7 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
     expect(new Set(stored.comments.map((c) => c.body)).size).toBe(n + 1);
   });
 
-  it('gives back the turn of a REST write whose client left while it waited, or whose connection dropped', async () => {
+  it('gives back the turn of a REST write whose client left while it waited, or whose connection dropped; a bad one does not wait', async () => {
     await t.api('PUT', '/api/v1/users/left-lu', { name: 'Lu' });
     const { thread } = (await t.api('POST', '/api/v1/rooms/left-room/threads', { userId: 'left-lu', body: 'first' })).body as { thread: { id: string } };
     const collab = t.server.ctx.collab;
@@ -314,6 +314,14 @@ describe.skipIf(driver === 'postgres' && !postgresAvailable)(`durable requests i
       // Every turn taken and held; 20 more wait, and their clients give up.
       const first = Array.from({ length: LIMITS.restWritesAtOnce }, (_, i) => post(i));
       await waitFor(() => running === LIMITS.restWritesAtOnce);
+      // A bad write is answered meanwhile: it is checked before it would wait for a turn.
+      const bad = await fetch(`${t.url}/api/v1/threads/${thread.id}/comments`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${t.secretKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ userId: 'left-lu' }),
+      });
+      expect(bad.status).toBe(400);
+      expect((await bad.json()).error.code).toBe('validation_failed');
       const leaving = new AbortController();
       const left = Array.from({ length: 20 }, (_, i) => post(1000 + i, leaving.signal));
       await sleep(100);

@@ -9,6 +9,7 @@ import {
   type RestRouteName,
 } from '@pulse/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { z } from 'zod';
 import { authenticateSecretKey } from '../auth/keys.ts';
 import { RetryLaterError } from '../retry-later.ts';
 import { WriteGate } from './write-gate.ts';
@@ -21,13 +22,19 @@ import { parseInput, parseParam, refuseBody, refuseQuery } from './validation.ts
 import { p2pOfContext } from '../p2p/handlers.ts';
 
 type Params = Record<string, string>;
-interface Call {
+type Routes = typeof REST_ROUTES;
+/** A route's body, checked against its schema (undefined for routes that take none). */
+type BodyOf<N extends RestRouteName> = Routes[N] extends { body: infer S extends z.ZodType } ? z.infer<S> : undefined;
+interface Call<N extends RestRouteName> {
   request: FastifyRequest;
   params: Params;
   envId: string;
   key: KeyRecord;
+  body: BodyOf<N>;
 }
-type Handler = (call: Call) => Promise<unknown | { status: number; body: unknown }>;
+type Handlers = { [N in RestRouteName]: (call: Call<N>) => Promise<unknown> };
+/** Any route's handler, called with the body its route's schema gave. */
+type AnyHandler = (call: Omit<Call<RestRouteName>, 'body'> & { body: unknown }) => Promise<unknown>;
 
 const BACKEND: Actor = { kind: 'backend' };
 const STATUS = Symbol('status');
@@ -43,7 +50,7 @@ function page(query: { limit?: number; cursor?: string }): PageRequest {
 }
 
 /** The REST API v1 and POST /auth/token: one handler per entry of the protocol's route table. */
-function handlers(ctx: ServerContext): Record<RestRouteName, Handler> {
+function handlers(ctx: ServerContext): Handlers {
   const { store, collab } = ctx;
   const r = REST_ROUTES;
   const threadViews = new ThreadViews(store, (envId, threadId) => collab.threadRoom(envId, threadId));
@@ -61,8 +68,7 @@ function handlers(ctx: ServerContext): Record<RestRouteName, Handler> {
   };
 
   return {
-    async mintToken({ request, envId, key }) {
-      const body = parseInput(r.mintToken.body, request.body);
+    async mintToken({ envId, key, body }) {
       const { token, expiresAt } = await ctx.tokens.mint(
         key,
         { externalId: body.userId, name: body.name, avatar: body.avatar ?? null, ...(body.color ? { color: body.color } : {}) },
@@ -115,8 +121,7 @@ function handlers(ctx: ServerContext): Record<RestRouteName, Handler> {
       return store.listThreads(envId, params.roomId!, resolved, page(query));
     },
 
-    async createThread({ request, envId, params }) {
-      const body = parseInput(r.createThread.body, request.body);
+    async createThread({ envId, params, body }) {
       const thread = await collab.createThread(envId, BACKEND, {
         ...(body.id ? { id: body.id } : {}),
         roomId: params.roomId!,
@@ -135,8 +140,7 @@ function handlers(ctx: ServerContext): Record<RestRouteName, Handler> {
       return new JsonText(json);
     },
 
-    async patchThread({ request, envId, params }) {
-      const body = parseInput(r.patchThread.body, request.body);
+    async patchThread({ envId, params, body }) {
       return { thread: await collab.setResolved(envId, BACKEND, params.threadId!, body.resolved) };
     },
 
@@ -151,8 +155,7 @@ function handlers(ctx: ServerContext): Record<RestRouteName, Handler> {
       return store.listComments(envId, params.threadId!, page(query));
     },
 
-    async createComment({ request, envId, params }) {
-      const body = parseInput(r.createComment.body, request.body);
+    async createComment({ envId, params, body }) {
       const comment = await collab.addComment(envId, BACKEND, {
         ...(body.id ? { id: body.id } : {}),
         threadId: params.threadId!,
@@ -164,8 +167,7 @@ function handlers(ctx: ServerContext): Record<RestRouteName, Handler> {
       return withStatus(201, { comment });
     },
 
-    async patchComment({ request, envId, params }) {
-      const body = parseInput(r.patchComment.body, request.body);
+    async patchComment({ envId, params, body }) {
       const comment = await collab.editComment(envId, BACKEND, params.commentId!, {
         body: body.body,
         ...(body.mentions ? { mentions: body.mentions } : {}),
@@ -179,8 +181,7 @@ function handlers(ctx: ServerContext): Record<RestRouteName, Handler> {
       return { deleted: true };
     },
 
-    async addReaction({ request, envId, params }) {
-      const body = parseInput(r.addReaction.body, request.body);
+    async addReaction({ envId, params, body }) {
       const { reaction, created } = await collab.addReaction(envId, BACKEND, {
         commentId: params.commentId!,
         userId: body.userId,
@@ -198,8 +199,7 @@ function handlers(ctx: ServerContext): Record<RestRouteName, Handler> {
       return store.listUsers(envId, page(parseInput(r.listUsers.query, request.query, 'query')));
     },
 
-    async putUser({ request, envId, params }) {
-      const body = parseInput(r.putUser.body, request.body);
+    async putUser({ envId, params, body }) {
       const externalId = parseParam(externalUserId, params.userId, 'userId');
       const user = await collab.upsertUser(envId, {
         externalId,
@@ -249,10 +249,12 @@ export function registerRestApi(app: FastifyInstance, ctx: ServerContext): void 
         const key = keys.get(request)!;
         const params = request.params as Params;
         if (!('query' in route)) refuseQuery(request);
-        if (!('body' in route)) refuseBody(request);
         // A room id that could never exist is bad input (400), not an empty room.
         if (params.roomId !== undefined) parseParam(roomIdSchema, params.roomId, 'roomId');
-        const run = () => handler({ request, params, envId: key.environmentId, key });
+        // Checked before a write waits for its turn: a bad one is answered at once, and one that
+        // waits holds no more than its route accepts.
+        const body = 'body' in route ? parseInput(route.body, request.body) : refuseBody(request);
+        const run = () => (handler as AnyHandler)({ request, params, envId: key.environmentId, key, body });
         const result = route.method === 'GET' ? await run() : await inTurn(reply, run);
         if (result === undefined) return reply.status(route.status).send(); // 204
         if (result instanceof JsonText) return reply.status(route.status).type('application/json; charset=utf-8').send(result.text);
