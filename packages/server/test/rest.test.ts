@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { colorForUser, ERROR_CATALOGUE, LIMITS, REST_ROUTES, type RestRoute, type RestRouteName } from '@pulse/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { openStore } from '../src/store/index.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
@@ -535,6 +536,7 @@ for (const driver of ['sqlite', 'postgres'] as const) {
           expectError(await api('DELETE', path, { a: 1 }), 400, 'validation_failed', 'unknown field "a"');
           expectError(await api('DELETE', path, [1]), 400, 'validation_failed', 'takes no body');
           expectError(await api('DELETE', path, 'true'), 400, 'validation_failed', 'takes no body');
+          expectError(await api('DELETE', path, 'null'), 400, 'validation_failed', 'takes no body');
         }
         expect((await api('GET', `/api/v1/threads/${created.id}`)).body.comments[0].reactions).toHaveLength(1);
         // An empty object is no body at all.
@@ -1032,6 +1034,22 @@ for (const driver of ['sqlite', 'postgres'] as const) {
         });
         expect(res.status, JSON.stringify(res.body)).toBe(200);
         expect(res.body.user.name).toBe('Zoë');
+      });
+
+      it('ignores a body sent with a GET, whatever its type', async () => {
+        // fetch() cannot send one: a raw request.
+        const getWithBody = (path: string, type: string, body: string) =>
+          new Promise<number>((resolve, reject) => {
+            const req = httpRequest(t.url + path, {
+              method: 'GET',
+              headers: { authorization: `Bearer ${t.secretKey}`, 'content-type': type, 'content-length': Buffer.byteLength(body) },
+            });
+            req.on('response', (res) => (res.resume(), resolve(res.statusCode!)));
+            req.on('error', reject);
+            req.end(body);
+          });
+        expect(await getWithBody('/api/v1/rooms?limit=1', 'text/plain', 'hello')).toBe(200);
+        expect(await getWithBody('/api/v1/rooms?limit=1', 'application/json', '{bad')).toBe(200);
       });
 
       it('rejects a text/plain body with 415 unsupported_media_type', async () => {

@@ -30,8 +30,9 @@ export function parseParam<T extends z.ZodType>(schema: T, value: unknown, name:
 /** For endpoints that take no body (the deletes): an empty one, or `{}`, is fine; anything in it is refused, as unknown fields are elsewhere. */
 export function refuseBody(request: { body?: unknown }): void {
   const body = request.body;
-  if (body === undefined || body === null) return;
-  if (typeof body !== 'object' || Array.isArray(body)) throw new PulseError('validation_failed', 'body: this endpoint takes no body');
+  if (body === undefined) return;
+  // `null` is JSON that says something (an empty body is undefined, see the JSON parser in app.ts).
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new PulseError('validation_failed', 'body: this endpoint takes no body');
   const names = Object.keys(body);
   if (names.length) throw new PulseError('validation_failed', `body: unknown field "${names[0]}" (this endpoint takes no body)`);
 }
