@@ -68,12 +68,16 @@ export function splitMentions(body: string, names: Map<string, string>): { text:
   return out;
 }
 
-/** An @mention as written: `@` and an id's characters. */
-const MENTION = /@([\w.\-:|]+)/g;
-/** What may end a sentence after a mention ("@bob."), trimmed unless a user's id has it. */
+/**
+ * The punctuation an id may hold besides letters, digits and "_". At a mention's end it may also
+ * end a sentence ("@bob."): trimmed there unless a user's id has it.
+ */
 const MENTION_TRAILING = '.:|-';
+const ID_PUNCTUATION = MENTION_TRAILING.replace('-', '\\-'); // in a character class
+/** An @mention as written: `@` and an id's characters. */
+const MENTION = new RegExp(`@([\\w${ID_PUNCTUATION}]+)`, 'g');
 /** Text that, written right after an @id, reads as more of it: id characters up to a letter or digit. */
-const MENTION_GOES_ON = /^[.\-:|]*\w/;
+const MENTION_GOES_ON = new RegExp(`^[${ID_PUNCTUATION}]*\\w`);
 
 /** Whether `after`, written right after an @mention's id, would be read as part of that id. */
 export const continuesMention = (after: string): boolean => MENTION_GOES_ON.test(after);
